@@ -1,0 +1,67 @@
+/* A bounded hash table of fixed-size entries with intrusive ordered lists.
+ *
+ * All memory is allocated once by table_init(); insert and remove never
+ * allocate.  Each entry starts with a struct tab_hdr followed by the key
+ * (keylen bytes, compared with memcmp, so keys must have no padding holes
+ * with garbage: zero them before filling).  Entries can sit on one of
+ * TAB_LISTS doubly-linked lists, which the caller keeps in time order (an
+ * LRU list, a deadline FIFO), so that eviction and expiry are O(1).
+ * Buckets are chosen by a keyed SipHash of the key. */
+#ifndef QD_TABLE_H
+#define QD_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "siphash.h"
+
+#define TAB_NONE  UINT32_MAX
+#define TAB_LISTS 2
+
+struct tab_hdr {
+	uint32_t hnext;	     /* next entry in the hash chain */
+	uint32_t prev, next; /* neighbours on the entry's list */
+	uint8_t list;	     /* which list, or TAB_NOLIST */
+	uint8_t pad[3];
+};
+#define TAB_NOLIST 0xff
+
+struct table {
+	uint8_t *slab;
+	size_t esize;
+	size_t keylen;
+	uint32_t cap, used;
+	uint32_t *buckets;
+	uint32_t mask;
+	uint32_t free_head;
+	uint32_t head[TAB_LISTS], tail[TAB_LISTS];
+	uint32_t count[TAB_LISTS];
+	struct siphash_key key;
+};
+
+/* esize includes the header; the key starts right after it. 0 or -ENOMEM. */
+int table_init(struct table *t, uint32_t cap, size_t esize, size_t keylen,
+	       const struct siphash_key *key);
+void table_fini(struct table *t);
+
+void *table_find(const struct table *t, const void *key);
+/* Inserts an entry with key (must not be present): zeroes the entry, copies
+ * the key, puts it on no list.  NULL when the table is full. */
+void *table_insert(struct table *t, const void *key);
+/* Unlinks e from its list and the hash and frees it. */
+void table_remove(struct table *t, void *e);
+bool table_full(const struct table *t);
+
+void table_list_append(struct table *t, unsigned list, void *e);
+void table_list_unlink(struct table *t, void *e);
+/* Moves e to the tail of list (appending it when on no or another list). */
+void table_list_touch(struct table *t, unsigned list, void *e);
+void *table_list_head(const struct table *t, unsigned list);
+
+static inline void *table_key(void *e)
+{
+	return (uint8_t *)e + sizeof(struct tab_hdr);
+}
+
+#endif

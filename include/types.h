@@ -1,0 +1,65 @@
+/* Small shared vocabulary: severities, levels, protocols, roles. */
+#ifndef QD_TYPES_H
+#define QD_TYPES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define QD_VERSION_STRING "0.1.0"
+
+/* Time on the packet path is microseconds since the Unix epoch, taken from
+ * the packet (offline) or from the capture timestamp (live). */
+typedef uint64_t usec_t;
+#define USEC_PER_SEC  1000000ULL
+#define USEC_INFINITY UINT64_MAX
+
+enum severity {
+	SEV_NONE = 0,
+	SEV_LOW,
+	SEV_MEDIUM,
+	SEV_HIGH,
+};
+
+/* Ordered: a higher value is a stronger measure. */
+enum level {
+	LEVEL_NONE = 0,
+	LEVEL_WATCH,
+	LEVEL_CONTAIN,
+	LEVEL_ISOLATE,
+};
+
+/* Protocols a rule can match, as a bit mask.  PROTO_ICMP covers ICMP and
+ * ICMPv6 echo requests; PROTO_ARP covers ARP who-has. */
+enum proto_bit {
+	PROTO_TCP = 1u << 0,
+	PROTO_UDP = 1u << 1,
+	PROTO_ICMP = 1u << 2,
+	PROTO_ARP = 1u << 3,
+};
+#define PROTO_ALL (PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ARP)
+
+/* Inventory roles: hosts whose fan-out is their job. */
+enum role_bit {
+	ROLE_MAILSERVER = 1u << 0,
+	ROLE_SCANNER = 1u << 1,
+};
+
+const char *severity_name(enum severity s);
+int severity_parse(const char *s, enum severity *ret);
+const char *level_name(enum level l);
+int level_parse(const char *s, enum level *ret);
+/* Name of a single proto bit ("tcp", "udp", "icmp", "arp"). */
+const char *proto_bit_name(unsigned bit);
+/* Parses "tcp", "udp", "icmp", "arp", or "any" (tcp and udp) into a mask. */
+int proto_mask_parse(const char *s, unsigned *ret);
+int role_parse(const char *s, unsigned *ret_bit);
+const char *role_name(unsigned bit);
+
+/* Parses a duration such as "90", "90s", "30m", "12h", "7d" into seconds. */
+int duration_parse(const char *s, uint64_t *ret_s);
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define MAX(a, b)     ((a) > (b) ? (a) : (b))
+
+#endif

@@ -1,0 +1,169 @@
+/* Bounded hash table with intrusive lists; see table.h. */
+#include "table.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline struct tab_hdr *ent(const struct table *t, uint32_t i)
+{
+	return (struct tab_hdr *)(t->slab + (size_t)i * t->esize);
+}
+
+static inline uint32_t idx(const struct table *t, const void *e)
+{
+	return (uint32_t)(((const uint8_t *)e - t->slab) / t->esize);
+}
+
+static inline uint32_t bucket(const struct table *t, const void *key)
+{
+	return (uint32_t)siphash24(&t->key, key, t->keylen) & t->mask;
+}
+
+int table_init(struct table *t, uint32_t cap, size_t esize, size_t keylen,
+	       const struct siphash_key *key)
+{
+	uint32_t nb = 1;
+
+	memset(t, 0, sizeof(*t));
+	if (cap == 0 || cap >= TAB_NONE || esize < sizeof(struct tab_hdr) + keylen)
+		return -EINVAL;
+	/* Round entry size up so entries stay 8-byte aligned. */
+	esize = (esize + 7) & ~(size_t)7;
+	/* About one bucket per entry keeps chains short; power of two for masking. */
+	while (nb < cap && nb < (1u << 31))
+		nb <<= 1;
+	t->slab = calloc(cap, esize);
+	t->buckets = malloc((size_t)nb * sizeof(uint32_t));
+	if (!t->slab || !t->buckets) {
+		free(t->slab);
+		free(t->buckets);
+		memset(t, 0, sizeof(*t));
+		return -ENOMEM;
+	}
+	memset(t->buckets, 0xff, (size_t)nb * sizeof(uint32_t));
+	t->esize = esize;
+	t->keylen = keylen;
+	t->cap = cap;
+	t->mask = nb - 1;
+	t->key = *key;
+	for (unsigned l = 0; l < TAB_LISTS; l++)
+		t->head[l] = t->tail[l] = TAB_NONE;
+	/* Free list threaded through hnext. */
+	for (uint32_t i = 0; i < cap; i++) {
+		ent(t, i)->hnext = i + 1 < cap ? i + 1 : TAB_NONE;
+		ent(t, i)->list = TAB_NOLIST;
+	}
+	t->free_head = 0;
+	return 0;
+}
+
+void table_fini(struct table *t)
+{
+	free(t->slab);
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+void *table_find(const struct table *t, const void *key)
+{
+	for (uint32_t i = t->buckets[bucket(t, key)]; i != TAB_NONE; i = ent(t, i)->hnext) {
+		struct tab_hdr *h = ent(t, i);
+		if (memcmp(h + 1, key, t->keylen) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+bool table_full(const struct table *t)
+{
+	return t->free_head == TAB_NONE;
+}
+
+void *table_insert(struct table *t, const void *key)
+{
+	uint32_t i = t->free_head, b;
+	struct tab_hdr *h;
+
+	if (i == TAB_NONE)
+		return NULL;
+	h = ent(t, i);
+	t->free_head = h->hnext;
+	memset(h, 0, t->esize);
+	memcpy(h + 1, key, t->keylen);
+	h->list = TAB_NOLIST;
+	h->prev = h->next = TAB_NONE;
+	b = bucket(t, key);
+	h->hnext = t->buckets[b];
+	t->buckets[b] = i;
+	t->used++;
+	return h;
+}
+
+void table_list_unlink(struct table *t, void *e)
+{
+	struct tab_hdr *h = e;
+	unsigned l = h->list;
+
+	if (l == TAB_NOLIST)
+		return;
+	if (h->prev != TAB_NONE)
+		ent(t, h->prev)->next = h->next;
+	else
+		t->head[l] = h->next;
+	if (h->next != TAB_NONE)
+		ent(t, h->next)->prev = h->prev;
+	else
+		t->tail[l] = h->prev;
+	h->prev = h->next = TAB_NONE;
+	h->list = TAB_NOLIST;
+	t->count[l]--;
+}
+
+void table_list_append(struct table *t, unsigned list, void *e)
+{
+	struct tab_hdr *h = e;
+	uint32_t i = idx(t, e);
+
+	table_list_unlink(t, e);
+	h->list = (uint8_t)list;
+	h->prev = t->tail[list];
+	h->next = TAB_NONE;
+	if (t->tail[list] != TAB_NONE)
+		ent(t, t->tail[list])->next = i;
+	else
+		t->head[list] = i;
+	t->tail[list] = i;
+	t->count[list]++;
+}
+
+void table_list_touch(struct table *t, unsigned list, void *e)
+{
+	struct tab_hdr *h = e;
+
+	if (h->list == list && h->next == TAB_NONE)
+		return; /* already the tail */
+	table_list_append(t, list, e);
+}
+
+void *table_list_head(const struct table *t, unsigned list)
+{
+	return t->head[list] == TAB_NONE ? NULL : ent(t, t->head[list]);
+}
+
+void table_remove(struct table *t, void *e)
+{
+	struct tab_hdr *h = e;
+	uint32_t i = idx(t, e);
+	uint32_t *pp = &t->buckets[bucket(t, h + 1)];
+
+	table_list_unlink(t, e);
+	while (*pp != TAB_NONE && *pp != i)
+		pp = &ent(t, *pp)->hnext;
+	if (*pp == i)
+		*pp = h->hnext;
+	h->hnext = t->free_head;
+	h->list = TAB_NOLIST;
+	t->free_head = i;
+	t->used--;
+}

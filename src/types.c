@@ -1,0 +1,148 @@
+/* Names of the shared enums, and duration parsing. */
+#include "types.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const severity_names[] = {
+	[SEV_NONE] = "none",
+	[SEV_LOW] = "low",
+	[SEV_MEDIUM] = "medium",
+	[SEV_HIGH] = "high",
+};
+
+static const char *const level_names[] = {
+	[LEVEL_NONE] = "none",
+	[LEVEL_WATCH] = "watch",
+	[LEVEL_CONTAIN] = "contain",
+	[LEVEL_ISOLATE] = "isolate",
+};
+
+const char *severity_name(enum severity s)
+{
+	return (unsigned)s < ARRAY_SIZE(severity_names) ? severity_names[s] : "?";
+}
+
+int severity_parse(const char *s, enum severity *ret)
+{
+	for (unsigned i = SEV_LOW; i < ARRAY_SIZE(severity_names); i++)
+		if (strcmp(s, severity_names[i]) == 0) {
+			*ret = (enum severity)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *level_name(enum level l)
+{
+	return (unsigned)l < ARRAY_SIZE(level_names) ? level_names[l] : "?";
+}
+
+int level_parse(const char *s, enum level *ret)
+{
+	for (unsigned i = LEVEL_WATCH; i < ARRAY_SIZE(level_names); i++)
+		if (strcmp(s, level_names[i]) == 0) {
+			*ret = (enum level)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *proto_bit_name(unsigned bit)
+{
+	switch (bit) {
+	case PROTO_TCP:
+		return "tcp";
+	case PROTO_UDP:
+		return "udp";
+	case PROTO_ICMP:
+		return "icmp";
+	case PROTO_ARP:
+		return "arp";
+	default:
+		return "?";
+	}
+}
+
+int proto_mask_parse(const char *s, unsigned *ret)
+{
+	static const struct {
+		const char *name;
+		unsigned mask;
+	} map[] = {
+		{"tcp", PROTO_TCP},
+		{"udp", PROTO_UDP},
+		{"icmp", PROTO_ICMP},
+		{"arp", PROTO_ARP},
+		{"any", PROTO_TCP | PROTO_UDP},
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(map); i++)
+		if (strcmp(s, map[i].name) == 0) {
+			*ret = map[i].mask;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int role_parse(const char *s, unsigned *ret_bit)
+{
+	if (strcmp(s, "mailserver") == 0)
+		*ret_bit = ROLE_MAILSERVER;
+	else if (strcmp(s, "scanner") == 0)
+		*ret_bit = ROLE_SCANNER;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *role_name(unsigned bit)
+{
+	switch (bit) {
+	case ROLE_MAILSERVER:
+		return "mailserver";
+	case ROLE_SCANNER:
+		return "scanner";
+	default:
+		return "?";
+	}
+}
+
+int duration_parse(const char *s, uint64_t *ret_s)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mult = 1;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end != '\0') {
+		switch (*end) {
+		case 's':
+			mult = 1;
+			break;
+		case 'm':
+			mult = 60;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case 'd':
+			mult = 86400;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (end[1] != '\0')
+			return -EINVAL;
+	}
+	if (v > UINT64_MAX / mult / USEC_PER_SEC)
+		return -ERANGE;
+	*ret_s = v * mult;
+	return 0;
+}

@@ -1,0 +1,118 @@
+/* Unit tests of the bounded hash table and SipHash. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "siphash.h"
+#include "table.h"
+
+struct ent {
+	struct tab_hdr h;
+	uint32_t key;
+	uint32_t value;
+};
+
+static const struct siphash_key key = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+
+static void test_siphash_vectors(void **state)
+{
+	uint8_t msg[64];
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	/* From the SipHash paper, appendix A, and the reference vectors. */
+	assert_true(siphash24(&key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+	assert_true(siphash24(&key, msg, 1) == 0x74f839c593dc67fdULL);
+	assert_true(siphash24(&key, msg, 15) == 0xa129ca6149be45e5ULL);
+}
+
+static void test_insert_find_remove(void **state)
+{
+	struct table t;
+	uint32_t k;
+
+	(void)state;
+	assert_int_equal(table_init(&t, 100, sizeof(struct ent), sizeof(uint32_t), &key), 0);
+	for (k = 0; k < 100; k++) {
+		struct ent *e = table_insert(&t, &k);
+		assert_non_null(e);
+		e->value = k * 3;
+	}
+	assert_true(table_full(&t));
+	k = 1000;
+	assert_null(table_insert(&t, &k));
+	for (k = 0; k < 100; k++) {
+		struct ent *e = table_find(&t, &k);
+		assert_non_null(e);
+		assert_int_equal(e->value, k * 3);
+	}
+	for (k = 0; k < 100; k += 2)
+		table_remove(&t, table_find(&t, &k));
+	assert_int_equal(t.used, 50);
+	for (k = 0; k < 100; k++) {
+		if (k % 2)
+			assert_non_null(table_find(&t, &k));
+		else
+			assert_null(table_find(&t, &k));
+	}
+	/* Freed slots are reused. */
+	for (k = 200; k < 250; k++)
+		assert_non_null(table_insert(&t, &k));
+	assert_true(table_full(&t));
+	table_fini(&t);
+}
+
+static void test_lists_lru(void **state)
+{
+	struct table t;
+	struct ent *e;
+	uint32_t k;
+
+	(void)state;
+	assert_int_equal(table_init(&t, 8, sizeof(struct ent), sizeof(uint32_t), &key), 0);
+	for (k = 0; k < 8; k++)
+		table_list_append(&t, 0, table_insert(&t, &k));
+	/* Touch 0 and 1: the oldest is now 2. */
+	k = 0;
+	table_list_touch(&t, 0, table_find(&t, &k));
+	k = 1;
+	table_list_touch(&t, 0, table_find(&t, &k));
+	e = table_list_head(&t, 0);
+	assert_int_equal(e->key, 2);
+	/* Move 2 to the other list; 3 becomes the head of list 0. */
+	table_list_append(&t, 1, e);
+	assert_int_equal(((struct ent *)table_list_head(&t, 0))->key, 3);
+	assert_int_equal(((struct ent *)table_list_head(&t, 1))->key, 2);
+	assert_int_equal(t.count[0], 7);
+	assert_int_equal(t.count[1], 1);
+	/* Removing unlinks. */
+	table_remove(&t, table_list_head(&t, 1));
+	assert_null(table_list_head(&t, 1));
+	/* Drain list 0 in LRU order: 3..7, 0, 1. */
+	static const uint32_t order[] = {3, 4, 5, 6, 7, 0, 1};
+	for (unsigned i = 0; i < 7; i++) {
+		e = table_list_head(&t, 0);
+		assert_non_null(e);
+		assert_int_equal(e->key, order[i]);
+		table_remove(&t, e);
+	}
+	assert_int_equal(t.used, 0);
+	table_fini(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_siphash_vectors),
+		cmocka_unit_test(test_insert_find_remove),
+		cmocka_unit_test(test_lists_lru),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
