@@ -1,0 +1,191 @@
+/* Configuration: built-in defaults, libconfig file parsing and validation.
+ *
+ * Every key is checked for its name, type and range; problems are collected
+ * as FILE:LINE diagnostics so that -t can print them all at once.  The
+ * result is a self-contained struct conf; the daemon swaps a whole new one
+ * in on reload. */
+#ifndef QD_CONF_H
+#define QD_CONF_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "lpm.h"
+#include "types.h"
+
+#define CONF_DEFAULT_PATH   "/etc/quarantined/quarantined.conf"
+#define CONF_MAX_RULES	    32 /* bounded: rule bits live in a uint32_t per peer */
+#define CONF_MAX_RULE_PORTS 16
+#define CONF_MAX_IFACES	    16
+#define CONF_NAME_MAX	    48
+#define CONF_MAX_DIAGS	    64
+
+enum rule_type {
+	RULE_HORIZONTAL = 0, /* N distinct destinations on the rule's proto/ports */
+	RULE_VERTICAL,	     /* N distinct ports of one destination */
+};
+
+enum rule_count {
+	COUNT_FIRST_CONTACTS = 0, /* every first contact counts */
+	COUNT_FAILURES,		  /* only first contacts whose outcome is a failure */
+};
+
+struct rule {
+	char name[CONF_NAME_MAX];
+	bool enabled;
+	bool builtin; /* from the built-in set (possibly replaced by the file) */
+	enum rule_type type;
+	unsigned protos; /* PROTO_* mask */
+	uint16_t ports[CONF_MAX_RULE_PORTS];
+	unsigned nports;    /* 0: counted on any one port (per port) */
+	unsigned threshold; /* distinct_dst (horizontal) or distinct_ports (vertical) */
+	unsigned window_s;  /* sliding window */
+	enum severity severity;
+	enum rule_count count;
+	unsigned exempt_roles; /* ROLE_* bits whose hosts this rule never flags */
+	int line;	       /* line in the config file, 0 when built in */
+};
+
+struct prefix {
+	struct qaddr addr;
+	uint8_t plen;
+};
+
+/* A list of prefixes with a trie for lookups.  Owned by the conf. */
+struct prefix_list {
+	struct prefix *v;
+	unsigned n;
+	struct lpm *lpm; /* value = index into v */
+};
+
+struct inv_entry {
+	struct prefix net;
+	char name[64];
+	char department[64];
+	char floor[32];
+	char owner[96];
+	bool critical;	/* automatic actions capped at policy.critical_max */
+	unsigned roles; /* ROLE_* */
+	int line;
+};
+
+struct inventory {
+	struct inv_entry *v;
+	unsigned n;
+	struct lpm *lpm; /* value = index into v; longest prefix wins */
+};
+
+enum enforce_mode {
+	ENFORCE_ENFORCE = 0,
+	ENFORCE_ALERT,
+};
+
+enum nft_family_conf {
+	NFT_FAMILY_INET = 0,
+	NFT_FAMILY_BRIDGE,
+};
+
+struct conf {
+	char path[PATH_MAX]; /* the file read; "" for built-in defaults */
+
+	struct {
+		char interfaces[CONF_MAX_IFACES][IF_NAMESIZE];
+		unsigned ninterfaces;
+		unsigned snaplen;   /* bytes; default 160 (headers only) */
+		unsigned buffer_mb; /* kernel ring; default 32 */
+	} capture;
+
+	struct {
+		struct prefix_list protected_; /* default RFC 1918 + fc00::/7 */
+		struct prefix_list never_block;
+		struct prefix_list remediation;
+		struct prefix_list admin;
+	} networks;
+
+	struct {
+		enum enforce_mode mode;
+		enum nft_family_conf family;
+		char table[32];
+		unsigned max_actions_per_minute; /* default 100 */
+		uint64_t default_ttl_s;		 /* 0: until released */
+	} enforce;
+
+	struct {
+		enum level level[SEV_HIGH + 1]; /* indexed by enum severity */
+		enum level critical_max;	/* cap for critical assets; default contain */
+	} policy;
+
+	struct rule rules[CONF_MAX_RULES];
+	unsigned nrules;
+
+	/* Threshold Random Walk (Jung et al. 2004) on first-contact outcomes. */
+	struct {
+		bool enabled;
+		double theta0, theta1, detection, false_alarm;
+		unsigned timeout_ms;	/* no answer within this is a failure (all detectors) */
+		enum severity severity; /* when the failures touch a worm port */
+		enum severity other_ports_severity; /* when they touch none (P2P-like) */
+		unsigned protos;		    /* PROTO_TCP by default (as the paper) */
+	} scan;
+
+	struct {
+		unsigned max_hosts;   /* tracked internal hosts; default 65536 */
+		unsigned max_blocked; /* flagged / blocked hosts; default 100000, min 100000 */
+		unsigned max_probes;  /* first-contact probes awaiting or holding an outcome */
+		unsigned max_peers;   /* (host, destination) pairs inside the window */
+	} limits;
+
+	struct {
+		unsigned window_s; /* same rule within this joins the open incident */
+	} incident;
+
+	struct inventory inventory;
+
+	struct {
+		char socket[108];
+		char group[64];
+	} control;
+
+	struct {
+		char dir[PATH_MAX];
+		unsigned evidence_max_mb;
+	} state;
+
+	struct {
+		int facility; /* LOG_DAEMON etc. */
+		char events_file[PATH_MAX];
+	} log;
+};
+
+struct conf_diag {
+	char file[256];
+	int line; /* 0 when the problem has no line */
+	char msg[256];
+};
+
+struct conf_diags {
+	struct conf_diag d[CONF_MAX_DIAGS];
+	unsigned n;
+	unsigned dropped; /* diagnostics beyond CONF_MAX_DIAGS */
+};
+
+/* Fills c with the built-in defaults (SPEC section 6).  0 or -ENOMEM. */
+int conf_init_default(struct conf *c);
+/* Reads path over the built-in defaults into c (which must not be
+ * initialised).  0 on success; -ENOENT when the file is absent, -EINVAL when
+ * it has errors (all of them in diags), -ENOMEM.  On failure c holds
+ * nothing to free. */
+int conf_load(struct conf *c, const char *path, struct conf_diags *diags);
+void conf_fini(struct conf *c);
+
+/* Index of the rule named name, or -1. */
+int conf_rule_find(const struct conf *c, const char *name);
+
+bool prefix_list_contains(const struct prefix_list *l, const struct qaddr *a);
+/* The most specific inventory entry for a, or NULL. */
+const struct inv_entry *inventory_lookup(const struct inventory *inv, const struct qaddr *a);
+
+#endif

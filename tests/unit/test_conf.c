@@ -1,0 +1,1221 @@
+/* Unit tests for configuration defaults, loading and validation. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "conf.h"
+
+/* Helpers */
+
+static char tmp_path[256];
+
+/* Writes text to a fresh temporary file, whose name is in tmp_path. */
+static const char *write_tmp(const char *text)
+{
+	const char *dir = getenv("TMPDIR");
+	FILE *f;
+	int fd;
+
+	snprintf(tmp_path, sizeof(tmp_path), "%s/qd-conf-XXXXXX", dir && *dir ? dir : "/tmp");
+	fd = mkstemp(tmp_path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return tmp_path;
+}
+
+static void dump(const struct conf_diags *d)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		print_message("  diag: %s:%d: %s\n", d->d[i].file, d->d[i].line, d->d[i].msg);
+}
+
+/* Loads text; the file is gone afterwards. */
+static int load(const char *text, struct conf *c, struct conf_diags *d)
+{
+	const char *path = write_tmp(text);
+	int r = conf_load(c, path, d);
+
+	unlink(path);
+	return r;
+}
+
+/* Loads text that must be valid. */
+static void load_ok(const char *text, struct conf *c)
+{
+	struct conf_diags d;
+	int r = load(text, c, &d);
+
+	if (r != 0 || d.n != 0)
+		dump(&d);
+	assert_int_equal(r, 0);
+	assert_int_equal(d.n, 0);
+}
+
+/* Loads text that must fail with -EINVAL and leave nothing behind. */
+static void load_bad(const char *text, struct conf_diags *d)
+{
+	struct conf c;
+	int r;
+
+	memset(&c, 0x5a, sizeof(c));
+	r = load(text, &c, d);
+	if (r != -EINVAL)
+		dump(d);
+	assert_int_equal(r, -EINVAL);
+	assert_true(d->n > 0);
+	/* Nothing to free: conf_load zeroes what it released. */
+	assert_null(c.inventory.v);
+	assert_null(c.inventory.lpm);
+	assert_null(c.networks.protected_.v);
+	assert_null(c.networks.protected_.lpm);
+}
+
+/* True when some diagnostic is on line (any line when 0) and contains
+ * text. */
+static bool has_diag(const struct conf_diags *d, int line, const char *text)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if ((line == 0 || d->d[i].line == line) && strstr(d->d[i].msg, text) &&
+		    strcmp(d->d[i].file, tmp_path) == 0)
+			return true;
+	return false;
+}
+
+static void expect_diag(const struct conf_diags *d, int line, const char *text)
+{
+	if (!has_diag(d, line, text)) {
+		print_message("expected line %d: %s\n", line, text);
+		dump(d);
+		fail();
+	}
+}
+
+/* One error, exactly: on line, containing text. */
+static void expect_one(const char *conf_text, int line, const char *text)
+{
+	struct conf_diags d;
+
+	load_bad(conf_text, &d);
+	if (d.n != 1)
+		dump(&d);
+	assert_int_equal(d.n, 1);
+	expect_diag(&d, line, text);
+}
+
+static struct qaddr A(const char *s) {
+	struct qaddr a;
+
+	assert_int_equal(addr_parse(s, &a), 0);
+	return a;
+}
+
+static bool
+contains(const struct prefix_list *l, const char *s)
+{
+	struct qaddr a = A(s);
+
+	return prefix_list_contains(l, &a);
+}
+
+static const struct rule *rule(const struct conf *c, const char *name)
+{
+	int i = conf_rule_find(c, name);
+
+	assert_true(i >= 0);
+	return &c->rules[i];
+}
+
+/* Defaults */
+
+struct expect_rule {
+	const char *name;
+	enum rule_type type;
+	unsigned protos;
+	uint16_t ports[3];
+	unsigned nports;
+	unsigned threshold;
+	enum severity severity;
+	enum rule_count count;
+	unsigned exempt;
+};
+
+static const struct expect_rule builtins[] = {
+	{"smb-propagation",
+	 RULE_HORIZONTAL,
+	 PROTO_TCP,
+	 {445, 139},
+	 2,
+	 10,
+	 SEV_HIGH,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER},
+	{"rpc-propagation",
+	 RULE_HORIZONTAL,
+	 PROTO_TCP,
+	 {135},
+	 1,
+	 10,
+	 SEV_HIGH,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER},
+	{"rdp-propagation",
+	 RULE_HORIZONTAL,
+	 PROTO_TCP,
+	 {3389},
+	 1,
+	 10,
+	 SEV_HIGH,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER},
+	{"ssh-propagation",
+	 RULE_HORIZONTAL,
+	 PROTO_TCP,
+	 {22},
+	 1,
+	 10,
+	 SEV_MEDIUM,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER},
+	{"telnet-propagation",
+	 RULE_HORIZONTAL,
+	 PROTO_TCP,
+	 {23, 2323},
+	 2,
+	 10,
+	 SEV_HIGH,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER},
+	{"smtp-mass-mailing",
+	 RULE_HORIZONTAL,
+	 PROTO_TCP,
+	 {25, 465, 587},
+	 3,
+	 20,
+	 SEV_MEDIUM,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER | ROLE_MAILSERVER},
+	{"slammer-propagation",
+	 RULE_HORIZONTAL,
+	 PROTO_UDP,
+	 {1434},
+	 1,
+	 10,
+	 SEV_HIGH,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER},
+	{"icmp-sweep",
+	 RULE_HORIZONTAL,
+	 PROTO_ICMP,
+	 {0},
+	 0,
+	 15,
+	 SEV_LOW,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER},
+	{"arp-sweep",
+	 RULE_HORIZONTAL,
+	 PROTO_ARP,
+	 {0},
+	 0,
+	 20,
+	 SEV_MEDIUM,
+	 COUNT_FAILURES,
+	 ROLE_SCANNER},
+	{"horizontal-scan",
+	 RULE_HORIZONTAL,
+	 PROTO_TCP | PROTO_UDP,
+	 {0},
+	 0,
+	 20,
+	 SEV_LOW,
+	 COUNT_FAILURES,
+	 ROLE_SCANNER},
+	{"vertical-scan",
+	 RULE_VERTICAL,
+	 PROTO_TCP | PROTO_UDP,
+	 {0},
+	 0,
+	 20,
+	 SEV_MEDIUM,
+	 COUNT_FAILURES,
+	 ROLE_SCANNER},
+};
+
+static void check_builtin_rule(const struct rule *r, const struct expect_rule *e)
+{
+	assert_string_equal(r->name, e->name);
+	assert_true(r->enabled);
+	assert_true(r->builtin);
+	assert_int_equal(r->type, e->type);
+	assert_int_equal(r->protos, e->protos);
+	assert_int_equal(r->nports, e->nports);
+	for (unsigned j = 0; j < e->nports; j++)
+		assert_int_equal(r->ports[j], e->ports[j]);
+	assert_int_equal(r->threshold, e->threshold);
+	assert_int_equal(r->window_s, 60);
+	assert_int_equal(r->severity, e->severity);
+	assert_int_equal(r->count, e->count);
+	assert_int_equal(r->exempt_roles, e->exempt);
+}
+
+/* Everything but the lists and rules, which the callers check. */
+static void check_default_scalars(const struct conf *c)
+{
+	assert_int_equal(c->capture.ninterfaces, 0);
+	assert_int_equal(c->capture.snaplen, 160);
+	assert_int_equal(c->capture.buffer_mb, 32);
+
+	assert_int_equal(c->enforce.mode, ENFORCE_ENFORCE);
+	assert_int_equal(c->enforce.family, NFT_FAMILY_INET);
+	assert_string_equal(c->enforce.table, "quarantined");
+	assert_int_equal(c->enforce.max_actions_per_minute, 100);
+	assert_int_equal(c->enforce.default_ttl_s, 0);
+
+	assert_int_equal(c->policy.level[SEV_HIGH], LEVEL_ISOLATE);
+	assert_int_equal(c->policy.level[SEV_MEDIUM], LEVEL_CONTAIN);
+	assert_int_equal(c->policy.level[SEV_LOW], LEVEL_WATCH);
+	assert_int_equal(c->policy.critical_max, LEVEL_CONTAIN);
+
+	assert_true(c->scan.enabled);
+	assert_true(c->scan.theta0 == 0.8);
+	assert_true(c->scan.theta1 == 0.2);
+	assert_true(c->scan.detection == 0.99);
+	assert_true(c->scan.false_alarm == 0.01);
+	assert_int_equal(c->scan.timeout_ms, 3000);
+	assert_int_equal(c->scan.severity, SEV_MEDIUM);
+	assert_int_equal(c->scan.other_ports_severity, SEV_LOW);
+	assert_int_equal(c->scan.protos, PROTO_TCP);
+
+	assert_int_equal(c->limits.max_hosts, 65536);
+	assert_int_equal(c->limits.max_blocked, 100000);
+	assert_int_equal(c->limits.max_probes, 262144);
+	assert_int_equal(c->limits.max_peers, 131072);
+	assert_int_equal(c->incident.window_s, 600);
+
+	assert_string_equal(c->control.socket, "/run/quarantined/control.sock");
+	assert_string_equal(c->control.group, "quarantine");
+	assert_string_equal(c->state.dir, "/var/lib/quarantined");
+	assert_int_equal(c->state.evidence_max_mb, 512);
+	assert_int_equal(c->log.facility, LOG_DAEMON);
+	assert_string_equal(c->log.events_file, "");
+}
+
+static void check_defaults(const struct conf *c)
+{
+	check_default_scalars(c);
+
+	assert_int_equal(c->networks.protected_.n, 4);
+	assert_true(contains(&c->networks.protected_, "10.1.2.3"));
+	assert_true(contains(&c->networks.protected_, "172.31.255.255"));
+	assert_true(contains(&c->networks.protected_, "192.168.1.1"));
+	assert_true(contains(&c->networks.protected_, "fd12::1"));
+	assert_false(contains(&c->networks.protected_, "172.32.0.1"));
+	assert_false(contains(&c->networks.protected_, "8.8.8.8"));
+	assert_false(contains(&c->networks.protected_, "2001:db8::1"));
+	assert_int_equal(c->networks.never_block.n, 0);
+	assert_false(contains(&c->networks.never_block, "10.0.0.1"));
+	assert_int_equal(c->networks.remediation.n, 0);
+	assert_int_equal(c->networks.admin.n, 0);
+
+	assert_int_equal(c->nrules, ARRAY_SIZE(builtins));
+	for (unsigned i = 0; i < ARRAY_SIZE(builtins); i++) {
+		check_builtin_rule(&c->rules[i], &builtins[i]);
+		assert_int_equal(c->rules[i].line, 0);
+		assert_true(c->rules[i].exempt_roles & ROLE_SCANNER);
+	}
+
+	assert_int_equal(c->inventory.n, 0);
+	{
+		struct qaddr a = A("10.1.2.3");
+
+		assert_null(inventory_lookup(&c->inventory, &a));
+	}
+}
+
+static void test_defaults(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	assert_int_equal(conf_init_default(&c), 0);
+	assert_string_equal(c.path, "");
+	check_defaults(&c);
+	assert_int_equal(conf_rule_find(&c, "smb-propagation"), 0);
+	assert_int_equal(conf_rule_find(&c, "vertical-scan"), 10);
+	assert_int_equal(conf_rule_find(&c, "nope"), -1);
+	conf_fini(&c);
+	conf_fini(&c); /* harmless twice */
+}
+
+static void test_empty_file(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	load_ok("# nothing but a comment\n", &c);
+	check_defaults(&c);
+	assert_string_equal(c.path, tmp_path);
+	conf_fini(&c);
+}
+
+/* Loading */
+
+static const char full_conf[] =
+	"capture: { interfaces = [ \"eth1\", \"br0\" ]; snaplen = 128; buffer_mb = 64; };\n"
+	"networks: {\n"
+	"  protected = [ \"10.0.0.0/8\", \"2001:db8::/32\" ];\n"
+	"  never_block = [ \"10.0.0.1\", \"10.0.0.2/31\" ];\n"
+	"  remediation = ( \"10.0.9.10\" );\n"
+	"  admin = [ \"10.0.9.20\", \"2001:db8::20\" ];\n"
+	"};\n"
+	"enforce: { mode = \"alert\"; family = \"bridge\"; table = \"qd_test1\";\n"
+	"           max_actions_per_minute = 0; default_ttl = \"7d\"; };\n"
+	"policy: { high = \"contain\"; medium = \"watch\"; low = \"watch\";\n"
+	"          critical_max = \"watch\"; };\n"
+	"rules = (\n"
+	"  { name = \"smb-propagation\"; proto = \"tcp\"; ports = [ 445, 139 ];\n"
+	"    distinct_dst = 20; window = 60; severity = \"high\"; }\n"
+	");\n"
+	"scan: { enabled = false; theta0 = 0.9; theta1 = 0.1; detection = 0.999;\n"
+	"        false_alarm = 0.001; timeout = 2.5; severity = \"high\";\n"
+	"        other_ports_severity = \"medium\"; protocols = [ \"tcp\" ]; };\n"
+	"limits: { max_hosts = 1024; max_blocked = 200000; max_probes = 4096;\n"
+	"          max_peers = 8192; };\n"
+	"incident: { window = \"30m\"; };\n"
+	"inventory = (\n"
+	"  { net = \"10.1.0.0/24\"; department = \"finance\"; floor = \"3\"; owner = \"IT "
+	"Finance\"; },\n"
+	"  { net = \"10.1.5.10/32\"; name = \"fileserver\"; critical = true; },\n"
+	"  { net = \"10.1.5.25/32\"; name = \"mail\"; role = \"mailserver\"; }\n"
+	");\n"
+	"control: { socket = \"/tmp/qd.sock\"; group = \"wheel\"; };\n"
+	"state: { dir = \"/tmp/qd-state\"; evidence_max_mb = 0; };\n"
+	"log: { facility = \"local3\"; events_file = \"/tmp/qd-events.json\"; };\n";
+
+static void test_load_full(void **state)
+{
+	struct conf c;
+	const struct rule *r;
+	const struct inv_entry *e;
+	struct qaddr a;
+
+	(void)state;
+	load_ok(full_conf, &c);
+	assert_int_equal(c.capture.ninterfaces, 2);
+	assert_string_equal(c.capture.interfaces[0], "eth1");
+	assert_string_equal(c.capture.interfaces[1], "br0");
+	assert_int_equal(c.capture.snaplen, 128);
+	assert_int_equal(c.capture.buffer_mb, 64);
+
+	assert_int_equal(c.networks.protected_.n, 2);
+	assert_true(contains(&c.networks.protected_, "10.200.0.1"));
+	assert_true(contains(&c.networks.protected_, "2001:db8:5::1"));
+	assert_false(contains(&c.networks.protected_, "192.168.1.1")); /* replaced */
+	assert_false(contains(&c.networks.protected_, "fd00::1"));
+	assert_int_equal(c.networks.never_block.n, 2);
+	assert_true(contains(&c.networks.never_block, "10.0.0.1"));
+	assert_true(contains(&c.networks.never_block, "10.0.0.3"));
+	assert_false(contains(&c.networks.never_block, "10.0.0.4"));
+	assert_true(contains(&c.networks.remediation, "10.0.9.10"));
+	assert_false(contains(&c.networks.remediation, "10.0.9.11"));
+	assert_int_equal(c.networks.admin.n, 2);
+	assert_true(contains(&c.networks.admin, "2001:db8::20"));
+
+	assert_int_equal(c.enforce.mode, ENFORCE_ALERT);
+	assert_int_equal(c.enforce.family, NFT_FAMILY_BRIDGE);
+	assert_string_equal(c.enforce.table, "qd_test1");
+	assert_int_equal(c.enforce.max_actions_per_minute, 0);
+	assert_int_equal(c.enforce.default_ttl_s, 7 * 86400);
+
+	assert_int_equal(c.policy.level[SEV_HIGH], LEVEL_CONTAIN);
+	assert_int_equal(c.policy.level[SEV_MEDIUM], LEVEL_WATCH);
+	assert_int_equal(c.policy.level[SEV_LOW], LEVEL_WATCH);
+	assert_int_equal(c.policy.critical_max, LEVEL_WATCH);
+
+	assert_int_equal(c.nrules, 11);
+	r = rule(&c, "smb-propagation");
+	assert_int_equal(r - c.rules, 0); /* replaced in place */
+	assert_int_equal(r->threshold, 20);
+	assert_int_equal(r->line, 13);
+	assert_true(r->builtin);
+
+	assert_false(c.scan.enabled);
+	assert_true(c.scan.theta0 == 0.9);
+	assert_true(c.scan.theta1 == 0.1);
+	assert_true(c.scan.detection == 0.999);
+	assert_true(c.scan.false_alarm == 0.001);
+	assert_int_equal(c.scan.timeout_ms, 2500);
+	assert_int_equal(c.scan.severity, SEV_HIGH);
+	assert_int_equal(c.scan.other_ports_severity, SEV_MEDIUM);
+	assert_int_equal(c.scan.protos, PROTO_TCP);
+
+	assert_int_equal(c.limits.max_hosts, 1024);
+	assert_int_equal(c.limits.max_blocked, 200000);
+	assert_int_equal(c.limits.max_probes, 4096);
+	assert_int_equal(c.limits.max_peers, 8192);
+	assert_int_equal(c.incident.window_s, 1800);
+
+	assert_int_equal(c.inventory.n, 3);
+	a = A("10.1.0.77");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_string_equal(e->department, "finance");
+	assert_string_equal(e->floor, "3");
+	assert_string_equal(e->owner, "IT Finance");
+	assert_int_equal(e->line, 23);
+
+	assert_string_equal(c.control.socket, "/tmp/qd.sock");
+	assert_string_equal(c.control.group, "wheel");
+	assert_string_equal(c.state.dir, "/tmp/qd-state");
+	assert_int_equal(c.state.evidence_max_mb, 0);
+	assert_int_equal(c.log.facility, LOG_LOCAL3);
+	assert_string_equal(c.log.events_file, "/tmp/qd-events.json");
+	conf_fini(&c);
+}
+
+/* Rules */
+
+static void test_rule_override_threshold(void **state)
+{
+	struct conf c, d;
+	const struct rule *r;
+
+	(void)state;
+	load_ok("rules = (\n"
+		"  { name = \"smb-propagation\"; distinct_dst = 5; }\n"
+		");\n",
+		&c);
+	assert_int_equal(conf_init_default(&d), 0);
+	assert_int_equal(c.nrules, 11);
+	r = rule(&c, "smb-propagation");
+	assert_int_equal(r->threshold, 5);
+	assert_int_equal(r->line, 2);
+	/* Everything else is the built-in's. */
+	{
+		struct rule x = *r;
+
+		x.threshold = d.rules[0].threshold;
+		x.line = 0;
+		assert_memory_equal(&x, &d.rules[0], sizeof(x));
+	}
+	for (unsigned i = 1; i < c.nrules; i++)
+		assert_memory_equal(&c.rules[i], &d.rules[i], sizeof(c.rules[i]));
+	conf_fini(&d);
+	conf_fini(&c);
+}
+
+static void test_rule_override_keys(void **state)
+{
+	struct conf c;
+	const struct rule *r;
+
+	(void)state;
+	load_ok("rules = (\n"
+		"  { name = \"smtp-mass-mailing\"; ports = [ 25 ]; window = \"5m\";\n"
+		"    severity = \"high\"; exempt_roles = [ ]; count = \"failures\"; },\n"
+		"  { name = \"vertical-scan\"; distinct_ports = 50; proto = \"tcp\"; }\n"
+		");\n",
+		&c);
+	r = rule(&c, "smtp-mass-mailing");
+	assert_int_equal(r->nports, 1);
+	assert_int_equal(r->ports[0], 25);
+	assert_int_equal(r->window_s, 300);
+	assert_int_equal(r->severity, SEV_HIGH);
+	assert_int_equal(r->exempt_roles, 0);
+	assert_int_equal(r->count, COUNT_FAILURES);
+	assert_int_equal(r->threshold, 20);
+	r = rule(&c, "vertical-scan");
+	assert_int_equal(r->threshold, 50);
+	assert_int_equal(r->protos, PROTO_TCP);
+	assert_int_equal(r->type, RULE_VERTICAL);
+	conf_fini(&c);
+}
+
+static void test_rule_disable(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	load_ok("rules = ( { name = \"icmp-sweep\"; enabled = false; } );\n", &c);
+	assert_int_equal(c.nrules, 11);
+	assert_false(rule(&c, "icmp-sweep")->enabled);
+	assert_int_equal(rule(&c, "icmp-sweep")->threshold, 15);
+	assert_true(rule(&c, "arp-sweep")->enabled);
+	conf_fini(&c);
+}
+
+static void test_rule_add(void **state)
+{
+	struct conf c;
+	const struct rule *r;
+
+	(void)state;
+	load_ok("\n"
+		"rules = (\n"
+		"  { name = \"vnc-propagation\"; proto = \"tcp\"; ports = [ 5900, 5901 ];\n"
+		"    distinct_dst = 8; },\n"
+		"  { name = \"deep_scan\"; type = \"vertical\"; proto = \"any\"; distinct_ports = "
+		"100;\n"
+		"    window = 300; severity = \"high\"; count = \"failures\";\n"
+		"    exempt_roles = [ \"scanner\", \"mailserver\" ]; enabled = false; },\n"
+		"  { name = \"dns-flood\"; proto = \"udp\"; ports = [ 53 ]; distinct_dst = 100;\n"
+		"    exempt_roles = \"mailserver\"; }\n"
+		");\n",
+		&c);
+	assert_int_equal(c.nrules, 14);
+	r = &c.rules[11];
+	assert_string_equal(r->name, "vnc-propagation");
+	assert_int_equal(conf_rule_find(&c, "vnc-propagation"), 11);
+	assert_true(r->enabled);
+	assert_false(r->builtin);
+	assert_int_equal(r->type, RULE_HORIZONTAL);
+	assert_int_equal(r->protos, PROTO_TCP);
+	assert_int_equal(r->nports, 2);
+	assert_int_equal(r->ports[0], 5900);
+	assert_int_equal(r->ports[1], 5901);
+	assert_int_equal(r->threshold, 8);
+	/* The defaults of a new rule. */
+	assert_int_equal(r->window_s, 60);
+	assert_int_equal(r->severity, SEV_MEDIUM);
+	assert_int_equal(r->count, COUNT_FIRST_CONTACTS);
+	assert_int_equal(r->exempt_roles, ROLE_SCANNER);
+	assert_int_equal(r->line, 3);
+
+	r = &c.rules[12];
+	assert_string_equal(r->name, "deep_scan");
+	assert_false(r->enabled);
+	assert_int_equal(r->type, RULE_VERTICAL);
+	assert_int_equal(r->protos, PROTO_TCP | PROTO_UDP);
+	assert_int_equal(r->nports, 0);
+	assert_int_equal(r->threshold, 100);
+	assert_int_equal(r->window_s, 300);
+	assert_int_equal(r->severity, SEV_HIGH);
+	assert_int_equal(r->count, COUNT_FAILURES);
+	assert_int_equal(r->exempt_roles, ROLE_SCANNER | ROLE_MAILSERVER);
+
+	assert_int_equal(c.rules[13].exempt_roles, ROLE_MAILSERVER);
+	conf_fini(&c);
+}
+
+static void test_rule_errors(void **state)
+{
+	struct conf_diags d;
+
+	(void)state;
+	expect_one("rules = ( { proto = \"tcp\"; distinct_dst = 5; } );\n", 1,
+		   "'rules[0]' needs a 'name'");
+	expect_one("rules = ( { name = \"Bad Name\"; enabled = false; } );\n", 1,
+		   "bad rule name 'Bad Name'");
+	expect_one("rules = ( { name = \"x1234567890123456789012345678901234567890123456789\";"
+		   " proto = \"tcp\"; distinct_dst = 5; } );\n",
+		   1, "'rules[0].name' is too long (at most 47 characters)");
+	expect_one("rules = ( { name = \"new-rule\"; distinct_dst = 5; } );\n", 1,
+		   "new rule 'new-rule' needs 'proto'");
+	expect_one("rules = ( { name = \"new-rule\"; proto = \"udp\"; } );\n", 1,
+		   "new rule 'new-rule' needs 'distinct_dst'");
+	expect_one("rules = ( { name = \"new-rule\"; type = \"vertical\"; proto = \"udp\"; } );\n",
+		   1, "new rule 'new-rule' needs 'distinct_ports'");
+	expect_one("rules = (\n { name = \"v\"; type = \"vertical\"; proto = \"tcp\";\n"
+		   "   distinct_dst = 5; } );\n",
+		   3, "'rules[0].distinct_dst' does not apply to a vertical rule");
+	expect_one("rules = (\n { name = \"smb-propagation\";\n distinct_ports = 5; } );\n", 3,
+		   "'rules[0].distinct_ports' does not apply to a horizontal rule");
+	expect_one("rules = ( { name = \"v\"; type = \"vertical\"; proto = \"icmp\";"
+		   " distinct_ports = 5; } );\n",
+		   1, "rule 'v' is vertical");
+	expect_one("rules = ( { name = \"icmp-sweep\";\n ports = [ 7 ]; } );\n", 2,
+		   "ports apply to tcp and udp only");
+	expect_one("rules = ( { name = \"n\"; proto = \"sctp\"; distinct_dst = 5; } );\n", 1,
+		   "'rules[0].proto' must be \"tcp\", \"udp\", \"icmp\", \"arp\" or \"any\" (not "
+		   "\"sctp\")");
+	expect_one("rules = ( { name = \"smb-propagation\"; type = \"diagonal\"; } );\n", 1,
+		   "'rules[0].type' must be \"horizontal\" or \"vertical\"");
+	expect_one("rules = ( { name = \"smb-propagation\"; count = \"all\"; } );\n", 1,
+		   "'rules[0].count' must be \"first_contacts\" or \"failures\"");
+	expect_one(
+		"rules = ( { name = \"smb-propagation\"; severity = \"critical\"; } );\n", 1,
+		"'rules[0].severity' must be \"low\", \"medium\" or \"high\" (not \"critical\")");
+	expect_one("rules = ( { name = \"smb-propagation\"; exempt_roles = [ \"printer\" ]; } );\n",
+		   1, "'rules[0].exempt_roles[0]' must be \"mailserver\" or \"scanner\"");
+	expect_one("rules = ( { name = \"smb-propagation\"; ports = [ 445, 445 ]; } );\n", 1,
+		   "duplicate port 445 in 'rules[0].ports'");
+	expect_one("rules = ( { name = \"smb-propagation\"; ports = [ 1, 2, 3, 4, 5, 6, 7, 8, 9,"
+		   " 10, 11, 12, 13, 14, 15, 16, 17 ]; } );\n",
+		   1, "'rules[0].ports' has more than 16 ports");
+	expect_one("rules = ( \"smb\" );\n", 1, "'rules[0]' must be a group");
+	expect_one("rules = { name = \"smb\"; };\n", 1, "'rules' must be a list of groups");
+
+	/* Duplicate names: of a built-in and of a new rule. */
+	load_bad("rules = (\n"
+		 "  { name = \"icmp-sweep\"; enabled = false; },\n"
+		 "  { name = \"mine\"; proto = \"tcp\"; distinct_dst = 3; },\n"
+		 "  { name = \"icmp-sweep\"; enabled = true; },\n"
+		 "  { name = \"mine\"; proto = \"udp\"; distinct_dst = 3; }\n"
+		 ");\n",
+		 &d);
+	assert_int_equal(d.n, 2);
+	expect_diag(&d, 4, "duplicate rule name 'icmp-sweep' (first on line 2)");
+	expect_diag(&d, 5, "duplicate rule name 'mine' (first on line 3)");
+}
+
+static void test_rule_too_many(void **state)
+{
+	char text[8192];
+	size_t n = 0;
+	struct conf_diags d;
+	struct conf c;
+
+	(void)state;
+	/* 11 built-ins + 21 = 32 fits... */
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "rules = (\n");
+	for (int i = 0; i < 21; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "%s{ name = \"r%d\"; proto = \"tcp\"; ports = [ %d ]; "
+				      "distinct_dst = 5; }\n",
+				      i ? "," : "", i, 1000 + i);
+	snprintf(text + n, sizeof(text) - n, ");\n");
+	load_ok(text, &c);
+	assert_int_equal(c.nrules, CONF_MAX_RULES);
+	conf_fini(&c);
+
+	/* ...one more does not. */
+	snprintf(text + n, sizeof(text) - n,
+		 ",{ name = \"r99\"; proto = \"tcp\"; distinct_dst = 5; }\n);\n");
+	load_bad(text, &d);
+	assert_int_equal(d.n, 1);
+	expect_diag(&d, 23, "too many rules: at most 32");
+}
+
+/* Unknown keys */
+
+static void test_unknown_keys(void **state)
+{
+	struct conf_diags d;
+
+	(void)state;
+	expect_one("capture: { snaplen = 128; };\n\nfrobnicate = 3;\n", 3,
+		   "unknown key 'frobnicate' at the top level");
+	expect_one("capture: {\n  snaplen = 128;\n  snap_len = 128;\n};\n", 3,
+		   "unknown key 'snap_len' in 'capture'");
+	expect_one("scan: {\n  enabled = true;\n  thetaO = 0.8;\n};\n", 3,
+		   "unknown key 'thetaO' in 'scan'");
+	expect_one("rules = (\n  { name = \"smb-propagation\";\n"
+		   "    distinct_dst = 5;\n    treshold = 4; }\n);\n",
+		   4, "unknown key 'treshold' in 'rules[0]'");
+	expect_one("inventory = (\n  { net = \"10.1.0.0/24\"; },\n"
+		   "  { net = \"10.2.0.0/24\";\n    dept = \"x\"; }\n);\n",
+		   4, "unknown key 'dept' in 'inventory[1]'");
+	expect_one("log: { facility = \"daemon\"; syslog = true; };\n", 1,
+		   "unknown key 'syslog' in 'log'");
+
+	/* A nested group inside a group is unknown too, not walked into. */
+	load_bad("networks: {\n  extra: { protected = [ \"10.0.0.0/8\" ]; };\n};\n", &d);
+	assert_int_equal(d.n, 1);
+	expect_diag(&d, 2, "unknown key 'extra' in 'networks'");
+}
+
+/* Types */
+
+static void test_wrong_types(void **state)
+{
+	struct conf_diags d;
+
+	(void)state;
+	expect_one("capture: { snaplen = \"160\"; };\n", 1, "'capture.snaplen' must be an integer");
+	expect_one("capture: { snaplen = 160.0; };\n", 1, "'capture.snaplen' must be an integer");
+	expect_one("capture = 5;\n", 1, "'capture' must be a group");
+	expect_one("scan: { enabled = 1; };\n", 1, "'scan.enabled' must be a boolean");
+	expect_one("scan: { theta0 = \"high\"; };\n", 1, "'scan.theta0' must be a number");
+	expect_one("networks: { protected = \"10.0.0.0/8\"; };\n", 1,
+		   "'networks.protected' must be a list of networks");
+	expect_one("networks: { admin = [ 10 ]; };\n", 1, "'networks.admin[0]' must be a string");
+	expect_one("enforce: { mode = true; };\n", 1, "'enforce.mode' must be a string");
+	expect_one("enforce: { mode = \"block\"; };\n", 1,
+		   "'enforce.mode' must be \"enforce\" or \"alert\" (not \"block\")");
+	expect_one("enforce: { family = \"ip\"; };\n", 1,
+		   "'enforce.family' must be \"inet\" or \"bridge\"");
+	expect_one("policy: { high = \"block\"; };\n", 1,
+		   "'policy.high' must be \"watch\", \"contain\" or \"isolate\" (not \"block\")");
+	expect_one("inventory = ( { net = \"10.0.0.0/8\"; critical = \"yes\"; } );\n", 1,
+		   "'inventory[0].critical' must be a boolean");
+	expect_one("inventory = ( { net = \"10.0.0.0/8\"; floor = 1.5; } );\n", 1,
+		   "'inventory[0].floor' must be a string or an integer");
+	expect_one("inventory = ( { net = 10; } );\n", 1, "'inventory[0].net' must be a string");
+	expect_one("inventory = { net = \"10.0.0.0/8\"; };\n", 1,
+		   "'inventory' must be a list of groups");
+	expect_one("log: { facility = \"kern\"; };\n", 1, "'log.facility' must be \"daemon\"");
+	expect_one("scan: { protocols = [ \"icmp\" ]; };\n", 1,
+		   "'scan.protocols[0]' must be \"tcp\" or \"udp\"");
+	expect_one("scan: { protocols = [ ]; };\n", 1, "'scan.protocols' must be a non-empty list");
+	expect_one("enforce: { default_ttl = 1.5; };\n", 1,
+		   "'enforce.default_ttl' must be a duration");
+
+	/* A string too long for its buffer is an error, not a truncation. */
+	load_bad("control: { group = "
+		 "\"g123456789012345678901234567890123456789012345678901234567890123\"; };\n",
+		 &d);
+	expect_diag(&d, 1, "'control.group' is too long (at most 63 characters)");
+	expect_one("control: { socket = \"\"; };\n", 1, "'control.socket' must not be empty");
+}
+
+/* Networks */
+
+static void test_bad_cidr(void **state)
+{
+	struct conf c;
+	struct conf_diags d;
+
+	(void)state;
+	expect_one("networks: {\n  protected = [ \"10.0.0.0/8\",\n \"10.0.0.0/33\" ];\n};\n", 3,
+		   "bad network address '10.0.0.0/33' in 'networks.protected'");
+	expect_one("networks: { never_block = [ \"banana\" ]; };\n", 1,
+		   "bad network address 'banana'");
+	expect_one("networks: { never_block = [ \"10.0.0.1/\" ]; };\n", 1,
+		   "bad network address '10.0.0.1/'");
+	expect_one("networks: { never_block = [ \"fc00::/129\" ]; };\n", 1,
+		   "bad network address 'fc00::/129'");
+	/* Host bits set: say so and suggest the network. */
+	expect_one("networks: { protected = [ \"10.0.0.1/8\" ]; };\n", 1,
+		   "bad network address '10.0.0.1/8' in 'networks.protected' (host bits set; did "
+		   "you mean '10.0.0.0/8'?)");
+	expect_one("inventory = ( { net = \"fd00::1/64\"; } );\n", 1,
+		   "(host bits set; did you mean 'fd00::/64'?)");
+	expect_one("networks: { remediation = [ \"10.0.9.10\", \"10.0.9.10/32\" ]; };\n", 1,
+		   "duplicate network '10.0.9.10/32' in 'networks.remediation'");
+	expect_one("networks: { protected = [ ]; };\n", 1,
+		   "'networks.protected' must not be empty");
+
+	/* Empty lists are fine elsewhere, [] and () alike. */
+	load_ok("networks: { never_block = [ ]; admin = ( ); };\ninventory = [ ];\nrules = ( );\n",
+		&c);
+	assert_int_equal(c.networks.never_block.n, 0);
+	assert_int_equal(c.nrules, 11);
+	conf_fini(&c);
+
+	/* Every bad entry of a list is reported. */
+	load_bad("networks: { admin = [ \"1.2.3.4/40\", \"x\", \"1.2.3.4\" ]; };\n", &d);
+	assert_int_equal(d.n, 2);
+}
+
+static void test_interfaces(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	load_ok("capture: { interfaces = ( \"eth0\", \"enp3s0f1.100\" ); };\n", &c);
+	assert_int_equal(c.capture.ninterfaces, 2);
+	assert_string_equal(c.capture.interfaces[1], "enp3s0f1.100");
+	conf_fini(&c);
+	expect_one("capture: { interfaces = [ \"eth0\", \"a123456789abcdef\" ]; };\n", 1,
+		   "bad interface name 'a123456789abcdef'");
+	expect_one("capture: { interfaces = [ \"eth0\", \"eth0\" ]; };\n", 1,
+		   "duplicate interface 'eth0'");
+	expect_one("capture: { interfaces = [ \"../x\" ]; };\n", 1, "bad interface name");
+	expect_one(
+		"capture: { interfaces = [ \"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\","
+		" \"i\", \"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\", \"q\" ]; };\n",
+		1, "'capture.interfaces' names more than 16 interfaces");
+}
+
+/* Ports and ranges */
+
+static void test_bad_ports(void **state)
+{
+	(void)state;
+	expect_one("rules = ( { name = \"smb-propagation\"; ports = [ 445, 0 ]; } );\n", 1,
+		   "bad port 0 in 'rules[0].ports' (1 to 65535)");
+	expect_one("rules = (\n { name = \"x\"; proto = \"tcp\"; distinct_dst = 4;\n"
+		   "   ports = [ 70000 ]; } );\n",
+		   3, "bad port 70000 in 'rules[0].ports'");
+	expect_one("rules = ( { name = \"smb-propagation\"; ports = [ -1 ]; } );\n", 1,
+		   "bad port -1");
+	expect_one("rules = ( { name = \"smb-propagation\"; ports = [ \"445\" ]; } );\n", 1,
+		   "'rules[0].ports' must contain port numbers");
+	expect_one("rules = ( { name = \"smb-propagation\"; ports = 445; } );\n", 1,
+		   "'rules[0].ports' must be a list of ports");
+}
+
+static void test_ranges(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	expect_one("rules = ( { name = \"smb-propagation\"; distinct_dst = 1; } );\n", 1,
+		   "'rules[0].distinct_dst' must be between 2 and 65535 (not 1)");
+	expect_one("rules = ( { name = \"smb-propagation\"; distinct_dst = 70000; } );\n", 1,
+		   "'rules[0].distinct_dst' must be between 2 and 65535 (not 70000)");
+	expect_one("rules = ( { name = \"vertical-scan\"; distinct_ports = 0; } );\n", 1,
+		   "'rules[0].distinct_ports' must be between 2 and 65535");
+	expect_one("rules = ( { name = \"smb-propagation\"; window = 0; } );\n", 1,
+		   "'rules[0].window' must be between 1 and 86400 seconds (not 0)");
+	expect_one("rules = ( { name = \"smb-propagation\"; window = \"2d\"; } );\n", 1,
+		   "'rules[0].window' must be between 1 and 86400 seconds (not 172800)");
+	expect_one("capture: { snaplen = 95; };\n", 1,
+		   "'capture.snaplen' must be between 96 and 65535 (not 95)");
+	expect_one("capture: { snaplen = 65536; };\n", 1, "'capture.snaplen' must be between");
+	expect_one("capture: { buffer_mb = 0; };\n", 1,
+		   "'capture.buffer_mb' must be between 1 and 4096");
+	expect_one("scan: { theta0 = 1.0; };\n", 1,
+		   "'scan.theta0' must be greater than 0 and less than 1 (not 1)");
+	expect_one("scan: { theta1 = 0; };\n", 1, "'scan.theta1' must be greater than 0");
+	expect_one("scan: { detection = 0.5; };\n", 1,
+		   "'scan.detection' must be greater than 0.5 and less than 1");
+	expect_one("scan: { false_alarm = 0.5; };\n", 1,
+		   "'scan.false_alarm' must be greater than 0 and less than 0.5");
+	expect_one("scan: {\n  theta0 = 0.3;\n  theta1 = 0.4;\n};\n", 3,
+		   "'scan.theta1' (0.4) must be less than 'scan.theta0' (0.3)");
+	expect_one("scan: {\n  theta1 = 0.85;\n};\n", 2, "must be less than 'scan.theta0' (0.8)");
+	expect_one("scan: { timeout = 0.05; };\n", 1,
+		   "'scan.timeout' must be between 0.1 and 60 seconds (not 0.05)");
+	expect_one("scan: { timeout = 61; };\n", 1, "'scan.timeout' must be between 0.1 and 60");
+	expect_one("scan: { timeout = \"2m\"; };\n", 1, "'scan.timeout' must be between");
+	expect_one("limits: { max_blocked = 99999; };\n", 1,
+		   "'limits.max_blocked' must be between 100000 and 16777216 (not 99999)");
+	expect_one("limits: { max_hosts = 15; };\n", 1, "'limits.max_hosts' must be between 16");
+	expect_one("limits: { max_probes = 1023; };\n", 1,
+		   "'limits.max_probes' must be between 1024");
+	expect_one("limits: { max_peers = 67108865; };\n", 1, "'limits.max_peers' must be between");
+	expect_one("enforce: { max_actions_per_minute = -1; };\n", 1,
+		   "'enforce.max_actions_per_minute' must be between 0 and 100000 (not -1)");
+	expect_one("enforce: { default_ttl = -5; };\n", 1,
+		   "'enforce.default_ttl' must not be negative");
+	expect_one("enforce: { default_ttl = \"400d\"; };\n", 1,
+		   "'enforce.default_ttl' must be between 0 and 31536000 seconds");
+	expect_one("enforce: { table = \"my-table\"; };\n", 1, "bad table name 'my-table'");
+	expect_one("enforce: { table = \"t2345678901234567890123456789012\"; };\n", 1,
+		   "'enforce.table' is too long (at most 31 characters)");
+	expect_one("incident: { window = 86401; };\n", 1,
+		   "'incident.window' must be between 1 and 86400");
+	expect_one("state: { evidence_max_mb = 1048577; };\n", 1,
+		   "'state.evidence_max_mb' must be between");
+
+	/* The edges themselves are valid. */
+	load_ok("capture: { snaplen = 96; buffer_mb = 4096; };\n"
+		"scan: { timeout = 0.1; theta0 = 0.5; theta1 = 0.49; };\n"
+		"limits: { max_hosts = 16; max_blocked = 16777216; max_probes = 1024;"
+		" max_peers = 67108864; };\n"
+		"enforce: { max_actions_per_minute = 100000; default_ttl = \"365d\";"
+		" table = \"T_1\"; };\n"
+		"incident: { window = 1; };\n"
+		"rules = ( { name = \"smb-propagation\"; distinct_dst = 65535; window = 86400; },\n"
+		"          { name = \"ssh-propagation\"; distinct_dst = 2; ports = [ 65535, 1 ]; } "
+		");\n",
+		&c);
+	assert_int_equal(c.scan.timeout_ms, 100);
+	assert_int_equal(c.limits.max_blocked, 16777216);
+	assert_int_equal(c.enforce.default_ttl_s, 365 * 86400);
+	conf_fini(&c);
+}
+
+static void test_durations(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	load_ok("enforce: { default_ttl = \"12h\"; };\n"
+		"incident: { window = \"10m\"; };\n"
+		"scan: { timeout = \"5s\"; };\n"
+		"rules = ( { name = \"smb-propagation\"; window = \"90s\"; },\n"
+		"          { name = \"rdp-propagation\"; window = 120; },\n"
+		"          { name = \"ssh-propagation\"; window = \"1d\"; } );\n",
+		&c);
+	assert_int_equal(c.enforce.default_ttl_s, 12 * 3600);
+	assert_int_equal(c.incident.window_s, 600);
+	assert_int_equal(c.scan.timeout_ms, 5000);
+	assert_int_equal(rule(&c, "smb-propagation")->window_s, 90);
+	assert_int_equal(rule(&c, "rdp-propagation")->window_s, 120);
+	assert_int_equal(rule(&c, "ssh-propagation")->window_s, 86400);
+	conf_fini(&c);
+
+	load_ok("enforce: { default_ttl = 3600; };\nscan: { timeout = 1; };\n", &c);
+	assert_int_equal(c.enforce.default_ttl_s, 3600);
+	assert_int_equal(c.scan.timeout_ms, 1000);
+	conf_fini(&c);
+
+	expect_one("enforce: { default_ttl = \"12x\"; };\n", 1,
+		   "bad duration '12x' for 'enforce.default_ttl'");
+	expect_one("enforce: { default_ttl = \"h\"; };\n", 1, "bad duration 'h'");
+	expect_one("incident: { window = \"\"; };\n", 1, "bad duration ''");
+}
+
+/* Inventory */
+
+static void test_inventory(void **state)
+{
+	struct conf c;
+	const struct inv_entry *e;
+	struct qaddr a;
+
+	(void)state;
+	load_ok("inventory = (\n"
+		"  { net = \"10.1.0.0/16\"; department = \"finance\"; floor = 3; },\n"
+		"  { net = \"10.1.5.0/24\"; department = \"it\"; floor = \"B2\"; owner = \"Ops\"; "
+		"},\n"
+		"  { net = \"10.1.5.10\"; name = \"fileserver\"; critical = true; },\n"
+		"  { net = \"10.1.5.25/32\"; name = \"mail\"; role = \"mailserver\"; },\n"
+		"  { net = \"10.1.5.30\"; name = \"scan\"; role = [ \"scanner\", \"mailserver\" ]; "
+		"},\n"
+		"  { net = \"2001:db8:1::/48\"; department = \"research\"; },\n"
+		"  { net = \"2001:db8:1::5\"; name = \"lab5\"; role = [ ]; }\n"
+		");\n",
+		&c);
+	assert_int_equal(c.inventory.n, 7);
+
+	a = A("10.1.200.1");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_string_equal(e->department, "finance");
+	assert_string_equal(e->floor, "3");
+	assert_false(e->critical);
+	assert_int_equal(e->roles, 0);
+	assert_int_equal(e->line, 2);
+
+	a = A("10.1.5.11");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_string_equal(e->department, "it");
+	assert_string_equal(e->floor, "B2");
+	assert_string_equal(e->owner, "Ops");
+
+	a = A("10.1.5.10");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_string_equal(e->name, "fileserver");
+	assert_true(e->critical);
+	assert_int_equal(e->net.plen, 32);
+
+	a = A("10.1.5.25");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_string_equal(e->name, "mail");
+	assert_int_equal(e->roles, ROLE_MAILSERVER);
+
+	a = A("10.1.5.30");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_int_equal(e->roles, ROLE_SCANNER | ROLE_MAILSERVER);
+
+	a = A("2001:db8:1:2::1");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_string_equal(e->department, "research");
+	a = A("2001:db8:1::5");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_string_equal(e->name, "lab5");
+	assert_int_equal(e->net.plen, 128);
+
+	a = A("10.2.0.1");
+	assert_null(inventory_lookup(&c.inventory, &a));
+	a = A("2001:db8:2::1");
+	assert_null(inventory_lookup(&c.inventory, &a));
+	conf_fini(&c);
+}
+
+static void test_inventory_errors(void **state)
+{
+	struct conf_diags d;
+
+	(void)state;
+	expect_one("inventory = (\n  { net = \"10.1.0.0/24\"; },\n  { net = \"10.1.0.0/24\"; name "
+		   "= \"x\"; }\n);\n",
+		   3, "duplicate inventory network '10.1.0.0/24' (first on line 2)");
+	expect_one("inventory = ( { name = \"nowhere\"; } );\n", 1, "'inventory[0]' needs a 'net'");
+	expect_one("inventory = ( { net = \"10.0.0.0/8\"; role = \"printer\"; } );\n", 1,
+		   "'inventory[0].role' must be \"mailserver\" or \"scanner\" (not \"printer\")");
+	expect_one("inventory = ( { net = \"10.0.0.0/8\"; role = 1; } );\n", 1,
+		   "'inventory[0].role' must be a role or a list of roles");
+	expect_one("inventory = ( { net = \"10.0.0.0/8\"; floor = "
+		   "\"123456789012345678901234567890123\"; } );\n",
+		   1, "'inventory[0].floor' is too long (at most 31 characters)");
+	expect_one("inventory = ( 5 );\n", 1, "'inventory[0]' must be a group");
+
+	/* Each bad entry is reported; the good ones do not hide them. */
+	load_bad("inventory = (\n"
+		 "  { net = \"10.0.0.0/8\"; },\n"
+		 "  { net = \"10.0.0.1/8\"; },\n"
+		 "  { net = \"10.9.0.0/16\"; owner = 5; }\n"
+		 ");\n",
+		 &d);
+	assert_int_equal(d.n, 2);
+	expect_diag(&d, 3, "host bits set");
+	expect_diag(&d, 4, "'inventory[2].owner' must be a string");
+}
+
+/* Several errors, files and syntax */
+
+static void test_many_errors(void **state)
+{
+	struct conf_diags d;
+
+	(void)state;
+	load_bad("capture: { snaplen = 10; bogus = 1; };\n"		     /* 1 */
+		 "networks: { protected = [ \"10.0.0.0/33\" ]; };\n"	     /* 2 */
+		 "rules = (\n"						     /* 3 */
+		 "  { name = \"smb-propagation\"; ports = [ 0, 70000 ]; }\n" /* 4 */
+		 ");\n"							     /* 5 */
+		 "scan: { theta0 = 2.0; };\n"				     /* 6 */
+		 "limits: { max_blocked = 5; };\n"			     /* 7 */
+		 "what = 1;\n",						     /* 8 */
+		 &d);
+	if (d.n != 8)
+		dump(&d);
+	assert_int_equal(d.n, 8);
+	assert_int_equal(d.dropped, 0);
+	/* In file order. */
+	expect_diag(&d, 1, "'capture.snaplen' must be between 96 and 65535 (not 10)");
+	expect_diag(&d, 1, "unknown key 'bogus' in 'capture'");
+	expect_diag(&d, 2, "bad network address '10.0.0.0/33'");
+	expect_diag(&d, 4, "bad port 0");
+	expect_diag(&d, 4, "bad port 70000");
+	expect_diag(&d, 6, "'scan.theta0'");
+	expect_diag(&d, 7, "'limits.max_blocked'");
+	expect_diag(&d, 8, "unknown key 'what'");
+	for (unsigned i = 1; i < d.n; i++)
+		assert_true(d.d[i - 1].line <= d.d[i].line);
+}
+
+static void test_diag_overflow(void **state)
+{
+	char text[8192];
+	size_t n = 0;
+	struct conf_diags d;
+
+	(void)state;
+	for (int i = 0; i < CONF_MAX_DIAGS + 6; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "unknown%d = 1;\n", i);
+	load_bad(text, &d);
+	assert_int_equal(d.n, CONF_MAX_DIAGS);
+	assert_int_equal(d.dropped, 6);
+}
+
+static void test_missing_file(void **state)
+{
+	struct conf c;
+	struct conf_diags d;
+	const char *path = "/nonexistent-dir/quarantined.conf";
+
+	(void)state;
+	memset(&c, 0x5a, sizeof(c));
+	assert_int_equal(conf_load(&c, path, &d), -ENOENT);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.d[0].file, path);
+	assert_int_equal(d.d[0].line, 0);
+	assert_string_equal(d.d[0].msg, "No such file or directory");
+	assert_null(c.networks.protected_.lpm);
+	assert_null(c.inventory.lpm);
+
+	/* A directory is no config file either. */
+	assert_int_equal(conf_load(&c, "/", &d), -EISDIR);
+	assert_int_equal(d.n, 1);
+	/* diags may be NULL. */
+	assert_int_equal(conf_load(&c, path, NULL), -ENOENT);
+}
+
+static void test_syntax_error(void **state)
+{
+	struct conf_diags d;
+
+	(void)state;
+	load_bad("capture: { snaplen = 128; };\n"
+		 "\n"
+		 "scan: { enabled = true;\n"
+		 "        theta0 = ; };\n",
+		 &d);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.d[0].file, tmp_path);
+	assert_int_equal(d.d[0].line, 4);
+	assert_string_equal(d.d[0].msg, "syntax error");
+
+	/* Duplicate keys are libconfig's to report. */
+	load_bad("capture: { snaplen = 128; };\ncapture: { snaplen = 129; };\n", &d);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.d[0].line, 2);
+	assert_string_equal(d.d[0].msg, "duplicate setting name");
+}
+
+/* The shipped example must load, and show the defaults. */
+static void test_example_config(void **state)
+{
+	const char *src = getenv("QD_SRCDIR");
+	char path[4096];
+	struct conf c, def;
+	struct conf_diags d;
+	const struct inv_entry *e;
+	struct qaddr a;
+	int r;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/conf/quarantined.conf", src && *src ? src : ".");
+	r = conf_load(&c, path, &d);
+	if (r != 0)
+		for (unsigned i = 0; i < d.n; i++)
+			print_message("  diag: %s:%d: %s\n", d.d[i].file, d.d[i].line, d.d[i].msg);
+	assert_int_equal(r, 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(conf_init_default(&def), 0);
+
+	check_default_scalars(&c);
+	/* The built-ins untouched, one extra rule. */
+	assert_int_equal(c.nrules, def.nrules + 1);
+	for (unsigned i = 0; i < def.nrules; i++)
+		assert_memory_equal(&c.rules[i], &def.rules[i], sizeof(c.rules[i]));
+	assert_false(c.rules[def.nrules].builtin);
+	assert_int_equal(c.networks.protected_.n, def.networks.protected_.n);
+	assert_memory_equal(c.networks.protected_.v, def.networks.protected_.v,
+			    def.networks.protected_.n * sizeof(struct prefix));
+	assert_true(c.networks.never_block.n > 0);
+	assert_true(c.networks.remediation.n > 0);
+	assert_true(c.networks.admin.n > 0);
+	assert_true(c.inventory.n > 0);
+	a = A("10.1.5.10");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_true(e->critical);
+	conf_fini(&def);
+	conf_fini(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_empty_file),
+		cmocka_unit_test(test_load_full),
+		cmocka_unit_test(test_rule_override_threshold),
+		cmocka_unit_test(test_rule_override_keys),
+		cmocka_unit_test(test_rule_disable),
+		cmocka_unit_test(test_rule_add),
+		cmocka_unit_test(test_rule_errors),
+		cmocka_unit_test(test_rule_too_many),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_bad_cidr),
+		cmocka_unit_test(test_interfaces),
+		cmocka_unit_test(test_bad_ports),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_inventory),
+		cmocka_unit_test(test_inventory_errors),
+		cmocka_unit_test(test_many_errors),
+		cmocka_unit_test(test_diag_overflow),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_example_config),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
