@@ -1,0 +1,145 @@
+/* Fuzz target for decode_packet().  The first input byte picks the link
+ * type, the rest is the captured frame.
+ *
+ * Built with -DFUZZ_LIBFUZZER it is a libFuzzer target.  Without it, main()
+ * replays the files (or directories of files) named on the command line, so
+ * the corpus runs as an ordinary test under the sanitizers. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "decode.h"
+#include "types.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Indexed by the first input byte modulo the count; the seed corpus in
+ * fuzz/corpus/decode relies on this order. */
+static const int fuzz_links[] = {
+	LINK_NULL,	 /* 0 */
+	LINK_EN10MB,	 /* 1 */
+	LINK_RAW,	 /* 2 */
+	LINK_RAW_ALT,	 /* 3 */
+	LINK_RAW_101,	 /* 4 */
+	LINK_LOOP,	 /* 5 */
+	LINK_IPV4,	 /* 6 */
+	LINK_IPV6,	 /* 7 */
+	LINK_LINUX_SLL,	 /* 8 */
+	LINK_LINUX_SLL2, /* 9 */
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct decode_stats st = {0};
+	struct pkt p;
+	uint64_t counted;
+	int r;
+
+	if (size < 1)
+		return 0;
+	r = decode_packet(fuzz_links[data[0] % ARRAY_SIZE(fuzz_links)], data + 1, size - 1,
+			  size - 1, &p, &st);
+
+	/* Invariants the rest of the daemon relies on. */
+	if (r != 0 && r != -EBADMSG && r != -ENOTSUP)
+		abort();
+	counted = st.decoded + st.err[DECODE_E_TRUNCATED] + st.err[DECODE_E_MALFORMED] +
+		  st.err[DECODE_E_UNSUPPORTED];
+	if (st.packets != 1 || counted != 1)
+		abort();
+	if (r == 0) {
+		if ((p.flags & PKT_F_FRAGMENT) && (p.flags & PKT_F_L4))
+			abort();
+		if (p.quote.has_ports && !p.quote.valid)
+			abort();
+		if (p.l3 == PKT_L3_NONE || p.wirelen != size - 1)
+			abort();
+	}
+	return 0;
+}
+
+#ifndef FUZZ_LIBFUZZER
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Large enough for any frame; corpus files are far smaller. */
+#define FUZZ_MAX_INPUT (1u << 20)
+
+/* Runs one file through the target.  0 or -errno. */
+static int run_file(const char *path)
+{
+	static uint8_t buf[FUZZ_MAX_INPUT];
+	FILE *f;
+	size_t n;
+	int r = 0;
+
+	f = fopen(path, "rbe");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf), f);
+	if (ferror(f))
+		r = -EIO;
+	else if (!feof(f))
+		r = -EFBIG;
+	fclose(f);
+	if (r < 0)
+		return r;
+	LLVMFuzzerTestOneInput(buf, n);
+	return 0;
+}
+
+static int run_path(const char *path, unsigned *count)
+{
+	struct stat sb;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (stat(path, &sb) < 0)
+		return -errno;
+	if (!S_ISDIR(sb.st_mode)) {
+		r = run_file(path);
+		if (r == 0)
+			(*count)++;
+		return r;
+	}
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char sub[4096];
+
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= sizeof(sub)) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		r = run_file(sub);
+		if (r < 0)
+			break;
+		(*count)++;
+	}
+	closedir(d);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned count = 0;
+
+	for (int i = 1; i < argc; i++) {
+		int r = run_path(argv[i], &count);
+
+		if (r < 0) {
+			fprintf(stderr, "%s: %s\n", argv[i], strerror(-r));
+			return EXIT_FAILURE;
+		}
+	}
+	printf("%u inputs\n", count);
+	return EXIT_SUCCESS;
+}
+#endif

@@ -1,0 +1,103 @@
+/* Packet decoding: captured bytes to a parsed header summary.
+ *
+ * Pure: no allocation, no I/O, no global state.  Every read goes through a
+ * bounds-checked cursor; packet bytes are never cast to struct pointers.
+ * Only headers are needed (the capture snaplen covers headers only), so a
+ * payload cut short by the snaplen is not an error, but a header cut short
+ * is. */
+#ifndef QD_DECODE_H
+#define QD_DECODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+/* Link types we decode (values of pcap_datalink(), i.e. DLT_*). */
+#define LINK_NULL	0   /* BSD loopback, AF in the writer's byte order */
+#define LINK_EN10MB	1   /* Ethernet, with 802.1Q / 802.1ad / QinQ tags */
+#define LINK_RAW	12  /* raw IP (pcap_datalink() maps LINKTYPE_RAW 101 to 12) */
+#define LINK_RAW_ALT	14  /* raw IP as OpenBSD numbers it */
+#define LINK_LOOP	108 /* OpenBSD loopback, AF in network byte order */
+#define LINK_LINUX_SLL	113
+#define LINK_RAW_101	101 /* LINKTYPE_RAW, in case the raw value reaches us */
+#define LINK_IPV4	228
+#define LINK_IPV6	229
+#define LINK_LINUX_SLL2 276
+
+enum pkt_l3 {
+	PKT_L3_NONE = 0,
+	PKT_L3_IPV4,
+	PKT_L3_IPV6,
+	PKT_L3_ARP,
+};
+
+/* pkt.flags */
+#define PKT_F_L2_BCAST 0x01 /* link-layer broadcast or multicast destination */
+#define PKT_F_FRAGMENT 0x02 /* IP fragment other than the first: no L4 header */
+#define PKT_F_L4       0x04 /* sport/dport/tcp_flags/icmp fields are valid */
+#define PKT_F_OUTGOING 0x08 /* SLL/SLL2 packet type "outgoing" */
+
+/* The header quoted inside an ICMP/ICMPv6 error: the probe that caused it. */
+struct pkt_quote {
+	uint8_t valid;	   /* 1 when src/dst/proto were decoded */
+	uint8_t has_ports; /* 1 when sport/dport (or echo id) were decoded */
+	uint8_t proto;	   /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
+	uint8_t icmp_type; /* quoted ICMP type when proto is ICMP/ICMPv6 */
+	struct qaddr src, dst;
+	uint16_t sport, dport; /* for quoted ICMP echo: sport = dport = echo id */
+};
+
+struct pkt {
+	uint8_t l3;	   /* enum pkt_l3 */
+	uint8_t proto;	   /* IPPROTO_* of the transport header; 0 when none */
+	uint8_t flags;	   /* PKT_F_* */
+	uint8_t tcp_flags; /* TH_FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE CWR */
+	uint8_t icmp_type;
+	uint8_t icmp_code;
+	uint8_t ttl;   /* IPv4 TTL or IPv6 hop limit */
+	uint16_t vlan; /* outermost 802.1Q VLAN id, 0 when untagged */
+	uint16_t sport, dport;
+	uint16_t icmp_id; /* echo identifier for ICMP/ICMPv6 echo */
+	uint16_t arp_op;  /* 1 request, 2 reply (l3 == PKT_L3_ARP) */
+	uint16_t ip_id;	  /* IPv4 identification (0 for IPv6) */
+	uint32_t wirelen; /* original length on the wire */
+	/* IP source/destination; for ARP: sender and target protocol address. */
+	struct qaddr src, dst;
+	/* Set for ICMP dest-unreachable / time-exceeded and ICMPv6 dest-unreachable
+	 * / time-exceeded messages whose quoted header could be decoded. */
+	struct pkt_quote quote;
+};
+
+/* Why a packet was not decoded; indexes decode_stats.err. */
+enum decode_err {
+	DECODE_OK = 0,
+	DECODE_E_TRUNCATED,   /* a header is cut short */
+	DECODE_E_MALFORMED,   /* inconsistent lengths, bad version, bad header length */
+	DECODE_E_LINKTYPE,    /* link type we do not decode */
+	DECODE_E_UNSUPPORTED, /* ethertype / protocol we do not track (not an error) */
+	DECODE_E_MAX,
+};
+
+struct decode_stats {
+	uint64_t packets;
+	uint64_t decoded;
+	uint64_t err[DECODE_E_MAX];
+};
+
+/* Decodes one captured frame of link type dlt.  caplen bytes are readable at
+ * data; wirelen is the frame's original length.  On success fills *ret and
+ * returns 0.  Otherwise returns -EBADMSG (truncated or malformed),
+ * -EPROTONOSUPPORT (link type unknown) or -ENOTSUP (a protocol we do not
+ * track, e.g. an ethertype other than IPv4/IPv6/ARP); *ret is then
+ * unspecified.  Counts into *stats (may be NULL). */
+int decode_packet(int dlt, const uint8_t *data, size_t caplen, size_t wirelen, struct pkt *ret,
+		  struct decode_stats *stats);
+
+/* True for link types decode_packet() understands. */
+bool decode_link_supported(int dlt);
+
+const char *decode_err_name(enum decode_err e);
+
+#endif
