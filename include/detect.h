@@ -1,0 +1,117 @@
+/* Detection engine: bounded per-host state, first contacts and their
+ * outcomes, port/protocol pattern rules, vertical scans and the Threshold
+ * Random Walk (SPEC section 4).
+ *
+ * Pure logic: time is passed in (packet time), nothing is read from the
+ * clock, nothing is printed.  All tables are sized once by detect_new()
+ * from the configuration and never grow; the packet path never allocates.
+ *
+ * Vocabulary:
+ *   probe   a first contact from a tracked host to (destination, proto,
+ *           port); retransmissions and duplicates of it are the same probe.
+ *   peer    a (host, destination) pair the host has talked to inside the
+ *           window; the first probe to a new peer drives the TRW.
+ *   outcome success (SYN-ACK, UDP reply, echo reply, ARP reply), failure
+ *           (RST, ICMP unreachable quoting the probe, no answer within
+ *           scan.timeout), or neutral (ICMP time exceeded: traceroute). */
+#ifndef QD_DETECT_H
+#define QD_DETECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "decode.h"
+#include "siphash.h"
+#include "types.h"
+
+/* Pseudo rule index of the Threshold Random Walk. */
+#define DETECT_RULE_TRW CONF_MAX_RULES
+#define DETECT_NRULES	(CONF_MAX_RULES + 1)
+#define DETECT_TRW_NAME "scan-trw"
+/* Ports of a host's failed probes remembered for `contain` (SPEC section 5:
+ * "up to a configured count"); more than this sets ports_overflow. */
+#define DETECT_MAX_PORTS 16
+
+enum evidence_kind {
+	EVIDENCE_DISTINCT_DST = 0,
+	EVIDENCE_DISTINCT_PORTS,
+	EVIDENCE_TRW,
+};
+
+/* One rule firing for one host.  Passed to the callback; valid only during
+ * the call. */
+struct detection {
+	struct qaddr host;
+	unsigned rule; /* index into conf.rules, or DETECT_RULE_TRW */
+	const char *rule_name;
+	enum severity severity;
+	const char *proto; /* "tcp", "udp", "icmp", "icmpv6", "arp" */
+	uint16_t ports[DETECT_MAX_PORTS];
+	uint8_t port_protos[DETECT_MAX_PORTS]; /* PROTO_TCP/PROTO_UDP mask of each port */
+	unsigned nports;
+	bool ports_overflow; /* more distinct ports than fit in ports[] */
+	bool fixed_ports;    /* ports are the rule's own list */
+	enum evidence_kind kind;
+	unsigned count; /* distinct destinations or ports in the window */
+	unsigned window_s;
+	struct qaddr target; /* vertical scans: the destination */
+	unsigned failures, successes;
+	double llr;	       /* TRW log-likelihood ratio at the alarm */
+	uint64_t probes;       /* first-contact probes of the host until now */
+	usec_t first_probe_us; /* first probe counted towards this detection */
+	usec_t ts_us;	       /* when the threshold was crossed */
+	unsigned roles;	       /* the host's inventory roles */
+};
+
+typedef void (*detect_cb)(void *arg, const struct detection *d);
+
+struct detect_stats {
+	uint64_t packets; /* packets handed to detect_packet() */
+	uint64_t probes;  /* first contacts */
+	uint64_t successes, failures, timeouts, neutral;
+	uint64_t detections;
+	uint64_t hosts_evicted, probes_evicted, peers_evicted;
+	uint32_t hosts, probes_tracked, peers; /* current occupancy */
+	uint32_t max_hosts, max_probes, max_peers;
+};
+
+struct detect;
+
+/* Sizes the tables from c (limits.*) and precomputes rule lookups.  c is
+ * borrowed and must outlive the detect (or be replaced with
+ * detect_set_conf()).  cb is called for every detection.  NULL on
+ * allocation failure (errno set). */
+struct detect *detect_new(const struct conf *c, const struct siphash_key *key, detect_cb cb,
+			  void *arg);
+void detect_free(struct detect *d);
+
+/* Feeds one decoded packet seen at now_us.  Time never goes backwards: an
+ * older timestamp is treated as the latest one seen. */
+void detect_packet(struct detect *d, const struct pkt *p, usec_t now_us);
+/* Runs the timers (probe timeouts, window expiry) up to now_us. */
+void detect_advance(struct detect *d, usec_t now_us);
+/* End of input: every pending probe times out (at its own deadline) and is
+ * evaluated.  Used at the end of an offline capture. */
+void detect_flush(struct detect *d);
+
+/* The detector's clock: the latest time seen. */
+usec_t detect_now(const struct detect *d);
+void detect_get_stats(const struct detect *d, struct detect_stats *ret);
+
+/* Sizes in bytes of one entry of each table, for documentation/benchmarks. */
+size_t detect_memory(const struct detect *d);
+
+/* TRW thresholds and steps from the scan parameters (Jung et al. 2004). */
+struct trw_params {
+	double eta0, eta1;   /* lower (benign) and upper (scanner) thresholds */
+	double step_fail;    /* ln((1-theta1)/(1-theta0)) */
+	double step_success; /* ln(theta1/theta0) */
+};
+void trw_params_init(struct trw_params *p, double theta0, double theta1, double detection,
+		     double false_alarm);
+/* The number of consecutive failures that crosses eta1 from 0. */
+unsigned trw_failures_to_alarm(const struct trw_params *p);
+
+#endif

@@ -1,0 +1,72 @@
+/* Events (SPEC section 3): one struct, rendered as a JSON object or as the
+ * key=value line that goes to syslog. */
+#ifndef QD_EVENT_H
+#define QD_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "detect.h"
+#include "policy.h"
+#include "types.h"
+
+enum event_kind {
+	EVENT_DETECT = 0,
+	EVENT_ACTION,
+	EVENT_RELEASE,
+	EVENT_MARK,
+	EVENT_INCIDENT,
+	EVENT_ERROR,
+};
+
+struct event {
+	enum event_kind kind;
+	usec_t ts;
+	bool has_host;
+	struct qaddr host;
+	const struct inv_entry *inv; /* borrowed; NULL when unknown */
+
+	/* detect */
+	const struct detection *det; /* borrowed */
+	enum level action;
+	bool enforced;
+	enum why why;
+	unsigned incident_id;
+
+	/* action / release / mark */
+	enum level level;
+	uint64_t ttl_s;
+	long by_uid; /* -1: automatic */
+	const char *reason;
+	const char *state;
+
+	/* incident */
+	unsigned id;
+	const char *rule;
+	struct qaddr patient_zero;
+	unsigned hosts;
+	usec_t first_ts;
+
+	/* error */
+	const char *message;
+};
+
+const char *event_kind_name(enum event_kind k);
+
+/* Writes RFC 3339 UTC with microseconds and Z.  Returns buf. */
+const char *event_format_ts(usec_t ts, char buf[32]);
+
+/* Render into buf (NUL-terminated, no newline).  Return the length, or
+ * -ENOSPC when buf is too small (the line is then cut short but still
+ * terminated). */
+int event_format_json(const struct event *e, char *buf, size_t len);
+/* "detect host=10.1.0.23 rule=... " without timestamp or program name. */
+int event_format_kv(const struct event *e, char *buf, size_t len);
+
+/* The syslog priority for an event. */
+int event_priority(const struct event *e);
+
+#endif

@@ -1,0 +1,42 @@
+/* Incidents: hosts flagged by the same rule close in time, with a patient
+ * zero, the host whose first probe came earliest (SPEC section 4). */
+#ifndef QD_INCIDENT_H
+#define QD_INCIDENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "detect.h"
+#include "types.h"
+
+struct incident {
+	unsigned id; /* 1, 2, ...; never reused */
+	unsigned rule;
+	char rule_name[CONF_NAME_MAX];
+	struct qaddr patient_zero;
+	usec_t first_probe_us; /* patient zero's first probe */
+	usec_t first_detect_us, last_detect_us;
+	unsigned nhosts;
+};
+
+/* A ring of the most recent incidents; the oldest is forgotten when full. */
+struct incidents {
+	struct incident *v;
+	unsigned cap, n, head; /* v[head] is the oldest */
+	unsigned next_id;
+	usec_t window_us;
+	unsigned open[DETECT_NRULES]; /* id of the latest incident per rule, 0 = none */
+};
+
+int incidents_init(struct incidents *s, unsigned cap, usec_t window_us);
+void incidents_fini(struct incidents *s);
+/* Host was just flagged by rule (first time for this host and rule); its
+ * first probe was at first_probe_us.  Joins the open incident of that rule
+ * if its last detection is within the window, else opens a new one. */
+struct incident *incident_join(struct incidents *s, unsigned rule, const char *rule_name,
+			       const struct qaddr *host, usec_t first_probe_us, usec_t now);
+struct incident *incident_find(struct incidents *s, unsigned id);
+
+#endif

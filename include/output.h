@@ -1,0 +1,31 @@
+/* Where events go: stdout (text or JSON lines), syslog (key=value), and an
+ * optional JSON-lines events file. */
+#ifndef QD_OUTPUT_H
+#define QD_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "event.h"
+
+enum output_format {
+	OUTPUT_TEXT = 0,
+	OUTPUT_JSON,
+};
+
+struct output {
+	FILE *stdout_fp; /* NULL: not printed */
+	enum output_format format;
+	bool syslog;
+	FILE *events_fp;      /* NULL: no events file */
+	unsigned long errors; /* lines that could not be written */
+};
+
+void output_init(struct output *o, FILE *stdout_fp, enum output_format format, bool syslog);
+/* Opens (append, O_CLOEXEC) the JSON-lines events file.  0 or -errno. */
+int output_open_events_file(struct output *o, const char *path);
+void output_close(struct output *o);
+void output_event(struct output *o, const struct event *e);
+int output_format_parse(const char *s, enum output_format *ret);
+
+#endif

@@ -1,0 +1,62 @@
+/* Policy: from a detection's severity to the level to apply, and whether it
+ * may be applied (SPEC sections 4 and 5).
+ *
+ * Pure: the caller passes in the mode, the clock and the facts about the
+ * host; the per-minute cap on automatic actions is the only state. */
+#ifndef QD_POLICY_H
+#define QD_POLICY_H
+
+#include <stdbool.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "types.h"
+
+enum run_mode {
+	MODE_OFFLINE = 0, /* -r: nothing is ever enforced */
+	MODE_ALERT,	  /* -n / enforce.mode = "alert" */
+	MODE_ENFORCE,
+};
+
+/* Why an automatic action is not enforced (the event's "why"). */
+enum why {
+	WHY_NONE = 0, /* enforce it */
+	WHY_OFFLINE,
+	WHY_DRY_RUN,
+	WHY_NEVER_BLOCK,
+	WHY_RATE_LIMIT,
+	WHY_PAUSED,
+	WHY_ERROR,
+	WHY_WATCH, /* the level is watch: nothing to put in the kernel */
+};
+
+struct decision {
+	enum level level; /* what policy decided, before any "why" */
+	enum why why;	  /* WHY_NONE: to be enforced */
+	bool capped;	  /* lowered by the asset's criticality */
+};
+
+struct policy {
+	const struct conf *c;
+	enum run_mode mode;
+	bool paused;
+	/* Automatic actions in the current minute (fixed one-minute windows). */
+	usec_t rate_minute;
+	unsigned rate_count;
+	unsigned long rate_suppressed;
+};
+
+void policy_init(struct policy *p, const struct conf *c, enum run_mode mode);
+/* Decides the level for an automatic detection of severity sev on host.
+ * inv is the host's inventory entry or NULL; self is true for the gateway's
+ * own addresses.  Consumes one unit of the rate cap when the result is to
+ * be enforced. */
+void policy_decide(struct policy *p, const struct qaddr *host, enum severity sev,
+		   const struct inv_entry *inv, bool self, usec_t now, struct decision *ret);
+/* True when an address may never be blocked (never-block list, outside the
+ * protected networks, or self). */
+bool policy_never_block(const struct policy *p, const struct qaddr *host, bool self);
+
+const char *why_name(enum why w);
+
+#endif

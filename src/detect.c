@@ -1,0 +1,1029 @@
+/* Detection engine; see detect.h for the vocabulary.
+ *
+ * Three bounded tables, all sized from limits.* at start:
+ *   hosts   tracked internal hosts: rule counters, TRW walk, recent failed
+ *           ports.  LRU eviction (list 0).
+ *   probes  (host, destination, proto, port): one per first contact, with
+ *           its outcome.  List 0 holds pending probes in send order, which
+ *           is also deadline order since the timeout is the same for all;
+ *           list 1 holds resolved probes in last-use order for expiry.
+ *   peers   (host, destination): "talked to inside the window", the rules
+ *           that already counted this destination, and vertical-scan
+ *           counters.  LRU (list 0).
+ *
+ * Sliding windows are bucketed: SWIN_NB buckets per window, so a count
+ * covers between (1 - 1/SWIN_NB) and 1 window.  It never over-counts. */
+#include "detect.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "table.h"
+
+#define SWIN_NB	   10
+#define NSLOTS	   6 /* per-host port slots for per-port rules */
+#define L_PENDING  0
+#define L_RESOLVED 1
+#define L_LRU	   0
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
+
+enum outcome {
+	OUT_PENDING = 0,
+	OUT_SUCCESS,
+	OUT_FAILURE,
+	OUT_NEUTRAL,
+};
+
+#define PF_TRW 0x01 /* first probe to a new peer: its outcome is a TRW step */
+
+/* TRW steps are taken in the order the probes were sent, not the order
+ * their outcomes became known: timeouts come scan.timeout late and would
+ * otherwise bunch a browser's few failures after all its successes.  Each
+ * host keeps a ring of its outstanding walk probes; a probe sent while
+ * TRW_RING are outstanding does not join the walk (a scanner's first
+ * TRW_RING probes are evidence enough). */
+#define TRW_RING     16
+#define RING_EMPTY   0
+#define RING_PENDING 1
+#define RING_SUCCESS 2
+#define RING_FAILURE 3
+#define RING_NEUTRAL 4
+#define RING_WORM    0x08 /* or'ed into RING_FAILURE */
+
+struct swin {
+	uint64_t epoch;	 /* bucket number held in cnt[epoch % SWIN_NB] */
+	usec_t first_us; /* origin of the first count since the window was empty */
+	uint16_t cnt[SWIN_NB];
+};
+
+struct portslot {
+	struct swin w;
+	uint16_t port;
+	uint8_t proto; /* PROTO_* bit; 0 = free */
+	uint8_t rule;
+};
+
+struct hkey {
+	struct qaddr addr;
+};
+
+struct dhost {
+	struct tab_hdr h;
+	struct hkey k;
+	uint8_t nfports;
+	uint8_t fports_overflow;
+	uint8_t trw_worm;     /* a failed step of this walk was on a worm port */
+	uint8_t trw_reported; /* highest TRW severity reported */
+	uint8_t gen;	      /* tells this host's probes from a predecessor's */
+	uint16_t trw_seq;     /* next walk probe's sequence number */
+	uint16_t trw_applied; /* next sequence number to apply */
+	uint8_t trw_ring[TRW_RING];
+	uint32_t trw_ring_ms[TRW_RING]; /* send time, ms modulo 2^32 */
+	uint32_t roles;
+	uint32_t fired; /* rules already reported for this host */
+	uint32_t trw_fail, trw_succ;
+	double llr;
+	usec_t trw_first_us;
+	usec_t last_fail_us;
+	uint64_t probes;
+	uint16_t fports[DETECT_MAX_PORTS];
+	uint8_t fprotos[DETECT_MAX_PORTS];
+	struct portslot slots[NSLOTS];
+	struct swin ctr[]; /* one per host-counted rule */
+};
+
+struct pkey {
+	struct qaddr src, dst;
+	uint16_t port;
+	uint8_t proto; /* PROTO_* bit */
+	uint8_t zero;
+};
+
+struct dprobe {
+	struct tab_hdr h;
+	struct pkey k;
+	uint8_t state; /* enum outcome */
+	uint8_t flags; /* PF_* */
+	uint8_t host_gen;
+	uint16_t trw_seq;
+	usec_t first_us, last_us;
+};
+
+struct peerkey {
+	struct qaddr src, dst;
+};
+
+struct dpeer {
+	struct tab_hdr h;
+	struct peerkey k;
+	uint32_t counted; /* rule bits that already counted this destination */
+	usec_t last_us;
+	struct swin vctr[]; /* one per vertical rule */
+};
+
+enum rule_kind {
+	RK_OFF = 0,
+	RK_HOST, /* distinct destinations, counted per host (fixed ports, ICMP, ARP) */
+	RK_PORT, /* distinct destinations on any one port (per-port slots) */
+	RK_VERT, /* distinct ports of one destination (per-peer counters) */
+};
+
+enum when {
+	AT_PROBE = 0,
+	AT_FAILURE,
+};
+
+struct rinfo {
+	uint8_t kind;
+	uint8_t idx; /* counter index in dhost.ctr or dpeer.vctr */
+	uint8_t when;
+	usec_t width_us; /* bucket width */
+};
+
+struct detect {
+	const struct conf *c;
+	detect_cb cb;
+	void *cb_arg;
+	usec_t now;
+	usec_t timeout_us;
+	usec_t idle_us; /* longest window: peers and resolved probes live this long idle */
+	bool trw_on;
+	uint8_t next_gen;
+	struct trw_params trw;
+	unsigned nrules;
+	struct rinfo ri[CONF_MAX_RULES];
+	uint8_t order[2][CONF_MAX_RULES]; /* rule indexes by enum when */
+	unsigned norder[2];
+	unsigned nhctr, nvctr;
+	uint8_t worm_tcp[65536 / 8], worm_udp[65536 / 8];
+	struct table hosts, probes, peers;
+	struct detect_stats st;
+};
+
+/* ---- sliding windows ---- */
+
+static void swin_advance(struct swin *w, usec_t ts, usec_t width)
+{
+	uint64_t e = ts / width;
+
+	if (e <= w->epoch)
+		return;
+	if (e - w->epoch >= SWIN_NB)
+		memset(w->cnt, 0, sizeof(w->cnt));
+	else
+		for (uint64_t i = w->epoch + 1; i <= e; i++)
+			w->cnt[i % SWIN_NB] = 0;
+	w->epoch = e;
+}
+
+static unsigned swin_sum(const struct swin *w)
+{
+	unsigned s = 0;
+
+	for (unsigned i = 0; i < SWIN_NB; i++)
+		s += w->cnt[i];
+	return s;
+}
+
+/* Adds one count at ts (whose origin, e.g. the probe's send time, is
+ * origin_us) and returns the count inside the window. */
+static unsigned swin_add(struct swin *w, usec_t ts, usec_t width, usec_t origin_us)
+{
+	swin_advance(w, ts, width);
+	if (swin_sum(w) == 0)
+		w->first_us = origin_us;
+	if (w->cnt[w->epoch % SWIN_NB] < UINT16_MAX)
+		w->cnt[w->epoch % SWIN_NB]++;
+	return swin_sum(w);
+}
+
+static unsigned swin_current(struct swin *w, usec_t ts, usec_t width)
+{
+	swin_advance(w, ts, width);
+	return swin_sum(w);
+}
+
+/* ---- TRW ---- */
+
+void trw_params_init(struct trw_params *p, double theta0, double theta1, double detection,
+		     double false_alarm)
+{
+	p->eta1 = log(detection / false_alarm);
+	p->eta0 = log((1 - detection) / (1 - false_alarm));
+	p->step_fail = log((1 - theta1) / (1 - theta0));
+	p->step_success = log(theta1 / theta0);
+}
+
+unsigned trw_failures_to_alarm(const struct trw_params *p)
+{
+	if (p->step_fail <= 0)
+		return 0;
+	return (unsigned)ceil(p->eta1 / p->step_fail - 1e-9);
+}
+
+/* ---- helpers ---- */
+
+static inline bool bit_test(const uint8_t *map, uint16_t port)
+{
+	return map[port >> 3] & (1u << (port & 7));
+}
+
+static inline void bit_set(uint8_t *map, uint16_t port)
+{
+	map[port >> 3] |= (uint8_t)(1u << (port & 7));
+}
+
+static bool rule_has_port(const struct rule *r, uint16_t port)
+{
+	for (unsigned i = 0; i < r->nports; i++)
+		if (r->ports[i] == port)
+			return true;
+	return false;
+}
+
+/* A port some worm rule that applies to this host spreads on.  A mail
+ * server's failed deliveries on 25 are its job, not a worm's. */
+static bool worm_port(const struct detect *d, const struct dhost *h, unsigned proto, uint16_t port)
+{
+	const uint8_t *map = proto == PROTO_TCP	  ? d->worm_tcp
+			     : proto == PROTO_UDP ? d->worm_udp
+						  : NULL;
+
+	if (!map || !bit_test(map, port))
+		return false;
+	if (h->roles == 0)
+		return true;
+	for (unsigned i = 0; i < d->nrules; i++) {
+		const struct rule *r = &d->c->rules[i];
+		if (r->enabled && r->type == RULE_HORIZONTAL && r->severity >= SEV_MEDIUM &&
+		    (r->protos & proto) && !(r->exempt_roles & h->roles) && rule_has_port(r, port))
+			return true;
+	}
+	return false;
+}
+
+static const char *proto_label(unsigned bit, const struct qaddr *a)
+{
+	if (bit == PROTO_ICMP)
+		return a->family == AF_INET6 ? "icmpv6" : "icmp";
+	return proto_bit_name(bit);
+}
+
+static bool is_protected(const struct detect *d, const struct qaddr *a)
+{
+	return prefix_list_contains(&d->c->networks.protected_, a);
+}
+
+/* Destinations that are never a first contact: nothing answers a probe to
+ * them the way a host would. */
+static bool dst_excluded(const struct qaddr *src, const struct qaddr *dst)
+{
+	static const uint8_t zero[16];
+
+	if (src->family != dst->family || addr_eq(src, dst))
+		return true;
+	if (addr_is_multicast(dst) || memcmp(dst->b, zero, 16) == 0)
+		return true;
+	if (dst->family == AF_INET && dst->b[0] == 127)
+		return true;
+	if (dst->family == AF_INET6 && memcmp(dst->b, zero, 15) == 0 && dst->b[15] == 1)
+		return true;
+	return false;
+}
+
+/* ---- tables ---- */
+
+static struct dhost *host_get(struct detect *d, const struct qaddr *a, usec_t now)
+{
+	struct hkey k;
+	struct dhost *h;
+
+	memset(&k, 0, sizeof(k));
+	k.addr = *a;
+	h = table_find(&d->hosts, &k);
+	if (!h) {
+		if (table_full(&d->hosts)) {
+			table_remove(&d->hosts, table_list_head(&d->hosts, L_LRU));
+			d->st.hosts_evicted++;
+		}
+		h = table_insert(&d->hosts, &k);
+		if (!h)
+			return NULL;
+		const struct inv_entry *inv = inventory_lookup(&d->c->inventory, a);
+		h->roles = inv ? inv->roles : 0;
+		h->gen = ++d->next_gen;
+		h->last_fail_us = now;
+	}
+	table_list_touch(&d->hosts, L_LRU, h);
+	return h;
+}
+
+static struct dpeer *peer_get(struct detect *d, const struct qaddr *src, const struct qaddr *dst,
+			      usec_t now, bool *ret_new)
+{
+	struct peerkey k;
+	struct dpeer *p;
+
+	memset(&k, 0, sizeof(k));
+	k.src = *src;
+	k.dst = *dst;
+	p = table_find(&d->peers, &k);
+	*ret_new = !p;
+	if (!p) {
+		if (table_full(&d->peers)) {
+			table_remove(&d->peers, table_list_head(&d->peers, L_LRU));
+			d->st.peers_evicted++;
+		}
+		p = table_insert(&d->peers, &k);
+		if (!p)
+			return NULL;
+	}
+	if (now > p->last_us)
+		p->last_us = now;
+	table_list_touch(&d->peers, L_LRU, p);
+	return p;
+}
+
+static void pkey_set(struct pkey *k, const struct qaddr *src, const struct qaddr *dst,
+		     unsigned proto, uint16_t port)
+{
+	memset(k, 0, sizeof(*k));
+	k->src = *src;
+	k->dst = *dst;
+	k->proto = (uint8_t)proto;
+	k->port = port;
+}
+
+/* ---- detections ---- */
+
+static void fire(struct detect *d, struct dhost *h, unsigned rule, enum severity sev,
+		 const struct dprobe *pr, usec_t ts, struct detection *det)
+{
+	det->host = h->k.addr;
+	det->rule = rule;
+	det->rule_name = rule == DETECT_RULE_TRW ? DETECT_TRW_NAME : d->c->rules[rule].name;
+	det->severity = sev;
+	det->proto = proto_label(pr->k.proto, &h->k.addr);
+	det->probes = h->probes;
+	det->ts_us = ts;
+	det->roles = h->roles;
+	if (!det->fixed_ports && (pr->k.proto == PROTO_TCP || pr->k.proto == PROTO_UDP)) {
+		/* Ports seen in the host's failed probes, for `contain`. */
+		det->nports = h->nfports;
+		memcpy(det->ports, h->fports, h->nfports * sizeof(h->fports[0]));
+		memcpy(det->port_protos, h->fprotos, h->nfports);
+		det->ports_overflow = h->fports_overflow;
+	}
+	d->st.detections++;
+	d->cb(d->cb_arg, det);
+}
+
+static void fports_add(struct detect *d, struct dhost *h, unsigned proto, uint16_t port, usec_t ts)
+{
+	if (proto != PROTO_TCP && proto != PROTO_UDP)
+		return;
+	/* Forget ports from an earlier, unrelated episode of failures. */
+	if (ts > h->last_fail_us + d->idle_us) {
+		h->nfports = 0;
+		h->fports_overflow = 0;
+	}
+	h->last_fail_us = ts;
+	for (unsigned i = 0; i < h->nfports; i++)
+		if (h->fports[i] == port && h->fprotos[i] == proto)
+			return;
+	if (h->nfports < DETECT_MAX_PORTS) {
+		h->fports[h->nfports] = port;
+		h->fprotos[h->nfports] = (uint8_t)proto;
+		h->nfports++;
+	} else {
+		h->fports_overflow = 1;
+	}
+}
+
+static struct portslot *slot_get(struct detect *d, struct dhost *h, unsigned rule, unsigned proto,
+				 uint16_t port, usec_t ts)
+{
+	struct portslot *victim = NULL;
+	unsigned victim_n = UINT32_MAX;
+
+	for (unsigned i = 0; i < NSLOTS; i++) {
+		struct portslot *s = &h->slots[i];
+		if (s->proto == proto && s->port == port && s->rule == rule)
+			return s;
+	}
+	/* Reuse a free slot, else the one with the smallest live count: a
+	 * scanner's port dominates its slot and is never the victim. */
+	for (unsigned i = 0; i < NSLOTS; i++) {
+		struct portslot *s = &h->slots[i];
+		unsigned n = s->proto ? swin_current(&s->w, ts, d->ri[s->rule].width_us) : 0;
+		if (n < victim_n) {
+			victim = s;
+			victim_n = n;
+		}
+	}
+	memset(victim, 0, sizeof(*victim));
+	victim->proto = (uint8_t)proto;
+	victim->port = port;
+	victim->rule = (uint8_t)rule;
+	return victim;
+}
+
+/* Counts probe pr towards every rule evaluated at `when`. */
+static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const struct dprobe *pr,
+		  enum when when, usec_t ts)
+{
+	unsigned proto = pr->k.proto;
+
+	for (unsigned i = 0; i < d->norder[when]; i++) {
+		unsigned r = d->order[when][i];
+		const struct rule *rule = &d->c->rules[r];
+		const struct rinfo *ri = &d->ri[r];
+		struct detection det;
+		unsigned n;
+		struct swin *w;
+
+		if (!(rule->protos & proto) || (rule->exempt_roles & h->roles))
+			continue;
+		memset(&det, 0, sizeof(det));
+		det.window_s = rule->window_s;
+		switch (ri->kind) {
+		case RK_HOST:
+			if (rule->nports && (proto == PROTO_TCP || proto == PROTO_UDP) &&
+			    !rule_has_port(rule, pr->k.port))
+				continue;
+			if (peer->counted & (1u << r))
+				continue;
+			peer->counted |= 1u << r;
+			w = &h->ctr[ri->idx];
+			n = swin_add(w, ts, ri->width_us, pr->first_us);
+			det.kind = EVIDENCE_DISTINCT_DST;
+			if (proto == PROTO_TCP || proto == PROTO_UDP) {
+				det.fixed_ports = true;
+				det.nports = rule->nports;
+				memcpy(det.ports, rule->ports,
+				       rule->nports * sizeof(rule->ports[0]));
+				for (unsigned j = 0; j < rule->nports; j++)
+					det.port_protos[j] =
+						(uint8_t)(rule->protos & (PROTO_TCP | PROTO_UDP));
+			}
+			break;
+		case RK_PORT:
+			if (proto != PROTO_TCP && proto != PROTO_UDP)
+				continue;
+			w = &slot_get(d, h, r, proto, pr->k.port, ts)->w;
+			n = swin_add(w, ts, ri->width_us, pr->first_us);
+			det.kind = EVIDENCE_DISTINCT_DST;
+			det.fixed_ports = true;
+			det.nports = 1;
+			det.ports[0] = pr->k.port;
+			det.port_protos[0] = (uint8_t)proto;
+			break;
+		case RK_VERT:
+			if (proto != PROTO_TCP && proto != PROTO_UDP)
+				continue;
+			w = &peer->vctr[ri->idx];
+			n = swin_add(w, ts, ri->width_us, pr->first_us);
+			det.kind = EVIDENCE_DISTINCT_PORTS;
+			det.target = pr->k.dst;
+			break;
+		default:
+			continue;
+		}
+		if (n < rule->threshold || (h->fired & (1u << r)))
+			continue;
+		h->fired |= 1u << r;
+		det.count = n;
+		det.first_probe_us = w->first_us;
+		fire(d, h, r, rule->severity, pr, ts, &det);
+	}
+}
+
+static void trw_reset(struct dhost *h)
+{
+	h->llr = 0;
+	h->trw_fail = h->trw_succ = 0;
+	h->trw_worm = 0;
+}
+
+static void trw_step(struct detect *d, struct dhost *h, const struct dprobe *pr, uint8_t step,
+		     usec_t sent_us, usec_t ts)
+{
+	if (h->trw_fail + h->trw_succ == 0)
+		h->trw_first_us = sent_us;
+	if ((step & 7) == RING_FAILURE) {
+		h->llr += d->trw.step_fail;
+		h->trw_fail++;
+		if (step & RING_WORM)
+			h->trw_worm = 1;
+	} else {
+		h->llr += d->trw.step_success;
+		h->trw_succ++;
+	}
+	if (h->llr >= d->trw.eta1) {
+		enum severity sev =
+			h->trw_worm ? d->c->scan.severity : d->c->scan.other_ports_severity;
+		if (sev > h->trw_reported) {
+			struct detection det;
+
+			memset(&det, 0, sizeof(det));
+			h->trw_reported = (uint8_t)sev;
+			det.kind = EVIDENCE_TRW;
+			det.failures = h->trw_fail;
+			det.successes = h->trw_succ;
+			det.llr = h->llr;
+			det.first_probe_us = h->trw_first_us;
+			fire(d, h, DETECT_RULE_TRW, sev, pr, ts, &det);
+		}
+		trw_reset(h);
+	} else if (h->llr <= d->trw.eta0) {
+		/* Declared benign: start a fresh walk, so that old successes
+		 * never buy credit against a later infection. */
+		trw_reset(h);
+	}
+}
+
+/* Enrols a first contact to a new destination in the host's walk. */
+static void trw_enrol(struct dhost *h, struct dprobe *pr)
+{
+	unsigned slot;
+
+	if ((uint16_t)(h->trw_seq - h->trw_applied) >= TRW_RING)
+		return;
+	slot = h->trw_seq % TRW_RING;
+	h->trw_ring[slot] = RING_PENDING;
+	h->trw_ring_ms[slot] = (uint32_t)(pr->first_us / 1000);
+	pr->trw_seq = h->trw_seq++;
+	pr->host_gen = h->gen;
+	pr->flags |= PF_TRW;
+}
+
+/* Records a walk probe's outcome and takes every step now in order. */
+static void trw_record(struct detect *d, struct dhost *h, const struct dprobe *pr, enum outcome out,
+		       usec_t ts)
+{
+	unsigned slot = pr->trw_seq % TRW_RING;
+	uint8_t v;
+
+	if (pr->host_gen != h->gen || (uint16_t)(pr->trw_seq - h->trw_applied) >= TRW_RING ||
+	    h->trw_ring[slot] != RING_PENDING)
+		return; /* the host was evicted and tracked anew since */
+	if (out == OUT_SUCCESS)
+		v = RING_SUCCESS;
+	else if (out == OUT_FAILURE)
+		v = RING_FAILURE | (worm_port(d, h, pr->k.proto, pr->k.port) ? RING_WORM : 0);
+	else
+		v = RING_NEUTRAL;
+	h->trw_ring[slot] = v;
+	while (h->trw_applied != h->trw_seq) {
+		unsigned i = h->trw_applied % TRW_RING;
+		uint8_t step = h->trw_ring[i];
+		/* Rebuild the send time from its low 32 bits of milliseconds. */
+		usec_t sent_us =
+			ts - (usec_t)(uint32_t)((uint32_t)(ts / 1000) - h->trw_ring_ms[i]) * 1000;
+
+		if (step == RING_PENDING)
+			break;
+		h->trw_ring[i] = RING_EMPTY;
+		h->trw_applied++;
+		if (step != RING_NEUTRAL)
+			trw_step(d, h, pr, step, sent_us, ts);
+	}
+}
+
+/* A probe's outcome is known (at time ts). */
+static void resolve(struct detect *d, struct dprobe *pr, enum outcome out, usec_t ts)
+{
+	struct dhost *h;
+	struct dpeer *peer;
+	bool is_new;
+
+	pr->state = (uint8_t)out;
+	if (ts > pr->last_us)
+		pr->last_us = ts;
+	table_list_append(&d->probes, L_RESOLVED, pr);
+	switch (out) {
+	case OUT_SUCCESS:
+		d->st.successes++;
+		break;
+	case OUT_FAILURE:
+		d->st.failures++;
+		break;
+	default:
+		d->st.neutral++;
+		break;
+	}
+	/* The host may have been evicted since the probe; its state restarts. */
+	if (!is_protected(d, &pr->k.src))
+		return;
+	h = host_get(d, &pr->k.src, ts);
+	if (!h)
+		return;
+	if (out == OUT_FAILURE)
+		fports_add(d, h, pr->k.proto, pr->k.port, ts);
+	if (pr->flags & PF_TRW)
+		trw_record(d, h, pr, out, ts);
+	if (out != OUT_FAILURE)
+		return;
+	if (d->norder[AT_FAILURE]) {
+		peer = peer_get(d, &pr->k.src, &pr->k.dst, ts, &is_new);
+		if (peer)
+			count(d, h, peer, pr, AT_FAILURE, ts);
+	}
+}
+
+/* Frees one probe slot: the oldest resolved probe, else the oldest pending
+ * one, which then counts as unanswered. */
+static void probe_evict(struct detect *d)
+{
+	struct dprobe *pr = table_list_head(&d->probes, L_RESOLVED);
+
+	if (!pr) {
+		pr = table_list_head(&d->probes, L_PENDING);
+		if (!pr)
+			return;
+		resolve(d, pr, OUT_FAILURE, d->now);
+	}
+	table_remove(&d->probes, pr);
+	d->st.probes_evicted++;
+}
+
+static void on_probe(struct detect *d, const struct qaddr *src, const struct qaddr *dst,
+		     unsigned proto, uint16_t port)
+{
+	struct pkey k;
+	struct dprobe *pr;
+	struct dhost *h;
+	struct dpeer *peer;
+	bool new_peer;
+
+	if (!is_protected(d, src) || dst_excluded(src, dst))
+		return;
+	pkey_set(&k, src, dst, proto, port);
+	pr = table_find(&d->probes, &k);
+	if (pr) {
+		/* Retransmission, duplicate, or a new connection to a known
+		 * service: not a first contact. */
+		pr->last_us = d->now;
+		if (pr->state != OUT_PENDING)
+			table_list_touch(&d->probes, L_RESOLVED, pr);
+		return;
+	}
+	h = host_get(d, src, d->now);
+	if (!h)
+		return;
+	if (table_full(&d->probes))
+		probe_evict(d);
+	pr = table_insert(&d->probes, &k);
+	if (!pr)
+		return;
+	pr->state = OUT_PENDING;
+	pr->first_us = pr->last_us = d->now;
+	table_list_append(&d->probes, L_PENDING, pr);
+	h->probes++;
+	d->st.probes++;
+
+	peer = peer_get(d, src, dst, d->now, &new_peer);
+	if (!peer)
+		return;
+	if (new_peer && d->trw_on && (d->c->scan.protos & proto) && !(h->roles & ROLE_SCANNER))
+		trw_enrol(h, pr);
+	count(d, h, peer, pr, AT_PROBE, d->now);
+}
+
+static void on_reply(struct detect *d, const struct qaddr *src, const struct qaddr *dst,
+		     unsigned proto, uint16_t port, enum outcome out)
+{
+	struct pkey k;
+	struct dprobe *pr;
+
+	pkey_set(&k, src, dst, proto, port);
+	pr = table_find(&d->probes, &k);
+	if (!pr || pr->state != OUT_PENDING)
+		return;
+	table_list_unlink(&d->probes, pr);
+	resolve(d, pr, out, d->now);
+}
+
+static void on_tcp(struct detect *d, const struct pkt *p)
+{
+	uint8_t f = p->tcp_flags;
+
+	if ((f & TH_SYN) && (f & TH_ACK))
+		on_reply(d, &p->dst, &p->src, PROTO_TCP, p->sport, OUT_SUCCESS);
+	else if (f & TH_RST)
+		on_reply(d, &p->dst, &p->src, PROTO_TCP, p->sport, OUT_FAILURE);
+	else if (f & TH_SYN)
+		on_probe(d, &p->src, &p->dst, PROTO_TCP, p->dport);
+	else if (!(f & TH_ACK))
+		/* FIN, NULL, XMAS: no legitimate segment lacks ACK, SYN and RST. */
+		on_probe(d, &p->src, &p->dst, PROTO_TCP, p->dport);
+}
+
+/* The wildcard destination of a group query marker: all ones, which no
+ * unicast reply can come from. */
+static void wildcard(struct qaddr *w, int family)
+{
+	memset(w, 0, sizeof(*w));
+	w->family = (uint8_t)family;
+	memset(w->b, 0xff, family == AF_INET6 ? 16 : 4);
+}
+
+/* A host asked a multicast group or the broadcast address on a port (mDNS,
+ * SSDP, NetBIOS, DHCP): remember it, so that the unicast answers of
+ * whoever responds are taken as replies, not as the responders' probes. */
+static void note_group_query(struct detect *d, const struct qaddr *src, uint16_t port)
+{
+	struct qaddr w;
+	struct pkey k;
+	struct dprobe *pr;
+
+	if (!is_protected(d, src))
+		return;
+	wildcard(&w, src->family);
+	pkey_set(&k, src, &w, PROTO_UDP, port);
+	pr = table_find(&d->probes, &k);
+	if (!pr) {
+		if (table_full(&d->probes))
+			probe_evict(d);
+		pr = table_insert(&d->probes, &k);
+		if (!pr)
+			return;
+		pr->state = OUT_NEUTRAL;
+		pr->first_us = d->now;
+	}
+	pr->last_us = d->now;
+	table_list_touch(&d->probes, L_RESOLVED, pr);
+}
+
+static bool answers_group_query(struct detect *d, const struct pkt *p)
+{
+	struct qaddr w;
+	struct pkey k;
+
+	wildcard(&w, p->dst.family);
+	pkey_set(&k, &p->dst, &w, PROTO_UDP, p->sport);
+	return table_find(&d->probes, &k) != NULL;
+}
+
+static void on_udp(struct detect *d, const struct pkt *p)
+{
+	struct pkey k;
+	struct dprobe *pr;
+
+	/* A datagram coming back from a probed dst:port is its reply. */
+	pkey_set(&k, &p->dst, &p->src, PROTO_UDP, p->sport);
+	pr = table_find(&d->probes, &k);
+	if (pr) {
+		if (pr->state == OUT_PENDING) {
+			table_list_unlink(&d->probes, pr);
+			resolve(d, pr, OUT_SUCCESS, d->now);
+		}
+		return;
+	}
+	if ((p->flags & PKT_F_L2_BCAST) || addr_is_multicast(&p->dst)) {
+		note_group_query(d, &p->src, p->dport);
+		return;
+	}
+	/* From a well-known service port to an ephemeral one: a reply whose
+	 * request we did not see (e.g. an internal DNS server answering). */
+	if (p->sport < 1024 && p->dport >= 1024)
+		return;
+	if (answers_group_query(d, p))
+		return;
+	on_probe(d, &p->src, &p->dst, PROTO_UDP, p->dport);
+}
+
+static void on_icmp(struct detect *d, const struct pkt *p)
+{
+	bool v6 = p->proto == IPPROTO_ICMPV6;
+	uint8_t echo_req = v6 ? 128 : 8, echo_rep = v6 ? 129 : 0;
+	uint8_t unreach = v6 ? 1 : 3, exceeded = v6 ? 3 : 11;
+	const struct pkt_quote *q = &p->quote;
+	enum outcome out;
+	unsigned proto;
+	uint16_t port = 0;
+
+	if (p->icmp_type == echo_req) {
+		if (!(p->flags & PKT_F_L2_BCAST))
+			on_probe(d, &p->src, &p->dst, PROTO_ICMP, 0);
+		return;
+	}
+	if (p->icmp_type == echo_rep) {
+		on_reply(d, &p->dst, &p->src, PROTO_ICMP, 0, OUT_SUCCESS);
+		return;
+	}
+	if (!q->valid)
+		return;
+	if (p->icmp_type == unreach) {
+		if (!v6 && p->icmp_code == 4)
+			return; /* fragmentation needed: a path MTU signal, not a failure */
+		out = OUT_FAILURE;
+	} else if (p->icmp_type == exceeded) {
+		out = OUT_NEUTRAL; /* traceroute: the path works, the TTL ran out */
+	} else {
+		return;
+	}
+	switch (q->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		if (!q->has_ports)
+			return;
+		proto = q->proto == IPPROTO_TCP ? PROTO_TCP : PROTO_UDP;
+		port = q->dport;
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if (q->icmp_type != (q->proto == IPPROTO_ICMPV6 ? 128 : 8))
+			return;
+		proto = PROTO_ICMP;
+		break;
+	default:
+		return;
+	}
+	on_reply(d, &q->src, &q->dst, proto, port, out);
+}
+
+static void on_arp(struct detect *d, const struct pkt *p)
+{
+	static const uint8_t zero[4];
+
+	if (p->arp_op == 1) {
+		/* Probes (sender 0.0.0.0, RFC 5227) and gratuitous ARP ask
+		 * nobody anything. */
+		if (memcmp(p->src.b, zero, 4) == 0 || addr_eq(&p->src, &p->dst))
+			return;
+		on_probe(d, &p->src, &p->dst, PROTO_ARP, 0);
+	} else if (p->arp_op == 2) {
+		on_reply(d, &p->dst, &p->src, PROTO_ARP, 0, OUT_SUCCESS);
+	}
+}
+
+void detect_advance(struct detect *d, usec_t now)
+{
+	struct dprobe *pr;
+	struct dpeer *pe;
+
+	if (now > d->now)
+		d->now = now;
+	while ((pr = table_list_head(&d->probes, L_PENDING)) &&
+	       pr->first_us + d->timeout_us <= d->now) {
+		table_list_unlink(&d->probes, pr);
+		d->st.timeouts++;
+		resolve(d, pr, OUT_FAILURE, pr->first_us + d->timeout_us);
+	}
+	while ((pr = table_list_head(&d->probes, L_RESOLVED)) && pr->last_us + d->idle_us <= d->now)
+		table_remove(&d->probes, pr);
+	while ((pe = table_list_head(&d->peers, L_LRU)) && pe->last_us + d->idle_us <= d->now)
+		table_remove(&d->peers, pe);
+}
+
+void detect_flush(struct detect *d)
+{
+	struct dprobe *pr;
+
+	while ((pr = table_list_head(&d->probes, L_PENDING))) {
+		usec_t deadline = pr->first_us + d->timeout_us;
+
+		table_list_unlink(&d->probes, pr);
+		if (deadline > d->now)
+			d->now = deadline;
+		d->st.timeouts++;
+		resolve(d, pr, OUT_FAILURE, deadline);
+	}
+}
+
+void detect_packet(struct detect *d, const struct pkt *p, usec_t now)
+{
+	d->st.packets++;
+	detect_advance(d, now);
+	if (p->l3 == PKT_L3_ARP) {
+		on_arp(d, p);
+		return;
+	}
+	if ((p->flags & PKT_F_FRAGMENT) || !(p->flags & PKT_F_L4))
+		return;
+	switch (p->proto) {
+	case IPPROTO_TCP:
+		on_tcp(d, p);
+		break;
+	case IPPROTO_UDP:
+		on_udp(d, p);
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		on_icmp(d, p);
+		break;
+	default:
+		break;
+	}
+}
+
+usec_t detect_now(const struct detect *d)
+{
+	return d->now;
+}
+
+void detect_get_stats(const struct detect *d, struct detect_stats *ret)
+{
+	*ret = d->st;
+	ret->hosts = d->hosts.used;
+	ret->probes_tracked = d->probes.used;
+	ret->peers = d->peers.used;
+	ret->max_hosts = d->hosts.cap;
+	ret->max_probes = d->probes.cap;
+	ret->max_peers = d->peers.cap;
+}
+
+size_t detect_memory(const struct detect *d)
+{
+	return (size_t)d->hosts.cap * d->hosts.esize + (size_t)d->probes.cap * d->probes.esize +
+	       (size_t)d->peers.cap * d->peers.esize +
+	       ((size_t)d->hosts.mask + 1 + d->probes.mask + 1 + d->peers.mask + 1) * 4;
+}
+
+struct detect *detect_new(const struct conf *c, const struct siphash_key *key, detect_cb cb,
+			  void *arg)
+{
+	struct detect *d = calloc(1, sizeof(*d));
+	usec_t maxwin = 0;
+	int r;
+
+	if (!d)
+		return NULL;
+	d->c = c;
+	d->cb = cb;
+	d->cb_arg = arg;
+	d->timeout_us = (usec_t)c->scan.timeout_ms * 1000;
+	d->trw_on = c->scan.enabled;
+	trw_params_init(&d->trw, c->scan.theta0, c->scan.theta1, c->scan.detection,
+			c->scan.false_alarm);
+	d->nrules = c->nrules;
+	for (unsigned i = 0; i < c->nrules; i++) {
+		const struct rule *rule = &c->rules[i];
+		struct rinfo *ri = &d->ri[i];
+
+		if (!rule->enabled)
+			continue;
+		if (rule->type == RULE_VERTICAL)
+			ri->kind = RK_VERT, ri->idx = (uint8_t)d->nvctr++;
+		else if (rule->nports == 0 && !(rule->protos & (PROTO_ICMP | PROTO_ARP)))
+			ri->kind = RK_PORT;
+		else
+			ri->kind = RK_HOST, ri->idx = (uint8_t)d->nhctr++;
+		ri->when = rule->count == COUNT_FAILURES ? AT_FAILURE : AT_PROBE;
+		ri->width_us = (usec_t)rule->window_s * USEC_PER_SEC / SWIN_NB;
+		if (ri->width_us == 0)
+			ri->width_us = 1;
+		d->order[ri->when][d->norder[ri->when]++] = (uint8_t)i;
+		if ((usec_t)rule->window_s * USEC_PER_SEC > maxwin)
+			maxwin = (usec_t)rule->window_s * USEC_PER_SEC;
+		/* Worm ports: those of rules severe enough to act on. */
+		if (rule->type == RULE_HORIZONTAL && rule->severity >= SEV_MEDIUM)
+			for (unsigned j = 0; j < rule->nports; j++) {
+				if (rule->protos & PROTO_TCP)
+					bit_set(d->worm_tcp, rule->ports[j]);
+				if (rule->protos & PROTO_UDP)
+					bit_set(d->worm_udp, rule->ports[j]);
+			}
+	}
+	/* Peers and answered probes must outlive the longest window, and
+	 * pending probes their timeout. */
+	d->idle_us = MAX(maxwin, 2 * d->timeout_us);
+	if (d->idle_us == 0)
+		d->idle_us = 60 * USEC_PER_SEC;
+
+	r = table_init(&d->hosts, c->limits.max_hosts,
+		       sizeof(struct dhost) + d->nhctr * sizeof(struct swin), sizeof(struct hkey),
+		       key);
+	if (r == 0)
+		r = table_init(&d->probes, c->limits.max_probes, sizeof(struct dprobe),
+			       sizeof(struct pkey), key);
+	if (r == 0)
+		r = table_init(&d->peers, c->limits.max_peers,
+			       sizeof(struct dpeer) + d->nvctr * sizeof(struct swin),
+			       sizeof(struct peerkey), key);
+	if (r < 0) {
+		detect_free(d);
+		errno = -r;
+		return NULL;
+	}
+	return d;
+}
+
+void detect_free(struct detect *d)
+{
+	if (!d)
+		return;
+	table_fini(&d->hosts);
+	table_fini(&d->probes);
+	table_fini(&d->peers);
+	free(d);
+}

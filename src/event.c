@@ -1,0 +1,369 @@
+/* Event rendering: JSON lines and syslog key=value lines. */
+#include "event.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+static const char *const kind_names[] = {
+	[EVENT_DETECT] = "detect", [EVENT_ACTION] = "action",	  [EVENT_RELEASE] = "release",
+	[EVENT_MARK] = "mark",	   [EVENT_INCIDENT] = "incident", [EVENT_ERROR] = "error",
+};
+
+const char *event_kind_name(enum event_kind k)
+{
+	return (unsigned)k < ARRAY_SIZE(kind_names) ? kind_names[k] : "?";
+}
+
+const char *event_format_ts(usec_t ts, char buf[32])
+{
+	time_t secs = (time_t)(ts / USEC_PER_SEC);
+	struct tm tm;
+	size_t n;
+
+	/* Years past 9999 come only from nonsense capture timestamps; they
+	 * get the epoch rather than a malformed string. */
+	if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999 ||
+	    (n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+		strcpy(buf, "1970-01-01T00:00:00.000000Z");
+		return buf;
+	}
+	snprintf(buf + n, 32 - n, ".%06uZ", (unsigned)(ts % USEC_PER_SEC));
+	return buf;
+}
+
+int event_priority(const struct event *e)
+{
+	switch (e->kind) {
+	case EVENT_DETECT:
+		return e->action >= LEVEL_CONTAIN ? LOG_WARNING : LOG_NOTICE;
+	case EVENT_ERROR:
+		return LOG_ERR;
+	default:
+		return LOG_NOTICE;
+	}
+}
+
+/* A bounded output buffer: appends never overflow; overflow is remembered. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void sb_putc(struct sbuf *s, char c)
+{
+	if (s->len + 1 < s->cap)
+		s->p[s->len++] = c;
+	else
+		s->overflow = true;
+	s->p[s->len < s->cap ? s->len : s->cap - 1] = '\0';
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (s->len >= s->cap) {
+		s->overflow = true;
+		return;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(s->p + s->len, s->cap - s->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= s->cap - s->len) {
+		s->overflow = true;
+		s->len = s->cap - 1;
+	} else {
+		s->len += (size_t)n;
+	}
+}
+
+static void json_str(struct sbuf *s, const char *v)
+{
+	sb_putc(s, '"');
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+		if (*c == '"' || *c == '\\') {
+			sb_putc(s, '\\');
+			sb_putc(s, (char)*c);
+		} else if (*c < 0x20) {
+			sb_printf(s, "\\u%04x", *c);
+		} else {
+			sb_putc(s, (char)*c);
+		}
+	}
+	sb_putc(s, '"');
+}
+
+static void json_key_str(struct sbuf *s, const char *k, const char *v)
+{
+	sb_printf(s, ",\"%s\":", k);
+	json_str(s, v);
+}
+
+static void json_key_ts(struct sbuf *s, const char *k, usec_t ts)
+{
+	char b[32];
+
+	json_key_str(s, k, event_format_ts(ts, b));
+}
+
+static void json_key_addr(struct sbuf *s, const char *k, const struct qaddr *a)
+{
+	char b[ADDR_STRLEN];
+
+	json_key_str(s, k, addr_ntop(a, b));
+}
+
+/* Inventory fields, each only when known. */
+static void json_inventory(struct sbuf *s, const struct inv_entry *inv)
+{
+	if (!inv)
+		return;
+	if (inv->name[0])
+		json_key_str(s, "name", inv->name);
+	if (inv->department[0])
+		json_key_str(s, "department", inv->department);
+	if (inv->floor[0])
+		json_key_str(s, "floor", inv->floor);
+	if (inv->owner[0])
+		json_key_str(s, "owner", inv->owner);
+}
+
+static void json_ports(struct sbuf *s, const struct detection *d)
+{
+	sb_printf(s, ",\"ports\":[");
+	for (unsigned i = 0; i < d->nports; i++)
+		sb_printf(s, "%s%u", i ? "," : "", d->ports[i]);
+	sb_putc(s, ']');
+}
+
+static void json_evidence(struct sbuf *s, const struct detection *d)
+{
+	char b[ADDR_STRLEN];
+
+	sb_printf(s, ",\"evidence\":{");
+	switch (d->kind) {
+	case EVIDENCE_DISTINCT_DST:
+		sb_printf(s, "\"distinct_dst\":%u,\"window_s\":%u", d->count, d->window_s);
+		break;
+	case EVIDENCE_DISTINCT_PORTS:
+		sb_printf(s, "\"distinct_ports\":%u,\"window_s\":%u,\"target\":", d->count,
+			  d->window_s);
+		json_str(s, addr_ntop(&d->target, b));
+		break;
+	case EVIDENCE_TRW:
+		sb_printf(s, "\"failures\":%u,\"successes\":%u,\"llr\":%.2f", d->failures,
+			  d->successes, d->llr);
+		break;
+	}
+	sb_printf(s, ",\"probes\":%llu", (unsigned long long)d->probes);
+	if (d->ports_overflow)
+		sb_printf(s, ",\"ports_overflow\":true");
+	sb_putc(s, '}');
+}
+
+int event_format_json(const struct event *e, char *buf, size_t len)
+{
+	struct sbuf s = {.p = buf, .cap = len};
+	char tb[32];
+
+	if (len == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+	sb_printf(&s, "{\"ts\":\"%s\",\"event\":\"%s\"", event_format_ts(e->ts, tb),
+		  event_kind_name(e->kind));
+	if (e->has_host)
+		json_key_addr(&s, "host", &e->host);
+	switch (e->kind) {
+	case EVENT_DETECT: {
+		const struct detection *d = e->det;
+		json_key_str(&s, "rule", d->rule_name);
+		json_key_str(&s, "severity", severity_name(d->severity));
+		json_key_str(&s, "action", level_name(e->action));
+		sb_printf(&s, ",\"enforced\":%s", e->enforced ? "true" : "false");
+		if (!e->enforced)
+			json_key_str(&s, "why", why_name(e->why));
+		json_key_str(&s, "proto", d->proto);
+		json_ports(&s, d);
+		json_evidence(&s, d);
+		json_key_ts(&s, "first_probe_ts", d->first_probe_us);
+		if (e->incident_id)
+			sb_printf(&s, ",\"incident\":%u", e->incident_id);
+		json_inventory(&s, e->inv);
+		break;
+	}
+	case EVENT_ACTION:
+		json_key_str(&s, "level", level_name(e->level));
+		sb_printf(&s, ",\"ttl_s\":%llu", (unsigned long long)e->ttl_s);
+		if (e->by_uid < 0)
+			json_key_str(&s, "by", "auto");
+		else
+			sb_printf(&s, ",\"by\":\"%ld\"", e->by_uid);
+		json_key_str(&s, "reason", e->reason ? e->reason : "");
+		sb_printf(&s, ",\"enforced\":%s", e->enforced ? "true" : "false");
+		if (!e->enforced)
+			json_key_str(&s, "why", why_name(e->why));
+		json_inventory(&s, e->inv);
+		break;
+	case EVENT_RELEASE:
+	case EVENT_MARK:
+		if (e->state)
+			json_key_str(&s, "state", e->state);
+		if (e->by_uid < 0)
+			json_key_str(&s, "by", "auto");
+		else
+			sb_printf(&s, ",\"by\":\"%ld\"", e->by_uid);
+		json_key_str(&s, "reason", e->reason ? e->reason : "");
+		json_inventory(&s, e->inv);
+		break;
+	case EVENT_INCIDENT:
+		sb_printf(&s, ",\"id\":%u", e->id);
+		json_key_str(&s, "rule", e->rule);
+		json_key_addr(&s, "patient_zero", &e->patient_zero);
+		sb_printf(&s, ",\"hosts\":%u", e->hosts);
+		json_key_ts(&s, "first_ts", e->first_ts);
+		break;
+	case EVENT_ERROR:
+		json_key_str(&s, "message", e->message ? e->message : "");
+		break;
+	}
+	sb_putc(&s, '}');
+	return s.overflow ? -ENOSPC : (int)s.len;
+}
+
+/* key=value with the value quoted when it holds spaces, quotes, '=' or is
+ * empty, so that the line splits unambiguously. */
+static void kv(struct sbuf *s, const char *k, const char *v)
+{
+	bool quote = *v == '\0' || strpbrk(v, " \t\"=\\") != NULL;
+
+	sb_printf(s, " %s=", k);
+	if (!quote) {
+		for (const char *c = v; *c; c++)
+			sb_putc(s, (unsigned char)*c < 0x20 ? '?' : *c);
+		return;
+	}
+	sb_putc(s, '"');
+	for (const char *c = v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			sb_putc(s, '\\');
+		sb_putc(s, (unsigned char)*c < 0x20 ? '?' : *c);
+	}
+	sb_putc(s, '"');
+}
+
+static void kv_addr(struct sbuf *s, const char *k, const struct qaddr *a)
+{
+	char b[ADDR_STRLEN];
+
+	kv(s, k, addr_ntop(a, b));
+}
+
+static void kv_inventory(struct sbuf *s, const struct inv_entry *inv)
+{
+	if (!inv)
+		return;
+	if (inv->name[0])
+		kv(s, "name", inv->name);
+	if (inv->department[0])
+		kv(s, "department", inv->department);
+	if (inv->floor[0])
+		kv(s, "floor", inv->floor);
+	if (inv->owner[0])
+		kv(s, "owner", inv->owner);
+}
+
+static void kv_by(struct sbuf *s, long uid)
+{
+	if (uid < 0)
+		sb_printf(s, " by=auto");
+	else
+		sb_printf(s, " by=%ld", uid);
+}
+
+int event_format_kv(const struct event *e, char *buf, size_t len)
+{
+	struct sbuf s = {.p = buf, .cap = len};
+	char b[ADDR_STRLEN], tb[32];
+
+	if (len == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+	sb_printf(&s, "%s", event_kind_name(e->kind));
+	if (e->has_host)
+		kv_addr(&s, "host", &e->host);
+	switch (e->kind) {
+	case EVENT_DETECT: {
+		const struct detection *d = e->det;
+		kv(&s, "rule", d->rule_name);
+		kv(&s, "severity", severity_name(d->severity));
+		kv(&s, "action", level_name(e->action));
+		kv(&s, "enforced", e->enforced ? "yes" : "no");
+		if (!e->enforced)
+			kv(&s, "why", why_name(e->why));
+		kv(&s, "proto", d->proto);
+		if (d->nports) {
+			sb_printf(&s, " ports=");
+			for (unsigned i = 0; i < d->nports; i++)
+				sb_printf(&s, "%s%u", i ? "," : "", d->ports[i]);
+			if (d->ports_overflow)
+				sb_printf(&s, ",...");
+		}
+		switch (d->kind) {
+		case EVIDENCE_DISTINCT_DST:
+			sb_printf(&s, " distinct_dst=%u window=%us", d->count, d->window_s);
+			break;
+		case EVIDENCE_DISTINCT_PORTS:
+			sb_printf(&s, " distinct_ports=%u window=%us", d->count, d->window_s);
+			kv(&s, "target", addr_ntop(&d->target, b));
+			break;
+		case EVIDENCE_TRW:
+			sb_printf(&s, " failures=%u successes=%u llr=%.2f", d->failures,
+				  d->successes, d->llr);
+			break;
+		}
+		sb_printf(&s, " probes=%llu", (unsigned long long)d->probes);
+		kv(&s, "first_probe", event_format_ts(d->first_probe_us, tb));
+		if (e->incident_id)
+			sb_printf(&s, " incident=%u", e->incident_id);
+		kv_inventory(&s, e->inv);
+		break;
+	}
+	case EVENT_ACTION:
+		kv(&s, "level", level_name(e->level));
+		sb_printf(&s, " ttl=%llus", (unsigned long long)e->ttl_s);
+		kv_by(&s, e->by_uid);
+		kv(&s, "enforced", e->enforced ? "yes" : "no");
+		if (!e->enforced)
+			kv(&s, "why", why_name(e->why));
+		if (e->reason && e->reason[0])
+			kv(&s, "reason", e->reason);
+		kv_inventory(&s, e->inv);
+		break;
+	case EVENT_RELEASE:
+	case EVENT_MARK:
+		if (e->state)
+			kv(&s, "state", e->state);
+		kv_by(&s, e->by_uid);
+		if (e->reason && e->reason[0])
+			kv(&s, "reason", e->reason);
+		kv_inventory(&s, e->inv);
+		break;
+	case EVENT_INCIDENT:
+		sb_printf(&s, " id=%u", e->id);
+		kv(&s, "rule", e->rule);
+		kv_addr(&s, "patient_zero", &e->patient_zero);
+		sb_printf(&s, " hosts=%u", e->hosts);
+		kv(&s, "first", event_format_ts(e->first_ts, tb));
+		break;
+	case EVENT_ERROR:
+		kv(&s, "message", e->message ? e->message : "");
+		break;
+	}
+	return s.overflow ? -ENOSPC : (int)s.len;
+}

@@ -1,0 +1,71 @@
+/* Incident grouping and patient zero. */
+#include "incident.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int incidents_init(struct incidents *s, unsigned cap, usec_t window_us)
+{
+	memset(s, 0, sizeof(*s));
+	s->v = calloc(cap, sizeof(*s->v));
+	if (!s->v)
+		return -ENOMEM;
+	s->cap = cap;
+	s->next_id = 1;
+	s->window_us = window_us;
+	return 0;
+}
+
+void incidents_fini(struct incidents *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+struct incident *incident_find(struct incidents *s, unsigned id)
+{
+	unsigned oldest;
+
+	if (id == 0 || s->n == 0 || id >= s->next_id)
+		return NULL;
+	oldest = s->v[s->head].id;
+	if (id < oldest)
+		return NULL; /* forgotten */
+	/* Ids are consecutive in ring order. */
+	return &s->v[(s->head + (id - oldest)) % s->cap];
+}
+
+struct incident *incident_join(struct incidents *s, unsigned rule, const char *rule_name,
+			       const struct qaddr *host, usec_t first_probe_us, usec_t now)
+{
+	struct incident *in = rule < DETECT_NRULES ? incident_find(s, s->open[rule]) : NULL;
+
+	if (in && strcmp(in->rule_name, rule_name) == 0 &&
+	    now <= in->last_detect_us + s->window_us) {
+		in->nhosts++;
+		in->last_detect_us = now;
+		if (first_probe_us < in->first_probe_us) {
+			in->first_probe_us = first_probe_us;
+			in->patient_zero = *host;
+		}
+		return in;
+	}
+	if (s->n == s->cap) {
+		s->head = (s->head + 1) % s->cap;
+		s->n--;
+	}
+	in = &s->v[(s->head + s->n) % s->cap];
+	s->n++;
+	memset(in, 0, sizeof(*in));
+	in->id = s->next_id++;
+	in->rule = rule;
+	strncpy(in->rule_name, rule_name, sizeof(in->rule_name) - 1);
+	in->patient_zero = *host;
+	in->first_probe_us = first_probe_us;
+	in->first_detect_us = in->last_detect_us = now;
+	in->nhosts = 1;
+	if (rule < DETECT_NRULES)
+		s->open[rule] = in->id;
+	return in;
+}

@@ -1,0 +1,276 @@
+/* quarantined: startup procedure.
+ *
+ * Parse options, start logging, load and check the configuration, then run
+ * one job: check the config (-t), read a capture (-r), or watch the live
+ * network. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "conf.h"
+#include "engine.h"
+#include "log.h"
+#include "output.h"
+#include "types.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+
+struct options {
+	const char *config;
+	bool config_given;
+	bool check;
+	const char *read;
+	char *interfaces[CONF_MAX_IFACES];
+	unsigned ninterfaces;
+	bool dry_run;
+	const char *socket;
+	const char *state_dir;
+	enum output_format format;
+	bool foreground;
+	bool syslog;
+	bool debug;
+};
+
+enum {
+	OPT_SYSLOG = 0x100,
+	OPT_DEBUG,
+};
+
+static const struct option longopts[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"check-config", no_argument, NULL, 't'},
+	{"read", required_argument, NULL, 'r'},
+	{"interface", required_argument, NULL, 'i'},
+	{"dry-run", no_argument, NULL, 'n'},
+	{"socket", required_argument, NULL, 'S'},
+	{"state-dir", required_argument, NULL, 'D'},
+	{"output", required_argument, NULL, 'o'},
+	{"foreground", no_argument, NULL, 'f'},
+	{"syslog", no_argument, NULL, OPT_SYSLOG},
+	{"debug", no_argument, NULL, OPT_DEBUG},
+	{"version", no_argument, NULL, 'V'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: quarantined [-fntV] [-c FILE] [-i IF]... [-o text|json] [-S PATH] [-D "
+		   "DIR]\n"
+		   "       quarantined -r FILE [-c FILE] [-o text|json] [--syslog]\n"
+		   "       quarantined -t [-c FILE]\n"
+		   "\n"
+		   "  -c, --config FILE     configuration (default " CONF_DEFAULT_PATH ")\n"
+		   "  -t, --check-config    validate the configuration and exit\n"
+		   "  -r, --read FILE       offline: detect in a pcap/pcapng file, print events\n"
+		   "      --syslog          with -r: also send events to syslog\n"
+		   "  -i, --interface IF    capture interface (repeatable)\n"
+		   "  -n, --dry-run         detect and alert, never change nftables\n"
+		   "  -S, --socket PATH     control socket\n"
+		   "  -D, --state-dir DIR   state directory\n"
+		   "  -o, --output FMT      event format on stdout: text (default) or json\n"
+		   "  -f, --foreground      also log to stderr and print events on stdout\n"
+		   "  -V, --version         print the version and exit\n"
+		   "  -h, --help            print this help and exit\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->config = CONF_DEFAULT_PATH;
+	while ((ch = getopt_long(argc, argv, "c:tr:i:nS:D:o:fVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->config = optarg;
+			o->config_given = true;
+			break;
+		case 't':
+			o->check = true;
+			break;
+		case 'r':
+			o->read = optarg;
+			break;
+		case 'i':
+			if (o->ninterfaces == CONF_MAX_IFACES) {
+				fprintf(stderr, "quarantined: at most %d interfaces\n",
+					CONF_MAX_IFACES);
+				return -EINVAL;
+			}
+			o->interfaces[o->ninterfaces++] = optarg;
+			break;
+		case 'n':
+			o->dry_run = true;
+			break;
+		case 'S':
+			o->socket = optarg;
+			break;
+		case 'D':
+			o->state_dir = optarg;
+			break;
+		case 'o':
+			if (output_format_parse(optarg, &o->format) < 0) {
+				fprintf(stderr, "quarantined: -o takes text or json, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'f':
+			o->foreground = true;
+			break;
+		case OPT_SYSLOG:
+			o->syslog = true;
+			break;
+		case OPT_DEBUG:
+			o->debug = true;
+			break;
+		case 'V':
+			printf("quarantined %s\n", QD_VERSION_STRING);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "quarantined: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (o->syslog && !o->read) {
+		fprintf(stderr,
+			"quarantined: --syslog is for -r (the daemon always logs to syslog)\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void print_diags(const struct conf_diags *diags)
+{
+	for (unsigned i = 0; i < diags->n; i++) {
+		const struct conf_diag *d = &diags->d[i];
+		if (d->line > 0)
+			fprintf(stderr, "%s:%d: %s\n", d->file, d->line, d->msg);
+		else
+			fprintf(stderr, "%s: %s\n", d->file, d->msg);
+	}
+	if (diags->dropped)
+		fprintf(stderr, "(%u more problems not shown)\n", diags->dropped);
+}
+
+/* Loads the configuration: the named file, or the default file when it
+ * exists, or the built-in defaults.  Exit status on failure, else 0. */
+static int load_config(const struct options *o, struct conf *c)
+{
+	struct conf_diags diags;
+	int r;
+
+	memset(&diags, 0, sizeof(diags));
+	if (!o->config_given && access(o->config, F_OK) < 0 && errno == ENOENT) {
+		r = conf_init_default(c);
+		if (r < 0) {
+			fprintf(stderr, "quarantined: %s\n", strerror(-r));
+			return EXIT_RUNTIME;
+		}
+		return 0;
+	}
+	r = conf_load(c, o->config, &diags);
+	if (r < 0) {
+		print_diags(&diags);
+		if (diags.n == 0)
+			fprintf(stderr, "quarantined: %s: %s\n", o->config, strerror(-r));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Offline mode: the packets' timestamps are the clock. */
+static int run_offline(const struct options *o, const struct conf *c)
+{
+	struct output out;
+	struct engine eng;
+	struct capture *cap = NULL;
+	struct capture_packet pkt;
+	char err[512];
+	uint64_t n = 0;
+	int r, status = 0;
+
+	r = capture_open_file(o->read, &cap, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "quarantined: %s: %s\n", o->read, err);
+		return EXIT_RUNTIME;
+	}
+	output_init(&out, stdout, o->format, o->syslog);
+	r = engine_init(&eng, c, MODE_OFFLINE, &out);
+	if (r < 0) {
+		fprintf(stderr, "quarantined: cannot set up detection: %s\n", strerror(-r));
+		capture_close(cap);
+		return EXIT_RUNTIME;
+	}
+	while ((r = capture_next(cap, &pkt, err, sizeof(err))) == 1) {
+		engine_frame(&eng, pkt.dlt, pkt.data, pkt.caplen, pkt.wirelen, pkt.ts);
+		n++;
+	}
+	if (r < 0) {
+		/* Report what the good part of the file showed, then fail. */
+		fprintf(stderr, "quarantined: %s: read error after %llu packets: %s\n", o->read,
+			(unsigned long long)n, err);
+		status = EXIT_RUNTIME;
+	}
+	engine_flush(&eng);
+	output_close(&out);
+
+	const struct decode_stats *ds = &eng.st.decode;
+	uint64_t bad = ds->err[DECODE_E_TRUNCATED] + ds->err[DECODE_E_MALFORMED];
+	if (bad)
+		fprintf(stderr,
+			"quarantined: %s: %llu of %llu packets malformed or truncated, skipped\n",
+			o->read, (unsigned long long)bad, (unsigned long long)ds->packets);
+	if (out.errors) {
+		fprintf(stderr, "quarantined: %lu events could not be written\n", out.errors);
+		status = EXIT_RUNTIME;
+	}
+	engine_fini(&eng);
+	capture_close(cap);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct conf c;
+	int r;
+
+	if (parse_options(argc, argv, &o) < 0)
+		return EXIT_USAGE;
+	log_init("quarantined", LOG_DAEMON, LOG_TO_STDERR | (o.syslog ? LOG_TO_SYSLOG : 0),
+		 o.debug);
+
+	r = load_config(&o, &c);
+	if (r != 0)
+		return r;
+	if (o.check) {
+		printf("%s: configuration OK (%u rules, %u inventory entries)\n",
+		       c.path[0] ? c.path : "built-in defaults", c.nrules, c.inventory.n);
+		conf_fini(&c);
+		return 0;
+	}
+	if (o.read) {
+		r = run_offline(&o, &c);
+		conf_fini(&c);
+		return r;
+	}
+	fprintf(stderr, "quarantined: live capture is not available in this build; use -r FILE\n");
+	conf_fini(&c);
+	return EXIT_USAGE;
+}

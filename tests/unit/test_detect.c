@@ -1,0 +1,757 @@
+/* Unit tests of the detection engine: every detector, outcomes, windows,
+ * deduplication, exemptions and the table bounds.  Time is passed in. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <netinet/in.h>
+
+#include "conf.h"
+#include "decode.h"
+#include "detect.h"
+
+#define T0  (1767000000ULL * USEC_PER_SEC)
+#define SEC USEC_PER_SEC
+#define MS  1000ULL
+
+#define SYN 0x02
+#define RST 0x04
+#define ACK 0x10
+#define FIN 0x01
+#define PSH 0x08
+#define URG 0x20
+
+struct fired {
+	char rule[CONF_NAME_MAX];
+	char host[ADDR_STRLEN];
+	enum severity sev;
+	unsigned count;
+	unsigned failures, successes;
+	uint64_t probes;
+	unsigned nports;
+	uint16_t ports[DETECT_MAX_PORTS];
+	usec_t ts, first;
+	char proto[8];
+};
+
+struct fix {
+	struct conf c;
+	struct detect *d;
+	struct fired f[64];
+	unsigned n;
+};
+
+static void cb(void *arg, const struct detection *det)
+{
+	struct fix *x = arg;
+	struct fired *f;
+
+	assert_true(x->n < 64);
+	f = &x->f[x->n++];
+	snprintf(f->rule, sizeof(f->rule), "%s", det->rule_name);
+	addr_ntop(&det->host, f->host);
+	f->sev = det->severity;
+	f->count = det->count;
+	f->failures = det->failures;
+	f->successes = det->successes;
+	f->probes = det->probes;
+	f->nports = det->nports;
+	memcpy(f->ports, det->ports, sizeof(f->ports));
+	f->ts = det->ts_us;
+	f->first = det->first_probe_us;
+	snprintf(f->proto, sizeof(f->proto), "%s", det->proto);
+}
+
+static const struct siphash_key key = {1, 2};
+
+static void fix_start(struct fix *x)
+{
+	x->d = detect_new(&x->c, &key, cb, x);
+	assert_non_null(x->d);
+}
+
+static int setup(void **state)
+{
+	struct fix *x = calloc(1, sizeof(*x));
+
+	assert_non_null(x);
+	assert_int_equal(conf_init_default(&x->c), 0);
+	*state = x;
+	return 0;
+}
+
+/* A fixture whose config comes from text (for inventory roles etc.). */
+static void fix_load(struct fix *x, const char *text)
+{
+	char path[] = "/tmp/qd-test-detect-XXXXXX";
+	struct conf_diags diags;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	conf_fini(&x->c);
+	memset(&diags, 0, sizeof(diags));
+	assert_int_equal(conf_load(&x->c, path, &diags), 0);
+	unlink(path);
+}
+
+static int teardown(void **state)
+{
+	struct fix *x = *state;
+
+	detect_free(x->d);
+	conf_fini(&x->c);
+	free(x);
+	return 0;
+}
+
+static struct qaddr A(const char *s) {
+	struct qaddr a;
+
+	assert_int_equal(addr_parse(s, &a), 0);
+	return a;
+}
+
+static struct pkt
+ip(const char *src, const char *dst, uint8_t proto)
+{
+	struct pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.src = A(src);
+	p.dst = A(dst);
+	p.l3 = p.src.family == AF_INET6 ? PKT_L3_IPV6 : PKT_L3_IPV4;
+	p.proto = proto;
+	p.flags = PKT_F_L4;
+	return p;
+}
+
+static void tcp(struct fix *x, usec_t t, const char *src, uint16_t sp, const char *dst, uint16_t dp,
+		uint8_t flags)
+{
+	struct pkt p = ip(src, dst, IPPROTO_TCP);
+
+	p.sport = sp;
+	p.dport = dp;
+	p.tcp_flags = flags;
+	detect_packet(x->d, &p, t);
+}
+
+static void udp(struct fix *x, usec_t t, const char *src, uint16_t sp, const char *dst, uint16_t dp)
+{
+	struct pkt p = ip(src, dst, IPPROTO_UDP);
+
+	p.sport = sp;
+	p.dport = dp;
+	detect_packet(x->d, &p, t);
+}
+
+static void icmp_echo(struct fix *x, usec_t t, const char *src, const char *dst, bool reply)
+{
+	struct pkt p = ip(src, dst, IPPROTO_ICMP);
+
+	p.icmp_type = reply ? 0 : 8;
+	detect_packet(x->d, &p, t);
+}
+
+/* An ICMP error from `from` quoting a probe src->dst:dport of proto. */
+static void icmp_err(struct fix *x, usec_t t, const char *from, uint8_t type, uint8_t code,
+		     const char *src, const char *dst, uint8_t proto, uint16_t dport)
+{
+	struct pkt p = ip(from, src, IPPROTO_ICMP);
+
+	p.icmp_type = type;
+	p.icmp_code = code;
+	p.quote.valid = 1;
+	p.quote.has_ports = 1;
+	p.quote.proto = proto;
+	p.quote.src = A(src);
+	p.quote.dst = A(dst);
+	p.quote.sport = 40000;
+	p.quote.dport = dport;
+	detect_packet(x->d, &p, t);
+}
+
+static void arp(struct fix *x, usec_t t, uint16_t op, const char *sender, const char *target)
+{
+	struct pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.l3 = PKT_L3_ARP;
+	p.arp_op = op;
+	p.src = A(sender);
+	p.dst = A(target);
+	p.flags = PKT_F_L2_BCAST;
+	detect_packet(x->d, &p, t);
+}
+
+static unsigned fired_count(const struct fix *x, const char *host, const char *rule)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < x->n; i++)
+		if (strcmp(x->f[i].host, host) == 0 && strcmp(x->f[i].rule, rule) == 0)
+			n++;
+	return n;
+}
+
+/* The first detection of host by rule; fails the test when there is none. */
+static const struct fired *fired_get(const struct fix *x, const char *host, const char *rule)
+{
+	for (unsigned i = 0; i < x->n; i++)
+		if (strcmp(x->f[i].host, host) == 0 && strcmp(x->f[i].rule, rule) == 0)
+			return &x->f[i];
+	fail_msg("no %s detection for %s", rule, host);
+	abort();
+}
+
+static void dst_name(char *buf, size_t len, unsigned i)
+{
+	snprintf(buf, len, "10.2.%u.%u", i / 250, i % 250 + 1);
+}
+
+/* --- horizontal pattern rules --- */
+
+static void test_smb_threshold(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	for (unsigned i = 0; i < 9; i++) {
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + i * 100 * MS, "10.1.0.5", 40000 + i, dst, 445, SYN);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 0);
+	dst_name(dst, sizeof(dst), 9);
+	tcp(x, T0 + 900 * MS, "10.1.0.5", 41000, dst, 139, SYN);
+	const struct fired *f = fired_get(x, "10.1.0.5", "smb-propagation");
+	assert_non_null(f);
+	assert_int_equal(f->sev, SEV_HIGH);
+	assert_int_equal(f->count, 10);
+	assert_int_equal(f->probes, 10);
+	assert_int_equal(f->first, T0);
+	assert_int_equal(f->ts, T0 + 900 * MS);
+	assert_int_equal(f->nports, 2);
+	assert_string_equal(f->proto, "tcp");
+	/* Reported once, however long it goes on. */
+	for (unsigned i = 10; i < 40; i++) {
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + SEC + i * MS, "10.1.0.5", 42000 + i, dst, 445, SYN);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 1);
+}
+
+static void test_retransmissions_count_once(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	/* 9 destinations, each SYN sent 5 times and every packet duplicated,
+	 * and each also probed on 139: still 9 distinct destinations. */
+	for (unsigned i = 0; i < 9; i++) {
+		dst_name(dst, sizeof(dst), i);
+		for (unsigned k = 0; k < 5; k++)
+			for (unsigned dup = 0; dup < 2; dup++) {
+				tcp(x, T0 + i * 10 * MS + k * MS, "10.1.0.5", 40000 + i, dst, 445,
+				    SYN);
+				tcp(x, T0 + i * 10 * MS + k * MS, "10.1.0.5", 50000 + i, dst, 139,
+				    SYN);
+			}
+	}
+	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 0);
+}
+
+static void test_window_slides(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	for (unsigned i = 0; i < 9; i++) {
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + i * SEC, "10.1.0.5", 40000 + i, dst, 445, SYN);
+		/* answered: keeps the TRW quiet */
+		tcp(x, T0 + i * SEC + MS, dst, 445, "10.1.0.5", 40000 + i, SYN | ACK);
+	}
+	/* The tenth comes after the first nine have left the window. */
+	tcp(x, T0 + 75 * SEC, "10.1.0.5", 41000, "10.2.9.9", 445, SYN);
+	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 0);
+	assert_int_equal(x->n, 0);
+}
+
+static void test_unprotected_and_multicast_ignored(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+	struct detect_stats st;
+
+	fix_start(x);
+	for (unsigned i = 0; i < 30; i++) {
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + i * MS, "198.51.100.7", 40000 + i, dst, 445, SYN);
+		udp(x, T0 + i * MS, "10.1.0.9", 5353, "224.0.0.251", 5353);
+		udp(x, T0 + i * MS, "10.1.0.9", 1900 + (uint16_t)i, "255.255.255.255", 1434);
+	}
+	detect_flush(x->d);
+	assert_int_equal(x->n, 0);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes, 0);
+}
+
+static void test_slammer_udp(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	for (unsigned i = 0; i < 10; i++) {
+		dst_name(dst, sizeof(dst), i);
+		udp(x, T0 + i * MS, "10.1.0.66", 1025, dst, 1434);
+	}
+	const struct fired *f = fired_get(x, "10.1.0.66", "slammer-propagation");
+	assert_non_null(f);
+	assert_int_equal(f->sev, SEV_HIGH);
+	assert_string_equal(f->proto, "udp");
+}
+
+static void test_icmp_sweep(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	for (unsigned i = 0; i < 15; i++) {
+		dst_name(dst, sizeof(dst), i);
+		icmp_echo(x, T0 + i * 50 * MS, "10.1.0.109", dst, false);
+		if (i % 2)
+			icmp_echo(x, T0 + i * 50 * MS + MS, dst, "10.1.0.109", true);
+	}
+	const struct fired *f = fired_get(x, "10.1.0.109", "icmp-sweep");
+	assert_non_null(f);
+	assert_int_equal(f->count, 15);
+	assert_int_equal(f->sev, SEV_LOW);
+	assert_string_equal(f->proto, "icmp");
+	assert_int_equal(f->nports, 0);
+}
+
+static void test_arp_sweep_counts_failures(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	/* A host resolving 30 neighbours that all answer is not sweeping. */
+	for (unsigned i = 0; i < 30; i++) {
+		snprintf(dst, sizeof(dst), "10.1.7.%u", i + 1);
+		arp(x, T0 + i * 10 * MS, 1, "10.1.7.200", dst);
+		arp(x, T0 + i * 10 * MS + MS, 2, dst, "10.1.7.200");
+	}
+	/* A sweep of the subnet where few answer is. */
+	for (unsigned i = 0; i < 60; i++) {
+		snprintf(dst, sizeof(dst), "10.1.7.%u", i + 1);
+		arp(x, T0 + 5 * SEC + i * 10 * MS, 1, "10.1.7.99", dst);
+		if (i < 5)
+			arp(x, T0 + 5 * SEC + i * 10 * MS + MS, 2, dst, "10.1.7.99");
+	}
+	/* Gratuitous ARP and RFC 5227 probes are not requests for others. */
+	arp(x, T0 + 6 * SEC, 1, "10.1.7.50", "10.1.7.50");
+	arp(x, T0 + 6 * SEC, 1, "0.0.0.0", "10.1.7.51");
+	assert_int_equal(fired_count(x, "10.1.7.99", "arp-sweep"), 0); /* no timeout yet */
+	detect_advance(x->d, T0 + 10 * SEC);
+	const struct fired *f = fired_get(x, "10.1.7.99", "arp-sweep");
+	assert_non_null(f);
+	assert_int_equal(f->count, 20);
+	assert_string_equal(f->proto, "arp");
+	assert_int_equal(fired_count(x, "10.1.7.200", "arp-sweep"), 0);
+	assert_int_equal(fired_count(x, "10.1.7.50", "arp-sweep"), 0);
+}
+
+/* --- TRW --- */
+
+static void test_trw_maths(void **state)
+{
+	struct trw_params p;
+
+	(void)state;
+	trw_params_init(&p, 0.8, 0.2, 0.99, 0.01);
+	assert_true(p.eta1 > 4.59 && p.eta1 < 4.60);
+	assert_true(p.eta0 < -4.59 && p.eta0 > -4.60);
+	assert_true(p.step_fail > 1.386 && p.step_fail < 1.387);
+	assert_true(p.step_success < -1.386 && p.step_success > -1.387);
+	assert_int_equal(trw_failures_to_alarm(&p), 4);
+	/* A stricter detector needs more evidence. */
+	trw_params_init(&p, 0.8, 0.2, 0.999, 0.001);
+	assert_int_equal(trw_failures_to_alarm(&p), 5);
+}
+
+static void test_trw_four_failures(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	tcp(x, T0, "10.1.0.7", 40000, "203.0.113.1", 8081, SYN);
+	tcp(x, T0 + MS, "203.0.113.1", 8081, "10.1.0.7", 40000, RST | ACK);
+	tcp(x, T0 + 2 * MS, "10.1.0.7", 40001, "203.0.113.2", 9000, SYN);
+	tcp(x, T0 + 3 * MS, "203.0.113.2", 9000, "10.1.0.7", 40001, RST | ACK);
+	tcp(x, T0 + 4 * MS, "10.1.0.7", 40002, "203.0.113.3", 445, SYN);
+	tcp(x, T0 + 5 * MS, "203.0.113.3", 445, "10.1.0.7", 40002, RST | ACK);
+	assert_int_equal(fired_count(x, "10.1.0.7", DETECT_TRW_NAME), 0);
+	tcp(x, T0 + 6 * MS, "10.1.0.7", 40003, "203.0.113.4", 7000, SYN);
+	tcp(x, T0 + 7 * MS, "203.0.113.4", 7000, "10.1.0.7", 40003, RST | ACK);
+	const struct fired *f = fired_get(x, "10.1.0.7", DETECT_TRW_NAME);
+	assert_non_null(f);
+	assert_int_equal(f->failures, 4);
+	assert_int_equal(f->successes, 0);
+	/* One failure was on a worm port (445): medium, not low. */
+	assert_int_equal(f->sev, SEV_MEDIUM);
+	assert_int_equal(f->first, T0);
+	assert_int_equal(f->nports, 4);
+}
+
+static void test_trw_timeouts_and_p2p_low(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	/* Unanswered SYNs on a port no worm uses, retransmitted. */
+	for (unsigned k = 0; k < 2; k++)
+		for (unsigned i = 0; i < 4; i++) {
+			char dst[32];
+			snprintf(dst, sizeof(dst), "198.51.100.%u", i + 10);
+			tcp(x, T0 + k * SEC + i * 100 * MS, "10.1.4.176", 40000 + i, dst, 6346,
+			    SYN);
+		}
+	assert_int_equal(x->n, 0);
+	detect_advance(x->d, T0 + 4 * SEC);
+	const struct fired *f = fired_get(x, "10.1.4.176", DETECT_TRW_NAME);
+	assert_non_null(f);
+	assert_int_equal(f->sev, SEV_LOW);
+	assert_int_equal(f->failures, 4);
+	/* Retransmissions are not probes. */
+	assert_int_equal(f->probes, 4);
+}
+
+static void test_trw_successes_keep_quiet(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	/* A browser: many new servers, almost all answer. */
+	for (unsigned i = 0; i < 150; i++) {
+		char dst[32];
+		snprintf(dst, sizeof(dst), "203.0.%u.%u", i / 200, i % 200 + 1);
+		tcp(x, T0 + i * 10 * MS, "10.1.0.30", (uint16_t)(30000 + i), dst, 443, SYN);
+		if (i % 10 != 0)
+			tcp(x, T0 + i * 10 * MS + MS, dst, 443, "10.1.0.30", (uint16_t)(30000 + i),
+			    SYN | ACK);
+	}
+	detect_flush(x->d);
+	assert_int_equal(x->n, 0);
+}
+
+static void test_trw_level_rises(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	for (unsigned i = 0; i < 4; i++) {
+		char dst[32];
+		snprintf(dst, sizeof(dst), "198.51.100.%u", i + 10);
+		tcp(x, T0 + i * MS, "10.1.0.8", 40000 + i, dst, 6346, SYN);
+		tcp(x, T0 + i * MS + 1, dst, 6346, "10.1.0.8", 40000 + i, RST | ACK);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.8", DETECT_TRW_NAME), 1);
+	/* Another low walk: not reported again. */
+	for (unsigned i = 0; i < 4; i++) {
+		char dst[32];
+		snprintf(dst, sizeof(dst), "198.51.100.%u", i + 20);
+		tcp(x, T0 + SEC + i * MS, "10.1.0.8", 41000 + i, dst, 6346, SYN);
+		tcp(x, T0 + SEC + i * MS + 1, dst, 6346, "10.1.0.8", 41000 + i, RST | ACK);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.8", DETECT_TRW_NAME), 1);
+	/* Failures on a worm port: medium, reported again. */
+	for (unsigned i = 0; i < 4; i++) {
+		char dst[32];
+		snprintf(dst, sizeof(dst), "198.51.100.%u", i + 30);
+		tcp(x, T0 + 2 * SEC + i * MS, "10.1.0.8", 42000 + i, dst, 23, SYN);
+		tcp(x, T0 + 2 * SEC + i * MS + 1, dst, 23, "10.1.0.8", 42000 + i, RST | ACK);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.8", DETECT_TRW_NAME), 2);
+	assert_int_equal(x->f[x->n - 1].sev, SEV_MEDIUM);
+}
+
+/* --- vertical scans and outcomes --- */
+
+static void test_vertical_rst(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	for (uint16_t port = 1; port <= 30; port++) {
+		tcp(x, T0 + port * MS, "10.1.0.90", 50000, "10.2.0.9", port, SYN);
+		if (port == 22)
+			tcp(x, T0 + port * MS + 1, "10.2.0.9", port, "10.1.0.90", 50000, SYN | ACK);
+		else
+			tcp(x, T0 + port * MS + 1, "10.2.0.9", port, "10.1.0.90", 50000, RST | ACK);
+	}
+	const struct fired *f = fired_get(x, "10.1.0.90", "vertical-scan");
+	assert_non_null(f);
+	assert_int_equal(f->count, 20);
+	assert_int_equal(f->sev, SEV_MEDIUM);
+	assert_int_equal(f->nports, 16);
+	/* One destination: neither TRW (one first contact) nor horizontal. */
+	assert_int_equal(fired_count(x, "10.1.0.90", DETECT_TRW_NAME), 0);
+	assert_int_equal(fired_count(x, "10.1.0.90", "horizontal-scan"), 0);
+}
+
+static void test_vertical_stealth_probes(void **state)
+{
+	struct fix *x = *state;
+	static const uint8_t kinds[] = {FIN, 0, FIN | PSH | URG};
+
+	fix_start(x);
+	for (unsigned k = 0; k < 3; k++) {
+		char src[32];
+		snprintf(src, sizeof(src), "10.1.0.%u", 91 + k);
+		for (uint16_t port = 1; port <= 25; port++) {
+			tcp(x, T0 + port * MS, src, 50000, "10.2.0.9", port, kinds[k]);
+			tcp(x, T0 + port * MS + 1, "10.2.0.9", port, src, 50000, RST | ACK);
+		}
+		assert_int_equal(fired_count(x, src, "vertical-scan"), 1);
+	}
+	/* Established traffic (ACK set) is never a probe. */
+	for (uint16_t port = 1; port <= 40; port++)
+		tcp(x, T0 + port * MS, "10.1.0.95", 50000, "10.2.0.9", port, ACK | PSH);
+	detect_flush(x->d);
+	assert_int_equal(fired_count(x, "10.1.0.95", "vertical-scan"), 0);
+}
+
+static void test_vertical_udp_icmp_unreachable(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	for (uint16_t port = 100; port < 125; port++) {
+		udp(x, T0 + port * MS, "10.1.0.10", 40000, "10.2.0.25", port);
+		icmp_err(x, T0 + port * MS + 1, "10.2.0.25", 3, 3, "10.1.0.10", "10.2.0.25",
+			 IPPROTO_UDP, port);
+	}
+	const struct fired *f = fired_get(x, "10.1.0.10", "vertical-scan");
+	assert_non_null(f);
+	assert_string_equal(f->proto, "udp");
+	/* Before any timeout: the failures came from the ICMP errors. */
+	assert_true(f->ts < T0 + SEC);
+}
+
+static void test_udp_replies_are_successes(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	/* A client asks 40 resolvers and all answer; a server answers 40
+	 * clients from port 53: neither is a scan. */
+	for (unsigned i = 0; i < 40; i++) {
+		char dst[32];
+		snprintf(dst, sizeof(dst), "198.51.100.%u", i + 1);
+		udp(x, T0 + i * MS, "10.1.0.53", (uint16_t)(30000 + i), dst, 53);
+		udp(x, T0 + i * MS + 1, dst, 53, "10.1.0.53", (uint16_t)(30000 + i));
+		snprintf(dst, sizeof(dst), "10.1.9.%u", i + 1);
+		udp(x, T0 + i * MS, "10.1.0.54", 53, dst, (uint16_t)(40000 + i));
+	}
+	detect_flush(x->d);
+	assert_int_equal(x->n, 0);
+}
+
+static void test_traceroute_is_neutral(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	for (uint16_t i = 0; i < 60; i++) {
+		udp(x, T0 + i * 10 * MS, "10.1.0.70", 40000, "203.0.113.50", 33434 + i);
+		if (i < 54)
+			icmp_err(x, T0 + i * 10 * MS + 1, "192.0.2.1", 11, 0, "10.1.0.70",
+				 "203.0.113.50", IPPROTO_UDP, 33434 + i);
+		else
+			icmp_err(x, T0 + i * 10 * MS + 1, "203.0.113.50", 3, 3, "10.1.0.70",
+				 "203.0.113.50", IPPROTO_UDP, 33434 + i);
+	}
+	detect_flush(x->d);
+	assert_int_equal(x->n, 0);
+}
+
+static void test_frag_needed_is_not_failure(void **state)
+{
+	struct fix *x = *state;
+	struct detect_stats st;
+
+	fix_start(x);
+	tcp(x, T0, "10.1.0.71", 40000, "203.0.113.51", 443, SYN);
+	icmp_err(x, T0 + MS, "192.0.2.1", 3, 4, "10.1.0.71", "203.0.113.51", IPPROTO_TCP, 443);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.failures, 0);
+	tcp(x, T0 + 2 * MS, "203.0.113.51", 443, "10.1.0.71", 40000, SYN | ACK);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.successes, 1);
+}
+
+/* --- per-port horizontal scan and exemptions --- */
+
+static void test_horizontal_single_port_failures(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	for (unsigned i = 0; i < 25; i++) {
+		char dst[32];
+		snprintf(dst, sizeof(dst), "198.51.100.%u", i + 1);
+		tcp(x, T0 + i * 10 * MS, "10.1.4.176", (uint16_t)(40000 + i), dst, 6346, SYN);
+		tcp(x, T0 + i * 10 * MS + 1, dst, 6346, "10.1.4.176", (uint16_t)(40000 + i),
+		    RST | ACK);
+	}
+	const struct fired *f = fired_get(x, "10.1.4.176", "horizontal-scan");
+	assert_non_null(f);
+	assert_int_equal(f->sev, SEV_LOW);
+	assert_int_equal(f->nports, 1);
+	assert_int_equal(f->ports[0], 6346);
+	/* The walk saw no worm port: low as well. */
+	assert_int_equal(fired_get(x, "10.1.4.176", DETECT_TRW_NAME)->sev, SEV_LOW);
+}
+
+static void test_roles_exempt(void **state)
+{
+	struct fix *x = *state;
+
+	fix_load(x, "inventory = (\n"
+		    "  { net = \"10.1.5.25/32\"; name = \"mail\"; role = \"mailserver\"; },\n"
+		    "  { net = \"10.1.6.0/24\"; role = \"scanner\"; }\n"
+		    ");\n");
+	fix_start(x);
+	for (unsigned i = 0; i < 30; i++) {
+		char dst[32];
+		snprintf(dst, sizeof(dst), "198.51.100.%u", i + 1);
+		tcp(x, T0 + i * MS, "10.1.5.25", (uint16_t)(40000 + i), dst, 25, SYN);
+		tcp(x, T0 + i * MS, "10.1.5.26", (uint16_t)(40000 + i), dst, 25, SYN);
+		tcp(x, T0 + i * MS, "10.1.6.9", (uint16_t)(40000 + i), dst, 445, SYN);
+	}
+	detect_flush(x->d);
+	assert_int_equal(fired_count(x, "10.1.5.25", "smtp-mass-mailing"), 0);
+	assert_int_equal(fired_count(x, "10.1.5.26", "smtp-mass-mailing"), 1);
+	for (unsigned i = 0; i < x->n; i++)
+		assert_string_not_equal(x->f[i].host, "10.1.6.9");
+	/* Failed deliveries are a mail server's job: its walk is on ports that
+	 * are no worm's for it, so at most low. */
+	assert_int_equal(fired_get(x, "10.1.5.25", DETECT_TRW_NAME)->sev, SEV_LOW);
+	assert_int_equal(fired_get(x, "10.1.5.26", DETECT_TRW_NAME)->sev, SEV_MEDIUM);
+}
+
+static void test_disabled_rule(void **state)
+{
+	struct fix *x = *state;
+
+	fix_load(x, "rules = ( { name = \"smb-propagation\"; enabled = false; } );\n");
+	fix_start(x);
+	for (unsigned i = 0; i < 30; i++) {
+		char dst[32];
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + i * MS, "10.1.0.5", (uint16_t)(40000 + i), dst, 445, SYN);
+		tcp(x, T0 + i * MS + 1, dst, 445, "10.1.0.5", (uint16_t)(40000 + i), SYN | ACK);
+	}
+	assert_int_equal(x->n, 0);
+}
+
+static void test_ipv6(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	for (unsigned i = 0; i < 12; i++) {
+		char dst[64];
+		snprintf(dst, sizeof(dst), "fd00:2::%x", i + 1);
+		tcp(x, T0 + i * MS, "fd00:1::5", (uint16_t)(40000 + i), dst, 3389, SYN);
+	}
+	const struct fired *f = fired_get(x, "fd00:1::5", "rdp-propagation");
+	assert_non_null(f);
+	assert_int_equal(f->count, 10);
+}
+
+/* --- bounds --- */
+
+static void test_tables_bounded(void **state)
+{
+	struct fix *x = *state;
+	struct detect_stats st;
+
+	x->c.limits.max_hosts = 64;
+	x->c.limits.max_probes = 1024;
+	x->c.limits.max_peers = 1024;
+	fix_start(x);
+	/* 5000 spoofed internal sources, each sending to 3 destinations. */
+	for (unsigned i = 0; i < 5000; i++) {
+		char src[32];
+		snprintf(src, sizeof(src), "10.%u.%u.%u", 100 + i / 65536, (i / 256) % 256,
+			 i % 256);
+		for (unsigned k = 0; k < 3; k++) {
+			char dst[32];
+			snprintf(dst, sizeof(dst), "198.51.100.%u", k + 1);
+			tcp(x, T0 + i * MS, src, 40000, dst, 80, SYN);
+		}
+	}
+	detect_get_stats(x->d, &st);
+	assert_true(st.hosts <= 64);
+	assert_true(st.probes_tracked <= 1024);
+	assert_true(st.peers <= 1024);
+	assert_true(st.hosts_evicted > 0);
+	assert_true(st.probes_evicted > 0);
+	assert_int_equal(st.probes, 15000);
+	/* A real worm among the noise is still found. */
+	for (unsigned i = 0; i < 10; i++) {
+		char dst[32];
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + 6 * SEC + i * MS, "10.1.0.5", 40000, dst, 445, SYN);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_smb_threshold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retransmissions_count_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_slides, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unprotected_and_multicast_ignored, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_slammer_udp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arp_sweep_counts_failures, setup, teardown),
+		cmocka_unit_test(test_trw_maths),
+		cmocka_unit_test_setup_teardown(test_trw_four_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trw_timeouts_and_p2p_low, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trw_successes_keep_quiet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trw_level_rises, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vertical_rst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vertical_stealth_probes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vertical_udp_icmp_unreachable, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_udp_replies_are_successes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_traceroute_is_neutral, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frag_needed_is_not_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_horizontal_single_port_failures, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_roles_exempt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disabled_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tables_bounded, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

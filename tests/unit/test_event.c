@@ -1,0 +1,157 @@
+/* Unit tests of event rendering (JSON and syslog key=value). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "event.h"
+
+static struct qaddr A(const char *s) {
+	struct qaddr a;
+
+	assert_int_equal(addr_parse(s, &a), 0);
+	return a;
+}
+
+static void
+detection(struct detection *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->host = A("10.1.0.23");
+	d->rule_name = "smb-propagation";
+	d->severity = SEV_HIGH;
+	d->proto = "tcp";
+	d->ports[0] = 445;
+	d->ports[1] = 139;
+	d->nports = 2;
+	d->kind = EVIDENCE_DISTINCT_DST;
+	d->count = 21;
+	d->window_s = 60;
+	d->probes = 25;
+	d->first_probe_us = 1767000000ULL * USEC_PER_SEC + 5;
+	d->ts_us = 1767000003ULL * USEC_PER_SEC + 250000;
+}
+
+static void test_ts(void **state)
+{
+	char b[32];
+
+	(void)state;
+	assert_string_equal(event_format_ts(1767000003ULL * USEC_PER_SEC + 250000, b),
+			    "2025-12-29T09:20:03.250000Z");
+	assert_string_equal(event_format_ts(0, b), "1970-01-01T00:00:00.000000Z");
+}
+
+static void test_detect_json(void **state)
+{
+	struct detection d;
+	struct event e;
+	struct inv_entry inv;
+	char buf[2048];
+
+	(void)state;
+	detection(&d);
+	memset(&inv, 0, sizeof(inv));
+	strcpy(inv.department, "finance");
+	strcpy(inv.floor, "3");
+	strcpy(inv.owner, "IT \"Finance\"");
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_DETECT;
+	e.ts = d.ts_us;
+	e.has_host = true;
+	e.host = d.host;
+	e.det = &d;
+	e.inv = &inv;
+	e.action = LEVEL_ISOLATE;
+	e.why = WHY_OFFLINE;
+	e.incident_id = 3;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(
+		buf,
+		"{\"ts\":\"2025-12-29T09:20:03.250000Z\",\"event\":\"detect\","
+		"\"host\":\"10.1.0.23\",\"rule\":\"smb-propagation\",\"severity\":\"high\","
+		"\"action\":\"isolate\",\"enforced\":false,\"why\":\"offline\","
+		"\"proto\":\"tcp\",\"ports\":[445,139],"
+		"\"evidence\":{\"distinct_dst\":21,\"window_s\":60,\"probes\":25},"
+		"\"first_probe_ts\":\"2025-12-29T09:20:00.000005Z\",\"incident\":3,"
+		"\"department\":\"finance\",\"floor\":\"3\",\"owner\":\"IT \\\"Finance\\\"\"}");
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "detect host=10.1.0.23 rule=smb-propagation severity=high "
+				 "action=isolate enforced=no why=offline proto=tcp ports=445,139 "
+				 "distinct_dst=21 window=60s probes=25 "
+				 "first_probe=2025-12-29T09:20:00.000005Z incident=3 "
+				 "department=finance floor=3 owner=\"IT \\\"Finance\\\"\"");
+}
+
+static void test_trw_and_incident(void **state)
+{
+	struct detection d;
+	struct event e;
+	char buf[2048];
+
+	(void)state;
+	detection(&d);
+	d.rule_name = "scan-trw";
+	d.kind = EVIDENCE_TRW;
+	d.failures = 4;
+	d.llr = 5.545177; /* 4 * ln(4) */
+	d.nports = 0;
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_DETECT;
+	e.has_host = true;
+	e.host = A("fd00::1");
+	e.det = &d;
+	e.action = LEVEL_CONTAIN;
+	e.enforced = true;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"host\":\"fd00::1\""));
+	assert_non_null(strstr(buf, "\"enforced\":true,\"proto\""));
+	assert_non_null(strstr(buf, "\"ports\":[]"));
+	assert_non_null(strstr(buf, "\"evidence\":{\"failures\":4,\"successes\":0,\"llr\":5.55"));
+
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_INCIDENT;
+	e.id = 7;
+	e.rule = "smb-propagation";
+	e.patient_zero = A("10.1.0.5");
+	e.hosts = 3;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\",\"event\":\"incident\","
+				 "\"id\":7,\"rule\":\"smb-propagation\","
+				 "\"patient_zero\":\"10.1.0.5\",\"hosts\":3,"
+				 "\"first_ts\":\"1970-01-01T00:00:00.000000Z\"}");
+}
+
+static void test_overflow_is_reported(void **state)
+{
+	struct detection d;
+	struct event e;
+	char buf[40];
+
+	(void)state;
+	detection(&d);
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_DETECT;
+	e.det = &d;
+	assert_int_equal(event_format_json(&e, buf, sizeof(buf)), -ENOSPC);
+	assert_true(strlen(buf) < sizeof(buf));
+	assert_int_equal(event_format_kv(&e, buf, sizeof(buf)), -ENOSPC);
+	assert_true(strlen(buf) < sizeof(buf));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ts),
+		cmocka_unit_test(test_detect_json),
+		cmocka_unit_test(test_trw_and_incident),
+		cmocka_unit_test(test_overflow_is_reported),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

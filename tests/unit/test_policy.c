@@ -1,0 +1,175 @@
+/* Unit tests of policy decisions and incident grouping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "incident.h"
+#include "policy.h"
+
+#define T0 (1767000000ULL * USEC_PER_SEC)
+
+static struct qaddr A(const char *s) {
+	struct qaddr a;
+
+	assert_int_equal(addr_parse(s, &a), 0);
+	return a;
+}
+
+static int
+setup(void **state)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	assert_int_equal(conf_init_default(c), 0);
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	conf_fini(*state);
+	free(*state);
+	return 0;
+}
+
+static void test_levels_from_severity(void **state)
+{
+	struct conf *c = *state;
+	struct policy p;
+	struct decision d;
+	struct qaddr h = A("10.1.0.5");
+
+	policy_init(&p, c, MODE_ENFORCE);
+	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_ISOLATE);
+	assert_int_equal(d.why, WHY_NONE);
+	policy_decide(&p, &h, SEV_MEDIUM, NULL, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_CONTAIN);
+	assert_int_equal(d.why, WHY_NONE);
+	policy_decide(&p, &h, SEV_LOW, NULL, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_WATCH);
+	assert_int_equal(d.why, WHY_WATCH);
+}
+
+static void test_critical_cap(void **state)
+{
+	struct conf *c = *state;
+	struct policy p;
+	struct decision d;
+	struct qaddr h = A("10.1.5.10");
+	struct inv_entry inv;
+
+	memset(&inv, 0, sizeof(inv));
+	inv.critical = true;
+	policy_init(&p, c, MODE_ENFORCE);
+	policy_decide(&p, &h, SEV_HIGH, &inv, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_CONTAIN);
+	assert_true(d.capped);
+	policy_decide(&p, &h, SEV_LOW, &inv, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_WATCH);
+	assert_false(d.capped);
+}
+
+static void test_never_block_and_modes(void **state)
+{
+	struct conf *c = *state;
+	struct policy p;
+	struct decision d;
+	struct qaddr h = A("10.1.0.5"), out = A("198.51.100.1");
+
+	policy_init(&p, c, MODE_OFFLINE);
+	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_ISOLATE);
+	assert_int_equal(d.why, WHY_OFFLINE);
+	/* Outside the protected networks: never blocked, in any mode. */
+	policy_decide(&p, &out, SEV_HIGH, NULL, false, T0, &d);
+	assert_int_equal(d.why, WHY_NEVER_BLOCK);
+	policy_init(&p, c, MODE_ALERT);
+	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
+	assert_int_equal(d.why, WHY_DRY_RUN);
+	policy_init(&p, c, MODE_ENFORCE);
+	policy_decide(&p, &h, SEV_HIGH, NULL, true, T0, &d);
+	assert_int_equal(d.why, WHY_NEVER_BLOCK);
+	p.paused = true;
+	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
+	assert_int_equal(d.why, WHY_PAUSED);
+	assert_int_equal(d.level, LEVEL_ISOLATE);
+}
+
+static void test_rate_limit(void **state)
+{
+	struct conf *c = *state;
+	struct policy p;
+	struct decision d;
+	struct qaddr h = A("10.1.0.5");
+
+	c->enforce.max_actions_per_minute = 3;
+	policy_init(&p, c, MODE_ENFORCE);
+	for (unsigned i = 0; i < 3; i++) {
+		policy_decide(&p, &h, SEV_HIGH, NULL, false, T0 + i, &d);
+		assert_int_equal(d.why, WHY_NONE);
+	}
+	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0 + 10, &d);
+	assert_int_equal(d.why, WHY_RATE_LIMIT);
+	assert_int_equal(p.rate_suppressed, 1);
+	/* Watch-level alerts do not use the budget. */
+	policy_decide(&p, &h, SEV_LOW, NULL, false, T0 + 11, &d);
+	assert_int_equal(d.why, WHY_WATCH);
+	/* The next minute has a fresh budget. */
+	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0 + 61 * USEC_PER_SEC, &d);
+	assert_int_equal(d.why, WHY_NONE);
+}
+
+static void test_incident_patient_zero(void **state)
+{
+	struct incidents s;
+	struct incident *in;
+	struct qaddr a = A("10.1.0.6"), b = A("10.1.0.5"), c = A("10.1.0.7");
+
+	(void)state;
+	assert_int_equal(incidents_init(&s, 4, 600 * USEC_PER_SEC), 0);
+	/* .6 is flagged first, but .5 had started probing earlier. */
+	in = incident_join(&s, 0, "smb-propagation", &a, T0 + 5 * USEC_PER_SEC,
+			   T0 + 10 * USEC_PER_SEC);
+	assert_int_equal(in->id, 1);
+	in = incident_join(&s, 0, "smb-propagation", &b, T0, T0 + 12 * USEC_PER_SEC);
+	assert_int_equal(in->id, 1);
+	assert_int_equal(in->nhosts, 2);
+	assert_true(addr_eq(&in->patient_zero, &b));
+	assert_true(in->first_probe_us == T0);
+	/* Another rule: another incident. */
+	in = incident_join(&s, 4, "telnet-propagation", &c, T0, T0 + 13 * USEC_PER_SEC);
+	assert_int_equal(in->id, 2);
+	/* Same rule after the window: a new incident. */
+	in = incident_join(&s, 0, "smb-propagation", &c, T0 + 700 * USEC_PER_SEC,
+			   T0 + 700 * USEC_PER_SEC);
+	assert_int_equal(in->id, 3);
+	assert_int_equal(in->nhosts, 1);
+	/* The ring forgets the oldest but ids stay unique and findable. */
+	incident_join(&s, 1, "rpc-propagation", &c, T0, T0 + 800 * USEC_PER_SEC);
+	incident_join(&s, 2, "rdp-propagation", &c, T0, T0 + 800 * USEC_PER_SEC);
+	assert_null(incident_find(&s, 1));
+	assert_non_null(incident_find(&s, 2));
+	assert_int_equal(incident_find(&s, 5)->id, 5);
+	incidents_fini(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_levels_from_severity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_critical_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_never_block_and_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+		cmocka_unit_test(test_incident_patient_zero),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
