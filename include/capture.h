@@ -2,6 +2,7 @@
 #ifndef QD_CAPTURE_H
 #define QD_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,40 @@ int capture_open_file(const char *path, struct capture **ret, char *err, size_t 
 /* 1: a packet in *ret; 0: end of file; -EIO: read error (message in err). */
 int capture_next(struct capture *c, struct capture_packet *ret, char *err, size_t errlen);
 int capture_datalink(const struct capture *c);
+
+/* ---- live capture ---- */
+
+struct capture_opts {
+	unsigned snaplen;   /* bytes per packet (headers only) */
+	unsigned buffer_mb; /* kernel ring size */
+	bool promisc;
+	const char *filter; /* BPF filter expression (pcap syntax); NULL: none */
+};
+
+/* Opens interface ifname for live capture: promiscuous, immediate mode (no
+ * batching delay in the TPACKET_V3 ring, SPEC section 8), non-blocking, with
+ * the BPF filter compiled and set.  0, or -errno with a message in err.
+ * -ENODEV / -ENETDOWN when the interface does not exist or is down (the
+ * daemon retries those). */
+int capture_open_live(const char *ifname, const struct capture_opts *o, struct capture **ret,
+		      char *err, size_t errlen);
+/* The descriptor to poll for readability. */
+int capture_fd(const struct capture *c);
+const char *capture_name(const struct capture *c);
+/* Hands every packet available now (at most max) to cb.  Returns the number
+ * of packets, 0 when none was waiting, or -EIO (message in err; the
+ * interface went away or failed). */
+int capture_dispatch(struct capture *c, int max,
+		     void (*cb)(void *arg, const struct capture_packet *p), void *arg, char *err,
+		     size_t errlen);
+
+struct capture_stats {
+	uint64_t received;  /* packets the filter passed */
+	uint64_t dropped;   /* dropped by the kernel: no room in the buffer */
+	uint64_t ifdropped; /* dropped by the interface or driver */
+};
+/* Cumulative counters (pcap_stats() wraps at 32 bits; this does not). */
+int capture_get_stats(struct capture *c, struct capture_stats *ret);
 const char *capture_datalink_name(int dlt);
 void capture_close(struct capture *c); /* NULL is a no-op */
 

@@ -2,6 +2,9 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +12,21 @@
 
 #include "decode.h"
 
+/* The raw counters of pcap_stats() are 32-bit and wrap; we keep the last
+ * raw values and add the unsigned 32-bit difference, so the totals are
+ * exact as long as capture_get_stats() runs at least once per 2^32 packets
+ * (more than an hour even at a million packets a second). */
+struct stats_acc {
+	uint32_t last_recv, last_drop, last_ifdrop;
+	struct capture_stats total;
+};
+
 struct capture {
 	pcap_t *p;
 	int dlt;
+	bool live;
+	char name[IF_NAMESIZE]; /* the interface; "" for a file */
+	struct stats_acc st;
 };
 
 int capture_open_file(const char *path, struct capture **ret, char *err, size_t errlen)
@@ -76,6 +91,252 @@ int capture_next(struct capture *c, struct capture_packet *ret, char *err, size_
 int capture_datalink(const struct capture *c)
 {
 	return c->dlt;
+}
+
+/* ---- live capture ---- */
+
+/* Writes "what" and, when pcap said more, its words after it.  pcap's
+ * message for activation errors may be empty or may only repeat the
+ * error code, so ours comes first and says what the operator can do. */
+static void live_err(char *err, size_t errlen, const char *what, const char *detail)
+{
+	if (detail && *detail)
+		snprintf(err, errlen, "%s (%s)", what, detail);
+	else
+		snprintf(err, errlen, "%s", what);
+}
+
+/* pcap_activate() failed with status r: pick the errno the daemon acts on
+ * (it retries -ENODEV and -ENETDOWN) and a message that says what to do. */
+static int activate_error(pcap_t *p, int r, char *err, size_t errlen)
+{
+	const char *detail = pcap_geterr(p);
+
+	switch (r) {
+	case PCAP_ERROR_NO_SUCH_DEVICE:
+		live_err(err, errlen, "no such interface", detail);
+		return -ENODEV;
+	case PCAP_ERROR_IFACE_NOT_UP:
+		live_err(err, errlen, "interface is down", detail);
+		return -ENETDOWN;
+	case PCAP_ERROR_PERM_DENIED:
+		live_err(err, errlen, "permission denied: capturing needs CAP_NET_RAW", detail);
+		return -EPERM;
+	case PCAP_ERROR_PROMISC_PERM_DENIED:
+		live_err(err, errlen,
+			 "permission denied for promiscuous mode: it needs CAP_NET_RAW", detail);
+		return -EPERM;
+	default:
+		live_err(err, errlen, "cannot open the interface for capture",
+			 detail && *detail ? detail : pcap_statustostr(r));
+		return -EIO;
+	}
+}
+
+/* libpcap opens its packet socket without SOCK_CLOEXEC; set it so that no
+ * child we ever start inherits a capture socket. */
+static int set_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}
+
+static int set_filter(pcap_t *p, const char *expr, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+	int r = 0;
+
+	/* The netmask only matters for "ip broadcast", which we never use. */
+	if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "bad capture filter: %s", pcap_geterr(p));
+		return -EINVAL;
+	}
+	if (pcap_setfilter(p, &prog) < 0) {
+		snprintf(err, errlen, "cannot set the capture filter: %s", pcap_geterr(p));
+		r = -EIO;
+	}
+	pcap_freecode(&prog);
+	return r;
+}
+
+int capture_open_live(const char *ifname, const struct capture_opts *o, struct capture **ret,
+		      char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c = NULL;
+	pcap_t *p = NULL;
+	int r, fd;
+
+	if (errlen)
+		err[0] = '\0';
+	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE) {
+		snprintf(err, errlen, "invalid interface name");
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	p = pcap_create(ifname, ebuf);
+	if (!p) {
+		snprintf(err, errlen, "cannot create a capture handle: %s",
+			 ebuf[0] ? ebuf : "unknown error");
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (o->snaplen > 0 && pcap_set_snaplen(p, (int)MIN(o->snaplen, (unsigned)INT_MAX)) != 0) {
+		r = -EINVAL;
+		snprintf(err, errlen, "cannot set the snaplen");
+		goto fail;
+	}
+	if (o->buffer_mb > 0) {
+		/* pcap takes the size in bytes as an int: 2047 MiB at most
+		 * (conf.c accepts up to 4096; see BUFFER_MB_MAX there). */
+		unsigned mb = MIN(o->buffer_mb, (unsigned)(INT_MAX >> 20));
+
+		if (pcap_set_buffer_size(p, (int)(mb << 20)) != 0) {
+			r = -EINVAL;
+			snprintf(err, errlen, "cannot set the buffer size");
+			goto fail;
+		}
+	}
+	/* Immediate mode: each packet is handed over as soon as it arrives,
+	 * not when a TPACKET_V3 block fills or times out (SPEC section 8).
+	 * The short timeout only matters should immediate mode be ignored. */
+	if (pcap_set_promisc(p, o->promisc ? 1 : 0) != 0 || pcap_set_immediate_mode(p, 1) != 0 ||
+	    pcap_set_timeout(p, 10) != 0 ||
+	    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_MICRO) != 0) {
+		r = -EINVAL;
+		snprintf(err, errlen, "cannot set capture options: %s", pcap_geterr(p));
+		goto fail;
+	}
+	r = pcap_activate(p);
+	if (r < 0) {
+		r = activate_error(p, r, err, errlen);
+		goto fail;
+	}
+	if (r > 0) {
+		/* Not fatal (e.g. no promiscuous mode on this device), but the
+		 * operator should know: the message is left in err for the
+		 * caller to log although we succeed. */
+		live_err(err, errlen, pcap_statustostr(r), pcap_geterr(p));
+	}
+	fd = pcap_get_selectable_fd(p);
+	if (fd < 0) {
+		snprintf(err, errlen, "capture has no pollable descriptor");
+		r = -EOPNOTSUPP;
+		goto fail;
+	}
+	r = set_cloexec(fd);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot set close-on-exec: %s", strerror(-r));
+		goto fail;
+	}
+	c->dlt = pcap_datalink(p);
+	if (!decode_link_supported(c->dlt)) {
+		snprintf(err, errlen, "unsupported link type %d (%s)", c->dlt,
+			 capture_datalink_name(c->dlt));
+		r = -EPROTONOSUPPORT;
+		goto fail;
+	}
+	if (o->filter) {
+		r = set_filter(p, o->filter, err, errlen);
+		if (r < 0)
+			goto fail;
+	}
+	if (pcap_setnonblock(p, 1, ebuf) < 0) {
+		snprintf(err, errlen, "cannot set non-blocking mode: %s", ebuf);
+		r = -EIO;
+		goto fail;
+	}
+	c->p = p;
+	c->live = true;
+	snprintf(c->name, sizeof(c->name), "%s", ifname);
+	*ret = c;
+	return 0;
+fail:
+	if (p)
+		pcap_close(p);
+	free(c);
+	return r;
+}
+
+int capture_fd(const struct capture *c)
+{
+	return pcap_get_selectable_fd(c->p);
+}
+
+const char *capture_name(const struct capture *c)
+{
+	return c->name;
+}
+
+struct dispatch_ctx {
+	void (*cb)(void *arg, const struct capture_packet *p);
+	void *arg;
+	int dlt;
+};
+
+static void dispatch_one(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	const struct dispatch_ctx *x = (const struct dispatch_ctx *)(void *)user;
+	struct capture_packet pkt = {
+		.data = bytes,
+		.caplen = h->caplen,
+		.wirelen = h->len,
+		.dlt = x->dlt,
+	};
+
+	/* A clock before 1970 would wrap the unsigned usec_t: call it 0. */
+	if (h->ts.tv_sec >= 0 && h->ts.tv_usec >= 0)
+		pkt.ts = (usec_t)h->ts.tv_sec * USEC_PER_SEC + (usec_t)h->ts.tv_usec;
+	x->cb(x->arg, &pkt);
+}
+
+int capture_dispatch(struct capture *c, int max,
+		     void (*cb)(void *arg, const struct capture_packet *p), void *arg, char *err,
+		     size_t errlen)
+{
+	struct dispatch_ctx x = {.cb = cb, .arg = arg, .dlt = c->dlt};
+	int r;
+
+	/* pcap reads "0 or -1" as "a whole buffer", which is no bound. */
+	if (max <= 0)
+		return -EINVAL;
+	r = pcap_dispatch(c->p, max, dispatch_one, (u_char *)(void *)&x);
+	if (r >= 0)
+		return r;
+	if (r == PCAP_ERROR_BREAK)
+		return 0; /* pcap_breakloop(), which we never call */
+	snprintf(err, errlen, "%s", pcap_geterr(c->p));
+	return -EIO;
+}
+
+static uint64_t widen(uint32_t now, uint32_t *last)
+{
+	uint32_t d = now - *last; /* modulo 2^32: right across one wrap */
+
+	*last = now;
+	return d;
+}
+
+int capture_get_stats(struct capture *c, struct capture_stats *ret)
+{
+	struct pcap_stat ps;
+
+	if (!c->live)
+		return -EOPNOTSUPP; /* files have no kernel counters */
+	if (pcap_stats(c->p, &ps) < 0)
+		return -EIO;
+	c->st.total.received += widen(ps.ps_recv, &c->st.last_recv);
+	c->st.total.dropped += widen(ps.ps_drop, &c->st.last_drop);
+	c->st.total.ifdropped += widen(ps.ps_ifdrop, &c->st.last_ifdrop);
+	*ret = c->st.total;
+	return 0;
 }
 
 const char *capture_datalink_name(int dlt)

@@ -1,0 +1,102 @@
+/* The capture filter: what the detectors in detect.c look at, and nothing
+ * more, so that the kernel drops the bulk of the traffic (established TCP
+ * data) before it is ever copied to us. */
+#include "filter.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+/* ARP: who-has is the ARP sweep's probe and is-at its answer. */
+#define F_ARP "arp"
+
+/* ICMP always, whatever the rules: echo requests and replies are the ICMP
+ * sweep's probes and answers, and unreachable errors are the failure
+ * outcomes of TCP and UDP probes too (matched through the quoted header). */
+#define F_ICMP "icmp or icmp6"
+
+/* UDP has no flags to tell a probe from a reply: any datagram may be
+ * either, so it passes whole. */
+#define F_UDP "udp"
+
+/* TCP over IPv4: SYN (probe), SYN-ACK (success), RST (failure), and
+ * segments without ACK (FIN, NULL and XMAS probes; no legitimate segment of
+ * an established connection lacks ACK).  Pure ACKs and data of established
+ * connections, the bulk of all traffic, stay in the kernel.  tcp[] implies
+ * IPv4 and a first fragment.
+ *
+ * TCP over IPv6 passes whole, and detect.c tests the flags: libpcap (1.10)
+ * can index tcp[] only behind an IPv4 header, so "ip6 and tcp[13] & 2 != 0"
+ * is "ip6 and ip and ...", which matches nothing (pcap_compile() even
+ * rejects it alone; inside an "or" it would silently drop every IPv6
+ * segment).  SPEC section 8; test_filter.c checks it. */
+#define F_TCP \
+	"tcp[tcpflags] & (tcp-syn|tcp-rst) != 0 or tcp[tcpflags] & tcp-ack == 0 or (ip6 and tcp)"
+
+struct out {
+	char *buf;
+	size_t len, used;
+	bool overflow;
+};
+
+/* Appends s, keeping room for the terminating NUL. */
+static void put(struct out *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (o->overflow || n >= o->len - o->used) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->buf + o->used, s, n + 1);
+	o->used += n;
+}
+
+/* Does any detector count packets of protocol bit?  Enabled rules (with
+ * either counting mode: a rule counting failures needs the probes and the
+ * replies alike) and the TRW on the protocols it watches. */
+static bool needed(const struct conf *c, unsigned bit)
+{
+	for (unsigned i = 0; i < c->nrules; i++)
+		if (c->rules[i].enabled && (c->rules[i].protos & bit))
+			return true;
+	return c->scan.enabled && (c->scan.protos & bit);
+}
+
+/* The expression for an untagged frame, as a list of alternatives. */
+static void put_body(struct out *o, const struct conf *c)
+{
+	if (needed(c, PROTO_ARP))
+		put(o, F_ARP " or ");
+	put(o, F_ICMP);
+	if (needed(c, PROTO_UDP))
+		put(o, " or " F_UDP);
+	if (needed(c, PROTO_TCP))
+		put(o, " or " F_TCP);
+}
+
+int filter_build(const struct conf *c, char *buf, size_t len)
+{
+	struct out o = {.buf = buf, .len = len};
+
+	if (len == 0)
+		return -ENOSPC;
+	/* After "vlan", libpcap reads the rest of the expression one tag
+	 * further in, so the same body once more covers frames with an
+	 * 802.1Q tag in their bytes: files, userland filtering, and frames a
+	 * Linux host sends through a device that does not offload tagging.
+	 * (Frames Linux receives have the tag moved out of the packet before
+	 * the filter runs, so the first body matches them; libpcap puts the
+	 * tag back before handing them over.)  "and" and "or" have equal
+	 * precedence in pcap's grammar, hence the parentheses. */
+	put(&o, "(");
+	put_body(&o, c);
+	put(&o, ") or (vlan and (");
+	put_body(&o, c);
+	put(&o, "))");
+	if (o.overflow) {
+		buf[0] = '\0';
+		return -ENOSPC;
+	}
+	return (int)o.used;
+}
