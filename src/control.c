@@ -1,0 +1,837 @@
+/* The control socket server.  Everything is non-blocking and bounded: a
+ * fixed table of clients, a size cap on what each may send, a deadline on
+ * how long each may take, so that a slow or hostile client costs at most
+ * one slot and some memory for CONTROL_DEADLINE_MS. */
+#include "control.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LISTEN_BACKLOG 16
+/* First read buffer; it doubles up to the request cap as data arrives. */
+#define IN_INITIAL 4096
+/* What one client may make us read in one dispatch before the others get
+ * their turn. */
+#define READ_SLICE (256u << 10)
+/* Groups read from SO_PEERGROUPS on the stack; more go to the heap, up to
+ * the kernel's NGROUPS_MAX (65536). */
+#define PEERGROUPS_STACK 256
+#define PEERGROUPS_MAX	 65536
+/* After EMFILE/ENFILE on accept, leave the listening socket alone this
+ * long: it stays readable and would otherwise spin the loop. */
+#define ACCEPT_PAUSE_US (100 * 1000ULL)
+
+#define TRUNCATED_LINE "... (truncated)\n"
+
+enum client_state {
+	CL_FREE = 0,
+	CL_READING,
+	CL_WRITING,
+};
+
+struct client {
+	enum client_state state;
+	int fd;
+	struct ctl_peer peer;
+	usec_t deadline;
+	/* Reading: the request so far. */
+	char *in;
+	size_t inlen, incap;
+	size_t hdrlen; /* header line with its LF, 0 until the LF is seen */
+	/* Writing: status line, body, and the truncation note, in order. */
+	char status[CTL_MAX_HEADER + 1];
+	size_t statuslen;
+	struct ctl_out body;
+	const char *trailer;
+	size_t trailerlen;
+	size_t outoff; /* bytes of the concatenation already sent */
+};
+
+struct control {
+	int fd;
+	char *path;
+	dev_t dev; /* the socket file we created, so close removes only ours */
+	ino_t ino;
+	bool have_group;
+	gid_t gid;
+	char *group;
+	ctl_handler handler;
+	void *arg;
+	unsigned deadline_ms;
+	usec_t accept_paused_until;
+	bool full_logged; /* "too many clients" logged for this episode */
+	unsigned nclients;
+	struct client clients[CONTROL_MAX_CLIENTS];
+	struct ctl_request req; /* scratch: 17 kB is better off the stack */
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- reply bodies ---- */
+
+/* Makes room for need more bytes (plus a NUL for vsnprintf), doubling, never
+ * past CONTROL_MAX_REPLY.  Returns the bytes available, which may be fewer
+ * than asked at the cap or when memory runs out. */
+static size_t out_reserve(struct ctl_out *o, size_t need)
+{
+	size_t want, ncap;
+	char *nbuf;
+
+	if (o->cap - o->len >= need + 1)
+		return need;
+	want = o->len + need + 1;
+	if (want > CONTROL_MAX_REPLY + 1)
+		want = CONTROL_MAX_REPLY + 1;
+	ncap = o->cap ? o->cap : 4096;
+	while (ncap < want)
+		ncap *= 2;
+	if (ncap > CONTROL_MAX_REPLY + 1)
+		ncap = CONTROL_MAX_REPLY + 1;
+	if (ncap > o->cap) {
+		nbuf = realloc(o->buf, ncap);
+		if (nbuf) {
+			o->buf = nbuf;
+			o->cap = ncap;
+		}
+	}
+	return o->cap > o->len ? o->cap - o->len - 1 : 0;
+}
+
+void ctl_out_write(struct ctl_out *o, const char *data, size_t len)
+{
+	size_t room;
+
+	if (o->truncated || len == 0)
+		return;
+	room = out_reserve(o, len);
+	if (room < len) {
+		/* At the cap (or out of memory): keep what fits and say so. */
+		o->truncated = true;
+		len = room;
+	}
+	if (len) {
+		memcpy(o->buf + o->len, data, len);
+		o->len += len;
+		o->buf[o->len] = '\0';
+	}
+}
+
+void ctl_out_printf(struct ctl_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room;
+	int n;
+
+	if (o->truncated)
+		return;
+	room = out_reserve(o, 256);
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf ? o->buf + o->len : NULL, o->buf ? room + 1 : 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n <= room) {
+		o->len += (size_t)n;
+		return;
+	}
+	room = out_reserve(o, (size_t)n);
+	if (room < (size_t)n)
+		o->truncated = true;
+	if (room == 0)
+		return;
+	/* Format again into the larger buffer; vsnprintf cuts it at room
+	 * bytes when the cap was hit. */
+	va_start(ap, fmt);
+	vsnprintf(o->buf + o->len, room + 1, fmt, ap);
+	va_end(ap);
+	o->len += MIN((size_t)n, room);
+}
+
+/* ---- the listening socket ---- */
+
+static int lookup_group(const char *name, gid_t *ret_gid)
+{
+	long initial = sysconf(_SC_GETGR_R_SIZE_MAX);
+	size_t size = initial > 0 ? (size_t)initial : 1024;
+	struct group grp, *res = NULL;
+	char *buf = NULL;
+	int r;
+
+	for (;;) {
+		char *nbuf = realloc(buf, size);
+
+		if (!nbuf) {
+			r = -ENOMEM;
+			goto out;
+		}
+		buf = nbuf;
+		r = getgrnam_r(name, &grp, buf, size, &res);
+		if (r != ERANGE)
+			break;
+		if (size >= (1u << 20)) {
+			r = -ERANGE;
+			goto out;
+		}
+		size *= 2;
+	}
+	if (r != 0) {
+		r = -r;
+		goto out;
+	}
+	if (!res) {
+		r = -ENOENT;
+		goto out;
+	}
+	*ret_gid = res->gr_gid;
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
+/* Is something listening at path?  1 yes, 0 no (nothing there, or a stale
+ * socket that was removed), or -errno with a message. */
+static int probe_existing(const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+	const char *path = sun->sun_path;
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		seterr(err, errlen, "%s exists and is not a socket", path);
+		return -EEXIST;
+	}
+	/* Non-blocking, so that a live daemon with a full backlog answers
+	 * EAGAIN instead of making us wait. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		seterr(err, errlen, "socket: %s", strerror(errno));
+		return r;
+	}
+	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 || errno == EAGAIN) {
+		close(fd);
+		seterr(err, errlen, "another quarantined is running on %s", path);
+		return -EADDRINUSE;
+	}
+	r = -errno;
+	close(fd);
+	if (r != -ECONNREFUSED) {
+		seterr(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	/* Nobody listens: left over by a daemon that died. */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		r = -errno;
+		seterr(err, errlen, "removing stale %s: %s", path, strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+static int check_directory(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (!slash)
+		return 0; /* relative to the working directory, which exists */
+	if (slash == path) {
+		dir[0] = '/';
+		dir[1] = '\0';
+	} else {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+	}
+	if (stat(dir, &st) < 0) {
+		int r = -errno;
+
+		if (errno == ENOENT)
+			seterr(err, errlen, "directory %s of control socket does not exist", dir);
+		else
+			seterr(err, errlen, "directory %s: %s", dir, strerror(errno));
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		seterr(err, errlen, "%s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+int control_open(const char *path, const char *group, ctl_handler handler, void *arg,
+		 struct control **ret, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct control *c = NULL;
+	struct stat st;
+	mode_t old_umask;
+	int group_r = 0;
+	int r;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		seterr(err, errlen, "control socket path too long (max %zu bytes): %s",
+		       sizeof(sun.sun_path) - 1, path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->fd = -1;
+	c->handler = handler;
+	c->arg = arg;
+	c->deadline_ms = CONTROL_DEADLINE_MS;
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
+
+	if (group && group[0]) {
+		group_r = lookup_group(group, &c->gid);
+		if (group_r == 0) {
+			c->have_group = true;
+			c->group = strdup(group);
+			if (!c->group) {
+				r = -ENOMEM;
+				seterr(err, errlen, "out of memory");
+				goto fail;
+			}
+		}
+	}
+
+	r = check_directory(path, err, errlen);
+	if (r < 0)
+		goto fail;
+	r = probe_existing(&sun, err, errlen);
+	if (r < 0)
+		goto fail;
+
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->fd < 0) {
+		r = -errno;
+		seterr(err, errlen, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	/* Born 0600: nobody else may connect before the group is right. */
+	old_umask = umask(0177);
+	r = bind(c->fd, (const struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (r < 0) {
+		r = -errno;
+		if (errno == EADDRINUSE)
+			seterr(err, errlen, "another quarantined is running on %s", path);
+		else
+			seterr(err, errlen, "bind %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	c->path = strdup(path);
+	if (!c->path) {
+		r = -ENOMEM;
+		seterr(err, errlen, "out of memory");
+		unlink(path);
+		goto fail;
+	}
+	if (lstat(path, &st) < 0) {
+		r = -errno;
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail_unlink;
+	}
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	if (c->have_group) {
+		/* The group first, then the mode, so that 0660 never applies
+		 * to the wrong group. */
+		if (chown(path, (uid_t)-1, c->gid) < 0) {
+			r = -errno;
+			seterr(err, errlen, "chown %s to group %s: %s", path, group,
+			       strerror(errno));
+			goto fail_unlink;
+		}
+		if (chmod(path, 0660) < 0) {
+			r = -errno;
+			seterr(err, errlen, "chmod %s: %s", path, strerror(errno));
+			goto fail_unlink;
+		}
+	}
+	if (listen(c->fd, LISTEN_BACKLOG) < 0) {
+		r = -errno;
+		seterr(err, errlen, "listen %s: %s", path, strerror(errno));
+		goto fail_unlink;
+	}
+	/* Said once, here, and only when the socket is up: the operator
+	 * named a group that members cannot get access through. */
+	if (group_r == -ENOENT)
+		log_warnx("control: group %s does not exist; %s gets mode 0600 (root only)", group,
+			  path);
+	else if (group_r < 0)
+		log_warnx("control: looking up group %s: %s; %s gets mode 0600 (root only)", group,
+			  strerror(-group_r), path);
+	*ret = c;
+	return 0;
+
+fail_unlink:
+	unlink(path);
+fail:
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->path);
+	free(c->group);
+	free(c);
+	return r;
+}
+
+static void client_free(struct control *c, struct client *cl)
+{
+	if (cl->state == CL_FREE)
+		return;
+	close(cl->fd);
+	free(cl->in);
+	free(cl->body.buf);
+	memset(cl, 0, sizeof(*cl));
+	cl->fd = -1;
+	cl->state = CL_FREE;
+	c->nclients--;
+	if (c->nclients < CONTROL_MAX_CLIENTS)
+		c->full_logged = false;
+}
+
+void control_close(struct control *c)
+{
+	struct stat st;
+
+	if (!c)
+		return;
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		client_free(c, &c->clients[i]);
+	if (c->fd >= 0)
+		close(c->fd);
+	/* Only the file we bound: a successor may already have replaced it. */
+	if (c->path && lstat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+		unlink(c->path);
+	free(c->path);
+	free(c->group);
+	free(c);
+}
+
+void control_set_deadline_ms(struct control *c, unsigned deadline_ms)
+{
+	c->deadline_ms = deadline_ms;
+}
+
+unsigned control_clients(const struct control *c)
+{
+	return c->nclients;
+}
+
+/* ---- clients ---- */
+
+static bool in_groups(const gid_t *groups, size_t n, gid_t gid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* Is the peer on fd a member of gid?  Its supplementary groups as the
+ * kernel saw them at connect (SO_PEERGROUPS, Linux 4.13). */
+static bool peer_in_group(int fd, gid_t gid)
+{
+	gid_t stack[PEERGROUPS_STACK];
+	socklen_t len = sizeof(stack);
+	gid_t *heap;
+	bool found;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, stack, &len) == 0)
+		return in_groups(stack, len / sizeof(gid_t), gid);
+	if (errno != ERANGE || len == 0 || len > PEERGROUPS_MAX * sizeof(gid_t))
+		return false;
+	/* len now holds the size the kernel needs. */
+	heap = malloc(len);
+	if (!heap)
+		return false;
+	found = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, heap, &len) == 0 &&
+		in_groups(heap, len / sizeof(gid_t), gid);
+	free(heap);
+	return found;
+}
+
+/* Queues a reply (status line + body) and switches the client to writing.
+ * Takes body's buffer when body is not NULL. */
+static void client_reply(struct client *cl, int status, const char *msg, struct ctl_out *body)
+{
+	int n;
+
+	free(cl->in);
+	cl->in = NULL;
+	cl->inlen = cl->incap = 0;
+
+	n = ctl_status_format(cl->status, sizeof(cl->status), status, msg);
+	if (n < 0) /* a msg the line cannot carry: keep the status */
+		n = ctl_status_format(cl->status, sizeof(cl->status), status, "");
+	cl->statuslen = n > 0 ? (size_t)n : 0;
+	if (body) {
+		cl->body = *body;
+		memset(body, 0, sizeof(*body));
+	}
+	if (cl->body.truncated) {
+		if (cl->body.len && cl->body.buf[cl->body.len - 1] != '\n') {
+			cl->trailer = "\n" TRUNCATED_LINE;
+			cl->trailerlen = sizeof("\n" TRUNCATED_LINE) - 1;
+		} else {
+			cl->trailer = TRUNCATED_LINE;
+			cl->trailerlen = sizeof(TRUNCATED_LINE) - 1;
+		}
+	}
+	cl->outoff = 0;
+	cl->state = CL_WRITING;
+}
+
+/* Sends what the socket takes.  0 while more is to come, 1 when all is
+ * sent, -errno when the peer is gone. */
+static int client_flush(struct client *cl)
+{
+	for (;;) {
+		const char *seg[3] = {cl->status, cl->body.buf, cl->trailer};
+		size_t segl[3] = {cl->statuslen, cl->body.len, cl->trailerlen};
+		size_t off = cl->outoff;
+		unsigned i = 0;
+		ssize_t n;
+
+		while (i < 3 && off >= segl[i]) {
+			off -= segl[i];
+			i++;
+		}
+		if (i == 3)
+			return 1;
+		/* MSG_NOSIGNAL: a peer that went away is EPIPE, not SIGPIPE. */
+		n = send(cl->fd, seg[i] + off, segl[i] - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		cl->outoff += (size_t)n;
+	}
+}
+
+static void client_write(struct control *c, struct client *cl);
+
+/* Answers a request that is complete in cl->in. */
+static void client_handle(struct control *c, struct client *cl)
+{
+	struct ctl_request *req = &c->req;
+	struct ctl_out out = {0};
+	char msg[CTL_VALUE_MAX];
+	int status, r;
+
+	r = ctl_request_parse(cl->in, cl->inlen, req, msg, sizeof(msg));
+	if (r < 0) {
+		log_debug("control: malformed request from uid %u pid %d: %s",
+			  (unsigned)cl->peer.uid, (int)cl->peer.pid, msg);
+		client_reply(cl, 2, msg, NULL);
+		return;
+	}
+	if (!cl->peer.privileged) {
+		log_warnx("control: refused %s from uid %u pid %d: not root%s%s", req->cmd,
+			  (unsigned)cl->peer.uid, (int)cl->peer.pid,
+			  c->have_group ? " nor in group " : "", c->have_group ? c->group : "");
+		snprintf(msg, sizeof(msg), "permission denied (uid %u)", (unsigned)cl->peer.uid);
+		client_reply(cl, 1, msg, NULL);
+		return;
+	}
+	msg[0] = '\0';
+	status = c->handler(c->arg, req, &cl->peer, &out, msg, sizeof(msg));
+	msg[sizeof(msg) - 1] = '\0';
+	if (status < 0 || status > 2)
+		status = 1;
+	/* The body borrowed from cl->in is dead once the handler returns. */
+	client_reply(cl, status, msg, &out);
+}
+
+/* Reads what is there.  The request ends when the client shuts down its
+ * writing side. */
+static void client_read(struct control *c, struct client *cl)
+{
+	size_t sliced = 0;
+
+	while (sliced < READ_SLICE) {
+		/* Never hold more than the caps allow, plus one byte of body
+		 * to tell "exactly at the cap" from "over it".  The checks
+		 * below end the loop before the space left reaches 0, so a
+		 * recv() of 0 always means EOF. */
+		size_t limit = cl->hdrlen ? cl->hdrlen + CTL_MAX_BODY + 1 : CTL_MAX_HEADER;
+		size_t scan_from = cl->inlen;
+		ssize_t n;
+
+		if (cl->inlen == cl->incap) {
+			size_t ncap = cl->incap ? cl->incap * 2 : IN_INITIAL;
+			char *nbuf;
+
+			if (ncap > CTL_MAX_HEADER + CTL_MAX_BODY + 1)
+				ncap = CTL_MAX_HEADER + CTL_MAX_BODY + 1;
+			nbuf = realloc(cl->in, ncap);
+			if (!nbuf) {
+				log_warnx("control: out of memory reading a request");
+				client_free(c, cl);
+				return;
+			}
+			cl->in = nbuf;
+			cl->incap = ncap;
+		}
+		n = recv(cl->fd, cl->in + cl->inlen, MIN(cl->incap, limit) - cl->inlen,
+			 MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			log_debug("control: client uid %u: %s", (unsigned)cl->peer.uid,
+				  strerror(errno));
+			client_free(c, cl);
+			return;
+		}
+		if (n == 0) {
+			client_handle(c, cl);
+			client_write(c, cl); /* most answers fit the socket buffer */
+			return;
+		}
+		cl->inlen += (size_t)n;
+		sliced += (size_t)n;
+		if (!cl->hdrlen) {
+			size_t upto = MIN(cl->inlen, (size_t)CTL_MAX_HEADER);
+			const char *lf = scan_from < upto ? memchr(cl->in + scan_from, '\n',
+								   upto - scan_from)
+							  : NULL;
+
+			/* No LF in the first CTL_MAX_HEADER bytes: the line
+			 * with its LF would be longer than allowed. */
+			if (lf)
+				cl->hdrlen = (size_t)(lf - cl->in) + 1;
+			else if (cl->inlen >= CTL_MAX_HEADER)
+				goto too_large;
+		}
+		if (cl->hdrlen && cl->inlen - cl->hdrlen > CTL_MAX_BODY)
+			goto too_large;
+	}
+	return;
+
+too_large:
+	/* Stop reading: whatever else the client sends is discarded when we
+	 * close. */
+	log_warnx("control: request from uid %u pid %d too large", (unsigned)cl->peer.uid,
+		  (int)cl->peer.pid);
+	client_reply(cl, 2, "request too large", NULL);
+	if (client_flush(cl) != 0)
+		client_free(c, cl);
+}
+
+static void client_write(struct control *c, struct client *cl)
+{
+	int r = client_flush(cl);
+
+	if (r < 0)
+		log_debug("control: client uid %u went away: %s", (unsigned)cl->peer.uid,
+			  strerror(-r));
+	if (r != 0)
+		client_free(c, cl);
+}
+
+/* Tells a client we have no room for it, without waiting for it. */
+static void reject_full(struct control *c, int fd)
+{
+	char line[64];
+	int n = ctl_status_format(line, sizeof(line), 1, "too many clients");
+
+	/* Best effort: a failed send leaves the client with a closed
+	 * connection, which says as much. */
+	if (n > 0)
+		(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	if (!c->full_logged) {
+		log_warnx("control: %d clients connected; refusing more", CONTROL_MAX_CLIENTS);
+		c->full_logged = true;
+	}
+}
+
+static void accept_clients(struct control *c, usec_t now)
+{
+	/* The backlog bounds how many wait; take them all so that refused
+	 * ones hear so at once. */
+	for (unsigned k = 0; k < LISTEN_BACKLOG + CONTROL_MAX_CLIENTS; k++) {
+		struct client *cl = NULL;
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				log_warn("control: accept");
+				c->accept_paused_until = now + ACCEPT_PAUSE_US;
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				log_warn("control: accept");
+			}
+			return;
+		}
+		if (c->nclients >= CONTROL_MAX_CLIENTS) {
+			reject_full(c, fd);
+			continue;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			log_warn("control: SO_PEERCRED");
+			close(fd);
+			continue;
+		}
+		for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+			if (c->clients[i].state == CL_FREE) {
+				cl = &c->clients[i];
+				break;
+			}
+		if (!cl) { /* nclients says otherwise: cannot happen */
+			close(fd);
+			continue;
+		}
+		memset(cl, 0, sizeof(*cl));
+		cl->fd = fd;
+		cl->state = CL_READING;
+		cl->deadline = now + (usec_t)c->deadline_ms * 1000;
+		cl->peer.uid = cred.uid;
+		cl->peer.gid = cred.gid;
+		cl->peer.pid = cred.pid;
+		cl->peer.privileged =
+			cred.uid == 0 ||
+			(c->have_group && (cred.gid == c->gid || peer_in_group(fd, c->gid)));
+		c->nclients++;
+	}
+}
+
+unsigned control_pollfds(struct control *c, struct pollfd *fds, unsigned max)
+{
+	unsigned n = 0;
+
+	/* The listening socket first: control_dispatch accepts last, after
+	 * the clients it already has, so fd numbers cannot be confused. */
+	if (n < max && c->accept_paused_until == 0) {
+		fds[n].fd = c->fd;
+		fds[n].events = POLLIN;
+		fds[n].revents = 0;
+		n++;
+	}
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS && n < max; i++) {
+		struct client *cl = &c->clients[i];
+
+		if (cl->state == CL_FREE)
+			continue;
+		fds[n].fd = cl->fd;
+		fds[n].events = cl->state == CL_READING ? POLLIN : POLLOUT;
+		fds[n].revents = 0;
+		n++;
+	}
+	return n;
+}
+
+static struct client *client_by_fd(struct control *c, int fd)
+{
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i].state != CL_FREE && c->clients[i].fd == fd)
+			return &c->clients[i];
+	return NULL;
+}
+
+void control_dispatch(struct control *c, const struct pollfd *fds, unsigned n, usec_t now)
+{
+	bool listen_ready = false;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct client *cl;
+
+		if (!fds[i].revents)
+			continue;
+		if (fds[i].fd == c->fd) {
+			listen_ready = true;
+			continue;
+		}
+		/* POLLHUP and POLLERR too: the read or send says what it is. */
+		cl = client_by_fd(c, fds[i].fd);
+		if (!cl)
+			continue;
+		if (cl->state == CL_READING)
+			client_read(c, cl);
+		else if (cl->state == CL_WRITING)
+			client_write(c, cl);
+	}
+
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct client *cl = &c->clients[i];
+
+		if (cl->state == CL_FREE || now < cl->deadline)
+			continue;
+		log_warnx("control: client uid %u pid %d did not finish within %u ms; dropped",
+			  (unsigned)cl->peer.uid, (int)cl->peer.pid, c->deadline_ms);
+		client_free(c, cl);
+	}
+
+	if (c->accept_paused_until && now >= c->accept_paused_until)
+		c->accept_paused_until = 0;
+	if (listen_ready && c->accept_paused_until == 0)
+		accept_clients(c, now);
+}
+
+int control_timeout_ms(const struct control *c, usec_t now)
+{
+	usec_t next = USEC_INFINITY;
+	usec_t wait_us;
+
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i].state != CL_FREE)
+			next = MIN(next, c->clients[i].deadline);
+	if (c->accept_paused_until)
+		next = MIN(next, c->accept_paused_until);
+	if (next == USEC_INFINITY)
+		return -1;
+	if (next <= now)
+		return 0;
+	/* Rounded up: waking a little late is fine, waking early spins. */
+	wait_us = next - now;
+	if (wait_us / 1000 >= INT_MAX)
+		return INT_MAX;
+	return (int)((wait_us + 999) / 1000);
+}

@@ -1,0 +1,775 @@
+/* quarantinectl: the operator's client of the control socket (SPEC
+ * section 2).  Thin on purpose: it checks the arguments, so that a typo
+ * never reaches the daemon, maps them to one request, and prints what the
+ * daemon rendered.  Exit status: 0 success, 1 the daemon refused, 2 usage
+ * error, 3 daemon unreachable. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "ctlproto.h"
+#include "types.h"
+
+#define DEFAULT_SOCKET "/run/quarantined/control.sock"
+/* The daemon answers within its own client deadline (10 s); a bulk
+ * command may take longer to apply, hence the margin. */
+#define ANSWER_TIMEOUT_MS 30000
+
+enum {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+};
+
+enum opt_bit {
+	O_STATE = 1u << 0,
+	O_LEVEL = 1u << 1,
+	O_PROTO = 1u << 2,
+	O_PORTS = 1u << 3,
+	O_TTL = 1u << 4,
+	O_REASON = 1u << 5,
+	O_FROM = 1u << 6,
+	O_ALL = 1u << 7,
+	O_INCIDENT = 1u << 8,
+	O_BY = 1u << 9,
+};
+
+static const struct option_def {
+	const char *name; /* long name, without "--" */
+	enum opt_bit bit;
+	bool has_arg;
+} option_defs[] = {
+	{"state", O_STATE, true}, {"level", O_LEVEL, true}, {"proto", O_PROTO, true},
+	{"ports", O_PORTS, true}, {"ttl", O_TTL, true},	    {"reason", O_REASON, true},
+	{"from", O_FROM, true},	  {"all", O_ALL, false},    {"incident", O_INCIDENT, true},
+	{"by", O_BY, true},
+};
+
+#define MAX_POSITIONAL 8
+
+struct args {
+	const char *socket;
+	bool json;
+	unsigned given; /* enum opt_bit */
+	const char *val[ARRAY_SIZE(option_defs)];
+	const char *pos[MAX_POSITIONAL]; /* pos[0] is the command */
+	unsigned npos;
+};
+
+static const char *const levels[] = {"watch", "contain", "isolate", NULL};
+static const char *const states[] = {"detected", "watched",	"contained", "isolated", "cleaning",
+				     "cleaned",	 "uncleanable", "released",  NULL};
+static const char *const marks[] = {"cleaning", "cleaned", "uncleanable", NULL};
+static const char *const protos[] = {"tcp", "udp", NULL};
+static const char *const groupings[] = {"department", "floor", "owner", "rule", NULL};
+
+static const char usage_text[] =
+	"usage: quarantinectl [-S PATH] [--json] COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  status\n"
+	"  list [--state STATE] [--level LEVEL]\n"
+	"  show HOST\n"
+	"  quarantine HOST [--level watch|contain|isolate] [--proto tcp|udp --ports N,...]\n"
+	"             [--ttl DURATION] [--reason TEXT]\n"
+	"  quarantine --from FILE|- [--level LEVEL] [--ttl DURATION] [--reason TEXT]\n"
+	"  escalate HOST\n"
+	"  deescalate HOST\n"
+	"  release HOST|--all|--incident ID|--from FILE|- [--reason TEXT]\n"
+	"  mark HOST cleaning|cleaned|uncleanable [--reason TEXT]\n"
+	"  incidents\n"
+	"  incident ID\n"
+	"  report [--by department|floor|owner|rule]\n"
+	"  pause\n"
+	"  resume\n"
+	"  allow HOST|CIDR\n"
+	"  disallow HOST|CIDR\n"
+	"  reload\n"
+	"\n"
+	"options:\n"
+	"  -S, --socket PATH  control socket (default $QUARANTINED_SOCKET, else\n"
+	"                     " DEFAULT_SOCKET ")\n"
+	"  --json             machine-readable output\n"
+	"  -h, --help         this text\n"
+	"  -V, --version      print the version\n"
+	"\n"
+	"HOST is an IPv4 or IPv6 address; DURATION is like 90s, 30m, 12h, 7d.\n"
+	"STATE: detected watched contained isolated cleaning cleaned uncleanable released\n"
+	"exit status: 0 success, 1 refused by the daemon, 2 usage error, 3 daemon unreachable\n";
+
+static _Noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static _Noreturn void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("quarantinectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'quarantinectl --help'.\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void errmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("quarantinectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const char *join(const char *const *list, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; list[i]; i++)
+		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", i ? "|" : "",
+				      list[i]);
+	return buf;
+}
+
+static void check_word(const char *what, const char *v, const char *const *list)
+{
+	char buf[256];
+
+	for (unsigned i = 0; list[i]; i++)
+		if (strcmp(v, list[i]) == 0)
+			return;
+	usage_error("invalid %s '%s' (want %s)", what, v, join(list, buf, sizeof(buf)));
+}
+
+/* ---- command line ---- */
+
+static unsigned option_index(enum opt_bit bit)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(option_defs); i++)
+		if (option_defs[i].bit == bit)
+			return i;
+	abort();
+}
+
+static const char *opt(const struct args *a, enum opt_bit bit)
+{
+	return a->val[option_index(bit)];
+}
+
+static void set_option(struct args *a, const struct option_def *d, const char *v)
+{
+	unsigned i = (unsigned)(d - option_defs);
+
+	if (a->given & d->bit)
+		usage_error("--%s given twice", d->name);
+	a->given |= d->bit;
+	a->val[i] = v;
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+	bool options_done = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		const char *name, *eq, *v;
+		size_t nlen;
+
+		if (options_done || s[0] != '-' || s[1] == '\0') {
+			if (a->npos == MAX_POSITIONAL)
+				usage_error("too many arguments");
+			a->pos[a->npos++] = s;
+			continue;
+		}
+		if (strcmp(s, "--") == 0) {
+			options_done = true;
+			continue;
+		}
+		if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+			fputs(usage_text, stdout);
+			exit(EXIT_OK);
+		}
+		if (strcmp(s, "-V") == 0 || strcmp(s, "--version") == 0) {
+			printf("quarantinectl %s\n", QD_VERSION_STRING);
+			exit(EXIT_OK);
+		}
+		if (strcmp(s, "--json") == 0) {
+			a->json = true;
+			continue;
+		}
+		if (strncmp(s, "-S", 2) == 0 || strncmp(s, "--socket", 8) == 0) {
+			if (strcmp(s, "-S") == 0 || strcmp(s, "--socket") == 0) {
+				if (i + 1 == argc)
+					usage_error("%s needs a PATH", s);
+				v = argv[++i];
+			} else if (s[1] == 'S') {
+				v = s + 2;
+			} else if (s[8] == '=') {
+				v = s + 9;
+			} else {
+				usage_error("unknown option '%s'", s);
+			}
+			if (v[0] == '\0')
+				usage_error("empty socket path");
+			a->socket = v;
+			continue;
+		}
+		if (s[1] != '-')
+			usage_error("unknown option '%s'", s);
+		name = s + 2;
+		eq = strchr(name, '=');
+		nlen = eq ? (size_t)(eq - name) : strlen(name);
+		for (unsigned k = 0;; k++) {
+			const struct option_def *d = &option_defs[k];
+
+			if (k == ARRAY_SIZE(option_defs))
+				usage_error("unknown option '%s'", s);
+			if (strlen(d->name) != nlen || strncmp(d->name, name, nlen) != 0)
+				continue;
+			if (!d->has_arg) {
+				if (eq)
+					usage_error("--%s takes no value", d->name);
+				v = "1";
+			} else if (eq) {
+				v = eq + 1;
+			} else {
+				if (i + 1 == argc)
+					usage_error("--%s needs a value", d->name);
+				v = argv[++i];
+			}
+			set_option(a, d, v);
+			break;
+		}
+	}
+}
+
+/* ---- checks of single arguments ---- */
+
+static void check_host(const char *s)
+{
+	struct qaddr a;
+
+	if (addr_parse(s, &a) < 0)
+		usage_error("invalid HOST '%s' (want an IPv4 or IPv6 address)", s);
+}
+
+static void check_host_or_cidr(const char *s)
+{
+	struct qaddr a;
+	unsigned plen;
+	const char *slash;
+	char host[ADDR_STRLEN + 1], buf[ADDR_STRLEN];
+	char *end;
+	unsigned long l;
+
+	if (addr_parse_prefix(s, &a, &plen) == 0)
+		return;
+	/* Say what is wrong with a prefix whose address has host bits: the
+	 * usual slip is 10.1.0.5/24 for 10.1.0.0/24. */
+	slash = strchr(s, '/');
+	if (slash && (size_t)(slash - s) < sizeof(host)) {
+		memcpy(host, s, (size_t)(slash - s));
+		host[slash - s] = '\0';
+		errno = 0;
+		l = strtoul(slash + 1, &end, 10);
+		if (addr_parse(host, &a) == 0 && slash[1] >= '0' && slash[1] <= '9' && !errno &&
+		    *end == '\0' && l <= addr_bits(&a)) {
+			addr_mask(&a, (unsigned)l);
+			usage_error(
+				"'%s' has bits set past the prefix length (did you mean %s/%lu?)",
+				s, addr_ntop(&a, buf), l);
+		}
+	}
+	usage_error("invalid HOST or CIDR '%s'", s);
+}
+
+static const char *check_ttl(const char *s, char *buf, size_t len)
+{
+	uint64_t secs;
+
+	if (duration_parse(s, &secs) < 0)
+		usage_error("invalid DURATION '%s' (want e.g. 90s, 30m, 12h, 7d)", s);
+	snprintf(buf, len, "%llu", (unsigned long long)secs);
+	return buf;
+}
+
+/* Ports 1-65535, comma-separated; rewritten in canonical decimal. */
+static const char *check_ports(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+	const char *p = s;
+
+	if (*p == '\0')
+		usage_error("empty --ports");
+	for (;;) {
+		unsigned long v = 0;
+		const char *start = p;
+
+		while (*p >= '0' && *p <= '9') {
+			v = v * 10 + (unsigned long)(*p - '0');
+			if (v > 65535)
+				break;
+			p++;
+		}
+		if (p == start || v == 0 || v > 65535 || (*p != ',' && *p != '\0'))
+			usage_error("invalid --ports '%s' (want port numbers 1-65535, separated by "
+				    "commas)",
+				    s);
+		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%lu", n ? "," : "", v);
+		if (n >= len)
+			usage_error("--ports: too many ports");
+		if (*p == '\0')
+			break;
+		p++;
+	}
+	return buf;
+}
+
+static const char *check_incident(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || errno || *end || v == 0 || v > UINT32_MAX)
+		usage_error("invalid incident ID '%s' (want a number)", s);
+	return s;
+}
+
+/* Reads FILE (or stdin for "-") whole, up to CTL_MAX_BODY bytes. */
+static char *read_list(const char *path, size_t *ret_len)
+{
+	bool use_stdin = strcmp(path, "-") == 0;
+	int fd = use_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 65536;
+	char *buf;
+
+	if (fd < 0)
+		usage_error("cannot read %s: %s", path, strerror(errno));
+	buf = malloc(cap);
+	if (!buf) {
+		errmsg("out of memory");
+		exit(EXIT_REFUSED);
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *nbuf;
+
+			if (cap > CTL_MAX_BODY)
+				usage_error("%s is larger than the limit of %u bytes",
+					    use_stdin ? "standard input" : path, CTL_MAX_BODY);
+			cap *= 2;
+			nbuf = realloc(buf, cap + 1);
+			if (!nbuf) {
+				errmsg("out of memory");
+				exit(EXIT_REFUSED);
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			usage_error("cannot read %s: %s", use_stdin ? "standard input" : path,
+				    strerror(errno));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > CTL_MAX_BODY)
+		usage_error("%s is larger than the limit of %u bytes",
+			    use_stdin ? "standard input" : path, CTL_MAX_BODY);
+	if (!use_stdin)
+		close(fd);
+	*ret_len = len;
+	return buf;
+}
+
+/* ---- commands ---- */
+
+struct request {
+	char hdr[CTL_MAX_HEADER + 1];
+	char *body; /* --from contents; freed by main */
+	size_t bodylen;
+};
+
+static void add(struct request *r, const char *key, const char *value)
+{
+	int e = ctl_header_add(r->hdr, sizeof(r->hdr), key, value);
+
+	if (e == -E2BIG)
+		usage_error("argument of %s too long (max %d bytes)", key, CTL_VALUE_MAX - 1);
+	if (e < 0)
+		usage_error("arguments too long");
+}
+
+static void add_opt(struct request *r, const struct args *a, enum opt_bit bit, const char *key)
+{
+	if (a->given & bit)
+		add(r, key, opt(a, bit));
+}
+
+struct command {
+	const char *name;
+	unsigned options; /* enum opt_bit allowed */
+	unsigned minpos, maxpos;
+	const char *synopsis;
+};
+
+static const struct command commands[] = {
+	{"status", 0, 0, 0, "status"},
+	{"list", O_STATE | O_LEVEL, 0, 0, "list [--state STATE] [--level LEVEL]"},
+	{"show", 0, 1, 1, "show HOST"},
+	{"quarantine", O_LEVEL | O_PROTO | O_PORTS | O_TTL | O_REASON | O_FROM, 0, 1,
+	 "quarantine HOST|--from FILE [--level L] [--proto P --ports N,...] [--ttl D] "
+	 "[--reason TEXT]"},
+	{"escalate", 0, 1, 1, "escalate HOST"},
+	{"deescalate", 0, 1, 1, "deescalate HOST"},
+	{"release", O_ALL | O_INCIDENT | O_FROM | O_REASON, 0, 1,
+	 "release HOST|--all|--incident ID|--from FILE [--reason TEXT]"},
+	{"mark", O_REASON, 2, 2, "mark HOST cleaning|cleaned|uncleanable [--reason TEXT]"},
+	{"incidents", 0, 0, 0, "incidents"},
+	{"incident", 0, 1, 1, "incident ID"},
+	{"report", O_BY, 0, 0, "report [--by department|floor|owner|rule]"},
+	{"pause", 0, 0, 0, "pause"},
+	{"resume", 0, 0, 0, "resume"},
+	{"allow", 0, 1, 1, "allow HOST|CIDR"},
+	{"disallow", 0, 1, 1, "disallow HOST|CIDR"},
+	{"reload", 0, 0, 0, "reload"},
+};
+
+static void check_shape(const struct command *c, const struct args *a)
+{
+	unsigned npos = a->npos - 1;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(option_defs); i++)
+		if ((a->given & option_defs[i].bit) && !(c->options & option_defs[i].bit))
+			usage_error("%s does not take --%s (usage: %s)", c->name,
+				    option_defs[i].name, c->synopsis);
+	if (npos < c->minpos)
+		usage_error("%s needs more arguments (usage: %s)", c->name, c->synopsis);
+	if (npos > c->maxpos)
+		usage_error("too many arguments for %s (usage: %s)", c->name, c->synopsis);
+}
+
+static void build(const struct command *c, const struct args *a, struct request *r)
+{
+	const char *arg1 = a->npos > 1 ? a->pos[1] : NULL;
+	char buf[CTL_VALUE_MAX];
+	const char *cmd = c->name;
+
+	r->hdr[0] = '\0';
+	add(r, "cmd", cmd);
+
+	if (a->given & O_LEVEL)
+		check_word("level", opt(a, O_LEVEL), levels);
+	if (a->given & O_STATE)
+		check_word("state", opt(a, O_STATE), states);
+	if (a->given & O_BY)
+		check_word("grouping", opt(a, O_BY), groupings);
+	if (a->given & O_PROTO)
+		check_word("protocol", opt(a, O_PROTO), protos);
+
+	if (strcmp(cmd, "quarantine") == 0) {
+		if (!arg1 == !(a->given & O_FROM))
+			usage_error("quarantine takes either HOST or --from FILE (usage: %s)",
+				    c->synopsis);
+		if (a->given & O_FROM) {
+			if (a->given & (O_PROTO | O_PORTS))
+				usage_error("--proto and --ports apply to a single HOST, not to "
+					    "--from");
+		} else {
+			check_host(arg1);
+			add(r, "host", arg1);
+		}
+		if ((a->given & O_PORTS) && !(a->given & O_PROTO))
+			usage_error("--ports needs --proto");
+		if ((a->given & O_PROTO) && !(a->given & O_PORTS))
+			usage_error("--proto needs --ports");
+		add_opt(r, a, O_LEVEL, "level");
+		add_opt(r, a, O_PROTO, "proto");
+		if (a->given & O_PORTS)
+			add(r, "ports", check_ports(opt(a, O_PORTS), buf, sizeof(buf)));
+		if (a->given & O_TTL)
+			add(r, "ttl", check_ttl(opt(a, O_TTL), buf, sizeof(buf)));
+	} else if (strcmp(cmd, "release") == 0) {
+		unsigned forms = (arg1 != NULL) + !!(a->given & O_ALL) + !!(a->given & O_INCIDENT) +
+				 !!(a->given & O_FROM);
+
+		if (forms != 1)
+			usage_error("release takes exactly one of HOST, --all, --incident ID, "
+				    "--from FILE");
+		if (arg1) {
+			check_host(arg1);
+			add(r, "host", arg1);
+		}
+		add_opt(r, a, O_ALL, "all");
+		if (a->given & O_INCIDENT)
+			add(r, "incident", check_incident(opt(a, O_INCIDENT)));
+	} else if (strcmp(cmd, "mark") == 0) {
+		check_host(arg1);
+		check_word("certification state", a->pos[2], marks);
+		add(r, "host", arg1);
+		add(r, "state", a->pos[2]);
+	} else if (strcmp(cmd, "show") == 0 || strcmp(cmd, "escalate") == 0 ||
+		   strcmp(cmd, "deescalate") == 0) {
+		check_host(arg1);
+		add(r, "host", arg1);
+	} else if (strcmp(cmd, "allow") == 0 || strcmp(cmd, "disallow") == 0) {
+		check_host_or_cidr(arg1);
+		add(r, "host", arg1);
+	} else if (strcmp(cmd, "incident") == 0) {
+		add(r, "incident", check_incident(arg1));
+	} else if (strcmp(cmd, "list") == 0) {
+		add_opt(r, a, O_STATE, "state");
+		add_opt(r, a, O_LEVEL, "level");
+	} else if (strcmp(cmd, "report") == 0) {
+		add_opt(r, a, O_BY, "by");
+	}
+	add_opt(r, a, O_REASON, "reason");
+	if (a->given & O_FROM) {
+		add(r, "from", "1");
+		r->body = read_list(opt(a, O_FROM), &r->bodylen);
+	}
+	if (a->json)
+		add(r, "json", "1");
+	if (ctl_header_end(r->hdr, sizeof(r->hdr)) < 0)
+		usage_error("arguments too long");
+}
+
+/* ---- talking to the daemon ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+struct answer {
+	char line[CTL_MAX_HEADER + 1]; /* the status line until its LF */
+	size_t linelen;
+	bool have_status;
+	int status;
+	char msg[CTL_VALUE_MAX];
+	bool body_seen;
+	bool out_failed;
+	int out_errno;
+};
+
+/* Takes bytes from the daemon: the status line first, the body to stdout
+ * as it comes.  false on a malformed status line. */
+static bool take(struct answer *ans, const char *p, size_t n)
+{
+	if (!ans->have_status) {
+		const char *lf = memchr(p, '\n', n);
+		size_t part = lf ? (size_t)(lf - p) : n;
+
+		if (ans->linelen + part > CTL_MAX_HEADER)
+			return false;
+		memcpy(ans->line + ans->linelen, p, part);
+		ans->linelen += part;
+		if (!lf)
+			return true;
+		ans->line[ans->linelen] = '\0';
+		if (ctl_status_parse(ans->line, &ans->status, ans->msg, sizeof(ans->msg)) < 0)
+			return false;
+		ans->have_status = true;
+		p = lf + 1;
+		n -= part + 1;
+	}
+	if (n) {
+		ans->body_seen = true;
+		if (!ans->out_failed && !write_all(STDOUT_FILENO, p, n)) {
+			ans->out_failed = true;
+			ans->out_errno = errno;
+		}
+	}
+	return true;
+}
+
+static int connect_daemon(const char *path, int64_t deadline)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		errmsg("socket: %s", strerror(errno));
+		exit(EXIT_UNREACHABLE);
+	}
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return fd;
+		/* A full backlog: the daemon is there but busy; try again. */
+		if (errno == EAGAIN && mono_ms() < deadline) {
+			poll(NULL, 0, 20);
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			errmsg("no answer from quarantined at %s within %d s", path,
+			       ANSWER_TIMEOUT_MS / 1000);
+		else
+			errmsg("cannot reach quarantined at %s: %s", path, strerror(errno));
+		exit(EXIT_UNREACHABLE);
+	}
+}
+
+static int exchange(const char *path, const struct request *r)
+{
+	int64_t deadline = mono_ms() + ANSWER_TIMEOUT_MS;
+	size_t hdrlen = strlen(r->hdr);
+	size_t total = hdrlen + r->bodylen, sent = 0;
+	bool sending = true;
+	static struct answer ans;
+	int fd = connect_daemon(path, deadline);
+
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN | (sending ? POLLOUT : 0)};
+		int64_t left = deadline - mono_ms();
+		char buf[65536];
+		ssize_t n;
+
+		if (left <= 0) {
+			errmsg("no answer from quarantined at %s within %d s", path,
+			       ANSWER_TIMEOUT_MS / 1000);
+			return EXIT_UNREACHABLE;
+		}
+		if (poll(&pfd, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			errmsg("poll: %s", strerror(errno));
+			return EXIT_UNREACHABLE;
+		}
+		if (sending && (pfd.revents & (POLLOUT | POLLERR | POLLHUP))) {
+			const char *p = sent < hdrlen ? r->hdr + sent : r->body + (sent - hdrlen);
+			size_t len = sent < hdrlen ? hdrlen - sent : total - sent;
+
+			n = len ? send(fd, p, len, MSG_NOSIGNAL) : 0;
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				/* The daemon stopped reading (an early answer, e.g.
+				 * "request too large"): go and read it. */
+				sending = false;
+			} else if (n > 0) {
+				sent += (size_t)n;
+			}
+			if (sending && sent == total) {
+				/* The end of the request. */
+				shutdown(fd, SHUT_WR);
+				sending = false;
+			}
+		}
+		if (!(pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n > 0) {
+			if (!take(&ans, buf, (size_t)n)) {
+				errmsg("malformed answer from quarantined at %s", path);
+				return EXIT_UNREACHABLE;
+			}
+			continue;
+		}
+		/* EOF, or a reset after an early answer: the end either way
+		 * once the status line is in. */
+		if (!ans.have_status) {
+			if (n < 0)
+				errmsg("connection to quarantined at %s failed: %s", path,
+				       strerror(errno));
+			else
+				errmsg("quarantined at %s closed the connection without an "
+				       "answer",
+				       path);
+			return EXIT_UNREACHABLE;
+		}
+		break;
+	}
+	close(fd);
+
+	if (ans.status != 0)
+		errmsg("%s", ans.msg[0] ? ans.msg : "refused");
+	else if (!ans.body_seen && ans.msg[0]) {
+		size_t ml = strlen(ans.msg);
+
+		ans.msg[ml] = '\n';
+		if (!ans.out_failed && !write_all(STDOUT_FILENO, ans.msg, ml + 1)) {
+			ans.out_failed = true;
+			ans.out_errno = errno;
+		}
+	}
+	if (ans.out_failed) {
+		errmsg("writing output: %s", strerror(ans.out_errno));
+		return ans.status ? ans.status : EXIT_REFUSED;
+	}
+	if (ans.status < 0 || ans.status > EXIT_USAGE)
+		return EXIT_REFUSED;
+	return ans.status;
+}
+
+int main(int argc, char **argv)
+{
+	static struct args a;
+	static struct request r;
+	const struct command *c = NULL;
+	const char *env = getenv("QUARANTINED_SOCKET");
+	int status;
+
+	parse_args(argc, argv, &a);
+	if (!a.socket)
+		a.socket = env && env[0] ? env : DEFAULT_SOCKET;
+	if (strlen(a.socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		usage_error("socket path too long: %s", a.socket);
+	if (a.npos == 0)
+		usage_error("no command given");
+	for (unsigned i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(a.pos[0], commands[i].name) == 0)
+			c = &commands[i];
+	if (!c)
+		usage_error("unknown command '%s'", a.pos[0]);
+	check_shape(c, &a);
+	build(c, &a, &r);
+	status = exchange(a.socket, &r);
+	free(r.body);
+	return status;
+}

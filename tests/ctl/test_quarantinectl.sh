@@ -1,0 +1,345 @@
+#!/bin/sh
+# test_quarantinectl.sh QUARANTINECTL FAKE_DAEMON
+#
+# Runs quarantinectl against fake_daemon (the real control server with a
+# handler that echoes each request as key=value lines, then "body:" and the
+# body) and checks the request every command line maps to, the exit
+# statuses 0/1/2/3, and the usage errors caught before any connection.
+#
+# Exit status: 0 when every check passed, 1 otherwise, 2 on usage errors.
+set -eu
+
+if [ $# -ne 2 ]; then
+	echo "usage: $0 QUARANTINECTL FAKE_DAEMON" >&2
+	exit 2
+fi
+ctl=$1
+fake=$2
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qctl.XXXXXX")
+pids=
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+checks=0
+failures=0
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+
+# start_fake NAME [--hangup]: a fake daemon on $tmp/NAME.sock.
+start_fake() {
+	"$fake" "$tmp/$1.sock" ${2:+"$2"} >"$tmp/$1.log" 2>&1 &
+	last_pid=$!
+	pids="$pids $last_pid"
+	n=0
+	until grep -qx ready "$tmp/$1.log" 2>/dev/null; do
+		n=$((n + 1))
+		if [ $n -gt 200 ]; then
+			echo "fake daemon $1 did not start:" >&2
+			cat "$tmp/$1.log" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+}
+
+# run WANT_STATUS ARGS...: quarantinectl ARGS, stdin from $stdin (default
+# /dev/null), stdout and stderr kept in $tmp/out and $tmp/err.
+stdin=/dev/null
+run() {
+	want=$1
+	shift
+	checks=$((checks + 1))
+	rc=0
+	"$ctl" "$@" <"$stdin" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	last="quarantinectl $*"
+	if [ "$rc" != "$want" ]; then
+		fail "$last: exit status $rc, want $want"
+		sed 's/^/    stderr: /' "$tmp/err" >&2
+	fi
+}
+
+# out_is LINE...: stdout is exactly these lines.
+out_is() {
+	printf '%s\n' "$@" >"$tmp/want"
+	if ! cmp -s "$tmp/want" "$tmp/out"; then
+		fail "$last: unexpected stdout"
+		diff -u "$tmp/want" "$tmp/out" | sed 's/^/    /' >&2 || true
+	fi
+}
+
+out_empty() {
+	if [ -s "$tmp/out" ]; then
+		fail "$last: stdout not empty"
+		sed 's/^/    stdout: /' "$tmp/out" >&2
+	fi
+}
+
+# err_has TEXT: stderr contains TEXT.
+err_has() {
+	if ! grep -qF -- "$1" "$tmp/err"; then
+		fail "$last: stderr lacks '$1'"
+		sed 's/^/    stderr: /' "$tmp/err" >&2
+	fi
+}
+
+err_empty() {
+	if [ -s "$tmp/err" ]; then
+		fail "$last: stderr not empty"
+		sed 's/^/    stderr: /' "$tmp/err" >&2
+	fi
+}
+
+start_fake d
+S=$tmp/d.sock
+
+# ---- the request each command maps to ----
+
+run 0 -S "$S" status
+out_is cmd=status
+err_empty
+
+# --json before or after the command; options before or after arguments.
+run 0 -S "$S" --json status
+out_is cmd=status json=1
+run 0 status --json -S "$S"
+out_is cmd=status json=1
+run 0 "-S$S" --socket="$S" list --json
+out_is cmd=list json=1
+
+run 0 -S "$S" list --state isolated --level contain
+out_is cmd=list state=isolated level=contain
+run 0 -S "$S" list --level=watch
+out_is cmd=list level=watch
+
+run 0 -S "$S" show 10.1.0.5
+out_is cmd=show host=10.1.0.5
+run 0 -S "$S" show 2001:db8::17 --json
+out_is cmd=show host=2001:db8::17 json=1
+
+run 0 -S "$S" quarantine 10.1.0.5
+out_is cmd=quarantine host=10.1.0.5
+run 0 -S "$S" quarantine 10.1.0.5 --level contain --proto tcp --ports 445,0139 \
+	--ttl 12h --reason 'worm on SMB'
+out_is cmd=quarantine host=10.1.0.5 level=contain proto=tcp ports=445,139 ttl=43200 \
+	'reason=worm on SMB'
+run 0 -S "$S" quarantine --ttl 90s --level watch --proto udp --ports 1434 fd00::5 --json
+out_is cmd=quarantine host=fd00::5 level=watch proto=udp ports=1434 ttl=90 json=1
+run 0 -S "$S" quarantine 10.1.0.5 --ttl 30m
+out_is cmd=quarantine host=10.1.0.5 ttl=1800
+run 0 -S "$S" quarantine 10.1.0.5 --ttl 7d --level=isolate
+out_is cmd=quarantine host=10.1.0.5 level=isolate ttl=604800
+# Values travel intact: %, =, tabs.
+run 0 -S "$S" quarantine 10.1.0.5 --reason 'a%25b=c	d 100%'
+out_is cmd=quarantine host=10.1.0.5 'reason=a%25b=c	d 100%'
+
+# Bulk: a file, and standard input.
+printf '10.1.0.5\n# from the AV console\n10.1.0.6\n' >"$tmp/list"
+run 0 -S "$S" quarantine --from "$tmp/list" --level contain --reason av
+out_is cmd=quarantine level=contain reason=av from=1 body: 10.1.0.5 '# from the AV console' \
+	10.1.0.6
+stdin=$tmp/list
+run 0 -S "$S" --json quarantine --ttl 1d --from -
+stdin=/dev/null
+out_is cmd=quarantine ttl=86400 from=1 json=1 body: 10.1.0.5 '# from the AV console' 10.1.0.6
+# A larger list goes through whole.
+i=0
+: >"$tmp/big"
+while [ $i -lt 2000 ]; do
+	echo "10.2.$((i / 250)).$((i % 250 + 1))"
+	i=$((i + 1))
+done >"$tmp/big"
+run 0 -S "$S" release --from "$tmp/big"
+{ printf 'cmd=release\nfrom=1\nbody:\n'; cat "$tmp/big"; } >"$tmp/want"
+cmp -s "$tmp/want" "$tmp/out" || fail "$last: body not echoed intact"
+
+run 0 -S "$S" escalate 10.1.0.5
+out_is cmd=escalate host=10.1.0.5
+run 0 -S "$S" deescalate 10.1.0.5
+out_is cmd=deescalate host=10.1.0.5
+
+run 0 -S "$S" release 10.1.0.5 --reason cleaned
+out_is cmd=release host=10.1.0.5 reason=cleaned
+run 0 -S "$S" release --all
+out_is cmd=release all=1
+run 0 -S "$S" release --incident 7 --reason 'false positive'
+out_is cmd=release incident=7 'reason=false positive'
+stdin=$tmp/list
+run 0 -S "$S" release --from -
+stdin=/dev/null
+out_is cmd=release from=1 body: 10.1.0.5 '# from the AV console' 10.1.0.6
+
+run 0 -S "$S" mark 10.1.0.5 cleaned --reason reimaged
+out_is cmd=mark host=10.1.0.5 state=cleaned reason=reimaged
+run 0 -S "$S" mark --reason 'no vendor patch' 10.1.0.6 uncleanable
+out_is cmd=mark host=10.1.0.6 state=uncleanable 'reason=no vendor patch'
+run 0 -S "$S" mark 10.1.0.6 cleaning
+out_is cmd=mark host=10.1.0.6 state=cleaning
+
+run 0 -S "$S" incidents --json
+out_is cmd=incidents json=1
+run 0 -S "$S" incident 3
+out_is cmd=incident incident=3
+
+run 0 -S "$S" report
+out_is cmd=report
+run 0 -S "$S" report --by department
+out_is cmd=report by=department
+run 0 -S "$S" report --by rule --json
+out_is cmd=report by=rule json=1
+
+for c in pause resume reload; do
+	run 0 -S "$S" $c
+	out_is cmd=$c
+done
+
+run 0 -S "$S" allow 10.1.0.0/24
+out_is cmd=allow host=10.1.0.0/24
+run 0 -S "$S" allow 10.1.0.9
+out_is cmd=allow host=10.1.0.9
+run 0 -S "$S" disallow fc00::/7
+out_is cmd=disallow host=fc00::/7
+
+# ---- the socket: $QUARANTINED_SOCKET, and -S over it ----
+
+checks=$((checks + 1))
+rc=0
+QUARANTINED_SOCKET=$S "$ctl" status >"$tmp/out" 2>"$tmp/err" || rc=$?
+last="QUARANTINED_SOCKET=... quarantinectl status"
+[ $rc = 0 ] || fail "$last: exit status $rc"
+out_is cmd=status
+checks=$((checks + 1))
+rc=0
+QUARANTINED_SOCKET=$tmp/nowhere.sock "$ctl" -S "$S" status >"$tmp/out" 2>"$tmp/err" || rc=$?
+last="QUARANTINED_SOCKET=nowhere quarantinectl -S ... status"
+[ $rc = 0 ] || fail "$last: exit status $rc"
+checks=$((checks + 1))
+rc=0
+QUARANTINED_SOCKET=$tmp/nowhere.sock "$ctl" status >"$tmp/out" 2>"$tmp/err" || rc=$?
+last="QUARANTINED_SOCKET=nowhere quarantinectl status"
+[ $rc = 3 ] || fail "$last: exit status $rc, want 3"
+err_has "cannot reach quarantined at $tmp/nowhere.sock"
+
+# ---- the daemon's answer ----
+
+# Refused: the message on stderr, the status as exit status.
+run 1 -S "$S" quarantine 10.1.0.5 --reason status=1
+err_has 'quarantinectl: fake refusal 1'
+out_is cmd=quarantine host=10.1.0.5 reason=status=1
+run 2 -S "$S" release 10.1.0.5 --reason status=2
+err_has 'quarantinectl: fake refusal 2'
+
+# An empty body: the message goes to stdout.
+run 0 -S "$S" release 10.1.0.5 --reason quiet
+out_is 'release done 10.1.0.5'
+err_empty
+
+# ---- unreachable: 3 ----
+
+run 3 -S "$tmp/nowhere.sock" status
+err_has "cannot reach quarantined at $tmp/nowhere.sock"
+out_empty
+
+# A socket file nobody listens on: a daemon killed with SIGKILL.
+start_fake dead
+kill -9 "$last_pid"
+wait "$last_pid" 2>/dev/null || true
+run 3 -S "$tmp/dead.sock" status
+err_has "cannot reach quarantined at $tmp/dead.sock"
+
+# Not a socket at all.
+: >"$tmp/plain"
+run 3 -S "$tmp/plain" status
+err_has "cannot reach quarantined at $tmp/plain"
+
+# A daemon that closes before it answers.
+start_fake hup --hangup
+run 3 -S "$tmp/hup.sock" status
+err_has 'closed the connection without an answer'
+run 3 -S "$tmp/hup.sock" release --from "$tmp/big"
+
+# ---- usage errors: 2, before any connection ----
+
+N=$tmp/nowhere.sock
+usage() {
+	msg=$1
+	shift
+	run 2 -S "$N" "$@"
+	err_has "$msg"
+	out_empty
+}
+usage 'no command given'
+usage "unknown command 'frobnicate'" frobnicate
+usage "unknown option '--bogus'" status --bogus
+usage "unknown option '-x'" -x status
+usage "invalid HOST 'foo'" show foo
+usage "invalid HOST '10.1.0.256'" show 10.1.0.256
+usage "invalid HOST '10.1.0.0/24'" quarantine 10.1.0.0/24
+usage "invalid HOST" escalate ''
+usage 'show needs more arguments' show
+usage 'too many arguments for show' show 10.1.0.5 10.1.0.6
+usage 'status does not take --level' status --level watch
+usage "invalid DURATION '5x'" quarantine 10.1.0.5 --ttl 5x
+usage "invalid DURATION '12hours'" quarantine 10.1.0.5 --ttl 12hours
+usage "invalid DURATION ''" quarantine 10.1.0.5 --ttl ''
+usage '--ports needs --proto' quarantine 10.1.0.5 --ports 445
+usage '--proto needs --ports' quarantine 10.1.0.5 --proto tcp
+usage "invalid protocol 'icmp'" quarantine 10.1.0.5 --proto icmp --ports 1
+usage "invalid --ports '0'" quarantine 10.1.0.5 --proto tcp --ports 0
+usage "invalid --ports '65536'" quarantine 10.1.0.5 --proto tcp --ports 65536
+usage "invalid --ports '1,,2'" quarantine 10.1.0.5 --proto tcp --ports 1,,2
+usage "invalid --ports '22,'" quarantine 10.1.0.5 --proto tcp --ports 22,
+usage "invalid --ports 'ssh'" quarantine 10.1.0.5 --proto tcp --ports ssh
+usage "invalid --ports '1-1024'" quarantine 10.1.0.5 --proto tcp --ports 1-1024
+usage "invalid level 'block'" quarantine 10.1.0.5 --level block
+usage "invalid state 'infected'" list --state infected
+usage "invalid grouping 'building'" report --by building
+usage "invalid certification state 'clean'" mark 10.1.0.5 clean
+usage 'mark needs more arguments' mark 10.1.0.5
+usage '--level given twice' quarantine 10.1.0.5 --level watch --level isolate
+usage '--level needs a value' quarantine 10.1.0.5 --level
+usage '--all takes no value' release --all=yes
+usage 'quarantine takes either HOST or --from' quarantine
+usage 'quarantine takes either HOST or --from' quarantine 10.1.0.5 --from "$tmp/list"
+usage '--proto and --ports apply to a single HOST' quarantine --from "$tmp/list" \
+	--proto tcp --ports 445
+usage 'release takes exactly one of' release
+usage 'release takes exactly one of' release 10.1.0.5 --all
+usage 'release takes exactly one of' release --all --incident 3
+usage 'release takes exactly one of' release --incident 3 --from "$tmp/list"
+usage "invalid incident ID 'x1'" release --incident x1
+usage "invalid incident ID '0'" incident 0
+usage "cannot read $tmp/missing" quarantine --from "$tmp/missing"
+usage "cannot read $tmp" release --from "$tmp"
+usage "did you mean 10.1.0.0/24?" allow 10.1.0.5/24
+usage "invalid HOST or CIDR '10.1.0.0/33'" allow 10.1.0.0/33
+usage "invalid HOST or CIDR 'any'" disallow any
+usage 'argument of reason too long' release 10.1.0.5 \
+	--reason "$(head -c 2000 /dev/zero | tr '\0' x)"
+usage 'socket path too long' -S "/$(head -c 200 /dev/zero | tr '\0' x)" status
+head -c 17000000 /dev/zero | tr '\0' '\n' >"$tmp/huge"
+usage 'larger than the limit' quarantine --from "$tmp/huge"
+
+# Help and version.
+run 0 --help
+grep -q '^usage: quarantinectl' "$tmp/out" || fail "--help: no usage line"
+run 0 status -h
+grep -q 'mark HOST cleaning|cleaned|uncleanable' "$tmp/out" || fail "-h: no mark synopsis"
+run 0 -V
+grep -qx 'quarantinectl [0-9][0-9.]*' "$tmp/out" || fail "-V: unexpected output"
+
+# The fake daemon survived every client.
+run 0 -S "$S" status
+out_is cmd=status
+
+echo "$checks commands checked, $failures failures"
+[ $failures -eq 0 ]

@@ -1,0 +1,878 @@
+/* Unit tests for the control socket server.  The server runs in this
+ * process, driven by a poll loop here; clients are non-blocking sockets of
+ * this process, or child processes where another uid is needed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+
+#define NOBODY 65534
+
+static char dir[64];
+static char sockpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+/* What the handler saw last. */
+static struct {
+	unsigned calls;
+	struct ctl_peer peer;
+} seen;
+
+static usec_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+/* Echoes the request: cmd and arguments as key=value lines, then the body
+ * (or its length when large).  "st" chooses the status, "big" asks for a
+ * reply of that many bytes. */
+static int echo_handler(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
+			struct ctl_out *out, char *msg, size_t msglen)
+{
+	const char *st = ctl_request_get(req, "st");
+	const char *big = ctl_request_get(req, "big");
+
+	seen.calls++;
+	seen.peer = *peer;
+	if (big) {
+		static char chunk[65536];
+		size_t want = strtoull(big, NULL, 10);
+
+		memset(chunk, 'x', sizeof(chunk));
+		while (want && !out->truncated) {
+			size_t n = want < sizeof(chunk) ? want : sizeof(chunk);
+
+			ctl_out_write(out, chunk, n);
+			want -= n;
+		}
+		snprintf(msg, msglen, "big");
+		return 0;
+	}
+	ctl_out_printf(out, "cmd=%s\n", req->cmd);
+	for (unsigned i = 0; i < req->nargs; i++)
+		ctl_out_printf(out, "%s=%s\n", req->args[i].key, req->args[i].value);
+	if (req->bodylen > 4096)
+		ctl_out_printf(out, "bodylen=%zu\n", req->bodylen);
+	else
+		ctl_out_write(out, req->body, req->bodylen);
+	snprintf(msg, msglen, "echo %s", req->cmd);
+	return st ? atoi(st) : 0;
+}
+
+/* ---- a client driven by the same loop ---- */
+
+struct tclient {
+	int fd;
+	const char *req; /* borrowed */
+	size_t reqlen, sent;
+	bool shut; /* SHUT_WR done (or writing gave up) */
+	bool hold; /* do not send yet */
+	bool done; /* EOF or error on reading */
+	int rerr;  /* errno that ended reading, 0 for EOF */
+	char *resp;
+	size_t resplen, respcap;
+};
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void tc_start(struct tclient *t, const char *req, size_t reqlen)
+{
+	memset(t, 0, sizeof(*t));
+	t->fd = connect_to(sockpath);
+	assert_true(t->fd >= 0);
+	t->req = req;
+	t->reqlen = reqlen;
+}
+
+static void tc_free(struct tclient *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	free(t->resp);
+	t->resp = NULL;
+}
+
+static void tc_step(struct tclient *t)
+{
+	if (t->done || t->fd < 0)
+		return;
+	while (!t->hold && !t->shut && t->sent < t->reqlen) {
+		ssize_t n = send(t->fd, t->req + t->sent, t->reqlen - t->sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				break;
+			/* The server answered early and closed. */
+			t->shut = true;
+			break;
+		}
+		t->sent += (size_t)n;
+	}
+	if (!t->hold && !t->shut && t->sent == t->reqlen) {
+		shutdown(t->fd, SHUT_WR);
+		t->shut = true;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (t->respcap - t->resplen < 65536) {
+			t->respcap = t->respcap ? t->respcap * 2 : 65536;
+			t->resp = realloc(t->resp, t->respcap + 1);
+			assert_non_null(t->resp);
+		}
+		n = recv(t->fd, t->resp + t->resplen, t->respcap - t->resplen, MSG_DONTWAIT);
+		if (n > 0) {
+			t->resplen += (size_t)n;
+			t->resp[t->resplen] = '\0';
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN)
+			break;
+		t->done = true;
+		t->rerr = n < 0 ? errno : 0;
+		break;
+	}
+}
+
+/* One round of the server's loop, waiting at most wait_ms. */
+static void pump_once(struct control *c, int wait_ms)
+{
+	struct pollfd fds[CONTROL_MAX_CLIENTS + 1];
+	unsigned n = control_pollfds(c, fds, CONTROL_MAX_CLIENTS + 1);
+	int t = control_timeout_ms(c, mono_us());
+
+	if (t < 0 || t > wait_ms)
+		t = wait_ms;
+	if (poll(fds, n, t) < 0)
+		assert_int_equal(errno, EINTR);
+	control_dispatch(c, fds, n, mono_us());
+}
+
+/* Runs the server and the clients until every client is done, or timeout. */
+static void run(struct control *c, struct tclient *t, unsigned nt, int timeout_ms)
+{
+	usec_t end = mono_us() + (usec_t)timeout_ms * 1000;
+
+	for (;;) {
+		bool all = true;
+
+		for (unsigned i = 0; i < nt; i++) {
+			tc_step(&t[i]);
+			all = all && (t[i].done || t[i].fd < 0);
+		}
+		if (all)
+			return;
+		if (mono_us() > end)
+			fail_msg("clients not done within %d ms", timeout_ms);
+		pump_once(c, 2);
+	}
+}
+
+/* Root is privileged anyway; anyone else needs the socket's group, and
+ * gets it here through its primary group. */
+static const char *own_group(void)
+{
+	struct group *g;
+
+	if (getuid() == 0)
+		return NULL;
+	g = getgrgid(getgid());
+	assert_non_null(g);
+	return g->gr_name;
+}
+
+static struct control *open_ok(const char *group)
+{
+	struct control *c = NULL;
+	char err[256] = "";
+
+	if (control_open(sockpath, group, echo_handler, NULL, &c, err, sizeof(err)) < 0)
+		fail_msg("control_open: %s", err);
+	return c;
+}
+
+/* One request, one answer. */
+static void roundtrip(struct control *c, const char *req, size_t len, char **ret_resp)
+{
+	struct tclient t;
+
+	tc_start(&t, req, len);
+	run(c, &t, 1, 5000);
+	*ret_resp = t.resp;
+	t.resp = NULL;
+	tc_free(&t);
+}
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/qd-control-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(sockpath, sizeof(sockpath), "%s/control.sock", dir);
+	memset(&seen, 0, sizeof(seen));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- tests ---- */
+
+static void test_echo(void **state)
+{
+	struct control *c = open_ok(own_group());
+	static const char req[] = "cmd=quarantine\thost=10.1.0.5\treason=a%09b\n10.0.0.1\n";
+	char *resp;
+
+	assert_int_equal(control_timeout_ms(c, mono_us()), -1);
+	roundtrip(c, req, sizeof(req) - 1, &resp);
+	assert_string_equal(resp, "status=0\tmsg=echo quarantine\n"
+				  "cmd=quarantine\nhost=10.1.0.5\nreason=a\tb\n10.0.0.1\n");
+	free(resp);
+	assert_int_equal(control_clients(c), 0);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(control_timeout_ms(c, mono_us()), -1);
+
+	/* The handler's status goes on the line. */
+	roundtrip(c, "cmd=x\tst=1\n", 11, &resp);
+	assert_true(strncmp(resp, "status=1\tmsg=echo x\n", 20) == 0);
+	free(resp);
+	control_close(c);
+	/* control_close removes the socket. */
+	assert_int_equal(access(sockpath, F_OK), -1);
+}
+
+static void test_peer_root(void **state)
+{
+	struct control *c = open_ok(own_group());
+	char *resp;
+
+	roundtrip(c, "cmd=status\n", 11, &resp);
+	free(resp);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.peer.uid, getuid());
+	assert_int_equal(seen.peer.gid, getgid());
+	assert_int_equal(seen.peer.pid, getpid());
+	assert_true(seen.peer.privileged);
+	control_close(c);
+}
+
+static void test_concurrent(void **state)
+{
+	enum { N = 12 };
+	struct control *c = open_ok(own_group());
+	static char reqs[N][64];
+	struct tclient t[N];
+
+	for (unsigned i = 0; i < N; i++) {
+		int n = snprintf(reqs[i], sizeof(reqs[i]), "cmd=show\thost=10.0.0.%u\n", i);
+
+		tc_start(&t[i], reqs[i], (size_t)n);
+		t[i].hold = true;
+	}
+	/* All connected and accepted, none has sent anything. */
+	for (int k = 0; k < 20; k++)
+		pump_once(c, 2);
+	assert_int_equal(control_clients(c), N);
+	assert_true(control_timeout_ms(c, mono_us()) > 0);
+	/* Release them in reverse order, one round apart. */
+	for (int i = N - 1; i >= 0; i--) {
+		t[i].hold = false;
+		tc_step(&t[i]);
+		pump_once(c, 2);
+	}
+	run(c, t, N, 5000);
+	for (unsigned i = 0; i < N; i++) {
+		char want[128];
+
+		snprintf(want, sizeof(want), "status=0\tmsg=echo show\ncmd=show\nhost=10.0.0.%u\n",
+			 i);
+		assert_string_equal(t[i].resp, want);
+		tc_free(&t[i]);
+	}
+	assert_int_equal(control_clients(c), 0);
+	control_close(c);
+}
+
+static void test_deadline(void **state)
+{
+	struct control *c = open_ok(own_group());
+	struct tclient idle, busy;
+	usec_t t0;
+	int ms;
+
+	control_set_deadline_ms(c, 1000);
+	tc_start(&idle, "", 0);
+	idle.hold = true;
+	t0 = mono_us();
+	pump_once(c, 50);
+	assert_int_equal(control_clients(c), 1);
+	ms = control_timeout_ms(c, mono_us());
+	assert_true(ms > 0 && ms <= 1000);
+
+	/* The silent client does not hold up another one. */
+	tc_start(&busy, "cmd=status\n", 11);
+	run(c, &busy, 1, 800);
+	assert_string_equal(busy.resp, "status=0\tmsg=echo status\ncmd=status\n");
+	tc_free(&busy);
+	assert_int_equal(control_clients(c), 1);
+
+	/* Then the deadline closes it, without an answer. */
+	run(c, &idle, 1, 2000);
+	assert_true(mono_us() - t0 >= 1000 * 1000);
+	assert_int_equal(idle.resplen, 0);
+	assert_int_equal(control_clients(c), 0);
+	assert_int_equal(control_timeout_ms(c, mono_us()), -1);
+	assert_int_equal(seen.calls, 1);
+	tc_free(&idle);
+	control_close(c);
+}
+
+static void test_deadline_while_writing(void **state)
+{
+	struct control *c = open_ok(own_group());
+	struct tclient t;
+	static const char req[] = "cmd=x\tbig=8000000\n";
+
+	/* A client that asks for a large answer and never reads it. */
+	control_set_deadline_ms(c, 300);
+	tc_start(&t, req, sizeof(req) - 1);
+	assert_int_equal(send(t.fd, req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
+	shutdown(t.fd, SHUT_WR);
+	for (usec_t end = mono_us() + 2000 * 1000; control_clients(c) || !seen.calls;) {
+		assert_true(mono_us() < end);
+		pump_once(c, 10);
+	}
+	assert_int_equal(seen.calls, 1);
+	tc_free(&t);
+	control_close(c);
+}
+
+static void expect_status(const char *resp, const char *line)
+{
+	if (strncmp(resp, line, strlen(line)) != 0)
+		fail_msg("answer '%.80s' does not start with '%s'", resp, line);
+}
+
+static void test_oversized_header(void **state)
+{
+	struct control *c = open_ok(own_group());
+	size_t len = CTL_MAX_HEADER + 4096;
+	char *req = malloc(len);
+	char *resp;
+
+	memcpy(req, "cmd=x\tv=", 8);
+	memset(req + 8, 'a', len - 8);
+	roundtrip(c, req, len, &resp);
+	assert_string_equal(resp, "status=2\tmsg=request too large\n");
+	free(resp);
+	assert_int_equal(seen.calls, 0);
+
+	/* The limit is exact: a line of CTL_MAX_HEADER bytes with its LF
+	 * gets through to the parser (which finds the value too long). */
+	req[CTL_MAX_HEADER - 1] = '\n';
+	roundtrip(c, req, CTL_MAX_HEADER, &resp);
+	expect_status(resp, "status=2\tmsg=value of v too long");
+	free(resp);
+	free(req);
+	assert_int_equal(control_clients(c), 0);
+	control_close(c);
+}
+
+static void test_oversized_body(void **state)
+{
+	struct control *c = open_ok(own_group());
+	size_t hl = strlen("cmd=quarantine\tfrom=1\n");
+	size_t len = hl + CTL_MAX_BODY + 1;
+	char *req = malloc(len);
+	char *resp;
+
+	memcpy(req, "cmd=quarantine\tfrom=1\n", hl);
+	memset(req + hl, '1', CTL_MAX_BODY + 1);
+	roundtrip(c, req, len, &resp);
+	assert_string_equal(resp, "status=2\tmsg=request too large\n");
+	free(resp);
+	assert_int_equal(seen.calls, 0);
+
+	/* Exactly CTL_MAX_BODY is fine. */
+	roundtrip(c, req, len - 1, &resp);
+	assert_string_equal(resp, "status=0\tmsg=echo quarantine\ncmd=quarantine\nfrom=1\n"
+				  "bodylen=16777216\n");
+	free(resp);
+	free(req);
+	control_close(c);
+}
+
+static void test_malformed(void **state)
+{
+	struct control *c = open_ok(own_group());
+	char *resp;
+
+	roundtrip(c, "cmd=x\tv=%G1\n", 12, &resp);
+	assert_string_equal(resp, "status=2\tmsg=invalid encoding in value of v\n");
+	free(resp);
+	roundtrip(c, "host=1\n", 7, &resp);
+	assert_string_equal(resp, "status=2\tmsg=missing cmd\n");
+	free(resp);
+	/* No LF before EOF. */
+	roundtrip(c, "cmd=x", 5, &resp);
+	assert_string_equal(resp, "status=2\tmsg=header not terminated\n");
+	free(resp);
+	/* Nothing at all. */
+	roundtrip(c, "", 0, &resp);
+	assert_string_equal(resp, "status=2\tmsg=empty request\n");
+	free(resp);
+	assert_int_equal(seen.calls, 0);
+	control_close(c);
+}
+
+static void test_client_vanishes(void **state)
+{
+	struct control *c = open_ok(own_group());
+	static const char big[] = "cmd=x\tbig=4000000\n";
+	static const char small[] = "cmd=x\n";
+	char *resp;
+
+	/* SIGPIPE at its default: a send without MSG_NOSIGNAL would kill us. */
+	signal(SIGPIPE, SIG_DFL);
+	for (int k = 0; k < 2; k++) {
+		const char *req = k ? small : big;
+		size_t len = k ? sizeof(small) - 1 : sizeof(big) - 1;
+		int fd = connect_to(sockpath);
+		usec_t end = mono_us() + 2000 * 1000;
+		unsigned calls = seen.calls;
+
+		assert_true(fd >= 0);
+		assert_int_equal(send(fd, req, len, 0), (ssize_t)len);
+		shutdown(fd, SHUT_WR);
+		pump_once(c, 10); /* accepted */
+		if (k == 0)
+			pump_once(c, 10); /* read, answered in part */
+		close(fd);
+		while (control_clients(c) || seen.calls == calls) {
+			assert_true(mono_us() < end);
+			pump_once(c, 10);
+		}
+	}
+	/* Still serving. */
+	roundtrip(c, "cmd=status\n", 11, &resp);
+	assert_string_equal(resp, "status=0\tmsg=echo status\ncmd=status\n");
+	free(resp);
+	control_close(c);
+}
+
+static void test_too_many_clients(void **state)
+{
+	struct control *c = open_ok(own_group());
+	struct tclient idle[CONTROL_MAX_CLIENTS], extra, late;
+
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		tc_start(&idle[i], "cmd=x\n", 6);
+		idle[i].hold = true;
+	}
+	for (int k = 0; k < 10; k++)
+		pump_once(c, 2);
+	assert_int_equal(control_clients(c), CONTROL_MAX_CLIENTS);
+
+	/* The 17th is told at once, and closed. */
+	tc_start(&extra, "cmd=status\n", 11);
+	extra.hold = true; /* it has not even sent its request */
+	run(c, &extra, 1, 1000);
+	assert_string_equal(extra.resp, "status=1\tmsg=too many clients\n");
+	tc_free(&extra);
+	assert_int_equal(control_clients(c), CONTROL_MAX_CLIENTS);
+
+	/* One leaves; the next one gets served. */
+	tc_free(&idle[0]);
+	for (int k = 0; k < 5; k++)
+		pump_once(c, 2);
+	assert_int_equal(control_clients(c), CONTROL_MAX_CLIENTS - 1);
+	tc_start(&late, "cmd=status\n", 11);
+	run(c, &late, 1, 1000);
+	assert_string_equal(late.resp, "status=0\tmsg=echo status\ncmd=status\n");
+	tc_free(&late);
+
+	/* The held ones still get their answers. */
+	for (unsigned i = 1; i < CONTROL_MAX_CLIENTS; i++)
+		idle[i].hold = false;
+	run(c, idle + 1, CONTROL_MAX_CLIENTS - 1, 5000);
+	for (unsigned i = 1; i < CONTROL_MAX_CLIENTS; i++) {
+		assert_string_equal(idle[i].resp, "status=0\tmsg=echo x\ncmd=x\n");
+		tc_free(&idle[i]);
+	}
+	assert_int_equal(control_clients(c), 0);
+	control_close(c);
+}
+
+static void test_truncated_reply(void **state)
+{
+	struct control *c = open_ok(own_group());
+	static char req[64];
+	char *resp;
+	const char *body;
+	size_t hl = strlen("status=0\tmsg=big\n");
+	int n = snprintf(req, sizeof(req), "cmd=x\tbig=%u\n", CONTROL_MAX_REPLY + 10);
+	struct tclient t;
+
+	tc_start(&t, req, (size_t)n);
+	run(c, &t, 1, 20000);
+	resp = t.resp;
+	expect_status(resp, "status=0\tmsg=big\n");
+	body = resp + hl;
+	assert_int_equal(t.resplen - hl, CONTROL_MAX_REPLY + strlen("\n... (truncated)\n"));
+	assert_string_equal(body + CONTROL_MAX_REPLY, "\n... (truncated)\n");
+	assert_int_equal(body[CONTROL_MAX_REPLY - 1], 'x');
+	tc_free(&t);
+	control_close(c);
+}
+
+static void test_ctl_out(void **state)
+{
+	struct ctl_out o = {0};
+	static char chunk[1u << 20];
+
+	ctl_out_printf(&o, "%s=%d\n", "a", 1);
+	ctl_out_write(&o, "bc", 2);
+	assert_int_equal(o.len, 6);
+	assert_memory_equal(o.buf, "a=1\nbc", 6);
+	/* Growth across many small and some large appends. */
+	for (int i = 0; i < 10000; i++)
+		ctl_out_printf(&o, "%05d\n", i);
+	assert_int_equal(o.len, 6 + 60000);
+	assert_memory_equal(o.buf + 6 + 6 * 9999, "09999\n", 6);
+	memset(chunk, 'y', sizeof(chunk) - 1);
+	chunk[sizeof(chunk) - 1] = '\0';
+	ctl_out_printf(&o, "%s", chunk);
+	assert_int_equal(o.len, 6 + 60000 + sizeof(chunk) - 1);
+	assert_false(o.truncated);
+	/* Up to the cap, and no further. */
+	while (!o.truncated)
+		ctl_out_write(&o, chunk, sizeof(chunk));
+	assert_int_equal(o.len, CONTROL_MAX_REPLY);
+	ctl_out_printf(&o, "more");
+	assert_int_equal(o.len, CONTROL_MAX_REPLY);
+	free(o.buf);
+
+	/* printf that crosses the cap keeps the part that fits. */
+	memset(&o, 0, sizeof(o));
+	while (o.len + sizeof(chunk) <= CONTROL_MAX_REPLY)
+		ctl_out_write(&o, chunk, sizeof(chunk));
+	assert_int_equal(o.len, CONTROL_MAX_REPLY);
+	assert_false(o.truncated);
+	ctl_out_printf(&o, "z");
+	assert_true(o.truncated);
+	free(o.buf);
+
+	memset(&o, 0, sizeof(o));
+	while (o.len + sizeof(chunk) < CONTROL_MAX_REPLY - 2)
+		ctl_out_write(&o, chunk, sizeof(chunk));
+	ctl_out_write(&o, chunk, CONTROL_MAX_REPLY - 2 - o.len);
+	assert_int_equal(o.len, CONTROL_MAX_REPLY - 2);
+	ctl_out_printf(&o, "%s", "abcd");
+	assert_true(o.truncated);
+	assert_int_equal(o.len, CONTROL_MAX_REPLY);
+	assert_memory_equal(o.buf + CONTROL_MAX_REPLY - 2, "ab", 2);
+	free(o.buf);
+}
+
+static void test_stale_socket(void **state)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct control *c;
+	char *resp;
+
+	/* A socket file nobody listens on: what a crashed daemon leaves. */
+	memcpy(sun.sun_path, sockpath, sizeof(sockpath));
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	assert_int_equal(connect_to(sockpath), -ECONNREFUSED);
+
+	c = open_ok(own_group());
+	roundtrip(c, "cmd=status\n", 11, &resp);
+	expect_status(resp, "status=0\t");
+	free(resp);
+	control_close(c);
+}
+
+static void test_live_refused(void **state)
+{
+	struct control *c = open_ok(own_group()), *c2 = NULL;
+	char err[256] = "", want[256];
+	char *resp;
+
+	assert_int_equal(control_open(sockpath, NULL, echo_handler, NULL, &c2, err, sizeof(err)),
+			 -EADDRINUSE);
+	assert_null(c2);
+	snprintf(want, sizeof(want), "another quarantined is running on %s", sockpath);
+	assert_string_equal(err, want);
+	/* The first one is untouched and still answers. */
+	roundtrip(c, "cmd=status\n", 11, &resp);
+	expect_status(resp, "status=0\t");
+	free(resp);
+	control_close(c);
+}
+
+static void test_refuses_non_socket(void **state)
+{
+	struct control *c = NULL;
+	char err[256] = "";
+	int fd = open(sockpath, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(control_open(sockpath, NULL, echo_handler, NULL, &c, err, sizeof(err)),
+			 -EEXIST);
+	assert_non_null(strstr(err, "not a socket"));
+	assert_int_equal(access(sockpath, F_OK), 0); /* not removed */
+}
+
+static void test_missing_directory(void **state)
+{
+	struct control *c = NULL;
+	char err[256] = "", path[192];
+
+	snprintf(path, sizeof(path), "%s/nodir/control.sock", dir);
+	assert_int_equal(control_open(path, NULL, echo_handler, NULL, &c, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "does not exist"));
+	assert_non_null(strstr(err, "/nodir"));
+}
+
+static void test_path_too_long(void **state)
+{
+	struct control *c = NULL;
+	char err[256] = "", path[200];
+
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	assert_int_equal(control_open(path, NULL, echo_handler, NULL, &c, err, sizeof(err)),
+			 -ENAMETOOLONG);
+	assert_non_null(strstr(err, "too long"));
+}
+
+static void test_close_keeps_successor(void **state)
+{
+	struct control *c = open_ok(own_group());
+	int fd;
+
+	/* Someone replaced the file: control_close must leave theirs. */
+	assert_int_equal(unlink(sockpath), 0);
+	fd = open(sockpath, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	control_close(c);
+	assert_int_equal(access(sockpath, F_OK), 0);
+	control_close(NULL);
+}
+
+static void test_mode_without_group(void **state)
+{
+	struct control *c;
+	struct stat st;
+
+	c = open_ok("qd-no-such-group-4711");
+	assert_int_equal(stat(sockpath, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	control_close(c);
+
+	c = open_ok(NULL);
+	assert_int_equal(stat(sockpath, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	control_close(c);
+}
+
+static gid_t daemon_gid(void)
+{
+	struct group *g = getgrnam("daemon");
+
+	if (!g)
+		return (gid_t)-1;
+	return g->gr_gid;
+}
+
+static void test_mode_with_group(void **state)
+{
+	gid_t gid = daemon_gid();
+	struct control *c;
+	struct stat st;
+
+	if (gid == (gid_t)-1 || geteuid() != 0)
+		skip();
+	c = open_ok("daemon");
+	assert_int_equal(stat(sockpath, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	assert_int_equal(st.st_gid, gid);
+	control_close(c);
+}
+
+/* A child that becomes uid NOBODY with the given groups, sends a request
+ * and writes the answer to the pipe.  The parent runs the server meanwhile
+ * and returns the answer. */
+static char *as_other_user(struct control *c, gid_t gid, const gid_t *groups, size_t ngroups)
+{
+	static char answer[512];
+	size_t len = 0;
+	int p[2], status;
+	pid_t pid;
+	usec_t end = mono_us() + 5000 * 1000;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char buf[512];
+		ssize_t n;
+		size_t got = 0;
+		int fd;
+
+		close(p[0]);
+		if (setgroups(ngroups, groups) < 0 || setgid(gid) < 0 || setuid(NOBODY) < 0)
+			_exit(10);
+		fd = connect_to(sockpath);
+		if (fd < 0)
+			_exit(11);
+		fcntl(fd, F_SETFL, 0);
+		if (send(fd, "cmd=status\n", 11, MSG_NOSIGNAL) != 11)
+			_exit(12);
+		shutdown(fd, SHUT_WR);
+		while ((n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+			got += (size_t)n;
+		if (write(p[1], buf, got) != (ssize_t)got)
+			_exit(13);
+		_exit(0);
+	}
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	for (;;) {
+		ssize_t n = read(p[0], answer + len, sizeof(answer) - 1 - len);
+
+		if (n > 0) {
+			len += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			break;
+		assert_int_equal(errno, EAGAIN);
+		assert_true(mono_us() < end);
+		pump_once(c, 5);
+	}
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	answer[len] = '\0';
+	return answer;
+}
+
+static void test_privilege(void **state)
+{
+	gid_t gid = daemon_gid();
+	struct control *c;
+	const gid_t with[] = {100, gid};
+
+	if (gid == (gid_t)-1 || geteuid() != 0)
+		skip();
+	c = open_ok("daemon");
+	/* Let anyone connect, so that the server's own check is what
+	 * decides. */
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chmod(sockpath, 0666), 0);
+
+	/* Not root, not in the group. */
+	assert_string_equal(as_other_user(c, NOBODY, NULL, 0),
+			    "status=1\tmsg=permission denied (uid 65534)\n");
+	assert_int_equal(seen.calls, 0);
+
+	/* A supplementary member (SO_PEERGROUPS). */
+	expect_status(as_other_user(c, NOBODY, with, ARRAY_SIZE(with)), "status=0\t");
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.peer.uid, NOBODY);
+	assert_int_equal(seen.peer.gid, NOBODY);
+	assert_true(seen.peer.privileged);
+
+	/* The group as primary group only. */
+	expect_status(as_other_user(c, gid, NULL, 0), "status=0\t");
+	assert_int_equal(seen.calls, 2);
+	assert_true(seen.peer.privileged);
+	control_close(c);
+
+	/* Without the group (0600, chmod-ed open here), only root counts. */
+	c = open_ok("qd-no-such-group-4711");
+	assert_int_equal(chmod(sockpath, 0666), 0);
+	assert_string_equal(as_other_user(c, gid, with, ARRAY_SIZE(with)),
+			    "status=1\tmsg=permission denied (uid 65534)\n");
+	assert_int_equal(seen.calls, 2);
+	control_close(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_while_writing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_vanishes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_reply, setup, teardown),
+		cmocka_unit_test(test_ctl_out),
+		cmocka_unit_test_setup_teardown(test_stale_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_non_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_path_too_long, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_keeps_successor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mode_without_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mode_with_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_privilege, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
