@@ -1,7 +1,8 @@
 /* The registry of hosts that were flagged or acted on: what was reported
- * for each, at which level, in which incident.  Separate from the
- * detector's tables so that a flagged host is never forgotten when the
- * detector evicts it (SPEC section 4: their own capacity). */
+ * for each, the state of each in its life cycle, and what the kernel holds
+ * for it.  Separate from the detector's tables so that a flagged or blocked
+ * host is never forgotten when the detector evicts it (SPEC section 4:
+ * their own capacity, limits.max_blocked). */
 #ifndef QD_HOSTDB_H
 #define QD_HOSTDB_H
 
@@ -14,6 +15,21 @@
 #include "types.h"
 
 #define HOSTDB_MAX_HITS 8 /* rules remembered per host; more are folded into the last */
+/* Contained protocol/port pairs per host (SPEC section 5: "up to a
+ * configured count"); a host needing more is isolated instead. */
+#define HOST_MAX_PORTS 16
+
+enum host_state {
+	HOST_DETECTED = 0, /* flagged; nothing in force (never-block, dry run, error...) */
+	HOST_WATCHED,
+	HOST_CONTAINED,
+	HOST_ISOLATED,
+	HOST_CLEANING,
+	HOST_CLEANED,
+	HOST_UNCLEANABLE,
+	HOST_RELEASED,
+	HOST_STATE_COUNT,
+};
 
 struct hit {
 	uint8_t rule;  /* detect rule index (DETECT_RULE_TRW for the walk) */
@@ -22,18 +38,38 @@ struct hit {
 	usec_t first_us; /* first detection by this rule */
 };
 
+/* A contained protocol/port: IPPROTO_TCP or IPPROTO_UDP with a port, or
+ * IPPROTO_ICMP / IPPROTO_ICMPV6 with port 0 (the whole protocol). */
+struct hport {
+	uint8_t proto;
+	uint16_t port;
+};
+
 struct hostrec {
 	struct tab_hdr h;
 	struct qaddr addr;
-	uint8_t level; /* highest level decided over all rules */
+	uint8_t state;	 /* enum host_state */
+	uint8_t decided; /* highest level detections asked for since release */
+	uint8_t level;	 /* level in force in the kernel */
 	uint8_t nhits;
+	uint8_t nwant;	       /* contain ports asked for */
+	uint8_t want_overflow; /* more than HOST_MAX_PORTS were asked for */
+	uint8_t nk;	       /* contain ports in the kernel (k[]) */
+	uint8_t kiso;	       /* in the isolation set */
+	uint8_t adopted;       /* found in the kernel, not decided by us */
+	struct hport want[HOST_MAX_PORTS];
+	struct hport k[HOST_MAX_PORTS];
 	usec_t first_probe_us; /* earliest first probe over all detections */
 	usec_t first_detect_us, last_detect_us;
+	usec_t changed_us; /* last change of state or level */
+	usec_t expires_us; /* TTL deadline of the blocks, 0: none */
+	long by_uid;	   /* who set the level: -1 automatic */
+	char reason[80];
 	struct hit hits[HOSTDB_MAX_HITS];
 };
 
 struct hostdb {
-	struct table t;
+	struct table t; /* list 0: every record, oldest change first */
 };
 
 int hostdb_init(struct hostdb *db, uint32_t cap, const struct siphash_key *key);
@@ -46,5 +82,15 @@ struct hit *hostdb_hit(struct hostrec *r, unsigned rule);
 /* Adds a hit for rule (there must be none yet). */
 struct hit *hostdb_add_hit(struct hostrec *r, unsigned rule, usec_t now);
 uint32_t hostdb_count(const struct hostdb *db);
+uint32_t hostdb_capacity(const struct hostdb *db);
+/* Iteration over every record: first, then next until NULL. */
+struct hostrec *hostdb_first(const struct hostdb *db);
+struct hostrec *hostdb_next(const struct hostdb *db, const struct hostrec *r);
+
+/* Adds proto/port to the ports a host's containment asks for. */
+void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port);
+
+const char *host_state_name(enum host_state s);
+int host_state_parse(const char *s, enum host_state *ret);
 
 #endif

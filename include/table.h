@@ -34,7 +34,8 @@ struct table {
 	uint32_t cap, used;
 	uint32_t *buckets;
 	uint32_t mask;
-	uint32_t free_head;
+	uint32_t free_head; /* entries freed by table_remove() */
+	uint32_t fresh;	    /* entries [fresh, cap) were never used */
 	uint32_t head[TAB_LISTS], tail[TAB_LISTS];
 	uint32_t count[TAB_LISTS];
 	struct siphash_key key;
@@ -58,6 +59,8 @@ void table_list_unlink(struct table *t, void *e);
 /* Moves e to the tail of list (appending it when on no or another list). */
 void table_list_touch(struct table *t, unsigned list, void *e);
 void *table_list_head(const struct table *t, unsigned list);
+/* The entry after e on its list, or NULL. */
+void *table_list_next(const struct table *t, const void *e);
 
 static inline void *table_key(void *e)
 {

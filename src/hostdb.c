@@ -1,11 +1,36 @@
-/* Registry of flagged hosts. */
+/* Registry of flagged and acted-on hosts. */
 #include "hostdb.h"
 
+#include <errno.h>
 #include <string.h>
+
+#define L_ALL 0
 
 struct hkey {
 	struct qaddr addr;
 };
+
+static const char *const state_names[HOST_STATE_COUNT] = {
+	[HOST_DETECTED] = "detected",	    [HOST_WATCHED] = "watched",
+	[HOST_CONTAINED] = "contained",	    [HOST_ISOLATED] = "isolated",
+	[HOST_CLEANING] = "cleaning",	    [HOST_CLEANED] = "cleaned",
+	[HOST_UNCLEANABLE] = "uncleanable", [HOST_RELEASED] = "released",
+};
+
+const char *host_state_name(enum host_state s)
+{
+	return (unsigned)s < HOST_STATE_COUNT ? state_names[s] : "?";
+}
+
+int host_state_parse(const char *s, enum host_state *ret)
+{
+	for (unsigned i = 0; i < HOST_STATE_COUNT; i++)
+		if (strcmp(s, state_names[i]) == 0) {
+			*ret = (enum host_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
 
 int hostdb_init(struct hostdb *db, uint32_t cap, const struct siphash_key *key)
 {
@@ -35,7 +60,12 @@ struct hostrec *hostdb_get(struct hostdb *db, const struct qaddr *a)
 		return r;
 	memset(&k, 0, sizeof(k));
 	k.addr = *a;
-	return table_insert(&db->t, &k);
+	r = table_insert(&db->t, &k);
+	if (r) {
+		r->by_uid = -1;
+		table_list_append(&db->t, L_ALL, r);
+	}
+	return r;
 }
 
 struct hit *hostdb_hit(struct hostrec *r, unsigned rule)
@@ -63,4 +93,33 @@ struct hit *hostdb_add_hit(struct hostrec *r, unsigned rule, usec_t now)
 uint32_t hostdb_count(const struct hostdb *db)
 {
 	return db->t.used;
+}
+
+uint32_t hostdb_capacity(const struct hostdb *db)
+{
+	return db->t.cap;
+}
+
+struct hostrec *hostdb_first(const struct hostdb *db)
+{
+	return table_list_head(&db->t, L_ALL);
+}
+
+struct hostrec *hostdb_next(const struct hostdb *db, const struct hostrec *r)
+{
+	return table_list_next(&db->t, r);
+}
+
+void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port)
+{
+	for (unsigned i = 0; i < r->nwant; i++)
+		if (r->want[i].proto == proto && r->want[i].port == port)
+			return;
+	if (r->nwant < HOST_MAX_PORTS) {
+		r->want[r->nwant].proto = proto;
+		r->want[r->nwant].port = port;
+		r->nwant++;
+	} else {
+		r->want_overflow = 1;
+	}
 }

@@ -49,12 +49,11 @@ int table_init(struct table *t, uint32_t cap, size_t esize, size_t keylen,
 	t->key = *key;
 	for (unsigned l = 0; l < TAB_LISTS; l++)
 		t->head[l] = t->tail[l] = TAB_NONE;
-	/* Free list threaded through hnext. */
-	for (uint32_t i = 0; i < cap; i++) {
-		ent(t, i)->hnext = i + 1 < cap ? i + 1 : TAB_NONE;
-		ent(t, i)->list = TAB_NOLIST;
-	}
-	t->free_head = 0;
+	/* Entries never used are handed out in order (t->fresh) and only
+	 * freed ones go on the free list, so that the slab's pages are not
+	 * touched, and not resident, until the table fills up. */
+	t->free_head = TAB_NONE;
+	t->fresh = 0;
 	return 0;
 }
 
@@ -77,18 +76,23 @@ void *table_find(const struct table *t, const void *key)
 
 bool table_full(const struct table *t)
 {
-	return t->free_head == TAB_NONE;
+	return t->free_head == TAB_NONE && t->fresh == t->cap;
 }
 
 void *table_insert(struct table *t, const void *key)
 {
-	uint32_t i = t->free_head, b;
+	uint32_t i, b;
 	struct tab_hdr *h;
 
-	if (i == TAB_NONE)
+	if (t->free_head != TAB_NONE) {
+		i = t->free_head;
+		t->free_head = ent(t, i)->hnext;
+	} else if (t->fresh < t->cap) {
+		i = t->fresh++;
+	} else {
 		return NULL;
+	}
 	h = ent(t, i);
-	t->free_head = h->hnext;
 	memset(h, 0, t->esize);
 	memcpy(h + 1, key, t->keylen);
 	h->list = TAB_NOLIST;
@@ -149,6 +153,13 @@ void table_list_touch(struct table *t, unsigned list, void *e)
 void *table_list_head(const struct table *t, unsigned list)
 {
 	return t->head[list] == TAB_NONE ? NULL : ent(t, t->head[list]);
+}
+
+void *table_list_next(const struct table *t, const void *e)
+{
+	const struct tab_hdr *h = e;
+
+	return h->next == TAB_NONE ? NULL : ent(t, h->next);
 }
 
 void table_remove(struct table *t, void *e)

@@ -1,0 +1,110 @@
+/* The kernel side of enforcement: the daemon's nftables table, its sets and
+ * chains, and atomic batches of set-element changes over netlink.  The only
+ * module that includes libnftnl and libmnl.
+ *
+ * Table layout (SPEC section 5), family inet (or bridge):
+ *   sets  iso4/iso6   isolated addresses              timeout, counter
+ *         con4/con6   contained addr . proto . port   timeout, counter
+ *         conp4/conp6 contained addr . proto (ICMP)   timeout, counter
+ *         rem4/rem6   remediation networks            interval
+ *         adm4/adm6   admin stations                  interval
+ *   chains forward and input (filter, priority -10, policy accept): a
+ *         fixed list of rules that reference the sets; the rules never
+ *         change with the number of hosts.
+ *
+ * Every change is one transaction (BEGIN ... END); every message asks for
+ * an ACK, and every ACK is read and matched to its message by sequence
+ * number; NETLINK_EXT_ACK gives the kernel's reason. */
+#ifndef QD_NFT_H
+#define QD_NFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf.h"
+
+enum nft_set {
+	NFT_SET_ISO4 = 0,
+	NFT_SET_ISO6,
+	NFT_SET_CON4,
+	NFT_SET_CON6,
+	NFT_SET_CONP4,
+	NFT_SET_CONP6,
+	NFT_SET_REM4,
+	NFT_SET_REM6,
+	NFT_SET_ADM4,
+	NFT_SET_ADM6,
+	NFT_SET_COUNT,
+};
+
+/* Gateway services an isolated host may still use (input hook). */
+#define NFT_GW_DHCP 0x1
+#define NFT_GW_DNS  0x2
+
+struct nft_params {
+	int family; /* NFPROTO_INET or NFPROTO_BRIDGE */
+	char table[32];
+	unsigned gateway_services; /* NFT_GW_* */
+};
+
+/* One set element.  For iso*: addr.  For con*: addr, l4proto, port.  For
+ * conp*: addr, l4proto. */
+struct nft_elem {
+	struct qaddr addr;
+	uint8_t l4proto; /* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_ICMP(V6) */
+	uint16_t port;
+	uint64_t timeout_ms; /* 0: never expires */
+	/* Filled by nft_list(): */
+	uint64_t expires_ms; /* remaining; 0 when no timeout */
+	uint64_t packets, bytes;
+};
+
+/* One netlink message: add or delete elems in one set.  The caller fills
+ * set, del, elems/nelems, tag; nft_commit() fills error and msg. */
+struct nft_op {
+	enum nft_set set;
+	bool del;
+	const struct nft_elem *elems; /* borrowed */
+	unsigned nelems;
+	uint32_t tag; /* the caller's, e.g. a host index */
+	int error;    /* 0 or -errno from the kernel's ACK */
+	char msg[96]; /* the kernel's extended ACK message, if any */
+};
+
+struct nft;
+
+/* Opens the netlink socket.  0 or -errno. */
+int nft_open(const struct nft_params *p, struct nft **ret);
+void nft_close(struct nft *n); /* NULL is a no-op */
+int nft_fd(const struct nft *n);
+
+/* Creates the table, sets and chains, or adopts them when they exist, in
+ * one transaction: the isolation and containment sets keep their elements;
+ * the chains' rules are rewritten; the remediation and admin sets are
+ * refilled from the lists.  0 or -errno (message in err). */
+int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct prefix_list *admin,
+	      char *err, size_t errlen);
+/* Replaces the remediation and admin sets' contents, atomically. */
+int nft_set_networks(struct nft *n, const struct prefix_list *remediation,
+		     const struct prefix_list *admin, char *err, size_t errlen);
+
+/* Sends ops as one transaction and reads every ACK.  Returns 0 when the
+ * kernel committed it; -ECANCELED when it refused it (the transaction is
+ * then void: nothing was applied; ops[i].error names each culprit);
+ * another -errno when the exchange itself failed (-ENOBUFS: ACKs were
+ * lost, the kernel's state is unknown and must be read back). */
+int nft_commit(struct nft *n, struct nft_op *ops, unsigned nops);
+
+/* Calls cb for every element of set.  0 or -errno. */
+int nft_list(struct nft *n, enum nft_set set, int (*cb)(void *arg, const struct nft_elem *e),
+	     void *arg);
+
+/* Removes the whole table (uninstall).  0, -ENOENT, or -errno. */
+int nft_delete_table(struct nft *n);
+
+const char *nft_set_name(enum nft_set s);
+bool nft_set_is_v6(enum nft_set s);
+
+#endif

@@ -1,0 +1,277 @@
+/* Enforcement: hosts' levels to set elements, one transaction per batch. */
+#include "enforce.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Elements one request can need: the isolation element, and every
+ * contained port removed and added again (reset_ttl). */
+#define ELEMS_PER_REQ (2 + 2 * HOST_MAX_PORTS)
+#define OPS_PER_REQ   (2 + 2 * HOST_MAX_PORTS)
+
+struct opinfo {
+	unsigned req;
+	int kport; /* for a delete of a contained port: its index in rec->k; -1: isolation */
+};
+
+void enforce_init(struct enforcer *e, const struct enforce_backend *be)
+{
+	memset(e, 0, sizeof(*e));
+	e->be = *be;
+}
+
+enum level enforce_effective_level(const struct hostrec *rec, enum level level, bool critical)
+{
+	/* SPEC section 5: containment blocks the ports the threat spreads
+	 * on; where none are known (or too many to list) it means isolation,
+	 * except for a critical asset, which is never isolated automatically. */
+	if (level == LEVEL_CONTAIN && !critical && (rec->nwant == 0 || rec->want_overflow))
+		return LEVEL_ISOLATE;
+	return level;
+}
+
+static bool has_port(const struct hport *v, unsigned n, const struct hport *p)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (v[i].proto == p->proto && v[i].port == p->port)
+			return true;
+	return false;
+}
+
+static bool proto_is_icmp(uint8_t proto)
+{
+	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
+}
+
+static usec_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+struct build {
+	struct nft_op *ops;
+	struct opinfo *info;
+	struct nft_elem *elems;
+	unsigned nops, nelems;
+};
+
+static struct nft_elem *elem_new(struct build *b, const struct hostrec *rec)
+{
+	struct nft_elem *el = &b->elems[b->nelems++];
+
+	memset(el, 0, sizeof(*el));
+	el->addr = rec->addr;
+	return el;
+}
+
+static void op_new(struct build *b, enum nft_set set, bool del, struct nft_elem *first,
+		   unsigned count, unsigned req, int kport)
+{
+	struct nft_op *op = &b->ops[b->nops];
+
+	memset(op, 0, sizeof(*op));
+	op->set = set;
+	op->del = del;
+	op->elems = first;
+	op->nelems = count;
+	op->tag = req;
+	b->info[b->nops].req = req;
+	b->info[b->nops].kport = kport;
+	b->nops++;
+}
+
+/* Appends the operations that bring req's host from its view to its target. */
+static void build_req(struct build *b, const struct enforce_req *req, unsigned ri)
+{
+	const struct hostrec *rec = req->rec;
+	bool v6 = rec->addr.family == AF_INET6;
+	bool want_iso = req->level == LEVEL_ISOLATE;
+	bool want_con = req->level == LEVEL_CONTAIN;
+	enum nft_set iso = v6 ? NFT_SET_ISO6 : NFT_SET_ISO4;
+	enum nft_set con = v6 ? NFT_SET_CON6 : NFT_SET_CON4;
+	enum nft_set conp = v6 ? NFT_SET_CONP6 : NFT_SET_CONP4;
+	struct nft_elem *el, *first;
+	unsigned count;
+
+	/* Deletes, one element per message: when one is gone the kernel's
+	 * error names exactly that element. */
+	if (rec->kiso && (!want_iso || req->reset_ttl)) {
+		el = elem_new(b, rec);
+		op_new(b, iso, true, el, 1, ri, -1);
+	}
+	for (unsigned i = 0; i < rec->nk; i++) {
+		const struct hport *p = &rec->k[i];
+		if (want_con && !req->reset_ttl && has_port(rec->want, rec->nwant, p))
+			continue;
+		el = elem_new(b, rec);
+		el->l4proto = p->proto;
+		el->port = p->port;
+		op_new(b, proto_is_icmp(p->proto) ? conp : con, true, el, 1, ri, (int)i);
+	}
+	/* Adds, one message per set. */
+	if (want_iso && (!rec->kiso || req->reset_ttl)) {
+		el = elem_new(b, rec);
+		el->timeout_ms = req->ttl_ms;
+		op_new(b, iso, false, el, 1, ri, -1);
+	}
+	if (!want_con)
+		return;
+	for (int icmp = 0; icmp < 2; icmp++) {
+		first = &b->elems[b->nelems];
+		count = 0;
+		for (unsigned i = 0; i < rec->nwant; i++) {
+			const struct hport *p = &rec->want[i];
+			if (proto_is_icmp(p->proto) != (icmp == 1))
+				continue;
+			if (!req->reset_ttl && has_port(rec->k, rec->nk, p))
+				continue;
+			el = elem_new(b, rec);
+			el->l4proto = p->proto;
+			el->port = p->port;
+			el->timeout_ms = req->ttl_ms;
+			count++;
+		}
+		if (count)
+			op_new(b, icmp ? conp : con, false, first, count, ri, -1);
+	}
+}
+
+/* The kernel now holds req's target: make the view say so. */
+static void commit_view(struct enforce_req *req)
+{
+	struct hostrec *rec = req->rec;
+
+	rec->kiso = req->level == LEVEL_ISOLATE;
+	rec->nk = 0;
+	if (req->level == LEVEL_CONTAIN) {
+		memcpy(rec->k, rec->want, rec->nwant * sizeof(rec->want[0]));
+		rec->nk = rec->nwant;
+	}
+	rec->level = (uint8_t)req->level;
+}
+
+static void drop_kport(struct hostrec *rec, int kport)
+{
+	if (kport < 0) {
+		rec->kiso = 0;
+		return;
+	}
+	if ((unsigned)kport < rec->nk) {
+		rec->k[kport] = rec->k[rec->nk - 1];
+		rec->nk--;
+	}
+}
+
+int enforce_apply(struct enforcer *e, struct enforce_req *reqs, unsigned n)
+{
+	struct build b;
+	bool *active;
+	unsigned failed = 0;
+	usec_t t0 = mono_us();
+	int r = 0;
+
+	if (n == 0)
+		return 0;
+	memset(&b, 0, sizeof(b));
+	active = calloc(n, sizeof(*active));
+	b.ops = calloc((size_t)n * OPS_PER_REQ, sizeof(*b.ops));
+	b.info = calloc((size_t)n * OPS_PER_REQ, sizeof(*b.info));
+	b.elems = calloc((size_t)n * ELEMS_PER_REQ, sizeof(*b.elems));
+	if (!active || !b.ops || !b.info || !b.elems) {
+		r = -ENOMEM;
+		for (unsigned i = 0; i < n; i++)
+			reqs[i].error = -ENOMEM;
+		e->st.errors += n;
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		reqs[i].error = 0;
+		reqs[i].msg[0] = '\0';
+		reqs[i].changed = false;
+		active[i] = true;
+	}
+
+	/* Each round either commits or retires at least one operation, so
+	 * there are at most as many rounds as operations, plus one. */
+	for (unsigned round = 0;; round++) {
+		b.nops = b.nelems = 0;
+		for (unsigned i = 0; i < n; i++)
+			if (active[i])
+				build_req(&b, &reqs[i], i);
+		if (b.nops == 0) {
+			for (unsigned i = 0; i < n; i++)
+				if (active[i])
+					commit_view(&reqs[i]);
+			break;
+		}
+		e->st.transactions++;
+		if (round > 0)
+			e->st.resends++;
+		r = e->be.commit(e->be.arg, b.ops, b.nops);
+		if (r == 0) {
+			e->st.elements += b.nelems;
+			for (unsigned i = 0; i < b.nops; i++)
+				reqs[b.info[i].req].changed = true;
+			for (unsigned i = 0; i < n; i++)
+				if (active[i])
+					commit_view(&reqs[i]);
+			break;
+		}
+		if (r != -ECANCELED) {
+			/* The exchange failed: the kernel may or may not have
+			 * applied it. */
+			for (unsigned i = 0; i < n; i++)
+				if (active[i]) {
+					reqs[i].error = r;
+					failed++;
+				}
+			goto out;
+		}
+		bool progress = false;
+		/* Walk backwards so that dropping k[] entries by index (swap
+		 * with the last) never disturbs an index still to visit. */
+		for (unsigned i = b.nops; i-- > 0;) {
+			struct nft_op *op = &b.ops[i];
+			struct enforce_req *req = &reqs[b.info[i].req];
+
+			if (!op->error || !active[b.info[i].req])
+				continue;
+			progress = true;
+			if (op->del && op->error == -ENOENT) {
+				/* Already gone (a TTL ran out): the target holds. */
+				drop_kport(req->rec, b.info[i].kport);
+				continue;
+			}
+			req->error = op->error;
+			memcpy(req->msg, op->msg, sizeof(req->msg));
+			active[b.info[i].req] = false;
+			failed++;
+		}
+		if (!progress) {
+			/* Refused without naming a message: nothing to retry. */
+			for (unsigned i = 0; i < n; i++)
+				if (active[i]) {
+					reqs[i].error = -EPROTO;
+					failed++;
+				}
+			break;
+		}
+	}
+	r = failed ? -ECANCELED : 0;
+out:
+	e->st.errors += failed;
+	e->st.last_us = mono_us() - t0;
+	if (e->st.last_us > e->st.max_us)
+		e->st.max_us = e->st.last_us;
+	free(active);
+	free(b.ops);
+	free(b.info);
+	free(b.elems);
+	return r;
+}

@@ -1,0 +1,281 @@
+/* Unit tests of enforcement against a recording back end that behaves like
+ * the kernel 6.1 transaction semantics: all or nothing, and a delete of a
+ * missing element fails the whole transaction with ENOENT. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <netinet/in.h>
+
+#include "enforce.h"
+
+#define MAXE 256
+
+struct fake_elem {
+	enum nft_set set;
+	struct qaddr addr;
+	uint8_t proto;
+	uint16_t port;
+	uint64_t timeout_ms;
+};
+
+struct fake {
+	struct fake_elem e[MAXE];
+	unsigned n;
+	unsigned commits;
+	int fail_with;	     /* transport error to return once */
+	struct qaddr refuse; /* adds for this address fail with EINVAL */
+	bool refusing;
+};
+
+static int find(const struct fake *f, enum nft_set s, const struct nft_elem *el)
+{
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->e[i].set == s && addr_eq(&f->e[i].addr, &el->addr) &&
+		    f->e[i].proto == el->l4proto && f->e[i].port == el->port)
+			return (int)i;
+	return -1;
+}
+
+static int fake_commit(void *arg, struct nft_op *ops, unsigned nops)
+{
+	struct fake *f = arg;
+	bool bad = false;
+
+	f->commits++;
+	if (f->fail_with) {
+		int r = f->fail_with;
+		f->fail_with = 0;
+		return r;
+	}
+	for (unsigned i = 0; i < nops; i++) {
+		ops[i].error = 0;
+		for (unsigned j = 0; j < ops[i].nelems; j++) {
+			if (ops[i].del && find(f, ops[i].set, &ops[i].elems[j]) < 0)
+				ops[i].error = -ENOENT;
+			if (!ops[i].del && f->refusing &&
+			    addr_eq(&ops[i].elems[j].addr, &f->refuse))
+				ops[i].error = -EINVAL;
+		}
+		bad |= ops[i].error != 0;
+	}
+	if (bad)
+		return -ECANCELED;
+	for (unsigned i = 0; i < nops; i++)
+		for (unsigned j = 0; j < ops[i].nelems; j++) {
+			const struct nft_elem *el = &ops[i].elems[j];
+			int k = find(f, ops[i].set, el);
+			if (ops[i].del) {
+				f->e[k] = f->e[--f->n];
+			} else if (k < 0) {
+				assert_true(f->n < MAXE);
+				f->e[f->n].set = ops[i].set;
+				f->e[f->n].addr = el->addr;
+				f->e[f->n].proto = el->l4proto;
+				f->e[f->n].port = el->port;
+				f->e[f->n].timeout_ms = el->timeout_ms;
+				f->n++;
+			}
+		}
+	return 0;
+}
+
+struct fix {
+	struct fake f;
+	struct enforcer e;
+	struct hostrec r[4];
+};
+
+static int setup(void **state)
+{
+	struct fix *x = calloc(1, sizeof(*x));
+	struct enforce_backend be = {.commit = fake_commit};
+
+	assert_non_null(x);
+	be.arg = &x->f;
+	enforce_init(&x->e, &be);
+	addr_parse("10.1.0.5", &x->r[0].addr);
+	addr_parse("10.1.0.6", &x->r[1].addr);
+	addr_parse("fd00::7", &x->r[2].addr);
+	addr_parse("10.1.0.8", &x->r[3].addr);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+static unsigned count_set(const struct fake *f, enum nft_set s)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < f->n; i++)
+		n += f->e[i].set == s;
+	return n;
+}
+
+static void test_isolate_contain_release(void **state)
+{
+	struct fix *x = *state;
+	struct enforce_req req[3];
+
+	memset(req, 0, sizeof(req));
+	hostdb_want_port(&x->r[1], IPPROTO_TCP, 445);
+	hostdb_want_port(&x->r[1], IPPROTO_TCP, 139);
+	req[0].rec = &x->r[0];
+	req[0].level = LEVEL_ISOLATE;
+	req[0].ttl_ms = 3600000;
+	req[1].rec = &x->r[1];
+	req[1].level = LEVEL_CONTAIN;
+	req[2].rec = &x->r[2];
+	req[2].level = LEVEL_ISOLATE;
+	assert_int_equal(enforce_apply(&x->e, req, 3), 0);
+	/* One transaction for all three hosts. */
+	assert_int_equal(x->f.commits, 1);
+	assert_int_equal(count_set(&x->f, NFT_SET_ISO4), 1);
+	assert_int_equal(count_set(&x->f, NFT_SET_ISO6), 1);
+	assert_int_equal(count_set(&x->f, NFT_SET_CON4), 2);
+	assert_int_equal(x->f.e[0].timeout_ms, 3600000);
+	assert_true(x->r[0].kiso);
+	assert_int_equal(x->r[1].nk, 2);
+	assert_int_equal(x->r[1].level, LEVEL_CONTAIN);
+	assert_true(req[0].changed && req[1].changed && req[2].changed);
+
+	/* Applying the same targets again changes nothing. */
+	assert_int_equal(enforce_apply(&x->e, req, 3), 0);
+	assert_int_equal(x->f.commits, 1);
+	assert_false(req[0].changed);
+
+	/* Escalate the contained host: its ports go, isolation comes, in one
+	 * transaction. */
+	req[1].level = LEVEL_ISOLATE;
+	assert_int_equal(enforce_apply(&x->e, &req[1], 1), 0);
+	assert_int_equal(count_set(&x->f, NFT_SET_CON4), 0);
+	assert_int_equal(count_set(&x->f, NFT_SET_ISO4), 2);
+	assert_int_equal(x->r[1].nk, 0);
+
+	/* Release everything. */
+	for (unsigned i = 0; i < 3; i++)
+		req[i].level = LEVEL_NONE;
+	assert_int_equal(enforce_apply(&x->e, req, 3), 0);
+	assert_int_equal(x->f.n, 0);
+	assert_int_equal(x->r[0].level, LEVEL_NONE);
+}
+
+static void test_expired_element_resend(void **state)
+{
+	struct fix *x = *state;
+	struct enforce_req req[2];
+
+	memset(req, 0, sizeof(req));
+	req[0].rec = &x->r[0];
+	req[0].level = LEVEL_ISOLATE;
+	req[1].rec = &x->r[3];
+	req[1].level = LEVEL_ISOLATE;
+	assert_int_equal(enforce_apply(&x->e, req, 2), 0);
+	/* The kernel expired .5 by its TTL; the view still has it. */
+	x->f.e[0] = x->f.e[--x->f.n];
+	req[0].level = LEVEL_NONE;
+	req[1].level = LEVEL_NONE;
+	unsigned before = x->f.commits;
+	assert_int_equal(enforce_apply(&x->e, req, 2), 0);
+	/* Refused once (ENOENT), then sent again without the gone element. */
+	assert_int_equal(x->f.commits, before + 2);
+	assert_int_equal(x->e.st.resends, 1);
+	assert_int_equal(x->f.n, 0);
+	assert_false(x->r[0].kiso);
+	assert_false(x->r[3].kiso);
+	assert_int_equal(req[0].error, 0);
+	assert_int_equal(req[1].error, 0);
+}
+
+static void test_one_host_refused(void **state)
+{
+	struct fix *x = *state;
+	struct enforce_req req[2];
+
+	memset(req, 0, sizeof(req));
+	x->f.refusing = true;
+	x->f.refuse = x->r[1].addr;
+	req[0].rec = &x->r[0];
+	req[0].level = LEVEL_ISOLATE;
+	req[1].rec = &x->r[1];
+	req[1].level = LEVEL_ISOLATE;
+	assert_int_equal(enforce_apply(&x->e, req, 2), -ECANCELED);
+	assert_int_equal(req[0].error, 0);
+	assert_int_equal(req[1].error, -EINVAL);
+	/* The other host went through, and the views match the kernel. */
+	assert_true(x->r[0].kiso);
+	assert_false(x->r[1].kiso);
+	assert_int_equal(x->f.n, 1);
+}
+
+static void test_transport_error(void **state)
+{
+	struct fix *x = *state;
+	struct enforce_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.rec = &x->r[0];
+	req.level = LEVEL_ISOLATE;
+	x->f.fail_with = -ENOBUFS;
+	assert_int_equal(enforce_apply(&x->e, &req, 1), -ENOBUFS);
+	assert_int_equal(req.error, -ENOBUFS);
+	assert_false(x->r[0].kiso);
+}
+
+static void test_reset_ttl(void **state)
+{
+	struct fix *x = *state;
+	struct enforce_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.rec = &x->r[0];
+	req.level = LEVEL_ISOLATE;
+	req.ttl_ms = 1000;
+	assert_int_equal(enforce_apply(&x->e, &req, 1), 0);
+	/* Kernel 6.1 does not refresh a timeout on re-add: delete and add. */
+	req.ttl_ms = 5000;
+	req.reset_ttl = true;
+	assert_int_equal(enforce_apply(&x->e, &req, 1), 0);
+	assert_int_equal(x->f.n, 1);
+	assert_int_equal(x->f.e[0].timeout_ms, 5000);
+}
+
+static void test_effective_level(void **state)
+{
+	struct fix *x = *state;
+
+	/* Containment without known ports means isolation... */
+	assert_int_equal(enforce_effective_level(&x->r[0], LEVEL_CONTAIN, false), LEVEL_ISOLATE);
+	/* ...except for a critical asset. */
+	assert_int_equal(enforce_effective_level(&x->r[0], LEVEL_CONTAIN, true), LEVEL_CONTAIN);
+	hostdb_want_port(&x->r[0], IPPROTO_TCP, 22);
+	assert_int_equal(enforce_effective_level(&x->r[0], LEVEL_CONTAIN, false), LEVEL_CONTAIN);
+	for (uint16_t p = 1; p <= HOST_MAX_PORTS + 1; p++)
+		hostdb_want_port(&x->r[0], IPPROTO_TCP, (uint16_t)(1000 + p));
+	assert_int_equal(enforce_effective_level(&x->r[0], LEVEL_CONTAIN, false), LEVEL_ISOLATE);
+	assert_int_equal(enforce_effective_level(&x->r[0], LEVEL_WATCH, false), LEVEL_WATCH);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_isolate_contain_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired_element_resend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_host_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transport_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_ttl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_effective_level, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
