@@ -96,6 +96,10 @@ void detect_advance(struct detect *d, usec_t now_us);
  * evaluated.  Used at the end of an offline capture. */
 void detect_flush(struct detect *d);
 
+/* Forgets which rules already fired for host (after a release), so that
+ * the host is reported again if it goes on spreading. */
+void detect_forget(struct detect *d, const struct qaddr *host);
+
 /* The detector's clock: the latest time seen. */
 usec_t detect_now(const struct detect *d);
 void detect_get_stats(const struct detect *d, struct detect_stats *ret);

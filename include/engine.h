@@ -1,6 +1,8 @@
 /* The engine ties the pieces together for one run: decoded packets go to
  * the detector; each detection goes through policy, the host registry and
- * incident grouping, and comes out as events. */
+ * incident grouping; what is to be enforced is queued and put in the
+ * kernel in one transaction per burst of packets (engine_commit()); then
+ * the events come out, saying whether the kernel acknowledged. */
 #ifndef QD_ENGINE_H
 #define QD_ENGINE_H
 
@@ -10,17 +12,32 @@
 #include "conf.h"
 #include "decode.h"
 #include "detect.h"
+#include "enforce.h"
 #include "hostdb.h"
 #include "incident.h"
 #include "output.h"
 #include "policy.h"
 
 #define ENGINE_MAX_INCIDENTS 16384
+/* Detections queued for one transaction; a fuller queue is committed at
+ * once (bounds the memory and the latency of one burst). */
+#define ENGINE_QUEUE 256
 
 struct engine_stats {
 	struct decode_stats decode;
+	uint64_t detections;
 	uint64_t detections_suppressed; /* same host, rule and level as before */
 	uint64_t registry_full;
+	uint64_t actions; /* level changes put in force */
+	uint64_t action_errors;
+};
+
+struct pending {
+	struct detection det;
+	struct decision dec;
+	const struct inv_entry *inv;
+	unsigned incident; /* 0: none */
+	bool announce;	   /* emit the incident event after the detect */
 };
 
 struct engine {
@@ -30,18 +47,62 @@ struct engine {
 	struct policy pol;
 	struct hostdb hosts;
 	struct incidents incidents;
+	struct enforcer *enf; /* NULL: nothing is enforced (offline, alert mode) */
+	bool (*is_self)(void *arg, const struct qaddr *a);
+	void *self_arg;
+	struct pending q[ENGINE_QUEUE];
+	unsigned nq;
+	usec_t next_expiry_us; /* earliest TTL deadline, USEC_INFINITY: none */
+	bool resync;	       /* a transaction was lost in transit: read the kernel back */
 	struct engine_stats st;
 };
 
-/* c and out are borrowed and must outlive the engine.  0 or -errno. */
-int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, struct output *out);
+/* c and out (and enf when not NULL) are borrowed and must outlive the
+ * engine.  0 or -errno. */
+int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, struct output *out,
+		struct enforcer *enf);
 void engine_fini(struct engine *e);
 /* Decodes and processes one captured frame. */
 void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
 		  usec_t ts);
-/* Runs timers up to now (live mode calls this from the loop). */
+/* Puts the queued decisions in force and emits their events.  The daemon
+ * calls it after every burst of packets. */
+void engine_commit(struct engine *e);
+/* Runs timers up to now: probe timeouts, windows, TTL expiry. */
 void engine_tick(struct engine *e, usec_t now);
 /* End of an offline capture: flush pending timeouts and windows. */
 void engine_flush(struct engine *e);
+
+/* ---- host actions (actions.c) ---- */
+
+/* One change of a host's level, by detection, operator or timer. */
+struct act_change {
+	struct hostrec *rec;
+	enum level level; /* what is asked for */
+	uint64_t ttl_s;	  /* 0: until released */
+	bool reset_ttl;
+	long by_uid; /* -1: automatic */
+	const char *reason;
+	bool critical; /* the asset may not be isolated automatically */
+	/* Filled by act_apply(): */
+	enum level effective; /* what went into the kernel */
+	bool changed;	      /* the host's level, TTL or author changed */
+	int error;
+	char msg[96];
+};
+
+/* Puts every change in force (one transaction) and updates each host's
+ * state, TTL deadline, author and reason.  With no enforcer (offline,
+ * alert mode) nothing changes and every change gets -EPERM.  Returns 0 or
+ * the first error. */
+int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now);
+/* Emits the action (or release) event of an applied change. */
+void act_emit(struct engine *e, const struct act_change *ch, usec_t now);
+/* Releases hosts whose TTL has run out by now. */
+void act_expire(struct engine *e, usec_t now);
+/* Reads the kernel's sets back: adopts elements the registry lacks (with an
+ * alert), drops from the registry's view what the kernel no longer has, and
+ * puts back what is missing.  0 or -errno. */
+int act_sync(struct engine *e, usec_t now);
 
 #endif

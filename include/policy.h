@@ -44,9 +44,14 @@ struct policy {
 	usec_t rate_minute;
 	unsigned rate_count;
 	unsigned long rate_suppressed;
+	/* Run-time changes to the never-block list (quarantinectl allow /
+	 * disallow), until the next reload. */
+	struct prefix_list allowed; /* added */
+	bool *conf_removed;	    /* per networks.never_block entry */
 };
 
-void policy_init(struct policy *p, const struct conf *c, enum run_mode mode);
+/* 0 or -ENOMEM. */
+int policy_init(struct policy *p, const struct conf *c, enum run_mode mode);
 /* Decides the level for an automatic detection of severity sev on host.
  * inv is the host's inventory entry or NULL; self is true for the gateway's
  * own addresses.  Consumes one unit of the rate cap when the result is to
@@ -58,5 +63,12 @@ void policy_decide(struct policy *p, const struct qaddr *host, enum severity sev
 bool policy_never_block(const struct policy *p, const struct qaddr *host, bool self);
 
 const char *why_name(enum why w);
+
+/* Adds prefix to the never-block list at run time.  0, -EEXIST, -ENOMEM. */
+int policy_allow(struct policy *p, const struct qaddr *prefix, unsigned plen);
+/* Removes exactly prefix from the never-block list (run-time or
+ * configured).  0 or -ENOENT. */
+int policy_disallow(struct policy *p, const struct qaddr *prefix, unsigned plen);
+void policy_fini(struct policy *p);
 
 #endif

@@ -926,6 +926,23 @@ void detect_packet(struct detect *d, const struct pkt *p, usec_t now)
 	}
 }
 
+void detect_forget(struct detect *d, const struct qaddr *host)
+{
+	struct hkey k;
+	struct dhost *h;
+
+	memset(&k, 0, sizeof(k));
+	k.addr = *host;
+	h = table_find(&d->hosts, &k);
+	if (!h)
+		return;
+	h->fired = 0;
+	h->trw_reported = 0;
+	memset(h->ctr, 0, d->nhctr * sizeof(h->ctr[0]));
+	memset(h->slots, 0, sizeof(h->slots));
+	trw_reset(h);
+}
+
 usec_t detect_now(const struct detect *d)
 {
 	return d->now;

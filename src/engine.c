@@ -1,88 +1,185 @@
-/* Detection → policy → registry → incidents → events. */
+/* Detection → policy → registry → incidents → enforcement → events. */
 #include "engine.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "event.h"
 #include "log.h"
 
+static void emit_detect(struct engine *e, const struct pending *p, bool enforced, enum why why)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_DETECT;
+	ev.ts = p->det.ts_us;
+	ev.has_host = true;
+	ev.host = p->det.host;
+	ev.inv = p->inv;
+	ev.det = &p->det;
+	ev.action = p->dec.level;
+	ev.enforced = enforced;
+	ev.why = why;
+	ev.incident_id = p->incident;
+	ev.by_uid = -1;
+	output_event(e->out, &ev);
+
+	struct incident *in = p->announce ? incident_find(&e->incidents, p->incident) : NULL;
+	if (!in)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_INCIDENT;
+	ev.ts = p->det.ts_us;
+	ev.has_host = true;
+	ev.host = p->det.host;
+	ev.id = in->id;
+	ev.rule = in->rule_name;
+	ev.patient_zero = in->patient_zero;
+	ev.hosts = in->nhosts;
+	ev.first_ts = in->first_probe_us;
+	ev.by_uid = -1;
+	output_event(e->out, &ev);
+}
+
+/* The ports a containment of this detection blocks (SPEC section 5): the
+ * rule's, or those seen in the host's failed probes; a whole protocol for
+ * an ICMP sweep. */
+static void want_ports(struct hostrec *rec, const struct detection *d)
+{
+	if (strcmp(d->proto, "icmp") == 0 || strcmp(d->proto, "icmpv6") == 0) {
+		hostdb_want_port(rec, d->host.family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
+				 0);
+		return;
+	}
+	for (unsigned i = 0; i < d->nports; i++) {
+		if (d->port_protos[i] & PROTO_TCP)
+			hostdb_want_port(rec, IPPROTO_TCP, d->ports[i]);
+		if (d->port_protos[i] & PROTO_UDP)
+			hostdb_want_port(rec, IPPROTO_UDP, d->ports[i]);
+	}
+	if (d->ports_overflow)
+		rec->want_overflow = 1;
+}
+
 static void on_detection(void *arg, const struct detection *d)
 {
 	struct engine *e = arg;
 	const struct inv_entry *inv = inventory_lookup(&e->c->inventory, &d->host);
-	struct decision dec;
+	bool self = e->is_self && e->is_self(e->self_arg, &d->host);
+	struct pending p;
 	struct hostrec *rec;
 	struct hit *hit;
 	struct incident *in = NULL;
-	bool first_hit;
-	struct event ev;
 
+	e->st.detections++;
+	memset(&p, 0, sizeof(p));
+	p.det = *d;
+	p.inv = inv;
 	rec = hostdb_get(&e->hosts, &d->host);
 	if (!rec) {
-		/* Still report the detection: losing dedup is better than
-		 * losing an alert. */
+		/* Still report the detection: losing deduplication and the
+		 * block is better than losing the alert. */
 		e->st.registry_full++;
+		policy_decide(&e->pol, &d->host, d->severity, inv, self, d->ts_us, &p.dec);
+		emit_detect(e, &p, false, WHY_ERROR);
+		return;
 	}
-	hit = rec ? hostdb_hit(rec, d->rule) : NULL;
-	policy_decide(&e->pol, &d->host, d->severity, inv, false, d->ts_us, &dec);
-	if (hit && hit->level >= dec.level) {
+	hit = hostdb_hit(rec, d->rule);
+	policy_decide(&e->pol, &d->host, d->severity, inv, self, d->ts_us, &p.dec);
+	if (hit && hit->level >= p.dec.level) {
 		e->st.detections_suppressed++;
 		return;
 	}
-	first_hit = !hit;
-	if (rec) {
-		if (!hit)
-			hit = hostdb_add_hit(rec, d->rule, d->ts_us);
-		hit->level = (uint8_t)dec.level;
-		if (rec->first_detect_us == 0 || d->first_probe_us < rec->first_probe_us)
-			rec->first_probe_us = d->first_probe_us;
-		if (rec->first_detect_us == 0)
-			rec->first_detect_us = d->ts_us;
-		rec->last_detect_us = d->ts_us;
-		if (dec.level > rec->level)
-			rec->level = (uint8_t)dec.level;
-	}
-	if (first_hit) {
+	if (!hit) {
+		hit = hostdb_add_hit(rec, d->rule, d->ts_us);
 		in = incident_join(&e->incidents, d->rule, d->rule_name, &d->host,
 				   d->first_probe_us, d->ts_us);
-		if (hit)
-			hit->incident = in->id;
-	} else if (hit) {
-		in = incident_find(&e->incidents, hit->incident);
+		hit->incident = in->id;
+		p.announce = true;
+	}
+	hit->level = (uint8_t)p.dec.level;
+	p.incident = hit->incident;
+	if (rec->first_detect_us == 0 || d->first_probe_us < rec->first_probe_us)
+		rec->first_probe_us = d->first_probe_us;
+	if (rec->first_detect_us == 0)
+		rec->first_detect_us = d->ts_us;
+	rec->last_detect_us = d->ts_us;
+	if (p.dec.level > rec->decided)
+		rec->decided = (uint8_t)p.dec.level;
+	if (p.dec.level >= LEVEL_CONTAIN)
+		want_ports(rec, d);
+	if (rec->state == HOST_RELEASED || rec->changed_us == 0) {
+		rec->state = HOST_DETECTED;
+		rec->changed_us = d->ts_us;
 	}
 
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = EVENT_DETECT;
-	ev.ts = d->ts_us;
-	ev.has_host = true;
-	ev.host = d->host;
-	ev.inv = inv;
-	ev.det = d;
-	ev.action = dec.level;
-	ev.enforced = false; /* enforcement reports its own action events */
-	ev.why = dec.why;
-	ev.incident_id = in ? in->id : 0;
-	ev.by_uid = -1;
-	output_event(e->out, &ev);
-
-	if (first_hit && in) {
-		memset(&ev, 0, sizeof(ev));
-		ev.kind = EVENT_INCIDENT;
-		ev.ts = d->ts_us;
-		ev.has_host = true;
-		ev.host = d->host;
-		ev.id = in->id;
-		ev.rule = in->rule_name;
-		ev.patient_zero = in->patient_zero;
-		ev.hosts = in->nhosts;
-		ev.first_ts = in->first_probe_us;
-		ev.by_uid = -1;
-		output_event(e->out, &ev);
+	if (!e->enf || p.dec.why != WHY_NONE) {
+		/* Nothing to put in the kernel: a watch, never-block, rate
+		 * limit, pause, dry run or offline. */
+		if (p.dec.why == WHY_WATCH && rec->state == HOST_DETECTED) {
+			rec->state = HOST_WATCHED;
+			rec->changed_us = d->ts_us;
+		}
+		emit_detect(e, &p, false, p.dec.why);
+		return;
 	}
+	if (e->nq == ENGINE_QUEUE)
+		engine_commit(e);
+	e->q[e->nq++] = p;
 }
 
-int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, struct output *out)
+void engine_commit(struct engine *e)
+{
+	struct act_change ch[ENGINE_QUEUE];
+	unsigned nch = 0;
+	usec_t now = detect_now(e->det);
+
+	if (e->nq == 0)
+		return;
+	/* One change per host: the strongest level any of its detections
+	 * asked for, never weaker than what is in force. */
+	for (unsigned i = 0; i < e->nq; i++) {
+		struct hostrec *rec = hostdb_find(&e->hosts, &e->q[i].det.host);
+		unsigned j;
+
+		for (j = 0; j < nch; j++)
+			if (ch[j].rec == rec)
+				break;
+		if (j == nch) {
+			memset(&ch[nch], 0, sizeof(ch[nch]));
+			ch[nch].rec = rec;
+			ch[nch].level = (enum level)rec->level;
+			ch[nch].ttl_s = e->c->enforce.default_ttl_s;
+			ch[nch].by_uid = -1;
+			ch[nch].reason = e->q[i].det.rule_name;
+			ch[nch].critical = e->q[i].inv && e->q[i].inv->critical;
+			nch++;
+		}
+		if (e->q[i].dec.level > ch[j].level) {
+			ch[j].level = e->q[i].dec.level;
+			ch[j].reason = e->q[i].det.rule_name;
+		}
+	}
+	act_apply(e, ch, nch, now);
+	for (unsigned i = 0; i < e->nq; i++) {
+		const struct pending *p = &e->q[i];
+		struct hostrec *rec = hostdb_find(&e->hosts, &p->det.host);
+		const struct act_change *c = NULL;
+
+		for (unsigned j = 0; j < nch; j++)
+			if (ch[j].rec == rec)
+				c = &ch[j];
+		emit_detect(e, p, c && c->error == 0, c && c->error ? WHY_ERROR : WHY_NONE);
+	}
+	for (unsigned j = 0; j < nch; j++)
+		act_emit(e, &ch[j], now);
+	e->nq = 0;
+}
+
+int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, struct output *out,
+		struct enforcer *enf)
 {
 	struct siphash_key key;
 	int r;
@@ -90,13 +187,17 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 	memset(e, 0, sizeof(*e));
 	e->c = c;
 	e->out = out;
+	e->enf = enf;
+	e->next_expiry_us = USEC_INFINITY;
 	r = siphash_key_random(&key);
 	if (r < 0)
 		return r;
-	policy_init(&e->pol, c, mode);
-	r = hostdb_init(&e->hosts, c->limits.max_blocked, &key);
+	r = policy_init(&e->pol, c, mode);
 	if (r < 0)
 		return r;
+	r = hostdb_init(&e->hosts, c->limits.max_blocked, &key);
+	if (r < 0)
+		goto fail;
 	r = incidents_init(&e->incidents, ENGINE_MAX_INCIDENTS,
 			   (usec_t)c->incident.window_s * USEC_PER_SEC);
 	if (r < 0)
@@ -118,6 +219,7 @@ void engine_fini(struct engine *e)
 	e->det = NULL;
 	incidents_fini(&e->incidents);
 	hostdb_fini(&e->hosts);
+	policy_fini(&e->pol);
 }
 
 void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
@@ -136,9 +238,13 @@ void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen,
 void engine_tick(struct engine *e, usec_t now)
 {
 	detect_advance(e->det, now);
+	engine_commit(e);
+	if (now >= e->next_expiry_us)
+		act_expire(e, now);
 }
 
 void engine_flush(struct engine *e)
 {
 	detect_flush(e->det);
+	engine_commit(e);
 }

@@ -13,6 +13,7 @@
 
 #include "capture.h"
 #include "conf.h"
+#include "daemon.h"
 #include "engine.h"
 #include "log.h"
 #include "output.h"
@@ -211,7 +212,7 @@ static int run_offline(const struct options *o, const struct conf *c)
 		return EXIT_RUNTIME;
 	}
 	output_init(&out, stdout, o->format, o->syslog);
-	r = engine_init(&eng, c, MODE_OFFLINE, &out);
+	r = engine_init(&eng, c, MODE_OFFLINE, &out, NULL);
 	if (r < 0) {
 		fprintf(stderr, "quarantined: cannot set up detection: %s\n", strerror(-r));
 		capture_close(cap);
@@ -245,6 +246,30 @@ static int run_offline(const struct options *o, const struct conf *c)
 	return status;
 }
 
+/* Live mode: the daemon.  Never forks into the background (SPEC section 2):
+ * systemd or the shell supervises it. */
+static int run_live(const struct options *o, struct conf *c)
+{
+	struct daemon_opts d;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	for (unsigned i = 0; i < o->ninterfaces; i++)
+		d.interfaces[d.ninterfaces++] = o->interfaces[i];
+	d.dry_run = o->dry_run;
+	d.socket = o->socket;
+	d.state_dir = o->state_dir;
+	d.format = o->format;
+	d.foreground = o->foreground;
+	/* Syslog always; stderr too in the foreground.  openlog() comes
+	 * before anything that could drop privileges. */
+	log_init("quarantined", c->log.facility,
+		 LOG_TO_SYSLOG | (o->foreground ? LOG_TO_STDERR : 0), o->debug);
+	r = daemon_run(&d, c);
+	conf_fini(c);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -270,7 +295,5 @@ int main(int argc, char **argv)
 		conf_fini(&c);
 		return r;
 	}
-	fprintf(stderr, "quarantined: live capture is not available in this build; use -r FILE\n");
-	conf_fini(&c);
-	return EXIT_USAGE;
+	return run_live(&o, &c);
 }

@@ -1,4 +1,5 @@
 /* Unit tests of policy decisions and incident grouping. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,7 +47,7 @@ static void test_levels_from_severity(void **state)
 	struct decision d;
 	struct qaddr h = A("10.1.0.5");
 
-	policy_init(&p, c, MODE_ENFORCE);
+	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
 	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_ISOLATE);
 	assert_int_equal(d.why, WHY_NONE);
@@ -56,6 +57,7 @@ static void test_levels_from_severity(void **state)
 	policy_decide(&p, &h, SEV_LOW, NULL, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_WATCH);
 	assert_int_equal(d.why, WHY_WATCH);
+	policy_fini(&p);
 }
 
 static void test_critical_cap(void **state)
@@ -68,13 +70,14 @@ static void test_critical_cap(void **state)
 
 	memset(&inv, 0, sizeof(inv));
 	inv.critical = true;
-	policy_init(&p, c, MODE_ENFORCE);
+	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
 	policy_decide(&p, &h, SEV_HIGH, &inv, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_CONTAIN);
 	assert_true(d.capped);
 	policy_decide(&p, &h, SEV_LOW, &inv, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_WATCH);
 	assert_false(d.capped);
+	policy_fini(&p);
 }
 
 static void test_never_block_and_modes(void **state)
@@ -84,23 +87,26 @@ static void test_never_block_and_modes(void **state)
 	struct decision d;
 	struct qaddr h = A("10.1.0.5"), out = A("198.51.100.1");
 
-	policy_init(&p, c, MODE_OFFLINE);
+	assert_int_equal(policy_init(&p, c, MODE_OFFLINE), 0);
 	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_ISOLATE);
 	assert_int_equal(d.why, WHY_OFFLINE);
 	/* Outside the protected networks: never blocked, in any mode. */
 	policy_decide(&p, &out, SEV_HIGH, NULL, false, T0, &d);
 	assert_int_equal(d.why, WHY_NEVER_BLOCK);
-	policy_init(&p, c, MODE_ALERT);
+	policy_fini(&p);
+	assert_int_equal(policy_init(&p, c, MODE_ALERT), 0);
 	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
 	assert_int_equal(d.why, WHY_DRY_RUN);
-	policy_init(&p, c, MODE_ENFORCE);
+	policy_fini(&p);
+	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
 	policy_decide(&p, &h, SEV_HIGH, NULL, true, T0, &d);
 	assert_int_equal(d.why, WHY_NEVER_BLOCK);
 	p.paused = true;
 	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
 	assert_int_equal(d.why, WHY_PAUSED);
 	assert_int_equal(d.level, LEVEL_ISOLATE);
+	policy_fini(&p);
 }
 
 static void test_rate_limit(void **state)
@@ -111,7 +117,7 @@ static void test_rate_limit(void **state)
 	struct qaddr h = A("10.1.0.5");
 
 	c->enforce.max_actions_per_minute = 3;
-	policy_init(&p, c, MODE_ENFORCE);
+	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
 	for (unsigned i = 0; i < 3; i++) {
 		policy_decide(&p, &h, SEV_HIGH, NULL, false, T0 + i, &d);
 		assert_int_equal(d.why, WHY_NONE);
@@ -125,6 +131,40 @@ static void test_rate_limit(void **state)
 	/* The next minute has a fresh budget. */
 	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0 + 61 * USEC_PER_SEC, &d);
 	assert_int_equal(d.why, WHY_NONE);
+	policy_fini(&p);
+}
+
+static void test_allow_disallow(void **state)
+{
+	struct conf *c = *state;
+	struct policy p;
+	struct qaddr h = A("10.1.0.5"), net = A("10.1.0.0"), gw = A("10.0.0.1");
+	struct prefix one = {.addr = A("10.0.0.1"), .plen = 32};
+
+	struct prefix_list saved = c->networks.never_block;
+
+	/* A configured never-block entry. */
+	c->networks.never_block.v = &one;
+	c->networks.never_block.n = 1;
+	c->networks.never_block.lpm = lpm_new();
+	assert_int_equal(lpm_insert(c->networks.never_block.lpm, &one.addr, 32, 0), 0);
+	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
+	assert_true(policy_never_block(&p, &gw, false));
+	assert_false(policy_never_block(&p, &h, false));
+	assert_int_equal(policy_allow(&p, &net, 24), 0);
+	assert_int_equal(policy_allow(&p, &net, 24), -EEXIST);
+	assert_true(policy_never_block(&p, &h, false));
+	assert_int_equal(policy_disallow(&p, &net, 24), 0);
+	assert_false(policy_never_block(&p, &h, false));
+	assert_int_equal(policy_disallow(&p, &net, 24), -ENOENT);
+	/* Disallowing a configured entry takes it out until re-allowed. */
+	assert_int_equal(policy_disallow(&p, &gw, 32), 0);
+	assert_false(policy_never_block(&p, &gw, false));
+	assert_int_equal(policy_allow(&p, &gw, 32), 0);
+	assert_true(policy_never_block(&p, &gw, false));
+	policy_fini(&p);
+	lpm_free(c->networks.never_block.lpm);
+	c->networks.never_block = saved;
 }
 
 static void test_incident_patient_zero(void **state)
@@ -168,6 +208,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_critical_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_and_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allow_disallow, setup, teardown),
 		cmocka_unit_test(test_incident_patient_zero),
 	};
 

@@ -1,0 +1,69 @@
+/* The live daemon: one poll loop over the captures, the control socket,
+ * address changes, signals and a timer; enforcement through nftables. */
+#ifndef QD_DAEMON_H
+#define QD_DAEMON_H
+
+#include <net/if.h>
+#include <stdbool.h>
+
+#include "capture.h"
+#include "conf.h"
+#include "control.h"
+#include "engine.h"
+#include "enforce.h"
+#include "netmon.h"
+#include "nft.h"
+#include "output.h"
+
+struct daemon_opts {
+	const char *interfaces[CONF_MAX_IFACES]; /* -i, overriding capture.interfaces */
+	unsigned ninterfaces;
+	bool dry_run;
+	const char *socket;    /* -S, overriding control.socket */
+	const char *state_dir; /* -D, overriding state.dir */
+	enum output_format format;
+	bool foreground;
+};
+
+struct capsrc {
+	char name[IF_NAMESIZE];
+	struct capture *cap;
+	usec_t retry_at; /* monotonic; when to try opening again */
+	int last_error;	 /* of the last failed open, to log changes once */
+	struct capture_stats st;
+	uint64_t drops_reported;
+	usec_t drop_report_at; /* monotonic; no drop alert before this */
+};
+
+struct daemon {
+	const struct daemon_opts *o;
+	struct conf *c;
+	enum run_mode mode;
+	struct output out;
+	struct engine eng;
+	struct nft *nft;
+	struct enforcer enf;
+	struct control *ctl;
+	struct netmon *nm;
+	struct capsrc caps[CONF_MAX_IFACES];
+	unsigned ncaps;
+	int sigfd, timerfd;
+	char filter[2048];
+	char socket_path[108];
+	usec_t start_mono, start_wall;
+	uint64_t packets;
+	bool quit;
+};
+
+/* Runs the daemon until SIGTERM/SIGINT.  c is owned by the caller.
+ * Returns the exit status. */
+int daemon_run(const struct daemon_opts *o, struct conf *c);
+
+/* The control protocol handler (commands.c). */
+int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
+		    struct ctl_out *out, char *msg, size_t msglen);
+
+usec_t daemon_wall_us(void);
+usec_t daemon_mono_us(void);
+
+#endif

@@ -1,0 +1,320 @@
+/* Host actions: levels put in force for detections, operators and timers,
+ * the host's life-cycle state, TTL expiry, and reading the kernel back. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "event.h"
+#include "log.h"
+
+/* Requests per transaction when a timer or a resync touches many hosts. */
+#define CHUNK 256
+
+static enum host_state state_for(enum level l)
+{
+	switch (l) {
+	case LEVEL_WATCH:
+		return HOST_WATCHED;
+	case LEVEL_CONTAIN:
+		return HOST_CONTAINED;
+	case LEVEL_ISOLATE:
+		return HOST_ISOLATED;
+	default:
+		return HOST_RELEASED;
+	}
+}
+
+static void note_expiry(struct engine *e, usec_t t)
+{
+	if (t && t < e->next_expiry_us)
+		e->next_expiry_us = t;
+}
+
+/* After a release the host starts afresh: detections report again. */
+static void forget(struct engine *e, struct hostrec *rec)
+{
+	rec->decided = LEVEL_NONE;
+	rec->nwant = 0;
+	rec->want_overflow = 0;
+	rec->expires_us = 0;
+	for (unsigned i = 0; i < rec->nhits; i++)
+		rec->hits[i].level = LEVEL_NONE;
+	detect_forget(e->det, &rec->addr);
+}
+
+int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
+{
+	struct enforce_req *reqs;
+	uint8_t *old;
+	int r, first = 0;
+
+	if (n == 0)
+		return 0;
+	if (!e->enf) {
+		for (unsigned i = 0; i < n; i++) {
+			ch[i].error = -EPERM;
+			snprintf(ch[i].msg, sizeof(ch[i].msg),
+				 "nftables is not changed in this mode");
+		}
+		return -EPERM;
+	}
+	reqs = calloc(n, sizeof(*reqs));
+	old = calloc(n, 1);
+	if (!reqs || !old) {
+		free(reqs);
+		free(old);
+		for (unsigned i = 0; i < n; i++)
+			ch[i].error = -ENOMEM;
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		ch[i].effective = enforce_effective_level(ch[i].rec, ch[i].level, ch[i].critical);
+		ch[i].changed = false;
+		old[i] = ch[i].rec->level;
+		reqs[i].rec = ch[i].rec;
+		reqs[i].level = ch[i].effective;
+		reqs[i].ttl_ms = ch[i].ttl_s * 1000;
+		reqs[i].reset_ttl = ch[i].reset_ttl;
+	}
+	r = enforce_apply(e->enf, reqs, n);
+	if (r < 0 && r != -ECANCELED) {
+		/* Lost in transit: the kernel may hold either state. */
+		e->resync = true;
+		log_warnx("nftables transaction failed: %s; reading the kernel's sets back",
+			  strerror(-r));
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct act_change *c = &ch[i];
+		struct hostrec *rec = c->rec;
+
+		c->error = reqs[i].error;
+		memcpy(c->msg, reqs[i].msg, sizeof(c->msg));
+		if (c->error) {
+			e->st.action_errors++;
+			if (!first)
+				first = c->error;
+			continue;
+		}
+		/* An automatic decision that changes nothing in force (the host
+		 * is already blocked at least as hard) is not an action. */
+		if (old[i] == c->effective && !c->reset_ttl && c->by_uid < 0 && !reqs[i].changed)
+			continue;
+		c->changed = true;
+		e->st.actions++;
+		rec->state = (uint8_t)state_for(c->effective);
+		rec->changed_us = now;
+		rec->by_uid = c->by_uid;
+		snprintf(rec->reason, sizeof(rec->reason), "%s", c->reason ? c->reason : "");
+		if (c->effective == LEVEL_NONE) {
+			forget(e, rec);
+		} else if (old[i] != c->effective || c->reset_ttl || c->by_uid >= 0) {
+			rec->expires_us = c->ttl_s ? now + c->ttl_s * USEC_PER_SEC : 0;
+			note_expiry(e, rec->expires_us);
+		}
+	}
+	free(reqs);
+	free(old);
+	return first;
+}
+
+void act_emit(struct engine *e, const struct act_change *c, usec_t now)
+{
+	const struct inv_entry *inv = inventory_lookup(&e->c->inventory, &c->rec->addr);
+	char buf[256];
+	struct event ev;
+
+	if (!c->error && !c->changed)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.ts = now;
+	ev.has_host = true;
+	ev.host = c->rec->addr;
+	ev.inv = inv;
+	ev.by_uid = c->by_uid;
+	ev.reason = c->reason;
+	if (c->error) {
+		snprintf(buf, sizeof(buf), "cannot put %s in force: %s%s%s",
+			 level_name(c->effective), strerror(-c->error), c->msg[0] ? ": " : "",
+			 c->msg);
+		ev.kind = EVENT_ERROR;
+		ev.message = buf;
+	} else if (c->effective == LEVEL_NONE) {
+		ev.kind = EVENT_RELEASE;
+		ev.state = host_state_name(HOST_RELEASED);
+	} else {
+		ev.kind = EVENT_ACTION;
+		ev.level = c->effective;
+		ev.ttl_s = c->ttl_s;
+		ev.enforced = true;
+	}
+	output_event(e->out, &ev);
+}
+
+void act_expire(struct engine *e, usec_t now)
+{
+	struct act_change ch[CHUNK];
+	unsigned n = 0;
+	usec_t next = USEC_INFINITY;
+
+	for (struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r)) {
+		if (!r->expires_us)
+			continue;
+		if (r->expires_us > now) {
+			if (r->expires_us < next)
+				next = r->expires_us;
+			continue;
+		}
+		memset(&ch[n], 0, sizeof(ch[n]));
+		ch[n].rec = r;
+		ch[n].level = LEVEL_NONE;
+		ch[n].by_uid = -1;
+		ch[n].reason = "ttl expired";
+		if (++n == CHUNK) {
+			act_apply(e, ch, n, now);
+			for (unsigned i = 0; i < n; i++)
+				act_emit(e, &ch[i], now);
+			n = 0;
+		}
+	}
+	act_apply(e, ch, n, now);
+	for (unsigned i = 0; i < n; i++)
+		act_emit(e, &ch[i], now);
+	/* A host whose release failed keeps its deadline: retry later. */
+	for (unsigned i = 0; i < n; i++)
+		if (ch[i].error && ch[i].rec->expires_us)
+			next = MIN(next, now + USEC_PER_SEC);
+	e->next_expiry_us = next;
+}
+
+/* ---- reading the kernel back ---- */
+
+struct sync_ctx {
+	struct engine *e;
+	enum nft_set set;
+	usec_t now;
+	unsigned adopted, full;
+};
+
+static int sync_elem(void *arg, const struct nft_elem *el)
+{
+	struct sync_ctx *s = arg;
+	struct engine *e = s->e;
+	struct hostrec *rec = hostdb_get(&e->hosts, &el->addr);
+
+	if (!rec) {
+		s->full++;
+		return 0;
+	}
+	if (rec->changed_us == 0) {
+		/* In the kernel but unknown to us: adopt it. */
+		rec->adopted = 1;
+		rec->by_uid = -1;
+		rec->changed_us = s->now;
+		snprintf(rec->reason, sizeof(rec->reason), "adopted from the kernel table");
+		s->adopted++;
+	}
+	if (el->expires_ms && rec->adopted && !rec->expires_us) {
+		rec->expires_us = s->now + el->expires_ms * 1000;
+		note_expiry(e, rec->expires_us);
+	}
+	switch (s->set) {
+	case NFT_SET_ISO4:
+	case NFT_SET_ISO6:
+		rec->kiso = 1;
+		break;
+	default:
+		if (rec->nk < HOST_MAX_PORTS) {
+			rec->k[rec->nk].proto = el->l4proto;
+			rec->k[rec->nk].port = el->port;
+			rec->nk++;
+		}
+		break;
+	}
+	return 0;
+}
+
+int act_sync(struct engine *e, usec_t now)
+{
+	static const enum nft_set blocking[] = {
+		NFT_SET_ISO4, NFT_SET_ISO6,  NFT_SET_CON4,
+		NFT_SET_CON6, NFT_SET_CONP4, NFT_SET_CONP6,
+	};
+	struct sync_ctx s = {.e = e, .now = now};
+	struct act_change ch[CHUNK];
+	unsigned n = 0, repaired = 0;
+	int r;
+
+	if (!e->enf || !e->enf->be.list)
+		return 0;
+	/* Rebuild every view from scratch. */
+	for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
+	     rec = hostdb_next(&e->hosts, rec)) {
+		rec->kiso = 0;
+		rec->nk = 0;
+	}
+	for (unsigned i = 0; i < ARRAY_SIZE(blocking); i++) {
+		s.set = blocking[i];
+		r = e->enf->be.list(e->enf->be.arg, blocking[i], sync_elem, &s);
+		if (r < 0)
+			return r;
+	}
+	for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
+	     rec = hostdb_next(&e->hosts, rec)) {
+		bool has = rec->kiso || rec->nk;
+
+		if (rec->adopted && rec->state == HOST_DETECTED && has) {
+			/* Take what the kernel holds as the level in force. */
+			rec->level = rec->kiso ? LEVEL_ISOLATE : LEVEL_CONTAIN;
+			rec->decided = rec->level;
+			rec->state = (uint8_t)state_for((enum level)rec->level);
+			memcpy(rec->want, rec->k, rec->nk * sizeof(rec->k[0]));
+			rec->nwant = rec->nk;
+			log_warnx("adopted %s from the kernel table (%s)",
+				  addr_ntop(&rec->addr, (char[ADDR_STRLEN]){0}),
+				  level_name((enum level)rec->level));
+			struct event ev = {.kind = EVENT_ACTION,
+					   .ts = now,
+					   .has_host = true,
+					   .host = rec->addr,
+					   .level = (enum level)rec->level,
+					   .by_uid = -1,
+					   .enforced = true,
+					   .reason = "adopted: found in the kernel table"};
+			ev.inv = inventory_lookup(&e->c->inventory, &rec->addr);
+			if (rec->expires_us)
+				ev.ttl_s = (rec->expires_us - now) / USEC_PER_SEC;
+			output_event(e->out, &ev);
+			continue;
+		}
+		/* A block whose TTL ran out while we were away is released
+		 * by act_expire(), not restored. */
+		if (rec->expires_us && rec->expires_us <= now)
+			continue;
+		/* What we put in force but the kernel lacks goes back in. */
+		bool missing = (rec->level == LEVEL_ISOLATE && !rec->kiso) ||
+			       (rec->level == LEVEL_CONTAIN && rec->nk < rec->nwant);
+		if (!missing)
+			continue;
+		memset(&ch[n], 0, sizeof(ch[n]));
+		ch[n].rec = rec;
+		ch[n].level = (enum level)rec->level;
+		ch[n].ttl_s =
+			rec->expires_us > now ? (rec->expires_us - now) / USEC_PER_SEC + 1 : 0;
+		ch[n].by_uid = rec->by_uid;
+		ch[n].reason = "restored: missing from the kernel table";
+		repaired++;
+		if (++n == CHUNK) {
+			act_apply(e, ch, n, now);
+			n = 0;
+		}
+	}
+	act_apply(e, ch, n, now);
+	if (s.adopted || repaired || s.full)
+		log_warnx("kernel sync: %u hosts adopted, %u restored, %u not tracked (registry "
+			  "full)",
+			  s.adopted, repaired, s.full);
+	e->resync = false;
+	return 0;
+}

@@ -1,0 +1,782 @@
+/* The control commands: what quarantinectl asks, answered inside the
+ * daemon's loop and rendered by the daemon (text tables, or JSON). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "event.h"
+#include "log.h"
+
+#define CHUNK 256
+
+struct cmdctx {
+	struct daemon *d;
+	const struct ctl_request *req;
+	const struct ctl_peer *peer;
+	struct ctl_out *out;
+	char *msg;
+	size_t msglen;
+	bool json;
+};
+
+__attribute__((format(printf, 3, 4))) static int reply(struct cmdctx *x, int status,
+						       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(x->msg, x->msglen, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+static void json_str(struct ctl_out *o, const char *s)
+{
+	ctl_out_write(o, "\"", 1);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			ctl_out_printf(o, "\\%c", *c);
+		else if (*c < 0x20)
+			ctl_out_printf(o, "\\u%04x", *c);
+		else
+			ctl_out_write(o, (const char *)c, 1);
+	}
+	ctl_out_write(o, "\"", 1);
+}
+
+static const char *ts_str(usec_t ts, char buf[32])
+{
+	if (!ts) {
+		strcpy(buf, "-");
+		return buf;
+	}
+	return event_format_ts(ts, buf);
+}
+
+static const char *rule_name(const struct daemon *d, unsigned rule)
+{
+	if (rule == DETECT_RULE_TRW)
+		return DETECT_TRW_NAME;
+	return rule < d->c->nrules ? d->c->rules[rule].name : "?";
+}
+
+static const char *who(long uid, char buf[24])
+{
+	if (uid < 0)
+		return "auto";
+	snprintf(buf, 24, "uid %ld", uid);
+	return buf;
+}
+
+static int parse_host(struct cmdctx *x, struct qaddr *ret)
+{
+	const char *h = ctl_request_get(x->req, "host");
+
+	if (!h)
+		return reply(x, 2, "%s needs a HOST", x->req->cmd);
+	if (addr_parse(h, ret) < 0)
+		return reply(x, 2, "'%s' is not an IPv4 or IPv6 address", h);
+	return 0;
+}
+
+/* Why host may not be blocked, or NULL. */
+static const char *never_block_reason(struct daemon *d, const struct qaddr *a)
+{
+	if (!prefix_list_contains(&d->c->networks.protected_, a))
+		return "outside the protected networks";
+	if (d->nm && netmon_is_self(d->nm, a))
+		return "one of the gateway's own addresses";
+	if (policy_never_block(&d->eng.pol, a, false))
+		return "on the never-block list";
+	return NULL;
+}
+
+/* ---- rendering a host ---- */
+
+static void host_rules(const struct daemon *d, const struct hostrec *r, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < r->nhits && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "",
+				      rule_name(d, r->hits[i].rule));
+	if (!r->nhits)
+		snprintf(buf, len, "-");
+}
+
+static void host_ports(const struct hostrec *r, const struct hport *v, unsigned nv, char *buf,
+		       size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < nv && n < len; i++) {
+		const char *p = v[i].proto == IPPROTO_TCP   ? "tcp"
+				: v[i].proto == IPPROTO_UDP ? "udp"
+							    : "icmp";
+		if (v[i].port)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s/%u", i ? "," : "", p,
+					      v[i].port);
+		else
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "", p);
+	}
+	(void)r;
+}
+
+static void host_json(struct daemon *d, struct ctl_out *o, const struct hostrec *r, bool full)
+{
+	const struct inv_entry *inv = inventory_lookup(&d->c->inventory, &r->addr);
+	char a[ADDR_STRLEN], t[32], buf[512];
+
+	ctl_out_printf(o, "{\"host\":\"%s\",\"state\":\"%s\",\"level\":\"%s\"",
+		       addr_ntop(&r->addr, a), host_state_name((enum host_state)r->state),
+		       level_name((enum level)r->level));
+	ctl_out_printf(o, ",\"rules\":[");
+	for (unsigned i = 0; i < r->nhits; i++) {
+		ctl_out_printf(o, "%s", i ? "," : "");
+		json_str(o, rule_name(d, r->hits[i].rule));
+	}
+	ctl_out_printf(o, "],\"first_detect\":\"%s\"", ts_str(r->first_detect_us, t));
+	ctl_out_printf(o, ",\"last_detect\":\"%s\"", ts_str(r->last_detect_us, t));
+	ctl_out_printf(o, ",\"since\":\"%s\"", ts_str(r->changed_us, t));
+	ctl_out_printf(o, ",\"expires\":%s%s%s", r->expires_us ? "\"" : "",
+		       r->expires_us ? ts_str(r->expires_us, t) : "null",
+		       r->expires_us ? "\"" : "");
+	if (r->by_uid < 0)
+		ctl_out_printf(o, ",\"by\":\"auto\"");
+	else
+		ctl_out_printf(o, ",\"by\":\"%ld\"", r->by_uid);
+	ctl_out_printf(o, ",\"reason\":");
+	json_str(o, r->reason);
+	if (inv) {
+		if (inv->name[0]) {
+			ctl_out_printf(o, ",\"name\":");
+			json_str(o, inv->name);
+		}
+		if (inv->department[0]) {
+			ctl_out_printf(o, ",\"department\":");
+			json_str(o, inv->department);
+		}
+		if (inv->floor[0]) {
+			ctl_out_printf(o, ",\"floor\":");
+			json_str(o, inv->floor);
+		}
+		if (inv->owner[0]) {
+			ctl_out_printf(o, ",\"owner\":");
+			json_str(o, inv->owner);
+		}
+		if (inv->critical)
+			ctl_out_printf(o, ",\"critical\":true");
+	}
+	if (full) {
+		host_ports(r, r->k, r->nk, buf, sizeof(buf));
+		ctl_out_printf(o, ",\"contained_ports\":");
+		json_str(o, buf);
+		ctl_out_printf(o, ",\"isolated\":%s,\"adopted\":%s", r->kiso ? "true" : "false",
+			       r->adopted ? "true" : "false");
+		ctl_out_printf(o, ",\"first_probe\":\"%s\",\"detections\":[",
+			       ts_str(r->first_probe_us, t));
+		for (unsigned i = 0; i < r->nhits; i++) {
+			ctl_out_printf(o, "%s{\"rule\":", i ? "," : "");
+			json_str(o, rule_name(d, r->hits[i].rule));
+			ctl_out_printf(o, ",\"level\":\"%s\",\"incident\":%u,\"first\":\"%s\"}",
+				       level_name((enum level)r->hits[i].level),
+				       r->hits[i].incident, ts_str(r->hits[i].first_us, t));
+		}
+		ctl_out_printf(o, "]");
+	}
+	ctl_out_printf(o, "}");
+}
+
+static bool host_matches(const struct hostrec *r, const char *state, const char *level)
+{
+	if (state && strcmp(host_state_name((enum host_state)r->state), state) != 0)
+		return false;
+	if (level && strcmp(level_name((enum level)r->level), level) != 0)
+		return false;
+	return true;
+}
+
+/* ---- commands ---- */
+
+static int cmd_status(struct cmdctx *x)
+{
+	struct daemon *d = x->d;
+	struct detect_stats ds;
+	unsigned per[HOST_STATE_COUNT] = {0};
+	usec_t up = (daemon_mono_us() - d->start_mono) / USEC_PER_SEC;
+	const struct decode_stats *dec = &d->eng.st.decode;
+	uint64_t bad = dec->err[DECODE_E_TRUNCATED] + dec->err[DECODE_E_MALFORMED];
+	const char *mode = d->mode == MODE_ENFORCE ? "enforce" : "alert";
+
+	detect_get_stats(d->eng.det, &ds);
+	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r; r = hostdb_next(&d->eng.hosts, r))
+		per[r->state < HOST_STATE_COUNT ? r->state : 0]++;
+	if (x->json) {
+		struct ctl_out *o = x->out;
+		ctl_out_printf(o, "{\"version\":\"%s\",\"uptime_s\":%llu,\"mode\":\"%s\",",
+			       QD_VERSION_STRING, (unsigned long long)up, mode);
+		ctl_out_printf(o, "\"paused\":%s,\"table\":\"%s %s\",\"interfaces\":[",
+			       d->eng.pol.paused ? "true" : "false",
+			       d->c->enforce.family == NFT_FAMILY_BRIDGE ? "bridge" : "inet",
+			       d->c->enforce.table);
+		for (unsigned i = 0; i < d->ncaps; i++)
+			ctl_out_printf(o,
+				       "%s{\"name\":\"%s\",\"up\":%s,\"received\":%llu,"
+				       "\"dropped\":%llu,\"ifdropped\":%llu}",
+				       i ? "," : "", d->caps[i].name,
+				       d->caps[i].cap ? "true" : "false",
+				       (unsigned long long)d->caps[i].st.received,
+				       (unsigned long long)d->caps[i].st.dropped,
+				       (unsigned long long)d->caps[i].st.ifdropped);
+		ctl_out_printf(o,
+			       "],\"packets\":%llu,\"malformed\":%llu,\"hosts_tracked\":%u,"
+			       "\"max_hosts\":%u,\"probes_tracked\":%u,\"hosts_known\":%u,"
+			       "\"states\":{",
+			       (unsigned long long)d->packets, (unsigned long long)bad, ds.hosts,
+			       ds.max_hosts, ds.probes_tracked, hostdb_count(&d->eng.hosts));
+		for (unsigned i = 0; i < HOST_STATE_COUNT; i++)
+			ctl_out_printf(o, "%s\"%s\":%u", i ? "," : "",
+				       host_state_name((enum host_state)i), per[i]);
+		ctl_out_printf(
+			o,
+			"},\"detections\":%llu,\"actions\":%llu,\"action_errors\":%llu,"
+			"\"rate_limited\":%lu,\"last_commit_us\":%llu,\"max_commit_us\":%llu}\n",
+			(unsigned long long)d->eng.st.detections,
+			(unsigned long long)d->eng.st.actions,
+			(unsigned long long)d->eng.st.action_errors, d->eng.pol.rate_suppressed,
+			(unsigned long long)d->enf.st.last_us,
+			(unsigned long long)d->enf.st.max_us);
+		return 0;
+	}
+	struct ctl_out *o = x->out;
+	ctl_out_printf(o, "quarantined %s, up %lluh%02llum%02llus\n", QD_VERSION_STRING,
+		       (unsigned long long)(up / 3600), (unsigned long long)(up / 60 % 60),
+		       (unsigned long long)(up % 60));
+	ctl_out_printf(o, "mode:            %s%s\n", mode,
+		       d->eng.pol.paused ? " (automatic actions PAUSED)" : "");
+	ctl_out_printf(o, "table:           %s %s\n",
+		       d->c->enforce.family == NFT_FAMILY_BRIDGE ? "bridge" : "inet",
+		       d->c->enforce.table);
+	for (unsigned i = 0; i < d->ncaps; i++) {
+		const struct capsrc *s = &d->caps[i];
+		if (s->cap)
+			ctl_out_printf(
+				o, "interface %-6s %llu packets, %llu dropped, %llu ifdropped\n",
+				s->name, (unsigned long long)s->st.received,
+				(unsigned long long)s->st.dropped,
+				(unsigned long long)s->st.ifdropped);
+		else
+			ctl_out_printf(o, "interface %-6s down (retrying)\n", s->name);
+	}
+	ctl_out_printf(o, "packets:         %llu (%llu malformed)\n",
+		       (unsigned long long)d->packets, (unsigned long long)bad);
+	ctl_out_printf(o, "hosts tracked:   %u of %u\n", ds.hosts, ds.max_hosts);
+	ctl_out_printf(o, "hosts known:     %u", hostdb_count(&d->eng.hosts));
+	for (unsigned i = 0; i < HOST_STATE_COUNT; i++)
+		if (per[i])
+			ctl_out_printf(o, ", %u %s", per[i], host_state_name((enum host_state)i));
+	ctl_out_printf(o, "\n");
+	ctl_out_printf(o, "detections:      %llu; actions %llu (%llu failed, %lu rate-limited)\n",
+		       (unsigned long long)d->eng.st.detections,
+		       (unsigned long long)d->eng.st.actions,
+		       (unsigned long long)d->eng.st.action_errors, d->eng.pol.rate_suppressed);
+	ctl_out_printf(o, "kernel:          last transaction %.3f ms, slowest %.3f ms\n",
+		       (double)d->enf.st.last_us / 1000.0, (double)d->enf.st.max_us / 1000.0);
+	return 0;
+}
+
+static int cmd_list(struct cmdctx *x)
+{
+	struct daemon *d = x->d;
+	const char *state = ctl_request_get(x->req, "state");
+	const char *level = ctl_request_get(x->req, "level");
+	enum host_state hs;
+	enum level lv;
+	unsigned n = 0;
+
+	if (state && host_state_parse(state, &hs) < 0)
+		return reply(x, 2, "unknown state '%s'", state);
+	if (level && level_parse(level, &lv) < 0)
+		return reply(x, 2, "unknown level '%s'", level);
+	if (x->json)
+		ctl_out_printf(x->out, "[");
+	else
+		ctl_out_printf(x->out, "%-39s %-11s %-8s %-20s %-27s %-27s %s\n", "HOST", "STATE",
+			       "LEVEL", "RULES", "SINCE", "EXPIRES", "WHERE");
+	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r;
+	     r = hostdb_next(&d->eng.hosts, r)) {
+		char a[ADDR_STRLEN], t1[32], t2[32], rules[256], where[320];
+		const struct inv_entry *inv;
+
+		if (!host_matches(r, state, level))
+			continue;
+		if (x->json) {
+			ctl_out_printf(x->out, "%s", n ? "," : "");
+			host_json(d, x->out, r, false);
+			n++;
+			continue;
+		}
+		inv = inventory_lookup(&d->c->inventory, &r->addr);
+		host_rules(d, r, rules, sizeof(rules));
+		where[0] = '\0';
+		if (inv)
+			snprintf(where, sizeof(where), "%s%s%s%s%s%s%s", inv->name,
+				 inv->name[0] ? " " : "", inv->department,
+				 inv->floor[0] ? " floor " : "", inv->floor,
+				 inv->owner[0] ? " / " : "", inv->owner);
+		ctl_out_printf(x->out, "%-39s %-11s %-8s %-20s %-27s %-27s %s\n",
+			       addr_ntop(&r->addr, a), host_state_name((enum host_state)r->state),
+			       level_name((enum level)r->level), rules, ts_str(r->changed_us, t1),
+			       r->expires_us ? ts_str(r->expires_us, t2) : "never", where);
+		n++;
+	}
+	if (x->json)
+		ctl_out_printf(x->out, "]\n");
+	return 0;
+}
+
+static int cmd_show(struct cmdctx *x)
+{
+	struct daemon *d = x->d;
+	struct qaddr a;
+	struct hostrec *r;
+	const struct inv_entry *inv;
+	char ab[ADDR_STRLEN], t[32], buf[512], w[24];
+	int s = parse_host(x, &a);
+
+	if (s)
+		return s;
+	r = hostdb_find(&d->eng.hosts, &a);
+	if (!r)
+		return reply(x, 1, "%s is not known to quarantined", addr_ntop(&a, ab));
+	if (x->json) {
+		host_json(d, x->out, r, true);
+		ctl_out_printf(x->out, "\n");
+		return 0;
+	}
+	inv = inventory_lookup(&d->c->inventory, &a);
+	ctl_out_printf(x->out, "host:        %s\n", addr_ntop(&a, ab));
+	ctl_out_printf(x->out, "state:       %s\n", host_state_name((enum host_state)r->state));
+	ctl_out_printf(x->out, "level:       %s%s\n", level_name((enum level)r->level),
+		       r->adopted ? " (adopted from the kernel table)" : "");
+	host_ports(r, r->k, r->nk, buf, sizeof(buf));
+	if (r->nk)
+		ctl_out_printf(x->out, "contained:   %s\n", buf);
+	ctl_out_printf(x->out, "since:       %s by %s (%s)\n", ts_str(r->changed_us, t),
+		       who(r->by_uid, w), r->reason);
+	ctl_out_printf(x->out, "expires:     %s\n",
+		       r->expires_us ? ts_str(r->expires_us, t) : "never");
+	ctl_out_printf(x->out, "first probe: %s\n", ts_str(r->first_probe_us, t));
+	ctl_out_printf(x->out, "detected:    %s", ts_str(r->first_detect_us, t));
+	ctl_out_printf(x->out, " .. %s\n", ts_str(r->last_detect_us, t));
+	if (inv) {
+		ctl_out_printf(x->out, "name:        %s\n", inv->name[0] ? inv->name : "-");
+		ctl_out_printf(x->out, "department:  %s\n",
+			       inv->department[0] ? inv->department : "-");
+		ctl_out_printf(x->out, "floor:       %s\n", inv->floor[0] ? inv->floor : "-");
+		ctl_out_printf(x->out, "owner:       %s\n", inv->owner[0] ? inv->owner : "-");
+		if (inv->critical)
+			ctl_out_printf(x->out, "critical:    yes\n");
+	}
+	for (unsigned i = 0; i < r->nhits; i++)
+		ctl_out_printf(x->out, "rule:        %s (%s) first at %s, incident %u\n",
+			       rule_name(d, r->hits[i].rule),
+			       level_name((enum level)r->hits[i].level),
+			       ts_str(r->hits[i].first_us, t), r->hits[i].incident);
+	return 0;
+}
+
+static const char *done_word(enum level l)
+{
+	switch (l) {
+	case LEVEL_WATCH:
+		return "watching";
+	case LEVEL_CONTAIN:
+		return "contained";
+	case LEVEL_ISOLATE:
+		return "isolated";
+	default:
+		return "released";
+	}
+}
+
+/* Applies one operator change and reports it. */
+static int apply_one(struct cmdctx *x, struct act_change *c)
+{
+	struct daemon *d = x->d;
+	usec_t now = daemon_wall_us();
+	char a[ADDR_STRLEN];
+
+	c->by_uid = (long)x->peer->uid;
+	act_apply(&d->eng, c, 1, now);
+	act_emit(&d->eng, c, now);
+	addr_ntop(&c->rec->addr, a);
+	log_info("uid %u: %s %s -> %s%s%s", (unsigned)x->peer->uid, x->req->cmd, a,
+		 level_name(c->effective), c->error ? ": " : "",
+		 c->error ? strerror(-c->error) : "");
+	if (c->error)
+		return reply(x, 1, "%s: cannot put %s in force: %s%s%s", a,
+			     level_name(c->effective), strerror(-c->error), c->msg[0] ? ": " : "",
+			     c->msg);
+	if (c->effective != c->level)
+		return reply(x, 0, "%s %s (containment without known ports means isolation)",
+			     done_word(c->effective), a);
+	return reply(x, 0, "%s %s%s", done_word(c->effective), a,
+		     c->changed ? "" : " (already in place)");
+}
+
+static int parse_ports(struct cmdctx *x, struct hostrec *r)
+{
+	const char *proto = ctl_request_get(x->req, "proto");
+	const char *ports = ctl_request_get(x->req, "ports");
+	uint8_t ip;
+	char buf[CTL_VALUE_MAX], *save = NULL;
+
+	if (!proto && !ports)
+		return 0;
+	if (!proto || !ports)
+		return reply(x, 2, "--proto and --ports go together");
+	if (strcmp(proto, "tcp") == 0)
+		ip = IPPROTO_TCP;
+	else if (strcmp(proto, "udp") == 0)
+		ip = IPPROTO_UDP;
+	else
+		return reply(x, 2, "--proto takes tcp or udp, not '%s'", proto);
+	snprintf(buf, sizeof(buf), "%s", ports);
+	r->nwant = 0;
+	r->want_overflow = 0;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		long v = strtol(tok, &end, 10);
+		if (*end || v < 1 || v > 65535)
+			return reply(x, 2, "bad port '%s'", tok);
+		hostdb_want_port(r, ip, (uint16_t)v);
+	}
+	if (r->want_overflow)
+		return reply(x, 2, "at most %d ports", HOST_MAX_PORTS);
+	return 0;
+}
+
+static int cmd_quarantine(struct cmdctx *x)
+{
+	struct daemon *d = x->d;
+	const char *lv = ctl_request_get(x->req, "level");
+	const char *ttl = ctl_request_get(x->req, "ttl");
+	const char *why;
+	struct act_change c;
+	struct hostrec *r;
+	struct qaddr a;
+	enum level level = LEVEL_ISOLATE;
+	char ab[ADDR_STRLEN];
+	int s;
+
+	if (ctl_request_flag(x->req, "from"))
+		return reply(x, 1, "bulk quarantine (--from) is not available in this version");
+	s = parse_host(x, &a);
+	if (s)
+		return s;
+	if (lv && level_parse(lv, &level) < 0)
+		return reply(x, 2, "unknown level '%s'", lv);
+	addr_ntop(&a, ab);
+	why = never_block_reason(d, &a);
+	if (why)
+		return reply(x, 1, "refused: %s is %s", ab, why);
+	r = hostdb_get(&d->eng.hosts, &a);
+	if (!r)
+		return reply(x, 1, "refused: the host registry is full (limits.max_blocked)");
+	if (r->changed_us == 0) {
+		r->state = HOST_DETECTED;
+		r->changed_us = daemon_wall_us();
+	}
+	s = parse_ports(x, r);
+	if (s)
+		return s;
+	if (level == LEVEL_CONTAIN && r->nwant == 0)
+		return reply(x, 2,
+			     "contain needs --proto and --ports (%s was not detected by a rule "
+			     "with ports)",
+			     ab);
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = level;
+	c.ttl_s = d->c->enforce.default_ttl_s;
+	if (ttl) {
+		char *end;
+		c.ttl_s = strtoull(ttl, &end, 10);
+		if (*end)
+			return reply(x, 2, "bad ttl '%s'", ttl);
+		c.reset_ttl = r->level == level;
+	}
+	c.reason = ctl_request_get(x->req, "reason");
+	if (!c.reason)
+		c.reason = "manual quarantine";
+	/* An operator may isolate a critical asset. */
+	c.critical = false;
+	return apply_one(x, &c);
+}
+
+static int cmd_escalate(struct cmdctx *x, int dir)
+{
+	struct daemon *d = x->d;
+	struct act_change c;
+	struct hostrec *r;
+	struct qaddr a;
+	char ab[ADDR_STRLEN];
+	int s = parse_host(x, &a);
+	int lvl;
+
+	if (s)
+		return s;
+	addr_ntop(&a, ab);
+	r = hostdb_find(&d->eng.hosts, &a);
+	lvl = r ? r->level : LEVEL_NONE;
+	if (dir > 0 && lvl == LEVEL_ISOLATE)
+		return reply(x, 1, "%s is already isolated", ab);
+	if (dir < 0 && lvl == LEVEL_NONE)
+		return reply(x, 1, "%s is not blocked", ab);
+	if (dir > 0) {
+		const char *why = never_block_reason(d, &a);
+		if (why)
+			return reply(x, 1, "refused: %s is %s", ab, why);
+		if (!r)
+			r = hostdb_get(&d->eng.hosts, &a);
+		if (!r)
+			return reply(x, 1, "refused: the host registry is full");
+		if (r->changed_us == 0)
+			r->changed_us = daemon_wall_us();
+	}
+	lvl += dir;
+	/* Contain needs ports: without any known, one step up from watch
+	 * goes to isolation, one down from isolation is refused. */
+	if (lvl == LEVEL_CONTAIN && r->nwant == 0) {
+		if (dir < 0)
+			return reply(x, 1,
+				     "%s has no known ports to contain; use quarantine "
+				     "--level contain --proto P --ports N or release",
+				     ab);
+		lvl = LEVEL_ISOLATE;
+	}
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = (enum level)lvl;
+	c.ttl_s = r->expires_us ? (r->expires_us - daemon_wall_us()) / USEC_PER_SEC + 1 : 0;
+	c.reason = ctl_request_get(x->req, "reason");
+	if (!c.reason)
+		c.reason = dir > 0 ? "escalated" : "deescalated";
+	return apply_one(x, &c);
+}
+
+static int release_many(struct cmdctx *x, const struct qaddr *prefix, unsigned plen,
+			const char *reason, unsigned *ret_n, unsigned *ret_err)
+{
+	struct daemon *d = x->d;
+	struct act_change ch[CHUNK];
+	unsigned n = 0;
+	usec_t now = daemon_wall_us();
+
+	*ret_n = *ret_err = 0;
+	for (struct hostrec *r = hostdb_first(&d->eng.hosts);; r = hostdb_next(&d->eng.hosts, r)) {
+		if (r &&
+		    (r->level == LEVEL_NONE || (prefix && !addr_in_prefix(&r->addr, prefix, plen))))
+			continue;
+		if (r) {
+			memset(&ch[n], 0, sizeof(ch[n]));
+			ch[n].rec = r;
+			ch[n].level = LEVEL_NONE;
+			ch[n].by_uid = (long)x->peer->uid;
+			ch[n].reason = reason;
+			n++;
+		}
+		if (n == CHUNK || (!r && n)) {
+			act_apply(&d->eng, ch, n, now);
+			for (unsigned i = 0; i < n; i++) {
+				act_emit(&d->eng, &ch[i], now);
+				*ret_err += ch[i].error != 0;
+			}
+			*ret_n += n;
+			n = 0;
+		}
+		if (!r)
+			break;
+	}
+	return 0;
+}
+
+static int cmd_release(struct cmdctx *x)
+{
+	struct daemon *d = x->d;
+	const char *reason = ctl_request_get(x->req, "reason");
+	struct act_change c;
+	struct hostrec *r;
+	struct qaddr a;
+	char ab[ADDR_STRLEN];
+	int s;
+
+	if (!reason)
+		reason = "released by operator";
+	if (ctl_request_flag(x->req, "from") || ctl_request_get(x->req, "incident"))
+		return reply(x, 1, "release --from / --incident is not available in this version");
+	if (ctl_request_flag(x->req, "all")) {
+		unsigned n, err;
+		release_many(x, NULL, 0, reason, &n, &err);
+		log_info("uid %u: release --all: %u hosts, %u failed", (unsigned)x->peer->uid, n,
+			 err);
+		if (err)
+			return reply(x, 1, "released %u of %u hosts; %u failed", n - err, n, err);
+		return reply(x, 0, "released %u hosts", n);
+	}
+	s = parse_host(x, &a);
+	if (s)
+		return s;
+	r = hostdb_find(&d->eng.hosts, &a);
+	if (!r || r->level == LEVEL_NONE)
+		return reply(x, 0, "%s is not blocked (already released)", addr_ntop(&a, ab));
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = LEVEL_NONE;
+	c.reason = reason;
+	return apply_one(x, &c);
+}
+
+static int cmd_pause(struct cmdctx *x, bool pause)
+{
+	x->d->eng.pol.paused = pause;
+	log_info("uid %u: automatic actions %s", (unsigned)x->peer->uid,
+		 pause ? "paused" : "resumed");
+	return reply(x, 0, "automatic actions %s%s", pause ? "paused" : "resumed",
+		     pause ? " (detection and alerts go on)" : "");
+}
+
+static int cmd_allow(struct cmdctx *x, bool allow)
+{
+	struct daemon *d = x->d;
+	const char *h = ctl_request_get(x->req, "host");
+	struct qaddr p;
+	unsigned plen, n = 0, err = 0;
+	int r;
+
+	if (!h)
+		return reply(x, 2, "%s needs a HOST or CIDR", x->req->cmd);
+	if (addr_parse_prefix(h, &p, &plen) < 0)
+		return reply(x, 2, "'%s' is not an address or network", h);
+	r = allow ? policy_allow(&d->eng.pol, &p, plen) : policy_disallow(&d->eng.pol, &p, plen);
+	log_info("uid %u: %s %s: %s", (unsigned)x->peer->uid, x->req->cmd, h,
+		 r ? strerror(-r) : "ok");
+	if (r == -EEXIST)
+		return reply(x, 0, "%s is already on the never-block list", h);
+	if (r == -ENOENT)
+		return reply(x, 1, "%s is not on the never-block list", h);
+	if (r < 0)
+		return reply(x, 1, "%s: %s", h, strerror(-r));
+	if (!allow)
+		return reply(x, 0, "%s removed from the never-block list", h);
+	/* SPEC section 2: a blocked host that becomes allowed is released. */
+	release_many(x, &p, plen, "allowed: on the never-block list", &n, &err);
+	if (err)
+		return reply(x, 1,
+			     "%s added to the never-block list; %u of %u blocked hosts could "
+			     "not be released",
+			     h, err, n);
+	return reply(x, 0, "%s added to the never-block list%s", h,
+		     n ? "; blocked hosts inside it released" : "");
+}
+
+static void incident_render(struct cmdctx *x, const struct incident *in, bool first)
+{
+	char a[ADDR_STRLEN], t1[32], t2[32], t3[32];
+
+	addr_ntop(&in->patient_zero, a);
+	if (x->json) {
+		ctl_out_printf(
+			x->out,
+			"%s{\"id\":%u,\"rule\":\"%s\",\"patient_zero\":\"%s\",\"hosts\":%u,"
+			"\"first_ts\":\"%s\",\"first_detect\":\"%s\",\"last_detect\":\"%s\"}",
+			first ? "" : ",", in->id, in->rule_name, a, in->nhosts,
+			ts_str(in->first_probe_us, t1), ts_str(in->first_detect_us, t2),
+			ts_str(in->last_detect_us, t3));
+		return;
+	}
+	ctl_out_printf(x->out, "%-5u %-20s %-39s %5u  %-27s %s\n", in->id, in->rule_name, a,
+		       in->nhosts, ts_str(in->first_probe_us, t1), ts_str(in->last_detect_us, t2));
+}
+
+static int cmd_incidents(struct cmdctx *x)
+{
+	struct incidents *s = &x->d->eng.incidents;
+	const char *id = ctl_request_get(x->req, "incident");
+
+	if (id) {
+		char *end;
+		unsigned long v = strtoul(id, &end, 10);
+		struct incident *in = *end ? NULL : incident_find(s, (unsigned)v);
+		if (!in)
+			return reply(x, 1, "no incident %s", id);
+		if (!x->json)
+			ctl_out_printf(x->out, "%-5s %-20s %-39s %5s  %-27s %s\n", "ID", "RULE",
+				       "PATIENT ZERO", "HOSTS", "FIRST PROBE", "LATEST DETECTION");
+		incident_render(x, in, true);
+		if (x->json)
+			ctl_out_printf(x->out, "\n");
+		return 0;
+	}
+	if (x->json)
+		ctl_out_printf(x->out, "[");
+	else
+		ctl_out_printf(x->out, "%-5s %-20s %-39s %5s  %-27s %s\n", "ID", "RULE",
+			       "PATIENT ZERO", "HOSTS", "FIRST PROBE", "LATEST DETECTION");
+	for (unsigned i = 0; i < s->n; i++)
+		incident_render(x, &s->v[(s->head + i) % s->cap], i == 0);
+	if (x->json)
+		ctl_out_printf(x->out, "]\n");
+	return 0;
+}
+
+int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
+		    struct ctl_out *out, char *msg, size_t msglen)
+{
+	struct cmdctx x = {
+		.d = arg,
+		.req = req,
+		.peer = peer,
+		.out = out,
+		.msg = msg,
+		.msglen = msglen,
+		.json = ctl_request_flag(req, "json"),
+	};
+	const char *c = req->cmd;
+
+	msg[0] = '\0';
+	if (strcmp(c, "status") == 0)
+		return cmd_status(&x);
+	if (strcmp(c, "list") == 0)
+		return cmd_list(&x);
+	if (strcmp(c, "show") == 0)
+		return cmd_show(&x);
+	if (strcmp(c, "quarantine") == 0)
+		return cmd_quarantine(&x);
+	if (strcmp(c, "escalate") == 0)
+		return cmd_escalate(&x, +1);
+	if (strcmp(c, "deescalate") == 0)
+		return cmd_escalate(&x, -1);
+	if (strcmp(c, "release") == 0)
+		return cmd_release(&x);
+	if (strcmp(c, "pause") == 0)
+		return cmd_pause(&x, true);
+	if (strcmp(c, "resume") == 0)
+		return cmd_pause(&x, false);
+	if (strcmp(c, "allow") == 0)
+		return cmd_allow(&x, true);
+	if (strcmp(c, "disallow") == 0)
+		return cmd_allow(&x, false);
+	if (strcmp(c, "incidents") == 0 || strcmp(c, "incident") == 0)
+		return cmd_incidents(&x);
+	if (strcmp(c, "mark") == 0 || strcmp(c, "report") == 0 || strcmp(c, "reload") == 0)
+		return reply(&x, 1, "'%s' is not available in this version", c);
+	return reply(&x, 2, "unknown command '%s'", c);
+}

@@ -1,0 +1,474 @@
+/* The live daemon's startup and poll loop.
+ *
+ * Startup, in order: output, nftables table (created or adopted, in one
+ * transaction), the kernel's sets read back (adopting what is there), the
+ * gateway's own addresses, capture, control socket; only then ready.  The
+ * loop: packets in bursts, each burst's decisions put in force in one
+ * transaction; control clients; address changes; a 100 ms timer for probe
+ * timeouts, TTLs and capture retries.  On SIGTERM the table stays. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netfilter.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "filter.h"
+#include "log.h"
+
+#define TICK_MS	       100
+#define BURST	       512		  /* packets per capture per loop turn */
+#define RETRY_US       (2 * USEC_PER_SEC) /* reopening a missing interface */
+#define DROP_REPORT_US (60 * USEC_PER_SEC)
+#define MAX_POLLFDS    (CONF_MAX_IFACES + 4 + CONTROL_MAX_CLIENTS + 1)
+
+usec_t daemon_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+usec_t daemon_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+/* sd_notify(3)'s protocol: one datagram to $NOTIFY_SOCKET. */
+static void notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	socklen_t len;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
+		log_warn("sd_notify %s", state);
+	close(fd);
+}
+
+static int be_commit(void *arg, struct nft_op *ops, unsigned n)
+{
+	return nft_commit(arg, ops, n);
+}
+
+static int be_list(void *arg, enum nft_set set, int (*cb)(void *, const struct nft_elem *),
+		   void *cbarg)
+{
+	return nft_list(arg, set, cb, cbarg);
+}
+
+static bool is_self(void *arg, const struct qaddr *a)
+{
+	struct daemon *d = arg;
+
+	return d->nm && netmon_is_self(d->nm, a);
+}
+
+static void error_event(struct daemon *d, const char *msg)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_ERROR;
+	ev.ts = daemon_wall_us();
+	ev.by_uid = -1;
+	ev.message = msg;
+	output_event(&d->out, &ev);
+}
+
+static void on_packet(void *arg, const struct capture_packet *p)
+{
+	struct daemon *d = arg;
+
+	d->packets++;
+	engine_frame(&d->eng, p->dlt, p->data, p->caplen, p->wirelen, p->ts);
+}
+
+static void cap_open(struct daemon *d, struct capsrc *s, usec_t now)
+{
+	struct capture_opts co = {
+		.snaplen = d->c->capture.snaplen,
+		.buffer_mb = d->c->capture.buffer_mb,
+		.promisc = true,
+		.filter = d->filter,
+	};
+	char err[512];
+	int r = capture_open_live(s->name, &co, &s->cap, err, sizeof(err));
+
+	if (r == 0) {
+		log_info("capturing on %s", s->name);
+		s->last_error = 0;
+		memset(&s->st, 0, sizeof(s->st));
+		s->drops_reported = 0;
+		return;
+	}
+	s->cap = NULL;
+	s->retry_at = now + RETRY_US;
+	if (r != s->last_error)
+		log_warnx("cannot capture on %s: %s%s", s->name, err,
+			  r == -ENODEV || r == -ENETDOWN ? " (retrying)" : "");
+	s->last_error = r;
+}
+
+static void cap_check_drops(struct daemon *d, struct capsrc *s, usec_t now)
+{
+	struct capture_stats st;
+	char msg[160];
+
+	if (!s->cap || capture_get_stats(s->cap, &st) < 0)
+		return;
+	s->st = st;
+	/* One alert when the kernel starts dropping, then at most one a
+	 * minute with the count since the last. */
+	if (st.dropped > s->drops_reported && now >= s->drop_report_at) {
+		snprintf(msg, sizeof(msg),
+			 "capture on %s: the kernel dropped %llu packets (%llu in all); "
+			 "detection may miss probes",
+			 s->name, (unsigned long long)(st.dropped - s->drops_reported),
+			 (unsigned long long)st.dropped);
+		log_warnx("%s", msg);
+		error_event(d, msg);
+		s->drops_reported = st.dropped;
+		s->drop_report_at = now + DROP_REPORT_US;
+	}
+}
+
+static int setup_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d->sigfd < 0)
+		return -errno;
+	return 0;
+}
+
+static int setup_timer(struct daemon *d)
+{
+	struct itimerspec its = {
+		.it_interval = {.tv_nsec = TICK_MS * 1000000L},
+		.it_value = {.tv_nsec = TICK_MS * 1000000L},
+	};
+
+	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->timerfd < 0)
+		return -errno;
+	if (timerfd_settime(d->timerfd, 0, &its, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static void handle_signals(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %u: stopping (the nftables table stays in place)",
+				 si.ssi_signo);
+			d->quit = true;
+			break;
+		case SIGHUP:
+			log_warnx("SIGHUP: reloading the configuration is not supported by this "
+				  "version; restart the daemon to apply changes");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void on_tick(struct daemon *d)
+{
+	uint64_t expirations;
+	usec_t mono = daemon_mono_us();
+
+	while (read(d->timerfd, &expirations, sizeof(expirations)) > 0)
+		;
+	engine_tick(&d->eng, daemon_wall_us());
+	if (d->eng.resync) {
+		int r = act_sync(&d->eng, daemon_wall_us());
+		if (r < 0)
+			log_warnx("reading the kernel's sets back failed: %s", strerror(-r));
+	}
+	for (unsigned i = 0; i < d->ncaps; i++) {
+		struct capsrc *s = &d->caps[i];
+		if (!s->cap && mono >= s->retry_at)
+			cap_open(d, s, mono);
+		else
+			cap_check_drops(d, s, mono);
+	}
+}
+
+static int socket_path(struct daemon *d)
+{
+	const char *p = d->o->socket ? d->o->socket : d->c->control.socket;
+	char dir[sizeof(d->socket_path)];
+	char *slash;
+
+	if (strlen(p) >= sizeof(d->socket_path))
+		return -ENAMETOOLONG;
+	strcpy(d->socket_path, p);
+	/* The runtime directory normally comes from systemd; create it when
+	 * run by hand. */
+	strcpy(dir, p);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	return 0;
+}
+
+static int startup(struct daemon *d)
+{
+	char err[512];
+	int r;
+
+	r = setup_signals(d);
+	if (r == 0)
+		r = setup_timer(d);
+	if (r < 0) {
+		log_warnx("signals/timer: %s", strerror(-r));
+		return 1;
+	}
+	if (d->c->log.events_file[0]) {
+		r = output_open_events_file(&d->out, d->c->log.events_file);
+		if (r < 0) {
+			log_warnx("events file %s: %s", d->c->log.events_file, strerror(-r));
+			return 1;
+		}
+	}
+	if (d->mode == MODE_ENFORCE) {
+		struct nft_params np = {
+			.family = d->c->enforce.family == NFT_FAMILY_BRIDGE ? NFPROTO_BRIDGE
+									    : NFPROTO_INET,
+			.gateway_services = NFT_GW_DHCP | NFT_GW_DNS,
+		};
+		struct enforce_backend be = {.commit = be_commit, .list = be_list};
+
+		snprintf(np.table, sizeof(np.table), "%s", d->c->enforce.table);
+		r = nft_open(&np, &d->nft);
+		if (r < 0) {
+			log_warnx("netlink (nftables): %s%s", strerror(-r),
+				  r == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+			return 1;
+		}
+		r = nft_setup(d->nft, &d->c->networks.remediation, &d->c->networks.admin, err,
+			      sizeof(err));
+		if (r < 0) {
+			log_warnx("%s", err);
+			return 1;
+		}
+		be.arg = d->nft;
+		enforce_init(&d->enf, &be);
+	}
+	r = engine_init(&d->eng, d->c, d->mode, &d->out, d->mode == MODE_ENFORCE ? &d->enf : NULL);
+	if (r < 0) {
+		log_warnx("cannot set up detection: %s", strerror(-r));
+		return 1;
+	}
+	d->eng.is_self = is_self;
+	d->eng.self_arg = d;
+	r = netmon_open(&d->nm);
+	if (r < 0) {
+		/* Without it the gateway's own addresses are not protected. */
+		log_warnx("rtnetlink (own addresses): %s", strerror(-r));
+		return 1;
+	}
+	if (d->mode == MODE_ENFORCE) {
+		r = act_sync(&d->eng, daemon_wall_us());
+		if (r < 0) {
+			log_warnx("reading the nftables table: %s", strerror(-r));
+			return 1;
+		}
+		/* TTLs that ran out while we were down. */
+		engine_tick(&d->eng, daemon_wall_us());
+	}
+	r = filter_build(d->c, d->filter, sizeof(d->filter));
+	if (r < 0) {
+		log_warnx("capture filter: %s", strerror(-r));
+		return 1;
+	}
+	for (unsigned i = 0; i < d->ncaps; i++) {
+		cap_open(d, &d->caps[i], daemon_mono_us());
+		if (!d->caps[i].cap && d->caps[i].last_error != -ENODEV &&
+		    d->caps[i].last_error != -ENETDOWN)
+			return 1;
+	}
+	r = socket_path(d);
+	if (r < 0) {
+		log_warnx("control socket %s: %s", d->socket_path, strerror(-r));
+		return 1;
+	}
+	r = control_open(d->socket_path, d->c->control.group, commands_handle, d, &d->ctl, err,
+			 sizeof(err));
+	if (r < 0) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	return 0;
+}
+
+static void loop(struct daemon *d)
+{
+	struct pollfd fds[MAX_POLLFDS];
+	int capidx[CONF_MAX_IFACES];
+
+	while (!d->quit) {
+		unsigned n = 0, nctl;
+		int nm_i, sig_i, tim_i, ctl_i, timeout;
+
+		for (unsigned i = 0; i < d->ncaps; i++) {
+			capidx[i] = -1;
+			if (!d->caps[i].cap)
+				continue;
+			capidx[i] = (int)n;
+			fds[n++] =
+				(struct pollfd){.fd = capture_fd(d->caps[i].cap), .events = POLLIN};
+		}
+		nm_i = (int)n;
+		fds[n++] = (struct pollfd){.fd = netmon_fd(d->nm), .events = POLLIN};
+		sig_i = (int)n;
+		fds[n++] = (struct pollfd){.fd = d->sigfd, .events = POLLIN};
+		tim_i = (int)n;
+		fds[n++] = (struct pollfd){.fd = d->timerfd, .events = POLLIN};
+		ctl_i = (int)n;
+		nctl = control_pollfds(d->ctl, fds + n, MAX_POLLFDS - n);
+		n += nctl;
+		timeout = control_timeout_ms(d->ctl, daemon_mono_us());
+
+		if (poll(fds, n, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("poll");
+			break;
+		}
+		/* Packets first: decisions of this burst go into one
+		 * transaction right after. */
+		for (unsigned i = 0; i < d->ncaps; i++) {
+			struct capsrc *s = &d->caps[i];
+			char err[512];
+			int r;
+
+			if (capidx[i] < 0 ||
+			    !(fds[capidx[i]].revents & (POLLIN | POLLERR | POLLHUP)))
+				continue;
+			r = capture_dispatch(s->cap, BURST, on_packet, d, err, sizeof(err));
+			if (r < 0) {
+				log_warnx("capture on %s failed: %s (reopening)", s->name, err);
+				capture_close(s->cap);
+				s->cap = NULL;
+				s->last_error = 0;
+				s->retry_at = daemon_mono_us() + RETRY_US;
+			}
+		}
+		engine_commit(&d->eng);
+		if (fds[nm_i].revents & POLLIN) {
+			int r = netmon_read(d->nm);
+			if (r < 0)
+				log_warnx("address notifications: %s", strerror(-r));
+		}
+		if (fds[sig_i].revents & POLLIN)
+			handle_signals(d);
+		if (fds[tim_i].revents & POLLIN)
+			on_tick(d);
+		control_dispatch(d->ctl, fds + ctl_i, nctl, daemon_mono_us());
+		/* Commands may have queued work too. */
+		engine_commit(&d->eng);
+	}
+}
+
+int daemon_run(const struct daemon_opts *o, struct conf *c)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	int status = 0;
+
+	if (!d) {
+		log_warnx("out of memory");
+		return 1;
+	}
+	d->o = o;
+	d->c = c;
+	d->sigfd = d->timerfd = -1;
+	d->mode = (o->dry_run || c->enforce.mode == ENFORCE_ALERT) ? MODE_ALERT : MODE_ENFORCE;
+	d->start_mono = daemon_mono_us();
+	d->start_wall = daemon_wall_us();
+	output_init(&d->out, o->foreground ? stdout : NULL, o->format, true);
+	if (o->foreground)
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	if (o->ninterfaces)
+		for (unsigned i = 0; i < o->ninterfaces; i++)
+			snprintf(d->caps[d->ncaps++].name, IF_NAMESIZE, "%s", o->interfaces[i]);
+	else
+		for (unsigned i = 0; i < c->capture.ninterfaces; i++)
+			snprintf(d->caps[d->ncaps++].name, IF_NAMESIZE, "%s",
+				 c->capture.interfaces[i]);
+	if (d->ncaps == 0) {
+		log_warnx("no capture interface: give -i IF or capture.interfaces");
+		free(d);
+		return 2;
+	}
+
+	status = startup(d);
+	if (status == 0) {
+		log_info("started: %s mode, table %s %s, %u interface(s), control %s",
+			 d->mode == MODE_ENFORCE ? "enforce" : "alert (dry run)",
+			 c->enforce.family == NFT_FAMILY_BRIDGE ? "bridge" : "inet",
+			 c->enforce.table, d->ncaps, d->socket_path);
+		notify("READY=1");
+		loop(d);
+		notify("STOPPING=1");
+		engine_commit(&d->eng);
+	}
+
+	control_close(d->ctl);
+	for (unsigned i = 0; i < d->ncaps; i++)
+		capture_close(d->caps[i].cap);
+	netmon_close(d->nm);
+	engine_fini(&d->eng);
+	nft_close(d->nft);
+	output_close(&d->out);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->timerfd >= 0)
+		close(d->timerfd);
+	free(d);
+	return status;
+}
