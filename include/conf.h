@@ -152,6 +152,7 @@ struct conf {
 	struct {
 		char dir[PATH_MAX];
 		unsigned evidence_max_mb;
+		bool release_cleaned; /* mark cleaned unblocks the host (default) */
 	} state;
 
 	struct {

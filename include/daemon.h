@@ -3,6 +3,7 @@
 #ifndef QD_DAEMON_H
 #define QD_DAEMON_H
 
+#include <limits.h>
 #include <net/if.h>
 #include <stdbool.h>
 
@@ -50,6 +51,12 @@ struct daemon {
 	int sigfd, timerfd;
 	char filter[2048];
 	char socket_path[108];
+	char state_dir[PATH_MAX];
+	struct evidence *evidence;
+	usec_t saved_mono;	/* last successful save (monotonic) */
+	usec_t save_cost_us;	/* how long it took */
+	usec_t save_alert_mono; /* last alert about a failed save */
+	bool evidence_capped;	/* alerted about the evidence cap */
 	usec_t start_mono, start_wall;
 	uint64_t packets;
 	bool quit;
@@ -62,6 +69,9 @@ int daemon_run(const struct daemon_opts *o, struct conf *c);
 /* The control protocol handler (commands.c). */
 int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
 		    struct ctl_out *out, char *msg, size_t msglen);
+
+/* Saves the state now (a certification must not wait for the loop). */
+void daemon_save(struct daemon *d);
 
 usec_t daemon_wall_us(void);
 usec_t daemon_mono_us(void);

@@ -23,6 +23,9 @@
  * once (bounds the memory and the latency of one burst). */
 #define ENGINE_QUEUE 256
 
+#define ENGINE_DIRTY_SOON 1
+#define ENGINE_DIRTY_NOW  2
+
 struct engine_stats {
 	struct decode_stats decode;
 	uint64_t detections;
@@ -36,8 +39,10 @@ struct pending {
 	struct detection det;
 	struct decision dec;
 	const struct inv_entry *inv;
-	unsigned incident; /* 0: none */
-	bool announce;	   /* emit the incident event after the detect */
+	unsigned incident;   /* 0: none */
+	bool announce;	     /* emit the incident event after the detect */
+	unsigned recurrence; /* >0: the host was released and is back */
+	uint64_t ttl_s;	     /* TTL of the block this asks for */
 };
 
 struct engine {
@@ -54,6 +59,11 @@ struct engine {
 	unsigned nq;
 	usec_t next_expiry_us; /* earliest TTL deadline, USEC_INFINITY: none */
 	bool resync;	       /* a transaction was lost in transit: read the kernel back */
+	/* What the saved state lacks: ENGINE_DIRTY_SOON (detections: saved
+	 * within seconds) or ENGINE_DIRTY_NOW (levels, certifications: saved
+	 * right after the batch that put them in the kernel). */
+	uint8_t dirty;
+	struct evidence *evidence; /* NULL: no evidence kept */
 	struct engine_stats st;
 };
 
@@ -83,7 +93,9 @@ struct act_change {
 	bool reset_ttl;
 	long by_uid; /* -1: automatic */
 	const char *reason;
-	bool critical; /* the asset may not be isolated automatically */
+	bool critical;	/* the asset may not be isolated automatically */
+	bool set_state; /* end in `state` instead of the level's own */
+	enum host_state state;
 	/* Filled by act_apply(): */
 	enum level effective; /* what went into the kernel */
 	bool changed;	      /* the host's level, TTL or author changed */

@@ -35,6 +35,7 @@ struct event {
 	bool enforced;
 	enum why why;
 	unsigned incident_id;
+	unsigned recurrence; /* >0: flagged again after a release */
 
 	/* action / release / mark */
 	enum level level;

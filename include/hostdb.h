@@ -45,6 +45,32 @@ struct hport {
 	uint16_t port;
 };
 
+/* One line of a host's history: a detection, an action, an operator's
+ * command, a certification. */
+enum hist_kind {
+	HIST_DETECT = 0, /* text: the rule */
+	HIST_ACTION,	 /* level put in force; text: the reason */
+	HIST_RELEASE,
+	HIST_MARK,  /* state: the certification */
+	HIST_ADOPT, /* found in the kernel table */
+	HIST_ERROR, /* the kernel refused; text: why */
+	HIST_KIND_COUNT,
+};
+
+struct hist {
+	usec_t ts;
+	uint8_t kind;  /* enum hist_kind */
+	uint8_t level; /* the level decided or put in force */
+	uint8_t state; /* the host's state after it */
+	int32_t uid;   /* -1: automatic */
+	char text[60];
+};
+
+/* A host's history is capped: past HOST_MAX_HIST lines the oldest go, but
+ * the first HOST_HIST_KEEP (how it all started) stay. */
+#define HOST_MAX_HIST  64
+#define HOST_HIST_KEEP 4
+
 struct hostrec {
 	struct tab_hdr h;
 	struct qaddr addr;
@@ -66,6 +92,14 @@ struct hostrec {
 	long by_uid;	   /* who set the level: -1 automatic */
 	char reason[80];
 	struct hit hits[HOSTDB_MAX_HITS];
+	/* Recurrence: a released host flagged again comes back one level
+	 * higher, with a longer TTL where TTLs are in use. */
+	uint8_t recurrences; /* times it was released and flagged again */
+	uint8_t last_level;  /* level in force when it was last released */
+	uint64_t last_ttl_s; /* TTL it had then */
+	char evidence[96];   /* evidence file name (under state.dir/evidence), "" none */
+	struct hist *hist;   /* heap, grown on demand up to HOST_MAX_HIST */
+	uint16_t nhist, hist_cap;
 };
 
 struct hostdb {
@@ -86,6 +120,15 @@ uint32_t hostdb_capacity(const struct hostdb *db);
 /* Iteration over every record: first, then next until NULL. */
 struct hostrec *hostdb_first(const struct hostdb *db);
 struct hostrec *hostdb_next(const struct hostdb *db, const struct hostrec *r);
+
+/* Appends a line to r's history (allocates; not on the packet path).
+ * 0 or -ENOMEM (the line is then lost, the host is not). */
+int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
+		   const char *text);
+const char *hist_kind_name(enum hist_kind k);
+int hist_kind_parse(const char *s, enum hist_kind *ret);
+/* Forgets every record (frees histories). */
+void hostdb_clear(struct hostdb *db);
 
 /* Adds proto/port to the ports a host's containment asks for. */
 void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port);

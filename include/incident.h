@@ -39,4 +39,16 @@ struct incident *incident_join(struct incidents *s, unsigned rule, const char *r
 			       const struct qaddr *host, usec_t first_probe_us, usec_t now);
 struct incident *incident_find(struct incidents *s, unsigned id);
 
+/* ---- restoring saved incidents (state.c, at start) ---- */
+
+/* Forgets every incident; ids start again at 1. */
+void incidents_clear(struct incidents *s);
+/* Appends a saved incident as the newest, keeping its id, so that ids stay
+ * consecutive in ring order (what incident_find() relies on): in->id must
+ * be next_id, or any id from 1 up when the ring is empty.  The oldest is
+ * forgotten when the ring is full.  in->rule is the rule's index in the
+ * current config, or DETECT_NRULES or more for a rule no longer
+ * configured (never joined again).  0 or -EINVAL. */
+int incident_restore(struct incidents *s, const struct incident *in);
+
 #endif

@@ -101,9 +101,6 @@ int nft_commit(struct nft *n, struct nft_op *ops, unsigned nops);
 int nft_list(struct nft *n, enum nft_set set, int (*cb)(void *arg, const struct nft_elem *e),
 	     void *arg);
 
-/* Removes the whole table (uninstall).  0, -ENOENT, or -errno. */
-int nft_delete_table(struct nft *n);
-
 const char *nft_set_name(enum nft_set s);
 bool nft_set_is_v6(enum nft_set s);
 

@@ -7,6 +7,7 @@
 
 #include "engine.h"
 #include "event.h"
+#include "evidence.h"
 #include "log.h"
 
 /* Requests per transaction when a timer or a resync touches many hosts. */
@@ -35,13 +36,15 @@ static void note_expiry(struct engine *e, usec_t t)
 /* After a release the host starts afresh: detections report again. */
 static void forget(struct engine *e, struct hostrec *rec)
 {
+	/* The contain ports stay: an operator may contain the host again on
+	 * them (deescalate), and a recurrence adds to them. */
 	rec->decided = LEVEL_NONE;
-	rec->nwant = 0;
-	rec->want_overflow = 0;
 	rec->expires_us = 0;
 	for (unsigned i = 0; i < rec->nhits; i++)
 		rec->hits[i].level = LEVEL_NONE;
 	detect_forget(e->det, &rec->addr);
+	if (e->evidence)
+		evidence_stop(e->evidence, &rec->addr);
 }
 
 int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
@@ -54,9 +57,10 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		return 0;
 	if (!e->enf) {
 		for (unsigned i = 0; i < n; i++) {
+			ch[i].effective = ch[i].level;
 			ch[i].error = -EPERM;
 			snprintf(ch[i].msg, sizeof(ch[i].msg),
-				 "nftables is not changed in this mode");
+				 "alert mode (dry run): nftables is not changed");
 		}
 		return -EPERM;
 	}
@@ -92,9 +96,14 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		c->error = reqs[i].error;
 		memcpy(c->msg, reqs[i].msg, sizeof(c->msg));
 		if (c->error) {
+			char text[64];
+
 			e->st.action_errors++;
 			if (!first)
 				first = c->error;
+			snprintf(text, sizeof(text), "%s: %s", level_name(c->effective),
+				 strerror(-c->error));
+			hostdb_history(rec, now, HIST_ERROR, c->effective, c->by_uid, text);
 			continue;
 		}
 		/* An automatic decision that changes nothing in force (the host
@@ -103,16 +112,30 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 			continue;
 		c->changed = true;
 		e->st.actions++;
-		rec->state = (uint8_t)state_for(c->effective);
+		e->dirty = ENGINE_DIRTY_NOW;
+		if (c->set_state)
+			rec->state = (uint8_t)c->state;
+		else if (c->effective == LEVEL_NONE ||
+			 (rec->state != HOST_CLEANING && rec->state != HOST_UNCLEANABLE))
+			/* A host in certification keeps that state while it
+			 * stays blocked. */
+			rec->state = (uint8_t)state_for(c->effective);
 		rec->changed_us = now;
 		rec->by_uid = c->by_uid;
 		snprintf(rec->reason, sizeof(rec->reason), "%s", c->reason ? c->reason : "");
 		if (c->effective == LEVEL_NONE) {
+			/* Remembered for a recurrence (escalating levels and TTLs). */
+			if (old[i] > LEVEL_WATCH)
+				rec->last_level = old[i];
 			forget(e, rec);
 		} else if (old[i] != c->effective || c->reset_ttl || c->by_uid >= 0) {
 			rec->expires_us = c->ttl_s ? now + c->ttl_s * USEC_PER_SEC : 0;
+			if (c->ttl_s)
+				rec->last_ttl_s = c->ttl_s;
 			note_expiry(e, rec->expires_us);
 		}
+		hostdb_history(rec, now, c->effective == LEVEL_NONE ? HIST_RELEASE : HIST_ACTION,
+			       c->effective, c->by_uid, c->reason);
 	}
 	free(reqs);
 	free(old);
@@ -142,7 +165,7 @@ void act_emit(struct engine *e, const struct act_change *c, usec_t now)
 		ev.message = buf;
 	} else if (c->effective == LEVEL_NONE) {
 		ev.kind = EVENT_RELEASE;
-		ev.state = host_state_name(HOST_RELEASED);
+		ev.state = host_state_name((enum host_state)c->rec->state);
 	} else {
 		ev.kind = EVENT_ACTION;
 		ev.level = c->effective;
@@ -271,6 +294,8 @@ int act_sync(struct engine *e, usec_t now)
 			rec->state = (uint8_t)state_for((enum level)rec->level);
 			memcpy(rec->want, rec->k, rec->nk * sizeof(rec->k[0]));
 			rec->nwant = rec->nk;
+			hostdb_history(rec, now, HIST_ADOPT, (enum level)rec->level, -1,
+				       "found in the kernel table");
 			log_warnx("adopted %s from the kernel table (%s)",
 				  addr_ntop(&rec->addr, (char[ADDR_STRLEN]){0}),
 				  level_name((enum level)rec->level));

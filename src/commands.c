@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "event.h"
 #include "log.h"
+#include "report.h"
 
 #define CHUNK 256
 
@@ -55,6 +56,17 @@ static const char *ts_str(usec_t ts, char buf[32])
 		return buf;
 	}
 	return event_format_ts(ts, buf);
+}
+
+/* 2026-01-15T09:00:05Z: RFC 3339 without the microseconds. */
+static const char *ts_short(usec_t ts, char buf[32])
+{
+	ts_str(ts, buf);
+	if (ts && strlen(buf) == 27) {
+		buf[19] = 'Z';
+		buf[20] = '\0';
+	}
+	return buf;
 }
 
 static const char *rule_name(const struct daemon *d, unsigned rule)
@@ -188,6 +200,26 @@ static void host_json(struct daemon *d, struct ctl_out *o, const struct hostrec 
 				       level_name((enum level)r->hits[i].level),
 				       r->hits[i].incident, ts_str(r->hits[i].first_us, t));
 		}
+		ctl_out_printf(o, "],\"recurrences\":%u,\"evidence\":", r->recurrences);
+		json_str(o, r->evidence);
+		ctl_out_printf(o, ",\"history\":[");
+		for (unsigned i = 0; i < r->nhist; i++) {
+			const struct hist *h = &r->hist[i];
+			ctl_out_printf(o,
+				       "%s{\"ts\":\"%s\",\"kind\":\"%s\",\"level\":\"%s\","
+				       "\"state\":\"%s\",\"by\":",
+				       i ? "," : "", ts_str(h->ts, t),
+				       hist_kind_name((enum hist_kind)h->kind),
+				       level_name((enum level)h->level),
+				       host_state_name((enum host_state)h->state));
+			if (h->uid < 0)
+				ctl_out_printf(o, "\"auto\"");
+			else
+				ctl_out_printf(o, "\"%d\"", h->uid);
+			ctl_out_printf(o, ",\"text\":");
+			json_str(o, h->text);
+			ctl_out_printf(o, "}");
+		}
 		ctl_out_printf(o, "]");
 	}
 	ctl_out_printf(o, "}");
@@ -307,8 +339,8 @@ static int cmd_list(struct cmdctx *x)
 	if (x->json)
 		ctl_out_printf(x->out, "[");
 	else
-		ctl_out_printf(x->out, "%-39s %-11s %-8s %-20s %-27s %-27s %s\n", "HOST", "STATE",
-			       "LEVEL", "RULES", "SINCE", "EXPIRES", "WHERE");
+		ctl_out_printf(x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %s\n", "HOST", "STATE",
+			       "LEVEL", "SINCE", "EXPIRES", "RULES", "WHERE");
 	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r;
 	     r = hostdb_next(&d->eng.hosts, r)) {
 		char a[ADDR_STRLEN], t1[32], t2[32], rules[256], where[320];
@@ -330,10 +362,14 @@ static int cmd_list(struct cmdctx *x)
 				 inv->name[0] ? " " : "", inv->department,
 				 inv->floor[0] ? " floor " : "", inv->floor,
 				 inv->owner[0] ? " / " : "", inv->owner);
-		ctl_out_printf(x->out, "%-39s %-11s %-8s %-20s %-27s %-27s %s\n",
+		/* A table for a terminal: seconds are enough, long rule lists
+		 * are cut (show and --json have everything). */
+		if (strlen(rules) > 32)
+			strcpy(rules + 29, "...");
+		ctl_out_printf(x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %s\n",
 			       addr_ntop(&r->addr, a), host_state_name((enum host_state)r->state),
-			       level_name((enum level)r->level), rules, ts_str(r->changed_us, t1),
-			       r->expires_us ? ts_str(r->expires_us, t2) : "never", where);
+			       level_name((enum level)r->level), ts_short(r->changed_us, t1),
+			       r->expires_us ? ts_short(r->expires_us, t2) : "never", rules, where);
 		n++;
 	}
 	if (x->json)
@@ -384,11 +420,24 @@ static int cmd_show(struct cmdctx *x)
 		if (inv->critical)
 			ctl_out_printf(x->out, "critical:    yes\n");
 	}
+	if (r->recurrences)
+		ctl_out_printf(x->out, "recurrences: %u\n", r->recurrences);
+	if (r->evidence[0])
+		ctl_out_printf(x->out, "evidence:    %s/evidence/%s\n", d->c->state.dir,
+			       r->evidence);
 	for (unsigned i = 0; i < r->nhits; i++)
 		ctl_out_printf(x->out, "rule:        %s (%s) first at %s, incident %u\n",
 			       rule_name(d, r->hits[i].rule),
 			       level_name((enum level)r->hits[i].level),
 			       ts_str(r->hits[i].first_us, t), r->hits[i].incident);
+	ctl_out_printf(x->out, "history:\n");
+	for (unsigned i = 0; i < r->nhist; i++) {
+		const struct hist *h = &r->hist[i];
+		ctl_out_printf(x->out, "  %s  %-7s %-8s %-11s %-8s %s\n", ts_str(h->ts, t),
+			       hist_kind_name((enum hist_kind)h->kind),
+			       level_name((enum level)h->level),
+			       host_state_name((enum host_state)h->state), who(h->uid, w), h->text);
+	}
 	return 0;
 }
 
@@ -463,6 +512,8 @@ static int parse_ports(struct cmdctx *x, struct hostrec *r)
 	return 0;
 }
 
+static int cmd_bulk(struct cmdctx *x, bool quarantine);
+
 static int cmd_quarantine(struct cmdctx *x)
 {
 	struct daemon *d = x->d;
@@ -477,7 +528,7 @@ static int cmd_quarantine(struct cmdctx *x)
 	int s;
 
 	if (ctl_request_flag(x->req, "from"))
-		return reply(x, 1, "bulk quarantine (--from) is not available in this version");
+		return cmd_bulk(x, true);
 	s = parse_host(x, &a);
 	if (s)
 		return s;
@@ -487,6 +538,26 @@ static int cmd_quarantine(struct cmdctx *x)
 	why = never_block_reason(d, &a);
 	if (why)
 		return reply(x, 1, "refused: %s is %s", ab, why);
+	/* Everything is checked before the host gets a record. */
+	struct hostrec ports; /* only its want[] is used */
+	memset(&ports, 0, sizeof(ports));
+	s = parse_ports(x, &ports);
+	if (s)
+		return s;
+	r = hostdb_find(&d->eng.hosts, &a);
+	if (level == LEVEL_CONTAIN && ports.nwant == 0 && (!r || r->nwant == 0))
+		return reply(x, 2,
+			     "contain needs --proto and --ports (%s was not detected by a rule "
+			     "with ports)",
+			     ab);
+	memset(&c, 0, sizeof(c));
+	c.ttl_s = d->c->enforce.default_ttl_s;
+	if (ttl) {
+		char *end;
+		c.ttl_s = strtoull(ttl, &end, 10);
+		if (*end)
+			return reply(x, 2, "bad ttl '%s'", ttl);
+	}
 	r = hostdb_get(&d->eng.hosts, &a);
 	if (!r)
 		return reply(x, 1, "refused: the host registry is full (limits.max_blocked)");
@@ -494,25 +565,16 @@ static int cmd_quarantine(struct cmdctx *x)
 		r->state = HOST_DETECTED;
 		r->changed_us = daemon_wall_us();
 	}
-	s = parse_ports(x, r);
-	if (s)
-		return s;
-	if (level == LEVEL_CONTAIN && r->nwant == 0)
-		return reply(x, 2,
-			     "contain needs --proto and --ports (%s was not detected by a rule "
-			     "with ports)",
-			     ab);
-	memset(&c, 0, sizeof(c));
+	if (ports.nwant) {
+		memcpy(r->want, ports.want, sizeof(r->want));
+		r->nwant = ports.nwant;
+		r->want_overflow = 0;
+	}
 	c.rec = r;
 	c.level = level;
-	c.ttl_s = d->c->enforce.default_ttl_s;
-	if (ttl) {
-		char *end;
-		c.ttl_s = strtoull(ttl, &end, 10);
-		if (*end)
-			return reply(x, 2, "bad ttl '%s'", ttl);
-		c.reset_ttl = r->level == level;
-	}
+	/* Already at this level: the kernel's timeout restarts with the new
+	 * TTL (kernel 6.1 does not refresh it on a re-add). */
+	c.reset_ttl = r->level == level;
 	c.reason = ctl_request_get(x->req, "reason");
 	if (!c.reason)
 		c.reason = "manual quarantine";
@@ -572,46 +634,184 @@ static int cmd_escalate(struct cmdctx *x, int dir)
 	return apply_one(x, &c);
 }
 
-static int release_many(struct cmdctx *x, const struct qaddr *prefix, unsigned plen,
-			const char *reason, unsigned *ret_n, unsigned *ret_err)
+/* Which blocked hosts a bulk release takes: all, those inside a prefix,
+ * or those hit in an incident. */
+struct selection {
+	const struct qaddr *prefix;
+	unsigned plen;
+	unsigned incident;
+};
+
+static bool selected(const struct hostrec *r, const struct selection *s)
+{
+	if (s->prefix && !addr_in_prefix(&r->addr, s->prefix, s->plen))
+		return false;
+	if (s->incident) {
+		for (unsigned i = 0; i < r->nhits; i++)
+			if (r->hits[i].incident == s->incident)
+				return true;
+		return false;
+	}
+	return true;
+}
+
+/* Applies and reports a chunk of changes; counts the failures. */
+static void apply_chunk(struct cmdctx *x, struct act_change *ch, unsigned n, unsigned *ret_err)
+{
+	usec_t now = daemon_wall_us();
+
+	act_apply(&x->d->eng, ch, n, now);
+	for (unsigned i = 0; i < n; i++) {
+		act_emit(&x->d->eng, &ch[i], now);
+		*ret_err += ch[i].error != 0;
+	}
+}
+
+static void release_many(struct cmdctx *x, const struct selection *sel, const char *reason,
+			 unsigned *ret_n, unsigned *ret_err)
 {
 	struct daemon *d = x->d;
 	struct act_change ch[CHUNK];
 	unsigned n = 0;
-	usec_t now = daemon_wall_us();
 
 	*ret_n = *ret_err = 0;
-	for (struct hostrec *r = hostdb_first(&d->eng.hosts);; r = hostdb_next(&d->eng.hosts, r)) {
-		if (r &&
-		    (r->level == LEVEL_NONE || (prefix && !addr_in_prefix(&r->addr, prefix, plen))))
+	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r;
+	     r = hostdb_next(&d->eng.hosts, r)) {
+		if (r->level == LEVEL_NONE || !selected(r, sel))
 			continue;
-		if (r) {
-			memset(&ch[n], 0, sizeof(ch[n]));
-			ch[n].rec = r;
-			ch[n].level = LEVEL_NONE;
-			ch[n].by_uid = (long)x->peer->uid;
-			ch[n].reason = reason;
-			n++;
-		}
-		if (n == CHUNK || (!r && n)) {
-			act_apply(&d->eng, ch, n, now);
-			for (unsigned i = 0; i < n; i++) {
-				act_emit(&d->eng, &ch[i], now);
-				*ret_err += ch[i].error != 0;
-			}
+		memset(&ch[n], 0, sizeof(ch[n]));
+		ch[n].rec = r;
+		ch[n].level = LEVEL_NONE;
+		ch[n].by_uid = (long)x->peer->uid;
+		ch[n].reason = reason;
+		if (++n == CHUNK) {
+			apply_chunk(x, ch, n, ret_err);
 			*ret_n += n;
 			n = 0;
 		}
-		if (!r)
-			break;
 	}
-	return 0;
+	apply_chunk(x, ch, n, ret_err);
+	*ret_n += n;
+}
+
+/* quarantine --from / release --from: one address per line ('#' starts a
+ * comment), applied in chunks of CHUNK per transaction; every refused line
+ * is reported with its reason (SPEC section 2). */
+static int cmd_bulk(struct cmdctx *x, bool quarantine)
+{
+	struct daemon *d = x->d;
+	const char *lv = ctl_request_get(x->req, "level");
+	const char *ttl = ctl_request_get(x->req, "ttl");
+	const char *reason = ctl_request_get(x->req, "reason");
+	const char *p = x->req->body, *end = p + x->req->bodylen;
+	struct act_change ch[CHUNK];
+	unsigned n = 0, lineno = 0, applied = 0, unchanged = 0, refused = 0, failed = 0;
+	enum level level = LEVEL_ISOLATE;
+	uint64_t ttl_s = d->c->enforce.default_ttl_s;
+	bool first = true;
+
+	if (lv && level_parse(lv, &level) < 0)
+		return reply(x, 2, "unknown level '%s'", lv);
+	if (ttl) {
+		char *e;
+		ttl_s = strtoull(ttl, &e, 10);
+		if (*e)
+			return reply(x, 2, "bad ttl '%s'", ttl);
+	}
+	if (!reason)
+		reason = quarantine ? "bulk quarantine" : "bulk release";
+	if (x->json)
+		ctl_out_printf(x->out, "{\"refused\":[");
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		char line[256], *c, *t;
+		const char *why = NULL;
+		struct qaddr a;
+		struct hostrec *r;
+		size_t len = (size_t)(le - p);
+
+		lineno++;
+		snprintf(line, sizeof(line), "%.*s", (int)MIN(len, sizeof(line) - 1), p);
+		p = nl ? nl + 1 : end;
+		if ((c = strchr(line, '#')))
+			*c = '\0';
+		for (t = line; *t == ' ' || *t == '\t' || *t == '\r'; t++)
+			;
+		for (c = t + strlen(t); c > t && (c[-1] == ' ' || c[-1] == '\t' || c[-1] == '\r');)
+			*--c = '\0';
+		if (!*t)
+			continue;
+		if (len >= sizeof(line) || addr_parse(t, &a) < 0)
+			why = "malformed: not an IPv4 or IPv6 address";
+		else if (quarantine)
+			why = never_block_reason(d, &a);
+		r = why		 ? NULL
+		    : quarantine ? hostdb_get(&d->eng.hosts, &a)
+				 : hostdb_find(&d->eng.hosts, &a);
+		if (!why && quarantine && !r)
+			why = "the host registry is full (limits.max_blocked)";
+		if (!why && !quarantine && (!r || r->level == LEVEL_NONE)) {
+			unchanged++;
+			continue;
+		}
+		for (unsigned i = 0; !why && i < n; i++)
+			if (ch[i].rec == r)
+				why = "duplicate line";
+		if (why) {
+			refused++;
+			if (x->json) {
+				ctl_out_printf(x->out, "%s{\"line\":%u,\"text\":", first ? "" : ",",
+					       lineno);
+				json_str(x->out, t);
+				ctl_out_printf(x->out, ",\"reason\":");
+				json_str(x->out, why);
+				ctl_out_printf(x->out, "}");
+				first = false;
+			} else {
+				ctl_out_printf(x->out, "line %u: %s: refused: %s\n", lineno, t,
+					       why);
+			}
+			continue;
+		}
+		if (r->changed_us == 0) {
+			r->state = HOST_DETECTED;
+			r->changed_us = daemon_wall_us();
+		}
+		memset(&ch[n], 0, sizeof(ch[n]));
+		ch[n].rec = r;
+		ch[n].level = quarantine ? level : LEVEL_NONE;
+		ch[n].ttl_s = ttl_s;
+		ch[n].by_uid = (long)x->peer->uid;
+		ch[n].reason = reason;
+		if (++n == CHUNK) {
+			apply_chunk(x, ch, n, &failed);
+			for (unsigned i = 0; i < n; i++)
+				applied += ch[i].changed,
+					unchanged += !ch[i].error && !ch[i].changed;
+			n = 0;
+		}
+	}
+	apply_chunk(x, ch, n, &failed);
+	for (unsigned i = 0; i < n; i++)
+		applied += ch[i].changed, unchanged += !ch[i].error && !ch[i].changed;
+	log_info("uid %u: %s --from: %u applied, %u already in place, %u refused, %u failed",
+		 (unsigned)x->peer->uid, x->req->cmd, applied, unchanged, refused, failed);
+	if (x->json)
+		ctl_out_printf(x->out, "],\"applied\":%u,\"unchanged\":%u,\"failed\":%u}\n",
+			       applied, unchanged, failed);
+	return reply(x, refused || failed ? 1 : 0,
+		     "%s %u hosts, %u already in place, %u refused, %u failed in the kernel",
+		     quarantine ? "quarantined" : "released", applied, unchanged, refused, failed);
 }
 
 static int cmd_release(struct cmdctx *x)
 {
 	struct daemon *d = x->d;
 	const char *reason = ctl_request_get(x->req, "reason");
+	const char *inc = ctl_request_get(x->req, "incident");
+	struct selection sel = {0};
 	struct act_change c;
 	struct hostrec *r;
 	struct qaddr a;
@@ -620,13 +820,20 @@ static int cmd_release(struct cmdctx *x)
 
 	if (!reason)
 		reason = "released by operator";
-	if (ctl_request_flag(x->req, "from") || ctl_request_get(x->req, "incident"))
-		return reply(x, 1, "release --from / --incident is not available in this version");
-	if (ctl_request_flag(x->req, "all")) {
+	if (ctl_request_flag(x->req, "from"))
+		return cmd_bulk(x, false);
+	if (inc || ctl_request_flag(x->req, "all")) {
 		unsigned n, err;
-		release_many(x, NULL, 0, reason, &n, &err);
-		log_info("uid %u: release --all: %u hosts, %u failed", (unsigned)x->peer->uid, n,
-			 err);
+
+		if (inc) {
+			char *e;
+			sel.incident = (unsigned)strtoul(inc, &e, 10);
+			if (*e || !sel.incident)
+				return reply(x, 2, "bad incident id '%s'", inc);
+		}
+		release_many(x, &sel, reason, &n, &err);
+		log_info("uid %u: release %s: %u hosts, %u failed", (unsigned)x->peer->uid,
+			 inc ? "--incident" : "--all", n, err);
 		if (err)
 			return reply(x, 1, "released %u of %u hosts; %u failed", n - err, n, err);
 		return reply(x, 0, "released %u hosts", n);
@@ -644,9 +851,90 @@ static int cmd_release(struct cmdctx *x)
 	return apply_one(x, &c);
 }
 
+/* Certification (issue: the response team certifies each machine). */
+static int cmd_mark(struct cmdctx *x)
+{
+	struct daemon *d = x->d;
+	const char *st = ctl_request_get(x->req, "state");
+	const char *reason = ctl_request_get(x->req, "reason");
+	enum host_state to;
+	struct act_change c;
+	struct hostrec *r;
+	struct qaddr a;
+	struct event ev;
+	char ab[ADDR_STRLEN];
+	usec_t now = daemon_wall_us();
+	int s = parse_host(x, &a);
+
+	if (s)
+		return s;
+	addr_ntop(&a, ab);
+	if (!st || host_state_parse(st, &to) < 0 ||
+	    (to != HOST_CLEANING && to != HOST_CLEANED && to != HOST_UNCLEANABLE))
+		return reply(x, 2, "mark takes cleaning, cleaned or uncleanable");
+	r = hostdb_find(&d->eng.hosts, &a);
+	if (!r)
+		return reply(x, 1, "%s is not known to quarantined", ab);
+	if (!reason)
+		reason = host_state_name(to);
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = (enum level)r->level;
+	c.ttl_s = r->expires_us > now ? (r->expires_us - now) / USEC_PER_SEC + 1 : 0;
+	c.set_state = true;
+	c.state = to;
+	c.reason = reason;
+	c.by_uid = (long)x->peer->uid;
+	if (to == HOST_CLEANED && d->c->state.release_cleaned)
+		c.level = LEVEL_NONE; /* certified clean: unblocked */
+	if (to == HOST_UNCLEANABLE) {
+		/* It stays isolated, whatever it was. */
+		const char *why = never_block_reason(d, &a);
+		if (!why)
+			c.level = LEVEL_ISOLATE;
+	}
+	if (!d->eng.enf)
+		c.level = (enum level)r->level; /* alert mode: certification only */
+	if (c.level != r->level) {
+		act_apply(&d->eng, &c, 1, now);
+		if (c.error)
+			return reply(x, 1, "%s: cannot put %s in force: %s%s%s", ab,
+				     level_name(c.effective), strerror(-c.error),
+				     c.msg[0] ? ": " : "", c.msg);
+	}
+	/* Without an enforcer (dry run) or with no level change, the state
+	 * alone changes. */
+	if (!c.changed) {
+		r->state = (uint8_t)to;
+		r->changed_us = now;
+		r->by_uid = c.by_uid;
+		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	}
+	hostdb_history(r, now, HIST_MARK, (enum level)r->level, c.by_uid, reason);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_MARK;
+	ev.ts = now;
+	ev.has_host = true;
+	ev.host = a;
+	ev.inv = inventory_lookup(&d->c->inventory, &a);
+	ev.state = host_state_name(to);
+	ev.by_uid = c.by_uid;
+	ev.reason = reason;
+	output_event(&d->out, &ev);
+	act_emit(&d->eng, &c, now);
+	log_info("uid %u: mark %s %s", (unsigned)x->peer->uid, ab, host_state_name(to));
+	d->eng.dirty = ENGINE_DIRTY_NOW;
+	daemon_save(d);
+	return reply(x, 0, "%s marked %s%s", ab, host_state_name(to),
+		     c.changed && c.effective == LEVEL_NONE	 ? " and released"
+		     : c.changed && c.effective == LEVEL_ISOLATE ? " and isolated"
+								 : "");
+}
+
 static int cmd_pause(struct cmdctx *x, bool pause)
 {
 	x->d->eng.pol.paused = pause;
+	x->d->eng.dirty = ENGINE_DIRTY_NOW;
 	log_info("uid %u: automatic actions %s", (unsigned)x->peer->uid,
 		 pause ? "paused" : "resumed");
 	return reply(x, 0, "automatic actions %s%s", pause ? "paused" : "resumed",
@@ -666,6 +954,8 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 	if (addr_parse_prefix(h, &p, &plen) < 0)
 		return reply(x, 2, "'%s' is not an address or network", h);
 	r = allow ? policy_allow(&d->eng.pol, &p, plen) : policy_disallow(&d->eng.pol, &p, plen);
+	if (r == 0)
+		d->eng.dirty = ENGINE_DIRTY_NOW;
 	log_info("uid %u: %s %s: %s", (unsigned)x->peer->uid, x->req->cmd, h,
 		 r ? strerror(-r) : "ok");
 	if (r == -EEXIST)
@@ -677,7 +967,8 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 	if (!allow)
 		return reply(x, 0, "%s removed from the never-block list", h);
 	/* SPEC section 2: a blocked host that becomes allowed is released. */
-	release_many(x, &p, plen, "allowed: on the never-block list", &n, &err);
+	struct selection sel = {.prefix = &p, .plen = plen};
+	release_many(x, &sel, "allowed: on the never-block list", &n, &err);
 	if (err)
 		return reply(x, 1,
 			     "%s added to the never-block list; %u of %u blocked hosts could "
@@ -737,6 +1028,26 @@ static int cmd_incidents(struct cmdctx *x)
 	return 0;
 }
 
+static void sink_write(void *arg, const char *data, size_t len)
+{
+	ctl_out_write(arg, data, len);
+}
+
+static int cmd_report(struct cmdctx *x)
+{
+	const char *by = ctl_request_get(x->req, "by");
+	struct report_sink sink = {.write = sink_write, .arg = x->out};
+	enum report_by rb = REPORT_BY_DEPARTMENT;
+	int r;
+
+	if (by && report_by_parse(by, &rb) < 0)
+		return reply(x, 2, "report --by takes department, floor, owner or rule");
+	r = report_render(&x->d->eng, rb, x->json, false, daemon_wall_us(), &sink);
+	if (r < 0)
+		return reply(x, 1, "report: %s", strerror(-r));
+	return 0;
+}
+
 int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
 		    struct ctl_out *out, char *msg, size_t msglen)
 {
@@ -776,7 +1087,11 @@ int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_p
 		return cmd_allow(&x, false);
 	if (strcmp(c, "incidents") == 0 || strcmp(c, "incident") == 0)
 		return cmd_incidents(&x);
-	if (strcmp(c, "mark") == 0 || strcmp(c, "report") == 0 || strcmp(c, "reload") == 0)
+	if (strcmp(c, "mark") == 0)
+		return cmd_mark(&x);
+	if (strcmp(c, "report") == 0)
+		return cmd_report(&x);
+	if (strcmp(c, "reload") == 0)
 		return reply(&x, 1, "'%s' is not available in this version", c);
 	return reply(&x, 2, "unknown command '%s'", c);
 }

@@ -24,7 +24,7 @@
 #define SNAPLEN_MIN	96 /* Ethernet + VLAN + IPv6 + TCP (78 bytes) and some room */
 #define SNAPLEN_MAX	65535
 #define BUFFER_MB_MIN	1
-#define BUFFER_MB_MAX	4096
+#define BUFFER_MB_MAX	2047 /* libpcap takes the size as an int of bytes */
 #define TIMEOUT_MS_MIN	100
 #define TIMEOUT_MS_MAX	60000
 #define WINDOW_S_MAX	86400 /* longer windows need per-peer state for a day */
@@ -1251,6 +1251,8 @@ static void parse_state(struct ctx *x, const config_setting_t *g)
 			get_string(x, s, p, c->state.dir, sizeof(c->state.dir), false);
 		else if (strcmp(k, "evidence_max_mb") == 0)
 			get_uint(x, s, p, 0, EVIDENCE_MB_MAX, &c->state.evidence_max_mb);
+		else if (strcmp(k, "release_cleaned") == 0)
+			get_bool(x, s, p, &c->state.release_cleaned);
 		else
 			unknown_key(x, s, "state");
 	}
@@ -1404,6 +1406,7 @@ int conf_init_default(struct conf *c)
 	snprintf(c->control.group, sizeof(c->control.group), "quarantine");
 	snprintf(c->state.dir, sizeof(c->state.dir), "/var/lib/quarantined");
 	c->state.evidence_max_mb = 512;
+	c->state.release_cleaned = true;
 	c->log.facility = LOG_DAEMON;
 	c->log.events_file[0] = '\0';
 	return 0;

@@ -25,14 +25,24 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "evidence.h"
 #include "filter.h"
 #include "log.h"
+#include "state.h"
 
 #define TICK_MS	       100
 #define BURST	       512		  /* packets per capture per loop turn */
 #define RETRY_US       (2 * USEC_PER_SEC) /* reopening a missing interface */
 #define DROP_REPORT_US (60 * USEC_PER_SEC)
-#define MAX_POLLFDS    (CONF_MAX_IFACES + 4 + CONTROL_MAX_CLIENTS + 1)
+/* Detections alone (no level changed) are saved at most this often. */
+#define SAVE_SOON_US  (2 * USEC_PER_SEC)
+#define SAVE_ALERT_US (60 * USEC_PER_SEC)
+/* Evidence: packets of the recent past kept for every host (bounded
+ * memory: EVIDENCE_RING x snaplen), and packets written after a host is
+ * flagged. */
+#define EVIDENCE_RING	65536
+#define EVIDENCE_FOLLOW 1000
+#define MAX_POLLFDS	(CONF_MAX_IFACES + 4 + CONTROL_MAX_CLIENTS + 1)
 
 usec_t daemon_wall_us(void)
 {
@@ -102,6 +112,144 @@ static void error_event(struct daemon *d, const char *msg)
 	output_event(&d->out, &ev);
 }
 
+/* Saves the state; the kernel was changed first (SPEC section 5). */
+void daemon_save(struct daemon *d)
+{
+	char err[512];
+	usec_t now = daemon_mono_us();
+	int r = state_save(&d->eng, d->state_dir, err, sizeof(err));
+
+	if (r == 0) {
+		d->eng.dirty = 0;
+		d->saved_mono = daemon_mono_us();
+		d->save_cost_us = d->saved_mono - now;
+		return;
+	}
+	/* Disk full or broken: the kernel's sets still hold every block;
+	 * retried on every tick, alerted once a minute. */
+	if (now >= d->save_alert_mono) {
+		char msg[600];
+		snprintf(msg, sizeof(msg), "cannot save state: %s", err);
+		log_warnx("%s", msg);
+		error_event(d, msg);
+		d->save_alert_mono = now + SAVE_ALERT_US;
+	}
+}
+
+/* Levels and certifications are saved right after the batch that put
+ * them in the kernel; but when the registry is so large that a save takes
+ * a while, saves are spaced so that saving never takes more than a fifth
+ * of the loop's time: the kernel already holds every block. */
+static void maybe_save(struct daemon *d, bool tick)
+{
+	usec_t now = daemon_mono_us();
+
+	if (d->eng.dirty == ENGINE_DIRTY_NOW && now >= d->saved_mono + 4 * d->save_cost_us)
+		daemon_save(d);
+	else if (tick && d->eng.dirty && now >= d->saved_mono + SAVE_SOON_US)
+		daemon_save(d);
+}
+
+/* Evidence files whose host is released, cleaned or unknown may go when
+ * the disk cap is reached; those of hosts still under suspicion stay. */
+static bool evidence_removable(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+	struct hostrec *r;
+	struct qaddr a;
+
+	if (evidence_name_host(name, &a) < 0)
+		return false;
+	r = hostdb_find(&d->eng.hosts, &a);
+	return !r || r->state == HOST_RELEASED || r->state == HOST_CLEANED ||
+	       strcmp(r->evidence, name) != 0;
+}
+
+static void evidence_setup(struct daemon *d)
+{
+	char dir[PATH_MAX + 16];
+	struct evidence_params ep = {
+		.dir = dir,
+		.max_bytes = (uint64_t)d->c->state.evidence_max_mb << 20,
+		.ring_packets = EVIDENCE_RING,
+		.snaplen = d->c->capture.snaplen,
+		.follow = EVIDENCE_FOLLOW,
+		.removable = evidence_removable,
+		.removable_arg = d,
+	};
+	int r;
+
+	if (!d->c->state.evidence_max_mb)
+		return;
+	snprintf(dir, sizeof(dir), "%s/evidence", d->state_dir);
+	r = evidence_new(&ep, &d->evidence);
+	if (r < 0) {
+		/* Evidence is worth having, not worth refusing to protect. */
+		log_warnx("evidence in %s: %s; running without", dir, strerror(-r));
+		d->evidence = NULL;
+	}
+	d->eng.evidence = d->evidence;
+}
+
+static void evidence_tick(struct daemon *d)
+{
+	struct evidence_stats st;
+
+	if (!d->evidence)
+		return;
+	unsigned deleted = 0;
+
+	evidence_flush(d->evidence);
+	if (evidence_enforce_cap(d->evidence, evidence_removable, d, &deleted) == 0 && deleted) {
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+			 "evidence cap (%u MiB) reached: deleted the %u oldest files of released "
+			 "hosts",
+			 d->c->state.evidence_max_mb, deleted);
+		log_warnx("%s", msg);
+		error_event(d, msg);
+	}
+	evidence_stats(d->evidence, &st);
+	if (st.capped && !d->evidence_capped) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+			 "evidence cap reached (%u MiB): no room without deleting evidence of "
+			 "hosts still under suspicion; no new evidence files",
+			 d->c->state.evidence_max_mb);
+		log_warnx("%s", msg);
+		error_event(d, msg);
+	}
+	d->evidence_capped = st.capped;
+}
+
+static void load_state(struct daemon *d)
+{
+	char err[600];
+	int r = state_load(&d->eng, d->state_dir, err, sizeof(err));
+
+	if (r == 0) {
+		log_info("state loaded from %s/%s: %u hosts", d->state_dir, STATE_FILE,
+			 hostdb_count(&d->eng.hosts));
+		return;
+	}
+	if (r == -ENOENT) {
+		log_info("no saved state in %s: first start", d->state_dir);
+		return;
+	}
+	/* Keep the unusable file for a post-mortem; the kernel's sets are
+	 * read back next and every block found there is adopted. */
+	char bad[PATH_MAX + 64], cur[PATH_MAX + 16], msg[PATH_MAX + 800];
+	snprintf(cur, sizeof(cur), "%s/%s", d->state_dir, STATE_FILE);
+	snprintf(bad, sizeof(bad), "%s/%s.bad-%llu", d->state_dir, STATE_FILE,
+		 (unsigned long long)(daemon_wall_us() / USEC_PER_SEC));
+	rename(cur, bad);
+	snprintf(msg, sizeof(msg),
+		 "saved state unusable (%s; kept as %s): starting from the kernel's sets", err,
+		 bad);
+	log_warnx("%s", msg);
+	error_event(d, msg);
+}
+
 static void on_packet(void *arg, const struct capture_packet *p)
 {
 	struct daemon *d = arg;
@@ -118,10 +266,13 @@ static void cap_open(struct daemon *d, struct capsrc *s, usec_t now)
 		.promisc = true,
 		.filter = d->filter,
 	};
-	char err[512];
+	char err[512] = "";
 	int r = capture_open_live(s->name, &co, &s->cap, err, sizeof(err));
 
 	if (r == 0) {
+		/* libpcap may succeed with a warning (e.g. no promiscuous mode). */
+		if (err[0])
+			log_warnx("capture on %s: %s", s->name, err);
 		log_info("capturing on %s", s->name);
 		s->last_error = 0;
 		memset(&s->st, 0, sizeof(s->st));
@@ -221,6 +372,8 @@ static void on_tick(struct daemon *d)
 	while (read(d->timerfd, &expirations, sizeof(expirations)) > 0)
 		;
 	engine_tick(&d->eng, daemon_wall_us());
+	evidence_tick(d);
+	maybe_save(d, true);
 	if (d->eng.resync) {
 		int r = act_sync(&d->eng, daemon_wall_us());
 		if (r < 0)
@@ -306,6 +459,14 @@ static int startup(struct daemon *d)
 	}
 	d->eng.is_self = is_self;
 	d->eng.self_arg = d;
+	snprintf(d->state_dir, sizeof(d->state_dir), "%s",
+		 d->o->state_dir ? d->o->state_dir : d->c->state.dir);
+	if (mkdir(d->state_dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("state directory %s", d->state_dir);
+		return 1;
+	}
+	load_state(d);
+	evidence_setup(d);
 	r = netmon_open(&d->nm);
 	if (r < 0) {
 		/* Without it the gateway's own addresses are not protected. */
@@ -321,6 +482,8 @@ static int startup(struct daemon *d)
 		/* TTLs that ran out while we were down. */
 		engine_tick(&d->eng, daemon_wall_us());
 	}
+	/* What was adopted or restored is saved before we say ready. */
+	daemon_save(d);
 	r = filter_build(d->c, d->filter, sizeof(d->filter));
 	if (r < 0) {
 		log_warnx("capture filter: %s", strerror(-r));
@@ -412,6 +575,8 @@ static void loop(struct daemon *d)
 		control_dispatch(d->ctl, fds + ctl_i, nctl, daemon_mono_us());
 		/* Commands may have queued work too. */
 		engine_commit(&d->eng);
+		/* Once per batch, after the kernel. */
+		maybe_save(d, false);
 	}
 }
 
@@ -453,15 +618,21 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 			 c->enforce.family == NFT_FAMILY_BRIDGE ? "bridge" : "inet",
 			 c->enforce.table, d->ncaps, d->socket_path);
 		notify("READY=1");
+		/* Start-up problems went to stderr as well; from now on, syslog
+		 * alone unless in the foreground. */
+		if (!o->foreground)
+			log_set_where(LOG_TO_SYSLOG);
 		loop(d);
 		notify("STOPPING=1");
 		engine_commit(&d->eng);
+		daemon_save(d);
 	}
 
 	control_close(d->ctl);
 	for (unsigned i = 0; i < d->ncaps; i++)
 		capture_close(d->caps[i].cap);
 	netmon_close(d->nm);
+	evidence_free(d->evidence);
 	engine_fini(&d->eng);
 	nft_close(d->nft);
 	output_close(&d->out);

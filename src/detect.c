@@ -93,6 +93,7 @@ struct dhost {
 	double llr;
 	usec_t trw_first_us;
 	usec_t last_fail_us;
+	usec_t forget_us; /* outcomes of probes sent before this are ignored */
 	uint64_t probes;
 	uint16_t fports[DETECT_MAX_PORTS];
 	uint8_t fprotos[DETECT_MAX_PORTS];
@@ -624,7 +625,7 @@ static void resolve(struct detect *d, struct dprobe *pr, enum outcome out, usec_
 	if (!is_protected(d, &pr->k.src))
 		return;
 	h = host_get(d, &pr->k.src, ts);
-	if (!h)
+	if (!h || pr->first_us < h->forget_us)
 		return;
 	if (out == OUT_FAILURE)
 		fports_add(d, h, pr->k.proto, pr->k.port, ts);
@@ -938,6 +939,12 @@ void detect_forget(struct detect *d, const struct qaddr *host)
 		return;
 	h->fired = 0;
 	h->trw_reported = 0;
+	/* Probes sent before the release (those our own block dropped, above
+	 * all) are still timing out: they must not flag the host again. */
+	h->forget_us = d->now + 1;
+	h->gen = ++d->next_gen;
+	h->trw_applied = h->trw_seq;
+	memset(h->trw_ring, 0, sizeof(h->trw_ring));
 	memset(h->ctr, 0, d->nhctr * sizeof(h->ctr[0]));
 	memset(h->slots, 0, sizeof(h->slots));
 	trw_reset(h);

@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "event.h"
+#include "evidence.h"
 #include "log.h"
 
 static void emit_detect(struct engine *e, const struct pending *p, bool enforced, enum why why)
@@ -23,6 +25,7 @@ static void emit_detect(struct engine *e, const struct pending *p, bool enforced
 	ev.enforced = enforced;
 	ev.why = why;
 	ev.incident_id = p->incident;
+	ev.recurrence = p->recurrence;
 	ev.by_uid = -1;
 	output_event(e->out, &ev);
 
@@ -63,6 +66,17 @@ static void want_ports(struct hostrec *rec, const struct detection *d)
 		rec->want_overflow = 1;
 }
 
+/* Starts the host's evidence file when it is flagged, first or again
+ * after a release: the ring's recent packets of the host, then what
+ * follows. */
+static void evidence_begin(struct engine *e, struct hostrec *rec, usec_t now)
+{
+	char name[EVIDENCE_NAME_MAX];
+
+	if (e->evidence && evidence_start(e->evidence, &rec->addr, now, name, sizeof(name)) == 0)
+		snprintf(rec->evidence, sizeof(rec->evidence), "%s", name);
+}
+
 static void on_detection(void *arg, const struct detection *d)
 {
 	struct engine *e = arg;
@@ -72,6 +86,7 @@ static void on_detection(void *arg, const struct detection *d)
 	struct hostrec *rec;
 	struct hit *hit;
 	struct incident *in = NULL;
+	bool new_episode;
 
 	e->st.detections++;
 	memset(&p, 0, sizeof(p));
@@ -99,6 +114,30 @@ static void on_detection(void *arg, const struct detection *d)
 		hit->incident = in->id;
 		p.announce = true;
 	}
+	/* A host released (or certified clean) that is flagged again comes
+	 * back one level higher than last time, with a longer TTL where TTLs
+	 * are in use: escalating durations, as in catch-and-release. */
+	p.ttl_s = e->c->enforce.default_ttl_s;
+	if ((rec->state == HOST_RELEASED || rec->state == HOST_CLEANED) &&
+	    rec->last_level > LEVEL_NONE && rec->level == LEVEL_NONE) {
+		enum level up = (enum level)MIN(rec->last_level + 1, LEVEL_ISOLATE);
+
+		if (inv && inv->critical && up > e->c->policy.critical_max)
+			up = e->c->policy.critical_max;
+		if (up > p.dec.level) {
+			p.dec.level = up;
+			/* Stronger than watch now: to be enforced after all. */
+			if (p.dec.why == WHY_WATCH)
+				p.dec.why = WHY_NONE;
+		}
+		if (rec->last_ttl_s)
+			p.ttl_s = MAX(p.ttl_s, rec->last_ttl_s * 2);
+		if (rec->recurrences < UINT8_MAX)
+			rec->recurrences++;
+		p.recurrence = rec->recurrences;
+		rec->state = HOST_DETECTED;
+		rec->changed_us = d->ts_us;
+	}
 	hit->level = (uint8_t)p.dec.level;
 	p.incident = hit->incident;
 	if (rec->first_detect_us == 0 || d->first_probe_us < rec->first_probe_us)
@@ -110,10 +149,25 @@ static void on_detection(void *arg, const struct detection *d)
 		rec->decided = (uint8_t)p.dec.level;
 	if (p.dec.level >= LEVEL_CONTAIN)
 		want_ports(rec, d);
-	if (rec->state == HOST_RELEASED || rec->changed_us == 0) {
+	new_episode = rec->state == HOST_RELEASED || rec->state == HOST_CLEANED ||
+		      rec->changed_us == 0 || p.recurrence;
+	if (rec->state == HOST_RELEASED || rec->state == HOST_CLEANED || rec->changed_us == 0) {
 		rec->state = HOST_DETECTED;
 		rec->changed_us = d->ts_us;
 	}
+	{
+		char text[64];
+		if (p.recurrence)
+			snprintf(text, sizeof(text), "%s (recurrence %u)", d->rule_name,
+				 p.recurrence);
+		else
+			snprintf(text, sizeof(text), "%s", d->rule_name);
+		hostdb_history(rec, d->ts_us, HIST_DETECT, p.dec.level, -1, text);
+	}
+	if (e->dirty < ENGINE_DIRTY_SOON)
+		e->dirty = ENGINE_DIRTY_SOON;
+	if (new_episode)
+		evidence_begin(e, rec, d->ts_us);
 
 	if (!e->enf || p.dec.why != WHY_NONE) {
 		/* Nothing to put in the kernel: a watch, never-block, rate
@@ -122,7 +176,15 @@ static void on_detection(void *arg, const struct detection *d)
 			rec->state = HOST_WATCHED;
 			rec->changed_us = d->ts_us;
 		}
-		emit_detect(e, &p, false, p.dec.why);
+		/* Nothing goes into the kernel for a watch: it is in force. */
+		if (p.dec.why == WHY_WATCH && rec->level < LEVEL_WATCH)
+			rec->level = LEVEL_WATCH;
+		/* A watch is in force as soon as it is alerted: there is
+		 * nothing for the kernel to acknowledge. */
+		if (p.dec.why == WHY_WATCH)
+			emit_detect(e, &p, true, WHY_NONE);
+		else
+			emit_detect(e, &p, false, p.dec.why);
 		return;
 	}
 	if (e->nq == ENGINE_QUEUE)
@@ -161,6 +223,8 @@ void engine_commit(struct engine *e)
 			ch[j].level = e->q[i].dec.level;
 			ch[j].reason = e->q[i].det.rule_name;
 		}
+		if (e->q[i].ttl_s > ch[j].ttl_s)
+			ch[j].ttl_s = e->q[i].ttl_s;
 	}
 	act_apply(e, ch, nch, now);
 	for (unsigned i = 0; i < e->nq; i++) {
@@ -229,9 +293,17 @@ void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen,
 
 	if (decode_packet(dlt, data, caplen, wirelen, &p, &e->st.decode) < 0) {
 		/* Undecodable frames still move the clock. */
+		if (e->evidence)
+			evidence_packet(e->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen,
+					ts, NULL, NULL);
 		detect_advance(e->det, ts);
 		return;
 	}
+	/* Into the evidence ring before detection, so that a host's evidence
+	 * file includes the very packet that got it flagged. */
+	if (e->evidence)
+		evidence_packet(e->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen, ts,
+				&p.src, &p.dst);
 	detect_packet(e->det, &p, ts);
 }
 

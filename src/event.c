@@ -194,6 +194,8 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 		json_key_ts(&s, "first_probe_ts", d->first_probe_us);
 		if (e->incident_id)
 			sb_printf(&s, ",\"incident\":%u", e->incident_id);
+		if (e->recurrence)
+			sb_printf(&s, ",\"recurrence\":%u", e->recurrence);
 		json_inventory(&s, e->inv);
 		break;
 	}
@@ -331,6 +333,8 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		kv(&s, "first_probe", event_format_ts(d->first_probe_us, tb));
 		if (e->incident_id)
 			sb_printf(&s, " incident=%u", e->incident_id);
+		if (e->recurrence)
+			sb_printf(&s, " recurrence=%u", e->recurrence);
 		kv_inventory(&s, e->inv);
 		break;
 	}

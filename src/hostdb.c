@@ -2,6 +2,8 @@
 #include "hostdb.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define L_ALL 0
@@ -37,9 +39,73 @@ int hostdb_init(struct hostdb *db, uint32_t cap, const struct siphash_key *key)
 	return table_init(&db->t, cap, sizeof(struct hostrec), sizeof(struct hkey), key);
 }
 
+static const char *const hist_names[HIST_KIND_COUNT] = {
+	[HIST_DETECT] = "detect", [HIST_ACTION] = "action", [HIST_RELEASE] = "release",
+	[HIST_MARK] = "mark",	  [HIST_ADOPT] = "adopt",   [HIST_ERROR] = "error",
+};
+
+const char *hist_kind_name(enum hist_kind k)
+{
+	return (unsigned)k < HIST_KIND_COUNT ? hist_names[k] : "?";
+}
+
+int hist_kind_parse(const char *s, enum hist_kind *ret)
+{
+	for (unsigned i = 0; i < HIST_KIND_COUNT; i++)
+		if (strcmp(s, hist_names[i]) == 0) {
+			*ret = (enum hist_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+void hostdb_clear(struct hostdb *db)
+{
+	struct hostrec *r;
+
+	while ((r = table_list_head(&db->t, L_ALL))) {
+		free(r->hist);
+		table_remove(&db->t, r);
+	}
+}
+
 void hostdb_fini(struct hostdb *db)
 {
+	if (db->t.slab)
+		hostdb_clear(db);
 	table_fini(&db->t);
+}
+
+int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
+		   const char *text)
+{
+	struct hist *h;
+
+	if (r->nhist == r->hist_cap) {
+		if (r->hist_cap == HOST_MAX_HIST) {
+			/* Keep the first lines; drop the oldest of the rest. */
+			memmove(&r->hist[HOST_HIST_KEEP], &r->hist[HOST_HIST_KEEP + 1],
+				(HOST_MAX_HIST - HOST_HIST_KEEP - 1) * sizeof(*h));
+			r->nhist--;
+		} else {
+			uint16_t cap =
+				r->hist_cap ? (uint16_t)MIN(r->hist_cap * 2, HOST_MAX_HIST) : 8;
+			h = realloc(r->hist, cap * sizeof(*h));
+			if (!h)
+				return -ENOMEM;
+			r->hist = h;
+			r->hist_cap = cap;
+		}
+	}
+	h = &r->hist[r->nhist++];
+	memset(h, 0, sizeof(*h));
+	h->ts = ts;
+	h->kind = (uint8_t)kind;
+	h->level = (uint8_t)level;
+	h->state = r->state;
+	h->uid = (int32_t)uid;
+	snprintf(h->text, sizeof(h->text), "%s", text ? text : "");
+	return 0;
 }
 
 struct hostrec *hostdb_find(struct hostdb *db, const struct qaddr *a)

@@ -2,6 +2,7 @@
 #include "incident.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,4 +69,35 @@ struct incident *incident_join(struct incidents *s, unsigned rule, const char *r
 	if (rule < DETECT_NRULES)
 		s->open[rule] = in->id;
 	return in;
+}
+
+void incidents_clear(struct incidents *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		memset(&s->v[(s->head + i) % s->cap], 0, sizeof(*s->v));
+	memset(s->open, 0, sizeof(s->open));
+	s->n = 0;
+	s->head = 0;
+	s->next_id = 1;
+}
+
+int incident_restore(struct incidents *s, const struct incident *in)
+{
+	struct incident *slot;
+
+	if (in->id == 0 || in->id == UINT_MAX || (s->n && in->id != s->next_id))
+		return -EINVAL;
+	if (s->n == s->cap) {
+		s->head = (s->head + 1) % s->cap;
+		s->n--;
+	}
+	slot = &s->v[(s->head + s->n) % s->cap];
+	s->n++;
+	*slot = *in;
+	slot->rule_name[sizeof(slot->rule_name) - 1] = '\0';
+	s->next_id = in->id + 1;
+	/* The newest incident of a rule is the one a detection may join. */
+	if (in->rule < DETECT_NRULES)
+		s->open[in->rule] = in->id;
+	return 0;
 }

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "log.h"
 #include "output.h"
+#include "report.h"
 #include "types.h"
 
 #define EXIT_RUNTIME 1
@@ -35,12 +36,16 @@ struct options {
 	enum output_format format;
 	bool foreground;
 	bool syslog;
+	bool report;
+	enum report_by report_by;
 	bool debug;
 };
 
 enum {
 	OPT_SYSLOG = 0x100,
 	OPT_DEBUG,
+	OPT_REPORT,
+	OPT_BY,
 };
 
 static const struct option longopts[] = {
@@ -54,6 +59,8 @@ static const struct option longopts[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"foreground", no_argument, NULL, 'f'},
 	{"syslog", no_argument, NULL, OPT_SYSLOG},
+	{"report", no_argument, NULL, OPT_REPORT},
+	{"by", required_argument, NULL, OPT_BY},
 	{"debug", no_argument, NULL, OPT_DEBUG},
 	{"version", no_argument, NULL, 'V'},
 	{"help", no_argument, NULL, 'h'},
@@ -64,13 +71,17 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: quarantined [-fntV] [-c FILE] [-i IF]... [-o text|json] [-S PATH] [-D "
 		   "DIR]\n"
-		   "       quarantined -r FILE [-c FILE] [-o text|json] [--syslog]\n"
+		   "       quarantined -r FILE [-c FILE] [-o text|json] [--syslog] [--report [--by "
+		   "X]]\n"
 		   "       quarantined -t [-c FILE]\n"
 		   "\n"
 		   "  -c, --config FILE     configuration (default " CONF_DEFAULT_PATH ")\n"
 		   "  -t, --check-config    validate the configuration and exit\n"
 		   "  -r, --read FILE       offline: detect in a pcap/pcapng file, print events\n"
 		   "      --syslog          with -r: also send events to syslog\n"
+		   "      --report          with -r: print the incident report after the events\n"
+		   "      --by X            group the report by department (default), floor,\n"
+		   "                        owner or rule\n"
 		   "  -i, --interface IF    capture interface (repeatable)\n"
 		   "  -n, --dry-run         detect and alert, never change nftables\n"
 		   "  -S, --socket PATH     control socket\n"
@@ -105,6 +116,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 					CONF_MAX_IFACES);
 				return -EINVAL;
 			}
+			for (unsigned i = 0; i < o->ninterfaces; i++)
+				if (strcmp(o->interfaces[i], optarg) == 0) {
+					fprintf(stderr, "quarantined: -i %s given twice\n", optarg);
+					return -EINVAL;
+				}
 			o->interfaces[o->ninterfaces++] = optarg;
 			break;
 		case 'n':
@@ -126,6 +142,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'f':
 			o->foreground = true;
 			break;
+		case OPT_REPORT:
+			o->report = true;
+			break;
+		case OPT_BY:
+			if (report_by_parse(optarg, &o->report_by) < 0) {
+				fprintf(stderr, "quarantined: --by takes department, floor, owner "
+						"or rule\n");
+				return -EINVAL;
+			}
+			break;
 		case OPT_SYSLOG:
 			o->syslog = true;
 			break;
@@ -146,6 +172,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (optind < argc) {
 		fprintf(stderr, "quarantined: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return -EINVAL;
+	}
+	if (o->report && !o->read) {
+		fprintf(stderr, "quarantined: --report goes with -r (use quarantinectl report "
+				"on a running daemon)\n");
 		return -EINVAL;
 	}
 	if (o->syslog && !o->read) {
@@ -195,6 +226,11 @@ static int load_config(const struct options *o, struct conf *c)
 	return 0;
 }
 
+static void write_stdout(void *arg, const char *data, size_t len)
+{
+	fwrite(data, 1, len, arg);
+}
+
 /* Offline mode: the packets' timestamps are the clock. */
 static int run_offline(const struct options *o, const struct conf *c)
 {
@@ -230,6 +266,19 @@ static int run_offline(const struct options *o, const struct conf *c)
 	}
 	engine_flush(&eng);
 	output_close(&out);
+	if (o->report) {
+		struct report_sink sink = {.write = write_stdout, .arg = stdout};
+
+		if (o->format == OUTPUT_TEXT)
+			printf("\n");
+		r = report_render(&eng, o->report_by, o->format == OUTPUT_JSON, true,
+				  detect_now(eng.det), &sink);
+		if (r < 0) {
+			fprintf(stderr, "quarantined: report: %s\n", strerror(-r));
+			status = EXIT_RUNTIME;
+		}
+		fflush(stdout);
+	}
 
 	const struct decode_stats *ds = &eng.st.decode;
 	uint64_t bad = ds->err[DECODE_E_TRUNCATED] + ds->err[DECODE_E_MALFORMED];
@@ -263,8 +312,7 @@ static int run_live(const struct options *o, struct conf *c)
 	d.foreground = o->foreground;
 	/* Syslog always; stderr too in the foreground.  openlog() comes
 	 * before anything that could drop privileges. */
-	log_init("quarantined", c->log.facility,
-		 LOG_TO_SYSLOG | (o->foreground ? LOG_TO_STDERR : 0), o->debug);
+	log_init("quarantined", c->log.facility, LOG_TO_SYSLOG | LOG_TO_STDERR, o->debug);
 	r = daemon_run(&d, c);
 	conf_fini(c);
 	return r;
@@ -291,6 +339,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.read) {
+		/* --syslog: with the configured facility. */
+		if (o.syslog)
+			log_init("quarantined", c.log.facility, LOG_TO_STDERR | LOG_TO_SYSLOG,
+				 o.debug);
 		r = run_offline(&o, &c);
 		conf_fini(&c);
 		return r;

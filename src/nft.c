@@ -463,89 +463,59 @@ static void rule_emit(struct txn *t, struct nftnl_rule *r)
 	txn_next(t);
 }
 
-/* Rules of one family (v4 or v6) in one chain. */
-static void emit_rules(struct txn *t, const char *chain, bool input, bool v6)
+static void e_goto(struct nftnl_rule *r, const char *chain)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)NFT_GOTO);
+	nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	nftnl_rule_add_expr(r, e);
+}
+
+/* The regular chains isolated traffic jumps to.  Each packet of an
+ * isolated host looks its address up once (so the element's counter
+ * counts the packet once), then these decide. */
+enum isochain {
+	ISO_SRC, /* forwarded, from an isolated host */
+	ISO_DST, /* forwarded, to an isolated host */
+	ISO_IN,	 /* to the gateway itself, from an isolated host */
+	ISO_COUNT,
+};
+
+static const char *isochain_name(enum isochain c, bool v6)
+{
+	static const char *const names[ISO_COUNT][2] = {
+		[ISO_SRC] = {"iso_src4", "iso_src6"},
+		[ISO_DST] = {"iso_dst4", "iso_dst6"},
+		[ISO_IN] = {"iso_in4", "iso_in6"},
+	};
+	return names[c][v6];
+}
+
+/* Base chain rules of one family: jumps for isolated hosts, then the
+ * containment lookups. */
+static void emit_base_rules(struct txn *t, const char *chain, bool input, bool v6)
 {
 	struct nft *n = t->n;
 	enum nft_set iso = v6 ? NFT_SET_ISO6 : NFT_SET_ISO4;
-	enum nft_set adm = v6 ? NFT_SET_ADM6 : NFT_SET_ADM4;
-	enum nft_set rem = v6 ? NFT_SET_REM6 : NFT_SET_REM4;
 	enum nft_set con = v6 ? NFT_SET_CON6 : NFT_SET_CON4;
 	enum nft_set conp = v6 ? NFT_SET_CONP6 : NFT_SET_CONP4;
 	unsigned alen = v6 ? 4 : 1; /* address size in 32-bit registers */
 	struct nftnl_rule *r;
 
-	/* Admin stations always reach isolated hosts, both ways. */
+	r = rule_new(n, chain);
+	m_family(r, n->p.family, v6);
+	m_addr(r, v6, false, NFT_REG_1);
+	e_lookup(r, NFT_REG_1, iso);
+	e_goto(r, isochain_name(input ? ISO_IN : ISO_SRC, v6));
+	rule_emit(t, r);
 	if (!input) {
-		for (int dir = 0; dir < 2; dir++) {
-			r = rule_new(n, chain);
-			m_family(r, n->p.family, v6);
-			m_addr(r, v6, dir == 0, NFT_REG_1);
-			e_lookup(r, NFT_REG_1, iso);
-			m_addr(r, v6, dir != 0, NFT_REG_1);
-			e_lookup(r, NFT_REG_1, adm);
-			e_verdict(r, NF_ACCEPT);
-			rule_emit(t, r);
-		}
-		/* Isolated hosts reach the remediation servers, both ways. */
-		for (int dir = 0; dir < 2; dir++) {
-			r = rule_new(n, chain);
-			m_family(r, n->p.family, v6);
-			m_addr(r, v6, dir != 0, NFT_REG_1);
-			e_lookup(r, NFT_REG_1, iso);
-			m_addr(r, v6, dir == 0, NFT_REG_1);
-			e_lookup(r, NFT_REG_1, rem);
-			e_verdict(r, NF_ACCEPT);
-			rule_emit(t, r);
-		}
-	}
-	/* IPv6 cannot work at all without neighbour discovery. */
-	if (v6) {
-		uint8_t lo = 133, hi = 137;
 		r = rule_new(n, chain);
 		m_family(r, n->p.family, v6);
-		m_addr(r, v6, false, NFT_REG_1);
+		m_addr(r, v6, true, NFT_REG_1);
 		e_lookup(r, NFT_REG_1, iso);
-		m_l4proto(r, IPPROTO_ICMPV6);
-		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1);
-		e_cmp(r, NFT_REG_1, NFT_CMP_GTE, &lo, 1);
-		e_cmp(r, NFT_REG_1, NFT_CMP_LTE, &hi, 1);
-		e_verdict(r, NF_ACCEPT);
-		rule_emit(t, r);
-	}
-	/* DHCP and DNS on the gateway itself, when configured. */
-	if (input) {
-		struct {
-			unsigned flag;
-			uint8_t proto;
-			uint16_t port;
-		} svc[] = {
-			{NFT_GW_DHCP, IPPROTO_UDP, (uint16_t)(v6 ? 547 : 67)},
-			{NFT_GW_DNS, IPPROTO_UDP, 53},
-			{NFT_GW_DNS, IPPROTO_TCP, 53},
-		};
-		for (unsigned i = 0; i < ARRAY_SIZE(svc); i++) {
-			if (!(n->p.gateway_services & svc[i].flag))
-				continue;
-			r = rule_new(n, chain);
-			m_family(r, n->p.family, v6);
-			m_addr(r, v6, false, NFT_REG_1);
-			e_lookup(r, NFT_REG_1, iso);
-			m_l4proto(r, svc[i].proto);
-			m_dport(r, svc[i].port);
-			e_verdict(r, NF_ACCEPT);
-			rule_emit(t, r);
-		}
-	}
-	/* Everything else from, and (forwarded) to, an isolated host drops;
-	 * two isolated hosts cannot reach each other. */
-	for (int dir = 0; dir < (input ? 1 : 2); dir++) {
-		r = rule_new(n, chain);
-		m_family(r, n->p.family, v6);
-		m_addr(r, v6, dir != 0, NFT_REG_1);
-		e_lookup(r, NFT_REG_1, iso);
-		e_counter(r);
-		e_verdict(r, NF_DROP);
+		e_goto(r, isochain_name(ISO_DST, v6));
 		rule_emit(t, r);
 	}
 	/* Contained: the host's traffic to the listed protocol/ports. */
@@ -564,6 +534,78 @@ static void emit_rules(struct txn *t, const char *chain, bool input, bool v6)
 	m_addr(r, v6, false, R32(0));
 	e_meta(r, NFT_META_L4PROTO, R32(alen));
 	e_lookup(r, R32(0), conp);
+	e_counter(r);
+	e_verdict(r, NF_DROP);
+	rule_emit(t, r);
+}
+
+/* "the peer is in set s": the other end of the packet (dst when the
+ * isolated host is the source, and the other way round). */
+static void emit_peer_accept(struct txn *t, const char *chain, bool v6, bool peer_is_dst,
+			     enum nft_set s)
+{
+	struct nftnl_rule *r = rule_new(t->n, chain);
+
+	m_family(r, t->n->p.family, v6);
+	m_addr(r, v6, peer_is_dst, NFT_REG_1);
+	e_lookup(r, NFT_REG_1, s);
+	e_verdict(r, NF_ACCEPT);
+	rule_emit(t, r);
+}
+
+/* The rules of one isolation chain. */
+static void emit_iso_rules(struct txn *t, enum isochain c, bool v6)
+{
+	struct nft *n = t->n;
+	const char *chain = isochain_name(c, v6);
+	enum nft_set adm = v6 ? NFT_SET_ADM6 : NFT_SET_ADM4;
+	enum nft_set rem = v6 ? NFT_SET_REM6 : NFT_SET_REM4;
+	/* In the bridge family, traffic routed by the gateway itself goes
+	 * through the bridge's input hook first. */
+	bool peers = c != ISO_IN || n->p.family == NFPROTO_BRIDGE;
+	struct nftnl_rule *r;
+
+	/* IPv6 cannot work at all without neighbour discovery. */
+	if (v6 && c != ISO_DST) {
+		uint8_t lo = 133, hi = 137;
+		r = rule_new(n, chain);
+		m_l4proto(r, IPPROTO_ICMPV6);
+		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1);
+		e_cmp(r, NFT_REG_1, NFT_CMP_GTE, &lo, 1);
+		e_cmp(r, NFT_REG_1, NFT_CMP_LTE, &hi, 1);
+		e_verdict(r, NF_ACCEPT);
+		rule_emit(t, r);
+	}
+	/* Admin stations always reach isolated hosts, and isolated hosts
+	 * reach the remediation servers, both ways. */
+	if (peers) {
+		emit_peer_accept(t, chain, v6, c != ISO_DST, adm);
+		emit_peer_accept(t, chain, v6, c != ISO_DST, rem);
+	}
+	/* DHCP and DNS on the gateway itself, when configured. */
+	if (c == ISO_IN) {
+		struct {
+			unsigned flag;
+			uint8_t proto;
+			uint16_t port;
+		} svc[] = {
+			{NFT_GW_DHCP, IPPROTO_UDP, (uint16_t)(v6 ? 547 : 67)},
+			{NFT_GW_DNS, IPPROTO_UDP, 53},
+			{NFT_GW_DNS, IPPROTO_TCP, 53},
+		};
+		for (unsigned i = 0; i < ARRAY_SIZE(svc); i++) {
+			if (!(n->p.gateway_services & svc[i].flag))
+				continue;
+			r = rule_new(n, chain);
+			m_l4proto(r, svc[i].proto);
+			m_dport(r, svc[i].port);
+			e_verdict(r, NF_ACCEPT);
+			rule_emit(t, r);
+		}
+	}
+	/* Everything else drops: isolated hosts cannot reach each other
+	 * through the gateway either. */
+	r = rule_new(n, chain);
 	e_counter(r);
 	e_verdict(r, NF_DROP);
 	rule_emit(t, r);
@@ -683,6 +725,20 @@ static void emit_networks(struct txn *t, enum nft_set s, const struct prefix_lis
 	nftnl_set_free(ns);
 }
 
+static void flush_chain(struct txn *t, const char *chain)
+{
+	struct nftnl_rule *flush = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, (uint32_t)t->n->p.family);
+	nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, t->n->p.table);
+	nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, chain);
+	nlh = txn_msg(t, NFT_MSG_DELRULE, 0);
+	nftnl_rule_nlmsg_build_payload(nlh, flush);
+	nftnl_rule_free(flush);
+	txn_next(t);
+}
+
 /* ---- public operations ---- */
 
 struct first_error {
@@ -769,32 +825,36 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 		nftnl_set_free(s);
 		txn_next(&t);
 	}
-	for (unsigned i = 0; i < ARRAY_SIZE(chains); i++) {
-		struct nftnl_chain *c = nftnl_chain_alloc();
-		struct nftnl_rule *flush = nftnl_rule_alloc();
+	/* Chains: created (or kept), then emptied and refilled in the same
+	 * transaction, so there is never a moment without them.  Regular
+	 * chains first: the base chains' rules jump to them. */
+	for (unsigned pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < (pass ? ARRAY_SIZE(chains) : 2 * ISO_COUNT); i++) {
+			struct nftnl_chain *c = nftnl_chain_alloc();
+			const char *name = pass ? chains[i].name
+						: isochain_name((enum isochain)(i / 2), i % 2);
 
-		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, n->p.table);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chains[i].name);
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, (uint32_t)n->p.family);
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, chains[i].hook);
-		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -10);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-		nlh = txn_msg(&t, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
-		nftnl_chain_nlmsg_build_payload(nlh, c);
-		nftnl_chain_free(c);
-		txn_next(&t);
-		/* Rewrite the chain's rules in the same transaction: there is
-		 * never a moment without them. */
-		nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, (uint32_t)n->p.family);
-		nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, n->p.table);
-		nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, chains[i].name);
-		nlh = txn_msg(&t, NFT_MSG_DELRULE, 0);
-		nftnl_rule_nlmsg_build_payload(nlh, flush);
-		nftnl_rule_free(flush);
-		txn_next(&t);
-		emit_rules(&t, chains[i].name, chains[i].input, false);
-		emit_rules(&t, chains[i].name, chains[i].input, true);
+			nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, n->p.table);
+			nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, (uint32_t)n->p.family);
+			if (pass) {
+				nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, chains[i].hook);
+				nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -10);
+				nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+				nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+			}
+			nlh = txn_msg(&t, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+			nftnl_chain_nlmsg_build_payload(nlh, c);
+			nftnl_chain_free(c);
+			txn_next(&t);
+			flush_chain(&t, name);
+			if (!pass) {
+				emit_iso_rules(&t, (enum isochain)(i / 2), i % 2);
+			} else {
+				emit_base_rules(&t, chains[i].name, chains[i].input, false);
+				emit_base_rules(&t, chains[i].name, chains[i].input, true);
+			}
+		}
 	}
 	emit_networks(&t, NFT_SET_REM4, remediation);
 	emit_networks(&t, NFT_SET_REM6, remediation);
@@ -952,24 +1012,4 @@ int nft_list(struct nft *n, enum nft_set set, int (*cb)(void *arg, const struct 
 			break;
 	}
 	return c.r;
-}
-
-int nft_delete_table(struct nft *n)
-{
-	struct txn t;
-	struct nlmsghdr *nlh;
-	struct nftnl_table *tb;
-	char err[256];
-	int r = txn_begin(n, &t);
-
-	if (r < 0)
-		return r;
-	tb = nftnl_table_alloc();
-	nftnl_table_set_str(tb, NFTNL_TABLE_NAME, n->p.table);
-	nftnl_table_set_u32(tb, NFTNL_TABLE_FAMILY, (uint32_t)n->p.family);
-	nlh = txn_msg(&t, NFT_MSG_DELTABLE, 0);
-	nftnl_table_nlmsg_build_payload(nlh, tb);
-	nftnl_table_free(tb);
-	txn_next(&t);
-	return txn_run_simple(&t, err, sizeof(err), "deleting the table");
 }

@@ -867,7 +867,7 @@ static void test_ranges(void **state)
 		   "'capture.snaplen' must be between 96 and 65535 (not 95)");
 	expect_one("capture: { snaplen = 65536; };\n", 1, "'capture.snaplen' must be between");
 	expect_one("capture: { buffer_mb = 0; };\n", 1,
-		   "'capture.buffer_mb' must be between 1 and 4096");
+		   "'capture.buffer_mb' must be between 1 and 2047");
 	expect_one("scan: { theta0 = 1.0; };\n", 1,
 		   "'scan.theta0' must be greater than 0 and less than 1 (not 1)");
 	expect_one("scan: { theta1 = 0; };\n", 1, "'scan.theta1' must be greater than 0");
@@ -903,7 +903,7 @@ static void test_ranges(void **state)
 		   "'state.evidence_max_mb' must be between");
 
 	/* The edges themselves are valid. */
-	load_ok("capture: { snaplen = 96; buffer_mb = 4096; };\n"
+	load_ok("capture: { snaplen = 96; buffer_mb = 2047; };\n"
 		"scan: { timeout = 0.1; theta0 = 0.5; theta1 = 0.49; };\n"
 		"limits: { max_hosts = 16; max_blocked = 16777216; max_probes = 1024;"
 		" max_peers = 67108864; };\n"

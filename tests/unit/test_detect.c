@@ -684,6 +684,32 @@ static void test_ipv6(void **state)
 	assert_int_equal(f->count, 10);
 }
 
+static void test_forget_ignores_earlier_probes(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	/* A worm flagged, then released while its probes are still unanswered
+	 * (its own block dropped them): their timeouts must not flag it anew. */
+	for (unsigned i = 0; i < 12; i++) {
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + i * MS, "10.1.0.5", (uint16_t)(40000 + i), dst, 445, SYN);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 1);
+	struct qaddr h = A("10.1.0.5");
+	detect_forget(x->d, &h);
+	unsigned before = x->n;
+	detect_advance(x->d, T0 + 10 * SEC);
+	assert_int_equal(x->n, before);
+	/* New probes after the release count again. */
+	for (unsigned i = 0; i < 10; i++) {
+		dst_name(dst, sizeof(dst), 100 + i);
+		tcp(x, T0 + 11 * SEC + i * MS, "10.1.0.5", (uint16_t)(41000 + i), dst, 445, SYN);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 2);
+}
+
 /* --- bounds --- */
 
 static void test_tables_bounded(void **state)
@@ -750,6 +776,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roles_exempt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disabled_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_ignores_earlier_probes, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_tables_bounded, setup, teardown),
 	};
 

@@ -1,0 +1,58 @@
+/* The incident report (SPEC section 2, `quarantinectl report` and
+ * `quarantined -r FILE --report`): how many hosts are in each state per
+ * department, floor, owner or rule, and the open incidents with their
+ * patient zero and timeline.  Rendered as aligned text or as one JSON
+ * object, through a sink, so that the same report goes to the control
+ * socket or to stdout. */
+#ifndef QD_REPORT_H
+#define QD_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine.h"
+#include "types.h"
+
+enum report_by {
+	REPORT_BY_DEPARTMENT = 0,
+	REPORT_BY_FLOOR,
+	REPORT_BY_OWNER,
+	REPORT_BY_RULE,
+};
+
+/* "department", "floor", "owner", "rule". */
+const char *report_by_name(enum report_by by);
+/* 0, or -EINVAL for anything but the four names. */
+int report_by_parse(const char *s, enum report_by *ret);
+
+/* Where the report goes.  write() is called with successive pieces of the
+ * report (len > 0, not NUL-terminated); the report ends with a newline.
+ * arg is the sink's own. */
+struct report_sink {
+	void (*write)(void *arg, const char *data, size_t len);
+	void *arg;
+};
+
+/* Renders the report of e's registry and incidents as of now (the report's
+ * time: the wall clock live, the last packet's time offline) to out; e and
+ * out are borrowed.
+ *
+ * Groups: each host counts under the field of its most specific inventory
+ * entry, "(none)" when it has none; by rule, under every rule it hit
+ * ("(none)" for hosts that hit none: manual or adopted).  The totals count
+ * each host once.  offline (`quarantined -r`, where nothing is enforced):
+ * hosts count by the level policy decided (watch: watched, contain:
+ * contained, isolate: isolated, none: detected) rather than by their state.
+ *
+ * Incidents: those still in e's ring with at least one host neither
+ * released nor cleaned, oldest first, each with its timeline: its hosts in
+ * the order the rule flagged them.
+ *
+ * Allocates, per call, the group table (bounded by the inventory entries or
+ * the rules) and the timeline of the open incidents (one entry per host and
+ * open incident: bounded by the registry, limits.max_blocked), and frees
+ * both.  0, or -ENOMEM (nothing written), -EINVAL (bad by). */
+int report_render(const struct engine *e, enum report_by by, bool json, bool offline, usec_t now,
+		  const struct report_sink *out);
+
+#endif

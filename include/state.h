@@ -1,0 +1,68 @@
+/* Persistence: the daemon's state (hosts, levels, states, histories, TTL
+ * deadlines, incidents, pause and run-time never-block changes) saved to
+ * STATE_DIR/state and read back at start (SPEC sections 5 and 7).
+ *
+ * The file is line-oriented text that an operator can read in an outbreak:
+ *
+ *     quarantined-state 1
+ *     meta next_incident=4 paused=0
+ *     allow net=10.1.7.0/24
+ *     disallow net=10.0.0.53/32
+ *     incident id=3 rule=smb-propagation patient_zero=10.1.0.23 ...
+ *     host addr=10.1.0.23 state=isolated decided=isolate level=isolate ...
+ *     hit rule=smb-propagation level=isolate incident=3 first_us=...
+ *     hist ts_us=... kind=action level=isolate state=isolated uid=-1 text=...
+ *     end records=5 crc32=1c291ca3
+ *
+ * One record per line: a kind, then key=value fields separated by one
+ * space, each value percent-encoded (%20 space, %25 '%', %0A LF and every
+ * other byte below 0x20 or 0x7f; other bytes, UTF-8 included, as they
+ * are).  `hit` and `hist` lines belong to the `host` line above them.
+ * Times are integer microseconds since the epoch, levels, states and
+ * history kinds are names, rules are names (their index depends on the
+ * config).  The last line counts the records between the first and last
+ * lines and holds the CRC-32 (ISO-HDLC, as zlib's crc32()) of every byte
+ * before it, so that a truncated or damaged file is refused rather than
+ * half read.  Keys this version does not know are ignored (a later
+ * version may add some); anything else unexpected refuses the file.
+ *
+ * What the kernel holds (hostrec kiso, k[], nk) is not saved: act_sync()
+ * reads it back at start and repairs it from the saved levels. */
+#ifndef QD_STATE_H
+#define QD_STATE_H
+
+#include <stddef.h>
+
+#include "engine.h"
+
+#define STATE_FILE     "state"
+#define STATE_TMP_FILE "state.tmp"
+#define STATE_VERSION  1
+
+/* Writes e's state to dir/state atomically: dir/state.tmp (mode 0600) is
+ * written, synced and renamed over dir/state, then dir is synced, so that
+ * after a crash dir/state is either the old file or the new one, whole.
+ * Borrows e.  0, or -errno (ENOSPC, EIO, EACCES, EROFS...) with a message
+ * in err; on failure the previous dir/state is untouched (a failure to
+ * sync dir after the rename leaves the new file in place, maybe not yet
+ * durable). */
+int state_save(const struct engine *e, const char *dir, char *err, size_t errlen);
+
+/* Reads dir/state into e, which must be freshly engine_init()ed: empty
+ * registry and incidents, no run-time never-block changes.  Restores the
+ * hosts in their saved order (hostdb_first/next), their histories, the
+ * incidents (incident_find() works on the saved ids), the next incident
+ * id, the pause, the run-time allow list and the configured never-block
+ * entries removed at run time (those no longer configured are skipped),
+ * and e->next_expiry_us from the hosts' TTL deadlines.  A host's hit for a
+ * rule no longer configured is dropped; the host stays.
+ *
+ * 0 on success.  -ENOENT: there is no saved state (a first start).
+ * -EBADMSG: the file is truncated, damaged, of another version or not a
+ * state file; err says "FILE:LINE: what".  -EOVERFLOW: it holds more hosts
+ * than the registry's capacity (limits.max_blocked).  -EINVAL: e is not
+ * empty.  -ENOMEM, or -errno from reading.  On any failure nothing is
+ * loaded: e is as it was. */
+int state_load(struct engine *e, const char *dir, char *err, size_t errlen);
+
+#endif

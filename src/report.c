@@ -1,0 +1,745 @@
+/* The incident report: hosts per group and state, and the open incidents
+ * with their timelines.  Everything is computed first (so that a failed
+ * allocation writes nothing), then rendered through the sink. */
+#include "report.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+
+#define NONE_NAME    "(none)"
+#define UNKNOWN_NAME "(unknown)"
+/* Widest group name the text table pads to; longer names push the row. */
+#define MAX_NAME_COL 40
+
+static const char *const by_names[] = {
+	[REPORT_BY_DEPARTMENT] = "department",
+	[REPORT_BY_FLOOR] = "floor",
+	[REPORT_BY_OWNER] = "owner",
+	[REPORT_BY_RULE] = "rule",
+};
+
+const char *report_by_name(enum report_by by)
+{
+	return (unsigned)by < ARRAY_SIZE(by_names) ? by_names[by] : "?";
+}
+
+int report_by_parse(const char *s, enum report_by *ret)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(by_names); i++)
+		if (strcmp(s, by_names[i]) == 0) {
+			*ret = (enum report_by)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* ---- output: a buffer in front of the sink ---- */
+
+struct rout {
+	const struct report_sink *s;
+	size_t len;
+	char buf[1024];
+};
+
+static void ro_flush(struct rout *o)
+{
+	if (o->len)
+		o->s->write(o->s->arg, o->buf, o->len);
+	o->len = 0;
+}
+
+static void ro_write(struct rout *o, const char *p, size_t n)
+{
+	while (n) {
+		size_t k;
+
+		if (o->len == sizeof(o->buf))
+			ro_flush(o);
+		k = MIN(n, sizeof(o->buf) - o->len);
+		memcpy(o->buf + o->len, p, k);
+		o->len += k;
+		p += k;
+		n -= k;
+	}
+}
+
+static void ro_puts(struct rout *o, const char *s)
+{
+	ro_write(o, s, strlen(s));
+}
+
+/* For short, bounded pieces (numbers, fixed words): a piece longer than the
+ * buffer would be cut short. */
+__attribute__((format(printf, 2, 3))) static void ro_printf(struct rout *o, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		ro_write(o, tmp, MIN((size_t)n, sizeof(tmp) - 1));
+}
+
+/* Columns a string takes in a UTF-8 terminal (one per code point). */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if ((*c & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+static void ro_spaces(struct rout *o, size_t n)
+{
+	static const char sp[] = "                                ";
+
+	while (n) {
+		size_t k = MIN(n, sizeof(sp) - 1);
+
+		ro_write(o, sp, k);
+		n -= k;
+	}
+}
+
+/* A string for a terminal: control characters (from a config file or an
+ * operator) become '?', so a report cannot move the cursor. */
+static void ro_text(struct rout *o, const char *s)
+{
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		char ch = *c < 0x20 || *c == 0x7f ? '?' : (char)*c;
+
+		ro_write(o, &ch, 1);
+	}
+}
+
+/* s, left-aligned in width columns. */
+static void ro_left(struct rout *o, const char *s, size_t width)
+{
+	size_t w = text_width(s);
+
+	ro_text(o, s);
+	if (w < width)
+		ro_spaces(o, width - w);
+}
+
+static void ro_json_str(struct rout *o, const char *s)
+{
+	ro_write(o, "\"", 1);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\') {
+			char esc[2] = {'\\', (char)*c};
+
+			ro_write(o, esc, 2);
+		} else if (*c < 0x20) {
+			ro_printf(o, "\\u%04x", *c);
+		} else {
+			ro_write(o, (const char *)c, 1);
+		}
+	}
+	ro_write(o, "\"", 1);
+}
+
+/* ,"key":"value" (or "key":"value" first in an object). */
+static void ro_json_kv(struct rout *o, bool comma, const char *key, const char *value)
+{
+	ro_printf(o, "%s\"%s\":", comma ? "," : "", key);
+	ro_json_str(o, value);
+}
+
+/* A timestamp; 0 (never) is null. */
+static void ro_json_ts(struct rout *o, bool comma, const char *key, usec_t ts)
+{
+	char b[32];
+
+	if (!ts) {
+		ro_printf(o, "%s\"%s\":null", comma ? "," : "", key);
+		return;
+	}
+	ro_json_kv(o, comma, key, event_format_ts(ts, b));
+}
+
+static const char *ts_text(usec_t ts, char buf[32])
+{
+	if (!ts) {
+		strcpy(buf, "-");
+		return buf;
+	}
+	return event_format_ts(ts, buf);
+}
+
+/* ---- what a host counts as ---- */
+
+/* The state a host counts under.  Offline nothing is enforced, so the
+ * level policy decided says what would have been done. */
+static enum host_state count_state(const struct hostrec *r, bool offline)
+{
+	if (offline) {
+		switch ((enum level)r->decided) {
+		case LEVEL_WATCH:
+			return HOST_WATCHED;
+		case LEVEL_CONTAIN:
+			return HOST_CONTAINED;
+		case LEVEL_ISOLATE:
+			return HOST_ISOLATED;
+		default:
+			return HOST_DETECTED;
+		}
+	}
+	return r->state < HOST_STATE_COUNT ? (enum host_state)r->state : HOST_DETECTED;
+}
+
+/* Released and cleaned hosts are done with; any other keeps its incidents
+ * open. */
+static bool host_open(const struct hostrec *r)
+{
+	return r->state != HOST_RELEASED && r->state != HOST_CLEANED;
+}
+
+static const char *inv_field(const struct inv_entry *v, enum report_by by)
+{
+	const char *s;
+
+	switch (by) {
+	case REPORT_BY_DEPARTMENT:
+		s = v->department;
+		break;
+	case REPORT_BY_FLOOR:
+		s = v->floor;
+		break;
+	case REPORT_BY_OWNER:
+		s = v->owner;
+		break;
+	default:
+		s = "";
+		break;
+	}
+	return s[0] ? s : NONE_NAME;
+}
+
+/* Rule slots: one per detect rule index, then one for indexes the current
+ * config does not know (a reload removed the rule), then "(none)" for
+ * hosts that hit no rule (operator's or adopted). */
+#define RULE_SLOT_UNKNOWN DETECT_NRULES
+#define RULE_SLOT_NONE	  (DETECT_NRULES + 1)
+#define RULE_SLOTS	  (DETECT_NRULES + 2)
+
+static unsigned rule_slot(const struct conf *c, unsigned rule)
+{
+	if (rule == DETECT_RULE_TRW || rule < c->nrules)
+		return rule;
+	return RULE_SLOT_UNKNOWN;
+}
+
+static const char *rule_slot_name(const struct conf *c, unsigned slot)
+{
+	if (slot == DETECT_RULE_TRW)
+		return DETECT_TRW_NAME;
+	if (slot < c->nrules)
+		return c->rules[slot].name;
+	return slot == RULE_SLOT_NONE ? NONE_NAME : UNKNOWN_NAME;
+}
+
+/* ---- grouping ---- */
+
+struct group {
+	const char *name; /* borrowed from the conf, or a constant */
+	unsigned n[HOST_STATE_COUNT];
+	unsigned total;
+};
+
+struct slotkey {
+	const char *name;
+	unsigned slot;
+};
+
+struct grouping {
+	unsigned nslots;
+	unsigned *map;	      /* slot -> group */
+	struct group *groups; /* ngroups, sorted for display by grouping_count() */
+	unsigned ngroups;
+	struct group totals; /* every host once */
+};
+
+static int slotkey_cmp(const void *a, const void *b)
+{
+	const struct slotkey *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	if (r)
+		return r;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+static int group_cmp(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+
+	if (x->total != y->total)
+		return x->total > y->total ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static void grouping_fini(struct grouping *g)
+{
+	free(g->map);
+	free(g->groups);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Slots are what a host is looked up by (an inventory entry, or a rule
+ * index); slots with the same name form one group. */
+static int grouping_init(struct grouping *g, const struct conf *c, enum report_by by)
+{
+	const struct inventory *inv = &c->inventory;
+	struct slotkey *keys;
+
+	memset(g, 0, sizeof(*g));
+	g->nslots = by == REPORT_BY_RULE ? RULE_SLOTS : inv->n + 1;
+	keys = calloc(g->nslots, sizeof(*keys));
+	g->map = calloc(g->nslots, sizeof(*g->map));
+	g->groups = calloc(g->nslots, sizeof(*g->groups));
+	if (!keys || !g->map || !g->groups) {
+		free(keys);
+		grouping_fini(g);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < g->nslots; i++) {
+		keys[i].slot = i;
+		if (by == REPORT_BY_RULE)
+			keys[i].name = rule_slot_name(c, i);
+		else
+			keys[i].name = i < inv->n ? inv_field(&inv->v[i], by) : NONE_NAME;
+	}
+	qsort(keys, g->nslots, sizeof(*keys), slotkey_cmp);
+	for (unsigned i = 0; i < g->nslots; i++) {
+		if (i == 0 || strcmp(keys[i].name, keys[i - 1].name) != 0)
+			g->groups[g->ngroups++].name = keys[i].name;
+		g->map[keys[i].slot] = g->ngroups - 1;
+	}
+	free(keys);
+	return 0;
+}
+
+static void group_add(struct group *gr, enum host_state s)
+{
+	gr->n[s]++;
+	gr->total++;
+}
+
+static void grouping_count(struct grouping *g, const struct engine *e, enum report_by by,
+			   bool offline)
+{
+	const struct conf *c = e->c;
+	const struct inventory *inv = &c->inventory;
+
+	for (const struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r)) {
+		enum host_state s = count_state(r, offline);
+
+		group_add(&g->totals, s);
+		if (by != REPORT_BY_RULE) {
+			const struct inv_entry *v = inventory_lookup(inv, &r->addr);
+			unsigned slot = v && v >= inv->v && v < inv->v + inv->n
+						? (unsigned)(v - inv->v)
+						: inv->n;
+
+			group_add(&g->groups[g->map[slot]], s);
+			continue;
+		}
+		/* Under every rule hit, once per group even if two rule
+		 * indexes share a name. */
+		unsigned seen[HOSTDB_MAX_HITS], nseen = 0;
+		unsigned nhits = MIN(r->nhits, HOSTDB_MAX_HITS);
+
+		for (unsigned i = 0; i < nhits; i++) {
+			unsigned grp = g->map[rule_slot(c, r->hits[i].rule)];
+			bool dup = false;
+
+			for (unsigned j = 0; j < nseen; j++)
+				dup = dup || seen[j] == grp;
+			if (dup)
+				continue;
+			seen[nseen++] = grp;
+			group_add(&g->groups[grp], s);
+		}
+		if (nseen == 0)
+			group_add(&g->groups[g->map[RULE_SLOT_NONE]], s);
+	}
+	qsort(g->groups, g->ngroups, sizeof(*g->groups), group_cmp);
+	/* Groups nobody counts under are not shown (they sort last). */
+	while (g->ngroups && g->groups[g->ngroups - 1].total == 0)
+		g->ngroups--;
+}
+
+/* ---- open incidents ---- */
+
+/* One host of an open incident: when the incident's rule flagged it. */
+struct tl_entry {
+	usec_t ts;
+	unsigned id;
+	const struct hostrec *rec;
+};
+
+struct timeline {
+	struct tl_entry *v;
+	size_t n;
+};
+
+/* incident_find() for a const ring; ret_off is the incident's position
+ * from the oldest. */
+static const struct incident *ring_find(const struct incidents *s, unsigned id, unsigned *ret_off)
+{
+	unsigned oldest, off;
+
+	if (id == 0 || s->n == 0 || id >= s->next_id)
+		return NULL;
+	oldest = s->v[s->head].id;
+	if (id < oldest)
+		return NULL; /* forgotten */
+	off = id - oldest;
+	if (off >= s->n)
+		return NULL;
+	if (ret_off)
+		*ret_off = off;
+	return &s->v[(s->head + off) % s->cap];
+}
+
+static int tl_cmp(const void *a, const void *b)
+{
+	const struct tl_entry *x = a, *y = b;
+	int r;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	r = memcmp(&x->rec->addr, &y->rec->addr, sizeof(x->rec->addr));
+	return r;
+}
+
+#define BIT_TEST(m, i) (((m)[(i) / 64] >> ((i) % 64)) & 1)
+#define BIT_SET(m, i)  ((m)[(i) / 64] |= 1ULL << ((i) % 64))
+
+/* The hosts of every open incident, by incident and time. */
+static int timeline_build(struct timeline *t, const struct engine *e)
+{
+	const struct incidents *s = &e->incidents;
+	uint64_t *open;
+	size_t n = 0;
+	unsigned off;
+
+	memset(t, 0, sizeof(*t));
+	if (s->n == 0)
+		return 0;
+	open = calloc((s->n + 63) / 64, sizeof(*open));
+	if (!open)
+		return -ENOMEM;
+	/* First which incidents are open, then their hosts. */
+	for (const struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r))
+		for (unsigned i = 0; i < MIN(r->nhits, HOSTDB_MAX_HITS); i++)
+			if (ring_find(s, r->hits[i].incident, &off)) {
+				if (host_open(r))
+					BIT_SET(open, off);
+				n++;
+			}
+	if (n) {
+		t->v = calloc(n, sizeof(*t->v));
+		if (!t->v) {
+			free(open);
+			return -ENOMEM;
+		}
+	}
+	for (const struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r))
+		for (unsigned i = 0; i < MIN(r->nhits, HOSTDB_MAX_HITS); i++)
+			if (ring_find(s, r->hits[i].incident, &off) && BIT_TEST(open, off) &&
+			    t->n < n)
+				t->v[t->n++] = (struct tl_entry){
+					.ts = r->hits[i].first_us,
+					.id = r->hits[i].incident,
+					.rec = r,
+				};
+	free(open);
+	if (t->n)
+		qsort(t->v, t->n, sizeof(*t->v), tl_cmp);
+	return 0;
+}
+
+/* The entries of the incident starting at v[i]: their count. */
+static size_t tl_run(const struct timeline *t, size_t i)
+{
+	size_t j = i;
+
+	while (j < t->n && t->v[j].id == t->v[i].id)
+		j++;
+	return j - i;
+}
+
+static unsigned tl_open_hosts(const struct tl_entry *v, size_t n)
+{
+	unsigned k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += host_open(v[i].rec);
+	return k;
+}
+
+/* "name, department" from the inventory, "" when unknown. */
+static const char *where(const struct inv_entry *v, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (v)
+		snprintf(buf, len, "%s%s%s", v->name, v->name[0] && v->department[0] ? ", " : "",
+			 v->department);
+	return buf;
+}
+
+/* ---- text ---- */
+
+static const char *const col_names[HOST_STATE_COUNT] = {
+	[HOST_DETECTED] = "DETECTED",	    [HOST_WATCHED] = "WATCHED",
+	[HOST_CONTAINED] = "CONTAINED",	    [HOST_ISOLATED] = "ISOLATED",
+	[HOST_CLEANING] = "CLEANING",	    [HOST_CLEANED] = "CLEANED",
+	[HOST_UNCLEANABLE] = "UNCLEANABLE", [HOST_RELEASED] = "RELEASED",
+};
+
+static size_t digits(unsigned v)
+{
+	size_t d = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+static void text_row(struct rout *o, const struct group *gr, const char *name, size_t name_w,
+		     const size_t *col_w, size_t total_w)
+{
+	ro_left(o, name, name_w);
+	for (unsigned s = 0; s < HOST_STATE_COUNT; s++)
+		ro_printf(o, "  %*u", (int)col_w[s], gr->n[s]);
+	ro_printf(o, "  %*u\n", (int)total_w, gr->total);
+}
+
+static void text_groups(struct rout *o, const struct grouping *g, enum report_by by)
+{
+	static const char *const heads[] = {
+		[REPORT_BY_DEPARTMENT] = "DEPARTMENT",
+		[REPORT_BY_FLOOR] = "FLOOR",
+		[REPORT_BY_OWNER] = "OWNER",
+		[REPORT_BY_RULE] = "RULE",
+	};
+	size_t name_w = MAX(strlen(heads[by]), strlen("TOTAL")), col_w[HOST_STATE_COUNT], total_w;
+
+	for (unsigned i = 0; i < g->ngroups; i++)
+		name_w = MAX(name_w, MIN(text_width(g->groups[i].name), MAX_NAME_COL));
+	/* The totals are the widest figures of each column. */
+	for (unsigned s = 0; s < HOST_STATE_COUNT; s++)
+		col_w[s] = MAX(strlen(col_names[s]), digits(g->totals.n[s]));
+	total_w = MAX(strlen("TOTAL"), digits(g->totals.total));
+
+	ro_left(o, heads[by], name_w);
+	for (unsigned s = 0; s < HOST_STATE_COUNT; s++)
+		ro_printf(o, "  %*s", (int)col_w[s], col_names[s]);
+	ro_printf(o, "  %*s\n", (int)total_w, "TOTAL");
+	for (unsigned i = 0; i < g->ngroups; i++)
+		text_row(o, &g->groups[i], g->groups[i].name, name_w, col_w, total_w);
+	text_row(o, &g->totals, "TOTAL", name_w, col_w, total_w);
+	if (by == REPORT_BY_RULE)
+		ro_puts(o,
+			"(a host hit by several rules counts under each; TOTAL counts it once)\n");
+}
+
+static void text_incident(struct rout *o, const struct engine *e, const struct incident *in,
+			  const struct tl_entry *v, size_t n, bool offline)
+{
+	const struct inventory *inv = &e->c->inventory;
+	char a[ADDR_STRLEN], t[32], w[160];
+	size_t host_w = strlen("HOST");
+	unsigned open = tl_open_hosts(v, n);
+
+	ro_printf(o, "\nINCIDENT %u  ", in->id);
+	ro_text(o, in->rule_name);
+	ro_printf(o, "  %u host%s, %u still open\n", in->nhosts, in->nhosts == 1 ? "" : "s", open);
+	ro_printf(o, "  patient zero   %s", addr_ntop(&in->patient_zero, a));
+	where(inventory_lookup(inv, &in->patient_zero), w, sizeof(w));
+	if (w[0]) {
+		ro_puts(o, "  ");
+		ro_text(o, w);
+	}
+	ro_printf(o, "\n  first probe    %s\n", ts_text(in->first_probe_us, t));
+	ro_printf(o, "  first detect   %s\n", ts_text(in->first_detect_us, t));
+	ro_printf(o, "  latest detect  %s\n", ts_text(in->last_detect_us, t));
+
+	for (size_t i = 0; i < n; i++)
+		host_w = MAX(host_w, strlen(addr_ntop(&v[i].rec->addr, a)));
+	ro_printf(o, "  %-27s  %5s  ", "TIME", "HOSTS");
+	ro_left(o, "HOST", host_w);
+	ro_printf(o, "  %-11s  %s\n", "STATE", "WHERE");
+	for (size_t i = 0; i < n; i++) {
+		const struct hostrec *r = v[i].rec;
+
+		ro_printf(o, "  %-27s  %5zu  ", ts_text(v[i].ts, t), i + 1);
+		ro_left(o, addr_ntop(&r->addr, a), host_w);
+		where(inventory_lookup(inv, &r->addr), w, sizeof(w));
+		ro_puts(o, "  ");
+		ro_left(o, host_state_name(count_state(r, offline)), w[0] ? 11 : 0);
+		if (w[0]) {
+			ro_puts(o, "  ");
+			ro_text(o, w);
+		}
+		ro_puts(o, "\n");
+	}
+}
+
+static void render_text(struct rout *o, const struct engine *e, enum report_by by, bool offline,
+			usec_t now, const struct grouping *g, const struct timeline *t)
+{
+	char ts[32];
+	unsigned nopen = 0;
+
+	ro_printf(o, "Report by %s at %s%s\n", report_by_name(by), ts_text(now, ts),
+		  offline ? " (offline)" : "");
+	if (offline)
+		ro_puts(o, "Offline: nothing was enforced; hosts count under the level policy "
+			   "decided.\n");
+	ro_puts(o, "\n");
+	text_groups(o, g, by);
+
+	for (size_t i = 0; i < t->n; i += tl_run(t, i))
+		nopen++;
+	ro_printf(o, "\nOpen incidents: %u\n", nopen);
+	for (size_t i = 0, k; i < t->n; i += k) {
+		const struct incident *in = ring_find(&e->incidents, t->v[i].id, NULL);
+
+		k = tl_run(t, i);
+		if (in)
+			text_incident(o, e, in, &t->v[i], k, offline);
+	}
+}
+
+/* ---- JSON ---- */
+
+static void json_counts(struct rout *o, bool comma, const struct group *gr)
+{
+	for (unsigned s = 0; s < HOST_STATE_COUNT; s++)
+		ro_printf(o, "%s\"%s\":%u", comma || s ? "," : "",
+			  host_state_name((enum host_state)s), gr->n[s]);
+	ro_printf(o, ",\"total\":%u", gr->total);
+}
+
+static void json_incident(struct rout *o, const struct engine *e, const struct incident *in,
+			  const struct tl_entry *v, size_t n, bool offline)
+{
+	const struct inventory *inv = &e->c->inventory;
+	const struct inv_entry *pz = inventory_lookup(inv, &in->patient_zero);
+	char a[ADDR_STRLEN];
+
+	ro_printf(o, "{\"id\":%u", in->id);
+	ro_json_kv(o, true, "rule", in->rule_name);
+	ro_json_kv(o, true, "patient_zero", addr_ntop(&in->patient_zero, a));
+	if (pz && pz->name[0])
+		ro_json_kv(o, true, "patient_zero_name", pz->name);
+	if (pz && pz->department[0])
+		ro_json_kv(o, true, "patient_zero_department", pz->department);
+	ro_json_ts(o, true, "first_ts", in->first_probe_us);
+	ro_json_ts(o, true, "first_detect", in->first_detect_us);
+	ro_json_ts(o, true, "last_detect", in->last_detect_us);
+	ro_printf(o, ",\"hosts\":%u,\"open_hosts\":%u,\"timeline\":[", in->nhosts,
+		  tl_open_hosts(v, n));
+	for (size_t i = 0; i < n; i++) {
+		const struct hostrec *r = v[i].rec;
+		const struct inv_entry *hv = inventory_lookup(inv, &r->addr);
+
+		ro_puts(o, i ? ",{" : "{");
+		ro_json_ts(o, false, "ts", v[i].ts);
+		ro_json_kv(o, true, "host", addr_ntop(&r->addr, a));
+		ro_printf(o, ",\"hosts\":%zu", i + 1);
+		ro_json_kv(o, true, "state", host_state_name(count_state(r, offline)));
+		if (hv && hv->name[0])
+			ro_json_kv(o, true, "name", hv->name);
+		ro_puts(o, "}");
+	}
+	ro_puts(o, "]}");
+}
+
+static void render_json(struct rout *o, const struct engine *e, enum report_by by, bool offline,
+			usec_t now, const struct grouping *g, const struct timeline *t)
+{
+	bool first = true;
+
+	ro_puts(o, "{");
+	ro_json_kv(o, false, "by", report_by_name(by));
+	ro_printf(o, ",\"offline\":%s", offline ? "true" : "false");
+	ro_json_ts(o, true, "ts", now);
+	ro_puts(o, ",\"groups\":[");
+	for (unsigned i = 0; i < g->ngroups; i++) {
+		ro_puts(o, i ? ",{" : "{");
+		ro_json_kv(o, false, "group", g->groups[i].name);
+		json_counts(o, true, &g->groups[i]);
+		ro_puts(o, "}");
+	}
+	ro_puts(o, "],\"totals\":{");
+	json_counts(o, false, &g->totals);
+	ro_puts(o, "},\"incidents\":[");
+	for (size_t i = 0, k; i < t->n; i += k) {
+		const struct incident *in = ring_find(&e->incidents, t->v[i].id, NULL);
+
+		k = tl_run(t, i);
+		if (!in)
+			continue;
+		if (!first)
+			ro_puts(o, ",");
+		first = false;
+		json_incident(o, e, in, &t->v[i], k, offline);
+	}
+	ro_puts(o, "]}\n");
+}
+
+int report_render(const struct engine *e, enum report_by by, bool json, bool offline, usec_t now,
+		  const struct report_sink *out)
+{
+	struct grouping g;
+	struct timeline t;
+	struct rout *o = NULL;
+	int r;
+
+	if ((unsigned)by >= ARRAY_SIZE(by_names) || !out || !out->write)
+		return -EINVAL;
+	r = grouping_init(&g, e->c, by);
+	if (r < 0)
+		return r;
+	r = timeline_build(&t, e);
+	if (r < 0)
+		goto out_groups;
+	/* The output buffer is on the heap: the daemon's stack stays small. */
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		r = -ENOMEM;
+		goto out;
+	}
+	o->s = out;
+	grouping_count(&g, e, by, offline);
+	if (json)
+		render_json(o, e, by, offline, now, &g, &t);
+	else
+		render_text(o, e, by, offline, now, &g, &t);
+	ro_flush(o);
+	r = 0;
+out:
+	free(o);
+	free(t.v);
+out_groups:
+	grouping_fini(&g);
+	return r;
+}

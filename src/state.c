@@ -1,0 +1,1319 @@
+/* Saving the daemon's state and reading it back; see state.h for the
+ * format.
+ *
+ * Saving writes through one large buffer straight to write(2), so that
+ * ~100,000 hosts take a few dozen system calls and every error (ENOSPC,
+ * EIO) is seen where it happens; the CRC is computed on the buffer as it
+ * is written out.
+ *
+ * Loading reads the file twice.  The first pass checks the header, that
+ * the last line is the end record, its record count and its CRC, and
+ * counts the hosts: truncation, garbage and flipped bits stop there, before
+ * anything is touched.  The second pass parses every record into the
+ * engine; a record that is still wrong (a file written by hand, or by a
+ * broken writer, with a good CRC) undoes everything it loaded.  Two passes
+ * over the page cache cost less than holding the file, or a copy of the
+ * registry, in memory. */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HEADER "quarantined-state"
+/* Writes and reads go through a buffer of this size: a 100,000-host state
+ * (~50 MB) is then ~50 system calls. */
+#define IO_BUF (1u << 20)
+/* The longest line written is a host line of about 1.2 KiB (reason and
+ * evidence name fully escaped); a longer one is garbage, not a record. */
+#define MAX_LINE 8192
+/* Fields on one line: a host line has 18; later versions may add some. */
+#define MAX_FIELDS 48
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- CRC-32 (ISO-HDLC, reflected 0xEDB88320: zlib's crc32()) ---- */
+
+/* Slicing by 8 (eight bytes per step): the tables live with the caller,
+ * not in a global, and take a few microseconds to build. */
+struct crc_tab {
+	uint32_t t[8][256];
+};
+
+static void crc_init(struct crc_tab *c)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t v = i;
+
+		for (unsigned k = 0; k < 8; k++)
+			v = v & 1 ? (v >> 1) ^ 0xEDB88320u : v >> 1;
+		c->t[0][i] = v;
+	}
+	for (unsigned i = 0; i < 256; i++)
+		for (unsigned k = 1; k < 8; k++)
+			c->t[k][i] = (c->t[k - 1][i] >> 8) ^ c->t[0][c->t[k - 1][i] & 0xff];
+}
+
+/* crc is the value so far (0 to start with). */
+static uint32_t crc_update(const struct crc_tab *c, uint32_t crc, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	crc = ~crc;
+	for (; n >= 8; p += 8, n -= 8) {
+		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				     (uint32_t)p[3] << 24);
+		uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+			      (uint32_t)p[7] << 24;
+
+		crc = c->t[7][lo & 0xff] ^ c->t[6][(lo >> 8) & 0xff] ^ c->t[5][(lo >> 16) & 0xff] ^
+		      c->t[4][lo >> 24] ^ c->t[3][hi & 0xff] ^ c->t[2][(hi >> 8) & 0xff] ^
+		      c->t[1][(hi >> 16) & 0xff] ^ c->t[0][hi >> 24];
+	}
+	while (n--)
+		crc = (crc >> 8) ^ c->t[0][(crc ^ *p++) & 0xff];
+	return ~crc;
+}
+
+/* ---- names shared by both directions ---- */
+
+static const char *rule_name(const struct conf *c, unsigned rule)
+{
+	if (rule == DETECT_RULE_TRW)
+		return DETECT_TRW_NAME;
+	return rule < c->nrules ? c->rules[rule].name : NULL;
+}
+
+/* The rule's index in the current config, or -1. */
+static int rule_index(const struct conf *c, const char *name)
+{
+	if (strcmp(name, DETECT_TRW_NAME) == 0)
+		return DETECT_RULE_TRW;
+	return conf_rule_find(c, name);
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	default:
+		return NULL; /* written as a number */
+	}
+}
+
+/* level_parse() knows only the levels one can ask for; a record can also
+ * hold "none". */
+static int level_from(const char *s, enum level *ret)
+{
+	if (strcmp(s, "none") == 0) {
+		*ret = LEVEL_NONE;
+		return 0;
+	}
+	return level_parse(s, ret);
+}
+
+/* Space separates fields, '%' escapes, LF ends records; every other
+ * control byte is escaped too so that the file stays printable. */
+static bool needs_escape(unsigned char ch)
+{
+	return ch <= 0x20 || ch == 0x7f || ch == '%';
+}
+
+/* ---- writing ---- */
+
+struct writer {
+	int fd;
+	char *buf; /* IO_BUF bytes */
+	size_t len;
+	uint32_t crc; /* of everything flushed */
+	int err;      /* first write error, -errno */
+	unsigned long records;
+	const struct crc_tab *tab;
+};
+
+static void w_flush(struct writer *w)
+{
+	size_t off = 0;
+
+	if (!w->err) {
+		w->crc = crc_update(w->tab, w->crc, w->buf, w->len);
+		while (off < w->len) {
+			ssize_t n = write(w->fd, w->buf + off, w->len - off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				w->err = -errno;
+				break;
+			}
+			off += (size_t)n;
+		}
+	}
+	w->len = 0;
+}
+
+/* Room for n bytes (n is always far below IO_BUF). */
+static char *w_room(struct writer *w, size_t n)
+{
+	if (IO_BUF - w->len < n)
+		w_flush(w);
+	return w->buf + w->len;
+}
+
+static void w_raw(struct writer *w, const char *s, size_t n)
+{
+	memcpy(w_room(w, n), s, n);
+	w->len += n;
+}
+
+static void w_str(struct writer *w, const char *s)
+{
+	w_raw(w, s, strlen(s));
+}
+
+static void w_u64(struct writer *w, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	w_raw(w, tmp + i, sizeof(tmp) - i);
+}
+
+static void w_i64(struct writer *w, int64_t v)
+{
+	if (v < 0) {
+		w_raw(w, "-", 1);
+		w_u64(w, (uint64_t)0 - (uint64_t)v);
+	} else {
+		w_u64(w, (uint64_t)v);
+	}
+}
+
+/* Percent-encodes s, at most max bytes of it (the size of the field it
+ * comes from, in case it is not terminated). */
+static void w_enc(struct writer *w, const char *s, size_t max)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strnlen(s, max);
+	char *p = w_room(w, 3 * n), *p0 = p;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (needs_escape(ch)) {
+			*p++ = '%';
+			*p++ = hex[ch >> 4];
+			*p++ = hex[ch & 0xf];
+		} else {
+			*p++ = (char)ch;
+		}
+	}
+	w->len += (size_t)(p - p0);
+}
+
+/* " key=" then the value */
+static void w_key(struct writer *w, const char *key)
+{
+	w_raw(w, " ", 1);
+	w_str(w, key);
+	w_raw(w, "=", 1);
+}
+
+static void w_kv_u64(struct writer *w, const char *key, uint64_t v)
+{
+	w_key(w, key);
+	w_u64(w, v);
+}
+
+static void w_kv_i64(struct writer *w, const char *key, int64_t v)
+{
+	w_key(w, key);
+	w_i64(w, v);
+}
+
+static void w_kv_str(struct writer *w, const char *key, const char *s, size_t max)
+{
+	w_key(w, key);
+	w_enc(w, s, max);
+}
+
+static void w_kv_addr(struct writer *w, const char *key, const struct qaddr *a)
+{
+	char buf[ADDR_STRLEN];
+
+	w_key(w, key);
+	w_str(w, addr_ntop(a, buf));
+}
+
+static void w_kv_level(struct writer *w, const char *key, unsigned l)
+{
+	w_key(w, key);
+	w_str(w, level_name((enum level)l));
+}
+
+static void w_end_record(struct writer *w)
+{
+	w_raw(w, "\n", 1);
+	w->records++;
+}
+
+static void w_prefix(struct writer *w, const char *kind, const struct prefix *p)
+{
+	w_str(w, kind);
+	w_kv_addr(w, "net", &p->addr);
+	w_raw(w, "/", 1);
+	w_u64(w, p->plen);
+	w_end_record(w);
+}
+
+static void w_incident(struct writer *w, const struct incident *in)
+{
+	w_str(w, "incident");
+	w_kv_u64(w, "id", in->id);
+	w_kv_str(w, "rule", in->rule_name, sizeof(in->rule_name));
+	w_kv_addr(w, "patient_zero", &in->patient_zero);
+	w_kv_u64(w, "first_probe_us", in->first_probe_us);
+	w_kv_u64(w, "first_detect_us", in->first_detect_us);
+	w_kv_u64(w, "last_detect_us", in->last_detect_us);
+	w_kv_u64(w, "hosts", in->nhosts);
+	w_end_record(w);
+}
+
+static void w_host(struct writer *w, const struct conf *c, const struct hostrec *r)
+{
+	w_str(w, "host");
+	w_kv_addr(w, "addr", &r->addr);
+	w_key(w, "state");
+	w_str(w, host_state_name((enum host_state)r->state));
+	w_kv_level(w, "decided", r->decided);
+	w_kv_level(w, "level", r->level);
+	w_kv_u64(w, "adopted", r->adopted);
+	w_kv_u64(w, "first_probe_us", r->first_probe_us);
+	w_kv_u64(w, "first_detect_us", r->first_detect_us);
+	w_kv_u64(w, "last_detect_us", r->last_detect_us);
+	w_kv_u64(w, "changed_us", r->changed_us);
+	w_kv_u64(w, "expires_us", r->expires_us);
+	w_kv_i64(w, "by_uid", r->by_uid);
+	w_kv_u64(w, "recurrences", r->recurrences);
+	w_kv_level(w, "last_level", r->last_level);
+	w_kv_u64(w, "last_ttl_s", r->last_ttl_s);
+	w_key(w, "want");
+	for (unsigned i = 0; i < r->nwant && i < HOST_MAX_PORTS; i++) {
+		const char *pn = proto_name(r->want[i].proto);
+
+		if (i)
+			w_raw(w, ",", 1);
+		if (pn)
+			w_str(w, pn);
+		else
+			w_u64(w, r->want[i].proto);
+		w_raw(w, "/", 1);
+		w_u64(w, r->want[i].port);
+	}
+	w_kv_u64(w, "want_overflow", r->want_overflow);
+	w_kv_str(w, "evidence", r->evidence, sizeof(r->evidence));
+	w_kv_str(w, "reason", r->reason, sizeof(r->reason));
+	w_end_record(w);
+
+	for (unsigned i = 0; i < r->nhits && i < HOSTDB_MAX_HITS; i++) {
+		const struct hit *h = &r->hits[i];
+		const char *name = rule_name(c, h->rule);
+
+		if (!name)
+			continue; /* no such rule: it would be dropped on load anyway */
+		w_str(w, "hit");
+		w_kv_str(w, "rule", name, CONF_NAME_MAX);
+		w_kv_level(w, "level", h->level);
+		w_kv_u64(w, "incident", h->incident);
+		w_kv_u64(w, "first_us", h->first_us);
+		w_end_record(w);
+	}
+
+	for (unsigned i = 0; i < r->nhist; i++) {
+		const struct hist *h = &r->hist[i];
+
+		w_str(w, "hist");
+		w_kv_u64(w, "ts_us", h->ts);
+		w_key(w, "kind");
+		w_str(w, hist_kind_name((enum hist_kind)h->kind));
+		w_kv_level(w, "level", h->level);
+		w_key(w, "state");
+		w_str(w, host_state_name((enum host_state)h->state));
+		w_kv_i64(w, "uid", h->uid);
+		w_kv_str(w, "text", h->text, sizeof(h->text));
+		w_end_record(w);
+	}
+}
+
+static void write_state(struct writer *w, const struct engine *e)
+{
+	const struct prefix_list *nb = &e->c->networks.never_block;
+	const struct incidents *is = &e->incidents;
+
+	w_str(w, HEADER " ");
+	w_u64(w, STATE_VERSION);
+	w_raw(w, "\n", 1);
+
+	w_str(w, "meta");
+	w_kv_u64(w, "next_incident", is->next_id);
+	w_kv_u64(w, "paused", e->pol.paused);
+	w_end_record(w);
+
+	for (unsigned i = 0; i < e->pol.allowed.n; i++)
+		w_prefix(w, "allow", &e->pol.allowed.v[i]);
+	for (unsigned i = 0; e->pol.conf_removed && i < nb->n; i++)
+		if (e->pol.conf_removed[i])
+			w_prefix(w, "disallow", &nb->v[i]);
+
+	for (unsigned i = 0; i < is->n; i++)
+		w_incident(w, &is->v[(is->head + i) % is->cap]);
+
+	for (const struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r))
+		w_host(w, e->c, r);
+}
+
+int state_save(const struct engine *e, const char *dir, char *err, size_t errlen)
+{
+	struct writer w = {.fd = -1};
+	struct crc_tab *tab = malloc(sizeof(*tab));
+	bool tmp_made = false;
+	char end[64];
+	int dfd = -1, r;
+
+	w.buf = malloc(IO_BUF);
+	w.tab = tab;
+	if (!tab || !w.buf) {
+		r = -ENOMEM;
+		seterr(err, errlen, "cannot save the state: %s", strerror(-r));
+		goto out;
+	}
+	crc_init(tab);
+	/* Everything relative to the directory: the rename and the sync
+	 * below are then about the same directory, whatever happens to the
+	 * path meanwhile. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		seterr(err, errlen, "%s: %s", dir, strerror(-r));
+		goto out;
+	}
+	/* O_TRUNC: a state.tmp left by a crash is simply overwritten. */
+	w.fd = openat(dfd, STATE_TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
+	if (w.fd < 0) {
+		r = -errno;
+		seterr(err, errlen, "%s/%s: %s", dir, STATE_TMP_FILE, strerror(-r));
+		goto out;
+	}
+	tmp_made = true;
+	/* O_CREAT's mode does not apply to a leftover file. */
+	if (fchmod(w.fd, 0600) < 0) {
+		r = -errno;
+		seterr(err, errlen, "%s/%s: chmod: %s", dir, STATE_TMP_FILE, strerror(-r));
+		goto out;
+	}
+
+	write_state(&w, e);
+	w_flush(&w); /* w.crc now covers every byte before the end line */
+	snprintf(end, sizeof(end), "end records=%lu crc32=%08x\n", w.records, (unsigned)w.crc);
+	w_str(&w, end);
+	w_flush(&w);
+	if (w.err) {
+		r = w.err;
+		seterr(err, errlen, "%s/%s: write: %s", dir, STATE_TMP_FILE, strerror(-r));
+		goto out;
+	}
+	/* Data on disk before the rename makes it visible: otherwise a crash
+	 * could leave a renamed but empty file. */
+	if (fsync(w.fd) < 0) {
+		r = -errno;
+		seterr(err, errlen, "%s/%s: fsync: %s", dir, STATE_TMP_FILE, strerror(-r));
+		goto out;
+	}
+	r = close(w.fd);
+	w.fd = -1;
+	if (r < 0) {
+		r = -errno;
+		seterr(err, errlen, "%s/%s: close: %s", dir, STATE_TMP_FILE, strerror(-r));
+		goto out;
+	}
+	if (renameat(dfd, STATE_TMP_FILE, dfd, STATE_FILE) < 0) {
+		r = -errno;
+		seterr(err, errlen, "%s/%s: rename to %s: %s", dir, STATE_TMP_FILE, STATE_FILE,
+		       strerror(-r));
+		goto out;
+	}
+	tmp_made = false;
+	/* The rename itself is durable only once the directory is. */
+	if (fsync(dfd) < 0) {
+		r = -errno;
+		seterr(err, errlen, "%s: fsync after renaming %s: %s", dir, STATE_FILE,
+		       strerror(-r));
+		goto out;
+	}
+	r = 0;
+out:
+	if (w.fd >= 0)
+		close(w.fd);
+	if (tmp_made)
+		unlinkat(dfd, STATE_TMP_FILE, 0);
+	if (dfd >= 0)
+		close(dfd);
+	free(w.buf);
+	free(tab);
+	return r;
+}
+
+/* ---- reading ---- */
+
+struct reader {
+	int fd;
+	char *buf; /* cap bytes, more than MAX_LINE */
+	size_t cap;
+	size_t start, end; /* buf[start, end) not yet returned */
+	bool eof;
+};
+
+/* The next line: 1 with *ret (valid until the next call) and *ret_len
+ * (without the LF) and *ret_nl (false: the file ends without a LF), 0 at
+ * the end, -E2BIG for a line over MAX_LINE bytes, or -errno. */
+static int rd_line(struct reader *rd, char **ret, size_t *ret_len, bool *ret_nl)
+{
+	for (;;) {
+		size_t have = rd->end - rd->start;
+		char *nl = memchr(rd->buf + rd->start, '\n', have);
+		ssize_t n;
+
+		if (nl || (rd->eof && have)) {
+			*ret = rd->buf + rd->start;
+			*ret_len = nl ? (size_t)(nl - *ret) : have;
+			*ret_nl = nl != NULL;
+			rd->start += *ret_len + (nl != NULL);
+			return *ret_len > MAX_LINE ? -E2BIG : 1;
+		}
+		if (rd->eof)
+			return 0;
+		if (have > MAX_LINE)
+			return -E2BIG;
+		memmove(rd->buf, rd->buf + rd->start, have);
+		rd->start = 0;
+		rd->end = have;
+		n = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			rd->eof = true;
+		rd->end += (size_t)n;
+	}
+}
+
+static int rd_rewind(struct reader *rd)
+{
+	if (lseek(rd->fd, 0, SEEK_SET) < 0)
+		return -errno;
+	rd->start = rd->end = 0;
+	rd->eof = false;
+	return 0;
+}
+
+struct field {
+	const char *key;
+	const char *val; /* decoded */
+};
+
+/* One parsed line. */
+struct rec {
+	const char *kind;
+	struct field f[MAX_FIELDS];
+	unsigned n;
+	unsigned cursor; /* where the next lookup starts */
+};
+
+/* A staged run-time change to the never-block list. */
+struct polchg {
+	struct prefix p;
+	bool allow;
+};
+
+struct loader {
+	struct engine *e;
+	const char *path;
+	unsigned line;
+	char *err;
+	size_t errlen;
+	struct hostrec *host; /* the host the hit and hist lines belong to */
+	bool meta_seen;
+	unsigned meta_line;
+	uint64_t next_incident;
+	bool paused;
+	struct polchg *pol;
+	unsigned npol, polcap;
+};
+
+static int bad(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reports a problem with the current line.  Returns -EBADMSG. */
+static int bad(struct loader *l, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	seterr(l->err, l->errlen, "%s:%u: %s", l->path, l->line, msg);
+	return -EBADMSG;
+}
+
+/* A value fit to quote in a message: short, control bytes shown as '?'. */
+static const char *shown(const char *v, char buf[40])
+{
+	size_t i;
+
+	for (i = 0; v[i] && i < 39; i++)
+		buf[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Decodes s in place (the result is never longer).  A decoded NUL is
+ * refused (values are C strings), and so is a byte that should have been
+ * escaped.  0 or -EINVAL. */
+static int decode(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '%') {
+			int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+
+			if (hi < 0 || lo < 0 || (hi | lo) == 0)
+				return -EINVAL;
+			ch = (unsigned char)(hi << 4 | lo);
+			s += 2;
+		} else if (needs_escape(ch)) {
+			return -EINVAL;
+		}
+		*o++ = (char)ch;
+	}
+	*o = '\0';
+	return 0;
+}
+
+/* Splits line (NUL-terminated, modified) into its kind and fields. */
+static int split(struct loader *l, char *line, struct rec *r)
+{
+	char *p = line, *tok;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = line;
+	p = strchr(line, ' ');
+	if (p)
+		*p++ = '\0';
+	if (!*r->kind)
+		return bad(l, "empty record");
+	while (p) {
+		char *eq;
+
+		tok = p;
+		p = strchr(p, ' ');
+		if (p)
+			*p++ = '\0';
+		eq = strchr(tok, '=');
+		if (!eq || eq == tok)
+			return bad(l, "'%s' record: field without key=value", r->kind);
+		if (r->n == MAX_FIELDS)
+			return bad(l, "'%s' record: more than %d fields", r->kind, MAX_FIELDS);
+		*eq = '\0';
+		if (decode(eq + 1) < 0)
+			return bad(l, "'%s' record: bad percent-encoding in %s=", r->kind, tok);
+		r->f[r->n].key = tok;
+		r->f[r->n].val = eq + 1;
+		r->n++;
+	}
+	return 0;
+}
+
+/* The value of key, or NULL.  The search starts after the last field found
+ * and wraps: records are written in a fixed order, so this is usually the
+ * next field, and the order is still free. */
+static const char *get(struct rec *r, const char *key)
+{
+	for (unsigned k = 0; k < r->n; k++) {
+		unsigned i = (r->cursor + k) % r->n;
+
+		if (strcmp(r->f[i].key, key) == 0) {
+			r->cursor = i + 1;
+			return r->f[i].val;
+		}
+	}
+	return NULL;
+}
+
+static int need(struct loader *l, struct rec *r, const char *key, const char **ret)
+{
+	*ret = get(r, key);
+	if (!*ret)
+		return bad(l, "'%s' record without %s=", r->kind, key);
+	return 0;
+}
+
+/* Decimal digits only: no sign, no blanks, no overflow. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (d > max || v > (max - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*ret = v;
+	return 0;
+}
+
+static int f_u64(struct loader *l, struct rec *r, const char *key, uint64_t max, uint64_t *ret)
+{
+	const char *v;
+	char b[40];
+	int k = need(l, r, key, &v);
+
+	if (k < 0)
+		return k;
+	if (parse_u64(v, max, ret) < 0)
+		return bad(l, "bad %s=%s (0 to %llu)", key, shown(v, b), (unsigned long long)max);
+	return 0;
+}
+
+/* Unsigned fields narrower than 64 bits. */
+static int f_uint(struct loader *l, struct rec *r, const char *key, unsigned max, unsigned *ret)
+{
+	uint64_t v;
+	int k = f_u64(l, r, key, max, &v);
+
+	if (k == 0)
+		*ret = (unsigned)v;
+	return k;
+}
+
+static int f_u8(struct loader *l, struct rec *r, const char *key, uint8_t max, uint8_t *ret)
+{
+	uint64_t v;
+	int k = f_u64(l, r, key, max, &v);
+
+	if (k == 0)
+		*ret = (uint8_t)v;
+	return k;
+}
+
+static int f_i64(struct loader *l, struct rec *r, const char *key, int64_t min, int64_t max,
+		 int64_t *ret)
+{
+	const char *v;
+	uint64_t u;
+	char b[40];
+	int k = need(l, r, key, &v);
+
+	if (k < 0)
+		return k;
+	if (v[0] == '-') {
+		if (parse_u64(v + 1, (uint64_t)0 - (uint64_t)min, &u) < 0)
+			goto fail;
+		*ret = u ? -(int64_t)(u - 1) - 1 : 0;
+	} else {
+		if (parse_u64(v, (uint64_t)max, &u) < 0)
+			goto fail;
+		*ret = (int64_t)u;
+	}
+	return 0;
+fail:
+	return bad(l, "bad %s=%s", key, shown(v, b));
+}
+
+static int f_level(struct loader *l, struct rec *r, const char *key, uint8_t *ret)
+{
+	const char *v;
+	enum level lv;
+	char b[40];
+	int k = need(l, r, key, &v);
+
+	if (k < 0)
+		return k;
+	if (level_from(v, &lv) < 0)
+		return bad(l, "unknown level %s=%s", key, shown(v, b));
+	*ret = (uint8_t)lv;
+	return 0;
+}
+
+static int f_state(struct loader *l, struct rec *r, const char *key, uint8_t *ret)
+{
+	const char *v;
+	enum host_state s;
+	char b[40];
+	int k = need(l, r, key, &v);
+
+	if (k < 0)
+		return k;
+	if (host_state_parse(v, &s) < 0)
+		return bad(l, "unknown state %s=%s", key, shown(v, b));
+	*ret = (uint8_t)s;
+	return 0;
+}
+
+static int f_addr(struct loader *l, struct rec *r, const char *key, struct qaddr *ret)
+{
+	const char *v;
+	char b[40];
+	int k = need(l, r, key, &v);
+
+	if (k < 0)
+		return k;
+	if (addr_parse(v, ret) < 0)
+		return bad(l, "bad address %s=%s", key, shown(v, b));
+	return 0;
+}
+
+/* A string into a fixed-size field of the same size it was saved from. */
+static int f_str(struct loader *l, struct rec *r, const char *key, char *dst, size_t size)
+{
+	const char *v;
+	size_t n;
+	int k = need(l, r, key, &v);
+
+	if (k < 0)
+		return k;
+	n = strlen(v);
+	if (n >= size)
+		return bad(l, "%s= too long (%zu bytes, at most %zu)", key, n, size - 1);
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
+{
+	const char *v, *p;
+	char b[40];
+	int k = need(l, r, "want", &v);
+
+	if (k < 0)
+		return k;
+	for (p = v; *p;) {
+		char item[32], *slash;
+		size_t n = strcspn(p, ",");
+		uint64_t proto = 0, port;
+		bool known = false;
+
+		if (h->nwant == HOST_MAX_PORTS)
+			return bad(l, "want= lists more than %d ports", HOST_MAX_PORTS);
+		if (n == 0 || n >= sizeof(item))
+			goto fail;
+		memcpy(item, p, n);
+		item[n] = '\0';
+		p += n + (p[n] == ',');
+		slash = strchr(item, '/');
+		if (!slash)
+			goto fail;
+		*slash = '\0';
+		for (unsigned pr = 0; pr < 256 && !known; pr++) {
+			const char *name = proto_name((uint8_t)pr);
+
+			if (name && strcmp(name, item) == 0) {
+				proto = pr;
+				known = true;
+			}
+		}
+		if (!known && parse_u64(item, 255, &proto) < 0)
+			goto fail;
+		if (parse_u64(slash + 1, 65535, &port) < 0)
+			goto fail;
+		h->want[h->nwant].proto = (uint8_t)proto;
+		h->want[h->nwant].port = (uint16_t)port;
+		h->nwant++;
+	}
+	if (p > v && p[-1] == ',')
+		goto fail; /* a trailing comma */
+	return 0;
+fail:
+	return bad(l, "bad want=%s (proto/port,...)", shown(v, b));
+}
+
+static int f_prefix(struct loader *l, struct rec *r, struct prefix *ret)
+{
+	const char *v;
+	unsigned plen;
+	char b[40];
+	int k = need(l, r, "net", &v);
+
+	if (k < 0)
+		return k;
+	if (addr_parse_prefix(v, &ret->addr, &plen) < 0)
+		return bad(l, "bad net=%s", shown(v, b));
+	ret->plen = (uint8_t)plen;
+	return 0;
+}
+
+static int load_meta(struct loader *l, struct rec *r)
+{
+	uint64_t paused;
+	int k;
+
+	if (l->meta_seen)
+		return bad(l, "second meta record");
+	if ((k = f_u64(l, r, "next_incident", UINT_MAX, &l->next_incident)) < 0 ||
+	    (k = f_u64(l, r, "paused", 1, &paused)) < 0)
+		return k;
+	l->paused = paused;
+	l->meta_seen = true;
+	l->meta_line = l->line;
+	return 0;
+}
+
+static int load_prefix(struct loader *l, struct rec *r, bool allow)
+{
+	struct prefix p;
+	int k = f_prefix(l, r, &p);
+
+	if (k < 0)
+		return k;
+	if (l->npol == l->polcap) {
+		unsigned cap = l->polcap ? l->polcap * 2 : 16;
+		struct polchg *v = realloc(l->pol, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->pol = v;
+		l->polcap = cap;
+	}
+	l->pol[l->npol].p = p;
+	l->pol[l->npol].allow = allow;
+	l->npol++;
+	return 0;
+}
+
+static int load_incident(struct loader *l, struct rec *r)
+{
+	struct incident in;
+	int k, idx;
+
+	memset(&in, 0, sizeof(in));
+	if ((k = f_uint(l, r, "id", UINT_MAX, &in.id)) < 0 ||
+	    (k = f_str(l, r, "rule", in.rule_name, sizeof(in.rule_name))) < 0 ||
+	    (k = f_addr(l, r, "patient_zero", &in.patient_zero)) < 0 ||
+	    (k = f_u64(l, r, "first_probe_us", UINT64_MAX, &in.first_probe_us)) < 0 ||
+	    (k = f_u64(l, r, "first_detect_us", UINT64_MAX, &in.first_detect_us)) < 0 ||
+	    (k = f_u64(l, r, "last_detect_us", UINT64_MAX, &in.last_detect_us)) < 0 ||
+	    (k = f_uint(l, r, "hosts", UINT_MAX, &in.nhosts)) < 0)
+		return k;
+	/* Rule indexes follow the config, which may have changed since. */
+	idx = rule_index(l->e->c, in.rule_name);
+	in.rule = idx < 0 ? DETECT_NRULES : (unsigned)idx;
+	if (incident_restore(&l->e->incidents, &in) < 0)
+		return bad(l, "incident id=%u out of sequence (expected %u)", in.id,
+			   l->e->incidents.next_id);
+	return 0;
+}
+
+static int load_host(struct loader *l, struct rec *r)
+{
+	struct qaddr a;
+	struct hostrec *h;
+	uint32_t before;
+	int64_t by_uid;
+	char b[ADDR_STRLEN];
+	int k;
+
+	if ((k = f_addr(l, r, "addr", &a)) < 0)
+		return k;
+	before = hostdb_count(&l->e->hosts);
+	h = hostdb_get(&l->e->hosts, &a);
+	if (!h) /* the first pass counted the hosts against the capacity */
+		return bad(l, "host registry full");
+	if (hostdb_count(&l->e->hosts) == before)
+		return bad(l, "host %s appears twice", addr_ntop(&a, b));
+	l->host = h;
+	if ((k = f_state(l, r, "state", &h->state)) < 0 ||
+	    (k = f_level(l, r, "decided", &h->decided)) < 0 ||
+	    (k = f_level(l, r, "level", &h->level)) < 0 ||
+	    (k = f_u8(l, r, "adopted", 1, &h->adopted)) < 0 ||
+	    (k = f_u64(l, r, "first_probe_us", UINT64_MAX, &h->first_probe_us)) < 0 ||
+	    (k = f_u64(l, r, "first_detect_us", UINT64_MAX, &h->first_detect_us)) < 0 ||
+	    (k = f_u64(l, r, "last_detect_us", UINT64_MAX, &h->last_detect_us)) < 0 ||
+	    (k = f_u64(l, r, "changed_us", UINT64_MAX, &h->changed_us)) < 0 ||
+	    (k = f_u64(l, r, "expires_us", UINT64_MAX, &h->expires_us)) < 0 ||
+	    (k = f_i64(l, r, "by_uid", LONG_MIN, LONG_MAX, &by_uid)) < 0 ||
+	    (k = f_u8(l, r, "recurrences", UINT8_MAX, &h->recurrences)) < 0 ||
+	    (k = f_level(l, r, "last_level", &h->last_level)) < 0 ||
+	    (k = f_u64(l, r, "last_ttl_s", UINT64_MAX, &h->last_ttl_s)) < 0 ||
+	    (k = f_want(l, r, h)) < 0 ||
+	    (k = f_u8(l, r, "want_overflow", 1, &h->want_overflow)) < 0 ||
+	    (k = f_str(l, r, "evidence", h->evidence, sizeof(h->evidence))) < 0 ||
+	    (k = f_str(l, r, "reason", h->reason, sizeof(h->reason))) < 0)
+		return k;
+	h->by_uid = (long)by_uid;
+	return 0;
+}
+
+static int load_hit(struct loader *l, struct rec *r)
+{
+	struct hostrec *h = l->host;
+	struct hit hit;
+	char name[CONF_NAME_MAX];
+	unsigned incident = 0;
+	int k, idx;
+
+	if (!h)
+		return bad(l, "hit record without its host");
+	memset(&hit, 0, sizeof(hit));
+	if ((k = f_str(l, r, "rule", name, sizeof(name))) < 0 ||
+	    (k = f_level(l, r, "level", &hit.level)) < 0 ||
+	    (k = f_uint(l, r, "incident", UINT32_MAX, &incident)) < 0 ||
+	    (k = f_u64(l, r, "first_us", UINT64_MAX, &hit.first_us)) < 0)
+		return k;
+	/* A rule removed from the config since: its hit goes, the host and
+	 * its history stay. */
+	idx = rule_index(l->e->c, name);
+	if (idx < 0)
+		return 0;
+	if (h->nhits == HOSTDB_MAX_HITS)
+		return bad(l, "more than %d hit records for one host", HOSTDB_MAX_HITS);
+	hit.rule = (uint8_t)idx;
+	hit.incident = incident;
+	h->hits[h->nhits++] = hit;
+	return 0;
+}
+
+static int load_hist(struct loader *l, struct rec *r)
+{
+	struct hostrec *h = l->host;
+	struct hist *x;
+	enum hist_kind kind;
+	int64_t uid;
+	const char *v;
+	char b[40];
+	int k;
+
+	if (!h)
+		return bad(l, "hist record without its host");
+	if (h->nhist == HOST_MAX_HIST)
+		return bad(l, "more than %d hist records for one host", HOST_MAX_HIST);
+	if (h->nhist == h->hist_cap) {
+		/* The capacities hostdb_history() would have grown to. */
+		uint16_t cap = h->hist_cap ? (uint16_t)MIN(h->hist_cap * 2, HOST_MAX_HIST) : 8;
+
+		x = realloc(h->hist, cap * sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		h->hist = x;
+		h->hist_cap = cap;
+	}
+	x = &h->hist[h->nhist];
+	memset(x, 0, sizeof(*x));
+	if ((k = f_u64(l, r, "ts_us", UINT64_MAX, &x->ts)) < 0 || (k = need(l, r, "kind", &v)) < 0)
+		return k;
+	if (hist_kind_parse(v, &kind) < 0)
+		return bad(l, "unknown kind=%s", shown(v, b));
+	x->kind = (uint8_t)kind;
+	if ((k = f_level(l, r, "level", &x->level)) < 0 ||
+	    (k = f_state(l, r, "state", &x->state)) < 0 ||
+	    (k = f_i64(l, r, "uid", INT32_MIN, INT32_MAX, &uid)) < 0 ||
+	    (k = f_str(l, r, "text", x->text, sizeof(x->text))) < 0)
+		return k;
+	x->uid = (int32_t)uid;
+	h->nhist++;
+	return 0;
+}
+
+static int load_record(struct loader *l, char *line, size_t len)
+{
+	struct rec r;
+	int k;
+
+	if (memchr(line, '\0', len))
+		return bad(l, "NUL byte in a record");
+	line[len] = '\0'; /* over the LF */
+	if ((k = split(l, line, &r)) < 0)
+		return k;
+	if (strcmp(r.kind, "hist") == 0)
+		return load_hist(l, &r);
+	if (strcmp(r.kind, "hit") == 0)
+		return load_hit(l, &r);
+	l->host = NULL;
+	if (strcmp(r.kind, "host") == 0)
+		return load_host(l, &r);
+	if (strcmp(r.kind, "incident") == 0)
+		return load_incident(l, &r);
+	if (strcmp(r.kind, "allow") == 0)
+		return load_prefix(l, &r, true);
+	if (strcmp(r.kind, "disallow") == 0)
+		return load_prefix(l, &r, false);
+	if (strcmp(r.kind, "meta") == 0)
+		return load_meta(l, &r);
+	if (strcmp(r.kind, "end") == 0)
+		return bad(l, "end record before the last line");
+	return bad(l, "unknown record '%s'", shown(r.kind, (char[40]){0}));
+}
+
+/* The first pass: header, end record, record count and CRC.  Counts the
+ * lines and the hosts. */
+static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab,
+		  unsigned *ret_lines, unsigned long *ret_hosts)
+{
+	char endline[128] = "", header[32];
+	unsigned end_at = 0;
+	uint32_t crc = 0, end_crc = 0;
+	unsigned long hosts = 0;
+	struct rec r;
+	uint64_t records, want;
+	const char *v;
+	char *s;
+	size_t n;
+	bool nl = true;
+	int k;
+
+	snprintf(header, sizeof(header), "%s %d", HEADER, STATE_VERSION);
+	l->line = 0;
+	while ((k = rd_line(rd, &s, &n, &nl)) > 0) {
+		l->line++;
+		if (l->line == 1) {
+			size_t hl = strlen(HEADER " ");
+
+			if (n < hl || memcmp(s, HEADER " ", hl) != 0)
+				return bad(l, "not a quarantined state file");
+			if (n != strlen(header) || memcmp(s, header, n) != 0)
+				return bad(l, "unsupported version '%.*s' (this daemon reads %d)",
+					   (int)MIN(n - hl, 16), s + hl, STATE_VERSION);
+		}
+		if (n >= 5 && memcmp(s, "host ", 5) == 0)
+			hosts++;
+		if (n >= 4 && memcmp(s, "end ", 4) == 0 && n < sizeof(endline)) {
+			memcpy(endline, s, n);
+			endline[n] = '\0';
+			end_at = l->line;
+			end_crc = crc;
+		}
+		crc = crc_update(tab, crc, s, n + nl);
+	}
+	if (k == -E2BIG) {
+		l->line++;
+		return bad(l, "line longer than %d bytes", MAX_LINE);
+	}
+	if (k < 0) {
+		seterr(l->err, l->errlen, "%s: read: %s", l->path, strerror(-k));
+		return k;
+	}
+	if (l->line == 0) {
+		l->line = 1;
+		return bad(l, "empty file");
+	}
+	if (!nl)
+		return bad(l, "truncated: the last line is incomplete");
+	if (end_at != l->line || l->line < 2)
+		return bad(l, "truncated: no end record");
+	/* The end record is checked strictly: a flipped bit there must not
+	 * pass either (hence lowercase hex only). */
+	if ((k = split(l, endline, &r)) < 0 ||
+	    (k = f_u64(l, &r, "records", UINT_MAX, &records)) < 0 ||
+	    (k = need(l, &r, "crc32", &v)) < 0)
+		return k;
+	want = l->line - 2;
+	if (records != want)
+		return bad(l, "the end record counts %llu records, the file has %llu",
+			   (unsigned long long)records, (unsigned long long)want);
+	if (strlen(v) != 8 || strspn(v, "0123456789abcdef") != 8 || strtoul(v, NULL, 16) != end_crc)
+		return bad(l, "CRC mismatch: the file is damaged (crc32=%s, computed %08x)",
+			   shown(v, (char[40]){0}), (unsigned)end_crc);
+	*ret_lines = l->line;
+	*ret_hosts = hosts;
+	return 0;
+}
+
+/* Undoes a partial load: e was empty before. */
+static void unload(struct engine *e)
+{
+	hostdb_clear(&e->hosts);
+	incidents_clear(&e->incidents);
+	while (e->pol.allowed.n)
+		policy_disallow(&e->pol, &e->pol.allowed.v[0].addr, e->pol.allowed.v[0].plen);
+	if (e->pol.conf_removed)
+		memset(e->pol.conf_removed, 0,
+		       e->c->networks.never_block.n * sizeof(*e->pol.conf_removed));
+	e->pol.paused = false;
+}
+
+/* The second pass: every record into e. */
+static int load_all(struct loader *l, struct reader *rd, unsigned lines)
+{
+	struct engine *e = l->e;
+	usec_t next_expiry = USEC_INFINITY;
+	char *s;
+	size_t n;
+	bool nl;
+	int k;
+
+	l->line = 0;
+	while (l->line + 1 < lines) {
+		k = rd_line(rd, &s, &n, &nl);
+		if (k < 0 && k != -E2BIG) {
+			seterr(l->err, l->errlen, "%s: read: %s", l->path, strerror(-k));
+			return k;
+		}
+		/* The file is replaced by rename, never rewritten: it cannot
+		 * have changed since the first reading. */
+		if (k <= 0)
+			return bad(l, "the file changed while it was read");
+		if (++l->line == 1)
+			continue; /* the header */
+		if ((k = load_record(l, s, n)) < 0)
+			return k;
+	}
+	l->line = 1;
+	if (!l->meta_seen)
+		return bad(l, "no meta record");
+	l->line = l->meta_line;
+	if (l->next_incident == 0)
+		return bad(l, "next_incident=0: incident ids start at 1");
+	if (e->incidents.n && l->next_incident < e->incidents.next_id)
+		return bad(l, "next_incident=%llu, but incident %u exists",
+			   (unsigned long long)l->next_incident, e->incidents.next_id - 1);
+	e->incidents.next_id = (unsigned)l->next_incident;
+	e->pol.paused = l->paused;
+	for (unsigned i = 0; i < l->npol; i++) {
+		const struct prefix *p = &l->pol[i].p;
+
+		/* EEXIST / ENOENT: the config now says the same or no longer
+		 * has the entry; nothing to restore. */
+		k = l->pol[i].allow ? policy_allow(&e->pol, &p->addr, p->plen)
+				    : policy_disallow(&e->pol, &p->addr, p->plen);
+		if (k == -ENOMEM)
+			return k;
+	}
+	for (struct hostrec *h = hostdb_first(&e->hosts); h; h = hostdb_next(&e->hosts, h))
+		if (h->expires_us && h->expires_us < next_expiry)
+			next_expiry = h->expires_us;
+	e->next_expiry_us = MIN(e->next_expiry_us, next_expiry);
+	return 0;
+}
+
+int state_load(struct engine *e, const char *dir, char *err, size_t errlen)
+{
+	struct reader rd = {.fd = -1};
+	struct crc_tab *tab = malloc(sizeof(*tab));
+	struct loader l = {.e = e, .err = err, .errlen = errlen};
+	char path[PATH_MAX];
+	unsigned lines = 0;
+	unsigned long hosts = 0;
+	struct stat st;
+	int r;
+
+	if (!tab) {
+		r = -ENOMEM;
+		seterr(err, errlen, "cannot read the state: %s", strerror(-r));
+		goto out;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE) >= sizeof(path)) {
+		r = -ENAMETOOLONG;
+		seterr(err, errlen, "%s/%s: %s", dir, STATE_FILE, strerror(-r));
+		goto out;
+	}
+	l.path = path;
+	if (hostdb_count(&e->hosts) || e->incidents.n || e->pol.allowed.n) {
+		r = -EINVAL;
+		seterr(err, errlen, "%s: not loaded: the registry is not empty", path);
+		goto out;
+	}
+	rd.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (rd.fd < 0 || fstat(rd.fd, &st) < 0) {
+		r = -errno;
+		seterr(err, errlen, "%s: %s", path, strerror(-r));
+		goto out;
+	}
+	/* A small file gets a small buffer; it must still hold the longest
+	 * line with room to read more. */
+	rd.cap = st.st_size < IO_BUF ? MAX((size_t)st.st_size + 1, 2 * MAX_LINE + 2) : IO_BUF;
+	rd.buf = malloc(rd.cap);
+	if (!rd.buf) {
+		r = -ENOMEM;
+		seterr(err, errlen, "cannot read the state: %s", strerror(-r));
+		goto out;
+	}
+	crc_init(tab);
+	r = verify(&l, &rd, tab, &lines, &hosts);
+	if (r < 0)
+		goto out;
+	if (hosts > hostdb_capacity(&e->hosts)) {
+		r = -EOVERFLOW;
+		seterr(err, errlen,
+		       "%s: holds %lu hosts, more than limits.max_blocked (%u): nothing loaded",
+		       path, hosts, hostdb_capacity(&e->hosts));
+		goto out;
+	}
+	r = rd_rewind(&rd);
+	if (r < 0) {
+		seterr(err, errlen, "%s: %s", path, strerror(-r));
+		goto out;
+	}
+	r = load_all(&l, &rd, lines);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			seterr(err, errlen, "%s: %s: nothing loaded", path, strerror(-r));
+		unload(e);
+	}
+out:
+	if (rd.fd >= 0)
+		close(rd.fd);
+	free(rd.buf);
+	free(tab);
+	free(l.pol);
+	return r;
+}

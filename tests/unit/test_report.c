@@ -1,0 +1,534 @@
+/* Unit tests of the incident report: grouping by department, floor, owner
+ * and rule, offline counting, open incidents and their timelines, JSON. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine.h"
+#include "output.h"
+#include "report.h"
+
+#define T0  (1767000000ULL * USEC_PER_SEC)
+#define SEC USEC_PER_SEC
+
+/* Small detector tables: the report reads only the registry. */
+static const char conf_text[] =
+	"limits: { max_hosts = 16; max_probes = 1024; max_peers = 1024; };\n"
+	"inventory = (\n"
+	"  { net = \"10.1.1.0/24\"; department = \"finance\"; floor = \"3\"; owner = \"IT "
+	"Finance\"; },\n"
+	"  { net = \"10.1.1.23\"; name = \"ws-023\"; department = \"finance\"; floor = 3; owner = "
+	"\"Alice\"; },\n"
+	"  { net = \"10.1.2.0/24\"; department = \"hr\"; floor = 2; owner = \"HR\"; },\n"
+	"  { net = \"10.1.3.0/24\"; department = \"it\"; floor = 3; },\n"
+	"  { net = \"2001:db8:1::/48\"; department = \"research \\\"lab\\\"\"; floor = \"2\"; }\n"
+	");\n";
+
+struct fixture {
+	struct conf c;
+	struct output out;
+	struct engine e;
+	unsigned smb, vscan; /* rule indexes */
+};
+
+/* A sink that collects the report in memory. */
+struct buf {
+	char *p;
+	size_t len, cap;
+	unsigned writes;
+};
+
+static void buf_write(void *arg, const char *data, size_t len)
+{
+	struct buf *b = arg;
+
+	assert_true(len > 0);
+	if (b->len + len + 1 > b->cap) {
+		b->cap = (b->len + len + 1) * 2;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+	b->writes++;
+}
+
+static char *render(struct fixture *f, enum report_by by, bool json, bool offline)
+{
+	struct buf b = {0};
+	struct report_sink sink = {.write = buf_write, .arg = &b};
+
+	assert_int_equal(report_render(&f->e, by, json, offline, T0 + 3600 * SEC, &sink), 0);
+	assert_non_null(b.p);
+	assert_true(b.len > 0 && b.p[b.len - 1] == '\n');
+	return b.p;
+}
+
+static struct qaddr A(const char *s) {
+	struct qaddr a;
+
+	assert_int_equal(addr_parse(s, &a), 0);
+	return a;
+}
+
+static struct hostrec *
+host(struct fixture *f, const char *addr)
+{
+	struct qaddr a = A(addr);
+	struct hostrec *r = hostdb_get(&f->e.hosts, &a);
+
+	assert_non_null(r);
+	return r;
+}
+
+/* The host is flagged by rule at t (its first probe at probe): the hit,
+ * the incident, the detection times, as the engine records them. */
+static unsigned flag(struct fixture *f, const char *addr, unsigned rule, usec_t probe, usec_t t,
+		     enum level decided)
+{
+	struct hostrec *r = host(f, addr);
+	const char *name = rule == DETECT_RULE_TRW ? DETECT_TRW_NAME : f->c.rules[rule].name;
+	struct hit *h = hostdb_add_hit(r, rule, t);
+	struct incident *in = incident_join(&f->e.incidents, rule, name, &r->addr, probe, t);
+
+	assert_non_null(h);
+	assert_non_null(in);
+	h->incident = in->id;
+	h->level = (uint8_t)decided;
+	if (r->first_detect_us == 0 || probe < r->first_probe_us)
+		r->first_probe_us = probe;
+	if (r->first_detect_us == 0)
+		r->first_detect_us = t;
+	r->last_detect_us = t;
+	if (decided > r->decided)
+		r->decided = (uint8_t)decided;
+	return in->id;
+}
+
+static void set_state(struct fixture *f, const char *addr, enum host_state s)
+{
+	host(f, addr)->state = (uint8_t)s;
+}
+
+/* The world of every test:
+ *   incident 1, smb-propagation: 10.1.1.50 (t+10), 10.1.2.7 (t+15),
+ *     10.1.1.23 (t+20, patient zero: earliest probe), 10.9.9.9 (t+30),
+ *     10.1.1.60 (t+35); records created out of time order.
+ *   incident 2, scan-trw: 10.1.1.50 (t+40, its second rule), 10.1.3.4 (t+45)
+ *   incident 3, vertical-scan: 10.1.2.8 released, 10.1.3.5 cleaned: closed
+ *   2001:db8:1::5: isolated by an operator, no rule. */
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct conf_diags d;
+	char path[] = "/tmp/qd-report-XXXXXX";
+	int fd, r;
+
+	assert_non_null(f);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, conf_text, strlen(conf_text)), (ssize_t)strlen(conf_text));
+	close(fd);
+	r = conf_load(&f->c, path, &d);
+	unlink(path);
+	for (unsigned i = 0; r < 0 && i < d.n; i++)
+		print_message("diag: %s:%d: %s\n", d.d[i].file, d.d[i].line, d.d[i].msg);
+	assert_int_equal(r, 0);
+	output_init(&f->out, NULL, OUTPUT_TEXT, false);
+	assert_int_equal(engine_init(&f->e, &f->c, MODE_OFFLINE, &f->out, NULL), 0);
+	assert_true(conf_rule_find(&f->c, "smb-propagation") >= 0);
+	assert_true(conf_rule_find(&f->c, "vertical-scan") >= 0);
+	f->smb = (unsigned)conf_rule_find(&f->c, "smb-propagation");
+	f->vscan = (unsigned)conf_rule_find(&f->c, "vertical-scan");
+
+	/* Registry order is not time order. */
+	host(f, "10.9.9.9");
+	host(f, "10.1.1.60");
+	host(f, "10.1.1.23");
+	host(f, "10.1.2.7");
+	host(f, "10.1.1.50");
+
+	assert_int_equal(flag(f, "10.1.1.50", f->smb, T0 + 5 * SEC, T0 + 10 * SEC, LEVEL_ISOLATE),
+			 1);
+	flag(f, "10.1.2.7", f->smb, T0 + 12 * SEC, T0 + 15 * SEC, LEVEL_ISOLATE);
+	flag(f, "10.1.1.23", f->smb, T0 + 1 * SEC, T0 + 20 * SEC, LEVEL_ISOLATE);
+	flag(f, "10.9.9.9", f->smb, T0 + 25 * SEC, T0 + 30 * SEC, LEVEL_ISOLATE);
+	flag(f, "10.1.1.60", f->smb, T0 + 31 * SEC, T0 + 35 * SEC, LEVEL_ISOLATE);
+	assert_int_equal(
+		flag(f, "10.1.1.50", DETECT_RULE_TRW, T0 + 36 * SEC, T0 + 40 * SEC, LEVEL_CONTAIN),
+		2);
+	flag(f, "10.1.3.4", DETECT_RULE_TRW, T0 + 41 * SEC, T0 + 45 * SEC, LEVEL_WATCH);
+	assert_int_equal(flag(f, "10.1.2.8", f->vscan, T0 + 46 * SEC, T0 + 50 * SEC, LEVEL_CONTAIN),
+			 3);
+	flag(f, "10.1.3.5", f->vscan, T0 + 47 * SEC, T0 + 52 * SEC, LEVEL_CONTAIN);
+	host(f, "2001:db8:1::5");
+
+	set_state(f, "10.1.1.50", HOST_ISOLATED);
+	set_state(f, "10.1.2.7", HOST_CLEANING);
+	set_state(f, "10.1.1.23", HOST_CONTAINED);
+	set_state(f, "10.9.9.9", HOST_RELEASED);
+	set_state(f, "10.1.1.60", HOST_UNCLEANABLE);
+	set_state(f, "10.1.3.4", HOST_WATCHED);
+	set_state(f, "10.1.2.8", HOST_RELEASED);
+	set_state(f, "10.1.3.5", HOST_CLEANED);
+	set_state(f, "2001:db8:1::5", HOST_ISOLATED);
+	host(f, "2001:db8:1::5")->level = LEVEL_ISOLATE;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	engine_fini(&f->e);
+	conf_fini(&f->c);
+	free(f);
+	return 0;
+}
+
+/* The figures of the text table's row whose first column is name:
+ * detected .. released, then the total.  False when there is no such
+ * row. */
+static bool text_row(const char *text, const char *name, unsigned v[HOST_STATE_COUNT + 1])
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, name, nl) != 0 || p[nl] != ' ')
+			continue;
+		const char *q = p + nl;
+		for (unsigned i = 0; i <= HOST_STATE_COUNT; i++) {
+			char *end;
+
+			v[i] = (unsigned)strtoul(q, &end, 10);
+			if (end == q)
+				return false;
+			q = end;
+		}
+		return *q == '\n';
+	}
+	return false;
+}
+
+static void assert_row(const char *text, const char *name, unsigned det, unsigned wat, unsigned con,
+		       unsigned iso, unsigned cln, unsigned cld, unsigned unc, unsigned rel,
+		       unsigned total)
+{
+	unsigned v[HOST_STATE_COUNT + 1];
+	unsigned want[HOST_STATE_COUNT + 1] = {det, wat, con, iso, cln, cld, unc, rel, total};
+
+	if (!text_row(text, name, v))
+		fail_msg("no row '%s' in:\n%s", name, text);
+	for (unsigned i = 0; i <= HOST_STATE_COUNT; i++)
+		if (v[i] != want[i])
+			fail_msg("row '%s' column %u: %u, want %u in:\n%s", name, i, v[i], want[i],
+				 text);
+}
+
+static void assert_has(const char *text, const char *needle)
+{
+	if (!strstr(text, needle))
+		fail_msg("'%s' not in:\n%s", needle, text);
+}
+
+/* Writes json to a file and has python3 parse it (skipped without
+ * python3). */
+static void assert_json_parses(const char *json)
+{
+	char path[] = "/tmp/qd-report-json-XXXXXX", cmd[256];
+	int fd = mkstemp(path);
+	int r;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+	close(fd);
+	if (system("command -v python3 >/dev/null 2>&1") == 0) {
+		snprintf(cmd, sizeof(cmd),
+			 "python3 -c 'import json,sys; json.load(open(sys.argv[1]))' %s", path);
+		r = system(cmd);
+		if (r != 0)
+			fail_msg("invalid JSON:\n%s", json);
+	}
+	unlink(path);
+}
+
+static void test_by_names(void **state)
+{
+	enum report_by by;
+
+	(void)state;
+	for (unsigned i = REPORT_BY_DEPARTMENT; i <= REPORT_BY_RULE; i++) {
+		assert_int_equal(report_by_parse(report_by_name((enum report_by)i), &by), 0);
+		assert_int_equal(by, i);
+	}
+	assert_string_equal(report_by_name(REPORT_BY_FLOOR), "floor");
+	assert_int_equal(report_by_parse("building", &by), -EINVAL);
+	assert_int_equal(report_by_parse("", &by), -EINVAL);
+}
+
+static void test_by_department(void **state)
+{
+	char *t = render(*state, REPORT_BY_DEPARTMENT, false, false);
+
+	/*                     det wat con iso cln cld unc rel tot */
+	assert_row(t, "finance", 0, 0, 1, 1, 0, 0, 1, 0, 3);
+	assert_row(t, "hr", 0, 0, 0, 0, 1, 0, 0, 1, 2);
+	assert_row(t, "it", 0, 1, 0, 0, 0, 1, 0, 0, 2);
+	assert_row(t, "research \"lab\"", 0, 0, 0, 1, 0, 0, 0, 0, 1);
+	assert_row(t, "(none)", 0, 0, 0, 0, 0, 0, 0, 1, 1); /* 10.9.9.9: no inventory */
+	assert_row(t, "TOTAL", 0, 1, 1, 2, 1, 1, 1, 2, 9);
+	/* By total, then name: finance, hr, it, (none), research. */
+	assert_true(strstr(t, "\nfinance") < strstr(t, "\nhr"));
+	assert_true(strstr(t, "\nhr") < strstr(t, "\nit"));
+	assert_true(strstr(t, "\nit") < strstr(t, "\n(none)"));
+	assert_true(strstr(t, "\n(none)") < strstr(t, "\nresearch"));
+	assert_true(strstr(t, "\nresearch") < strstr(t, "\nTOTAL"));
+	assert_has(t, "DEPARTMENT");
+	assert_null(strstr(t, "Offline"));
+	free(t);
+}
+
+static void test_by_floor(void **state)
+{
+	char *t = render(*state, REPORT_BY_FLOOR, false, false);
+
+	/* Floor 3: 10.1.1.50, .60, .23 (its own /32 entry), 10.1.3.4, .5. */
+	assert_row(t, "3", 0, 1, 1, 1, 0, 1, 1, 0, 5);
+	assert_row(t, "2", 0, 0, 0, 1, 1, 0, 0, 1, 3);
+	assert_row(t, "(none)", 0, 0, 0, 0, 0, 0, 0, 1, 1);
+	assert_row(t, "TOTAL", 0, 1, 1, 2, 1, 1, 1, 2, 9);
+	assert_has(t, "FLOOR");
+	free(t);
+}
+
+static void test_by_owner(void **state)
+{
+	char *t = render(*state, REPORT_BY_OWNER, false, false);
+
+	/* The most specific entry wins: 10.1.1.23 is Alice's, not IT
+	 * Finance's.  The it and research entries name no owner. */
+	assert_row(t, "IT Finance", 0, 0, 0, 1, 0, 0, 1, 0, 2);
+	assert_row(t, "Alice", 0, 0, 1, 0, 0, 0, 0, 0, 1);
+	assert_row(t, "HR", 0, 0, 0, 0, 1, 0, 0, 1, 2);
+	assert_row(t, "(none)", 0, 1, 0, 1, 0, 1, 0, 1, 4);
+	assert_true(strstr(t, "\n(none)") < strstr(t, "\nHR"));
+	assert_true(strstr(t, "\nHR") < strstr(t, "\nIT Finance"));
+	assert_true(strstr(t, "\nIT Finance") < strstr(t, "\nAlice"));
+	free(t);
+}
+
+static void test_by_rule(void **state)
+{
+	char *t = render(*state, REPORT_BY_RULE, false, false);
+
+	/* 10.1.1.50 counts under smb-propagation and scan-trw; the
+	 * operator's host under (none); TOTAL counts each host once. */
+	assert_row(t, "smb-propagation", 0, 0, 1, 1, 1, 0, 1, 1, 5);
+	assert_row(t, "scan-trw", 0, 1, 0, 1, 0, 0, 0, 0, 2);
+	assert_row(t, "vertical-scan", 0, 0, 0, 0, 0, 1, 0, 1, 2);
+	assert_row(t, "(none)", 0, 0, 0, 1, 0, 0, 0, 0, 1);
+	assert_row(t, "TOTAL", 0, 1, 1, 2, 1, 1, 1, 2, 9);
+	assert_has(t, "RULE");
+	free(t);
+}
+
+static void test_offline_counts_decided(void **state)
+{
+	char *t = render(*state, REPORT_BY_DEPARTMENT, false, true);
+
+	/* Decided levels: every smb host isolate; 10.1.3.4 watch; the
+	 * vertical-scan hosts contain; the operator's host none. */
+	assert_has(t, "Offline");
+	assert_row(t, "finance", 0, 0, 0, 3, 0, 0, 0, 0, 3);
+	assert_row(t, "hr", 0, 0, 1, 1, 0, 0, 0, 0, 2);
+	assert_row(t, "it", 0, 1, 1, 0, 0, 0, 0, 0, 2);
+	assert_row(t, "research \"lab\"", 1, 0, 0, 0, 0, 0, 0, 0, 1);
+	assert_row(t, "(none)", 0, 0, 0, 1, 0, 0, 0, 0, 1);
+	assert_row(t, "TOTAL", 1, 1, 2, 5, 0, 0, 0, 0, 9);
+	free(t);
+
+	t = render(*state, REPORT_BY_DEPARTMENT, true, true);
+	assert_has(t, "\"offline\":true");
+	assert_has(t, "{\"group\":\"finance\",\"detected\":0,\"watched\":0,\"contained\":0,"
+		      "\"isolated\":3,\"cleaning\":0,\"cleaned\":0,\"uncleanable\":0,"
+		      "\"released\":0,\"total\":3}");
+	assert_json_parses(t);
+	free(t);
+}
+
+static void test_open_incidents_text(void **state)
+{
+	char *t = render(*state, REPORT_BY_DEPARTMENT, false, false);
+	const char *i1 = strstr(t, "INCIDENT 1 "), *i2 = strstr(t, "INCIDENT 2 ");
+
+	assert_has(t, "Open incidents: 2");
+	assert_non_null(i1);
+	assert_non_null(i2);
+	assert_true(i1 < i2);
+	/* Incident 3's hosts are released or cleaned. */
+	assert_null(strstr(t, "INCIDENT 3"));
+	assert_has(i1, "smb-propagation  5 hosts, 4 still open");
+	assert_has(i1, "patient zero   10.1.1.23  ws-023, finance");
+	assert_has(i1, "first probe    2025-12-29T09:20:01.000000Z");
+	assert_has(i1, "first detect   2025-12-29T09:20:10.000000Z");
+	assert_has(i1, "latest detect  2025-12-29T09:20:35.000000Z");
+	/* The timeline: by detection time, with the running count. */
+	{
+		const char *a = strstr(i1, "2025-12-29T09:20:10.000000Z      1  10.1.1.50 ");
+		const char *b = strstr(i1, "2025-12-29T09:20:15.000000Z      2  10.1.2.7  ");
+		const char *c = strstr(i1, "2025-12-29T09:20:20.000000Z      3  10.1.1.23 ");
+		const char *d = strstr(i1, "2025-12-29T09:20:30.000000Z      4  10.9.9.9  ");
+		const char *e = strstr(i1, "2025-12-29T09:20:35.000000Z      5  10.1.1.60 ");
+
+		if (!a || !b || !c || !d || !e)
+			fail_msg("timeline of incident 1 wrong:\n%s", t);
+		assert_true(a < b && b < c && c < d && d < e && e < i2);
+	}
+	assert_has(i2, "scan-trw  2 hosts, 2 still open");
+	assert_has(i2, "patient zero   10.1.1.50  finance");
+	free(t);
+}
+
+static void test_json(void **state)
+{
+	char *t = render(*state, REPORT_BY_DEPARTMENT, true, false);
+	const char *i1, *i2, *p[5];
+
+	assert_json_parses(t);
+	assert_has(
+		t,
+		"{\"by\":\"department\",\"offline\":false,\"ts\":\"2025-12-29T10:20:00.000000Z\"");
+	assert_true(t[0] == '{');
+	assert_has(t, "{\"group\":\"finance\",\"detected\":0,\"watched\":0,\"contained\":1,"
+		      "\"isolated\":1,\"cleaning\":0,\"cleaned\":0,\"uncleanable\":1,"
+		      "\"released\":0,\"total\":3}");
+	assert_has(t, "{\"group\":\"(none)\",");
+	/* Escaped. */
+	assert_has(t, "{\"group\":\"research \\\"lab\\\"\",");
+	assert_has(t, "\"totals\":{\"detected\":0,\"watched\":1,\"contained\":1,\"isolated\":2,"
+		      "\"cleaning\":1,\"cleaned\":1,\"uncleanable\":1,\"released\":2,"
+		      "\"total\":9}");
+	i1 = strstr(t, "{\"id\":1,");
+	i2 = strstr(t, "{\"id\":2,");
+	assert_non_null(i1);
+	assert_non_null(i2);
+	assert_null(strstr(t, "{\"id\":3,"));
+	assert_has(i1, "{\"id\":1,\"rule\":\"smb-propagation\",\"patient_zero\":\"10.1.1.23\","
+		       "\"patient_zero_name\":\"ws-023\",\"patient_zero_department\":\"finance\","
+		       "\"first_ts\":\"2025-12-29T09:20:01.000000Z\","
+		       "\"first_detect\":\"2025-12-29T09:20:10.000000Z\","
+		       "\"last_detect\":\"2025-12-29T09:20:35.000000Z\",\"hosts\":5,"
+		       "\"open_hosts\":4,\"timeline\":[");
+	p[0] = strstr(i1, "{\"ts\":\"2025-12-29T09:20:10.000000Z\",\"host\":\"10.1.1.50\","
+			  "\"hosts\":1,\"state\":\"isolated\"}");
+	p[1] = strstr(i1, "{\"ts\":\"2025-12-29T09:20:15.000000Z\",\"host\":\"10.1.2.7\","
+			  "\"hosts\":2,\"state\":\"cleaning\"}");
+	p[2] = strstr(i1, "{\"ts\":\"2025-12-29T09:20:20.000000Z\",\"host\":\"10.1.1.23\","
+			  "\"hosts\":3,\"state\":\"contained\",\"name\":\"ws-023\"}");
+	p[3] = strstr(i1, "{\"ts\":\"2025-12-29T09:20:30.000000Z\",\"host\":\"10.9.9.9\","
+			  "\"hosts\":4,\"state\":\"released\"}");
+	p[4] = strstr(i1, "{\"ts\":\"2025-12-29T09:20:35.000000Z\",\"host\":\"10.1.1.60\","
+			  "\"hosts\":5,\"state\":\"uncleanable\"}");
+	for (unsigned i = 0; i < 5; i++)
+		if (!p[i] || p[i] > i2 || (i && p[i] < p[i - 1]))
+			fail_msg("timeline entry %u wrong in:\n%s", i, t);
+	assert_has(i2, "\"rule\":\"scan-trw\",\"patient_zero\":\"10.1.1.50\","
+		       "\"patient_zero_department\":\"finance\",");
+	assert_true(t[strlen(t) - 2] == '}');
+	free(t);
+
+	t = render(*state, REPORT_BY_RULE, true, false);
+	assert_json_parses(t);
+	assert_has(t, "\"by\":\"rule\"");
+	assert_has(t, "{\"group\":\"scan-trw\",\"detected\":0,\"watched\":1,\"contained\":0,"
+		      "\"isolated\":1,");
+	free(t);
+}
+
+static void test_incident_closes(void **state)
+{
+	struct fixture *f = *state;
+	char *t;
+
+	/* Every host of incident 1 released or cleaned: it is no longer
+	 * listed.  Incident 2 (10.1.1.50 is in both) stays open while
+	 * 10.1.3.4 is watched. */
+	set_state(f, "10.1.1.50", HOST_RELEASED);
+	set_state(f, "10.1.2.7", HOST_CLEANED);
+	set_state(f, "10.1.1.23", HOST_RELEASED);
+	set_state(f, "10.1.1.60", HOST_RELEASED);
+	t = render(f, REPORT_BY_DEPARTMENT, false, false);
+	assert_has(t, "Open incidents: 1");
+	assert_null(strstr(t, "INCIDENT 1 "));
+	assert_has(t, "INCIDENT 2 ");
+	assert_has(t, "2 hosts, 1 still open");
+	free(t);
+
+	set_state(f, "10.1.3.4", HOST_RELEASED);
+	t = render(f, REPORT_BY_DEPARTMENT, true, false);
+	assert_json_parses(t);
+	assert_has(t, "\"incidents\":[]}");
+	free(t);
+	t = render(f, REPORT_BY_DEPARTMENT, false, false);
+	assert_has(t, "Open incidents: 0");
+	assert_row(t, "TOTAL", 0, 0, 0, 1, 0, 2, 0, 6, 9);
+	free(t);
+}
+
+static void test_empty(void **state)
+{
+	struct fixture *f = *state;
+	char *t;
+
+	hostdb_clear(&f->e.hosts);
+	t = render(f, REPORT_BY_OWNER, false, false);
+	assert_row(t, "TOTAL", 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	assert_has(t, "Open incidents: 0");
+	free(t);
+	t = render(f, REPORT_BY_OWNER, true, false);
+	assert_json_parses(t);
+	assert_has(t, "\"groups\":[]");
+	assert_has(t, "\"incidents\":[]}");
+	free(t);
+}
+
+static void test_bad_args(void **state)
+{
+	struct fixture *f = *state;
+	struct buf b = {0};
+	struct report_sink sink = {.write = buf_write, .arg = &b};
+	struct report_sink nowrite = {0};
+
+	assert_int_equal(report_render(&f->e, (enum report_by)7, false, false, T0, &sink), -EINVAL);
+	assert_int_equal(report_render(&f->e, REPORT_BY_RULE, false, false, T0, &nowrite), -EINVAL);
+	assert_int_equal(b.writes, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_by_names),
+		cmocka_unit_test_setup_teardown(test_by_department, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_by_floor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_by_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_by_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offline_counts_decided, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_incidents_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incident_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1175 @@
+/* Unit tests of the state file: round trips of everything saved, and a
+ * damaged, truncated, foreign or oversized file refused with nothing
+ * loaded; saving into a full or read-only file system keeps the previous
+ * state.  The file system cases need root (a tmpfs in a private mount
+ * namespace) and are skipped otherwise. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "engine.h"
+#include "state.h"
+
+#define T0 (1767000000ULL * USEC_PER_SEC)
+
+/* Set in main(): a private mount namespace where tests may mount tmpfs. */
+static bool can_mount;
+
+struct fx {
+	struct conf c;
+	struct output out;
+	char dir[64];
+	char mnt[80]; /* a tmpfs mounted here, "" none */
+	char err[512];
+};
+
+static int rm_rf(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct conf_diags d;
+	char path[128];
+	FILE *fp;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/qd-state-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	/* Configured never-block entries, so that removing them at run time
+	 * (quarantinectl disallow) can be saved. */
+	snprintf(path, sizeof(path), "%s/q.conf", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("networks: { never_block = [ \"10.0.0.1\", \"10.0.0.52/31\", \"fd00::53\" ]; };\n",
+	      fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(conf_load(&f->c, path, &d), 0);
+	unlink(path);
+	output_init(&f->out, NULL, OUTPUT_TEXT, false);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->mnt[0])
+		umount2(f->mnt, MNT_DETACH);
+	rm_rf(f->dir);
+	conf_fini(&f->c);
+	free(f);
+	return 0;
+}
+
+static void eng_init(struct engine *e, const struct conf *c, struct output *out)
+{
+	assert_int_equal(engine_init(e, c, MODE_ENFORCE, out, NULL), 0);
+}
+
+static struct qaddr A(const char *s) {
+	struct qaddr a;
+
+	assert_int_equal(addr_parse(s, &a), 0);
+	return a;
+}
+
+static int
+rule(const struct conf *c, const char *name)
+{
+	int i = conf_rule_find(c, name);
+
+	assert_true(i >= 0);
+	return i;
+}
+
+static bool empty(const struct engine *e)
+{
+	for (unsigned i = 0; i < e->c->networks.never_block.n; i++)
+		if (e->pol.conf_removed[i])
+			return false;
+	return hostdb_count(&e->hosts) == 0 && hostdb_first(&e->hosts) == NULL &&
+	       e->incidents.n == 0 && e->incidents.next_id == 1 && e->pol.allowed.n == 0 &&
+	       !e->pol.paused && e->next_expiry_us == USEC_INFINITY;
+}
+
+/* ---- a reference CRC-32, bit by bit, independent of state.c's ---- */
+
+static uint32_t crc_ref(const uint8_t *p, size_t n)
+{
+	uint32_t crc = 0xffffffffu;
+
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+	}
+	return ~crc;
+}
+
+/* ---- files ---- */
+
+static char *slurp(const char *path, size_t *ret_len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	assert_true(n >= 0);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	*ret_len = (size_t)n;
+	return buf;
+}
+
+static void spit(const char *path, const void *data, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, n), (ssize_t)n);
+	assert_int_equal(close(fd), 0);
+}
+
+static void state_path(const char *dir, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", dir, STATE_FILE);
+}
+
+/* Writes a state file of the given records, with a good end line: for the
+ * records that are wrong in ways a CRC cannot see. */
+static void write_records(const char *dir, const char *header, const char *body)
+{
+	char path[128], *buf;
+	size_t n = strlen(header) + strlen(body), lines = 0;
+
+	buf = malloc(n + 64);
+	assert_non_null(buf);
+	snprintf(buf, n + 64, "%s%s", header, body);
+	for (const char *p = body; *p; p++)
+		lines += *p == '\n';
+	snprintf(buf + n, 64, "end records=%zu crc32=%08x\n", lines,
+		 (unsigned)crc_ref((const uint8_t *)buf, n));
+	state_path(dir, path, sizeof(path));
+	spit(path, buf, strlen(buf));
+	free(buf);
+}
+
+/* ---- building a registry ---- */
+
+static const char SPECIAL[] = "caf\xc3\xa9 \"quoted\" 'x'\tTAB\nLF\rCR 100% =eq \xe2\x9c\x93 %41";
+
+static struct hostrec *host(struct engine *e, const char *addr, enum host_state st, enum level lv)
+{
+	struct qaddr a = A(addr);
+	struct hostrec *r = hostdb_get(&e->hosts, &a);
+
+	assert_non_null(r);
+	r->state = (uint8_t)st;
+	r->level = (uint8_t)lv;
+	r->decided = (uint8_t)lv;
+	return r;
+}
+
+/* Hosts in every state, both families, histories at the cap, every field
+ * with a value of its own; incidents that wrapped the ring; a paused
+ * engine with run-time never-block changes. */
+static void fill_rich(struct engine *e)
+{
+	const struct conf *c = e->c;
+	static const char *const v4[] = {"10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4",
+					 "10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8"};
+	static const char *const v6[] = {"fd00::1",	    "fd00:1:2:3:4:5:6:7",
+					 "fe80::1:2",	    "2001:db8::ff00:42:8329",
+					 "::ffff:10.1.0.9", "fd00::a",
+					 "fd00::b",	    "fd00::c"};
+	static const enum level lv[HOST_STATE_COUNT] = {
+		LEVEL_NONE,    LEVEL_WATCH,   LEVEL_CONTAIN, LEVEL_ISOLATE,
+		LEVEL_ISOLATE, LEVEL_CONTAIN, LEVEL_ISOLATE, LEVEL_NONE,
+	};
+	const usec_t win = e->incidents.window_us;
+	struct hostrec *r;
+	char text[128];
+
+	/* More incidents than the ring holds: the oldest are forgotten and
+	 * v[head] is no longer v[0]. */
+	for (unsigned i = 0; i < ENGINE_MAX_INCIDENTS + 37; i++) {
+		unsigned k = i % 4 == 3 ? DETECT_RULE_TRW : i % 3;
+		const char *name = k == DETECT_RULE_TRW ? DETECT_TRW_NAME : c->rules[k].name;
+		struct qaddr pz = A(i % 2 ? "10.1.0.1" : "fd00::1");
+		struct incident *in =
+			incident_join(&e->incidents, k, name, &pz, T0 + i * (win + USEC_PER_SEC),
+				      T0 + i * (win + USEC_PER_SEC) + 5);
+
+		in->nhosts = i % 7 + 1;
+	}
+	assert_true(e->incidents.head != 0);
+
+	for (unsigned s = 0; s < HOST_STATE_COUNT; s++) {
+		for (unsigned fam = 0; fam < 2; fam++) {
+			r = host(e, fam ? v6[s] : v4[s], (enum host_state)s, lv[s]);
+			r->decided = (uint8_t)MIN(lv[s] + 1, LEVEL_ISOLATE);
+			r->adopted = (uint8_t)((s + fam) % 2);
+			r->first_probe_us = s == 0 ? 0 : T0 + s;
+			r->first_detect_us = T0 + 10 + s;
+			r->last_detect_us = T0 + 20 + s;
+			r->changed_us = T0 + 30 + s;
+			r->expires_us = s % 3 ? T0 + 3600 * USEC_PER_SEC + s : 0;
+			r->by_uid = s % 2 ? -1 : (long)(1000 + s);
+			r->recurrences = (uint8_t)(s * 30);
+			r->last_level = (uint8_t)(s % 4);
+			r->last_ttl_s = s * 600ULL;
+			snprintf(r->evidence, sizeof(r->evidence), "%s-20260101T00000%uZ.pcap",
+				 fam ? v6[s] : v4[s], s);
+			snprintf(r->reason, sizeof(r->reason), "%s #%u", SPECIAL, s);
+			if (lv[s] >= LEVEL_CONTAIN) {
+				hostdb_want_port(r, 6, 445);
+				hostdb_want_port(r, 17, 1434);
+				hostdb_want_port(r, fam ? 58 : 1, 0);
+				hostdb_want_port(r, 132, 9); /* SCTP: written as a number */
+			}
+			struct hit *h = hostdb_add_hit(r, (unsigned)rule(c, "smb-propagation"),
+						       T0 + 10 + s);
+			h->level = (uint8_t)lv[s];
+			h->incident = e->incidents.next_id - 1 - s;
+			h = hostdb_add_hit(r, DETECT_RULE_TRW, T0 + 11 + s);
+			h->level = LEVEL_WATCH;
+			h->incident = 5; /* forgotten by the ring: kept all the same */
+			for (unsigned k = 0; k < 3 + s; k++) {
+				snprintf(text, sizeof(text), "line %u %s", k, k % 2 ? SPECIAL : "");
+				r->state = (uint8_t)(k % HOST_STATE_COUNT);
+				assert_int_equal(
+					hostdb_history(r, T0 + 100 + k,
+						       (enum hist_kind)(k % HIST_KIND_COUNT),
+						       (enum level)(k % 4), k % 2 ? -1 : 0, text),
+					0);
+			}
+			r->state = (uint8_t)s;
+		}
+	}
+
+	/* At every cap: hits, ports, history (past its cap, the oldest went). */
+	r = host(e, "10.1.200.200", HOST_CONTAINED, LEVEL_CONTAIN);
+	for (unsigned i = 0; i < HOSTDB_MAX_HITS; i++) {
+		struct hit *h = hostdb_add_hit(r, i == 0 ? DETECT_RULE_TRW : i, T0 + i);
+
+		h->level = (uint8_t)(i % 4);
+		h->incident = UINT32_MAX - i;
+		h->first_us = UINT64_MAX - i;
+	}
+	for (unsigned i = 0; i < HOST_MAX_PORTS + 3; i++)
+		hostdb_want_port(r, i % 2 ? 6 : 17, (uint16_t)(65535 - i));
+	assert_true(r->want_overflow);
+	for (unsigned k = 0; k < 3 * HOST_MAX_HIST; k++) {
+		snprintf(text, sizeof(text), "%u: %s%s", k, SPECIAL, SPECIAL);
+		assert_int_equal(hostdb_history(r, T0 + k, HIST_ACTION, LEVEL_CONTAIN,
+						k % 3 ? INT32_MAX : INT32_MIN, text),
+				 0);
+	}
+	assert_int_equal(r->nhist, HOST_MAX_HIST);
+	r->by_uid = LONG_MAX;
+	r->last_ttl_s = UINT64_MAX;
+	r->expires_us = UINT64_MAX;
+	r->recurrences = UINT8_MAX;
+	/* A full reason cut by snprintf in the middle of a UTF-8 sequence. */
+	for (size_t i = 0; i + 1 < sizeof(r->reason); i++)
+		r->reason[i] = i % 2 ? '\xa9' : '\xc3';
+	r->reason[sizeof(r->reason) - 1] = '\0';
+	assert_int_equal(strlen(r->reason), sizeof(r->reason) - 1);
+	memset(r->evidence, 'e', sizeof(r->evidence) - 1);
+
+	/* A host with nothing at all: an empty reason, no hits, no history. */
+	r = host(e, "192.168.1.1", HOST_DETECTED, LEVEL_NONE);
+
+	/* Run-time never-block changes and the pause. */
+	struct qaddr p = A("10.1.7.0");
+	assert_int_equal(policy_allow(&e->pol, &p, 24), 0);
+	p = A("fd00:7::");
+	assert_int_equal(policy_allow(&e->pol, &p, 64), 0);
+	p = A("10.0.0.52");
+	assert_int_equal(policy_disallow(&e->pol, &p, 31), 0);
+	p = A("fd00::53");
+	assert_int_equal(policy_disallow(&e->pol, &p, 128), 0);
+	e->pol.paused = true;
+}
+
+/* ---- comparing ---- */
+
+static void same_host(const struct hostrec *a, const struct hostrec *b)
+{
+	assert_memory_equal(&a->addr, &b->addr, sizeof(a->addr));
+	assert_int_equal(a->state, b->state);
+	assert_int_equal(a->decided, b->decided);
+	assert_int_equal(a->level, b->level);
+	assert_int_equal(a->adopted, b->adopted);
+	assert_int_equal(a->nhits, b->nhits);
+	for (unsigned i = 0; i < a->nhits; i++) {
+		assert_int_equal(a->hits[i].rule, b->hits[i].rule);
+		assert_int_equal(a->hits[i].level, b->hits[i].level);
+		assert_int_equal(a->hits[i].incident, b->hits[i].incident);
+		assert_true(a->hits[i].first_us == b->hits[i].first_us);
+	}
+	assert_int_equal(a->nwant, b->nwant);
+	for (unsigned i = 0; i < a->nwant; i++) {
+		assert_int_equal(a->want[i].proto, b->want[i].proto);
+		assert_int_equal(a->want[i].port, b->want[i].port);
+	}
+	assert_int_equal(a->want_overflow, b->want_overflow);
+	assert_true(a->first_probe_us == b->first_probe_us);
+	assert_true(a->first_detect_us == b->first_detect_us);
+	assert_true(a->last_detect_us == b->last_detect_us);
+	assert_true(a->changed_us == b->changed_us);
+	assert_true(a->expires_us == b->expires_us);
+	assert_true(a->by_uid == b->by_uid);
+	assert_string_equal(a->reason, b->reason);
+	assert_int_equal(a->recurrences, b->recurrences);
+	assert_int_equal(a->last_level, b->last_level);
+	assert_true(a->last_ttl_s == b->last_ttl_s);
+	assert_string_equal(a->evidence, b->evidence);
+	assert_int_equal(a->nhist, b->nhist);
+	assert_int_equal(a->hist_cap, b->hist_cap);
+	for (unsigned i = 0; i < a->nhist; i++) {
+		assert_true(a->hist[i].ts == b->hist[i].ts);
+		assert_int_equal(a->hist[i].kind, b->hist[i].kind);
+		assert_int_equal(a->hist[i].level, b->hist[i].level);
+		assert_int_equal(a->hist[i].state, b->hist[i].state);
+		assert_int_equal(a->hist[i].uid, b->hist[i].uid);
+		assert_memory_equal(a->hist[i].text, b->hist[i].text, sizeof(a->hist[i].text));
+	}
+	/* The kernel's view is not saved: act_sync() reads it back. */
+	assert_int_equal(b->kiso, 0);
+	assert_int_equal(b->nk, 0);
+}
+
+static void same_incident(const struct incident *a, const struct incident *b)
+{
+	assert_int_equal(a->id, b->id);
+	assert_int_equal(a->rule, b->rule);
+	assert_string_equal(a->rule_name, b->rule_name);
+	assert_memory_equal(&a->patient_zero, &b->patient_zero, sizeof(a->patient_zero));
+	assert_true(a->first_probe_us == b->first_probe_us);
+	assert_true(a->first_detect_us == b->first_detect_us);
+	assert_true(a->last_detect_us == b->last_detect_us);
+	assert_int_equal(a->nhosts, b->nhosts);
+}
+
+/* Everything saved is as it was, in the same order. */
+static void same_engine(struct engine *a, struct engine *b)
+{
+	const struct hostrec *ra = hostdb_first(&a->hosts), *rb = hostdb_first(&b->hosts);
+	unsigned n = 0;
+	usec_t next = USEC_INFINITY;
+
+	assert_int_equal(hostdb_count(&a->hosts), hostdb_count(&b->hosts));
+	for (; ra && rb; ra = hostdb_next(&a->hosts, ra), rb = hostdb_next(&b->hosts, rb), n++) {
+		same_host(ra, rb);
+		assert_ptr_equal(hostdb_find(&b->hosts, &ra->addr), rb);
+		if (ra->expires_us && ra->expires_us < next)
+			next = ra->expires_us;
+	}
+	assert_null(ra);
+	assert_null(rb);
+	assert_int_equal(n, hostdb_count(&a->hosts));
+	assert_true(b->next_expiry_us == next);
+
+	assert_int_equal(a->incidents.n, b->incidents.n);
+	assert_int_equal(a->incidents.next_id, b->incidents.next_id);
+	for (unsigned i = 0; i < a->incidents.n; i++)
+		same_incident(&a->incidents.v[(a->incidents.head + i) % a->incidents.cap],
+			      &b->incidents.v[(b->incidents.head + i) % b->incidents.cap]);
+	assert_memory_equal(a->incidents.open, b->incidents.open, sizeof(a->incidents.open));
+	if (a->incidents.n) {
+		unsigned oldest = a->incidents.v[a->incidents.head].id;
+
+		for (unsigned id = oldest; id < a->incidents.next_id; id++) {
+			struct incident *x = incident_find(&b->incidents, id);
+
+			assert_non_null(x);
+			assert_int_equal(x->id, id);
+			same_incident(incident_find(&a->incidents, id), x);
+		}
+		assert_null(incident_find(&b->incidents, oldest - 1));
+		assert_null(incident_find(&b->incidents, a->incidents.next_id));
+	}
+
+	assert_int_equal(a->pol.paused, b->pol.paused);
+	assert_int_equal(a->pol.allowed.n, b->pol.allowed.n);
+	for (unsigned i = 0; i < a->pol.allowed.n; i++) {
+		assert_memory_equal(&a->pol.allowed.v[i].addr, &b->pol.allowed.v[i].addr,
+				    sizeof(struct qaddr));
+		assert_int_equal(a->pol.allowed.v[i].plen, b->pol.allowed.v[i].plen);
+		assert_true(prefix_list_contains(&b->pol.allowed, &a->pol.allowed.v[i].addr));
+	}
+	for (unsigned i = 0; i < a->c->networks.never_block.n; i++)
+		assert_int_equal(a->pol.conf_removed[i], b->pol.conf_removed[i]);
+}
+
+/* ---- round trips ---- */
+
+static void test_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct engine a, b;
+	char path[128];
+	struct stat st;
+
+	eng_init(&a, &f->c, &f->out);
+	eng_init(&b, &f->c, &f->out);
+	fill_rich(&a);
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+	state_path(f->dir, path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, STATE_TMP_FILE);
+	assert_int_equal(access(path, F_OK), -1);
+
+	assert_int_equal(state_load(&b, f->dir, f->err, sizeof(f->err)), 0);
+	same_engine(&a, &b);
+	/* Policy works on what was restored. */
+	struct qaddr h = A("10.1.7.9");
+	assert_true(policy_never_block(&b.pol, &h, false));
+	h = A("10.0.0.53");
+	assert_false(policy_never_block(&b.pol, &h, false));
+	h = A("10.0.0.1");
+	assert_true(policy_never_block(&b.pol, &h, false));
+
+	/* Loaded into a registry that is not empty: refused, untouched. */
+	assert_int_equal(state_load(&b, f->dir, f->err, sizeof(f->err)), -EINVAL);
+	same_engine(&a, &b);
+
+	/* Saved again from the loaded copy: the same bytes. */
+	size_t n1, n2;
+	char *s1, *s2;
+
+	state_path(f->dir, path, sizeof(path));
+	s1 = slurp(path, &n1);
+	assert_int_equal(state_save(&b, f->dir, f->err, sizeof(f->err)), 0);
+	s2 = slurp(path, &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(s1, s2, n1);
+	free(s1);
+	free(s2);
+	engine_fini(&a);
+	engine_fini(&b);
+}
+
+/* The file is what state.h says: readable lines, encoded values, a CRC-32
+ * that zlib (or Python's zlib.crc32) computes the same. */
+static void test_format(void **state)
+{
+	struct fx *f = *state;
+	struct engine e;
+	char path[128], want[64], *s, *last;
+	size_t n;
+
+	eng_init(&e, &f->c, &f->out);
+	assert_int_equal(crc_ref((const uint8_t *)"123456789", 9), 0xCBF43926u);
+	struct hostrec *r = host(&e, "10.1.0.23", HOST_ISOLATED, LEVEL_ISOLATE);
+	snprintf(r->reason, sizeof(r->reason), "a b%%c\td\ne");
+	r->changed_us = T0;
+	hostdb_want_port(r, 6, 445);
+	hostdb_want_port(r, 1, 0);
+	assert_int_equal(hostdb_history(r, T0, HIST_ACTION, LEVEL_ISOLATE, 1000, "by hand"), 0);
+	assert_int_equal(state_save(&e, f->dir, f->err, sizeof(f->err)), 0);
+	state_path(f->dir, path, sizeof(path));
+	s = slurp(path, &n);
+	print_message("%s", s);
+	const char *head =
+		"quarantined-state 1\nmeta next_incident=1 paused=0\n"
+		"host addr=10.1.0.23 state=isolated decided=isolate level=isolate adopted=0 ";
+	assert_true(strncmp(s, head, strlen(head)) == 0);
+	assert_non_null(strstr(s, " want=tcp/445,icmp/0 "));
+	assert_non_null(strstr(s, " reason=a%20b%25c%09d%0Ae\n"));
+	assert_non_null(strstr(s, "\nhist ts_us=1767000000000000 kind=action level=isolate "
+				  "state=isolated uid=1000 text=by%20hand\n"));
+	last = s + n - 1;
+	while (last > s && last[-1] != '\n')
+		last--;
+	snprintf(want, sizeof(want), "end records=3 crc32=%08x\n",
+		 (unsigned)crc_ref((const uint8_t *)s, (size_t)(last - s)));
+	assert_string_equal(last, want);
+	free(s);
+	engine_fini(&e);
+}
+
+static void test_empty_registry(void **state)
+{
+	struct fx *f = *state;
+	struct engine a, b;
+
+	eng_init(&a, &f->c, &f->out);
+	eng_init(&b, &f->c, &f->out);
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+	assert_int_equal(state_load(&b, f->dir, f->err, sizeof(f->err)), 0);
+	assert_true(empty(&b));
+	same_engine(&a, &b);
+	engine_fini(&a);
+	engine_fini(&b);
+}
+
+/* A rule removed from the config drops its hits, not the host or its
+ * history; rules that moved in the config get their new index. */
+static void test_rule_renamed(void **state)
+{
+	struct fx *f = *state;
+	struct conf c2;
+	struct engine a, b;
+	struct hostrec *r, *x;
+	struct rule tmp;
+	struct qaddr pz = A("10.1.0.5");
+	int smb = rule(&f->c, "smb-propagation"), rdp = rule(&f->c, "rdp-propagation");
+
+	eng_init(&a, &f->c, &f->out);
+	r = host(&a, "10.1.0.5", HOST_ISOLATED, LEVEL_ISOLATE);
+	hostdb_add_hit(r, (unsigned)rdp, T0)->incident =
+		incident_join(&a.incidents, (unsigned)rdp, "rdp-propagation", &pz, T0, T0)->id;
+	hostdb_add_hit(r, (unsigned)smb, T0 + 1)->incident =
+		incident_join(&a.incidents, (unsigned)smb, "smb-propagation", &pz, T0, T0 + 1)->id;
+	assert_int_equal(hostdb_history(r, T0, HIST_DETECT, LEVEL_ISOLATE, -1, "rdp-propagation"),
+			 0);
+	assert_int_equal(
+		hostdb_history(r, T0 + 1, HIST_DETECT, LEVEL_ISOLATE, -1, "smb-propagation"), 0);
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+
+	assert_int_equal(conf_init_default(&c2), 0);
+	snprintf(c2.rules[rdp].name, sizeof(c2.rules[rdp].name), "rdp-renamed");
+	/* smb-propagation moves to another index. */
+	int rpc = rule(&c2, "rpc-propagation");
+	tmp = c2.rules[rpc];
+	c2.rules[rpc] = c2.rules[smb];
+	c2.rules[smb] = tmp;
+	assert_int_not_equal(rule(&c2, "smb-propagation"), smb);
+	eng_init(&b, &c2, &f->out);
+	assert_int_equal(state_load(&b, f->dir, f->err, sizeof(f->err)), 0);
+	x = hostdb_find(&b.hosts, &r->addr);
+	assert_non_null(x);
+	assert_int_equal(x->nhits, 1);
+	assert_int_equal(x->hits[0].rule, rule(&c2, "smb-propagation"));
+	assert_int_equal(x->hits[0].incident, 2);
+	assert_int_equal(x->nhist, 2);
+	assert_string_equal(x->hist[0].text, "rdp-propagation");
+	/* The incidents stay, under their names; only a configured rule's
+	 * incident can be joined. */
+	assert_int_equal(b.incidents.n, 2);
+	assert_string_equal(incident_find(&b.incidents, 1)->rule_name, "rdp-propagation");
+	assert_true(incident_find(&b.incidents, 1)->rule >= DETECT_NRULES);
+	assert_int_equal(incident_find(&b.incidents, 2)->rule, rule(&c2, "smb-propagation"));
+	assert_int_equal(b.incidents.open[rule(&c2, "smb-propagation")], 2);
+	/* A new detection within the window joins incident 2. */
+	struct qaddr other = A("10.1.0.6");
+	assert_int_equal(incident_join(&b.incidents, (unsigned)rule(&c2, "smb-propagation"),
+				       "smb-propagation", &other, T0 + 5, T0 + 6)
+				 ->id,
+			 2);
+	engine_fini(&a);
+	engine_fini(&b);
+	conf_fini(&c2);
+}
+
+/* More hosts than the registry holds: nothing loaded, and it says so. */
+static void test_overflow(void **state)
+{
+	struct fx *f = *state;
+	struct conf c2;
+	struct engine a, b;
+	char addr[32];
+
+	eng_init(&a, &f->c, &f->out);
+	for (unsigned i = 0; i < 11; i++) {
+		snprintf(addr, sizeof(addr), "10.2.0.%u", i + 1);
+		host(&a, addr, HOST_ISOLATED, LEVEL_ISOLATE);
+	}
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+	assert_int_equal(conf_init_default(&c2), 0);
+	c2.limits.max_blocked = 10;
+	eng_init(&b, &c2, &f->out);
+	assert_int_equal(state_load(&b, f->dir, f->err, sizeof(f->err)), -EOVERFLOW);
+	assert_non_null(strstr(f->err, "11 hosts"));
+	assert_non_null(strstr(f->err, "max_blocked (10)"));
+	assert_int_equal(hostdb_count(&b.hosts), 0);
+	engine_fini(&b);
+
+	/* Exactly full is fine. */
+	hostdb_clear(&a.hosts);
+	for (unsigned i = 0; i < 10; i++) {
+		snprintf(addr, sizeof(addr), "10.2.0.%u", i + 1);
+		host(&a, addr, HOST_ISOLATED, LEVEL_ISOLATE);
+	}
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+	eng_init(&b, &c2, &f->out);
+	assert_int_equal(state_load(&b, f->dir, f->err, sizeof(f->err)), 0);
+	assert_int_equal(hostdb_count(&b.hosts), 10);
+	engine_fini(&a);
+	engine_fini(&b);
+	conf_fini(&c2);
+}
+
+/* ---- damaged files ---- */
+
+/* A small but varied state, its bytes in *ret. */
+static char *small_state(struct fx *f, size_t *ret_len)
+{
+	struct engine a;
+	struct hostrec *r;
+	struct qaddr pz = A("10.1.0.1");
+	char path[128];
+
+	eng_init(&a, &f->c, &f->out);
+	incident_join(&a.incidents, 0, f->c.rules[0].name, &pz, T0, T0);
+	r = host(&a, "10.1.0.1", HOST_ISOLATED, LEVEL_ISOLATE);
+	hostdb_add_hit(r, 0, T0)->incident = 1;
+	hostdb_want_port(r, 6, 445);
+	snprintf(r->reason, sizeof(r->reason), "%s", SPECIAL);
+	assert_int_equal(hostdb_history(r, T0, HIST_ACTION, LEVEL_ISOLATE, -1, SPECIAL), 0);
+	assert_int_equal(hostdb_history(r, T0 + 1, HIST_MARK, LEVEL_ISOLATE, 0, "cleaning"), 0);
+	r = host(&a, "fd00::1", HOST_CLEANED, LEVEL_NONE);
+	assert_int_equal(hostdb_history(r, T0 + 2, HIST_RELEASE, LEVEL_NONE, 1000, ""), 0);
+	pz = A("10.1.9.0");
+	assert_int_equal(policy_allow(&a.pol, &pz, 24), 0);
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+	engine_fini(&a);
+	state_path(f->dir, path, sizeof(path));
+	return slurp(path, ret_len);
+}
+
+/* Expects -EBADMSG with "FILE:LINE: ..." and nothing loaded. */
+static void expect_bad(struct fx *f, struct engine *e, const char *what)
+{
+	char path[128], prefix[160];
+	int r = state_load(e, f->dir, f->err, sizeof(f->err));
+
+	if (r != -EBADMSG)
+		print_message("%s: got %d (%s)\n", what, r, f->err);
+	assert_int_equal(r, -EBADMSG);
+	state_path(f->dir, path, sizeof(path));
+	snprintf(prefix, sizeof(prefix), "%s:", path);
+	assert_true(strncmp(f->err, prefix, strlen(prefix)) == 0);
+	assert_true(f->err[strlen(prefix)] >= '1' && f->err[strlen(prefix)] <= '9');
+	assert_true(empty(e));
+}
+
+static void assert_has(const char *msg, const char *want)
+{
+	if (strstr(msg, want))
+		return;
+	print_message("'%s' lacks '%s'\n", msg, want);
+	fail();
+}
+
+static void test_truncated(void **state)
+{
+	struct fx *f = *state;
+	struct engine e;
+	char path[128];
+	size_t n;
+	char *s = small_state(f, &n);
+
+	eng_init(&e, &f->c, &f->out);
+	state_path(f->dir, path, sizeof(path));
+	/* Every cut, the empty file and the missing final LF included. */
+	for (size_t cut = 0; cut < n; cut++) {
+		spit(path, s, cut);
+		expect_bad(f, &e, "truncated");
+		if (cut == 0)
+			assert_non_null(strstr(f->err, ":1: empty file"));
+	}
+	print_message("truncated at each of %zu offsets: refused; e.g. %s\n", n, f->err);
+	spit(path, s, n);
+	assert_int_equal(state_load(&e, f->dir, f->err, sizeof(f->err)), 0);
+	assert_int_equal(hostdb_count(&e.hosts), 2);
+	free(s);
+	engine_fini(&e);
+}
+
+static void test_flipped(void **state)
+{
+	struct fx *f = *state;
+	struct engine e;
+	char path[128];
+	size_t n;
+	char *s = small_state(f, &n);
+
+	eng_init(&e, &f->c, &f->out);
+	state_path(f->dir, path, sizeof(path));
+	for (size_t i = 0; i < n; i++) {
+		for (unsigned bit = 0; bit < 8; bit++) {
+			s[i] ^= (char)(1u << bit);
+			spit(path, s, n);
+			expect_bad(f, &e, "flipped");
+			s[i] ^= (char)(1u << bit);
+		}
+	}
+	print_message("each of %zu bits flipped: refused; e.g. %s\n", n * 8, f->err);
+	free(s);
+	engine_fini(&e);
+}
+
+static void test_garbage(void **state)
+{
+	struct fx *f = *state;
+	struct engine e;
+	char path[128], *buf, *s;
+	size_t n;
+	unsigned seed = 12345;
+
+	s = small_state(f, &n);
+	eng_init(&e, &f->c, &f->out);
+	state_path(f->dir, path, sizeof(path));
+	buf = malloc(200000);
+	assert_non_null(buf);
+
+	/* Random bytes, with and without LFs and NULs. */
+	for (unsigned round = 0; round < 200; round++) {
+		size_t len = (size_t)rand_r(&seed) % 5000 + 1;
+
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (char)rand_r(&seed);
+		spit(path, buf, len);
+		expect_bad(f, &e, "random");
+	}
+	/* The right header, then random bytes. */
+	for (unsigned round = 0; round < 200; round++) {
+		size_t len = (size_t)rand_r(&seed) % 5000 + 1;
+
+		memcpy(buf, s, 20);
+		for (size_t i = 20; i < 20 + len; i++)
+			buf[i] = (char)(rand_r(&seed) % 3   ? 'a' + rand_r(&seed) % 26
+					: rand_r(&seed) % 4 ? ' '
+							    : '\n');
+		spit(path, buf, 20 + len);
+		expect_bad(f, &e, "header + random");
+	}
+	/* A good file with garbage after its end record. */
+	memcpy(buf, s, n);
+	memcpy(buf + n, "host addr=10.9.9.9\n", 19);
+	spit(path, buf, n + 19);
+	expect_bad(f, &e, "appended");
+	assert_non_null(strstr(f->err, "no end record"));
+	/* Two good files one after the other. */
+	memcpy(buf + n, s, n);
+	spit(path, buf, 2 * n);
+	expect_bad(f, &e, "concatenated");
+	/* One line of 150,000 bytes. */
+	memset(buf, 'x', 150000);
+	memcpy(buf, s, 20);
+	spit(path, buf, 150000);
+	expect_bad(f, &e, "long line");
+	assert_non_null(strstr(f->err, ":2: line longer"));
+	/* Text, but not ours. */
+	spit(path, "hello\n", 6);
+	expect_bad(f, &e, "text");
+	assert_non_null(strstr(f->err, ":1: not a quarantined state file"));
+	free(buf);
+	free(s);
+	engine_fini(&e);
+}
+
+static void test_version_missing_empty(void **state)
+{
+	struct fx *f = *state;
+	struct engine e;
+	char path[128];
+
+	eng_init(&e, &f->c, &f->out);
+	assert_int_equal(state_load(&e, f->dir, f->err, sizeof(f->err)), -ENOENT);
+	assert_true(empty(&e));
+
+	state_path(f->dir, path, sizeof(path));
+	spit(path, "", 0);
+	expect_bad(f, &e, "empty");
+
+	write_records(f->dir, "quarantined-state 2\n", "meta next_incident=1 paused=0\n");
+	expect_bad(f, &e, "version 2");
+	assert_non_null(strstr(f->err, ":1: unsupported version '2' (this daemon reads 1)"));
+	write_records(f->dir, "quarantined-state 10\n", "meta next_incident=1 paused=0\n");
+	expect_bad(f, &e, "version 10");
+
+	/* The smallest good file. */
+	write_records(f->dir, "quarantined-state 1\n", "meta next_incident=1 paused=0\n");
+	assert_int_equal(state_load(&e, f->dir, f->err, sizeof(f->err)), 0);
+	assert_true(empty(&e));
+	engine_fini(&e);
+}
+
+/* Records a CRC cannot catch (a file edited by hand, or a broken writer):
+ * still refused at their line, and what was loaded before is undone. */
+static void test_bad_records(void **state)
+{
+	static const struct {
+		const char *body;
+		const char *err; /* expected in the message */
+	} cases[] = {
+		{"meta next_incident=1 paused=0\n"
+		 "hist ts_us=1 kind=detect level=none state=detected uid=-1 text=x\n",
+		 ":3: hist record without its host"},
+		{"meta next_incident=1 paused=0\nbogus a=1\n", ":3: unknown record 'bogus'"},
+		{"meta next_incident=1 paused=0\n\n", ":3: empty record"},
+		{"meta next_incident=1 paused=0 \n", ":2: 'meta' record: field without key=value"},
+		{"meta next_incident=1  paused=0\n", ":2: 'meta' record: field without key=value"},
+		{"meta next_incident=1 paused=2\n", ":2: bad paused=2 (0 to 1)"},
+		{"meta next_incident=-1 paused=0\n", ":2: bad next_incident=-1"},
+		{"meta next_incident=99999999999999999999 paused=0\n", ":2: bad next_incident="},
+		{"meta paused=0\n", ":2: 'meta' record without next_incident="},
+		{"meta next_incident=1 paused=0\nmeta next_incident=1 paused=0\n",
+		 ":3: second meta record"},
+		{"allow net=10.1.0.0/16\n", ":1: no meta record"},
+		{"meta next_incident=1 paused=0\nallow net=10.1.0.1/16\n",
+		 ":3: bad net=10.1.0.1/16"},
+		{"meta next_incident=1 paused=0\nend records=1 crc32=00000000\n",
+		 ":3: end record before the last line"},
+		{"meta next_incident=3 paused=0\n"
+		 "incident id=1 rule=x patient_zero=10.1.0.1 first_probe_us=1 first_detect_us=1 "
+		 "last_detect_us=1 hosts=1\n"
+		 "incident id=3 rule=x patient_zero=10.1.0.1 first_probe_us=1 first_detect_us=1 "
+		 "last_detect_us=1 hosts=1\n",
+		 ":4: incident id=3 out of sequence (expected 2)"},
+		{"meta next_incident=1 paused=0\n"
+		 "incident id=1 rule=x patient_zero=10.1.0.1 first_probe_us=1 first_detect_us=1 "
+		 "last_detect_us=1 hosts=1\n",
+		 ":2: next_incident=1, but incident 1 exists"},
+		{"meta next_incident=0 paused=0\n", ":2: next_incident=0"},
+	};
+	static const char good_host[] =
+		"host addr=10.1.0.1 state=isolated decided=isolate level=isolate adopted=0 "
+		"first_probe_us=1 first_detect_us=2 last_detect_us=3 changed_us=4 expires_us=5 "
+		"by_uid=-1 recurrences=0 last_level=none last_ttl_s=0 want=tcp/445 "
+		"want_overflow=0 evidence= reason=x";
+	static const struct {
+		const char *tail; /* after good_host and one more host line */
+		const char *err;
+	} host_cases[] = {
+		{"hist ts_us=1 kind=bogus level=none state=detected uid=-1 text=x\n",
+		 ":6: unknown kind=bogus"},
+		{"hist ts_us=1 kind=mark level=high state=detected uid=-1 text=x\n",
+		 ":6: unknown level level=high"},
+		{"hist ts_us=1 kind=mark level=none state=asleep uid=-1 text=x\n",
+		 ":6: unknown state state=asleep"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=2147483648 text=x\n",
+		 ":6: bad uid=2147483648"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=-1 text=%G1\n",
+		 ":6: 'hist' record: bad percent-encoding in text="},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=-1 text=a%00b\n",
+		 ":6: 'hist' record: bad percent-encoding in text="},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=-1 text=a\tb\n",
+		 ":6: 'hist' record: bad percent-encoding in text="},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=-1 "
+		 "text=0123456789012345678901234567890123456789012345678901234567890\n",
+		 ":6: text= too long (61 bytes, at most 59)"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=-1\n",
+		 ":6: 'hist' record without text="},
+		{"hit rule=smb-propagation level=contain incident=1\n",
+		 ":6: 'hit' record without first_us="},
+		{"incident id=1 rule=x patient_zero=10.1.0.1 first_probe_us=1 first_detect_us=1 "
+		 "last_detect_us=1 hosts=1\nhist ts_us=1 kind=mark level=none state=detected "
+		 "uid=-1 text=x\n",
+		 ":7: hist record without its host"},
+	};
+	struct fx *f = *state;
+	struct engine e;
+	char body[2048];
+
+	eng_init(&e, &f->c, &f->out);
+	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
+		write_records(f->dir, "quarantined-state 1\n", cases[i].body);
+		expect_bad(f, &e, cases[i].err);
+		assert_has(f->err, cases[i].err);
+	}
+	for (unsigned i = 0; i < ARRAY_SIZE(host_cases); i++) {
+		snprintf(body, sizeof(body),
+			 "meta next_incident=2 paused=1\nallow net=10.3.0.0/16\n%s\n%s\n%s",
+			 good_host,
+			 "host addr=fd00::9 state=detected decided=none level=none adopted=1 "
+			 "first_probe_us=0 first_detect_us=0 last_detect_us=0 changed_us=0 "
+			 "expires_us=0 by_uid=0 recurrences=0 last_level=none last_ttl_s=0 "
+			 "want= want_overflow=0 evidence= reason=",
+			 host_cases[i].tail);
+		write_records(f->dir, "quarantined-state 1\n", body);
+		expect_bad(f, &e, host_cases[i].err);
+		assert_has(f->err, host_cases[i].err);
+	}
+
+	/* Host lines themselves. */
+	snprintf(body, sizeof(body), "meta next_incident=1 paused=0\n%s\n%s\n", good_host,
+		 good_host);
+	write_records(f->dir, "quarantined-state 1\n", body);
+	expect_bad(f, &e, "duplicate");
+	assert_non_null(strstr(f->err, ":4: host 10.1.0.1 appears twice"));
+	static const char *const bad_fields[][2] = {
+		{"want=tcp/445", "want=tcp/70000"},
+		{"want=tcp/445", "want=tcp/445,"},
+		{"want=tcp/445", "want=tcp445"},
+		{"want=tcp/445", "want=sctp/1"},
+		{"by_uid=-1", "by_uid=x"},
+		{"state=isolated", "state=Isolated"},
+		{"addr=10.1.0.1", "addr=10.1.0.256"},
+		{"reason=x", "reason=x%"},
+		{"adopted=0", "adopted=2"},
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(bad_fields); i++) {
+		char line[1024];
+		const char *p = strstr(good_host, bad_fields[i][0]);
+
+		assert_non_null(p);
+		snprintf(line, sizeof(line), "%.*s%s%s", (int)(p - good_host), good_host,
+			 bad_fields[i][1], p + strlen(bad_fields[i][0]));
+		snprintf(body, sizeof(body), "meta next_incident=1 paused=0\n%s\n", line);
+		write_records(f->dir, "quarantined-state 1\n", body);
+		expect_bad(f, &e, bad_fields[i][1]);
+		assert_non_null(strstr(f->err, ":3: "));
+	}
+	/* 17 ports: more than a host holds. */
+	snprintf(body, sizeof(body),
+		 "meta next_incident=1 paused=0\nhost addr=10.1.0.1 state=isolated decided=isolate "
+		 "level=isolate adopted=0 first_probe_us=1 first_detect_us=2 last_detect_us=3 "
+		 "changed_us=4 expires_us=5 by_uid=-1 recurrences=0 last_level=none last_ttl_s=0 "
+		 "want=tcp/1,tcp/2,tcp/3,tcp/4,tcp/5,tcp/6,tcp/7,tcp/8,tcp/9,tcp/10,tcp/11,tcp/12,"
+		 "tcp/13,tcp/14,tcp/15,tcp/16,tcp/17 want_overflow=1 evidence= reason=x\n");
+	write_records(f->dir, "quarantined-state 1\n", body);
+	expect_bad(f, &e, "17 ports");
+	assert_non_null(strstr(f->err, ":3: want= lists more than 16 ports"));
+
+	/* Keys this version does not know are ignored, and order is free. */
+	snprintf(body, sizeof(body), "meta paused=1 future=%%20x next_incident=7\n%s later=1\n",
+		 good_host);
+	write_records(f->dir, "quarantined-state 1\n", body);
+	assert_int_equal(state_load(&e, f->dir, f->err, sizeof(f->err)), 0);
+	assert_int_equal(hostdb_count(&e.hosts), 1);
+	assert_int_equal(e.incidents.next_id, 7);
+	assert_true(e.pol.paused);
+	assert_true(e.next_expiry_us == 5);
+	engine_fini(&e);
+}
+
+/* ---- saving into a file system that refuses ---- */
+
+static void mount_tmpfs(struct fx *f, const char *opts)
+{
+	snprintf(f->mnt, sizeof(f->mnt), "%s/mnt", f->dir);
+	assert_int_equal(mkdir(f->mnt, 0700), 0);
+	if (mount("none", f->mnt, "tmpfs", 0, opts) < 0) {
+		print_message("mount tmpfs: %s\n", strerror(errno));
+		f->mnt[0] = '\0';
+		fail();
+	}
+}
+
+/* The previous state is still there, whole, and loads. */
+static void check_intact(struct fx *f, const char *dir, struct engine *orig)
+{
+	struct engine b;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_TMP_FILE);
+	assert_int_equal(access(path, F_OK), -1); /* no leftover */
+	eng_init(&b, &f->c, &f->out);
+	assert_int_equal(state_load(&b, dir, f->err, sizeof(f->err)), 0);
+	same_engine(orig, &b);
+	engine_fini(&b);
+}
+
+static void many_hosts(struct engine *e, unsigned n, unsigned nhist)
+{
+	char addr[32];
+
+	for (unsigned i = 0; i < n; i++) {
+		struct hostrec *r;
+
+		snprintf(addr, sizeof(addr), "10.%u.%u.%u", 100 + i / 65536, (i / 256) % 256,
+			 i % 256);
+		r = host(e, addr, HOST_ISOLATED, LEVEL_ISOLATE);
+		r->changed_us = T0 + i;
+		r->expires_us = T0 + 86400 * USEC_PER_SEC + i;
+		snprintf(r->reason, sizeof(r->reason), "smb-propagation");
+		hostdb_want_port(r, 6, 445);
+		hostdb_want_port(r, 6, 139);
+		hostdb_add_hit(r, 0, T0 + i)->incident = 1;
+		hostdb_add_hit(r, DETECT_RULE_TRW, T0 + i)->level = LEVEL_CONTAIN;
+		for (unsigned k = 0; k < nhist; k++)
+			assert_int_equal(hostdb_history(r, T0 + i + k,
+							(enum hist_kind)(k % HIST_KIND_COUNT),
+							LEVEL_ISOLATE, -1, "smb-propagation"),
+					 0);
+	}
+}
+
+static void test_disk_full(void **state)
+{
+	struct fx *f = *state;
+	struct engine small, big;
+
+	if (!can_mount) {
+		print_message("needs root (a tmpfs in a private mount namespace): skipped\n");
+		skip();
+	}
+	mount_tmpfs(f, "size=64k,mode=0700");
+	eng_init(&small, &f->c, &f->out);
+	eng_init(&big, &f->c, &f->out);
+	many_hosts(&small, 5, 2);
+	assert_int_equal(state_save(&small, f->mnt, f->err, sizeof(f->err)), 0);
+	many_hosts(&big, 2000, 8);
+	assert_int_equal(state_save(&big, f->mnt, f->err, sizeof(f->err)), -ENOSPC);
+	print_message("disk full: %s\n", f->err);
+	assert_non_null(strstr(f->err, "No space left on device"));
+	check_intact(f, f->mnt, &small);
+	/* Space again: the next save goes through. */
+	assert_int_equal(umount2(f->mnt, 0), 0);
+	assert_int_equal(mount("none", f->mnt, "tmpfs", 0, "size=16m,mode=0700"), 0);
+	assert_int_equal(state_save(&big, f->mnt, f->err, sizeof(f->err)), 0);
+	check_intact(f, f->mnt, &big);
+	engine_fini(&small);
+	engine_fini(&big);
+}
+
+static void test_read_only(void **state)
+{
+	struct fx *f = *state;
+	struct engine a, b;
+	const char *dir = f->dir;
+	int want;
+
+	eng_init(&a, &f->c, &f->out);
+	eng_init(&b, &f->c, &f->out);
+	fill_rich(&a);
+	many_hosts(&b, 10, 1);
+	if (can_mount) {
+		mount_tmpfs(f, "size=16m,mode=0700");
+		dir = f->mnt;
+	} else if (geteuid() == 0) {
+		print_message("needs a private mount namespace as root (chmod does not stop "
+			      "root): skipped\n");
+		engine_fini(&a);
+		engine_fini(&b);
+		skip();
+	}
+	assert_int_equal(state_save(&a, dir, f->err, sizeof(f->err)), 0);
+	if (can_mount) {
+		assert_int_equal(mount("none", f->mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
+		want = -EROFS;
+	} else {
+		assert_int_equal(chmod(dir, 0500), 0);
+		want = -EACCES;
+	}
+	assert_int_equal(state_save(&b, dir, f->err, sizeof(f->err)), want);
+	print_message("read-only: %s\n", f->err);
+	check_intact(f, dir, &a);
+	if (!can_mount)
+		assert_int_equal(chmod(dir, 0700), 0);
+	engine_fini(&a);
+	engine_fini(&b);
+}
+
+static void test_leftover_tmp(void **state)
+{
+	struct fx *f = *state;
+	struct engine a;
+	char path[160];
+
+	eng_init(&a, &f->c, &f->out);
+	fill_rich(&a);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, STATE_TMP_FILE);
+	spit(path, "garbage from a crash", 20);
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+	check_intact(f, f->dir, &a);
+	/* A missing directory. */
+	assert_int_equal(state_save(&a, "/nonexistent/qd", f->err, sizeof(f->err)), -ENOENT);
+	assert_non_null(strstr(f->err, "/nonexistent/qd"));
+	engine_fini(&a);
+}
+
+/* ---- size ---- */
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void test_100k_hosts(void **state)
+{
+	struct fx *f = *state;
+	struct engine a, b;
+	struct timespec t0;
+	double save_ms, load_ms;
+	char path[128];
+	struct stat st;
+	unsigned n = f->c.limits.max_blocked;
+
+	assert_true(n >= 100000);
+	n = 100000;
+	eng_init(&a, &f->c, &f->out);
+	eng_init(&b, &f->c, &f->out);
+	many_hosts(&a, n, 4);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+	save_ms = ms_since(&t0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(state_load(&b, f->dir, f->err, sizeof(f->err)), 0);
+	load_ms = ms_since(&t0);
+	state_path(f->dir, path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	print_message("%u hosts (2 hits, 4 history lines each), %lld bytes: save %.0f ms "
+		      "(fsyncs included), load %.0f ms\n",
+		      n, (long long)st.st_size, save_ms, load_ms);
+	same_engine(&a, &b);
+	/* Generous: sanitizers and slow CI disks. */
+	assert_true(save_ms < 10000);
+	engine_fini(&a);
+	engine_fini(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_registry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rule_renamed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_missing_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leftover_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_100k_hosts, setup, teardown),
+	};
+
+	/* As root, a private mount namespace: the tmpfs mounts below vanish
+	 * with the process whatever happens to it. */
+	if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+		can_mount = true;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
