@@ -28,6 +28,7 @@
 #include "evidence.h"
 #include "filter.h"
 #include "log.h"
+#include "privs.h"
 #include "state.h"
 
 #define TICK_MS	       100
@@ -409,6 +410,29 @@ static int socket_path(struct daemon *d)
 	return 0;
 }
 
+/* Everything that needed root is open: keep CAP_NET_ADMIN and CAP_NET_RAW
+ * only, as our own user. */
+static int drop_privileges(struct daemon *d)
+{
+	const char *dirs[] = {d->state_dir};
+	struct privs_result pr;
+	char err[512];
+	int r = privs_drop(PRIVS_USER, dirs, 1, &pr, err, sizeof(err));
+
+	if (r < 0) {
+		log_warnx("dropping privileges failed: %s", err);
+		return 1;
+	}
+	if (pr.no_user)
+		log_warnx("user %s does not exist: running as root, but with only CAP_NET_ADMIN "
+			  "and CAP_NET_RAW",
+			  PRIVS_USER);
+	else
+		log_info("running as uid %u gid %u with CAP_NET_ADMIN and CAP_NET_RAW only",
+			 (unsigned)pr.uid, (unsigned)pr.gid);
+	return 0;
+}
+
 static int startup(struct daemon *d)
 {
 	char err[512];
@@ -506,7 +530,7 @@ static int startup(struct daemon *d)
 		log_warnx("%s", err);
 		return 1;
 	}
-	return 0;
+	return drop_privileges(d);
 }
 
 static void loop(struct daemon *d)
