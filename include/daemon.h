@@ -24,6 +24,8 @@ struct daemon_opts {
 	const char *state_dir; /* -D, overriding state.dir */
 	enum output_format format;
 	bool foreground;
+	const char *config; /* the file to read again on reload */
+	bool config_given;  /* -c: the file must exist */
 };
 
 struct capsrc {
@@ -60,15 +62,23 @@ struct daemon {
 	usec_t start_mono, start_wall;
 	uint64_t packets;
 	bool quit;
+	bool conf_owned; /* c was allocated by a reload (else it is the caller's) */
 };
 
-/* Runs the daemon until SIGTERM/SIGINT.  c is owned by the caller.
- * Returns the exit status. */
+/* Runs the daemon until SIGTERM/SIGINT.  Takes c (its contents are
+ * finished by daemon_run, which may replace it on reload; the struct itself
+ * stays the caller's).  Returns the exit status. */
 int daemon_run(const struct daemon_opts *o, struct conf *c);
 
 /* The control protocol handler (commands.c). */
 int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
 		    struct ctl_out *out, char *msg, size_t msglen);
+
+/* Reads the configuration again (SIGHUP, quarantinectl reload).  It is
+ * checked in full before it replaces the running one; on any error the
+ * running one stays and the problems are in msg (and, one per line, in out
+ * when not NULL).  0 or -errno. */
+int daemon_reload(struct daemon *d, char *msg, size_t msglen, struct ctl_out *out);
 
 /* Saves the state now (a certification must not wait for the loop). */
 void daemon_save(struct daemon *d);

@@ -86,6 +86,11 @@ struct detect;
 struct detect *detect_new(const struct conf *c, const struct siphash_key *key, detect_cb cb,
 			  void *arg);
 void detect_free(struct detect *d);
+/* Switches to configuration c (reload), keeping every table, when the
+ * rules are the same ones in the same places and the limits are equal:
+ * thresholds, windows, severities, ports and TRW parameters may differ.
+ * 0, or -EAGAIN when a new detector is needed (windows then restart). */
+int detect_reconfigure(struct detect *d, const struct conf *c);
 
 /* Feeds one decoded packet seen at now_us.  Time never goes backwards: an
  * older timestamp is treated as the latest one seen. */

@@ -23,6 +23,9 @@
  * once (bounds the memory and the latency of one burst). */
 #define ENGINE_QUEUE 256
 
+/* A hit whose rule is no longer in the configuration (after a reload). */
+#define ENGINE_RULE_GONE 0xfe
+
 #define ENGINE_DIRTY_SOON 1
 #define ENGINE_DIRTY_NOW  2
 
@@ -49,6 +52,7 @@ struct engine {
 	const struct conf *c;
 	struct output *out;
 	struct detect *det;
+	detect_cb det_cb;
 	struct policy pol;
 	struct hostdb hosts;
 	struct incidents incidents;
@@ -78,6 +82,12 @@ void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen,
 /* Puts the queued decisions in force and emits their events.  The daemon
  * calls it after every burst of packets. */
 void engine_commit(struct engine *e);
+/* Switches to configuration c (reload), keeping the host registry, the
+ * incidents and (when the rules allow it, see detect_reconfigure()) the
+ * detector's tables.  Rule references are carried over by name.  c is
+ * borrowed.  0 or -errno (then nothing changed). */
+int engine_reconfigure(struct engine *e, const struct conf *c);
+
 /* Runs timers up to now: probe timeouts, windows, TTL expiry. */
 void engine_tick(struct engine *e, usec_t now);
 /* End of an offline capture: flush pending timeouts and windows. */

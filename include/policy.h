@@ -70,5 +70,9 @@ int policy_allow(struct policy *p, const struct qaddr *prefix, unsigned plen);
  * configured).  0 or -ENOENT. */
 int policy_disallow(struct policy *p, const struct qaddr *prefix, unsigned plen);
 void policy_fini(struct policy *p);
+/* Switches to configuration c (reload).  Run-time additions to the
+ * never-block list stay; removals of configured entries are forgotten (the
+ * new file is what the operator wants).  0 or -ENOMEM (nothing changed). */
+int policy_reconfigure(struct policy *p, const struct conf *c);
 
 #endif

@@ -19,8 +19,8 @@
 struct privs_result {
 	uid_t uid;
 	gid_t gid;
-	bool switched;  /* changed from root to the user */
-	bool no_user;   /* root, but the user does not exist: stayed uid 0 */
+	bool switched; /* changed from root to the user */
+	bool no_user;  /* root, but the user does not exist: stayed uid 0 */
 };
 
 /* Drops to `user` (when running as root and it exists) keeping only the
@@ -29,8 +29,8 @@ struct privs_result {
  * bounding set.  The paths in dirs (may be NULL) are given to the user
  * first so that it can write its state there.  0, or -errno with a
  * message in err (fatal for the caller). */
-int privs_drop(const char *user, const char *const *dirs, unsigned ndirs,
-	       struct privs_result *ret, char *err, size_t errlen);
+int privs_drop(const char *user, const char *const *dirs, unsigned ndirs, struct privs_result *ret,
+	       char *err, size_t errlen);
 
 /* The current effective, permitted and ambient capability masks. */
 int privs_current(unsigned long long *ret_eff, unsigned long long *ret_prm,

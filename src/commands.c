@@ -1028,6 +1028,12 @@ static int cmd_incidents(struct cmdctx *x)
 	return 0;
 }
 
+static int cmd_reload(struct cmdctx *x)
+{
+	log_info("uid %u: reload", (unsigned)x->peer->uid);
+	return daemon_reload(x->d, x->msg, x->msglen, x->out) < 0 ? 1 : 0;
+}
+
 static void sink_write(void *arg, const char *data, size_t len)
 {
 	ctl_out_write(arg, data, len);
@@ -1092,6 +1098,6 @@ int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_p
 	if (strcmp(c, "report") == 0)
 		return cmd_report(&x);
 	if (strcmp(c, "reload") == 0)
-		return reply(&x, 1, "'%s' is not available in this version", c);
+		return cmd_reload(&x);
 	return reply(&x, 2, "unknown command '%s'", c);
 }

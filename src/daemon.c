@@ -343,6 +343,165 @@ static int setup_timer(struct daemon *d)
 	return 0;
 }
 
+/* Keys whose change needs a restart: what was opened or sized at start. */
+static void restart_keys(const struct daemon *d, const struct conf *a, const struct conf *b,
+			 char *buf, size_t len)
+{
+	size_t n = 0;
+	bool ifaces = a->capture.ninterfaces != b->capture.ninterfaces;
+
+	for (unsigned i = 0; !ifaces && i < a->capture.ninterfaces; i++)
+		ifaces = strcmp(a->capture.interfaces[i], b->capture.interfaces[i]) != 0;
+	struct {
+		bool changed;
+		const char *key;
+	} k[] = {
+		{ifaces && !d->o->ninterfaces, "capture.interfaces"},
+		{a->capture.snaplen != b->capture.snaplen, "capture.snaplen"},
+		{a->capture.buffer_mb != b->capture.buffer_mb, "capture.buffer_mb"},
+		{a->enforce.mode != b->enforce.mode, "enforce.mode"},
+		{a->enforce.family != b->enforce.family, "enforce.family"},
+		{strcmp(a->enforce.table, b->enforce.table) != 0, "enforce.table"},
+		{a->limits.max_blocked != b->limits.max_blocked, "limits.max_blocked"},
+		{strcmp(a->control.socket, b->control.socket) != 0, "control.socket"},
+		{strcmp(a->control.group, b->control.group) != 0, "control.group"},
+		{strcmp(a->state.dir, b->state.dir) != 0, "state.dir"},
+		{a->state.evidence_max_mb != b->state.evidence_max_mb, "state.evidence_max_mb"},
+		{a->log.facility != b->log.facility, "log.facility"},
+		{strcmp(a->log.events_file, b->log.events_file) != 0, "log.events_file"},
+	};
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < ARRAY_SIZE(k) && n < len; i++)
+		if (k[i].changed)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", k[i].key);
+}
+
+/* Hosts blocked but now on the never-block list are released. */
+static unsigned release_never_block(struct daemon *d)
+{
+	struct act_change ch[64];
+	unsigned n = 0, total = 0;
+	usec_t now = daemon_wall_us();
+
+	for (struct hostrec *r = hostdb_first(&d->eng.hosts);; r = hostdb_next(&d->eng.hosts, r)) {
+		if (r && r->level > LEVEL_WATCH &&
+		    policy_never_block(&d->eng.pol, &r->addr, false)) {
+			memset(&ch[n], 0, sizeof(ch[n]));
+			ch[n].rec = r;
+			ch[n].level = LEVEL_NONE;
+			ch[n].by_uid = -1;
+			ch[n].reason = "reload: on the never-block list";
+			n++;
+		}
+		if (n && (n == ARRAY_SIZE(ch) || !r)) {
+			act_apply(&d->eng, ch, n, now);
+			for (unsigned i = 0; i < n; i++)
+				act_emit(&d->eng, &ch[i], now);
+			total += n;
+			n = 0;
+		}
+		if (!r)
+			break;
+	}
+	return total;
+}
+
+int daemon_reload(struct daemon *d, char *msg, size_t msglen, struct ctl_out *out)
+{
+	struct conf_diags diags;
+	struct conf *nc = calloc(1, sizeof(*nc));
+	char keys[512], err[512], filter[sizeof(d->filter)];
+	const char *path = d->o->config;
+	unsigned released;
+	int r;
+
+	if (!nc) {
+		snprintf(msg, msglen, "reload: out of memory");
+		return -ENOMEM;
+	}
+	memset(&diags, 0, sizeof(diags));
+	if (!d->o->config_given && access(path, F_OK) < 0 && errno == ENOENT)
+		r = conf_init_default(nc);
+	else
+		r = conf_load(nc, path, &diags);
+	if (r < 0) {
+		for (unsigned i = 0; i < diags.n; i++) {
+			log_warnx("reload: %s:%d: %s", diags.d[i].file, diags.d[i].line,
+				  diags.d[i].msg);
+			if (out)
+				ctl_out_printf(out, "%s:%d: %s\n", diags.d[i].file, diags.d[i].line,
+					       diags.d[i].msg);
+		}
+		snprintf(msg, msglen,
+			 "reload refused: %u problem%s in %s; the running "
+			 "configuration stays",
+			 diags.n, diags.n == 1 ? "" : "s", path);
+		goto refuse;
+	}
+	restart_keys(d, d->c, nc, keys, sizeof(keys));
+	if (keys[0]) {
+		snprintf(msg, msglen, "reload refused: %s changed; restart quarantined to apply",
+			 keys);
+		goto refuse_loaded;
+	}
+	r = filter_build(nc, filter, sizeof(filter));
+	if (r < 0) {
+		snprintf(msg, msglen, "reload refused: capture filter: %s", strerror(-r));
+		goto refuse_loaded;
+	}
+	/* The kernel first: the remediation and admin sets, atomically. */
+	if (d->nft) {
+		r = nft_set_networks(d->nft, &nc->networks.remediation, &nc->networks.admin, err,
+				     sizeof(err));
+		if (r < 0) {
+			snprintf(msg, msglen, "reload refused: %s", err);
+			goto refuse_loaded;
+		}
+	}
+	r = engine_reconfigure(&d->eng, nc);
+	if (r < 0) {
+		if (d->nft)
+			nft_set_networks(d->nft, &d->c->networks.remediation, &d->c->networks.admin,
+					 err, sizeof(err));
+		snprintf(msg, msglen, "reload refused: %s", strerror(-r));
+		goto refuse_loaded;
+	}
+	if (d->conf_owned) {
+		conf_fini(d->c);
+		free(d->c);
+	} else {
+		conf_fini(d->c);
+	}
+	d->c = nc;
+	d->conf_owned = true;
+	/* A filter that changed (rules using ARP or UDP came or went) needs
+	 * the captures reopened. */
+	if (strcmp(filter, d->filter) != 0) {
+		strcpy(d->filter, filter);
+		for (unsigned i = 0; i < d->ncaps; i++) {
+			capture_close(d->caps[i].cap);
+			d->caps[i].cap = NULL;
+			d->caps[i].last_error = 0;
+			cap_open(d, &d->caps[i], daemon_mono_us());
+		}
+	}
+	released = release_never_block(d);
+	snprintf(msg, msglen, "configuration reloaded from %s: %u rules, %u inventory entries%s",
+		 nc->path[0] ? nc->path : "built-in defaults", nc->nrules, nc->inventory.n,
+		 released ? "; hosts now on the never-block list released" : "");
+	log_info("%s", msg);
+	return 0;
+
+refuse_loaded:
+	conf_fini(nc);
+refuse:
+	free(nc);
+	log_warnx("%s", msg);
+	error_event(d, msg);
+	return -EINVAL;
+}
+
 static void handle_signals(struct daemon *d)
 {
 	struct signalfd_siginfo si;
@@ -355,10 +514,11 @@ static void handle_signals(struct daemon *d)
 				 si.ssi_signo);
 			d->quit = true;
 			break;
-		case SIGHUP:
-			log_warnx("SIGHUP: reloading the configuration is not supported by this "
-				  "version; restart the daemon to apply changes");
+		case SIGHUP: {
+			char msg[512];
+			daemon_reload(d, msg, sizeof(msg), NULL);
 			break;
+		}
 		default:
 			break;
 		}
@@ -611,6 +771,7 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 
 	if (!d) {
 		log_warnx("out of memory");
+		conf_fini(c);
 		return 1;
 	}
 	d->o = o;
@@ -631,6 +792,7 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 				 c->capture.interfaces[i]);
 	if (d->ncaps == 0) {
 		log_warnx("no capture interface: give -i IF or capture.interfaces");
+		conf_fini(c);
 		free(d);
 		return 2;
 	}
@@ -653,6 +815,11 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	}
 
 	control_close(d->ctl);
+	/* The configuration is ours to finish: the caller's, or the one a
+	 * reload allocated in its place. */
+	conf_fini(d->c);
+	if (d->conf_owned)
+		free(d->c);
 	for (unsigned i = 0; i < d->ncaps; i++)
 		capture_close(d->caps[i].cap);
 	netmon_close(d->nm);

@@ -973,23 +973,22 @@ size_t detect_memory(const struct detect *d)
 	       ((size_t)d->hosts.mask + 1 + d->probes.mask + 1 + d->peers.mask + 1) * 4;
 }
 
-struct detect *detect_new(const struct conf *c, const struct siphash_key *key, detect_cb cb,
-			  void *arg)
+/* Derives the rule lookups, windows and TRW parameters from c. */
+static void setup_rules(struct detect *d, const struct conf *c)
 {
-	struct detect *d = calloc(1, sizeof(*d));
 	usec_t maxwin = 0;
-	int r;
 
-	if (!d)
-		return NULL;
 	d->c = c;
-	d->cb = cb;
-	d->cb_arg = arg;
 	d->timeout_us = (usec_t)c->scan.timeout_ms * 1000;
 	d->trw_on = c->scan.enabled;
 	trw_params_init(&d->trw, c->scan.theta0, c->scan.theta1, c->scan.detection,
 			c->scan.false_alarm);
 	d->nrules = c->nrules;
+	memset(d->ri, 0, sizeof(d->ri));
+	memset(d->norder, 0, sizeof(d->norder));
+	memset(d->worm_tcp, 0, sizeof(d->worm_tcp));
+	memset(d->worm_udp, 0, sizeof(d->worm_udp));
+	d->nhctr = d->nvctr = 0;
 	for (unsigned i = 0; i < c->nrules; i++) {
 		const struct rule *rule = &c->rules[i];
 		struct rinfo *ri = &d->ri[i];
@@ -1023,6 +1022,41 @@ struct detect *detect_new(const struct conf *c, const struct siphash_key *key, d
 	d->idle_us = MAX(maxwin, 2 * d->timeout_us);
 	if (d->idle_us == 0)
 		d->idle_us = 60 * USEC_PER_SEC;
+}
+
+int detect_reconfigure(struct detect *d, const struct conf *c)
+{
+	const struct conf *old = d->c;
+
+	/* The tables' entry layout and the per-rule state (counters, fired
+	 * bits) are indexed by rule: they carry over only when the same
+	 * rules sit at the same places and the sizes are the same. */
+	if (c->nrules != old->nrules || c->limits.max_hosts != old->limits.max_hosts ||
+	    c->limits.max_probes != old->limits.max_probes ||
+	    c->limits.max_peers != old->limits.max_peers)
+		return -EAGAIN;
+	for (unsigned i = 0; i < c->nrules; i++) {
+		const struct rule *a = &old->rules[i], *b = &c->rules[i];
+		if (strcmp(a->name, b->name) != 0 || a->enabled != b->enabled ||
+		    a->type != b->type || (a->nports == 0) != (b->nports == 0) ||
+		    ((a->protos ^ b->protos) & (PROTO_ICMP | PROTO_ARP)))
+			return -EAGAIN;
+	}
+	setup_rules(d, c);
+	return 0;
+}
+
+struct detect *detect_new(const struct conf *c, const struct siphash_key *key, detect_cb cb,
+			  void *arg)
+{
+	struct detect *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return NULL;
+	d->cb = cb;
+	d->cb_arg = arg;
+	setup_rules(d, c);
 
 	r = table_init(&d->hosts, c->limits.max_hosts,
 		       sizeof(struct dhost) + d->nhctr * sizeof(struct swin), sizeof(struct hkey),

@@ -266,6 +266,7 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 			   (usec_t)c->incident.window_s * USEC_PER_SEC);
 	if (r < 0)
 		goto fail;
+	e->det_cb = on_detection;
 	e->det = detect_new(c, &key, on_detection, e);
 	if (!e->det) {
 		r = -errno;
@@ -275,6 +276,62 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 fail:
 	engine_fini(e);
 	return r;
+}
+
+/* The index rule `name` has in c, for a rule index of the old config. */
+static unsigned remap_rule(const struct conf *old, const struct conf *c, unsigned rule)
+{
+	int i;
+
+	if (rule == DETECT_RULE_TRW || rule >= old->nrules)
+		return rule;
+	i = conf_rule_find(c, old->rules[rule].name);
+	return i < 0 ? ENGINE_RULE_GONE : (unsigned)i;
+}
+
+int engine_reconfigure(struct engine *e, const struct conf *c)
+{
+	const struct conf *old = e->c;
+	struct detect *nd = NULL;
+	int r;
+
+	/* Queued decisions carry pointers into the old config. */
+	engine_commit(e);
+	if (detect_reconfigure(e->det, c) < 0) {
+		struct siphash_key key;
+		r = siphash_key_random(&key);
+		if (r < 0)
+			return r;
+		nd = detect_new(c, &key, e->det_cb, e);
+		if (!nd)
+			return -errno;
+	}
+	r = policy_reconfigure(&e->pol, c);
+	if (r < 0) {
+		detect_free(nd);
+		return r;
+	}
+	if (nd) {
+		detect_free(e->det);
+		e->det = nd;
+	}
+	for (struct hostrec *rec = hostdb_first(&e->hosts); rec; rec = hostdb_next(&e->hosts, rec))
+		for (unsigned i = 0; i < rec->nhits; i++)
+			rec->hits[i].rule = (uint8_t)remap_rule(old, c, rec->hits[i].rule);
+	memset(e->incidents.open, 0, sizeof(e->incidents.open));
+	for (unsigned i = 0; i < e->incidents.n; i++) {
+		struct incident *in = &e->incidents.v[(e->incidents.head + i) % e->incidents.cap];
+		int k = strcmp(in->rule_name, DETECT_TRW_NAME) == 0
+				? DETECT_RULE_TRW
+				: conf_rule_find(c, in->rule_name);
+		in->rule = k < 0 ? ENGINE_RULE_GONE : (unsigned)k;
+		if (k >= 0)
+			e->incidents.open[k] = in->id;
+	}
+	e->incidents.window_us = (usec_t)c->incident.window_s * USEC_PER_SEC;
+	e->c = c;
+	e->dirty = ENGINE_DIRTY_NOW;
+	return 0;
 }
 
 void engine_fini(struct engine *e)

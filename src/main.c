@@ -300,7 +300,6 @@ static int run_offline(const struct options *o, const struct conf *c)
 static int run_live(const struct options *o, struct conf *c)
 {
 	struct daemon_opts d;
-	int r;
 
 	memset(&d, 0, sizeof(d));
 	for (unsigned i = 0; i < o->ninterfaces; i++)
@@ -310,12 +309,13 @@ static int run_live(const struct options *o, struct conf *c)
 	d.state_dir = o->state_dir;
 	d.format = o->format;
 	d.foreground = o->foreground;
+	d.config = o->config;
+	d.config_given = o->config_given;
 	/* Syslog always; stderr too in the foreground.  openlog() comes
 	 * before anything that could drop privileges. */
 	log_init("quarantined", c->log.facility, LOG_TO_SYSLOG | LOG_TO_STDERR, o->debug);
-	r = daemon_run(&d, c);
-	conf_fini(c);
-	return r;
+	/* daemon_run() finishes c (a reload may replace it). */
+	return daemon_run(&d, c);
 }
 
 int main(int argc, char **argv)

@@ -65,6 +65,18 @@ bool policy_never_block(const struct policy *p, const struct qaddr *host, bool s
 	       !prefix_list_contains(&p->c->networks.protected_, host);
 }
 
+int policy_reconfigure(struct policy *p, const struct conf *c)
+{
+	bool *removed = calloc(c->networks.never_block.n + 1, sizeof(bool));
+
+	if (!removed)
+		return -ENOMEM;
+	free(p->conf_removed);
+	p->conf_removed = removed;
+	p->c = c;
+	return 0;
+}
+
 int policy_allow(struct policy *p, const struct qaddr *prefix, unsigned plen)
 {
 	const struct prefix_list *l = &p->c->networks.never_block;

@@ -14,8 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int capget_masks(unsigned long long *eff, unsigned long long *prm,
-			unsigned long long *inh)
+static int capget_masks(unsigned long long *eff, unsigned long long *prm, unsigned long long *inh)
 {
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct d[2];
@@ -116,8 +115,8 @@ static int fail(char *err, size_t errlen, const char *what)
 	return -e;
 }
 
-int privs_drop(const char *user, const char *const *dirs, unsigned ndirs,
-	       struct privs_result *ret, char *err, size_t errlen)
+int privs_drop(const char *user, const char *const *dirs, unsigned ndirs, struct privs_result *ret,
+	       char *err, size_t errlen)
 {
 	unsigned long long eff, prm, inh;
 	struct passwd pw, *pwp = NULL;
@@ -141,7 +140,8 @@ int privs_drop(const char *user, const char *const *dirs, unsigned ndirs,
 		for (int cap = 0; cap <= last_cap(); cap++)
 			if (!(PRIVS_KEEP & (1ULL << cap)) &&
 			    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-				return fail(err, errlen, "dropping a capability from the bounding set");
+				return fail(err, errlen,
+					    "dropping a capability from the bounding set");
 		if (pwp) {
 			if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 				return fail(err, errlen, "PR_SET_KEEPCAPS");

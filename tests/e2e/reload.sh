@@ -1,0 +1,68 @@
+#!/bin/bash
+# e2e: reloading the configuration (SIGHUP and quarantinectl reload).
+#
+#   reload.sh QUARANTINED QUARANTINECTL WORM
+#
+# A broken config is refused with its problems and the running one stays
+# (the blocks, the rules); a config whose never_block list now holds a
+# blocked host unblocks it in the kernel at once; a changed remediation
+# list is in the kernel's set at once; tracked hosts and blocks survive a
+# reload that changes the rules.  Needs root; exit 77 (skipped) otherwise.
+set -u
+. "$(dirname "$0")/lib.sh"
+qd_init "$@"
+
+qd_say "topology and quarantined"
+qd_topology || exit 1
+qd_daemon_start || exit 1
+
+qd_say "the operator isolates $QD_INF and $QD_BEN"
+qctl quarantine $QD_INF --reason "reload test" >/dev/null
+qctl quarantine $QD_BEN --reason "reload test" >/dev/null
+qd_check "$QD_INF isolated" qd_in_set iso4 $QD_INF
+qd_check "$QD_BEN isolated" qd_in_set iso4 $QD_BEN
+
+qd_say "a broken config: refused, the running one stays"
+cp "$QD_CONF" "$QD_TMP/good.conf"
+printf 'networks: { protected = [ "10.66.1.0/33" ]; };\nbogus = 1;\n' >>"$QD_CONF"
+out=$(qctl reload 2>&1)
+rc=$?
+echo "$out"
+qd_check "reload of a broken config exits 1" [ $rc = 1 ]
+qd_check "its problems are reported with file:line" grep -q "$QD_CONF:[0-9]*:" <<<"$out"
+qd_check "the blocks stay" qd_in_set iso4 $QD_INF
+qd_check "the daemon still answers" qctl status >/dev/null
+kill -HUP "$QD_DPID"
+sleep 0.3
+qd_check "SIGHUP with the broken config: still running" kill -0 "$QD_DPID"
+
+qd_say "never_block now holds $QD_BEN, remediation gets 10.66.200.11, a rule changes"
+cp "$QD_TMP/good.conf" "$QD_CONF"
+sed -i "s|never_block = \[ \"$QD_NB\" \];|never_block = [ \"$QD_NB\", \"$QD_BEN\" ];|" "$QD_CONF"
+sed -i "s|remediation = \[ \"$QD_REM\" \];|remediation = [ \"$QD_REM\", \"10.66.200.11\" ];|" "$QD_CONF"
+echo 'rules = ( { name = "smb-propagation"; distinct_dst = 5; } );' >>"$QD_CONF"
+qd_mark
+t0=$(date +%s%N)
+out=$(qctl reload 2>&1)
+rc=$?
+echo "$out"
+qd_check "reload exits 0" [ $rc = 0 ]
+qd_wait 2 "$QD_BEN leaves iso4" qd_not qd_in_set iso4 $QD_BEN
+qd_fig "reload -> never-block host out of the kernel set (ms)" $((($(date +%s%N) - t0) / 1000000))
+qd_check "$QD_BEN is released" [ "$(qd_host_state $QD_BEN)" = released ]
+qd_check "the release event says why" qd_wait_event 2 event=release host=$QD_BEN
+qd_check "$QD_INF stays isolated" qd_in_set iso4 $QD_INF
+qd_check "$QD_INF stays in the registry" [ "$(qd_host_state $QD_INF)" = isolated ]
+qd_check "remediation set has 10.66.200.11" qd_in_set rem4 10.66.200.11
+qd_check "the old remediation address is still in the set" \
+	qd_in_set rem4 "$QD_REM"
+qd_check "quarantinectl refuses to block the never-block host now" \
+	qd_not qctl quarantine $QD_BEN
+
+qd_say "SIGHUP reloads too"
+sed -i 's|distinct_dst = 5;|distinct_dst = 6;|' "$QD_CONF"
+kill -HUP "$QD_DPID"
+qd_check "SIGHUP: reloaded (log)" qd_wait 3 "reload logged" grep -q "configuration reloaded" "$QD_TMP/daemon.log"
+qd_check "the daemon still answers" qctl status >/dev/null
+
+qd_done
