@@ -238,7 +238,7 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 		snprintf(rec->reason, sizeof(rec->reason), "adopted from the kernel table");
 		s->adopted++;
 	}
-	if (el->expires_ms && rec->adopted && !rec->expires_us) {
+	if (el->expires_ms && rec->level == LEVEL_NONE && !rec->expires_us) {
 		rec->expires_us = s->now + el->expires_ms * 1000;
 		note_expiry(e, rec->expires_us);
 	}
@@ -287,7 +287,13 @@ int act_sync(struct engine *e, usec_t now)
 	     rec = hostdb_next(&e->hosts, rec)) {
 		bool has = rec->kiso || rec->nk;
 
-		if (rec->adopted && rec->state == HOST_DETECTED && has) {
+		/* In the kernel but not in force for us (unknown, or released
+		 * and blocked again by hand): adopt it, with an alert. */
+		if (has && rec->level == LEVEL_NONE) {
+			rec->adopted = 1;
+			rec->by_uid = -1;
+			rec->changed_us = now;
+			snprintf(rec->reason, sizeof(rec->reason), "adopted from the kernel table");
 			/* Take what the kernel holds as the level in force. */
 			rec->level = rec->kiso ? LEVEL_ISOLATE : LEVEL_CONTAIN;
 			rec->decided = rec->level;

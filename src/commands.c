@@ -423,8 +423,7 @@ static int cmd_show(struct cmdctx *x)
 	if (r->recurrences)
 		ctl_out_printf(x->out, "recurrences: %u\n", r->recurrences);
 	if (r->evidence[0])
-		ctl_out_printf(x->out, "evidence:    %s/evidence/%s\n", d->c->state.dir,
-			       r->evidence);
+		ctl_out_printf(x->out, "evidence:    %s/evidence/%s\n", d->state_dir, r->evidence);
 	for (unsigned i = 0; i < r->nhits; i++)
 		ctl_out_printf(x->out, "rule:        %s (%s) first at %s, incident %u\n",
 			       rule_name(d, r->hits[i].rule),
@@ -783,6 +782,8 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 		ch[n].rec = r;
 		ch[n].level = quarantine ? level : LEVEL_NONE;
 		ch[n].ttl_s = ttl_s;
+		/* Already at this level: the kernel's timeout restarts too. */
+		ch[n].reset_ttl = quarantine && r->level == level;
 		ch[n].by_uid = (long)x->peer->uid;
 		ch[n].reason = reason;
 		if (++n == CHUNK) {
@@ -888,14 +889,17 @@ static int cmd_mark(struct cmdctx *x)
 	if (to == HOST_CLEANED && d->c->state.release_cleaned)
 		c.level = LEVEL_NONE; /* certified clean: unblocked */
 	if (to == HOST_UNCLEANABLE) {
-		/* It stays isolated, whatever it was. */
+		/* It stays isolated, whatever it was, and for good: no TTL. */
 		const char *why = never_block_reason(d, &a);
-		if (!why)
+		if (!why) {
 			c.level = LEVEL_ISOLATE;
+			c.ttl_s = 0;
+			c.reset_ttl = r->expires_us != 0;
+		}
 	}
 	if (!d->eng.enf)
 		c.level = (enum level)r->level; /* alert mode: certification only */
-	if (c.level != r->level) {
+	if (c.level != r->level || c.reset_ttl) {
 		act_apply(&d->eng, &c, 1, now);
 		if (c.error)
 			return reply(x, 1, "%s: cannot put %s in force: %s%s%s", ab,

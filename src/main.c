@@ -174,6 +174,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return -EINVAL;
 	}
+	if (o->report_by != REPORT_BY_DEPARTMENT && !o->report) {
+		fprintf(stderr, "quarantined: --by goes with --report\n");
+		return -EINVAL;
+	}
 	if (o->report && !o->read) {
 		fprintf(stderr, "quarantined: --report goes with -r (use quarantinectl report "
 				"on a running daemon)\n");
