@@ -6,7 +6,8 @@ set -eu
 
 PKGS="build-essential meson ninja-build pkg-config
 libpcap-dev libconfig-dev libnftnl-dev libmnl-dev libcmocka-dev
-nftables iproute2 tcpdump nmap mandoc python3 libcap2-bin systemd clang clang-format"
+nftables iproute2 tcpdump nmap mandoc python3 libcap2-bin systemd clang clang-format
+bash-completion procps util-linux"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,382 @@
+#!/bin/bash
+# systemd-unit.sh UNIT SYSUSERS QUARANTINED QUARANTINECTL WORM
+#
+# The unit as systemd runs it, hardening and all: systemd is started as
+# PID 1 of private PID, mount, UTS, IPC and cgroup namespaces inside a
+# network namespace of the test's own (no systemd needs to run on the
+# machine, and none may: then the test is skipped), with the user and groups
+# of the sysusers.d snippet (SYSUSERS) in a private /etc/passwd and
+# /etc/group.  UNIT (the configured quarantined.service) is loaded as it
+# is, plus a drop-in that runs the QUARANTINED just built with a test
+# configuration (capture on v-h1, and on v-late, which does not exist yet)
+# (copied into the private /run) and sends its output to a file.  Checks:
+#
+#   - the unit becomes active, which for Type=notify means READY=1 came;
+#   - the daemon runs as quarantined, in group quarantine too, with
+#     CapEff/CapPrm 0x3000 and nothing in CapInh/CapAmb, NoNewPrivs and
+#     a seccomp filter;
+#   - /run/quarantined/control.sock is quarantined:quarantine 0660: an
+#     operator in group quarantine uses it, another user is refused;
+#   - quarantinectl quarantine puts a host in iso4; a worm scan (WORM) is
+#     detected and isolated, its evidence pcap written under the sandbox;
+#   - v-late, created after the start, is captured (retried);
+#   - systemctl reload (SIGHUP) and quarantinectl reload work;
+#   - systemctl restart restores the state; systemctl stop exits 0;
+#   - a usage error (exit status 2: no interface) is not restarted.
+#
+# Topology: namespace "qdu<pid>gw" (systemd, the daemon) with veth v-h1 to
+# "qdu<pid>h1" (10.66.1.10); the worm's targets (10.66.128.0/18) are routed
+# nowhere.  Nothing is linked to the root namespace.
+#
+# Needs root; exit 77 (skipped) otherwise, when PID 1 is systemd, or when
+# systemd cannot be started in namespaces here (its log is shown).
+set -u
+
+if [ $# -ne 5 ]; then
+	echo "usage: $0 UNIT SYSUSERS QUARANTINED QUARANTINECTL WORM" >&2
+	exit 2
+fi
+UNIT=$1
+SYSUSERS=$2
+Q=$3
+CTL=$4
+WORM=$5
+H1=10.66.1.10
+SYSTEMD=/lib/systemd/systemd
+# Inside, the programs are copies in the private /run: the build directory
+# may be where the daemon's user cannot go (under /root, which
+# ProtectHome= hides anyway).
+QIN=/run/qdtest/quarantined
+CTLIN=/run/qdtest/quarantinectl
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root (namespaces, systemd as PID 1 of them)"
+	exit 77
+fi
+if [ -d /run/systemd/system ]; then
+	echo "SKIP: systemd runs this machine; not starting a second one"
+	exit 77
+fi
+for t in ip nft unshare nsenter setpriv systemd-sysusers "$SYSTEMD"; do
+	if ! command -v "$t" >/dev/null; then
+		echo "SKIP: $t is not installed"
+		exit 77
+	fi
+done
+CG=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+if [ -z "$CG" ]; then
+	echo "SKIP: no cgroup2 file system mounted"
+	exit 77
+fi
+
+NS=qdu$$
+NS_MADE=""
+UPID=""
+SDPID=""
+FAILS=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/qd-systemd.XXXXXX") || exit 1
+CGDIR=$CG/$NS
+
+cleanup() {
+	local rc=$? p ns
+	trap - EXIT HUP INT TERM
+	trap '' PIPE
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ -n "$SDPID" ]; then
+		echo "---- daemon output (tail) ----"
+		nsenter -t "$SDPID" -m tail -n 30 /run/qdtest/daemon.log 2>/dev/null
+	fi
+	# PID 1 of the namespace: killing it ends every process in it.
+	[ -n "$SDPID" ] && kill -KILL "$SDPID" 2>/dev/null
+	[ -n "$UPID" ] && kill -KILL "$UPID" 2>/dev/null
+	[ -n "$UPID" ] && wait "$UPID" 2>/dev/null
+	for ns in $NS_MADE; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
+	done
+	if [ -n "$NS_MADE" ]; then
+		ip netns exec "${NS}gw" nft delete table inet quarantined 2>/dev/null
+		for ns in $NS_MADE; do
+			ip netns del "$ns" 2>/dev/null
+		done
+	fi
+	# The cgroups systemd made under ours, deepest first.
+	if [ -d "$CGDIR" ]; then
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			find "$CGDIR" -depth -type d -exec rmdir {} + 2>/dev/null
+			[ -d "$CGDIR" ] || break
+			sleep 0.2
+		done
+	fi
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
+
+# quiet CMD...: CMD without its output (for check).
+quiet() {
+	"$@" >/dev/null 2>&1
+}
+
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		echo "ok:   $what"
+	else
+		echo "FAIL: $what"
+		FAILS=$((FAILS + 1))
+	fi
+}
+
+wait_for() {
+	local timeout=$1 what=$2 deadline rc
+	shift 2
+	deadline=$(($(date +%s%N) + timeout * 1000000000))
+	while :; do
+		"$@"
+		rc=$?
+		[ $rc = 0 ] && return 0
+		if [ $rc = 2 ] || [ "$(date +%s%N)" -ge $deadline ]; then
+			echo "timed out after ${timeout}s: $what" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# in_sd CMD...: CMD in the mount and PID namespaces of the test's systemd
+# (its /run, with the control socket, and its systemctl).
+in_sd() {
+	nsenter -t "$SDPID" -m -p "$@"
+}
+sdctl() {
+	in_sd systemctl --no-pager "$@"
+}
+qctl() {
+	in_sd "$CTLIN" "$@"
+}
+prop() {
+	sdctl show -P "$1" quarantined.service
+}
+
+# ---- what systemd is given ------------------------------------------------
+
+mkdir "$TMP/etc" "$TMP/sysroot" "$TMP/sysroot/etc"
+cp /etc/passwd /etc/group "$TMP/sysroot/etc/"
+: >"$TMP/sysroot/etc/shadow"
+: >"$TMP/sysroot/etc/gshadow"
+if ! systemd-sysusers --root="$TMP/sysroot" "$SYSUSERS" >"$TMP/sysusers.log" 2>&1; then
+	cat "$TMP/sysusers.log"
+	echo "FAIL: systemd-sysusers $SYSUSERS"
+	exit 1
+fi
+QUID=$(awk -F: '$1 == "quarantined" { print $3 }' "$TMP/sysroot/etc/passwd")
+QGID=$(awk -F: '$1 == "quarantined" { print $3 }' "$TMP/sysroot/etc/group")
+OPGID=$(awk -F: '$1 == "quarantine" { print $3 }' "$TMP/sysroot/etc/group")
+cp "$UNIT" "$TMP/quarantined.service"
+cat >"$TMP/qdtest.target" <<-EOF
+	[Unit]
+	Description=quarantined unit test
+	DefaultDependencies=no
+	Wants=quarantined.service
+EOF
+cat >"$TMP/test.conf" <<-EOF
+	[Service]
+	ExecStart=
+	ExecStart=$QIN -c /run/qdtest/quarantined.conf
+	StandardOutput=append:/run/qdtest/daemon.log
+	StandardError=append:/run/qdtest/daemon.log
+EOF
+cat >"$TMP/quarantined.conf" <<-EOF
+	capture: { interfaces = [ "v-h1", "v-late" ]; };
+	networks: { protected = [ "10.66.1.0/24" ]; };
+EOF
+# Run by unshare as the parent of systemd: private /run, /tmp, /var
+# parts, users and cgroup tree, then systemd as PID 1.
+cat >"$TMP/boot.sh" <<-EOF
+	#!/bin/sh
+	set -eu
+	mount -t tmpfs -o mode=0755 tmpfs /run
+	mkdir -p /run/systemd/system/quarantined.service.d /run/qdtest
+	cp "$TMP/quarantined.service" "$TMP/qdtest.target" /run/systemd/system/
+	cp "$TMP/test.conf" /run/systemd/system/quarantined.service.d/
+	cp "$TMP/quarantined.conf" "$TMP/sysroot/etc/passwd" "$TMP/sysroot/etc/group" /run/qdtest/
+	cp "$Q" "$QIN"
+	cp "$CTL" "$CTLIN"
+	chmod 0755 "$QIN" "$CTLIN"
+	mount --bind /run/qdtest/passwd /etc/passwd
+	mount --bind /run/qdtest/group /etc/group
+	for d in /tmp /var/tmp /var/lib /var/log /var/cache; do
+		mount -t tmpfs -o mode=0755 tmpfs "\$d"
+	done
+	chmod 1777 /tmp /var/tmp
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup
+	hostname qdtest
+	exec env -i container=qdtest PATH=/usr/sbin:/usr/bin:/sbin:/bin \\
+		$SYSTEMD --system --unit=qdtest.target --log-target=console --log-level=notice
+EOF
+chmod 0755 "$TMP/boot.sh"
+
+# ---- namespaces and systemd -----------------------------------------------
+
+if ! ip netns add "${NS}gw" 2>"$TMP/netns.err"; then
+	echo "SKIP: cannot create a network namespace: $(cat "$TMP/netns.err")"
+	exit 77
+fi
+NS_MADE="${NS}gw"
+ip netns add "${NS}h1" || exit 1
+NS_MADE="$NS_MADE ${NS}h1"
+for n in gw h1; do
+	ip netns exec "$NS$n" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6;
+		echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6'
+	ip -n "$NS$n" link set lo up
+done
+ip netns exec "${NS}gw" ip link add v-h1 type veth peer name eth0 netns "${NS}h1" || exit 1
+ip -n "${NS}gw" addr add 10.66.1.1/24 dev v-h1
+ip -n "${NS}gw" link set v-h1 up
+ip -n "${NS}h1" addr add $H1/24 dev eth0
+ip -n "${NS}h1" link set eth0 up
+ip -n "${NS}h1" route add default via 10.66.1.1
+
+if ! mkdir "$CGDIR" 2>"$TMP/cg.err"; then
+	echo "SKIP: cannot make a cgroup in $CG: $(cat "$TMP/cg.err")"
+	exit 77
+fi
+# Into our cgroup first, so that it is the root of the new cgroup namespace.
+sh -c 'echo $$ >"$1/cgroup.procs" && exec ip netns exec "$2" unshare --pid --fork --mount \
+	--uts --ipc --cgroup --propagation private --mount-proc "$3"' \
+	sh "$CGDIR" "${NS}gw" "$TMP/boot.sh" >"$TMP/systemd.log" 2>&1 &
+UPID=$!
+
+sd_up() {
+	kill -0 "$UPID" 2>/dev/null || return 2
+	[ -n "$SDPID" ] || SDPID=$(ps -o pid= --ppid "$UPID" | tr -d ' ')
+	[ -n "$SDPID" ] && in_sd test -S /run/systemd/private 2>/dev/null
+}
+if ! wait_for 15 "systemd starts in the namespaces" sd_up; then
+	echo "---- systemd ----"
+	cat "$TMP/systemd.log"
+	echo "SKIP: systemd does not start as PID 1 of namespaces here"
+	exit 77
+fi
+echo "== systemd $("$SYSTEMD" --version | awk 'NR == 1 { print $2 }') is PID 1 of the test's namespaces (pid $SDPID here)"
+
+# ---- start ----------------------------------------------------------------
+
+settled() {
+	case $(prop ActiveState) in
+	activating | deactivating | reloading | "") return 1 ;;
+	esac
+}
+wait_for 30 "quarantined.service settles" settled
+state=$(prop ActiveState)
+check "quarantined.service is active: READY=1 came (ActiveState=$state)" test "$state" = active
+if [ "$state" != active ]; then
+	sdctl status quarantined.service
+	nsenter -t "$SDPID" -m cat /run/qdtest/daemon.log
+	exit 1
+fi
+# The daemon's pid as seen from here: a child of systemd whose pid in
+# systemd's namespace (the last NSpid column) is the unit's MainPID.
+main=$(prop MainPID)
+MPID=""
+for p in $(ps -o pid= --ppid "$SDPID"); do
+	if [ "$(awk '$1 == "NSpid:" { print $NF }' "/proc/$p/status" 2>/dev/null)" = "$main" ]; then
+		MPID=$p
+	fi
+done
+if [ -z "$MPID" ]; then
+	echo "FAIL: no process for MainPID $main"
+	exit 1
+fi
+status_of() {
+	awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$MPID/status"
+}
+check "the main process is quarantined ($(cat "/proc/$MPID/comm" 2>/dev/null))" \
+	test "$(cat "/proc/$MPID/comm" 2>/dev/null)" = quarantined
+check "uid $QUID (quarantined): $(status_of Uid)" test "$(status_of Uid)" = "$QUID $QUID $QUID $QUID"
+check "gid $QGID (quarantined): $(status_of Gid)" test "$(status_of Gid)" = "$QGID $QGID $QGID $QGID"
+check "supplementary group $OPGID (quarantine): $(status_of Groups)" \
+	sh -c "echo ' $(status_of Groups) ' | grep -q ' $OPGID '"
+check "CapEff 0000000000003000: $(status_of CapEff)" test "$(status_of CapEff)" = 0000000000003000
+check "CapPrm 0000000000003000: $(status_of CapPrm)" test "$(status_of CapPrm)" = 0000000000003000
+check "CapInh empty: $(status_of CapInh)" test "$(status_of CapInh)" = 0000000000000000
+check "CapAmb empty: $(status_of CapAmb)" test "$(status_of CapAmb)" = 0000000000000000
+check "CapBnd 0000000000003000: $(status_of CapBnd)" test "$(status_of CapBnd)" = 0000000000003000
+check "NoNewPrivs: $(status_of NoNewPrivs)" test "$(status_of NoNewPrivs)" = 1
+check "a seccomp filter (Seccomp: $(status_of Seccomp))" test "$(status_of Seccomp)" = 2
+
+sock=/run/quarantined/control.sock
+check "$sock is quarantined:quarantine 0660 ($(in_sd stat -c '%U:%G %a' $sock))" \
+	test "$(in_sd stat -c '%U:%G %a' $sock)" = "quarantined:quarantine 660"
+check "the state directory is quarantined 0750 ($(in_sd stat -c '%U %a' /var/lib/quarantined))" \
+	test "$(in_sd stat -c '%U %a' /var/lib/quarantined)" = "quarantined 750"
+check "an operator in group quarantine runs quarantinectl status" \
+	quiet in_sd setpriv --reuid=4711 --regid=4711 --groups="$OPGID" "$CTLIN" status
+check "a user outside the group is refused" \
+	eval "! quiet in_sd setpriv --reuid=4711 --regid=4711 --clear-groups '$CTLIN' status"
+
+# ---- enforce, detect, capture ---------------------------------------------
+
+in_iso4() {
+	ip netns exec "${NS}gw" nft list set inet quarantined iso4 2>/dev/null | grep -qwF -- "$H1"
+}
+check "quarantinectl quarantine $H1" quiet qctl quarantine $H1 --reason systemd-unit
+check "iso4 holds $H1" in_iso4
+check "quarantinectl release $H1" quiet qctl release $H1
+check "released: iso4 no longer holds $H1" eval '! in_iso4'
+
+ip netns exec "${NS}h1" "$WORM" -n 10.66.128.0/18 -p 445 -r 50 -d 3 >"$TMP/worm.json"
+check "the worm's scan is detected and isolated" wait_for 5 "$H1 in iso4" in_iso4
+evidence() {
+	in_sd sh -c "ls /var/lib/quarantined/evidence/$H1-*.pcap" >/dev/null 2>&1
+}
+check "its evidence pcap is written" wait_for 5 "evidence of $H1" evidence
+
+ip netns exec "${NS}gw" ip link add v-late type veth peer name v-late-p
+ip -n "${NS}gw" link set v-late up
+ip -n "${NS}gw" link set v-late-p up
+late() {
+	qctl status 2>/dev/null | grep -q '^interface v-late .* packets'
+}
+check "v-late, made after the start, is captured (retried)" wait_for 10 "capture on v-late" late
+
+# ---- reload, restart, stop ------------------------------------------------
+
+check "systemctl reload quarantined" sdctl reload quarantined.service
+sleep 0.5
+check "still active after SIGHUP" test "$(prop ActiveState)" = active
+check "quarantinectl reload" quiet qctl reload
+check "systemctl restart quarantined" sdctl restart quarantined.service
+listed() {
+	qctl list 2>/dev/null | grep -qE "^$H1 +isolated"
+}
+check "after the restart, $H1 is still isolated (state restored)" wait_for 10 "$H1 listed" listed
+check "systemctl stop quarantined" sdctl stop quarantined.service
+check "stopped with exit status 0 (Result=$(prop Result), status $(prop ExecMainStatus))" \
+	test "$(prop Result) $(prop ExecMainStatus)" = "success 0"
+check "the runtime directory is gone" eval '! in_sd test -e /run/quarantined'
+check "the table stays" quiet ip netns exec "${NS}gw" nft list table inet quarantined
+
+# No interface at all: exit status 2, and no restart (RestartPreventExitStatus).
+# shellcheck disable=SC2016 # $1 is for the inner sh
+in_sd sh -c 'printf "[Service]\nExecStart=\nExecStart=%s -c /dev/null\n" "$1" \
+	>/run/systemd/system/quarantined.service.d/zz-usage.conf' sh "$QIN"
+sdctl daemon-reload
+sdctl start quarantined.service 2>/dev/null
+sleep 2
+check "a usage error fails the unit (status $(prop ExecMainStatus)) without restarts ($(prop NRestarts))" \
+	test "$(prop ActiveState) $(prop ExecMainStatus) $(prop NRestarts)" = "failed 2 0"
+
+if [ "$FAILS" != 0 ]; then
+	echo "---- daemon output ----"
+	nsenter -t "$SDPID" -m cat /run/qdtest/daemon.log
+	echo "$FAILS check(s) failed"
+	exit 1
+fi
+echo "all checks passed"
