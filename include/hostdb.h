@@ -134,6 +134,8 @@ void hostdb_clear(struct hostdb *db);
 void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port);
 
 const char *host_state_name(enum host_state s);
+/* The state a level in force puts a host in (none: released). */
+enum host_state host_state_for_level(enum level l);
 int host_state_parse(const char *s, enum host_state *ret);
 
 #endif

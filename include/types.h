@@ -3,6 +3,7 @@
 #define QD_TYPES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define QD_VERSION_STRING "0.1.0"
@@ -54,6 +55,10 @@ const char *proto_bit_name(unsigned bit);
 int proto_mask_parse(const char *s, unsigned *ret);
 int role_parse(const char *s, unsigned *ret_bit);
 const char *role_name(unsigned bit);
+
+/* Writes a message into err (NULL or errlen 0: nothing).  For the "message
+ * in err" convention of functions that return -errno. */
+void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Parses a duration such as "90", "90s", "30m", "12h", "7d" into seconds. */
 int duration_parse(const char *s, uint64_t *ret_s);

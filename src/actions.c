@@ -13,20 +13,6 @@
 /* Requests per transaction when a timer or a resync touches many hosts. */
 #define CHUNK 256
 
-static enum host_state state_for(enum level l)
-{
-	switch (l) {
-	case LEVEL_WATCH:
-		return HOST_WATCHED;
-	case LEVEL_CONTAIN:
-		return HOST_CONTAINED;
-	case LEVEL_ISOLATE:
-		return HOST_ISOLATED;
-	default:
-		return HOST_RELEASED;
-	}
-}
-
 static void note_expiry(struct engine *e, usec_t t)
 {
 	if (t && t < e->next_expiry_us)
@@ -119,7 +105,7 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 			 (rec->state != HOST_CLEANING && rec->state != HOST_UNCLEANABLE))
 			/* A host in certification keeps that state while it
 			 * stays blocked. */
-			rec->state = (uint8_t)state_for(c->effective);
+			rec->state = (uint8_t)host_state_for_level(c->effective);
 		rec->changed_us = now;
 		rec->by_uid = c->by_uid;
 		snprintf(rec->reason, sizeof(rec->reason), "%s", c->reason ? c->reason : "");
@@ -297,7 +283,7 @@ int act_sync(struct engine *e, usec_t now)
 			/* Take what the kernel holds as the level in force. */
 			rec->level = rec->kiso ? LEVEL_ISOLATE : LEVEL_CONTAIN;
 			rec->decided = rec->level;
-			rec->state = (uint8_t)state_for((enum level)rec->level);
+			rec->state = (uint8_t)host_state_for_level((enum level)rec->level);
 			memcpy(rec->want, rec->k, rec->nk * sizeof(rec->k[0]));
 			rec->nwant = rec->nk;
 			hostdb_history(rec, now, HIST_ADOPT, (enum level)rec->level, -1,

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "types.h"
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -75,20 +77,6 @@ struct control {
 	struct client clients[CONTROL_MAX_CLIENTS];
 	struct ctl_request req; /* scratch: 17 kB is better off the stack */
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- reply bodies ---- */
 
@@ -224,11 +212,11 @@ static int probe_existing(const struct sockaddr_un *sun, char *err, size_t errle
 		if (errno == ENOENT)
 			return 0;
 		r = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		set_err(err, errlen, "%s: %s", path, strerror(errno));
 		return r;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
-		seterr(err, errlen, "%s exists and is not a socket", path);
+		set_err(err, errlen, "%s exists and is not a socket", path);
 		return -EEXIST;
 	}
 	/* Non-blocking, so that a live daemon with a full backlog answers
@@ -236,24 +224,24 @@ static int probe_existing(const struct sockaddr_un *sun, char *err, size_t errle
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
-		seterr(err, errlen, "socket: %s", strerror(errno));
+		set_err(err, errlen, "socket: %s", strerror(errno));
 		return r;
 	}
 	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 || errno == EAGAIN) {
 		close(fd);
-		seterr(err, errlen, "another quarantined is running on %s", path);
+		set_err(err, errlen, "another quarantined is running on %s", path);
 		return -EADDRINUSE;
 	}
 	r = -errno;
 	close(fd);
 	if (r != -ECONNREFUSED) {
-		seterr(err, errlen, "%s: %s", path, strerror(-r));
+		set_err(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
 	/* Nobody listens: left over by a daemon that died. */
 	if (unlink(path) < 0 && errno != ENOENT) {
 		r = -errno;
-		seterr(err, errlen, "removing stale %s: %s", path, strerror(errno));
+		set_err(err, errlen, "removing stale %s: %s", path, strerror(errno));
 		return r;
 	}
 	return 0;
@@ -278,13 +266,13 @@ static int check_directory(const char *path, char *err, size_t errlen)
 		int r = -errno;
 
 		if (errno == ENOENT)
-			seterr(err, errlen, "directory %s of control socket does not exist", dir);
+			set_err(err, errlen, "directory %s of control socket does not exist", dir);
 		else
-			seterr(err, errlen, "directory %s: %s", dir, strerror(errno));
+			set_err(err, errlen, "directory %s: %s", dir, strerror(errno));
 		return r;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		seterr(err, errlen, "%s is not a directory", dir);
+		set_err(err, errlen, "%s is not a directory", dir);
 		return -ENOTDIR;
 	}
 	return 0;
@@ -301,15 +289,15 @@ int control_open(const char *path, const char *group, ctl_handler handler, void 
 	int r;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		seterr(err, errlen, "control socket path too long (max %zu bytes): %s",
-		       sizeof(sun.sun_path) - 1, path);
+		set_err(err, errlen, "control socket path too long (max %zu bytes): %s",
+			sizeof(sun.sun_path) - 1, path);
 		return -ENAMETOOLONG;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	c->fd = -1;
@@ -326,7 +314,7 @@ int control_open(const char *path, const char *group, ctl_handler handler, void 
 			c->group = strdup(group);
 			if (!c->group) {
 				r = -ENOMEM;
-				seterr(err, errlen, "out of memory");
+				set_err(err, errlen, "out of memory");
 				goto fail;
 			}
 		}
@@ -342,7 +330,7 @@ int control_open(const char *path, const char *group, ctl_handler handler, void 
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0) {
 		r = -errno;
-		seterr(err, errlen, "socket: %s", strerror(errno));
+		set_err(err, errlen, "socket: %s", strerror(errno));
 		goto fail;
 	}
 	/* Born 0600: nobody else may connect before the group is right. */
@@ -352,21 +340,21 @@ int control_open(const char *path, const char *group, ctl_handler handler, void 
 	if (r < 0) {
 		r = -errno;
 		if (errno == EADDRINUSE)
-			seterr(err, errlen, "another quarantined is running on %s", path);
+			set_err(err, errlen, "another quarantined is running on %s", path);
 		else
-			seterr(err, errlen, "bind %s: %s", path, strerror(errno));
+			set_err(err, errlen, "bind %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	c->path = strdup(path);
 	if (!c->path) {
 		r = -ENOMEM;
-		seterr(err, errlen, "out of memory");
+		set_err(err, errlen, "out of memory");
 		unlink(path);
 		goto fail;
 	}
 	if (lstat(path, &st) < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		set_err(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail_unlink;
 	}
 	c->dev = st.st_dev;
@@ -376,19 +364,19 @@ int control_open(const char *path, const char *group, ctl_handler handler, void 
 		 * to the wrong group. */
 		if (chown(path, (uid_t)-1, c->gid) < 0) {
 			r = -errno;
-			seterr(err, errlen, "chown %s to group %s: %s", path, group,
-			       strerror(errno));
+			set_err(err, errlen, "chown %s to group %s: %s", path, group,
+				strerror(errno));
 			goto fail_unlink;
 		}
 		if (chmod(path, 0660) < 0) {
 			r = -errno;
-			seterr(err, errlen, "chmod %s: %s", path, strerror(errno));
+			set_err(err, errlen, "chmod %s: %s", path, strerror(errno));
 			goto fail_unlink;
 		}
 	}
 	if (listen(c->fd, LISTEN_BACKLOG) < 0) {
 		r = -errno;
-		seterr(err, errlen, "listen %s: %s", path, strerror(errno));
+		set_err(err, errlen, "listen %s: %s", path, strerror(errno));
 		goto fail_unlink;
 	}
 	/* Said once, here, and only when the socket is up: the operator

@@ -11,20 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Bytes that would break the framing (TAB, LF), the escape itself, and
  * every other control byte so that a header line is always printable. */
 static bool needs_escape(unsigned char ch)
@@ -137,31 +123,31 @@ static int parse_field(const char *src, size_t n, char *key, char *value, size_t
 	int r;
 
 	if (n == 0) {
-		seterr(err, errlen, "empty field");
+		set_err(err, errlen, "empty field");
 		return -EINVAL;
 	}
 	if (!eq) {
-		seterr(err, errlen, "field without '='");
+		set_err(err, errlen, "field without '='");
 		return -EINVAL;
 	}
 	klen = (size_t)(eq - src);
 	if (klen >= CTL_KEY_MAX) {
-		seterr(err, errlen, "key too long (max %d bytes)", CTL_KEY_MAX - 1);
+		set_err(err, errlen, "key too long (max %d bytes)", CTL_KEY_MAX - 1);
 		return -E2BIG;
 	}
 	if (!key_valid(src, klen)) {
-		seterr(err, errlen, "invalid key (want [a-z_]+)");
+		set_err(err, errlen, "invalid key (want [a-z_]+)");
 		return -EINVAL;
 	}
 	memcpy(key, src, klen);
 	key[klen] = '\0';
 	r = decode(eq + 1, n - klen - 1, value, vlen);
 	if (r == -E2BIG) {
-		seterr(err, errlen, "value of %s too long (max %zu bytes)", key, vlen - 1);
+		set_err(err, errlen, "value of %s too long (max %zu bytes)", key, vlen - 1);
 		return r;
 	}
 	if (r < 0) {
-		seterr(err, errlen, "invalid encoding in value of %s", key);
+		set_err(err, errlen, "invalid encoding in value of %s", key);
 		return r;
 	}
 	return 0;
@@ -178,14 +164,14 @@ int ctl_request_parse(const char *buf, size_t len, struct ctl_request *req, char
 
 	if (!lf) {
 		if (len >= CTL_MAX_HEADER) {
-			seterr(err, errlen, "header too long (max %d bytes)", CTL_MAX_HEADER);
+			set_err(err, errlen, "header too long (max %d bytes)", CTL_MAX_HEADER);
 			return -E2BIG;
 		}
-		seterr(err, errlen, len == 0 ? "empty request" : "header not terminated");
+		set_err(err, errlen, len == 0 ? "empty request" : "header not terminated");
 		return -EINVAL;
 	}
 	if (len - (size_t)(lf + 1 - buf) > CTL_MAX_BODY) {
-		seterr(err, errlen, "body too long (max %u bytes)", CTL_MAX_BODY);
+		set_err(err, errlen, "body too long (max %u bytes)", CTL_MAX_BODY);
 		return -E2BIG;
 	}
 
@@ -199,7 +185,7 @@ int ctl_request_parse(const char *buf, size_t len, struct ctl_request *req, char
 		char value[CTL_VALUE_MAX];
 
 		if (p == end && p == buf) {
-			seterr(err, errlen, "missing cmd");
+			set_err(err, errlen, "missing cmd");
 			return -EINVAL;
 		}
 		r = parse_field(p, (size_t)(fend - p), key, value, sizeof(value), err, errlen);
@@ -207,23 +193,23 @@ int ctl_request_parse(const char *buf, size_t len, struct ctl_request *req, char
 			return r;
 		if (strcmp(key, "cmd") == 0) {
 			if (have_cmd) {
-				seterr(err, errlen, "duplicate key cmd");
+				set_err(err, errlen, "duplicate key cmd");
 				return -EINVAL;
 			}
 			if (!cmd_valid(value)) {
-				seterr(err, errlen, "invalid cmd (want [a-z]+)");
+				set_err(err, errlen, "invalid cmd (want [a-z]+)");
 				return -EINVAL;
 			}
 			memcpy(req->cmd, value, strlen(value) + 1);
 			have_cmd = true;
 		} else {
 			if (ctl_request_get(req, key)) {
-				seterr(err, errlen, "duplicate key %s", key);
+				set_err(err, errlen, "duplicate key %s", key);
 				return -EINVAL;
 			}
 			if (req->nargs >= CTL_MAX_ARGS) {
-				seterr(err, errlen, "too many fields (max %d besides cmd)",
-				       CTL_MAX_ARGS);
+				set_err(err, errlen, "too many fields (max %d besides cmd)",
+					CTL_MAX_ARGS);
 				return -E2BIG;
 			}
 			memcpy(req->args[req->nargs].key, key, sizeof(key));
@@ -233,7 +219,7 @@ int ctl_request_parse(const char *buf, size_t len, struct ctl_request *req, char
 		p = fend + 1;
 	}
 	if (!have_cmd) {
-		seterr(err, errlen, "missing cmd");
+		set_err(err, errlen, "missing cmd");
 		return -EINVAL;
 	}
 	req->body = lf + 1;

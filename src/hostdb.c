@@ -24,6 +24,20 @@ const char *host_state_name(enum host_state s)
 	return (unsigned)s < HOST_STATE_COUNT ? state_names[s] : "?";
 }
 
+enum host_state host_state_for_level(enum level l)
+{
+	switch (l) {
+	case LEVEL_WATCH:
+		return HOST_WATCHED;
+	case LEVEL_CONTAIN:
+		return HOST_CONTAINED;
+	case LEVEL_ISOLATE:
+		return HOST_ISOLATED;
+	default:
+		return HOST_RELEASED;
+	}
+}
+
 int host_state_parse(const char *s, enum host_state *ret)
 {
 	for (unsigned i = 0; i < HOST_STATE_COUNT; i++)

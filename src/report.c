@@ -183,18 +183,9 @@ static const char *ts_text(usec_t ts, char buf[32])
  * level policy decided says what would have been done. */
 static enum host_state count_state(const struct hostrec *r, bool offline)
 {
-	if (offline) {
-		switch ((enum level)r->decided) {
-		case LEVEL_WATCH:
-			return HOST_WATCHED;
-		case LEVEL_CONTAIN:
-			return HOST_CONTAINED;
-		case LEVEL_ISOLATE:
-			return HOST_ISOLATED;
-		default:
-			return HOST_DETECTED;
-		}
-	}
+	if (offline)
+		return r->decided == LEVEL_NONE ? HOST_DETECTED
+						: host_state_for_level((enum level)r->decided);
 	return r->state < HOST_STATE_COUNT ? (enum host_state)r->state : HOST_DETECTED;
 }
 

@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "types.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,20 +38,6 @@
 #define MAX_LINE 8192
 /* Fields on one line: a host line has 18; later versions may add some. */
 #define MAX_FIELDS 48
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- CRC-32 (ISO-HDLC, reflected 0xEDB88320: zlib's crc32()) ---- */
 
@@ -414,7 +402,7 @@ int state_save(const struct engine *e, const char *dir, char *err, size_t errlen
 	w.tab = tab;
 	if (!tab || !w.buf) {
 		r = -ENOMEM;
-		seterr(err, errlen, "cannot save the state: %s", strerror(-r));
+		set_err(err, errlen, "cannot save the state: %s", strerror(-r));
 		goto out;
 	}
 	crc_init(tab);
@@ -424,7 +412,7 @@ int state_save(const struct engine *e, const char *dir, char *err, size_t errlen
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s: %s", dir, strerror(-r));
+		set_err(err, errlen, "%s: %s", dir, strerror(-r));
 		goto out;
 	}
 	/* O_TRUNC: a state.tmp left by a crash is simply overwritten. */
@@ -432,14 +420,14 @@ int state_save(const struct engine *e, const char *dir, char *err, size_t errlen
 		      0600);
 	if (w.fd < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s/%s: %s", dir, STATE_TMP_FILE, strerror(-r));
+		set_err(err, errlen, "%s/%s: %s", dir, STATE_TMP_FILE, strerror(-r));
 		goto out;
 	}
 	tmp_made = true;
 	/* O_CREAT's mode does not apply to a leftover file. */
 	if (fchmod(w.fd, 0600) < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s/%s: chmod: %s", dir, STATE_TMP_FILE, strerror(-r));
+		set_err(err, errlen, "%s/%s: chmod: %s", dir, STATE_TMP_FILE, strerror(-r));
 		goto out;
 	}
 
@@ -450,35 +438,35 @@ int state_save(const struct engine *e, const char *dir, char *err, size_t errlen
 	w_flush(&w);
 	if (w.err) {
 		r = w.err;
-		seterr(err, errlen, "%s/%s: write: %s", dir, STATE_TMP_FILE, strerror(-r));
+		set_err(err, errlen, "%s/%s: write: %s", dir, STATE_TMP_FILE, strerror(-r));
 		goto out;
 	}
 	/* Data on disk before the rename makes it visible: otherwise a crash
 	 * could leave a renamed but empty file. */
 	if (fsync(w.fd) < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s/%s: fsync: %s", dir, STATE_TMP_FILE, strerror(-r));
+		set_err(err, errlen, "%s/%s: fsync: %s", dir, STATE_TMP_FILE, strerror(-r));
 		goto out;
 	}
 	r = close(w.fd);
 	w.fd = -1;
 	if (r < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s/%s: close: %s", dir, STATE_TMP_FILE, strerror(-r));
+		set_err(err, errlen, "%s/%s: close: %s", dir, STATE_TMP_FILE, strerror(-r));
 		goto out;
 	}
 	if (renameat(dfd, STATE_TMP_FILE, dfd, STATE_FILE) < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s/%s: rename to %s: %s", dir, STATE_TMP_FILE, STATE_FILE,
-		       strerror(-r));
+		set_err(err, errlen, "%s/%s: rename to %s: %s", dir, STATE_TMP_FILE, STATE_FILE,
+			strerror(-r));
 		goto out;
 	}
 	tmp_made = false;
 	/* The rename itself is durable only once the directory is. */
 	if (fsync(dfd) < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s: fsync after renaming %s: %s", dir, STATE_FILE,
-		       strerror(-r));
+		set_err(err, errlen, "%s: fsync after renaming %s: %s", dir, STATE_FILE,
+			strerror(-r));
 		goto out;
 	}
 	r = 0;
@@ -593,7 +581,7 @@ static int bad(struct loader *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	seterr(l->err, l->errlen, "%s:%u: %s", l->path, l->line, msg);
+	set_err(l->err, l->errlen, "%s:%u: %s", l->path, l->line, msg);
 	return -EBADMSG;
 }
 
@@ -1149,7 +1137,7 @@ static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab
 		return bad(l, "line longer than %d bytes", MAX_LINE);
 	}
 	if (k < 0) {
-		seterr(l->err, l->errlen, "%s: read: %s", l->path, strerror(-k));
+		set_err(l->err, l->errlen, "%s: read: %s", l->path, strerror(-k));
 		return k;
 	}
 	if (l->line == 0) {
@@ -1205,7 +1193,7 @@ static int load_all(struct loader *l, struct reader *rd, unsigned lines)
 	while (l->line + 1 < lines) {
 		k = rd_line(rd, &s, &n, &nl);
 		if (k < 0 && k != -E2BIG) {
-			seterr(l->err, l->errlen, "%s: read: %s", l->path, strerror(-k));
+			set_err(l->err, l->errlen, "%s: read: %s", l->path, strerror(-k));
 			return k;
 		}
 		/* The file is replaced by rename, never rewritten: it cannot
@@ -1258,24 +1246,24 @@ int state_load(struct engine *e, const char *dir, char *err, size_t errlen)
 
 	if (!tab) {
 		r = -ENOMEM;
-		seterr(err, errlen, "cannot read the state: %s", strerror(-r));
+		set_err(err, errlen, "cannot read the state: %s", strerror(-r));
 		goto out;
 	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE) >= sizeof(path)) {
 		r = -ENAMETOOLONG;
-		seterr(err, errlen, "%s/%s: %s", dir, STATE_FILE, strerror(-r));
+		set_err(err, errlen, "%s/%s: %s", dir, STATE_FILE, strerror(-r));
 		goto out;
 	}
 	l.path = path;
 	if (hostdb_count(&e->hosts) || e->incidents.n || e->pol.allowed.n) {
 		r = -EINVAL;
-		seterr(err, errlen, "%s: not loaded: the registry is not empty", path);
+		set_err(err, errlen, "%s: not loaded: the registry is not empty", path);
 		goto out;
 	}
 	rd.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (rd.fd < 0 || fstat(rd.fd, &st) < 0) {
 		r = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-r));
+		set_err(err, errlen, "%s: %s", path, strerror(-r));
 		goto out;
 	}
 	/* A small file gets a small buffer; it must still hold the longest
@@ -1284,7 +1272,7 @@ int state_load(struct engine *e, const char *dir, char *err, size_t errlen)
 	rd.buf = malloc(rd.cap);
 	if (!rd.buf) {
 		r = -ENOMEM;
-		seterr(err, errlen, "cannot read the state: %s", strerror(-r));
+		set_err(err, errlen, "cannot read the state: %s", strerror(-r));
 		goto out;
 	}
 	crc_init(tab);
@@ -1293,20 +1281,20 @@ int state_load(struct engine *e, const char *dir, char *err, size_t errlen)
 		goto out;
 	if (hosts > hostdb_capacity(&e->hosts)) {
 		r = -EOVERFLOW;
-		seterr(err, errlen,
-		       "%s: holds %lu hosts, more than limits.max_blocked (%u): nothing loaded",
-		       path, hosts, hostdb_capacity(&e->hosts));
+		set_err(err, errlen,
+			"%s: holds %lu hosts, more than limits.max_blocked (%u): nothing loaded",
+			path, hosts, hostdb_capacity(&e->hosts));
 		goto out;
 	}
 	r = rd_rewind(&rd);
 	if (r < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(-r));
+		set_err(err, errlen, "%s: %s", path, strerror(-r));
 		goto out;
 	}
 	r = load_all(&l, &rd, lines);
 	if (r < 0) {
 		if (r == -ENOMEM)
-			seterr(err, errlen, "%s: %s: nothing loaded", path, strerror(-r));
+			set_err(err, errlen, "%s: %s: nothing loaded", path, strerror(-r));
 		unload(e);
 	}
 out:

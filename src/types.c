@@ -2,6 +2,8 @@
 #include "types.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,4 +147,15 @@ int duration_parse(const char *s, uint64_t *ret_s)
 		return -ERANGE;
 	*ret_s = v * mult;
 	return 0;
+}
+
+void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }
