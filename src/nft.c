@@ -144,6 +144,13 @@ int nft_open(const struct nft_params *p, struct nft **ret)
 			       sizeof(sz)) < 0)
 			setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET, SO_RCVBUF, &sz,
 				   sizeof(sz));
+		/* A whole transaction goes in one sendmsg(): the default send
+		 * buffer (wmem_default, 208 KiB) refuses one of ~10,000
+		 * elements with EMSGSIZE. */
+		if (setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET, SO_SNDBUFFORCE, &sz,
+			       sizeof(sz)) < 0)
+			setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET, SO_SNDBUF, &sz,
+				   sizeof(sz));
 	}
 	n->portid = mnl_socket_get_portid(n->nl);
 	n->seq = (uint32_t)time(NULL);
