@@ -34,7 +34,7 @@ echo "== man pages (mandoc -Tlint)"
 mandoc -Tlint -Wwarning man/*.[0-9]
 
 echo "== format (clang-format)"
-clang-format --dry-run --Werror src/*.c include/*.h tests/unit/*.c tests/tracegen/*.c tests/e2e/*.c \
+clang-format --dry-run --Werror src/*.c include/*.h bench/*.c bench/*.h tests/unit/*.c tests/tracegen/*.c tests/e2e/*.c \
 	fuzz/*.c
 
 echo "== all tests passed"
