@@ -212,8 +212,9 @@ static uint64_t commit_chunked(struct nft *n, struct nft_op *ops, unsigned nops,
 static int sndbuf_before; /* bytes, as getsockopt(SO_SNDBUF) said */
 
 /* The kernel refuses a transaction larger than the socket's send buffer
- * (EMSGSIZE); nft.c does not size it (nft itself does, SO_SNDBUFFORCE to
- * the batch's size).  To measure the kernel's cost anyway, raise it. */
+ * (EMSGSIZE).  nft_open() raises it to 4 MiB since 8cecfd4 (nft, too,
+ * sizes it to each batch); should a transaction still be refused, raise it
+ * further here to measure the kernel's cost anyway, and say so. */
 static void raise_sndbuf(struct nft *n)
 {
 	int sz = 64 << 20;
@@ -350,9 +351,9 @@ static void bench_sizes(const struct opts *o, struct nft *ours, struct nft *base
 	       "NEWSETELEM message instead of one per host, measured up to %u elements.)\n",
 	       ONE_MSG_MAX);
 	if (emsgsize_at)
-		printf("[1] As shipped, nft_commit() of %u one-element messages fails with "
+		printf("[1] As built, nft_commit() of %u one-element messages fails with "
 		       "EMSGSIZE: the transaction is larger than the netlink socket's send buffer "
-		       "(SO_SNDBUF %d bytes, net.core.wmem_default); measured after raising it "
+		       "(SO_SNDBUF %d bytes); measured after raising it "
 		       "with SO_SNDBUFFORCE on nft_fd().\n",
 		       emsgsize_at, sndbuf_before);
 }

@@ -3,7 +3,7 @@
 # prints a compact table.  Run as root on Debian 12 (bench_nft needs a
 # network namespace of its own).  docs/BENCHMARKS.md explains the figures.
 #
-#   bench/run.sh            everything (about 10 minutes on 2 cores)
+#   bench/run.sh            everything (about 15 minutes on 2 cores)
 #   BENCH_QUICK=1 bench/run.sh   smaller inputs, fewer runs: a smoke test
 #
 # Needs only what tools/deps.sh installs (meson, ninja, libpcap, libnftnl,

@@ -214,13 +214,17 @@ static void err(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
 static const char *keypath(char buf[PATHBUF], const char *parent, const config_setting_t *s)
 {
 	const char *name = config_setting_name(s);
+	int n;
 
 	if (name && parent[0])
-		snprintf(buf, PATHBUF, "%s.%s", parent, name);
+		n = snprintf(buf, PATHBUF, "%s.%s", parent, name);
 	else if (name)
-		snprintf(buf, PATHBUF, "%s", name);
+		n = snprintf(buf, PATHBUF, "%s", name);
 	else
-		snprintf(buf, PATHBUF, "%s[%d]", parent, config_setting_index(s));
+		n = snprintf(buf, PATHBUF, "%s[%d]", parent, config_setting_index(s));
+	/* A path cut short still names the key well enough in a message. */
+	if (n >= PATHBUF)
+		buf[PATHBUF - 1] = '\0';
 	return buf;
 }
 

@@ -437,7 +437,42 @@ static struct portslot *slot_get(struct detect *d, struct dhost *h, unsigned rul
 	return victim;
 }
 
-/* Counts probe pr towards every rule evaluated at `when`. */
+/* Fills the detection of a rule that crossed its threshold. */
+static void fill_detection(const struct rule *rule, enum rule_kind kind, const struct dprobe *pr,
+			   struct detection *det)
+{
+	unsigned proto = pr->k.proto;
+
+	memset(det, 0, sizeof(*det));
+	det->window_s = rule->window_s;
+	switch (kind) {
+	case RK_HOST:
+		det->kind = EVIDENCE_DISTINCT_DST;
+		if (proto == PROTO_TCP || proto == PROTO_UDP) {
+			det->fixed_ports = true;
+			det->nports = rule->nports;
+			memcpy(det->ports, rule->ports, rule->nports * sizeof(rule->ports[0]));
+			for (unsigned j = 0; j < rule->nports; j++)
+				det->port_protos[j] =
+					(uint8_t)(rule->protos & (PROTO_TCP | PROTO_UDP));
+		}
+		break;
+	case RK_PORT:
+		det->kind = EVIDENCE_DISTINCT_DST;
+		det->fixed_ports = true;
+		det->nports = 1;
+		det->ports[0] = pr->k.port;
+		det->port_protos[0] = (uint8_t)proto;
+		break;
+	default:
+		det->kind = EVIDENCE_DISTINCT_PORTS;
+		det->target = pr->k.dst;
+		break;
+	}
+}
+
+/* Counts probe pr towards every rule evaluated at `when`.  This runs for
+ * every probe: the detection record is only built for a rule that fires. */
 static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const struct dprobe *pr,
 		  enum when when, usec_t ts)
 {
@@ -453,8 +488,6 @@ static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const s
 
 		if (!(rule->protos & proto) || (rule->exempt_roles & h->roles))
 			continue;
-		memset(&det, 0, sizeof(det));
-		det.window_s = rule->window_s;
 		switch (ri->kind) {
 		case RK_HOST:
 			if (rule->nports && (proto == PROTO_TCP || proto == PROTO_UDP) &&
@@ -464,43 +497,25 @@ static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const s
 				continue;
 			peer->counted |= 1u << r;
 			w = &h->ctr[ri->idx];
-			n = swin_add(w, ts, ri->width_us, pr->first_us);
-			det.kind = EVIDENCE_DISTINCT_DST;
-			if (proto == PROTO_TCP || proto == PROTO_UDP) {
-				det.fixed_ports = true;
-				det.nports = rule->nports;
-				memcpy(det.ports, rule->ports,
-				       rule->nports * sizeof(rule->ports[0]));
-				for (unsigned j = 0; j < rule->nports; j++)
-					det.port_protos[j] =
-						(uint8_t)(rule->protos & (PROTO_TCP | PROTO_UDP));
-			}
 			break;
 		case RK_PORT:
 			if (proto != PROTO_TCP && proto != PROTO_UDP)
 				continue;
 			w = &slot_get(d, h, r, proto, pr->k.port, ts)->w;
-			n = swin_add(w, ts, ri->width_us, pr->first_us);
-			det.kind = EVIDENCE_DISTINCT_DST;
-			det.fixed_ports = true;
-			det.nports = 1;
-			det.ports[0] = pr->k.port;
-			det.port_protos[0] = (uint8_t)proto;
 			break;
 		case RK_VERT:
 			if (proto != PROTO_TCP && proto != PROTO_UDP)
 				continue;
 			w = &peer->vctr[ri->idx];
-			n = swin_add(w, ts, ri->width_us, pr->first_us);
-			det.kind = EVIDENCE_DISTINCT_PORTS;
-			det.target = pr->k.dst;
 			break;
 		default:
 			continue;
 		}
+		n = swin_add(w, ts, ri->width_us, pr->first_us);
 		if (n < rule->threshold || (h->fired & (1u << r)))
 			continue;
 		h->fired |= 1u << r;
+		fill_detection(rule, (enum rule_kind)ri->kind, pr, &det);
 		det.count = n;
 		det.first_probe_us = w->first_us;
 		fire(d, h, r, rule->severity, pr, ts, &det);

@@ -190,7 +190,10 @@ static int txn_begin(struct nft *n, struct txn *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->n = n;
-	t->b = nftnl_batch_alloc(MNL_SOCKET_BUFFER_SIZE, MNL_SOCKET_BUFFER_SIZE);
+	/* A message may run past a page by up to the overrun: ours are at
+	 * most a few KiB (NETWORKS_PER_MSG, HOST_MAX_PORTS elements), 64 KiB
+	 * leaves room. */
+	t->b = nftnl_batch_alloc(MNL_SOCKET_BUFFER_SIZE, 65536);
 	if (!t->b)
 		return -ENOMEM;
 	nftnl_batch_begin(nftnl_batch_buffer(t->b), n->seq++);
@@ -707,6 +710,11 @@ static void interval_add(struct nftnl_set *ns, const struct prefix *p)
 	}
 }
 
+/* Prefixes per NEWSETELEM message (two elements each at most): one
+ * message must fit in the batch page's overrun, and a long list of
+ * remediation or admin networks would not. */
+#define NETWORKS_PER_MSG 64
+
 static void emit_networks(struct txn *t, enum nft_set s, const struct prefix_list *l)
 {
 	struct nftnl_set *ns = set_ref(t->n, s);
@@ -718,18 +726,28 @@ static void emit_networks(struct txn *t, enum nft_set s, const struct prefix_lis
 	nlh = txn_msg(t, NFT_MSG_DELSETELEM, 0);
 	nftnl_set_elems_nlmsg_build_payload(nlh, ns);
 	txn_next(t);
-	for (unsigned i = 0; l && i < l->n; i++) {
-		if ((l->v[i].addr.family == AF_INET6) != v6)
+	nftnl_set_free(ns);
+	ns = NULL;
+	for (unsigned i = 0; l && i <= l->n; i++) {
+		if (i < l->n && (l->v[i].addr.family == AF_INET6) != v6)
 			continue;
+		if (ns && (count == NETWORKS_PER_MSG || i == l->n)) {
+			nlh = txn_msg(t, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+			nftnl_set_elems_nlmsg_build_payload(nlh, ns);
+			txn_next(t);
+			nftnl_set_free(ns);
+			ns = NULL;
+			count = 0;
+		}
+		if (i == l->n)
+			break;
+		if (!ns)
+			ns = set_ref(t->n, s);
 		interval_add(ns, &l->v[i]);
 		count++;
 	}
-	if (count) {
-		nlh = txn_msg(t, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
-		nftnl_set_elems_nlmsg_build_payload(nlh, ns);
-		txn_next(t);
-	}
-	nftnl_set_free(ns);
+	if (ns)
+		nftnl_set_free(ns);
 }
 
 static void flush_chain(struct txn *t, const char *chain)

@@ -118,7 +118,7 @@ static int fail(char *err, size_t errlen, const char *what)
 int privs_drop(const char *user, const char *const *dirs, unsigned ndirs, struct privs_result *ret,
 	       char *err, size_t errlen)
 {
-	unsigned long long eff, prm, inh;
+	unsigned long long eff = 0, prm = 0, inh = 0;
 	struct passwd pw, *pwp = NULL;
 	char buf[4096];
 	uid_t ru, eu, su;

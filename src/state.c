@@ -686,8 +686,10 @@ static const char *get(struct rec *r, const char *key)
 static int need(struct loader *l, struct rec *r, const char *key, const char **ret)
 {
 	*ret = get(r, key);
-	if (!*ret)
-		return bad(l, "'%s' record without %s=", r->kind, key);
+	if (!*ret) {
+		bad(l, "'%s' record without %s=", r->kind, key);
+		return -EBADMSG;
+	}
 	return 0;
 }
 
