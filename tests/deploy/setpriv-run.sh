@@ -29,6 +29,8 @@
 # Needs root; exit 77 (skipped) otherwise, or without setpriv with ambient
 # capabilities, ip, nft or network namespaces.
 set -u
+# The checks and waits of the end-to-end tests (qd_check, qd_wait).
+. "$(dirname "$0")/../e2e/lib.sh"
 
 if [ $# -ne 3 ]; then
 	echo "usage: $0 MESON BUILDDIR QD_PY" >&2
@@ -64,7 +66,6 @@ NS=qds$$
 NS_MADE=""
 DPID=""
 PIDS=""
-FAILS=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/qd-setpriv.XXXXXX") || exit 1
 
 cleanup() {
@@ -101,34 +102,7 @@ trap 'exit 130' INT
 trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		echo "ok:   $what"
-	else
-		echo "FAIL: $what"
-		FAILS=$((FAILS + 1))
-	fi
-}
 
-# wait_for TIMEOUT DESCRIPTION CMD...: poll CMD every 50 ms until it
-# succeeds; fails after TIMEOUT seconds, or at once when CMD returns 2.
-wait_for() {
-	local timeout=$1 what=$2 deadline rc
-	shift 2
-	deadline=$(($(date +%s%N) + timeout * 1000000000))
-	while :; do
-		"$@"
-		rc=$?
-		[ $rc = 0 ] && return 0
-		if [ $rc = 2 ] || [ "$(date +%s%N)" -ge $deadline ]; then
-			echo "timed out after ${timeout}s: $what" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-}
 
 in_ns() {
 	local ns=$NS$1
@@ -203,13 +177,13 @@ in_ns out ip route add default via 10.66.0.1
 # shellcheck disable=SC2086 # QD_PY is "python3 qd.py"
 in_ns out $QD_PY serve --ready "$TMP/out.ready" $OUT:80 &
 PIDS="$PIDS $!"
-wait_for 10 "the service in the out namespace" test -e "$TMP/out.ready" || exit 1
+qd_wait 10 "the service in the out namespace" test -e "$TMP/out.ready" || exit 1
 
 reaches() {
 	# shellcheck disable=SC2086
 	in_ns h1 $QD_PY connect $OUT 80 --timeout 1 2>/dev/null
 }
-wait_for 5 "h1 reaches $OUT:80 before the daemon" reaches || exit 1
+qd_wait 5 "h1 reaches $OUT:80 before the daemon" reaches || exit 1
 
 # ---- start ----------------------------------------------------------------
 
@@ -229,7 +203,7 @@ up() {
 	fi
 	"$CTL" -S "$SOCK" status >"$TMP/status.out" 2>&1
 }
-wait_for 15 "quarantined answers on its control socket" up
+qd_wait 15 "quarantined answers on its control socket" up
 rc=$?
 if [ $rc != 0 ]; then
 	echo "FAIL: the daemon did not start as uid $RUID with only $CAPS"
@@ -238,52 +212,52 @@ fi
 echo "ok:   the control socket answers quarantinectl status"
 sed 's/^/      /' "$TMP/status.out"
 
-check "the daemon is $Q" test "$(readlink "/proc/$DPID/exe")" = "$Q"
+qd_check "the daemon is $Q" test "$(readlink "/proc/$DPID/exe")" = "$Q"
 field() {
 	awk -v k="$1:" '$1 == k { print $2 }' "/proc/$DPID/status"
 }
 status_line() {
 	awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$DPID/status"
 }
-check "it runs as uid $RUID (Uid: $(status_line Uid))" test "$(status_line Uid)" = "$RUID $RUID $RUID $RUID"
-check "it runs as gid $RGID (Gid: $(status_line Gid))" test "$(status_line Gid)" = "$RGID $RGID $RGID $RGID"
-check "no supplementary group (Groups: $(status_line Groups))" test -z "$(status_line Groups)"
+qd_check "it runs as uid $RUID (Uid: $(status_line Uid))" test "$(status_line Uid)" = "$RUID $RUID $RUID $RUID"
+qd_check "it runs as gid $RGID (Gid: $(status_line Gid))" test "$(status_line Gid)" = "$RGID $RGID $RGID $RGID"
+qd_check "no supplementary group (Groups: $(status_line Groups))" test -z "$(status_line Groups)"
 # subset MASK: MASK holds nothing but the two capabilities.
 subset() {
 	[ $((0x$1 & ~0x$WANT_CAPS)) = 0 ]
 }
 for f in CapEff CapPrm; do
 	v=$(field $f)
-	check "$f is $WANT_CAPS (net_admin, net_raw): $v" test "$v" = "$WANT_CAPS"
+	qd_check "$f is $WANT_CAPS (net_admin, net_raw): $v" test "$v" = "$WANT_CAPS"
 done
 for f in CapInh CapAmb CapBnd; do
 	v=$(field $f)
-	check "$f holds nothing beyond net_admin, net_raw: $v" subset "$v"
+	qd_check "$f holds nothing beyond net_admin, net_raw: $v" subset "$v"
 done
 echo "      (NoNewPrivs: $(field NoNewPrivs), Seccomp: $(field Seccomp))"
 
 has_table() {
 	in_ns gw nft list table inet quarantined >/dev/null 2>&1
 }
-check "its table exists: nft list table inet quarantined" has_table
-check "the control socket is $RUID:$RGID mode 0660 ($(stat -c '%u:%g %a' "$SOCK"))" \
+qd_check "its table exists: nft list table inet quarantined" has_table
+qd_check "the control socket is $RUID:$RGID mode 0660 ($(stat -c '%u:%g %a' "$SOCK"))" \
 	test "$(stat -c '%u:%g %a' "$SOCK")" = "$RUID:$RGID 660"
 
 # ---- enforce --------------------------------------------------------------
 
-check "quarantinectl quarantine $H1 succeeds" \
+qd_check "quarantinectl quarantine $H1 succeeds" \
 	"$CTL" -S "$SOCK" quarantine $H1 --reason setpriv-run
 in_iso4() {
 	in_ns gw nft list set inet quarantined iso4 2>/dev/null | grep -qwF -- "$H1"
 }
-check "iso4 holds $H1" in_iso4
-check "quarantinectl list shows $H1" sh -c "'$CTL' -S '$SOCK' list | grep -qw -- '$H1'"
-check "isolated: $H1 no longer reaches $OUT:80" wait_for 2 "$H1 cut off" eval '! reaches'
-check "the state is saved as uid $RUID" \
-	wait_for 5 "$STATE/state owned by $RUID" sh -c "test \"\$(stat -c %u '$STATE/state' 2>/dev/null)\" = $RUID"
-check "quarantinectl release $H1 succeeds" "$CTL" -S "$SOCK" release $H1
-check "released: $H1 is out of iso4" eval '! in_iso4'
-check "released: $H1 reaches $OUT:80 again" wait_for 2 "$H1 back" reaches
+qd_check "iso4 holds $H1" in_iso4
+qd_check "quarantinectl list shows $H1" sh -c "'$CTL' -S '$SOCK' list | grep -qw -- '$H1'"
+qd_check "isolated: $H1 no longer reaches $OUT:80" qd_wait 2 "$H1 cut off" eval '! reaches'
+qd_check "the state is saved as uid $RUID" \
+	qd_wait 5 "$STATE/state owned by $RUID" sh -c "test \"\$(stat -c %u '$STATE/state' 2>/dev/null)\" = $RUID"
+qd_check "quarantinectl release $H1 succeeds" "$CTL" -S "$SOCK" release $H1
+qd_check "released: $H1 is out of iso4" eval '! in_iso4'
+qd_check "released: $H1 reaches $OUT:80 again" qd_wait 2 "$H1 back" reaches
 
 # ---- stop -----------------------------------------------------------------
 
@@ -291,18 +265,18 @@ kill -TERM "$DPID"
 wait "$DPID"
 drc=$?
 DPID=""
-check "SIGTERM: exit status 0 (got $drc)" test "$drc" = 0
-check "SIGTERM: the control socket is removed" test ! -e "$SOCK"
-check "SIGTERM: the table stays" has_table
+qd_check "SIGTERM: exit status 0 (got $drc)" test "$drc" = 0
+qd_check "SIGTERM: the control socket is removed" test ! -e "$SOCK"
+qd_check "SIGTERM: the table stays" has_table
 if grep -qiE 'warn|error|fail|denied|not permitted' "$TMP/daemon.log"; then
 	echo "note: the daemon's log has warnings:"
 	sed 's/^/      /' "$TMP/daemon.log"
 fi
 
-if [ "$FAILS" != 0 ]; then
+if [ "$QD_FAILS" != 0 ]; then
 	echo "---- daemon log ----"
 	cat "$TMP/daemon.log"
-	echo "$FAILS check(s) failed"
+	echo "$QD_FAILS check(s) failed"
 	exit 1
 fi
 echo "all checks passed"

@@ -25,12 +25,15 @@
 #   - a usage error (exit status 2: no interface) is not restarted.
 #
 # Topology: namespace "qdu<pid>gw" (systemd, the daemon) with veth v-h1 to
-# "qdu<pid>h1" (10.66.1.10); the worm's targets (10.66.128.0/18) are routed
-# nowhere.  Nothing is linked to the root namespace.
+# "qdu<pid>h1" (10.66.1.10); the gateway namespace owns the worm's targets
+# (10.66.128.0/17, a local route), so every scanned address is one of our
+# own.  Nothing is linked to the root namespace.
 #
 # Needs root; exit 77 (skipped) otherwise, when PID 1 is systemd, or when
 # systemd cannot be started in namespaces here (its log is shown).
 set -u
+# The checks and waits of the end-to-end tests (qd_check, qd_wait).
+. "$(dirname "$0")/../e2e/lib.sh"
 
 if [ $# -ne 5 ]; then
 	echo "usage: $0 UNIT SYSUSERS QUARANTINED QUARANTINECTL WORM" >&2
@@ -73,7 +76,6 @@ NS=qdu$$
 NS_MADE=""
 UPID=""
 SDPID=""
-FAILS=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/qd-systemd.XXXXXX") || exit 1
 CGDIR=$CG/$NS
 
@@ -117,37 +119,11 @@ trap 'exit 130' INT
 trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
-# quiet CMD...: CMD without its output (for check).
+# quiet CMD...: CMD without its output (for qd_check).
 quiet() {
 	"$@" >/dev/null 2>&1
 }
 
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		echo "ok:   $what"
-	else
-		echo "FAIL: $what"
-		FAILS=$((FAILS + 1))
-	fi
-}
-
-wait_for() {
-	local timeout=$1 what=$2 deadline rc
-	shift 2
-	deadline=$(($(date +%s%N) + timeout * 1000000000))
-	while :; do
-		"$@"
-		rc=$?
-		[ $rc = 0 ] && return 0
-		if [ $rc = 2 ] || [ "$(date +%s%N)" -ge $deadline ]; then
-			echo "timed out after ${timeout}s: $what" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-}
 
 # in_sd CMD...: CMD in the mount and PID namespaces of the test's systemd
 # (its /run, with the control socket, and its systemctl).
@@ -242,6 +218,7 @@ ip -n "${NS}gw" link set v-h1 up
 ip -n "${NS}h1" addr add $H1/24 dev eth0
 ip -n "${NS}h1" link set eth0 up
 ip -n "${NS}h1" route add default via 10.66.1.1
+ip -n "${NS}gw" route add local 10.66.128.0/17 dev lo
 
 if ! mkdir "$CGDIR" 2>"$TMP/cg.err"; then
 	echo "SKIP: cannot make a cgroup in $CG: $(cat "$TMP/cg.err")"
@@ -258,7 +235,7 @@ sd_up() {
 	[ -n "$SDPID" ] || SDPID=$(ps -o pid= --ppid "$UPID" | tr -d ' ')
 	[ -n "$SDPID" ] && in_sd test -S /run/systemd/private 2>/dev/null
 }
-if ! wait_for 15 "systemd starts in the namespaces" sd_up; then
+if ! qd_wait 15 "systemd starts in the namespaces" sd_up; then
 	echo "---- systemd ----"
 	cat "$TMP/systemd.log"
 	echo "SKIP: systemd does not start as PID 1 of namespaces here"
@@ -273,9 +250,9 @@ settled() {
 	activating | deactivating | reloading | "") return 1 ;;
 	esac
 }
-wait_for 30 "quarantined.service settles" settled
+qd_wait 30 "quarantined.service settles" settled
 state=$(prop ActiveState)
-check "quarantined.service is active: READY=1 came (ActiveState=$state)" test "$state" = active
+qd_check "quarantined.service is active: READY=1 came (ActiveState=$state)" test "$state" = active
 if [ "$state" != active ]; then
 	sdctl status quarantined.service
 	nsenter -t "$SDPID" -m cat /run/qdtest/daemon.log
@@ -297,28 +274,28 @@ fi
 status_of() {
 	awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$MPID/status"
 }
-check "the main process is quarantined ($(cat "/proc/$MPID/comm" 2>/dev/null))" \
+qd_check "the main process is quarantined ($(cat "/proc/$MPID/comm" 2>/dev/null))" \
 	test "$(cat "/proc/$MPID/comm" 2>/dev/null)" = quarantined
-check "uid $QUID (quarantined): $(status_of Uid)" test "$(status_of Uid)" = "$QUID $QUID $QUID $QUID"
-check "gid $QGID (quarantined): $(status_of Gid)" test "$(status_of Gid)" = "$QGID $QGID $QGID $QGID"
-check "supplementary group $OPGID (quarantine): $(status_of Groups)" \
+qd_check "uid $QUID (quarantined): $(status_of Uid)" test "$(status_of Uid)" = "$QUID $QUID $QUID $QUID"
+qd_check "gid $QGID (quarantined): $(status_of Gid)" test "$(status_of Gid)" = "$QGID $QGID $QGID $QGID"
+qd_check "supplementary group $OPGID (quarantine): $(status_of Groups)" \
 	sh -c "echo ' $(status_of Groups) ' | grep -q ' $OPGID '"
-check "CapEff 0000000000003000: $(status_of CapEff)" test "$(status_of CapEff)" = 0000000000003000
-check "CapPrm 0000000000003000: $(status_of CapPrm)" test "$(status_of CapPrm)" = 0000000000003000
-check "CapInh empty: $(status_of CapInh)" test "$(status_of CapInh)" = 0000000000000000
-check "CapAmb empty: $(status_of CapAmb)" test "$(status_of CapAmb)" = 0000000000000000
-check "CapBnd 0000000000003000: $(status_of CapBnd)" test "$(status_of CapBnd)" = 0000000000003000
-check "NoNewPrivs: $(status_of NoNewPrivs)" test "$(status_of NoNewPrivs)" = 1
-check "a seccomp filter (Seccomp: $(status_of Seccomp))" test "$(status_of Seccomp)" = 2
+qd_check "CapEff 0000000000003000: $(status_of CapEff)" test "$(status_of CapEff)" = 0000000000003000
+qd_check "CapPrm 0000000000003000: $(status_of CapPrm)" test "$(status_of CapPrm)" = 0000000000003000
+qd_check "CapInh empty: $(status_of CapInh)" test "$(status_of CapInh)" = 0000000000000000
+qd_check "CapAmb empty: $(status_of CapAmb)" test "$(status_of CapAmb)" = 0000000000000000
+qd_check "CapBnd 0000000000003000: $(status_of CapBnd)" test "$(status_of CapBnd)" = 0000000000003000
+qd_check "NoNewPrivs: $(status_of NoNewPrivs)" test "$(status_of NoNewPrivs)" = 1
+qd_check "a seccomp filter (Seccomp: $(status_of Seccomp))" test "$(status_of Seccomp)" = 2
 
 sock=/run/quarantined/control.sock
-check "$sock is quarantined:quarantine 0660 ($(in_sd stat -c '%U:%G %a' $sock))" \
+qd_check "$sock is quarantined:quarantine 0660 ($(in_sd stat -c '%U:%G %a' $sock))" \
 	test "$(in_sd stat -c '%U:%G %a' $sock)" = "quarantined:quarantine 660"
-check "the state directory is quarantined 0750 ($(in_sd stat -c '%U %a' /var/lib/quarantined))" \
+qd_check "the state directory is quarantined 0750 ($(in_sd stat -c '%U %a' /var/lib/quarantined))" \
 	test "$(in_sd stat -c '%U %a' /var/lib/quarantined)" = "quarantined 750"
-check "an operator in group quarantine runs quarantinectl status" \
+qd_check "an operator in group quarantine runs quarantinectl status" \
 	quiet in_sd setpriv --reuid=4711 --regid=4711 --groups="$OPGID" "$CTLIN" status
-check "a user outside the group is refused" \
+qd_check "a user outside the group is refused" \
 	eval "! quiet in_sd setpriv --reuid=4711 --regid=4711 --clear-groups '$CTLIN' status"
 
 # ---- enforce, detect, capture ---------------------------------------------
@@ -326,17 +303,17 @@ check "a user outside the group is refused" \
 in_iso4() {
 	ip netns exec "${NS}gw" nft list set inet quarantined iso4 2>/dev/null | grep -qwF -- "$H1"
 }
-check "quarantinectl quarantine $H1" quiet qctl quarantine $H1 --reason systemd-unit
-check "iso4 holds $H1" in_iso4
-check "quarantinectl release $H1" quiet qctl release $H1
-check "released: iso4 no longer holds $H1" eval '! in_iso4'
+qd_check "quarantinectl quarantine $H1" quiet qctl quarantine $H1 --reason systemd-unit
+qd_check "iso4 holds $H1" in_iso4
+qd_check "quarantinectl release $H1" quiet qctl release $H1
+qd_check "released: iso4 no longer holds $H1" eval '! in_iso4'
 
 ip netns exec "${NS}h1" "$WORM" -n 10.66.128.0/18 -p 445 -r 50 -d 3 >"$TMP/worm.json"
-check "the worm's scan is detected and isolated" wait_for 5 "$H1 in iso4" in_iso4
+qd_check "the worm's scan is detected and isolated" qd_wait 5 "$H1 in iso4" in_iso4
 evidence() {
 	in_sd sh -c "ls /var/lib/quarantined/evidence/$H1-*.pcap" >/dev/null 2>&1
 }
-check "its evidence pcap is written" wait_for 5 "evidence of $H1" evidence
+qd_check "its evidence pcap is written" qd_wait 5 "evidence of $H1" evidence
 
 ip netns exec "${NS}gw" ip link add v-late type veth peer name v-late-p
 ip -n "${NS}gw" link set v-late up
@@ -344,24 +321,24 @@ ip -n "${NS}gw" link set v-late-p up
 late() {
 	qctl status 2>/dev/null | grep -q '^interface v-late .* packets'
 }
-check "v-late, made after the start, is captured (retried)" wait_for 10 "capture on v-late" late
+qd_check "v-late, made after the start, is captured (retried)" qd_wait 10 "capture on v-late" late
 
 # ---- reload, restart, stop ------------------------------------------------
 
-check "systemctl reload quarantined" sdctl reload quarantined.service
+qd_check "systemctl reload quarantined" sdctl reload quarantined.service
 sleep 0.5
-check "still active after SIGHUP" test "$(prop ActiveState)" = active
-check "quarantinectl reload" quiet qctl reload
-check "systemctl restart quarantined" sdctl restart quarantined.service
+qd_check "still active after SIGHUP" test "$(prop ActiveState)" = active
+qd_check "quarantinectl reload" quiet qctl reload
+qd_check "systemctl restart quarantined" sdctl restart quarantined.service
 listed() {
 	qctl list 2>/dev/null | grep -qE "^$H1 +isolated"
 }
-check "after the restart, $H1 is still isolated (state restored)" wait_for 10 "$H1 listed" listed
-check "systemctl stop quarantined" sdctl stop quarantined.service
-check "stopped with exit status 0 (Result=$(prop Result), status $(prop ExecMainStatus))" \
+qd_check "after the restart, $H1 is still isolated (state restored)" qd_wait 10 "$H1 listed" listed
+qd_check "systemctl stop quarantined" sdctl stop quarantined.service
+qd_check "stopped with exit status 0 (Result=$(prop Result), status $(prop ExecMainStatus))" \
 	test "$(prop Result) $(prop ExecMainStatus)" = "success 0"
-check "the runtime directory is gone" eval '! in_sd test -e /run/quarantined'
-check "the table stays" quiet ip netns exec "${NS}gw" nft list table inet quarantined
+qd_check "the runtime directory is gone" eval '! in_sd test -e /run/quarantined'
+qd_check "the table stays" quiet ip netns exec "${NS}gw" nft list table inet quarantined
 
 # No interface at all: exit status 2, and no restart (RestartPreventExitStatus).
 # shellcheck disable=SC2016 # $1 is for the inner sh
@@ -370,13 +347,13 @@ in_sd sh -c 'printf "[Service]\nExecStart=\nExecStart=%s -c /dev/null\n" "$1" \
 sdctl daemon-reload
 sdctl start quarantined.service 2>/dev/null
 sleep 2
-check "a usage error fails the unit (status $(prop ExecMainStatus)) without restarts ($(prop NRestarts))" \
+qd_check "a usage error fails the unit (status $(prop ExecMainStatus)) without restarts ($(prop NRestarts))" \
 	test "$(prop ActiveState) $(prop ExecMainStatus) $(prop NRestarts)" = "failed 2 0"
 
-if [ "$FAILS" != 0 ]; then
+if [ "$QD_FAILS" != 0 ]; then
 	echo "---- daemon output ----"
 	nsenter -t "$SDPID" -m cat /run/qdtest/daemon.log
-	echo "$FAILS check(s) failed"
+	echo "$QD_FAILS check(s) failed"
 	exit 1
 fi
 echo "all checks passed"
