@@ -1,4 +1,5 @@
-/* IPv4/IPv6 addresses and prefixes in one compact, comparable form. */
+/* IPv4/IPv6 addresses and prefixes, and MAC addresses, in one compact,
+ * comparable form. */
 #ifndef QD_ADDR_H
 #define QD_ADDR_H
 
@@ -8,16 +9,26 @@
 #include <sys/socket.h>
 
 /* An address of either family.  IPv4 lives in b[0..3] with b[4..15] zero,
- * so that two addresses compare equal with memcmp() of the whole struct. */
+ * so that two addresses compare equal with memcmp() of the whole struct.
+ * A MAC address (family AF_MAC) lives in b[0..5], the rest zero: it names
+ * a machine where an IP address would name a host (identity.h). */
 struct qaddr {
 	uint8_t family; /* AF_INET or AF_INET6; 0 for "none" */
 	uint8_t b[16];
 };
 
 #define ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
+#define AF_MAC	    AF_PACKET
+#define MAC_LEN	    6
+#define MAC_STRLEN  18 /* "aa:bb:cc:dd:ee:ff" and the NUL */
 
 void addr_set_v4(struct qaddr *a, const uint8_t b[4]);
 void addr_set_v6(struct qaddr *a, const uint8_t b[16]);
+void addr_set_mac(struct qaddr *a, const uint8_t mac[MAC_LEN]);
+static inline bool addr_is_mac(const struct qaddr *a)
+{
+	return a->family == AF_MAC;
+}
 bool addr_eq(const struct qaddr *a, const struct qaddr *b);
 /* Number of significant bits: 32 or 128. */
 unsigned addr_bits(const struct qaddr *a);
@@ -32,10 +43,20 @@ bool addr_is_multicast(const struct qaddr *a);
 
 /* Parses an IPv4 or IPv6 address.  0 or -EINVAL. */
 int addr_parse(const char *s, struct qaddr *ret);
+/* Parses a MAC address, six pairs of hex digits separated by ':' or '-'
+ * (either case).  0 or -EINVAL. */
+int mac_parse(const char *s, uint8_t ret[MAC_LEN]);
+/* An IPv4 or IPv6 address, or a MAC address (family AF_MAC).  0 or -EINVAL. */
+int addr_parse_any(const char *s, struct qaddr *ret);
 /* Parses "ADDR" (full length) or "ADDR/LEN".  Host bits must be zero.
  * 0 or -EINVAL. */
 int addr_parse_prefix(const char *s, struct qaddr *ret, unsigned *ret_plen);
-/* Writes the address as inet_ntop() prints it; returns buf. */
+/* Writes the address as inet_ntop() prints it (a MAC as mac_ntop());
+ * returns buf. */
 const char *addr_ntop(const struct qaddr *a, char buf[ADDR_STRLEN]);
+/* Lower case, colon-separated; returns buf. */
+const char *mac_ntop(const uint8_t mac[MAC_LEN], char buf[MAC_STRLEN]);
+/* Group (multicast/broadcast) bit, or all zero: no machine sends from it. */
+bool mac_is_unicast(const uint8_t mac[MAC_LEN]);
 
 #endif

@@ -26,6 +26,7 @@
 enum rule_type {
 	RULE_HORIZONTAL = 0, /* N distinct destinations on the rule's proto/ports */
 	RULE_VERTICAL,	     /* N distinct ports of one destination */
+	RULE_FORGERY,	     /* N distinct source addresses a machine does not own */
 };
 
 enum rule_count {
@@ -41,7 +42,9 @@ struct rule {
 	unsigned protos; /* PROTO_* mask */
 	uint16_t ports[CONF_MAX_RULE_PORTS];
 	unsigned nports;    /* 0: counted on any one port (per port) */
-	unsigned threshold; /* distinct_dst (horizontal) or distinct_ports (vertical) */
+	/* distinct_dst (horizontal), distinct_ports (vertical) or
+	 * distinct_src (forgery) */
+	unsigned threshold;
 	unsigned window_s;  /* sliding window */
 	enum severity severity;
 	enum rule_count count;
@@ -62,7 +65,10 @@ struct prefix_list {
 };
 
 struct inv_entry {
-	struct prefix net;
+	struct prefix net; /* family 0 for an entry that names a MAC only */
+	bool has_net;
+	bool has_mac;
+	uint8_t mac[MAC_LEN]; /* the machine's MAC: with a host net (/32, /128) it pins the binding */
 	char name[64];
 	char department[64];
 	char floor[32];
@@ -76,6 +82,12 @@ struct inventory {
 	struct inv_entry *v;
 	unsigned n;
 	struct lpm *lpm; /* value = index into v; longest prefix wins */
+};
+
+/* A list of MAC addresses (networks.routers). */
+struct mac_list {
+	uint8_t (*v)[MAC_LEN];
+	unsigned n;
 };
 
 enum enforce_mode {
@@ -103,7 +115,23 @@ struct conf {
 		struct prefix_list never_block;
 		struct prefix_list remediation;
 		struct prefix_list admin;
+		/* LAN routers and relays whose frames legitimately carry many
+		 * source addresses: by address ... */
+		struct prefix_list routers;
+		/* ... or by MAC. */
+		struct mac_list router_macs;
 	} networks;
+
+	/* Machine identity (identity.h): who sent a packet, and which
+	 * addresses belong to which machine. */
+	struct {
+		unsigned max_addresses;	   /* addresses one machine may own; default 32 */
+		unsigned trust_after_s;	   /* uncontested use before a binding is trusted; 600 */
+		unsigned move_after_s;	   /* an owner quiet this long may lose an address; 600 */
+		enum level unverified_max; /* cap for sources that cannot be verified; contain */
+		bool auto_relay;	   /* a machine the gateway routes many addresses to
+					    * is taken for a relay; default true */
+	} identity;
 
 	struct {
 		enum enforce_mode mode;
@@ -136,6 +164,8 @@ struct conf {
 		unsigned max_blocked; /* flagged / blocked hosts; default 100000, min 100000 */
 		unsigned max_probes;  /* first-contact probes awaiting or holding an outcome */
 		unsigned max_peers;   /* (host, destination) pairs inside the window */
+		unsigned max_machines; /* MACs tracked (identity); default 65536 */
+		unsigned max_bindings; /* address-to-MAC bindings; default 131072 */
 	} limits;
 
 	struct {
@@ -186,7 +216,11 @@ void conf_fini(struct conf *c);
 int conf_rule_find(const struct conf *c, const char *name);
 
 bool prefix_list_contains(const struct prefix_list *l, const struct qaddr *a);
-/* The most specific inventory entry for a, or NULL. */
+/* The most specific inventory entry for a, or NULL.  For a MAC (family
+ * AF_MAC): the entry that names that MAC, or NULL. */
 const struct inv_entry *inventory_lookup(const struct inventory *inv, const struct qaddr *a);
+/* The entry whose name is name (case-insensitive), or NULL. */
+const struct inv_entry *inventory_find_name(const struct inventory *inv, const char *name);
+bool mac_list_contains(const struct mac_list *l, const uint8_t mac[MAC_LEN]);
 
 #endif

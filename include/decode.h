@@ -34,10 +34,39 @@ enum pkt_l3 {
 };
 
 /* pkt.flags */
-#define PKT_F_L2_BCAST 0x01 /* link-layer broadcast or multicast destination */
-#define PKT_F_FRAGMENT 0x02 /* IP fragment other than the first: no L4 header */
-#define PKT_F_L4       0x04 /* sport/dport/tcp_flags/icmp fields are valid */
-#define PKT_F_OUTGOING 0x08 /* SLL/SLL2 packet type "outgoing" */
+#define PKT_F_L2_BCAST 0x0001 /* link-layer broadcast or multicast destination */
+#define PKT_F_FRAGMENT 0x0002 /* IP fragment other than the first: no L4 header */
+#define PKT_F_L4       0x0004 /* sport/dport/tcp_flags/icmp fields are valid */
+#define PKT_F_OUTGOING 0x0008 /* SLL/SLL2 packet type "outgoing" */
+#define PKT_F_SMAC     0x0010 /* src_mac holds the frame's source MAC */
+#define PKT_F_DMAC     0x0020 /* dst_mac holds the frame's destination MAC (Ethernet) */
+#define PKT_F_ND       0x0040 /* nd holds a neighbour discovery message */
+#define PKT_F_DHCP     0x0080 /* dhcp holds a DHCPv4 (BOOTP) message */
+#define PKT_F_DHCP6    0x0100 /* a DHCPv6 message (UDP 546/547): msg type in dhcp6_type */
+
+/* Neighbour discovery (RFC 4861), ICMPv6 types 133 to 137. */
+#define ND_F_ROUTER    0x01 /* NA: R flag */
+#define ND_F_SOLICITED 0x02 /* NA: S flag */
+#define ND_F_OVERRIDE  0x04 /* NA: O flag */
+#define ND_F_LLADDR    0x08 /* lladdr holds a source or target link-layer address option */
+struct pkt_nd {
+	uint8_t type;	       /* 133 RS, 134 RA, 135 NS, 136 NA, 137 redirect */
+	uint8_t flags;	       /* ND_F_* */
+	struct qaddr target;   /* NS/NA/redirect target; family 0 for RS/RA */
+	uint8_t lladdr[6];     /* SLLAO (RS, RA, NS) or TLLAO (NA, redirect) */
+};
+
+/* DHCPv4 (RFC 2131) fields, from the fixed header and, when the snaplen
+ * reaches them, the options.  Only Ethernet hardware (htype 1, hlen 6). */
+#define DHCP_OP_REQUEST 1 /* BOOTREQUEST: client to server */
+#define DHCP_OP_REPLY	2 /* BOOTREPLY: server to client */
+struct pkt_dhcp {
+	uint8_t op;	    /* DHCP_OP_* */
+	uint8_t msgtype;    /* option 53 (1 DISCOVER .. 8 INFORM); 0 when not captured */
+	uint8_t chaddr[6];  /* client hardware address (forgeable: never a trust anchor) */
+	struct qaddr ciaddr, yiaddr; /* family 0 when 0.0.0.0 */
+	struct qaddr reqip; /* option 50; family 0 when absent or not captured */
+};
 
 /* The header quoted inside an ICMP/ICMPv6 error: the probe that caused it. */
 struct pkt_quote {
@@ -52,7 +81,7 @@ struct pkt_quote {
 struct pkt {
 	uint8_t l3;	   /* enum pkt_l3 */
 	uint8_t proto;	   /* IPPROTO_* of the transport header; 0 when none */
-	uint8_t flags;	   /* PKT_F_* */
+	uint16_t flags;	   /* PKT_F_* */
 	uint8_t tcp_flags; /* TH_FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE CWR */
 	uint8_t icmp_type;
 	uint8_t icmp_code;
@@ -68,6 +97,16 @@ struct pkt {
 	/* Set for ICMP dest-unreachable / time-exceeded and ICMPv6 dest-unreachable
 	 * / time-exceeded messages whose quoted header could be decoded. */
 	struct pkt_quote quote;
+	/* Link layer: who sent the frame, and to whom.  Ethernet has both;
+	 * Linux cooked captures (SLL, SLL2) carry the source only, and only
+	 * when its hardware type is Ethernet (for outgoing packets, the
+	 * gateway's own); raw IP and loopback have none. */
+	uint8_t src_mac[6], dst_mac[6];
+	/* ARP (l3 == PKT_L3_ARP): sender and target hardware addresses. */
+	uint8_t arp_sha[6], arp_tha[6];
+	struct pkt_nd nd;     /* PKT_F_ND */
+	struct pkt_dhcp dhcp; /* PKT_F_DHCP */
+	uint8_t dhcp6_type;   /* PKT_F_DHCP6: the DHCPv6 message type */
 };
 
 /* Why a packet was not decoded; indexes decode_stats.err. */

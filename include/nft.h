@@ -6,11 +6,16 @@
  *   sets  iso4/iso6   isolated addresses              timeout, counter
  *         con4/con6   contained addr . proto . port   timeout, counter
  *         conp4/conp6 contained addr . proto (ICMP)   timeout, counter
+ *         isom        isolated machines, by MAC           timeout, counter
+ *         conm        contained MAC . proto . port        timeout, counter
+ *         conpm       contained MAC . proto (ICMP)        timeout, counter
  *         rem4/rem6   remediation networks            interval
  *         adm4/adm6   admin stations                  interval
  *   chains forward and input (filter, priority -10, policy accept): a
  *         fixed list of rules that reference the sets; the rules never
- *         change with the number of hosts.
+ *         change with the number of hosts.  The MAC sets match the
+ *         frame's source (ether saddr): in the inet family behind a
+ *         `meta iiftype ether` dependency, as nft itself writes it.
  *
  * Every change is one transaction (BEGIN ... END); every message asks for
  * an ACK, and every ACK is read and matched to its message by sequence
@@ -32,6 +37,9 @@ enum nft_set {
 	NFT_SET_CON6,
 	NFT_SET_CONP4,
 	NFT_SET_CONP6,
+	NFT_SET_ISOM,
+	NFT_SET_CONM,
+	NFT_SET_CONPM,
 	NFT_SET_REM4,
 	NFT_SET_REM6,
 	NFT_SET_ADM4,
@@ -50,7 +58,8 @@ struct nft_params {
 };
 
 /* One set element.  For iso*: addr.  For con*: addr, l4proto, port.  For
- * conp*: addr, l4proto. */
+ * conp*: addr, l4proto.  For the MAC sets (isom, conm, conpm) addr is a
+ * MAC (family AF_MAC). */
 struct nft_elem {
 	struct qaddr addr;
 	uint8_t l4proto; /* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_ICMP(V6) */
@@ -103,5 +112,7 @@ int nft_list(struct nft *n, enum nft_set set, int (*cb)(void *arg, const struct 
 
 const char *nft_set_name(enum nft_set s);
 bool nft_set_is_v6(enum nft_set s);
+/* Keyed by MAC (isom, conm, conpm). */
+bool nft_set_is_mac(enum nft_set s);
 
 #endif

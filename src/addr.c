@@ -1,4 +1,4 @@
-/* IPv4/IPv6 address helpers. */
+/* IPv4/IPv6 and MAC address helpers. */
 #include "addr.h"
 
 #include <arpa/inet.h>
@@ -19,6 +19,13 @@ void addr_set_v6(struct qaddr *a, const uint8_t b[16])
 	memcpy(a->b, b, 16);
 }
 
+void addr_set_mac(struct qaddr *a, const uint8_t mac[MAC_LEN])
+{
+	memset(a, 0, sizeof(*a));
+	a->family = AF_MAC;
+	memcpy(a->b, mac, MAC_LEN);
+}
+
 bool addr_eq(const struct qaddr *a, const struct qaddr *b)
 {
 	return memcmp(a, b, sizeof(*a)) == 0;
@@ -26,6 +33,8 @@ bool addr_eq(const struct qaddr *a, const struct qaddr *b)
 
 unsigned addr_bits(const struct qaddr *a)
 {
+	if (a->family == AF_MAC)
+		return 48;
 	return a->family == AF_INET6 ? 128 : 32;
 }
 
@@ -79,6 +88,55 @@ int addr_parse(const char *s, struct qaddr *ret)
 	return -EINVAL;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int mac_parse(const char *s, uint8_t ret[MAC_LEN])
+{
+	uint8_t m[MAC_LEN];
+	char sep = 0;
+
+	for (unsigned i = 0; i < MAC_LEN; i++) {
+		int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+
+		if (lo < 0)
+			return -EINVAL;
+		m[i] = (uint8_t)(hi << 4 | lo);
+		s += 2;
+		if (i == MAC_LEN - 1)
+			break;
+		if (*s != ':' && *s != '-')
+			return -EINVAL;
+		if (sep && *s != sep)
+			return -EINVAL;
+		sep = *s++;
+	}
+	if (*s != '\0')
+		return -EINVAL;
+	memcpy(ret, m, MAC_LEN);
+	return 0;
+}
+
+int addr_parse_any(const char *s, struct qaddr *ret)
+{
+	uint8_t m[MAC_LEN];
+
+	if (addr_parse(s, ret) == 0)
+		return 0;
+	if (mac_parse(s, m) < 0)
+		return -EINVAL;
+	addr_set_mac(ret, m);
+	return 0;
+}
+
 int addr_parse_prefix(const char *s, struct qaddr *ret, unsigned *ret_plen)
 {
 	char buf[ADDR_STRLEN + 4];
@@ -113,8 +171,29 @@ int addr_parse_prefix(const char *s, struct qaddr *ret, unsigned *ret_plen)
 	return 0;
 }
 
+const char *mac_ntop(const uint8_t mac[MAC_LEN], char buf[MAC_STRLEN])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < MAC_LEN; i++) {
+		buf[i * 3] = hex[mac[i] >> 4];
+		buf[i * 3 + 1] = hex[mac[i] & 15];
+		buf[i * 3 + 2] = i == MAC_LEN - 1 ? '\0' : ':';
+	}
+	return buf;
+}
+
+bool mac_is_unicast(const uint8_t mac[MAC_LEN])
+{
+	static const uint8_t zero[MAC_LEN];
+
+	return !(mac[0] & 1) && memcmp(mac, zero, MAC_LEN) != 0;
+}
+
 const char *addr_ntop(const struct qaddr *a, char buf[ADDR_STRLEN])
 {
+	if (a->family == AF_MAC)
+		return mac_ntop(a->b, buf);
 	if (a->family == AF_INET || a->family == AF_INET6) {
 		if (inet_ntop(a->family, a->b, buf, ADDR_STRLEN))
 			return buf;

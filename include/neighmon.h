@@ -1,0 +1,66 @@
+/* The kernel's view of who is on the LAN, over rtnetlink: the gateway's
+ * own link-layer addresses (RTM_NEWLINK), its neighbour table
+ * (RTM_NEWNEIGH, AF_INET/AF_INET6: which MAC answers for an address) and
+ * the bridges' forwarding databases (AF_BRIDGE: behind which port a MAC
+ * sits).
+ *
+ * None of this is a trust anchor (identity.h says how much each is
+ * worth): it is what the kernel believes, and one forged ARP packet
+ * changes what it believes.  The module only reports; identity weighs.
+ *
+ * One non-blocking socket subscribed to RTNLGRP_LINK and RTNLGRP_NEIGH
+ * carries the notifications; the full tables come from dumps on a second
+ * socket, at open and whenever notifications were lost (ENOBUFS, e.g.
+ * under a flood of random MACs that churns the neighbour table): replaying
+ * a dump is harmless, since every report is an observation, not a delta
+ * to apply.  Reads are budgeted so that a flood cannot hold the poll
+ * loop. */
+#ifndef QD_NEIGHMON_H
+#define QD_NEIGHMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define NEIGHMON_MAX_LINKS 256 /* own link-layer addresses remembered */
+
+enum neighmon_kind {
+	NEIGHMON_NEIGH = 0, /* neighbour table: addr is at mac */
+	NEIGHMON_FDB,	    /* bridge FDB: mac is behind port ifindex */
+};
+
+/* Neighbour states, as the kernel's NUD_* bits. */
+struct neighmon_event {
+	enum neighmon_kind kind;
+	bool deleted;	      /* RTM_DELNEIGH: the entry went (not: the machine left) */
+	int ifindex;	      /* NEIGH: the interface; FDB: the bridge port */
+	int master;	      /* FDB: the bridge's ifindex (NDA_MASTER), 0 unknown */
+	uint16_t state;	      /* NUD_* of the entry */
+	uint8_t flags;	      /* NTF_* of the entry */
+	struct qaddr addr;    /* NEIGH: the IPv4/IPv6 address; FDB: family 0 */
+	uint8_t mac[MAC_LEN]; /* the link-layer address; all zero when absent */
+	bool has_mac;
+};
+
+typedef void (*neighmon_cb)(void *arg, const struct neighmon_event *ev);
+
+struct neighmon;
+
+/* Opens the socket, reads the links, neighbours and FDB entries (each
+ * neighbour and FDB entry goes to cb), and subscribes to their changes.
+ * 0 or -errno. */
+int neighmon_open(neighmon_cb cb, void *arg, struct neighmon **ret);
+void neighmon_close(struct neighmon *m); /* NULL is a no-op */
+int neighmon_fd(const struct neighmon *m);
+/* Reads pending notifications (at most a budget of datagrams; what is left
+ * stays readable) and hands each to the callback.  0, or -ENOBUFS when
+ * notifications were lost (the tables were dumped again, every entry
+ * reported anew), or another -errno. */
+int neighmon_read(struct neighmon *m);
+/* One of the gateway's own link-layer addresses (any interface). */
+bool neighmon_is_own_mac(const struct neighmon *m, const uint8_t mac[MAC_LEN]);
+/* The gateway's own link-layer addresses (for status and tests). */
+unsigned neighmon_own_macs(const struct neighmon *m, const uint8_t (**ret)[MAC_LEN]);
+
+#endif
