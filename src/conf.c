@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #define WINDOW_S_MAX	86400 /* longer windows need per-peer state for a day */
 #define THRESHOLD_MIN	2     /* one contact is no fan-out */
 #define THRESHOLD_MAX	65535
+#define FORGERY_MIN	1 /* one address a machine does not own is a forgery */
 #define MAX_HOSTS_MIN	16
 #define MAX_HOSTS_MAX	16777216u
 #define MAX_BLOCKED_MIN 100000u /* SPEC section 4: at least 100,000 */
@@ -39,6 +41,11 @@
 #define ACTIONS_MAX	100000
 #define TTL_S_MAX	(365ull * 86400) /* a year: far below any nft timeout limit */
 #define EVIDENCE_MB_MAX 1048576		 /* 1 TiB */
+/* identity: a dual-stack host with IPv6 privacy addresses on a few prefixes
+ * owns tens of addresses; past a thousand it is a router, not a machine. */
+#define MAX_ADDRESSES_MAX 1024
+#define TRUST_AFTER_S_MAX 86400u       /* a day */
+#define MOVE_AFTER_S_MAX  (7u * 86400) /* a week */
 
 #define PATHBUF 128 /* a key's dotted path in messages */
 
@@ -132,6 +139,17 @@ static const struct rule builtin_rules[] = {
 		.threshold = 20,
 		.severity = SEV_MEDIUM,
 		.count = COUNT_FAILURES,
+	},
+	{
+		/* A machine sending from addresses it does not own (bound to
+		 * another machine, beyond identity.max_addresses, or outside
+		 * the protected networks): whatever the protocol.  Last, so
+		 * that the indexes of the rules above do not move. */
+		.name = "source-forgery",
+		.type = RULE_FORGERY,
+		.protos = PROTO_ALL,
+		.threshold = 1,
+		.severity = SEV_HIGH,
 	},
 };
 
@@ -607,6 +625,113 @@ static void parse_prefix_list(struct ctx *x, const config_setting_t *s, const ch
 	*l = tmp;
 }
 
+/* MAC addresses */
+
+static void mac_list_fini(struct mac_list *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Parses a unicast MAC; says why not. */
+static int parse_mac(struct ctx *x, const config_setting_t *s, const char *p, const char *v,
+		     uint8_t ret[MAC_LEN])
+{
+	uint8_t m[MAC_LEN];
+
+	if (mac_parse(v, m) < 0) {
+		err(x, s, "bad MAC address '%s' in '%s' (like \"00:11:22:33:44:55\")", v, p);
+		return -EINVAL;
+	}
+	/* No machine sends from a group address, and all zero is no
+	 * address: either is a typo. */
+	if (!mac_is_unicast(m)) {
+		err(x, s, "bad MAC address '%s' in '%s': not a unicast MAC", v, p);
+		return -EINVAL;
+	}
+	memcpy(ret, m, MAC_LEN);
+	return 0;
+}
+
+/* networks.routers: MAC addresses into macs, addresses and networks into
+ * nets; both replaced only when the whole list is valid. */
+static void parse_routers(struct ctx *x, const config_setting_t *s, const char *p,
+			  struct prefix_list *nets, struct mac_list *macs)
+{
+	struct prefix_list tmp;
+	struct mac_list tmac = {0};
+	unsigned errors = x->errors;
+	int n;
+
+	if (!is_seq(s)) {
+		err(x, s,
+		    "'%s' must be a list of MAC addresses and networks ([ \"00:11:22:33:44:55\", "
+		    "\"10.1.0.254\" ])",
+		    p);
+		return;
+	}
+	n = config_setting_length(s);
+	if (prefix_list_alloc(&tmp, (unsigned)n) < 0) {
+		x->nomem = true;
+		return;
+	}
+	tmac.v = calloc(n ? (size_t)n : 1, sizeof(*tmac.v));
+	if (!tmac.v) {
+		prefix_list_fini(&tmp);
+		x->nomem = true;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		char ep[PATHBUF];
+		const char *v = get_str(x, e, keypath(ep, p, e));
+		uint8_t mac[MAC_LEN];
+		struct prefix pfx;
+
+		if (!v)
+			continue;
+		/* Neither form reads as the other: a MAC has six groups of
+		 * two digits, an IPv6 address eight groups or a "::". */
+		if (mac_parse(v, mac) == 0) {
+			if (parse_mac(x, e, p, v, mac) < 0)
+				continue;
+			if (mac_list_contains(&tmac, mac)) {
+				err(x, e, "duplicate MAC '%s' in '%s'", v, p);
+				continue;
+			}
+			memcpy(tmac.v[tmac.n++], mac, MAC_LEN);
+			continue;
+		}
+		if (!strchr(v, '/') && addr_parse(v, &pfx.addr) < 0) {
+			err(x, e,
+			    "bad router '%s' in '%s' (a MAC address, or an IPv4 or IPv6 address or "
+			    "network)",
+			    v, p);
+			continue;
+		}
+		/* With a '/', parse_net() says what is wrong with it. */
+		if (parse_net(x, e, p, v, &pfx) < 0)
+			continue;
+		if (lpm_find_exact(tmp.lpm, &pfx) >= 0) {
+			err(x, e, "duplicate network '%s' in '%s'", v, p);
+			continue;
+		}
+		if (prefix_list_add(&tmp, &pfx) < 0) {
+			x->nomem = true;
+			break;
+		}
+	}
+	if (x->errors != errors || x->nomem) {
+		prefix_list_fini(&tmp);
+		mac_list_fini(&tmac);
+		return;
+	}
+	prefix_list_fini(nets);
+	mac_list_fini(macs);
+	*nets = tmp;
+	*macs = tmac;
+}
+
 /* Sections */
 
 /* Linux's dev_valid_name(): what the kernel accepts as an interface name. */
@@ -704,6 +829,8 @@ static void parse_networks(struct ctx *x, const config_setting_t *g)
 			parse_prefix_list(x, s, p, &c->networks.remediation, true);
 		else if (strcmp(k, "admin") == 0)
 			parse_prefix_list(x, s, p, &c->networks.admin, true);
+		else if (strcmp(k, "routers") == 0)
+			parse_routers(x, s, p, &c->networks.routers, &c->networks.router_macs);
 		else
 			unknown_key(x, s, "networks");
 	}
@@ -791,6 +918,35 @@ static void parse_policy(struct ctx *x, const config_setting_t *g)
 	}
 }
 
+static void parse_identity(struct ctx *x, const config_setting_t *g)
+{
+	struct conf *c = x->c;
+
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		char p[PATHBUF];
+		uint64_t sec;
+
+		keypath(p, "identity", s);
+		if (strcmp(k, "max_addresses") == 0) {
+			get_uint(x, s, p, 1, MAX_ADDRESSES_MAX, &c->identity.max_addresses);
+		} else if (strcmp(k, "trust_after") == 0) {
+			if (get_duration(x, s, p, 0, TRUST_AFTER_S_MAX, &sec) == 0)
+				c->identity.trust_after_s = (unsigned)sec;
+		} else if (strcmp(k, "move_after") == 0) {
+			if (get_duration(x, s, p, 1, MOVE_AFTER_S_MAX, &sec) == 0)
+				c->identity.move_after_s = (unsigned)sec;
+		} else if (strcmp(k, "unverified_max") == 0) {
+			get_level(x, s, p, &c->identity.unverified_max);
+		} else if (strcmp(k, "auto_relay") == 0) {
+			get_bool(x, s, p, &c->identity.auto_relay);
+		} else {
+			unknown_key(x, s, "identity");
+		}
+	}
+}
+
 /* Rules */
 
 static bool rule_name_valid(const char *s)
@@ -858,15 +1014,29 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 	static const struct choice types[] = {
 		{"horizontal", RULE_HORIZONTAL},
 		{"vertical", RULE_VERTICAL},
+		{"forgery", RULE_FORGERY},
 	};
 	static const struct choice counts[] = {
 		{"first_contacts", COUNT_FIRST_CONTACTS},
 		{"failures", COUNT_FAILURES},
 	};
 	struct conf *c = x->c;
-	const config_setting_t *ns, *dst_s = NULL, *ports_s = NULL, *proto_s = NULL;
-	const config_setting_t *pl_s = NULL;
-	unsigned errors = x->errors, dst = 0, nports = 0;
+	const config_setting_t *ns, *proto_s = NULL, *pl_s = NULL, *count_s = NULL;
+	/* The threshold's keys, each naming what it counts; the one given and
+	 * its value. */
+	static const char *const thr_keys[] = {
+		[RULE_HORIZONTAL] = "distinct_dst",
+		[RULE_VERTICAL] = "distinct_ports",
+		[RULE_FORGERY] = "distinct_src",
+	};
+	static const char *const type_names[] = {
+		[RULE_HORIZONTAL] = "horizontal",
+		[RULE_VERTICAL] = "vertical",
+		[RULE_FORGERY] = "forgery",
+	};
+	const config_setting_t *thr_s[ARRAY_SIZE(thr_keys)] = {0}, *thr2_s = NULL;
+	const char *thr1_key = NULL;
+	unsigned errors = x->errors, thr = 0, nthr = 0, nports = 0;
 	char p[PATHBUF], np[PATHBUF], name[CONF_NAME_MAX] = "";
 	struct rule r;
 	int k = -1, v;
@@ -919,7 +1089,7 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 			get_bool(x, s, kp, &r.enabled);
 		} else if (strcmp(key, "type") == 0) {
 			if (get_choice(x, s, kp, types, ARRAY_SIZE(types),
-				       "\"horizontal\" or \"vertical\"", &v) == 0)
+				       "\"horizontal\", \"vertical\" or \"forgery\"", &v) == 0)
 				r.type = (enum rule_type)v;
 		} else if (strcmp(key, "proto") == 0) {
 			const char *str = get_str(x, s, kp);
@@ -932,18 +1102,28 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 			pl_s = s;
 			if (get_ports(x, s, kp, r.ports, &nports) == 0)
 				r.nports = nports;
-		} else if (strcmp(key, "distinct_dst") == 0) {
-			dst_s = s;
-			get_uint(x, s, kp, THRESHOLD_MIN, THRESHOLD_MAX, &dst);
-		} else if (strcmp(key, "distinct_ports") == 0) {
-			ports_s = s;
-			get_uint(x, s, kp, THRESHOLD_MIN, THRESHOLD_MAX, &dst);
+		} else if (strcmp(key, "distinct_dst") == 0 || strcmp(key, "distinct_ports") == 0 ||
+			   strcmp(key, "distinct_src") == 0) {
+			size_t t = 0;
+
+			while (strcmp(key, thr_keys[t]) != 0)
+				t++;
+			thr_s[t] = s;
+			if (nthr++ == 0)
+				thr1_key = key;
+			else if (!thr2_s)
+				thr2_s = s;
+			/* One forged source is already a forgery; one contact
+			 * is no fan-out. */
+			get_uint(x, s, kp, t == RULE_FORGERY ? FORGERY_MIN : THRESHOLD_MIN,
+				 THRESHOLD_MAX, &thr);
 		} else if (strcmp(key, "window") == 0) {
 			if (get_duration(x, s, kp, 1, WINDOW_S_MAX, &w) == 0)
 				r.window_s = (unsigned)w;
 		} else if (strcmp(key, "severity") == 0) {
 			get_severity(x, s, kp, &r.severity);
 		} else if (strcmp(key, "count") == 0) {
+			count_s = s;
 			if (get_choice(x, s, kp, counts, ARRAY_SIZE(counts),
 				       "\"first_contacts\" or \"failures\"", &v) == 0)
 				r.count = (enum rule_count)v;
@@ -955,32 +1135,57 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 	}
 
 	/* The threshold's key names what it counts: it must match the type. */
-	if (dst_s && ports_s)
-		err(x, ports_s, "'%s' has both 'distinct_dst' and 'distinct_ports'", p);
-	else if (dst_s && r.type == RULE_VERTICAL)
-		err(x, dst_s,
-		    "'%s.distinct_dst' does not apply to a vertical rule (use 'distinct_ports')",
-		    p);
-	else if (ports_s && r.type == RULE_HORIZONTAL)
-		err(x, ports_s,
-		    "'%s.distinct_ports' does not apply to a horizontal rule (use 'distinct_dst')",
-		    p);
-	else if (dst)
-		r.threshold = dst;
+	if (thr2_s) {
+		err(x, thr2_s, "'%s' has both '%s' and '%s'", p, thr1_key,
+		    config_setting_name(thr2_s));
+	} else {
+		for (size_t t = 0; t < ARRAY_SIZE(thr_keys); t++)
+			if (thr_s[t] && t != (size_t)r.type)
+				err(x, thr_s[t], "'%s.%s' does not apply to a %s rule (use '%s')",
+				    p, thr_keys[t], type_names[r.type], thr_keys[r.type]);
+		if (thr_s[r.type] && thr)
+			r.threshold = thr;
+	}
+
+	if (r.type == RULE_FORGERY) {
+		/* Whatever the protocol, a packet from an address its machine
+		 * does not own is what counts. */
+		if (k < 0 && !proto_s && !pl_s)
+			r.protos = PROTO_ALL;
+		if (proto_s || pl_s || r.nports || r.protos != PROTO_ALL)
+			err(x,
+			    proto_s ? proto_s
+			    : pl_s  ? pl_s
+				    : g,
+			    "rule '%s' is a forgery rule: it counts source addresses, not "
+			    "protocols "
+			    "or ports",
+			    name);
+		/* Nothing answers for a forged source: there is no failure
+		 * to count, and a key that does nothing is an error. */
+		if (r.count != COUNT_FIRST_CONTACTS)
+			err(x, count_s ? count_s : g,
+			    "rule '%s' is a forgery rule: 'count' must be \"first_contacts\"",
+			    name);
+	} else if (k >= 0 && !nthr && r.threshold < THRESHOLD_MIN) {
+		/* A forgery rule made into another type keeps a threshold
+		 * that type cannot have. */
+		err(x, g, "rule '%s' is %s: it needs '%s' (%d to %d)", name, type_names[r.type],
+		    thr_keys[r.type], THRESHOLD_MIN, THRESHOLD_MAX);
+	}
 
 	if (k < 0 && name[0]) {
-		if (!proto_s)
+		if (!proto_s && r.type != RULE_FORGERY)
 			err(x, g, "new rule '%s' needs 'proto'", name);
-		if (!dst_s && !ports_s)
-			err(x, g, "new rule '%s' needs '%s'", name,
-			    r.type == RULE_VERTICAL ? "distinct_ports" : "distinct_dst");
+		if (!nthr)
+			err(x, g, "new rule '%s' needs '%s'", name, thr_keys[r.type]);
 	}
 	if (r.type == RULE_VERTICAL && (r.protos & (PROTO_ICMP | PROTO_ARP)))
 		err(x, proto_s ? proto_s : g,
 		    "rule '%s' is vertical: it counts ports, so 'proto' must be \"tcp\", \"udp\" "
 		    "or \"any\"",
 		    name);
-	else if (r.nports && (r.protos & (PROTO_ICMP | PROTO_ARP)))
+	else if (r.type != RULE_FORGERY && r.nports && (r.protos & (PROTO_ICMP | PROTO_ARP)))
 		err(x, pl_s ? pl_s : g, "rule '%s': ports apply to tcp and udp only", name);
 
 	if (x->errors != errors || !name[0])
@@ -1109,6 +1314,10 @@ static void parse_limits(struct ctx *x, const config_setting_t *g)
 			get_uint(x, s, p, TABLE_MAX_MIN, TABLE_MAX_MAX, &c->limits.max_probes);
 		else if (strcmp(k, "max_peers") == 0)
 			get_uint(x, s, p, TABLE_MAX_MIN, TABLE_MAX_MAX, &c->limits.max_peers);
+		else if (strcmp(k, "max_machines") == 0)
+			get_uint(x, s, p, TABLE_MAX_MIN, TABLE_MAX_MAX, &c->limits.max_machines);
+		else if (strcmp(k, "max_bindings") == 0)
+			get_uint(x, s, p, TABLE_MAX_MIN, TABLE_MAX_MAX, &c->limits.max_bindings);
 		else
 			unknown_key(x, s, "limits");
 	}
@@ -1135,14 +1344,23 @@ static void parse_incident(struct ctx *x, const config_setting_t *g)
 
 /* Inventory */
 
+/* The entry read so far that names mac, or NULL. */
+static const struct inv_entry *inv_find_mac(const struct inventory *inv, const uint8_t mac[MAC_LEN])
+{
+	struct qaddr a;
+
+	addr_set_mac(&a, mac);
+	return inventory_lookup(inv, &a);
+}
+
 static void parse_inv_entry(struct ctx *x, const config_setting_t *g, unsigned cap)
 {
 	struct inventory *inv = &x->c->inventory;
-	const config_setting_t *net_s;
+	const config_setting_t *net_s, *mac_s, *name_s;
+	const struct inv_entry *first;
 	unsigned errors = x->errors;
 	struct inv_entry e;
 	char p[PATHBUF];
-	bool have_net = false;
 	long dup;
 
 	keypath(p, "inventory", g);
@@ -1153,8 +1371,11 @@ static void parse_inv_entry(struct ctx *x, const config_setting_t *g, unsigned c
 	memset(&e, 0, sizeof(e));
 	e.line = config_setting_source_line(g);
 	net_s = config_setting_get_member(g, "net");
-	if (!net_s)
-		err(x, g, "'%s' needs a 'net'", p);
+	mac_s = config_setting_get_member(g, "mac");
+	name_s = config_setting_get_member(g, "name");
+	/* A network describes hosts; a MAC names a machine. */
+	if (!net_s && !mac_s)
+		err(x, g, "'%s' needs a 'net' or a 'mac'", p);
 
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
@@ -1165,7 +1386,11 @@ static void parse_inv_entry(struct ctx *x, const config_setting_t *g, unsigned c
 		if (strcmp(k, "net") == 0) {
 			const char *v = get_str(x, s, kp);
 
-			have_net = v && parse_net(x, s, kp, v, &e.net) == 0;
+			e.has_net = v && parse_net(x, s, kp, v, &e.net) == 0;
+		} else if (strcmp(k, "mac") == 0) {
+			const char *v = get_str(x, s, kp);
+
+			e.has_mac = v && parse_mac(x, s, kp, v, e.mac) == 0;
 		} else if (strcmp(k, "name") == 0) {
 			get_string(x, s, kp, e.name, sizeof(e.name), true);
 		} else if (strcmp(k, "department") == 0) {
@@ -1189,15 +1414,35 @@ static void parse_inv_entry(struct ctx *x, const config_setting_t *g, unsigned c
 			unknown_key(x, s, p);
 		}
 	}
-	if (have_net && (dup = lpm_find_exact(inv->lpm, &e.net)) >= 0) {
+	if (e.has_net && (dup = lpm_find_exact(inv->lpm, &e.net)) >= 0) {
 		char buf[ADDR_STRLEN];
 
 		err(x, net_s, "duplicate inventory network '%s/%u' (first on line %d)",
 		    addr_ntop(&e.net.addr, buf), e.net.plen, inv->v[dup].line);
 	}
-	if (x->errors != errors || !have_net || inv->n >= cap)
+	/* The binding of one address to one machine: a network has many. */
+	if (e.has_net && e.has_mac && e.net.plen != addr_bits(&e.net.addr)) {
+		char buf[ADDR_STRLEN];
+
+		err(x, net_s,
+		    "'%s': a 'mac' pins one address: 'net' must be a single host (not '%s/%u')", p,
+		    addr_ntop(&e.net.addr, buf), e.net.plen);
+	}
+	/* One machine, one entry: else which one names it? */
+	if (e.has_mac && (first = inv_find_mac(inv, e.mac))) {
+		char buf[MAC_STRLEN];
+
+		err(x, mac_s, "duplicate inventory MAC '%s' (first on line %d)",
+		    mac_ntop(e.mac, buf), first->line);
+	}
+	/* Operators name machines by these in commands. */
+	if (e.name[0] && (first = inventory_find_name(inv, e.name)))
+		err(x, name_s, "duplicate inventory name '%s' (first on line %d)", e.name,
+		    first->line);
+	if (x->errors != errors || !(e.has_net || e.has_mac) || inv->n >= cap)
 		return;
-	if (lpm_insert(inv->lpm, &e.net.addr, e.net.plen, inv->n) < 0) {
+	/* Only entries with a network are found by address. */
+	if (e.has_net && lpm_insert(inv->lpm, &e.net.addr, e.net.plen, inv->n) < 0) {
 		x->nomem = true;
 		return;
 	}
@@ -1294,12 +1539,13 @@ static void parse_root(struct ctx *x, const config_setting_t *root)
 		void (*parse)(struct ctx *x, const config_setting_t *s);
 		bool list; /* a list of groups rather than a group */
 	} sections[] = {
-		{"capture", parse_capture, false},    {"networks", parse_networks, false},
-		{"enforce", parse_enforce, false},    {"policy", parse_policy, false},
-		{"rules", parse_rules, true},	      {"scan", parse_scan, false},
-		{"limits", parse_limits, false},      {"incident", parse_incident, false},
-		{"inventory", parse_inventory, true}, {"control", parse_control, false},
-		{"state", parse_state, false},	      {"log", parse_log, false},
+		{"capture", parse_capture, false},   {"networks", parse_networks, false},
+		{"identity", parse_identity, false}, {"enforce", parse_enforce, false},
+		{"policy", parse_policy, false},     {"rules", parse_rules, true},
+		{"scan", parse_scan, false},	     {"limits", parse_limits, false},
+		{"incident", parse_incident, false}, {"inventory", parse_inventory, true},
+		{"control", parse_control, false},   {"state", parse_state, false},
+		{"log", parse_log, false},
 	};
 
 	for (int i = 0; i < config_setting_length(root); i++) {
@@ -1335,10 +1581,8 @@ static void parse_root(struct ctx *x, const config_setting_t *root)
 int conf_init_default(struct conf *c)
 {
 	struct prefix_list *lists[] = {
-		&c->networks.protected_,
-		&c->networks.never_block,
-		&c->networks.remediation,
-		&c->networks.admin,
+		&c->networks.protected_, &c->networks.never_block, &c->networks.remediation,
+		&c->networks.admin,	 &c->networks.routers,
 	};
 
 	memset(c, 0, sizeof(*c));
@@ -1358,6 +1602,15 @@ int conf_init_default(struct conf *c)
 		if (prefix_list_add(&c->networks.protected_, &p) < 0)
 			goto nomem;
 	}
+
+	/* No router MACs: c->networks.router_macs is empty (v NULL). */
+
+	/* Why these: quarantined.conf(5). */
+	c->identity.max_addresses = 32;
+	c->identity.trust_after_s = 600;
+	c->identity.move_after_s = 600;
+	c->identity.unverified_max = LEVEL_CONTAIN;
+	c->identity.auto_relay = true;
 
 	c->enforce.mode = ENFORCE_ENFORCE;
 	c->enforce.family = NFT_FAMILY_INET;
@@ -1397,6 +1650,8 @@ int conf_init_default(struct conf *c)
 	c->limits.max_blocked = 100000;
 	c->limits.max_probes = 262144;
 	c->limits.max_peers = 131072;
+	c->limits.max_machines = 65536;
+	c->limits.max_bindings = 131072;
 
 	c->incident.window_s = 600;
 
@@ -1518,6 +1773,8 @@ void conf_fini(struct conf *c)
 	prefix_list_fini(&c->networks.never_block);
 	prefix_list_fini(&c->networks.remediation);
 	prefix_list_fini(&c->networks.admin);
+	prefix_list_fini(&c->networks.routers);
+	mac_list_fini(&c->networks.router_macs);
 	free(c->inventory.v);
 	lpm_free(c->inventory.lpm);
 	/* Zeroed, so that a second conf_fini() is harmless. */
@@ -1541,7 +1798,33 @@ const struct inv_entry *inventory_lookup(const struct inventory *inv, const stru
 {
 	uint32_t i;
 
+	/* A linear search: an inventory is hundreds of entries at most, and
+	 * a MAC is looked up when a machine is first seen, not per packet. */
+	if (addr_is_mac(a)) {
+		for (i = 0; i < inv->n; i++)
+			if (inv->v[i].has_mac && memcmp(inv->v[i].mac, a->b, MAC_LEN) == 0)
+				return &inv->v[i];
+		return NULL;
+	}
 	if (!inv->lpm || !lpm_lookup(inv->lpm, a, &i, NULL) || i >= inv->n)
 		return NULL;
 	return &inv->v[i];
+}
+
+const struct inv_entry *inventory_find_name(const struct inventory *inv, const char *name)
+{
+	/* Linear too, for the same reason: names come from operators'
+	 * commands, not from packets. */
+	for (unsigned i = 0; i < inv->n; i++)
+		if (inv->v[i].name[0] && strcasecmp(inv->v[i].name, name) == 0)
+			return &inv->v[i];
+	return NULL;
+}
+
+bool mac_list_contains(const struct mac_list *l, const uint8_t mac[MAC_LEN])
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (memcmp(l->v[i], mac, MAC_LEN) == 0)
+			return true;
+	return false;
 }

@@ -122,8 +122,25 @@ static struct qaddr A(const char *s) {
 	return a;
 }
 
+static struct qaddr
+M(const char *s) {
+	uint8_t mac[MAC_LEN];
+	struct qaddr a;
+
+	assert_int_equal(mac_parse(s, mac), 0);
+	addr_set_mac(&a, mac);
+	return a;
+}
+
 static bool
-contains(const struct prefix_list *l, const char *s)
+has_mac(const struct mac_list *l, const char *s)
+{
+	struct qaddr a = M(s);
+
+	return mac_list_contains(l, a.b);
+}
+
+static bool contains(const struct prefix_list *l, const char *s)
 {
 	struct qaddr a = A(s);
 
@@ -252,6 +269,15 @@ static const struct expect_rule builtins[] = {
 	 SEV_MEDIUM,
 	 COUNT_FAILURES,
 	 ROLE_SCANNER},
+	{"source-forgery",
+	 RULE_FORGERY,
+	 PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ARP,
+	 {0},
+	 0,
+	 1,
+	 SEV_HIGH,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER},
 };
 
 static void check_builtin_rule(const struct rule *r, const struct expect_rule *e)
@@ -303,7 +329,15 @@ static void check_default_scalars(const struct conf *c)
 	assert_int_equal(c->limits.max_blocked, 100000);
 	assert_int_equal(c->limits.max_probes, 262144);
 	assert_int_equal(c->limits.max_peers, 131072);
+	assert_int_equal(c->limits.max_machines, 65536);
+	assert_int_equal(c->limits.max_bindings, 131072);
 	assert_int_equal(c->incident.window_s, 600);
+
+	assert_int_equal(c->identity.max_addresses, 32);
+	assert_int_equal(c->identity.trust_after_s, 600);
+	assert_int_equal(c->identity.move_after_s, 600);
+	assert_int_equal(c->identity.unverified_max, LEVEL_CONTAIN);
+	assert_true(c->identity.auto_relay);
 
 	assert_string_equal(c->control.socket, "/run/quarantined/control.sock");
 	assert_string_equal(c->control.group, "quarantine");
@@ -329,6 +363,9 @@ static void check_defaults(const struct conf *c)
 	assert_false(contains(&c->networks.never_block, "10.0.0.1"));
 	assert_int_equal(c->networks.remediation.n, 0);
 	assert_int_equal(c->networks.admin.n, 0);
+	assert_int_equal(c->networks.routers.n, 0);
+	assert_false(contains(&c->networks.routers, "10.0.0.1"));
+	assert_int_equal(c->networks.router_macs.n, 0);
 
 	assert_int_equal(c->nrules, ARRAY_SIZE(builtins));
 	for (unsigned i = 0; i < ARRAY_SIZE(builtins); i++) {
@@ -355,6 +392,8 @@ static void test_defaults(void **state)
 	check_defaults(&c);
 	assert_int_equal(conf_rule_find(&c, "smb-propagation"), 0);
 	assert_int_equal(conf_rule_find(&c, "vertical-scan"), 10);
+	/* Last: the rules before it keep their indexes. */
+	assert_int_equal(conf_rule_find(&c, "source-forgery"), 11);
 	assert_int_equal(conf_rule_find(&c, "nope"), -1);
 	conf_fini(&c);
 	conf_fini(&c); /* harmless twice */
@@ -445,7 +484,7 @@ static void test_load_full(void **state)
 	assert_int_equal(c.policy.level[SEV_LOW], LEVEL_WATCH);
 	assert_int_equal(c.policy.critical_max, LEVEL_WATCH);
 
-	assert_int_equal(c.nrules, 11);
+	assert_int_equal(c.nrules, 12);
 	r = rule(&c, "smb-propagation");
 	assert_int_equal(r - c.rules, 0); /* replaced in place */
 	assert_int_equal(r->threshold, 20);
@@ -499,7 +538,7 @@ static void test_rule_override_threshold(void **state)
 		");\n",
 		&c);
 	assert_int_equal(conf_init_default(&d), 0);
-	assert_int_equal(c.nrules, 11);
+	assert_int_equal(c.nrules, 12);
 	r = rule(&c, "smb-propagation");
 	assert_int_equal(r->threshold, 5);
 	assert_int_equal(r->line, 2);
@@ -550,7 +589,7 @@ static void test_rule_disable(void **state)
 
 	(void)state;
 	load_ok("rules = ( { name = \"icmp-sweep\"; enabled = false; } );\n", &c);
-	assert_int_equal(c.nrules, 11);
+	assert_int_equal(c.nrules, 12);
 	assert_false(rule(&c, "icmp-sweep")->enabled);
 	assert_int_equal(rule(&c, "icmp-sweep")->threshold, 15);
 	assert_true(rule(&c, "arp-sweep")->enabled);
@@ -575,10 +614,10 @@ static void test_rule_add(void **state)
 		"    exempt_roles = \"mailserver\"; }\n"
 		");\n",
 		&c);
-	assert_int_equal(c.nrules, 14);
-	r = &c.rules[11];
+	assert_int_equal(c.nrules, 15);
+	r = &c.rules[12];
 	assert_string_equal(r->name, "vnc-propagation");
-	assert_int_equal(conf_rule_find(&c, "vnc-propagation"), 11);
+	assert_int_equal(conf_rule_find(&c, "vnc-propagation"), 12);
 	assert_true(r->enabled);
 	assert_false(r->builtin);
 	assert_int_equal(r->type, RULE_HORIZONTAL);
@@ -594,7 +633,7 @@ static void test_rule_add(void **state)
 	assert_int_equal(r->exempt_roles, ROLE_SCANNER);
 	assert_int_equal(r->line, 3);
 
-	r = &c.rules[12];
+	r = &c.rules[13];
 	assert_string_equal(r->name, "deep_scan");
 	assert_false(r->enabled);
 	assert_int_equal(r->type, RULE_VERTICAL);
@@ -606,7 +645,7 @@ static void test_rule_add(void **state)
 	assert_int_equal(r->count, COUNT_FAILURES);
 	assert_int_equal(r->exempt_roles, ROLE_SCANNER | ROLE_MAILSERVER);
 
-	assert_int_equal(c.rules[13].exempt_roles, ROLE_MAILSERVER);
+	assert_int_equal(c.rules[14].exempt_roles, ROLE_MAILSERVER);
 	conf_fini(&c);
 }
 
@@ -642,7 +681,7 @@ static void test_rule_errors(void **state)
 		   "'rules[0].proto' must be \"tcp\", \"udp\", \"icmp\", \"arp\" or \"any\" (not "
 		   "\"sctp\")");
 	expect_one("rules = ( { name = \"smb-propagation\"; type = \"diagonal\"; } );\n", 1,
-		   "'rules[0].type' must be \"horizontal\" or \"vertical\"");
+		   "'rules[0].type' must be \"horizontal\", \"vertical\" or \"forgery\"");
 	expect_one("rules = ( { name = \"smb-propagation\"; count = \"all\"; } );\n", 1,
 		   "'rules[0].count' must be \"first_contacts\" or \"failures\"");
 	expect_one(
@@ -679,9 +718,9 @@ static void test_rule_too_many(void **state)
 	struct conf c;
 
 	(void)state;
-	/* 11 built-ins + 21 = 32 fits... */
+	/* 12 built-ins + 20 = 32 fits... */
 	n += (size_t)snprintf(text + n, sizeof(text) - n, "rules = (\n");
-	for (int i = 0; i < 21; i++)
+	for (int i = 0; i < 20; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
 				      "%s{ name = \"r%d\"; proto = \"tcp\"; ports = [ %d ]; "
 				      "distinct_dst = 5; }\n",
@@ -696,7 +735,7 @@ static void test_rule_too_many(void **state)
 		 ",{ name = \"r99\"; proto = \"tcp\"; distinct_dst = 5; }\n);\n");
 	load_bad(text, &d);
 	assert_int_equal(d.n, 1);
-	expect_diag(&d, 23, "too many rules: at most 32");
+	expect_diag(&d, 22, "too many rules: at most 32");
 }
 
 /* Unknown keys */
@@ -802,7 +841,7 @@ static void test_bad_cidr(void **state)
 	load_ok("networks: { never_block = [ ]; admin = ( ); };\ninventory = [ ];\nrules = ( );\n",
 		&c);
 	assert_int_equal(c.networks.never_block.n, 0);
-	assert_int_equal(c.nrules, 11);
+	assert_int_equal(c.nrules, 12);
 	conf_fini(&c);
 
 	/* Every bad entry of a list is reported. */
@@ -1055,6 +1094,377 @@ static void test_inventory_errors(void **state)
 	expect_diag(&d, 4, "'inventory[2].owner' must be a string");
 }
 
+/* Source forgery */
+
+static void test_forgery_rule(void **state)
+{
+	struct conf c, d;
+	const struct rule *r;
+
+	(void)state;
+	/* Replaced by name: only the keys given change. */
+	load_ok("rules = (\n"
+		"  { name = \"source-forgery\"; distinct_src = 3; window = \"5m\"; }\n"
+		");\n",
+		&c);
+	assert_int_equal(conf_init_default(&d), 0);
+	assert_int_equal(c.nrules, 12);
+	r = rule(&c, "source-forgery");
+	assert_int_equal(r - c.rules, 11);
+	assert_int_equal(r->type, RULE_FORGERY);
+	assert_int_equal(r->threshold, 3);
+	assert_int_equal(r->window_s, 300);
+	assert_int_equal(r->line, 2);
+	assert_true(r->builtin);
+	assert_true(r->enabled);
+	assert_int_equal(r->protos, PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ARP);
+	assert_int_equal(r->nports, 0);
+	assert_int_equal(r->severity, SEV_HIGH);
+	for (unsigned i = 0; i < 11; i++)
+		assert_memory_equal(&c.rules[i], &d.rules[i], sizeof(c.rules[i]));
+	conf_fini(&d);
+	conf_fini(&c);
+
+	/* Turned off. */
+	load_ok("rules = ( { name = \"source-forgery\"; enabled = false; } );\n", &c);
+	assert_int_equal(c.nrules, 12);
+	assert_false(rule(&c, "source-forgery")->enabled);
+	assert_int_equal(rule(&c, "source-forgery")->threshold, 1);
+	conf_fini(&c);
+
+	/* A new one: no proto (it has none), one source is enough. */
+	load_ok("rules = (\n"
+		"  { name = \"forged-low\"; type = \"forgery\"; distinct_src = 1;\n"
+		"    severity = \"low\"; window = 600; }\n"
+		");\n",
+		&c);
+	assert_int_equal(c.nrules, 13);
+	r = rule(&c, "forged-low");
+	assert_false(r->builtin);
+	assert_int_equal(r->type, RULE_FORGERY);
+	assert_int_equal(r->threshold, 1);
+	assert_int_equal(r->protos, PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ARP);
+	assert_int_equal(r->nports, 0);
+	assert_int_equal(r->severity, SEV_LOW);
+	assert_int_equal(r->count, COUNT_FIRST_CONTACTS);
+	assert_int_equal(r->exempt_roles, ROLE_SCANNER);
+	conf_fini(&c);
+
+	/* The edge of the range. */
+	load_ok("rules = ( { name = \"source-forgery\"; distinct_src = 65535; } );\n", &c);
+	assert_int_equal(rule(&c, "source-forgery")->threshold, 65535);
+	conf_fini(&c);
+}
+
+static void test_forgery_rule_errors(void **state)
+{
+	(void)state;
+	expect_one("rules = (\n  { name = \"source-forgery\";\n    ports = [ 445 ]; }\n);\n", 3,
+		   "rule 'source-forgery' is a forgery rule: it counts source addresses, not "
+		   "protocols or ports");
+	expect_one("rules = ( { name = \"source-forgery\";\n proto = \"tcp\"; } );\n", 2,
+		   "rule 'source-forgery' is a forgery rule");
+	expect_one("rules = (\n { name = \"f\"; type = \"forgery\"; proto = \"any\";\n"
+		   "   distinct_src = 2; } );\n",
+		   2, "rule 'f' is a forgery rule: it counts source addresses");
+	/* A rule with ports made into a forgery rule. */
+	expect_one("rules = ( { name = \"smb-propagation\"; type = \"forgery\"; } );\n", 1,
+		   "rule 'smb-propagation' is a forgery rule");
+	expect_one("rules = ( { name = \"f\"; type = \"forgery\"; } );\n", 1,
+		   "new rule 'f' needs 'distinct_src'");
+	expect_one("rules = ( { name = \"source-forgery\"; distinct_src = 0; } );\n", 1,
+		   "'rules[0].distinct_src' must be between 1 and 65535 (not 0)");
+	expect_one("rules = ( { name = \"source-forgery\"; distinct_src = 65536; } );\n", 1,
+		   "'rules[0].distinct_src' must be between 1 and 65535");
+	expect_one("rules = (\n { name = \"horizontal-scan\";\n distinct_src = 5; } );\n", 3,
+		   "'rules[0].distinct_src' does not apply to a horizontal rule (use "
+		   "'distinct_dst')");
+	expect_one("rules = ( { name = \"vertical-scan\"; distinct_src = 5; } );\n", 1,
+		   "'rules[0].distinct_src' does not apply to a vertical rule (use "
+		   "'distinct_ports')");
+	expect_one("rules = (\n { name = \"source-forgery\";\n distinct_dst = 5; } );\n", 3,
+		   "'rules[0].distinct_dst' does not apply to a forgery rule (use 'distinct_src')");
+	expect_one("rules = ( { name = \"source-forgery\"; distinct_ports = 5; } );\n", 1,
+		   "'rules[0].distinct_ports' does not apply to a forgery rule (use "
+		   "'distinct_src')");
+	expect_one("rules = ( { name = \"source-forgery\";\n distinct_src = 2;\n"
+		   " distinct_dst = 5; } );\n",
+		   3, "'rules[0]' has both 'distinct_src' and 'distinct_dst'");
+	expect_one("rules = ( { name = \"source-forgery\"; count = \"failures\"; } );\n", 1,
+		   "rule 'source-forgery' is a forgery rule: 'count' must be \"first_contacts\"");
+	/* Made into another type, it would keep a threshold of 1. */
+	expect_one("rules = ( { name = \"source-forgery\"; type = \"horizontal\"; } );\n", 1,
+		   "rule 'source-forgery' is horizontal: it needs 'distinct_dst' (2 to 65535)");
+	expect_one("rules = ( { name = \"source-forgery\"; type = \"vertical\";"
+		   " distinct_ports = 5; } );\n",
+		   1, "rule 'source-forgery' is vertical");
+}
+
+/* Machine identity */
+
+static void test_identity(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	load_ok("identity: {\n"
+		"  max_addresses = 64;\n"
+		"  trust_after = \"5m\";\n"
+		"  move_after = 3600;\n"
+		"  unverified_max = \"watch\";\n"
+		"  auto_relay = false;\n"
+		"};\n"
+		"limits: { max_machines = 4096; max_bindings = 8192; };\n",
+		&c);
+	assert_int_equal(c.identity.max_addresses, 64);
+	assert_int_equal(c.identity.trust_after_s, 300);
+	assert_int_equal(c.identity.move_after_s, 3600);
+	assert_int_equal(c.identity.unverified_max, LEVEL_WATCH);
+	assert_false(c.identity.auto_relay);
+	assert_int_equal(c.limits.max_machines, 4096);
+	assert_int_equal(c.limits.max_bindings, 8192);
+	conf_fini(&c);
+
+	/* The edges. */
+	load_ok("identity: { max_addresses = 1; trust_after = 0; move_after = 1;"
+		" unverified_max = \"isolate\"; };\n"
+		"limits: { max_machines = 1024; max_bindings = 67108864; };\n",
+		&c);
+	assert_int_equal(c.identity.max_addresses, 1);
+	assert_int_equal(c.identity.trust_after_s, 0);
+	assert_int_equal(c.identity.move_after_s, 1);
+	assert_int_equal(c.identity.unverified_max, LEVEL_ISOLATE);
+	assert_true(c.identity.auto_relay);
+	assert_int_equal(c.limits.max_machines, 1024);
+	assert_int_equal(c.limits.max_bindings, 67108864);
+	conf_fini(&c);
+	load_ok("identity: { max_addresses = 1024; trust_after = \"1d\"; move_after = \"7d\"; };\n"
+		"limits: { max_machines = 67108864; max_bindings = 1024; };\n",
+		&c);
+	assert_int_equal(c.identity.max_addresses, 1024);
+	assert_int_equal(c.identity.trust_after_s, 86400);
+	assert_int_equal(c.identity.move_after_s, 7 * 86400);
+	conf_fini(&c);
+
+	expect_one("identity: { max_addresses = 0; };\n", 1,
+		   "'identity.max_addresses' must be between 1 and 1024 (not 0)");
+	expect_one("identity: {\n  max_addresses = 1025;\n};\n", 2,
+		   "'identity.max_addresses' must be between 1 and 1024 (not 1025)");
+	expect_one("identity: { max_addresses = \"32\"; };\n", 1,
+		   "'identity.max_addresses' must be an integer");
+	expect_one("identity: { trust_after = 86401; };\n", 1,
+		   "'identity.trust_after' must be between 0 and 86400 seconds (not 86401)");
+	expect_one("identity: { trust_after = -1; };\n", 1,
+		   "'identity.trust_after' must not be negative");
+	expect_one("identity: { trust_after = \"10q\"; };\n", 1,
+		   "bad duration '10q' for 'identity.trust_after'");
+	expect_one("identity: { move_after = 0; };\n", 1,
+		   "'identity.move_after' must be between 1 and 604800 seconds (not 0)");
+	expect_one("identity: { move_after = \"8d\"; };\n", 1,
+		   "'identity.move_after' must be between 1 and 604800 seconds (not 691200)");
+	expect_one("identity: { move_after = 1.5; };\n", 1,
+		   "'identity.move_after' must be a duration");
+	expect_one("identity: { unverified_max = \"block\"; };\n", 1,
+		   "'identity.unverified_max' must be \"watch\", \"contain\" or \"isolate\" (not "
+		   "\"block\")");
+	expect_one("identity: { auto_relay = \"yes\"; };\n", 1,
+		   "'identity.auto_relay' must be a boolean");
+	expect_one("identity: {\n  max_addresses = 32;\n  max_adresses = 32;\n};\n", 3,
+		   "unknown key 'max_adresses' in 'identity'");
+	expect_one("identity = 5;\n", 1, "'identity' must be a group");
+	expect_one("limits: { max_machines = 1023; };\n", 1,
+		   "'limits.max_machines' must be between 1024 and 67108864 (not 1023)");
+	expect_one("limits: { max_bindings = 67108865; };\n", 1,
+		   "'limits.max_bindings' must be between 1024 and 67108864");
+}
+
+static void test_routers(void **state)
+{
+	struct conf c;
+	struct conf_diags d;
+
+	(void)state;
+	load_ok("networks: {\n"
+		"  routers = [ \"00:11:22:33:44:55\", \"10.1.0.254\", \"AA-BB-CC-DD-EE-0F\",\n"
+		"              \"10.9.0.0/16\", \"fd00::1\" ];\n"
+		"};\n",
+		&c);
+	assert_int_equal(c.networks.router_macs.n, 2);
+	assert_true(has_mac(&c.networks.router_macs, "00:11:22:33:44:55"));
+	assert_true(has_mac(&c.networks.router_macs, "aa:bb:cc:dd:ee:0f"));
+	assert_false(has_mac(&c.networks.router_macs, "00:11:22:33:44:56"));
+	assert_int_equal(c.networks.routers.n, 3);
+	assert_true(contains(&c.networks.routers, "10.1.0.254"));
+	assert_false(contains(&c.networks.routers, "10.1.0.253"));
+	assert_true(contains(&c.networks.routers, "10.9.200.1"));
+	assert_true(contains(&c.networks.routers, "fd00::1"));
+	assert_false(contains(&c.networks.routers, "fd00::2"));
+	/* The other lists are untouched. */
+	assert_int_equal(c.networks.never_block.n, 0);
+	conf_fini(&c);
+
+	/* Only MACs, only networks, nothing. */
+	load_ok("networks: { routers = ( \"02:00:00:00:00:01\" ); };\n", &c);
+	assert_int_equal(c.networks.router_macs.n, 1);
+	assert_int_equal(c.networks.routers.n, 0);
+	conf_fini(&c);
+	load_ok("networks: { routers = [ \"10.0.0.1\" ]; };\n", &c);
+	assert_int_equal(c.networks.router_macs.n, 0);
+	assert_int_equal(c.networks.routers.n, 1);
+	conf_fini(&c);
+	load_ok("networks: { routers = [ ]; };\n", &c);
+	assert_int_equal(c.networks.router_macs.n, 0);
+	assert_int_equal(c.networks.routers.n, 0);
+	conf_fini(&c);
+
+	expect_one("networks: {\n  routers = [ \"00:11:22:33:44:55\",\n"
+		   "    \"00-11-22-33-44-55\" ];\n};\n",
+		   3, "duplicate MAC '00-11-22-33-44-55' in 'networks.routers'");
+	expect_one("networks: { routers = [ \"10.0.0.1\", \"10.0.0.1/32\" ]; };\n", 1,
+		   "duplicate network '10.0.0.1/32' in 'networks.routers'");
+	expect_one("networks: { routers = [ \"ff:ff:ff:ff:ff:ff\" ]; };\n", 1,
+		   "bad MAC address 'ff:ff:ff:ff:ff:ff' in 'networks.routers': not a unicast MAC");
+	expect_one("networks: { routers = [ \"01:00:5e:00:00:01\" ]; };\n", 1, "not a unicast MAC");
+	expect_one("networks: { routers = [ \"00:00:00:00:00:00\" ]; };\n", 1, "not a unicast MAC");
+	expect_one("networks: { routers = [ \"banana\" ]; };\n", 1,
+		   "bad router 'banana' in 'networks.routers' (a MAC address, or an IPv4 or IPv6 "
+		   "address or network)");
+	expect_one("networks: { routers = [ \"00:11:22:33:44\" ]; };\n", 1,
+		   "bad router '00:11:22:33:44'");
+	expect_one("networks: { routers = [ \"10.0.0.1/8\" ]; };\n", 1,
+		   "bad network address '10.0.0.1/8' in 'networks.routers' (host bits set; did "
+		   "you mean '10.0.0.0/8'?)");
+	expect_one("networks: { routers = \"10.0.0.1\"; };\n", 1,
+		   "'networks.routers' must be a list of MAC addresses and networks");
+	expect_one("networks: { routers = [ 5 ]; };\n", 1,
+		   "'networks.routers[0]' must be a string");
+
+	/* Every bad entry is reported. */
+	load_bad("networks: { routers = [ \"x\", \"ff:ff:ff:ff:ff:ff\", \"10.0.0.1\" ]; };\n", &d);
+	assert_int_equal(d.n, 2);
+}
+
+/* Inventory entries that name machines */
+
+static void test_inventory_mac(void **state)
+{
+	struct conf c;
+	const struct inv_entry *e;
+	struct qaddr a;
+
+	(void)state;
+	load_ok("inventory = (\n"
+		"  { net = \"10.1.0.0/24\"; department = \"finance\"; },\n"
+		"  { mac = \"52:54:00:AB:CD:EF\"; name = \"CEO-Laptop\"; owner = \"CEO\"; },\n"
+		"  { net = \"10.1.0.10/32\"; mac = \"52-54-00-00-00-10\"; name = \"printer\"; },\n"
+		"  { net = \"2001:db8::10\"; mac = \"52:54:00:00:00:11\"; },\n"
+		"  { net = \"10.1.0.20\"; name = \"\"; },\n"
+		"  { net = \"10.1.0.21\"; name = \"\"; }\n"
+		");\n",
+		&c);
+	assert_int_equal(c.inventory.n, 6);
+
+	/* A MAC-only entry: by MAC and by name, never by address. */
+	a = M("52:54:00:ab:cd:ef");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_string_equal(e->name, "CEO-Laptop");
+	assert_true(e->has_mac);
+	assert_false(e->has_net);
+	assert_int_equal(e->line, 3);
+	assert_ptr_equal(inventory_find_name(&c.inventory, "ceo-laptop"), e);
+	assert_ptr_equal(inventory_find_name(&c.inventory, "CEO-LAPTOP"), e);
+	assert_ptr_equal(inventory_find_name(&c.inventory, "CEO-Laptop"), e);
+	assert_null(inventory_find_name(&c.inventory, "ceo"));
+	assert_null(inventory_find_name(&c.inventory, ""));
+	a = A("10.1.0.77");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_string_equal(e->department, "finance"); /* the network's, not the laptop's */
+	a = A("0.0.0.0");
+	assert_null(inventory_lookup(&c.inventory, &a));
+
+	/* A pinned host: by address, by MAC and by name, the same entry. */
+	a = A("10.1.0.10");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_string_equal(e->name, "printer");
+	assert_true(e->has_net);
+	assert_true(e->has_mac);
+	assert_int_equal(e->net.plen, 32);
+	a = M("52:54:00:00:00:10");
+	assert_ptr_equal(inventory_lookup(&c.inventory, &a), e);
+	assert_ptr_equal(inventory_find_name(&c.inventory, "Printer"), e);
+	a = A("2001:db8::10");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_int_equal(e->net.plen, 128);
+	a = M("52:54:00:00:00:11");
+	assert_ptr_equal(inventory_lookup(&c.inventory, &a), e);
+
+	/* An entry without a MAC is not found by one. */
+	a = A("10.1.0.20");
+	e = inventory_lookup(&c.inventory, &a);
+	assert_non_null(e);
+	assert_true(e->has_net);
+	assert_false(e->has_mac);
+	a = M("52:54:00:00:00:12");
+	assert_null(inventory_lookup(&c.inventory, &a));
+	conf_fini(&c);
+
+	/* An empty inventory finds nothing. */
+	assert_int_equal(conf_init_default(&c), 0);
+	a = M("52:54:00:ab:cd:ef");
+	assert_null(inventory_lookup(&c.inventory, &a));
+	assert_null(inventory_find_name(&c.inventory, "x"));
+	conf_fini(&c);
+}
+
+static void test_inventory_mac_errors(void **state)
+{
+	struct conf_diags d;
+
+	(void)state;
+	expect_one("inventory = ( { name = \"nowhere\"; } );\n", 1,
+		   "'inventory[0]' needs a 'net' or a 'mac'");
+	expect_one("inventory = (\n"
+		   "  { mac = \"52:54:00:00:00:01\"; name = \"a\"; },\n"
+		   "  { net = \"10.1.0.5\";\n"
+		   "    mac = \"52:54:00:00:00:01\"; name = \"b\"; }\n"
+		   ");\n",
+		   4, "duplicate inventory MAC '52:54:00:00:00:01' (first on line 2)");
+	expect_one("inventory = (\n  { net = \"10.1.0.0/24\";\n    mac = \"52:54:00:00:00:01\"; "
+		   "}\n);\n",
+		   2,
+		   "'inventory[0]': a 'mac' pins one address: 'net' must be a single host (not "
+		   "'10.1.0.0/24')");
+	expect_one("inventory = ( { net = \"2001:db8::/64\"; mac = \"52:54:00:00:00:01\"; } );\n",
+		   1, "a 'mac' pins one address");
+	expect_one("inventory = (\n"
+		   "  { net = \"10.1.0.5\"; name = \"FileServer\"; },\n"
+		   "  { mac = \"52:54:00:00:00:01\";\n"
+		   "    name = \"fileserver\"; }\n"
+		   ");\n",
+		   4, "duplicate inventory name 'fileserver' (first on line 2)");
+	expect_one("inventory = ( { mac = \"52:54:00:00:00\"; } );\n", 1,
+		   "bad MAC address '52:54:00:00:00' in 'inventory[0].mac'");
+	expect_one("inventory = ( { mac = \"ff:ff:ff:ff:ff:ff\"; } );\n", 1,
+		   "bad MAC address 'ff:ff:ff:ff:ff:ff' in 'inventory[0].mac': not a unicast MAC");
+	expect_one("inventory = ( { mac = \"00:00:00:00:00:00\"; } );\n", 1, "not a unicast MAC");
+	expect_one("inventory = ( { mac = \"33:33:00:00:00:01\"; } );\n", 1, "not a unicast MAC");
+	expect_one("inventory = ( { mac = 5; } );\n", 1, "'inventory[0].mac' must be a string");
+
+	/* The bad 'mac' is reported, not a missing one too. */
+	load_bad("inventory = (\n"
+		 "  { mac = \"zz\"; name = \"a\"; },\n"
+		 "  { net = \"10.0.0.0/8\"; mac = \"52:54:00:00:00:01\"; }\n"
+		 ");\n",
+		 &d);
+	assert_int_equal(d.n, 2);
+	expect_diag(&d, 2, "bad MAC address 'zz'");
+	expect_diag(&d, 3, "a 'mac' pins one address");
+}
+
 /* Several errors, files and syntax */
 
 static void test_many_errors(void **state)
@@ -1185,6 +1595,15 @@ static void test_example_config(void **state)
 	e = inventory_lookup(&c.inventory, &a);
 	assert_non_null(e);
 	assert_true(e->critical);
+	/* Pinned to its MAC; a machine named by its MAC only. */
+	assert_true(e->has_mac);
+	a = M("52:54:00:1a:05:10");
+	assert_ptr_equal(inventory_lookup(&c.inventory, &a), e);
+	e = inventory_find_name(&c.inventory, "ceo-laptop");
+	assert_non_null(e);
+	assert_false(e->has_net);
+	assert_int_equal(c.networks.routers.n, 0);
+	assert_int_equal(c.networks.router_macs.n, 0);
 	conf_fini(&def);
 	conf_fini(&c);
 }
@@ -1210,6 +1629,12 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_inventory),
 		cmocka_unit_test(test_inventory_errors),
+		cmocka_unit_test(test_inventory_mac),
+		cmocka_unit_test(test_inventory_mac_errors),
+		cmocka_unit_test(test_forgery_rule),
+		cmocka_unit_test(test_forgery_rule_errors),
+		cmocka_unit_test(test_identity),
+		cmocka_unit_test(test_routers),
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_diag_overflow),
 		cmocka_unit_test(test_missing_file),
