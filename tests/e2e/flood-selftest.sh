@@ -200,7 +200,8 @@ echo "== a sample: checksums, sources, ARP"
 # 200 IPv4 SYNs (20 sources of 10, one in 5 from the --include address),
 # 20 IPv6 SYNs, 10 ARP replies, 10 ARP requests.
 want=240
-in_r tcpdump -Z root -i f1 -nn -U -c $want -w "$TMP/sample.pcap" 2>"$TMP/tcpdump.err" &
+# ip netns exec execs tcpdump: $! is its pid.
+ip netns exec "${NS}r" tcpdump -Z root -i f1 -nn -U -c $want -w "$TMP/sample.pcap" 2>"$TMP/tcpdump.err" &
 tcpdump_pid=$!
 for _ in $(seq 100); do
 	grep -q "listening on" "$TMP/tcpdump.err" && break
