@@ -14,8 +14,12 @@
  *   chains forward and input (filter, priority -10, policy accept): a
  *         fixed list of rules that reference the sets; the rules never
  *         change with the number of hosts.  The MAC sets match the
- *         frame's source (ether saddr): in the inet family behind a
- *         `meta iiftype ether` dependency, as nft itself writes it.
+ *         frame's source (ether saddr), after the address rules: in the
+ *         inet family behind a `meta iiftype ether` dependency, as nft
+ *         itself writes it.  An isolated machine's IPv4/IPv6 packets go to
+ *         the same isolation chains as an isolated address's; on a bridge
+ *         its other frames drop, except ARP.  Traffic to a machine is
+ *         matched by its addresses.
  *
  * Every change is one transaction (BEGIN ... END); every message asks for
  * an ACK, and every ACK is read and matched to its message by sequence
@@ -102,6 +106,8 @@ int nft_set_networks(struct nft *n, const struct prefix_list *remediation,
 /* Sends ops as one transaction and reads every ACK.  Returns 0 when the
  * kernel committed it; -ECANCELED when it refused it (the transaction is
  * then void: nothing was applied; ops[i].error names each culprit);
+ * -EINVAL, with nothing sent, when an element's addr.family is not its
+ * set's (AF_INET, AF_INET6 or AF_MAC; ops[i].error names the op);
  * another -errno when the exchange itself failed (-ENOBUFS: ACKs were
  * lost, the kernel's state is unknown and must be read back). */
 int nft_commit(struct nft *n, struct nft_op *ops, unsigned nops);

@@ -17,6 +17,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 /* nft's datatype numbers, so that `nft list` prints our sets readably. */
 #define TYPE_IPADDR	   7
 #define TYPE_IP6ADDR	   8
+#define TYPE_ETHERADDR	   9
 #define TYPE_INET_PROTOCOL 12
 #define TYPE_INET_SERVICE  13
 #define TYPE_BITS	   6
@@ -52,7 +54,7 @@ struct nft {
 
 struct setdef {
 	const char *name;
-	bool v6;
+	uint8_t family; /* of the key's address: AF_INET, AF_INET6 or AF_MAC */
 	unsigned key_len;
 	uint32_t key_type;
 	uint32_t flags;
@@ -62,10 +64,10 @@ struct setdef {
 };
 
 static const struct setdef sets[NFT_SET_COUNT] = {
-	[NFT_SET_ISO4] = {"iso4", false, 4, TYPE_IPADDR, NFT_SET_TIMEOUT, true, 1, {4}},
-	[NFT_SET_ISO6] = {"iso6", true, 16, TYPE_IP6ADDR, NFT_SET_TIMEOUT, true, 1, {16}},
+	[NFT_SET_ISO4] = {"iso4", AF_INET, 4, TYPE_IPADDR, NFT_SET_TIMEOUT, true, 1, {4}},
+	[NFT_SET_ISO6] = {"iso6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_TIMEOUT, true, 1, {16}},
 	[NFT_SET_CON4] = {"con4",
-			  false,
+			  AF_INET,
 			  12,
 			  (TYPE_IPADDR << (2 * TYPE_BITS)) | (TYPE_INET_PROTOCOL << TYPE_BITS) |
 				  TYPE_INET_SERVICE,
@@ -74,7 +76,7 @@ static const struct setdef sets[NFT_SET_COUNT] = {
 			  3,
 			  {4, 1, 2}},
 	[NFT_SET_CON6] = {"con6",
-			  true,
+			  AF_INET6,
 			  24,
 			  (TYPE_IP6ADDR << (2 * TYPE_BITS)) | (TYPE_INET_PROTOCOL << TYPE_BITS) |
 				  TYPE_INET_SERVICE,
@@ -83,7 +85,7 @@ static const struct setdef sets[NFT_SET_COUNT] = {
 			  3,
 			  {16, 1, 2}},
 	[NFT_SET_CONP4] = {"conp4",
-			   false,
+			   AF_INET,
 			   8,
 			   (TYPE_IPADDR << TYPE_BITS) | TYPE_INET_PROTOCOL,
 			   NFT_SET_TIMEOUT,
@@ -91,17 +93,37 @@ static const struct setdef sets[NFT_SET_COUNT] = {
 			   2,
 			   {4, 1}},
 	[NFT_SET_CONP6] = {"conp6",
-			   true,
+			   AF_INET6,
 			   20,
 			   (TYPE_IP6ADDR << TYPE_BITS) | TYPE_INET_PROTOCOL,
 			   NFT_SET_TIMEOUT,
 			   true,
 			   2,
 			   {16, 1}},
-	[NFT_SET_REM4] = {"rem4", false, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
-	[NFT_SET_REM6] = {"rem6", true, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
-	[NFT_SET_ADM4] = {"adm4", false, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
-	[NFT_SET_ADM6] = {"adm6", true, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
+	[NFT_SET_ISOM] = {"isom", AF_MAC, 6, TYPE_ETHERADDR, NFT_SET_TIMEOUT, true, 1, {6}},
+	/* Each field of a concatenation takes whole 32-bit registers: MAC
+	 * 6 + 2 padding, proto 1 + 3, port 2 + 2. */
+	[NFT_SET_CONM] = {"conm",
+			  AF_MAC,
+			  16,
+			  (TYPE_ETHERADDR << (2 * TYPE_BITS)) | (TYPE_INET_PROTOCOL << TYPE_BITS) |
+				  TYPE_INET_SERVICE,
+			  NFT_SET_TIMEOUT,
+			  true,
+			  3,
+			  {6, 1, 2}},
+	[NFT_SET_CONPM] = {"conpm",
+			   AF_MAC,
+			   12,
+			   (TYPE_ETHERADDR << TYPE_BITS) | TYPE_INET_PROTOCOL,
+			   NFT_SET_TIMEOUT,
+			   true,
+			   2,
+			   {6, 1}},
+	[NFT_SET_REM4] = {"rem4", AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
+	[NFT_SET_REM6] = {"rem6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
+	[NFT_SET_ADM4] = {"adm4", AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
+	[NFT_SET_ADM6] = {"adm6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
 };
 
 const char *nft_set_name(enum nft_set s)
@@ -111,7 +133,25 @@ const char *nft_set_name(enum nft_set s)
 
 bool nft_set_is_v6(enum nft_set s)
 {
-	return (unsigned)s < NFT_SET_COUNT && sets[s].v6;
+	return (unsigned)s < NFT_SET_COUNT && sets[s].family == AF_INET6;
+}
+
+bool nft_set_is_mac(enum nft_set s)
+{
+	return (unsigned)s < NFT_SET_COUNT && sets[s].family == AF_MAC;
+}
+
+/* Bytes of the address in a key: IPv4 4, IPv6 16, MAC 6. */
+static unsigned key_addr_len(enum nft_set s)
+{
+	return sets[s].family == AF_INET6 ? 16 : sets[s].family == AF_MAC ? MAC_LEN : 4;
+}
+
+/* Where the next field of a concatenation starts: the address rounded up
+ * to whole 32-bit registers (a MAC takes two). */
+static unsigned key_addr_span(enum nft_set s)
+{
+	return (key_addr_len(s) + 3) & ~3u;
 }
 
 int nft_open(const struct nft_params *p, struct nft **ret)
@@ -549,6 +589,74 @@ static void emit_base_rules(struct txn *t, const char *chain, bool input, bool v
 	rule_emit(t, r);
 }
 
+/* Loads the frame's source MAC (ether saddr) into reg and the next 32-bit
+ * register; the kernel zeroes the two bytes of padding.  In the inet
+ * family the link layer may be anything, so, as nft does, first `meta
+ * iiftype ether` (ARPHRD_ETHER, 16 bits in host byte order); a bridge
+ * port is always Ethernet. */
+static void m_ether_saddr(struct nftnl_rule *r, int family, uint32_t reg)
+{
+	if (family != NFPROTO_BRIDGE) {
+		uint16_t ether = ARPHRD_ETHER;
+		e_meta(r, NFT_META_IIFTYPE, NFT_REG_1);
+		e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &ether, sizeof(ether));
+	}
+	e_payload(r, NFT_PAYLOAD_LL_HEADER, 6, MAC_LEN, reg);
+}
+
+/* Base chain rules for machines, by source MAC, after the address rules:
+ * an isolated machine's IP traffic goes to the same isolation chains
+ * whatever address it uses; a contained machine's listed protocol/ports
+ * drop.  Traffic to a machine is matched by its addresses (above). */
+static void emit_mac_rules(struct txn *t, const char *chain, bool input)
+{
+	struct nft *n = t->n;
+	bool bridge = n->p.family == NFPROTO_BRIDGE;
+	struct nftnl_rule *r;
+
+	/* The family check first: each packet looks its MAC up once. */
+	for (int v6 = 0; v6 < 2; v6++) {
+		r = rule_new(n, chain);
+		m_family(r, n->p.family, v6);
+		m_ether_saddr(r, n->p.family, NFT_REG_1);
+		e_lookup(r, NFT_REG_1, NFT_SET_ISOM);
+		e_goto(r, isochain_name(input ? ISO_IN : ISO_SRC, v6));
+		rule_emit(t, r);
+	}
+	/* A bridge also carries frames that are neither IPv4 nor IPv6: an
+	 * isolated machine's drop, but for ARP, which it needs to reach the
+	 * remediation servers.  The protocol before the lookup, so that IP
+	 * frames are not looked up a second time. */
+	if (bridge) {
+		static const uint16_t pass[] = {0x0800, 0x86dd, 0x0806}; /* ip, ip6, arp */
+		r = rule_new(n, chain);
+		for (unsigned i = 0; i < ARRAY_SIZE(pass); i++) {
+			uint16_t be = htons(pass[i]);
+			e_meta(r, NFT_META_PROTOCOL, NFT_REG_1);
+			e_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &be, sizeof(be));
+		}
+		m_ether_saddr(r, n->p.family, NFT_REG_1);
+		e_lookup(r, NFT_REG_1, NFT_SET_ISOM);
+		e_counter(r);
+		e_verdict(r, NF_DROP);
+		rule_emit(t, r);
+	}
+	/* Contained: the machine's traffic to the listed protocol/ports, then
+	 * whole protocols without ports (ICMP).  The key's registers: MAC in
+	 * R32(0) and R32(1), proto in R32(2), port in R32(3). */
+	for (int ports = 1; ports >= 0; ports--) {
+		r = rule_new(n, chain);
+		m_ether_saddr(r, n->p.family, R32(0));
+		e_meta(r, NFT_META_L4PROTO, R32(2));
+		if (ports)
+			e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R32(3));
+		e_lookup(r, R32(0), ports ? NFT_SET_CONM : NFT_SET_CONPM);
+		e_counter(r);
+		e_verdict(r, NF_DROP);
+		rule_emit(t, r);
+	}
+}
+
 /* "the peer is in set s": the other end of the packet (dst when the
  * isolated host is the source, and the other way round). */
 static void emit_peer_accept(struct txn *t, const char *chain, bool v6, bool peer_is_dst,
@@ -626,21 +734,23 @@ static void emit_iso_rules(struct txn *t, enum isochain c, bool v6)
 /* Writes the key of e for set s into key (zero-padded registers). */
 static unsigned elem_key(enum nft_set s, const struct nft_elem *e, uint8_t key[32])
 {
-	unsigned alen = sets[s].v6 ? 16 : 4;
+	unsigned span = key_addr_span(s);
 
 	memset(key, 0, 32);
-	memcpy(key, e->addr.b, alen);
+	memcpy(key, e->addr.b, key_addr_len(s));
 	switch (s) {
 	case NFT_SET_CON4:
-	case NFT_SET_CON6: {
+	case NFT_SET_CON6:
+	case NFT_SET_CONM: {
 		uint16_t be = htons(e->port);
-		key[alen] = e->l4proto;
-		memcpy(key + alen + 4, &be, 2);
+		key[span] = e->l4proto;
+		memcpy(key + span + 4, &be, 2);
 		break;
 	}
 	case NFT_SET_CONP4:
 	case NFT_SET_CONP6:
-		key[alen] = e->l4proto;
+	case NFT_SET_CONPM:
+		key[span] = e->l4proto;
 		break;
 	default:
 		break;
@@ -719,7 +829,7 @@ static void emit_networks(struct txn *t, enum nft_set s, const struct prefix_lis
 {
 	struct nftnl_set *ns = set_ref(t->n, s);
 	struct nlmsghdr *nlh;
-	bool v6 = sets[s].v6;
+	bool v6 = sets[s].family == AF_INET6;
 	unsigned count = 0;
 
 	/* Flush: a DELSETELEM without elements empties the set. */
@@ -878,6 +988,7 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 			} else {
 				emit_base_rules(&t, chains[i].name, chains[i].input, false);
 				emit_base_rules(&t, chains[i].name, chains[i].input, true);
+				emit_mac_rules(&t, chains[i].name, chains[i].input);
 			}
 		}
 	}
@@ -930,12 +1041,29 @@ int nft_commit(struct nft *n, struct nft_op *ops, unsigned nops)
 
 	if (nops == 0)
 		return 0;
+	/* The key is built from the element's bytes: an IPv4 address in a
+	 * MAC set would name some other machine.  Refused before sending. */
+	for (unsigned i = 0; i < nops; i++) {
+		ops[i].error = 0;
+		ops[i].msg[0] = '\0';
+		if ((unsigned)ops[i].set >= NFT_SET_COUNT) {
+			ops[i].error = -EINVAL;
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j < ops[i].nelems; j++) {
+			if (ops[i].elems[j].addr.family != sets[ops[i].set].family) {
+				ops[i].error = -EINVAL;
+				snprintf(ops[i].msg, sizeof(ops[i].msg),
+					 "element %u: address family does not match set %s", j,
+					 sets[ops[i].set].name);
+				return -EINVAL;
+			}
+		}
+	}
 	r = txn_begin(n, &t);
 	if (r < 0)
 		return r;
 	for (unsigned i = 0; i < nops; i++) {
-		ops[i].error = 0;
-		ops[i].msg[0] = '\0';
 		emit_elems(&t, ops[i].set, ops[i].del, ops[i].elems, ops[i].nelems);
 	}
 	r = txn_send(&t, &sink, &failed);
@@ -971,22 +1099,34 @@ static int list_elem_cb(struct nftnl_set_elem *e, void *data)
 	struct nft_elem el;
 	uint32_t len = 0;
 	const uint8_t *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-	unsigned alen = sets[c->set].v6 ? 16 : 4;
+	unsigned span = key_addr_span(c->set);
 
 	if (!key || len < sets[c->set].key_len || c->r)
 		return 0;
 	memset(&el, 0, sizeof(el));
-	if (alen == 16)
+	if (sets[c->set].family == AF_MAC)
+		addr_set_mac(&el.addr, key);
+	else if (sets[c->set].family == AF_INET6)
 		addr_set_v6(&el.addr, key);
 	else
 		addr_set_v4(&el.addr, key);
-	if (c->set == NFT_SET_CON4 || c->set == NFT_SET_CON6) {
+	switch (c->set) {
+	case NFT_SET_CON4:
+	case NFT_SET_CON6:
+	case NFT_SET_CONM: {
 		uint16_t be;
-		el.l4proto = key[alen];
-		memcpy(&be, key + alen + 4, 2);
+		el.l4proto = key[span];
+		memcpy(&be, key + span + 4, 2);
 		el.port = ntohs(be);
-	} else if (c->set == NFT_SET_CONP4 || c->set == NFT_SET_CONP6) {
-		el.l4proto = key[alen];
+		break;
+	}
+	case NFT_SET_CONP4:
+	case NFT_SET_CONP6:
+	case NFT_SET_CONPM:
+		el.l4proto = key[span];
+		break;
+	default:
+		break;
 	}
 	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_TIMEOUT))
 		el.timeout_ms = nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_TIMEOUT);

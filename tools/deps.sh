@@ -7,7 +7,29 @@ set -eu
 PKGS="build-essential meson ninja-build pkg-config
 libpcap-dev libconfig-dev libnftnl-dev libmnl-dev libcmocka-dev
 nftables iproute2 tcpdump nmap mandoc python3 libcap2-bin systemd clang clang-format
-bash-completion procps util-linux"
+bash-completion procps util-linux
+dnsmasq-base isc-dhcp-client iputils-arping ethtool"
+# The DHCP, ARP and link tests run dnsmasq (a DHCP server in a test
+# namespace), dhclient (a DHCP client in a host namespace), arping and
+# ethtool.  dnsmasq-base is the dnsmasq binary alone: the "dnsmasq"
+# package adds a system service that would start a DNS and DHCP server in
+# the root namespace, on the machine's own network, at install; the tests
+# start their own dnsmasq, with its own config, inside their namespaces.
+
+# Should the full dnsmasq package be installed all the same (by hand, or
+# pulled in by something else), keep its service out of the way: the tests
+# do not rely on it, and it would answer DHCP and DNS on the machine's own
+# interfaces.  "disable" works without a running systemd (it removes the
+# unit's links); the stop goes through systemd or the init script,
+# whichever runs; their failing (no service manager: a container, some
+# CI) is tolerated.
+quiet_system_dnsmasq() {
+	dpkg-query -W -f='${Status}' dnsmasq 2>/dev/null | grep -q "install ok installed" ||
+		return 0
+	[ "$(id -u)" = 0 ] || return 0
+	systemctl disable dnsmasq >/dev/null 2>&1 || true
+	systemctl stop dnsmasq >/dev/null 2>&1 || service dnsmasq stop >/dev/null 2>&1 || true
+}
 
 missing=""
 for p in $PKGS; do
@@ -16,6 +38,7 @@ for p in $PKGS; do
 done
 
 if [ -z "$missing" ] && [ "${QD_DEPS_FORCE_UPDATE:-0}" != 1 ]; then
+	quiet_system_dnsmasq
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -26,3 +49,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 # shellcheck disable=SC2086
 apt-get install -y --no-install-recommends $PKGS
+
+quiet_system_dnsmasq
