@@ -41,11 +41,11 @@ struct rule {
 	enum rule_type type;
 	unsigned protos; /* PROTO_* mask */
 	uint16_t ports[CONF_MAX_RULE_PORTS];
-	unsigned nports;    /* 0: counted on any one port (per port) */
+	unsigned nports; /* 0: counted on any one port (per port) */
 	/* distinct_dst (horizontal), distinct_ports (vertical) or
 	 * distinct_src (forgery) */
 	unsigned threshold;
-	unsigned window_s;  /* sliding window */
+	unsigned window_s; /* sliding window */
 	enum severity severity;
 	enum rule_count count;
 	unsigned exempt_roles; /* ROLE_* bits whose hosts this rule never flags */
@@ -68,7 +68,8 @@ struct inv_entry {
 	struct prefix net; /* family 0 for an entry that names a MAC only */
 	bool has_net;
 	bool has_mac;
-	uint8_t mac[MAC_LEN]; /* the machine's MAC: with a host net (/32, /128) it pins the binding */
+	uint8_t mac
+		[MAC_LEN]; /* the machine's MAC: with a host net (/32, /128) it pins the binding */
 	char name[64];
 	char department[64];
 	char floor[32];
@@ -160,10 +161,10 @@ struct conf {
 	} scan;
 
 	struct {
-		unsigned max_hosts;   /* tracked internal hosts; default 65536 */
-		unsigned max_blocked; /* flagged / blocked hosts; default 100000, min 100000 */
-		unsigned max_probes;  /* first-contact probes awaiting or holding an outcome */
-		unsigned max_peers;   /* (host, destination) pairs inside the window */
+		unsigned max_hosts;    /* tracked internal hosts; default 65536 */
+		unsigned max_blocked;  /* flagged / blocked hosts; default 100000, min 100000 */
+		unsigned max_probes;   /* first-contact probes awaiting or holding an outcome */
+		unsigned max_peers;    /* (host, destination) pairs inside the window */
 		unsigned max_machines; /* MACs tracked (identity); default 65536 */
 		unsigned max_bindings; /* address-to-MAC bindings; default 131072 */
 	} limits;

@@ -12,6 +12,7 @@
 #include "control.h"
 #include "engine.h"
 #include "enforce.h"
+#include "neighmon.h"
 #include "netmon.h"
 #include "nft.h"
 #include "output.h"
@@ -48,6 +49,8 @@ struct daemon {
 	struct enforcer enf;
 	struct control *ctl;
 	struct netmon *nm;
+	struct neighmon *neigh; /* the kernel's neighbours and bridge FDBs, for identity */
+	uint64_t neigh_lost;	/* neighbour notifications lost (re-dumped) */
 	struct capsrc caps[CONF_MAX_IFACES];
 	unsigned ncaps;
 	int sigfd, timerfd;

@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "decode.h"
+#include "identity.h"
 #include "siphash.h"
 #include "types.h"
 
@@ -38,13 +39,15 @@ enum evidence_kind {
 	EVIDENCE_DISTINCT_DST = 0,
 	EVIDENCE_DISTINCT_PORTS,
 	EVIDENCE_TRW,
+	EVIDENCE_FORGED, /* count: distinct source addresses not its own; target: the last */
 };
 
 /* One rule firing for one host.  Passed to the callback; valid only during
  * the call. */
 struct detection {
-	struct qaddr host;
-	unsigned rule; /* index into conf.rules, or DETECT_RULE_TRW */
+	struct qaddr host; /* who: a machine (family AF_MAC) or an address */
+	struct qaddr addr; /* the source address of the packet that crossed the threshold */
+	unsigned rule;	   /* index into conf.rules, or DETECT_RULE_TRW */
 	const char *rule_name;
 	enum severity severity;
 	const char *proto; /* "tcp", "udp", "icmp", "icmpv6", "arp" */
@@ -56,7 +59,7 @@ struct detection {
 	enum evidence_kind kind;
 	unsigned count; /* distinct destinations or ports in the window */
 	unsigned window_s;
-	struct qaddr target; /* vertical scans: the destination */
+	struct qaddr target; /* vertical scans: the destination; forgery: a forged address */
 	unsigned failures, successes;
 	double llr;	       /* TRW log-likelihood ratio at the alarm */
 	uint64_t probes;       /* first-contact probes of the host until now */
@@ -68,8 +71,10 @@ struct detection {
 typedef void (*detect_cb)(void *arg, const struct detection *d);
 
 struct detect_stats {
-	uint64_t packets; /* packets handed to detect_packet() */
-	uint64_t probes;  /* first contacts */
+	uint64_t packets;	   /* packets handed to detect_packet() */
+	uint64_t probes;	   /* first contacts */
+	uint64_t probes_untracked; /* first contacts beyond their host's quota */
+	uint64_t forged;	   /* packets from addresses not their sender's */
 	uint64_t successes, failures, timeouts, neutral;
 	uint64_t detections;
 	uint64_t hosts_evicted, probes_evicted, peers_evicted;
@@ -92,17 +97,19 @@ void detect_free(struct detect *d);
  * 0, or -EAGAIN when a new detector is needed (windows then restart). */
 int detect_reconfigure(struct detect *d, const struct conf *c);
 
-/* Feeds one decoded packet seen at now_us.  Time never goes backwards: an
- * older timestamp is treated as the latest one seen. */
-void detect_packet(struct detect *d, const struct pkt *p, usec_t now_us);
+/* Feeds one decoded packet seen at now_us, charged as a says (NULL: to its
+ * source address).  Time never goes backwards: an older timestamp is
+ * treated as the latest one seen. */
+void detect_packet(struct detect *d, const struct pkt *p, const struct attribution *a,
+		   usec_t now_us);
 /* Runs the timers (probe timeouts, window expiry) up to now_us. */
 void detect_advance(struct detect *d, usec_t now_us);
 /* End of input: every pending probe times out (at its own deadline) and is
  * evaluated.  Used at the end of an offline capture. */
 void detect_flush(struct detect *d);
 
-/* Forgets which rules already fired for host (after a release), so that
- * the host is reported again if it goes on spreading. */
+/* Forgets which rules already fired for host (a MAC or an address; after a
+ * release), so that the host is reported again if it goes on spreading. */
 void detect_forget(struct detect *d, const struct qaddr *host);
 
 /* The detector's clock: the latest time seen. */

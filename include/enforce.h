@@ -1,5 +1,14 @@
 /* Enforcement: puts hosts' levels into the kernel and keeps the registry's
- * view of the kernel (hostrec.kiso, .k[], .level) equal to the kernel's.
+ * view of the kernel (hostrec.kmac, .addrs[].kiso, .k[], .level) equal to
+ * the kernel's.
+ *
+ * What a level means in elements:
+ *   contain   the record's id with each wanted protocol/port: a machine's
+ *             MAC in conm/conpm (whatever address it sends from), an
+ *             address in con4/con6/conp4/conp6.
+ *   isolate   a machine's MAC in isom (unless it may not be isolated by
+ *             MAC: a critical asset), and every address the record holds
+ *             in iso4/iso6 (traffic to it).
  *
  * A batch of requests becomes one nftables transaction of set-element
  * changes.  The kernel applies it whole or not at all; when it refuses a
@@ -49,6 +58,7 @@ struct enforce_req {
 	enum level level; /* LEVEL_NONE or LEVEL_WATCH: nothing in the kernel */
 	uint64_t ttl_ms;  /* timeout of elements added now; 0: none */
 	bool reset_ttl;	  /* re-add what is already there, to restart its timeout */
+	bool no_mac;	  /* isolate by address only: never the MAC (a critical machine) */
 	/* Filled by enforce_apply(): */
 	int error;    /* 0, or -errno */
 	char msg[96]; /* the kernel's reason when it refused */
@@ -64,9 +74,8 @@ void enforce_init(struct enforcer *e, const struct enforce_backend *be);
  * then unknown and the caller must read it back (enforce_sync()). */
 int enforce_apply(struct enforcer *e, struct enforce_req *reqs, unsigned n);
 
-/* The contain ports actually used for rec at `level`: its wanted ports, or
- * none when containment must become isolation (no ports known, or more
- * than fit).  Returns the level to put in force. */
+/* The level actually put in force for rec at `level`: containment
+ * without known ports (or with more than fit) becomes isolation. */
 enum level enforce_effective_level(const struct hostrec *rec, enum level level, bool critical);
 
 #endif

@@ -1,8 +1,9 @@
-/* The engine ties the pieces together for one run: decoded packets go to
- * the detector; each detection goes through policy, the host registry and
- * incident grouping; what is to be enforced is queued and put in the
- * kernel in one transaction per burst of packets (engine_commit()); then
- * the events come out, saying whether the kernel acknowledged. */
+/* The engine ties the pieces together for one run: decoded packets go
+ * through machine identity (who sent it) to the detector; each detection
+ * goes through policy, the host registry and incident grouping; what is
+ * to be enforced is queued and put in the kernel in one transaction per
+ * burst of packets (engine_commit()); then the events come out, saying
+ * whether the kernel acknowledged. */
 #ifndef QD_ENGINE_H
 #define QD_ENGINE_H
 
@@ -14,6 +15,7 @@
 #include "detect.h"
 #include "enforce.h"
 #include "hostdb.h"
+#include "identity.h"
 #include "incident.h"
 #include "output.h"
 #include "policy.h"
@@ -29,6 +31,10 @@
 #define ENGINE_DIRTY_SOON 1
 #define ENGINE_DIRTY_NOW  2
 
+/* Binding events (identity alerts) a minute; more are counted and the
+ * count goes with the next one. */
+#define ENGINE_BINDING_EVENTS 120
+
 struct engine_stats {
 	struct decode_stats decode;
 	uint64_t detections;
@@ -40,6 +46,7 @@ struct engine_stats {
 
 struct pending {
 	struct detection det;
+	struct hostrec *rec; /* whose: the registry's record of det.host */
 	struct decision dec;
 	const struct inv_entry *inv;
 	unsigned incident;   /* 0: none */
@@ -50,7 +57,9 @@ struct pending {
 
 struct engine {
 	const struct conf *c;
+	enum run_mode mode;
 	struct output *out;
+	struct identity *id;
 	struct detect *det;
 	detect_cb det_cb;
 	struct policy pol;
@@ -61,6 +70,13 @@ struct engine {
 	void *self_arg;
 	struct pending q[ENGINE_QUEUE];
 	unsigned nq;
+	/* Blocked machines whose addresses changed: their blocks are put in
+	 * force again at the next commit. */
+	struct hostrec *refresh[ENGINE_QUEUE];
+	unsigned nrefresh;
+	/* Binding events: at most ENGINE_BINDING_EVENTS a minute. */
+	usec_t bind_minute;
+	unsigned bind_count, bind_suppressed;
 	usec_t next_expiry_us; /* earliest TTL deadline, USEC_INFINITY: none */
 	bool resync;	       /* a transaction was lost in transit: read the kernel back */
 	/* What the saved state lacks: ENGINE_DIRTY_SOON (detections: saved
@@ -88,6 +104,37 @@ void engine_commit(struct engine *e);
  * borrowed.  0 or -errno (then nothing changed). */
 int engine_reconfigure(struct engine *e, const struct conf *c);
 
+/* ---- hosts and machines (engine.c) ---- */
+
+/* The record a detection or a command about id (a MAC or an address)
+ * concerns: a machine's record for a MAC (made when create), the record
+ * holding an address, else the address's own (made when create).  A
+ * machine's addresses are brought up to date.  NULL: none (or the
+ * registry is full). */
+struct hostrec *engine_record(struct engine *e, const struct qaddr *id, bool create, usec_t now);
+/* A machine record's addresses from identity: its trusted ones join it
+ * (a blocked machine's new addresses are blocked at the next commit);
+ * while blocked it keeps the ones it holds (fail closed). */
+void engine_machine_refresh(struct engine *e, struct hostrec *rec, usec_t now);
+/* Machine record rec takes address a (an operator named it, or identity
+ * trusts it): from an address's record or another machine's record that
+ * is not blocked.  0; -EEXIST when a blocked record holds it; -ENOSPC. */
+int engine_hold_address(struct engine *e, struct hostrec *rec, const struct qaddr *a, usec_t now);
+/* The addresses of machine record rec: those identity gives it (at least
+ * TENTATIVE) and those its record holds; at most max. */
+unsigned engine_machine_addresses(const struct engine *e, const struct hostrec *rec,
+				  struct qaddr *v, unsigned max);
+/* Facts for policy about rec; unverified: the detection could not be tied
+ * to rec's machine. */
+void engine_host_facts(struct engine *e, const struct hostrec *rec, bool unverified,
+		       struct host_facts *ret);
+/* The inventory entry of rec: its MAC's, else its address's. */
+const struct inv_entry *engine_inventory(const struct engine *e, const struct hostrec *rec);
+/* Fills an event's host, mac and inventory from rec. */
+void engine_event_host(const struct engine *e, const struct hostrec *rec, struct event *ev);
+/* A machine that may be isolated by address only (a critical asset). */
+bool engine_no_mac(const struct engine *e, const struct hostrec *rec);
+
 /* Runs timers up to now: probe timeouts, windows, TTL expiry. */
 void engine_tick(struct engine *e, usec_t now);
 /* End of an offline capture: flush pending timeouts and windows. */
@@ -103,8 +150,9 @@ struct act_change {
 	bool reset_ttl;
 	long by_uid; /* -1: automatic */
 	const char *reason;
-	bool critical;	/* the asset may not be isolated automatically */
-	bool set_state; /* end in `state` instead of the level's own */
+	bool critical;	  /* the asset may not be isolated automatically */
+	bool keep_author; /* a block put in force again: author and reason stay */
+	bool set_state;	  /* end in `state` instead of the level's own */
 	enum host_state state;
 	/* Filled by act_apply(): */
 	enum level effective; /* what went into the kernel */

@@ -20,13 +20,16 @@ enum event_kind {
 	EVENT_MARK,
 	EVENT_INCIDENT,
 	EVENT_ERROR,
+	EVENT_BINDING, /* machine identity: an address changed hands, a forger, a conflict */
 };
 
 struct event {
 	enum event_kind kind;
 	usec_t ts;
 	bool has_host;
-	struct qaddr host;
+	struct qaddr host; /* an address; a MAC for a machine with no address */
+	bool has_mac;
+	uint8_t mac[MAC_LEN];	     /* the machine's MAC, when known */
 	const struct inv_entry *inv; /* borrowed; NULL when unknown */
 
 	/* detect */
@@ -53,6 +56,14 @@ struct event {
 
 	/* error */
 	const char *message;
+
+	/* binding */
+	const char *what; /* moved, conflict, spoof, forged, port-flap, relay, mac-flood */
+	const char *how;  /* what showed it: arp, ndp, dhcp, ip, kernel, fdb, delivery */
+	bool has_other;
+	uint8_t other[MAC_LEN]; /* the other machine */
+	unsigned count;		/* relay: addresses; mac-flood: new machines a minute */
+	unsigned suppressed;	/* binding events left out since the last one (rate limit) */
 };
 
 const char *event_kind_name(enum event_kind k);

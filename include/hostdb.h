@@ -2,7 +2,14 @@
  * for each, the state of each in its life cycle, and what the kernel holds
  * for it.  Separate from the detector's tables so that a flagged or blocked
  * host is never forgotten when the detector evicts it (SPEC section 4:
- * their own capacity, limits.max_blocked). */
+ * their own capacity, limits.max_blocked).
+ *
+ * A record is keyed by its id: a machine's MAC (family AF_MAC), with the
+ * addresses that are trusted as its own (blocked with it), or a single
+ * address for a host that cannot be tied to a machine (behind a router, a
+ * raw-IP capture, an address nobody owns yet).  Every address belongs to
+ * at most one record: an index maps addresses to records, so that the
+ * kernel's address elements have exactly one owner. */
 #ifndef QD_HOSTDB_H
 #define QD_HOSTDB_H
 
@@ -15,6 +22,9 @@
 #include "types.h"
 
 #define HOSTDB_MAX_HITS 8 /* rules remembered per host; more are folded into the last */
+/* Addresses one machine's record blocks (its trusted addresses: dual
+ * stack with a few IPv6 prefixes and privacy addresses). */
+#define HOST_MAX_ADDRS 16
 /* Contained protocol/port pairs per host (SPEC section 5: "up to a
  * configured count"); a host needing more is isolated instead. */
 #define HOST_MAX_PORTS 16
@@ -71,18 +81,28 @@ struct hist {
 #define HOST_MAX_HIST  64
 #define HOST_HIST_KEEP 4
 
+/* An address of a record, and whether the kernel isolates it. */
+struct haddr {
+	struct qaddr a;
+	uint8_t kiso; /* in iso4/iso6 */
+};
+
 struct hostrec {
 	struct tab_hdr h;
-	struct qaddr addr;
-	uint8_t state;	 /* enum host_state */
-	uint8_t decided; /* highest level detections asked for since release */
-	uint8_t level;	 /* level in force in the kernel */
+	struct qaddr id;   /* the key: a MAC (a machine) or an address */
+	struct qaddr addr; /* the address that names it (family 0: a machine with none) */
+	uint8_t state;	   /* enum host_state */
+	uint8_t decided;   /* highest level detections asked for since release */
+	uint8_t level;	   /* level in force in the kernel */
 	uint8_t nhits;
 	uint8_t nwant;	       /* contain ports asked for */
 	uint8_t want_overflow; /* more than HOST_MAX_PORTS were asked for */
-	uint8_t nk;	       /* contain ports in the kernel (k[]) */
-	uint8_t kiso;	       /* in the isolation set */
-	uint8_t adopted;       /* found in the kernel, not decided by us */
+	uint8_t nk;	       /* contain ports in the kernel (k[]), keyed by id */
+	uint8_t kmac;	       /* a machine: its MAC in the isolation set (isom) */
+	uint8_t naddrs;
+	uint8_t adopted; /* found in the kernel, not decided by us */
+	uint8_t merged;	 /* an address's record whose address a machine took: history only */
+	struct haddr addrs[HOST_MAX_ADDRS];
 	struct hport want[HOST_MAX_PORTS];
 	struct hport k[HOST_MAX_PORTS];
 	usec_t first_probe_us; /* earliest first probe over all detections */
@@ -103,14 +123,36 @@ struct hostrec {
 };
 
 struct hostdb {
-	struct table t; /* list 0: every record, oldest change first */
+	struct table t;	 /* list 0: every record, oldest change first */
+	struct table ix; /* address -> record */
 };
+
+static inline bool hostrec_is_machine(const struct hostrec *r)
+{
+	return addr_is_mac(&r->id);
+}
 
 int hostdb_init(struct hostdb *db, uint32_t cap, const struct siphash_key *key);
 void hostdb_fini(struct hostdb *db);
-struct hostrec *hostdb_find(struct hostdb *db, const struct qaddr *a);
-/* Finds or creates.  NULL when the registry is full. */
-struct hostrec *hostdb_get(struct hostdb *db, const struct qaddr *a);
+/* The record whose id is id (a MAC or an address). */
+struct hostrec *hostdb_find(struct hostdb *db, const struct qaddr *id);
+/* The record an address belongs to: a machine's record holding it, or
+ * the address's own record.  NULL when none. */
+struct hostrec *hostdb_find_addr(struct hostdb *db, const struct qaddr *a);
+/* Finds or creates the record of id.  A new address record holds its
+ * address (when no other record does).  NULL when the registry is full. */
+struct hostrec *hostdb_get(struct hostdb *db, const struct qaddr *id);
+/* Adds address a to r.  0; -EEXIST when another record holds it (r is
+ * unchanged); -ENOSPC when r holds HOST_MAX_ADDRS or the index is full. */
+int hostdb_addr_add(struct hostdb *db, struct hostrec *r, const struct qaddr *a);
+/* Removes r's address i (its kernel view must be clear). */
+void hostdb_addr_del(struct hostdb *db, struct hostrec *r, unsigned i);
+/* r's index of address a, or -1. */
+int hostrec_addr_index(const struct hostrec *r, const struct qaddr *a);
+/* Forgets r (frees its history and index entries). */
+void hostdb_remove(struct hostdb *db, struct hostrec *r);
+/* Some address of r is in the kernel's isolation sets, or its MAC. */
+bool hostrec_isolated(const struct hostrec *r);
 /* The hit for rule, or NULL when the host was never flagged by it. */
 struct hit *hostdb_hit(struct hostrec *r, unsigned rule);
 /* Adds a hit for rule (there must be none yet). */

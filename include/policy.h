@@ -33,16 +33,29 @@ enum why {
 struct decision {
 	enum level level; /* what policy decided, before any "why" */
 	enum why why;	  /* WHY_NONE: to be enforced */
-	bool capped;	  /* lowered by the asset's criticality */
+	bool capped;	  /* lowered by the asset's criticality, or for an unverified source */
+	bool unverified;  /* capped at identity.unverified_max */
+};
+
+/* What policy needs to know about the host a detection is about. */
+struct host_facts {
+	bool never;	 /* may never be blocked: see policy_never_block() and
+			  * policy_machine_never() */
+	bool critical;	 /* a critical asset (inventory) */
+	bool unverified; /* the source cannot be tied to a machine, or its
+			  * machine is contested: at most identity.unverified_max */
 };
 
 struct policy {
 	const struct conf *c;
 	enum run_mode mode;
 	bool paused;
-	/* Automatic actions in the current minute (fixed one-minute windows). */
+	/* Automatic actions in the current minute (fixed one-minute windows):
+	 * sources tied to a machine and unverified ones have a budget each,
+	 * so that a flood of unverifiable sources cannot spend what a real
+	 * worm on a machine needs. */
 	usec_t rate_minute;
-	unsigned rate_count;
+	unsigned rate_count, rate_count_unverified;
 	unsigned long rate_suppressed;
 	/* Run-time changes to the never-block list (quarantinectl allow /
 	 * disallow), until the next reload. */
@@ -52,15 +65,20 @@ struct policy {
 
 /* 0 or -ENOMEM. */
 int policy_init(struct policy *p, const struct conf *c, enum run_mode mode);
-/* Decides the level for an automatic detection of severity sev on host.
- * inv is the host's inventory entry or NULL; self is true for the gateway's
- * own addresses.  Consumes one unit of the rate cap when the result is to
- * be enforced. */
-void policy_decide(struct policy *p, const struct qaddr *host, enum severity sev,
-		   const struct inv_entry *inv, bool self, usec_t now, struct decision *ret);
+/* Decides the level for an automatic detection of severity sev on a host
+ * with facts f.  Consumes one unit of the rate cap (of the verified or the
+ * unverified budget) when the result is to be enforced. */
+void policy_decide(struct policy *p, enum severity sev, const struct host_facts *f, usec_t now,
+		   struct decision *ret);
 /* True when an address may never be blocked (never-block list, outside the
  * protected networks, or self). */
 bool policy_never_block(const struct policy *p, const struct qaddr *host, bool self);
+/* True when a machine holding this address may never be blocked: the
+ * address is on the never-block list (configured or allowed at run time)
+ * or is the gateway's own.  (Unlike policy_never_block(), an address
+ * outside the protected networks, a link-local one say, does not shield
+ * the machine: it only is never blocked itself.) */
+bool policy_never_listed(const struct policy *p, const struct qaddr *a, bool self);
 
 const char *why_name(enum why w);
 

@@ -10,6 +10,8 @@
  *     disallow net=10.0.0.53/32
  *     incident id=3 rule=smb-propagation patient_zero=10.1.0.23 ...
  *     host addr=10.1.0.23 state=isolated decided=isolate level=isolate ...
+ *     host id=02:00:0a:01:00:17 addr=10.1.0.23 addrs=10.1.0.23,fd00::17 ...
+ *     binding addr=10.1.0.23 mac=02:00:0a:01:00:17 state=established ...
  *     hit rule=smb-propagation level=isolate incident=3 first_us=...
  *     hist ts_us=... kind=action level=isolate state=isolated uid=-1 text=...
  *     end records=5 crc32=1c291ca3
@@ -26,8 +28,14 @@
  * half read.  Keys this version does not know are ignored (a later
  * version may add some); anything else unexpected refuses the file.
  *
- * What the kernel holds (hostrec kiso, k[], nk) is not saved: act_sync()
- * reads it back at start and repairs it from the saved levels. */
+ * A machine's host record has id= (its MAC) and addrs= (the addresses its
+ * block covers); an address's record has neither.  Bindings trusted at
+ * least TENTATIVE are saved (identity.h), so that a restart does not hand
+ * the addresses of quiet machines to the first forger.
+ *
+ * What the kernel holds (hostrec kmac, addrs[].kiso, k[], nk) is not
+ * saved: act_sync() reads it back at start and repairs it from the saved
+ * levels. */
 #ifndef QD_STATE_H
 #define QD_STATE_H
 
@@ -37,7 +45,7 @@
 
 #define STATE_FILE     "state"
 #define STATE_TMP_FILE "state.tmp"
-#define STATE_VERSION  1
+#define STATE_VERSION  2 /* reads 1 too: addresses' records, no machines */
 
 /* Writes e's state to dir/state atomically: dir/state.tmp (mode 0600) is
  * written, synced and renamed over dir/state, then dir is synced, so that

@@ -62,6 +62,10 @@ void *table_list_head(const struct table *t, unsigned list);
 /* The entry after e on its list, or NULL. */
 void *table_list_next(const struct table *t, const void *e);
 
+/* An entry's index in the slab (stable for its life), and back; for
+ * links between entries of different tables or chains of one table. */
+uint32_t table_index(const struct table *t, const void *e);
+void *table_at(const struct table *t, uint32_t i);
 static inline void *table_key(void *e)
 {
 	return (uint8_t *)e + sizeof(struct tab_hdr);

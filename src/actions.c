@@ -28,9 +28,21 @@ static void forget(struct engine *e, struct hostrec *rec)
 	rec->expires_us = 0;
 	for (unsigned i = 0; i < rec->nhits; i++)
 		rec->hits[i].level = LEVEL_NONE;
-	detect_forget(e->det, &rec->addr);
-	if (e->evidence)
+	detect_forget(e->det, &rec->id);
+	if (e->evidence && rec->addr.family)
 		evidence_stop(e->evidence, &rec->addr);
+}
+
+/* A machine's block freezes its addresses in identity (they neither move
+ * nor become trusted by age while it is blocked); a release thaws them and
+ * lets its record follow identity again. */
+static void after_change(struct engine *e, struct hostrec *rec, usec_t now)
+{
+	if (!hostrec_is_machine(rec) || !e->id)
+		return;
+	identity_set_frozen(e->id, rec->id.b, rec->level > LEVEL_WATCH);
+	if (rec->level <= LEVEL_WATCH)
+		engine_machine_refresh(e, rec, now);
 }
 
 int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
@@ -67,6 +79,7 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		reqs[i].level = ch[i].effective;
 		reqs[i].ttl_ms = ch[i].ttl_s * 1000;
 		reqs[i].reset_ttl = ch[i].reset_ttl;
+		reqs[i].no_mac = engine_no_mac(e, ch[i].rec);
 	}
 	r = enforce_apply(e->enf, reqs, n);
 	if (r < 0 && r != -ECANCELED) {
@@ -99,6 +112,13 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		c->changed = true;
 		e->st.actions++;
 		e->dirty = ENGINE_DIRTY_NOW;
+		if (c->keep_author) {
+			/* The same block, on more of the machine's addresses. */
+			char text[64];
+			snprintf(text, sizeof(text), "%s", c->reason ? c->reason : "");
+			hostdb_history(rec, now, HIST_ACTION, c->effective, c->by_uid, text);
+			continue;
+		}
 		if (c->set_state)
 			rec->state = (uint8_t)c->state;
 		else if (c->effective == LEVEL_NONE ||
@@ -122,6 +142,8 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		}
 		hostdb_history(rec, now, c->effective == LEVEL_NONE ? HIST_RELEASE : HIST_ACTION,
 			       c->effective, c->by_uid, c->reason);
+		if ((old[i] > LEVEL_WATCH) != (c->effective > LEVEL_WATCH))
+			after_change(e, rec, now);
 	}
 	free(reqs);
 	free(old);
@@ -130,7 +152,6 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 
 void act_emit(struct engine *e, const struct act_change *c, usec_t now)
 {
-	const struct inv_entry *inv = inventory_lookup(&e->c->inventory, &c->rec->addr);
 	char buf[256];
 	struct event ev;
 
@@ -138,9 +159,7 @@ void act_emit(struct engine *e, const struct act_change *c, usec_t now)
 		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.ts = now;
-	ev.has_host = true;
-	ev.host = c->rec->addr;
-	ev.inv = inv;
+	engine_event_host(e, c->rec, &ev);
 	ev.by_uid = c->by_uid;
 	ev.reason = c->reason;
 	if (c->error) {
@@ -203,18 +222,19 @@ struct sync_ctx {
 	struct engine *e;
 	enum nft_set set;
 	usec_t now;
-	unsigned adopted, full;
+	unsigned adopted, full, stray;
 };
 
-static int sync_elem(void *arg, const struct nft_elem *el)
+/* The record an element belongs to: by MAC for the MAC sets, by the
+ * address's holder for the others; made (adopted) when there is none. */
+static struct hostrec *sync_owner(struct sync_ctx *s, const struct nft_elem *el)
 {
-	struct sync_ctx *s = arg;
 	struct engine *e = s->e;
-	struct hostrec *rec = hostdb_get(&e->hosts, &el->addr);
+	struct hostrec *rec = engine_record(e, &el->addr, true, s->now);
 
 	if (!rec) {
 		s->full++;
-		return 0;
+		return NULL;
 	}
 	if (rec->changed_us == 0) {
 		/* In the kernel but unknown to us: adopt it. */
@@ -224,31 +244,65 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 		snprintf(rec->reason, sizeof(rec->reason), "adopted from the kernel table");
 		s->adopted++;
 	}
+	return rec;
+}
+
+static int sync_elem(void *arg, const struct nft_elem *el)
+{
+	struct sync_ctx *s = arg;
+	struct engine *e = s->e;
+	struct hostrec *rec = sync_owner(s, el);
+	int i;
+
+	if (!rec)
+		return 0;
 	if (el->expires_ms && rec->level == LEVEL_NONE && !rec->expires_us) {
 		rec->expires_us = s->now + el->expires_ms * 1000;
 		note_expiry(e, rec->expires_us);
 	}
 	switch (s->set) {
+	case NFT_SET_ISOM:
+		rec->kmac = 1;
+		return 0;
 	case NFT_SET_ISO4:
 	case NFT_SET_ISO6:
-		rec->kiso = 1;
-		break;
+		i = hostrec_addr_index(rec, &el->addr);
+		if (i < 0 && hostdb_addr_add(&e->hosts, rec, &el->addr) == 0)
+			i = (int)rec->naddrs - 1;
+		if (i >= 0)
+			rec->addrs[i].kiso = 1;
+		else
+			s->stray++;
+		return 0;
 	default:
+		/* Containment is keyed by the record's id: a machine by its
+		 * MAC.  An address's containment element on a machine's
+		 * address is from an older version: it stays until released
+		 * by hand (counted, logged). */
+		if (!nft_set_is_mac(s->set) && hostrec_is_machine(rec)) {
+			s->stray++;
+			return 0;
+		}
 		if (rec->nk < HOST_MAX_PORTS) {
 			rec->k[rec->nk].proto = el->l4proto;
 			rec->k[rec->nk].port = el->port;
 			rec->nk++;
 		}
-		break;
+		return 0;
 	}
-	return 0;
+}
+
+/* What the kernel holds for rec isolates it. */
+static bool view_isolates(const struct hostrec *rec)
+{
+	return hostrec_isolated(rec);
 }
 
 int act_sync(struct engine *e, usec_t now)
 {
 	static const enum nft_set blocking[] = {
-		NFT_SET_ISO4, NFT_SET_ISO6,  NFT_SET_CON4,
-		NFT_SET_CON6, NFT_SET_CONP4, NFT_SET_CONP6,
+		NFT_SET_ISOM, NFT_SET_ISO4, NFT_SET_ISO6,  NFT_SET_CONM,  NFT_SET_CONPM,
+		NFT_SET_CON4, NFT_SET_CON6, NFT_SET_CONP4, NFT_SET_CONP6,
 	};
 	struct sync_ctx s = {.e = e, .now = now};
 	struct act_change ch[CHUNK];
@@ -260,7 +314,9 @@ int act_sync(struct engine *e, usec_t now)
 	/* Rebuild every view from scratch. */
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
 	     rec = hostdb_next(&e->hosts, rec)) {
-		rec->kiso = 0;
+		rec->kmac = 0;
+		for (unsigned i = 0; i < rec->naddrs; i++)
+			rec->addrs[i].kiso = 0;
 		rec->nk = 0;
 	}
 	for (unsigned i = 0; i < ARRAY_SIZE(blocking); i++) {
@@ -271,17 +327,19 @@ int act_sync(struct engine *e, usec_t now)
 	}
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
 	     rec = hostdb_next(&e->hosts, rec)) {
-		bool has = rec->kiso || rec->nk;
+		bool iso = view_isolates(rec), has = iso || rec->nk;
 
 		/* In the kernel but not in force for us (unknown, or released
 		 * and blocked again by hand): adopt it, with an alert. */
 		if (has && rec->level == LEVEL_NONE) {
+			struct event ev;
+
 			rec->adopted = 1;
 			rec->by_uid = -1;
 			rec->changed_us = now;
 			snprintf(rec->reason, sizeof(rec->reason), "adopted from the kernel table");
 			/* Take what the kernel holds as the level in force. */
-			rec->level = rec->kiso ? LEVEL_ISOLATE : LEVEL_CONTAIN;
+			rec->level = iso ? LEVEL_ISOLATE : LEVEL_CONTAIN;
 			rec->decided = rec->level;
 			rec->state = (uint8_t)host_state_for_level((enum level)rec->level);
 			memcpy(rec->want, rec->k, rec->nk * sizeof(rec->k[0]));
@@ -289,29 +347,39 @@ int act_sync(struct engine *e, usec_t now)
 			hostdb_history(rec, now, HIST_ADOPT, (enum level)rec->level, -1,
 				       "found in the kernel table");
 			log_warnx("adopted %s from the kernel table (%s)",
-				  addr_ntop(&rec->addr, (char[ADDR_STRLEN]){0}),
+				  addr_ntop(rec->addr.family ? &rec->addr : &rec->id,
+					    (char[ADDR_STRLEN]){0}),
 				  level_name((enum level)rec->level));
-			struct event ev = {.kind = EVENT_ACTION,
-					   .ts = now,
-					   .has_host = true,
-					   .host = rec->addr,
-					   .level = (enum level)rec->level,
-					   .by_uid = -1,
-					   .enforced = true,
-					   .reason = "adopted: found in the kernel table"};
-			ev.inv = inventory_lookup(&e->c->inventory, &rec->addr);
+			memset(&ev, 0, sizeof(ev));
+			ev.kind = EVENT_ACTION;
+			ev.ts = now;
+			engine_event_host(e, rec, &ev);
+			ev.level = (enum level)rec->level;
+			ev.by_uid = -1;
+			ev.enforced = true;
+			ev.reason = "adopted: found in the kernel table";
 			if (rec->expires_us)
 				ev.ttl_s = (rec->expires_us - now) / USEC_PER_SEC;
 			output_event(e->out, &ev);
+			if (hostrec_is_machine(rec) && e->id)
+				identity_set_frozen(e->id, rec->id.b, true);
 			continue;
 		}
 		/* A block whose TTL ran out while we were away is released
 		 * by act_expire(), not restored. */
 		if (rec->expires_us && rec->expires_us <= now)
 			continue;
+		if (hostrec_is_machine(rec) && e->id && rec->level > LEVEL_WATCH)
+			identity_set_frozen(e->id, rec->id.b, true);
 		/* What we put in force but the kernel lacks goes back in. */
-		bool missing = (rec->level == LEVEL_ISOLATE && !rec->kiso) ||
-			       (rec->level == LEVEL_CONTAIN && rec->nk < rec->nwant);
+		bool missing = false;
+		if (rec->level == LEVEL_ISOLATE) {
+			missing = hostrec_is_machine(rec) && !rec->kmac && !engine_no_mac(e, rec);
+			for (unsigned i = 0; i < rec->naddrs; i++)
+				missing |= !rec->addrs[i].kiso;
+		} else if (rec->level == LEVEL_CONTAIN) {
+			missing = rec->nk < rec->nwant;
+		}
 		if (!missing)
 			continue;
 		memset(&ch[n], 0, sizeof(ch[n]));
@@ -328,10 +396,10 @@ int act_sync(struct engine *e, usec_t now)
 		}
 	}
 	act_apply(e, ch, n, now);
-	if (s.adopted || repaired || s.full)
+	if (s.adopted || repaired || s.full || s.stray)
 		log_warnx("kernel sync: %u hosts adopted, %u restored, %u not tracked (registry "
-			  "full)",
-			  s.adopted, repaired, s.full);
+			  "full), %u elements of no record",
+			  s.adopted, repaired, s.full, s.stray);
 	e->resync = false;
 	return 0;
 }

@@ -84,26 +84,111 @@ static const char *who(long uid, char buf[24])
 	return buf;
 }
 
+/* What a HOST argument names: an IPv4 or IPv6 address, a MAC, or a
+ * machine the inventory names.  0 with *ret set (an address or a MAC),
+ * else the reply's status. */
+static int parse_target(struct cmdctx *x, const char *h, struct qaddr *ret)
+{
+	const struct inv_entry *inv;
+
+	if (addr_parse_any(h, ret) == 0)
+		return 0;
+	inv = inventory_find_name(&x->d->c->inventory, h);
+	if (!inv)
+		return reply(x, 2, "'%s' is not an address, a MAC or a name in the inventory", h);
+	if (inv->has_mac) {
+		addr_set_mac(ret, inv->mac);
+		return 0;
+	}
+	if (inv->has_net && inv->net.plen == addr_bits(&inv->net.addr)) {
+		*ret = inv->net.addr;
+		return 0;
+	}
+	return reply(x, 2, "'%s' names a network in the inventory, not one machine", h);
+}
+
 static int parse_host(struct cmdctx *x, struct qaddr *ret)
 {
 	const char *h = ctl_request_get(x->req, "host");
 
 	if (!h)
 		return reply(x, 2, "%s needs a HOST", x->req->cmd);
-	if (addr_parse(h, ret) < 0)
-		return reply(x, 2, "'%s' is not an IPv4 or IPv6 address", h);
-	return 0;
+	return parse_target(x, h, ret);
+}
+
+/* The record a HOST names: a MAC's machine; an address held by a record,
+ * or owned by a machine (then that machine, holding the address from now:
+ * the operator named it); else the address's own.  create: make it. */
+static struct hostrec *target_record(struct daemon *d, const struct qaddr *t, bool create)
+{
+	struct engine *e = &d->eng;
+	usec_t now = daemon_wall_us();
+	struct hostrec *r;
+	uint8_t mac[MAC_LEN];
+
+	if (!addr_is_mac(t)) {
+		r = hostdb_find_addr(&e->hosts, t);
+		if (r && !r->merged) {
+			engine_machine_refresh(e, r, now);
+			return r;
+		}
+		if (e->id && identity_binding(e->id, t, mac) >= BIND_TENTATIVE) {
+			struct qaddr id;
+
+			addr_set_mac(&id, mac);
+			r = engine_record(e, &id, create, now);
+			if (r && create)
+				(void)engine_hold_address(e, r, t, now);
+			if (r)
+				return r;
+		}
+	}
+	return engine_record(e, t, create, now);
 }
 
 /* Why host may not be blocked, or NULL. */
 static const char *never_block_reason(struct daemon *d, const struct qaddr *a)
 {
+	if (addr_is_mac(a)) {
+		unsigned f = d->eng.id ? identity_machine(d->eng.id, a->b) : 0;
+
+		if (d->neigh && neighmon_is_own_mac(d->neigh, a->b))
+			return "one of the gateway's own MACs";
+		if (f & (IDM_ROUTER | IDM_RELAY))
+			return "a router or relay (never blocked by MAC; block the hosts behind it "
+			       "by address)";
+		return NULL;
+	}
 	if (!prefix_list_contains(&d->c->networks.protected_, a))
 		return "outside the protected networks";
 	if (d->nm && netmon_is_self(d->nm, a))
 		return "one of the gateway's own addresses";
 	if (policy_never_block(&d->eng.pol, a, false))
 		return "on the never-block list";
+	return NULL;
+}
+
+/* Why the host of record r may not be blocked, or NULL: for a machine,
+ * any address it holds (a MAC block takes them all). */
+static const char *record_never_reason(struct daemon *d, const struct hostrec *r)
+{
+	struct qaddr v[HOST_MAX_ADDRS];
+	const char *why;
+	unsigned n;
+
+	if (!hostrec_is_machine(r))
+		return never_block_reason(d, &r->addr);
+	why = never_block_reason(d, &r->id);
+	if (why)
+		return why;
+	n = engine_machine_addresses(&d->eng, r, v, ARRAY_SIZE(v));
+	for (unsigned i = 0; i < n; i++) {
+		bool is_self = d->nm && netmon_is_self(d->nm, &v[i]);
+
+		if (policy_never_listed(&d->eng.pol, &v[i], is_self))
+			return is_self ? "a machine holding one of the gateway's own addresses"
+				       : "a machine holding an address on the never-block list";
+	}
 	return NULL;
 }
 
@@ -140,14 +225,100 @@ static void host_ports(const struct hostrec *r, const struct hport *v, unsigned 
 	(void)r;
 }
 
-static void host_json(struct daemon *d, struct ctl_out *o, const struct hostrec *r, bool full)
+/* The address a row of r shows: its own, or its MAC when it has none. */
+static const struct qaddr *host_name(const struct hostrec *r)
 {
-	const struct inv_entry *inv = inventory_lookup(&d->c->inventory, &r->addr);
+	return r->addr.family ? &r->addr : &r->id;
+}
+
+/* "mac" and "addresses" of r (SPEC section 9): a machine's MAC and every
+ * address it owns; an address's record: its address, and the MAC of the
+ * machine that address is bound to, if any. */
+static void host_json_machine(struct daemon *d, struct ctl_out *o, const struct hostrec *r)
+{
+	struct qaddr v[HOST_MAX_ADDRS];
+	char a[ADDR_STRLEN], mb[MAC_STRLEN];
+	uint8_t mac[MAC_LEN];
+	unsigned n;
+
+	if (hostrec_is_machine(r)) {
+		ctl_out_printf(o, ",\"mac\":\"%s\"", mac_ntop(r->id.b, mb));
+		n = engine_machine_addresses(&d->eng, r, v, ARRAY_SIZE(v));
+	} else {
+		if (d->eng.id && identity_binding(d->eng.id, &r->addr, mac) >= BIND_TENTATIVE)
+			ctl_out_printf(o, ",\"mac\":\"%s\"", mac_ntop(mac, mb));
+		v[0] = r->addr;
+		n = 1;
+	}
+	ctl_out_printf(o, ",\"addresses\":[");
+	for (unsigned i = 0; i < n; i++)
+		ctl_out_printf(o, "%s\"%s\"", i ? "," : "", addr_ntop(&v[i], a));
+	ctl_out_printf(o, "]");
+}
+
+static const char *machine_flags(unsigned f, char *buf, size_t len)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{IDM_ROUTER, "router"}, {IDM_RELAY, "relay"},	      {IDM_FROZEN, "blocked"},
+		{IDM_FORGER, "forger"}, {IDM_CONTESTED, "contested"}, {IDM_SELF, "gateway"},
+	};
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < ARRAY_SIZE(names) && n < len; i++)
+		if (f & names[i].bit)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "",
+					      names[i].name);
+	return buf;
+}
+
+/* show --json: what identity says of the machine and each address. */
+static void host_json_identity(struct daemon *d, struct ctl_out *o, const struct hostrec *r)
+{
+	struct qaddr v[HOST_MAX_ADDRS];
+	char a[ADDR_STRLEN], fl[96], mb[MAC_STRLEN];
+	unsigned n, f;
+
+	if (!d->eng.id)
+		return;
+	if (hostrec_is_machine(r)) {
+		f = identity_machine(d->eng.id, r->id.b);
+		ctl_out_printf(o, ",\"machine\":\"%s\",\"mac_blocked\":%s",
+			       machine_flags(f, fl, sizeof(fl)), r->kmac ? "true" : "false");
+		n = engine_machine_addresses(&d->eng, r, v, ARRAY_SIZE(v));
+	} else {
+		v[0] = r->addr;
+		n = 1;
+	}
+	ctl_out_printf(o, ",\"bindings\":[");
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t mac[MAC_LEN];
+		enum bind_state st = identity_binding(d->eng.id, &v[i], mac);
+		int k = hostrec_addr_index(r, &v[i]);
+
+		ctl_out_printf(o, "%s{\"address\":\"%s\",\"trust\":\"%s\"", i ? "," : "",
+			       addr_ntop(&v[i], a), bind_state_name(st));
+		if (st != BIND_NONE)
+			ctl_out_printf(o, ",\"mac\":\"%s\"", mac_ntop(mac, mb));
+		ctl_out_printf(o, ",\"blocked\":%s}",
+			       k >= 0 && r->addrs[k].kiso ? "true" : "false");
+	}
+	ctl_out_printf(o, "]");
+}
+
+static void host_json_row(struct daemon *d, struct ctl_out *o, const struct hostrec *r,
+			  const struct qaddr *row, bool full)
+{
+	const struct inv_entry *inv = engine_inventory(&d->eng, r);
 	char a[ADDR_STRLEN], t[32], buf[512];
 
-	ctl_out_printf(o, "{\"host\":\"%s\",\"state\":\"%s\",\"level\":\"%s\"",
-		       addr_ntop(&r->addr, a), host_state_name((enum host_state)r->state),
+	ctl_out_printf(o, "{\"host\":\"%s\",\"state\":\"%s\",\"level\":\"%s\"", addr_ntop(row, a),
+		       host_state_name((enum host_state)r->state),
 		       level_name((enum level)r->level));
+	host_json_machine(d, o, r);
 	ctl_out_printf(o, ",\"rules\":[");
 	for (unsigned i = 0; i < r->nhits; i++) {
 		ctl_out_printf(o, "%s", i ? "," : "");
@@ -189,8 +360,10 @@ static void host_json(struct daemon *d, struct ctl_out *o, const struct hostrec 
 		host_ports(r, r->k, r->nk, buf, sizeof(buf));
 		ctl_out_printf(o, ",\"contained_ports\":");
 		json_str(o, buf);
-		ctl_out_printf(o, ",\"isolated\":%s,\"adopted\":%s", r->kiso ? "true" : "false",
+		ctl_out_printf(o, ",\"isolated\":%s,\"adopted\":%s",
+			       hostrec_isolated(r) ? "true" : "false",
 			       r->adopted ? "true" : "false");
+		host_json_identity(d, o, r);
 		ctl_out_printf(o, ",\"first_probe\":\"%s\",\"detections\":[",
 			       ts_str(r->first_probe_us, t));
 		for (unsigned i = 0; i < r->nhits; i++) {
@@ -225,8 +398,32 @@ static void host_json(struct daemon *d, struct ctl_out *o, const struct hostrec 
 	ctl_out_printf(o, "}");
 }
 
+static void host_json(struct daemon *d, struct ctl_out *o, const struct hostrec *r, bool full)
+{
+	host_json_row(d, o, r, host_name(r), full);
+}
+
+/* The rows `list` shows for r: one per address (the first wave's one row
+ * per host, with the machine's MAC on each), or its MAC alone. */
+static unsigned host_rows(struct daemon *d, const struct hostrec *r, struct qaddr *v, unsigned max)
+{
+	unsigned n = 0;
+
+	if (r->addr.family)
+		v[n++] = r->addr;
+	for (unsigned i = 0; i < r->naddrs && n < max; i++)
+		if (!addr_eq(&r->addrs[i].a, &r->addr))
+			v[n++] = r->addrs[i].a;
+	if (n == 0)
+		v[n++] = r->id;
+	(void)d;
+	return n;
+}
+
 static bool host_matches(const struct hostrec *r, const char *state, const char *level)
 {
+	if (r->merged)
+		return false;
 	if (state && strcmp(host_state_name((enum host_state)r->state), state) != 0)
 		return false;
 	if (level && strcmp(level_name((enum level)r->level), level) != 0)
@@ -339,22 +536,29 @@ static int cmd_list(struct cmdctx *x)
 	if (x->json)
 		ctl_out_printf(x->out, "[");
 	else
-		ctl_out_printf(x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %s\n", "HOST", "STATE",
-			       "LEVEL", "SINCE", "EXPIRES", "RULES", "WHERE");
+		ctl_out_printf(x->out, "%-25s %-17s %-11s %-8s %-20s %-20s %-32s %s\n", "HOST",
+			       "MAC", "STATE", "LEVEL", "SINCE", "EXPIRES", "RULES", "WHERE");
 	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r;
 	     r = hostdb_next(&d->eng.hosts, r)) {
 		char a[ADDR_STRLEN], t1[32], t2[32], rules[256], where[320];
 		const struct inv_entry *inv;
 
+		struct qaddr rows[HOST_MAX_ADDRS + 1];
+		unsigned nrows;
+		char mb[MAC_STRLEN];
+
 		if (!host_matches(r, state, level))
 			continue;
+		nrows = host_rows(d, r, rows, ARRAY_SIZE(rows));
 		if (x->json) {
-			ctl_out_printf(x->out, "%s", n ? "," : "");
-			host_json(d, x->out, r, false);
-			n++;
+			for (unsigned i = 0; i < nrows; i++) {
+				ctl_out_printf(x->out, "%s", n ? "," : "");
+				host_json_row(d, x->out, r, &rows[i], false);
+				n++;
+			}
 			continue;
 		}
-		inv = inventory_lookup(&d->c->inventory, &r->addr);
+		inv = engine_inventory(&d->eng, r);
 		host_rules(d, r, rules, sizeof(rules));
 		where[0] = '\0';
 		if (inv)
@@ -366,15 +570,53 @@ static int cmd_list(struct cmdctx *x)
 		 * are cut (show and --json have everything). */
 		if (strlen(rules) > 32)
 			strcpy(rules + 29, "...");
-		ctl_out_printf(x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %s\n",
-			       addr_ntop(&r->addr, a), host_state_name((enum host_state)r->state),
-			       level_name((enum level)r->level), ts_short(r->changed_us, t1),
-			       r->expires_us ? ts_short(r->expires_us, t2) : "never", rules, where);
-		n++;
+		for (unsigned i = 0; i < nrows; i++)
+			ctl_out_printf(x->out, "%-25s %-17s %-11s %-8s %-20s %-20s %-32s %s\n",
+				       addr_ntop(&rows[i], a),
+				       hostrec_is_machine(r) ? mac_ntop(r->id.b, mb) : "-",
+				       host_state_name((enum host_state)r->state),
+				       level_name((enum level)r->level),
+				       ts_short(r->changed_us, t1),
+				       r->expires_us ? ts_short(r->expires_us, t2) : "never", rules,
+				       where);
+		n += nrows;
 	}
 	if (x->json)
 		ctl_out_printf(x->out, "]\n");
 	return 0;
+}
+
+/* show: the machine, its addresses and how far each is trusted. */
+static void show_identity(struct daemon *d, struct ctl_out *o, const struct hostrec *r)
+{
+	struct qaddr v[HOST_MAX_ADDRS];
+	char a[ADDR_STRLEN], mb[MAC_STRLEN], fl[96];
+	unsigned n;
+
+	if (!hostrec_is_machine(r)) {
+		uint8_t mac[MAC_LEN];
+
+		if (d->eng.id && identity_binding(d->eng.id, &r->addr, mac) != BIND_NONE)
+			ctl_out_printf(o, "machine:     %s (bound, but judged by address)\n",
+				       mac_ntop(mac, mb));
+		else
+			ctl_out_printf(o, "machine:     unknown (judged by address)\n");
+		return;
+	}
+	ctl_out_printf(o, "mac:         %s%s%s%s\n", mac_ntop(r->id.b, mb),
+		       r->kmac ? " (blocked by MAC)" : "", d->eng.id ? " " : "",
+		       d->eng.id
+			       ? machine_flags(identity_machine(d->eng.id, r->id.b), fl, sizeof(fl))
+			       : "");
+	n = engine_machine_addresses(&d->eng, r, v, ARRAY_SIZE(v));
+	for (unsigned i = 0; i < n; i++) {
+		int k = hostrec_addr_index(r, &v[i]);
+		enum bind_state st =
+			d->eng.id ? identity_binding(d->eng.id, &v[i], NULL) : BIND_NONE;
+
+		ctl_out_printf(o, "address:     %s (%s%s)\n", addr_ntop(&v[i], a),
+			       bind_state_name(st), k >= 0 && r->addrs[k].kiso ? ", blocked" : "");
+	}
 }
 
 static int cmd_show(struct cmdctx *x)
@@ -388,7 +630,7 @@ static int cmd_show(struct cmdctx *x)
 
 	if (s)
 		return s;
-	r = hostdb_find(&d->eng.hosts, &a);
+	r = target_record(d, &a, false);
 	if (!r)
 		return reply(x, 1, "%s is not known to quarantined", addr_ntop(&a, ab));
 	if (x->json) {
@@ -396,8 +638,9 @@ static int cmd_show(struct cmdctx *x)
 		ctl_out_printf(x->out, "\n");
 		return 0;
 	}
-	inv = inventory_lookup(&d->c->inventory, &a);
-	ctl_out_printf(x->out, "host:        %s\n", addr_ntop(&a, ab));
+	inv = engine_inventory(&d->eng, r);
+	ctl_out_printf(x->out, "host:        %s\n", addr_ntop(host_name(r), ab));
+	show_identity(d, x->out, r);
 	ctl_out_printf(x->out, "state:       %s\n", host_state_name((enum host_state)r->state));
 	ctl_out_printf(x->out, "level:       %s%s\n", level_name((enum level)r->level),
 		       r->adopted ? " (adopted from the kernel table)" : "");
@@ -464,7 +707,7 @@ static int apply_one(struct cmdctx *x, struct act_change *c)
 	c->by_uid = (long)x->peer->uid;
 	act_apply(&d->eng, c, 1, now);
 	act_emit(&d->eng, c, now);
-	addr_ntop(&c->rec->addr, a);
+	addr_ntop(host_name(c->rec), a);
 	log_info("uid %u: %s %s -> %s%s%s", (unsigned)x->peer->uid, x->req->cmd, a,
 		 level_name(c->effective), c->error ? ": " : "",
 		 c->error ? strerror(-c->error) : "");
@@ -475,8 +718,44 @@ static int apply_one(struct cmdctx *x, struct act_change *c)
 	if (c->effective != c->level)
 		return reply(x, 0, "%s %s (containment without known ports means isolation)",
 			     done_word(c->effective), a);
+	if (hostrec_is_machine(c->rec) && c->rec->addr.family) {
+		char mb[MAC_STRLEN];
+		return reply(x, 0, "%s %s (machine %s)%s", done_word(c->effective), a,
+			     mac_ntop(c->rec->id.b, mb), c->changed ? "" : " (already in place)");
+	}
 	return reply(x, 0, "%s %s%s", done_word(c->effective), a,
 		     c->changed ? "" : " (already in place)");
+}
+
+/* A record made for a command that was then refused goes again. */
+static void drop_if_new(struct daemon *d, struct hostrec *r)
+{
+	if (r && r->changed_us == 0 && r->nhist == 0 && r->level == LEVEL_NONE && !r->nhits)
+		hostdb_remove(&d->eng.hosts, r);
+}
+
+/* The record of the HOST a blocking command names, made if need be, or a
+ * refusal: the host or the machine may never be blocked. */
+static int blockable_record(struct cmdctx *x, const struct qaddr *a, struct hostrec **ret)
+{
+	struct daemon *d = x->d;
+	char ab[ADDR_STRLEN];
+	const char *why = never_block_reason(d, a);
+	struct hostrec *r;
+
+	addr_ntop(a, ab);
+	if (why)
+		return reply(x, 1, "refused: %s is %s", ab, why);
+	r = target_record(d, a, true);
+	if (!r)
+		return reply(x, 1, "refused: the host registry is full (limits.max_blocked)");
+	why = record_never_reason(d, r);
+	if (why) {
+		drop_if_new(d, r);
+		return reply(x, 1, "refused: %s is %s", ab, why);
+	}
+	*ret = r;
+	return 0;
 }
 
 static int parse_ports(struct cmdctx *x, struct hostrec *r)
@@ -518,7 +797,6 @@ static int cmd_quarantine(struct cmdctx *x)
 	struct daemon *d = x->d;
 	const char *lv = ctl_request_get(x->req, "level");
 	const char *ttl = ctl_request_get(x->req, "ttl");
-	const char *why;
 	struct act_change c;
 	struct hostrec *r;
 	struct qaddr a;
@@ -534,21 +812,13 @@ static int cmd_quarantine(struct cmdctx *x)
 	if (lv && level_parse(lv, &level) < 0)
 		return reply(x, 2, "unknown level '%s'", lv);
 	addr_ntop(&a, ab);
-	why = never_block_reason(d, &a);
-	if (why)
-		return reply(x, 1, "refused: %s is %s", ab, why);
-	/* Everything is checked before the host gets a record. */
+	/* Everything the request says is checked before the host gets a
+	 * record. */
 	struct hostrec ports; /* only its want[] is used */
 	memset(&ports, 0, sizeof(ports));
 	s = parse_ports(x, &ports);
 	if (s)
 		return s;
-	r = hostdb_find(&d->eng.hosts, &a);
-	if (level == LEVEL_CONTAIN && ports.nwant == 0 && (!r || r->nwant == 0))
-		return reply(x, 2,
-			     "contain needs --proto and --ports (%s was not detected by a rule "
-			     "with ports)",
-			     ab);
 	memset(&c, 0, sizeof(c));
 	c.ttl_s = d->c->enforce.default_ttl_s;
 	if (ttl) {
@@ -557,9 +827,15 @@ static int cmd_quarantine(struct cmdctx *x)
 		if (*end)
 			return reply(x, 2, "bad ttl '%s'", ttl);
 	}
-	r = hostdb_get(&d->eng.hosts, &a);
-	if (!r)
-		return reply(x, 1, "refused: the host registry is full (limits.max_blocked)");
+	r = target_record(d, &a, false);
+	if (level == LEVEL_CONTAIN && ports.nwant == 0 && (!r || r->nwant == 0))
+		return reply(x, 2,
+			     "contain needs --proto and --ports (%s was not detected by a rule "
+			     "with ports)",
+			     ab);
+	s = blockable_record(x, &a, &r);
+	if (s)
+		return s;
 	if (r->changed_us == 0) {
 		r->state = HOST_DETECTED;
 		r->changed_us = daemon_wall_us();
@@ -595,20 +871,16 @@ static int cmd_escalate(struct cmdctx *x, int dir)
 	if (s)
 		return s;
 	addr_ntop(&a, ab);
-	r = hostdb_find(&d->eng.hosts, &a);
+	r = target_record(d, &a, false);
 	lvl = r ? r->level : LEVEL_NONE;
 	if (dir > 0 && lvl == LEVEL_ISOLATE)
 		return reply(x, 1, "%s is already isolated", ab);
 	if (dir < 0 && lvl == LEVEL_NONE)
 		return reply(x, 1, "%s is not blocked", ab);
 	if (dir > 0) {
-		const char *why = never_block_reason(d, &a);
-		if (why)
-			return reply(x, 1, "refused: %s is %s", ab, why);
-		if (!r)
-			r = hostdb_get(&d->eng.hosts, &a);
-		if (!r)
-			return reply(x, 1, "refused: the host registry is full");
+		s = blockable_record(x, &a, &r);
+		if (s)
+			return s;
 		if (r->changed_us == 0)
 			r->changed_us = daemon_wall_us();
 	}
@@ -643,8 +915,14 @@ struct selection {
 
 static bool selected(const struct hostrec *r, const struct selection *s)
 {
-	if (s->prefix && !addr_in_prefix(&r->addr, s->prefix, s->plen))
-		return false;
+	if (s->prefix) {
+		bool in = addr_in_prefix(&r->addr, s->prefix, s->plen);
+
+		for (unsigned i = 0; i < r->naddrs && !in; i++)
+			in = addr_in_prefix(&r->addrs[i].a, s->prefix, s->plen);
+		if (!in)
+			return false;
+	}
 	if (s->incident) {
 		for (unsigned i = 0; i < r->nhits; i++)
 			if (r->hits[i].incident == s->incident)
@@ -742,15 +1020,15 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 			*--c = '\0';
 		if (!*t)
 			continue;
-		if (len >= sizeof(line) || addr_parse(t, &a) < 0)
-			why = "malformed: not an IPv4 or IPv6 address";
+		if (len >= sizeof(line) || addr_parse_any(t, &a) < 0)
+			why = "malformed: not an IPv4 or IPv6 address or a MAC";
 		else if (quarantine)
 			why = never_block_reason(d, &a);
-		r = why		 ? NULL
-		    : quarantine ? hostdb_get(&d->eng.hosts, &a)
-				 : hostdb_find(&d->eng.hosts, &a);
+		r = why ? NULL : target_record(d, &a, quarantine);
 		if (!why && quarantine && !r)
 			why = "the host registry is full (limits.max_blocked)";
+		if (!why && quarantine && (why = record_never_reason(d, r)))
+			drop_if_new(d, r);
 		if (!why && !quarantine && (!r || r->level == LEVEL_NONE)) {
 			unchanged++;
 			continue;
@@ -842,7 +1120,7 @@ static int cmd_release(struct cmdctx *x)
 	s = parse_host(x, &a);
 	if (s)
 		return s;
-	r = hostdb_find(&d->eng.hosts, &a);
+	r = target_record(d, &a, false);
 	if (!r || r->level == LEVEL_NONE)
 		return reply(x, 0, "%s is not blocked (already released)", addr_ntop(&a, ab));
 	memset(&c, 0, sizeof(c));
@@ -873,7 +1151,7 @@ static int cmd_mark(struct cmdctx *x)
 	if (!st || host_state_parse(st, &to) < 0 ||
 	    (to != HOST_CLEANING && to != HOST_CLEANED && to != HOST_UNCLEANABLE))
 		return reply(x, 2, "mark takes cleaning, cleaned or uncleanable");
-	r = hostdb_find(&d->eng.hosts, &a);
+	r = target_record(d, &a, false);
 	if (!r)
 		return reply(x, 1, "%s is not known to quarantined", ab);
 	if (!reason)
@@ -890,7 +1168,7 @@ static int cmd_mark(struct cmdctx *x)
 		c.level = LEVEL_NONE; /* certified clean: unblocked */
 	if (to == HOST_UNCLEANABLE) {
 		/* It stays isolated, whatever it was, and for good: no TTL. */
-		const char *why = never_block_reason(d, &a);
+		const char *why = record_never_reason(d, r);
 		if (!why) {
 			c.level = LEVEL_ISOLATE;
 			c.ttl_s = 0;
@@ -918,9 +1196,7 @@ static int cmd_mark(struct cmdctx *x)
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = EVENT_MARK;
 	ev.ts = now;
-	ev.has_host = true;
-	ev.host = a;
-	ev.inv = inventory_lookup(&d->c->inventory, &a);
+	engine_event_host(&d->eng, r, &ev);
 	ev.state = host_state_name(to);
 	ev.by_uid = c.by_uid;
 	ev.reason = reason;

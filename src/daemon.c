@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/neighbour.h>
 #include <linux/netfilter.h>
 #include <poll.h>
 #include <signal.h>
@@ -43,7 +44,7 @@
  * flagged. */
 #define EVIDENCE_RING	65536
 #define EVIDENCE_FOLLOW 1000
-#define MAX_POLLFDS	(CONF_MAX_IFACES + 4 + CONTROL_MAX_CLIENTS + 1)
+#define MAX_POLLFDS	(CONF_MAX_IFACES + 5 + CONTROL_MAX_CLIENTS + 1)
 
 usec_t daemon_wall_us(void)
 {
@@ -99,6 +100,38 @@ static bool is_self(void *arg, const struct qaddr *a)
 	struct daemon *d = arg;
 
 	return d->nm && netmon_is_self(d->nm, a);
+}
+
+static bool is_own_mac(void *arg, const uint8_t *mac)
+{
+	struct daemon *d = arg;
+
+	return d->neigh && neighmon_is_own_mac(d->neigh, mac);
+}
+
+/* The kernel's neighbour table and bridge FDBs go to identity: what the
+ * kernel believes, weighed there (identity.h). */
+static void on_neigh(void *arg, const struct neighmon_event *ev)
+{
+	struct daemon *d = arg;
+	usec_t now = daemon_wall_us();
+
+	if (ev->deleted || !ev->has_mac)
+		return; /* a deleted entry does not mean the machine left */
+	if (ev->kind == NEIGHMON_FDB) {
+		/* Learned entries only: the bridge's own and static ones
+		 * say nothing about where a machine is. */
+		if (ev->state & (NUD_PERMANENT | NUD_NOARP))
+			return;
+		identity_fdb(d->eng.id, ev->mac, ev->ifindex, now);
+		return;
+	}
+	if (ev->state & NUD_PERMANENT)
+		identity_neigh(d->eng.id, &ev->addr, ev->mac, IDN_PERMANENT, now);
+	else if (ev->state & NUD_REACHABLE)
+		identity_neigh(d->eng.id, &ev->addr, ev->mac, IDN_REACHABLE, now);
+	else if (ev->state & (NUD_STALE | NUD_DELAY | NUD_PROBE))
+		identity_neigh(d->eng.id, &ev->addr, ev->mac, IDN_CLAIM, now);
 }
 
 static void error_event(struct daemon *d, const char *msg)
@@ -525,6 +558,18 @@ static void handle_signals(struct daemon *d)
 	}
 }
 
+static void neigh_read(struct daemon *d)
+{
+	int r = neighmon_read(d->neigh);
+
+	/* Lost notifications under a flood of neighbours are expected and
+	 * repaired by a fresh dump: a line, not an alert storm. */
+	if (r < 0 && r != -ENOBUFS)
+		log_warnx("neighbour notifications: %s", strerror(-r));
+	else if (r == -ENOBUFS)
+		d->neigh_lost++;
+}
+
 static void on_tick(struct daemon *d)
 {
 	uint64_t expirations;
@@ -657,6 +702,14 @@ static int startup(struct daemon *d)
 		log_warnx("rtnetlink (own addresses): %s", strerror(-r));
 		return 1;
 	}
+	/* The gateway's MACs first (its own frames are not a machine's),
+	 * then what the kernel knows of its neighbours. */
+	identity_set_own(d->eng.id, is_own_mac, d);
+	r = neighmon_open(on_neigh, d, &d->neigh);
+	if (r < 0) {
+		log_warnx("rtnetlink (neighbours, bridge FDB, own MACs): %s", strerror(-r));
+		return 1;
+	}
 	if (d->mode == MODE_ENFORCE) {
 		r = act_sync(&d->eng, daemon_wall_us());
 		if (r < 0) {
@@ -700,7 +753,7 @@ static void loop(struct daemon *d)
 
 	while (!d->quit) {
 		unsigned n = 0, nctl;
-		int nm_i, sig_i, tim_i, ctl_i, timeout;
+		int nm_i, nb_i, sig_i, tim_i, ctl_i, timeout;
 
 		for (unsigned i = 0; i < d->ncaps; i++) {
 			capidx[i] = -1;
@@ -712,6 +765,8 @@ static void loop(struct daemon *d)
 		}
 		nm_i = (int)n;
 		fds[n++] = (struct pollfd){.fd = netmon_fd(d->nm), .events = POLLIN};
+		nb_i = (int)n;
+		fds[n++] = (struct pollfd){.fd = neighmon_fd(d->neigh), .events = POLLIN};
 		sig_i = (int)n;
 		fds[n++] = (struct pollfd){.fd = d->sigfd, .events = POLLIN};
 		tim_i = (int)n;
@@ -752,6 +807,8 @@ static void loop(struct daemon *d)
 			if (r < 0)
 				log_warnx("address notifications: %s", strerror(-r));
 		}
+		if (fds[nb_i].revents & POLLIN)
+			neigh_read(d);
 		if (fds[sig_i].revents & POLLIN)
 			handle_signals(d);
 		if (fds[tim_i].revents & POLLIN)
@@ -823,6 +880,7 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	for (unsigned i = 0; i < d->ncaps; i++)
 		capture_close(d->caps[i].cap);
 	netmon_close(d->nm);
+	neighmon_close(d->neigh);
 	evidence_free(d->evidence);
 	engine_fini(&d->eng);
 	nft_close(d->nft);

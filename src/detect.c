@@ -1,8 +1,16 @@
 /* Detection engine; see detect.h for the vocabulary.
  *
+ * A host is whoever the packet is charged to (identity.h): a machine (its
+ * MAC) when the capture shows who sent it, else the source address.
+ *
  * Three bounded tables, all sized from limits.* at start:
- *   hosts   tracked internal hosts: rule counters, TRW walk, recent failed
- *           ports.  LRU eviction (list 0).
+ *   hosts   tracked hosts: rule counters, TRW walk, recent failed ports.
+ *           Segmented LRU: a new host waits on list 0 (probation) until it
+ *           is seen again a second later, then lives on list 1; eviction
+ *           takes from list 0 first, so a flood of one-shot sources (random
+ *           MACs or addresses) cannot push out the hosts with a history,
+ *           and list 1 is kept below 7/8 of the table so that new hosts
+ *           still find room.
  *   probes  (host, destination, proto, port): one per first contact, with
  *           its outcome.  List 0 holds pending probes in send order, which
  *           is also deadline order since the timeout is the same for all;
@@ -24,11 +32,18 @@
 
 #include "table.h"
 
-#define SWIN_NB	   10
-#define NSLOTS	   6 /* per-host port slots for per-port rules */
-#define L_PENDING  0
-#define L_RESOLVED 1
-#define L_LRU	   0
+#define SWIN_NB	    10
+#define NSLOTS	    6 /* per-host port slots for per-port rules */
+#define L_PENDING   0
+#define L_RESOLVED  1
+#define L_LRU	    0
+#define L_PROBATION 0
+#define L_MAIN	    1
+
+/* A host is promoted out of probation when seen again this much later. */
+#define PROMOTE_US USEC_PER_SEC
+/* Forged source addresses remembered per host to count distinct ones. */
+#define FORGE_RING 16
 
 #define TH_FIN 0x01
 #define TH_SYN 0x02
@@ -95,6 +110,12 @@ struct dhost {
 	usec_t last_fail_us;
 	usec_t forget_us; /* outcomes of probes sent before this are ignored */
 	uint64_t probes;
+	usec_t first_us;
+	/* Entries this host holds in the probe and peer tables: each host
+	 * has a quota, so that one flooding host cannot fill them. */
+	uint32_t nprobes, npeers;
+	uint32_t fring[FORGE_RING]; /* hashes of recent forged source addresses */
+	uint8_t fring_next;
 	uint16_t fports[DETECT_MAX_PORTS];
 	uint8_t fprotos[DETECT_MAX_PORTS];
 	struct portslot slots[NSLOTS];
@@ -115,9 +136,11 @@ struct dprobe {
 	uint8_t flags; /* PF_* */
 	uint8_t host_gen;
 	uint16_t trw_seq;
+	struct qaddr host; /* who sent it (a MAC or k.src): whose outcome it is */
 	usec_t first_us, last_us;
 };
 
+/* src is the host (a MAC or an address), dst the destination address. */
 struct peerkey {
 	struct qaddr src, dst;
 };
@@ -132,9 +155,10 @@ struct dpeer {
 
 enum rule_kind {
 	RK_OFF = 0,
-	RK_HOST, /* distinct destinations, counted per host (fixed ports, ICMP, ARP) */
-	RK_PORT, /* distinct destinations on any one port (per-port slots) */
-	RK_VERT, /* distinct ports of one destination (per-peer counters) */
+	RK_HOST,  /* distinct destinations, counted per host (fixed ports, ICMP, ARP) */
+	RK_PORT,  /* distinct destinations on any one port (per-port slots) */
+	RK_VERT,  /* distinct ports of one destination (per-peer counters) */
+	RK_FORGE, /* distinct forged source addresses, counted per host */
 };
 
 enum when {
@@ -163,7 +187,10 @@ struct detect {
 	struct rinfo ri[CONF_MAX_RULES];
 	uint8_t order[2][CONF_MAX_RULES]; /* rule indexes by enum when */
 	unsigned norder[2];
+	uint8_t forge[CONF_MAX_RULES]; /* forgery rules */
+	unsigned nforge;
 	unsigned nhctr, nvctr;
+	uint32_t probe_quota, peer_quota; /* entries one host may hold */
 	uint8_t worm_tcp[65536 / 8], worm_udp[65536 / 8];
 	struct table hosts, probes, peers;
 	struct detect_stats st;
@@ -275,7 +302,7 @@ static const char *proto_label(unsigned bit, const struct qaddr *a)
 {
 	if (bit == PROTO_ICMP)
 		return a->family == AF_INET6 ? "icmpv6" : "icmp";
-	return proto_bit_name(bit);
+	return bit ? proto_bit_name(bit) : "ip";
 }
 
 static bool is_protected(const struct detect *d, const struct qaddr *a)
@@ -302,50 +329,122 @@ static bool dst_excluded(const struct qaddr *src, const struct qaddr *dst)
 
 /* ---- tables ---- */
 
-static struct dhost *host_get(struct detect *d, const struct qaddr *a, usec_t now)
+/* Makes room for one more host: the oldest on probation, else the least
+ * recently seen. */
+static void host_evict(struct detect *d)
+{
+	struct dhost *victim = table_list_head(&d->hosts, L_PROBATION);
+
+	if (!victim)
+		victim = table_list_head(&d->hosts, L_MAIN);
+	table_remove(&d->hosts, victim);
+	d->st.hosts_evicted++;
+}
+
+static struct dhost *host_find(const struct detect *d, const struct qaddr *id)
+{
+	struct hkey k;
+
+	memset(&k, 0, sizeof(k));
+	k.addr = *id;
+	return table_find(&d->hosts, &k);
+}
+
+/* The host id (a MAC or an address), tracked from now if it was not;
+ * roles_addr is the address whose inventory roles a new host takes when
+ * the inventory does not name its MAC. */
+static struct dhost *host_get(struct detect *d, const struct qaddr *id,
+			      const struct qaddr *roles_addr, usec_t now)
 {
 	struct hkey k;
 	struct dhost *h;
 
 	memset(&k, 0, sizeof(k));
-	k.addr = *a;
+	k.addr = *id;
 	h = table_find(&d->hosts, &k);
 	if (!h) {
-		if (table_full(&d->hosts)) {
-			table_remove(&d->hosts, table_list_head(&d->hosts, L_LRU));
-			d->st.hosts_evicted++;
-		}
+		const struct inv_entry *inv;
+
+		if (table_full(&d->hosts))
+			host_evict(d);
 		h = table_insert(&d->hosts, &k);
 		if (!h)
 			return NULL;
-		const struct inv_entry *inv = inventory_lookup(&d->c->inventory, a);
+		inv = inventory_lookup(&d->c->inventory, id);
+		if (!inv && roles_addr)
+			inv = inventory_lookup(&d->c->inventory, roles_addr);
 		h->roles = inv ? inv->roles : 0;
 		h->gen = ++d->next_gen;
 		h->last_fail_us = now;
+		h->first_us = now;
+		table_list_append(&d->hosts, L_PROBATION, h);
+		return h;
 	}
-	table_list_touch(&d->hosts, L_LRU, h);
+	if (h->h.list == L_PROBATION && now >= h->first_us + PROMOTE_US) {
+		/* Seen again: a host with a history.  The main list keeps
+		 * below 7/8 of the table; its oldest go back on probation. */
+		if (d->hosts.count[L_MAIN] >= d->hosts.cap - d->hosts.cap / 8)
+			table_list_append(&d->hosts, L_PROBATION,
+					  table_list_head(&d->hosts, L_MAIN));
+		table_list_append(&d->hosts, L_MAIN, h);
+	} else {
+		table_list_touch(&d->hosts, h->h.list, h);
+	}
 	return h;
 }
 
-static struct dpeer *peer_get(struct detect *d, const struct qaddr *src, const struct qaddr *dst,
+/* The host a probe or peer entry belongs to, when it is still the one it
+ * was made for. */
+static struct dhost *owner_of(const struct detect *d, const struct qaddr *id, uint8_t gen)
+{
+	struct dhost *h = host_find(d, id);
+
+	return h && h->gen == gen ? h : NULL;
+}
+
+static void probe_free(struct detect *d, struct dprobe *pr)
+{
+	struct dhost *h = owner_of(d, &pr->host, pr->host_gen);
+
+	if (h && h->nprobes)
+		h->nprobes--;
+	table_remove(&d->probes, pr);
+}
+
+static void peer_free(struct detect *d, struct dpeer *pe)
+{
+	struct dhost *h = host_find(d, &pe->k.src);
+
+	if (h && h->npeers)
+		h->npeers--;
+	table_remove(&d->peers, pe);
+}
+
+/* The (host, destination) peer; made when new unless the host holds its
+ * quota already (then NULL with *ret_new true: the destination is new, but
+ * not remembered). */
+static struct dpeer *peer_get(struct detect *d, struct dhost *h, const struct qaddr *dst,
 			      usec_t now, bool *ret_new)
 {
 	struct peerkey k;
 	struct dpeer *p;
 
 	memset(&k, 0, sizeof(k));
-	k.src = *src;
+	k.src = h->k.addr;
 	k.dst = *dst;
 	p = table_find(&d->peers, &k);
 	*ret_new = !p;
 	if (!p) {
+		if (h->npeers >= d->peer_quota)
+			return NULL;
 		if (table_full(&d->peers)) {
-			table_remove(&d->peers, table_list_head(&d->peers, L_LRU));
+			peer_free(d, table_list_head(&d->peers, L_LRU));
 			d->st.peers_evicted++;
 		}
 		p = table_insert(&d->peers, &k);
 		if (!p)
 			return NULL;
+		h->npeers++;
 	}
 	if (now > p->last_us)
 		p->last_us = now;
@@ -369,10 +468,11 @@ static void fire(struct detect *d, struct dhost *h, unsigned rule, enum severity
 		 const struct dprobe *pr, usec_t ts, struct detection *det)
 {
 	det->host = h->k.addr;
+	det->addr = pr->k.src;
 	det->rule = rule;
 	det->rule_name = rule == DETECT_RULE_TRW ? DETECT_TRW_NAME : d->c->rules[rule].name;
 	det->severity = sev;
-	det->proto = proto_label(pr->k.proto, &h->k.addr);
+	det->proto = proto_label(pr->k.proto, &pr->k.src);
 	det->probes = h->probes;
 	det->ts_us = ts;
 	det->roles = h->roles;
@@ -472,7 +572,10 @@ static void fill_detection(const struct rule *rule, enum rule_kind kind, const s
 }
 
 /* Counts probe pr towards every rule evaluated at `when`.  This runs for
- * every probe: the detection record is only built for a rule that fires. */
+ * every probe: the detection record is only built for a rule that fires.
+ * peer is NULL when the host holds its quota of peers: a destination is
+ * then counted without remembering it (a host that busy may be counted
+ * twice for one destination; never missed). */
 static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const struct dprobe *pr,
 		  enum when when, usec_t ts)
 {
@@ -493,9 +596,10 @@ static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const s
 			if (rule->nports && (proto == PROTO_TCP || proto == PROTO_UDP) &&
 			    !rule_has_port(rule, pr->k.port))
 				continue;
-			if (peer->counted & (1u << r))
+			if (peer && (peer->counted & (1u << r)))
 				continue;
-			peer->counted |= 1u << r;
+			if (peer)
+				peer->counted |= 1u << r;
 			w = &h->ctr[ri->idx];
 			break;
 		case RK_PORT:
@@ -504,7 +608,7 @@ static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const s
 			w = &slot_get(d, h, r, proto, pr->k.port, ts)->w;
 			break;
 		case RK_VERT:
-			if (proto != PROTO_TCP && proto != PROTO_UDP)
+			if (!peer || (proto != PROTO_TCP && proto != PROTO_UDP))
 				continue;
 			w = &peer->vctr[ri->idx];
 			break;
@@ -639,7 +743,7 @@ static void resolve(struct detect *d, struct dprobe *pr, enum outcome out, usec_
 	/* The host may have been evicted since the probe; its state restarts. */
 	if (!is_protected(d, &pr->k.src))
 		return;
-	h = host_get(d, &pr->k.src, ts);
+	h = host_get(d, &pr->host, &pr->k.src, ts);
 	if (!h || pr->first_us < h->forget_us)
 		return;
 	if (out == OUT_FAILURE)
@@ -649,9 +753,8 @@ static void resolve(struct detect *d, struct dprobe *pr, enum outcome out, usec_
 	if (out != OUT_FAILURE)
 		return;
 	if (d->norder[AT_FAILURE]) {
-		peer = peer_get(d, &pr->k.src, &pr->k.dst, ts, &is_new);
-		if (peer)
-			count(d, h, peer, pr, AT_FAILURE, ts);
+		peer = peer_get(d, h, &pr->k.dst, ts, &is_new);
+		count(d, h, peer, pr, AT_FAILURE, ts);
 	}
 }
 
@@ -667,15 +770,16 @@ static void probe_evict(struct detect *d)
 			return;
 		resolve(d, pr, OUT_FAILURE, d->now);
 	}
-	table_remove(&d->probes, pr);
+	probe_free(d, pr);
 	d->st.probes_evicted++;
 }
 
-static void on_probe(struct detect *d, const struct qaddr *src, const struct qaddr *dst,
-		     unsigned proto, uint16_t port)
+/* A first contact candidate: host id sent proto/port from src to dst. */
+static void on_probe(struct detect *d, const struct qaddr *id, const struct qaddr *src,
+		     const struct qaddr *dst, unsigned proto, uint16_t port)
 {
 	struct pkey k;
-	struct dprobe *pr;
+	struct dprobe *pr, tmp;
 	struct dhost *h;
 	struct dpeer *peer;
 	bool new_peer;
@@ -692,24 +796,38 @@ static void on_probe(struct detect *d, const struct qaddr *src, const struct qad
 			table_list_touch(&d->probes, L_RESOLVED, pr);
 		return;
 	}
-	h = host_get(d, src, d->now);
+	h = host_get(d, id, src, d->now);
 	if (!h)
 		return;
-	if (table_full(&d->probes))
-		probe_evict(d);
-	pr = table_insert(&d->probes, &k);
-	if (!pr)
-		return;
-	pr->state = OUT_PENDING;
-	pr->first_us = pr->last_us = d->now;
-	table_list_append(&d->probes, L_PENDING, pr);
 	h->probes++;
 	d->st.probes++;
-
-	peer = peer_get(d, src, dst, d->now, &new_peer);
-	if (!peer)
-		return;
-	if (new_peer && d->trw_on && (d->c->scan.protos & proto) && !(h->roles & ROLE_SCANNER))
+	if (h->nprobes >= d->probe_quota) {
+		/* The host holds its quota of probes awaiting or holding an
+		 * outcome: this one counts as a first contact, but its
+		 * outcome is not followed (it cannot take the walk's room,
+		 * or anyone else's). */
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.k = k;
+		tmp.host = *id;
+		tmp.first_us = tmp.last_us = d->now;
+		pr = &tmp;
+		d->st.probes_untracked++;
+	} else {
+		if (table_full(&d->probes))
+			probe_evict(d);
+		pr = table_insert(&d->probes, &k);
+		if (!pr)
+			return;
+		pr->state = OUT_PENDING;
+		pr->host = *id;
+		pr->host_gen = h->gen;
+		pr->first_us = pr->last_us = d->now;
+		table_list_append(&d->probes, L_PENDING, pr);
+		h->nprobes++;
+	}
+	peer = peer_get(d, h, dst, d->now, &new_peer);
+	if (new_peer && pr != &tmp && d->trw_on && (d->c->scan.protos & proto) &&
+	    !(h->roles & ROLE_SCANNER))
 		trw_enrol(h, pr);
 	count(d, h, peer, pr, AT_PROBE, d->now);
 }
@@ -728,7 +846,7 @@ static void on_reply(struct detect *d, const struct qaddr *src, const struct qad
 	resolve(d, pr, out, d->now);
 }
 
-static void on_tcp(struct detect *d, const struct pkt *p)
+static void on_tcp(struct detect *d, const struct pkt *p, const struct qaddr *id)
 {
 	uint8_t f = p->tcp_flags;
 
@@ -737,10 +855,10 @@ static void on_tcp(struct detect *d, const struct pkt *p)
 	else if (f & TH_RST)
 		on_reply(d, &p->dst, &p->src, PROTO_TCP, p->sport, OUT_FAILURE);
 	else if (f & TH_SYN)
-		on_probe(d, &p->src, &p->dst, PROTO_TCP, p->dport);
+		on_probe(d, id, &p->src, &p->dst, PROTO_TCP, p->dport);
 	else if (!(f & TH_ACK))
 		/* FIN, NULL, XMAS: no legitimate segment lacks ACK, SYN and RST. */
-		on_probe(d, &p->src, &p->dst, PROTO_TCP, p->dport);
+		on_probe(d, id, &p->src, &p->dst, PROTO_TCP, p->dport);
 }
 
 /* The wildcard destination of a group query marker: all ones, which no
@@ -789,7 +907,7 @@ static bool answers_group_query(struct detect *d, const struct pkt *p)
 	return table_find(&d->probes, &k) != NULL;
 }
 
-static void on_udp(struct detect *d, const struct pkt *p)
+static void on_udp(struct detect *d, const struct pkt *p, const struct qaddr *id)
 {
 	struct pkey k;
 	struct dprobe *pr;
@@ -814,10 +932,10 @@ static void on_udp(struct detect *d, const struct pkt *p)
 		return;
 	if (answers_group_query(d, p))
 		return;
-	on_probe(d, &p->src, &p->dst, PROTO_UDP, p->dport);
+	on_probe(d, id, &p->src, &p->dst, PROTO_UDP, p->dport);
 }
 
-static void on_icmp(struct detect *d, const struct pkt *p)
+static void on_icmp(struct detect *d, const struct pkt *p, const struct qaddr *id)
 {
 	bool v6 = p->proto == IPPROTO_ICMPV6;
 	uint8_t echo_req = v6 ? 128 : 8, echo_rep = v6 ? 129 : 0;
@@ -829,7 +947,7 @@ static void on_icmp(struct detect *d, const struct pkt *p)
 
 	if (p->icmp_type == echo_req) {
 		if (!(p->flags & PKT_F_L2_BCAST))
-			on_probe(d, &p->src, &p->dst, PROTO_ICMP, 0);
+			on_probe(d, id, &p->src, &p->dst, PROTO_ICMP, 0);
 		return;
 	}
 	if (p->icmp_type == echo_rep) {
@@ -867,7 +985,7 @@ static void on_icmp(struct detect *d, const struct pkt *p)
 	on_reply(d, &q->src, &q->dst, proto, port, out);
 }
 
-static void on_arp(struct detect *d, const struct pkt *p)
+static void on_arp(struct detect *d, const struct pkt *p, const struct qaddr *id)
 {
 	static const uint8_t zero[4];
 
@@ -876,7 +994,7 @@ static void on_arp(struct detect *d, const struct pkt *p)
 		 * nobody anything. */
 		if (memcmp(p->src.b, zero, 4) == 0 || addr_eq(&p->src, &p->dst))
 			return;
-		on_probe(d, &p->src, &p->dst, PROTO_ARP, 0);
+		on_probe(d, id, &p->src, &p->dst, PROTO_ARP, 0);
 	} else if (p->arp_op == 2) {
 		on_reply(d, &p->dst, &p->src, PROTO_ARP, 0, OUT_SUCCESS);
 	}
@@ -896,9 +1014,9 @@ void detect_advance(struct detect *d, usec_t now)
 		resolve(d, pr, OUT_FAILURE, pr->first_us + d->timeout_us);
 	}
 	while ((pr = table_list_head(&d->probes, L_RESOLVED)) && pr->last_us + d->idle_us <= d->now)
-		table_remove(&d->probes, pr);
+		probe_free(d, pr);
 	while ((pe = table_list_head(&d->peers, L_LRU)) && pe->last_us + d->idle_us <= d->now)
-		table_remove(&d->peers, pe);
+		peer_free(d, pe);
 }
 
 void detect_flush(struct detect *d)
@@ -916,26 +1034,94 @@ void detect_flush(struct detect *d)
 	}
 }
 
-void detect_packet(struct detect *d, const struct pkt *p, usec_t now)
+static unsigned pkt_proto_bit(const struct pkt *p)
 {
+	if (p->l3 == PKT_L3_ARP)
+		return PROTO_ARP;
+	switch (p->proto) {
+	case IPPROTO_TCP:
+		return PROTO_TCP;
+	case IPPROTO_UDP:
+		return PROTO_UDP;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return PROTO_ICMP;
+	default:
+		return 0;
+	}
+}
+
+/* A machine sent from an address that is not its own: counts towards the
+ * forgery rules, once per distinct address (recent ones remembered). */
+static void on_forged(struct detect *d, const struct qaddr *id, const struct pkt *p)
+{
+	const struct qaddr *src = &p->src;
+	uint32_t hash = (uint32_t)siphash24(&d->hosts.key, src, sizeof(*src)) | 1;
+	struct dhost *h;
+
+	d->st.forged++;
+	if (!d->nforge)
+		return;
+	h = host_get(d, id, NULL, d->now);
+	if (!h)
+		return;
+	for (unsigned i = 0; i < FORGE_RING; i++)
+		if (h->fring[i] == hash)
+			return;
+	h->fring[h->fring_next] = hash;
+	h->fring_next = (uint8_t)((h->fring_next + 1) % FORGE_RING);
+	for (unsigned i = 0; i < d->nforge; i++) {
+		unsigned r = d->forge[i];
+		const struct rule *rule = &d->c->rules[r];
+		const struct rinfo *ri = &d->ri[r];
+		struct swin *w = &h->ctr[ri->idx];
+		struct detection det;
+		struct dprobe pr;
+		unsigned n;
+
+		if (rule->exempt_roles & h->roles)
+			continue;
+		n = swin_add(w, d->now, ri->width_us, d->now);
+		if (n < rule->threshold || (h->fired & (1u << r)))
+			continue;
+		h->fired |= 1u << r;
+		memset(&det, 0, sizeof(det));
+		det.kind = EVIDENCE_FORGED;
+		det.window_s = rule->window_s;
+		det.count = n;
+		det.target = *src;
+		det.first_probe_us = w->first_us;
+		memset(&pr, 0, sizeof(pr));
+		pr.k.src = *src;
+		pr.k.proto = (uint8_t)pkt_proto_bit(p);
+		fire(d, h, r, rule->severity, &pr, d->now, &det);
+	}
+}
+
+void detect_packet(struct detect *d, const struct pkt *p, const struct attribution *a, usec_t now)
+{
+	const struct qaddr *id = a ? &a->id : &p->src;
+
 	d->st.packets++;
 	detect_advance(d, now);
+	if (a && a->kind == SRC_FORGED)
+		on_forged(d, id, p);
 	if (p->l3 == PKT_L3_ARP) {
-		on_arp(d, p);
+		on_arp(d, p, id);
 		return;
 	}
 	if ((p->flags & PKT_F_FRAGMENT) || !(p->flags & PKT_F_L4))
 		return;
 	switch (p->proto) {
 	case IPPROTO_TCP:
-		on_tcp(d, p);
+		on_tcp(d, p, id);
 		break;
 	case IPPROTO_UDP:
-		on_udp(d, p);
+		on_udp(d, p, id);
 		break;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
-		on_icmp(d, p);
+		on_icmp(d, p, id);
 		break;
 	default:
 		break;
@@ -959,6 +1145,10 @@ void detect_forget(struct detect *d, const struct qaddr *host)
 	h->forget_us = d->now + 1;
 	h->gen = ++d->next_gen;
 	h->trw_applied = h->trw_seq;
+	/* Its old probes and peers no longer count against it (the new
+	 * generation cannot tell them); they expire on their own. */
+	h->nprobes = 0;
+	memset(h->fring, 0, sizeof(h->fring));
 	memset(h->trw_ring, 0, sizeof(h->trw_ring));
 	memset(h->ctr, 0, d->nhctr * sizeof(h->ctr[0]));
 	memset(h->slots, 0, sizeof(h->slots));
@@ -1001,6 +1191,7 @@ static void setup_rules(struct detect *d, const struct conf *c)
 	d->nrules = c->nrules;
 	memset(d->ri, 0, sizeof(d->ri));
 	memset(d->norder, 0, sizeof(d->norder));
+	d->nforge = 0;
 	memset(d->worm_tcp, 0, sizeof(d->worm_tcp));
 	memset(d->worm_udp, 0, sizeof(d->worm_udp));
 	d->nhctr = d->nvctr = 0;
@@ -1012,6 +1203,8 @@ static void setup_rules(struct detect *d, const struct conf *c)
 			continue;
 		if (rule->type == RULE_VERTICAL)
 			ri->kind = RK_VERT, ri->idx = (uint8_t)d->nvctr++;
+		else if (rule->type == RULE_FORGERY)
+			ri->kind = RK_FORGE, ri->idx = (uint8_t)d->nhctr++;
 		else if (rule->nports == 0 && !(rule->protos & (PROTO_ICMP | PROTO_ARP)))
 			ri->kind = RK_PORT;
 		else
@@ -1020,7 +1213,10 @@ static void setup_rules(struct detect *d, const struct conf *c)
 		ri->width_us = (usec_t)rule->window_s * USEC_PER_SEC / SWIN_NB;
 		if (ri->width_us == 0)
 			ri->width_us = 1;
-		d->order[ri->when][d->norder[ri->when]++] = (uint8_t)i;
+		if (ri->kind == RK_FORGE)
+			d->forge[d->nforge++] = (uint8_t)i;
+		else
+			d->order[ri->when][d->norder[ri->when]++] = (uint8_t)i;
 		if ((usec_t)rule->window_s * USEC_PER_SEC > maxwin)
 			maxwin = (usec_t)rule->window_s * USEC_PER_SEC;
 		/* Worm ports: those of rules severe enough to act on. */
@@ -1072,6 +1268,11 @@ struct detect *detect_new(const struct conf *c, const struct siphash_key *key, d
 	d->cb = cb;
 	d->cb_arg = arg;
 	setup_rules(d, c);
+	/* One host may hold a sixteenth of the probes and peers: more than
+	 * any scanner needs to be caught (a sweep at 1,000 probes/s has
+	 * 3,000 pending), and sixteen floods at once still leave room. */
+	d->probe_quota = MAX(c->limits.max_probes / 16, 256u);
+	d->peer_quota = MAX(c->limits.max_peers / 16, 256u);
 
 	r = table_init(&d->hosts, c->limits.max_hosts,
 		       sizeof(struct dhost) + d->nhctr * sizeof(struct swin), sizeof(struct hkey),

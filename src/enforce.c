@@ -7,14 +7,22 @@
 #include <string.h>
 #include <time.h>
 
-/* Elements one request can need: the isolation element, and every
- * contained port removed and added again (reset_ttl). */
-#define ELEMS_PER_REQ (2 + 2 * HOST_MAX_PORTS)
-#define OPS_PER_REQ   (2 + 2 * HOST_MAX_PORTS)
+/* Elements one request can need: the MAC and every address isolated, and
+ * every contained port, each removed and added again (reset_ttl). */
+#define ELEMS_PER_REQ (2 * (1 + HOST_MAX_ADDRS) + 2 * HOST_MAX_PORTS)
+#define OPS_PER_REQ   ELEMS_PER_REQ
+
+/* What a delete removes from the view when the kernel says it is gone. */
+enum what {
+	W_PORT, /* rec->k[index] */
+	W_ADDR, /* rec->addrs[index].kiso */
+	W_MAC,	/* rec->kmac */
+};
 
 struct opinfo {
 	unsigned req;
-	int kport; /* for a delete of a contained port: its index in rec->k; -1: isolation */
+	uint8_t what; /* enum what */
+	int index;
 };
 
 void enforce_init(struct enforcer *e, const struct enforce_backend *be)
@@ -61,17 +69,17 @@ struct build {
 	unsigned nops, nelems;
 };
 
-static struct nft_elem *elem_new(struct build *b, const struct hostrec *rec)
+static struct nft_elem *elem_new(struct build *b, const struct qaddr *key)
 {
 	struct nft_elem *el = &b->elems[b->nelems++];
 
 	memset(el, 0, sizeof(*el));
-	el->addr = rec->addr;
+	el->addr = *key;
 	return el;
 }
 
 static void op_new(struct build *b, enum nft_set set, bool del, struct nft_elem *first,
-		   unsigned count, unsigned req, int kport)
+		   unsigned count, unsigned req, enum what what, int index)
 {
 	struct nft_op *op = &b->ops[b->nops];
 
@@ -82,43 +90,77 @@ static void op_new(struct build *b, enum nft_set set, bool del, struct nft_elem 
 	op->nelems = count;
 	op->tag = req;
 	b->info[b->nops].req = req;
-	b->info[b->nops].kport = kport;
+	b->info[b->nops].what = (uint8_t)what;
+	b->info[b->nops].index = index;
 	b->nops++;
+}
+
+static enum nft_set iso_set(const struct qaddr *a)
+{
+	return a->family == AF_INET6 ? NFT_SET_ISO6 : NFT_SET_ISO4;
+}
+
+/* The containment sets of a record's id: by MAC for a machine. */
+static enum nft_set con_set(const struct qaddr *id, bool icmp)
+{
+	if (addr_is_mac(id))
+		return icmp ? NFT_SET_CONPM : NFT_SET_CONM;
+	if (id->family == AF_INET6)
+		return icmp ? NFT_SET_CONP6 : NFT_SET_CON6;
+	return icmp ? NFT_SET_CONP4 : NFT_SET_CON4;
+}
+
+/* Is the MAC element part of isolation for this request? */
+static bool wants_mac(const struct enforce_req *req)
+{
+	return hostrec_is_machine(req->rec) && !req->no_mac && req->level == LEVEL_ISOLATE;
 }
 
 /* Appends the operations that bring req's host from its view to its target. */
 static void build_req(struct build *b, const struct enforce_req *req, unsigned ri)
 {
 	const struct hostrec *rec = req->rec;
-	bool v6 = rec->addr.family == AF_INET6;
+	const struct qaddr *id = &rec->id;
 	bool want_iso = req->level == LEVEL_ISOLATE;
 	bool want_con = req->level == LEVEL_CONTAIN;
-	enum nft_set iso = v6 ? NFT_SET_ISO6 : NFT_SET_ISO4;
-	enum nft_set con = v6 ? NFT_SET_CON6 : NFT_SET_CON4;
-	enum nft_set conp = v6 ? NFT_SET_CONP6 : NFT_SET_CONP4;
+	bool want_mac = wants_mac(req);
 	struct nft_elem *el, *first;
 	unsigned count;
 
 	/* Deletes, one element per message: when one is gone the kernel's
 	 * error names exactly that element. */
-	if (rec->kiso && (!want_iso || req->reset_ttl)) {
-		el = elem_new(b, rec);
-		op_new(b, iso, true, el, 1, ri, -1);
+	if (rec->kmac && (!want_mac || req->reset_ttl)) {
+		el = elem_new(b, id);
+		op_new(b, NFT_SET_ISOM, true, el, 1, ri, W_MAC, 0);
+	}
+	for (unsigned i = 0; i < rec->naddrs; i++) {
+		if (!rec->addrs[i].kiso || (want_iso && !req->reset_ttl))
+			continue;
+		el = elem_new(b, &rec->addrs[i].a);
+		op_new(b, iso_set(&rec->addrs[i].a), true, el, 1, ri, W_ADDR, (int)i);
 	}
 	for (unsigned i = 0; i < rec->nk; i++) {
 		const struct hport *p = &rec->k[i];
 		if (want_con && !req->reset_ttl && has_port(rec->want, rec->nwant, p))
 			continue;
-		el = elem_new(b, rec);
+		el = elem_new(b, id);
 		el->l4proto = p->proto;
 		el->port = p->port;
-		op_new(b, proto_is_icmp(p->proto) ? conp : con, true, el, 1, ri, (int)i);
+		op_new(b, con_set(id, proto_is_icmp(p->proto)), true, el, 1, ri, W_PORT, (int)i);
 	}
-	/* Adds, one message per set. */
-	if (want_iso && (!rec->kiso || req->reset_ttl)) {
-		el = elem_new(b, rec);
+	/* Adds, one message per set (addresses: one per address, they may
+	 * be of both families). */
+	if (want_mac && (!rec->kmac || req->reset_ttl)) {
+		el = elem_new(b, id);
 		el->timeout_ms = req->ttl_ms;
-		op_new(b, iso, false, el, 1, ri, -1);
+		op_new(b, NFT_SET_ISOM, false, el, 1, ri, W_MAC, 0);
+	}
+	for (unsigned i = 0; want_iso && i < rec->naddrs; i++) {
+		if (rec->addrs[i].kiso && !req->reset_ttl)
+			continue;
+		el = elem_new(b, &rec->addrs[i].a);
+		el->timeout_ms = req->ttl_ms;
+		op_new(b, iso_set(&rec->addrs[i].a), false, el, 1, ri, W_ADDR, (int)i);
 	}
 	if (!want_con)
 		return;
@@ -131,14 +173,14 @@ static void build_req(struct build *b, const struct enforce_req *req, unsigned r
 				continue;
 			if (!req->reset_ttl && has_port(rec->k, rec->nk, p))
 				continue;
-			el = elem_new(b, rec);
+			el = elem_new(b, id);
 			el->l4proto = p->proto;
 			el->port = p->port;
 			el->timeout_ms = req->ttl_ms;
 			count++;
 		}
 		if (count)
-			op_new(b, icmp ? conp : con, false, first, count, ri, -1);
+			op_new(b, con_set(id, icmp), false, first, count, ri, W_PORT, -1);
 	}
 }
 
@@ -147,7 +189,9 @@ static void commit_view(struct enforce_req *req)
 {
 	struct hostrec *rec = req->rec;
 
-	rec->kiso = req->level == LEVEL_ISOLATE;
+	rec->kmac = wants_mac(req);
+	for (unsigned i = 0; i < rec->naddrs; i++)
+		rec->addrs[i].kiso = req->level == LEVEL_ISOLATE;
 	rec->nk = 0;
 	if (req->level == LEVEL_CONTAIN) {
 		memcpy(rec->k, rec->want, rec->nwant * sizeof(rec->want[0]));
@@ -156,15 +200,23 @@ static void commit_view(struct enforce_req *req)
 	rec->level = (uint8_t)req->level;
 }
 
-static void drop_kport(struct hostrec *rec, int kport)
+/* A delete found its element gone: the view forgets it. */
+static void drop_view(struct hostrec *rec, const struct opinfo *oi)
 {
-	if (kport < 0) {
-		rec->kiso = 0;
+	switch (oi->what) {
+	case W_MAC:
+		rec->kmac = 0;
 		return;
-	}
-	if ((unsigned)kport < rec->nk) {
-		rec->k[kport] = rec->k[rec->nk - 1];
-		rec->nk--;
+	case W_ADDR:
+		if ((unsigned)oi->index < rec->naddrs)
+			rec->addrs[oi->index].kiso = 0;
+		return;
+	case W_PORT:
+		if (oi->index >= 0 && (unsigned)oi->index < rec->nk) {
+			rec->k[oi->index] = rec->k[rec->nk - 1];
+			rec->nk--;
+		}
+		return;
 	}
 }
 
@@ -245,7 +297,7 @@ int enforce_apply(struct enforcer *e, struct enforce_req *reqs, unsigned n)
 			progress = true;
 			if (op->del && op->error == -ENOENT) {
 				/* Already gone (a TTL ran out): the target holds. */
-				drop_kport(req->rec, b.info[i].kport);
+				drop_view(req->rec, &b.info[i]);
 				continue;
 			}
 			req->error = op->error;

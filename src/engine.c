@@ -1,4 +1,5 @@
-/* Detection → policy → registry → incidents → enforcement → events. */
+/* Identity → detection → policy → registry → incidents → enforcement →
+ * events. */
 #include "engine.h"
 
 #include <errno.h>
@@ -10,6 +11,200 @@
 #include "evidence.h"
 #include "log.h"
 
+/* ---- hosts and machines ---- */
+
+const struct inv_entry *engine_inventory(const struct engine *e, const struct hostrec *rec)
+{
+	const struct inv_entry *inv = NULL;
+
+	if (hostrec_is_machine(rec))
+		inv = inventory_lookup(&e->c->inventory, &rec->id);
+	if (!inv && rec->addr.family)
+		inv = inventory_lookup(&e->c->inventory, &rec->addr);
+	return inv;
+}
+
+void engine_event_host(const struct engine *e, const struct hostrec *rec, struct event *ev)
+{
+	ev->has_host = true;
+	ev->host = rec->addr.family ? rec->addr : rec->id;
+	if (hostrec_is_machine(rec)) {
+		ev->has_mac = true;
+		memcpy(ev->mac, rec->id.b, MAC_LEN);
+	}
+	ev->inv = engine_inventory(e, rec);
+}
+
+static bool self(const struct engine *e, const struct qaddr *a)
+{
+	return e->is_self && e->is_self(e->self_arg, a);
+}
+
+/* The addresses a machine owns, in identity's eyes and in its record. */
+unsigned engine_machine_addresses(const struct engine *e, const struct hostrec *rec,
+				  struct qaddr *v, unsigned max)
+{
+	unsigned n = 0;
+
+	if (e->id)
+		n = identity_addresses(e->id, rec->id.b, BIND_TENTATIVE, v, max);
+	for (unsigned i = 0; i < rec->naddrs && n < max; i++) {
+		bool dup = false;
+
+		for (unsigned j = 0; j < n && !dup; j++)
+			dup = addr_eq(&v[j], &rec->addrs[i].a);
+		if (!dup)
+			v[n++] = rec->addrs[i].a;
+	}
+	return n;
+}
+
+bool engine_no_mac(const struct engine *e, const struct hostrec *rec)
+{
+	struct qaddr v[HOST_MAX_ADDRS];
+	const struct inv_entry *inv;
+	unsigned n;
+
+	if (!hostrec_is_machine(rec))
+		return false;
+	/* A MAC block takes every address behind it: a machine holding a
+	 * critical address is isolated by its addresses only. */
+	inv = inventory_lookup(&e->c->inventory, &rec->id);
+	if (inv && inv->critical)
+		return true;
+	n = engine_machine_addresses(e, rec, v, ARRAY_SIZE(v));
+	for (unsigned i = 0; i < n; i++) {
+		inv = inventory_lookup(&e->c->inventory, &v[i]);
+		if (inv && inv->critical)
+			return true;
+	}
+	return false;
+}
+
+void engine_host_facts(struct engine *e, const struct hostrec *rec, bool unverified,
+		       struct host_facts *ret)
+{
+	const struct inv_entry *inv = engine_inventory(e, rec);
+
+	memset(ret, 0, sizeof(*ret));
+	ret->critical = (inv && inv->critical) || engine_no_mac(e, rec);
+	/* Offline nothing is enforced: the cap would only hide what the
+	 * detection is worth. */
+	ret->unverified = unverified && e->mode != MODE_OFFLINE;
+	if (!hostrec_is_machine(rec)) {
+		ret->never = policy_never_block(&e->pol, &rec->addr, self(e, &rec->addr));
+		return;
+	}
+	/* Never block by MAC a machine that holds a never-block or own
+	 * address, nor a router or relay (a MAC block takes every address
+	 * behind it). */
+	if (e->id && (identity_machine(e->id, rec->id.b) & (IDM_ROUTER | IDM_RELAY | IDM_SELF))) {
+		ret->never = true;
+		return;
+	}
+	{
+		struct qaddr v[HOST_MAX_ADDRS];
+		unsigned n = engine_machine_addresses(e, rec, v, ARRAY_SIZE(v));
+
+		for (unsigned i = 0; i < n && !ret->never; i++)
+			ret->never = policy_never_listed(&e->pol, &v[i], self(e, &v[i]));
+	}
+}
+
+static void queue_refresh(struct engine *e, struct hostrec *rec)
+{
+	for (unsigned i = 0; i < e->nrefresh; i++)
+		if (e->refresh[i] == rec)
+			return;
+	if (e->nrefresh == ENGINE_QUEUE)
+		engine_commit(e);
+	e->refresh[e->nrefresh++] = rec;
+}
+
+/* Takes address a for machine record rec from whoever holds it, when that
+ * is allowed: an address's own record not blocked (merged into the
+ * machine), or another machine's record not blocked (the address moved).
+ * A blocked holder keeps it. */
+int engine_hold_address(struct engine *e, struct hostrec *rec, const struct qaddr *a, usec_t now)
+{
+	struct hostrec *other = hostdb_find_addr(&e->hosts, a);
+	int i;
+
+	if (other && other != rec) {
+		if (other->level > LEVEL_WATCH || (i = hostrec_addr_index(other, a)) < 0)
+			return -EEXIST;
+		hostdb_addr_del(&e->hosts, other, (unsigned)i);
+		if (!hostrec_is_machine(other)) {
+			char text[64], mb[MAC_STRLEN];
+
+			other->merged = 1;
+			snprintf(text, sizeof(text), "merged into machine %s",
+				 mac_ntop(rec->id.b, mb));
+			hostdb_history(other, now, HIST_ADOPT, LEVEL_NONE, -1, text);
+		} else if (addr_eq(&other->addr, a)) {
+			identity_primary(e->id, other->id.b, &other->addr);
+		}
+	}
+	return hostdb_addr_add(&e->hosts, rec, a);
+}
+
+void engine_machine_refresh(struct engine *e, struct hostrec *rec, usec_t now)
+{
+	struct qaddr v[HOST_MAX_ADDRS], primary;
+	unsigned n;
+	bool added = false;
+
+	if (!e->id || !hostrec_is_machine(rec))
+		return;
+	n = identity_addresses(e->id, rec->id.b, BIND_ESTABLISHED, v, ARRAY_SIZE(v));
+	for (unsigned i = 0; i < n; i++) {
+		if (hostrec_addr_index(rec, &v[i]) >= 0)
+			continue;
+		if (engine_hold_address(e, rec, &v[i], now) == 0)
+			added = true;
+	}
+	/* Addresses no longer its own go, unless it is blocked: a block
+	 * never moves with an address, nor is lifted by its moving. */
+	if (rec->level <= LEVEL_WATCH)
+		for (unsigned i = rec->naddrs; i-- > 0;) {
+			bool own = false;
+
+			for (unsigned j = 0; j < n && !own; j++)
+				own = addr_eq(&v[j], &rec->addrs[i].a);
+			if (!own && !rec->addrs[i].kiso)
+				hostdb_addr_del(&e->hosts, rec, i);
+		}
+	if (identity_primary(e->id, rec->id.b, &primary))
+		rec->addr = primary;
+	else if (!rec->addr.family && rec->naddrs)
+		rec->addr = rec->addrs[0].a;
+	if (added && rec->level == LEVEL_ISOLATE)
+		queue_refresh(e, rec);
+}
+
+struct hostrec *engine_record(struct engine *e, const struct qaddr *id, bool create, usec_t now)
+{
+	struct hostrec *rec;
+
+	if (addr_is_mac(id)) {
+		rec = create ? hostdb_get(&e->hosts, id) : hostdb_find(&e->hosts, id);
+		if (rec)
+			engine_machine_refresh(e, rec, now);
+		return rec;
+	}
+	rec = hostdb_find_addr(&e->hosts, id);
+	if (rec && !rec->merged)
+		return rec;
+	if (!create)
+		return NULL;
+	rec = hostdb_get(&e->hosts, id);
+	if (rec)
+		rec->merged = 0;
+	return rec;
+}
+
+/* ---- events ---- */
+
 static void emit_detect(struct engine *e, const struct pending *p, bool enforced, enum why why)
 {
 	struct event ev;
@@ -17,8 +212,12 @@ static void emit_detect(struct engine *e, const struct pending *p, bool enforced
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = EVENT_DETECT;
 	ev.ts = p->det.ts_us;
-	ev.has_host = true;
-	ev.host = p->det.host;
+	if (p->rec) {
+		engine_event_host(e, p->rec, &ev);
+	} else {
+		ev.has_host = true;
+		ev.host = p->det.addr.family ? p->det.addr : p->det.host;
+	}
 	ev.inv = p->inv;
 	ev.det = &p->det;
 	ev.action = p->dec.level;
@@ -35,8 +234,8 @@ static void emit_detect(struct engine *e, const struct pending *p, bool enforced
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = EVENT_INCIDENT;
 	ev.ts = p->det.ts_us;
-	ev.has_host = true;
-	ev.host = p->det.host;
+	if (p->rec)
+		engine_event_host(e, p->rec, &ev);
 	ev.id = in->id;
 	ev.rule = in->rule_name;
 	ev.patient_zero = in->patient_zero;
@@ -52,8 +251,8 @@ static void emit_detect(struct engine *e, const struct pending *p, bool enforced
 static void want_ports(struct hostrec *rec, const struct detection *d)
 {
 	if (strcmp(d->proto, "icmp") == 0 || strcmp(d->proto, "icmpv6") == 0) {
-		hostdb_want_port(rec, d->host.family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
-				 0);
+		hostdb_want_port(
+			rec, strcmp(d->proto, "icmpv6") == 0 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, 0);
 		return;
 	}
 	for (unsigned i = 0; i < d->nports; i++) {
@@ -73,44 +272,70 @@ static void evidence_begin(struct engine *e, struct hostrec *rec, usec_t now)
 {
 	char name[EVIDENCE_NAME_MAX];
 
-	if (e->evidence && evidence_start(e->evidence, &rec->addr, now, name, sizeof(name)) == 0)
+	if (e->evidence && rec->addr.family &&
+	    evidence_start(e->evidence, &rec->addr, now, name, sizeof(name)) == 0)
 		snprintf(rec->evidence, sizeof(rec->evidence), "%s", name);
+}
+
+/* A detection by address about an address a machine owns, or from a
+ * machine whose frames or address are contested: it cannot be tied to
+ * the machine for certain. */
+static bool detection_unverified(const struct engine *e, const struct detection *d)
+{
+	uint8_t mac[MAC_LEN];
+
+	if (!addr_is_mac(&d->host))
+		return true;
+	if (!e->id)
+		return false;
+	if (identity_machine(e->id, d->host.b) & IDM_CONTESTED)
+		return true;
+	return d->addr.family && identity_binding(e->id, &d->addr, mac) != BIND_NONE &&
+	       memcmp(mac, d->host.b, MAC_LEN) != 0;
 }
 
 static void on_detection(void *arg, const struct detection *d)
 {
 	struct engine *e = arg;
-	const struct inv_entry *inv = inventory_lookup(&e->c->inventory, &d->host);
-	bool self = e->is_self && e->is_self(e->self_arg, &d->host);
+	const struct inv_entry *inv;
+	struct host_facts facts;
 	struct pending p;
 	struct hostrec *rec;
 	struct hit *hit;
 	struct incident *in = NULL;
-	bool new_episode;
+	bool new_episode, unverified = detection_unverified(e, d);
 
 	e->st.detections++;
 	memset(&p, 0, sizeof(p));
 	p.det = *d;
-	p.inv = inv;
-	rec = hostdb_get(&e->hosts, &d->host);
+	rec = engine_record(e, &d->host, true, d->ts_us);
 	if (!rec) {
 		/* Still report the detection: losing deduplication and the
 		 * block is better than losing the alert. */
 		e->st.registry_full++;
-		policy_decide(&e->pol, &d->host, d->severity, inv, self, d->ts_us, &p.dec);
+		p.inv = inventory_lookup(&e->c->inventory, &d->host);
+		memset(&facts, 0, sizeof(facts));
+		facts.never = !addr_is_mac(&d->host) &&
+			      policy_never_block(&e->pol, &d->host, self(e, &d->host));
+		policy_decide(&e->pol, d->severity, &facts, d->ts_us, &p.dec);
 		emit_detect(e, &p, false, WHY_ERROR);
 		return;
 	}
+	p.rec = rec;
+	inv = engine_inventory(e, rec);
+	p.inv = inv;
 	hit = hostdb_hit(rec, d->rule);
-	policy_decide(&e->pol, &d->host, d->severity, inv, self, d->ts_us, &p.dec);
+	engine_host_facts(e, rec, unverified, &facts);
+	policy_decide(&e->pol, d->severity, &facts, d->ts_us, &p.dec);
 	if (hit && hit->level >= p.dec.level) {
 		e->st.detections_suppressed++;
 		return;
 	}
 	if (!hit) {
 		hit = hostdb_add_hit(rec, d->rule, d->ts_us);
-		in = incident_join(&e->incidents, d->rule, d->rule_name, &d->host,
-				   d->first_probe_us, d->ts_us);
+		in = incident_join(&e->incidents, d->rule, d->rule_name,
+				   rec->addr.family ? &rec->addr : &rec->id, d->first_probe_us,
+				   d->ts_us);
 		hit->incident = in->id;
 		p.announce = true;
 	}
@@ -198,12 +423,12 @@ void engine_commit(struct engine *e)
 	unsigned nch = 0;
 	usec_t now = detect_now(e->det);
 
-	if (e->nq == 0)
+	if (e->nq == 0 && e->nrefresh == 0)
 		return;
 	/* One change per host: the strongest level any of its detections
 	 * asked for, never weaker than what is in force. */
 	for (unsigned i = 0; i < e->nq; i++) {
-		struct hostrec *rec = hostdb_find(&e->hosts, &e->q[i].det.host);
+		struct hostrec *rec = e->q[i].rec;
 		unsigned j;
 
 		for (j = 0; j < nch; j++)
@@ -226,10 +451,31 @@ void engine_commit(struct engine *e)
 		if (e->q[i].ttl_s > ch[j].ttl_s)
 			ch[j].ttl_s = e->q[i].ttl_s;
 	}
+	/* Blocked machines with new addresses: the same level again, which
+	 * adds what is missing. */
+	for (unsigned i = 0; i < e->nrefresh && nch < ENGINE_QUEUE; i++) {
+		struct hostrec *rec = e->refresh[i];
+		unsigned j;
+
+		for (j = 0; j < nch && ch[j].rec != rec; j++)
+			;
+		if (j < nch || rec->level <= LEVEL_WATCH)
+			continue;
+		memset(&ch[nch], 0, sizeof(ch[nch]));
+		ch[nch].rec = rec;
+		ch[nch].level = (enum level)rec->level;
+		ch[nch].ttl_s =
+			rec->expires_us > now ? (rec->expires_us - now) / USEC_PER_SEC + 1 : 0;
+		ch[nch].by_uid = rec->by_uid;
+		ch[nch].reason = "the machine took a new address";
+		ch[nch].keep_author = true;
+		nch++;
+	}
+	e->nrefresh = 0;
 	act_apply(e, ch, nch, now);
 	for (unsigned i = 0; i < e->nq; i++) {
 		const struct pending *p = &e->q[i];
-		struct hostrec *rec = hostdb_find(&e->hosts, &p->det.host);
+		struct hostrec *rec = p->rec;
 		const struct act_change *c = NULL;
 
 		for (unsigned j = 0; j < nch; j++)
@@ -242,6 +488,91 @@ void engine_commit(struct engine *e)
 	e->nq = 0;
 }
 
+/* Identity's alerts become binding events, at most ENGINE_BINDING_EVENTS
+ * a minute (a flood of forged ARP must not flood the log); a blocked
+ * machine's new trusted address is blocked too. */
+static void on_identity(void *arg, const struct ident_event *iev)
+{
+	struct engine *e = arg;
+	struct hostrec *rec = NULL;
+	struct event ev;
+	usec_t minute = iev->ts / (60 * USEC_PER_SEC);
+	char msg[160] = "";
+
+	if (iev->kind == IDENT_ESTABLISHED || iev->kind == IDENT_MOVED ||
+	    iev->kind == IDENT_RELAY) {
+		struct qaddr id;
+
+		addr_set_mac(&id, iev->mac);
+		rec = hostdb_find(&e->hosts, &id);
+		if (rec)
+			engine_machine_refresh(e, rec, iev->ts);
+	}
+	if (iev->kind == IDENT_MOVED) {
+		/* The old owner's record lets the address go only when not
+		 * blocked (engine_machine_refresh() never drops a blocked
+		 * one's): then the new owner may take it. */
+		struct qaddr other;
+
+		addr_set_mac(&other, iev->other);
+		struct hostrec *old = hostdb_find(&e->hosts, &other);
+		if (old)
+			engine_machine_refresh(e, old, iev->ts);
+		if (old && old->level > LEVEL_WATCH && hostrec_addr_index(old, &iev->addr) >= 0)
+			snprintf(msg, sizeof(msg),
+				 "the previous machine is blocked: the address stays blocked "
+				 "with it until released");
+	}
+	if (iev->kind == IDENT_RELAY && rec && rec->level > LEVEL_WATCH)
+		snprintf(msg, sizeof(msg),
+			 "a relay is never blocked by MAC: release it (quarantinectl release) "
+			 "and block the hosts behind it by address");
+	if (iev->kind == IDENT_ESTABLISHED)
+		return;
+	if (minute != e->bind_minute) {
+		e->bind_minute = minute;
+		e->bind_count = 0;
+	}
+	if (e->bind_count >= ENGINE_BINDING_EVENTS) {
+		e->bind_suppressed++;
+		return;
+	}
+	e->bind_count++;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_BINDING;
+	ev.ts = iev->ts;
+	if (iev->addr.family) {
+		ev.has_host = true;
+		ev.host = iev->addr;
+	}
+	if (mac_is_unicast(iev->mac)) {
+		ev.has_mac = true;
+		memcpy(ev.mac, iev->mac, MAC_LEN);
+		struct qaddr id;
+		addr_set_mac(&id, iev->mac);
+		ev.inv = inventory_lookup(&e->c->inventory, &id);
+	}
+	if (!ev.inv && iev->addr.family)
+		ev.inv = inventory_lookup(&e->c->inventory, &iev->addr);
+	if (mac_is_unicast(iev->other)) {
+		ev.has_other = true;
+		memcpy(ev.other, iev->other, MAC_LEN);
+	}
+	ev.what = ident_event_name(iev->kind);
+	ev.how = iev->how;
+	ev.count = iev->count;
+	ev.suppressed = e->bind_suppressed;
+	e->bind_suppressed = 0;
+	ev.by_uid = -1;
+	if (iev->kind == IDENT_PORT_FLAP)
+		snprintf(msg, sizeof(msg),
+			 "seen behind ports %d and %d in turn: two machines, one MAC",
+			 iev->other_port, iev->port);
+	if (msg[0])
+		ev.message = msg;
+	output_event(e->out, &ev);
+}
+
 int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, struct output *out,
 		struct enforcer *enf)
 {
@@ -250,6 +581,7 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 
 	memset(e, 0, sizeof(*e));
 	e->c = c;
+	e->mode = mode;
 	e->out = out;
 	e->enf = enf;
 	e->next_expiry_us = USEC_INFINITY;
@@ -271,6 +603,19 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 	if (!e->det) {
 		r = -errno;
 		goto fail;
+	}
+	{
+		struct ident_params ip = {
+			.c = c,
+			.offline = mode == MODE_OFFLINE,
+			.cb = on_identity,
+			.cb_arg = e,
+		};
+		e->id = identity_new(&ip, &key);
+		if (!e->id) {
+			r = -errno;
+			goto fail;
+		}
 	}
 	return 0;
 fail:
@@ -329,6 +674,7 @@ int engine_reconfigure(struct engine *e, const struct conf *c)
 			e->incidents.open[k] = in->id;
 	}
 	e->incidents.window_us = (usec_t)c->incident.window_s * USEC_PER_SEC;
+	identity_reconfigure(e->id, c);
 	e->c = c;
 	e->dirty = ENGINE_DIRTY_NOW;
 	return 0;
@@ -338,6 +684,8 @@ void engine_fini(struct engine *e)
 {
 	detect_free(e->det);
 	e->det = NULL;
+	identity_free(e->id);
+	e->id = NULL;
 	incidents_fini(&e->incidents);
 	hostdb_fini(&e->hosts);
 	policy_fini(&e->pol);
@@ -347,6 +695,7 @@ void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen,
 		  usec_t ts)
 {
 	struct pkt p;
+	struct attribution a;
 
 	if (decode_packet(dlt, data, caplen, wirelen, &p, &e->st.decode) < 0) {
 		/* Undecodable frames still move the clock. */
@@ -358,10 +707,11 @@ void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen,
 	}
 	/* Into the evidence ring before detection, so that a host's evidence
 	 * file includes the very packet that got it flagged. */
+	identity_packet(e->id, &p, ts, &a);
 	if (e->evidence)
 		evidence_packet(e->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen, ts,
 				&p.src, &p.dst);
-	detect_packet(e->det, &p, ts);
+	detect_packet(e->det, &p, &a, ts);
 }
 
 void engine_tick(struct engine *e, usec_t now)

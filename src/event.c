@@ -9,8 +9,9 @@
 #include <time.h>
 
 static const char *const kind_names[] = {
-	[EVENT_DETECT] = "detect", [EVENT_ACTION] = "action",	  [EVENT_RELEASE] = "release",
-	[EVENT_MARK] = "mark",	   [EVENT_INCIDENT] = "incident", [EVENT_ERROR] = "error",
+	[EVENT_DETECT] = "detect",   [EVENT_ACTION] = "action",	    [EVENT_RELEASE] = "release",
+	[EVENT_MARK] = "mark",	     [EVENT_INCIDENT] = "incident", [EVENT_ERROR] = "error",
+	[EVENT_BINDING] = "binding",
 };
 
 const char *event_kind_name(enum event_kind k)
@@ -42,6 +43,8 @@ int event_priority(const struct event *e)
 		return e->action >= LEVEL_CONTAIN ? LOG_WARNING : LOG_NOTICE;
 	case EVENT_ERROR:
 		return LOG_ERR;
+	case EVENT_BINDING:
+		return LOG_WARNING;
 	default:
 		return LOG_NOTICE;
 	}
@@ -160,6 +163,11 @@ static void json_evidence(struct sbuf *s, const struct detection *d)
 		sb_printf(s, "\"failures\":%u,\"successes\":%u,\"llr\":%.2f", d->failures,
 			  d->successes, d->llr);
 		break;
+	case EVIDENCE_FORGED:
+		sb_printf(s, "\"distinct_src\":%u,\"window_s\":%u,\"forged\":", d->count,
+			  d->window_s);
+		json_str(s, addr_ntop(&d->target, b));
+		break;
 	}
 	sb_printf(s, ",\"probes\":%llu", (unsigned long long)d->probes);
 	if (d->ports_overflow)
@@ -170,7 +178,7 @@ static void json_evidence(struct sbuf *s, const struct detection *d)
 int event_format_json(const struct event *e, char *buf, size_t len)
 {
 	struct sbuf s = {.p = buf, .cap = len};
-	char tb[32];
+	char tb[32], mb[MAC_STRLEN];
 
 	if (len == 0)
 		return -ENOSPC;
@@ -179,6 +187,8 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 		  event_kind_name(e->kind));
 	if (e->has_host)
 		json_key_addr(&s, "host", &e->host);
+	if (e->has_mac)
+		json_key_str(&s, "mac", mac_ntop(e->mac, mb));
 	switch (e->kind) {
 	case EVENT_DETECT: {
 		const struct detection *d = e->det;
@@ -232,6 +242,19 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 		break;
 	case EVENT_ERROR:
 		json_key_str(&s, "message", e->message ? e->message : "");
+		break;
+	case EVENT_BINDING:
+		json_key_str(&s, "what", e->what ? e->what : "");
+		json_key_str(&s, "how", e->how ? e->how : "");
+		if (e->has_other)
+			json_key_str(&s, "other_mac", mac_ntop(e->other, mb));
+		if (e->count)
+			sb_printf(&s, ",\"count\":%u", e->count);
+		if (e->suppressed)
+			sb_printf(&s, ",\"suppressed\":%u", e->suppressed);
+		if (e->message)
+			json_key_str(&s, "message", e->message);
+		json_inventory(&s, e->inv);
 		break;
 	}
 	sb_putc(&s, '}');
@@ -291,7 +314,7 @@ static void kv_by(struct sbuf *s, long uid)
 int event_format_kv(const struct event *e, char *buf, size_t len)
 {
 	struct sbuf s = {.p = buf, .cap = len};
-	char b[ADDR_STRLEN], tb[32];
+	char b[ADDR_STRLEN], tb[32], mb[MAC_STRLEN];
 
 	if (len == 0)
 		return -ENOSPC;
@@ -299,6 +322,8 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 	sb_printf(&s, "%s", event_kind_name(e->kind));
 	if (e->has_host)
 		kv_addr(&s, "host", &e->host);
+	if (e->has_mac)
+		kv(&s, "mac", mac_ntop(e->mac, mb));
 	switch (e->kind) {
 	case EVENT_DETECT: {
 		const struct detection *d = e->det;
@@ -327,6 +352,10 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		case EVIDENCE_TRW:
 			sb_printf(&s, " failures=%u successes=%u llr=%.2f", d->failures,
 				  d->successes, d->llr);
+			break;
+		case EVIDENCE_FORGED:
+			sb_printf(&s, " distinct_src=%u window=%us", d->count, d->window_s);
+			kv(&s, "forged", addr_ntop(&d->target, b));
 			break;
 		}
 		sb_printf(&s, " probes=%llu", (unsigned long long)d->probes);
@@ -367,6 +396,19 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		break;
 	case EVENT_ERROR:
 		kv(&s, "message", e->message ? e->message : "");
+		break;
+	case EVENT_BINDING:
+		kv(&s, "what", e->what ? e->what : "");
+		kv(&s, "how", e->how ? e->how : "");
+		if (e->has_other)
+			kv(&s, "other_mac", mac_ntop(e->other, mb));
+		if (e->count)
+			sb_printf(&s, " count=%u", e->count);
+		if (e->suppressed)
+			sb_printf(&s, " suppressed=%u", e->suppressed);
+		if (e->message)
+			kv(&s, "message", e->message);
+		kv_inventory(&s, e->inv);
 		break;
 	}
 	return s.overflow ? -ENOSPC : (int)s.len;

@@ -7,12 +7,18 @@
 #include <stdbool.h>
 #include <string.h>
 
-/* ARP: who-has is the ARP sweep's probe and is-at its answer. */
+/* ARP: who-has is the ARP sweep's probe and is-at its answer, and both
+ * say which MAC speaks for which address (identity.h): always passed. */
 #define F_ARP "arp"
+
+/* DHCP (v4 and v6): who asks for and who is given which address.  Passed
+ * whatever the rules, for machine identity. */
+#define F_DHCP "udp port 67 or udp port 68 or udp port 546 or udp port 547"
 
 /* ICMP always, whatever the rules: echo requests and replies are the ICMP
  * sweep's probes and answers, and unreachable errors are the failure
- * outcomes of TCP and UDP probes too (matched through the quoted header). */
+ * outcomes of TCP and UDP probes too (matched through the quoted header).
+ * ICMPv6 carries neighbour discovery, which identity learns from. */
 #define F_ICMP "icmp or icmp6"
 
 /* UDP has no flags to tell a probe from a reply: any datagram may be
@@ -58,7 +64,8 @@ static void put(struct out *o, const char *s)
 static bool needed(const struct conf *c, unsigned bit)
 {
 	for (unsigned i = 0; i < c->nrules; i++)
-		if (c->rules[i].enabled && (c->rules[i].protos & bit))
+		if (c->rules[i].enabled && c->rules[i].type != RULE_FORGERY &&
+		    (c->rules[i].protos & bit))
 			return true;
 	return c->scan.enabled && (c->scan.protos & bit);
 }
@@ -66,11 +73,12 @@ static bool needed(const struct conf *c, unsigned bit)
 /* The expression for an untagged frame, as a list of alternatives. */
 static void put_body(struct out *o, const struct conf *c)
 {
-	if (needed(c, PROTO_ARP))
-		put(o, F_ARP " or ");
-	put(o, F_ICMP);
+	/* Identity learning does not depend on the rules. */
+	put(o, F_ARP " or " F_ICMP);
 	if (needed(c, PROTO_UDP))
 		put(o, " or " F_UDP);
+	else
+		put(o, " or " F_DHCP);
 	if (needed(c, PROTO_TCP))
 		put(o, " or " F_TCP);
 }

@@ -12,6 +12,13 @@ struct hkey {
 	struct qaddr addr;
 };
 
+/* The address index: one entry per address a record holds. */
+struct xent {
+	struct tab_hdr h;
+	struct hkey k;
+	uint32_t rec; /* the record's slab index */
+};
+
 static const char *const state_names[HOST_STATE_COUNT] = {
 	[HOST_DETECTED] = "detected",	    [HOST_WATCHED] = "watched",
 	[HOST_CONTAINED] = "contained",	    [HOST_ISOLATED] = "isolated",
@@ -50,7 +57,25 @@ int host_state_parse(const char *s, enum host_state *ret)
 
 int hostdb_init(struct hostdb *db, uint32_t cap, const struct siphash_key *key)
 {
-	return table_init(&db->t, cap, sizeof(struct hostrec), sizeof(struct hkey), key);
+	int r = table_init(&db->t, cap, sizeof(struct hostrec), sizeof(struct hkey), key);
+
+	/* Most records hold one or two addresses; the index's pages are
+	 * only touched as it fills. */
+	if (r == 0)
+		r = table_init(&db->ix, cap * 2u + 1024, sizeof(struct xent), sizeof(struct hkey),
+			       key);
+	if (r < 0)
+		table_fini(&db->t);
+	return r;
+}
+
+static struct xent *ix_find(const struct hostdb *db, const struct qaddr *a)
+{
+	struct hkey k;
+
+	memset(&k, 0, sizeof(k));
+	k.addr = *a;
+	return table_find(&db->ix, &k);
 }
 
 static const char *const hist_names[HIST_KIND_COUNT] = {
@@ -73,14 +98,24 @@ int hist_kind_parse(const char *s, enum hist_kind *ret)
 	return -EINVAL;
 }
 
+void hostdb_remove(struct hostdb *db, struct hostrec *r)
+{
+	for (unsigned i = 0; i < r->naddrs; i++) {
+		struct xent *x = ix_find(db, &r->addrs[i].a);
+
+		if (x && x->rec == table_index(&db->t, r))
+			table_remove(&db->ix, x);
+	}
+	free(r->hist);
+	table_remove(&db->t, r);
+}
+
 void hostdb_clear(struct hostdb *db)
 {
 	struct hostrec *r;
 
-	while ((r = table_list_head(&db->t, L_ALL))) {
-		free(r->hist);
-		table_remove(&db->t, r);
-	}
+	while ((r = table_list_head(&db->t, L_ALL)))
+		hostdb_remove(db, r);
 }
 
 void hostdb_fini(struct hostdb *db)
@@ -88,6 +123,7 @@ void hostdb_fini(struct hostdb *db)
 	if (db->t.slab)
 		hostdb_clear(db);
 	table_fini(&db->t);
+	table_fini(&db->ix);
 }
 
 int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
@@ -122,29 +158,92 @@ int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level
 	return 0;
 }
 
-struct hostrec *hostdb_find(struct hostdb *db, const struct qaddr *a)
+struct hostrec *hostdb_find(struct hostdb *db, const struct qaddr *id)
 {
 	struct hkey k;
 
 	memset(&k, 0, sizeof(k));
-	k.addr = *a;
+	k.addr = *id;
 	return table_find(&db->t, &k);
 }
 
-struct hostrec *hostdb_get(struct hostdb *db, const struct qaddr *a)
+struct hostrec *hostdb_find_addr(struct hostdb *db, const struct qaddr *a)
 {
-	struct hostrec *r = hostdb_find(db, a);
+	struct xent *x = ix_find(db, a);
+
+	return x ? table_at(&db->t, x->rec) : hostdb_find(db, a);
+}
+
+int hostrec_addr_index(const struct hostrec *r, const struct qaddr *a)
+{
+	for (unsigned i = 0; i < r->naddrs; i++)
+		if (addr_eq(&r->addrs[i].a, a))
+			return (int)i;
+	return -1;
+}
+
+int hostdb_addr_add(struct hostdb *db, struct hostrec *r, const struct qaddr *a)
+{
+	struct xent *x = ix_find(db, a);
+	struct hkey k;
+
+	if (x)
+		return x->rec == table_index(&db->t, r) ? 0 : -EEXIST;
+	if (r->naddrs == HOST_MAX_ADDRS || table_full(&db->ix))
+		return -ENOSPC;
+	memset(&k, 0, sizeof(k));
+	k.addr = *a;
+	x = table_insert(&db->ix, &k);
+	if (!x)
+		return -ENOSPC;
+	x->rec = table_index(&db->t, r);
+	memset(&r->addrs[r->naddrs], 0, sizeof(r->addrs[0]));
+	r->addrs[r->naddrs++].a = *a;
+	return 0;
+}
+
+void hostdb_addr_del(struct hostdb *db, struct hostrec *r, unsigned i)
+{
+	struct xent *x;
+
+	if (i >= r->naddrs)
+		return;
+	x = ix_find(db, &r->addrs[i].a);
+	if (x && x->rec == table_index(&db->t, r))
+		table_remove(&db->ix, x);
+	r->addrs[i] = r->addrs[--r->naddrs];
+}
+
+bool hostrec_isolated(const struct hostrec *r)
+{
+	if (r->kmac)
+		return true;
+	for (unsigned i = 0; i < r->naddrs; i++)
+		if (r->addrs[i].kiso)
+			return true;
+	return false;
+}
+
+struct hostrec *hostdb_get(struct hostdb *db, const struct qaddr *id)
+{
+	struct hostrec *r = hostdb_find(db, id);
 	struct hkey k;
 
 	if (r)
 		return r;
 	memset(&k, 0, sizeof(k));
-	k.addr = *a;
+	k.addr = *id;
 	r = table_insert(&db->t, &k);
-	if (r) {
-		r->by_uid = -1;
-		table_list_append(&db->t, L_ALL, r);
+	if (!r)
+		return NULL;
+	r->by_uid = -1;
+	r->id = *id;
+	if (!addr_is_mac(id)) {
+		r->addr = *id;
+		/* Held unless a machine's record holds it already. */
+		(void)hostdb_addr_add(db, r, id);
 	}
+	table_list_append(&db->t, L_ALL, r);
 	return r;
 }
 

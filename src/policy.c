@@ -59,9 +59,14 @@ static bool in_conf_never_block(const struct policy *p, const struct qaddr *host
 	return !(p->conf_removed && idx < l->n && p->conf_removed[idx]);
 }
 
+bool policy_never_listed(const struct policy *p, const struct qaddr *a, bool self)
+{
+	return self || in_conf_never_block(p, a) || prefix_list_contains(&p->allowed, a);
+}
+
 bool policy_never_block(const struct policy *p, const struct qaddr *host, bool self)
 {
-	return self || in_conf_never_block(p, host) || prefix_list_contains(&p->allowed, host) ||
+	return policy_never_listed(p, host, self) ||
 	       !prefix_list_contains(&p->c->networks.protected_, host);
 }
 
@@ -129,19 +134,25 @@ int policy_disallow(struct policy *p, const struct qaddr *prefix, unsigned plen)
 	return -ENOENT;
 }
 
-void policy_decide(struct policy *p, const struct qaddr *host, enum severity sev,
-		   const struct inv_entry *inv, bool self, usec_t now, struct decision *ret)
+void policy_decide(struct policy *p, enum severity sev, const struct host_facts *f, usec_t now,
+		   struct decision *ret)
 {
 	const struct conf *c = p->c;
 	enum level lvl = sev <= SEV_HIGH ? c->policy.level[sev] : LEVEL_ISOLATE;
+	unsigned *count;
 
 	memset(ret, 0, sizeof(*ret));
-	if (inv && inv->critical && lvl > c->policy.critical_max) {
+	if (f->critical && lvl > c->policy.critical_max) {
 		lvl = c->policy.critical_max;
 		ret->capped = true;
 	}
+	if (f->unverified && lvl > c->identity.unverified_max) {
+		lvl = c->identity.unverified_max;
+		ret->capped = true;
+		ret->unverified = true;
+	}
 	ret->level = lvl;
-	if (policy_never_block(p, host, self))
+	if (f->never)
 		ret->why = WHY_NEVER_BLOCK;
 	else if (p->mode == MODE_OFFLINE)
 		ret->why = WHY_OFFLINE;
@@ -157,12 +168,13 @@ void policy_decide(struct policy *p, const struct qaddr *host, enum severity sev
 	/* The cap counts what reaches the kernel, per wall-clock minute. */
 	if (now / (60 * USEC_PER_SEC) != p->rate_minute) {
 		p->rate_minute = now / (60 * USEC_PER_SEC);
-		p->rate_count = 0;
+		p->rate_count = p->rate_count_unverified = 0;
 	}
-	if (p->rate_count >= c->enforce.max_actions_per_minute) {
+	count = f->unverified ? &p->rate_count_unverified : &p->rate_count;
+	if (*count >= c->enforce.max_actions_per_minute) {
 		ret->why = WHY_RATE_LIMIT;
 		p->rate_suppressed++;
 		return;
 	}
-	p->rate_count++;
+	(*count)++;
 }

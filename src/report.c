@@ -181,6 +181,12 @@ static const char *ts_text(usec_t ts, char buf[32])
 
 /* The state a host counts under.  Offline nothing is enforced, so the
  * level policy decided says what would have been done. */
+/* A host as a report names it: its address, or a machine's MAC. */
+static const struct qaddr *rec_name(const struct hostrec *r)
+{
+	return r->addr.family ? &r->addr : &r->id;
+}
+
 static enum host_state count_state(const struct hostrec *r, bool offline)
 {
 	if (offline)
@@ -336,9 +342,11 @@ static void grouping_count(struct grouping *g, const struct engine *e, enum repo
 	for (const struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r)) {
 		enum host_state s = count_state(r, offline);
 
+		if (r->merged)
+			continue; /* counted with the machine that took its address */
 		group_add(&g->totals, s);
 		if (by != REPORT_BY_RULE) {
-			const struct inv_entry *v = inventory_lookup(inv, &r->addr);
+			const struct inv_entry *v = engine_inventory(e, r);
 			unsigned slot = v && v >= inv->v && v < inv->v + inv->n
 						? (unsigned)(v - inv->v)
 						: inv->n;
@@ -573,7 +581,7 @@ static void text_incident(struct rout *o, const struct engine *e, const struct i
 	ro_printf(o, "  latest detect  %s\n", ts_text(in->last_detect_us, t));
 
 	for (size_t i = 0; i < n; i++)
-		host_w = MAX(host_w, strlen(addr_ntop(&v[i].rec->addr, a)));
+		host_w = MAX(host_w, strlen(addr_ntop(rec_name(v[i].rec), a)));
 	ro_printf(o, "  %-27s  %5s  ", "TIME", "HOSTS");
 	ro_left(o, "HOST", host_w);
 	ro_printf(o, "  %-11s  %s\n", "STATE", "WHERE");
@@ -581,8 +589,8 @@ static void text_incident(struct rout *o, const struct engine *e, const struct i
 		const struct hostrec *r = v[i].rec;
 
 		ro_printf(o, "  %-27s  %5zu  ", ts_text(v[i].ts, t), i + 1);
-		ro_left(o, addr_ntop(&r->addr, a), host_w);
-		where(inventory_lookup(inv, &r->addr), w, sizeof(w));
+		ro_left(o, addr_ntop(rec_name(r), a), host_w);
+		where(engine_inventory(e, r), w, sizeof(w));
 		ro_puts(o, "  ");
 		ro_left(o, host_state_name(count_state(r, offline)), w[0] ? 11 : 0);
 		if (w[0]) {
@@ -650,11 +658,11 @@ static void json_incident(struct rout *o, const struct engine *e, const struct i
 		  tl_open_hosts(v, n));
 	for (size_t i = 0; i < n; i++) {
 		const struct hostrec *r = v[i].rec;
-		const struct inv_entry *hv = inventory_lookup(inv, &r->addr);
+		const struct inv_entry *hv = engine_inventory(e, r);
 
 		ro_puts(o, i ? ",{" : "{");
 		ro_json_ts(o, false, "ts", v[i].ts);
-		ro_json_kv(o, true, "host", addr_ntop(&r->addr, a));
+		ro_json_kv(o, true, "host", addr_ntop(rec_name(r), a));
 		ro_printf(o, ",\"hosts\":%zu", i + 1);
 		ro_json_kv(o, true, "state", host_state_name(count_state(r, offline)));
 		if (hv && hv->name[0])

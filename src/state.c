@@ -299,8 +299,24 @@ static void w_incident(struct writer *w, const struct incident *in)
 
 static void w_host(struct writer *w, const struct conf *c, const struct hostrec *r)
 {
+	char a[ADDR_STRLEN];
+
 	w_str(w, "host");
-	w_kv_addr(w, "addr", &r->addr);
+	if (hostrec_is_machine(r)) {
+		w_kv_addr(w, "id", &r->id);
+		if (r->addr.family)
+			w_kv_addr(w, "addr", &r->addr);
+		w_key(w, "addrs");
+		for (unsigned i = 0; i < r->naddrs; i++) {
+			if (i)
+				w_raw(w, ",", 1);
+			w_str(w, addr_ntop(&r->addrs[i].a, a));
+		}
+	} else {
+		w_kv_addr(w, "addr", &r->addr);
+		if (r->merged)
+			w_kv_u64(w, "merged", 1);
+	}
 	w_key(w, "state");
 	w_str(w, host_state_name((enum host_state)r->state));
 	w_kv_level(w, "decided", r->decided);
@@ -363,6 +379,31 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 	}
 }
 
+static int w_binding(void *arg, const struct ident_binding *b)
+{
+	struct writer *w = arg;
+	struct qaddr m;
+
+	/* Pins come from the configuration, not from the file. */
+	if (b->state == BIND_PINNED)
+		return 0;
+	w_str(w, "binding");
+	w_kv_addr(w, "addr", &b->addr);
+	addr_set_mac(&m, b->mac);
+	w_kv_addr(w, "mac", &m);
+	w_key(w, "state");
+	w_str(w, bind_state_name(b->state));
+	w_kv_u64(w, "first_us", b->first_us);
+	w_kv_u64(w, "last_us", b->last_us);
+	w_kv_u64(w, "delivered", b->delivered);
+	if (b->prev[0] | b->prev[1] | b->prev[2] | b->prev[3] | b->prev[4] | b->prev[5]) {
+		addr_set_mac(&m, b->prev);
+		w_kv_addr(w, "prev", &m);
+	}
+	w_end_record(w);
+	return 0;
+}
+
 static void write_state(struct writer *w, const struct engine *e)
 {
 	const struct prefix_list *nb = &e->c->networks.never_block;
@@ -388,6 +429,8 @@ static void write_state(struct writer *w, const struct engine *e)
 
 	for (const struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r))
 		w_host(w, e->c, r);
+	if (e->id)
+		identity_foreach(e->id, BIND_TENTATIVE, w_binding, w);
 }
 
 int state_save(const struct engine *e, const char *dir, char *err, size_t errlen)
@@ -809,7 +852,7 @@ static int f_addr(struct loader *l, struct rec *r, const char *key, struct qaddr
 
 	if (k < 0)
 		return k;
-	if (addr_parse(v, ret) < 0)
+	if (addr_parse_any(v, ret) < 0)
 		return bad(l, "bad address %s=%s", key, shown(v, b));
 	return 0;
 }
@@ -954,24 +997,76 @@ static int load_incident(struct loader *l, struct rec *r)
 	return 0;
 }
 
+/* A machine's addrs=: comma-separated addresses. */
+static int f_addrs(struct loader *l, struct rec *r, struct hostrec *h)
+{
+	const char *v = get(r, "addrs");
+	char buf[ADDR_STRLEN + 1], sh[40];
+
+	while (v && *v) {
+		const char *comma = strchr(v, ',');
+		size_t n = comma ? (size_t)(comma - v) : strlen(v);
+		struct qaddr a;
+		int k;
+
+		if (n == 0 || n >= sizeof(buf))
+			return bad(l, "bad addrs=%s", shown(v, sh));
+		memcpy(buf, v, n);
+		buf[n] = '\0';
+		if (addr_parse(buf, &a) < 0)
+			return bad(l, "bad address in addrs=: %s", shown(buf, sh));
+		k = hostdb_addr_add(&l->e->hosts, h, &a);
+		if (k == -EEXIST)
+			return bad(l, "address %s held by two hosts", shown(buf, sh));
+		if (k < 0)
+			return bad(l, "too many addresses in addrs=");
+		v = comma ? comma + 1 : v + n;
+	}
+	return 0;
+}
+
 static int load_host(struct loader *l, struct rec *r)
 {
-	struct qaddr a;
+	struct qaddr a, id;
 	struct hostrec *h;
 	uint32_t before;
 	int64_t by_uid;
 	char b[ADDR_STRLEN];
+	bool machine = get(r, "id") != NULL;
 	int k;
 
-	if ((k = f_addr(l, r, "addr", &a)) < 0)
-		return k;
+	if (machine) {
+		if ((k = f_addr(l, r, "id", &id)) < 0)
+			return k;
+		if (!addr_is_mac(&id))
+			return bad(l, "id= is not a MAC");
+		memset(&a, 0, sizeof(a));
+		if (get(r, "addr") && (k = f_addr(l, r, "addr", &a)) < 0)
+			return k;
+	} else {
+		if ((k = f_addr(l, r, "addr", &a)) < 0)
+			return k;
+		if (addr_is_mac(&a))
+			return bad(l, "addr= is a MAC");
+		id = a;
+	}
 	before = hostdb_count(&l->e->hosts);
-	h = hostdb_get(&l->e->hosts, &a);
+	h = hostdb_get(&l->e->hosts, &id);
 	if (!h) /* the first pass counted the hosts against the capacity */
 		return bad(l, "host registry full");
 	if (hostdb_count(&l->e->hosts) == before)
-		return bad(l, "host %s appears twice", addr_ntop(&a, b));
+		return bad(l, "host %s appears twice", addr_ntop(&id, b));
 	l->host = h;
+	if (machine) {
+		h->addr = a;
+		if ((k = f_addrs(l, r, h)) < 0)
+			return k;
+	} else if (get(r, "merged")) {
+		/* A machine holds its address now. */
+		h->merged = 1;
+		if (h->naddrs)
+			hostdb_addr_del(&l->e->hosts, h, 0);
+	}
 	if ((k = f_state(l, r, "state", &h->state)) < 0 ||
 	    (k = f_level(l, r, "decided", &h->decided)) < 0 ||
 	    (k = f_level(l, r, "level", &h->level)) < 0 ||
@@ -1064,6 +1159,47 @@ static int load_hist(struct loader *l, struct rec *r)
 	return 0;
 }
 
+static int load_binding(struct loader *l, struct rec *r)
+{
+	struct ident_binding b;
+	struct qaddr m;
+	enum bind_state st;
+	uint64_t delivered = 0;
+	const char *v;
+	char sh[40];
+	int k;
+
+	memset(&b, 0, sizeof(b));
+	if ((k = f_addr(l, r, "addr", &b.addr)) < 0 || (k = f_addr(l, r, "mac", &m)) < 0)
+		return k;
+	if (!addr_is_mac(&m) || addr_is_mac(&b.addr))
+		return bad(l, "binding: addr= must be an address and mac= a MAC");
+	memcpy(b.mac, m.b, MAC_LEN);
+	if ((k = need(l, r, "state", &v)) < 0)
+		return k;
+	if (bind_state_parse(v, &st) < 0 || st < BIND_TENTATIVE || st == BIND_PINNED)
+		return bad(l, "binding: bad state=%s", shown(v, sh));
+	b.state = st;
+	if ((k = f_u64(l, r, "first_us", UINT64_MAX, &b.first_us)) < 0 ||
+	    (k = f_u64(l, r, "last_us", UINT64_MAX, &b.last_us)) < 0 ||
+	    (k = f_u64(l, r, "delivered", 1, &delivered)) < 0)
+		return k;
+	b.delivered = delivered;
+	if (get(r, "prev")) {
+		if ((k = f_addr(l, r, "prev", &m)) < 0)
+			return k;
+		if (!addr_is_mac(&m))
+			return bad(l, "binding: prev= is not a MAC");
+		memcpy(b.prev, m.b, MAC_LEN);
+	}
+	/* An address outside the protected networks now, a full table, or
+	 * one bound already (pinned by the configuration): skipped, not an
+	 * error; the bindings are learned again from the network. */
+	if (l->e->id)
+		(void)identity_restore(l->e->id, &b);
+	return 0;
+}
+
 static int load_record(struct loader *l, char *line, size_t len)
 {
 	struct rec r;
@@ -1089,6 +1225,8 @@ static int load_record(struct loader *l, char *line, size_t len)
 		return load_prefix(l, &r, false);
 	if (strcmp(r.kind, "meta") == 0)
 		return load_meta(l, &r);
+	if (strcmp(r.kind, "binding") == 0)
+		return load_binding(l, &r);
 	if (strcmp(r.kind, "end") == 0)
 		return bad(l, "end record before the last line");
 	return bad(l, "unknown record '%s'", shown(r.kind, (char[40]){0}));
@@ -1099,7 +1237,7 @@ static int load_record(struct loader *l, char *line, size_t len)
 static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab,
 		  unsigned *ret_lines, unsigned long *ret_hosts)
 {
-	char endline[128] = "", header[32];
+	char endline[128] = "", header[32], header1[32];
 	unsigned end_at = 0;
 	uint32_t crc = 0, end_crc = 0;
 	unsigned long hosts = 0;
@@ -1112,6 +1250,7 @@ static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab
 	int k;
 
 	snprintf(header, sizeof(header), "%s %d", HEADER, STATE_VERSION);
+	snprintf(header1, sizeof(header1), "%s 1", HEADER);
 	l->line = 0;
 	while ((k = rd_line(rd, &s, &n, &nl)) > 0) {
 		l->line++;
@@ -1120,9 +1259,12 @@ static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab
 
 			if (n < hl || memcmp(s, HEADER " ", hl) != 0)
 				return bad(l, "not a quarantined state file");
-			if (n != strlen(header) || memcmp(s, header, n) != 0)
-				return bad(l, "unsupported version '%.*s' (this daemon reads %d)",
-					   (int)MIN(n - hl, 16), s + hl, STATE_VERSION);
+			if ((n != strlen(header) || memcmp(s, header, n) != 0) &&
+			    (n != strlen(header1) || memcmp(s, header1, n) != 0))
+				return bad(
+					l,
+					"unsupported version '%.*s' (this daemon reads 1 and %d)",
+					(int)MIN(n - hl, 16), s + hl, STATE_VERSION);
 		}
 		if (n >= 5 && memcmp(s, "host ", 5) == 0)
 			hosts++;

@@ -162,6 +162,16 @@ void *table_list_next(const struct table *t, const void *e)
 	return h->next == TAB_NONE ? NULL : ent(t, h->next);
 }
 
+uint32_t table_index(const struct table *t, const void *e)
+{
+	return idx(t, e);
+}
+
+void *table_at(const struct table *t, uint32_t i)
+{
+	return i < t->cap ? ent(t, i) : NULL;
+}
+
 void table_remove(struct table *t, void *e)
 {
 	struct tab_hdr *h = e;

@@ -93,6 +93,9 @@ static int setup(void **state)
 	assert_non_null(x);
 	assert_int_equal(conf_init_default(&x->c), 0);
 	x->c.enforce.default_ttl_s = 60;
+	/* These packets carry no MAC (as a raw-IP capture): judged by address,
+	 * which identity.unverified_max caps; these tests are about actions. */
+	x->c.identity.unverified_max = LEVEL_ISOLATE;
 	be.arg = &x->k;
 	enforce_init(&x->enf, &be);
 	f = open_memstream(&x->events, &x->events_len);
@@ -147,7 +150,7 @@ static void worm(struct fix *x, const char *src, usec_t t)
 		p.sport = (uint16_t)(40000 + i);
 		p.dport = 445;
 		p.tcp_flags = 0x02;
-		detect_packet(x->e.det, &p, t + i);
+		detect_packet(x->e.det, &p, NULL, t + i);
 	}
 	engine_commit(&x->e);
 }
@@ -231,14 +234,14 @@ static void test_recurrence_raises_level(void **state)
 		p.sport = 40000;
 		p.dport = 22;
 		p.tcp_flags = 0x02;
-		detect_packet(x->e.det, &p, T0 + i);
+		detect_packet(x->e.det, &p, NULL, T0 + i);
 		/* answered, so the walk stays quiet */
 		p.src = A(dst);
 		p.dst = A("10.1.0.7");
 		p.sport = 22;
 		p.dport = 40000;
 		p.tcp_flags = 0x12;
-		detect_packet(x->e.det, &p, T0 + i);
+		detect_packet(x->e.det, &p, NULL, T0 + i);
 	}
 	engine_commit(&x->e);
 	r = host(x, "10.1.0.7");

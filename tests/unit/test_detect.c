@@ -141,7 +141,7 @@ static void tcp(struct fix *x, usec_t t, const char *src, uint16_t sp, const cha
 	p.sport = sp;
 	p.dport = dp;
 	p.tcp_flags = flags;
-	detect_packet(x->d, &p, t);
+	detect_packet(x->d, &p, NULL, t);
 }
 
 static void udp(struct fix *x, usec_t t, const char *src, uint16_t sp, const char *dst, uint16_t dp)
@@ -150,7 +150,7 @@ static void udp(struct fix *x, usec_t t, const char *src, uint16_t sp, const cha
 
 	p.sport = sp;
 	p.dport = dp;
-	detect_packet(x->d, &p, t);
+	detect_packet(x->d, &p, NULL, t);
 }
 
 static void icmp_echo(struct fix *x, usec_t t, const char *src, const char *dst, bool reply)
@@ -158,7 +158,7 @@ static void icmp_echo(struct fix *x, usec_t t, const char *src, const char *dst,
 	struct pkt p = ip(src, dst, IPPROTO_ICMP);
 
 	p.icmp_type = reply ? 0 : 8;
-	detect_packet(x->d, &p, t);
+	detect_packet(x->d, &p, NULL, t);
 }
 
 /* An ICMP error from `from` quoting a probe src->dst:dport of proto. */
@@ -176,7 +176,7 @@ static void icmp_err(struct fix *x, usec_t t, const char *from, uint8_t type, ui
 	p.quote.dst = A(dst);
 	p.quote.sport = 40000;
 	p.quote.dport = dport;
-	detect_packet(x->d, &p, t);
+	detect_packet(x->d, &p, NULL, t);
 }
 
 static void arp(struct fix *x, usec_t t, uint16_t op, const char *sender, const char *target)
@@ -189,7 +189,7 @@ static void arp(struct fix *x, usec_t t, uint16_t op, const char *sender, const 
 	p.src = A(sender);
 	p.dst = A(target);
 	p.flags = PKT_F_L2_BCAST;
-	detect_packet(x->d, &p, t);
+	detect_packet(x->d, &p, NULL, t);
 }
 
 static unsigned fired_count(const struct fix *x, const char *host, const char *rule)

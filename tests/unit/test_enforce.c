@@ -91,6 +91,16 @@ struct fix {
 	struct hostrec r[4];
 };
 
+/* An address's record, as hostdb_get() makes it: the address is its id and
+ * the one address it holds. */
+static void host_init(struct hostrec *r, const char *a)
+{
+	addr_parse(a, &r->addr);
+	r->id = r->addr;
+	r->addrs[0].a = r->addr;
+	r->naddrs = 1;
+}
+
 static int setup(void **state)
 {
 	struct fix *x = calloc(1, sizeof(*x));
@@ -99,10 +109,10 @@ static int setup(void **state)
 	assert_non_null(x);
 	be.arg = &x->f;
 	enforce_init(&x->e, &be);
-	addr_parse("10.1.0.5", &x->r[0].addr);
-	addr_parse("10.1.0.6", &x->r[1].addr);
-	addr_parse("fd00::7", &x->r[2].addr);
-	addr_parse("10.1.0.8", &x->r[3].addr);
+	host_init(&x->r[0], "10.1.0.5");
+	host_init(&x->r[1], "10.1.0.6");
+	host_init(&x->r[2], "fd00::7");
+	host_init(&x->r[3], "10.1.0.8");
 	*state = x;
 	return 0;
 }
@@ -144,7 +154,7 @@ static void test_isolate_contain_release(void **state)
 	assert_int_equal(count_set(&x->f, NFT_SET_ISO6), 1);
 	assert_int_equal(count_set(&x->f, NFT_SET_CON4), 2);
 	assert_int_equal(x->f.e[0].timeout_ms, 3600000);
-	assert_true(x->r[0].kiso);
+	assert_true(x->r[0].addrs[0].kiso);
 	assert_int_equal(x->r[1].nk, 2);
 	assert_int_equal(x->r[1].level, LEVEL_CONTAIN);
 	assert_true(req[0].changed && req[1].changed && req[2].changed);
@@ -191,8 +201,8 @@ static void test_expired_element_resend(void **state)
 	assert_int_equal(x->f.commits, before + 2);
 	assert_int_equal(x->e.st.resends, 1);
 	assert_int_equal(x->f.n, 0);
-	assert_false(x->r[0].kiso);
-	assert_false(x->r[3].kiso);
+	assert_false(x->r[0].addrs[0].kiso);
+	assert_false(x->r[3].addrs[0].kiso);
 	assert_int_equal(req[0].error, 0);
 	assert_int_equal(req[1].error, 0);
 }
@@ -213,8 +223,8 @@ static void test_one_host_refused(void **state)
 	assert_int_equal(req[0].error, 0);
 	assert_int_equal(req[1].error, -EINVAL);
 	/* The other host went through, and the views match the kernel. */
-	assert_true(x->r[0].kiso);
-	assert_false(x->r[1].kiso);
+	assert_true(x->r[0].addrs[0].kiso);
+	assert_false(x->r[1].addrs[0].kiso);
 	assert_int_equal(x->f.n, 1);
 }
 
@@ -229,7 +239,7 @@ static void test_transport_error(void **state)
 	x->f.fail_with = -ENOBUFS;
 	assert_int_equal(enforce_apply(&x->e, &req, 1), -ENOBUFS);
 	assert_int_equal(req.error, -ENOBUFS);
-	assert_false(x->r[0].kiso);
+	assert_false(x->r[0].addrs[0].kiso);
 }
 
 static void test_reset_ttl(void **state)

@@ -185,6 +185,25 @@ static void check_arp(const char *expr, bool on)
 	assert_int_equal(passes(expr, &f), on);
 }
 
+/* Identity learns from DHCP whatever the rules: a client's request (68 to
+ * 67) and a DHCPv6 solicit (546 to 547) always pass. */
+static void check_dhcp(const char *expr)
+{
+	struct frame f;
+	size_t ip;
+
+	fr_eth(&f, FR_MAC_BCAST, 0, FR_ETH_IPV4);
+	ip = fr_ipv4(&f, 17, FR_IP_A, FR_IP_B, 0);
+	fr_udp(&f, 68, 67);
+	fr_ipv4_end(&f, ip);
+	assert_true(passes(expr, &f));
+	fr_eth(&f, FR_MAC_B, 0, FR_ETH_IPV6);
+	ip = fr_ipv6(&f, 17, FR_IP6_A, FR_IP6_B);
+	fr_udp(&f, 546, 547);
+	fr_ipv6_end(&f, ip);
+	assert_true(passes(expr, &f));
+}
+
 static void test_default_string(void **state)
 {
 	struct conf *c = conf_new();
@@ -224,6 +243,7 @@ static void test_default_packets(void **state)
 	(void)state;
 }
 
+/* Without the ARP rule, ARP still passes: machine identity learns from it. */
 static void test_no_arp(void **state)
 {
 	struct conf *c = conf_new();
@@ -231,8 +251,8 @@ static void test_no_arp(void **state)
 
 	rule_enable(c, "arp-sweep", false);
 	build(c, buf);
-	assert_null(strstr(buf, "arp"));
-	check_arp(buf, false);
+	check_arp(buf, true);
+	check_dhcp(buf);
 	check_tcp(buf);
 	check_icmp(buf);
 	check_udp(buf, true);
@@ -252,8 +272,9 @@ static void test_no_udp(void **state)
 	rule_enable(c, "vertical-scan", false);
 	assert_int_equal(c->scan.protos, PROTO_TCP);
 	build(c, buf);
-	assert_null(strstr(buf, "udp"));
+	assert_null(strstr(buf, " or udp or"));
 	check_udp(buf, false);
+	check_dhcp(buf);
 	check_tcp(buf);
 	check_icmp(buf);
 	check_arp(buf, true);
@@ -262,7 +283,7 @@ static void test_no_udp(void **state)
 	c->scan.enabled = false;
 	c->scan.protos = PROTO_TCP | PROTO_UDP;
 	build(c, buf);
-	assert_null(strstr(buf, "udp"));
+	check_udp(buf, false);
 	conf_free(c);
 	(void)state;
 }
@@ -320,14 +341,17 @@ static void test_no_tcp(void **state)
 	check_icmp(buf);
 	check_udp(buf, true);
 
-	/* Every rule off: ICMP alone is still a valid filter. */
+	/* Every rule off: what identity learns from is still a valid filter. */
 	for (unsigned i = 0; i < c->nrules; i++)
 		c->rules[i].enabled = false;
 	build(c, buf);
-	assert_string_equal(buf, "(icmp or icmp6) or (vlan and (icmp or icmp6))");
+	assert_string_equal(buf, "(arp or icmp or icmp6 or udp port 67 or udp port 68 or udp "
+				 "port 546 or udp port 547) or (vlan and (arp or icmp or icmp6 or "
+				 "udp port 67 or udp port 68 or udp port 546 or udp port 547))");
 	check_icmp(buf);
 	check_udp(buf, false);
-	check_arp(buf, false);
+	check_arp(buf, true);
+	check_dhcp(buf);
 	conf_free(c);
 	(void)state;
 }

@@ -40,6 +40,19 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The first wave's call: facts from an address, its inventory entry and
+ * whether it is the gateway's own. */
+static void decide(struct policy *p, const struct qaddr *host, enum severity sev,
+		   const struct inv_entry *inv, bool self, usec_t now, struct decision *ret)
+{
+	struct host_facts f = {
+		.never = policy_never_block(p, host, self),
+		.critical = inv && inv->critical,
+	};
+
+	policy_decide(p, sev, &f, now, ret);
+}
+
 static void test_levels_from_severity(void **state)
 {
 	struct conf *c = *state;
@@ -48,13 +61,13 @@ static void test_levels_from_severity(void **state)
 	struct qaddr h = A("10.1.0.5");
 
 	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
-	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
+	decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_ISOLATE);
 	assert_int_equal(d.why, WHY_NONE);
-	policy_decide(&p, &h, SEV_MEDIUM, NULL, false, T0, &d);
+	decide(&p, &h, SEV_MEDIUM, NULL, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_CONTAIN);
 	assert_int_equal(d.why, WHY_NONE);
-	policy_decide(&p, &h, SEV_LOW, NULL, false, T0, &d);
+	decide(&p, &h, SEV_LOW, NULL, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_WATCH);
 	assert_int_equal(d.why, WHY_WATCH);
 	policy_fini(&p);
@@ -71,10 +84,10 @@ static void test_critical_cap(void **state)
 	memset(&inv, 0, sizeof(inv));
 	inv.critical = true;
 	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
-	policy_decide(&p, &h, SEV_HIGH, &inv, false, T0, &d);
+	decide(&p, &h, SEV_HIGH, &inv, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_CONTAIN);
 	assert_true(d.capped);
-	policy_decide(&p, &h, SEV_LOW, &inv, false, T0, &d);
+	decide(&p, &h, SEV_LOW, &inv, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_WATCH);
 	assert_false(d.capped);
 	policy_fini(&p);
@@ -88,22 +101,22 @@ static void test_never_block_and_modes(void **state)
 	struct qaddr h = A("10.1.0.5"), out = A("198.51.100.1");
 
 	assert_int_equal(policy_init(&p, c, MODE_OFFLINE), 0);
-	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
+	decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
 	assert_int_equal(d.level, LEVEL_ISOLATE);
 	assert_int_equal(d.why, WHY_OFFLINE);
 	/* Outside the protected networks: never blocked, in any mode. */
-	policy_decide(&p, &out, SEV_HIGH, NULL, false, T0, &d);
+	decide(&p, &out, SEV_HIGH, NULL, false, T0, &d);
 	assert_int_equal(d.why, WHY_NEVER_BLOCK);
 	policy_fini(&p);
 	assert_int_equal(policy_init(&p, c, MODE_ALERT), 0);
-	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
+	decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
 	assert_int_equal(d.why, WHY_DRY_RUN);
 	policy_fini(&p);
 	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
-	policy_decide(&p, &h, SEV_HIGH, NULL, true, T0, &d);
+	decide(&p, &h, SEV_HIGH, NULL, true, T0, &d);
 	assert_int_equal(d.why, WHY_NEVER_BLOCK);
 	p.paused = true;
-	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
+	decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
 	assert_int_equal(d.why, WHY_PAUSED);
 	assert_int_equal(d.level, LEVEL_ISOLATE);
 	policy_fini(&p);
@@ -119,17 +132,17 @@ static void test_rate_limit(void **state)
 	c->enforce.max_actions_per_minute = 3;
 	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
 	for (unsigned i = 0; i < 3; i++) {
-		policy_decide(&p, &h, SEV_HIGH, NULL, false, T0 + i, &d);
+		decide(&p, &h, SEV_HIGH, NULL, false, T0 + i, &d);
 		assert_int_equal(d.why, WHY_NONE);
 	}
-	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0 + 10, &d);
+	decide(&p, &h, SEV_HIGH, NULL, false, T0 + 10, &d);
 	assert_int_equal(d.why, WHY_RATE_LIMIT);
 	assert_int_equal(p.rate_suppressed, 1);
 	/* Watch-level alerts do not use the budget. */
-	policy_decide(&p, &h, SEV_LOW, NULL, false, T0 + 11, &d);
+	decide(&p, &h, SEV_LOW, NULL, false, T0 + 11, &d);
 	assert_int_equal(d.why, WHY_WATCH);
 	/* The next minute has a fresh budget. */
-	policy_decide(&p, &h, SEV_HIGH, NULL, false, T0 + 61 * USEC_PER_SEC, &d);
+	decide(&p, &h, SEV_HIGH, NULL, false, T0 + 61 * USEC_PER_SEC, &d);
 	assert_int_equal(d.why, WHY_NONE);
 	policy_fini(&p);
 }

@@ -326,6 +326,7 @@ static void fill_rich(struct engine *e)
 static void same_host(const struct hostrec *a, const struct hostrec *b)
 {
 	assert_memory_equal(&a->addr, &b->addr, sizeof(a->addr));
+	assert_memory_equal(&a->id, &b->id, sizeof(a->id));
 	assert_int_equal(a->state, b->state);
 	assert_int_equal(a->decided, b->decided);
 	assert_int_equal(a->level, b->level);
@@ -365,7 +366,12 @@ static void same_host(const struct hostrec *a, const struct hostrec *b)
 		assert_memory_equal(a->hist[i].text, b->hist[i].text, sizeof(a->hist[i].text));
 	}
 	/* The kernel's view is not saved: act_sync() reads it back. */
-	assert_int_equal(b->kiso, 0);
+	assert_int_equal(b->kmac, 0);
+	assert_int_equal(b->naddrs, a->naddrs);
+	for (unsigned i = 0; i < b->naddrs; i++) {
+		assert_memory_equal(&a->addrs[i].a, &b->addrs[i].a, sizeof(a->addrs[i].a));
+		assert_int_equal(b->addrs[i].kiso, 0);
+	}
 	assert_int_equal(b->nk, 0);
 }
 
@@ -391,7 +397,7 @@ static void same_engine(struct engine *a, struct engine *b)
 	assert_int_equal(hostdb_count(&a->hosts), hostdb_count(&b->hosts));
 	for (; ra && rb; ra = hostdb_next(&a->hosts, ra), rb = hostdb_next(&b->hosts, rb), n++) {
 		same_host(ra, rb);
-		assert_ptr_equal(hostdb_find(&b->hosts, &ra->addr), rb);
+		assert_ptr_equal(hostdb_find(&b->hosts, &ra->id), rb);
 		if (ra->expires_us && ra->expires_us < next)
 			next = ra->expires_us;
 	}
@@ -503,7 +509,7 @@ static void test_format(void **state)
 	s = slurp(path, &n);
 	print_message("%s", s);
 	const char *head =
-		"quarantined-state 1\nmeta next_incident=1 paused=0\n"
+		"quarantined-state 2\nmeta next_incident=1 paused=0\n"
 		"host addr=10.1.0.23 state=isolated decided=isolate level=isolate adopted=0 ";
 	assert_true(strncmp(s, head, strlen(head)) == 0);
 	assert_non_null(strstr(s, " want=tcp/445,icmp/0 "));
@@ -569,7 +575,7 @@ static void test_rule_renamed(void **state)
 	assert_int_not_equal(rule(&c2, "smb-propagation"), smb);
 	eng_init(&b, &c2, &f->out);
 	assert_int_equal(state_load(&b, f->dir, f->err, sizeof(f->err)), 0);
-	x = hostdb_find(&b.hosts, &r->addr);
+	x = hostdb_find(&b.hosts, &r->id);
 	assert_non_null(x);
 	assert_int_equal(x->nhits, 1);
 	assert_int_equal(x->hits[0].rule, rule(&c2, "smb-propagation"));
@@ -806,14 +812,17 @@ static void test_version_missing_empty(void **state)
 	spit(path, "", 0);
 	expect_bad(f, &e, "empty");
 
-	write_records(f->dir, "quarantined-state 2\n", "meta next_incident=1 paused=0\n");
-	expect_bad(f, &e, "version 2");
-	assert_non_null(strstr(f->err, ":1: unsupported version '2' (this daemon reads 1)"));
+	write_records(f->dir, "quarantined-state 3\n", "meta next_incident=1 paused=0\n");
+	expect_bad(f, &e, "version 3");
+	assert_non_null(strstr(f->err, ":1: unsupported version '3' (this daemon reads 1 and 2)"));
 	write_records(f->dir, "quarantined-state 10\n", "meta next_incident=1 paused=0\n");
 	expect_bad(f, &e, "version 10");
 
-	/* The smallest good file. */
+	/* The smallest good file, of either version. */
 	write_records(f->dir, "quarantined-state 1\n", "meta next_incident=1 paused=0\n");
+	assert_int_equal(state_load(&e, f->dir, f->err, sizeof(f->err)), 0);
+	assert_true(empty(&e));
+	write_records(f->dir, "quarantined-state 2\n", "meta next_incident=1 paused=0\n");
 	assert_int_equal(state_load(&e, f->dir, f->err, sizeof(f->err)), 0);
 	assert_true(empty(&e));
 	engine_fini(&e);

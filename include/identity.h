@@ -1,0 +1,222 @@
+/* Machine identity: which machine sent a packet, and which addresses
+ * belong to which machine.
+ *
+ * A machine is a MAC address with every IPv4 and IPv6 address it owns.
+ * Each packet that carries a source MAC (Ethernet, Linux cooked captures)
+ * is charged to the MAC that sent it, never to the source address it
+ * claims: a machine that forges another's address is charged itself.
+ *
+ * Bindings (address -> MAC) are learned from what is seen, and none of it
+ * is a trust anchor: a source address is anyone's to write, ARP and NDP
+ * claims are forgeable, the gateway's neighbour table follows the last
+ * ARP packet it believed, DHCP's chaddr is the client's word.  Trust comes
+ * from first-seen, age, stability and conflicts, in these states:
+ *
+ *   CLAIMED      the machine sent packets from the address; nothing more.
+ *   TENTATIVE    the machine spoke for the address at layer 2 (ARP, NDP,
+ *                a DHCP request), or the kernel's neighbour table holds it.
+ *   ESTABLISHED  confirmed by the gateway itself (it delivered traffic for
+ *                the address to that MAC, or its neighbour entry is
+ *                REACHABLE at that MAC, or a DHCP server that is the
+ *                gateway or a configured router gave the address to that
+ *                MAC), or TENTATIVE and uncontested for trust_after.
+ *   PINNED       the operator said so (inventory mac + host net), or a
+ *                permanent neighbour entry.
+ *
+ * Another machine using an address that is bound:
+ *   - PINNED, or TENTATIVE/ESTABLISHED whose owner was active within
+ *     move_after (or is blocked): the packet is FORGED, charged to its
+ *     sender, and counts towards the source-forgery rule; a layer-2 claim
+ *     of it (ARP/NDP spoofing) is an alert as well.  The binding stays.
+ *   - CLAIMED and active, or the claimant is the address's previous owner:
+ *     the address is CONTESTED; neither side is trusted with it until one
+ *     of them has been quiet for move_after.  An alert.
+ *   - the owner quiet for move_after and not blocked: the address moves
+ *     (CLAIMED or TENTATIVE for the new machine), with an alert when it
+ *     was more than CLAIMED.  A block never moves with it.
+ * A machine sending from more addresses than max_addresses: the excess is
+ * FORGED.
+ *
+ * Frames of the gateway itself, of routers (configured by MAC or address,
+ * VRRP virtual MACs) and of relays (auto_relay: a machine the gateway
+ * delivers more than max_addresses established addresses to) are judged
+ * by their source address (UNVERIFIED), as are packets without a link
+ * layer (raw IP captures) and packets from outside the protected
+ * networks.  In offline mode (no kernel to ask) a packet whose TTL is not
+ * an initial value (64, 128, 255, ...) was routed, and is judged by its
+ * source address too.
+ *
+ * A MAC seen behind two bridge ports in turn (flapping, per the bridge's
+ * FDB) is two machines with one MAC: CONTESTED, as its frames cannot be
+ * told apart.
+ *
+ * Pure: no I/O, no clock (time is passed in), no allocation after
+ * identity_new().  Two bounded tables (machines, bindings), hashed with a
+ * keyed SipHash; under a flood of random MACs or addresses the weakest
+ * entries (CLAIMED bindings, machines without a trusted address) go
+ * first. */
+#ifndef QD_IDENTITY_H
+#define QD_IDENTITY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "decode.h"
+#include "siphash.h"
+#include "types.h"
+
+enum bind_state {
+	BIND_NONE = 0,
+	BIND_CLAIMED,
+	BIND_TENTATIVE,
+	BIND_ESTABLISHED,
+	BIND_PINNED,
+	BIND_STATE_COUNT,
+};
+
+/* How a packet's source is judged. */
+enum src_kind {
+	SRC_UNVERIFIED = 0, /* by its source address (no MAC, router, relay, gateway) */
+	SRC_OWN,	    /* a machine, from an address it owns or may claim */
+	SRC_FORGED,	    /* a machine, from an address that is not its own */
+	SRC_CONTESTED,	    /* a machine, from an address two machines claim */
+};
+
+struct attribution {
+	enum src_kind kind;
+	struct qaddr id; /* the MAC charged (AF_MAC), or the source address (UNVERIFIED) */
+	bool unverified; /* the level is capped at identity.unverified_max */
+};
+
+/* Machine flags (identity_machine()). */
+#define IDM_ROUTER    0x01 /* configured, VRRP, or the MAC of a router address */
+#define IDM_RELAY     0x02 /* auto_relay: many addresses delivered to it */
+#define IDM_FROZEN    0x04 /* blocked: its addresses do not move, nor establish by age */
+#define IDM_FORGER    0x08 /* sent from an address not its own */
+#define IDM_CONTESTED 0x10 /* seen behind two bridge ports in turn */
+#define IDM_SELF      0x20 /* one of the gateway's own MACs */
+
+enum ident_event_kind {
+	IDENT_ESTABLISHED = 0, /* addr is now trusted as mac's */
+	IDENT_MOVED,	       /* addr went from other to mac (other was quiet, or DHCP said so) */
+	IDENT_CONFLICT,	       /* mac used addr, bound to other: contested */
+	IDENT_SPOOF,	       /* mac claimed addr at layer 2 (ARP/NDP), bound to other */
+	IDENT_FORGED,	       /* mac sent from addr, not its own (first time in a while) */
+	IDENT_PORT_FLAP,       /* mac seen behind two bridge ports in turn: contested */
+	IDENT_RELAY,	       /* mac takes more than max_addresses: treated as a relay */
+	IDENT_MAC_FLOOD,       /* count new machines in the last minute */
+};
+
+struct ident_event {
+	enum ident_event_kind kind;
+	usec_t ts;
+	struct qaddr addr;	/* family 0 when none */
+	uint8_t mac[MAC_LEN];	/* the machine concerned */
+	uint8_t other[MAC_LEN]; /* the other machine (moved, conflict, spoof), or zero */
+	const char *how;      /* what showed it: "arp", "ndp", "dhcp", "ip", "kernel", "fdb", ... */
+	unsigned count;	      /* IDENT_MAC_FLOOD, IDENT_RELAY */
+	int port, other_port; /* IDENT_PORT_FLAP */
+};
+
+typedef void (*ident_event_cb)(void *arg, const struct ident_event *ev);
+
+/* Where a kernel neighbour entry stands (from neighmon). */
+enum ident_neigh {
+	IDN_CLAIM = 0, /* STALE, DELAY, PROBE: the kernel once heard it */
+	IDN_REACHABLE, /* the kernel resolved it and got an answer */
+	IDN_PERMANENT, /* configured by hand (ip neigh ... permanent) */
+};
+
+struct identity;
+
+struct ident_params {
+	const struct conf *c; /* borrowed; identity.*, limits.*, networks.*, inventory */
+	bool offline;	      /* no kernel: routed packets are told by their TTL */
+	ident_event_cb cb;
+	void *cb_arg;
+	/* The gateway's own MACs; NULL: none known (offline). */
+	bool (*is_own_mac)(void *arg, const uint8_t *mac);
+	void *own_arg;
+};
+
+/* NULL on allocation failure (errno set). */
+struct identity *identity_new(const struct ident_params *p, const struct siphash_key *key);
+/* Who tells the gateway's own MACs (the daemon, once the neighbour monitor
+ * is open). */
+void identity_set_own(struct identity *id, bool (*is_own_mac)(void *arg, const uint8_t *mac),
+		      void *arg);
+void identity_free(struct identity *id);
+/* Configuration c replaces the old one (reload): routers, pins and bounds
+ * are read again; the tables stay. */
+void identity_reconfigure(struct identity *id, const struct conf *c);
+
+/* Learns from a decoded packet seen at now and says whom to charge for
+ * it.  Never allocates. */
+void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struct attribution *ret);
+/* A kernel neighbour entry: addr is at mac. */
+void identity_neigh(struct identity *id, const struct qaddr *addr, const uint8_t mac[MAC_LEN],
+		    enum ident_neigh state, usec_t now);
+/* A bridge FDB entry: mac is behind port (an ifindex). */
+void identity_fdb(struct identity *id, const uint8_t mac[MAC_LEN], int port, usec_t now);
+
+/* A machine blocked (frozen) or released: a blocked machine's addresses
+ * neither move nor establish by age. */
+void identity_set_frozen(struct identity *id, const uint8_t mac[MAC_LEN], bool frozen);
+
+/* The binding of addr: its MAC and state.  BIND_NONE when unbound. */
+enum bind_state identity_binding(const struct identity *id, const struct qaddr *addr,
+				 uint8_t ret_mac[MAC_LEN]);
+/* The machine's flags (IDM_*), 0 when unknown. */
+unsigned identity_machine(const struct identity *id, const uint8_t mac[MAC_LEN]);
+/* The addresses bound to mac at min or stronger, most trusted first, then
+ * oldest first; at most max.  Returns how many were written. */
+unsigned identity_addresses(const struct identity *id, const uint8_t mac[MAC_LEN],
+			    enum bind_state min, struct qaddr *ret, unsigned max);
+/* The address that names the machine best (the first of
+ * identity_addresses(..., BIND_TENTATIVE)), else its oldest claim.  false
+ * when it has none. */
+bool identity_primary(const struct identity *id, const uint8_t mac[MAC_LEN], struct qaddr *ret);
+
+/* Iteration over the bindings (persistence, status). */
+struct ident_binding {
+	struct qaddr addr;
+	uint8_t mac[MAC_LEN];
+	uint8_t prev[MAC_LEN]; /* the previous owner, zero when none */
+	enum bind_state state;
+	bool contested;
+	bool delivered; /* the gateway delivered traffic for it to mac */
+	usec_t first_us, last_us;
+};
+typedef int (*ident_binding_cb)(void *arg, const struct ident_binding *b);
+/* Calls cb for every binding of at least min (stops at a non-zero return,
+ * which it returns). */
+int identity_foreach(const struct identity *id, enum bind_state min, ident_binding_cb cb,
+		     void *arg);
+/* Restores a saved binding (start-up).  0, -EEXIST (already bound; the
+ * live one wins), -ENOSPC. */
+int identity_restore(struct identity *id, const struct ident_binding *b);
+
+struct ident_stats {
+	uint64_t packets;    /* handed to identity_packet() */
+	uint64_t unverified; /* judged by address */
+	uint64_t forged;     /* packets from an address not the sender's */
+	uint64_t contested;  /* packets from a contested address or machine */
+	uint64_t conflicts;  /* bindings that another machine used or claimed */
+	uint64_t moves;	     /* bindings that changed hands */
+	uint64_t evicted_machines, evicted_bindings;
+	uint32_t machines, bindings; /* current occupancy */
+	uint32_t max_machines, max_bindings;
+	uint32_t by_state[BIND_STATE_COUNT];
+};
+void identity_get_stats(const struct identity *id, struct ident_stats *ret);
+
+const char *bind_state_name(enum bind_state s);
+int bind_state_parse(const char *s, enum bind_state *ret);
+const char *src_kind_name(enum src_kind k);
+const char *ident_event_name(enum ident_event_kind k);
+/* 00:00:5e:00:01:xx and 00:00:5e:00:02:xx (RFC 5798). */
+bool mac_is_vrrp(const uint8_t mac[MAC_LEN]);
+
+#endif
