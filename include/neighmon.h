@@ -69,7 +69,10 @@ int neighmon_fd(const struct neighmon *m);
  * skipped (the tables were dumped again likewise), -ENOSPC once when a new
  * link did not fit (read again once there is room), or another -errno.  A
  * dump that failed (its -errno) is retried at the next call, whether or
- * not the socket is readable: a caller may also call this from a timer. */
+ * not the socket is readable: a caller may also call this from a timer.
+ * Re-dumps come at most once every 10 s (a flood of neighbours must not
+ * stall the caller with back-to-back dumps): until the next is due, a call
+ * reports -ENOBUFS, and the caller calls again from its timer. */
 int neighmon_read(struct neighmon *m);
 /* One of the gateway's own link-layer addresses (any Ethernet interface;
  * never the all-zero address).  O(number of addresses). */

@@ -443,9 +443,13 @@ static int cmd_status(struct cmdctx *x)
 	uint64_t bad = dec->err[DECODE_E_TRUNCATED] + dec->err[DECODE_E_MALFORMED];
 	const char *mode = d->mode == MODE_ENFORCE ? "enforce" : "alert";
 
+	struct ident_stats is;
+
 	detect_get_stats(d->eng.det, &ds);
+	identity_get_stats(d->eng.id, &is);
 	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r; r = hostdb_next(&d->eng.hosts, r))
-		per[r->state < HOST_STATE_COUNT ? r->state : 0]++;
+		if (!r->merged)
+			per[r->state < HOST_STATE_COUNT ? r->state : 0]++;
 	if (x->json) {
 		struct ctl_out *o = x->out;
 		ctl_out_printf(o, "{\"version\":\"%s\",\"uptime_s\":%llu,\"mode\":\"%s\",",
@@ -475,12 +479,28 @@ static int cmd_status(struct cmdctx *x)
 		ctl_out_printf(
 			o,
 			"},\"detections\":%llu,\"actions\":%llu,\"action_errors\":%llu,"
-			"\"rate_limited\":%lu,\"last_commit_us\":%llu,\"max_commit_us\":%llu}\n",
+			"\"rate_limited\":%lu,\"last_commit_us\":%llu,\"max_commit_us\":%llu",
 			(unsigned long long)d->eng.st.detections,
 			(unsigned long long)d->eng.st.actions,
 			(unsigned long long)d->eng.st.action_errors, d->eng.pol.rate_suppressed,
 			(unsigned long long)d->enf.st.last_us,
 			(unsigned long long)d->enf.st.max_us);
+		ctl_out_printf(
+			o,
+			",\"identity\":{\"machines\":%u,\"max_machines\":%u,"
+			"\"bindings\":%u,\"max_bindings\":%u,\"claimed\":%u,"
+			"\"tentative\":%u,\"established\":%u,\"pinned\":%u,"
+			"\"unverified_packets\":%llu,\"forged_packets\":%llu,"
+			"\"contested_packets\":%llu,\"conflicts\":%llu,\"moves\":%llu,"
+			"\"evicted_machines\":%llu,\"evicted_bindings\":%llu,"
+			"\"neighbour_resyncs\":%llu}}\n",
+			is.machines, is.max_machines, is.bindings, is.max_bindings,
+			is.by_state[BIND_CLAIMED], is.by_state[BIND_TENTATIVE],
+			is.by_state[BIND_ESTABLISHED], is.by_state[BIND_PINNED],
+			(unsigned long long)is.unverified, (unsigned long long)is.forged,
+			(unsigned long long)is.contested, (unsigned long long)is.conflicts,
+			(unsigned long long)is.moves, (unsigned long long)is.evicted_machines,
+			(unsigned long long)is.evicted_bindings, (unsigned long long)d->neigh_lost);
 		return 0;
 	}
 	struct ctl_out *o = x->out;
@@ -517,6 +537,18 @@ static int cmd_status(struct cmdctx *x)
 		       (unsigned long long)d->eng.st.action_errors, d->eng.pol.rate_suppressed);
 	ctl_out_printf(o, "kernel:          last transaction %.3f ms, slowest %.3f ms\n",
 		       (double)d->enf.st.last_us / 1000.0, (double)d->enf.st.max_us / 1000.0);
+	ctl_out_printf(o,
+		       "machines:        %u of %u; bindings %u of %u (%u established, %u pinned, "
+		       "%u tentative, %u claimed)\n",
+		       is.machines, is.max_machines, is.bindings, is.max_bindings,
+		       is.by_state[BIND_ESTABLISHED], is.by_state[BIND_PINNED],
+		       is.by_state[BIND_TENTATIVE], is.by_state[BIND_CLAIMED]);
+	ctl_out_printf(o,
+		       "sources:         %llu forged, %llu contested, %llu judged by address; "
+		       "%llu conflicts, %llu moves\n",
+		       (unsigned long long)is.forged, (unsigned long long)is.contested,
+		       (unsigned long long)is.unverified, (unsigned long long)is.conflicts,
+		       (unsigned long long)is.moves);
 	return 0;
 }
 

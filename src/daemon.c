@@ -578,6 +578,8 @@ static void on_tick(struct daemon *d)
 	while (read(d->timerfd, &expirations, sizeof(expirations)) > 0)
 		;
 	engine_tick(&d->eng, daemon_wall_us());
+	/* A re-dump of the neighbours held back under a flood is due. */
+	neigh_read(d);
 	evidence_tick(d);
 	maybe_save(d, true);
 	if (d->eng.resync) {

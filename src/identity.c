@@ -697,8 +697,18 @@ static void confirm(struct identity *id, const struct qaddr *a, const uint8_t ma
 	    (!quiet(id, b->last_us, now) || (owner && (owner->flags & IDM_FROZEN)))) {
 		/* The gateway's neighbour entry follows the last ARP packet
 		 * it believed: the owner is still here, so someone answered
-		 * for its address. */
-		contest(id, b, m, now, how);
+		 * for its address.  A trusted owner keeps it and the other
+		 * is a spoofer; against a mere claim, neither is trusted. */
+		if (b->state >= BIND_TENTATIVE && !mac_eq(b->prev, m->k.mac)) {
+			if (!(b->alert_us && now < b->alert_us + ALERT_EVERY_US)) {
+				b->alert_us = now;
+				emit(id, IDENT_SPOOF, now, a, mac, b->mac, how);
+			}
+			id->st.conflicts++;
+			forged(id, m, a, now, how);
+		} else {
+			contest(id, b, m, now, how);
+		}
 		return;
 	}
 	bind_move(id, b, m, BIND_ESTABLISHED, now, how);

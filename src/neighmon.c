@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "types.h"
@@ -51,6 +52,12 @@
  * re-dump catches up (and costs far more: see neighmon_read()). */
 #define READ_BUDGET 64
 
+/* Full re-dumps after lost notifications: at most one per this.  Under a
+ * flood of random MACs the bridge FDB grows without bound on kernel 6.1,
+ * and its dump blocks for most of a second at 100,000 entries: one such
+ * pause per 10 s is the most a flood may cost the loop. */
+#define REDUMP_EVERY_MS 10000
+
 /* The kernel answers a dump at once; this only bounds a wedged kernel. */
 #define DUMP_TIMEOUT_S 5
 
@@ -69,10 +76,12 @@ struct neighmon {
 	uint32_t seq;
 	neighmon_cb cb;
 	void *arg;
-	bool busy;	 /* inside neighmon_read(): the callback must not re-enter */
-	bool need_dump;	 /* notifications were lost and no full dump has replaced them yet */
-	bool need_links; /* a link did not fit and may be missing still */
-	bool overflow;	 /* a link did not fit since the last report */
+	bool busy;	/* inside neighmon_read(): the callback must not re-enter */
+	bool need_dump; /* notifications were lost and no full dump has replaced them yet */
+	bool dump_now;	/* the pending re-dump is for a malformed message or a failed dump */
+	uint64_t hold_until_ms; /* a re-dump for lost notifications waits until then */
+	bool need_links;	/* a link did not fit and may be missing still */
+	bool overflow;		/* a link did not fit since the last report */
 	unsigned nlinks, nown;
 	struct link links[NEIGHMON_MAX_LINKS];
 	uint8_t own[NEIGHMON_MAX_LINKS][MAC_LEN]; /* links[].mac without duplicates */
@@ -494,6 +503,14 @@ static int redump_links(struct neighmon *m)
 	return r;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* ---- The interface ---- */
 
 int neighmon_open(neighmon_cb cb, void *arg, struct neighmon **ret)
@@ -608,15 +625,26 @@ int neighmon_read(struct neighmon *m)
 		if (walk(m, (size_t)n, WALK_NOTIFY) < 0) {
 			/* The message and the rest of its datagram are not
 			 * used; the re-dump tells what they would have. */
-			m->need_dump = bad = true;
+			m->need_dump = m->dump_now = bad = true;
 		}
 	}
-	if (m->need_dump) {
+	if (m->need_dump && !m->dump_now && now_ms() < m->hold_until_ms) {
+		/* Lost to a flood, and the last re-dump for that was a moment
+		 * ago: the next one waits (the caller's timer calls again);
+		 * notifications go on meanwhile. */
+		lost = true;
+	} else if (m->need_dump) {
+		bool for_loss = !m->dump_now;
+
 		r = redump(m);
 		if (r < 0) {
+			m->dump_now = true;
 			err = r; /* retried at the next call */
 			goto out;
 		}
+		m->dump_now = false;
+		if (for_loss)
+			m->hold_until_ms = now_ms() + REDUMP_EVERY_MS;
 		lost = true;
 	} else if (m->need_links && m->nlinks < NEIGHMON_MAX_LINKS) {
 		/* A link found no room earlier and a notification we cannot

@@ -839,6 +839,16 @@ static void test_malformed(void **state)
 	assert_true(neighmon_is_own_mac(m, M("02:00:00:00:00:01")));
 	assert_false(neighmon_is_own_mac(m, mac)); /* 9999 was never there */
 
+	/* Lost again a moment later (a flood): said so, but the next full
+	 * dump waits its turn (REDUMP_EVERY_MS) instead of stalling the
+	 * loop once more. */
+	from = rec.n;
+	dg_neigh(RTM_NEWNEIGH, AF_INET, qd0, dst, 4, mac, MAC_LEN);
+	inject.msg_flags = MSG_TRUNC;
+	assert_int_equal(inject_read(m), -ENOBUFS);
+	inject.msg_flags = 0;
+	assert_int_equal(count_ev(from, &dumped), 0);
+
 	/* The re-dump fails: said so, and retried at the next read even
 	 * with nothing to read. */
 	from = rec.n;
