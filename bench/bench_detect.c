@@ -2,7 +2,8 @@
  *
  *   bench_detect [-k K] [-c CONF] [-q QUARANTINED] [-T TCPDUMP] FILE...
  *   bench_detect [-k K] [-c CONF] --synth N [--write FILE]
- *   bench_detect [-k K] [-c CONF] --flood N [--flood-probes P] [--write FILE]
+ *   bench_detect [-k K] [-c CONF] --flood N [--flood-probes P] [--flood-macs]
+ *                [--write FILE]
  *
  * Each input is loaded into memory first, then measured K times (the
  * three in-memory measurements interleaved, so that a drift of the machine
@@ -21,7 +22,12 @@
  * --synth N builds N packets of mixed traffic (many hosts browsing with
  * replies, DNS, QUIC, a file server, pings, and five scanners) and
  * --flood N a flood of TCP SYNs from distinct spoofed internal sources
- * (P probes each), to show the memory stays within the configured limits.
+ * (P probes each), all sent by one machine (one MAC: the forged-source
+ * flood of a LAN attacker), or with --flood-macs each from a MAC of its
+ * own, to show the memory stays within the configured limits and what a
+ * forged packet costs next to a normal one.  Every internal host of the
+ * synthetic traffic has a MAC of its own; what comes from outside carries
+ * the gateway's.
  *
  * Results are medians of K samples; a sample repeats a measurement until
  * it has lasted --min-sample-ms (20 ms by default) and counts the time per
@@ -194,6 +200,7 @@ struct gen {
 	uint16_t ipid, vport;
 	struct flow flows[NFLOWS];
 	uint64_t scan_probes;
+	bool flood_one_mac; /* every frame from flood_mac */
 };
 
 static uint64_t rnd(struct gen *g)
@@ -222,15 +229,35 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, v & 0xffff);
 }
 
+/* The MAC of an address's machine: an internal (10/8) host's own, derived
+ * from its address; the gateway's for any other. */
+static void mac_of(uint8_t mac[6], uint32_t a)
+{
+	mac[0] = 0x02;
+	mac[1] = 0x00;
+	if ((a >> 24) != 10) {
+		memset(mac + 2, 0, 3);
+		mac[5] = 1;
+		return;
+	}
+	put32(mac + 2, a);
+}
+
+/* The flooder's MAC, when the flood comes from one machine (g->flood_mac
+ * zero: each forged source has a MAC of its own, as a random-MAC flood). */
+static const uint8_t flood_mac[6] = {0x02, 0x66, 0x66, 0x66, 0x66, 0x66};
+
 /* Ethernet + IPv4 header; returns the offset of the transport header. */
 static unsigned put_eth_ip(struct gen *g, uint8_t *b, uint32_t src, uint32_t dst, uint8_t proto,
 			   unsigned l4len)
 {
-	static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 1}, mac_b[6] = {0x02, 0, 0, 0, 0, 2};
 	uint8_t *ip = b + 14;
 
-	memcpy(b, mac_a, 6);
-	memcpy(b + 6, mac_b, 6);
+	mac_of(b, dst);
+	if (g->flood_one_mac)
+		memcpy(b + 6, flood_mac, 6);
+	else
+		mac_of(b + 6, src);
 	b[12] = 0x08;
 	b[13] = 0x00;
 	ip[0] = 0x45;
@@ -449,13 +476,14 @@ static void synth_mixed(struct trace *t, uint64_t n)
  * i * 2654435761 mod 2^24, a bijection, so the first 2^24 are distinct.
  * Each sends `probes` SYNs to random 10/8 destinations (port 445 when more
  * than one, so that each source is also detected; a random port else). */
-static void synth_flood(struct trace *t, uint64_t n, unsigned probes)
+static void synth_flood(struct trace *t, uint64_t n, unsigned probes, bool one_mac)
 {
 	struct gen *g = calloc(1, sizeof(*g));
 
 	if (!g)
 		exit(1);
 	g->t = t;
+	g->flood_one_mac = one_mac;
 	g->rng = 0x2545f4914f6cdd1dULL;
 	g->now = 1768467600ULL * USEC_PER_SEC;
 	g->dt = 1; /* a million packets/s */
@@ -471,7 +499,8 @@ static void synth_flood(struct trace *t, uint64_t n, unsigned probes)
 				0);
 		}
 	}
-	snprintf(t->name, sizeof(t->name), "flood-%" PRIu64 "x%u", n / probes, probes);
+	snprintf(t->name, sizeof(t->name), "flood-%" PRIu64 "x%u%s", n / probes, probes,
+		 one_mac ? "" : "-macs");
 	t->synth = true;
 	free(g);
 }
@@ -707,6 +736,7 @@ struct opts {
 	const char *write;
 	uint64_t synth, flood;
 	unsigned flood_probes;
+	bool flood_macs;
 	uint64_t min_sample_ns;
 	bool warm;
 };
@@ -1093,11 +1123,12 @@ static void print_limits(const struct conf *c)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bench_detect [-k K] [-c CONF] [--min-sample-ms MS] [--no-warm]\n"
-		   "                    [-q QUARANTINED] [-T TCPDUMP] FILE...\n"
-		   "       bench_detect [-k K] [-c CONF] --synth N [--write FILE]\n"
-		   "       bench_detect [-k K] [-c CONF] --flood N [--flood-probes P] [--write "
-		   "FILE]\n");
+	fprintf(f,
+		"usage: bench_detect [-k K] [-c CONF] [--min-sample-ms MS] [--no-warm]\n"
+		"                    [-q QUARANTINED] [-T TCPDUMP] FILE...\n"
+		"       bench_detect [-k K] [-c CONF] --synth N [--write FILE]\n"
+		"       bench_detect [-k K] [-c CONF] --flood N [--flood-probes P] [--flood-macs]\n"
+		"                    [--write FILE]\n");
 }
 
 int main(int argc, char **argv)
@@ -1110,6 +1141,7 @@ int main(int argc, char **argv)
 		{"synth", required_argument, NULL, 's'},
 		{"flood", required_argument, NULL, 'f'},
 		{"flood-probes", required_argument, NULL, 'p'},
+		{"flood-macs", no_argument, NULL, 'M'},
 		{"write", required_argument, NULL, 'w'},
 		{"min-sample-ms", required_argument, NULL, 'm'},
 		{"no-warm", no_argument, NULL, 'W'},
@@ -1143,6 +1175,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			o.flood_probes = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'M':
+			o.flood_macs = true;
 			break;
 		case 'w':
 			o.write = optarg;
@@ -1187,7 +1222,7 @@ int main(int argc, char **argv)
 		if (o.synth)
 			synth_mixed(&t, o.synth);
 		else
-			synth_flood(&t, o.flood, o.flood_probes);
+			synth_flood(&t, o.flood, o.flood_probes, !o.flood_macs);
 		printf("generated %s in %.1f s: %.1f s of traffic\n", t.name,
 		       (double)(bench_now_ns() - t0) / 1e9,
 		       (double)(t.r[t.n - 1].ts - t.r[0].ts) / 1e6);

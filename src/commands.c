@@ -568,8 +568,8 @@ static int cmd_list(struct cmdctx *x)
 	if (x->json)
 		ctl_out_printf(x->out, "[");
 	else
-		ctl_out_printf(x->out, "%-25s %-17s %-11s %-8s %-20s %-20s %-32s %s\n", "HOST",
-			       "MAC", "STATE", "LEVEL", "SINCE", "EXPIRES", "RULES", "WHERE");
+		ctl_out_printf(x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %-17s %s\n", "HOST",
+			       "STATE", "LEVEL", "SINCE", "EXPIRES", "RULES", "MAC", "WHERE");
 	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r;
 	     r = hostdb_next(&d->eng.hosts, r)) {
 		char a[ADDR_STRLEN], t1[32], t2[32], rules[256], where[320];
@@ -602,15 +602,15 @@ static int cmd_list(struct cmdctx *x)
 		 * are cut (show and --json have everything). */
 		if (strlen(rules) > 32)
 			strcpy(rules + 29, "...");
+		/* The first wave's columns in their places; the MAC before
+		 * the free-text WHERE. */
 		for (unsigned i = 0; i < nrows; i++)
-			ctl_out_printf(x->out, "%-25s %-17s %-11s %-8s %-20s %-20s %-32s %s\n",
-				       addr_ntop(&rows[i], a),
-				       hostrec_is_machine(r) ? mac_ntop(r->id.b, mb) : "-",
-				       host_state_name((enum host_state)r->state),
-				       level_name((enum level)r->level),
-				       ts_short(r->changed_us, t1),
-				       r->expires_us ? ts_short(r->expires_us, t2) : "never", rules,
-				       where);
+			ctl_out_printf(
+				x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %-17s %s\n",
+				addr_ntop(&rows[i], a), host_state_name((enum host_state)r->state),
+				level_name((enum level)r->level), ts_short(r->changed_us, t1),
+				r->expires_us ? ts_short(r->expires_us, t2) : "never", rules,
+				hostrec_is_machine(r) ? mac_ntop(r->id.b, mb) : "-", where);
 		n += nrows;
 	}
 	if (x->json)

@@ -40,14 +40,17 @@ static bool self(const struct engine *e, const struct qaddr *a)
 	return e->is_self && e->is_self(e->self_arg, a);
 }
 
-/* The addresses a machine owns, in identity's eyes and in its record. */
+/* The addresses a machine uses, in identity's eyes and in its record. */
 unsigned engine_machine_addresses(const struct engine *e, const struct hostrec *rec,
 				  struct qaddr *v, unsigned max)
 {
 	unsigned n = 0;
 
+	/* Every address it sends from uncontested, claims included: a
+	 * never-block host seen only by its packets so far (after a
+	 * restart, say) must not be blocked by its MAC. */
 	if (e->id)
-		n = identity_addresses(e->id, rec->id.b, BIND_TENTATIVE, v, max);
+		n = identity_addresses(e->id, rec->id.b, BIND_CLAIMED, v, max);
 	for (unsigned i = 0; i < rec->naddrs && n < max; i++) {
 		bool dup = false;
 

@@ -52,7 +52,7 @@ qd_check "released: $QD_BEN reaches $QD_INF:8080" qd_connect ben $QD_INF 8080
 
 qd_say "2. quarantine $QD_BEN --level contain --proto tcp --ports 8080"
 qd_check "quarantine succeeds" qctl quarantine $QD_BEN --level contain --proto tcp --ports 8080
-qd_check "con4 holds $QD_BEN . tcp . 8080" qd_in_set con4 "$QD_BEN . tcp . 8080"
+qd_check "conm holds $(qd_mac ben) . tcp . 8080" qd_in_set conm "$(qd_mac ben) . tcp . 8080"
 qd_check "$QD_BEN cannot reach $QD_INF:8080 (bridged)" qd_not qd_connect ben $QD_INF 8080
 qd_check "$QD_BEN cannot reach $QD_WEB:8080 (routed)" qd_not qd_connect ben $QD_WEB 8080
 qd_check "$QD_BEN reaches $QD_WEB:80" qd_connect ben $QD_WEB 80

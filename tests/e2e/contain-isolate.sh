@@ -48,7 +48,10 @@ echo "action: $act"
 c_block=$(qd_count inf22)
 qd_check "ssh-propagation: medium, contain" \
 	test "$(echo "$det" | qd_json '"%s %s" % (d["severity"], d["action"])')" = "medium contain"
-qd_check "con4 holds $QD_INF . tcp . 22" qd_in_set con4 "$QD_INF . tcp . 22"
+qd_check "conm holds its machine $(qd_mac inf) . tcp . 22 (contained by MAC)" \
+	qd_in_set conm "$(qd_mac inf) . tcp . 22"
+qd_check "con4 does not hold $QD_INF (a machine is contained by its MAC)" \
+	qd_not qd_in_set con4 "$QD_INF . tcp . 22"
 qd_check "iso4 does not hold $QD_INF" qd_not qd_in_set iso4 $QD_INF
 qd_check "quarantinectl list shows it contained" test "$(qd_host_state $QD_INF)" = contained
 w0=$(qd_count infweb)

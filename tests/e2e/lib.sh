@@ -411,6 +411,12 @@ qd_elem_has() {
 		grep -wF -- "$2" | grep -qF -- "$3"
 }
 
+# qd_mac NAME: the MAC of host namespace NAME's interface (lower case, as
+# nft and the daemon print it).
+qd_mac() {
+	qd_in "$1" cat /sys/class/net/eth0/address
+}
+
 # qd_in_any_set ADDR: ADDR is in one of the blocking sets.
 qd_in_any_set() {
 	local s

@@ -29,7 +29,7 @@ worm=$QD_LAST
 qd_wait_event 10 event=action host=$QD_INF level=contain >/dev/null || exit 1
 wait "$worm"
 cat "$QD_TMP/worm.json"
-qd_check "contained: con4 holds $QD_INF . tcp . 22" qd_in_set con4 "$QD_INF . tcp . 22"
+qd_check "contained: conm holds $(qd_mac inf) . tcp . 22" qd_in_set conm "$(qd_mac inf) . tcp . 22"
 
 qd_check "escalate succeeds" qctl escalate $QD_INF
 qd_check "escalated: iso4 holds $QD_INF" qd_in_set iso4 $QD_INF
@@ -39,15 +39,15 @@ qd_check "escalated: the action event names the operator (uid 0)" \
 qd_check "escalated: $QD_INF cannot reach $QD_WEB:80" qd_not qd_connect inf $QD_WEB 80
 
 qd_check "deescalate succeeds" qctl deescalate $QD_INF
-qd_check "deescalated: con4 holds $QD_INF . tcp . 22 (the rule's port)" \
-	qd_in_set con4 "$QD_INF . tcp . 22"
+qd_check "deescalated: conm holds $(qd_mac inf) . tcp . 22 (the rule's port)" \
+	qd_in_set conm "$(qd_mac inf) . tcp . 22"
 qd_check "deescalated: iso4 no longer holds $QD_INF" qd_not qd_in_set iso4 $QD_INF
 qd_check "deescalated: state contained" test "$(qd_host_state $QD_INF)" = contained
 qd_check "deescalated: $QD_INF reaches $QD_WEB:80" qd_connect inf $QD_WEB 80
 qd_check "escalate again succeeds" qctl escalate $QD_INF
 qd_check "escalated: iso4 holds $QD_INF" qd_in_set iso4 $QD_INF
-qd_check "escalated: con4 no longer holds $QD_INF . tcp . 22" \
-	qd_not qd_in_set con4 "$QD_INF . tcp . 22"
+qd_check "escalated: conm no longer holds $(qd_mac inf) . tcp . 22" \
+	qd_not qd_in_set conm "$(qd_mac inf) . tcp . 22"
 
 t0=$(date +%s%N)
 qd_check "release succeeds" qctl release $QD_INF
@@ -82,7 +82,7 @@ qd_check "state isolated" test "$(qd_host_state $QD_BEN)" = isolated
 qd_check "$QD_BEN cannot reach $QD_WEB:80" qd_not qd_connect ben $QD_WEB 80
 qd_check "contain --proto tcp --ports 80 succeeds" \
 	qctl quarantine $QD_BEN --level contain --proto tcp --ports 80
-qd_check "con4 holds $QD_BEN . tcp . 80" qd_in_set con4 "$QD_BEN . tcp . 80"
+qd_check "conm holds $(qd_mac ben) . tcp . 80" qd_in_set conm "$(qd_mac ben) . tcp . 80"
 qd_check "iso4 no longer holds $QD_BEN" qd_not qd_in_set iso4 $QD_BEN
 qd_check "contained on tcp/80: $QD_BEN cannot reach $QD_WEB:80" qd_not qd_connect ben $QD_WEB 80
 qd_check "contained on tcp/80: $QD_BEN reaches $QD_WEB:8080" qd_connect ben $QD_WEB 8080

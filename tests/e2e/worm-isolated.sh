@@ -42,6 +42,12 @@ qd_check "the detect event says smb-propagation, high, isolate, enforced" \
 qd_check "the action is automatic, until released" \
 	test "$(echo "$act" | qd_json '"%s %s" % (d["by"], d["ttl_s"])')" = "auto 0"
 qd_check "iso4 holds $QD_INF" qd_in_set iso4 $QD_INF
+mac=$(qd_mac inf)
+qd_check "isom holds its machine's MAC $mac" qd_in_set isom "$mac"
+qd_check "the detect event names the machine's MAC" \
+	test "$(echo "$det" | qd_field mac)" = "$mac"
+qd_check "list --json names its MAC and addresses" test "$(qctl --json list | qd_json \
+	"next(('%s %s' % (h['mac'], ','.join(h['addresses'])) for h in d if h['host'] == '$QD_INF'), '')")" = "$mac $QD_INF"
 qd_check "quarantinectl list shows $QD_INF isolated" test "$(qd_host_state $QD_INF)" = isolated
 
 qd_say "4 s of continued scanning after the block"
@@ -68,6 +74,7 @@ qd_check "released: the first connection right after the command succeeds" \
 sleep 4 # scan.timeout (3 s) + 1 s: the probes the block dropped time out in the daemon
 state=$(qd_host_state $QD_INF)
 qd_check "4 s after the release $QD_INF is in no set" qd_not qd_in_any_set $QD_INF
+qd_check "4 s after the release its MAC is in no set" qd_not qd_in_set isom "$mac"
 qd_check "4 s after the release $QD_INF is not blocked (state $state)" \
 	test "$state" != contained -a "$state" != isolated
 if [ "$state" != released ]; then
