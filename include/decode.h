@@ -50,10 +50,10 @@ enum pkt_l3 {
 #define ND_F_OVERRIDE  0x04 /* NA: O flag */
 #define ND_F_LLADDR    0x08 /* lladdr holds a source or target link-layer address option */
 struct pkt_nd {
-	uint8_t type;	       /* 133 RS, 134 RA, 135 NS, 136 NA, 137 redirect */
-	uint8_t flags;	       /* ND_F_* */
-	struct qaddr target;   /* NS/NA/redirect target; family 0 for RS/RA */
-	uint8_t lladdr[6];     /* SLLAO (RS, RA, NS) or TLLAO (NA, redirect) */
+	uint8_t type;	     /* 133 RS, 134 RA, 135 NS, 136 NA, 137 redirect */
+	uint8_t flags;	     /* ND_F_* */
+	struct qaddr target; /* NS/NA/redirect target; family 0 for RS/RA */
+	uint8_t lladdr[6];   /* SLLAO (RS, RA, NS) or TLLAO (NA, redirect) */
 };
 
 /* DHCPv4 (RFC 2131) fields, from the fixed header and, when the snaplen
@@ -61,11 +61,11 @@ struct pkt_nd {
 #define DHCP_OP_REQUEST 1 /* BOOTREQUEST: client to server */
 #define DHCP_OP_REPLY	2 /* BOOTREPLY: server to client */
 struct pkt_dhcp {
-	uint8_t op;	    /* DHCP_OP_* */
-	uint8_t msgtype;    /* option 53 (1 DISCOVER .. 8 INFORM); 0 when not captured */
-	uint8_t chaddr[6];  /* client hardware address (forgeable: never a trust anchor) */
+	uint8_t op;		     /* DHCP_OP_* */
+	uint8_t msgtype;	     /* option 53 (1 DISCOVER .. 8 INFORM); 0 when not captured */
+	uint8_t chaddr[6];	     /* client hardware address (forgeable: never a trust anchor) */
 	struct qaddr ciaddr, yiaddr; /* family 0 when 0.0.0.0 */
-	struct qaddr reqip; /* option 50; family 0 when absent or not captured */
+	struct qaddr reqip;	     /* option 50; family 0 when absent or not captured */
 };
 
 /* The header quoted inside an ICMP/ICMPv6 error: the probe that caused it. */
