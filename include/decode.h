@@ -100,7 +100,10 @@ struct pkt {
 	/* Link layer: who sent the frame, and to whom.  Ethernet has both;
 	 * Linux cooked captures (SLL, SLL2) carry the source only, and only
 	 * when its hardware type is Ethernet (for outgoing packets, the
-	 * gateway's own); raw IP and loopback have none. */
+	 * gateway's own); raw IP and loopback have none.  A source that is a
+	 * group address (I/G bit set) or all zero is no machine's
+	 * (mac_is_unicast()): the frame still decodes, PKT_F_SMAC stays clear
+	 * and src_mac zero.  So PKT_F_SMAC implies a unicast src_mac. */
 	uint8_t src_mac[6], dst_mac[6];
 	/* ARP (l3 == PKT_L3_ARP): sender and target hardware addresses. */
 	uint8_t arp_sha[6], arp_tha[6];

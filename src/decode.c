@@ -1,6 +1,6 @@
-/* Packet decoding: link layer, optional VLAN tags, ARP or IPv4/IPv6 (with
- * extension headers), then TCP/UDP/ICMP/ICMPv6, and the header quoted in
- * ICMP errors.
+/* Packet decoding: link layer (with the MAC addresses it carries), optional
+ * VLAN tags, ARP or IPv4/IPv6 (with extension headers), then
+ * TCP/UDP/ICMP/ICMPv6, and the header quoted in ICMP errors.
  *
  * This is the daemon's hostile-input surface.  Every byte is read through
  * struct cur, whose helpers check the bound before touching memory and
@@ -60,6 +60,8 @@
 
 #define IP_MF	   0x2000 /* IPv4 more-fragments flag */
 #define IP_OFFMASK 0x1fff /* IPv4 fragment offset, in 8-byte units */
+
+#define SLL_HATYPE_ETHER 1 /* ARPHRD_ETHER: the SLL/SLL2 address is a MAC */
 
 /* A read-only window on packet bytes.  Invariant: off <= len.  A narrowed
  * cursor keeps the same base pointer and lowers len, so no pointer
@@ -458,7 +460,7 @@ static enum decode_err decode_ip(struct cur *c, bool v6, struct pkt *p)
 static enum decode_err decode_arp(struct cur *c, struct pkt *p)
 {
 	uint16_t htype, ptype, op;
-	uint8_t hlen, plen, spa[4], tpa[4];
+	uint8_t hlen, plen, spa[4], tpa[4], sha[MAC_LEN], tha[MAC_LEN];
 
 	if (!cur_be16(c, &htype) || !cur_be16(c, &ptype) || !cur_u8(c, &hlen) || !cur_u8(c, &plen))
 		return DECODE_E_TRUNCATED;
@@ -466,11 +468,13 @@ static enum decode_err decode_arp(struct cur *c, struct pkt *p)
 	 * maps to the hosts we track. */
 	if (htype != 1 || ptype != ETHERTYPE_IPV4 || hlen != 6 || plen != 4)
 		return DECODE_E_UNSUPPORTED;
-	if (!cur_be16(c, &op) || !cur_skip(c, 6) || !cur_bytes(c, spa, 4) || !cur_skip(c, 6) ||
-	    !cur_bytes(c, tpa, 4))
+	if (!cur_be16(c, &op) || !cur_bytes(c, sha, MAC_LEN) || !cur_bytes(c, spa, 4) ||
+	    !cur_bytes(c, tha, MAC_LEN) || !cur_bytes(c, tpa, 4))
 		return DECODE_E_TRUNCATED;
 	p->l3 = PKT_L3_ARP;
 	p->arp_op = op;
+	memcpy(p->arp_sha, sha, MAC_LEN);
+	memcpy(p->arp_tha, tha, MAC_LEN);
 	addr_set_v4(&p->src, spa);
 	addr_set_v4(&p->dst, tpa);
 	return DECODE_OK;
@@ -501,17 +505,31 @@ static enum decode_err decode_ethertype(struct cur *c, uint16_t type, struct pkt
 	}
 }
 
+/* A source MAC names the machine that sent the frame, unless it is a group
+ * address or all zero (see mac_is_unicast()): no machine sends from
+ * those, so such a frame is forged, or from a loopback device. */
+static void set_src_mac(struct pkt *p, const uint8_t mac[MAC_LEN])
+{
+	if (!mac_is_unicast(mac))
+		return;
+	memcpy(p->src_mac, mac, MAC_LEN);
+	p->flags |= PKT_F_SMAC;
+}
+
 static enum decode_err decode_ether(struct cur *c, struct pkt *p)
 {
-	uint8_t dst0;
+	uint8_t smac[MAC_LEN];
 	uint16_t type;
 
-	/* Only the first destination byte matters: its low bit is the
-	 * I/G (group) bit, set for broadcast and multicast. */
-	if (!cur_u8(c, &dst0) || !cur_skip(c, 11) || !cur_be16(c, &type))
+	if (!cur_bytes(c, p->dst_mac, MAC_LEN) || !cur_bytes(c, smac, MAC_LEN) ||
+	    !cur_be16(c, &type))
 		return DECODE_E_TRUNCATED;
-	if (dst0 & 0x01)
+	p->flags |= PKT_F_DMAC;
+	/* The low bit of the first byte is the I/G (group) bit, set for
+	 * broadcast and multicast. */
+	if (p->dst_mac[0] & 0x01)
 		p->flags |= PKT_F_L2_BCAST;
+	set_src_mac(p, smac);
 	return decode_ethertype(c, type, p);
 }
 
@@ -523,27 +541,41 @@ static void sll_pkttype(uint16_t pkttype, struct pkt *p)
 		p->flags |= PKT_F_OUTGOING;
 }
 
+/* The cooked header's address field is the sender's link-layer address,
+ * for outgoing packets the capturing interface's own.  Only an Ethernet
+ * device's is a MAC. */
+static void sll_src_mac(uint16_t hatype, uint16_t halen, const uint8_t addr[8], struct pkt *p)
+{
+	if (hatype == SLL_HATYPE_ETHER && halen == MAC_LEN)
+		set_src_mac(p, addr);
+}
+
 static enum decode_err decode_sll(struct cur *c, struct pkt *p)
 {
-	uint16_t pkttype, proto;
+	uint16_t pkttype, hatype, halen, proto;
+	uint8_t addr[8];
 
 	/* pkttype(2) hatype(2) halen(2) addr(8) protocol(2) */
-	if (!cur_be16(c, &pkttype) || !cur_skip(c, 12) || !cur_be16(c, &proto))
+	if (!cur_be16(c, &pkttype) || !cur_be16(c, &hatype) || !cur_be16(c, &halen) ||
+	    !cur_bytes(c, addr, sizeof(addr)) || !cur_be16(c, &proto))
 		return DECODE_E_TRUNCATED;
 	sll_pkttype(pkttype, p);
+	sll_src_mac(hatype, halen, addr, p);
 	return decode_ethertype(c, proto, p);
 }
 
 static enum decode_err decode_sll2(struct cur *c, struct pkt *p)
 {
-	uint16_t proto;
-	uint8_t pkttype;
+	uint16_t proto, hatype;
+	uint8_t pkttype, halen, addr[8];
 
 	/* protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1)
 	 * addr(8) */
-	if (!cur_be16(c, &proto) || !cur_skip(c, 8) || !cur_u8(c, &pkttype) || !cur_skip(c, 9))
+	if (!cur_be16(c, &proto) || !cur_skip(c, 6) || !cur_be16(c, &hatype) ||
+	    !cur_u8(c, &pkttype) || !cur_u8(c, &halen) || !cur_bytes(c, addr, sizeof(addr)))
 		return DECODE_E_TRUNCATED;
 	sll_pkttype(pkttype, p);
+	sll_src_mac(hatype, halen, addr, p);
 	return decode_ethertype(c, proto, p);
 }
 

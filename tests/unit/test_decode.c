@@ -25,6 +25,8 @@ static const uint8_t MAC_HOST[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 static const uint8_t MAC_BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const uint8_t MAC_MCAST4[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb};
 static const uint8_t MAC_MCAST6[6] = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
+static const uint8_t MAC_PEER[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+static const uint8_t MAC_ZERO[6];
 
 static const uint8_t IP_A[4] = {192, 168, 1, 10};
 static const uint8_t IP_B[4] = {192, 168, 1, 25};
@@ -39,6 +41,9 @@ static const uint8_t IP6_R[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 #define TH_URG 0x20
+
+/* What every Ethernet frame with a unicast source carries. */
+#define ETH_MACS (PKT_F_SMAC | PKT_F_DMAC)
 
 static void put8(struct frame *f, unsigned v)
 {
@@ -248,7 +253,7 @@ static void test_ether_tcp_syn(void **state)
 	assert_int_equal(decode_exact(LINK_EN10MB, f.b, f.n, 1514, &p, &st), 0);
 	assert_int_equal(p.l3, PKT_L3_IPV4);
 	assert_int_equal(p.proto, IPPROTO_TCP);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.tcp_flags, TH_SYN);
 	assert_int_equal(p.sport, 40000);
 	assert_int_equal(p.dport, 445);
@@ -305,7 +310,7 @@ static void test_udp(void **state)
 	zeros(&f, 60 - f.n);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.proto, IPPROTO_UDP);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.sport, 51436);
 	assert_int_equal(p.dport, 636);
 	assert_int_equal(p.tcp_flags, 0);
@@ -324,7 +329,7 @@ static void test_icmp_echo(void **state)
 	ipv4_end(&f, ip);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.proto, IPPROTO_ICMP);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.icmp_type, 8);
 	assert_int_equal(p.icmp_code, 0);
 	assert_int_equal(p.icmp_id, 0x9af0);
@@ -426,13 +431,14 @@ static void test_l2_bcast(void **state)
 		build_tcp4(&f, TH_SYN);
 		memcpy(f.b, group[i], 6);
 		assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_L2_BCAST);
+		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_L2_BCAST | ETH_MACS);
 	}
-	/* The group bit of the source address means nothing. */
+	/* The group bit of the source address does not make the frame a
+	 * broadcast; it only makes the source no machine's (test_eth_macs). */
 	build_tcp4(&f, TH_SYN);
 	f.b[6] = 0x01;
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_DMAC);
 }
 
 static void test_ipv4_options(void **state)
@@ -471,14 +477,14 @@ static void test_ipv4_fragments(void **state)
 	put_udp(&f, 38388, 443, 64);
 	ipv4_end(&f, ip);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.sport, 38388);
 	assert_int_equal(p.dport, 443);
 
 	/* Middle fragment: MF and offset 9 (72 bytes). */
 	set16(&f, ip + 6, 0x2000 | 9);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_FRAGMENT);
+	assert_int_equal(p.flags, PKT_F_FRAGMENT | ETH_MACS);
 	assert_int_equal(p.proto, IPPROTO_UDP);
 	assert_int_equal(p.sport, 0);
 	assert_int_equal(p.dport, 0);
@@ -487,13 +493,13 @@ static void test_ipv4_fragments(void **state)
 	/* Last fragment: no MF, offset 185. */
 	set16(&f, ip + 6, 185);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_FRAGMENT);
+	assert_int_equal(p.flags, PKT_F_FRAGMENT | ETH_MACS);
 	assert_int_equal(p.proto, IPPROTO_UDP);
 
 	/* DF alone is not fragmentation. */
 	set16(&f, ip + 6, 0x4000);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 }
 
 /* A first fragment too small to hold the TCP header (RFC 1858 tiny
@@ -510,7 +516,7 @@ static void test_ipv4_tiny_fragment(void **state)
 	put_tcp(&f, 1, 2, TH_SYN);
 	set16(&f, ip + 2, 28); /* 8 bytes of TCP */
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_FRAGMENT);
+	assert_int_equal(p.flags, PKT_F_FRAGMENT | ETH_MACS);
 	assert_int_equal(p.proto, IPPROTO_TCP);
 	assert_int_equal(p.sport, 0);
 
@@ -538,7 +544,7 @@ static void test_ipv6_ext_headers(void **state)
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.l3, PKT_L3_IPV6);
 	assert_int_equal(p.proto, IPPROTO_TCP);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.sport, 40028);
 	assert_int_equal(p.dport, 443);
 	assert_int_equal(p.tcp_flags, TH_SYN);
@@ -554,7 +560,7 @@ static void test_ipv6_ext_headers(void **state)
 	zeros(&f, 32);
 	ipv6_end(&f, ip);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_FRAGMENT);
+	assert_int_equal(p.flags, PKT_F_FRAGMENT | ETH_MACS);
 	assert_int_equal(p.proto, IPPROTO_TCP);
 	assert_int_equal(p.sport, 0);
 
@@ -581,7 +587,7 @@ static void test_ipv6_ext_headers(void **state)
 	ipv6_end(&f, ip);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.proto, IPPROTO_NONE);
-	assert_int_equal(p.flags, 0);
+	assert_int_equal(p.flags, ETH_MACS);
 }
 
 static void test_ipv6_no_l4(void **state)
@@ -602,7 +608,7 @@ static void test_ipv6_no_l4(void **state)
 		ipv6_end(&f, ip);
 		assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 		assert_int_equal(p.proto, nhs[i]);
-		assert_int_equal(p.flags, 0);
+		assert_int_equal(p.flags, ETH_MACS);
 		assert_int_equal(p.sport, 0);
 	}
 }
@@ -656,7 +662,7 @@ static void test_icmp_unreach_udp(void **state)
 	ipv4_end(&f, ip);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.proto, IPPROTO_ICMP);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.icmp_type, 3);
 	assert_int_equal(p.icmp_code, 3);
 	assert_int_equal(p.icmp_id, 0);
@@ -877,7 +883,8 @@ static void test_icmp_quote_partial(void **state)
 	assert_int_equal(p.quote.has_ports, 0);
 }
 
-static void build_arp(struct frame *f, unsigned op, const uint8_t spa[4], const uint8_t tpa[4])
+static void build_arp_hw(struct frame *f, unsigned op, const uint8_t sha[6], const uint8_t spa[4],
+			 const uint8_t tha[6], const uint8_t tpa[4])
 {
 	f->n = 0;
 	put_eth(f, op == 1 ? MAC_BCAST : MAC_HOST, 0x0806);
@@ -886,11 +893,18 @@ static void build_arp(struct frame *f, unsigned op, const uint8_t spa[4], const 
 	put8(f, 6);
 	put8(f, 4);
 	put16(f, op);
-	putn(f, MAC_HOST, 6);
+	putn(f, sha, 6);
 	putn(f, spa, 4);
-	zeros(f, 6);
+	putn(f, tha, 6);
 	putn(f, tpa, 4);
 	zeros(f, 18); /* Ethernet padding */
+}
+
+static void build_arp(struct frame *f, unsigned op, const uint8_t spa[4], const uint8_t tpa[4])
+{
+	static const uint8_t unknown[6];
+
+	build_arp_hw(f, op, MAC_HOST, spa, unknown, tpa);
 }
 
 static void test_arp(void **state)
@@ -905,7 +919,7 @@ static void test_arp(void **state)
 	assert_int_equal(p.l3, PKT_L3_ARP);
 	assert_int_equal(p.arp_op, 1);
 	assert_int_equal(p.proto, 0);
-	assert_int_equal(p.flags, PKT_F_L2_BCAST);
+	assert_int_equal(p.flags, PKT_F_L2_BCAST | ETH_MACS);
 	assert_addr4(&p.src, IP_A);
 	assert_addr4(&p.dst, IP_B);
 
@@ -913,7 +927,7 @@ static void test_arp(void **state)
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.l3, PKT_L3_ARP);
 	assert_int_equal(p.arp_op, 2);
-	assert_int_equal(p.flags, 0);
+	assert_int_equal(p.flags, ETH_MACS);
 	assert_addr4(&p.src, IP_B);
 	assert_addr4(&p.dst, IP_A);
 
@@ -1001,12 +1015,12 @@ static void test_link_sll(void **state)
 		build_sll(&f, types[i].pkttype, 0x0800, false);
 		assert_int_equal(dec(LINK_LINUX_SLL, &f, &p), 0);
 		assert_tcp_body(&p, false);
-		assert_int_equal(p.flags, PKT_F_L4 | types[i].flags);
+		assert_int_equal(p.flags, PKT_F_L4 | types[i].flags | PKT_F_SMAC);
 
 		build_sll2(&f, types[i].pkttype, 0x86dd, true);
 		assert_int_equal(dec(LINK_LINUX_SLL2, &f, &p), 0);
 		assert_tcp_body(&p, true);
-		assert_int_equal(p.flags, PKT_F_L4 | types[i].flags);
+		assert_int_equal(p.flags, PKT_F_L4 | types[i].flags | PKT_F_SMAC);
 	}
 
 	/* A VLAN tag libpcap put back after the cooked header. */
@@ -1429,6 +1443,209 @@ static void test_stats_and_names(void **state)
 	assert_int_equal(st.err[DECODE_OK], 0);
 }
 
+/* ---- Machine identity: link-layer addresses, ARP, ND, DHCP ---- */
+
+static void assert_mac(const uint8_t got[6], const uint8_t want[6])
+{
+	assert_memory_equal(got, want, 6);
+}
+
+static void test_eth_macs(void **state)
+{
+	static const uint8_t group_or_zero[][6] = {
+		{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb}, /* IPv4 multicast */
+		{0x33, 0x33, 0x00, 0x00, 0x00, 0x01}, /* IPv6 multicast */
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, /* broadcast */
+		{0x03, 0x00, 0x00, 0x00, 0x00, 0x01}, /* group and locally administered */
+		{0x00, 0x00, 0x00, 0x00, 0x00, 0x00}, /* Linux lo, captured as Ethernet */
+	};
+	struct frame f = {0};
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	put_eth(&f, MAC_PEER, 0x0800);
+	ip = put_ipv4(&f, IPPROTO_TCP, IP_A, IP_B, 0, 0);
+	put_tcp(&f, 40000, 445, TH_SYN);
+	ipv4_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_SMAC | PKT_F_DMAC);
+	assert_mac(p.dst_mac, MAC_PEER);
+	assert_mac(p.src_mac, MAC_HOST);
+
+	/* A group (or zero) source is no machine's: decoded, not flagged. */
+	for (size_t i = 0; i < ARRAY_SIZE(group_or_zero); i++) {
+		memcpy(f.b + 6, group_or_zero[i], 6);
+		assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_DMAC);
+		assert_mac(p.src_mac, MAC_ZERO);
+		assert_mac(p.dst_mac, MAC_PEER);
+		assert_int_equal(p.dport, 445);
+	}
+
+	/* A broadcast destination is still recorded as the destination. */
+	memcpy(f.b, MAC_BCAST, 6);
+	memcpy(f.b + 6, MAC_HOST, 6);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_L2_BCAST | PKT_F_SMAC | PKT_F_DMAC);
+	assert_mac(p.dst_mac, MAC_BCAST);
+	assert_mac(p.src_mac, MAC_HOST);
+
+	/* Through VLAN tags, and for an ethertype we do not track: the MACs
+	 * are read first, the error comes later. */
+	build_tcp4(&f, TH_SYN);
+	f.n = 12;
+	put16(&f, 0x8100);
+	put16(&f, 9);
+	put16(&f, 0x0800);
+	build_ip_tcp(&f, false);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.vlan, 9);
+	assert_true(p.flags & PKT_F_SMAC);
+	assert_mac(p.src_mac, MAC_HOST);
+}
+
+/* An SLL (sll2 == false) or SLL2 header with the given hardware type,
+ * address length and 8-byte address field, then IPv4/TCP. */
+static void build_cooked(struct frame *f, bool sll2, unsigned pkttype, unsigned hatype,
+			 unsigned halen, const uint8_t addr[8])
+{
+	f->n = 0;
+	if (sll2) {
+		put16(f, 0x0800);
+		put16(f, 0);
+		put32(f, 2);
+		put16(f, hatype);
+		put8(f, pkttype);
+		put8(f, halen);
+		putn(f, addr, 8);
+	} else {
+		put16(f, pkttype);
+		put16(f, hatype);
+		put16(f, halen);
+		putn(f, addr, 8);
+		put16(f, 0x0800);
+	}
+	build_ip_tcp(f, false);
+}
+
+static void test_sll_macs(void **state)
+{
+	static const uint8_t host8[8] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0xee, 0xee};
+	static const uint8_t mcast8[8] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb, 0, 0};
+	static const struct {
+		unsigned hatype, halen;
+		const uint8_t *addr;
+	} no_mac[] = {
+		{772, 6, host8},   /* ARPHRD_LOOPBACK: not Ethernet, whatever the bytes */
+		{65534, 0, host8}, /* ARPHRD_NONE (tun): no address */
+		{512, 0, host8},   /* ARPHRD_PPP */
+		{1, 0, host8},	   /* Ethernet, but no address given */
+		{1, 8, host8},	   /* not a MAC's length */
+		{1, 6, mcast8},	   /* a group source */
+	};
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	for (int sll2 = 0; sll2 <= 1; sll2++) {
+		int dlt = sll2 ? LINK_LINUX_SLL2 : LINK_LINUX_SLL;
+
+		/* Received from a machine: its MAC, the first 6 address bytes. */
+		build_cooked(&f, sll2, 0, 1, 6, host8);
+		assert_int_equal(dec(dlt, &f, &p), 0);
+		assert_tcp_body(&p, false);
+		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_SMAC);
+		assert_mac(p.src_mac, MAC_HOST);
+		assert_mac(p.dst_mac, MAC_ZERO);
+
+		/* Sent by the gateway: its own MAC, told apart by OUTGOING. */
+		build_cooked(&f, sll2, 4, 1, 6, host8);
+		assert_int_equal(dec(dlt, &f, &p), 0);
+		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_SMAC | PKT_F_OUTGOING);
+		assert_mac(p.src_mac, MAC_HOST);
+
+		for (size_t i = 0; i < ARRAY_SIZE(no_mac); i++) {
+			build_cooked(&f, sll2, 0, no_mac[i].hatype, no_mac[i].halen,
+				     no_mac[i].addr);
+			assert_int_equal(dec(dlt, &f, &p), 0);
+			assert_tcp_body(&p, false);
+			assert_int_equal(p.flags, PKT_F_L4);
+			assert_mac(p.src_mac, MAC_ZERO);
+		}
+	}
+}
+
+static void test_no_mac_raw_loopback(void **state)
+{
+	static const uint8_t af_inet_le[4] = {2, 0, 0, 0};
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	f.n = 0;
+	build_ip_tcp(&f, false);
+	assert_int_equal(dec(LINK_RAW, &f, &p), 0);
+	assert_int_equal(p.flags & (PKT_F_SMAC | PKT_F_DMAC), 0);
+	assert_mac(p.src_mac, MAC_ZERO);
+	assert_mac(p.dst_mac, MAC_ZERO);
+	assert_int_equal(dec(LINK_IPV4, &f, &p), 0);
+	assert_int_equal(p.flags & (PKT_F_SMAC | PKT_F_DMAC), 0);
+
+	build_loop(&f, af_inet_le, false);
+	assert_int_equal(dec(LINK_NULL, &f, &p), 0);
+	assert_int_equal(p.flags, PKT_F_L4);
+	assert_mac(p.src_mac, MAC_ZERO);
+	assert_mac(p.dst_mac, MAC_ZERO);
+}
+
+static void test_arp_hw_addrs(void **state)
+{
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	/* B answers A: "IP_B is at MAC_PEER", to MAC_HOST. */
+	build_arp_hw(&f, 2, MAC_PEER, IP_B, MAC_HOST, IP_A);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.l3, PKT_L3_ARP);
+	assert_int_equal(p.arp_op, 2);
+	assert_mac(p.arp_sha, MAC_PEER);
+	assert_mac(p.arp_tha, MAC_HOST);
+	assert_addr4(&p.src, IP_B);
+	assert_addr4(&p.dst, IP_A);
+	/* The frame's own source is separate from the ARP sender. */
+	assert_mac(p.src_mac, MAC_HOST);
+
+	/* A request: the target's hardware address is unknown (zero). */
+	build_arp(&f, 1, IP_A, IP_B);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_mac(p.arp_sha, MAC_HOST);
+	assert_mac(p.arp_tha, MAC_ZERO);
+
+	/* Over SLL too. */
+	f.n = 0;
+	put16(&f, 0);
+	put16(&f, 1);
+	put16(&f, 6);
+	putn(&f, MAC_PEER, 6);
+	zeros(&f, 2);
+	put16(&f, 0x0806);
+	put16(&f, 1);
+	put16(&f, 0x0800);
+	put8(&f, 6);
+	put8(&f, 4);
+	put16(&f, 2);
+	putn(&f, MAC_PEER, 6);
+	putn(&f, IP_B, 4);
+	putn(&f, MAC_HOST, 6);
+	putn(&f, IP_A, 4);
+	assert_int_equal(dec(LINK_LINUX_SLL, &f, &p), 0);
+	assert_mac(p.arp_sha, MAC_PEER);
+	assert_mac(p.arp_tha, MAC_HOST);
+	assert_mac(p.src_mac, MAC_PEER);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1459,6 +1676,10 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_stats_and_names),
+		cmocka_unit_test(test_eth_macs),
+		cmocka_unit_test(test_sll_macs),
+		cmocka_unit_test(test_no_mac_raw_loopback),
+		cmocka_unit_test(test_arp_hw_addrs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
