@@ -44,7 +44,14 @@ enum pkt_l3 {
 #define PKT_F_DHCP     0x0080 /* dhcp holds a DHCPv4 (BOOTP) message */
 #define PKT_F_DHCP6    0x0100 /* a DHCPv6 message (UDP 546/547): msg type in dhcp6_type */
 
-/* Neighbour discovery (RFC 4861), ICMPv6 types 133 to 137. */
+/* Neighbour discovery (RFC 4861), ICMPv6 types 133 to 137.  PKT_F_ND is set
+ * once the message's fixed part (up to its options) was captured; the
+ * packet is ICMPv6 for the detectors either way.  The decoder does not
+ * apply RFC 4861's validity checks (hop limit 255, code 0): pkt.ttl and
+ * pkt.icmp_code are there for the caller, who must check them before
+ * trusting a binding (an off-link sender cannot produce hop limit 255).
+ * lladdr is the first option of the expected kind with the Ethernet length,
+ * as sent: forgeable, and not checked to be unicast. */
 #define ND_F_ROUTER    0x01 /* NA: R flag */
 #define ND_F_SOLICITED 0x02 /* NA: S flag */
 #define ND_F_OVERRIDE  0x04 /* NA: O flag */

@@ -1,6 +1,7 @@
 /* Packet decoding: link layer (with the MAC addresses it carries), optional
  * VLAN tags, ARP or IPv4/IPv6 (with extension headers), then
- * TCP/UDP/ICMP/ICMPv6, and the header quoted in ICMP errors.
+ * TCP/UDP/ICMP/ICMPv6, the header quoted in ICMP errors, and IPv6
+ * neighbour discovery.
  *
  * This is the daemon's hostile-input surface.  Every byte is read through
  * struct cur, whose helpers check the bound before touching memory and
@@ -62,6 +63,24 @@
 #define IP_OFFMASK 0x1fff /* IPv4 fragment offset, in 8-byte units */
 
 #define SLL_HATYPE_ETHER 1 /* ARPHRD_ETHER: the SLL/SLL2 address is a MAC */
+
+/* Neighbour discovery (RFC 4861 section 4). */
+#define ND_RS		133
+#define ND_RA		134
+#define ND_NS		135
+#define ND_NA		136
+#define ND_REDIRECT	137
+#define ND_OPT_SLLA	1    /* source link-layer address */
+#define ND_OPT_TLLA	2    /* target link-layer address */
+#define ND_NA_ROUTER	0x80 /* NA flags byte */
+#define ND_NA_SOLICITED 0x40
+#define ND_NA_OVERRIDE	0x20
+#define ND_RA_FIXED	12 /* hop limit, flags, lifetime(2), reachable(4), retrans(4) */
+/* Every option is at least 8 bytes, so a 1500-byte message holds at most
+ * 180.  Real ones carry a handful (an RA: SLLAO, MTU, a few prefixes,
+ * routes, RDNSS, DNSSL); 32 leaves room for those and bounds the walk
+ * over a crafted message, whose link-layer option is not worth more. */
+#define ND_MAX_OPTS 32
 
 /* A read-only window on packet bytes.  Invariant: off <= len.  A narrowed
  * cursor keeps the same base pointer and lowers len, so no pointer
@@ -384,6 +403,76 @@ static enum decode_err decode_udp(struct cur *c, struct pkt *p)
 	return DECODE_OK;
 }
 
+/* Walks the options of an ND message (type, length in 8-byte units) for
+ * the link-layer address option `want`.  Only the Ethernet form, one unit
+ * holding a MAC, is taken, and the first one wins.  A zero length is
+ * malformed (RFC 4861 4.6) and leaves the rest unparseable, so the walk
+ * stops there, as at the end of the capture: the message stays decoded. */
+static void nd_options(struct cur *c, uint8_t want, struct pkt_nd *nd)
+{
+	for (unsigned n = 0; n < ND_MAX_OPTS; n++) {
+		uint8_t type, len;
+
+		if (!cur_u8(c, &type) || !cur_u8(c, &len) || len == 0)
+			return;
+		if (type == want && len == 1) {
+			if (cur_bytes(c, nd->lladdr, MAC_LEN))
+				nd->flags |= ND_F_LLADDR;
+			return;
+		}
+		if (!cur_skip(c, (size_t)len * 8 - 2))
+			return;
+	}
+}
+
+/* Neighbour discovery (RFC 4861 section 4), from just after the ICMPv6
+ * type, code and checksum.  Writes *ret and returns true once the fixed
+ * part of the message is read; a message cut before its options start is
+ * still ICMPv6 for the detectors, just not ND. */
+static bool decode_nd(struct cur *c, uint8_t type, struct pkt_nd *ret)
+{
+	struct pkt_nd nd = {.type = type};
+	uint8_t want = ND_OPT_SLLA;
+	uint8_t b[16], first;
+
+	switch (type) {
+	case ND_RS:
+		if (!cur_skip(c, 4)) /* reserved */
+			return false;
+		break;
+	case ND_RA:
+		if (!cur_skip(c, ND_RA_FIXED))
+			return false;
+		break;
+	case ND_NS:
+	case ND_NA:
+	case ND_REDIRECT:
+		/* NA flags or reserved (1), reserved (3), target; a redirect
+		 * then has the destination. */
+		if (!cur_u8(c, &first) || !cur_skip(c, 3) || !cur_bytes(c, b, sizeof(b)))
+			return false;
+		if (type == ND_REDIRECT && !cur_skip(c, 16))
+			return false;
+		addr_set_v6(&nd.target, b);
+		if (type == ND_NA) {
+			if (first & ND_NA_ROUTER)
+				nd.flags |= ND_F_ROUTER;
+			if (first & ND_NA_SOLICITED)
+				nd.flags |= ND_F_SOLICITED;
+			if (first & ND_NA_OVERRIDE)
+				nd.flags |= ND_F_OVERRIDE;
+		}
+		if (type != ND_NS)
+			want = ND_OPT_TLLA;
+		break;
+	default:
+		return false;
+	}
+	nd_options(c, want, &nd);
+	*ret = nd;
+	return true;
+}
+
 static enum decode_err decode_icmp(struct cur *c, bool v6, struct pkt *p)
 {
 	uint8_t type, code;
@@ -404,6 +493,8 @@ static enum decode_err decode_icmp(struct cur *c, bool v6, struct pkt *p)
 	/* Errors carry 4 unused (or MTU) bytes, then the offending packet. */
 	if (error && cur_skip(c, ICMP_ERR_HDR - ICMP_HDR_LEN))
 		decode_quote(c, v6, &p->quote);
+	if (v6 && type >= ND_RS && type <= ND_REDIRECT && decode_nd(c, type, &p->nd))
+		p->flags |= PKT_F_ND;
 	p->icmp_type = type;
 	p->icmp_code = code;
 	p->icmp_id = id;

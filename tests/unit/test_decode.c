@@ -1646,6 +1646,341 @@ static void test_arp_hw_addrs(void **state)
 	assert_mac(p.src_mac, MAC_PEER);
 }
 
+static const uint8_t LL_A[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a};
+static const uint8_t LL_R[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+static const uint8_t IP6_UNSPEC[16];
+static const uint8_t IP6_ALL_NODES[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+static const uint8_t IP6_ALL_ROUTERS[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+/* Solicited-node multicast address of IP6_B (ff02::1:ff00:b). */
+static const uint8_t IP6_SNM_B[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0x0b};
+
+/* Ethernet, IPv6 with hop limit 255 (RFC 4861 7.1), ICMPv6 header of an
+ * ND message.  Returns the IPv6 header's offset for ipv6_end(). */
+static size_t start_nd(struct frame *f, const uint8_t dmac[6], const uint8_t src[16],
+		       const uint8_t dst[16], unsigned type)
+{
+	size_t ip;
+
+	f->n = 0;
+	put_eth(f, dmac, 0x86dd);
+	ip = put_ipv6(f, IPPROTO_ICMPV6, src, dst);
+	f->b[ip + 7] = 255;
+	put8(f, type);
+	put8(f, 0);
+	put16(f, 0);
+	return ip;
+}
+
+/* A link-layer address option: type 1 (source) or 2 (target), one unit. */
+static void put_nd_lla(struct frame *f, unsigned type, const uint8_t mac[6])
+{
+	put8(f, type);
+	put8(f, 1);
+	putn(f, mac, 6);
+}
+
+/* An option we do not read, of len8 units. */
+static void put_nd_opt(struct frame *f, unsigned type, unsigned len8)
+{
+	put8(f, type);
+	put8(f, len8);
+	zeros(f, (size_t)len8 * 8 - 2);
+}
+
+/* NS from A (fe80::a) for IP6_B, with a source link-layer address option. */
+static void build_ns(struct frame *f)
+{
+	size_t ip = start_nd(f, MAC_MCAST6, LL_A, IP6_SNM_B, 135);
+
+	put32(f, 0);
+	putn(f, IP6_B, 16);
+	put_nd_lla(f, 1, MAC_HOST);
+	ipv6_end(f, ip);
+}
+
+static void assert_icmp6(const struct pkt *p, unsigned type)
+{
+	assert_int_equal(p->l3, PKT_L3_IPV6);
+	assert_int_equal(p->proto, IPPROTO_ICMPV6);
+	assert_true(p->flags & PKT_F_L4);
+	assert_int_equal(p->icmp_type, type);
+	assert_int_equal(p->icmp_code, 0);
+}
+
+static void test_nd_ns_sllao(void **state)
+{
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	build_ns(&f);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 135);
+	assert_int_equal(p.ttl, 255);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_ND | PKT_F_L2_BCAST | ETH_MACS);
+	assert_int_equal(p.nd.type, 135);
+	assert_int_equal(p.nd.flags, ND_F_LLADDR);
+	assert_addr6(&p.nd.target, IP6_B);
+	assert_mac(p.nd.lladdr, MAC_HOST);
+	assert_addr6(&p.src, LL_A);
+	assert_int_equal(p.quote.valid, 0);
+
+	/* A target link-layer option in an NS is not the one we want. */
+	build_ns(&f);
+	f.b[f.n - 8] = 2;
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.flags, 0);
+	assert_mac(p.nd.lladdr, MAC_ZERO);
+
+	/* Over IPv4 an ICMP type 135 is nothing of the sort. */
+	f.n = 0;
+	put_eth(&f, MAC_PEER, 0x0800);
+	size_t ip = put_ipv4(&f, IPPROTO_ICMP, IP_A, IP_B, 0, 0);
+	put8(&f, 135);
+	put8(&f, 0);
+	put16(&f, 0);
+	put32(&f, 0);
+	putn(&f, IP6_B, 16);
+	put_nd_lla(&f, 1, MAC_HOST);
+	ipv4_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.icmp_type, 135);
+	assert_false(p.flags & PKT_F_ND);
+}
+
+static void test_nd_ns_dad(void **state)
+{
+	struct frame f;
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	/* Duplicate address detection (RFC 4862 5.4.2): from ::, to the
+	 * tentative address's solicited-node group, and no SLLAO. */
+	ip = start_nd(&f, MAC_MCAST6, IP6_UNSPEC, IP6_SNM_B, 135);
+	put32(&f, 0);
+	putn(&f, IP6_B, 16);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 135);
+	assert_true(p.flags & PKT_F_ND);
+	assert_true(p.flags & PKT_F_SMAC);
+	assert_int_equal(p.nd.type, 135);
+	assert_int_equal(p.nd.flags, 0);
+	assert_addr6(&p.nd.target, IP6_B);
+	assert_addr6(&p.src, IP6_UNSPEC);
+	assert_mac(p.nd.lladdr, MAC_ZERO);
+
+	/* An option past the IPv6 payload length (Ethernet padding) is not
+	 * part of the message. */
+	put_nd_lla(&f, 1, MAC_PEER);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.flags, 0);
+}
+
+static void test_nd_na_tllao_flags(void **state)
+{
+	static const struct {
+		uint8_t wire, nd;
+	} fl[] = {
+		{0x00, 0},
+		{0x80, ND_F_ROUTER},
+		{0x40, ND_F_SOLICITED},
+		{0x20, ND_F_OVERRIDE},
+		{0xe0, ND_F_ROUTER | ND_F_SOLICITED | ND_F_OVERRIDE},
+		{0x1f, 0}, /* reserved bits */
+	};
+	struct frame f;
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(fl); i++) {
+		/* B answers A's NS: "IP6_B is at MAC_PEER". */
+		ip = start_nd(&f, MAC_HOST, IP6_B, LL_A, 136);
+		put8(&f, fl[i].wire);
+		zeros(&f, 3);
+		putn(&f, IP6_B, 16);
+		put_nd_lla(&f, 2, MAC_PEER);
+		ipv6_end(&f, ip);
+		assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+		assert_icmp6(&p, 136);
+		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_ND | ETH_MACS);
+		assert_int_equal(p.nd.type, 136);
+		assert_int_equal(p.nd.flags, fl[i].nd | ND_F_LLADDR);
+		assert_addr6(&p.nd.target, IP6_B);
+		assert_mac(p.nd.lladdr, MAC_PEER);
+	}
+
+	/* An unsolicited NA to all nodes whose option is a source address
+	 * option: the wrong kind for an NA. */
+	ip = start_nd(&f, MAC_MCAST6, IP6_B, IP6_ALL_NODES, 136);
+	put8(&f, 0x20);
+	zeros(&f, 3);
+	putn(&f, IP6_B, 16);
+	put_nd_lla(&f, 1, MAC_PEER);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.nd.flags, ND_F_OVERRIDE);
+	assert_mac(p.nd.lladdr, MAC_ZERO);
+}
+
+static void test_nd_rs_ra_sllao(void **state)
+{
+	struct frame f;
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	/* RS: 4 reserved bytes, then the SLLAO. */
+	ip = start_nd(&f, MAC_MCAST6, LL_A, IP6_ALL_ROUTERS, 133);
+	put32(&f, 0);
+	put_nd_lla(&f, 1, MAC_HOST);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 133);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.type, 133);
+	assert_int_equal(p.nd.flags, ND_F_LLADDR);
+	assert_int_equal(p.nd.target.family, 0);
+	assert_mac(p.nd.lladdr, MAC_HOST);
+
+	/* RA: 12 bytes, then a prefix information option (4 units), an MTU
+	 * option (1 unit), and the SLLAO. */
+	ip = start_nd(&f, MAC_MCAST6, LL_R, IP6_ALL_NODES, 134);
+	put8(&f, 64);	 /* cur hop limit */
+	put8(&f, 0xc0);	 /* M and O */
+	put16(&f, 1800); /* router lifetime */
+	put32(&f, 0);	 /* reachable */
+	put32(&f, 0);	 /* retrans */
+	put_nd_opt(&f, 3, 4);
+	put_nd_opt(&f, 5, 1);
+	put_nd_lla(&f, 1, MAC_PEER);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 134);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.type, 134);
+	assert_int_equal(p.nd.flags, ND_F_LLADDR);
+	assert_int_equal(p.nd.target.family, 0);
+	assert_mac(p.nd.lladdr, MAC_PEER);
+
+	/* An SLLAO two units long (not an Ethernet address) is skipped, and
+	 * the first Ethernet one after it taken. */
+	ip = start_nd(&f, MAC_MCAST6, LL_A, IP6_ALL_ROUTERS, 133);
+	put32(&f, 0);
+	put_nd_opt(&f, 1, 2);
+	put_nd_lla(&f, 1, MAC_PEER);
+	put_nd_lla(&f, 1, MAC_HOST);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.nd.flags, ND_F_LLADDR);
+	assert_mac(p.nd.lladdr, MAC_PEER);
+}
+
+static void test_nd_redirect(void **state)
+{
+	struct frame f;
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	/* The router tells A: for IP6_B, go to fe80::1 (the target) at
+	 * MAC_PEER.  Target, destination, then a TLLAO. */
+	ip = start_nd(&f, MAC_HOST, LL_R, LL_A, 137);
+	put32(&f, 0);
+	putn(&f, LL_R, 16);
+	putn(&f, IP6_B, 16);
+	put_nd_lla(&f, 2, MAC_PEER);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 137);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.type, 137);
+	assert_int_equal(p.nd.flags, ND_F_LLADDR);
+	assert_addr6(&p.nd.target, LL_R);
+	assert_mac(p.nd.lladdr, MAC_PEER);
+
+	/* Cut inside the destination: ICMPv6, not ND. */
+	assert_int_equal(decode_exact(LINK_EN10MB, f.b, 14 + 40 + 4 + 20 + 8, f.n, &p, NULL), 0);
+	assert_icmp6(&p, 137);
+	assert_false(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.type, 0);
+}
+
+static void test_nd_option_len0(void **state)
+{
+	struct frame f;
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	/* A zero-length option first: the walk stops, the NS stays. */
+	ip = start_nd(&f, MAC_MCAST6, LL_A, IP6_SNM_B, 135);
+	put32(&f, 0);
+	putn(&f, IP6_B, 16);
+	put8(&f, 14); /* nonce, length 0 */
+	put8(&f, 0);
+	zeros(&f, 6);
+	put_nd_lla(&f, 1, MAC_HOST);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 135);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.flags, 0);
+	assert_addr6(&p.nd.target, IP6_B);
+	assert_mac(p.nd.lladdr, MAC_ZERO);
+
+	/* A zero-length option of the kind we look for. */
+	ip = start_nd(&f, MAC_MCAST6, LL_A, IP6_SNM_B, 135);
+	put32(&f, 0);
+	putn(&f, IP6_B, 16);
+	put8(&f, 1);
+	put8(&f, 0);
+	putn(&f, MAC_HOST, 6);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.flags, 0);
+
+	/* An option declaring more units than the message has. */
+	ip = start_nd(&f, MAC_MCAST6, LL_A, IP6_SNM_B, 135);
+	put32(&f, 0);
+	putn(&f, IP6_B, 16);
+	put8(&f, 14);
+	put8(&f, 200);
+	zeros(&f, 6);
+	put_nd_lla(&f, 1, MAC_HOST);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.flags, 0);
+}
+
+static void test_nd_truncated(void **state)
+{
+	/* 14 Ethernet + 40 IPv6 + 4 ICMPv6, then 20 of NS, then 8 of SLLAO. */
+	const size_t icmp = 14 + 40 + 4, fixed = icmp + 20;
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	build_ns(&f);
+	assert_int_equal(f.n, fixed + 8);
+	/* The ICMPv6 header decides success, as for any ICMPv6 message. */
+	check_truncation(LINK_EN10MB, &f, icmp);
+	for (size_t caplen = icmp; caplen <= f.n; caplen++) {
+		assert_int_equal(decode_exact(LINK_EN10MB, f.b, caplen, f.n, &p, NULL), 0);
+		assert_icmp6(&p, 135);
+		assert_int_equal(!!(p.flags & PKT_F_ND), caplen >= fixed);
+		assert_int_equal(p.nd.flags, caplen == f.n ? ND_F_LLADDR : 0);
+		if (caplen < f.n)
+			assert_mac(p.nd.lladdr, MAC_ZERO);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1680,6 +2015,13 @@ int main(void)
 		cmocka_unit_test(test_sll_macs),
 		cmocka_unit_test(test_no_mac_raw_loopback),
 		cmocka_unit_test(test_arp_hw_addrs),
+		cmocka_unit_test(test_nd_ns_sllao),
+		cmocka_unit_test(test_nd_ns_dad),
+		cmocka_unit_test(test_nd_na_tllao_flags),
+		cmocka_unit_test(test_nd_rs_ra_sllao),
+		cmocka_unit_test(test_nd_redirect),
+		cmocka_unit_test(test_nd_option_len0),
+		cmocka_unit_test(test_nd_truncated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
