@@ -64,7 +64,12 @@ struct pkt_nd {
 };
 
 /* DHCPv4 (RFC 2131) fields, from the fixed header and, when the snaplen
- * reaches them, the options.  Only Ethernet hardware (htype 1, hlen 6). */
+ * reaches them, the options.  Only Ethernet hardware (htype 1, hlen 6) and
+ * op 1 or 2, over IPv4 UDP with port 67 or 68 at either end.  PKT_F_DHCP
+ * is set once the fixed header up to the end of chaddr (44 bytes) was
+ * captured; the options come 196 bytes later, beyond the default snaplen,
+ * and are read only behind the magic cookie.  A message cut short, or not
+ * DHCP at all, is never an error: the UDP packet still decodes. */
 #define DHCP_OP_REQUEST 1 /* BOOTREQUEST: client to server */
 #define DHCP_OP_REPLY	2 /* BOOTREPLY: server to client */
 struct pkt_dhcp {
@@ -72,7 +77,7 @@ struct pkt_dhcp {
 	uint8_t msgtype;	     /* option 53 (1 DISCOVER .. 8 INFORM); 0 when not captured */
 	uint8_t chaddr[6];	     /* client hardware address (forgeable: never a trust anchor) */
 	struct qaddr ciaddr, yiaddr; /* family 0 when 0.0.0.0 */
-	struct qaddr reqip;	     /* option 50; family 0 when absent or not captured */
+	struct qaddr reqip;	     /* option 50; family 0 when absent, 0.0.0.0 or not captured */
 };
 
 /* The header quoted inside an ICMP/ICMPv6 error: the probe that caused it. */
@@ -116,7 +121,7 @@ struct pkt {
 	uint8_t arp_sha[6], arp_tha[6];
 	struct pkt_nd nd;     /* PKT_F_ND */
 	struct pkt_dhcp dhcp; /* PKT_F_DHCP */
-	uint8_t dhcp6_type;   /* PKT_F_DHCP6: the DHCPv6 message type */
+	uint8_t dhcp6_type;   /* PKT_F_DHCP6 (IPv6 only): the DHCPv6 message type */
 };
 
 /* Why a packet was not decoded; indexes decode_stats.err. */

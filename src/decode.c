@@ -1,7 +1,7 @@
 /* Packet decoding: link layer (with the MAC addresses it carries), optional
  * VLAN tags, ARP or IPv4/IPv6 (with extension headers), then
- * TCP/UDP/ICMP/ICMPv6, the header quoted in ICMP errors, and IPv6
- * neighbour discovery.
+ * TCP/UDP/ICMP/ICMPv6, the header quoted in ICMP errors, IPv6 neighbour
+ * discovery, and the start of DHCPv4 and DHCPv6 messages.
  *
  * This is the daemon's hostile-input surface.  Every byte is read through
  * struct cur, whose helpers check the bound before touching memory and
@@ -82,6 +82,26 @@
  * over a crafted message, whose link-layer option is not worth more. */
 #define ND_MAX_OPTS 32
 
+/* DHCPv4 (RFC 2131 section 2, RFC 2132). */
+#define BOOTPS_PORT	  67
+#define BOOTPC_PORT	  68
+#define BOOTP_HTYPE_ETHER 1
+#define BOOTP_SNAME_FILE  (64 + 128) /* sname and file, between chaddr and the cookie */
+#define BOOTP_CHADDR_LEN  16
+#define DHCP_MAGIC	  0x63825363u
+#define DHCP_OPT_PAD	  0
+#define DHCP_OPT_REQ_IP	  50
+#define DHCP_OPT_MSG_TYPE 53
+#define DHCP_OPT_END	  255
+/* Options in a message, pad bytes included.  Clients send 5 to 20; 64 is
+ * room for the longest parameter lists we have seen while bounding the
+ * walk over a crafted message of pad bytes. */
+#define DHCP_MAX_OPTS 64
+
+/* DHCPv6 (RFC 8415 section 7.2). */
+#define DHCP6_CLIENT_PORT 546
+#define DHCP6_SERVER_PORT 547
+
 /* A read-only window on packet bytes.  Invariant: off <= len.  A narrowed
  * cursor keeps the same base pointer and lowers len, so no pointer
  * arithmetic happens before a bound has been checked. */
@@ -143,6 +163,16 @@ static bool cur_be16(struct cur *c, uint16_t *ret)
 	if (!cur_bytes(c, b, sizeof(b)))
 		return false;
 	*ret = (uint16_t)(b[0] << 8 | b[1]);
+	return true;
+}
+
+static bool cur_be32(struct cur *c, uint32_t *ret)
+{
+	uint8_t b[4];
+
+	if (!cur_bytes(c, b, sizeof(b)))
+		return false;
+	*ret = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 	return true;
 }
 
@@ -389,7 +419,80 @@ static enum decode_err decode_tcp(struct cur *c, struct pkt *p)
 	return DECODE_OK;
 }
 
-static enum decode_err decode_udp(struct cur *c, struct pkt *p)
+/* BOOTP writes 0.0.0.0 for "no address": leave the family 0 then. */
+static void set_v4_unless_zero(struct qaddr *a, const uint8_t b[4])
+{
+	if (b[0] | b[1] | b[2] | b[3])
+		addr_set_v4(a, b);
+}
+
+/* Walks DHCP options (code, length, value; pad and end are one byte) up to
+ * the end option, the end of the capture or DHCP_MAX_OPTS, keeping the
+ * message type and the requested address.  Option overload (52: more
+ * options in sname/file) is not followed. */
+static void dhcp_options(struct cur *c, struct pkt_dhcp *d)
+{
+	for (unsigned n = 0; n < DHCP_MAX_OPTS; n++) {
+		uint8_t code, len, b[4];
+
+		if (!cur_u8(c, &code) || code == DHCP_OPT_END)
+			return;
+		if (code == DHCP_OPT_PAD)
+			continue;
+		if (!cur_u8(c, &len))
+			return;
+		if (code == DHCP_OPT_MSG_TYPE && len == 1) {
+			if (!cur_u8(c, &d->msgtype))
+				return;
+		} else if (code == DHCP_OPT_REQ_IP && len == 4) {
+			if (!cur_bytes(c, b, sizeof(b)))
+				return;
+			set_v4_unless_zero(&d->reqip, b);
+		} else if (!cur_skip(c, len)) {
+			return;
+		}
+	}
+}
+
+/* DHCPv4: the BOOTP fixed header at the start of the UDP payload, then the
+ * options when the capture reaches them (the default snaplen ends inside
+ * sname, 236 bytes before them).  Best effort, never an error for the UDP
+ * packet: a fixed header cut before the end of chaddr, or one that is not
+ * Ethernet BOOTP, leaves PKT_F_DHCP clear. */
+static void decode_dhcp(struct cur *c, struct pkt *p)
+{
+	struct pkt_dhcp d = {0};
+	uint8_t htype, hlen, ci[4], yi[4];
+	uint32_t magic;
+
+	/* op htype hlen, then hops(1) xid(4) secs(2) flags(2), ciaddr
+	 * yiaddr, siaddr giaddr (8), chaddr(16) of which a MAC uses 6. */
+	if (!cur_u8(c, &d.op) || !cur_u8(c, &htype) || !cur_u8(c, &hlen) || !cur_skip(c, 9) ||
+	    !cur_bytes(c, ci, sizeof(ci)) || !cur_bytes(c, yi, sizeof(yi)) || !cur_skip(c, 8) ||
+	    !cur_bytes(c, d.chaddr, MAC_LEN) || !cur_skip(c, BOOTP_CHADDR_LEN - MAC_LEN))
+		return;
+	if (htype != BOOTP_HTYPE_ETHER || hlen != MAC_LEN ||
+	    (d.op != DHCP_OP_REQUEST && d.op != DHCP_OP_REPLY))
+		return;
+	set_v4_unless_zero(&d.ciaddr, ci);
+	set_v4_unless_zero(&d.yiaddr, yi);
+	/* Without the cookie this is plain BOOTP, or not BOOTP at all: the
+	 * options would be someone else's bytes. */
+	if (cur_skip(c, BOOTP_SNAME_FILE) && cur_be32(c, &magic) && magic == DHCP_MAGIC)
+		dhcp_options(c, &d);
+	p->dhcp = d;
+	p->flags |= PKT_F_DHCP;
+}
+
+/* DHCPv6: the message type only.  Client DUIDs may carry a MAC, but any
+ * MAC the client likes (often another NIC's), so they are not read. */
+static void decode_dhcp6(struct cur *c, struct pkt *p)
+{
+	if (cur_u8(c, &p->dhcp6_type))
+		p->flags |= PKT_F_DHCP6;
+}
+
+static enum decode_err decode_udp(struct cur *c, bool v6, struct pkt *p)
 {
 	uint16_t sport, dport;
 
@@ -400,6 +503,13 @@ static enum decode_err decode_udp(struct cur *c, struct pkt *p)
 	p->sport = sport;
 	p->dport = dport;
 	p->flags |= PKT_F_L4;
+	/* DHCPv4 is IPv4 only, DHCPv6 IPv6 only. */
+	if (!v6 && (sport == BOOTPS_PORT || sport == BOOTPC_PORT || dport == BOOTPS_PORT ||
+		    dport == BOOTPC_PORT))
+		decode_dhcp(c, p);
+	else if (v6 && (sport == DHCP6_CLIENT_PORT || sport == DHCP6_SERVER_PORT ||
+			dport == DHCP6_CLIENT_PORT || dport == DHCP6_SERVER_PORT))
+		decode_dhcp6(c, p);
 	return DECODE_OK;
 }
 
@@ -528,7 +638,7 @@ static enum decode_err decode_ip(struct cur *c, bool v6, struct pkt *p)
 	if (ip.proto == IPPROTO_TCP)
 		e = decode_tcp(c, p);
 	else if (ip.proto == IPPROTO_UDP)
-		e = decode_udp(c, p);
+		e = decode_udp(c, v6, p);
 	else if (ip.proto == (v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP))
 		e = decode_icmp(c, v6, p);
 	else

@@ -26,6 +26,7 @@ static const uint8_t MAC_BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const uint8_t MAC_MCAST4[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb};
 static const uint8_t MAC_MCAST6[6] = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
 static const uint8_t MAC_PEER[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+static const uint8_t MAC_CLIENT[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x0c}; /* a DHCP chaddr */
 static const uint8_t MAC_ZERO[6];
 
 static const uint8_t IP_A[4] = {192, 168, 1, 10};
@@ -1981,6 +1982,261 @@ static void test_nd_truncated(void **state)
 	}
 }
 
+/* DHCP client and server addresses, and the option bytes after the
+ * cookie of four typical messages. */
+static const uint8_t IP_ZERO[4];
+static const uint8_t IP_LIMITED_BCAST[4] = {255, 255, 255, 255};
+static const uint8_t DHCP_DISCOVER_OPTS[] = {53, 1, 1, 55, 4, 1, 3, 6, 15, 255};
+static const uint8_t DHCP_REQUEST_OPTS[] = {53, 1,  3, 50, 4, 192, 168, 1,
+					    10, 54, 4, 10, 0, 0,   1,	255};
+static const uint8_t DHCP_ACK_OPTS[] = {0, 0, 53, 1,  5, 54, 4,	  10,  0,   0, 1,   51, 4,
+					0, 0, 14, 16, 1, 4,  255, 255, 255, 0, 255, 0,	0};
+#define DHCP_COOKIE 0x63825363u
+
+/* Ethernet / IPv4 / UDP / BOOTP.  A request (op 1) goes from 0.0.0.0:68
+ * to 255.255.255.255:67, a reply from the server R:67 to A:68. */
+static void build_dhcp(struct frame *f, unsigned op, const uint8_t ciaddr[4],
+		       const uint8_t yiaddr[4], uint32_t cookie, const uint8_t *opts, size_t optlen)
+{
+	size_t ip, udp;
+
+	f->n = 0;
+	put_eth(f, op == 1 ? MAC_BCAST : MAC_PEER, 0x0800);
+	ip = put_ipv4(f, IPPROTO_UDP, op == 1 ? IP_ZERO : IP_R, op == 1 ? IP_LIMITED_BCAST : IP_A,
+		      0, 0);
+	udp = f->n;
+	put16(f, op == 1 ? 68 : 67);
+	put16(f, op == 1 ? 67 : 68);
+	put16(f, 0); /* length: below */
+	put16(f, 0);
+	put8(f, op);
+	put8(f, 1); /* htype Ethernet */
+	put8(f, 6); /* hlen */
+	put8(f, 0); /* hops */
+	put32(f, 0x3903f326);
+	put16(f, 0);	  /* secs */
+	put16(f, 0x8000); /* broadcast flag */
+	putn(f, ciaddr, 4);
+	putn(f, yiaddr, 4);
+	putn(f, op == 1 ? IP_ZERO : IP_R, 4); /* siaddr */
+	put32(f, 0);			      /* giaddr */
+	putn(f, MAC_CLIENT, 6);
+	zeros(f, 10);
+	zeros(f, 64 + 128); /* sname, file */
+	put32(f, cookie);
+	putn(f, opts, optlen);
+	set16(f, udp + 4, (unsigned)(f->n - udp));
+	ipv4_end(f, ip);
+}
+
+/* Start of BOOTP in an Ethernet/IPv4 frame, and the bytes PKT_F_DHCP needs. */
+#define DHCP_AT	  (14 + 20 + 8)
+#define DHCP_NEED (DHCP_AT + 44)
+
+static void test_dhcp_discover_request(void **state)
+{
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE, DHCP_DISCOVER_OPTS,
+		   sizeof(DHCP_DISCOVER_OPTS));
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.proto, IPPROTO_UDP);
+	assert_int_equal(p.sport, 68);
+	assert_int_equal(p.dport, 67);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_DHCP | PKT_F_L2_BCAST | ETH_MACS);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REQUEST);
+	assert_int_equal(p.dhcp.msgtype, 1);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_int_equal(p.dhcp.ciaddr.family, 0);
+	assert_int_equal(p.dhcp.yiaddr.family, 0);
+	assert_int_equal(p.dhcp.reqip.family, 0);
+
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE, DHCP_REQUEST_OPTS,
+		   sizeof(DHCP_REQUEST_OPTS));
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_DHCP);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REQUEST);
+	assert_int_equal(p.dhcp.msgtype, 3);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_addr4(&p.dhcp.reqip, IP_A);
+
+	/* The daemon's snaplen, 160 bytes: the fixed header's start only. */
+	assert_int_equal(decode_exact(LINK_EN10MB, f.b, 160, f.n, &p, NULL), 0);
+	assert_true(p.flags & PKT_F_DHCP);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REQUEST);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_int_equal(p.dhcp.msgtype, 0);
+	assert_int_equal(p.dhcp.reqip.family, 0);
+
+	/* A renewal, unicast from a client that has its address. */
+	build_dhcp(&f, 1, IP_A, IP_ZERO, DHCP_COOKIE, (const uint8_t[]){53, 1, 3, 255}, 4);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_addr4(&p.dhcp.ciaddr, IP_A);
+	assert_int_equal(p.dhcp.yiaddr.family, 0);
+	assert_int_equal(p.dhcp.msgtype, 3);
+}
+
+static void test_dhcp_ack(void **state)
+{
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	build_dhcp(&f, 2, IP_ZERO, IP_A, DHCP_COOKIE, DHCP_ACK_OPTS, sizeof(DHCP_ACK_OPTS));
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.sport, 67);
+	assert_int_equal(p.dport, 68);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_DHCP | ETH_MACS);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REPLY);
+	assert_int_equal(p.dhcp.msgtype, 5);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_addr4(&p.dhcp.yiaddr, IP_A);
+	assert_int_equal(p.dhcp.ciaddr.family, 0);
+	assert_int_equal(p.dhcp.reqip.family, 0);
+
+	/* Cut at 160 bytes: yiaddr is there, the message type is not. */
+	assert_int_equal(decode_exact(LINK_EN10MB, f.b, 160, f.n, &p, NULL), 0);
+	assert_true(p.flags & PKT_F_DHCP);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REPLY);
+	assert_addr4(&p.dhcp.yiaddr, IP_A);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_int_equal(p.dhcp.msgtype, 0);
+
+	/* The message type arrives with its option, 2 pads and 3 bytes in. */
+	for (size_t caplen = DHCP_NEED; caplen <= f.n; caplen++) {
+		assert_int_equal(decode_exact(LINK_EN10MB, f.b, caplen, f.n, &p, NULL), 0);
+		assert_true(p.flags & PKT_F_DHCP);
+		assert_int_equal(p.dhcp.msgtype, caplen >= DHCP_AT + 240 + 5 ? 5 : 0);
+	}
+}
+
+static void test_dhcp_truncated(void **state)
+{
+	struct frame f;
+	struct pkt p;
+	struct decode_stats st = {0};
+
+	(void)state;
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE, DHCP_DISCOVER_OPTS,
+		   sizeof(DHCP_DISCOVER_OPTS));
+	/* UDP needs its 8 bytes, as ever; BOOTP is a bonus on top. */
+	check_truncation(LINK_EN10MB, &f, DHCP_AT);
+	for (size_t caplen = DHCP_AT; caplen <= f.n; caplen++) {
+		assert_int_equal(decode_exact(LINK_EN10MB, f.b, caplen, f.n, &p, &st), 0);
+		assert_true(p.flags & PKT_F_L4);
+		assert_int_equal(p.dport, 67);
+		assert_int_equal(!!(p.flags & PKT_F_DHCP), caplen >= DHCP_NEED);
+	}
+	assert_int_equal(st.decoded, st.packets);
+
+	/* The IP total length, not only the capture, ends the message. */
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE, NULL, 0);
+	set16(&f, 14 + 2, 20 + 8 + 43);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & PKT_F_DHCP, 0);
+
+	/* Not Ethernet hardware (IEEE 802, htype 6), or a 16-byte chaddr. */
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE, NULL, 0);
+	f.b[DHCP_AT + 1] = 6;
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & PKT_F_DHCP, 0);
+	f.b[DHCP_AT + 1] = 1;
+	f.b[DHCP_AT + 2] = 16;
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & PKT_F_DHCP, 0);
+	/* An op that is neither request nor reply. */
+	f.b[DHCP_AT + 2] = 6;
+	f.b[DHCP_AT] = 3;
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & PKT_F_DHCP, 0);
+}
+
+static void test_dhcp_bad_cookie(void **state)
+{
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	/* Plain BOOTP, or not DHCP: the fixed header stands, the bytes after
+	 * it are not options. */
+	build_dhcp(&f, 2, IP_ZERO, IP_A, 0x63825364, DHCP_REQUEST_OPTS, sizeof(DHCP_REQUEST_OPTS));
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_DHCP);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REPLY);
+	assert_addr4(&p.dhcp.yiaddr, IP_A);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_int_equal(p.dhcp.msgtype, 0);
+	assert_int_equal(p.dhcp.reqip.family, 0);
+
+	/* Options that run past the capture stop quietly; a zero requested
+	 * address is no address. */
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE,
+		   (const uint8_t[]){50, 4, 0, 0, 0, 0, 53, 1, 7, 12, 200, 'h'}, 12);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_DHCP);
+	assert_int_equal(p.dhcp.reqip.family, 0);
+	assert_int_equal(p.dhcp.msgtype, 7);
+}
+
+static void test_dhcp6_solicit(void **state)
+{
+	static const uint8_t all_dhcp[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2};
+	struct frame f = {0};
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	/* SOLICIT (1), transaction id, a client identifier (DUID-LL of some
+	 * MAC: deliberately not read). */
+	put_eth(&f, MAC_MCAST6, 0x86dd);
+	ip = put_ipv6(&f, IPPROTO_UDP, LL_A, all_dhcp);
+	put16(&f, 546);
+	put16(&f, 547);
+	put16(&f, 8 + 4 + 14);
+	put16(&f, 0);
+	put8(&f, 1);
+	put8(&f, 0x12);
+	put16(&f, 0x3456);
+	put16(&f, 1); /* OPTION_CLIENTID */
+	put16(&f, 10);
+	put16(&f, 3); /* DUID-LL */
+	put16(&f, 1);
+	putn(&f, MAC_PEER, 6);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_DHCP6 | PKT_F_L2_BCAST | ETH_MACS);
+	assert_int_equal(p.dhcp6_type, 1);
+	assert_int_equal(p.dport, 547);
+
+	/* No payload captured: plain UDP. */
+	assert_int_equal(decode_exact(LINK_EN10MB, f.b, 14 + 40 + 8, f.n, &p, NULL), 0);
+	assert_int_equal(p.flags & PKT_F_DHCP6, 0);
+	assert_int_equal(p.dhcp6_type, 0);
+	assert_true(p.flags & PKT_F_L4);
+
+	/* The same ports over IPv4 are not DHCPv6, nor 67/68 over IPv6
+	 * DHCPv4. */
+	f.n = 0;
+	put_eth(&f, MAC_PEER, 0x0800);
+	ip = put_ipv4(&f, IPPROTO_UDP, IP_A, IP_B, 0, 0);
+	put_udp(&f, 546, 547, 4);
+	ipv4_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & (PKT_F_DHCP6 | PKT_F_DHCP), 0);
+	f.n = 0;
+	put_eth(&f, MAC_PEER, 0x86dd);
+	ip = put_ipv6(&f, IPPROTO_UDP, IP6_A, IP6_B);
+	put_udp(&f, 68, 67, 300);
+	f.b[14 + 40 + 8] = 1;
+	f.b[14 + 40 + 9] = 1;
+	f.b[14 + 40 + 10] = 6;
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & (PKT_F_DHCP6 | PKT_F_DHCP), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2022,6 +2278,11 @@ int main(void)
 		cmocka_unit_test(test_nd_redirect),
 		cmocka_unit_test(test_nd_option_len0),
 		cmocka_unit_test(test_nd_truncated),
+		cmocka_unit_test(test_dhcp_discover_request),
+		cmocka_unit_test(test_dhcp_ack),
+		cmocka_unit_test(test_dhcp_truncated),
+		cmocka_unit_test(test_dhcp_bad_cookie),
+		cmocka_unit_test(test_dhcp6_solicit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
