@@ -44,7 +44,14 @@ enum pkt_l3 {
 #define PKT_F_DHCP     0x0080 /* dhcp holds a DHCPv4 (BOOTP) message */
 #define PKT_F_DHCP6    0x0100 /* a DHCPv6 message (UDP 546/547): msg type in dhcp6_type */
 
-/* Neighbour discovery (RFC 4861), ICMPv6 types 133 to 137. */
+/* Neighbour discovery (RFC 4861), ICMPv6 types 133 to 137.  PKT_F_ND is set
+ * once the message's fixed part (up to its options) was captured; the
+ * packet is ICMPv6 for the detectors either way.  The decoder does not
+ * apply RFC 4861's validity checks (hop limit 255, code 0): pkt.ttl and
+ * pkt.icmp_code are there for the caller, who must check them before
+ * trusting a binding (an off-link sender cannot produce hop limit 255).
+ * lladdr is the first option of the expected kind with the Ethernet length,
+ * as sent: forgeable, and not checked to be unicast. */
 #define ND_F_ROUTER    0x01 /* NA: R flag */
 #define ND_F_SOLICITED 0x02 /* NA: S flag */
 #define ND_F_OVERRIDE  0x04 /* NA: O flag */
@@ -57,7 +64,12 @@ struct pkt_nd {
 };
 
 /* DHCPv4 (RFC 2131) fields, from the fixed header and, when the snaplen
- * reaches them, the options.  Only Ethernet hardware (htype 1, hlen 6). */
+ * reaches them, the options.  Only Ethernet hardware (htype 1, hlen 6) and
+ * op 1 or 2, over IPv4 UDP with port 67 or 68 at either end.  PKT_F_DHCP
+ * is set once the fixed header up to the end of chaddr (44 bytes) was
+ * captured; the options come 196 bytes later, beyond the default snaplen,
+ * and are read only behind the magic cookie.  A message cut short, or not
+ * DHCP at all, is never an error: the UDP packet still decodes. */
 #define DHCP_OP_REQUEST 1 /* BOOTREQUEST: client to server */
 #define DHCP_OP_REPLY	2 /* BOOTREPLY: server to client */
 struct pkt_dhcp {
@@ -65,7 +77,7 @@ struct pkt_dhcp {
 	uint8_t msgtype;	     /* option 53 (1 DISCOVER .. 8 INFORM); 0 when not captured */
 	uint8_t chaddr[6];	     /* client hardware address (forgeable: never a trust anchor) */
 	struct qaddr ciaddr, yiaddr; /* family 0 when 0.0.0.0 */
-	struct qaddr reqip;	     /* option 50; family 0 when absent or not captured */
+	struct qaddr reqip;	     /* option 50; family 0 when absent, 0.0.0.0 or not captured */
 };
 
 /* The header quoted inside an ICMP/ICMPv6 error: the probe that caused it. */
@@ -100,13 +112,16 @@ struct pkt {
 	/* Link layer: who sent the frame, and to whom.  Ethernet has both;
 	 * Linux cooked captures (SLL, SLL2) carry the source only, and only
 	 * when its hardware type is Ethernet (for outgoing packets, the
-	 * gateway's own); raw IP and loopback have none. */
+	 * gateway's own); raw IP and loopback have none.  A source that is a
+	 * group address (I/G bit set) or all zero is no machine's
+	 * (mac_is_unicast()): the frame still decodes, PKT_F_SMAC stays clear
+	 * and src_mac zero.  So PKT_F_SMAC implies a unicast src_mac. */
 	uint8_t src_mac[6], dst_mac[6];
 	/* ARP (l3 == PKT_L3_ARP): sender and target hardware addresses. */
 	uint8_t arp_sha[6], arp_tha[6];
 	struct pkt_nd nd;     /* PKT_F_ND */
 	struct pkt_dhcp dhcp; /* PKT_F_DHCP */
-	uint8_t dhcp6_type;   /* PKT_F_DHCP6: the DHCPv6 message type */
+	uint8_t dhcp6_type;   /* PKT_F_DHCP6 (IPv6 only): the DHCPv6 message type */
 };
 
 /* Why a packet was not decoded; indexes decode_stats.err. */

@@ -1,6 +1,7 @@
-/* Packet decoding: link layer, optional VLAN tags, ARP or IPv4/IPv6 (with
- * extension headers), then TCP/UDP/ICMP/ICMPv6, and the header quoted in
- * ICMP errors.
+/* Packet decoding: link layer (with the MAC addresses it carries), optional
+ * VLAN tags, ARP or IPv4/IPv6 (with extension headers), then
+ * TCP/UDP/ICMP/ICMPv6, the header quoted in ICMP errors, IPv6 neighbour
+ * discovery, and the start of DHCPv4 and DHCPv6 messages.
  *
  * This is the daemon's hostile-input surface.  Every byte is read through
  * struct cur, whose helpers check the bound before touching memory and
@@ -60,6 +61,46 @@
 
 #define IP_MF	   0x2000 /* IPv4 more-fragments flag */
 #define IP_OFFMASK 0x1fff /* IPv4 fragment offset, in 8-byte units */
+
+#define SLL_HATYPE_ETHER 1 /* ARPHRD_ETHER: the SLL/SLL2 address is a MAC */
+
+/* Neighbour discovery (RFC 4861 section 4). */
+#define ND_RS		133
+#define ND_RA		134
+#define ND_NS		135
+#define ND_NA		136
+#define ND_REDIRECT	137
+#define ND_OPT_SLLA	1    /* source link-layer address */
+#define ND_OPT_TLLA	2    /* target link-layer address */
+#define ND_NA_ROUTER	0x80 /* NA flags byte */
+#define ND_NA_SOLICITED 0x40
+#define ND_NA_OVERRIDE	0x20
+#define ND_RA_FIXED	12 /* hop limit, flags, lifetime(2), reachable(4), retrans(4) */
+/* Every option is at least 8 bytes, so a 1500-byte message holds at most
+ * 180.  Real ones carry a handful (an RA: SLLAO, MTU, a few prefixes,
+ * routes, RDNSS, DNSSL); 32 leaves room for those and bounds the walk
+ * over a crafted message, whose link-layer option is not worth more. */
+#define ND_MAX_OPTS 32
+
+/* DHCPv4 (RFC 2131 section 2, RFC 2132). */
+#define BOOTPS_PORT	  67
+#define BOOTPC_PORT	  68
+#define BOOTP_HTYPE_ETHER 1
+#define BOOTP_SNAME_FILE  (64 + 128) /* sname and file, between chaddr and the cookie */
+#define BOOTP_CHADDR_LEN  16
+#define DHCP_MAGIC	  0x63825363u
+#define DHCP_OPT_PAD	  0
+#define DHCP_OPT_REQ_IP	  50
+#define DHCP_OPT_MSG_TYPE 53
+#define DHCP_OPT_END	  255
+/* Options in a message, pad bytes included.  Clients send 5 to 20; 64 is
+ * room for the longest parameter lists we have seen while bounding the
+ * walk over a crafted message of pad bytes. */
+#define DHCP_MAX_OPTS 64
+
+/* DHCPv6 (RFC 8415 section 7.2). */
+#define DHCP6_CLIENT_PORT 546
+#define DHCP6_SERVER_PORT 547
 
 /* A read-only window on packet bytes.  Invariant: off <= len.  A narrowed
  * cursor keeps the same base pointer and lowers len, so no pointer
@@ -122,6 +163,16 @@ static bool cur_be16(struct cur *c, uint16_t *ret)
 	if (!cur_bytes(c, b, sizeof(b)))
 		return false;
 	*ret = (uint16_t)(b[0] << 8 | b[1]);
+	return true;
+}
+
+static bool cur_be32(struct cur *c, uint32_t *ret)
+{
+	uint8_t b[4];
+
+	if (!cur_bytes(c, b, sizeof(b)))
+		return false;
+	*ret = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 	return true;
 }
 
@@ -368,7 +419,80 @@ static enum decode_err decode_tcp(struct cur *c, struct pkt *p)
 	return DECODE_OK;
 }
 
-static enum decode_err decode_udp(struct cur *c, struct pkt *p)
+/* BOOTP writes 0.0.0.0 for "no address": leave the family 0 then. */
+static void set_v4_unless_zero(struct qaddr *a, const uint8_t b[4])
+{
+	if (b[0] | b[1] | b[2] | b[3])
+		addr_set_v4(a, b);
+}
+
+/* Walks DHCP options (code, length, value; pad and end are one byte) up to
+ * the end option, the end of the capture or DHCP_MAX_OPTS, keeping the
+ * message type and the requested address.  Option overload (52: more
+ * options in sname/file) is not followed. */
+static void dhcp_options(struct cur *c, struct pkt_dhcp *d)
+{
+	for (unsigned n = 0; n < DHCP_MAX_OPTS; n++) {
+		uint8_t code, len, b[4];
+
+		if (!cur_u8(c, &code) || code == DHCP_OPT_END)
+			return;
+		if (code == DHCP_OPT_PAD)
+			continue;
+		if (!cur_u8(c, &len))
+			return;
+		if (code == DHCP_OPT_MSG_TYPE && len == 1) {
+			if (!cur_u8(c, &d->msgtype))
+				return;
+		} else if (code == DHCP_OPT_REQ_IP && len == 4) {
+			if (!cur_bytes(c, b, sizeof(b)))
+				return;
+			set_v4_unless_zero(&d->reqip, b);
+		} else if (!cur_skip(c, len)) {
+			return;
+		}
+	}
+}
+
+/* DHCPv4: the BOOTP fixed header at the start of the UDP payload, then the
+ * options when the capture reaches them (the default snaplen ends inside
+ * sname, 236 bytes before them).  Best effort, never an error for the UDP
+ * packet: a fixed header cut before the end of chaddr, or one that is not
+ * Ethernet BOOTP, leaves PKT_F_DHCP clear. */
+static void decode_dhcp(struct cur *c, struct pkt *p)
+{
+	struct pkt_dhcp d = {0};
+	uint8_t htype, hlen, ci[4], yi[4];
+	uint32_t magic;
+
+	/* op htype hlen, then hops(1) xid(4) secs(2) flags(2), ciaddr
+	 * yiaddr, siaddr giaddr (8), chaddr(16) of which a MAC uses 6. */
+	if (!cur_u8(c, &d.op) || !cur_u8(c, &htype) || !cur_u8(c, &hlen) || !cur_skip(c, 9) ||
+	    !cur_bytes(c, ci, sizeof(ci)) || !cur_bytes(c, yi, sizeof(yi)) || !cur_skip(c, 8) ||
+	    !cur_bytes(c, d.chaddr, MAC_LEN) || !cur_skip(c, BOOTP_CHADDR_LEN - MAC_LEN))
+		return;
+	if (htype != BOOTP_HTYPE_ETHER || hlen != MAC_LEN ||
+	    (d.op != DHCP_OP_REQUEST && d.op != DHCP_OP_REPLY))
+		return;
+	set_v4_unless_zero(&d.ciaddr, ci);
+	set_v4_unless_zero(&d.yiaddr, yi);
+	/* Without the cookie this is plain BOOTP, or not BOOTP at all: the
+	 * options would be someone else's bytes. */
+	if (cur_skip(c, BOOTP_SNAME_FILE) && cur_be32(c, &magic) && magic == DHCP_MAGIC)
+		dhcp_options(c, &d);
+	p->dhcp = d;
+	p->flags |= PKT_F_DHCP;
+}
+
+/* DHCPv6: the message type only.  Client DUIDs may carry a MAC, but any
+ * MAC the client likes (often another NIC's), so they are not read. */
+static void decode_dhcp6(struct cur *c, struct pkt *p)
+{
+	if (cur_u8(c, &p->dhcp6_type))
+		p->flags |= PKT_F_DHCP6;
+}
+
+static enum decode_err decode_udp(struct cur *c, bool v6, struct pkt *p)
 {
 	uint16_t sport, dport;
 
@@ -379,7 +503,84 @@ static enum decode_err decode_udp(struct cur *c, struct pkt *p)
 	p->sport = sport;
 	p->dport = dport;
 	p->flags |= PKT_F_L4;
+	/* DHCPv4 is IPv4 only, DHCPv6 IPv6 only. */
+	if (!v6 && (sport == BOOTPS_PORT || sport == BOOTPC_PORT || dport == BOOTPS_PORT ||
+		    dport == BOOTPC_PORT))
+		decode_dhcp(c, p);
+	else if (v6 && (sport == DHCP6_CLIENT_PORT || sport == DHCP6_SERVER_PORT ||
+			dport == DHCP6_CLIENT_PORT || dport == DHCP6_SERVER_PORT))
+		decode_dhcp6(c, p);
 	return DECODE_OK;
+}
+
+/* Walks the options of an ND message (type, length in 8-byte units) for
+ * the link-layer address option `want`.  Only the Ethernet form, one unit
+ * holding a MAC, is taken, and the first one wins.  A zero length is
+ * malformed (RFC 4861 4.6) and leaves the rest unparseable, so the walk
+ * stops there, as at the end of the capture: the message stays decoded. */
+static void nd_options(struct cur *c, uint8_t want, struct pkt_nd *nd)
+{
+	for (unsigned n = 0; n < ND_MAX_OPTS; n++) {
+		uint8_t type, len;
+
+		if (!cur_u8(c, &type) || !cur_u8(c, &len) || len == 0)
+			return;
+		if (type == want && len == 1) {
+			if (cur_bytes(c, nd->lladdr, MAC_LEN))
+				nd->flags |= ND_F_LLADDR;
+			return;
+		}
+		if (!cur_skip(c, (size_t)len * 8 - 2))
+			return;
+	}
+}
+
+/* Neighbour discovery (RFC 4861 section 4), from just after the ICMPv6
+ * type, code and checksum.  Writes *ret and returns true once the fixed
+ * part of the message is read; a message cut before its options start is
+ * still ICMPv6 for the detectors, just not ND. */
+static bool decode_nd(struct cur *c, uint8_t type, struct pkt_nd *ret)
+{
+	struct pkt_nd nd = {.type = type};
+	uint8_t want = ND_OPT_SLLA;
+	uint8_t b[16], first;
+
+	switch (type) {
+	case ND_RS:
+		if (!cur_skip(c, 4)) /* reserved */
+			return false;
+		break;
+	case ND_RA:
+		if (!cur_skip(c, ND_RA_FIXED))
+			return false;
+		break;
+	case ND_NS:
+	case ND_NA:
+	case ND_REDIRECT:
+		/* NA flags or reserved (1), reserved (3), target; a redirect
+		 * then has the destination. */
+		if (!cur_u8(c, &first) || !cur_skip(c, 3) || !cur_bytes(c, b, sizeof(b)))
+			return false;
+		if (type == ND_REDIRECT && !cur_skip(c, 16))
+			return false;
+		addr_set_v6(&nd.target, b);
+		if (type == ND_NA) {
+			if (first & ND_NA_ROUTER)
+				nd.flags |= ND_F_ROUTER;
+			if (first & ND_NA_SOLICITED)
+				nd.flags |= ND_F_SOLICITED;
+			if (first & ND_NA_OVERRIDE)
+				nd.flags |= ND_F_OVERRIDE;
+		}
+		if (type != ND_NS)
+			want = ND_OPT_TLLA;
+		break;
+	default:
+		return false;
+	}
+	nd_options(c, want, &nd);
+	*ret = nd;
+	return true;
 }
 
 static enum decode_err decode_icmp(struct cur *c, bool v6, struct pkt *p)
@@ -402,6 +603,8 @@ static enum decode_err decode_icmp(struct cur *c, bool v6, struct pkt *p)
 	/* Errors carry 4 unused (or MTU) bytes, then the offending packet. */
 	if (error && cur_skip(c, ICMP_ERR_HDR - ICMP_HDR_LEN))
 		decode_quote(c, v6, &p->quote);
+	if (v6 && type >= ND_RS && type <= ND_REDIRECT && decode_nd(c, type, &p->nd))
+		p->flags |= PKT_F_ND;
 	p->icmp_type = type;
 	p->icmp_code = code;
 	p->icmp_id = id;
@@ -435,7 +638,7 @@ static enum decode_err decode_ip(struct cur *c, bool v6, struct pkt *p)
 	if (ip.proto == IPPROTO_TCP)
 		e = decode_tcp(c, p);
 	else if (ip.proto == IPPROTO_UDP)
-		e = decode_udp(c, p);
+		e = decode_udp(c, v6, p);
 	else if (ip.proto == (v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP))
 		e = decode_icmp(c, v6, p);
 	else
@@ -458,7 +661,7 @@ static enum decode_err decode_ip(struct cur *c, bool v6, struct pkt *p)
 static enum decode_err decode_arp(struct cur *c, struct pkt *p)
 {
 	uint16_t htype, ptype, op;
-	uint8_t hlen, plen, spa[4], tpa[4];
+	uint8_t hlen, plen, spa[4], tpa[4], sha[MAC_LEN], tha[MAC_LEN];
 
 	if (!cur_be16(c, &htype) || !cur_be16(c, &ptype) || !cur_u8(c, &hlen) || !cur_u8(c, &plen))
 		return DECODE_E_TRUNCATED;
@@ -466,11 +669,13 @@ static enum decode_err decode_arp(struct cur *c, struct pkt *p)
 	 * maps to the hosts we track. */
 	if (htype != 1 || ptype != ETHERTYPE_IPV4 || hlen != 6 || plen != 4)
 		return DECODE_E_UNSUPPORTED;
-	if (!cur_be16(c, &op) || !cur_skip(c, 6) || !cur_bytes(c, spa, 4) || !cur_skip(c, 6) ||
-	    !cur_bytes(c, tpa, 4))
+	if (!cur_be16(c, &op) || !cur_bytes(c, sha, MAC_LEN) || !cur_bytes(c, spa, 4) ||
+	    !cur_bytes(c, tha, MAC_LEN) || !cur_bytes(c, tpa, 4))
 		return DECODE_E_TRUNCATED;
 	p->l3 = PKT_L3_ARP;
 	p->arp_op = op;
+	memcpy(p->arp_sha, sha, MAC_LEN);
+	memcpy(p->arp_tha, tha, MAC_LEN);
 	addr_set_v4(&p->src, spa);
 	addr_set_v4(&p->dst, tpa);
 	return DECODE_OK;
@@ -501,17 +706,31 @@ static enum decode_err decode_ethertype(struct cur *c, uint16_t type, struct pkt
 	}
 }
 
+/* A source MAC names the machine that sent the frame, unless it is a group
+ * address or all zero (see mac_is_unicast()): no machine sends from
+ * those, so such a frame is forged, or from a loopback device. */
+static void set_src_mac(struct pkt *p, const uint8_t mac[MAC_LEN])
+{
+	if (!mac_is_unicast(mac))
+		return;
+	memcpy(p->src_mac, mac, MAC_LEN);
+	p->flags |= PKT_F_SMAC;
+}
+
 static enum decode_err decode_ether(struct cur *c, struct pkt *p)
 {
-	uint8_t dst0;
+	uint8_t smac[MAC_LEN];
 	uint16_t type;
 
-	/* Only the first destination byte matters: its low bit is the
-	 * I/G (group) bit, set for broadcast and multicast. */
-	if (!cur_u8(c, &dst0) || !cur_skip(c, 11) || !cur_be16(c, &type))
+	if (!cur_bytes(c, p->dst_mac, MAC_LEN) || !cur_bytes(c, smac, MAC_LEN) ||
+	    !cur_be16(c, &type))
 		return DECODE_E_TRUNCATED;
-	if (dst0 & 0x01)
+	p->flags |= PKT_F_DMAC;
+	/* The low bit of the first byte is the I/G (group) bit, set for
+	 * broadcast and multicast. */
+	if (p->dst_mac[0] & 0x01)
 		p->flags |= PKT_F_L2_BCAST;
+	set_src_mac(p, smac);
 	return decode_ethertype(c, type, p);
 }
 
@@ -523,27 +742,41 @@ static void sll_pkttype(uint16_t pkttype, struct pkt *p)
 		p->flags |= PKT_F_OUTGOING;
 }
 
+/* The cooked header's address field is the sender's link-layer address,
+ * for outgoing packets the capturing interface's own.  Only an Ethernet
+ * device's is a MAC. */
+static void sll_src_mac(uint16_t hatype, uint16_t halen, const uint8_t addr[8], struct pkt *p)
+{
+	if (hatype == SLL_HATYPE_ETHER && halen == MAC_LEN)
+		set_src_mac(p, addr);
+}
+
 static enum decode_err decode_sll(struct cur *c, struct pkt *p)
 {
-	uint16_t pkttype, proto;
+	uint16_t pkttype, hatype, halen, proto;
+	uint8_t addr[8];
 
 	/* pkttype(2) hatype(2) halen(2) addr(8) protocol(2) */
-	if (!cur_be16(c, &pkttype) || !cur_skip(c, 12) || !cur_be16(c, &proto))
+	if (!cur_be16(c, &pkttype) || !cur_be16(c, &hatype) || !cur_be16(c, &halen) ||
+	    !cur_bytes(c, addr, sizeof(addr)) || !cur_be16(c, &proto))
 		return DECODE_E_TRUNCATED;
 	sll_pkttype(pkttype, p);
+	sll_src_mac(hatype, halen, addr, p);
 	return decode_ethertype(c, proto, p);
 }
 
 static enum decode_err decode_sll2(struct cur *c, struct pkt *p)
 {
-	uint16_t proto;
-	uint8_t pkttype;
+	uint16_t proto, hatype;
+	uint8_t pkttype, halen, addr[8];
 
 	/* protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1)
 	 * addr(8) */
-	if (!cur_be16(c, &proto) || !cur_skip(c, 8) || !cur_u8(c, &pkttype) || !cur_skip(c, 9))
+	if (!cur_be16(c, &proto) || !cur_skip(c, 6) || !cur_be16(c, &hatype) ||
+	    !cur_u8(c, &pkttype) || !cur_u8(c, &halen) || !cur_bytes(c, addr, sizeof(addr)))
 		return DECODE_E_TRUNCATED;
 	sll_pkttype(pkttype, p);
+	sll_src_mac(hatype, halen, addr, p);
 	return decode_ethertype(c, proto, p);
 }
 

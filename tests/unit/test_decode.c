@@ -25,6 +25,9 @@ static const uint8_t MAC_HOST[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 static const uint8_t MAC_BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const uint8_t MAC_MCAST4[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb};
 static const uint8_t MAC_MCAST6[6] = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
+static const uint8_t MAC_PEER[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+static const uint8_t MAC_CLIENT[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x0c}; /* a DHCP chaddr */
+static const uint8_t MAC_ZERO[6];
 
 static const uint8_t IP_A[4] = {192, 168, 1, 10};
 static const uint8_t IP_B[4] = {192, 168, 1, 25};
@@ -39,6 +42,9 @@ static const uint8_t IP6_R[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 #define TH_URG 0x20
+
+/* What every Ethernet frame with a unicast source carries. */
+#define ETH_MACS (PKT_F_SMAC | PKT_F_DMAC)
 
 static void put8(struct frame *f, unsigned v)
 {
@@ -248,7 +254,7 @@ static void test_ether_tcp_syn(void **state)
 	assert_int_equal(decode_exact(LINK_EN10MB, f.b, f.n, 1514, &p, &st), 0);
 	assert_int_equal(p.l3, PKT_L3_IPV4);
 	assert_int_equal(p.proto, IPPROTO_TCP);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.tcp_flags, TH_SYN);
 	assert_int_equal(p.sport, 40000);
 	assert_int_equal(p.dport, 445);
@@ -305,7 +311,7 @@ static void test_udp(void **state)
 	zeros(&f, 60 - f.n);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.proto, IPPROTO_UDP);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.sport, 51436);
 	assert_int_equal(p.dport, 636);
 	assert_int_equal(p.tcp_flags, 0);
@@ -324,7 +330,7 @@ static void test_icmp_echo(void **state)
 	ipv4_end(&f, ip);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.proto, IPPROTO_ICMP);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.icmp_type, 8);
 	assert_int_equal(p.icmp_code, 0);
 	assert_int_equal(p.icmp_id, 0x9af0);
@@ -426,13 +432,14 @@ static void test_l2_bcast(void **state)
 		build_tcp4(&f, TH_SYN);
 		memcpy(f.b, group[i], 6);
 		assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_L2_BCAST);
+		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_L2_BCAST | ETH_MACS);
 	}
-	/* The group bit of the source address means nothing. */
+	/* The group bit of the source address does not make the frame a
+	 * broadcast; it only makes the source no machine's (test_eth_macs). */
 	build_tcp4(&f, TH_SYN);
 	f.b[6] = 0x01;
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_DMAC);
 }
 
 static void test_ipv4_options(void **state)
@@ -471,14 +478,14 @@ static void test_ipv4_fragments(void **state)
 	put_udp(&f, 38388, 443, 64);
 	ipv4_end(&f, ip);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.sport, 38388);
 	assert_int_equal(p.dport, 443);
 
 	/* Middle fragment: MF and offset 9 (72 bytes). */
 	set16(&f, ip + 6, 0x2000 | 9);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_FRAGMENT);
+	assert_int_equal(p.flags, PKT_F_FRAGMENT | ETH_MACS);
 	assert_int_equal(p.proto, IPPROTO_UDP);
 	assert_int_equal(p.sport, 0);
 	assert_int_equal(p.dport, 0);
@@ -487,13 +494,13 @@ static void test_ipv4_fragments(void **state)
 	/* Last fragment: no MF, offset 185. */
 	set16(&f, ip + 6, 185);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_FRAGMENT);
+	assert_int_equal(p.flags, PKT_F_FRAGMENT | ETH_MACS);
 	assert_int_equal(p.proto, IPPROTO_UDP);
 
 	/* DF alone is not fragmentation. */
 	set16(&f, ip + 6, 0x4000);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 }
 
 /* A first fragment too small to hold the TCP header (RFC 1858 tiny
@@ -510,7 +517,7 @@ static void test_ipv4_tiny_fragment(void **state)
 	put_tcp(&f, 1, 2, TH_SYN);
 	set16(&f, ip + 2, 28); /* 8 bytes of TCP */
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_FRAGMENT);
+	assert_int_equal(p.flags, PKT_F_FRAGMENT | ETH_MACS);
 	assert_int_equal(p.proto, IPPROTO_TCP);
 	assert_int_equal(p.sport, 0);
 
@@ -538,7 +545,7 @@ static void test_ipv6_ext_headers(void **state)
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.l3, PKT_L3_IPV6);
 	assert_int_equal(p.proto, IPPROTO_TCP);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.sport, 40028);
 	assert_int_equal(p.dport, 443);
 	assert_int_equal(p.tcp_flags, TH_SYN);
@@ -554,7 +561,7 @@ static void test_ipv6_ext_headers(void **state)
 	zeros(&f, 32);
 	ipv6_end(&f, ip);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
-	assert_int_equal(p.flags, PKT_F_FRAGMENT);
+	assert_int_equal(p.flags, PKT_F_FRAGMENT | ETH_MACS);
 	assert_int_equal(p.proto, IPPROTO_TCP);
 	assert_int_equal(p.sport, 0);
 
@@ -581,7 +588,7 @@ static void test_ipv6_ext_headers(void **state)
 	ipv6_end(&f, ip);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.proto, IPPROTO_NONE);
-	assert_int_equal(p.flags, 0);
+	assert_int_equal(p.flags, ETH_MACS);
 }
 
 static void test_ipv6_no_l4(void **state)
@@ -602,7 +609,7 @@ static void test_ipv6_no_l4(void **state)
 		ipv6_end(&f, ip);
 		assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 		assert_int_equal(p.proto, nhs[i]);
-		assert_int_equal(p.flags, 0);
+		assert_int_equal(p.flags, ETH_MACS);
 		assert_int_equal(p.sport, 0);
 	}
 }
@@ -656,7 +663,7 @@ static void test_icmp_unreach_udp(void **state)
 	ipv4_end(&f, ip);
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.proto, IPPROTO_ICMP);
-	assert_int_equal(p.flags, PKT_F_L4);
+	assert_int_equal(p.flags, PKT_F_L4 | ETH_MACS);
 	assert_int_equal(p.icmp_type, 3);
 	assert_int_equal(p.icmp_code, 3);
 	assert_int_equal(p.icmp_id, 0);
@@ -877,7 +884,8 @@ static void test_icmp_quote_partial(void **state)
 	assert_int_equal(p.quote.has_ports, 0);
 }
 
-static void build_arp(struct frame *f, unsigned op, const uint8_t spa[4], const uint8_t tpa[4])
+static void build_arp_hw(struct frame *f, unsigned op, const uint8_t sha[6], const uint8_t spa[4],
+			 const uint8_t tha[6], const uint8_t tpa[4])
 {
 	f->n = 0;
 	put_eth(f, op == 1 ? MAC_BCAST : MAC_HOST, 0x0806);
@@ -886,11 +894,18 @@ static void build_arp(struct frame *f, unsigned op, const uint8_t spa[4], const 
 	put8(f, 6);
 	put8(f, 4);
 	put16(f, op);
-	putn(f, MAC_HOST, 6);
+	putn(f, sha, 6);
 	putn(f, spa, 4);
-	zeros(f, 6);
+	putn(f, tha, 6);
 	putn(f, tpa, 4);
 	zeros(f, 18); /* Ethernet padding */
+}
+
+static void build_arp(struct frame *f, unsigned op, const uint8_t spa[4], const uint8_t tpa[4])
+{
+	static const uint8_t unknown[6];
+
+	build_arp_hw(f, op, MAC_HOST, spa, unknown, tpa);
 }
 
 static void test_arp(void **state)
@@ -905,7 +920,7 @@ static void test_arp(void **state)
 	assert_int_equal(p.l3, PKT_L3_ARP);
 	assert_int_equal(p.arp_op, 1);
 	assert_int_equal(p.proto, 0);
-	assert_int_equal(p.flags, PKT_F_L2_BCAST);
+	assert_int_equal(p.flags, PKT_F_L2_BCAST | ETH_MACS);
 	assert_addr4(&p.src, IP_A);
 	assert_addr4(&p.dst, IP_B);
 
@@ -913,7 +928,7 @@ static void test_arp(void **state)
 	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
 	assert_int_equal(p.l3, PKT_L3_ARP);
 	assert_int_equal(p.arp_op, 2);
-	assert_int_equal(p.flags, 0);
+	assert_int_equal(p.flags, ETH_MACS);
 	assert_addr4(&p.src, IP_B);
 	assert_addr4(&p.dst, IP_A);
 
@@ -1001,12 +1016,12 @@ static void test_link_sll(void **state)
 		build_sll(&f, types[i].pkttype, 0x0800, false);
 		assert_int_equal(dec(LINK_LINUX_SLL, &f, &p), 0);
 		assert_tcp_body(&p, false);
-		assert_int_equal(p.flags, PKT_F_L4 | types[i].flags);
+		assert_int_equal(p.flags, PKT_F_L4 | types[i].flags | PKT_F_SMAC);
 
 		build_sll2(&f, types[i].pkttype, 0x86dd, true);
 		assert_int_equal(dec(LINK_LINUX_SLL2, &f, &p), 0);
 		assert_tcp_body(&p, true);
-		assert_int_equal(p.flags, PKT_F_L4 | types[i].flags);
+		assert_int_equal(p.flags, PKT_F_L4 | types[i].flags | PKT_F_SMAC);
 	}
 
 	/* A VLAN tag libpcap put back after the cooked header. */
@@ -1429,6 +1444,799 @@ static void test_stats_and_names(void **state)
 	assert_int_equal(st.err[DECODE_OK], 0);
 }
 
+/* ---- Machine identity: link-layer addresses, ARP, ND, DHCP ---- */
+
+static void assert_mac(const uint8_t got[6], const uint8_t want[6])
+{
+	assert_memory_equal(got, want, 6);
+}
+
+static void test_eth_macs(void **state)
+{
+	static const uint8_t group_or_zero[][6] = {
+		{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb}, /* IPv4 multicast */
+		{0x33, 0x33, 0x00, 0x00, 0x00, 0x01}, /* IPv6 multicast */
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, /* broadcast */
+		{0x03, 0x00, 0x00, 0x00, 0x00, 0x01}, /* group and locally administered */
+		{0x00, 0x00, 0x00, 0x00, 0x00, 0x00}, /* Linux lo, captured as Ethernet */
+	};
+	struct frame f = {0};
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	put_eth(&f, MAC_PEER, 0x0800);
+	ip = put_ipv4(&f, IPPROTO_TCP, IP_A, IP_B, 0, 0);
+	put_tcp(&f, 40000, 445, TH_SYN);
+	ipv4_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_SMAC | PKT_F_DMAC);
+	assert_mac(p.dst_mac, MAC_PEER);
+	assert_mac(p.src_mac, MAC_HOST);
+
+	/* A group (or zero) source is no machine's: decoded, not flagged. */
+	for (size_t i = 0; i < ARRAY_SIZE(group_or_zero); i++) {
+		memcpy(f.b + 6, group_or_zero[i], 6);
+		assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_DMAC);
+		assert_mac(p.src_mac, MAC_ZERO);
+		assert_mac(p.dst_mac, MAC_PEER);
+		assert_int_equal(p.dport, 445);
+	}
+
+	/* A broadcast destination is still recorded as the destination. */
+	memcpy(f.b, MAC_BCAST, 6);
+	memcpy(f.b + 6, MAC_HOST, 6);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_L2_BCAST | PKT_F_SMAC | PKT_F_DMAC);
+	assert_mac(p.dst_mac, MAC_BCAST);
+	assert_mac(p.src_mac, MAC_HOST);
+
+	/* Through VLAN tags, and for an ethertype we do not track: the MACs
+	 * are read first, the error comes later. */
+	build_tcp4(&f, TH_SYN);
+	f.n = 12;
+	put16(&f, 0x8100);
+	put16(&f, 9);
+	put16(&f, 0x0800);
+	build_ip_tcp(&f, false);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.vlan, 9);
+	assert_true(p.flags & PKT_F_SMAC);
+	assert_mac(p.src_mac, MAC_HOST);
+}
+
+/* An SLL (sll2 == false) or SLL2 header with the given hardware type,
+ * address length and 8-byte address field, then IPv4/TCP. */
+static void build_cooked(struct frame *f, bool sll2, unsigned pkttype, unsigned hatype,
+			 unsigned halen, const uint8_t addr[8])
+{
+	f->n = 0;
+	if (sll2) {
+		put16(f, 0x0800);
+		put16(f, 0);
+		put32(f, 2);
+		put16(f, hatype);
+		put8(f, pkttype);
+		put8(f, halen);
+		putn(f, addr, 8);
+	} else {
+		put16(f, pkttype);
+		put16(f, hatype);
+		put16(f, halen);
+		putn(f, addr, 8);
+		put16(f, 0x0800);
+	}
+	build_ip_tcp(f, false);
+}
+
+static void test_sll_macs(void **state)
+{
+	static const uint8_t host8[8] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0xee, 0xee};
+	static const uint8_t mcast8[8] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb, 0, 0};
+	static const struct {
+		unsigned hatype, halen;
+		const uint8_t *addr;
+	} no_mac[] = {
+		{772, 6, host8},   /* ARPHRD_LOOPBACK: not Ethernet, whatever the bytes */
+		{65534, 0, host8}, /* ARPHRD_NONE (tun): no address */
+		{512, 0, host8},   /* ARPHRD_PPP */
+		{1, 0, host8},	   /* Ethernet, but no address given */
+		{1, 8, host8},	   /* not a MAC's length */
+		{1, 6, mcast8},	   /* a group source */
+	};
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	for (int sll2 = 0; sll2 <= 1; sll2++) {
+		int dlt = sll2 ? LINK_LINUX_SLL2 : LINK_LINUX_SLL;
+
+		/* Received from a machine: its MAC, the first 6 address bytes. */
+		build_cooked(&f, sll2, 0, 1, 6, host8);
+		assert_int_equal(dec(dlt, &f, &p), 0);
+		assert_tcp_body(&p, false);
+		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_SMAC);
+		assert_mac(p.src_mac, MAC_HOST);
+		assert_mac(p.dst_mac, MAC_ZERO);
+
+		/* Sent by the gateway: its own MAC, told apart by OUTGOING. */
+		build_cooked(&f, sll2, 4, 1, 6, host8);
+		assert_int_equal(dec(dlt, &f, &p), 0);
+		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_SMAC | PKT_F_OUTGOING);
+		assert_mac(p.src_mac, MAC_HOST);
+
+		for (size_t i = 0; i < ARRAY_SIZE(no_mac); i++) {
+			build_cooked(&f, sll2, 0, no_mac[i].hatype, no_mac[i].halen,
+				     no_mac[i].addr);
+			assert_int_equal(dec(dlt, &f, &p), 0);
+			assert_tcp_body(&p, false);
+			assert_int_equal(p.flags, PKT_F_L4);
+			assert_mac(p.src_mac, MAC_ZERO);
+		}
+	}
+}
+
+static void test_no_mac_raw_loopback(void **state)
+{
+	static const uint8_t af_inet_le[4] = {2, 0, 0, 0};
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	f.n = 0;
+	build_ip_tcp(&f, false);
+	assert_int_equal(dec(LINK_RAW, &f, &p), 0);
+	assert_int_equal(p.flags & (PKT_F_SMAC | PKT_F_DMAC), 0);
+	assert_mac(p.src_mac, MAC_ZERO);
+	assert_mac(p.dst_mac, MAC_ZERO);
+	assert_int_equal(dec(LINK_IPV4, &f, &p), 0);
+	assert_int_equal(p.flags & (PKT_F_SMAC | PKT_F_DMAC), 0);
+
+	build_loop(&f, af_inet_le, false);
+	assert_int_equal(dec(LINK_NULL, &f, &p), 0);
+	assert_int_equal(p.flags, PKT_F_L4);
+	assert_mac(p.src_mac, MAC_ZERO);
+	assert_mac(p.dst_mac, MAC_ZERO);
+}
+
+static void test_arp_hw_addrs(void **state)
+{
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	/* B answers A: "IP_B is at MAC_PEER", to MAC_HOST. */
+	build_arp_hw(&f, 2, MAC_PEER, IP_B, MAC_HOST, IP_A);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.l3, PKT_L3_ARP);
+	assert_int_equal(p.arp_op, 2);
+	assert_mac(p.arp_sha, MAC_PEER);
+	assert_mac(p.arp_tha, MAC_HOST);
+	assert_addr4(&p.src, IP_B);
+	assert_addr4(&p.dst, IP_A);
+	/* The frame's own source is separate from the ARP sender. */
+	assert_mac(p.src_mac, MAC_HOST);
+
+	/* A request: the target's hardware address is unknown (zero). */
+	build_arp(&f, 1, IP_A, IP_B);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_mac(p.arp_sha, MAC_HOST);
+	assert_mac(p.arp_tha, MAC_ZERO);
+
+	/* Over SLL too. */
+	f.n = 0;
+	put16(&f, 0);
+	put16(&f, 1);
+	put16(&f, 6);
+	putn(&f, MAC_PEER, 6);
+	zeros(&f, 2);
+	put16(&f, 0x0806);
+	put16(&f, 1);
+	put16(&f, 0x0800);
+	put8(&f, 6);
+	put8(&f, 4);
+	put16(&f, 2);
+	putn(&f, MAC_PEER, 6);
+	putn(&f, IP_B, 4);
+	putn(&f, MAC_HOST, 6);
+	putn(&f, IP_A, 4);
+	assert_int_equal(dec(LINK_LINUX_SLL, &f, &p), 0);
+	assert_mac(p.arp_sha, MAC_PEER);
+	assert_mac(p.arp_tha, MAC_HOST);
+	assert_mac(p.src_mac, MAC_PEER);
+}
+
+static const uint8_t LL_A[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a};
+static const uint8_t LL_R[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+static const uint8_t IP6_UNSPEC[16];
+static const uint8_t IP6_ALL_NODES[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+static const uint8_t IP6_ALL_ROUTERS[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+/* Solicited-node multicast address of IP6_B (ff02::1:ff00:b). */
+static const uint8_t IP6_SNM_B[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0x0b};
+
+/* Ethernet, IPv6 with hop limit 255 (RFC 4861 7.1), ICMPv6 header of an
+ * ND message.  Returns the IPv6 header's offset for ipv6_end(). */
+static size_t start_nd(struct frame *f, const uint8_t dmac[6], const uint8_t src[16],
+		       const uint8_t dst[16], unsigned type)
+{
+	size_t ip;
+
+	f->n = 0;
+	put_eth(f, dmac, 0x86dd);
+	ip = put_ipv6(f, IPPROTO_ICMPV6, src, dst);
+	f->b[ip + 7] = 255;
+	put8(f, type);
+	put8(f, 0);
+	put16(f, 0);
+	return ip;
+}
+
+/* A link-layer address option: type 1 (source) or 2 (target), one unit. */
+static void put_nd_lla(struct frame *f, unsigned type, const uint8_t mac[6])
+{
+	put8(f, type);
+	put8(f, 1);
+	putn(f, mac, 6);
+}
+
+/* An option we do not read, of len8 units. */
+static void put_nd_opt(struct frame *f, unsigned type, unsigned len8)
+{
+	put8(f, type);
+	put8(f, len8);
+	zeros(f, (size_t)len8 * 8 - 2);
+}
+
+/* NS from A (fe80::a) for IP6_B, with a source link-layer address option. */
+static void build_ns(struct frame *f)
+{
+	size_t ip = start_nd(f, MAC_MCAST6, LL_A, IP6_SNM_B, 135);
+
+	put32(f, 0);
+	putn(f, IP6_B, 16);
+	put_nd_lla(f, 1, MAC_HOST);
+	ipv6_end(f, ip);
+}
+
+static void assert_icmp6(const struct pkt *p, unsigned type)
+{
+	assert_int_equal(p->l3, PKT_L3_IPV6);
+	assert_int_equal(p->proto, IPPROTO_ICMPV6);
+	assert_true(p->flags & PKT_F_L4);
+	assert_int_equal(p->icmp_type, type);
+	assert_int_equal(p->icmp_code, 0);
+}
+
+static void test_nd_ns_sllao(void **state)
+{
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	build_ns(&f);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 135);
+	assert_int_equal(p.ttl, 255);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_ND | PKT_F_L2_BCAST | ETH_MACS);
+	assert_int_equal(p.nd.type, 135);
+	assert_int_equal(p.nd.flags, ND_F_LLADDR);
+	assert_addr6(&p.nd.target, IP6_B);
+	assert_mac(p.nd.lladdr, MAC_HOST);
+	assert_addr6(&p.src, LL_A);
+	assert_int_equal(p.quote.valid, 0);
+
+	/* A target link-layer option in an NS is not the one we want. */
+	build_ns(&f);
+	f.b[f.n - 8] = 2;
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.flags, 0);
+	assert_mac(p.nd.lladdr, MAC_ZERO);
+
+	/* Over IPv4 an ICMP type 135 is nothing of the sort. */
+	f.n = 0;
+	put_eth(&f, MAC_PEER, 0x0800);
+	size_t ip = put_ipv4(&f, IPPROTO_ICMP, IP_A, IP_B, 0, 0);
+	put8(&f, 135);
+	put8(&f, 0);
+	put16(&f, 0);
+	put32(&f, 0);
+	putn(&f, IP6_B, 16);
+	put_nd_lla(&f, 1, MAC_HOST);
+	ipv4_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.icmp_type, 135);
+	assert_false(p.flags & PKT_F_ND);
+}
+
+static void test_nd_ns_dad(void **state)
+{
+	struct frame f;
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	/* Duplicate address detection (RFC 4862 5.4.2): from ::, to the
+	 * tentative address's solicited-node group, and no SLLAO. */
+	ip = start_nd(&f, MAC_MCAST6, IP6_UNSPEC, IP6_SNM_B, 135);
+	put32(&f, 0);
+	putn(&f, IP6_B, 16);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 135);
+	assert_true(p.flags & PKT_F_ND);
+	assert_true(p.flags & PKT_F_SMAC);
+	assert_int_equal(p.nd.type, 135);
+	assert_int_equal(p.nd.flags, 0);
+	assert_addr6(&p.nd.target, IP6_B);
+	assert_addr6(&p.src, IP6_UNSPEC);
+	assert_mac(p.nd.lladdr, MAC_ZERO);
+
+	/* An option past the IPv6 payload length (Ethernet padding) is not
+	 * part of the message. */
+	put_nd_lla(&f, 1, MAC_PEER);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.flags, 0);
+}
+
+static void test_nd_na_tllao_flags(void **state)
+{
+	static const struct {
+		uint8_t wire, nd;
+	} fl[] = {
+		{0x00, 0},
+		{0x80, ND_F_ROUTER},
+		{0x40, ND_F_SOLICITED},
+		{0x20, ND_F_OVERRIDE},
+		{0xe0, ND_F_ROUTER | ND_F_SOLICITED | ND_F_OVERRIDE},
+		{0x1f, 0}, /* reserved bits */
+	};
+	struct frame f;
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(fl); i++) {
+		/* B answers A's NS: "IP6_B is at MAC_PEER". */
+		ip = start_nd(&f, MAC_HOST, IP6_B, LL_A, 136);
+		put8(&f, fl[i].wire);
+		zeros(&f, 3);
+		putn(&f, IP6_B, 16);
+		put_nd_lla(&f, 2, MAC_PEER);
+		ipv6_end(&f, ip);
+		assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+		assert_icmp6(&p, 136);
+		assert_int_equal(p.flags, PKT_F_L4 | PKT_F_ND | ETH_MACS);
+		assert_int_equal(p.nd.type, 136);
+		assert_int_equal(p.nd.flags, fl[i].nd | ND_F_LLADDR);
+		assert_addr6(&p.nd.target, IP6_B);
+		assert_mac(p.nd.lladdr, MAC_PEER);
+	}
+
+	/* An unsolicited NA to all nodes whose option is a source address
+	 * option: the wrong kind for an NA. */
+	ip = start_nd(&f, MAC_MCAST6, IP6_B, IP6_ALL_NODES, 136);
+	put8(&f, 0x20);
+	zeros(&f, 3);
+	putn(&f, IP6_B, 16);
+	put_nd_lla(&f, 1, MAC_PEER);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.nd.flags, ND_F_OVERRIDE);
+	assert_mac(p.nd.lladdr, MAC_ZERO);
+}
+
+static void test_nd_rs_ra_sllao(void **state)
+{
+	struct frame f;
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	/* RS: 4 reserved bytes, then the SLLAO. */
+	ip = start_nd(&f, MAC_MCAST6, LL_A, IP6_ALL_ROUTERS, 133);
+	put32(&f, 0);
+	put_nd_lla(&f, 1, MAC_HOST);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 133);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.type, 133);
+	assert_int_equal(p.nd.flags, ND_F_LLADDR);
+	assert_int_equal(p.nd.target.family, 0);
+	assert_mac(p.nd.lladdr, MAC_HOST);
+
+	/* RA: 12 bytes, then a prefix information option (4 units), an MTU
+	 * option (1 unit), and the SLLAO. */
+	ip = start_nd(&f, MAC_MCAST6, LL_R, IP6_ALL_NODES, 134);
+	put8(&f, 64);	 /* cur hop limit */
+	put8(&f, 0xc0);	 /* M and O */
+	put16(&f, 1800); /* router lifetime */
+	put32(&f, 0);	 /* reachable */
+	put32(&f, 0);	 /* retrans */
+	put_nd_opt(&f, 3, 4);
+	put_nd_opt(&f, 5, 1);
+	put_nd_lla(&f, 1, MAC_PEER);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 134);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.type, 134);
+	assert_int_equal(p.nd.flags, ND_F_LLADDR);
+	assert_int_equal(p.nd.target.family, 0);
+	assert_mac(p.nd.lladdr, MAC_PEER);
+
+	/* An SLLAO two units long (not an Ethernet address) is skipped, and
+	 * the first Ethernet one after it taken. */
+	ip = start_nd(&f, MAC_MCAST6, LL_A, IP6_ALL_ROUTERS, 133);
+	put32(&f, 0);
+	put_nd_opt(&f, 1, 2);
+	put_nd_lla(&f, 1, MAC_PEER);
+	put_nd_lla(&f, 1, MAC_HOST);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.nd.flags, ND_F_LLADDR);
+	assert_mac(p.nd.lladdr, MAC_PEER);
+}
+
+static void test_nd_redirect(void **state)
+{
+	struct frame f;
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	/* The router tells A: for IP6_B, go to fe80::1 (the target) at
+	 * MAC_PEER.  Target, destination, then a TLLAO. */
+	ip = start_nd(&f, MAC_HOST, LL_R, LL_A, 137);
+	put32(&f, 0);
+	putn(&f, LL_R, 16);
+	putn(&f, IP6_B, 16);
+	put_nd_lla(&f, 2, MAC_PEER);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 137);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.type, 137);
+	assert_int_equal(p.nd.flags, ND_F_LLADDR);
+	assert_addr6(&p.nd.target, LL_R);
+	assert_mac(p.nd.lladdr, MAC_PEER);
+
+	/* Cut inside the destination: ICMPv6, not ND. */
+	assert_int_equal(decode_exact(LINK_EN10MB, f.b, 14 + 40 + 4 + 20 + 8, f.n, &p, NULL), 0);
+	assert_icmp6(&p, 137);
+	assert_false(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.type, 0);
+}
+
+static void test_nd_option_len0(void **state)
+{
+	struct frame f;
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	/* A zero-length option first: the walk stops, the NS stays. */
+	ip = start_nd(&f, MAC_MCAST6, LL_A, IP6_SNM_B, 135);
+	put32(&f, 0);
+	putn(&f, IP6_B, 16);
+	put8(&f, 14); /* nonce, length 0 */
+	put8(&f, 0);
+	zeros(&f, 6);
+	put_nd_lla(&f, 1, MAC_HOST);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_icmp6(&p, 135);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.flags, 0);
+	assert_addr6(&p.nd.target, IP6_B);
+	assert_mac(p.nd.lladdr, MAC_ZERO);
+
+	/* A zero-length option of the kind we look for. */
+	ip = start_nd(&f, MAC_MCAST6, LL_A, IP6_SNM_B, 135);
+	put32(&f, 0);
+	putn(&f, IP6_B, 16);
+	put8(&f, 1);
+	put8(&f, 0);
+	putn(&f, MAC_HOST, 6);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.flags, 0);
+
+	/* An option declaring more units than the message has. */
+	ip = start_nd(&f, MAC_MCAST6, LL_A, IP6_SNM_B, 135);
+	put32(&f, 0);
+	putn(&f, IP6_B, 16);
+	put8(&f, 14);
+	put8(&f, 200);
+	zeros(&f, 6);
+	put_nd_lla(&f, 1, MAC_HOST);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_ND);
+	assert_int_equal(p.nd.flags, 0);
+}
+
+static void test_nd_truncated(void **state)
+{
+	/* 14 Ethernet + 40 IPv6 + 4 ICMPv6, then 20 of NS, then 8 of SLLAO. */
+	const size_t icmp = 14 + 40 + 4, fixed = icmp + 20;
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	build_ns(&f);
+	assert_int_equal(f.n, fixed + 8);
+	/* The ICMPv6 header decides success, as for any ICMPv6 message. */
+	check_truncation(LINK_EN10MB, &f, icmp);
+	for (size_t caplen = icmp; caplen <= f.n; caplen++) {
+		assert_int_equal(decode_exact(LINK_EN10MB, f.b, caplen, f.n, &p, NULL), 0);
+		assert_icmp6(&p, 135);
+		assert_int_equal(!!(p.flags & PKT_F_ND), caplen >= fixed);
+		assert_int_equal(p.nd.flags, caplen == f.n ? ND_F_LLADDR : 0);
+		if (caplen < f.n)
+			assert_mac(p.nd.lladdr, MAC_ZERO);
+	}
+}
+
+/* DHCP client and server addresses, and the option bytes after the
+ * cookie of four typical messages. */
+static const uint8_t IP_ZERO[4];
+static const uint8_t IP_LIMITED_BCAST[4] = {255, 255, 255, 255};
+static const uint8_t DHCP_DISCOVER_OPTS[] = {53, 1, 1, 55, 4, 1, 3, 6, 15, 255};
+static const uint8_t DHCP_REQUEST_OPTS[] = {53, 1,  3, 50, 4, 192, 168, 1,
+					    10, 54, 4, 10, 0, 0,   1,	255};
+static const uint8_t DHCP_ACK_OPTS[] = {0, 0, 53, 1,  5, 54, 4,	  10,  0,   0, 1,   51, 4,
+					0, 0, 14, 16, 1, 4,  255, 255, 255, 0, 255, 0,	0};
+#define DHCP_COOKIE 0x63825363u
+
+/* Ethernet / IPv4 / UDP / BOOTP.  A request (op 1) goes from 0.0.0.0:68
+ * to 255.255.255.255:67, a reply from the server R:67 to A:68. */
+static void build_dhcp(struct frame *f, unsigned op, const uint8_t ciaddr[4],
+		       const uint8_t yiaddr[4], uint32_t cookie, const uint8_t *opts, size_t optlen)
+{
+	size_t ip, udp;
+
+	f->n = 0;
+	put_eth(f, op == 1 ? MAC_BCAST : MAC_PEER, 0x0800);
+	ip = put_ipv4(f, IPPROTO_UDP, op == 1 ? IP_ZERO : IP_R, op == 1 ? IP_LIMITED_BCAST : IP_A,
+		      0, 0);
+	udp = f->n;
+	put16(f, op == 1 ? 68 : 67);
+	put16(f, op == 1 ? 67 : 68);
+	put16(f, 0); /* length: below */
+	put16(f, 0);
+	put8(f, op);
+	put8(f, 1); /* htype Ethernet */
+	put8(f, 6); /* hlen */
+	put8(f, 0); /* hops */
+	put32(f, 0x3903f326);
+	put16(f, 0);	  /* secs */
+	put16(f, 0x8000); /* broadcast flag */
+	putn(f, ciaddr, 4);
+	putn(f, yiaddr, 4);
+	putn(f, op == 1 ? IP_ZERO : IP_R, 4); /* siaddr */
+	put32(f, 0);			      /* giaddr */
+	putn(f, MAC_CLIENT, 6);
+	zeros(f, 10);
+	zeros(f, 64 + 128); /* sname, file */
+	put32(f, cookie);
+	putn(f, opts, optlen);
+	set16(f, udp + 4, (unsigned)(f->n - udp));
+	ipv4_end(f, ip);
+}
+
+/* Start of BOOTP in an Ethernet/IPv4 frame, and the bytes PKT_F_DHCP needs. */
+#define DHCP_AT	  (14 + 20 + 8)
+#define DHCP_NEED (DHCP_AT + 44)
+
+static void test_dhcp_discover_request(void **state)
+{
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE, DHCP_DISCOVER_OPTS,
+		   sizeof(DHCP_DISCOVER_OPTS));
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.proto, IPPROTO_UDP);
+	assert_int_equal(p.sport, 68);
+	assert_int_equal(p.dport, 67);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_DHCP | PKT_F_L2_BCAST | ETH_MACS);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REQUEST);
+	assert_int_equal(p.dhcp.msgtype, 1);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_int_equal(p.dhcp.ciaddr.family, 0);
+	assert_int_equal(p.dhcp.yiaddr.family, 0);
+	assert_int_equal(p.dhcp.reqip.family, 0);
+
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE, DHCP_REQUEST_OPTS,
+		   sizeof(DHCP_REQUEST_OPTS));
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_DHCP);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REQUEST);
+	assert_int_equal(p.dhcp.msgtype, 3);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_addr4(&p.dhcp.reqip, IP_A);
+
+	/* The daemon's snaplen, 160 bytes: the fixed header's start only. */
+	assert_int_equal(decode_exact(LINK_EN10MB, f.b, 160, f.n, &p, NULL), 0);
+	assert_true(p.flags & PKT_F_DHCP);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REQUEST);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_int_equal(p.dhcp.msgtype, 0);
+	assert_int_equal(p.dhcp.reqip.family, 0);
+
+	/* A renewal, unicast from a client that has its address. */
+	build_dhcp(&f, 1, IP_A, IP_ZERO, DHCP_COOKIE, (const uint8_t[]){53, 1, 3, 255}, 4);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_addr4(&p.dhcp.ciaddr, IP_A);
+	assert_int_equal(p.dhcp.yiaddr.family, 0);
+	assert_int_equal(p.dhcp.msgtype, 3);
+}
+
+static void test_dhcp_ack(void **state)
+{
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	build_dhcp(&f, 2, IP_ZERO, IP_A, DHCP_COOKIE, DHCP_ACK_OPTS, sizeof(DHCP_ACK_OPTS));
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.sport, 67);
+	assert_int_equal(p.dport, 68);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_DHCP | ETH_MACS);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REPLY);
+	assert_int_equal(p.dhcp.msgtype, 5);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_addr4(&p.dhcp.yiaddr, IP_A);
+	assert_int_equal(p.dhcp.ciaddr.family, 0);
+	assert_int_equal(p.dhcp.reqip.family, 0);
+
+	/* Cut at 160 bytes: yiaddr is there, the message type is not. */
+	assert_int_equal(decode_exact(LINK_EN10MB, f.b, 160, f.n, &p, NULL), 0);
+	assert_true(p.flags & PKT_F_DHCP);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REPLY);
+	assert_addr4(&p.dhcp.yiaddr, IP_A);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_int_equal(p.dhcp.msgtype, 0);
+
+	/* The message type arrives with its option, 2 pads and 3 bytes in. */
+	for (size_t caplen = DHCP_NEED; caplen <= f.n; caplen++) {
+		assert_int_equal(decode_exact(LINK_EN10MB, f.b, caplen, f.n, &p, NULL), 0);
+		assert_true(p.flags & PKT_F_DHCP);
+		assert_int_equal(p.dhcp.msgtype, caplen >= DHCP_AT + 240 + 5 ? 5 : 0);
+	}
+}
+
+static void test_dhcp_truncated(void **state)
+{
+	struct frame f;
+	struct pkt p;
+	struct decode_stats st = {0};
+
+	(void)state;
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE, DHCP_DISCOVER_OPTS,
+		   sizeof(DHCP_DISCOVER_OPTS));
+	/* UDP needs its 8 bytes, as ever; BOOTP is a bonus on top. */
+	check_truncation(LINK_EN10MB, &f, DHCP_AT);
+	for (size_t caplen = DHCP_AT; caplen <= f.n; caplen++) {
+		assert_int_equal(decode_exact(LINK_EN10MB, f.b, caplen, f.n, &p, &st), 0);
+		assert_true(p.flags & PKT_F_L4);
+		assert_int_equal(p.dport, 67);
+		assert_int_equal(!!(p.flags & PKT_F_DHCP), caplen >= DHCP_NEED);
+	}
+	assert_int_equal(st.decoded, st.packets);
+
+	/* The IP total length, not only the capture, ends the message. */
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE, NULL, 0);
+	set16(&f, 14 + 2, 20 + 8 + 43);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & PKT_F_DHCP, 0);
+
+	/* Not Ethernet hardware (IEEE 802, htype 6), or a 16-byte chaddr. */
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE, NULL, 0);
+	f.b[DHCP_AT + 1] = 6;
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & PKT_F_DHCP, 0);
+	f.b[DHCP_AT + 1] = 1;
+	f.b[DHCP_AT + 2] = 16;
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & PKT_F_DHCP, 0);
+	/* An op that is neither request nor reply. */
+	f.b[DHCP_AT + 2] = 6;
+	f.b[DHCP_AT] = 3;
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & PKT_F_DHCP, 0);
+}
+
+static void test_dhcp_bad_cookie(void **state)
+{
+	struct frame f;
+	struct pkt p;
+
+	(void)state;
+	/* Plain BOOTP, or not DHCP: the fixed header stands, the bytes after
+	 * it are not options. */
+	build_dhcp(&f, 2, IP_ZERO, IP_A, 0x63825364, DHCP_REQUEST_OPTS, sizeof(DHCP_REQUEST_OPTS));
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_DHCP);
+	assert_int_equal(p.dhcp.op, DHCP_OP_REPLY);
+	assert_addr4(&p.dhcp.yiaddr, IP_A);
+	assert_mac(p.dhcp.chaddr, MAC_CLIENT);
+	assert_int_equal(p.dhcp.msgtype, 0);
+	assert_int_equal(p.dhcp.reqip.family, 0);
+
+	/* Options that run past the capture stop quietly; a zero requested
+	 * address is no address. */
+	build_dhcp(&f, 1, IP_ZERO, IP_ZERO, DHCP_COOKIE,
+		   (const uint8_t[]){50, 4, 0, 0, 0, 0, 53, 1, 7, 12, 200, 'h'}, 12);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_true(p.flags & PKT_F_DHCP);
+	assert_int_equal(p.dhcp.reqip.family, 0);
+	assert_int_equal(p.dhcp.msgtype, 7);
+}
+
+static void test_dhcp6_solicit(void **state)
+{
+	static const uint8_t all_dhcp[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2};
+	struct frame f = {0};
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	/* SOLICIT (1), transaction id, a client identifier (DUID-LL of some
+	 * MAC: deliberately not read). */
+	put_eth(&f, MAC_MCAST6, 0x86dd);
+	ip = put_ipv6(&f, IPPROTO_UDP, LL_A, all_dhcp);
+	put16(&f, 546);
+	put16(&f, 547);
+	put16(&f, 8 + 4 + 14);
+	put16(&f, 0);
+	put8(&f, 1);
+	put8(&f, 0x12);
+	put16(&f, 0x3456);
+	put16(&f, 1); /* OPTION_CLIENTID */
+	put16(&f, 10);
+	put16(&f, 3); /* DUID-LL */
+	put16(&f, 1);
+	putn(&f, MAC_PEER, 6);
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags, PKT_F_L4 | PKT_F_DHCP6 | PKT_F_L2_BCAST | ETH_MACS);
+	assert_int_equal(p.dhcp6_type, 1);
+	assert_int_equal(p.dport, 547);
+
+	/* No payload captured: plain UDP. */
+	assert_int_equal(decode_exact(LINK_EN10MB, f.b, 14 + 40 + 8, f.n, &p, NULL), 0);
+	assert_int_equal(p.flags & PKT_F_DHCP6, 0);
+	assert_int_equal(p.dhcp6_type, 0);
+	assert_true(p.flags & PKT_F_L4);
+
+	/* The same ports over IPv4 are not DHCPv6, nor 67/68 over IPv6
+	 * DHCPv4. */
+	f.n = 0;
+	put_eth(&f, MAC_PEER, 0x0800);
+	ip = put_ipv4(&f, IPPROTO_UDP, IP_A, IP_B, 0, 0);
+	put_udp(&f, 546, 547, 4);
+	ipv4_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & (PKT_F_DHCP6 | PKT_F_DHCP), 0);
+	f.n = 0;
+	put_eth(&f, MAC_PEER, 0x86dd);
+	ip = put_ipv6(&f, IPPROTO_UDP, IP6_A, IP6_B);
+	put_udp(&f, 68, 67, 300);
+	f.b[14 + 40 + 8] = 1;
+	f.b[14 + 40 + 9] = 1;
+	f.b[14 + 40 + 10] = 6;
+	ipv6_end(&f, ip);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.flags & (PKT_F_DHCP6 | PKT_F_DHCP), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1459,6 +2267,22 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_stats_and_names),
+		cmocka_unit_test(test_eth_macs),
+		cmocka_unit_test(test_sll_macs),
+		cmocka_unit_test(test_no_mac_raw_loopback),
+		cmocka_unit_test(test_arp_hw_addrs),
+		cmocka_unit_test(test_nd_ns_sllao),
+		cmocka_unit_test(test_nd_ns_dad),
+		cmocka_unit_test(test_nd_na_tllao_flags),
+		cmocka_unit_test(test_nd_rs_ra_sllao),
+		cmocka_unit_test(test_nd_redirect),
+		cmocka_unit_test(test_nd_option_len0),
+		cmocka_unit_test(test_nd_truncated),
+		cmocka_unit_test(test_dhcp_discover_request),
+		cmocka_unit_test(test_dhcp_ack),
+		cmocka_unit_test(test_dhcp_truncated),
+		cmocka_unit_test(test_dhcp_bad_cookie),
+		cmocka_unit_test(test_dhcp6_solicit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
