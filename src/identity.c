@@ -779,6 +779,7 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 	const struct qaddr *src = &p->src;
 	struct imach *m;
 	enum src_kind kind = SRC_OWN;
+	bool nd_ok;
 
 	id->st.packets++;
 	if (!(p->flags & PKT_F_SMAC)) {
@@ -814,12 +815,15 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 	}
 
 	/* Layer-2 evidence first, so that a host's own ARP or NDP for an
-	 * address counts before the address is judged. */
+	 * address counts before the address is judged.  Neighbour discovery
+	 * is link-local by definition (RFC 4861 7.1.1): hop limit 255 and
+	 * code 0, or it was forged or routed and says nothing. */
+	nd_ok = (p->flags & PKT_F_ND) && p->ttl == 255 && p->icmp_code == 0;
 	if (p->l3 == PKT_L3_ARP) {
 		if (mac_eq(p->arp_sha, mac) && bindable(id, src))
 			kind = observe(id, m, src, EV_L2, now, "arp");
 	} else {
-		if ((p->flags & PKT_F_ND) && (p->nd.type == 136) && p->nd.target.family &&
+		if (nd_ok && p->nd.type == 136 && p->nd.target.family &&
 		    (!(p->nd.flags & ND_F_LLADDR) || mac_eq(p->nd.lladdr, mac)) &&
 		    bindable(id, &p->nd.target) && !addr_eq(&p->nd.target, src))
 			observe(id, m, &p->nd.target, EV_L2, now, "ndp");
@@ -828,7 +832,7 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 		    !addr_eq(&p->dhcp.ciaddr, src))
 			observe(id, m, &p->dhcp.ciaddr, EV_L2, now, "dhcp");
 		if (bindable(id, src)) {
-			bool l2 = (p->flags & PKT_F_ND) &&
+			bool l2 = nd_ok &&
 				  (p->nd.type == 133 || p->nd.type == 135 || p->nd.type == 136) &&
 				  (!(p->nd.flags & ND_F_LLADDR) || mac_eq(p->nd.lladdr, mac));
 			l2 |= (p->flags & PKT_F_DHCP) && p->dhcp.op == DHCP_OP_REQUEST;
