@@ -78,14 +78,18 @@ void evidence_free(struct evidence *ev);
 
 /* The packet path, for every captured packet: copies min(caplen, snaplen)
  * bytes into the ring, and appends the packet to the open file of src and to
- * that of dst (once when they are the same host).  src and dst are the
- * decoded IP addresses (ARP: sender and target protocol addresses); NULL
- * when the packet was not decoded (the ring keeps it, no file gets it).
+ * that of dst (once when they are the same host), and to that of the
+ * machine that sent it (mac, a MAC qaddr; NULL when the capture has no
+ * link layer): a machine's file holds what it sent from any address,
+ * forged ones included.  src and dst are the decoded IP addresses (ARP:
+ * sender and target protocol addresses); NULL when the packet was not
+ * decoded (the ring keeps it, no file gets it).
  * Borrows everything.  The daemon calls it before the engine sees the
  * packet, so that the packet which gets a host flagged is in the ring when
  * evidence_start() runs (either order writes it exactly once). */
 void evidence_packet(struct evidence *ev, int dlt, const uint8_t *data, uint32_t caplen,
-		     uint32_t wirelen, usec_t ts, const struct qaddr *src, const struct qaddr *dst);
+		     uint32_t wirelen, usec_t ts, const struct qaddr *src, const struct qaddr *dst,
+		     const struct qaddr *mac);
 
 /* Starts the file of host (flagged at now, packet time): writes the ring's
  * packets of the host and flushes them, so the evidence is on disk at once.

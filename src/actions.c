@@ -29,8 +29,8 @@ static void forget(struct engine *e, struct hostrec *rec)
 	for (unsigned i = 0; i < rec->nhits; i++)
 		rec->hits[i].level = LEVEL_NONE;
 	detect_forget(e->det, &rec->id);
-	if (e->evidence && rec->addr.family)
-		evidence_stop(e->evidence, &rec->addr);
+	if (e->evidence)
+		evidence_stop(e->evidence, hostrec_is_machine(rec) ? &rec->id : &rec->addr);
 }
 
 /* A machine's block freezes its addresses in identity (they neither move

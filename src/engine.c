@@ -275,8 +275,11 @@ static void evidence_begin(struct engine *e, struct hostrec *rec, usec_t now)
 {
 	char name[EVIDENCE_NAME_MAX];
 
-	if (e->evidence && rec->addr.family &&
-	    evidence_start(e->evidence, &rec->addr, now, name, sizeof(name)) == 0)
+	/* A machine's file follows its MAC: what it sent from any address,
+	 * forged ones included, and what came to it. */
+	if (e->evidence && (hostrec_is_machine(rec) || rec->addr.family) &&
+	    evidence_start(e->evidence, hostrec_is_machine(rec) ? &rec->id : &rec->addr, now, name,
+			   sizeof(name)) == 0)
 		snprintf(rec->evidence, sizeof(rec->evidence), "%s", name);
 }
 
@@ -704,16 +707,21 @@ void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen,
 		/* Undecodable frames still move the clock. */
 		if (e->evidence)
 			evidence_packet(e->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen,
-					ts, NULL, NULL);
+					ts, NULL, NULL, NULL);
 		detect_advance(e->det, ts);
 		return;
 	}
 	/* Into the evidence ring before detection, so that a host's evidence
 	 * file includes the very packet that got it flagged. */
 	identity_packet(e->id, &p, ts, &a);
-	if (e->evidence)
+	if (e->evidence) {
+		struct qaddr mac;
+
+		if (p.flags & PKT_F_SMAC)
+			addr_set_mac(&mac, p.src_mac);
 		evidence_packet(e->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen, ts,
-				&p.src, &p.dst);
+				&p.src, &p.dst, (p.flags & PKT_F_SMAC) ? &mac : NULL);
+	}
 	detect_packet(e->det, &p, &a, ts);
 }
 

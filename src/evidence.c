@@ -42,6 +42,7 @@ struct ev_slot {
 	uint32_t wirelen;
 	int dlt;
 	struct qaddr src, dst; /* family 0: not decoded */
+	struct qaddr mac;      /* the sender's MAC (family AF_MAC), or family 0 */
 };
 
 /* An evidence file in the directory, ours or from an older run. */
@@ -103,9 +104,9 @@ struct evidence {
 
 static inline unsigned host_hash(const struct qaddr *a)
 {
-	/* IPv4 lives in b[0..3], b[14..15] are zero: the low bytes of either
-	 * family, which differ between hosts of one network. */
-	return (unsigned)(a->b[2] ^ a->b[3] ^ a->b[14] ^ a->b[15]);
+	/* IPv4 lives in b[0..3], a MAC in b[0..5], the rest zero: the low
+	 * bytes of each, which differ between hosts of one network. */
+	return (unsigned)(a->b[2] ^ a->b[3] ^ a->b[4] ^ a->b[5] ^ a->b[14] ^ a->b[15]);
 }
 
 static inline bool same_host(const struct qaddr *a, const struct qaddr *b)
@@ -197,7 +198,7 @@ int evidence_name_host(const char *name, struct qaddr *ret)
 	for (char *p = a; *p; p++)
 		if (*p == '_')
 			*p = ':';
-	return addr_parse(a, ret);
+	return addr_parse_any(a, ret);
 }
 
 /* ---- the file list ---- */
@@ -462,9 +463,10 @@ void evidence_free(struct evidence *ev)
 /* ---- the packet path ---- */
 
 void evidence_packet(struct evidence *ev, int dlt, const uint8_t *data, uint32_t caplen,
-		     uint32_t wirelen, usec_t ts, const struct qaddr *src, const struct qaddr *dst)
+		     uint32_t wirelen, usec_t ts, const struct qaddr *src, const struct qaddr *dst,
+		     const struct qaddr *mac)
 {
-	struct ev_writer *ws, *wd;
+	struct ev_writer *ws, *wd, *wm;
 	uint32_t n;
 
 	if (!ev->enabled)
@@ -486,6 +488,10 @@ void evidence_packet(struct evidence *ev, int dlt, const uint8_t *data, uint32_t
 			s->dst = *dst;
 		else
 			memset(&s->dst, 0, sizeof(s->dst));
+		if (mac)
+			s->mac = *mac;
+		else
+			memset(&s->mac, 0, sizeof(s->mac));
 		if (++ev->ring_head == ev->ring_n)
 			ev->ring_head = 0;
 		if (ev->ring_used < ev->ring_n)
@@ -497,13 +503,18 @@ void evidence_packet(struct evidence *ev, int dlt, const uint8_t *data, uint32_t
 
 	ws = src ? find_writer(ev, src) : NULL;
 	wd = dst ? find_writer(ev, dst) : NULL;
+	wm = mac ? find_writer(ev, mac) : NULL;
 	if (wd == ws)
 		wd = NULL; /* a packet from the host to itself: once */
-	/* Closing ws frees its slot only; wd stays valid. */
+	if (wm == ws || wm == wd)
+		wm = NULL;
+	/* Closing ws frees its slot only; wd and wm stay valid. */
 	if (ws && writer_put(ev, ws, dlt, data, n, wirelen, ts) == PUT_WRITTEN && --ws->left == 0)
 		writer_close(ev, ws, CLOSE_DONE);
 	if (wd && writer_put(ev, wd, dlt, data, n, wirelen, ts) == PUT_WRITTEN && --wd->left == 0)
 		writer_close(ev, wd, CLOSE_DONE);
+	if (wm && writer_put(ev, wm, dlt, data, n, wirelen, ts) == PUT_WRITTEN && --wm->left == 0)
+		writer_close(ev, wm, CLOSE_DONE);
 }
 
 /* ---- starting and stopping files ---- */
@@ -532,7 +543,8 @@ static int host_dlt(const struct evidence *ev, const struct qaddr *host)
 	for (uint32_t k = 0; k < ev->ring_used; k++, i = (i + 1) % ev->ring_n) {
 		const struct ev_slot *s = &ev->slots[i];
 
-		if (same_host(&s->src, host) || same_host(&s->dst, host))
+		if (same_host(&s->src, host) || same_host(&s->dst, host) ||
+		    same_host(&s->mac, host))
 			return s->dlt;
 	}
 	return ev->last_dlt;
@@ -592,7 +604,7 @@ int evidence_start(struct evidence *ev, const struct qaddr *host, usec_t now, ch
 
 	if (!ev->enabled)
 		return -ENOTSUP;
-	if (!host || (host->family != AF_INET && host->family != AF_INET6))
+	if (!host || (host->family != AF_INET && host->family != AF_INET6 && !addr_is_mac(host)))
 		return -EINVAL;
 	if (ret_name && len < EVIDENCE_NAME_MAX)
 		return -ENAMETOOLONG;
@@ -654,7 +666,8 @@ int evidence_start(struct evidence *ev, const struct qaddr *host, usec_t now, ch
 		for (uint32_t k = 0; k < ev->ring_used; k++, i = (i + 1) % ev->ring_n) {
 			const struct ev_slot *s = &ev->slots[i];
 
-			if ((same_host(&s->src, host) || same_host(&s->dst, host)) &&
+			if ((same_host(&s->src, host) || same_host(&s->dst, host) ||
+			     same_host(&s->mac, host)) &&
 			    writer_put(ev, w, s->dlt, ev->ring + (size_t)i * ev->snaplen, s->caplen,
 				       s->wirelen, s->ts) == PUT_CLOSED)
 				break;

@@ -73,10 +73,17 @@ static void feed_dlt(struct evidence *ev, int dlt, const struct frame *f, usec_t
 {
 	struct pkt p;
 
-	if (decode_packet(dlt, f->b, f->n, f->n, &p, NULL) == 0)
-		evidence_packet(ev, dlt, f->b, (uint32_t)f->n, (uint32_t)f->n, ts, &p.src, &p.dst);
-	else
-		evidence_packet(ev, dlt, f->b, (uint32_t)f->n, (uint32_t)f->n, ts, NULL, NULL);
+	if (decode_packet(dlt, f->b, f->n, f->n, &p, NULL) == 0) {
+		struct qaddr mac;
+
+		if (p.flags & PKT_F_SMAC)
+			addr_set_mac(&mac, p.src_mac);
+		evidence_packet(ev, dlt, f->b, (uint32_t)f->n, (uint32_t)f->n, ts, &p.src, &p.dst,
+				(p.flags & PKT_F_SMAC) ? &mac : NULL);
+	} else {
+		evidence_packet(ev, dlt, f->b, (uint32_t)f->n, (uint32_t)f->n, ts, NULL, NULL,
+				NULL);
+	}
 }
 
 static void feed(struct evidence *ev, const struct frame *f, usec_t ts)
@@ -443,6 +450,38 @@ static void test_ipv6(void **state)
 
 /* ARP: sender and target protocol addresses stand for source and
  * destination. */
+/* A machine's file follows its MAC: what it sent from any address (a
+ * forger's forged sources included), not what others sent from them. */
+static void test_machine_file(void **state)
+{
+	struct fixture *fx = *state;
+	struct evidence *ev = ev_new(fx, 64 * MB, 64, 1000);
+	static const uint8_t forger[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x0b};
+	struct pcap_summary s;
+	char name[EVIDENCE_NAME_MAX];
+	struct frame f;
+	struct qaddr m, back;
+	usec_t t = T0 - 10 * USEC_PER_SEC;
+
+	addr_set_mac(&m, forger);
+	for (unsigned i = 0; i < 3; i++) {
+		tcp4(&f, 50 + i, 60 + i, 0); /* from three addresses, one machine */
+		memcpy(f.b + 6, forger, 6);
+		feed(ev, &f, t++);
+	}
+	feed_tcp4(ev, 50, 70, t++); /* the first address, another machine */
+	assert_int_equal(evidence_start(ev, &m, T0, name, sizeof(name)), 0);
+	assert_string_equal(name, "02_00_00_00_00_0b-" T0_NAME ".pcap");
+	assert_int_equal(evidence_name_host(name, &back), 0);
+	assert_true(addr_eq(&back, &m));
+	tcp4(&f, 99, 98, 0); /* and after the start */
+	memcpy(f.b + 6, forger, 6);
+	feed(ev, &f, T0 + 1);
+	evidence_stop(ev, &m);
+	assert_int_equal(check_file(fx, name, &m, &s), 4);
+	evidence_free(ev);
+}
+
 static void test_arp(void **state)
 {
 	struct fixture *fx = *state;
@@ -825,7 +864,7 @@ static double bench_ns(struct evidence *ev, const struct frame *f, unsigned n, u
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (unsigned i = 0; i < n; i++)
 		evidence_packet(ev, DLT_ETH, f->b, (uint32_t)f->n, (uint32_t)f->n, t + i, &p.src,
-				&p.dst);
+				&p.dst, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	return ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n;
 }
@@ -870,6 +909,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ring_wraps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_machine_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_linktype, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
