@@ -105,7 +105,8 @@ static const char usage_text[] =
 	"  -h, --help         this text\n"
 	"  -V, --version      print the version\n"
 	"\n"
-	"HOST is an IPv4 or IPv6 address; DURATION is like 90s, 30m, 12h, 7d.\n"
+	"HOST is an IPv4 or IPv6 address, a MAC, or a machine's name in the inventory;\n"
+	"DURATION is like 90s, 30m, 12h, 7d.\n"
 	"STATE: detected watched contained isolated cleaning cleaned uncleanable released\n"
 	"exit status: 0 success, 1 refused by the daemon, 2 usage error, 3 daemon unreachable\n";
 
@@ -261,12 +262,31 @@ static void parse_args(int argc, char **argv, struct args *a)
 
 /* ---- checks of single arguments ---- */
 
+/* A machine's name in the inventory, as far as the client can tell: the
+ * daemon knows the names.  Letters, digits, '.', '-' and '_', with a
+ * letter somewhere (so that a mistyped address is not taken for one). */
+static bool name_like(const char *s)
+{
+	bool letter = false;
+	size_t n = 0;
+
+	for (; *s; s++, n++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
+			letter = true;
+		else if (!(*s >= '0' && *s <= '9') && *s != '.' && *s != '-' && *s != '_')
+			return false;
+	}
+	return letter && n > 0 && n < 64;
+}
+
 static void check_host(const char *s)
 {
 	struct qaddr a;
 
-	if (addr_parse(s, &a) < 0)
-		usage_error("invalid HOST '%s' (want an IPv4 or IPv6 address)", s);
+	if (addr_parse_any(s, &a) < 0 && (strchr(s, ':') || !name_like(s)))
+		usage_error("invalid HOST '%s' (want an IPv4 or IPv6 address, a MAC or a "
+			    "name from the inventory)",
+			    s);
 }
 
 static void check_host_or_cidr(const char *s)

@@ -125,6 +125,12 @@ run 0 -S "$S" show 10.1.0.5
 out_is cmd=show host=10.1.0.5
 run 0 -S "$S" show 2001:db8::17 --json
 out_is cmd=show host=2001:db8::17 json=1
+# A machine by its MAC, or by its name in the inventory (the daemon knows
+# the names: the client passes them on).
+run 0 -S "$S" show 02:00:0A:01:00:17
+out_is cmd=show host=02:00:0A:01:00:17
+run 0 -S "$S" quarantine fileserver-2.finance
+out_is cmd=quarantine host=fileserver-2.finance
 
 run 0 -S "$S" quarantine 10.1.0.5
 out_is cmd=quarantine host=10.1.0.5
@@ -281,7 +287,8 @@ usage 'no command given'
 usage "unknown command 'frobnicate'" frobnicate
 usage "unknown option '--bogus'" status --bogus
 usage "unknown option '-x'" -x status
-usage "invalid HOST 'foo'" show foo
+usage "invalid HOST 'foo bar'" show 'foo bar'
+usage "invalid HOST '02:00:00:00:00'" show 02:00:00:00:00
 usage "invalid HOST '10.1.0.256'" show 10.1.0.256
 usage "invalid HOST '10.1.0.0/24'" quarantine 10.1.0.0/24
 usage "invalid HOST" escalate ''

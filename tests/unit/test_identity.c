@@ -417,6 +417,7 @@ static void test_routers(void **state)
 	struct fix *x = *state;
 	struct attribution a;
 	struct prefix p;
+	struct prefix_list saved = x->c.networks.routers;
 
 	p.addr = A("10.66.1.254");
 	p.plen = 32;
@@ -439,10 +440,8 @@ static void test_routers(void **state)
 	assert_true(identity_machine(x->id, RTR) & IDM_ROUTER);
 	a = see(x, syn(RTR, "10.66.5.7", "10.66.200.80"), T0 + SEC);
 	assert_int_equal(a.kind, SRC_UNVERIFIED);
-	x->c.networks.routers.v = NULL;
-	x->c.networks.routers.n = 0;
 	lpm_free(x->c.networks.routers.lpm);
-	x->c.networks.routers.lpm = NULL;
+	x->c.networks.routers = saved;
 }
 
 /* Sources outside the protected networks are not a LAN machine's: judged
