@@ -102,6 +102,7 @@ struct hostrec {
 	uint8_t naddrs;
 	uint8_t adopted; /* found in the kernel, not decided by us */
 	uint8_t merged;	 /* an address's record whose address a machine took: history only */
+	uint8_t busy;	 /* queued for the next commit: not evicted */
 	struct haddr addrs[HOST_MAX_ADDRS];
 	struct hport want[HOST_MAX_PORTS];
 	struct hport k[HOST_MAX_PORTS];
@@ -123,8 +124,12 @@ struct hostrec {
 };
 
 struct hostdb {
-	struct table t;	 /* list 0: every record, oldest change first */
+	/* List 0: records with nothing in force, least recently flagged
+	 * first (evicted first when the registry is full); list 1: blocked
+	 * or in certification (never evicted). */
+	struct table t;
 	struct table ix; /* address -> record */
+	uint64_t evicted;
 };
 
 static inline bool hostrec_is_machine(const struct hostrec *r)
@@ -140,7 +145,9 @@ struct hostrec *hostdb_find(struct hostdb *db, const struct qaddr *id);
  * the address's own record.  NULL when none. */
 struct hostrec *hostdb_find_addr(struct hostdb *db, const struct qaddr *a);
 /* Finds or creates the record of id.  A new address record holds its
- * address (when no other record does).  NULL when the registry is full. */
+ * address (when no other record does).  When the registry is full the
+ * spare record flagged longest ago goes.  NULL when every record is kept
+ * (blocked or in certification). */
 struct hostrec *hostdb_get(struct hostdb *db, const struct qaddr *id);
 /* Adds address a to r.  0; -EEXIST when another record holds it (r is
  * unchanged); -ENOSPC when r holds HOST_MAX_ADDRS or the index is full. */
@@ -151,6 +158,13 @@ void hostdb_addr_del(struct hostdb *db, struct hostrec *r, unsigned i);
 int hostrec_addr_index(const struct hostrec *r, const struct qaddr *a);
 /* Forgets r (frees its history and index entries). */
 void hostdb_remove(struct hostdb *db, struct hostrec *r);
+/* r was flagged: it goes to the end of the list it belongs on (spare:
+ * nothing in force and not in certification, evicted first when the
+ * registry is full; or kept).  Not during an iteration of the registry.
+ * A record whose level changes later is moved when room is made, which
+ * takes spare records only, never blocked ones or those in
+ * certification. */
+void hostdb_settle(struct hostdb *db, struct hostrec *r);
 /* Some address of r is in the kernel's isolation sets, or its MAC. */
 bool hostrec_isolated(const struct hostrec *r);
 /* The hit for rule, or NULL when the host was never flagged by it. */

@@ -121,6 +121,7 @@ static void queue_refresh(struct engine *e, struct hostrec *rec)
 			return;
 	if (e->nrefresh == ENGINE_QUEUE)
 		engine_commit(e);
+	rec->busy = 1;
 	e->refresh[e->nrefresh++] = rec;
 }
 
@@ -283,11 +284,17 @@ static void evidence_begin(struct engine *e, struct hostrec *rec, usec_t now)
 		snprintf(rec->evidence, sizeof(rec->evidence), "%s", name);
 }
 
-/* A detection by address about an address a machine owns, or from a
- * machine whose frames or address are contested: it cannot be tied to
- * the machine for certain. */
+/* A detection by address, or from a machine whose frames or address are
+ * contested, or from a machine that never spoke for an address of its
+ * own (a MAC conjured by a flood of random MACs sends raw forged packets
+ * and never ARPs; a real host's kernel does before its first packet):
+ * it cannot be tied to a machine for certain.  Unverified detections are
+ * capped at identity.unverified_max and have their own budget of
+ * automatic actions, so that a random-MAC flood never spends a real
+ * worm's. */
 static bool detection_unverified(const struct engine *e, const struct detection *d)
 {
+	struct qaddr own;
 	uint8_t mac[MAC_LEN];
 
 	if (!addr_is_mac(&d->host))
@@ -295,6 +302,8 @@ static bool detection_unverified(const struct engine *e, const struct detection 
 	if (!e->id)
 		return false;
 	if (identity_machine(e->id, d->host.b) & IDM_CONTESTED)
+		return true;
+	if (identity_addresses(e->id, d->host.b, BIND_TENTATIVE, &own, 1) == 0)
 		return true;
 	return d->addr.family && identity_binding(e->id, &d->addr, mac) != BIND_NONE &&
 	       memcmp(mac, d->host.b, MAC_LEN) != 0;
@@ -328,6 +337,7 @@ static void on_detection(void *arg, const struct detection *d)
 		return;
 	}
 	p.rec = rec;
+	hostdb_settle(&e->hosts, rec);
 	inv = engine_inventory(e, rec);
 	p.inv = inv;
 	hit = hostdb_hit(rec, d->rule);
@@ -420,12 +430,13 @@ static void on_detection(void *arg, const struct detection *d)
 	}
 	if (e->nq == ENGINE_QUEUE)
 		engine_commit(e);
+	rec->busy = 1;
 	e->q[e->nq++] = p;
 }
 
 void engine_commit(struct engine *e)
 {
-	struct act_change ch[ENGINE_QUEUE];
+	struct act_change ch[2 * ENGINE_QUEUE]; /* detections, then refreshes */
 	unsigned nch = 0;
 	usec_t now = detect_now(e->det);
 
@@ -459,10 +470,11 @@ void engine_commit(struct engine *e)
 	}
 	/* Blocked machines with new addresses: the same level again, which
 	 * adds what is missing. */
-	for (unsigned i = 0; i < e->nrefresh && nch < ENGINE_QUEUE; i++) {
+	for (unsigned i = 0; i < e->nrefresh; i++) {
 		struct hostrec *rec = e->refresh[i];
 		unsigned j;
 
+		rec->busy = 0;
 		for (j = 0; j < nch && ch[j].rec != rec; j++)
 			;
 		if (j < nch || rec->level <= LEVEL_WATCH)
@@ -489,8 +501,12 @@ void engine_commit(struct engine *e)
 				c = &ch[j];
 		emit_detect(e, p, c && c->error == 0, c && c->error ? WHY_ERROR : WHY_NONE);
 	}
-	for (unsigned j = 0; j < nch; j++)
+	for (unsigned j = 0; j < nch; j++) {
 		act_emit(e, &ch[j], now);
+		ch[j].rec->busy = 0;
+	}
+	for (unsigned i = 0; i < e->nq; i++)
+		e->q[i].rec->busy = 0;
 	e->nq = 0;
 }
 

@@ -6,7 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define L_ALL 0
+/* Records that may go when the registry is full (nothing in force, not
+ * in certification), least recently flagged first; and those that stay. */
+#define L_SPARE 0
+#define L_KEPT	1
+/* Spare records passed over (queued for the next commit) when making
+ * room. */
+#define EVICT_TRIES 64
 
 struct hkey {
 	struct qaddr addr;
@@ -57,7 +63,10 @@ int host_state_parse(const char *s, enum host_state *ret)
 
 int hostdb_init(struct hostdb *db, uint32_t cap, const struct siphash_key *key)
 {
-	int r = table_init(&db->t, cap, sizeof(struct hostrec), sizeof(struct hkey), key);
+	int r;
+
+	memset(db, 0, sizeof(*db));
+	r = table_init(&db->t, cap, sizeof(struct hostrec), sizeof(struct hkey), key);
 
 	/* Most records hold one or two addresses; the index's pages are
 	 * only touched as it fills. */
@@ -114,7 +123,7 @@ void hostdb_clear(struct hostdb *db)
 {
 	struct hostrec *r;
 
-	while ((r = table_list_head(&db->t, L_ALL)))
+	while ((r = hostdb_first(db)))
 		hostdb_remove(db, r);
 }
 
@@ -224,6 +233,58 @@ bool hostrec_isolated(const struct hostrec *r)
 	return false;
 }
 
+static bool keeps(const struct hostrec *r)
+{
+	return r->level > LEVEL_WATCH || r->kmac || r->nk || hostrec_isolated(r) ||
+	       r->state == HOST_CLEANING || r->state == HOST_UNCLEANABLE;
+}
+
+void hostdb_settle(struct hostdb *db, struct hostrec *r)
+{
+	table_list_touch(&db->t, keeps(r) ? L_KEPT : L_SPARE, r);
+}
+
+/* Room for one more record: the spare record flagged longest ago goes
+ * (a flood of one-shot sources must not lock out the next real worm);
+ * what is blocked or in certification never does. */
+static bool evict_spare(struct hostdb *db)
+{
+	/* Records change level without moving lists (callers iterate the
+	 * registry while they change it): a record found on the wrong list
+	 * here is moved now. */
+	for (unsigned i = 0; i < EVICT_TRIES; i++) {
+		struct hostrec *r = table_list_head(&db->t, L_SPARE);
+
+		if (!r)
+			break;
+		if (keeps(r)) {
+			table_list_append(&db->t, L_KEPT, r);
+			continue;
+		}
+		if (r->busy) {
+			table_list_touch(&db->t, L_SPARE, r);
+			continue;
+		}
+		hostdb_remove(db, r);
+		db->evicted++;
+		return true;
+	}
+	for (unsigned i = 0; i < EVICT_TRIES; i++) {
+		struct hostrec *r = table_list_head(&db->t, L_KEPT);
+
+		if (!r)
+			return false;
+		if (keeps(r) || r->busy) {
+			table_list_touch(&db->t, L_KEPT, r);
+			continue;
+		}
+		hostdb_remove(db, r);
+		db->evicted++;
+		return true;
+	}
+	return false;
+}
+
 struct hostrec *hostdb_get(struct hostdb *db, const struct qaddr *id)
 {
 	struct hostrec *r = hostdb_find(db, id);
@@ -231,6 +292,8 @@ struct hostrec *hostdb_get(struct hostdb *db, const struct qaddr *id)
 
 	if (r)
 		return r;
+	if (table_full(&db->t) && !evict_spare(db))
+		return NULL;
 	memset(&k, 0, sizeof(k));
 	k.addr = *id;
 	r = table_insert(&db->t, &k);
@@ -243,7 +306,7 @@ struct hostrec *hostdb_get(struct hostdb *db, const struct qaddr *id)
 		/* Held unless a machine's record holds it already. */
 		(void)hostdb_addr_add(db, r, id);
 	}
-	table_list_append(&db->t, L_ALL, r);
+	table_list_append(&db->t, L_SPARE, r);
 	return r;
 }
 
@@ -281,12 +344,18 @@ uint32_t hostdb_capacity(const struct hostdb *db)
 
 struct hostrec *hostdb_first(const struct hostdb *db)
 {
-	return table_list_head(&db->t, L_ALL);
+	struct hostrec *r = table_list_head(&db->t, L_SPARE);
+
+	return r ? r : table_list_head(&db->t, L_KEPT);
 }
 
 struct hostrec *hostdb_next(const struct hostdb *db, const struct hostrec *r)
 {
-	return table_list_next(&db->t, r);
+	struct hostrec *n = table_list_next(&db->t, r);
+
+	if (n || r->h.list == L_KEPT)
+		return n;
+	return table_list_head(&db->t, L_KEPT);
 }
 
 void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port)
