@@ -115,11 +115,20 @@ else
 fi
 
 say ""
-say "== bench_detect: memory bound under a spoofed-source flood"
+say "== bench_detect: memory bound under a spoofed-source flood (one machine)"
 for n in $FLOOD; do
 	run $B/bench/bench_detect -k 1 --no-warm --flood "$n"
 done
 run $B/bench/bench_detect -k 1 --no-warm --flood $FLOOD_DETECT --flood-probes 10
+
+say ""
+say "== bench_detect: a forged packet against a normal one, in one run"
+# The flood: one LAN machine, ten SYNs to tcp/445 per forged
+# address; next to the mixed traffic of --synth, whose packets are the
+# normal ones.  And the same flood from a random MAC per forged address.
+run $B/bench/bench_detect -k $K_BIG --synth $SYNTH_FILE
+run $B/bench/bench_detect -k $K_BIG --flood $SYNTH_FILE --flood-probes 10
+run $B/bench/bench_detect -k $K_BIG --flood $SYNTH_FILE --flood-probes 10 --flood-macs
 
 say ""
 say "== bench_nft: enforcement latency (private network namespace)"

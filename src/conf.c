@@ -1392,7 +1392,17 @@ static void parse_inv_entry(struct ctx *x, const config_setting_t *g, unsigned c
 
 			e.has_mac = v && parse_mac(x, s, kp, v, e.mac) == 0;
 		} else if (strcmp(k, "name") == 0) {
-			get_string(x, s, kp, e.name, sizeof(e.name), true);
+			struct qaddr q;
+
+			/* quarantinectl takes a name where it takes an address
+			 * or a MAC: a name that reads as one would be
+			 * ambiguous. */
+			if (get_string(x, s, kp, e.name, sizeof(e.name), true) == 0 &&
+			    addr_parse_any(e.name, &q) == 0)
+				err(x, s,
+				    "'%s' is an address or a MAC, not a name: quarantinectl "
+				    "could not tell them apart",
+				    kp);
 		} else if (strcmp(k, "department") == 0) {
 			get_string(x, s, kp, e.department, sizeof(e.department), true);
 		} else if (strcmp(k, "floor") == 0) {

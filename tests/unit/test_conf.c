@@ -1453,6 +1453,11 @@ static void test_inventory_mac_errors(void **state)
 	expect_one("inventory = ( { mac = \"00:00:00:00:00:00\"; } );\n", 1, "not a unicast MAC");
 	expect_one("inventory = ( { mac = \"33:33:00:00:00:01\"; } );\n", 1, "not a unicast MAC");
 	expect_one("inventory = ( { mac = 5; } );\n", 1, "'inventory[0].mac' must be a string");
+	/* A name quarantinectl could take for an address or a MAC. */
+	expect_one("inventory = ( { net = \"10.1.0.5\"; name = \"10.1.0.6\"; } );\n", 1,
+		   "'inventory[0].name' is an address or a MAC, not a name");
+	expect_one("inventory = ( { net = \"10.1.0.5\"; name = \"52-54-00-00-00-01\"; } );\n", 1,
+		   "is an address or a MAC");
 
 	/* The bad 'mac' is reported, not a missing one too. */
 	load_bad("inventory = (\n"
