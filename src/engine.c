@@ -202,8 +202,13 @@ struct hostrec *engine_record(struct engine *e, const struct qaddr *id, bool cre
 	if (!create)
 		return NULL;
 	rec = hostdb_get(&e->hosts, id);
-	if (rec)
+	if (rec && rec->merged) {
+		/* The machine that took its address let it go: the address's
+		 * own record is back in use, holding it again. */
 		rec->merged = 0;
+		if (rec->naddrs == 0)
+			(void)hostdb_addr_add(&e->hosts, rec, id);
+	}
 	return rec;
 }
 
@@ -549,6 +554,11 @@ static void on_identity(void *arg, const struct ident_event *iev)
 		snprintf(msg, sizeof(msg),
 			 "a relay is never blocked by MAC: release it (quarantinectl release) "
 			 "and block the hosts behind it by address");
+	/* Trusted bindings are saved (a restart must not hand a quiet
+	 * machine's address to the first forger): soon, not at once. */
+	if ((iev->kind == IDENT_ESTABLISHED || iev->kind == IDENT_MOVED) &&
+	    e->dirty < ENGINE_DIRTY_SOON)
+		e->dirty = ENGINE_DIRTY_SOON;
 	if (iev->kind == IDENT_ESTABLISHED)
 		return;
 	if (minute != e->bind_minute) {
