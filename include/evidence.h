@@ -106,6 +106,11 @@ void evidence_packet(struct evidence *ev, int dlt, const uint8_t *data, uint32_t
  * -ENOMEM, or the -errno of open. */
 int evidence_start(struct evidence *ev, const struct qaddr *host, usec_t now, char *ret_name,
 		   size_t len);
+/* The same, the file named after label (a machine's file, which follows
+ * its MAC, is named after the address that names it: operators look
+ * evidence up by address).  label NULL or of no family: host. */
+int evidence_start_as(struct evidence *ev, const struct qaddr *host, const struct qaddr *label,
+		      usec_t now, char *ret_name, size_t len);
 /* Closes host's open file now, e.g. when the host is released.  No-op when
  * none is open. */
 void evidence_stop(struct evidence *ev, const struct qaddr *host);

@@ -194,7 +194,7 @@ static bool evidence_removable(void *arg, const char *name)
 
 	if (evidence_name_host(name, &a) < 0)
 		return false;
-	r = hostdb_find(&d->eng.hosts, &a);
+	r = addr_is_mac(&a) ? hostdb_find(&d->eng.hosts, &a) : hostdb_find_addr(&d->eng.hosts, &a);
 	return !r || r->state == HOST_RELEASED || r->state == HOST_CLEANED ||
 	       strcmp(r->evidence, name) != 0;
 }

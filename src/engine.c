@@ -282,10 +282,11 @@ static void evidence_begin(struct engine *e, struct hostrec *rec, usec_t now)
 	char name[EVIDENCE_NAME_MAX];
 
 	/* A machine's file follows its MAC: what it sent from any address,
-	 * forged ones included, and what came to it. */
+	 * forged ones included, and what came to it.  It is named after the
+	 * address that names the machine (its MAC when it has none). */
 	if (e->evidence && (hostrec_is_machine(rec) || rec->addr.family) &&
-	    evidence_start(e->evidence, hostrec_is_machine(rec) ? &rec->id : &rec->addr, now, name,
-			   sizeof(name)) == 0)
+	    evidence_start_as(e->evidence, hostrec_is_machine(rec) ? &rec->id : &rec->addr,
+			      &rec->addr, now, name, sizeof(name)) == 0)
 		snprintf(rec->evidence, sizeof(rec->evidence), "%s", name);
 }
 

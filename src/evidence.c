@@ -595,6 +595,12 @@ static int create_file(struct evidence *ev, const struct qaddr *host, usec_t now
 int evidence_start(struct evidence *ev, const struct qaddr *host, usec_t now, char *ret_name,
 		   size_t len)
 {
+	return evidence_start_as(ev, host, host, now, ret_name, len);
+}
+
+int evidence_start_as(struct evidence *ev, const struct qaddr *host, const struct qaddr *label,
+		      usec_t now, char *ret_name, size_t len)
+{
 	char name[EVIDENCE_NAME_MAX];
 	struct ev_writer *w;
 	struct ev_file *file;
@@ -606,6 +612,9 @@ int evidence_start(struct evidence *ev, const struct qaddr *host, usec_t now, ch
 		return -ENOTSUP;
 	if (!host || (host->family != AF_INET && host->family != AF_INET6 && !addr_is_mac(host)))
 		return -EINVAL;
+	if (!label ||
+	    (label->family != AF_INET && label->family != AF_INET6 && !addr_is_mac(label)))
+		label = host;
 	if (ret_name && len < EVIDENCE_NAME_MAX)
 		return -ENAMETOOLONG;
 	w = find_writer(ev, host);
@@ -626,7 +635,7 @@ int evidence_start(struct evidence *ev, const struct qaddr *host, usec_t now, ch
 	w = writer_slot(ev);
 	if (!w->buf)
 		w->buf = malloc(WRITER_BUF); /* without it, stdio's own buffer */
-	fd = create_file(ev, host, now, name, sizeof(name));
+	fd = create_file(ev, label, now, name, sizeof(name));
 	if (fd < 0)
 		return fd;
 	f = fdopen(fd, "w");

@@ -479,6 +479,12 @@ static void test_machine_file(void **state)
 	feed(ev, &f, T0 + 1);
 	evidence_stop(ev, &m);
 	assert_int_equal(check_file(fx, name, &m, &s), 4);
+
+	/* Named after its address, as the daemon names a machine's file. */
+	back = A4(50);
+	assert_int_equal(
+		evidence_start_as(ev, &m, &back, T0 + 5 * USEC_PER_SEC, name, sizeof(name)), 0);
+	assert_string_equal(name, "10.66.0.50-20240301T101505Z.pcap");
 	evidence_free(ev);
 }
 
