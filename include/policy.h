@@ -34,7 +34,7 @@ struct decision {
 	enum level level; /* what policy decided, before any "why" */
 	enum why why;	  /* WHY_NONE: to be enforced */
 	bool capped;	  /* lowered by the asset's criticality, or for an unverified source */
-	bool unverified;  /* capped at identity.unverified_max */
+	bool unverified;  /* an unverified source: at most identity.unverified_max */
 };
 
 /* What policy needs to know about the host a detection is about. */

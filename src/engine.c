@@ -290,9 +290,9 @@ static void evidence_begin(struct engine *e, struct hostrec *rec, usec_t now)
 		snprintf(rec->evidence, sizeof(rec->evidence), "%s", name);
 }
 
-/* A detection by address, or from a machine whose frames or address are
- * contested, or from a machine that never spoke for an address of its
- * own (a MAC conjured by a flood of random MACs sends raw forged packets
+/* A detection by address, or from a machine whose frames are contested
+ * (its MAC seen behind two bridge ports in turn), or from a machine that
+ * never spoke for an address of its own (a MAC conjured by a flood of random MACs sends raw forged packets
  * and never ARPs; a real host's kernel does before its first packet):
  * it cannot be tied to a machine for certain.  Unverified detections are
  * capped at identity.unverified_max and have their own budget of
@@ -301,7 +301,6 @@ static void evidence_begin(struct engine *e, struct hostrec *rec, usec_t now)
 static bool detection_unverified(const struct engine *e, const struct detection *d)
 {
 	struct qaddr own;
-	uint8_t mac[MAC_LEN];
 
 	if (!addr_is_mac(&d->host))
 		return true;
@@ -309,10 +308,9 @@ static bool detection_unverified(const struct engine *e, const struct detection 
 		return false;
 	if (identity_machine(e->id, d->host.b) & IDM_CONTESTED)
 		return true;
-	if (identity_addresses(e->id, d->host.b, BIND_TENTATIVE, &own, 1) == 0)
-		return true;
-	return d->addr.family && identity_binding(e->id, &d->addr, mac) != BIND_NONE &&
-	       memcmp(mac, d->host.b, MAC_LEN) != 0;
+	/* The source address is not looked at: a forged or contested one
+	 * is still sent by this MAC, and the MAC is what gets blocked. */
+	return identity_addresses(e->id, d->host.b, BIND_TENTATIVE, &own, 1) == 0;
 }
 
 static void on_detection(void *arg, const struct detection *d)
@@ -464,7 +462,12 @@ void engine_commit(struct engine *e)
 			ch[nch].ttl_s = e->c->enforce.default_ttl_s;
 			ch[nch].by_uid = -1;
 			ch[nch].reason = e->q[i].det.rule_name;
-			ch[nch].critical = e->q[i].inv && e->q[i].inv->critical;
+			/* Neither a critical asset nor a source held below
+			 * isolation as unverified may be isolated because its
+			 * containment has no ports to block. */
+			ch[nch].critical = (e->q[i].inv && e->q[i].inv->critical) ||
+					   (e->q[i].dec.unverified &&
+					    e->c->identity.unverified_max < LEVEL_ISOLATE);
 			nch++;
 		}
 		if (e->q[i].dec.level > ch[j].level) {

@@ -146,10 +146,10 @@ void policy_decide(struct policy *p, enum severity sev, const struct host_facts 
 		lvl = c->policy.critical_max;
 		ret->capped = true;
 	}
+	ret->unverified = f->unverified;
 	if (f->unverified && lvl > c->identity.unverified_max) {
 		lvl = c->identity.unverified_max;
 		ret->capped = true;
-		ret->unverified = true;
 	}
 	ret->level = lvl;
 	if (f->never)
