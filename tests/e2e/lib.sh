@@ -323,6 +323,23 @@ qd_config() {
 	done
 }
 
+# qd_config_net LINE...: after qd_config, set keys of its networks group;
+# each LINE is "KEY = VALUE;" and replaces KEY's line when there is one
+# (e.g. 'protected = [ "10.66.1.0/24", "fd66:1::/64" ];').
+qd_config_net() {
+	local l key
+	for l in "$@"; do
+		key=${l%%=*}
+		key=${key// /}
+		awk -v key="$key" -v line="  $l" '
+			/^networks:/ { print; innet = 1; if (/[{]/) print line; next }
+			innet && /^[{]/ { print; print line; next }
+			innet && /^[}];/ { innet = 0 }
+			innet && $1 == key { next }
+			{ print }' "$QD_CONF" >"$QD_CONF.new" && mv "$QD_CONF.new" "$QD_CONF" || return 1
+	done
+}
+
 # qd_daemon_start [ARGS...]: start quarantined in the gateway namespace
 # (events to QD_EVENTS, as JSON unless QD_FORMAT=text) and wait until its
 # control socket answers.
@@ -415,6 +432,34 @@ qd_elem_has() {
 # nft and the daemon print it).
 qd_mac() {
 	qd_in "$1" cat /sys/class/net/eth0/address
+}
+
+# qd_host_bare NAME: a host namespace on br0 with no address and no route
+# (a DHCP client's), its IPv6 off like the others'.
+qd_host_bare() {
+	_qd_ns "$1" || return 1
+	qd_in gw ip link add "v-$1" type veth peer name eth0 netns "$QD_NS$1" || return 1
+	qd_in gw ip link set "v-$1" master br0 || return 1
+	qd_in gw ip link set "v-$1" up || return 1
+	qd_in "$1" ip link set eth0 up
+}
+
+# qd_ipv6_on NAME IF...: IPv6 back on for the interfaces IF of namespace
+# NAME (_qd_ns turns it off everywhere); the others stay quiet.
+qd_ipv6_on() {
+	local name=$1 i
+	shift
+	for i in "$@"; do
+		qd_sysctl "$name" "net/ipv6/conf/$i/disable_ipv6" 0 || return 1
+	done
+}
+
+# qd_show_json HOST EXPR: EXPR (Python, d) of "quarantinectl --json show
+# HOST"; empty when the daemon does not know HOST.
+qd_show_json() {
+	local out
+	out=$(qctl --json show "$1" 2>/dev/null) || return 0
+	echo "$out" | $QD_PY json "$2"
 }
 
 # qd_in_any_set ADDR: ADDR is in one of the blocking sets.
