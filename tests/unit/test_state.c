@@ -91,7 +91,7 @@ static void eng_init(struct engine *e, const struct conf *c, struct output *out)
 static struct qaddr A(const char *s) {
 	struct qaddr a;
 
-	assert_int_equal(addr_parse(s, &a), 0);
+	assert_int_equal(addr_parse_any(s, &a), 0);
 	return a;
 }
 
@@ -309,6 +309,51 @@ static void fill_rich(struct engine *e)
 	/* A host with nothing at all: an empty reason, no hits, no history. */
 	r = host(e, "192.168.1.1", HOST_DETECTED, LEVEL_NONE);
 
+	/* Machines: one holding addresses of both families (one of them
+	 * taken from an address's record, now merged), one with none. */
+	{
+		struct qaddr m = A("02:00:0a:01:00:18"), a1 = A("10.1.0.24"), a2 = A("fd00::18");
+		struct qaddr m2 = A("02:00:0a:01:00:19");
+		struct hostrec *old = host(e, "10.1.0.24", HOST_RELEASED, LEVEL_NONE);
+
+		hostdb_addr_del(&e->hosts, old, 0);
+		old->merged = 1;
+		r = hostdb_get(&e->hosts, &m);
+		assert_non_null(r);
+		r->state = HOST_ISOLATED;
+		r->level = r->decided = LEVEL_ISOLATE;
+		r->addr = a1;
+		assert_int_equal(hostdb_addr_add(&e->hosts, r, &a1), 0);
+		assert_int_equal(hostdb_addr_add(&e->hosts, r, &a2), 0);
+		snprintf(r->reason, sizeof(r->reason), "source-forgery");
+		r = hostdb_get(&e->hosts, &m2);
+		assert_non_null(r);
+		r->state = HOST_CONTAINED;
+		r->level = r->decided = LEVEL_CONTAIN;
+		hostdb_want_port(r, 6, 445);
+	}
+	/* Trusted bindings (claimed ones are not saved). */
+	{
+		static const char *const addrs[] = {"10.1.0.24", "fd00::18", "10.1.0.25"};
+		static const enum bind_state st[] = {BIND_ESTABLISHED, BIND_TENTATIVE,
+						     BIND_CLAIMED};
+		for (unsigned i = 0; i < 3; i++) {
+			struct ident_binding b;
+
+			memset(&b, 0, sizeof(b));
+			b.addr = A(addrs[i]);
+			b.mac[0] = 0x02;
+			b.mac[5] = (uint8_t)(0x18 + i);
+			if (i == 0)
+				b.prev[5] = 0x77, b.prev[0] = 0x02;
+			b.state = st[i];
+			b.delivered = i == 0;
+			b.first_us = T0 + i;
+			b.last_us = T0 + 100 + i;
+			assert_int_equal(identity_restore(e->id, &b), 0);
+		}
+	}
+
 	/* Run-time never-block changes and the pause. */
 	struct qaddr p = A("10.1.7.0");
 	assert_int_equal(policy_allow(&e->pol, &p, 24), 0);
@@ -327,6 +372,7 @@ static void same_host(const struct hostrec *a, const struct hostrec *b)
 {
 	assert_memory_equal(&a->addr, &b->addr, sizeof(a->addr));
 	assert_memory_equal(&a->id, &b->id, sizeof(a->id));
+	assert_int_equal(a->merged, b->merged);
 	assert_int_equal(a->state, b->state);
 	assert_int_equal(a->decided, b->decided);
 	assert_int_equal(a->level, b->level);
@@ -388,8 +434,42 @@ static void same_incident(const struct incident *a, const struct incident *b)
 }
 
 /* Everything saved is as it was, in the same order. */
+static int collect(void *arg, const struct ident_binding *b)
+{
+	struct ident_binding *v = arg;
+	unsigned i = 0;
+
+	while (v[i].state)
+		i++;
+	assert_true(i < 7);
+	v[i] = *b;
+	return 0;
+}
+
+static void same_bindings(struct engine *a, struct engine *b)
+{
+	struct ident_binding va[8], vb[8];
+	unsigned i;
+
+	memset(va, 0, sizeof(va));
+	memset(vb, 0, sizeof(vb));
+	identity_foreach(a->id, BIND_TENTATIVE, collect, va);
+	identity_foreach(b->id, BIND_TENTATIVE, collect, vb);
+	for (i = 0; va[i].state; i++) {
+		assert_memory_equal(&va[i].addr, &vb[i].addr, sizeof(va[i].addr));
+		assert_memory_equal(va[i].mac, vb[i].mac, MAC_LEN);
+		assert_memory_equal(va[i].prev, vb[i].prev, MAC_LEN);
+		assert_int_equal(va[i].state, vb[i].state);
+		assert_int_equal(va[i].delivered, vb[i].delivered);
+		assert_true(va[i].first_us == vb[i].first_us);
+		assert_true(va[i].last_us == vb[i].last_us);
+	}
+	assert_int_equal(vb[i].state, BIND_NONE);
+}
+
 static void same_engine(struct engine *a, struct engine *b)
 {
+	same_bindings(a, b);
 	const struct hostrec *ra = hostdb_first(&a->hosts), *rb = hostdb_first(&b->hosts);
 	unsigned n = 0;
 	usec_t next = USEC_INFINITY;
