@@ -541,3 +541,75 @@ qd_done() {
 	echo "all checks passed"
 	exit 0
 }
+
+# ---- forged traffic (flood) ------------------------------------------------
+
+# qd_flood_init: the frame sender (tests/e2e/flood.c) in QD_FLOOD: from the
+# environment (meson sets it), else next to the worm.  Exits 77 (skipped)
+# when it is not there.
+qd_flood_init() {
+	QD_FLOOD=${QD_FLOOD:-$(dirname "$QD_WORM")/flood}
+	if [ ! -x "$QD_FLOOD" ]; then
+		echo "SKIP: no flood sender at $QD_FLOOD (set QD_FLOOD)"
+		exit 77
+	fi
+}
+
+# qd_gw_mac: the MAC of the gateway's br0, where the hosts' frames go.
+qd_gw_mac() {
+	qd_in gw cat /sys/class/net/br0/address
+}
+
+# qd_flood NAME OUTFILE ARGS...: flood from namespace NAME's eth0 to the
+# gateway's br0 MAC, in the background; its summary line in OUTFILE, pid
+# in QD_LAST.
+qd_flood() {
+	local name=$1 out=$2
+	shift 2
+	qd_bg_out "$name" "$out" "$QD_FLOOD" -i eth0 --dst-mac "$(qd_gw_mac)" --quiet "$@"
+}
+
+# qd_trust ADDR: the trust of ADDR's binding in "quarantinectl show --json"
+# and the MAC it is bound to ("trust mac"; "unknown" when not shown).
+qd_trust() {
+	qctl --json show "$1" 2>/dev/null | $QD_PY json \
+		"next(('%s %s' % (b['trust'], b.get('mac', '-')) for b in (d or {}).get('bindings', []) if b['address'] == '$1'), 'unknown')"
+}
+
+# qd_status EXPR: EXPR (Python, the document is d) of "quarantinectl --json
+# status".
+qd_status() {
+	qctl --json status | $QD_PY json "$1"
+}
+
+# qd_mac_in_any_set MAC: MAC is in one of the machine blocking sets.
+qd_mac_in_any_set() {
+	local s
+	for s in isom conm conpm; do
+		qd_in_set "$s" "$1" && return 0
+	done
+	return 1
+}
+
+# qd_set_elem_packets SET ELEMENT: the packet counter of ELEMENT in SET, as
+# nft prints it ("aa:bb:cc:dd:ee:ff . tcp . 445" in a concatenation); 0
+# when it is not there.
+qd_set_elem_packets() {
+	qd_in gw nft list set "${QD_FAMILY:-inet}" quarantined "$1" 2>/dev/null |
+		tr ',{}' '\n' | awk -v e="$2" '
+		{ sub(/^[ \t]+/, "") }
+		index($0, e " counter ") == 1 {
+			for (i = 1; i < NF; i++)
+				if ($i == "packets") { print $(i + 1); f = 1 }
+		}
+		END { if (!f) print 0 }'
+}
+
+# qd_host_add NAME ADDR/LEN: one more host namespace on br0 after
+# qd_topology (no service, no route check).  br0's MAC is pinned first: a
+# bridge takes the lowest MAC of its ports, and a new port with a lower
+# one would change it under the hosts' ARP caches.
+qd_host_add() {
+	qd_in gw ip link set br0 address "$(qd_gw_mac)" || return 1
+	_qd_host "$1" "$2" br0
+}

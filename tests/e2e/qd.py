@@ -2,8 +2,9 @@
 """Helpers of the end-to-end tests (tests/e2e/lib.sh runs them).
 
   qd.py serve [--ready FILE] ADDR:PORT...
-      TCP service: answers "ok" to every connection on each ADDR:PORT and
-      closes it.  Touches FILE once every socket listens.
+      TCP service: answers "ok" to every connection on each ADDR:PORT
+      ([ADDR]:PORT for IPv6) and closes it.  Touches FILE once every
+      socket listens.
   qd.py connect ADDR PORT [--timeout S]
       One connection; exit 0 when the service answered "ok", 1 otherwise.
   qd.py loop [--interval S] [--timeout S] ADDR:PORT...
@@ -41,7 +42,10 @@ def serve(args):
     socks = []
     for spec in args:
         addr, port = spec.rsplit(":", 1)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # [IPv6]:PORT as well.
+        fam = socket.AF_INET6 if addr.startswith("[") else socket.AF_INET
+        addr = addr.strip("[]")
+        s = socket.socket(fam, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((addr, int(port)))
         s.listen(128)
