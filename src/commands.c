@@ -651,6 +651,42 @@ static void show_identity(struct daemon *d, struct ctl_out *o, const struct host
 	}
 }
 
+/* show of a host never flagged nor acted upon: what identity knows of
+ * it (which machine an address belongs to, and how far it is trusted),
+ * else an error. */
+static int show_unflagged(struct cmdctx *x, const struct qaddr *a)
+{
+	struct daemon *d = x->d;
+	struct hostrec tmp;
+	char ab[ADDR_STRLEN];
+	uint8_t mac[MAC_LEN];
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (addr_is_mac(a)) {
+		if (!d->eng.id || !identity_machine(d->eng.id, a->b))
+			return reply(x, 1, "%s is not known to quarantined", addr_ntop(a, ab));
+		tmp.id = *a;
+		identity_primary(d->eng.id, a->b, &tmp.addr);
+	} else {
+		if (!d->eng.id || identity_binding(d->eng.id, a, mac) == BIND_NONE)
+			return reply(x, 1, "%s is not known to quarantined", addr_ntop(a, ab));
+		addr_set_mac(&tmp.id, mac);
+		tmp.addr = *a;
+	}
+	if (x->json) {
+		ctl_out_printf(x->out, "{\"host\":\"%s\",\"flagged\":false",
+			       addr_ntop(host_name(&tmp), ab));
+		host_json_machine(d, x->out, &tmp);
+		host_json_identity(d, x->out, &tmp);
+		ctl_out_printf(x->out, "}\n");
+		return 0;
+	}
+	ctl_out_printf(x->out, "host:        %s (never flagged or acted upon)\n",
+		       addr_ntop(host_name(&tmp), ab));
+	show_identity(d, x->out, &tmp);
+	return 0;
+}
+
 static int cmd_show(struct cmdctx *x)
 {
 	struct daemon *d = x->d;
@@ -664,7 +700,7 @@ static int cmd_show(struct cmdctx *x)
 		return s;
 	r = target_record(d, &a, false);
 	if (!r)
-		return reply(x, 1, "%s is not known to quarantined", addr_ntop(&a, ab));
+		return show_unflagged(x, &a);
 	if (x->json) {
 		host_json(d, x->out, r, true);
 		ctl_out_printf(x->out, "\n");

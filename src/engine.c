@@ -411,7 +411,11 @@ static void on_detection(void *arg, const struct detection *d)
 	}
 	if (e->dirty < ENGINE_DIRTY_SOON)
 		e->dirty = ENGINE_DIRTY_SOON;
-	if (new_episode)
+	/* Past the cap of automatic actions (a flood of sources that each
+	 * look like a worm, most likely) no evidence file either: a file a
+	 * host at that rate would cost the disk and the capture more than
+	 * its packets are worth; the ring still holds them. */
+	if (new_episode && p.dec.why != WHY_RATE_LIMIT)
 		evidence_begin(e, rec, d->ts_us);
 
 	if (!e->enf || p.dec.why != WHY_NONE) {
