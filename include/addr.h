@@ -32,8 +32,12 @@ static inline bool addr_is_mac(const struct qaddr *a)
 bool addr_eq(const struct qaddr *a, const struct qaddr *b);
 /* Number of significant bits: 32 or 128. */
 unsigned addr_bits(const struct qaddr *a);
-/* Bit i (0 = most significant) of the address. */
-bool addr_bit(const struct qaddr *a, unsigned i);
+/* Bit i (0 = most significant) of the address.  Inline: the prefix
+ * tries call it for every bit they walk. */
+static inline bool addr_bit(const struct qaddr *a, unsigned i)
+{
+	return (a->b[i / 8] >> (7 - i % 8)) & 1;
+}
 /* True when a lies inside prefix p/plen (same family). */
 bool addr_in_prefix(const struct qaddr *a, const struct qaddr *p, unsigned plen);
 /* Clears the bits after plen. */
@@ -56,7 +60,11 @@ int addr_parse_prefix(const char *s, struct qaddr *ret, unsigned *ret_plen);
 const char *addr_ntop(const struct qaddr *a, char buf[ADDR_STRLEN]);
 /* Lower case, colon-separated; returns buf. */
 const char *mac_ntop(const uint8_t mac[MAC_LEN], char buf[MAC_STRLEN]);
-/* Group (multicast/broadcast) bit, or all zero: no machine sends from it. */
-bool mac_is_unicast(const uint8_t mac[MAC_LEN]);
+/* Neither the group (multicast/broadcast) bit nor all zero: a machine may
+ * send from it. */
+static inline bool mac_is_unicast(const uint8_t mac[MAC_LEN])
+{
+	return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
 
 #endif

@@ -88,6 +88,10 @@ struct attribution {
 	enum src_kind kind;
 	struct qaddr id; /* the MAC charged (AF_MAC), or the source address (UNVERIFIED) */
 	bool unverified; /* the level is capped at identity.unverified_max */
+	/* Whether the source address is inside the protected networks, when
+	 * identity had to look (1 or 0), else -1: the detector need not look
+	 * again. */
+	int8_t src_protected;
 };
 
 /* Machine flags (identity_machine()). */

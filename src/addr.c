@@ -38,11 +38,6 @@ unsigned addr_bits(const struct qaddr *a)
 	return a->family == AF_INET6 ? 128 : 32;
 }
 
-bool addr_bit(const struct qaddr *a, unsigned i)
-{
-	return (a->b[i / 8] >> (7 - i % 8)) & 1;
-}
-
 void addr_mask(struct qaddr *a, unsigned plen)
 {
 	unsigned bits = addr_bits(a);
@@ -181,13 +176,6 @@ const char *mac_ntop(const uint8_t mac[MAC_LEN], char buf[MAC_STRLEN])
 		buf[i * 3 + 2] = i == MAC_LEN - 1 ? '\0' : ':';
 	}
 	return buf;
-}
-
-bool mac_is_unicast(const uint8_t mac[MAC_LEN])
-{
-	static const uint8_t zero[MAC_LEN];
-
-	return !(mac[0] & 1) && memcmp(mac, zero, MAC_LEN) != 0;
 }
 
 const char *addr_ntop(const struct qaddr *a, char buf[ADDR_STRLEN])

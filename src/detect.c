@@ -42,6 +42,11 @@
 
 /* A host is promoted out of probation when seen again this much later. */
 #define PROMOTE_US USEC_PER_SEC
+/* A host or peer in use moves to its list's tail at most this often: the
+ * lists stay in last-use order to the second, and a packet does not
+ * rewrite the links of three other entries (cache misses) each time.
+ * Expiry and eviction are late by at most that. */
+#define TOUCH_US USEC_PER_SEC
 /* Forged source addresses remembered per host to count distinct ones. */
 #define FORGE_RING 16
 
@@ -111,6 +116,7 @@ struct dhost {
 	usec_t forget_us; /* outcomes of probes sent before this are ignored */
 	uint64_t probes;
 	usec_t first_us;
+	usec_t touch_us; /* last moved to its list's tail (TOUCH_US) */
 	/* Entries this host holds in the probe and peer tables: each host
 	 * has a quota, so that one flooding host cannot fill them. */
 	uint32_t nprobes, npeers;
@@ -150,6 +156,7 @@ struct dpeer {
 	struct peerkey k;
 	uint32_t counted; /* rule bits that already counted this destination */
 	usec_t last_us;
+	usec_t touch_us;    /* last moved to the list's tail (TOUCH_US) */
 	struct swin vctr[]; /* one per vertical rule */
 };
 
@@ -191,6 +198,7 @@ struct detect {
 	unsigned nforge;
 	unsigned nhctr, nvctr;
 	uint32_t probe_quota, peer_quota; /* entries one host may hold */
+	int8_t src_protected;		  /* of the packet being handled, when known; -1 else */
 	uint8_t worm_tcp[65536 / 8], worm_udp[65536 / 8];
 	struct table hosts, probes, peers;
 	struct detect_stats st;
@@ -388,7 +396,10 @@ static struct dhost *host_get(struct detect *d, const struct qaddr *id,
 					  table_list_head(&d->hosts, L_MAIN));
 		table_list_append(&d->hosts, L_MAIN, h);
 	} else {
-		table_list_touch(&d->hosts, h->h.list, h);
+		if (now >= h->touch_us + TOUCH_US) {
+			h->touch_us = now;
+			table_list_touch(&d->hosts, h->h.list, h);
+		}
 	}
 	return h;
 }
@@ -448,7 +459,10 @@ static struct dpeer *peer_get(struct detect *d, struct dhost *h, const struct qa
 	}
 	if (now > p->last_us)
 		p->last_us = now;
-	table_list_touch(&d->peers, L_LRU, p);
+	if (now >= p->touch_us + TOUCH_US) {
+		p->touch_us = now;
+		table_list_touch(&d->peers, L_LRU, p);
+	}
 	return p;
 }
 
@@ -784,7 +798,8 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 	struct dpeer *peer;
 	bool new_peer;
 
-	if (!is_protected(d, src) || dst_excluded(src, dst))
+	if (!(d->src_protected >= 0 ? d->src_protected : is_protected(d, src)) ||
+	    dst_excluded(src, dst))
 		return;
 	pkey_set(&k, src, dst, proto, port);
 	pr = table_find(&d->probes, &k);
@@ -1104,6 +1119,7 @@ void detect_packet(struct detect *d, const struct pkt *p, const struct attributi
 
 	d->st.packets++;
 	detect_advance(d, now);
+	d->src_protected = a ? a->src_protected : -1;
 	if (a && a->kind == SRC_FORGED)
 		on_forged(d, id, p);
 	if (p->l3 == PKT_L3_ARP) {

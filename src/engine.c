@@ -11,6 +11,10 @@
 #include "evidence.h"
 #include "log.h"
 
+#define TH_SYN_BIT 0x02
+#define TH_RST_BIT 0x04
+#define TH_ACK_BIT 0x10
+
 /* ---- hosts and machines ---- */
 
 const struct inv_entry *engine_inventory(const struct engine *e, const struct hostrec *rec)
@@ -747,6 +751,19 @@ void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen,
 	}
 	/* Into the evidence ring before detection, so that a host's evidence
 	 * file includes the very packet that got it flagged. */
+	/* A TCP segment of a connection under way (ACK, neither SYN nor RST)
+	 * is neither a first contact nor an answer, and tells identity
+	 * nothing a host's other packets do not: the live capture filter
+	 * leaves such segments in the kernel, and offline they are skipped
+	 * here, before any lookup. */
+	if (p.proto == IPPROTO_TCP && (p.flags & PKT_F_L4) && (p.tcp_flags & TH_ACK_BIT) &&
+	    !(p.tcp_flags & (TH_SYN_BIT | TH_RST_BIT))) {
+		if (e->evidence)
+			evidence_packet(e->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen,
+					ts, &p.src, &p.dst, NULL);
+		detect_packet(e->det, &p, NULL, ts);
+		return;
+	}
 	identity_packet(e->id, &p, ts, &a);
 	if (e->evidence) {
 		struct qaddr mac;

@@ -37,6 +37,10 @@
 #define MAC_FLOOD_PER_MIN 1000
 /* Entries skipped (kept) when looking for one to evict. */
 #define EVICT_TRIES 16
+/* An entry in use moves to the tail of its list at most this often: the
+ * lists stay in last-use order to the second, and a busy host's packets
+ * do not each rewrite three other entries' links (cache misses). */
+#define TOUCH_US USEC_PER_SEC
 
 enum level_of {
 	EV_USE = 0, /* a source address */
@@ -51,13 +55,14 @@ struct mkey {
 struct imach {
 	struct tab_hdr h;
 	struct mkey k;
-	uint8_t flags;	   /* IDM_* */
-	uint16_t nbind;	   /* bindings on its chain */
-	uint16_t nowned;   /* of which TENTATIVE or stronger */
-	uint16_t ndeliver; /* of which confirmed by the gateway */
-	uint32_t bhead;	   /* first binding, TAB_NONE */
+	uint8_t flags;	    /* IDM_* */
+	uint16_t nbind;	    /* bindings on its chain */
+	uint16_t nowned;    /* of which TENTATIVE or stronger */
+	uint16_t ndeliver;  /* of which confirmed by the gateway */
+	uint32_t bhead;	    /* first binding, TAB_NONE */
+	uint32_t last_bind; /* the binding it used last (a hint: checked before use) */
 	int32_t port, prev_port;
-	usec_t first_us, last_us;
+	usec_t first_us, last_us, touch_us;
 	usec_t port_move_us;
 	usec_t contested_until;
 	usec_t alert_us;
@@ -82,6 +87,7 @@ struct ibind {
 	usec_t trust_from_us; /* uncontested since (age counts from here) */
 	usec_t rival_us;      /* last use by the rival while contested */
 	usec_t alert_us;
+	usec_t touch_us; /* last moved to its list's tail */
 };
 
 struct identity {
@@ -365,7 +371,10 @@ static struct imach *machine_get(struct identity *id, const uint8_t mac[MAC_LEN]
 	if (m) {
 		if (now > m->last_us)
 			m->last_us = now;
-		table_list_touch(&id->machines, machine_list(m), m);
+		if (now >= m->touch_us + TOUCH_US) {
+			m->touch_us = now;
+			table_list_touch(&id->machines, machine_list(m), m);
+		}
 		return m;
 	}
 	if (table_full(&id->machines)) {
@@ -380,6 +389,7 @@ static struct imach *machine_get(struct identity *id, const uint8_t mac[MAC_LEN]
 	if (!m)
 		return NULL;
 	m->bhead = TAB_NONE;
+	m->last_bind = TAB_NONE;
 	m->first_us = m->last_us = now;
 	if (mac_is_router(id, mac))
 		m->flags |= IDM_ROUTER;
@@ -588,11 +598,27 @@ static void settle(struct identity *id, struct ibind *b, usec_t now)
 	bind_move(id, b, rival, BIND_CLAIMED, now, "contest");
 }
 
+/* The binding of a, looked up through m's hint first: a machine sends
+ * from one address nearly always, and that saves a hash and a bucket walk
+ * per packet.  The hint is only an index: the entry is used when it is
+ * live and its key is a. */
+static struct ibind *bind_find_hinted(struct identity *id, struct imach *m, const struct qaddr *a)
+{
+	struct ibind *b = m->last_bind < id->bindings.cap ? bind_at(id, m->last_bind) : NULL;
+
+	if (b && b->h.list != TAB_NOLIST && addr_eq(&b->k.a, a))
+		return b;
+	b = bind_find(id, a);
+	if (b)
+		m->last_bind = table_index(&id->bindings, b);
+	return b;
+}
+
 /* Machine m uses (EV_USE) or claims (EV_L2) address a. */
 static enum src_kind observe(struct identity *id, struct imach *m, const struct qaddr *a,
 			     enum level_of ev, usec_t now, const char *how)
 {
-	struct ibind *b = bind_find(id, a);
+	struct ibind *b = bind_find_hinted(id, m, a);
 	struct imach *owner;
 	bool held;
 
@@ -611,7 +637,10 @@ static enum src_kind observe(struct identity *id, struct imach *m, const struct 
 	if (mac_eq(b->mac, m->k.mac)) {
 		if (now > b->last_us)
 			b->last_us = now;
-		table_list_touch(&id->bindings, bind_list(b), b);
+		if (now >= b->touch_us + TOUCH_US) {
+			b->touch_us = now;
+			table_list_touch(&id->bindings, bind_list(b), b);
+		}
 		if (b->flags & B_CONTESTED)
 			return SRC_CONTESTED;
 		if (ev == EV_L2) {
@@ -746,6 +775,7 @@ static bool ttl_initial(uint8_t ttl)
 
 static void unverified(struct identity *id, const struct pkt *p, struct attribution *ret)
 {
+	ret->src_protected = -1;
 	ret->kind = SRC_UNVERIFIED;
 	ret->id = p->src;
 	ret->unverified = true;
@@ -779,7 +809,7 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 	const struct qaddr *src = &p->src;
 	struct imach *m;
 	enum src_kind kind = SRC_OWN;
-	bool nd_ok;
+	bool nd_ok, src_ok, prot;
 
 	id->st.packets++;
 	if (!(p->flags & PKT_F_SMAC)) {
@@ -795,6 +825,18 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 	if (mac_is_router(id, mac)) {
 		dhcp_reply(id, p, now);
 		unverified(id, p, ret);
+		return;
+	}
+	/* From outside the protected networks (a router forwarding, most
+	 * often the gateway itself): not a host of ours to judge, and
+	 * nothing to learn; no lookup at all. */
+	prot = (src->family == AF_INET || src->family == AF_INET6) && !addr_is_multicast(src) &&
+	       prefix_list_contains(&id->c->networks.protected_, src);
+	src_ok = prot || (is_link_local(src) && !is_unspecified(src));
+	if (p->l3 != PKT_L3_ARP && !(p->flags & PKT_F_DHCP) && !src_ok && !is_unspecified(src) &&
+	    !addr_is_multicast(src)) {
+		unverified(id, p, ret);
+		ret->src_protected = 0;
 		return;
 	}
 	m = machine_get(id, mac, now);
@@ -820,7 +862,7 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 	 * code 0, or it was forged or routed and says nothing. */
 	nd_ok = (p->flags & PKT_F_ND) && p->ttl == 255 && p->icmp_code == 0;
 	if (p->l3 == PKT_L3_ARP) {
-		if (mac_eq(p->arp_sha, mac) && bindable(id, src))
+		if (mac_eq(p->arp_sha, mac) && src_ok)
 			kind = observe(id, m, src, EV_L2, now, "arp");
 	} else {
 		if (nd_ok && p->nd.type == 136 && p->nd.target.family &&
@@ -831,7 +873,7 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 		    p->dhcp.ciaddr.family && bindable(id, &p->dhcp.ciaddr) &&
 		    !addr_eq(&p->dhcp.ciaddr, src))
 			observe(id, m, &p->dhcp.ciaddr, EV_L2, now, "dhcp");
-		if (bindable(id, src)) {
+		if (src_ok) {
 			bool l2 = nd_ok &&
 				  (p->nd.type == 133 || p->nd.type == 135 || p->nd.type == 136) &&
 				  (!(p->nd.flags & ND_F_LLADDR) || mac_eq(p->nd.lladdr, mac));
@@ -847,6 +889,7 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 		}
 	}
 	ret->kind = kind;
+	ret->src_protected = (int8_t)prot;
 	addr_set_mac(&ret->id, mac);
 	ret->unverified = kind == SRC_CONTESTED || (m->flags & IDM_CONTESTED);
 	if (ret->unverified)
