@@ -396,7 +396,10 @@ static struct dhost *host_get(struct detect *d, const struct qaddr *id,
 					  table_list_head(&d->hosts, L_MAIN));
 		table_list_append(&d->hosts, L_MAIN, h);
 	} else {
-		if (now >= h->touch_us + TOUCH_US) {
+		/* On probation a host moves to the tail with every packet:
+		 * a flood of one-shot sources churns that list, and a new
+		 * worm must stay ahead of them until it is promoted. */
+		if (h->h.list == L_PROBATION || now >= h->touch_us + TOUCH_US) {
 			h->touch_us = now;
 			table_list_touch(&d->hosts, h->h.list, h);
 		}

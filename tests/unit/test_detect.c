@@ -748,6 +748,112 @@ static void test_tables_bounded(void **state)
 	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 1);
 }
 
+/* A flood of one-shot sources (spoofed addresses or random MACs) churns
+ * the hosts' probation list; a worm that starts during it keeps its place
+ * (every packet moves a host on probation to the tail), is promoted after
+ * a second, and is caught. */
+static void test_worm_during_oneshot_flood(void **state)
+{
+	struct fix *x = *state;
+	unsigned n = 0;
+
+	x->c.limits.max_hosts = 1024;
+	fix_start(x);
+	for (unsigned ms = 0; ms < 3000; ms++) {
+		/* 30 one-shot sources a millisecond: the table's 1,024
+		 * entries turn over every 34 ms, under a worm's 20 ms
+		 * between probes (a table sized to the network turns over
+		 * far slower: 65,536 entries take 650 ms at 100,000 new
+		 * sources a second). */
+		for (unsigned k = 0; k < 30; k++, n++) {
+			char src[32];
+
+			snprintf(src, sizeof(src), "10.%u.%u.%u", 100 + n / 65536, (n / 256) % 256,
+				 n % 256);
+			tcp(x, T0 + ms * MS, src, 40000, "198.51.100.1", 80, SYN);
+		}
+		/* A worm from the first second on: a probe every 20 ms, on
+		 * an SMB port nobody answers. */
+		if (ms >= 1000 && ms % 20 == 0) {
+			char dst[32];
+
+			dst_name(dst, sizeof(dst), (ms - 1000) / 20);
+			tcp(x, T0 + ms * MS, "10.1.0.5", 40000, dst, 3389, SYN);
+		}
+	}
+	assert_int_equal(fired_count(x, "10.1.0.5", "rdp-propagation"), 1);
+}
+
+/* Packets a machine forged (identity charged them to its MAC): the
+ * source-forgery rule counts the distinct addresses, once each, and
+ * fires once; the machine's probes from them count for it as well. */
+static void test_source_forgery(void **state)
+{
+	struct fix *x = *state;
+	struct attribution a;
+	const struct fired *f;
+
+	x->c.rules[conf_rule_find(&x->c, "source-forgery")].threshold = 3;
+	fix_start(x);
+	memset(&a, 0, sizeof(a));
+	a.kind = SRC_FORGED;
+	a.src_protected = 1;
+	assert_int_equal(addr_parse_any("02:00:00:00:00:0b", &a.id), 0);
+	for (unsigned i = 0; i < 10; i++) {
+		struct pkt p = ip(i < 8	   ? "10.1.0.20"
+				  : i == 8 ? "10.1.0.21"
+					   : "10.1.0.22",
+				  "10.2.0.1", IPPROTO_TCP);
+		char dst[32];
+
+		dst_name(dst, sizeof(dst), i);
+		p.dst = A(dst);
+		p.dport = 445;
+		p.sport = 40000;
+		p.tcp_flags = SYN;
+		detect_packet(x->d, &p, &a, T0 + i * MS);
+	}
+	f = fired_get(x, "02:00:00:00:00:0b", "source-forgery");
+	assert_int_equal(f->count, 3);
+	assert_int_equal(fired_count(x, "02:00:00:00:00:0b", "source-forgery"), 1);
+	/* Ten SMB first contacts from the machine, whatever the addresses. */
+	assert_int_equal(fired_count(x, "02:00:00:00:00:0b", "smb-propagation"), 1);
+	assert_int_equal(fired_count(x, "10.1.0.20", "smb-propagation"), 0);
+}
+
+/* One host holds at most its quota of probes and peers: a flood from one
+ * machine cannot fill the tables, and another host's outcomes are still
+ * followed. */
+static void test_host_quota(void **state)
+{
+	struct fix *x = *state;
+	struct detect_stats st;
+
+	x->c.limits.max_probes = 4096; /* quota: 256 */
+	x->c.limits.max_peers = 4096;
+	fix_start(x);
+	for (unsigned i = 0; i < 20000; i++) {
+		char dst[32];
+
+		snprintf(dst, sizeof(dst), "198.%u.%u.%u", 18 + i / 65536, (i / 256) % 256,
+			 i % 256);
+		tcp(x, T0 + i * 10, "10.1.0.9", 40000, dst, 8080, SYN);
+	}
+	detect_get_stats(x->d, &st);
+	assert_true(st.probes_tracked <= 256);
+	assert_true(st.peers <= 256);
+	assert_int_equal(st.probes_untracked, 20000 - 256);
+	/* Another host's four refused probes: the walk still sees them. */
+	for (unsigned i = 0; i < 4; i++) {
+		char dst[32];
+
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + SEC + i * MS, "10.1.0.5", 40000, dst, 445, SYN);
+		tcp(x, T0 + SEC + i * MS + 100, dst, 445, "10.1.0.5", 40000, RST | ACK);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.5", "scan-trw"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -779,6 +885,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forget_ignores_earlier_probes, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tables_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_worm_during_oneshot_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_forgery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_quota, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
