@@ -25,23 +25,17 @@
 #include <errno.h>
 #include <linux/if_arp.h>
 #include <linux/neighbour.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "types.h"
+#include "rtnl.h"
 
-/* Big enough for any message the kernel sends in one datagram: dumps use
- * up to 32 KiB when the reader's buffer allows it (netlink_dump()); a
- * link message without VF details (we never ask for RTEXT_FILTER_VF) is a
- * few KiB. */
-#define NL_BUF 32768
+/* A link message without VF details (we never ask for RTEXT_FILTER_VF)
+ * is a few KiB: RTNL_BUF holds any datagram. */
 
 /* Datagrams read per neighmon_read().  Each notification is one datagram
  * of about a hundred bytes, parsed in about a microsecond, so a full
@@ -57,9 +51,6 @@
  * and its dump blocks for most of a second at 100,000 entries: one such
  * pause per 10 s is the most a flood may cost the loop. */
 #define REDUMP_EVERY_MS 10000
-
-/* The kernel answers a dump at once; this only bounds a wedged kernel. */
-#define DUMP_TIMEOUT_S 5
 
 /* Notification queue: the kernel doubles it and charges each queued
  * notification about 768 bytes (skb overhead included), which leaves room
@@ -89,10 +80,7 @@ struct neighmon {
 	unsigned dn;
 	bool dover; /* the dump had more than fits */
 	struct link dl[NEIGHMON_MAX_LINKS];
-	union {
-		struct nlmsghdr align;
-		uint8_t b[NL_BUF];
-	} buf;
+	union rtnl_buf buf;
 };
 
 static const uint8_t zero_mac[MAC_LEN];
@@ -155,28 +143,25 @@ static bool link_del(struct link *v, unsigned *n, int ifindex)
  * it is an Ethernet link with one.  0, -ENOENT when it is not about a link
  * as such (AF_BRIDGE port messages share the group, and RTM_DELLINK with
  * AF_BRIDGE only means a port left its bridge), -EBADMSG when malformed. */
-static int parse_link(const uint8_t *p, size_t len, int *ret_ifindex, uint8_t ret_mac[MAC_LEN],
+static int parse_link(const struct rtnl_msg *msg, int *ret_ifindex, uint8_t ret_mac[MAC_LEN],
 		      bool *ret_has_mac)
 {
 	struct ifinfomsg ifi;
 	const uint8_t *mac = NULL;
-	size_t off = NLMSG_ALIGN(sizeof(ifi));
+	struct rtnl_attr at;
+	size_t off = 0;
+	int r;
 
-	if (len < sizeof(ifi))
+	if (msg->plen < sizeof(ifi))
 		return -EBADMSG;
-	memcpy(&ifi, p, sizeof(ifi));
+	memcpy(&ifi, msg->payload, sizeof(ifi));
 	if (ifi.ifi_family != AF_UNSPEC)
 		return -ENOENT;
-	while (off + sizeof(struct rtattr) <= len) {
-		struct rtattr rta;
-
-		memcpy(&rta, p + off, sizeof(rta));
-		if (rta.rta_len < sizeof(rta) || rta.rta_len > len - off)
-			return -EBADMSG;
-		if ((rta.rta_type & NLA_TYPE_MASK) == IFLA_ADDRESS)
-			mac = rta.rta_len - sizeof(rta) == MAC_LEN ? p + off + RTA_LENGTH(0) : NULL;
-		off += RTA_ALIGN(rta.rta_len);
-	}
+	while ((r = rtnl_attr_next(msg, sizeof(ifi), &off, &at)) > 0)
+		if (at.type == IFLA_ADDRESS)
+			mac = at.len == MAC_LEN ? at.data : NULL;
+	if (r < 0)
+		return r;
 	*ret_ifindex = ifi.ifi_index;
 	/* An Ethernet link not given an address yet shows all zeros: no
 	 * machine sends from it, so it must not count as ours. */
@@ -189,49 +174,44 @@ static int parse_link(const uint8_t *p, size_t len, int *ret_ifindex, uint8_t re
 /* An RTM_NEWNEIGH/RTM_DELNEIGH message as an event.  0, -ENOENT when it is
  * nothing to report (another family; an FDB entry without a MAC),
  * -EBADMSG when malformed. */
-static int parse_neigh(const uint8_t *p, size_t len, bool deleted, struct neighmon_event *ret)
+static int parse_neigh(const struct rtnl_msg *msg, struct neighmon_event *ret)
 {
 	struct ndmsg ndm;
 	const uint8_t *dst = NULL, *lladdr = NULL;
-	size_t dstlen = 0, lllen = 0, off = NLMSG_ALIGN(sizeof(ndm));
+	size_t dstlen = 0, lllen = 0, off = 0;
 	uint32_t master = 0;
+	struct rtnl_attr at;
+	int r;
 
-	if (len < sizeof(ndm))
+	if (msg->plen < sizeof(ndm))
 		return -EBADMSG;
-	memcpy(&ndm, p, sizeof(ndm));
+	memcpy(&ndm, msg->payload, sizeof(ndm));
 	if (ndm.ndm_family != AF_INET && ndm.ndm_family != AF_INET6 && ndm.ndm_family != AF_BRIDGE)
 		return -ENOENT;
-	while (off + sizeof(struct rtattr) <= len) {
-		struct rtattr rta;
-		const uint8_t *data = p + off + RTA_LENGTH(0);
-		size_t dlen;
-
-		memcpy(&rta, p + off, sizeof(rta));
-		if (rta.rta_len < sizeof(rta) || rta.rta_len > len - off)
-			return -EBADMSG;
-		dlen = rta.rta_len - sizeof(rta);
-		switch (rta.rta_type & NLA_TYPE_MASK) {
+	while ((r = rtnl_attr_next(msg, sizeof(ndm), &off, &at)) > 0) {
+		switch (at.type) {
 		case NDA_DST:
-			dst = data;
-			dstlen = dlen;
+			dst = at.data;
+			dstlen = at.len;
 			break;
 		case NDA_LLADDR:
-			lladdr = data;
-			lllen = dlen;
+			lladdr = at.data;
+			lllen = at.len;
 			break;
 		case NDA_MASTER:
-			if (dlen != sizeof(master))
+			if (at.len != sizeof(master))
 				return -EBADMSG;
-			memcpy(&master, data, sizeof(master));
+			memcpy(&master, at.data, sizeof(master));
 			break;
 		default:
 			break;
 		}
-		off += RTA_ALIGN(rta.rta_len);
 	}
+	if (r < 0)
+		return r;
 
 	memset(ret, 0, sizeof(*ret));
-	ret->deleted = deleted;
+	ret->deleted = msg->h.nlmsg_type == RTM_DELNEIGH;
 	ret->ifindex = ndm.ndm_ifindex;
 	ret->state = ndm.ndm_state;
 	ret->flags = ndm.ndm_flags;
@@ -297,52 +277,34 @@ static void note_link(struct neighmon *m, uint16_t type, int ifindex, const uint
  * malformed one are not read). */
 static int walk(struct neighmon *m, size_t len, enum walk_mode mode)
 {
-	const uint8_t *b = m->buf.b;
-	size_t off = 0;
+	struct rtnl_iter it;
+	struct rtnl_msg msg;
+	int r;
 
-	while (off + sizeof(struct nlmsghdr) <= len) {
-		struct nlmsghdr h;
-		const uint8_t *payload;
-		size_t plen;
-		int r;
-
-		memcpy(&h, b + off, sizeof(h));
-		if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - off)
-			return -EBADMSG;
-		payload = b + off + NLMSG_HDRLEN;
-		plen = h.nlmsg_len - NLMSG_HDRLEN;
-		off += MIN((size_t)NLMSG_ALIGN(h.nlmsg_len), len - off);
-
-		if (mode == WALK_DUMP && h.nlmsg_seq != m->seq)
+	rtnl_iter_init(&it, &m->buf, len);
+	while ((r = rtnl_next(&it, &msg)) > 0) {
+		if (mode == WALK_DUMP && msg.h.nlmsg_seq != m->seq)
 			continue; /* not the answer to this request */
-		switch (h.nlmsg_type) {
+		switch (msg.h.nlmsg_type) {
 		case NLMSG_DONE:
-		case NLMSG_ERROR: {
-			int32_t e = 0;
-
+		case NLMSG_ERROR:
 			if (mode != WALK_DUMP)
 				continue;
-			/* DONE may carry the dump's error; ERROR always does. */
-			if (plen >= sizeof(e))
-				memcpy(&e, payload, sizeof(e));
-			else if (h.nlmsg_type == NLMSG_ERROR)
-				return -EBADMSG;
-			return e < 0 ? e : 1;
-		}
+			return rtnl_dump_status(&msg);
 		case RTM_NEWLINK:
 		case RTM_DELLINK: {
 			uint8_t mac[MAC_LEN];
 			int ifindex;
 			bool has_mac;
 
-			r = parse_link(payload, plen, &ifindex, mac, &has_mac);
+			r = parse_link(&msg, &ifindex, mac, &has_mac);
 			if (r == -ENOENT)
 				continue;
 			if (r < 0)
 				return r;
 			if (mode == WALK_NOTIFY)
-				note_link(m, h.nlmsg_type, ifindex, mac, has_mac);
-			else if (h.nlmsg_type == RTM_NEWLINK && has_mac &&
+				note_link(m, msg.h.nlmsg_type, ifindex, mac, has_mac);
+			else if (msg.h.nlmsg_type == RTM_NEWLINK && has_mac &&
 				 link_set(m->dl, &m->dn, ifindex, mac) == -ENOSPC)
 				m->dover = true;
 			continue;
@@ -351,7 +313,7 @@ static int walk(struct neighmon *m, size_t len, enum walk_mode mode)
 		case RTM_DELNEIGH: {
 			struct neighmon_event ev;
 
-			r = parse_neigh(payload, plen, h.nlmsg_type == RTM_DELNEIGH, &ev);
+			r = parse_neigh(&msg, &ev);
 			if (r == -ENOENT)
 				continue;
 			if (r < 0)
@@ -363,33 +325,20 @@ static int walk(struct neighmon *m, size_t len, enum walk_mode mode)
 			continue; /* e.g. RTM_GETNEIGH, the kernel asking arpd */
 		}
 	}
-	return 0;
+	return r;
+}
+
+static int walk_dump(void *arg, size_t len)
+{
+	return walk(arg, len, WALK_DUMP);
 }
 
 /* ---- Dumps ---- */
-
-/* A socket for one round of dumps: blocking, with a time limit. */
-static int dump_socket(void)
-{
-	struct timeval tv = {.tv_sec = DUMP_TIMEOUT_S};
-	int fd, r;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
 
 /* Dumps one table (RTM_GETLINK or RTM_GETNEIGH of one family) on fd:
  * links into dl[], neighbours to the callback. */
 static int dump_one(struct neighmon *m, int fd, uint16_t type, uint8_t family)
 {
-	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	struct {
 		struct nlmsghdr h;
 		union {
@@ -397,6 +346,7 @@ static int dump_one(struct neighmon *m, int fd, uint16_t type, uint8_t family)
 			struct ndmsg ndm;
 		} u;
 	} req;
+	int r;
 
 	memset(&req, 0, sizeof(req));
 	/* An ndmsg of exactly its size: the AF_BRIDGE dump tells it from an
@@ -408,35 +358,10 @@ static int dump_one(struct neighmon *m, int fd, uint16_t type, uint8_t family)
 		req.h.nlmsg_len = NLMSG_LENGTH(sizeof(req.u.ndm));
 		req.u.ndm.ndm_family = family;
 	}
-	req.h.nlmsg_type = type;
-	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.h.nlmsg_seq = ++m->seq;
-	if (sendto(fd, &req, req.h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
-		return -errno;
-	for (;;) {
-		struct sockaddr_nl from;
-		struct iovec iov = {.iov_base = m->buf.b, .iov_len = sizeof(m->buf.b)};
-		struct msghdr mh = {
-			.msg_name = &from,
-			.msg_namelen = sizeof(from),
-			.msg_iov = &iov,
-			.msg_iovlen = 1,
-		};
-		ssize_t n = recvmsg(fd, &mh, 0);
-		int r;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		if (mh.msg_flags & MSG_TRUNC)
-			return -EMSGSIZE;
-		if (from.nl_pid != 0)
-			continue; /* not from the kernel: not an answer */
-		r = walk(m, (size_t)n, WALK_DUMP);
-		if (r != 0)
-			return r < 0 ? r : 0;
-	}
+	r = rtnl_dump_request(fd, &req.h, type, ++m->seq);
+	if (r < 0)
+		return r;
+	return rtnl_dump_read(fd, &m->buf, walk_dump, m);
 }
 
 /* Reads the links from scratch and replaces the list with them. */
@@ -479,7 +404,7 @@ static int redump(struct neighmon *m)
 	int fd, r;
 
 	m->need_dump = true;
-	fd = dump_socket();
+	fd = rtnl_dump_socket();
 	if (fd < 0)
 		return fd;
 	r = dump_links(m, fd);
@@ -494,7 +419,7 @@ static int redump(struct neighmon *m)
 /* Only the links again, once a link that did not fit may fit. */
 static int redump_links(struct neighmon *m)
 {
-	int fd = dump_socket(), r;
+	int fd = rtnl_dump_socket(), r;
 
 	if (fd < 0)
 		return fd;
@@ -515,11 +440,6 @@ static uint64_t now_ms(void)
 
 int neighmon_open(neighmon_cb cb, void *arg, struct neighmon **ret)
 {
-	struct sockaddr_nl sa = {
-		.nl_family = AF_NETLINK,
-		.nl_groups = RTMGRP_LINK | RTMGRP_NEIGH,
-	};
-	int rcvbuf = RCVBUF_BYTES;
 	struct neighmon *m;
 	int fd = -1, r;
 
@@ -528,20 +448,14 @@ int neighmon_open(neighmon_cb cb, void *arg, struct neighmon **ret)
 		return -ENOMEM;
 	m->cb = cb;
 	m->arg = arg;
-	m->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	/* Subscribed before the dumps start: nothing falls between them. */
+	m->fd = rtnl_subscribe(RTMGRP_LINK | RTMGRP_NEIGH, RCVBUF_BYTES);
 	if (m->fd < 0) {
-		r = -errno;
+		r = m->fd;
 		free(m);
 		return r;
 	}
-	/* Best effort: a short queue only means an earlier re-dump. */
-	(void)setsockopt(m->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	/* Subscribed before the dumps start: nothing falls between them. */
-	if (bind(m->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	fd = dump_socket();
+	fd = rtnl_dump_socket();
 	if (fd < 0) {
 		r = fd;
 		goto fail;
@@ -591,37 +505,25 @@ int neighmon_read(struct neighmon *m)
 		return -EBUSY; /* from the callback: m->buf is being parsed */
 	m->busy = true;
 	for (unsigned i = 0; i < READ_BUDGET; i++) {
-		struct sockaddr_nl from;
-		struct iovec iov = {.iov_base = m->buf.b, .iov_len = sizeof(m->buf.b)};
-		struct msghdr mh = {
-			.msg_name = &from,
-			.msg_namelen = sizeof(from),
-			.msg_iov = &iov,
-			.msg_iovlen = 1,
-		};
-		ssize_t n = recvmsg(m->fd, &mh, 0);
+		ssize_t n = rtnl_recv(m->fd, &m->buf);
 
-		if (n < 0 && errno == EAGAIN)
+		if (n == -EAGAIN)
 			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* ENOBUFS: notifications were dropped; a truncated datagram
-		 * lost some just the same.  One re-dump after the budget
-		 * covers any number of losses within it: a re-dump is the
-		 * expensive part (every entry again, and the kernel's FDB
-		 * dump walks its list from the start for every 32 KiB
-		 * chunk, so its cost grows with the square of the FDB's
-		 * size), so a call never does more than one. */
-		if ((n < 0 && errno == ENOBUFS) || (n >= 0 && (mh.msg_flags & MSG_TRUNC))) {
+		/* ENOBUFS: notifications were dropped; a datagram too large
+		 * for the buffer lost some just the same.  One re-dump after
+		 * the budget covers any number of losses within it: a
+		 * re-dump is the expensive part (every entry again, and the
+		 * kernel's FDB dump walks its list from the start for every
+		 * 32 KiB chunk, so its cost grows with the square of the
+		 * FDB's size), so a call never does more than one. */
+		if (n == -ENOBUFS || n == -EMSGSIZE) {
 			m->need_dump = lost = true;
 			continue;
 		}
 		if (n < 0) {
-			err = -errno;
+			err = (int)n;
 			break;
 		}
-		if (from.nl_pid != 0)
-			continue; /* only the kernel speaks for the kernel */
 		if (walk(m, (size_t)n, WALK_NOTIFY) < 0) {
 			/* The message and the rest of its datagram are not
 			 * used; the re-dump tells what they would have. */

@@ -15,27 +15,17 @@
 #include "netmon.h"
 
 #include <errno.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include "types.h"
-
-/* Big enough for any message the kernel sends in one datagram: dumps use
- * up to 32 KiB when the reader's buffer allows it (netlink_dump()). */
-#define NL_BUF 32768
+#include "rtnl.h"
 
 /* Datagrams read per netmon_read(): a flood of changes cannot hold the
  * poll loop; what is left stays readable for the next round. */
 #define READ_BUDGET 64
-
-/* The kernel answers a dump at once; this only bounds a wedged kernel. */
-#define DUMP_TIMEOUT_S 5
 
 /* Notification queue: room for thousands of changes between two reads. */
 #define RCVBUF_BYTES (1 << 20)
@@ -60,10 +50,7 @@ struct netmon {
 	unsigned dn;
 	bool dover; /* the dump had more than fits */
 	struct entry de[NETMON_MAX_ADDRS];
-	union {
-		struct nlmsghdr align;
-		uint8_t b[NL_BUF];
-	} buf;
+	union rtnl_buf buf;
 };
 
 static void rebuild_self(struct netmon *m)
@@ -146,35 +133,33 @@ static bool note_del(struct netmon *m, const struct qaddr *a, int ifindex)
  * IFA_LOCAL otherwise (IPv6 sends IFA_LOCAL only with a peer).  0 when the
  * message names an address of ours, -EBADMSG when it is malformed,
  * -ENOENT when it carries no IPv4/IPv6 address. */
-static int parse_ifaddr(const uint8_t *p, size_t len, struct qaddr *ret_a, int *ret_ifindex)
+static int parse_ifaddr(const struct rtnl_msg *msg, struct qaddr *ret_a, int *ret_ifindex)
 {
 	struct ifaddrmsg ifa;
 	const uint8_t *local = NULL, *address = NULL;
-	size_t alen, off = NLMSG_ALIGN(sizeof(ifa));
+	struct rtnl_attr at;
+	size_t alen, off = 0;
+	int r;
 
-	if (len < sizeof(ifa))
+	if (msg->plen < sizeof(ifa))
 		return -EBADMSG;
-	memcpy(&ifa, p, sizeof(ifa));
+	memcpy(&ifa, msg->payload, sizeof(ifa));
 	if (ifa.ifa_family == AF_INET)
 		alen = 4;
 	else if (ifa.ifa_family == AF_INET6)
 		alen = 16;
 	else
 		return -ENOENT;
-	while (off + sizeof(struct rtattr) <= len) {
-		struct rtattr rta;
-
-		memcpy(&rta, p + off, sizeof(rta));
-		if (rta.rta_len < sizeof(rta) || rta.rta_len > len - off)
-			return -EBADMSG;
-		if (rta.rta_len - sizeof(rta) == alen) {
-			if (rta.rta_type == IFA_LOCAL)
-				local = p + off + RTA_LENGTH(0);
-			else if (rta.rta_type == IFA_ADDRESS)
-				address = p + off + RTA_LENGTH(0);
-		}
-		off += RTA_ALIGN(rta.rta_len);
+	while ((r = rtnl_attr_next(msg, sizeof(ifa), &off, &at)) > 0) {
+		if (at.len != alen)
+			continue;
+		if (at.type == IFA_LOCAL)
+			local = at.data;
+		else if (at.type == IFA_ADDRESS)
+			address = at.data;
 	}
+	if (r < 0)
+		return r;
 	if (!local)
 		local = address;
 	if (!local)
@@ -197,156 +182,95 @@ enum walk_mode {
  * addresses changed (notifications only). */
 static int walk(struct netmon *m, size_t len, enum walk_mode mode, bool *changed)
 {
-	const uint8_t *b = m->buf.b;
-	size_t off = 0;
+	struct rtnl_iter it;
+	struct rtnl_msg msg;
+	int r;
 
-	while (off + sizeof(struct nlmsghdr) <= len) {
-		struct nlmsghdr h;
-		const uint8_t *payload;
-		size_t plen;
+	rtnl_iter_init(&it, &m->buf, len);
+	while ((r = rtnl_next(&it, &msg)) > 0) {
 		struct qaddr a;
-		int ifindex, r;
+		int ifindex;
 
-		memcpy(&h, b + off, sizeof(h));
-		if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - off)
-			return -EBADMSG;
-		payload = b + off + NLMSG_HDRLEN;
-		plen = h.nlmsg_len - NLMSG_HDRLEN;
-		off += MIN((size_t)NLMSG_ALIGN(h.nlmsg_len), len - off);
-
-		if (mode == WALK_DUMP && h.nlmsg_seq != m->seq)
+		if (mode == WALK_DUMP && msg.h.nlmsg_seq != m->seq)
 			continue; /* not the answer to this request */
-		if (h.nlmsg_type == NLMSG_DONE || h.nlmsg_type == NLMSG_ERROR) {
-			int32_t e = 0;
-
+		if (msg.h.nlmsg_type == NLMSG_DONE || msg.h.nlmsg_type == NLMSG_ERROR) {
 			if (mode != WALK_DUMP)
 				continue;
-			/* DONE may carry the dump's error; ERROR always does. */
-			if (plen >= sizeof(e))
-				memcpy(&e, payload, sizeof(e));
-			else if (h.nlmsg_type == NLMSG_ERROR)
-				return -EBADMSG;
-			if (e < 0)
-				return e;
-			return 1;
+			return rtnl_dump_status(&msg);
 		}
-		if (h.nlmsg_type != RTM_NEWADDR && h.nlmsg_type != RTM_DELADDR)
+		if (msg.h.nlmsg_type != RTM_NEWADDR && msg.h.nlmsg_type != RTM_DELADDR)
 			continue;
-		r = parse_ifaddr(payload, plen, &a, &ifindex);
+		r = parse_ifaddr(&msg, &a, &ifindex);
 		if (r == -ENOENT)
 			continue;
 		if (r < 0)
 			return r;
 		if (mode == WALK_DUMP) {
-			if (h.nlmsg_type == RTM_NEWADDR &&
+			if (msg.h.nlmsg_type == RTM_NEWADDR &&
 			    entry_add(m->de, &m->dn, &a, ifindex) == -ENOSPC)
 				m->dover = true;
 			continue;
 		}
-		if (h.nlmsg_type == RTM_NEWADDR)
+		if (msg.h.nlmsg_type == RTM_NEWADDR)
 			*changed |= note_add(m, &a, ifindex);
 		else
 			*changed |= note_del(m, &a, ifindex);
 	}
-	return 0;
+	return r;
+}
+
+static int walk_dump(void *arg, size_t len)
+{
+	bool unused = false;
+
+	return walk(arg, len, WALK_DUMP, &unused);
 }
 
 /* Reads the current addresses from scratch on a socket of its own, and
  * replaces the set with them on success. */
 static int dump(struct netmon *m)
 {
-	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-	struct timeval tv = {.tv_sec = DUMP_TIMEOUT_S};
 	struct {
 		struct nlmsghdr h;
 		struct ifaddrmsg ifa;
 	} req;
 	int fd, r;
-	bool unused = false;
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	fd = rtnl_dump_socket();
 	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-		r = -errno;
-		goto out;
-	}
+		return fd;
 	memset(&req, 0, sizeof(req));
 	req.h.nlmsg_len = sizeof(req);
-	req.h.nlmsg_type = RTM_GETADDR;
-	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.h.nlmsg_seq = ++m->seq;
 	req.ifa.ifa_family = AF_UNSPEC;
-	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
-		r = -errno;
-		goto out;
-	}
 	m->dn = 0;
 	m->dover = false;
-	for (;;) {
-		struct sockaddr_nl from;
-		struct iovec iov = {.iov_base = m->buf.b, .iov_len = sizeof(m->buf.b)};
-		struct msghdr mh = {
-			.msg_name = &from,
-			.msg_namelen = sizeof(from),
-			.msg_iov = &iov,
-			.msg_iovlen = 1,
-		};
-		ssize_t n = recvmsg(fd, &mh, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = errno == EAGAIN ? -ETIMEDOUT : -errno;
-			goto out;
-		}
-		if (mh.msg_flags & MSG_TRUNC) {
-			r = -EMSGSIZE;
-			goto out;
-		}
-		if (from.nl_pid != 0)
-			continue; /* not from the kernel: not an answer */
-		r = walk(m, (size_t)n, WALK_DUMP, &unused);
-		if (r < 0)
-			goto out;
-		if (r > 0)
-			break;
-	}
+	r = rtnl_dump_request(fd, &req.h, RTM_GETADDR, ++m->seq);
+	if (r == 0)
+		r = rtnl_dump_read(fd, &m->buf, walk_dump, m);
+	close(fd);
+	if (r < 0)
+		return r;
 	memcpy(m->e, m->de, m->dn * sizeof(m->de[0]));
 	m->n = m->dn;
 	rebuild_self(m);
 	m->incomplete = m->dover;
 	m->overflow |= m->dover;
-	r = 0;
-out:
-	close(fd);
-	return r;
+	return 0;
 }
 
 int netmon_open(struct netmon **ret)
 {
-	struct sockaddr_nl sa = {
-		.nl_family = AF_NETLINK,
-		.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
-	};
-	int rcvbuf = RCVBUF_BYTES;
 	struct netmon *m;
 	int r;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	m->fd = rtnl_subscribe(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, RCVBUF_BYTES);
 	if (m->fd < 0) {
-		r = -errno;
+		r = m->fd;
 		free(m);
 		return r;
-	}
-	/* Best effort: a short queue only means an earlier re-dump. */
-	(void)setsockopt(m->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (bind(m->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto fail;
 	}
 	r = dump(m);
 	if (r < 0)
@@ -402,24 +326,15 @@ int netmon_read(struct netmon *m)
 		lost = true;
 	}
 	for (unsigned i = 0; i < READ_BUDGET; i++) {
-		struct sockaddr_nl from;
-		struct iovec iov = {.iov_base = m->buf.b, .iov_len = sizeof(m->buf.b)};
-		struct msghdr mh = {
-			.msg_name = &from,
-			.msg_namelen = sizeof(from),
-			.msg_iov = &iov,
-			.msg_iovlen = 1,
-		};
-		ssize_t n = recvmsg(m->fd, &mh, 0);
+		ssize_t n = rtnl_recv(m->fd, &m->buf);
 
-		if (n < 0 && errno == EAGAIN)
+		if (n == -EAGAIN)
 			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* ENOBUFS: notifications were dropped; a truncated datagram
-		 * lost some just the same.  What is still queued is replayed
-		 * over the new snapshot (see the top of this file). */
-		if ((n < 0 && errno == ENOBUFS) || (n >= 0 && (mh.msg_flags & MSG_TRUNC))) {
+		/* ENOBUFS: notifications were dropped; a datagram too large
+		 * for the buffer lost some just the same.  What is still
+		 * queued is replayed over the new snapshot (see the top of
+		 * this file). */
+		if (n == -ENOBUFS || n == -EMSGSIZE) {
 			r = redump(m);
 			if (r < 0)
 				return r;
@@ -427,9 +342,7 @@ int netmon_read(struct netmon *m)
 			continue;
 		}
 		if (n < 0)
-			return -errno;
-		if (from.nl_pid != 0)
-			continue; /* only the kernel speaks for the kernel */
+			return (int)n;
 		r = walk(m, (size_t)n, WALK_NOTIFY, &changed);
 		if (r < 0) {
 			/* The rest of the datagram is lost with it. */
