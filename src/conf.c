@@ -577,6 +577,26 @@ static int prefix_list_add(struct prefix_list *l, const struct prefix *p)
 	return 0;
 }
 
+/* Parses the network v (element e of the list p) and appends it to l:
+ * errors are said; -ENOMEM only (x->nomem is set). */
+static int add_net(struct ctx *x, const config_setting_t *e, const char *p, const char *v,
+		   struct prefix_list *l)
+{
+	struct prefix pfx;
+
+	if (parse_net(x, e, p, v, &pfx) < 0)
+		return 0;
+	if (lpm_find_exact(l->lpm, &pfx) >= 0) {
+		err(x, e, "duplicate network '%s' in '%s'", v, p);
+		return 0;
+	}
+	if (prefix_list_add(l, &pfx) < 0) {
+		x->nomem = true;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* A list of networks that replaces *l when it has no error. */
 static void parse_prefix_list(struct ctx *x, const config_setting_t *s, const char *p,
 			      struct prefix_list *l, bool empty_ok)
@@ -602,20 +622,9 @@ static void parse_prefix_list(struct ctx *x, const config_setting_t *s, const ch
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		char ep[PATHBUF];
 		const char *v = get_str(x, e, keypath(ep, p, e));
-		struct prefix pfx;
-		long dup;
 
-		if (!v || parse_net(x, e, p, v, &pfx) < 0)
-			continue;
-		dup = lpm_find_exact(tmp.lpm, &pfx);
-		if (dup >= 0) {
-			err(x, e, "duplicate network '%s' in '%s'", v, p);
-			continue;
-		}
-		if (prefix_list_add(&tmp, &pfx) < 0) {
-			x->nomem = true;
+		if (v && add_net(x, e, p, v, &tmp) < 0)
 			break;
-		}
 	}
 	if (x->errors != errors || x->nomem) {
 		prefix_list_fini(&tmp);
@@ -686,7 +695,7 @@ static void parse_routers(struct ctx *x, const config_setting_t *s, const char *
 		char ep[PATHBUF];
 		const char *v = get_str(x, e, keypath(ep, p, e));
 		uint8_t mac[MAC_LEN];
-		struct prefix pfx;
+		struct qaddr a;
 
 		if (!v)
 			continue;
@@ -702,7 +711,7 @@ static void parse_routers(struct ctx *x, const config_setting_t *s, const char *
 			memcpy(tmac.v[tmac.n++], mac, MAC_LEN);
 			continue;
 		}
-		if (!strchr(v, '/') && addr_parse(v, &pfx.addr) < 0) {
+		if (!strchr(v, '/') && addr_parse(v, &a) < 0) {
 			err(x, e,
 			    "bad router '%s' in '%s' (a MAC address, or an IPv4 or IPv6 address or "
 			    "network)",
@@ -710,16 +719,8 @@ static void parse_routers(struct ctx *x, const config_setting_t *s, const char *
 			continue;
 		}
 		/* With a '/', parse_net() says what is wrong with it. */
-		if (parse_net(x, e, p, v, &pfx) < 0)
-			continue;
-		if (lpm_find_exact(tmp.lpm, &pfx) >= 0) {
-			err(x, e, "duplicate network '%s' in '%s'", v, p);
-			continue;
-		}
-		if (prefix_list_add(&tmp, &pfx) < 0) {
-			x->nomem = true;
+		if (add_net(x, e, p, v, &tmp) < 0)
 			break;
-		}
 	}
 	if (x->errors != errors || x->nomem) {
 		prefix_list_fini(&tmp);
