@@ -14,12 +14,20 @@
 # source address 10.66.1.20 from its own MAC, at 100 frames/s (flood,
 # QD_FLOOD or next to WORM).  The same again over IPv6 (fd66:1::/64 on
 # br0, the forger sweeping fd66:8000::/33 as fd66:1::20), unless the
-# kernel has no IPv6.  Needs root; exit 77 (skipped) otherwise.  See
-# lib.sh for the topology and the network safety rules.
+# kernel has no IPv6.  QD_FAMILY=bridge in the environment runs it all
+# with enforce.family = "bridge" (the MAC sets in the bridge table, which
+# filters at the forger's bridge port); inet otherwise.  Needs root; exit
+# 77 (skipped) otherwise.  See lib.sh for the topology and the network
+# safety rules.
 set -u
 . "$(dirname "$0")/lib.sh"
 qd_init "$@"
 qd_flood_init
+QD_FAMILY=${QD_FAMILY:-inet}
+case $QD_FAMILY in
+inet | bridge) ;;
+*) echo "QD_FAMILY must be inet or bridge, not $QD_FAMILY" >&2; exit 1 ;;
+esac
 
 V6_LAN=fd66:1::/64
 V6_GW=fd66:1::1
@@ -177,9 +185,17 @@ sweep() {
 		"$(qd_tsdiff "$(echo "$forg" | qd_field first_probe_ts)" "$(echo "$act" | qd_field ts)") ms"
 }
 
-qd_say "topology and quarantined"
+qd_say "topology and quarantined (table $QD_FAMILY quarantined)"
 qd_topology || exit 1
-qd_config
+if [ "$QD_FAMILY" = bridge ]; then
+	# Only the bridge table filters (see bridge-family.sh).
+	if qd_in gw test -e /proc/sys/net/bridge/bridge-nf-call-iptables; then
+		qd_sysctl gw net/bridge/bridge-nf-call-iptables 0
+	fi
+	qd_config 'enforce: { family = "bridge"; };'
+else
+	qd_config
+fi
 v6=0
 if [ -e /proc/sys/net/ipv6 ] && v6_up; then
 	v6=1
@@ -190,6 +206,8 @@ else
 	echo "note: no IPv6 here: the IPv6 round is skipped"
 fi
 qd_daemon_start || exit 1
+qd_check "the daemon made table $QD_FAMILY quarantined" \
+	qd_in gw nft list table "$QD_FAMILY" quarantined >/dev/null
 
 sweep 4 inf ben $QD_INF $QD_BEN $QD_NET_WORM $QD_WEB || exit 1
 qd_check "IPv4: the victim $QD_BEN still reaches $QD_WEB:8080" qd_connect ben $QD_WEB 8080
