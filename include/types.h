@@ -63,6 +63,12 @@ void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((form
 /* Parses a duration such as "90", "90s", "30m", "12h", "7d" into seconds. */
 int duration_parse(const char *s, uint64_t *ret_s);
 
+/* The longest TTL a block may have, from any source (configuration,
+ * control protocol, recurrence, saved state): a year, far below any
+ * nftables timeout limit and any overflow of microsecond arithmetic.
+ * 0 means "until released" and is always valid. */
+#define QD_TTL_MAX_S (365ull * 86400)
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))
 #define MAX(a, b)     ((a) > (b) ? (a) : (b))

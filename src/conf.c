@@ -39,7 +39,6 @@
 #define TABLE_MAX_MIN	1024u
 #define TABLE_MAX_MAX	67108864u
 #define ACTIONS_MAX	100000
-#define TTL_S_MAX	(365ull * 86400) /* a year: far below any nft timeout limit */
 #define EVIDENCE_MB_MAX 1048576		 /* 1 TiB */
 /* identity: a dual-stack host with IPv6 privacy addresses on a few prefixes
  * owns tens of addresses; past a thousand it is a router, not a machine. */
@@ -889,7 +888,7 @@ static void parse_enforce(struct ctx *x, const config_setting_t *g)
 		} else if (strcmp(k, "max_actions_per_minute") == 0) {
 			get_uint(x, s, p, 0, ACTIONS_MAX, &c->enforce.max_actions_per_minute);
 		} else if (strcmp(k, "default_ttl") == 0) {
-			get_duration(x, s, p, 0, TTL_S_MAX, &c->enforce.default_ttl_s);
+			get_duration(x, s, p, 0, QD_TTL_MAX_S, &c->enforce.default_ttl_s);
 		} else {
 			unknown_key(x, s, "enforce");
 		}
