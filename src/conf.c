@@ -39,7 +39,7 @@
 #define TABLE_MAX_MIN	1024u
 #define TABLE_MAX_MAX	67108864u
 #define ACTIONS_MAX	100000
-#define EVIDENCE_MB_MAX 1048576		 /* 1 TiB */
+#define EVIDENCE_MB_MAX 1048576 /* 1 TiB */
 /* identity: a dual-stack host with IPv6 privacy addresses on a few prefixes
  * owns tens of addresses; past a thousand it is a router, not a machine. */
 #define MAX_ADDRESSES_MAX 1024
