@@ -720,6 +720,7 @@ static void expect_bound(int64_t t0)
 {
 	int64_t ms = mono_ms() - t0;
 
+	print_message("timed out after %lld ms (bound %d ms)\n", (long long)ms, BOUND_MS);
 	if (ms < BOUND_MS || ms > BOUND_MS + 1000)
 		fail_msg("timed out after %lld ms, bound %d ms", (long long)ms, BOUND_MS);
 }
