@@ -23,7 +23,14 @@
  *
  * Every change is one transaction (BEGIN ... END); every message asks for
  * an ACK, and every ACK is read and matched to its message by sequence
- * number; NETLINK_EXT_ACK gives the kernel's reason. */
+ * number; NETLINK_EXT_ACK gives the kernel's reason.  Each message, BEGIN
+ * and END included, has a sequence number of its own, never reused while
+ * the socket is open: an answer that carries none of the exchange in
+ * progress (the late ACKs of a transaction that timed out, the tail of a
+ * listing cut short) is read, dropped and counted (nft_stale()), never
+ * taken for an answer to the exchange in progress.  After an exchange
+ * that ended before its last answer, the socket is drained before the
+ * next one.  Every exchange waits at most the timeout for the kernel. */
 #ifndef QD_NFT_H
 #define QD_NFT_H
 
@@ -55,10 +62,21 @@ enum nft_set {
 #define NFT_GW_DHCP 0x1
 #define NFT_GW_DNS  0x2
 
+/* How long an exchange waits for the kernel's next answer, by default. */
+#define NFT_TIMEOUT_MS 5000
+
+/* Elements in one nft_op: each op is one netlink message, which must fit
+ * in the batch page's overrun (64 KiB); an element takes at most 64
+ * bytes.  The enforcer's largest op is a host's ports (HOST_MAX_PORTS). */
+#define NFT_OP_MAX_ELEMS 256
+
 struct nft_params {
 	int family; /* NFPROTO_INET or NFPROTO_BRIDGE */
 	char table[32];
 	unsigned gateway_services; /* NFT_GW_* */
+	/* Longest silence of the kernel within an exchange (commit, setup,
+	 * listing) before it fails with -ETIMEDOUT; 0: NFT_TIMEOUT_MS. */
+	unsigned timeout_ms;
 };
 
 /* One set element.  For iso*: addr.  For con*: addr, l4proto, port.  For
@@ -88,7 +106,9 @@ struct nft_op {
 
 struct nft;
 
-/* Opens the netlink socket.  0 or -errno. */
+/* Opens the netlink socket.  0 or -errno.  Every function below that
+ * talks to the kernel returns -ENOMEM, with nothing sent, when building
+ * its messages ran out of memory. */
 int nft_open(const struct nft_params *p, struct nft **ret);
 void nft_close(struct nft *n); /* NULL is a no-op */
 int nft_fd(const struct nft *n);
@@ -107,14 +127,26 @@ int nft_set_networks(struct nft *n, const struct prefix_list *remediation,
  * kernel committed it; -ECANCELED when it refused it (the transaction is
  * then void: nothing was applied; ops[i].error names each culprit);
  * -EINVAL, with nothing sent, when an element's addr.family is not its
- * set's (AF_INET, AF_INET6 or AF_MAC; ops[i].error names the op);
- * another -errno when the exchange itself failed (-ENOBUFS: ACKs were
- * lost, the kernel's state is unknown and must be read back). */
+ * set's (AF_INET, AF_INET6 or AF_MAC) or an op has more than
+ * NFT_OP_MAX_ELEMS elements (ops[i].error names the op); another -errno
+ * when the exchange itself failed: -ETIMEDOUT (the kernel was silent for
+ * the timeout) and -ENOBUFS (ACKs were lost) leave the kernel's state
+ * unknown: it must be read back.  ops[i].error and msg are written for
+ * every ACK read. */
 int nft_commit(struct nft *n, struct nft_op *ops, unsigned nops);
 
-/* Calls cb for every element of set.  0 or -errno. */
+/* Calls cb for every element of set.  0, cb's first non-zero return (the
+ * listing is then read to its end without further calls), or -errno:
+ * -ETIMEDOUT when the kernel was silent for the timeout, -EINTR when the
+ * set changed during the listing (it may have missed or repeated
+ * elements: list again), -EINVAL for a set out of range. */
 int nft_list(struct nft *n, enum nft_set set, int (*cb)(void *arg, const struct nft_elem *e),
 	     void *arg);
+
+/* Netlink messages read and dropped because they answered no exchange in
+ * progress: late ACKs of a transaction that timed out, the tail of a
+ * listing cut short, and datagrams from anyone but the kernel. */
+uint64_t nft_stale(const struct nft *n);
 
 const char *nft_set_name(enum nft_set s);
 bool nft_set_is_v6(enum nft_set s);

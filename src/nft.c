@@ -13,6 +13,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <limits.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -40,14 +41,18 @@
 /* 32-bit registers for concatenations (NFT_REG32_00 = 8). */
 #define R32(i) (NFT_REG32_00 + (i))
 
-/* How long to wait for the kernel's ACKs before declaring the state unknown. */
-#define ACK_TIMEOUT_MS 5000
-
 struct nft {
 	struct mnl_socket *nl;
 	uint32_t portid;
+	/* The next sequence number: one per message, never reused while
+	 * the socket is open (2^32 messages apart). */
 	uint32_t seq;
 	struct nft_params p;
+	int timeout_ms;
+	/* An exchange ended before its last answer (a timeout, lost ACKs, a
+	 * refused batch): what is still queued is drained before the next. */
+	bool unsynced;
+	uint64_t stale; /* nft_stale() */
 	char *rbuf;
 	size_t rbuf_len;
 };
@@ -162,6 +167,8 @@ int nft_open(const struct nft_params *p, struct nft **ret)
 	if (!n)
 		return -ENOMEM;
 	n->p = *p;
+	n->timeout_ms =
+		p->timeout_ms && p->timeout_ms <= INT_MAX ? (int)p->timeout_ms : NFT_TIMEOUT_MS;
 	/* Room for the ACKs of a large batch: each is an nlmsgerr without
 	 * the echoed request (NETLINK_CAP_ACK) plus a short ext-ack. */
 	n->rbuf_len = 1 << 20;
@@ -216,56 +223,195 @@ int nft_fd(const struct nft *n)
 	return mnl_socket_get_fd(n->nl);
 }
 
+uint64_t nft_stale(const struct nft *n)
+{
+	return n->stale;
+}
+
+/* ---- talking to the kernel ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends one datagram to the kernel.  0 or -errno. */
+static int nl_send(struct nft *n, struct iovec *iov, size_t iovlen)
+{
+	struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
+	struct msghdr mh = {
+		.msg_name = &snl,
+		.msg_namelen = sizeof(snl),
+		.msg_iov = iov,
+		.msg_iovlen = iovlen,
+	};
+
+	return sendmsg(mnl_socket_get_fd(n->nl), &mh, 0) < 0 ? -errno : 0;
+}
+
+/* Reads one datagram from the kernel into rbuf, waiting until deadline
+ * (now_ms()).  Its length, or -errno: -ETIMEDOUT past the deadline,
+ * -ENOBUFS when the kernel dropped messages for want of buffer space,
+ * -EMSGSIZE for a datagram larger than rbuf (its messages are lost).
+ * Datagrams from anyone but the kernel are dropped and counted. */
+static ssize_t nl_recv(struct nft *n, int64_t deadline)
+{
+	int fd = mnl_socket_get_fd(n->nl);
+
+	for (;;) {
+		struct sockaddr_nl snl;
+		struct iovec iov = {.iov_base = n->rbuf, .iov_len = n->rbuf_len};
+		struct msghdr mh = {.msg_name = &snl,
+				    .msg_namelen = sizeof(snl),
+				    .msg_iov = &iov,
+				    .msg_iovlen = 1};
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - now_ms();
+		ssize_t len;
+		int pr;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		pr = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (pr < 0 && errno != EINTR)
+			return -errno;
+		if (pr <= 0)
+			continue;
+		len = recvmsg(fd, &mh, MSG_DONTWAIT);
+		if (len < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (mh.msg_flags & MSG_TRUNC)
+			return -EMSGSIZE;
+		if (mh.msg_namelen != sizeof(snl) || snl.nl_family != AF_NETLINK ||
+		    snl.nl_pid != 0) {
+			n->stale++;
+			continue;
+		}
+		return len;
+	}
+}
+
+/* Reads and drops what an exchange that ended early left queued.  Late
+ * answers may still come after this; their sequence numbers keep them out
+ * of the exchanges that follow.  Reading also moves a dump that is still
+ * running to its end, so that the kernel takes the next one. */
+static void nl_drain(struct nft *n)
+{
+	int fd = mnl_socket_get_fd(n->nl);
+
+	if (!n->unsynced)
+		return;
+	/* A bound on the loop; the receive buffer (4 MiB) holds far less. */
+	for (unsigned i = 0; i < 65536; i++) {
+		ssize_t len = recv(fd, n->rbuf, n->rbuf_len, MSG_DONTWAIT);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)n->rbuf;
+		int rem = (int)len;
+
+		if (len < 0) {
+			if (errno == EINTR || errno == ENOBUFS)
+				continue;
+			break; /* EAGAIN: empty */
+		}
+		for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem))
+			n->stale++;
+	}
+	n->unsynced = false;
+}
+
 /* ---- a transaction under construction ---- */
+
+/* libnftnl's batch: a message is written at the end of the current page,
+ * into the overrun past it, then moved to a new page when the page is
+ * full; a message longer than a page is dropped from the batch without a
+ * word (and its ACK never comes).  So every message must be shorter than
+ * both: the largest are NFT_OP_MAX_ELEMS elements (16 KiB) and
+ * NETWORKS_PER_MSG prefixes (5 KiB).  nft itself uses 32 memory pages. */
+#define BATCH_PAGE    (128 * 1024)
+#define BATCH_OVERRUN (64 * 1024)
 
 struct txn {
 	struct nft *n;
 	struct nftnl_batch *b;
-	uint32_t first_seq; /* seq of the first acked message */
-	unsigned nmsg;	    /* acked messages */
-	bool oom;
+	uint32_t begin_seq, end_seq; /* BEGIN's and END's */
+	uint32_t first_seq;	     /* seq of the first acked message */
+	unsigned nmsg;		     /* acked messages */
+	/* The first failure while building (-ENOMEM): from then on nothing
+	 * more is written, and txn_send() returns it without sending. */
+	int err;
+	struct nlmsghdr *last;	 /* the message being written */
+	struct nftnl_rule *rule; /* the rule under construction, or NULL */
 };
 
-static int txn_begin(struct nft *n, struct txn *t)
+static void txn_fail(struct txn *t, int err)
 {
-	memset(t, 0, sizeof(*t));
-	t->n = n;
-	/* A message may run past a page by up to the overrun: ours are at
-	 * most a few KiB (NETWORKS_PER_MSG, HOST_MAX_PORTS elements), 64 KiB
-	 * leaves room. */
-	t->b = nftnl_batch_alloc(MNL_SOCKET_BUFFER_SIZE, 65536);
-	if (!t->b)
-		return -ENOMEM;
-	nftnl_batch_begin(nftnl_batch_buffer(t->b), n->seq++);
-	nftnl_batch_update(t->b);
-	t->first_seq = n->seq;
-	return 0;
-}
-
-static struct nlmsghdr *txn_msg(struct txn *t, uint16_t type, uint16_t flags)
-{
-	struct nlmsghdr *nlh =
-		nftnl_nlmsg_build_hdr(nftnl_batch_buffer(t->b), type, (uint16_t)t->n->p.family,
-				      flags | NLM_F_ACK, t->n->seq++);
-	t->nmsg++;
-	return nlh;
-}
-
-static void txn_next(struct txn *t)
-{
-	if (nftnl_batch_update(t->b) < 0)
-		t->oom = true;
+	if (!t->err)
+		t->err = err;
 }
 
 static void txn_free(struct txn *t)
 {
+	if (t->rule)
+		nftnl_rule_free(t->rule);
+	t->rule = NULL;
 	if (t->b)
 		nftnl_batch_free(t->b);
 	t->b = NULL;
 }
 
+static int txn_begin(struct nft *n, struct txn *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->n = n;
+	t->b = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN);
+	if (!t->b)
+		return -ENOMEM;
+	t->begin_seq = n->seq++;
+	nftnl_batch_begin(nftnl_batch_buffer(t->b), t->begin_seq);
+	if (nftnl_batch_update(t->b) < 0) {
+		txn_free(t);
+		return -ENOMEM;
+	}
+	t->first_seq = n->seq;
+	return 0;
+}
+
+/* The header of the next message, or NULL once building has failed: a
+ * page that could not be followed by a new one has no room left. */
+static struct nlmsghdr *txn_msg(struct txn *t, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh;
+
+	if (t->err)
+		return NULL;
+	nlh = nftnl_nlmsg_build_hdr(nftnl_batch_buffer(t->b), type, (uint16_t)t->n->p.family,
+				    flags | NLM_F_ACK, t->n->seq++);
+	t->nmsg++;
+	t->last = nlh;
+	return nlh;
+}
+
+/* Closes the message just written.  One too long for the batch (see
+ * BATCH_PAGE: our bounds keep them far shorter) fails the transaction
+ * rather than leave it waiting for an ACK that never comes. */
+static void txn_next(struct txn *t)
+{
+	if (t->err)
+		return;
+	if (t->last && t->last->nlmsg_len > BATCH_OVERRUN)
+		txn_fail(t, -EMSGSIZE);
+	else if (nftnl_batch_update(t->b) < 0)
+		txn_fail(t, -ENOMEM);
+	t->last = NULL;
+}
+
 /* Parses one ACK: the original sequence number, the error and the ext-ack
- * message. */
+ * message.  The caller checked that nlh holds a whole nlmsgerr. */
 static void parse_ack(const struct nlmsghdr *nlh, uint32_t *ret_seq, int *ret_err, char *msg,
 		      size_t msglen)
 {
@@ -273,14 +419,19 @@ static void parse_ack(const struct nlmsghdr *nlh, uint32_t *ret_seq, int *ret_er
 	size_t off = sizeof(*e);
 
 	*ret_seq = e->msg.nlmsg_seq;
-	*ret_err = e->error;
+	/* 0 or -errno; anything else is not an errno we could name. */
+	*ret_err = e->error <= 0 && e->error > -4096 ? e->error : -EPROTO;
 	if (msg && msglen)
 		msg[0] = '\0';
 	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || !msg)
 		return;
-	/* Without NETLINK_CAP_ACK the request would be echoed here. */
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	/* Without NETLINK_CAP_ACK the request is echoed here, and the
+	 * attributes start at the next alignment. */
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+		if (e->msg.nlmsg_len < sizeof(struct nlmsghdr) || e->msg.nlmsg_len > nlh->nlmsg_len)
+			return;
+		off = NLMSG_ALIGN(off + e->msg.nlmsg_len - sizeof(struct nlmsghdr));
+	}
 	if (nlh->nlmsg_len < NLMSG_HDRLEN + off)
 		return;
 	const struct nlattr *attr =
@@ -307,12 +458,16 @@ static int txn_send(struct txn *t, const struct ack_sink *sink, unsigned *ret_fa
 {
 	struct nft *n = t->n;
 	unsigned got = 0, failed = 0;
-	uint8_t *seen;
+	uint8_t *seen = NULL;
+	int64_t deadline;
 	int r = 0;
 
 	*ret_failed = 0;
-	nftnl_batch_end(nftnl_batch_buffer(t->b), n->seq++);
-	if (nftnl_batch_update(t->b) < 0 || t->oom)
+	if (t->err)
+		return t->err;
+	t->end_seq = n->seq++;
+	nftnl_batch_end(nftnl_batch_buffer(t->b), t->end_seq);
+	if (nftnl_batch_update(t->b) < 0)
 		return -ENOMEM;
 	seen = calloc(t->nmsg ? t->nmsg : 1, 1);
 	if (!seen)
@@ -321,78 +476,76 @@ static int txn_send(struct txn *t, const struct ack_sink *sink, unsigned *ret_fa
 	{
 		int iovlen = nftnl_batch_iovec_len(t->b);
 		struct iovec *iov = calloc((size_t)iovlen, sizeof(*iov));
-		struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
-		struct msghdr mh = {.msg_name = &snl, .msg_namelen = sizeof(snl)};
-		ssize_t sent;
 
 		if (!iov) {
 			free(seen);
 			return -ENOMEM;
 		}
 		nftnl_batch_iovec(t->b, iov, (uint32_t)iovlen);
-		mh.msg_iov = iov;
-		mh.msg_iovlen = (size_t)iovlen;
-		sent = sendmsg(mnl_socket_get_fd(n->nl), &mh, 0);
+		nl_drain(n);
+		r = nl_send(n, iov, (size_t)iovlen);
 		free(iov);
-		if (sent < 0) {
+		if (r < 0) {
 			free(seen);
-			return -errno;
+			return r;
 		}
 	}
 
+	deadline = now_ms() + n->timeout_ms;
 	while (got < t->nmsg) {
-		struct pollfd pfd = {.fd = mnl_socket_get_fd(n->nl), .events = POLLIN};
-		ssize_t len;
-		int pr = poll(&pfd, 1, ACK_TIMEOUT_MS);
+		ssize_t len = nl_recv(n, deadline);
 
-		if (pr < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (pr == 0) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		len = recv(pfd.fd, n->rbuf, n->rbuf_len, 0);
 		if (len < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			r = -errno; /* ENOBUFS: ACKs were dropped */
+			r = (int)len; /* ENOBUFS: ACKs were dropped */
 			break;
 		}
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)n->rbuf;
 		int rem = (int)len;
-		while (mnl_nlmsg_ok(nlh, rem)) {
-			if (nlh->nlmsg_type == NLMSG_ERROR &&
-			    nlh->nlmsg_len >= NLMSG_HDRLEN + sizeof(struct nlmsgerr)) {
-				uint32_t seq;
-				int err;
-				char msg[96];
+		for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+			uint32_t seq;
+			int err;
+			char msg[96];
 
-				parse_ack(nlh, &seq, &err, msg, sizeof(msg));
-				if (seq >= t->first_seq && seq - t->first_seq < t->nmsg) {
-					unsigned i = seq - t->first_seq;
-					if (!seen[i]) {
-						seen[i] = 1;
-						got++;
-						if (err)
-							failed++;
-						if (sink && sink->cb)
-							sink->cb(sink->arg, i, err, msg);
-					}
-				} else if (err) {
-					/* An error about the batch itself (e.g. EPERM
-					 * on BEGIN): nothing was applied. */
-					r = err;
-					goto out;
-				}
+			/* Not an ACK (the tail of a listing cut short), or one
+			 * too short to read. */
+			if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != n->portid ||
+			    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nlmsgerr)) {
+				n->stale++;
+				continue;
 			}
-			nlh = mnl_nlmsg_next(nlh, &rem);
+			parse_ack(nlh, &seq, &err, msg, sizeof(msg));
+			if (seq - t->first_seq < t->nmsg) { /* one of ours: exactly */
+				unsigned i = seq - t->first_seq;
+				if (seen[i]) {
+					n->stale++;
+					continue;
+				}
+				seen[i] = 1;
+				got++;
+				if (err)
+					failed++;
+				if (sink && sink->cb)
+					sink->cb(sink->arg, i, err, msg);
+				/* The kernel's ACKs come all at once, after
+				 * the commit or the abort: each one proves
+				 * the batch is still being answered. */
+				deadline = now_ms() + n->timeout_ms;
+			} else if ((seq == t->begin_seq || seq == t->end_seq) && err) {
+				/* About the batch itself (e.g. EPERM on
+				 * BEGIN): nothing was applied, and no other
+				 * ACK follows. */
+				r = err;
+				goto out;
+			} else {
+				/* An earlier exchange's: a transaction that
+				 * timed out, whatever its error. */
+				n->stale++;
+			}
 		}
 	}
 out:
+	if (got < t->nmsg)
+		n->unsynced = true;
 	free(seen);
 	*ret_failed = failed;
 	return r;
@@ -400,127 +553,187 @@ out:
 
 /* ---- rule building ---- */
 
-static void e_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+/* A new expression for the rule under construction, or NULL (the
+ * transaction has failed: the caller does nothing more). */
+static struct nftnl_expr *expr_new(struct txn *t, const char *name)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+	struct nftnl_expr *e;
 
+	if (t->err || !t->rule)
+		return NULL;
+	e = nftnl_expr_alloc(name);
+	if (!e)
+		txn_fail(t, -ENOMEM);
+	return e;
+}
+
+/* Appends e to the rule, or drops it when err (one of its setters
+ * failed) is not 0. */
+static void expr_add(struct txn *t, struct nftnl_expr *e, int err)
+{
+	if (!e)
+		return;
+	if (err) {
+		nftnl_expr_free(e);
+		txn_fail(t, err);
+		return;
+	}
+	nftnl_rule_add_expr(t->rule, e);
+}
+
+static void e_meta(struct txn *t, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = expr_new(t, "meta");
+
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-	nftnl_rule_add_expr(r, e);
+	expr_add(t, e, 0);
 }
 
-static void e_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data, uint32_t len)
+static void e_cmp(struct txn *t, uint32_t sreg, uint32_t op, const void *data, uint32_t len)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+	struct nftnl_expr *e = expr_new(t, "cmp");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	nftnl_rule_add_expr(r, e);
+	/* Fails only for data longer than a register. */
+	expr_add(t, e, nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len) < 0 ? -EINVAL : 0);
 }
 
-static void e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len,
-		      uint32_t dreg)
+static void e_payload(struct txn *t, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+	struct nftnl_expr *e = expr_new(t, "payload");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-	nftnl_rule_add_expr(r, e);
+	expr_add(t, e, 0);
 }
 
-static void e_lookup(struct nftnl_rule *r, uint32_t sreg, enum nft_set s)
+static void e_lookup(struct txn *t, uint32_t sreg, enum nft_set s)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+	struct nftnl_expr *e = expr_new(t, "lookup");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, sets[s].name);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)s + 1);
-	nftnl_rule_add_expr(r, e);
+	expr_add(t, e,
+		 nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, sets[s].name) < 0 ? -ENOMEM : 0);
 }
 
-static void e_counter(struct nftnl_rule *r)
+static void e_counter(struct txn *t)
 {
-	nftnl_rule_add_expr(r, nftnl_expr_alloc("counter"));
+	expr_add(t, expr_new(t, "counter"), 0);
 }
 
-static void e_verdict(struct nftnl_rule *r, int verdict)
+static void e_verdict(struct txn *t, int verdict)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	struct nftnl_expr *e = expr_new(t, "immediate");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
-	nftnl_rule_add_expr(r, e);
+	expr_add(t, e, 0);
 }
 
 /* The dependency for an IPv4 or IPv6 header: `meta nfproto` in the inet
  * family (so that `nft list` shows "ip saddr"), `meta protocol` in the
  * bridge family, where it is also right for VLAN-tagged frames. */
-static void m_family(struct nftnl_rule *r, int family, bool v6)
+static void m_family(struct txn *t, bool v6)
 {
+	int family = t->n->p.family;
+
 	if (family == NFPROTO_BRIDGE) {
 		uint16_t proto = htons(v6 ? 0x86dd : 0x0800);
-		e_meta(r, NFT_META_PROTOCOL, NFT_REG_1);
-		e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, sizeof(proto));
+		e_meta(t, NFT_META_PROTOCOL, NFT_REG_1);
+		e_cmp(t, NFT_REG_1, NFT_CMP_EQ, &proto, sizeof(proto));
 	} else {
 		uint8_t nfproto = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-		e_meta(r, NFT_META_NFPROTO, NFT_REG_1);
-		e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &nfproto, sizeof(nfproto));
+		e_meta(t, NFT_META_NFPROTO, NFT_REG_1);
+		e_cmp(t, NFT_REG_1, NFT_CMP_EQ, &nfproto, sizeof(nfproto));
 	}
 }
 
 /* Loads the source (or destination) address into reg. */
-static void m_addr(struct nftnl_rule *r, bool v6, bool dst, uint32_t reg)
+static void m_addr(struct txn *t, bool v6, bool dst, uint32_t reg)
 {
 	if (v6)
-		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, dst ? 24 : 8, 16, reg);
+		e_payload(t, NFT_PAYLOAD_NETWORK_HEADER, dst ? 24 : 8, 16, reg);
 	else
-		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, dst ? 16 : 12, 4, reg);
+		e_payload(t, NFT_PAYLOAD_NETWORK_HEADER, dst ? 16 : 12, 4, reg);
 }
 
-static void m_l4proto(struct nftnl_rule *r, uint8_t proto)
+static void m_l4proto(struct txn *t, uint8_t proto)
 {
-	e_meta(r, NFT_META_L4PROTO, NFT_REG_1);
-	e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, 1);
+	e_meta(t, NFT_META_L4PROTO, NFT_REG_1);
+	e_cmp(t, NFT_REG_1, NFT_CMP_EQ, &proto, 1);
 }
 
-static void m_dport(struct nftnl_rule *r, uint16_t port)
+static void m_dport(struct txn *t, uint16_t port)
 {
 	uint16_t be = htons(port);
 
-	e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);
-	e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &be, 2);
+	e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);
+	e_cmp(t, NFT_REG_1, NFT_CMP_EQ, &be, 2);
 }
 
-static struct nftnl_rule *rule_new(const struct nft *n, const char *chain)
+/* Starts a rule in chain: the e_* and m_* helpers add its expressions,
+ * rule_emit() appends it to the transaction.  After a failure they all do
+ * nothing, and txn_send() returns the failure. */
+static void rule_new(struct txn *t, const char *chain)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_rule *r;
 
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)n->p.family);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, n->p.table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	return r;
+	if (t->err)
+		return;
+	r = nftnl_rule_alloc();
+	if (!r) {
+		txn_fail(t, -ENOMEM);
+		return;
+	}
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)t->n->p.family);
+	if (nftnl_rule_set_str(r, NFTNL_RULE_TABLE, t->n->p.table) < 0 ||
+	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain) < 0) {
+		nftnl_rule_free(r);
+		txn_fail(t, -ENOMEM);
+		return;
+	}
+	t->rule = r;
 }
 
-static void rule_emit(struct txn *t, struct nftnl_rule *r)
+static void rule_emit(struct txn *t)
 {
-	struct nlmsghdr *nlh = txn_msg(t, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
+	struct nlmsghdr *nlh;
 
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nftnl_rule_free(r);
-	txn_next(t);
+	if (!t->rule)
+		return;
+	nlh = txn_msg(t, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
+	if (nlh) {
+		nftnl_rule_nlmsg_build_payload(nlh, t->rule);
+		txn_next(t);
+	}
+	nftnl_rule_free(t->rule);
+	t->rule = NULL;
 }
 
-static void e_goto(struct nftnl_rule *r, const char *chain)
+static void e_goto(struct txn *t, const char *chain)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	struct nftnl_expr *e = expr_new(t, "immediate");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)NFT_GOTO);
-	nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-	nftnl_rule_add_expr(r, e);
+	expr_add(t, e, nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain) < 0 ? -ENOMEM : 0);
 }
 
 /* The regular chains isolated traffic jumps to.  Each packet of an
@@ -547,46 +760,44 @@ static const char *isochain_name(enum isochain c, bool v6)
  * containment lookups. */
 static void emit_base_rules(struct txn *t, const char *chain, bool input, bool v6)
 {
-	struct nft *n = t->n;
 	enum nft_set iso = v6 ? NFT_SET_ISO6 : NFT_SET_ISO4;
 	enum nft_set con = v6 ? NFT_SET_CON6 : NFT_SET_CON4;
 	enum nft_set conp = v6 ? NFT_SET_CONP6 : NFT_SET_CONP4;
 	unsigned alen = v6 ? 4 : 1; /* address size in 32-bit registers */
-	struct nftnl_rule *r;
 
-	r = rule_new(n, chain);
-	m_family(r, n->p.family, v6);
-	m_addr(r, v6, false, NFT_REG_1);
-	e_lookup(r, NFT_REG_1, iso);
-	e_goto(r, isochain_name(input ? ISO_IN : ISO_SRC, v6));
-	rule_emit(t, r);
+	rule_new(t, chain);
+	m_family(t, v6);
+	m_addr(t, v6, false, NFT_REG_1);
+	e_lookup(t, NFT_REG_1, iso);
+	e_goto(t, isochain_name(input ? ISO_IN : ISO_SRC, v6));
+	rule_emit(t);
 	if (!input) {
-		r = rule_new(n, chain);
-		m_family(r, n->p.family, v6);
-		m_addr(r, v6, true, NFT_REG_1);
-		e_lookup(r, NFT_REG_1, iso);
-		e_goto(r, isochain_name(ISO_DST, v6));
-		rule_emit(t, r);
+		rule_new(t, chain);
+		m_family(t, v6);
+		m_addr(t, v6, true, NFT_REG_1);
+		e_lookup(t, NFT_REG_1, iso);
+		e_goto(t, isochain_name(ISO_DST, v6));
+		rule_emit(t);
 	}
 	/* Contained: the host's traffic to the listed protocol/ports. */
-	r = rule_new(n, chain);
-	m_family(r, n->p.family, v6);
-	m_addr(r, v6, false, R32(0));
-	e_meta(r, NFT_META_L4PROTO, R32(alen));
-	e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R32(alen + 1));
-	e_lookup(r, R32(0), con);
-	e_counter(r);
-	e_verdict(r, NF_DROP);
-	rule_emit(t, r);
+	rule_new(t, chain);
+	m_family(t, v6);
+	m_addr(t, v6, false, R32(0));
+	e_meta(t, NFT_META_L4PROTO, R32(alen));
+	e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R32(alen + 1));
+	e_lookup(t, R32(0), con);
+	e_counter(t);
+	e_verdict(t, NF_DROP);
+	rule_emit(t);
 	/* Contained: a whole protocol without ports (ICMP). */
-	r = rule_new(n, chain);
-	m_family(r, n->p.family, v6);
-	m_addr(r, v6, false, R32(0));
-	e_meta(r, NFT_META_L4PROTO, R32(alen));
-	e_lookup(r, R32(0), conp);
-	e_counter(r);
-	e_verdict(r, NF_DROP);
-	rule_emit(t, r);
+	rule_new(t, chain);
+	m_family(t, v6);
+	m_addr(t, v6, false, R32(0));
+	e_meta(t, NFT_META_L4PROTO, R32(alen));
+	e_lookup(t, R32(0), conp);
+	e_counter(t);
+	e_verdict(t, NF_DROP);
+	rule_emit(t);
 }
 
 /* Loads the frame's source MAC (ether saddr) into reg and the next 32-bit
@@ -594,14 +805,16 @@ static void emit_base_rules(struct txn *t, const char *chain, bool input, bool v
  * family the link layer may be anything, so, as nft does, first `meta
  * iiftype ether` (ARPHRD_ETHER, 16 bits in host byte order); a bridge
  * port is always Ethernet. */
-static void m_ether_saddr(struct nftnl_rule *r, int family, uint32_t reg)
+static void m_ether_saddr(struct txn *t, uint32_t reg)
 {
+	int family = t->n->p.family;
+
 	if (family != NFPROTO_BRIDGE) {
 		uint16_t ether = ARPHRD_ETHER;
-		e_meta(r, NFT_META_IIFTYPE, NFT_REG_1);
-		e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &ether, sizeof(ether));
+		e_meta(t, NFT_META_IIFTYPE, NFT_REG_1);
+		e_cmp(t, NFT_REG_1, NFT_CMP_EQ, &ether, sizeof(ether));
 	}
-	e_payload(r, NFT_PAYLOAD_LL_HEADER, 6, MAC_LEN, reg);
+	e_payload(t, NFT_PAYLOAD_LL_HEADER, 6, MAC_LEN, reg);
 }
 
 /* Base chain rules for machines, by source MAC, after the address rules:
@@ -612,16 +825,15 @@ static void emit_mac_rules(struct txn *t, const char *chain, bool input)
 {
 	struct nft *n = t->n;
 	bool bridge = n->p.family == NFPROTO_BRIDGE;
-	struct nftnl_rule *r;
 
 	/* The family check first: each packet looks its MAC up once. */
 	for (int v6 = 0; v6 < 2; v6++) {
-		r = rule_new(n, chain);
-		m_family(r, n->p.family, v6);
-		m_ether_saddr(r, n->p.family, NFT_REG_1);
-		e_lookup(r, NFT_REG_1, NFT_SET_ISOM);
-		e_goto(r, isochain_name(input ? ISO_IN : ISO_SRC, v6));
-		rule_emit(t, r);
+		rule_new(t, chain);
+		m_family(t, v6);
+		m_ether_saddr(t, NFT_REG_1);
+		e_lookup(t, NFT_REG_1, NFT_SET_ISOM);
+		e_goto(t, isochain_name(input ? ISO_IN : ISO_SRC, v6));
+		rule_emit(t);
 	}
 	/* A bridge also carries frames that are neither IPv4 nor IPv6: an
 	 * isolated machine's drop, but for ARP, which it needs to reach the
@@ -629,31 +841,31 @@ static void emit_mac_rules(struct txn *t, const char *chain, bool input)
 	 * frames are not looked up a second time. */
 	if (bridge) {
 		static const uint16_t pass[] = {0x0800, 0x86dd, 0x0806}; /* ip, ip6, arp */
-		r = rule_new(n, chain);
+		rule_new(t, chain);
 		for (unsigned i = 0; i < ARRAY_SIZE(pass); i++) {
 			uint16_t be = htons(pass[i]);
-			e_meta(r, NFT_META_PROTOCOL, NFT_REG_1);
-			e_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &be, sizeof(be));
+			e_meta(t, NFT_META_PROTOCOL, NFT_REG_1);
+			e_cmp(t, NFT_REG_1, NFT_CMP_NEQ, &be, sizeof(be));
 		}
-		m_ether_saddr(r, n->p.family, NFT_REG_1);
-		e_lookup(r, NFT_REG_1, NFT_SET_ISOM);
-		e_counter(r);
-		e_verdict(r, NF_DROP);
-		rule_emit(t, r);
+		m_ether_saddr(t, NFT_REG_1);
+		e_lookup(t, NFT_REG_1, NFT_SET_ISOM);
+		e_counter(t);
+		e_verdict(t, NF_DROP);
+		rule_emit(t);
 	}
 	/* Contained: the machine's traffic to the listed protocol/ports, then
 	 * whole protocols without ports (ICMP).  The key's registers: MAC in
 	 * R32(0) and R32(1), proto in R32(2), port in R32(3). */
 	for (int ports = 1; ports >= 0; ports--) {
-		r = rule_new(n, chain);
-		m_ether_saddr(r, n->p.family, R32(0));
-		e_meta(r, NFT_META_L4PROTO, R32(2));
+		rule_new(t, chain);
+		m_ether_saddr(t, R32(0));
+		e_meta(t, NFT_META_L4PROTO, R32(2));
 		if (ports)
-			e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R32(3));
-		e_lookup(r, R32(0), ports ? NFT_SET_CONM : NFT_SET_CONPM);
-		e_counter(r);
-		e_verdict(r, NF_DROP);
-		rule_emit(t, r);
+			e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R32(3));
+		e_lookup(t, R32(0), ports ? NFT_SET_CONM : NFT_SET_CONPM);
+		e_counter(t);
+		e_verdict(t, NF_DROP);
+		rule_emit(t);
 	}
 }
 
@@ -662,13 +874,13 @@ static void emit_mac_rules(struct txn *t, const char *chain, bool input)
 static void emit_peer_accept(struct txn *t, const char *chain, bool v6, bool peer_is_dst,
 			     enum nft_set s)
 {
-	struct nftnl_rule *r = rule_new(t->n, chain);
+	rule_new(t, chain);
 
-	m_family(r, t->n->p.family, v6);
-	m_addr(r, v6, peer_is_dst, NFT_REG_1);
-	e_lookup(r, NFT_REG_1, s);
-	e_verdict(r, NF_ACCEPT);
-	rule_emit(t, r);
+	m_family(t, v6);
+	m_addr(t, v6, peer_is_dst, NFT_REG_1);
+	e_lookup(t, NFT_REG_1, s);
+	e_verdict(t, NF_ACCEPT);
+	rule_emit(t);
 }
 
 /* The rules of one isolation chain. */
@@ -681,18 +893,17 @@ static void emit_iso_rules(struct txn *t, enum isochain c, bool v6)
 	/* In the bridge family, traffic routed by the gateway itself goes
 	 * through the bridge's input hook first. */
 	bool peers = c != ISO_IN || n->p.family == NFPROTO_BRIDGE;
-	struct nftnl_rule *r;
 
 	/* IPv6 cannot work at all without neighbour discovery. */
 	if (v6 && c != ISO_DST) {
 		uint8_t lo = 133, hi = 137;
-		r = rule_new(n, chain);
-		m_l4proto(r, IPPROTO_ICMPV6);
-		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1);
-		e_cmp(r, NFT_REG_1, NFT_CMP_GTE, &lo, 1);
-		e_cmp(r, NFT_REG_1, NFT_CMP_LTE, &hi, 1);
-		e_verdict(r, NF_ACCEPT);
-		rule_emit(t, r);
+		rule_new(t, chain);
+		m_l4proto(t, IPPROTO_ICMPV6);
+		e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1);
+		e_cmp(t, NFT_REG_1, NFT_CMP_GTE, &lo, 1);
+		e_cmp(t, NFT_REG_1, NFT_CMP_LTE, &hi, 1);
+		e_verdict(t, NF_ACCEPT);
+		rule_emit(t);
 	}
 	/* Admin stations always reach isolated hosts, and isolated hosts
 	 * reach the remediation servers, both ways. */
@@ -714,19 +925,19 @@ static void emit_iso_rules(struct txn *t, enum isochain c, bool v6)
 		for (unsigned i = 0; i < ARRAY_SIZE(svc); i++) {
 			if (!(n->p.gateway_services & svc[i].flag))
 				continue;
-			r = rule_new(n, chain);
-			m_l4proto(r, svc[i].proto);
-			m_dport(r, svc[i].port);
-			e_verdict(r, NF_ACCEPT);
-			rule_emit(t, r);
+			rule_new(t, chain);
+			m_l4proto(t, svc[i].proto);
+			m_dport(t, svc[i].port);
+			e_verdict(t, NF_ACCEPT);
+			rule_emit(t);
 		}
 	}
 	/* Everything else drops: isolated hosts cannot reach each other
 	 * through the gateway either. */
-	r = rule_new(n, chain);
-	e_counter(r);
-	e_verdict(r, NF_DROP);
-	rule_emit(t, r);
+	rule_new(t, chain);
+	e_counter(t);
+	e_verdict(t, NF_DROP);
+	rule_emit(t);
 }
 
 /* ---- set elements ---- */
@@ -758,47 +969,92 @@ static unsigned elem_key(enum nft_set s, const struct nft_elem *e, uint8_t key[3
 	return sets[s].key_len;
 }
 
+/* A reference to set s (table, name, family, id), or NULL when out of
+ * memory.  Caller frees. */
 static struct nftnl_set *set_ref(const struct nft *n, enum nft_set s)
 {
 	struct nftnl_set *ns = nftnl_set_alloc();
 
-	nftnl_set_set_str(ns, NFTNL_SET_TABLE, n->p.table);
-	nftnl_set_set_str(ns, NFTNL_SET_NAME, sets[s].name);
+	if (!ns)
+		return NULL;
+	if (nftnl_set_set_str(ns, NFTNL_SET_TABLE, n->p.table) < 0 ||
+	    nftnl_set_set_str(ns, NFTNL_SET_NAME, sets[s].name) < 0) {
+		nftnl_set_free(ns);
+		return NULL;
+	}
 	nftnl_set_set_u32(ns, NFTNL_SET_FAMILY, (uint32_t)n->p.family);
 	nftnl_set_set_u32(ns, NFTNL_SET_ID, (uint32_t)s + 1);
 	return ns;
 }
 
+/* Adds one element with key to ns (which then owns it).  0 or -ENOMEM. */
+static int elem_add(struct nftnl_set *ns, const uint8_t *key, unsigned len, uint64_t timeout_ms,
+		    uint32_t flags)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	if (!e)
+		return -ENOMEM;
+	/* Fails only for a key longer than the kernel's largest. */
+	if (nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len) < 0) {
+		nftnl_set_elem_free(e);
+		return -EINVAL;
+	}
+	if (timeout_ms)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	if (flags)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
+	nftnl_set_elem_add(ns, e);
+	return 0;
+}
+
+/* Appends ns's elements as one message of type (NEWSETELEM or
+ * DELSETELEM), then frees ns. */
+static void emit_set_msg(struct txn *t, struct nftnl_set *ns, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh = txn_msg(t, type, flags);
+
+	if (nlh) {
+		nftnl_set_elems_nlmsg_build_payload(nlh, ns);
+		txn_next(t);
+	}
+	nftnl_set_free(ns);
+}
+
 static void emit_elems(struct txn *t, enum nft_set s, bool del, const struct nft_elem *elems,
 		       unsigned n)
 {
-	struct nftnl_set *ns = set_ref(t->n, s);
-	struct nlmsghdr *nlh;
+	struct nftnl_set *ns;
 
+	if (t->err)
+		return;
+	ns = set_ref(t->n, s);
+	if (!ns) {
+		txn_fail(t, -ENOMEM);
+		return;
+	}
 	for (unsigned i = 0; i < n; i++) {
-		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 		uint8_t key[32];
 		unsigned len = elem_key(s, &elems[i], key);
+		int r = elem_add(ns, key, len, del ? 0 : elems[i].timeout_ms, 0);
 
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
-		if (!del && elems[i].timeout_ms)
-			nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, elems[i].timeout_ms);
-		nftnl_set_elem_add(ns, e);
+		if (r < 0) {
+			nftnl_set_free(ns);
+			txn_fail(t, r);
+			return;
+		}
 	}
-	nlh = txn_msg(t, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, del ? 0 : NLM_F_CREATE);
-	nftnl_set_elems_nlmsg_build_payload(nlh, ns);
-	nftnl_set_free(ns);
-	txn_next(t);
+	emit_set_msg(t, ns, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, del ? 0 : NLM_F_CREATE);
 }
 
 /* Adds one prefix to an interval set: its first address and, flagged as
  * the interval's end, the address after its last. */
-static void interval_add(struct nftnl_set *ns, const struct prefix *p)
+static int interval_add(struct nftnl_set *ns, const struct prefix *p)
 {
 	unsigned alen = p->addr.family == AF_INET6 ? 16 : 4;
 	uint8_t start[16], end[16];
 	bool carry = true;
-	struct nftnl_set_elem *e;
+	int r;
 
 	memcpy(start, p->addr.b, alen);
 	memcpy(end, p->addr.b, alen);
@@ -809,15 +1065,10 @@ static void interval_add(struct nftnl_set *ns, const struct prefix *p)
 		end[i]++;
 		carry = end[i] == 0;
 	}
-	e = nftnl_set_elem_alloc();
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, start, alen);
-	nftnl_set_elem_add(ns, e);
-	if (!carry) { /* the range does not run to the top of the space */
-		e = nftnl_set_elem_alloc();
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, end, alen);
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-		nftnl_set_elem_add(ns, e);
-	}
+	r = elem_add(ns, start, alen, 0, 0);
+	if (r < 0 || carry) /* carry: the range runs to the top of the space */
+		return r;
+	return elem_add(ns, end, alen, 0, NFT_SET_ELEM_INTERVAL_END);
 }
 
 /* Prefixes per NEWSETELEM message (two elements each at most): one
@@ -827,33 +1078,39 @@ static void interval_add(struct nftnl_set *ns, const struct prefix *p)
 
 static void emit_networks(struct txn *t, enum nft_set s, const struct prefix_list *l)
 {
-	struct nftnl_set *ns = set_ref(t->n, s);
-	struct nlmsghdr *nlh;
+	struct nftnl_set *ns;
 	bool v6 = sets[s].family == AF_INET6;
 	unsigned count = 0;
 
 	/* Flush: a DELSETELEM without elements empties the set. */
-	nlh = txn_msg(t, NFT_MSG_DELSETELEM, 0);
-	nftnl_set_elems_nlmsg_build_payload(nlh, ns);
-	txn_next(t);
-	nftnl_set_free(ns);
+	if (t->err)
+		return;
+	ns = set_ref(t->n, s);
+	if (!ns) {
+		txn_fail(t, -ENOMEM);
+		return;
+	}
+	emit_set_msg(t, ns, NFT_MSG_DELSETELEM, 0);
 	ns = NULL;
-	for (unsigned i = 0; l && i <= l->n; i++) {
+	for (unsigned i = 0; l && i <= l->n && !t->err; i++) {
+		int r;
+
 		if (i < l->n && (l->v[i].addr.family == AF_INET6) != v6)
 			continue;
 		if (ns && (count == NETWORKS_PER_MSG || i == l->n)) {
-			nlh = txn_msg(t, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
-			nftnl_set_elems_nlmsg_build_payload(nlh, ns);
-			txn_next(t);
-			nftnl_set_free(ns);
+			emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
 			ns = NULL;
 			count = 0;
 		}
 		if (i == l->n)
 			break;
-		if (!ns)
-			ns = set_ref(t->n, s);
-		interval_add(ns, &l->v[i]);
+		if (!ns && !(ns = set_ref(t->n, s))) {
+			txn_fail(t, -ENOMEM);
+			break;
+		}
+		r = interval_add(ns, &l->v[i]);
+		if (r < 0)
+			txn_fail(t, r);
 		count++;
 	}
 	if (ns)
@@ -862,16 +1119,25 @@ static void emit_networks(struct txn *t, enum nft_set s, const struct prefix_lis
 
 static void flush_chain(struct txn *t, const char *chain)
 {
-	struct nftnl_rule *flush = nftnl_rule_alloc();
+	struct nftnl_rule *flush;
 	struct nlmsghdr *nlh;
 
+	if (t->err)
+		return;
+	flush = nftnl_rule_alloc();
+	if (!flush) {
+		txn_fail(t, -ENOMEM);
+		return;
+	}
 	nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, (uint32_t)t->n->p.family);
-	nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, t->n->p.table);
-	nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, chain);
-	nlh = txn_msg(t, NFT_MSG_DELRULE, 0);
-	nftnl_rule_nlmsg_build_payload(nlh, flush);
+	if (nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, t->n->p.table) < 0 ||
+	    nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, chain) < 0) {
+		txn_fail(t, -ENOMEM);
+	} else if ((nlh = txn_msg(t, NFT_MSG_DELRULE, 0))) {
+		nftnl_rule_nlmsg_build_payload(nlh, flush);
+		txn_next(t);
+	}
 	nftnl_rule_free(flush);
-	txn_next(t);
 }
 
 /* ---- public operations ---- */
@@ -939,22 +1205,35 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 	 * it must outlive the daemon. */
 	{
 		struct nftnl_table *tb = nftnl_table_alloc();
-		nftnl_table_set_str(tb, NFTNL_TABLE_NAME, n->p.table);
-		nftnl_table_set_u32(tb, NFTNL_TABLE_FAMILY, (uint32_t)n->p.family);
-		nlh = txn_msg(&t, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-		nftnl_table_nlmsg_build_payload(nlh, tb);
-		nftnl_table_free(tb);
-		txn_next(&t);
+
+		if (!tb || nftnl_table_set_str(tb, NFTNL_TABLE_NAME, n->p.table) < 0) {
+			txn_fail(&t, -ENOMEM);
+		} else {
+			nftnl_table_set_u32(tb, NFTNL_TABLE_FAMILY, (uint32_t)n->p.family);
+			nlh = txn_msg(&t, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+			nftnl_table_nlmsg_build_payload(nlh, tb);
+			txn_next(&t);
+		}
+		if (tb)
+			nftnl_table_free(tb);
 	}
 	/* Sets: created, or adopted as they are when their definition
 	 * matches (the kernel refuses a mismatch with EEXIST). */
-	for (unsigned i = 0; i < NFT_SET_COUNT; i++) {
+	for (unsigned i = 0; i < NFT_SET_COUNT && !t.err; i++) {
 		struct nftnl_set *s = set_ref(n, (enum nft_set)i);
+		struct nftnl_expr *ctr = NULL;
+
+		if (!s || (sets[i].counter && !(ctr = nftnl_expr_alloc("counter")))) {
+			if (s)
+				nftnl_set_free(s);
+			txn_fail(&t, -ENOMEM);
+			break;
+		}
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sets[i].key_len);
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, sets[i].key_type);
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, sets[i].flags);
-		if (sets[i].counter)
-			nftnl_set_add_expr(s, nftnl_expr_alloc("counter"));
+		if (ctr)
+			nftnl_set_add_expr(s, ctr); /* s owns it */
 		nlh = txn_msg(&t, NFT_MSG_NEWSET, NLM_F_CREATE);
 		nftnl_set_nlmsg_build_payload(nlh, s);
 		nftnl_set_free(s);
@@ -964,18 +1243,24 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 	 * transaction, so there is never a moment without them.  Regular
 	 * chains first: the base chains' rules jump to them. */
 	for (unsigned pass = 0; pass < 2; pass++) {
-		for (unsigned i = 0; i < (pass ? ARRAY_SIZE(chains) : 2 * ISO_COUNT); i++) {
+		for (unsigned i = 0; i < (pass ? ARRAY_SIZE(chains) : 2 * ISO_COUNT) && !t.err;
+		     i++) {
 			struct nftnl_chain *c = nftnl_chain_alloc();
 			const char *name = pass ? chains[i].name
 						: isochain_name((enum isochain)(i / 2), i % 2);
 
-			nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, n->p.table);
-			nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+			if (!c || nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, n->p.table) < 0 ||
+			    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name) < 0 ||
+			    (pass && nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter") < 0)) {
+				if (c)
+					nftnl_chain_free(c);
+				txn_fail(&t, -ENOMEM);
+				break;
+			}
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, (uint32_t)n->p.family);
 			if (pass) {
 				nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, chains[i].hook);
 				nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -10);
-				nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 				nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 			}
 			nlh = txn_msg(&t, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
@@ -1050,6 +1335,13 @@ int nft_commit(struct nft *n, struct nft_op *ops, unsigned nops)
 			ops[i].error = -EINVAL;
 			return -EINVAL;
 		}
+		/* One message must fit in the batch page's overrun. */
+		if (ops[i].nelems > NFT_OP_MAX_ELEMS) {
+			ops[i].error = -EINVAL;
+			snprintf(ops[i].msg, sizeof(ops[i].msg), "%u elements: more than %u",
+				 ops[i].nelems, NFT_OP_MAX_ELEMS);
+			return -EINVAL;
+		}
 		for (unsigned j = 0; j < ops[i].nelems; j++) {
 			if (ops[i].elems[j].addr.family != sets[ops[i].set].family) {
 				ops[i].error = -EINVAL;
@@ -1063,9 +1355,8 @@ int nft_commit(struct nft *n, struct nft_op *ops, unsigned nops)
 	r = txn_begin(n, &t);
 	if (r < 0)
 		return r;
-	for (unsigned i = 0; i < nops; i++) {
+	for (unsigned i = 0; i < nops; i++)
 		emit_elems(&t, ops[i].set, ops[i].del, ops[i].elems, ops[i].nelems);
-	}
 	r = txn_send(&t, &sink, &failed);
 	txn_free(&t);
 	if (r < 0)
@@ -1137,17 +1428,25 @@ static int list_elem_cb(struct nftnl_set_elem *e, void *data)
 	return 0;
 }
 
-static int list_msg_cb(const struct nlmsghdr *nlh, void *data)
+/* One message of the listing: its elements go to the callback until it
+ * returns non-zero; the rest of the listing is read and dropped. */
+static void list_msg(struct list_ctx *c, const struct nlmsghdr *nlh)
 {
-	struct list_ctx *c = data;
-	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set *s;
 
-	if (!s)
-		return MNL_CB_ERROR;
-	if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0)
+	if (c->r)
+		return;
+	s = nftnl_set_alloc();
+	if (!s) {
+		c->r = -ENOMEM;
+		return;
+	}
+	/* A message we cannot read would hide elements from a read-back. */
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0)
+		c->r = errno == ENOMEM ? -ENOMEM : -EPROTO;
+	else
 		nftnl_set_elem_foreach(s, list_elem_cb, c);
 	nftnl_set_free(s);
-	return c->r ? MNL_CB_STOP : MNL_CB_OK;
 }
 
 int nft_list(struct nft *n, enum nft_set set, int (*cb)(void *arg, const struct nft_elem *e),
@@ -1155,26 +1454,80 @@ int nft_list(struct nft *n, enum nft_set set, int (*cb)(void *arg, const struct 
 {
 	char buf[8192]; /* one request message */
 	struct list_ctx c = {.set = set, .cb = cb, .arg = arg};
-	struct nftnl_set *s = set_ref(n, set);
+	struct nftnl_set *s;
 	struct nlmsghdr *nlh;
-	uint32_t seq = n->seq++;
-	int r;
+	struct iovec iov;
+	uint32_t seq;
+	int64_t deadline;
+	bool done = false, intr = false;
+	int r = 0;
 
+	if ((unsigned)set >= NFT_SET_COUNT)
+		return -EINVAL;
+	s = set_ref(n, set);
+	if (!s)
+		return -ENOMEM;
+	seq = n->seq++;
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, (uint16_t)n->p.family,
 				    NLM_F_DUMP | NLM_F_ACK, seq);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
-	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t len = mnl_socket_recvfrom(n->nl, n->rbuf, n->rbuf_len);
-		if (len < 0)
-			return -errno;
-		r = mnl_cb_run(n->rbuf, (size_t)len, seq, n->portid, list_msg_cb, &c);
-		if (r < 0)
-			return -errno;
-		if (r == MNL_CB_STOP)
+	iov.iov_base = nlh;
+	iov.iov_len = nlh->nlmsg_len;
+	nl_drain(n);
+	r = nl_send(n, &iov, 1);
+	if (r < 0)
+		return r;
+	deadline = now_ms() + n->timeout_ms;
+	while (!done) {
+		ssize_t len = nl_recv(n, deadline);
+
+		if (len < 0) {
+			r = (int)len;
 			break;
+		}
+		nlh = (struct nlmsghdr *)n->rbuf;
+		int rem = (int)len;
+		for (; mnl_nlmsg_ok(nlh, rem) && !done; nlh = mnl_nlmsg_next(nlh, &rem)) {
+			/* Only this listing's: not an earlier one cut short,
+			 * nor the late ACKs of a transaction. */
+			if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != n->portid) {
+				n->stale++;
+				continue;
+			}
+			deadline = now_ms() + n->timeout_ms;
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+				intr = true;
+			switch (nlh->nlmsg_type) {
+			case NLMSG_DONE:
+				done = true;
+				break;
+			case NLMSG_ERROR:
+				/* The listing refused (a set that does not
+				 * exist), or its ACK: the end either way. */
+				if (nlh->nlmsg_len >= NLMSG_HDRLEN + sizeof(struct nlmsgerr)) {
+					uint32_t aseq;
+					parse_ack(nlh, &aseq, &r, NULL, 0);
+				} else {
+					r = -EPROTO;
+				}
+				done = true;
+				break;
+			case NLMSG_NOOP:
+				break;
+			default:
+				if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_NFTABLES &&
+				    NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWSETELEM)
+					list_msg(&c, nlh);
+				break;
+			}
+		}
 	}
-	return c.r;
+	if (!done)
+		n->unsynced = true;
+	if (r < 0)
+		return r;
+	if (c.r)
+		return c.r;
+	return intr ? -EINTR : 0;
 }

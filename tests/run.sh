@@ -2,7 +2,9 @@
 # Sets up and runs every test: the build with -Werror, the unit, capture
 # and namespace tests, the same tests under AddressSanitizer and
 # UndefinedBehaviorSanitizer, the man page lint and the format check.
-# Run as root on Debian 12 (the namespace tests need it).
+# Run as root on Debian 12 (the namespace tests need it).  With CI=true
+# (as .ci/run sets it) a test that skips fails the run, unless
+# tests/skip-allowed names it.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -18,17 +20,39 @@ setup() {
 	fi
 }
 
+# Lists what skipped in the last meson test run in $1.  Under CI=true
+# (.ci/run), where every package is installed and we are root, a skip fails
+# the run unless tests/skip-allowed names the test with its reason.
+check_skips() {
+	if [ "${CI:-}" = true ]; then
+		python3 tests/check_skips.py --ci tests/skip-allowed "$1/meson-logs/testlog.json"
+	else
+		python3 tests/check_skips.py tests/skip-allowed "$1/meson-logs/testlog.json"
+	fi
+}
+
+# Runs meson test in build directory $1 with the rest as arguments, then
+# lists what skipped, also when a test failed.
+run_tests() {
+	dir=$1
+	shift
+	status=0
+	meson test -C "$dir" --print-errorlogs "$@" || status=$?
+	check_skips "$dir" || status=1
+	return "$status"
+}
+
 echo "== build (-Werror)"
 setup build-test -Dwerror=true -Dbuildtype=debugoptimized
 ninja -C build-test
 echo "== tests"
-meson test -C build-test --print-errorlogs
+run_tests build-test
 
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 setup build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined \
 	-Db_lundef=false
 ninja -C build-asan
-meson test -C build-asan --print-errorlogs --suite unit --suite pcap
+run_tests build-asan --suite unit --suite pcap
 
 echo "== man pages (mandoc -Tlint)"
 mandoc -Tlint -Wwarning man/*.[0-9]

@@ -1,6 +1,8 @@
 /* The nftables module against the real kernel, inside a private network
  * namespace (needs root: skipped with 77 otherwise).  Nothing is sent
- * anywhere; the namespace and its table vanish with the process. */
+ * anywhere; the namespace and its table vanish with the process.  Link
+ * seams (tests/meson.build) hold requests back from the kernel, to make
+ * it late, and fail allocations one at a time. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,15 +12,145 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
+#include <linux/netlink.h>
 
 #include "nft.h"
 #include "types.h"
+
+/* ---- link seams ---- */
+
+/* The next `hold` datagrams the module sends are kept here instead of
+ * going to the kernel (the module sees them sent): a kernel that does not
+ * answer.  release_held() sends them on, late; with release_first set,
+ * the module's next send does that first, so that their answers come
+ * just before its own. */
+static unsigned hold;
+static bool release_first;
+static char held[65536];
+static size_t held_len[8];
+static unsigned nheld;
+static int held_fd = -1;
+static unsigned sends; /* datagrams that reached the kernel */
+
+ssize_t __real_sendmsg(int fd, const struct msghdr *m, int flags);
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *m, int flags);
+
+static bool release_held(void)
+{
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	size_t off = 0;
+	bool ok = true;
+
+	for (unsigned i = 0; i < nheld; i++) {
+		struct iovec iov = {.iov_base = held + off, .iov_len = held_len[i]};
+		struct msghdr m = {.msg_name = &kernel,
+				   .msg_namelen = sizeof(kernel),
+				   .msg_iov = &iov,
+				   .msg_iovlen = 1};
+
+		ok = ok && __real_sendmsg(held_fd, &m, 0) == (ssize_t)held_len[i];
+		off += held_len[i];
+		sends++;
+	}
+	nheld = 0;
+	return ok;
+}
+
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	ssize_t r;
+
+	if (hold && nheld < ARRAY_SIZE(held_len)) {
+		size_t off = 0, len = 0;
+
+		for (unsigned i = 0; i < nheld; i++)
+			off += held_len[i];
+		for (size_t i = 0; i < m->msg_iovlen; i++) {
+			if (off + len + m->msg_iov[i].iov_len > sizeof(held)) {
+				errno = EMSGSIZE;
+				return -1;
+			}
+			memcpy(held + off + len, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+			len += m->msg_iov[i].iov_len;
+		}
+		held_len[nheld++] = len;
+		held_fd = fd;
+		hold--;
+		return (ssize_t)len;
+	}
+	if (release_first) {
+		release_first = false;
+		if (!release_held()) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	r = __real_sendmsg(fd, m, flags);
+	if (r >= 0)
+		sends++;
+	return r;
+}
+
+/* With fail_at = k, the k-th fallible call (an allocation by the module
+ * or by libnftnl for it, a string libnftnl copies) fails; 0: none.  The
+ * other setters copy fixed-size values and fail only for values too long,
+ * which ours never are. */
+static unsigned fail_at, fallible;
+
+static bool fail_here(void)
+{
+	return fail_at && ++fallible == fail_at;
+}
+
+static void fail_arm(unsigned k)
+{
+	fail_at = k;
+	fallible = 0;
+}
+
+struct nftnl_batch;
+struct nftnl_table;
+struct nftnl_chain;
+struct nftnl_set;
+struct nftnl_set_elem;
+struct nftnl_rule;
+struct nftnl_expr;
+
+#define SEAM(type, name, params, args, failed) \
+	type __real_##name params;             \
+	type __wrap_##name params;             \
+	type __wrap_##name params              \
+	{                                      \
+		if (fail_here()) {             \
+			errno = ENOMEM;        \
+			return failed;         \
+		}                              \
+		return __real_##name args;     \
+	}
+
+SEAM(void *, calloc, (size_t nmemb, size_t size), (nmemb, size), NULL)
+SEAM(void *, malloc, (size_t size), (size), NULL)
+SEAM(struct nftnl_batch *, nftnl_batch_alloc, (uint32_t pg, uint32_t over), (pg, over), NULL)
+SEAM(int, nftnl_batch_update, (struct nftnl_batch * b), (b), -1)
+SEAM(struct nftnl_table *, nftnl_table_alloc, (void), (), NULL)
+SEAM(struct nftnl_chain *, nftnl_chain_alloc, (void), (), NULL)
+SEAM(struct nftnl_set *, nftnl_set_alloc, (void), (), NULL)
+SEAM(struct nftnl_set_elem *, nftnl_set_elem_alloc, (void), (), NULL)
+SEAM(struct nftnl_rule *, nftnl_rule_alloc, (void), (), NULL)
+SEAM(struct nftnl_expr *, nftnl_expr_alloc, (const char *name), (name), NULL)
+SEAM(int, nftnl_table_set_str, (struct nftnl_table * t, uint16_t a, const char *v), (t, a, v), -1)
+SEAM(int, nftnl_chain_set_str, (struct nftnl_chain * c, uint16_t a, const char *v), (c, a, v), -1)
+SEAM(int, nftnl_set_set_str, (struct nftnl_set * s, uint16_t a, const char *v), (s, a, v), -1)
+SEAM(int, nftnl_rule_set_str, (struct nftnl_rule * r, uint16_t a, const char *v), (r, a, v), -1)
+SEAM(int, nftnl_expr_set_str, (struct nftnl_expr * e, uint16_t a, const char *v), (e, a, v), -1)
 
 static struct nft *n;
 static bool have_nft; /* the nft(8) command, to read the table as nft prints it */
@@ -67,10 +199,32 @@ test_setup_many_networks(void **state)
 	}
 	assert_int_equal(nft_setup(n, &rem, &adm, err, sizeof(err)), 0);
 	assert_int_equal(count(NFT_SET_REM4), 2000); /* start and end of each */
+	/* IPv6 prefixes make longer messages: 64 of them are more than a
+	 * memory page, which libnftnl's batch would drop unless its pages
+	 * are larger. */
+	for (unsigned i = 0; i < 100; i++) {
+		char b[48];
+		snprintf(b, sizeof(b), "fd00:%x::", i);
+		assert_int_equal(addr_parse(b, &v[i].addr), 0);
+		v[i].plen = 64;
+	}
+	assert_int_equal(nft_setup(n, &rem, &adm, err, sizeof(err)), 0);
+	assert_int_equal(count(NFT_SET_REM6), 200);
+	assert_int_equal(count(NFT_SET_REM4), 1800);
 	/* Adopting the table again keeps what is in it and refills the lists. */
 	rem.n = 3;
 	assert_int_equal(nft_setup(n, &rem, &adm, err, sizeof(err)), 0);
+	assert_int_equal(count(NFT_SET_REM4), 0);
+	assert_int_equal(count(NFT_SET_REM6), 6);
+	for (unsigned i = 0; i < 3; i++) {
+		char b[32];
+		snprintf(b, sizeof(b), "10.%u.%u.0", 100 + i / 256, i % 256);
+		assert_int_equal(addr_parse(b, &v[i].addr), 0);
+		v[i].plen = 24;
+	}
+	assert_int_equal(nft_setup(n, &rem, &adm, err, sizeof(err)), 0);
 	assert_int_equal(count(NFT_SET_REM4), 6);
+	assert_int_equal(count(NFT_SET_REM6), 0);
 	free(v);
 }
 
@@ -527,6 +681,245 @@ static void test_adopt_restored_ruleset(void **state)
 		expect_has(out, inet_forward_rules[i]);
 }
 
+/* ---- late answers, timeouts, allocation failures ---- */
+
+/* How long the handles below wait for the kernel. */
+#define BOUND_MS 300
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A handle on table "qdlate", created or adopted, waiting BOUND_MS. */
+static struct nft *open_late(void)
+{
+	struct nft_params p = {.family = NFPROTO_INET, .timeout_ms = BOUND_MS};
+	struct nft *o;
+	char err[256];
+
+	strcpy(p.table, "qdlate");
+	assert_int_equal(nft_open(&p, &o), 0);
+	assert_int_equal(nft_setup(o, NULL, NULL, err, sizeof(err)), 0);
+	return o;
+}
+
+static unsigned count_in(struct nft *o, enum nft_set s)
+{
+	unsigned c = 0;
+
+	assert_int_equal(nft_list(o, s, count_cb, &c), 0);
+	return c;
+}
+
+/* The elapsed time of a call that timed out: its bound, not much more. */
+static void expect_bound(int64_t t0)
+{
+	int64_t ms = mono_ms() - t0;
+
+	print_message("timed out after %lld ms (bound %d ms)\n", (long long)ms, BOUND_MS);
+	if (ms < BOUND_MS || ms > BOUND_MS + 1000)
+		fail_msg("timed out after %lld ms, bound %d ms", (long long)ms, BOUND_MS);
+}
+
+static void test_timeout_then_good(void **state)
+{
+	struct nft *o = open_late();
+	struct nft_elem a = E("10.2.0.1", 0, 0, 0), b = E("10.2.0.2", 0, 0, 0);
+	struct nft_op op = {.set = NFT_SET_ISO4, .elems = &a, .nelems = 1};
+	uint64_t stale = nft_stale(o);
+	int64_t t0;
+
+	(void)state;
+	hold = 1;
+	t0 = mono_ms();
+	assert_int_equal(nft_commit(o, &op, 1), -ETIMEDOUT);
+	expect_bound(t0);
+	/* It reaches the kernel late: its ACK waits in the socket, and the
+	 * next transaction drains it first. */
+	assert_true(release_held());
+	op.elems = &b;
+	assert_int_equal(nft_commit(o, &op, 1), 0);
+	assert_int_equal(op.error, 0);
+	assert_int_equal(nft_stale(o), stale + 1);
+	/* The late one was applied too: the state after a timeout is unknown,
+	 * which is why the caller reads it back. */
+	assert_int_equal(count_in(o, NFT_SET_ISO4), 2);
+	nft_close(o);
+}
+
+static void test_stale_error_ack_first(void **state)
+{
+	struct nft *o = open_late();
+	struct nft_elem gone = E("10.2.9.9", 0, 0, 0), c = E("10.2.0.3", 0, 0, 0);
+	struct nft_elem port = E("10.2.0.4", IPPROTO_TCP, 445, 0);
+	struct nft_op bad = {.set = NFT_SET_ISO4, .del = true, .elems = &gone, .nelems = 1};
+	struct nft_op good[2] = {
+		{.set = NFT_SET_ISO4, .elems = &c, .nelems = 1},
+		{.set = NFT_SET_CON4, .elems = &port, .nelems = 1},
+	};
+	unsigned before = count_in(o, NFT_SET_ISO4);
+	uint64_t stale;
+
+	(void)state;
+	hold = 1;
+	assert_int_equal(nft_commit(o, &bad, 1), -ETIMEDOUT);
+	/* The refused transaction reaches the kernel just before the next
+	 * one, after its drain: its error ACK (ENOENT, a sequence number of
+	 * the earlier batch) comes before the next one's ACKs and must not
+	 * void it. */
+	stale = nft_stale(o);
+	release_first = true;
+	assert_int_equal(nft_commit(o, good, 2), 0);
+	assert_false(release_first);
+	assert_int_equal(good[0].error, 0);
+	assert_int_equal(good[1].error, 0);
+	assert_int_equal(nft_stale(o), stale + 1);
+	assert_int_equal(count_in(o, NFT_SET_ISO4), before + 1);
+	assert_int_equal(count_in(o, NFT_SET_CON4), 1);
+	nft_close(o);
+}
+
+static void test_list_timeout(void **state)
+{
+	struct nft *o = open_late();
+	struct nft_elem gone = E("10.2.9.9", 0, 0, 0);
+	struct nft_op bad = {.set = NFT_SET_ISO4, .del = true, .elems = &gone, .nelems = 1};
+	unsigned want = count_in(o, NFT_SET_ISO4), c = 0;
+	uint64_t stale = nft_stale(o);
+	int64_t t0;
+
+	(void)state;
+	assert_true(want > 0);
+	/* A kernel that never answers the listing. */
+	hold = 1;
+	t0 = mono_ms();
+	assert_int_equal(nft_list(o, NFT_SET_ISO4, count_cb, &c), -ETIMEDOUT);
+	expect_bound(t0);
+	assert_int_equal(c, 0);
+	/* Its answer comes late: the next listing drains it (reading it to
+	 * its end, so that the kernel takes a new one) and counts only its
+	 * own elements. */
+	assert_true(release_held());
+	assert_int_equal(count_in(o, NFT_SET_ISO4), want);
+	assert_true(nft_stale(o) >= stale + 2); /* the elements and DONE */
+	/* A refused transaction's error ACK that comes during a listing. */
+	hold = 1;
+	assert_int_equal(nft_commit(o, &bad, 1), -ETIMEDOUT);
+	stale = nft_stale(o);
+	release_first = true;
+	assert_int_equal(count_in(o, NFT_SET_ISO4), want);
+	assert_int_equal(nft_stale(o), stale + 1);
+	assert_int_equal(nft_list(o, NFT_SET_COUNT, count_cb, &c), -EINVAL);
+	nft_close(o);
+}
+
+/* Every fallible call of open, setup, commit and listing fails in turn:
+ * each returns -ENOMEM, with nothing sent when it fails while building,
+ * and the next call works.  Leaks would show under AddressSanitizer
+ * (tests/run.sh runs the unit tests in build-asan). */
+static void test_alloc_failure(void **state)
+{
+	struct nft_params p = {.family = NFPROTO_INET};
+	struct prefix v[3];
+	struct prefix_list rem = {.v = v, .n = 3};
+	struct nft_elem iso = E("10.3.0.1", 0, 0, 60000);
+	struct nft_elem con = E("10.3.0.1", IPPROTO_TCP, 445, 60000);
+	struct nft_op ops[2] = {
+		{.set = NFT_SET_ISO4, .elems = &iso, .nelems = 1},
+		{.set = NFT_SET_CON4, .elems = &con, .nelems = 1},
+	};
+	struct elems got;
+	struct nft *o;
+	char err[256];
+	unsigned k, before;
+	int r;
+
+	(void)state;
+	strcpy(p.table, "qdoom");
+	for (unsigned i = 0; i < 3; i++) {
+		char b[32];
+		snprintf(b, sizeof(b), "10.4.%u.0", i);
+		assert_int_equal(addr_parse(b, &v[i].addr), 0);
+		v[i].plen = 24;
+	}
+	for (k = 1;; k++) {
+		fail_arm(k);
+		r = nft_open(&p, &o);
+		fail_arm(0);
+		if (r == 0)
+			break;
+		assert_int_equal(r, -ENOMEM);
+	}
+	assert_true(k > 2);
+	for (k = 1;; k++) {
+		before = sends;
+		fail_arm(k);
+		r = nft_setup(o, &rem, NULL, err, sizeof(err));
+		fail_arm(0);
+		if (r == 0)
+			break;
+		assert_int_equal(r, -ENOMEM);
+		assert_int_equal(sends, before);
+		expect_has(err, "Cannot allocate memory");
+	}
+	/* Every table, set, chain, rule and expression: hundreds of calls. */
+	assert_true(k > 200);
+	assert_int_equal(count_in(o, NFT_SET_REM4), 6);
+	for (k = 1;; k++) {
+		before = sends;
+		fail_arm(k);
+		r = nft_commit(o, ops, 2);
+		fail_arm(0);
+		if (r == 0)
+			break;
+		assert_int_equal(r, -ENOMEM);
+		assert_int_equal(sends, before);
+		assert_int_equal(count_in(o, NFT_SET_ISO4), 0);
+	}
+	assert_true(k > 5);
+	for (k = 1;; k++) {
+		memset(&got, 0, sizeof(got));
+		fail_arm(k);
+		r = nft_list(o, NFT_SET_CON4, collect_cb, &got);
+		fail_arm(0);
+		if (r == 0)
+			break;
+		/* Before sending or while reading: the listing is read to its
+		 * end either way, and the next one works. */
+		assert_int_equal(r, -ENOMEM);
+	}
+	assert_true(k > 2);
+	assert_int_equal(got.n, 1);
+	assert_non_null(find(&got, &con));
+	nft_close(o);
+}
+
+static void test_op_too_large(void **state)
+{
+	static struct nft_elem many[NFT_OP_MAX_ELEMS + 1];
+	struct nft_op op = {.set = NFT_SET_ISO4, .elems = many, .nelems = NFT_OP_MAX_ELEMS + 1};
+	unsigned before = sends;
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(many); i++) {
+		const uint8_t a[4] = {10, 5, (uint8_t)(i >> 8), (uint8_t)i};
+		addr_set_v4(&many[i].addr, a);
+	}
+	/* Refused before sending: one message must fit in a batch page. */
+	assert_int_equal(nft_commit(n, &op, 1), -EINVAL);
+	assert_int_equal(op.error, -EINVAL);
+	assert_int_equal(sends, before);
+	op.nelems = NFT_OP_MAX_ELEMS;
+	op.del = false;
+	assert_int_equal(nft_commit(n, &op, 1), 0);
+	op.del = true;
+	assert_int_equal(nft_commit(n, &op, 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +935,11 @@ int main(void)
 		cmocka_unit_test(test_mac_rules_bridge),
 		cmocka_unit_test(test_adopt_old_layout),
 		cmocka_unit_test(test_adopt_restored_ruleset),
+		cmocka_unit_test(test_timeout_then_good),
+		cmocka_unit_test(test_stale_error_ack_first),
+		cmocka_unit_test(test_list_timeout),
+		cmocka_unit_test(test_alloc_failure),
+		cmocka_unit_test(test_op_too_large),
 	};
 	struct nft_params p = {.family = NFPROTO_INET};
 
