@@ -966,7 +966,7 @@ static int cmd_escalate(struct cmdctx *x, int dir)
 	memset(&c, 0, sizeof(c));
 	c.rec = r;
 	c.level = (enum level)lvl;
-	c.ttl_s = r->expires_us ? (r->expires_us - daemon_wall_us()) / USEC_PER_SEC + 1 : 0;
+	c.ttl_s = act_ttl_left(r, daemon_wall_us());
 	c.reason = ctl_request_get(x->req, "reason");
 	if (!c.reason)
 		c.reason = dir > 0 ? "escalated" : "deescalated";
@@ -1227,7 +1227,7 @@ static int cmd_mark(struct cmdctx *x)
 	memset(&c, 0, sizeof(c));
 	c.rec = r;
 	c.level = (enum level)r->level;
-	c.ttl_s = r->expires_us > now ? (r->expires_us - now) / USEC_PER_SEC + 1 : 0;
+	c.ttl_s = act_ttl_left(r, now);
 	c.set_state = true;
 	c.state = to;
 	c.reason = reason;
