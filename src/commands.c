@@ -858,13 +858,31 @@ static int parse_ports(struct cmdctx *x, struct hostrec *r)
 	return 0;
 }
 
+/* The request's ttl, or enforce.default_ttl when it gives none.  0, or
+ * the reply's status: a usage error, before anything has changed.  The
+ * protocol carries seconds (quarantinectl converts), and a duration with
+ * a unit is taken too; either way no sign, no overflow, no more than
+ * QD_TTL_MAX_S. */
+static int parse_ttl(struct cmdctx *x, uint64_t *ret_s)
+{
+	const char *ttl = ctl_request_get(x->req, "ttl");
+
+	if (!ttl) {
+		*ret_s = x->d->c->enforce.default_ttl_s;
+		return 0;
+	}
+	if (ttl_parse(ttl, ret_s) < 0)
+		return reply(x, 2, "invalid ttl '%s': ttl must be between 0 and %s", ttl,
+			     QD_TTL_MAX_TEXT);
+	return 0;
+}
+
 static int cmd_bulk(struct cmdctx *x, bool quarantine);
 
 static int cmd_quarantine(struct cmdctx *x)
 {
 	struct daemon *d = x->d;
 	const char *lv = ctl_request_get(x->req, "level");
-	const char *ttl = ctl_request_get(x->req, "ttl");
 	struct act_change c;
 	struct hostrec *r;
 	struct qaddr a;
@@ -888,13 +906,9 @@ static int cmd_quarantine(struct cmdctx *x)
 	if (s)
 		return s;
 	memset(&c, 0, sizeof(c));
-	c.ttl_s = d->c->enforce.default_ttl_s;
-	if (ttl) {
-		char *end;
-		c.ttl_s = strtoull(ttl, &end, 10);
-		if (*end)
-			return reply(x, 2, "bad ttl '%s'", ttl);
-	}
+	s = parse_ttl(x, &c.ttl_s);
+	if (s)
+		return s;
 	r = target_record(d, &a, false);
 	if (level == LEVEL_CONTAIN && ports.nwant == 0 && (!r || r->nwant == 0))
 		return reply(x, 2,
@@ -1046,23 +1060,20 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 {
 	struct daemon *d = x->d;
 	const char *lv = ctl_request_get(x->req, "level");
-	const char *ttl = ctl_request_get(x->req, "ttl");
 	const char *reason = ctl_request_get(x->req, "reason");
 	const char *p = x->req->body, *end = p + x->req->bodylen;
 	struct act_change ch[CHUNK];
 	unsigned n = 0, lineno = 0, applied = 0, unchanged = 0, refused = 0, failed = 0;
 	enum level level = LEVEL_ISOLATE;
-	uint64_t ttl_s = d->c->enforce.default_ttl_s;
+	uint64_t ttl_s;
 	bool first = true;
+	int s;
 
 	if (lv && level_parse(lv, &level) < 0)
 		return reply(x, 2, "unknown level '%s'", lv);
-	if (ttl) {
-		char *e;
-		ttl_s = strtoull(ttl, &e, 10);
-		if (*e)
-			return reply(x, 2, "bad ttl '%s'", ttl);
-	}
+	s = parse_ttl(x, &ttl_s);
+	if (s)
+		return s;
 	if (!reason)
 		reason = quarantine ? "bulk quarantine" : "bulk release";
 	if (x->json)

@@ -144,6 +144,11 @@ run 0 -S "$S" quarantine 10.1.0.5 --ttl 30m
 out_is cmd=quarantine host=10.1.0.5 ttl=1800
 run 0 -S "$S" quarantine 10.1.0.5 --ttl 7d --level=isolate
 out_is cmd=quarantine host=10.1.0.5 level=isolate ttl=604800
+# The maximum, 365 days, and 0 (until released).
+run 0 -S "$S" quarantine 10.1.0.5 --ttl 365d
+out_is cmd=quarantine host=10.1.0.5 ttl=31536000
+run 0 -S "$S" quarantine 10.1.0.5 --ttl 0
+out_is cmd=quarantine host=10.1.0.5 ttl=0
 # Values travel intact: %, =, tabs.
 run 0 -S "$S" quarantine 10.1.0.5 --reason 'a%25b=c	d 100%'
 out_is cmd=quarantine host=10.1.0.5 'reason=a%25b=c	d 100%'
@@ -345,6 +350,15 @@ usage 'status does not take --level' status --level watch
 usage "invalid DURATION '5x'" quarantine 10.1.0.5 --ttl 5x
 usage "invalid DURATION '12hours'" quarantine 10.1.0.5 --ttl 12hours
 usage "invalid DURATION ''" quarantine 10.1.0.5 --ttl ''
+# TTLs: no sign, no overflow, at most 365 days; caught before any
+# connection, so nothing changes.
+usage "invalid DURATION '-1'" quarantine 10.1.0.5 --ttl -1
+usage "invalid DURATION '1y'" quarantine 10.1.0.5 --ttl 1y
+for t in -1 1y '' 18446744073709551615 99999999999999999999 366d 31536001 8761h; do
+	usage 'ttl must be between 0 and 365d' quarantine 10.1.0.5 --ttl "$t"
+	usage 'ttl must be between 0 and 365d' quarantine --from "$tmp/list" --ttl="$t"
+done
+usage "invalid --ttl '366d'" quarantine 10.1.0.5 --ttl 366d
 usage '--ports needs --proto' quarantine 10.1.0.5 --ports 445
 usage '--proto needs --ports' quarantine 10.1.0.5 --proto tcp
 usage "invalid protocol 'icmp'" quarantine 10.1.0.5 --proto icmp --ports 1
