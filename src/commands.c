@@ -1,6 +1,7 @@
 /* The control commands: what quarantinectl asks, answered inside the
  * daemon's loop and rendered by the daemon (text tables, or JSON). */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -987,6 +988,24 @@ static int cmd_escalate(struct cmdctx *x, int dir)
 	return apply_one(x, &c);
 }
 
+/* An incident id from the request: digits only, 1 to UINT_MAX.  strtoul
+ * alone took "-1" and, narrowed to unsigned, read 4294967301 as 5: a
+ * release --incident of the wrong incident. */
+static bool parse_incident_id(const char *s, unsigned *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0 || v > UINT_MAX)
+		return false;
+	*ret = (unsigned)v;
+	return true;
+}
+
 /* Which blocked hosts a bulk release takes: all, those inside a prefix,
  * or those hit in an incident. */
 struct selection {
@@ -1183,12 +1202,8 @@ static int cmd_release(struct cmdctx *x)
 	if (inc || ctl_request_flag(x->req, "all")) {
 		unsigned n, err;
 
-		if (inc) {
-			char *e;
-			sel.incident = (unsigned)strtoul(inc, &e, 10);
-			if (*e || !sel.incident)
-				return reply(x, 2, "bad incident id '%s'", inc);
-		}
+		if (inc && !parse_incident_id(inc, &sel.incident))
+			return reply(x, 2, "bad incident id '%s'", inc);
 		release_many(x, &sel, reason, &n, &err);
 		log_info("uid %u: release %s: %u hosts, %u failed", (unsigned)x->peer->uid,
 			 inc ? "--incident" : "--all", n, err);
@@ -1362,9 +1377,9 @@ static int cmd_incidents(struct cmdctx *x)
 	const char *id = ctl_request_get(x->req, "incident");
 
 	if (id) {
-		char *end;
-		unsigned long v = strtoul(id, &end, 10);
-		struct incident *in = *end ? NULL : incident_find(s, (unsigned)v);
+		unsigned v;
+		struct incident *in = parse_incident_id(id, &v) ? incident_find(s, v) : NULL;
+
 		if (!in)
 			return reply(x, 1, "no incident %s", id);
 		if (!x->json)

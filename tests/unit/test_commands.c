@@ -1,7 +1,8 @@
 /* Unit tests of the control commands (commands.c) as the daemon runs
  * them: commands_handle() on a daemon whose engine enforces through a
  * recording back end, so that what reaches the "kernel" can be checked.
- * The TTL of every command is validated before anything changes. */
+ * The numbers a request carries (TTLs, incident ids) are validated whole
+ * before anything changes. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -282,6 +283,30 @@ static void test_escalate_past_deadline(void **state)
 	assert_int_not_equal(r->expires_us, 0);
 }
 
+/* An incident id is read whole: 2^32 + 1 is not incident 1. */
+static void test_release_incident_id_strict(void **state)
+{
+	struct fix *x = *state;
+	static const char *const bad[] = {
+		"4294967297", "-4294967295", "18446744073709551617", "0", "-1", "+1", "1x", ""};
+	struct hostrec *r;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.0.10", NULL), 0);
+	r = host(x, "10.1.0.10");
+	assert_non_null(r);
+	assert_non_null(hostdb_add_hit(r, 0, daemon_wall_us()));
+	r->hits[0].incident = 1;
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		char hdr[128];
+
+		snprintf(hdr, sizeof(hdr), "cmd=release\tincident=%s", bad[i]);
+		assert_int_equal(command(x, hdr, NULL), 2);
+		assert_int_equal(r->level, LEVEL_ISOLATE);
+	}
+	assert_int_equal(command(x, "cmd=release\tincident=1", NULL), 0);
+	assert_int_equal(r->level, LEVEL_NONE);
+}
+
 static void test_ttl_parse(void **state)
 {
 	uint64_t v = 4711;
@@ -319,6 +344,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quarantine_good_ttls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalate_past_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_incident_id_strict, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
