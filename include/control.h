@@ -2,6 +2,13 @@
  * connection, a bounded number of clients, each with a deadline, all
  * non-blocking, so that no client can stall the daemon (SPEC section 7).
  *
+ * When every slot is taken, a newcomer takes the slot of the client that
+ * has been silent longest without sending a whole request (that client
+ * is told so and closed), so that idle or stuck clients never lock an
+ * operator out.  Clients being answered keep their slots; only when all
+ * of them are is a newcomer refused with "too many clients".  A newcomer
+ * without privilege may displace only others without privilege.
+ *
  * The socket is created under a restrictive umask and then given mode 0660
  * and the group control.group; when that group does not exist the daemon
  * warns and uses 0600.  Every client's credentials (SO_PEERCRED, and its

@@ -166,6 +166,10 @@ struct act_change {
  * alert mode) nothing changes and every change gets -EPERM.  Returns 0 or
  * the first error. */
 int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now);
+/* The time left of rec's block, in whole seconds rounded up, for a change
+ * that keeps it: 0 when it has no deadline (until released), at least 1
+ * when the deadline has passed, at most QD_TTL_MAX_S. */
+uint64_t act_ttl_left(const struct hostrec *rec, usec_t now);
 /* Emits the action (or release) event of an applied change. */
 void act_emit(struct engine *e, const struct act_change *ch, usec_t now);
 /* Releases hosts whose TTL has run out by now. */

@@ -68,6 +68,14 @@ int duration_parse(const char *s, uint64_t *ret_s);
  * nftables timeout limit and any overflow of microsecond arithmetic.
  * 0 means "until released" and is always valid. */
 #define QD_TTL_MAX_S (365ull * 86400)
+/* How the maximum reads in messages and manual pages. */
+#define QD_TTL_MAX_TEXT "365d"
+
+/* Parses a TTL as duration_parse() does (no sign, no overflow) and checks
+ * it against QD_TTL_MAX_S: 0, -EINVAL (not a duration) or -ERANGE (longer
+ * than QD_TTL_MAX_S).  *ret_s is written only on success.  Every TTL that
+ * enters from outside goes through here. */
+int ttl_parse(const char *s, uint64_t *ret_s);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))

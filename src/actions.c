@@ -45,6 +45,22 @@ static void after_change(struct engine *e, struct hostrec *rec, usec_t now)
 		engine_machine_refresh(e, rec, now);
 }
 
+uint64_t act_ttl_left(const struct hostrec *rec, usec_t now)
+{
+	uint64_t left;
+
+	if (!rec->expires_us)
+		return 0;
+	/* Past its deadline but not yet released by act_expire(): one
+	 * second, never 0, which would make the block permanent. */
+	if (rec->expires_us <= now)
+		return 1;
+	left = (rec->expires_us - now + USEC_PER_SEC - 1) / USEC_PER_SEC;
+	/* A deadline further out than any TTL may be (the wall clock went
+	 * back) is held to the maximum. */
+	return MIN(left, QD_TTL_MAX_S);
+}
+
 int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 {
 	struct enforce_req *reqs;
@@ -72,6 +88,11 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < n; i++) {
+		/* Every entry point checks its TTL against QD_TTL_MAX_S; this
+		 * holds the line for the arithmetic below (milliseconds for
+		 * the kernel, a deadline in microseconds), which cannot
+		 * overflow at that bound. */
+		ch[i].ttl_s = MIN(ch[i].ttl_s, QD_TTL_MAX_S);
 		ch[i].effective = enforce_effective_level(ch[i].rec, ch[i].level, ch[i].critical);
 		ch[i].changed = false;
 		old[i] = ch[i].rec->level;
@@ -257,7 +278,9 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 	if (!rec)
 		return 0;
 	if (el->expires_ms && rec->level == LEVEL_NONE && !rec->expires_us) {
-		rec->expires_us = s->now + el->expires_ms * 1000;
+		/* A timeout set by hand may be longer than ours may be: held
+		 * to the maximum, which also keeps the product in range. */
+		rec->expires_us = s->now + MIN(el->expires_ms, QD_TTL_MAX_S * 1000) * 1000;
 		note_expiry(e, rec->expires_us);
 	}
 	switch (s->set) {
@@ -358,7 +381,7 @@ int act_sync(struct engine *e, usec_t now)
 			ev.by_uid = -1;
 			ev.enforced = true;
 			ev.reason = "adopted: found in the kernel table";
-			if (rec->expires_us)
+			if (rec->expires_us > now)
 				ev.ttl_s = (rec->expires_us - now) / USEC_PER_SEC;
 			output_event(e->out, &ev);
 			if (hostrec_is_machine(rec) && e->id)
@@ -385,8 +408,7 @@ int act_sync(struct engine *e, usec_t now)
 		memset(&ch[n], 0, sizeof(ch[n]));
 		ch[n].rec = rec;
 		ch[n].level = (enum level)rec->level;
-		ch[n].ttl_s =
-			rec->expires_us > now ? (rec->expires_us - now) / USEC_PER_SEC + 1 : 0;
+		ch[n].ttl_s = act_ttl_left(rec, now);
 		ch[n].by_uid = rec->by_uid;
 		ch[n].reason = "restored: missing from the kernel table";
 		repaired++;

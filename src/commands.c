@@ -1,6 +1,7 @@
 /* The control commands: what quarantinectl asks, answered inside the
  * daemon's loop and rendered by the daemon (text tables, or JSON). */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -858,13 +859,31 @@ static int parse_ports(struct cmdctx *x, struct hostrec *r)
 	return 0;
 }
 
+/* The request's ttl, or enforce.default_ttl when it gives none.  0, or
+ * the reply's status: a usage error, before anything has changed.  The
+ * protocol carries seconds (quarantinectl converts), and a duration with
+ * a unit is taken too; either way no sign, no overflow, no more than
+ * QD_TTL_MAX_S. */
+static int parse_ttl(struct cmdctx *x, uint64_t *ret_s)
+{
+	const char *ttl = ctl_request_get(x->req, "ttl");
+
+	if (!ttl) {
+		*ret_s = x->d->c->enforce.default_ttl_s;
+		return 0;
+	}
+	if (ttl_parse(ttl, ret_s) < 0)
+		return reply(x, 2, "invalid ttl '%s': ttl must be between 0 and %s", ttl,
+			     QD_TTL_MAX_TEXT);
+	return 0;
+}
+
 static int cmd_bulk(struct cmdctx *x, bool quarantine);
 
 static int cmd_quarantine(struct cmdctx *x)
 {
 	struct daemon *d = x->d;
 	const char *lv = ctl_request_get(x->req, "level");
-	const char *ttl = ctl_request_get(x->req, "ttl");
 	struct act_change c;
 	struct hostrec *r;
 	struct qaddr a;
@@ -888,13 +907,9 @@ static int cmd_quarantine(struct cmdctx *x)
 	if (s)
 		return s;
 	memset(&c, 0, sizeof(c));
-	c.ttl_s = d->c->enforce.default_ttl_s;
-	if (ttl) {
-		char *end;
-		c.ttl_s = strtoull(ttl, &end, 10);
-		if (*end)
-			return reply(x, 2, "bad ttl '%s'", ttl);
-	}
+	s = parse_ttl(x, &c.ttl_s);
+	if (s)
+		return s;
 	r = target_record(d, &a, false);
 	if (level == LEVEL_CONTAIN && ports.nwant == 0 && (!r || r->nwant == 0))
 		return reply(x, 2,
@@ -966,11 +981,29 @@ static int cmd_escalate(struct cmdctx *x, int dir)
 	memset(&c, 0, sizeof(c));
 	c.rec = r;
 	c.level = (enum level)lvl;
-	c.ttl_s = r->expires_us ? (r->expires_us - daemon_wall_us()) / USEC_PER_SEC + 1 : 0;
+	c.ttl_s = act_ttl_left(r, daemon_wall_us());
 	c.reason = ctl_request_get(x->req, "reason");
 	if (!c.reason)
 		c.reason = dir > 0 ? "escalated" : "deescalated";
 	return apply_one(x, &c);
+}
+
+/* An incident id from the request: digits only, 1 to UINT_MAX.  strtoul
+ * alone took "-1" and, narrowed to unsigned, read 4294967301 as 5: a
+ * release --incident of the wrong incident. */
+static bool parse_incident_id(const char *s, unsigned *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0 || v > UINT_MAX)
+		return false;
+	*ret = (unsigned)v;
+	return true;
 }
 
 /* Which blocked hosts a bulk release takes: all, those inside a prefix,
@@ -1046,23 +1079,20 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 {
 	struct daemon *d = x->d;
 	const char *lv = ctl_request_get(x->req, "level");
-	const char *ttl = ctl_request_get(x->req, "ttl");
 	const char *reason = ctl_request_get(x->req, "reason");
 	const char *p = x->req->body, *end = p + x->req->bodylen;
 	struct act_change ch[CHUNK];
 	unsigned n = 0, lineno = 0, applied = 0, unchanged = 0, refused = 0, failed = 0;
 	enum level level = LEVEL_ISOLATE;
-	uint64_t ttl_s = d->c->enforce.default_ttl_s;
+	uint64_t ttl_s;
 	bool first = true;
+	int s;
 
 	if (lv && level_parse(lv, &level) < 0)
 		return reply(x, 2, "unknown level '%s'", lv);
-	if (ttl) {
-		char *e;
-		ttl_s = strtoull(ttl, &e, 10);
-		if (*e)
-			return reply(x, 2, "bad ttl '%s'", ttl);
-	}
+	s = parse_ttl(x, &ttl_s);
+	if (s)
+		return s;
 	if (!reason)
 		reason = quarantine ? "bulk quarantine" : "bulk release";
 	if (x->json)
@@ -1172,12 +1202,8 @@ static int cmd_release(struct cmdctx *x)
 	if (inc || ctl_request_flag(x->req, "all")) {
 		unsigned n, err;
 
-		if (inc) {
-			char *e;
-			sel.incident = (unsigned)strtoul(inc, &e, 10);
-			if (*e || !sel.incident)
-				return reply(x, 2, "bad incident id '%s'", inc);
-		}
+		if (inc && !parse_incident_id(inc, &sel.incident))
+			return reply(x, 2, "bad incident id '%s'", inc);
 		release_many(x, &sel, reason, &n, &err);
 		log_info("uid %u: release %s: %u hosts, %u failed", (unsigned)x->peer->uid,
 			 inc ? "--incident" : "--all", n, err);
@@ -1227,7 +1253,7 @@ static int cmd_mark(struct cmdctx *x)
 	memset(&c, 0, sizeof(c));
 	c.rec = r;
 	c.level = (enum level)r->level;
-	c.ttl_s = r->expires_us > now ? (r->expires_us - now) / USEC_PER_SEC + 1 : 0;
+	c.ttl_s = act_ttl_left(r, now);
 	c.set_state = true;
 	c.state = to;
 	c.reason = reason;
@@ -1351,9 +1377,9 @@ static int cmd_incidents(struct cmdctx *x)
 	const char *id = ctl_request_get(x->req, "incident");
 
 	if (id) {
-		char *end;
-		unsigned long v = strtoul(id, &end, 10);
-		struct incident *in = *end ? NULL : incident_find(s, (unsigned)v);
+		unsigned v;
+		struct incident *in = parse_incident_id(id, &v) ? incident_find(s, v) : NULL;
+
 		if (!in)
 			return reply(x, 1, "no incident %s", id);
 		if (!x->json)

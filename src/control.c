@@ -1,7 +1,9 @@
 /* The control socket server.  Everything is non-blocking and bounded: a
  * fixed table of clients, a size cap on what each may send, a deadline on
  * how long each may take, so that a slow or hostile client costs at most
- * one slot and some memory for CONTROL_DEADLINE_MS. */
+ * one slot and some memory for CONTROL_DEADLINE_MS.  A full table never
+ * locks an operator out: a newcomer takes the slot of the client that has
+ * been silent longest while still sending its request. */
 #include "control.h"
 
 #include <errno.h>
@@ -47,6 +49,12 @@ struct client {
 	int fd;
 	struct ctl_peer peer;
 	usec_t deadline;
+	/* When it last sent something (or was accepted), and the order of
+	 * that among all clients: the longest silent goes first when a
+	 * newcomer needs its slot.  The sequence breaks ties between
+	 * clients accepted in one turn of the loop. */
+	usec_t active_us;
+	uint64_t active_seq;
 	/* Reading: the request so far. */
 	char *in;
 	size_t inlen, incap;
@@ -73,6 +81,10 @@ struct control {
 	unsigned deadline_ms;
 	usec_t accept_paused_until;
 	bool full_logged; /* "too many clients" logged for this episode */
+	/* A drop to make room logged for this episode, which ends when a
+	 * newcomer finds a free slot. */
+	bool drop_logged;
+	uint64_t seq; /* last active_seq handed out */
 	unsigned nclients;
 	struct client clients[CONTROL_MAX_CLIENTS];
 	struct ctl_request req; /* scratch: 17 kB is better off the stack */
@@ -574,7 +586,7 @@ static void client_handle(struct control *c, struct client *cl)
 
 /* Reads what is there.  The request ends when the client shuts down its
  * writing side. */
-static void client_read(struct control *c, struct client *cl)
+static void client_read(struct control *c, struct client *cl, usec_t now)
 {
 	size_t sliced = 0;
 
@@ -621,6 +633,8 @@ static void client_read(struct control *c, struct client *cl)
 		}
 		cl->inlen += (size_t)n;
 		sliced += (size_t)n;
+		cl->active_us = now;
+		cl->active_seq = ++c->seq;
 		if (!cl->hdrlen) {
 			size_t upto = MIN(cl->inlen, (size_t)CTL_MAX_HEADER);
 			const char *lf = scan_from < upto ? memchr(cl->in + scan_from, '\n',
@@ -660,21 +674,67 @@ static void client_write(struct control *c, struct client *cl)
 		client_free(c, cl);
 }
 
+/* Sends a status line with status 1 to a client about to be closed,
+ * without waiting for it.  Best effort: a failed send leaves the client
+ * with a closed connection, which says as much. */
+static void tell_peer(int fd, const char *msg)
+{
+	char line[256];
+	int n = ctl_status_format(line, sizeof(line), 1, msg);
+
+	if (n > 0)
+		(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* Tells a client we have no room for it, without waiting for it. */
 static void reject_full(struct control *c, int fd)
 {
-	char line[64];
-	int n = ctl_status_format(line, sizeof(line), 1, "too many clients");
-
-	/* Best effort: a failed send leaves the client with a closed
-	 * connection, which says as much. */
-	if (n > 0)
-		(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	tell_peer(fd, "too many clients");
 	close(fd);
 	if (!c->full_logged) {
-		log_warnx("control: %d clients connected; refusing more", CONTROL_MAX_CLIENTS);
+		log_warnx("control: %d clients connected, every one being answered; refusing more",
+			  CONTROL_MAX_CLIENTS);
 		c->full_logged = true;
 	}
+}
+
+/* Makes room in a full table for a newcomer: drops the client that has
+ * been silent longest among those that have not sent a whole request
+ * yet.  A client being answered is never dropped: its request was whole
+ * and its answer is owed.  A newcomer without privilege displaces only
+ * another one without privilege, so that it cannot push an operator out
+ * (it may connect only when the socket's mode was widened by hand).
+ * Returns false when no client may go. */
+static bool drop_idlest(struct control *c, bool privileged, usec_t now)
+{
+	struct client *victim = NULL;
+
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct client *cl = &c->clients[i];
+
+		if (cl->state != CL_READING || (!privileged && cl->peer.privileged))
+			continue;
+		if (!victim || cl->active_seq < victim->active_seq)
+			victim = cl;
+	}
+	if (!victim)
+		return false;
+	/* One warning per episode of a full table: a stuck script that
+	 * keeps connecting would otherwise fill the log. */
+	if (!c->drop_logged) {
+		log_warnx("control: %d clients connected; dropping the longest idle (uid %u pid "
+			  "%d, silent %llu ms) to make room",
+			  CONTROL_MAX_CLIENTS, (unsigned)victim->peer.uid, (int)victim->peer.pid,
+			  (unsigned long long)((now - victim->active_us) / 1000));
+		c->drop_logged = true;
+	} else {
+		log_debug("control: dropped idle client uid %u pid %d to make room",
+			  (unsigned)victim->peer.uid, (int)victim->peer.pid);
+	}
+	tell_peer(victim->fd, "dropped: the control socket was full and this client had "
+			      "not sent its request");
+	client_free(c, victim);
+	return true;
 }
 
 static void accept_clients(struct control *c, usec_t now)
@@ -685,6 +745,7 @@ static void accept_clients(struct control *c, usec_t now)
 		struct client *cl = NULL;
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
+		bool privileged;
 		int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
@@ -699,13 +760,17 @@ static void accept_clients(struct control *c, usec_t now)
 			}
 			return;
 		}
-		if (c->nclients >= CONTROL_MAX_CLIENTS) {
-			reject_full(c, fd);
-			continue;
-		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 			log_warn("control: SO_PEERCRED");
 			close(fd);
+			continue;
+		}
+		privileged = cred.uid == 0 ||
+			     (c->have_group && (cred.gid == c->gid || peer_in_group(fd, c->gid)));
+		if (c->nclients < CONTROL_MAX_CLIENTS) {
+			c->drop_logged = false;
+		} else if (!drop_idlest(c, privileged, now)) {
+			reject_full(c, fd);
 			continue;
 		}
 		for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
@@ -721,13 +786,18 @@ static void accept_clients(struct control *c, usec_t now)
 		cl->fd = fd;
 		cl->state = CL_READING;
 		cl->deadline = now + (usec_t)c->deadline_ms * 1000;
+		cl->active_us = now;
+		cl->active_seq = ++c->seq;
 		cl->peer.uid = cred.uid;
 		cl->peer.gid = cred.gid;
 		cl->peer.pid = cred.pid;
-		cl->peer.privileged =
-			cred.uid == 0 ||
-			(c->have_group && (cred.gid == c->gid || peer_in_group(fd, c->gid)));
+		cl->peer.privileged = privileged;
 		c->nclients++;
+		/* A client such as quarantinectl has usually sent its whole
+		 * request by now: read it at once, so that it is being
+		 * answered (and safe from being dropped) before later
+		 * newcomers of this same turn need a slot. */
+		client_read(c, cl, now);
 	}
 }
 
@@ -782,7 +852,7 @@ void control_dispatch(struct control *c, const struct pollfd *fds, unsigned n, u
 		if (!cl)
 			continue;
 		if (cl->state == CL_READING)
-			client_read(c, cl);
+			client_read(c, cl, now);
 		else if (cl->state == CL_WRITING)
 			client_write(c, cl);
 	}

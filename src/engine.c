@@ -379,8 +379,11 @@ static void on_detection(void *arg, const struct detection *d)
 			if (p.dec.why == WHY_WATCH)
 				p.dec.why = WHY_NONE;
 		}
+		/* Doubling saturates at the maximum TTL. */
 		if (rec->last_ttl_s)
-			p.ttl_s = MAX(p.ttl_s, rec->last_ttl_s * 2);
+			p.ttl_s = MAX(p.ttl_s, rec->last_ttl_s >= QD_TTL_MAX_S / 2
+						       ? QD_TTL_MAX_S
+						       : rec->last_ttl_s * 2);
 		if (rec->recurrences < UINT8_MAX)
 			rec->recurrences++;
 		p.recurrence = rec->recurrences;
@@ -499,8 +502,7 @@ void engine_commit(struct engine *e)
 		memset(&ch[nch], 0, sizeof(ch[nch]));
 		ch[nch].rec = rec;
 		ch[nch].level = (enum level)rec->level;
-		ch[nch].ttl_s =
-			rec->expires_us > now ? (rec->expires_us - now) / USEC_PER_SEC + 1 : 0;
+		ch[nch].ttl_s = act_ttl_left(rec, now);
 		ch[nch].by_uid = rec->by_uid;
 		ch[nch].reason = "the machine took a new address";
 		ch[nch].keep_author = true;

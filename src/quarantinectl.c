@@ -319,12 +319,19 @@ static void check_host_or_cidr(const char *s)
 	usage_error("invalid HOST or CIDR '%s'", s);
 }
 
+/* --ttl: the daemon checks again, but a TTL it would refuse is caught
+ * here, before any connection. */
 static const char *check_ttl(const char *s, char *buf, size_t len)
 {
 	uint64_t secs;
+	int r = ttl_parse(s, &secs);
 
-	if (duration_parse(s, &secs) < 0)
-		usage_error("invalid DURATION '%s' (want e.g. 90s, 30m, 12h, 7d)", s);
+	if (r == -ERANGE)
+		usage_error("invalid --ttl '%s': ttl must be between 0 and %s", s, QD_TTL_MAX_TEXT);
+	if (r < 0)
+		usage_error("invalid DURATION '%s' (want e.g. 90s, 30m, 12h, 7d; ttl must be "
+			    "between 0 and %s)",
+			    s, QD_TTL_MAX_TEXT);
 	snprintf(buf, len, "%llu", (unsigned long long)secs);
 	return buf;
 }

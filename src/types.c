@@ -122,7 +122,7 @@ int duration_parse(const char *s, uint64_t *ret_s)
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno)
-		return -EINVAL;
+		return errno == ERANGE ? -ERANGE : -EINVAL;
 	if (*end != '\0') {
 		switch (*end) {
 		case 's':
@@ -146,6 +146,23 @@ int duration_parse(const char *s, uint64_t *ret_s)
 	if (v > UINT64_MAX / mult / USEC_PER_SEC)
 		return -ERANGE;
 	*ret_s = v * mult;
+	return 0;
+}
+
+_Static_assert(QD_TTL_MAX_S == 365ull * 86400, "QD_TTL_MAX_TEXT must say the same");
+
+int ttl_parse(const char *s, uint64_t *ret_s)
+{
+	uint64_t v;
+	int r = duration_parse(s, &v);
+
+	if (r == -ERANGE)
+		return r; /* digits, but past any time we can count */
+	if (r < 0)
+		return -EINVAL;
+	if (v > QD_TTL_MAX_S)
+		return -ERANGE;
+	*ret_s = v;
 	return 0;
 }
 

@@ -144,6 +144,11 @@ run 0 -S "$S" quarantine 10.1.0.5 --ttl 30m
 out_is cmd=quarantine host=10.1.0.5 ttl=1800
 run 0 -S "$S" quarantine 10.1.0.5 --ttl 7d --level=isolate
 out_is cmd=quarantine host=10.1.0.5 level=isolate ttl=604800
+# The maximum, 365 days, and 0 (until released).
+run 0 -S "$S" quarantine 10.1.0.5 --ttl 365d
+out_is cmd=quarantine host=10.1.0.5 ttl=31536000
+run 0 -S "$S" quarantine 10.1.0.5 --ttl 0
+out_is cmd=quarantine host=10.1.0.5 ttl=0
 # Values travel intact: %, =, tabs.
 run 0 -S "$S" quarantine 10.1.0.5 --reason 'a%25b=c	d 100%'
 out_is cmd=quarantine host=10.1.0.5 'reason=a%25b=c	d 100%'
@@ -249,6 +254,53 @@ run 0 -S "$S" release 10.1.0.5 --reason quiet
 out_is 'release done 10.1.0.5'
 err_empty
 
+# ---- a full control socket never locks an operator out ----
+
+# 200 silent peers, garbage, a 1 MiB line and a line that never ends, all
+# held open: quarantinectl still gets its answer at once (2 s is a
+# generous bound: timings belong to the benchmarks), the garbage and the
+# long line get a usage error and a closed connection, and the peers
+# dropped to make room are the longest silent ones, each told so.
+start_fake full
+full_pid=$last_pid
+python3 "$(dirname "$0")/hold_peers.py" "$tmp/full.sock" 200 "$tmp/held" "$tmp/report" \
+	2>"$tmp/hold.err" &
+hold_pid=$!
+pids="$pids $hold_pid"
+n=0
+until [ -s "$tmp/held" ]; do
+	n=$((n + 1))
+	if [ $n -gt 200 ] || ! kill -0 "$hold_pid" 2>/dev/null; then
+		echo "hold_peers.py did not hold its peers:" >&2
+		cat "$tmp/hold.err" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+t0=$(date +%s%N)
+run 0 -S "$tmp/full.sock" status
+t1=$(date +%s%N)
+out_is cmd=status
+checks=$((checks + 1))
+ms=$(((t1 - t0) / 1000000))
+[ $ms -lt 2000 ] || fail "quarantinectl status with the socket full took $ms ms"
+kill -USR1 "$hold_pid"
+wait "$hold_pid" || fail "hold_peers.py: exit status $?"
+checks=$((checks + 1))
+# The unterminated line and the first 185 idle peers went, oldest first;
+# the last 15 stay (16 slots, one taken by quarantinectl in its turn).
+printf '%s\n' "garbage status=2 msg=field without '=' closed" \
+	"long status=2 msg=request too large closed" \
+	"unterminated status=1 msg=dropped: the control socket was full and this client had not sent its request closed" \
+	"idle dropped=185 kept=15 prefix=yes other=0" >"$tmp/want"
+if ! cmp -s "$tmp/want" "$tmp/report"; then
+	fail "peers held on a full socket: unexpected report"
+	diff -u "$tmp/want" "$tmp/report" | sed 's/^/    /' >&2 || true
+fi
+kill -0 "$full_pid" 2>/dev/null || fail "the fake daemon died under the peers"
+run 0 -S "$tmp/full.sock" status
+out_is cmd=status
+
 # ---- unreachable: 3 ----
 
 run 3 -S "$tmp/nowhere.sock" status
@@ -298,6 +350,15 @@ usage 'status does not take --level' status --level watch
 usage "invalid DURATION '5x'" quarantine 10.1.0.5 --ttl 5x
 usage "invalid DURATION '12hours'" quarantine 10.1.0.5 --ttl 12hours
 usage "invalid DURATION ''" quarantine 10.1.0.5 --ttl ''
+# TTLs: no sign, no overflow, at most 365 days; caught before any
+# connection, so nothing changes.
+usage "invalid DURATION '-1'" quarantine 10.1.0.5 --ttl -1
+usage "invalid DURATION '1y'" quarantine 10.1.0.5 --ttl 1y
+for t in -1 1y '' 18446744073709551615 99999999999999999999 366d 31536001 8761h; do
+	usage 'ttl must be between 0 and 365d' quarantine 10.1.0.5 --ttl "$t"
+	usage 'ttl must be between 0 and 365d' quarantine --from "$tmp/list" --ttl="$t"
+done
+usage "invalid --ttl '366d'" quarantine 10.1.0.5 --ttl 366d
 usage '--ports needs --proto' quarantine 10.1.0.5 --ports 445
 usage '--proto needs --ports' quarantine 10.1.0.5 --proto tcp
 usage "invalid protocol 'icmp'" quarantine 10.1.0.5 --proto icmp --ports 1

@@ -211,6 +211,100 @@ static void test_ttl_expiry_then_recurrence(void **state)
 	assert_int_equal(count_events(x, "\"recurrence\":1"), 1);
 }
 
+/* Recurrence doubles the TTL, and the doubling saturates at the maximum:
+ * 200 days, then 365 (not 400), then 365 again. */
+static void test_recurrence_ttl_saturates(void **state)
+{
+	struct fix *x = *state;
+	const usec_t day = 86400 * SEC;
+	struct hostrec *r;
+	usec_t t = T0;
+
+	x->c.enforce.default_ttl_s = 200 * 86400;
+	worm(x, "10.1.0.6", t);
+	r = host(x, "10.1.0.6");
+	assert_int_equal(x->k.el[0].e.timeout_ms, 200ull * 86400 * 1000);
+	for (unsigned k = 1; k <= 2; k++) {
+		x->k.n = 0;
+		t = r->expires_us + SEC;
+		engine_tick(&x->e, t);
+		assert_int_equal(r->level, LEVEL_NONE);
+		worm(x, "10.1.0.6", t + 100 * SEC);
+		assert_int_equal(r->recurrences, k);
+		assert_int_equal(x->k.n, 1);
+		assert_int_equal(x->k.el[0].e.timeout_ms, QD_TTL_MAX_S * 1000);
+		assert_true(r->expires_us <=
+			    t + 101 * SEC + 365 * day); /* its probes span microseconds */
+		assert_int_equal(r->last_ttl_s, QD_TTL_MAX_S);
+	}
+	/* A last TTL past anything valid (a state written by hand), whose
+	 * double would wrap to 10 s, still gives the maximum. */
+	x->k.n = 0;
+	t = r->expires_us + SEC;
+	engine_tick(&x->e, t);
+	r->last_ttl_s = (1ull << 63) + 5;
+	worm(x, "10.1.0.6", t + 100 * SEC);
+	assert_int_equal(x->k.el[0].e.timeout_ms, QD_TTL_MAX_S * 1000);
+}
+
+/* The last line: a change whose TTL is past the maximum (no entry point
+ * lets one through) is held to it, so that the deadline cannot wrap. */
+static void test_apply_holds_ttl_to_max(void **state)
+{
+	struct fix *x = *state;
+	struct act_change c;
+	struct hostrec *r;
+
+	worm(x, "10.1.0.11", T0);
+	r = host(x, "10.1.0.11");
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = LEVEL_ISOLATE;
+	c.ttl_s = UINT64_MAX;
+	c.reset_ttl = true;
+	c.by_uid = 0;
+	assert_int_equal(act_apply(&x->e, &c, 1, T0 + SEC), 0);
+	assert_int_equal(c.ttl_s, QD_TTL_MAX_S);
+	assert_int_equal(x->k.el[0].e.timeout_ms, QD_TTL_MAX_S * 1000);
+	assert_true(r->expires_us == T0 + SEC + QD_TTL_MAX_S * SEC);
+}
+
+static void test_ttl_left(void **state)
+{
+	struct hostrec r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(act_ttl_left(&r, T0), 0); /* until released */
+	r.expires_us = T0 + 90 * SEC;
+	assert_int_equal(act_ttl_left(&r, T0), 90);
+	assert_int_equal(act_ttl_left(&r, T0 + 1), 90); /* rounded up */
+	assert_int_equal(act_ttl_left(&r, T0 + 90 * SEC - 1), 1);
+	/* Past the deadline, not yet released: never 0 ("until released"),
+	 * never a wrapped difference. */
+	assert_int_equal(act_ttl_left(&r, T0 + 90 * SEC), 1);
+	assert_int_equal(act_ttl_left(&r, T0 + 1000 * SEC), 1);
+	/* The clock went back: at most the maximum. */
+	assert_int_equal(act_ttl_left(&r, T0 - 400 * 86400 * SEC), QD_TTL_MAX_S);
+}
+
+/* An element set by hand with a timeout longer than any TTL may be is
+ * adopted with the maximum as its deadline, without overflow. */
+static void test_sync_long_timeout(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+
+	x->k.el[0].set = NFT_SET_ISO4;
+	x->k.el[0].e.addr = A("10.1.0.12");
+	x->k.el[0].e.expires_ms = UINT64_MAX / 2;
+	x->k.n = 1;
+	assert_int_equal(act_sync(&x->e, T0), 0);
+	r = host(x, "10.1.0.12");
+	assert_non_null(r);
+	assert_true(r->expires_us == T0 + QD_TTL_MAX_S * SEC);
+}
+
 static void test_recurrence_raises_level(void **state)
 {
 	struct fix *x = *state;
@@ -334,6 +428,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_detect_isolates_with_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ttl_expiry_then_recurrence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recurrence_ttl_saturates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_holds_ttl_to_max, setup, teardown),
+		cmocka_unit_test(test_ttl_left),
+		cmocka_unit_test_setup_teardown(test_sync_long_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recurrence_raises_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certification_keeps_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_adopts_and_restores, setup, teardown),

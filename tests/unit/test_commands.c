@@ -1,0 +1,351 @@
+/* Unit tests of the control commands (commands.c) as the daemon runs
+ * them: commands_handle() on a daemon whose engine enforces through a
+ * recording back end, so that what reaches the "kernel" can be checked.
+ * The numbers a request carries (TTLs, incident ids) are validated whole
+ * before anything changes. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+
+/* The elements put in the kernel, as a list of adds and deletes. */
+struct fake {
+	struct {
+		enum nft_set set;
+		struct nft_elem e;
+	} el[64];
+	unsigned n;
+	unsigned commits;
+};
+
+static int find(const struct fake *f, enum nft_set s, const struct nft_elem *e)
+{
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->el[i].set == s && addr_eq(&f->el[i].e.addr, &e->addr) &&
+		    f->el[i].e.l4proto == e->l4proto && f->el[i].e.port == e->port)
+			return (int)i;
+	return -1;
+}
+
+static int fake_commit(void *arg, struct nft_op *ops, unsigned nops)
+{
+	struct fake *f = arg;
+
+	f->commits++;
+	for (unsigned i = 0; i < nops; i++)
+		for (unsigned j = 0; j < ops[i].nelems; j++) {
+			int k = find(f, ops[i].set, &ops[i].elems[j]);
+
+			if (ops[i].del) {
+				if (k >= 0)
+					f->el[k] = f->el[--f->n];
+			} else if (k < 0) {
+				assert_true(f->n < ARRAY_SIZE(f->el));
+				f->el[f->n].set = ops[i].set;
+				f->el[f->n].e = ops[i].elems[j];
+				f->n++;
+			} else {
+				f->el[k].e = ops[i].elems[j];
+			}
+		}
+	return 0;
+}
+
+struct fix {
+	struct conf c;
+	struct fake k;
+	struct daemon d;
+	char *events;
+	size_t events_len;
+	char body[4096];
+	char msg[CTL_VALUE_MAX];
+};
+
+static int setup(void **state)
+{
+	static const char text[] = "networks: { protected = [ \"10.0.0.0/8\" ]; };\n"
+				   "enforce: { default_ttl = \"1h\"; };\n";
+	struct enforce_backend be = {.commit = fake_commit};
+	struct fix *x = calloc(1, sizeof(*x));
+	struct conf_diags diags;
+	char path[] = "/tmp/qd-commands-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	assert_non_null(x);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	assert_int_equal(conf_load(&x->c, path, &diags), 0);
+	unlink(path);
+	/* The hosts here are judged by address (no MACs are seen). */
+	x->c.identity.unverified_max = LEVEL_ISOLATE;
+	be.arg = &x->k;
+	enforce_init(&x->d.enf, &be);
+	f = open_memstream(&x->events, &x->events_len);
+	assert_non_null(f);
+	output_init(&x->d.out, f, OUTPUT_JSON, false);
+	x->d.c = &x->c;
+	assert_int_equal(engine_init(&x->d.eng, &x->c, MODE_ENFORCE, &x->d.out, &x->d.enf), 0);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *x = *state;
+
+	engine_fini(&x->d.eng);
+	fclose(x->d.out.stdout_fp);
+	free(x->events);
+	conf_fini(&x->c);
+	free(x);
+	return 0;
+}
+
+/* Runs one request header (without its LF) with body; returns the status
+ * and leaves the message in x->msg. */
+static int command(struct fix *x, const char *header, const char *body)
+{
+	static char buf[8192];
+	struct ctl_request req;
+	struct ctl_peer peer = {.uid = 0, .privileged = true};
+	struct ctl_out out = {0};
+	char err[256];
+	int n = snprintf(buf, sizeof(buf), "%s\n%s", header, body ? body : "");
+	int status;
+
+	assert_true(n > 0 && (size_t)n < sizeof(buf));
+	if (ctl_request_parse(buf, (size_t)n, &req, err, sizeof(err)) < 0)
+		fail_msg("request '%s': %s", header, err);
+	status = commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg));
+	snprintf(x->body, sizeof(x->body), "%s", out.buf ? out.buf : "");
+	free(out.buf);
+	return status;
+}
+
+static struct hostrec *host(struct fix *x, const char *s)
+{
+	struct qaddr a;
+
+	assert_int_equal(addr_parse(s, &a), 0);
+	return hostdb_find(&x->d.eng.hosts, &a);
+}
+
+/* What the daemon must refuse as a TTL, in the protocol's own field. */
+static const char *const bad_ttls[] = {
+	"-1",			/* strtoull made this 2^64-1 */
+	"18446744073709551615", /* 2^64-1 itself */
+	"99999999999999999999", /* past 2^64 */
+	"366d",
+	"31536001", /* a second past the maximum */
+	"1y",	    /* no such unit */
+	"",
+	"+5",
+	" 5",
+	"5 ",
+	"0x10",
+	"12h30m",
+};
+
+static void test_quarantine_bad_ttl_changes_nothing(void **state)
+{
+	struct fix *x = *state;
+	char hdr[256];
+
+	for (unsigned i = 0; i < ARRAY_SIZE(bad_ttls); i++) {
+		char want[128];
+
+		snprintf(hdr, sizeof(hdr), "cmd=quarantine\thost=10.1.0.5\tttl=%s", bad_ttls[i]);
+		assert_int_equal(command(x, hdr, NULL), 2);
+		snprintf(want, sizeof(want), "invalid ttl '%s': ttl must be between 0 and 365d",
+			 bad_ttls[i]);
+		assert_string_equal(x->msg, want);
+		/* Nothing changed: no record, nothing in the kernel, no event. */
+		assert_null(host(x, "10.1.0.5"));
+		assert_int_equal(x->k.n, 0);
+		assert_int_equal(x->k.commits, 0);
+		fflush(x->d.out.stdout_fp);
+		assert_int_equal(x->events_len, 0);
+	}
+}
+
+static void test_quarantine_bad_ttl_keeps_block(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+	usec_t expires;
+
+	/* A host blocked for 12 h: a later refused quarantine leaves its
+	 * block and deadline alone. */
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.0.6\tttl=43200", NULL), 0);
+	r = host(x, "10.1.0.6");
+	assert_non_null(r);
+	expires = r->expires_us;
+	assert_int_equal(x->k.n, 1);
+	assert_int_equal(x->k.el[0].e.timeout_ms, 43200ull * 1000);
+	for (unsigned i = 0; i < ARRAY_SIZE(bad_ttls); i++) {
+		char hdr[256];
+
+		snprintf(hdr, sizeof(hdr), "cmd=quarantine\thost=10.1.0.6\tlevel=isolate\tttl=%s",
+			 bad_ttls[i]);
+		assert_int_equal(command(x, hdr, NULL), 2);
+		assert_int_equal(r->expires_us, expires);
+		assert_int_equal(x->k.n, 1);
+		assert_int_equal(x->k.el[0].e.timeout_ms, 43200ull * 1000);
+		assert_int_equal(x->k.commits, 1);
+	}
+}
+
+static void test_quarantine_good_ttls(void **state)
+{
+	struct fix *x = *state;
+	static const struct {
+		const char *ttl;
+		uint64_t secs;
+	} good[] = {
+		{"43200", 43200},	{"12h", 43200}, {"31536000", QD_TTL_MAX_S},
+		{"365d", QD_TTL_MAX_S}, {"0", 0}, /* until released */
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(good); i++) {
+		char hdr[128], a[32];
+		struct hostrec *r;
+		usec_t now = daemon_wall_us();
+
+		snprintf(a, sizeof(a), "10.1.1.%u", i + 1);
+		snprintf(hdr, sizeof(hdr), "cmd=quarantine\thost=%s\tttl=%s", a, good[i].ttl);
+		if (command(x, hdr, NULL) != 0)
+			fail_msg("ttl=%s: %s", good[i].ttl, x->msg);
+		r = host(x, a);
+		assert_non_null(r);
+		assert_int_equal(r->level, LEVEL_ISOLATE);
+		assert_int_equal(x->k.el[x->k.n - 1].e.timeout_ms, good[i].secs * 1000);
+		if (good[i].secs) {
+			assert_true(r->expires_us >= now + good[i].secs * USEC_PER_SEC);
+			assert_true(r->expires_us <=
+				    daemon_wall_us() + good[i].secs * USEC_PER_SEC);
+		} else {
+			assert_int_equal(r->expires_us, 0);
+		}
+	}
+	/* Without a ttl: enforce.default_ttl. */
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.2.1", NULL), 0);
+	assert_int_equal(x->k.el[x->k.n - 1].e.timeout_ms, 3600 * 1000);
+}
+
+static void test_bulk_bad_ttl_changes_nothing(void **state)
+{
+	struct fix *x = *state;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(bad_ttls); i++) {
+		char hdr[256];
+
+		snprintf(hdr, sizeof(hdr), "cmd=quarantine\tfrom=1\tttl=%s", bad_ttls[i]);
+		assert_int_equal(command(x, hdr, "10.1.0.7\n10.1.0.8\n"), 2);
+		assert_non_null(strstr(x->msg, "ttl must be between 0 and 365d"));
+		assert_null(host(x, "10.1.0.7"));
+		assert_null(host(x, "10.1.0.8"));
+		assert_int_equal(x->k.n, 0);
+		assert_int_equal(x->k.commits, 0);
+	}
+	assert_int_equal(command(x, "cmd=quarantine\tfrom=1\tttl=12h", "10.1.0.7\n10.1.0.8\n"), 0);
+	assert_int_equal(x->k.n, 2);
+	assert_int_equal(x->k.el[0].e.timeout_ms, 43200 * 1000);
+	assert_int_equal(x->k.el[1].e.timeout_ms, 43200 * 1000);
+}
+
+/* Escalation keeps the time left; a deadline already passed (the timer
+ * has not released the host yet) is one second, never "until released". */
+static void test_escalate_past_deadline(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.0.9\tlevel=watch\tttl=60", NULL), 0);
+	r = host(x, "10.1.0.9");
+	assert_non_null(r);
+	assert_int_equal(r->level, LEVEL_WATCH);
+	r->expires_us = daemon_wall_us() - 5 * USEC_PER_SEC;
+	assert_int_equal(command(x, "cmd=escalate\thost=10.1.0.9", NULL), 0);
+	assert_int_equal(r->level, LEVEL_ISOLATE);
+	assert_int_equal(x->k.n, 1);
+	assert_int_equal(x->k.el[0].e.timeout_ms, 1000);
+	assert_int_not_equal(r->expires_us, 0);
+}
+
+/* An incident id is read whole: 2^32 + 1 is not incident 1. */
+static void test_release_incident_id_strict(void **state)
+{
+	struct fix *x = *state;
+	static const char *const bad[] = {
+		"4294967297", "-4294967295", "18446744073709551617", "0", "-1", "+1", "1x", ""};
+	struct hostrec *r;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.0.10", NULL), 0);
+	r = host(x, "10.1.0.10");
+	assert_non_null(r);
+	assert_non_null(hostdb_add_hit(r, 0, daemon_wall_us()));
+	r->hits[0].incident = 1;
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		char hdr[128];
+
+		snprintf(hdr, sizeof(hdr), "cmd=release\tincident=%s", bad[i]);
+		assert_int_equal(command(x, hdr, NULL), 2);
+		assert_int_equal(r->level, LEVEL_ISOLATE);
+	}
+	assert_int_equal(command(x, "cmd=release\tincident=1", NULL), 0);
+	assert_int_equal(r->level, LEVEL_NONE);
+}
+
+static void test_ttl_parse(void **state)
+{
+	uint64_t v = 4711;
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(bad_ttls); i++) {
+		assert_true(ttl_parse(bad_ttls[i], &v) < 0);
+		assert_int_equal(v, 4711); /* untouched */
+	}
+	assert_int_equal(ttl_parse("366d", &v), -ERANGE);
+	assert_int_equal(ttl_parse("31536001", &v), -ERANGE);
+	assert_int_equal(ttl_parse("18446744073709551615", &v), -ERANGE);
+	assert_int_equal(ttl_parse("99999999999999999999", &v), -ERANGE);
+	assert_int_equal(ttl_parse("-1", &v), -EINVAL);
+	assert_int_equal(ttl_parse("1y", &v), -EINVAL);
+	assert_int_equal(ttl_parse("", &v), -EINVAL);
+	assert_int_equal(ttl_parse("12h", &v), 0);
+	assert_int_equal(v, 43200);
+	assert_int_equal(ttl_parse("365d", &v), 0);
+	assert_int_equal(v, QD_TTL_MAX_S);
+	assert_int_equal(ttl_parse("525600m", &v), 0);
+	assert_int_equal(v, QD_TTL_MAX_S);
+	assert_int_equal(ttl_parse("0", &v), 0);
+	assert_int_equal(v, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ttl_parse),
+		cmocka_unit_test_setup_teardown(test_quarantine_bad_ttl_changes_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_bad_ttl_keeps_block, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_good_ttls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_escalate_past_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_incident_id_strict, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
