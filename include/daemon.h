@@ -12,6 +12,7 @@
 #include "control.h"
 #include "engine.h"
 #include "enforce.h"
+#include "instance.h"
 #include "neighmon.h"
 #include "netmon.h"
 #include "nft.h"
@@ -48,6 +49,7 @@ struct daemon {
 	struct nft *nft;
 	struct enforcer enf;
 	struct control *ctl;
+	struct instance inst; /* the state-dir lock and the table's name */
 	struct netmon *nm;
 	struct neighmon *neigh; /* the kernel's neighbours and bridge FDBs, for identity */
 	uint64_t neigh_lost;	/* neighbour notifications lost (re-dumped) */
