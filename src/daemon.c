@@ -160,8 +160,17 @@ void daemon_save(struct daemon *d)
 		d->eng.dirty = 0;
 		d->saved_mono = daemon_mono_us();
 		d->save_cost_us = d->saved_mono - now;
+		/* The operator was told that saving failed: say that it works
+		 * again, and alert at once if it fails anew. */
+		if (d->save_failures) {
+			log_info("state saved again in %s after %lu failed attempts", d->state_dir,
+				 (unsigned long)d->save_failures);
+			d->save_failures = 0;
+			d->save_alert_mono = 0;
+		}
 		return;
 	}
+	d->save_failures++;
 	/* Disk full or broken: the kernel's sets still hold every block;
 	 * retried on every tick, alerted once a minute. */
 	if (now >= d->save_alert_mono) {
