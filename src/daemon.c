@@ -266,6 +266,25 @@ static void evidence_tick(struct daemon *d)
 		error_event(d, msg);
 	}
 	d->evidence_capped = st.capped;
+	/* Files that could not be written (a full or failing disk) are cut
+	 * short or removed: their hosts have less evidence or none, and the
+	 * operator must know why.  Once a minute at most, with what failed
+	 * meanwhile. */
+	if (st.write_errors > d->evidence_errors_told &&
+	    daemon_mono_us() >= d->evidence_alert_mono) {
+		char msg[PATH_MAX + 200];
+		snprintf(msg, sizeof(msg),
+			 "evidence: %llu %s not be written in full in %s/evidence (disk full "
+			 "or failing)",
+			 (unsigned long long)(st.write_errors - d->evidence_errors_told),
+			 st.write_errors - d->evidence_errors_told == 1 ? "file could"
+									: "files could",
+			 d->state_dir);
+		log_warnx("%s", msg);
+		error_event(d, msg);
+		d->evidence_errors_told = st.write_errors;
+		d->evidence_alert_mono = daemon_mono_us() + SAVE_ALERT_US;
+	}
 }
 
 static void load_state(struct daemon *d)

@@ -9,7 +9,8 @@
 #   - an SMB worm on 10.66.1.10 is detected and isolated (iso4), and an
 #     operator block (contain, tcp/445) reaches the kernel (con4);
 #   - an "error" event says the state could not be saved, once (it is
-#     retried on every tick, alerted once a minute);
+#     retried on every tick, alerted once a minute), and another that the
+#     worm's evidence file could not be written;
 #   - the saved state is still the last good one, and no state.tmp is left
 #     taking space;
 #   - the daemon answers and lists every block.
@@ -66,6 +67,11 @@ err=$(qd_wait_event 5 event=error) || exit 1
 echo "error: $err"
 qd_check "the error event says the state could not be saved, and why" \
 	eval 'echo "$err" | grep -q "cannot save state.*No space left on device"'
+evidence_alert() {
+	qd_events event=error | grep -q "evidence: [0-9]* files* could not be written in full"
+}
+qd_check "an error event says the worm's evidence could not be written" \
+	qd_wait 3 "the evidence alert" evidence_alert
 wait "$worm"
 sleep 1 # about ten more failed saves (one per 100 ms tick)
 n=$(qd_events event=error | grep -c "cannot save state")
