@@ -13,7 +13,10 @@
  *   different namespaces do not.
  *
  * Both go away with the process, even after kill -9: nothing stale is
- * left to clean up, and a restart never waits for a timeout. */
+ * left to clean up, and a restart never waits for a timeout.  A forked
+ * child shares them (the lock belongs to the open file, the name to the
+ * socket): one that may outlive the daemon calls instance_release() on
+ * its copy, which leaves the parent's claims in place. */
 #ifndef QD_INSTANCE_H
 #define QD_INSTANCE_H
 

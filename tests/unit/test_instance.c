@@ -2,7 +2,8 @@
  * state directory (by any path to it) or of the same family and table is
  * refused with a message that names the lock, from this process or from
  * another; different tables do not collide; both claims die with their
- * process, even by SIGKILL.  No root needed: flock() and abstract sockets
+ * process, even by SIGKILL, and a forked child that lets go of its copies
+ * leaves them to its parent.  No root needed: flock() and abstract sockets
  * are open to any user. */
 #include <errno.h>
 #include <setjmp.h>
@@ -205,6 +206,34 @@ static void killed_holder_frees_both(void **state)
 	instance_release(&a);
 }
 
+/* A forked child that lets go of its copies leaves the parent's claims
+ * in place (a sensor process must not take them along, nor free them). */
+static void child_release_keeps_parent_claims(void **state)
+{
+	struct fx *f = *state;
+	struct instance a, b;
+	int status;
+	pid_t pid;
+
+	instance_init(&a);
+	assert_int_equal(instance_lock_dir(&a, f->dir, f->err, sizeof(f->err)), 0);
+	assert_int_equal(instance_lock_table(&a, "inet", f->table, f->err, sizeof(f->err)), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		instance_release(&a);
+		_exit(a.dir_fd == -1 && a.table_fd == -1 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	instance_init(&b);
+	assert_int_equal(instance_lock_dir(&b, f->dir, f->err, sizeof(f->err)), -EBUSY);
+	assert_int_equal(instance_lock_table(&b, "inet", f->table, f->err, sizeof(f->err)), -EBUSY);
+	assert_int_equal(child_claims(f), 0);
+	instance_release(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +243,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(table_name_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_process_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_holder_frees_both, setup, teardown),
+		cmocka_unit_test_setup_teardown(child_release_keeps_parent_claims, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
