@@ -4,10 +4,10 @@
  * name) and the control socket, before anything is changed; output,
  * nftables table (created or adopted, in one transaction), the kernel's
  * sets read back (adopting what is there), the gateway's own addresses,
- * capture; only then ready.  The
- * loop: packets in bursts, each burst's decisions put in force in one
- * transaction; control clients; address changes; a 100 ms timer for probe
- * timeouts, TTLs and capture retries.  On SIGTERM the table stays. */
+ * capture; only then ready.  The loop: packets in bursts, each burst's
+ * decisions put in force in one transaction; control clients; address
+ * changes; a 100 ms timer for probe timeouts, TTLs and capture retries.
+ * On SIGTERM the table stays. */
 #include "daemon.h"
 
 #include <errno.h>
