@@ -186,6 +186,7 @@ launch() {
 	echo "# $(qd_now) starting quarantined (kill9-cycles)" >>"$QD_TMP/daemon.log"
 	ip netns exec "${QD_NS}gw" "$QD_Q" -f -o json -i br0 -c "$QD_CONF" -S "$QD_SOCK" \
 		-D "$QD_STATE" >>"$QD_EVENTS" 2>>"$QD_TMP/daemon.log" &
+	# shellcheck disable=SC2034 # lib.sh's qd_daemon_stop kills it
 	QD_DPID=$!
 }
 
