@@ -17,7 +17,9 @@
 # Space is freed: the state is saved within seconds and holds the blocks
 # made meanwhile, and the daemon says so.  Full again: the new failure is
 # alerted at once (not a minute after the first alert).  Then kill -9 and
-# a restart: every block is listed and in the kernel.
+# a restart with the file system full again: it starts (the save it makes
+# before saying ready fails, with an alert), and every block is listed and
+# in the kernel.
 # Needs root; exit 77 (skipped) otherwise.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -109,9 +111,12 @@ saved3() {
 }
 qd_check "space again: the state is saved, with $A3" qd_wait 5 "state saved" saved3
 
-qd_say "kill -9 and restart"
+qd_say "kill -9, and a restart on a full file system"
 qd_daemon_stop KILL
+dd if=/dev/zero of="$QD_STATE/fill" bs=4096 2>/dev/null
+qd_mark
 qd_daemon_start || exit 1
+qd_check "the restart's save failed, with an alert" qd_wait_event 3 event=error
 for h in $QD_INF $A1 $A3; do
 	qd_check "after the restart, $h is listed isolated" test "$(qd_host_state $h)" = isolated
 	qd_check "after the restart, iso4 holds $h" qd_in_set iso4 $h
