@@ -225,6 +225,27 @@ struct sync_ctx {
 	unsigned adopted, full, stray;
 };
 
+/* How far an element's time left may be from the record's deadline: the
+ * restore path rounds up by a second, and the kernel counts in jiffies. */
+#define SYNC_TTL_SLACK_US (2 * USEC_PER_SEC)
+
+/* Marks rec when el, one of its blocks in force, has another time to live
+ * than the record (a kill between a kernel change and its save, or a hand
+ * edit): act_sync() puts the record's back. */
+static void sync_ttl(struct sync_ctx *s, struct hostrec *rec, const struct nft_elem *el)
+{
+	usec_t left_us = el->expires_ms * 1000;
+
+	if (rec->level <= LEVEL_WATCH)
+		return; /* adopted next, with the kernel's time to live */
+	if (!rec->expires_us)
+		rec->kttl_off |= el->expires_ms != 0;
+	else if (rec->expires_us > s->now)
+		rec->kttl_off |= !el->expires_ms ||
+				 left_us + SYNC_TTL_SLACK_US < rec->expires_us - s->now ||
+				 left_us > rec->expires_us - s->now + SYNC_TTL_SLACK_US;
+}
+
 /* The record an element belongs to: by MAC for the MAC sets, by the
  * address's holder for the others; made (adopted) when there is none. */
 static struct hostrec *sync_owner(struct sync_ctx *s, const struct nft_elem *el)
@@ -263,16 +284,19 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 	switch (s->set) {
 	case NFT_SET_ISOM:
 		rec->kmac = 1;
+		sync_ttl(s, rec, el);
 		return 0;
 	case NFT_SET_ISO4:
 	case NFT_SET_ISO6:
 		i = hostrec_addr_index(rec, &el->addr);
 		if (i < 0 && hostdb_addr_add(&e->hosts, rec, &el->addr) == 0)
 			i = (int)rec->naddrs - 1;
-		if (i >= 0)
+		if (i >= 0) {
 			rec->addrs[i].kiso = 1;
-		else
+			sync_ttl(s, rec, el);
+		} else {
 			s->stray++;
+		}
 		return 0;
 	default:
 		/* Containment is keyed by the record's id: a machine by its
@@ -287,6 +311,7 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 			rec->k[rec->nk].proto = el->l4proto;
 			rec->k[rec->nk].port = el->port;
 			rec->nk++;
+			sync_ttl(s, rec, el);
 		}
 		return 0;
 	}
@@ -306,7 +331,7 @@ int act_sync(struct engine *e, usec_t now)
 	};
 	struct sync_ctx s = {.e = e, .now = now};
 	struct act_change ch[CHUNK];
-	unsigned n = 0, repaired = 0;
+	unsigned n = 0, repaired = 0, retimed = 0;
 	int r;
 
 	if (!e->enf || !e->enf->be.list)
@@ -315,6 +340,7 @@ int act_sync(struct engine *e, usec_t now)
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
 	     rec = hostdb_next(&e->hosts, rec)) {
 		rec->kmac = 0;
+		rec->kttl_off = 0;
 		for (unsigned i = 0; i < rec->naddrs; i++)
 			rec->addrs[i].kiso = 0;
 		rec->nk = 0;
@@ -380,7 +406,7 @@ int act_sync(struct engine *e, usec_t now)
 		} else if (rec->level == LEVEL_CONTAIN) {
 			missing = rec->nk < rec->nwant;
 		}
-		if (!missing)
+		if (!missing && !rec->kttl_off)
 			continue;
 		memset(&ch[n], 0, sizeof(ch[n]));
 		ch[n].rec = rec;
@@ -388,18 +414,27 @@ int act_sync(struct engine *e, usec_t now)
 		ch[n].ttl_s =
 			rec->expires_us > now ? (rec->expires_us - now) / USEC_PER_SEC + 1 : 0;
 		ch[n].by_uid = rec->by_uid;
-		ch[n].reason = "restored: missing from the kernel table";
-		repaired++;
+		/* Every element again, with the record's time to live. */
+		ch[n].reset_ttl = rec->kttl_off;
+		if (missing) {
+			ch[n].reason = "restored: missing from the kernel table";
+			repaired++;
+		} else {
+			/* The same block: author, reason and deadline stay. */
+			ch[n].keep_author = true;
+			ch[n].reason = "restored: the saved time to live";
+			retimed++;
+		}
 		if (++n == CHUNK) {
 			act_apply(e, ch, n, now);
 			n = 0;
 		}
 	}
 	act_apply(e, ch, n, now);
-	if (s.adopted || repaired || s.full || s.stray)
-		log_warnx("kernel sync: %u hosts adopted, %u restored, %u not tracked (registry "
-			  "full), %u elements of no record",
-			  s.adopted, repaired, s.full, s.stray);
+	if (s.adopted || repaired || retimed || s.full || s.stray)
+		log_warnx("kernel sync: %u hosts adopted, %u restored, %u given their saved time "
+			  "to live back, %u not tracked (registry full), %u elements of no record",
+			  s.adopted, repaired, retimed, s.full, s.stray);
 	e->resync = false;
 	return 0;
 }

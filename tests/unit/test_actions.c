@@ -57,6 +57,7 @@ static int fake_commit(void *arg, struct nft_op *ops, unsigned nops)
 			} else if (k < 0) {
 				f->el[f->n].set = ops[i].set;
 				f->el[f->n].e = ops[i].elems[j];
+				f->el[f->n].e.expires_ms = ops[i].elems[j].timeout_ms;
 				f->n++;
 			}
 		}
@@ -318,6 +319,75 @@ static void test_sync_adopts_and_restores(void **state)
 	assert_int_equal(x->k.n, 2);
 }
 
+/* The element of a host in iso4, or NULL. */
+static struct nft_elem *iso4_elem(struct fix *x, const char *a)
+{
+	struct nft_elem e = {.addr = A(a)};
+	int i = find(&x->k, NFT_SET_ISO4, &e);
+
+	return i < 0 ? NULL : &x->k.el[i].e;
+}
+
+/* A kill between a TTL change in the kernel and the save leaves the kernel
+ * with another time to live than the saved state.  The saved one is put
+ * back, or the kernel would drop a block that the daemon still lists (or
+ * keep one past the time it lists). */
+static void test_sync_restores_saved_ttl(void **state)
+{
+	struct fix *x = *state;
+	struct act_change c;
+	struct hostrec *p, *t, *ok;
+	struct qaddr a;
+
+	a = A("10.1.0.20");
+	p = engine_record(&x->e, &a, true, T0);
+	a = A("10.1.0.21");
+	t = engine_record(&x->e, &a, true, T0);
+	a = A("10.1.0.22");
+	ok = engine_record(&x->e, &a, true, T0);
+	assert_non_null(p);
+	assert_non_null(t);
+	assert_non_null(ok);
+	memset(&c, 0, sizeof(c));
+	c.level = LEVEL_ISOLATE;
+	c.by_uid = 0;
+	c.reason = "operator";
+	c.rec = p; /* for good */
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	c.rec = t; /* for 600 s */
+	c.ttl_s = 600;
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	c.rec = ok;
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	assert_int_equal(x->k.n, 3);
+	assert_true(t->expires_us == T0 + 600 * SEC);
+
+	/* The kernel as a later, unsaved command left it, 10 s on. */
+	iso4_elem(x, "10.1.0.20")->expires_ms = 300000;
+	iso4_elem(x, "10.1.0.21")->expires_ms = 0;
+	iso4_elem(x, "10.1.0.22")->expires_ms = 590000;
+	assert_int_equal(act_sync(&x->e, T0 + 10 * SEC), 0);
+	assert_int_equal(x->k.n, 3);
+	assert_int_equal(iso4_elem(x, "10.1.0.20")->timeout_ms, 0);
+	assert_int_equal(iso4_elem(x, "10.1.0.20")->expires_ms, 0);
+	assert_true(iso4_elem(x, "10.1.0.21")->timeout_ms >= 590000);
+	assert_true(iso4_elem(x, "10.1.0.21")->timeout_ms <= 592000);
+	/* Within the slack: left alone. */
+	assert_int_equal(iso4_elem(x, "10.1.0.22")->expires_ms, 590000);
+	/* The records keep what they were: level, deadline, author, reason. */
+	assert_int_equal(p->level, LEVEL_ISOLATE);
+	assert_true(p->expires_us == 0);
+	assert_true(t->expires_us == T0 + 600 * SEC);
+	assert_int_equal(t->by_uid, 0);
+	assert_string_equal(t->reason, "operator");
+	assert_int_equal(t->hist[t->nhist - 1].kind, HIST_ACTION);
+	/* Once right, a sync changes nothing. */
+	unsigned nhist = p->nhist;
+	assert_int_equal(act_sync(&x->e, T0 + 11 * SEC), 0);
+	assert_int_equal(p->nhist, nhist);
+	assert_int_equal(iso4_elem(x, "10.1.0.20")->timeout_ms, 0);
+}
+
 static void test_never_block_not_enforced(void **state)
 {
 	struct fix *x = *state;
@@ -337,6 +407,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recurrence_raises_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certification_keeps_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_adopts_and_restores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_restores_saved_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_not_enforced, setup, teardown),
 	};
 
