@@ -6,7 +6,8 @@
 #
 # Worms start one after another on four LAN hosts (SMB and SSH, so that
 # some are isolated and some contained), and the operator blocks an
-# address (isolate or contain, in turn) in every cycle.  Each cycle kills
+# address (isolate or contain, in turn; every third with a TTL of an
+# hour) in every cycle.  Each cycle kills
 # the daemon with SIGKILL at a random moment (0 to 800 ms after the last
 # command, so that it lands in detections, commits and saves), and every
 # other cycle kills it once more at a random moment of its start (0 to
@@ -14,8 +15,9 @@
 # then it is started again and, once it answers, checked:
 #   - every block that "quarantinectl --json list" shows is in the kernel
 #     (an isolated host's addresses in iso4, a contained host's ports in
-#     con4 or, by MAC, conm), and every element of the kernel's blocking
-#     sets belongs to a listed host at that level (and port);
+#     con4 or, by MAC, conm), with the time to live it lists (or none),
+#     and every element of the kernel's blocking sets belongs to a listed
+#     host at that level (and port);
 #   - no block was lost: every host seen blocked before, and every block
 #     the operator was told was made, is still listed at its level or
 #     higher, and is in the kernel.
@@ -45,7 +47,7 @@ qd_daemon_start || exit 1
 # agree.  The list is read before and after the kernel and the two must
 # be the same (a detection in between means another try).
 cat >"$QD_TMP/agree.py" <<'EOF'
-import json, subprocess, sys, time
+import datetime, json, subprocess, sys, time
 
 ctl, sock, ns, expected_file = sys.argv[1:5]
 RANK = {"watch": 1, "contain": 2, "isolate": 3}
@@ -68,16 +70,29 @@ def view():
             d = json.loads(run(ctl, "-S", sock, "--json", "show", h["host"]))
             ports = {p for p in d.get("contained_ports", "").split(",") if p}
         out[h["host"]] = (h["level"], h.get("mac"), tuple(h.get("addresses", [h["host"]])),
-                          frozenset(ports))
+                          frozenset(ports), epoch(h.get("expires")))
     return out
 
 
+def epoch(ts):
+    # "2026-12-02T22:26:31.093133Z" -> seconds since the epoch; None: never
+    if not ts:
+        return None
+    ts = ts.rstrip("Z")
+    fmt = "%Y-%m-%dT%H:%M:%S.%f" if "." in ts else "%Y-%m-%dT%H:%M:%S"
+    return datetime.datetime.strptime(ts, fmt).replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
 def elem(e):
+    # (the element as a tuple of strings, seconds it has left or None)
+    left = None
     if isinstance(e, dict) and "elem" in e:
+        left = e["elem"].get("expires")
         e = e["elem"]["val"]
     if isinstance(e, dict) and "concat" in e:
-        return tuple(str(x) for x in e["concat"])
-    return (str(e),)
+        return tuple(str(x) for x in e["concat"]), left
+    return (str(e),), left
 
 
 def kernel():
@@ -87,8 +102,8 @@ def kernel():
     for o in doc["nftables"]:
         s = o.get("set")
         if s and s["name"] in ADDR_SETS | MAC_SETS:
-            sets[s["name"]] = {elem(e) for e in s.get("elem", [])}
-    return sets
+            sets[s["name"]] = dict(elem(e) for e in s.get("elem", []))
+    return sets, time.time()
 
 
 def port_of(t):
@@ -96,19 +111,34 @@ def port_of(t):
     return t[1] + "/" + t[2] if len(t) == 3 else t[1]
 
 
-def compare(v, k):
+def compare(v, k, now):
     bad = []
     by_addr, by_mac = {}, {}
-    for host, (level, mac, addrs, ports) in v.items():
+
+    # in_kernel: key is in set name, with the time to live the daemon
+    # lists (5 s of slack; none when it lists none).
+    def in_kernel(host, name, key, expires):
+        if key not in k.get(name, {}):
+            return False
+        left = k[name][key]
+        if expires is None and left is not None:
+            bad.append("%s: no TTL listed, but %s holds %s with %s s left" %
+                       (host, name, " . ".join(key), left))
+        elif expires is not None and (left is None or abs(expires - now - left) > 5):
+            bad.append("%s: %.0f s left as listed, but %s holds %s with %s" %
+                       (host, expires - now, name, " . ".join(key), left))
+        return True
+
+    for host, (level, mac, addrs, ports, _exp) in v.items():
         for a in addrs:
             by_addr.setdefault(a, []).append((host, level, ports))
         if mac:
             by_mac.setdefault(mac, []).append((host, level, ports))
     # The daemon's view in the kernel.
-    for host, (level, mac, addrs, ports) in v.items():
+    for host, (level, mac, addrs, ports, exp) in v.items():
         if level == "isolate":
             for a in addrs:
-                if (a,) not in k.get("iso6" if ":" in a else "iso4", set()):
+                if not in_kernel(host, "iso6" if ":" in a else "iso4", (a,), exp):
                     bad.append("%s: isolated, but %s is not in iso4/iso6" % (host, a))
         else:
             for p in ports:
@@ -117,10 +147,10 @@ def compare(v, k):
                 for a in addrs:
                     s = ("con6" if ":" in a else "con4") if port else \
                         ("conp6" if ":" in a else "conp4")
-                    found |= ((a, proto, port) if port else (a, proto)) in k.get(s, set())
+                    found |= in_kernel(host, s, (a, proto, port) if port else (a, proto), exp)
                 if mac:
-                    found |= ((mac, proto, port) if port else (mac, proto)) in \
-                        k.get("conm" if port else "conpm", set())
+                    found |= in_kernel(host, "conm" if port else "conpm",
+                                       (mac, proto, port) if port else (mac, proto), exp)
                 if not found:
                     bad.append("%s: contained on %s, but not in the kernel" % (host, p))
     # The kernel in the daemon's view.
@@ -140,7 +170,7 @@ def compare(v, k):
 
 for attempt in range(10):
     v1 = view()
-    k = kernel()
+    k, now = kernel()
     v2 = view()
     if v1 == v2:
         break
@@ -148,7 +178,7 @@ for attempt in range(10):
 else:
     print("the daemon's view kept changing", file=sys.stderr)
     sys.exit(1)
-bad = compare(v1, k)
+bad = compare(v1, k, now)
 with open(expected_file) as f:
     for line in f:
         host, level = line.split()
@@ -216,9 +246,11 @@ for c in $(seq 1 $CYCLES); do
 	a=10.66.1.$((100 + c))
 	level=contain
 	[ $((c % 2)) = 1 ] && level=isolate
+	ttl=()
+	[ $((c % 3)) = 0 ] && ttl=(--ttl 1h)
 	# A block the daemon said it made is one that must never be lost.
-	if qctl quarantine $a --level $level --proto tcp --ports 445,3389 --reason kill9 \
-		>/dev/null; then
+	if qctl quarantine $a --level $level --proto tcp --ports 445,3389 "${ttl[@]}" \
+		--reason kill9 >/dev/null; then
 		echo "$a $level" >>"$EXPECTED"
 		acked=$((acked + 1))
 	fi
