@@ -323,6 +323,41 @@ static bool view_isolates(const struct hostrec *rec)
 	return hostrec_isolated(rec);
 }
 
+/* act_sync(): rec, contained in our view, is isolated in the kernel. */
+static void sync_escalated(struct engine *e, struct hostrec *rec, usec_t now)
+{
+	char ab[ADDR_STRLEN];
+	struct event ev;
+
+	rec->level = LEVEL_ISOLATE;
+	if (rec->decided < LEVEL_ISOLATE)
+		rec->decided = LEVEL_ISOLATE;
+	/* A host in certification keeps that state while blocked. */
+	if (rec->state != HOST_CLEANING && rec->state != HOST_UNCLEANABLE)
+		rec->state = (uint8_t)host_state_for_level(LEVEL_ISOLATE);
+	rec->adopted = 1;
+	rec->by_uid = -1;
+	rec->changed_us = now;
+	e->dirty = ENGINE_DIRTY_NOW;
+	snprintf(rec->reason, sizeof(rec->reason), "found isolated in the kernel table");
+	hostdb_history(rec, now, HIST_ADOPT, LEVEL_ISOLATE, -1,
+		       "contained in the saved state, isolated in the kernel table");
+	log_warnx("%s: contained in the saved state but isolated in the kernel table: kept "
+		  "isolated",
+		  addr_ntop(rec->addr.family ? &rec->addr : &rec->id, ab));
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_ACTION;
+	ev.ts = now;
+	engine_event_host(e, rec, &ev);
+	ev.level = LEVEL_ISOLATE;
+	ev.by_uid = -1;
+	ev.enforced = true;
+	ev.reason = "adopted: found isolated in the kernel table";
+	if (rec->expires_us)
+		ev.ttl_s = (rec->expires_us - now) / USEC_PER_SEC;
+	output_event(e->out, &ev);
+}
+
 int act_sync(struct engine *e, usec_t now)
 {
 	static const enum nft_set blocking[] = {
@@ -395,6 +430,16 @@ int act_sync(struct engine *e, usec_t now)
 		 * by act_expire(), not restored. */
 		if (rec->expires_us && rec->expires_us <= now)
 			continue;
+		/* The kernel isolates a host we hold contained: an escalation
+		 * put in force just before a crash, its save lost (one
+		 * transaction took the containment out).  Undoing it would
+		 * free the host; it stays isolated (fail closed), with an
+		 * alert, as an adoption does.  The contain ports stay wanted,
+		 * for a deescalation. */
+		if (rec->level == LEVEL_CONTAIN && iso) {
+			sync_escalated(e, rec, now);
+			s.adopted++;
+		}
 		if (hostrec_is_machine(rec) && e->id && rec->level > LEVEL_WATCH)
 			identity_set_frozen(e->id, rec->id.b, true);
 		/* What we put in force but the kernel lacks goes back in. */
