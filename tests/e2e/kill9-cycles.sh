@@ -7,7 +7,8 @@
 # Worms start one after another on four LAN hosts (SMB and SSH, so that
 # some are isolated and some contained), and the operator blocks an
 # address (isolate or contain, in turn; every third with a TTL of an
-# hour) in every cycle.  Each cycle kills
+# hour) in every cycle, and escalates the one it contained the cycle
+# before.  Each cycle kills
 # the daemon with SIGKILL at a random moment (0 to 800 ms after the last
 # command, so that it lands in detections, commits and saves), and every
 # other cycle kills it once more at a random moment of its start (0 to
@@ -254,6 +255,12 @@ for c in $(seq 1 $CYCLES); do
 		echo "$a $level" >>"$EXPECTED"
 		acked=$((acked + 1))
 	fi
+	# And the previous cycle's contained address is escalated.
+	p=10.66.1.$((100 + c - 1))
+	if [ $((c % 2)) = 1 ] && [ $c -gt 1 ] && qctl escalate $p >/dev/null; then
+		echo "$p isolate" >>"$EXPECTED"
+		acked=$((acked + 1))
+	fi
 	ms 800
 	qd_daemon_stop KILL
 	if [ $((c % 2)) = 0 ]; then
@@ -274,7 +281,7 @@ done
 qd_fig "kill -9 cycles" "$CYCLES"
 qd_fig "kills at a random moment of a start that came before it was ready" \
 	"$in_start of $((CYCLES / 2))"
-qd_fig "operator blocks acknowledged" "$acked"
+qd_fig "operator blocks and escalations acknowledged" "$acked"
 qd_fig "blocks at the end" "$(wc -l <"$EXPECTED")"
 qd_fig "adoption events" "$(grep -c 'adopted: found in the kernel' "$QD_EVENTS")"
 qd_fig "time for the cycles" "$((($(date +%s%N) - t0) / 1000000)) ms"
