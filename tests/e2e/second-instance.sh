@@ -33,6 +33,12 @@ qd_check "quarantine $QD_INF --level isolate succeeds" qctl quarantine $QD_INF -
 qd_check "iso4 holds $QD_INF" qd_in_set iso4 $QD_INF
 qd_check "rem4 holds $QD_REM" qd_in_set rem4 $QD_REM
 qd_check "adm4 holds $QD_ADM" qd_in_set adm4 $QD_ADM
+# claimed NS: the table's name is held in test namespace NS.
+claimed() {
+	qd_in "$1" ss -xl | grep -q "@quarantined/inet/quarantined "
+}
+qd_check "the daemon holds @quarantined/inet/quarantined in its namespace" claimed gw
+qd_check "and not in another (the outside's)" qd_not claimed out
 # The second daemon's configuration has no remediation or admin networks
 # (a default configuration, say): were it to set up the table, those sets
 # would be emptied.
