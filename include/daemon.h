@@ -12,6 +12,7 @@
 #include "control.h"
 #include "engine.h"
 #include "enforce.h"
+#include "instance.h"
 #include "neighmon.h"
 #include "netmon.h"
 #include "nft.h"
@@ -48,6 +49,7 @@ struct daemon {
 	struct nft *nft;
 	struct enforcer enf;
 	struct control *ctl;
+	struct instance inst; /* the state-dir lock and the table's name */
 	struct netmon *nm;
 	struct neighmon *neigh; /* the kernel's neighbours and bridge FDBs, for identity */
 	uint64_t neigh_lost;	/* neighbour notifications lost (re-dumped) */
@@ -58,10 +60,13 @@ struct daemon {
 	char socket_path[108];
 	char state_dir[PATH_MAX];
 	struct evidence *evidence;
-	usec_t saved_mono;	/* last successful save (monotonic) */
-	usec_t save_cost_us;	/* how long it took */
-	usec_t save_alert_mono; /* last alert about a failed save */
-	bool evidence_capped;	/* alerted about the evidence cap */
+	usec_t saved_mono;	       /* last successful save (monotonic) */
+	usec_t save_cost_us;	       /* how long it took */
+	usec_t save_alert_mono;	       /* no alert about a failed save before this */
+	unsigned long save_failures;   /* failed saves since the last good one */
+	bool evidence_capped;	       /* alerted about the evidence cap */
+	uint64_t evidence_errors_told; /* evidence write errors alerted so far */
+	usec_t evidence_alert_mono;    /* no alert about them before this */
 	usec_t start_mono, start_wall;
 	uint64_t packets;
 	bool quit;

@@ -99,6 +99,7 @@ struct hostrec {
 	uint8_t want_overflow; /* more than HOST_MAX_PORTS were asked for */
 	uint8_t nk;	       /* contain ports in the kernel (k[]), keyed by id */
 	uint8_t kmac;	       /* a machine: its MAC in the isolation set (isom) */
+	uint8_t kttl_off;      /* an element's timeout in the kernel is not expires_us */
 	uint8_t naddrs;
 	uint8_t adopted; /* found in the kernel, not decided by us */
 	uint8_t merged;	 /* an address's record whose address a machine took: history only */

@@ -246,6 +246,27 @@ struct sync_ctx {
 	unsigned adopted, full, stray;
 };
 
+/* How far an element's time left may be from the record's deadline: the
+ * restore path rounds up by a second, and the kernel counts in jiffies. */
+#define SYNC_TTL_SLACK_US (2 * USEC_PER_SEC)
+
+/* Marks rec when el, one of its blocks in force, has another time to live
+ * than the record (a kill between a kernel change and its save, or a hand
+ * edit): act_sync() puts the record's back. */
+static void sync_ttl(struct sync_ctx *s, struct hostrec *rec, const struct nft_elem *el)
+{
+	usec_t left_us = el->expires_ms * 1000;
+
+	if (rec->level <= LEVEL_WATCH)
+		return; /* adopted next, with the kernel's time to live */
+	if (!rec->expires_us)
+		rec->kttl_off |= el->expires_ms != 0;
+	else if (rec->expires_us > s->now)
+		rec->kttl_off |= !el->expires_ms ||
+				 left_us + SYNC_TTL_SLACK_US < rec->expires_us - s->now ||
+				 left_us > rec->expires_us - s->now + SYNC_TTL_SLACK_US;
+}
+
 /* The record an element belongs to: by MAC for the MAC sets, by the
  * address's holder for the others; made (adopted) when there is none. */
 static struct hostrec *sync_owner(struct sync_ctx *s, const struct nft_elem *el)
@@ -286,16 +307,19 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 	switch (s->set) {
 	case NFT_SET_ISOM:
 		rec->kmac = 1;
+		sync_ttl(s, rec, el);
 		return 0;
 	case NFT_SET_ISO4:
 	case NFT_SET_ISO6:
 		i = hostrec_addr_index(rec, &el->addr);
 		if (i < 0 && hostdb_addr_add(&e->hosts, rec, &el->addr) == 0)
 			i = (int)rec->naddrs - 1;
-		if (i >= 0)
+		if (i >= 0) {
 			rec->addrs[i].kiso = 1;
-		else
+			sync_ttl(s, rec, el);
+		} else {
 			s->stray++;
+		}
 		return 0;
 	default:
 		/* Containment is keyed by the record's id: a machine by its
@@ -310,6 +334,7 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 			rec->k[rec->nk].proto = el->l4proto;
 			rec->k[rec->nk].port = el->port;
 			rec->nk++;
+			sync_ttl(s, rec, el);
 		}
 		return 0;
 	}
@@ -321,6 +346,41 @@ static bool view_isolates(const struct hostrec *rec)
 	return hostrec_isolated(rec);
 }
 
+/* act_sync(): rec, contained in our view, is isolated in the kernel. */
+static void sync_escalated(struct engine *e, struct hostrec *rec, usec_t now)
+{
+	char ab[ADDR_STRLEN];
+	struct event ev;
+
+	rec->level = LEVEL_ISOLATE;
+	if (rec->decided < LEVEL_ISOLATE)
+		rec->decided = LEVEL_ISOLATE;
+	/* A host in certification keeps that state while blocked. */
+	if (rec->state != HOST_CLEANING && rec->state != HOST_UNCLEANABLE)
+		rec->state = (uint8_t)host_state_for_level(LEVEL_ISOLATE);
+	rec->adopted = 1;
+	rec->by_uid = -1;
+	rec->changed_us = now;
+	e->dirty = ENGINE_DIRTY_NOW;
+	snprintf(rec->reason, sizeof(rec->reason), "found isolated in the kernel table");
+	hostdb_history(rec, now, HIST_ADOPT, LEVEL_ISOLATE, -1,
+		       "contained in the saved state, isolated in the kernel table");
+	log_warnx("%s: contained in the saved state but isolated in the kernel table: kept "
+		  "isolated",
+		  addr_ntop(rec->addr.family ? &rec->addr : &rec->id, ab));
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_ACTION;
+	ev.ts = now;
+	engine_event_host(e, rec, &ev);
+	ev.level = LEVEL_ISOLATE;
+	ev.by_uid = -1;
+	ev.enforced = true;
+	ev.reason = "adopted: found isolated in the kernel table";
+	if (rec->expires_us)
+		ev.ttl_s = (rec->expires_us - now) / USEC_PER_SEC;
+	output_event(e->out, &ev);
+}
+
 int act_sync(struct engine *e, usec_t now)
 {
 	static const enum nft_set blocking[] = {
@@ -329,7 +389,7 @@ int act_sync(struct engine *e, usec_t now)
 	};
 	struct sync_ctx s = {.e = e, .now = now};
 	struct act_change ch[CHUNK];
-	unsigned n = 0, repaired = 0;
+	unsigned n = 0, repaired = 0, retimed = 0;
 	int r;
 
 	if (!e->enf || !e->enf->be.list)
@@ -338,6 +398,7 @@ int act_sync(struct engine *e, usec_t now)
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
 	     rec = hostdb_next(&e->hosts, rec)) {
 		rec->kmac = 0;
+		rec->kttl_off = 0;
 		for (unsigned i = 0; i < rec->naddrs; i++)
 			rec->addrs[i].kiso = 0;
 		rec->nk = 0;
@@ -392,6 +453,16 @@ int act_sync(struct engine *e, usec_t now)
 		 * by act_expire(), not restored. */
 		if (rec->expires_us && rec->expires_us <= now)
 			continue;
+		/* The kernel isolates a host we hold contained: an escalation
+		 * put in force just before a crash, its save lost (one
+		 * transaction took the containment out).  Undoing it would
+		 * free the host; it stays isolated (fail closed), with an
+		 * alert, as an adoption does.  The contain ports stay wanted,
+		 * for a deescalation. */
+		if (rec->level == LEVEL_CONTAIN && iso) {
+			sync_escalated(e, rec, now);
+			s.adopted++;
+		}
 		if (hostrec_is_machine(rec) && e->id && rec->level > LEVEL_WATCH)
 			identity_set_frozen(e->id, rec->id.b, true);
 		/* What we put in force but the kernel lacks goes back in. */
@@ -403,25 +474,34 @@ int act_sync(struct engine *e, usec_t now)
 		} else if (rec->level == LEVEL_CONTAIN) {
 			missing = rec->nk < rec->nwant;
 		}
-		if (!missing)
+		if (!missing && !rec->kttl_off)
 			continue;
 		memset(&ch[n], 0, sizeof(ch[n]));
 		ch[n].rec = rec;
 		ch[n].level = (enum level)rec->level;
 		ch[n].ttl_s = act_ttl_left(rec, now);
 		ch[n].by_uid = rec->by_uid;
-		ch[n].reason = "restored: missing from the kernel table";
-		repaired++;
+		/* Every element again, with the record's time to live. */
+		ch[n].reset_ttl = rec->kttl_off;
+		if (missing) {
+			ch[n].reason = "restored: missing from the kernel table";
+			repaired++;
+		} else {
+			/* The same block: author, reason and deadline stay. */
+			ch[n].keep_author = true;
+			ch[n].reason = "restored: the saved time to live";
+			retimed++;
+		}
 		if (++n == CHUNK) {
 			act_apply(e, ch, n, now);
 			n = 0;
 		}
 	}
 	act_apply(e, ch, n, now);
-	if (s.adopted || repaired || s.full || s.stray)
-		log_warnx("kernel sync: %u hosts adopted, %u restored, %u not tracked (registry "
-			  "full), %u elements of no record",
-			  s.adopted, repaired, s.full, s.stray);
+	if (s.adopted || repaired || retimed || s.full || s.stray)
+		log_warnx("kernel sync: %u hosts adopted, %u restored, %u given their saved time "
+			  "to live back, %u not tracked (registry full), %u elements of no record",
+			  s.adopted, repaired, retimed, s.full, s.stray);
 	e->resync = false;
 	return 0;
 }

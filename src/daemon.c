@@ -1,11 +1,13 @@
 /* The live daemon's startup and poll loop.
  *
- * Startup, in order: output, nftables table (created or adopted, in one
- * transaction), the kernel's sets read back (adopting what is there), the
- * gateway's own addresses, capture, control socket; only then ready.  The
- * loop: packets in bursts, each burst's decisions put in force in one
- * transaction; control clients; address changes; a 100 ms timer for probe
- * timeouts, TTLs and capture retries.  On SIGTERM the table stays. */
+ * Startup, in order: the single-instance claims (state directory, table
+ * name) and the control socket, before anything is changed; output,
+ * nftables table (created or adopted, in one transaction), the kernel's
+ * sets read back (adopting what is there), the gateway's own addresses,
+ * capture; only then ready.  The loop: packets in bursts, each burst's
+ * decisions put in force in one transaction; control clients; address
+ * changes; a 100 ms timer for probe timeouts, TTLs and capture retries.
+ * On SIGTERM the table stays. */
 #include "daemon.h"
 
 #include <errno.h>
@@ -28,6 +30,7 @@
 #include "event.h"
 #include "evidence.h"
 #include "filter.h"
+#include "instance.h"
 #include "log.h"
 #include "privs.h"
 #include "state.h"
@@ -157,8 +160,17 @@ void daemon_save(struct daemon *d)
 		d->eng.dirty = 0;
 		d->saved_mono = daemon_mono_us();
 		d->save_cost_us = d->saved_mono - now;
+		/* The operator was told that saving failed: say that it works
+		 * again, and alert at once if it fails anew. */
+		if (d->save_failures) {
+			log_info("state saved again in %s after %lu failed attempts", d->state_dir,
+				 (unsigned long)d->save_failures);
+			d->save_failures = 0;
+			d->save_alert_mono = 0;
+		}
 		return;
 	}
+	d->save_failures++;
 	/* Disk full or broken: the kernel's sets still hold every block;
 	 * retried on every tick, alerted once a minute. */
 	if (now >= d->save_alert_mono) {
@@ -254,6 +266,25 @@ static void evidence_tick(struct daemon *d)
 		error_event(d, msg);
 	}
 	d->evidence_capped = st.capped;
+	/* Files that could not be written (a full or failing disk) are cut
+	 * short or removed: their hosts have less evidence or none, and the
+	 * operator must know why.  Once a minute at most, with what failed
+	 * meanwhile. */
+	if (st.write_errors > d->evidence_errors_told &&
+	    daemon_mono_us() >= d->evidence_alert_mono) {
+		char msg[PATH_MAX + 200];
+		snprintf(msg, sizeof(msg),
+			 "evidence: %llu %s not be written in full in %s/evidence (disk full "
+			 "or failing)",
+			 (unsigned long long)(st.write_errors - d->evidence_errors_told),
+			 st.write_errors - d->evidence_errors_told == 1 ? "file could"
+									: "files could",
+			 d->state_dir);
+		log_warnx("%s", msg);
+		error_event(d, msg);
+		d->evidence_errors_told = st.write_errors;
+		d->evidence_alert_mono = daemon_mono_us() + SAVE_ALERT_US;
+	}
 }
 
 static void load_state(struct daemon *d)
@@ -640,6 +671,56 @@ static int drop_privileges(struct daemon *d)
 	return 0;
 }
 
+/* The single-instance check, before anything touches the kernel, the
+ * state or the control socket: a second daemon started by mistake must
+ * leave the running one's table (its remediation and admin sets above
+ * all), saved state and socket as they are.  The state directory is
+ * locked, the table's name is claimed in this network namespace (two
+ * daemons with different state directories may name one table), and the
+ * control socket, which refuses when another daemon answers on it, is
+ * opened.  Clients that connect before the loop starts wait in the
+ * listen backlog.  Exit status, 0 when every claim holds. */
+static int claim(struct daemon *d)
+{
+	char err[512];
+	int r;
+
+	snprintf(d->state_dir, sizeof(d->state_dir), "%s",
+		 d->o->state_dir ? d->o->state_dir : d->c->state.dir);
+	if (mkdir(d->state_dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("state directory %s", d->state_dir);
+		return 1;
+	}
+	r = instance_lock_dir(&d->inst, d->state_dir, err, sizeof(err));
+	if (r < 0) {
+		log_warnx("%s%s", err, r == -EBUSY ? "; exiting, nothing changed" : "");
+		return 1;
+	}
+	/* Only an enforcing daemon writes the table (enforce.mode needs a
+	 * restart to change). */
+	if (d->mode == MODE_ENFORCE) {
+		r = instance_lock_table(
+			&d->inst, d->c->enforce.family == NFT_FAMILY_BRIDGE ? "bridge" : "inet",
+			d->c->enforce.table, err, sizeof(err));
+		if (r < 0) {
+			log_warnx("%s%s", err, r == -EBUSY ? "; exiting, nothing changed" : "");
+			return 1;
+		}
+	}
+	r = socket_path(d);
+	if (r < 0) {
+		log_warnx("control socket %s: %s", d->socket_path, strerror(-r));
+		return 1;
+	}
+	r = control_open(d->socket_path, d->c->control.group, commands_handle, d, &d->ctl, err,
+			 sizeof(err));
+	if (r < 0) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	return 0;
+}
+
 static int startup(struct daemon *d)
 {
 	char err[512];
@@ -652,6 +733,9 @@ static int startup(struct daemon *d)
 		log_warnx("signals/timer: %s", strerror(-r));
 		return 1;
 	}
+	r = claim(d);
+	if (r != 0)
+		return r;
 	if (d->c->log.events_file[0]) {
 		r = output_open_events_file(&d->out, d->c->log.events_file);
 		if (r < 0) {
@@ -690,12 +774,6 @@ static int startup(struct daemon *d)
 	}
 	d->eng.is_self = is_self;
 	d->eng.self_arg = d;
-	snprintf(d->state_dir, sizeof(d->state_dir), "%s",
-		 d->o->state_dir ? d->o->state_dir : d->c->state.dir);
-	if (mkdir(d->state_dir, 0750) < 0 && errno != EEXIST) {
-		log_warn("state directory %s", d->state_dir);
-		return 1;
-	}
 	load_state(d);
 	evidence_setup(d);
 	r = netmon_open(&d->nm);
@@ -733,17 +811,6 @@ static int startup(struct daemon *d)
 		if (!d->caps[i].cap && d->caps[i].last_error != -ENODEV &&
 		    d->caps[i].last_error != -ENETDOWN)
 			return 1;
-	}
-	r = socket_path(d);
-	if (r < 0) {
-		log_warnx("control socket %s: %s", d->socket_path, strerror(-r));
-		return 1;
-	}
-	r = control_open(d->socket_path, d->c->control.group, commands_handle, d, &d->ctl, err,
-			 sizeof(err));
-	if (r < 0) {
-		log_warnx("%s", err);
-		return 1;
 	}
 	return drop_privileges(d);
 }
@@ -836,6 +903,7 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	d->o = o;
 	d->c = c;
 	d->sigfd = d->timerfd = -1;
+	instance_init(&d->inst);
 	d->mode = (o->dry_run || c->enforce.mode == ENFORCE_ALERT) ? MODE_ALERT : MODE_ENFORCE;
 	d->start_mono = daemon_mono_us();
 	d->start_wall = daemon_wall_us();
@@ -887,6 +955,8 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	engine_fini(&d->eng);
 	nft_close(d->nft);
 	output_close(&d->out);
+	/* Last: the claims hold until everything else is closed. */
+	instance_release(&d->inst);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	if (d->timerfd >= 0)

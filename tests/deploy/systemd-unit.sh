@@ -22,6 +22,10 @@
 #   - v-late, created after the start, is captured (retried);
 #   - systemctl reload (SIGHUP) and quarantinectl reload work;
 #   - systemctl restart restores the state; systemctl stop exits 0;
+#   - started together with a stand-in for Debian's nftables.service
+#     (which runs "flush ruleset" at start and at stop; ours waits 1 s
+#     first), the daemon starts after it (After=nftables.service), so the
+#     blocks it restores are not wiped;
 #   - a usage error (exit status 2: no interface) is not restarted.
 #
 # Topology: namespace "qdu<pid>gw" (systemd, the daemon) with veth v-h1 to
@@ -159,7 +163,23 @@ cat >"$TMP/qdtest.target" <<-EOF
 	[Unit]
 	Description=quarantined unit test
 	DefaultDependencies=no
-	Wants=quarantined.service
+	Wants=nftables.service quarantined.service
+EOF
+# Debian's nftables.service, with a slow start: were the daemon not ordered
+# after it, it would be ready (table restored) before the flush.
+cat >"$TMP/nftables.service" <<-EOF
+	[Unit]
+	Description=stand-in for Debian's nftables.service
+	DefaultDependencies=no
+	Wants=network-pre.target
+	Before=network-pre.target shutdown.target
+	Conflicts=shutdown.target
+
+	[Service]
+	Type=oneshot
+	RemainAfterExit=yes
+	ExecStart=/bin/sh -c 'sleep 1; exec $(command -v nft) flush ruleset'
+	ExecStop=$(command -v nft) flush ruleset
 EOF
 cat >"$TMP/test.conf" <<-EOF
 	[Service]
@@ -179,7 +199,8 @@ cat >"$TMP/boot.sh" <<-EOF
 	set -eu
 	mount -t tmpfs -o mode=0755 tmpfs /run
 	mkdir -p /run/systemd/system/quarantined.service.d /run/qdtest
-	cp "$TMP/quarantined.service" "$TMP/qdtest.target" /run/systemd/system/
+	cp "$TMP/quarantined.service" "$TMP/nftables.service" "$TMP/qdtest.target" \\
+		/run/systemd/system/
 	cp "$TMP/test.conf" /run/systemd/system/quarantined.service.d/
 	cp "$TMP/quarantined.conf" "$TMP/sysroot/etc/passwd" "$TMP/sysroot/etc/group" /run/qdtest/
 	cp "$Q" "$QIN"
@@ -246,6 +267,8 @@ echo "== systemd $("$SYSTEMD" --version | awk 'NR == 1 { print $2 }') is PID 1 o
 # ---- start ----------------------------------------------------------------
 
 settled() {
+	# A start job waiting for nftables.service leaves the unit inactive.
+	sdctl list-jobs --no-legend 2>/dev/null | grep -q quarantined.service && return 1
 	case $(prop ActiveState) in
 	activating | deactivating | reloading | "") return 1 ;;
 	esac
@@ -334,6 +357,15 @@ listed() {
 	qctl list 2>/dev/null | grep -qE "^$H1 +isolated"
 }
 qd_check "after the restart, $H1 is still isolated (state restored)" qd_wait 10 "$H1 listed" listed
+# As at boot: the firewall's service and ours started in one transaction.
+qd_check "systemctl stop quarantined nftables (flush ruleset)" \
+	sdctl stop quarantined.service nftables.service
+qd_check "the flush at stop took the table" eval '! in_iso4'
+qd_check "systemctl start nftables quarantined, together" \
+	sdctl start nftables.service quarantined.service
+qd_check "started after nftables.service: $H1 is back in iso4 and stays (the flush came first)" \
+	eval 'in_iso4 && sleep 1.5 && in_iso4'
+qd_check "and is listed isolated" qd_wait 10 "$H1 listed" listed
 qd_check "systemctl stop quarantined" sdctl stop quarantined.service
 qd_check "stopped with exit status 0 (Result=$(prop Result), status $(prop ExecMainStatus))" \
 	test "$(prop Result) $(prop ExecMainStatus)" = "success 0"

@@ -57,6 +57,7 @@ static int fake_commit(void *arg, struct nft_op *ops, unsigned nops)
 			} else if (k < 0) {
 				f->el[f->n].set = ops[i].set;
 				f->el[f->n].e = ops[i].elems[j];
+				f->el[f->n].e.expires_ms = ops[i].elems[j].timeout_ms;
 				f->n++;
 			}
 		}
@@ -412,6 +413,139 @@ static void test_sync_adopts_and_restores(void **state)
 	assert_int_equal(x->k.n, 2);
 }
 
+/* The element of a host in iso4, or NULL. */
+static struct nft_elem *iso4_elem(struct fix *x, const char *a)
+{
+	struct nft_elem e = {.addr = A(a)};
+	int i = find(&x->k, NFT_SET_ISO4, &e);
+
+	return i < 0 ? NULL : &x->k.el[i].e;
+}
+
+/* A kill between a TTL change in the kernel and the save leaves the kernel
+ * with another time to live than the saved state.  The saved one is put
+ * back, or the kernel would drop a block that the daemon still lists (or
+ * keep one past the time it lists). */
+static void test_sync_restores_saved_ttl(void **state)
+{
+	struct fix *x = *state;
+	struct act_change c;
+	struct hostrec *p, *t, *ok;
+	struct qaddr a;
+
+	a = A("10.1.0.20");
+	p = engine_record(&x->e, &a, true, T0);
+	a = A("10.1.0.21");
+	t = engine_record(&x->e, &a, true, T0);
+	a = A("10.1.0.22");
+	ok = engine_record(&x->e, &a, true, T0);
+	assert_non_null(p);
+	assert_non_null(t);
+	assert_non_null(ok);
+	memset(&c, 0, sizeof(c));
+	c.level = LEVEL_ISOLATE;
+	c.by_uid = 0;
+	c.reason = "operator";
+	c.rec = p; /* for good */
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	c.rec = t; /* for 600 s */
+	c.ttl_s = 600;
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	c.rec = ok;
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	assert_int_equal(x->k.n, 3);
+	assert_true(t->expires_us == T0 + 600 * SEC);
+
+	/* The kernel as a later, unsaved command left it, 10 s on. */
+	iso4_elem(x, "10.1.0.20")->expires_ms = 300000;
+	iso4_elem(x, "10.1.0.21")->expires_ms = 0;
+	iso4_elem(x, "10.1.0.22")->expires_ms = 590000;
+	assert_int_equal(act_sync(&x->e, T0 + 10 * SEC), 0);
+	assert_int_equal(x->k.n, 3);
+	assert_int_equal(iso4_elem(x, "10.1.0.20")->timeout_ms, 0);
+	assert_int_equal(iso4_elem(x, "10.1.0.20")->expires_ms, 0);
+	assert_true(iso4_elem(x, "10.1.0.21")->timeout_ms >= 590000);
+	assert_true(iso4_elem(x, "10.1.0.21")->timeout_ms <= 592000);
+	/* Within the slack: left alone. */
+	assert_int_equal(iso4_elem(x, "10.1.0.22")->expires_ms, 590000);
+	/* The records keep what they were: level, deadline, author, reason. */
+	assert_int_equal(p->level, LEVEL_ISOLATE);
+	assert_true(p->expires_us == 0);
+	assert_true(t->expires_us == T0 + 600 * SEC);
+	assert_int_equal(t->by_uid, 0);
+	assert_string_equal(t->reason, "operator");
+	assert_int_equal(t->hist[t->nhist - 1].kind, HIST_ACTION);
+	/* Once right, a sync changes nothing. */
+	unsigned nhist = p->nhist;
+	assert_int_equal(act_sync(&x->e, T0 + 11 * SEC), 0);
+	assert_int_equal(p->nhist, nhist);
+	assert_int_equal(iso4_elem(x, "10.1.0.20")->timeout_ms, 0);
+}
+
+/* A kill between an escalation in the kernel (contain to isolate, one
+ * transaction) and its save: the record says contained, the kernel
+ * isolates.  The stricter is kept (fail closed), with an alert, and the
+ * record's contain ports stay for a later deescalation; a deescalation
+ * lost the same way is undone (the saved isolation goes back). */
+static void test_sync_keeps_unsaved_escalation(void **state)
+{
+	struct fix *x = *state;
+	struct act_change c;
+	struct nft_elem e;
+	struct hostrec *r, *d;
+	struct qaddr a;
+
+	a = A("10.1.0.30");
+	r = engine_record(&x->e, &a, true, T0);
+	a = A("10.1.0.31");
+	d = engine_record(&x->e, &a, true, T0);
+	assert_non_null(r);
+	assert_non_null(d);
+	r->want[0] = (struct hport){.proto = IPPROTO_TCP, .port = 22};
+	r->nwant = 1;
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = LEVEL_CONTAIN;
+	c.by_uid = 0;
+	c.reason = "operator";
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	c.rec = d;
+	c.level = LEVEL_ISOLATE;
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	assert_int_equal(x->k.n, 2);
+
+	/* In the kernel: 10.1.0.30 escalated, 10.1.0.31 deescalated to tcp/22;
+	 * neither saved. */
+	x->k.n = 0;
+	memset(&e, 0, sizeof(e));
+	e.addr = A("10.1.0.30");
+	x->k.el[x->k.n].set = NFT_SET_ISO4;
+	x->k.el[x->k.n++].e = e;
+	e.addr = A("10.1.0.31");
+	e.l4proto = IPPROTO_TCP;
+	e.port = 22;
+	x->k.el[x->k.n].set = NFT_SET_CON4;
+	x->k.el[x->k.n++].e = e;
+	assert_int_equal(act_sync(&x->e, T0 + SEC), 0);
+
+	assert_int_equal(r->level, LEVEL_ISOLATE);
+	assert_int_equal(r->state, HOST_ISOLATED);
+	assert_int_equal(r->nwant, 1);
+	assert_int_equal(r->hist[r->nhist - 1].kind, HIST_ADOPT);
+	assert_int_equal(count_events(x, "adopted"), 1);
+	assert_non_null(iso4_elem(x, "10.1.0.30"));
+	assert_int_equal(d->level, LEVEL_ISOLATE);
+	assert_non_null(iso4_elem(x, "10.1.0.31"));
+	/* Nothing else: no containment of either is left. */
+	assert_int_equal(x->k.n, 2);
+	assert_int_equal(r->nk, 0);
+	assert_int_equal(d->nk, 0);
+	/* And a sync after that changes nothing. */
+	assert_int_equal(act_sync(&x->e, T0 + 2 * SEC), 0);
+	assert_int_equal(x->k.n, 2);
+	assert_int_equal(count_events(x, "adopted"), 1);
+}
+
 static void test_never_block_not_enforced(void **state)
 {
 	struct fix *x = *state;
@@ -435,6 +569,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recurrence_raises_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certification_keeps_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_adopts_and_restores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_restores_saved_ttl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_keeps_unsaved_escalation, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_not_enforced, setup, teardown),
 	};
 
