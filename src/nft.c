@@ -216,6 +216,11 @@ int nft_fd(const struct nft *n)
 	return mnl_socket_get_fd(n->nl);
 }
 
+uint32_t nft_portid(const struct nft *n)
+{
+	return n->portid;
+}
+
 /* ---- a transaction under construction ---- */
 
 struct txn {
@@ -936,11 +941,13 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 		return r;
 	}
 	/* Table: created, or left as it is (no NLM_F_EXCL).  No owner flag:
-	 * it must outlive the daemon. */
+	 * it must outlive the daemon.  Flags 0 wake a table that was made
+	 * dormant from outside (nft add table ... { flags dormant; }). */
 	{
 		struct nftnl_table *tb = nftnl_table_alloc();
 		nftnl_table_set_str(tb, NFTNL_TABLE_NAME, n->p.table);
 		nftnl_table_set_u32(tb, NFTNL_TABLE_FAMILY, (uint32_t)n->p.family);
+		nftnl_table_set_u32(tb, NFTNL_TABLE_FLAGS, 0);
 		nlh = txn_msg(&t, NFT_MSG_NEWTABLE, NLM_F_CREATE);
 		nftnl_table_nlmsg_build_payload(nlh, tb);
 		nftnl_table_free(tb);
