@@ -32,8 +32,9 @@
 #define NFTMON_SETS   0x04u /* a set was deleted or added */
 #define NFTMON_ELEMS  0x08u /* elements were deleted or added (see .sets) */
 #define NFTMON_LOST   0x10u /* notifications were lost: anything may have changed */
+#define NFTMON_CHECK  0x20u /* a full check asked for (repair.h: the end of a hold) */
 /* What needs the table rebuilt rather than its sets read back. */
-#define NFTMON_STRUCTURE (NFTMON_TABLE | NFTMON_CHAINS | NFTMON_SETS | NFTMON_LOST)
+#define NFTMON_STRUCTURE (NFTMON_TABLE | NFTMON_CHAINS | NFTMON_SETS | NFTMON_LOST | NFTMON_CHECK)
 
 struct nftmon_change {
 	unsigned what;	   /* NFTMON_* */

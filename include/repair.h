@@ -40,7 +40,7 @@
 
 #define REPAIR_DEBOUNCE_MS  200
 #define REPAIR_MAXWAIT_MS   1000
-#define REPAIR_BURST	    5
+#define REPAIR_BURST	    10
 #define REPAIR_WINDOW_S	    60
 #define REPAIR_HOLD_MIN_S   60
 #define REPAIR_HOLD_MAX_S   900
@@ -87,8 +87,8 @@ usec_t repair_next(const struct repair *r);
 enum repair_verdict repair_check(struct repair *r, usec_t now, struct nftmon_change *ret);
 
 /* Ends a hold now and asks for a full check at the next repair_check()
- * (an operator's reload).  No effect when not holding. */
-void repair_resume(struct repair *r, usec_t now);
+ * (an operator's reload): true.  False, with no effect, when not holding. */
+bool repair_resume(struct repair *r, usec_t now);
 
 /* ---- the daemon's side ---- */
 

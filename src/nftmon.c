@@ -180,6 +180,8 @@ void nftmon_describe(const struct nftmon_change *c, char *buf, size_t len)
 		buf[0] = '\0';
 	if (c->what & NFTMON_LOST)
 		PUT("notifications lost (anything may have changed)");
+	if (c->what & NFTMON_CHECK)
+		PUT("%sa full check after a hold", n ? ", " : "");
 	if (c->what & NFTMON_TABLE)
 		PUT("%stable %s", n ? ", " : "", c->table_deleted ? "deleted" : "changed");
 	if (c->what & NFTMON_CHAINS)

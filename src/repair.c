@@ -97,16 +97,17 @@ enum repair_verdict repair_check(struct repair *r, usec_t now, struct nftmon_cha
 	return REPAIR_RUN;
 }
 
-void repair_resume(struct repair *r, usec_t now)
+bool repair_resume(struct repair *r, usec_t now)
 {
 	if (!r->hold_until)
-		return;
+		return false;
 	r->hold_ended = now;
 	r->hold_until = 0;
 	r->nhist = r->hnext = 0;
 	/* What happened during the hold is known only in part: check all. */
-	r->pend.what |= NFTMON_LOST;
+	r->pend.what |= NFTMON_CHECK;
 	r->first_us = r->last_us = now - MS(REPAIR_MAXWAIT_MS);
+	return true;
 }
 
 /* ---- the daemon's side ---- */
