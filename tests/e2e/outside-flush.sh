@@ -18,7 +18,8 @@
 # alert names what was repaired, and the blocked hosts stay blocked
 # (traffic).  Then 6: a flush every 100 ms for 15 s ends with the daemon
 # stopping its repairs with an alert, using little CPU, and a reload
-# resumes them.
+# resumes them.  7: with 10,000 more addresses isolated, the ruleset and
+# then iso4 alone are flushed: how long the repair of a large table takes.
 # Needs root; exit 77 (skipped) otherwise.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -26,8 +27,10 @@ qd_init "$@"
 
 BOUND=5 # seconds from a change to the table being back
 
-qd_say "topology and quarantined"
+qd_say "topology and quarantined (10.80.0.0/16 protected too, for part 7)"
 qd_topology || exit 1
+qd_config
+qd_config_net 'protected = [ "10.66.1.0/24", "10.66.2.0/24", "10.80.0.0/16" ];' || exit 1
 qd_daemon_start || exit 1
 qd_check "isolate $QD_INF" qctl quarantine $QD_INF --level isolate --reason e2e
 qd_check "contain $QD_BEN on tcp/8080" \
@@ -179,4 +182,27 @@ qd_mark
 start
 qd_check "reload succeeds" qctl reload
 repaired "reload after the hold" "table recreated" "iso4 refilled with 1 element"
+
+qd_say "7. 10,000 more addresses isolated: flush ruleset, then flush set iso4"
+for a in $(seq 0 39); do
+	for b in $(seq 1 250); do
+		echo "10.80.$a.$b"
+	done
+done >"$QD_TMP/bulk.txt"
+qctl quarantine --from "$QD_TMP/bulk.txt" --reason bulk >/dev/null || exit 1
+# iso4_count: the addresses in iso4.
+iso4_count() {
+	qd_in gw nft list set inet quarantined iso4 2>/dev/null | grep -oE '10\.(66|80)\.[0-9.]+' | wc -l
+}
+qd_check "iso4 holds 10,001 addresses" test "$(iso4_count)" = 10001
+qd_mark
+start
+qd_in gw nft flush ruleset
+repaired "flush ruleset, 10,001 blocked" "table recreated" "iso4 refilled with 10001 elements"
+qd_check "iso4 holds 10,001 addresses again" test "$(iso4_count)" = 10001
+qd_mark
+start
+qd_in gw nft flush set inet quarantined iso4
+repaired "flush set iso4, 10,001 elements" "iso4 refilled with 10001 elements"
+qd_check "iso4 holds 10,001 addresses again" test "$(iso4_count)" = 10001
 qd_done

@@ -309,6 +309,15 @@ static void test_live(void **state)
 	assert_int_equal(nft_setup(n, NULL, NULL, err, sizeof(err)), 0);
 	drain(m, &c, 100);
 	assert_int_equal(c.what, 0);
+	/* Made dormant from outside: a change of the table, which
+	 * nft_setup() undoes. */
+	assert_int_equal(sh("nft add table inet quarantined '{ flags dormant; }'"), 0);
+	drain(m, &c, 100);
+	assert_int_equal(c.what, NFTMON_TABLE);
+	assert_false(c.table_deleted);
+	assert_int_equal(sh("nft list table inet quarantined | grep -q dormant"), 0);
+	assert_int_equal(nft_setup(n, NULL, NULL, err, sizeof(err)), 0);
+	assert_true(sh("nft list table inet quarantined | grep -q dormant") != 0);
 	nftmon_close(m);
 	nft_close(n);
 }
