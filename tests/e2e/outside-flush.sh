@@ -20,16 +20,30 @@
 # stopping its repairs with an alert, using little CPU, and a reload
 # resumes them.  7: with 10,000 more addresses isolated, the ruleset and
 # then iso4 alone are flushed: how long the repair of a large table takes.
-# Needs root; exit 77 (skipped) otherwise.
+# QD_FAMILY=bridge in the environment runs it all with enforce.family =
+# "bridge"; inet otherwise.  Needs root; exit 77 (skipped) otherwise.
 set -u
 . "$(dirname "$0")/lib.sh"
 qd_init "$@"
+QD_FAMILY=${QD_FAMILY:-inet}
+case $QD_FAMILY in
+inet | bridge) ;;
+*) echo "QD_FAMILY must be inet or bridge, not $QD_FAMILY" >&2; exit 1 ;;
+esac
 
 BOUND=5 # seconds from a change to the table being back
 
-qd_say "topology and quarantined (10.80.0.0/16 protected too, for part 7)"
+qd_say "topology and quarantined (table $QD_FAMILY quarantined; 10.80.0.0/16 protected too, for part 7)"
 qd_topology || exit 1
-qd_config
+if [ "$QD_FAMILY" = bridge ]; then
+	# Only the bridge table filters (see bridge-family.sh).
+	if qd_in gw test -e /proc/sys/net/bridge/bridge-nf-call-iptables; then
+		qd_sysctl gw net/bridge/bridge-nf-call-iptables 0
+	fi
+	qd_config 'enforce: { family = "bridge"; };'
+else
+	qd_config
+fi
 qd_config_net 'protected = [ "10.66.1.0/24", "10.66.2.0/24", "10.80.0.0/16" ];' || exit 1
 qd_daemon_start || exit 1
 qd_check "isolate $QD_INF" qctl quarantine $QD_INF --level isolate --reason e2e
@@ -47,9 +61,9 @@ qd_check "$QD_BEN still reaches $QD_WEB:80" qd_connect ben $QD_WEB 80
 # intact: the whole table as the daemon made it.
 intact() {
 	qd_in_set iso4 $QD_INF && qd_in_set isom "$INF_MAC" && qd_in_set conm "$BEN_MAC" &&
-		qd_in gw nft list chain inet quarantined forward 2>/dev/null | grep -q '@iso4' &&
-		qd_in gw nft list chain inet quarantined input 2>/dev/null | grep -q '@iso4' &&
-		qd_in gw nft list set inet quarantined rem4 2>/dev/null | grep -qF $QD_REM
+		qd_in gw nft list chain "$QD_FAMILY" quarantined forward 2>/dev/null | grep -q '@iso4' &&
+		qd_in gw nft list chain "$QD_FAMILY" quarantined input 2>/dev/null | grep -q '@iso4' &&
+		qd_in gw nft list set "$QD_FAMILY" quarantined rem4 2>/dev/null | grep -qF $QD_REM
 }
 
 # alert TEXT: an error event after the last qd_mark whose message holds TEXT.
@@ -120,20 +134,20 @@ qd_check "the other tool's table stays" qd_in gw nft list table inet filter >/de
 qd_say "3. one element deleted by hand"
 qd_mark
 start
-qd_in gw nft delete element inet quarantined iso4 "{ $QD_INF }"
+qd_in gw nft delete element "$QD_FAMILY" quarantined iso4 "{ $QD_INF }"
 repaired "delete element" "iso4 refilled with 1 element"
 qd_check "delete element: the table was not rebuilt" qd_not alert "table recreated"
 
 qd_say "4. a set flushed"
 qd_mark
 start
-qd_in gw nft flush set inet quarantined conm
+qd_in gw nft flush set "$QD_FAMILY" quarantined conm
 repaired "flush set conm" "conm refilled with 1 element"
 
 qd_say "5. the rules of a chain flushed"
 qd_mark
 start
-qd_in gw nft flush chain inet quarantined forward
+qd_in gw nft flush chain "$QD_FAMILY" quarantined forward
 repaired "flush chain forward" "chains rewritten"
 
 qd_say "6. a flush every 100 ms for 15 s: the daemon stops repairing"
@@ -192,7 +206,7 @@ done >"$QD_TMP/bulk.txt"
 qctl quarantine --from "$QD_TMP/bulk.txt" --reason bulk >/dev/null || exit 1
 # iso4_count: the addresses in iso4.
 iso4_count() {
-	qd_in gw nft list set inet quarantined iso4 2>/dev/null | grep -oE '10\.(66|80)\.[0-9.]+' | wc -l
+	qd_in gw nft list set "$QD_FAMILY" quarantined iso4 2>/dev/null | grep -oE '10\.(66|80)\.[0-9.]+' | wc -l
 }
 qd_check "iso4 holds 10,001 addresses" test "$(iso4_count)" = 10001
 qd_mark
@@ -202,7 +216,7 @@ repaired "flush ruleset, 10,001 blocked" "table recreated" "iso4 refilled with 1
 qd_check "iso4 holds 10,001 addresses again" test "$(iso4_count)" = 10001
 qd_mark
 start
-qd_in gw nft flush set inet quarantined iso4
+qd_in gw nft flush set "$QD_FAMILY" quarantined iso4
 repaired "flush set iso4, 10,001 elements" "iso4 refilled with 10001 elements"
 qd_check "iso4 holds 10,001 addresses again" test "$(iso4_count)" = 10001
 qd_done
