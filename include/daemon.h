@@ -16,7 +16,9 @@
 #include "neighmon.h"
 #include "netmon.h"
 #include "nft.h"
+#include "nftmon.h"
 #include "output.h"
+#include "repair.h"
 
 struct daemon_opts {
 	const char *interfaces[CONF_MAX_IFACES]; /* -i, overriding capture.interfaces */
@@ -47,6 +49,8 @@ struct daemon {
 	struct output out;
 	struct engine eng;
 	struct nft *nft;
+	struct nftmon *mon; /* outside changes of the table (enforce mode) */
+	struct repair rep;  /* and their repair */
 	struct enforcer enf;
 	struct control *ctl;
 	struct instance inst; /* the state-dir lock and the table's name */

@@ -112,6 +112,9 @@ struct nft;
 int nft_open(const struct nft_params *p, struct nft **ret);
 void nft_close(struct nft *n); /* NULL is a no-op */
 int nft_fd(const struct nft *n);
+/* The socket's netlink port id: the nlmsg_pid of the kernel's
+ * notifications about our own transactions (nftmon.h). */
+uint32_t nft_portid(const struct nft *n);
 
 /* Creates the table, sets and chains, or adopts them when they exist, in
  * one transaction: the isolation and containment sets keep their elements;

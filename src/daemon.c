@@ -6,8 +6,9 @@
  * sets read back (adopting what is there), the gateway's own addresses,
  * capture; only then ready.  The loop: packets in bursts, each burst's
  * decisions put in force in one transaction; control clients; address
- * changes; a 100 ms timer for probe timeouts, TTLs and capture retries.
- * On SIGTERM the table stays. */
+ * changes; outside changes of the table (repair.h); a 100 ms timer for
+ * probe timeouts, TTLs, repairs and capture retries.  On SIGTERM the
+ * table stays. */
 #include "daemon.h"
 
 #include <errno.h>
@@ -47,7 +48,7 @@
  * flagged. */
 #define EVIDENCE_RING	65536
 #define EVIDENCE_FOLLOW 1000
-#define MAX_POLLFDS	(CONF_MAX_IFACES + 5 + CONTROL_MAX_CLIENTS + 1)
+#define MAX_POLLFDS	(CONF_MAX_IFACES + 6 + CONTROL_MAX_CLIENTS + 1)
 
 usec_t daemon_wall_us(void)
 {
@@ -471,6 +472,23 @@ static unsigned release_never_block(struct daemon *d)
 	return total;
 }
 
+/* Outside changes of the table are repaired when due (repair.h). */
+static void repair_due(struct daemon *d, usec_t mono)
+{
+	struct repair_env env = {
+		.nft = d->nft,
+		.eng = &d->eng,
+		.remediation = &d->c->networks.remediation,
+		.admin = &d->c->networks.admin,
+		.out = &d->out,
+		.family = d->c->enforce.family == NFT_FAMILY_BRIDGE ? "bridge" : "inet",
+		.table = d->c->enforce.table,
+	};
+
+	if (d->mon)
+		repair_tick(&d->rep, &env, mono, daemon_wall_us());
+}
+
 int daemon_reload(struct daemon *d, char *msg, size_t msglen, struct ctl_out *out)
 {
 	struct conf_diags diags;
@@ -514,6 +532,11 @@ int daemon_reload(struct daemon *d, char *msg, size_t msglen, struct ctl_out *ou
 		snprintf(msg, msglen, "reload refused: capture filter: %s", strerror(-r));
 		goto refuse_loaded;
 	}
+	/* An operator's reload also ends a hold on repairs of the table
+	 * (repair.h), and the table is repaired first: the new networks go
+	 * into it. */
+	if (repair_resume(&d->rep, daemon_mono_us()))
+		repair_due(d, daemon_mono_us());
 	/* The kernel first: the remediation and admin sets, atomically. */
 	if (d->nft) {
 		r = nft_set_networks(d->nft, &nc->networks.remediation, &nc->networks.admin, err,
@@ -613,6 +636,7 @@ static void on_tick(struct daemon *d)
 	neigh_read(d);
 	evidence_tick(d);
 	maybe_save(d, true);
+	repair_due(d, mono);
 	if (d->eng.resync) {
 		int r = act_sync(&d->eng, daemon_wall_us());
 		if (r < 0)
@@ -758,6 +782,17 @@ static int startup(struct daemon *d)
 				  r == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 			return 1;
 		}
+		/* Outside changes are watched from before the table is set
+		 * up: none made after it can be missed. */
+		struct nftmon_filter mf = {.family = (uint8_t)np.family,
+					   .own_portid = nft_portid(d->nft)};
+		snprintf(mf.table, sizeof(mf.table), "%s", np.table);
+		repair_init(&d->rep);
+		r = nftmon_open(&mf, &d->mon);
+		if (r < 0) {
+			log_warnx("netlink (nftables notifications): %s", strerror(-r));
+			return 1;
+		}
 		r = nft_setup(d->nft, &d->c->networks.remediation, &d->c->networks.admin, err,
 			      sizeof(err));
 		if (r < 0) {
@@ -822,7 +857,7 @@ static void loop(struct daemon *d)
 
 	while (!d->quit) {
 		unsigned n = 0, nctl;
-		int nm_i, nb_i, sig_i, tim_i, ctl_i, timeout;
+		int nm_i, nb_i, mon_i = -1, sig_i, tim_i, ctl_i, timeout;
 
 		for (unsigned i = 0; i < d->ncaps; i++) {
 			capidx[i] = -1;
@@ -836,6 +871,10 @@ static void loop(struct daemon *d)
 		fds[n++] = (struct pollfd){.fd = netmon_fd(d->nm), .events = POLLIN};
 		nb_i = (int)n;
 		fds[n++] = (struct pollfd){.fd = neighmon_fd(d->neigh), .events = POLLIN};
+		if (d->mon) {
+			mon_i = (int)n;
+			fds[n++] = (struct pollfd){.fd = nftmon_fd(d->mon), .events = POLLIN};
+		}
 		sig_i = (int)n;
 		fds[n++] = (struct pollfd){.fd = d->sigfd, .events = POLLIN};
 		tim_i = (int)n;
@@ -878,6 +917,11 @@ static void loop(struct daemon *d)
 		}
 		if (fds[nb_i].revents & POLLIN)
 			neigh_read(d);
+		if (mon_i >= 0 && (fds[mon_i].revents & POLLIN)) {
+			int r = repair_read(&d->rep, d->mon, daemon_mono_us());
+			if (r < 0)
+				log_warnx("nftables notifications: %s", strerror(-r));
+		}
 		if (fds[sig_i].revents & POLLIN)
 			handle_signals(d);
 		if (fds[tim_i].revents & POLLIN)
@@ -953,6 +997,7 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	neighmon_close(d->neigh);
 	evidence_free(d->evidence);
 	engine_fini(&d->eng);
+	nftmon_close(d->mon);
 	nft_close(d->nft);
 	output_close(&d->out);
 	/* Last: the claims hold until everything else is closed. */

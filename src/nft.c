@@ -324,6 +324,11 @@ static void nl_drain(struct nft *n)
 	n->unsynced = false;
 }
 
+uint32_t nft_portid(const struct nft *n)
+{
+	return n->portid;
+}
+
 /* ---- a transaction under construction ---- */
 
 /* libnftnl's batch: a message is written at the end of the current page,
@@ -1202,7 +1207,8 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 		return r;
 	}
 	/* Table: created, or left as it is (no NLM_F_EXCL).  No owner flag:
-	 * it must outlive the daemon. */
+	 * it must outlive the daemon.  Flags 0 wake a table that was made
+	 * dormant from outside (nft add table ... { flags dormant; }). */
 	{
 		struct nftnl_table *tb = nftnl_table_alloc();
 
@@ -1210,6 +1216,7 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 			txn_fail(&t, -ENOMEM);
 		} else {
 			nftnl_table_set_u32(tb, NFTNL_TABLE_FAMILY, (uint32_t)n->p.family);
+			nftnl_table_set_u32(tb, NFTNL_TABLE_FLAGS, 0);
 			nlh = txn_msg(&t, NFT_MSG_NEWTABLE, NLM_F_CREATE);
 			nftnl_table_nlmsg_build_payload(nlh, tb);
 			txn_next(&t);
