@@ -128,6 +128,12 @@ unsigned engine_machine_addresses(const struct engine *e, const struct hostrec *
  * to rec's machine. */
 void engine_host_facts(struct engine *e, const struct hostrec *rec, bool unverified,
 		       struct host_facts *ret);
+/* Why rec may never be blocked (a static text for events and history),
+ * or NULL when it may be: policy_never_reason() for an address's record;
+ * for a machine, one of the gateway's own MACs, a router or relay, or a
+ * machine holding a never-block or own address.  Every decision asks
+ * this (engine_host_facts()), and so does a restore (act_sync()). */
+const char *engine_never_reason(struct engine *e, const struct hostrec *rec);
 /* The inventory entry of rec: its MAC's, else its address's. */
 const struct inv_entry *engine_inventory(const struct engine *e, const struct hostrec *rec);
 /* Fills an event's host, mac and inventory from rec. */

@@ -88,6 +88,49 @@ bool engine_no_mac(const struct engine *e, const struct hostrec *rec)
 	return false;
 }
 
+static bool link_local(const struct qaddr *a)
+{
+	if (a->family == AF_INET)
+		return a->b[0] == 169 && a->b[1] == 254;
+	return a->family == AF_INET6 && a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80;
+}
+
+const char *engine_never_reason(struct engine *e, const struct hostrec *rec)
+{
+	struct qaddr v[HOST_MAX_ADDRS];
+	bool inside = false, routable = false;
+	unsigned n, f;
+
+	if (!hostrec_is_machine(rec))
+		return policy_never_reason(&e->pol, &rec->addr, self(e, &rec->addr));
+	/* Never block by MAC a machine that holds a never-block or own
+	 * address, nor a router or relay (a MAC block takes every address
+	 * behind it).  An address of it outside the protected networks (a
+	 * link-local one, say) does not shield it; but a machine all of
+	 * whose addresses are outside them (they were narrowed) is none of
+	 * ours, as its address's record would be. */
+	f = e->id ? identity_machine(e->id, rec->id.b) : 0;
+	if (f & IDM_SELF)
+		return "one of the gateway's own MACs";
+	if (f & (IDM_ROUTER | IDM_RELAY))
+		return "a router or relay";
+	n = engine_machine_addresses(e, rec, v, ARRAY_SIZE(v));
+	for (unsigned i = 0; i < n; i++) {
+		bool is_self = self(e, &v[i]);
+
+		if (policy_never_listed(&e->pol, &v[i], is_self))
+			return is_self ? "a machine holding one of the gateway's own addresses"
+				       : "a machine holding an address on the never-block list";
+		/* Link-local addresses say nothing: every IPv6 host has one. */
+		if (link_local(&v[i]))
+			continue;
+		routable = true;
+		if (prefix_list_contains(&e->c->networks.protected_, &v[i]))
+			inside = true;
+	}
+	return routable && !inside ? "a machine with no address in the protected networks" : NULL;
+}
+
 void engine_host_facts(struct engine *e, const struct hostrec *rec, bool unverified,
 		       struct host_facts *ret)
 {
@@ -98,24 +141,7 @@ void engine_host_facts(struct engine *e, const struct hostrec *rec, bool unverif
 	/* Offline nothing is enforced: the cap would only hide what the
 	 * detection is worth. */
 	ret->unverified = unverified && e->mode != MODE_OFFLINE;
-	if (!hostrec_is_machine(rec)) {
-		ret->never = policy_never_block(&e->pol, &rec->addr, self(e, &rec->addr));
-		return;
-	}
-	/* Never block by MAC a machine that holds a never-block or own
-	 * address, nor a router or relay (a MAC block takes every address
-	 * behind it). */
-	if (e->id && (identity_machine(e->id, rec->id.b) & (IDM_ROUTER | IDM_RELAY | IDM_SELF))) {
-		ret->never = true;
-		return;
-	}
-	{
-		struct qaddr v[HOST_MAX_ADDRS];
-		unsigned n = engine_machine_addresses(e, rec, v, ARRAY_SIZE(v));
-
-		for (unsigned i = 0; i < n && !ret->never; i++)
-			ret->never = policy_never_listed(&e->pol, &v[i], self(e, &v[i]));
-	}
+	ret->never = engine_never_reason(e, rec) != NULL;
 }
 
 static void queue_refresh(struct engine *e, struct hostrec *rec)

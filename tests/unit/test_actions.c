@@ -318,6 +318,99 @@ static void test_sync_adopts_and_restores(void **state)
 	assert_int_equal(x->k.n, 2);
 }
 
+/* The gateway's own addresses in these tests: 10.1.0.1 and 10.1.0.2. */
+static bool self_is_gw(void *arg, const struct qaddr *a)
+{
+	struct qaddr gw1 = A("10.1.0.1"), gw2 = A("10.1.0.2");
+
+	(void)arg;
+	return addr_eq(a, &gw1) || addr_eq(a, &gw2);
+}
+
+/* A saved block as state_load() leaves it: the level and state in force,
+ * nothing of the kernel's view yet. */
+static void saved_block(struct fix *x, const char *a)
+{
+	struct qaddr q = A(a);
+	struct hostrec *r = hostdb_get(&x->e.hosts, &q);
+
+	assert_non_null(r);
+	r->level = r->decided = LEVEL_ISOLATE;
+	r->state = HOST_ISOLATED;
+	r->changed_us = T0 - 60 * SEC;
+	hostdb_settle(&x->e.hosts, r);
+}
+
+static void kernel_iso4(struct fix *x, const char *a)
+{
+	x->k.el[x->k.n].set = NFT_SET_ISO4;
+	x->k.el[x->k.n].e.addr = A(a);
+	x->k.n++;
+}
+
+static bool in_kernel(const struct fix *x, const char *a)
+{
+	struct qaddr q = A(a);
+
+	for (unsigned i = 0; i < x->k.n; i++)
+		if (addr_eq(&x->k.el[i].e.addr, &q))
+			return true;
+	return false;
+}
+
+/* What is restored or adopted at start goes through policy: a saved block
+ * (in the kernel or not) or a kernel element of a host that may not be
+ * blocked now is released and taken out of the kernel, with a release
+ * event that says why; the others are restored or adopted as before. */
+static void test_sync_applies_policy(void **state)
+{
+	struct fix *x = *state;
+	const char *gone[] = {"10.1.0.30", "10.1.0.31", "10.1.0.1", "10.1.0.2", "192.0.2.7"};
+	struct qaddr nb = A("10.1.0.30");
+	struct hostrec *r;
+
+	x->e.is_self = self_is_gw;
+	/* Put on the never-block list since the blocks were saved. */
+	assert_int_equal(policy_allow(&x->e.pol, &nb, 31), 0);
+	saved_block(x, "10.1.0.30");
+	kernel_iso4(x, "10.1.0.30");
+	kernel_iso4(x, "10.1.0.31"); /* by hand, unknown */
+	saved_block(x, "10.1.0.1");  /* own address, not in the kernel */
+	kernel_iso4(x, "10.1.0.2");  /* own address, by hand */
+	saved_block(x, "192.0.2.7"); /* outside the protected networks */
+	kernel_iso4(x, "192.0.2.7");
+	saved_block(x, "10.1.0.40"); /* blockable, missing from the kernel */
+	kernel_iso4(x, "10.1.0.41"); /* blockable, by hand: adopted */
+
+	assert_int_equal(act_sync(&x->e, T0), 0);
+
+	assert_int_equal(x->k.n, 2);
+	assert_true(in_kernel(x, "10.1.0.40"));
+	assert_true(in_kernel(x, "10.1.0.41"));
+	assert_true(hostrec_isolated(host(x, "10.1.0.40")));
+	assert_true(host(x, "10.1.0.41")->adopted);
+	for (unsigned i = 0; i < ARRAY_SIZE(gone); i++) {
+		r = host(x, gone[i]);
+		assert_non_null(r);
+		assert_int_equal(r->level, LEVEL_NONE);
+		assert_int_equal(r->state, HOST_RELEASED);
+		assert_false(r->adopted);
+		assert_false(hostrec_isolated(r));
+		assert_int_equal(r->hist[r->nhist - 1].kind, HIST_RELEASE);
+		assert_non_null(strstr(r->hist[r->nhist - 1].text, "not restored: "));
+	}
+	assert_int_equal(count_events(x, "\"event\":\"release\""), 5);
+	assert_int_equal(count_events(x, "not restored: on the never-block list"), 2);
+	assert_int_equal(count_events(x, "not restored: one of the gateway's own addresses"), 2);
+	assert_int_equal(count_events(x, "not restored: outside the protected networks"), 1);
+	assert_int_equal(count_events(x, "adopted"), 1);
+
+	/* A second reading changes nothing. */
+	assert_int_equal(act_sync(&x->e, T0 + SEC), 0);
+	assert_int_equal(x->k.n, 2);
+	assert_int_equal(count_events(x, "\"event\":\"release\""), 5);
+}
+
 static void test_never_block_not_enforced(void **state)
 {
 	struct fix *x = *state;
@@ -337,6 +430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recurrence_raises_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certification_keeps_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_adopts_and_restores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_applies_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_not_enforced, setup, teardown),
 	};
 
