@@ -72,7 +72,7 @@ struct hist {
 	uint8_t kind;  /* enum hist_kind */
 	uint8_t level; /* the level decided or put in force */
 	uint8_t state; /* the host's state after it */
-	int32_t uid;   /* -1: automatic */
+	long uid;      /* -1: automatic; else a uid_t, whole (as hostrec.by_uid) */
 	char text[60];
 };
 

@@ -416,8 +416,12 @@ int act_sync(struct engine *e, usec_t now)
 		memset(&ch[n], 0, sizeof(ch[n]));
 		ch[n].rec = rec;
 		ch[n].level = (enum level)rec->level;
+		/* Within the longest TTL even when the clock went back since
+		 * the deadline was set. */
 		ch[n].ttl_s =
-			rec->expires_us > now ? (rec->expires_us - now) / USEC_PER_SEC + 1 : 0;
+			rec->expires_us > now
+				? MIN((rec->expires_us - now) / USEC_PER_SEC + 1, QD_TTL_MAX_S)
+				: 0;
 		ch[n].by_uid = rec->by_uid;
 		ch[n].reason = "restored: missing from the kernel table";
 		repaired++;

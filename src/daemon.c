@@ -256,14 +256,47 @@ static void evidence_tick(struct daemon *d)
 	d->evidence_capped = st.capped;
 }
 
+/* Records of the saved state skipped at start: each is alerted, up to
+ * LOAD_ALERTS of them; the rest are counted in the summary. */
+#define LOAD_ALERTS 32
+
+struct load_alerts {
+	struct daemon *d;
+	unsigned n;
+};
+
+static void on_skipped(void *arg, const char *msg)
+{
+	struct load_alerts *a = arg;
+	char buf[600];
+
+	if (a->n++ >= LOAD_ALERTS)
+		return;
+	snprintf(buf, sizeof(buf), "saved state: %s", msg);
+	log_warnx("%s", buf);
+	error_event(a->d, buf);
+}
+
 static void load_state(struct daemon *d)
 {
 	char err[600];
-	int r = state_load(&d->eng, d->state_dir, err, sizeof(err));
+	struct load_alerts alerts = {.d = d};
+	int r = state_load(&d->eng, d->state_dir, on_skipped, &alerts, err, sizeof(err));
 
-	if (r == 0) {
+	if (r >= 0) {
 		log_info("state loaded from %s/%s: %u hosts", d->state_dir, STATE_FILE,
 			 hostdb_count(&d->eng.hosts));
+		if (r > 0) {
+			char msg[PATH_MAX + 200];
+			snprintf(msg, sizeof(msg),
+				 "saved state %s/%s: %d bad record%s skipped (%u alerted), the "
+				 "rest loaded; blocks of skipped hosts still in the kernel are "
+				 "adopted",
+				 d->state_dir, STATE_FILE, r, r == 1 ? "" : "s",
+				 MIN(alerts.n, LOAD_ALERTS));
+			log_warnx("%s", msg);
+			error_event(d, msg);
+		}
 		return;
 	}
 	if (r == -ENOENT) {

@@ -343,6 +343,29 @@ static bool detection_unverified(const struct engine *e, const struct detection 
 	return identity_addresses(e->id, d->host.b, BIND_TENTATIVE, &own, 1) == 0;
 }
 
+/* Every incident id was given: the detection is handled as any other,
+ * in no incident.  Alerted the first time and then at every power of two,
+ * so that it is heard but cannot flood. */
+static void incidents_exhausted(struct engine *e, usec_t now)
+{
+	unsigned long n = e->incidents.exhausted;
+	char msg[160];
+	struct event ev;
+
+	if (n & (n - 1))
+		return;
+	snprintf(msg, sizeof(msg),
+		 "incident ids exhausted (last %u): %lu detection%s opened no incident",
+		 (unsigned)INCIDENT_ID_MAX, n, n == 1 ? "" : "s");
+	log_warnx("%s", msg);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_ERROR;
+	ev.ts = now;
+	ev.by_uid = -1;
+	ev.message = msg;
+	output_event(e->out, &ev);
+}
+
 static void on_detection(void *arg, const struct detection *d)
 {
 	struct engine *e = arg;
@@ -386,8 +409,12 @@ static void on_detection(void *arg, const struct detection *d)
 		in = incident_join(&e->incidents, d->rule, d->rule_name,
 				   rec->addr.family ? &rec->addr : &rec->id, d->first_probe_us,
 				   d->ts_us);
-		hit->incident = in->id;
-		p.announce = true;
+		if (in) {
+			hit->incident = in->id;
+			p.announce = true;
+		} else {
+			incidents_exhausted(e, d->ts_us);
+		}
 	}
 	/* A host released (or certified clean) that is flagged again comes
 	 * back one level higher than last time, with a longer TTL where TTLs

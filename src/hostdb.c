@@ -162,7 +162,7 @@ int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level
 	h->kind = (uint8_t)kind;
 	h->level = (uint8_t)level;
 	h->state = r->state;
-	h->uid = (int32_t)uid;
+	h->uid = uid;
 	snprintf(h->text, sizeof(h->text), "%s", text ? text : "");
 	return 0;
 }

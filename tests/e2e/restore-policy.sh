@@ -15,6 +15,9 @@
 #    (10.66.1.30) added by hand to the kernel while the daemon is down:
 #    nothing of them is restored or adopted, each has its release event,
 #    and a host that may be blocked is still restored.
+# 4. A state file with one bad field (a uid past every uid) on the blocked
+#    host's line: an error event names the line and the field, that host
+#    is skipped (and adopted back from the kernel), the rest is loaded.
 # Needs root; exit 77 (skipped) otherwise.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -108,6 +111,40 @@ qd_check "no adoption event for $GW or $QD_NB" \
 qd_check "the saved state was not refused" qd_not grep -q "saved state unusable" "$QD_TMP/daemon.log"
 state=$(qd_host_state $QD_INF)
 qd_check "$QD_INF, which may be blocked, is restored (state $state)" test "$state" = isolated
+qd_check "iso4 still holds $QD_INF" qd_in_set iso4 $QD_INF
+qd_check "release $QD_INF succeeds" qctl release $QD_INF
+
+qd_say "4. a state file with one bad field: that host is skipped, the rest is loaded"
+qd_check "quarantine $QD_INF --level isolate succeeds" qctl quarantine $QD_INF --level isolate
+qd_daemon_stop TERM
+# by_uid past every uid on the infected host's line, CRC made right.
+/usr/bin/env python3 - "$QD_STATE/state" "$QD_INF" <<'EOF' || exit 1
+import re, sys, zlib
+path, inf = sys.argv[1], sys.argv[2]
+lines = open(path, "rb").read().split(b"\n")[:-1]
+body = [re.sub(rb" by_uid=-?[0-9]+", b" by_uid=4294967295", l)
+        if l.startswith(b"host ") and (b" addr=%s " % inf.encode()) in l else l
+        for l in lines[:-1]]
+data = b"\n".join(body) + b"\n"
+end = b"end records=%d crc32=%08x\n" % (len(body) - 1, zlib.crc32(data))
+open(path, "wb").write(data + end)
+EOF
+qd_check "the state file holds the bad field" grep -q "by_uid=4294967295" "$QD_STATE/state"
+qd_mark
+qd_daemon_start || exit 1
+ev=$(qd_wait_event 5 event=error) || ev=""
+echo "error event: $ev"
+msg=$(echo "${ev:-{\}}" | qd_field message)
+case "$msg" in
+"saved state: $QD_STATE/state:"[0-9]*": bad by_uid=4294967295"*skipped) named=1 ;;
+*) named=0 ;;
+esac
+qd_check "an error event names the line and the field" test "$named" = 1
+qd_check "the saved state was not set aside" test -z "$(ls "$QD_STATE" | grep bad-)"
+state=$(qd_host_state $QD_BEN)
+qd_check "the other hosts are loaded ($QD_BEN: $state)" test "$state" = released
+state=$(qd_host_state $QD_INF)
+qd_check "$QD_INF, skipped, is adopted from the kernel (state $state)" test "$state" = isolated
 qd_check "iso4 still holds $QD_INF" qd_in_set iso4 $QD_INF
 qd_check "release $QD_INF succeeds" qctl release $QD_INF
 qd_done

@@ -411,6 +411,25 @@ static void test_sync_applies_policy(void **state)
 	assert_int_equal(count_events(x, "\"event\":\"release\""), 5);
 }
 
+/* Every incident id given: detections still block, in no incident, and
+ * an error event says why. */
+static void test_incident_ids_exhausted(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+
+	x->e.incidents.next_id = INCIDENT_ID_MAX + 1;
+	worm(x, "10.1.0.5", T0);
+	r = host(x, "10.1.0.5");
+	assert_non_null(r);
+	assert_int_equal(r->level, LEVEL_ISOLATE);
+	assert_int_equal(r->hits[0].incident, 0);
+	assert_int_equal(x->e.incidents.n, 0);
+	assert_int_equal(x->e.incidents.next_id, (unsigned)INCIDENT_ID_MAX + 1);
+	assert_int_equal(count_events(x, "incident ids exhausted (last 4294967294)"), 1);
+	assert_int_equal(count_events(x, "\"event\":\"incident\""), 0);
+}
+
 static void test_never_block_not_enforced(void **state)
 {
 	struct fix *x = *state;
@@ -431,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_certification_keeps_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_adopts_and_restores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_applies_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incident_ids_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_not_enforced, setup, teardown),
 	};
 
