@@ -20,6 +20,8 @@
 #include "output.h"
 #include "policy.h"
 
+struct state_archive;
+
 #define ENGINE_MAX_INCIDENTS 16384
 /* Detections queued for one transaction; a fuller queue is committed at
  * once (bounds the memory and the latency of one burst). */
@@ -84,6 +86,9 @@ struct engine {
 	 * right after the batch that put them in the kernel). */
 	uint8_t dirty;
 	struct evidence *evidence; /* NULL: no evidence kept */
+	/* Where records evicted from the full registry go (state.h); NULL:
+	 * they are forgotten.  Borrowed. */
+	struct state_archive *archive;
 	struct engine_stats st;
 };
 

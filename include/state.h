@@ -40,7 +40,9 @@
 #ifndef QD_STATE_H
 #define QD_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine.h"
 
@@ -90,5 +92,34 @@ typedef void (*state_skip_fn)(void *arg, const char *msg);
  * failure nothing is loaded: e is as it was. */
 int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void *arg, char *err,
 	       size_t errlen);
+
+/* ---- the archive of evicted records ----
+ *
+ * A record with nothing in force is evicted from the full registry to make
+ * room (hostdb.h); its history is not thrown away but appended to
+ * STATE_DIR/archive in the state's own line format, each host preceded by
+ * an "evicted" line, for operators (the daemon never reads it back).
+ * The records are rendered into memory when evicted (no system call on
+ * the packet path) and written out with the state (state_archive_flush()).
+ * Bounded: STATE_ARCHIVE_BUF bytes wait in memory (more are dropped and
+ * counted), and past STATE_ARCHIVE_MAX bytes the file becomes archive.1. */
+#define STATE_ARCHIVE_FILE "archive"
+#define STATE_ARCHIVE_BUF  (1u << 20)
+#define STATE_ARCHIVE_MAX  (64u << 20)
+
+struct state_archive;
+
+/* NULL when out of memory.  state_archive_free(NULL) is a no-op. */
+struct state_archive *state_archive_new(void);
+void state_archive_free(struct state_archive *a);
+/* Renders r (borrowed), with its hits and history.  false when the
+ * buffer has no room (r is counted as dropped). */
+bool state_archive_add(struct state_archive *a, const struct conf *c, const struct hostrec *r);
+/* Appends what waits to dir/archive (mode 0600, O_NOFOLLOW), rotating it
+ * first when it would pass STATE_ARCHIVE_MAX.  0, or -errno with a message
+ * in err; what could not be written waits for the next call. */
+int state_archive_flush(struct state_archive *a, const char *dir, char *err, size_t errlen);
+void state_archive_stats(const struct state_archive *a, uint64_t *ret_archived,
+			 uint64_t *ret_dropped, size_t *ret_pending);
 
 #endif

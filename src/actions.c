@@ -92,6 +92,9 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		struct act_change *c = &ch[i];
 		struct hostrec *rec = c->rec;
 
+		/* Blocked or released: on its list (spare or kept) before
+		 * the registry next needs room. */
+		hostdb_changed(&e->hosts, rec);
 		c->error = reqs[i].error;
 		memcpy(c->msg, reqs[i].msg, sizeof(c->msg));
 		if (c->error) {
@@ -365,6 +368,7 @@ int act_sync(struct engine *e, usec_t now)
 			struct event ev;
 
 			s.adopted++;
+			hostdb_changed(&e->hosts, rec);
 			rec->adopted = 1;
 			rec->by_uid = -1;
 			rec->changed_us = now;

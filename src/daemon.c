@@ -149,21 +149,33 @@ static void error_event(struct daemon *d, const char *msg)
 /* Saves the state; the kernel was changed first (SPEC section 5). */
 void daemon_save(struct daemon *d)
 {
-	char err[512];
+	char err[512], aerr[256] = "";
 	usec_t now = daemon_mono_us();
-	int r = state_save(&d->eng, d->state_dir, err, sizeof(err));
+	int r;
 
+	/* The records evicted since the last save first, since the state
+	 * about to be written no longer holds them; but the state is saved
+	 * whatever becomes of them (they wait in memory, bounded). */
+	if (state_archive_flush(d->eng.archive, d->state_dir, aerr, sizeof(aerr)) == 0)
+		aerr[0] = '\0';
+	r = state_save(&d->eng, d->state_dir, err, sizeof(err));
 	if (r == 0) {
 		d->eng.dirty = 0;
 		d->saved_mono = daemon_mono_us();
 		d->save_cost_us = d->saved_mono - now;
-		return;
+		if (!aerr[0])
+			return;
 	}
 	/* Disk full or broken: the kernel's sets still hold every block;
 	 * retried on every tick, alerted once a minute. */
 	if (now >= d->save_alert_mono) {
-		char msg[600];
-		snprintf(msg, sizeof(msg), "cannot save state: %s", err);
+		char msg[900];
+		if (r == 0)
+			snprintf(msg, sizeof(msg), "cannot save the archive of evicted records: %s",
+				 aerr);
+		else
+			snprintf(msg, sizeof(msg), "cannot save state: %s%s%s", err,
+				 aerr[0] ? "; nor the archive of evicted records: " : "", aerr);
 		log_warnx("%s", msg);
 		error_event(d, msg);
 		d->save_alert_mono = now + SAVE_ALERT_US;
@@ -730,6 +742,12 @@ static int startup(struct daemon *d)
 		return 1;
 	}
 	load_state(d);
+	/* Records evicted from a full registry keep their history there;
+	 * without it they are forgotten, which costs no block. */
+	d->eng.archive = state_archive_new();
+	if (!d->eng.archive)
+		log_warnx("archive of evicted records: %s; evicted records are forgotten",
+			  strerror(ENOMEM));
 	evidence_setup(d);
 	r = netmon_open(&d->nm);
 	if (r < 0) {
@@ -917,6 +935,8 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	netmon_close(d->nm);
 	neighmon_close(d->neigh);
 	evidence_free(d->evidence);
+	state_archive_free(d->eng.archive);
+	d->eng.archive = NULL;
 	engine_fini(&d->eng);
 	nft_close(d->nft);
 	output_close(&d->out);

@@ -10,6 +10,7 @@
 #include "event.h"
 #include "evidence.h"
 #include "log.h"
+#include "state.h"
 
 #define TH_SYN_BIT 0x02
 #define TH_RST_BIT 0x04
@@ -366,6 +367,41 @@ static void incidents_exhausted(struct engine *e, usec_t now)
 	output_event(e->out, &ev);
 }
 
+/* A record with nothing in force leaves the full registry: its history
+ * goes to the archive (state.h), and its evidence file may go when the
+ * disk cap needs room. */
+static void on_evict(void *arg, const struct hostrec *r)
+{
+	struct engine *e = arg;
+
+	if (e->archive)
+		(void)state_archive_add(e->archive, e->c, r);
+}
+
+/* The registry is full of blocked hosts: alerted the first time and then
+ * at every power of two of the detections that could not be enforced. */
+static void registry_full(struct engine *e, const struct detection *d)
+{
+	uint64_t n = e->st.registry_full;
+	char msg[200], hb[ADDR_STRLEN];
+	struct event ev;
+
+	if (n & (n - 1))
+		return;
+	snprintf(msg, sizeof(msg),
+		 "limits.max_blocked (%u) hosts are blocked or in certification: %s not "
+		 "blocked (%llu detection%s so far); release hosts or raise the limit",
+		 hostdb_capacity(&e->hosts), addr_ntop(&d->host, hb), (unsigned long long)n,
+		 n == 1 ? "" : "s");
+	log_warnx("%s", msg);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_ERROR;
+	ev.ts = d->ts_us;
+	ev.by_uid = -1;
+	ev.message = msg;
+	output_event(e->out, &ev);
+}
+
 static void on_detection(void *arg, const struct detection *d)
 {
 	struct engine *e = arg;
@@ -382,9 +418,13 @@ static void on_detection(void *arg, const struct detection *d)
 	p.det = *d;
 	rec = engine_record(e, &d->host, true, d->ts_us);
 	if (!rec) {
-		/* Still report the detection: losing deduplication and the
-		 * block is better than losing the alert. */
+		/* Every record holds a block or a certification (records
+		 * with nothing in force are evicted to make room): the limit
+		 * on blocked hosts is reached.  Still report the detection:
+		 * losing deduplication and the block is better than losing
+		 * the alert. */
 		e->st.registry_full++;
+		registry_full(e, d);
 		p.inv = inventory_lookup(&e->c->inventory, &d->host);
 		memset(&facts, 0, sizeof(facts));
 		facts.never = !addr_is_mac(&d->host) &&
@@ -691,6 +731,8 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 	r = hostdb_init(&e->hosts, c->limits.max_blocked, &key);
 	if (r < 0)
 		goto fail;
+	e->hosts.on_evict = on_evict;
+	e->hosts.evict_arg = e;
 	r = incidents_init(&e->incidents, ENGINE_MAX_INCIDENTS,
 			   (usec_t)c->incident.window_s * USEC_PER_SEC);
 	if (r < 0)

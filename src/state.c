@@ -140,7 +140,8 @@ static bool needs_escape(unsigned char ch)
 
 struct writer {
 	int fd;
-	char *buf; /* IO_BUF bytes */
+	char *buf; /* cap bytes: IO_BUF, or an archive's buffer */
+	size_t cap;
 	size_t len;
 	uint32_t crc; /* of everything flushed */
 	int err;      /* first write error, -errno */
@@ -172,7 +173,7 @@ static void w_flush(struct writer *w)
 /* Room for n bytes (n is always far below IO_BUF). */
 static char *w_room(struct writer *w, size_t n)
 {
-	if (IO_BUF - w->len < n)
+	if (w->cap - w->len < n)
 		w_flush(w);
 	return w->buf + w->len;
 }
@@ -438,7 +439,7 @@ static void write_state(struct writer *w, const struct engine *e)
 
 int state_save(const struct engine *e, const char *dir, char *err, size_t errlen)
 {
-	struct writer w = {.fd = -1};
+	struct writer w = {.fd = -1, .cap = IO_BUF};
 	struct crc_tab *tab = malloc(sizeof(*tab));
 	bool tmp_made = false;
 	char end[64];
@@ -1605,5 +1606,117 @@ out:
 	free(rd.buf);
 	free(tab);
 	free(l.pol);
+	return r;
+}
+
+/* ---- the archive of evicted records ---- */
+
+/* The most one host's lines can take: its host line (~1.2 KiB), 8 hits
+ * and 64 hist lines of at most ~300 bytes each (60 bytes of text, fully
+ * escaped), with room to spare. */
+#define ARCHIVE_HOST_MAX (32u << 10)
+
+struct state_archive {
+	char *buf; /* STATE_ARCHIVE_BUF bytes */
+	size_t len;
+	uint64_t archived, dropped;
+};
+
+struct state_archive *state_archive_new(void)
+{
+	struct state_archive *a = calloc(1, sizeof(*a));
+
+	if (a && !(a->buf = malloc(STATE_ARCHIVE_BUF))) {
+		free(a);
+		a = NULL;
+	}
+	return a;
+}
+
+void state_archive_free(struct state_archive *a)
+{
+	if (!a)
+		return;
+	free(a->buf);
+	free(a);
+}
+
+bool state_archive_add(struct state_archive *a, const struct conf *c, const struct hostrec *r)
+{
+	/* Rendered straight into the buffer by the state's own writer; with
+	 * ARCHIVE_HOST_MAX free it never needs to flush. */
+	struct writer w = {.fd = -1, .buf = a->buf, .len = a->len, .cap = STATE_ARCHIVE_BUF};
+
+	if (STATE_ARCHIVE_BUF - a->len < ARCHIVE_HOST_MAX) {
+		a->dropped++;
+		return false;
+	}
+	w_str(&w, "evicted");
+	w_end_record(&w);
+	w_host(&w, c, r);
+	a->len = w.len;
+	a->archived++;
+	return true;
+}
+
+void state_archive_stats(const struct state_archive *a, uint64_t *ret_archived,
+			 uint64_t *ret_dropped, size_t *ret_pending)
+{
+	*ret_archived = a->archived;
+	*ret_dropped = a->dropped;
+	*ret_pending = a->len;
+}
+
+int state_archive_flush(struct state_archive *a, const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t off = 0;
+	int dfd, fd = -1, r = 0;
+
+	if (!a || a->len == 0)
+		return 0;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		set_err(err, errlen, "%s: %s", dir, strerror(-r));
+		return r;
+	}
+	/* Bounded on disk: past its cap the file becomes archive.1 (the
+	 * one before is dropped) and a new one starts. */
+	if (fstatat(dfd, STATE_ARCHIVE_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (uint64_t)st.st_size + a->len > STATE_ARCHIVE_MAX &&
+	    renameat(dfd, STATE_ARCHIVE_FILE, dfd, STATE_ARCHIVE_FILE ".1") < 0) {
+		r = -errno;
+		set_err(err, errlen, "%s/%s: rename: %s", dir, STATE_ARCHIVE_FILE, strerror(-r));
+		goto out;
+	}
+	fd = openat(dfd, STATE_ARCHIVE_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0) {
+		r = -errno;
+		set_err(err, errlen, "%s/%s: %s", dir, STATE_ARCHIVE_FILE, strerror(-r));
+		goto out;
+	}
+	while (off < a->len) {
+		ssize_t n = write(fd, a->buf + off, a->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			set_err(err, errlen, "%s/%s: write: %s", dir, STATE_ARCHIVE_FILE,
+				strerror(-r));
+			break;
+		}
+		off += (size_t)n;
+	}
+	/* What was written is not written again; a record cut short by a
+	 * full disk is finished by the next flush. */
+	memmove(a->buf, a->buf + off, a->len - off);
+	a->len -= off;
+out:
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
 	return r;
 }

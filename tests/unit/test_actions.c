@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "engine.h"
+#include "state.h"
 
 #define T0  (1767000000ULL * USEC_PER_SEC)
 #define SEC USEC_PER_SEC
@@ -430,6 +431,71 @@ static void test_incident_ids_exhausted(void **state)
 	assert_int_equal(count_events(x, "\"event\":\"incident\""), 0);
 }
 
+/* A registry of 8 full of blocked hosts: the next worm is reported, not
+ * blocked, and an error event says the limit is reached.  Once hosts are
+ * released, their records make room (archived with their history) and
+ * the next worm is blocked. */
+static void test_full_registry_blocks_again(void **state)
+{
+	struct fix *x = *state;
+	struct state_archive *arch = state_archive_new();
+	uint64_t archived, dropped;
+	size_t pending;
+	char src[32];
+
+	assert_non_null(arch);
+	engine_fini(&x->e);
+	x->c.limits.max_blocked = 8;
+	x->c.enforce.max_actions_per_minute = 1000;
+	assert_int_equal(engine_init(&x->e, &x->c, MODE_ENFORCE, &x->out, &x->enf), 0);
+	x->e.archive = arch;
+	for (unsigned i = 0; i < 8; i++) {
+		snprintf(src, sizeof(src), "10.1.1.%u", i + 1);
+		worm(x, src, T0 + i * SEC);
+		assert_int_equal(host(x, src)->level, LEVEL_ISOLATE);
+	}
+	worm(x, "10.1.1.100", T0 + 10 * SEC);
+	assert_null(host(x, "10.1.1.100"));
+	assert_int_equal(x->k.n, 8);
+	assert_int_equal(count_events(x, "limits.max_blocked (8) hosts are blocked"), 1);
+	assert_int_equal(count_events(x, "\"why\":\"error\""), 1);
+
+	/* Two released by an operator. */
+	for (unsigned i = 0; i < 2; i++) {
+		struct act_change c;
+
+		memset(&c, 0, sizeof(c));
+		snprintf(src, sizeof(src), "10.1.1.%u", i + 3);
+		c.rec = host(x, src);
+		c.level = LEVEL_NONE;
+		c.by_uid = 0;
+		c.reason = "released by operator";
+		assert_int_equal(act_apply(&x->e, &c, 1, T0 + 20 * SEC), 0);
+	}
+	worm(x, "10.1.1.101", T0 + 30 * SEC);
+	/* The released records went, least recently useful first: one for
+	 * the new worm, one for 10.1.1.100, whose scan-trw detection came
+	 * since (contained now: no longer lost). */
+	assert_int_equal(host(x, "10.1.1.101")->level, LEVEL_ISOLATE);
+	assert_int_equal(host(x, "10.1.1.100")->level, LEVEL_CONTAIN);
+	assert_null(host(x, "10.1.1.3"));
+	assert_null(host(x, "10.1.1.4"));
+	state_archive_stats(arch, &archived, &dropped, &pending);
+	assert_int_equal(archived, 2);
+	assert_int_equal(dropped, 0);
+	assert_true(pending > 0);
+	for (struct hostrec *r = hostdb_first(&x->e.hosts); r; r = hostdb_next(&x->e.hosts, r))
+		assert_true(r->level >= LEVEL_CONTAIN);
+	/* Full of blocked hosts again: the next is refused, with a second
+	 * alert (at the second such detection). */
+	worm(x, "10.1.1.102", T0 + 40 * SEC);
+	assert_null(host(x, "10.1.1.102"));
+	assert_int_equal(count_events(x, "limits.max_blocked (8) hosts are blocked"), 2);
+	assert_int_equal(hostdb_count(&x->e.hosts), 8);
+	x->e.archive = NULL;
+	state_archive_free(arch);
+}
+
 static void test_never_block_not_enforced(void **state)
 {
 	struct fix *x = *state;
@@ -451,6 +517,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync_adopts_and_restores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_applies_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incident_ids_exhausted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_registry_blocks_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_not_enforced, setup, teardown),
 	};
 
