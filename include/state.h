@@ -81,14 +81,17 @@ typedef void (*state_skip_fn)(void *arg, const char *msg);
  * host, and skipped_fn (may be NULL) is told with arg.  A bad meta record
  * is skipped too: incident ids then follow the saved incidents and
  * automatic actions are not paused.  A skipped blocked host's kernel
- * elements are adopted by act_sync().
+ * elements are adopted by act_sync().  A file with more hosts than the
+ * registry holds (limits.max_blocked lowered) loads all the same: records
+ * with nothing in force make room as at run time (hostdb_get(), evicted
+ * and counted in e->hosts.evicted), and a blocked host that finds none is
+ * skipped.
  *
  * Returns the number of records skipped (0 or more) on success.
  * -ENOENT: there is no saved state (a first start).  -EBADMSG: the file
  * is truncated, damaged, of another version or not a state file (checked
- * before anything is read in); err says "FILE:LINE: what".  -EOVERFLOW:
- * it holds more hosts than the registry's capacity (limits.max_blocked).
- * -EINVAL: e is not empty.  -ENOMEM, or -errno from reading.  On any
+ * before anything is read in); err says "FILE:LINE: what".  -EINVAL: e is
+ * not empty.  -ENOMEM, or -errno from reading.  On any
  * failure nothing is loaded: e is as it was. */
 int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void *arg, char *err,
 	       size_t errlen);

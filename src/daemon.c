@@ -298,6 +298,11 @@ static void load_state(struct daemon *d)
 	if (r >= 0) {
 		log_info("state loaded from %s/%s: %u hosts", d->state_dir, STATE_FILE,
 			 hostdb_count(&d->eng.hosts));
+		if (d->eng.hosts.evicted)
+			log_warnx("saved state: %llu hosts with nothing in force moved to %s/%s to "
+				  "fit limits.max_blocked (%u)",
+				  (unsigned long long)d->eng.hosts.evicted, d->state_dir,
+				  STATE_ARCHIVE_FILE, hostdb_capacity(&d->eng.hosts));
 		if (r > 0) {
 			char msg[PATH_MAX + 200];
 			snprintf(msg, sizeof(msg),
@@ -741,13 +746,14 @@ static int startup(struct daemon *d)
 		log_warn("state directory %s", d->state_dir);
 		return 1;
 	}
-	load_state(d);
-	/* Records evicted from a full registry keep their history there;
+	/* Records evicted from a full registry keep their history there
+	 * (from the load on: limits.max_blocked may have been lowered);
 	 * without it they are forgotten, which costs no block. */
 	d->eng.archive = state_archive_new();
 	if (!d->eng.archive)
 		log_warnx("archive of evicted records: %s; evicted records are forgotten",
 			  strerror(ENOMEM));
+	load_state(d);
 	evidence_setup(d);
 	r = netmon_open(&d->nm);
 	if (r < 0) {

@@ -1183,8 +1183,11 @@ static int load_host(struct loader *l, struct rec *r)
 	if (hostdb_find(&l->e->hosts, &id))
 		return bad(l, "host %s appears twice", addr_ntop(&id, b));
 	h = hostdb_get(&l->e->hosts, &id);
-	if (!h) /* the first pass counted the hosts against the capacity */
-		return bad(l, "host registry full");
+	if (!h)
+		return bad(l,
+			   "no room: limits.max_blocked (%u) hosts are blocked or in "
+			   "certification",
+			   hostdb_capacity(&l->e->hosts));
 	k = 0;
 	if (machine) {
 		h->addr = a;
@@ -1580,13 +1583,12 @@ int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void
 	r = verify(&l, &rd, tab, &lines, &hosts);
 	if (r < 0)
 		goto out;
-	if (hosts > hostdb_capacity(&e->hosts)) {
-		r = -EOVERFLOW;
-		set_err(err, errlen,
-			"%s: holds %lu hosts, more than limits.max_blocked (%u): nothing loaded",
-			path, hosts, hostdb_capacity(&e->hosts));
-		goto out;
-	}
+	/* More hosts than the registry holds (limits.max_blocked was
+	 * lowered): loaded all the same.  The registry makes room from the
+	 * records with nothing in force, saved first and least recently
+	 * useful first (hostdb_get()); a blocked host that finds no room is
+	 * skipped, its kernel elements stay in force. */
+	(void)hosts;
 	r = rd_rewind(&rd);
 	if (r < 0) {
 		set_err(err, errlen, "%s: %s", path, strerror(-r));

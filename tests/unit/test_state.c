@@ -715,10 +715,39 @@ static void test_overflow(void **state)
 	assert_int_equal(conf_init_default(&c2), 0);
 	c2.limits.max_blocked = 10;
 	eng_init(&b, &c2, &f->out);
-	assert_int_equal(state_load(&b, f->dir, NULL, NULL, f->err, sizeof(f->err)), -EOVERFLOW);
-	assert_non_null(strstr(f->err, "11 hosts"));
-	assert_non_null(strstr(f->err, "max_blocked (10)"));
-	assert_int_equal(hostdb_count(&b.hosts), 0);
+	/* One blocked host too many: it alone is skipped. */
+	assert_int_equal(state_load(&b, f->dir, NULL, NULL, f->err, sizeof(f->err)), 1);
+	assert_non_null(strstr(f->err, ":13: no room: limits.max_blocked (10) hosts are blocked"));
+	assert_int_equal(hostdb_count(&b.hosts), 10);
+	assert_int_equal(b.hosts.evicted, 0);
+	engine_fini(&b);
+
+	/* Released hosts make room for blocked ones, the least recently
+	 * useful first, as at run time. */
+	hostdb_clear(&a.hosts);
+	for (unsigned i = 0; i < 13; i++) {
+		struct hostrec *r;
+
+		snprintf(addr, sizeof(addr), "10.2.0.%u", i + 1);
+		r = host(&a, addr, i < 5 ? HOST_RELEASED : HOST_ISOLATED,
+			 i < 5 ? LEVEL_NONE : LEVEL_ISOLATE);
+		hostdb_settle(&a.hosts, r);
+	}
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+	eng_init(&b, &c2, &f->out);
+	assert_int_equal(state_load(&b, f->dir, NULL, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(hostdb_count(&b.hosts), 10);
+	assert_int_equal(b.hosts.evicted, 3);
+	for (unsigned i = 0; i < 13; i++) {
+		struct qaddr q;
+
+		snprintf(addr, sizeof(addr), "10.2.0.%u", i + 1);
+		q = A(addr);
+		if (i < 3)
+			assert_null(hostdb_find(&b.hosts, &q));
+		else
+			assert_non_null(hostdb_find(&b.hosts, &q));
+	}
 	engine_fini(&b);
 
 	/* Exactly full is fine. */
