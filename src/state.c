@@ -1329,13 +1329,14 @@ static int load_record(struct loader *l, char *line, size_t len)
 
 	memset(&r, 0, sizeof(r));
 	r.kind = line;
-	if (memchr(line, '\0', len)) {
-		k = bad(l, "NUL byte in a record");
-		r.kind = "";
-		goto skip;
-	}
 	line[len] = '\0'; /* over the LF */
-	k = split(l, line, &r);
+	if (memchr(line, '\0', len)) {
+		/* Its kind still says whose lines follow. */
+		line[strcspn(line, " ")] = '\0';
+		k = bad(l, "NUL byte in a record");
+	} else {
+		k = split(l, line, &r);
+	}
 	lines_of_host = strcmp(r.kind, "hist") == 0 || strcmp(r.kind, "hit") == 0;
 	if (!lines_of_host) {
 		l->host = NULL;

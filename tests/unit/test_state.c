@@ -1234,6 +1234,41 @@ static void test_bad_records(void **state)
 	assert_int_equal(r->nhist, 1);
 	assert_string_equal(r->hist[0].text, "y");
 
+	/* A host line with a NUL byte: skipped, and its lines with it (not
+	 * given to the host above). */
+	{
+		char raw[2048], path[128];
+		size_t n = 0, lines = 0;
+		struct skips k;
+		const char *parts[] = {"quarantined-state 2\nmeta next_incident=1 paused=0\n",
+				       other_host, "\nhost addr=10.1.0.1 state=is", "\0",
+				       "olated\nhist ts_us=1 kind=mark level=none state=detected "
+				       "uid=-1 text=z\n"};
+		const size_t lens[] = {strlen(parts[0]), strlen(parts[1]), strlen(parts[2]), 1,
+				       strlen(parts[4])};
+
+		for (unsigned i = 0; i < ARRAY_SIZE(parts); i++) {
+			memcpy(raw + n, parts[i], lens[i]);
+			n += lens[i];
+		}
+		for (size_t i = 0; i < n; i++)
+			lines += raw[i] == '\n';
+		n += (size_t)snprintf(raw + n, sizeof(raw) - n, "end records=%zu crc32=%08x\n",
+				      lines - 1, (unsigned)crc_ref((const uint8_t *)raw, n));
+		state_path(f->dir, path, sizeof(path));
+		spit(path, raw, n);
+		engine_fini(&e);
+		eng_init(&e, &f->c, &f->out);
+		memset(&k, 0, sizeof(k));
+		assert_int_equal(state_load(&e, f->dir, on_skip, &k, f->err, sizeof(f->err)), 1);
+		assert_has(k.msg[0],
+			   ":4: NUL byte in a record: host, with its hit and hist lines,");
+		r = hostdb_find(&e.hosts, &o);
+		assert_non_null(r);
+		assert_int_equal(r->nhist, 0);
+		assert_int_equal(hostdb_count(&e.hosts), 1);
+	}
+
 	/* The same host twice: the first stands. */
 	snprintf(body, sizeof(body), "meta next_incident=1 paused=0\n%s\n%s\n", good_host,
 		 good_host);
