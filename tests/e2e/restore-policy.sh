@@ -140,7 +140,8 @@ case "$msg" in
 *) named=0 ;;
 esac
 qd_check "an error event names the line and the field" test "$named" = 1
-qd_check "the saved state was not set aside" test -z "$(ls "$QD_STATE" | grep bad-)"
+set -- "$QD_STATE"/state.bad-*
+qd_check "the saved state was not set aside" test ! -e "$1"
 state=$(qd_host_state $QD_BEN)
 qd_check "the other hosts are loaded ($QD_BEN: $state)" test "$state" = released
 state=$(qd_host_state $QD_INF)
