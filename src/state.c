@@ -7,9 +7,9 @@
  * is written out.
  *
  * Loading reads the file twice.  The first pass checks the header, that
- * the last line is the end record, its record count and its CRC, and
- * counts the hosts: truncation, garbage and flipped bits stop there, before
- * anything is touched.  The second pass parses every record into the
+ * the last line is the end record, its record count and its CRC:
+ * truncation, garbage and flipped bits stop there, before anything is
+ * touched.  The second pass parses every record into the
  * engine, each field checked as strictly as where it enters the daemon; a
  * record that is still wrong (a file written by hand, or by a broken
  * writer, with a good CRC) is skipped and reported, and the rest is
@@ -1387,14 +1387,13 @@ skip:
 }
 
 /* The first pass: header, end record, record count and CRC.  Counts the
- * lines and the hosts. */
+ * lines. */
 static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab,
-		  unsigned *ret_lines, unsigned long *ret_hosts)
+		  unsigned *ret_lines)
 {
 	char endline[128] = "", header[32], header1[32];
 	unsigned end_at = 0;
 	uint32_t crc = 0, end_crc = 0;
-	unsigned long hosts = 0;
 	struct rec r;
 	uint64_t records, want;
 	const char *v;
@@ -1420,8 +1419,6 @@ static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab
 					"unsupported version '%.*s' (this daemon reads 1 and %d)",
 					(int)MIN(n - hl, 16), s + hl, STATE_VERSION);
 		}
-		if (n >= 5 && memcmp(s, "host ", 5) == 0)
-			hosts++;
 		if (n >= 4 && memcmp(s, "end ", 4) == 0 && n < sizeof(endline)) {
 			memcpy(endline, s, n);
 			endline[n] = '\0';
@@ -1460,7 +1457,6 @@ static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab
 		return bad(l, "CRC mismatch: the file is damaged (crc32=%s, computed %08x)",
 			   shown(v, (char[40]){0}), (unsigned)end_crc);
 	*ret_lines = l->line;
-	*ret_hosts = hosts;
 	return 0;
 }
 
@@ -1545,7 +1541,6 @@ int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void
 		.e = e, .err = err, .errlen = errlen, .skipped = skipped_fn, .skipped_arg = arg};
 	char path[PATH_MAX];
 	unsigned lines = 0;
-	unsigned long hosts = 0;
 	struct stat st;
 	int r;
 
@@ -1581,7 +1576,7 @@ int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void
 		goto out;
 	}
 	crc_init(tab);
-	r = verify(&l, &rd, tab, &lines, &hosts);
+	r = verify(&l, &rd, tab, &lines);
 	if (r < 0)
 		goto out;
 	/* More hosts than the registry holds (limits.max_blocked was
@@ -1589,7 +1584,6 @@ int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void
 	 * records with nothing in force, saved first and least recently
 	 * useful first (hostdb_get()); a blocked host that finds no room is
 	 * skipped, its kernel elements stay in force. */
-	(void)hosts;
 	r = rd_rewind(&rd);
 	if (r < 0) {
 		set_err(err, errlen, "%s: %s", path, strerror(-r));
