@@ -20,6 +20,8 @@
 #include "output.h"
 #include "policy.h"
 
+struct state_archive;
+
 #define ENGINE_MAX_INCIDENTS 16384
 /* Detections queued for one transaction; a fuller queue is committed at
  * once (bounds the memory and the latency of one burst). */
@@ -84,6 +86,9 @@ struct engine {
 	 * right after the batch that put them in the kernel). */
 	uint8_t dirty;
 	struct evidence *evidence; /* NULL: no evidence kept */
+	/* Where records evicted from the full registry go (state.h); NULL:
+	 * they are forgotten.  Borrowed. */
+	struct state_archive *archive;
 	struct engine_stats st;
 };
 
@@ -128,6 +133,12 @@ unsigned engine_machine_addresses(const struct engine *e, const struct hostrec *
  * to rec's machine. */
 void engine_host_facts(struct engine *e, const struct hostrec *rec, bool unverified,
 		       struct host_facts *ret);
+/* Why rec may never be blocked (a static text for events and history),
+ * or NULL when it may be: policy_never_reason() for an address's record;
+ * for a machine, one of the gateway's own MACs, a router or relay, or a
+ * machine holding a never-block or own address.  Every decision asks
+ * this (engine_host_facts()), and so does a restore (act_sync()). */
+const char *engine_never_reason(struct engine *e, const struct hostrec *rec);
 /* The inventory entry of rec: its MAC's, else its address's. */
 const struct inv_entry *engine_inventory(const struct engine *e, const struct hostrec *rec);
 /* Fills an event's host, mac and inventory from rec. */

@@ -72,7 +72,7 @@ struct hist {
 	uint8_t kind;  /* enum hist_kind */
 	uint8_t level; /* the level decided or put in force */
 	uint8_t state; /* the host's state after it */
-	int32_t uid;   /* -1: automatic */
+	long uid;      /* -1: automatic; else a uid_t, whole (as hostrec.by_uid) */
 	char text[60];
 };
 
@@ -101,9 +101,10 @@ struct hostrec {
 	uint8_t kmac;	       /* a machine: its MAC in the isolation set (isom) */
 	uint8_t kttl_off;      /* an element's timeout in the kernel is not expires_us */
 	uint8_t naddrs;
-	uint8_t adopted; /* found in the kernel, not decided by us */
-	uint8_t merged;	 /* an address's record whose address a machine took: history only */
-	uint8_t busy;	 /* queued for the next commit: not evicted */
+	uint8_t adopted;   /* found in the kernel, not decided by us */
+	uint8_t merged;	   /* an address's record whose address a machine took: history only */
+	uint8_t busy;	   /* queued for the next commit: not evicted */
+	uint8_t unsettled; /* changed since it was put on its list (hostdb_changed()) */
 	struct haddr addrs[HOST_MAX_ADDRS];
 	struct hport want[HOST_MAX_PORTS];
 	struct hport k[HOST_MAX_PORTS];
@@ -125,12 +126,26 @@ struct hostrec {
 };
 
 struct hostdb {
-	/* List 0: records with nothing in force, least recently flagged
-	 * first (evicted first when the registry is full); list 1: blocked
-	 * or in certification (never evicted). */
+	/* List 0: records with nothing in force, least recently useful
+	 * (flagged, released, changed) first: evicted first when the
+	 * registry is full; list 1: blocked or in certification (never
+	 * evicted). */
 	struct table t;
 	struct table ix; /* address -> record */
 	uint64_t evicted;
+	/* Records changed since they were put on their list, moved at the
+	 * next hostdb_get() that needs room (the callers that change levels
+	 * iterate the registry, which a move would upset).  One slot per
+	 * record (a record is queued once until moved); past that (slots
+	 * reused while queued), pend_overflow makes the next move scan
+	 * every record. */
+	uint32_t *pend;
+	uint32_t npend;
+	bool pend_overflow;
+	/* Called with a record just before it is evicted (its history
+	 * still there), e.g. to archive it; NULL: nothing. */
+	void (*on_evict)(void *arg, const struct hostrec *r);
+	void *evict_arg;
 };
 
 static inline bool hostrec_is_machine(const struct hostrec *r)
@@ -147,9 +162,16 @@ struct hostrec *hostdb_find(struct hostdb *db, const struct qaddr *id);
 struct hostrec *hostdb_find_addr(struct hostdb *db, const struct qaddr *a);
 /* Finds or creates the record of id.  A new address record holds its
  * address (when no other record does).  When the registry is full the
- * spare record flagged longest ago goes.  NULL when every record is kept
- * (blocked or in certification). */
+ * spare record least recently useful goes (on_evict is told first): one
+ * with nothing in force and not in certification, not queued for the next
+ * commit.  A blocked record is never evicted: NULL when every record is
+ * kept (blocked or in certification), that is when limits.max_blocked
+ * hosts are blocked.  Not during an iteration of the registry. */
 struct hostrec *hostdb_get(struct hostdb *db, const struct qaddr *id);
+/* r's level, state or kernel view changed: it moves to the list that
+ * this puts it on (spare or kept) at the next hostdb_get() that needs
+ * room, as the most recently useful.  Safe during an iteration. */
+void hostdb_changed(struct hostdb *db, struct hostrec *r);
 /* Adds address a to r.  0; -EEXIST when another record holds it (r is
  * unchanged); -ENOSPC when r holds HOST_MAX_ADDRS or the index is full. */
 int hostdb_addr_add(struct hostdb *db, struct hostrec *r, const struct qaddr *a);

@@ -11,8 +11,14 @@
 #include "detect.h"
 #include "types.h"
 
+/* The last incident id.  Ids are never reused nor wrapped: after this one
+ * no new incident is opened (incident_join() returns NULL), and
+ * next_id stays at INCIDENT_ID_MAX + 1, which the state saves and loads
+ * like any other. */
+#define INCIDENT_ID_MAX (UINT32_MAX - 1)
+
 struct incident {
-	unsigned id; /* 1, 2, ...; never reused */
+	unsigned id; /* 1, 2, ... INCIDENT_ID_MAX; never reused */
 	unsigned rule;
 	char rule_name[CONF_NAME_MAX];
 	struct qaddr patient_zero;
@@ -24,8 +30,9 @@ struct incident {
 /* A ring of the most recent incidents; the oldest is forgotten when full. */
 struct incidents {
 	struct incident *v;
-	unsigned cap, n, head; /* v[head] is the oldest */
-	unsigned next_id;
+	unsigned cap, n, head;	 /* v[head] is the oldest */
+	unsigned next_id;	 /* at most INCIDENT_ID_MAX + 1 */
+	unsigned long exhausted; /* incidents not opened: no id left */
 	usec_t window_us;
 	unsigned open[DETECT_NRULES]; /* id of the latest incident per rule, 0 = none */
 };
@@ -34,19 +41,25 @@ int incidents_init(struct incidents *s, unsigned cap, usec_t window_us);
 void incidents_fini(struct incidents *s);
 /* Host was just flagged by rule (first time for this host and rule); its
  * first probe was at first_probe_us.  Joins the open incident of that rule
- * if its last detection is within the window, else opens a new one. */
+ * if its last detection is within the window, else opens a new one.  NULL
+ * when a new one is needed and every id was given (counted in
+ * exhausted). */
 struct incident *incident_join(struct incidents *s, unsigned rule, const char *rule_name,
 			       const struct qaddr *host, usec_t first_probe_us, usec_t now);
 struct incident *incident_find(struct incidents *s, unsigned id);
+/* incident_find() for a const ring; *ret_off (may be NULL) is the
+ * incident's position from the oldest. */
+const struct incident *incident_lookup(const struct incidents *s, unsigned id, unsigned *ret_off);
 
 /* ---- restoring saved incidents (state.c, at start) ---- */
 
 /* Forgets every incident; ids start again at 1. */
 void incidents_clear(struct incidents *s);
-/* Appends a saved incident as the newest, keeping its id, so that ids stay
- * consecutive in ring order (what incident_find() relies on): in->id must
- * be next_id, or any id from 1 up when the ring is empty.  The oldest is
- * forgotten when the ring is full.  in->rule is the rule's index in the
+/* Appends a saved incident as the newest, keeping its id, so that ids
+ * grow in ring order (what incident_find() relies on; gaps are allowed,
+ * where a bad saved incident was skipped): in->id must be at least
+ * next_id and at most INCIDENT_ID_MAX.  The oldest is forgotten when the
+ * ring is full.  in->rule is the rule's index in the
  * current config, or DETECT_NRULES or more for a rule no longer
  * configured (never joined again).  0 or -EINVAL. */
 int incident_restore(struct incidents *s, const struct incident *in);

@@ -73,6 +73,13 @@ void policy_decide(struct policy *p, enum severity sev, const struct host_facts 
 /* True when an address may never be blocked (never-block list, outside the
  * protected networks, or self). */
 bool policy_never_block(const struct policy *p, const struct qaddr *host, bool self);
+/* Why an address may never be blocked: one of the POLICY_NEVER_* texts
+ * (static), or NULL when it may be.  policy_never_block() is true exactly
+ * when this is not NULL. */
+const char *policy_never_reason(const struct policy *p, const struct qaddr *host, bool self);
+#define POLICY_NEVER_SELF    "one of the gateway's own addresses"
+#define POLICY_NEVER_LISTED  "on the never-block list"
+#define POLICY_NEVER_OUTSIDE "outside the protected networks"
 /* True when a machine holding this address may never be blocked: the
  * address is on the never-block list (configured or allowed at run time)
  * or is the gateway's own.  (Unlike policy_never_block(), an address

@@ -26,7 +26,8 @@
  * lines and holds the CRC-32 (ISO-HDLC, as zlib's crc32()) of every byte
  * before it, so that a truncated or damaged file is refused rather than
  * half read.  Keys this version does not know are ignored (a later
- * version may add some); anything else unexpected refuses the file.
+ * version may add some); a record that is still wrong is skipped
+ * (state_load()).
  *
  * A machine's host record has id= (its MAC) and addrs= (the addresses its
  * block covers); an address's record has neither.  Bindings trusted at
@@ -39,7 +40,9 @@
 #ifndef QD_STATE_H
 #define QD_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine.h"
 
@@ -56,6 +59,10 @@
  * durable). */
 int state_save(const struct engine *e, const char *dir, char *err, size_t errlen);
 
+/* Told of each record state_load() skips: msg is "FILE:LINE: what was
+ * wrong: what was skipped". */
+typedef void (*state_skip_fn)(void *arg, const char *msg);
+
 /* Reads dir/state into e, which must be freshly engine_init()ed: empty
  * registry and incidents, no run-time never-block changes.  Restores the
  * hosts in their saved order (hostdb_first/next), their histories, the
@@ -65,12 +72,57 @@ int state_save(const struct engine *e, const char *dir, char *err, size_t errlen
  * and e->next_expiry_us from the hosts' TTL deadlines.  A host's hit for a
  * rule no longer configured is dropped; the host stays.
  *
- * 0 on success.  -ENOENT: there is no saved state (a first start).
- * -EBADMSG: the file is truncated, damaged, of another version or not a
- * state file; err says "FILE:LINE: what".  -EOVERFLOW: it holds more hosts
- * than the registry's capacity (limits.max_blocked).  -EINVAL: e is not
- * empty.  -ENOMEM, or -errno from reading.  On any failure nothing is
- * loaded: e is as it was. */
-int state_load(struct engine *e, const char *dir, char *err, size_t errlen);
+ * Every field is checked as strictly as where it enters the daemon: ids,
+ * uids, TTLs and deadlines in range (types.h QD_TTL_MAX_S, incident.h
+ * INCIDENT_ID_MAX), levels, states and kinds known by name, addresses
+ * that a host can have.  What the CRC proves the writer wrote but is
+ * still wrong (a file edited by hand, a broken writer) costs only its
+ * record: the line is skipped, with the hit and hist lines of a skipped
+ * host, and skipped_fn (may be NULL) is told with arg.  A bad meta record
+ * is skipped too: incident ids then follow the saved incidents and
+ * automatic actions are not paused.  A skipped blocked host's kernel
+ * elements are adopted by act_sync().  A file with more hosts than the
+ * registry holds (limits.max_blocked lowered) loads all the same: records
+ * with nothing in force make room as at run time (hostdb_get(), evicted
+ * and counted in e->hosts.evicted), and a blocked host that finds none is
+ * skipped.
+ *
+ * Returns the number of records skipped (0 or more) on success.
+ * -ENOENT: there is no saved state (a first start).  -EBADMSG: the file
+ * is truncated, damaged, of another version or not a state file (checked
+ * before anything is read in); err says "FILE:LINE: what".  -EINVAL: e is
+ * not empty.  -ENOMEM, or -errno from reading.  On any
+ * failure nothing is loaded: e is as it was. */
+int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void *arg, char *err,
+	       size_t errlen);
+
+/* ---- the archive of evicted records ----
+ *
+ * A record with nothing in force is evicted from the full registry to make
+ * room (hostdb.h); its history is not thrown away but appended to
+ * STATE_DIR/archive in the state's own line format, each host preceded by
+ * an "evicted" line, for operators (the daemon never reads it back).
+ * The records are rendered into memory when evicted (no system call on
+ * the packet path) and written out with the state (state_archive_flush()).
+ * Bounded: STATE_ARCHIVE_BUF bytes wait in memory (more are dropped and
+ * counted), and past STATE_ARCHIVE_MAX bytes the file becomes archive.1. */
+#define STATE_ARCHIVE_FILE "archive"
+#define STATE_ARCHIVE_BUF  (1u << 20)
+#define STATE_ARCHIVE_MAX  (64u << 20)
+
+struct state_archive;
+
+/* NULL when out of memory.  state_archive_free(NULL) is a no-op. */
+struct state_archive *state_archive_new(void);
+void state_archive_free(struct state_archive *a);
+/* Renders r (borrowed), with its hits and history.  false when the
+ * buffer has no room (r is counted as dropped). */
+bool state_archive_add(struct state_archive *a, const struct conf *c, const struct hostrec *r);
+/* Appends what waits to dir/archive (mode 0600, O_NOFOLLOW), rotating it
+ * first when it would pass STATE_ARCHIVE_MAX.  0, or -errno with a message
+ * in err; what could not be written waits for the next call. */
+int state_archive_flush(struct state_archive *a, const char *dir, char *err, size_t errlen);
+void state_archive_stats(const struct state_archive *a, uint64_t *ret_archived,
+			 uint64_t *ret_dropped, size_t *ret_pending);
 
 #endif

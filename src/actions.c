@@ -113,6 +113,9 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		struct act_change *c = &ch[i];
 		struct hostrec *rec = c->rec;
 
+		/* Blocked or released: on its list (spare or kept) before
+		 * the registry next needs room. */
+		hostdb_changed(&e->hosts, rec);
 		c->error = reqs[i].error;
 		memcpy(c->msg, reqs[i].msg, sizeof(c->msg));
 		if (c->error) {
@@ -274,18 +277,10 @@ static struct hostrec *sync_owner(struct sync_ctx *s, const struct nft_elem *el)
 	struct engine *e = s->e;
 	struct hostrec *rec = engine_record(e, &el->addr, true, s->now);
 
-	if (!rec) {
+	if (!rec)
 		s->full++;
-		return NULL;
-	}
-	if (rec->changed_us == 0) {
-		/* In the kernel but unknown to us: adopt it. */
-		rec->adopted = 1;
-		rec->by_uid = -1;
-		rec->changed_us = s->now;
-		snprintf(rec->reason, sizeof(rec->reason), "adopted from the kernel table");
-		s->adopted++;
-	}
+	/* Whether it is adopted, or taken out because policy forbids it, is
+	 * decided once every set is read (act_sync()). */
 	return rec;
 }
 
@@ -340,6 +335,17 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 	}
 }
 
+/* Puts a batch of act_sync()'s changes in force.  Only the releases of
+ * blocks that policy forbids are announced: a block put back as it was is
+ * no news, and an adoption has its own event. */
+static void sync_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
+{
+	act_apply(e, ch, n, now);
+	for (unsigned i = 0; i < n; i++)
+		if (ch[i].level == LEVEL_NONE)
+			act_emit(e, &ch[i], now);
+}
+
 /* What the kernel holds for rec isolates it. */
 static bool view_isolates(const struct hostrec *rec)
 {
@@ -389,7 +395,8 @@ int act_sync(struct engine *e, usec_t now)
 	};
 	struct sync_ctx s = {.e = e, .now = now};
 	struct act_change ch[CHUNK];
-	unsigned n = 0, repaired = 0, retimed = 0;
+	char why[CHUNK][96]; /* the reasons of the blocks policy forbids */
+	unsigned n = 0, repaired = 0, retimed = 0, dropped = 0;
 	int r;
 
 	if (!e->enf || !e->enf->be.list)
@@ -412,12 +419,38 @@ int act_sync(struct engine *e, usec_t now)
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
 	     rec = hostdb_next(&e->hosts, rec)) {
 		bool iso = view_isolates(rec), has = iso || rec->nk;
+		const char *never =
+			has || rec->level > LEVEL_WATCH ? engine_never_reason(e, rec) : NULL;
 
+		/* A block that policy forbids now (the host was put on the
+		 * never-block list, the protected networks were narrowed,
+		 * the address is the gateway's own) is neither restored nor
+		 * adopted: it goes, from the registry and from the kernel,
+		 * with a release event that says why.  Restored blocks go
+		 * through the same policy as every other decision. */
+		if (never) {
+			memset(&ch[n], 0, sizeof(ch[n]));
+			ch[n].rec = rec;
+			ch[n].level = LEVEL_NONE;
+			ch[n].by_uid = -1;
+			snprintf(why[n], sizeof(why[n]), "not restored: %s", never);
+			ch[n].reason = why[n];
+			if (rec->changed_us == 0)
+				rec->changed_us = now; /* a new record, for this element */
+			dropped++;
+			if (++n == CHUNK) {
+				sync_apply(e, ch, n, now);
+				n = 0;
+			}
+			continue;
+		}
 		/* In the kernel but not in force for us (unknown, or released
 		 * and blocked again by hand): adopt it, with an alert. */
 		if (has && rec->level == LEVEL_NONE) {
 			struct event ev;
 
+			s.adopted++;
+			hostdb_changed(&e->hosts, rec);
 			rec->adopted = 1;
 			rec->by_uid = -1;
 			rec->changed_us = now;
@@ -493,15 +526,16 @@ int act_sync(struct engine *e, usec_t now)
 			retimed++;
 		}
 		if (++n == CHUNK) {
-			act_apply(e, ch, n, now);
+			sync_apply(e, ch, n, now);
 			n = 0;
 		}
 	}
-	act_apply(e, ch, n, now);
-	if (s.adopted || repaired || retimed || s.full || s.stray)
+	sync_apply(e, ch, n, now);
+	if (s.adopted || repaired || retimed || dropped || s.full || s.stray)
 		log_warnx("kernel sync: %u hosts adopted, %u restored, %u given their saved time "
-			  "to live back, %u not tracked (registry full), %u elements of no record",
-			  s.adopted, repaired, retimed, s.full, s.stray);
+			  "to live back, %u not restored (policy forbids them), %u not tracked "
+			  "(registry full), %u elements of no record",
+			  s.adopted, repaired, retimed, dropped, s.full, s.stray);
 	e->resync = false;
 	return 0;
 }

@@ -389,7 +389,7 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 			if (h->uid < 0)
 				ctl_out_printf(o, "\"auto\"");
 			else
-				ctl_out_printf(o, "\"%d\"", h->uid);
+				ctl_out_printf(o, "\"%ld\"", h->uid);
 			ctl_out_printf(o, ",\"text\":");
 			json_str(o, h->text);
 			ctl_out_printf(o, "}");

@@ -153,10 +153,16 @@ static void error_event(struct daemon *d, const char *msg)
 /* Saves the state; the kernel was changed first (SPEC section 5). */
 void daemon_save(struct daemon *d)
 {
-	char err[512];
+	char err[512], aerr[256] = "";
 	usec_t now = daemon_mono_us();
-	int r = state_save(&d->eng, d->state_dir, err, sizeof(err));
+	int r;
 
+	/* The records evicted since the last save first, since the state
+	 * about to be written no longer holds them; but the state is saved
+	 * whatever becomes of them (they wait in memory, bounded). */
+	if (state_archive_flush(d->eng.archive, d->state_dir, aerr, sizeof(aerr)) == 0)
+		aerr[0] = '\0';
+	r = state_save(&d->eng, d->state_dir, err, sizeof(err));
 	if (r == 0) {
 		d->eng.dirty = 0;
 		d->saved_mono = daemon_mono_us();
@@ -169,14 +175,21 @@ void daemon_save(struct daemon *d)
 			d->save_failures = 0;
 			d->save_alert_mono = 0;
 		}
-		return;
+		if (!aerr[0])
+			return;
+	} else {
+		d->save_failures++;
 	}
-	d->save_failures++;
 	/* Disk full or broken: the kernel's sets still hold every block;
 	 * retried on every tick, alerted once a minute. */
 	if (now >= d->save_alert_mono) {
-		char msg[600];
-		snprintf(msg, sizeof(msg), "cannot save state: %s", err);
+		char msg[900];
+		if (r == 0)
+			snprintf(msg, sizeof(msg), "cannot save the archive of evicted records: %s",
+				 aerr);
+		else
+			snprintf(msg, sizeof(msg), "cannot save state: %s%s%s", err,
+				 aerr[0] ? "; nor the archive of evicted records: " : "", aerr);
 		log_warnx("%s", msg);
 		error_event(d, msg);
 		d->save_alert_mono = now + SAVE_ALERT_US;
@@ -288,14 +301,52 @@ static void evidence_tick(struct daemon *d)
 	}
 }
 
+/* Records of the saved state skipped at start: each is alerted, up to
+ * LOAD_ALERTS of them; the rest are counted in the summary. */
+#define LOAD_ALERTS 32
+
+struct load_alerts {
+	struct daemon *d;
+	unsigned n;
+};
+
+static void on_skipped(void *arg, const char *msg)
+{
+	struct load_alerts *a = arg;
+	char buf[600];
+
+	if (a->n++ >= LOAD_ALERTS)
+		return;
+	snprintf(buf, sizeof(buf), "saved state: %s", msg);
+	log_warnx("%s", buf);
+	error_event(a->d, buf);
+}
+
 static void load_state(struct daemon *d)
 {
 	char err[600];
-	int r = state_load(&d->eng, d->state_dir, err, sizeof(err));
+	struct load_alerts alerts = {.d = d};
+	int r = state_load(&d->eng, d->state_dir, on_skipped, &alerts, err, sizeof(err));
 
-	if (r == 0) {
+	if (r >= 0) {
 		log_info("state loaded from %s/%s: %u hosts", d->state_dir, STATE_FILE,
 			 hostdb_count(&d->eng.hosts));
+		if (d->eng.hosts.evicted)
+			log_warnx("saved state: %llu hosts with nothing in force moved to %s/%s to "
+				  "fit limits.max_blocked (%u)",
+				  (unsigned long long)d->eng.hosts.evicted, d->state_dir,
+				  STATE_ARCHIVE_FILE, hostdb_capacity(&d->eng.hosts));
+		if (r > 0) {
+			char msg[PATH_MAX + 200];
+			snprintf(msg, sizeof(msg),
+				 "saved state %s/%s: %d bad record%s skipped (%u alerted), the "
+				 "rest loaded; blocks of skipped hosts still in the kernel are "
+				 "adopted",
+				 d->state_dir, STATE_FILE, r, r == 1 ? "" : "s",
+				 MIN(alerts.n, LOAD_ALERTS));
+			log_warnx("%s", msg);
+			error_event(d, msg);
+		}
 		return;
 	}
 	if (r == -ENOENT) {
@@ -809,6 +860,13 @@ static int startup(struct daemon *d)
 	}
 	d->eng.is_self = is_self;
 	d->eng.self_arg = d;
+	/* Records evicted from a full registry keep their history there
+	 * (from the load on: limits.max_blocked may have been lowered);
+	 * without it they are forgotten, which costs no block. */
+	d->eng.archive = state_archive_new();
+	if (!d->eng.archive)
+		log_warnx("archive of evicted records: %s; evicted records are forgotten",
+			  strerror(ENOMEM));
 	load_state(d);
 	evidence_setup(d);
 	r = netmon_open(&d->nm);
@@ -996,6 +1054,8 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	netmon_close(d->nm);
 	neighmon_close(d->neigh);
 	evidence_free(d->evidence);
+	state_archive_free(d->eng.archive);
+	d->eng.archive = NULL;
 	engine_fini(&d->eng);
 	nftmon_close(d->mon);
 	nft_close(d->nft);

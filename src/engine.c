@@ -10,6 +10,7 @@
 #include "event.h"
 #include "evidence.h"
 #include "log.h"
+#include "state.h"
 
 #define TH_SYN_BIT 0x02
 #define TH_RST_BIT 0x04
@@ -88,6 +89,49 @@ bool engine_no_mac(const struct engine *e, const struct hostrec *rec)
 	return false;
 }
 
+static bool link_local(const struct qaddr *a)
+{
+	if (a->family == AF_INET)
+		return a->b[0] == 169 && a->b[1] == 254;
+	return a->family == AF_INET6 && a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80;
+}
+
+const char *engine_never_reason(struct engine *e, const struct hostrec *rec)
+{
+	struct qaddr v[HOST_MAX_ADDRS];
+	bool inside = false, routable = false;
+	unsigned n, f;
+
+	if (!hostrec_is_machine(rec))
+		return policy_never_reason(&e->pol, &rec->addr, self(e, &rec->addr));
+	/* Never block by MAC a machine that holds a never-block or own
+	 * address, nor a router or relay (a MAC block takes every address
+	 * behind it).  An address of it outside the protected networks (a
+	 * link-local one, say) does not shield it; but a machine all of
+	 * whose addresses are outside them (they were narrowed) is none of
+	 * ours, as its address's record would be. */
+	f = e->id ? identity_machine(e->id, rec->id.b) : 0;
+	if (f & IDM_SELF)
+		return "one of the gateway's own MACs";
+	if (f & (IDM_ROUTER | IDM_RELAY))
+		return "a router or relay";
+	n = engine_machine_addresses(e, rec, v, ARRAY_SIZE(v));
+	for (unsigned i = 0; i < n; i++) {
+		bool is_self = self(e, &v[i]);
+
+		if (policy_never_listed(&e->pol, &v[i], is_self))
+			return is_self ? "a machine holding one of the gateway's own addresses"
+				       : "a machine holding an address on the never-block list";
+		/* Link-local addresses say nothing: every IPv6 host has one. */
+		if (link_local(&v[i]))
+			continue;
+		routable = true;
+		if (prefix_list_contains(&e->c->networks.protected_, &v[i]))
+			inside = true;
+	}
+	return routable && !inside ? "a machine with no address in the protected networks" : NULL;
+}
+
 void engine_host_facts(struct engine *e, const struct hostrec *rec, bool unverified,
 		       struct host_facts *ret)
 {
@@ -98,24 +142,7 @@ void engine_host_facts(struct engine *e, const struct hostrec *rec, bool unverif
 	/* Offline nothing is enforced: the cap would only hide what the
 	 * detection is worth. */
 	ret->unverified = unverified && e->mode != MODE_OFFLINE;
-	if (!hostrec_is_machine(rec)) {
-		ret->never = policy_never_block(&e->pol, &rec->addr, self(e, &rec->addr));
-		return;
-	}
-	/* Never block by MAC a machine that holds a never-block or own
-	 * address, nor a router or relay (a MAC block takes every address
-	 * behind it). */
-	if (e->id && (identity_machine(e->id, rec->id.b) & (IDM_ROUTER | IDM_RELAY | IDM_SELF))) {
-		ret->never = true;
-		return;
-	}
-	{
-		struct qaddr v[HOST_MAX_ADDRS];
-		unsigned n = engine_machine_addresses(e, rec, v, ARRAY_SIZE(v));
-
-		for (unsigned i = 0; i < n && !ret->never; i++)
-			ret->never = policy_never_listed(&e->pol, &v[i], self(e, &v[i]));
-	}
+	ret->never = engine_never_reason(e, rec) != NULL;
 }
 
 static void queue_refresh(struct engine *e, struct hostrec *rec)
@@ -317,6 +344,64 @@ static bool detection_unverified(const struct engine *e, const struct detection 
 	return identity_addresses(e->id, d->host.b, BIND_TENTATIVE, &own, 1) == 0;
 }
 
+/* Every incident id was given: the detection is handled as any other,
+ * in no incident.  Alerted the first time and then at every power of two,
+ * so that it is heard but cannot flood. */
+static void incidents_exhausted(struct engine *e, usec_t now)
+{
+	unsigned long n = e->incidents.exhausted;
+	char msg[160];
+	struct event ev;
+
+	if (n & (n - 1))
+		return;
+	snprintf(msg, sizeof(msg),
+		 "incident ids exhausted (last %u): %lu detection%s opened no incident",
+		 (unsigned)INCIDENT_ID_MAX, n, n == 1 ? "" : "s");
+	log_warnx("%s", msg);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_ERROR;
+	ev.ts = now;
+	ev.by_uid = -1;
+	ev.message = msg;
+	output_event(e->out, &ev);
+}
+
+/* A record with nothing in force leaves the full registry: its history
+ * goes to the archive (state.h), and its evidence file may go when the
+ * disk cap needs room. */
+static void on_evict(void *arg, const struct hostrec *r)
+{
+	struct engine *e = arg;
+
+	if (e->archive)
+		(void)state_archive_add(e->archive, e->c, r);
+}
+
+/* The registry is full of blocked hosts: alerted the first time and then
+ * at every power of two of the detections that could not be enforced. */
+static void registry_full(struct engine *e, const struct detection *d)
+{
+	uint64_t n = e->st.registry_full;
+	char msg[200], hb[ADDR_STRLEN];
+	struct event ev;
+
+	if (n & (n - 1))
+		return;
+	snprintf(msg, sizeof(msg),
+		 "limits.max_blocked (%u) hosts are blocked or in certification: %s not "
+		 "blocked (%llu detection%s so far); release hosts or raise the limit",
+		 hostdb_capacity(&e->hosts), addr_ntop(&d->host, hb), (unsigned long long)n,
+		 n == 1 ? "" : "s");
+	log_warnx("%s", msg);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_ERROR;
+	ev.ts = d->ts_us;
+	ev.by_uid = -1;
+	ev.message = msg;
+	output_event(e->out, &ev);
+}
+
 static void on_detection(void *arg, const struct detection *d)
 {
 	struct engine *e = arg;
@@ -333,9 +418,13 @@ static void on_detection(void *arg, const struct detection *d)
 	p.det = *d;
 	rec = engine_record(e, &d->host, true, d->ts_us);
 	if (!rec) {
-		/* Still report the detection: losing deduplication and the
-		 * block is better than losing the alert. */
+		/* Every record holds a block or a certification (records
+		 * with nothing in force are evicted to make room): the limit
+		 * on blocked hosts is reached.  Still report the detection:
+		 * losing deduplication and the block is better than losing
+		 * the alert. */
 		e->st.registry_full++;
+		registry_full(e, d);
 		p.inv = inventory_lookup(&e->c->inventory, &d->host);
 		memset(&facts, 0, sizeof(facts));
 		facts.never = !addr_is_mac(&d->host) &&
@@ -360,8 +449,12 @@ static void on_detection(void *arg, const struct detection *d)
 		in = incident_join(&e->incidents, d->rule, d->rule_name,
 				   rec->addr.family ? &rec->addr : &rec->id, d->first_probe_us,
 				   d->ts_us);
-		hit->incident = in->id;
-		p.announce = true;
+		if (in) {
+			hit->incident = in->id;
+			p.announce = true;
+		} else {
+			incidents_exhausted(e, d->ts_us);
+		}
 	}
 	/* A host released (or certified clean) that is flagged again comes
 	 * back one level higher than last time, with a longer TTL where TTLs
@@ -640,6 +733,8 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 	r = hostdb_init(&e->hosts, c->limits.max_blocked, &key);
 	if (r < 0)
 		goto fail;
+	e->hosts.on_evict = on_evict;
+	e->hosts.evict_arg = e;
 	r = incidents_init(&e->incidents, ENGINE_MAX_INCIDENTS,
 			   (usec_t)c->incident.window_s * USEC_PER_SEC);
 	if (r < 0)

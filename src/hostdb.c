@@ -73,6 +73,13 @@ int hostdb_init(struct hostdb *db, uint32_t cap, const struct siphash_key *key)
 	if (r == 0)
 		r = table_init(&db->ix, cap * 2u + 1024, sizeof(struct xent), sizeof(struct hkey),
 			       key);
+	if (r == 0) {
+		db->pend = calloc(cap ? cap : 1, sizeof(*db->pend));
+		if (!db->pend) {
+			table_fini(&db->ix);
+			r = -ENOMEM;
+		}
+	}
 	if (r < 0)
 		table_fini(&db->t);
 	return r;
@@ -133,6 +140,8 @@ void hostdb_fini(struct hostdb *db)
 		hostdb_clear(db);
 	table_fini(&db->t);
 	table_fini(&db->ix);
+	free(db->pend);
+	db->pend = NULL;
 }
 
 int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
@@ -162,7 +171,7 @@ int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level
 	h->kind = (uint8_t)kind;
 	h->level = (uint8_t)level;
 	h->state = r->state;
-	h->uid = (int32_t)uid;
+	h->uid = uid;
 	snprintf(h->text, sizeof(h->text), "%s", text ? text : "");
 	return 0;
 }
@@ -241,17 +250,65 @@ static bool keeps(const struct hostrec *r)
 
 void hostdb_settle(struct hostdb *db, struct hostrec *r)
 {
+	r->unsettled = 0;
 	table_list_touch(&db->t, keeps(r) ? L_KEPT : L_SPARE, r);
 }
 
-/* Room for one more record: the spare record flagged longest ago goes
- * (a flood of one-shot sources must not lock out the next real worm);
- * what is blocked or in certification never does. */
+void hostdb_changed(struct hostdb *db, struct hostrec *r)
+{
+	if (r->unsettled)
+		return;
+	r->unsettled = 1;
+	if (db->npend < db->t.cap)
+		db->pend[db->npend++] = table_index(&db->t, r);
+	else
+		db->pend_overflow = true;
+}
+
+/* Moves every changed record to its list.  An index may be stale (its
+ * record evicted or removed, the slot maybe reused): only a record in use
+ * and still marked moves. */
+static void settle_pending(struct hostdb *db)
+{
+	if (db->pend_overflow) {
+		/* By slot, not by list: moving a record does not upset it. */
+		for (uint32_t i = 0; i < db->t.fresh; i++) {
+			struct hostrec *r = table_at(&db->t, i);
+
+			if (r->h.list != TAB_NOLIST && r->unsettled)
+				hostdb_settle(db, r);
+		}
+		db->pend_overflow = false;
+	} else {
+		for (uint32_t i = 0; i < db->npend; i++) {
+			struct hostrec *r = table_at(&db->t, db->pend[i]);
+
+			if (r && r->h.list != TAB_NOLIST && r->unsettled)
+				hostdb_settle(db, r);
+		}
+	}
+	db->npend = 0;
+}
+
+static void evict(struct hostdb *db, struct hostrec *r)
+{
+	if (db->on_evict)
+		db->on_evict(db->evict_arg, r);
+	hostdb_remove(db, r);
+	db->evicted++;
+}
+
+/* Room for one more record: the spare record least recently useful goes
+ * (a flood of one-shot sources must not lock out the next real worm, nor
+ * may released hosts fill the registry for good); what is blocked or in
+ * certification never does. */
 static bool evict_spare(struct hostdb *db)
 {
-	/* Records change level without moving lists (callers iterate the
-	 * registry while they change it): a record found on the wrong list
-	 * here is moved now. */
+	/* Records that changed level since they were put on their list
+	 * (hostdb_changed()) are moved first: released ones become spare. */
+	settle_pending(db);
+	/* A record whose level changed without hostdb_changed() and is
+	 * found on the wrong list here is moved now. */
 	for (unsigned i = 0; i < EVICT_TRIES; i++) {
 		struct hostrec *r = table_list_head(&db->t, L_SPARE);
 
@@ -265,8 +322,7 @@ static bool evict_spare(struct hostdb *db)
 			table_list_touch(&db->t, L_SPARE, r);
 			continue;
 		}
-		hostdb_remove(db, r);
-		db->evicted++;
+		evict(db, r);
 		return true;
 	}
 	for (unsigned i = 0; i < EVICT_TRIES; i++) {
@@ -278,8 +334,7 @@ static bool evict_spare(struct hostdb *db)
 			table_list_touch(&db->t, L_KEPT, r);
 			continue;
 		}
-		hostdb_remove(db, r);
-		db->evicted++;
+		evict(db, r);
 		return true;
 	}
 	return false;

@@ -24,17 +24,34 @@ void incidents_fini(struct incidents *s)
 	memset(s, 0, sizeof(*s));
 }
 
+const struct incident *incident_lookup(const struct incidents *s, unsigned id, unsigned *ret_off)
+{
+	unsigned lo = 0, hi = s->n;
+
+	if (id == 0 || s->n == 0)
+		return NULL;
+	/* Ids grow in ring order, with gaps where a saved incident was
+	 * skipped at load: a binary search over the ring. */
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		const struct incident *in = &s->v[(s->head + mid) % s->cap];
+
+		if (in->id == id) {
+			if (ret_off)
+				*ret_off = mid;
+			return in;
+		}
+		if (in->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 struct incident *incident_find(struct incidents *s, unsigned id)
 {
-	unsigned oldest;
-
-	if (id == 0 || s->n == 0 || id >= s->next_id)
-		return NULL;
-	oldest = s->v[s->head].id;
-	if (id < oldest)
-		return NULL; /* forgotten */
-	/* Ids are consecutive in ring order. */
-	return &s->v[(s->head + (id - oldest)) % s->cap];
+	return (struct incident *)incident_lookup(s, id, NULL);
 }
 
 struct incident *incident_join(struct incidents *s, unsigned rule, const char *rule_name,
@@ -51,6 +68,13 @@ struct incident *incident_join(struct incidents *s, unsigned rule, const char *r
 			in->patient_zero = *host;
 		}
 		return in;
+	}
+	/* Ids are never reused nor wrapped (a wrapped id would break the
+	 * order of the ring and the saved state): once the last is given,
+	 * detections join no new incident. */
+	if (s->next_id > INCIDENT_ID_MAX) {
+		s->exhausted++;
+		return NULL;
 	}
 	if (s->n == s->cap) {
 		s->head = (s->head + 1) % s->cap;
@@ -85,7 +109,7 @@ int incident_restore(struct incidents *s, const struct incident *in)
 {
 	struct incident *slot;
 
-	if (in->id == 0 || in->id == UINT_MAX || (s->n && in->id != s->next_id))
+	if (in->id == 0 || in->id > INCIDENT_ID_MAX || (s->n && in->id < s->next_id))
 		return -EINVAL;
 	if (s->n == s->cap) {
 		s->head = (s->head + 1) % s->cap;

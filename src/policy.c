@@ -64,10 +64,22 @@ bool policy_never_listed(const struct policy *p, const struct qaddr *a, bool sel
 	return self || in_conf_never_block(p, a) || prefix_list_contains(&p->allowed, a);
 }
 
+const char *policy_never_reason(const struct policy *p, const struct qaddr *host, bool self)
+{
+	/* The order is what an operator most needs to hear: an own address
+	 * is never blocked whatever the lists say. */
+	if (self)
+		return POLICY_NEVER_SELF;
+	if (in_conf_never_block(p, host) || prefix_list_contains(&p->allowed, host))
+		return POLICY_NEVER_LISTED;
+	if (!prefix_list_contains(&p->c->networks.protected_, host))
+		return POLICY_NEVER_OUTSIDE;
+	return NULL;
+}
+
 bool policy_never_block(const struct policy *p, const struct qaddr *host, bool self)
 {
-	return policy_never_listed(p, host, self) ||
-	       !prefix_list_contains(&p->c->networks.protected_, host);
+	return policy_never_reason(p, host, self) != NULL;
 }
 
 int policy_reconfigure(struct policy *p, const struct conf *c)

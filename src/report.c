@@ -393,23 +393,9 @@ struct timeline {
 	size_t n;
 };
 
-/* incident_find() for a const ring; ret_off is the incident's position
- * from the oldest. */
 static const struct incident *ring_find(const struct incidents *s, unsigned id, unsigned *ret_off)
 {
-	unsigned oldest, off;
-
-	if (id == 0 || s->n == 0 || id >= s->next_id)
-		return NULL;
-	oldest = s->v[s->head].id;
-	if (id < oldest)
-		return NULL; /* forgotten */
-	off = id - oldest;
-	if (off >= s->n)
-		return NULL;
-	if (ret_off)
-		*ret_off = off;
-	return &s->v[(s->head + off) % s->cap];
+	return incident_lookup(s, id, ret_off);
 }
 
 static int tl_cmp(const void *a, const void *b)

@@ -7,11 +7,14 @@
  * is written out.
  *
  * Loading reads the file twice.  The first pass checks the header, that
- * the last line is the end record, its record count and its CRC, and
- * counts the hosts: truncation, garbage and flipped bits stop there, before
- * anything is touched.  The second pass parses every record into the
- * engine; a record that is still wrong (a file written by hand, or by a
- * broken writer, with a good CRC) undoes everything it loaded.  Two passes
+ * the last line is the end record, its record count and its CRC:
+ * truncation, garbage and flipped bits stop there, before anything is
+ * touched.  The second pass parses every record into the
+ * engine, each field checked as strictly as where it enters the daemon; a
+ * record that is still wrong (a file written by hand, or by a broken
+ * writer, with a good CRC) is skipped and reported, and the rest is
+ * loaded: losing one host's record costs less than losing every history,
+ * and a skipped host's blocks are still in the kernel (adopted).  Two passes
  * over the page cache cost less than holding the file, or a copy of the
  * registry, in memory. */
 #include "state.h"
@@ -137,7 +140,8 @@ static bool needs_escape(unsigned char ch)
 
 struct writer {
 	int fd;
-	char *buf; /* IO_BUF bytes */
+	char *buf; /* cap bytes: IO_BUF, or an archive's buffer */
+	size_t cap;
 	size_t len;
 	uint32_t crc; /* of everything flushed */
 	int err;      /* first write error, -errno */
@@ -169,7 +173,7 @@ static void w_flush(struct writer *w)
 /* Room for n bytes (n is always far below IO_BUF). */
 static char *w_room(struct writer *w, size_t n)
 {
-	if (IO_BUF - w->len < n)
+	if (w->cap - w->len < n)
 		w_flush(w);
 	return w->buf + w->len;
 }
@@ -435,7 +439,7 @@ static void write_state(struct writer *w, const struct engine *e)
 
 int state_save(const struct engine *e, const char *dir, char *err, size_t errlen)
 {
-	struct writer w = {.fd = -1};
+	struct writer w = {.fd = -1, .cap = IO_BUF};
 	struct crc_tab *tab = malloc(sizeof(*tab));
 	bool tmp_made = false;
 	char end[64];
@@ -604,8 +608,13 @@ struct loader {
 	unsigned line;
 	char *err;
 	size_t errlen;
+	char msg[400]; /* the last problem, "FILE:LINE: what" */
+	state_skip_fn skipped;
+	void *skipped_arg;
+	unsigned nskipped;
 	struct hostrec *host; /* the host the hit and hist lines belong to */
-	bool meta_seen;
+	bool skip_lines;      /* the host line above was skipped: so are its lines */
+	bool meta_seen, meta_ok;
 	unsigned meta_line;
 	uint64_t next_incident;
 	bool paused;
@@ -624,8 +633,21 @@ static int bad(struct loader *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	set_err(l->err, l->errlen, "%s:%u: %s", l->path, l->line, msg);
+	snprintf(l->msg, sizeof(l->msg), "%s:%u: %s", l->path, l->line, msg);
+	set_err(l->err, l->errlen, "%s", l->msg);
 	return -EBADMSG;
+}
+
+/* The record bad() just reported is skipped: tell the caller, with what
+ * goes with it. */
+static void skipped(struct loader *l, const char *what)
+{
+	char msg[sizeof(l->msg) + 64];
+
+	l->nskipped++;
+	snprintf(msg, sizeof(msg), "%s: %s skipped", l->msg, what);
+	if (l->skipped)
+		l->skipped(l->skipped_arg, msg);
 }
 
 /* A value fit to quote in a message: short, control bytes shown as '?'. */
@@ -857,6 +879,60 @@ static int f_addr(struct loader *l, struct rec *r, const char *key, struct qaddr
 	return 0;
 }
 
+/* An address a host can have: IPv4 or IPv6, not unspecified, multicast
+ * or the broadcast address. */
+static bool host_ip(const struct qaddr *a)
+{
+	static const uint8_t zero[16], bcast[4] = {255, 255, 255, 255};
+
+	if (a->family != AF_INET && a->family != AF_INET6)
+		return false;
+	if (memcmp(a->b, zero, a->family == AF_INET ? 4 : 16) == 0 || addr_is_multicast(a))
+		return false;
+	return a->family != AF_INET || memcmp(a->b, bcast, 4) != 0;
+}
+
+/* A MAC a machine can have: unicast and not all zeroes. */
+static bool host_mac(const struct qaddr *a)
+{
+	static const uint8_t zero[MAC_LEN];
+
+	return addr_is_mac(a) && mac_is_unicast(a->b) && memcmp(a->b, zero, MAC_LEN) != 0;
+}
+
+/* A host's address (mac: a machine's MAC instead). */
+static int f_host_addr(struct loader *l, struct rec *r, const char *key, bool mac,
+		       struct qaddr *ret)
+{
+	char b[ADDR_STRLEN];
+	int k = f_addr(l, r, key, ret);
+
+	if (k < 0)
+		return k;
+	if (mac ? !host_mac(ret) : !host_ip(ret))
+		return bad(l, "bad %s=%s (%s)", key, addr_ntop(ret, b),
+			   mac ? "a unicast MAC" : "a unicast IPv4 or IPv6 address");
+	return 0;
+}
+
+/* A uid as the daemon keeps it: -1 for itself, else any uid_t but
+ * (uid_t)-1, which is no uid. */
+static int f_uid(struct loader *l, struct rec *r, const char *key, long *ret)
+{
+	const char *v;
+	char b[40];
+	int64_t u = 0;
+	int k = need(l, r, key, &v);
+
+	if (k < 0)
+		return k;
+	if (f_i64(l, r, key, -1, (int64_t)UINT32_MAX - 1, &u) < 0)
+		return bad(l, "bad %s=%s (-1, or a uid from 0 to %u)", key, shown(v, b),
+			   UINT32_MAX - 1);
+	*ret = (long)u;
+	return 0;
+}
+
 /* A string into a fixed-size field of the same size it was saved from. */
 static int f_str(struct loader *l, struct rec *r, const char *key, char *dst, size_t size)
 {
@@ -906,9 +982,11 @@ static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
 				known = true;
 			}
 		}
-		if (!known && parse_u64(item, 255, &proto) < 0)
+		/* Only what a containment can hold (hostdb.h struct hport):
+		 * TCP or UDP with a port, ICMP or ICMPv6 whole (port 0). */
+		if (!known || parse_u64(slash + 1, 65535, &port) < 0)
 			goto fail;
-		if (parse_u64(slash + 1, 65535, &port) < 0)
+		if ((proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) && port != 0)
 			goto fail;
 		h->want[h->nwant].proto = (uint8_t)proto;
 		h->want[h->nwant].port = (uint16_t)port;
@@ -918,7 +996,8 @@ static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
 		goto fail; /* a trailing comma */
 	return 0;
 fail:
-	return bad(l, "bad want=%s (proto/port,...)", shown(v, b));
+	return bad(l, "bad want=%s (tcp/PORT, udp/PORT, icmp/0 or icmpv6/0, comma-separated)",
+		   shown(v, b));
 }
 
 static int f_prefix(struct loader *l, struct rec *r, struct prefix *ret)
@@ -938,17 +1017,22 @@ static int f_prefix(struct loader *l, struct rec *r, struct prefix *ret)
 
 static int load_meta(struct loader *l, struct rec *r)
 {
-	uint64_t paused;
+	uint64_t paused, next;
 	int k;
 
 	if (l->meta_seen)
 		return bad(l, "second meta record");
-	if ((k = f_u64(l, r, "next_incident", UINT_MAX, &l->next_incident)) < 0 ||
-	    (k = f_u64(l, r, "paused", 1, &paused)) < 0)
-		return k;
-	l->paused = paused;
 	l->meta_seen = true;
 	l->meta_line = l->line;
+	/* INCIDENT_ID_MAX + 1: every id was given. */
+	if ((k = f_u64(l, r, "next_incident", (uint64_t)INCIDENT_ID_MAX + 1, &next)) < 0 ||
+	    (k = f_u64(l, r, "paused", 1, &paused)) < 0)
+		return k;
+	if (next == 0)
+		return bad(l, "bad next_incident=0 (incident ids start at 1)");
+	l->next_incident = next;
+	l->paused = paused;
+	l->meta_ok = true;
 	return 0;
 }
 
@@ -977,6 +1061,7 @@ static int load_prefix(struct loader *l, struct rec *r, bool allow)
 static int load_incident(struct loader *l, struct rec *r)
 {
 	struct incident in;
+	char b[ADDR_STRLEN];
 	int k, idx;
 
 	memset(&in, 0, sizeof(in));
@@ -988,12 +1073,19 @@ static int load_incident(struct loader *l, struct rec *r)
 	    (k = f_u64(l, r, "last_detect_us", UINT64_MAX, &in.last_detect_us)) < 0 ||
 	    (k = f_uint(l, r, "hosts", UINT_MAX, &in.nhosts)) < 0)
 		return k;
+	if (in.id == 0 || in.id > INCIDENT_ID_MAX)
+		return bad(l, "bad id=%u (1 to %u)", in.id, (unsigned)INCIDENT_ID_MAX);
+	if (!host_ip(&in.patient_zero) && !host_mac(&in.patient_zero))
+		return bad(l, "bad patient_zero=%s (a unicast address or MAC)",
+			   addr_ntop(&in.patient_zero, b));
+	if (in.nhosts == 0)
+		return bad(l, "bad hosts=0 (an incident has a host)");
 	/* Rule indexes follow the config, which may have changed since. */
 	idx = rule_index(l->e->c, in.rule_name);
 	in.rule = idx < 0 ? DETECT_NRULES : (unsigned)idx;
 	if (incident_restore(&l->e->incidents, &in) < 0)
-		return bad(l, "incident id=%u out of sequence (expected %u)", in.id,
-			   l->e->incidents.next_id);
+		return bad(l, "incident id=%u out of order (the last was %u)", in.id,
+			   l->e->incidents.next_id - 1);
 	return 0;
 }
 
@@ -1013,7 +1105,7 @@ static int f_addrs(struct loader *l, struct rec *r, struct hostrec *h)
 			return bad(l, "bad addrs=%s", shown(v, sh));
 		memcpy(buf, v, n);
 		buf[n] = '\0';
-		if (addr_parse(buf, &a) < 0)
+		if (addr_parse(buf, &a) < 0 || !host_ip(&a))
 			return bad(l, "bad address in addrs=: %s", shown(buf, sh));
 		k = hostdb_addr_add(&l->e->hosts, h, &a);
 		if (k == -EEXIST)
@@ -1025,48 +1117,13 @@ static int f_addrs(struct loader *l, struct rec *r, struct hostrec *h)
 	return 0;
 }
 
-static int load_host(struct loader *l, struct rec *r)
+/* Every field of a host line but its id and addresses, into h. */
+static int host_fields(struct loader *l, struct rec *r, struct hostrec *h)
 {
-	struct qaddr a, id;
-	struct hostrec *h;
-	uint32_t before;
-	int64_t by_uid;
-	char b[ADDR_STRLEN];
-	bool machine = get(r, "id") != NULL;
+	const char *v;
+	char b[40];
 	int k;
 
-	if (machine) {
-		if ((k = f_addr(l, r, "id", &id)) < 0)
-			return k;
-		if (!addr_is_mac(&id))
-			return bad(l, "id= is not a MAC");
-		memset(&a, 0, sizeof(a));
-		if (get(r, "addr") && (k = f_addr(l, r, "addr", &a)) < 0)
-			return k;
-	} else {
-		if ((k = f_addr(l, r, "addr", &a)) < 0)
-			return k;
-		if (addr_is_mac(&a))
-			return bad(l, "addr= is a MAC");
-		id = a;
-	}
-	before = hostdb_count(&l->e->hosts);
-	h = hostdb_get(&l->e->hosts, &id);
-	if (!h) /* the first pass counted the hosts against the capacity */
-		return bad(l, "host registry full");
-	if (hostdb_count(&l->e->hosts) == before)
-		return bad(l, "host %s appears twice", addr_ntop(&id, b));
-	l->host = h;
-	if (machine) {
-		h->addr = a;
-		if ((k = f_addrs(l, r, h)) < 0)
-			return k;
-	} else if (get(r, "merged")) {
-		/* A machine holds its address now. */
-		h->merged = 1;
-		if (h->naddrs)
-			hostdb_addr_del(&l->e->hosts, h, 0);
-	}
 	if ((k = f_state(l, r, "state", &h->state)) < 0 ||
 	    (k = f_level(l, r, "decided", &h->decided)) < 0 ||
 	    (k = f_level(l, r, "level", &h->level)) < 0 ||
@@ -1076,16 +1133,78 @@ static int load_host(struct loader *l, struct rec *r)
 	    (k = f_u64(l, r, "last_detect_us", UINT64_MAX, &h->last_detect_us)) < 0 ||
 	    (k = f_u64(l, r, "changed_us", UINT64_MAX, &h->changed_us)) < 0 ||
 	    (k = f_u64(l, r, "expires_us", UINT64_MAX, &h->expires_us)) < 0 ||
-	    (k = f_i64(l, r, "by_uid", LONG_MIN, LONG_MAX, &by_uid)) < 0 ||
+	    (k = f_uid(l, r, "by_uid", &h->by_uid)) < 0 ||
 	    (k = f_u8(l, r, "recurrences", UINT8_MAX, &h->recurrences)) < 0 ||
 	    (k = f_level(l, r, "last_level", &h->last_level)) < 0 ||
-	    (k = f_u64(l, r, "last_ttl_s", UINT64_MAX, &h->last_ttl_s)) < 0 ||
+	    (k = f_u64(l, r, "last_ttl_s", QD_TTL_MAX_S, &h->last_ttl_s)) < 0 ||
 	    (k = f_want(l, r, h)) < 0 ||
 	    (k = f_u8(l, r, "want_overflow", 1, &h->want_overflow)) < 0 ||
 	    (k = f_str(l, r, "evidence", h->evidence, sizeof(h->evidence))) < 0 ||
 	    (k = f_str(l, r, "reason", h->reason, sizeof(h->reason))) < 0)
 		return k;
-	h->by_uid = (long)by_uid;
+	/* A deadline is set when a level is put in force (changed_us), at
+	 * most the longest TTL later: anything further is not ours.  Not
+	 * checked against the clock, which may be wrong at boot. */
+	if (h->expires_us > h->changed_us &&
+	    h->expires_us - h->changed_us > QD_TTL_MAX_S * USEC_PER_SEC)
+		return bad(l,
+			   "bad expires_us=%llu (at most %llu s after changed_us=%llu, the "
+			   "longest TTL)",
+			   (unsigned long long)h->expires_us, (unsigned long long)QD_TTL_MAX_S,
+			   (unsigned long long)h->changed_us);
+	/* A file name in the evidence directory, nothing else. */
+	if (strchr(h->evidence, '/') || strcmp(h->evidence, ".") == 0 ||
+	    strcmp(h->evidence, "..") == 0)
+		return bad(l, "bad evidence=%s (a file name)", shown(h->evidence, b));
+	if ((v = get(r, "merged")) && strcmp(v, "1") != 0)
+		return bad(l, "bad merged=%s (1 when present)", shown(v, b));
+	return 0;
+}
+
+static int load_host(struct loader *l, struct rec *r)
+{
+	struct qaddr a, id;
+	struct hostrec *h;
+	char b[ADDR_STRLEN];
+	bool machine = get(r, "id") != NULL;
+	int k;
+
+	if (machine) {
+		if ((k = f_host_addr(l, r, "id", true, &id)) < 0)
+			return k;
+		memset(&a, 0, sizeof(a));
+		if (get(r, "addr") && (k = f_host_addr(l, r, "addr", false, &a)) < 0)
+			return k;
+	} else {
+		if ((k = f_host_addr(l, r, "addr", false, &a)) < 0)
+			return k;
+		id = a;
+	}
+	if (hostdb_find(&l->e->hosts, &id))
+		return bad(l, "host %s appears twice", addr_ntop(&id, b));
+	h = hostdb_get(&l->e->hosts, &id);
+	if (!h)
+		return bad(l,
+			   "no room: limits.max_blocked (%u) hosts are blocked or in "
+			   "certification",
+			   hostdb_capacity(&l->e->hosts));
+	k = 0;
+	if (machine) {
+		h->addr = a;
+		k = f_addrs(l, r, h);
+	} else if (get(r, "merged")) {
+		/* A machine holds its address now. */
+		h->merged = 1;
+		if (h->naddrs)
+			hostdb_addr_del(&l->e->hosts, h, 0);
+	}
+	if (k < 0 || (k = host_fields(l, r, h)) < 0) {
+		hostdb_remove(&l->e->hosts, h);
+		return k;
+	}
+	/* On the list its level puts it on, in the saved order. */
+	hostdb_settle(&l->e->hosts, h);
+	l->host = h;
 	return 0;
 }
 
@@ -1102,7 +1221,7 @@ static int load_hit(struct loader *l, struct rec *r)
 	memset(&hit, 0, sizeof(hit));
 	if ((k = f_str(l, r, "rule", name, sizeof(name))) < 0 ||
 	    (k = f_level(l, r, "level", &hit.level)) < 0 ||
-	    (k = f_uint(l, r, "incident", UINT32_MAX, &incident)) < 0 ||
+	    (k = f_uint(l, r, "incident", INCIDENT_ID_MAX, &incident)) < 0 ||
 	    (k = f_u64(l, r, "first_us", UINT64_MAX, &hit.first_us)) < 0)
 		return k;
 	/* A rule removed from the config since: its hit goes, the host and
@@ -1123,7 +1242,6 @@ static int load_hist(struct loader *l, struct rec *r)
 	struct hostrec *h = l->host;
 	struct hist *x;
 	enum hist_kind kind;
-	int64_t uid;
 	const char *v;
 	char b[40];
 	int k;
@@ -1150,11 +1268,9 @@ static int load_hist(struct loader *l, struct rec *r)
 		return bad(l, "unknown kind=%s", shown(v, b));
 	x->kind = (uint8_t)kind;
 	if ((k = f_level(l, r, "level", &x->level)) < 0 ||
-	    (k = f_state(l, r, "state", &x->state)) < 0 ||
-	    (k = f_i64(l, r, "uid", INT32_MIN, INT32_MAX, &uid)) < 0 ||
+	    (k = f_state(l, r, "state", &x->state)) < 0 || (k = f_uid(l, r, "uid", &x->uid)) < 0 ||
 	    (k = f_str(l, r, "text", x->text, sizeof(x->text))) < 0)
 		return k;
-	x->uid = (int32_t)uid;
 	h->nhist++;
 	return 0;
 }
@@ -1200,47 +1316,84 @@ static int load_binding(struct loader *l, struct rec *r)
 	return 0;
 }
 
+/* One line of the second pass.  A record that is wrong (a file written
+ * by hand, or by a broken writer, with a good CRC) is skipped and
+ * reported, with the hit and hist lines of a skipped host: the rest of
+ * the state is worth more than one bad line.  0, or -ENOMEM. */
 static int load_record(struct loader *l, char *line, size_t len)
 {
 	struct rec r;
+	const char *what = "record";
+	bool lines_of_host;
 	int k;
 
-	if (memchr(line, '\0', len))
-		return bad(l, "NUL byte in a record");
+	memset(&r, 0, sizeof(r));
+	r.kind = line;
 	line[len] = '\0'; /* over the LF */
-	if ((k = split(l, line, &r)) < 0)
-		return k;
+	if (memchr(line, '\0', len)) {
+		/* Its kind still says whose lines follow. */
+		line[strcspn(line, " ")] = '\0';
+		k = bad(l, "NUL byte in a record");
+	} else {
+		k = split(l, line, &r);
+	}
+	lines_of_host = strcmp(r.kind, "hist") == 0 || strcmp(r.kind, "hit") == 0;
+	if (!lines_of_host) {
+		l->host = NULL;
+		l->skip_lines = false;
+	} else if (l->skip_lines) {
+		return 0; /* its host was skipped, and said so */
+	}
+	if (k < 0)
+		goto skip;
 	if (strcmp(r.kind, "hist") == 0)
-		return load_hist(l, &r);
-	if (strcmp(r.kind, "hit") == 0)
-		return load_hit(l, &r);
-	l->host = NULL;
-	if (strcmp(r.kind, "host") == 0)
-		return load_host(l, &r);
-	if (strcmp(r.kind, "incident") == 0)
-		return load_incident(l, &r);
-	if (strcmp(r.kind, "allow") == 0)
-		return load_prefix(l, &r, true);
-	if (strcmp(r.kind, "disallow") == 0)
-		return load_prefix(l, &r, false);
-	if (strcmp(r.kind, "meta") == 0)
-		return load_meta(l, &r);
-	if (strcmp(r.kind, "binding") == 0)
-		return load_binding(l, &r);
-	if (strcmp(r.kind, "end") == 0)
-		return bad(l, "end record before the last line");
-	return bad(l, "unknown record '%s'", shown(r.kind, (char[40]){0}));
+		k = load_hist(l, &r);
+	else if (strcmp(r.kind, "hit") == 0)
+		k = load_hit(l, &r);
+	else if (strcmp(r.kind, "host") == 0)
+		k = load_host(l, &r);
+	else if (strcmp(r.kind, "incident") == 0)
+		k = load_incident(l, &r);
+	else if (strcmp(r.kind, "allow") == 0)
+		k = load_prefix(l, &r, true);
+	else if (strcmp(r.kind, "disallow") == 0)
+		k = load_prefix(l, &r, false);
+	else if (strcmp(r.kind, "meta") == 0)
+		k = load_meta(l, &r);
+	else if (strcmp(r.kind, "binding") == 0)
+		k = load_binding(l, &r);
+	else if (strcmp(r.kind, "end") == 0)
+		k = bad(l, "end record before the last line");
+	else
+		k = bad(l, "unknown record '%s'", shown(r.kind, (char[40]){0}));
+	if (k != -EBADMSG)
+		return k;
+skip:
+	if (strcmp(r.kind, "host") == 0) {
+		l->skip_lines = true;
+		what = "host, with its hit and hist lines,";
+	} else if (strcmp(r.kind, "meta") == 0) {
+		what = "meta record (incident ids follow the saved incidents; not paused)";
+		if (!l->meta_seen) {
+			l->meta_seen = true;
+			l->meta_line = l->line;
+		}
+	} else if (r.kind[0] && strlen(r.kind) < 16 &&
+		   strspn(r.kind, "abcdefghijklmnopqrstuvwxyz") == strlen(r.kind)) {
+		what = r.kind;
+	}
+	skipped(l, what);
+	return 0;
 }
 
 /* The first pass: header, end record, record count and CRC.  Counts the
- * lines and the hosts. */
+ * lines. */
 static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab,
-		  unsigned *ret_lines, unsigned long *ret_hosts)
+		  unsigned *ret_lines)
 {
 	char endline[128] = "", header[32], header1[32];
 	unsigned end_at = 0;
 	uint32_t crc = 0, end_crc = 0;
-	unsigned long hosts = 0;
 	struct rec r;
 	uint64_t records, want;
 	const char *v;
@@ -1266,8 +1419,6 @@ static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab
 					"unsupported version '%.*s' (this daemon reads 1 and %d)",
 					(int)MIN(n - hl, 16), s + hl, STATE_VERSION);
 		}
-		if (n >= 5 && memcmp(s, "host ", 5) == 0)
-			hosts++;
 		if (n >= 4 && memcmp(s, "end ", 4) == 0 && n < sizeof(endline)) {
 			memcpy(endline, s, n);
 			endline[n] = '\0';
@@ -1306,7 +1457,6 @@ static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab
 		return bad(l, "CRC mismatch: the file is damaged (crc32=%s, computed %08x)",
 			   shown(v, (char[40]){0}), (unsigned)end_crc);
 	*ret_lines = l->line;
-	*ret_hosts = hosts;
 	return 0;
 }
 
@@ -1349,17 +1499,22 @@ static int load_all(struct loader *l, struct reader *rd, unsigned lines)
 		if ((k = load_record(l, s, n)) < 0)
 			return k;
 	}
-	l->line = 1;
-	if (!l->meta_seen)
-		return bad(l, "no meta record");
+	/* Without a good meta record, incident ids go on after the last
+	 * saved incident, and automatic actions are not paused. */
+	if (!l->meta_seen) {
+		l->line = 1;
+		bad(l, "no meta record");
+		skipped(l, "nothing");
+	}
 	l->line = l->meta_line;
-	if (l->next_incident == 0)
-		return bad(l, "next_incident=0: incident ids start at 1");
-	if (e->incidents.n && l->next_incident < e->incidents.next_id)
-		return bad(l, "next_incident=%llu, but incident %u exists",
-			   (unsigned long long)l->next_incident, e->incidents.next_id - 1);
-	e->incidents.next_id = (unsigned)l->next_incident;
-	e->pol.paused = l->paused;
+	if (l->meta_ok && e->incidents.n && l->next_incident < e->incidents.next_id) {
+		bad(l, "bad next_incident=%llu (incident %u exists)",
+		    (unsigned long long)l->next_incident, e->incidents.next_id - 1);
+		skipped(l, "next_incident=");
+	} else if (l->meta_ok) {
+		e->incidents.next_id = (unsigned)l->next_incident;
+	}
+	e->pol.paused = l->meta_ok && l->paused;
 	for (unsigned i = 0; i < l->npol; i++) {
 		const struct prefix *p = &l->pol[i].p;
 
@@ -1377,14 +1532,15 @@ static int load_all(struct loader *l, struct reader *rd, unsigned lines)
 	return 0;
 }
 
-int state_load(struct engine *e, const char *dir, char *err, size_t errlen)
+int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void *arg, char *err,
+	       size_t errlen)
 {
 	struct reader rd = {.fd = -1};
 	struct crc_tab *tab = malloc(sizeof(*tab));
-	struct loader l = {.e = e, .err = err, .errlen = errlen};
+	struct loader l = {
+		.e = e, .err = err, .errlen = errlen, .skipped = skipped_fn, .skipped_arg = arg};
 	char path[PATH_MAX];
 	unsigned lines = 0;
-	unsigned long hosts = 0;
 	struct stat st;
 	int r;
 
@@ -1420,16 +1576,14 @@ int state_load(struct engine *e, const char *dir, char *err, size_t errlen)
 		goto out;
 	}
 	crc_init(tab);
-	r = verify(&l, &rd, tab, &lines, &hosts);
+	r = verify(&l, &rd, tab, &lines);
 	if (r < 0)
 		goto out;
-	if (hosts > hostdb_capacity(&e->hosts)) {
-		r = -EOVERFLOW;
-		set_err(err, errlen,
-			"%s: holds %lu hosts, more than limits.max_blocked (%u): nothing loaded",
-			path, hosts, hostdb_capacity(&e->hosts));
-		goto out;
-	}
+	/* More hosts than the registry holds (limits.max_blocked was
+	 * lowered): loaded all the same.  The registry makes room from the
+	 * records with nothing in force, saved first and least recently
+	 * useful first (hostdb_get()); a blocked host that finds no room is
+	 * skipped, its kernel elements stay in force. */
 	r = rd_rewind(&rd);
 	if (r < 0) {
 		set_err(err, errlen, "%s: %s", path, strerror(-r));
@@ -1440,6 +1594,8 @@ int state_load(struct engine *e, const char *dir, char *err, size_t errlen)
 		if (r == -ENOMEM)
 			set_err(err, errlen, "%s: %s: nothing loaded", path, strerror(-r));
 		unload(e);
+	} else {
+		r = (int)MIN(l.nskipped, (unsigned)INT_MAX);
 	}
 out:
 	if (rd.fd >= 0)
@@ -1447,5 +1603,117 @@ out:
 	free(rd.buf);
 	free(tab);
 	free(l.pol);
+	return r;
+}
+
+/* ---- the archive of evicted records ---- */
+
+/* The most one host's lines can take: its host line (~1.2 KiB), 8 hits
+ * and 64 hist lines of at most ~300 bytes each (60 bytes of text, fully
+ * escaped), with room to spare. */
+#define ARCHIVE_HOST_MAX (32u << 10)
+
+struct state_archive {
+	char *buf; /* STATE_ARCHIVE_BUF bytes */
+	size_t len;
+	uint64_t archived, dropped;
+};
+
+struct state_archive *state_archive_new(void)
+{
+	struct state_archive *a = calloc(1, sizeof(*a));
+
+	if (a && !(a->buf = malloc(STATE_ARCHIVE_BUF))) {
+		free(a);
+		a = NULL;
+	}
+	return a;
+}
+
+void state_archive_free(struct state_archive *a)
+{
+	if (!a)
+		return;
+	free(a->buf);
+	free(a);
+}
+
+bool state_archive_add(struct state_archive *a, const struct conf *c, const struct hostrec *r)
+{
+	/* Rendered straight into the buffer by the state's own writer; with
+	 * ARCHIVE_HOST_MAX free it never needs to flush. */
+	struct writer w = {.fd = -1, .buf = a->buf, .len = a->len, .cap = STATE_ARCHIVE_BUF};
+
+	if (STATE_ARCHIVE_BUF - a->len < ARCHIVE_HOST_MAX) {
+		a->dropped++;
+		return false;
+	}
+	w_str(&w, "evicted");
+	w_end_record(&w);
+	w_host(&w, c, r);
+	a->len = w.len;
+	a->archived++;
+	return true;
+}
+
+void state_archive_stats(const struct state_archive *a, uint64_t *ret_archived,
+			 uint64_t *ret_dropped, size_t *ret_pending)
+{
+	*ret_archived = a->archived;
+	*ret_dropped = a->dropped;
+	*ret_pending = a->len;
+}
+
+int state_archive_flush(struct state_archive *a, const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t off = 0;
+	int dfd, fd = -1, r = 0;
+
+	if (!a || a->len == 0)
+		return 0;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		set_err(err, errlen, "%s: %s", dir, strerror(-r));
+		return r;
+	}
+	/* Bounded on disk: past its cap the file becomes archive.1 (the
+	 * one before is dropped) and a new one starts. */
+	if (fstatat(dfd, STATE_ARCHIVE_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (uint64_t)st.st_size + a->len > STATE_ARCHIVE_MAX &&
+	    renameat(dfd, STATE_ARCHIVE_FILE, dfd, STATE_ARCHIVE_FILE ".1") < 0) {
+		r = -errno;
+		set_err(err, errlen, "%s/%s: rename: %s", dir, STATE_ARCHIVE_FILE, strerror(-r));
+		goto out;
+	}
+	fd = openat(dfd, STATE_ARCHIVE_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0) {
+		r = -errno;
+		set_err(err, errlen, "%s/%s: %s", dir, STATE_ARCHIVE_FILE, strerror(-r));
+		goto out;
+	}
+	while (off < a->len) {
+		ssize_t n = write(fd, a->buf + off, a->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			set_err(err, errlen, "%s/%s: write: %s", dir, STATE_ARCHIVE_FILE,
+				strerror(-r));
+			break;
+		}
+		off += (size_t)n;
+	}
+	/* What was written is not written again; a record cut short by a
+	 * full disk is finished by the next flush. */
+	memmove(a->buf, a->buf + off, a->len - off);
+	a->len -= off;
+out:
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
 	return r;
 }

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "engine.h"
+#include "state.h"
 
 #define T0  (1767000000ULL * USEC_PER_SEC)
 #define SEC USEC_PER_SEC
@@ -546,6 +547,183 @@ static void test_sync_keeps_unsaved_escalation(void **state)
 	assert_int_equal(count_events(x, "adopted"), 1);
 }
 
+/* The gateway's own addresses in these tests: 10.1.0.1 and 10.1.0.2. */
+static bool self_is_gw(void *arg, const struct qaddr *a)
+{
+	struct qaddr gw1 = A("10.1.0.1"), gw2 = A("10.1.0.2");
+
+	(void)arg;
+	return addr_eq(a, &gw1) || addr_eq(a, &gw2);
+}
+
+/* A saved block as state_load() leaves it: the level and state in force,
+ * nothing of the kernel's view yet. */
+static void saved_block(struct fix *x, const char *a)
+{
+	struct qaddr q = A(a);
+	struct hostrec *r = hostdb_get(&x->e.hosts, &q);
+
+	assert_non_null(r);
+	r->level = r->decided = LEVEL_ISOLATE;
+	r->state = HOST_ISOLATED;
+	r->changed_us = T0 - 60 * SEC;
+	hostdb_settle(&x->e.hosts, r);
+}
+
+static void kernel_iso4(struct fix *x, const char *a)
+{
+	x->k.el[x->k.n].set = NFT_SET_ISO4;
+	x->k.el[x->k.n].e.addr = A(a);
+	x->k.n++;
+}
+
+static bool in_kernel(const struct fix *x, const char *a)
+{
+	struct qaddr q = A(a);
+
+	for (unsigned i = 0; i < x->k.n; i++)
+		if (addr_eq(&x->k.el[i].e.addr, &q))
+			return true;
+	return false;
+}
+
+/* What is restored or adopted at start goes through policy: a saved block
+ * (in the kernel or not) or a kernel element of a host that may not be
+ * blocked now is released and taken out of the kernel, with a release
+ * event that says why; the others are restored or adopted as before. */
+static void test_sync_applies_policy(void **state)
+{
+	struct fix *x = *state;
+	const char *gone[] = {"10.1.0.30", "10.1.0.31", "10.1.0.1", "10.1.0.2", "192.0.2.7"};
+	struct qaddr nb = A("10.1.0.30");
+	struct hostrec *r;
+
+	x->e.is_self = self_is_gw;
+	/* Put on the never-block list since the blocks were saved. */
+	assert_int_equal(policy_allow(&x->e.pol, &nb, 31), 0);
+	saved_block(x, "10.1.0.30");
+	kernel_iso4(x, "10.1.0.30");
+	kernel_iso4(x, "10.1.0.31"); /* by hand, unknown */
+	saved_block(x, "10.1.0.1");  /* own address, not in the kernel */
+	kernel_iso4(x, "10.1.0.2");  /* own address, by hand */
+	saved_block(x, "192.0.2.7"); /* outside the protected networks */
+	kernel_iso4(x, "192.0.2.7");
+	saved_block(x, "10.1.0.40"); /* blockable, missing from the kernel */
+	kernel_iso4(x, "10.1.0.41"); /* blockable, by hand: adopted */
+
+	assert_int_equal(act_sync(&x->e, T0), 0);
+
+	assert_int_equal(x->k.n, 2);
+	assert_true(in_kernel(x, "10.1.0.40"));
+	assert_true(in_kernel(x, "10.1.0.41"));
+	assert_true(hostrec_isolated(host(x, "10.1.0.40")));
+	assert_true(host(x, "10.1.0.41")->adopted);
+	for (unsigned i = 0; i < ARRAY_SIZE(gone); i++) {
+		r = host(x, gone[i]);
+		assert_non_null(r);
+		assert_int_equal(r->level, LEVEL_NONE);
+		assert_int_equal(r->state, HOST_RELEASED);
+		assert_false(r->adopted);
+		assert_false(hostrec_isolated(r));
+		assert_int_equal(r->hist[r->nhist - 1].kind, HIST_RELEASE);
+		assert_non_null(strstr(r->hist[r->nhist - 1].text, "not restored: "));
+	}
+	assert_int_equal(count_events(x, "\"event\":\"release\""), 5);
+	assert_int_equal(count_events(x, "not restored: on the never-block list"), 2);
+	assert_int_equal(count_events(x, "not restored: one of the gateway's own addresses"), 2);
+	assert_int_equal(count_events(x, "not restored: outside the protected networks"), 1);
+	assert_int_equal(count_events(x, "adopted"), 1);
+
+	/* A second reading changes nothing. */
+	assert_int_equal(act_sync(&x->e, T0 + SEC), 0);
+	assert_int_equal(x->k.n, 2);
+	assert_int_equal(count_events(x, "\"event\":\"release\""), 5);
+}
+
+/* Every incident id given: detections still block, in no incident, and
+ * an error event says why. */
+static void test_incident_ids_exhausted(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+
+	x->e.incidents.next_id = INCIDENT_ID_MAX + 1;
+	worm(x, "10.1.0.5", T0);
+	r = host(x, "10.1.0.5");
+	assert_non_null(r);
+	assert_int_equal(r->level, LEVEL_ISOLATE);
+	assert_int_equal(r->hits[0].incident, 0);
+	assert_int_equal(x->e.incidents.n, 0);
+	assert_int_equal(x->e.incidents.next_id, (unsigned)INCIDENT_ID_MAX + 1);
+	assert_int_equal(count_events(x, "incident ids exhausted (last 4294967294)"), 1);
+	assert_int_equal(count_events(x, "\"event\":\"incident\""), 0);
+}
+
+/* A registry of 8 full of blocked hosts: the next worm is reported, not
+ * blocked, and an error event says the limit is reached.  Once hosts are
+ * released, their records make room (archived with their history) and
+ * the next worm is blocked. */
+static void test_full_registry_blocks_again(void **state)
+{
+	struct fix *x = *state;
+	struct state_archive *arch = state_archive_new();
+	uint64_t archived, dropped;
+	size_t pending;
+	char src[32];
+
+	assert_non_null(arch);
+	engine_fini(&x->e);
+	x->c.limits.max_blocked = 8;
+	x->c.enforce.max_actions_per_minute = 1000;
+	assert_int_equal(engine_init(&x->e, &x->c, MODE_ENFORCE, &x->out, &x->enf), 0);
+	x->e.archive = arch;
+	for (unsigned i = 0; i < 8; i++) {
+		snprintf(src, sizeof(src), "10.1.1.%u", i + 1);
+		worm(x, src, T0 + i * SEC);
+		assert_int_equal(host(x, src)->level, LEVEL_ISOLATE);
+	}
+	worm(x, "10.1.1.100", T0 + 10 * SEC);
+	assert_null(host(x, "10.1.1.100"));
+	assert_int_equal(x->k.n, 8);
+	assert_int_equal(count_events(x, "limits.max_blocked (8) hosts are blocked"), 1);
+	assert_int_equal(count_events(x, "\"why\":\"error\""), 1);
+
+	/* Two released by an operator. */
+	for (unsigned i = 0; i < 2; i++) {
+		struct act_change c;
+
+		memset(&c, 0, sizeof(c));
+		snprintf(src, sizeof(src), "10.1.1.%u", i + 3);
+		c.rec = host(x, src);
+		c.level = LEVEL_NONE;
+		c.by_uid = 0;
+		c.reason = "released by operator";
+		assert_int_equal(act_apply(&x->e, &c, 1, T0 + 20 * SEC), 0);
+	}
+	worm(x, "10.1.1.101", T0 + 30 * SEC);
+	/* The released records went, least recently useful first: one for
+	 * the new worm, one for 10.1.1.100, whose scan-trw detection came
+	 * since (contained now: no longer lost). */
+	assert_int_equal(host(x, "10.1.1.101")->level, LEVEL_ISOLATE);
+	assert_int_equal(host(x, "10.1.1.100")->level, LEVEL_CONTAIN);
+	assert_null(host(x, "10.1.1.3"));
+	assert_null(host(x, "10.1.1.4"));
+	state_archive_stats(arch, &archived, &dropped, &pending);
+	assert_int_equal(archived, 2);
+	assert_int_equal(dropped, 0);
+	assert_true(pending > 0);
+	for (struct hostrec *r = hostdb_first(&x->e.hosts); r; r = hostdb_next(&x->e.hosts, r))
+		assert_true(r->level >= LEVEL_CONTAIN);
+	/* Full of blocked hosts again: the next is refused, with a second
+	 * alert (at the second such detection). */
+	worm(x, "10.1.1.102", T0 + 40 * SEC);
+	assert_null(host(x, "10.1.1.102"));
+	assert_int_equal(count_events(x, "limits.max_blocked (8) hosts are blocked"), 2);
+	assert_int_equal(hostdb_count(&x->e.hosts), 8);
+	x->e.archive = NULL;
+	state_archive_free(arch);
+}
+
 static void test_never_block_not_enforced(void **state)
 {
 	struct fix *x = *state;
@@ -572,6 +750,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync_restores_saved_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_keeps_unsaved_escalation, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_sync_applies_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incident_ids_exhausted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_registry_blocks_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_not_enforced, setup, teardown),
 	};
 

@@ -119,11 +119,156 @@ static void test_full_registry(void **state)
 	hostdb_fini(&db);
 }
 
+struct evictions {
+	unsigned n;
+	struct qaddr last;
+	unsigned last_nhist;
+};
+
+static void on_evict(void *arg, const struct hostrec *r)
+{
+	struct evictions *v = arg;
+
+	v->n++;
+	v->last = r->id;
+	v->last_nhist = r->nhist;
+}
+
+static struct qaddr nth(unsigned i)
+{
+	return (struct qaddr){.family = AF_INET, .b = {10, 67, (uint8_t)(i >> 8), (uint8_t)i}};
+}
+
+/* Records blocked and later released (or watched, or cleaned) make room
+ * again, however many blocked records sit before them: least recently
+ * useful first, their history handed to on_evict first.  A blocked record
+ * is never evicted: a registry full of them refuses, and loses nothing. */
+static void test_released_records_make_room(void **state)
+{
+	struct hostdb db;
+	struct evictions ev = {0};
+	struct hostrec *r;
+	struct qaddr a;
+
+	(void)state;
+	assert_int_equal(hostdb_init(&db, 100, &key), 0);
+	db.on_evict = on_evict;
+	db.evict_arg = &ev;
+	for (unsigned i = 0; i < 100; i++) {
+		a = nth(i);
+		r = hostdb_get(&db, &a);
+		assert_non_null(r);
+		r->level = LEVEL_ISOLATE;
+		r->state = HOST_ISOLATED;
+		hostdb_settle(&db, r);
+	}
+	/* More blocked records (70) before the released ones than one
+	 * eviction looks at without hostdb_changed(). */
+	for (unsigned i = 70; i < 100; i++) {
+		a = nth(i);
+		r = hostdb_find(&db, &a);
+		r->level = i % 3 ? LEVEL_NONE : LEVEL_WATCH;
+		r->state = i % 3 == 1 ? HOST_RELEASED : i % 3 == 2 ? HOST_CLEANED : HOST_WATCHED;
+		if (i == 70)
+			assert_int_equal(hostdb_history(r, 1, HIST_RELEASE, LEVEL_NONE, -1, "x"),
+					 0);
+		hostdb_changed(&db, r);
+		hostdb_changed(&db, r); /* once is enough */
+	}
+	a = nth(5);
+	r = hostdb_find(&db, &a);
+	r->level = LEVEL_NONE;
+	r->state = HOST_RELEASED;
+	hostdb_changed(&db, r); /* released last: evicted last */
+
+	for (unsigned i = 0; i < 31; i++) {
+		a = nth(1000 + i);
+		assert_non_null(hostdb_get(&db, &a));
+		if (i == 0) {
+			assert_true(addr_eq(&ev.last, &(struct qaddr){.family = AF_INET,
+								      .b = {10, 67, 0, 70}}));
+			assert_int_equal(ev.last_nhist, 1);
+		}
+	}
+	assert_int_equal(ev.n, 31);
+	assert_int_equal(db.evicted, 31);
+	a = nth(5);
+	assert_null(hostdb_find(&db, &a));
+	for (unsigned i = 0; i < 100; i++) {
+		a = nth(i);
+		if (i == 5 || i >= 70)
+			assert_null(hostdb_find(&db, &a));
+		else
+			assert_non_null(hostdb_find(&db, &a));
+	}
+	assert_int_equal(hostdb_count(&db), 100);
+
+	/* The new records hold nothing either: the oldest of them goes. */
+	a = nth(2000);
+	assert_non_null(hostdb_get(&db, &a));
+	a = nth(1000);
+	assert_null(hostdb_find(&db, &a));
+
+	/* Every record blocked: no room, nothing evicted, nothing lost. */
+	for (r = hostdb_first(&db); r; r = hostdb_next(&db, r)) {
+		r->level = LEVEL_CONTAIN;
+		r->nk = 1;
+		hostdb_changed(&db, r);
+	}
+	a = nth(3000);
+	assert_null(hostdb_get(&db, &a));
+	assert_int_equal(ev.n, 32);
+	assert_int_equal(hostdb_count(&db), 100);
+	hostdb_fini(&db);
+}
+
+/* More changes queued than there are records (slots reused while
+ * queued): every record still ends on its list. */
+static void test_changed_overflow(void **state)
+{
+	struct hostdb db;
+	struct hostrec *r[4];
+	struct qaddr a;
+
+	(void)state;
+	assert_int_equal(hostdb_init(&db, 4, &key), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		a = nth(i);
+		r[i] = hostdb_get(&db, &a);
+		r[i]->level = LEVEL_ISOLATE;
+		hostdb_settle(&db, r[i]);
+		hostdb_changed(&db, r[i]);
+	}
+	/* Two queued records go; their slots are reused and queued again. */
+	hostdb_remove(&db, r[0]);
+	hostdb_remove(&db, r[1]);
+	for (unsigned i = 0; i < 2; i++) {
+		a = nth(10 + i);
+		r[i] = hostdb_get(&db, &a);
+		r[i]->level = LEVEL_ISOLATE;
+		hostdb_changed(&db, r[i]);
+	}
+	assert_true(db.pend_overflow);
+	/* r[3] released: the only one that may go. */
+	r[3]->level = LEVEL_NONE;
+	a = nth(20);
+	assert_non_null(hostdb_get(&db, &a));
+	assert_false(db.pend_overflow);
+	a = nth(3);
+	assert_null(hostdb_find(&db, &a));
+	assert_int_equal(db.evicted, 1);
+	for (unsigned i = 0; i < 3; i++)
+		assert_non_null(hostdb_find(&db, &r[i]->id));
+	hostdb_fini(&db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_machine_and_index),
 		cmocka_unit_test(test_full_registry),
+		cmocka_unit_test(test_released_records_make_room),
+		cmocka_unit_test(test_changed_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
