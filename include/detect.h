@@ -62,7 +62,7 @@ struct detection {
 	struct qaddr target; /* vertical scans: the destination; forgery: a forged address */
 	unsigned failures, successes;
 	double llr;	       /* TRW log-likelihood ratio at the alarm */
-	uint64_t probes;       /* first-contact probes of the host until now */
+	uint64_t probes;       /* first-contact probes of the host since its release */
 	usec_t first_probe_us; /* first probe counted towards this detection */
 	usec_t ts_us;	       /* when the threshold was crossed */
 	unsigned roles;	       /* the host's inventory roles */
@@ -74,7 +74,7 @@ struct detect_stats {
 	uint64_t packets;	   /* packets handed to detect_packet() */
 	uint64_t probes;	   /* first contacts */
 	uint64_t probes_untracked; /* first contacts beyond their host's quota */
-	uint64_t probes_blocked;   /* first contacts our own blocks dropped: no probes */
+	uint64_t probes_dropped;   /* first contacts our own blocks dropped (detect_set_block()) */
 	uint64_t forged;	   /* packets from addresses not their sender's */
 	uint64_t successes, failures, timeouts, neutral;
 	uint64_t detections;
@@ -118,14 +118,23 @@ void detect_flush(struct detect *d);
 void detect_forget(struct detect *d, const struct qaddr *host);
 
 /* Our own blocks.  The capture sees a host's packets before nftables
- * drops them, so a probe that our own block dropped would fail for want
- * of an answer we prevented, and count against the host: a host isolated
- * for SMB that tries the web while isolated would, once released and
- * flagged again, be contained on 80 and 443 too.  So the detector is told
- * of every block in force, keyed as hosts are, and a probe sent while a
- * block dropped it is no probe at all: it is neither a first contact nor
- * a step of the walk, counts towards no rule, and its port is never among
- * a detection's ports.  What it is dropped by follows the table's rules:
+ * drops them, so a probe that our own block dropped fails for want of an
+ * answer we prevented: a host isolated for SMB that tried the web while
+ * isolated was, once released and flagged again, contained on 80 and 443
+ * too.  So the detector is told of every block in force, keyed as hosts
+ * are, and a probe sent while a block drops it is a dropped probe:
+ *
+ *   - its outcome is neutral, whatever is seen: it is no step of the walk,
+ *     counts towards no rule that counts failures, and its port is never
+ *     among the ports of a detection (those of the host's failed probes);
+ *   - it is a first contact only for the rules whose evidence is the
+ *     packet itself and that name their own ports (rules with ports, ICMP
+ *     and ARP rules, counting every first contact): an SMB worm contained
+ *     on 445 by the walk that sweeps on is still flagged by
+ *     smb-propagation, and escalated as policy says; per-port and
+ *     vertical counts, whose evidence is the probe's port, skip it.
+ *
+ * What a block drops follows the table's rules:
  *
  *   isolate  key a MAC: whatever the machine sends (but ARP); key an
  *            address: what it sends and what is sent to it.  Traffic
@@ -133,13 +142,13 @@ void detect_forget(struct detect *d, const struct qaddr *host);
  *            networks.admin passes.  (What isolation lets through to the
  *            gateway itself, DHCP and DNS, is taken as dropped too: the
  *            detector does not know the gateway's addresses, and a host's
- *            few requests to its own gateway are no evidence either way.)
+ *            requests to its own gateway are no evidence either way.)
  *   contain  what key (a MAC or a source address) sends to the listed
  *            protocol/ports, whatever the destination.
  *
- * A probe counts by its send time (the detector's clock): one sent before
- * a block was put in force still counts, whatever its outcome; once a
- * block is lifted, probes count again.  With privilege separation this is
+ * A probe is judged by its send time (the detector's clock): one sent
+ * before a block was put in force is an ordinary probe; once a block is
+ * lifted, probes are ordinary again.  With privilege separation this is
  * the one thing the parent tells the sensor about blocks: one fixed-size
  * message per key. */
 #define DETECT_BLOCK_PORTS 16

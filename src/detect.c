@@ -67,7 +67,8 @@ enum outcome {
 	OUT_NEUTRAL,
 };
 
-#define PF_TRW 0x01 /* first probe to a new peer: its outcome is a TRW step */
+#define PF_TRW	   0x01 /* first probe to a new peer: its outcome is a TRW step */
+#define PF_DROPPED 0x02 /* our own block dropped it (detect.h): its outcome is neutral */
 
 /* TRW steps are taken in the order the probes were sent, not the order
  * their outcomes became known: timeouts come scan.timeout late and would
@@ -605,9 +606,9 @@ static bool block_drops_from(const struct detect *d, const struct dblock *e,
 	return false;
 }
 
-/* Our own block dropped this first contact (see detect.h): the host's
- * (by its id, or by the source address), or the destination's isolation.
- * ARP is never dropped. */
+/* Our own block drops this first contact (see detect.h): the host's (by
+ * its id, or by the source address), or the destination's isolation.  ARP
+ * is never dropped. */
 static bool dropped_by_us(const struct detect *d, const struct qaddr *id, const struct qaddr *src,
 			  const struct qaddr *dst, unsigned proto, uint16_t port)
 {
@@ -753,6 +754,11 @@ static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const s
 
 		if (!(rule->protos & proto) || (rule->exempt_roles & h->roles))
 			continue;
+		/* A probe our block dropped is evidence only where the packet
+		 * itself is, whatever became of it, and the rule names the
+		 * ports: not where its port would be the evidence. */
+		if ((pr->flags & PF_DROPPED) && ri->kind != RK_HOST)
+			continue;
 		switch (ri->kind) {
 		case RK_HOST:
 			if (rule->nports && (proto == PROTO_TCP || proto == PROTO_UDP) &&
@@ -887,6 +893,9 @@ static void resolve(struct detect *d, struct dprobe *pr, enum outcome out, usec_
 	struct dpeer *peer;
 	bool is_new;
 
+	/* Whatever became of a probe our block dropped is our doing. */
+	if (pr->flags & PF_DROPPED)
+		out = OUT_NEUTRAL;
 	pr->state = (uint8_t)out;
 	if (ts > pr->last_us)
 		pr->last_us = ts;
@@ -944,7 +953,7 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 	struct dprobe *pr, tmp;
 	struct dhost *h;
 	struct dpeer *peer;
-	bool new_peer;
+	bool new_peer, dropped;
 
 	if (!(d->src_protected >= 0 ? d->src_protected : is_protected(d, src)) ||
 	    dst_excluded(src, dst))
@@ -959,16 +968,14 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 			table_list_touch(&d->probes, L_RESOLVED, pr);
 		return;
 	}
-	if (dropped_by_us(d, id, src, dst, proto, port)) {
-		/* Its failure would be our doing: no probe at all. */
-		d->st.probes_blocked++;
-		return;
-	}
+	dropped = dropped_by_us(d, id, src, dst, proto, port);
 	h = host_get(d, id, src, d->now);
 	if (!h)
 		return;
 	h->probes++;
 	d->st.probes++;
+	if (dropped)
+		d->st.probes_dropped++;
 	if (h->nprobes >= d->probe_quota) {
 		/* The host holds its quota of probes awaiting or holding an
 		 * outcome: this one counts as a first contact, but its
@@ -978,6 +985,7 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 		tmp.k = k;
 		tmp.host = *id;
 		tmp.first_us = tmp.last_us = d->now;
+		tmp.flags = dropped ? PF_DROPPED : 0;
 		pr = &tmp;
 		d->st.probes_untracked++;
 	} else {
@@ -987,6 +995,7 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 		if (!pr)
 			return;
 		pr->state = OUT_PENDING;
+		pr->flags = dropped ? PF_DROPPED : 0;
 		pr->host = *id;
 		pr->host_gen = h->gen;
 		pr->first_us = pr->last_us = d->now;
@@ -994,7 +1003,7 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 		h->nprobes++;
 	}
 	peer = peer_get(d, h, dst, d->now, &new_peer);
-	if (new_peer && pr != &tmp && d->trw_on && (d->c->scan.protos & proto) &&
+	if (new_peer && pr != &tmp && !dropped && d->trw_on && (d->c->scan.protos & proto) &&
 	    !(h->roles & ROLE_SCANNER))
 		trw_enrol(h, pr);
 	count(d, h, peer, pr, AT_PROBE, d->now);
@@ -1322,10 +1331,11 @@ void detect_forget(struct detect *d, const struct qaddr *host)
 	 * again starts afresh (peer_get()). */
 	h->nprobes = 0;
 	h->npeers = 0;
-	/* Nor do the ports of its failed probes: a containment after the
-	 * release is on what it does from now on. */
+	/* Nor do the ports of its failed probes (a containment after the
+	 * release is on what it does from now on), nor its count of probes. */
 	h->nfports = 0;
 	h->fports_overflow = 0;
+	h->probes = 0;
 	memset(h->fring, 0, sizeof(h->fring));
 	memset(h->trw_ring, 0, sizeof(h->trw_ring));
 	memset(h->ctr, 0, d->nhctr * sizeof(h->ctr[0]));

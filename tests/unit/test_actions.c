@@ -436,15 +436,15 @@ static void test_detector_knows_restored_blocks(void **state)
 	assert_int_equal(act_sync(&x->e, T0), 0);
 	browse(x, "10.1.0.13", 5, T0 + SEC);
 	detect_get_stats(x->e.det, &st);
-	assert_int_equal(st.probes_blocked, 5);
+	assert_int_equal(st.probes_dropped, 5);
 	/* A reload that needs a new detector: told again. */
 	assert_int_equal(conf_init_default(&c2), 0);
 	c2.rules[conf_rule_find(&c2, "icmp-sweep")].enabled = false;
 	assert_int_equal(engine_reconfigure(&x->e, &c2), 0);
 	browse(x, "10.1.0.13", 5, T0 + 2 * SEC);
 	detect_get_stats(x->e.det, &st);
-	assert_int_equal(st.probes_blocked, 5);
-	assert_int_equal(st.probes, 0);
+	assert_int_equal(st.probes_dropped, 5);
+	assert_int_equal(st.probes, 5);
 	/* Someone deletes the element by hand and the next sync sees it
 	 * gone before it puts it back: lifted, then in force again. */
 	x->k.n = 0;
@@ -452,14 +452,14 @@ static void test_detector_knows_restored_blocks(void **state)
 	assert_int_equal(x->k.n, 1);
 	browse(x, "10.1.0.13", 5, T0 + 4 * SEC);
 	detect_get_stats(x->e.det, &st);
-	assert_int_equal(st.probes_blocked, 10);
+	assert_int_equal(st.probes_dropped, 10);
 	/* Released: its probes count again. */
 	struct act_change c = {.rec = host(x, "10.1.0.13"), .level = LEVEL_NONE, .by_uid = 0};
 	assert_int_equal(act_apply(&x->e, &c, 1, T0 + 5 * SEC), 0);
 	browse(x, "10.1.0.13", 5, T0 + 6 * SEC);
 	detect_get_stats(x->e.det, &st);
-	assert_int_equal(st.probes_blocked, 10);
-	assert_int_equal(st.probes, 5);
+	assert_int_equal(st.probes_dropped, 10);
+	assert_int_equal(st.probes, 15);
 	assert_int_equal(engine_reconfigure(&x->e, &x->c), 0);
 	conf_fini(&c2);
 }

@@ -755,7 +755,7 @@ static void browse_unanswered(struct fix *x, const char *host, usec_t t)
 	}
 }
 
-static void test_own_isolation_drops_are_no_probes(void **state)
+static void test_own_isolation_drops_are_no_evidence(void **state)
 {
 	struct fix *x = *state;
 	struct detect_stats st;
@@ -763,29 +763,30 @@ static void test_own_isolation_drops_are_no_probes(void **state)
 
 	fix_load(x, own_block_conf);
 	fix_start(x);
-	/* A probe sent before the block still counts. */
+	/* A probe sent before the block is an ordinary one. */
 	tcp(x, T0, "10.1.0.5", 29999, "203.0.113.200", 8080, SYN);
 	isolate(x, "10.1.0.5", T0 + SEC);
 	/* While isolated it tries the web: dropped by us, never answered. */
 	browse_unanswered(x, "10.1.0.5", T0 + 2 * SEC);
-	/* The remediation server is not blocked: that probe counts. */
+	/* The remediation server is not blocked: an ordinary probe. */
 	tcp(x, T0 + 3 * SEC, "10.1.0.5", 31000, "10.9.0.10", 443, SYN);
 	tcp(x, T0 + 3 * SEC + MS, "10.9.0.10", 443, "10.1.0.5", 31000, SYN | ACK);
 	detect_advance(x->d, T0 + 10 * SEC);
 	detect_get_stats(x->d, &st);
-	assert_int_equal(st.probes_blocked, 40);
-	assert_int_equal(st.probes, 2);
+	assert_int_equal(st.probes_dropped, 40);
+	assert_int_equal(st.probes, 42);
 	assert_int_equal(st.blocks, 1);
-	/* 40 unanswered first contacts would have flagged it several times
-	 * over (TRW at four). */
+	/* Their timeouts are neutral: 40 unanswered first contacts would
+	 * have flagged it (the walk at four, horizontal-scan at 20). */
+	assert_int_equal(st.failures, 1);
 	assert_int_equal(x->n, 0);
-	/* Retransmissions of a dropped probe are dropped probes too. */
+	/* A retransmission of a dropped probe is the same probe. */
 	tcp(x, T0 + 11 * SEC, "10.1.0.5", 30000, "203.0.113.1", 80, SYN);
 	detect_get_stats(x->d, &st);
-	assert_int_equal(st.probes_blocked, 41);
+	assert_int_equal(st.probes_dropped, 40);
 
-	/* Released: from now on its probes count again, and what it did
-	 * while isolated is not among a detection's ports. */
+	/* Released: its probes are ordinary again, and nothing from before
+	 * the release is among a detection's ports. */
 	lift(x, "10.1.0.5", T0 + 20 * SEC);
 	{
 		struct qaddr h = A("10.1.0.5");
@@ -797,7 +798,7 @@ static void test_own_isolation_drops_are_no_probes(void **state)
 	}
 	const struct fired *f = fired_get(x, "10.1.0.5", "smb-propagation");
 	assert_int_equal(f->nports, 2);
-	assert_int_equal(f->probes, 12);
+	assert_int_equal(f->probes, 10);
 	detect_advance(x->d, T0 + 30 * SEC);
 	f = fired_get(x, "10.1.0.5", DETECT_TRW_NAME);
 	/* The walk saw the worm's failures only: its ports are 445 alone
@@ -808,59 +809,105 @@ static void test_own_isolation_drops_are_no_probes(void **state)
 	assert_false(fired_port(x, "10.1.0.5", 443));
 	assert_false(fired_port(x, "10.1.0.5", 8080));
 	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 40);
 	assert_int_equal(st.blocks, 0);
 }
 
-static void test_own_containment_drops_its_ports_only(void **state)
+/* SYNs from the machine with MAC mac and address 10.1.0.6 to port on n
+ * new destinations (numbered from first), at t. */
+static void machine_syns(struct fix *x, const struct qaddr *mac, uint16_t port, unsigned first,
+			 unsigned n, usec_t t)
 {
-	struct fix *x = *state;
-	struct detect_block b = {.level = LEVEL_CONTAIN, .nports = 2};
-	struct qaddr mac;
 	struct attribution a;
-	struct detect_stats st;
 
-	assert_int_equal(addr_parse_any("02:00:00:00:00:05", &mac), 0);
-	fix_start(x);
-	b.protos[0] = IPPROTO_TCP, b.ports[0] = 22;
-	b.protos[1] = IPPROTO_ICMP, b.ports[1] = 0;
-	/* Keyed by the machine's MAC, as its packets are charged. */
-	assert_int_equal(detect_set_block(x->d, &mac, &b, T0), 0);
 	memset(&a, 0, sizeof(a));
-	a.id = mac;
+	a.id = *mac;
 	a.src_protected = 1;
-	for (unsigned i = 0; i < 30; i++) {
+	for (unsigned i = first; i < first + n; i++) {
 		char dst[32];
 		struct pkt p;
 
 		dst_name(dst, sizeof(dst), i);
 		p = ip("10.1.0.6", dst, IPPROTO_TCP);
 		p.sport = (uint16_t)(40000 + i);
-		p.dport = 22;
+		p.dport = port;
 		p.tcp_flags = SYN;
-		detect_packet(x->d, &p, &a, T0 + SEC + i * MS);
-		p = ip("10.1.0.6", dst, IPPROTO_ICMP);
-		p.icmp_type = 8;
-		detect_packet(x->d, &p, &a, T0 + SEC + i * MS);
+		detect_packet(x->d, &p, &a, t + i * MS);
 	}
-	/* ssh and ping are what the containment drops: no ssh-propagation,
-	 * no icmp-sweep. */
-	assert_int_equal(x->n, 0);
-	detect_get_stats(x->d, &st);
-	assert_int_equal(st.probes_blocked, 60);
-	/* SMB is not contained: that sweep is the host's own doing. */
-	for (unsigned i = 0; i < 10; i++) {
-		char dst[32];
-		struct pkt p;
+}
 
-		dst_name(dst, sizeof(dst), 100 + i);
-		p = ip("10.1.0.6", dst, IPPROTO_TCP);
-		p.sport = (uint16_t)(41000 + i);
-		p.dport = 445;
-		p.tcp_flags = SYN;
-		detect_packet(x->d, &p, &a, T0 + 2 * SEC + i * MS);
+static void test_own_containment_escalates_on_packets_only(void **state)
+{
+	struct fix *x = *state;
+	struct detect_block b = {.level = LEVEL_CONTAIN, .nports = 1};
+	struct qaddr mac;
+	struct detect_stats st;
+
+	assert_int_equal(addr_parse_any("02:00:00:00:00:06", &mac), 0);
+	fix_start(x);
+	/* An SMB worm contained on tcp/445 by the walk, keyed by its MAC as
+	 * its packets are charged.  It sweeps on. */
+	b.protos[0] = IPPROTO_TCP, b.ports[0] = 445;
+	assert_int_equal(detect_set_block(x->d, &mac, &b, T0), 0);
+	machine_syns(x, &mac, 445, 0, 30, T0 + SEC);
+	detect_advance(x->d, T0 + 10 * SEC);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 30);
+	/* The SYNs themselves are SMB propagation, on the rule's ports: it
+	 * is flagged (and policy escalates it).  Their failures, our doing,
+	 * count nowhere: no walk, no horizontal scan. */
+	const struct fired *f = fired_get(x, "02:00:00:00:00:06", "smb-propagation");
+	assert_int_equal(f->nports, 2);
+	assert_int_equal(x->n, 1);
+	assert_int_equal(st.failures, 0);
+	/* What the containment does not drop is ordinary: ssh, unanswered. */
+	machine_syns(x, &mac, 22, 100, 4, T0 + 11 * SEC);
+	detect_advance(x->d, T0 + 20 * SEC);
+	f = fired_get(x, "02:00:00:00:00:06", DETECT_TRW_NAME);
+	assert_int_equal(f->failures, 4);
+	assert_int_equal(f->nports, 1);
+	assert_int_equal(f->ports[0], 22);
+}
+
+static void test_own_containment_of_icmp(void **state)
+{
+	struct fix *x = *state;
+	struct detect_block b = {.level = LEVEL_CONTAIN, .nports = 1};
+	struct qaddr h = A("10.1.0.7");
+	struct detect_stats st;
+
+	fix_start(x);
+	b.protos[0] = IPPROTO_ICMP, b.ports[0] = 0;
+	assert_int_equal(detect_set_block(x->d, &h, &b, T0), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		char dst[32];
+
+		dst_name(dst, sizeof(dst), i);
+		icmp_echo(x, T0 + i * MS, "10.1.0.7", dst, false);
+		tcp(x, T0 + i * MS, "10.1.0.7", (uint16_t)(40000 + i), dst, 80, SYN);
 	}
-	const struct fired *f = fired_get(x, "02:00:00:00:00:05", "smb-propagation");
-	assert_int_equal(f->probes, 10);
+	detect_get_stats(x->d, &st);
+	/* The whole of ICMP, and nothing else. */
+	assert_int_equal(st.probes_dropped, 5);
+	assert_int_equal(st.probes, 10);
+}
+
+static void test_own_block_per_port_rules_skip_dropped(void **state)
+{
+	struct fix *x = *state;
+
+	/* A rule without ports counting every first contact: its evidence
+	 * is the probe's port, which a dropped probe never gives. */
+	fix_load(x,
+		 "rules = ( { name = \"any-port\"; type = \"horizontal\"; proto = \"tcp\";\n"
+		 "  distinct_dst = 10; count = \"first_contacts\"; severity = \"medium\"; } );\n");
+	fix_start(x);
+	isolate(x, "10.1.0.5", T0);
+	browse_unanswered(x, "10.1.0.5", T0 + SEC);
+	assert_int_equal(fired_count(x, "10.1.0.5", "any-port"), 0);
+	/* Not isolated: the same counts. */
+	browse_unanswered(x, "10.1.0.6", T0 + SEC);
+	assert_int_equal(fired_count(x, "10.1.0.6", "any-port"), 1);
 }
 
 static void test_probes_to_an_isolated_host(void **state)
@@ -871,19 +918,20 @@ static void test_probes_to_an_isolated_host(void **state)
 	fix_load(x, own_block_conf);
 	fix_start(x);
 	isolate(x, "10.1.0.50", T0);
-	/* Two hosts try the isolated file server: we drop those too. */
+	/* Hosts try the isolated file server: we drop those too. */
 	for (unsigned i = 0; i < 6; i++) {
 		char src[32];
 
 		snprintf(src, sizeof(src), "10.1.1.%u", i + 1);
-		tcp(x, T0 + i * MS, src, 40000, "10.1.0.50", 445, SYN);
+		tcp(x, T0 + i * MS, src, 40000, "10.1.0.50", 8080, SYN);
 	}
 	/* An admin station's are not dropped. */
 	tcp(x, T0 + 10 * MS, "10.9.0.20", 40000, "10.1.0.50", 22, SYN);
 	detect_advance(x->d, T0 + 10 * SEC);
 	detect_get_stats(x->d, &st);
-	assert_int_equal(st.probes_blocked, 6);
-	assert_int_equal(st.probes, 1);
+	assert_int_equal(st.probes_dropped, 6);
+	assert_int_equal(st.probes, 7);
+	assert_int_equal(st.failures, 1);
 }
 
 static void test_own_block_times(void **state)
@@ -898,8 +946,8 @@ static void test_own_block_times(void **state)
 	tcp(x, T0 + SEC - 1, "10.1.0.7", 40001, "203.0.113.2", 80, SYN);
 	tcp(x, T0 + SEC, "10.1.0.7", 40002, "203.0.113.3", 80, SYN);
 	detect_get_stats(x->d, &st);
-	assert_int_equal(st.probes, 2);
-	assert_int_equal(st.probes_blocked, 1);
+	assert_int_equal(st.probes, 3);
+	assert_int_equal(st.probes_dropped, 1);
 	/* Escalated or changed: still the same block, from its start. */
 	isolate(x, "10.1.0.7", T0 + 2 * SEC);
 	/* Lifted at a time the detector has not reached: packets captured
@@ -910,8 +958,8 @@ static void test_own_block_times(void **state)
 	tcp(x, T0 + 5 * SEC - 1, "10.1.0.7", 40003, "203.0.113.4", 80, SYN);
 	tcp(x, T0 + 5 * SEC, "10.1.0.7", 40004, "203.0.113.5", 80, SYN);
 	detect_get_stats(x->d, &st);
-	assert_int_equal(st.probes, 3);
-	assert_int_equal(st.probes_blocked, 2);
+	assert_int_equal(st.probes, 5);
+	assert_int_equal(st.probes_dropped, 2);
 	/* Past its end the lifted block is gone from the table. */
 	assert_int_equal(st.blocks, 0);
 	/* A bad block is refused. */
@@ -1119,9 +1167,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_ignores_earlier_probes, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_own_isolation_drops_are_no_probes, setup,
+		cmocka_unit_test_setup_teardown(test_own_isolation_drops_are_no_evidence, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_own_containment_drops_its_ports_only, setup,
+		cmocka_unit_test_setup_teardown(test_own_containment_escalates_on_packets_only,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_containment_of_icmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_block_per_port_rules_skip_dropped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_probes_to_an_isolated_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_block_times, setup, teardown),
