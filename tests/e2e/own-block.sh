@@ -5,8 +5,8 @@
 #
 # The infected host (10.66.1.10) is isolated for SMB.  While isolated it
 # tries tcp/80 and tcp/443 of many addresses: the isolation drops every
-# SYN (the daemon's capture still sees them), so each would fail.  Those
-# are no probes: no detection lists 80 or 443.  An operator releases it;
+# SYN (the daemon's capture still sees them), so each would fail.  Their
+# failures are ours: no detection lists 80 or 443.  An operator releases it;
 # it sweeps tcp/445 again: flagged again (a recurrence, so isolated), and
 # every detection since the release lists 445 or 139 only.  The operator
 # de-escalates it to the containment the detections asked for: conm holds
