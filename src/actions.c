@@ -49,10 +49,12 @@ void act_tell_detector(struct engine *e, const struct hostrec *rec, usec_t now)
 {
 	static const struct detect_block iso = {.level = LEVEL_ISOLATE};
 	struct detect_block b;
+	const struct hostrec *holder;
 
-	/* An address's record that no longer holds its address (a machine
-	 * took it) speaks for no key. */
-	if (!hostrec_is_machine(rec) && hostrec_addr_index(rec, &rec->id) < 0)
+	/* An address's record whose address another record holds (a machine
+	 * took it) speaks for no key: the holder does. */
+	if (!hostrec_is_machine(rec) && (holder = hostdb_find_addr(&e->hosts, &rec->id)) &&
+	    holder != rec)
 		return;
 	memset(&b, 0, sizeof(b));
 	if (hostrec_is_machine(rec) ? rec->kmac : hostrec_isolated(rec)) {

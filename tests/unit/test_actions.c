@@ -464,6 +464,34 @@ static void test_detector_knows_restored_blocks(void **state)
 	conf_fini(&c2);
 }
 
+static void test_detector_knows_machine_blocks(void **state)
+{
+	struct fix *x = *state;
+	static const uint8_t m[MAC_LEN] = {0x02, 0, 0, 0, 0, 0x14};
+	struct qaddr mac, a = A("10.1.0.14");
+	struct detect_stats st;
+	struct hostrec *rm, *ra;
+
+	/* A machine that took an address from the address's own record
+	 * (made after it, so that it comes later in the registry). */
+	addr_set_mac(&mac, m);
+	rm = engine_record(&x->e, &mac, true, T0);
+	ra = engine_record(&x->e, &a, true, T0);
+	assert_non_null(rm);
+	assert_non_null(ra);
+	assert_int_equal(engine_hold_address(&x->e, rm, &a, T0), 0);
+	assert_true(ra->merged);
+	struct act_change c = {.rec = rm, .level = LEVEL_ISOLATE, .by_uid = 0, .reason = "t"};
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	/* Read back: the address's old record must not lift the machine's
+	 * isolation of the address. */
+	assert_int_equal(act_sync(&x->e, T0 + SEC), 0);
+	browse(x, "10.1.0.14", 5, T0 + 2 * SEC);
+	detect_get_stats(x->e.det, &st);
+	assert_int_equal(st.probes_dropped, 5);
+	assert_int_equal(st.blocks, 2); /* its MAC and its address */
+}
+
 static void test_certification_keeps_level(void **state)
 {
 	struct fix *x = *state;
@@ -542,6 +570,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_own_block_is_no_evidence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_starts_new_port_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detector_knows_restored_blocks, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_detector_knows_machine_blocks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_certification_keeps_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_adopts_and_restores, setup, teardown),
