@@ -62,7 +62,7 @@ struct detection {
 	struct qaddr target; /* vertical scans: the destination; forgery: a forged address */
 	unsigned failures, successes;
 	double llr;	       /* TRW log-likelihood ratio at the alarm */
-	uint64_t probes;       /* first-contact probes of the host until now */
+	uint64_t probes;       /* first-contact probes of the host since its release */
 	usec_t first_probe_us; /* first probe counted towards this detection */
 	usec_t ts_us;	       /* when the threshold was crossed */
 	unsigned roles;	       /* the host's inventory roles */
@@ -74,12 +74,14 @@ struct detect_stats {
 	uint64_t packets;	   /* packets handed to detect_packet() */
 	uint64_t probes;	   /* first contacts */
 	uint64_t probes_untracked; /* first contacts beyond their host's quota */
+	uint64_t probes_dropped;   /* first contacts our own blocks dropped (detect_set_block()) */
 	uint64_t forged;	   /* packets from addresses not their sender's */
 	uint64_t successes, failures, timeouts, neutral;
 	uint64_t detections;
 	uint64_t hosts_evicted, probes_evicted, peers_evicted;
-	uint32_t hosts, probes_tracked, peers; /* current occupancy */
-	uint32_t max_hosts, max_probes, max_peers;
+	uint64_t blocks_full; /* blocks not known for want of room (their probes count) */
+	uint32_t hosts, probes_tracked, peers, blocks; /* current occupancy */
+	uint32_t max_hosts, max_probes, max_peers, max_blocks;
 };
 
 struct detect;
@@ -108,9 +110,66 @@ void detect_advance(struct detect *d, usec_t now_us);
  * evaluated.  Used at the end of an offline capture. */
 void detect_flush(struct detect *d);
 
-/* Forgets which rules already fired for host (a MAC or an address; after a
- * release), so that the host is reported again if it goes on spreading. */
+/* After a release of host (a MAC or an address): forgets which rules
+ * already fired for it, so that it is reported again if it goes on
+ * spreading, and everything it did before (windows, the walk, the ports
+ * of its failed probes, its destinations): only probes sent from now on
+ * count against it. */
 void detect_forget(struct detect *d, const struct qaddr *host);
+
+/* Our own blocks.  The capture sees a host's packets before nftables
+ * drops them, so a probe that our own block dropped fails for want of an
+ * answer we prevented: a host isolated for SMB that tried the web while
+ * isolated was, once released and flagged again, contained on 80 and 443
+ * too.  So the detector is told of every block in force, keyed as hosts
+ * are, and a probe sent while a block drops it is a dropped probe:
+ *
+ *   - its outcome is neutral, whatever is seen: it is no step of the walk,
+ *     counts towards no rule that counts failures, and its port is never
+ *     among the ports of a detection (those of the host's failed probes);
+ *   - it is a first contact only for the rules whose evidence is the
+ *     packet itself and that name their own ports (rules with ports, ICMP
+ *     and ARP rules, counting every first contact): an SMB worm contained
+ *     on 445 by the walk that sweeps on is still flagged by
+ *     smb-propagation, and escalated as policy says; per-port and
+ *     vertical counts, whose evidence is the probe's port, skip it.
+ *
+ * What a block drops follows the table's rules:
+ *
+ *   isolate  key a MAC: whatever the machine sends (but ARP); key an
+ *            address: what it sends and what is sent to it.  Traffic
+ *            whose other end is in networks.remediation or
+ *            networks.admin passes.  (What isolation lets through to the
+ *            gateway itself, DHCP and DNS, is taken as dropped too: the
+ *            detector does not know the gateway's addresses, and a host's
+ *            requests to its own gateway are no evidence either way.)
+ *   contain  what key (a MAC or a source address) sends to the listed
+ *            protocol/ports, whatever the destination.
+ *
+ * A probe is judged by its send time (the detector's clock): one sent
+ * before a block was put in force is an ordinary probe; once a block is
+ * lifted, probes are ordinary again.  With privilege separation this is
+ * the one thing the parent tells the sensor about blocks: one fixed-size
+ * message per key. */
+#define DETECT_BLOCK_PORTS 16
+
+struct detect_block {
+	uint8_t level;	/* enum level: LEVEL_CONTAIN or LEVEL_ISOLATE */
+	uint8_t nports; /* contain: how many of the following */
+	/* IPPROTO_TCP or IPPROTO_UDP with a port; IPPROTO_ICMP or
+	 * IPPROTO_ICMPV6 with port 0: the whole protocol. */
+	uint8_t protos[DETECT_BLOCK_PORTS];
+	uint16_t ports[DETECT_BLOCK_PORTS];
+};
+
+/* From at_us on, key (a MAC or an address) is blocked as b says, in place
+ * of what was in force for it; b NULL, or a level below contain: nothing
+ * is in force for key from at_us on.  The table of blocks holds
+ * 2 * limits.max_blocked + 1024 keys (a machine's MAC and its addresses);
+ * 0, -EINVAL for a bad block, or -ENOSPC when it is full (that key's
+ * probes then count as anyone's; counted in blocks_full). */
+int detect_set_block(struct detect *d, const struct qaddr *key, const struct detect_block *b,
+		     usec_t at_us);
 
 /* The detector's clock: the latest time seen. */
 usec_t detect_now(const struct detect *d);

@@ -183,6 +183,10 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now);
 uint64_t act_ttl_left(const struct hostrec *rec, usec_t now);
 /* Emits the action (or release) event of an applied change. */
 void act_emit(struct engine *e, const struct act_change *ch, usec_t now);
+/* Tells the detector what the kernel holds for rec, from now on
+ * (detect_set_block()): its MAC's or address's block, and its isolated
+ * addresses; the probes these blocks drop are no evidence against it. */
+void act_tell_detector(struct engine *e, const struct hostrec *rec, usec_t now);
 /* Releases hosts whose TTL has run out by now. */
 void act_expire(struct engine *e, usec_t now);
 /* Reads the kernel's sets back: adopts elements the registry lacks (with an

@@ -22,8 +22,8 @@ static void note_expiry(struct engine *e, usec_t t)
 /* After a release the host starts afresh: detections report again. */
 static void forget(struct engine *e, struct hostrec *rec)
 {
-	/* The contain ports stay: an operator may contain the host again on
-	 * them (deescalate), and a recurrence adds to them. */
+	/* The contain ports stay, for an operator who contains the host
+	 * again; its next detection starts a new list (on_detection()). */
 	rec->decided = LEVEL_NONE;
 	rec->expires_us = 0;
 	for (unsigned i = 0; i < rec->nhits; i++)
@@ -59,6 +59,36 @@ uint64_t act_ttl_left(const struct hostrec *rec, usec_t now)
 	/* A deadline further out than any TTL may be (the wall clock went
 	 * back) is held to the maximum. */
 	return MIN(left, QD_TTL_MAX_S);
+}
+
+void act_tell_detector(struct engine *e, const struct hostrec *rec, usec_t now)
+{
+	static const struct detect_block iso = {.level = LEVEL_ISOLATE};
+	struct detect_block b;
+	const struct hostrec *holder;
+
+	/* An address's record whose address another record holds (a machine
+	 * took it) speaks for no key: the holder does. */
+	if (!hostrec_is_machine(rec) && (holder = hostdb_find_addr(&e->hosts, &rec->id)) &&
+	    holder != rec)
+		return;
+	memset(&b, 0, sizeof(b));
+	if (hostrec_is_machine(rec) ? rec->kmac : hostrec_isolated(rec)) {
+		b.level = LEVEL_ISOLATE;
+	} else if (rec->nk) {
+		b.level = LEVEL_CONTAIN;
+		for (unsigned i = 0; i < rec->nk && i < DETECT_BLOCK_PORTS; i++) {
+			b.protos[i] = rec->k[i].proto;
+			b.ports[i] = rec->k[i].port;
+			b.nports++;
+		}
+	}
+	(void)detect_set_block(e->det, &rec->id, &b, now);
+	if (!hostrec_is_machine(rec))
+		return;
+	for (unsigned i = 0; i < rec->naddrs; i++)
+		(void)detect_set_block(e->det, &rec->addrs[i].a, rec->addrs[i].kiso ? &iso : NULL,
+				       now);
 }
 
 int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
@@ -109,6 +139,9 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		log_warnx("nftables transaction failed: %s; reading the kernel's sets back",
 			  strerror(-r));
 	}
+	/* Before a release lets a machine's addresses go (after_change()). */
+	for (unsigned i = 0; i < n; i++)
+		act_tell_detector(e, ch[i].rec, now);
 	for (unsigned i = 0; i < n; i++) {
 		struct act_change *c = &ch[i];
 		struct hostrec *rec = c->rec;
@@ -416,6 +449,8 @@ int act_sync(struct engine *e, usec_t now)
 		if (r < 0)
 			return r;
 	}
+	for (struct hostrec *rec = hostdb_first(&e->hosts); rec; rec = hostdb_next(&e->hosts, rec))
+		act_tell_detector(e, rec, now);
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
 	     rec = hostdb_next(&e->hosts, rec)) {
 		bool iso = view_isolates(rec), has = iso || rec->nk;

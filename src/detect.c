@@ -18,6 +18,9 @@
  *   peers   (host, destination): "talked to inside the window", the rules
  *           that already counted this destination, and vertical-scan
  *           counters.  LRU (list 0).
+ *   blocks  our own blocks in force (detect_set_block()), keyed as hosts
+ *           are: list 0 holds those in force, list 1 those lifted at a
+ *           time the detector's clock has not reached yet.
  *
  * Sliding windows are bucketed: SWIN_NB buckets per window, so a count
  * covers between (1 - 1/SWIN_NB) and 1 window.  It never over-counts. */
@@ -39,6 +42,8 @@
 #define L_LRU	    0
 #define L_PROBATION 0
 #define L_MAIN	    1
+#define L_INFORCE   0
+#define L_LIFTED    1
 
 /* A host is promoted out of probation when seen again this much later. */
 #define PROMOTE_US USEC_PER_SEC
@@ -62,7 +67,8 @@ enum outcome {
 	OUT_NEUTRAL,
 };
 
-#define PF_TRW 0x01 /* first probe to a new peer: its outcome is a TRW step */
+#define PF_TRW	   0x01 /* first probe to a new peer: its outcome is a TRW step */
+#define PF_DROPPED 0x02 /* our own block dropped it (detect.h): its outcome is neutral */
 
 /* TRW steps are taken in the order the probes were sent, not the order
  * their outcomes became known: timeouts come scan.timeout late and would
@@ -154,10 +160,22 @@ struct peerkey {
 struct dpeer {
 	struct tab_hdr h;
 	struct peerkey k;
+	uint8_t gen;	  /* the host's generation it was made in (dhost.gen) */
 	uint32_t counted; /* rule bits that already counted this destination */
 	usec_t last_us;
 	usec_t touch_us;    /* last moved to the list's tail (TOUCH_US) */
 	struct swin vctr[]; /* one per vertical rule */
+};
+
+struct bkey {
+	struct qaddr addr;
+};
+
+struct dblock {
+	struct tab_hdr h;
+	struct bkey k;
+	struct detect_block b;
+	usec_t since_us, until_us; /* in force over [since_us, until_us) */
 };
 
 enum rule_kind {
@@ -200,7 +218,7 @@ struct detect {
 	uint32_t probe_quota, peer_quota; /* entries one host may hold */
 	int8_t src_protected;		  /* of the packet being handled, when known; -1 else */
 	uint8_t worm_tcp[65536 / 8], worm_udp[65536 / 8];
-	struct table hosts, probes, peers;
+	struct table hosts, probes, peers, blocks;
 	struct detect_stats st;
 };
 
@@ -427,7 +445,7 @@ static void probe_free(struct detect *d, struct dprobe *pr)
 
 static void peer_free(struct detect *d, struct dpeer *pe)
 {
-	struct dhost *h = host_find(d, &pe->k.src);
+	struct dhost *h = owner_of(d, &pe->k.src, pe->gen);
 
 	if (h && h->npeers)
 		h->npeers--;
@@ -458,7 +476,17 @@ static struct dpeer *peer_get(struct detect *d, struct dhost *h, const struct qa
 		p = table_insert(&d->peers, &k);
 		if (!p)
 			return NULL;
+		p->gen = h->gen;
 		h->npeers++;
+	} else if (p->gen != h->gen) {
+		/* Made before a release (or for an evicted predecessor): what
+		 * it counted is not this host's doing any more, and the
+		 * destination is new again. */
+		p->gen = h->gen;
+		p->counted = 0;
+		memset(p->vctr, 0, d->nvctr * sizeof(p->vctr[0]));
+		h->npeers++;
+		*ret_new = true;
 	}
 	if (now > p->last_us)
 		p->last_us = now;
@@ -477,6 +505,124 @@ static void pkey_set(struct pkey *k, const struct qaddr *src, const struct qaddr
 	k->dst = *dst;
 	k->proto = (uint8_t)proto;
 	k->port = port;
+}
+
+/* ---- our own blocks ---- */
+
+static struct dblock *block_find(const struct detect *d, const struct qaddr *key)
+{
+	struct bkey k;
+
+	memset(&k, 0, sizeof(k));
+	k.addr = *key;
+	return table_find(&d->blocks, &k);
+}
+
+int detect_set_block(struct detect *d, const struct qaddr *key, const struct detect_block *b,
+		     usec_t at_us)
+{
+	struct dblock *e = block_find(d, key);
+	struct bkey k;
+
+	if (!b || b->level < LEVEL_CONTAIN) {
+		if (!e || e->until_us != USEC_INFINITY)
+			return 0;
+		/* No probe the detector has yet to see can fall inside the
+		 * block any more: its clock never goes back. */
+		if (at_us <= d->now || at_us <= e->since_us) {
+			table_remove(&d->blocks, e);
+			return 0;
+		}
+		e->until_us = at_us;
+		table_list_touch(&d->blocks, L_LIFTED, e);
+		return 0;
+	}
+	if (b->level > LEVEL_ISOLATE || b->nports > DETECT_BLOCK_PORTS)
+		return -EINVAL;
+	if (!e) {
+		struct dblock *old = table_list_head(&d->blocks, L_LIFTED);
+
+		if (table_full(&d->blocks) && old)
+			table_remove(&d->blocks, old);
+		memset(&k, 0, sizeof(k));
+		k.addr = *key;
+		e = table_insert(&d->blocks, &k);
+		if (!e) {
+			d->st.blocks_full++;
+			return -ENOSPC;
+		}
+		e->since_us = at_us;
+	} else if (e->until_us != USEC_INFINITY) {
+		e->since_us = at_us;
+	}
+	/* A block in force that changes (contain to isolate, say) keeps its
+	 * start: the host has been blocked all along. */
+	e->until_us = USEC_INFINITY;
+	memset(&e->b, 0, sizeof(e->b));
+	e->b.level = b->level;
+	if (b->level == LEVEL_CONTAIN) {
+		e->b.nports = b->nports;
+		memcpy(e->b.protos, b->protos, b->nports);
+		memcpy(e->b.ports, b->ports, b->nports * sizeof(b->ports[0]));
+	}
+	table_list_touch(&d->blocks, L_INFORCE, e);
+	return 0;
+}
+
+/* The block of key in force now (the time of the packet being handled). */
+static const struct dblock *block_now(const struct detect *d, const struct qaddr *key)
+{
+	const struct dblock *e = block_find(d, key);
+
+	return e && e->since_us <= d->now && d->now < e->until_us ? e : NULL;
+}
+
+/* Isolation lets through what is to or from these. */
+static bool block_exempt(const struct detect *d, const struct qaddr *peer)
+{
+	return prefix_list_contains(&d->c->networks.remediation, peer) ||
+	       prefix_list_contains(&d->c->networks.admin, peer);
+}
+
+/* Whether block e drops what its host sends to dst (proto, port). */
+static bool block_drops_from(const struct detect *d, const struct dblock *e,
+			     const struct qaddr *dst, unsigned proto, uint16_t port)
+{
+	uint8_t ip;
+
+	if (e->b.level == LEVEL_ISOLATE)
+		return !block_exempt(d, dst);
+	if (proto == PROTO_TCP)
+		ip = IPPROTO_TCP;
+	else if (proto == PROTO_UDP)
+		ip = IPPROTO_UDP;
+	else if (proto == PROTO_ICMP)
+		ip = dst->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	else
+		return false;
+	for (unsigned i = 0; i < e->b.nports; i++)
+		if (e->b.protos[i] == ip && (proto == PROTO_ICMP || e->b.ports[i] == port))
+			return true;
+	return false;
+}
+
+/* Our own block drops this first contact (see detect.h): the host's (by
+ * its id, or by the source address), or the destination's isolation.  ARP
+ * is never dropped. */
+static bool dropped_by_us(const struct detect *d, const struct qaddr *id, const struct qaddr *src,
+			  const struct qaddr *dst, unsigned proto, uint16_t port)
+{
+	const struct dblock *e;
+
+	if (d->blocks.used == 0 || proto == PROTO_ARP)
+		return false;
+	if ((e = block_now(d, id)) && block_drops_from(d, e, dst, proto, port))
+		return true;
+	if (!addr_eq(id, src) && (e = block_now(d, src)) &&
+	    block_drops_from(d, e, dst, proto, port))
+		return true;
+	e = block_now(d, dst);
+	return e && e->b.level == LEVEL_ISOLATE && !block_exempt(d, src);
 }
 
 /* ---- detections ---- */
@@ -607,6 +753,11 @@ static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const s
 		struct swin *w;
 
 		if (!(rule->protos & proto) || (rule->exempt_roles & h->roles))
+			continue;
+		/* A probe our block dropped is evidence only where the packet
+		 * itself is, whatever became of it, and the rule names the
+		 * ports: not where its port would be the evidence. */
+		if ((pr->flags & PF_DROPPED) && ri->kind != RK_HOST)
 			continue;
 		switch (ri->kind) {
 		case RK_HOST:
@@ -742,6 +893,9 @@ static void resolve(struct detect *d, struct dprobe *pr, enum outcome out, usec_
 	struct dpeer *peer;
 	bool is_new;
 
+	/* Whatever became of a probe our block dropped is our doing. */
+	if (pr->flags & PF_DROPPED)
+		out = OUT_NEUTRAL;
 	pr->state = (uint8_t)out;
 	if (ts > pr->last_us)
 		pr->last_us = ts;
@@ -799,7 +953,7 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 	struct dprobe *pr, tmp;
 	struct dhost *h;
 	struct dpeer *peer;
-	bool new_peer;
+	bool new_peer, dropped;
 
 	if (!(d->src_protected >= 0 ? d->src_protected : is_protected(d, src)) ||
 	    dst_excluded(src, dst))
@@ -814,11 +968,14 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 			table_list_touch(&d->probes, L_RESOLVED, pr);
 		return;
 	}
+	dropped = dropped_by_us(d, id, src, dst, proto, port);
 	h = host_get(d, id, src, d->now);
 	if (!h)
 		return;
 	h->probes++;
 	d->st.probes++;
+	if (dropped)
+		d->st.probes_dropped++;
 	if (h->nprobes >= d->probe_quota) {
 		/* The host holds its quota of probes awaiting or holding an
 		 * outcome: this one counts as a first contact, but its
@@ -828,6 +985,7 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 		tmp.k = k;
 		tmp.host = *id;
 		tmp.first_us = tmp.last_us = d->now;
+		tmp.flags = dropped ? PF_DROPPED : 0;
 		pr = &tmp;
 		d->st.probes_untracked++;
 	} else {
@@ -837,6 +995,7 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 		if (!pr)
 			return;
 		pr->state = OUT_PENDING;
+		pr->flags = dropped ? PF_DROPPED : 0;
 		pr->host = *id;
 		pr->host_gen = h->gen;
 		pr->first_us = pr->last_us = d->now;
@@ -844,7 +1003,7 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 		h->nprobes++;
 	}
 	peer = peer_get(d, h, dst, d->now, &new_peer);
-	if (new_peer && pr != &tmp && d->trw_on && (d->c->scan.protos & proto) &&
+	if (new_peer && pr != &tmp && !dropped && d->trw_on && (d->c->scan.protos & proto) &&
 	    !(h->roles & ROLE_SCANNER))
 		trw_enrol(h, pr);
 	count(d, h, peer, pr, AT_PROBE, d->now);
@@ -1022,6 +1181,7 @@ void detect_advance(struct detect *d, usec_t now)
 {
 	struct dprobe *pr;
 	struct dpeer *pe;
+	struct dblock *bl;
 
 	if (now > d->now)
 		d->now = now;
@@ -1035,6 +1195,8 @@ void detect_advance(struct detect *d, usec_t now)
 		probe_free(d, pr);
 	while ((pe = table_list_head(&d->peers, L_LRU)) && pe->last_us + d->idle_us <= d->now)
 		peer_free(d, pe);
+	while ((bl = table_list_head(&d->blocks, L_LIFTED)) && bl->until_us <= d->now)
+		table_remove(&d->blocks, bl);
 }
 
 void detect_flush(struct detect *d)
@@ -1159,14 +1321,21 @@ void detect_forget(struct detect *d, const struct qaddr *host)
 		return;
 	h->fired = 0;
 	h->trw_reported = 0;
-	/* Probes sent before the release (those our own block dropped, above
-	 * all) are still timing out: they must not flag the host again. */
+	/* Probes sent before the release are still timing out: they must not
+	 * flag the host again. */
 	h->forget_us = d->now + 1;
 	h->gen = ++d->next_gen;
 	h->trw_applied = h->trw_seq;
 	/* Its old probes and peers no longer count against it (the new
-	 * generation cannot tell them); they expire on their own. */
+	 * generation tells them); they expire on their own, and a peer used
+	 * again starts afresh (peer_get()). */
 	h->nprobes = 0;
+	h->npeers = 0;
+	/* Nor do the ports of its failed probes (a containment after the
+	 * release is on what it does from now on), nor its count of probes. */
+	h->nfports = 0;
+	h->fports_overflow = 0;
+	h->probes = 0;
 	memset(h->fring, 0, sizeof(h->fring));
 	memset(h->trw_ring, 0, sizeof(h->trw_ring));
 	memset(h->ctr, 0, d->nhctr * sizeof(h->ctr[0]));
@@ -1185,16 +1354,20 @@ void detect_get_stats(const struct detect *d, struct detect_stats *ret)
 	ret->hosts = d->hosts.used;
 	ret->probes_tracked = d->probes.used;
 	ret->peers = d->peers.used;
+	ret->blocks = d->blocks.used;
 	ret->max_hosts = d->hosts.cap;
 	ret->max_probes = d->probes.cap;
 	ret->max_peers = d->peers.cap;
+	ret->max_blocks = d->blocks.cap;
 }
 
 size_t detect_memory(const struct detect *d)
 {
 	return (size_t)d->hosts.cap * d->hosts.esize + (size_t)d->probes.cap * d->probes.esize +
-	       (size_t)d->peers.cap * d->peers.esize +
-	       ((size_t)d->hosts.mask + 1 + d->probes.mask + 1 + d->peers.mask + 1) * 4;
+	       (size_t)d->peers.cap * d->peers.esize + (size_t)d->blocks.cap * d->blocks.esize +
+	       ((size_t)d->hosts.mask + 1 + d->probes.mask + 1 + d->peers.mask + 1 +
+		d->blocks.mask + 1) *
+		       4;
 }
 
 /* Derives the rule lookups, windows and TRW parameters from c. */
@@ -1303,6 +1476,11 @@ struct detect *detect_new(const struct conf *c, const struct siphash_key *key, d
 		r = table_init(&d->peers, c->limits.max_peers,
 			       sizeof(struct dpeer) + d->nvctr * sizeof(struct swin),
 			       sizeof(struct peerkey), key);
+	/* As the host registry's address index: blocked records are at most
+	 * limits.max_blocked, and most hold a MAC and an address or two. */
+	if (r == 0)
+		r = table_init(&d->blocks, c->limits.max_blocked * 2u + 1024, sizeof(struct dblock),
+			       sizeof(struct bkey), key);
 	if (r < 0) {
 		detect_free(d);
 		errno = -r;
@@ -1318,5 +1496,6 @@ void detect_free(struct detect *d)
 	table_fini(&d->hosts);
 	table_fini(&d->probes);
 	table_fini(&d->peers);
+	table_fini(&d->blocks);
 	free(d);
 }

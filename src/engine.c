@@ -456,6 +456,14 @@ static void on_detection(void *arg, const struct detection *d)
 			incidents_exhausted(e, d->ts_us);
 		}
 	}
+	/* Flagged again after a release: a new episode, whose containment is
+	 * on the ports of its own detections only (the old ones stay known
+	 * until now, for an operator's containment). */
+	if ((rec->state == HOST_RELEASED || rec->state == HOST_CLEANED) &&
+	    rec->level == LEVEL_NONE) {
+		rec->nwant = 0;
+		rec->want_overflow = 0;
+	}
 	/* A host released (or certified clean) that is flagged again comes
 	 * back one level higher than last time, with a longer TTL where TTLs
 	 * are in use: escalating durations, as in catch-and-release. */
@@ -798,8 +806,14 @@ int engine_reconfigure(struct engine *e, const struct conf *c)
 		return r;
 	}
 	if (nd) {
+		usec_t now = detect_now(e->det);
+
 		detect_free(e->det);
 		e->det = nd;
+		/* A new detector knows no block yet. */
+		for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
+		     rec = hostdb_next(&e->hosts, rec))
+			act_tell_detector(e, rec, now);
 	}
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec; rec = hostdb_next(&e->hosts, rec))
 		for (unsigned i = 0; i < rec->nhits; i++)

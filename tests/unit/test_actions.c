@@ -356,6 +356,238 @@ static void test_recurrence_raises_level(void **state)
 	assert_int_equal(r->recurrences, 1);
 }
 
+/* Whether some event lists port in its "ports" array. */
+static bool event_port(struct fix *x, unsigned port)
+{
+	const char *p = x->events;
+
+	fflush(x->out.stdout_fp);
+	while (p && (p = strstr(p, "\"ports\":["))) {
+		p += strlen("\"ports\":[");
+		while (*p && *p != ']') {
+			char *end;
+			unsigned long v = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (v == port)
+				return true;
+			p = *end == ',' ? end + 1 : end;
+		}
+	}
+	return false;
+}
+
+static void test_own_block_is_no_evidence(void **state)
+{
+	struct fix *x = *state;
+	struct act_change c;
+	struct hostrec *r;
+	unsigned ncon = 0;
+
+	/* Isolated for SMB. */
+	x->c.enforce.default_ttl_s = 0;
+	worm(x, "10.1.0.11", T0);
+	r = host(x, "10.1.0.11");
+	assert_int_equal(r->level, LEVEL_ISOLATE);
+	/* While isolated it tries the web: 40 servers on 80 and 443, every
+	 * SYN dropped by the isolation and never answered. */
+	for (unsigned i = 0; i < 40; i++) {
+		struct pkt p;
+		char dst[32];
+
+		memset(&p, 0, sizeof(p));
+		snprintf(dst, sizeof(dst), "203.0.113.%u", i + 1);
+		p.src = A("10.1.0.11");
+		p.dst = A(dst);
+		p.l3 = PKT_L3_IPV4;
+		p.proto = IPPROTO_TCP;
+		p.flags = PKT_F_L4;
+		p.sport = (uint16_t)(30000 + i);
+		p.dport = i % 2 ? 443 : 80;
+		p.tcp_flags = 0x02;
+		detect_packet(x->e.det, &p, NULL, T0 + 2 * SEC + i * 10 * SEC / 40);
+	}
+	engine_tick(&x->e, T0 + 20 * SEC);
+	assert_false(event_port(x, 80));
+	assert_false(event_port(x, 443));
+	/* Released by an operator. */
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = LEVEL_NONE;
+	c.by_uid = 0;
+	c.reason = "operator";
+	assert_int_equal(act_apply(&x->e, &c, 1, T0 + 30 * SEC), 0);
+	assert_int_equal(r->level, LEVEL_NONE);
+	/* SMB again: flagged again (a recurrence, isolated), and every
+	 * detection's ports, the walk's too once its probes time out, are
+	 * the worm's own. */
+	worm(x, "10.1.0.11", T0 + 40 * SEC);
+	engine_tick(&x->e, T0 + 50 * SEC);
+	assert_int_equal(r->recurrences, 1);
+	assert_true(count_events(x, "\"rule\":\"scan-trw\"") >= 1);
+	assert_false(event_port(x, 80));
+	assert_false(event_port(x, 443));
+	/* Its containment is on the SMB rule's ports only. */
+	assert_int_equal(r->nwant, 2);
+	for (unsigned i = 0; i < r->nwant; i++) {
+		assert_int_equal(r->want[i].proto, IPPROTO_TCP);
+		assert_true(r->want[i].port == 445 || r->want[i].port == 139);
+	}
+	/* The operator de-escalates: contained on 445 and 139, nothing else. */
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = LEVEL_CONTAIN;
+	c.by_uid = 0;
+	c.reason = "deescalated";
+	assert_int_equal(act_apply(&x->e, &c, 1, T0 + 60 * SEC), 0);
+	assert_int_equal(r->level, LEVEL_CONTAIN);
+	for (unsigned i = 0; i < x->k.n; i++) {
+		assert_int_equal(x->k.el[i].set, NFT_SET_CON4);
+		assert_true(x->k.el[i].e.port == 445 || x->k.el[i].e.port == 139);
+		ncon++;
+	}
+	assert_int_equal(ncon, 2);
+}
+
+static void test_release_starts_new_port_list(void **state)
+{
+	struct fix *x = *state;
+	struct act_change c;
+	struct hostrec *r;
+
+	/* Contained for ssh (answered, so only the rule fires), released. */
+	x->c.enforce.default_ttl_s = 0;
+	for (unsigned i = 0; i < 10; i++) {
+		struct pkt p;
+		char dst[32];
+
+		memset(&p, 0, sizeof(p));
+		snprintf(dst, sizeof(dst), "10.3.0.%u", i + 1);
+		p.src = A("10.1.0.12");
+		p.dst = A(dst);
+		p.l3 = PKT_L3_IPV4;
+		p.proto = IPPROTO_TCP;
+		p.flags = PKT_F_L4;
+		p.sport = 40000;
+		p.dport = 22;
+		p.tcp_flags = 0x02;
+		detect_packet(x->e.det, &p, NULL, T0 + i);
+		p.src = A(dst);
+		p.dst = A("10.1.0.12");
+		p.sport = 22;
+		p.dport = 40000;
+		p.tcp_flags = 0x12;
+		detect_packet(x->e.det, &p, NULL, T0 + i);
+	}
+	engine_commit(&x->e);
+	r = host(x, "10.1.0.12");
+	assert_int_equal(r->level, LEVEL_CONTAIN);
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = LEVEL_NONE;
+	c.by_uid = 0;
+	c.reason = "operator";
+	assert_int_equal(act_apply(&x->e, &c, 1, T0 + 10 * SEC), 0);
+	/* The ports stay known for an operator until it is flagged again. */
+	assert_int_equal(r->nwant, 1);
+	/* Flagged for SMB: a new episode, the SMB rule's ports only. */
+	worm(x, "10.1.0.12", T0 + 20 * SEC);
+	assert_int_equal(r->nwant, 2);
+	for (unsigned i = 0; i < r->nwant; i++)
+		assert_true(r->want[i].port == 445 || r->want[i].port == 139);
+}
+
+/* n first contacts from src to tcp/80 of new servers, at t. */
+static void browse(struct fix *x, const char *src, unsigned n, usec_t t)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct pkt p;
+		char dst[32];
+
+		memset(&p, 0, sizeof(p));
+		snprintf(dst, sizeof(dst), "203.0.%u.%u", (unsigned)(t / SEC % 200), i + 1);
+		p.src = A(src);
+		p.dst = A(dst);
+		p.l3 = PKT_L3_IPV4;
+		p.proto = IPPROTO_TCP;
+		p.flags = PKT_F_L4;
+		p.sport = (uint16_t)(30000 + i);
+		p.dport = 80;
+		p.tcp_flags = 0x02;
+		detect_packet(x->e.det, &p, NULL, t + i);
+	}
+}
+
+static void test_detector_knows_restored_blocks(void **state)
+{
+	struct fix *x = *state;
+	struct detect_stats st;
+	struct conf c2;
+
+	/* A block found in the kernel (a restart): the detector knows it. */
+	x->k.el[0].set = NFT_SET_ISO4;
+	x->k.el[0].e.addr = A("10.1.0.13");
+	x->k.n = 1;
+	assert_int_equal(act_sync(&x->e, T0), 0);
+	browse(x, "10.1.0.13", 5, T0 + SEC);
+	detect_get_stats(x->e.det, &st);
+	assert_int_equal(st.probes_dropped, 5);
+	/* A reload that needs a new detector: told again. */
+	assert_int_equal(conf_init_default(&c2), 0);
+	c2.rules[conf_rule_find(&c2, "icmp-sweep")].enabled = false;
+	assert_int_equal(engine_reconfigure(&x->e, &c2), 0);
+	browse(x, "10.1.0.13", 5, T0 + 2 * SEC);
+	detect_get_stats(x->e.det, &st);
+	assert_int_equal(st.probes_dropped, 5);
+	assert_int_equal(st.probes, 5);
+	/* Someone deletes the element by hand and the next sync sees it
+	 * gone before it puts it back: lifted, then in force again. */
+	x->k.n = 0;
+	assert_int_equal(act_sync(&x->e, T0 + 3 * SEC), 0);
+	assert_int_equal(x->k.n, 1);
+	browse(x, "10.1.0.13", 5, T0 + 4 * SEC);
+	detect_get_stats(x->e.det, &st);
+	assert_int_equal(st.probes_dropped, 10);
+	/* Released: its probes count again. */
+	struct act_change c = {.rec = host(x, "10.1.0.13"), .level = LEVEL_NONE, .by_uid = 0};
+	assert_int_equal(act_apply(&x->e, &c, 1, T0 + 5 * SEC), 0);
+	browse(x, "10.1.0.13", 5, T0 + 6 * SEC);
+	detect_get_stats(x->e.det, &st);
+	assert_int_equal(st.probes_dropped, 10);
+	assert_int_equal(st.probes, 15);
+	assert_int_equal(engine_reconfigure(&x->e, &x->c), 0);
+	conf_fini(&c2);
+}
+
+static void test_detector_knows_machine_blocks(void **state)
+{
+	struct fix *x = *state;
+	static const uint8_t m[MAC_LEN] = {0x02, 0, 0, 0, 0, 0x14};
+	struct qaddr mac, a = A("10.1.0.14");
+	struct detect_stats st;
+	struct hostrec *rm, *ra;
+
+	/* A machine that took an address from the address's own record
+	 * (made after it, so that it comes later in the registry). */
+	addr_set_mac(&mac, m);
+	rm = engine_record(&x->e, &mac, true, T0);
+	ra = engine_record(&x->e, &a, true, T0);
+	assert_non_null(rm);
+	assert_non_null(ra);
+	assert_int_equal(engine_hold_address(&x->e, rm, &a, T0), 0);
+	assert_true(ra->merged);
+	struct act_change c = {.rec = rm, .level = LEVEL_ISOLATE, .by_uid = 0, .reason = "t"};
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	/* Read back: the address's old record must not lift the machine's
+	 * isolation of the address. */
+	assert_int_equal(act_sync(&x->e, T0 + SEC), 0);
+	browse(x, "10.1.0.14", 5, T0 + 2 * SEC);
+	detect_get_stats(x->e.det, &st);
+	assert_int_equal(st.probes_dropped, 5);
+	assert_int_equal(st.blocks, 2); /* its MAC and its address */
+}
+
 static void test_certification_keeps_level(void **state)
 {
 	struct fix *x = *state;
@@ -745,6 +977,12 @@ int main(void)
 		cmocka_unit_test(test_ttl_left),
 		cmocka_unit_test_setup_teardown(test_sync_long_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recurrence_raises_level, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_block_is_no_evidence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_starts_new_port_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_detector_knows_restored_blocks, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_detector_knows_machine_blocks, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_certification_keeps_level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_adopts_and_restores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_restores_saved_ttl, setup, teardown),

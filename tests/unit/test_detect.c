@@ -1,5 +1,6 @@
 /* Unit tests of the detection engine: every detector, outcomes, windows,
  * deduplication, exemptions and the table bounds.  Time is passed in. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -710,6 +711,288 @@ static void test_forget_ignores_earlier_probes(void **state)
 	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 2);
 }
 
+/* --- our own blocks --- */
+
+static const char own_block_conf[] = "networks = {\n"
+				     "  remediation = [ \"10.9.0.10\" ];\n"
+				     "  admin = [ \"10.9.0.20\" ];\n"
+				     "};\n";
+
+static void isolate(struct fix *x, const char *host, usec_t at)
+{
+	struct detect_block b = {.level = LEVEL_ISOLATE};
+	struct qaddr k = A(host);
+
+	assert_int_equal(detect_set_block(x->d, &k, &b, at), 0);
+}
+
+static void lift(struct fix *x, const char *host, usec_t at)
+{
+	struct qaddr k = A(host);
+
+	assert_int_equal(detect_set_block(x->d, &k, NULL, at), 0);
+}
+
+/* Whether some detection of host lists port among its ports. */
+static bool fired_port(const struct fix *x, const char *host, uint16_t port)
+{
+	for (unsigned i = 0; i < x->n; i++)
+		for (unsigned j = 0; j < x->f[i].nports; j++)
+			if (strcmp(x->f[i].host, host) == 0 && x->f[i].ports[j] == port)
+				return true;
+	return false;
+}
+
+/* A host browses tcp/80 and tcp/443 of 40 servers that never answer (the
+ * block drops the SYNs) starting at t. */
+static void browse_unanswered(struct fix *x, const char *host, usec_t t)
+{
+	for (unsigned i = 0; i < 40; i++) {
+		char dst[32];
+
+		snprintf(dst, sizeof(dst), "203.0.113.%u", i + 1);
+		tcp(x, t + i * 10 * MS, host, (uint16_t)(30000 + i), dst, i % 2 ? 443 : 80, SYN);
+	}
+}
+
+static void test_own_isolation_drops_are_no_evidence(void **state)
+{
+	struct fix *x = *state;
+	struct detect_stats st;
+	char dst[32];
+
+	fix_load(x, own_block_conf);
+	fix_start(x);
+	/* A probe sent before the block is an ordinary one. */
+	tcp(x, T0, "10.1.0.5", 29999, "203.0.113.200", 8080, SYN);
+	isolate(x, "10.1.0.5", T0 + SEC);
+	/* While isolated it tries the web: dropped by us, never answered. */
+	browse_unanswered(x, "10.1.0.5", T0 + 2 * SEC);
+	/* The remediation server is not blocked: an ordinary probe. */
+	tcp(x, T0 + 3 * SEC, "10.1.0.5", 31000, "10.9.0.10", 443, SYN);
+	tcp(x, T0 + 3 * SEC + MS, "10.9.0.10", 443, "10.1.0.5", 31000, SYN | ACK);
+	detect_advance(x->d, T0 + 10 * SEC);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 40);
+	assert_int_equal(st.probes, 42);
+	assert_int_equal(st.blocks, 1);
+	/* Their timeouts are neutral: 40 unanswered first contacts would
+	 * have flagged it (the walk at four, horizontal-scan at 20). */
+	assert_int_equal(st.failures, 1);
+	assert_int_equal(x->n, 0);
+	/* A retransmission of a dropped probe is the same probe. */
+	tcp(x, T0 + 11 * SEC, "10.1.0.5", 30000, "203.0.113.1", 80, SYN);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 40);
+
+	/* Released: its probes are ordinary again, and nothing from before
+	 * the release is among a detection's ports. */
+	lift(x, "10.1.0.5", T0 + 20 * SEC);
+	{
+		struct qaddr h = A("10.1.0.5");
+		detect_forget(x->d, &h);
+	}
+	for (unsigned i = 0; i < 10; i++) {
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + 21 * SEC + i * MS, "10.1.0.5", (uint16_t)(40000 + i), dst, 445, SYN);
+	}
+	const struct fired *f = fired_get(x, "10.1.0.5", "smb-propagation");
+	assert_int_equal(f->nports, 2);
+	assert_int_equal(f->probes, 10);
+	detect_advance(x->d, T0 + 30 * SEC);
+	f = fired_get(x, "10.1.0.5", DETECT_TRW_NAME);
+	/* The walk saw the worm's failures only: its ports are 445 alone
+	 * (8080 failed before the release: forgotten with it). */
+	assert_int_equal(f->nports, 1);
+	assert_int_equal(f->ports[0], 445);
+	assert_false(fired_port(x, "10.1.0.5", 80));
+	assert_false(fired_port(x, "10.1.0.5", 443));
+	assert_false(fired_port(x, "10.1.0.5", 8080));
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 40);
+	assert_int_equal(st.blocks, 0);
+}
+
+/* SYNs from the machine with MAC mac and address 10.1.0.6 to port on n
+ * new destinations (numbered from first), at t. */
+static void machine_syns(struct fix *x, const struct qaddr *mac, uint16_t port, unsigned first,
+			 unsigned n, usec_t t)
+{
+	struct attribution a;
+
+	memset(&a, 0, sizeof(a));
+	a.id = *mac;
+	a.src_protected = 1;
+	for (unsigned i = first; i < first + n; i++) {
+		char dst[32];
+		struct pkt p;
+
+		dst_name(dst, sizeof(dst), i);
+		p = ip("10.1.0.6", dst, IPPROTO_TCP);
+		p.sport = (uint16_t)(40000 + i);
+		p.dport = port;
+		p.tcp_flags = SYN;
+		detect_packet(x->d, &p, &a, t + i * MS);
+	}
+}
+
+static void test_own_containment_escalates_on_packets_only(void **state)
+{
+	struct fix *x = *state;
+	struct detect_block b = {.level = LEVEL_CONTAIN, .nports = 1};
+	struct qaddr mac;
+	struct detect_stats st;
+
+	assert_int_equal(addr_parse_any("02:00:00:00:00:06", &mac), 0);
+	fix_start(x);
+	/* An SMB worm contained on tcp/445 by the walk, keyed by its MAC as
+	 * its packets are charged.  It sweeps on. */
+	b.protos[0] = IPPROTO_TCP, b.ports[0] = 445;
+	assert_int_equal(detect_set_block(x->d, &mac, &b, T0), 0);
+	machine_syns(x, &mac, 445, 0, 30, T0 + SEC);
+	detect_advance(x->d, T0 + 10 * SEC);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 30);
+	/* The SYNs themselves are SMB propagation, on the rule's ports: it
+	 * is flagged (and policy escalates it).  Their failures, our doing,
+	 * count nowhere: no walk, no horizontal scan. */
+	const struct fired *f = fired_get(x, "02:00:00:00:00:06", "smb-propagation");
+	assert_int_equal(f->nports, 2);
+	assert_int_equal(x->n, 1);
+	assert_int_equal(st.failures, 0);
+	/* What the containment does not drop is ordinary: ssh, unanswered. */
+	machine_syns(x, &mac, 22, 100, 4, T0 + 11 * SEC);
+	detect_advance(x->d, T0 + 20 * SEC);
+	f = fired_get(x, "02:00:00:00:00:06", DETECT_TRW_NAME);
+	assert_int_equal(f->failures, 4);
+	assert_int_equal(f->nports, 1);
+	assert_int_equal(f->ports[0], 22);
+}
+
+static void test_own_containment_of_icmp(void **state)
+{
+	struct fix *x = *state;
+	struct detect_block b = {.level = LEVEL_CONTAIN, .nports = 1};
+	struct qaddr h = A("10.1.0.7");
+	struct detect_stats st;
+
+	fix_start(x);
+	b.protos[0] = IPPROTO_ICMP, b.ports[0] = 0;
+	assert_int_equal(detect_set_block(x->d, &h, &b, T0), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		char dst[32];
+
+		dst_name(dst, sizeof(dst), i);
+		icmp_echo(x, T0 + i * MS, "10.1.0.7", dst, false);
+		tcp(x, T0 + i * MS, "10.1.0.7", (uint16_t)(40000 + i), dst, 80, SYN);
+	}
+	detect_get_stats(x->d, &st);
+	/* The whole of ICMP, and nothing else. */
+	assert_int_equal(st.probes_dropped, 5);
+	assert_int_equal(st.probes, 10);
+}
+
+static void test_own_block_per_port_rules_skip_dropped(void **state)
+{
+	struct fix *x = *state;
+
+	/* A rule without ports counting every first contact: its evidence
+	 * is the probe's port, which a dropped probe never gives. */
+	fix_load(x,
+		 "rules = ( { name = \"any-port\"; type = \"horizontal\"; proto = \"tcp\";\n"
+		 "  distinct_dst = 10; count = \"first_contacts\"; severity = \"medium\"; } );\n");
+	fix_start(x);
+	isolate(x, "10.1.0.5", T0);
+	browse_unanswered(x, "10.1.0.5", T0 + SEC);
+	assert_int_equal(fired_count(x, "10.1.0.5", "any-port"), 0);
+	/* Not isolated: the same counts. */
+	browse_unanswered(x, "10.1.0.6", T0 + SEC);
+	assert_int_equal(fired_count(x, "10.1.0.6", "any-port"), 1);
+}
+
+static void test_probes_to_an_isolated_host(void **state)
+{
+	struct fix *x = *state;
+	struct detect_stats st;
+
+	fix_load(x, own_block_conf);
+	fix_start(x);
+	isolate(x, "10.1.0.50", T0);
+	/* Hosts try the isolated file server: we drop those too. */
+	for (unsigned i = 0; i < 6; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "10.1.1.%u", i + 1);
+		tcp(x, T0 + i * MS, src, 40000, "10.1.0.50", 8080, SYN);
+	}
+	/* An admin station's are not dropped. */
+	tcp(x, T0 + 10 * MS, "10.9.0.20", 40000, "10.1.0.50", 22, SYN);
+	detect_advance(x->d, T0 + 10 * SEC);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 6);
+	assert_int_equal(st.probes, 7);
+	assert_int_equal(st.failures, 1);
+}
+
+static void test_own_block_times(void **state)
+{
+	struct fix *x = *state;
+	struct detect_stats st;
+
+	fix_start(x);
+	tcp(x, T0, "10.1.0.7", 40000, "203.0.113.1", 80, SYN);
+	/* Put in force a little later than the detector's clock. */
+	isolate(x, "10.1.0.7", T0 + SEC);
+	tcp(x, T0 + SEC - 1, "10.1.0.7", 40001, "203.0.113.2", 80, SYN);
+	tcp(x, T0 + SEC, "10.1.0.7", 40002, "203.0.113.3", 80, SYN);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes, 3);
+	assert_int_equal(st.probes_dropped, 1);
+	/* Escalated or changed: still the same block, from its start. */
+	isolate(x, "10.1.0.7", T0 + 2 * SEC);
+	/* Lifted at a time the detector has not reached: packets captured
+	 * before it, handled after the command, were still dropped. */
+	lift(x, "10.1.0.7", T0 + 5 * SEC);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.blocks, 1);
+	tcp(x, T0 + 5 * SEC - 1, "10.1.0.7", 40003, "203.0.113.4", 80, SYN);
+	tcp(x, T0 + 5 * SEC, "10.1.0.7", 40004, "203.0.113.5", 80, SYN);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes, 5);
+	assert_int_equal(st.probes_dropped, 2);
+	/* Past its end the lifted block is gone from the table. */
+	assert_int_equal(st.blocks, 0);
+	/* A bad block is refused. */
+	struct detect_block bad = {.level = LEVEL_CONTAIN, .nports = DETECT_BLOCK_PORTS + 1};
+	struct qaddr k = A("10.1.0.8");
+	assert_int_equal(detect_set_block(x->d, &k, &bad, T0), -EINVAL);
+}
+
+static void test_forget_restarts_vertical_counts(void **state)
+{
+	struct fix *x = *state;
+	struct qaddr h = A("10.1.0.90");
+
+	fix_start(x);
+	/* 19 failed ports of one destination, released, then one more: not
+	 * 20 ports since the release. */
+	for (uint16_t port = 1; port <= 19; port++) {
+		tcp(x, T0 + port * MS, "10.1.0.90", 50000, "10.2.0.9", port, SYN);
+		tcp(x, T0 + port * MS + 1, "10.2.0.9", port, "10.1.0.90", 50000, RST | ACK);
+	}
+	detect_forget(x->d, &h);
+	tcp(x, T0 + SEC, "10.1.0.90", 50000, "10.2.0.9", 100, SYN);
+	tcp(x, T0 + SEC + 1, "10.2.0.9", 100, "10.1.0.90", 50000, RST | ACK);
+	assert_int_equal(fired_count(x, "10.1.0.90", "vertical-scan"), 0);
+	for (uint16_t port = 101; port <= 119; port++) {
+		tcp(x, T0 + SEC + port * MS, "10.1.0.90", 50000, "10.2.0.9", port, SYN);
+		tcp(x, T0 + SEC + port * MS + 1, "10.2.0.9", port, "10.1.0.90", 50000, RST | ACK);
+	}
+	const struct fired *f = fired_get(x, "10.1.0.90", "vertical-scan");
+	assert_int_equal(f->count, 20);
+	assert_false(fired_port(x, "10.1.0.90", 1));
+}
+
 /* --- bounds --- */
 
 static void test_tables_bounded(void **state)
@@ -883,6 +1166,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disabled_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_ignores_earlier_probes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_own_isolation_drops_are_no_evidence, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_own_containment_escalates_on_packets_only,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_containment_of_icmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_block_per_port_rules_skip_dropped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_probes_to_an_isolated_host, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_block_times, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_restarts_vertical_counts, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tables_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worm_during_oneshot_flood, setup, teardown),
