@@ -1109,6 +1109,42 @@ static void many_hosts(struct engine *e, unsigned n, unsigned nhist)
 	}
 }
 
+/* A file refused after its binding records must not leave them in
+ * identity: nothing of a refused file is loaded (found by fuzz_state). */
+static void test_refused_bindings(void **state)
+{
+	static const char bindings[] =
+		"meta next_incident=1 paused=0\n"
+		"binding addr=10.1.0.5 mac=02:00:0a:01:00:05 state=established first_us=1 "
+		"last_us=2 delivered=1\n"
+		"binding addr=10.1.0.6 mac=02:00:0a:01:00:06 state=tentative first_us=1 "
+		"last_us=2 delivered=0\n";
+	struct fx *f = *state;
+	struct ident_stats is;
+	struct engine e;
+	char body[512];
+
+	/* Well formed: both are restored. */
+	write_records(f->dir, "quarantined-state 2\n", bindings);
+	eng_init(&e, &f->c, &f->out);
+	assert_int_equal(state_load(&e, f->dir, f->err, sizeof(f->err)), 0);
+	identity_get_stats(e.id, &is);
+	assert_int_equal(is.bindings, 2);
+	engine_fini(&e);
+
+	/* A bad record after them: refused, and identity is as it was. */
+	snprintf(body, sizeof(body), "%sbogus a=1\n", bindings);
+	write_records(f->dir, "quarantined-state 2\n", body);
+	eng_init(&e, &f->c, &f->out);
+	assert_int_equal(state_load(&e, f->dir, f->err, sizeof(f->err)), -EBADMSG);
+	assert_non_null(strstr(f->err, ":5: unknown record 'bogus'"));
+	identity_get_stats(e.id, &is);
+	assert_int_equal(is.bindings, 0);
+	assert_int_equal(is.machines, 0);
+	assert_true(empty(&e));
+	engine_fini(&e);
+}
+
 static void test_disk_full(void **state)
 {
 	struct fx *f = *state;
@@ -1249,6 +1285,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_missing_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_bindings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leftover_tmp, setup, teardown),
