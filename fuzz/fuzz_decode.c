@@ -1,9 +1,6 @@
 /* Fuzz target for decode_packet().  The first input byte picks the link
- * type, the rest is the captured frame.
- *
- * Built with -DFUZZ_LIBFUZZER it is a libFuzzer target.  Without it, main()
- * replays the files (or directories of files) named on the command line, so
- * the corpus runs as an ordinary test under the sanitizers. */
+ * type, the rest is the captured frame.  fuzz.h says how it is built and
+ * replayed. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -13,9 +10,8 @@
 
 #include "addr.h"
 #include "decode.h"
+#include "fuzz.h"
 #include "types.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Indexed by the first input byte modulo the count; the seed corpus in
  * fuzz/corpus/decode relies on this order. */
@@ -96,6 +92,11 @@ static bool identity_ok(int dlt, const struct pkt *p)
 	return true;
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct decode_stats st = {0};
@@ -127,88 +128,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
-
-#ifndef FUZZ_LIBFUZZER
-#include <dirent.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
-
-/* Large enough for any frame; corpus files are far smaller. */
-#define FUZZ_MAX_INPUT (1u << 20)
-
-/* Runs one file through the target.  0 or -errno. */
-static int run_file(const char *path)
-{
-	static uint8_t buf[FUZZ_MAX_INPUT];
-	FILE *f;
-	size_t n;
-	int r = 0;
-
-	f = fopen(path, "rbe");
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof(buf), f);
-	if (ferror(f))
-		r = -EIO;
-	else if (!feof(f))
-		r = -EFBIG;
-	fclose(f);
-	if (r < 0)
-		return r;
-	LLVMFuzzerTestOneInput(buf, n);
-	return 0;
-}
-
-static int run_path(const char *path, unsigned *count)
-{
-	struct stat sb;
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
-
-	if (stat(path, &sb) < 0)
-		return -errno;
-	if (!S_ISDIR(sb.st_mode)) {
-		r = run_file(path);
-		if (r == 0)
-			(*count)++;
-		return r;
-	}
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		char sub[4096];
-
-		if (de->d_name[0] == '.')
-			continue;
-		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= sizeof(sub)) {
-			r = -ENAMETOOLONG;
-			break;
-		}
-		r = run_file(sub);
-		if (r < 0)
-			break;
-		(*count)++;
-	}
-	closedir(d);
-	return r;
-}
-
-int main(int argc, char **argv)
-{
-	unsigned count = 0;
-
-	for (int i = 1; i < argc; i++) {
-		int r = run_path(argv[i], &count);
-
-		if (r < 0) {
-			fprintf(stderr, "%s: %s\n", argv[i], strerror(-r));
-			return EXIT_FAILURE;
-		}
-	}
-	printf("%u inputs\n", count);
-	return EXIT_SUCCESS;
-}
-#endif

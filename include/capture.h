@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "types.h"
 
@@ -20,6 +21,9 @@ struct capture_packet {
 /* Opens a pcap or pcapng file for reading.  0, or -errno with a message in
  * err (which names the problem, not the file). */
 int capture_open_file(const char *path, struct capture **ret, char *err, size_t errlen);
+/* The same for a file already open: takes f (closed by capture_close(), or
+ * here on failure).  The fuzzers hand it bytes through fmemopen(). */
+int capture_open_stream(FILE *f, struct capture **ret, char *err, size_t errlen);
 /* 1: a packet in *ret; 0: end of file; -EIO: read error (message in err). */
 int capture_next(struct capture *c, struct capture_packet *ret, char *err, size_t errlen);
 int capture_datalink(const struct capture *c);

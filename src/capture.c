@@ -31,9 +31,6 @@ struct capture {
 
 int capture_open_file(const char *path, struct capture **ret, char *err, size_t errlen)
 {
-	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	struct capture *c;
-	pcap_t *p;
 	FILE *f;
 
 	/* Open the file ourselves so that it gets O_CLOEXEC ("e"). */
@@ -43,6 +40,15 @@ int capture_open_file(const char *path, struct capture **ret, char *err, size_t 
 		snprintf(err, errlen, "%s", strerror(errno));
 		return r;
 	}
+	return capture_open_stream(f, ret, err, errlen);
+}
+
+int capture_open_stream(FILE *f, struct capture **ret, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c;
+	pcap_t *p;
+
 	p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!p) {
 		fclose(f);

@@ -620,6 +620,10 @@ struct loader {
 	bool paused;
 	struct polchg *pol;
 	unsigned npol, polcap;
+	/* Bindings, restored once every record has loaded: identity has no
+	 * way to take them back from a file refused halfway. */
+	struct ident_binding *bind;
+	unsigned nbind, bindcap;
 };
 
 static int bad(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1308,11 +1312,16 @@ static int load_binding(struct loader *l, struct rec *r)
 			return bad(l, "binding: prev= is not a MAC");
 		memcpy(b.prev, m.b, MAC_LEN);
 	}
-	/* An address outside the protected networks now, a full table, or
-	 * one bound already (pinned by the configuration): skipped, not an
-	 * error; the bindings are learned again from the network. */
-	if (l->e->id)
-		(void)identity_restore(l->e->id, &b);
+	if (l->nbind == l->bindcap) {
+		unsigned cap = l->bindcap ? l->bindcap * 2 : 16;
+		struct ident_binding *nv = realloc(l->bind, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		l->bind = nv;
+		l->bindcap = cap;
+	}
+	l->bind[l->nbind++] = b;
 	return 0;
 }
 
@@ -1525,6 +1534,12 @@ static int load_all(struct loader *l, struct reader *rd, unsigned lines)
 		if (k == -ENOMEM)
 			return k;
 	}
+	/* An address outside the protected networks now, a full table, or
+	 * one bound already (pinned by the configuration): skipped, not an
+	 * error; the bindings are learned again from the network.  Nothing
+	 * can fail after this. */
+	for (unsigned i = 0; e->id && i < l->nbind; i++)
+		(void)identity_restore(e->id, &l->bind[i]);
 	for (struct hostrec *h = hostdb_first(&e->hosts); h; h = hostdb_next(&e->hosts, h))
 		if (h->expires_us && h->expires_us < next_expiry)
 			next_expiry = h->expires_us;
@@ -1603,6 +1618,7 @@ out:
 	free(rd.buf);
 	free(tab);
 	free(l.pol);
+	free(l.bind);
 	return r;
 }
 

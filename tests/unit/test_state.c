@@ -1464,6 +1464,68 @@ static void many_hosts(struct engine *e, unsigned n, unsigned nhist)
 	}
 }
 
+/* A file refused after its binding records must not leave them in
+ * identity: nothing of a refused file is loaded (found by fuzz_state). */
+static void test_refused_bindings(void **state)
+{
+	static const char bindings[] =
+		"meta next_incident=1 paused=0\n"
+		"binding addr=10.1.0.5 mac=02:00:0a:01:00:05 state=established first_us=1 "
+		"last_us=2 delivered=1\n"
+		"binding addr=10.1.0.6 mac=02:00:0a:01:00:06 state=tentative first_us=1 "
+		"last_us=2 delivered=0\n";
+	struct fx *f = *state;
+	struct ident_stats is;
+	struct engine e;
+	char body[512];
+
+	/* Well formed: both are restored. */
+	write_records(f->dir, "quarantined-state 2\n", bindings);
+	eng_init(&e, &f->c, &f->out);
+	assert_int_equal(state_load(&e, f->dir, NULL, NULL, f->err, sizeof(f->err)), 0);
+	identity_get_stats(e.id, &is);
+	assert_int_equal(is.bindings, 2);
+	engine_fini(&e);
+
+	/* A bad record after them costs that record only (state.h): the
+	 * bindings are restored. */
+	snprintf(body, sizeof(body), "%sbogus a=1\n", bindings);
+	write_records(f->dir, "quarantined-state 2\n", body);
+	eng_init(&e, &f->c, &f->out);
+	assert_int_equal(state_load(&e, f->dir, NULL, NULL, f->err, sizeof(f->err)), 1);
+	identity_get_stats(e.id, &is);
+	assert_int_equal(is.bindings, 2);
+	engine_fini(&e);
+
+	/* A damaged file (its CRC no longer matches a binding line) is
+	 * refused whole, and identity is as it was. */
+	write_records(f->dir, "quarantined-state 2\n", bindings);
+	{
+		char path[128], buf[1024];
+		FILE *fp;
+		size_t n;
+		char *at;
+
+		state_path(f->dir, path, sizeof(path));
+		fp = fopen(path, "r");
+		assert_non_null(fp);
+		n = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+		buf[n] = '\0';
+		at = strstr(buf, "10.1.0.6");
+		assert_non_null(at);
+		at[7] = '7';
+		spit(path, buf, n);
+	}
+	eng_init(&e, &f->c, &f->out);
+	assert_int_equal(state_load(&e, f->dir, NULL, NULL, f->err, sizeof(f->err)), -EBADMSG);
+	identity_get_stats(e.id, &is);
+	assert_int_equal(is.bindings, 0);
+	assert_int_equal(is.machines, 0);
+	assert_true(empty(&e));
+	engine_fini(&e);
+}
+
 static void test_disk_full(void **state)
 {
 	struct fx *f = *state;
@@ -1606,6 +1668,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incident_ids_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_archive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_bindings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leftover_tmp, setup, teardown),
