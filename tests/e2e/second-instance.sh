@@ -33,6 +33,10 @@ qd_check "quarantine $QD_INF --level isolate succeeds" qctl quarantine $QD_INF -
 qd_check "iso4 holds $QD_INF" qd_in_set iso4 $QD_INF
 qd_check "rem4 holds $QD_REM" qd_in_set rem4 $QD_REM
 qd_check "adm4 holds $QD_ADM" qd_in_set adm4 $QD_ADM
+# The save follows the kernel change (soon, not at once when saves are
+# spaced out): the comparisons below start from the saved block.
+qd_wait 10 "the saved state holds the block of $QD_INF" \
+	grep -q "^host .*addr=$QD_INF .*state=isolated" "$QD_STATE/state"
 # claimed NS: the table's name is held in test namespace NS.
 claimed() {
 	qd_in "$1" ss -xl | grep -q "@quarantined/inet/quarantined "
