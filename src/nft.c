@@ -715,19 +715,26 @@ static void rule_new(struct txn *t, const char *chain)
 	t->rule = r;
 }
 
-static void rule_emit(struct txn *t)
+/* Puts the rule begun by rule_new() in the transaction as a message of
+ * type, and frees it. */
+static void rule_send(struct txn *t, uint16_t type, uint16_t flags)
 {
 	struct nlmsghdr *nlh;
 
 	if (!t->rule)
 		return;
-	nlh = txn_msg(t, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
+	nlh = txn_msg(t, type, flags);
 	if (nlh) {
 		nftnl_rule_nlmsg_build_payload(nlh, t->rule);
 		txn_next(t);
 	}
 	nftnl_rule_free(t->rule);
 	t->rule = NULL;
+}
+
+static void rule_emit(struct txn *t)
+{
+	rule_send(t, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
 }
 
 static void e_goto(struct txn *t, const char *chain)
@@ -1122,27 +1129,11 @@ static void emit_networks(struct txn *t, enum nft_set s, const struct prefix_lis
 		nftnl_set_free(ns);
 }
 
+/* Deletes every rule of chain: a rule with no handle stands for all. */
 static void flush_chain(struct txn *t, const char *chain)
 {
-	struct nftnl_rule *flush;
-	struct nlmsghdr *nlh;
-
-	if (t->err)
-		return;
-	flush = nftnl_rule_alloc();
-	if (!flush) {
-		txn_fail(t, -ENOMEM);
-		return;
-	}
-	nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, (uint32_t)t->n->p.family);
-	if (nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, t->n->p.table) < 0 ||
-	    nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, chain) < 0) {
-		txn_fail(t, -ENOMEM);
-	} else if ((nlh = txn_msg(t, NFT_MSG_DELRULE, 0))) {
-		nftnl_rule_nlmsg_build_payload(nlh, flush);
-		txn_next(t);
-	}
-	nftnl_rule_free(flush);
+	rule_new(t, chain);
+	rule_send(t, NFT_MSG_DELRULE, 0);
 }
 
 /* ---- public operations ---- */

@@ -307,6 +307,34 @@ static void test_sync_long_timeout(void **state)
 	assert_true(r->expires_us == T0 + QD_TTL_MAX_S * SEC);
 }
 
+/* src opens ssh to ten addresses, each answered (so the walk stays quiet
+ * and only the ssh rule fires). */
+static void ssh_sweep(struct fix *x, const char *src)
+{
+	for (unsigned i = 0; i < 10; i++) {
+		struct pkt p;
+		char dst[32];
+
+		memset(&p, 0, sizeof(p));
+		snprintf(dst, sizeof(dst), "10.3.0.%u", i + 1);
+		p.src = A(src);
+		p.dst = A(dst);
+		p.l3 = PKT_L3_IPV4;
+		p.proto = IPPROTO_TCP;
+		p.flags = PKT_F_L4;
+		p.sport = 40000;
+		p.dport = 22;
+		p.tcp_flags = 0x02;
+		detect_packet(x->e.det, &p, NULL, T0 + i);
+		p.src = A(dst);
+		p.dst = A(src);
+		p.sport = 22;
+		p.dport = 40000;
+		p.tcp_flags = 0x12;
+		detect_packet(x->e.det, &p, NULL, T0 + i);
+	}
+}
+
 static void test_recurrence_raises_level(void **state)
 {
 	struct fix *x = *state;
@@ -316,29 +344,7 @@ static void test_recurrence_raises_level(void **state)
 	/* An ssh worm is contained (medium); released by hand; again: one
 	 * level higher, isolated. */
 	x->c.enforce.default_ttl_s = 0;
-	for (unsigned i = 0; i < 10; i++) {
-		struct pkt p;
-		char dst[32];
-
-		memset(&p, 0, sizeof(p));
-		snprintf(dst, sizeof(dst), "10.3.0.%u", i + 1);
-		p.src = A("10.1.0.7");
-		p.dst = A(dst);
-		p.l3 = PKT_L3_IPV4;
-		p.proto = IPPROTO_TCP;
-		p.flags = PKT_F_L4;
-		p.sport = 40000;
-		p.dport = 22;
-		p.tcp_flags = 0x02;
-		detect_packet(x->e.det, &p, NULL, T0 + i);
-		/* answered, so the walk stays quiet */
-		p.src = A(dst);
-		p.dst = A("10.1.0.7");
-		p.sport = 22;
-		p.dport = 40000;
-		p.tcp_flags = 0x12;
-		detect_packet(x->e.det, &p, NULL, T0 + i);
-	}
+	ssh_sweep(x, "10.1.0.7");
 	engine_commit(&x->e);
 	r = host(x, "10.1.0.7");
 	assert_int_equal(r->level, LEVEL_CONTAIN);
@@ -458,28 +464,7 @@ static void test_release_starts_new_port_list(void **state)
 
 	/* Contained for ssh (answered, so only the rule fires), released. */
 	x->c.enforce.default_ttl_s = 0;
-	for (unsigned i = 0; i < 10; i++) {
-		struct pkt p;
-		char dst[32];
-
-		memset(&p, 0, sizeof(p));
-		snprintf(dst, sizeof(dst), "10.3.0.%u", i + 1);
-		p.src = A("10.1.0.12");
-		p.dst = A(dst);
-		p.l3 = PKT_L3_IPV4;
-		p.proto = IPPROTO_TCP;
-		p.flags = PKT_F_L4;
-		p.sport = 40000;
-		p.dport = 22;
-		p.tcp_flags = 0x02;
-		detect_packet(x->e.det, &p, NULL, T0 + i);
-		p.src = A(dst);
-		p.dst = A("10.1.0.12");
-		p.sport = 22;
-		p.dport = 40000;
-		p.tcp_flags = 0x12;
-		detect_packet(x->e.det, &p, NULL, T0 + i);
-	}
+	ssh_sweep(x, "10.1.0.12");
 	engine_commit(&x->e);
 	r = host(x, "10.1.0.12");
 	assert_int_equal(r->level, LEVEL_CONTAIN);
