@@ -497,17 +497,25 @@ static void restart_keys(const struct daemon *d, const struct conf *a, const str
 static unsigned release_never_block(struct daemon *d)
 {
 	struct act_change ch[64];
+	char why[64][96];
 	unsigned n = 0, total = 0;
 	usec_t now = daemon_wall_us();
 
+	/* The same question as every decision and every restore
+	 * (engine_never_reason()): a host or machine that the new
+	 * configuration forbids to block (never-block list, narrowed
+	 * protected networks, own addresses) is released at once. */
 	for (struct hostrec *r = hostdb_first(&d->eng.hosts);; r = hostdb_next(&d->eng.hosts, r)) {
-		if (r && r->level > LEVEL_WATCH &&
-		    policy_never_block(&d->eng.pol, &r->addr, false)) {
+		const char *never =
+			r && r->level > LEVEL_WATCH ? engine_never_reason(&d->eng, r) : NULL;
+
+		if (never) {
 			memset(&ch[n], 0, sizeof(ch[n]));
 			ch[n].rec = r;
 			ch[n].level = LEVEL_NONE;
 			ch[n].by_uid = -1;
-			ch[n].reason = "reload: on the never-block list";
+			snprintf(why[n], sizeof(why[n]), "reload: %s", never);
+			ch[n].reason = why[n];
 			n++;
 		}
 		if (n && (n == ARRAY_SIZE(ch) || !r)) {
@@ -627,7 +635,7 @@ int daemon_reload(struct daemon *d, char *msg, size_t msglen, struct ctl_out *ou
 	released = release_never_block(d);
 	snprintf(msg, msglen, "configuration reloaded from %s: %u rules, %u inventory entries%s",
 		 nc->path[0] ? nc->path : "built-in defaults", nc->nrules, nc->inventory.n,
-		 released ? "; hosts now on the never-block list released" : "");
+		 released ? "; hosts the configuration no longer lets us block released" : "");
 	log_info("%s", msg);
 	return 0;
 

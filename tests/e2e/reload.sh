@@ -59,6 +59,18 @@ qd_check "the old remediation address is still in the set" \
 qd_check "quarantinectl refuses to block the never-block host now" \
 	qd_not qctl quarantine $QD_BEN
 
+qd_say "networks.protected narrowed past $QD_INF: released at once, as a restart would"
+sed -i 's|"10.66.1.0/24", "10.66.2.0/24"|"10.66.1.16/28", "10.66.2.0/24"|' "$QD_CONF"
+grep -q '"10.66.1.16/28"' "$QD_CONF" || { echo "the test could not narrow networks.protected" >&2; exit 1; }
+qd_mark
+qd_check "reload exits 0" qctl reload
+qd_wait 2 "$QD_INF leaves iso4" qd_not qd_in_set iso4 $QD_INF
+ev=$(qd_wait_event 2 event=release host=$QD_INF)
+echo "release: $ev"
+qd_check "the release event names the protected networks ($(echo "$ev" | qd_field reason))" \
+	grep -q "reload: .*protected networks" <<<"$(echo "$ev" | qd_field reason)"
+qd_check "$QD_INF is released" [ "$(qd_host_state $QD_INF)" = released ]
+
 qd_say "SIGHUP reloads too"
 sed -i 's|distinct_dst = 5;|distinct_dst = 6;|' "$QD_CONF"
 kill -HUP "$QD_DPID"
