@@ -26,6 +26,9 @@ void output_init(struct output *o, FILE *stdout_fp, enum output_format format, b
 int output_open_events_file(struct output *o, const char *path);
 void output_close(struct output *o);
 void output_event(struct output *o, const struct event *e);
+/* An error event about no host in particular (an alert to the operator:
+ * a failed save, a repair, a limit reached), stamped ts. */
+void output_error(struct output *o, usec_t ts, const char *msg);
 int output_format_parse(const char *s, enum output_format *ret);
 
 #endif

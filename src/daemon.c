@@ -140,14 +140,7 @@ static void on_neigh(void *arg, const struct neighmon_event *ev)
 
 static void error_event(struct daemon *d, const char *msg)
 {
-	struct event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = EVENT_ERROR;
-	ev.ts = daemon_wall_us();
-	ev.by_uid = -1;
-	ev.message = msg;
-	output_event(&d->out, &ev);
+	output_error(&d->out, daemon_wall_us(), msg);
 }
 
 /* Saves the state; the kernel was changed first (SPEC section 5). */

@@ -351,7 +351,6 @@ static void incidents_exhausted(struct engine *e, usec_t now)
 {
 	unsigned long n = e->incidents.exhausted;
 	char msg[160];
-	struct event ev;
 
 	if (n & (n - 1))
 		return;
@@ -359,12 +358,7 @@ static void incidents_exhausted(struct engine *e, usec_t now)
 		 "incident ids exhausted (last %u): %lu detection%s opened no incident",
 		 (unsigned)INCIDENT_ID_MAX, n, n == 1 ? "" : "s");
 	log_warnx("%s", msg);
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = EVENT_ERROR;
-	ev.ts = now;
-	ev.by_uid = -1;
-	ev.message = msg;
-	output_event(e->out, &ev);
+	output_error(e->out, now, msg);
 }
 
 /* A record with nothing in force leaves the full registry: its history
@@ -384,7 +378,6 @@ static void registry_full(struct engine *e, const struct detection *d)
 {
 	uint64_t n = e->st.registry_full;
 	char msg[200], hb[ADDR_STRLEN];
-	struct event ev;
 
 	if (n & (n - 1))
 		return;
@@ -394,12 +387,7 @@ static void registry_full(struct engine *e, const struct detection *d)
 		 hostdb_capacity(&e->hosts), addr_ntop(&d->host, hb), (unsigned long long)n,
 		 n == 1 ? "" : "s");
 	log_warnx("%s", msg);
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = EVENT_ERROR;
-	ev.ts = d->ts_us;
-	ev.by_uid = -1;
-	ev.message = msg;
-	output_event(e->out, &ev);
+	output_error(e->out, d->ts_us, msg);
 }
 
 static void on_detection(void *arg, const struct detection *d)

@@ -81,3 +81,15 @@ void output_event(struct output *o, const struct event *e)
 	if (o->events_fp && fprintf(o->events_fp, "%s\n", json) < 0)
 		o->errors++;
 }
+
+void output_error(struct output *o, usec_t ts, const char *msg)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_ERROR;
+	ev.ts = ts;
+	ev.by_uid = -1;
+	ev.message = msg;
+	output_event(o, &ev);
+}

@@ -123,15 +123,8 @@ int repair_read(struct repair *r, struct nftmon *m, usec_t mono)
 
 static void alert(const struct repair_env *env, usec_t wall, const char *msg)
 {
-	struct event ev;
-
 	log_warnx("%s", msg);
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = EVENT_ERROR;
-	ev.ts = wall;
-	ev.by_uid = -1;
-	ev.message = msg;
-	output_event(env->out, &ev);
+	output_error(env->out, wall, msg);
 }
 
 static int count_cb(void *arg, const struct nft_elem *e)
