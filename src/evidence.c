@@ -45,19 +45,29 @@ struct ev_slot {
 	struct qaddr mac;      /* the sender's MAC (family AF_MAC), or family 0 */
 };
 
-/* An evidence file in the directory, ours or from an older run. */
+/* An evidence file in the directory, ours or from an older run (parent
+ * side: an instance with a directory). */
 struct ev_file {
 	char name[EVIDENCE_NAME_MAX];
-	uint64_t size;	       /* on disk; for an open file, written so far */
+	struct qaddr host;     /* ours: the host it is for; older runs': family 0 */
+	uint64_t size;	       /* on disk, as last read (fstat/fstatat) */
+	uint64_t limit;	       /* while growing: the most it may reach (the writer's limit) */
+	uint64_t id;	       /* st_ino: the writer reports its close by it */
+	uint64_t seq;	       /* creation order; 0: an older run's */
 	struct timespec mtime; /* files found by the scan: their age */
-	int writer;	       /* index in ev->w while open, else -1 */
+	bool growing;	       /* a writer may still append: ours, not known closed */
+	bool current;	       /* the host's file: evidence_create() for it returns this one */
+	bool drop;	       /* evidence_enforce_cap(): deleted, to be taken out of the list */
 };
 
+/* A file being written (either side: an instance with writers). */
 struct ev_writer {
 	FILE *f;   /* NULL: the slot is free */
 	char *buf; /* WRITER_BUF bytes, allocated at the slot's first use, kept */
 	struct qaddr host;
-	uint32_t file;	  /* index in ev->files */
+	uint64_t id;	  /* st_ino of the file */
+	uint64_t size;	  /* bytes written so far (buffered ones included) */
+	uint64_t limit;	  /* max_file_bytes: size never goes past it */
 	uint32_t left;	  /* following packets still to write */
 	int dlt;	  /* link type of the file (as a DLT) */
 	uint8_t pos;	  /* index in ev->open */
@@ -68,12 +78,17 @@ struct ev_writer {
 
 struct evidence {
 	bool enabled; /* max_bytes > 0 */
-	int dirfd;
+	int dirfd;    /* -1: a sink, which touches no directory */
 	uint64_t max_bytes;
-	uint64_t reserve; /* room enforce_cap keeps for one more file */
+	uint64_t file_max; /* the most one file may take */
+	uint64_t reserve;  /* room enforce_cap keeps for one more file */
 	unsigned snaplen, follow;
 	bool (*removable)(void *arg, const char *name);
 	void *removable_arg;
+	void (*deleted)(void *arg, const struct qaddr *host, const char *name);
+	void *deleted_arg;
+	void (*closed)(void *arg, const struct qaddr *host, uint64_t file_id);
+	void *closed_arg;
 
 	/* The ring: slots[head] is the next to be overwritten. */
 	struct ev_slot *slots;
@@ -94,10 +109,13 @@ struct evidence {
 	uint64_t nstarted;
 
 	/* Every evidence file in the directory, oldest first.  Grows (by
-	 * doubling) only in evidence_start(), never on the packet path. */
+	 * doubling) only in evidence_create(), never on the packet path. */
 	struct ev_file *files;
 	size_t nfiles, files_cap;
-	uint64_t bytes; /* sum of files[].size */
+	size_t ndrop;	   /* files deleted, still in the list until the next compaction */
+	uint64_t ncreated; /* files made by this instance: the last one's seq */
+	uint64_t disk;	   /* sum of files[].size */
+	uint64_t held;	   /* sum over growing files of what they may still add */
 
 	struct evidence_stats st; /* counters; the rest is filled in by evidence_stats() */
 };
@@ -201,7 +219,7 @@ int evidence_name_host(const char *name, struct qaddr *ret)
 	return addr_parse_any(a, ret);
 }
 
-/* ---- the file list ---- */
+/* ---- the file list: an instance with a directory ---- */
 
 static int files_room(struct evidence *ev)
 {
@@ -274,9 +292,9 @@ static int scan(struct evidence *ev)
 		memset(f, 0, sizeof(*f));
 		strcpy(f->name, de->d_name); /* length checked above */
 		f->size = (uint64_t)st.st_size;
+		f->id = (uint64_t)st.st_ino;
 		f->mtime = st.st_mtim;
-		f->writer = -1;
-		ev->bytes += f->size;
+		ev->disk += f->size;
 	}
 	closedir(d);
 	if (r == 0 && ev->nfiles > 1)
@@ -284,20 +302,103 @@ static int scan(struct evidence *ev)
 	return r;
 }
 
-/* ---- writers ---- */
+/* What a growing file may still add: the rest of its limit.  A file
+ * counts against the cap for its size and that. */
+static uint64_t file_held(const struct ev_file *f)
+{
+	return f->growing && f->limit > f->size ? f->limit - f->size : 0;
+}
+
+static void file_set(struct evidence *ev, struct ev_file *f, uint64_t size, bool growing)
+{
+	ev->disk -= f->size;
+	ev->held -= file_held(f);
+	f->size = size;
+	f->growing = growing;
+	if (!growing)
+		f->current = false;
+	ev->disk += f->size;
+	ev->held += file_held(f);
+}
+
+/* A file's size as the directory has it: its writer may be another
+ * process.  Gone (deleted by hand): nothing. */
+static uint64_t file_size(const struct evidence *ev, const struct ev_file *f)
+{
+	struct stat st;
+
+	if (fstatat(ev->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : f->size;
+	return (uint64_t)st.st_size;
+}
+
+/* Growing files are at most those the writer has open and those whose
+ * close report is on its way: rereading them is cheap.  A writer that
+ * broke its limit (only a compromised one can) shows here, and counts. */
+static void refresh(struct evidence *ev)
+{
+	for (size_t i = 0; i < ev->nfiles; i++)
+		if (ev->files[i].growing)
+			file_set(ev, &ev->files[i], file_size(ev, &ev->files[i]), true);
+}
+
+static struct ev_file *growing_file(struct evidence *ev, uint64_t id)
+{
+	/* Newest first: the growing files are the recent ones. */
+	for (size_t i = ev->nfiles; i-- > 0;)
+		if (ev->files[i].growing && ev->files[i].id == id)
+			return &ev->files[i];
+	return NULL;
+}
+
+static struct ev_file *current_file(struct evidence *ev, const struct qaddr *host)
+{
+	for (size_t i = ev->nfiles; i-- > 0;)
+		if (ev->files[i].current && same_host(&ev->files[i].host, host))
+			return &ev->files[i];
+	return NULL;
+}
+
+void evidence_closed(struct evidence *ev, uint64_t file_id)
+{
+	struct ev_file *f;
+
+	if (!ev->enabled || ev->dirfd < 0)
+		return;
+	f = growing_file(ev, file_id);
+	if (!f)
+		return;
+	file_set(ev, f, file_size(ev, f), false);
+	/* Left empty (its writer could not even write the ring: a full
+	 * disk): not a pcap, and no evidence. */
+	if (f->size == 0 && (unlinkat(ev->dirfd, f->name, 0) == 0 || errno == ENOENT)) {
+		f->drop = true;
+		ev->ndrop++;
+	}
+}
+
+void evidence_closed_all(struct evidence *ev)
+{
+	if (!ev->enabled || ev->dirfd < 0)
+		return;
+	for (size_t i = 0; i < ev->nfiles; i++)
+		if (ev->files[i].growing)
+			file_set(ev, &ev->files[i], file_size(ev, &ev->files[i]), false);
+}
+
+/* ---- writers: either side, no directory ---- */
 
 enum close_how {
 	CLOSE_DONE,   /* follow count reached, or stopped */
-	CLOSE_CUT,    /* closed early: the open limit or the cap */
+	CLOSE_CUT,    /* closed early: the open limit or the file's byte limit */
 	CLOSE_FAILED, /* a write failed */
 };
 
 static void writer_close(struct evidence *ev, struct ev_writer *w, enum close_how how)
 {
-	struct ev_file *file = &ev->files[w->file];
 	int fd = fileno(w->f);
-	uint64_t size = file->size;
-	struct stat st;
+	struct qaddr host = w->host;
+	uint64_t id = w->id;
 	unsigned last;
 
 	if (how != CLOSE_FAILED && fflush(w->f) != 0)
@@ -306,23 +407,17 @@ static void writer_close(struct evidence *ev, struct ev_writer *w, enum close_ho
 		/* Part of a record may have reached the disk: cut the file back
 		 * to what the last good flush left, whole records, so that it
 		 * still reads as a pcap.  What the buffer holds would land past
-		 * the cut: drop it. */
+		 * the cut: drop it.  ftruncate() works on the fd alone. */
 		__fpurge(w->f);
 		if (ftruncate(fd, (off_t)w->good) < 0) {
-			/* the size read back below says what is there */
+			/* the size the directory has says what is there */
 		}
-		size = w->good;
 		ev->st.write_errors++;
 	} else if (how == CLOSE_CUT) {
 		ev->st.files_cut++;
 	}
-	if (fstat(fd, &st) == 0)
-		size = (uint64_t)st.st_size;
 	fclose(w->f); /* nothing left to write: the flush or the purge emptied it */
 	w->f = NULL;
-	ev->bytes = ev->bytes - file->size + size;
-	file->size = size;
-	file->writer = -1;
 
 	ev->hcount[host_hash(&w->host)]--;
 	last = ev->open[--ev->nopen];
@@ -330,10 +425,14 @@ static void writer_close(struct evidence *ev, struct ev_writer *w, enum close_ho
 		ev->open[w->pos] = (uint8_t)last;
 		ev->w[last].pos = w->pos;
 	}
+	if (ev->dirfd >= 0)
+		evidence_closed(ev, id); /* one process: the list is ours */
+	if (ev->closed)
+		ev->closed(ev->closed_arg, &host, id);
 }
 
 enum put_result {
-	PUT_CLOSED = -1, /* the writer was closed (cap or write error) */
+	PUT_CLOSED = -1, /* the writer was closed (byte limit or write error) */
 	PUT_SKIPPED = 0, /* another link type */
 	PUT_WRITTEN = 1,
 };
@@ -341,7 +440,6 @@ enum put_result {
 static enum put_result writer_put(struct evidence *ev, struct ev_writer *w, int dlt,
 				  const uint8_t *data, uint32_t caplen, uint32_t wirelen, usec_t ts)
 {
-	struct ev_file *file = &ev->files[w->file];
 	uint64_t n = PCAP_REC_LEN + (uint64_t)caplen;
 	uint32_t h[4];
 
@@ -349,8 +447,11 @@ static enum put_result writer_put(struct evidence *ev, struct ev_writer *w, int 
 		ev->st.packets_skipped++;
 		return PUT_SKIPPED;
 	}
-	if (ev->bytes + n > ev->max_bytes) {
-		ev->st.capped = true;
+	if (w->size + n > w->limit) {
+		/* One process: a limit under the most a file may take was
+		 * what the cap had left. */
+		if (ev->dirfd >= 0 && w->limit < ev->file_max)
+			ev->st.capped = true;
 		writer_close(ev, w, CLOSE_CUT);
 		return PUT_CLOSED;
 	}
@@ -364,14 +465,20 @@ static enum put_result writer_put(struct evidence *ev, struct ev_writer *w, int 
 		writer_close(ev, w, CLOSE_FAILED);
 		return PUT_CLOSED;
 	}
-	file->size += n;
-	ev->bytes += n;
+	w->size += n;
 	w->dirty = true;
 	ev->st.packets_written++;
 	return PUT_WRITTEN;
 }
 
 /* ---- life cycle ---- */
+
+uint64_t evidence_file_max(unsigned ring_packets, unsigned follow, unsigned snaplen)
+{
+	/* Every packet of the ring and the follow-up, whole. */
+	return PCAP_HDR_LEN +
+	       ((uint64_t)ring_packets + follow) * (PCAP_REC_LEN + (uint64_t)snaplen);
+}
 
 int evidence_new(const struct evidence_params *p, struct evidence **ret)
 {
@@ -390,9 +497,10 @@ int evidence_new(const struct evidence_params *p, struct evidence **ret)
 		goto done; /* keep no evidence: no ring, no directory */
 
 	r = -EINVAL;
-	if (!p->dir || !p->dir[0] || p->snaplen == 0 || p->snaplen > EVIDENCE_SNAPLEN_MAX ||
+	if ((p->dir && !p->dir[0]) || p->snaplen == 0 || p->snaplen > EVIDENCE_SNAPLEN_MAX ||
 	    p->ring_packets > EVIDENCE_RING_MAX ||
-	    (uint64_t)p->ring_packets * p->snaplen > EVIDENCE_RING_BYTES_MAX)
+	    (uint64_t)p->ring_packets * p->snaplen > EVIDENCE_RING_BYTES_MAX ||
+	    (p->file_max && p->file_max < PCAP_HDR_LEN))
 		goto fail;
 	ev->enabled = true;
 	ev->max_bytes = p->max_bytes;
@@ -400,12 +508,22 @@ int evidence_new(const struct evidence_params *p, struct evidence **ret)
 	ev->follow = p->follow;
 	ev->removable = p->removable;
 	ev->removable_arg = p->removable_arg;
-	/* The most one file can take: every packet of the ring and the
-	 * follow-up, whole.  Keeping that much free (at most half the cap)
-	 * means a new file is rarely cut short by the cap. */
-	ev->reserve = PCAP_HDR_LEN +
-		      ((uint64_t)p->ring_packets + p->follow) * (PCAP_REC_LEN + p->snaplen);
-	ev->reserve = MIN(ev->reserve, ev->max_bytes / 2);
+	ev->closed = p->closed;
+	ev->closed_arg = p->closed_arg;
+	/* By default a file may take what its ring packets and follow-up
+	 * take, whole, but no more than its share of half the cap when
+	 * EVIDENCE_MAX_OPEN are open at once (and at least one record): a
+	 * file counts for its whole limit while it is written, so the
+	 * files being written can never crowd out the closed ones or a new
+	 * one. */
+	ev->file_max = p->file_max;
+	if (!ev->file_max)
+		ev->file_max = MIN(evidence_file_max(p->ring_packets, p->follow, p->snaplen),
+				   MAX(p->max_bytes / (2 * EVIDENCE_MAX_OPEN),
+				       evidence_file_max(0, 1, p->snaplen)));
+	/* Keeping room for the largest file (at most half the cap) means a
+	 * new file is rarely cut short by the cap. */
+	ev->reserve = MIN(ev->file_max, ev->max_bytes / 2);
 
 	if (p->ring_packets) {
 		r = -ENOMEM;
@@ -415,6 +533,8 @@ int evidence_new(const struct evidence_params *p, struct evidence **ret)
 			goto fail;
 		ev->ring_n = p->ring_packets;
 	}
+	if (!p->dir)
+		goto done; /* a sink: writes into the fds it is given, nothing else */
 
 	if (mkdir(p->dir, 0750) == 0)
 		created = true;
@@ -448,6 +568,7 @@ void evidence_free(struct evidence *ev)
 {
 	if (!ev)
 		return;
+	ev->closed = NULL; /* going away: no reports */
 	while (ev->nopen)
 		writer_close(ev, &ev->w[ev->open[ev->nopen - 1]], CLOSE_DONE);
 	for (unsigned i = 0; i < EVIDENCE_MAX_OPEN; i++)
@@ -517,7 +638,7 @@ void evidence_packet(struct evidence *ev, int dlt, const uint8_t *data, uint32_t
 		writer_close(ev, wm, CLOSE_DONE);
 }
 
-/* ---- starting and stopping files ---- */
+/* ---- writing a file: the sink side, no directory ---- */
 
 static struct ev_writer *writer_slot(struct evidence *ev)
 {
@@ -563,8 +684,169 @@ static int write_header(struct ev_writer *w, unsigned snaplen)
 	memcpy(b + 12, &zero, 4); /* sigfigs */
 	memcpy(b + 16, &snap, 4);
 	memcpy(b + 20, &lt, 4);
-	return fwrite(b, sizeof(b), 1, w->f) == 1 ? 0 : -EIO;
+	if (fwrite(b, sizeof(b), 1, w->f) != 1)
+		return -EIO;
+	w->size = PCAP_HDR_LEN;
+	return 0;
 }
+
+static bool is_host(const struct qaddr *host)
+{
+	return host && (host->family == AF_INET || host->family == AF_INET6 || addr_is_mac(host));
+}
+
+/* Refuses an fd that is not an empty regular file open for writing: the
+ * parent passes it, but a wrong one is not written into. */
+static int check_fd(int fd, uint64_t *ret_id)
+{
+	struct stat st;
+	int fl;
+
+	if (fd < 0)
+		return -EBADF;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if ((fl & O_ACCMODE) != O_WRONLY && (fl & O_ACCMODE) != O_RDWR)
+		return -EBADF;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (st.st_size != 0)
+		return -EEXIST;
+	/* Not handed on to anything this process runs. */
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	*ret_id = (uint64_t)st.st_ino;
+	return 0;
+}
+
+int evidence_start_fd(struct evidence *ev, const struct qaddr *host, int fd,
+		      uint64_t max_file_bytes)
+{
+	struct ev_writer *w;
+	uint64_t errors, id = 0;
+	FILE *f;
+	int r;
+
+	r = -ENOTSUP;
+	if (!ev->enabled)
+		goto fail;
+	r = -EINVAL;
+	if (!is_host(host) || max_file_bytes < PCAP_HDR_LEN)
+		goto fail;
+	r = check_fd(fd, &id);
+	if (r < 0)
+		goto fail;
+	/* The parent made a new file for a host whose file is still open
+	 * here (its stop is on its way): the new one takes over. */
+	w = find_writer(ev, host);
+	if (w)
+		writer_close(ev, w, CLOSE_DONE);
+	w = writer_slot(ev);
+	if (!w->buf)
+		w->buf = malloc(WRITER_BUF); /* without it, stdio's own buffer */
+	f = fdopen(fd, "w");
+	if (!f) {
+		r = -errno;
+		goto fail_report;
+	}
+	fd = -1; /* f has it */
+	if (w->buf)
+		setvbuf(f, w->buf, _IOFBF, WRITER_BUF);
+
+	*w = (struct ev_writer){.buf = w->buf};
+	w->f = f;
+	w->host = *host;
+	w->id = id;
+	w->limit = max_file_bytes;
+	w->left = ev->follow;
+	w->dlt = host_dlt(ev, host);
+	w->started = ++ev->nstarted;
+	w->pos = (uint8_t)ev->nopen;
+	ev->open[ev->nopen++] = (uint8_t)(w - ev->w);
+	ev->hcount[host_hash(host)]++;
+
+	errors = ev->st.write_errors;
+	if (write_header(w, ev->snaplen) < 0) {
+		writer_close(ev, w, CLOSE_FAILED);
+	} else {
+		/* The ring, oldest first. */
+		uint32_t i = (ev->ring_head + ev->ring_n - ev->ring_used) % MAX(ev->ring_n, 1u);
+
+		for (uint32_t k = 0; k < ev->ring_used; k++, i = (i + 1) % ev->ring_n) {
+			const struct ev_slot *s = &ev->slots[i];
+
+			if ((same_host(&s->src, host) || same_host(&s->dst, host) ||
+			     same_host(&s->mac, host)) &&
+			    writer_put(ev, w, s->dlt, ev->ring + (size_t)i * ev->snaplen, s->caplen,
+				       s->wirelen, s->ts) == PUT_CLOSED)
+				break;
+		}
+		/* On disk at once: the ring's packets are the evidence that
+		 * matters, and a write error shows now, not later. */
+		if (w->f && fflush(w->f) != 0)
+			writer_close(ev, w, CLOSE_FAILED);
+		else if (w->f) {
+			w->good = w->size;
+			w->dirty = false;
+		}
+	}
+	/* Not even the ring could be written (disk full): the file is cut
+	 * back to nothing. */
+	if (ev->st.write_errors != errors)
+		return -EIO;
+	if (w->f && w->left == 0)
+		writer_close(ev, w, CLOSE_DONE); /* follow 0: the ring only */
+	return 0;
+fail_report:
+	/* The parent counts the file as being written until it hears. */
+	if (ev->closed)
+		ev->closed(ev->closed_arg, host, id);
+fail:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+void evidence_stop(struct evidence *ev, const struct qaddr *host)
+{
+	struct ev_writer *w;
+	struct ev_file *f;
+
+	if (!ev->enabled || !host)
+		return;
+	/* The parent: the host's next flagging makes a new file; this one
+	 * grows until its writer reports it closed. */
+	if (ev->dirfd >= 0 && (f = current_file(ev, host)))
+		f->current = false;
+	if (ev->nopen == 0)
+		return;
+	w = find_writer(ev, host);
+	if (w)
+		writer_close(ev, w, CLOSE_DONE);
+}
+
+void evidence_flush(struct evidence *ev)
+{
+	/* Downwards: closing swaps the last open slot into the closed one's
+	 * place, and the last has been seen already. */
+	for (unsigned i = ev->nopen; i-- > 0;) {
+		struct ev_writer *w = &ev->w[ev->open[i]];
+
+		if (!w->dirty)
+			continue;
+		if (fflush(w->f) != 0) {
+			writer_close(ev, w, CLOSE_FAILED);
+			continue;
+		}
+		w->good = w->size;
+		w->dirty = false;
+	}
+}
+
+/* ---- making files: the parent side, the directory ---- */
 
 /* Creates DIR/HOST-TIME[-N].pcap; the fd, or -errno. */
 static int create_file(struct evidence *ev, const struct qaddr *host, usec_t now, char *name,
@@ -592,150 +874,69 @@ static int create_file(struct evidence *ev, const struct qaddr *host, usec_t now
 	return fd;
 }
 
-int evidence_start(struct evidence *ev, const struct qaddr *host, usec_t now, char *ret_name,
-		   size_t len)
-{
-	return evidence_start_as(ev, host, host, now, ret_name, len);
-}
-
-int evidence_start_as(struct evidence *ev, const struct qaddr *host, const struct qaddr *label,
-		      usec_t now, char *ret_name, size_t len)
+int evidence_create(struct evidence *ev, const struct qaddr *host, const struct qaddr *label,
+		    usec_t now, char *ret_name, size_t len, int *ret_fd,
+		    uint64_t *ret_max_file_bytes)
 {
 	char name[EVIDENCE_NAME_MAX];
-	struct ev_writer *w;
 	struct ev_file *file;
-	uint64_t errors;
-	FILE *f;
+	struct stat st;
+	uint64_t room, limit;
 	int fd, r;
 
-	if (!ev->enabled)
+	if (!ev->enabled || ev->dirfd < 0)
 		return -ENOTSUP;
-	if (!host || (host->family != AF_INET && host->family != AF_INET6 && !addr_is_mac(host)))
+	if (!is_host(host) || !ret_fd || !ret_max_file_bytes)
 		return -EINVAL;
-	if (!label ||
-	    (label->family != AF_INET && label->family != AF_INET6 && !addr_is_mac(label)))
+	if (!is_host(label))
 		label = host;
 	if (ret_name && len < EVIDENCE_NAME_MAX)
 		return -ENAMETOOLONG;
-	w = find_writer(ev, host);
-	if (w)
-		goto out;
+	file = current_file(ev, host);
+	if (file) {
+		if (ret_name)
+			memcpy(ret_name, file->name, EVIDENCE_NAME_MAX);
+		*ret_fd = -1;
+		*ret_max_file_bytes = 0;
+		return 0;
+	}
 
 	r = evidence_enforce_cap(ev, ev->removable, ev->removable_arg, NULL);
 	if (r < 0)
 		return r;
-	if (ev->bytes + PCAP_HDR_LEN > ev->max_bytes) { /* a cap smaller than a reserve */
+	if (ev->disk + ev->held + PCAP_HDR_LEN > ev->max_bytes) { /* a cap smaller than a reserve */
 		ev->st.capped = true;
 		return -ENOSPC;
 	}
+	room = ev->max_bytes - ev->disk - ev->held;
+	limit = MIN(ev->file_max, room);
 	/* Room in the list first, so that no failure leaves a file uncounted. */
 	r = files_room(ev);
 	if (r < 0)
 		return r;
-	w = writer_slot(ev);
-	if (!w->buf)
-		w->buf = malloc(WRITER_BUF); /* without it, stdio's own buffer */
 	fd = create_file(ev, label, now, name, sizeof(name));
 	if (fd < 0)
 		return fd;
-	f = fdopen(fd, "w");
-	if (!f) {
+	if (fstat(fd, &st) < 0) {
 		r = -errno;
 		close(fd);
 		unlinkat(ev->dirfd, name, 0);
 		return r;
 	}
-	if (w->buf)
-		setvbuf(f, w->buf, _IOFBF, WRITER_BUF);
-
-	file = &ev->files[ev->nfiles];
+	file = &ev->files[ev->nfiles++];
 	memset(file, 0, sizeof(*file));
 	strcpy(file->name, name); /* both EVIDENCE_NAME_MAX */
-	file->writer = (int)(w - ev->w);
-	*w = (struct ev_writer){.buf = w->buf};
-	w->f = f;
-	w->host = *host;
-	w->file = (uint32_t)ev->nfiles++;
-	w->left = ev->follow;
-	w->dlt = host_dlt(ev, host);
-	w->started = ++ev->nstarted;
-	w->pos = (uint8_t)ev->nopen;
-	ev->open[ev->nopen++] = (uint8_t)file->writer;
-	ev->hcount[host_hash(host)]++;
-
-	errors = ev->st.write_errors;
-	if (write_header(w, ev->snaplen) < 0) {
-		writer_close(ev, w, CLOSE_FAILED);
-	} else {
-		file->size += PCAP_HDR_LEN;
-		ev->bytes += PCAP_HDR_LEN;
-		/* The ring, oldest first. */
-		uint32_t i = (ev->ring_head + ev->ring_n - ev->ring_used) % MAX(ev->ring_n, 1u);
-
-		for (uint32_t k = 0; k < ev->ring_used; k++, i = (i + 1) % ev->ring_n) {
-			const struct ev_slot *s = &ev->slots[i];
-
-			if ((same_host(&s->src, host) || same_host(&s->dst, host) ||
-			     same_host(&s->mac, host)) &&
-			    writer_put(ev, w, s->dlt, ev->ring + (size_t)i * ev->snaplen, s->caplen,
-				       s->wirelen, s->ts) == PUT_CLOSED)
-				break;
-		}
-		/* On disk at once: the ring's packets are the evidence that
-		 * matters, and a write error shows now, not later. */
-		if (w->f && fflush(w->f) != 0)
-			writer_close(ev, w, CLOSE_FAILED);
-		else if (w->f) {
-			w->good = ev->files[w->file].size;
-			w->dirty = false;
-		}
-	}
-	if (ev->st.write_errors != errors) {
-		/* Not even the ring could be written (disk full): cut back to
-		 * nothing, which is not a pcap.  Ours is the last file. */
-		unlinkat(ev->dirfd, name, 0);
-		ev->bytes -= ev->files[ev->nfiles - 1].size;
-		ev->nfiles--;
-		return -EIO;
-	}
-	if (w->f && w->left == 0)
-		writer_close(ev, w, CLOSE_DONE); /* follow 0: the ring only */
+	file->host = *host;
+	file->id = (uint64_t)st.st_ino;
+	file->seq = ++ev->ncreated;
+	file->limit = limit;
+	file->current = true;
+	file_set(ev, file, 0, true);
 	if (ret_name)
 		memcpy(ret_name, name, sizeof(name));
+	*ret_fd = fd;
+	*ret_max_file_bytes = limit;
 	return 0;
-out:
-	if (ret_name)
-		memcpy(ret_name, ev->files[w->file].name, EVIDENCE_NAME_MAX);
-	return 0;
-}
-
-void evidence_stop(struct evidence *ev, const struct qaddr *host)
-{
-	struct ev_writer *w;
-
-	if (!ev->enabled || !host || ev->nopen == 0)
-		return;
-	w = find_writer(ev, host);
-	if (w)
-		writer_close(ev, w, CLOSE_DONE);
-}
-
-void evidence_flush(struct evidence *ev)
-{
-	/* Downwards: closing swaps the last open slot into the closed one's
-	 * place, and the last has been seen already. */
-	for (unsigned i = ev->nopen; i-- > 0;) {
-		struct ev_writer *w = &ev->w[ev->open[i]];
-
-		if (!w->dirty)
-			continue;
-		if (fflush(w->f) != 0) {
-			writer_close(ev, w, CLOSE_FAILED);
-			continue;
-		}
-		w->good = ev->files[w->file].size;
-		w->dirty = false;
-	}
 }
 
 /* ---- the cap ---- */
@@ -747,51 +948,108 @@ int evidence_enforce_cap(struct evidence *ev, bool (*removable)(void *arg, const
 	uint64_t limit;
 	size_t i, j;
 
-	if (!ev->enabled)
+	if (!ev->enabled || ev->dirfd < 0)
 		goto out;
+	refresh(ev);
 	limit = ev->max_bytes - ev->reserve;
-	if (ev->bytes > limit && removable) {
-		/* Oldest first; the files kept move down over the deleted. */
-		for (i = j = 0; i < ev->nfiles; i++) {
+	if (ev->disk + ev->held > limit && removable) {
+		/* Oldest first.  A file another process may still be writing
+		 * is not deleted: its blocks would stay until that process
+		 * closed it, uncounted.  One of our own writers is closed
+		 * first. */
+		for (i = 0; i < ev->nfiles && ev->disk + ev->held > limit; i++) {
 			struct ev_file *f = &ev->files[i];
-			bool drop = false;
 
-			if (ev->bytes > limit && removable(arg, f->name)) {
-				if (f->writer >= 0)
-					writer_close(ev, &ev->w[f->writer], CLOSE_CUT);
-				if (unlinkat(ev->dirfd, f->name, 0) == 0) {
-					deleted++;
-					drop = true;
-				} else {
-					/* gone already; otherwise it stays, and counts */
-					drop = errno == ENOENT;
-				}
-			}
-			if (drop) {
-				ev->bytes -= f->size;
+			if (f->drop || !removable(arg, f->name))
 				continue;
+			if (f->growing) {
+				struct ev_writer *w = NULL;
+
+				for (unsigned k = 0; k < ev->nopen && !w; k++)
+					if (ev->w[ev->open[k]].id == f->id)
+						w = &ev->w[ev->open[k]];
+				if (!w)
+					continue; /* another process's: when it reports it closed */
+				writer_close(ev, w, CLOSE_CUT);
 			}
-			if (i != j) {
-				ev->files[j] = *f;
-				if (ev->files[j].writer >= 0)
-					ev->w[ev->files[j].writer].file = (uint32_t)j;
-			}
+			if (unlinkat(ev->dirfd, f->name, 0) == 0)
+				deleted++;
+			else if (errno != ENOENT)
+				continue; /* it stays, and counts */
+			file_set(ev, f, 0, false);
+			f->drop = true;
+			ev->ndrop++;
+		}
+	}
+	if (ev->ndrop) {
+		/* The files kept move down over the deleted. */
+		for (i = j = 0; i < ev->nfiles; i++) {
+			if (ev->files[i].drop)
+				continue;
+			if (i != j)
+				ev->files[j] = ev->files[i];
 			j++;
 		}
 		ev->nfiles = j;
+		ev->ndrop = 0;
 	}
 	ev->st.files_deleted += deleted;
-	ev->st.capped = ev->bytes > limit;
+	ev->st.capped = ev->disk + ev->held > limit;
 out:
 	if (ret_deleted)
 		*ret_deleted = deleted;
 	return ev->st.capped ? -ENOSPC : 0;
 }
 
+/* ---- one process: both sides in one instance ---- */
+
+int evidence_start(struct evidence *ev, const struct qaddr *host, usec_t now, char *ret_name,
+		   size_t len)
+{
+	return evidence_start_as(ev, host, host, now, ret_name, len);
+}
+
+int evidence_start_as(struct evidence *ev, const struct qaddr *host, const struct qaddr *label,
+		      usec_t now, char *ret_name, size_t len)
+{
+	char name[EVIDENCE_NAME_MAX];
+	struct ev_file *file;
+	uint64_t limit, id;
+	int fd, r;
+
+	if (ret_name && len < EVIDENCE_NAME_MAX)
+		return -ENAMETOOLONG;
+	r = evidence_create(ev, host, label, now, name, sizeof(name), &fd, &limit);
+	if (r < 0)
+		return r;
+	if (fd >= 0) {
+		id = ev->files[ev->nfiles - 1].id;
+		r = evidence_start_fd(ev, host, fd, limit);
+		if (r < 0) {
+			/* Cut back to nothing, which is not a pcap.  Ours is
+			 * the last file: starting only closes older ones. */
+			file = &ev->files[ev->nfiles - 1];
+			if (file->id == id) {
+				if (!file->drop)
+					unlinkat(ev->dirfd, file->name, 0);
+				else
+					ev->ndrop--;
+				file_set(ev, file, 0, false);
+				ev->nfiles--;
+			}
+			return r;
+		}
+	}
+	if (ret_name)
+		memcpy(ret_name, name, sizeof(name));
+	return 0;
+}
+
 void evidence_stats(const struct evidence *ev, struct evidence_stats *ret)
 {
 	*ret = ev->st;
-	ret->bytes_on_disk = ev->bytes;
-	ret->files = ev->nfiles;
+	ret->bytes_on_disk = ev->disk;
+	ret->bytes_held = ev->held;
+	ret->files = ev->nfiles - ev->ndrop;
 	ret->files_open = ev->nopen;
 }

@@ -614,8 +614,10 @@ static void test_cap(void **state)
 {
 	struct fixture *fx = *state;
 	/* A file: 24 + 3 * (16 + 54) = 234 bytes.  Ring 16, follow 0 and the
-	 * snaplen make the reserve 24 + 16 * 112 = 1816, more than half the
-	 * cap, so half: room is kept while disk use is under 1200. */
+	 * snaplen make the largest file 24 + 16 * 112 = 1816 (given: the
+	 * default would be a 1/128 share of the cap), more than half the
+	 * cap, so the reserve is half: room is kept while disk use is under
+	 * 1200. */
 	struct released rel = {.n = 0};
 	struct evidence_params p = {
 		.dir = fx->edir,
@@ -623,6 +625,7 @@ static void test_cap(void **state)
 		.ring_packets = 16,
 		.snaplen = SNAPLEN,
 		.follow = 0,
+		.file_max = evidence_file_max(16, 0, SNAPLEN),
 		.removable = is_released,
 		.removable_arg = &rel,
 	};
@@ -707,6 +710,7 @@ static void test_cap_hard(void **state)
 		.ring_packets = 4,
 		.snaplen = SNAPLEN,
 		.follow = 1000,
+		.file_max = 2000, /* more than the cap: the cap cuts the file */
 	};
 	struct evidence *ev = NULL;
 	struct pcap_summary s;
@@ -887,6 +891,7 @@ static void test_bench(void **state)
 		.ring_packets = 4096,
 		.snaplen = 160,
 		.follow = NW,
+		.file_max = evidence_file_max(4096, NW, 160),
 	};
 	struct evidence *ev = NULL;
 	struct qaddr a = A4(10);
