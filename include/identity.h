@@ -50,6 +50,12 @@
  * FDB) is two machines with one MAC: CONTESTED, as its frames cannot be
  * told apart.
  *
+ * Privilege separation: the sensor runs all of this on the packets; the
+ * parent keeps a replica that sees no packet, fed before every event about
+ * a machine with that machine's snapshot (identity_export() in the
+ * sensor, identity_import() in the parent), so that its answers
+ * (identity_addresses(), identity_binding(), ...) are the sensor's.
+ *
  * Pure: no I/O, no clock (time is passed in), no allocation after
  * identity_new().  Two bounded tables (machines, bindings), hashed with a
  * keyed SipHash; under a flood of random MACs or addresses the weakest
@@ -201,6 +207,102 @@ int identity_foreach(const struct identity *id, enum bind_state min, ident_bindi
 /* Restores a saved binding (start-up).  0, -EEXIST (already bound; the
  * live one wins), -ENOSPC. */
 int identity_restore(struct identity *id, const struct ident_binding *b);
+
+/* One machine's bindings, carried from the sensor, which sees the
+ * packets, to the parent's replica, which does not (privilege
+ * separation).  Plain bytes: fixed size, no pointers, every hole an
+ * explicit pad field, so a struct that was memset to zero and then filled
+ * holds no uninitialised byte and can be sent as it is.  The sender may
+ * send only the header and b[0..nbind): what lies beyond nbind is never
+ * read.
+ *
+ * IDENT_SNAP_MAX: observe() lets a machine have at most
+ * identity.max_addresses bindings of its own making, and conf.c allows
+ * 1024 of those at most (MAX_ADDRESSES_MAX); with auto_relay, a machine
+ * the gateway delivers more than max_addresses addresses to becomes a
+ * relay, so a machine that is not a relay holds at most as many again
+ * that the gateway confirmed.  2 * 1024 covers every such machine whole;
+ * only relays (and machines pinned to thousands of inventory addresses)
+ * are cut, their weakest bindings left out.  It bounds a message to
+ * sizeof(struct ident_snap), 98,320 bytes on x86_64, under the default
+ * AF_UNIX socket buffer (net.core.wmem_default, 212,992). */
+#define IDENT_SNAP_MAX 2048
+
+struct ident_snap_bind {
+	usec_t first_us, last_us; /* bound to this MAC since; last use or claim */
+	struct qaddr addr;	  /* AF_INET (b[4..15] zero) or AF_INET6 */
+	uint8_t prev[MAC_LEN];	  /* the previous owner, zero when none */
+	uint8_t state;		  /* enum bind_state, BIND_CLAIMED..BIND_PINNED */
+	uint8_t contested;	  /* 0 or 1 */
+	uint8_t delivered;	  /* 0 or 1: the gateway delivered traffic for it to mac */
+	uint8_t pad[6];		  /* zero */
+};
+
+struct ident_snap {
+	uint8_t mac[MAC_LEN];
+	uint8_t flags;	   /* IDM_*, as the sensor sees them */
+	uint8_t truncated; /* 0, or 1: the machine had more than IDENT_SNAP_MAX bindings */
+	uint16_t nbind;	   /* entries of b in use, <= IDENT_SNAP_MAX */
+	uint8_t pad[6];	   /* zero */
+	struct ident_snap_bind b[IDENT_SNAP_MAX];
+};
+
+/* Sensor side: machine mac's bindings, most trusted first (the order of
+ * identity_addresses(), contested ones last), at most IDENT_SNAP_MAX (the
+ * weakest left out, truncated set), with the machine's flags.  Writes the
+ * header and b[0..nbind) of *ret, the rest left as it was (the message is
+ * those bytes).  false when the machine is unknown:
+ * *ret then holds mac and nothing else. */
+bool identity_export(const struct identity *id, const uint8_t mac[MAC_LEN], struct ident_snap *ret);
+/* Round-robin over the machines known (the sensor's sweep of snapshots,
+ * which keeps the parent's replica whole for machines no event
+ * concerned): the MAC of the first machine at or after *cursor, which
+ * moves past it.  false at the end, with *cursor back to 0. */
+bool identity_machine_next(const struct identity *id, uint32_t *cursor, uint8_t ret[MAC_LEN]);
+/* The sweep's export: identity_export(), but false also when the snapshot
+ * is the one this function last returned for the machine (times of last
+ * use aside): the replica has it, nothing to send. */
+bool identity_export_changed(struct identity *id, const uint8_t mac[MAC_LEN],
+			     struct ident_snap *ret);
+
+/* Replica side (the parent): makes machine s->mac's bindings in id those
+ * of s, seen by then at now.  s is hostile input (a compromised sensor
+ * writes it), so every field is checked before anything changes:
+ * -EINVAL, with id untouched, for a MAC that is not unicast, flags
+ * outside IDM_*, truncated not 0 or 1, nbind over IDENT_SNAP_MAX, and for
+ * an entry whose address is not AF_INET (with b[4..15] zero) or AF_INET6
+ * or not bindable (inside networks.protected or link-local, not multicast
+ * or unspecified), appears twice, has a state outside CLAIMED..PINNED,
+ * contested or delivered other than 0 or 1, or a non-zero pad.
+ *
+ * Times are clamped, not refused: last_us to now, first_us to last_us.
+ * Binding times come from packet timestamps, which follow the wall clock;
+ * after the clock steps back, an honest sensor keeps later times for as
+ * long as the step, and refusing them would blind the parent for that
+ * long, while a time the replica could take costs nothing.
+ *
+ * Then, without emitting an event (the sensor sent its own) and without
+ * allocating:
+ *   - the machine's bindings that s does not hold are removed, unless the
+ *     machine is frozen in id (a block never loses an address);
+ *   - an address of s bound in id to another machine moves to this one,
+ *     unless that machine is frozen: then it stays there, skipped;
+ *   - PINNED is taken only where id's configuration pins that address to
+ *     that MAC (inventory mac with a host net), else it becomes
+ *     ESTABLISHED: a sensor cannot pin.  Nor can it unpin: a binding id
+ *     holds PINNED is never removed, moved or weakened by an import;
+ *   - of the flags, IDM_RELAY, IDM_FORGER and IDM_CONTESTED are taken
+ *     from s; IDM_SELF, IDM_ROUTER and IDM_FROZEN stay id's own (its
+ *     configuration, its own-MAC callback, identity_set_frozen()).  A
+ *     machine id knows as one of the gateway's own MACs takes no
+ *     binding at all;
+ *   - new machines and bindings take room as on the packet path: a full
+ *     table gives up its weakest entry (a CLAIMED binding, a machine
+ *     without a trusted address), and never a frozen machine, a PINNED
+ *     binding or a frozen machine's trusted binding.
+ * 0; -ENOSPC when the machine, or some of its bindings, found no room
+ * (then the machine holds those that fit, most trusted first). */
+int identity_import(struct identity *id, const struct ident_snap *s, usec_t now);
 
 struct ident_stats {
 	uint64_t packets;    /* handed to identity_packet() */

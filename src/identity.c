@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,7 @@ struct imach {
 	usec_t port_move_us;
 	usec_t contested_until;
 	usec_t alert_us;
+	uint32_t snap_hash; /* of its last snapshot swept (identity_export_changed()) */
 };
 
 struct bkey {
@@ -361,22 +363,13 @@ static bool is_own(const struct identity *id, const uint8_t mac[MAC_LEN])
 	return id->is_own_mac && id->is_own_mac(id->own_arg, mac);
 }
 
-static struct imach *machine_get(struct identity *id, const uint8_t mac[MAC_LEN], usec_t now)
+/* A new machine, making room as the lists say.  NULL when there is none. */
+static struct imach *machine_add(struct identity *id, const uint8_t mac[MAC_LEN], usec_t now)
 {
 	struct mkey k;
 	struct imach *m;
 
 	mkey_set(&k, mac);
-	m = table_find(&id->machines, &k);
-	if (m) {
-		if (now > m->last_us)
-			m->last_us = now;
-		if (now >= m->touch_us + TOUCH_US) {
-			m->touch_us = now;
-			table_list_touch(&id->machines, machine_list(m), m);
-		}
-		return m;
-	}
 	if (table_full(&id->machines)) {
 		struct imach *victim = evict_pick(&id->machines, machine_keep, id);
 
@@ -396,7 +389,25 @@ static struct imach *machine_get(struct identity *id, const uint8_t mac[MAC_LEN]
 	if (is_own(id, mac))
 		m->flags |= IDM_SELF;
 	table_list_append(&id->machines, machine_list(m), m);
-	note_new_machine(id, now);
+	return m;
+}
+
+static struct imach *machine_get(struct identity *id, const uint8_t mac[MAC_LEN], usec_t now)
+{
+	struct imach *m = machine_find(id, mac);
+
+	if (m) {
+		if (now > m->last_us)
+			m->last_us = now;
+		if (now >= m->touch_us + TOUCH_US) {
+			m->touch_us = now;
+			table_list_touch(&id->machines, machine_list(m), m);
+		}
+		return m;
+	}
+	m = machine_add(id, mac, now);
+	if (m)
+		note_new_machine(id, now);
 	return m;
 }
 
@@ -427,14 +438,15 @@ static void check_router(struct identity *id, struct imach *m, const struct ibin
 	table_list_touch(&id->machines, machine_list(m), m);
 }
 
-/* Moves b to state s, keeping the counters, lists and events right. */
-static void set_state(struct identity *id, struct imach *m, struct ibind *b, enum bind_state s,
-		      usec_t now, const char *how)
+/* Moves b to state s, keeping the counters and lists right.  true when
+ * b became trusted (ESTABLISHED or PINNED) by it. */
+static bool set_state_quiet(struct identity *id, struct imach *m, struct ibind *b,
+			    enum bind_state s)
 {
 	enum bind_state old = (enum bind_state)b->state;
 
 	if (old == s)
-		return;
+		return false;
 	id->st.by_state[old]--;
 	id->st.by_state[s]++;
 	if (old >= BIND_TENTATIVE && s < BIND_TENTATIVE)
@@ -445,12 +457,21 @@ static void set_state(struct identity *id, struct imach *m, struct ibind *b, enu
 	table_list_touch(&id->bindings, bind_list(b), b);
 	table_list_touch(&id->machines, machine_list(m), m);
 	check_router(id, m, b);
-	if (old < BIND_ESTABLISHED && s >= BIND_ESTABLISHED)
+	return old < BIND_ESTABLISHED && s >= BIND_ESTABLISHED;
+}
+
+/* set_state_quiet(), with the event. */
+static void set_state(struct identity *id, struct imach *m, struct ibind *b, enum bind_state s,
+		      usec_t now, const char *how)
+{
+	if (set_state_quiet(id, m, b, s))
 		emit(id, IDENT_ESTABLISHED, now, &b->k.a, b->mac, NULL, how);
 }
 
-static struct ibind *bind_new(struct identity *id, struct imach *m, const struct qaddr *a,
-			      enum bind_state s, usec_t now)
+/* A new binding of a to m in state BIND_NONE, making room as the lists
+ * say.  NULL when there is none. */
+static struct ibind *bind_alloc(struct identity *id, struct imach *m, const struct qaddr *a,
+				usec_t now)
 {
 	struct bkey k;
 	struct ibind *b;
@@ -475,7 +496,16 @@ static struct ibind *bind_new(struct identity *id, struct imach *m, const struct
 	id->st.by_state[BIND_NONE]++;
 	chain_link(id, m, b);
 	table_list_append(&id->bindings, L_WEAK, b);
-	set_state(id, m, b, s, now, "new");
+	return b;
+}
+
+static struct ibind *bind_new(struct identity *id, struct imach *m, const struct qaddr *a,
+			      enum bind_state s, usec_t now)
+{
+	struct ibind *b = bind_alloc(id, m, a, now);
+
+	if (b)
+		set_state(id, m, b, s, now, "new");
 	return b;
 }
 
@@ -1016,7 +1046,9 @@ static int rank_cmp(const struct ibind *a, const struct ibind *b)
 		return a->k.a.family == AF_INET ? -1 : 1;
 	if (a->first_us != b->first_us)
 		return a->first_us < b->first_us ? -1 : 1;
-	return 0;
+	/* Last the address itself: one order, whatever the order of the
+	 * chain, so that a replica fed by snapshots answers as the sensor. */
+	return memcmp(a->k.a.b, b->k.a.b, sizeof(a->k.a.b));
 }
 
 unsigned identity_addresses(const struct identity *id, const uint8_t mac[MAC_LEN],
@@ -1120,6 +1152,389 @@ int identity_restore(struct identity *id, const struct ident_binding *ib)
 	if (ib->delivered)
 		mark_delivered(id, m, b, ib->last_us);
 	return 0;
+}
+
+/* ---- snapshots: the sensor's view of one machine, for the parent ---- */
+
+#define IDM_ALL (IDM_ROUTER | IDM_RELAY | IDM_FROZEN | IDM_FORGER | IDM_CONTESTED | IDM_SELF)
+/* What the sensor knows better than the replica; the other flags come
+ * from the replica's own configuration, callback and blocks. */
+#define IDM_SNAP (IDM_RELAY | IDM_FORGER | IDM_CONTESTED)
+
+/* Sent as bytes: every byte is a named field (see identity.h). */
+_Static_assert(sizeof(struct ident_snap_bind) == 48, "ident_snap_bind has a hole");
+_Static_assert(offsetof(struct ident_snap, b) == 16, "ident_snap has a hole");
+_Static_assert(sizeof(struct ident_snap) == 16 + IDENT_SNAP_MAX * sizeof(struct ident_snap_bind),
+	       "ident_snap has a hole");
+_Static_assert(IDENT_SNAP_MAX <= UINT16_MAX, "nbind is 16 bits");
+
+/* Heaps of indexes, ordered by cmp (the greatest at the root): the export
+ * picks the best bindings of a machine with one, the import sorts the
+ * snapshot's addresses with another.  qsort() may allocate. */
+typedef int (*index_cmp)(const void *ctx, uint32_t a, uint32_t b);
+
+static void sift_down(uint32_t *v, unsigned n, unsigned i, index_cmp cmp, const void *ctx)
+{
+	for (;;) {
+		unsigned c = 2 * i + 1;
+		uint32_t t;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && cmp(ctx, v[c + 1], v[c]) > 0)
+			c++;
+		if (cmp(ctx, v[c], v[i]) <= 0)
+			return;
+		t = v[i];
+		v[i] = v[c];
+		v[c] = t;
+		i = c;
+	}
+}
+
+static void heapify(uint32_t *v, unsigned n, index_cmp cmp, const void *ctx)
+{
+	for (unsigned i = n / 2; i-- > 0;)
+		sift_down(v, n, i, cmp, ctx);
+}
+
+/* A heap (heapify()) into ascending order. */
+static void heap_sort(uint32_t *v, unsigned n, index_cmp cmp, const void *ctx)
+{
+	for (unsigned end = n; end > 1; end--) {
+		uint32_t t = v[0];
+
+		v[0] = v[end - 1];
+		v[end - 1] = t;
+		sift_down(v, end - 1, 0, cmp, ctx);
+	}
+}
+
+static int bind_rank_cmp(const void *ctx, uint32_t a, uint32_t b)
+{
+	const struct identity *id = ctx;
+
+	return rank_cmp(bind_at(id, a), bind_at(id, b));
+}
+
+bool identity_export(const struct identity *id, const uint8_t mac[MAC_LEN], struct ident_snap *ret)
+{
+	const struct imach *m = machine_find(id, mac);
+	uint32_t sel[IDENT_SNAP_MAX];
+	unsigned n = 0;
+
+	/* The header and the entries in use only: a snapshot is sent as
+	 * those (a whole one is 96 KiB, and the sensor exports often). */
+	memset(ret, 0, offsetof(struct ident_snap, b));
+	memcpy(ret->mac, mac, MAC_LEN);
+	if (!m)
+		return false;
+	ret->flags = m->flags;
+	/* The best IDENT_SNAP_MAX in rank order: once the heap is full, its
+	 * root is the weakest kept, and a better binding takes its place. */
+	for (uint32_t i = m->bhead; i != TAB_NONE; i = bind_at(id, i)->mnext) {
+		if (n < IDENT_SNAP_MAX) {
+			sel[n++] = i;
+			if (n == IDENT_SNAP_MAX)
+				heapify(sel, n, bind_rank_cmp, id);
+			continue;
+		}
+		ret->truncated = 1;
+		if (bind_rank_cmp(id, i, sel[0]) < 0) {
+			sel[0] = i;
+			sift_down(sel, n, 0, bind_rank_cmp, id);
+		}
+	}
+	if (n < IDENT_SNAP_MAX)
+		heapify(sel, n, bind_rank_cmp, id);
+	heap_sort(sel, n, bind_rank_cmp, id);
+	for (unsigned i = 0; i < n; i++) {
+		const struct ibind *b = table_at(&id->bindings, sel[i]);
+		struct ident_snap_bind *e = &ret->b[i];
+
+		memset(e, 0, sizeof(*e));
+		e->first_us = b->first_us;
+		e->last_us = b->last_us;
+		e->addr = b->k.a;
+		memcpy(e->prev, b->prev, MAC_LEN);
+		e->state = b->state;
+		e->contested = !!(b->flags & B_CONTESTED);
+		e->delivered = !!(b->flags & B_DELIVERED);
+	}
+	ret->nbind = (uint16_t)n;
+	return true;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static int snap_addr_cmp(const void *ctx, uint32_t a, uint32_t b)
+{
+	const struct ident_snap *s = ctx;
+
+	return memcmp(&s->b[a].addr, &s->b[b].addr, sizeof(struct qaddr));
+}
+
+/* Whether s breaks none of the rules (identity.h).  Leaves in idx the
+ * indexes of its bindings in the order of their addresses. */
+static bool snap_valid(const struct identity *id, const struct ident_snap *s, uint32_t *idx)
+{
+	if (!mac_is_unicast(s->mac) || (s->flags & ~IDM_ALL) || s->truncated > 1 ||
+	    s->nbind > IDENT_SNAP_MAX || !all_zero(s->pad, sizeof(s->pad)))
+		return false;
+	for (unsigned i = 0; i < s->nbind; i++) {
+		const struct ident_snap_bind *e = &s->b[i];
+
+		/* Addresses are table keys, compared as bytes: an IPv4
+		 * address with bytes after its fourth would be another key
+		 * for the same address. */
+		if ((e->addr.family == AF_INET && !all_zero(e->addr.b + 4, 12)) ||
+		    !bindable(id, &e->addr) || e->state < BIND_CLAIMED || e->state > BIND_PINNED ||
+		    e->contested > 1 || e->delivered > 1 || !all_zero(e->pad, sizeof(e->pad)))
+			return false;
+		idx[i] = i;
+	}
+	heapify(idx, s->nbind, snap_addr_cmp, s);
+	heap_sort(idx, s->nbind, snap_addr_cmp, s);
+	for (unsigned i = 1; i < s->nbind; i++)
+		if (snap_addr_cmp(s, idx[i - 1], idx[i]) == 0)
+			return false;
+	return true;
+}
+
+/* Whether a is among the first n of s's addresses (n is 0 or s->nbind;
+ * idx from snap_valid()). */
+static bool snap_holds(const struct ident_snap *s, const uint32_t *idx, unsigned n,
+		       const struct qaddr *a)
+{
+	unsigned lo = 0, hi = n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		int c = memcmp(&s->b[idx[mid]].addr, a, sizeof(*a));
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Whether the configuration pins a to mac, as apply_pins() does: the last
+ * inventory entry with a's host net wins. */
+static bool conf_pins(const struct identity *id, const struct qaddr *a, const uint8_t mac[MAC_LEN])
+{
+	const struct inventory *inv = &id->c->inventory;
+	const struct inv_entry *pin_e = NULL;
+
+	for (unsigned i = 0; i < inv->n; i++) {
+		const struct inv_entry *e = &inv->v[i];
+
+		if (e->has_mac && e->has_net && e->net.plen == addr_bits(&e->net.addr) &&
+		    addr_eq(&e->net.addr, a))
+			pin_e = e;
+	}
+	return pin_e && mac_eq(pin_e->mac, mac);
+}
+
+/* Removes m's bindings that are not among s's first n, but for pins:
+ * those are the replica's own. */
+static void drop_unlisted(struct identity *id, struct imach *m, const struct ident_snap *s,
+			  const uint32_t *idx, unsigned n)
+{
+	uint32_t *pp = &m->bhead;
+
+	while (*pp != TAB_NONE) {
+		struct ibind *b = bind_at(id, *pp);
+
+		if (b->state == BIND_PINNED || snap_holds(s, idx, n, &b->k.a)) {
+			pp = &b->mnext;
+			continue;
+		}
+		/* Unlinked here rather than by bind_remove(), which would
+		 * walk the chain again for each. */
+		*pp = b->mnext;
+		b->mnext = TAB_NONE;
+		m->nbind--;
+		if (b->state >= BIND_TENTATIVE)
+			m->nowned--;
+		if (b->flags & B_DELIVERED)
+			m->ndeliver--;
+		id->st.by_state[b->state]--;
+		table_remove(&id->bindings, b);
+	}
+}
+
+/* Makes e (its times clamped to first_us, last_us) one of m's bindings.
+ * 0, or -ENOSPC. */
+static int import_bind(struct identity *id, struct imach *m, const struct ident_snap_bind *e,
+		       usec_t first_us, usec_t last_us)
+{
+	struct ibind *b = bind_find(id, &e->addr);
+	enum bind_state st = (enum bind_state)e->state;
+	uint8_t flags =
+		(uint8_t)((e->contested ? B_CONTESTED : 0) | (e->delivered ? B_DELIVERED : 0));
+	bool fresh = false;
+
+	if (b && !mac_eq(b->mac, m->k.mac)) {
+		struct imach *other = machine_find(id, b->mac);
+
+		/* Neither a block nor a pin moves with an address. */
+		if (b->state == BIND_PINNED || (other && (other->flags & IDM_FROZEN)))
+			return 0;
+		chain_unlink(id, b);
+		if (other)
+			table_list_touch(&id->machines, machine_list(other), other);
+		memcpy(b->mac, m->k.mac, MAC_LEN);
+		b->flags = 0;
+		chain_link(id, m, b);
+		id->st.moves++;
+		fresh = true;
+	} else if (!b) {
+		b = bind_alloc(id, m, &e->addr, last_us);
+		if (!b)
+			return -ENOSPC;
+		fresh = true;
+	}
+	/* A sensor can neither pin nor unpin. */
+	if (st == BIND_PINNED && !conf_pins(id, &e->addr, m->k.mac))
+		st = BIND_ESTABLISHED;
+	if (b->state == BIND_PINNED)
+		st = BIND_PINNED;
+	if (st == BIND_PINNED)
+		flags &= (uint8_t)~B_CONTESTED;
+	if ((flags ^ b->flags) & B_DELIVERED) {
+		if (flags & B_DELIVERED)
+			m->ndeliver++;
+		else
+			m->ndeliver--;
+	}
+	b->flags = flags;
+	set_state_quiet(id, m, b, st);
+	memcpy(b->prev, e->prev, MAC_LEN);
+	memset(b->rival, 0, MAC_LEN);
+	b->first_us = first_us;
+	/* The bindings list stays in order of last use. */
+	if (fresh || last_us > b->last_us) {
+		b->touch_us = last_us;
+		table_list_touch(&id->bindings, bind_list(b), b);
+	}
+	b->last_us = last_us;
+	b->l2_us = st >= BIND_TENTATIVE ? first_us : 0;
+	b->trust_from_us = first_us;
+	return 0;
+}
+
+int identity_import(struct identity *id, const struct ident_snap *s, usec_t now)
+{
+	uint32_t idx[IDENT_SNAP_MAX];
+	usec_t first_us = now, last_us = 0;
+	struct imach *m;
+	bool created = false, full = false;
+	unsigned n;
+
+	if (!snap_valid(id, s, idx))
+		return -EINVAL;
+	m = machine_find(id, s->mac);
+	if (!m) {
+		m = machine_add(id, s->mac, now);
+		if (!m)
+			return -ENOSPC;
+		created = true;
+	}
+	/* The gateway's own MAC owns no address of the LAN. */
+	n = (m->flags & IDM_SELF) || is_own(id, s->mac) ? 0 : s->nbind;
+	if (!(m->flags & IDM_FROZEN))
+		drop_unlisted(id, m, s, idx, n);
+	/* Weakest first: in a table where only the machine's own bindings
+	 * can be evicted, the stronger ones that come later evict the
+	 * weaker, and the most trusted stay; and they end nearest the
+	 * tails of the lists, evicted last. */
+	for (unsigned i = n; i-- > 0;) {
+		const struct ident_snap_bind *e = &s->b[i];
+		usec_t l = MIN(e->last_us, now), f = MIN(e->first_us, l);
+
+		if (import_bind(id, m, e, f, l) < 0)
+			full = true;
+		first_us = MIN(first_us, f);
+		last_us = MAX(last_us, l);
+	}
+	/* An address that is nobody's now was evicted to make room for
+	 * another (those kept by a frozen machine or a pin are bound). */
+	for (unsigned i = 0; i < n && !full; i++)
+		full = !bind_find(id, &s->b[i].addr);
+	m->flags = (uint8_t)((m->flags & ~IDM_SNAP) | (s->flags & IDM_SNAP));
+	if (m->flags & (IDM_ROUTER | IDM_RELAY))
+		m->flags &= (uint8_t)~IDM_FORGER;
+	/* Seen when its bindings were: the sensor reports it now, as it acts,
+	 * so it goes to the tail of its list as on the packet path. */
+	if (created || first_us < m->first_us)
+		m->first_us = first_us;
+	m->last_us = MAX(m->last_us, n ? last_us : now);
+	m->touch_us = now;
+	table_list_touch(&id->machines, machine_list(m), m);
+	return full ? -ENOSPC : 0;
+}
+
+/* FNV-1a over a snapshot as sent, the times of last use aside (they move
+ * with every packet and matter little to the replica). */
+static uint32_t snap_hash(const struct ident_snap *s)
+{
+	uint32_t h = 2166136261u;
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = offsetof(struct ident_snap, b);
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	for (unsigned k = 0; k < s->nbind; k++) {
+		struct ident_snap_bind e = s->b[k];
+
+		e.last_us = 0;
+		p = (const uint8_t *)&e;
+		for (size_t i = 0; i < sizeof(e); i++)
+			h = (h ^ p[i]) * 16777619u;
+	}
+	return h | 1; /* never 0: a machine never swept */
+}
+
+bool identity_export_changed(struct identity *id, const uint8_t mac[MAC_LEN],
+			     struct ident_snap *ret)
+{
+	struct imach *m = machine_find(id, mac);
+	uint32_t h;
+
+	if (!m || !identity_export(id, mac, ret))
+		return false;
+	h = snap_hash(ret);
+	if (h == m->snap_hash)
+		return false;
+	m->snap_hash = h;
+	return true;
+}
+
+bool identity_machine_next(const struct identity *id, uint32_t *cursor, uint8_t ret[MAC_LEN])
+{
+	uint32_t end = MIN(id->machines.cap, id->machines.fresh);
+
+	for (uint32_t i = *cursor; i < end; i++) {
+		const struct imach *m = table_at(&id->machines, i);
+
+		if (m->h.list == TAB_NOLIST)
+			continue; /* freed */
+		memcpy(ret, m->k.mac, MAC_LEN);
+		*cursor = i + 1;
+		return true;
+	}
+	*cursor = 0;
+	return false;
 }
 
 void identity_get_stats(const struct identity *id, struct ident_stats *ret)
