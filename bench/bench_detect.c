@@ -606,6 +606,7 @@ static uint64_t run_decode(const struct trace *t, struct decode_stats *ds)
 
 struct engine_result {
 	struct engine_stats st;
+	struct decode_stats decode;
 	struct detect_stats ds;
 	size_t detect_mem;
 	size_t bound; /* every table the engine sizes from the limits */
@@ -655,7 +656,7 @@ static struct tm2 run_engine(const struct trace *t, const struct conf *c, bool w
 
 	output_init(&out, NULL, OUTPUT_JSON, false);
 	rss0 = bench_rss_kib();
-	r = engine_init(&eng, c, MODE_OFFLINE, &out, NULL);
+	r = engine_init(&eng, c, MODE_OFFLINE, &out, NULL, NULL);
 	if (r < 0) {
 		fprintf(stderr, "bench_detect: engine_init: %s\n", strerror(-r));
 		exit(1);
@@ -681,6 +682,7 @@ static struct tm2 run_engine(const struct trace *t, const struct conf *c, bool w
 	memset(res, 0, sizeof(*res));
 	res->rss_delta_kib = bench_rss_kib() - rss0;
 	res->st = eng.st;
+	res->decode = *engine_decode_stats(&eng);
 	detect_get_stats(eng.det, &res->ds);
 	res->detect_mem = detect_memory(eng.det);
 	res->registry = hostdb_count(&eng.hosts);
@@ -809,11 +811,10 @@ static void print_engine(const struct trace *t, const struct conf *c, const stru
 	printf("engine: %s packets decoded of %s (unsupported %" PRIu64 ", malformed %" PRIu64
 	       "), %" PRIu64 " first contacts, %" PRIu64 " detections, %u flagged hosts, "
 	       "%u incidents\n",
-	       bench_group(e->st.decode.decoded, b1, sizeof(b1)),
-	       bench_group(e->st.decode.packets, b2, sizeof(b2)),
-	       e->st.decode.err[DECODE_E_UNSUPPORTED],
-	       e->st.decode.err[DECODE_E_TRUNCATED] + e->st.decode.err[DECODE_E_MALFORMED],
-	       d->probes, e->st.detections, e->registry, e->incidents);
+	       bench_group(e->decode.decoded, b1, sizeof(b1)),
+	       bench_group(e->decode.packets, b2, sizeof(b2)), e->decode.err[DECODE_E_UNSUPPORTED],
+	       e->decode.err[DECODE_E_TRUNCATED] + e->decode.err[DECODE_E_MALFORMED], d->probes,
+	       e->st.detections, e->registry, e->incidents);
 	printf("tables: hosts %u/%u (evicted %" PRIu64 "), probes %u/%u (evicted %" PRIu64
 	       "), peers %u/%u (evicted %" PRIu64 "), registry %u/%u (full %" PRIu64 ")\n",
 	       d->hosts, d->max_hosts, d->hosts_evicted, d->probes_tracked, d->max_probes,

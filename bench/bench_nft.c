@@ -520,7 +520,7 @@ static void decision_run(const struct conf *c, struct nft *ours, unsigned k, uns
 
 	enforce_init(&enf, &be);
 	output_init(&out, NULL, OUTPUT_JSON, false);
-	r = engine_init(&eng, c, MODE_ENFORCE, &out, &enf);
+	r = engine_init(&eng, c, MODE_ENFORCE, &out, &enf, NULL);
 	if (r < 0)
 		die("engine_init", r);
 	for (unsigned i = 0; i < 9; i++) {

@@ -59,8 +59,13 @@ struct capture_stats {
 	uint64_t dropped;   /* dropped by the kernel: no room in the buffer */
 	uint64_t ifdropped; /* dropped by the interface or driver */
 };
-/* Cumulative counters (pcap_stats() wraps at 32 bits; this does not). */
+/* Cumulative counters of a live capture, from its packet socket (64-bit,
+ * where the kernel's are 32-bit and reset by every read); ifdropped is
+ * left 0 (see capture_ifdropped()).  0 or -errno. */
 int capture_get_stats(struct capture *c, struct capture_stats *ret);
+/* The interface's own drops (rx_dropped in sysfs), for the parent: the
+ * sensor opens no file.  0 or -errno. */
+int capture_ifdropped(const char *ifname, uint64_t *ret);
 const char *capture_datalink_name(int dlt);
 void capture_close(struct capture *c); /* NULL is a no-op */
 

@@ -1,5 +1,7 @@
-/* The live daemon: one poll loop over the captures, the control socket,
- * address changes, signals and a timer; enforcement through nftables. */
+/* The live daemon's parent process: one poll loop over the sensor's
+ * reports (sensorlink.h), the control socket, address and neighbour
+ * changes, outside changes of the table, signals and a timer;
+ * enforcement through nftables. */
 #ifndef QD_DAEMON_H
 #define QD_DAEMON_H
 
@@ -19,6 +21,7 @@
 #include "nftmon.h"
 #include "output.h"
 #include "repair.h"
+#include "sensorlink.h"
 
 struct daemon_opts {
 	const char *interfaces[CONF_MAX_IFACES]; /* -i, overriding capture.interfaces */
@@ -32,12 +35,10 @@ struct daemon_opts {
 	bool config_given;  /* -c: the file must exist */
 };
 
+/* A capture interface; the sensor has its handle (sensor.h). */
 struct capsrc {
 	char name[IF_NAMESIZE];
-	struct capture *cap;
-	usec_t retry_at; /* monotonic; when to try opening again */
-	int last_error;	 /* of the last failed open, to log changes once */
-	struct capture_stats st;
+	struct capture_stats st; /* as the sensor last reported */
 	uint64_t drops_reported;
 	usec_t drop_report_at; /* monotonic; no drop alert before this */
 };
@@ -59,6 +60,7 @@ struct daemon {
 	uint64_t neigh_lost;	/* neighbour notifications lost (re-dumped) */
 	struct capsrc caps[CONF_MAX_IFACES];
 	unsigned ncaps;
+	struct sensorlink link; /* the sensor process: captures and detection */
 	int sigfd, timerfd;
 	char filter[2048];
 	char socket_path[108];
@@ -70,9 +72,10 @@ struct daemon {
 	unsigned long save_failures;   /* failed saves since the last good one */
 	bool evidence_capped;	       /* alerted about the evidence cap */
 	uint64_t evidence_errors_told; /* evidence write errors alerted so far */
+	uint64_t sensor_errors_seen;   /* the running sensor's count, as last reported */
+	uint64_t sensor_errors_total;  /* every sensor's */
 	usec_t evidence_alert_mono;    /* no alert about them before this */
 	usec_t start_mono, start_wall;
-	uint64_t packets;
 	bool quit;
 	bool conf_owned; /* c was allocated by a reload (else it is the caller's) */
 };

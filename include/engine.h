@@ -19,6 +19,7 @@
 #include "incident.h"
 #include "output.h"
 #include "policy.h"
+#include "sense.h"
 
 struct state_archive;
 
@@ -37,8 +38,28 @@ struct state_archive;
  * count goes with the next one. */
 #define ENGINE_BINDING_EVENTS 120
 
+/* What the engine tells the sensing side (sense.h) about its decisions:
+ * the same process's (offline, tests), or the sensor process's, to which
+ * the daemon sends each call as a message (sensor.h). */
+struct engine_sensor {
+	/* From at_us on, key (a MAC or an address) is blocked as b says;
+	 * NULL: nothing is in force for it (detect_set_block()). */
+	void (*set_block)(void *arg, const struct qaddr *key, const struct detect_block *b,
+			  usec_t at_us);
+	/* host was released: its next detection starts afresh
+	 * (detect_forget()), and its evidence file ends. */
+	void (*forget)(void *arg, const struct qaddr *host);
+	/* A machine blocked or released (identity_set_frozen()). */
+	void (*set_frozen)(void *arg, const uint8_t mac[MAC_LEN], bool frozen);
+	/* Starts the evidence file of host (a MAC or an address) flagged at
+	 * now, named after label; its name into name.  0 or -errno (no
+	 * evidence kept, the cap reached, the disk full). */
+	int (*evidence_start)(void *arg, const struct qaddr *host, const struct qaddr *label,
+			      usec_t now, char *name, size_t len);
+	void *arg;
+};
+
 struct engine_stats {
-	struct decode_stats decode;
 	uint64_t detections;
 	uint64_t detections_suppressed; /* same host, rule and level as before */
 	uint64_t registry_full;
@@ -61,9 +82,16 @@ struct engine {
 	const struct conf *c;
 	enum run_mode mode;
 	struct output *out;
+	/* Machine identity: the sensing side's own (in-process), or the
+	 * parent's replica, which the sensor's snapshots keep up to date
+	 * (identity_import()); the bindings saved in the state are its. */
 	struct identity *id;
+	/* In-process sensing (offline, tests): the sense and its detector;
+	 * det is NULL when a sensor process senses. */
+	struct sense local;
 	struct detect *det;
-	detect_cb det_cb;
+	struct engine_sensor sensor;
+	usec_t now; /* the latest time a detection or tick brought */
 	struct policy pol;
 	struct hostdb hosts;
 	struct incidents incidents;
@@ -93,19 +121,33 @@ struct engine {
 };
 
 /* c and out (and enf when not NULL) are borrowed and must outlive the
- * engine.  0 or -errno. */
+ * engine.  remote NULL: the engine senses frames itself (engine_frame());
+ * else a sensor process does, and the engine's calls to it go through
+ * remote (copied), and its detections and identity events come back
+ * through engine_detection() and engine_identity().  0 or -errno. */
 int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, struct output *out,
-		struct enforcer *enf);
+		struct enforcer *enf, const struct engine_sensor *remote);
 void engine_fini(struct engine *e);
-/* Decodes and processes one captured frame. */
+/* Decodes and processes one captured frame (in-process sensing only). */
 void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
 		  usec_t ts);
+/* A detection of the sensing side: through policy, the registry and the
+ * incidents, queued for the next commit.  d's rule_name and proto must
+ * point at the engine's configuration or static text. */
+void engine_detection(struct engine *e, const struct detection *d);
+/* An identity event of the sensing side: a binding event (rate-limited),
+ * and the machine records it concerns brought up to date from e->id. */
+void engine_identity(struct engine *e, const struct ident_event *iev);
+/* The decoder's figures: the in-process sense's (a sensor reports its
+ * own). */
+const struct decode_stats *engine_decode_stats(const struct engine *e);
 /* Puts the queued decisions in force and emits their events.  The daemon
  * calls it after every burst of packets. */
 void engine_commit(struct engine *e);
 /* Switches to configuration c (reload), keeping the host registry, the
- * incidents and (when the rules allow it, see detect_reconfigure()) the
- * detector's tables.  Rule references are carried over by name.  c is
+ * incidents and (in-process, when the rules allow it, see
+ * detect_reconfigure()) the detector's tables; a sensor process is the
+ * caller's to restart.  Rule references are carried over by name.  c is
  * borrowed.  0 or -errno (then nothing changed). */
 int engine_reconfigure(struct engine *e, const struct conf *c);
 
@@ -146,8 +188,12 @@ void engine_event_host(const struct engine *e, const struct hostrec *rec, struct
 /* A machine that may be isolated by address only (a critical asset). */
 bool engine_no_mac(const struct engine *e, const struct hostrec *rec);
 
-/* Runs timers up to now: probe timeouts, windows, TTL expiry. */
+/* Runs timers up to now: probe timeouts and windows (in-process), TTL
+ * expiry. */
 void engine_tick(struct engine *e, usec_t now);
+/* The engine's clock: the detector's (in-process), else the latest time a
+ * detection or a tick brought. */
+usec_t engine_now(const struct engine *e);
 /* End of an offline capture: flush pending timeouts and windows. */
 void engine_flush(struct engine *e);
 

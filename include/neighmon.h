@@ -74,6 +74,10 @@ int neighmon_fd(const struct neighmon *m);
  * stall the caller with back-to-back dumps): until the next is due, a call
  * reports -ENOBUFS, and the caller calls again from its timer. */
 int neighmon_read(struct neighmon *m);
+/* Every entry is reported anew at the next neighmon_read() (a full dump,
+ * whatever the hold on re-dumps): a new consumer of the reports (a new
+ * sensor) learns the whole tables. */
+void neighmon_redump(struct neighmon *m);
 /* One of the gateway's own link-layer addresses (any Ethernet interface;
  * never the all-zero address).  O(number of addresses). */
 bool neighmon_is_own_mac(const struct neighmon *m, const uint8_t mac[MAC_LEN]);

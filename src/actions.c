@@ -28,9 +28,9 @@ static void forget(struct engine *e, struct hostrec *rec)
 	rec->expires_us = 0;
 	for (unsigned i = 0; i < rec->nhits; i++)
 		rec->hits[i].level = LEVEL_NONE;
-	detect_forget(e->det, &rec->id);
-	if (e->evidence)
-		evidence_stop(e->evidence, hostrec_is_machine(rec) ? &rec->id : &rec->addr);
+	/* Its detector state and its evidence file, keyed alike (a
+	 * machine's by its MAC, an address's by the address). */
+	e->sensor.forget(e->sensor.arg, &rec->id);
 }
 
 /* A machine's block freezes its addresses in identity (they neither move
@@ -41,6 +41,7 @@ static void after_change(struct engine *e, struct hostrec *rec, usec_t now)
 	if (!hostrec_is_machine(rec) || !e->id)
 		return;
 	identity_set_frozen(e->id, rec->id.b, rec->level > LEVEL_WATCH);
+	e->sensor.set_frozen(e->sensor.arg, rec->id.b, rec->level > LEVEL_WATCH);
 	if (rec->level <= LEVEL_WATCH)
 		engine_machine_refresh(e, rec, now);
 }
@@ -83,12 +84,12 @@ void act_tell_detector(struct engine *e, const struct hostrec *rec, usec_t now)
 			b.nports++;
 		}
 	}
-	(void)detect_set_block(e->det, &rec->id, &b, now);
+	e->sensor.set_block(e->sensor.arg, &rec->id, &b, now);
 	if (!hostrec_is_machine(rec))
 		return;
 	for (unsigned i = 0; i < rec->naddrs; i++)
-		(void)detect_set_block(e->det, &rec->addrs[i].a, rec->addrs[i].kiso ? &iso : NULL,
-				       now);
+		e->sensor.set_block(e->sensor.arg, &rec->addrs[i].a,
+				    rec->addrs[i].kiso ? &iso : NULL, now);
 }
 
 int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
@@ -513,8 +514,10 @@ int act_sync(struct engine *e, usec_t now)
 			if (rec->expires_us > now)
 				ev.ttl_s = (rec->expires_us - now) / USEC_PER_SEC;
 			output_event(e->out, &ev);
-			if (hostrec_is_machine(rec) && e->id)
+			if (hostrec_is_machine(rec) && e->id) {
 				identity_set_frozen(e->id, rec->id.b, true);
+				e->sensor.set_frozen(e->sensor.arg, rec->id.b, true);
+			}
 			continue;
 		}
 		/* A block whose TTL ran out while we were away is released
@@ -531,8 +534,10 @@ int act_sync(struct engine *e, usec_t now)
 			sync_escalated(e, rec, now);
 			s.adopted++;
 		}
-		if (hostrec_is_machine(rec) && e->id && rec->level > LEVEL_WATCH)
+		if (hostrec_is_machine(rec) && e->id && rec->level > LEVEL_WATCH) {
 			identity_set_frozen(e->id, rec->id.b, true);
+			e->sensor.set_frozen(e->sensor.arg, rec->id.b, true);
+		}
 		/* What we put in force but the kernel lacks goes back in. */
 		bool missing = false;
 		if (rec->level == LEVEL_ISOLATE) {

@@ -440,14 +440,23 @@ static int cmd_status(struct cmdctx *x)
 	struct detect_stats ds;
 	unsigned per[HOST_STATE_COUNT] = {0};
 	usec_t up = (daemon_mono_us() - d->start_mono) / USEC_PER_SEC;
-	const struct decode_stats *dec = &d->eng.st.decode;
+	const struct decode_stats *dec = engine_decode_stats(&d->eng);
 	uint64_t bad = dec->err[DECODE_E_TRUNCATED] + dec->err[DECODE_E_MALFORMED];
 	const char *mode = d->mode == MODE_ENFORCE ? "enforce" : "alert";
 
 	struct ident_stats is;
 
-	detect_get_stats(d->eng.det, &ds);
-	identity_get_stats(d->eng.id, &is);
+	/* The sensor's figures (sensor.h), once a second; in-process
+	 * sensing (tests) its own. */
+	if (d->eng.det) {
+		detect_get_stats(d->eng.det, &ds);
+		identity_get_stats(d->eng.id, &is);
+	} else {
+		ds = d->link.stats.detect;
+		is = d->link.stats.ident;
+		dec = &d->link.stats.decode;
+		bad = dec->err[DECODE_E_TRUNCATED] + dec->err[DECODE_E_MALFORMED];
+	}
 	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r; r = hostdb_next(&d->eng.hosts, r))
 		if (!r->merged)
 			per[r->state < HOST_STATE_COUNT ? r->state : 0]++;
@@ -464,15 +473,22 @@ static int cmd_status(struct cmdctx *x)
 				       "%s{\"name\":\"%s\",\"up\":%s,\"received\":%llu,"
 				       "\"dropped\":%llu,\"ifdropped\":%llu}",
 				       i ? "," : "", d->caps[i].name,
-				       d->caps[i].cap ? "true" : "false",
+				       d->link.stats.iface[i].up ? "true" : "false",
 				       (unsigned long long)d->caps[i].st.received,
 				       (unsigned long long)d->caps[i].st.dropped,
 				       (unsigned long long)d->caps[i].st.ifdropped);
 		ctl_out_printf(o,
-			       "],\"packets\":%llu,\"malformed\":%llu,\"hosts_tracked\":%u,"
+			       "],\"sensor\":{\"pid\":%d,\"starts\":%llu,\"deaths\":%llu,"
+			       "\"protocol_errors\":%llu,\"reports_lost\":%llu}",
+			       (int)d->link.pid, (unsigned long long)d->link.starts,
+			       (unsigned long long)d->link.deaths,
+			       (unsigned long long)d->link.protocol_errors,
+			       (unsigned long long)d->link.stats.out_lost);
+		ctl_out_printf(o,
+			       ",\"packets\":%llu,\"malformed\":%llu,\"hosts_tracked\":%u,"
 			       "\"max_hosts\":%u,\"probes_tracked\":%u,\"hosts_known\":%u,"
 			       "\"states\":{",
-			       (unsigned long long)d->packets, (unsigned long long)bad, ds.hosts,
+			       (unsigned long long)dec->packets, (unsigned long long)bad, ds.hosts,
 			       ds.max_hosts, ds.probes_tracked, hostdb_count(&d->eng.hosts));
 		for (unsigned i = 0; i < HOST_STATE_COUNT; i++)
 			ctl_out_printf(o, "%s\"%s\":%u", i ? "," : "",
@@ -486,6 +502,16 @@ static int cmd_status(struct cmdctx *x)
 			(unsigned long long)d->eng.st.action_errors, d->eng.pol.rate_suppressed,
 			(unsigned long long)d->enf.st.last_us,
 			(unsigned long long)d->enf.st.max_us);
+		ctl_out_printf(
+			o,
+			",\"repairs\":{\"checks\":%llu,\"repaired\":%llu,\"failed\":%llu,"
+			"\"holds\":%llu,\"stale_replies\":%llu},\"probes\":%llu,"
+			"\"probes_dropped_by_our_blocks\":%llu",
+			(unsigned long long)d->rep.st.repairs,
+			(unsigned long long)d->rep.st.repaired,
+			(unsigned long long)d->rep.st.failures, (unsigned long long)d->rep.st.holds,
+			(unsigned long long)(d->nft ? nft_stale(d->nft) : 0),
+			(unsigned long long)ds.probes, (unsigned long long)ds.probes_dropped);
 		ctl_out_printf(
 			o,
 			",\"identity\":{\"machines\":%u,\"max_machines\":%u,"
@@ -515,7 +541,7 @@ static int cmd_status(struct cmdctx *x)
 		       d->c->enforce.table);
 	for (unsigned i = 0; i < d->ncaps; i++) {
 		const struct capsrc *s = &d->caps[i];
-		if (s->cap)
+		if (d->link.stats.iface[i].up)
 			ctl_out_printf(
 				o, "interface %-6s %llu packets, %llu dropped, %llu ifdropped\n",
 				s->name, (unsigned long long)s->st.received,
@@ -524,8 +550,23 @@ static int cmd_status(struct cmdctx *x)
 		else
 			ctl_out_printf(o, "interface %-6s down (retrying)\n", s->name);
 	}
+	if (!d->eng.det) {
+		char who[32];
+
+		if (d->link.pid)
+			snprintf(who, sizeof(who), "pid %d", (int)d->link.pid);
+		else
+			snprintf(who, sizeof(who), "NOT RUNNING");
+		ctl_out_printf(
+			o,
+			"sensor:          %s, started %llu times, %llu deaths, %llu protocol "
+			"errors, %llu reports lost\n",
+			who, (unsigned long long)d->link.starts, (unsigned long long)d->link.deaths,
+			(unsigned long long)d->link.protocol_errors,
+			(unsigned long long)d->link.stats.out_lost);
+	}
 	ctl_out_printf(o, "packets:         %llu (%llu malformed)\n",
-		       (unsigned long long)d->packets, (unsigned long long)bad);
+		       (unsigned long long)dec->packets, (unsigned long long)bad);
 	ctl_out_printf(o, "hosts tracked:   %u of %u\n", ds.hosts, ds.max_hosts);
 	ctl_out_printf(o, "hosts known:     %u", hostdb_count(&d->eng.hosts));
 	for (unsigned i = 0; i < HOST_STATE_COUNT; i++)
@@ -538,6 +579,15 @@ static int cmd_status(struct cmdctx *x)
 		       (unsigned long long)d->eng.st.action_errors, d->eng.pol.rate_suppressed);
 	ctl_out_printf(o, "kernel:          last transaction %.3f ms, slowest %.3f ms\n",
 		       (double)d->enf.st.last_us / 1000.0, (double)d->enf.st.max_us / 1000.0);
+	ctl_out_printf(o,
+		       "repairs:         %llu checks, %llu put something back, %llu failed, %llu "
+		       "holds; %llu stale kernel replies dropped\n",
+		       (unsigned long long)d->rep.st.repairs,
+		       (unsigned long long)d->rep.st.repaired,
+		       (unsigned long long)d->rep.st.failures, (unsigned long long)d->rep.st.holds,
+		       (unsigned long long)(d->nft ? nft_stale(d->nft) : 0));
+	ctl_out_printf(o, "probes:          %llu, %llu dropped by our own blocks (no evidence)\n",
+		       (unsigned long long)ds.probes, (unsigned long long)ds.probes_dropped);
 	ctl_out_printf(o,
 		       "machines:        %u of %u; bindings %u of %u (%u established, %u pinned, "
 		       "%u tentative, %u claimed)\n",

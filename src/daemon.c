@@ -1,13 +1,15 @@
-/* The live daemon's startup and poll loop.
+/* The live daemon's startup and the parent's poll loop.
  *
  * Startup, in order: the single-instance claims (state directory, table
  * name) and the control socket, before anything is changed; output,
  * nftables table (created or adopted, in one transaction), the kernel's
- * sets read back (adopting what is there), the gateway's own addresses,
- * capture; only then ready.  The loop: packets in bursts, each burst's
- * decisions put in force in one transaction; control clients; address
+ * sets read back (adopting what is there), the gateway's own addresses;
+ * privileges dropped to CAP_NET_ADMIN and CAP_NET_RAW; then the sensor
+ * (sensor.h), which opens the captures and drops everything; only then
+ * ready.  The loop: the sensor's reports, the decisions of each read put
+ * in force in one transaction; control clients; address and neighbour
  * changes; outside changes of the table (repair.h); a 100 ms timer for
- * probe timeouts, TTLs, repairs and capture retries.  On SIGTERM the
+ * TTLs, repairs, sensor restarts and capture retries.  On SIGTERM the
  * table stays. */
 #include "daemon.h"
 
@@ -36,10 +38,9 @@
 #include "privs.h"
 #include "state.h"
 
-#define TICK_MS	       100
-#define BURST	       512		  /* packets per capture per loop turn */
-#define RETRY_US       (2 * USEC_PER_SEC) /* reopening a missing interface */
-#define DROP_REPORT_US (60 * USEC_PER_SEC)
+#define TICK_MS		100
+#define DROP_REPORT_US	(60 * USEC_PER_SEC)
+#define SENSOR_START_MS 10000
 /* Detections alone (no level changed) are saved at most this often. */
 #define SAVE_SOON_US  (2 * USEC_PER_SEC)
 #define SAVE_ALERT_US (60 * USEC_PER_SEC)
@@ -48,7 +49,7 @@
  * flagged. */
 #define EVIDENCE_RING	65536
 #define EVIDENCE_FOLLOW 1000
-#define MAX_POLLFDS	(CONF_MAX_IFACES + 6 + CONTROL_MAX_CLIENTS + 1)
+#define MAX_POLLFDS	(7 + CONTROL_MAX_CLIENTS + 1)
 
 usec_t daemon_wall_us(void)
 {
@@ -106,6 +107,27 @@ static bool is_self(void *arg, const struct qaddr *a)
 	return d->nm && netmon_is_self(d->nm, a);
 }
 
+static unsigned own_macs(void *arg, const uint8_t (**ret)[MAC_LEN])
+{
+	struct daemon *d = arg;
+
+	if (!d->neigh) {
+		*ret = NULL;
+		return 0;
+	}
+	return neighmon_own_macs(d->neigh, ret);
+}
+
+/* A new sensor learns the kernel's neighbour tables whole, at the next
+ * tick. */
+static void on_sensor_start(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->neigh)
+		neighmon_redump(d->neigh);
+}
+
 static bool is_own_mac(void *arg, const uint8_t *mac)
 {
 	struct daemon *d = arg;
@@ -119,23 +141,33 @@ static void on_neigh(void *arg, const struct neighmon_event *ev)
 {
 	struct daemon *d = arg;
 	usec_t now = daemon_wall_us();
+	enum ident_neigh st;
 
 	if (ev->deleted || !ev->has_mac)
 		return; /* a deleted entry does not mean the machine left */
+	/* What the kernel says goes to the sensor's identity, which
+	 * attributes packets, and to the parent's replica at once, for the
+	 * parent's own decisions (an operator naming a host by address right
+	 * after the start, say); only the sensor's events are alerted. */
 	if (ev->kind == NEIGHMON_FDB) {
 		/* Learned entries only: the bridge's own and static ones
 		 * say nothing about where a machine is. */
 		if (ev->state & (NUD_PERMANENT | NUD_NOARP))
 			return;
 		identity_fdb(d->eng.id, ev->mac, ev->ifindex, now);
+		sensorlink_fdb(&d->link, ev->mac, ev->ifindex, now);
 		return;
 	}
 	if (ev->state & NUD_PERMANENT)
-		identity_neigh(d->eng.id, &ev->addr, ev->mac, IDN_PERMANENT, now);
+		st = IDN_PERMANENT;
 	else if (ev->state & NUD_REACHABLE)
-		identity_neigh(d->eng.id, &ev->addr, ev->mac, IDN_REACHABLE, now);
+		st = IDN_REACHABLE;
 	else if (ev->state & (NUD_STALE | NUD_DELAY | NUD_PROBE))
-		identity_neigh(d->eng.id, &ev->addr, ev->mac, IDN_CLAIM, now);
+		st = IDN_CLAIM;
+	else
+		return;
+	identity_neigh(d->eng.id, &ev->addr, ev->mac, st, now);
+	sensorlink_neigh(&d->link, &ev->addr, ev->mac, st, now);
 }
 
 static void error_event(struct daemon *d, const char *msg)
@@ -224,9 +256,16 @@ static void evidence_setup(struct daemon *d)
 	struct evidence_params ep = {
 		.dir = dir,
 		.max_bytes = (uint64_t)d->c->state.evidence_max_mb << 20,
-		.ring_packets = EVIDENCE_RING,
+		/* The ring and the writing are the sensor's; the parent makes
+		 * the files and keeps the cap. */
+		.ring_packets = 0,
 		.snaplen = d->c->capture.snaplen,
 		.follow = EVIDENCE_FOLLOW,
+		/* The largest file the sensor's ring can make, but no more
+		 * than the cap can hold for every file open at once, twice. */
+		.file_max = MIN(
+			evidence_file_max(EVIDENCE_RING, EVIDENCE_FOLLOW, d->c->capture.snaplen),
+			((uint64_t)d->c->state.evidence_max_mb << 20) / (2 * EVIDENCE_MAX_OPEN)),
 		.removable = evidence_removable,
 		.removable_arg = d,
 	};
@@ -241,7 +280,7 @@ static void evidence_setup(struct daemon *d)
 		log_warnx("evidence in %s: %s; running without", dir, strerror(-r));
 		d->evidence = NULL;
 	}
-	d->eng.evidence = d->evidence;
+	d->link.p.evidence = d->evidence;
 }
 
 static void evidence_tick(struct daemon *d)
@@ -275,21 +314,30 @@ static void evidence_tick(struct daemon *d)
 	d->evidence_capped = st.capped;
 	/* Files that could not be written (a full or failing disk) are cut
 	 * short or removed: their hosts have less evidence or none, and the
-	 * operator must know why.  Once a minute at most, with what failed
+	 * operator must know why.  The sensor writes them and counts its
+	 * failures (from zero again after a restart); the parent counts the
+	 * files it could not make.  Once a minute at most, with what failed
 	 * meanwhile. */
-	if (st.write_errors > d->evidence_errors_told &&
-	    daemon_mono_us() >= d->evidence_alert_mono) {
+	uint64_t werr = st.write_errors;
+	if (d->link.have_stats) {
+		uint64_t s = d->link.stats.evidence.write_errors;
+		if (s < d->sensor_errors_seen)
+			d->sensor_errors_seen = 0; /* a new sensor */
+		d->sensor_errors_total += s - d->sensor_errors_seen;
+		d->sensor_errors_seen = s;
+	}
+	werr += d->sensor_errors_total;
+	if (werr > d->evidence_errors_told && daemon_mono_us() >= d->evidence_alert_mono) {
 		char msg[PATH_MAX + 200];
 		snprintf(msg, sizeof(msg),
 			 "evidence: %llu %s not be written in full in %s/evidence (disk full "
 			 "or failing)",
-			 (unsigned long long)(st.write_errors - d->evidence_errors_told),
-			 st.write_errors - d->evidence_errors_told == 1 ? "file could"
-									: "files could",
+			 (unsigned long long)(werr - d->evidence_errors_told),
+			 werr - d->evidence_errors_told == 1 ? "file could" : "files could",
 			 d->state_dir);
 		log_warnx("%s", msg);
 		error_event(d, msg);
-		d->evidence_errors_told = st.write_errors;
+		d->evidence_errors_told = werr;
 		d->evidence_alert_mono = daemon_mono_us() + SAVE_ALERT_US;
 	}
 }
@@ -360,50 +408,20 @@ static void load_state(struct daemon *d)
 	error_event(d, msg);
 }
 
-static void on_packet(void *arg, const struct capture_packet *p)
+/* The sensor's figures (once a second) for one interface. */
+static void cap_check_drops(struct daemon *d, unsigned i, usec_t now)
 {
-	struct daemon *d = arg;
-
-	d->packets++;
-	engine_frame(&d->eng, p->dlt, p->data, p->caplen, p->wirelen, p->ts);
-}
-
-static void cap_open(struct daemon *d, struct capsrc *s, usec_t now)
-{
-	struct capture_opts co = {
-		.snaplen = d->c->capture.snaplen,
-		.buffer_mb = d->c->capture.buffer_mb,
-		.promisc = true,
-		.filter = d->filter,
-	};
-	char err[512] = "";
-	int r = capture_open_live(s->name, &co, &s->cap, err, sizeof(err));
-
-	if (r == 0) {
-		/* libpcap may succeed with a warning (e.g. no promiscuous mode). */
-		if (err[0])
-			log_warnx("capture on %s: %s", s->name, err);
-		log_info("capturing on %s", s->name);
-		s->last_error = 0;
-		memset(&s->st, 0, sizeof(s->st));
-		s->drops_reported = 0;
-		return;
-	}
-	s->cap = NULL;
-	s->retry_at = now + RETRY_US;
-	if (r != s->last_error)
-		log_warnx("cannot capture on %s: %s%s", s->name, err,
-			  r == -ENODEV || r == -ENETDOWN ? " (retrying)" : "");
-	s->last_error = r;
-}
-
-static void cap_check_drops(struct daemon *d, struct capsrc *s, usec_t now)
-{
+	struct capsrc *s = &d->caps[i];
 	struct capture_stats st;
 	char msg[160];
 
-	if (!s->cap || capture_get_stats(s->cap, &st) < 0)
+	if (!d->link.have_stats || !d->link.stats.iface[i].up)
 		return;
+	st = d->link.stats.iface[i].st;
+	(void)capture_ifdropped(s->name, &st.ifdropped);
+	/* A new sensor counts from zero again. */
+	if (st.dropped < s->drops_reported)
+		s->drops_reported = 0;
 	s->st = st;
 	/* One alert when the kernel starts dropping, then at most one a
 	 * minute with the count since the last. */
@@ -614,18 +632,21 @@ int daemon_reload(struct daemon *d, char *msg, size_t msglen, struct ctl_out *ou
 	}
 	d->c = nc;
 	d->conf_owned = true;
-	/* A filter that changed (rules using ARP or UDP came or went) needs
-	 * the captures reopened. */
-	if (strcmp(filter, d->filter) != 0) {
-		strcpy(d->filter, filter);
-		for (unsigned i = 0; i < d->ncaps; i++) {
-			capture_close(d->caps[i].cap);
-			d->caps[i].cap = NULL;
-			d->caps[i].last_error = 0;
-			cap_open(d, &d->caps[i], daemon_mono_us());
-		}
-	}
+	/* The sensor senses with the configuration it was started with: a
+	 * new one, with the new configuration and capture filter and the
+	 * whole state of the blocks and bindings.  Detection windows and
+	 * pending probes start afresh (quarantined(8), PROCESS MODEL). */
+	strcpy(d->filter, filter);
 	released = release_never_block(d);
+	engine_commit(&d->eng);
+	r = d->link.p.eng ? sensorlink_restart(&d->link, d->c, d->filter, err, sizeof(err)) : 0;
+	if (r < 0) {
+		char m2[700];
+		snprintf(m2, sizeof(m2), "reload: the new sensor did not start: %s; retrying", err);
+		log_warnx("%s", m2);
+		error_event(d, m2);
+		d->link.restart_at = daemon_mono_us() + USEC_PER_SEC;
+	}
 	snprintf(msg, msglen, "configuration reloaded from %s: %u rules, %u inventory entries%s",
 		 nc->path[0] ? nc->path : "built-in defaults", nc->nrules, nc->inventory.n,
 		 released ? "; hosts the configuration no longer lets us block released" : "");
@@ -684,6 +705,7 @@ static void on_tick(struct daemon *d)
 	while (read(d->timerfd, &expirations, sizeof(expirations)) > 0)
 		;
 	engine_tick(&d->eng, daemon_wall_us());
+	sensorlink_tick(&d->link, daemon_wall_us(), mono);
 	/* A re-dump of the neighbours held back under a flood is due. */
 	neigh_read(d);
 	evidence_tick(d);
@@ -694,13 +716,8 @@ static void on_tick(struct daemon *d)
 		if (r < 0)
 			log_warnx("reading the kernel's sets back failed: %s", strerror(-r));
 	}
-	for (unsigned i = 0; i < d->ncaps; i++) {
-		struct capsrc *s = &d->caps[i];
-		if (!s->cap && mono >= s->retry_at)
-			cap_open(d, s, mono);
-		else
-			cap_check_drops(d, s, mono);
-	}
+	for (unsigned i = 0; i < d->ncaps; i++)
+		cap_check_drops(d, i, mono);
 }
 
 static int socket_path(struct daemon *d)
@@ -854,7 +871,8 @@ static int startup(struct daemon *d)
 		be.arg = d->nft;
 		enforce_init(&d->enf, &be);
 	}
-	r = engine_init(&d->eng, d->c, d->mode, &d->out, d->mode == MODE_ENFORCE ? &d->enf : NULL);
+	r = engine_init(&d->eng, d->c, d->mode, &d->out, d->mode == MODE_ENFORCE ? &d->enf : NULL,
+			&d->link.ops);
 	if (r < 0) {
 		log_warnx("cannot set up detection: %s", strerror(-r));
 		return 1;
@@ -900,31 +918,36 @@ static int startup(struct daemon *d)
 		log_warnx("capture filter: %s", strerror(-r));
 		return 1;
 	}
-	for (unsigned i = 0; i < d->ncaps; i++) {
-		cap_open(d, &d->caps[i], daemon_mono_us());
-		if (!d->caps[i].cap && d->caps[i].last_error != -ENODEV &&
-		    d->caps[i].last_error != -ENETDOWN)
-			return 1;
+	r = drop_privileges(d);
+	if (r != 0)
+		return r;
+	/* The sensor last, as our own user with CAP_NET_RAW to open the
+	 * captures, which it then drops with everything else. */
+	d->link.p.sp.c = d->c;
+	d->link.p.sp.copts.filter = d->filter;
+	r = sensorlink_start(&d->link, SENSOR_START_MS, err, sizeof(err));
+	if (r < 0) {
+		log_warnx("sensor: %s", err);
+		return 1;
 	}
-	return drop_privileges(d);
+	for (unsigned i = 0; i < d->ncaps; i++)
+		if (d->link.iface_down[i] && d->link.iface_error[i] != -ENODEV &&
+		    d->link.iface_error[i] != -ENETDOWN)
+			return 1;
+	return 0;
 }
 
 static void loop(struct daemon *d)
 {
 	struct pollfd fds[MAX_POLLFDS];
-	int capidx[CONF_MAX_IFACES];
 
 	while (!d->quit) {
 		unsigned n = 0, nctl;
-		int nm_i, nb_i, mon_i = -1, sig_i, tim_i, ctl_i, timeout;
+		int sen_i = -1, nm_i, nb_i, mon_i = -1, sig_i, tim_i, ctl_i, timeout;
 
-		for (unsigned i = 0; i < d->ncaps; i++) {
-			capidx[i] = -1;
-			if (!d->caps[i].cap)
-				continue;
-			capidx[i] = (int)n;
-			fds[n++] =
-				(struct pollfd){.fd = capture_fd(d->caps[i].cap), .events = POLLIN};
+		if (sensorlink_fd(&d->link) >= 0) {
+			sen_i = (int)n;
+			fds[n++] = (struct pollfd){.fd = sensorlink_fd(&d->link), .events = POLLIN};
 		}
 		nm_i = (int)n;
 		fds[n++] = (struct pollfd){.fd = netmon_fd(d->nm), .events = POLLIN};
@@ -949,26 +972,10 @@ static void loop(struct daemon *d)
 			log_warn("poll");
 			break;
 		}
-		/* Packets first: decisions of this burst go into one
-		 * transaction right after. */
-		for (unsigned i = 0; i < d->ncaps; i++) {
-			struct capsrc *s = &d->caps[i];
-			char err[512];
-			int r;
-
-			if (capidx[i] < 0 ||
-			    !(fds[capidx[i]].revents & (POLLIN | POLLERR | POLLHUP)))
-				continue;
-			r = capture_dispatch(s->cap, BURST, on_packet, d, err, sizeof(err));
-			if (r < 0) {
-				log_warnx("capture on %s failed: %s (reopening)", s->name, err);
-				capture_close(s->cap);
-				s->cap = NULL;
-				s->last_error = 0;
-				s->retry_at = daemon_mono_us() + RETRY_US;
-			}
-		}
-		engine_commit(&d->eng);
+		/* The sensor's reports first: the decisions of this read go
+		 * into one transaction right after (sensorlink_read()). */
+		if (sen_i >= 0 && (fds[sen_i].revents & (POLLIN | POLLERR | POLLHUP)))
+			sensorlink_read(&d->link, daemon_wall_us(), daemon_mono_us());
 		if (fds[nm_i].revents & POLLIN) {
 			int r = netmon_read(d->nm);
 			if (r < 0)
@@ -1026,6 +1033,30 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 		free(d);
 		return 2;
 	}
+	{
+		struct sensorlink_params lp = {
+			.eng = &d->eng,
+			.out = &d->out,
+			.own_macs = own_macs,
+			.own_arg = d,
+			.on_start = on_sensor_start,
+			.start_arg = d,
+		};
+		lp.sp.ncaps = d->ncaps;
+		for (unsigned i = 0; i < d->ncaps; i++)
+			memcpy(lp.sp.ifnames[i], d->caps[i].name, IF_NAMESIZE);
+		lp.sp.copts = (struct capture_opts){
+			.snaplen = c->capture.snaplen,
+			.buffer_mb = c->capture.buffer_mb,
+			.promisc = true,
+		};
+		if (c->state.evidence_max_mb) {
+			lp.sp.ring_packets = EVIDENCE_RING;
+			lp.sp.snaplen = c->capture.snaplen;
+			lp.sp.follow = EVIDENCE_FOLLOW;
+		}
+		sensorlink_init(&d->link, &lp);
+	}
 
 	status = startup(d);
 	if (status == 0) {
@@ -1040,9 +1071,11 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 			log_set_where(LOG_TO_SYSLOG);
 		loop(d);
 		notify("STOPPING=1");
+		sensorlink_stop(&d->link);
 		engine_commit(&d->eng);
 		daemon_save(d);
 	}
+	sensorlink_stop(&d->link);
 
 	control_close(d->ctl);
 	/* The configuration is ours to finish: the caller's, or the one a
@@ -1050,8 +1083,6 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	conf_fini(d->c);
 	if (d->conf_owned)
 		free(d->c);
-	for (unsigned i = 0; i < d->ncaps; i++)
-		capture_close(d->caps[i].cap);
 	netmon_close(d->nm);
 	neighmon_close(d->neigh);
 	evidence_free(d->evidence);

@@ -12,10 +12,6 @@
 #include "log.h"
 #include "state.h"
 
-#define TH_SYN_BIT 0x02
-#define TH_RST_BIT 0x04
-#define TH_ACK_BIT 0x10
-
 /* ---- hosts and machines ---- */
 
 const struct inv_entry *engine_inventory(const struct engine *e, const struct hostrec *rec)
@@ -195,6 +191,11 @@ void engine_machine_refresh(struct engine *e, struct hostrec *rec, usec_t now)
 	for (unsigned i = 0; i < n; i++) {
 		if (hostrec_addr_index(rec, &v[i]) >= 0)
 			continue;
+		/* A blocked machine's new addresses are blocked with it: never
+		 * a never-block or own one (policy first, whatever identity
+		 * says). */
+		if (rec->level > LEVEL_WATCH && policy_never_listed(&e->pol, &v[i], self(e, &v[i])))
+			continue;
 		if (engine_hold_address(e, rec, &v[i], now) == 0)
 			added = true;
 	}
@@ -315,9 +316,9 @@ static void evidence_begin(struct engine *e, struct hostrec *rec, usec_t now)
 	/* A machine's file follows its MAC: what it sent from any address,
 	 * forged ones included, and what came to it.  It is named after the
 	 * address that names the machine (its MAC when it has none). */
-	if (e->evidence && (hostrec_is_machine(rec) || rec->addr.family) &&
-	    evidence_start_as(e->evidence, hostrec_is_machine(rec) ? &rec->id : &rec->addr,
-			      &rec->addr, now, name, sizeof(name)) == 0)
+	if (e->sensor.evidence_start && (hostrec_is_machine(rec) || rec->addr.family) &&
+	    e->sensor.evidence_start(e->sensor.arg, hostrec_is_machine(rec) ? &rec->id : &rec->addr,
+				     &rec->addr, now, name, sizeof(name)) == 0)
 		snprintf(rec->evidence, sizeof(rec->evidence), "%s", name);
 }
 
@@ -390,9 +391,8 @@ static void registry_full(struct engine *e, const struct detection *d)
 	output_error(e->out, d->ts_us, msg);
 }
 
-static void on_detection(void *arg, const struct detection *d)
+void engine_detection(struct engine *e, const struct detection *d)
 {
-	struct engine *e = arg;
 	const struct inv_entry *inv;
 	struct host_facts facts;
 	struct pending p;
@@ -401,6 +401,8 @@ static void on_detection(void *arg, const struct detection *d)
 	struct incident *in = NULL;
 	bool new_episode, unverified = detection_unverified(e, d);
 
+	if (d->ts_us > e->now)
+		e->now = d->ts_us;
 	e->st.detections++;
 	memset(&p, 0, sizeof(p));
 	p.det = *d;
@@ -542,7 +544,7 @@ void engine_commit(struct engine *e)
 {
 	struct act_change ch[2 * ENGINE_QUEUE]; /* detections, then refreshes */
 	unsigned nch = 0;
-	usec_t now = detect_now(e->det);
+	usec_t now = engine_now(e);
 
 	if (e->nq == 0 && e->nrefresh == 0)
 		return;
@@ -621,13 +623,11 @@ void engine_commit(struct engine *e)
 /* Identity's alerts become binding events, at most ENGINE_BINDING_EVENTS
  * a minute (a flood of forged ARP must not flood the log); a blocked
  * machine's new trusted address is blocked too. */
-static void on_identity(void *arg, const struct ident_event *iev)
+/* The machine records an identity event concerns follow identity. */
+static void identity_refresh(struct engine *e, const struct ident_event *iev, char *msg,
+			     size_t msglen)
 {
-	struct engine *e = arg;
 	struct hostrec *rec = NULL;
-	struct event ev;
-	usec_t minute = iev->ts / (60 * USEC_PER_SEC);
-	char msg[160] = "";
 
 	if (iev->kind == IDENT_ESTABLISHED || iev->kind == IDENT_MOVED ||
 	    iev->kind == IDENT_RELAY) {
@@ -649,12 +649,12 @@ static void on_identity(void *arg, const struct ident_event *iev)
 		if (old)
 			engine_machine_refresh(e, old, iev->ts);
 		if (old && old->level > LEVEL_WATCH && hostrec_addr_index(old, &iev->addr) >= 0)
-			snprintf(msg, sizeof(msg),
+			snprintf(msg, msglen,
 				 "the previous machine is blocked: the address stays blocked "
 				 "with it until released");
 	}
 	if (iev->kind == IDENT_RELAY && rec && rec->level > LEVEL_WATCH)
-		snprintf(msg, sizeof(msg),
+		snprintf(msg, msglen,
 			 "a relay is never blocked by MAC: release it (quarantinectl release) "
 			 "and block the hosts behind it by address");
 	/* Trusted bindings are saved (a restart must not hand a quiet
@@ -662,6 +662,15 @@ static void on_identity(void *arg, const struct ident_event *iev)
 	if ((iev->kind == IDENT_ESTABLISHED || iev->kind == IDENT_MOVED) &&
 	    e->dirty < ENGINE_DIRTY_SOON)
 		e->dirty = ENGINE_DIRTY_SOON;
+}
+
+void engine_identity(struct engine *e, const struct ident_event *iev)
+{
+	struct event ev;
+	usec_t minute = iev->ts / (60 * USEC_PER_SEC);
+	char msg[160] = "";
+
+	identity_refresh(e, iev, msg, sizeof(msg));
 	if (iev->kind == IDENT_ESTABLISHED)
 		return;
 	if (minute != e->bind_minute) {
@@ -708,8 +717,64 @@ static void on_identity(void *arg, const struct ident_event *iev)
 	output_event(e->out, &ev);
 }
 
+static void on_detection(void *arg, const struct detection *d)
+{
+	engine_detection(arg, d);
+}
+
+static void on_identity(void *arg, const struct ident_event *iev)
+{
+	engine_identity(arg, iev);
+}
+
+/* The replica's own events (what the kernel's neighbour tables tell it,
+ * identity_neigh()): the records follow, but the alerts are the sensor's,
+ * which hears the same and says it once. */
+static void on_replica_identity(void *arg, const struct ident_event *iev)
+{
+	char msg[160];
+
+	identity_refresh(arg, iev, msg, sizeof(msg));
+}
+
+/* In-process sensing: the engine's calls go straight to its own sense. */
+static void local_set_block(void *arg, const struct qaddr *key, const struct detect_block *b,
+			    usec_t at_us)
+{
+	struct engine *e = arg;
+
+	(void)detect_set_block(e->det, key, b, at_us);
+}
+
+static void local_forget(void *arg, const struct qaddr *host)
+{
+	struct engine *e = arg;
+
+	detect_forget(e->det, host);
+	if (e->evidence)
+		evidence_stop(e->evidence, host);
+}
+
+static void local_set_frozen(void *arg, const uint8_t mac[MAC_LEN], bool frozen)
+{
+	/* The sense shares the engine's identity, frozen already. */
+	(void)arg;
+	(void)mac;
+	(void)frozen;
+}
+
+static int local_evidence_start(void *arg, const struct qaddr *host, const struct qaddr *label,
+				usec_t now, char *name, size_t len)
+{
+	struct engine *e = arg;
+
+	if (!e->evidence)
+		return -ENOTSUP;
+	return evidence_start_as(e->evidence, host, label, now, name, len);
+}
+
 int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, struct output *out,
-		struct enforcer *enf)
+		struct enforcer *enf, const struct engine_sensor *remote)
 {
 	struct siphash_key key;
 	int r;
@@ -735,17 +800,11 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 			   (usec_t)c->incident.window_s * USEC_PER_SEC);
 	if (r < 0)
 		goto fail;
-	e->det_cb = on_detection;
-	e->det = detect_new(c, &key, on_detection, e);
-	if (!e->det) {
-		r = -errno;
-		goto fail;
-	}
 	{
 		struct ident_params ip = {
 			.c = c,
 			.offline = mode == MODE_OFFLINE,
-			.cb = on_identity,
+			.cb = remote ? on_replica_identity : on_identity,
 			.cb_arg = e,
 		};
 		e->id = identity_new(&ip, &key);
@@ -754,6 +813,30 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 			goto fail;
 		}
 	}
+	if (remote) {
+		e->sensor = *remote;
+		return 0;
+	}
+	{
+		struct sense_params sp = {
+			.c = c,
+			.offline = mode == MODE_OFFLINE,
+			.id = e->id,
+			.on_detection = on_detection,
+			.arg = e,
+		};
+		r = sense_init(&e->local, &sp);
+		if (r < 0)
+			goto fail;
+	}
+	e->det = e->local.det;
+	e->sensor = (struct engine_sensor){
+		.set_block = local_set_block,
+		.forget = local_forget,
+		.set_frozen = local_set_frozen,
+		.evidence_start = local_evidence_start,
+		.arg = e,
+	};
 	return 0;
 fail:
 	engine_fini(e);
@@ -774,30 +857,38 @@ static unsigned remap_rule(const struct conf *old, const struct conf *c, unsigne
 int engine_reconfigure(struct engine *e, const struct conf *c)
 {
 	const struct conf *old = e->c;
-	struct detect *nd = NULL;
+	struct sense ns;
+	bool renew = false;
 	int r;
 
 	/* Queued decisions carry pointers into the old config. */
 	engine_commit(e);
-	if (detect_reconfigure(e->det, c) < 0) {
-		struct siphash_key key;
-		r = siphash_key_random(&key);
+	if (e->det && detect_reconfigure(e->det, c) < 0) {
+		struct sense_params sp = {
+			.c = c,
+			.offline = e->mode == MODE_OFFLINE,
+			.id = e->id,
+			.on_detection = on_detection,
+			.arg = e,
+		};
+		r = sense_init(&ns, &sp);
 		if (r < 0)
 			return r;
-		nd = detect_new(c, &key, e->det_cb, e);
-		if (!nd)
-			return -errno;
+		renew = true;
 	}
 	r = policy_reconfigure(&e->pol, c);
 	if (r < 0) {
-		detect_free(nd);
+		if (renew)
+			sense_fini(&ns);
 		return r;
 	}
-	if (nd) {
+	if (renew) {
 		usec_t now = detect_now(e->det);
 
-		detect_free(e->det);
-		e->det = nd;
+		ns.decode = e->local.decode;
+		sense_fini(&e->local);
+		e->local = ns;
+		e->det = e->local.det;
 		/* A new detector knows no block yet. */
 		for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
 		     rec = hostdb_next(&e->hosts, rec))
@@ -825,7 +916,8 @@ int engine_reconfigure(struct engine *e, const struct conf *c)
 
 void engine_fini(struct engine *e)
 {
-	detect_free(e->det);
+	if (e->det)
+		sense_fini(&e->local);
 	e->det = NULL;
 	identity_free(e->id);
 	e->id = NULL;
@@ -837,47 +929,26 @@ void engine_fini(struct engine *e)
 void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
 		  usec_t ts)
 {
-	struct pkt p;
-	struct attribution a;
+	e->local.evidence = e->evidence;
+	sense_frame(&e->local, dlt, data, caplen, wirelen, ts);
+}
 
-	if (decode_packet(dlt, data, caplen, wirelen, &p, &e->st.decode) < 0) {
-		/* Undecodable frames still move the clock. */
-		if (e->evidence)
-			evidence_packet(e->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen,
-					ts, NULL, NULL, NULL);
-		detect_advance(e->det, ts);
-		return;
-	}
-	/* Into the evidence ring before detection, so that a host's evidence
-	 * file includes the very packet that got it flagged. */
-	/* A TCP segment of a connection under way (ACK, neither SYN nor RST)
-	 * is neither a first contact nor an answer, and tells identity
-	 * nothing a host's other packets do not: the live capture filter
-	 * leaves such segments in the kernel, and offline they are skipped
-	 * here, before any lookup. */
-	if (p.proto == IPPROTO_TCP && (p.flags & PKT_F_L4) && (p.tcp_flags & TH_ACK_BIT) &&
-	    !(p.tcp_flags & (TH_SYN_BIT | TH_RST_BIT))) {
-		if (e->evidence)
-			evidence_packet(e->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen,
-					ts, &p.src, &p.dst, NULL);
-		detect_packet(e->det, &p, NULL, ts);
-		return;
-	}
-	identity_packet(e->id, &p, ts, &a);
-	if (e->evidence) {
-		struct qaddr mac;
+const struct decode_stats *engine_decode_stats(const struct engine *e)
+{
+	return &e->local.decode;
+}
 
-		if (p.flags & PKT_F_SMAC)
-			addr_set_mac(&mac, p.src_mac);
-		evidence_packet(e->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen, ts,
-				&p.src, &p.dst, (p.flags & PKT_F_SMAC) ? &mac : NULL);
-	}
-	detect_packet(e->det, &p, &a, ts);
+usec_t engine_now(const struct engine *e)
+{
+	return e->det ? detect_now(e->det) : e->now;
 }
 
 void engine_tick(struct engine *e, usec_t now)
 {
-	detect_advance(e->det, now);
+	if (now > e->now)
+		e->now = now;
+	if (e->det)
+		detect_advance(e->det, now);
 	engine_commit(e);
 	if (now >= e->next_expiry_us)
 		act_expire(e, now);
@@ -885,6 +956,7 @@ void engine_tick(struct engine *e, usec_t now)
 
 void engine_flush(struct engine *e)
 {
-	detect_flush(e->det);
+	if (e->det)
+		detect_flush(e->det);
 	engine_commit(e);
 }

@@ -252,7 +252,7 @@ static int run_offline(const struct options *o, const struct conf *c)
 		return EXIT_RUNTIME;
 	}
 	output_init(&out, stdout, o->format, o->syslog);
-	r = engine_init(&eng, c, MODE_OFFLINE, &out, NULL);
+	r = engine_init(&eng, c, MODE_OFFLINE, &out, NULL, NULL);
 	if (r < 0) {
 		fprintf(stderr, "quarantined: cannot set up detection: %s\n", strerror(-r));
 		capture_close(cap);
@@ -284,7 +284,7 @@ static int run_offline(const struct options *o, const struct conf *c)
 		fflush(stdout);
 	}
 
-	const struct decode_stats *ds = &eng.st.decode;
+	const struct decode_stats *ds = engine_decode_stats(&eng);
 	uint64_t bad = ds->err[DECODE_E_TRUNCATED] + ds->err[DECODE_E_MALFORMED];
 	if (bad)
 		fprintf(stderr,

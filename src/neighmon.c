@@ -571,6 +571,11 @@ out:
 	return err;
 }
 
+void neighmon_redump(struct neighmon *m)
+{
+	m->need_dump = m->dump_now = true;
+}
+
 bool neighmon_is_own_mac(const struct neighmon *m, const uint8_t mac[MAC_LEN])
 {
 	for (unsigned i = 0; i < m->nown; i++)

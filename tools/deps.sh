@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential meson ninja-build pkg-config
-libpcap-dev libconfig-dev libnftnl-dev libmnl-dev libcmocka-dev
+libpcap-dev libconfig-dev libnftnl-dev libmnl-dev libseccomp-dev libcmocka-dev
 nftables iproute2 tcpdump nmap mandoc python3 libcap2-bin systemd clang clang-format
 bash-completion procps util-linux
 dnsmasq-base isc-dhcp-client iputils-arping ethtool"

@@ -103,7 +103,7 @@ static int setup(void **state)
 	f = open_memstream(&x->events, &x->events_len);
 	assert_non_null(f);
 	output_init(&x->out, f, OUTPUT_JSON, false);
-	assert_int_equal(engine_init(&x->e, &x->c, MODE_ENFORCE, &x->out, &x->enf), 0);
+	assert_int_equal(engine_init(&x->e, &x->c, MODE_ENFORCE, &x->out, &x->enf, NULL), 0);
 	*state = x;
 	return 0;
 }
@@ -892,7 +892,7 @@ static void test_full_registry_blocks_again(void **state)
 	engine_fini(&x->e);
 	x->c.limits.max_blocked = 8;
 	x->c.enforce.max_actions_per_minute = 1000;
-	assert_int_equal(engine_init(&x->e, &x->c, MODE_ENFORCE, &x->out, &x->enf), 0);
+	assert_int_equal(engine_init(&x->e, &x->c, MODE_ENFORCE, &x->out, &x->enf, NULL), 0);
 	x->e.archive = arch;
 	for (unsigned i = 0; i < 8; i++) {
 		snprintf(src, sizeof(src), "10.1.1.%u", i + 1);

@@ -95,7 +95,8 @@ static int setup(void **state)
 	assert_non_null(f);
 	output_init(&x->d.out, f, OUTPUT_JSON, false);
 	x->d.c = &x->c;
-	assert_int_equal(engine_init(&x->d.eng, &x->c, MODE_ENFORCE, &x->d.out, &x->d.enf), 0);
+	assert_int_equal(engine_init(&x->d.eng, &x->c, MODE_ENFORCE, &x->d.out, &x->d.enf, NULL),
+			 0);
 	*state = x;
 	return 0;
 }

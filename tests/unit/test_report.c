@@ -144,7 +144,7 @@ static int setup(void **state)
 		print_message("diag: %s:%d: %s\n", d.d[i].file, d.d[i].line, d.d[i].msg);
 	assert_int_equal(r, 0);
 	output_init(&f->out, NULL, OUTPUT_TEXT, false);
-	assert_int_equal(engine_init(&f->e, &f->c, MODE_OFFLINE, &f->out, NULL), 0);
+	assert_int_equal(engine_init(&f->e, &f->c, MODE_OFFLINE, &f->out, NULL, NULL), 0);
 	assert_true(conf_rule_find(&f->c, "smb-propagation") >= 0);
 	assert_true(conf_rule_find(&f->c, "vertical-scan") >= 0);
 	f->smb = (unsigned)conf_rule_find(&f->c, "smb-propagation");

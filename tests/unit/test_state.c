@@ -85,7 +85,7 @@ static int teardown(void **state)
 
 static void eng_init(struct engine *e, const struct conf *c, struct output *out)
 {
-	assert_int_equal(engine_init(e, c, MODE_ENFORCE, out, NULL), 0);
+	assert_int_equal(engine_init(e, c, MODE_ENFORCE, out, NULL, NULL), 0);
 }
 
 static struct qaddr A(const char *s) {

@@ -1,0 +1,68 @@
+/* Sensing: what the daemon does with every captured frame, and nothing
+ * else.  A frame is decoded, charged to the machine that sent it
+ * (identity), kept in the evidence ring, and handed to the detector; what
+ * comes out is detections and identity events, through callbacks.
+ *
+ * This is the part that parses hostile bytes at line rate, so in the live
+ * daemon it runs in the sensor process, which holds no capability (see
+ * sensor.h); offline (-r) and in the tests it runs inside the engine's
+ * process.  It decides nothing: policy, the registry and the kernel are
+ * the engine's.  What the engine tells it back (the blocks in force, the
+ * frozen machines, the kernel's neighbours, evidence files to write) goes
+ * through the functions below, called directly or by the sensor for the
+ * parent's messages.
+ *
+ * No I/O but the evidence descriptors it is given; the packet path never
+ * allocates. */
+#ifndef QD_SENSE_H
+#define QD_SENSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "decode.h"
+#include "detect.h"
+#include "evidence.h"
+#include "identity.h"
+
+struct sense_params {
+	const struct conf *c; /* borrowed; must outlive the sense */
+	bool offline;	      /* identity judges routed packets by their TTL */
+	/* The identity to use; NULL: a new one of the sense's own.  A
+	 * borrowed one keeps its own event callback (the engine's, offline). */
+	struct identity *id;
+	detect_cb on_detection;
+	ident_event_cb on_identity; /* for an identity of the sense's own */
+	void *arg;
+	/* The gateway's own MACs, for an identity of the sense's own. */
+	bool (*is_own_mac)(void *arg, const uint8_t *mac);
+	void *own_arg;
+	struct evidence *evidence; /* borrowed; NULL: no evidence ring */
+};
+
+struct sense {
+	const struct conf *c;
+	struct identity *id;
+	bool own_id;
+	struct detect *det;
+	struct evidence *evidence;
+	struct decode_stats decode;
+};
+
+/* 0 or -errno (nothing to free then). */
+int sense_init(struct sense *s, const struct sense_params *p);
+void sense_fini(struct sense *s);
+
+/* Decodes, attributes, keeps and inspects one captured frame. */
+void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
+		 usec_t ts);
+/* Runs the detector's timers (probe timeouts, windows) up to now. */
+void sense_advance(struct sense *s, usec_t now);
+/* End of an offline capture: what is still pending is judged now. */
+void sense_flush(struct sense *s);
+/* The detector's clock: the latest time seen. */
+usec_t sense_now(const struct sense *s);
+
+#endif

@@ -1,0 +1,114 @@
+/* Frame -> decode -> identity -> evidence ring -> detector. */
+#include "sense.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "siphash.h"
+
+#define TH_SYN_BIT 0x02
+#define TH_RST_BIT 0x04
+#define TH_ACK_BIT 0x10
+
+int sense_init(struct sense *s, const struct sense_params *p)
+{
+	struct siphash_key key;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->c = p->c;
+	s->evidence = p->evidence;
+	r = siphash_key_random(&key);
+	if (r < 0)
+		return r;
+	s->det = detect_new(p->c, &key, p->on_detection, p->arg);
+	if (!s->det)
+		return -errno;
+	if (p->id) {
+		s->id = p->id;
+		return 0;
+	}
+	struct ident_params ip = {
+		.c = p->c,
+		.offline = p->offline,
+		.cb = p->on_identity,
+		.cb_arg = p->arg,
+		.is_own_mac = p->is_own_mac,
+		.own_arg = p->own_arg,
+	};
+	s->id = identity_new(&ip, &key);
+	if (!s->id) {
+		r = -errno;
+		detect_free(s->det);
+		s->det = NULL;
+		return r;
+	}
+	s->own_id = true;
+	return 0;
+}
+
+void sense_fini(struct sense *s)
+{
+	detect_free(s->det);
+	s->det = NULL;
+	if (s->own_id)
+		identity_free(s->id);
+	s->id = NULL;
+}
+
+void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
+		 usec_t ts)
+{
+	struct pkt p;
+	struct attribution a;
+
+	if (decode_packet(dlt, data, caplen, wirelen, &p, &s->decode) < 0) {
+		/* Undecodable frames still move the clock. */
+		if (s->evidence)
+			evidence_packet(s->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen,
+					ts, NULL, NULL, NULL);
+		detect_advance(s->det, ts);
+		return;
+	}
+	/* Into the evidence ring before detection, so that a host's evidence
+	 * file includes the very packet that got it flagged. */
+	/* A TCP segment of a connection under way (ACK, neither SYN nor RST)
+	 * is neither a first contact nor an answer, and tells identity
+	 * nothing a host's other packets do not: the live capture filter
+	 * leaves such segments in the kernel, and offline they are skipped
+	 * here, before any lookup. */
+	if (p.proto == IPPROTO_TCP && (p.flags & PKT_F_L4) && (p.tcp_flags & TH_ACK_BIT) &&
+	    !(p.tcp_flags & (TH_SYN_BIT | TH_RST_BIT))) {
+		if (s->evidence)
+			evidence_packet(s->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen,
+					ts, &p.src, &p.dst, NULL);
+		detect_packet(s->det, &p, NULL, ts);
+		return;
+	}
+	identity_packet(s->id, &p, ts, &a);
+	if (s->evidence) {
+		struct qaddr mac;
+
+		if (p.flags & PKT_F_SMAC)
+			addr_set_mac(&mac, p.src_mac);
+		evidence_packet(s->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen, ts,
+				&p.src, &p.dst, (p.flags & PKT_F_SMAC) ? &mac : NULL);
+	}
+	detect_packet(s->det, &p, &a, ts);
+}
+
+void sense_advance(struct sense *s, usec_t now)
+{
+	detect_advance(s->det, now);
+}
+
+void sense_flush(struct sense *s)
+{
+	detect_flush(s->det);
+}
+
+usec_t sense_now(const struct sense *s)
+{
+	return detect_now(s->det);
+}

@@ -1,0 +1,661 @@
+/* The sensor process; see sensor.h. */
+#include "sensor.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evidence.h"
+#include "ipc.h"
+#include "sandbox.h"
+#include "sense.h"
+#include "sensorproto.h"
+
+#define TICK_MS	 100
+#define BURST	 512 /* packets per capture per loop turn */
+#define STATS_US USEC_PER_SEC
+/* Machines looked at each tick, round-robin, when nothing waits: the
+ * snapshots that changed since the sweep last sent them go up, so that the
+ * parent's replica learns of machines no event concerned (a router, a
+ * quiet host an operator names) within a sweep, at most max_machines /
+ * SWEEP ticks (26 s for the default 65,536), and a quiet network costs
+ * nothing. */
+#define SWEEP 256
+/* Messages waiting for room on the channel.  The channel's own buffer
+ * (the parent sizes it, sensorlink.c) takes the bursts; this is for the
+ * moment it is full.  Packets are not read while anything waits here, so
+ * under overload the kernel's capture buffer fills and drops, and that
+ * is counted and alerted as a capture drop. */
+#define OUTBOX (1 << 20) /* bytes */
+
+/* What the sensor does once in its sandbox, measured with strace -f on
+ * the live sensor through an outbreak, evidence files, a capture that
+ * fails and a parent that goes (bench/sensor-syscalls.sh; docs/BENCHMARKS.md, "Privilege separation"):
+ * libpcap's dispatch (poll on the TPACKET_V2 ring) and the packet
+ * socket's counters (getsockopt), its close on a capture failure
+ * (setsockopt, munmap, close); the channel (sendmsg, recvmsg); evidence
+ * files through the descriptors passed (write, lseek, ftruncate, fstat,
+ * fcntl, close); the timer (read); glibc's allocator (brk, mmap, munmap,
+ * mremap, madvise); signals and the way out.  ppoll and clock_gettime are
+ * what other architectures and a vDSO-less kernel use for the same. */
+static const char *const allowed[] = {
+	"poll",
+	"ppoll",
+	"read",
+	"write",
+	"writev",
+	"lseek",
+	"fstat",
+	"newfstatat",
+	"ftruncate",
+	"fcntl",
+	"close",
+	"recvmsg",
+	"sendmsg",
+	"getsockopt",
+	"setsockopt",
+	"brk",
+	"mmap",
+	"munmap",
+	"mremap",
+	"madvise",
+	"clock_gettime",
+	"rt_sigreturn",
+	"restart_syscall",
+	"exit",
+	"exit_group",
+};
+
+const char *const *sensor_syscalls(unsigned *ret_n)
+{
+	*ret_n = ARRAY_SIZE(allowed);
+	return allowed;
+}
+
+/* A message waiting in the outbox: its header, then its payload. */
+struct outhdr {
+	uint16_t type;
+	uint16_t pad;
+	uint32_t len;
+};
+struct sensor {
+	const struct sensor_params *p;
+	struct capture *caps[CONF_MAX_IFACES];
+	struct ipc ipc;
+	struct sense sense;
+	struct evidence *evidence;
+	int timerfd;
+	bool started, quit;
+	uint8_t own[SP_OWN_MACS_MAX][MAC_LEN];
+	unsigned nown;
+	/* Messages from out_head to out_tail; out_n of them. */
+	union {
+		max_align_t align;
+		uint8_t b[OUTBOX];
+	} out;
+	size_t out_head, out_tail;
+	unsigned out_n;
+	uint64_t out_full, out_lost;
+	usec_t stats_at;
+	uint32_t sweep;
+};
+
+static usec_t wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+/* ---- to the parent ---- */
+
+static size_t out_size(size_t len)
+{
+	return (sizeof(struct outhdr) + len + 7) & ~(size_t)7;
+}
+
+static int flush_out(struct sensor *s)
+{
+	while (s->out_n) {
+		struct outhdr *h = (struct outhdr *)(s->out.b + s->out_head);
+		int r = ipc_send(&s->ipc, h->type, h + 1, h->len, -1);
+
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return r;
+		s->out_head += out_size(h->len);
+		s->out_n--;
+	}
+	s->out_head = s->out_tail = 0;
+	return 0;
+}
+
+/* In order: what waits goes first.  A full outbox loses the message
+ * (counted and reported): the sensor never blocks on its parent. */
+static void send_up(struct sensor *s, uint16_t type, const void *data, size_t len)
+{
+	struct outhdr *h;
+	size_t need = out_size(len);
+
+	if (s->out_n == 0) {
+		int r = ipc_send(&s->ipc, type, data, len, -1);
+
+		if (r == 0)
+			return;
+		if (r != -EAGAIN) {
+			s->quit = true; /* the parent has gone */
+			return;
+		}
+		s->out_full++;
+	}
+	if (s->out_tail + need > OUTBOX && s->out_head) {
+		/* Room at the front: move what waits there. */
+		memmove(s->out.b, s->out.b + s->out_head, s->out_tail - s->out_head);
+		s->out_tail -= s->out_head;
+		s->out_head = 0;
+	}
+	if (s->out_tail + need > OUTBOX) {
+		s->out_lost++;
+		return;
+	}
+	h = (struct outhdr *)(s->out.b + s->out_tail);
+	h->type = type;
+	h->pad = 0;
+	h->len = (uint32_t)len;
+	if (len)
+		memcpy(h + 1, data, len);
+	s->out_tail += need;
+	s->out_n++;
+}
+
+static void send_machine(struct sensor *s, const uint8_t mac[MAC_LEN])
+{
+	struct ident_snap snap;
+
+	if (!mac_is_unicast(mac) || !identity_export(s->sense.id, mac, &snap))
+		return;
+	send_up(s, SP_MACHINE, &snap, sp_machine_len(&snap));
+}
+
+static void on_detection(void *arg, const struct detection *d)
+{
+	struct sensor *s = arg;
+	struct sp_detection m;
+
+	/* The parent decides on the machine as it is now. */
+	if (addr_is_mac(&d->host))
+		send_machine(s, d->host.b);
+	sp_detection_encode(d, &m);
+	send_up(s, SP_DETECTION, &m, sizeof(m));
+}
+
+static void on_identity(void *arg, const struct ident_event *ev)
+{
+	struct sensor *s = arg;
+	struct sp_ident m;
+	static const uint8_t zero[MAC_LEN];
+
+	if (!s->started)
+		return;
+	send_machine(s, ev->mac);
+	if (memcmp(ev->other, zero, MAC_LEN) != 0)
+		send_machine(s, ev->other);
+	sp_ident_encode(ev, &m);
+	send_up(s, SP_IDENT, &m, sizeof(m));
+}
+
+static void on_evidence_closed(void *arg, const struct qaddr *host, uint64_t file_id)
+{
+	struct sensor *s = arg;
+	struct sp_evclosed m;
+
+	memset(&m, 0, sizeof(m));
+	m.host = *host;
+	m.file_id = file_id;
+	send_up(s, SP_EVIDENCE_CLOSED, &m, sizeof(m));
+}
+
+static bool is_own_mac(void *arg, const uint8_t *mac)
+{
+	struct sensor *s = arg;
+
+	for (unsigned i = 0; i < s->nown; i++)
+		if (memcmp(s->own[i], mac, MAC_LEN) == 0)
+			return true;
+	return false;
+}
+
+static void send_stats(struct sensor *s)
+{
+	struct sp_stats m;
+
+	memset(&m, 0, sizeof(m));
+	m.decode = s->sense.decode;
+	detect_get_stats(s->sense.det, &m.detect);
+	identity_get_stats(s->sense.id, &m.ident);
+	if (s->evidence)
+		evidence_stats(s->evidence, &m.evidence);
+	m.out_full = s->out_full;
+	m.out_lost = s->out_lost;
+	m.nifaces = s->p->ncaps;
+	for (unsigned i = 0; i < s->p->ncaps; i++) {
+		m.iface[i].up = s->caps[i] != NULL;
+		if (s->caps[i])
+			(void)capture_get_stats(s->caps[i], &m.iface[i].st);
+	}
+	send_up(s, SP_STATS, &m, sizeof(m));
+}
+
+/* ---- from the parent ---- */
+
+static void apply_block(struct sensor *s, const struct sp_block *m)
+{
+	(void)detect_set_block(s->sense.det, &m->key, m->has ? &m->b : NULL, (usec_t)m->at_us);
+}
+
+static void apply_own(struct sensor *s, const struct sp_own_macs *m)
+{
+	s->nown = m->n;
+	memcpy(s->own, m->mac, (size_t)m->n * MAC_LEN);
+}
+
+/* The start-up records, from the parent's memfd: the same payloads as
+ * the messages, and the saved bindings.  0 or -EPROTO. */
+static int apply_start(struct sensor *s, int fd, uint32_t records)
+{
+	union {
+		max_align_t align;
+		uint8_t b[sizeof(struct ident_binding) + sizeof(struct sp_own_macs)];
+	} buf;
+	struct sp_record h;
+
+	for (uint32_t i = 0; i < records; i++) {
+		if (read(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) || h.len > sizeof(buf) ||
+		    read(fd, &buf, h.len) != (ssize_t)h.len)
+			return -EPROTO;
+		switch (h.type) {
+		case SP_BLOCK:
+			if (h.len != sizeof(struct sp_block) ||
+			    sp_block_check((const struct sp_block *)&buf) < 0)
+				return -EPROTO;
+			apply_block(s, (const struct sp_block *)&buf);
+			break;
+		case SP_FROZEN: {
+			const struct sp_frozen *f = (const struct sp_frozen *)&buf;
+			if (h.len != sizeof(*f) || f->frozen > 1)
+				return -EPROTO;
+			identity_set_frozen(s->sense.id, f->mac, f->frozen);
+			break;
+		}
+		case SP_OWN_MACS:
+			if (h.len != sizeof(struct sp_own_macs) ||
+			    sp_own_macs_check((const struct sp_own_macs *)&buf) < 0)
+				return -EPROTO;
+			apply_own(s, (const struct sp_own_macs *)&buf);
+			break;
+		case SP_START: {
+			struct ident_binding b;
+			if (h.len != sizeof(b))
+				return -EPROTO;
+			memcpy(&b, &buf, sizeof(b));
+			if (b.state < BIND_TENTATIVE || b.state > BIND_PINNED)
+				return -EPROTO;
+			(void)identity_restore(s->sense.id, &b);
+			break;
+		}
+		default:
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+/* One message of the parent.  0, or -EPROTO: the channel ends (the
+ * parent is trusted; a message it should not have sent is a bug, and a
+ * fresh sensor is the way out). */
+static int from_parent(struct sensor *s, const struct ipc_msg *m)
+{
+	union {
+		max_align_t align;
+		struct sp_start start;
+		struct sp_block block;
+		struct sp_key key;
+		struct sp_frozen frozen;
+		struct sp_neigh neigh;
+		struct sp_fdb fdb;
+		struct sp_own_macs own;
+		struct sp_evidence ev;
+	} u;
+	int r = 0;
+
+	memcpy(&u, m->data, m->len);
+	if (!s->started && m->type != SP_START) {
+		r = -EPROTO;
+		goto out;
+	}
+	switch (m->type) {
+	case SP_START:
+		if (s->started) {
+			r = -EPROTO;
+			break;
+		}
+		r = apply_start(s, m->fd, u.start.records);
+		if (r == 0) {
+			s->started = true;
+			send_up(s, SP_READY, NULL, 0);
+		}
+		break;
+	case SP_BLOCK:
+		r = sp_block_check(&u.block);
+		if (r == 0)
+			apply_block(s, &u.block);
+		break;
+	case SP_FORGET:
+		r = sp_key_check(&u.key);
+		if (r < 0)
+			break;
+		detect_forget(s->sense.det, &u.key.key);
+		if (s->evidence)
+			evidence_stop(s->evidence, &u.key.key);
+		break;
+	case SP_FROZEN:
+		if (u.frozen.frozen > 1) {
+			r = -EPROTO;
+			break;
+		}
+		identity_set_frozen(s->sense.id, u.frozen.mac, u.frozen.frozen);
+		break;
+	case SP_NEIGH:
+		r = sp_neigh_check(&u.neigh);
+		if (r == 0)
+			identity_neigh(s->sense.id, &u.neigh.addr, u.neigh.mac,
+				       (enum ident_neigh)u.neigh.state, (usec_t)u.neigh.ts);
+		break;
+	case SP_FDB:
+		if (u.fdb.ts < 0) {
+			r = -EPROTO;
+			break;
+		}
+		identity_fdb(s->sense.id, u.fdb.mac, u.fdb.port, (usec_t)u.fdb.ts);
+		break;
+	case SP_OWN_MACS:
+		r = sp_own_macs_check(&u.own);
+		if (r == 0)
+			apply_own(s, &u.own);
+		break;
+	case SP_EVIDENCE:
+		r = sp_key_check((const struct sp_key *)&u.ev.host);
+		if (r == 0 && s->evidence) {
+			/* Takes the descriptor, whatever comes of it. */
+			(void)evidence_start_fd(s->evidence, &u.ev.host, m->fd,
+						u.ev.max_file_bytes);
+			return 0;
+		}
+		break;
+	default:
+		r = -EPROTO;
+		break;
+	}
+out:
+	if (m->fd >= 0)
+		close(m->fd);
+	return r;
+}
+
+static int read_parent(struct sensor *s)
+{
+	struct ipc_msg m;
+
+	/* A bounded number a turn: packets wait in the kernel meanwhile. */
+	for (unsigned i = 0; i < 256; i++) {
+		int r = ipc_recv(&s->ipc, &m);
+
+		if (r == -EAGAIN)
+			return 0;
+		if (r <= 0)
+			return r == 0 ? -EPIPE : r;
+		r = from_parent(s, &m);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- packets ---- */
+
+static void on_packet(void *arg, const struct capture_packet *p)
+{
+	struct sensor *s = arg;
+
+	sense_frame(&s->sense, p->dlt, p->data, p->caplen, p->wirelen, p->ts);
+}
+
+static void capture_failed(struct sensor *s, unsigned i, int error, const char *text)
+{
+	struct sp_capfail m;
+
+	memset(&m, 0, sizeof(m));
+	m.iface = i;
+	m.error = error < 0 ? error : -EIO;
+	snprintf(m.text, sizeof(m.text), "%s", text);
+	send_up(s, SP_CAPFAIL, &m, sizeof(m));
+	capture_close(s->caps[i]);
+	s->caps[i] = NULL;
+}
+
+static void on_tick(struct sensor *s)
+{
+	uint64_t n;
+	usec_t now = wall_us();
+
+	while (read(s->timerfd, &n, sizeof(n)) > 0)
+		;
+	if (!s->started)
+		return;
+	sense_advance(&s->sense, now);
+	if (s->evidence)
+		evidence_flush(s->evidence);
+	for (unsigned i = 0; i < SWEEP && !s->out_n; i++) {
+		static struct ident_snap snap;
+		uint8_t mac[MAC_LEN];
+
+		if (!identity_machine_next(s->sense.id, &s->sweep, mac))
+			break;
+		if (identity_export_changed(s->sense.id, mac, &snap))
+			send_up(s, SP_MACHINE, &snap, sp_machine_len(&snap));
+	}
+	if (now >= s->stats_at) {
+		send_stats(s);
+		s->stats_at = now + STATS_US;
+	}
+}
+
+static int loop(struct sensor *s)
+{
+	struct pollfd fds[CONF_MAX_IFACES + 2];
+	int capidx[CONF_MAX_IFACES];
+
+	while (!s->quit) {
+		unsigned n = 0;
+		int ipc_i, tim_i;
+
+		/* Packets only once started, and while nothing waits to go
+		 * up (see OUTBOX). */
+		for (unsigned i = 0; i < s->p->ncaps; i++) {
+			capidx[i] = -1;
+			if (!s->caps[i] || !s->started || s->out_n)
+				continue;
+			capidx[i] = (int)n;
+			fds[n++] = (struct pollfd){.fd = capture_fd(s->caps[i]), .events = POLLIN};
+		}
+		ipc_i = (int)n;
+		fds[n++] = (struct pollfd){.fd = s->ipc.fd,
+					   .events = (short)(POLLIN | (s->out_n ? POLLOUT : 0))};
+		tim_i = (int)n;
+		fds[n++] = (struct pollfd){.fd = s->timerfd, .events = POLLIN};
+		if (poll(fds, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		for (unsigned i = 0; i < s->p->ncaps; i++) {
+			char err[512];
+			int r;
+
+			if (capidx[i] < 0 ||
+			    !(fds[capidx[i]].revents & (POLLIN | POLLERR | POLLHUP)))
+				continue;
+			r = capture_dispatch(s->caps[i], BURST, on_packet, s, err, sizeof(err));
+			if (r < 0)
+				capture_failed(s, i, r, err);
+		}
+		if (fds[ipc_i].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (read_parent(s) < 0)
+				return 0; /* the parent has gone, or said nonsense */
+		}
+		if (s->out_n && flush_out(s) < 0)
+			return 0;
+		if (fds[tim_i].revents & POLLIN)
+			on_tick(s);
+	}
+	return 0;
+}
+
+/* ---- setting up ---- */
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Every descriptor but the captures', the channel and stderr goes: the
+ * parent's netlink sockets, control socket, state lock and files are
+ * none of the sensor's business. */
+static void close_others(const struct sensor *s)
+{
+	int keep[CONF_MAX_IFACES + 2];
+	unsigned n = 0;
+	int from = 3;
+
+	for (unsigned i = 0; i < s->p->ncaps; i++)
+		if (s->caps[i])
+			keep[n++] = capture_fd(s->caps[i]);
+	keep[n++] = s->ipc.fd;
+	qsort(keep, n, sizeof(keep[0]), cmp_int);
+	for (unsigned i = 0; i < n; i++) {
+		if (keep[i] > from)
+			syscall(SYS_close_range, (unsigned)from, (unsigned)keep[i] - 1, 0u);
+		if (keep[i] + 1 > from)
+			from = keep[i] + 1;
+	}
+	syscall(SYS_close_range, (unsigned)from, ~0u, 0u);
+}
+
+int sensor_main(const struct sensor_params *p)
+{
+	static struct sensor s; /* large (the outbox); the child has one */
+	struct itimerspec its = {
+		.it_interval = {.tv_nsec = TICK_MS * 1000000L},
+		.it_value = {.tv_nsec = TICK_MS * 1000000L},
+	};
+	const char *const *extra;
+	const char *list[ARRAY_SIZE(allowed) + 64];
+	unsigned nlist = 0, nextra;
+	sigset_t none;
+	char err[512];
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	s.p = p;
+	s.timerfd = -1;
+	/* The parent's blocked signals and its death: ours too. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGTERM, SIG_DFL);
+	/* A terminal's ^C and hangup go to the whole process group: the
+	 * parent handles them (and ends the sensor); the sensor's own
+	 * death by them would be alerted as one. */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	ipc_init(&s.ipc, p->fd, sp_sensor_types, sp_sensor_ntypes);
+	/* The parent's descriptors go first, before anything slow: its
+	 * state-directory lock and instance socket must not outlive it in
+	 * us, or a daemon started right after its death (systemd's restart,
+	 * an operator) would find them held. */
+	close_others(&s);
+	/* Its death ends us; it may have died before the prctl(). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != p->parent)
+		return 0;
+	/* The captures, with the CAP_NET_RAW inherited; one that cannot be
+	 * opened is the parent's to retry (with a new sensor). */
+	for (unsigned i = 0; i < p->ncaps; i++) {
+		r = capture_open_live(p->ifnames[i], &p->copts, &s.caps[i], err, sizeof(err));
+		if (r < 0) {
+			s.caps[i] = NULL;
+			capture_failed(&s, i, r, err);
+		}
+	}
+	close_others(&s);
+	s.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s.timerfd < 0 || timerfd_settime(s.timerfd, 0, &its, NULL) < 0) {
+		fprintf(stderr, "quarantined sensor: timer: %s\n", strerror(errno));
+		return 1;
+	}
+	if (p->ring_packets) {
+		struct evidence_params ep = {
+			.dir = NULL, /* files come as descriptors */
+			.max_bytes = UINT64_MAX,
+			.ring_packets = p->ring_packets,
+			.snaplen = p->snaplen,
+			.follow = p->follow,
+			.closed = on_evidence_closed,
+			.closed_arg = &s,
+		};
+		r = evidence_new(&ep, &s.evidence);
+		if (r < 0) {
+			fprintf(stderr, "quarantined sensor: evidence ring: %s\n", strerror(-r));
+			s.evidence = NULL;
+		}
+	}
+	struct sense_params sp = {
+		.c = p->c,
+		.on_detection = on_detection,
+		.on_identity = on_identity,
+		.arg = &s,
+		.is_own_mac = is_own_mac,
+		.own_arg = &s,
+		.evidence = s.evidence,
+	};
+	r = sense_init(&s.sense, &sp);
+	if (r < 0) {
+		fprintf(stderr, "quarantined sensor: detection tables: %s\n", strerror(-r));
+		return 1;
+	}
+	/* Nothing hostile has been read yet. */
+	for (unsigned i = 0; i < ARRAY_SIZE(allowed); i++)
+		list[nlist++] = allowed[i];
+	extra = sandbox_sanitizer_extra(&nextra);
+	for (unsigned i = 0; i < nextra && nlist < ARRAY_SIZE(list); i++)
+		list[nlist++] = extra[i];
+	r = sandbox_enter(list, nlist, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "quarantined sensor: sandbox: %s\n", err);
+		return 1;
+	}
+	r = loop(&s);
+	/* The parent is gone or the channel broke: nothing to save. */
+	return r;
+}
