@@ -82,7 +82,7 @@ static void daemon_setup(struct daemon *d, bool reloads)
 	d->mode = MODE_ENFORCE;
 	output_init(&d->out, devnull, OUTPUT_JSON, false);
 	enforce_init(&d->enf, &be);
-	FUZZ_CHECK(engine_init(&d->eng, d->c, MODE_ENFORCE, &d->out, &d->enf) == 0);
+	FUZZ_CHECK(engine_init(&d->eng, d->c, MODE_ENFORCE, &d->out, &d->enf, NULL) == 0);
 	snprintf(d->state_dir, sizeof(d->state_dir), "%s", save_dir);
 	FUZZ_CHECK(state_load(&d->eng, seed_dir, NULL, NULL, err, sizeof(err)) == 0);
 	FUZZ_CHECK(filter_build(d->c, d->filter, sizeof(d->filter)) > 0);
@@ -143,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = state_save(&d.eng, save_dir, err, sizeof(err));
 	if (r == 0) {
 		output_init(&out, NULL, OUTPUT_JSON, false);
-		FUZZ_CHECK(engine_init(&again, d.c, MODE_ALERT, &out, NULL) == 0);
+		FUZZ_CHECK(engine_init(&again, d.c, MODE_ALERT, &out, NULL, NULL) == 0);
 		r = state_load(&again, save_dir, NULL, NULL, err, sizeof(err));
 		if (r != 0)
 			fprintf(stderr, "the state the commands left does not load: %s\n", err);

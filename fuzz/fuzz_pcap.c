@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct capture_packet pkt;
 	struct output out;
 	struct engine eng;
-	const struct decode_stats *ds = &eng.st.decode;
+	const struct decode_stats *ds = &eng.local.decode;
 	char err[512] = "";
 	uint64_t n = 0, counted;
 	size_t written = 0;
@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	output_init(&out, devnull, OUTPUT_JSON, false);
-	FUZZ_CHECK(engine_init(&eng, &conf, MODE_OFFLINE, &out, NULL) == 0);
+	FUZZ_CHECK(engine_init(&eng, &conf, MODE_OFFLINE, &out, NULL, NULL) == 0);
 	while ((r = capture_next(cap, &pkt, err, sizeof(err))) == 1) {
 		FUZZ_CHECK(pkt.dlt == capture_datalink(cap));
 		engine_frame(&eng, pkt.dlt, pkt.data, pkt.caplen, pkt.wirelen, pkt.ts);

@@ -91,7 +91,7 @@ static uint8_t *fix_crc(const uint8_t *data, size_t size)
 static void engine_new(struct engine *e, struct output *out)
 {
 	output_init(out, NULL, OUTPUT_JSON, false);
-	FUZZ_CHECK(engine_init(e, &conf, MODE_ALERT, out, NULL) == 0);
+	FUZZ_CHECK(engine_init(e, &conf, MODE_ALERT, out, NULL, NULL) == 0);
 }
 
 static void check_empty(const struct engine *e)
