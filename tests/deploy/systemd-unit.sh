@@ -15,6 +15,10 @@
 #   - the daemon runs as quarantined, in group quarantine too, with
 #     CapEff/CapPrm 0x3000 and nothing in CapInh/CapAmb, NoNewPrivs and
 #     a seccomp filter;
+#   - its sensor (its child, which reads the packets) runs, as the same
+#     user, with no capability at all, NoNewPrivs, and one seccomp filter
+#     more than the daemon: the unit lets it load its own (seccomp(2) is
+#     not in @system-service);
 #   - /run/quarantined/control.sock is quarantined:quarantine 0660: an
 #     operator in group quarantine uses it, another user is refused;
 #   - quarantinectl quarantine puts a host in iso4; a worm scan (WORM) is
@@ -310,6 +314,31 @@ qd_check "CapAmb empty: $(status_of CapAmb)" test "$(status_of CapAmb)" = 000000
 qd_check "CapBnd 0000000000003000: $(status_of CapBnd)" test "$(status_of CapBnd)" = 0000000000003000
 qd_check "NoNewPrivs: $(status_of NoNewPrivs)" test "$(status_of NoNewPrivs)" = 1
 qd_check "a seccomp filter (Seccomp: $(status_of Seccomp))" test "$(status_of Seccomp)" = 2
+
+# The sensor: the main process's child, which drops everything and loads
+# its own filter on top of the unit's (quarantined(8), PROCESS MODEL).
+SPID=""
+sensor_up() {
+	SPID=$(ps -o pid= --ppid "$MPID" | tr -d ' ' | head -n 1)
+	[ -n "$SPID" ] && [ -r "/proc/$SPID/status" ]
+}
+sstatus_of() {
+	awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$SPID/status"
+}
+if qd_wait 10 "the sensor" sensor_up; then
+	qd_check "the sensor runs (pid $SPID here), a child of the main process" true
+	qd_check "the sensor's uid is $QUID: $(sstatus_of Uid)" \
+		test "$(sstatus_of Uid)" = "$QUID $QUID $QUID $QUID"
+	for k in CapEff CapPrm CapInh CapAmb; do
+		qd_check "the sensor's $k is empty: $(sstatus_of $k)" \
+			test "$(sstatus_of $k)" = 0000000000000000
+	done
+	qd_check "the sensor's NoNewPrivs: $(sstatus_of NoNewPrivs)" test "$(sstatus_of NoNewPrivs)" = 1
+	qd_check "the sensor has one seccomp filter more than the daemon (Seccomp_filters $(sstatus_of Seccomp_filters), the daemon's $(status_of Seccomp_filters))" \
+		test "$(sstatus_of Seccomp_filters)" = "$(($(status_of Seccomp_filters) + 1))"
+else
+	qd_check "the sensor runs, a child of the main process" false
+fi
 
 sock=/run/quarantined/control.sock
 qd_check "$sock is quarantined:quarantine 0660 ($(in_sd stat -c '%U:%G %a' $sock))" \

@@ -75,6 +75,9 @@ fi
 
 # What the rating rests on, checked by name: losing one of these in an
 # edit could be made up for by another and go unnoticed in the figure.
+# And seccomp, which the rating does not see: without it the sensor
+# cannot load its filter and the daemon does not start (systemd-unit.sh
+# shows it under systemd, where it can run).
 # has KEY WORD...: some KEY= line of the unit holds every WORD.
 has() {
 	key=$1
@@ -87,7 +90,8 @@ has() {
 for want in 'Type notify' 'User quarantined' 'NoNewPrivileges yes' \
 	'CapabilityBoundingSet CAP_NET_ADMIN CAP_NET_RAW' \
 	'AmbientCapabilities CAP_NET_ADMIN CAP_NET_RAW' 'ProtectSystem strict' \
-	'Before network-pre.target' 'Wants network-pre.target'; do
+	'Before network-pre.target' 'Wants network-pre.target' \
+	'SystemCallFilter seccomp'; do
 	# shellcheck disable=SC2086 # KEY WORD... on purpose
 	if has $want; then
 		echo "ok:   $want"
