@@ -33,7 +33,8 @@
 #                 262144, a 2 MiB ring); the counts it prints at the end.
 #   tcpdump -s160 -B32768   the same with the daemon's snaplen and ring.
 #
-# CPU is the capturing process's user + system time over the run, in % of
+# CPU is the capturing processes' user + system time over the run (for
+# quarantined, its sensor and its parent together, and each apart), in % of
 # one core (/proc/PID/stat), so 100 % is a whole core; the softirq work of
 # delivering the frames is not in it.  Run it on an otherwise idle
 # machine: the sender, the kernel and the capture share the cores.
@@ -146,6 +147,11 @@ flood() {
 }
 
 ROWS=""
+# pct TICKS NS: CPU ticks over NS nanoseconds, in % of one core.
+pct() {
+	awk -v c="$1" -v hz="$HZ" -v t="$2" 'BEGIN { printf "%.0f", 100 * c / hz / (t / 1e9) }'
+}
+
 row() {
 	ROWS="$ROWS$(printf '%-26s %9s %9s %9s %9s %7s %6s' "$@")
 "
@@ -154,7 +160,7 @@ row() {
 # ---- quarantined --------------------------------------------------------------
 
 run_daemon() {
-	local pid t0 c0 t1 c1 r0 d0 r1 d1 sent pps
+	local pid spid t0 c0 t1 c1 s0 s1 r0 d0 r1 d1 sent pps
 	rm -rf "$TMP/state" "$TMP/control.sock"
 	mkdir -p "$TMP/state"
 	in_g nft delete table inet quarantined 2>/dev/null
@@ -169,11 +175,16 @@ run_daemon() {
 	fi
 	read -r r0 d0 < <("$CTL" -S "$TMP/control.sock" --json status | python3 -c \
 		'import json,sys; i=json.load(sys.stdin)["interfaces"][0]; print(i["received"], i["dropped"])')
+	# The sensor (the daemon's child) reads the packets; the parent
+	# takes its reports.  Both are counted, and shown apart.
+	spid=$(pgrep -P $pid | head -1)
 	t0=$(date +%s%N)
 	c0=$(cpu_ticks $pid)
+	s0=$(cpu_ticks "$spid")
 	read -r sent pps < <(flood)
-	sleep 1.5 # the daemon reads its capture statistics every second
+	sleep 1.5 # the sensor reports its capture statistics every second
 	c1=$(cpu_ticks $pid)
+	s1=$(cpu_ticks "$spid")
 	t1=$(date +%s%N)
 	read -r r1 d1 < <("$CTL" -S "$TMP/control.sock" --json status | python3 -c \
 		'import json,sys; i=json.load(sys.stdin)["interfaces"][0]; print(i["received"], i["dropped"])')
@@ -182,7 +193,9 @@ run_daemon() {
 	in_g nft delete table inet quarantined 2>/dev/null
 	row quarantined "$pps" "$sent" $((r1 - r0)) $((d1 - d0)) \
 		"$(awk -v d=$((d1 - d0)) -v r=$((r1 - r0)) 'BEGIN { printf "%.2f", r + d ? 100 * d / (r + d) : 0 }')" \
-		"$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", 100 * c / hz / (t / 1e9) }')"
+		"$(pct $((c1 - c0 + s1 - s0)) $((t1 - t0)))"
+	row "  of which the sensor" "" "" "" "" "" "$(pct $((s1 - s0)) $((t1 - t0)))"
+	row "  and the parent" "" "" "" "" "" "$(pct $((c1 - c0)) $((t1 - t0)))"
 }
 
 # ---- tcpdump ---------------------------------------------------------------------
@@ -210,7 +223,7 @@ run_tcpdump() {
 	drop=$(awk '/packets dropped by kernel/ { print $1 }' "$TMP/tcpdump.err")
 	row "$label" "$pps" "$sent" "$got" "$drop" \
 		"$(awk -v d="$drop" -v r="$got" 'BEGIN { printf "%.2f", r + d ? 100 * d / (r + d) : 0 }')" \
-		"$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", 100 * c / hz / (t / 1e9) }')"
+		"$(pct $((c1 - c0)) $((t1 - t0)))"
 }
 
 echo "flood-live: $RATE forged SYNs/s for $SECS s (--src-mac $SRC_MAC) on a veth, $(nproc) CPUs, $(uname -r)"
@@ -224,4 +237,5 @@ printf '%-26s %9s %9s %9s %9s %7s %6s\n' capture "rate/s" sent received dropped 
 printf '%s' "$ROWS"
 echo
 echo "rate/s: what flood achieved; received/dropped: the capture's own counts"
-echo "(pcap_stats: ps_recv, ps_drop); CPU: the capturing process, % of one core."
+echo "(the packet socket's counters); CPU: the capturing processes (quarantined:"
+echo "its sensor and its parent), % of one core."
