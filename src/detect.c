@@ -75,7 +75,16 @@ enum outcome {
  * otherwise bunch a browser's few failures after all its successes.  Each
  * host keeps a ring of its outstanding walk probes; a probe sent while
  * TRW_RING are outstanding does not join the walk (a scanner's first
- * TRW_RING probes are evidence enough). */
+ * TRW_RING probes are evidence enough).
+ *
+ * The walk in send order stops at the first probe still waiting for its
+ * answer; a scanner's first probe into dark space would then hold it for
+ * scan.timeout while the resets of its later probes pile up.  So after
+ * each outcome the known outcomes beyond that point are walked too, in
+ * send order, skipping the ones still waiting (trw_ahead): four failed
+ * first contacts flag a host at once, whatever waits before them, while a
+ * late timeout still counts where it was sent, before the successes that
+ * followed it. */
 #define TRW_RING     16
 #define RING_EMPTY   0
 #define RING_PENDING 1
@@ -801,40 +810,102 @@ static void trw_reset(struct dhost *h)
 	h->trw_worm = 0;
 }
 
-static void trw_step(struct detect *d, struct dhost *h, const struct dprobe *pr, uint8_t step,
-		     usec_t sent_us, usec_t ts)
+/* A walk's position: the host's own (trw_step), or a copy walked ahead
+ * over outcomes known out of order (trw_ahead). */
+struct walk {
+	double llr;
+	uint32_t fail, succ;
+	uint8_t worm;
+	usec_t first_us;
+};
+
+/* Takes one step; returns true when the walk crossed the alarm threshold
+ * (and was reported if its severity is new).  Either threshold starts a
+ * fresh walk: after a benign verdict, so that old successes never buy
+ * credit against a later infection. */
+static bool walk_step(struct detect *d, struct dhost *h, struct walk *w, const struct dprobe *pr,
+		      uint8_t step, usec_t sent_us, usec_t ts)
 {
-	if (h->trw_fail + h->trw_succ == 0)
-		h->trw_first_us = sent_us;
+	if (w->fail + w->succ == 0)
+		w->first_us = sent_us;
 	if ((step & 7) == RING_FAILURE) {
-		h->llr += d->trw.step_fail;
-		h->trw_fail++;
+		w->llr += d->trw.step_fail;
+		w->fail++;
 		if (step & RING_WORM)
-			h->trw_worm = 1;
+			w->worm = 1;
 	} else {
-		h->llr += d->trw.step_success;
-		h->trw_succ++;
+		w->llr += d->trw.step_success;
+		w->succ++;
 	}
-	if (h->llr >= d->trw.eta1) {
-		enum severity sev =
-			h->trw_worm ? d->c->scan.severity : d->c->scan.other_ports_severity;
+	if (w->llr >= d->trw.eta1) {
+		enum severity sev = w->worm ? d->c->scan.severity : d->c->scan.other_ports_severity;
 		if (sev > h->trw_reported) {
 			struct detection det;
 
 			memset(&det, 0, sizeof(det));
 			h->trw_reported = (uint8_t)sev;
 			det.kind = EVIDENCE_TRW;
-			det.failures = h->trw_fail;
-			det.successes = h->trw_succ;
-			det.llr = h->llr;
-			det.first_probe_us = h->trw_first_us;
+			det.failures = w->fail;
+			det.successes = w->succ;
+			det.llr = w->llr;
+			det.first_probe_us = w->first_us;
 			fire(d, h, DETECT_RULE_TRW, sev, pr, ts, &det);
 		}
-		trw_reset(h);
-	} else if (h->llr <= d->trw.eta0) {
-		/* Declared benign: start a fresh walk, so that old successes
-		 * never buy credit against a later infection. */
-		trw_reset(h);
+		memset(w, 0, sizeof(*w));
+		return true;
+	}
+	if (w->llr <= d->trw.eta0)
+		memset(w, 0, sizeof(*w));
+	return false;
+}
+
+static void walk_get(const struct dhost *h, struct walk *w)
+{
+	w->llr = h->llr;
+	w->fail = h->trw_fail;
+	w->succ = h->trw_succ;
+	w->worm = h->trw_worm;
+	w->first_us = h->trw_first_us;
+}
+
+static void trw_step(struct detect *d, struct dhost *h, const struct dprobe *pr, uint8_t step,
+		     usec_t sent_us, usec_t ts)
+{
+	struct walk w;
+
+	walk_get(h, &w);
+	walk_step(d, h, &w, pr, step, sent_us, ts);
+	h->llr = w.llr;
+	h->trw_fail = w.fail;
+	h->trw_succ = w.succ;
+	h->trw_worm = w.worm;
+	h->trw_first_us = w.first_us;
+}
+
+/* Rebuilds a ring slot's send time from its low 32 bits of milliseconds. */
+static usec_t ring_sent_us(const struct dhost *h, unsigned slot, usec_t ts)
+{
+	return ts - (usec_t)(uint32_t)((uint32_t)(ts / 1000) - h->trw_ring_ms[slot]) * 1000;
+}
+
+/* Walks a copy of the host's walk over the outcomes known beyond the
+ * first probe still waiting, in send order, skipping the waiting ones.
+ * The host's own walk is left as it is: it takes these steps for real
+ * once the answers before them are in, and its alarm is then not
+ * reported again (trw_reported). */
+static void trw_ahead(struct detect *d, struct dhost *h, const struct dprobe *pr, usec_t ts)
+{
+	struct walk w;
+
+	walk_get(h, &w);
+	for (uint16_t seq = h->trw_applied; seq != h->trw_seq; seq++) {
+		unsigned i = seq % TRW_RING;
+		uint8_t step = h->trw_ring[i];
+
+		if (step == RING_PENDING || step == RING_NEUTRAL)
+			continue;
+		if (walk_step(d, h, &w, pr, step, ring_sent_us(h, i, ts), ts))
+			return;
 	}
 }
 
@@ -873,17 +944,16 @@ static void trw_record(struct detect *d, struct dhost *h, const struct dprobe *p
 	while (h->trw_applied != h->trw_seq) {
 		unsigned i = h->trw_applied % TRW_RING;
 		uint8_t step = h->trw_ring[i];
-		/* Rebuild the send time from its low 32 bits of milliseconds. */
-		usec_t sent_us =
-			ts - (usec_t)(uint32_t)((uint32_t)(ts / 1000) - h->trw_ring_ms[i]) * 1000;
 
 		if (step == RING_PENDING)
 			break;
 		h->trw_ring[i] = RING_EMPTY;
 		h->trw_applied++;
 		if (step != RING_NEUTRAL)
-			trw_step(d, h, pr, step, sent_us, ts);
+			trw_step(d, h, pr, step, ring_sent_us(h, i, ts), ts);
 	}
+	if (h->trw_applied != h->trw_seq && v != RING_NEUTRAL)
+		trw_ahead(d, h, pr, ts);
 }
 
 /* A probe's outcome is known (at time ts). */

@@ -248,6 +248,12 @@ def check_truth(rep, name, truth, events, nb_nets):
             if early:
                 problems.append("detect at %s before the first probe at %s"
                                 % (early[0]["ts"], e["not_before"]))
+        if "not_after" in e:
+            na = parse_ts(e["not_after"])
+            first = min(parse_ts(d["ts"]) for d in ds)
+            if first > na:
+                problems.append("first %s detect at %s, due by %s"
+                                % (rule, min(d["ts"] for d in ds), e["not_after"]))
         if "ports" in e:
             for d in ds:
                 if set(d.get("ports") or []) != set(e["ports"]):

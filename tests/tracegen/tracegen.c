@@ -1673,8 +1673,9 @@ struct t_expect {
 	char host[INET6_ADDRSTRLEN];
 	const char *rule;
 	const char *action;
-	bool has_nb;
+	bool has_nb, has_na;
 	int64_t not_before;
+	int64_t not_after; /* the first detect comes by then */
 	uint16_t ports[8];
 	unsigned nports;
 	const char *fk[MAXF]; /* fields every detect of host+rule must carry */
@@ -1735,6 +1736,12 @@ static void expect_not_before(struct t_expect *e, int64_t ts)
 {
 	e->has_nb = true;
 	e->not_before = ts;
+}
+
+static void expect_not_after(struct t_expect *e, int64_t ts)
+{
+	e->has_na = true;
+	e->not_after = ts;
 }
 
 static void expect_ports(struct t_expect *e, unsigned n, const uint16_t *ports)
@@ -1891,6 +1898,8 @@ static void truth_write(FILE *f, const char *name, const char *desc, const struc
 		json_str(f, e->action);
 		if (e->has_nb)
 			fprintf(f, ", \"not_before\": \"%s\"", fmt_ts(e->not_before, buf));
+		if (e->has_na)
+			fprintf(f, ", \"not_after\": \"%s\"", fmt_ts(e->not_after, buf));
 		if (e->nports) {
 			fputs(", \"ports\": [", f);
 			for (unsigned j = 0; j < e->nports; j++)
@@ -2923,6 +2932,64 @@ static void sc_trw_low(struct trace *t, struct truth *tr)
 	tr->exclusive = true;
 }
 
+/* A sweep of 10.2.x.y:6379 (no rule's port) at about 100 probes/s whose
+ * first probe goes into dark space; after it, two addresses in five are
+ * dark, the others refuse.  Send times jitter and the resets come back
+ * with each server's own delay, so they arrive out of send order.  The
+ * walk must flag it by its fourth reset, not wait for the dark probes'
+ * timeouts. */
+static void sc_trw_dark_first(struct trace *t, struct truth *tr)
+{
+	struct host *h = Hs(t, "10.1.0.103", ST_LINUX);
+	struct addr d[60];
+	int64_t fourth = 0;
+	unsigned refused = 0;
+	struct t_expect *e;
+
+	bg_office(t, tr, 0, SEC(6), BG2, ARRAY_SIZE(BG2));
+	pick_addrs(t, d, 60, POOL_SRV, 1, NULL, 0);
+	for (unsigned i = 0; i < 60; i++) {
+		int64_t ts = SEC(2) + i * MS(10) + (int64_t)rng_range(&t->rng, 0, MS(4));
+		bool dark = i == 0 || rng_pct(&t->rng, 40);
+		int64_t end = tcp_attempt(t, ts, h, 0, host(t, d[i]), 6379,
+					  dark ? OC_SILENT : OC_RST, NULL, 0, dark ? 1 : 0);
+
+		if (!dark && ++refused == 4)
+			fourth = end;
+	}
+	e = expect(tr, h, "scan-trw", "watch");
+	expect_not_before(e, SEC(2));
+	/* Reordered resets: the fourth in send order may not be the
+	 * fourth to arrive, but by then four have. */
+	expect_not_after(e, fourth + MS(1));
+	max_action(tr, h, "watch");
+	tr->exclusive = true;
+}
+
+/* A client of 40 servers on 443, one in four of them dead: the dead ones
+ * time out 3 s after the successes sent after them are known.  Never
+ * four failures in a row in send order: no alert. */
+static void sc_trw_dead_servers(struct trace *t, struct truth *tr)
+{
+	static const char pattern[] = "SSDSSSDDSSSSDSSDSSSSDSDSSSDDSSSSSDSSSDSS";
+	struct host *h = Hs(t, "10.1.0.104", ST_WIN);
+	struct addr d[sizeof(pattern) - 1];
+
+	bg_office(t, tr, 0, SEC(12), BG2, ARRAY_SIZE(BG2));
+	pick_addrs(t, d, ARRAY_SIZE(d), POOL_PUB, 2, NULL, 0);
+	for (unsigned i = 0; i < ARRAY_SIZE(d); i++) {
+		int64_t ts = SEC(1) + i * MS(120) + (int64_t)rng_range(&t->rng, 0, MS(30));
+
+		if (pattern[i] == 'D')
+			tcp_attempt(t, ts, h, 0, host(t, d[i]), 443, OC_SILENT, NULL, 0, 2);
+		else
+			tcp_attempt(t, ts, h, 0, host(t, d[i]), 443, OC_OPEN, HTTPS,
+				    ARRAY_SIZE(HTTPS), 0);
+	}
+	no_alert(tr, h);
+	tr->exclusive = true;
+}
+
 static void sc_one_way_scan(struct trace *t, struct truth *tr)
 {
 	struct host *ms = Hs(t, "10.1.0.98", ST_LINUX);
@@ -3771,6 +3838,13 @@ static const struct scenario SCENARIOS[] = {
 	{"trw-low", LK_ETH, 0, 0, sc_trw_low,
 	 "10.1.0.97 makes 8 first contacts on random high ports, all refused: TRW, low "
 	 "severity."},
+	{"trw-dark-first", LK_ETH, 0, 0, sc_trw_dark_first,
+	 "10.1.0.103 sweeps 10.2.x.y:6379 at ~100/s; its first probe and two in five of the rest "
+	 "go into dark space, the others are refused (jitter, resets out of order): TRW flags it "
+	 "by its fourth reset, not at the first timeout; watch."},
+	{"trw-dead-servers", LK_ETH, 0, 0, sc_trw_dead_servers,
+	 "10.1.0.104 opens HTTPS to 40 servers, one in four dead: their timeouts come 3 s after "
+	 "the later successes; no alert."},
 	{"one-way-scan", LK_ETH, 0, 0, sc_one_way_scan,
 	 "masscan-like one-direction SYNs from 10.1.0.98 (source port 61000, no options, window "
 	 "1024) to 100 ports of 203.0.113.50, no replies; the file ends 1 s after the last "

@@ -490,6 +490,78 @@ static void test_trw_level_rises(void **state)
 	assert_int_equal(x->f[x->n - 1].sev, SEV_MEDIUM);
 }
 
+/* A scanner's first probe goes into dark space (never answered); the
+ * resets of its later probes flag it at once, not at the dark probe's
+ * timeout.  Same when dark and closed addresses alternate. */
+static void test_trw_answers_as_they_come(void **state)
+{
+	struct fix *x = *state;
+	const struct fired *f;
+
+	fix_start(x);
+	tcp(x, T0, "10.1.0.9", 40000, "10.2.0.1", 6379, SYN);
+	for (unsigned i = 1; i <= 15; i++) {
+		char dst[32];
+		usec_t t = T0 + i * 10 * MS;
+
+		snprintf(dst, sizeof(dst), "10.2.0.%u", i + 1);
+		tcp(x, t, "10.1.0.9", (uint16_t)(40000 + i), dst, 6379, SYN);
+		tcp(x, t + MS, dst, 6379, "10.1.0.9", (uint16_t)(40000 + i), RST | ACK);
+		if (i == 3)
+			assert_int_equal(fired_count(x, "10.1.0.9", DETECT_TRW_NAME), 0);
+		if (i == 4) {
+			f = fired_get(x, "10.1.0.9", DETECT_TRW_NAME);
+			assert_non_null(f);
+			assert_int_equal(f->failures, 4);
+			assert_int_equal(f->successes, 0);
+			assert_int_equal(f->first, T0 + 10 * MS);
+			assert_int_equal(f->sev, SEV_LOW); /* 6379: no rule's port */
+		}
+	}
+	/* The dark probe's timeout and the walk catching up: no new report. */
+	detect_advance(x->d, T0 + 10 * SEC);
+	assert_int_equal(fired_count(x, "10.1.0.9", DETECT_TRW_NAME), 1);
+
+	/* Dark and closed addresses in turn, on a worm's port. */
+	for (unsigned i = 0; i < 8; i++) {
+		char dst[32];
+		usec_t t = T0 + 20 * SEC + i * 10 * MS;
+
+		snprintf(dst, sizeof(dst), "10.3.0.%u", i + 1);
+		tcp(x, t, "10.1.0.10", (uint16_t)(40000 + i), dst, 445, SYN);
+		if (i % 2)
+			tcp(x, t + MS, dst, 445, "10.1.0.10", (uint16_t)(40000 + i), RST | ACK);
+	}
+	f = fired_get(x, "10.1.0.10", DETECT_TRW_NAME);
+	assert_non_null(f);
+	assert_int_equal(f->failures, 4);
+	assert_int_equal(f->sev, SEV_MEDIUM);
+	assert_true(f->ts < T0 + 21 * SEC); /* not at the first timeout */
+}
+
+/* A browser whose few dead servers time out long after the successes
+ * sent after them: each timeout counts where it was sent, between
+ * successes, so the walk never sees four failures in a row. */
+static void test_trw_late_timeouts_keep_quiet(void **state)
+{
+	struct fix *x = *state;
+	static const char pattern[] = "SSSSSSDSSDSSDSSDSSSSSS";
+
+	fix_start(x);
+	for (unsigned i = 0; pattern[i]; i++) {
+		char dst[32];
+		usec_t t = T0 + i * 20 * MS;
+
+		snprintf(dst, sizeof(dst), "203.0.113.%u", i + 1);
+		tcp(x, t, "10.1.0.31", (uint16_t)(30000 + i), dst, 443, SYN);
+		if (pattern[i] == 'S')
+			tcp(x, t + MS, dst, 443, "10.1.0.31", (uint16_t)(30000 + i), SYN | ACK);
+	}
+	detect_advance(x->d, T0 + 10 * SEC);
+	detect_flush(x->d);
+	assert_int_equal(fired_count(x, "10.1.0.31", DETECT_TRW_NAME), 0);
+}
+
 /* --- vertical scans and outcomes --- */
 
 static void test_vertical_rst(void **state)
@@ -1153,6 +1225,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trw_timeouts_and_p2p_low, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trw_successes_keep_quiet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trw_level_rises, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trw_answers_as_they_come, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trw_late_timeouts_keep_quiet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vertical_rst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vertical_stealth_probes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vertical_udp_icmp_unreachable, setup,
