@@ -173,6 +173,12 @@ struct conf {
 		unsigned window_s; /* same rule within this joins the open incident */
 	} incident;
 
+	/* After a release: the host is watched more closely for a while. */
+	struct {
+		uint64_t period_s; /* 0: no surveillance; default 7 days */
+		double factor;	   /* rule thresholds times this, rounded up; (0, 1], 0.5 */
+	} surveillance;
+
 	struct inventory inventory;
 
 	struct {

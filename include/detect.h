@@ -171,6 +171,15 @@ struct detect_block {
 int detect_set_block(struct detect *d, const struct qaddr *key, const struct detect_block *b,
 		     usec_t at_us);
 
+/* Surveillance after a release (surveillance in quarantined.conf(5)):
+ * until until_us, a rule fires for key (a MAC or an address, keyed as
+ * blocks are) at its threshold times surveillance.factor, rounded up,
+ * so that a badly cleaned machine is caught on its first probes.  The
+ * Threshold Random Walk keeps its threshold: it already fires at four
+ * failures.  Kept in the table of blocks; 0 or a past time ends it; 0,
+ * or -ENOSPC when the table is full. */
+int detect_set_surveil(struct detect *d, const struct qaddr *key, usec_t until_us);
+
 /* The detector's clock: the latest time seen. */
 usec_t detect_now(const struct detect *d);
 void detect_get_stats(const struct detect *d, struct detect_stats *ret);

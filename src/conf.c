@@ -1342,6 +1342,33 @@ static void parse_incident(struct ctx *x, const config_setting_t *g)
 	}
 }
 
+static void parse_surveillance(struct ctx *x, const config_setting_t *g)
+{
+	struct conf *c = x->c;
+
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		char p[PATHBUF];
+		double f;
+
+		keypath(p, "surveillance", s);
+		if (strcmp(k, "period") == 0) {
+			get_duration(x, s, p, 0, QD_TTL_MAX_S, &c->surveillance.period_s);
+		} else if (strcmp(k, "factor") == 0) {
+			if (get_number(x, s, p, &f) < 0)
+				continue;
+			if (!(f > 0 && f <= 1))
+				err(x, s, "'%s' must be greater than 0 and at most 1 (not %g)", p,
+				    f);
+			else
+				c->surveillance.factor = f;
+		} else {
+			unknown_key(x, s, "surveillance");
+		}
+	}
+}
+
 /* Inventory */
 
 /* The entry read so far that names mac, or NULL. */
@@ -1549,12 +1576,19 @@ static void parse_root(struct ctx *x, const config_setting_t *root)
 		void (*parse)(struct ctx *x, const config_setting_t *s);
 		bool list; /* a list of groups rather than a group */
 	} sections[] = {
-		{"capture", parse_capture, false},   {"networks", parse_networks, false},
-		{"identity", parse_identity, false}, {"enforce", parse_enforce, false},
-		{"policy", parse_policy, false},     {"rules", parse_rules, true},
-		{"scan", parse_scan, false},	     {"limits", parse_limits, false},
-		{"incident", parse_incident, false}, {"inventory", parse_inventory, true},
-		{"control", parse_control, false},   {"state", parse_state, false},
+		{"capture", parse_capture, false},
+		{"networks", parse_networks, false},
+		{"identity", parse_identity, false},
+		{"enforce", parse_enforce, false},
+		{"policy", parse_policy, false},
+		{"rules", parse_rules, true},
+		{"scan", parse_scan, false},
+		{"limits", parse_limits, false},
+		{"incident", parse_incident, false},
+		{"inventory", parse_inventory, true},
+		{"surveillance", parse_surveillance, false},
+		{"control", parse_control, false},
+		{"state", parse_state, false},
 		{"log", parse_log, false},
 	};
 
@@ -1676,6 +1710,8 @@ int conf_init_default(struct conf *c)
 	snprintf(c->state.dir, sizeof(c->state.dir), "/var/lib/quarantined");
 	c->state.evidence_max_mb = 512;
 	c->state.release_cleaned = true;
+	c->surveillance.period_s = 7 * 86400;
+	c->surveillance.factor = 0.5;
 	c->log.facility = LOG_DAEMON;
 	c->log.events_file[0] = '\0';
 	return 0;

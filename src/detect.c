@@ -185,6 +185,7 @@ struct dblock {
 	struct bkey k;
 	struct detect_block b;
 	usec_t since_us, until_us; /* in force over [since_us, until_us) */
+	usec_t surveil_until_us;   /* under surveillance before this (detect_set_surveil()) */
 };
 
 enum rule_kind {
@@ -219,7 +220,8 @@ struct detect {
 	struct trw_params trw;
 	unsigned nrules;
 	struct rinfo ri[CONF_MAX_RULES];
-	uint8_t order[2][CONF_MAX_RULES]; /* rule indexes by enum when */
+	unsigned surveil_min[CONF_MAX_RULES]; /* thresholds under surveillance */
+	uint8_t order[2][CONF_MAX_RULES];     /* rule indexes by enum when */
 	unsigned norder[2];
 	uint8_t forge[CONF_MAX_RULES]; /* forgery rules */
 	unsigned nforge;
@@ -538,7 +540,7 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 			return 0;
 		/* No probe the detector has yet to see can fall inside the
 		 * block any more: its clock never goes back. */
-		if (at_us <= d->now || at_us <= e->since_us) {
+		if ((at_us <= d->now || at_us <= e->since_us) && e->surveil_until_us <= d->now) {
 			table_remove(&d->blocks, e);
 			return 0;
 		}
@@ -576,6 +578,62 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 	}
 	table_list_touch(&d->blocks, L_INFORCE, e);
 	return 0;
+}
+
+int detect_set_surveil(struct detect *d, const struct qaddr *key, usec_t until_us)
+{
+	struct dblock *e = block_find(d, key);
+	struct bkey k;
+
+	if (!e) {
+		struct dblock *old = table_list_head(&d->blocks, L_LIFTED);
+
+		if (until_us <= d->now)
+			return 0;
+		if (table_full(&d->blocks) && old)
+			table_remove(&d->blocks, old);
+		memset(&k, 0, sizeof(k));
+		k.addr = *key;
+		e = table_insert(&d->blocks, &k);
+		if (!e) {
+			d->st.blocks_full++;
+			return -ENOSPC;
+		}
+		/* No block: in force over an empty span. */
+		e->since_us = e->until_us = 0;
+		table_list_touch(&d->blocks, L_LIFTED, e);
+	}
+	e->surveil_until_us = until_us;
+	return 0;
+}
+
+/* Whether the host (or the source address it sent from) is under
+ * surveillance at ts. */
+static bool surveilled(const struct detect *d, const struct dhost *h, const struct qaddr *src,
+		       usec_t ts)
+{
+	const struct dblock *e;
+
+	if (d->blocks.used == 0)
+		return false;
+	e = block_find(d, &h->k.addr);
+	if (e && ts < e->surveil_until_us)
+		return true;
+	if (!src || addr_eq(src, &h->k.addr))
+		return false;
+	e = block_find(d, src);
+	return e && ts < e->surveil_until_us;
+}
+
+/* Whether count n reaches rule's threshold for this host: under
+ * surveillance, the threshold times surveillance.factor, rounded up.  The
+ * lookup is made only for a count between the two. */
+static bool reached(const struct detect *d, const struct dhost *h, const struct qaddr *src,
+		    const struct rule *rule, unsigned n, usec_t ts)
+{
+	if (n >= rule->threshold)
+		return true;
+	return n >= d->surveil_min[rule - d->c->rules] && surveilled(d, h, src, ts);
 }
 
 /* The block of key in force now (the time of the packet being handled). */
@@ -793,7 +851,7 @@ static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const s
 			continue;
 		}
 		n = swin_add(w, ts, ri->width_us, pr->first_us);
-		if (n < rule->threshold || (h->fired & (1u << r)))
+		if (!reached(d, h, &pr->k.src, rule, n, ts) || (h->fired & (1u << r)))
 			continue;
 		h->fired |= 1u << r;
 		fill_detection(rule, (enum rule_kind)ri->kind, pr, &det);
@@ -1265,7 +1323,10 @@ void detect_advance(struct detect *d, usec_t now)
 		probe_free(d, pr);
 	while ((pe = table_list_head(&d->peers, L_LRU)) && pe->last_us + d->idle_us <= d->now)
 		peer_free(d, pe);
-	while ((bl = table_list_head(&d->blocks, L_LIFTED)) && bl->until_us <= d->now)
+	/* A lifted block under surveillance stays, and with it (until the
+	 * table is full) the ones lifted after it. */
+	while ((bl = table_list_head(&d->blocks, L_LIFTED)) && bl->until_us <= d->now &&
+	       bl->surveil_until_us <= d->now)
 		table_remove(&d->blocks, bl);
 }
 
@@ -1332,7 +1393,7 @@ static void on_forged(struct detect *d, const struct qaddr *id, const struct pkt
 		if (rule->exempt_roles & h->roles)
 			continue;
 		n = swin_add(w, d->now, ri->width_us, d->now);
-		if (n < rule->threshold || (h->fired & (1u << r)))
+		if (!reached(d, h, NULL, rule, n, d->now) || (h->fired & (1u << r)))
 			continue;
 		h->fired |= 1u << r;
 		memset(&det, 0, sizeof(det));
@@ -1457,6 +1518,11 @@ static void setup_rules(struct detect *d, const struct conf *c)
 	memset(d->worm_tcp, 0, sizeof(d->worm_tcp));
 	memset(d->worm_udp, 0, sizeof(d->worm_udp));
 	d->nhctr = d->nvctr = 0;
+	for (unsigned i = 0; i < c->nrules; i++) {
+		double low = ceil(c->rules[i].threshold * c->surveillance.factor - 1e-9);
+
+		d->surveil_min[i] = low < 1 ? 1 : (unsigned)low;
+	}
 	for (unsigned i = 0; i < c->nrules; i++) {
 		const struct rule *rule = &c->rules[i];
 		struct rinfo *ri = &d->ri[i];

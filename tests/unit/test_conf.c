@@ -332,6 +332,8 @@ static void check_default_scalars(const struct conf *c)
 	assert_int_equal(c->limits.max_machines, 65536);
 	assert_int_equal(c->limits.max_bindings, 131072);
 	assert_int_equal(c->incident.window_s, 600);
+	assert_int_equal(c->surveillance.period_s, 7 * 86400);
+	assert_true(c->surveillance.factor == 0.5);
 
 	assert_int_equal(c->identity.max_addresses, 32);
 	assert_int_equal(c->identity.trust_after_s, 600);
@@ -442,7 +444,8 @@ static const char full_conf[] =
 	");\n"
 	"control: { socket = \"/tmp/qd.sock\"; group = \"wheel\"; };\n"
 	"state: { dir = \"/tmp/qd-state\"; evidence_max_mb = 0; };\n"
-	"log: { facility = \"local3\"; events_file = \"/tmp/qd-events.json\"; };\n";
+	"log: { facility = \"local3\"; events_file = \"/tmp/qd-events.json\"; };\n"
+	"surveillance: { period = \"2d\"; factor = 0.25; };\n";
 
 static void test_load_full(void **state)
 {
@@ -506,6 +509,8 @@ static void test_load_full(void **state)
 	assert_int_equal(c.limits.max_probes, 4096);
 	assert_int_equal(c.limits.max_peers, 8192);
 	assert_int_equal(c.incident.window_s, 1800);
+	assert_int_equal(c.surveillance.period_s, 2 * 86400);
+	assert_true(c.surveillance.factor == 0.25);
 
 	assert_int_equal(c.inventory.n, 3);
 	a = A("10.1.0.77");
@@ -938,6 +943,15 @@ static void test_ranges(void **state)
 		   "'enforce.table' is too long (at most 31 characters)");
 	expect_one("incident: { window = 86401; };\n", 1,
 		   "'incident.window' must be between 1 and 86400");
+	expect_one("surveillance: { factor = 0; };\n", 1,
+		   "'surveillance.factor' must be greater than 0 and at most 1 (not 0)");
+	expect_one("surveillance: { factor = 1.5; };\n", 1,
+		   "'surveillance.factor' must be greater than 0 and at most 1 (not 1.5)");
+	expect_one("surveillance: { factor = \"half\"; };\n", 1,
+		   "'surveillance.factor' must be a number");
+	expect_one("surveillance: { period = \"400d\"; };\n", 1,
+		   "'surveillance.period' must be between 0 and 31536000 seconds");
+	expect_one("surveillance: { periode = 5; };\n", 1, "surveillance");
 	expect_one("state: { evidence_max_mb = 1048577; };\n", 1,
 		   "'state.evidence_max_mb' must be between");
 

@@ -562,6 +562,43 @@ static void test_trw_late_timeouts_keep_quiet(void **state)
 	assert_int_equal(fired_count(x, "10.1.0.31", DETECT_TRW_NAME), 0);
 }
 
+/* A host under surveillance (after a release) is flagged at half a
+ * rule's threshold (surveillance.factor 0.5, rounded up); another host,
+ * or the same after its surveillance, at the whole threshold. */
+static void test_surveillance_lowers_thresholds(void **state)
+{
+	struct fix *x = *state;
+	struct qaddr a = A("10.1.0.5");
+	char dst[32];
+
+	fix_start(x);
+	tcp(x, T0, "10.1.0.200", 40000, "10.1.0.201", 80, SYN); /* the clock */
+	assert_int_equal(detect_set_surveil(x->d, &a, T0 + 60 * SEC), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + SEC + i * MS, "10.1.0.5", (uint16_t)(40000 + i), dst, 445, SYN);
+		tcp(x, T0 + SEC + i * MS, "10.1.0.6", (uint16_t)(40000 + i), dst, 445, SYN);
+		if (i == 3)
+			assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 0);
+	}
+	const struct fired *f = fired_get(x, "10.1.0.5", "smb-propagation");
+	assert_non_null(f);
+	assert_int_equal(f->count, 5);
+	assert_int_equal(fired_count(x, "10.1.0.6", "smb-propagation"), 0);
+
+	/* Surveillance over: the whole threshold again. */
+	detect_forget(x->d, &a);
+	for (unsigned i = 0; i < 9; i++) {
+		dst_name(dst, sizeof(dst), 20 + i);
+		tcp(x, T0 + 120 * SEC + i * MS, "10.1.0.5", (uint16_t)(41000 + i), dst, 445, SYN);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 1);
+	dst_name(dst, sizeof(dst), 29);
+	tcp(x, T0 + 120 * SEC + 9 * MS, "10.1.0.5", 41009, dst, 445, SYN);
+	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 2);
+	assert_int_equal(x->f[x->n - 1].count, 10);
+}
+
 /* --- vertical scans and outcomes --- */
 
 static void test_vertical_rst(void **state)
@@ -1227,6 +1264,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trw_level_rises, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trw_answers_as_they_come, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trw_late_timeouts_keep_quiet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_surveillance_lowers_thresholds, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_vertical_rst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vertical_stealth_probes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vertical_udp_icmp_unreachable, setup,
