@@ -49,6 +49,8 @@ struct engine_sensor {
 	/* host was released: its next detection starts afresh
 	 * (detect_forget()), and its evidence file ends. */
 	void (*forget)(void *arg, const struct qaddr *host);
+	/* key is under surveillance until until_us (detect_set_surveil()). */
+	void (*set_surveil)(void *arg, const struct qaddr *key, usec_t until_us);
 	/* A machine blocked or released (identity_set_frozen()). */
 	void (*set_frozen)(void *arg, const uint8_t mac[MAC_LEN], bool frozen);
 	/* Starts the evidence file of host (a MAC or an address) flagged at

@@ -120,8 +120,11 @@ struct hostrec {
 	uint8_t recurrences; /* times it was released and flagged again */
 	uint8_t last_level;  /* level in force when it was last released */
 	uint64_t last_ttl_s; /* TTL it had then */
-	char evidence[96];   /* evidence file name (under state.dir/evidence), "" none */
-	struct hist *hist;   /* heap, grown on demand up to HOST_MAX_HIST */
+	/* Surveillance after its last release (surveillance.period): its
+	 * rules fire at lower thresholds before this; 0 none. */
+	usec_t surveil_until_us;
+	char evidence[96]; /* evidence file name (under state.dir/evidence), "" none */
+	struct hist *hist; /* heap, grown on demand up to HOST_MAX_HIST */
 	uint16_t nhist, hist_cap;
 };
 

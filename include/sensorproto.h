@@ -46,6 +46,7 @@ enum sp_type {
 	SP_FDB,	     /* struct sp_fdb: a bridge FDB entry */
 	SP_OWN_MACS, /* struct sp_own_macs: the gateway's own MACs, all of them */
 	SP_EVIDENCE, /* struct sp_evidence + the file's descriptor */
+	SP_SURVEIL,  /* struct sp_surveil */
 };
 
 /* The largest payload: a machine's snapshot, which goes as its header and
@@ -134,6 +135,12 @@ struct sp_block {
 	int64_t at_us;
 };
 
+struct sp_surveil {
+	struct qaddr key;
+	uint8_t pad[7];
+	int64_t until_us;
+};
+
 struct sp_frozen {
 	uint8_t mac[MAC_LEN];
 	uint8_t frozen;
@@ -168,7 +175,7 @@ struct sp_evidence {
 };
 
 /* A start-up record in the SP_START memfd: a header and one of the
- * parent->sensor payloads (SP_BLOCK, SP_FROZEN, SP_OWN_MACS) or a binding
+ * parent->sensor payloads (SP_BLOCK, SP_SURVEIL, SP_FROZEN, SP_OWN_MACS) or a binding
  * (SP_START itself as the type: struct ident_binding). */
 struct sp_record {
 	uint16_t type;
@@ -212,6 +219,7 @@ int sp_machine_check(const struct ident_snap *s, size_t len);
 /* Sensor side: the parent's messages checked (the parent is trusted, but
  * a bug must not become memory corruption).  0 or -EPROTO. */
 int sp_block_check(const struct sp_block *m);
+int sp_surveil_check(const struct sp_surveil *m);
 int sp_key_check(const struct sp_key *m);
 int sp_neigh_check(const struct sp_neigh *m);
 int sp_own_macs_check(const struct sp_own_macs *m);

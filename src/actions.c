@@ -33,6 +33,20 @@ static void forget(struct engine *e, struct hostrec *rec)
 	e->sensor.forget(e->sensor.arg, &rec->id);
 }
 
+/* A host released from a block is watched more closely for
+ * surveillance.period (detect_set_surveil()).  Not one that policy
+ * releases because it may never be blocked: it cannot be contained
+ * anyway. */
+static void surveil(struct engine *e, struct hostrec *rec, enum level was, usec_t now)
+{
+	uint64_t period = e->c->surveillance.period_s;
+
+	if (was <= LEVEL_WATCH || period == 0 || engine_never_reason(e, rec))
+		return;
+	rec->surveil_until_us = now + period * USEC_PER_SEC;
+	e->sensor.set_surveil(e->sensor.arg, &rec->id, rec->surveil_until_us);
+}
+
 /* A machine's block freezes its addresses in identity (they neither move
  * nor become trusted by age while it is blocked); a release thaws them and
  * lets its record follow identity again. */
@@ -85,6 +99,8 @@ void act_tell_detector(struct engine *e, const struct hostrec *rec, usec_t now)
 		}
 	}
 	e->sensor.set_block(e->sensor.arg, &rec->id, &b, now);
+	if (rec->surveil_until_us > now)
+		e->sensor.set_surveil(e->sensor.arg, &rec->id, rec->surveil_until_us);
 	if (!hostrec_is_machine(rec))
 		return;
 	for (unsigned i = 0; i < rec->naddrs; i++)
@@ -192,6 +208,7 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 			if (old[i] > LEVEL_WATCH)
 				rec->last_level = old[i];
 			forget(e, rec);
+			surveil(e, rec, old[i], now);
 		} else if (old[i] != c->effective || c->reset_ttl || c->by_uid >= 0) {
 			rec->expires_us = c->ttl_s ? now + c->ttl_s * USEC_PER_SEC : 0;
 			if (c->ttl_s)

@@ -374,7 +374,13 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 				       level_name((enum level)r->hits[i].level),
 				       r->hits[i].incident, ts_str(r->hits[i].first_us, t));
 		}
-		ctl_out_printf(o, "],\"recurrences\":%u,\"evidence\":", r->recurrences);
+		ctl_out_printf(o, "],\"recurrences\":%u", r->recurrences);
+		/* Surveillance after its last release: until when (in the
+		 * past once it has ended), or null. */
+		ctl_out_printf(o, ",\"surveillance_until\":%s%s%s", r->surveil_until_us ? "\"" : "",
+			       r->surveil_until_us ? ts_str(r->surveil_until_us, t) : "null",
+			       r->surveil_until_us ? "\"" : "");
+		ctl_out_printf(o, ",\"evidence\":");
 		json_str(o, r->evidence);
 		ctl_out_printf(o, ",\"history\":[");
 		for (unsigned i = 0; i < r->nhist; i++) {
@@ -784,6 +790,11 @@ static int cmd_show(struct cmdctx *x)
 	}
 	if (r->recurrences)
 		ctl_out_printf(x->out, "recurrences: %u\n", r->recurrences);
+	if (r->surveil_until_us > daemon_wall_us())
+		ctl_out_printf(x->out, "surveillance: until %s (rule thresholds x%g)\n",
+			       ts_str(r->surveil_until_us, t), d->c->surveillance.factor);
+	else if (r->surveil_until_us)
+		ctl_out_printf(x->out, "surveillance: ended %s\n", ts_str(r->surveil_until_us, t));
 	if (r->evidence[0])
 		ctl_out_printf(x->out, "evidence:    %s/evidence/%s\n", d->state_dir, r->evidence);
 	for (unsigned i = 0; i < r->nhits; i++)

@@ -246,8 +246,12 @@ static bool evidence_removable(void *arg, const char *name)
 	if (evidence_name_host(name, &a) < 0)
 		return false;
 	r = addr_is_mac(&a) ? hostdb_find(&d->eng.hosts, &a) : hostdb_find_addr(&d->eng.hosts, &a);
-	return !r || r->state == HOST_RELEASED || r->state == HOST_CLEANED ||
-	       strcmp(r->evidence, name) != 0;
+	if (!r || strcmp(r->evidence, name) != 0)
+		return true;
+	/* A host's latest file stays while it is suspect, or under
+	 * surveillance after its release. */
+	return (r->state == HOST_RELEASED || r->state == HOST_CLEANED) &&
+	       r->surveil_until_us <= daemon_wall_us();
 }
 
 static void evidence_setup(struct daemon *d)

@@ -746,6 +746,13 @@ static void local_set_block(void *arg, const struct qaddr *key, const struct det
 	(void)detect_set_block(e->det, key, b, at_us);
 }
 
+static void local_set_surveil(void *arg, const struct qaddr *key, usec_t until_us)
+{
+	struct engine *e = arg;
+
+	(void)detect_set_surveil(e->det, key, until_us);
+}
+
 static void local_forget(void *arg, const struct qaddr *host)
 {
 	struct engine *e = arg;
@@ -832,6 +839,7 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 	e->det = e->local.det;
 	e->sensor = (struct engine_sensor){
 		.set_block = local_set_block,
+		.set_surveil = local_set_surveil,
 		.forget = local_forget,
 		.set_frozen = local_set_frozen,
 		.evidence_start = local_evidence_start,

@@ -291,6 +291,13 @@ static int apply_start(struct sensor *s, int fd, uint32_t records)
 				return -EPROTO;
 			apply_block(s, (const struct sp_block *)&buf);
 			break;
+		case SP_SURVEIL: {
+			const struct sp_surveil *m = (const struct sp_surveil *)&buf;
+			if (h.len != sizeof(*m) || sp_surveil_check(m) < 0)
+				return -EPROTO;
+			(void)detect_set_surveil(s->sense.det, &m->key, (usec_t)m->until_us);
+			break;
+		}
 		case SP_FROZEN: {
 			const struct sp_frozen *f = (const struct sp_frozen *)&buf;
 			if (h.len != sizeof(*f) || f->frozen > 1)
@@ -330,6 +337,7 @@ static int from_parent(struct sensor *s, const struct ipc_msg *m)
 		max_align_t align;
 		struct sp_start start;
 		struct sp_block block;
+		struct sp_surveil surveil;
 		struct sp_key key;
 		struct sp_frozen frozen;
 		struct sp_neigh neigh;
@@ -360,6 +368,12 @@ static int from_parent(struct sensor *s, const struct ipc_msg *m)
 		r = sp_block_check(&u.block);
 		if (r == 0)
 			apply_block(s, &u.block);
+		break;
+	case SP_SURVEIL:
+		r = sp_surveil_check(&u.surveil);
+		if (r == 0)
+			(void)detect_set_surveil(s->sense.det, &u.surveil.key,
+						 (usec_t)u.surveil.until_us);
 		break;
 	case SP_FORGET:
 		r = sp_key_check(&u.key);

@@ -103,6 +103,16 @@ static void op_set_block(void *arg, const struct qaddr *key, const struct detect
 	send_down(arg, SP_BLOCK, &m, sizeof(m));
 }
 
+static void op_set_surveil(void *arg, const struct qaddr *key, usec_t until_us)
+{
+	struct sp_surveil m;
+
+	memset(&m, 0, sizeof(m));
+	m.key = *key;
+	m.until_us = (int64_t)until_us;
+	send_down(arg, SP_SURVEIL, &m, sizeof(m));
+}
+
 static void op_forget(void *arg, const struct qaddr *host)
 {
 	struct sensorlink *l = arg;
@@ -198,6 +208,7 @@ void sensorlink_init(struct sensorlink *l, const struct sensorlink_params *p)
 	l->iface_wait_us = IFACE_CHECK_US;
 	l->ops = (struct engine_sensor){
 		.set_block = op_set_block,
+		.set_surveil = op_set_surveil,
 		.forget = op_forget,
 		.set_frozen = op_set_frozen,
 		.evidence_start = op_evidence_start,
@@ -214,8 +225,8 @@ static int rec_binding(void *arg, const struct ident_binding *b)
 }
 
 /* Everything a new sensor must know, as records in a memfd: the gateway's
- * MACs, the trusted bindings, the frozen machines and the blocks in
- * force.  -errno. */
+ * MACs, the trusted bindings, the frozen machines, the blocks in force and
+ * the hosts under surveillance.  -errno. */
 static int write_start(struct sensorlink *l, usec_t now)
 {
 	struct engine *e = l->p.eng;

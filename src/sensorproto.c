@@ -29,6 +29,7 @@ const struct ipc_type sp_sensor_types[] = {
 	FIXED(SP_FORGET, struct sp_key, false),	       FIXED(SP_FROZEN, struct sp_frozen, false),
 	FIXED(SP_NEIGH, struct sp_neigh, false),       FIXED(SP_FDB, struct sp_fdb, false),
 	FIXED(SP_OWN_MACS, struct sp_own_macs, false), FIXED(SP_EVIDENCE, struct sp_evidence, true),
+	FIXED(SP_SURVEIL, struct sp_surveil, false),
 };
 const unsigned sp_sensor_ntypes = ARRAY_SIZE(sp_sensor_types);
 
@@ -257,6 +258,11 @@ int sp_block_check(const struct sp_block *m)
 	if (!addr_valid(&m->key, true, false) || m->has > 1 || m->at_us < 0)
 		return -EPROTO;
 	return m->b.nports <= DETECT_BLOCK_PORTS ? 0 : -EPROTO;
+}
+
+int sp_surveil_check(const struct sp_surveil *m)
+{
+	return addr_valid(&m->key, true, false) && m->until_us >= 0 ? 0 : -EPROTO;
 }
 
 int sp_key_check(const struct sp_key *m)

@@ -335,6 +335,8 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 	w_kv_u64(w, "recurrences", r->recurrences);
 	w_kv_level(w, "last_level", r->last_level);
 	w_kv_u64(w, "last_ttl_s", r->last_ttl_s);
+	if (r->surveil_until_us)
+		w_kv_u64(w, "surveil_until_us", r->surveil_until_us);
 	w_key(w, "want");
 	for (unsigned i = 0; i < r->nwant && i < HOST_MAX_PORTS; i++) {
 		const char *pn = proto_name(r->want[i].proto);
@@ -1160,6 +1162,18 @@ static int host_fields(struct loader *l, struct rec *r, struct hostrec *h)
 	if (strchr(h->evidence, '/') || strcmp(h->evidence, ".") == 0 ||
 	    strcmp(h->evidence, "..") == 0)
 		return bad(l, "bad evidence=%s (a file name)", shown(h->evidence, b));
+	/* Surveillance ends at most the longest period after the release
+	 * (changed_us); absent in files written before it existed. */
+	if (get(r, "surveil_until_us") &&
+	    ((k = f_u64(l, r, "surveil_until_us", UINT64_MAX, &h->surveil_until_us)) < 0))
+		return k;
+	if (h->surveil_until_us > h->changed_us &&
+	    h->surveil_until_us - h->changed_us > QD_TTL_MAX_S * USEC_PER_SEC)
+		return bad(l,
+			   "bad surveil_until_us=%llu (at most %llu s after changed_us=%llu, the "
+			   "longest period)",
+			   (unsigned long long)h->surveil_until_us,
+			   (unsigned long long)QD_TTL_MAX_S, (unsigned long long)h->changed_us);
 	if ((v = get(r, "merged")) && strcmp(v, "1") != 0)
 		return bad(l, "bad merged=%s (1 when present)", shown(v, b));
 	return 0;

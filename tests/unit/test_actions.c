@@ -135,10 +135,10 @@ host(struct fix *x, const char *a)
 	return hostdb_find(&x->e.hosts, &q);
 }
 
-/* An SMB worm: SYNs to 10 new destinations on 445. */
-static void worm(struct fix *x, const char *src, usec_t t)
+/* An SMB worm: SYNs to n new destinations on 445. */
+static void worm_n(struct fix *x, const char *src, usec_t t, unsigned n)
 {
-	for (unsigned i = 0; i < 10; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		struct pkt p;
 		char dst[32];
 
@@ -155,6 +155,11 @@ static void worm(struct fix *x, const char *src, usec_t t)
 		detect_packet(x->e.det, &p, NULL, t + i);
 	}
 	engine_commit(&x->e);
+}
+
+static void worm(struct fix *x, const char *src, usec_t t)
+{
+	worm_n(x, src, t, 10);
 }
 
 static unsigned count_events(struct fix *x, const char *needle)
@@ -215,6 +220,30 @@ static void test_ttl_expiry_then_recurrence(void **state)
 
 /* Recurrence doubles the TTL, and the doubling saturates at the maximum:
  * 200 days, then 365 (not 400), then 365 again. */
+/* Released (here at the end of its TTL), a host is under surveillance
+ * for surveillance.period: its next SMB sweep is flagged at 5
+ * destinations.  A host never blocked is not. */
+static void test_release_starts_surveillance(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+
+	worm(x, "10.1.0.7", T0);
+	r = host(x, "10.1.0.7");
+	assert_int_equal(r->level, LEVEL_ISOLATE);
+	assert_true(r->surveil_until_us == 0);
+	x->k.n = 0;
+	engine_tick(&x->e, T0 + 61 * SEC);
+	assert_int_equal(r->state, HOST_RELEASED);
+	assert_true(r->surveil_until_us == T0 + 61 * SEC + 7 * 86400 * SEC);
+	worm_n(x, "10.1.0.7", T0 + 100 * SEC, 5);
+	assert_int_equal(r->state, HOST_ISOLATED);
+	assert_int_equal(r->recurrences, 1);
+	/* Another host: 5 destinations are below the threshold. */
+	worm_n(x, "10.1.0.8", T0 + 100 * SEC, 5);
+	assert_null(host(x, "10.1.0.8"));
+}
+
 static void test_recurrence_ttl_saturates(void **state)
 {
 	struct fix *x = *state;
@@ -957,6 +986,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_detect_isolates_with_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ttl_expiry_then_recurrence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_starts_surveillance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recurrence_ttl_saturates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_holds_ttl_to_max, setup, teardown),
 		cmocka_unit_test(test_ttl_left),

@@ -262,6 +262,7 @@ static void fill_rich(struct engine *e)
 			r->recurrences = (uint8_t)(s * 30);
 			r->last_level = (uint8_t)(s % 4);
 			r->last_ttl_s = s * 600ULL;
+			r->surveil_until_us = s % 2 ? T0 + 30 + s + 86400 * USEC_PER_SEC : 0;
 			snprintf(r->evidence, sizeof(r->evidence), "%s-20260101T00000%uZ.pcap",
 				 fam ? v6[s] : v4[s], s);
 			snprintf(r->reason, sizeof(r->reason), "%s #%u", SPECIAL, s);
@@ -315,6 +316,7 @@ static void fill_rich(struct engine *e)
 	r->last_ttl_s = QD_TTL_MAX_S;
 	r->changed_us = T0;
 	r->expires_us = T0 + QD_TTL_MAX_S * USEC_PER_SEC;
+	r->surveil_until_us = T0 + QD_TTL_MAX_S * USEC_PER_SEC;
 	r->recurrences = UINT8_MAX;
 	/* A full reason cut by snprintf in the middle of a UTF-8 sequence. */
 	for (size_t i = 0; i + 1 < sizeof(r->reason); i++)
@@ -418,6 +420,7 @@ static void same_host(const struct hostrec *a, const struct hostrec *b)
 	assert_int_equal(a->recurrences, b->recurrences);
 	assert_int_equal(a->last_level, b->last_level);
 	assert_true(a->last_ttl_s == b->last_ttl_s);
+	assert_true(a->surveil_until_us == b->surveil_until_us);
 	assert_string_equal(a->evidence, b->evidence);
 	assert_int_equal(a->nhist, b->nhist);
 	assert_int_equal(a->hist_cap, b->hist_cap);
@@ -1135,6 +1138,10 @@ static void test_bad_records(void **state)
 		{"expires_us=5", "expires_us=31536000000005",
 		 ":3: bad expires_us=31536000000005 (at most 31536000 s after changed_us=4"},
 		{"expires_us=5", "expires_us=18446744073709551615", ":3: bad expires_us="},
+		{"expires_us=5", "expires_us=5 surveil_until_us=31536000000005",
+		 ":3: bad surveil_until_us=31536000000005 (at most 31536000 s after "
+		 "changed_us=4"},
+		{"expires_us=5", "expires_us=5 surveil_until_us=-1", ":3: bad surveil_until_us=-1"},
 		{"evidence=", "evidence=..", ":3: bad evidence=.."},
 		{"evidence=", "evidence=../state", ":3: bad evidence=../state"},
 		{"evidence=", "evidence=/etc/passwd", ":3: bad evidence="},
