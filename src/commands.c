@@ -147,7 +147,9 @@ static struct hostrec *target_record(struct daemon *d, const struct qaddr *t, bo
 	return engine_record(e, t, create, now);
 }
 
-/* Why host may not be blocked, or NULL. */
+/* Why the host an operator names may never be blocked, or NULL: the
+ * policy's answer for an address (engine_never_reason() asks the same
+ * of a record); for a MAC, the gateway's own or a router's. */
 static const char *never_block_reason(struct daemon *d, const struct qaddr *a)
 {
 	if (addr_is_mac(a)) {
@@ -160,37 +162,14 @@ static const char *never_block_reason(struct daemon *d, const struct qaddr *a)
 			       "by address)";
 		return NULL;
 	}
-	if (!prefix_list_contains(&d->c->networks.protected_, a))
-		return "outside the protected networks";
-	if (d->nm && netmon_is_self(d->nm, a))
-		return "one of the gateway's own addresses";
-	if (policy_never_block(&d->eng.pol, a, false))
-		return "on the never-block list";
-	return NULL;
+	return policy_never_reason(&d->eng.pol, a, d->nm && netmon_is_self(d->nm, a));
 }
 
-/* Why the host of record r may not be blocked, or NULL: for a machine,
- * any address it holds (a MAC block takes them all). */
+/* Why the host of record r may not be blocked, or NULL: the engine's
+ * answer, the one every automatic decision, restore and reload gets. */
 static const char *record_never_reason(struct daemon *d, const struct hostrec *r)
 {
-	struct qaddr v[HOST_MAX_ADDRS];
-	const char *why;
-	unsigned n;
-
-	if (!hostrec_is_machine(r))
-		return never_block_reason(d, &r->addr);
-	why = never_block_reason(d, &r->id);
-	if (why)
-		return why;
-	n = engine_machine_addresses(&d->eng, r, v, ARRAY_SIZE(v));
-	for (unsigned i = 0; i < n; i++) {
-		bool is_self = d->nm && netmon_is_self(d->nm, &v[i]);
-
-		if (policy_never_listed(&d->eng.pol, &v[i], is_self))
-			return is_self ? "a machine holding one of the gateway's own addresses"
-				       : "a machine holding an address on the never-block list";
-	}
-	return NULL;
+	return engine_never_reason(&d->eng, r);
 }
 
 /* ---- rendering a host ---- */
