@@ -474,7 +474,9 @@ static int setup_timer(struct daemon *d)
 	return 0;
 }
 
-/* Keys whose change needs a restart: what was opened or sized at start. */
+/* Keys whose change needs a restart: what was opened or sized at start.
+ * (The capture buffer is not: every reload starts a new sensor, which
+ * opens its captures with the new size.) */
 static void restart_keys(const struct daemon *d, const struct conf *a, const struct conf *b,
 			 char *buf, size_t len)
 {
@@ -489,7 +491,6 @@ static void restart_keys(const struct daemon *d, const struct conf *a, const str
 	} k[] = {
 		{ifaces && !d->o->ninterfaces, "capture.interfaces"},
 		{a->capture.snaplen != b->capture.snaplen, "capture.snaplen"},
-		{a->capture.buffer_mb != b->capture.buffer_mb, "capture.buffer_mb"},
 		{a->enforce.mode != b->enforce.mode, "enforce.mode"},
 		{a->enforce.family != b->enforce.family, "enforce.family"},
 		{strcmp(a->enforce.table, b->enforce.table) != 0, "enforce.table"},

@@ -539,6 +539,8 @@ int sensorlink_restart(struct sensorlink *l, const struct conf *c, const char *f
 	sensorlink_stop(l);
 	l->p.sp.c = c;
 	l->p.sp.copts.filter = filter;
+	/* The new sensor's captures: the configured ring size. */
+	l->p.sp.copts.buffer_mb = c->capture.buffer_mb;
 	return sensorlink_start(l, 10000, err, errlen);
 }
 

@@ -7,7 +7,8 @@
 # (the blocks, the rules); a config whose never_block list now holds a
 # blocked host unblocks it in the kernel at once; a changed remediation
 # list is in the kernel's set at once; tracked hosts and blocks survive a
-# reload that changes the rules.  Needs root; exit 77 (skipped) otherwise.
+# reload that changes the rules; a new capture.buffer_mb takes effect
+# (the new sensor's packet ring has the new size).  Needs root; exit 77 (skipped) otherwise.
 set -u
 . "$(dirname "$0")/lib.sh"
 qd_init "$@"
@@ -76,5 +77,30 @@ sed -i 's|distinct_dst = 5;|distinct_dst = 6;|' "$QD_CONF"
 kill -HUP "$QD_DPID"
 qd_check "SIGHUP: reloaded (log)" qd_wait 3 "reload logged" grep -q "configuration reloaded" "$QD_TMP/daemon.log"
 qd_check "the daemon still answers" qctl status >/dev/null
+
+# ring_mib: MiB of packet rings the sensor has mapped (its captures).
+ring_mib() {
+	local pid
+	pid=$(qd_status 'd["sensor"]["pid"]')
+	python3 - "/proc/$pid/maps" <<-'EOT'
+		import sys
+		n = 0
+		for line in open(sys.argv[1]):
+		    f = line.split()
+		    if len(f) >= 6 and f[5].startswith("socket:"):
+		        lo, hi = f[0].split("-")
+		        n += int(hi, 16) - int(lo, 16)
+		print(n // 1048576)
+	EOT
+}
+
+qd_say "capture.buffer_mb: a reload applies it (a new sensor)"
+before=$(ring_mib)
+qd_check "the sensor's ring is the default 32 MiB ($before MiB)" test "$before" -ge 30 -a "$before" -le 34
+echo 'capture: { interfaces = [ "br0" ]; buffer_mb = 8; };' >>"$QD_CONF"
+sed -i '0,/^capture: { interfaces = \[ "br0" \]; };$/{//d}' "$QD_CONF"
+qd_check "quarantinectl reload succeeds" qctl reload
+after=$(ring_mib)
+qd_check "the new sensor's ring is 8 MiB ($after MiB)" test "$after" -ge 7 -a "$after" -le 9
 
 qd_done
