@@ -1047,11 +1047,12 @@ static bool parse_incident_id(const char *s, unsigned *ret)
 }
 
 /* Which blocked hosts a bulk release takes: all, those inside a prefix,
- * or those hit in an incident. */
+ * or those hit in an incident; uncleanable ones only when asked. */
 struct selection {
 	const struct qaddr *prefix;
 	unsigned plen;
 	unsigned incident;
+	bool uncleanable;
 };
 
 static bool selected(const struct hostrec *r, const struct selection *s)
@@ -1073,6 +1074,17 @@ static bool selected(const struct hostrec *r, const struct selection *s)
 	return true;
 }
 
+/* Whether any host's record names incident id (the incident itself may
+ * have left the daemon's ring of recent incidents). */
+static bool incident_in_records(struct daemon *d, unsigned id)
+{
+	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r; r = hostdb_next(&d->eng.hosts, r))
+		for (unsigned i = 0; i < r->nhits; i++)
+			if (r->hits[i].incident == id)
+				return true;
+	return false;
+}
+
 /* Applies and reports a chunk of changes; counts the failures. */
 static void apply_chunk(struct cmdctx *x, struct act_change *ch, unsigned n, unsigned *ret_err)
 {
@@ -1085,18 +1097,26 @@ static void apply_chunk(struct cmdctx *x, struct act_change *ch, unsigned n, uns
 	}
 }
 
+/* Releases the selected hosts; those kept for being uncleanable are
+ * counted in *ret_kept. */
 static void release_many(struct cmdctx *x, const struct selection *sel, const char *reason,
-			 unsigned *ret_n, unsigned *ret_err)
+			 unsigned *ret_n, unsigned *ret_err, unsigned *ret_kept)
 {
 	struct daemon *d = x->d;
 	struct act_change ch[CHUNK];
 	unsigned n = 0;
 
-	*ret_n = *ret_err = 0;
+	*ret_n = *ret_err = *ret_kept = 0;
 	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r;
 	     r = hostdb_next(&d->eng.hosts, r)) {
 		if (r->level == LEVEL_NONE || !selected(r, sel))
 			continue;
+		/* An uncleanable machine stays isolated through a bulk
+		 * release, unless the operator names it or asks. */
+		if (r->state == HOST_UNCLEANABLE && !sel->uncleanable) {
+			(*ret_kept)++;
+			continue;
+		}
 		memset(&ch[n], 0, sizeof(ch[n]));
 		ch[n].rec = r;
 		ch[n].level = LEVEL_NONE;
@@ -1240,16 +1260,29 @@ static int cmd_release(struct cmdctx *x)
 	if (ctl_request_flag(x->req, "from"))
 		return cmd_bulk(x, false);
 	if (inc || ctl_request_flag(x->req, "all")) {
-		unsigned n, err;
+		unsigned n, err, kept;
+		char more[96] = "";
 
 		if (inc && !parse_incident_id(inc, &sel.incident))
 			return reply(x, 2, "bad incident id '%s'", inc);
-		release_many(x, &sel, reason, &n, &err);
-		log_info("uid %u: release %s: %u hosts, %u failed", (unsigned)x->peer->uid,
-			 inc ? "--incident" : "--all", n, err);
+		sel.uncleanable = ctl_request_flag(x->req, "include_uncleanable");
+		release_many(x, &sel, reason, &n, &err, &kept);
+		/* An id that names nothing is a mistake, not "0 released":
+		 * the incident is neither known nor in any host's record. */
+		if (inc && n == 0 && kept == 0 && !incident_find(&d->eng.incidents, sel.incident) &&
+		    !incident_in_records(d, sel.incident))
+			return reply(x, 1, "no incident %u", sel.incident);
+		log_info("uid %u: release %s: %u hosts, %u failed, %u uncleanable kept",
+			 (unsigned)x->peer->uid, inc ? "--incident" : "--all", n, err, kept);
+		if (kept)
+			snprintf(more, sizeof(more),
+				 "; %u uncleanable kept isolated (--include-uncleanable releases "
+				 "them)",
+				 kept);
 		if (err)
-			return reply(x, 1, "released %u of %u hosts; %u failed", n - err, n, err);
-		return reply(x, 0, "released %u hosts", n);
+			return reply(x, 1, "released %u of %u hosts; %u failed%s", n - err, n, err,
+				     more);
+		return reply(x, 0, "released %u hosts%s", n, more);
 	}
 	s = parse_host(x, &a);
 	if (s)
@@ -1360,7 +1393,7 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 	struct daemon *d = x->d;
 	const char *h = ctl_request_get(x->req, "host");
 	struct qaddr p;
-	unsigned plen, n = 0, err = 0;
+	unsigned plen, n = 0, err = 0, kept;
 	int r;
 
 	if (!h)
@@ -1380,9 +1413,10 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 		return reply(x, 1, "%s: %s", h, strerror(-r));
 	if (!allow)
 		return reply(x, 0, "%s removed from the never-block list", h);
-	/* SPEC section 2: a blocked host that becomes allowed is released. */
-	struct selection sel = {.prefix = &p, .plen = plen};
-	release_many(x, &sel, "allowed: on the never-block list", &n, &err);
+	/* SPEC section 2: a blocked host that becomes allowed is released,
+	 * an uncleanable one too (never blocked means never). */
+	struct selection sel = {.prefix = &p, .plen = plen, .uncleanable = true};
+	release_many(x, &sel, "allowed: on the never-block list", &n, &err, &kept);
 	if (err)
 		return reply(x, 1,
 			     "%s added to the never-block list; %u of %u blocked hosts could "

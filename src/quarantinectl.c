@@ -44,6 +44,7 @@ enum opt_bit {
 	O_ALL = 1u << 7,
 	O_INCIDENT = 1u << 8,
 	O_BY = 1u << 9,
+	O_UNCLEANABLE = 1u << 10,
 };
 
 static const struct option_def {
@@ -51,10 +52,17 @@ static const struct option_def {
 	enum opt_bit bit;
 	bool has_arg;
 } option_defs[] = {
-	{"state", O_STATE, true}, {"level", O_LEVEL, true}, {"proto", O_PROTO, true},
-	{"ports", O_PORTS, true}, {"ttl", O_TTL, true},	    {"reason", O_REASON, true},
-	{"from", O_FROM, true},	  {"all", O_ALL, false},    {"incident", O_INCIDENT, true},
+	{"state", O_STATE, true},
+	{"level", O_LEVEL, true},
+	{"proto", O_PROTO, true},
+	{"ports", O_PORTS, true},
+	{"ttl", O_TTL, true},
+	{"reason", O_REASON, true},
+	{"from", O_FROM, true},
+	{"all", O_ALL, false},
+	{"incident", O_INCIDENT, true},
 	{"by", O_BY, true},
+	{"include-uncleanable", O_UNCLEANABLE, false},
 };
 
 #define MAX_POSITIONAL 8
@@ -87,7 +95,8 @@ static const char usage_text[] =
 	"  quarantine --from FILE|- [--level LEVEL] [--ttl DURATION] [--reason TEXT]\n"
 	"  escalate HOST\n"
 	"  deescalate HOST\n"
-	"  release HOST|--all|--incident ID|--from FILE|- [--reason TEXT]\n"
+	"  release HOST|--all|--incident ID|--from FILE|- [--include-uncleanable]\n"
+	"          [--reason TEXT]\n"
 	"  mark HOST cleaning|cleaned|uncleanable [--reason TEXT]\n"
 	"  incidents\n"
 	"  incident ID\n"
@@ -472,8 +481,8 @@ static const struct command commands[] = {
 	 "[--reason TEXT]"},
 	{"escalate", 0, 1, 1, "escalate HOST"},
 	{"deescalate", 0, 1, 1, "deescalate HOST"},
-	{"release", O_ALL | O_INCIDENT | O_FROM | O_REASON, 0, 1,
-	 "release HOST|--all|--incident ID|--from FILE [--reason TEXT]"},
+	{"release", O_ALL | O_INCIDENT | O_FROM | O_REASON | O_UNCLEANABLE, 0, 1,
+	 "release HOST|--all|--incident ID|--from FILE [--include-uncleanable] [--reason TEXT]"},
 	{"mark", O_REASON, 2, 2, "mark HOST cleaning|cleaned|uncleanable [--reason TEXT]"},
 	{"incidents", 0, 0, 0, "incidents"},
 	{"incident", 0, 1, 1, "incident ID"},
@@ -550,9 +559,12 @@ static void build(const struct command *c, const struct args *a, struct request 
 			check_host(arg1);
 			add(r, "host", arg1);
 		}
+		if ((a->given & O_UNCLEANABLE) && !(a->given & (O_ALL | O_INCIDENT)))
+			usage_error("--include-uncleanable goes with --all or --incident");
 		add_opt(r, a, O_ALL, "all");
 		if (a->given & O_INCIDENT)
 			add(r, "incident", check_incident(opt(a, O_INCIDENT)));
+		add_opt(r, a, O_UNCLEANABLE, "include_uncleanable");
 	} else if (strcmp(cmd, "mark") == 0) {
 		check_host(arg1);
 		check_word("certification state", a->pos[2], marks);

@@ -184,6 +184,8 @@ run 0 -S "$S" release --all
 out_is cmd=release all=1
 run 0 -S "$S" release --incident 7 --reason 'false positive'
 out_is cmd=release incident=7 'reason=false positive'
+run 0 -S "$S" release --all --include-uncleanable
+out_is cmd=release all=1 include_uncleanable=1
 stdin=$tmp/list
 run 0 -S "$S" release --from -
 stdin=/dev/null
@@ -384,6 +386,8 @@ usage 'release takes exactly one of' release
 usage 'release takes exactly one of' release 10.1.0.5 --all
 usage 'release takes exactly one of' release --all --incident 3
 usage 'release takes exactly one of' release --incident 3 --from "$tmp/list"
+usage '--include-uncleanable goes with --all or --incident' release 10.1.0.5 --include-uncleanable
+usage 'show does not take --include-uncleanable' show 10.1.0.5 --include-uncleanable
 usage "invalid incident ID 'x1'" release --incident x1
 usage "invalid incident ID '0'" incident 0
 usage "cannot read $tmp/missing" quarantine --from "$tmp/missing"

@@ -117,12 +117,12 @@ while read -r o; do
 	else
 		fail "$o (in quarantinectl --help) is never offered"
 	fi
-done < <(grep -oE -- '--[a-z]+' <<<"$help" | sort -u)
+done < <(grep -oE -- '--[a-z]+(-[a-z]+)*' <<<"$help" | sort -u)
 for c in $cmds; do
 	# Options on the usage lines of this command (continuation lines too).
 	opts=$(sed -n '/^commands:/,/^$/p' <<<"$help" |
 		awk -v c="$c" '/^  [a-z]/ { cur = $1 } cur == c' |
-		grep -oE -- '--[a-z]+' | sort -u)
+		grep -oE -- '--[a-z]+(-[a-z]+)*' | sort -u)
 	# shellcheck disable=SC2086
 	[ -n "$opts" ] && includes "$ctl $c -" $opts
 done

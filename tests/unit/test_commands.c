@@ -308,6 +308,40 @@ static void test_release_incident_id_strict(void **state)
 	assert_int_equal(r->level, LEVEL_NONE);
 }
 
+/* A bulk release keeps uncleanable hosts isolated unless asked, says so,
+ * and an incident id that names nothing is an error, not "0 released". */
+static void test_bulk_release_keeps_uncleanable(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *a, *b;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.0.10", NULL), 0);
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.0.11", NULL), 0);
+	assert_int_equal(command(x, "cmd=mark\thost=10.1.0.11\tstate=uncleanable", NULL), 0);
+	a = host(x, "10.1.0.10");
+	b = host(x, "10.1.0.11");
+	assert_non_null(hostdb_add_hit(a, 0, daemon_wall_us()));
+	a->hits[0].incident = 4;
+	assert_non_null(hostdb_add_hit(b, 0, daemon_wall_us()));
+	b->hits[0].incident = 4;
+
+	assert_int_equal(command(x, "cmd=release\tincident=9", NULL), 1);
+	assert_string_equal(x->msg, "no incident 9");
+	assert_int_equal(command(x, "cmd=release\tincident=4", NULL), 0);
+	assert_non_null(strstr(x->msg, "released 1 hosts; 1 uncleanable kept isolated"));
+	assert_int_equal(a->level, LEVEL_NONE);
+	assert_int_equal(b->level, LEVEL_ISOLATE);
+	assert_int_equal(b->state, HOST_UNCLEANABLE);
+	/* Known from the records: nothing left to release, no error. */
+	assert_int_equal(command(x, "cmd=release\tall=1", NULL), 0);
+	assert_int_equal(b->level, LEVEL_ISOLATE);
+	assert_int_equal(command(x, "cmd=release\tincident=4\tinclude_uncleanable=1", NULL), 0);
+	assert_string_equal(x->msg, "released 1 hosts");
+	assert_int_equal(b->level, LEVEL_NONE);
+	assert_int_equal(command(x, "cmd=release\tincident=4", NULL), 0);
+	assert_string_equal(x->msg, "released 0 hosts");
+}
+
 static void test_ttl_parse(void **state)
 {
 	uint64_t v = 4711;
@@ -346,6 +380,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalate_past_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_incident_id_strict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_release_keeps_uncleanable, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
