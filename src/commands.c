@@ -968,9 +968,15 @@ static int cmd_quarantine(struct cmdctx *x)
 		r->nwant = ports.nwant;
 		r->want_overflow = 0;
 	}
+	/* A host already blocked keeps the time it has left unless the
+	 * operator gives one: a change of level neither extends nor cuts
+	 * its block behind the operator's back (a block without limit
+	 * stays so). */
+	if (!ctl_request_get(x->req, "ttl") && r->level > LEVEL_NONE)
+		c.ttl_s = act_ttl_left(r, daemon_wall_us());
 	c.rec = r;
 	c.level = level;
-	/* Already at this level: the kernel's timeout restarts with the new
+	/* Already at this level: the kernel's timeout restarts with the
 	 * TTL (kernel 6.1 does not refresh it on a re-add). */
 	c.reset_ttl = r->level == level;
 	c.reason = ctl_request_get(x->req, "reason");

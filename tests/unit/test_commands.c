@@ -342,6 +342,46 @@ static void test_bulk_release_keeps_uncleanable(void **state)
 	assert_string_equal(x->msg, "released 0 hosts");
 }
 
+/* A new level without --ttl keeps the time a block has left (and a
+ * block without limit stays so, though enforce.default_ttl is 1h here);
+ * --ttl restarts the clock. */
+static void test_level_change_keeps_ttl(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+	usec_t deadline;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.2.1\tttl=2h", NULL), 0);
+	r = host(x, "10.1.2.1");
+	deadline = r->expires_us;
+	assert_true(deadline > daemon_wall_us() + 7100 * USEC_PER_SEC);
+	assert_int_equal(
+		command(x, "cmd=quarantine\thost=10.1.2.1\tlevel=contain\tproto=tcp\tports=445",
+			NULL),
+		0);
+	assert_int_equal(r->level, LEVEL_CONTAIN);
+	/* The same deadline, to the second act_ttl_left() rounds up to. */
+	assert_true(r->expires_us >= deadline && r->expires_us <= deadline + USEC_PER_SEC);
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.2.1", NULL), 0);
+	assert_int_equal(r->level, LEVEL_ISOLATE);
+	assert_true(r->expires_us >= deadline && r->expires_us <= deadline + USEC_PER_SEC);
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.2.1\tttl=30m", NULL), 0);
+	assert_true(r->expires_us <= daemon_wall_us() + 1800 * USEC_PER_SEC);
+
+	/* Without limit, it stays so; a host not blocked gets the default. */
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.2.2\tttl=0", NULL), 0);
+	r = host(x, "10.1.2.2");
+	assert_int_equal(
+		command(x, "cmd=quarantine\thost=10.1.2.2\tlevel=contain\tproto=tcp\tports=445",
+			NULL),
+		0);
+	assert_int_equal(r->level, LEVEL_CONTAIN);
+	assert_true(r->expires_us == 0);
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.2.3", NULL), 0);
+	r = host(x, "10.1.2.3");
+	assert_true(r->expires_us > daemon_wall_us() + 3500 * USEC_PER_SEC);
+}
+
 static void test_ttl_parse(void **state)
 {
 	uint64_t v = 4711;
@@ -377,6 +417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quarantine_bad_ttl_keeps_block, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine_good_ttls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_level_change_keeps_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalate_past_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_incident_id_strict, setup, teardown),
