@@ -1149,9 +1149,12 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 	const char *p = x->req->body, *end = p + x->req->bodylen;
 	struct act_change ch[CHUNK];
 	unsigned n = 0, lineno = 0, applied = 0, unchanged = 0, refused = 0, failed = 0;
+	unsigned higher = 0;
 	enum level level = LEVEL_ISOLATE;
 	uint64_t ttl_s;
-	bool first = true;
+	bool first = true, has_ttl = ctl_request_get(x->req, "ttl") != NULL;
+	bool force = ctl_request_flag(x->req, "force");
+	char more[80] = "";
 	int s;
 
 	if (lv && level_parse(lv, &level) < 0)
@@ -1216,6 +1219,12 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 			}
 			continue;
 		}
+		/* An import (an antivirus console's list, say) never lowers
+		 * what is in force unless the operator says so. */
+		if (quarantine && r->level > level && !force) {
+			higher++;
+			continue;
+		}
 		if (r->changed_us == 0) {
 			r->state = HOST_DETECTED;
 			r->changed_us = daemon_wall_us();
@@ -1223,7 +1232,10 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 		memset(&ch[n], 0, sizeof(ch[n]));
 		ch[n].rec = r;
 		ch[n].level = quarantine ? level : LEVEL_NONE;
-		ch[n].ttl_s = ttl_s;
+		/* As for one host: a block keeps the time it has left unless
+		 * --ttl gives one. */
+		ch[n].ttl_s = !has_ttl && r->level > LEVEL_NONE ? act_ttl_left(r, daemon_wall_us())
+								: ttl_s;
 		/* Already at this level: the kernel's timeout restarts too. */
 		ch[n].reset_ttl = quarantine && r->level == level;
 		ch[n].by_uid = (long)x->peer->uid;
@@ -1239,14 +1251,21 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 	apply_chunk(x, ch, n, &failed);
 	for (unsigned i = 0; i < n; i++)
 		applied += ch[i].changed, unchanged += !ch[i].error && !ch[i].changed;
-	log_info("uid %u: %s --from: %u applied, %u already in place, %u refused, %u failed",
-		 (unsigned)x->peer->uid, x->req->cmd, applied, unchanged, refused, failed);
+	log_info("uid %u: %s --from: %u applied, %u already in place, %u kept at a higher level, "
+		 "%u refused, %u failed",
+		 (unsigned)x->peer->uid, x->req->cmd, applied, unchanged, higher, refused, failed);
 	if (x->json)
-		ctl_out_printf(x->out, "],\"applied\":%u,\"unchanged\":%u,\"failed\":%u}\n",
-			       applied, unchanged, failed);
+		ctl_out_printf(
+			x->out,
+			"],\"applied\":%u,\"unchanged\":%u,\"kept_higher\":%u,\"failed\":%u}\n",
+			applied, unchanged, higher, failed);
+	if (higher)
+		snprintf(more, sizeof(more), ", %u kept at a higher level (--force lowers them)",
+			 higher);
 	return reply(x, refused || failed ? 1 : 0,
-		     "%s %u hosts, %u already in place, %u refused, %u failed in the kernel",
-		     quarantine ? "quarantined" : "released", applied, unchanged, refused, failed);
+		     "%s %u hosts, %u already in place%s, %u refused, %u failed in the kernel",
+		     quarantine ? "quarantined" : "released", applied, unchanged, more, refused,
+		     failed);
 }
 
 static int cmd_release(struct cmdctx *x)

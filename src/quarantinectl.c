@@ -45,6 +45,7 @@ enum opt_bit {
 	O_INCIDENT = 1u << 8,
 	O_BY = 1u << 9,
 	O_UNCLEANABLE = 1u << 10,
+	O_FORCE = 1u << 11,
 };
 
 static const struct option_def {
@@ -63,6 +64,7 @@ static const struct option_def {
 	{"incident", O_INCIDENT, true},
 	{"by", O_BY, true},
 	{"include-uncleanable", O_UNCLEANABLE, false},
+	{"force", O_FORCE, false},
 };
 
 #define MAX_POSITIONAL 8
@@ -92,7 +94,8 @@ static const char usage_text[] =
 	"  show HOST\n"
 	"  quarantine HOST [--level watch|contain|isolate] [--proto tcp|udp --ports N,...]\n"
 	"             [--ttl DURATION] [--reason TEXT]\n"
-	"  quarantine --from FILE|- [--level LEVEL] [--ttl DURATION] [--reason TEXT]\n"
+	"  quarantine --from FILE|- [--force] [--level LEVEL] [--ttl DURATION]\n"
+	"             [--reason TEXT]\n"
 	"  escalate HOST\n"
 	"  deescalate HOST\n"
 	"  release HOST|--all|--incident ID|--from FILE|- [--include-uncleanable]\n"
@@ -476,8 +479,8 @@ static const struct command commands[] = {
 	{"status", 0, 0, 0, "status"},
 	{"list", O_STATE | O_LEVEL, 0, 0, "list [--state STATE] [--level LEVEL]"},
 	{"show", 0, 1, 1, "show HOST"},
-	{"quarantine", O_LEVEL | O_PROTO | O_PORTS | O_TTL | O_REASON | O_FROM, 0, 1,
-	 "quarantine HOST|--from FILE [--level L] [--proto P --ports N,...] [--ttl D] "
+	{"quarantine", O_LEVEL | O_PROTO | O_PORTS | O_TTL | O_REASON | O_FROM | O_FORCE, 0, 1,
+	 "quarantine HOST|--from FILE [--force] [--level L] [--proto P --ports N,...] [--ttl D] "
 	 "[--reason TEXT]"},
 	{"escalate", 0, 1, 1, "escalate HOST"},
 	{"deescalate", 0, 1, 1, "deescalate HOST"},
@@ -534,6 +537,9 @@ static void build(const struct command *c, const struct args *a, struct request 
 			if (a->given & (O_PROTO | O_PORTS))
 				usage_error("--proto and --ports apply to a single HOST, not to "
 					    "--from");
+		} else if (a->given & O_FORCE) {
+			usage_error("--force goes with --from (a single HOST is put at the "
+				    "level given, whatever it was)");
 		} else {
 			check_host(arg1);
 			add(r, "host", arg1);
@@ -548,6 +554,7 @@ static void build(const struct command *c, const struct args *a, struct request 
 			add(r, "ports", check_ports(opt(a, O_PORTS), buf, sizeof(buf)));
 		if (a->given & O_TTL)
 			add(r, "ttl", check_ttl(opt(a, O_TTL), buf, sizeof(buf)));
+		add_opt(r, a, O_FORCE, "force");
 	} else if (strcmp(cmd, "release") == 0) {
 		unsigned forms = (arg1 != NULL) + !!(a->given & O_ALL) + !!(a->given & O_INCIDENT) +
 				 !!(a->given & O_FROM);

@@ -162,6 +162,8 @@ stdin=$tmp/list
 run 0 -S "$S" --json quarantine --ttl 1d --from -
 stdin=/dev/null
 out_is cmd=quarantine ttl=86400 from=1 json=1 body: 10.1.0.5 '# from the AV console' 10.1.0.6
+run 0 -S "$S" quarantine --from "$tmp/list" --force --level watch
+out_is cmd=quarantine level=watch force=1 from=1 body: 10.1.0.5 '# from the AV console' 10.1.0.6
 # A larger list goes through whole.
 i=0
 : >"$tmp/big"
@@ -387,6 +389,7 @@ usage 'release takes exactly one of' release 10.1.0.5 --all
 usage 'release takes exactly one of' release --all --incident 3
 usage 'release takes exactly one of' release --incident 3 --from "$tmp/list"
 usage '--include-uncleanable goes with --all or --incident' release 10.1.0.5 --include-uncleanable
+usage '--force goes with --from' quarantine 10.1.0.5 --force
 usage 'show does not take --include-uncleanable' show 10.1.0.5 --include-uncleanable
 usage "invalid incident ID 'x1'" release --incident x1
 usage "invalid incident ID '0'" incident 0

@@ -265,6 +265,38 @@ static void test_bulk_bad_ttl_changes_nothing(void **state)
 	assert_int_equal(x->k.el[1].e.timeout_ms, 43200 * 1000);
 }
 
+/* A bulk import never lowers a host's level unless --force, and keeps
+ * the time a block has left unless --ttl. */
+static void test_bulk_never_lowers(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *a, *b;
+	usec_t deadline;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.3.1\tttl=2h", NULL), 0);
+	assert_int_equal(
+		command(x,
+			"cmd=quarantine\thost=10.1.3.2\tlevel=contain\tproto=tcp\tports=445"
+			"\tttl=2h",
+			NULL),
+		0);
+	a = host(x, "10.1.3.1");
+	b = host(x, "10.1.3.2");
+	deadline = b->expires_us;
+	assert_int_equal(command(x, "cmd=quarantine\tfrom=1\tlevel=contain",
+				 "10.1.3.1\n10.1.3.2\n10.1.3.3\n"),
+			 0);
+	assert_non_null(strstr(x->msg, "1 kept at a higher level (--force lowers them)"));
+	assert_int_equal(a->level, LEVEL_ISOLATE);
+	/* Already contained: in place, its deadline unchanged. */
+	assert_int_equal(b->level, LEVEL_CONTAIN);
+	assert_true(b->expires_us >= deadline && b->expires_us <= deadline + USEC_PER_SEC);
+	assert_int_equal(host(x, "10.1.3.3")->level, LEVEL_ISOLATE); /* no known ports */
+	assert_int_equal(command(x, "cmd=quarantine\tfrom=1\tlevel=watch\tforce=1", "10.1.3.1\n"),
+			 0);
+	assert_int_equal(a->level, LEVEL_WATCH);
+}
+
 /* Escalation keeps the time left; a deadline already passed (the timer
  * has not released the host yet) is one second, never "until released". */
 static void test_escalate_past_deadline(void **state)
@@ -419,6 +451,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quarantine_good_ttls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_level_change_keeps_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_never_lowers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalate_past_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_incident_id_strict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_release_keeps_uncleanable, setup,
