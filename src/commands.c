@@ -340,6 +340,11 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 		host_ports(r, r->k, r->nk, buf, sizeof(buf));
 		ctl_out_printf(o, ",\"contained_ports\":");
 		json_str(o, buf);
+		/* What a containment would block: its detections' ports (or
+		 * the operator's), whatever the level now. */
+		host_ports(r, r->want, r->nwant, buf, sizeof(buf));
+		ctl_out_printf(o, ",\"ports\":");
+		json_str(o, buf);
 		ctl_out_printf(o, ",\"isolated\":%s,\"adopted\":%s",
 			       hostrec_isolated(r) ? "true" : "false",
 			       r->adopted ? "true" : "false");
@@ -751,6 +756,13 @@ static int cmd_show(struct cmdctx *x)
 	host_ports(r, r->k, r->nk, buf, sizeof(buf));
 	if (r->nk)
 		ctl_out_printf(x->out, "contained:   %s\n", buf);
+	host_ports(r, r->want, r->nwant, buf, sizeof(buf));
+	if (r->nwant)
+		ctl_out_printf(x->out, "ports:       %s%s%s\n", buf,
+			       r->want_overflow ? " and more" : "",
+			       r->level == LEVEL_ISOLATE ? " (isolated on all ports)"
+			       : r->nk			 ? ""
+							 : " (what a containment blocks)");
 	ctl_out_printf(x->out, "since:       %s by %s (%s)\n", ts_str(r->changed_us, t),
 		       who(r->by_uid, w), r->reason);
 	ctl_out_printf(x->out, "expires:     %s\n",

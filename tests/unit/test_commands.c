@@ -297,6 +297,25 @@ static void test_bulk_never_lowers(void **state)
 	assert_int_equal(a->level, LEVEL_WATCH);
 }
 
+/* show gives the ports a containment blocks, an isolated host's too. */
+static void test_show_ports(void **state)
+{
+	struct fix *x = *state;
+
+	assert_int_equal(
+		command(x,
+			"cmd=quarantine\thost=10.1.4.1\tlevel=contain\tproto=tcp\tports=445,"
+			"139",
+			NULL),
+		0);
+	assert_int_equal(command(x, "cmd=escalate\thost=10.1.4.1", NULL), 0);
+	assert_int_equal(command(x, "cmd=show\thost=10.1.4.1", NULL), 0);
+	assert_non_null(
+		strstr(x->body, "\nports:       tcp/445,tcp/139 (isolated on all ports)\n"));
+	assert_int_equal(command(x, "cmd=show\thost=10.1.4.1\tjson=1", NULL), 0);
+	assert_non_null(strstr(x->body, "\"ports\":\"tcp/445,tcp/139\""));
+}
+
 /* Escalation keeps the time left; a deadline already passed (the timer
  * has not released the host yet) is one second, never "until released". */
 static void test_escalate_past_deadline(void **state)
@@ -452,6 +471,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_level_change_keeps_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_never_lowers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_show_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalate_past_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_incident_id_strict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_release_keeps_uncleanable, setup,
