@@ -49,7 +49,11 @@ struct rule {
 	enum severity severity;
 	enum rule_count count;
 	unsigned exempt_roles; /* ROLE_* bits whose hosts this rule never flags */
-	int line;	       /* line in the config file, 0 when built in */
+	/* Only failed first contacts to internal dark space count: a
+	 * protected address no machine is known to use, that nothing
+	 * answered within scan.timeout. */
+	bool dark;
+	int line; /* line in the config file, 0 when built in */
 };
 
 struct prefix {
@@ -158,6 +162,10 @@ struct conf {
 		enum severity severity; /* when the failures touch a worm port */
 		enum severity other_ports_severity; /* when they touch none (P2P-like) */
 		unsigned protos;		    /* PROTO_TCP by default (as the paper) */
+		/* Dark-space rules count only after the daemon has watched the
+		 * network this long (what it knows of who uses which address
+		 * starts empty); default 600 s. */
+		unsigned dark_warmup_s;
 	} scan;
 
 	struct {

@@ -34,6 +34,7 @@
 /* Ports of a host's failed probes remembered for `contain` (SPEC section 5:
  * "up to a configured count"); more than this sets ports_overflow. */
 #define DETECT_MAX_PORTS 16
+#define DETECT_DARK_MAX	 4 /* dark destinations named in a detection */
 
 enum evidence_kind {
 	EVIDENCE_DISTINCT_DST = 0,
@@ -66,6 +67,9 @@ struct detection {
 	usec_t first_probe_us; /* first probe counted towards this detection */
 	usec_t ts_us;	       /* when the threshold was crossed */
 	unsigned roles;	       /* the host's inventory roles */
+	/* Dark-space rules: the latest dark destinations, oldest first. */
+	struct qaddr dark[DETECT_DARK_MAX];
+	unsigned ndark;
 };
 
 typedef void (*detect_cb)(void *arg, const struct detection *d);
@@ -179,6 +183,14 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
  * failures.  Kept in the table of blocks; 0 or a past time ends it; 0,
  * or -ENOSPC when the table is full. */
 int detect_set_surveil(struct detect *d, const struct qaddr *key, usec_t until_us);
+
+/* Dark space (rules with dark = true): known(arg, a) says whether a
+ * machine is known to use address a (identity: any binding); without it
+ * no probe is dark.  Darkness counts from since_us + scan.dark_warmup
+ * (since: when the network began to be watched, e.g. the earliest binding
+ * restored; by default the first packet's time). */
+void detect_set_known(struct detect *d, bool (*known)(void *arg, const struct qaddr *a), void *arg);
+void detect_set_watched_since(struct detect *d, usec_t since_us);
 
 /* The detector's clock: the latest time seen. */
 usec_t detect_now(const struct detect *d);

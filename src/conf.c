@@ -22,24 +22,25 @@
 #include "log.h"
 
 /* Ranges, documented in conf/quarantined.conf and quarantined.conf(5). */
-#define SNAPLEN_MIN	96 /* Ethernet + VLAN + IPv6 + TCP (78 bytes) and some room */
-#define SNAPLEN_MAX	65535
-#define BUFFER_MB_MIN	1
-#define BUFFER_MB_MAX	2047 /* libpcap takes the size as an int of bytes */
-#define TIMEOUT_MS_MIN	100
-#define TIMEOUT_MS_MAX	60000
-#define WINDOW_S_MAX	86400 /* longer windows need per-peer state for a day */
-#define THRESHOLD_MIN	2     /* one contact is no fan-out */
-#define THRESHOLD_MAX	65535
-#define FORGERY_MIN	1 /* one address a machine does not own is a forgery */
-#define MAX_HOSTS_MIN	16
-#define MAX_HOSTS_MAX	16777216u
-#define MAX_BLOCKED_MIN 100000u /* SPEC section 4: at least 100,000 */
-#define MAX_BLOCKED_MAX 16777216u
-#define TABLE_MAX_MIN	1024u
-#define TABLE_MAX_MAX	67108864u
-#define ACTIONS_MAX	100000
-#define EVIDENCE_MB_MAX 1048576 /* 1 TiB */
+#define DARK_WARMUP_MAX_S 86400
+#define SNAPLEN_MIN	  96 /* Ethernet + VLAN + IPv6 + TCP (78 bytes) and some room */
+#define SNAPLEN_MAX	  65535
+#define BUFFER_MB_MIN	  1
+#define BUFFER_MB_MAX	  2047 /* libpcap takes the size as an int of bytes */
+#define TIMEOUT_MS_MIN	  100
+#define TIMEOUT_MS_MAX	  60000
+#define WINDOW_S_MAX	  86400 /* longer windows need per-peer state for a day */
+#define THRESHOLD_MIN	  2	/* one contact is no fan-out */
+#define THRESHOLD_MAX	  65535
+#define FORGERY_MIN	  1 /* one address a machine does not own is a forgery */
+#define MAX_HOSTS_MIN	  16
+#define MAX_HOSTS_MAX	  16777216u
+#define MAX_BLOCKED_MIN	  100000u /* SPEC section 4: at least 100,000 */
+#define MAX_BLOCKED_MAX	  16777216u
+#define TABLE_MAX_MIN	  1024u
+#define TABLE_MAX_MAX	  67108864u
+#define ACTIONS_MAX	  100000
+#define EVIDENCE_MB_MAX	  1048576 /* 1 TiB */
 /* identity: a dual-stack host with IPv6 privacy addresses on a few prefixes
  * owns tens of addresses; past a thousand it is a router, not a machine. */
 #define MAX_ADDRESSES_MAX 1024
@@ -149,6 +150,18 @@ static const struct rule builtin_rules[] = {
 		.protos = PROTO_ALL,
 		.threshold = 1,
 		.severity = SEV_HIGH,
+	},
+	{
+		/* Failed first contacts to internal addresses no machine is
+		 * known to use, on any one port: worms sweep, people and
+		 * programs talk to hosts that exist.  Medium: contained on
+		 * that port, whatever port it is. */
+		.name = "dark-space",
+		.protos = PROTO_TCP | PROTO_UDP,
+		.threshold = 8,
+		.severity = SEV_MEDIUM,
+		.count = COUNT_FAILURES,
+		.dark = true,
 	},
 };
 
@@ -1034,7 +1047,7 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 		[RULE_VERTICAL] = "vertical",
 		[RULE_FORGERY] = "forgery",
 	};
-	const config_setting_t *thr_s[ARRAY_SIZE(thr_keys)] = {0}, *thr2_s = NULL;
+	const config_setting_t *thr_s[ARRAY_SIZE(thr_keys)] = {0}, *thr2_s = NULL, *dark_s = NULL;
 	const char *thr1_key = NULL;
 	unsigned errors = x->errors, thr = 0, nthr = 0, nports = 0;
 	char p[PATHBUF], np[PATHBUF], name[CONF_NAME_MAX] = "";
@@ -1129,10 +1142,21 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 				r.count = (enum rule_count)v;
 		} else if (strcmp(key, "exempt_roles") == 0) {
 			get_roles(x, s, kp, &r.exempt_roles);
+		} else if (strcmp(key, "dark") == 0) {
+			dark_s = s;
+			get_bool(x, s, kp, &r.dark);
 		} else {
 			unknown_key(x, s, p);
 		}
 	}
+	/* Darkness shows at failure only, for destinations (not ARP's,
+	 * which the ARP rules count). */
+	if (r.dark &&
+	    (r.type != RULE_HORIZONTAL || r.count != COUNT_FAILURES || (r.protos & PROTO_ARP)))
+		err(x, dark_s ? dark_s : g,
+		    "rule '%s' counts dark space: it must be horizontal, count \"failures\" and "
+		    "not take arp",
+		    name);
 
 	/* The threshold's key names what it counts: it must match the type. */
 	if (thr2_s) {
@@ -1252,6 +1276,11 @@ static void parse_scan(struct ctx *x, const config_setting_t *g)
 				else
 					c->scan.timeout_ms = (unsigned)ms;
 			}
+		} else if (strcmp(k, "dark_warmup") == 0) {
+			uint64_t sec;
+
+			if (get_duration(x, s, p, 0, DARK_WARMUP_MAX_S, &sec) == 0)
+				c->scan.dark_warmup_s = (unsigned)sec;
 		} else if (strcmp(k, "severity") == 0) {
 			get_severity(x, s, p, &c->scan.severity);
 		} else if (strcmp(k, "other_ports_severity") == 0) {
@@ -1686,6 +1715,7 @@ int conf_init_default(struct conf *c)
 	c->scan.detection = 0.99;
 	c->scan.false_alarm = 0.01;
 	c->scan.timeout_ms = 3000;
+	c->scan.dark_warmup_s = 600;
 	c->scan.severity = SEV_MEDIUM;
 	c->scan.other_ports_severity = SEV_LOW;
 	c->scan.protos = PROTO_TCP;

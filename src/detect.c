@@ -69,6 +69,7 @@ enum outcome {
 
 #define PF_TRW	   0x01 /* first probe to a new peer: its outcome is a TRW step */
 #define PF_DROPPED 0x02 /* our own block dropped it (detect.h): its outcome is neutral */
+#define PF_NOHOST  0x04 /* it failed for want of any answer (its timeout) */
 
 /* TRW steps are taken in the order the probes were sent, not the order
  * their outcomes became known: timeouts come scan.timeout late and would
@@ -137,6 +138,8 @@ struct dhost {
 	uint32_t nprobes, npeers;
 	uint32_t fring[FORGE_RING]; /* hashes of recent forged source addresses */
 	uint8_t fring_next;
+	uint8_t ndark, dark_next;
+	struct qaddr dark[DETECT_DARK_MAX]; /* the latest dark destinations it probed */
 	uint16_t fports[DETECT_MAX_PORTS];
 	uint8_t fprotos[DETECT_MAX_PORTS];
 	struct portslot slots[NSLOTS];
@@ -227,7 +230,12 @@ struct detect {
 	unsigned nforge;
 	unsigned nhctr, nvctr;
 	uint32_t probe_quota, peer_quota; /* entries one host may hold */
-	int8_t src_protected;		  /* of the packet being handled, when known; -1 else */
+	/* Dark space: who is known to use an address, and since when the
+	 * network has been watched (detect_set_known()). */
+	bool (*known)(void *arg, const struct qaddr *a);
+	void *known_arg;
+	usec_t watched_since, first_us;
+	int8_t src_protected; /* of the packet being handled, when known; -1 else */
 	uint8_t worm_tcp[65536 / 8], worm_udp[65536 / 8];
 	struct table hosts, probes, peers, blocks;
 	struct detect_stats st;
@@ -801,6 +809,54 @@ static void fill_detection(const struct rule *rule, enum rule_kind kind, const s
 	}
 }
 
+/* ---- dark space ---- */
+
+void detect_set_known(struct detect *d, bool (*known)(void *arg, const struct qaddr *a), void *arg)
+{
+	d->known = known;
+	d->known_arg = arg;
+}
+
+void detect_set_watched_since(struct detect *d, usec_t since_us)
+{
+	d->watched_since = since_us;
+}
+
+/* Whether a failed probe went into dark space: nothing answered it
+ * within scan.timeout, it went to a protected address that no machine is
+ * known to use, and the network has been watched scan.dark_warmup.  Only
+ * silence counts: anyone on the LAN can forge an ICMP host unreachable
+ * quoting a victim's SYN to a live server, and make its failures look
+ * dark; nobody off the path can forge silence.  Each dark destination
+ * goes into the host's evidence. */
+static bool dark_probe(struct detect *d, struct dhost *h, const struct dprobe *pr)
+{
+	usec_t since = d->watched_since ? d->watched_since : d->first_us;
+
+	if (!(pr->flags & PF_NOHOST) || !d->known || !is_protected(d, &pr->k.dst) ||
+	    d->now < since + (usec_t)d->c->scan.dark_warmup_s * USEC_PER_SEC ||
+	    d->known(d->known_arg, &pr->k.dst))
+		return false;
+	for (unsigned i = 0; i < h->ndark; i++)
+		if (addr_eq(&h->dark[i], &pr->k.dst))
+			return true;
+	h->dark[h->dark_next] = pr->k.dst;
+	h->dark_next = (uint8_t)((h->dark_next + 1) % DETECT_DARK_MAX);
+	if (h->ndark < DETECT_DARK_MAX)
+		h->ndark++;
+	return true;
+}
+
+/* The host's latest dark destinations, oldest first. */
+static void dark_evidence(const struct dhost *h, struct detection *det)
+{
+	unsigned first = h->ndark < DETECT_DARK_MAX ? 0 : h->dark_next;
+
+	for (unsigned i = 0; i < h->ndark; i++)
+		det->dark[i] = h->dark[(first + i) % DETECT_DARK_MAX];
+	det->ndark = h->ndark;
+}
+
 /* Counts probe pr towards every rule evaluated at `when`.  This runs for
  * every probe: the detection record is only built for a rule that fires.
  * peer is NULL when the host holds its quota of peers: a destination is
@@ -825,6 +881,8 @@ static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const s
 		 * itself is, whatever became of it, and the rule names the
 		 * ports: not where its port would be the evidence. */
 		if ((pr->flags & PF_DROPPED) && ri->kind != RK_HOST)
+			continue;
+		if (rule->dark && !dark_probe(d, h, pr))
 			continue;
 		switch (ri->kind) {
 		case RK_HOST:
@@ -856,6 +914,8 @@ static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const s
 		h->fired |= 1u << r;
 		fill_detection(rule, (enum rule_kind)ri->kind, pr, &det);
 		det.count = n;
+		if (rule->dark)
+			dark_evidence(h, &det);
 		det.first_probe_us = w->first_us;
 		fire(d, h, r, rule->severity, pr, ts, &det);
 	}
@@ -1317,6 +1377,7 @@ void detect_advance(struct detect *d, usec_t now)
 	       pr->first_us + d->timeout_us <= d->now) {
 		table_list_unlink(&d->probes, pr);
 		d->st.timeouts++;
+		pr->flags |= PF_NOHOST;
 		resolve(d, pr, OUT_FAILURE, pr->first_us + d->timeout_us);
 	}
 	while ((pr = table_list_head(&d->probes, L_RESOLVED)) && pr->last_us + d->idle_us <= d->now)
@@ -1341,6 +1402,7 @@ void detect_flush(struct detect *d)
 		if (deadline > d->now)
 			d->now = deadline;
 		d->st.timeouts++;
+		pr->flags |= PF_NOHOST;
 		resolve(d, pr, OUT_FAILURE, deadline);
 	}
 }
@@ -1414,6 +1476,8 @@ void detect_packet(struct detect *d, const struct pkt *p, const struct attributi
 	const struct qaddr *id = a ? &a->id : &p->src;
 
 	d->st.packets++;
+	if (!d->first_us)
+		d->first_us = now;
 	detect_advance(d, now);
 	d->src_protected = a ? a->src_protected : -1;
 	if (a && a->kind == SRC_FORGED)
@@ -1469,6 +1533,7 @@ void detect_forget(struct detect *d, const struct qaddr *host)
 	h->probes = 0;
 	memset(h->fring, 0, sizeof(h->fring));
 	memset(h->trw_ring, 0, sizeof(h->trw_ring));
+	h->ndark = h->dark_next = 0;
 	memset(h->ctr, 0, d->nhctr * sizeof(h->ctr[0]));
 	memset(h->slots, 0, sizeof(h->slots));
 	trw_reset(h);

@@ -11,6 +11,15 @@
 #define TH_RST_BIT 0x04
 #define TH_ACK_BIT 0x10
 
+/* Dark space: an address some machine is known to use (a binding of
+ * any strength: it sent, or the kernel saw it as a neighbour). */
+static bool known(void *arg, const struct qaddr *a)
+{
+	const struct sense *s = arg;
+
+	return identity_binding(s->id, a, NULL) != BIND_NONE;
+}
+
 int sense_init(struct sense *s, const struct sense_params *p)
 {
 	struct siphash_key key;
@@ -27,6 +36,7 @@ int sense_init(struct sense *s, const struct sense_params *p)
 		return -errno;
 	if (p->id) {
 		s->id = p->id;
+		detect_set_known(s->det, known, s);
 		return 0;
 	}
 	struct ident_params ip = {
@@ -45,6 +55,7 @@ int sense_init(struct sense *s, const struct sense_params *p)
 		return r;
 	}
 	s->own_id = true;
+	detect_set_known(s->det, known, s);
 	return 0;
 }
 

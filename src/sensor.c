@@ -279,6 +279,7 @@ static int apply_start(struct sensor *s, int fd, uint32_t records)
 		uint8_t b[sizeof(struct ident_binding) + sizeof(struct sp_own_macs)];
 	} buf;
 	struct sp_record h;
+	usec_t watched = 0;
 
 	for (uint32_t i = 0; i < records; i++) {
 		if (read(fd, &h, sizeof(h)) != (ssize_t)sizeof(h) || h.len > sizeof(buf) ||
@@ -319,12 +320,18 @@ static int apply_start(struct sensor *s, int fd, uint32_t records)
 			if (b.state < BIND_TENTATIVE || b.state > BIND_PINNED)
 				return -EPROTO;
 			(void)identity_restore(s->sense.id, &b);
+			/* The network has been watched at least since the
+			 * oldest binding the parent kept (dark space). */
+			if (b.first_us && (!watched || b.first_us < watched))
+				watched = b.first_us;
 			break;
 		}
 		default:
 			return -EPROTO;
 		}
 	}
+	if (watched)
+		detect_set_watched_since(s->sense.det, watched);
 	return 0;
 }
 

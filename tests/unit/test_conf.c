@@ -278,6 +278,15 @@ static const struct expect_rule builtins[] = {
 	 SEV_HIGH,
 	 COUNT_FIRST_CONTACTS,
 	 ROLE_SCANNER},
+	{"dark-space",
+	 RULE_HORIZONTAL,
+	 PROTO_TCP | PROTO_UDP,
+	 {0},
+	 0,
+	 8,
+	 SEV_MEDIUM,
+	 COUNT_FAILURES,
+	 ROLE_SCANNER},
 };
 
 static void check_builtin_rule(const struct rule *r, const struct expect_rule *e)
@@ -295,6 +304,7 @@ static void check_builtin_rule(const struct rule *r, const struct expect_rule *e
 	assert_int_equal(r->severity, e->severity);
 	assert_int_equal(r->count, e->count);
 	assert_int_equal(r->exempt_roles, e->exempt);
+	assert_int_equal(r->dark, strcmp(e->name, "dark-space") == 0);
 }
 
 /* Everything but the lists and rules, which the callers check. */
@@ -333,6 +343,7 @@ static void check_default_scalars(const struct conf *c)
 	assert_int_equal(c->limits.max_bindings, 131072);
 	assert_int_equal(c->incident.window_s, 600);
 	assert_int_equal(c->surveillance.period_s, 7 * 86400);
+	assert_int_equal(c->scan.dark_warmup_s, 600);
 	assert_true(c->surveillance.factor == 0.5);
 
 	assert_int_equal(c->identity.max_addresses, 32);
@@ -396,6 +407,7 @@ static void test_defaults(void **state)
 	assert_int_equal(conf_rule_find(&c, "vertical-scan"), 10);
 	/* Last: the rules before it keep their indexes. */
 	assert_int_equal(conf_rule_find(&c, "source-forgery"), 11);
+	assert_int_equal(conf_rule_find(&c, "dark-space"), 12);
 	assert_int_equal(conf_rule_find(&c, "nope"), -1);
 	conf_fini(&c);
 	conf_fini(&c); /* harmless twice */
@@ -432,7 +444,8 @@ static const char full_conf[] =
 	");\n"
 	"scan: { enabled = false; theta0 = 0.9; theta1 = 0.1; detection = 0.999;\n"
 	"        false_alarm = 0.001; timeout = 2.5; severity = \"high\";\n"
-	"        other_ports_severity = \"medium\"; protocols = [ \"tcp\" ]; };\n"
+	"        other_ports_severity = \"medium\"; protocols = [ \"tcp\" ]; dark_warmup = \"1h\"; "
+	"};\n"
 	"limits: { max_hosts = 1024; max_blocked = 200000; max_probes = 4096;\n"
 	"          max_peers = 8192; };\n"
 	"incident: { window = \"30m\"; };\n"
@@ -487,7 +500,7 @@ static void test_load_full(void **state)
 	assert_int_equal(c.policy.level[SEV_LOW], LEVEL_WATCH);
 	assert_int_equal(c.policy.critical_max, LEVEL_WATCH);
 
-	assert_int_equal(c.nrules, 12);
+	assert_int_equal(c.nrules, 13);
 	r = rule(&c, "smb-propagation");
 	assert_int_equal(r - c.rules, 0); /* replaced in place */
 	assert_int_equal(r->threshold, 20);
@@ -511,6 +524,9 @@ static void test_load_full(void **state)
 	assert_int_equal(c.incident.window_s, 1800);
 	assert_int_equal(c.surveillance.period_s, 2 * 86400);
 	assert_true(c.surveillance.factor == 0.25);
+	assert_int_equal(c.scan.dark_warmup_s, 3600);
+	assert_true(rule(&c, "dark-space")->dark);
+	assert_false(rule(&c, "smb-propagation")->dark);
 
 	assert_int_equal(c.inventory.n, 3);
 	a = A("10.1.0.77");
@@ -543,7 +559,7 @@ static void test_rule_override_threshold(void **state)
 		");\n",
 		&c);
 	assert_int_equal(conf_init_default(&d), 0);
-	assert_int_equal(c.nrules, 12);
+	assert_int_equal(c.nrules, 13);
 	r = rule(&c, "smb-propagation");
 	assert_int_equal(r->threshold, 5);
 	assert_int_equal(r->line, 2);
@@ -594,7 +610,7 @@ static void test_rule_disable(void **state)
 
 	(void)state;
 	load_ok("rules = ( { name = \"icmp-sweep\"; enabled = false; } );\n", &c);
-	assert_int_equal(c.nrules, 12);
+	assert_int_equal(c.nrules, 13);
 	assert_false(rule(&c, "icmp-sweep")->enabled);
 	assert_int_equal(rule(&c, "icmp-sweep")->threshold, 15);
 	assert_true(rule(&c, "arp-sweep")->enabled);
@@ -619,10 +635,10 @@ static void test_rule_add(void **state)
 		"    exempt_roles = \"mailserver\"; }\n"
 		");\n",
 		&c);
-	assert_int_equal(c.nrules, 15);
-	r = &c.rules[12];
+	assert_int_equal(c.nrules, 16);
+	r = &c.rules[13];
 	assert_string_equal(r->name, "vnc-propagation");
-	assert_int_equal(conf_rule_find(&c, "vnc-propagation"), 12);
+	assert_int_equal(conf_rule_find(&c, "vnc-propagation"), 13);
 	assert_true(r->enabled);
 	assert_false(r->builtin);
 	assert_int_equal(r->type, RULE_HORIZONTAL);
@@ -638,7 +654,7 @@ static void test_rule_add(void **state)
 	assert_int_equal(r->exempt_roles, ROLE_SCANNER);
 	assert_int_equal(r->line, 3);
 
-	r = &c.rules[13];
+	r = &c.rules[14];
 	assert_string_equal(r->name, "deep_scan");
 	assert_false(r->enabled);
 	assert_int_equal(r->type, RULE_VERTICAL);
@@ -650,7 +666,7 @@ static void test_rule_add(void **state)
 	assert_int_equal(r->count, COUNT_FAILURES);
 	assert_int_equal(r->exempt_roles, ROLE_SCANNER | ROLE_MAILSERVER);
 
-	assert_int_equal(c.rules[14].exempt_roles, ROLE_MAILSERVER);
+	assert_int_equal(c.rules[15].exempt_roles, ROLE_MAILSERVER);
 	conf_fini(&c);
 }
 
@@ -715,6 +731,20 @@ static void test_rule_errors(void **state)
 	expect_diag(&d, 5, "duplicate rule name 'mine' (first on line 3)");
 }
 
+/* A dark-space rule of one's own: ICMP echo sweeps into dark space. */
+static void test_rule_dark(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	load_ok("rules = ( { name = \"dark-icmp\"; proto = \"icmp\"; distinct_dst = 4; count = "
+		"\"failures\"; dark = true; } );\n",
+		&c);
+	assert_true(rule(&c, "dark-icmp")->dark);
+	assert_int_equal(rule(&c, "dark-icmp")->protos, PROTO_ICMP);
+	conf_fini(&c);
+}
+
 static void test_rule_too_many(void **state)
 {
 	char text[8192];
@@ -723,9 +753,9 @@ static void test_rule_too_many(void **state)
 	struct conf c;
 
 	(void)state;
-	/* 12 built-ins + 20 = 32 fits... */
+	/* 13 built-ins + 19 = 32 fits... */
 	n += (size_t)snprintf(text + n, sizeof(text) - n, "rules = (\n");
-	for (int i = 0; i < 20; i++)
+	for (int i = 0; i < 19; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
 				      "%s{ name = \"r%d\"; proto = \"tcp\"; ports = [ %d ]; "
 				      "distinct_dst = 5; }\n",
@@ -740,7 +770,7 @@ static void test_rule_too_many(void **state)
 		 ",{ name = \"r99\"; proto = \"tcp\"; distinct_dst = 5; }\n);\n");
 	load_bad(text, &d);
 	assert_int_equal(d.n, 1);
-	expect_diag(&d, 22, "too many rules: at most 32");
+	expect_diag(&d, 21, "too many rules: at most 32");
 }
 
 /* Unknown keys */
@@ -846,7 +876,7 @@ static void test_bad_cidr(void **state)
 	load_ok("networks: { never_block = [ ]; admin = ( ); };\ninventory = [ ];\nrules = ( );\n",
 		&c);
 	assert_int_equal(c.networks.never_block.n, 0);
-	assert_int_equal(c.nrules, 12);
+	assert_int_equal(c.nrules, 13);
 	conf_fini(&c);
 
 	/* Every bad entry of a list is reported. */
@@ -943,6 +973,17 @@ static void test_ranges(void **state)
 		   "'enforce.table' is too long (at most 31 characters)");
 	expect_one("incident: { window = 86401; };\n", 1,
 		   "'incident.window' must be between 1 and 86400");
+	expect_one("scan: { dark_warmup = \"2d\"; };\n", 1,
+		   "'scan.dark_warmup' must be between 0 and 86400 seconds");
+	expect_one(
+		"rules = ( { name = \"d1\"; proto = \"tcp\"; distinct_dst = 5; dark = true; } );\n",
+		1, "rule 'd1' counts dark space: it must be horizontal, count \"failures\"");
+	expect_one("rules = ( { name = \"dark-space\"; proto = \"any\"; type = \"vertical\"; "
+		   "distinct_ports = 5; } );\n",
+		   1, "rule 'dark-space' counts dark space");
+	expect_one("rules = ( { name = \"d2\"; proto = \"arp\"; distinct_dst = 5; count = "
+		   "\"failures\"; dark = true; } );\n",
+		   1, "not take arp");
 	expect_one("surveillance: { factor = 0; };\n", 1,
 		   "'surveillance.factor' must be greater than 0 and at most 1 (not 0)");
 	expect_one("surveillance: { factor = 1.5; };\n", 1,
@@ -1122,7 +1163,7 @@ static void test_forgery_rule(void **state)
 		");\n",
 		&c);
 	assert_int_equal(conf_init_default(&d), 0);
-	assert_int_equal(c.nrules, 12);
+	assert_int_equal(c.nrules, 13);
 	r = rule(&c, "source-forgery");
 	assert_int_equal(r - c.rules, 11);
 	assert_int_equal(r->type, RULE_FORGERY);
@@ -1141,7 +1182,7 @@ static void test_forgery_rule(void **state)
 
 	/* Turned off. */
 	load_ok("rules = ( { name = \"source-forgery\"; enabled = false; } );\n", &c);
-	assert_int_equal(c.nrules, 12);
+	assert_int_equal(c.nrules, 13);
 	assert_false(rule(&c, "source-forgery")->enabled);
 	assert_int_equal(rule(&c, "source-forgery")->threshold, 1);
 	conf_fini(&c);
@@ -1152,7 +1193,7 @@ static void test_forgery_rule(void **state)
 		"    severity = \"low\"; window = 600; }\n"
 		");\n",
 		&c);
-	assert_int_equal(c.nrules, 13);
+	assert_int_equal(c.nrules, 14);
 	r = rule(&c, "forged-low");
 	assert_false(r->builtin);
 	assert_int_equal(r->type, RULE_FORGERY);
@@ -1638,6 +1679,7 @@ int main(void)
 		cmocka_unit_test(test_rule_disable),
 		cmocka_unit_test(test_rule_add),
 		cmocka_unit_test(test_rule_errors),
+		cmocka_unit_test(test_rule_dark),
 		cmocka_unit_test(test_rule_too_many),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),

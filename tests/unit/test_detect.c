@@ -39,6 +39,8 @@ struct fired {
 	uint16_t ports[DETECT_MAX_PORTS];
 	usec_t ts, first;
 	char proto[8];
+	struct qaddr dark[DETECT_DARK_MAX];
+	unsigned ndark;
 };
 
 struct fix {
@@ -67,6 +69,8 @@ static void cb(void *arg, const struct detection *det)
 	f->ts = det->ts_us;
 	f->first = det->first_probe_us;
 	snprintf(f->proto, sizeof(f->proto), "%s", det->proto);
+	memcpy(f->dark, det->dark, sizeof(f->dark));
+	f->ndark = det->ndark;
 }
 
 static const struct siphash_key key = {1, 2};
@@ -597,6 +601,109 @@ static void test_surveillance_lowers_thresholds(void **state)
 	tcp(x, T0 + 120 * SEC + 9 * MS, "10.1.0.5", 41009, dst, 445, SYN);
 	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 2);
 	assert_int_equal(x->f[x->n - 1].count, 10);
+}
+
+/* --- internal dark space --- */
+
+/* Known to some machine: 10.9.1.0/24 (what identity would say). */
+static bool known_net(void *arg, const struct qaddr *a)
+{
+	(void)arg;
+	return a->family == AF_INET && a->b[0] == 10 && a->b[1] == 9 && a->b[2] == 1;
+}
+
+/* A sweep into dark space on a port no rule names: contained at the 8th
+ * dark destination, the latest four named.  What answered (a reset), what
+ * is known, and what lies outside are not dark; nor is a failure by ICMP
+ * host unreachable, which anyone on the LAN can forge: only silence is. */
+static void test_dark_space(void **state)
+{
+	struct fix *x = *state;
+	const struct fired *f;
+	char dst[32];
+
+	x->c.scan.dark_warmup_s = 0;
+	fix_start(x);
+	detect_set_known(x->d, known_net, NULL);
+	for (unsigned i = 0; i < 10; i++) {
+		usec_t t = T0 + i * 10 * MS;
+
+		snprintf(dst, sizeof(dst), "10.9.0.%u", i + 1);
+		tcp(x, t, "10.1.0.40", (uint16_t)(40000 + i), dst, 6379, SYN);
+		/* Answered: a host is there. */
+		snprintf(dst, sizeof(dst), "10.9.3.%u", i + 1);
+		tcp(x, t, "10.1.0.41", (uint16_t)(40000 + i), dst, 6379, SYN);
+		tcp(x, t + MS, dst, 6379, "10.1.0.41", (uint16_t)(40000 + i), RST | ACK);
+		/* Known to identity. */
+		snprintf(dst, sizeof(dst), "10.9.1.%u", i + 1);
+		tcp(x, t, "10.1.0.42", (uint16_t)(40000 + i), dst, 6379, SYN);
+		/* Outside the protected networks. */
+		snprintf(dst, sizeof(dst), "203.0.113.%u", i + 1);
+		tcp(x, t, "10.1.0.44", (uint16_t)(40000 + i), dst, 6379, SYN);
+		/* Host unreachable, from a router or a forger. */
+		snprintf(dst, sizeof(dst), "10.9.2.%u", i + 1);
+		tcp(x, t, "10.1.0.43", 40000, dst, 5555, SYN);
+		icmp_err(x, t + MS, "10.9.2.254", 3, 1, "10.1.0.43", dst, IPPROTO_TCP, 5555);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.40", "dark-space"), 0); /* no timeout yet */
+
+	detect_advance(x->d, T0 + 5 * SEC);
+	f = fired_get(x, "10.1.0.40", "dark-space");
+	assert_non_null(f);
+	assert_int_equal(f->count, 8);
+	assert_int_equal(f->sev, SEV_MEDIUM);
+	assert_int_equal(f->nports, 1);
+	assert_int_equal(f->ports[0], 6379);
+	assert_int_equal(f->ndark, DETECT_DARK_MAX);
+	for (unsigned i = 0; i < f->ndark; i++) {
+		char b[ADDR_STRLEN];
+
+		snprintf(dst, sizeof(dst), "10.9.0.%u", i + 5); /* the 5th to the 8th */
+		assert_string_equal(addr_ntop(&f->dark[i], b), dst);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.41", "dark-space"), 0);
+	assert_int_equal(fired_count(x, "10.1.0.42", "dark-space"), 0);
+	assert_int_equal(fired_count(x, "10.1.0.44", "dark-space"), 0);
+	assert_int_equal(fired_count(x, "10.1.0.43", "dark-space"), 0);
+	assert_int_equal(fired_count(x, "10.1.0.43", DETECT_TRW_NAME),
+			 1); /* failures all the same */
+}
+
+/* Until the network has been watched scan.dark_warmup, nothing is dark:
+ * from the first packet, or from when the oldest binding restored was
+ * first seen. */
+static void test_dark_space_warmup(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x); /* dark_warmup: 600 s */
+	detect_set_known(x->d, known_net, NULL);
+	for (unsigned i = 0; i < 10; i++) {
+		snprintf(dst, sizeof(dst), "10.9.0.%u", i + 1);
+		tcp(x, T0 + i * MS, "10.1.0.40", (uint16_t)(40000 + i), dst, 6379, SYN);
+	}
+	detect_advance(x->d, T0 + 10 * SEC);
+	assert_int_equal(fired_count(x, "10.1.0.40", "dark-space"), 0);
+	for (unsigned i = 0; i < 10; i++) {
+		snprintf(dst, sizeof(dst), "10.9.4.%u", i + 1);
+		tcp(x, T0 + 700 * SEC + i * MS, "10.1.0.41", (uint16_t)(40000 + i), dst, 6379, SYN);
+	}
+	detect_advance(x->d, T0 + 710 * SEC);
+	assert_int_equal(fired_count(x, "10.1.0.41", "dark-space"), 1);
+
+	/* Watched for long already (a restart with saved bindings). */
+	detect_free(x->d);
+	x->n = 0;
+	fix_start(x);
+	detect_set_known(x->d, known_net, NULL);
+	detect_set_watched_since(x->d, T0 - 3600 * SEC);
+	for (unsigned i = 0; i < 10; i++) {
+		snprintf(dst, sizeof(dst), "10.9.0.%u", i + 1);
+		tcp(x, T0 + i * MS, "10.1.0.40", (uint16_t)(40000 + i), dst, 6379, SYN);
+	}
+	detect_advance(x->d, T0 + 10 * SEC);
+	assert_int_equal(fired_count(x, "10.1.0.40", "dark-space"), 1);
 }
 
 /* --- vertical scans and outcomes --- */
@@ -1266,6 +1373,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trw_late_timeouts_keep_quiet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_surveillance_lowers_thresholds, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_dark_space, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dark_space_warmup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vertical_rst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vertical_stealth_probes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vertical_udp_icmp_unreachable, setup,

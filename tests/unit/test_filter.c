@@ -269,6 +269,7 @@ static void test_no_udp(void **state)
 
 	rule_enable(c, "slammer-propagation", false);
 	rule_protos(c, "horizontal-scan", PROTO_TCP);
+	rule_protos(c, "dark-space", PROTO_TCP);
 	rule_enable(c, "vertical-scan", false);
 	assert_int_equal(c->scan.protos, PROTO_TCP);
 	build(c, buf);
@@ -297,6 +298,7 @@ static void test_udp_reasons(void **state)
 	rule_enable(c, "slammer-propagation", false);
 	rule_enable(c, "horizontal-scan", false);
 	rule_enable(c, "vertical-scan", false);
+	rule_enable(c, "dark-space", false);
 	build(c, buf);
 	check_udp(buf, false);
 
