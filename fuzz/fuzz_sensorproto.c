@@ -404,6 +404,21 @@ int main(int argc, char **argv)
 	s_msg(SP_DETECTION, FZ_COMMIT, &d, sizeof(d));
 	s_end("003-detection-trw", 0, 0);
 
+	/* Dark space: the addresses it hit, inside the protected networks. */
+	s_begin(0);
+	d = det(ip("10.66.1.60"), "10.66.1.60", (unsigned)conf_rule_find(&conf, "dark-space"),
+		SEV_MEDIUM);
+	d.nports = 1;
+	d.ports[0] = 6379;
+	d.fixed_ports = 0;
+	d.count = 8;
+	d.ndark = 4;
+	for (unsigned i = 0; i < 4; i++)
+		d.dark[i] = ip(i % 2 ? "fd66::9:1" : "10.66.192.7");
+	d.dark[2].b[3] = 9;
+	s_msg(SP_DETECTION, FZ_COMMIT, &d, sizeof(d));
+	s_end("006-detection-dark-space", 0, 0);
+
 	s_begin(FZ_ALERT);
 	d = det(ip("fd66::7"), "fd66::7", 0, SEV_HIGH);
 	d.proto = 2; /* udp */
@@ -546,6 +561,23 @@ int main(int argc, char **argv)
 	d.host.b[7] = 1;
 	s_msg(SP_DETECTION, 0, &d, sizeof(d));
 	s_end("902-detection-bad-rule-severity-time-host", 0, 4);
+
+	/* Dark addresses for a rule without dark space; one outside the
+	 * protected networks; too many. */
+	s_begin(0);
+	d = det(ip("10.66.1.72"), "10.66.1.72", 0, SEV_HIGH);
+	d.ndark = 1;
+	d.dark[0] = ip("10.66.192.7");
+	s_msg(SP_DETECTION, 0, &d, sizeof(d));
+	d = det(ip("10.66.1.72"), "10.66.1.72", (unsigned)conf_rule_find(&conf, "dark-space"),
+		SEV_MEDIUM);
+	d.ndark = 1;
+	d.dark[0] = ip("192.0.2.7");
+	s_msg(SP_DETECTION, 0, &d, sizeof(d));
+	d.ndark = DETECT_DARK_MAX + 1;
+	d.dark[0] = ip("10.66.192.7");
+	s_msg(SP_DETECTION, 0, &d, sizeof(d));
+	s_end("906-detection-bad-dark", 0, 3);
 
 	s_begin(0);
 	snap_begin("02:00:00:00:00:57");

@@ -73,6 +73,9 @@ struct sp_detection {
 	uint64_t probes;
 	int64_t first_probe_us, ts_us;
 	double llr;
+	struct qaddr dark[DETECT_DARK_MAX]; /* dark-space rules: the addresses */
+	uint8_t ndark;
+	uint8_t pad[7];
 };
 
 struct sp_ident {

@@ -153,6 +153,14 @@ static void json_evidence(struct sbuf *s, const struct detection *d)
 	switch (d->kind) {
 	case EVIDENCE_DISTINCT_DST:
 		sb_printf(s, "\"distinct_dst\":%u,\"window_s\":%u", d->count, d->window_s);
+		if (d->ndark) {
+			sb_printf(s, ",\"dark\":[");
+			for (unsigned i = 0; i < d->ndark; i++) {
+				sb_printf(s, "%s", i ? "," : "");
+				json_str(s, addr_ntop(&d->dark[i], b));
+			}
+			sb_putc(s, ']');
+		}
 		break;
 	case EVIDENCE_DISTINCT_PORTS:
 		sb_printf(s, "\"distinct_ports\":%u,\"window_s\":%u,\"target\":", d->count,
@@ -344,6 +352,9 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		switch (d->kind) {
 		case EVIDENCE_DISTINCT_DST:
 			sb_printf(&s, " distinct_dst=%u window=%us", d->count, d->window_s);
+			for (unsigned i = 0; i < d->ndark; i++)
+				sb_printf(&s, "%s%s",
+					  i ? "," : " dark=", addr_ntop(&d->dark[i], b));
 			break;
 		case EVIDENCE_DISTINCT_PORTS:
 			sb_printf(&s, " distinct_ports=%u window=%us", d->count, d->window_s);

@@ -67,6 +67,8 @@ void sp_detection_encode(const struct detection *d, struct sp_detection *m)
 	memcpy(m->ports, d->ports, m->nports * sizeof(m->ports[0]));
 	memcpy(m->port_protos, d->port_protos, m->nports);
 	m->rule = d->rule;
+	m->ndark = (uint8_t)MIN(d->ndark, DETECT_DARK_MAX);
+	memcpy(m->dark, d->dark, m->ndark * sizeof(m->dark[0]));
 	m->count = d->count;
 	m->window_s = d->window_s;
 	m->failures = d->failures;
@@ -159,9 +161,23 @@ int sp_detection_decode(const struct sp_detection *m, const struct conf *c, usec
 		return bad(err, errlen, "detection: time out of range");
 	if (!isfinite(m->llr))
 		return bad(err, errlen, "detection: bad likelihood ratio");
+	/* Dark addresses only for a dark-space rule, and only protected
+	 * ones: what the parent prints as evidence must be what the rule
+	 * can see. */
+	if (m->ndark > DETECT_DARK_MAX ||
+	    (m->ndark && (m->rule == DETECT_RULE_TRW || !c->rules[m->rule].dark)))
+		return bad(err, errlen, "detection: dark addresses for a rule without dark space");
+	for (unsigned i = 0; i < m->ndark; i++)
+		if (!addr_valid(&m->dark[i], false, false) ||
+		    !prefix_list_contains(&c->networks.protected_, &m->dark[i]))
+			return bad(err, errlen,
+				   "detection: a dark address outside the protected "
+				   "networks");
 	d->host = m->host;
 	d->addr = m->addr;
 	d->target = m->target;
+	memcpy(d->dark, m->dark, m->ndark * sizeof(d->dark[0]));
+	d->ndark = m->ndark;
 	d->rule = m->rule;
 	d->rule_name = m->rule == DETECT_RULE_TRW ? DETECT_TRW_NAME : c->rules[m->rule].name;
 	d->severity = (enum severity)m->severity;

@@ -88,6 +88,37 @@ static void test_detect_json(void **state)
 				 "department=finance floor=3 owner=\"IT \\\"Finance\\\"\"");
 }
 
+/* A dark-space detection names the dark addresses it hit. */
+static void test_dark_json(void **state)
+{
+	struct detection d;
+	struct event e;
+	char buf[2048];
+
+	(void)state;
+	detection(&d);
+	d.rule_name = "dark-space";
+	d.severity = SEV_MEDIUM;
+	d.ports[0] = 6379;
+	d.nports = 1;
+	d.count = 8;
+	d.dark[0] = A("10.9.0.5");
+	d.dark[1] = A("fd00::9");
+	d.ndark = 2;
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_DETECT;
+	e.ts = d.ts_us;
+	e.has_host = true;
+	e.host = d.host;
+	e.det = &d;
+	e.action = LEVEL_CONTAIN;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"evidence\":{\"distinct_dst\":8,\"window_s\":60,"
+				    "\"dark\":[\"10.9.0.5\",\"fd00::9\"],\"probes\":25}"));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " distinct_dst=8 window=60s dark=10.9.0.5,fd00::9 probes=25 "));
+}
+
 static void test_trw_and_incident(void **state)
 {
 	struct detection d;
@@ -148,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ts),
+		cmocka_unit_test(test_dark_json),
 		cmocka_unit_test(test_detect_json),
 		cmocka_unit_test(test_trw_and_incident),
 		cmocka_unit_test(test_overflow_is_reported),
