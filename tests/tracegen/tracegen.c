@@ -2990,6 +2990,47 @@ static void sc_trw_dead_servers(struct trace *t, struct truth *tr)
 	tr->exclusive = true;
 }
 
+/* A worm sweeping internal space where nobody lives (10.3.0.0/16, inside
+ * the default protected 10/8) on tcp/8080, which no rule names, at about
+ * 20 probes/s with jitter: no SYN is answered.  Beside it, a client whose
+ * five internal servers are down tries each in turn (below the rule's 8;
+ * the walk watches it),
+ * and a host whose sweep of live internal hosts is refused (answered:
+ * not dark).  dark_warmup is 0: the trace is shorter than ten minutes. */
+static void sc_dark_sweep(struct trace *t, struct truth *tr)
+{
+	static const char *const BG[] = {"10.1.0.201", "10.1.0.202"};
+	struct host *w = Hs(t, "10.1.0.105", ST_WIN);
+	struct host *c = Hs(t, "10.1.0.106", ST_WIN);
+	struct host *r = Hs(t, "10.1.0.107", ST_LINUX);
+	struct t_expect *e;
+
+	conf(tr, "scan: { dark_warmup = 0; };\n");
+	bg_office(t, tr, 0, SEC(8), BG, ARRAY_SIZE(BG));
+	for (unsigned i = 0; i < 40; i++) {
+		struct addr a = a4(10, 3, (uint8_t)rng_range(&t->rng, 0, 255),
+				   (uint8_t)rng_range(&t->rng, 1, 254));
+		int64_t ts = SEC(1) + i * MS(50) + (int64_t)rng_range(&t->rng, 0, MS(20));
+
+		tcp_attempt(t, ts, w, 0, host(t, a), 8080, OC_SILENT, NULL, 0, 1);
+	}
+	e = expect(tr, w, "dark-space", "contain");
+	expect_not_before(e, SEC(1));
+	max_action(tr, w, "contain");
+	for (unsigned i = 0; i < 5; i++)
+		tcp_attempt(t, SEC(1) + i * SEC(1), c, 0, host(t, a4(10, 4, 0, (uint8_t)(10 + i))),
+			    443, OC_SILENT, NULL, 0, 2);
+	/* The walk watches it (four failures in a row): no more. */
+	forbid(tr, c, "dark-space");
+	max_action(tr, c, "watch");
+	for (unsigned i = 0; i < 30; i++)
+		tcp_attempt(t, SEC(1) + i * MS(30), r, 0, host(t, a4(10, 1, 9, (uint8_t)(10 + i))),
+			    8081, OC_RST, NULL, 0, 0);
+	forbid(tr, r, "dark-space");
+	max_action(tr, r, "watch");
+	tr->exclusive = true;
+}
+
 static void sc_one_way_scan(struct trace *t, struct truth *tr)
 {
 	struct host *ms = Hs(t, "10.1.0.98", ST_LINUX);
@@ -3845,6 +3886,11 @@ static const struct scenario SCENARIOS[] = {
 	{"trw-dead-servers", LK_ETH, 0, 0, sc_trw_dead_servers,
 	 "10.1.0.104 opens HTTPS to 40 servers, one in four dead: their timeouts come 3 s after "
 	 "the later successes; no alert."},
+	{"dark-sweep", LK_ETH, 0, 0, sc_dark_sweep,
+	 "10.1.0.105 sweeps 10.3.x.y (protected, nobody lives there) on tcp/8080 at ~20/s: "
+	 "dark-space contains it on that port; 10.1.0.106 tries 5 dead internal servers (no "
+	 "dark-space, at most watch); 10.1.0.107's refused sweep of live hosts is not dark (at "
+	 "most watch)."},
 	{"one-way-scan", LK_ETH, 0, 0, sc_one_way_scan,
 	 "masscan-like one-direction SYNs from 10.1.0.98 (source port 61000, no options, window "
 	 "1024) to 100 ports of 203.0.113.50, no replies; the file ends 1 s after the last "
