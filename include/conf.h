@@ -227,6 +227,11 @@ int conf_init_default(struct conf *c);
 int conf_load(struct conf *c, const char *path, struct conf_diags *diags);
 void conf_fini(struct conf *c);
 
+/* The keys group takes ("" for the groups at the top level; "rules" and
+ * "inventory" for an entry of theirs), NULL-terminated; NULL for no such
+ * group.  For diagnostics ("did you mean") and tests. */
+const char *const *conf_keys(const char *group);
+
 /* Index of the rule named name, or -1. */
 int conf_rule_find(const struct conf *c, const char *name);
 

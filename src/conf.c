@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "suggest.h"
 
 /* Ranges, documented in conf/quarantined.conf and quarantined.conf(5). */
 #define DARK_WARMUP_MAX_S 86400
@@ -258,9 +259,63 @@ static const char *keypath(char buf[PATHBUF], const char *parent, const config_s
 	return buf;
 }
 
+/* The keys of each group (and the groups at the top level): what a
+ * mistyped key is compared with.  The parsers below must accept every one
+ * (test_conf checks). */
+static const struct {
+	const char *group;
+	const char *const keys[16];
+} group_keys[] = {
+	{"",
+	 {"capture", "networks", "identity", "enforce", "policy", "rules", "scan", "limits",
+	  "incident", "inventory", "surveillance", "control", "state", "log"}},
+	{"capture", {"interfaces", "snaplen", "buffer_mb"}},
+	{"networks", {"protected", "never_block", "remediation", "admin", "routers"}},
+	{"identity",
+	 {"max_addresses", "trust_after", "move_after", "unverified_max", "auto_relay"}},
+	{"enforce", {"mode", "family", "table", "max_actions_per_minute", "default_ttl"}},
+	{"policy", {"high", "medium", "low", "critical_max"}},
+	{"rules",
+	 {"name", "enabled", "type", "proto", "ports", "distinct_dst", "distinct_ports",
+	  "distinct_src", "window", "severity", "count", "exempt_roles", "dark"}},
+	{"scan",
+	 {"enabled", "theta0", "theta1", "detection", "false_alarm", "timeout", "dark_warmup",
+	  "severity", "other_ports_severity", "protocols"}},
+	{"limits",
+	 {"max_hosts", "max_blocked", "max_probes", "max_peers", "max_machines", "max_bindings"}},
+	{"incident", {"window"}},
+	{"surveillance", {"period", "factor"}},
+	{"inventory", {"net", "mac", "name", "department", "floor", "owner", "critical", "role"}},
+	{"control", {"socket", "group"}},
+	{"state", {"dir", "evidence_max_mb", "release_cleaned"}},
+	{"log", {"facility", "events_file"}},
+};
+
+const char *const *conf_keys(const char *group)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(group_keys); i++)
+		if (strcmp(group_keys[i].group, group) == 0)
+			return group_keys[i].keys;
+	return NULL;
+}
+
+/* An unknown key of group (a list's group: "rules[0]" is of "rules"),
+ * with the known key it most likely meant. */
 static void unknown_key(struct ctx *x, const config_setting_t *s, const char *parent)
 {
-	err(x, s, "unknown key '%s' in '%s'", config_setting_name(s), parent);
+	char group[32];
+	const char *const *keys;
+	const char *near = NULL;
+
+	snprintf(group, sizeof(group), "%.*s", (int)strcspn(parent, "["), parent);
+	keys = conf_keys(group);
+	if (keys)
+		near = suggest(config_setting_name(s), keys);
+	if (near)
+		err(x, s, "unknown key '%s' in '%s' (did you mean '%s'?)", config_setting_name(s),
+		    parent, near);
+	else
+		err(x, s, "unknown key '%s' in '%s'", config_setting_name(s), parent);
 }
 
 /* Typed getters: each reports its own error and writes *ret only on
@@ -1630,7 +1685,13 @@ static void parse_root(struct ctx *x, const config_setting_t *root)
 			if (strcmp(k, sections[j].name) == 0)
 				break;
 		if (j == ARRAY_SIZE(sections)) {
-			err(x, s, "unknown key '%s' at the top level", k);
+			const char *near = suggest(k, conf_keys(""));
+
+			if (near)
+				err(x, s, "unknown key '%s' at the top level (did you mean '%s'?)",
+				    k, near);
+			else
+				err(x, s, "unknown key '%s' at the top level", k);
 			continue;
 		}
 		if (sections[j].list) {

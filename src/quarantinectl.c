@@ -19,6 +19,7 @@
 
 #include "addr.h"
 #include "ctlproto.h"
+#include "suggest.h"
 #include "types.h"
 
 #define DEFAULT_SOCKET "/run/quarantined/control.sock"
@@ -134,6 +135,27 @@ static _Noreturn void usage_error(const char *fmt, ...)
 	va_end(ap);
 	fputs("\nTry 'quarantinectl --help'.\n", stderr);
 	exit(EXIT_USAGE);
+}
+
+/* An unknown --NAME (of nlen bytes, before any "="), with the option it
+ * most likely meant. */
+static void unknown_option(const char *arg, const char *name, size_t nlen)
+{
+	const char *names[ARRAY_SIZE(option_defs) + 3];
+	char word[64];
+	const char *near;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(option_defs); i++)
+		names[n++] = option_defs[i].name;
+	names[n++] = "json";
+	names[n++] = "socket";
+	names[n] = NULL;
+	snprintf(word, sizeof(word), "%.*s", (int)MIN(nlen, sizeof(word) - 1), name);
+	near = suggest(word, names);
+	if (near)
+		usage_error("unknown option '%s' (did you mean '--%s'?)", arg, near);
+	usage_error("unknown option '%s'", arg);
 }
 
 static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -252,7 +274,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 			const struct option_def *d = &option_defs[k];
 
 			if (k == ARRAY_SIZE(option_defs))
-				usage_error("unknown option '%s'", s);
+				unknown_option(s, name, nlen);
 			if (strlen(d->name) != nlen || strncmp(d->name, name, nlen) != 0)
 				continue;
 			if (!d->has_arg) {
@@ -811,8 +833,18 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < ARRAY_SIZE(commands); i++)
 		if (strcmp(a.pos[0], commands[i].name) == 0)
 			c = &commands[i];
-	if (!c)
+	if (!c) {
+		const char *names[ARRAY_SIZE(commands) + 1];
+		const char *near;
+
+		for (unsigned i = 0; i < ARRAY_SIZE(commands); i++)
+			names[i] = commands[i].name;
+		names[ARRAY_SIZE(commands)] = NULL;
+		near = suggest(a.pos[0], names);
+		if (near)
+			usage_error("unknown command '%s' (did you mean '%s'?)", a.pos[0], near);
 		usage_error("unknown command '%s'", a.pos[0]);
+	}
 	check_shape(c, &a);
 	build(c, &a, &r);
 	status = exchange(a.socket, &r);

@@ -341,6 +341,8 @@ usage() {
 }
 usage 'no command given'
 usage "unknown command 'frobnicate'" frobnicate
+usage "unknown command 'relase' (did you mean 'release'?)" relase 10.1.0.5
+usage "unknown option '--incidnet' (did you mean '--incident'?)" release --incidnet 3
 usage "unknown option '--bogus'" status --bogus
 usage "unknown option '-x'" -x status
 usage "invalid HOST 'foo bar'" show 'foo bar'

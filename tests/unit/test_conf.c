@@ -783,9 +783,18 @@ static void test_unknown_keys(void **state)
 	expect_one("capture: { snaplen = 128; };\n\nfrobnicate = 3;\n", 3,
 		   "unknown key 'frobnicate' at the top level");
 	expect_one("capture: {\n  snaplen = 128;\n  snap_len = 128;\n};\n", 3,
-		   "unknown key 'snap_len' in 'capture'");
-	expect_one("scan: {\n  enabled = true;\n  thetaO = 0.8;\n};\n", 3,
-		   "unknown key 'thetaO' in 'scan'");
+		   "unknown key 'snap_len' in 'capture' (did you mean 'snaplen'?)");
+	/* theta0 or theta1: as close, no guess. */
+	load_bad("scan: {\n  enabled = true;\n  thetaO = 0.8;\n};\n", &d);
+	assert_int_equal(d.n, 1);
+	expect_diag(&d, 3, "unknown key 'thetaO' in 'scan'");
+	assert_null(strstr(d.d[0].msg, "did you mean"));
+	expect_one("scan: { detecton = 0.99; };\n", 1,
+		   "unknown key 'detecton' in 'scan' (did you mean 'detection'?)");
+	expect_one("rules = ( { name = \"smb-propagation\"; distinct_dts = 5; } );\n", 1,
+		   "unknown key 'distinct_dts' in 'rules[0]' (did you mean 'distinct_dst'?)");
+	expect_one("sruveillance: { period = 0; };\n", 1,
+		   "unknown key 'sruveillance' at the top level (did you mean 'surveillance'?)");
 	expect_one("rules = (\n  { name = \"smb-propagation\";\n"
 		   "    distinct_dst = 5;\n    treshold = 4; }\n);\n",
 		   4, "unknown key 'treshold' in 'rules[0]'");
@@ -795,10 +804,47 @@ static void test_unknown_keys(void **state)
 	expect_one("log: { facility = \"daemon\"; syslog = true; };\n", 1,
 		   "unknown key 'syslog' in 'log'");
 
+	/* Nothing close: no guess. */
+	load_bad("state: { evidence = 5; };\n", &d);
+	assert_int_equal(d.n, 1);
+	assert_null(strstr(d.d[0].msg, "did you mean"));
+
 	/* A nested group inside a group is unknown too, not walked into. */
 	load_bad("networks: {\n  extra: { protected = [ \"10.0.0.0/8\" ]; };\n};\n", &d);
 	assert_int_equal(d.n, 1);
 	expect_diag(&d, 2, "unknown key 'extra' in 'networks'");
+}
+
+/* Every key conf_keys() lists is one its group takes: whatever the value
+ * (a string none of them wants here), never "unknown key". */
+static void test_keys_listed_are_known(void **state)
+{
+	const char *const *groups = conf_keys("");
+
+	(void)state;
+	assert_null(conf_keys("nope"));
+	for (unsigned g = 0; groups[g]; g++) {
+		const char *const *keys = conf_keys(groups[g]);
+		bool list = strcmp(groups[g], "rules") == 0 || strcmp(groups[g], "inventory") == 0;
+
+		assert_non_null(keys);
+		for (unsigned k = 0; keys[k]; k++) {
+			char text[256];
+			struct conf_diags d;
+			struct conf c;
+
+			snprintf(text, sizeof(text),
+				 list ? "%s = ( { %s = \"#\"; } );\n" : "%s: { %s = \"#\"; };\n",
+				 groups[g], keys[k]);
+			if (load(text, &c, &d) == 0) {
+				conf_fini(&c);
+				continue;
+			}
+			for (unsigned i = 0; i < d.n; i++)
+				if (strstr(d.d[i].msg, "unknown key"))
+					fail_msg("%s.%s: %s", groups[g], keys[k], d.d[i].msg);
+		}
+	}
 }
 
 /* Types */
@@ -1682,6 +1728,7 @@ int main(void)
 		cmocka_unit_test(test_rule_dark),
 		cmocka_unit_test(test_rule_too_many),
 		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_keys_listed_are_known),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_bad_cidr),
 		cmocka_unit_test(test_interfaces),
