@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "event.h"
@@ -170,6 +171,15 @@ static const char *never_block_reason(struct daemon *d, const struct qaddr *a)
 static const char *record_never_reason(struct daemon *d, const struct hostrec *r)
 {
 	return engine_never_reason(&d->eng, r);
+}
+
+/* The sensor's state in status: running (ready), starting (not yet
+ * ready), restarting (dead, a new one is due after its backoff) or down. */
+static const char *sensor_state(const struct sensorlink *l)
+{
+	if (l->pid)
+		return l->ready ? "running" : "starting";
+	return l->restart_at ? "restarting" : "down";
 }
 
 /* ---- rendering a host ---- */
@@ -474,6 +484,19 @@ static int cmd_status(struct cmdctx *x)
 			       (unsigned long long)d->link.deaths,
 			       (unsigned long long)d->link.protocol_errors,
 			       (unsigned long long)d->link.stats.out_lost);
+		/* The processes (SPEC section 9): the parent, which holds
+		 * CAP_NET_ADMIN, and the sensor, which parses packets and
+		 * holds nothing. */
+		ctl_out_printf(o,
+			       ",\"processes\":[{\"name\":\"parent\",\"pid\":%d,\"state\":"
+			       "\"running\",\"privileged\":true}",
+			       (int)getpid());
+		if (!d->eng.det)
+			ctl_out_printf(o,
+				       ",{\"name\":\"sensor\",\"pid\":%d,\"state\":\"%s\","
+				       "\"privileged\":false}",
+				       (int)d->link.pid, sensor_state(&d->link));
+		ctl_out_printf(o, "]");
 		ctl_out_printf(o,
 			       ",\"packets\":%llu,\"malformed\":%llu,\"hosts_tracked\":%u,"
 			       "\"max_hosts\":%u,\"probes_tracked\":%u,\"hosts_known\":%u,"

@@ -64,6 +64,9 @@ qd_check "the sensor holds nothing under the state directory" \
 	qd_not grep -qF "$(readlink -f "$QD_STATE")" <<<"$fds"
 qd_check "the sensor holds some socket (its capture, its channel)" grep -q '^socket:' <<<"$fds"
 qd_check "status --json shows the sensor's pid" test "$(qd_status 'd["sensor"]["pid"]')" = "$S"
+qd_check "status --json names the processes: the parent privileged, the sensor not, running" \
+	test "$(qd_status '" ".join("%s:%s:%s:%s" % (p["name"], p["pid"], p["state"], p["privileged"]) for p in d["processes"])')" = \
+	"parent:$QD_DPID:running:True sensor:$S:running:False"
 
 qd_say "the outbreak: a worm on $QD_INF, and two operator blocks"
 qd_worm inf "$QD_TMP/worm.json" -n $QD_NET_WORM -p 445 -r 40 -d 110
