@@ -537,11 +537,27 @@ static struct dblock *block_find(const struct detect *d, const struct qaddr *key
 	return table_find(&d->blocks, &k);
 }
 
+/* A new entry for key; when the table is full, the block lifted longest
+ * ago makes room.  NULL (counted) when none can. */
+static struct dblock *block_insert(struct detect *d, const struct qaddr *key)
+{
+	struct dblock *old = table_list_head(&d->blocks, L_LIFTED), *e;
+	struct bkey k;
+
+	if (table_full(&d->blocks) && old)
+		table_remove(&d->blocks, old);
+	memset(&k, 0, sizeof(k));
+	k.addr = *key;
+	e = table_insert(&d->blocks, &k);
+	if (!e)
+		d->st.blocks_full++;
+	return e;
+}
+
 int detect_set_block(struct detect *d, const struct qaddr *key, const struct detect_block *b,
 		     usec_t at_us)
 {
 	struct dblock *e = block_find(d, key);
-	struct bkey k;
 
 	if (!b || b->level < LEVEL_CONTAIN) {
 		if (!e || e->until_us != USEC_INFINITY)
@@ -559,17 +575,9 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 	if (b->level > LEVEL_ISOLATE || b->nports > DETECT_BLOCK_PORTS)
 		return -EINVAL;
 	if (!e) {
-		struct dblock *old = table_list_head(&d->blocks, L_LIFTED);
-
-		if (table_full(&d->blocks) && old)
-			table_remove(&d->blocks, old);
-		memset(&k, 0, sizeof(k));
-		k.addr = *key;
-		e = table_insert(&d->blocks, &k);
-		if (!e) {
-			d->st.blocks_full++;
+		e = block_insert(d, key);
+		if (!e)
 			return -ENOSPC;
-		}
 		e->since_us = at_us;
 	} else if (e->until_us != USEC_INFINITY) {
 		e->since_us = at_us;
@@ -591,22 +599,13 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 int detect_set_surveil(struct detect *d, const struct qaddr *key, usec_t until_us)
 {
 	struct dblock *e = block_find(d, key);
-	struct bkey k;
 
 	if (!e) {
-		struct dblock *old = table_list_head(&d->blocks, L_LIFTED);
-
 		if (until_us <= d->now)
 			return 0;
-		if (table_full(&d->blocks) && old)
-			table_remove(&d->blocks, old);
-		memset(&k, 0, sizeof(k));
-		k.addr = *key;
-		e = table_insert(&d->blocks, &k);
-		if (!e) {
-			d->st.blocks_full++;
+		e = block_insert(d, key);
+		if (!e)
 			return -ENOSPC;
-		}
 		/* No block: in force over an empty span. */
 		e->since_us = e->until_us = 0;
 		table_list_touch(&d->blocks, L_LIFTED, e);
