@@ -14,6 +14,11 @@ typedef uint64_t usec_t;
 #define USEC_PER_SEC  1000000ULL
 #define USEC_INFINITY UINT64_MAX
 
+/* The clocks, in microseconds: the wall clock (event and deadline times)
+ * and the monotonic one (timers, backoffs). */
+usec_t time_wall_us(void);
+usec_t time_mono_us(void);
+
 enum severity {
 	SEV_NONE = 0,
 	SEV_LOW,

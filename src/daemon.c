@@ -53,18 +53,12 @@
 
 usec_t daemon_wall_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+	return time_wall_us();
 }
 
 usec_t daemon_mono_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+	return time_mono_us();
 }
 
 /* sd_notify(3)'s protocol: one datagram to $NOTIFY_SOCKET. */

@@ -54,14 +54,6 @@ static bool proto_is_icmp(uint8_t proto)
 	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
 }
 
-static usec_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
 struct build {
 	struct nft_op *ops;
 	struct opinfo *info;
@@ -225,7 +217,7 @@ int enforce_apply(struct enforcer *e, struct enforce_req *reqs, unsigned n)
 	struct build b;
 	bool *active;
 	unsigned failed = 0;
-	usec_t t0 = mono_us();
+	usec_t t0 = time_mono_us();
 	int r = 0;
 
 	if (n == 0)
@@ -318,7 +310,7 @@ int enforce_apply(struct enforcer *e, struct enforce_req *reqs, unsigned n)
 	r = failed ? -ECANCELED : 0;
 out:
 	e->st.errors += failed;
-	e->st.last_us = mono_us() - t0;
+	e->st.last_us = time_mono_us() - t0;
 	if (e->st.last_us > e->st.max_us)
 		e->st.max_us = e->st.last_us;
 	free(active);

@@ -15,14 +15,6 @@
 #define MS(x) ((usec_t)(x)*1000)
 #define S(x)  ((usec_t)(x)*USEC_PER_SEC)
 
-static usec_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
 void repair_init(struct repair *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -256,9 +248,9 @@ void repair_tick(struct repair *r, const struct repair_env *env, usec_t mono, us
 		alert(env, wall, msg);
 		return;
 	case REPAIR_RUN:
-		t0 = mono_us();
+		t0 = time_mono_us();
 		run(r, env, &c, wall);
-		r->st.last_us = mono_us() - t0;
+		r->st.last_us = time_mono_us() - t0;
 		r->st.max_us = MAX(r->st.max_us, r->st.last_us);
 		return;
 	}

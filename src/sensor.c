@@ -109,14 +109,6 @@ struct sensor {
 	uint32_t sweep;
 };
 
-static usec_t wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
 /* ---- to the parent ---- */
 
 static size_t out_size(size_t len)
@@ -478,7 +470,7 @@ static void capture_failed(struct sensor *s, unsigned i, int error, const char *
 static void on_tick(struct sensor *s)
 {
 	uint64_t n;
-	usec_t now = wall_us();
+	usec_t now = time_wall_us();
 
 	while (read(s->timerfd, &n, sizeof(n)) > 0)
 		;

@@ -19,22 +19,6 @@
 
 #include "log.h"
 
-static usec_t wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
-static usec_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
 #define BACKOFF_MIN_US USEC_PER_SEC
 #define BACKOFF_MAX_US (60 * USEC_PER_SEC)
 #define STABLE_US      (10 * USEC_PER_SEC) /* running this long resets the backoff */
@@ -362,8 +346,8 @@ static void reap(struct sensorlink *l, usec_t wall, bool expected)
 	if (expected)
 		return;
 	l->deaths++;
-	delay = l->restart_at > mono_us()
-			? (l->restart_at - mono_us() + USEC_PER_SEC / 2) / USEC_PER_SEC
+	delay = l->restart_at > time_mono_us()
+			? (l->restart_at - time_mono_us() + USEC_PER_SEC / 2) / USEC_PER_SEC
 			: 0;
 	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
 		alert(l, wall,
@@ -464,7 +448,7 @@ static int spawn(struct sensorlink *l, char *err, size_t errlen)
 	l->pid = pid;
 	l->ready = false;
 	l->starts++;
-	l->started_mono = mono_us();
+	l->started_mono = time_mono_us();
 	memset(l->iface_down, 0, sizeof(l->iface_down));
 	return 0;
 }
@@ -472,7 +456,7 @@ static int spawn(struct sensorlink *l, char *err, size_t errlen)
 int sensorlink_start(struct sensorlink *l, int timeout_ms, char *err, size_t errlen)
 {
 	struct sp_start st;
-	usec_t wall = wall_us(), mono = mono_us();
+	usec_t wall = time_wall_us(), mono = time_mono_us();
 	usec_t deadline = mono + (usec_t)timeout_ms * 1000;
 	int r;
 
@@ -501,7 +485,7 @@ int sensorlink_start(struct sensorlink *l, int timeout_ms, char *err, size_t err
 		struct pollfd pfd = {.fd = l->ipc.fd, .events = POLLIN};
 		struct ipc_msg m;
 
-		mono = mono_us();
+		mono = time_mono_us();
 		if (mono >= deadline) {
 			snprintf(err, errlen, "the sensor did not start within %d ms", timeout_ms);
 			reap(l, wall, true);
@@ -525,7 +509,7 @@ int sensorlink_start(struct sensorlink *l, int timeout_ms, char *err, size_t err
 			return -EIO;
 		}
 	}
-	l->started_mono = mono_us();
+	l->started_mono = time_mono_us();
 	if (!l->ready)
 		return -EIO;
 	if (l->p.on_start)

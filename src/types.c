@@ -1,4 +1,4 @@
-/* Names of the shared enums, and duration parsing. */
+/* Names of the shared enums, duration parsing, and the clocks. */
 #include "types.h"
 
 #include <errno.h>
@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const severity_names[] = {
 	[SEV_NONE] = "none",
@@ -175,4 +176,22 @@ void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+static usec_t clock_us(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+usec_t time_wall_us(void)
+{
+	return clock_us(CLOCK_REALTIME);
+}
+
+usec_t time_mono_us(void)
+{
+	return clock_us(CLOCK_MONOTONIC);
 }

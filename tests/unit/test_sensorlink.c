@@ -26,22 +26,6 @@
 
 #define SEC USEC_PER_SEC
 
-static usec_t wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (usec_t)ts.tv_sec * SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
-static usec_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (usec_t)ts.tv_sec * SEC + (usec_t)ts.tv_nsec / 1000;
-}
-
 /* A kernel of set elements: what the engine asked to add (the flood's
  * blocks are bounded by the policy's rate cap, far below this). */
 #define FAKE_MAX 4096
@@ -217,7 +201,7 @@ static int hostile(void *arg, int fd)
 	struct ipc c;
 	struct ipc_msg m;
 	struct sp_detection d;
-	usec_t now = wall_now();
+	usec_t now = time_wall_us();
 	int r;
 
 	ipc_init(&c, fd, sp_sensor_types, sp_sensor_ntypes);
@@ -434,7 +418,7 @@ static void run(struct fix *x, int ms)
 		assert_true(r >= 0);
 		if (r == 0)
 			return;
-		sensorlink_read(&x->l, wall_now(), mono_now());
+		sensorlink_read(&x->l, time_wall_us(), time_mono_us());
 	}
 }
 
@@ -466,7 +450,7 @@ static void assert_protocol_error(struct fix *x, uint64_t errors)
 	assert_int_equal(sensorlink_fd(&x->l), -1);
 	assert_int_equal(x->l.protocol_errors, errors);
 	assert_int_equal(x->l.deaths, 0);
-	assert_true(x->l.restart_at > mono_now());
+	assert_true(x->l.restart_at > time_mono_us());
 	assert_int_equal(x->k.n, 0);
 	assert_int_equal(count_events(x, "protocol error"), errors);
 }
@@ -573,7 +557,7 @@ static void test_report_before_ready(void **state)
 static void test_flood(void **state)
 {
 	struct fix *x = *state;
-	usec_t t0 = mono_now(), worst = 0;
+	usec_t t0 = time_mono_us(), worst = 0;
 	uint64_t got = 0, calls = 0, most = 0;
 
 	start(x, FLOOD);
@@ -584,9 +568,9 @@ static void test_flood(void **state)
 
 		assert_true(p.fd >= 0);
 		assert_int_equal(poll(&p, 1, 5000), 1);
-		a = mono_now();
-		sensorlink_read(&x->l, wall_now(), a);
-		b = mono_now();
+		a = time_mono_us();
+		sensorlink_read(&x->l, time_wall_us(), a);
+		b = time_mono_us();
 		worst = MAX(worst, b - a);
 		most = MAX(most, x->l.ipc.st.received - before);
 		got += x->l.ipc.st.received - before;
@@ -600,7 +584,8 @@ static void test_flood(void **state)
 	printf("figure: flood of %u detections: %llu reads, at most %llu messages and %llu us a "
 	       "read, %llu ms in all; %u blocks\n",
 	       FLOOD_N, (unsigned long long)calls, (unsigned long long)most,
-	       (unsigned long long)worst, (unsigned long long)((mono_now() - t0) / 1000), x->k.n);
+	       (unsigned long long)worst, (unsigned long long)((time_mono_us() - t0) / 1000),
+	       x->k.n);
 	assert_true(x->l.pid > 0);
 	assert_int_equal(x->l.protocol_errors, 0);
 	assert_int_equal(x->e.st.detections, FLOOD_N);
@@ -618,7 +603,7 @@ static void test_deaths_restart_with_backoff(void **state)
 	usec_t before, due;
 
 	start(x, EXIT3);
-	before = mono_now();
+	before = time_mono_us();
 	run(x, 2000);
 	assert_int_equal(x->l.pid, 0);
 	assert_int_equal(x->l.deaths, 1);
@@ -627,18 +612,18 @@ static void test_deaths_restart_with_backoff(void **state)
 	assert_int_equal(count_events(x, "ended (status 3)"), 1);
 	/* First death: 1 s. */
 	assert_true(x->l.restart_at >= before + 1 * SEC);
-	assert_true(x->l.restart_at <= mono_now() + 1 * SEC);
+	assert_true(x->l.restart_at <= time_mono_us() + 1 * SEC);
 	due = x->l.restart_at;
 
 	/* Not before it is due... */
 	x->mode = SEGV;
-	sensorlink_tick(&x->l, wall_now(), due - 1);
+	sensorlink_tick(&x->l, time_wall_us(), due - 1);
 	assert_int_equal(x->l.pid, 0);
 	/* ... then a new one, which dies at once: 2 s. */
-	sensorlink_tick(&x->l, wall_now(), due);
+	sensorlink_tick(&x->l, time_wall_us(), due);
 	assert_true(x->l.pid > 0);
 	assert_int_equal(x->l.starts, 2);
-	before = mono_now();
+	before = time_mono_us();
 	run(x, 2000);
 	assert_int_equal(x->l.pid, 0);
 	assert_int_equal(x->l.deaths, 2);
@@ -646,7 +631,7 @@ static void test_deaths_restart_with_backoff(void **state)
 	assert_int_equal(count_events(x, "\"error\""), 2);
 	assert_true(count_events(x, "sensor") >= 2);
 	assert_true(x->l.restart_at >= before + 2 * SEC);
-	assert_true(x->l.restart_at <= mono_now() + 2 * SEC);
+	assert_true(x->l.restart_at <= time_mono_us() + 2 * SEC);
 	assert_int_equal(count_events(x, "starts in 2 s"), 1);
 	assert_int_equal(x->k.n, 0);
 }
@@ -660,18 +645,18 @@ static void test_alert_says_the_backoff(void **state)
 
 	start(x, EXIT3);
 	run(x, 2000);
-	x->l.restart_at = mono_now();
-	sensorlink_tick(&x->l, wall_now(), x->l.restart_at);
+	x->l.restart_at = time_mono_us();
+	sensorlink_tick(&x->l, time_wall_us(), x->l.restart_at);
 	run(x, 2000);
-	x->l.restart_at = mono_now();
-	sensorlink_tick(&x->l, wall_now(), x->l.restart_at);
+	x->l.restart_at = time_mono_us();
+	sensorlink_tick(&x->l, time_wall_us(), x->l.restart_at);
 	assert_true(x->l.pid > 0);
 	x->l.started_mono -= 11 * SEC;
-	before = mono_now();
+	before = time_mono_us();
 	run(x, 2000);
 	assert_int_equal(x->l.deaths, 3);
 	assert_true(x->l.restart_at >= before + 1 * SEC);
-	assert_true(x->l.restart_at <= mono_now() + 1 * SEC);
+	assert_true(x->l.restart_at <= time_mono_us() + 1 * SEC);
 	fflush(x->out.stdout_fp);
 	assert_non_null(strstr(strrchr(x->events, '{'), "starts in 1 s"));
 }
@@ -681,12 +666,12 @@ static void test_alert_says_the_backoff(void **state)
 static void test_failed_starts_back_off(void **state)
 {
 	struct fix *x = *state;
-	usec_t mono = mono_now(), delay[3];
+	usec_t mono = time_mono_us(), delay[3];
 
 	x->mode = BEFORE_READY;
 	x->l.restart_at = 1;
 	for (unsigned i = 0; i < ARRAY_SIZE(delay); i++) {
-		sensorlink_tick(&x->l, wall_now(), mono);
+		sensorlink_tick(&x->l, time_wall_us(), mono);
 		assert_int_equal(x->l.pid, 0);
 		assert_int_equal(x->l.protocol_errors, i + 1);
 		assert_true(x->l.restart_at > mono);
