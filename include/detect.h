@@ -57,6 +57,10 @@ struct detection {
 	unsigned nports;
 	bool ports_overflow; /* more distinct ports than fit in ports[] */
 	bool fixed_ports;    /* ports are the rule's own list */
+	/* Family != 0: the ports are to be contained towards this one
+	 * destination only, not towards everyone (brute force against one
+	 * server); family 0: towards every destination. */
+	struct qaddr peer;
 	enum evidence_kind kind;
 	unsigned count; /* distinct destinations or ports in the window */
 	unsigned window_s;
