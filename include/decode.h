@@ -90,11 +90,14 @@ struct pkt_quote {
 	uint16_t sport, dport; /* for quoted ICMP echo: sport = dport = echo id */
 };
 
+#define PKT_PAYLEN_UNKNOWN UINT32_MAX
+
 struct pkt {
 	uint8_t l3;	   /* enum pkt_l3 */
 	uint8_t proto;	   /* IPPROTO_* of the transport header; 0 when none */
 	uint16_t flags;	   /* PKT_F_* */
 	uint8_t tcp_flags; /* TH_FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE CWR */
+	uint8_t tcp_hlen;  /* TCP header length in bytes, options included (20 without) */
 	uint8_t icmp_type;
 	uint8_t icmp_code;
 	uint8_t ttl;   /* IPv4 TTL or IPv6 hop limit */
@@ -104,6 +107,11 @@ struct pkt {
 	uint16_t arp_op;  /* 1 request, 2 reply (l3 == PKT_L3_ARP) */
 	uint16_t ip_id;	  /* IPv4 identification (0 for IPv6) */
 	uint32_t wirelen; /* original length on the wire */
+	/* TCP: sequence and acknowledgment numbers, and the payload's length
+	 * from the IP length field (beyond the snap length too), or
+	 * PKT_PAYLEN_UNKNOWN when the field is 0 (TCP segmentation offload). */
+	uint32_t tcp_seq, tcp_ack;
+	uint32_t tcp_paylen;
 	/* IP source/destination; for ARP: sender and target protocol address. */
 	struct qaddr src, dst;
 	/* Set for ICMP dest-unreachable / time-exceeded and ICMPv6 dest-unreachable

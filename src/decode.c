@@ -201,6 +201,8 @@ struct ip_info {
 	bool later_frag; /* fragment offset != 0: no L4 header here */
 	bool first_frag; /* offset 0 with more fragments to come */
 	bool bounded;	 /* the length field ends the packet within the capture */
+	bool has_end;	 /* the length field is set: end is meaningful */
+	size_t end;	 /* cursor offset where the length field ends the packet */
 };
 
 static bool is_vlan_tpid(uint16_t type)
@@ -247,8 +249,11 @@ static enum decode_err ipv4_parse(struct cur *c, bool quoted, struct ip_info *ip
 		 * not inconsistent, so the captured bytes bound the packet. */
 		if (tot_len != 0 && tot_len < hlen)
 			return DECODE_E_MALFORMED;
-		if (tot_len != 0)
+		if (tot_len != 0) {
+			ip->has_end = true;
+			ip->end = c->off + (size_t)tot_len - IPV4_HDR_MIN;
 			ip->bounded = cur_limit(c, (size_t)tot_len - IPV4_HDR_MIN);
+		}
 	}
 	/* Options are skipped unread. */
 	if (!cur_skip(c, hlen - IPV4_HDR_MIN))
@@ -338,8 +343,11 @@ static enum decode_err ipv6_parse(struct cur *c, bool quoted, struct ip_info *ip
 	ip->later_frag = false;
 	ip->first_frag = false;
 	ip->bounded = false;
-	if (!quoted && plen != 0)
+	if (!quoted && plen != 0) {
+		ip->has_end = true;
+		ip->end = c->off + plen;
 		ip->bounded = cur_limit(c, plen);
+	}
 	return ipv6_walk_ext(c, ip);
 }
 
@@ -401,20 +409,37 @@ static void decode_quote(struct cur *c, bool v6, struct pkt_quote *ret)
 	*ret = q;
 }
 
-static enum decode_err decode_tcp(struct cur *c, struct pkt *p)
+/* The TCP header up to the flags.  The payload's length comes from the IP
+ * length field (ip->end), so that it is known beyond the snap length: a
+ * bare ACK probe and a connection's data are told apart without the data. */
+static enum decode_err decode_tcp(struct cur *c, const struct ip_info *ip, struct pkt *p)
 {
+	size_t start = c->off, hlen;
 	uint16_t sport, dport;
+	uint32_t seq, ack;
 	uint8_t off, flags;
 
-	if (!cur_be16(c, &sport) || !cur_be16(c, &dport) || !cur_skip(c, 8) || !cur_u8(c, &off) ||
-	    !cur_u8(c, &flags))
+	if (!cur_be16(c, &sport) || !cur_be16(c, &dport) || !cur_be32(c, &seq) ||
+	    !cur_be32(c, &ack) || !cur_u8(c, &off) || !cur_u8(c, &flags))
 		return DECODE_E_TRUNCATED;
 	/* Data offset in 32-bit words; the fixed header alone is 5. */
 	if (off >> 4 < 5)
 		return DECODE_E_MALFORMED;
+	hlen = (size_t)(off >> 4) * 4;
+	/* The header runs past the packet (a first fragment's may go on in
+	 * the next fragment: RFC 1858's tiny fragments, reported as such). */
+	if (ip->has_end && ip->end < start + hlen)
+		return ip->first_frag ? DECODE_E_TRUNCATED : DECODE_E_MALFORMED;
 	p->sport = sport;
 	p->dport = dport;
 	p->tcp_flags = flags;
+	p->tcp_hlen = (uint8_t)hlen;
+	p->tcp_seq = seq;
+	p->tcp_ack = ack;
+	if (ip->has_end && !ip->first_frag)
+		p->tcp_paylen = (uint32_t)(ip->end - start - hlen);
+	else
+		p->tcp_paylen = PKT_PAYLEN_UNKNOWN;
 	p->flags |= PKT_F_L4;
 	return DECODE_OK;
 }
@@ -636,7 +661,7 @@ static enum decode_err decode_ip(struct cur *c, bool v6, struct pkt *p)
 	}
 
 	if (ip.proto == IPPROTO_TCP)
-		e = decode_tcp(c, p);
+		e = decode_tcp(c, &ip, p);
 	else if (ip.proto == IPPROTO_UDP)
 		e = decode_udp(c, v6, p);
 	else if (ip.proto == (v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP))

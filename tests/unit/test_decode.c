@@ -296,6 +296,63 @@ static void test_tcp_flags(void **state)
 	}
 }
 
+/* Sequence and acknowledgment numbers, the header length with options,
+ * and the payload's length from the IP length field: also when the snap
+ * length cut the payload off, unknown when the field is 0 (TSO). */
+static void test_tcp_seq_payload(void **state)
+{
+	struct frame f = {0};
+	struct pkt p;
+	size_t ip;
+
+	(void)state;
+	build_tcp4(&f, TH_ACK);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.tcp_seq, 0x01020304);
+	assert_int_equal(p.tcp_ack, 0x0a0b0c0d);
+	assert_int_equal(p.tcp_hlen, 20);
+	assert_int_equal(p.tcp_paylen, 0);
+
+	/* 12 bytes of options (NOP NOP timestamp), then 100 bytes of data of
+	 * which only 10 are captured. */
+	f.n = 0;
+	put_eth(&f, MAC_HOST, 0x0800);
+	ip = put_ipv4(&f, IPPROTO_TCP, IP_A, IP_B, 0, 0);
+	put16(&f, 40000);
+	put16(&f, 22);
+	put32(&f, 0xfffffff0);
+	put32(&f, 7);
+	put8(&f, 8 << 4);
+	put8(&f, TH_ACK | TH_PSH);
+	put16(&f, 1024);
+	put32(&f, 0);
+	put32(&f, 0x0101080a);
+	put32(&f, 1);
+	put32(&f, 2);
+	zeros(&f, 100);
+	ipv4_end(&f, ip);
+	assert_int_equal(decode_exact(LINK_EN10MB, f.b, f.n - 90, f.n, &p, NULL), 0);
+	assert_int_equal(p.tcp_hlen, 32);
+	assert_int_equal(p.tcp_seq, 0xfffffff0);
+	assert_int_equal(p.tcp_paylen, 100);
+
+	/* Total length 0 (an outgoing TSO super-packet): unknown. */
+	set16(&f, ip + 2, 0);
+	assert_int_equal(dec(LINK_EN10MB, &f, &p), 0);
+	assert_int_equal(p.tcp_paylen, PKT_PAYLEN_UNKNOWN);
+
+	/* A data offset that runs past the packet's own length is malformed. */
+	build_tcp4(&f, TH_ACK);
+	f.b[14 + 20 + 12] = 15 << 4;
+	zeros(&f, 40);
+	{
+		struct decode_stats st = {0};
+
+		assert_int_equal(decode_exact(LINK_EN10MB, f.b, f.n, f.n, &p, &st), -EBADMSG);
+		assert_int_equal(st.err[DECODE_E_MALFORMED], 1);
+	}
+}
+
 static void test_udp(void **state)
 {
 	struct frame f = {0};
@@ -2242,6 +2299,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ether_tcp_syn),
 		cmocka_unit_test(test_tcp_flags),
+		cmocka_unit_test(test_tcp_seq_payload),
 		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_icmp_echo),
 		cmocka_unit_test(test_vlan),
