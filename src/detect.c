@@ -70,6 +70,8 @@ enum outcome {
 #define PF_TRW	   0x01 /* first probe to a new peer: its outcome is a TRW step */
 #define PF_DROPPED 0x02 /* our own block dropped it (detect.h): its outcome is neutral */
 #define PF_NOHOST  0x04 /* it failed for want of any answer (its timeout) */
+#define PF_ACK	   0x08 /* a bare ACK with no connection seen (on_ack()) */
+#define PF_ANSWER  0x10 /* PF_ACK: a reset or ICMP error that matches it answered it */
 
 /* TRW steps are taken in the order the probes were sent, not the order
  * their outcomes became known: timeouts come scan.timeout late and would
@@ -161,6 +163,11 @@ struct dprobe {
 	uint8_t host_gen;
 	uint16_t trw_seq;
 	struct qaddr host; /* who sent it (a MAC or k.src): whose outcome it is */
+	/* PF_ACK: the probe's source port and acknowledgment number, which a
+	 * reset answering it echoes as its destination port and sequence
+	 * number, and which a live connection's next ACK moves on. */
+	uint16_t ack_sport;
+	uint32_t ack_num;
 	usec_t first_us, last_us;
 };
 
@@ -235,7 +242,8 @@ struct detect {
 	bool (*known)(void *arg, const struct qaddr *a);
 	void *known_arg;
 	usec_t watched_since, first_us;
-	int8_t src_protected; /* of the packet being handled, when known; -1 else */
+	int8_t src_protected;  /* of the packet being handled, when known; -1 else */
+	const struct pkt *pkt; /* the packet being handled (detect_packet()) */
 	uint8_t worm_tcp[65536 / 8], worm_udp[65536 / 8];
 	struct table hosts, probes, peers, blocks;
 	struct detect_stats st;
@@ -881,6 +889,11 @@ static void count(struct detect *d, struct dhost *h, struct dpeer *peer, const s
 		 * ports: not where its port would be the evidence. */
 		if ((pr->flags & PF_DROPPED) && ri->kind != RK_HOST)
 			continue;
+		/* A bare ACK is no evidence of dark space, and unanswered only
+		 * of a vertical scan (on_ack()). */
+		if ((pr->flags & PF_ACK) &&
+		    (rule->dark || (!(pr->flags & PF_ANSWER) && ri->kind != RK_VERT)))
+			continue;
 		if (rule->dark && !dark_probe(d, h, pr))
 			continue;
 		switch (ri->kind) {
@@ -1104,8 +1117,16 @@ static void resolve(struct detect *d, struct dprobe *pr, enum outcome out, usec_
 	h = host_get(d, &pr->host, &pr->k.src, ts);
 	if (!h || pr->first_us < h->forget_us)
 		return;
-	if (out == OUT_FAILURE)
+	if (out == OUT_FAILURE && (pr->flags & PF_ACK)) {
+		/* A bare ACK is a probe once it failed (on_ack()); its port
+		 * is one to contain only when something answered it. */
+		h->probes++;
+		d->st.probes++;
+		if (pr->flags & PF_ANSWER)
+			fports_add(d, h, pr->k.proto, pr->k.port, ts);
+	} else if (out == OUT_FAILURE) {
 		fports_add(d, h, pr->k.proto, pr->k.port, ts);
+	}
 	if (pr->flags & PF_TRW)
 		trw_record(d, h, pr, out, ts);
 	if (out != OUT_FAILURE)
@@ -1196,6 +1217,21 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 	count(d, h, peer, pr, AT_PROBE, d->now);
 }
 
+/* Whether the packet being handled answers bare ACK pr: a reset to its
+ * source port whose sequence number is its acknowledgment number (RFC 793
+ * section 3.4: a reset answering a segment with ACK takes its sequence
+ * number from that field), or an ICMP error quoting its source port.  The
+ * resets of other connections, and backscatter, do not match. */
+static bool ack_answered(const struct detect *d, const struct dprobe *pr)
+{
+	const struct pkt *p = d->pkt;
+
+	if (p->proto == IPPROTO_TCP)
+		return (p->tcp_flags & TH_RST) && p->dport == pr->ack_sport &&
+		       p->tcp_seq == pr->ack_num;
+	return p->quote.valid && p->quote.has_ports && p->quote.sport == pr->ack_sport;
+}
+
 static void on_reply(struct detect *d, const struct qaddr *src, const struct qaddr *dst,
 		     unsigned proto, uint16_t port, enum outcome out)
 {
@@ -1206,8 +1242,102 @@ static void on_reply(struct detect *d, const struct qaddr *src, const struct qad
 	pr = table_find(&d->probes, &k);
 	if (!pr || pr->state != OUT_PENDING)
 		return;
+	if (pr->flags & PF_ACK) {
+		if (!ack_answered(d, pr))
+			return;
+		pr->flags |= PF_ANSWER;
+	}
 	table_list_unlink(&d->probes, pr);
 	resolve(d, pr, out, d->now);
+}
+
+/* Bare ACKs: probes without SYN (nmap -sA and -sW, hping3 -A).
+ *
+ * A bare ACK is a segment with ACK alone, no TCP options and no payload:
+ * what those tools send, and what the capture filter passes (filter.c).
+ * ACKs with options (Linux and macOS put timestamps in every one) or with
+ * data are never probes, from a file either, so that reading a capture
+ * gives what the live filter would.  One whose (destination, port) the
+ * host already has a probe for belongs to a contact we know.  One from a
+ * port below its destination port is taken for the server side of a
+ * connection (a service port towards a client's ephemeral one): a
+ * scanner's source port is an ephemeral one, above most ports it probes.
+ *
+ * Anything else may be a probe, or the ACK of a connection that began
+ * before we looked (a restart) or whose entry expired while it was idle.
+ * It becomes a pending probe (PF_ACK) holding its source port and ack
+ * number, and then:
+ *   - a reset to that port echoing that number, or an ICMP error quoting
+ *     it (ack_answered()), is a failure for every rule that counts
+ *     failures, dark space excepted (count());
+ *   - the connection's next bare ACK with the ack number moved on (data
+ *     is flowing), or a bare ACK from the other side, shows a live
+ *     connection: neutral, and the entry then marks (destination, port)
+ *     as known to the host;
+ *   - silence is a failure for the vertical rules only.  A pure ACK of a
+ *     live connection gets no answer either: a client with idle
+ *     connections to twenty servers on 443 is no horizontal scan after a
+ *     restart, but twenty silent ports of one destination are a scan.
+ * It is never a first contact for the rules that count those, nor a step
+ * of the Threshold Random Walk: one mid-flow ACK would be either.  A
+ * reset to an address that sent no ACK (backscatter of a forged scan)
+ * finds no probe and counts for nothing. */
+#define ACK_MOVE_MAX (1u << 24) /* how far a live connection's ack number moves between two ACKs */
+
+static void on_ack(struct detect *d, const struct pkt *p, const struct qaddr *id)
+{
+	struct pkey k;
+	struct dprobe *pr;
+	struct dhost *h;
+	bool dropped;
+
+	if (p->tcp_flags != TH_ACK || p->tcp_hlen != 20 || p->tcp_paylen != 0)
+		return;
+	/* From the other side of a bare ACK still waiting: a live connection. */
+	pkey_set(&k, &p->dst, &p->src, PROTO_TCP, p->sport);
+	pr = table_find(&d->probes, &k);
+	if (pr && (pr->flags & PF_ACK) && pr->state == OUT_PENDING && pr->ack_sport == p->dport) {
+		table_list_unlink(&d->probes, pr);
+		resolve(d, pr, OUT_NEUTRAL, d->now);
+	}
+	if (p->sport <= p->dport ||
+	    !(d->src_protected >= 0 ? d->src_protected : is_protected(d, &p->src)) ||
+	    dst_excluded(&p->src, &p->dst))
+		return;
+	pkey_set(&k, &p->src, &p->dst, PROTO_TCP, p->dport);
+	pr = table_find(&d->probes, &k);
+	if (pr) {
+		if ((pr->flags & PF_ACK) && pr->state == OUT_PENDING && pr->ack_sport == p->sport &&
+		    p->tcp_ack - pr->ack_num - 1 < ACK_MOVE_MAX) {
+			table_list_unlink(&d->probes, pr);
+			resolve(d, pr, OUT_NEUTRAL, d->now);
+			return;
+		}
+		pr->last_us = d->now;
+		if (pr->state != OUT_PENDING)
+			table_list_touch(&d->probes, L_RESOLVED, pr);
+		return;
+	}
+	dropped = dropped_by_us(d, id, &p->src, &p->dst, PROTO_TCP, p->dport);
+	h = host_get(d, id, &p->src, d->now);
+	/* Beyond its quota a host's bare ACKs are not followed: unlike a
+	 * SYN, one counts for nothing before its outcome. */
+	if (!h || h->nprobes >= d->probe_quota)
+		return;
+	if (table_full(&d->probes))
+		probe_evict(d);
+	pr = table_insert(&d->probes, &k);
+	if (!pr)
+		return;
+	pr->state = OUT_PENDING;
+	pr->flags = PF_ACK | (dropped ? PF_DROPPED : 0);
+	pr->host = *id;
+	pr->host_gen = h->gen;
+	pr->ack_sport = p->sport;
+	pr->ack_num = p->tcp_ack;
+	pr->first_us = pr->last_us = d->now;
+	table_list_append(&d->probes, L_PENDING, pr);
+	h->nprobes++;
 }
 
 static void on_tcp(struct detect *d, const struct pkt *p, const struct qaddr *id)
@@ -1223,6 +1353,8 @@ static void on_tcp(struct detect *d, const struct pkt *p, const struct qaddr *id
 	else if (!(f & TH_ACK))
 		/* FIN, NULL, XMAS: no legitimate segment lacks ACK, SYN and RST. */
 		on_probe(d, id, &p->src, &p->dst, PROTO_TCP, p->dport);
+	else
+		on_ack(d, p, id);
 }
 
 /* The wildcard destination of a group query marker: all ones, which no
@@ -1479,6 +1611,7 @@ void detect_packet(struct detect *d, const struct pkt *p, const struct attributi
 		d->first_us = now;
 	detect_advance(d, now);
 	d->src_protected = a ? a->src_protected : -1;
+	d->pkt = p;
 	if (a && a->kind == SRC_FORGED)
 		on_forged(d, id, p);
 	if (p->l3 == PKT_L3_ARP) {

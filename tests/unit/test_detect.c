@@ -197,6 +197,37 @@ static void arp(struct fix *x, usec_t t, uint16_t op, const char *sender, const 
 	detect_packet(x->d, &p, NULL, t);
 }
 
+/* A TCP segment as decoded: header length with options, payload length,
+ * sequence and acknowledgment numbers. */
+static void seg(struct fix *x, usec_t t, const char *src, uint16_t sp, const char *dst, uint16_t dp,
+		uint8_t flags, uint8_t hlen, uint32_t paylen, uint32_t seq, uint32_t ackn)
+{
+	struct pkt p = ip(src, dst, IPPROTO_TCP);
+
+	p.sport = sp;
+	p.dport = dp;
+	p.tcp_flags = flags;
+	p.tcp_hlen = hlen;
+	p.tcp_paylen = paylen;
+	p.tcp_seq = seq;
+	p.tcp_ack = ackn;
+	detect_packet(x->d, &p, NULL, t);
+}
+
+/* A bare ACK (no options, no payload), as nmap -sA sends it. */
+static void bare_ack(struct fix *x, usec_t t, const char *src, uint16_t sp, const char *dst,
+		     uint16_t dp, uint32_t ackn)
+{
+	seg(x, t, src, sp, dst, dp, ACK, 20, 0, 1000, ackn);
+}
+
+/* The reset answering a segment that acknowledged ackn (RFC 793). */
+static void reset(struct fix *x, usec_t t, const char *src, uint16_t sp, const char *dst,
+		  uint16_t dp, uint32_t ackn)
+{
+	seg(x, t, src, sp, dst, dp, RST, 20, 0, ackn, 0);
+}
+
 static unsigned fired_count(const struct fix *x, const char *host, const char *rule)
 {
 	unsigned n = 0;
@@ -704,6 +735,207 @@ static void test_dark_space_warmup(void **state)
 	}
 	detect_advance(x->d, T0 + 10 * SEC);
 	assert_int_equal(fired_count(x, "10.1.0.40", "dark-space"), 1);
+}
+
+/* --- probes without SYN (bare ACKs) --- */
+
+/* nmap -sA of ports 1-1000 of one host, each answered by a reset: a
+ * vertical scan, and nothing else (no first contact, no walk). */
+static void test_ack_scan_vertical(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	for (uint16_t port = 1; port <= 1000; port++) {
+		usec_t t = T0 + port * MS;
+		uint32_t a = 0x9e3779b9u * port;
+
+		bare_ack(x, t, "10.1.0.90", 51234, "10.2.0.9", port, a);
+		reset(x, t + 400, "10.2.0.9", port, "10.1.0.90", 51234, a);
+	}
+	detect_flush(x->d);
+	const struct fired *f = fired_get(x, "10.1.0.90", "vertical-scan");
+	assert_int_equal(f->count, 20);
+	assert_int_equal(f->nports, 16);
+	assert_int_equal(fired_count(x, "10.1.0.90", "vertical-scan"), 1);
+	assert_int_equal(fired_count(x, "10.1.0.90", DETECT_TRW_NAME), 0);
+	assert_int_equal(fired_count(x, "10.1.0.90", "smb-propagation"), 0);
+	assert_int_equal(x->n, 1);
+}
+
+/* The same scan of a filtered host: nothing answers.  Silence counts for
+ * the vertical rule only. */
+static void test_ack_scan_silent(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	for (uint16_t port = 1; port <= 100; port++)
+		bare_ack(x, T0 + port * MS, "10.1.0.91", 51234, "10.2.0.10", port, 7u * port);
+	detect_advance(x->d, T0 + 2 * SEC);
+	assert_int_equal(x->n, 0); /* not before scan.timeout */
+	detect_advance(x->d, T0 + 4 * SEC);
+	const struct fired *f = fired_get(x, "10.1.0.91", "vertical-scan");
+	assert_int_equal(f->count, 20);
+	assert_int_equal(x->n, 1);
+}
+
+/* An ACK sweep of one port over many hosts: answered, a horizontal scan;
+ * silent, nothing (a client's idle connections are silent too). */
+static void test_ack_sweep_horizontal(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	for (unsigned i = 0; i < 40; i++) {
+		usec_t t = T0 + i * 10 * MS;
+
+		dst_name(dst, sizeof(dst), i);
+		bare_ack(x, t, "10.1.0.92", 61000, dst, 80, 1000u + i);
+		reset(x, t + MS, dst, 80, "10.1.0.92", 61000, 1000u + i);
+		snprintf(dst, sizeof(dst), "10.3.0.%u", i + 1);
+		bare_ack(x, t, "10.1.0.93", 61000, dst, 80, 1000u + i);
+	}
+	detect_flush(x->d);
+	const struct fired *f = fired_get(x, "10.1.0.92", "horizontal-scan");
+	assert_int_equal(f->count, 20);
+	assert_int_equal(f->nports, 1);
+	assert_int_equal(f->ports[0], 80);
+	assert_int_equal(fired_count(x, "10.1.0.92", DETECT_TRW_NAME), 0);
+	assert_int_equal(fired_count(x, "10.1.0.93", "horizontal-scan"), 0);
+	assert_int_equal(x->n, 1);
+}
+
+/* A Windows-like client (no timestamps) downloading from 40 servers at
+ * once and over 25 FTP data connections from one, seen from mid-flow (a
+ * restart): its ACKs move on, the connections are live.  25 more
+ * connections are idle: one ACK each, no answer. */
+static void test_ack_midflow_client(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	for (unsigned k = 0; k < 10; k++)
+		for (unsigned i = 0; i < 40; i++) {
+			snprintf(dst, sizeof(dst), "198.51.100.%u", i + 1);
+			bare_ack(x, T0 + (k * 40 + i) * MS, "10.1.0.60", (uint16_t)(50000 + i), dst,
+				 443, 5000u + k * 2920u);
+		}
+	for (unsigned i = 0; i < 25; i++) {
+		snprintf(dst, sizeof(dst), "203.0.113.%u", i + 1);
+		bare_ack(x, T0 + SEC + i * MS, "10.1.0.60", (uint16_t)(51000 + i), dst, 443, 77u);
+	}
+	/* 25 passive FTP data connections to one server, downloading: 25
+	 * ports of one destination, whose ACKs move on. */
+	for (unsigned k = 0; k < 4; k++)
+		for (unsigned i = 0; i < 25; i++)
+			bare_ack(x, T0 + (k * 25 + i) * MS, "10.1.0.60", (uint16_t)(50100 + i),
+				 "10.2.0.21", (uint16_t)(30000 + i), 100u + k * 1460u);
+	/* The same client's ACKs with options or data are never probes. */
+	for (unsigned i = 0; i < 30; i++) {
+		snprintf(dst, sizeof(dst), "192.0.2.%u", i + 1);
+		seg(x, T0 + 2 * SEC, "10.1.0.60", (uint16_t)(52000 + i), dst, 8080, ACK, 32, 0, 1,
+		    2);
+		seg(x, T0 + 2 * SEC, "10.1.0.60", (uint16_t)(53000 + i), dst, 8081, ACK, 20, 100, 1,
+		    2);
+		seg(x, T0 + 2 * SEC + MS, dst, 8080, "10.1.0.60", (uint16_t)(52000 + i), RST, 20, 0,
+		    2, 0);
+		seg(x, T0 + 2 * SEC + MS, dst, 8081, "10.1.0.60", (uint16_t)(53000 + i), RST, 20, 0,
+		    2, 0);
+	}
+	detect_flush(x->d);
+	assert_int_equal(x->n, 0);
+}
+
+/* A server's ACKs go from its service port to clients' ephemeral ports:
+ * never probes, even when nothing of the clients is seen. */
+static void test_ack_server_side(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	for (unsigned i = 0; i < 60; i++) {
+		bare_ack(x, T0 + i * MS, "10.1.0.70", 443, "198.51.100.7", (uint16_t)(40000 + i),
+			 9);
+		bare_ack(x, T0 + i * MS, "10.1.0.70", 8443, "10.1.0.71", (uint16_t)(32768 + i), 9);
+	}
+	detect_flush(x->d);
+	assert_int_equal(x->n, 0);
+}
+
+/* The other side's bare ACK shows a live connection: a client's one ACK
+ * to each of 25 ports of one server, each followed by the server's. */
+static void test_ack_other_side_is_live(void **state)
+{
+	struct fix *x = *state;
+
+	fix_start(x);
+	for (uint16_t i = 0; i < 25; i++) {
+		bare_ack(x, T0 + i * MS, "10.1.0.72", 60000, "10.2.0.12", (uint16_t)(1000 + i), 5);
+		bare_ack(x, T0 + i * MS + 300, "10.2.0.12", (uint16_t)(1000 + i), "10.1.0.72",
+			 60000, 6);
+	}
+	detect_flush(x->d);
+	assert_int_equal(x->n, 0);
+}
+
+/* A laptop waking from sleep: servers that forgot its connections reset
+ * them.  Keepalives (one byte on Windows) and data are no probes; resets
+ * that do not echo the ACK's number (another connection, a forgery) answer
+ * nothing.  And backscatter: resets to an address that sent no ACK. */
+static void test_ack_stale_and_backscatter(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	for (unsigned i = 0; i < 40; i++) {
+		usec_t t = T0 + i * MS;
+		uint16_t sp = (uint16_t)(49700 + i);
+
+		snprintf(dst, sizeof(dst), "198.51.100.%u", i + 1);
+		seg(x, t, "10.1.0.61", sp, dst, 443, ACK, 20, 1, 100, 200); /* keepalive */
+		seg(x, t + 50 * MS, dst, 443, "10.1.0.61", sp, RST, 20, 0, 200, 0);
+		snprintf(dst, sizeof(dst), "203.0.113.%u", i + 1);
+		seg(x, t, "10.1.0.61", (uint16_t)(sp + 100), dst, 443, ACK | PSH, 20, 37, 100, 200);
+		seg(x, t + 50 * MS, dst, 443, "10.1.0.61", (uint16_t)(sp + 100), RST, 20, 0, 200,
+		    0);
+		/* A bare ACK whose reset carries another number. */
+		snprintf(dst, sizeof(dst), "192.0.2.%u", i + 1);
+		bare_ack(x, t, "10.1.0.62", sp, dst, 443, 300);
+		reset(x, t + 50 * MS, dst, 443, "10.1.0.62", sp, 301);
+		/* Backscatter. */
+		snprintf(dst, sizeof(dst), "100.64.0.%u", i + 1);
+		reset(x, t, dst, 80, "10.1.0.63", (uint16_t)(1024 + i), 12345);
+		seg(x, t, dst, 80, "10.1.0.63", (uint16_t)(1024 + i), RST | ACK, 20, 0, 0, 1);
+	}
+	detect_flush(x->d);
+	assert_int_equal(x->n, 0);
+}
+
+/* A long idle connection whose entry expired: its next ACK comes after
+ * the longest window and gets no answer.  25 of them to 25 servers on
+ * one port: no horizontal scan, no walk. */
+static void test_ack_idle_connections(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	for (unsigned i = 0; i < 25; i++) {
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + i * MS, "10.1.0.64", (uint16_t)(50000 + i), dst, 443, SYN);
+		tcp(x, T0 + i * MS + 1, dst, 443, "10.1.0.64", (uint16_t)(50000 + i), SYN | ACK);
+	}
+	for (unsigned i = 0; i < 25; i++) {
+		dst_name(dst, sizeof(dst), i);
+		bare_ack(x, T0 + 600 * SEC + i * MS, "10.1.0.64", (uint16_t)(50000 + i), dst, 443,
+			 4242);
+	}
+	detect_flush(x->d);
+	assert_int_equal(x->n, 0);
 }
 
 /* --- vertical scans and outcomes --- */
@@ -1404,6 +1636,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_worm_during_oneshot_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_forgery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_scan_vertical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_scan_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_sweep_horizontal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_midflow_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_server_side, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_other_side_is_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_stale_and_backscatter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_idle_connections, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
