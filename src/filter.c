@@ -27,8 +27,9 @@
 
 /* TCP over IPv4: SYN (probe), SYN-ACK (success), RST (failure), and
  * segments without ACK (FIN, NULL and XMAS probes; no legitimate segment of
- * an established connection lacks ACK).  Pure ACKs and data of established
- * connections, the bulk of all traffic, stay in the kernel.  tcp[] implies
+ * an established connection lacks ACK).  Data and pure ACKs of established
+ * connections, the bulk of all traffic, stay in the kernel (but bare ACKs,
+ * F_TCP_BARE_ACK).  tcp[] implies
  * IPv4 and a first fragment.
  *
  * TCP over IPv6 passes whole, and detect.c tests the flags: libpcap (1.10)
@@ -38,6 +39,23 @@
  * segment).  SPEC section 8; test_filter.c checks it. */
 #define F_TCP \
 	"tcp[tcpflags] & (tcp-syn|tcp-rst) != 0 or tcp[tcpflags] & tcp-ack == 0 or (ip6 and tcp)"
+
+/* Bare ACKs over IPv4: ACK alone, no options (a data offset of 5), no
+ * payload (the IP length is the two headers): the probes of ACK and window
+ * scans (nmap -sA and -sW, hping3 -A), for the rules that count failures
+ * (detect.c, on_ack()).  Linux and macOS put timestamps in every segment
+ * of a connection, so their pure ACKs stay in the kernel; those of stacks
+ * without timestamps (Windows by default) pass.  A segment sent with TCP
+ * segmentation offload has an IP length of 0 and stays out. */
+#define F_TCP_BARE_ACK                                              \
+	"(tcp[tcpflags] == tcp-ack and tcp[12] & 0xf0 == 0x50 and " \
+	"ip[2:2] == (ip[0] & 0xf) * 4 + 20)"
+
+/* Every pure ACK over IPv4 (any options, no payload): the alternative
+ * measured against F_TCP_BARE_ACK (docs/BENCHMARKS.md), not used. */
+#define F_TCP_PURE_ACK                   \
+	"(tcp[tcpflags] == tcp-ack and " \
+	"ip[2:2] == (ip[0] & 0xf) * 4 + (tcp[12] & 0xf0) / 4)"
 
 struct out {
 	char *buf;
@@ -70,8 +88,22 @@ static bool needed(const struct conf *c, unsigned bit)
 	return c->scan.enabled && (c->scan.protos & bit);
 }
 
+/* Does a rule count bare ACKs: an enabled horizontal or vertical rule
+ * over TCP that counts failures and not only dark space (detect.c)? */
+static bool acks_needed(const struct conf *c)
+{
+	for (unsigned i = 0; i < c->nrules; i++) {
+		const struct rule *r = &c->rules[i];
+
+		if (r->enabled && r->type != RULE_FORGERY && (r->protos & PROTO_TCP) &&
+		    r->count == COUNT_FAILURES && !r->dark)
+			return true;
+	}
+	return false;
+}
+
 /* The expression for an untagged frame, as a list of alternatives. */
-static void put_body(struct out *o, const struct conf *c)
+static void put_body(struct out *o, const struct conf *c, enum filter_acks acks)
 {
 	/* Identity learning does not depend on the rules. */
 	put(o, F_ARP " or " F_ICMP);
@@ -81,9 +113,16 @@ static void put_body(struct out *o, const struct conf *c)
 		put(o, " or " F_DHCP);
 	if (needed(c, PROTO_TCP))
 		put(o, " or " F_TCP);
+	if (acks != FILTER_ACKS_NONE && acks_needed(c))
+		put(o, acks == FILTER_ACKS_PURE ? " or " F_TCP_PURE_ACK : " or " F_TCP_BARE_ACK);
 }
 
 int filter_build(const struct conf *c, char *buf, size_t len)
+{
+	return filter_build_acks(c, FILTER_ACKS_BARE, buf, len);
+}
+
+int filter_build_acks(const struct conf *c, enum filter_acks acks, char *buf, size_t len)
 {
 	struct out o = {.buf = buf, .len = len};
 
@@ -98,9 +137,9 @@ int filter_build(const struct conf *c, char *buf, size_t len)
 	 * tag back before handing them over.)  "and" and "or" have equal
 	 * precedence in pcap's grammar, hence the parentheses. */
 	put(&o, "(");
-	put_body(&o, c);
+	put_body(&o, c, acks);
 	put(&o, ") or (vlan and (");
-	put_body(&o, c);
+	put_body(&o, c, acks);
 	put(&o, "))");
 	if (o.overflow) {
 		buf[0] = '\0';

@@ -167,6 +167,23 @@ static inline void fr_tcp4(struct frame *f, unsigned flags, unsigned vid)
 	fr_ipv4_end(f, ip);
 }
 
+/* A pure ACK from A to B over IPv4 with the timestamps option, as Linux
+ * and macOS send them (a 32-byte TCP header). */
+static inline void fr_tcp4_ts(struct frame *f, unsigned vid)
+{
+	size_t ip, th;
+
+	fr_eth(f, FR_MAC_B, vid, FR_ETH_IPV4);
+	ip = fr_ipv4(f, 6, FR_IP_A, FR_IP_B, 0);
+	th = f->n;
+	fr_tcp(f, 40000, 445, FR_TH_ACK);
+	f->b[th + 12] = 8 << 4;
+	fr_put32(f, 0x0101080a);
+	fr_put32(f, 0x00000001);
+	fr_put32(f, 0x00000002);
+	fr_ipv4_end(f, ip);
+}
+
 /* A non-first fragment of a TCP datagram: no TCP header in it. */
 static inline void fr_tcp4_fragment(struct frame *f)
 {

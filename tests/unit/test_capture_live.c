@@ -218,12 +218,13 @@ static void test_filtered_frames(void **state)
 	/* The frames, in the order they are sent. */
 	struct expect e[] = {
 		{.name = "TCP SYN", .want = true},		 /* a probe */
-		{.name = "pure ACK", .want = false},		 /* established */
+		{.name = "bare ACK", .want = true},		 /* an ACK scan's probe */
 		{.name = "ARP who-has", .want = true},		 /* a probe */
 		{.name = "802.1Q TCP SYN", .want = true},	 /* a tagged probe */
 		{.name = "UDP", .want = true},			 /* a probe */
 		{.name = "ACK with data", .want = false},	 /* established */
 		{.name = "802.1Q ACK with data", .want = false}, /* established */
+		{.name = "ACK with timestamps", .want = false},	 /* established */
 	};
 	struct run run = {.e = e, .n = ARRAY_SIZE(e)};
 	struct capture_stats st, st2;
@@ -242,6 +243,7 @@ static void test_filtered_frames(void **state)
 	e[4].f.n += 400;
 	fr_tcp4(&e[5].f, FR_TH_ACK | FR_TH_PSH, 0);
 	fr_tcp4(&e[6].f, FR_TH_ACK | FR_TH_PSH, 100);
+	fr_tcp4_ts(&e[7].f, 0);
 
 	default_filter(filter, sizeof(filter));
 	c = open_qb(filter);

@@ -123,9 +123,11 @@ static void check_tcp(const char *expr)
 	fr_tcp4(&f, FR_TH_FIN | FR_TH_PSH | FR_TH_URG, 0);
 	assert_true(passes(expr, &f)); /* XMAS probe */
 
-	/* Established connections: the bulk of the traffic stays out. */
+	/* A bare ACK (no options, no payload) is an ACK scan's probe
+	 * (test_bare_acks). */
 	fr_tcp4(&f, FR_TH_ACK, 0);
-	assert_false(passes(expr, &f));
+	assert_true(passes(expr, &f));
+	/* Established connections: the bulk of the traffic stays out. */
 	fr_tcp4(&f, FR_TH_ACK | FR_TH_PSH, 0);
 	assert_false(passes(expr, &f));
 	fr_tcp4(&f, FR_TH_ACK | FR_TH_FIN, 0);
@@ -358,6 +360,89 @@ static void test_no_tcp(void **state)
 	(void)state;
 }
 
+/* An IPv4 ACK from A:51234 to B:80 with optwords 32-bit words of options
+ * (timestamps: 3) and paylen bytes of data; tso: the IP length field is 0,
+ * as in a segment sent with segmentation offload. */
+static void ack4(struct frame *f, unsigned flags, unsigned optwords, unsigned paylen, unsigned vid,
+		 bool tso)
+{
+	size_t ip, th;
+
+	fr_eth(f, FR_MAC_B, vid, FR_ETH_IPV4);
+	ip = fr_ipv4(f, 6, FR_IP_A, FR_IP_B, 0);
+	th = f->n;
+	fr_tcp(f, 51234, 80, flags);
+	f->b[th + 12] = (uint8_t)((5 + optwords) << 4);
+	for (unsigned i = 0; i < optwords; i++)
+		fr_put32(f, 0x0101080a);
+	for (unsigned i = 0; i < paylen; i++)
+		fr_put8(f, 'x');
+	fr_ipv4_end(f, ip);
+	if (tso) {
+		f->b[ip + 2] = 0;
+		f->b[ip + 3] = 0;
+	}
+}
+
+/* Bare ACKs (issue 10): ACK alone, no options, no payload, tagged or not,
+ * whenever a rule counts failures over TCP; pure ACKs with options, data,
+ * FIN and offloaded segments stay out.  FILTER_ACKS_PURE (measured, not
+ * used) passes every pure ACK; FILTER_ACKS_NONE none. */
+static void test_bare_acks(void **state)
+{
+	struct conf *c = conf_new();
+	char buf[FBUF];
+	struct frame f;
+	int n;
+
+	build(c, buf);
+	assert_int_equal(occurrences(buf, "tcp[tcpflags] == tcp-ack"), 2);
+	for (unsigned vid = 0; vid <= 100; vid += 100) {
+		ack4(&f, FR_TH_ACK, 0, 0, vid, false);
+		assert_true(passes(buf, &f));
+		ack4(&f, FR_TH_ACK, 3, 0, vid, false); /* timestamps: Linux, macOS */
+		assert_false(passes(buf, &f));
+		ack4(&f, FR_TH_ACK, 0, 1, vid, false); /* a Windows keepalive */
+		assert_false(passes(buf, &f));
+		ack4(&f, FR_TH_ACK, 0, 1200, vid, false);
+		assert_false(passes(buf, &f));
+		ack4(&f, FR_TH_ACK | FR_TH_PSH, 0, 0, vid, false);
+		assert_false(passes(buf, &f));
+		ack4(&f, FR_TH_ACK | FR_TH_FIN, 0, 0, vid, false);
+		assert_false(passes(buf, &f));
+		ack4(&f, FR_TH_ACK, 0, 0, vid, true);
+		assert_false(passes(buf, &f));
+	}
+
+	n = filter_build_acks(c, FILTER_ACKS_PURE, buf, FBUF);
+	assert_true(n > 0);
+	ack4(&f, FR_TH_ACK, 3, 0, 0, false);
+	assert_true(passes(buf, &f));
+	ack4(&f, FR_TH_ACK, 0, 0, 100, false);
+	assert_true(passes(buf, &f));
+	ack4(&f, FR_TH_ACK, 3, 100, 0, false);
+	assert_false(passes(buf, &f));
+
+	n = filter_build_acks(c, FILTER_ACKS_NONE, buf, FBUF);
+	assert_true(n > 0);
+	ack4(&f, FR_TH_ACK, 0, 0, 0, false);
+	assert_false(passes(buf, &f));
+
+	/* No rule counts failures over TCP but dark space (which bare ACKs
+	 * never feed): they stay out. */
+	rule_enable(c, "horizontal-scan", false);
+	build(c, buf);
+	ack4(&f, FR_TH_ACK, 0, 0, 0, false);
+	assert_true(passes(buf, &f));
+	rule_enable(c, "vertical-scan", false);
+	build(c, buf);
+	assert_null(strstr(buf, "tcp-ack and"));
+	assert_false(passes(buf, &f));
+	check_icmp(buf);
+	conf_free(c);
+	(void)state;
+}
+
 /* SPEC section 8: libpcap indexes tcp[] only behind IPv4, so a TCP flag
  * test joined to ip6 matches nothing.  This is why the IPv6 term passes
  * whole; if a libpcap ever learns to index behind IPv6, this test says so. */
@@ -425,7 +510,7 @@ int main(void)
 		cmocka_unit_test(test_no_arp),	       cmocka_unit_test(test_no_udp),
 		cmocka_unit_test(test_udp_reasons),    cmocka_unit_test(test_no_tcp),
 		cmocka_unit_test(test_ipv6_trap),      cmocka_unit_test(test_fragments),
-		cmocka_unit_test(test_enospc),
+		cmocka_unit_test(test_enospc),	       cmocka_unit_test(test_bare_acks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
