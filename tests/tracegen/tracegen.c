@@ -2895,6 +2895,293 @@ static void sc_vertical_ipv6(struct trace *t, struct truth *tr)
 	tr->exclusive = true;
 }
 
+/* ---- probes without SYN (issue 10) ---- */
+
+/* One bare ACK probe (nmap -sA/-sW, hping3 -A: ACK alone, no options, no
+ * payload, a random acknowledgment number), and, when answered, the reset
+ * of the target (open and closed ports alike), whose sequence number is
+ * the probe's ack (RFC 793); jittered, so that resets of probes sent close
+ * together come back out of order. */
+static void ack_probe(struct trace *t, int64_t ts, struct host *sc, uint16_t sport, struct host *tg,
+		      uint16_t port, uint16_t win, bool answered, const struct synstyle *sty)
+{
+	struct tcp_fields tf;
+
+	memset(&tf, 0, sizeof(tf));
+	tf.sport = sport;
+	tf.dport = port;
+	tf.seq = (uint32_t)rng_next(&t->rng);
+	tf.ack = (uint32_t)rng_next(&t->rng);
+	tf.flags = TH_ACK;
+	tf.win = win;
+	tcp_emit(t, ts, sc, tg, &tf, sty, NULL);
+	if (!answered)
+		return;
+	tf.sport = port;
+	tf.dport = sport;
+	tf.seq = tf.ack;
+	tf.ack = 0;
+	tf.flags = TH_RST;
+	tf.win = 0;
+	tcp_emit(t, ts + path_rtt(tg) + (int64_t)rng_range(&t->rng, 0, MS(2)), tg, sc, &tf, NULL,
+		 NULL);
+}
+
+/* nmap -sA of ports 1-1000 of a host whose every port answers with a
+ * reset (2 % of them lost: nmap asks again from its next source port);
+ * nmap -sW of 200 ports of a filtered host (nothing answers; each probe
+ * sent twice); hping3 -A sweeping tcp/80 over 60 internal addresses
+ * (source port counting up), two in three answered. */
+static void sc_ack_scan(struct trace *t, struct truth *tr)
+{
+	struct host *a = Hs(t, "10.1.0.140", ST_LINUX), *ta = Hs(t, "10.2.0.30", ST_WIN);
+	struct host *b = Hs(t, "10.1.0.141", ST_LINUX), *tb = Hs(t, "10.2.0.31", ST_LINUX);
+	struct host *c = Hs(t, "10.1.0.142", ST_LINUX);
+	struct synstyle sty = nmap_style();
+	uint16_t sport = (uint16_t)rng_range(&t->rng, 40000, 65000);
+	uint16_t ports[1000];
+	struct addr d[60];
+	struct t_expect *e;
+
+	bg_office(t, tr, 0, SEC(14), BG2, ARRAY_SIZE(BG2));
+	for (unsigned i = 0; i < 1000; i++)
+		ports[i] = (uint16_t)(i + 1);
+	shuffle_u16(t, ports, 1000);
+	for (unsigned i = 0; i < 1000; i++) {
+		int64_t ts = SEC(2) + i * MS(1) + (int64_t)rng_range(&t->rng, 0, 400);
+		bool lost = rng_pct(&t->rng, 2);
+
+		ack_probe(t, ts, a, sport, ta, ports[i], 1024, !lost, &sty);
+		if (lost)
+			ack_probe(t, ts + SEC(1), a, (uint16_t)(sport + 1), ta, ports[i], 1024,
+				  true, &sty);
+	}
+	e = expect(tr, a, "vertical-scan", "contain");
+	expect_not_before(e, SEC(2));
+	expect_not_after(e, SEC(3));
+	max_action(tr, a, "contain");
+	no_alert(tr, ta);
+
+	sport = (uint16_t)rng_range(&t->rng, 40000, 65000);
+	pick_ports(t, ports, 200, 1, 1024, NULL, 0);
+	for (unsigned i = 0; i < 200; i++) {
+		int64_t ts = SEC(5) + i * MS(2) + (int64_t)rng_range(&t->rng, 0, 500);
+
+		ack_probe(t, ts, b, sport, tb, ports[i], 1024, false, &sty);
+		ack_probe(t, ts + SEC(1), b, (uint16_t)(sport + 1), tb, ports[i], 1024, false,
+			  &sty);
+	}
+	e = expect(tr, b, "vertical-scan", "contain");
+	expect_not_before(e, SEC(5) + SEC(3)); /* silence: scan.timeout after the probes */
+	max_action(tr, b, "contain");
+	no_alert(tr, tb);
+
+	sport = (uint16_t)rng_range(&t->rng, 1024, 60000);
+	pick_addrs(t, d, 60, POOL_SRV, 1, NULL, 0);
+	for (unsigned i = 0; i < 60; i++) {
+		int64_t ts = SEC(9) + i * MS(50) + (int64_t)rng_range(&t->rng, 0, MS(20));
+		struct host *tg = host_as(t, d[i], ST_LINUX);
+
+		ack_probe(t, ts, c, (uint16_t)(sport + i), tg, 80, 64, i % 3 != 2, NULL);
+		no_alert(tr, tg);
+	}
+	expect_not_before(expect(tr, c, "horizontal-scan", "watch"), SEC(9));
+	max_action(tr, c, "watch");
+	tr->exclusive = true;
+}
+
+/* A connection already under way when the capture starts (a restart of
+ * the daemon): no handshake, sequence numbers anywhere. */
+static void conn_midflow(struct trace *t, struct conn *k, struct host *c, struct host *s,
+			 uint16_t dport)
+{
+	conn_init(t, k, c, 0, s, dport, NULL);
+}
+
+/* The server sends n segments of data from ts, the client ACKs every
+ * second one (and the last); 2 % of the segments are lost on the way, and
+ * the client then repeats its ACK (a duplicate ACK); jitter reorders
+ * nearby packets.  Returns the time of the last ACK. */
+static int64_t midflow_download(struct trace *t, int64_t ts, struct conn *k, unsigned n)
+{
+	static uint8_t data[1448];
+
+	fill_random(t, data, sizeof(data));
+	for (unsigned i = 0; i < n; i++) {
+		int64_t at = ts + i * MS(2) + (int64_t)rng_range(&t->rng, 0, 600);
+
+		if (rng_pct(&t->rng, 2)) {
+			conn_seg(t, at + k->crtt, k, false, TH_ACK, NULL, 0, NULL);
+			continue;
+		}
+		conn_seg(t, at, k, true, TH_ACK, data, sizeof(data), NULL);
+		if (i % 2 == 1 || i == n - 1)
+			conn_seg(t, at + k->crtt, k, false, TH_ACK, NULL, 0, NULL);
+	}
+	return ts + n * MS(2) + k->crtt;
+}
+
+/* Benign look-alikes of ACK probes, none of which may be flagged:
+ *   - 10.1.0.150, a Windows client (no timestamps: bare ACKs) captured in
+ *     the middle of 30 HTTPS downloads and of 24 passive FTP data
+ *     connections to one internal server (24 ports of one destination);
+ *   - 10.1.0.151, a Windows HTTPS server receiving uploads from outside
+ *     clients (three of them with 25 connections each): its ACKs go from
+ *     443 to the clients' ephemeral ports, and the clients' own segments
+ *     carry data; one client's handshake is in the trace;
+ *   - 10.1.0.152, a Windows laptop waking from sleep: 40 stale connections
+ *     to 25 servers on 443, each sending a keepalive (one byte), a TLS
+ *     record or a bare ACK; the servers that forgot them reset them (two
+ *     drop them silently), and the laptop reconnects;
+ *   - 10.1.0.153, a Windows client whose 25 HTTPS connections and one SSH
+ *     session go idle for 70 s (past every window, so their entries have
+ *     expired), then each server pushes a little data and the client ACKs
+ *     it, once, with no answer;
+ *   - 10.1.0.154, whose address someone forges in a scan elsewhere: 300
+ *     resets and SYN-ACKs from outside to its ports (backscatter). */
+static void sc_ack_lookalikes(struct trace *t, struct truth *tr)
+{
+	static uint8_t buf[1448];
+	struct host *w = Hs(t, "10.1.0.150", ST_WIN), *fs = Hs(t, "10.2.0.50", ST_LINUX);
+	struct host *srv = Hs(t, "10.1.0.151", ST_WIN);
+	struct host *lap = Hs(t, "10.1.0.152", ST_WIN);
+	struct host *idle = Hs(t, "10.1.0.153", ST_WIN), *ssh = Hs(t, "10.2.0.40", ST_LINUX);
+	struct host *bs = Hs(t, "10.1.0.154", ST_LINUX);
+	struct addr d[40];
+	struct conn ks[30];
+
+	bg_office(t, tr, 0, SEC(80), BG2, ARRAY_SIZE(BG2));
+
+	/* Downloads seen from mid-flow. */
+	pick_addrs(t, d, 30, POOL_PUB, 2, NULL, 0);
+	for (unsigned i = 0; i < 30; i++) {
+		struct conn k;
+
+		conn_midflow(t, &k, w, host_as(t, d[i], ST_LINUX), 443);
+		midflow_download(t, (int64_t)rng_range(&t->rng, 0, MS(500)), &k,
+				 rng_range(&t->rng, 50, 400));
+	}
+	for (unsigned i = 0; i < 24; i++) {
+		struct conn k;
+
+		conn_midflow(t, &k, w, fs, (uint16_t)(40000 + i * 7));
+		midflow_download(t, MS(100) + (int64_t)rng_range(&t->rng, 0, MS(300)), &k,
+				 rng_range(&t->rng, 100, 300));
+	}
+	no_alert(tr, w);
+	no_alert(tr, fs);
+
+	/* A server's side of uploads from outside. */
+	for (unsigned c = 0; c < 4; c++) {
+		struct host *cl = host_as(t, addr_rand_in(&t->rng, "198.51.100.0/24"), ST_LINUX);
+		unsigned nconn = c < 3 ? 25 : 1;
+
+		for (unsigned i = 0; i < nconn; i++) {
+			struct conn k;
+			int64_t ts = SEC(1) + (int64_t)rng_range(&t->rng, 0, MS(800));
+
+			conn_init(t, &k, cl, 0, srv, 443, NULL);
+			if (c == 3) {
+				conn_syn(t, ts, &k, NULL);
+				k.cseq++;
+				conn_synack(t, ts + k.rtt, &k);
+				k.sseq++;
+				ts += k.rtt + k.crtt;
+			}
+			fill_random(t, buf, sizeof(buf));
+			for (unsigned j = 0; j < 30; j++) {
+				int64_t at = ts + j * MS(3) + (int64_t)rng_range(&t->rng, 0, 900);
+
+				conn_seg(t, at, &k, false, TH_ACK, buf, sizeof(buf), NULL);
+				if (j % 2 == 1)
+					conn_seg(t, at + k.rtt, &k, true, TH_ACK, NULL, 0, NULL);
+			}
+		}
+		no_alert(tr, cl);
+	}
+	no_alert(tr, srv);
+
+	/* The laptop wakes at 3 s. */
+	pick_addrs(t, d, 25, POOL_PUB, 2, NULL, 0);
+	for (unsigned i = 0; i < 40; i++) {
+		struct host *s = host_as(t, d[i % 25], ST_LINUX);
+		int64_t ts = SEC(3) + (int64_t)rng_range(&t->rng, 0, MS(300));
+		unsigned kind = rng_range(&t->rng, 0, 9);
+		struct tcp_fields tf;
+		struct conn k;
+
+		conn_midflow(t, &k, lap, s, 443);
+		if (kind < 4) {
+			/* A keepalive: one byte before the next sequence number. */
+			k.cseq--;
+			conn_seg(t, ts, &k, false, TH_ACK, (const uint8_t *)"", 1, NULL);
+		} else if (kind < 8) {
+			fill_random(t, buf, 90);
+			conn_seg(t, ts, &k, false, TH_ACK | TH_PSH, buf, 90, NULL);
+		} else {
+			conn_seg(t, ts, &k, false, TH_ACK, NULL, 0, NULL);
+		}
+		if (i % 25 >= 23)
+			continue; /* a firewall that forgot it drops it */
+		memset(&tf, 0, sizeof(tf));
+		tf.sport = 443;
+		tf.dport = k.sport;
+		tf.seq = k.sseq;
+		tf.flags = TH_RST;
+		tcp_emit(t, ts + k.rtt, s, lap, &tf, NULL, NULL);
+		if (i < 25)
+			tcp_attempt(t, ts + k.rtt + MS(40), lap, 0, s, 443, OC_OPEN, HTTPS,
+				    ARRAY_SIZE(HTTPS), 0);
+	}
+	no_alert(tr, lap);
+
+	/* Idle connections, whose entries expire. */
+	pick_addrs(t, d, 25, POOL_PUB, 2, NULL, 0);
+	for (unsigned i = 0; i < 25; i++) {
+		int64_t ts = SEC(1) + i * MS(30) + (int64_t)rng_range(&t->rng, 0, MS(10));
+
+		conn_init(t, &ks[i], idle, 0, host_as(t, d[i], ST_LINUX), 443, NULL);
+		conn_syn(t, ts, &ks[i], NULL);
+		ks[i].cseq++;
+		conn_synack(t, ts + ks[i].rtt, &ks[i]);
+		ks[i].sseq++;
+		conn_seg(t, ts + ks[i].rtt + ks[i].crtt, &ks[i], false, TH_ACK, NULL, 0, NULL);
+	}
+	conn_init(t, &ks[25], idle, 0, ssh, 22, NULL);
+	conn_syn(t, SEC(2), &ks[25], NULL);
+	ks[25].cseq++;
+	conn_synack(t, SEC(2) + ks[25].rtt, &ks[25]);
+	ks[25].sseq++;
+	conn_seg(t, SEC(2) + ks[25].rtt + ks[25].crtt, &ks[25], false, TH_ACK, NULL, 0, NULL);
+	for (unsigned i = 0; i < 26; i++) {
+		int64_t ts = SEC(72) + i * MS(40) + (int64_t)rng_range(&t->rng, 0, MS(30));
+
+		fill_random(t, buf, 120);
+		conn_seg(t, ts, &ks[i], true, TH_ACK | TH_PSH, buf, 120, NULL);
+		conn_seg(t, ts + ks[i].crtt, &ks[i], false, TH_ACK, NULL, 0, NULL);
+	}
+	no_alert(tr, idle);
+	no_alert(tr, ssh);
+
+	/* Backscatter. */
+	for (unsigned i = 0; i < 300; i++) {
+		struct host *from = host_as(t, addr_rand_in(&t->rng, "203.0.113.0/24"), ST_LINUX);
+		int64_t ts = SEC(4) + i * MS(20) + (int64_t)rng_range(&t->rng, 0, MS(15));
+		struct tcp_fields tf;
+
+		memset(&tf, 0, sizeof(tf));
+		tf.sport = (uint16_t)(i % 3 ? 80 : 443);
+		tf.dport = (uint16_t)rng_range(&t->rng, 1024, 65535);
+		tf.seq = (uint32_t)rng_next(&t->rng);
+		tf.ack = (uint32_t)rng_next(&t->rng);
+		tf.flags = i % 3 == 0 ? (TH_SYN | TH_ACK) : i % 3 == 1 ? TH_RST : (TH_RST | TH_ACK);
+		tf.win = tf.flags & TH_RST ? 0 : 65160;
+		tcp_emit(t, ts, from, bs, &tf, NULL, NULL);
+	}
+	no_alert(tr, bs);
+	tr->exclusive = true;
+}
+
 /* Eight refused first contacts to distinct addresses, 200 ms apart. */
 static void refused_probes(struct trace *t, struct host *h, const uint16_t *ports, int64_t start)
 {
@@ -3891,6 +4178,16 @@ static const struct scenario SCENARIOS[] = {
 	 "dark-space contains it on that port; 10.1.0.106 tries 5 dead internal servers (no "
 	 "dark-space, at most watch); 10.1.0.107's refused sweep of live hosts is not dark (at "
 	 "most watch)."},
+	{"ack-scan", LK_ETH, 0, 0, sc_ack_scan,
+	 "nmap -sA from 10.1.0.140 of ports 1-1000 of 10.2.0.30, every port answering a reset (2% "
+	 "lost, asked again); nmap -sW from 10.1.0.141 of 200 ports of the filtered 10.2.0.31 "
+	 "(silence); hping3 -A from 10.1.0.142 sweeping tcp/80 over 60 internal addresses, two "
+	 "in three answered."},
+	{"ack-lookalikes", LK_ETH, 0, 0, sc_ack_lookalikes,
+	 "Bare ACKs that are no probes: a Windows client's downloads seen from mid-flow (30 "
+	 "servers, 24 FTP data ports of one), a server's ACKs to outside clients' ephemeral "
+	 "ports, a laptop waking to 40 stale connections reset by 25 servers, 26 connections "
+	 "idle for 70 s, and backscatter to a forged address: no alerts."},
 	{"one-way-scan", LK_ETH, 0, 0, sc_one_way_scan,
 	 "masscan-like one-direction SYNs from 10.1.0.98 (source port 61000, no options, window "
 	 "1024) to 100 ports of 203.0.113.50, no replies; the file ends 1 s after the last "
