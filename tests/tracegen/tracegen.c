@@ -3025,10 +3025,11 @@ static int64_t midflow_download(struct trace *t, int64_t ts, struct conn *k, uns
  *   - 10.1.0.150, a Windows client (no timestamps: bare ACKs) captured in
  *     the middle of 30 HTTPS downloads and of 24 passive FTP data
  *     connections to one internal server (24 ports of one destination);
- *   - 10.1.0.151, a Windows HTTPS server receiving uploads from outside
- *     clients (three of them with 25 connections each): its ACKs go from
- *     443 to the clients' ephemeral ports, and the clients' own segments
- *     carry data; one client's handshake is in the trace;
+ *   - 10.1.0.151, a Windows HTTPS server answering outside clients: three
+ *     with 25 connections each, one request on each, which the server ACKs
+ *     once before it answers (25 ephemeral ports of one destination, each
+ *     with one bare ACK that nothing answers), and one uploading, whose
+ *     handshake is in the trace;
  *   - 10.1.0.152, a Windows laptop waking from sleep: 40 stale connections
  *     to 25 servers on 443, each sending a keepalive (one byte), a TLS
  *     record or a bare ACK; the servers that forgot them reset them (two
@@ -3089,6 +3090,14 @@ static void sc_ack_lookalikes(struct trace *t, struct truth *tr)
 				ts += k.rtt + k.crtt;
 			}
 			fill_random(t, buf, sizeof(buf));
+			if (c < 3) {
+				/* A request, the server's ACK, its answer. */
+				conn_seg(t, ts, &k, false, TH_ACK | TH_PSH, buf, 300, NULL);
+				conn_seg(t, ts + k.rtt, &k, true, TH_ACK, NULL, 0, NULL);
+				conn_seg(t, ts + k.rtt + MS(30), &k, true, TH_ACK | TH_PSH, buf,
+					 1200, NULL);
+				continue;
+			}
 			for (unsigned j = 0; j < 30; j++) {
 				int64_t at = ts + j * MS(3) + (int64_t)rng_range(&t->rng, 0, 900);
 
