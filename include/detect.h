@@ -13,7 +13,12 @@
  *           window; the first probe to a new peer drives the TRW.
  *   outcome success (SYN-ACK, UDP reply, echo reply, ARP reply), failure
  *           (RST, ICMP unreachable quoting the probe, no answer within
- *           scan.timeout), or neutral (ICMP time exceeded: traceroute). */
+ *           scan.timeout), or neutral (ICMP time exceeded: traceroute).
+ *   bare ACK a TCP segment with ACK alone, no options, no payload, to a
+ *           (destination, port) without a probe: an ACK scan's probe, or
+ *           the ACK of a connection seen from its middle.  It counts only
+ *           once it failed, and only for the rules that count failures
+ *           (silence: the vertical ones); see on_ack() in detect.c. */
 #ifndef QD_DETECT_H
 #define QD_DETECT_H
 

@@ -1168,6 +1168,13 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 		return;
 	pkey_set(&k, src, dst, proto, port);
 	pr = table_find(&d->probes, &k);
+	if (pr && (pr->flags & PF_ACK) && pr->state != OUT_NEUTRAL) {
+		/* A bare ACK not known to be part of a connection is no
+		 * contact: a worm must not hide its SYNs behind ACKs sent
+		 * first.  The SYN takes its place. */
+		probe_free(d, pr);
+		pr = NULL;
+	}
 	if (pr) {
 		/* Retransmission, duplicate, or a new connection to a known
 		 * service: not a first contact. */
@@ -1293,12 +1300,17 @@ static void on_ack(struct detect *d, const struct pkt *p, const struct qaddr *id
 
 	if (p->tcp_flags != TH_ACK || p->tcp_hlen != 20 || p->tcp_paylen != 0)
 		return;
-	/* From the other side of a bare ACK still waiting: a live connection. */
-	pkey_set(&k, &p->dst, &p->src, PROTO_TCP, p->sport);
-	pr = table_find(&d->probes, &k);
-	if (pr && (pr->flags & PF_ACK) && pr->state == OUT_PENDING && pr->ack_sport == p->dport) {
-		table_list_unlink(&d->probes, pr);
-		resolve(d, pr, OUT_NEUTRAL, d->now);
+	/* From the other side of a bare ACK still waiting, which only a
+	 * protected host sends: a live connection.  (Most bare ACKs go from
+	 * a client inside to a server outside: no lookup for them.) */
+	if (is_protected(d, &p->dst)) {
+		pkey_set(&k, &p->dst, &p->src, PROTO_TCP, p->sport);
+		pr = table_find(&d->probes, &k);
+		if (pr && (pr->flags & PF_ACK) && pr->state == OUT_PENDING &&
+		    pr->ack_sport == p->dport) {
+			table_list_unlink(&d->probes, pr);
+			resolve(d, pr, OUT_NEUTRAL, d->now);
+		}
 	}
 	if (p->sport <= p->dport ||
 	    !(d->src_protected >= 0 ? d->src_protected : is_protected(d, &p->src)) ||

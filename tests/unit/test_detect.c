@@ -807,6 +807,26 @@ static void test_ack_sweep_horizontal(void **state)
 	assert_int_equal(x->n, 1);
 }
 
+/* A worm that sends a bare ACK before each SYN: the SYN is still a first
+ * contact (smb-propagation, the walk). */
+static void test_ack_before_syn(void **state)
+{
+	struct fix *x = *state;
+	char dst[32];
+
+	fix_start(x);
+	for (unsigned i = 0; i < 12; i++) {
+		usec_t t = T0 + i * 10 * MS;
+
+		dst_name(dst, sizeof(dst), i);
+		bare_ack(x, t, "10.1.0.94", 50000, dst, 445, 99);
+		if (i % 2)
+			reset(x, t + MS, dst, 445, "10.1.0.94", 50000, 99);
+		tcp(x, t + 2 * MS, "10.1.0.94", 50001, dst, 445, SYN);
+	}
+	assert_int_equal(fired_count(x, "10.1.0.94", "smb-propagation"), 1);
+}
+
 /* A Windows-like client (no timestamps) downloading from 40 servers at
  * once and over 25 FTP data connections from one, seen from mid-flow (a
  * restart): its ACKs move on, the connections are live.  25 more
@@ -1639,6 +1659,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ack_scan_vertical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_scan_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_sweep_horizontal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_before_syn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_midflow_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_server_side, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_other_side_is_live, setup, teardown),
