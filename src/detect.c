@@ -1111,8 +1111,9 @@ static void resolve(struct detect *d, struct dprobe *pr, enum outcome out, usec_
 		d->st.neutral++;
 		break;
 	}
-	/* The host may have been evicted since the probe; its state restarts. */
-	if (!is_protected(d, &pr->k.src))
+	/* The host may have been evicted since the probe; its state restarts.
+	 * A bare ACK of a live connection has nothing more to tell. */
+	if (!is_protected(d, &pr->k.src) || (out == OUT_NEUTRAL && (pr->flags & PF_ACK)))
 		return;
 	h = host_get(d, &pr->host, &pr->k.src, ts);
 	if (!h || pr->first_us < h->forget_us)
@@ -1325,9 +1326,12 @@ static void on_ack(struct detect *d, const struct pkt *p, const struct qaddr *id
 			resolve(d, pr, OUT_NEUTRAL, d->now);
 			return;
 		}
-		pr->last_us = d->now;
-		if (pr->state != OUT_PENDING)
+		/* Every ACK of a download lands here: the entry moves to the
+		 * list's tail once a second at most (TOUCH_US), so its expiry
+		 * is late by at most that. */
+		if (pr->state != OUT_PENDING && d->now / TOUCH_US != pr->last_us / TOUCH_US)
 			table_list_touch(&d->probes, L_RESOLVED, pr);
+		pr->last_us = d->now;
 		return;
 	}
 	dropped = dropped_by_us(d, id, &p->src, &p->dst, PROTO_TCP, p->dport);
