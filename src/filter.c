@@ -95,8 +95,8 @@ static bool acks_needed(const struct conf *c)
 	for (unsigned i = 0; i < c->nrules; i++) {
 		const struct rule *r = &c->rules[i];
 
-		if (r->enabled && r->type != RULE_FORGERY && (r->protos & PROTO_TCP) &&
-		    r->count == COUNT_FAILURES && !r->dark)
+		if (r->enabled && (r->type == RULE_HORIZONTAL || r->type == RULE_VERTICAL) &&
+		    (r->protos & PROTO_TCP) && r->count == COUNT_FAILURES && !r->dark)
 			return true;
 	}
 	return false;
