@@ -152,7 +152,8 @@ void detect_forget(struct detect *d, const struct qaddr *host);
  *            detector does not know the gateway's addresses, and a host's
  *            requests to its own gateway are no evidence either way.)
  *   contain  what key (a MAC or a source address) sends to the listed
- *            protocol/ports, whatever the destination.
+ *            protocol/ports, whatever the destination, or, for a port
+ *            with a destination (to[i]), to that destination only.
  *
  * A probe is judged by its send time (the detector's clock): one sent
  * before a block was put in force is an ordinary probe; once a block is
@@ -168,6 +169,9 @@ struct detect_block {
 	 * IPPROTO_ICMPV6 with port 0: the whole protocol. */
 	uint8_t protos[DETECT_BLOCK_PORTS];
 	uint16_t ports[DETECT_BLOCK_PORTS];
+	/* The one destination each port is blocked towards (a TCP or UDP
+	 * port only); family 0: every destination. */
+	struct qaddr to[DETECT_BLOCK_PORTS];
 };
 
 /* From at_us on, key (a MAC or an address) is blocked as b says, in place

@@ -49,11 +49,22 @@ struct hit {
 };
 
 /* A contained protocol/port: IPPROTO_TCP or IPPROTO_UDP with a port, or
- * IPPROTO_ICMP / IPPROTO_ICMPV6 with port 0 (the whole protocol). */
+ * IPPROTO_ICMP / IPPROTO_ICMPV6 with port 0 (the whole protocol).  to:
+ * the one destination it is contained towards (brute force against one
+ * server: detection.peer), or family 0 for every destination.  Only TCP
+ * and UDP ports have one; for an address's record it is of the address's
+ * family, for a machine of either (the machine's sets by MAC take both). */
 struct hport {
 	uint8_t proto;
 	uint16_t port;
+	struct qaddr to;
 };
+
+/* The same entry: protocol, port and destination. */
+static inline bool hport_eq(const struct hport *a, const struct hport *b)
+{
+	return a->proto == b->proto && a->port == b->port && addr_eq(&a->to, &b->to);
+}
 
 /* One line of a host's history: a detection, an action, an operator's
  * command, a certification. */
@@ -212,8 +223,13 @@ int hist_kind_parse(const char *s, enum hist_kind *ret);
 /* Forgets every record (frees histories). */
 void hostdb_clear(struct hostdb *db);
 
-/* Adds proto/port to the ports a host's containment asks for. */
-void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port);
+/* Adds proto/port, towards to (NULL or family 0: every destination), to
+ * the ports a host's containment asks for.  A port towards everyone
+ * subsumes the same port towards one destination: the narrower entries
+ * go, and a narrower one asked for later is not added.  Each destination
+ * of a port is an entry of its own; past HOST_MAX_PORTS entries,
+ * want_overflow is set (containment then means isolation). */
+void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port, const struct qaddr *to);
 
 const char *host_state_name(enum host_state s);
 /* The state a level in force puts a host in (none: released). */

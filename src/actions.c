@@ -95,6 +95,7 @@ void act_tell_detector(struct engine *e, const struct hostrec *rec, usec_t now)
 		for (unsigned i = 0; i < rec->nk && i < DETECT_BLOCK_PORTS; i++) {
 			b.protos[i] = rec->k[i].proto;
 			b.ports[i] = rec->k[i].port;
+			b.to[i] = rec->k[i].to;
 			b.nports++;
 		}
 	}
@@ -377,8 +378,10 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 			return 0;
 		}
 		if (rec->nk < HOST_MAX_PORTS) {
+			memset(&rec->k[rec->nk], 0, sizeof(rec->k[0]));
 			rec->k[rec->nk].proto = el->l4proto;
 			rec->k[rec->nk].port = el->port;
+			rec->k[rec->nk].to = el->dst;
 			rec->nk++;
 			sync_ttl(s, rec, el);
 		}
@@ -441,8 +444,9 @@ static void sync_escalated(struct engine *e, struct hostrec *rec, usec_t now)
 int act_sync(struct engine *e, usec_t now)
 {
 	static const enum nft_set blocking[] = {
-		NFT_SET_ISOM, NFT_SET_ISO4, NFT_SET_ISO6,  NFT_SET_CONM,  NFT_SET_CONPM,
-		NFT_SET_CON4, NFT_SET_CON6, NFT_SET_CONP4, NFT_SET_CONP6,
+		NFT_SET_ISOM,	NFT_SET_ISO4,  NFT_SET_ISO6,  NFT_SET_CONM,  NFT_SET_CONPM,
+		NFT_SET_CON4,	NFT_SET_CON6,  NFT_SET_CONP4, NFT_SET_CONP6, NFT_SET_CONHM4,
+		NFT_SET_CONHM6, NFT_SET_CONH4, NFT_SET_CONH6,
 	};
 	struct sync_ctx s = {.e = e, .now = now};
 	struct act_change ch[CHUNK];

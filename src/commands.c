@@ -927,7 +927,7 @@ static int parse_ports(struct cmdctx *x, struct hostrec *r)
 		long v = strtol(tok, &end, 10);
 		if (*end || v < 1 || v > 65535)
 			return reply(x, 2, "bad port '%s'", tok);
-		hostdb_want_port(r, ip, (uint16_t)v);
+		hostdb_want_port(r, ip, (uint16_t)v, NULL);
 	}
 	if (r->want_overflow)
 		return reply(x, 2, "at most %d ports", HOST_MAX_PORTS);

@@ -591,6 +591,7 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 		e->b.nports = b->nports;
 		memcpy(e->b.protos, b->protos, b->nports);
 		memcpy(e->b.ports, b->ports, b->nports * sizeof(b->ports[0]));
+		memcpy(e->b.to, b->to, b->nports * sizeof(b->to[0]));
 	}
 	table_list_touch(&d->blocks, L_INFORCE, e);
 	return 0;
@@ -675,7 +676,8 @@ static bool block_drops_from(const struct detect *d, const struct dblock *e,
 	else
 		return false;
 	for (unsigned i = 0; i < e->b.nports; i++)
-		if (e->b.protos[i] == ip && (proto == PROTO_ICMP || e->b.ports[i] == port))
+		if (e->b.protos[i] == ip && (proto == PROTO_ICMP || e->b.ports[i] == port) &&
+		    (!e->b.to[i].family || addr_eq(&e->b.to[i], dst)))
 			return true;
 	return false;
 }

@@ -41,6 +41,11 @@ static bool self(const struct engine *e, const struct qaddr *a)
 	return e->is_self && e->is_self(e->self_arg, a);
 }
 
+bool engine_is_self(const struct engine *e, const struct qaddr *a)
+{
+	return self(e, a);
+}
+
 /* The addresses a machine uses, in identity's eyes and in its record. */
 unsigned engine_machine_addresses(const struct engine *e, const struct hostrec *rec,
 				  struct qaddr *v, unsigned max)
@@ -288,19 +293,23 @@ static void emit_detect(struct engine *e, const struct pending *p, bool enforced
 
 /* The ports a containment of this detection blocks (SPEC section 5): the
  * rule's, or those seen in the host's failed probes; a whole protocol for
- * an ICMP sweep. */
+ * an ICMP sweep.  Towards the detection's one destination when it names
+ * one (brute force against one server), else towards everyone. */
 static void want_ports(struct hostrec *rec, const struct detection *d)
 {
+	const struct qaddr *to = d->peer.family ? &d->peer : NULL;
+
 	if (strcmp(d->proto, "icmp") == 0 || strcmp(d->proto, "icmpv6") == 0) {
-		hostdb_want_port(
-			rec, strcmp(d->proto, "icmpv6") == 0 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, 0);
+		hostdb_want_port(rec,
+				 strcmp(d->proto, "icmpv6") == 0 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, 0,
+				 NULL);
 		return;
 	}
 	for (unsigned i = 0; i < d->nports; i++) {
 		if (d->port_protos[i] & PROTO_TCP)
-			hostdb_want_port(rec, IPPROTO_TCP, d->ports[i]);
+			hostdb_want_port(rec, IPPROTO_TCP, d->ports[i], to);
 		if (d->port_protos[i] & PROTO_UDP)
-			hostdb_want_port(rec, IPPROTO_UDP, d->ports[i]);
+			hostdb_want_port(rec, IPPROTO_UDP, d->ports[i], to);
 	}
 	if (d->ports_overflow)
 		rec->want_overflow = 1;

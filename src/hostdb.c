@@ -413,16 +413,35 @@ struct hostrec *hostdb_next(const struct hostdb *db, const struct hostrec *r)
 	return table_list_head(&db->t, L_KEPT);
 }
 
-void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port)
+void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port, const struct qaddr *to)
 {
-	for (unsigned i = 0; i < r->nwant; i++)
-		if (r->want[i].proto == proto && r->want[i].port == port)
+	struct hport p;
+	unsigned n = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.proto = proto;
+	p.port = port;
+	if (to && to->family)
+		p.to = *to;
+	for (unsigned i = 0; i < r->nwant; i++) {
+		const struct hport *w = &r->want[i];
+
+		if (w->proto != proto || w->port != port)
+			continue;
+		/* Already there, or already blocked towards everyone. */
+		if (!w->to.family || addr_eq(&w->to, &p.to))
 			return;
-	if (r->nwant < HOST_MAX_PORTS) {
-		r->want[r->nwant].proto = proto;
-		r->want[r->nwant].port = port;
-		r->nwant++;
-	} else {
-		r->want_overflow = 1;
 	}
+	/* Towards everyone: the same port towards single destinations is
+	 * part of it now. */
+	if (!p.to.family) {
+		for (unsigned i = 0; i < r->nwant; i++)
+			if (r->want[i].proto != proto || r->want[i].port != port)
+				r->want[n++] = r->want[i];
+		r->nwant = (uint8_t)n;
+	}
+	if (r->nwant < HOST_MAX_PORTS)
+		r->want[r->nwant++] = p;
+	else
+		r->want_overflow = 1;
 }

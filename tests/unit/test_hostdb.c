@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <netinet/in.h>
 
 #include "hostdb.h"
 
@@ -262,6 +263,54 @@ static void test_changed_overflow(void **state)
 	hostdb_fini(&db);
 }
 
+/* Merging the ports a containment asks for: the same port towards
+ * everyone subsumes it towards one destination; two destinations of a
+ * port are two entries; HOST_MAX_PORTS bounds them all. */
+static void test_want_port_merge(void **state)
+{
+	static struct hostrec r;
+	struct qaddr b = A("10.1.2.3"), c = A("10.1.2.4");
+
+	(void)state;
+	hostdb_want_port(&r, IPPROTO_TCP, 22, &b);
+	hostdb_want_port(&r, IPPROTO_TCP, 22, &b); /* again: nothing new */
+	hostdb_want_port(&r, IPPROTO_TCP, 22, &c);
+	hostdb_want_port(&r, IPPROTO_TCP, 80, NULL);
+	hostdb_want_port(&r, IPPROTO_UDP, 22, NULL); /* another protocol */
+	assert_int_equal(r.nwant, 4);
+	assert_true(addr_eq(&r.want[0].to, &b));
+	assert_true(addr_eq(&r.want[1].to, &c));
+	assert_int_equal(r.want[2].to.family, 0);
+	/* Towards everyone: tcp/22 towards b and c are part of it. */
+	hostdb_want_port(&r, IPPROTO_TCP, 22, NULL);
+	assert_int_equal(r.nwant, 3);
+	assert_int_equal(r.want[0].port, 80);
+	assert_int_equal(r.want[1].proto, IPPROTO_UDP);
+	assert_int_equal(r.want[2].port, 22);
+	assert_int_equal(r.want[2].to.family, 0);
+	/* ... and a destination asked for later adds nothing. */
+	hostdb_want_port(&r, IPPROTO_TCP, 22, &b);
+	assert_int_equal(r.nwant, 3);
+	hostdb_want_port(&r, IPPROTO_TCP, 80, &c);
+	assert_int_equal(r.nwant, 3);
+	/* A family-0 destination is everyone (no stray bytes compared). */
+	struct qaddr none;
+	memset(&none, 0, sizeof(none));
+	hostdb_want_port(&r, IPPROTO_TCP, 80, &none);
+	assert_int_equal(r.nwant, 3);
+	assert_false(r.want_overflow);
+	/* Every destination is an entry: past HOST_MAX_PORTS, overflow. */
+	for (unsigned i = 0; r.nwant < HOST_MAX_PORTS; i++) {
+		struct qaddr d = b;
+		d.b[3] = (uint8_t)(100 + i);
+		hostdb_want_port(&r, IPPROTO_TCP, 3389, &d);
+	}
+	assert_false(r.want_overflow);
+	hostdb_want_port(&r, IPPROTO_TCP, 3389, &c);
+	assert_true(r.want_overflow);
+	assert_int_equal(r.nwant, HOST_MAX_PORTS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_full_registry),
 		cmocka_unit_test(test_released_records_make_room),
 		cmocka_unit_test(test_changed_overflow),
+		cmocka_unit_test(test_want_port_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -267,9 +267,9 @@ static void fill_rich(struct engine *e)
 				 fam ? v6[s] : v4[s], s);
 			snprintf(r->reason, sizeof(r->reason), "%s #%u", SPECIAL, s);
 			if (lv[s] >= LEVEL_CONTAIN) {
-				hostdb_want_port(r, 6, 445);
-				hostdb_want_port(r, 17, 1434);
-				hostdb_want_port(r, fam ? 58 : 1, 0);
+				hostdb_want_port(r, 6, 445, NULL);
+				hostdb_want_port(r, 17, 1434, NULL);
+				hostdb_want_port(r, fam ? 58 : 1, 0, NULL);
 			}
 			struct hit *h = hostdb_add_hit(r, (unsigned)rule(c, "smb-propagation"),
 						       T0 + 10 + s);
@@ -301,7 +301,7 @@ static void fill_rich(struct engine *e)
 		h->first_us = UINT64_MAX - i;
 	}
 	for (unsigned i = 0; i < HOST_MAX_PORTS + 3; i++)
-		hostdb_want_port(r, i % 2 ? 6 : 17, (uint16_t)(65535 - i));
+		hostdb_want_port(r, i % 2 ? 6 : 17, (uint16_t)(65535 - i), NULL);
 	assert_true(r->want_overflow);
 	for (unsigned k = 0; k < 3 * HOST_MAX_HIST; k++) {
 		snprintf(text, sizeof(text), "%u: %s%s", k, SPECIAL, SPECIAL);
@@ -349,7 +349,7 @@ static void fill_rich(struct engine *e)
 		assert_non_null(r);
 		r->state = HOST_CONTAINED;
 		r->level = r->decided = LEVEL_CONTAIN;
-		hostdb_want_port(r, 6, 445);
+		hostdb_want_port(r, 6, 445, NULL);
 	}
 	/* Trusted bindings (claimed ones are not saved). */
 	{
@@ -602,8 +602,8 @@ static void test_format(void **state)
 	struct hostrec *r = host(&e, "10.1.0.23", HOST_ISOLATED, LEVEL_ISOLATE);
 	snprintf(r->reason, sizeof(r->reason), "a b%%c\td\ne");
 	r->changed_us = T0;
-	hostdb_want_port(r, 6, 445);
-	hostdb_want_port(r, 1, 0);
+	hostdb_want_port(r, 6, 445, NULL);
+	hostdb_want_port(r, 1, 0, NULL);
 	assert_int_equal(hostdb_history(r, T0, HIST_ACTION, LEVEL_ISOLATE, 1000, "by hand"), 0);
 	assert_int_equal(state_save(&e, f->dir, f->err, sizeof(f->err)), 0);
 	state_path(f->dir, path, sizeof(path));
@@ -782,7 +782,7 @@ static char *small_state(struct fx *f, size_t *ret_len)
 	incident_join(&a.incidents, 0, f->c.rules[0].name, &pz, T0, T0);
 	r = host(&a, "10.1.0.1", HOST_ISOLATED, LEVEL_ISOLATE);
 	hostdb_add_hit(r, 0, T0)->incident = 1;
-	hostdb_want_port(r, 6, 445);
+	hostdb_want_port(r, 6, 445, NULL);
 	snprintf(r->reason, sizeof(r->reason), "%s", SPECIAL);
 	assert_int_equal(hostdb_history(r, T0, HIST_ACTION, LEVEL_ISOLATE, -1, SPECIAL), 0);
 	assert_int_equal(hostdb_history(r, T0 + 1, HIST_MARK, LEVEL_ISOLATE, 0, "cleaning"), 0);
@@ -1459,8 +1459,8 @@ static void many_hosts(struct engine *e, unsigned n, unsigned nhist)
 		r->changed_us = T0 + i;
 		r->expires_us = T0 + 86400 * USEC_PER_SEC + i;
 		snprintf(r->reason, sizeof(r->reason), "smb-propagation");
-		hostdb_want_port(r, 6, 445);
-		hostdb_want_port(r, 6, 139);
+		hostdb_want_port(r, 6, 445, NULL);
+		hostdb_want_port(r, 6, 139, NULL);
 		hostdb_add_hit(r, 0, T0 + i)->incident = 1;
 		hostdb_add_hit(r, DETECT_RULE_TRW, T0 + i)->level = LEVEL_CONTAIN;
 		for (unsigned k = 0; k < nhist; k++)
