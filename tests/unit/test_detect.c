@@ -1108,6 +1108,34 @@ static void test_own_containment_of_icmp(void **state)
 	assert_int_equal(st.probes, 10);
 }
 
+/* A containment towards one destination drops the host's probes to that
+ * destination's port only: the same port to another server, and another
+ * port of the same server, are ordinary probes. */
+static void test_own_containment_towards_one_destination(void **state)
+{
+	struct fix *x = *state;
+	struct detect_block b = {.level = LEVEL_CONTAIN, .nports = 1};
+	struct qaddr h = A("10.1.0.7");
+	struct detect_stats st;
+
+	fix_start(x);
+	b.protos[0] = IPPROTO_TCP, b.ports[0] = 22, b.to[0] = A("10.1.2.3");
+	assert_int_equal(detect_set_block(x->d, &h, &b, T0), 0);
+	tcp(x, T0 + 1 * MS, "10.1.0.7", 40001, "10.1.2.3", 22, SYN);
+	tcp(x, T0 + 2 * MS, "10.1.0.7", 40002, "10.1.2.4", 22, SYN);
+	tcp(x, T0 + 3 * MS, "10.1.0.7", 40003, "10.1.2.3", 80, SYN);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 1);
+	assert_int_equal(st.probes, 3);
+	/* Towards everyone (family 0): both servers' port 22. */
+	memset(&b.to[0], 0, sizeof(b.to[0]));
+	assert_int_equal(detect_set_block(x->d, &h, &b, T0 + SEC), 0);
+	tcp(x, T0 + SEC + 1 * MS, "10.1.0.7", 40011, "10.1.2.5", 22, SYN);
+	tcp(x, T0 + SEC + 2 * MS, "10.1.0.7", 40012, "10.1.2.6", 22, SYN);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 3);
+}
+
 static void test_own_block_per_port_rules_skip_dropped(void **state)
 {
 	struct fix *x = *state;
@@ -1394,6 +1422,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_own_containment_escalates_on_packets_only,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_containment_of_icmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_containment_towards_one_destination, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_own_block_per_port_rules_skip_dropped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_probes_to_an_isolated_host, setup, teardown),
