@@ -349,6 +349,14 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 			w_u64(w, r->want[i].proto);
 		w_raw(w, "/", 1);
 		w_u64(w, r->want[i].port);
+		/* Towards one destination: "tcp/22@10.1.2.3" (older files
+		 * have none: every destination). */
+		if (r->want[i].to.family) {
+			char ab[ADDR_STRLEN];
+
+			w_raw(w, "@", 1);
+			w_str(w, addr_ntop(&r->want[i].to, ab));
+		}
 	}
 	w_kv_u64(w, "want_overflow", r->want_overflow);
 	w_kv_str(w, "evidence", r->evidence, sizeof(r->evidence));
@@ -964,10 +972,11 @@ static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
 	if (k < 0)
 		return k;
 	for (p = v; *p;) {
-		char item[32], *slash;
+		char item[64], *slash, *at;
 		size_t n = strcspn(p, ",");
 		uint64_t proto = 0, port;
 		bool known = false;
+		struct hport hp;
 
 		if (h->nwant == HOST_MAX_PORTS)
 			return bad(l, "want= lists more than %d ports", HOST_MAX_PORTS);
@@ -980,6 +989,13 @@ static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
 		if (!slash)
 			goto fail;
 		*slash = '\0';
+		memset(&hp, 0, sizeof(hp));
+		at = strchr(slash + 1, '@');
+		if (at) {
+			*at = '\0';
+			if (addr_parse(at + 1, &hp.to) < 0)
+				goto fail;
+		}
 		for (unsigned pr = 0; pr < 256 && !known; pr++) {
 			const char *name = proto_name((uint8_t)pr);
 
@@ -994,15 +1010,34 @@ static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
 			goto fail;
 		if ((proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) && port != 0)
 			goto fail;
-		h->want[h->nwant].proto = (uint8_t)proto;
-		h->want[h->nwant].port = (uint16_t)port;
-		h->nwant++;
+		hp.proto = (uint8_t)proto;
+		hp.port = (uint16_t)port;
+		if (hp.to.family) {
+			/* A destination: a port of TCP or UDP towards a
+			 * unicast address, of the address's own family for
+			 * an address's record (its sets are by family). */
+			if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || port == 0 ||
+			    !addr_is_unicast(&hp.to) ||
+			    (!hostrec_is_machine(h) && hp.to.family != h->id.family))
+				return bad(l, "bad want=%s (a destination for %s/%llu)",
+					   shown(v, b), item, (unsigned long long)port);
+		}
+		/* What hostdb_want_port() would have merged is not ours. */
+		for (unsigned i = 0; i < h->nwant; i++)
+			if (h->want[i].proto == hp.proto && h->want[i].port == hp.port &&
+			    (!h->want[i].to.family || !hp.to.family ||
+			     addr_eq(&h->want[i].to, &hp.to)))
+				return bad(l, "bad want=%s (%s/%llu twice)", shown(v, b), item,
+					   (unsigned long long)port);
+		h->want[h->nwant++] = hp;
 	}
 	if (p > v && p[-1] == ',')
 		goto fail; /* a trailing comma */
 	return 0;
 fail:
-	return bad(l, "bad want=%s (tcp/PORT, udp/PORT, icmp/0 or icmpv6/0, comma-separated)",
+	return bad(l,
+		   "bad want=%s (tcp/PORT, udp/PORT, icmp/0 or icmpv6/0, a TCP or UDP port "
+		   "with @ADDR towards one destination, comma-separated)",
 		   shown(v, b));
 }
 
