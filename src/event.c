@@ -208,6 +208,9 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 			json_key_str(&s, "why", why_name(e->why));
 		json_key_str(&s, "proto", d->proto);
 		json_ports(&s, d);
+		/* Contained towards this one destination only. */
+		if (d->peer.family)
+			json_key_addr(&s, "to", &d->peer);
 		json_evidence(&s, d);
 		json_key_ts(&s, "first_probe_ts", d->first_probe_us);
 		if (e->incident_id)
@@ -349,6 +352,8 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 			if (d->ports_overflow)
 				sb_printf(&s, ",...");
 		}
+		if (d->peer.family)
+			kv_addr(&s, "to", &d->peer);
 		switch (d->kind) {
 		case EVIDENCE_DISTINCT_DST:
 			sb_printf(&s, " distinct_dst=%u window=%us", d->count, d->window_s);
