@@ -153,7 +153,8 @@ void detect_forget(struct detect *d, const struct qaddr *host);
  *            requests to its own gateway are no evidence either way.)
  *   contain  what key (a MAC or a source address) sends to the listed
  *            protocol/ports, whatever the destination, or, for a port
- *            with a destination (to[i]), to that destination only.
+ *            with a destination (to[i] != 0), to that destination
+ *            (dests[to[i] - 1]) only.
  *
  * A probe is judged by its send time (the detector's clock): one sent
  * before a block was put in force is an ordinary probe; once a block is
@@ -161,6 +162,7 @@ void detect_forget(struct detect *d, const struct qaddr *host);
  * the one thing the parent tells the sensor about blocks: one fixed-size
  * message per key. */
 #define DETECT_BLOCK_PORTS 16
+#define DETECT_BLOCK_DESTS 4 /* hostdb.h HOST_MAX_DESTS */
 
 struct detect_block {
 	uint8_t level;	/* enum level: LEVEL_CONTAIN or LEVEL_ISOLATE */
@@ -170,8 +172,10 @@ struct detect_block {
 	uint8_t protos[DETECT_BLOCK_PORTS];
 	uint16_t ports[DETECT_BLOCK_PORTS];
 	/* The one destination each port is blocked towards (a TCP or UDP
-	 * port only); family 0: every destination. */
-	struct qaddr to[DETECT_BLOCK_PORTS];
+	 * port only): dests[to[i] - 1]; 0: every destination.  As the
+	 * registry keeps them (hostrec.dests), a few for all the ports. */
+	uint8_t to[DETECT_BLOCK_PORTS];
+	struct qaddr dests[DETECT_BLOCK_DESTS];
 };
 
 /* From at_us on, key (a MAC or an address) is blocked as b says, in place

@@ -98,6 +98,9 @@ void act_tell_detector(struct engine *e, const struct hostrec *rec, usec_t now)
 			b.to[i] = rec->k[i].to;
 			b.nports++;
 		}
+		/* The same table, the same indices. */
+		_Static_assert(DETECT_BLOCK_DESTS == HOST_MAX_DESTS, "one table of destinations");
+		memcpy(b.dests, rec->dests, sizeof(b.dests));
 	}
 	e->sensor.set_block(e->sensor.arg, &rec->id, &b, now);
 	if (rec->surveil_until_us > now)
@@ -377,11 +380,17 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 			s->stray++;
 			return 0;
 		}
+		i = hostrec_dest(rec, &el->dst);
+		if (i < 0) {
+			/* More destinations than a record keeps (added by
+			 * hand): left alone, counted. */
+			s->stray++;
+			return 0;
+		}
 		if (rec->nk < HOST_MAX_PORTS) {
-			memset(&rec->k[rec->nk], 0, sizeof(rec->k[0]));
 			rec->k[rec->nk].proto = el->l4proto;
+			rec->k[rec->nk].to = (uint8_t)i;
 			rec->k[rec->nk].port = el->port;
-			rec->k[rec->nk].to = el->dst;
 			rec->nk++;
 			sync_ttl(s, rec, el);
 		}

@@ -204,7 +204,8 @@ static const char *hport_proto(const struct hport *p)
 /* Ports as text: "tcp/445,icmp", a port towards one destination as
  * "tcp/22 to 10.1.2.3"; with_to false leaves those out (JSON has them
  * apart, host_json_ports_to()). */
-static void host_ports(const struct hport *v, unsigned nv, bool with_to, char *buf, size_t len)
+static void host_ports(const struct hostrec *r, const struct hport *v, unsigned nv, bool with_to,
+		       char *buf, size_t len)
 {
 	char ab[ADDR_STRLEN];
 	size_t n = 0;
@@ -212,14 +213,16 @@ static void host_ports(const struct hport *v, unsigned nv, bool with_to, char *b
 
 	buf[0] = '\0';
 	for (unsigned i = 0; i < nv && n < len; i++) {
-		if (v[i].to.family && !with_to)
+		const struct qaddr *to = hostrec_port_to(r, &v[i]);
+
+		if (to && !with_to)
 			continue;
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", first ? "" : ",",
 				      hport_proto(&v[i]));
 		if (v[i].port && n < len)
 			n += (size_t)snprintf(buf + n, len - n, "/%u", v[i].port);
-		if (v[i].to.family && n < len)
-			n += (size_t)snprintf(buf + n, len - n, " to %s", addr_ntop(&v[i].to, ab));
+		if (to && n < len)
+			n += (size_t)snprintf(buf + n, len - n, " to %s", addr_ntop(to, ab));
 		first = false;
 	}
 }
@@ -227,21 +230,23 @@ static void host_ports(const struct hport *v, unsigned nv, bool with_to, char *b
 /* JSON: ,"key":[{"proto":"tcp","port":22,"to":"10.1.2.3"},...] for the
  * ports towards one destination; nothing when there are none (the
  * "ports" strings keep the ports towards everyone, as before). */
-static void host_json_ports_to(struct ctl_out *o, const char *key, const struct hport *v,
-			       unsigned nv)
+static void host_json_ports_to(struct ctl_out *o, const char *key, const struct hostrec *r,
+			       const struct hport *v, unsigned nv)
 {
 	char ab[ADDR_STRLEN];
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < nv; i++) {
-		if (!v[i].to.family)
+		const struct qaddr *to = hostrec_port_to(r, &v[i]);
+
+		if (!to)
 			continue;
 		if (n++)
 			ctl_out_printf(o, ",");
 		else
 			ctl_out_printf(o, ",\"%s\":[", key);
 		ctl_out_printf(o, "{\"proto\":\"%s\",\"port\":%u,\"to\":\"%s\"}",
-			       hport_proto(&v[i]), v[i].port, addr_ntop(&v[i].to, ab));
+			       hport_proto(&v[i]), v[i].port, addr_ntop(to, ab));
 	}
 	if (n)
 		ctl_out_printf(o, "]");
@@ -379,16 +384,16 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 			ctl_out_printf(o, ",\"critical\":true");
 	}
 	if (full) {
-		host_ports(r->k, r->nk, false, buf, sizeof(buf));
+		host_ports(r, r->k, r->nk, false, buf, sizeof(buf));
 		ctl_out_printf(o, ",\"contained_ports\":");
 		json_str(o, buf);
-		host_json_ports_to(o, "contained_ports_to", r->k, r->nk);
+		host_json_ports_to(o, "contained_ports_to", r, r->k, r->nk);
 		/* What a containment would block: its detections' ports (or
 		 * the operator's), whatever the level now. */
-		host_ports(r->want, r->nwant, false, buf, sizeof(buf));
+		host_ports(r, r->want, r->nwant, false, buf, sizeof(buf));
 		ctl_out_printf(o, ",\"ports\":");
 		json_str(o, buf);
-		host_json_ports_to(o, "ports_to", r->want, r->nwant);
+		host_json_ports_to(o, "ports_to", r, r->want, r->nwant);
 		ctl_out_printf(o, ",\"isolated\":%s,\"adopted\":%s",
 			       hostrec_isolated(r) ? "true" : "false",
 			       r->adopted ? "true" : "false");
@@ -810,10 +815,10 @@ static int cmd_show(struct cmdctx *x)
 	ctl_out_printf(x->out, "state:       %s\n", host_state_name((enum host_state)r->state));
 	ctl_out_printf(x->out, "level:       %s%s\n", level_name((enum level)r->level),
 		       r->adopted ? " (adopted from the kernel table)" : "");
-	host_ports(r->k, r->nk, true, buf, sizeof(buf));
+	host_ports(r, r->k, r->nk, true, buf, sizeof(buf));
 	if (r->nk)
 		ctl_out_printf(x->out, "contained:   %s\n", buf);
-	host_ports(r->want, r->nwant, true, buf, sizeof(buf));
+	host_ports(r, r->want, r->nwant, true, buf, sizeof(buf));
 	if (r->nwant)
 		ctl_out_printf(x->out, "ports:       %s%s%s\n", buf,
 			       r->want_overflow ? " and more" : "",
@@ -1026,8 +1031,8 @@ static int cmd_quarantine(struct cmdctx *x)
 		return s;
 	/* A destination scopes a containment: at any other level it would
 	 * mean nothing (isolation blocks every destination). */
-	const struct qaddr *to = ports.nwant ? &ports.want[0].to : NULL;
-	if (to && to->family && level != LEVEL_CONTAIN)
+	const struct qaddr *to = ports.nwant ? hostrec_port_to(&ports, &ports.want[0]) : NULL;
+	if (to && level != LEVEL_CONTAIN)
 		return reply(x, 2, "--to goes with --level contain, not %s", level_name(level));
 	memset(&c, 0, sizeof(c));
 	s = parse_ttl(x, &c.ttl_s);
@@ -1044,7 +1049,7 @@ static int cmd_quarantine(struct cmdctx *x)
 		return s;
 	/* An address is contained by address: the destination in the same
 	 * set is of its family.  A machine's sets by MAC take either. */
-	if (to && to->family && !hostrec_is_machine(r) && to->family != r->id.family) {
+	if (to && !hostrec_is_machine(r) && to->family != r->id.family) {
 		char tb[ADDR_STRLEN];
 
 		drop_if_new(d, r);
@@ -1055,9 +1060,16 @@ static int cmd_quarantine(struct cmdctx *x)
 		r->changed_us = daemon_wall_us();
 	}
 	if (ports.nwant) {
-		memcpy(r->want, ports.want, sizeof(r->want));
-		r->nwant = ports.nwant;
+		/* The scratch record's destinations are its own: each port
+		 * is added again, in r's table.  Should the kernel still
+		 * hold ports of r towards HOST_MAX_DESTS other destinations,
+		 * there is no room: want_overflow, and containment means
+		 * isolation, as with too many ports. */
+		r->nwant = 0;
 		r->want_overflow = 0;
+		for (unsigned i = 0; i < ports.nwant; i++)
+			hostdb_want_port(r, ports.want[i].proto, ports.want[i].port,
+					 hostrec_port_to(&ports, &ports.want[i]));
 	}
 	/* A host already blocked keeps the time it has left unless the
 	 * operator gives one: a change of level neither extends nor cuts

@@ -574,6 +574,9 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 	}
 	if (b->level > LEVEL_ISOLATE || b->nports > DETECT_BLOCK_PORTS)
 		return -EINVAL;
+	for (unsigned i = 0; b->level == LEVEL_CONTAIN && i < b->nports; i++)
+		if (b->to[i] > DETECT_BLOCK_DESTS)
+			return -EINVAL;
 	if (!e) {
 		e = block_insert(d, key);
 		if (!e)
@@ -591,7 +594,8 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 		e->b.nports = b->nports;
 		memcpy(e->b.protos, b->protos, b->nports);
 		memcpy(e->b.ports, b->ports, b->nports * sizeof(b->ports[0]));
-		memcpy(e->b.to, b->to, b->nports * sizeof(b->to[0]));
+		memcpy(e->b.to, b->to, b->nports);
+		memcpy(e->b.dests, b->dests, sizeof(b->dests));
 	}
 	table_list_touch(&d->blocks, L_INFORCE, e);
 	return 0;
@@ -677,7 +681,7 @@ static bool block_drops_from(const struct detect *d, const struct dblock *e,
 		return false;
 	for (unsigned i = 0; i < e->b.nports; i++)
 		if (e->b.protos[i] == ip && (proto == PROTO_ICMP || e->b.ports[i] == port) &&
-		    (!e->b.to[i].family || addr_eq(&e->b.to[i], dst)))
+		    (!e->b.to[i] || addr_eq(&e->b.dests[e->b.to[i] - 1], dst)))
 			return true;
 	return false;
 }

@@ -95,13 +95,14 @@ static enum nft_set iso_set(const struct qaddr *a)
 /* The containment set of a record's id and one of its ports: by MAC for
  * a machine; a port towards one destination in the sets keyed by the
  * destination too (by its family for a machine). */
-static enum nft_set con_set(const struct qaddr *id, const struct hport *p)
+static enum nft_set con_set(const struct hostrec *rec, const struct hport *p)
 {
+	const struct qaddr *id = &rec->id, *to = hostrec_port_to(rec, p);
 	bool icmp = proto_is_icmp(p->proto);
 
-	if (p->to.family) {
+	if (to) {
 		if (addr_is_mac(id))
-			return p->to.family == AF_INET6 ? NFT_SET_CONHM6 : NFT_SET_CONHM4;
+			return to->family == AF_INET6 ? NFT_SET_CONHM6 : NFT_SET_CONHM4;
 		return id->family == AF_INET6 ? NFT_SET_CONH6 : NFT_SET_CONH4;
 	}
 	if (addr_is_mac(id))
@@ -109,6 +110,15 @@ static enum nft_set con_set(const struct qaddr *id, const struct hport *p)
 	if (id->family == AF_INET6)
 		return icmp ? NFT_SET_CONP6 : NFT_SET_CON6;
 	return icmp ? NFT_SET_CONP4 : NFT_SET_CON4;
+}
+
+/* The element's destination: p's, if it has one. */
+static void port_dst(struct nft_elem *el, const struct hostrec *rec, const struct hport *p)
+{
+	const struct qaddr *to = hostrec_port_to(rec, p);
+
+	if (to)
+		el->dst = *to;
 }
 
 /* Is the MAC element part of isolation for this request? */
@@ -147,8 +157,8 @@ static void build_req(struct build *b, const struct enforce_req *req, unsigned r
 		el = elem_new(b, id);
 		el->l4proto = p->proto;
 		el->port = p->port;
-		el->dst = p->to;
-		op_new(b, con_set(id, p), true, el, 1, ri, W_PORT, (int)i);
+		port_dst(el, rec, p);
+		op_new(b, con_set(rec, p), true, el, 1, ri, W_PORT, (int)i);
 	}
 	/* Adds, one message per set (addresses: one per address, they may
 	 * be of both families). */
@@ -173,14 +183,14 @@ static void build_req(struct build *b, const struct enforce_req *req, unsigned r
 		count = 0;
 		for (unsigned i = 0; i < rec->nwant; i++) {
 			const struct hport *p = &rec->want[i];
-			if (con_set(id, p) != (enum nft_set)s)
+			if (con_set(rec, p) != (enum nft_set)s)
 				continue;
 			if (!req->reset_ttl && has_port(rec->k, rec->nk, p))
 				continue;
 			el = elem_new(b, id);
 			el->l4proto = p->proto;
 			el->port = p->port;
-			el->dst = p->to;
+			port_dst(el, rec, p);
 			el->timeout_ms = req->ttl_ms;
 			count++;
 		}

@@ -303,12 +303,18 @@ int sp_block_check(const struct sp_block *m)
 		return -EPROTO;
 	if (m->b.nports > DETECT_BLOCK_PORTS)
 		return -EPROTO;
-	/* A destination only for a port of TCP or UDP. */
-	for (unsigned i = 0; i < m->b.nports; i++)
-		if (!addr_valid(&m->b.to[i], false, true) ||
-		    (m->b.to[i].family && m->b.protos[i] != IPPROTO_TCP &&
-		     m->b.protos[i] != IPPROTO_UDP))
+	/* A destination only for a port of TCP or UDP, and one that is an
+	 * address. */
+	for (unsigned i = 0; i < m->b.nports; i++) {
+		unsigned to = m->b.to[i];
+
+		if (!to)
+			continue;
+		if (to > DETECT_BLOCK_DESTS || !m->b.dests[to - 1].family ||
+		    !addr_valid(&m->b.dests[to - 1], false, false) ||
+		    (m->b.protos[i] != IPPROTO_TCP && m->b.protos[i] != IPPROTO_UDP))
 			return -EPROTO;
+	}
 	return 0;
 }
 

@@ -1119,7 +1119,8 @@ static void test_own_containment_towards_one_destination(void **state)
 	struct detect_stats st;
 
 	fix_start(x);
-	b.protos[0] = IPPROTO_TCP, b.ports[0] = 22, b.to[0] = A("10.1.2.3");
+	b.protos[0] = IPPROTO_TCP, b.ports[0] = 22, b.to[0] = 2;
+	b.dests[1] = A("10.1.2.3");
 	assert_int_equal(detect_set_block(x->d, &h, &b, T0), 0);
 	tcp(x, T0 + 1 * MS, "10.1.0.7", 40001, "10.1.2.3", 22, SYN);
 	tcp(x, T0 + 2 * MS, "10.1.0.7", 40002, "10.1.2.4", 22, SYN);
@@ -1127,13 +1128,16 @@ static void test_own_containment_towards_one_destination(void **state)
 	detect_get_stats(x->d, &st);
 	assert_int_equal(st.probes_dropped, 1);
 	assert_int_equal(st.probes, 3);
-	/* Towards everyone (family 0): both servers' port 22. */
-	memset(&b.to[0], 0, sizeof(b.to[0]));
+	/* Towards everyone (index 0): both servers' port 22. */
+	b.to[0] = 0;
 	assert_int_equal(detect_set_block(x->d, &h, &b, T0 + SEC), 0);
 	tcp(x, T0 + SEC + 1 * MS, "10.1.0.7", 40011, "10.1.2.5", 22, SYN);
 	tcp(x, T0 + SEC + 2 * MS, "10.1.0.7", 40012, "10.1.2.6", 22, SYN);
 	detect_get_stats(x->d, &st);
 	assert_int_equal(st.probes_dropped, 3);
+	/* An index past the table is a bad block. */
+	b.to[0] = DETECT_BLOCK_DESTS + 1;
+	assert_int_equal(detect_set_block(x->d, &h, &b, T0 + 2 * SEC), -EINVAL);
 }
 
 static void test_own_block_per_port_rules_skip_dropped(void **state)

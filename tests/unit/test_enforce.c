@@ -252,7 +252,7 @@ test_contain_towards_peer(void **state)
 		60000);
 	/* The view: the kernel's entries with their destinations. */
 	assert_int_equal(x->r[1].nk, 3);
-	assert_true(addr_eq(&x->r[1].k[0].to, &srv));
+	assert_true(addr_eq(hostrec_port_to(&x->r[1], &x->r[1].k[0]), &srv));
 	assert_int_equal(m->nk, 2);
 
 	/* Unchanged targets: nothing sent. */

@@ -411,7 +411,9 @@ static void same_host(const struct hostrec *a, const struct hostrec *b)
 	for (unsigned i = 0; i < a->nwant; i++) {
 		assert_int_equal(a->want[i].proto, b->want[i].proto);
 		assert_int_equal(a->want[i].port, b->want[i].port);
-		assert_true(addr_eq(&a->want[i].to, &b->want[i].to));
+		const struct qaddr *ta = hostrec_port_to(a, &a->want[i]);
+		const struct qaddr *tb = hostrec_port_to(b, &b->want[i]);
+		assert_true(ta ? tb && addr_eq(ta, tb) : !tb);
 	}
 	assert_int_equal(a->want_overflow, b->want_overflow);
 	assert_true(a->first_probe_us == b->first_probe_us);
@@ -1134,6 +1136,9 @@ static void test_bad_records(void **state)
 		{"want=tcp/445", "want=tcp/22@10.1.2.3,tcp/22", ":3: bad want="},
 		{"want=tcp/445", "want=tcp/22@10.1.2.3,tcp/22@10.1.2.3", ":3: bad want="},
 		{"want=tcp/445", "want=tcp/22,tcp/22", ":3: bad want=tcp/22,tcp/22 (tcp/22 twice)"},
+		{"want=tcp/445",
+		 "want=tcp/1@10.1.2.1,tcp/2@10.1.2.2,tcp/3@10.1.2.3,tcp/4@10.1.2.4,tcp/5@10.1.2.5",
+		 "(more than 4 destinations)"},
 		{"by_uid=-1", "by_uid=x", ":3: bad by_uid=x"},
 		{"by_uid=-1", "by_uid=-2", ":3: bad by_uid=-2"},
 		{"by_uid=-1", "by_uid=4294967295", ":3: bad by_uid=4294967295"},
