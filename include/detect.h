@@ -40,7 +40,8 @@ enum evidence_kind {
 	EVIDENCE_DISTINCT_DST = 0,
 	EVIDENCE_DISTINCT_PORTS,
 	EVIDENCE_TRW,
-	EVIDENCE_FORGED, /* count: distinct source addresses not its own; target: the last */
+	EVIDENCE_FORGED,      /* count: distinct source addresses not its own; target: the last */
+	EVIDENCE_CONNECTIONS, /* count: short connections to target (brute force) */
 };
 
 /* One rule firing for one host.  Passed to the callback; valid only during
@@ -88,6 +89,8 @@ struct detect_stats {
 	uint64_t detections;
 	uint64_t hosts_evicted, probes_evicted, peers_evicted;
 	uint64_t blocks_full; /* blocks not known for want of room (their probes count) */
+	uint64_t conns, conns_short,
+		conns_untracked; /* brute force: followed, short, beyond quota */
 	uint32_t hosts, probes_tracked, peers, blocks; /* current occupancy */
 	uint32_t max_hosts, max_probes, max_peers, max_blocks;
 };

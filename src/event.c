@@ -176,6 +176,11 @@ static void json_evidence(struct sbuf *s, const struct detection *d)
 			  d->window_s);
 		json_str(s, addr_ntop(&d->target, b));
 		break;
+	case EVIDENCE_CONNECTIONS:
+		sb_printf(s, "\"connections\":%u,\"window_s\":%u,\"target\":", d->count,
+			  d->window_s);
+		json_str(s, addr_ntop(&d->target, b));
+		break;
 	}
 	sb_printf(s, ",\"probes\":%llu", (unsigned long long)d->probes);
 	if (d->ports_overflow)
@@ -372,6 +377,10 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		case EVIDENCE_FORGED:
 			sb_printf(&s, " distinct_src=%u window=%us", d->count, d->window_s);
 			kv(&s, "forged", addr_ntop(&d->target, b));
+			break;
+		case EVIDENCE_CONNECTIONS:
+			sb_printf(&s, " connections=%u window=%us", d->count, d->window_s);
+			kv(&s, "target", addr_ntop(&d->target, b));
 			break;
 		}
 		sb_printf(&s, " probes=%llu", (unsigned long long)d->probes);

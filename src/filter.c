@@ -39,6 +39,13 @@
 #define F_TCP \
 	"tcp[tcpflags] & (tcp-syn|tcp-rst) != 0 or tcp[tcpflags] & tcp-ack == 0 or (ip6 and tcp)"
 
+/* TCP FIN over IPv4 (FIN-ACK, a connection's normal end), for the
+ * brute-force rules: with the SYN and the RST it gives a connection's
+ * length and, from the sequence numbers, how much its client sent.  Two
+ * segments per connection, as the SYN and SYN-ACK: passed only when a
+ * brute-force rule is on.  (IPv6 TCP passes whole already.) */
+#define F_TCP_FIN "tcp[tcpflags] & tcp-fin != 0"
+
 struct out {
 	char *buf;
 	size_t len, used;
@@ -70,6 +77,15 @@ static bool needed(const struct conf *c, unsigned bit)
 	return c->scan.enabled && (c->scan.protos & bit);
 }
 
+static bool brute_on(const struct conf *c)
+{
+	for (unsigned i = 0; i < c->nrules; i++)
+		if (c->rules[i].enabled && c->rules[i].type == RULE_BRUTE &&
+		    (c->rules[i].protos & PROTO_TCP))
+			return true;
+	return false;
+}
+
 /* The expression for an untagged frame, as a list of alternatives. */
 static void put_body(struct out *o, const struct conf *c)
 {
@@ -81,6 +97,8 @@ static void put_body(struct out *o, const struct conf *c)
 		put(o, " or " F_DHCP);
 	if (needed(c, PROTO_TCP))
 		put(o, " or " F_TCP);
+	if (brute_on(c))
+		put(o, " or " F_TCP_FIN);
 }
 
 int filter_build(const struct conf *c, char *buf, size_t len)

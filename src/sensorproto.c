@@ -174,7 +174,7 @@ int sp_detection_decode(const struct sp_detection *m, const struct conf *c, usec
 	if (m->severity < SEV_LOW || m->severity > most)
 		return bad(err, errlen, "detection: severity %u beyond the rule's %u", m->severity,
 			   most);
-	if (m->proto >= sp_proto_count || m->kind > EVIDENCE_FORGED)
+	if (m->proto >= sp_proto_count || m->kind > EVIDENCE_CONNECTIONS)
 		return bad(err, errlen, "detection: bad protocol or kind");
 	if (m->nports > DETECT_MAX_PORTS || m->ports_overflow > 1 || m->fixed_ports > 1)
 		return bad(err, errlen, "detection: bad port list");
@@ -224,7 +224,7 @@ int sp_detection_decode(const struct sp_detection *m, const struct conf *c, usec
 	d->probes = m->probes;
 	d->first_probe_us = (usec_t)m->first_probe_us;
 	d->ts_us = (usec_t)m->ts_us;
-	d->roles = m->roles & (ROLE_MAILSERVER | ROLE_SCANNER);
+	d->roles = m->roles & ROLE_ALL;
 	return 0;
 }
 
