@@ -558,12 +558,15 @@ static int cmd_status(struct cmdctx *x)
 			o,
 			",\"repairs\":{\"checks\":%llu,\"repaired\":%llu,\"failed\":%llu,"
 			"\"holds\":%llu,\"stale_replies\":%llu},\"probes\":%llu,"
-			"\"probes_dropped_by_our_blocks\":%llu",
+			"\"probes_dropped_by_our_blocks\":%llu,\"connections\":{\"followed\":%llu,"
+			"\"short\":%llu,\"untracked\":%llu}",
 			(unsigned long long)d->rep.st.repairs,
 			(unsigned long long)d->rep.st.repaired,
 			(unsigned long long)d->rep.st.failures, (unsigned long long)d->rep.st.holds,
 			(unsigned long long)(d->nft ? nft_stale(d->nft) : 0),
-			(unsigned long long)ds.probes, (unsigned long long)ds.probes_dropped);
+			(unsigned long long)ds.probes, (unsigned long long)ds.probes_dropped,
+			(unsigned long long)ds.conns, (unsigned long long)ds.conns_short,
+			(unsigned long long)ds.conns_untracked);
 		ctl_out_printf(
 			o,
 			",\"identity\":{\"machines\":%u,\"max_machines\":%u,"
@@ -640,6 +643,11 @@ static int cmd_status(struct cmdctx *x)
 		       (unsigned long long)(d->nft ? nft_stale(d->nft) : 0));
 	ctl_out_printf(o, "probes:          %llu, %llu dropped by our own blocks (no evidence)\n",
 		       (unsigned long long)ds.probes, (unsigned long long)ds.probes_dropped);
+	ctl_out_printf(o,
+		       "connections:     %llu to login ports followed, %llu short, %llu beyond a "
+		       "host's quota\n",
+		       (unsigned long long)ds.conns, (unsigned long long)ds.conns_short,
+		       (unsigned long long)ds.conns_untracked);
 	ctl_out_printf(o,
 		       "machines:        %u of %u; bindings %u of %u (%u established, %u pinned, "
 		       "%u tentative, %u claimed)\n",

@@ -62,6 +62,8 @@ qd_check "login-guessing watched it at 6 connections to $SSH1" \
 	test "$(echo "$watch" | qd_json '"%s %s %s" % (d["action"], d["evidence"]["connections"], d["evidence"]["target"])')" = "watch 6 $SSH1"
 qd_check "login-bruteforce is medium, on tcp/22, 20 connections to $SSH1" \
 	test "$(echo "$ev" | qd_json '"%s %s %s %s %s" % (d["severity"], d["proto"], d["ports"], d["evidence"]["connections"], d["evidence"]["target"])')" = "medium tcp [22] 20 $SSH1"
+qd_check "status counts at least 20 short connections followed" \
+	test "$(qctl --json status | qd_json 'd["connections"]["short"] >= 20 and d["connections"]["followed"] >= d["connections"]["short"]')" = True
 qd_check "blocked within the threshold: 20 to 25 connections got through" \
 	test "$ok" -ge 20 -a "$ok" -le 25
 qd_check "the contain set holds $mac . $SSH1 . tcp . 22" \
