@@ -183,8 +183,6 @@ void engine_host_facts(struct engine *e, const struct hostrec *rec, bool unverif
  * machine holding a never-block or own address.  Every decision asks
  * this (engine_host_facts()), and so does a restore (act_sync()). */
 const char *engine_never_reason(struct engine *e, const struct hostrec *rec);
-/* a is one of the gateway's own addresses (is_self; false without it). */
-bool engine_is_self(const struct engine *e, const struct qaddr *a);
 /* The inventory entry of rec: its MAC's, else its address's. */
 const struct inv_entry *engine_inventory(const struct engine *e, const struct hostrec *rec);
 /* Fills an event's host, mac and inventory from rec. */

@@ -41,11 +41,6 @@ static bool self(const struct engine *e, const struct qaddr *a)
 	return e->is_self && e->is_self(e->self_arg, a);
 }
 
-bool engine_is_self(const struct engine *e, const struct qaddr *a)
-{
-	return self(e, a);
-}
-
 /* The addresses a machine uses, in identity's eyes and in its record. */
 unsigned engine_machine_addresses(const struct engine *e, const struct hostrec *rec,
 				  struct qaddr *v, unsigned max)
@@ -315,6 +310,31 @@ static void want_ports(struct hostrec *rec, const struct detection *d)
 		rec->want_overflow = 1;
 }
 
+/* Whether a detection towards one destination asks for a port the host's
+ * containment does not hold yet: the same rule flagging a host again
+ * against another server (brute force against a second one) adds that
+ * server, where a detection at a level already reached is otherwise
+ * suppressed. */
+static bool wants_more(const struct hostrec *rec, const struct detection *d)
+{
+	if (!d->peer.family)
+		return false;
+	for (unsigned i = 0; i < d->nports; i++) {
+		uint8_t proto = d->port_protos[i] & PROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+		bool held = false;
+
+		for (unsigned j = 0; j < rec->nwant && !held; j++) {
+			const struct qaddr *to = hostrec_port_to(rec, &rec->want[j]);
+
+			held = rec->want[j].proto == proto && rec->want[j].port == d->ports[i] &&
+			       (!to || addr_eq(to, &d->peer));
+		}
+		if (!held)
+			return true;
+	}
+	return false;
+}
+
 /* Starts the host's evidence file when it is flagged, first or again
  * after a release: the ring's recent packets of the host, then what
  * follows. */
@@ -439,7 +459,8 @@ void engine_detection(struct engine *e, const struct detection *d)
 	hit = hostdb_hit(rec, d->rule);
 	engine_host_facts(e, rec, unverified, &facts);
 	policy_decide(&e->pol, d->severity, &facts, d->ts_us, &p.dec);
-	if (hit && hit->level >= p.dec.level) {
+	if (hit && hit->level >= p.dec.level &&
+	    !(p.dec.level == LEVEL_CONTAIN && rec->level <= LEVEL_CONTAIN && wants_more(rec, d))) {
 		e->st.detections_suppressed++;
 		return;
 	}
