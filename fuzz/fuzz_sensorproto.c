@@ -419,6 +419,34 @@ int main(int argc, char **argv)
 	s_msg(SP_DETECTION, FZ_COMMIT, &d, sizeof(d));
 	s_end("006-detection-dark-space", 0, 0);
 
+	/* Brute force against one server: one port of the rule's, the
+	 * server as target and as the one destination to contain towards;
+	 * an address and a machine (by MAC, towards an IPv6 server). */
+	s_begin(0);
+	d = det(ip("10.66.1.61"), "10.66.1.61", 0, SEV_HIGH);
+	d.kind = EVIDENCE_DISTINCT_DST;
+	d.nports = 1;
+	d.ports[0] = 22;
+	d.peer = d.target = ip("10.66.1.20");
+	s_msg(SP_DETECTION, FZ_COMMIT, &d, sizeof(d));
+	snap_begin("02:00:00:00:00:59");
+	snap_add("fd66::59", BIND_ESTABLISHED);
+	snap_send(0);
+	d = det(mac("02:00:00:00:00:59"), "fd66::59", 0, SEV_HIGH);
+	d.nports = 1;
+	d.ports[0] = 3389;
+	d.peer = d.target = ip("fd66::20");
+	s_msg(SP_DETECTION, FZ_COMMIT, &d, sizeof(d));
+	/* Brute force against the gateway's own SSH. */
+	d = det(ip("10.66.1.62"), "10.66.1.62", 0, SEV_HIGH);
+	d.kind = EVIDENCE_CONNECTIONS;
+	d.count = 20;
+	d.nports = 1;
+	d.ports[0] = 22;
+	d.peer = d.target = gw_addr;
+	s_msg(SP_DETECTION, FZ_COMMIT, &d, sizeof(d));
+	s_end("007-detection-peer", 0, 0);
+
 	s_begin(FZ_ALERT);
 	d = det(ip("fd66::7"), "fd66::7", 0, SEV_HIGH);
 	d.proto = 2; /* udp */
@@ -578,6 +606,32 @@ int main(int argc, char **argv)
 	d.dark[0] = ip("10.66.192.7");
 	s_msg(SP_DETECTION, 0, &d, sizeof(d));
 	s_end("906-detection-bad-dark", 0, 3);
+
+	/* A destination of the other family than the source, a multicast
+	 * one, two ports, not the target, for a port list that is not the
+	 * rule's, and a destination that is a MAC.  (The gateway's own
+	 * address is a good one: guessing passwords on its own SSH is
+	 * contained towards it.) */
+	s_begin(0);
+	d = det(ip("10.66.1.73"), "10.66.1.73", 0, SEV_HIGH);
+	d.nports = 1;
+	d.peer = d.target = ip("fd66::20");
+	s_msg(SP_DETECTION, 0, &d, sizeof(d));
+	d.peer = d.target = ip("224.0.0.251");
+	s_msg(SP_DETECTION, 0, &d, sizeof(d));
+	d.peer = d.target = ip("10.66.1.20");
+	d.nports = 2;
+	s_msg(SP_DETECTION, 0, &d, sizeof(d));
+	d.nports = 1;
+	d.target = ip("10.66.1.21");
+	s_msg(SP_DETECTION, 0, &d, sizeof(d));
+	d.target = d.peer;
+	d.fixed_ports = 0;
+	s_msg(SP_DETECTION, 0, &d, sizeof(d));
+	d.fixed_ports = 1;
+	d.peer = d.target = mac("02:00:00:00:00:20");
+	s_msg(SP_DETECTION, 0, &d, sizeof(d));
+	s_end("907-detection-bad-peer", 0, 6);
 
 	s_begin(0);
 	snap_begin("02:00:00:00:00:57");

@@ -44,6 +44,9 @@ bool addr_in_prefix(const struct qaddr *a, const struct qaddr *p, unsigned plen)
 void addr_mask(struct qaddr *a, unsigned plen);
 /* Multicast or limited broadcast (224/4, 255.255.255.255, ff00::/8). */
 bool addr_is_multicast(const struct qaddr *a);
+/* An IPv4 or IPv6 address one host can send to another: not unspecified
+ * (0/8 for IPv4), loopback, multicast or broadcast. */
+bool addr_is_unicast(const struct qaddr *a);
 
 /* Parses an IPv4 or IPv6 address.  0 or -EINVAL. */
 int addr_parse(const char *s, struct qaddr *ret);

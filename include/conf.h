@@ -27,6 +27,7 @@ enum rule_type {
 	RULE_HORIZONTAL = 0, /* N distinct destinations on the rule's proto/ports */
 	RULE_VERTICAL,	     /* N distinct ports of one destination */
 	RULE_FORGERY,	     /* N distinct source addresses a machine does not own */
+	RULE_BRUTE,	     /* N short connections to one server on the rule's ports */
 };
 
 enum rule_count {
@@ -42,8 +43,8 @@ struct rule {
 	unsigned protos; /* PROTO_* mask */
 	uint16_t ports[CONF_MAX_RULE_PORTS];
 	unsigned nports; /* 0: counted on any one port (per port) */
-	/* distinct_dst (horizontal), distinct_ports (vertical) or
-	 * distinct_src (forgery) */
+	/* distinct_dst (horizontal), distinct_ports (vertical),
+	 * distinct_src (forgery) or connections (brute force) */
 	unsigned threshold;
 	unsigned window_s; /* sliding window */
 	enum severity severity;
@@ -53,6 +54,12 @@ struct rule {
 	 * protected address no machine is known to use, that nothing
 	 * answered within scan.timeout. */
 	bool dark;
+	/* Brute-force rules: a connection counts when it lasted at most
+	 * max_duration_s and its client sent at most max_bytes; a longer or
+	 * larger one to the same server is a session that worked, and
+	 * clears the count. */
+	unsigned max_duration_s;
+	uint32_t max_bytes;
 	int line; /* line in the config file, 0 when built in */
 };
 

@@ -45,7 +45,8 @@ enum evidence_kind {
 	EVIDENCE_DISTINCT_DST = 0,
 	EVIDENCE_DISTINCT_PORTS,
 	EVIDENCE_TRW,
-	EVIDENCE_FORGED, /* count: distinct source addresses not its own; target: the last */
+	EVIDENCE_FORGED,      /* count: distinct source addresses not its own; target: the last */
+	EVIDENCE_CONNECTIONS, /* count: short connections to target (brute force) */
 };
 
 /* One rule firing for one host.  Passed to the callback; valid only during
@@ -93,6 +94,8 @@ struct detect_stats {
 	uint64_t detections;
 	uint64_t hosts_evicted, probes_evicted, peers_evicted;
 	uint64_t blocks_full; /* blocks not known for want of room (their probes count) */
+	uint64_t conns, conns_short,
+		conns_untracked; /* brute force: followed, short, beyond quota */
 	uint32_t hosts, probes_tracked, peers, blocks; /* current occupancy */
 	uint32_t max_hosts, max_probes, max_peers, max_blocks;
 };
@@ -157,7 +160,9 @@ void detect_forget(struct detect *d, const struct qaddr *host);
  *            detector does not know the gateway's addresses, and a host's
  *            requests to its own gateway are no evidence either way.)
  *   contain  what key (a MAC or a source address) sends to the listed
- *            protocol/ports, whatever the destination.
+ *            protocol/ports, whatever the destination, or, for a port
+ *            with a destination (to[i] != 0), to that destination
+ *            (dests[to[i] - 1]) only.
  *
  * A probe is judged by its send time (the detector's clock): one sent
  * before a block was put in force is an ordinary probe; once a block is
@@ -165,6 +170,7 @@ void detect_forget(struct detect *d, const struct qaddr *host);
  * the one thing the parent tells the sensor about blocks: one fixed-size
  * message per key. */
 #define DETECT_BLOCK_PORTS 16
+#define DETECT_BLOCK_DESTS 4 /* hostdb.h HOST_MAX_DESTS */
 
 struct detect_block {
 	uint8_t level;	/* enum level: LEVEL_CONTAIN or LEVEL_ISOLATE */
@@ -173,6 +179,11 @@ struct detect_block {
 	 * IPPROTO_ICMPV6 with port 0: the whole protocol. */
 	uint8_t protos[DETECT_BLOCK_PORTS];
 	uint16_t ports[DETECT_BLOCK_PORTS];
+	/* The one destination each port is blocked towards (a TCP or UDP
+	 * port only): dests[to[i] - 1]; 0: every destination.  As the
+	 * registry keeps them (hostrec.dests), a few for all the ports. */
+	uint8_t to[DETECT_BLOCK_PORTS];
+	struct qaddr dests[DETECT_BLOCK_DESTS];
 };
 
 /* From at_us on, key (a MAC or an address) is blocked as b says, in place

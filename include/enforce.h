@@ -5,7 +5,10 @@
  * What a level means in elements:
  *   contain   the record's id with each wanted protocol/port: a machine's
  *             MAC in conm/conpm (whatever address it sends from), an
- *             address in con4/con6/conp4/conp6.
+ *             address in con4/con6/conp4/conp6; a port towards one
+ *             destination with that destination too: a MAC in
+ *             conhm4/conhm6 (by the destination's family), an address in
+ *             conh4/conh6.
  *   isolate   a machine's MAC in isom (unless it may not be isolated by
  *             MAC: a critical asset), and every address the record holds
  *             in iso4/iso6 (traffic to it).

@@ -28,6 +28,12 @@
 /* Contained protocol/port pairs per host (SPEC section 5: "up to a
  * configured count"); a host needing more is isolated instead. */
 #define HOST_MAX_PORTS 16
+/* Destinations one host's ports are contained towards (brute force
+ * against one server each, hostrec.dests): a few servers; a host needing
+ * more is isolated instead, like one with more ports.  A table of its
+ * own, so that a port costs 4 bytes and a record 68 more, not 17 bytes a
+ * port in want[] and k[] (576 a record). */
+#define HOST_MAX_DESTS 4
 
 enum host_state {
 	HOST_DETECTED = 0, /* flagged; nothing in force (never-block, dry run, error...) */
@@ -49,11 +55,25 @@ struct hit {
 };
 
 /* A contained protocol/port: IPPROTO_TCP or IPPROTO_UDP with a port, or
- * IPPROTO_ICMP / IPPROTO_ICMPV6 with port 0 (the whole protocol). */
+ * IPPROTO_ICMP / IPPROTO_ICMPV6 with port 0 (the whole protocol).  to:
+ * 0 for every destination, else i for the one destination
+ * hostrec.dests[i - 1] it is contained towards (brute force against one
+ * server: detection.peer); hostrec_port_to() resolves it.  Only TCP and
+ * UDP ports have one; for an address's record it is of the address's
+ * family, for a machine of either (the machine's sets by MAC take both).
+ * Indices are the record's own: an hport is meaningful only with its
+ * record. */
 struct hport {
 	uint8_t proto;
+	uint8_t to;
 	uint16_t port;
 };
+
+/* The same entry of one record: protocol, port and destination. */
+static inline bool hport_eq(const struct hport *a, const struct hport *b)
+{
+	return a->proto == b->proto && a->port == b->port && a->to == b->to;
+}
 
 /* One line of a host's history: a detection, an action, an operator's
  * command, a certification. */
@@ -108,6 +128,9 @@ struct hostrec {
 	struct haddr addrs[HOST_MAX_ADDRS];
 	struct hport want[HOST_MAX_PORTS];
 	struct hport k[HOST_MAX_PORTS];
+	/* The destinations of want[] and k[] (hport.to); family 0: free.
+	 * An entry is reused once neither list names it. */
+	struct qaddr dests[HOST_MAX_DESTS];
 	usec_t first_probe_us; /* earliest first probe over all detections */
 	usec_t first_detect_us, last_detect_us;
 	usec_t changed_us; /* last change of state or level */
@@ -212,8 +235,23 @@ int hist_kind_parse(const char *s, enum hist_kind *ret);
 /* Forgets every record (frees histories). */
 void hostdb_clear(struct hostdb *db);
 
-/* Adds proto/port to the ports a host's containment asks for. */
-void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port);
+/* Adds proto/port, towards to (NULL or family 0: every destination), to
+ * the ports a host's containment asks for.  A port towards everyone
+ * subsumes the same port towards one destination: the narrower entries
+ * go, and a narrower one asked for later is not added.  Each destination
+ * of a port is an entry of its own; past HOST_MAX_PORTS entries, or
+ * HOST_MAX_DESTS destinations, want_overflow is set (containment then
+ * means isolation). */
+void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port, const struct qaddr *to);
+/* The index (hport.to) of destination to in r's table, made when absent
+ * (in a slot that neither want[] nor k[] names); 0 for NULL or family 0
+ * (every destination); -ENOSPC when the table is full. */
+int hostrec_dest(struct hostrec *r, const struct qaddr *to);
+/* The destination of p, one of r's ports; NULL: every destination. */
+static inline const struct qaddr *hostrec_port_to(const struct hostrec *r, const struct hport *p)
+{
+	return p->to && p->to <= HOST_MAX_DESTS ? &r->dests[p->to - 1] : NULL;
+}
 
 const char *host_state_name(enum host_state s);
 /* The state a level in force puts a host in (none: released). */

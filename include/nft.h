@@ -9,6 +9,10 @@
  *         isom        isolated machines, by MAC           timeout, counter
  *         conm        contained MAC . proto . port        timeout, counter
  *         conpm       contained MAC . proto (ICMP)        timeout, counter
+ *         conh4/conh6 contained addr . destination . proto . port
+ *                                                         timeout, counter
+ *         conhm4/conhm6  contained MAC . destination (IPv4 / IPv6) .
+ *                     proto . port                        timeout, counter
  *         rem4/rem6   remediation networks            interval
  *         adm4/adm6   admin stations                  interval
  *   chains forward and input (filter, priority -10, policy accept): a
@@ -51,6 +55,10 @@ enum nft_set {
 	NFT_SET_ISOM,
 	NFT_SET_CONM,
 	NFT_SET_CONPM,
+	NFT_SET_CONH4, /* towards one destination (hostdb.h struct hport.to) */
+	NFT_SET_CONH6,
+	NFT_SET_CONHM4,
+	NFT_SET_CONHM6,
 	NFT_SET_REM4,
 	NFT_SET_REM6,
 	NFT_SET_ADM4,
@@ -80,11 +88,13 @@ struct nft_params {
 };
 
 /* One set element.  For iso*: addr.  For con*: addr, l4proto, port.  For
- * conp*: addr, l4proto.  For the MAC sets (isom, conm, conpm) addr is a
- * MAC (family AF_MAC). */
+ * conp*: addr, l4proto.  For conh*: addr, dst, l4proto, port.  For the
+ * MAC sets (isom, conm, conpm, conhm4, conhm6) addr is a MAC (family
+ * AF_MAC). */
 struct nft_elem {
 	struct qaddr addr;
-	uint8_t l4proto; /* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_ICMP(V6) */
+	struct qaddr dst; /* conh*: the destination; family 0 in every other set */
+	uint8_t l4proto;  /* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_ICMP(V6) */
 	uint16_t port;
 	uint64_t timeout_ms; /* 0: never expires */
 	/* Filled by nft_list(): */
@@ -130,7 +140,8 @@ int nft_set_networks(struct nft *n, const struct prefix_list *remediation,
  * kernel committed it; -ECANCELED when it refused it (the transaction is
  * then void: nothing was applied; ops[i].error names each culprit);
  * -EINVAL, with nothing sent, when an element's addr.family is not its
- * set's (AF_INET, AF_INET6 or AF_MAC) or an op has more than
+ * set's (AF_INET, AF_INET6 or AF_MAC), its dst.family is not the set's
+ * destination family (0 for a set without one), or an op has more than
  * NFT_OP_MAX_ELEMS elements (ops[i].error names the op); another -errno
  * when the exchange itself failed: -ETIMEDOUT (the kernel was silent for
  * the timeout) and -ENOBUFS (ACKs were lost) leave the kernel's state
@@ -153,7 +164,10 @@ uint64_t nft_stale(const struct nft *n);
 
 const char *nft_set_name(enum nft_set s);
 bool nft_set_is_v6(enum nft_set s);
-/* Keyed by MAC (isom, conm, conpm). */
+/* Keyed by MAC (isom, conm, conpm, conhm4, conhm6). */
 bool nft_set_is_mac(enum nft_set s);
+/* The family of the destination in the key (conh*): AF_INET or AF_INET6;
+ * 0 for a set without one. */
+int nft_set_dst_family(enum nft_set s);
 
 #endif

@@ -75,7 +75,8 @@ struct sp_detection {
 	double llr;
 	struct qaddr dark[DETECT_DARK_MAX]; /* dark-space rules: the addresses */
 	uint8_t ndark;
-	uint8_t pad[7];
+	struct qaddr peer; /* family 0, or the one destination to contain towards */
+	uint8_t pad[10];
 };
 
 struct sp_ident {

@@ -48,7 +48,11 @@ enum proto_bit {
 enum role_bit {
 	ROLE_MAILSERVER = 1u << 0,
 	ROLE_SCANNER = 1u << 1,
+	/* Configuration management and monitoring: many short logins to the
+	 * machines they manage (the brute-force rules exempt it). */
+	ROLE_MANAGEMENT = 1u << 2,
 };
+#define ROLE_ALL (ROLE_MAILSERVER | ROLE_SCANNER | ROLE_MANAGEMENT)
 
 const char *severity_name(enum severity s);
 int severity_parse(const char *s, enum severity *ret);

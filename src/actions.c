@@ -95,8 +95,12 @@ void act_tell_detector(struct engine *e, const struct hostrec *rec, usec_t now)
 		for (unsigned i = 0; i < rec->nk && i < DETECT_BLOCK_PORTS; i++) {
 			b.protos[i] = rec->k[i].proto;
 			b.ports[i] = rec->k[i].port;
+			b.to[i] = rec->k[i].to;
 			b.nports++;
 		}
+		/* The same table, the same indices. */
+		_Static_assert(DETECT_BLOCK_DESTS == HOST_MAX_DESTS, "one table of destinations");
+		memcpy(b.dests, rec->dests, sizeof(b.dests));
 	}
 	e->sensor.set_block(e->sensor.arg, &rec->id, &b, now);
 	if (rec->surveil_until_us > now)
@@ -376,8 +380,16 @@ static int sync_elem(void *arg, const struct nft_elem *el)
 			s->stray++;
 			return 0;
 		}
+		i = hostrec_dest(rec, &el->dst);
+		if (i < 0) {
+			/* More destinations than a record keeps (added by
+			 * hand): left alone, counted. */
+			s->stray++;
+			return 0;
+		}
 		if (rec->nk < HOST_MAX_PORTS) {
 			rec->k[rec->nk].proto = el->l4proto;
+			rec->k[rec->nk].to = (uint8_t)i;
 			rec->k[rec->nk].port = el->port;
 			rec->nk++;
 			sync_ttl(s, rec, el);
@@ -441,8 +453,9 @@ static void sync_escalated(struct engine *e, struct hostrec *rec, usec_t now)
 int act_sync(struct engine *e, usec_t now)
 {
 	static const enum nft_set blocking[] = {
-		NFT_SET_ISOM, NFT_SET_ISO4, NFT_SET_ISO6,  NFT_SET_CONM,  NFT_SET_CONPM,
-		NFT_SET_CON4, NFT_SET_CON6, NFT_SET_CONP4, NFT_SET_CONP6,
+		NFT_SET_ISOM,	NFT_SET_ISO4,  NFT_SET_ISO6,  NFT_SET_CONM,  NFT_SET_CONPM,
+		NFT_SET_CON4,	NFT_SET_CON6,  NFT_SET_CONP4, NFT_SET_CONP6, NFT_SET_CONHM4,
+		NFT_SET_CONHM6, NFT_SET_CONH4, NFT_SET_CONH6,
 	};
 	struct sync_ctx s = {.e = e, .now = now};
 	struct act_change ch[CHUNK];

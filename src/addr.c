@@ -68,6 +68,18 @@ bool addr_is_multicast(const struct qaddr *a)
 	return a->family == AF_INET6 && a->b[0] == 0xff;
 }
 
+bool addr_is_unicast(const struct qaddr *a)
+{
+	static const uint8_t zero[16], loop6[16] = {[15] = 1};
+
+	if (a->family == AF_INET)
+		return a->b[0] != 0 && a->b[0] != 127 && !addr_is_multicast(a);
+	if (a->family == AF_INET6)
+		return memcmp(a->b, zero, 16) != 0 && memcmp(a->b, loop6, 16) != 0 &&
+		       !addr_is_multicast(a);
+	return false;
+}
+
 int addr_parse(const char *s, struct qaddr *ret)
 {
 	uint8_t b[16];

@@ -196,23 +196,60 @@ static void host_rules(const struct daemon *d, const struct hostrec *r, char *bu
 		snprintf(buf, len, "-");
 }
 
-static void host_ports(const struct hostrec *r, const struct hport *v, unsigned nv, char *buf,
-		       size_t len)
+static const char *hport_proto(const struct hport *p)
 {
+	return p->proto == IPPROTO_TCP ? "tcp" : p->proto == IPPROTO_UDP ? "udp" : "icmp";
+}
+
+/* Ports as text: "tcp/445,icmp", a port towards one destination as
+ * "tcp/22 to 10.1.2.3"; with_to false leaves those out (JSON has them
+ * apart, host_json_ports_to()). */
+static void host_ports(const struct hostrec *r, const struct hport *v, unsigned nv, bool with_to,
+		       char *buf, size_t len)
+{
+	char ab[ADDR_STRLEN];
 	size_t n = 0;
+	bool first = true;
 
 	buf[0] = '\0';
 	for (unsigned i = 0; i < nv && n < len; i++) {
-		const char *p = v[i].proto == IPPROTO_TCP   ? "tcp"
-				: v[i].proto == IPPROTO_UDP ? "udp"
-							    : "icmp";
-		if (v[i].port)
-			n += (size_t)snprintf(buf + n, len - n, "%s%s/%u", i ? "," : "", p,
-					      v[i].port);
-		else
-			n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "", p);
+		const struct qaddr *to = hostrec_port_to(r, &v[i]);
+
+		if (to && !with_to)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", first ? "" : ",",
+				      hport_proto(&v[i]));
+		if (v[i].port && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "/%u", v[i].port);
+		if (to && n < len)
+			n += (size_t)snprintf(buf + n, len - n, " to %s", addr_ntop(to, ab));
+		first = false;
 	}
-	(void)r;
+}
+
+/* JSON: ,"key":[{"proto":"tcp","port":22,"to":"10.1.2.3"},...] for the
+ * ports towards one destination; nothing when there are none (the
+ * "ports" strings keep the ports towards everyone, as before). */
+static void host_json_ports_to(struct ctl_out *o, const char *key, const struct hostrec *r,
+			       const struct hport *v, unsigned nv)
+{
+	char ab[ADDR_STRLEN];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < nv; i++) {
+		const struct qaddr *to = hostrec_port_to(r, &v[i]);
+
+		if (!to)
+			continue;
+		if (n++)
+			ctl_out_printf(o, ",");
+		else
+			ctl_out_printf(o, ",\"%s\":[", key);
+		ctl_out_printf(o, "{\"proto\":\"%s\",\"port\":%u,\"to\":\"%s\"}",
+			       hport_proto(&v[i]), v[i].port, addr_ntop(to, ab));
+	}
+	if (n)
+		ctl_out_printf(o, "]");
 }
 
 /* The address a row of r shows: its own, or its MAC when it has none. */
@@ -347,14 +384,16 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 			ctl_out_printf(o, ",\"critical\":true");
 	}
 	if (full) {
-		host_ports(r, r->k, r->nk, buf, sizeof(buf));
+		host_ports(r, r->k, r->nk, false, buf, sizeof(buf));
 		ctl_out_printf(o, ",\"contained_ports\":");
 		json_str(o, buf);
+		host_json_ports_to(o, "contained_ports_to", r, r->k, r->nk);
 		/* What a containment would block: its detections' ports (or
 		 * the operator's), whatever the level now. */
-		host_ports(r, r->want, r->nwant, buf, sizeof(buf));
+		host_ports(r, r->want, r->nwant, false, buf, sizeof(buf));
 		ctl_out_printf(o, ",\"ports\":");
 		json_str(o, buf);
+		host_json_ports_to(o, "ports_to", r, r->want, r->nwant);
 		ctl_out_printf(o, ",\"isolated\":%s,\"adopted\":%s",
 			       hostrec_isolated(r) ? "true" : "false",
 			       r->adopted ? "true" : "false");
@@ -519,12 +558,15 @@ static int cmd_status(struct cmdctx *x)
 			o,
 			",\"repairs\":{\"checks\":%llu,\"repaired\":%llu,\"failed\":%llu,"
 			"\"holds\":%llu,\"stale_replies\":%llu},\"probes\":%llu,"
-			"\"probes_dropped_by_our_blocks\":%llu",
+			"\"probes_dropped_by_our_blocks\":%llu,\"connections\":{\"followed\":%llu,"
+			"\"short\":%llu,\"untracked\":%llu}",
 			(unsigned long long)d->rep.st.repairs,
 			(unsigned long long)d->rep.st.repaired,
 			(unsigned long long)d->rep.st.failures, (unsigned long long)d->rep.st.holds,
 			(unsigned long long)(d->nft ? nft_stale(d->nft) : 0),
-			(unsigned long long)ds.probes, (unsigned long long)ds.probes_dropped);
+			(unsigned long long)ds.probes, (unsigned long long)ds.probes_dropped,
+			(unsigned long long)ds.conns, (unsigned long long)ds.conns_short,
+			(unsigned long long)ds.conns_untracked);
 		ctl_out_printf(
 			o,
 			",\"identity\":{\"machines\":%u,\"max_machines\":%u,"
@@ -601,6 +643,11 @@ static int cmd_status(struct cmdctx *x)
 		       (unsigned long long)(d->nft ? nft_stale(d->nft) : 0));
 	ctl_out_printf(o, "probes:          %llu, %llu dropped by our own blocks (no evidence)\n",
 		       (unsigned long long)ds.probes, (unsigned long long)ds.probes_dropped);
+	ctl_out_printf(o,
+		       "connections:     %llu to login ports followed, %llu short, %llu beyond a "
+		       "host's quota\n",
+		       (unsigned long long)ds.conns, (unsigned long long)ds.conns_short,
+		       (unsigned long long)ds.conns_untracked);
 	ctl_out_printf(o,
 		       "machines:        %u of %u; bindings %u of %u (%u established, %u pinned, "
 		       "%u tentative, %u claimed)\n",
@@ -757,7 +804,7 @@ static int cmd_show(struct cmdctx *x)
 	struct qaddr a;
 	struct hostrec *r;
 	const struct inv_entry *inv;
-	char ab[ADDR_STRLEN], t[32], buf[512], w[24];
+	char ab[ADDR_STRLEN], t[32], buf[1024], w[24];
 	int s = parse_host(x, &a);
 
 	if (s)
@@ -776,10 +823,10 @@ static int cmd_show(struct cmdctx *x)
 	ctl_out_printf(x->out, "state:       %s\n", host_state_name((enum host_state)r->state));
 	ctl_out_printf(x->out, "level:       %s%s\n", level_name((enum level)r->level),
 		       r->adopted ? " (adopted from the kernel table)" : "");
-	host_ports(r, r->k, r->nk, buf, sizeof(buf));
+	host_ports(r, r->k, r->nk, true, buf, sizeof(buf));
 	if (r->nk)
 		ctl_out_printf(x->out, "contained:   %s\n", buf);
-	host_ports(r, r->want, r->nwant, buf, sizeof(buf));
+	host_ports(r, r->want, r->nwant, true, buf, sizeof(buf));
 	if (r->nwant)
 		ctl_out_printf(x->out, "ports:       %s%s%s\n", buf,
 			       r->want_overflow ? " and more" : "",
@@ -902,13 +949,22 @@ static int blockable_record(struct cmdctx *x, const struct qaddr *a, struct host
 	return 0;
 }
 
+/* --proto P --ports N,... [--to ADDR] into r's want[] (a scratch
+ * record).  0, or the reply's status: a usage error. */
 static int parse_ports(struct cmdctx *x, struct hostrec *r)
 {
 	const char *proto = ctl_request_get(x->req, "proto");
 	const char *ports = ctl_request_get(x->req, "ports");
+	const char *to = ctl_request_get(x->req, "to");
+	struct qaddr dst;
 	uint8_t ip;
 	char buf[CTL_VALUE_MAX], *save = NULL;
 
+	memset(&dst, 0, sizeof(dst));
+	if (to && (!proto || !ports))
+		return reply(x, 2, "--to needs --proto and --ports");
+	if (to && (addr_parse(to, &dst) < 0 || !addr_is_unicast(&dst)))
+		return reply(x, 2, "--to takes one unicast IPv4 or IPv6 address, not '%s'", to);
 	if (!proto && !ports)
 		return 0;
 	if (!proto || !ports)
@@ -927,7 +983,7 @@ static int parse_ports(struct cmdctx *x, struct hostrec *r)
 		long v = strtol(tok, &end, 10);
 		if (*end || v < 1 || v > 65535)
 			return reply(x, 2, "bad port '%s'", tok);
-		hostdb_want_port(r, ip, (uint16_t)v);
+		hostdb_want_port(r, ip, (uint16_t)v, &dst);
 	}
 	if (r->want_overflow)
 		return reply(x, 2, "at most %d ports", HOST_MAX_PORTS);
@@ -981,6 +1037,11 @@ static int cmd_quarantine(struct cmdctx *x)
 	s = parse_ports(x, &ports);
 	if (s)
 		return s;
+	/* A destination scopes a containment: at any other level it would
+	 * mean nothing (isolation blocks every destination). */
+	const struct qaddr *to = ports.nwant ? hostrec_port_to(&ports, &ports.want[0]) : NULL;
+	if (to && level != LEVEL_CONTAIN)
+		return reply(x, 2, "--to goes with --level contain, not %s", level_name(level));
 	memset(&c, 0, sizeof(c));
 	s = parse_ttl(x, &c.ttl_s);
 	if (s)
@@ -994,14 +1055,29 @@ static int cmd_quarantine(struct cmdctx *x)
 	s = blockable_record(x, &a, &r);
 	if (s)
 		return s;
+	/* An address is contained by address: the destination in the same
+	 * set is of its family.  A machine's sets by MAC take either. */
+	if (to && !hostrec_is_machine(r) && to->family != r->id.family) {
+		char tb[ADDR_STRLEN];
+
+		drop_if_new(d, r);
+		return reply(x, 2, "--to %s is not of the family of %s", addr_ntop(to, tb), ab);
+	}
 	if (r->changed_us == 0) {
 		r->state = HOST_DETECTED;
 		r->changed_us = daemon_wall_us();
 	}
 	if (ports.nwant) {
-		memcpy(r->want, ports.want, sizeof(r->want));
-		r->nwant = ports.nwant;
+		/* The scratch record's destinations are its own: each port
+		 * is added again, in r's table.  Should the kernel still
+		 * hold ports of r towards HOST_MAX_DESTS other destinations,
+		 * there is no room: want_overflow, and containment means
+		 * isolation, as with too many ports. */
+		r->nwant = 0;
 		r->want_overflow = 0;
+		for (unsigned i = 0; i < ports.nwant; i++)
+			hostdb_want_port(r, ports.want[i].proto, ports.want[i].port,
+					 hostrec_port_to(&ports, &ports.want[i]));
 	}
 	/* A host already blocked keeps the time it has left unless the
 	 * operator gives one: a change of level neither extends nor cuts

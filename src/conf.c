@@ -23,25 +23,27 @@
 #include "suggest.h"
 
 /* Ranges, documented in conf/quarantined.conf and quarantined.conf(5). */
-#define DARK_WARMUP_MAX_S 86400
-#define SNAPLEN_MIN	  96 /* Ethernet + VLAN + IPv6 + TCP (78 bytes) and some room */
-#define SNAPLEN_MAX	  65535
-#define BUFFER_MB_MIN	  1
-#define BUFFER_MB_MAX	  2047 /* libpcap takes the size as an int of bytes */
-#define TIMEOUT_MS_MIN	  100
-#define TIMEOUT_MS_MAX	  60000
-#define WINDOW_S_MAX	  86400 /* longer windows need per-peer state for a day */
-#define THRESHOLD_MIN	  2	/* one contact is no fan-out */
-#define THRESHOLD_MAX	  65535
-#define FORGERY_MIN	  1 /* one address a machine does not own is a forgery */
-#define MAX_HOSTS_MIN	  16
-#define MAX_HOSTS_MAX	  16777216u
-#define MAX_BLOCKED_MIN	  100000u /* SPEC section 4: at least 100,000 */
-#define MAX_BLOCKED_MAX	  16777216u
-#define TABLE_MAX_MIN	  1024u
-#define TABLE_MAX_MAX	  67108864u
-#define ACTIONS_MAX	  100000
-#define EVIDENCE_MB_MAX	  1048576 /* 1 TiB */
+#define DARK_WARMUP_MAX_S  86400
+#define SNAPLEN_MIN	   96 /* Ethernet + VLAN + IPv6 + TCP (78 bytes) and some room */
+#define SNAPLEN_MAX	   65535
+#define BUFFER_MB_MIN	   1
+#define BUFFER_MB_MAX	   2047 /* libpcap takes the size as an int of bytes */
+#define TIMEOUT_MS_MIN	   100
+#define TIMEOUT_MS_MAX	   60000
+#define WINDOW_S_MAX	   86400 /* longer windows need per-peer state for a day */
+#define THRESHOLD_MIN	   2	 /* one contact is no fan-out */
+#define THRESHOLD_MAX	   65535
+#define FORGERY_MIN	   1	    /* one address a machine does not own is a forgery */
+#define MAX_DURATION_S_MAX 3600	    /* a connection longer than an hour is no login attempt */
+#define MAX_BYTES_MAX	   16777216 /* 16 MiB */
+#define MAX_HOSTS_MIN	   16
+#define MAX_HOSTS_MAX	   16777216u
+#define MAX_BLOCKED_MIN	   100000u /* SPEC section 4: at least 100,000 */
+#define MAX_BLOCKED_MAX	   16777216u
+#define TABLE_MAX_MIN	   1024u
+#define TABLE_MAX_MAX	   67108864u
+#define ACTIONS_MAX	   100000
+#define EVIDENCE_MB_MAX	   1048576 /* 1 TiB */
 /* identity: a dual-stack host with IPv6 privacy addresses on a few prefixes
  * owns tens of addresses; past a thousand it is a router, not a machine. */
 #define MAX_ADDRESSES_MAX 1024
@@ -164,7 +166,66 @@ static const struct rule builtin_rules[] = {
 		.count = COUNT_FAILURES,
 		.dark = true,
 	},
+	/* Brute force against one server: many short connections from one
+	 * host to one server on a login service, counted per server.  What
+	 * the wire shows of a failed login is mostly encrypted (SSH, RDP's
+	 * TLS, SMB 3) or beyond the snap length, so these count connections
+	 * that ended (FIN or RST) within 30 s of their handshake with at most
+	 * 16 KiB from the client (from the sequence numbers): a session that
+	 * worked lasts longer or carries more, and clears the count.  People
+	 * mistype a password or two; a monitoring check once a minute makes
+	 * 10 in ten minutes at most. */
+	{
+		/* A handful in a minute (fail2ban bans at 5 failures in 10
+		 * minutes): watched. */
+		.name = "login-guessing",
+		.type = RULE_BRUTE,
+		.protos = PROTO_TCP,
+		.ports = {22, 23, 2323, 139, 445, 3389, 5900},
+		.nports = 7,
+		.threshold = 6,
+		.severity = SEV_LOW,
+		.max_duration_s = 30,
+		.max_bytes = 16384,
+		.exempt_roles = ROLE_MANAGEMENT,
+	},
+	{
+		/* Tens in ten minutes (Zeek's SSH::Password_Guessing: 30 in
+		 * 30 minutes): contained, towards that server's port only. */
+		.name = "login-bruteforce",
+		.type = RULE_BRUTE,
+		.protos = PROTO_TCP,
+		.ports = {22, 23, 2323, 139, 445, 3389, 5900},
+		.nports = 7,
+		.threshold = 20,
+		.window_s = 600,
+		.severity = SEV_MEDIUM,
+		.max_duration_s = 30,
+		.max_bytes = 16384,
+		.exempt_roles = ROLE_MANAGEMENT,
+	},
+	{
+		/* Databases and FTP: off by default.  Application servers
+		 * without connection pooling open a connection per request
+		 * (hundreds a minute, each short and small), and scripted
+		 * uploaders (cameras, scanners) one FTP session per file;
+		 * turn it on with those exempted (role "management"). */
+		.name = "service-bruteforce",
+		.type = RULE_BRUTE,
+		.protos = PROTO_TCP,
+		.ports = {21, 1433, 1521, 3306, 5432, 6379, 27017},
+		.nports = 7,
+		.threshold = 20,
+		.window_s = 600,
+		.severity = SEV_MEDIUM,
+		.max_duration_s = 30,
+		.max_bytes = 16384,
+		.exempt_roles = ROLE_MANAGEMENT,
+	},
 };
+
+/* Built-in rules that are off until the configuration turns them on. */
+static const char *const builtin_off[] = {"service-bruteforce"};
 
 static const char *const default_protected[] = {
 	"10.0.0.0/8",
@@ -264,7 +325,7 @@ static const char *keypath(char buf[PATHBUF], const char *parent, const config_s
  * (test_conf checks). */
 static const struct {
 	const char *group;
-	const char *const keys[16];
+	const char *const keys[20];
 } group_keys[] = {
 	{"",
 	 {"capture", "networks", "identity", "enforce", "policy", "rules", "scan", "limits",
@@ -277,7 +338,8 @@ static const struct {
 	{"policy", {"high", "medium", "low", "critical_max"}},
 	{"rules",
 	 {"name", "enabled", "type", "proto", "ports", "distinct_dst", "distinct_ports",
-	  "distinct_src", "window", "severity", "count", "exempt_roles", "dark"}},
+	  "distinct_src", "connections", "window", "severity", "count", "exempt_roles", "dark",
+	  "max_duration", "max_bytes"}},
 	{"scan",
 	 {"enabled", "theta0", "theta1", "detection", "false_alarm", "timeout", "dark_warmup",
 	  "severity", "other_ports_severity", "protocols"}},
@@ -468,7 +530,7 @@ static void bad_choice(struct ctx *x, const config_setting_t *s, const char *p, 
 
 #define SEVERITIES "\"low\", \"medium\" or \"high\""
 #define LEVELS	   "\"watch\", \"contain\" or \"isolate\""
-#define ROLES	   "\"mailserver\" or \"scanner\""
+#define ROLES	   "\"mailserver\", \"scanner\" or \"management\""
 
 static int get_severity(struct ctx *x, const config_setting_t *s, const char *p, enum severity *ret)
 {
@@ -1083,6 +1145,7 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 		{"horizontal", RULE_HORIZONTAL},
 		{"vertical", RULE_VERTICAL},
 		{"forgery", RULE_FORGERY},
+		{"bruteforce", RULE_BRUTE},
 	};
 	static const struct choice counts[] = {
 		{"first_contacts", COUNT_FIRST_CONTACTS},
@@ -1096,13 +1159,16 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 		[RULE_HORIZONTAL] = "distinct_dst",
 		[RULE_VERTICAL] = "distinct_ports",
 		[RULE_FORGERY] = "distinct_src",
+		[RULE_BRUTE] = "connections",
 	};
 	static const char *const type_names[] = {
 		[RULE_HORIZONTAL] = "horizontal",
 		[RULE_VERTICAL] = "vertical",
 		[RULE_FORGERY] = "forgery",
+		[RULE_BRUTE] = "bruteforce",
 	};
 	const config_setting_t *thr_s[ARRAY_SIZE(thr_keys)] = {0}, *thr2_s = NULL, *dark_s = NULL;
+	const config_setting_t *brute_s = NULL;
 	const char *thr1_key = NULL;
 	unsigned errors = x->errors, thr = 0, nthr = 0, nports = 0;
 	char p[PATHBUF], np[PATHBUF], name[CONF_NAME_MAX] = "";
@@ -1156,8 +1222,10 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 		} else if (strcmp(key, "enabled") == 0) {
 			get_bool(x, s, kp, &r.enabled);
 		} else if (strcmp(key, "type") == 0) {
-			if (get_choice(x, s, kp, types, ARRAY_SIZE(types),
-				       "\"horizontal\", \"vertical\" or \"forgery\"", &v) == 0)
+			if (get_choice(
+				    x, s, kp, types, ARRAY_SIZE(types),
+				    "\"horizontal\", \"vertical\", \"forgery\" or \"bruteforce\"",
+				    &v) == 0)
 				r.type = (enum rule_type)v;
 		} else if (strcmp(key, "proto") == 0) {
 			const char *str = get_str(x, s, kp);
@@ -1171,7 +1239,7 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 			if (get_ports(x, s, kp, r.ports, &nports) == 0)
 				r.nports = nports;
 		} else if (strcmp(key, "distinct_dst") == 0 || strcmp(key, "distinct_ports") == 0 ||
-			   strcmp(key, "distinct_src") == 0) {
+			   strcmp(key, "distinct_src") == 0 || strcmp(key, "connections") == 0) {
 			size_t t = 0;
 
 			while (strcmp(key, thr_keys[t]) != 0)
@@ -1200,6 +1268,16 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 		} else if (strcmp(key, "dark") == 0) {
 			dark_s = s;
 			get_bool(x, s, kp, &r.dark);
+		} else if (strcmp(key, "max_duration") == 0) {
+			brute_s = s;
+			if (get_duration(x, s, kp, 1, MAX_DURATION_S_MAX, &w) == 0)
+				r.max_duration_s = (unsigned)w;
+		} else if (strcmp(key, "max_bytes") == 0) {
+			unsigned b;
+
+			brute_s = s;
+			if (get_uint(x, s, kp, 0, MAX_BYTES_MAX, &b) == 0)
+				r.max_bytes = b;
 		} else {
 			unknown_key(x, s, p);
 		}
@@ -1224,6 +1302,31 @@ static void parse_rule(struct ctx *x, const config_setting_t *g, int from_file[C
 				    p, thr_keys[t], type_names[r.type], thr_keys[r.type]);
 		if (thr_s[r.type] && thr)
 			r.threshold = thr;
+	}
+
+	if (r.type == RULE_BRUTE) {
+		/* Connections: TCP to the services named. */
+		if (k < 0 && !brute_s && !r.max_duration_s) {
+			r.max_duration_s = 30;
+			r.max_bytes = 16384;
+		}
+		if (r.protos != PROTO_TCP || !r.nports)
+			err(x,
+			    proto_s ? proto_s
+			    : pl_s  ? pl_s
+				    : g,
+			    "rule '%s' is a bruteforce rule: it needs proto \"tcp\" and 'ports'",
+			    name);
+		if (count_s)
+			err(x, count_s,
+			    "rule '%s' is a bruteforce rule: it counts connections, "
+			    "'count' does not apply",
+			    name);
+		if (r.max_duration_s == 0)
+			err(x, g, "rule '%s' is a bruteforce rule: it needs 'max_duration'", name);
+	} else if (brute_s) {
+		err(x, brute_s, "'%s.%s' applies to bruteforce rules only", p,
+		    config_setting_name(brute_s));
 	}
 
 	if (r.type == RULE_FORGERY) {
@@ -1764,8 +1867,12 @@ int conf_init_default(struct conf *c)
 
 		*r = builtin_rules[i];
 		r->enabled = true;
+		for (size_t j = 0; j < ARRAY_SIZE(builtin_off); j++)
+			if (strcmp(r->name, builtin_off[j]) == 0)
+				r->enabled = false;
 		r->builtin = true;
-		r->window_s = 60;
+		if (!r->window_s)
+			r->window_s = 60;
 		r->exempt_roles |= ROLE_SCANNER;
 	}
 	c->nrules = ARRAY_SIZE(builtin_rules);

@@ -21,6 +21,11 @@
  *   blocks  our own blocks in force (detect_set_block()), keyed as hosts
  *           are: list 0 holds those in force, list 1 those lifted at a
  *           time the detector's clock has not reached yet.
+ *   conns   TCP connections to the ports of the brute-force rules, from
+ *           their SYN to their end: list 0 those waiting for the SYN-ACK
+ *           (in SYN order), list 1 those open (in opening order).
+ *   servers (host, server): short connections per brute-force rule.
+ *           LRU (list 0).
  *
  * Sliding windows are bucketed: SWIN_NB buckets per window, so a count
  * covers between (1 - 1/SWIN_NB) and 1 window.  It never over-counts. */
@@ -137,7 +142,7 @@ struct dhost {
 	usec_t touch_us; /* last moved to its list's tail (TOUCH_US) */
 	/* Entries this host holds in the probe and peer tables: each host
 	 * has a quota, so that one flooding host cannot fill them. */
-	uint32_t nprobes, npeers;
+	uint32_t nprobes, npeers, nconns;
 	uint32_t fring[FORGE_RING]; /* hashes of recent forged source addresses */
 	uint8_t fring_next;
 	uint8_t ndark, dark_next;
@@ -198,12 +203,43 @@ struct dblock {
 	usec_t surveil_until_us;   /* under surveillance before this (detect_set_surveil()) */
 };
 
+/* A connection to a brute-force port.  What the client sent is the
+ * sequence number of its FIN (or the server's acknowledgment of it) less
+ * its initial one: known without seeing the data, which the capture
+ * filter leaves in the kernel. */
+#define L_CSYN	0
+#define L_COPEN 1
+
+struct ckey {
+	struct qaddr cli, srv;
+	uint16_t sport, dport;
+};
+
+struct dconn {
+	struct tab_hdr h;
+	struct ckey k;
+	struct qaddr host; /* who opened it (a MAC or k.cli) */
+	uint8_t host_gen;
+	uint32_t isn; /* the client's initial sequence number */
+	usec_t syn_us, open_us;
+};
+
+struct dserver {
+	struct tab_hdr h;
+	struct peerkey k;
+	uint8_t gen;	/* the host's generation it was made in (dhost.gen) */
+	uint32_t fired; /* brute-force rules that fired for this server */
+	usec_t last_us;
+	struct swin ctr[]; /* one per brute-force rule */
+};
+
 enum rule_kind {
 	RK_OFF = 0,
 	RK_HOST,  /* distinct destinations, counted per host (fixed ports, ICMP, ARP) */
 	RK_PORT,  /* distinct destinations on any one port (per-port slots) */
 	RK_VERT,  /* distinct ports of one destination (per-peer counters) */
 	RK_FORGE, /* distinct forged source addresses, counted per host */
+	RK_BRUTE, /* short connections to one server (per-server counters) */
 };
 
 enum when {
@@ -235,6 +271,12 @@ struct detect {
 	unsigned norder[2];
 	uint8_t forge[CONF_MAX_RULES]; /* forgery rules */
 	unsigned nforge;
+	uint8_t brute[CONF_MAX_RULES]; /* brute-force rules */
+	unsigned nbrute;
+	uint8_t brute_tcp[65536 / 8]; /* their ports */
+	usec_t brute_dur_us;	      /* their longest max_duration */
+	usec_t brute_idle_us;	      /* their longest window: servers live this long idle */
+	uint32_t conn_quota;	      /* connections one host may have followed */
 	unsigned nhctr, nvctr;
 	uint32_t probe_quota, peer_quota; /* entries one host may hold */
 	/* Dark space: who is known to use an address, and since when the
@@ -245,7 +287,7 @@ struct detect {
 	int8_t src_protected;  /* of the packet being handled, when known; -1 else */
 	const struct pkt *pkt; /* the packet being handled (detect_packet()) */
 	uint8_t worm_tcp[65536 / 8], worm_udp[65536 / 8];
-	struct table hosts, probes, peers, blocks;
+	struct table hosts, probes, peers, blocks, conns, servers;
 	struct detect_stats st;
 };
 
@@ -582,6 +624,9 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 	}
 	if (b->level > LEVEL_ISOLATE || b->nports > DETECT_BLOCK_PORTS)
 		return -EINVAL;
+	for (unsigned i = 0; b->level == LEVEL_CONTAIN && i < b->nports; i++)
+		if (b->to[i] > DETECT_BLOCK_DESTS)
+			return -EINVAL;
 	if (!e) {
 		e = block_insert(d, key);
 		if (!e)
@@ -599,6 +644,8 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 		e->b.nports = b->nports;
 		memcpy(e->b.protos, b->protos, b->nports);
 		memcpy(e->b.ports, b->ports, b->nports * sizeof(b->ports[0]));
+		memcpy(e->b.to, b->to, b->nports);
+		memcpy(e->b.dests, b->dests, sizeof(b->dests));
 	}
 	table_list_touch(&d->blocks, L_INFORCE, e);
 	return 0;
@@ -683,7 +730,8 @@ static bool block_drops_from(const struct detect *d, const struct dblock *e,
 	else
 		return false;
 	for (unsigned i = 0; i < e->b.nports; i++)
-		if (e->b.protos[i] == ip && (proto == PROTO_ICMP || e->b.ports[i] == port))
+		if (e->b.protos[i] == ip && (proto == PROTO_ICMP || e->b.ports[i] == port) &&
+		    (!e->b.to[i] || addr_eq(&e->b.dests[e->b.to[i] - 1], dst)))
 			return true;
 	return false;
 }
@@ -1259,6 +1307,213 @@ static void on_reply(struct detect *d, const struct qaddr *src, const struct qad
 	resolve(d, pr, out, d->now);
 }
 
+/* ---- brute force ---- */
+
+/* Counts, for the host that opened connection c, its end after dur with
+ * bytes from the client: short (at most the rule's max_duration and
+ * max_bytes) counts towards the rule for that server; longer or larger
+ * is a session that worked, and clears the count. */
+static void conn_done(struct detect *d, const struct dconn *c, usec_t dur, uint64_t bytes)
+{
+	struct dhost *h = owner_of(d, &c->host, c->host_gen);
+	struct dserver *sv = NULL;
+	bool counted = false;
+
+	if (!h || c->syn_us < h->forget_us)
+		return;
+	for (unsigned i = 0; i < d->nbrute; i++) {
+		unsigned r = d->brute[i];
+		const struct rule *rule = &d->c->rules[r];
+		const struct rinfo *ri = &d->ri[r];
+		bool is_short = dur <= (usec_t)rule->max_duration_s * USEC_PER_SEC &&
+				bytes <= rule->max_bytes;
+		struct detection det;
+		struct dprobe pr;
+		struct swin *w;
+		unsigned n;
+
+		if (!rule_has_port(rule, c->k.dport) || (rule->exempt_roles & h->roles))
+			continue;
+		if (!sv) {
+			struct peerkey k;
+
+			memset(&k, 0, sizeof(k));
+			k.src = h->k.addr;
+			k.dst = c->k.srv;
+			sv = table_find(&d->servers, &k);
+			if (sv && sv->gen != h->gen) {
+				/* Made before a release: not this host's doing. */
+				sv->gen = h->gen;
+				sv->fired = 0;
+				memset(sv->ctr, 0, d->nbrute * sizeof(sv->ctr[0]));
+			}
+			if (!sv && !is_short)
+				continue; /* nothing to clear */
+			if (!sv) {
+				if (table_full(&d->servers))
+					table_remove(&d->servers,
+						     table_list_head(&d->servers, L_LRU));
+				sv = table_insert(&d->servers, &k);
+				if (!sv)
+					return;
+				sv->gen = h->gen;
+			}
+			sv->last_us = d->now;
+			table_list_touch(&d->servers, L_LRU, sv);
+		}
+		w = &sv->ctr[ri->idx];
+		if (!is_short) {
+			memset(w, 0, sizeof(*w));
+			continue;
+		}
+		counted = true;
+		n = swin_add(w, d->now, ri->width_us, c->open_us);
+		if (!reached(d, h, &c->k.cli, rule, n, d->now) || (sv->fired & (1u << r)))
+			continue;
+		sv->fired |= 1u << r;
+		memset(&det, 0, sizeof(det));
+		det.kind = EVIDENCE_CONNECTIONS;
+		det.window_s = rule->window_s;
+		det.count = n;
+		det.target = c->k.srv;
+		/* Contained towards that server's port only: the host's other
+		 * connections to the service, to other servers, are its own. */
+		det.peer = c->k.srv;
+		det.fixed_ports = true;
+		det.nports = 1;
+		det.ports[0] = c->k.dport;
+		det.port_protos[0] = PROTO_TCP;
+		det.first_probe_us = w->first_us;
+		memset(&pr, 0, sizeof(pr));
+		pr.k.src = c->k.cli;
+		pr.k.dst = c->k.srv;
+		pr.k.proto = PROTO_TCP;
+		pr.k.port = c->k.dport;
+		fire(d, h, r, rule->severity, &pr, d->now, &det);
+	}
+	if (counted)
+		d->st.conns_short++;
+}
+
+static void conn_free(struct detect *d, struct dconn *c)
+{
+	struct dhost *h = owner_of(d, &c->host, c->host_gen);
+
+	if (h && h->nconns)
+		h->nconns--;
+	table_remove(&d->conns, c);
+}
+
+static void ckey_set(struct ckey *k, const struct qaddr *cli, const struct qaddr *srv,
+		     uint16_t sport, uint16_t dport)
+{
+	memset(k, 0, sizeof(*k));
+	k->cli = *cli;
+	k->srv = *srv;
+	k->sport = sport;
+	k->dport = dport;
+}
+
+/* A SYN from a protected host to a brute-force port. */
+static void conn_syn(struct detect *d, const struct pkt *p, const struct qaddr *id)
+{
+	struct ckey k;
+	struct dconn *c;
+	struct dhost *h;
+
+	if (!(d->src_protected >= 0 ? d->src_protected : is_protected(d, &p->src)) ||
+	    dst_excluded(&p->src, &p->dst))
+		return;
+	ckey_set(&k, &p->src, &p->dst, p->sport, p->dport);
+	c = table_find(&d->conns, &k);
+	if (c && c->isn == p->tcp_seq)
+		return; /* a retransmission */
+	if (c) {
+		/* The port pair reused: the end of the old one was missed. */
+		conn_free(d, c);
+	}
+	h = host_get(d, id, &p->src, d->now);
+	if (!h)
+		return;
+	if (h->nconns >= d->conn_quota) {
+		d->st.conns_untracked++;
+		return;
+	}
+	if (table_full(&d->conns)) {
+		/* The oldest half-open one, else the oldest open one: the
+		 * longest-lived, least likely to be short. */
+		c = table_list_head(&d->conns, L_CSYN);
+		conn_free(d, c ? c : table_list_head(&d->conns, L_COPEN));
+	}
+	c = table_insert(&d->conns, &k);
+	if (!c)
+		return;
+	c->host = *id;
+	c->host_gen = h->gen;
+	c->isn = p->tcp_seq;
+	c->syn_us = d->now;
+	table_list_append(&d->conns, L_CSYN, c);
+	h->nconns++;
+	d->st.conns++;
+}
+
+/* The server's SYN-ACK, acknowledging the client's SYN (a stray or
+ * forged one that does not is ignored): the connection is open. */
+static void conn_open(struct detect *d, const struct pkt *p)
+{
+	struct ckey k;
+	struct dconn *c;
+
+	ckey_set(&k, &p->dst, &p->src, p->dport, p->sport);
+	c = table_find(&d->conns, &k);
+	if (!c || c->open_us || p->tcp_ack != c->isn + 1)
+		return;
+	c->open_us = d->now;
+	table_list_append(&d->conns, L_COPEN, c);
+}
+
+/* A FIN or RST from either side ends the connection. */
+static void conn_end(struct detect *d, const struct pkt *p)
+{
+	struct ckey k;
+	struct dconn *c;
+	uint64_t bytes = 0;
+
+	ckey_set(&k, &p->src, &p->dst, p->sport, p->dport);
+	c = table_find(&d->conns, &k);
+	if (c) {
+		bytes = (uint32_t)(p->tcp_seq - c->isn - 1);
+	} else {
+		ckey_set(&k, &p->dst, &p->src, p->dport, p->sport);
+		c = table_find(&d->conns, &k);
+		if (!c)
+			return;
+		/* A server's reset without ACK says nothing of what it got. */
+		if (p->tcp_flags & TH_ACK)
+			bytes = (uint32_t)(p->tcp_ack - c->isn - 1);
+	}
+	/* A reset of a connection that never opened is a refusal. */
+	if (c->open_us)
+		conn_done(d, c, d->now - c->open_us, bytes);
+	conn_free(d, c);
+}
+
+static void brute_tcp(struct detect *d, const struct pkt *p, const struct qaddr *id)
+{
+	uint8_t f = p->tcp_flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN);
+
+	if (f == TH_SYN) {
+		if (bit_test(d->brute_tcp, p->dport))
+			conn_syn(d, p, id);
+	} else if (f == (TH_SYN | TH_ACK)) {
+		if (bit_test(d->brute_tcp, p->sport))
+			conn_open(d, p);
+	} else if ((f & (TH_FIN | TH_RST)) && !(f & TH_SYN)) {
+		if (bit_test(d->brute_tcp, p->dport) || bit_test(d->brute_tcp, p->sport))
+			conn_end(d, p);
+	}
+}
+
 /* Bare ACKs: probes without SYN (nmap -sA and -sW, hping3 -A).
  *
  * A bare ACK is a segment with ACK alone, no TCP options and no payload:
@@ -1360,6 +1615,8 @@ static void on_tcp(struct detect *d, const struct pkt *p, const struct qaddr *id
 {
 	uint8_t f = p->tcp_flags;
 
+	if (d->nbrute)
+		brute_tcp(d, p, id);
 	if ((f & TH_SYN) && (f & TH_ACK))
 		on_reply(d, &p->dst, &p->src, PROTO_TCP, p->sport, OUT_SUCCESS);
 	else if (f & TH_RST)
@@ -1517,9 +1774,22 @@ void detect_advance(struct detect *d, usec_t now)
 	struct dprobe *pr;
 	struct dpeer *pe;
 	struct dblock *bl;
+	struct dconn *c;
+	struct dserver *sv;
 
 	if (now > d->now)
 		d->now = now;
+	/* Connections: unanswered SYNs go; one open longer than every rule's
+	 * max_duration is a session that worked. */
+	while ((c = table_list_head(&d->conns, L_CSYN)) && c->syn_us + d->timeout_us <= d->now)
+		conn_free(d, c);
+	while ((c = table_list_head(&d->conns, L_COPEN)) && c->open_us + d->brute_dur_us < d->now) {
+		conn_done(d, c, d->now - c->open_us, 0);
+		conn_free(d, c);
+	}
+	while ((sv = table_list_head(&d->servers, L_LRU)) &&
+	       sv->last_us + d->brute_idle_us <= d->now)
+		table_remove(&d->servers, sv);
 	while ((pr = table_list_head(&d->probes, L_PENDING)) &&
 	       pr->first_us + d->timeout_us <= d->now) {
 		table_list_unlink(&d->probes, pr);
@@ -1674,6 +1944,7 @@ void detect_forget(struct detect *d, const struct qaddr *host)
 	 * again starts afresh (peer_get()). */
 	h->nprobes = 0;
 	h->npeers = 0;
+	h->nconns = 0;
 	/* Nor do the ports of its failed probes (a containment after the
 	 * release is on what it does from now on), nor its count of probes. */
 	h->nfports = 0;
@@ -1707,11 +1978,13 @@ void detect_get_stats(const struct detect *d, struct detect_stats *ret)
 
 size_t detect_memory(const struct detect *d)
 {
-	return (size_t)d->hosts.cap * d->hosts.esize + (size_t)d->probes.cap * d->probes.esize +
-	       (size_t)d->peers.cap * d->peers.esize + (size_t)d->blocks.cap * d->blocks.esize +
-	       ((size_t)d->hosts.mask + 1 + d->probes.mask + 1 + d->peers.mask + 1 +
-		d->blocks.mask + 1) *
-		       4;
+	const struct table *t[] = {&d->hosts,  &d->probes, &d->peers,
+				   &d->blocks, &d->conns,  &d->servers};
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+		n += (size_t)t[i]->cap * t[i]->esize + ((size_t)t[i]->mask + 1) * 4;
+	return n;
 }
 
 /* Derives the rule lookups, windows and TRW parameters from c. */
@@ -1728,6 +2001,10 @@ static void setup_rules(struct detect *d, const struct conf *c)
 	memset(d->ri, 0, sizeof(d->ri));
 	memset(d->norder, 0, sizeof(d->norder));
 	d->nforge = 0;
+	d->nbrute = 0;
+	d->brute_dur_us = 0;
+	d->brute_idle_us = 0;
+	memset(d->brute_tcp, 0, sizeof(d->brute_tcp));
 	memset(d->worm_tcp, 0, sizeof(d->worm_tcp));
 	memset(d->worm_udp, 0, sizeof(d->worm_udp));
 	d->nhctr = d->nvctr = 0;
@@ -1746,6 +2023,8 @@ static void setup_rules(struct detect *d, const struct conf *c)
 			ri->kind = RK_VERT, ri->idx = (uint8_t)d->nvctr++;
 		else if (rule->type == RULE_FORGERY)
 			ri->kind = RK_FORGE, ri->idx = (uint8_t)d->nhctr++;
+		else if (rule->type == RULE_BRUTE)
+			ri->kind = RK_BRUTE, ri->idx = (uint8_t)d->nbrute;
 		else if (rule->nports == 0 && !(rule->protos & (PROTO_ICMP | PROTO_ARP)))
 			ri->kind = RK_PORT;
 		else
@@ -1754,6 +2033,18 @@ static void setup_rules(struct detect *d, const struct conf *c)
 		ri->width_us = (usec_t)rule->window_s * USEC_PER_SEC / SWIN_NB;
 		if (ri->width_us == 0)
 			ri->width_us = 1;
+		if (ri->kind == RK_BRUTE) {
+			/* Their counters live in the servers table, for as
+			 * long as their own windows. */
+			d->brute[d->nbrute++] = (uint8_t)i;
+			for (unsigned j = 0; j < rule->nports; j++)
+				bit_set(d->brute_tcp, rule->ports[j]);
+			d->brute_dur_us =
+				MAX(d->brute_dur_us, (usec_t)rule->max_duration_s * USEC_PER_SEC);
+			d->brute_idle_us =
+				MAX(d->brute_idle_us, (usec_t)rule->window_s * USEC_PER_SEC);
+			continue;
+		}
 		if (ri->kind == RK_FORGE)
 			d->forge[d->nforge++] = (uint8_t)i;
 		else
@@ -1830,6 +2121,17 @@ struct detect *detect_new(const struct conf *c, const struct siphash_key *key, d
 	if (r == 0)
 		r = table_init(&d->blocks, c->limits.max_blocked * 2u + 1024, sizeof(struct dblock),
 			       sizeof(struct bkey), key);
+	/* Brute force: connections to its ports as probes are, and the
+	 * servers with short connections as peers, a quarter each (most
+	 * traffic is not to login services). */
+	d->conn_quota = MAX(c->limits.max_probes / 64, 256u);
+	if (r == 0)
+		r = table_init(&d->conns, d->nbrute ? MAX(c->limits.max_probes / 4, 1024u) : 1,
+			       sizeof(struct dconn), sizeof(struct ckey), key);
+	if (r == 0)
+		r = table_init(&d->servers, d->nbrute ? MAX(c->limits.max_peers / 4, 1024u) : 1,
+			       sizeof(struct dserver) + d->nbrute * sizeof(struct swin),
+			       sizeof(struct peerkey), key);
 	if (r < 0) {
 		detect_free(d);
 		errno = -r;
@@ -1846,5 +2148,7 @@ void detect_free(struct detect *d)
 	table_fini(&d->probes);
 	table_fini(&d->peers);
 	table_fini(&d->blocks);
+	table_fini(&d->conns);
+	table_fini(&d->servers);
 	free(d);
 }

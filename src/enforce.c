@@ -44,7 +44,7 @@ enum level enforce_effective_level(const struct hostrec *rec, enum level level, 
 static bool has_port(const struct hport *v, unsigned n, const struct hport *p)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (v[i].proto == p->proto && v[i].port == p->port)
+		if (hport_eq(&v[i], p))
 			return true;
 	return false;
 }
@@ -92,14 +92,33 @@ static enum nft_set iso_set(const struct qaddr *a)
 	return a->family == AF_INET6 ? NFT_SET_ISO6 : NFT_SET_ISO4;
 }
 
-/* The containment sets of a record's id: by MAC for a machine. */
-static enum nft_set con_set(const struct qaddr *id, bool icmp)
+/* The containment set of a record's id and one of its ports: by MAC for
+ * a machine; a port towards one destination in the sets keyed by the
+ * destination too (by its family for a machine). */
+static enum nft_set con_set(const struct hostrec *rec, const struct hport *p)
 {
+	const struct qaddr *id = &rec->id, *to = hostrec_port_to(rec, p);
+	bool icmp = proto_is_icmp(p->proto);
+
+	if (to) {
+		if (addr_is_mac(id))
+			return to->family == AF_INET6 ? NFT_SET_CONHM6 : NFT_SET_CONHM4;
+		return id->family == AF_INET6 ? NFT_SET_CONH6 : NFT_SET_CONH4;
+	}
 	if (addr_is_mac(id))
 		return icmp ? NFT_SET_CONPM : NFT_SET_CONM;
 	if (id->family == AF_INET6)
 		return icmp ? NFT_SET_CONP6 : NFT_SET_CON6;
 	return icmp ? NFT_SET_CONP4 : NFT_SET_CON4;
+}
+
+/* The element's destination: p's, if it has one. */
+static void port_dst(struct nft_elem *el, const struct hostrec *rec, const struct hport *p)
+{
+	const struct qaddr *to = hostrec_port_to(rec, p);
+
+	if (to)
+		el->dst = *to;
 }
 
 /* Is the MAC element part of isolation for this request? */
@@ -138,7 +157,8 @@ static void build_req(struct build *b, const struct enforce_req *req, unsigned r
 		el = elem_new(b, id);
 		el->l4proto = p->proto;
 		el->port = p->port;
-		op_new(b, con_set(id, proto_is_icmp(p->proto)), true, el, 1, ri, W_PORT, (int)i);
+		port_dst(el, rec, p);
+		op_new(b, con_set(rec, p), true, el, 1, ri, W_PORT, (int)i);
 	}
 	/* Adds, one message per set (addresses: one per address, they may
 	 * be of both families). */
@@ -156,23 +176,26 @@ static void build_req(struct build *b, const struct enforce_req *req, unsigned r
 	}
 	if (!want_con)
 		return;
-	for (int icmp = 0; icmp < 2; icmp++) {
+	/* One message per set the wanted ports go to, in the order of the
+	 * sets. */
+	for (unsigned s = 0; s < NFT_SET_COUNT; s++) {
 		first = &b->elems[b->nelems];
 		count = 0;
 		for (unsigned i = 0; i < rec->nwant; i++) {
 			const struct hport *p = &rec->want[i];
-			if (proto_is_icmp(p->proto) != (icmp == 1))
+			if (con_set(rec, p) != (enum nft_set)s)
 				continue;
 			if (!req->reset_ttl && has_port(rec->k, rec->nk, p))
 				continue;
 			el = elem_new(b, id);
 			el->l4proto = p->proto;
 			el->port = p->port;
+			port_dst(el, rec, p);
 			el->timeout_ms = req->ttl_ms;
 			count++;
 		}
 		if (count)
-			op_new(b, con_set(id, icmp), false, first, count, ri, W_PORT, -1);
+			op_new(b, (enum nft_set)s, false, first, count, ri, W_PORT, -1);
 	}
 }
 

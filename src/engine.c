@@ -288,22 +288,51 @@ static void emit_detect(struct engine *e, const struct pending *p, bool enforced
 
 /* The ports a containment of this detection blocks (SPEC section 5): the
  * rule's, or those seen in the host's failed probes; a whole protocol for
- * an ICMP sweep. */
+ * an ICMP sweep.  Towards the detection's one destination when it names
+ * one (brute force against one server), else towards everyone. */
 static void want_ports(struct hostrec *rec, const struct detection *d)
 {
+	const struct qaddr *to = d->peer.family ? &d->peer : NULL;
+
 	if (strcmp(d->proto, "icmp") == 0 || strcmp(d->proto, "icmpv6") == 0) {
-		hostdb_want_port(
-			rec, strcmp(d->proto, "icmpv6") == 0 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, 0);
+		hostdb_want_port(rec,
+				 strcmp(d->proto, "icmpv6") == 0 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, 0,
+				 NULL);
 		return;
 	}
 	for (unsigned i = 0; i < d->nports; i++) {
 		if (d->port_protos[i] & PROTO_TCP)
-			hostdb_want_port(rec, IPPROTO_TCP, d->ports[i]);
+			hostdb_want_port(rec, IPPROTO_TCP, d->ports[i], to);
 		if (d->port_protos[i] & PROTO_UDP)
-			hostdb_want_port(rec, IPPROTO_UDP, d->ports[i]);
+			hostdb_want_port(rec, IPPROTO_UDP, d->ports[i], to);
 	}
 	if (d->ports_overflow)
 		rec->want_overflow = 1;
+}
+
+/* Whether a detection towards one destination asks for a port the host's
+ * containment does not hold yet: the same rule flagging a host again
+ * against another server (brute force against a second one) adds that
+ * server, where a detection at a level already reached is otherwise
+ * suppressed. */
+static bool wants_more(const struct hostrec *rec, const struct detection *d)
+{
+	if (!d->peer.family)
+		return false;
+	for (unsigned i = 0; i < d->nports; i++) {
+		uint8_t proto = d->port_protos[i] & PROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+		bool held = false;
+
+		for (unsigned j = 0; j < rec->nwant && !held; j++) {
+			const struct qaddr *to = hostrec_port_to(rec, &rec->want[j]);
+
+			held = rec->want[j].proto == proto && rec->want[j].port == d->ports[i] &&
+			       (!to || addr_eq(to, &d->peer));
+		}
+		if (!held)
+			return true;
+	}
+	return false;
 }
 
 /* Starts the host's evidence file when it is flagged, first or again
@@ -430,7 +459,8 @@ void engine_detection(struct engine *e, const struct detection *d)
 	hit = hostdb_hit(rec, d->rule);
 	engine_host_facts(e, rec, unverified, &facts);
 	policy_decide(&e->pol, d->severity, &facts, d->ts_us, &p.dec);
-	if (hit && hit->level >= p.dec.level) {
+	if (hit && hit->level >= p.dec.level &&
+	    !(p.dec.level == LEVEL_CONTAIN && rec->level <= LEVEL_CONTAIN && wants_more(rec, d))) {
 		e->st.detections_suppressed++;
 		return;
 	}

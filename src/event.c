@@ -176,6 +176,11 @@ static void json_evidence(struct sbuf *s, const struct detection *d)
 			  d->window_s);
 		json_str(s, addr_ntop(&d->target, b));
 		break;
+	case EVIDENCE_CONNECTIONS:
+		sb_printf(s, "\"connections\":%u,\"window_s\":%u,\"target\":", d->count,
+			  d->window_s);
+		json_str(s, addr_ntop(&d->target, b));
+		break;
 	}
 	sb_printf(s, ",\"probes\":%llu", (unsigned long long)d->probes);
 	if (d->ports_overflow)
@@ -208,6 +213,9 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 			json_key_str(&s, "why", why_name(e->why));
 		json_key_str(&s, "proto", d->proto);
 		json_ports(&s, d);
+		/* Contained towards this one destination only. */
+		if (d->peer.family)
+			json_key_addr(&s, "to", &d->peer);
 		json_evidence(&s, d);
 		json_key_ts(&s, "first_probe_ts", d->first_probe_us);
 		if (e->incident_id)
@@ -349,6 +357,8 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 			if (d->ports_overflow)
 				sb_printf(&s, ",...");
 		}
+		if (d->peer.family)
+			kv_addr(&s, "to", &d->peer);
 		switch (d->kind) {
 		case EVIDENCE_DISTINCT_DST:
 			sb_printf(&s, " distinct_dst=%u window=%us", d->count, d->window_s);
@@ -367,6 +377,10 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		case EVIDENCE_FORGED:
 			sb_printf(&s, " distinct_src=%u window=%us", d->count, d->window_s);
 			kv(&s, "forged", addr_ntop(&d->target, b));
+			break;
+		case EVIDENCE_CONNECTIONS:
+			sb_printf(&s, " connections=%u window=%us", d->count, d->window_s);
+			kv(&s, "target", addr_ntop(&d->target, b));
 			break;
 		}
 		sb_printf(&s, " probes=%llu", (unsigned long long)d->probes);

@@ -57,6 +57,13 @@
 	"(tcp[tcpflags] == tcp-ack and " \
 	"ip[2:2] == (ip[0] & 0xf) * 4 + (tcp[12] & 0xf0) / 4)"
 
+/* TCP FIN over IPv4 (FIN-ACK, a connection's normal end), for the
+ * brute-force rules: with the SYN and the RST it gives a connection's
+ * length and, from the sequence numbers, how much its client sent.  Two
+ * segments per connection, as the SYN and SYN-ACK: passed only when a
+ * brute-force rule is on.  (IPv6 TCP passes whole already.) */
+#define F_TCP_FIN "tcp[tcpflags] & tcp-fin != 0"
+
 struct out {
 	char *buf;
 	size_t len, used;
@@ -102,6 +109,15 @@ static bool acks_needed(const struct conf *c)
 	return false;
 }
 
+static bool brute_on(const struct conf *c)
+{
+	for (unsigned i = 0; i < c->nrules; i++)
+		if (c->rules[i].enabled && c->rules[i].type == RULE_BRUTE &&
+		    (c->rules[i].protos & PROTO_TCP))
+			return true;
+	return false;
+}
+
 /* The expression for an untagged frame, as a list of alternatives. */
 static void put_body(struct out *o, const struct conf *c, enum filter_acks acks)
 {
@@ -115,6 +131,8 @@ static void put_body(struct out *o, const struct conf *c, enum filter_acks acks)
 		put(o, " or " F_TCP);
 	if (acks != FILTER_ACKS_NONE && acks_needed(c))
 		put(o, acks == FILTER_ACKS_PURE ? " or " F_TCP_PURE_ACK : " or " F_TCP_BARE_ACK);
+	if (brute_on(c))
+		put(o, " or " F_TCP_FIN);
 }
 
 int filter_build(const struct conf *c, char *buf, size_t len)

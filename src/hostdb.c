@@ -413,16 +413,67 @@ struct hostrec *hostdb_next(const struct hostdb *db, const struct hostrec *r)
 	return table_list_head(&db->t, L_KEPT);
 }
 
-void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port)
+/* Whether want[] or k[] names destination index i. */
+static bool dest_used(const struct hostrec *r, unsigned i)
 {
-	for (unsigned i = 0; i < r->nwant; i++)
-		if (r->want[i].proto == proto && r->want[i].port == port)
-			return;
-	if (r->nwant < HOST_MAX_PORTS) {
-		r->want[r->nwant].proto = proto;
-		r->want[r->nwant].port = port;
-		r->nwant++;
-	} else {
-		r->want_overflow = 1;
+	for (unsigned k = 0; k < r->nwant; k++)
+		if (r->want[k].to == i)
+			return true;
+	for (unsigned k = 0; k < r->nk; k++)
+		if (r->k[k].to == i)
+			return true;
+	return false;
+}
+
+int hostrec_dest(struct hostrec *r, const struct qaddr *to)
+{
+	int free_slot = -1;
+
+	if (!to || !to->family)
+		return 0;
+	for (unsigned i = 0; i < HOST_MAX_DESTS; i++) {
+		if (r->dests[i].family && addr_eq(&r->dests[i], to))
+			return (int)i + 1;
+		if (free_slot < 0 && (!r->dests[i].family || !dest_used(r, i + 1)))
+			free_slot = (int)i;
 	}
+	if (free_slot < 0)
+		return -ENOSPC;
+	r->dests[free_slot] = *to;
+	return free_slot + 1;
+}
+
+void hostdb_want_port(struct hostrec *r, uint8_t proto, uint16_t port, const struct qaddr *to)
+{
+	struct hport p = {.proto = proto, .port = port};
+	unsigned n = 0;
+	int d;
+
+	for (unsigned i = 0; i < r->nwant; i++) {
+		const struct hport *w = &r->want[i];
+
+		if (w->proto != proto || w->port != port)
+			continue;
+		/* Already there, or already blocked towards everyone. */
+		if (!w->to || (to && to->family && addr_eq(hostrec_port_to(r, w), to)))
+			return;
+	}
+	d = hostrec_dest(r, to);
+	if (d < 0) {
+		r->want_overflow = 1;
+		return;
+	}
+	p.to = (uint8_t)d;
+	/* Towards everyone: the same port towards single destinations is
+	 * part of it now. */
+	if (!p.to) {
+		for (unsigned i = 0; i < r->nwant; i++)
+			if (r->want[i].proto != proto || r->want[i].port != port)
+				r->want[n++] = r->want[i];
+		r->nwant = (uint8_t)n;
+	}
+	if (r->nwant < HOST_MAX_PORTS)
+		r->want[r->nwant++] = p;
+	else
+		r->want_overflow = 1;
 }

@@ -65,7 +65,8 @@ struct setdef {
 	uint32_t flags;
 	bool counter;
 	uint8_t nfields;
-	uint8_t field_len[3];
+	uint8_t field_len[4];
+	uint8_t dst_family; /* conh*: of the destination in the key; 0 none */
 };
 
 static const struct setdef sets[NFT_SET_COUNT] = {
@@ -125,6 +126,49 @@ static const struct setdef sets[NFT_SET_COUNT] = {
 			   true,
 			   2,
 			   {6, 1}},
+	/* Towards one destination: the source (address or MAC), the
+	 * destination, proto, port; each field in whole registers. */
+	[NFT_SET_CONH4] = {"conh4",
+			   AF_INET,
+			   16,
+			   (TYPE_IPADDR << (3 * TYPE_BITS)) | (TYPE_IPADDR << (2 * TYPE_BITS)) |
+				   (TYPE_INET_PROTOCOL << TYPE_BITS) | TYPE_INET_SERVICE,
+			   NFT_SET_TIMEOUT,
+			   true,
+			   4,
+			   {4, 4, 1, 2},
+			   AF_INET},
+	[NFT_SET_CONH6] = {"conh6",
+			   AF_INET6,
+			   40,
+			   (TYPE_IP6ADDR << (3 * TYPE_BITS)) | (TYPE_IP6ADDR << (2 * TYPE_BITS)) |
+				   (TYPE_INET_PROTOCOL << TYPE_BITS) | TYPE_INET_SERVICE,
+			   NFT_SET_TIMEOUT,
+			   true,
+			   4,
+			   {16, 16, 1, 2},
+			   AF_INET6},
+	[NFT_SET_CONHM4] = {"conhm4",
+			    AF_MAC,
+			    20,
+			    (TYPE_ETHERADDR << (3 * TYPE_BITS)) | (TYPE_IPADDR << (2 * TYPE_BITS)) |
+				    (TYPE_INET_PROTOCOL << TYPE_BITS) | TYPE_INET_SERVICE,
+			    NFT_SET_TIMEOUT,
+			    true,
+			    4,
+			    {6, 4, 1, 2},
+			    AF_INET},
+	[NFT_SET_CONHM6] = {"conhm6",
+			    AF_MAC,
+			    32,
+			    (TYPE_ETHERADDR << (3 * TYPE_BITS)) |
+				    (TYPE_IP6ADDR << (2 * TYPE_BITS)) |
+				    (TYPE_INET_PROTOCOL << TYPE_BITS) | TYPE_INET_SERVICE,
+			    NFT_SET_TIMEOUT,
+			    true,
+			    4,
+			    {6, 16, 1, 2},
+			    AF_INET6},
 	[NFT_SET_REM4] = {"rem4", AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
 	[NFT_SET_REM6] = {"rem6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
 	[NFT_SET_ADM4] = {"adm4", AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
@@ -146,6 +190,11 @@ bool nft_set_is_mac(enum nft_set s)
 	return (unsigned)s < NFT_SET_COUNT && sets[s].family == AF_MAC;
 }
 
+int nft_set_dst_family(enum nft_set s)
+{
+	return (unsigned)s < NFT_SET_COUNT ? sets[s].dst_family : 0;
+}
+
 /* Bytes of the address in a key: IPv4 4, IPv6 16, MAC 6. */
 static unsigned key_addr_len(enum nft_set s)
 {
@@ -157,6 +206,12 @@ static unsigned key_addr_len(enum nft_set s)
 static unsigned key_addr_span(enum nft_set s)
 {
 	return (key_addr_len(s) + 3) & ~3u;
+}
+
+/* Bytes of the destination in a key (conh*), whole registers; 0 none. */
+static unsigned key_dst_len(enum nft_set s)
+{
+	return sets[s].dst_family == AF_INET6 ? 16 : sets[s].dst_family == AF_INET ? 4 : 0;
 }
 
 int nft_open(const struct nft_params *p, struct nft **ret)
@@ -810,6 +865,18 @@ static void emit_base_rules(struct txn *t, const char *chain, bool input, bool v
 	e_counter(t);
 	e_verdict(t, NF_DROP);
 	rule_emit(t);
+	/* Contained towards one destination: the host's traffic to that
+	 * destination's protocol/port (brute force against one server). */
+	rule_new(t, chain);
+	m_family(t, v6);
+	m_addr(t, v6, false, R32(0));
+	m_addr(t, v6, true, R32(alen));
+	e_meta(t, NFT_META_L4PROTO, R32(2 * alen));
+	e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R32(2 * alen + 1));
+	e_lookup(t, R32(0), v6 ? NFT_SET_CONH6 : NFT_SET_CONH4);
+	e_counter(t);
+	e_verdict(t, NF_DROP);
+	rule_emit(t);
 }
 
 /* Loads the frame's source MAC (ether saddr) into reg and the next 32-bit
@@ -875,6 +942,23 @@ static void emit_mac_rules(struct txn *t, const char *chain, bool input)
 		if (ports)
 			e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R32(3));
 		e_lookup(t, R32(0), ports ? NFT_SET_CONM : NFT_SET_CONPM);
+		e_counter(t);
+		e_verdict(t, NF_DROP);
+		rule_emit(t);
+	}
+	/* Contained towards one destination, by family (the destination's
+	 * address is in the key): MAC in R32(0) and R32(1), the destination
+	 * from R32(2), then proto and port. */
+	for (int v6 = 0; v6 < 2; v6++) {
+		unsigned dlen = v6 ? 4 : 1;
+
+		rule_new(t, chain);
+		m_family(t, v6);
+		m_ether_saddr(t, R32(0));
+		m_addr(t, v6, true, R32(2));
+		e_meta(t, NFT_META_L4PROTO, R32(2 + dlen));
+		e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R32(3 + dlen));
+		e_lookup(t, R32(0), v6 ? NFT_SET_CONHM6 : NFT_SET_CONHM4);
 		e_counter(t);
 		e_verdict(t, NF_DROP);
 		rule_emit(t);
@@ -954,14 +1038,28 @@ static void emit_iso_rules(struct txn *t, enum isochain c, bool v6)
 
 /* ---- set elements ---- */
 
+/* The largest key: conh6, two IPv6 addresses, proto and port. */
+#define KEY_MAX 40
+
 /* Writes the key of e for set s into key (zero-padded registers). */
-static unsigned elem_key(enum nft_set s, const struct nft_elem *e, uint8_t key[32])
+static unsigned elem_key(enum nft_set s, const struct nft_elem *e, uint8_t key[KEY_MAX])
 {
 	unsigned span = key_addr_span(s);
 
-	memset(key, 0, 32);
+	memset(key, 0, KEY_MAX);
 	memcpy(key, e->addr.b, key_addr_len(s));
 	switch (s) {
+	case NFT_SET_CONH4:
+	case NFT_SET_CONH6:
+	case NFT_SET_CONHM4:
+	case NFT_SET_CONHM6: {
+		uint16_t be = htons(e->port);
+		unsigned dlen = key_dst_len(s);
+		memcpy(key + span, e->dst.b, dlen);
+		key[span + dlen] = e->l4proto;
+		memcpy(key + span + dlen + 4, &be, 2);
+		break;
+	}
 	case NFT_SET_CON4:
 	case NFT_SET_CON6:
 	case NFT_SET_CONM: {
@@ -1046,7 +1144,7 @@ static void emit_elems(struct txn *t, enum nft_set s, bool del, const struct nft
 		return;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t key[32];
+		uint8_t key[KEY_MAX];
 		unsigned len = elem_key(s, &elems[i], key);
 		int r = elem_add(ns, key, len, del ? 0 : elems[i].timeout_ms, 0);
 
@@ -1341,7 +1439,8 @@ int nft_commit(struct nft *n, struct nft_op *ops, unsigned nops)
 			return -EINVAL;
 		}
 		for (unsigned j = 0; j < ops[i].nelems; j++) {
-			if (ops[i].elems[j].addr.family != sets[ops[i].set].family) {
+			if (ops[i].elems[j].addr.family != sets[ops[i].set].family ||
+			    ops[i].elems[j].dst.family != sets[ops[i].set].dst_family) {
 				ops[i].error = -EINVAL;
 				snprintf(ops[i].msg, sizeof(ops[i].msg),
 					 "element %u: address family does not match set %s", j,
@@ -1406,6 +1505,21 @@ static int list_elem_cb(struct nftnl_set_elem *e, void *data)
 		uint16_t be;
 		el.l4proto = key[span];
 		memcpy(&be, key + span + 4, 2);
+		el.port = ntohs(be);
+		break;
+	}
+	case NFT_SET_CONH4:
+	case NFT_SET_CONH6:
+	case NFT_SET_CONHM4:
+	case NFT_SET_CONHM6: {
+		uint16_t be;
+		unsigned dlen = key_dst_len(c->set);
+		if (dlen == 16)
+			addr_set_v6(&el.dst, key + span);
+		else
+			addr_set_v4(&el.dst, key + span);
+		el.l4proto = key[span + dlen];
+		memcpy(&be, key + span + dlen + 4, 2);
 		el.port = ntohs(be);
 		break;
 	}

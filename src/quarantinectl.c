@@ -47,6 +47,7 @@ enum opt_bit {
 	O_BY = 1u << 9,
 	O_UNCLEANABLE = 1u << 10,
 	O_FORCE = 1u << 11,
+	O_TO = 1u << 12,
 };
 
 static const struct option_def {
@@ -66,6 +67,7 @@ static const struct option_def {
 	{"by", O_BY, true},
 	{"include-uncleanable", O_UNCLEANABLE, false},
 	{"force", O_FORCE, false},
+	{"to", O_TO, true},
 };
 
 #define MAX_POSITIONAL 8
@@ -94,7 +96,7 @@ static const char usage_text[] =
 	"  list [--state STATE] [--level LEVEL]\n"
 	"  show HOST\n"
 	"  quarantine HOST [--level watch|contain|isolate] [--proto tcp|udp --ports N,...]\n"
-	"             [--ttl DURATION] [--reason TEXT]\n"
+	"             [--to ADDR] [--ttl DURATION] [--reason TEXT]\n"
 	"  quarantine --from FILE|- [--force] [--level LEVEL] [--ttl DURATION]\n"
 	"             [--reason TEXT]\n"
 	"  escalate HOST\n"
@@ -501,9 +503,10 @@ static const struct command commands[] = {
 	{"status", 0, 0, 0, "status"},
 	{"list", O_STATE | O_LEVEL, 0, 0, "list [--state STATE] [--level LEVEL]"},
 	{"show", 0, 1, 1, "show HOST"},
-	{"quarantine", O_LEVEL | O_PROTO | O_PORTS | O_TTL | O_REASON | O_FROM | O_FORCE, 0, 1,
-	 "quarantine HOST|--from FILE [--force] [--level L] [--proto P --ports N,...] [--ttl D] "
-	 "[--reason TEXT]"},
+	{"quarantine", O_LEVEL | O_PROTO | O_PORTS | O_TTL | O_REASON | O_FROM | O_FORCE | O_TO, 0,
+	 1,
+	 "quarantine HOST|--from FILE [--force] [--level L] [--proto P --ports N,...] [--to ADDR] "
+	 "[--ttl D] [--reason TEXT]"},
 	{"escalate", 0, 1, 1, "escalate HOST"},
 	{"deescalate", 0, 1, 1, "deescalate HOST"},
 	{"release", O_ALL | O_INCIDENT | O_FROM | O_REASON | O_UNCLEANABLE, 0, 1,
@@ -556,9 +559,10 @@ static void build(const struct command *c, const struct args *a, struct request 
 			usage_error("quarantine takes either HOST or --from FILE (usage: %s)",
 				    c->synopsis);
 		if (a->given & O_FROM) {
-			if (a->given & (O_PROTO | O_PORTS))
-				usage_error("--proto and --ports apply to a single HOST, not to "
-					    "--from");
+			if (a->given & (O_PROTO | O_PORTS | O_TO))
+				usage_error(
+					"--proto and --ports apply to a single HOST, not to --from "
+					"(and so does --to)");
 		} else if (a->given & O_FORCE) {
 			usage_error("--force goes with --from (a single HOST is put at the "
 				    "level given, whatever it was)");
@@ -570,10 +574,24 @@ static void build(const struct command *c, const struct args *a, struct request 
 			usage_error("--ports needs --proto");
 		if ((a->given & O_PROTO) && !(a->given & O_PORTS))
 			usage_error("--proto needs --ports");
+		if (a->given & O_TO) {
+			struct qaddr to;
+
+			if (!(a->given & O_PORTS))
+				usage_error("--to needs --proto and --ports");
+			if (!(a->given & O_LEVEL) || strcmp(opt(a, O_LEVEL), "contain") != 0)
+				usage_error("--to goes with --level contain (it scopes a "
+					    "containment to one destination)");
+			if (addr_parse(opt(a, O_TO), &to) < 0 || !addr_is_unicast(&to))
+				usage_error("invalid --to '%s' (want one unicast IPv4 or IPv6 "
+					    "address)",
+					    opt(a, O_TO));
+		}
 		add_opt(r, a, O_LEVEL, "level");
 		add_opt(r, a, O_PROTO, "proto");
 		if (a->given & O_PORTS)
 			add(r, "ports", check_ports(opt(a, O_PORTS), buf, sizeof(buf)));
+		add_opt(r, a, O_TO, "to");
 		if (a->given & O_TTL)
 			add(r, "ttl", check_ttl(opt(a, O_TTL), buf, sizeof(buf)));
 		add_opt(r, a, O_FORCE, "force");

@@ -278,6 +278,9 @@ int sensorlink_handle(struct sensorlink *l, const struct ipc_msg *m, usec_t wall
 
 		if (sp_detection_decode(&u.det, e->c, wall, &d, err, sizeof(err)) < 0)
 			return protocol_error(l, wall, err);
+		/* A destination that is one of the gateway's own addresses
+		 * is right: password guessing against its own SSH is
+		 * contained towards it, in the input chain. */
 		engine_detection(e, &d);
 		return 0;
 	}

@@ -69,6 +69,7 @@ void sp_detection_encode(const struct detection *d, struct sp_detection *m)
 	m->rule = d->rule;
 	m->ndark = (uint8_t)MIN(d->ndark, DETECT_DARK_MAX);
 	memcpy(m->dark, d->dark, m->ndark * sizeof(m->dark[0]));
+	m->peer = d->peer;
 	m->count = d->count;
 	m->window_s = d->window_s;
 	m->failures = d->failures;
@@ -117,6 +118,30 @@ static bool addr_valid(const struct qaddr *a, bool mac_ok, bool none_ok)
 	return a->family == AF_INET6;
 }
 
+/* A detection's one destination (detection.peer): brute force against one
+ * server, which the parent contains towards that server only.  What the
+ * detector makes of it (detect.h): one port of the rule's own, TCP or
+ * UDP, the server as the target; an address of the same family as the
+ * source, and one a host can talk to.  (The gateway's own addresses are
+ * the caller's to refuse: sensorlink.) */
+static int peer_check(const struct sp_detection *m, char *err, size_t errlen)
+{
+	if (!addr_valid(&m->peer, false, true))
+		return bad(err, errlen, "detection: bad destination");
+	if (!m->peer.family)
+		return 0;
+	if (m->peer.family != m->addr.family || !addr_is_unicast(&m->peer))
+		return bad(err, errlen,
+			   "detection: a destination not of the source's family, or not "
+			   "unicast");
+	if (!m->fixed_ports || m->nports != 1 || m->ports_overflow ||
+	    (m->port_protos[0] != PROTO_TCP && m->port_protos[0] != PROTO_UDP) ||
+	    m->ports[0] == 0 || !addr_eq(&m->target, &m->peer))
+		return bad(err, errlen,
+			   "detection: a destination without its one port, or not the target");
+	return 0;
+}
+
 /* The time of a message: not ahead of the parent's clock (what it does
  * with "now" sets TTL deadlines), nor older than anything the sensor can
  * know about. */
@@ -149,7 +174,7 @@ int sp_detection_decode(const struct sp_detection *m, const struct conf *c, usec
 	if (m->severity < SEV_LOW || m->severity > most)
 		return bad(err, errlen, "detection: severity %u beyond the rule's %u", m->severity,
 			   most);
-	if (m->proto >= sp_proto_count || m->kind > EVIDENCE_FORGED)
+	if (m->proto >= sp_proto_count || m->kind > EVIDENCE_CONNECTIONS)
 		return bad(err, errlen, "detection: bad protocol or kind");
 	if (m->nports > DETECT_MAX_PORTS || m->ports_overflow > 1 || m->fixed_ports > 1)
 		return bad(err, errlen, "detection: bad port list");
@@ -173,9 +198,12 @@ int sp_detection_decode(const struct sp_detection *m, const struct conf *c, usec
 			return bad(err, errlen,
 				   "detection: a dark address outside the protected "
 				   "networks");
+	if (peer_check(m, err, errlen) < 0)
+		return -EPROTO;
 	d->host = m->host;
 	d->addr = m->addr;
 	d->target = m->target;
+	d->peer = m->peer;
 	memcpy(d->dark, m->dark, m->ndark * sizeof(d->dark[0]));
 	d->ndark = m->ndark;
 	d->rule = m->rule;
@@ -196,7 +224,7 @@ int sp_detection_decode(const struct sp_detection *m, const struct conf *c, usec
 	d->probes = m->probes;
 	d->first_probe_us = (usec_t)m->first_probe_us;
 	d->ts_us = (usec_t)m->ts_us;
-	d->roles = m->roles & (ROLE_MAILSERVER | ROLE_SCANNER);
+	d->roles = m->roles & ROLE_ALL;
 	return 0;
 }
 
@@ -273,7 +301,21 @@ int sp_block_check(const struct sp_block *m)
 {
 	if (!addr_valid(&m->key, true, false) || m->has > 1 || m->at_us < 0)
 		return -EPROTO;
-	return m->b.nports <= DETECT_BLOCK_PORTS ? 0 : -EPROTO;
+	if (m->b.nports > DETECT_BLOCK_PORTS)
+		return -EPROTO;
+	/* A destination only for a port of TCP or UDP, and one that is an
+	 * address. */
+	for (unsigned i = 0; i < m->b.nports; i++) {
+		unsigned to = m->b.to[i];
+
+		if (!to)
+			continue;
+		if (to > DETECT_BLOCK_DESTS || !m->b.dests[to - 1].family ||
+		    !addr_valid(&m->b.dests[to - 1], false, false) ||
+		    (m->b.protos[i] != IPPROTO_TCP && m->b.protos[i] != IPPROTO_UDP))
+			return -EPROTO;
+	}
+	return 0;
 }
 
 int sp_surveil_check(const struct sp_surveil *m)

@@ -349,6 +349,14 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 			w_u64(w, r->want[i].proto);
 		w_raw(w, "/", 1);
 		w_u64(w, r->want[i].port);
+		/* Towards one destination: "tcp/22@10.1.2.3" (older files
+		 * have none: every destination). */
+		if (hostrec_port_to(r, &r->want[i])) {
+			char ab[ADDR_STRLEN];
+
+			w_raw(w, "@", 1);
+			w_str(w, addr_ntop(hostrec_port_to(r, &r->want[i]), ab));
+		}
 	}
 	w_kv_u64(w, "want_overflow", r->want_overflow);
 	w_kv_str(w, "evidence", r->evidence, sizeof(r->evidence));
@@ -964,10 +972,13 @@ static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
 	if (k < 0)
 		return k;
 	for (p = v; *p;) {
-		char item[32], *slash;
+		char item[64], *slash, *at;
 		size_t n = strcspn(p, ",");
 		uint64_t proto = 0, port;
 		bool known = false;
+		struct hport hp;
+		struct qaddr to;
+		int d;
 
 		if (h->nwant == HOST_MAX_PORTS)
 			return bad(l, "want= lists more than %d ports", HOST_MAX_PORTS);
@@ -980,6 +991,14 @@ static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
 		if (!slash)
 			goto fail;
 		*slash = '\0';
+		memset(&hp, 0, sizeof(hp));
+		memset(&to, 0, sizeof(to));
+		at = strchr(slash + 1, '@');
+		if (at) {
+			*at = '\0';
+			if (addr_parse(at + 1, &to) < 0)
+				goto fail;
+		}
 		for (unsigned pr = 0; pr < 256 && !known; pr++) {
 			const char *name = proto_name((uint8_t)pr);
 
@@ -994,15 +1013,41 @@ static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
 			goto fail;
 		if ((proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) && port != 0)
 			goto fail;
-		h->want[h->nwant].proto = (uint8_t)proto;
-		h->want[h->nwant].port = (uint16_t)port;
-		h->nwant++;
+		hp.proto = (uint8_t)proto;
+		hp.port = (uint16_t)port;
+		if (to.family) {
+			/* A destination: a port of TCP or UDP towards a
+			 * unicast address, of the address's own family for
+			 * an address's record (its sets are by family). */
+			if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || port == 0 ||
+			    !addr_is_unicast(&to) ||
+			    (!hostrec_is_machine(h) && to.family != h->id.family))
+				return bad(l, "bad want=%s (a destination for %s/%llu)",
+					   shown(v, b), item, (unsigned long long)port);
+		}
+		/* What hostdb_want_port() would have merged is not ours. */
+		for (unsigned i = 0; i < h->nwant; i++) {
+			const struct qaddr *wto = hostrec_port_to(h, &h->want[i]);
+
+			if (h->want[i].proto == hp.proto && h->want[i].port == hp.port &&
+			    (!wto || !to.family || addr_eq(wto, &to)))
+				return bad(l, "bad want=%s (%s/%llu twice)", shown(v, b), item,
+					   (unsigned long long)port);
+		}
+		d = hostrec_dest(h, &to);
+		if (d < 0)
+			return bad(l, "bad want=%s (more than %d destinations)", shown(v, b),
+				   HOST_MAX_DESTS);
+		hp.to = (uint8_t)d;
+		h->want[h->nwant++] = hp;
 	}
 	if (p > v && p[-1] == ',')
 		goto fail; /* a trailing comma */
 	return 0;
 fail:
-	return bad(l, "bad want=%s (tcp/PORT, udp/PORT, icmp/0 or icmpv6/0, comma-separated)",
+	return bad(l,
+		   "bad want=%s (tcp/PORT, udp/PORT, icmp/0 or icmpv6/0, a TCP or UDP port "
+		   "with @ADDR towards one destination, comma-separated)",
 		   shown(v, b));
 }
 

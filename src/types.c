@@ -95,6 +95,8 @@ int role_parse(const char *s, unsigned *ret_bit)
 		*ret_bit = ROLE_MAILSERVER;
 	else if (strcmp(s, "scanner") == 0)
 		*ret_bit = ROLE_SCANNER;
+	else if (strcmp(s, "management") == 0)
+		*ret_bit = ROLE_MANAGEMENT;
 	else
 		return -EINVAL;
 	return 0;
@@ -107,6 +109,8 @@ const char *role_name(unsigned bit)
 		return "mailserver";
 	case ROLE_SCANNER:
 		return "scanner";
+	case ROLE_MANAGEMENT:
+		return "management";
 	default:
 		return "?";
 	}

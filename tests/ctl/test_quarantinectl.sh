@@ -138,6 +138,10 @@ run 0 -S "$S" quarantine 10.1.0.5 --level contain --proto tcp --ports 445,0139 \
 	--ttl 12h --reason 'worm on SMB'
 out_is cmd=quarantine host=10.1.0.5 level=contain proto=tcp ports=445,139 ttl=43200 \
 	'reason=worm on SMB'
+run 0 -S "$S" quarantine 10.1.0.5 --level contain --proto tcp --ports 22 --to 10.1.2.3
+out_is cmd=quarantine host=10.1.0.5 level=contain proto=tcp ports=22 to=10.1.2.3
+run 0 -S "$S" quarantine 02:00:0a:01:00:17 --to=fd00::2:3 --level=contain --proto udp --ports 161
+out_is cmd=quarantine host=02:00:0a:01:00:17 level=contain proto=udp ports=161 to=fd00::2:3
 run 0 -S "$S" quarantine --ttl 90s --level watch --proto udp --ports 1434 fd00::5 --json
 out_is cmd=quarantine host=fd00::5 level=watch proto=udp ports=1434 ttl=90 json=1
 run 0 -S "$S" quarantine 10.1.0.5 --ttl 30m
@@ -367,6 +371,21 @@ done
 usage "invalid --ttl '366d'" quarantine 10.1.0.5 --ttl 366d
 usage '--ports needs --proto' quarantine 10.1.0.5 --ports 445
 usage '--proto needs --ports' quarantine 10.1.0.5 --proto tcp
+usage '--to needs --proto and --ports' quarantine 10.1.0.5 --level contain --to 10.1.2.3
+usage '--to goes with --level contain' quarantine 10.1.0.5 --proto tcp --ports 22 --to 10.1.2.3
+usage '--to goes with --level contain' quarantine 10.1.0.5 --level isolate --proto tcp \
+	--ports 22 --to 10.1.2.3
+usage "invalid --to '10.1.2' (want one unicast IPv4 or IPv6 address)" quarantine 10.1.0.5 \
+	--level contain --proto tcp --ports 22 --to 10.1.2
+usage "invalid --to '224.0.0.1'" quarantine 10.1.0.5 --level contain --proto tcp --ports 22 \
+	--to 224.0.0.1
+usage "invalid --to 'ff02::1'" quarantine 10.1.0.5 --level contain --proto tcp --ports 22 \
+	--to ff02::1
+usage "invalid --to '02:00:00:00:00:01'" quarantine 10.1.0.5 --level contain --proto tcp \
+	--ports 22 --to 02:00:00:00:00:01
+usage 'not to --from (and so does --to)' quarantine --from "$tmp/list" \
+	--level contain --to 10.1.2.3
+usage 'release does not take --to' release 10.1.0.5 --to 10.1.2.3
 usage "invalid protocol 'icmp'" quarantine 10.1.0.5 --proto icmp --ports 1
 usage "invalid --ports '0'" quarantine 10.1.0.5 --proto tcp --ports 0
 usage "invalid --ports '65536'" quarantine 10.1.0.5 --proto tcp --ports 65536

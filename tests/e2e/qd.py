@@ -5,8 +5,9 @@
       TCP service: answers "ok" to every connection on each ADDR:PORT
       ([ADDR]:PORT for IPv6) and closes it.  Touches FILE once every
       socket listens.
-  qd.py connect ADDR PORT [--timeout S]
-      One connection; exit 0 when the service answered "ok", 1 otherwise.
+  qd.py connect ADDR PORT [--timeout S] [--from SRC]
+      One connection (from source address SRC, one of the namespace's
+      own); exit 0 when the service answered "ok", 1 otherwise.
   qd.py loop [--interval S] [--timeout S] ADDR:PORT...
       Connects every S seconds, to each ADDR:PORT in turn, until
       SIGTERM/SIGINT, then prints a JSON summary: attempts, ok, failed,
@@ -74,10 +75,11 @@ def serve(args):
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
 
 
-def try_connect(addr, port, timeout):
+def try_connect(addr, port, timeout, source=None):
     """Returns None on success, else the reason."""
     try:
-        with socket.create_connection((addr, port), timeout=timeout) as s:
+        with socket.create_connection((addr, port), timeout=timeout,
+                                      source_address=(source, 0) if source else None) as s:
             data = b""
             while not data.endswith(b"\n"):
                 chunk = s.recv(16)
@@ -91,11 +93,16 @@ def try_connect(addr, port, timeout):
 
 def connect(args):
     timeout = 1.0
+    source = None
     if "--timeout" in args:
         i = args.index("--timeout")
         timeout = float(args[i + 1])
         del args[i:i + 2]
-    err = try_connect(args[0], int(args[1]), timeout)
+    if "--from" in args:
+        i = args.index("--from")
+        source = args[i + 1]
+        del args[i:i + 2]
+    err = try_connect(args[0], int(args[1]), timeout, source)
     if err:
         print("connect %s:%s: %s" % (args[0], args[1], err), file=sys.stderr)
         return 1

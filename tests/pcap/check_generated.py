@@ -261,8 +261,12 @@ def check_truth(rep, name, truth, events, nb_nets):
                     break
         for k, v in (e.get("fields") or {}).items():
             for d in ds:
-                if str(d.get(k)) != str(v):
-                    problems.append("%s %r, expected %r" % (k, d.get(k), v))
+                # "evidence.target": a field of a nested object
+                got = d
+                for part in k.split("."):
+                    got = got.get(part) if isinstance(got, dict) else None
+                if str(got) != str(v):
+                    problems.append("%s %r, expected %r" % (k, got, v))
                     break
         if problems:
             rep.fail(name, what, "; ".join(problems), strip(host_events(h)))

@@ -1355,14 +1355,19 @@ static void fill_random(struct trace *t, uint8_t *b, size_t n)
 		b[i] = (uint8_t)rng_next(&t->rng);
 }
 
-/* Three-way handshake, the dialogue, and a FIN exchange started by the
- * client (or a client RST when rst_close).  Returns the last packet time. */
-static int64_t conn_dialog(struct trace *t, int64_t ts, struct conn *k, const struct msg *m,
-			   size_t nm, bool rst_close)
+/* Three-way handshake (the first SYN lost beyond the capture point and
+ * sent again when lost_syn) and the dialogue.  Returns the time of its
+ * last packet. */
+static int64_t conn_talk(struct trace *t, int64_t ts, struct conn *k, const struct msg *m,
+			 size_t nm, bool lost_syn)
 {
 	static uint8_t buf[16384];
 
 	conn_syn(t, ts, k, NULL);
+	if (lost_syn) {
+		ts += syn_rto(k->c, 1);
+		conn_syn(t, ts, k, NULL);
+	}
 	k->cseq++;
 	conn_synack(t, ts + k->rtt, k);
 	k->sseq++;
@@ -1381,6 +1386,15 @@ static int64_t conn_dialog(struct trace *t, int64_t ts, struct conn *k, const st
 		ts += 200 + (int64_t)rng_range(&t->rng, 0, 2000);
 		ts = conn_send(t, ts, k, m[i].from_server, buf, len);
 	}
+	return ts;
+}
+
+/* Three-way handshake, the dialogue, and a FIN exchange started by the
+ * client (or a client RST when rst_close).  Returns the last packet time. */
+static int64_t conn_dialog(struct trace *t, int64_t ts, struct conn *k, const struct msg *m,
+			   size_t nm, bool rst_close)
+{
+	ts = conn_talk(t, ts, k, m, nm, false);
 	ts += MS(1) + (int64_t)rng_range(&t->rng, 0, 20000);
 	if (rst_close) {
 		conn_seg(t, ts, k, false, TH_RST | TH_ACK, NULL, 0, NULL);
@@ -3327,6 +3341,207 @@ static void sc_dark_sweep(struct trace *t, struct truth *tr)
 	tr->exclusive = true;
 }
 
+/* ---- brute force against one server ---- */
+
+/* One login over a connection of its own from c to s:port at ts: the
+ * dialogue m, then the server closes it (after too many failures, as sshd
+ * does at MaxAuthTries) or the client gives up.  lost_syn: its first SYN
+ * is lost past the capture point and sent again.  Returns the last packet
+ * time. */
+static int64_t login(struct trace *t, int64_t ts, struct host *c, struct host *s, uint16_t port,
+		     const struct msg *m, size_t nm, bool server_closes, bool lost_syn)
+{
+	struct conn k;
+	int64_t first, second;
+
+	conn_init(t, &k, c, 0, s, port, NULL);
+	ts = conn_talk(t, ts, &k, m, nm, lost_syn);
+	ts += MS(1) + (int64_t)rng_range(&t->rng, 0, MS(300));
+	first = server_closes ? k.crtt : k.rtt;
+	second = server_closes ? k.rtt : k.crtt;
+	conn_seg(t, ts, &k, server_closes, TH_FIN | TH_ACK, NULL, 0, NULL);
+	conn_seg(t, ts + first, &k, !server_closes, TH_FIN | TH_ACK, NULL, 0, NULL);
+	conn_seg(t, ts + first + second, &k, server_closes, TH_ACK, NULL, 0, NULL);
+	return ts + first + second;
+}
+
+/* SSH with password authentication, three tries refused (sizes as
+ * OpenSSH 9 with curve25519 key exchange; encrypted after NEWKEYS). */
+static const struct msg SSH_FAILED[] = {
+	SRV("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
+	CLI("SSH-2.0-libssh_0.10.4\r\n"),
+	CLIN(1432),
+	SRVN(1080),
+	CLIN(48),
+	SRVN(564),
+	CLIN(84),
+	SRVN(52),
+	CLIN(100),
+	SRVN(52),
+	CLIN(100),
+	SRVN(52),
+	CLIN(100),
+	SRVN(52),
+};
+
+/* RDP with NLA: X.224, TLS, CredSSP/NTLM, refused. */
+static const struct msg RDP_FAILED[] = {
+	CLIN(43), SRVN(19),  CLIN(310), SRVN(2600), CLIN(182),
+	SRVN(51), CLIN(196), SRVN(310), CLIN(620),  SRVN(40),
+};
+
+/* SSH public-key login running one command (Ansible's mkdir/cleanup,
+ * a monitoring check). */
+static const struct msg SSH_COMMAND[] = {
+	SRV("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
+	CLI("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
+	CLIN(1432),
+	SRVN(1080),
+	CLIN(48),
+	SRVN(564),
+	CLIN(720),
+	SRVN(980),
+	CLIN(200),
+	SRVN(1400),
+};
+
+/* The same with a module of 42 KiB sent to the server (Ansible's put). */
+static const struct msg SSH_PUT[] = {
+	SRV("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
+	CLI("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
+	CLIN(1432),
+	SRVN(1080),
+	CLIN(48),
+	SRVN(564),
+	CLIN(720),
+	SRVN(980),
+	CLIN(14000),
+	CLIN(14000),
+	CLIN(14000),
+	SRVN(400),
+};
+
+/* hydra-like SSH password guessing from 10.1.0.140 against one server:
+ * four tasks in parallel, a new connection per three passwords, the
+ * server closing most of them, now and then a SYN lost and sent again,
+ * start times jittered; and an RDP brute force from a Windows host.  Each
+ * is watched within its first minute and contained towards that server's
+ * port once there are 20 short connections. */
+static void sc_ssh_bruteforce(struct trace *t, struct truth *tr)
+{
+	struct host *a = Hs(t, "10.1.0.140", ST_LINUX);
+	struct host *b = Hs(t, "10.1.0.141", ST_WIN);
+	struct host *ssh = Hs(t, "10.2.0.22", ST_LINUX);
+	struct host *rdp = Hs(t, "10.2.0.33", ST_WIN);
+	int64_t task[4] = {SEC(1), SEC(1) + MS(80), SEC(1) + MS(170), SEC(1) + MS(260)};
+	struct t_expect *e;
+
+	bg_office(t, tr, 0, SEC(70), BG2, ARRAY_SIZE(BG2));
+	for (unsigned i = 0; i < 32; i++) {
+		unsigned j = i % 4;
+
+		task[j] = login(t, task[j], a, ssh, 22, SSH_FAILED, ARRAY_SIZE(SSH_FAILED),
+				!rng_pct(&t->rng, 20), rng_pct(&t->rng, 10));
+		task[j] += (int64_t)rng_range(&t->rng, MS(50), MS(900));
+	}
+	e = expect(tr, a, "login-guessing", "watch");
+	expect_not_before(e, SEC(1));
+	expect_not_after(e, SEC(20));
+	expect_ports(e, 1, (const uint16_t[]){22});
+	expect_field(e, "evidence.target", "10.2.0.22");
+	e = expect(tr, a, "login-bruteforce", "contain");
+	expect_ports(e, 1, (const uint16_t[]){22});
+	expect_field(e, "evidence.target", "10.2.0.22");
+	max_action(tr, a, "contain");
+
+	for (int64_t ts = SEC(2); ts < SEC(60);) {
+		ts = login(t, ts, b, rdp, 3389, RDP_FAILED, ARRAY_SIZE(RDP_FAILED), false,
+			   rng_pct(&t->rng, 5));
+		ts += (int64_t)rng_range(&t->rng, MS(200), MS(1500));
+	}
+	e = expect(tr, b, "login-bruteforce", "contain");
+	expect_ports(e, 1, (const uint16_t[]){3389});
+	expect_field(e, "evidence.target", "10.2.0.33");
+	max_action(tr, b, "contain");
+	no_alert(tr, ssh);
+	no_alert(tr, rdp);
+	tr->exclusive = true;
+}
+
+/* What looks like brute force and is not:
+ *   10.1.0.150  configuration management without connection reuse, on
+ *               five servers: per task a command, a 42 KiB module put,
+ *               a command, every 2-3 s, 20 tasks each;
+ *   10.1.0.151  a monitoring check of ssh on one server every minute;
+ *   10.1.0.152  a mail client polling IMAPS every 30 s;
+ *   10.1.0.153  a person who mistypes the password twice, then works for
+ *               five minutes;
+ *   10.1.0.154  SMB sessions of a file copy to one server, each long. */
+static void sc_bruteforce_look_alikes(struct trace *t, struct truth *tr)
+{
+	struct host *cm = Hs(t, "10.1.0.150", ST_LINUX);
+	struct host *mon = Hs(t, "10.1.0.151", ST_LINUX);
+	struct host *mua = Hs(t, "10.1.0.152", ST_WIN);
+	struct host *person = Hs(t, "10.1.0.153", ST_WIN);
+	struct host *copy = Hs(t, "10.1.0.154", ST_WIN);
+	struct host *imap = Hs(t, "10.2.0.25", ST_LINUX);
+	struct host *files = Hs(t, "10.2.0.30", ST_WIN);
+	struct host *srv[5];
+	int64_t ts;
+
+	bg_office(t, tr, 0, SEC(900), BG2, ARRAY_SIZE(BG2));
+	for (unsigned i = 0; i < 5; i++)
+		srv[i] = host_as(t, a4(10, 2, 0, 40 + i), ST_LINUX);
+	for (unsigned i = 0; i < 5; i++) {
+		ts = SEC(1) + i * MS(150);
+		for (unsigned task = 0; task < 20; task++) {
+			ts = login(t, ts, cm, srv[i], 22, SSH_COMMAND, ARRAY_SIZE(SSH_COMMAND),
+				   false, false);
+			ts = login(t, ts + MS(30), cm, srv[i], 22, SSH_PUT, ARRAY_SIZE(SSH_PUT),
+				   false, false);
+			ts = login(t, ts + MS(30), cm, srv[i], 22, SSH_COMMAND,
+				   ARRAY_SIZE(SSH_COMMAND), false, rng_pct(&t->rng, 3));
+			ts += (int64_t)rng_range(&t->rng, MS(300), MS(1200));
+		}
+	}
+	for (unsigned i = 0; i < 15; i++)
+		login(t, SEC(5) + i * SEC(60) + (int64_t)rng_range(&t->rng, 0, MS(500)), mon,
+		      srv[0], 22, SSH_COMMAND, ARRAY_SIZE(SSH_COMMAND), false, false);
+	for (unsigned i = 0; i < 30; i++)
+		login(t, SEC(3) + i * SEC(30), mua, imap, 993, HTTPS, ARRAY_SIZE(HTTPS), false,
+		      false);
+	ts = login(t, SEC(10), person, srv[1], 22, SSH_FAILED, 6, true, false);
+	ts = login(t, ts + SEC(4), person, srv[1], 22, SSH_FAILED, 8, true, false);
+	{
+		struct conn k;
+
+		conn_init(t, &k, person, 0, srv[1], 22, NULL);
+		ts = conn_talk(t, ts + SEC(5), &k, SSH_COMMAND, ARRAY_SIZE(SSH_COMMAND), false);
+		for (unsigned i = 0; i < 60; i++)
+			ts = conn_send(t, ts + SEC(5), &k, i % 2, (const uint8_t *)"keystrokes.",
+				       11);
+		conn_seg(t, ts, &k, false, TH_FIN | TH_ACK, NULL, 0, NULL);
+		conn_seg(t, ts + k.rtt, &k, true, TH_FIN | TH_ACK, NULL, 0, NULL);
+	}
+	ts = SEC(20);
+	for (unsigned i = 0; i < 8; i++) {
+		static const struct msg copy_msgs[] = {CLIN(170),   SRVN(250),	 CLIN(162),
+						       SRVN(300),   CLIN(14000), CLIN(14000),
+						       CLIN(14000), SRVN(90)};
+		struct conn k;
+
+		conn_init(t, &k, copy, 0, files, 445, NULL);
+		ts = conn_dialog(t, ts, &k, copy_msgs, ARRAY_SIZE(copy_msgs), false);
+		ts += SEC(1);
+	}
+	no_alert(tr, cm);
+	no_alert(tr, mon);
+	no_alert(tr, mua);
+	no_alert(tr, person);
+	no_alert(tr, copy);
+	tr->exclusive = true;
+}
+
 static void sc_one_way_scan(struct trace *t, struct truth *tr)
 {
 	struct host *ms = Hs(t, "10.1.0.98", ST_LINUX);
@@ -4197,6 +4412,16 @@ static const struct scenario SCENARIOS[] = {
 	 "servers, 24 FTP data ports of one), a server's ACKs to outside clients' ephemeral "
 	 "ports, a laptop waking to 40 stale connections reset by 25 servers, 26 connections "
 	 "idle for 70 s, and backscatter to a forged address: no alerts."},
+	{"ssh-bruteforce", LK_ETH, 0, 0, sc_ssh_bruteforce,
+	 "10.1.0.140 guesses SSH passwords on 10.2.0.22 (4 parallel tasks, 3 passwords per "
+	 "connection, most closed by the server, SYNs lost now and then): watched within 20 s, "
+	 "contained on tcp/22 towards that server at 20 connections; 10.1.0.141 does the same "
+	 "to RDP on 10.2.0.33."},
+	{"bruteforce-look-alikes", LK_ETH, 0, 0, sc_bruteforce_look_alikes,
+	 "Configuration management without connection reuse on 5 servers (command, 42 KiB "
+	 "module, command: 60 connections each in about a minute), an ssh check every minute, "
+	 "IMAPS polling every 30 s, two mistyped passwords then a session, an SMB file copy in "
+	 "8 sessions: no alerts."},
 	{"one-way-scan", LK_ETH, 0, 0, sc_one_way_scan,
 	 "masscan-like one-direction SYNs from 10.1.0.98 (source port 61000, no options, window "
 	 "1024) to 100 ports of 203.0.113.50, no replies; the file ends 1 s after the last "

@@ -31,7 +31,8 @@ static int find(const struct fake *f, enum nft_set s, const struct nft_elem *e)
 {
 	for (unsigned i = 0; i < f->n; i++)
 		if (f->el[i].set == s && addr_eq(&f->el[i].e.addr, &e->addr) &&
-		    f->el[i].e.l4proto == e->l4proto && f->el[i].e.port == e->port)
+		    addr_eq(&f->el[i].e.dst, &e->dst) && f->el[i].e.l4proto == e->l4proto &&
+		    f->el[i].e.port == e->port)
 			return (int)i;
 	return -1;
 }
@@ -72,7 +73,7 @@ struct fix {
 
 static int setup(void **state)
 {
-	static const char text[] = "networks: { protected = [ \"10.0.0.0/8\" ]; };\n"
+	static const char text[] = "networks: { protected = [ \"10.0.0.0/8\", \"fd00::/8\" ]; };\n"
 				   "enforce: { default_ttl = \"1h\"; };\n";
 	struct enforce_backend be = {.commit = fake_commit};
 	struct fix *x = calloc(1, sizeof(*x));
@@ -316,6 +317,103 @@ static void test_show_ports(void **state)
 	assert_non_null(strstr(x->body, "\"ports\":\"tcp/445,tcp/139\""));
 }
 
+static unsigned in_set(const struct fake *f, enum nft_set s)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < f->n; i++)
+		n += f->el[i].set == s;
+	return n;
+}
+
+/* quarantine --level contain --proto P --ports N --to ADDR: contained
+ * towards that destination only; show and its JSON name it; the same
+ * port towards everyone takes its place. */
+static void test_contain_to(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+
+	assert_int_equal(command(x,
+				 "cmd=quarantine\thost=10.1.5.1\tlevel=contain\tproto=tcp\tports=22"
+				 "\tto=10.1.2.3",
+				 NULL),
+			 0);
+	r = host(x, "10.1.5.1");
+	assert_non_null(r);
+	assert_int_equal(r->level, LEVEL_CONTAIN);
+	assert_int_equal(in_set(&x->k, NFT_SET_CONH4), 1);
+	assert_int_equal(in_set(&x->k, NFT_SET_CON4), 0);
+	assert_int_equal(x->k.el[0].e.port, 22);
+	assert_int_equal(x->k.el[0].e.dst.b[3], 3);
+	assert_int_equal(command(x, "cmd=show\thost=10.1.5.1", NULL), 0);
+	assert_non_null(strstr(x->body, "\ncontained:   tcp/22 to 10.1.2.3\n"));
+	assert_non_null(strstr(x->body, "\nports:       tcp/22 to 10.1.2.3\n"));
+	assert_int_equal(command(x, "cmd=show\thost=10.1.5.1\tjson=1", NULL), 0);
+	assert_non_null(strstr(x->body, "\"contained_ports\":\"\","
+					"\"contained_ports_to\":[{\"proto\":\"tcp\",\"port\":22,"
+					"\"to\":\"10.1.2.3\"}]"));
+	assert_non_null(strstr(x->body, "\"ports\":\"\",\"ports_to\":[{\"proto\":\"tcp\","
+					"\"port\":22,\"to\":\"10.1.2.3\"}]"));
+	/* An IPv6 host towards an IPv6 server. */
+	assert_int_equal(
+		command(x,
+			"cmd=quarantine\thost=fd00::5\tlevel=contain\tproto=udp\tports=161,162"
+			"\tto=fd00::2:3",
+			NULL),
+		0);
+	assert_int_equal(in_set(&x->k, NFT_SET_CONH6), 2);
+	/* The same port towards everyone: the narrower element goes. */
+	assert_int_equal(
+		command(x, "cmd=quarantine\thost=10.1.5.1\tlevel=contain\tproto=tcp\tports=22",
+			NULL),
+		0);
+	assert_int_equal(in_set(&x->k, NFT_SET_CONH4), 0);
+	assert_int_equal(in_set(&x->k, NFT_SET_CON4), 1);
+	assert_int_equal(command(x, "cmd=show\thost=10.1.5.1\tjson=1", NULL), 0);
+	assert_null(strstr(x->body, "ports_to"));
+	/* Release takes every element. */
+	assert_int_equal(command(x, "cmd=release\thost=fd00::5", NULL), 0);
+	assert_int_equal(in_set(&x->k, NFT_SET_CONH6), 0);
+}
+
+/* --to is checked whole before anything changes: an address, unicast,
+ * of the host's family, with --proto and --ports, at contain. */
+static void test_contain_to_refused(void **state)
+{
+	static const struct {
+		const char *req, *msg;
+	} bad[] = {
+		{"host=10.1.5.2\tlevel=contain\tproto=tcp\tports=22\tto=10.1.2",
+		 "--to takes one unicast IPv4 or IPv6 address, not '10.1.2'"},
+		{"host=10.1.5.2\tlevel=contain\tproto=tcp\tports=22\tto=224.0.0.1",
+		 "--to takes one unicast"},
+		{"host=10.1.5.2\tlevel=contain\tproto=tcp\tports=22\tto=02:00:00:00:00:01",
+		 "--to takes one unicast"},
+		{"host=10.1.5.2\tlevel=contain\tproto=tcp\tports=22\tto=fd00::1",
+		 "--to fd00::1 is not of the family of 10.1.5.2"},
+		{"host=10.1.5.2\tlevel=contain\tto=10.1.2.3", "--to needs --proto and --ports"},
+		{"host=10.1.5.2\tlevel=isolate\tproto=tcp\tports=22\tto=10.1.2.3",
+		 "--to goes with --level contain, not isolate"},
+		{"host=10.1.5.2\tproto=tcp\tports=22\tto=10.1.2.3",
+		 "--to goes with --level contain, not isolate"},
+		{"host=10.1.5.2\tlevel=watch\tproto=tcp\tports=22\tto=10.1.2.3",
+		 "--to goes with --level contain, not watch"},
+	};
+	struct fix *x = *state;
+	char req[256];
+
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(req, sizeof(req), "cmd=quarantine\t%s", bad[i].req);
+		assert_int_equal(command(x, req, NULL), 2);
+		if (!strstr(x->msg, bad[i].msg))
+			fail_msg("%s: '%s', not '%s'", bad[i].req, x->msg, bad[i].msg);
+		/* No record left behind, nothing in the kernel. */
+		assert_null(host(x, "10.1.5.2"));
+		assert_int_equal(x->k.n, 0);
+	}
+}
+
 /* Escalation keeps the time left; a deadline already passed (the timer
  * has not released the host yet) is one second, never "until released". */
 static void test_escalate_past_deadline(void **state)
@@ -472,6 +570,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_never_lowers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_contain_to, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_contain_to_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalate_past_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_incident_id_strict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_release_keeps_uncleanable, setup,

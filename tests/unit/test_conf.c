@@ -161,12 +161,14 @@ struct expect_rule {
 	const char *name;
 	enum rule_type type;
 	unsigned protos;
-	uint16_t ports[3];
+	uint16_t ports[8];
 	unsigned nports;
 	unsigned threshold;
 	enum severity severity;
 	enum rule_count count;
 	unsigned exempt;
+	unsigned window; /* 0: 60 s */
+	bool off;	 /* off by default */
 };
 
 static const struct expect_rule builtins[] = {
@@ -178,7 +180,9 @@ static const struct expect_rule builtins[] = {
 	 10,
 	 SEV_HIGH,
 	 COUNT_FIRST_CONTACTS,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"rpc-propagation",
 	 RULE_HORIZONTAL,
 	 PROTO_TCP,
@@ -187,7 +191,9 @@ static const struct expect_rule builtins[] = {
 	 10,
 	 SEV_HIGH,
 	 COUNT_FIRST_CONTACTS,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"rdp-propagation",
 	 RULE_HORIZONTAL,
 	 PROTO_TCP,
@@ -196,7 +202,9 @@ static const struct expect_rule builtins[] = {
 	 10,
 	 SEV_HIGH,
 	 COUNT_FIRST_CONTACTS,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"ssh-propagation",
 	 RULE_HORIZONTAL,
 	 PROTO_TCP,
@@ -205,7 +213,9 @@ static const struct expect_rule builtins[] = {
 	 10,
 	 SEV_MEDIUM,
 	 COUNT_FIRST_CONTACTS,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"telnet-propagation",
 	 RULE_HORIZONTAL,
 	 PROTO_TCP,
@@ -214,7 +224,9 @@ static const struct expect_rule builtins[] = {
 	 10,
 	 SEV_HIGH,
 	 COUNT_FIRST_CONTACTS,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"smtp-mass-mailing",
 	 RULE_HORIZONTAL,
 	 PROTO_TCP,
@@ -223,7 +235,9 @@ static const struct expect_rule builtins[] = {
 	 20,
 	 SEV_MEDIUM,
 	 COUNT_FIRST_CONTACTS,
-	 ROLE_SCANNER | ROLE_MAILSERVER},
+	 ROLE_SCANNER | ROLE_MAILSERVER,
+	 0,
+	 false},
 	{"slammer-propagation",
 	 RULE_HORIZONTAL,
 	 PROTO_UDP,
@@ -232,7 +246,9 @@ static const struct expect_rule builtins[] = {
 	 10,
 	 SEV_HIGH,
 	 COUNT_FIRST_CONTACTS,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"icmp-sweep",
 	 RULE_HORIZONTAL,
 	 PROTO_ICMP,
@@ -241,7 +257,9 @@ static const struct expect_rule builtins[] = {
 	 15,
 	 SEV_LOW,
 	 COUNT_FIRST_CONTACTS,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"arp-sweep",
 	 RULE_HORIZONTAL,
 	 PROTO_ARP,
@@ -250,7 +268,9 @@ static const struct expect_rule builtins[] = {
 	 20,
 	 SEV_MEDIUM,
 	 COUNT_FAILURES,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"horizontal-scan",
 	 RULE_HORIZONTAL,
 	 PROTO_TCP | PROTO_UDP,
@@ -259,7 +279,9 @@ static const struct expect_rule builtins[] = {
 	 20,
 	 SEV_LOW,
 	 COUNT_FAILURES,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"vertical-scan",
 	 RULE_VERTICAL,
 	 PROTO_TCP | PROTO_UDP,
@@ -268,7 +290,9 @@ static const struct expect_rule builtins[] = {
 	 20,
 	 SEV_MEDIUM,
 	 COUNT_FAILURES,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"source-forgery",
 	 RULE_FORGERY,
 	 PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ARP,
@@ -277,7 +301,9 @@ static const struct expect_rule builtins[] = {
 	 1,
 	 SEV_HIGH,
 	 COUNT_FIRST_CONTACTS,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
 	{"dark-space",
 	 RULE_HORIZONTAL,
 	 PROTO_TCP | PROTO_UDP,
@@ -286,13 +312,48 @@ static const struct expect_rule builtins[] = {
 	 8,
 	 SEV_MEDIUM,
 	 COUNT_FAILURES,
-	 ROLE_SCANNER},
+	 ROLE_SCANNER,
+	 0,
+	 false},
+	{"login-guessing",
+	 RULE_BRUTE,
+	 PROTO_TCP,
+	 {22, 23, 2323, 139, 445, 3389, 5900},
+	 7,
+	 6,
+	 SEV_LOW,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER | ROLE_MANAGEMENT,
+	 0,
+	 false},
+	{"login-bruteforce",
+	 RULE_BRUTE,
+	 PROTO_TCP,
+	 {22, 23, 2323, 139, 445, 3389, 5900},
+	 7,
+	 20,
+	 SEV_MEDIUM,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER | ROLE_MANAGEMENT,
+	 600,
+	 false},
+	{"service-bruteforce",
+	 RULE_BRUTE,
+	 PROTO_TCP,
+	 {21, 1433, 1521, 3306, 5432, 6379, 27017},
+	 7,
+	 20,
+	 SEV_MEDIUM,
+	 COUNT_FIRST_CONTACTS,
+	 ROLE_SCANNER | ROLE_MANAGEMENT,
+	 600,
+	 true},
 };
 
 static void check_builtin_rule(const struct rule *r, const struct expect_rule *e)
 {
 	assert_string_equal(r->name, e->name);
-	assert_true(r->enabled);
+	assert_int_equal(r->enabled, !e->off);
 	assert_true(r->builtin);
 	assert_int_equal(r->type, e->type);
 	assert_int_equal(r->protos, e->protos);
@@ -300,11 +361,15 @@ static void check_builtin_rule(const struct rule *r, const struct expect_rule *e
 	for (unsigned j = 0; j < e->nports; j++)
 		assert_int_equal(r->ports[j], e->ports[j]);
 	assert_int_equal(r->threshold, e->threshold);
-	assert_int_equal(r->window_s, 60);
+	assert_int_equal(r->window_s, e->window ? e->window : 60);
 	assert_int_equal(r->severity, e->severity);
 	assert_int_equal(r->count, e->count);
 	assert_int_equal(r->exempt_roles, e->exempt);
 	assert_int_equal(r->dark, strcmp(e->name, "dark-space") == 0);
+	if (e->type == RULE_BRUTE) {
+		assert_int_equal(r->max_duration_s, 30);
+		assert_int_equal(r->max_bytes, 16384);
+	}
 }
 
 /* Everything but the lists and rules, which the callers check. */
@@ -500,7 +565,7 @@ static void test_load_full(void **state)
 	assert_int_equal(c.policy.level[SEV_LOW], LEVEL_WATCH);
 	assert_int_equal(c.policy.critical_max, LEVEL_WATCH);
 
-	assert_int_equal(c.nrules, 13);
+	assert_int_equal(c.nrules, 16);
 	r = rule(&c, "smb-propagation");
 	assert_int_equal(r - c.rules, 0); /* replaced in place */
 	assert_int_equal(r->threshold, 20);
@@ -559,7 +624,7 @@ static void test_rule_override_threshold(void **state)
 		");\n",
 		&c);
 	assert_int_equal(conf_init_default(&d), 0);
-	assert_int_equal(c.nrules, 13);
+	assert_int_equal(c.nrules, 16);
 	r = rule(&c, "smb-propagation");
 	assert_int_equal(r->threshold, 5);
 	assert_int_equal(r->line, 2);
@@ -610,7 +675,7 @@ static void test_rule_disable(void **state)
 
 	(void)state;
 	load_ok("rules = ( { name = \"icmp-sweep\"; enabled = false; } );\n", &c);
-	assert_int_equal(c.nrules, 13);
+	assert_int_equal(c.nrules, 16);
 	assert_false(rule(&c, "icmp-sweep")->enabled);
 	assert_int_equal(rule(&c, "icmp-sweep")->threshold, 15);
 	assert_true(rule(&c, "arp-sweep")->enabled);
@@ -635,10 +700,10 @@ static void test_rule_add(void **state)
 		"    exempt_roles = \"mailserver\"; }\n"
 		");\n",
 		&c);
-	assert_int_equal(c.nrules, 16);
-	r = &c.rules[13];
+	assert_int_equal(c.nrules, 19);
+	r = &c.rules[16];
 	assert_string_equal(r->name, "vnc-propagation");
-	assert_int_equal(conf_rule_find(&c, "vnc-propagation"), 13);
+	assert_int_equal(conf_rule_find(&c, "vnc-propagation"), 16);
 	assert_true(r->enabled);
 	assert_false(r->builtin);
 	assert_int_equal(r->type, RULE_HORIZONTAL);
@@ -654,7 +719,7 @@ static void test_rule_add(void **state)
 	assert_int_equal(r->exempt_roles, ROLE_SCANNER);
 	assert_int_equal(r->line, 3);
 
-	r = &c.rules[14];
+	r = &c.rules[17];
 	assert_string_equal(r->name, "deep_scan");
 	assert_false(r->enabled);
 	assert_int_equal(r->type, RULE_VERTICAL);
@@ -666,7 +731,7 @@ static void test_rule_add(void **state)
 	assert_int_equal(r->count, COUNT_FAILURES);
 	assert_int_equal(r->exempt_roles, ROLE_SCANNER | ROLE_MAILSERVER);
 
-	assert_int_equal(c.rules[15].exempt_roles, ROLE_MAILSERVER);
+	assert_int_equal(c.rules[18].exempt_roles, ROLE_MAILSERVER);
 	conf_fini(&c);
 }
 
@@ -702,14 +767,16 @@ static void test_rule_errors(void **state)
 		   "'rules[0].proto' must be \"tcp\", \"udp\", \"icmp\", \"arp\" or \"any\" (not "
 		   "\"sctp\")");
 	expect_one("rules = ( { name = \"smb-propagation\"; type = \"diagonal\"; } );\n", 1,
-		   "'rules[0].type' must be \"horizontal\", \"vertical\" or \"forgery\"");
+		   "'rules[0].type' must be \"horizontal\", \"vertical\", \"forgery\" or "
+		   "\"bruteforce\"");
 	expect_one("rules = ( { name = \"smb-propagation\"; count = \"all\"; } );\n", 1,
 		   "'rules[0].count' must be \"first_contacts\" or \"failures\"");
 	expect_one(
 		"rules = ( { name = \"smb-propagation\"; severity = \"critical\"; } );\n", 1,
 		"'rules[0].severity' must be \"low\", \"medium\" or \"high\" (not \"critical\")");
-	expect_one("rules = ( { name = \"smb-propagation\"; exempt_roles = [ \"printer\" ]; } );\n",
-		   1, "'rules[0].exempt_roles[0]' must be \"mailserver\" or \"scanner\"");
+	expect_one(
+		"rules = ( { name = \"smb-propagation\"; exempt_roles = [ \"printer\" ]; } );\n", 1,
+		"'rules[0].exempt_roles[0]' must be \"mailserver\", \"scanner\" or \"management\"");
 	expect_one("rules = ( { name = \"smb-propagation\"; ports = [ 445, 445 ]; } );\n", 1,
 		   "duplicate port 445 in 'rules[0].ports'");
 	expect_one("rules = ( { name = \"smb-propagation\"; ports = [ 1, 2, 3, 4, 5, 6, 7, 8, 9,"
@@ -753,9 +820,9 @@ static void test_rule_too_many(void **state)
 	struct conf c;
 
 	(void)state;
-	/* 13 built-ins + 19 = 32 fits... */
+	/* 16 built-ins + 16 = 32 fits... */
 	n += (size_t)snprintf(text + n, sizeof(text) - n, "rules = (\n");
-	for (int i = 0; i < 19; i++)
+	for (int i = 0; i < 16; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
 				      "%s{ name = \"r%d\"; proto = \"tcp\"; ports = [ %d ]; "
 				      "distinct_dst = 5; }\n",
@@ -770,7 +837,7 @@ static void test_rule_too_many(void **state)
 		 ",{ name = \"r99\"; proto = \"tcp\"; distinct_dst = 5; }\n);\n");
 	load_bad(text, &d);
 	assert_int_equal(d.n, 1);
-	expect_diag(&d, 21, "too many rules: at most 32");
+	expect_diag(&d, 18, "too many rules: at most 32");
 }
 
 /* Unknown keys */
@@ -922,7 +989,7 @@ static void test_bad_cidr(void **state)
 	load_ok("networks: { never_block = [ ]; admin = ( ); };\ninventory = [ ];\nrules = ( );\n",
 		&c);
 	assert_int_equal(c.networks.never_block.n, 0);
-	assert_int_equal(c.nrules, 13);
+	assert_int_equal(c.nrules, 16);
 	conf_fini(&c);
 
 	/* Every bad entry of a list is reported. */
@@ -1175,7 +1242,8 @@ static void test_inventory_errors(void **state)
 		   3, "duplicate inventory network '10.1.0.0/24' (first on line 2)");
 	expect_one("inventory = ( { name = \"nowhere\"; } );\n", 1, "'inventory[0]' needs a 'net'");
 	expect_one("inventory = ( { net = \"10.0.0.0/8\"; role = \"printer\"; } );\n", 1,
-		   "'inventory[0].role' must be \"mailserver\" or \"scanner\" (not \"printer\")");
+		   "'inventory[0].role' must be \"mailserver\", \"scanner\" or \"management\" (not "
+		   "\"printer\")");
 	expect_one("inventory = ( { net = \"10.0.0.0/8\"; role = 1; } );\n", 1,
 		   "'inventory[0].role' must be a role or a list of roles");
 	expect_one("inventory = ( { net = \"10.0.0.0/8\"; floor = "
@@ -1197,6 +1265,62 @@ static void test_inventory_errors(void **state)
 
 /* Source forgery */
 
+/* Brute-force rules: connections to one server on the rule's TCP ports. */
+static void test_brute_rule(void **state)
+{
+	struct conf_diags d;
+	const struct rule *r;
+	struct conf c;
+
+	(void)state;
+	load_ok("rules = (\n"
+		"  { name = \"login-bruteforce\"; connections = 40; max_duration = \"1m\";\n"
+		"    max_bytes = 65536; },\n"
+		"  { name = \"service-bruteforce\"; enabled = true; },\n"
+		"  { name = \"imap-guessing\"; type = \"bruteforce\"; proto = \"tcp\";\n"
+		"    ports = [ 143, 993 ]; connections = 10; window = \"5m\"; }\n"
+		");\n",
+		&c);
+	r = rule(&c, "login-bruteforce");
+	assert_int_equal(r->threshold, 40);
+	assert_int_equal(r->max_duration_s, 60);
+	assert_int_equal(r->max_bytes, 65536);
+	assert_int_equal(r->window_s, 600);
+	assert_true(rule(&c, "service-bruteforce")->enabled);
+	r = rule(&c, "imap-guessing");
+	assert_int_equal(r->type, RULE_BRUTE);
+	assert_int_equal(r->nports, 2);
+	assert_int_equal(r->threshold, 10);
+	assert_int_equal(r->window_s, 300);
+	assert_int_equal(r->max_duration_s, 30); /* the defaults */
+	assert_int_equal(r->max_bytes, 16384);
+	assert_int_equal(r->severity, SEV_MEDIUM);
+	conf_fini(&c);
+
+	/* No ports, another protocol, a count mode, or the threshold of
+	 * another type: each an error on its line. */
+	load_bad("rules = (\n"
+		 "  { name = \"a\"; type = \"bruteforce\"; proto = \"tcp\"; connections = 5; },\n"
+		 "  { name = \"b\"; type = \"bruteforce\"; proto = \"udp\"; ports = [ 53 ];\n"
+		 "    connections = 5; },\n"
+		 "  { name = \"c\"; type = \"bruteforce\"; proto = \"tcp\"; ports = [ 22 ];\n"
+		 "    connections = 5; count = \"failures\"; },\n"
+		 "  { name = \"d\"; type = \"bruteforce\"; proto = \"tcp\"; ports = [ 22 ];\n"
+		 "    distinct_dst = 5; },\n"
+		 "  { name = \"e\"; proto = \"tcp\"; ports = [ 22 ]; distinct_dst = 5;\n"
+		 "    max_bytes = 10; },\n"
+		 "  { name = \"f\"; type = \"bruteforce\"; proto = \"tcp\"; ports = [ 22 ];\n"
+		 "    connections = 5; max_duration = \"2h\"; }\n"
+		 ");\n",
+		 &d);
+	expect_diag(&d, 2, "rule 'a' is a bruteforce rule: it needs proto \"tcp\" and 'ports'");
+	expect_diag(&d, 3, "rule 'b' is a bruteforce rule: it needs proto \"tcp\" and 'ports'");
+	expect_diag(&d, 6, "'count' does not apply");
+	expect_diag(&d, 8, "does not apply to a bruteforce rule (use 'connections')");
+	expect_diag(&d, 10, "'rules[4].max_bytes' applies to bruteforce rules only");
+	expect_diag(&d, 12, "max_duration");
+}
+
 static void test_forgery_rule(void **state)
 {
 	struct conf c, d;
@@ -1209,7 +1333,7 @@ static void test_forgery_rule(void **state)
 		");\n",
 		&c);
 	assert_int_equal(conf_init_default(&d), 0);
-	assert_int_equal(c.nrules, 13);
+	assert_int_equal(c.nrules, 16);
 	r = rule(&c, "source-forgery");
 	assert_int_equal(r - c.rules, 11);
 	assert_int_equal(r->type, RULE_FORGERY);
@@ -1228,7 +1352,7 @@ static void test_forgery_rule(void **state)
 
 	/* Turned off. */
 	load_ok("rules = ( { name = \"source-forgery\"; enabled = false; } );\n", &c);
-	assert_int_equal(c.nrules, 13);
+	assert_int_equal(c.nrules, 16);
 	assert_false(rule(&c, "source-forgery")->enabled);
 	assert_int_equal(rule(&c, "source-forgery")->threshold, 1);
 	conf_fini(&c);
@@ -1239,7 +1363,7 @@ static void test_forgery_rule(void **state)
 		"    severity = \"low\"; window = 600; }\n"
 		");\n",
 		&c);
-	assert_int_equal(c.nrules, 14);
+	assert_int_equal(c.nrules, 17);
 	r = rule(&c, "forged-low");
 	assert_false(r->builtin);
 	assert_int_equal(r->type, RULE_FORGERY);
@@ -1739,6 +1863,7 @@ int main(void)
 		cmocka_unit_test(test_inventory_errors),
 		cmocka_unit_test(test_inventory_mac),
 		cmocka_unit_test(test_inventory_mac_errors),
+		cmocka_unit_test(test_brute_rule),
 		cmocka_unit_test(test_forgery_rule),
 		cmocka_unit_test(test_forgery_rule_errors),
 		cmocka_unit_test(test_identity),

@@ -41,6 +41,8 @@ struct fired {
 	char proto[8];
 	struct qaddr dark[DETECT_DARK_MAX];
 	unsigned ndark;
+	struct qaddr target, peer;
+	enum evidence_kind kind;
 };
 
 struct fix {
@@ -71,6 +73,9 @@ static void cb(void *arg, const struct detection *det)
 	snprintf(f->proto, sizeof(f->proto), "%s", det->proto);
 	memcpy(f->dark, det->dark, sizeof(f->dark));
 	f->ndark = det->ndark;
+	f->target = det->target;
+	f->peer = det->peer;
+	f->kind = det->kind;
 }
 
 static const struct siphash_key key = {1, 2};
@@ -1360,6 +1365,38 @@ static void test_own_containment_of_icmp(void **state)
 	assert_int_equal(st.probes, 10);
 }
 
+/* A containment towards one destination drops the host's probes to that
+ * destination's port only: the same port to another server, and another
+ * port of the same server, are ordinary probes. */
+static void test_own_containment_towards_one_destination(void **state)
+{
+	struct fix *x = *state;
+	struct detect_block b = {.level = LEVEL_CONTAIN, .nports = 1};
+	struct qaddr h = A("10.1.0.7");
+	struct detect_stats st;
+
+	fix_start(x);
+	b.protos[0] = IPPROTO_TCP, b.ports[0] = 22, b.to[0] = 2;
+	b.dests[1] = A("10.1.2.3");
+	assert_int_equal(detect_set_block(x->d, &h, &b, T0), 0);
+	tcp(x, T0 + 1 * MS, "10.1.0.7", 40001, "10.1.2.3", 22, SYN);
+	tcp(x, T0 + 2 * MS, "10.1.0.7", 40002, "10.1.2.4", 22, SYN);
+	tcp(x, T0 + 3 * MS, "10.1.0.7", 40003, "10.1.2.3", 80, SYN);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 1);
+	assert_int_equal(st.probes, 3);
+	/* Towards everyone (index 0): both servers' port 22. */
+	b.to[0] = 0;
+	assert_int_equal(detect_set_block(x->d, &h, &b, T0 + SEC), 0);
+	tcp(x, T0 + SEC + 1 * MS, "10.1.0.7", 40011, "10.1.2.5", 22, SYN);
+	tcp(x, T0 + SEC + 2 * MS, "10.1.0.7", 40012, "10.1.2.6", 22, SYN);
+	detect_get_stats(x->d, &st);
+	assert_int_equal(st.probes_dropped, 3);
+	/* An index past the table is a bad block. */
+	b.to[0] = DETECT_BLOCK_DESTS + 1;
+	assert_int_equal(detect_set_block(x->d, &h, &b, T0 + 2 * SEC), -EINVAL);
+}
+
 static void test_own_block_per_port_rules_skip_dropped(void **state)
 {
 	struct fix *x = *state;
@@ -1503,6 +1540,236 @@ static void test_tables_bounded(void **state)
  * the hosts' probation list; a worm that starts during it keeps its place
  * (every packet moves a host on probation to the tail), is promoted after
  * a second, and is caught. */
+/* --- brute force against one server --- */
+
+/* One TCP connection from cli:sp to srv:dp, opened at t, whose client ends
+ * it after dur having sent cbytes (the server sbytes). */
+static void session(struct fix *x, usec_t t, const char *cli, uint16_t sp, const char *srv,
+		    uint16_t dp, usec_t dur, uint32_t cbytes, uint32_t sbytes)
+{
+	uint32_t isn = 0xfffff000u + sp, sisn = 0x10000000u + sp;
+	struct pkt p = ip(cli, srv, IPPROTO_TCP);
+
+	p.sport = sp;
+	p.dport = dp;
+	p.tcp_flags = SYN;
+	p.tcp_seq = isn;
+	detect_packet(x->d, &p, NULL, t);
+	p = ip(srv, cli, IPPROTO_TCP);
+	p.sport = dp;
+	p.dport = sp;
+	p.tcp_flags = SYN | ACK;
+	p.tcp_seq = sisn;
+	p.tcp_ack = isn + 1;
+	detect_packet(x->d, &p, NULL, t + 2 * MS);
+	p = ip(cli, srv, IPPROTO_TCP);
+	p.sport = sp;
+	p.dport = dp;
+	p.tcp_flags = FIN | ACK;
+	p.tcp_seq = isn + 1 + cbytes;
+	p.tcp_ack = sisn + 1 + sbytes;
+	detect_packet(x->d, &p, NULL, t + 2 * MS + dur);
+}
+
+static bool same(const struct qaddr *a, const char *s)
+{
+	struct qaddr b = A(s);
+
+	return addr_eq(a, &b);
+}
+
+/* A handful of failed logins in a minute is watched; tens in ten minutes
+ * are contained, towards that server's port only; each server counts
+ * apart. */
+static void test_brute_force(void **state)
+{
+	struct fix *x = *state;
+	const struct fired *f;
+	unsigned i;
+
+	fix_start(x);
+	for (i = 0; i < 5; i++)
+		session(x, T0 + i * 3 * SEC, "10.1.0.5", (uint16_t)(50000 + i), "10.2.0.9", 22,
+			2 * SEC, 2500, 3100);
+	assert_int_equal(x->n, 0);
+	session(x, T0 + 15 * SEC, "10.1.0.5", 50005, "10.2.0.9", 22, 2 * SEC, 2500, 3100);
+	f = fired_get(x, "10.1.0.5", "login-guessing");
+	assert_int_equal(f->sev, SEV_LOW);
+	assert_int_equal(f->kind, EVIDENCE_CONNECTIONS);
+	assert_int_equal(f->count, 6);
+	assert_true(same(&f->target, "10.2.0.9"));
+	assert_true(same(&f->peer, "10.2.0.9"));
+	assert_int_equal(f->nports, 1);
+	assert_int_equal(f->ports[0], 22);
+	assert_string_equal(f->proto, "tcp");
+	assert_int_equal(f->first, T0 + 2 * MS);
+	assert_int_equal(fired_count(x, "10.1.0.5", "login-bruteforce"), 0);
+	/* One every 20 s: the twentieth in ten minutes is contained. */
+	for (i = 6; i < 19; i++)
+		session(x, T0 + i * 20 * SEC, "10.1.0.5", (uint16_t)(50000 + i), "10.2.0.9", 22,
+			2 * SEC, 2500, 3100);
+	assert_int_equal(fired_count(x, "10.1.0.5", "login-bruteforce"), 0);
+	session(x, T0 + 19 * 20 * SEC, "10.1.0.5", 50019, "10.2.0.9", 22, 2 * SEC, 2500, 3100);
+	f = fired_get(x, "10.1.0.5", "login-bruteforce");
+	assert_int_equal(f->sev, SEV_MEDIUM);
+	assert_int_equal(f->count, 20);
+	assert_true(same(&f->peer, "10.2.0.9"));
+	assert_int_equal(fired_count(x, "10.1.0.5", "login-guessing"), 1);
+
+	/* Another server: its own count, its own detection. */
+	for (i = 0; i < 6; i++)
+		session(x, T0 + 400 * SEC + i * SEC, "10.1.0.5", (uint16_t)(51000 + i), "10.2.0.10",
+			3389, SEC, 4000, 6000);
+	assert_int_equal(fired_count(x, "10.1.0.5", "login-guessing"), 2);
+	f = &x->f[x->n - 1];
+	assert_true(same(&f->peer, "10.2.0.10"));
+	assert_int_equal(f->ports[0], 3389);
+}
+
+/* Configuration management without connection reuse: each task's module
+ * goes over a connection of its own, larger than a login; a long
+ * interactive session; a check every minute; refused connections: none
+ * is brute force. */
+static void test_brute_force_look_alikes(void **state)
+{
+	struct fix *x = *state;
+	unsigned i;
+
+	fix_start(x);
+	for (i = 0; i < 60; i++) {
+		/* mkdir, put the module (40 KiB), run it: every 3 s. */
+		usec_t t = T0 + i * 3 * SEC;
+		uint16_t sp = (uint16_t)(40000 + 3 * i);
+
+		session(x, t, "10.1.0.7", sp, "10.2.0.9", 22, 300 * MS, 2600, 3000);
+		session(x, t + SEC, "10.1.0.7", (uint16_t)(sp + 1), "10.2.0.9", 22, 400 * MS, 40960,
+			3000);
+		session(x, t + 2 * SEC, "10.1.0.7", (uint16_t)(sp + 2), "10.2.0.9", 22, 500 * MS,
+			2800, 4000);
+	}
+	/* Each look-alike on a detector of its own: time only goes forward. */
+	detect_free(x->d);
+	fix_start(x);
+	/* A check every minute for two hours. */
+	for (i = 0; i < 120; i++)
+		session(x, T0 + i * 60 * SEC, "10.1.0.8", (uint16_t)(42000 + i), "10.2.0.9", 22,
+			200 * MS, 1500, 2000);
+	/* Sessions of a minute each, back to back. */
+	detect_free(x->d);
+	fix_start(x);
+	for (i = 0; i < 30; i++)
+		session(x, T0 + i * 62 * SEC, "10.1.0.11", (uint16_t)(43000 + i), "10.2.0.9", 3389,
+			60 * SEC, 9000, 90000);
+	/* A closed port: every SYN reset, nothing ever open. */
+	detect_free(x->d);
+	fix_start(x);
+	for (i = 0; i < 40; i++) {
+		tcp(x, T0 + i * SEC, "10.1.0.12", (uint16_t)(44000 + i), "10.2.0.9", 5900, SYN);
+		tcp(x, T0 + i * SEC + MS, "10.2.0.9", 5900, "10.1.0.12", (uint16_t)(44000 + i),
+		    RST | ACK);
+	}
+	detect_advance(x->d, T0 + 3 * 3600 * SEC);
+	assert_int_equal(fired_count(x, "10.1.0.7", "login-guessing"), 0);
+	assert_int_equal(fired_count(x, "10.1.0.7", "login-bruteforce"), 0);
+	assert_int_equal(fired_count(x, "10.1.0.8", "login-guessing"), 0);
+	assert_int_equal(fired_count(x, "10.1.0.11", "login-guessing"), 0);
+	assert_int_equal(fired_count(x, "10.1.0.12", "login-guessing"), 0);
+}
+
+/* A connection that stays open past max_duration is a session that
+ * worked, whenever it ends: it clears the count.  The server's FIN tells
+ * what the client sent from its acknowledgment, and a SYN-ACK that does
+ * not acknowledge the SYN opens nothing. */
+static void test_brute_force_ends(void **state)
+{
+	struct fix *x = *state;
+	struct pkt p;
+	unsigned i;
+
+	fix_start(x);
+	for (i = 0; i < 5; i++)
+		session(x, T0 + i * SEC, "10.1.0.5", (uint16_t)(50000 + i), "10.2.0.9", 22, SEC,
+			2000, 2000);
+	/* Open for 40 s, still open when the detector's clock passes 30 s. */
+	p = ip("10.1.0.5", "10.2.0.9", IPPROTO_TCP);
+	p.sport = 50100;
+	p.dport = 22;
+	p.tcp_flags = SYN;
+	p.tcp_seq = 77;
+	detect_packet(x->d, &p, NULL, T0 + 6 * SEC);
+	p = ip("10.2.0.9", "10.1.0.5", IPPROTO_TCP);
+	p.sport = 22;
+	p.dport = 50100;
+	p.tcp_flags = SYN | ACK;
+	p.tcp_ack = 78;
+	detect_packet(x->d, &p, NULL, T0 + 6 * SEC + MS);
+	detect_advance(x->d, T0 + 40 * SEC);
+	/* Five more: ten in the minute, but the count began again. */
+	for (i = 0; i < 5; i++)
+		session(x, T0 + 41 * SEC + i * SEC, "10.1.0.5", (uint16_t)(50010 + i), "10.2.0.9",
+			22, SEC, 2000, 2000);
+	assert_int_equal(fired_count(x, "10.1.0.5", "login-guessing"), 0);
+
+	/* Ended by the server: a FIN acknowledging 2,000 bytes counts (the
+	 * sixth); one acknowledging 100,000 would have cleared it. */
+	p = ip("10.1.0.5", "10.2.0.9", IPPROTO_TCP);
+	p.sport = 50200;
+	p.dport = 22;
+	p.tcp_flags = SYN;
+	p.tcp_seq = 1000;
+	detect_packet(x->d, &p, NULL, T0 + 47 * SEC);
+	/* A SYN-ACK for another SYN: ignored. */
+	p = ip("10.2.0.9", "10.1.0.5", IPPROTO_TCP);
+	p.sport = 22;
+	p.dport = 50200;
+	p.tcp_flags = SYN | ACK;
+	p.tcp_ack = 5;
+	detect_packet(x->d, &p, NULL, T0 + 47 * SEC + MS);
+	p.tcp_flags = FIN | ACK;
+	p.tcp_ack = 1001 + 2000;
+	detect_packet(x->d, &p, NULL, T0 + 48 * SEC);
+	assert_int_equal(fired_count(x, "10.1.0.5", "login-guessing"), 0);
+	p.tcp_flags = SYN;
+	p = ip("10.1.0.5", "10.2.0.9", IPPROTO_TCP);
+	p.sport = 50201;
+	p.dport = 22;
+	p.tcp_flags = SYN;
+	p.tcp_seq = 1000;
+	detect_packet(x->d, &p, NULL, T0 + 49 * SEC);
+	p = ip("10.2.0.9", "10.1.0.5", IPPROTO_TCP);
+	p.sport = 22;
+	p.dport = 50201;
+	p.tcp_flags = SYN | ACK;
+	p.tcp_ack = 1001;
+	detect_packet(x->d, &p, NULL, T0 + 49 * SEC + MS);
+	p.tcp_flags = FIN | ACK;
+	p.tcp_ack = 1001 + 2000;
+	detect_packet(x->d, &p, NULL, T0 + 50 * SEC);
+	assert_int_equal(fired_count(x, "10.1.0.5", "login-guessing"), 1);
+}
+
+/* Hosts in the role "management" are exempt; a release forgets the count. */
+static void test_brute_force_exempt_and_forget(void **state)
+{
+	struct fix *x = *state;
+	struct qaddr h = A("10.1.0.5");
+	unsigned i;
+
+	fix_load(x, "inventory = ( { net = \"10.1.9.0/24\"; role = \"management\"; } );\n");
+	fix_start(x);
+	for (i = 0; i < 30; i++) {
+		session(x, T0 + i * SEC, "10.1.9.4", (uint16_t)(50000 + i), "10.2.0.9", 22, SEC,
+			2000, 2000);
+		if (i < 5)
+			session(x, T0 + i * SEC, "10.1.0.5", (uint16_t)(50000 + i), "10.2.0.9", 22,
+				SEC, 2000, 2000);
+	}
+	assert_int_equal(x->n, 0);
+	detect_forget(x->d, &h);
+	session(x, T0 + 40 * SEC, "10.1.0.5", 50100, "10.2.0.9", 22, SEC, 2000, 2000);
+	assert_int_equal(x->n, 0);
+}
+
 static void test_worm_during_oneshot_flood(void **state)
 {
 	struct fix *x = *state;
@@ -1646,6 +1913,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_own_containment_escalates_on_packets_only,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_containment_of_icmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_containment_towards_one_destination, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_own_block_per_port_rules_skip_dropped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_probes_to_an_isolated_host, setup, teardown),
@@ -1654,6 +1923,11 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tables_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worm_during_oneshot_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_brute_force, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_brute_force_look_alikes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_brute_force_ends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_brute_force_exempt_and_forget, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_source_forgery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_scan_vertical, setup, teardown),

@@ -18,7 +18,7 @@
 
 struct fake_elem {
 	enum nft_set set;
-	struct qaddr addr;
+	struct qaddr addr, dst;
 	uint8_t proto;
 	uint16_t port;
 	uint64_t timeout_ms;
@@ -37,7 +37,8 @@ static int find(const struct fake *f, enum nft_set s, const struct nft_elem *el)
 {
 	for (unsigned i = 0; i < f->n; i++)
 		if (f->e[i].set == s && addr_eq(&f->e[i].addr, &el->addr) &&
-		    f->e[i].proto == el->l4proto && f->e[i].port == el->port)
+		    addr_eq(&f->e[i].dst, &el->dst) && f->e[i].proto == el->l4proto &&
+		    f->e[i].port == el->port)
 			return (int)i;
 	return -1;
 }
@@ -76,6 +77,7 @@ static int fake_commit(void *arg, struct nft_op *ops, unsigned nops)
 				assert_true(f->n < MAXE);
 				f->e[f->n].set = ops[i].set;
 				f->e[f->n].addr = el->addr;
+				f->e[f->n].dst = el->dst;
 				f->e[f->n].proto = el->l4proto;
 				f->e[f->n].port = el->port;
 				f->e[f->n].timeout_ms = el->timeout_ms;
@@ -138,8 +140,8 @@ static void test_isolate_contain_release(void **state)
 	struct enforce_req req[3];
 
 	memset(req, 0, sizeof(req));
-	hostdb_want_port(&x->r[1], IPPROTO_TCP, 445);
-	hostdb_want_port(&x->r[1], IPPROTO_TCP, 139);
+	hostdb_want_port(&x->r[1], IPPROTO_TCP, 445, NULL);
+	hostdb_want_port(&x->r[1], IPPROTO_TCP, 139, NULL);
 	req[0].rec = &x->r[0];
 	req[0].level = LEVEL_ISOLATE;
 	req[0].ttl_ms = 3600000;
@@ -177,6 +179,136 @@ static void test_isolate_contain_release(void **state)
 		req[i].level = LEVEL_NONE;
 	assert_int_equal(enforce_apply(&x->e, req, 3), 0);
 	assert_int_equal(x->f.n, 0);
+	assert_int_equal(x->r[0].level, LEVEL_NONE);
+}
+
+/* The element of set s with this key, or NULL. */
+static const struct fake_elem *elem(const struct fake *f, enum nft_set s, const char *addr,
+				    const char *dst, uint8_t proto, uint16_t port)
+{
+	struct nft_elem el;
+
+	memset(&el, 0, sizeof(el));
+	assert_int_equal(addr_parse_any(addr, &el.addr), 0);
+	if (dst)
+		assert_int_equal(addr_parse(dst, &el.dst), 0);
+	el.l4proto = proto;
+	el.port = port;
+	int k = find(f, s, &el);
+	return k < 0 ? NULL : &f->e[k];
+}
+
+static struct qaddr A(const char *s) {
+	struct qaddr a;
+
+	assert_int_equal(addr_parse(s, &a), 0);
+	return a;
+}
+
+/* Containment towards one destination: conh4/conh6 for an address,
+ * conhm4/conhm6 for a machine, with the destination in the key; the same
+ * port towards everyone takes their place. */
+static void
+test_contain_towards_peer(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *m = &x->r[3];
+	struct enforce_req req[3];
+	struct qaddr srv = A("10.1.2.3"), srv2 = A("10.1.2.4"), srv6 = A("fd00::2:3");
+
+	memset(req, 0, sizeof(req));
+	hostdb_want_port(&x->r[1], IPPROTO_TCP, 22, &srv);
+	hostdb_want_port(&x->r[1], IPPROTO_TCP, 22, &srv2);
+	hostdb_want_port(&x->r[1], IPPROTO_TCP, 445, NULL);
+	hostdb_want_port(&x->r[2], IPPROTO_TCP, 3389, &srv6);
+	/* A machine: by MAC, the destination of either family. */
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(addr_parse_any("02:00:00:00:00:0c", &m->id), 0);
+	hostdb_want_port(m, IPPROTO_TCP, 22, &srv);
+	hostdb_want_port(m, IPPROTO_TCP, 22, &srv6);
+	for (unsigned i = 0; i < 3; i++) {
+		req[i].rec = i == 2 ? m : &x->r[i + 1];
+		req[i].level = LEVEL_CONTAIN;
+		req[i].ttl_ms = 60000;
+	}
+	assert_int_equal(enforce_apply(&x->e, req, 3), 0);
+	assert_int_equal(x->f.commits, 1);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONH4), 2);
+	assert_int_equal(count_set(&x->f, NFT_SET_CON4), 1);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONH6), 1);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONHM4), 1);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONHM6), 1);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONM), 0);
+	assert_non_null(elem(&x->f, NFT_SET_CONH4, "10.1.0.6", "10.1.2.3", IPPROTO_TCP, 22));
+	assert_non_null(elem(&x->f, NFT_SET_CONH4, "10.1.0.6", "10.1.2.4", IPPROTO_TCP, 22));
+	assert_non_null(elem(&x->f, NFT_SET_CON4, "10.1.0.6", NULL, IPPROTO_TCP, 445));
+	assert_non_null(elem(&x->f, NFT_SET_CONH6, "fd00::7", "fd00::2:3", IPPROTO_TCP, 3389));
+	assert_non_null(
+		elem(&x->f, NFT_SET_CONHM4, "02:00:00:00:00:0c", "10.1.2.3", IPPROTO_TCP, 22));
+	assert_non_null(
+		elem(&x->f, NFT_SET_CONHM6, "02:00:00:00:00:0c", "fd00::2:3", IPPROTO_TCP, 22));
+	assert_int_equal(
+		elem(&x->f, NFT_SET_CONH4, "10.1.0.6", "10.1.2.3", IPPROTO_TCP, 22)->timeout_ms,
+		60000);
+	/* The view: the kernel's entries with their destinations. */
+	assert_int_equal(x->r[1].nk, 3);
+	assert_true(addr_eq(hostrec_port_to(&x->r[1], &x->r[1].k[0]), &srv));
+	assert_int_equal(m->nk, 2);
+
+	/* Unchanged targets: nothing sent. */
+	assert_int_equal(enforce_apply(&x->e, req, 3), 0);
+	assert_int_equal(x->f.commits, 1);
+
+	/* tcp/22 towards everyone subsumes tcp/22 towards each server: the
+	 * narrower elements go, in the same transaction as the wider one
+	 * comes. */
+	hostdb_want_port(&x->r[1], IPPROTO_TCP, 22, NULL);
+	assert_int_equal(x->r[1].nwant, 2);
+	assert_int_equal(enforce_apply(&x->e, req, 1), 0);
+	assert_int_equal(x->f.commits, 2);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONH4), 0);
+	assert_int_equal(count_set(&x->f, NFT_SET_CON4), 2);
+	assert_non_null(elem(&x->f, NFT_SET_CON4, "10.1.0.6", NULL, IPPROTO_TCP, 22));
+
+	/* Escalation: every containment element goes, isolation comes. */
+	for (unsigned i = 0; i < 3; i++)
+		req[i].level = LEVEL_ISOLATE;
+	assert_int_equal(enforce_apply(&x->e, req, 3), 0);
+	assert_int_equal(count_set(&x->f, NFT_SET_CON4), 0);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONH6), 0);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONHM4), 0);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONHM6), 0);
+	assert_int_equal(m->nk, 0);
+	/* Deescalation puts them back; release takes everything. */
+	for (unsigned i = 0; i < 3; i++)
+		req[i].level = LEVEL_CONTAIN;
+	assert_int_equal(enforce_apply(&x->e, req, 3), 0);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONHM4), 1);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONH6), 1);
+	for (unsigned i = 0; i < 3; i++)
+		req[i].level = LEVEL_NONE;
+	assert_int_equal(enforce_apply(&x->e, req, 3), 0);
+	assert_int_equal(x->f.n, 0);
+}
+
+/* A peer element removed by hand (or expired) is dropped from the view
+ * when its delete finds it gone, like any other. */
+static void test_peer_element_gone(void **state)
+{
+	struct fix *x = *state;
+	struct enforce_req req;
+	struct qaddr srv = A("10.1.2.3");
+
+	memset(&req, 0, sizeof(req));
+	hostdb_want_port(&x->r[0], IPPROTO_TCP, 22, &srv);
+	req.rec = &x->r[0];
+	req.level = LEVEL_CONTAIN;
+	assert_int_equal(enforce_apply(&x->e, &req, 1), 0);
+	assert_int_equal(count_set(&x->f, NFT_SET_CONH4), 1);
+	x->f.n = 0; /* gone from the kernel */
+	req.level = LEVEL_NONE;
+	assert_int_equal(enforce_apply(&x->e, &req, 1), 0);
+	assert_int_equal(x->r[0].nk, 0);
 	assert_int_equal(x->r[0].level, LEVEL_NONE);
 }
 
@@ -268,10 +400,10 @@ static void test_effective_level(void **state)
 	assert_int_equal(enforce_effective_level(&x->r[0], LEVEL_CONTAIN, false), LEVEL_ISOLATE);
 	/* ...except for a critical asset. */
 	assert_int_equal(enforce_effective_level(&x->r[0], LEVEL_CONTAIN, true), LEVEL_CONTAIN);
-	hostdb_want_port(&x->r[0], IPPROTO_TCP, 22);
+	hostdb_want_port(&x->r[0], IPPROTO_TCP, 22, NULL);
 	assert_int_equal(enforce_effective_level(&x->r[0], LEVEL_CONTAIN, false), LEVEL_CONTAIN);
 	for (uint16_t p = 1; p <= HOST_MAX_PORTS + 1; p++)
-		hostdb_want_port(&x->r[0], IPPROTO_TCP, (uint16_t)(1000 + p));
+		hostdb_want_port(&x->r[0], IPPROTO_TCP, (uint16_t)(1000 + p), NULL);
 	assert_int_equal(enforce_effective_level(&x->r[0], LEVEL_CONTAIN, false), LEVEL_ISOLATE);
 	assert_int_equal(enforce_effective_level(&x->r[0], LEVEL_WATCH, false), LEVEL_WATCH);
 }
@@ -285,6 +417,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transport_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_effective_level, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_contain_towards_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_element_gone, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,6 +119,35 @@ static void test_dark_json(void **state)
 	assert_non_null(strstr(buf, " distinct_dst=8 window=60s dark=10.9.0.5,fd00::9 probes=25 "));
 }
 
+/* A detection contained towards one destination names it ("to"); the
+ * others have no such key (test_detect_json). */
+static void test_peer_json(void **state)
+{
+	struct detection d;
+	struct event e;
+	char buf[2048];
+
+	(void)state;
+	detection(&d);
+	d.rule_name = "ssh-brute-force";
+	d.ports[0] = 22;
+	d.nports = 1;
+	d.peer = d.target = A("10.1.2.3");
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_DETECT;
+	e.ts = d.ts_us;
+	e.has_host = true;
+	e.host = d.host;
+	e.det = &d;
+	e.action = LEVEL_CONTAIN;
+	e.enforced = true;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"proto\":\"tcp\",\"ports\":[22],\"to\":\"10.1.2.3\","
+				    "\"evidence\":{"));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " proto=tcp ports=22 to=10.1.2.3 distinct_dst=21 "));
+}
+
 static void test_trw_and_incident(void **state)
 {
 	struct detection d;
@@ -180,6 +209,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ts),
 		cmocka_unit_test(test_dark_json),
+		cmocka_unit_test(test_peer_json),
 		cmocka_unit_test(test_detect_json),
 		cmocka_unit_test(test_trw_and_incident),
 		cmocka_unit_test(test_overflow_is_reported),

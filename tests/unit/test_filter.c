@@ -103,8 +103,9 @@ static unsigned occurrences(const char *s, const char *what)
 }
 
 /* The TCP segments every configuration with a TCP detector must pass, and
- * the ones it must not. */
-static void check_tcp(const char *expr)
+ * the ones it must not; fins: a brute-force rule is on, and connections'
+ * ends must be seen. */
+static void check_tcp(const char *expr, bool fins)
 {
 	struct frame f;
 
@@ -131,7 +132,9 @@ static void check_tcp(const char *expr)
 	fr_tcp4(&f, FR_TH_ACK | FR_TH_PSH, 0);
 	assert_false(passes(expr, &f));
 	fr_tcp4(&f, FR_TH_ACK | FR_TH_FIN, 0);
-	assert_false(passes(expr, &f));
+	assert_true(passes(expr, &f) == fins);
+	fr_tcp4(&f, FR_TH_ACK | FR_TH_FIN | FR_TH_PSH, 0);
+	assert_true(passes(expr, &f) == fins);
 
 	/* IPv6 passes whole (SPEC section 8). */
 	fr_tcp6(&f, FR_TH_SYN, 0);
@@ -235,7 +238,7 @@ static void test_default_packets(void **state)
 	struct frame f;
 
 	build(c, buf);
-	check_tcp(buf);
+	check_tcp(buf, true);
 	check_icmp(buf);
 	check_udp(buf, true);
 	check_arp(buf, true);
@@ -255,9 +258,15 @@ static void test_no_arp(void **state)
 	build(c, buf);
 	check_arp(buf, true);
 	check_dhcp(buf);
-	check_tcp(buf);
+	check_tcp(buf, true);
 	check_icmp(buf);
 	check_udp(buf, true);
+
+	/* Without the brute-force rules, connections' ends stay out. */
+	rule_enable(c, "login-guessing", false);
+	rule_enable(c, "login-bruteforce", false);
+	build(c, buf);
+	check_tcp(buf, false);
 	conf_free(c);
 	(void)state;
 }
@@ -278,7 +287,7 @@ static void test_no_udp(void **state)
 	assert_null(strstr(buf, " or udp or"));
 	check_udp(buf, false);
 	check_dhcp(buf);
-	check_tcp(buf);
+	check_tcp(buf, true);
 	check_icmp(buf);
 	check_arp(buf, true);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <netinet/in.h>
 
 #include "hostdb.h"
 
@@ -262,6 +263,83 @@ static void test_changed_overflow(void **state)
 	hostdb_fini(&db);
 }
 
+/* Merging the ports a containment asks for: the same port towards
+ * everyone subsumes it towards one destination; two destinations of a
+ * port are two entries; HOST_MAX_PORTS bounds them all. */
+static void test_want_port_merge(void **state)
+{
+	static struct hostrec r;
+	struct qaddr b = A("10.1.2.3"), c = A("10.1.2.4");
+
+	(void)state;
+	hostdb_want_port(&r, IPPROTO_TCP, 22, &b);
+	hostdb_want_port(&r, IPPROTO_TCP, 22, &b); /* again: nothing new */
+	hostdb_want_port(&r, IPPROTO_TCP, 22, &c);
+	hostdb_want_port(&r, IPPROTO_TCP, 80, NULL);
+	hostdb_want_port(&r, IPPROTO_UDP, 22, NULL); /* another protocol */
+	assert_int_equal(r.nwant, 4);
+	assert_true(addr_eq(hostrec_port_to(&r, &r.want[0]), &b));
+	assert_true(addr_eq(hostrec_port_to(&r, &r.want[1]), &c));
+	assert_null(hostrec_port_to(&r, &r.want[2]));
+	/* Towards everyone: tcp/22 towards b and c are part of it. */
+	hostdb_want_port(&r, IPPROTO_TCP, 22, NULL);
+	assert_int_equal(r.nwant, 3);
+	assert_int_equal(r.want[0].port, 80);
+	assert_int_equal(r.want[1].proto, IPPROTO_UDP);
+	assert_int_equal(r.want[2].port, 22);
+	assert_null(hostrec_port_to(&r, &r.want[2]));
+	/* ... and a destination asked for later adds nothing. */
+	hostdb_want_port(&r, IPPROTO_TCP, 22, &b);
+	assert_int_equal(r.nwant, 3);
+	hostdb_want_port(&r, IPPROTO_TCP, 80, &c);
+	assert_int_equal(r.nwant, 3);
+	/* A family-0 destination is everyone (no stray bytes compared). */
+	struct qaddr none;
+	memset(&none, 0, sizeof(none));
+	hostdb_want_port(&r, IPPROTO_TCP, 80, &none);
+	assert_int_equal(r.nwant, 3);
+	assert_false(r.want_overflow);
+	/* A table of HOST_MAX_DESTS destinations: b and c's slots are free
+	 * again (no port names them), and past the table, overflow. */
+	struct qaddr d[HOST_MAX_DESTS + 1];
+	for (unsigned i = 0; i <= HOST_MAX_DESTS; i++) {
+		d[i] = b;
+		d[i].b[3] = (uint8_t)(100 + i);
+	}
+	for (unsigned i = 0; i < HOST_MAX_DESTS; i++)
+		hostdb_want_port(&r, IPPROTO_TCP, 3389, &d[i]);
+	assert_int_equal(r.nwant, 3 + HOST_MAX_DESTS);
+	assert_false(r.want_overflow);
+	for (unsigned i = 0; i < HOST_MAX_DESTS; i++)
+		assert_true(addr_eq(hostrec_port_to(&r, &r.want[3 + i]), &d[i]));
+	/* Known destinations take no new slot. */
+	hostdb_want_port(&r, IPPROTO_UDP, 3389, &d[0]);
+	assert_false(r.want_overflow);
+	hostdb_want_port(&r, IPPROTO_TCP, 3389, &d[HOST_MAX_DESTS]);
+	assert_true(r.want_overflow);
+	assert_int_equal(r.nwant, 4 + HOST_MAX_DESTS);
+	/* A slot the kernel's view still names is not reused. */
+	static struct hostrec k;
+	hostdb_want_port(&k, IPPROTO_TCP, 22, &b);
+	k.k[0] = k.want[0];
+	k.nk = 1;
+	k.nwant = 0;
+	for (unsigned i = 0; i < HOST_MAX_DESTS - 1; i++)
+		hostdb_want_port(&k, IPPROTO_TCP, 22, &d[i]);
+	assert_false(k.want_overflow);
+	hostdb_want_port(&k, IPPROTO_TCP, 22, &c);
+	assert_true(k.want_overflow);
+	assert_true(addr_eq(hostrec_port_to(&k, &k.k[0]), &b));
+	/* Every destination is an entry: past HOST_MAX_PORTS, overflow. */
+	static struct hostrec p;
+	for (unsigned i = 0; p.nwant < HOST_MAX_PORTS; i++)
+		hostdb_want_port(&p, IPPROTO_TCP, (uint16_t)(1000 + i), i % 2 ? &b : NULL);
+	assert_false(p.want_overflow);
+	hostdb_want_port(&p, IPPROTO_TCP, 3389, &c);
+	assert_true(p.want_overflow);
+	assert_int_equal(p.nwant, HOST_MAX_PORTS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_full_registry),
 		cmocka_unit_test(test_released_records_make_room),
 		cmocka_unit_test(test_changed_overflow),
+		cmocka_unit_test(test_want_port_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -347,11 +347,21 @@ static void test_set_kinds(void **state)
 	(void)state;
 	for (unsigned i = 0; i < NFT_SET_COUNT; i++) {
 		enum nft_set s = (enum nft_set)i;
-		bool mac = s == NFT_SET_ISOM || s == NFT_SET_CONM || s == NFT_SET_CONPM;
+		bool mac = s == NFT_SET_ISOM || s == NFT_SET_CONM || s == NFT_SET_CONPM ||
+			   s == NFT_SET_CONHM4 || s == NFT_SET_CONHM6;
 		assert_int_equal(nft_set_is_mac(s), mac);
 		if (mac)
 			assert_false(nft_set_is_v6(s));
 	}
+	/* The destination's family of the sets towards one destination. */
+	assert_int_equal(nft_set_dst_family(NFT_SET_CONH4), AF_INET);
+	assert_int_equal(nft_set_dst_family(NFT_SET_CONH6), AF_INET6);
+	assert_int_equal(nft_set_dst_family(NFT_SET_CONHM4), AF_INET);
+	assert_int_equal(nft_set_dst_family(NFT_SET_CONHM6), AF_INET6);
+	assert_int_equal(nft_set_dst_family(NFT_SET_CON4), 0);
+	assert_int_equal(nft_set_dst_family(NFT_SET_CONM), 0);
+	assert_true(nft_set_is_v6(NFT_SET_CONH6));
+	assert_false(nft_set_is_v6(NFT_SET_CONH4));
 	assert_string_equal(nft_set_name(NFT_SET_ISOM), "isom");
 	assert_string_equal(nft_set_name(NFT_SET_CONM), "conm");
 	assert_string_equal(nft_set_name(NFT_SET_CONPM), "conpm");
@@ -488,6 +498,181 @@ static void test_mac_family_mismatch(void **state)
 	assert_int_equal(nft_commit(n, ops, 1), -EINVAL);
 	assert_int_equal(ops[0].error, -EINVAL);
 	assert_int_equal(count(NFT_SET_ISO4), 1);
+}
+
+/* ---- towards one destination: conh4/conh6, conhm4/conhm6 ---- */
+
+/* An element of a set towards one destination. */
+static struct nft_elem H(const char *src, const char *dst, uint8_t proto, uint16_t port,
+			 uint64_t timeout_ms) {
+	struct nft_elem e;
+
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(addr_parse_any(src, &e.addr), 0);
+	assert_int_equal(addr_parse(dst, &e.dst), 0);
+	e.l4proto = proto;
+	e.port = port;
+	e.timeout_ms = timeout_ms;
+	return e;
+}
+
+static void
+test_peer_sets_defined(void **state)
+{
+	static const struct {
+		const char *name, *type;
+	} want[] = {
+		{"conh4", "type ipv4_addr . ipv4_addr . inet_proto . inet_service\n"},
+		{"conh6", "type ipv6_addr . ipv6_addr . inet_proto . inet_service\n"},
+		{"conhm4", "type ether_addr . ipv4_addr . inet_proto . inet_service\n"},
+		{"conhm6", "type ether_addr . ipv6_addr . inet_proto . inet_service\n"},
+	};
+	char cmd[128], out[4096];
+
+	(void)state;
+	assert_int_equal(count(NFT_SET_CONH4), 0);
+	assert_int_equal(count(NFT_SET_CONH6), 0);
+	assert_int_equal(count(NFT_SET_CONHM4), 0);
+	assert_int_equal(count(NFT_SET_CONHM6), 0);
+	if (!have_nft)
+		skip();
+	for (unsigned i = 0; i < ARRAY_SIZE(want); i++) {
+		snprintf(cmd, sizeof(cmd), "nft list set inet quarantined %s", want[i].name);
+		assert_int_equal(run(cmd, out, sizeof(out)), 0);
+		expect_has(out, want[i].type);
+		expect_has(out, "flags timeout\n");
+		expect_has(out, "counter\n");
+	}
+}
+
+static void test_peer_commit_and_list(void **state)
+{
+	struct nft_elem h4[2] = {H("10.1.0.5", "10.1.2.3", IPPROTO_TCP, 22, 60000),
+				 H("10.1.0.5", "10.1.2.4", IPPROTO_UDP, 161, 0)};
+	struct nft_elem h6[2] = {
+		H("fd00::5", "fd00::2:3", IPPROTO_TCP, 22, 0),
+		H("fd00::5", "fd00:ffff:ffff:ffff:ffff:ffff:ffff:fffe", IPPROTO_TCP, 65535, 60000)};
+	struct nft_elem hm4[2] = {H("02:00:00:00:00:0c", "10.1.2.3", IPPROTO_TCP, 3389, 0),
+				  H("02:00:00:00:00:0c", "10.1.2.3", IPPROTO_TCP, 22, 60000)};
+	struct nft_elem hm6[2] = {H("02:00:00:00:00:0c", "fd00::2:3", IPPROTO_TCP, 22, 0),
+				  H("02:00:00:00:00:0d", "fd00::2:4", IPPROTO_UDP, 5060, 0)};
+	struct nft_op ops[4] = {
+		{.set = NFT_SET_CONH4, .elems = h4, .nelems = 2},
+		{.set = NFT_SET_CONH6, .elems = h6, .nelems = 2},
+		{.set = NFT_SET_CONHM4, .elems = hm4, .nelems = 2},
+		{.set = NFT_SET_CONHM6, .elems = hm6, .nelems = 2},
+	};
+	char out[4096];
+
+	(void)state;
+	assert_int_equal(nft_commit(n, ops, 4), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		struct elems c = {0};
+
+		assert_int_equal(ops[i].error, 0);
+		assert_int_equal(nft_list(n, ops[i].set, collect_cb, &c), 0);
+		assert_int_equal(c.n, 2);
+		/* Every field of the key back: source, destination, proto,
+		 * port. */
+		for (unsigned j = 0; j < 2; j++) {
+			const struct nft_elem *w = &ops[i].elems[j];
+			bool found = false;
+
+			for (unsigned k = 0; k < c.n; k++) {
+				const struct nft_elem *e = &c.v[k];
+				if (!addr_eq(&e->addr, &w->addr) || !addr_eq(&e->dst, &w->dst) ||
+				    e->l4proto != w->l4proto || e->port != w->port)
+					continue;
+				found = true;
+				assert_int_equal(e->timeout_ms, w->timeout_ms);
+			}
+			if (!found)
+				fail_msg("set %s: element %u not listed back",
+					 nft_set_name(ops[i].set), j);
+		}
+	}
+	/* The key layout as nft reads it: every field in whole registers,
+	 * the port in network order. */
+	if (!have_nft)
+		return;
+	assert_int_equal(run("nft list set inet quarantined conh4", out, sizeof(out)), 0);
+	expect_has(out, "10.1.0.5 . 10.1.2.3 . tcp . 22");
+	expect_has(out, "10.1.0.5 . 10.1.2.4 . udp . 161");
+	assert_int_equal(run("nft list set inet quarantined conh6", out, sizeof(out)), 0);
+	expect_has(out, "fd00::5 . fd00::2:3 . tcp . 22");
+	expect_has(out, "fd00::5 . fd00:ffff:ffff:ffff:ffff:ffff:ffff:fffe . tcp . 65535");
+	assert_int_equal(run("nft list set inet quarantined conhm4", out, sizeof(out)), 0);
+	expect_has(out, "02:00:00:00:00:0c . 10.1.2.3 . tcp . 3389");
+	expect_has(out, "02:00:00:00:00:0c . 10.1.2.3 . tcp . 22");
+	assert_int_equal(run("nft list set inet quarantined conhm6", out, sizeof(out)), 0);
+	expect_has(out, "02:00:00:00:00:0c . fd00::2:3 . tcp . 22");
+	expect_has(out, "02:00:00:00:00:0d . fd00::2:4 . udp . 5060");
+	/* Deleted by the same keys. */
+	for (unsigned i = 0; i < 4; i++)
+		ops[i].del = true;
+	assert_int_equal(nft_commit(n, ops, 4), 0);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(count(ops[i].set), 0);
+}
+
+static void test_peer_family_mismatch(void **state)
+{
+	struct nft_elem v6dst = H("10.1.0.5", "fd00::1", IPPROTO_TCP, 22, 0);
+	struct nft_elem nodst = E("10.1.0.5", IPPROTO_TCP, 22, 0);
+	struct nft_elem dst = H("10.1.0.5", "10.1.2.3", IPPROTO_TCP, 22, 0);
+	struct nft_op op = {.set = NFT_SET_CONH4, .elems = &v6dst, .nelems = 1};
+	unsigned before = sends;
+
+	(void)state;
+	/* An IPv6 destination in conh4, a set towards one destination
+	 * without one, a destination in con4: refused, nothing sent. */
+	assert_int_equal(nft_commit(n, &op, 1), -EINVAL);
+	op.set = NFT_SET_CONHM4;
+	v6dst.addr = M("02:00:00:00:00:0c", 0, 0, 0).addr;
+	assert_int_equal(nft_commit(n, &op, 1), -EINVAL);
+	op.set = NFT_SET_CONH4;
+	op.elems = &nodst;
+	assert_int_equal(nft_commit(n, &op, 1), -EINVAL);
+	op.set = NFT_SET_CON4;
+	op.elems = &dst;
+	assert_int_equal(nft_commit(n, &op, 1), -EINVAL);
+	assert_int_equal(op.error, -EINVAL);
+	assert_int_equal(sends, before);
+	assert_int_equal(count(NFT_SET_CONH4), 0);
+	assert_int_equal(count(NFT_SET_CONHM4), 0);
+}
+
+static void test_peer_rules(void **state)
+{
+	static const char *const want[] = {
+		"\t\tip saddr . ip daddr . meta l4proto . th dport @conh4 counter packets 0 bytes "
+		"0 "
+		"drop\n",
+		"\t\tip6 saddr . ip6 daddr . meta l4proto . th dport @conh6 counter packets 0 "
+		"bytes 0 drop\n",
+		/* The family check is there, implied by ip daddr in
+		 * nft's eyes. */
+		"\t\tether saddr . ip daddr . meta l4proto . th dport @conhm4 counter packets 0 "
+		"bytes 0 drop\n",
+		"\t\tether saddr . ip6 daddr . meta l4proto . th dport @conhm6 counter packets 0 "
+		"bytes 0 drop\n",
+	};
+	static char chain[8192];
+	static const char *const cmd[2] = {"nft list chain inet quarantined forward",
+					   "nft list chain inet quarantined input"};
+
+	(void)state;
+	if (!have_nft)
+		skip();
+	for (unsigned c = 0; c < 2; c++) {
+		assert_int_equal(run(cmd[c], chain, sizeof(chain)), 0);
+		for (unsigned i = 0; i < ARRAY_SIZE(want); i++)
+			expect_has(chain, want[i]);
+		/* The address rules before the MAC rules, as for the other
+		 * containment sets. */
+		assert_true(strstr(chain, "@conh4") < strstr(chain, "@isom"));
+		assert_true(strstr(chain, "@conhm4") > strstr(chain, "@conpm"));
+	}
 }
 
 static const char *const inet_forward_rules[] = {
@@ -932,6 +1117,10 @@ int main(void)
 		cmocka_unit_test(test_mac_delete_missing_fails_whole_batch),
 		cmocka_unit_test(test_mac_family_mismatch),
 		cmocka_unit_test(test_mac_rules_inet),
+		cmocka_unit_test(test_peer_sets_defined),
+		cmocka_unit_test(test_peer_commit_and_list),
+		cmocka_unit_test(test_peer_family_mismatch),
+		cmocka_unit_test(test_peer_rules),
 		cmocka_unit_test(test_mac_rules_bridge),
 		cmocka_unit_test(test_adopt_old_layout),
 		cmocka_unit_test(test_adopt_restored_ruleset),

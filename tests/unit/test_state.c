@@ -267,9 +267,12 @@ static void fill_rich(struct engine *e)
 				 fam ? v6[s] : v4[s], s);
 			snprintf(r->reason, sizeof(r->reason), "%s #%u", SPECIAL, s);
 			if (lv[s] >= LEVEL_CONTAIN) {
-				hostdb_want_port(r, 6, 445);
-				hostdb_want_port(r, 17, 1434);
-				hostdb_want_port(r, fam ? 58 : 1, 0);
+				hostdb_want_port(r, 6, 445, NULL);
+				hostdb_want_port(r, 17, 1434, NULL);
+				hostdb_want_port(r, fam ? 58 : 1, 0, NULL);
+				/* Towards one destination, of the host's family. */
+				struct qaddr to = A(fam ? "fd00::2:3" : "10.1.2.3");
+				hostdb_want_port(r, 6, 22, &to);
 			}
 			struct hit *h = hostdb_add_hit(r, (unsigned)rule(c, "smb-propagation"),
 						       T0 + 10 + s);
@@ -301,7 +304,7 @@ static void fill_rich(struct engine *e)
 		h->first_us = UINT64_MAX - i;
 	}
 	for (unsigned i = 0; i < HOST_MAX_PORTS + 3; i++)
-		hostdb_want_port(r, i % 2 ? 6 : 17, (uint16_t)(65535 - i));
+		hostdb_want_port(r, i % 2 ? 6 : 17, (uint16_t)(65535 - i), NULL);
 	assert_true(r->want_overflow);
 	for (unsigned k = 0; k < 3 * HOST_MAX_HIST; k++) {
 		snprintf(text, sizeof(text), "%u: %s%s", k, SPECIAL, SPECIAL);
@@ -349,7 +352,7 @@ static void fill_rich(struct engine *e)
 		assert_non_null(r);
 		r->state = HOST_CONTAINED;
 		r->level = r->decided = LEVEL_CONTAIN;
-		hostdb_want_port(r, 6, 445);
+		hostdb_want_port(r, 6, 445, NULL);
 	}
 	/* Trusted bindings (claimed ones are not saved). */
 	{
@@ -408,6 +411,9 @@ static void same_host(const struct hostrec *a, const struct hostrec *b)
 	for (unsigned i = 0; i < a->nwant; i++) {
 		assert_int_equal(a->want[i].proto, b->want[i].proto);
 		assert_int_equal(a->want[i].port, b->want[i].port);
+		const struct qaddr *ta = hostrec_port_to(a, &a->want[i]);
+		const struct qaddr *tb = hostrec_port_to(b, &b->want[i]);
+		assert_true(ta ? tb && addr_eq(ta, tb) : !tb);
 	}
 	assert_int_equal(a->want_overflow, b->want_overflow);
 	assert_true(a->first_probe_us == b->first_probe_us);
@@ -602,8 +608,10 @@ static void test_format(void **state)
 	struct hostrec *r = host(&e, "10.1.0.23", HOST_ISOLATED, LEVEL_ISOLATE);
 	snprintf(r->reason, sizeof(r->reason), "a b%%c\td\ne");
 	r->changed_us = T0;
-	hostdb_want_port(r, 6, 445);
-	hostdb_want_port(r, 1, 0);
+	hostdb_want_port(r, 6, 445, NULL);
+	hostdb_want_port(r, 1, 0, NULL);
+	struct qaddr to = A("10.1.2.3");
+	hostdb_want_port(r, 6, 22, &to);
 	assert_int_equal(hostdb_history(r, T0, HIST_ACTION, LEVEL_ISOLATE, 1000, "by hand"), 0);
 	assert_int_equal(state_save(&e, f->dir, f->err, sizeof(f->err)), 0);
 	state_path(f->dir, path, sizeof(path));
@@ -613,7 +621,7 @@ static void test_format(void **state)
 		"quarantined-state 2\nmeta next_incident=1 paused=0\n"
 		"host addr=10.1.0.23 state=isolated decided=isolate level=isolate adopted=0 ";
 	assert_true(strncmp(s, head, strlen(head)) == 0);
-	assert_non_null(strstr(s, " want=tcp/445,icmp/0 "));
+	assert_non_null(strstr(s, " want=tcp/445,icmp/0,tcp/22@10.1.2.3 "));
 	assert_non_null(strstr(s, " reason=a%20b%25c%09d%0Ae\n"));
 	assert_non_null(strstr(s, "\nhist ts_us=1767000000000000 kind=action level=isolate "
 				  "state=isolated uid=1000 text=by%20hand\n"));
@@ -782,7 +790,7 @@ static char *small_state(struct fx *f, size_t *ret_len)
 	incident_join(&a.incidents, 0, f->c.rules[0].name, &pz, T0, T0);
 	r = host(&a, "10.1.0.1", HOST_ISOLATED, LEVEL_ISOLATE);
 	hostdb_add_hit(r, 0, T0)->incident = 1;
-	hostdb_want_port(r, 6, 445);
+	hostdb_want_port(r, 6, 445, NULL);
 	snprintf(r->reason, sizeof(r->reason), "%s", SPECIAL);
 	assert_int_equal(hostdb_history(r, T0, HIST_ACTION, LEVEL_ISOLATE, -1, SPECIAL), 0);
 	assert_int_equal(hostdb_history(r, T0 + 1, HIST_MARK, LEVEL_ISOLATE, 0, "cleaning"), 0);
@@ -1112,6 +1120,25 @@ static void test_bad_records(void **state)
 		{"want=tcp/445", "want=sctp/1", ":3: bad want="},
 		{"want=tcp/445", "want=132/1", ":3: bad want="},
 		{"want=tcp/445", "want=icmp/8", ":3: bad want="},
+		/* Towards one destination: an address, unicast, of the host's
+		 * family (an address's record), on a TCP or UDP port, once. */
+		{"want=tcp/445", "want=tcp/22@10.1.2", ":3: bad want=tcp/22@10.1.2"},
+		{"want=tcp/445", "want=tcp/22@", ":3: bad want="},
+		{"want=tcp/445", "want=tcp/22@02:00:00:00:00:01", ":3: bad want="},
+		{"want=tcp/445", "want=tcp/22@fd00::1",
+		 ":3: bad want=tcp/22@fd00::1 (a destination"},
+		{"want=tcp/445", "want=tcp/22@224.0.0.1", ":3: bad want=tcp/22@224.0.0.1 (a "},
+		{"want=tcp/445", "want=tcp/22@0.0.0.0", ":3: bad want=tcp/22@0.0.0.0 (a "},
+		{"want=tcp/445", "want=icmp/0@10.1.2.3", ":3: bad want=icmp/0@10.1.2.3 (a "},
+		{"want=tcp/445", "want=tcp/0@10.1.2.3", ":3: bad want=tcp/0@10.1.2.3 (a "},
+		{"want=tcp/445", "want=tcp/22,tcp/22@10.1.2.3",
+		 ":3: bad want=tcp/22,tcp/22@10.1.2.3 (tcp/22 twice)"},
+		{"want=tcp/445", "want=tcp/22@10.1.2.3,tcp/22", ":3: bad want="},
+		{"want=tcp/445", "want=tcp/22@10.1.2.3,tcp/22@10.1.2.3", ":3: bad want="},
+		{"want=tcp/445", "want=tcp/22,tcp/22", ":3: bad want=tcp/22,tcp/22 (tcp/22 twice)"},
+		{"want=tcp/445",
+		 "want=tcp/1@10.1.2.1,tcp/2@10.1.2.2,tcp/3@10.1.2.3,tcp/4@10.1.2.4,tcp/5@10.1.2.5",
+		 "(more than 4 destinations)"},
 		{"by_uid=-1", "by_uid=x", ":3: bad by_uid=x"},
 		{"by_uid=-1", "by_uid=-2", ":3: bad by_uid=-2"},
 		{"by_uid=-1", "by_uid=4294967295", ":3: bad by_uid=4294967295"},
@@ -1163,6 +1190,15 @@ static void test_bad_records(void **state)
 		{"expires_us=5", "expires_us=0"},
 		{"expires_us=5", "expires_us=3"}, /* ran out before the change */
 		{"want=tcp/445", "want=tcp/0,udp/65535,icmp/0,icmpv6/0"},
+		{"want=tcp/445", "want=tcp/22@10.1.2.3,tcp/22@10.1.2.4,udp/161@10.1.2.3,tcp/80"},
+		/* A machine: a destination of either family. */
+		{"addr=10.1.0.1 state=isolated decided=isolate level=isolate adopted=0 "
+		 "first_probe_us=1 first_detect_us=2 last_detect_us=3 changed_us=4 expires_us=5 "
+		 "by_uid=-1 recurrences=0 last_level=none last_ttl_s=0 want=tcp/445",
+		 "id=02:00:00:00:00:01 addr=10.1.0.1 addrs=10.1.0.1 state=isolated "
+		 "decided=isolate level=isolate adopted=0 first_probe_us=1 first_detect_us=2 "
+		 "last_detect_us=3 changed_us=4 expires_us=5 by_uid=-1 recurrences=0 "
+		 "last_level=none last_ttl_s=0 want=tcp/22@fd00::2:3,tcp/22@10.1.2.3"},
 		{"recurrences=0", "recurrences=255"},
 		{"evidence=", "evidence=10.1.0.1-20260101T000000Z.pcap"},
 		{"addr=10.1.0.1", "id=02:00:00:00:00:01 addr=10.1.0.1 addrs=10.1.0.1,fe80::1"},
@@ -1459,8 +1495,8 @@ static void many_hosts(struct engine *e, unsigned n, unsigned nhist)
 		r->changed_us = T0 + i;
 		r->expires_us = T0 + 86400 * USEC_PER_SEC + i;
 		snprintf(r->reason, sizeof(r->reason), "smb-propagation");
-		hostdb_want_port(r, 6, 445);
-		hostdb_want_port(r, 6, 139);
+		hostdb_want_port(r, 6, 445, NULL);
+		hostdb_want_port(r, 6, 139, NULL);
 		hostdb_add_hit(r, 0, T0 + i)->incident = 1;
 		hostdb_add_hit(r, DETECT_RULE_TRW, T0 + i)->level = LEVEL_CONTAIN;
 		for (unsigned k = 0; k < nhist; k++)
