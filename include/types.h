@@ -79,12 +79,23 @@ int duration_parse(const char *s, uint64_t *ret_s);
 #define QD_TTL_MAX_S (365ull * 86400)
 /* How the maximum reads in messages and manual pages. */
 #define QD_TTL_MAX_TEXT "365d"
+/* The longest a released host may be kept before it is purged
+ * (state.purge_released, quarantinectl purge --older-than): ten years,
+ * beyond any retention policy, and far from overflowing microseconds. */
+#define QD_PURGE_MAX_S (3650ull * 86400)
 
 /* Parses a TTL as duration_parse() does (no sign, no overflow) and checks
  * it against QD_TTL_MAX_S: 0, -EINVAL (not a duration) or -ERANGE (longer
  * than QD_TTL_MAX_S).  *ret_s is written only on success.  Every TTL that
  * enters from outside goes through here. */
 int ttl_parse(const char *s, uint64_t *ret_s);
+
+/* A point in time an operator names (list --since): an ISO 8601 date and
+ * time, "2026-01-15", "2026-01-15T09:00", "2026-01-15 09:00:05", with "Z"
+ * or an offset "+01:00" (local time without one), or a duration as
+ * duration_parse() takes it, meaning that long before now_us.  0 with
+ * *ret_us set, or -EINVAL (neither), -ERANGE (out of range). */
+int time_point_parse(const char *s, usec_t now_us, usec_t *ret_us);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))

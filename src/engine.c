@@ -981,6 +981,38 @@ usec_t engine_now(const struct engine *e)
 	return e->det ? detect_now(e->det) : e->now;
 }
 
+unsigned engine_purge(struct engine *e, uint64_t older_than_s, usec_t now, long by_uid)
+{
+	usec_t before = now > older_than_s * USEC_PER_SEC ? now - older_than_s * USEC_PER_SEC : 0;
+	struct hostrec *r, *next;
+	struct event ev;
+	unsigned n = 0;
+
+	for (r = hostdb_first(&e->hosts); r; r = next) {
+		next = hostdb_next(&e->hosts, r);
+		if (!hostrec_purgeable(r, before, now))
+			continue;
+		/* As an evicted record: its history is kept for operators
+		 * (a full archive buffer drops it, counted, as there). */
+		if (e->archive)
+			(void)state_archive_add_as(e->archive, e->c, r, "purged");
+		hostdb_remove(&e->hosts, r);
+		n++;
+	}
+	if (n && e->dirty < ENGINE_DIRTY_SOON)
+		e->dirty = ENGINE_DIRTY_SOON;
+	if (n || by_uid >= 0) {
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = EVENT_PURGE;
+		ev.ts = now;
+		ev.count = n;
+		ev.older_than_s = older_than_s;
+		ev.by_uid = by_uid;
+		output_event(e->out, &ev);
+	}
+	return n;
+}
+
 void engine_tick(struct engine *e, usec_t now)
 {
 	if (now > e->now)
@@ -990,6 +1022,12 @@ void engine_tick(struct engine *e, usec_t now)
 	engine_commit(e);
 	if (now >= e->next_expiry_us)
 		act_expire(e, now);
+	/* Once a minute is precise enough for a period counted in days,
+	 * and a walk over the registry that often costs nothing. */
+	if (e->c->state.purge_released_s && now >= e->next_purge_us) {
+		e->next_purge_us = now + 60 * USEC_PER_SEC;
+		(void)engine_purge(e, e->c->state.purge_released_s, now, -1);
+	}
 }
 
 void engine_flush(struct engine *e)

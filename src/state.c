@@ -1715,6 +1715,12 @@ void state_archive_free(struct state_archive *a)
 
 bool state_archive_add(struct state_archive *a, const struct conf *c, const struct hostrec *r)
 {
+	return state_archive_add_as(a, c, r, "evicted");
+}
+
+bool state_archive_add_as(struct state_archive *a, const struct conf *c, const struct hostrec *r,
+			  const char *why)
+{
 	/* Rendered straight into the buffer by the state's own writer; with
 	 * ARCHIVE_HOST_MAX free it never needs to flush. */
 	struct writer w = {.fd = -1, .buf = a->buf, .len = a->len, .cap = STATE_ARCHIVE_BUF};
@@ -1723,7 +1729,7 @@ bool state_archive_add(struct state_archive *a, const struct conf *c, const stru
 		a->dropped++;
 		return false;
 	}
-	w_str(&w, "evicted");
+	w_str(&w, why);
 	w_end_record(&w);
 	w_host(&w, c, r);
 	a->len = w.len;

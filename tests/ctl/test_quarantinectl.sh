@@ -120,6 +120,31 @@ run 0 -S "$S" list --state isolated --level contain
 out_is cmd=list state=isolated level=contain
 run 0 -S "$S" list --level=watch
 out_is cmd=list level=watch
+# The filters and --wide; a rule's, a department's and a floor's names
+# are the daemon's to check.  --since goes as UTC: a local time is read
+# in the operator's zone, a duration is that long before now.
+run 0 -S "$S" list --wide --rule smb-propagation --department 'Finance Dept' --floor 3
+out_is cmd=list wide=1 rule=smb-propagation 'department=Finance Dept' floor=3
+run 0 -S "$S" list --since 2026-01-15T09:00:05Z
+out_is cmd=list since=2026-01-15T09:00:05Z
+TZ=CET-1
+export TZ
+run 0 -S "$S" list --since '2026-01-15 10:00'
+out_is cmd=list since=2026-01-15T09:00:00Z
+unset TZ
+run 0 -S "$S" list --since 2026-01-15T04:00-05:00
+out_is cmd=list since=2026-01-15T09:00:00Z
+run 0 -S "$S" list --since 2h --json
+since=$(sed -n 's/^since=//p' "$tmp/out")
+want=$(date -u -d '2 hours ago' +%s)
+have=$(date -u -d "$since" +%s 2>/dev/null || echo 0)
+[ $((have - want)) -le 5 ] && [ $((want - have)) -le 5 ] ||
+	fail "list --since 2h sent $since, not about $(date -u -d @"$want" +%FT%TZ)"
+
+run 0 -S "$S" purge --older-than 30d
+out_is cmd=purge older_than=2592000
+run 0 -S "$S" purge --older-than=0 --json
+out_is cmd=purge older_than=0 json=1
 
 run 0 -S "$S" show 10.1.0.5
 out_is cmd=show host=10.1.0.5
@@ -396,6 +421,18 @@ usage "invalid --ports '1-1024'" quarantine 10.1.0.5 --proto tcp --ports 1-1024
 usage "invalid level 'block'" quarantine 10.1.0.5 --level block
 usage "invalid state 'infected'" list --state infected
 usage "invalid grouping 'building'" report --by building
+usage "invalid TIME 'yesterday'" list --since yesterday
+usage "invalid TIME '2026-02-30'" list --since 2026-02-30
+usage "invalid TIME '15/01/2026'" list --since 15/01/2026
+usage 'status does not take --wide' status --wide
+usage 'show does not take --rule' show 10.1.0.5 --rule smb-propagation
+usage "unknown option '--departement=x' (did you mean '--department'?)" list --departement=x
+usage 'purge needs --older-than' purge
+usage "invalid --older-than '1y'" purge --older-than 1y
+usage "invalid --older-than '3651d'" purge --older-than 3651d
+usage "invalid --older-than '-1'" purge --older-than=-1
+usage 'list does not take --older-than' list --older-than 30d
+usage 'too many arguments for purge' purge 10.1.0.5 --older-than 30d
 usage "invalid certification state 'clean'" mark 10.1.0.5 clean
 usage 'mark needs more arguments' mark 10.1.0.5
 usage '--level given twice' quarantine 10.1.0.5 --level watch --level isolate
