@@ -1808,18 +1808,31 @@ static int cmd_purge(struct cmdctx *x)
 	if (duration_parse(older, &s) < 0 || s > QD_PURGE_MAX_S)
 		return reply(x, 2, "invalid duration '%s' for --older-than (at most %llud)", older,
 			     (unsigned long long)(QD_PURGE_MAX_S / 86400));
-	n = engine_purge(&d->eng, s, daemon_wall_us(), (long)x->peer->uid);
+	/* Those old enough but still under surveillance are kept, and
+	 * counted: an operator who sees fewer go than expected is told why. */
+	usec_t now = daemon_wall_us();
+	usec_t before = now > s * USEC_PER_SEC ? now - s * USEC_PER_SEC : 0;
+	unsigned watched = 0;
+	char more[96] = "";
+
+	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r; r = hostdb_next(&d->eng.hosts, r))
+		watched += !hostrec_purgeable(r, before, now) &&
+			   hostrec_purgeable(r, before, USEC_INFINITY);
+	n = engine_purge(&d->eng, s, now, (long)x->peer->uid);
 	if (n) {
 		d->eng.dirty = ENGINE_DIRTY_NOW;
 		daemon_save(d);
 	}
 	if (x->json) {
-		ctl_out_printf(x->out, "{\"purged\":%u,\"older_than_s\":%llu}\n", n,
-			       (unsigned long long)s);
+		ctl_out_printf(x->out,
+			       "{\"purged\":%u,\"under_surveillance\":%u,\"older_than_s\":%llu}\n",
+			       n, watched, (unsigned long long)s);
 		return 0;
 	}
-	return reply(x, 0, "purged %u released host%s unchanged for %s%s", n, n == 1 ? "" : "s",
-		     duration_text(s, db), n ? " (kept in the archive)" : "");
+	if (watched)
+		snprintf(more, sizeof(more), "; %u more kept while under surveillance", watched);
+	return reply(x, 0, "purged %u released host%s unchanged for %s%s%s", n, n == 1 ? "" : "s",
+		     duration_text(s, db), n ? " (kept in the archive)" : "", more);
 }
 
 static void incident_render(struct cmdctx *x, const struct incident *in, bool first)

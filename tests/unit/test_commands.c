@@ -896,10 +896,15 @@ static void test_purge_command(void **state)
 	assert_int_equal(command(x, "cmd=purge\tolder_than=-1", NULL), 2);
 	assert_int_equal(hostdb_count(&x->d.eng.hosts), 11);
 	assert_int_equal(command(x, "cmd=purge\tolder_than=2592000", NULL), 0);
-	assert_string_equal(x->msg,
-			    "purged 2 released hosts unchanged for 30d (kept in the archive)");
+	assert_string_equal(x->msg, "purged 2 released hosts unchanged for 30d (kept in the "
+				    "archive); 1 more kept while under surveillance");
 	assert_int_equal(command(x, "cmd=purge\tolder_than=30d\tjson=1", NULL), 0);
-	assert_string_equal(x->body, "{\"purged\":0,\"older_than_s\":2592000}\n");
+	assert_string_equal(x->body,
+			    "{\"purged\":0,\"under_surveillance\":1,\"older_than_s\":2592000}\n");
+	host(x, "10.5.0.7")->surveil_until_us = 0;
+	assert_int_equal(command(x, "cmd=purge\tolder_than=720h", NULL), 0);
+	assert_string_equal(x->msg,
+			    "purged 1 released host unchanged for 30d (kept in the archive)");
 	/* The archive has them, each after a "purged" line; the state saved
 	 * does not. */
 	snprintf(path, sizeof(path), "%s/archive", dir);
@@ -908,9 +913,10 @@ static void test_purge_command(void **state)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	buf[n] = '\0';
 	fclose(f);
-	assert_non_null(strstr(buf, "purged\n"));
-	assert_non_null(strstr(buf, "10.5.0.1"));
-	assert_non_null(strstr(buf, "10.5.0.4"));
+	assert_true(strncmp(buf, "purged\nhost addr=10.5.0.", 24) == 0);
+	assert_non_null(strstr(buf, "purged\nhost addr=10.5.0.1 "));
+	assert_non_null(strstr(buf, "purged\nhost addr=10.5.0.4 "));
+	assert_non_null(strstr(buf, "purged\nhost addr=10.5.0.7 "));
 	assert_null(strstr(buf, "10.5.0.2"));
 	assert_null(strstr(buf, "evicted"));
 	snprintf(path, sizeof(path), "%s/state", dir);
@@ -919,9 +925,9 @@ static void test_purge_command(void **state)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	buf[n] = '\0';
 	fclose(f);
-	assert_null(strstr(buf, "10.5.0.1\t"));
-	assert_null(strstr(buf, "10.5.0.4\t"));
-	assert_non_null(strstr(buf, "10.5.0.2"));
+	assert_null(strstr(buf, "\nhost addr=10.5.0.1 "));
+	assert_null(strstr(buf, "\nhost addr=10.5.0.4 "));
+	assert_non_null(strstr(buf, "\nhost addr=10.5.0.2 "));
 	state_archive_free(x->d.eng.archive);
 	x->d.eng.archive = NULL;
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
