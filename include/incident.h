@@ -63,10 +63,14 @@ void incidents_fini(struct incidents *s);
 struct incident *incident_join(struct incidents *s, unsigned rule, const char *rule_name,
 			       uint16_t port, const struct qaddr *host, usec_t first_probe_us,
 			       usec_t now);
-/* Host is flagged by another rule while incident in is open (its last
- * detection within the window): it stays in it, without counting twice.
- * in, or NULL when it is closed. */
-struct incident *incident_stay(struct incidents *s, struct incident *in, usec_t now);
+/* Host is flagged by rule (on port, as incident_join()) while incident
+ * in, its own, is open (its last detection within the window): it stays
+ * in it, without counting twice, and the next host that rule flags joins
+ * it too.  An incident opened by a rule that names no ports takes the
+ * name of a rule that does (the walk caught the first host of what
+ * smb-propagation names).  in, or NULL when it is closed. */
+struct incident *incident_stay(struct incidents *s, struct incident *in, unsigned rule,
+			       const char *rule_name, uint16_t port, usec_t now);
 struct incident *incident_find(struct incidents *s, unsigned id);
 /* Rebuilds which incident each rule and port may join, from the ring
  * (after the rules' indexes changed: a reload). */

@@ -481,7 +481,7 @@ void engine_detection(struct engine *e, const struct detection *d)
 		for (unsigned i = 0; i < rec->nhits && !in; i++)
 			in = incident_stay(&e->incidents,
 					   incident_find(&e->incidents, rec->hits[i].incident),
-					   d->ts_us);
+					   d->rule, d->rule_name, spread_port(d), d->ts_us);
 		hit = hostdb_add_hit(rec, d->rule, d->ts_us);
 		if (in) {
 			hit->incident = in->id;

@@ -77,12 +77,30 @@ static unsigned *open_slot(struct incidents *s, unsigned rule, uint16_t port)
 	return &s->open[victim].id;
 }
 
-struct incident *incident_stay(struct incidents *s, struct incident *in, usec_t now)
+struct incident *incident_stay(struct incidents *s, struct incident *in, unsigned rule,
+			       const char *rule_name, uint16_t port, usec_t now)
 {
+	unsigned *slot;
+	struct incident *cur;
+
 	if (!in || now > in->last_detect_us + s->window_us)
 		return NULL;
 	if (now > in->last_detect_us)
 		in->last_detect_us = now;
+	/* A rule that names what spreads (smb-propagation) names the
+	 * incident better than the walk that caught its first host. */
+	if (in->port && !port && rule < DETECT_NRULES) {
+		in->rule = rule;
+		in->port = 0;
+		memset(in->rule_name, 0, sizeof(in->rule_name));
+		strncpy(in->rule_name, rule_name, sizeof(in->rule_name) - 1);
+	}
+	/* The next host flagged by this rule joins it too, unless another
+	 * incident of that rule is open. */
+	slot = open_slot(s, rule, port);
+	cur = slot ? incident_find(s, *slot) : NULL;
+	if (slot && (!cur || now > cur->last_detect_us + s->window_us))
+		*slot = in->id;
 	return in;
 }
 
@@ -93,8 +111,7 @@ struct incident *incident_join(struct incidents *s, unsigned rule, const char *r
 	unsigned *slot = open_slot(s, rule, port);
 	struct incident *in = slot ? incident_find(s, *slot) : NULL;
 
-	if (in && strcmp(in->rule_name, rule_name) == 0 &&
-	    now <= in->last_detect_us + s->window_us) {
+	if (in && now <= in->last_detect_us + s->window_us) {
 		in->nhosts++;
 		in->last_detect_us = now;
 		if (first_probe_us < in->first_probe_us) {

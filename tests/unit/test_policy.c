@@ -221,7 +221,8 @@ static void test_incident_what_spreads(void **state)
 {
 	struct incidents s;
 	struct incident *pc, *cam, *in;
-	struct qaddr a = A("10.1.0.6"), b = A("10.1.0.7"), cam_a = A("10.1.4.50");
+	struct qaddr a = A("10.1.0.6"), b = A("10.1.0.7"), c = A("10.1.0.8"),
+		     cam_a = A("10.1.4.50");
 
 	(void)state;
 	assert_int_equal(incidents_init(&s, 16, 600 * USEC_PER_SEC), 0);
@@ -235,12 +236,18 @@ static void test_incident_what_spreads(void **state)
 	assert_int_equal(in->id, pc->id);
 	assert_int_equal(in->nhosts, 2);
 	/* .6 flagged by smb-propagation too: it stays, counted once. */
-	in = incident_stay(&s, incident_find(&s, pc->id), T0 + 4 * USEC_PER_SEC);
+	in = incident_stay(&s, incident_find(&s, pc->id), 0, "smb-propagation", 0,
+			   T0 + 4 * USEC_PER_SEC);
 	assert_ptr_equal(in, pc);
 	assert_int_equal(in->nhosts, 2);
 	assert_true(in->last_detect_us == T0 + 4 * USEC_PER_SEC);
+	/* ...which names it now, and the next SMB host joins it. */
+	assert_string_equal(in->rule_name, "smb-propagation");
+	in = incident_join(&s, 0, "smb-propagation", 0, &c, T0, T0 + 5 * USEC_PER_SEC);
+	assert_int_equal(in->id, pc->id);
+	assert_int_equal(in->nhosts, 3);
 	/* Past the window it is closed. */
-	assert_null(incident_stay(&s, pc, T0 + 700 * USEC_PER_SEC));
+	assert_null(incident_stay(&s, pc, 0, "smb-propagation", 0, T0 + 700 * USEC_PER_SEC));
 	/* A reload rebuilds which incident each rule and port joins. */
 	incidents_reopen(&s);
 	in = incident_join(&s, DETECT_RULE_TRW, DETECT_TRW_NAME, 23, &b, T0, T0 + 5 * USEC_PER_SEC);
