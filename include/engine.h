@@ -249,5 +249,12 @@ void act_expire(struct engine *e, usec_t now);
  * alert), drops from the registry's view what the kernel no longer has, and
  * puts back what is missing.  0 or -errno. */
 int act_sync(struct engine *e, usec_t now);
+/* At start-up, after act_sync(): one action event for each host whose
+ * level (watch included) was restored from the saved state, naming it,
+ * its level, what it was for and the time left, so that the operator
+ * after a restart sees who is still blocked.  Hosts adopted from the
+ * kernel or released by policy in that sync had their own event.
+ * Returns how many. */
+unsigned act_announce_restored(struct engine *e, usec_t now);
 
 #endif
