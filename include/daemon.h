@@ -20,6 +20,7 @@
 #include "nft.h"
 #include "nftmon.h"
 #include "output.h"
+#include "prom.h"
 #include "repair.h"
 #include "sensorlink.h"
 
@@ -68,6 +69,7 @@ struct daemon {
 	struct evidence *evidence;
 	usec_t saved_mono;	       /* last successful save (monotonic) */
 	usec_t save_cost_us;	       /* how long it took */
+	struct prom_hist save_hist;    /* how long each successful save took */
 	usec_t save_alert_mono;	       /* no alert about a failed save before this */
 	unsigned long save_failures;   /* failed saves since the last good one */
 	bool evidence_capped;	       /* alerted about the evidence cap */
@@ -88,6 +90,10 @@ int daemon_run(const struct daemon_opts *o, struct conf *c);
 /* The control protocol handler (commands.c). */
 int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
 		    struct ctl_out *out, char *msg, size_t msglen);
+
+/* The daemon's figures in the Prometheus text format (metrics.c, for
+ * `quarantinectl metrics`; prom.h): every family, whole, through s. */
+void metrics_render(struct daemon *d, const struct prom_sink *s);
 
 /* Reads the configuration again (SIGHUP, quarantinectl reload).  It is
  * checked in full before it replaces the running one; on any error the

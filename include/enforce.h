@@ -30,6 +30,7 @@
 
 #include "hostdb.h"
 #include "nft.h"
+#include "prom.h"
 #include "types.h"
 
 struct enforce_backend {
@@ -48,6 +49,7 @@ struct enforce_stats {
 	uint64_t errors;       /* requests that failed */
 	usec_t last_us;	       /* duration of the last apply, send to last ACK */
 	usec_t max_us;
+	struct prom_hist apply; /* every apply's duration, as last_us */
 };
 
 struct enforcer {

@@ -63,9 +63,15 @@ struct engine_sensor {
 
 struct engine_stats {
 	uint64_t detections;
+	/* Detections by rule index (conf.rules, then DETECT_RULE_TRW): a
+	 * reload carries each rule's count over by name, and drops those of
+	 * rules no longer configured (engine_reconfigure()). */
+	uint64_t by_rule[DETECT_RULE_TRW + 1];
 	uint64_t detections_suppressed; /* same host, rule and level as before */
 	uint64_t registry_full;
 	uint64_t actions; /* level changes put in force */
+	/* The same by the level put in force (LEVEL_NONE: a release). */
+	uint64_t actions_by_level[LEVEL_ISOLATE + 1];
 	uint64_t action_errors;
 };
 

@@ -189,6 +189,8 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 			continue;
 		c->changed = true;
 		e->st.actions++;
+		if (c->effective <= LEVEL_ISOLATE)
+			e->st.actions_by_level[c->effective]++;
 		e->dirty = ENGINE_DIRTY_NOW;
 		if (c->keep_author) {
 			/* The same block, on more of the machine's addresses. */

@@ -1896,6 +1896,17 @@ static void sink_write(void *arg, const char *data, size_t len)
 	ctl_out_write(arg, data, len);
 }
 
+/* The Prometheus text format whatever --json says: it is the format
+ * scrapers and node_exporter's textfile collector read (status --json
+ * has the same figures as JSON). */
+static int cmd_metrics(struct cmdctx *x)
+{
+	struct prom_sink sink = {.write = sink_write, .arg = x->out};
+
+	metrics_render(x->d, &sink);
+	return 0;
+}
+
 static int cmd_report(struct cmdctx *x)
 {
 	const char *by = ctl_request_get(x->req, "by");
@@ -1956,6 +1967,8 @@ int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_p
 		return cmd_report(&x);
 	if (strcmp(c, "purge") == 0)
 		return cmd_purge(&x);
+	if (strcmp(c, "metrics") == 0)
+		return cmd_metrics(&x);
 	if (strcmp(c, "reload") == 0)
 		return cmd_reload(&x);
 	return reply(&x, 2, "unknown command '%s'", c);

@@ -186,6 +186,7 @@ void daemon_save(struct daemon *d)
 		d->eng.dirty = 0;
 		d->saved_mono = daemon_mono_us();
 		d->save_cost_us = d->saved_mono - now;
+		prom_hist_add(&d->save_hist, d->save_cost_us);
 		/* The operator was told that saving failed: say that it works
 		 * again, and alert at once if it fails anew. */
 		if (d->save_failures) {

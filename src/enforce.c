@@ -336,6 +336,7 @@ out:
 	e->st.last_us = time_mono_us() - t0;
 	if (e->st.last_us > e->st.max_us)
 		e->st.max_us = e->st.last_us;
+	prom_hist_add(&e->st.apply, e->st.last_us);
 	free(active);
 	free(b.ops);
 	free(b.info);

@@ -443,6 +443,8 @@ void engine_detection(struct engine *e, const struct detection *d)
 	if (d->ts_us > e->now)
 		e->now = d->ts_us;
 	e->st.detections++;
+	if (d->rule <= DETECT_RULE_TRW)
+		e->st.by_rule[d->rule]++;
 	memset(&p, 0, sizeof(p));
 	p.det = *d;
 	rec = engine_record(e, &d->host, true, d->ts_us);
@@ -956,6 +958,16 @@ int engine_reconfigure(struct engine *e, const struct conf *c)
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec; rec = hostdb_next(&e->hosts, rec))
 		for (unsigned i = 0; i < rec->nhits; i++)
 			rec->hits[i].rule = (uint8_t)remap_rule(old, c, rec->hits[i].rule);
+	/* Each rule's detection count follows its name to its new index
+	 * (a scraper sees one counter per rule name go on). */
+	uint64_t by_rule[DETECT_RULE_TRW + 1] = {0};
+	for (unsigned i = 0; i <= DETECT_RULE_TRW; i++) {
+		unsigned k = remap_rule(old, c, i);
+
+		if (k <= DETECT_RULE_TRW)
+			by_rule[k] += e->st.by_rule[i];
+	}
+	memcpy(e->st.by_rule, by_rule, sizeof(by_rule));
 	for (unsigned i = 0; i < e->incidents.n; i++) {
 		struct incident *in = &e->incidents.v[(e->incidents.head + i) % e->incidents.cap];
 		int k = strcmp(in->rule_name, DETECT_TRW_NAME) == 0

@@ -121,6 +121,7 @@ static const char usage_text[] =
 	"  incident ID\n"
 	"  report [--by department|floor|owner|rule]\n"
 	"  purge --older-than DURATION\n"
+	"  metrics\n"
 	"  pause\n"
 	"  resume\n"
 	"  allow HOST|CIDR\n"
@@ -563,6 +564,7 @@ static const struct command commands[] = {
 	{"incidents", 0, 0, 0, "incidents"},
 	{"incident", 0, 1, 1, "incident ID"},
 	{"report", O_BY, 0, 0, "report [--by department|floor|owner|rule]"},
+	{"metrics", 0, 0, 0, "metrics"},
 	{"pause", 0, 0, 0, "pause"},
 	{"resume", 0, 0, 0, "resume"},
 	{"allow", 0, 1, 1, "allow HOST|CIDR"},

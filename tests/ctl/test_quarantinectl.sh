@@ -241,6 +241,11 @@ out_is cmd=report by=department
 run 0 -S "$S" report --by rule --json
 out_is cmd=report by=rule json=1
 
+run 0 -S "$S" metrics
+out_is cmd=metrics
+run 2 -S "$S" metrics extra
+run 2 -S "$S" metrics --by rule
+
 for c in pause resume reload; do
 	run 0 -S "$S" $c
 	out_is cmd=$c

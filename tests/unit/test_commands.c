@@ -1000,6 +1000,129 @@ static void test_time_point_parse(void **state)
 	assert_int_equal(t, 4711);
 }
 
+/* The value of the series `series` (name and labels, whole) in a metrics
+ * text; -1 when it is not there. */
+static long long metric(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = text; *p; p = strchr(p, '\n') + 1) {
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+		if (!strchr(p, '\n'))
+			break;
+	}
+	return -1;
+}
+
+/* `quarantinectl metrics`: the whole text (the caller frees). */
+static char *metrics(struct fix *x)
+{
+	static char hdr[] = "cmd=metrics\n";
+	struct ctl_request req;
+	struct ctl_peer peer = {.uid = 0, .privileged = true};
+	struct ctl_out out = {0};
+	char err[256];
+
+	assert_int_equal(ctl_request_parse(hdr, sizeof(hdr) - 1, &req, err, sizeof(err)), 0);
+	assert_int_equal(commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg)), 0);
+	assert_non_null(out.buf);
+	assert_false(out.truncated);
+	return out.buf;
+}
+
+static void detection(struct fix *x, const char *host, unsigned rule, usec_t ts)
+{
+	struct detection d;
+
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(addr_parse(host, &d.host), 0);
+	d.addr = d.host;
+	d.rule = rule;
+	d.rule_name = rule == DETECT_RULE_TRW ? DETECT_TRW_NAME : x->d.c->rules[rule].name;
+	d.severity = SEV_LOW;
+	d.proto = "tcp";
+	d.first_probe_us = d.ts_us = ts;
+	engine_detection(&x->d.eng, &d);
+	engine_commit(&x->d.eng);
+}
+
+static void test_metrics(void **state)
+{
+	struct fix *x = *state;
+	char series[128], name0[CONF_NAME_MAX], name1[CONF_NAME_MAX], name2[CONF_NAME_MAX];
+	usec_t now = daemon_wall_us();
+	struct rule tmp;
+	struct conf c2;
+	char *t;
+
+	x->d.mode = MODE_ENFORCE; /* as the daemon's (the fixture sets the engine's only) */
+	/* A host isolated by an operator: one host isolated, one action at
+	 * isolate, the kernel's elements and the transactions as the back
+	 * end saw them. */
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.0.5\tlevel=isolate", NULL), 0);
+	t = metrics(x);
+	assert_int_equal(metric(t, "quarantined_hosts{state=\"isolated\"}"), 1);
+	assert_int_equal(metric(t, "quarantined_hosts{state=\"contained\"}"), 0);
+	assert_int_equal(metric(t, "quarantined_actions_total{level=\"isolate\"}"), 1);
+	assert_int_equal(metric(t, "quarantined_actions_total{level=\"none\"}"), 0);
+	assert_int_equal(metric(t, "quarantined_kernel_elements"), x->k.n);
+	assert_int_equal(metric(t, "quarantined_nft_commit_duration_seconds_count"), x->k.commits);
+	assert_int_equal(metric(t, "quarantined_nft_commit_duration_seconds_bucket{le=\"+Inf\"}"),
+			 x->k.commits);
+	assert_int_equal(metric(t, "quarantined_mode{mode=\"enforce\"}"), 1);
+	assert_int_equal(metric(t, "quarantined_mode{mode=\"alert\"}"), 0);
+	assert_int_equal(metric(t, "quarantined_paused"), 0);
+	/* Every family is there before its first event; nothing of
+	 * OpenMetrics. */
+	assert_int_equal(metric(t, "quarantined_rate_limited_total"), 0);
+	assert_int_equal(metric(t, "quarantined_state_save_duration_seconds_count"), 0);
+	assert_null(strstr(t, "# EOF"));
+	assert_null(strstr(t, "_created"));
+	free(t);
+
+	/* Detections counted by rule, the walk (scan-trw) too. */
+	snprintf(name0, sizeof(name0), "%s", x->c.rules[0].name);
+	snprintf(name1, sizeof(name1), "%s", x->c.rules[1].name);
+	snprintf(name2, sizeof(name2), "%s", x->c.rules[2].name);
+	detection(x, "10.1.0.7", 0, now);
+	detection(x, "10.1.0.8", 0, now + 1);
+	detection(x, "10.1.0.9", 1, now + 2);
+	detection(x, "10.1.0.9", 2, now + 3);
+	detection(x, "10.1.0.10", DETECT_RULE_TRW, now + 4);
+	t = metrics(x);
+	snprintf(series, sizeof(series), "quarantined_detections_total{rule=\"%s\"}", name0);
+	assert_int_equal(metric(t, series), 2);
+	snprintf(series, sizeof(series), "quarantined_detections_total{rule=\"%s\"}", name1);
+	assert_int_equal(metric(t, series), 1);
+	assert_int_equal(metric(t, "quarantined_detections_total{rule=\"scan-trw\"}"), 1);
+	free(t);
+
+	/* A reload that swaps the first two rules and renames the third:
+	 * each count follows its rule's name; the renamed rule starts
+	 * afresh and the old name is gone. */
+	assert_int_equal(conf_init_default(&c2), 0);
+	tmp = c2.rules[0];
+	c2.rules[0] = c2.rules[1];
+	c2.rules[1] = tmp;
+	snprintf(c2.rules[2].name, sizeof(c2.rules[2].name), "renamed");
+	assert_int_equal(engine_reconfigure(&x->d.eng, &c2), 0);
+	x->d.c = &c2;
+	t = metrics(x);
+	snprintf(series, sizeof(series), "quarantined_detections_total{rule=\"%s\"}", name0);
+	assert_int_equal(metric(t, series), 2);
+	snprintf(series, sizeof(series), "quarantined_detections_total{rule=\"%s\"}", name1);
+	assert_int_equal(metric(t, series), 1);
+	snprintf(series, sizeof(series), "quarantined_detections_total{rule=\"%s\"}", name2);
+	assert_int_equal(metric(t, series), -1);
+	assert_int_equal(metric(t, "quarantined_detections_total{rule=\"renamed\"}"), 0);
+	assert_int_equal(metric(t, "quarantined_detections_total{rule=\"scan-trw\"}"), 1);
+	free(t);
+	assert_int_equal(engine_reconfigure(&x->d.eng, &x->c), 0);
+	x->d.c = &x->c;
+	conf_fini(&c2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1027,6 +1150,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_automatic, setup_purge, teardown),
 		cmocka_unit_test(test_time_point_parse),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
