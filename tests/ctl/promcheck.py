@@ -6,8 +6,9 @@ node_exporter's textfile collector reads it, for `quarantinectl metrics`.
     promcheck.py --self-test
 
 Exits 0 when the text is valid, 1 with one line per problem otherwise.
---json prints the samples as JSON ({"name{labels}": value}) for the tests
-to compare with `quarantinectl --json status`.
+--json prints the samples as JSON for the tests to compare with
+`quarantinectl --json status`: {"name": value, "name{k=v,...}": value},
+labels sorted by name, values unescaped and unquoted.
 
 What is checked, beyond what the format requires of any exposition, is
 marked "ours" (our conventions, which a scraper would accept without):
@@ -235,7 +236,9 @@ def check(text, prefix=None):
             continue
         fname = family_of(sname, families, current)
         f = enter(fname, n)
-        key = sname + '{' + ','.join('%s=%s' % kv for kv in sorted(labels)) + '}'
+        key = sname
+        if labels:
+            key += '{' + ','.join('%s=%s' % kv for kv in sorted(labels)) + '}'
         if key in series:
             bad(n, 'series %s twice' % key)
         series[key] = value
