@@ -7,7 +7,7 @@
 # with mode 0755 (programs) or 0644 (the rest), nothing else is installed,
 # nothing under etc/ (an active /etc/quarantined/quarantined.conf would
 # replace the built-in defaults), the unit's ExecStart is the installed
-# daemon, the example configuration is the one in conf/ and the installed
+# daemon (and the metrics unit's the installed quarantinectl), the example configuration is the one in conf/ and the installed
 # daemon accepts it (quarantined -t), the completion is valid bash, and the
 # sysusers.d and tmpfiles.d snippets do what they say on a scratch root
 # (systemd-sysusers and systemd-tmpfiles with --root, when they are there).
@@ -70,6 +70,8 @@ cat >"$tmp/expected" <<-EOF
 	$sbin/quarantined 755
 	$bin/quarantinectl 755
 	$unitdir/quarantined.service 644
+	$unitdir/quarantined-metrics.service 644
+	$unitdir/quarantined-metrics.timer 644
 	$sysusers/quarantined.conf 644
 	$tmpfiles/quarantined.conf 644
 	$data/doc/quarantined/quarantined.conf.example 644
@@ -134,6 +136,22 @@ if [ -f "$unit" ]; then
 		fail "placeholders left in the unit"
 	else
 		ok "no placeholder left in the unit"
+	fi
+fi
+
+# The metrics unit runs the installed quarantinectl, no placeholder left.
+munit=$dest$unitdir/quarantined-metrics.service
+if [ -f "$munit" ]; then
+	if grep -q "^ExecStart=.* $bin/quarantinectl metrics " "$munit"; then
+		ok "quarantined-metrics.service runs $bin/quarantinectl metrics"
+	else
+		fail "quarantined-metrics.service does not run $bin/quarantinectl metrics:"
+		grep '^ExecStart=' "$munit"
+	fi
+	if grep -n '@[A-Z_]*@' "$munit"; then
+		fail "placeholders left in quarantined-metrics.service"
+	else
+		ok "no placeholder left in quarantined-metrics.service"
 	fi
 fi
 

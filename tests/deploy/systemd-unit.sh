@@ -1,5 +1,5 @@
 #!/bin/bash
-# systemd-unit.sh UNIT SYSUSERS QUARANTINED QUARANTINECTL WORM
+# systemd-unit.sh UNIT SYSUSERS QUARANTINED QUARANTINECTL WORM METRICS TIMER
 #
 # The unit as systemd runs it, hardening and all: systemd is started as
 # PID 1 of private PID, mount, UTS, IPC and cgroup namespaces inside a
@@ -24,6 +24,14 @@
 #   - quarantinectl quarantine puts a host in iso4; a worm scan (WORM) is
 #     detected and isolated, its evidence pcap written under the sandbox;
 #   - v-late, created after the start, is captured (retried);
+#   - the textfile collector example (METRICS, the configured
+#     quarantined-metrics.service, run as the user prometheus with the
+#     quarantinectl just built, and TIMER): it writes quarantined.prom in
+#     /var/lib/prometheus/node-exporter, prometheus's, mode 0644, valid
+#     (tests/ctl/promcheck.py), saying the host is isolated, no .tmp left;
+#     the timer runs it at once and the file is replaced by a rename (a
+#     new inode); with the daemon stopped the unit fails and the last
+#     file stays as it was;
 #   - systemctl reload (SIGHUP) and quarantinectl reload work;
 #   - systemctl restart restores the state; systemctl stop exits 0;
 #   - started together with a stand-in for Debian's nftables.service
@@ -43,8 +51,8 @@ set -u
 # The checks and waits of the end-to-end tests (qd_check, qd_wait).
 . "$(dirname "$0")/../e2e/lib.sh"
 
-if [ $# -ne 5 ]; then
-	echo "usage: $0 UNIT SYSUSERS QUARANTINED QUARANTINECTL WORM" >&2
+if [ $# -ne 7 ]; then
+	echo "usage: $0 UNIT SYSUSERS QUARANTINED QUARANTINECTL WORM METRICS TIMER" >&2
 	exit 2
 fi
 UNIT=$1
@@ -52,6 +60,10 @@ SYSUSERS=$2
 Q=$3
 CTL=$4
 WORM=$5
+METRICS=$6
+TIMER=$7
+PROMCHECK="$(command -v /usr/bin/python3 || command -v python3) $(dirname "$0")/../ctl/promcheck.py"
+PROMDIR=/var/lib/prometheus/node-exporter
 H1=10.66.1.10
 SYSTEMD=/lib/systemd/systemd
 # Inside, the programs are copies in the private /run: the build directory
@@ -162,7 +174,23 @@ fi
 QUID=$(awk -F: '$1 == "quarantined" { print $3 }' "$TMP/sysroot/etc/passwd")
 QGID=$(awk -F: '$1 == "quarantined" { print $3 }' "$TMP/sysroot/etc/group")
 OPGID=$(awk -F: '$1 == "quarantine" { print $3 }' "$TMP/sysroot/etc/group")
+# The user of Debian's prometheus-node-exporter, who owns its textfile
+# directory and runs the metrics unit.
+if ! grep -q '^prometheus:' "$TMP/sysroot/etc/passwd"; then
+	echo 'prometheus:x:4712:4712:prometheus:/var/lib/prometheus:/usr/sbin/nologin' \
+		>>"$TMP/sysroot/etc/passwd"
+	grep -q '^prometheus:' "$TMP/sysroot/etc/group" ||
+		echo 'prometheus:x:4712:' >>"$TMP/sysroot/etc/group"
+fi
 cp "$UNIT" "$TMP/quarantined.service"
+# The metrics unit as it is, but for the quarantinectl it runs: the one
+# just built.
+sed "s|[^ ']*/quarantinectl metrics |$CTLIN metrics |" "$METRICS" >"$TMP/quarantined-metrics.service"
+cp "$TIMER" "$TMP/quarantined-metrics.timer"
+# Their default dependencies (sysinit.target, basic.target) are met on a
+# booted machine; here they would start the machine's boot services
+# (tmpfiles, sysctl, remount) against the real kernel and file systems.
+printf '[Unit]\nDefaultDependencies=no\n' >"$TMP/nodeps.conf"
 cat >"$TMP/qdtest.target" <<-EOF
 	[Unit]
 	Description=quarantined unit test
@@ -204,8 +232,13 @@ cat >"$TMP/boot.sh" <<-EOF
 	mount -t tmpfs -o mode=0755 tmpfs /run
 	mkdir -p /run/systemd/system/quarantined.service.d /run/qdtest
 	cp "$TMP/quarantined.service" "$TMP/nftables.service" "$TMP/qdtest.target" \\
+		"$TMP/quarantined-metrics.service" "$TMP/quarantined-metrics.timer" \\
 		/run/systemd/system/
 	cp "$TMP/test.conf" /run/systemd/system/quarantined.service.d/
+	for u in quarantined-metrics.service quarantined-metrics.timer; do
+		mkdir /run/systemd/system/\$u.d
+		cp "$TMP/nodeps.conf" /run/systemd/system/\$u.d/
+	done
 	cp "$TMP/quarantined.conf" "$TMP/sysroot/etc/passwd" "$TMP/sysroot/etc/group" /run/qdtest/
 	cp "$Q" "$QIN"
 	cp "$CTL" "$CTLIN"
@@ -216,6 +249,8 @@ cat >"$TMP/boot.sh" <<-EOF
 		mount -t tmpfs -o mode=0755 tmpfs "\$d"
 	done
 	chmod 1777 /tmp /var/tmp
+	mkdir -p $PROMDIR
+	chown prometheus:prometheus $PROMDIR
 	mount -t cgroup2 cgroup2 /sys/fs/cgroup
 	hostname qdtest
 	exec env -i container=qdtest PATH=/usr/sbin:/usr/bin:/sbin:/bin \\
@@ -375,6 +410,37 @@ late() {
 }
 qd_check "v-late, made after the start, is captured (retried)" qd_wait 10 "capture on v-late" late
 
+# ---- the textfile collector example ---------------------------------------
+
+prom=$PROMDIR/quarantined.prom
+mprop() {
+	sdctl show -P "$1" quarantined-metrics.service
+}
+inode() {
+	in_sd stat -c %i "$prom" 2>/dev/null
+}
+qd_check "systemctl start quarantined-metrics.service" sdctl start quarantined-metrics.service
+qd_check "it succeeded (Result=$(mprop Result), status $(mprop ExecMainStatus))" \
+	test "$(mprop Result) $(mprop ExecMainStatus)" = "success 0"
+qd_check "$prom is prometheus's, mode 0644 ($(in_sd stat -c '%U %a' "$prom" 2>&1))" \
+	test "$(in_sd stat -c '%U %a' "$prom" 2>&1)" = "prometheus 644"
+in_sd cat "$prom" >"$TMP/m1" 2>/dev/null
+qd_check "it passes the strict format check" $PROMCHECK --prefix quarantined_ "$TMP/m1"
+qd_check "it says $H1 is isolated (quarantined_hosts{state=\"isolated\"} 1)" \
+	grep -qx 'quarantined_hosts{state="isolated"} 1' "$TMP/m1"
+qd_check "no quarantined.prom.tmp is left" eval '! in_sd test -e "$prom.tmp"'
+before=$(inode)
+replaced() {
+	[ -n "$(inode)" ] && [ "$(inode)" != "$before" ]
+}
+qd_check "systemctl start quarantined-metrics.timer" sdctl start quarantined-metrics.timer
+qd_check "the timer triggers the unit ($(sdctl show -P Triggers quarantined-metrics.timer))" \
+	test "$(sdctl show -P Triggers quarantined-metrics.timer)" = quarantined-metrics.service
+qd_check "the timer runs it at once: the file is replaced by a rename (a new inode)" \
+	qd_wait 10 "a new $prom" replaced
+echo "inode $before, then $(inode)"
+qd_check "systemctl stop quarantined-metrics.timer" sdctl stop quarantined-metrics.timer
+
 # ---- reload, restart, stop ------------------------------------------------
 
 qd_check "systemctl reload quarantined" sdctl reload quarantined.service
@@ -399,6 +465,14 @@ qd_check "systemctl stop quarantined" sdctl stop quarantined.service
 qd_check "stopped with exit status 0 (Result=$(prop Result), status $(prop ExecMainStatus))" \
 	test "$(prop Result) $(prop ExecMainStatus)" = "success 0"
 qd_check "the runtime directory is gone" eval '! in_sd test -e /run/quarantined'
+in_sd cat "$prom" >"$TMP/m2" 2>/dev/null
+before=$(inode)
+sdctl start quarantined-metrics.service 2>/dev/null
+qd_check "with the daemon stopped, quarantined-metrics.service fails (Result=$(mprop Result))" \
+	test "$(mprop Result)" = exit-code
+qd_check "and the last $prom stays as it was" \
+	eval 'test "$(inode)" = "$before" && in_sd cat "$prom" | cmp -s - "$TMP/m2"'
+qd_check "no quarantined.prom.tmp is left" eval '! in_sd test -e "$prom.tmp"'
 qd_check "the table stays" quiet ip netns exec "${NS}gw" nft list table inet quarantined
 
 # No interface at all: exit status 2, and no restart (RestartPreventExitStatus).
