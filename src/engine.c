@@ -443,7 +443,7 @@ void engine_detection(struct engine *e, const struct detection *d)
 	if (d->ts_us > e->now)
 		e->now = d->ts_us;
 	e->st.detections++;
-	if (d->rule <= DETECT_RULE_TRW)
+	if (d->rule < e->c->nrules || d->rule == DETECT_RULE_TRW)
 		e->st.by_rule[d->rule]++;
 	memset(&p, 0, sizeof(p));
 	p.det = *d;
@@ -915,6 +915,25 @@ static unsigned remap_rule(const struct conf *old, const struct conf *c, unsigne
 	return i < 0 ? ENGINE_RULE_GONE : (unsigned)i;
 }
 
+/* Each rule's detection count follows its name to its index in c, so
+ * that a scraper sees one counter per rule name go on; the counts of
+ * rules c lacks go. */
+static void remap_rule_counts(struct engine *e, const struct conf *old, const struct conf *c)
+{
+	uint64_t by_rule[DETECT_RULE_TRW + 1] = {0};
+
+	for (unsigned i = 0; i <= DETECT_RULE_TRW; i++) {
+		unsigned k;
+
+		if (i >= old->nrules && i != DETECT_RULE_TRW)
+			continue;
+		k = remap_rule(old, c, i);
+		if (k < c->nrules || k == DETECT_RULE_TRW)
+			by_rule[k] = e->st.by_rule[i];
+	}
+	memcpy(e->st.by_rule, by_rule, sizeof(by_rule));
+}
+
 int engine_reconfigure(struct engine *e, const struct conf *c)
 {
 	const struct conf *old = e->c;
@@ -958,16 +977,6 @@ int engine_reconfigure(struct engine *e, const struct conf *c)
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec; rec = hostdb_next(&e->hosts, rec))
 		for (unsigned i = 0; i < rec->nhits; i++)
 			rec->hits[i].rule = (uint8_t)remap_rule(old, c, rec->hits[i].rule);
-	/* Each rule's detection count follows its name to its new index
-	 * (a scraper sees one counter per rule name go on). */
-	uint64_t by_rule[DETECT_RULE_TRW + 1] = {0};
-	for (unsigned i = 0; i <= DETECT_RULE_TRW; i++) {
-		unsigned k = remap_rule(old, c, i);
-
-		if (k <= DETECT_RULE_TRW)
-			by_rule[k] += e->st.by_rule[i];
-	}
-	memcpy(e->st.by_rule, by_rule, sizeof(by_rule));
 	for (unsigned i = 0; i < e->incidents.n; i++) {
 		struct incident *in = &e->incidents.v[(e->incidents.head + i) % e->incidents.cap];
 		int k = strcmp(in->rule_name, DETECT_TRW_NAME) == 0
@@ -978,6 +987,7 @@ int engine_reconfigure(struct engine *e, const struct conf *c)
 	incidents_reopen(&e->incidents);
 	e->incidents.window_us = (usec_t)c->incident.window_s * USEC_PER_SEC;
 	identity_reconfigure(e->id, c);
+	remap_rule_counts(e, old, c);
 	e->c = c;
 	e->dirty = ENGINE_DIRTY_NOW;
 	return 0;

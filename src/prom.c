@@ -41,7 +41,7 @@ static void puts_(const struct prom_sink *s, const char *p)
 __attribute__((format(printf, 2, 3))) static void putf(const struct prom_sink *s, const char *fmt,
 						       ...)
 {
-	char buf[128];
+	char buf[256];
 	va_list ap;
 	int n;
 
