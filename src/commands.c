@@ -1638,6 +1638,43 @@ static int cmd_report(struct cmdctx *x)
 	return 0;
 }
 
+/* events [--since TIME] [--follow]: the recent events the daemon keeps
+ * (evring.h), those at or after since when given, in the format of its
+ * own output (text lines, or JSON lines); with follow, the control socket
+ * then keeps the connection and sends each new event (control.h).  The
+ * client turns TIME into microseconds since the epoch, in its own time
+ * zone. */
+static int cmd_events(struct cmdctx *x)
+{
+	const struct evring *ring = &x->d->recent;
+	const char *since_s = ctl_request_get(x->req, "since");
+	unsigned long long since = 0;
+	char *end;
+
+	if (since_s) {
+		errno = 0;
+		since = strtoull(since_s, &end, 10);
+		if (since_s[0] < '0' || since_s[0] > '9' || errno || *end)
+			return reply(x, 2, "invalid since '%s' (want microseconds since the epoch)",
+				     since_s);
+	}
+	for (unsigned i = 0; i < evring_count(ring); i++) {
+		const struct evring_entry *e = evring_get(ring, i);
+
+		/* Kept in the order they happened; their times may step back
+		 * a little (a capture's clock against the daemon's), so each
+		 * is compared. */
+		if (e->ts < since)
+			continue;
+		ctl_out_printf(x->out, "%s\n", x->json ? e->json : e->text);
+	}
+	if (ctl_request_flag(x->req, "follow")) {
+		x->out->follow = true;
+		x->out->follow_json = x->json;
+	}
+	return 0;
+}
+
 int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
 		    struct ctl_out *out, char *msg, size_t msglen)
 {
@@ -1681,6 +1718,8 @@ int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_p
 		return cmd_mark(&x);
 	if (strcmp(c, "report") == 0)
 		return cmd_report(&x);
+	if (strcmp(c, "events") == 0)
+		return cmd_events(&x);
 	if (strcmp(c, "reload") == 0)
 		return cmd_reload(&x);
 	return reply(&x, 2, "unknown command '%s'", c);

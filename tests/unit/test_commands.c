@@ -557,6 +557,48 @@ static void test_ttl_parse(void **state)
 	assert_int_equal(v, 0);
 }
 
+/* events: the recent events kept, in the format asked for, those since a
+ * time when given; --follow marks the answer for the control socket to
+ * keep the connection. */
+static void test_events(void **state)
+{
+	struct fix *x = *state;
+	static char buf[512];
+	struct ctl_request req;
+	struct ctl_peer peer = {.uid = 0, .privileged = true};
+	struct ctl_out out = {0};
+	char err[256];
+	int n;
+
+	assert_int_equal(evring_init(&x->d.recent, 16, 1 << 20), 0);
+	assert_int_equal(evring_add(&x->d.recent, 1000, "T1 detect host=10.1.0.1", "{\"n\":1}"), 0);
+	assert_int_equal(evring_add(&x->d.recent, 3000, "T3 action host=10.1.0.1", "{\"n\":3}"), 0);
+	/* A capture clock a little behind the daemon's: kept in the order
+	 * of emission, chosen by its own time. */
+	assert_int_equal(evring_add(&x->d.recent, 2000, "T2 detect host=10.1.0.2", "{\"n\":2}"), 0);
+
+	assert_int_equal(command(x, "cmd=events", NULL), 0);
+	assert_string_equal(x->body, "T1 detect host=10.1.0.1\nT3 action host=10.1.0.1\n"
+				     "T2 detect host=10.1.0.2\n");
+	assert_string_equal(x->msg, "");
+	assert_int_equal(command(x, "cmd=events\tsince=2000\tjson=1", NULL), 0);
+	assert_string_equal(x->body, "{\"n\":3}\n{\"n\":2}\n");
+	assert_int_equal(command(x, "cmd=events\tsince=3001", NULL), 0);
+	assert_string_equal(x->body, "");
+	assert_int_equal(command(x, "cmd=events\tsince=1h", NULL), 2);
+	assert_int_equal(command(x, "cmd=events\tsince=-5", NULL), 2);
+	assert_int_equal(command(x, "cmd=events\tsince=99999999999999999999999", NULL), 2);
+
+	n = snprintf(buf, sizeof(buf), "cmd=events\tfollow=1\tjson=1\tsince=3000\n");
+	assert_int_equal(ctl_request_parse(buf, (size_t)n, &req, err, sizeof(err)), 0);
+	assert_int_equal(commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg)), 0);
+	assert_true(out.follow);
+	assert_true(out.follow_json);
+	assert_string_equal(out.buf, "{\"n\":3}\n");
+	free(out.buf);
+	evring_fini(&x->d.recent);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +612,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_never_lowers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contain_to, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contain_to_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalate_past_deadline, setup, teardown),
