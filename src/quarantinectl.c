@@ -48,6 +48,8 @@ enum opt_bit {
 	O_UNCLEANABLE = 1u << 10,
 	O_FORCE = 1u << 11,
 	O_TO = 1u << 12,
+	O_SINCE = 1u << 13,
+	O_FOLLOW = 1u << 14,
 };
 
 static const struct option_def {
@@ -68,6 +70,8 @@ static const struct option_def {
 	{"include-uncleanable", O_UNCLEANABLE, false},
 	{"force", O_FORCE, false},
 	{"to", O_TO, true},
+	{"since", O_SINCE, true},
+	{"follow", O_FOLLOW, false},
 };
 
 #define MAX_POSITIONAL 8
@@ -107,6 +111,7 @@ static const char usage_text[] =
 	"  incidents\n"
 	"  incident ID\n"
 	"  report [--by department|floor|owner|rule]\n"
+	"  events [--follow] [--since TIME]\n"
 	"  pause\n"
 	"  resume\n"
 	"  allow HOST|CIDR\n"
@@ -122,6 +127,8 @@ static const char usage_text[] =
 	"\n"
 	"HOST is an IPv4 or IPv6 address, a MAC, or a machine's name in the inventory;\n"
 	"DURATION is like 90s, 30m, 12h, 7d.\n"
+	"TIME is like 2026-01-15T09:00:00Z, 2026-01-15 09:00 (local time), or a\n"
+	"DURATION meaning that long ago.\n"
 	"STATE: detected watched contained isolated cleaning cleaned uncleanable released\n"
 	"exit status: 0 success, 1 refused by the daemon, 2 usage error, 3 daemon unreachable\n";
 
@@ -372,6 +379,24 @@ static const char *check_ttl(const char *s, char *buf, size_t len)
 	return buf;
 }
 
+/* --since: turned into microseconds since the epoch here, where the
+ * operator's time zone and clock are, so that "09:00" and "1h" mean what
+ * they read as. */
+static const char *check_since(const char *s, char *buf, size_t len)
+{
+	struct timespec now;
+	usec_t us;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (time_since_parse(s, (usec_t)now.tv_sec * USEC_PER_SEC + (usec_t)now.tv_nsec / 1000,
+			     &us) < 0)
+		usage_error("invalid --since '%s' (want a time such as 2026-01-15T09:00:00Z or "
+			    "'2026-01-15 09:00', or a DURATION such as 30m meaning that long ago)",
+			    s);
+	snprintf(buf, len, "%llu", (unsigned long long)us);
+	return buf;
+}
+
 /* Ports 1-65535, comma-separated; rewritten in canonical decimal. */
 static const char *check_ports(const char *s, char *buf, size_t len)
 {
@@ -515,6 +540,7 @@ static const struct command commands[] = {
 	{"incidents", 0, 0, 0, "incidents"},
 	{"incident", 0, 1, 1, "incident ID"},
 	{"report", O_BY, 0, 0, "report [--by department|floor|owner|rule]"},
+	{"events", O_SINCE | O_FOLLOW, 0, 0, "events [--follow] [--since TIME]"},
 	{"pause", 0, 0, 0, "pause"},
 	{"resume", 0, 0, 0, "resume"},
 	{"allow", 0, 1, 1, "allow HOST|CIDR"},
@@ -631,6 +657,10 @@ static void build(const struct command *c, const struct args *a, struct request 
 		add_opt(r, a, O_LEVEL, "level");
 	} else if (strcmp(cmd, "report") == 0) {
 		add_opt(r, a, O_BY, "by");
+	} else if (strcmp(cmd, "events") == 0) {
+		if (a->given & O_SINCE)
+			add(r, "since", check_since(opt(a, O_SINCE), buf, sizeof(buf)));
+		add_opt(r, a, O_FOLLOW, "follow");
 	}
 	add_opt(r, a, O_REASON, "reason");
 	if (a->given & O_FROM) {
@@ -741,7 +771,10 @@ static int connect_daemon(const char *path, int64_t deadline)
 	}
 }
 
-static int exchange(const char *path, const struct request *r)
+/* Sends the request and prints the answer.  follow: the answer does not
+ * end (quarantinectl events --follow): once the status line is in, no
+ * deadline, and the daemon closing the connection is an error. */
+static int exchange(const char *path, const struct request *r, bool follow)
 {
 	int64_t deadline = mono_ms() + ANSWER_TIMEOUT_MS;
 	size_t hdrlen = strlen(r->hdr);
@@ -756,7 +789,10 @@ static int exchange(const char *path, const struct request *r)
 		char buf[65536];
 		ssize_t n;
 
-		if (left <= 0) {
+		/* A follower waits for events as long as they take. */
+		if (follow && ans.have_status && ans.status == 0)
+			left = -1;
+		else if (left <= 0) {
 			errmsg("no answer from quarantined at %s within %d s", path,
 			       ANSWER_TIMEOUT_MS / 1000);
 			return EXIT_UNREACHABLE;
@@ -795,10 +831,18 @@ static int exchange(const char *path, const struct request *r)
 				errmsg("malformed answer from quarantined at %s", path);
 				return EXIT_UNREACHABLE;
 			}
+			/* Nobody reads what we follow: no reason to go on. */
+			if (follow && ans.out_failed)
+				break;
 			continue;
 		}
 		/* EOF, or a reset after an early answer: the end either way
 		 * once the status line is in. */
+		if (follow && ans.have_status && ans.status == 0) {
+			errmsg("quarantined at %s closed the event stream", path);
+			close(fd);
+			return EXIT_UNREACHABLE;
+		}
 		if (!ans.have_status) {
 			if (n < 0)
 				errmsg("connection to quarantined at %s failed: %s", path,
@@ -865,7 +909,7 @@ int main(int argc, char **argv)
 	}
 	check_shape(c, &a);
 	build(c, &a, &r);
-	status = exchange(a.socket, &r);
+	status = exchange(a.socket, &r, (a.given & O_FOLLOW) != 0);
 	free(r.body);
 	return status;
 }

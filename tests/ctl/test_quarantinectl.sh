@@ -216,6 +216,46 @@ out_is cmd=report by=department
 run 0 -S "$S" report --by rule --json
 out_is cmd=report by=rule json=1
 
+# events: --since travels as microseconds since the epoch, turned so by
+# the client in its own time zone.
+run 0 -S "$S" events
+out_is cmd=events
+run 0 -S "$S" events --json
+out_is cmd=events json=1
+run 0 -S "$S" events --since 2026-01-15T09:00:05Z
+out_is cmd=events since=1768467605000000
+run 0 -S "$S" events --since='2026-01-15 10:00:05.5+01:00'
+out_is cmd=events since=1768467605500000
+checks=$((checks + 1))
+rc=0
+TZ=UTC "$ctl" -S "$S" events --since '2026-01-15 09:00' >"$tmp/out" 2>"$tmp/err" || rc=$?
+last="TZ=UTC quarantinectl events --since '2026-01-15 09:00'"
+[ $rc = 0 ] || fail "$last: exit status $rc"
+out_is cmd=events since=1768467600000000
+checks=$((checks + 1))
+rc=0
+TZ=CET-1 "$ctl" -S "$S" events --since '2026-01-15 10:00' >"$tmp/out" 2>"$tmp/err" || rc=$?
+last="TZ=CET-1 quarantinectl events --since '2026-01-15 10:00'"
+[ $rc = 0 ] || fail "$last: exit status $rc"
+out_is cmd=events since=1768467600000000
+# A duration: that long before now.
+before=$(date +%s)
+run 0 -S "$S" events --since 1h
+after=$(date +%s)
+checks=$((checks + 1))
+since=$(sed -n 's/^since=//p' "$tmp/out")
+if [ -z "$since" ] || [ $((since / 1000000)) -lt $((before - 3600)) ] ||
+	[ $((since / 1000000)) -gt $((after - 3600)) ]; then
+	fail "$last: since=$since, want about $((before - 3600))000000"
+fi
+# --follow: the answer, then the stream; the fake daemon closes after its
+# answer, which for a follower means the daemon went away: 3.
+run 3 -S "$S" events --follow --since 10m --json
+checks=$((checks + 1))
+grep -qx 'follow=1' "$tmp/out" && grep -qx 'json=1' "$tmp/out" && grep -qx 'cmd=events' "$tmp/out" ||
+	fail "$last: request not as expected: $(cat "$tmp/out")"
+err_has "quarantined at $S closed the event stream"
+
 for c in pause resume reload; do
 	run 0 -S "$S" $c
 	out_is cmd=$c
@@ -418,6 +458,14 @@ usage "cannot read $tmp/missing" quarantine --from "$tmp/missing"
 usage "cannot read $tmp" release --from "$tmp"
 usage "did you mean 10.1.0.0/24?" allow 10.1.0.5/24
 usage "invalid HOST or CIDR '10.1.0.0/33'" allow 10.1.0.0/33
+usage "invalid --since 'yesterday'" events --since yesterday
+usage "invalid --since '2026-02-30'" events --since 2026-02-30
+usage "invalid --since '2026-01-15T25:00'" events --since 2026-01-15T25:00
+usage "invalid --since '-1h'" events --since -1h
+usage '--since needs a value' events --since
+usage '--follow takes no value' events --follow=yes
+usage 'status does not take --follow' status --follow
+usage 'too many arguments for events' events 10.1.0.5
 usage "invalid HOST or CIDR 'any'" disallow any
 usage 'argument of reason too long' release 10.1.0.5 \
 	--reason "$(head -c 2000 /dev/zero | tr '\0' x)"
