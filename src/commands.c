@@ -1641,13 +1641,15 @@ static int cmd_report(struct cmdctx *x)
 /* events [--since TIME] [--follow]: the recent events the daemon keeps
  * (evring.h), those at or after since when given, in the format of its
  * own output (text lines, or JSON lines); with follow, the control socket
- * then keeps the connection and sends each new event (control.h).  The
- * client turns TIME into microseconds since the epoch, in its own time
- * zone. */
+ * then keeps the connection and sends each new event (control.h).  A
+ * follower gets the kept ones only when it gives since: a shipper that
+ * reconnects would otherwise receive them all again.  The client turns
+ * TIME into microseconds since the epoch, in its own time zone. */
 static int cmd_events(struct cmdctx *x)
 {
 	const struct evring *ring = &x->d->recent;
 	const char *since_s = ctl_request_get(x->req, "since");
+	bool follow = ctl_request_flag(x->req, "follow");
 	unsigned long long since = 0;
 	char *end;
 
@@ -1658,7 +1660,7 @@ static int cmd_events(struct cmdctx *x)
 			return reply(x, 2, "invalid since '%s' (want microseconds since the epoch)",
 				     since_s);
 	}
-	for (unsigned i = 0; i < evring_count(ring); i++) {
+	for (unsigned i = 0; i < evring_count(ring) && (since_s || !follow); i++) {
 		const struct evring_entry *e = evring_get(ring, i);
 
 		/* Kept in the order they happened; their times may step back
@@ -1668,7 +1670,7 @@ static int cmd_events(struct cmdctx *x)
 			continue;
 		ctl_out_printf(x->out, "%s\n", x->json ? e->json : e->text);
 	}
-	if (ctl_request_flag(x->req, "follow")) {
+	if (follow) {
 		x->out->follow = true;
 		x->out->follow_json = x->json;
 	}

@@ -596,6 +596,15 @@ static void test_events(void **state)
 	assert_true(out.follow_json);
 	assert_string_equal(out.buf, "{\"n\":3}\n");
 	free(out.buf);
+	/* Following without since: from now on only. */
+	memset(&out, 0, sizeof(out));
+	n = snprintf(buf, sizeof(buf), "cmd=events\tfollow=1\n");
+	assert_int_equal(ctl_request_parse(buf, (size_t)n, &req, err, sizeof(err)), 0);
+	assert_int_equal(commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg)), 0);
+	assert_true(out.follow);
+	assert_false(out.follow_json);
+	assert_int_equal(out.len, 0);
+	free(out.buf);
 	evring_fini(&x->d.recent);
 }
 
