@@ -647,10 +647,10 @@ static bool follower_flush(struct control *c, struct follower *f, usec_t now)
 /* Moves a client whose request asked to follow the events into the
  * followers' table, with its answer (status line, msg and body, which it
  * takes): the connection stays and the client's slot is free for the next
- * command.  false when the followers' budget is spent or memory is short;
+ * command.  0, or -EBUSY when the followers' budget is spent, -ENOMEM;
  * the client is then still the caller's, and body too. */
-static bool client_follow(struct control *c, struct client *cl, const char *msg,
-			  struct ctl_out *body)
+static int client_follow(struct control *c, struct client *cl, const char *msg,
+			 struct ctl_out *body)
 {
 	struct follower *f = NULL;
 	int n;
@@ -665,11 +665,11 @@ static bool client_follow(struct control *c, struct client *cl, const char *msg,
 				  CONTROL_MAX_FOLLOWERS, (unsigned)cl->peer.uid, (int)cl->peer.pid);
 			c->followers_full_logged = true;
 		}
-		return false;
+		return -EBUSY;
 	}
 	if (evqueue_init(&f->q, EVQUEUE_BYTES, body->follow_json) < 0) {
 		log_warnx("control: out of memory for a follower of the events");
-		return false;
+		return -ENOMEM;
 	}
 	n = ctl_status_format(f->status, sizeof(f->status), 0, msg);
 	if (n < 0)
@@ -689,7 +689,7 @@ static bool client_follow(struct control *c, struct client *cl, const char *msg,
 	cl->fd = -1;
 	client_free(c, cl);
 	follower_flush(c, f, time_wall_us());
-	return true;
+	return 0;
 }
 
 void control_publish(struct control *c, const char *text, const char *json, usec_t now)
@@ -754,13 +754,17 @@ static void client_handle(struct control *c, struct client *cl)
 	if (status < 0 || status > 2)
 		status = 1;
 	if (status == 0 && out.follow) {
-		if (client_follow(c, cl, msg, &out))
+		r = client_follow(c, cl, msg, &out);
+		if (r == 0)
 			return;
 		free(out.buf);
 		memset(&out, 0, sizeof(out));
-		snprintf(msg, sizeof(msg),
-			 "too many followers: %d clients follow the events already",
-			 CONTROL_MAX_FOLLOWERS);
+		if (r == -EBUSY)
+			snprintf(msg, sizeof(msg),
+				 "too many followers: %d clients follow the events already",
+				 CONTROL_MAX_FOLLOWERS);
+		else
+			snprintf(msg, sizeof(msg), "cannot follow the events: %s", strerror(-r));
 		status = 1;
 	}
 	/* The body borrowed from cl->in is dead once the handler returns. */

@@ -1098,6 +1098,7 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	sensorlink_stop(&d->link);
 
 	control_close(d->ctl);
+	d->ctl = NULL; /* an event from here on goes to no follower */
 	/* The configuration is ours to finish: the caller's, or the one a
 	 * reload allocated in its place. */
 	conf_fini(d->c);
