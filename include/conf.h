@@ -205,6 +205,9 @@ struct conf {
 		char dir[PATH_MAX];
 		unsigned evidence_max_mb;
 		bool release_cleaned; /* mark cleaned unblocks the host (default) */
+		/* Released (or certified clean) hosts unchanged for this long
+		 * leave the registry for the archive; 0: never (default). */
+		uint64_t purge_released_s;
 	} state;
 
 	struct {

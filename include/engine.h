@@ -110,6 +110,7 @@ struct engine {
 	usec_t bind_minute;
 	unsigned bind_count, bind_suppressed;
 	usec_t next_expiry_us; /* earliest TTL deadline, USEC_INFINITY: none */
+	usec_t next_purge_us;  /* next automatic purge (state.purge_released) */
 	bool resync;	       /* a transaction was lost in transit: read the kernel back */
 	/* What the saved state lacks: ENGINE_DIRTY_SOON (detections: saved
 	 * within seconds) or ENGINE_DIRTY_NOW (levels, certifications: saved
@@ -191,8 +192,15 @@ void engine_event_host(const struct engine *e, const struct hostrec *rec, struct
 bool engine_no_mac(const struct engine *e, const struct hostrec *rec);
 
 /* Runs timers up to now: probe timeouts and windows (in-process), TTL
- * expiry. */
+ * expiry, and once a minute the purge of released hosts older than
+ * state.purge_released (when set). */
 void engine_tick(struct engine *e, usec_t now);
+/* Purges the records hostrec_purgeable() allows with before_us = now -
+ * older_than_s: each goes to the archive with a "purged" line and leaves
+ * the registry.  One purge event (by by_uid, -1 automatic) says how many;
+ * an automatic run that purged nothing says nothing.  Not during an
+ * iteration of the registry.  Returns the count. */
+unsigned engine_purge(struct engine *e, uint64_t older_than_s, usec_t now, long by_uid);
 /* The engine's clock: the detector's (in-process), else the latest time a
  * detection or a tick brought. */
 usec_t engine_now(const struct engine *e);
@@ -241,5 +249,12 @@ void act_expire(struct engine *e, usec_t now);
  * alert), drops from the registry's view what the kernel no longer has, and
  * puts back what is missing.  0 or -errno. */
 int act_sync(struct engine *e, usec_t now);
+/* At start-up, after act_sync(): one action event for each host whose
+ * level (watch included) was restored from the saved state, naming it,
+ * its level, what it was for and the time left, so that the operator
+ * after a restart sees who is still blocked.  Hosts adopted from the
+ * kernel or released by policy in that sync had their own event.
+ * Returns how many. */
+unsigned act_announce_restored(struct engine *e, usec_t now);
 
 #endif

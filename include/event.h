@@ -21,6 +21,7 @@ enum event_kind {
 	EVENT_INCIDENT,
 	EVENT_ERROR,
 	EVENT_BINDING, /* machine identity: an address changed hands, a forger, a conflict */
+	EVENT_PURGE,   /* released hosts purged from the registry (count, older_than_s) */
 };
 
 struct event {
@@ -64,6 +65,9 @@ struct event {
 	uint8_t other[MAC_LEN]; /* the other machine */
 	unsigned count;		/* relay: addresses; mac-flood: new machines a minute */
 	unsigned suppressed;	/* binding events left out since the last one (rate limit) */
+
+	/* purge: count records; by_uid */
+	uint64_t older_than_s;
 };
 
 const char *event_kind_name(enum event_kind k);

@@ -214,6 +214,12 @@ void hostdb_remove(struct hostdb *db, struct hostrec *r);
  * takes spare records only, never blocked ones or those in
  * certification. */
 void hostdb_settle(struct hostdb *db, struct hostrec *r);
+/* Whether r may be purged (state.purge_released, quarantinectl purge):
+ * released or certified clean, nothing in force, not in certification,
+ * not queued for a commit, out of surveillance at now_us, and neither
+ * changed nor flagged since before_us.  An uncleanable host, a blocked
+ * one or one being cleaned never is. */
+bool hostrec_purgeable(const struct hostrec *r, usec_t before_us, usec_t now_us);
 /* Some address of r is in the kernel's isolation sets, or its MAC. */
 bool hostrec_isolated(const struct hostrec *r);
 /* The hit for rule, or NULL when the host was never flagged by it. */

@@ -1,5 +1,12 @@
 /* Incidents: hosts flagged by the same rule close in time, with a patient
- * zero, the host whose first probe came earliest (SPEC section 4). */
+ * zero, the host whose first probe came earliest (SPEC section 4).
+ *
+ * What spreads decides, not the rule alone: a rule that names no ports
+ * (the Threshold Random Walk, horizontal-scan, dark-space) groups hosts by
+ * the port they failed on too, so that a camera sweeping telnet does not
+ * join a PC's SMB outbreak because both were caught by the walk.  And a
+ * host flagged by a second rule while its incident is open stays in it
+ * (engine.c): one infected host, one incident. */
 #ifndef QD_INCIDENT_H
 #define QD_INCIDENT_H
 
@@ -16,11 +23,13 @@
  * next_id stays at INCIDENT_ID_MAX + 1, which the state saves and loads
  * like any other. */
 #define INCIDENT_ID_MAX (UINT32_MAX - 1)
+#define INCIDENT_OPEN	256
 
 struct incident {
 	unsigned id; /* 1, 2, ... INCIDENT_ID_MAX; never reused */
 	unsigned rule;
 	char rule_name[CONF_NAME_MAX];
+	uint16_t port; /* what spreads, for a rule that names no ports; 0 */
 	struct qaddr patient_zero;
 	usec_t first_probe_us; /* patient zero's first probe */
 	usec_t first_detect_us, last_detect_us;
@@ -34,19 +43,38 @@ struct incidents {
 	unsigned next_id;	 /* at most INCIDENT_ID_MAX + 1 */
 	unsigned long exhausted; /* incidents not opened: no id left */
 	usec_t window_us;
-	unsigned open[DETECT_NRULES]; /* id of the latest incident per rule, 0 = none */
+	/* The latest incident of each (rule, port), 0 = none: the one a
+	 * detection may join.  More keys than this: the least recent goes. */
+	struct {
+		unsigned rule, id;
+		uint16_t port;
+	} open[INCIDENT_OPEN];
+	unsigned nopen;
 };
 
 int incidents_init(struct incidents *s, unsigned cap, usec_t window_us);
 void incidents_fini(struct incidents *s);
-/* Host was just flagged by rule (first time for this host and rule); its
- * first probe was at first_probe_us.  Joins the open incident of that rule
- * if its last detection is within the window, else opens a new one.  NULL
- * when a new one is needed and every id was given (counted in
+/* Host was just flagged by rule (first time for this host and rule), on
+ * port (what spreads, for a rule that names no ports; else 0); its first
+ * probe was at first_probe_us.  Joins the open incident of that rule and
+ * port if its last detection is within the window, else opens a new one.
+ * NULL when a new one is needed and every id was given (counted in
  * exhausted). */
 struct incident *incident_join(struct incidents *s, unsigned rule, const char *rule_name,
-			       const struct qaddr *host, usec_t first_probe_us, usec_t now);
+			       uint16_t port, const struct qaddr *host, usec_t first_probe_us,
+			       usec_t now);
+/* Host is flagged by rule (on port, as incident_join()) while incident
+ * in, its own, is open (its last detection within the window): it stays
+ * in it, without counting twice, and the next host that rule flags joins
+ * it too.  An incident opened by a rule that names no ports takes the
+ * name of a rule that does (the walk caught the first host of what
+ * smb-propagation names).  in, or NULL when it is closed. */
+struct incident *incident_stay(struct incidents *s, struct incident *in, unsigned rule,
+			       const char *rule_name, uint16_t port, usec_t now);
 struct incident *incident_find(struct incidents *s, unsigned id);
+/* Rebuilds which incident each rule and port may join, from the ring
+ * (after the rules' indexes changed: a reload). */
+void incidents_reopen(struct incidents *s);
 /* incident_find() for a const ring; *ret_off (may be NULL) is the
  * incident's position from the oldest. */
 const struct incident *incident_lookup(const struct incidents *s, unsigned id, unsigned *ret_off);

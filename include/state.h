@@ -101,7 +101,8 @@ int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void
  * A record with nothing in force is evicted from the full registry to make
  * room (hostdb.h); its history is not thrown away but appended to
  * STATE_DIR/archive in the state's own line format, each host preceded by
- * an "evicted" line, for operators (the daemon never reads it back).
+ * an "evicted" line (or "purged": a released host purged after
+ * state.purge_released, or by quarantinectl purge), for operators (the daemon never reads it back).
  * The records are rendered into memory when evicted (no system call on
  * the packet path) and written out with the state (state_archive_flush()).
  * Bounded: STATE_ARCHIVE_BUF bytes wait in memory (more are dropped and
@@ -118,6 +119,9 @@ void state_archive_free(struct state_archive *a);
 /* Renders r (borrowed), with its hits and history.  false when the
  * buffer has no room (r is counted as dropped). */
 bool state_archive_add(struct state_archive *a, const struct conf *c, const struct hostrec *r);
+/* The same, preceded by a why line ("evicted", "purged") instead. */
+bool state_archive_add_as(struct state_archive *a, const struct conf *c, const struct hostrec *r,
+			  const char *why);
 /* Appends what waits to dir/archive (mode 0600, O_NOFOLLOW), rotating it
  * first when it would pass STATE_ARCHIVE_MAX.  0, or -errno with a message
  * in err; what could not be written waits for the next call. */

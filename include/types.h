@@ -79,6 +79,10 @@ int duration_parse(const char *s, uint64_t *ret_s);
 #define QD_TTL_MAX_S (365ull * 86400)
 /* How the maximum reads in messages and manual pages. */
 #define QD_TTL_MAX_TEXT "365d"
+/* The longest a released host may be kept before it is purged
+ * (state.purge_released, quarantinectl purge --older-than): ten years,
+ * beyond any retention policy, and far from overflowing microseconds. */
+#define QD_PURGE_MAX_S (3650ull * 86400)
 
 /* Parses a TTL as duration_parse() does (no sign, no overflow) and checks
  * it against QD_TTL_MAX_S: 0, -EINVAL (not a duration) or -ERANGE (longer

@@ -450,6 +450,37 @@ static void sync_escalated(struct engine *e, struct hostrec *rec, usec_t now)
 	output_event(e->out, &ev);
 }
 
+unsigned act_announce_restored(struct engine *e, usec_t now)
+{
+	unsigned n = 0;
+
+	for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
+	     rec = hostdb_next(&e->hosts, rec)) {
+		char why[sizeof(rec->reason) + 32];
+		struct event ev;
+
+		/* Adopted just now: its event said so already. */
+		if (rec->merged || rec->level < LEVEL_WATCH ||
+		    (rec->adopted && rec->changed_us == now))
+			continue;
+		snprintf(why, sizeof(why), "restored at start-up%s%s", rec->reason[0] ? ": " : "",
+			 rec->reason);
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = EVENT_ACTION;
+		ev.ts = now;
+		engine_event_host(e, rec, &ev);
+		ev.level = (enum level)rec->level;
+		ev.by_uid = rec->by_uid;
+		ev.reason = why;
+		ev.enforced = true;
+		if (rec->expires_us > now)
+			ev.ttl_s = (rec->expires_us - now) / USEC_PER_SEC;
+		output_event(e->out, &ev);
+		n++;
+	}
+	return n;
+}
+
 int act_sync(struct engine *e, usec_t now)
 {
 	static const enum nft_set blocking[] = {

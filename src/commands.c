@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "event.h"
 #include "log.h"
 #include "report.h"
+#include "suggest.h"
 
 #define CHUNK 256
 
@@ -663,66 +665,279 @@ static int cmd_status(struct cmdctx *x)
 	return 0;
 }
 
+/* What `list` shows: every filter given must match (state and level by
+ * name, a rule that flagged the host, the inventory's department and
+ * floor, flagged or changed since a time). */
+struct list_filter {
+	const char *state, *level;
+	int rule; /* a rule index, DETECT_RULE_TRW, or -1: any */
+	const char *department, *floor;
+	usec_t since_us; /* 0: any */
+};
+
+/* The rule an operator names, or the reply's status: unknown, with the
+ * name most likely meant. */
+static int parse_rule(struct cmdctx *x, const char *name, int *ret)
+{
+	const struct conf *c = x->d->c;
+	const char *names[CONF_MAX_RULES + 2];
+	const char *near;
+	unsigned n = 0;
+
+	if (strcmp(name, DETECT_TRW_NAME) == 0) {
+		*ret = DETECT_RULE_TRW;
+		return 0;
+	}
+	for (unsigned i = 0; i < c->nrules; i++) {
+		if (strcmp(name, c->rules[i].name) == 0) {
+			*ret = (int)i;
+			return 0;
+		}
+		names[n++] = c->rules[i].name;
+	}
+	names[n++] = DETECT_TRW_NAME;
+	names[n] = NULL;
+	near = suggest(name, names);
+	if (near)
+		return reply(x, 2, "unknown rule '%s' (did you mean '%s'?)", name, near);
+	return reply(x, 2, "unknown rule '%s'", name);
+}
+
+static int parse_list_filter(struct cmdctx *x, struct list_filter *f)
+{
+	const char *rule = ctl_request_get(x->req, "rule");
+	const char *since = ctl_request_get(x->req, "since");
+	enum host_state hs;
+	enum level lv;
+	int s;
+
+	memset(f, 0, sizeof(*f));
+	f->rule = -1;
+	f->state = ctl_request_get(x->req, "state");
+	f->level = ctl_request_get(x->req, "level");
+	f->department = ctl_request_get(x->req, "department");
+	f->floor = ctl_request_get(x->req, "floor");
+	if (f->state && host_state_parse(f->state, &hs) < 0)
+		return reply(x, 2, "unknown state '%s'", f->state);
+	if (f->level && level_parse(f->level, &lv) < 0)
+		return reply(x, 2, "unknown level '%s'", f->level);
+	if (rule && (s = parse_rule(x, rule, &f->rule)) != 0)
+		return s;
+	/* quarantinectl sends an absolute UTC time; a duration here is
+	 * taken on the daemon's clock. */
+	if (since && time_since_parse(since, daemon_wall_us(), &f->since_us) < 0)
+		return reply(x, 2,
+			     "invalid time '%s' (want an ISO 8601 time such as "
+			     "2026-01-15T09:00Z, or a duration such as 2h meaning that long ago)",
+			     since);
+	return 0;
+}
+
+static bool list_matches(struct daemon *d, const struct hostrec *r, const struct list_filter *f)
+{
+	const struct inv_entry *inv;
+
+	if (!host_matches(r, f->state, f->level))
+		return false;
+	if (f->rule >= 0) {
+		bool hit = false;
+
+		for (unsigned i = 0; i < r->nhits && !hit; i++)
+			hit = r->hits[i].rule == f->rule;
+		if (!hit)
+			return false;
+	}
+	if (f->since_us && MAX(r->changed_us, r->last_detect_us) < f->since_us)
+		return false;
+	if (f->department || f->floor) {
+		inv = engine_inventory(&d->eng, r);
+		if (!inv)
+			return false;
+		if (f->department && strcasecmp(inv->department, f->department) != 0)
+			return false;
+		if (f->floor && strcasecmp(inv->floor, f->floor) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* The narrow table's columns (LIST_* characters each, one space apart):
+ * 79 characters in all, so that a row fits an 80-column terminal without
+ * the terminal's own wrap.  An IPv4 address fits HOST; a longer host (an
+ * IPv6 address, a MAC) is never cut, since operators copy it into the
+ * next command: it gets a line of its own and its row follows. */
+#define LIST_HOST  15
+#define LIST_STATE 11 /* "uncleanable" */
+#define LIST_LEVEL 7  /* "contain", "isolate" */
+#define LIST_SINCE 11 /* "01-15 09:00" */
+#define LIST_RULE  14
+#define LIST_WHERE 16
+#define LIST_CUT   '~' /* the last character of a field cut to fit */
+
+/* src into dst (at least w + 1 bytes), cut to w characters with LIST_CUT
+ * at the end when longer; "-" when empty. */
+static const char *fit(char *dst, size_t w, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n == 0)
+		src = "-", n = 1;
+	if (n <= w) {
+		memcpy(dst, src, n + 1);
+		return dst;
+	}
+	memcpy(dst, src, w - 1);
+	dst[w - 1] = LIST_CUT;
+	dst[w] = '\0';
+	return dst;
+}
+
+/* SINCE, short: month, day, hour and minute in UTC (the year and the
+ * seconds are in --wide and show). */
+static const char *since_short(usec_t ts, char buf[32])
+{
+	ts_str(ts, buf);
+	if (ts && strlen(buf) >= 16) {
+		memmove(buf, buf + 5, 11); /* "MM-DDTHH:MM" */
+		buf[5] = ' ';
+		buf[11] = '\0';
+	}
+	return buf;
+}
+
+/* RULE, short: the first rule that flagged the host, and "+N" for the
+ * N others. */
+static const char *rule_short(const struct daemon *d, const struct hostrec *r,
+			      char buf[LIST_RULE + 1])
+{
+	char more[8] = "";
+	size_t ml;
+
+	if (!r->nhits)
+		return fit(buf, LIST_RULE, "");
+	if (r->nhits > 1)
+		snprintf(more, sizeof(more), "+%u", r->nhits - 1u);
+	ml = strlen(more);
+	fit(buf, LIST_RULE - ml, rule_name(d, r->hits[0].rule));
+	memcpy(buf + strlen(buf), more, ml + 1);
+	return buf;
+}
+
+/* WHERE, short: department/floor/owner of the inventory, "-" for a part
+ * it lacks (trailing ones left out), "-" for a host it does not name. */
+static const char *where_short(const struct inv_entry *inv, char buf[LIST_WHERE + 1])
+{
+	const char *part[3];
+	char tmp[256];
+	size_t n = 0;
+	int last = -1;
+
+	if (!inv)
+		return fit(buf, LIST_WHERE, "");
+	part[0] = inv->department;
+	part[1] = inv->floor;
+	part[2] = inv->owner;
+	for (int i = 0; i < 3; i++)
+		if (part[i][0])
+			last = i;
+	tmp[0] = '\0';
+	for (int i = 0; i <= last; i++)
+		n += (size_t)snprintf(tmp + n, sizeof(tmp) - MIN(n, sizeof(tmp)), "%s%s",
+				      i ? "/" : "", part[i][0] ? part[i] : "-");
+	return fit(buf, LIST_WHERE, tmp);
+}
+
+static void list_row_narrow(struct daemon *d, struct ctl_out *o, const struct hostrec *r,
+			    const struct qaddr *row)
+{
+	const struct inv_entry *inv = engine_inventory(&d->eng, r);
+	char a[ADDR_STRLEN], t[32], rule[LIST_RULE + 1], where[LIST_WHERE + 1];
+	const char *host = addr_ntop(row, a);
+
+	if (strlen(host) > LIST_HOST) {
+		ctl_out_printf(o, "%s\n", host);
+		host = "";
+	}
+	ctl_out_printf(o, "%-*s %-*s %-*s %-*s %-*s %s\n", LIST_HOST, host, LIST_STATE,
+		       host_state_name((enum host_state)r->state), LIST_LEVEL,
+		       level_name((enum level)r->level), LIST_SINCE, since_short(r->changed_us, t),
+		       LIST_RULE, rule_short(d, r, rule), where_short(inv, where));
+}
+
+/* --wide: every column whole, in the first wave's places (the MAC before
+ * the free-text WHERE). */
+static void list_row_wide(struct daemon *d, struct ctl_out *o, const struct hostrec *r,
+			  const struct qaddr *row)
+{
+	const struct inv_entry *inv = engine_inventory(&d->eng, r);
+	char a[ADDR_STRLEN], t1[32], t2[32], rules[HOSTDB_MAX_HITS * (CONF_NAME_MAX) + 1];
+	char where[320], mb[MAC_STRLEN];
+	const char *expires = "-";
+
+	host_rules(d, r, rules, sizeof(rules));
+	where[0] = '\0';
+	if (inv) {
+		/* "fin-ws-11 finance floor 3 / IT Finance", with what the
+		 * entry gives. */
+		size_t n = 0;
+
+		if (inv->name[0])
+			n += (size_t)snprintf(where + n, sizeof(where) - n, "%s", inv->name);
+		if (inv->department[0])
+			n += (size_t)snprintf(where + n, sizeof(where) - n, "%s%s", n ? " " : "",
+					      inv->department);
+		if (inv->floor[0])
+			n += (size_t)snprintf(where + n, sizeof(where) - n, "%sfloor %s",
+					      n ? " " : "", inv->floor);
+		if (inv->owner[0])
+			snprintf(where + n, sizeof(where) - n, "%s%s", n ? " / " : "", inv->owner);
+	}
+	/* No block: nothing expires.  A block without a TTL never does. */
+	if (r->level != LEVEL_NONE)
+		expires = r->expires_us ? ts_short(r->expires_us, t2) : "never";
+	ctl_out_printf(o, "%-25s %-11s %-8s %-20s %-20s %-32s %-17s %s\n", addr_ntop(row, a),
+		       host_state_name((enum host_state)r->state), level_name((enum level)r->level),
+		       ts_short(r->changed_us, t1), expires, rules,
+		       hostrec_is_machine(r) ? mac_ntop(r->id.b, mb) : "-", where[0] ? where : "-");
+}
+
 static int cmd_list(struct cmdctx *x)
 {
 	struct daemon *d = x->d;
-	const char *state = ctl_request_get(x->req, "state");
-	const char *level = ctl_request_get(x->req, "level");
-	enum host_state hs;
-	enum level lv;
+	struct list_filter f;
+	bool wide = ctl_request_flag(x->req, "wide");
 	unsigned n = 0;
+	int s = parse_list_filter(x, &f);
 
-	if (state && host_state_parse(state, &hs) < 0)
-		return reply(x, 2, "unknown state '%s'", state);
-	if (level && level_parse(level, &lv) < 0)
-		return reply(x, 2, "unknown level '%s'", level);
+	if (s)
+		return s;
 	if (x->json)
 		ctl_out_printf(x->out, "[");
-	else
+	else if (wide)
 		ctl_out_printf(x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %-17s %s\n", "HOST",
 			       "STATE", "LEVEL", "SINCE", "EXPIRES", "RULES", "MAC", "WHERE");
+	else
+		ctl_out_printf(x->out, "%-*s %-*s %-*s %-*s %-*s %s\n", LIST_HOST, "HOST",
+			       LIST_STATE, "STATE", LIST_LEVEL, "LEVEL", LIST_SINCE, "SINCE (UTC)",
+			       LIST_RULE, "RULE", "WHERE");
 	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r;
 	     r = hostdb_next(&d->eng.hosts, r)) {
-		char a[ADDR_STRLEN], t1[32], t2[32], rules[256], where[320];
-		const struct inv_entry *inv;
-
 		struct qaddr rows[HOST_MAX_ADDRS + 1];
 		unsigned nrows;
-		char mb[MAC_STRLEN];
 
-		if (!host_matches(r, state, level))
+		if (!list_matches(d, r, &f))
 			continue;
 		nrows = host_rows(d, r, rows, ARRAY_SIZE(rows));
-		if (x->json) {
-			for (unsigned i = 0; i < nrows; i++) {
+		for (unsigned i = 0; i < nrows; i++, n++) {
+			if (x->json) {
 				ctl_out_printf(x->out, "%s", n ? "," : "");
 				host_json_row(d, x->out, r, &rows[i], false);
-				n++;
+			} else if (wide) {
+				list_row_wide(d, x->out, r, &rows[i]);
+			} else {
+				list_row_narrow(d, x->out, r, &rows[i]);
 			}
-			continue;
 		}
-		inv = engine_inventory(&d->eng, r);
-		host_rules(d, r, rules, sizeof(rules));
-		where[0] = '\0';
-		if (inv)
-			snprintf(where, sizeof(where), "%s%s%s%s%s%s%s", inv->name,
-				 inv->name[0] ? " " : "", inv->department,
-				 inv->floor[0] ? " floor " : "", inv->floor,
-				 inv->owner[0] ? " / " : "", inv->owner);
-		/* A table for a terminal: seconds are enough, long rule lists
-		 * are cut (show and --json have everything). */
-		if (strlen(rules) > 32)
-			strcpy(rules + 29, "...");
-		/* The first wave's columns in their places; the MAC before
-		 * the free-text WHERE. */
-		for (unsigned i = 0; i < nrows; i++)
-			ctl_out_printf(
-				x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %-17s %s\n",
-				addr_ntop(&rows[i], a), host_state_name((enum host_state)r->state),
-				level_name((enum level)r->level), ts_short(r->changed_us, t1),
-				r->expires_us ? ts_short(r->expires_us, t2) : "never", rules,
-				hostrec_is_machine(r) ? mac_ntop(r->id.b, mb) : "-", where);
-		n += nrows;
 	}
 	if (x->json)
 		ctl_out_printf(x->out, "]\n");
@@ -1562,6 +1777,64 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 		     n ? "; blocked hosts inside it released" : "");
 }
 
+/* Seconds as an operator wrote them: 30d, 12h, 90m, 45s. */
+static const char *duration_text(uint64_t s, char buf[32])
+{
+	if (s && s % 86400 == 0)
+		snprintf(buf, 32, "%llud", (unsigned long long)(s / 86400));
+	else if (s && s % 3600 == 0)
+		snprintf(buf, 32, "%lluh", (unsigned long long)(s / 3600));
+	else if (s && s % 60 == 0)
+		snprintf(buf, 32, "%llum", (unsigned long long)(s / 60));
+	else
+		snprintf(buf, 32, "%llus", (unsigned long long)s);
+	return buf;
+}
+
+/* purge --older-than D: released and certified-clean hosts unchanged for
+ * D leave the registry for the archive (engine_purge()); what is blocked
+ * or in certification stays whatever its age.  Saved at once, so that the
+ * archive holds them when the answer comes. */
+static int cmd_purge(struct cmdctx *x)
+{
+	struct daemon *d = x->d;
+	const char *older = ctl_request_get(x->req, "older_than");
+	uint64_t s;
+	unsigned n;
+	char db[32];
+
+	if (!older)
+		return reply(x, 2, "purge needs --older-than DURATION");
+	if (duration_parse(older, &s) < 0 || s > QD_PURGE_MAX_S)
+		return reply(x, 2, "invalid duration '%s' for --older-than (at most %llud)", older,
+			     (unsigned long long)(QD_PURGE_MAX_S / 86400));
+	/* Those old enough but still under surveillance are kept, and
+	 * counted: an operator who sees fewer go than expected is told why. */
+	usec_t now = daemon_wall_us();
+	usec_t before = now > s * USEC_PER_SEC ? now - s * USEC_PER_SEC : 0;
+	unsigned watched = 0;
+	char more[96] = "";
+
+	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r; r = hostdb_next(&d->eng.hosts, r))
+		watched += !hostrec_purgeable(r, before, now) &&
+			   hostrec_purgeable(r, before, USEC_INFINITY);
+	n = engine_purge(&d->eng, s, now, (long)x->peer->uid);
+	if (n) {
+		d->eng.dirty = ENGINE_DIRTY_NOW;
+		daemon_save(d);
+	}
+	if (x->json) {
+		ctl_out_printf(x->out,
+			       "{\"purged\":%u,\"under_surveillance\":%u,\"older_than_s\":%llu}\n",
+			       n, watched, (unsigned long long)s);
+		return 0;
+	}
+	if (watched)
+		snprintf(more, sizeof(more), "; %u more kept while under surveillance", watched);
+	return reply(x, 0, "purged %u released host%s unchanged for %s%s%s", n, n == 1 ? "" : "s",
+		     duration_text(s, db), n ? " (kept in the archive)" : "", more);
+}
+
 static void incident_render(struct cmdctx *x, const struct incident *in, bool first)
 {
 	char a[ADDR_STRLEN], t1[32], t2[32], t3[32];
@@ -1643,23 +1916,18 @@ static int cmd_report(struct cmdctx *x)
  * own output (text lines, or JSON lines); with follow, the control socket
  * then keeps the connection and sends each new event (control.h).  A
  * follower gets the kept ones only when it gives since: a shipper that
- * reconnects would otherwise receive them all again.  The client turns
- * TIME into microseconds since the epoch, in its own time zone. */
+ * reconnects would otherwise receive them all again.  The client sends
+ * TIME in UTC to the microsecond, read in its own time zone. */
 static int cmd_events(struct cmdctx *x)
 {
 	const struct evring *ring = &x->d->recent;
 	const char *since_s = ctl_request_get(x->req, "since");
 	bool follow = ctl_request_flag(x->req, "follow");
-	unsigned long long since = 0;
-	char *end;
+	usec_t since = 0;
 
-	if (since_s) {
-		errno = 0;
-		since = strtoull(since_s, &end, 10);
-		if (since_s[0] < '0' || since_s[0] > '9' || errno || *end)
-			return reply(x, 2, "invalid since '%s' (want microseconds since the epoch)",
-				     since_s);
-	}
+	if (since_s && time_since_parse(since_s, daemon_wall_us(), &since) < 0)
+		return reply(x, 2, "invalid since '%s' (want an ISO 8601 time or a duration)",
+			     since_s);
 	for (unsigned i = 0; i < evring_count(ring) && (since_s || !follow); i++) {
 		const struct evring_entry *e = evring_get(ring, i);
 
@@ -1722,6 +1990,8 @@ int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_p
 		return cmd_report(&x);
 	if (strcmp(c, "events") == 0)
 		return cmd_events(&x);
+	if (strcmp(c, "purge") == 0)
+		return cmd_purge(&x);
 	if (strcmp(c, "reload") == 0)
 		return cmd_reload(&x);
 	return reply(&x, 2, "unknown command '%s'", c);

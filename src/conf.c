@@ -349,7 +349,7 @@ static const struct {
 	{"surveillance", {"period", "factor"}},
 	{"inventory", {"net", "mac", "name", "department", "floor", "owner", "critical", "role"}},
 	{"control", {"socket", "group"}},
-	{"state", {"dir", "evidence_max_mb", "release_cleaned"}},
+	{"state", {"dir", "evidence_max_mb", "release_cleaned", "purge_released"}},
 	{"log", {"facility", "events_file"}},
 };
 
@@ -1726,6 +1726,8 @@ static void parse_state(struct ctx *x, const config_setting_t *g)
 			get_uint(x, s, p, 0, EVIDENCE_MB_MAX, &c->state.evidence_max_mb);
 		else if (strcmp(k, "release_cleaned") == 0)
 			get_bool(x, s, p, &c->state.release_cleaned);
+		else if (strcmp(k, "purge_released") == 0)
+			get_duration(x, s, p, 0, QD_PURGE_MAX_S, &c->state.purge_released_s);
 		else
 			unknown_key(x, s, "state");
 	}

@@ -902,13 +902,16 @@ static int startup(struct daemon *d)
 		return 1;
 	}
 	if (d->mode == MODE_ENFORCE) {
-		r = act_sync(&d->eng, daemon_wall_us());
+		usec_t now = daemon_wall_us();
+
+		r = act_sync(&d->eng, now);
 		if (r < 0) {
 			log_warnx("reading the nftables table: %s", strerror(-r));
 			return 1;
 		}
 		/* TTLs that ran out while we were down. */
 		engine_tick(&d->eng, daemon_wall_us());
+		act_announce_restored(&d->eng, now);
 	}
 	/* What was adopted or restored is saved before we say ready. */
 	daemon_save(d);

@@ -310,6 +310,16 @@ static void want_ports(struct hostrec *rec, const struct detection *d)
 		rec->want_overflow = 1;
 }
 
+/* What spreads, for the incident a detection joins: the port of a rule
+ * that names none (the walk, horizontal-scan, dark-space: the first port
+ * its failures were on) and of brute force against one server (SSH
+ * guessing and RDP guessing are two things); 0 for the others, whose rule
+ * says it. */
+static uint16_t spread_port(const struct detection *d)
+{
+	return (!d->fixed_ports || d->peer.family) && d->nports ? d->ports[0] : 0;
+}
+
 /* Whether a detection towards one destination asks for a port the host's
  * containment does not hold yet: the same rule flagging a host again
  * against another server (brute force against a second one) adds that
@@ -465,15 +475,26 @@ void engine_detection(struct engine *e, const struct detection *d)
 		return;
 	}
 	if (!hit) {
+		/* Flagged by another rule while its incident is open: it
+		 * stays in that one (one infected host, one incident). */
+		in = NULL;
+		for (unsigned i = 0; i < rec->nhits && !in; i++)
+			in = incident_stay(&e->incidents,
+					   incident_find(&e->incidents, rec->hits[i].incident),
+					   d->rule, d->rule_name, spread_port(d), d->ts_us);
 		hit = hostdb_add_hit(rec, d->rule, d->ts_us);
-		in = incident_join(&e->incidents, d->rule, d->rule_name,
-				   rec->addr.family ? &rec->addr : &rec->id, d->first_probe_us,
-				   d->ts_us);
 		if (in) {
 			hit->incident = in->id;
-			p.announce = true;
 		} else {
-			incidents_exhausted(e, d->ts_us);
+			in = incident_join(&e->incidents, d->rule, d->rule_name, spread_port(d),
+					   rec->addr.family ? &rec->addr : &rec->id,
+					   d->first_probe_us, d->ts_us);
+			if (in) {
+				hit->incident = in->id;
+				p.announce = true;
+			} else {
+				incidents_exhausted(e, d->ts_us);
+			}
 		}
 	}
 	/* Flagged again after a release: a new episode, whose containment is
@@ -935,16 +956,14 @@ int engine_reconfigure(struct engine *e, const struct conf *c)
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec; rec = hostdb_next(&e->hosts, rec))
 		for (unsigned i = 0; i < rec->nhits; i++)
 			rec->hits[i].rule = (uint8_t)remap_rule(old, c, rec->hits[i].rule);
-	memset(e->incidents.open, 0, sizeof(e->incidents.open));
 	for (unsigned i = 0; i < e->incidents.n; i++) {
 		struct incident *in = &e->incidents.v[(e->incidents.head + i) % e->incidents.cap];
 		int k = strcmp(in->rule_name, DETECT_TRW_NAME) == 0
 				? DETECT_RULE_TRW
 				: conf_rule_find(c, in->rule_name);
 		in->rule = k < 0 ? ENGINE_RULE_GONE : (unsigned)k;
-		if (k >= 0)
-			e->incidents.open[k] = in->id;
 	}
+	incidents_reopen(&e->incidents);
 	e->incidents.window_us = (usec_t)c->incident.window_s * USEC_PER_SEC;
 	identity_reconfigure(e->id, c);
 	e->c = c;
@@ -981,6 +1000,38 @@ usec_t engine_now(const struct engine *e)
 	return e->det ? detect_now(e->det) : e->now;
 }
 
+unsigned engine_purge(struct engine *e, uint64_t older_than_s, usec_t now, long by_uid)
+{
+	usec_t before = now > older_than_s * USEC_PER_SEC ? now - older_than_s * USEC_PER_SEC : 0;
+	struct hostrec *r, *next;
+	struct event ev;
+	unsigned n = 0;
+
+	for (r = hostdb_first(&e->hosts); r; r = next) {
+		next = hostdb_next(&e->hosts, r);
+		if (!hostrec_purgeable(r, before, now))
+			continue;
+		/* As an evicted record: its history is kept for operators
+		 * (a full archive buffer drops it, counted, as there). */
+		if (e->archive)
+			(void)state_archive_add_as(e->archive, e->c, r, "purged");
+		hostdb_remove(&e->hosts, r);
+		n++;
+	}
+	if (n && e->dirty < ENGINE_DIRTY_SOON)
+		e->dirty = ENGINE_DIRTY_SOON;
+	if (n || by_uid >= 0) {
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = EVENT_PURGE;
+		ev.ts = now;
+		ev.count = n;
+		ev.older_than_s = older_than_s;
+		ev.by_uid = by_uid;
+		output_event(e->out, &ev);
+	}
+	return n;
+}
+
 void engine_tick(struct engine *e, usec_t now)
 {
 	if (now > e->now)
@@ -990,6 +1041,12 @@ void engine_tick(struct engine *e, usec_t now)
 	engine_commit(e);
 	if (now >= e->next_expiry_us)
 		act_expire(e, now);
+	/* Once a minute is precise enough for a period counted in days,
+	 * and a walk over the registry that often costs nothing. */
+	if (e->c->state.purge_released_s && now >= e->next_purge_us) {
+		e->next_purge_us = now + 60 * USEC_PER_SEC;
+		(void)engine_purge(e, e->c->state.purge_released_s, now, -1);
+	}
 }
 
 void engine_flush(struct engine *e)

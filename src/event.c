@@ -11,7 +11,7 @@
 static const char *const kind_names[] = {
 	[EVENT_DETECT] = "detect",   [EVENT_ACTION] = "action",	    [EVENT_RELEASE] = "release",
 	[EVENT_MARK] = "mark",	     [EVENT_INCIDENT] = "incident", [EVENT_ERROR] = "error",
-	[EVENT_BINDING] = "binding",
+	[EVENT_BINDING] = "binding", [EVENT_PURGE] = "purge",
 };
 
 const char *event_kind_name(enum event_kind k)
@@ -272,6 +272,14 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 			json_key_str(&s, "message", e->message);
 		json_inventory(&s, e->inv);
 		break;
+	case EVENT_PURGE:
+		sb_printf(&s, ",\"count\":%u,\"older_than_s\":%llu", e->count,
+			  (unsigned long long)e->older_than_s);
+		if (e->by_uid < 0)
+			json_key_str(&s, "by", "auto");
+		else
+			sb_printf(&s, ",\"by\":\"%ld\"", e->by_uid);
+		break;
 	}
 	sb_putc(&s, '}');
 	return s.overflow ? -ENOSPC : (int)s.len;
@@ -434,6 +442,11 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		if (e->message)
 			kv(&s, "message", e->message);
 		kv_inventory(&s, e->inv);
+		break;
+	case EVENT_PURGE:
+		sb_printf(&s, " count=%u older_than=%llus", e->count,
+			  (unsigned long long)e->older_than_s);
+		kv_by(&s, e->by_uid);
 		break;
 	}
 	return s.overflow ? -ENOSPC : (int)s.len;

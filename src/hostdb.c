@@ -248,6 +248,20 @@ static bool keeps(const struct hostrec *r)
 	       r->state == HOST_CLEANING || r->state == HOST_UNCLEANABLE;
 }
 
+bool hostrec_purgeable(const struct hostrec *r, usec_t before_us, usec_t now_us)
+{
+	/* What eviction would take (nothing in force) and, of that, only
+	 * the end of a case: released, or certified clean.  A host that was
+	 * flagged but never acted on (detected, watched) is still a case. */
+	if (keeps(r) || r->level != LEVEL_NONE || r->busy)
+		return false;
+	if (r->state != HOST_RELEASED && r->state != HOST_CLEANED)
+		return false;
+	if (r->surveil_until_us > now_us)
+		return false;
+	return MAX(r->changed_us, r->last_detect_us) < before_us;
+}
+
 void hostdb_settle(struct hostdb *db, struct hostrec *r)
 {
 	r->unsettled = 0;

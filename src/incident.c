@@ -54,13 +54,64 @@ struct incident *incident_find(struct incidents *s, unsigned id)
 	return (struct incident *)incident_lookup(s, id, NULL);
 }
 
-struct incident *incident_join(struct incidents *s, unsigned rule, const char *rule_name,
-			       const struct qaddr *host, usec_t first_probe_us, usec_t now)
+/* The slot of (rule, port) in the open table, made when absent (the one
+ * whose incident is the oldest goes when it is full); NULL for a rule no
+ * longer configured. */
+static unsigned *open_slot(struct incidents *s, unsigned rule, uint16_t port)
 {
-	struct incident *in = rule < DETECT_NRULES ? incident_find(s, s->open[rule]) : NULL;
+	unsigned victim = 0;
 
-	if (in && strcmp(in->rule_name, rule_name) == 0 &&
-	    now <= in->last_detect_us + s->window_us) {
+	if (rule >= DETECT_NRULES)
+		return NULL;
+	for (unsigned i = 0; i < s->nopen; i++) {
+		if (s->open[i].rule == rule && s->open[i].port == port)
+			return &s->open[i].id;
+		if (s->open[i].id < s->open[victim].id)
+			victim = i;
+	}
+	if (s->nopen < INCIDENT_OPEN)
+		victim = s->nopen++;
+	s->open[victim].rule = rule;
+	s->open[victim].port = port;
+	s->open[victim].id = 0;
+	return &s->open[victim].id;
+}
+
+struct incident *incident_stay(struct incidents *s, struct incident *in, unsigned rule,
+			       const char *rule_name, uint16_t port, usec_t now)
+{
+	unsigned *slot;
+	struct incident *cur;
+
+	if (!in || now > in->last_detect_us + s->window_us)
+		return NULL;
+	if (now > in->last_detect_us)
+		in->last_detect_us = now;
+	/* A rule that names what spreads (smb-propagation) names the
+	 * incident better than the walk that caught its first host. */
+	if (in->port && !port && rule < DETECT_NRULES) {
+		in->rule = rule;
+		in->port = 0;
+		memset(in->rule_name, 0, sizeof(in->rule_name));
+		strncpy(in->rule_name, rule_name, sizeof(in->rule_name) - 1);
+	}
+	/* The next host flagged by this rule joins it too, unless another
+	 * incident of that rule is open. */
+	slot = open_slot(s, rule, port);
+	cur = slot ? incident_find(s, *slot) : NULL;
+	if (slot && (!cur || now > cur->last_detect_us + s->window_us))
+		*slot = in->id;
+	return in;
+}
+
+struct incident *incident_join(struct incidents *s, unsigned rule, const char *rule_name,
+			       uint16_t port, const struct qaddr *host, usec_t first_probe_us,
+			       usec_t now)
+{
+	unsigned *slot = open_slot(s, rule, port);
+	struct incident *in = slot ? incident_find(s, *slot) : NULL;
+
+	if (in && now <= in->last_detect_us + s->window_us) {
 		in->nhosts++;
 		in->last_detect_us = now;
 		if (first_probe_us < in->first_probe_us) {
@@ -85,14 +136,28 @@ struct incident *incident_join(struct incidents *s, unsigned rule, const char *r
 	memset(in, 0, sizeof(*in));
 	in->id = s->next_id++;
 	in->rule = rule;
+	in->port = port;
 	strncpy(in->rule_name, rule_name, sizeof(in->rule_name) - 1);
 	in->patient_zero = *host;
 	in->first_probe_us = first_probe_us;
 	in->first_detect_us = in->last_detect_us = now;
 	in->nhosts = 1;
-	if (rule < DETECT_NRULES)
-		s->open[rule] = in->id;
+	if (slot)
+		*slot = in->id;
 	return in;
+}
+
+void incidents_reopen(struct incidents *s)
+{
+	memset(s->open, 0, sizeof(s->open));
+	s->nopen = 0;
+	for (unsigned i = 0; i < s->n; i++) {
+		const struct incident *in = &s->v[(s->head + i) % s->cap];
+		unsigned *slot = open_slot(s, in->rule, in->port);
+
+		if (slot)
+			*slot = in->id;
+	}
 }
 
 void incidents_clear(struct incidents *s)
@@ -100,6 +165,7 @@ void incidents_clear(struct incidents *s)
 	for (unsigned i = 0; i < s->n; i++)
 		memset(&s->v[(s->head + i) % s->cap], 0, sizeof(*s->v));
 	memset(s->open, 0, sizeof(s->open));
+	s->nopen = 0;
 	s->n = 0;
 	s->head = 0;
 	s->next_id = 1;
@@ -120,8 +186,13 @@ int incident_restore(struct incidents *s, const struct incident *in)
 	*slot = *in;
 	slot->rule_name[sizeof(slot->rule_name) - 1] = '\0';
 	s->next_id = in->id + 1;
-	/* The newest incident of a rule is the one a detection may join. */
-	if (in->rule < DETECT_NRULES)
-		s->open[in->rule] = in->id;
+	/* The newest incident of a rule and port is the one a detection
+	 * may join. */
+	{
+		unsigned *open = open_slot(s, in->rule, in->port);
+
+		if (open)
+			*open = in->id;
+	}
 	return 0;
 }

@@ -69,11 +69,12 @@ static const struct option longopts[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: quarantined [-fntV] [-c FILE] [-i IF]... [-o text|json] [-S PATH] [-D "
-		   "DIR]\n"
+	fprintf(f, "usage: quarantined [-fnV] [-c FILE] [-i IF]... [-o text|json] [-S PATH] [-D "
+		   "DIR] [--debug]\n"
 		   "       quarantined -r FILE [-c FILE] [-o text|json] [--syslog] [--report [--by "
 		   "X]]\n"
 		   "       quarantined -t [-c FILE]\n"
+		   "       quarantined -h | -V\n"
 		   "\n"
 		   "  -c, --config FILE     configuration (default " CONF_DEFAULT_PATH ")\n"
 		   "  -t, --check-config    validate the configuration and exit\n"
@@ -88,6 +89,7 @@ static void usage(FILE *f)
 		   "  -D, --state-dir DIR   state directory\n"
 		   "  -o, --output FMT      event format on stdout: text (default) or json\n"
 		   "  -f, --foreground      also log to stderr and print events on stdout\n"
+		   "      --debug           also log debug messages\n"
 		   "  -V, --version         print the version and exit\n"
 		   "  -h, --help            print this help and exit\n");
 }

@@ -48,8 +48,13 @@ enum opt_bit {
 	O_UNCLEANABLE = 1u << 10,
 	O_FORCE = 1u << 11,
 	O_TO = 1u << 12,
-	O_SINCE = 1u << 13,
-	O_FOLLOW = 1u << 14,
+	O_WIDE = 1u << 13,
+	O_RULE = 1u << 14,
+	O_DEPARTMENT = 1u << 15,
+	O_FLOOR = 1u << 16,
+	O_SINCE = 1u << 17,
+	O_OLDER_THAN = 1u << 18,
+	O_FOLLOW = 1u << 19,
 };
 
 static const struct option_def {
@@ -70,7 +75,12 @@ static const struct option_def {
 	{"include-uncleanable", O_UNCLEANABLE, false},
 	{"force", O_FORCE, false},
 	{"to", O_TO, true},
+	{"wide", O_WIDE, false},
+	{"rule", O_RULE, true},
+	{"department", O_DEPARTMENT, true},
+	{"floor", O_FLOOR, true},
 	{"since", O_SINCE, true},
+	{"older-than", O_OLDER_THAN, true},
 	{"follow", O_FOLLOW, false},
 };
 
@@ -97,7 +107,8 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  status\n"
-	"  list [--state STATE] [--level LEVEL]\n"
+	"  list [--wide] [--state STATE] [--level LEVEL] [--rule NAME]\n"
+	"       [--department D] [--floor F] [--since TIME]\n"
 	"  show HOST\n"
 	"  quarantine HOST [--level watch|contain|isolate] [--proto tcp|udp --ports N,...]\n"
 	"             [--to ADDR] [--ttl DURATION] [--reason TEXT]\n"
@@ -112,6 +123,7 @@ static const char usage_text[] =
 	"  incident ID\n"
 	"  report [--by department|floor|owner|rule]\n"
 	"  events [--follow] [--since TIME]\n"
+	"  purge --older-than DURATION\n"
 	"  pause\n"
 	"  resume\n"
 	"  allow HOST|CIDR\n"
@@ -126,9 +138,8 @@ static const char usage_text[] =
 	"  -V, --version      print the version\n"
 	"\n"
 	"HOST is an IPv4 or IPv6 address, a MAC, or a machine's name in the inventory;\n"
-	"DURATION is like 90s, 30m, 12h, 7d.\n"
-	"TIME is like 2026-01-15T09:00:00Z, 2026-01-15 09:00 (local time), or a\n"
-	"DURATION meaning that long ago.\n"
+	"DURATION is like 90s, 30m, 12h, 7d; TIME is an ISO 8601 time (2026-01-15T09:00,\n"
+	"local unless it ends in Z or an offset) or a DURATION, meaning that long ago.\n"
 	"STATE: detected watched contained isolated cleaning cleaned uncleanable released\n"
 	"exit status: 0 success, 1 refused by the daemon, 2 usage error, 3 daemon unreachable\n";
 
@@ -379,21 +390,38 @@ static const char *check_ttl(const char *s, char *buf, size_t len)
 	return buf;
 }
 
-/* --since: turned into microseconds since the epoch here, where the
- * operator's time zone and clock are, so that "09:00" and "1h" mean what
- * they read as. */
+/* --since: read here, where the operator's time zone and clock are, so
+ * that "09:00" and "1h" mean what they read as, and sent in UTC to the
+ * microsecond (list and events alike). */
 static const char *check_since(const char *s, char *buf, size_t len)
 {
-	struct timespec now;
-	usec_t us;
+	usec_t t;
+	time_t secs;
+	struct tm tm;
+	char day[32];
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (time_since_parse(s, (usec_t)now.tv_sec * USEC_PER_SEC + (usec_t)now.tv_nsec / 1000,
-			     &us) < 0)
-		usage_error("invalid --since '%s' (want a time such as 2026-01-15T09:00:00Z or "
-			    "'2026-01-15 09:00', or a DURATION such as 30m meaning that long ago)",
-			    s);
-	snprintf(buf, len, "%llu", (unsigned long long)us);
+	if (time_since_parse(s, time_wall_us(), &t) < 0)
+		usage_error(
+			"invalid TIME '%s' (want an ISO 8601 time such as 2026-01-15T09:00:00Z "
+			"or '2026-01-15 09:00', or a DURATION such as 30m meaning that long ago)",
+			s);
+	secs = (time_t)(t / USEC_PER_SEC);
+	if (!gmtime_r(&secs, &tm) || strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		usage_error("invalid TIME '%s'", s);
+	snprintf(buf, len, "%s.%06uZ", day, (unsigned)(t % USEC_PER_SEC));
+	return buf;
+}
+
+/* --older-than: a duration, at most QD_PURGE_MAX_S; sent in seconds. */
+static const char *check_older_than(const char *s, char *buf, size_t len)
+{
+	uint64_t secs;
+
+	if (duration_parse(s, &secs) < 0 || secs > QD_PURGE_MAX_S)
+		usage_error(
+			"invalid --older-than '%s' (want a DURATION such as 30d, at most %llud)", s,
+			(unsigned long long)(QD_PURGE_MAX_S / 86400));
+	snprintf(buf, len, "%llu", (unsigned long long)secs);
 	return buf;
 }
 
@@ -526,7 +554,9 @@ struct command {
 
 static const struct command commands[] = {
 	{"status", 0, 0, 0, "status"},
-	{"list", O_STATE | O_LEVEL, 0, 0, "list [--state STATE] [--level LEVEL]"},
+	{"list", O_WIDE | O_STATE | O_LEVEL | O_RULE | O_DEPARTMENT | O_FLOOR | O_SINCE, 0, 0,
+	 "list [--wide] [--state STATE] [--level LEVEL] [--rule NAME] [--department D] "
+	 "[--floor F] [--since TIME]"},
 	{"show", 0, 1, 1, "show HOST"},
 	{"quarantine", O_LEVEL | O_PROTO | O_PORTS | O_TTL | O_REASON | O_FROM | O_FORCE | O_TO, 0,
 	 1,
@@ -546,6 +576,7 @@ static const struct command commands[] = {
 	{"allow", 0, 1, 1, "allow HOST|CIDR"},
 	{"disallow", 0, 1, 1, "disallow HOST|CIDR"},
 	{"reload", 0, 0, 0, "reload"},
+	{"purge", O_OLDER_THAN, 0, 0, "purge --older-than DURATION"},
 };
 
 static void check_shape(const struct command *c, const struct args *a)
@@ -653,8 +684,18 @@ static void build(const struct command *c, const struct args *a, struct request 
 	} else if (strcmp(cmd, "incident") == 0) {
 		add(r, "incident", check_incident(arg1));
 	} else if (strcmp(cmd, "list") == 0) {
+		add_opt(r, a, O_WIDE, "wide");
 		add_opt(r, a, O_STATE, "state");
 		add_opt(r, a, O_LEVEL, "level");
+		add_opt(r, a, O_RULE, "rule");
+		add_opt(r, a, O_DEPARTMENT, "department");
+		add_opt(r, a, O_FLOOR, "floor");
+		if (a->given & O_SINCE)
+			add(r, "since", check_since(opt(a, O_SINCE), buf, sizeof(buf)));
+	} else if (strcmp(cmd, "purge") == 0) {
+		if (!(a->given & O_OLDER_THAN))
+			usage_error("purge needs --older-than DURATION (usage: %s)", c->synopsis);
+		add(r, "older_than", check_older_than(opt(a, O_OLDER_THAN), buf, sizeof(buf)));
 	} else if (strcmp(cmd, "report") == 0) {
 		add_opt(r, a, O_BY, "by");
 	} else if (strcmp(cmd, "events") == 0) {

@@ -298,6 +298,8 @@ static void w_incident(struct writer *w, const struct incident *in)
 	w_kv_u64(w, "first_detect_us", in->first_detect_us);
 	w_kv_u64(w, "last_detect_us", in->last_detect_us);
 	w_kv_u64(w, "hosts", in->nhosts);
+	if (in->port)
+		w_kv_u64(w, "port", in->port);
 	w_end_record(w);
 }
 
@@ -1131,6 +1133,14 @@ static int load_incident(struct loader *l, struct rec *r)
 			   addr_ntop(&in.patient_zero, b));
 	if (in.nhosts == 0)
 		return bad(l, "bad hosts=0 (an incident has a host)");
+	/* What spreads, for a rule that names no ports; absent: 0. */
+	if (get(r, "port")) {
+		unsigned port = 0;
+
+		if ((k = f_uint(l, r, "port", 65535, &port)) < 0)
+			return k;
+		in.port = (uint16_t)port;
+	}
 	/* Rule indexes follow the config, which may have changed since. */
 	idx = rule_index(l->e->c, in.rule_name);
 	in.rule = idx < 0 ? DETECT_NRULES : (unsigned)idx;
@@ -1715,6 +1725,12 @@ void state_archive_free(struct state_archive *a)
 
 bool state_archive_add(struct state_archive *a, const struct conf *c, const struct hostrec *r)
 {
+	return state_archive_add_as(a, c, r, "evicted");
+}
+
+bool state_archive_add_as(struct state_archive *a, const struct conf *c, const struct hostrec *r,
+			  const char *why)
+{
 	/* Rendered straight into the buffer by the state's own writer; with
 	 * ARCHIVE_HOST_MAX free it never needs to flush. */
 	struct writer w = {.fd = -1, .buf = a->buf, .len = a->len, .cap = STATE_ARCHIVE_BUF};
@@ -1723,7 +1739,7 @@ bool state_archive_add(struct state_archive *a, const struct conf *c, const stru
 		a->dropped++;
 		return false;
 	}
-	w_str(&w, "evicted");
+	w_str(&w, why);
 	w_end_record(&w);
 	w_host(&w, c, r);
 	a->len = w.len;

@@ -120,6 +120,31 @@ run 0 -S "$S" list --state isolated --level contain
 out_is cmd=list state=isolated level=contain
 run 0 -S "$S" list --level=watch
 out_is cmd=list level=watch
+# The filters and --wide; a rule's, a department's and a floor's names
+# are the daemon's to check.  --since goes as UTC: a local time is read
+# in the operator's zone, a duration is that long before now.
+run 0 -S "$S" list --wide --rule smb-propagation --department 'Finance Dept' --floor 3
+out_is cmd=list wide=1 rule=smb-propagation 'department=Finance Dept' floor=3
+run 0 -S "$S" list --since 2026-01-15T09:00:05Z
+out_is cmd=list since=2026-01-15T09:00:05.000000Z
+TZ=CET-1
+export TZ
+run 0 -S "$S" list --since '2026-01-15 10:00'
+out_is cmd=list since=2026-01-15T09:00:00.000000Z
+unset TZ
+run 0 -S "$S" list --since 2026-01-15T04:00-05:00
+out_is cmd=list since=2026-01-15T09:00:00.000000Z
+run 0 -S "$S" list --since 2h --json
+since=$(sed -n 's/^since=//p' "$tmp/out")
+want=$(date -u -d '2 hours ago' +%s)
+have=$(date -u -d "$since" +%s 2>/dev/null || echo 0)
+[ $((have - want)) -le 5 ] && [ $((want - have)) -le 5 ] ||
+	fail "list --since 2h sent $since, not about $(date -u -d @"$want" +%FT%TZ)"
+
+run 0 -S "$S" purge --older-than 30d
+out_is cmd=purge older_than=2592000
+run 0 -S "$S" purge --older-than=0 --json
+out_is cmd=purge older_than=0 json=1
 
 run 0 -S "$S" show 10.1.0.5
 out_is cmd=show host=10.1.0.5
@@ -223,30 +248,30 @@ out_is cmd=events
 run 0 -S "$S" events --json
 out_is cmd=events json=1
 run 0 -S "$S" events --since 2026-01-15T09:00:05Z
-out_is cmd=events since=1768467605000000
+out_is cmd=events since=2026-01-15T09:00:05.000000Z
 run 0 -S "$S" events --since='2026-01-15 10:00:05.5+01:00'
-out_is cmd=events since=1768467605500000
+out_is cmd=events since=2026-01-15T09:00:05.500000Z
 checks=$((checks + 1))
 rc=0
 TZ=UTC "$ctl" -S "$S" events --since '2026-01-15 09:00' >"$tmp/out" 2>"$tmp/err" || rc=$?
 last="TZ=UTC quarantinectl events --since '2026-01-15 09:00'"
 [ $rc = 0 ] || fail "$last: exit status $rc"
-out_is cmd=events since=1768467600000000
+out_is cmd=events since=2026-01-15T09:00:00.000000Z
 checks=$((checks + 1))
 rc=0
 TZ=CET-1 "$ctl" -S "$S" events --since '2026-01-15 10:00' >"$tmp/out" 2>"$tmp/err" || rc=$?
 last="TZ=CET-1 quarantinectl events --since '2026-01-15 10:00'"
 [ $rc = 0 ] || fail "$last: exit status $rc"
-out_is cmd=events since=1768467600000000
+out_is cmd=events since=2026-01-15T09:00:00.000000Z
 # A duration: that long before now.
 before=$(date +%s)
 run 0 -S "$S" events --since 1h
 after=$(date +%s)
 checks=$((checks + 1))
 since=$(sed -n 's/^since=//p' "$tmp/out")
-if [ -z "$since" ] || [ $((since / 1000000)) -lt $((before - 3600)) ] ||
-	[ $((since / 1000000)) -gt $((after - 3600)) ]; then
-	fail "$last: since=$since, want about $((before - 3600))000000"
+have=$(date -u -d "$since" +%s 2>/dev/null || echo 0)
+if [ "$have" -lt $((before - 3600)) ] || [ "$have" -gt $((after - 3600)) ]; then
+	fail "$last: since=$since, want about $(date -u -d @$((before - 3600)) +%FT%TZ)"
 fi
 # --follow: the answer, then the stream; the fake daemon closes after its
 # answer, which for a follower means the daemon went away: 3.
@@ -436,6 +461,18 @@ usage "invalid --ports '1-1024'" quarantine 10.1.0.5 --proto tcp --ports 1-1024
 usage "invalid level 'block'" quarantine 10.1.0.5 --level block
 usage "invalid state 'infected'" list --state infected
 usage "invalid grouping 'building'" report --by building
+usage "invalid TIME 'yesterday'" list --since yesterday
+usage "invalid TIME '2026-02-30'" list --since 2026-02-30
+usage "invalid TIME '15/01/2026'" list --since 15/01/2026
+usage 'status does not take --wide' status --wide
+usage 'show does not take --rule' show 10.1.0.5 --rule smb-propagation
+usage "unknown option '--departement=x' (did you mean '--department'?)" list --departement=x
+usage 'purge needs --older-than' purge
+usage "invalid --older-than '1y'" purge --older-than 1y
+usage "invalid --older-than '3651d'" purge --older-than 3651d
+usage "invalid --older-than '-1'" purge --older-than=-1
+usage 'list does not take --older-than' list --older-than 30d
+usage 'too many arguments for purge' purge 10.1.0.5 --older-than 30d
 usage "invalid certification state 'clean'" mark 10.1.0.5 clean
 usage 'mark needs more arguments' mark 10.1.0.5
 usage '--level given twice' quarantine 10.1.0.5 --level watch --level isolate
@@ -458,10 +495,10 @@ usage "cannot read $tmp/missing" quarantine --from "$tmp/missing"
 usage "cannot read $tmp" release --from "$tmp"
 usage "did you mean 10.1.0.0/24?" allow 10.1.0.5/24
 usage "invalid HOST or CIDR '10.1.0.0/33'" allow 10.1.0.0/33
-usage "invalid --since 'yesterday'" events --since yesterday
-usage "invalid --since '2026-02-30'" events --since 2026-02-30
-usage "invalid --since '2026-01-15T25:00'" events --since 2026-01-15T25:00
-usage "invalid --since '-1h'" events --since -1h
+usage "invalid TIME 'yesterday'" events --since yesterday
+usage "invalid TIME '2026-02-30'" events --since 2026-02-30
+usage "invalid TIME '2026-01-15T25:00'" events --since 2026-01-15T25:00
+usage "invalid TIME '-1h'" events --since -1h
 usage '--since needs a value' events --since
 usage '--follow takes no value' events --follow=yes
 usage 'status does not take --follow' status --follow

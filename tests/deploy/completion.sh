@@ -149,18 +149,26 @@ includes "$ctl -S $tmp/l" "$tmp/lists"
 # ---- hosts and incidents from the daemon ------------------------------------
 
 # A stand-in quarantinectl: the tables the daemon prints, and its
-# arguments logged.
+# arguments logged.  The 80-column list gives a long address a line of its
+# own (its row follows, indented): completion asks for --wide, where the
+# first column is every host whole.
 fake=$tmp/quarantinectl
 cat >"$fake" <<-EOF
 	#!/bin/sh
 	echo "\$*" >>"$tmp/fake.log"
 	for a; do cmd=\$a; done
 	case \$cmd in
-	list)
+	--wide)
 		printf '%-25s %-11s %s\n' HOST STATE LEVEL
 		printf '%-25s %-11s %s\n' 10.1.1.23 isolated isolate
 		printf '%-25s %-11s %s\n' 10.1.2.5 watched watch
 		printf '%-25s %-11s %s\n' fd00:1::17 contained contain
+		;;
+	list)
+		printf '%-15s %-11s %s\n' HOST STATE LEVEL
+		printf '%-15s %-11s %s\n' 10.1.1.23 isolated isolate
+		printf '%-15s %-11s %s\n' 10.1.2.5 watched watch
+		printf '%s\n%-15s %-11s %s\n' fd00:1::17:0:0:0:1 "" contained contain
 		;;
 	incidents)
 		printf '%-5s %-20s %s\n' ID RULE "PATIENT ZERO"
@@ -182,14 +190,14 @@ expect "$fake incident " 1 12
 expect "$fake release --incident 1" 1 12
 : >"$tmp/fake.log"
 expect "$fake -S /tmp/x.sock show 10.1.2" 10.1.2.5
-if grep -qxF -- "-S /tmp/x.sock list" "$tmp/fake.log"; then
+if grep -qxF -- "-S /tmp/x.sock list --wide" "$tmp/fake.log"; then
 	ok "the daemon is asked on the socket given with -S"
 else
 	fail "the daemon is not asked on the socket given with -S: $(cat "$tmp/fake.log")"
 fi
 : >"$tmp/fake.log"
 QUARANTINED_SOCKET=/tmp/y.sock expect "$fake show 10.1.2" 10.1.2.5
-if grep -qxF -- "-S /tmp/y.sock list" "$tmp/fake.log"; then
+if grep -qxF -- "-S /tmp/y.sock list --wide" "$tmp/fake.log"; then
 	ok "the daemon is asked on \$QUARANTINED_SOCKET"
 else
 	fail "the daemon is not asked on \$QUARANTINED_SOCKET: $(cat "$tmp/fake.log")"

@@ -47,7 +47,10 @@ check_down() {
 
 # check_back WHAT: after the restart, the host is known and isolated.
 check_back() {
-	local state
+	local state ev
+	ev=$(qd_wait_event 0 event=action host=$QD_INF level=isolate)
+	qd_check "$1: an action event names $QD_INF restored at start-up" \
+		test "$(echo "$ev" | qd_json 'd.get("reason", "").startswith("restored at start-up")')" = true
 	state=$(qd_host_state $QD_INF)
 	qd_check "$1: quarantinectl list shows $QD_INF isolated (state $state)" test "$state" = isolated
 	qd_check "$1: iso4 still holds $QD_INF" qd_in_set iso4 $QD_INF
@@ -66,6 +69,7 @@ qd_check "the table is still there" qd_in gw nft list table inet quarantined >/d
 check_down "after SIGTERM"
 qd_say "   restart"
 t0=$(date +%s%N)
+qd_mark
 qd_daemon_start || exit 1
 qd_fig "restart: start to control socket answering" "$((($(date +%s%N) - t0) / 1000000)) ms"
 check_back "after SIGTERM and restart"
@@ -76,6 +80,7 @@ qd_check "iso4 holds $QD_INF" qd_in_set iso4 $QD_INF
 qd_daemon_stop KILL
 qd_check "the daemon was killed ($QD_DRC)" test "$QD_DRC" = 137
 check_down "after kill -9"
+qd_mark
 qd_daemon_start || exit 1
 check_back "after kill -9 and restart"
 
@@ -88,6 +93,8 @@ qd_check "$QD_BEN is adopted and listed isolated (state $state)" test "$state" =
 adopt=$(qd_events event=action host=$QD_BEN)
 echo "$adopt"
 qd_check "an action event reports the adoption" test -n "$adopt"
+qd_check "the adoption is not announced as a restore too" \
+	test "$(qd_events event=action host=$QD_BEN | grep -c 'restored at start-up')" = 0
 qd_check "release $QD_BEN succeeds" qctl release $QD_BEN
 qd_check "released: $QD_BEN reaches $QD_WEB:80" qd_connect ben $QD_WEB 80
 qd_check "released: iso4 no longer holds $QD_BEN" qd_not qd_in_set iso4 $QD_BEN

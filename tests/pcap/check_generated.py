@@ -294,6 +294,12 @@ def check_truth(rep, name, truth, events, nb_nets):
                                                                     for d in hit}))),
                   strip(host_events(h)))
 
+    for h in truth.get("one_incident", []):
+        h = norm_host(h)
+        ids = sorted({str(d.get("incident")) for d in detects if d["_host"] == h})
+        rep.check(len(ids) == 1 and ids[0] != "None", name, "%s in one incident" % h,
+                  "incidents %s" % ", ".join(ids), strip(host_events(h)))
+
     if truth.get("exclusive"):
         allowed = {norm_host(e["host"]) for e in truth.get("expect", [])}
         allowed |= {norm_host(m["host"]) for m in truth.get("max_action", [])}

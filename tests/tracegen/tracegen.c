@@ -1717,6 +1717,8 @@ struct truth {
 	unsigned nforbid;
 	char no_alert[96][INET6_ADDRSTRLEN];
 	unsigned nno_alert;
+	char one_incident[8][INET6_ADDRSTRLEN]; /* all its detections in one incident */
+	unsigned none_incident;
 	struct t_incident inc[8];
 	unsigned ninc;
 	char never_block[8][INET6_ADDRSTRLEN];
@@ -1788,6 +1790,13 @@ static void forbid(struct truth *tr, const struct host *h, const char *rule)
 		die("too many forbid entries");
 	hostcpy(tr->forbid[tr->nforbid].host, h->ip);
 	tr->forbid[tr->nforbid++].what = rule;
+}
+
+static void one_incident(struct truth *tr, const struct host *h)
+{
+	if (tr->none_incident == ARRAY_SIZE(tr->one_incident))
+		die("too many one_incident entries");
+	hostcpy(tr->one_incident[tr->none_incident++], h->ip);
 }
 
 static void no_alert(struct truth *tr, const struct host *h)
@@ -1937,6 +1946,8 @@ static void truth_write(FILE *f, const char *name, const char *desc, const struc
 	json_host_rules(f, "forbid", "rule", tr->forbid, tr->nforbid);
 	fputs("  \"no_alert\": ", f);
 	json_strlist(f, tr->no_alert, tr->nno_alert);
+	fputs(",\n  \"one_incident\": ", f);
+	json_strlist(f, tr->one_incident, tr->none_incident);
 	fprintf(f, ",\n  \"exclusive\": %s,\n  \"incidents\": [", tr->exclusive ? "true" : "false");
 	for (unsigned i = 0; i < tr->ninc; i++) {
 		fprintf(f, "%s\n    {\"rule\": ", i ? "," : "");
@@ -3463,6 +3474,9 @@ static void sc_ssh_bruteforce(struct trace *t, struct truth *tr)
 	expect_ports(e, 1, (const uint16_t[]){3389});
 	expect_field(e, "evidence.target", "10.2.0.33");
 	max_action(tr, b, "contain");
+	/* Each host's two rules, one incident; SSH and RDP guessing, two. */
+	one_incident(tr, a);
+	one_incident(tr, b);
 	no_alert(tr, ssh);
 	no_alert(tr, rdp);
 	tr->exclusive = true;

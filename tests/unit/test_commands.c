@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "state.h"
 
 /* The elements put in the kernel, as a list of adds and deletes. */
 struct fake {
@@ -71,10 +73,20 @@ struct fix {
 	char msg[CTL_VALUE_MAX];
 };
 
-static int setup(void **state)
+/* The inventory the list tests read: names longer than any column. */
+static const char inventory_text[] =
+	"inventory = (\n"
+	"  { net = \"10.2.0.0/24\"; department = \"Finance and Controlling Department\";\n"
+	"    floor = \"3\"; owner = \"Jean-Baptiste Emmanuel Zorg\"; },\n"
+	"  { net = \"10.3.0.0/24\"; department = \"finance\"; floor = \"12\"; },\n"
+	"  { net = \"10.4.0.0/24\"; owner = \"Lab\"; }\n"
+	");\n";
+
+static int setup_with(void **state, const char *extra)
 {
-	static const char text[] = "networks: { protected = [ \"10.0.0.0/8\", \"fd00::/8\" ]; };\n"
+	static const char base[] = "networks: { protected = [ \"10.0.0.0/8\", \"fd00::/8\" ]; };\n"
 				   "enforce: { default_ttl = \"1h\"; };\n";
+	char text[4096];
 	struct enforce_backend be = {.commit = fake_commit};
 	struct fix *x = calloc(1, sizeof(*x));
 	struct conf_diags diags;
@@ -84,7 +96,8 @@ static int setup(void **state)
 
 	assert_non_null(x);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	snprintf(text, sizeof(text), "%s%s", base, extra);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
 	assert_int_equal(conf_load(&x->c, path, &diags), 0);
 	unlink(path);
@@ -100,6 +113,16 @@ static int setup(void **state)
 			 0);
 	*state = x;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, "");
+}
+
+static int setup_inventory(void **state)
+{
+	return setup_with(state, inventory_text);
 }
 
 static int teardown(void **state)
@@ -581,15 +604,17 @@ static void test_events(void **state)
 	assert_string_equal(x->body, "T1 detect host=10.1.0.1\nT3 action host=10.1.0.1\n"
 				     "T2 detect host=10.1.0.2\n");
 	assert_string_equal(x->msg, "");
-	assert_int_equal(command(x, "cmd=events\tsince=2000\tjson=1", NULL), 0);
+	assert_int_equal(command(x, "cmd=events\tsince=1970-01-01T00:00:00.002Z\tjson=1", NULL), 0);
 	assert_string_equal(x->body, "{\"n\":3}\n{\"n\":2}\n");
-	assert_int_equal(command(x, "cmd=events\tsince=3001", NULL), 0);
+	assert_int_equal(command(x, "cmd=events\tsince=1970-01-01T00:00:00.003001Z", NULL), 0);
 	assert_string_equal(x->body, "");
-	assert_int_equal(command(x, "cmd=events\tsince=1h", NULL), 2);
+	/* An hour ago: after every kept event (their times are in 1970). */
+	assert_int_equal(command(x, "cmd=events\tsince=1h", NULL), 0);
+	assert_string_equal(x->body, "");
 	assert_int_equal(command(x, "cmd=events\tsince=-5", NULL), 2);
 	assert_int_equal(command(x, "cmd=events\tsince=99999999999999999999999", NULL), 2);
 
-	n = snprintf(buf, sizeof(buf), "cmd=events\tfollow=1\tjson=1\tsince=3000\n");
+	n = snprintf(buf, sizeof(buf), "cmd=events\tfollow=1\tjson=1\tsince=1970-01-01T00:00:00.003Z\n");
 	assert_int_equal(ctl_request_parse(buf, (size_t)n, &req, err, sizeof(err)), 0);
 	assert_int_equal(commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg)), 0);
 	assert_true(out.follow);
@@ -606,6 +631,389 @@ static void test_events(void **state)
 	assert_int_equal(out.len, 0);
 	free(out.buf);
 	evring_fini(&x->d.recent);
+}
+
+/* ---- list: the narrow table, --wide, filters ---- */
+
+static unsigned rule_index(const struct fix *x, const char *name)
+{
+	for (unsigned i = 0; i < x->c.nrules; i++)
+		if (strcmp(x->c.rules[i].name, name) == 0)
+			return i;
+	fail_msg("no rule %s", name);
+	return 0;
+}
+
+/* The line of body that starts with prefix, copied to buf; NULL when
+ * none does. */
+static const char *line_of(const char *body, const char *prefix, char *buf, size_t len)
+{
+	for (const char *p = body; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (strncmp(p, prefix, strlen(prefix)) == 0) {
+			snprintf(buf, len, "%.*s", (int)n, p);
+			return buf;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+static unsigned count_lines(const char *body)
+{
+	unsigned n = 0;
+
+	for (const char *p = body; *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
+/* Hosts of every kind the table meets: long inventory names, two rules,
+ * a long IPv6 address, a released host, a block without TTL. */
+static void list_hosts(struct fix *x)
+{
+	struct hostrec *r;
+	usec_t now = daemon_wall_us();
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.2.0.5", NULL), 0);
+	r = host(x, "10.2.0.5");
+	hostdb_add_hit(r, rule_index(x, "smb-propagation"), now);
+	hostdb_add_hit(r, rule_index(x, "rdp-propagation"), now);
+	r->last_detect_us = now;
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.3.0.7\tlevel=watch\tttl=0", NULL), 0);
+	r = host(x, "10.3.0.7");
+	hostdb_add_hit(r, rule_index(x, "rdp-propagation"), now);
+	assert_int_equal(command(x, "cmd=quarantine\thost=fd00::1234:5678:9abc:def0", NULL), 0);
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.0.9", NULL), 0);
+	assert_int_equal(command(x, "cmd=release\thost=10.1.0.9", NULL), 0);
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.4.0.2\tlevel=watch", NULL), 0);
+}
+
+static void test_list_fits_80(void **state)
+{
+	struct fix *x = *state;
+	char l[512];
+
+	list_hosts(x);
+	assert_int_equal(command(x, "cmd=list", NULL), 0);
+	/* Every line fits 80 columns (79: no wrap by the terminal). */
+	for (const char *p = x->body; *p;) {
+		const char *nl = strchr(p, '\n');
+
+		assert_non_null(nl);
+		if (nl - p > 79)
+			fail_msg("line of %d characters: %.*s", (int)(nl - p), (int)(nl - p), p);
+		p = nl + 1;
+	}
+	assert_non_null(line_of(x->body, "HOST            STATE       LEVEL   SINCE (UTC) RULE", l,
+				sizeof(l)));
+	/* Long names are cut with a mark; the first rule and a count of
+	 * the others. */
+	assert_non_null(line_of(x->body, "10.2.0.5 ", l, sizeof(l)));
+	assert_non_null(strstr(l, " isolated    isolate "));
+	assert_non_null(strstr(l, " smb-propaga~+1 Finance and Con~"));
+	assert_int_equal(strlen(l), 79);
+	/* A part the inventory lacks is "-", and the ones after all are
+	 * left out. */
+	assert_non_null(line_of(x->body, "10.3.0.7 ", l, sizeof(l)));
+	assert_non_null(strstr(l, " rdp-propagati~ finance/12"));
+	assert_string_equal(l + strlen(l) - 11, " finance/12");
+	assert_non_null(line_of(x->body, "10.4.0.2 ", l, sizeof(l)));
+	assert_string_equal(l + strlen(l) - 8, " -/-/Lab");
+	/* Nothing: "-", never "never". */
+	assert_non_null(line_of(x->body, "10.1.0.9 ", l, sizeof(l)));
+	assert_non_null(strstr(l, " released    none "));
+	assert_string_equal(l + strlen(l) - 16, "-              -");
+	assert_null(strstr(x->body, "never"));
+	/* The IPv6 address whole on a line of its own, its row after. */
+	assert_non_null(strstr(x->body, "fd00::1234:5678:9abc:def0\n                isolated "));
+	assert_int_equal(count_lines(x->body), 1 + 5 + 1);
+}
+
+static void test_list_wide(void **state)
+{
+	struct fix *x = *state;
+	char l[512];
+
+	list_hosts(x);
+	assert_int_equal(command(x, "cmd=list\twide=1", NULL), 0);
+	assert_int_equal(count_lines(x->body), 1 + 5);
+	assert_non_null(line_of(x->body, "HOST ", l, sizeof(l)));
+	assert_non_null(strstr(l, " EXPIRES "));
+	assert_non_null(line_of(x->body, "10.2.0.5 ", l, sizeof(l)));
+	assert_non_null(strstr(l, " smb-propagation,rdp-propagation "));
+	assert_non_null(strstr(l, "Finance and Controlling Department floor 3 / "
+				  "Jean-Baptiste Emmanuel Zorg"));
+	/* A released host expires nowhere; a block without TTL never. */
+	assert_non_null(line_of(x->body, "10.1.0.9 ", l, sizeof(l)));
+	assert_null(strstr(l, "never"));
+	assert_non_null(strstr(l, " none     "));
+	assert_true(strcmp(l + strlen(l) - 1, "-") == 0);
+	assert_non_null(line_of(x->body, "10.3.0.7 ", l, sizeof(l)));
+	assert_non_null(strstr(l, " never "));
+	assert_non_null(line_of(x->body, "fd00::1234:5678:9abc:def0 ", l, sizeof(l)));
+	/* WHERE with what the entry gives, nothing dangling. */
+	assert_non_null(line_of(x->body, "10.4.0.2 ", l, sizeof(l)));
+	assert_string_equal(l + strlen(l) - 4, " Lab");
+	assert_null(strstr(l, "/ Lab"));
+}
+
+/* ts as ISO 8601 UTC to the second, as quarantinectl sends --since. */
+static const char *ts_fmt(usec_t ts, char buf[32])
+{
+	time_t t = (time_t)(ts / USEC_PER_SEC);
+	struct tm tm;
+
+	assert_non_null(gmtime_r(&t, &tm));
+	assert_true(strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0);
+	return buf;
+}
+
+/* The hosts a filtered list shows, in text: their addresses in order. */
+static const char *listed(struct fix *x, const char *filter)
+{
+	static char out[512];
+	char hdr[256];
+	size_t n = 0;
+	bool first = true;
+
+	snprintf(hdr, sizeof(hdr), "cmd=list\twide=1%s%s", filter[0] ? "\t" : "", filter);
+	assert_int_equal(command(x, hdr, NULL), 0);
+	out[0] = '\0';
+	for (const char *p = x->body; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t w = strcspn(p, " ");
+
+		if (!first)
+			n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%.*s", n ? " " : "",
+					      (int)w, p);
+		first = false;
+		p = nl + 1;
+	}
+	return out;
+}
+
+static void test_list_filters(void **state)
+{
+	struct fix *x = *state;
+	char hdr[256], ts[32];
+
+	list_hosts(x);
+	assert_string_equal(listed(x, ""),
+			    "10.2.0.5 10.3.0.7 fd00::1234:5678:9abc:def0 10.1.0.9 10.4.0.2");
+	assert_string_equal(listed(x, "rule=rdp-propagation"), "10.2.0.5 10.3.0.7");
+	assert_string_equal(listed(x, "rule=smb-propagation"), "10.2.0.5");
+	assert_string_equal(listed(x, "rule=scan-trw"), "");
+	/* Inventory fields: whole and without regard to case. */
+	assert_string_equal(listed(x, "department=FINANCE"), "10.3.0.7");
+	assert_string_equal(listed(x, "department=finance and controlling department"), "10.2.0.5");
+	assert_string_equal(listed(x, "department=fin"), "");
+	assert_string_equal(listed(x, "floor=3"), "10.2.0.5");
+	assert_string_equal(listed(x, "floor=12\tdepartment=finance"), "10.3.0.7");
+	assert_string_equal(listed(x, "floor=3\tdepartment=finance"), "");
+	/* Combined with the others. */
+	assert_string_equal(listed(x, "rule=rdp-propagation\tlevel=watch"), "10.3.0.7");
+	assert_string_equal(listed(x, "state=released"), "10.1.0.9");
+	/* Since: changed, or flagged, at or after the time. */
+	host(x, "10.1.0.9")->changed_us -= 3 * 3600 * USEC_PER_SEC;
+	host(x, "10.4.0.2")->changed_us -= 3 * 3600 * USEC_PER_SEC;
+	host(x, "10.2.0.5")->changed_us -= 3 * 3600 * USEC_PER_SEC; /* but flagged now */
+	assert_string_equal(listed(x, "since=2h"), "10.2.0.5 10.3.0.7 fd00::1234:5678:9abc:def0");
+	assert_string_equal(listed(x, "since=4h"),
+			    "10.2.0.5 10.3.0.7 fd00::1234:5678:9abc:def0 10.1.0.9 10.4.0.2");
+	snprintf(hdr, sizeof(hdr), "since=%s", ts_fmt(daemon_wall_us() - 7200 * USEC_PER_SEC, ts));
+	assert_string_equal(listed(x, hdr), "10.2.0.5 10.3.0.7 fd00::1234:5678:9abc:def0");
+	snprintf(hdr, sizeof(hdr), "since=%s\tdepartment=Finance", ts);
+	assert_string_equal(listed(x, hdr), "10.3.0.7");
+	/* JSON keeps its shape, filtered alike. */
+	assert_int_equal(command(x, "cmd=list\tjson=1\trule=smb-propagation", NULL), 0);
+	assert_true(strncmp(x->body, "[{\"host\":\"10.2.0.5\",\"state\":\"isolated\"", 38) == 0);
+	assert_non_null(strstr(x->body, "\"department\":\"Finance and Controlling Department\""));
+	assert_null(strstr(x->body, "10.3.0.7"));
+	assert_int_equal(command(x, "cmd=list\tjson=1\tfloor=99", NULL), 0);
+	assert_string_equal(x->body, "[]\n");
+}
+
+static void test_list_filter_errors(void **state)
+{
+	struct fix *x = *state;
+
+	assert_int_equal(command(x, "cmd=list\trule=smb-propagaton", NULL), 2);
+	assert_string_equal(x->msg,
+			    "unknown rule 'smb-propagaton' (did you mean 'smb-propagation'?)");
+	assert_int_equal(command(x, "cmd=list\trule=scan-trv", NULL), 2);
+	assert_string_equal(x->msg, "unknown rule 'scan-trv' (did you mean 'scan-trw'?)");
+	assert_int_equal(command(x, "cmd=list\trule=nothing-like-it", NULL), 2);
+	assert_string_equal(x->msg, "unknown rule 'nothing-like-it'");
+	assert_int_equal(command(x, "cmd=list\tsince=yesterday", NULL), 2);
+	assert_non_null(strstr(x->msg, "invalid time 'yesterday'"));
+	assert_int_equal(command(x, "cmd=list\tstate=infected", NULL), 2);
+	assert_string_equal(x->body, "");
+}
+
+/* ---- purge ---- */
+
+/* A record of address s in state st at level lv, changed age_s ago. */
+static struct hostrec *aged(struct fix *x, const char *s, enum host_state st, enum level lv,
+			    uint64_t age_s)
+{
+	struct qaddr a;
+	struct hostrec *r;
+
+	assert_int_equal(addr_parse(s, &a), 0);
+	r = engine_record(&x->d.eng, &a, true, daemon_wall_us());
+	assert_non_null(r);
+	r->state = (uint8_t)st;
+	r->level = (uint8_t)lv;
+	r->changed_us = daemon_wall_us() - age_s * USEC_PER_SEC;
+	hostdb_history(r, r->changed_us, HIST_RELEASE, LEVEL_NONE, -1, "aged");
+	return r;
+}
+
+#define DAY (86400ull)
+
+/* Which records a purge may take: only released or cleaned ones with
+ * nothing in force, past the period, out of surveillance. */
+static void aged_hosts(struct fix *x)
+{
+	aged(x, "10.5.0.1", HOST_RELEASED, LEVEL_NONE, 40 * DAY); /* purged */
+	aged(x, "10.5.0.2", HOST_RELEASED, LEVEL_NONE, 10 * DAY); /* too recent */
+	aged(x, "10.5.0.3", HOST_ISOLATED, LEVEL_ISOLATE, 40 * DAY);
+	aged(x, "10.5.0.4", HOST_CLEANED, LEVEL_NONE, 40 * DAY); /* purged */
+	aged(x, "10.5.0.5", HOST_UNCLEANABLE, LEVEL_ISOLATE, 40 * DAY);
+	aged(x, "10.5.0.6", HOST_CLEANING, LEVEL_NONE, 40 * DAY);
+	aged(x, "10.5.0.7", HOST_RELEASED, LEVEL_NONE, 40 * DAY)->surveil_until_us =
+		daemon_wall_us() + DAY * USEC_PER_SEC;
+	aged(x, "10.5.0.8", HOST_DETECTED, LEVEL_NONE, 40 * DAY); /* still a case */
+	aged(x, "10.5.0.9", HOST_RELEASED, LEVEL_NONE, 40 * DAY)->last_detect_us =
+		daemon_wall_us() - DAY * USEC_PER_SEC;		     /* flagged again yesterday */
+	aged(x, "10.5.0.10", HOST_CLEANED, LEVEL_CONTAIN, 40 * DAY); /* cleaned, still held */
+	aged(x, "10.5.0.11", HOST_RELEASED, LEVEL_NONE, 40 * DAY)->busy = 1;
+}
+
+static void test_purge_selection(void **state)
+{
+	struct fix *x = *state;
+	const char *kept[] = {"10.5.0.2", "10.5.0.3", "10.5.0.5",  "10.5.0.6", "10.5.0.7",
+			      "10.5.0.8", "10.5.0.9", "10.5.0.10", "10.5.0.11"};
+	char *ev;
+
+	aged_hosts(x);
+	assert_int_equal(engine_purge(&x->d.eng, 30 * DAY, daemon_wall_us(), 0), 2);
+	assert_null(host(x, "10.5.0.1"));
+	assert_null(host(x, "10.5.0.4"));
+	for (unsigned i = 0; i < ARRAY_SIZE(kept); i++)
+		if (!host(x, kept[i]))
+			fail_msg("%s was purged", kept[i]);
+	/* The address index forgot them too. */
+	{
+		struct qaddr a;
+
+		assert_int_equal(addr_parse("10.5.0.1", &a), 0);
+		assert_null(hostdb_find_addr(&x->d.eng.hosts, &a));
+	}
+	/* One event for the run, with the count and who asked. */
+	fflush(x->d.out.stdout_fp);
+	ev = strstr(x->events, "\"event\":\"purge\"");
+	assert_non_null(ev);
+	assert_non_null(strstr(ev, "\"count\":2,\"older_than_s\":2592000,\"by\":\"0\""));
+	assert_null(strstr(ev + 1, "\"event\":\"purge\""));
+	/* Everything left is kept by a second run. */
+	assert_int_equal(engine_purge(&x->d.eng, 30 * DAY, daemon_wall_us(), 0), 0);
+	/* With no period at all, the recent release and the one flagged
+	 * yesterday go too, but still nothing that is in force, in
+	 * certification, watched over or queued. */
+	assert_int_equal(engine_purge(&x->d.eng, 0, daemon_wall_us(), 0), 2);
+	assert_null(host(x, "10.5.0.2"));
+	assert_null(host(x, "10.5.0.9"));
+	assert_int_equal(hostdb_count(&x->d.eng.hosts), 7);
+}
+
+static void test_purge_command(void **state)
+{
+	struct fix *x = *state;
+	char dir[] = "/tmp/qd-purge-XXXXXX", path[PATH_MAX], buf[65536];
+	FILE *f;
+	size_t n;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(x->d.state_dir, sizeof(x->d.state_dir), "%s", dir);
+	x->d.eng.archive = state_archive_new();
+	assert_non_null(x->d.eng.archive);
+	aged_hosts(x);
+	assert_int_equal(command(x, "cmd=purge", NULL), 2);
+	assert_string_equal(x->msg, "purge needs --older-than DURATION");
+	assert_int_equal(command(x, "cmd=purge\tolder_than=3651d", NULL), 2);
+	assert_int_equal(command(x, "cmd=purge\tolder_than=-1", NULL), 2);
+	assert_int_equal(hostdb_count(&x->d.eng.hosts), 11);
+	assert_int_equal(command(x, "cmd=purge\tolder_than=2592000", NULL), 0);
+	assert_string_equal(x->msg, "purged 2 released hosts unchanged for 30d (kept in the "
+				    "archive); 1 more kept while under surveillance");
+	assert_int_equal(command(x, "cmd=purge\tolder_than=30d\tjson=1", NULL), 0);
+	assert_string_equal(x->body,
+			    "{\"purged\":0,\"under_surveillance\":1,\"older_than_s\":2592000}\n");
+	host(x, "10.5.0.7")->surveil_until_us = 0;
+	assert_int_equal(command(x, "cmd=purge\tolder_than=720h", NULL), 0);
+	assert_string_equal(x->msg,
+			    "purged 1 released host unchanged for 30d (kept in the archive)");
+	/* The archive has them, each after a "purged" line; the state saved
+	 * does not. */
+	snprintf(path, sizeof(path), "%s/archive", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_true(strncmp(buf, "purged\nhost addr=10.5.0.", 24) == 0);
+	assert_non_null(strstr(buf, "purged\nhost addr=10.5.0.1 "));
+	assert_non_null(strstr(buf, "purged\nhost addr=10.5.0.4 "));
+	assert_non_null(strstr(buf, "purged\nhost addr=10.5.0.7 "));
+	assert_null(strstr(buf, "10.5.0.2"));
+	assert_null(strstr(buf, "evicted"));
+	snprintf(path, sizeof(path), "%s/state", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_null(strstr(buf, "\nhost addr=10.5.0.1 "));
+	assert_null(strstr(buf, "\nhost addr=10.5.0.4 "));
+	assert_non_null(strstr(buf, "\nhost addr=10.5.0.2 "));
+	state_archive_free(x->d.eng.archive);
+	x->d.eng.archive = NULL;
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
+/* state.purge_released: the tick purges, at most once a minute. */
+static void test_purge_automatic(void **state)
+{
+	struct fix *x = *state;
+	usec_t now = daemon_wall_us();
+
+	assert_int_equal(x->c.state.purge_released_s, 30 * DAY);
+	aged_hosts(x);
+	engine_tick(&x->d.eng, now);
+	assert_null(host(x, "10.5.0.1"));
+	assert_null(host(x, "10.5.0.4"));
+	assert_non_null(host(x, "10.5.0.2"));
+	/* Released 30 days ago less a minute: due one minute later, not
+	 * at the next tick. */
+	aged(x, "10.5.1.1", HOST_RELEASED, LEVEL_NONE, 30 * DAY - 30);
+	engine_tick(&x->d.eng, now + 40 * USEC_PER_SEC);
+	assert_non_null(host(x, "10.5.1.1"));
+	engine_tick(&x->d.eng, now + 61 * USEC_PER_SEC);
+	assert_null(host(x, "10.5.1.1"));
+	fflush(x->d.out.stdout_fp);
+	assert_non_null(strstr(x->events, "\"count\":2,\"older_than_s\":2592000,\"by\":\"auto\""));
+	assert_non_null(strstr(x->events, "\"count\":1,\"older_than_s\":2592000,\"by\":\"auto\""));
+}
+
+static int setup_purge(void **state)
+{
+	return setup_with(state, "state: { purge_released = \"30d\"; };\n");
 }
 
 int main(void)
@@ -628,6 +1036,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_release_incident_id_strict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_release_keeps_uncleanable, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_list_fits_80, setup_inventory, teardown),
+		cmocka_unit_test_setup_teardown(test_list_wide, setup_inventory, teardown),
+		cmocka_unit_test_setup_teardown(test_list_filters, setup_inventory, teardown),
+		cmocka_unit_test_setup_teardown(test_list_filter_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge_selection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge_automatic, setup_purge, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

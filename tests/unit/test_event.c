@@ -187,6 +187,29 @@ static void test_trw_and_incident(void **state)
 				 "\"first_ts\":\"1970-01-01T00:00:00.000000Z\"}");
 }
 
+/* A purge run: its count, its period and who asked, in both forms. */
+static void test_purge(void **state)
+{
+	struct event e;
+	char buf[512];
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_PURGE;
+	e.count = 3;
+	e.older_than_s = 2592000;
+	e.by_uid = 0;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\",\"event\":\"purge\","
+				 "\"count\":3,\"older_than_s\":2592000,\"by\":\"0\"}");
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "purge count=3 older_than=2592000s by=0");
+	e.by_uid = -1;
+	e.count = 0;
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "purge count=0 older_than=2592000s by=auto");
+}
+
 static void test_overflow_is_reported(void **state)
 {
 	struct detection d;
@@ -212,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_peer_json),
 		cmocka_unit_test(test_detect_json),
 		cmocka_unit_test(test_trw_and_incident),
+		cmocka_unit_test(test_purge),
 		cmocka_unit_test(test_overflow_is_reported),
 	};
 

@@ -189,28 +189,69 @@ static void test_incident_patient_zero(void **state)
 	(void)state;
 	assert_int_equal(incidents_init(&s, 4, 600 * USEC_PER_SEC), 0);
 	/* .6 is flagged first, but .5 had started probing earlier. */
-	in = incident_join(&s, 0, "smb-propagation", &a, T0 + 5 * USEC_PER_SEC,
+	in = incident_join(&s, 0, "smb-propagation", 0, &a, T0 + 5 * USEC_PER_SEC,
 			   T0 + 10 * USEC_PER_SEC);
 	assert_int_equal(in->id, 1);
-	in = incident_join(&s, 0, "smb-propagation", &b, T0, T0 + 12 * USEC_PER_SEC);
+	in = incident_join(&s, 0, "smb-propagation", 0, &b, T0, T0 + 12 * USEC_PER_SEC);
 	assert_int_equal(in->id, 1);
 	assert_int_equal(in->nhosts, 2);
 	assert_true(addr_eq(&in->patient_zero, &b));
 	assert_true(in->first_probe_us == T0);
 	/* Another rule: another incident. */
-	in = incident_join(&s, 4, "telnet-propagation", &c, T0, T0 + 13 * USEC_PER_SEC);
+	in = incident_join(&s, 4, "telnet-propagation", 0, &c, T0, T0 + 13 * USEC_PER_SEC);
 	assert_int_equal(in->id, 2);
 	/* Same rule after the window: a new incident. */
-	in = incident_join(&s, 0, "smb-propagation", &c, T0 + 700 * USEC_PER_SEC,
+	in = incident_join(&s, 0, "smb-propagation", 0, &c, T0 + 700 * USEC_PER_SEC,
 			   T0 + 700 * USEC_PER_SEC);
 	assert_int_equal(in->id, 3);
 	assert_int_equal(in->nhosts, 1);
 	/* The ring forgets the oldest but ids stay unique and findable. */
-	incident_join(&s, 1, "rpc-propagation", &c, T0, T0 + 800 * USEC_PER_SEC);
-	incident_join(&s, 2, "rdp-propagation", &c, T0, T0 + 800 * USEC_PER_SEC);
+	incident_join(&s, 1, "rpc-propagation", 0, &c, T0, T0 + 800 * USEC_PER_SEC);
+	incident_join(&s, 2, "rdp-propagation", 0, &c, T0, T0 + 800 * USEC_PER_SEC);
 	assert_null(incident_find(&s, 1));
 	assert_non_null(incident_find(&s, 2));
 	assert_int_equal(incident_find(&s, 5)->id, 5);
+	incidents_fini(&s);
+}
+
+/* What spreads: the walk's detections group by port, so a camera failing
+ * on telnet does not join a PC's SMB outbreak; a host flagged by another
+ * rule stays in its open incident. */
+static void test_incident_what_spreads(void **state)
+{
+	struct incidents s;
+	struct incident *pc, *cam, *in;
+	struct qaddr a = A("10.1.0.6"), b = A("10.1.0.7"), c = A("10.1.0.8"),
+		     cam_a = A("10.1.4.50");
+
+	(void)state;
+	assert_int_equal(incidents_init(&s, 16, 600 * USEC_PER_SEC), 0);
+	pc = incident_join(&s, DETECT_RULE_TRW, DETECT_TRW_NAME, 445, &a, T0, T0 + USEC_PER_SEC);
+	cam = incident_join(&s, DETECT_RULE_TRW, DETECT_TRW_NAME, 23, &cam_a, T0 - USEC_PER_SEC,
+			    T0 + 2 * USEC_PER_SEC);
+	assert_int_not_equal(pc->id, cam->id);
+	assert_true(addr_eq(&pc->patient_zero, &a)); /* not the earlier camera */
+	in = incident_join(&s, DETECT_RULE_TRW, DETECT_TRW_NAME, 445, &b, T0,
+			   T0 + 3 * USEC_PER_SEC);
+	assert_int_equal(in->id, pc->id);
+	assert_int_equal(in->nhosts, 2);
+	/* .6 flagged by smb-propagation too: it stays, counted once. */
+	in = incident_stay(&s, incident_find(&s, pc->id), 0, "smb-propagation", 0,
+			   T0 + 4 * USEC_PER_SEC);
+	assert_ptr_equal(in, pc);
+	assert_int_equal(in->nhosts, 2);
+	assert_true(in->last_detect_us == T0 + 4 * USEC_PER_SEC);
+	/* ...which names it now, and the next SMB host joins it. */
+	assert_string_equal(in->rule_name, "smb-propagation");
+	in = incident_join(&s, 0, "smb-propagation", 0, &c, T0, T0 + 5 * USEC_PER_SEC);
+	assert_int_equal(in->id, pc->id);
+	assert_int_equal(in->nhosts, 3);
+	/* Past the window it is closed. */
+	assert_null(incident_stay(&s, pc, 0, "smb-propagation", 0, T0 + 700 * USEC_PER_SEC));
+	/* A reload rebuilds which incident each rule and port joins. */
+	incidents_reopen(&s);
+	in = incident_join(&s, DETECT_RULE_TRW, DETECT_TRW_NAME, 23, &b, T0, T0 + 5 * USEC_PER_SEC);
+	assert_int_equal(in->id, cam->id);
 	incidents_fini(&s);
 }
 
@@ -223,6 +264,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allow_disallow, setup, teardown),
 		cmocka_unit_test(test_incident_patient_zero),
+		cmocka_unit_test(test_incident_what_spreads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,7 +98,7 @@ static unsigned flag(struct fixture *f, const char *addr, unsigned rule, usec_t 
 	struct hostrec *r = host(f, addr);
 	const char *name = rule == DETECT_RULE_TRW ? DETECT_TRW_NAME : f->c.rules[rule].name;
 	struct hit *h = hostdb_add_hit(r, rule, t);
-	struct incident *in = incident_join(&f->e.incidents, rule, name, &r->addr, probe, t);
+	struct incident *in = incident_join(&f->e.incidents, rule, name, 0, &r->addr, probe, t);
 
 	assert_non_null(h);
 	assert_non_null(in);
