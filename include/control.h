@@ -13,7 +13,17 @@
  * and the group control.group; when that group does not exist the daemon
  * warns and uses 0600.  Every client's credentials (SO_PEERCRED, and its
  * groups) are read at accept; root and members of the group may run every
- * command, others are refused. */
+ * command, others are refused.
+ *
+ * A handler may turn its client into a follower (quarantinectl events
+ * --follow): after the answer the connection stays open and each event the
+ * daemon publishes (control_publish()) follows as one line.  Followers
+ * have a table of their own, CONTROL_MAX_FOLLOWERS, so that they never
+ * take the slots operators need for commands; no deadline, since they are
+ * meant to stay; and a bounded queue each (evqueue.h), so that a follower
+ * that reads slowly has events dropped, and is told how many, rather than
+ * slowing the daemon.  A follower that closes its end frees its slot at
+ * once; one more than the budget is refused with "too many followers". */
 #ifndef QD_CONTROL_H
 #define QD_CONTROL_H
 
@@ -28,6 +38,11 @@
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_DEADLINE_MS 10000 /* a client must finish within this */
 #define CONTROL_MAX_REPLY   (64u << 20)
+/* Followers: a few dashboards, chat bridges and SIEM shippers on one
+ * gateway.  Their queues cost 8 x EVQUEUE_BYTES (512 KiB) at most. */
+#define CONTROL_MAX_FOLLOWERS 8
+/* What control_pollfds() may fill: the listening socket and every client. */
+#define CONTROL_MAX_POLLFDS (1 + CONTROL_MAX_CLIENTS + CONTROL_MAX_FOLLOWERS)
 
 struct ctl_peer {
 	uid_t uid;
@@ -42,6 +57,11 @@ struct ctl_out {
 	char *buf;
 	size_t len, cap;
 	bool truncated; /* CONTROL_MAX_REPLY reached */
+	/* Set by a handler: after this answer (status 0), keep the
+	 * connection and send it every published event, as JSON lines when
+	 * follow_json, else as text lines. */
+	bool follow;
+	bool follow_json;
 };
 
 void ctl_out_printf(struct ctl_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -74,6 +94,13 @@ void control_dispatch(struct control *c, const struct pollfd *fds, unsigned n, u
 void control_set_deadline_ms(struct control *c, unsigned deadline_ms);
 /* Milliseconds until the next client deadline, or -1 when none. */
 int control_timeout_ms(const struct control *c, usec_t now);
+/* Clients with a command under way, followers excluded. */
 unsigned control_clients(const struct control *c);
+unsigned control_followers(const struct control *c);
+/* Hands one event to every follower: text (the text line: timestamp, then
+ * key=value) or json (the JSON object), by the format each asked for;
+ * neither with a newline.  Queues, sends what the socket takes at once,
+ * and never waits.  now (wall clock) stamps drop lines. */
+void control_publish(struct control *c, const char *text, const char *json, usec_t now);
 
 #endif

@@ -13,6 +13,7 @@
 #include "conf.h"
 #include "control.h"
 #include "engine.h"
+#include "evring.h"
 #include "enforce.h"
 #include "instance.h"
 #include "neighmon.h"
@@ -49,6 +50,7 @@ struct daemon {
 	struct conf *c;
 	enum run_mode mode;
 	struct output out;
+	struct evring recent; /* the recent events, for quarantinectl events */
 	struct engine eng;
 	struct nft *nft;
 	struct nftmon *mon; /* outside changes of the table (enforce mode) */

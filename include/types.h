@@ -90,12 +90,13 @@ int duration_parse(const char *s, uint64_t *ret_s);
  * enters from outside goes through here. */
 int ttl_parse(const char *s, uint64_t *ret_s);
 
-/* A point in time an operator names (list --since): an ISO 8601 date and
- * time, "2026-01-15", "2026-01-15T09:00", "2026-01-15 09:00:05", with "Z"
- * or an offset "+01:00" (local time without one), or a duration as
- * duration_parse() takes it, meaning that long before now_us.  0 with
- * *ret_us set, or -EINVAL (neither), -ERANGE (out of range). */
-int time_point_parse(const char *s, usec_t now_us, usec_t *ret_us);
+/* A point in time for "since": an ISO 8601 date and time,
+ * YYYY-MM-DD[(T| )HH:MM[:SS[.FRACTION]]][Z|(+|-)HH[:]MM] (without a zone,
+ * local time: what the operator's clock shows), or a duration as
+ * duration_parse() takes it, meaning that long before now.  0 with
+ * *ret_us set (microseconds since the epoch; a duration longer than the
+ * time since 1970 gives 0), or -EINVAL. */
+int time_since_parse(const char *s, usec_t now, usec_t *ret_us);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))

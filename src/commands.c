@@ -725,7 +725,7 @@ static int parse_list_filter(struct cmdctx *x, struct list_filter *f)
 		return s;
 	/* quarantinectl sends an absolute UTC time; a duration here is
 	 * taken on the daemon's clock. */
-	if (since && time_point_parse(since, daemon_wall_us(), &f->since_us) < 0)
+	if (since && time_since_parse(since, daemon_wall_us(), &f->since_us) < 0)
 		return reply(x, 2,
 			     "invalid time '%s' (want an ISO 8601 time such as "
 			     "2026-01-15T09:00Z, or a duration such as 2h meaning that long ago)",
@@ -1922,6 +1922,40 @@ static int cmd_report(struct cmdctx *x)
 	return 0;
 }
 
+/* events [--since TIME] [--follow]: the recent events the daemon keeps
+ * (evring.h), those at or after since when given, in the format of its
+ * own output (text lines, or JSON lines); with follow, the control socket
+ * then keeps the connection and sends each new event (control.h).  A
+ * follower gets the kept ones only when it gives since: a shipper that
+ * reconnects would otherwise receive them all again.  The client sends
+ * TIME in UTC to the microsecond, read in its own time zone. */
+static int cmd_events(struct cmdctx *x)
+{
+	const struct evring *ring = &x->d->recent;
+	const char *since_s = ctl_request_get(x->req, "since");
+	bool follow = ctl_request_flag(x->req, "follow");
+	usec_t since = 0;
+
+	if (since_s && time_since_parse(since_s, daemon_wall_us(), &since) < 0)
+		return reply(x, 2, "invalid since '%s' (want an ISO 8601 time or a duration)",
+			     since_s);
+	for (unsigned i = 0; i < evring_count(ring) && (since_s || !follow); i++) {
+		const struct evring_entry *e = evring_get(ring, i);
+
+		/* Kept in the order they happened; their times may step back
+		 * a little (a capture's clock against the daemon's), so each
+		 * is compared. */
+		if (e->ts < since)
+			continue;
+		ctl_out_printf(x->out, "%s\n", x->json ? e->json : e->text);
+	}
+	if (follow) {
+		x->out->follow = true;
+		x->out->follow_json = x->json;
+	}
+	return 0;
+}
+
 int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
 		    struct ctl_out *out, char *msg, size_t msglen)
 {
@@ -1965,6 +1999,8 @@ int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_p
 		return cmd_mark(&x);
 	if (strcmp(c, "report") == 0)
 		return cmd_report(&x);
+	if (strcmp(c, "events") == 0)
+		return cmd_events(&x);
 	if (strcmp(c, "purge") == 0)
 		return cmd_purge(&x);
 	if (strcmp(c, "metrics") == 0)

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "evqueue.h"
 #include "log.h"
 
 #define LISTEN_BACKLOG 16
@@ -68,6 +69,20 @@ struct client {
 	size_t outoff; /* bytes of the concatenation already sent */
 };
 
+/* A client that asked to follow the events: its answer (status line and
+ * body, as a client's) goes first, then its queue of live events. */
+struct follower {
+	bool used;
+	int fd;
+	struct ctl_peer peer;
+	char status[CTL_MAX_HEADER + 1];
+	size_t statuslen;
+	struct ctl_out head;
+	size_t headoff; /* bytes of status and head already sent */
+	struct evqueue q;
+	bool slow_logged; /* its first drop was logged */
+};
+
 struct control {
 	int fd;
 	char *path;
@@ -87,6 +102,9 @@ struct control {
 	uint64_t seq; /* last active_seq handed out */
 	unsigned nclients;
 	struct client clients[CONTROL_MAX_CLIENTS];
+	unsigned nfollowers;
+	bool followers_full_logged; /* "too many followers" logged for this episode */
+	struct follower followers[CONTROL_MAX_FOLLOWERS];
 	struct ctl_request req; /* scratch: 17 kB is better off the stack */
 };
 
@@ -318,6 +336,8 @@ int control_open(const char *path, const char *group, ctl_handler handler, void 
 	c->deadline_ms = CONTROL_DEADLINE_MS;
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
+	for (unsigned i = 0; i < CONTROL_MAX_FOLLOWERS; i++)
+		c->followers[i].fd = -1;
 
 	if (group && group[0]) {
 		group_r = lookup_group(group, &c->gid);
@@ -417,7 +437,8 @@ static void client_free(struct control *c, struct client *cl)
 {
 	if (cl->state == CL_FREE)
 		return;
-	close(cl->fd);
+	if (cl->fd >= 0) /* -1: handed over to a follower */
+		close(cl->fd);
 	free(cl->in);
 	free(cl->body.buf);
 	memset(cl, 0, sizeof(*cl));
@@ -428,6 +449,21 @@ static void client_free(struct control *c, struct client *cl)
 		c->full_logged = false;
 }
 
+static void follower_free(struct control *c, struct follower *f)
+{
+	if (!f->used)
+		return;
+	log_debug("control: follower uid %u pid %d left (%llu events dropped for it)",
+		  (unsigned)f->peer.uid, (int)f->peer.pid, (unsigned long long)f->q.dropped_total);
+	close(f->fd);
+	free(f->head.buf);
+	evqueue_fini(&f->q);
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	c->nfollowers--;
+	c->followers_full_logged = false;
+}
+
 void control_close(struct control *c)
 {
 	struct stat st;
@@ -436,6 +472,8 @@ void control_close(struct control *c)
 		return;
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		client_free(c, &c->clients[i]);
+	for (unsigned i = 0; i < CONTROL_MAX_FOLLOWERS; i++)
+		follower_free(c, &c->followers[i]);
 	if (c->fd >= 0)
 		close(c->fd);
 	/* Only the file we bound: a successor may already have replaced it. */
@@ -454,6 +492,11 @@ void control_set_deadline_ms(struct control *c, unsigned deadline_ms)
 unsigned control_clients(const struct control *c)
 {
 	return c->nclients;
+}
+
+unsigned control_followers(const struct control *c)
+{
+	return c->nfollowers;
 }
 
 /* ---- clients ---- */
@@ -552,6 +595,136 @@ static int client_flush(struct client *cl)
 
 static void client_write(struct control *c, struct client *cl);
 
+/* ---- followers ---- */
+
+static bool follower_pending(const struct follower *f)
+{
+	const char *p;
+
+	return f->headoff < f->statuslen + f->head.len || evqueue_peek(&f->q, &p) > 0;
+}
+
+/* Sends what the socket takes: the answer first, then the queue.  false
+ * when the follower is gone (and its slot freed). */
+static bool follower_flush(struct control *c, struct follower *f, usec_t now)
+{
+	for (;;) {
+		size_t headlen = f->statuslen + f->head.len;
+		bool head = f->headoff < headlen;
+		const char *p;
+		size_t len;
+		ssize_t n;
+
+		if (f->headoff < f->statuslen) {
+			p = f->status + f->headoff;
+			len = f->statuslen - f->headoff;
+		} else if (head) {
+			p = f->head.buf + (f->headoff - f->statuslen);
+			len = headlen - f->headoff;
+		} else {
+			len = evqueue_peek(&f->q, &p);
+			if (len == 0)
+				return true;
+		}
+		n = send(f->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return true;
+			log_debug("control: follower uid %u went away: %s", (unsigned)f->peer.uid,
+				  strerror(errno));
+			follower_free(c, f);
+			return false;
+		}
+		if (head)
+			f->headoff += (size_t)n;
+		else
+			evqueue_consume(&f->q, (size_t)n, now);
+	}
+}
+
+/* Moves a client whose request asked to follow the events into the
+ * followers' table, with its answer (status line, msg and body, which it
+ * takes): the connection stays and the client's slot is free for the next
+ * command.  0, or -EBUSY when the followers' budget is spent, -ENOMEM;
+ * the client is then still the caller's, and body too. */
+static int client_follow(struct control *c, struct client *cl, const char *msg,
+			 struct ctl_out *body)
+{
+	struct follower *f = NULL;
+	int n;
+
+	for (unsigned i = 0; i < CONTROL_MAX_FOLLOWERS && !f; i++)
+		if (!c->followers[i].used)
+			f = &c->followers[i];
+	if (!f) {
+		if (!c->followers_full_logged) {
+			log_warnx("control: %d clients follow the events already; refusing more "
+				  "(uid %u pid %d)",
+				  CONTROL_MAX_FOLLOWERS, (unsigned)cl->peer.uid, (int)cl->peer.pid);
+			c->followers_full_logged = true;
+		}
+		return -EBUSY;
+	}
+	if (evqueue_init(&f->q, EVQUEUE_BYTES, body->follow_json) < 0) {
+		log_warnx("control: out of memory for a follower of the events");
+		return -ENOMEM;
+	}
+	n = ctl_status_format(f->status, sizeof(f->status), 0, msg);
+	if (n < 0)
+		n = ctl_status_format(f->status, sizeof(f->status), 0, "");
+	f->statuslen = n > 0 ? (size_t)n : 0;
+	/* The history is bounded by the recent events (evring.h), far
+	 * below CONTROL_MAX_REPLY: it is never truncated. */
+	f->head = *body;
+	memset(body, 0, sizeof(*body));
+	f->headoff = 0;
+	f->fd = cl->fd;
+	f->peer = cl->peer;
+	f->used = true;
+	c->nfollowers++;
+	log_debug("control: uid %u pid %d follows the events (%u of %d)", (unsigned)f->peer.uid,
+		  (int)f->peer.pid, c->nfollowers, CONTROL_MAX_FOLLOWERS);
+	cl->fd = -1;
+	client_free(c, cl);
+	follower_flush(c, f, time_wall_us());
+	return 0;
+}
+
+void control_publish(struct control *c, const char *text, const char *json, usec_t now)
+{
+	size_t tl = strlen(text), jl = strlen(json);
+
+	for (unsigned i = 0; i < CONTROL_MAX_FOLLOWERS; i++) {
+		struct follower *f = &c->followers[i];
+
+		if (!f->used)
+			continue;
+		if (!evqueue_push(&f->q, f->q.json ? json : text, f->q.json ? jl : tl, now) &&
+		    !f->slow_logged) {
+			/* Once per follower: a stopped pager would otherwise
+			 * log every event it misses. */
+			log_info(
+				"control: follower uid %u pid %d reads too slowly; dropping events "
+				"for it",
+				(unsigned)f->peer.uid, (int)f->peer.pid);
+			f->slow_logged = true;
+		}
+		follower_flush(c, f, now);
+	}
+}
+
+static struct follower *follower_by_fd(struct control *c, int fd)
+{
+	for (unsigned i = 0; i < CONTROL_MAX_FOLLOWERS; i++)
+		if (c->followers[i].used && c->followers[i].fd == fd)
+			return &c->followers[i];
+	return NULL;
+}
+
+/* ---- answering ---- */
+
 /* Answers a request that is complete in cl->in. */
 static void client_handle(struct control *c, struct client *cl)
 {
@@ -580,6 +753,20 @@ static void client_handle(struct control *c, struct client *cl)
 	msg[sizeof(msg) - 1] = '\0';
 	if (status < 0 || status > 2)
 		status = 1;
+	if (status == 0 && out.follow) {
+		r = client_follow(c, cl, msg, &out);
+		if (r == 0)
+			return;
+		free(out.buf);
+		memset(&out, 0, sizeof(out));
+		if (r == -EBUSY)
+			snprintf(msg, sizeof(msg),
+				 "too many followers: %d clients follow the events already",
+				 CONTROL_MAX_FOLLOWERS);
+		else
+			snprintf(msg, sizeof(msg), "cannot follow the events: %s", strerror(-r));
+		status = 1;
+	}
 	/* The body borrowed from cl->in is dead once the handler returns. */
 	client_reply(cl, status, msg, &out);
 }
@@ -628,7 +815,10 @@ static void client_read(struct control *c, struct client *cl, usec_t now)
 		}
 		if (n == 0) {
 			client_handle(c, cl);
-			client_write(c, cl); /* most answers fit the socket buffer */
+			/* Most answers fit the socket buffer.  A follower has
+			 * left the table by now. */
+			if (cl->state == CL_WRITING)
+				client_write(c, cl);
 			return;
 		}
 		cl->inlen += (size_t)n;
@@ -823,6 +1013,19 @@ unsigned control_pollfds(struct control *c, struct pollfd *fds, unsigned max)
 		fds[n].revents = 0;
 		n++;
 	}
+	/* A follower is never read (its request has ended, so it would be
+	 * readable for ever); POLLHUP, which poll() reports unasked, says
+	 * that it closed its end. */
+	for (unsigned i = 0; i < CONTROL_MAX_FOLLOWERS && n < max; i++) {
+		struct follower *f = &c->followers[i];
+
+		if (!f->used)
+			continue;
+		fds[n].fd = f->fd;
+		fds[n].events = follower_pending(f) ? POLLOUT : 0;
+		fds[n].revents = 0;
+		n++;
+	}
 	return n;
 }
 
@@ -849,8 +1052,15 @@ void control_dispatch(struct control *c, const struct pollfd *fds, unsigned n, u
 		}
 		/* POLLHUP and POLLERR too: the read or send says what it is. */
 		cl = client_by_fd(c, fds[i].fd);
-		if (!cl)
+		if (!cl) {
+			struct follower *f = follower_by_fd(c, fds[i].fd);
+
+			if (f && (fds[i].revents & (POLLHUP | POLLERR)))
+				follower_free(c, f);
+			else if (f && (fds[i].revents & POLLOUT))
+				follower_flush(c, f, time_wall_us());
 			continue;
+		}
 		if (cl->state == CL_READING)
 			client_read(c, cl, now);
 		else if (cl->state == CL_WRITING)

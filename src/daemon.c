@@ -49,7 +49,7 @@
  * flagged. */
 #define EVIDENCE_RING	65536
 #define EVIDENCE_FOLLOW 1000
-#define MAX_POLLFDS	(7 + CONTROL_MAX_CLIENTS + 1)
+#define MAX_POLLFDS	(7 + CONTROL_MAX_POLLFDS)
 
 usec_t daemon_wall_us(void)
 {
@@ -1003,6 +1003,19 @@ static void loop(struct daemon *d)
 	}
 }
 
+/* Every event, as the daemon's output renders it: kept among the recent
+ * ones and handed to the followers of the control socket. */
+static void event_tap(void *arg, usec_t ts, const char *text, const char *json)
+{
+	struct daemon *d = arg;
+
+	/* Out of memory: the event is still in syslog and the events file;
+	 * only `quarantinectl events` misses it. */
+	(void)evring_add(&d->recent, ts, text, json);
+	if (d->ctl)
+		control_publish(d->ctl, text, json, daemon_wall_us());
+}
+
 int daemon_run(const struct daemon_opts *o, struct conf *c)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
@@ -1021,6 +1034,13 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	d->start_mono = daemon_mono_us();
 	d->start_wall = daemon_wall_us();
 	output_init(&d->out, o->foreground ? stdout : NULL, o->format, true);
+	if (evring_init(&d->recent, EVRING_MAX_EVENTS, EVRING_MAX_BYTES) < 0) {
+		log_warnx("out of memory");
+		conf_fini(c);
+		free(d);
+		return 1;
+	}
+	output_set_tap(&d->out, event_tap, d);
 	if (o->foreground)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	if (o->ninterfaces)
@@ -1033,6 +1053,7 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	if (d->ncaps == 0) {
 		log_warnx("no capture interface: give -i IF or capture.interfaces");
 		conf_fini(c);
+		evring_fini(&d->recent);
 		free(d);
 		return 2;
 	}
@@ -1081,6 +1102,7 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	sensorlink_stop(&d->link);
 
 	control_close(d->ctl);
+	d->ctl = NULL; /* an event from here on goes to no follower */
 	/* The configuration is ours to finish: the caller's, or the one a
 	 * reload allocated in its place. */
 	conf_fini(d->c);
@@ -1095,6 +1117,7 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	nftmon_close(d->mon);
 	nft_close(d->nft);
 	output_close(&d->out);
+	evring_fini(&d->recent);
 	/* Last: the claims hold until everything else is closed. */
 	instance_release(&d->inst);
 	if (d->sigfd >= 0)

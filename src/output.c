@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,6 +45,12 @@ void output_close(struct output *o)
 		fflush(o->stdout_fp);
 }
 
+void output_set_tap(struct output *o, output_tap_fn fn, void *arg)
+{
+	o->tap = fn;
+	o->tap_arg = arg;
+}
+
 int output_format_parse(const char *s, enum output_format *ret)
 {
 	if (strcmp(s, "text") == 0)
@@ -58,8 +65,8 @@ int output_format_parse(const char *s, enum output_format *ret)
 void output_event(struct output *o, const struct event *e)
 {
 	char json[LINE_MAX_LEN], kv[LINE_MAX_LEN], ts[32];
-	bool need_json = (o->stdout_fp && o->format == OUTPUT_JSON) || o->events_fp;
-	bool need_kv = (o->stdout_fp && o->format == OUTPUT_TEXT) || o->syslog;
+	bool need_json = (o->stdout_fp && o->format == OUTPUT_JSON) || o->events_fp || o->tap;
+	bool need_kv = (o->stdout_fp && o->format == OUTPUT_TEXT) || o->syslog || o->tap;
 
 	/* A line cut short by the buffer is still written: losing the tail of
 	 * an owner name is better than losing the event. */
@@ -80,6 +87,12 @@ void output_event(struct output *o, const struct event *e)
 		log_event(event_priority(e), kv);
 	if (o->events_fp && fprintf(o->events_fp, "%s\n", json) < 0)
 		o->errors++;
+	if (o->tap) {
+		char text[32 + LINE_MAX_LEN];
+
+		snprintf(text, sizeof(text), "%s %s", event_format_ts(e->ts, ts), kv);
+		o->tap(o->tap_arg, e->ts, text, json);
+	}
 }
 
 void output_error(struct output *o, usec_t ts, const char *msg)

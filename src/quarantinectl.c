@@ -54,6 +54,7 @@ enum opt_bit {
 	O_FLOOR = 1u << 16,
 	O_SINCE = 1u << 17,
 	O_OLDER_THAN = 1u << 18,
+	O_FOLLOW = 1u << 19,
 };
 
 static const struct option_def {
@@ -80,6 +81,7 @@ static const struct option_def {
 	{"floor", O_FLOOR, true},
 	{"since", O_SINCE, true},
 	{"older-than", O_OLDER_THAN, true},
+	{"follow", O_FOLLOW, false},
 };
 
 #define MAX_POSITIONAL 8
@@ -120,6 +122,7 @@ static const char usage_text[] =
 	"  incidents\n"
 	"  incident ID\n"
 	"  report [--by department|floor|owner|rule]\n"
+	"  events [--follow] [--since TIME]\n"
 	"  purge --older-than DURATION\n"
 	"  metrics\n"
 	"  pause\n"
@@ -388,21 +391,25 @@ static const char *check_ttl(const char *s, char *buf, size_t len)
 	return buf;
 }
 
-/* --since: read here, where the operator's time zone is, and sent as
- * UTC, so that a local time means the operator's local time. */
+/* --since: read here, where the operator's time zone and clock are, so
+ * that "09:00" and "1h" mean what they read as, and sent in UTC to the
+ * microsecond (list and events alike). */
 static const char *check_since(const char *s, char *buf, size_t len)
 {
 	usec_t t;
 	time_t secs;
 	struct tm tm;
+	char day[32];
 
-	if (time_point_parse(s, time_wall_us(), &t) < 0)
-		usage_error("invalid TIME '%s' (want an ISO 8601 time such as 2026-01-15T09:00 "
-			    "or 2026-01-15T09:00Z, or a DURATION such as 2h meaning that long ago)",
-			    s);
+	if (time_since_parse(s, time_wall_us(), &t) < 0)
+		usage_error(
+			"invalid TIME '%s' (want an ISO 8601 time such as 2026-01-15T09:00:00Z "
+			"or '2026-01-15 09:00', or a DURATION such as 30m meaning that long ago)",
+			s);
 	secs = (time_t)(t / USEC_PER_SEC);
-	if (!gmtime_r(&secs, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (!gmtime_r(&secs, &tm) || strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
 		usage_error("invalid TIME '%s'", s);
+	snprintf(buf, len, "%s.%06uZ", day, (unsigned)(t % USEC_PER_SEC));
 	return buf;
 }
 
@@ -564,6 +571,7 @@ static const struct command commands[] = {
 	{"incidents", 0, 0, 0, "incidents"},
 	{"incident", 0, 1, 1, "incident ID"},
 	{"report", O_BY, 0, 0, "report [--by department|floor|owner|rule]"},
+	{"events", O_SINCE | O_FOLLOW, 0, 0, "events [--follow] [--since TIME]"},
 	{"metrics", 0, 0, 0, "metrics"},
 	{"pause", 0, 0, 0, "pause"},
 	{"resume", 0, 0, 0, "resume"},
@@ -692,6 +700,10 @@ static void build(const struct command *c, const struct args *a, struct request 
 		add(r, "older_than", check_older_than(opt(a, O_OLDER_THAN), buf, sizeof(buf)));
 	} else if (strcmp(cmd, "report") == 0) {
 		add_opt(r, a, O_BY, "by");
+	} else if (strcmp(cmd, "events") == 0) {
+		if (a->given & O_SINCE)
+			add(r, "since", check_since(opt(a, O_SINCE), buf, sizeof(buf)));
+		add_opt(r, a, O_FOLLOW, "follow");
 	}
 	add_opt(r, a, O_REASON, "reason");
 	if (a->given & O_FROM) {
@@ -802,7 +814,10 @@ static int connect_daemon(const char *path, int64_t deadline)
 	}
 }
 
-static int exchange(const char *path, const struct request *r)
+/* Sends the request and prints the answer.  follow: the answer does not
+ * end (quarantinectl events --follow): once the status line is in, no
+ * deadline, and the daemon closing the connection is an error. */
+static int exchange(const char *path, const struct request *r, bool follow)
 {
 	int64_t deadline = mono_ms() + ANSWER_TIMEOUT_MS;
 	size_t hdrlen = strlen(r->hdr);
@@ -817,7 +832,10 @@ static int exchange(const char *path, const struct request *r)
 		char buf[65536];
 		ssize_t n;
 
-		if (left <= 0) {
+		/* A follower waits for events as long as they take. */
+		if (follow && ans.have_status && ans.status == 0)
+			left = -1;
+		else if (left <= 0) {
 			errmsg("no answer from quarantined at %s within %d s", path,
 			       ANSWER_TIMEOUT_MS / 1000);
 			return EXIT_UNREACHABLE;
@@ -856,10 +874,18 @@ static int exchange(const char *path, const struct request *r)
 				errmsg("malformed answer from quarantined at %s", path);
 				return EXIT_UNREACHABLE;
 			}
+			/* Nobody reads what we follow: no reason to go on. */
+			if (follow && ans.out_failed)
+				break;
 			continue;
 		}
 		/* EOF, or a reset after an early answer: the end either way
 		 * once the status line is in. */
+		if (follow && ans.have_status && ans.status == 0) {
+			errmsg("quarantined at %s closed the event stream", path);
+			close(fd);
+			return EXIT_UNREACHABLE;
+		}
 		if (!ans.have_status) {
 			if (n < 0)
 				errmsg("connection to quarantined at %s failed: %s", path,
@@ -926,7 +952,7 @@ int main(int argc, char **argv)
 	}
 	check_shape(c, &a);
 	build(c, &a, &r);
-	status = exchange(a.socket, &r);
+	status = exchange(a.socket, &r, (a.given & O_FOLLOW) != 0);
 	free(r.body);
 	return status;
 }

@@ -171,6 +171,106 @@ int ttl_parse(const char *s, uint64_t *ret_s)
 	return 0;
 }
 
+/* n decimal digits at *p into *ret, advancing p.  false when there are
+ * fewer. */
+static bool digits(const char **p, unsigned n, int *ret)
+{
+	int v = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return false;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*ret = v;
+	return true;
+}
+
+static int iso8601_parse(const char *s, usec_t *ret_us)
+{
+	struct tm tm = {0};
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh, om;
+	long offset_s = 0;
+	bool zone = false;
+	usec_t frac = 0;
+	time_t t;
+
+	if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+	    !digits(&p, 2, &d))
+		return -EINVAL;
+	if (*p == 'T' || *p == ' ') {
+		p++;
+		if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+			return -EINVAL;
+		if (*p == ':') {
+			p++;
+			if (!digits(&p, 2, &sec))
+				return -EINVAL;
+			if (*p == '.' || *p == ',') {
+				usec_t scale = USEC_PER_SEC / 10;
+
+				p++;
+				if (*p < '0' || *p > '9')
+					return -EINVAL;
+				for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
+					frac += (usec_t)(*p - '0') * scale;
+			}
+		}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		zone = true;
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1;
+
+		if (!digits(&p, 2, &oh))
+			return -EINVAL;
+		if (*p == ':')
+			p++;
+		if (!digits(&p, 2, &om) || oh > 23 || om > 59)
+			return -EINVAL;
+		offset_s = sign * (oh * 3600L + om * 60L);
+		zone = true;
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	if (zone) {
+		t = timegm(&tm);
+	} else {
+		tm.tm_isdst = -1;
+		t = mktime(&tm);
+	}
+	/* The normalised date must be the one written: 2026-02-30 is a
+	 * typo, not March. */
+	if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return -EINVAL;
+	t -= offset_s;
+	if (t < 0)
+		return -EINVAL;
+	*ret_us = (usec_t)t * USEC_PER_SEC + frac;
+	return 0;
+}
+
+int time_since_parse(const char *s, usec_t now, usec_t *ret_us)
+{
+	uint64_t secs;
+
+	if (iso8601_parse(s, ret_us) == 0)
+		return 0;
+	if (duration_parse(s, &secs) < 0)
+		return -EINVAL;
+	*ret_us = secs * USEC_PER_SEC >= now ? 0 : now - secs * USEC_PER_SEC;
+	return 0;
+}
+
 void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -198,87 +298,4 @@ usec_t time_wall_us(void)
 usec_t time_mono_us(void)
 {
 	return clock_us(CLOCK_MONOTONIC);
-}
-
-/* n digits at *p into *ret, moving *p past them. */
-static bool take_digits(const char **p, unsigned n, int *ret)
-{
-	int v = 0;
-
-	for (unsigned i = 0; i < n; i++, (*p)++) {
-		if (**p < '0' || **p > '9')
-			return false;
-		v = v * 10 + (**p - '0');
-	}
-	*ret = v;
-	return true;
-}
-
-int time_point_parse(const char *s, usec_t now_us, usec_t *ret_us)
-{
-	struct tm tm;
-	const char *p = s;
-	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
-	uint64_t secs;
-	time_t t;
-	int r;
-
-	/* A duration: that long ago (digits then at most one unit letter,
-	 * which a date never is). */
-	r = duration_parse(s, &secs);
-	if (r == 0) {
-		if (secs > now_us / USEC_PER_SEC)
-			return -ERANGE;
-		*ret_us = now_us - secs * USEC_PER_SEC;
-		return 0;
-	}
-	if (r == -ERANGE)
-		return r;
-	if (!take_digits(&p, 4, &y) || *p++ != '-' || !take_digits(&p, 2, &mo) || *p++ != '-' ||
-	    !take_digits(&p, 2, &d))
-		return -EINVAL;
-	if (*p == 'T' || *p == ' ') {
-		p++;
-		if (!take_digits(&p, 2, &h) || *p++ != ':' || !take_digits(&p, 2, &mi))
-			return -EINVAL;
-		if (*p == ':' && (p++, !take_digits(&p, 2, &sec)))
-			return -EINVAL;
-		if (*p == 'Z') {
-			sign = 1;
-			p++;
-		} else if (*p == '+' || *p == '-') {
-			sign = *p++ == '+' ? 1 : -1;
-			if (!take_digits(&p, 2, &oh))
-				return -EINVAL;
-			if (*p == ':')
-				p++;
-			if (*p && !take_digits(&p, 2, &om))
-				return -EINVAL;
-		}
-	}
-	if (*p || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60 || oh > 23 || om > 59)
-		return -EINVAL;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	tm.tm_isdst = -1;
-	/* With a zone it is UTC shifted by the offset; without one, the
-	 * operator's local time (ISO 8601's reading of a bare time). */
-	t = sign ? timegm(&tm) : mktime(&tm);
-	if (t == (time_t)-1)
-		return -EINVAL;
-	/* mktime() and timegm() normalise 31 February into March: a date
-	 * that does not exist is a typo, not a day in another month. */
-	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
-		return -EINVAL;
-	t -= sign * (oh * 3600 + om * 60);
-	if (t < 0)
-		return -ERANGE;
-	*ret_us = (usec_t)t * USEC_PER_SEC;
-	return 0;
 }

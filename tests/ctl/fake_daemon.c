@@ -122,8 +122,8 @@ int main(int argc, char **argv)
 	printf("ready\n");
 	fflush(stdout);
 	while (!quit) {
-		struct pollfd fds[CONTROL_MAX_CLIENTS + 1];
-		unsigned n = control_pollfds(c, fds, CONTROL_MAX_CLIENTS + 1);
+		struct pollfd fds[CONTROL_MAX_POLLFDS];
+		unsigned n = control_pollfds(c, fds, CONTROL_MAX_POLLFDS);
 		int t = control_timeout_ms(c, mono_us());
 
 		if (poll(fds, n, t < 0 || t > 200 ? 200 : t) < 0 && errno != EINTR)

@@ -126,14 +126,14 @@ out_is cmd=list level=watch
 run 0 -S "$S" list --wide --rule smb-propagation --department 'Finance Dept' --floor 3
 out_is cmd=list wide=1 rule=smb-propagation 'department=Finance Dept' floor=3
 run 0 -S "$S" list --since 2026-01-15T09:00:05Z
-out_is cmd=list since=2026-01-15T09:00:05Z
+out_is cmd=list since=2026-01-15T09:00:05.000000Z
 TZ=CET-1
 export TZ
 run 0 -S "$S" list --since '2026-01-15 10:00'
-out_is cmd=list since=2026-01-15T09:00:00Z
+out_is cmd=list since=2026-01-15T09:00:00.000000Z
 unset TZ
 run 0 -S "$S" list --since 2026-01-15T04:00-05:00
-out_is cmd=list since=2026-01-15T09:00:00Z
+out_is cmd=list since=2026-01-15T09:00:00.000000Z
 run 0 -S "$S" list --since 2h --json
 since=$(sed -n 's/^since=//p' "$tmp/out")
 want=$(date -u -d '2 hours ago' +%s)
@@ -241,6 +241,45 @@ out_is cmd=report by=department
 run 0 -S "$S" report --by rule --json
 out_is cmd=report by=rule json=1
 
+# events: --since travels in UTC to the microsecond, turned so by
+# the client in its own time zone.
+run 0 -S "$S" events
+out_is cmd=events
+run 0 -S "$S" events --json
+out_is cmd=events json=1
+run 0 -S "$S" events --since 2026-01-15T09:00:05Z
+out_is cmd=events since=2026-01-15T09:00:05.000000Z
+run 0 -S "$S" events --since='2026-01-15 10:00:05.5+01:00'
+out_is cmd=events since=2026-01-15T09:00:05.500000Z
+checks=$((checks + 1))
+rc=0
+TZ=UTC "$ctl" -S "$S" events --since '2026-01-15 09:00' >"$tmp/out" 2>"$tmp/err" || rc=$?
+last="TZ=UTC quarantinectl events --since '2026-01-15 09:00'"
+[ $rc = 0 ] || fail "$last: exit status $rc"
+out_is cmd=events since=2026-01-15T09:00:00.000000Z
+checks=$((checks + 1))
+rc=0
+TZ=CET-1 "$ctl" -S "$S" events --since '2026-01-15 10:00' >"$tmp/out" 2>"$tmp/err" || rc=$?
+last="TZ=CET-1 quarantinectl events --since '2026-01-15 10:00'"
+[ $rc = 0 ] || fail "$last: exit status $rc"
+out_is cmd=events since=2026-01-15T09:00:00.000000Z
+# A duration: that long before now.
+before=$(date +%s)
+run 0 -S "$S" events --since 1h
+after=$(date +%s)
+checks=$((checks + 1))
+since=$(sed -n 's/^since=//p' "$tmp/out")
+have=$(date -u -d "$since" +%s 2>/dev/null || echo 0)
+if [ "$have" -lt $((before - 3600)) ] || [ "$have" -gt $((after - 3600)) ]; then
+	fail "$last: since=$since, want about $(date -u -d @$((before - 3600)) +%FT%TZ)"
+fi
+# --follow: the answer, then the stream; the fake daemon closes after its
+# answer, which for a follower means the daemon went away: 3.
+run 3 -S "$S" events --follow --since 10m --json
+checks=$((checks + 1))
+grep -qx 'follow=1' "$tmp/out" && grep -qx 'json=1' "$tmp/out" && grep -qx 'cmd=events' "$tmp/out" ||
+	fail "$last: request not as expected: $(cat "$tmp/out")"
+err_has "quarantined at $S closed the event stream"
 run 0 -S "$S" metrics
 out_is cmd=metrics
 run 2 -S "$S" metrics extra
@@ -460,6 +499,14 @@ usage "cannot read $tmp/missing" quarantine --from "$tmp/missing"
 usage "cannot read $tmp" release --from "$tmp"
 usage "did you mean 10.1.0.0/24?" allow 10.1.0.5/24
 usage "invalid HOST or CIDR '10.1.0.0/33'" allow 10.1.0.0/33
+usage "invalid TIME 'yesterday'" events --since yesterday
+usage "invalid TIME '2026-02-30'" events --since 2026-02-30
+usage "invalid TIME '2026-01-15T25:00'" events --since 2026-01-15T25:00
+usage "invalid TIME '-1h'" events --since -1h
+usage '--since needs a value' events --since
+usage '--follow takes no value' events --follow=yes
+usage 'status does not take --follow' status --follow
+usage 'too many arguments for events' events 10.1.0.5
 usage "invalid HOST or CIDR 'any'" disallow any
 usage 'argument of reason too long' release 10.1.0.5 \
 	--reason "$(head -c 2000 /dev/zero | tr '\0' x)"

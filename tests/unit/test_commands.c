@@ -580,6 +580,60 @@ static void test_ttl_parse(void **state)
 	assert_int_equal(v, 0);
 }
 
+/* events: the recent events kept, in the format asked for, those since a
+ * time when given; --follow marks the answer for the control socket to
+ * keep the connection. */
+static void test_events(void **state)
+{
+	struct fix *x = *state;
+	static char buf[512];
+	struct ctl_request req;
+	struct ctl_peer peer = {.uid = 0, .privileged = true};
+	struct ctl_out out = {0};
+	char err[256];
+	int n;
+
+	assert_int_equal(evring_init(&x->d.recent, 16, 1 << 20), 0);
+	assert_int_equal(evring_add(&x->d.recent, 1000, "T1 detect host=10.1.0.1", "{\"n\":1}"), 0);
+	assert_int_equal(evring_add(&x->d.recent, 3000, "T3 action host=10.1.0.1", "{\"n\":3}"), 0);
+	/* A capture clock a little behind the daemon's: kept in the order
+	 * of emission, chosen by its own time. */
+	assert_int_equal(evring_add(&x->d.recent, 2000, "T2 detect host=10.1.0.2", "{\"n\":2}"), 0);
+
+	assert_int_equal(command(x, "cmd=events", NULL), 0);
+	assert_string_equal(x->body, "T1 detect host=10.1.0.1\nT3 action host=10.1.0.1\n"
+				     "T2 detect host=10.1.0.2\n");
+	assert_string_equal(x->msg, "");
+	assert_int_equal(command(x, "cmd=events\tsince=1970-01-01T00:00:00.002Z\tjson=1", NULL), 0);
+	assert_string_equal(x->body, "{\"n\":3}\n{\"n\":2}\n");
+	assert_int_equal(command(x, "cmd=events\tsince=1970-01-01T00:00:00.003001Z", NULL), 0);
+	assert_string_equal(x->body, "");
+	/* An hour ago: after every kept event (their times are in 1970). */
+	assert_int_equal(command(x, "cmd=events\tsince=1h", NULL), 0);
+	assert_string_equal(x->body, "");
+	assert_int_equal(command(x, "cmd=events\tsince=-5", NULL), 2);
+	assert_int_equal(command(x, "cmd=events\tsince=99999999999999999999999", NULL), 2);
+
+	n = snprintf(buf, sizeof(buf),
+		     "cmd=events\tfollow=1\tjson=1\tsince=1970-01-01T00:00:00.003Z\n");
+	assert_int_equal(ctl_request_parse(buf, (size_t)n, &req, err, sizeof(err)), 0);
+	assert_int_equal(commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg)), 0);
+	assert_true(out.follow);
+	assert_true(out.follow_json);
+	assert_string_equal(out.buf, "{\"n\":3}\n");
+	free(out.buf);
+	/* Following without since: from now on only. */
+	memset(&out, 0, sizeof(out));
+	n = snprintf(buf, sizeof(buf), "cmd=events\tfollow=1\n");
+	assert_int_equal(ctl_request_parse(buf, (size_t)n, &req, err, sizeof(err)), 0);
+	assert_int_equal(commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg)), 0);
+	assert_true(out.follow);
+	assert_false(out.follow_json);
+	assert_int_equal(out.len, 0);
+	free(out.buf);
+	evring_fini(&x->d.recent);
+}
+
 /* ---- list: the narrow table, --wide, filters ---- */
 
 static unsigned rule_index(const struct fix *x, const char *name)
@@ -963,43 +1017,6 @@ static int setup_purge(void **state)
 	return setup_with(state, "state: { purge_released = \"30d\"; };\n");
 }
 
-static void test_time_point_parse(void **state)
-{
-	usec_t now = 1768467605ull * USEC_PER_SEC; /* 2026-01-15T09:00:05Z */
-	usec_t t = 4711;
-
-	(void)state;
-	assert_int_equal(time_point_parse("2h", now, &t), 0);
-	assert_int_equal(t, now - 7200 * USEC_PER_SEC);
-	assert_int_equal(time_point_parse("90", now, &t), 0);
-	assert_int_equal(t, now - 90 * USEC_PER_SEC);
-	assert_int_equal(time_point_parse("2026-01-15T09:00:05Z", now, &t), 0);
-	assert_int_equal(t, now);
-	assert_int_equal(time_point_parse("2026-01-15 09:00Z", now, &t), 0);
-	assert_int_equal(t, now - 5 * USEC_PER_SEC);
-	assert_int_equal(time_point_parse("2026-01-15T10:30:05+01:30", now, &t), 0);
-	assert_int_equal(t, now);
-	assert_int_equal(time_point_parse("2026-01-15T04:00:05-0500", now, &t), 0);
-	assert_int_equal(t, now);
-	setenv("TZ", "UTC", 1);
-	tzset();
-	assert_int_equal(time_point_parse("2026-01-15", now, &t), 0);
-	assert_int_equal(t, now - (9 * 3600 + 5) * USEC_PER_SEC);
-	t = 4711;
-	assert_int_equal(time_point_parse("2026-02-30", now, &t), -EINVAL);
-	assert_int_equal(time_point_parse("2026-1-15", now, &t), -EINVAL);
-	assert_int_equal(time_point_parse("2026-01-15T9:00", now, &t), -EINVAL);
-	assert_int_equal(time_point_parse("2026-01-15T09:00+", now, &t), -EINVAL);
-	assert_int_equal(time_point_parse("2026-01-15T24:00Z", now, &t), -EINVAL);
-	assert_int_equal(time_point_parse("2026-01-15T09:00Zx", now, &t), -EINVAL);
-	assert_int_equal(time_point_parse("yesterday", now, &t), -EINVAL);
-	assert_int_equal(time_point_parse("", now, &t), -EINVAL);
-	assert_int_equal(time_point_parse("1969-12-31", now, &t), -EINVAL);
-	assert_int_equal(time_point_parse("100000d", now, &t), -ERANGE);
-	assert_int_equal(time_point_parse("99999999999999999999", now, &t), -ERANGE);
-	assert_int_equal(t, 4711);
-}
-
 /* The value of the series `series` (name and labels, whole) in a metrics
  * text; -1 when it is not there. */
 static long long metric(const char *text, const char *series)
@@ -1136,6 +1153,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_never_lowers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contain_to, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contain_to_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalate_past_deadline, setup, teardown),
@@ -1149,7 +1167,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_selection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_automatic, setup_purge, teardown),
-		cmocka_unit_test(test_time_point_parse),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	};
 

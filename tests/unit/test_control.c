@@ -75,6 +75,11 @@ static int echo_handler(void *arg, const struct ctl_request *req, const struct c
 	else
 		ctl_out_write(out, req->body, req->bodylen);
 	snprintf(msg, msglen, "echo %s", req->cmd);
+	/* "follow": a follower of the events, in JSON for follow=json. */
+	if (ctl_request_get(req, "follow")) {
+		out->follow = true;
+		out->follow_json = strcmp(ctl_request_get(req, "follow"), "json") == 0;
+	}
 	return st ? atoi(st) : 0;
 }
 
@@ -173,8 +178,8 @@ static void tc_step(struct tclient *t)
 /* One round of the server's loop, waiting at most wait_ms. */
 static void pump_once(struct control *c, int wait_ms)
 {
-	struct pollfd fds[CONTROL_MAX_CLIENTS + 1];
-	unsigned n = control_pollfds(c, fds, CONTROL_MAX_CLIENTS + 1);
+	struct pollfd fds[CONTROL_MAX_POLLFDS];
+	unsigned n = control_pollfds(c, fds, CONTROL_MAX_POLLFDS);
 	int t = control_timeout_ms(c, mono_us());
 
 	if (t < 0 || t > wait_ms)
@@ -1096,6 +1101,189 @@ static void test_unprivileged_displaces_no_operator(void **state)
 	control_close(c);
 }
 
+/* ---- followers ---- */
+
+/* A follower: a raw client that sent its request, accepted and answered. */
+static int follower_start(struct control *c, const char *req)
+{
+	int fd = connect_pumped(c);
+
+	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	shutdown(fd, SHUT_WR);
+	pump_once(c, 10);
+	return fd;
+}
+
+/* Reads from fd, running the server, until want has arrived (and returns
+ * true) or 2 s have passed.  What came is in buf. */
+static bool read_until(struct control *c, int fd, const char *want, char *buf, size_t len)
+{
+	usec_t end = mono_us() + 2000 * 1000;
+	size_t got = 0;
+
+	buf[0] = '\0';
+	while (mono_us() < end) {
+		bool closed;
+
+		got += read_now(fd, buf + got, len - got, &closed);
+		if (strstr(buf, want))
+			return true;
+		if (closed)
+			return false;
+		pump_once(c, 5);
+	}
+	return false;
+}
+
+/* A follower gets its answer, then each event published, in its format;
+ * it has left the table of command clients, and outlives their
+ * deadline. */
+static void test_follow(void **state)
+{
+	struct control *c = open_ok(own_group());
+	char buf[4096];
+	int text, json;
+
+	(void)state;
+	control_set_deadline_ms(c, 100);
+	text = follower_start(c, "cmd=events\tfollow=text\n");
+	json = follower_start(c, "cmd=events\tfollow=json\n");
+	assert_true(read_until(c, text, "follow=text\n", buf, sizeof(buf)));
+	assert_string_equal(buf, "status=0\tmsg=echo events\ncmd=events\nfollow=text\n");
+	assert_true(read_until(c, json, "follow=json\n", buf, sizeof(buf)));
+	assert_int_equal(control_clients(c), 0);
+	assert_int_equal(control_followers(c), 2);
+	/* No deadline: ten times the clients' one, and still there. */
+	for (int i = 0; i < 100; i++)
+		pump_once(c, 10);
+	assert_int_equal(control_followers(c), 2);
+	assert_int_equal(control_timeout_ms(c, mono_us()), -1);
+	control_publish(c, "T1 detect host=10.1.0.5", "{\"event\":\"detect\"}", 0);
+	control_publish(c, "T2 action host=10.1.0.5", "{\"event\":\"action\"}", 0);
+	assert_true(read_until(c, text, "action", buf, sizeof(buf)));
+	assert_string_equal(buf, "T1 detect host=10.1.0.5\nT2 action host=10.1.0.5\n");
+	assert_true(read_until(c, json, "action", buf, sizeof(buf)));
+	assert_string_equal(buf, "{\"event\":\"detect\"}\n{\"event\":\"action\"}\n");
+	close(text);
+	close(json);
+	control_close(c);
+}
+
+/* CONTROL_MAX_FOLLOWERS follow; one more is refused with a message, while
+ * commands are still answered; when one leaves, its slot is free at
+ * once. */
+static void test_followers_budget(void **state)
+{
+	struct control *c = open_ok(own_group());
+	int f[CONTROL_MAX_FOLLOWERS], extra;
+	char buf[4096], *resp;
+
+	(void)state;
+	for (unsigned i = 0; i < CONTROL_MAX_FOLLOWERS; i++)
+		f[i] = follower_start(c, "cmd=events\tfollow=text\n");
+	assert_int_equal(control_followers(c), CONTROL_MAX_FOLLOWERS);
+	extra = follower_start(c, "cmd=events\tfollow=text\n");
+	assert_false(read_until(c, extra, "never", buf, sizeof(buf)));
+	assert_string_equal(buf, "status=1\tmsg=too many followers: 8 clients follow the events "
+				 "already\n");
+	close(extra);
+	/* Operators still get answers, and every command slot is free. */
+	roundtrip(c, "cmd=status\n", 11, &resp);
+	assert_string_equal(resp, "status=0\tmsg=echo status\ncmd=status\n");
+	free(resp);
+	assert_int_equal(control_followers(c), CONTROL_MAX_FOLLOWERS);
+	/* One closes: its slot is free on the next turn, without an event
+	 * having to be sent to find out. */
+	close(f[3]);
+	pump_once(c, 10);
+	assert_int_equal(control_followers(c), CONTROL_MAX_FOLLOWERS - 1);
+	f[3] = follower_start(c, "cmd=events\tfollow=text\n");
+	assert_true(read_until(c, f[3], "follow=text\n", buf, sizeof(buf)));
+	assert_true(strncmp(buf, "status=0", 8) == 0);
+	assert_int_equal(control_followers(c), CONTROL_MAX_FOLLOWERS);
+	for (unsigned i = 0; i < CONTROL_MAX_FOLLOWERS; i++)
+		close(f[i]);
+	pump_once(c, 10);
+	assert_int_equal(control_followers(c), 0);
+	control_close(c);
+}
+
+/* A follower that does not read: publishing never waits for it, its
+ * events are dropped past its queue and the socket's buffer, and when it
+ * reads again it learns how many; another follower, reading, loses
+ * nothing. */
+static void test_slow_follower(void **state)
+{
+	struct control *c = open_ok(own_group());
+	static char buf[1 << 22];
+	char line[512], *p, *drop;
+	unsigned long long n = 0, seen_lines = 0;
+	int slow, fast;
+	usec_t t0, took;
+	size_t got = 0;
+
+	(void)state;
+	slow = follower_start(c, "cmd=events\tfollow=text\n");
+	fast = follower_start(c, "cmd=events\tfollow=text\n");
+	assert_true(read_until(c, slow, "follow=text\n", buf, sizeof(buf)));
+	assert_true(read_until(c, fast, "follow=text\n", buf, sizeof(buf)));
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	/* 20,000 lines of 512 bytes: 10 MB, far past what the queue and the
+	 * socket hold. */
+	t0 = mono_us();
+	for (unsigned i = 0; i < 20000; i++) {
+		bool closed;
+
+		snprintf(line, 16, "%010u", i);
+		line[10] = ' ';
+		control_publish(c, line, "{}", 0);
+		/* The fast one reads as it goes. */
+		while (read_now(fast, buf, sizeof(buf), &closed) > 0) {
+			for (p = buf; (p = strchr(p, '\n')); p++)
+				seen_lines++;
+		}
+		assert_false(closed);
+	}
+	took = mono_us() - t0;
+	/* Never blocked: 20,000 publications in well under a second each
+	 * (some milliseconds in all, on a slow machine with sanitizers). */
+	assert_true(took < 5 * USEC_PER_SEC);
+	for (int k = 0; k < 200; k++) {
+		bool closed;
+
+		pump_once(c, 1);
+		while (read_now(fast, buf, sizeof(buf), &closed) > 0)
+			for (p = buf; (p = strchr(p, '\n')); p++)
+				seen_lines++;
+	}
+	assert_int_equal(seen_lines, 20000);
+	/* The slow one reads now: the lines it got, a drop line with the
+	 * count of the others, and nothing else. */
+	for (int k = 0; k < 500; k++) {
+		bool closed;
+
+		got += read_now(slow, buf + got, sizeof(buf) - got, &closed);
+		assert_false(closed);
+		pump_once(c, 1);
+	}
+	drop = strstr(buf, " dropped n=");
+	assert_non_null(drop);
+	n = strtoull(drop + strlen(" dropped n="), NULL, 10);
+	/* One drop line: the follower was silent all along. */
+	assert_null(strstr(drop + 1, " dropped n="));
+	seen_lines = 0;
+	for (p = buf; (p = strchr(p, '\n')); p++)
+		seen_lines++;
+	/* The lines kept (its answer was read above) and the drop line:
+	 * every event either came or was counted. */
+	assert_int_equal(seen_lines - 1 + n, 20000);
+	assert_true(n > 10000);
+	close(slow);
+	close(fast);
+	control_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1123,6 +1311,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mode_without_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_with_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_privilege, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_followers_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_follower, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unprivileged_displaces_no_operator, setup,
 						teardown),
 	};
