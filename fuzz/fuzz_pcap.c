@@ -80,10 +80,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		counted += ds->err[i];
 	FUZZ_CHECK(ds->packets == n && counted == n);
 	sink = (struct report_sink){.write = sink_write, .arg = &written};
-	FUZZ_CHECK(report_render(&eng, REPORT_BY_DEPARTMENT, false, true, detect_now(eng.det),
+	/* Every format of the report, on whatever the trace left. */
+	FUZZ_CHECK(report_render(&eng, REPORT_BY_DEPARTMENT, REPORT_TEXT, true, detect_now(eng.det),
 				 &sink) == 0);
-	FUZZ_CHECK(report_render(&eng, REPORT_BY_RULE, true, true, detect_now(eng.det), &sink) ==
-		   0);
+	FUZZ_CHECK(report_render(&eng, REPORT_BY_RULE, REPORT_JSON, true, detect_now(eng.det),
+				 &sink) == 0);
+	FUZZ_CHECK(report_render(&eng, REPORT_BY_FLOOR, REPORT_HTML, true, detect_now(eng.det),
+				 &sink) == 0);
+	FUZZ_CHECK(report_render(&eng, REPORT_BY_OWNER, REPORT_CSV, true, detect_now(eng.det),
+				 &sink) == 0);
 	FUZZ_CHECK(written > 0);
 	FUZZ_CHECK(out.errors == 0);
 	engine_fini(&eng);

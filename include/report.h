@@ -1,8 +1,8 @@
 /* The incident report (SPEC section 2, `quarantinectl report` and
  * `quarantined -r FILE --report`): how many hosts are in each state per
  * department, floor, owner or rule, and the open incidents with their
- * patient zero and timeline.  Rendered as aligned text or as one JSON
- * object, through a sink, so that the same report goes to the control
+ * patient zero and timeline.  Rendered as aligned text, one JSON object,
+ * an HTML page or CSV, through a sink, so that the same report goes to the control
  * socket or to stdout. */
 #ifndef QD_REPORT_H
 #define QD_REPORT_H
@@ -24,6 +24,18 @@ enum report_by {
 const char *report_by_name(enum report_by by);
 /* 0, or -EINVAL for anything but the four names. */
 int report_by_parse(const char *s, enum report_by *ret);
+
+enum report_format {
+	REPORT_TEXT = 0,
+	REPORT_JSON,
+	REPORT_HTML,
+	REPORT_CSV,
+};
+
+/* "text", "json", "html", "csv". */
+const char *report_format_name(enum report_format f);
+/* 0, or -EINVAL for anything but the four names. */
+int report_format_parse(const char *s, enum report_format *ret);
 
 /* Where the report goes.  write() is called with successive pieces of the
  * report (len > 0, not NUL-terminated); the report ends with a newline.
@@ -51,8 +63,14 @@ struct report_sink {
  * Allocates, per call, the group table (bounded by the inventory entries or
  * the rules) and the timeline of the open incidents (one entry per host and
  * open incident: bounded by the registry, limits.max_blocked), and frees
- * both.  0, or -ENOMEM (nothing written), -EINVAL (bad by). */
-int report_render(const struct engine *e, enum report_by by, bool json, bool offline, usec_t now,
-		  const struct report_sink *out);
+ * both.
+ *
+ * Formats: aligned text; one JSON object; one self-contained HTML page
+ * (report_html.c: inline CSS and SVG, no script, its figures also in
+ * data-* attributes); CSV, one row per host (report_csv.c).  All four
+ * render the same model.  0, or -ENOMEM (nothing written), -EINVAL (bad
+ * by or format). */
+int report_render(const struct engine *e, enum report_by by, enum report_format fmt, bool offline,
+		  usec_t now, const struct report_sink *out);
 
 #endif

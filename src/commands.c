@@ -1910,13 +1910,19 @@ static int cmd_metrics(struct cmdctx *x)
 static int cmd_report(struct cmdctx *x)
 {
 	const char *by = ctl_request_get(x->req, "by");
+	const char *format = ctl_request_get(x->req, "format");
 	struct report_sink sink = {.write = sink_write, .arg = x->out};
 	enum report_by rb = REPORT_BY_DEPARTMENT;
+	enum report_format rf = x->json ? REPORT_JSON : REPORT_TEXT;
 	int r;
 
 	if (by && report_by_parse(by, &rb) < 0)
 		return reply(x, 2, "report --by takes department, floor, owner or rule");
-	r = report_render(&x->d->eng, rb, x->json, false, daemon_wall_us(), &sink);
+	if (format && report_format_parse(format, &rf) < 0)
+		return reply(x, 2, "report --format takes text, json, html or csv");
+	if (format && x->json && rf != REPORT_JSON)
+		return reply(x, 2, "report: --json and --format %s disagree", format);
+	r = report_render(&x->d->eng, rb, rf, false, daemon_wall_us(), &sink);
 	if (r < 0)
 		return reply(x, 1, "report: %s", strerror(-r));
 	return 0;

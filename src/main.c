@@ -38,6 +38,8 @@ struct options {
 	bool syslog;
 	bool report;
 	enum report_by report_by;
+	bool report_format_given;
+	enum report_format report_format;
 	bool debug;
 };
 
@@ -46,6 +48,7 @@ enum {
 	OPT_DEBUG,
 	OPT_REPORT,
 	OPT_BY,
+	OPT_FORMAT,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +64,7 @@ static const struct option longopts[] = {
 	{"syslog", no_argument, NULL, OPT_SYSLOG},
 	{"report", no_argument, NULL, OPT_REPORT},
 	{"by", required_argument, NULL, OPT_BY},
+	{"format", required_argument, NULL, OPT_FORMAT},
 	{"debug", no_argument, NULL, OPT_DEBUG},
 	{"version", no_argument, NULL, 'V'},
 	{"help", no_argument, NULL, 'h'},
@@ -72,7 +76,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: quarantined [-fnV] [-c FILE] [-i IF]... [-o text|json] [-S PATH] [-D "
 		   "DIR] [--debug]\n"
 		   "       quarantined -r FILE [-c FILE] [-o text|json] [--syslog] [--report [--by "
-		   "X]]\n"
+		   "X]\n"
+		   "                   [--format text|json|html|csv]]\n"
 		   "       quarantined -t [-c FILE]\n"
 		   "       quarantined -h | -V\n"
 		   "\n"
@@ -83,6 +88,8 @@ static void usage(FILE *f)
 		   "      --report          with -r: print the incident report after the events\n"
 		   "      --by X            group the report by department (default), floor,\n"
 		   "                        owner or rule\n"
+		   "      --format F        the report alone, as text, json, html (one page) or\n"
+		   "                        csv (one row per host), without the events\n"
 		   "  -i, --interface IF    capture interface (repeatable)\n"
 		   "  -n, --dry-run         detect and alert, never change nftables\n"
 		   "  -S, --socket PATH     control socket\n"
@@ -154,6 +161,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			break;
+		case OPT_FORMAT:
+			if (report_format_parse(optarg, &o->report_format) < 0) {
+				fprintf(stderr,
+					"quarantined: --format takes text, json, html or csv, "
+					"not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->report_format_given = true;
+			break;
 		case OPT_SYSLOG:
 			o->syslog = true;
 			break;
@@ -178,6 +195,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->report_by != REPORT_BY_DEPARTMENT && !o->report) {
 		fprintf(stderr, "quarantined: --by goes with --report\n");
+		return -EINVAL;
+	}
+	if (o->report_format_given && !o->report) {
+		fprintf(stderr, "quarantined: --format goes with --report\n");
 		return -EINVAL;
 	}
 	if (o->report && !o->read) {
@@ -253,7 +274,9 @@ static int run_offline(const struct options *o, const struct conf *c)
 		fprintf(stderr, "quarantined: %s: %s\n", o->read, err);
 		return EXIT_RUNTIME;
 	}
-	output_init(&out, stdout, o->format, o->syslog);
+	/* With --format the report is the whole of stdout (a page, a
+	 * spreadsheet): the events go only to syslog, when asked. */
+	output_init(&out, o->report_format_given ? NULL : stdout, o->format, o->syslog);
 	r = engine_init(&eng, c, MODE_OFFLINE, &out, NULL, NULL);
 	if (r < 0) {
 		fprintf(stderr, "quarantined: cannot set up detection: %s\n", strerror(-r));
@@ -275,10 +298,13 @@ static int run_offline(const struct options *o, const struct conf *c)
 	if (o->report) {
 		struct report_sink sink = {.write = write_stdout, .arg = stdout};
 
-		if (o->format == OUTPUT_TEXT)
+		enum report_format rf = o->format == OUTPUT_JSON ? REPORT_JSON : REPORT_TEXT;
+
+		if (o->report_format_given)
+			rf = o->report_format;
+		else if (o->format == OUTPUT_TEXT)
 			printf("\n");
-		r = report_render(&eng, o->report_by, o->format == OUTPUT_JSON, true,
-				  detect_now(eng.det), &sink);
+		r = report_render(&eng, o->report_by, rf, true, detect_now(eng.det), &sink);
 		if (r < 0) {
 			fprintf(stderr, "quarantined: report: %s\n", strerror(-r));
 			status = EXIT_RUNTIME;

@@ -2,6 +2,7 @@
  * with their timelines.  Everything is computed first (so that a failed
  * allocation writes nothing), then rendered through the sink. */
 #include "report.h"
+#include "report_model.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,6 +29,28 @@ const char *report_by_name(enum report_by by)
 	return (unsigned)by < ARRAY_SIZE(by_names) ? by_names[by] : "?";
 }
 
+static const char *const format_names[] = {
+	[REPORT_TEXT] = "text",
+	[REPORT_JSON] = "json",
+	[REPORT_HTML] = "html",
+	[REPORT_CSV] = "csv",
+};
+
+const char *report_format_name(enum report_format f)
+{
+	return (unsigned)f < ARRAY_SIZE(format_names) ? format_names[f] : "?";
+}
+
+int report_format_parse(const char *s, enum report_format *ret)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(format_names); i++)
+		if (strcmp(s, format_names[i]) == 0) {
+			*ret = (enum report_format)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 int report_by_parse(const char *s, enum report_by *ret)
 {
 	for (unsigned i = 0; i < ARRAY_SIZE(by_names); i++)
@@ -40,20 +63,14 @@ int report_by_parse(const char *s, enum report_by *ret)
 
 /* ---- output: a buffer in front of the sink ---- */
 
-struct rout {
-	const struct report_sink *s;
-	size_t len;
-	char buf[1024];
-};
-
-static void ro_flush(struct rout *o)
+void ro_flush(struct rout *o)
 {
 	if (o->len)
 		o->s->write(o->s->arg, o->buf, o->len);
 	o->len = 0;
 }
 
-static void ro_write(struct rout *o, const char *p, size_t n)
+void ro_write(struct rout *o, const char *p, size_t n)
 {
 	while (n) {
 		size_t k;
@@ -68,14 +85,12 @@ static void ro_write(struct rout *o, const char *p, size_t n)
 	}
 }
 
-static void ro_puts(struct rout *o, const char *s)
+void ro_puts(struct rout *o, const char *s)
 {
 	ro_write(o, s, strlen(s));
 }
 
-/* For short, bounded pieces (numbers, fixed words): a piece longer than the
- * buffer would be cut short. */
-__attribute__((format(printf, 2, 3))) static void ro_printf(struct rout *o, const char *fmt, ...)
+void ro_printf(struct rout *o, const char *fmt, ...)
 {
 	char tmp[256];
 	va_list ap;
@@ -179,15 +194,15 @@ static const char *ts_text(usec_t ts, char buf[32])
 
 /* ---- what a host counts as ---- */
 
-/* The state a host counts under.  Offline nothing is enforced, so the
- * level policy decided says what would have been done. */
 /* A host as a report names it: its address, or a machine's MAC. */
-static const struct qaddr *rec_name(const struct hostrec *r)
+const struct qaddr *report_rec_name(const struct hostrec *r)
 {
 	return r->addr.family ? &r->addr : &r->id;
 }
 
-static enum host_state count_state(const struct hostrec *r, bool offline)
+/* Offline nothing is enforced, so the level policy decided says what
+ * would have been done. */
+enum host_state report_count_state(const struct hostrec *r, bool offline)
 {
 	if (offline)
 		return r->decided == LEVEL_NONE ? HOST_DETECTED
@@ -200,6 +215,28 @@ static enum host_state count_state(const struct hostrec *r, bool offline)
 static bool host_open(const struct hostrec *r)
 {
 	return r->state != HOST_RELEASED && r->state != HOST_CLEANED;
+}
+
+enum level report_block_level(const struct hostrec *r, bool offline)
+{
+	unsigned l = offline ? r->decided : r->level;
+
+	return l <= LEVEL_ISOLATE ? (enum level)l : LEVEL_NONE;
+}
+
+usec_t report_block_ts(const struct hostrec *r, bool offline)
+{
+	enum hist_kind k = offline ? HIST_DETECT : HIST_ACTION;
+
+	for (unsigned i = 0; i < r->nhist; i++)
+		if (r->hist[i].kind == k && r->hist[i].level != LEVEL_NONE)
+			return r->hist[i].ts;
+	return 0;
+}
+
+const struct incident *report_incident(const struct report_model *m, unsigned id)
+{
+	return incident_lookup(&m->e->incidents, id, NULL);
 }
 
 static const char *inv_field(const struct inv_entry *v, enum report_by by)
@@ -246,25 +283,26 @@ static const char *rule_slot_name(const struct conf *c, unsigned slot)
 	return slot == RULE_SLOT_NONE ? NONE_NAME : UNKNOWN_NAME;
 }
 
-/* ---- grouping ---- */
+const char *report_rule_name(const struct conf *c, unsigned rule)
+{
+	return rule_slot_name(c, rule_slot(c, rule));
+}
 
-struct group {
-	const char *name; /* borrowed from the conf, or a constant */
-	unsigned n[HOST_STATE_COUNT];
-	unsigned total;
-};
+const char *report_host_group(const struct report_model *m, const struct hostrec *r)
+{
+	const struct inv_entry *v;
+
+	if (m->by == REPORT_BY_RULE)
+		return r->nhits ? report_rule_name(m->e->c, r->hits[0].rule) : NONE_NAME;
+	v = engine_inventory(m->e, r);
+	return v ? inv_field(v, m->by) : NONE_NAME;
+}
+
+/* ---- grouping ---- */
 
 struct slotkey {
 	const char *name;
 	unsigned slot;
-};
-
-struct grouping {
-	unsigned nslots;
-	unsigned *map;	      /* slot -> group */
-	struct group *groups; /* ngroups, sorted for display by grouping_count() */
-	unsigned ngroups;
-	struct group totals; /* every host once */
 };
 
 static int slotkey_cmp(const void *a, const void *b)
@@ -286,7 +324,7 @@ static int group_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static void grouping_fini(struct grouping *g)
+void report_grouping_fini(struct grouping *g)
 {
 	free(g->map);
 	free(g->groups);
@@ -307,7 +345,7 @@ static int grouping_init(struct grouping *g, const struct conf *c, enum report_b
 	g->groups = calloc(g->nslots, sizeof(*g->groups));
 	if (!keys || !g->map || !g->groups) {
 		free(keys);
-		grouping_fini(g);
+		report_grouping_fini(g);
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < g->nslots; i++) {
@@ -340,7 +378,7 @@ static void grouping_count(struct grouping *g, const struct engine *e, enum repo
 	const struct inventory *inv = &c->inventory;
 
 	for (const struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r)) {
-		enum host_state s = count_state(r, offline);
+		enum host_state s = report_count_state(r, offline);
 
 		if (r->merged)
 			continue; /* counted with the machine that took its address */
@@ -379,19 +417,18 @@ static void grouping_count(struct grouping *g, const struct engine *e, enum repo
 		g->ngroups--;
 }
 
+int report_grouping_build(struct grouping *g, const struct engine *e, enum report_by by,
+			  bool offline)
+{
+	int r = grouping_init(g, e->c, by);
+
+	if (r < 0)
+		return r;
+	grouping_count(g, e, by, offline);
+	return 0;
+}
+
 /* ---- open incidents ---- */
-
-/* One host of an open incident: when the incident's rule flagged it. */
-struct tl_entry {
-	usec_t ts;
-	unsigned id;
-	const struct hostrec *rec;
-};
-
-struct timeline {
-	struct tl_entry *v;
-	size_t n;
-};
 
 static const struct incident *ring_find(const struct incidents *s, unsigned id, unsigned *ret_off)
 {
@@ -414,13 +451,34 @@ static int tl_cmp(const void *a, const void *b)
 #define BIT_TEST(m, i) (((m)[(i) / 64] >> ((i) % 64)) & 1)
 #define BIT_SET(m, i)  ((m)[(i) / 64] |= 1ULL << ((i) % 64))
 
-/* The hosts of every open incident, by incident and time. */
+/* Whether hit i of r is the first of r's hits in its incident: a host
+ * that several rules flag (a worm scans as it spreads) can join one
+ * incident by each, and is one host of it all the same.  *ret_ts: the
+ * earliest of those hits' times. */
+static bool first_hit_in_incident(const struct hostrec *r, unsigned i, usec_t *ret_ts)
+{
+	usec_t ts = r->hits[i].first_us;
+
+	for (unsigned j = 0; j < MIN(r->nhits, HOSTDB_MAX_HITS); j++) {
+		if (r->hits[j].incident != r->hits[i].incident)
+			continue;
+		if (j < i)
+			return false;
+		if (r->hits[j].first_us && (!ts || r->hits[j].first_us < ts))
+			ts = r->hits[j].first_us;
+	}
+	*ret_ts = ts;
+	return true;
+}
+
+/* The hosts of every open incident (each once), by incident and time. */
 static int timeline_build(struct timeline *t, const struct engine *e)
 {
 	const struct incidents *s = &e->incidents;
 	uint64_t *open;
 	size_t n = 0;
 	unsigned off;
+	usec_t ts;
 
 	memset(t, 0, sizeof(*t));
 	if (s->n == 0)
@@ -431,7 +489,8 @@ static int timeline_build(struct timeline *t, const struct engine *e)
 	/* First which incidents are open, then their hosts. */
 	for (const struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r))
 		for (unsigned i = 0; i < MIN(r->nhits, HOSTDB_MAX_HITS); i++)
-			if (ring_find(s, r->hits[i].incident, &off)) {
+			if (first_hit_in_incident(r, i, &ts) &&
+			    ring_find(s, r->hits[i].incident, &off)) {
 				if (host_open(r))
 					BIT_SET(open, off);
 				n++;
@@ -445,10 +504,11 @@ static int timeline_build(struct timeline *t, const struct engine *e)
 	}
 	for (const struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r))
 		for (unsigned i = 0; i < MIN(r->nhits, HOSTDB_MAX_HITS); i++)
-			if (ring_find(s, r->hits[i].incident, &off) && BIT_TEST(open, off) &&
+			if (first_hit_in_incident(r, i, &ts) &&
+			    ring_find(s, r->hits[i].incident, &off) && BIT_TEST(open, off) &&
 			    t->n < n)
 				t->v[t->n++] = (struct tl_entry){
-					.ts = r->hits[i].first_us,
+					.ts = ts,
 					.id = r->hits[i].incident,
 					.rec = r,
 				};
@@ -459,7 +519,7 @@ static int timeline_build(struct timeline *t, const struct engine *e)
 }
 
 /* The entries of the incident starting at v[i]: their count. */
-static size_t tl_run(const struct timeline *t, size_t i)
+size_t report_tl_run(const struct timeline *t, size_t i)
 {
 	size_t j = i;
 
@@ -567,7 +627,7 @@ static void text_incident(struct rout *o, const struct engine *e, const struct i
 	ro_printf(o, "  latest detect  %s\n", ts_text(in->last_detect_us, t));
 
 	for (size_t i = 0; i < n; i++)
-		host_w = MAX(host_w, strlen(addr_ntop(rec_name(v[i].rec), a)));
+		host_w = MAX(host_w, strlen(addr_ntop(report_rec_name(v[i].rec), a)));
 	ro_printf(o, "  %-27s  %5s  ", "TIME", "HOSTS");
 	ro_left(o, "HOST", host_w);
 	ro_printf(o, "  %-11s  %s\n", "STATE", "WHERE");
@@ -575,10 +635,10 @@ static void text_incident(struct rout *o, const struct engine *e, const struct i
 		const struct hostrec *r = v[i].rec;
 
 		ro_printf(o, "  %-27s  %5zu  ", ts_text(v[i].ts, t), i + 1);
-		ro_left(o, addr_ntop(rec_name(r), a), host_w);
+		ro_left(o, addr_ntop(report_rec_name(r), a), host_w);
 		where(engine_inventory(e, r), w, sizeof(w));
 		ro_puts(o, "  ");
-		ro_left(o, host_state_name(count_state(r, offline)), w[0] ? 11 : 0);
+		ro_left(o, host_state_name(report_count_state(r, offline)), w[0] ? 11 : 0);
 		if (w[0]) {
 			ro_puts(o, "  ");
 			ro_text(o, w);
@@ -601,13 +661,13 @@ static void render_text(struct rout *o, const struct engine *e, enum report_by b
 	ro_puts(o, "\n");
 	text_groups(o, g, by);
 
-	for (size_t i = 0; i < t->n; i += tl_run(t, i))
+	for (size_t i = 0; i < t->n; i += report_tl_run(t, i))
 		nopen++;
 	ro_printf(o, "\nOpen incidents: %u\n", nopen);
 	for (size_t i = 0, k; i < t->n; i += k) {
 		const struct incident *in = ring_find(&e->incidents, t->v[i].id, NULL);
 
-		k = tl_run(t, i);
+		k = report_tl_run(t, i);
 		if (in)
 			text_incident(o, e, in, &t->v[i], k, offline);
 	}
@@ -648,9 +708,9 @@ static void json_incident(struct rout *o, const struct engine *e, const struct i
 
 		ro_puts(o, i ? ",{" : "{");
 		ro_json_ts(o, false, "ts", v[i].ts);
-		ro_json_kv(o, true, "host", addr_ntop(rec_name(r), a));
+		ro_json_kv(o, true, "host", addr_ntop(report_rec_name(r), a));
 		ro_printf(o, ",\"hosts\":%zu", i + 1);
-		ro_json_kv(o, true, "state", host_state_name(count_state(r, offline)));
+		ro_json_kv(o, true, "state", host_state_name(report_count_state(r, offline)));
 		if (hv && hv->name[0])
 			ro_json_kv(o, true, "name", hv->name);
 		ro_puts(o, "}");
@@ -680,7 +740,7 @@ static void render_json(struct rout *o, const struct engine *e, enum report_by b
 	for (size_t i = 0, k; i < t->n; i += k) {
 		const struct incident *in = ring_find(&e->incidents, t->v[i].id, NULL);
 
-		k = tl_run(t, i);
+		k = report_tl_run(t, i);
 		if (!in)
 			continue;
 		if (!first)
@@ -691,20 +751,20 @@ static void render_json(struct rout *o, const struct engine *e, enum report_by b
 	ro_puts(o, "]}\n");
 }
 
-int report_render(const struct engine *e, enum report_by by, bool json, bool offline, usec_t now,
-		  const struct report_sink *out)
+int report_render(const struct engine *e, enum report_by by, enum report_format fmt, bool offline,
+		  usec_t now, const struct report_sink *out)
 {
-	struct grouping g;
-	struct timeline t;
+	struct report_model m = {.e = e, .by = by, .offline = offline, .now = now};
 	struct rout *o = NULL;
 	int r;
 
-	if ((unsigned)by >= ARRAY_SIZE(by_names) || !out || !out->write)
+	if ((unsigned)by >= ARRAY_SIZE(by_names) || (unsigned)fmt >= ARRAY_SIZE(format_names) ||
+	    !out || !out->write)
 		return -EINVAL;
-	r = grouping_init(&g, e->c, by);
+	r = grouping_init(&m.g, e->c, by);
 	if (r < 0)
 		return r;
-	r = timeline_build(&t, e);
+	r = timeline_build(&m.t, e);
 	if (r < 0)
 		goto out_groups;
 	/* The output buffer is on the heap: the daemon's stack stays small. */
@@ -714,17 +774,30 @@ int report_render(const struct engine *e, enum report_by by, bool json, bool off
 		goto out;
 	}
 	o->s = out;
-	grouping_count(&g, e, by, offline);
-	if (json)
-		render_json(o, e, by, offline, now, &g, &t);
-	else
-		render_text(o, e, by, offline, now, &g, &t);
+	grouping_count(&m.g, e, by, offline);
+	switch (fmt) {
+	case REPORT_JSON:
+		render_json(o, e, by, offline, now, &m.g, &m.t);
+		break;
+	case REPORT_HTML:
+		/* It allocates what it sorts before it writes anything. */
+		r = report_render_html(o, &m);
+		if (r < 0)
+			goto out;
+		break;
+	case REPORT_CSV:
+		report_render_csv(o, &m);
+		break;
+	default:
+		render_text(o, e, by, offline, now, &m.g, &m.t);
+		break;
+	}
 	ro_flush(o);
 	r = 0;
 out:
 	free(o);
-	free(t.v);
+	free(m.t.v);
 out_groups:
-	grouping_fini(&g);
+	report_grouping_fini(&m.g);
 	return r;
 }

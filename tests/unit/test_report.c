@@ -67,7 +67,9 @@ static char *render(struct fixture *f, enum report_by by, bool json, bool offlin
 	struct buf b = {0};
 	struct report_sink sink = {.write = buf_write, .arg = &b};
 
-	assert_int_equal(report_render(&f->e, by, json, offline, T0 + 3600 * SEC, &sink), 0);
+	assert_int_equal(report_render(&f->e, by, json ? REPORT_JSON : REPORT_TEXT, offline,
+				       T0 + 3600 * SEC, &sink),
+			 0);
 	assert_non_null(b.p);
 	assert_true(b.len > 0 && b.p[b.len - 1] == '\n');
 	return b.p;
@@ -509,8 +511,10 @@ static void test_bad_args(void **state)
 	struct report_sink sink = {.write = buf_write, .arg = &b};
 	struct report_sink nowrite = {0};
 
-	assert_int_equal(report_render(&f->e, (enum report_by)7, false, false, T0, &sink), -EINVAL);
-	assert_int_equal(report_render(&f->e, REPORT_BY_RULE, false, false, T0, &nowrite), -EINVAL);
+	assert_int_equal(report_render(&f->e, (enum report_by)7, REPORT_TEXT, false, T0, &sink),
+			 -EINVAL);
+	assert_int_equal(report_render(&f->e, REPORT_BY_RULE, REPORT_TEXT, false, T0, &nowrite),
+			 -EINVAL);
 	assert_int_equal(b.writes, 0);
 }
 

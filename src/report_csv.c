@@ -1,0 +1,124 @@
+/* The report as CSV for spreadsheets: one row per host of the registry,
+ * with the columns of `quarantinectl list --wide` (WHERE split into its
+ * inventory fields), the group the report counts it under, and its first
+ * incident with that incident's patient zero.  RFC 4180: CRLF line ends,
+ * a header row, fields quoted when they must be. */
+#include "report_model.h"
+
+#include <string.h>
+
+#include "event.h"
+#include "incident.h"
+
+void ro_csv_field(struct rout *o, const char *s)
+{
+	/* A spreadsheet evaluates a cell that starts with one of these as a
+	 * formula (OWASP "CSV injection"); names, owners and reasons come
+	 * from operators and inventories, not from us. */
+	bool formula = strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
+	bool quote = formula || strpbrk(s, ",\"\r\n") != NULL;
+
+	if (quote)
+		ro_write(o, "\"", 1);
+	if (formula)
+		ro_write(o, "'", 1);
+	for (const char *c = s; *c; c++) {
+		if (*c == '"')
+			ro_write(o, "\"\"", 2);
+		else
+			ro_write(o, c, 1);
+	}
+	if (quote)
+		ro_write(o, "\"", 1);
+}
+
+static void csv_ts(struct rout *o, usec_t ts)
+{
+	char b[32];
+
+	if (ts)
+		ro_csv_field(o, event_format_ts(ts, b));
+}
+
+static const char *const columns[] = {
+	"host",	  "state",	  "level",	"since",    "expires",	    "rules",
+	"mac",	  "name",	  "department", "floor",    "owner",	    "group",
+	"reason", "first_detect", "blocked_at", "incident", "patient_zero",
+};
+
+static void csv_row(struct rout *o, const struct report_model *m, const struct hostrec *r)
+{
+	const struct inv_entry *v = engine_inventory(m->e, r);
+	const struct incident *in = r->nhits ? report_incident(m, r->hits[0].incident) : NULL;
+	enum level lv = report_block_level(r, m->offline);
+	char a[ADDR_STRLEN], mb[MAC_STRLEN], b[32];
+
+	ro_csv_field(o, addr_ntop(report_rec_name(r), a));
+	ro_puts(o, ",");
+	ro_csv_field(o, host_state_name(report_count_state(r, m->offline)));
+	ro_puts(o, ",");
+	ro_csv_field(o, level_name(lv));
+	ro_puts(o, ",");
+	csv_ts(o, r->changed_us);
+	ro_puts(o, ",");
+	/* As in list --wide: no block, nothing expires; a block without a
+	 * TTL never does.  Offline nothing was put in force to expire. */
+	if (lv != LEVEL_NONE && !m->offline)
+		ro_csv_field(o, r->expires_us ? event_format_ts(r->expires_us, b) : "never");
+	ro_puts(o, ",");
+	/* The rules, space-separated: one field that a filter can match. */
+	if (r->nhits) {
+		ro_puts(o, "\"");
+		for (unsigned i = 0; i < MIN(r->nhits, HOSTDB_MAX_HITS); i++) {
+			const char *n = report_rule_name(m->e->c, r->hits[i].rule);
+
+			if (i)
+				ro_puts(o, " ");
+			/* Rule names are config identifiers: no quotes in them. */
+			ro_puts(o, n);
+		}
+		ro_puts(o, "\"");
+	}
+	ro_puts(o, ",");
+	if (hostrec_is_machine(r))
+		ro_csv_field(o, mac_ntop(r->id.b, mb));
+	ro_puts(o, ",");
+	ro_csv_field(o, v ? v->name : "");
+	ro_puts(o, ",");
+	ro_csv_field(o, v ? v->department : "");
+	ro_puts(o, ",");
+	ro_csv_field(o, v ? v->floor : "");
+	ro_puts(o, ",");
+	ro_csv_field(o, v ? v->owner : "");
+	ro_puts(o, ",");
+	ro_csv_field(o, report_host_group(m, r));
+	ro_puts(o, ",");
+	ro_csv_field(o, r->reason);
+	ro_puts(o, ",");
+	csv_ts(o, r->first_detect_us);
+	ro_puts(o, ",");
+	csv_ts(o, report_block_ts(r, m->offline));
+	ro_puts(o, ",");
+	if (in) {
+		ro_printf(o, "%u,", in->id);
+		ro_csv_field(o, addr_ntop(&in->patient_zero, a));
+	} else {
+		ro_puts(o, ",");
+	}
+	ro_puts(o, "\r\n");
+}
+
+void report_render_csv(struct rout *o, const struct report_model *m)
+{
+	const struct hostdb *db = &m->e->hosts;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(columns); i++) {
+		if (i)
+			ro_puts(o, ",");
+		ro_puts(o, columns[i]);
+	}
+	ro_puts(o, "\r\n");
+	for (const struct hostrec *r = hostdb_first(db); r; r = hostdb_next(db, r))
+		if (!r->merged)
+			csv_row(o, m, r);
+}
