@@ -55,6 +55,8 @@ enum opt_bit {
 	O_SINCE = 1u << 17,
 	O_OLDER_THAN = 1u << 18,
 	O_FOLLOW = 1u << 19,
+	O_FORMAT = 1u << 20,
+	O_OUTPUT = 1u << 21,
 };
 
 static const struct option_def {
@@ -82,6 +84,8 @@ static const struct option_def {
 	{"since", O_SINCE, true},
 	{"older-than", O_OLDER_THAN, true},
 	{"follow", O_FOLLOW, false},
+	{"format", O_FORMAT, true},
+	{"output", O_OUTPUT, true},
 };
 
 #define MAX_POSITIONAL 8
@@ -101,6 +105,7 @@ static const char *const states[] = {"detected", "watched",	"contained", "isolat
 static const char *const marks[] = {"cleaning", "cleaned", "uncleanable", NULL};
 static const char *const protos[] = {"tcp", "udp", NULL};
 static const char *const groupings[] = {"department", "floor", "owner", "rule", NULL};
+static const char *const formats[] = {"text", "json", "html", "csv", NULL};
 
 static const char usage_text[] =
 	"usage: quarantinectl [-S PATH] [--json] COMMAND [ARGS]\n"
@@ -121,7 +126,8 @@ static const char usage_text[] =
 	"  mark HOST cleaning|cleaned|uncleanable [--reason TEXT]\n"
 	"  incidents\n"
 	"  incident ID\n"
-	"  report [--by department|floor|owner|rule]\n"
+	"  report [--by department|floor|owner|rule] [--format text|json|html|csv]\n"
+	"         [-o FILE]\n"
 	"  events [--follow] [--since TIME]\n"
 	"  purge --older-than DURATION\n"
 	"  metrics\n"
@@ -284,6 +290,16 @@ static void parse_args(int argc, char **argv, struct args *a)
 			if (v[0] == '\0')
 				usage_error("empty socket path");
 			a->socket = v;
+			continue;
+		}
+		if (strncmp(s, "-o", 2) == 0) {
+			/* -o FILE or -oFILE: --output's short form. */
+			for (unsigned k = 0; k < ARRAY_SIZE(option_defs); k++)
+				if (option_defs[k].bit == O_OUTPUT) {
+					if (s[2] == '\0' && i + 1 == argc)
+						usage_error("-o needs a FILE");
+					set_option(a, &option_defs[k], s[2] ? s + 2 : argv[++i]);
+				}
 			continue;
 		}
 		if (s[1] != '-')
@@ -570,7 +586,8 @@ static const struct command commands[] = {
 	{"mark", O_REASON, 2, 2, "mark HOST cleaning|cleaned|uncleanable [--reason TEXT]"},
 	{"incidents", 0, 0, 0, "incidents"},
 	{"incident", 0, 1, 1, "incident ID"},
-	{"report", O_BY, 0, 0, "report [--by department|floor|owner|rule]"},
+	{"report", O_BY | O_FORMAT | O_OUTPUT, 0, 0,
+	 "report [--by department|floor|owner|rule] [--format text|json|html|csv] [-o FILE]"},
 	{"events", O_SINCE | O_FOLLOW, 0, 0, "events [--follow] [--since TIME]"},
 	{"metrics", 0, 0, 0, "metrics"},
 	{"pause", 0, 0, 0, "pause"},
@@ -700,6 +717,12 @@ static void build(const struct command *c, const struct args *a, struct request 
 		add(r, "older_than", check_older_than(opt(a, O_OLDER_THAN), buf, sizeof(buf)));
 	} else if (strcmp(cmd, "report") == 0) {
 		add_opt(r, a, O_BY, "by");
+		if (a->given & O_FORMAT) {
+			check_word("format", opt(a, O_FORMAT), formats);
+			if (a->json && strcmp(opt(a, O_FORMAT), "json") != 0)
+				usage_error("--json and --format %s disagree", opt(a, O_FORMAT));
+		}
+		add_opt(r, a, O_FORMAT, "format");
 	} else if (strcmp(cmd, "events") == 0) {
 		if (a->given & O_SINCE)
 			add(r, "since", check_since(opt(a, O_SINCE), buf, sizeof(buf)));
@@ -920,6 +943,54 @@ static int exchange(const char *path, const struct request *r, bool follow)
 	return ans.status;
 }
 
+/* -o FILE: the answer goes to FILE.tmp beside it, renamed over FILE once
+ * the daemon has answered yes and all of it is written, so that a refused
+ * or cut-short report never replaces the last good one.  The temporary
+ * file goes however the client ends (an unreachable daemon exits from
+ * deep inside). */
+static char output_tmp[4096];
+
+static void output_tmp_remove(void)
+{
+	if (output_tmp[0])
+		unlink(output_tmp);
+}
+
+static void output_open(const char *path, char *tmp, size_t len)
+{
+	int fd;
+
+	if ((size_t)snprintf(tmp, len, "%s.tmp", path) >= len)
+		usage_error("output path too long: %s", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		errmsg("%s: %s", tmp, strerror(errno));
+		exit(EXIT_REFUSED);
+	}
+	if (dup2(fd, STDOUT_FILENO) < 0) {
+		errmsg("%s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		exit(EXIT_REFUSED);
+	}
+	close(fd);
+	atexit(output_tmp_remove);
+}
+
+static int output_close(const char *path, const char *tmp, int status)
+{
+	if (status == EXIT_OK && fsync(STDOUT_FILENO) < 0) {
+		errmsg("%s: %s", tmp, strerror(errno));
+		status = EXIT_REFUSED;
+	}
+	if (status == EXIT_OK && rename(tmp, path) < 0) {
+		errmsg("%s: %s", path, strerror(errno));
+		status = EXIT_REFUSED;
+	}
+	if (status == EXIT_OK)
+		output_tmp[0] = '\0'; /* renamed: nothing left to remove */
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	static struct args a;
@@ -952,7 +1023,11 @@ int main(int argc, char **argv)
 	}
 	check_shape(c, &a);
 	build(c, &a, &r);
+	if (a.given & O_OUTPUT)
+		output_open(opt(&a, O_OUTPUT), output_tmp, sizeof(output_tmp));
 	status = exchange(a.socket, &r, (a.given & O_FOLLOW) != 0);
+	if (a.given & O_OUTPUT)
+		status = output_close(opt(&a, O_OUTPUT), output_tmp, status);
 	free(r.body);
 	return status;
 }

@@ -240,6 +240,26 @@ run 0 -S "$S" report --by department
 out_is cmd=report by=department
 run 0 -S "$S" report --by rule --json
 out_is cmd=report by=rule json=1
+run 0 -S "$S" report --format html
+out_is cmd=report format=html
+run 0 -S "$S" report --by floor --format csv
+out_is cmd=report by=floor format=csv
+run 2 -S "$S" report --format xml
+err_has "invalid format 'xml'"
+run 2 -S "$S" report --json --format html
+err_has "disagree"
+run 2 -S "$S" status --format html
+run 2 -S "$S" report -o
+# -o FILE: the answer in FILE, through FILE.tmp; a failed exchange leaves
+# the last good FILE as it was and no temporary file.
+run 0 -S "$S" report --format html -o "$tmp/r.html"
+out_empty
+printf 'cmd=report\nformat=html\n' >"$tmp/want"
+cmp -s "$tmp/want" "$tmp/r.html" || fail "report -o: unexpected file"
+[ ! -e "$tmp/r.html.tmp" ] || fail "report -o: temporary file left"
+run 3 -S "$tmp/none.sock" report --format csv -o"$tmp/r.html"
+cmp -s "$tmp/want" "$tmp/r.html" || fail "report -o to no daemon: the file changed"
+[ ! -e "$tmp/r.html.tmp" ] || fail "report -o to no daemon: temporary file left"
 
 # events: --since travels in UTC to the microsecond, turned so by
 # the client in its own time zone.
