@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "output.h"
 #include "report.h"
+#include "report_model.h"
 
 #define T0  (1767000000ULL * USEC_PER_SEC)
 #define SEC USEC_PER_SEC
@@ -70,6 +71,17 @@ static char *render(struct fixture *f, enum report_by by, bool json, bool offlin
 	assert_int_equal(report_render(&f->e, by, json ? REPORT_JSON : REPORT_TEXT, offline,
 				       T0 + 3600 * SEC, &sink),
 			 0);
+	assert_non_null(b.p);
+	assert_true(b.len > 0 && b.p[b.len - 1] == '\n');
+	return b.p;
+}
+
+static char *render_fmt(struct fixture *f, enum report_by by, enum report_format fmt, bool offline)
+{
+	struct buf b = {0};
+	struct report_sink sink = {.write = buf_write, .arg = &b};
+
+	assert_int_equal(report_render(&f->e, by, fmt, offline, T0 + 3600 * SEC, &sink), 0);
 	assert_non_null(b.p);
 	assert_true(b.len > 0 && b.p[b.len - 1] == '\n');
 	return b.p;
@@ -518,6 +530,271 @@ static void test_bad_args(void **state)
 	assert_int_equal(b.writes, 0);
 }
 
+/* ---- HTML and CSV ---- */
+
+/* What ro_html() or ro_csv_field() make of s. */
+static char *escaped(const char *s, bool csv)
+{
+	struct buf b = {0};
+	struct report_sink sink = {.write = buf_write, .arg = &b};
+	struct rout *o = calloc(1, sizeof(*o));
+
+	assert_non_null(o);
+	o->s = &sink;
+	if (csv)
+		ro_csv_field(o, s);
+	else
+		ro_html(o, s);
+	ro_flush(o);
+	free(o);
+	if (!b.p)
+		b.p = strdup("");
+	return b.p;
+}
+
+static void assert_escaped(const char *in, bool csv, const char *want)
+{
+	char *got = escaped(in, csv);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s of '%s': '%s', want '%s'", csv ? "csv" : "html", in, got, want);
+	free(got);
+}
+
+static void test_html_escape(void **state)
+{
+	(void)state;
+	assert_escaped("fin-ws-11", false, "fin-ws-11");
+	assert_escaped("<script>alert(\"x\")</script>", false,
+		       "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
+	assert_escaped("R&D 'lab'", false, "R&amp;D &#39;lab&#39;");
+	/* Control characters, C1 controls and bytes that are not UTF-8. */
+	assert_escaped("a\x01"
+		       "b\x7f\nc",
+		       false, "a?b??c");
+	assert_escaped("B\xc3\xbcro \xe2\x82\xac \xf0\x9f\x94\x92", false,
+		       "B\xc3\xbcro \xe2\x82\xac \xf0\x9f\x94\x92");
+	assert_escaped("\xc2\x85", false, "??");
+	assert_escaped("\xff\xc0\xaf", false, "???");
+	assert_escaped("\xed\xa0\x80", false, "???");	   /* a surrogate */
+	assert_escaped("\xe0\x80\xaf", false, "???");	   /* overlong */
+	assert_escaped("\xf4\x90\x80\x80", false, "????"); /* past U+10FFFF */
+	assert_escaped("x\xe2\x82", false, "x??");	   /* cut short */
+	assert_escaped("", false, "");
+}
+
+static void test_csv_field(void **state)
+{
+	(void)state;
+	assert_escaped("plain text", true, "plain text");
+	assert_escaped("", true, "");
+	assert_escaped("a,b", true, "\"a,b\"");
+	assert_escaped("say \"hi\"", true, "\"say \"\"hi\"\"\"");
+	assert_escaped("two\nlines", true, "\"two\nlines\"");
+	assert_escaped("cr\r", true, "\"cr\r\"");
+	/* Formula injection: a leading ', and quoted. */
+	assert_escaped("=HYPERLINK(\"http://x\")", true, "\"'=HYPERLINK(\"\"http://x\"\")\"");
+	assert_escaped("+1", true, "\"'+1\"");
+	assert_escaped("-2+3", true, "\"'-2+3\"");
+	assert_escaped("@SUM(A1)", true, "\"'@SUM(A1)\"");
+	assert_escaped("\tx", true, "\"'\tx\"");
+	assert_escaped("a=b", true, "a=b");
+	assert_escaped("2001:db8::1", true, "2001:db8::1");
+}
+
+/* Has python3-html5lib parse html strictly (skipped without it).  apt
+ * installs it for Debian's /usr/bin/python3, which need not be the
+ * python3 on PATH. */
+static void assert_html_parses(const char *html)
+{
+	static const char *const pythons[] = {"python3", "/usr/bin/python3"};
+	char path[] = "/tmp/qd-report-html-XXXXXX", cmd[512];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, html, strlen(html)), (ssize_t)strlen(html));
+	close(fd);
+	for (unsigned i = 0; i < ARRAY_SIZE(pythons); i++) {
+		snprintf(cmd, sizeof(cmd), "%s -c 'import html5lib' >/dev/null 2>&1", pythons[i]);
+		if (system(cmd) != 0)
+			continue;
+		snprintf(cmd, sizeof(cmd),
+			 "%s -c 'import html5lib,sys; "
+			 "html5lib.HTMLParser(strict=True).parse(open(sys.argv[1],\"rb\"))' %s",
+			 pythons[i], path);
+		if (system(cmd) != 0)
+			fail_msg("html5lib (strict) refused:\n%s", html);
+		break;
+	}
+	unlink(path);
+}
+
+/* The text between needle and the next end, from text. */
+static const char *section(const char *text, const char *needle)
+{
+	const char *p = strstr(text, needle);
+
+	if (!p)
+		fail_msg("'%s' not in:\n%s", needle, text);
+	return p;
+}
+
+static void test_html(void **state)
+{
+	struct fixture *f = *state;
+	struct hostrec *op = host(f, "2001:db8:1::5");
+	const char *i1, *i2, *p[5];
+	char *t;
+
+	/* An operator's reason is shown for a host no rule flagged. */
+	snprintf(op->reason, sizeof(op->reason), "<script>alert(1)</script> & \"x\"");
+	t = render_fmt(f, REPORT_BY_DEPARTMENT, REPORT_HTML, false);
+	assert_html_parses(t);
+	assert_true(strncmp(t, "<!DOCTYPE html>\n", 16) == 0);
+	assert_true(strlen(t) > 8 && strcmp(t + strlen(t) - 8, "</html>\n") == 0);
+	/* Self-contained and without script. */
+	assert_null(strstr(t, "<script"));
+	assert_null(strstr(t, "src="));
+	assert_null(strstr(t, "href="));
+	assert_has(t, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;");
+	assert_has(t, "data-group=\"research &quot;lab&quot;\"");
+	/* The counts, as in the JSON. */
+	assert_has(t, "<tr class=\"group\" data-group=\"finance\" data-detected=\"0\" "
+		      "data-watched=\"0\" data-contained=\"1\" data-isolated=\"1\" "
+		      "data-cleaning=\"0\" data-cleaned=\"0\" data-uncleanable=\"1\" "
+		      "data-released=\"0\" data-total=\"3\">");
+	assert_has(t, "<tr class=\"totals\" data-detected=\"0\" data-watched=\"1\" "
+		      "data-contained=\"1\" data-isolated=\"2\" data-cleaning=\"1\" "
+		      "data-cleaned=\"1\" data-uncleanable=\"1\" data-released=\"2\" "
+		      "data-total=\"9\">");
+	assert_has(t, "<table id=\"counts\" class=\"counts\" data-by=\"department\"");
+	assert_has(t, "class=\"counts\" data-by=\"rule\"");
+	assert_has(t, "class=\"counts\" data-by=\"floor\"");
+	assert_has(t, "class=\"counts\" data-by=\"owner\"");
+	assert_has(t, "<div id=\"certification\" data-cleaning=\"1\" data-cleaned=\"1\" "
+		      "data-uncleanable=\"1\" data-total=\"9\">");
+	/* Open incidents 1 and 2, not the closed 3; incident 1 drawn from
+	 * patient zero, then by first probe (not in the order flagged). */
+	assert_has(t, "<div id=\"incidents\" data-open=\"2\">");
+	assert_null(strstr(t, "<section class=\"incident\" data-id=\"3\""));
+	i1 = section(t, "<section class=\"incident\" data-id=\"1\" data-rule=\"smb-propagation\" "
+			"data-patient-zero=\"10.1.1.23\" data-hosts=\"5\" "
+			"data-open-hosts=\"4\" data-shown=\"5\">");
+	i2 = section(t, "<section class=\"incident\" data-id=\"2\" data-rule=\"scan-trw\" "
+			"data-patient-zero=\"10.1.1.50\"");
+	p[0] = strstr(i1, "data-order=\"1\" data-host=\"10.1.1.23\" "
+			  "data-probe=\"2025-12-29T09:20:01.000000Z\" "
+			  "data-detect=\"2025-12-29T09:20:20.000000Z\" data-state=\"contained\" "
+			  "data-patient-zero=\"true\">");
+	p[1] = strstr(i1, "data-order=\"2\" data-host=\"10.1.1.50\"");
+	p[2] = strstr(i1, "data-order=\"3\" data-host=\"10.1.2.7\"");
+	p[3] = strstr(i1, "data-order=\"4\" data-host=\"10.9.9.9\"");
+	p[4] = strstr(i1, "data-order=\"5\" data-host=\"10.1.1.60\"");
+	for (unsigned i = 0; i < 5; i++)
+		if (!p[i] || p[i] > i2 || (i && p[i] < p[i - 1]))
+			fail_msg("spread entry %u wrong in:\n%s", i, t);
+	/* Blocked now (live: the level in force): only the operator's
+	 * host has one in this world. */
+	assert_has(t, "<table id=\"actions\" data-blocked=\"1\" data-shown=\"1\">");
+	assert_has(t, "<tr class=\"action\" data-host=\"2001:db8:1::5\" "
+		      "data-level=\"isolate\">");
+	/* Detections: every flagged host once, in the timeline charts. */
+	assert_has(t, "<svg id=\"timeline-detections\"");
+	assert_has(t, "data-kind=\"detections\" data-total=\"8\"");
+	free(t);
+
+	/* Offline: blocked means decided; the blocks chart counts them. */
+	t = render_fmt(f, REPORT_BY_RULE, REPORT_HTML, true);
+	assert_html_parses(t);
+	assert_has(t, "<body data-by=\"rule\" data-offline=\"true\"");
+	assert_has(t, "<table id=\"counts\" class=\"counts\" data-by=\"rule\"");
+	free(t);
+}
+
+static void test_html_empty(void **state)
+{
+	struct fixture *f = *state;
+	char *t;
+
+	hostdb_clear(&f->e.hosts);
+	t = render_fmt(f, REPORT_BY_FLOOR, REPORT_HTML, false);
+	assert_html_parses(t);
+	assert_has(t, "<div id=\"summary\" data-hosts=\"0\" data-blocked=\"0\" "
+		      "data-open-incidents=\"0\"");
+	assert_has(t, "No open incident.");
+	assert_has(t, "No host is blocked.");
+	free(t);
+	t = render_fmt(f, REPORT_BY_FLOOR, REPORT_CSV, false);
+	assert_string_equal(t, "host,state,level,since,expires,rules,mac,name,department,floor,"
+			       "owner,group,reason,first_detect,blocked_at,incident,"
+			       "patient_zero\r\n");
+	free(t);
+}
+
+/* The CSV row of host, "" when none. */
+static char *csv_row_of(const char *csv, const char *host)
+{
+	size_t hl = strlen(host);
+
+	for (const char *p = csv; *p;) {
+		const char *e = strstr(p, "\r\n");
+
+		assert_non_null(e);
+		if (strncmp(p, host, hl) == 0 && p[hl] == ',')
+			return strndup(p, (size_t)(e - p));
+		p = e + 2;
+	}
+	return strdup("");
+}
+
+static void test_csv(void **state)
+{
+	struct fixture *f = *state;
+	struct hostrec *op = host(f, "2001:db8:1::5");
+	unsigned rows = 0;
+	char *t, *r;
+
+	snprintf(op->reason, sizeof(op->reason), "=cmd|' /C calc'!A0, \"really\"");
+	t = render_fmt(f, REPORT_BY_DEPARTMENT, REPORT_CSV, false);
+	for (const char *p = t; (p = strstr(p, "\r\n")); p += 2)
+		rows++;
+	/* The header and one row per host; every line ends CRLF. */
+	assert_int_equal(rows, 1 + 9);
+	assert_null(strstr(t, "\n\n"));
+	r = csv_row_of(t, "10.1.1.50");
+	/* Its first incident (smb-propagation) and that one's patient zero. */
+	assert_string_equal(r, "10.1.1.50,isolated,none,,,\"smb-propagation scan-trw\",,,"
+			       "finance,3,IT Finance,finance,,2025-12-29T09:20:10.000000Z,,1,"
+			       "10.1.1.23");
+	free(r);
+	r = csv_row_of(t, "2001:db8:1::5");
+	assert_string_equal(r, "2001:db8:1::5,isolated,isolate,,never,,,,\"research \"\"lab\"\"\","
+			       "2,,\"research \"\"lab\"\"\",\"'=cmd|' /C calc'!A0, "
+			       "\"\"really\"\"\",,,,");
+	free(r);
+	free(t);
+}
+
+/* A host that several rules flag into one incident (a worm scans as it
+ * spreads) is one host of it, listed once. */
+static void test_host_once_per_incident(void **state)
+{
+	struct fixture *f = *state;
+	struct hostrec *r = host(f, "10.1.1.60");
+	struct hit *h = hostdb_add_hit(r, f->vscan, T0 + 33 * SEC);
+	char *t;
+
+	assert_non_null(h);
+	h->incident = 1;
+	t = render(f, REPORT_BY_DEPARTMENT, true, false);
+	assert_has(t, "\"hosts\":5,\"open_hosts\":4,\"timeline\":[");
+	/* Listed at its earliest hit of the incident, once. */
+	assert_has(t, "{\"ts\":\"2025-12-29T09:20:33.000000Z\",\"host\":\"10.1.1.60\","
+		      "\"hosts\":5,");
+	assert_null(strstr(t, "\"hosts\":6,"));
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,6 +809,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_incident_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+		cmocka_unit_test(test_html_escape),
+		cmocka_unit_test(test_csv_field),
+		cmocka_unit_test_setup_teardown(test_html, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_html_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csv, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_once_per_incident, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
