@@ -8,7 +8,11 @@ PKGS="build-essential meson ninja-build pkg-config
 libpcap-dev libconfig-dev libnftnl-dev libmnl-dev libseccomp-dev libcmocka-dev
 nftables iproute2 tcpdump nmap mandoc python3 libcap2-bin systemd clang clang-format
 bash-completion procps util-linux
-dnsmasq-base isc-dhcp-client iputils-arping ethtool"
+dnsmasq-base isc-dhcp-client iputils-arping ethtool
+python3-html5lib"
+# python3-html5lib: the HTML report test parses the page strictly.  Its
+# Chromium (the package is large) is installed by that test itself, where
+# it runs (tests/report/check_html.py).
 # The DHCP, ARP and link tests run dnsmasq (a DHCP server in a test
 # namespace), dhclient (a DHCP client in a host namespace), arping and
 # ethtool.  dnsmasq-base is the dnsmasq binary alone: the "dnsmasq"
