@@ -137,12 +137,14 @@ expect "$ctl list --level " watch contain isolate
 expect "$ctl quarantine 10.1.1.1 --level c" contain
 expect "$ctl quarantine 10.1.1.1 --proto " tcp udp
 expect "$ctl report --by " department floor owner rule
+expect "$ctl report --format " text json html csv
 expect "$ctl quarantine 10.1.1.1 --ttl 30" 30s 30m 30h 30d
 expect "$ctl mark 10.1.1.1 " cleaning cleaned uncleanable
 expect "$ctl mark 10.1.1.1 cleaned "
 mkdir "$tmp/lists"
 : >"$tmp/lists/hosts.txt"
 expect "$ctl quarantine --from $tmp/lists/h" "$tmp/lists/hosts.txt"
+expect "$ctl report -o $tmp/lists/h" "$tmp/lists/hosts.txt"
 includes "$ctl release --from " -
 includes "$ctl -S $tmp/l" "$tmp/lists"
 
