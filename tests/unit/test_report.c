@@ -731,6 +731,37 @@ static void test_html_empty(void **state)
 	free(t);
 }
 
+/* The page is bounded whatever the registry holds (the control socket
+ * caps an answer at 64 MiB): 3000 more hosts of incident 1, all blocked,
+ * give a page of fixed lists with "and N more" lines. */
+static void test_html_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char a[32], *t;
+	size_t len;
+
+	for (unsigned i = 0; i < 3000; i++) {
+		snprintf(a, sizeof(a), "10.2.%u.%u", i / 250, i % 250 + 1);
+		flag(f, a, f->smb, T0 + 60 * SEC + i * SEC, T0 + 61 * SEC + i * SEC, LEVEL_ISOLATE);
+		host(f, a)->level = LEVEL_ISOLATE;
+		host(f, a)->state = HOST_ISOLATED;
+	}
+	t = render_fmt(f, REPORT_BY_DEPARTMENT, REPORT_HTML, false);
+	len = strlen(t);
+	print_message("page of 3009 hosts: %zu bytes\n", len);
+	assert_true(len < 512 * 1024);
+	assert_html_parses(t);
+	/* 3000 + the operator's host blocked; 200 rows shown. */
+	assert_has(t, "<table id=\"actions\" data-blocked=\"3001\" data-shown=\"200\">");
+	assert_has(t, "and 2801 more (quarantinectl list --wide)");
+	/* Incident 1: 3005 hosts, 60 drawn. */
+	assert_has(t, "data-hosts=\"3005\" data-open-hosts=\"3004\" data-shown=\"60\">");
+	assert_has(t, "and 2945 more hosts (quarantinectl incident 1)");
+	/* Timeline bars: at most 48 per chart, every host counted. */
+	assert_has(t, "data-kind=\"detections\" data-total=\"3008\"");
+	free(t);
+}
+
 /* The CSV row of host, "" when none. */
 static char *csv_row_of(const char *csv, const char *host)
 {
@@ -813,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_csv_field),
 		cmocka_unit_test_setup_teardown(test_html, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_html_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_html_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_once_per_incident, setup, teardown),
 	};
