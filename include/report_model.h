@@ -23,8 +23,9 @@ struct rout {
 void ro_flush(struct rout *o);
 void ro_write(struct rout *o, const char *p, size_t n);
 void ro_puts(struct rout *o, const char *s);
-/* For short, bounded pieces (numbers, fixed words): a piece longer than
- * 255 bytes would be cut short. */
+/* For short, bounded pieces (numbers, fixed words, a tag with its
+ * figures): a piece longer than 511 bytes would be cut short.  Text from
+ * outside goes through ro_puts(), ro_html() or ro_csv_field(). */
 __attribute__((format(printf, 2, 3))) void ro_printf(struct rout *o, const char *fmt, ...);
 
 /* s as HTML text or attribute value: & < > " ' as references, control

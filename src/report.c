@@ -92,7 +92,9 @@ void ro_puts(struct rout *o, const char *s)
 
 void ro_printf(struct rout *o, const char *fmt, ...)
 {
-	char tmp[256];
+	/* The longest piece is an HTML tag with its figures (report_html.c:
+	 * about 240 bytes with 10-digit counts); twice that for room. */
+	char tmp[512];
 	va_list ap;
 	int n;
 
