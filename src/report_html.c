@@ -458,15 +458,15 @@ static void chart_render(struct rout *o, const struct chart *c)
 		  "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
 		  "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
 		  "data-kind=\"%s\" data-total=\"%llu\" data-bucket-s=\"%llu\"",
-		  c->id, CH_W, CH_H, CH_W, CH_H, c->kind, total, c->step_s);
+		  c->id, CH_W, total ? CH_H : 24, CH_W, total ? CH_H : 24, c->kind, total,
+		  c->step_s);
 	attr_ts(o, "data-start", c->start_s * USEC_PER_SEC);
 	ro_printf(o, "><title>%s per %s</title>\n", c->title,
 		  duration(c->step_s * USEC_PER_SEC, b));
 	if (total == 0) {
-		ro_printf(o,
-			  "<text x=\"%d\" y=\"%d\" class=\"empty\">none in this period</text></svg>"
-			  "</figure>\n",
-			  CH_W / 2 - 60, CH_H / 2);
+		/* One line, not an empty frame. */
+		ro_puts(o, "<text x=\"0\" y=\"16\" class=\"empty\">none so far</text></svg>"
+			   "</figure>\n");
 		return;
 	}
 	/* Axes, the y axis labelled at 0, the middle and the top. */
