@@ -26,6 +26,11 @@ struct cmdctx {
 	char *msg;
 	size_t msglen;
 	bool json;
+	/* What a sentence answer says besides its text, for --json: JSON
+	 * members (",\"host\":\"10.1.0.5\"...") that commands_handle() puts
+	 * in {"ok":true,"message":...} when the command wrote no body. */
+	char fields[512];
+	size_t nfields;
 };
 
 __attribute__((format(printf, 3, 4))) static int reply(struct cmdctx *x, int status,
@@ -37,6 +42,39 @@ __attribute__((format(printf, 3, 4))) static int reply(struct cmdctx *x, int sta
 	vsnprintf(x->msg, x->msglen, fmt, ap);
 	va_end(ap);
 	return status;
+}
+
+/* A member of the --json answer to a sentence (cmdctx.fields).  Values
+ * are our own words, addresses and numbers, so they are not escaped: one
+ * that holds a quote, a backslash or a control byte is left out. */
+__attribute__((format(printf, 3, 4))) static void field(struct cmdctx *x, const char *key,
+							const char *fmt, ...)
+{
+	char v[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(v) || strpbrk(v, "\\\n\t"))
+		return;
+	n = snprintf(x->fields + x->nfields, sizeof(x->fields) - x->nfields, ",\"%s\":%s", key, v);
+	if (n > 0 && x->nfields + (size_t)n < sizeof(x->fields))
+		x->nfields += (size_t)n;
+	else
+		x->fields[x->nfields] = '\0';
+}
+
+static void field_str(struct cmdctx *x, const char *key, const char *v)
+{
+	if (!strpbrk(v, "\""))
+		field(x, key, "\"%s\"", v);
+}
+
+static void field_bool(struct cmdctx *x, const char *key, bool v)
+{
+	field(x, key, "%s", v ? "true" : "false");
 }
 
 static void json_str(struct ctl_out *o, const char *s)
@@ -1114,6 +1152,14 @@ static int apply_one(struct cmdctx *x, struct act_change *c)
 	act_apply(&d->eng, c, 1, now);
 	act_emit(&d->eng, c, now);
 	addr_ntop(host_name(c->rec), a);
+	field_str(x, "host", a);
+	if (hostrec_is_machine(c->rec)) {
+		char mb[MAC_STRLEN];
+
+		field_str(x, "mac", mac_ntop(c->rec->id.b, mb));
+	}
+	field_str(x, "level", level_name(c->effective));
+	field_bool(x, "changed", c->changed);
 	log_info("uid %u: %s %s -> %s%s%s", (unsigned)x->peer->uid, x->req->cmd, a,
 		 level_name(c->effective), c->error ? ": " : "",
 		 c->error ? strerror(-c->error) : "");
@@ -1625,6 +1671,10 @@ static int cmd_release(struct cmdctx *x)
 			return reply(x, 1, "no incident %u", sel.incident);
 		log_info("uid %u: release %s: %u hosts, %u failed, %u uncleanable kept",
 			 (unsigned)x->peer->uid, inc ? "--incident" : "--all", n, err, kept);
+		field(x, "released", "%u", n);
+		field(x, "uncleanable_kept", "%u", kept);
+		if (inc)
+			field(x, "incident", "%u", sel.incident);
 		if (kept)
 			snprintf(more, sizeof(more),
 				 "; %u uncleanable kept isolated (--include-uncleanable releases "
@@ -1639,8 +1689,12 @@ static int cmd_release(struct cmdctx *x)
 	if (s)
 		return s;
 	r = target_record(d, &a, false);
-	if (!r || r->level == LEVEL_NONE)
-		return reply(x, 0, "%s is not blocked (already released)", addr_ntop(&a, ab));
+	if (!r || r->level == LEVEL_NONE) {
+		field_str(x, "host", addr_ntop(&a, ab));
+		field_str(x, "level", level_name(LEVEL_NONE));
+		field_bool(x, "changed", false);
+		return reply(x, 0, "%s is not blocked (already released)", ab);
+	}
 	memset(&c, 0, sizeof(c));
 	c.rec = r;
 	c.level = LEVEL_NONE;
@@ -1721,6 +1775,10 @@ static int cmd_mark(struct cmdctx *x)
 	output_event(&d->out, &ev);
 	act_emit(&d->eng, &c, now);
 	log_info("uid %u: mark %s %s", (unsigned)x->peer->uid, ab, host_state_name(to));
+	field_str(x, "host", ab);
+	field_str(x, "state", host_state_name(to));
+	field_str(x, "level", level_name((enum level)r->level));
+	field_bool(x, "changed", c.changed);
 	d->eng.dirty = ENGINE_DIRTY_NOW;
 	daemon_save(d);
 	return reply(x, 0, "%s marked %s%s", ab, host_state_name(to),
@@ -1732,6 +1790,7 @@ static int cmd_mark(struct cmdctx *x)
 static int cmd_pause(struct cmdctx *x, bool pause)
 {
 	x->d->eng.pol.paused = pause;
+	field_bool(x, "paused", pause);
 	x->d->eng.dirty = ENGINE_DIRTY_NOW;
 	log_info("uid %u: automatic actions %s", (unsigned)x->peer->uid,
 		 pause ? "paused" : "resumed");
@@ -1754,6 +1813,9 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 	r = allow ? policy_allow(&d->eng.pol, &p, plen) : policy_disallow(&d->eng.pol, &p, plen);
 	if (r == 0)
 		d->eng.dirty = ENGINE_DIRTY_NOW;
+	field_str(x, "host", h);
+	field_bool(x, "never_block", allow ? r == 0 || r == -EEXIST : false);
+	field_bool(x, "changed", r == 0);
 	log_info("uid %u: %s %s: %s", (unsigned)x->peer->uid, x->req->cmd, h,
 		 r ? strerror(-r) : "ok");
 	if (r == -EEXIST)
@@ -1768,6 +1830,7 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 	 * an uncleanable one too (never blocked means never). */
 	struct selection sel = {.prefix = &p, .plen = plen, .uncleanable = true};
 	release_many(x, &sel, "allowed: on the never-block list", &n, &err, &kept);
+	field(x, "released", "%u", n - err);
 	if (err)
 		return reply(x, 1,
 			     "%s added to the never-block list; %u of %u blocked hosts could "
@@ -1887,8 +1950,37 @@ static int cmd_incidents(struct cmdctx *x)
 
 static int cmd_reload(struct cmdctx *x)
 {
+	struct ctl_out diag = {0};
+	int r;
+
 	log_info("uid %u: reload", (unsigned)x->peer->uid);
-	return daemon_reload(x->d, x->msg, x->msglen, x->out) < 0 ? 1 : 0;
+	if (!x->json)
+		return daemon_reload(x->d, x->msg, x->msglen, x->out) < 0 ? 1 : 0;
+	/* The configuration's diagnostics, one "file:line: text" a line,
+	 * as a list in the JSON body of a refusal. */
+	r = daemon_reload(x->d, x->msg, x->msglen, &diag);
+	if (r < 0 && diag.len) {
+		const char *p = diag.buf, *end = diag.buf + diag.len;
+		bool first = true;
+
+		ctl_out_printf(x->out, "{\"ok\":false,\"message\":");
+		json_str(x->out, x->msg);
+		ctl_out_printf(x->out, ",\"diagnostics\":[");
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			char line[1024];
+
+			snprintf(line, sizeof(line), "%.*s", (int)MIN(n, sizeof(line) - 1), p);
+			ctl_out_printf(x->out, "%s", first ? "" : ",");
+			json_str(x->out, line);
+			first = false;
+			p += n + 1;
+		}
+		ctl_out_printf(x->out, "]}\n");
+	}
+	free(diag.buf);
+	return r < 0 ? 1 : 0;
 }
 
 static void sink_write(void *arg, const char *data, size_t len)
@@ -1896,12 +1988,18 @@ static void sink_write(void *arg, const char *data, size_t len)
 	ctl_out_write(arg, data, len);
 }
 
-/* The Prometheus text format whatever --json says: it is the format
- * scrapers and node_exporter's textfile collector read (status --json
- * has the same figures as JSON). */
+/* The Prometheus text format, which is what scrapers and node_exporter's
+ * textfile collector read.  It has no JSON form: --json is a usage error
+ * rather than text in a JSON answer, or a second rendering of the same
+ * figures that status --json already gives as JSON. */
 static int cmd_metrics(struct cmdctx *x)
 {
 	struct prom_sink sink = {.write = sink_write, .arg = x->out};
+
+	if (x->json)
+		return reply(x, 2,
+			     "metrics has no JSON form (it is the Prometheus text format; "
+			     "status --json has the same figures)");
 
 	metrics_render(x->d, &sink);
 	return 0;
@@ -1956,56 +2054,73 @@ static int cmd_events(struct cmdctx *x)
 	return 0;
 }
 
+static int dispatch(struct cmdctx *x)
+{
+	const char *c = x->req->cmd;
+
+	if (strcmp(c, "status") == 0)
+		return cmd_status(x);
+	if (strcmp(c, "list") == 0)
+		return cmd_list(x);
+	if (strcmp(c, "show") == 0)
+		return cmd_show(x);
+	if (strcmp(c, "quarantine") == 0)
+		return cmd_quarantine(x);
+	if (strcmp(c, "escalate") == 0)
+		return cmd_escalate(x, +1);
+	if (strcmp(c, "deescalate") == 0)
+		return cmd_escalate(x, -1);
+	if (strcmp(c, "release") == 0)
+		return cmd_release(x);
+	if (strcmp(c, "pause") == 0)
+		return cmd_pause(x, true);
+	if (strcmp(c, "resume") == 0)
+		return cmd_pause(x, false);
+	if (strcmp(c, "allow") == 0)
+		return cmd_allow(x, true);
+	if (strcmp(c, "disallow") == 0)
+		return cmd_allow(x, false);
+	if (strcmp(c, "incidents") == 0 || strcmp(c, "incident") == 0)
+		return cmd_incidents(x);
+	if (strcmp(c, "mark") == 0)
+		return cmd_mark(x);
+	if (strcmp(c, "report") == 0)
+		return cmd_report(x);
+	if (strcmp(c, "events") == 0)
+		return cmd_events(x);
+	if (strcmp(c, "purge") == 0)
+		return cmd_purge(x);
+	if (strcmp(c, "metrics") == 0)
+		return cmd_metrics(x);
+	if (strcmp(c, "reload") == 0)
+		return cmd_reload(x);
+	return reply(x, 2, "unknown command '%s'", c);
+}
+
 int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
 		    struct ctl_out *out, char *msg, size_t msglen)
 {
-	struct cmdctx x = {
-		.d = arg,
-		.req = req,
-		.peer = peer,
-		.out = out,
-		.msg = msg,
-		.msglen = msglen,
-		.json = ctl_request_flag(req, "json"),
-	};
-	const char *c = req->cmd;
+	struct cmdctx x;
+	int status;
 
+	memset(&x, 0, sizeof(x));
+	x.d = arg;
+	x.req = req;
+	x.peer = peer;
+	x.out = out;
+	x.msg = msg;
+	x.msglen = msglen;
+	x.json = ctl_request_flag(req, "json");
 	msg[0] = '\0';
-	if (strcmp(c, "status") == 0)
-		return cmd_status(&x);
-	if (strcmp(c, "list") == 0)
-		return cmd_list(&x);
-	if (strcmp(c, "show") == 0)
-		return cmd_show(&x);
-	if (strcmp(c, "quarantine") == 0)
-		return cmd_quarantine(&x);
-	if (strcmp(c, "escalate") == 0)
-		return cmd_escalate(&x, +1);
-	if (strcmp(c, "deescalate") == 0)
-		return cmd_escalate(&x, -1);
-	if (strcmp(c, "release") == 0)
-		return cmd_release(&x);
-	if (strcmp(c, "pause") == 0)
-		return cmd_pause(&x, true);
-	if (strcmp(c, "resume") == 0)
-		return cmd_pause(&x, false);
-	if (strcmp(c, "allow") == 0)
-		return cmd_allow(&x, true);
-	if (strcmp(c, "disallow") == 0)
-		return cmd_allow(&x, false);
-	if (strcmp(c, "incidents") == 0 || strcmp(c, "incident") == 0)
-		return cmd_incidents(&x);
-	if (strcmp(c, "mark") == 0)
-		return cmd_mark(&x);
-	if (strcmp(c, "report") == 0)
-		return cmd_report(&x);
-	if (strcmp(c, "events") == 0)
-		return cmd_events(&x);
-	if (strcmp(c, "purge") == 0)
-		return cmd_purge(&x);
-	if (strcmp(c, "metrics") == 0)
-		return cmd_metrics(&x);
-	if (strcmp(c, "reload") == 0)
-		return cmd_reload(&x);
-	return reply(&x, 2, "unknown command '%s'", c);
+	status = dispatch(&x);
+	/* --json answers every command with JSON: a command that answers
+	 * with a sentence says it in an object, with what it did.  A
+	 * refusal stays on the status line (quarantinectl renders it as
+	 * {"error":...} on stderr). */
+	if (x.json && status == 0 && out->len == 0 && msg[0]) {
+		ctl_out_printf(out, "{\"ok\":true,\"message\":");
+		json_str(out, msg);
+		ctl_out_printf(out, "%s}\n", x.fields);
+	}
+	return status;
 }

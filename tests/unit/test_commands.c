@@ -1140,6 +1140,71 @@ static void test_metrics(void **state)
 	conf_fini(&c2);
 }
 
+/* --json: every command that answers with a sentence answers with an
+ * object that says it, with what it did; a refusal has no body (the
+ * client renders the status line as an error object), and metrics has no
+ * JSON form. */
+static void test_json_sentences(void **state)
+{
+	struct fix *x = *state;
+	static const struct {
+		const char *header;
+		const char *want; /* members the answer has */
+	} ok[] = {
+		{"cmd=quarantine\thost=10.1.0.5\tlevel=contain\tproto=tcp\tports=445\tjson=1",
+		 "\"host\":\"10.1.0.5\",\"level\":\"contain\",\"changed\":true}"},
+		{"cmd=escalate\thost=10.1.0.5\tjson=1", "\"level\":\"isolate\",\"changed\":true}"},
+		{"cmd=deescalate\thost=10.1.0.5\tjson=1",
+		 "\"level\":\"contain\",\"changed\":true}"},
+		{"cmd=escalate\thost=10.1.0.5\tjson=1", "\"level\":\"isolate\",\"changed\":true}"},
+		{"cmd=mark\thost=10.1.0.5\tstate=cleaning\tjson=1",
+		 "\"host\":\"10.1.0.5\",\"state\":\"cleaning\",\"level\":\"isolate\""},
+		{"cmd=release\thost=10.1.0.5\tjson=1", "\"level\":\"none\",\"changed\":true}"},
+		{"cmd=release\thost=10.1.0.5\tjson=1", "\"level\":\"none\",\"changed\":false}"},
+		{"cmd=quarantine\thost=10.1.0.6\tjson=1", "\"host\":\"10.1.0.6\""},
+		{"cmd=release\tall=1\tjson=1", "\"released\":1,\"uncleanable_kept\":0}"},
+		{"cmd=pause\tjson=1", "\"paused\":true}"},
+		{"cmd=resume\tjson=1", "\"paused\":false}"},
+		{"cmd=allow\thost=10.1.9.0/24\tjson=1",
+		 "\"host\":\"10.1.9.0/24\",\"never_block\":true,\"changed\":true,\"released\":0}"},
+		{"cmd=allow\thost=10.1.9.0/24\tjson=1", "\"never_block\":true,\"changed\":false}"},
+		{"cmd=disallow\thost=10.1.9.0/24\tjson=1",
+		 "\"never_block\":false,\"changed\":true}"},
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(ok); i++) {
+		size_t n;
+
+		if (command(x, ok[i].header, NULL) != 0)
+			fail_msg("%s: status not 0: %s", ok[i].header, x->msg);
+		n = strlen(x->body);
+		if (strncmp(x->body, "{\"ok\":true,\"message\":\"", 22) != 0 || n < 2 ||
+		    x->body[n - 1] != '\n' || x->body[n - 2] != '}' || !strstr(x->body, ok[i].want))
+			fail_msg("%s: answer %s, want %s", ok[i].header, x->body, ok[i].want);
+		/* The message is the sentence the text answer gives. */
+		assert_non_null(strstr(x->body, x->msg));
+		/* One line. */
+		assert_ptr_equal(strchr(x->body, '\n'), x->body + n - 1);
+	}
+	/* Refusals and usage errors: the status line only. */
+	assert_int_equal(command(x, "cmd=deescalate\thost=10.1.0.6\tjson=1", NULL), 1);
+	assert_string_equal(x->body, "");
+	assert_string_equal(x->msg, "10.1.0.6 is not blocked");
+	assert_int_equal(command(x, "cmd=disallow\thost=10.1.9.0/24\tjson=1", NULL), 1);
+	assert_string_equal(x->body, "");
+	assert_int_equal(command(x, "cmd=show\thost=no-such-name\tjson=1", NULL), 2);
+	assert_string_equal(x->body, "");
+	assert_int_equal(command(x, "cmd=metrics\tjson=1", NULL), 2);
+	assert_string_equal(x->body, "");
+	assert_non_null(strstr(x->msg, "metrics has no JSON form"));
+	/* Without --json the sentence alone, as before. */
+	assert_int_equal(command(x, "cmd=pause", NULL), 0);
+	assert_string_equal(x->body, "");
+	assert_string_equal(x->msg, "automatic actions paused (detection and alerts go on)");
+	assert_int_equal(command(x, "cmd=metrics", NULL), 0);
+	assert_non_null(strstr(x->body, "# TYPE "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1168,6 +1233,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_automatic, setup_purge, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_sentences, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
