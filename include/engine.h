@@ -222,6 +222,9 @@ struct act_change {
 	uint64_t ttl_s;	  /* 0: until released */
 	bool reset_ttl;
 	long by_uid; /* -1: automatic */
+	/* by_uid's names (borrowed); NULL: those the host has when by_uid
+	 * is its author already, else none. */
+	const struct actor *by;
 	const char *reason;
 	bool critical;	  /* the asset may not be isolated automatically */
 	bool keep_author; /* a block put in force again: author and reason stay */

@@ -31,7 +31,23 @@ struct cmdctx {
 	 * in {"ok":true,"message":...} when the command wrote no body. */
 	char fields[512];
 	size_t nfields;
+	/* The operator's names: the claim from the request at once, the
+	 * user name of the peer's uid when a command first records it. */
+	struct actor by;
+	bool by_resolved;
 };
+
+/* The names recorded with what this command does (actor.h).  The user
+ * name is looked up only by commands that record one, so that a name
+ * service that answers slowly never delays status, list or show. */
+static const struct actor *operator_names(struct cmdctx *x)
+{
+	if (!x->by_resolved) {
+		actor_resolve(&x->by, x->peer->uid);
+		x->by_resolved = true;
+	}
+	return &x->by;
+}
 
 __attribute__((format(printf, 3, 4))) static int reply(struct cmdctx *x, int status,
 						       const char *fmt, ...)
@@ -116,14 +132,6 @@ static const char *rule_name(const struct daemon *d, unsigned rule)
 	if (rule == DETECT_RULE_TRW)
 		return DETECT_TRW_NAME;
 	return rule < d->c->nrules ? d->c->rules[rule].name : "?";
-}
-
-static const char *who(long uid, char buf[24])
-{
-	if (uid < 0)
-		return "auto";
-	snprintf(buf, 24, "uid %ld", uid);
-	return buf;
 }
 
 /* What a HOST argument names: an IPv4 or IPv6 address, a MAC, or a
@@ -380,7 +388,7 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 			  const struct qaddr *row, bool full)
 {
 	const struct inv_entry *inv = engine_inventory(&d->eng, r);
-	char a[ADDR_STRLEN], t[32], buf[512];
+	char a[ADDR_STRLEN], t[32], buf[512], by[ACTOR_JSON_MAX];
 
 	ctl_out_printf(o, "{\"host\":\"%s\",\"state\":\"%s\",\"level\":\"%s\"", addr_ntop(row, a),
 		       host_state_name((enum host_state)r->state),
@@ -397,10 +405,7 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 	ctl_out_printf(o, ",\"expires\":%s%s%s", r->expires_us ? "\"" : "",
 		       r->expires_us ? ts_str(r->expires_us, t) : "null",
 		       r->expires_us ? "\"" : "");
-	if (r->by_uid < 0)
-		ctl_out_printf(o, ",\"by\":\"auto\"");
-	else
-		ctl_out_printf(o, ",\"by\":\"%ld\"", r->by_uid);
+	ctl_out_printf(o, "%s", actor_json(r->by_uid, &r->by, by, sizeof(by)));
 	ctl_out_printf(o, ",\"reason\":");
 	json_str(o, r->reason);
 	if (inv) {
@@ -460,15 +465,12 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 			const struct hist *h = &r->hist[i];
 			ctl_out_printf(o,
 				       "%s{\"ts\":\"%s\",\"kind\":\"%s\",\"level\":\"%s\","
-				       "\"state\":\"%s\",\"by\":",
+				       "\"state\":\"%s\"%s",
 				       i ? "," : "", ts_str(h->ts, t),
 				       hist_kind_name((enum hist_kind)h->kind),
 				       level_name((enum level)h->level),
-				       host_state_name((enum host_state)h->state));
-			if (h->uid < 0)
-				ctl_out_printf(o, "\"auto\"");
-			else
-				ctl_out_printf(o, "\"%ld\"", h->uid);
+				       host_state_name((enum host_state)h->state),
+				       actor_json(h->uid, &h->by, by, sizeof(by)));
 			ctl_out_printf(o, ",\"text\":");
 			json_str(o, h->text);
 			ctl_out_printf(o, "}");
@@ -1057,7 +1059,7 @@ static int cmd_show(struct cmdctx *x)
 	struct qaddr a;
 	struct hostrec *r;
 	const struct inv_entry *inv;
-	char ab[ADDR_STRLEN], t[32], buf[1024], w[24];
+	char ab[ADDR_STRLEN], t[32], buf[1024], w[ACTOR_TEXT_MAX];
 	int s = parse_host(x, &a);
 
 	if (s)
@@ -1087,7 +1089,7 @@ static int cmd_show(struct cmdctx *x)
 			       : r->nk			 ? ""
 							 : " (what a containment blocks)");
 	ctl_out_printf(x->out, "since:       %s by %s (%s)\n", ts_str(r->changed_us, t),
-		       who(r->by_uid, w), r->reason);
+		       actor_text(r->by_uid, &r->by, w, sizeof(w)), r->reason);
 	ctl_out_printf(x->out, "expires:     %s\n",
 		       r->expires_us ? ts_str(r->expires_us, t) : "never");
 	ctl_out_printf(x->out, "first probe: %s\n", ts_str(r->first_probe_us, t));
@@ -1122,7 +1124,8 @@ static int cmd_show(struct cmdctx *x)
 		ctl_out_printf(x->out, "  %s  %-7s %-8s %-11s %-8s %s\n", ts_str(h->ts, t),
 			       hist_kind_name((enum hist_kind)h->kind),
 			       level_name((enum level)h->level),
-			       host_state_name((enum host_state)h->state), who(h->uid, w), h->text);
+			       host_state_name((enum host_state)h->state),
+			       actor_text(h->uid, &h->by, w, sizeof(w)), h->text);
 	}
 	return 0;
 }
@@ -1149,6 +1152,7 @@ static int apply_one(struct cmdctx *x, struct act_change *c)
 	char a[ADDR_STRLEN];
 
 	c->by_uid = (long)x->peer->uid;
+	c->by = operator_names(x);
 	act_apply(&d->eng, c, 1, now);
 	act_emit(&d->eng, c, now);
 	addr_ntop(host_name(c->rec), a);
@@ -1499,6 +1503,7 @@ static void release_many(struct cmdctx *x, const struct selection *sel, const ch
 		ch[n].rec = r;
 		ch[n].level = LEVEL_NONE;
 		ch[n].by_uid = (long)x->peer->uid;
+		ch[n].by = operator_names(x);
 		ch[n].reason = reason;
 		if (++n == CHUNK) {
 			apply_chunk(x, ch, n, ret_err);
@@ -1611,6 +1616,7 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 		/* Already at this level: the kernel's timeout restarts too. */
 		ch[n].reset_ttl = quarantine && r->level == level;
 		ch[n].by_uid = (long)x->peer->uid;
+		ch[n].by = operator_names(x);
 		ch[n].reason = reason;
 		if (++n == CHUNK) {
 			apply_chunk(x, ch, n, &failed);
@@ -1736,6 +1742,7 @@ static int cmd_mark(struct cmdctx *x)
 	c.state = to;
 	c.reason = reason;
 	c.by_uid = (long)x->peer->uid;
+	c.by = operator_names(x);
 	if (to == HOST_CLEANED && d->c->state.release_cleaned)
 		c.level = LEVEL_NONE; /* certified clean: unblocked */
 	if (to == HOST_UNCLEANABLE) {
@@ -1762,15 +1769,17 @@ static int cmd_mark(struct cmdctx *x)
 		r->state = (uint8_t)to;
 		r->changed_us = now;
 		r->by_uid = c.by_uid;
+		r->by = *c.by;
 		snprintf(r->reason, sizeof(r->reason), "%s", reason);
 	}
-	hostdb_history(r, now, HIST_MARK, (enum level)r->level, c.by_uid, reason);
+	hostdb_history_by(r, now, HIST_MARK, (enum level)r->level, c.by_uid, c.by, reason);
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = EVENT_MARK;
 	ev.ts = now;
 	engine_event_host(&d->eng, r, &ev);
 	ev.state = host_state_name(to);
 	ev.by_uid = c.by_uid;
+	ev.by = c.by;
 	ev.reason = reason;
 	output_event(&d->out, &ev);
 	act_emit(&d->eng, &c, now);
@@ -2112,6 +2121,12 @@ int commands_handle(void *arg, const struct ctl_request *req, const struct ctl_p
 	x.msglen = msglen;
 	x.json = ctl_request_flag(req, "json");
 	msg[0] = '\0';
+	/* Under sudo, the invoking user the client claims (actor.h): checked
+	 * whole, whatever the command, like every other field. */
+	if (actor_claim(&x.by, peer->uid, ctl_request_get(req, "sudo_user"),
+			ctl_request_get(req, "sudo_uid")) < 0)
+		return reply(&x, 2,
+			     "invalid sudo_user/sudo_uid (want both: a user name and a uid)");
 	status = dispatch(&x);
 	/* --json answers every command with JSON: a command that answers
 	 * with a sentence says it in an object, with what it did.  A

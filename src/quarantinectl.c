@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actor.h"
 #include "addr.h"
 #include "ctlproto.h"
 #include "suggest.h"
@@ -633,6 +634,27 @@ static void check_shape(const struct command *c, const struct args *a)
 		usage_error("too many arguments for %s (usage: %s)", c->name, c->synopsis);
 }
 
+/* Under sudo, who ran it: SUDO_USER and SUDO_UID, as sudo(8) sets them,
+ * sent for the daemon to record as a claim (it cannot verify them: see
+ * actor.h).  Sent only when both are there, well-formed, and name someone
+ * else than the user we run as; otherwise left out without a word, since
+ * an odd environment must not keep an operator from acting. */
+static void add_sudo(struct request *r)
+{
+	const char *user = getenv("SUDO_USER"), *uid = getenv("SUDO_UID");
+	char *end;
+	unsigned long v;
+
+	if (!user || !uid || !actor_name_valid(user) || uid[0] < '0' || uid[0] > '9')
+		return;
+	errno = 0;
+	v = strtoul(uid, &end, 10);
+	if (errno || *end || v >= UINT32_MAX || v == (unsigned long)getuid())
+		return;
+	add(r, "sudo_user", user);
+	add(r, "sudo_uid", uid);
+}
+
 static void build(const struct command *c, const struct args *a, struct request *r)
 {
 	const char *arg1 = a->npos > 1 ? a->pos[1] : NULL;
@@ -755,6 +777,7 @@ static void build(const struct command *c, const struct args *a, struct request 
 	}
 	if (a->json)
 		add(r, "json", "1");
+	add_sudo(r);
 	if (ctl_header_end(r->hdr, sizeof(r->hdr)) < 0)
 		usage_error("arguments too long");
 }

@@ -335,6 +335,42 @@ run 0 -S "$S" release 10.1.0.5 --reason quiet
 out_is 'release done 10.1.0.5'
 err_empty
 
+# ---- under sudo: the invoking user, sent for the daemon to record as claimed ----
+
+# sudo_run STATUS VAR=VALUE... -- ARGS...: run with that environment.
+sudo_run() {
+	want=$1
+	shift
+	envs=
+	while [ "$1" != -- ]; do
+		envs="$envs $1"
+		shift
+	done
+	shift
+	checks=$((checks + 1))
+	rc=0
+	# shellcheck disable=SC2086
+	env $envs "$ctl" "$@" </dev/null >"$tmp/out" 2>"$tmp/err" || rc=$?
+	last="$envs quarantinectl $*"
+	[ "$rc" = "$want" ] || fail "$last: exit status $rc, want $want"
+}
+me=$(id -u)
+other=$((me + 1000))
+sudo_run 0 SUDO_USER=alice SUDO_UID=$other -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5 sudo_user=alice sudo_uid=$other
+# Both or neither, well-formed, someone else: otherwise left out, and the
+# command goes on.
+sudo_run 0 SUDO_USER=alice -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5
+sudo_run 0 SUDO_UID=$other -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5
+sudo_run 0 'SUDO_USER=al;ice' SUDO_UID=$other -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5
+sudo_run 0 SUDO_USER=alice SUDO_UID=-5 -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5
+sudo_run 0 SUDO_USER=alice SUDO_UID=$me -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5
+
 # ---- --json: errors as one JSON object on stderr, exit codes unchanged ----
 
 # err_json STATUS TEXT: stderr is one line, a JSON object whose "error"

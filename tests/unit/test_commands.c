@@ -1205,6 +1205,62 @@ static void test_json_sentences(void **state)
 	assert_non_null(strstr(x->body, "# TYPE "));
 }
 
+/* Operators by name: the user name of the peer's uid (root, uid 0 here)
+ * and the invoking user the client claims under sudo, recorded with the
+ * host, in its history and in the event, and shown by show and list; a
+ * malformed claim is refused before anything changes. */
+static void test_operator_names(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.0.7\tsudo_user=alice", NULL), 2);
+	assert_string_equal(x->msg,
+			    "invalid sudo_user/sudo_uid (want both: a user name and a uid)");
+	assert_int_equal(
+		command(x, "cmd=quarantine\thost=10.1.0.7\tsudo_user=al%20ice\tsudo_uid=1", NULL),
+		2);
+	assert_null(host(x, "10.1.0.7"));
+
+	assert_int_equal(
+		command(x, "cmd=quarantine\thost=10.1.0.7\tsudo_user=alice\tsudo_uid=1000", NULL),
+		0);
+	r = host(x, "10.1.0.7");
+	assert_non_null(r);
+	assert_int_equal(r->by_uid, 0);
+	assert_string_equal(r->by.name, "root");
+	assert_string_equal(r->by.sudo_user, "alice");
+	assert_int_equal(r->by.sudo_uid, 1000);
+	assert_string_equal(r->hist[r->nhist - 1].by.sudo_user, "alice");
+	fflush(x->d.out.stdout_fp);
+	assert_non_null(strstr(x->events, "\"by\":\"0\",\"by_name\":\"root\",\"by_claimed\":{"
+					  "\"sudo_user\":\"alice\",\"sudo_uid\":1000}"));
+
+	assert_int_equal(command(x, "cmd=show\thost=10.1.0.7", NULL), 0);
+	assert_non_null(strstr(x->body, " by root (uid 0, sudo from alice, claimed) (manual"));
+	assert_non_null(
+		strstr(x->body, " root (uid 0, sudo from alice, claimed) manual quarantine"));
+	assert_int_equal(command(x, "cmd=show\thost=10.1.0.7\tjson=1", NULL), 0);
+	assert_non_null(strstr(x->body, ",\"by\":\"0\",\"by_name\":\"root\",\"by_claimed\":{"
+					"\"sudo_user\":\"alice\",\"sudo_uid\":1000},\"reason\""));
+	assert_non_null(strstr(x->body, "\"kind\":\"action\",\"level\":\"isolate\",\"state\":"
+					"\"isolated\",\"by\":\"0\",\"by_name\":\"root\""));
+	assert_int_equal(command(x, "cmd=list\tjson=1", NULL), 0);
+	assert_non_null(strstr(x->body, "\"by_name\":\"root\",\"by_claimed\":{"));
+
+	/* The next operator without a claim: the claim goes with the old
+	 * author, the history keeps it. */
+	assert_int_equal(command(x, "cmd=mark\thost=10.1.0.7\tstate=cleaning", NULL), 0);
+	assert_string_equal(r->by.name, "root");
+	assert_string_equal(r->by.sudo_user, "");
+	assert_string_equal(r->hist[r->nhist - 1].by.sudo_user, "");
+	assert_string_equal(r->hist[r->nhist - 2].by.sudo_user, "alice");
+	/* A claim of the peer's own uid (root) says nothing. */
+	assert_int_equal(command(x, "cmd=release\thost=10.1.0.7\tsudo_user=root\tsudo_uid=0", NULL),
+			 0);
+	assert_string_equal(r->by.sudo_user, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1234,6 +1290,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_automatic, setup_purge, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_sentences, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_operator_names, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
