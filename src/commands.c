@@ -1890,7 +1890,7 @@ static int cmd_purge(struct cmdctx *x)
 	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r; r = hostdb_next(&d->eng.hosts, r))
 		watched += !hostrec_purgeable(r, before, now) &&
 			   hostrec_purgeable(r, before, USEC_INFINITY);
-	n = engine_purge(&d->eng, s, now, (long)x->peer->uid);
+	n = engine_purge(&d->eng, s, now, (long)x->peer->uid, operator_names(x));
 	if (n) {
 		d->eng.dirty = ENGINE_DIRTY_NOW;
 		daemon_save(d);

@@ -223,6 +223,17 @@ qd_check "--json quarantine $QD_NB (never-block): exit 1 as JSON" json_cmd 1 qua
 qd_check "--json show no-such-host: exit 2 as JSON" json_cmd 2 show no-such-host
 qd_check "--json metrics: exit 2 as JSON" json_cmd 2 metrics
 qd_check "--json quarantine --level bogus: exit 2 as JSON" json_cmd 2 quarantine $QD_BEN --level bogus
+# A reload refused for a broken file: the diagnostics as a JSON list on
+# stdout, the refusal as the error object; the file put back, it reloads.
+cp "$QD_CONF" "$QD_CONF.good"
+echo 'scan: { threshold = "many"; };' >>"$QD_CONF"
+qd_check "--json reload of a broken file: exit 1 as JSON" \
+	sh -c "'$QD_CTL' -S '$QD_SOCK' --json reload >'$QD_TMP/r.out' 2>'$QD_TMP/r.err'; test \$? = 1"
+qd_check "... the refusal on stderr" test "$(qd_json 'd["exit"]' <"$QD_TMP/r.err")" = 1
+qd_check "... the diagnostics on stdout, one per problem, with the file's name" \
+	test "$(qd_json 'd["ok"] is False and len(d["diagnostics"]) >= 1 and all("quarantined.conf:" in x for x in d["diagnostics"])' <"$QD_TMP/r.out")" = true
+mv "$QD_CONF.good" "$QD_CONF"
+qd_check "--json reload of the good file again: a JSON answer" json_cmd 0 reload
 qd_check "--json: quarantine's answer says what was done" \
 	sh -c "'$QD_CTL' -S '$QD_SOCK' --json quarantine $QD_BEN --ttl 30s | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"ok\"] and d[\"host\"] == \"$QD_BEN\" and d[\"level\"] == \"isolate\" and d[\"changed\"], d'"
 qd_done

@@ -902,7 +902,7 @@ static void test_purge_selection(void **state)
 	char *ev;
 
 	aged_hosts(x);
-	assert_int_equal(engine_purge(&x->d.eng, 30 * DAY, daemon_wall_us(), 0), 2);
+	assert_int_equal(engine_purge(&x->d.eng, 30 * DAY, daemon_wall_us(), 0, NULL), 2);
 	assert_null(host(x, "10.5.0.1"));
 	assert_null(host(x, "10.5.0.4"));
 	for (unsigned i = 0; i < ARRAY_SIZE(kept); i++)
@@ -922,11 +922,11 @@ static void test_purge_selection(void **state)
 	assert_non_null(strstr(ev, "\"count\":2,\"older_than_s\":2592000,\"by\":\"0\""));
 	assert_null(strstr(ev + 1, "\"event\":\"purge\""));
 	/* Everything left is kept by a second run. */
-	assert_int_equal(engine_purge(&x->d.eng, 30 * DAY, daemon_wall_us(), 0), 0);
+	assert_int_equal(engine_purge(&x->d.eng, 30 * DAY, daemon_wall_us(), 0, NULL), 0);
 	/* With no period at all, the recent release and the one flagged
 	 * yesterday go too, but still nothing that is in force, in
 	 * certification, watched over or queued. */
-	assert_int_equal(engine_purge(&x->d.eng, 0, daemon_wall_us(), 0), 2);
+	assert_int_equal(engine_purge(&x->d.eng, 0, daemon_wall_us(), 0, NULL), 2);
 	assert_null(host(x, "10.5.0.2"));
 	assert_null(host(x, "10.5.0.9"));
 	assert_int_equal(hostdb_count(&x->d.eng.hosts), 7);
@@ -1259,6 +1259,14 @@ static void test_operator_names(void **state)
 	assert_int_equal(command(x, "cmd=release\thost=10.1.0.7\tsudo_user=root\tsudo_uid=0", NULL),
 			 0);
 	assert_string_equal(r->by.sudo_user, "");
+	/* A purge is an operator's too. */
+	assert_int_equal(
+		command(x, "cmd=purge\tolder_than=30d\tsudo_user=alice\tsudo_uid=1000", NULL), 0);
+	fflush(x->d.out.stdout_fp);
+	assert_non_null(strstr(x->events,
+			       "\"event\":\"purge\",\"count\":0,\"older_than_s\":"
+			       "2592000,\"by\":\"0\",\"by_name\":\"root\",\"by_claimed\":{"
+			       "\"sudo_user\":\"alice\",\"sudo_uid\":1000}}"));
 }
 
 int main(void)
