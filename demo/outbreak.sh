@@ -82,7 +82,7 @@ qd_wait 10 "the isolation of $QD_INF" \
 c_block=$(qd_count inf445)
 sleep 0.2 # let the event lines above print first
 echo "== $QD_INF is isolated in the kernel; quarantinectl list:"
-qctl list | sed 's/^/   /'
+qctl list
 echo "== the set element in the gateway's table (nft list set inet quarantined iso4):"
 qd_in gw nft list set inet quarantined iso4 | grep elements | sed 's/^[[:space:]]*/   /'
 
@@ -104,7 +104,7 @@ qctl release $QD_INF | sed 's/^/   /'
 if qd_connect inf $QD_WEB 80; then w=yes; else w=no; fi
 echo "   $QD_INF reaches the web server again: $w"
 echo "== quarantinectl list:"
-qctl list | sed 's/^/   /'
+qctl list
 
 echo "== cleaning up: stopping the processes, removing the namespaces and tables"
 exit 0

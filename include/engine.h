@@ -203,10 +203,12 @@ bool engine_no_mac(const struct engine *e, const struct hostrec *rec);
 void engine_tick(struct engine *e, usec_t now);
 /* Purges the records hostrec_purgeable() allows with before_us = now -
  * older_than_s: each goes to the archive with a "purged" line and leaves
- * the registry.  One purge event (by by_uid, -1 automatic) says how many;
- * an automatic run that purged nothing says nothing.  Not during an
- * iteration of the registry.  Returns the count. */
-unsigned engine_purge(struct engine *e, uint64_t older_than_s, usec_t now, long by_uid);
+ * the registry.  One purge event (by by_uid, -1 automatic, with the
+ * operator's names by, borrowed, NULL none) says how many; an automatic
+ * run that purged nothing says nothing.  Not during an iteration of the
+ * registry.  Returns the count. */
+unsigned engine_purge(struct engine *e, uint64_t older_than_s, usec_t now, long by_uid,
+		      const struct actor *by);
 /* The engine's clock: the detector's (in-process), else the latest time a
  * detection or a tick brought. */
 usec_t engine_now(const struct engine *e);
@@ -222,6 +224,9 @@ struct act_change {
 	uint64_t ttl_s;	  /* 0: until released */
 	bool reset_ttl;
 	long by_uid; /* -1: automatic */
+	/* by_uid's names (borrowed); NULL: those the host has when by_uid
+	 * is its author already, else none. */
+	const struct actor *by;
 	const char *reason;
 	bool critical;	  /* the asset may not be isolated automatically */
 	bool keep_author; /* a block put in force again: author and reason stay */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actor.h"
 #include "addr.h"
 #include "conf.h"
 #include "detect.h"
@@ -44,7 +45,8 @@ struct event {
 	/* action / release / mark */
 	enum level level;
 	uint64_t ttl_s;
-	long by_uid; /* -1: automatic */
+	long by_uid;		/* -1: automatic */
+	const struct actor *by; /* by_uid's names (borrowed); NULL: none known */
 	const char *reason;
 	const char *state;
 

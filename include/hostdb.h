@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "actor.h"
 #include "addr.h"
 #include "detect.h"
 #include "table.h"
@@ -94,6 +95,7 @@ struct hist {
 	uint8_t state; /* the host's state after it */
 	long uid;      /* -1: automatic; else a uid_t, whole (as hostrec.by_uid) */
 	char text[60];
+	struct actor by; /* the operator's names (uid >= 0), when known */
 };
 
 /* A host's history is capped: past HOST_MAX_HIST lines the oldest go, but
@@ -136,6 +138,7 @@ struct hostrec {
 	usec_t changed_us; /* last change of state or level */
 	usec_t expires_us; /* TTL deadline of the blocks, 0: none */
 	long by_uid;	   /* who set the level: -1 automatic */
+	struct actor by;   /* by_uid's names, when known */
 	char reason[80];
 	struct hit hits[HOSTDB_MAX_HITS];
 	/* Recurrence: a released host flagged again comes back one level
@@ -236,6 +239,9 @@ struct hostrec *hostdb_next(const struct hostdb *db, const struct hostrec *r);
  * 0 or -ENOMEM (the line is then lost, the host is not). */
 int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
 		   const char *text);
+/* The same, with the operator's names (by: borrowed, NULL none). */
+int hostdb_history_by(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
+		      const struct actor *by, const char *text);
 const char *hist_kind_name(enum hist_kind k);
 int hist_kind_parse(const char *s, enum hist_kind *ret);
 /* Forgets every record (frees histories). */

@@ -112,6 +112,16 @@ void act_tell_detector(struct engine *e, const struct hostrec *rec, usec_t now)
 				    rec->addrs[i].kiso ? &iso : NULL, now);
 }
 
+/* The operator's names for change c: its own, else the host's when the
+ * change keeps the host's author (a block put back, a machine's new
+ * address), else none. */
+static const struct actor *change_names(const struct act_change *c)
+{
+	if (c->by)
+		return c->by;
+	return c->by_uid >= 0 && c->by_uid == c->rec->by_uid ? &c->rec->by : NULL;
+}
+
 int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 {
 	struct enforce_req *reqs;
@@ -180,7 +190,8 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 				first = c->error;
 			snprintf(text, sizeof(text), "%s: %s", level_name(c->effective),
 				 strerror(-c->error));
-			hostdb_history(rec, now, HIST_ERROR, c->effective, c->by_uid, text);
+			hostdb_history_by(rec, now, HIST_ERROR, c->effective, c->by_uid,
+					  change_names(c), text);
 			continue;
 		}
 		/* An automatic decision that changes nothing in force (the host
@@ -196,7 +207,8 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 			/* The same block, on more of the machine's addresses. */
 			char text[64];
 			snprintf(text, sizeof(text), "%s", c->reason ? c->reason : "");
-			hostdb_history(rec, now, HIST_ACTION, c->effective, c->by_uid, text);
+			hostdb_history_by(rec, now, HIST_ACTION, c->effective, c->by_uid,
+					  change_names(c), text);
 			continue;
 		}
 		if (c->set_state)
@@ -207,6 +219,10 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 			 * stays blocked. */
 			rec->state = (uint8_t)host_state_for_level(c->effective);
 		rec->changed_us = now;
+		if (c->by)
+			rec->by = *c->by;
+		else if (c->by_uid != rec->by_uid)
+			memset(&rec->by, 0, sizeof(rec->by));
 		rec->by_uid = c->by_uid;
 		snprintf(rec->reason, sizeof(rec->reason), "%s", c->reason ? c->reason : "");
 		if (c->effective == LEVEL_NONE) {
@@ -221,8 +237,8 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 				rec->last_ttl_s = c->ttl_s;
 			note_expiry(e, rec->expires_us);
 		}
-		hostdb_history(rec, now, c->effective == LEVEL_NONE ? HIST_RELEASE : HIST_ACTION,
-			       c->effective, c->by_uid, c->reason);
+		hostdb_history_by(rec, now, c->effective == LEVEL_NONE ? HIST_RELEASE : HIST_ACTION,
+				  c->effective, c->by_uid, change_names(c), c->reason);
 		if ((old[i] > LEVEL_WATCH) != (c->effective > LEVEL_WATCH))
 			after_change(e, rec, now);
 	}
@@ -242,6 +258,7 @@ void act_emit(struct engine *e, const struct act_change *c, usec_t now)
 	ev.ts = now;
 	engine_event_host(e, c->rec, &ev);
 	ev.by_uid = c->by_uid;
+	ev.by = change_names(c);
 	ev.reason = c->reason;
 	if (c->error) {
 		snprintf(buf, sizeof(buf), "cannot put %s in force: %s%s%s",
@@ -473,6 +490,7 @@ unsigned act_announce_restored(struct engine *e, usec_t now)
 		engine_event_host(e, rec, &ev);
 		ev.level = (enum level)rec->level;
 		ev.by_uid = rec->by_uid;
+		ev.by = &rec->by;
 		ev.reason = why;
 		ev.enforced = true;
 		if (rec->expires_us > now)

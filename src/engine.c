@@ -1022,7 +1022,8 @@ usec_t engine_now(const struct engine *e)
 	return e->det ? detect_now(e->det) : e->now;
 }
 
-unsigned engine_purge(struct engine *e, uint64_t older_than_s, usec_t now, long by_uid)
+unsigned engine_purge(struct engine *e, uint64_t older_than_s, usec_t now, long by_uid,
+		      const struct actor *by)
 {
 	usec_t before = now > older_than_s * USEC_PER_SEC ? now - older_than_s * USEC_PER_SEC : 0;
 	struct hostrec *r, *next;
@@ -1049,6 +1050,7 @@ unsigned engine_purge(struct engine *e, uint64_t older_than_s, usec_t now, long 
 		ev.count = n;
 		ev.older_than_s = older_than_s;
 		ev.by_uid = by_uid;
+		ev.by = by;
 		output_event(e->out, &ev);
 	}
 	return n;
@@ -1067,7 +1069,7 @@ void engine_tick(struct engine *e, usec_t now)
 	 * and a walk over the registry that often costs nothing. */
 	if (e->c->state.purge_released_s && now >= e->next_purge_us) {
 		e->next_purge_us = now + 60 * USEC_PER_SEC;
-		(void)engine_purge(e, e->c->state.purge_released_s, now, -1);
+		(void)engine_purge(e, e->c->state.purge_released_s, now, -1, NULL);
 	}
 }
 

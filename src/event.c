@@ -188,6 +188,14 @@ static void json_evidence(struct sbuf *s, const struct detection *d)
 	sb_putc(s, '}');
 }
 
+/* "by", "by_name" and "by_claimed" (actor_json()). */
+static void json_by(struct sbuf *s, long uid, const struct actor *by)
+{
+	char b[ACTOR_JSON_MAX];
+
+	sb_printf(s, "%s", actor_json(uid, by, b, sizeof(b)));
+}
+
 int event_format_json(const struct event *e, char *buf, size_t len)
 {
 	struct sbuf s = {.p = buf, .cap = len};
@@ -228,10 +236,7 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 	case EVENT_ACTION:
 		json_key_str(&s, "level", level_name(e->level));
 		sb_printf(&s, ",\"ttl_s\":%llu", (unsigned long long)e->ttl_s);
-		if (e->by_uid < 0)
-			json_key_str(&s, "by", "auto");
-		else
-			sb_printf(&s, ",\"by\":\"%ld\"", e->by_uid);
+		json_by(&s, e->by_uid, e->by);
 		json_key_str(&s, "reason", e->reason ? e->reason : "");
 		sb_printf(&s, ",\"enforced\":%s", e->enforced ? "true" : "false");
 		if (!e->enforced)
@@ -242,10 +247,7 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 	case EVENT_MARK:
 		if (e->state)
 			json_key_str(&s, "state", e->state);
-		if (e->by_uid < 0)
-			json_key_str(&s, "by", "auto");
-		else
-			sb_printf(&s, ",\"by\":\"%ld\"", e->by_uid);
+		json_by(&s, e->by_uid, e->by);
 		json_key_str(&s, "reason", e->reason ? e->reason : "");
 		json_inventory(&s, e->inv);
 		break;
@@ -275,10 +277,7 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 	case EVENT_PURGE:
 		sb_printf(&s, ",\"count\":%u,\"older_than_s\":%llu", e->count,
 			  (unsigned long long)e->older_than_s);
-		if (e->by_uid < 0)
-			json_key_str(&s, "by", "auto");
-		else
-			sb_printf(&s, ",\"by\":\"%ld\"", e->by_uid);
+		json_by(&s, e->by_uid, e->by);
 		break;
 	}
 	sb_putc(&s, '}');
@@ -327,12 +326,23 @@ static void kv_inventory(struct sbuf *s, const struct inv_entry *inv)
 		kv(s, "owner", inv->owner);
 }
 
-static void kv_by(struct sbuf *s, long uid)
+/* by=UID (or auto), then the names: by_name, the user name of the uid,
+ * and under sudo the invoking user the client claimed. */
+static void kv_by(struct sbuf *s, long uid, const struct actor *by)
 {
-	if (uid < 0)
+	if (uid < 0) {
 		sb_printf(s, " by=auto");
-	else
-		sb_printf(s, " by=%ld", uid);
+		return;
+	}
+	sb_printf(s, " by=%ld", uid);
+	if (!by)
+		return;
+	if (by->name[0])
+		kv(s, "by_name", by->name);
+	if (by->sudo_user[0]) {
+		kv(s, "by_claimed_sudo_user", by->sudo_user);
+		sb_printf(s, " by_claimed_sudo_uid=%u", (unsigned)by->sudo_uid);
+	}
 }
 
 int event_format_kv(const struct event *e, char *buf, size_t len)
@@ -403,7 +413,7 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 	case EVENT_ACTION:
 		kv(&s, "level", level_name(e->level));
 		sb_printf(&s, " ttl=%llus", (unsigned long long)e->ttl_s);
-		kv_by(&s, e->by_uid);
+		kv_by(&s, e->by_uid, e->by);
 		kv(&s, "enforced", e->enforced ? "yes" : "no");
 		if (!e->enforced)
 			kv(&s, "why", why_name(e->why));
@@ -415,7 +425,7 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 	case EVENT_MARK:
 		if (e->state)
 			kv(&s, "state", e->state);
-		kv_by(&s, e->by_uid);
+		kv_by(&s, e->by_uid, e->by);
 		if (e->reason && e->reason[0])
 			kv(&s, "reason", e->reason);
 		kv_inventory(&s, e->inv);
@@ -446,7 +456,7 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 	case EVENT_PURGE:
 		sb_printf(&s, " count=%u older_than=%llus", e->count,
 			  (unsigned long long)e->older_than_s);
-		kv_by(&s, e->by_uid);
+		kv_by(&s, e->by_uid, e->by);
 		break;
 	}
 	return s.overflow ? -ENOSPC : (int)s.len;

@@ -147,6 +147,12 @@ void hostdb_fini(struct hostdb *db)
 int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
 		   const char *text)
 {
+	return hostdb_history_by(r, ts, kind, level, uid, NULL, text);
+}
+
+int hostdb_history_by(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
+		      const struct actor *by, const char *text)
+{
 	struct hist *h;
 
 	if (r->nhist == r->hist_cap) {
@@ -173,6 +179,8 @@ int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level
 	h->state = r->state;
 	h->uid = uid;
 	snprintf(h->text, sizeof(h->text), "%s", text ? text : "");
+	if (by && uid >= 0)
+		h->by = *by;
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actor.h"
 #include "addr.h"
 #include "ctlproto.h"
 #include "suggest.h"
@@ -150,17 +151,68 @@ static const char usage_text[] =
 	"STATE: detected watched contained isolated cleaning cleaned uncleanable released\n"
 	"exit status: 0 success, 1 refused by the daemon, 2 usage error, 3 daemon unreachable\n";
 
+/* --json anywhere on the command line: errors are then a JSON object
+ * too, even those found before the option is reached. */
+static bool json_errors;
+
+/* s as a JSON string, quotes included, into buf (cut short, still
+ * terminated, when len is too small: 6 bytes a byte is always enough). */
+static const char *json_quote(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	n += (size_t)snprintf(buf, len, "\"");
+	for (const unsigned char *c = (const unsigned char *)s; *c && n < len; c++) {
+		if (*c == '"' || *c == '\\')
+			n += (size_t)snprintf(buf + n, len - n, "\\%c", *c);
+		else if (*c < 0x20 || *c == 0x7f)
+			n += (size_t)snprintf(buf + n, len - n, "\\u%04x", *c);
+		else
+			n += (size_t)snprintf(buf + n, len - n, "%c", *c);
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, "\"");
+	return buf;
+}
+
+/* One error on stderr: "quarantinectl: TEXT", or under --json one line
+ * {"error":"TEXT","exit":N} with N the exit status that follows, so that
+ * a script reads both from the same place. */
+static void complain_v(int status, const char *fmt, va_list ap)
+{
+	char text[2048], q[6 * sizeof(text) + 3];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	if (json_errors) {
+		fprintf(stderr, "{\"error\":%s,\"exit\":%d}\n", json_quote(text, q, sizeof(q)),
+			status);
+		return;
+	}
+	fprintf(stderr, "quarantinectl: %s\n", text);
+	if (status == EXIT_USAGE)
+		fputs("Try 'quarantinectl --help'.\n", stderr);
+}
+
+static void complain(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void complain(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	complain_v(status, fmt, ap);
+	va_end(ap);
+}
+
 static _Noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static _Noreturn void usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("quarantinectl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	complain_v(EXIT_USAGE, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'quarantinectl --help'.\n", stderr);
 	exit(EXIT_USAGE);
 }
 
@@ -183,19 +235,6 @@ static void unknown_option(const char *arg, const char *name, size_t nlen)
 	if (near)
 		usage_error("unknown option '%s' (did you mean '--%s'?)", arg, near);
 	usage_error("unknown option '%s'", arg);
-}
-
-static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void errmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("quarantinectl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static const char *join(const char *const *list, char *buf, size_t len)
@@ -498,7 +537,7 @@ static char *read_list(const char *path, size_t *ret_len)
 		usage_error("cannot read %s: %s", path, strerror(errno));
 	buf = malloc(cap);
 	if (!buf) {
-		errmsg("out of memory");
+		complain(EXIT_REFUSED, "out of memory");
 		exit(EXIT_REFUSED);
 	}
 	for (;;) {
@@ -513,7 +552,7 @@ static char *read_list(const char *path, size_t *ret_len)
 			cap *= 2;
 			nbuf = realloc(buf, cap + 1);
 			if (!nbuf) {
-				errmsg("out of memory");
+				complain(EXIT_REFUSED, "out of memory");
 				exit(EXIT_REFUSED);
 			}
 			buf = nbuf;
@@ -612,6 +651,27 @@ static void check_shape(const struct command *c, const struct args *a)
 		usage_error("too many arguments for %s (usage: %s)", c->name, c->synopsis);
 }
 
+/* Under sudo, who ran it: SUDO_USER and SUDO_UID, as sudo(8) sets them,
+ * sent for the daemon to record as a claim (it cannot verify them: see
+ * actor.h).  Sent only when both are there, well-formed, and name someone
+ * else than the user we run as; otherwise left out without a word, since
+ * an odd environment must not keep an operator from acting. */
+static void add_sudo(struct request *r)
+{
+	const char *user = getenv("SUDO_USER"), *uid = getenv("SUDO_UID");
+	char *end;
+	unsigned long v;
+
+	if (!user || !uid || !actor_name_valid(user) || uid[0] < '0' || uid[0] > '9')
+		return;
+	errno = 0;
+	v = strtoul(uid, &end, 10);
+	if (errno || *end || v >= UINT32_MAX || v == (unsigned long)getuid())
+		return;
+	add(r, "sudo_user", user);
+	add(r, "sudo_uid", uid);
+}
+
 static void build(const struct command *c, const struct args *a, struct request *r)
 {
 	const char *arg1 = a->npos > 1 ? a->pos[1] : NULL;
@@ -630,6 +690,11 @@ static void build(const struct command *c, const struct args *a, struct request 
 	if (a->given & O_PROTO)
 		check_word("protocol", opt(a, O_PROTO), protos);
 
+	/* The Prometheus text format is the point of metrics; the same
+	 * figures as JSON are status --json. */
+	if (strcmp(cmd, "metrics") == 0 && a->json)
+		usage_error("metrics has no JSON form (it is the Prometheus text format; status "
+			    "--json has the same figures)");
 	if (strcmp(cmd, "quarantine") == 0) {
 		if (!arg1 == !(a->given & O_FROM))
 			usage_error("quarantine takes either HOST or --from FILE (usage: %s)",
@@ -735,6 +800,7 @@ static void build(const struct command *c, const struct args *a, struct request 
 	}
 	if (a->json)
 		add(r, "json", "1");
+	add_sudo(r);
 	if (ctl_header_end(r->hdr, sizeof(r->hdr)) < 0)
 		usage_error("arguments too long");
 }
@@ -815,7 +881,7 @@ static int connect_daemon(const char *path, int64_t deadline)
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		errmsg("socket: %s", strerror(errno));
+		complain(EXIT_UNREACHABLE, "socket: %s", strerror(errno));
 		exit(EXIT_UNREACHABLE);
 	}
 	for (;;) {
@@ -829,10 +895,11 @@ static int connect_daemon(const char *path, int64_t deadline)
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN)
-			errmsg("no answer from quarantined at %s within %d s", path,
-			       ANSWER_TIMEOUT_MS / 1000);
+			complain(EXIT_UNREACHABLE, "no answer from quarantined at %s within %d s",
+				 path, ANSWER_TIMEOUT_MS / 1000);
 		else
-			errmsg("cannot reach quarantined at %s: %s", path, strerror(errno));
+			complain(EXIT_UNREACHABLE, "cannot reach quarantined at %s: %s", path,
+				 strerror(errno));
 		exit(EXIT_UNREACHABLE);
 	}
 }
@@ -840,7 +907,7 @@ static int connect_daemon(const char *path, int64_t deadline)
 /* Sends the request and prints the answer.  follow: the answer does not
  * end (quarantinectl events --follow): once the status line is in, no
  * deadline, and the daemon closing the connection is an error. */
-static int exchange(const char *path, const struct request *r, bool follow)
+static int exchange(const char *path, const struct request *r, bool follow, bool json)
 {
 	int64_t deadline = mono_ms() + ANSWER_TIMEOUT_MS;
 	size_t hdrlen = strlen(r->hdr);
@@ -859,14 +926,14 @@ static int exchange(const char *path, const struct request *r, bool follow)
 		if (follow && ans.have_status && ans.status == 0)
 			left = -1;
 		else if (left <= 0) {
-			errmsg("no answer from quarantined at %s within %d s", path,
-			       ANSWER_TIMEOUT_MS / 1000);
+			complain(EXIT_UNREACHABLE, "no answer from quarantined at %s within %d s",
+				 path, ANSWER_TIMEOUT_MS / 1000);
 			return EXIT_UNREACHABLE;
 		}
 		if (poll(&pfd, 1, (int)left) < 0) {
 			if (errno == EINTR)
 				continue;
-			errmsg("poll: %s", strerror(errno));
+			complain(EXIT_UNREACHABLE, "poll: %s", strerror(errno));
 			return EXIT_UNREACHABLE;
 		}
 		if (sending && (pfd.revents & (POLLOUT | POLLERR | POLLHUP))) {
@@ -894,7 +961,8 @@ static int exchange(const char *path, const struct request *r, bool follow)
 			continue;
 		if (n > 0) {
 			if (!take(&ans, buf, (size_t)n)) {
-				errmsg("malformed answer from quarantined at %s", path);
+				complain(EXIT_UNREACHABLE,
+					 "malformed answer from quarantined at %s", path);
 				return EXIT_UNREACHABLE;
 			}
 			/* Nobody reads what we follow: no reason to go on. */
@@ -905,42 +973,59 @@ static int exchange(const char *path, const struct request *r, bool follow)
 		/* EOF, or a reset after an early answer: the end either way
 		 * once the status line is in. */
 		if (follow && ans.have_status && ans.status == 0) {
-			errmsg("quarantined at %s closed the event stream", path);
+			complain(EXIT_UNREACHABLE, "quarantined at %s closed the event stream",
+				 path);
 			close(fd);
 			return EXIT_UNREACHABLE;
 		}
 		if (!ans.have_status) {
 			if (n < 0)
-				errmsg("connection to quarantined at %s failed: %s", path,
-				       strerror(errno));
+				complain(EXIT_UNREACHABLE,
+					 "connection to quarantined at %s failed: %s", path,
+					 strerror(errno));
 			else
-				errmsg("quarantined at %s closed the connection without an "
-				       "answer",
-				       path);
+				complain(EXIT_UNREACHABLE,
+					 "quarantined at %s closed the connection without an "
+					 "answer",
+					 path);
 			return EXIT_UNREACHABLE;
 		}
 		break;
 	}
 	close(fd);
 
-	if (ans.status != 0)
-		errmsg("%s", ans.msg[0] ? ans.msg : "refused");
-	else if (!ans.body_seen && ans.msg[0]) {
-		size_t ml = strlen(ans.msg);
+	/* The exit status: the daemon's, or refused for one the client does
+	 * not know. */
+	int exit_status = ans.status < 0 || ans.status > EXIT_USAGE ? EXIT_REFUSED : ans.status;
 
-		ans.msg[ml] = '\n';
-		if (!ans.out_failed && !write_all(STDOUT_FILENO, ans.msg, ml + 1)) {
+	if (ans.status != 0) {
+		complain(exit_status, "%s", ans.msg[0] ? ans.msg : "refused");
+	} else if (!ans.body_seen && ans.msg[0]) {
+		/* A sentence alone: under --json, an object that says it (a
+		 * daemon that renders one sends it as the body instead). */
+		static char line[6 * CTL_VALUE_MAX + 64];
+		size_t ml;
+
+		if (json) {
+			char q[6 * CTL_VALUE_MAX + 3];
+
+			snprintf(line, sizeof(line), "{\"ok\":true,\"message\":%s}\n",
+				 json_quote(ans.msg, q, sizeof(q)));
+		} else {
+			snprintf(line, sizeof(line), "%s\n", ans.msg);
+		}
+		ml = strlen(line);
+		if (!ans.out_failed && !write_all(STDOUT_FILENO, line, ml)) {
 			ans.out_failed = true;
 			ans.out_errno = errno;
 		}
 	}
 	if (ans.out_failed) {
-		errmsg("writing output: %s", strerror(ans.out_errno));
-		return ans.status ? ans.status : EXIT_REFUSED;
+		complain(ans.status ? exit_status : EXIT_REFUSED, "writing output: %s",
+			 strerror(ans.out_errno));
+		return ans.status ? exit_status : EXIT_REFUSED;
 	}
-	if (ans.status < 0 || ans.status > EXIT_USAGE)
-		return EXIT_REFUSED;
-	return ans.status;
+	return exit_status;
 }
 
 /* -o FILE: the answer goes to FILE.tmp beside it, renamed over FILE once
@@ -964,11 +1049,11 @@ static void output_open(const char *path, char *tmp, size_t len)
 		usage_error("output path too long: %s", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
-		errmsg("%s: %s", tmp, strerror(errno));
+		complain(EXIT_REFUSED, "%s: %s", tmp, strerror(errno));
 		exit(EXIT_REFUSED);
 	}
 	if (dup2(fd, STDOUT_FILENO) < 0) {
-		errmsg("%s: %s", tmp, strerror(errno));
+		complain(EXIT_REFUSED, "%s: %s", tmp, strerror(errno));
 		unlink(tmp);
 		exit(EXIT_REFUSED);
 	}
@@ -979,11 +1064,11 @@ static void output_open(const char *path, char *tmp, size_t len)
 static int output_close(const char *path, const char *tmp, int status)
 {
 	if (status == EXIT_OK && fsync(STDOUT_FILENO) < 0) {
-		errmsg("%s: %s", tmp, strerror(errno));
+		complain(EXIT_REFUSED, "%s: %s", tmp, strerror(errno));
 		status = EXIT_REFUSED;
 	}
 	if (status == EXIT_OK && rename(tmp, path) < 0) {
-		errmsg("%s: %s", path, strerror(errno));
+		complain(EXIT_REFUSED, "%s: %s", path, strerror(errno));
 		status = EXIT_REFUSED;
 	}
 	if (status == EXIT_OK)
@@ -999,6 +1084,8 @@ int main(int argc, char **argv)
 	const char *env = getenv("QUARANTINED_SOCKET");
 	int status;
 
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		json_errors |= strcmp(argv[i], "--json") == 0;
 	parse_args(argc, argv, &a);
 	if (!a.socket)
 		a.socket = env && env[0] ? env : DEFAULT_SOCKET;
@@ -1025,7 +1112,7 @@ int main(int argc, char **argv)
 	build(c, &a, &r);
 	if (a.given & O_OUTPUT)
 		output_open(opt(&a, O_OUTPUT), output_tmp, sizeof(output_tmp));
-	status = exchange(a.socket, &r, (a.given & O_FOLLOW) != 0);
+	status = exchange(a.socket, &r, (a.given & O_FOLLOW) != 0, a.json);
 	if (a.given & O_OUTPUT)
 		status = output_close(opt(&a, O_OUTPUT), output_tmp, status);
 	free(r.body);

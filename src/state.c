@@ -273,6 +273,25 @@ static void w_kv_level(struct writer *w, const char *key, unsigned l)
 	w_str(w, level_name((enum level)l));
 }
 
+/* The operator's names (actor.h), keys prefixed with pre: written only
+ * when known, so that a file without them is one of before they were
+ * kept, or of automatic actions. */
+static void w_actor(struct writer *w, const char *pre, const struct actor *a)
+{
+	char k[32];
+
+	if (a->name[0]) {
+		snprintf(k, sizeof(k), "%sname", pre);
+		w_kv_str(w, k, a->name, sizeof(a->name));
+	}
+	if (a->sudo_user[0]) {
+		snprintf(k, sizeof(k), "%ssudo_user", pre);
+		w_kv_str(w, k, a->sudo_user, sizeof(a->sudo_user));
+		snprintf(k, sizeof(k), "%ssudo_uid", pre);
+		w_kv_u64(w, k, a->sudo_uid);
+	}
+}
+
 static void w_end_record(struct writer *w)
 {
 	w_raw(w, "\n", 1);
@@ -334,6 +353,8 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 	w_kv_u64(w, "changed_us", r->changed_us);
 	w_kv_u64(w, "expires_us", r->expires_us);
 	w_kv_i64(w, "by_uid", r->by_uid);
+	if (r->by_uid >= 0)
+		w_actor(w, "by_", &r->by);
 	w_kv_u64(w, "recurrences", r->recurrences);
 	w_kv_level(w, "last_level", r->last_level);
 	w_kv_u64(w, "last_ttl_s", r->last_ttl_s);
@@ -391,6 +412,8 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 		w_str(w, host_state_name((enum host_state)h->state));
 		w_kv_i64(w, "uid", h->uid);
 		w_kv_str(w, "text", h->text, sizeof(h->text));
+		if (h->uid >= 0)
+			w_actor(w, "", &h->by);
 		w_end_record(w);
 	}
 }
@@ -965,6 +988,43 @@ static int f_str(struct loader *l, struct rec *r, const char *key, char *dst, si
 	return 0;
 }
 
+/* The operator's names (keys prefixed with pre), each optional, as strict
+ * as the rest: a valid user name, and a claimed sudo user with its uid or
+ * neither; only with an operator's uid (>= 0). */
+static int f_actor(struct loader *l, struct rec *r, const char *pre, long uid, struct actor *ret)
+{
+	char kn[32], ku[32], ki[32], b[40];
+	uint64_t v;
+	int k;
+
+	snprintf(kn, sizeof(kn), "%sname", pre);
+	snprintf(ku, sizeof(ku), "%ssudo_user", pre);
+	snprintf(ki, sizeof(ki), "%ssudo_uid", pre);
+	memset(ret, 0, sizeof(*ret));
+	if (!get(r, kn) && !get(r, ku) && !get(r, ki))
+		return 0;
+	if (uid < 0)
+		return bad(l, "%s, %s or %s without an operator's uid", kn, ku, ki);
+	if (get(r, kn)) {
+		if ((k = f_str(l, r, kn, ret->name, sizeof(ret->name))) < 0)
+			return k;
+		if (!actor_name_valid(ret->name))
+			return bad(l, "bad %s=%s (a user name)", kn, shown(ret->name, b));
+	}
+	if (!get(r, ku) != !get(r, ki))
+		return bad(l, "%s and %s go together", ku, ki);
+	if (get(r, ku)) {
+		if ((k = f_str(l, r, ku, ret->sudo_user, sizeof(ret->sudo_user))) < 0)
+			return k;
+		if (!actor_name_valid(ret->sudo_user))
+			return bad(l, "bad %s=%s (a user name)", ku, shown(ret->sudo_user, b));
+		if ((k = f_u64(l, r, ki, (uint64_t)UINT32_MAX - 1, &v)) < 0)
+			return k;
+		ret->sudo_uid = (uint32_t)v;
+	}
+	return 0;
+}
+
 static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
 {
 	const char *v, *p;
@@ -1201,7 +1261,8 @@ static int host_fields(struct loader *l, struct rec *r, struct hostrec *h)
 	    (k = f_want(l, r, h)) < 0 ||
 	    (k = f_u8(l, r, "want_overflow", 1, &h->want_overflow)) < 0 ||
 	    (k = f_str(l, r, "evidence", h->evidence, sizeof(h->evidence))) < 0 ||
-	    (k = f_str(l, r, "reason", h->reason, sizeof(h->reason))) < 0)
+	    (k = f_str(l, r, "reason", h->reason, sizeof(h->reason))) < 0 ||
+	    (k = f_actor(l, r, "by_", h->by_uid, &h->by)) < 0)
 		return k;
 	/* A deadline is set when a level is put in force (changed_us), at
 	 * most the longest TTL later: anything further is not ours.  Not
@@ -1342,7 +1403,8 @@ static int load_hist(struct loader *l, struct rec *r)
 	x->kind = (uint8_t)kind;
 	if ((k = f_level(l, r, "level", &x->level)) < 0 ||
 	    (k = f_state(l, r, "state", &x->state)) < 0 || (k = f_uid(l, r, "uid", &x->uid)) < 0 ||
-	    (k = f_str(l, r, "text", x->text, sizeof(x->text))) < 0)
+	    (k = f_str(l, r, "text", x->text, sizeof(x->text))) < 0 ||
+	    (k = f_actor(l, r, "", x->uid, &x->by)) < 0)
 		return k;
 	h->nhist++;
 	return 0;

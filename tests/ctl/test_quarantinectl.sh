@@ -28,6 +28,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# What sudo left in the environment would be sent along (a claim of the
+# invoking user): the requests checked here are without it.
+unset SUDO_USER SUDO_UID
+
 checks=0
 failures=0
 fail() {
@@ -350,6 +354,120 @@ err_has 'quarantinectl: fake refusal 2'
 run 0 -S "$S" release 10.1.0.5 --reason quiet
 out_is 'release done 10.1.0.5'
 err_empty
+
+# ---- under sudo: the invoking user, sent for the daemon to record as claimed ----
+
+# sudo_run STATUS VAR=VALUE... -- ARGS...: run with that environment.
+sudo_run() {
+	want=$1
+	shift
+	envs=
+	while [ "$1" != -- ]; do
+		envs="$envs $1"
+		shift
+	done
+	shift
+	checks=$((checks + 1))
+	rc=0
+	# shellcheck disable=SC2086
+	env $envs "$ctl" "$@" </dev/null >"$tmp/out" 2>"$tmp/err" || rc=$?
+	last="$envs quarantinectl $*"
+	[ "$rc" = "$want" ] || fail "$last: exit status $rc, want $want"
+}
+me=$(id -u)
+other=$((me + 1000))
+sudo_run 0 SUDO_USER=alice SUDO_UID=$other -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5 sudo_user=alice sudo_uid=$other
+# Both or neither, well-formed, someone else: otherwise left out, and the
+# command goes on.
+sudo_run 0 SUDO_USER=alice -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5
+sudo_run 0 SUDO_UID=$other -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5
+sudo_run 0 'SUDO_USER=al;ice' SUDO_UID=$other -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5
+sudo_run 0 SUDO_USER=alice SUDO_UID=-5 -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5
+sudo_run 0 SUDO_USER=alice SUDO_UID=$me -- -S "$S" release 10.1.0.5
+out_is cmd=release host=10.1.0.5
+
+# ---- --json: errors as one JSON object on stderr, exit codes unchanged ----
+
+# err_json STATUS TEXT: stderr is one line, a JSON object whose "error"
+# holds TEXT and whose "exit" is STATUS (the exit status itself).
+err_json() {
+	if ! python3 - "$1" "$2" "$tmp/err" <<-'EOF'; then
+		import json, sys
+		want_exit, text, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+		lines = open(path).read().splitlines()
+		assert len(lines) == 1, f"{len(lines)} lines"
+		d = json.loads(lines[0])
+		assert set(d) == {"error", "exit"}, sorted(d)
+		assert isinstance(d["error"], str) and text in d["error"], d["error"]
+		assert d["exit"] == want_exit, d["exit"]
+	EOF
+		fail "$last: stderr is not {\"error\":\"...$2...\",\"exit\":$1}"
+		sed 's/^/    stderr: /' "$tmp/err" >&2
+	fi
+}
+
+# Usage errors, wherever --json is (before or after what is wrong).
+N=$tmp/nowhere.sock
+run 2 --json frobnicate
+err_json 2 "unknown command 'frobnicate'"
+out_empty
+run 2 -S "$N" relase 10.1.0.5 --json
+err_json 2 "unknown command 'relase' (did you mean 'release'?)"
+run 2 -S "$N" quarantine --level bogus 10.1.0.5 --json
+err_json 2 "invalid level 'bogus' (want watch|contain|isolate)"
+run 2 -S "$N" show 'a "quoted"\name' --json
+err_json 2 'invalid HOST '\''a "quoted"\name'\'''
+run 2 -S "$N" --json
+err_json 2 'no command given'
+# metrics is the Prometheus text format, with no JSON form: a usage
+# error, before any connection (the socket here answers nothing).
+run 2 -S "$N" metrics --json
+err_json 2 'metrics has no JSON form'
+# Refused by the daemon: 1 and 2 as it says, and a status it does not
+# know is 1, in the object as in the exit status.
+run 1 -S "$S" --json quarantine 10.1.0.5 --reason status=1
+err_json 1 'fake refusal 1'
+run 2 -S "$S" --json release 10.1.0.5 --reason status=2
+err_json 2 'fake refusal 2'
+run 1 -S "$S" --json release 10.1.0.5 --reason status=7
+err_json 1 'fake refusal 7'
+# Unreachable: 3.
+run 3 -S "$tmp/nowhere.sock" --json status
+err_json 3 "cannot reach quarantined at $tmp/nowhere.sock"
+out_empty
+# A sentence alone is an object under --json; the text as before without.
+run 0 -S "$S" --json release 10.1.0.5 --reason quiet
+out_is '{"ok":true,"message":"release done 10.1.0.5"}'
+err_empty
+# Every command of -h, with --json, against a daemon that is not there:
+# the same one-line error object and exit status 3 for each.
+"$ctl" -h | sed -n '/^commands:/,/^$/p' | awk 'NF && $1 != "commands:" && $1 !~ /^\[/ { print $1 }' |
+	sort -u >"$tmp/commands"
+[ "$(wc -l <"$tmp/commands")" -ge 19 ] || fail "-h lists $(wc -l <"$tmp/commands") commands"
+while read -r cmd; do
+	case $cmd in
+	show | escalate | deescalate | allow | disallow) args=10.1.0.5 ;;
+	mark) args="10.1.0.5 cleaning" ;;
+	release) args=10.1.0.5 ;;
+	quarantine) args=10.1.0.5 ;;
+	incident) args=3 ;;
+	purge) args="--older-than 30d" ;;
+	*) args= ;;
+	esac
+	if [ "$cmd" = metrics ]; then
+		run 2 -S "$tmp/nowhere.sock" --json metrics
+		err_json 2 'metrics has no JSON form'
+		continue
+	fi
+	# shellcheck disable=SC2086
+	run 3 -S "$tmp/nowhere.sock" "$cmd" $args --json
+	err_json 3 "cannot reach quarantined"
+done <"$tmp/commands"
 
 # ---- a full control socket never locks an operator out ----
 

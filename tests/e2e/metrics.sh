@@ -55,8 +55,14 @@ qd_check "br0 is captured (quarantined_capture_up{interface=br0} 1)" \
 	test "$(m "$QD_TMP/m0" 'quarantined_capture_up{interface=br0}')" = 1
 qd_check "the saves at start are counted (quarantined_state_save_duration_seconds_count >= 1)" \
 	test "$(m "$QD_TMP/m0" quarantined_state_save_duration_seconds_count)" -ge 1
-qd_check "quarantinectl --json metrics is the same text format" \
-	sh -c "'$QD_CTL' -S '$QD_SOCK' --json metrics | $PROMCHECK --prefix quarantined_ -"
+# The text format has no JSON form: --json is a usage error, as a JSON
+# object on stderr, and nothing on stdout.
+rc=0
+qctl --json metrics >"$QD_TMP/mj.out" 2>"$QD_TMP/mj.err" || rc=$?
+qd_check "quarantinectl --json metrics is a usage error (exit status $rc)" test "$rc" = 2
+qd_check "... said as {\"error\":...,\"exit\":2} on stderr" \
+	test "$($QD_PY json "d['exit'] == 2 and 'no JSON form' in d['error']" <"$QD_TMP/mj.err")" = true
+qd_check "... with nothing on stdout" test ! -s "$QD_TMP/mj.out"
 if command -v promtool >/dev/null; then
 	qd_check "promtool check metrics accepts it ($(promtool --version 2>&1 | head -n 1))" \
 		promtool check metrics <"$QD_TMP/m0"

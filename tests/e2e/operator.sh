@@ -13,6 +13,15 @@
 # 3. quarantine --ttl 3s: the kernel drops the element by itself; the
 #    host's connectivity is back within TTL + 2 s, and the daemon reports
 #    the release.
+# 4. Operators by name: a quarantine as root under sudo (SUDO_USER=alice,
+#    SUDO_UID=1000 as sudo sets them) is recorded as root's, with alice
+#    claimed; one by a user of the control group who is not root
+#    (nobody, through setpriv, with control.group nogroup) as nobody's;
+#    each in show --json (the host and its history line) and in the
+#    event.
+# 5. --json on every command of quarantinectl -h against the daemon: an
+#    answer is JSON on stdout, an error one {"error":...,"exit":N} line on
+#    stderr with N the exit status.
 # Needs root; exit 77 (skipped) otherwise.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +30,14 @@ qd_init "$@"
 qd_say "topology and quarantined"
 qd_topology || exit 1
 qd_count_add inf22 ip saddr $QD_INF tcp dport 22 'tcp flags & (syn|ack) == syn' || exit 1
+# The control group of part 4: nobody's own group, so that nobody may
+# run every command without being root.
+qd_config
+sed -i "s|^control: { socket = \"\\(.*\\)\"; };|control: { socket = \"\\1\"; group = \"nogroup\"; };|" "$QD_CONF"
+grep -q 'group = "nogroup"' "$QD_CONF" || {
+	echo "could not set control.group in $QD_CONF" >&2
+	exit 1
+}
 qd_daemon_start || exit 1
 
 qd_say "1. infected $QD_INF: SSH worm, 50 probes/s, 2 s"
@@ -110,4 +127,113 @@ qd_check "the daemon reported the expiry as a release ($(echo "$rel" | qd_field 
 	test -n "$rel"
 qd_check "state released" test "$(qd_host_state $QD_BEN)" = released
 qd_fig "ttl 3s: element gone / connectivity back after" "$gone_ms ms / $back_ms ms"
+
+qd_say "4. operators by name"
+qd_mark
+qd_check "quarantine $QD_BEN as root under sudo from alice succeeds" \
+	env SUDO_USER=alice SUDO_UID=1000 "$QD_CTL" -S "$QD_SOCK" quarantine $QD_BEN --reason sudo
+qd_check "show --json: by 0, by_name root, by_claimed alice (uid 1000)" \
+	test "$(qd_show_json $QD_BEN '"%s %s %s" % (d["by"], d.get("by_name"), d.get("by_claimed"))')" = \
+	"0 root {'sudo_user': 'alice', 'sudo_uid': 1000}"
+qd_check "show --json: the history line names them too" \
+	test "$(qd_show_json $QD_BEN '[h for h in d["history"] if h["text"] == "sudo"][-1].get("by_claimed", {}).get("sudo_user")')" = alice
+ev=$(qd_wait_event 3 event=action host=$QD_BEN by=0 by_name=root) || ev=""
+qd_check "the action event: by_name root, claimed sudo user alice" \
+	test "$(echo "$ev" | qd_json 'd.get("by_claimed", {}).get("sudo_user")')" = alice
+qd_check "show says it in words" \
+	sh -c "'$QD_CTL' -S '$QD_SOCK' show $QD_BEN | grep -q 'by root (uid 0, sudo from alice, claimed) (sudo)'"
+# nobody, in the control group (nogroup), reaches the socket through the
+# test's directory (search permission only) and runs a copy of
+# quarantinectl it can execute.
+if getent passwd nobody >/dev/null && command -v setpriv >/dev/null; then
+	chmod 0711 "$QD_TMP"
+	install -m 0755 "$QD_CTL" "$QD_TMP/quarantinectl"
+	nuid=$(id -u nobody)
+	qd_check "nobody (group nogroup) may change a host: contain $QD_BEN on tcp/80" \
+		setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$QD_TMP/quarantinectl" -S "$QD_SOCK" quarantine $QD_BEN --level contain \
+		--proto tcp --ports 80 --reason nobody
+	qd_check "show --json: by $nuid, by_name nobody, no claim" \
+		test "$(qd_show_json $QD_BEN '"%s %s %s" % (d["by"], d.get("by_name"), d.get("by_claimed"))')" = \
+		"$nuid nobody None"
+	qd_check "show --json: the history line by nobody" \
+		test "$(qd_show_json $QD_BEN '[h for h in d["history"] if h["text"] == "nobody"][-1].get("by_name")')" = nobody
+	qd_check "the sudo line before it keeps its names" \
+		test "$(qd_show_json $QD_BEN '[h for h in d["history"] if h["text"] == "sudo"][-1].get("by_name")')" = root
+	ev=$(qd_wait_event 3 event=action host=$QD_BEN level=contain by=$nuid by_name=nobody) || ev=""
+	qd_check "the action event: by $nuid, by_name nobody" test -n "$ev"
+	qd_check "nobody's own sudo claim of itself is not sent" \
+		env SUDO_USER=nobody SUDO_UID=$nuid setpriv --reuid=nobody --regid=nogroup \
+		--clear-groups "$QD_TMP/quarantinectl" -S "$QD_SOCK" release $QD_BEN --reason self
+	qd_check "... and the release is nobody's without a claim" \
+		test "$(qd_show_json $QD_BEN '"%s %s" % (d.get("by_name"), d.get("by_claimed"))')" = \
+		"nobody None"
+else
+	echo "   (no user nobody or no setpriv: the non-root operator is not checked)"
+fi
+
+qd_say "5. --json on every command"
+# json_cmd STATUS ARGS...: quarantinectl --json ARGS exits STATUS; on
+# success stdout is JSON (one document, or JSON lines for events) and
+# stderr empty; on failure stdout is empty and stderr one line
+# {"error":...,"exit":STATUS}.
+json_cmd() {
+	local want=$1 rc=0
+	shift
+	qctl --json "$@" >"$QD_TMP/j.out" 2>"$QD_TMP/j.err" || rc=$?
+	[ "$rc" = "$want" ] || {
+		echo "   quarantinectl --json $*: exit status $rc, want $want" >&2
+		cat "$QD_TMP/j.err" >&2
+		return 1
+	}
+	python3 - "$rc" "$QD_TMP/j.out" "$QD_TMP/j.err" <<-'EOF'
+		import json, sys
+		rc, out, err = int(sys.argv[1]), open(sys.argv[2]).read(), open(sys.argv[3]).read()
+		if rc == 0:
+		    assert err == "", err
+		    lines = out.splitlines()
+		    assert lines, "no output"
+		    try:
+		        json.loads(out)
+		    except ValueError:
+		        for l in lines:
+		            json.loads(l)
+		else:
+		    assert out == "", out
+		    lines = err.splitlines()
+		    assert len(lines) == 1, err
+		    d = json.loads(lines[0])
+		    assert set(d) == {"error", "exit"} and d["exit"] == rc, d
+	EOF
+}
+for c in status list "show $QD_BEN" incidents report events "purge --older-than 30d" \
+	pause resume "allow 10.66.9.0/24" "allow 10.66.9.0/24" "disallow 10.66.9.0/24" \
+	"quarantine $QD_BEN --level watch" "escalate $QD_BEN" "deescalate $QD_BEN" \
+	"mark $QD_BEN cleaning" "release $QD_BEN" "release $QD_BEN" "release --all" reload; do
+	# shellcheck disable=SC2086
+	qd_check "--json $c: a JSON answer" json_cmd 0 $c
+done
+id=$(qctl --json incidents | qd_json 'd[0]["id"] if d else 1')
+qd_check "--json incident $id: a JSON answer" json_cmd 0 incident "$id"
+qd_check "--json incident 999999: {\"error\":...,\"exit\":1}" json_cmd 1 incident 999999
+qd_check "--json disallow 10.66.9.0/24 (not on the list): exit 1 as JSON" \
+	json_cmd 1 disallow 10.66.9.0/24
+qd_check "--json deescalate $QD_BEN (not blocked): exit 1 as JSON" json_cmd 1 deescalate $QD_BEN
+qd_check "--json quarantine $QD_NB (never-block): exit 1 as JSON" json_cmd 1 quarantine $QD_NB
+qd_check "--json show no-such-host: exit 2 as JSON" json_cmd 2 show no-such-host
+qd_check "--json metrics: exit 2 as JSON" json_cmd 2 metrics
+qd_check "--json quarantine --level bogus: exit 2 as JSON" json_cmd 2 quarantine $QD_BEN --level bogus
+# A reload refused for a broken file: the diagnostics as a JSON list on
+# stdout, the refusal as the error object; the file put back, it reloads.
+cp "$QD_CONF" "$QD_CONF.good"
+echo 'scan: { threshold = "many"; };' >>"$QD_CONF"
+qd_check "--json reload of a broken file: exit 1 as JSON" \
+	sh -c "'$QD_CTL' -S '$QD_SOCK' --json reload >'$QD_TMP/r.out' 2>'$QD_TMP/r.err'; test \$? = 1"
+qd_check "... the refusal on stderr" test "$(qd_json 'd["exit"]' <"$QD_TMP/r.err")" = 1
+qd_check "... the diagnostics on stdout, one per problem, with the file's name" \
+	test "$(qd_json 'd["ok"] is False and len(d["diagnostics"]) >= 1 and all("quarantined.conf:" in x for x in d["diagnostics"])' <"$QD_TMP/r.out")" = true
+mv "$QD_CONF.good" "$QD_CONF"
+qd_check "--json reload of the good file again: a JSON answer" json_cmd 0 reload
+qd_check "--json: quarantine's answer says what was done" \
+	sh -c "'$QD_CTL' -S '$QD_SOCK' --json quarantine $QD_BEN --ttl 30s | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"ok\"] and d[\"host\"] == \"$QD_BEN\" and d[\"level\"] == \"isolate\" and d[\"changed\"], d'"
 qd_done

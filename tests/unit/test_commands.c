@@ -902,7 +902,7 @@ static void test_purge_selection(void **state)
 	char *ev;
 
 	aged_hosts(x);
-	assert_int_equal(engine_purge(&x->d.eng, 30 * DAY, daemon_wall_us(), 0), 2);
+	assert_int_equal(engine_purge(&x->d.eng, 30 * DAY, daemon_wall_us(), 0, NULL), 2);
 	assert_null(host(x, "10.5.0.1"));
 	assert_null(host(x, "10.5.0.4"));
 	for (unsigned i = 0; i < ARRAY_SIZE(kept); i++)
@@ -922,11 +922,11 @@ static void test_purge_selection(void **state)
 	assert_non_null(strstr(ev, "\"count\":2,\"older_than_s\":2592000,\"by\":\"0\""));
 	assert_null(strstr(ev + 1, "\"event\":\"purge\""));
 	/* Everything left is kept by a second run. */
-	assert_int_equal(engine_purge(&x->d.eng, 30 * DAY, daemon_wall_us(), 0), 0);
+	assert_int_equal(engine_purge(&x->d.eng, 30 * DAY, daemon_wall_us(), 0, NULL), 0);
 	/* With no period at all, the recent release and the one flagged
 	 * yesterday go too, but still nothing that is in force, in
 	 * certification, watched over or queued. */
-	assert_int_equal(engine_purge(&x->d.eng, 0, daemon_wall_us(), 0), 2);
+	assert_int_equal(engine_purge(&x->d.eng, 0, daemon_wall_us(), 0, NULL), 2);
 	assert_null(host(x, "10.5.0.2"));
 	assert_null(host(x, "10.5.0.9"));
 	assert_int_equal(hostdb_count(&x->d.eng.hosts), 7);
@@ -1140,6 +1140,135 @@ static void test_metrics(void **state)
 	conf_fini(&c2);
 }
 
+/* --json: every command that answers with a sentence answers with an
+ * object that says it, with what it did; a refusal has no body (the
+ * client renders the status line as an error object), and metrics has no
+ * JSON form. */
+static void test_json_sentences(void **state)
+{
+	struct fix *x = *state;
+	static const struct {
+		const char *header;
+		const char *want; /* members the answer has */
+	} ok[] = {
+		{"cmd=quarantine\thost=10.1.0.5\tlevel=contain\tproto=tcp\tports=445\tjson=1",
+		 "\"host\":\"10.1.0.5\",\"level\":\"contain\",\"changed\":true}"},
+		{"cmd=escalate\thost=10.1.0.5\tjson=1", "\"level\":\"isolate\",\"changed\":true}"},
+		{"cmd=deescalate\thost=10.1.0.5\tjson=1",
+		 "\"level\":\"contain\",\"changed\":true}"},
+		{"cmd=escalate\thost=10.1.0.5\tjson=1", "\"level\":\"isolate\",\"changed\":true}"},
+		{"cmd=mark\thost=10.1.0.5\tstate=cleaning\tjson=1",
+		 "\"host\":\"10.1.0.5\",\"state\":\"cleaning\",\"level\":\"isolate\""},
+		{"cmd=release\thost=10.1.0.5\tjson=1", "\"level\":\"none\",\"changed\":true}"},
+		{"cmd=release\thost=10.1.0.5\tjson=1", "\"level\":\"none\",\"changed\":false}"},
+		{"cmd=quarantine\thost=10.1.0.6\tjson=1", "\"host\":\"10.1.0.6\""},
+		{"cmd=release\tall=1\tjson=1", "\"released\":1,\"uncleanable_kept\":0}"},
+		{"cmd=pause\tjson=1", "\"paused\":true}"},
+		{"cmd=resume\tjson=1", "\"paused\":false}"},
+		{"cmd=allow\thost=10.1.9.0/24\tjson=1",
+		 "\"host\":\"10.1.9.0/24\",\"never_block\":true,\"changed\":true,\"released\":0}"},
+		{"cmd=allow\thost=10.1.9.0/24\tjson=1", "\"never_block\":true,\"changed\":false}"},
+		{"cmd=disallow\thost=10.1.9.0/24\tjson=1",
+		 "\"never_block\":false,\"changed\":true}"},
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(ok); i++) {
+		size_t n;
+
+		if (command(x, ok[i].header, NULL) != 0)
+			fail_msg("%s: status not 0: %s", ok[i].header, x->msg);
+		n = strlen(x->body);
+		if (strncmp(x->body, "{\"ok\":true,\"message\":\"", 22) != 0 || n < 2 ||
+		    x->body[n - 1] != '\n' || x->body[n - 2] != '}' || !strstr(x->body, ok[i].want))
+			fail_msg("%s: answer %s, want %s", ok[i].header, x->body, ok[i].want);
+		/* The message is the sentence the text answer gives. */
+		assert_non_null(strstr(x->body, x->msg));
+		/* One line. */
+		assert_ptr_equal(strchr(x->body, '\n'), x->body + n - 1);
+	}
+	/* Refusals and usage errors: the status line only. */
+	assert_int_equal(command(x, "cmd=deescalate\thost=10.1.0.6\tjson=1", NULL), 1);
+	assert_string_equal(x->body, "");
+	assert_string_equal(x->msg, "10.1.0.6 is not blocked");
+	assert_int_equal(command(x, "cmd=disallow\thost=10.1.9.0/24\tjson=1", NULL), 1);
+	assert_string_equal(x->body, "");
+	assert_int_equal(command(x, "cmd=show\thost=no-such-name\tjson=1", NULL), 2);
+	assert_string_equal(x->body, "");
+	assert_int_equal(command(x, "cmd=metrics\tjson=1", NULL), 2);
+	assert_string_equal(x->body, "");
+	assert_non_null(strstr(x->msg, "metrics has no JSON form"));
+	/* Without --json the sentence alone, as before. */
+	assert_int_equal(command(x, "cmd=pause", NULL), 0);
+	assert_string_equal(x->body, "");
+	assert_string_equal(x->msg, "automatic actions paused (detection and alerts go on)");
+	assert_int_equal(command(x, "cmd=metrics", NULL), 0);
+	assert_non_null(strstr(x->body, "# TYPE "));
+}
+
+/* Operators by name: the user name of the peer's uid (root, uid 0 here)
+ * and the invoking user the client claims under sudo, recorded with the
+ * host, in its history and in the event, and shown by show and list; a
+ * malformed claim is refused before anything changes. */
+static void test_operator_names(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.0.7\tsudo_user=alice", NULL), 2);
+	assert_string_equal(x->msg,
+			    "invalid sudo_user/sudo_uid (want both: a user name and a uid)");
+	assert_int_equal(
+		command(x, "cmd=quarantine\thost=10.1.0.7\tsudo_user=al%20ice\tsudo_uid=1", NULL),
+		2);
+	assert_null(host(x, "10.1.0.7"));
+
+	assert_int_equal(
+		command(x, "cmd=quarantine\thost=10.1.0.7\tsudo_user=alice\tsudo_uid=1000", NULL),
+		0);
+	r = host(x, "10.1.0.7");
+	assert_non_null(r);
+	assert_int_equal(r->by_uid, 0);
+	assert_string_equal(r->by.name, "root");
+	assert_string_equal(r->by.sudo_user, "alice");
+	assert_int_equal(r->by.sudo_uid, 1000);
+	assert_string_equal(r->hist[r->nhist - 1].by.sudo_user, "alice");
+	fflush(x->d.out.stdout_fp);
+	assert_non_null(strstr(x->events, "\"by\":\"0\",\"by_name\":\"root\",\"by_claimed\":{"
+					  "\"sudo_user\":\"alice\",\"sudo_uid\":1000}"));
+
+	assert_int_equal(command(x, "cmd=show\thost=10.1.0.7", NULL), 0);
+	assert_non_null(strstr(x->body, " by root (uid 0, sudo from alice, claimed) (manual"));
+	assert_non_null(
+		strstr(x->body, " root (uid 0, sudo from alice, claimed) manual quarantine"));
+	assert_int_equal(command(x, "cmd=show\thost=10.1.0.7\tjson=1", NULL), 0);
+	assert_non_null(strstr(x->body, ",\"by\":\"0\",\"by_name\":\"root\",\"by_claimed\":{"
+					"\"sudo_user\":\"alice\",\"sudo_uid\":1000},\"reason\""));
+	assert_non_null(strstr(x->body, "\"kind\":\"action\",\"level\":\"isolate\",\"state\":"
+					"\"isolated\",\"by\":\"0\",\"by_name\":\"root\""));
+	assert_int_equal(command(x, "cmd=list\tjson=1", NULL), 0);
+	assert_non_null(strstr(x->body, "\"by_name\":\"root\",\"by_claimed\":{"));
+
+	/* The next operator without a claim: the claim goes with the old
+	 * author, the history keeps it. */
+	assert_int_equal(command(x, "cmd=mark\thost=10.1.0.7\tstate=cleaning", NULL), 0);
+	assert_string_equal(r->by.name, "root");
+	assert_string_equal(r->by.sudo_user, "");
+	assert_string_equal(r->hist[r->nhist - 1].by.sudo_user, "");
+	assert_string_equal(r->hist[r->nhist - 2].by.sudo_user, "alice");
+	/* A claim of the peer's own uid (root) says nothing. */
+	assert_int_equal(command(x, "cmd=release\thost=10.1.0.7\tsudo_user=root\tsudo_uid=0", NULL),
+			 0);
+	assert_string_equal(r->by.sudo_user, "");
+	/* A purge is an operator's too. */
+	assert_int_equal(
+		command(x, "cmd=purge\tolder_than=30d\tsudo_user=alice\tsudo_uid=1000", NULL), 0);
+	fflush(x->d.out.stdout_fp);
+	assert_non_null(strstr(x->events,
+			       "\"event\":\"purge\",\"count\":0,\"older_than_s\":"
+			       "2592000,\"by\":\"0\",\"by_name\":\"root\",\"by_claimed\":{"
+			       "\"sudo_user\":\"alice\",\"sudo_uid\":1000}}"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1168,6 +1297,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_automatic, setup_purge, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_sentences, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_operator_names, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -210,6 +211,56 @@ static void test_purge(void **state)
 	assert_string_equal(buf, "purge count=0 older_than=2592000s by=auto");
 }
 
+/* The operator by name in action, release and mark events: "by" as it
+ * was (the uid), then the user name and the claimed sudo user, in both
+ * forms; none for automatic ones. */
+static void test_by_names(void **state)
+{
+	struct actor by = {.name = "root", .sudo_user = "alice", .sudo_uid = 1000};
+	struct event e;
+	char buf[1024];
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_ACTION;
+	e.has_host = true;
+	e.host = A("10.1.0.5");
+	e.level = LEVEL_ISOLATE;
+	e.enforced = true;
+	e.by_uid = 0;
+	e.by = &by;
+	e.reason = "manual quarantine";
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"by\":\"0\",\"by_name\":\"root\",\"by_claimed\":{"
+				    "\"sudo_user\":\"alice\",\"sudo_uid\":1000},\"reason\""));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " by=0 by_name=root by_claimed_sudo_user=alice "
+				    "by_claimed_sudo_uid=1000 enforced=yes"));
+	/* A name alone. */
+	e.kind = EVENT_RELEASE;
+	e.by_uid = 1000;
+	by.sudo_user[0] = '\0';
+	snprintf(by.name, sizeof(by.name), "alice");
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"by\":\"1000\",\"by_name\":\"alice\",\"reason\""));
+	assert_null(strstr(buf, "by_claimed"));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " by=1000 by_name=alice reason="));
+	/* Automatic: no names, whatever by says. */
+	e.kind = EVENT_MARK;
+	e.by_uid = -1;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"by\":\"auto\",\"reason\""));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " by=auto"));
+	assert_null(strstr(buf, "by_name"));
+	/* Names unknown: as before. */
+	e.by_uid = 1000;
+	e.by = NULL;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"by\":\"1000\",\"reason\""));
+}
+
 static void test_overflow_is_reported(void **state)
 {
 	struct detection d;
@@ -236,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_detect_json),
 		cmocka_unit_test(test_trw_and_incident),
 		cmocka_unit_test(test_purge),
+		cmocka_unit_test(test_by_names),
 		cmocka_unit_test(test_overflow_is_reported),
 	};
 

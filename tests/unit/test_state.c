@@ -259,6 +259,16 @@ static void fill_rich(struct engine *e)
 			r->changed_us = T0 + 30 + s;
 			r->expires_us = s % 3 ? T0 + 3600 * USEC_PER_SEC + s : 0;
 			r->by_uid = s % 2 ? -1 : (long)(1000 + s);
+			/* Operators by name: a name alone, a name and a claimed
+			 * sudo user, a claim alone (a uid without a name). */
+			if (r->by_uid >= 0 && s % 3 != 2)
+				snprintf(r->by.name, sizeof(r->by.name), "op%u.x-y_z%s", s,
+					 s == 4 ? "$" : "");
+			if (r->by_uid >= 0 && s % 3 != 0) {
+				snprintf(r->by.sudo_user, sizeof(r->by.sudo_user), "%s",
+					 s == 2 ? "abcdefghijklmnopqrstuvwxyz012345" : "alice");
+				r->by.sudo_uid = s == 2 ? UINT32_MAX - 1 : 1000;
+			}
 			r->recurrences = (uint8_t)(s * 30);
 			r->last_level = (uint8_t)(s % 4);
 			r->last_ttl_s = s * 600ULL;
@@ -282,12 +292,17 @@ static void fill_rich(struct engine *e)
 			h->level = LEVEL_WATCH;
 			h->incident = 5; /* forgotten by the ring: kept all the same */
 			for (unsigned k = 0; k < 3 + s; k++) {
+				struct actor by = {.name = "root", .sudo_uid = 1000 + k};
+
+				if (k % 4 == 2)
+					snprintf(by.sudo_user, sizeof(by.sudo_user), "bob%u", k);
 				snprintf(text, sizeof(text), "line %u %s", k, k % 2 ? SPECIAL : "");
 				r->state = (uint8_t)(k % HOST_STATE_COUNT);
 				assert_int_equal(
-					hostdb_history(r, T0 + 100 + k,
-						       (enum hist_kind)(k % HIST_KIND_COUNT),
-						       (enum level)(k % 4), k % 2 ? -1 : 0, text),
+					hostdb_history_by(r, T0 + 100 + k,
+							  (enum hist_kind)(k % HIST_KIND_COUNT),
+							  (enum level)(k % 4), k % 2 ? -1 : 0,
+							  k % 4 ? &by : NULL, text),
 					0);
 			}
 			r->state = (uint8_t)s;
@@ -422,6 +437,9 @@ static void same_host(const struct hostrec *a, const struct hostrec *b)
 	assert_true(a->changed_us == b->changed_us);
 	assert_true(a->expires_us == b->expires_us);
 	assert_true(a->by_uid == b->by_uid);
+	assert_string_equal(a->by.name, b->by.name);
+	assert_string_equal(a->by.sudo_user, b->by.sudo_user);
+	assert_int_equal(a->by.sudo_uid, b->by.sudo_uid);
 	assert_string_equal(a->reason, b->reason);
 	assert_int_equal(a->recurrences, b->recurrences);
 	assert_int_equal(a->last_level, b->last_level);
@@ -436,6 +454,9 @@ static void same_host(const struct hostrec *a, const struct hostrec *b)
 		assert_int_equal(a->hist[i].level, b->hist[i].level);
 		assert_int_equal(a->hist[i].state, b->hist[i].state);
 		assert_int_equal(a->hist[i].uid, b->hist[i].uid);
+		assert_string_equal(a->hist[i].by.name, b->hist[i].by.name);
+		assert_string_equal(a->hist[i].by.sudo_user, b->hist[i].by.sudo_user);
+		assert_int_equal(a->hist[i].by.sudo_uid, b->hist[i].by.sudo_uid);
 		assert_memory_equal(a->hist[i].text, b->hist[i].text, sizeof(a->hist[i].text));
 	}
 	/* The kernel's view is not saved: act_sync() reads it back. */
@@ -1112,6 +1133,29 @@ static void test_bad_records(void **state)
 		 ":5: text= too long (61 bytes, at most 59)"},
 		{"hist ts_us=1 kind=mark level=none state=detected uid=-1\n",
 		 ":5: 'hist' record without text="},
+		/* The operator's names: valid, paired, an operator's. */
+		{"hist ts_us=1 kind=mark level=none state=detected uid=-1 text=x name=alice\n",
+		 ":5: name, sudo_user or sudo_uid without an operator's uid"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=0 text=x name=a%20b\n",
+		 ":5: bad name=a b (a user name)"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=0 text=x name=-x\n",
+		 ":5: bad name=-x (a user name)"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=0 text=x "
+		 "name=abcdefghijklmnopqrstuvwxyz0123456\n",
+		 ":5: name= too long (33 bytes, at most 32)"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=0 text=x sudo_user=bob\n",
+		 ":5: sudo_user and sudo_uid go together"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=0 text=x sudo_uid=1000\n",
+		 ":5: sudo_user and sudo_uid go together"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=0 text=x sudo_user=b%3Bb "
+		 "sudo_uid=1\n",
+		 ":5: bad sudo_user=b;b (a user name)"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=0 text=x sudo_user=bob "
+		 "sudo_uid=4294967295\n",
+		 ":5: bad sudo_uid=4294967295 (0 to 4294967294)"},
+		{"hist ts_us=1 kind=mark level=none state=detected uid=0 text=x sudo_user=bob "
+		 "sudo_uid=-1\n",
+		 ":5: bad sudo_uid=-1"},
 		{"hit rule=smb-propagation level=contain incident=1\n",
 		 ":5: 'hit' record without first_us="},
 		{"hit rule=smb-propagation level=contain incident=4294967295 first_us=1\n",
@@ -1187,6 +1231,13 @@ static void test_bad_records(void **state)
 		{"reason=x", "reason=x merged=2", ":3: bad merged=2"},
 		{"reason=x", "reason=x%", ":3: 'host' record: bad percent-encoding in reason="},
 		{"adopted=0", "adopted=2", ":3: bad adopted=2 (0 to 1)"},
+		{"by_uid=-1", "by_uid=-1 by_name=root",
+		 ":3: by_name, by_sudo_user or by_sudo_uid without an operator's uid"},
+		{"by_uid=-1", "by_uid=0 by_name=ro%0Aot", ":3: bad by_name="},
+		{"by_uid=-1", "by_uid=0 by_sudo_user=alice",
+		 ":3: by_sudo_user and by_sudo_uid go together"},
+		{"by_uid=-1", "by_uid=0 by_sudo_user=al%22ice by_sudo_uid=1000",
+		 ":3: bad by_sudo_user=al\"ice (a user name)"},
 		{"recurrences=0", "recurrences=256", ":3: bad recurrences=256 (0 to 255)"},
 		{"want=tcp/445",
 		 "want=tcp/1,tcp/2,tcp/3,tcp/4,tcp/5,tcp/6,tcp/7,tcp/8,tcp/9,tcp/10,"
@@ -1197,6 +1248,9 @@ static void test_bad_records(void **state)
 	static const char *const edge_fields[][2] = {
 		{"by_uid=-1", "by_uid=4294967294"},
 		{"by_uid=-1", "by_uid=0"},
+		{"by_uid=-1", "by_uid=0 by_name=root by_sudo_user=alice by_sudo_uid=1000"},
+		{"by_uid=-1", "by_uid=1000 by_name=alice"},
+		{"by_uid=-1", "by_uid=0 by_sudo_user=m$ by_sudo_uid=4294967294"},
 		{"last_ttl_s=0", "last_ttl_s=31536000"},
 		{"expires_us=5", "expires_us=31536000000004"},
 		{"expires_us=5", "expires_us=0"},
