@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "event.h"
 #include "log.h"
+#include "netmon.h"
 #include "report.h"
 #include "suggest.h"
 
@@ -1849,6 +1850,78 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 		     n ? "; blocked hosts inside it released" : "");
 }
 
+/* One never-block entry of allowlist, in text or JSON. */
+static void allow_entry(struct cmdctx *x, bool *first, const struct qaddr *a, int plen,
+			const char *origin)
+{
+	char b[ADDR_STRLEN], net[ADDR_STRLEN + 8];
+
+	if (plen >= 0)
+		snprintf(net, sizeof(net), "%s/%d", addr_ntop(a, b), plen);
+	else
+		snprintf(net, sizeof(net), "%s", addr_ntop(a, b));
+	if (x->json) {
+		ctl_out_printf(x->out, "%s{\"net\":", *first ? "" : ",");
+		json_str(x->out, net);
+		ctl_out_printf(x->out, ",\"origin\":");
+		json_str(x->out, origin);
+		ctl_out_printf(x->out, "}");
+	} else {
+		ctl_out_printf(x->out, "%-43s %s\n", net, origin);
+	}
+	*first = false;
+}
+
+/* allowlist: what is never blocked, and where each entry comes from: the
+ * configuration (networks.never_block, less what disallow took out), the
+ * run-time allow list (until the next reload), and the gateway's own
+ * addresses; the protected networks after it, outside which nothing is
+ * blocked either. */
+static int cmd_allowlist(struct cmdctx *x)
+{
+	struct daemon *d = x->d;
+	const struct prefix_list *conf = &d->c->networks.never_block;
+	const struct prefix_list *prot = &d->c->networks.protected_;
+	const struct policy *pol = &d->eng.pol;
+	const struct qaddr *own = NULL;
+	unsigned nown = d->nm ? netmon_addrs(d->nm, &own) : 0;
+	bool first = true;
+	char b[ADDR_STRLEN];
+
+	if (x->json)
+		ctl_out_printf(x->out, "{\"never_block\":[");
+	else
+		ctl_out_printf(x->out, "%-43s %s\n", "NET", "ORIGIN");
+	for (unsigned i = 0; i < conf->n; i++)
+		if (!(pol->conf_removed && pol->conf_removed[i]))
+			allow_entry(x, &first, &conf->v[i].addr, conf->v[i].plen,
+				    "config (networks.never_block)");
+	for (unsigned i = 0; i < pol->allowed.n; i++)
+		allow_entry(x, &first, &pol->allowed.v[i].addr, pol->allowed.v[i].plen,
+			    "allow (until the next reload)");
+	for (unsigned i = 0; i < nown; i++)
+		allow_entry(x, &first, &own[i], -1, "the gateway's own address");
+	if (x->json) {
+		ctl_out_printf(x->out, "],\"protected\":[");
+		for (unsigned i = 0; i < prot->n; i++) {
+			char net[ADDR_STRLEN + 8];
+
+			snprintf(net, sizeof(net), "%s/%u", addr_ntop(&prot->v[i].addr, b),
+				 (unsigned)prot->v[i].plen);
+			ctl_out_printf(x->out, "%s", i ? "," : "");
+			json_str(x->out, net);
+		}
+		ctl_out_printf(x->out, "]}\n");
+		return 0;
+	}
+	ctl_out_printf(x->out, "\nNothing outside networks.protected is blocked either:");
+	for (unsigned i = 0; i < prot->n; i++)
+		ctl_out_printf(x->out, " %s/%u", addr_ntop(&prot->v[i].addr, b),
+			       (unsigned)prot->v[i].plen);
+	ctl_out_printf(x->out, "\n");
+	return 0;
+}
+
 /* Seconds as an operator wrote them: 30d, 12h, 90m, 45s. */
 static const char *duration_text(uint64_t s, char buf[32])
 {
@@ -2091,6 +2164,8 @@ static int dispatch(struct cmdctx *x)
 		return cmd_pause(x, true);
 	if (strcmp(c, "resume") == 0)
 		return cmd_pause(x, false);
+	if (strcmp(c, "allowlist") == 0)
+		return cmd_allowlist(x);
 	if (strcmp(c, "allow") == 0)
 		return cmd_allow(x, true);
 	if (strcmp(c, "disallow") == 0)

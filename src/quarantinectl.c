@@ -134,6 +134,7 @@ static const char usage_text[] =
 	"  metrics\n"
 	"  pause\n"
 	"  resume\n"
+	"  allowlist\n"
 	"  allow HOST|CIDR\n"
 	"  disallow HOST|CIDR\n"
 	"  reload\n"
@@ -631,6 +632,7 @@ static const struct command commands[] = {
 	{"metrics", 0, 0, 0, "metrics"},
 	{"pause", 0, 0, 0, "pause"},
 	{"resume", 0, 0, 0, "resume"},
+	{"allowlist", 0, 0, 0, "allowlist"},
 	{"allow", 0, 1, 1, "allow HOST|CIDR"},
 	{"disallow", 0, 1, 1, "disallow HOST|CIDR"},
 	{"reload", 0, 0, 0, "reload"},

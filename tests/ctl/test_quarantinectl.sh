@@ -309,7 +309,7 @@ out_is cmd=metrics
 run 2 -S "$S" metrics extra
 run 2 -S "$S" metrics --by rule
 
-for c in pause resume reload; do
+for c in pause resume reload allowlist; do
 	run 0 -S "$S" $c
 	out_is cmd=$c
 done

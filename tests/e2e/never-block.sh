@@ -55,5 +55,10 @@ qd_check "its probes kept reaching the outside after the detection ($c_det then 
 qd_check "every probe reached the outside ($c_end of $expect)" test "$c_end" = "$expect"
 qd_check "it still reaches $QD_WEB:80" qd_connect nb $QD_WEB 80
 
+qctl --json allowlist >"$QD_TMP/allowlist.json"
+qd_check "allowlist names $QD_NB from the config" \
+	test "$(qd_json 'sorted(e["origin"] for e in d["never_block"] if e["net"].startswith("'$QD_NB'/"))' <"$QD_TMP/allowlist.json")" = '["config (networks.never_block)"]'
+qd_check "allowlist names the gateway's own 10.66.1.1" \
+	test "$(qd_json 'sum(1 for e in d["never_block"] if e["net"] == "10.66.1.1" and e["origin"] == "the gateway'"'"'s own address")' <"$QD_TMP/allowlist.json")" = 1
 qd_fig "never-block scanner" "$scanner, $n_det detect events (never-block), $c_end of $expect probes reached the outside, $((c_end - c_det)) of them after the first smb-propagation detect"
 qd_done

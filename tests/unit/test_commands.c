@@ -1269,6 +1269,33 @@ static void test_operator_names(void **state)
 			       "\"sudo_user\":\"alice\",\"sudo_uid\":1000}}"));
 }
 
+/* allowlist: each never-block entry with where it comes from, the run-time
+ * ones included until disallowed, and the protected networks. */
+static void test_allowlist(void **state)
+{
+	struct fix *x = *state;
+
+	assert_int_equal(command(x, "cmd=allowlist", NULL), 0);
+	assert_null(strstr(x->body, "10.1.9.0/24"));
+	assert_non_null(strstr(x->body, "Nothing outside networks.protected is blocked either: "
+					"10.0.0.0/8 fd00::/8\n"));
+	assert_int_equal(command(x, "cmd=allow\thost=10.1.9.0/24", NULL), 0);
+	assert_int_equal(command(x, "cmd=allow\thost=fd00::7", NULL), 0);
+	assert_int_equal(command(x, "cmd=allowlist", NULL), 0);
+	assert_non_null(strstr(x->body, "10.1.9.0/24"));
+	assert_non_null(strstr(x->body, "fd00::7/128"));
+	assert_non_null(strstr(x->body, "allow (until the next reload)\n"));
+	assert_int_equal(command(x, "cmd=allowlist\tjson=1", NULL), 0);
+	assert_string_equal(
+		x->body,
+		"{\"never_block\":[{\"net\":\"10.1.9.0/24\",\"origin\":\"allow (until "
+		"the next reload)\"},{\"net\":\"fd00::7/128\",\"origin\":\"allow "
+		"(until the next reload)\"}],\"protected\":[\"10.0.0.0/8\",\"fd00::/8\"]}\n");
+	assert_int_equal(command(x, "cmd=disallow\thost=10.1.9.0/24", NULL), 0);
+	assert_int_equal(command(x, "cmd=allowlist", NULL), 0);
+	assert_null(strstr(x->body, "10.1.9.0/24"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1283,6 +1310,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_never_lowers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allowlist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contain_to, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contain_to_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalate_past_deadline, setup, teardown),
