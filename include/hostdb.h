@@ -119,6 +119,7 @@ struct hostrec {
 	uint8_t nhits;
 	uint8_t nwant;	       /* contain ports asked for */
 	uint8_t want_overflow; /* more than HOST_MAX_PORTS were asked for */
+	uint8_t want_manual;   /* want[] is an operator's --proto/--ports */
 	uint8_t nk;	       /* contain ports in the kernel (k[]), keyed by id */
 	uint8_t kmac;	       /* a machine: its MAC in the isolation set (isom) */
 	uint8_t kttl_off;      /* an element's timeout in the kernel is not expires_us */

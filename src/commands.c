@@ -1341,6 +1341,7 @@ static int cmd_quarantine(struct cmdctx *x)
 		 * isolation, as with too many ports. */
 		r->nwant = 0;
 		r->want_overflow = 0;
+		r->want_manual = 1;
 		for (unsigned i = 0; i < ports.nwant; i++)
 			hostdb_want_port(r, ports.want[i].proto, ports.want[i].port,
 					 hostrec_port_to(&ports, &ports.want[i]));

@@ -506,6 +506,7 @@ void engine_detection(struct engine *e, const struct detection *d)
 	    rec->level == LEVEL_NONE) {
 		rec->nwant = 0;
 		rec->want_overflow = 0;
+		rec->want_manual = 0;
 	}
 	/* A host released (or certified clean) that is flagged again comes
 	 * back one level higher than last time, with a longer TTL where TTLs
@@ -543,8 +544,20 @@ void engine_detection(struct engine *e, const struct detection *d)
 	rec->last_detect_us = d->ts_us;
 	if (p.dec.level > rec->decided)
 		rec->decided = (uint8_t)p.dec.level;
-	if (p.dec.level >= LEVEL_CONTAIN)
-		want_ports(rec, d);
+	/* What a containment of the host would block follows what it is
+	 * detected for, at every level, so that an operator who escalates
+	 * a watched host contains it on those ports.  Ports an operator gave
+	 * to a containment no longer in force give way to the detection's:
+	 * a host de-escalated from a manual containment of tcp/445 and then
+	 * detected by an ICMP sweep is contained on ICMP when escalated, not
+	 * on last month's tcp/445.  While a containment is in force, its
+	 * ports stay and the detection's are added. */
+	if (rec->want_manual && rec->level < LEVEL_CONTAIN) {
+		rec->nwant = 0;
+		rec->want_overflow = 0;
+	}
+	rec->want_manual = 0;
+	want_ports(rec, d);
 	new_episode = rec->state == HOST_RELEASED || rec->state == HOST_CLEANED ||
 		      rec->changed_us == 0 || p.recurrence;
 	if (rec->state == HOST_RELEASED || rec->state == HOST_CLEANED || rec->changed_us == 0) {

@@ -382,6 +382,8 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 		}
 	}
 	w_kv_u64(w, "want_overflow", r->want_overflow);
+	if (r->want_manual)
+		w_kv_u64(w, "want_manual", 1);
 	w_kv_str(w, "evidence", r->evidence, sizeof(r->evidence));
 	w_kv_str(w, "reason", r->reason, sizeof(r->reason));
 	w_end_record(w);
@@ -1290,6 +1292,9 @@ static int host_fields(struct loader *l, struct rec *r, struct hostrec *h)
 			   "longest period)",
 			   (unsigned long long)h->surveil_until_us,
 			   (unsigned long long)QD_TTL_MAX_S, (unsigned long long)h->changed_us);
+	/* Absent in files written before it existed: ports from detections. */
+	if (get(r, "want_manual") && (k = f_u8(l, r, "want_manual", 1, &h->want_manual)) < 0)
+		return k;
 	if ((v = get(r, "merged")) && strcmp(v, "1") != 0)
 		return bad(l, "bad merged=%s (1 when present)", shown(v, b));
 	return 0;

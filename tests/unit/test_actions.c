@@ -512,6 +512,105 @@ static void test_release_starts_new_port_list(void **state)
 		assert_true(r->want[i].port == 445 || r->want[i].port == 139);
 }
 
+/* src pings n new addresses in 10.4/16 at t (none answers). */
+static void icmp_sweep(struct fix *x, const char *src, unsigned n, usec_t t)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct pkt p;
+		char dst[32];
+
+		memset(&p, 0, sizeof(p));
+		snprintf(dst, sizeof(dst), "10.4.%u.%u", i / 200, i % 200 + 1);
+		p.src = A(src);
+		p.dst = A(dst);
+		p.l3 = PKT_L3_IPV4;
+		p.proto = IPPROTO_ICMP;
+		p.flags = PKT_F_L4;
+		p.icmp_type = 8;
+		detect_packet(x->e.det, &p, NULL, t + i);
+	}
+}
+
+/* An operator contained a host on tcp/445, then de-escalated it to a
+ * watch.  Detected later by an ICMP sweep (a watch), then escalated: it
+ * is contained on ICMP, what it was detected for, and not on the TCP
+ * port of the older manual containment. */
+static void test_escalation_after_manual_ports(void **state)
+{
+	struct fix *x = *state;
+	struct act_change c;
+	struct hostrec *r;
+	struct qaddr a = A("10.1.0.40");
+
+	r = engine_record(&x->e, &a, true, T0);
+	assert_non_null(r);
+	hostdb_want_port(r, IPPROTO_TCP, 445, NULL);
+	r->want_manual = 1;
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = LEVEL_CONTAIN;
+	c.by_uid = 0;
+	c.reason = "operator";
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	assert_int_equal(r->nk, 1);
+	c.level = LEVEL_WATCH;
+	c.reason = "deescalated";
+	assert_int_equal(act_apply(&x->e, &c, 1, T0 + SEC), 0);
+	assert_int_equal(r->nk, 0);
+	/* The ports stay known while nothing newer is: escalating back
+	 * now would contain tcp/445 again. */
+	assert_int_equal(r->nwant, 1);
+
+	icmp_sweep(x, "10.1.0.40", 40, T0 + 10 * SEC);
+	engine_tick(&x->e, T0 + 20 * SEC);
+	engine_commit(&x->e);
+	assert_true(count_events(x, "\"rule\":\"icmp-sweep\"") >= 1);
+	assert_int_equal(r->level, LEVEL_WATCH);
+	assert_int_equal(r->nwant, 1);
+	assert_int_equal(r->want[0].proto, IPPROTO_ICMP);
+	assert_false(r->want_manual);
+
+	c.level = LEVEL_CONTAIN;
+	c.reason = "escalated";
+	assert_int_equal(act_apply(&x->e, &c, 1, T0 + 30 * SEC), 0);
+	assert_int_equal(r->nk, 1);
+	assert_int_equal(r->k[0].proto, IPPROTO_ICMP);
+	for (unsigned i = 0; i < x->k.n; i++)
+		assert_false(x->k.el[i].e.l4proto == IPPROTO_TCP);
+}
+
+/* While an operator's containment is in force, a detection adds its
+ * ports to it and takes none away. */
+static void test_detection_adds_to_manual_containment(void **state)
+{
+	struct fix *x = *state;
+	struct act_change c;
+	struct hostrec *r;
+	struct qaddr a = A("10.1.0.41");
+	bool tcp = false, icmp = false;
+
+	r = engine_record(&x->e, &a, true, T0);
+	assert_non_null(r);
+	hostdb_want_port(r, IPPROTO_TCP, 445, NULL);
+	r->want_manual = 1;
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = LEVEL_CONTAIN;
+	c.by_uid = 0;
+	c.reason = "operator";
+	assert_int_equal(act_apply(&x->e, &c, 1, T0), 0);
+	icmp_sweep(x, "10.1.0.41", 40, T0 + 10 * SEC);
+	engine_tick(&x->e, T0 + 20 * SEC);
+	engine_commit(&x->e);
+	assert_int_equal(r->level, LEVEL_CONTAIN);
+	assert_int_equal(r->nwant, 2);
+	for (unsigned i = 0; i < r->nwant; i++) {
+		tcp |= r->want[i].proto == IPPROTO_TCP && r->want[i].port == 445;
+		icmp |= r->want[i].proto == IPPROTO_ICMP;
+	}
+	assert_true(tcp && icmp);
+}
+
 /* n first contacts from src to tcp/80 of new servers, at t. */
 static void browse(struct fix *x, const char *src, unsigned n, usec_t t)
 {
@@ -1007,6 +1106,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_incident_ids_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_registry_blocks_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_not_enforced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_escalation_after_manual_ports, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_detection_adds_to_manual_containment, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -273,6 +273,7 @@ static void fill_rich(struct engine *e)
 			r->last_level = (uint8_t)(s % 4);
 			r->last_ttl_s = s * 600ULL;
 			r->surveil_until_us = s % 2 ? T0 + 30 + s + 86400 * USEC_PER_SEC : 0;
+			r->want_manual = (uint8_t)(s % 3 == 1);
 			snprintf(r->evidence, sizeof(r->evidence), "%s-20260101T00000%uZ.pcap",
 				 fam ? v6[s] : v4[s], s);
 			snprintf(r->reason, sizeof(r->reason), "%s #%u", SPECIAL, s);
@@ -431,6 +432,7 @@ static void same_host(const struct hostrec *a, const struct hostrec *b)
 		assert_true(ta ? tb && addr_eq(ta, tb) : !tb);
 	}
 	assert_int_equal(a->want_overflow, b->want_overflow);
+	assert_int_equal(a->want_manual, b->want_manual);
 	assert_true(a->first_probe_us == b->first_probe_us);
 	assert_true(a->first_detect_us == b->first_detect_us);
 	assert_true(a->last_detect_us == b->last_detect_us);
@@ -1229,6 +1231,7 @@ static void test_bad_records(void **state)
 		{"evidence=", "evidence=../state", ":3: bad evidence=../state"},
 		{"evidence=", "evidence=/etc/passwd", ":3: bad evidence="},
 		{"reason=x", "reason=x merged=2", ":3: bad merged=2"},
+		{"reason=x", "reason=x want_manual=2", ":3: bad want_manual=2 (0 to 1)"},
 		{"reason=x", "reason=x%", ":3: 'host' record: bad percent-encoding in reason="},
 		{"adopted=0", "adopted=2", ":3: bad adopted=2 (0 to 1)"},
 		{"by_uid=-1", "by_uid=-1 by_name=root",
