@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""mimecheck.py MESSAGE HTML TEXT TO SUBJECT FROM
+"""mimecheck.py MESSAGE HTML TEXT TO SUBJECT FROM [--delivered]
 
 Checks a message of quarantined-report's mail step as a mail reader would
 read it: no parse defects; exactly the headers From (only when FROM is not
@@ -8,12 +8,19 @@ with TO, SUBJECT and FROM as given; multipart/mixed with two base64 parts,
 a text/plain body that holds the figures and the text report TEXT as it
 is, and the page HTML attached (text/html, a file name ending in .html)
 byte for byte; every line at most 998 bytes, as SMTP requires.
+
+--delivered: MESSAGE is as an MTA delivered it, with the headers it adds
+before and among ours (Return-path, Envelope-to, Delivery-date, Received,
+Message-Id, From when FROM is empty): ours must still be there in their
+order, once each, and no other (no Cc, no Bcc).
 """
 import email
 import email.policy
 import sys
 
 msg_path, html_path, text_path, to, subject, sender = sys.argv[1:7]
+delivered = sys.argv[7:] == ["--delivered"]
+MTA_HEADERS = {"return-path", "envelope-to", "delivery-date", "received", "message-id"}
 raw = open(msg_path, "rb").read()
 failures = []
 
@@ -28,6 +35,8 @@ check(b"\r" not in raw, "a carriage return")
 msg = email.message_from_bytes(raw, policy=email.policy.default)
 check(not msg.defects, f"defects: {msg.defects}")
 names = [k for k, _ in msg.items()]
+if delivered:
+    names = [k for k in names if k.lower() not in MTA_HEADERS and (sender or k != "From")]
 want = (["From"] if sender else []) + ["To", "Subject", "Date", "Auto-Submitted",
                                         "MIME-Version", "Content-Type"]
 check(names == want, f"headers {names}, not {want}")
