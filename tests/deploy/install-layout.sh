@@ -7,7 +7,9 @@
 # with mode 0755 (programs) or 0644 (the rest), nothing else is installed,
 # nothing under etc/ (an active /etc/quarantined/quarantined.conf would
 # replace the built-in defaults), the unit's ExecStart is the installed
-# daemon (and the metrics unit's the installed quarantinectl), the example configuration is the one in conf/ and the installed
+# daemon (and the metrics unit's the installed quarantinectl, the report
+# units' the installed quarantined-report, which runs the installed
+# quarantinectl), the example configuration is the one in conf/ and the installed
 # daemon accepts it (quarantined -t), the completion is valid bash, and the
 # sysusers.d and tmpfiles.d snippets do what they say on a scratch root
 # (systemd-sysusers and systemd-tmpfiles with --root, when they are there).
@@ -22,8 +24,8 @@ fi
 meson=$1
 builddir=$2
 srcdir=$3
-for v in QD_PREFIX QD_BINDIR QD_SBINDIR QD_DATADIR QD_MANDIR QD_UNITDIR QD_SYSUSERSDIR \
-	QD_TMPFILESDIR QD_COMPLETIONDIR; do
+for v in QD_PREFIX QD_BINDIR QD_SBINDIR QD_LIBEXECDIR QD_DATADIR QD_MANDIR QD_UNITDIR \
+	QD_SYSUSERSDIR QD_TMPFILESDIR QD_COMPLETIONDIR; do
 	eval "[ -n \"\${$v:-}\" ]" || {
 		echo "$0: $v is not set (run it from meson test)" >&2
 		exit 2
@@ -51,6 +53,7 @@ abs() {
 }
 sbin=$(abs "$QD_SBINDIR")
 bin=$(abs "$QD_BINDIR")
+libexec=$(abs "$QD_LIBEXECDIR")
 data=$(abs "$QD_DATADIR")
 man=$(abs "$QD_MANDIR")
 unitdir=$(abs "$QD_UNITDIR")
@@ -69,9 +72,13 @@ ok "meson install --destdir $dest"
 cat >"$tmp/expected" <<-EOF
 	$sbin/quarantined 755
 	$bin/quarantinectl 755
+	$libexec/quarantined-report 755
 	$unitdir/quarantined.service 644
 	$unitdir/quarantined-metrics.service 644
 	$unitdir/quarantined-metrics.timer 644
+	$unitdir/quarantined-report.service 644
+	$unitdir/quarantined-report-mail.service 644
+	$unitdir/quarantined-report.timer 644
 	$sysusers/quarantined.conf 644
 	$tmpfiles/quarantined.conf 644
 	$data/doc/quarantined/quarantined.conf.example 644
@@ -152,6 +159,34 @@ if [ -f "$munit" ]; then
 		fail "placeholders left in quarantined-metrics.service"
 	else
 		ok "no placeholder left in quarantined-metrics.service"
+	fi
+fi
+
+# The report units run the installed script, which runs the installed
+# quarantinectl; no placeholder left.
+for u in quarantined-report:write quarantined-report-mail:mail; do
+	f=$dest$unitdir/${u%%:*}.service
+	[ -f "$f" ] || continue
+	if grep -qx "ExecStart=$libexec/quarantined-report ${u#*:}" "$f"; then
+		ok "${u%%:*}.service runs $libexec/quarantined-report ${u#*:}"
+	else
+		fail "${u%%:*}.service does not run $libexec/quarantined-report ${u#*:}:"
+		grep '^ExecStart=' "$f"
+	fi
+	if grep -n '@[A-Z_]*@' "$f"; then
+		fail "placeholders left in ${u%%:*}.service"
+	else
+		ok "no placeholder left in ${u%%:*}.service"
+	fi
+done
+script=$dest$libexec/quarantined-report
+if [ -f "$script" ]; then
+	if grep -q "^CTL=\${QUARANTINECTL:-$bin/quarantinectl}\$" "$script" &&
+		! grep -n '@[A-Z_]*@' "$script"; then
+		ok "quarantined-report runs $bin/quarantinectl"
+	else
+		fail "quarantined-report does not run $bin/quarantinectl:"
+		grep '^CTL=' "$script"
 	fi
 fi
 

@@ -1,5 +1,6 @@
 #!/bin/bash
 # systemd-unit.sh UNIT SYSUSERS QUARANTINED QUARANTINECTL WORM METRICS TIMER
+#                 REPORT REPORT_MAIL REPORT_TIMER REPORT_SCRIPT MIMECHECK
 #
 # The unit as systemd runs it, hardening and all: systemd is started as
 # PID 1 of private PID, mount, UTS, IPC and cgroup namespaces inside a
@@ -32,6 +33,24 @@
 #     the timer runs it at once and the file is replaced by a rename (a
 #     new inode); with the daemon stopped the unit fails and the last
 #     file stays as it was;
+#   - the scheduled report (REPORT, REPORT_MAIL and REPORT_TIMER, the
+#     configured units, running REPORT_SCRIPT and the quarantinectl just
+#     built) with a real MTA, exim (exim4-daemon-light, installed by this
+#     test when no MTA is: Debian's default MTA, delivering by itself with
+#     no daemon to run here, and its sendmail is setuid root, the harder
+#     case of the two set-id sendmails; local delivery only): with no
+#     recipient, the report is written in /var/lib/quarantined-report
+#     (quarantined-report's, 0750, files 0640), parses strictly
+#     (python3-html5lib) and says the host is blocked, the mail unit runs
+#     after it and logs one line (journal) saying why nothing was mailed,
+#     and nothing is; with REPORT_MAILTO in /etc/default/quarantined-report
+#     and the timer, under an operator's drop-in that makes it fire at
+#     once, the message reaches the mailbox with our headers, the figures
+#     and the page attached byte for byte (MIMECHECK), and the line says
+#     to whom; the same sendmail under NoNewPrivileges=yes (the writing
+#     unit's sandbox) fails and delivers nothing, which is why mailing is
+#     a unit of its own; with the daemon stopped the report unit fails,
+#     saying so, writes nothing and mails nothing;
 #   - systemctl reload (SIGHUP) and quarantinectl reload work;
 #   - systemctl restart restores the state; systemctl stop exits 0;
 #   - started together with a stand-in for Debian's nftables.service
@@ -51,8 +70,9 @@ set -u
 # The checks and waits of the end-to-end tests (qd_check, qd_wait).
 . "$(dirname "$0")/../e2e/lib.sh"
 
-if [ $# -ne 7 ]; then
-	echo "usage: $0 UNIT SYSUSERS QUARANTINED QUARANTINECTL WORM METRICS TIMER" >&2
+if [ $# -ne 12 ]; then
+	echo "usage: $0 UNIT SYSUSERS QUARANTINED QUARANTINECTL WORM METRICS TIMER" \
+		"REPORT REPORT_MAIL REPORT_TIMER REPORT_SCRIPT MIMECHECK" >&2
 	exit 2
 fi
 UNIT=$1
@@ -62,6 +82,12 @@ CTL=$4
 WORM=$5
 METRICS=$6
 TIMER=$7
+REPORT=$8
+REPORT_MAIL=$9
+REPORT_TIMER=${10}
+REPORT_SCRIPT=${11}
+MIMECHECK=${12}
+PY=$(command -v /usr/bin/python3 || command -v python3)
 PROMCHECK="$(command -v /usr/bin/python3 || command -v python3) $(dirname "$0")/../ctl/promcheck.py"
 PROMDIR=/var/lib/prometheus/node-exporter
 H1=10.66.1.10
@@ -71,6 +97,8 @@ SYSTEMD=/lib/systemd/systemd
 # ProtectHome= hides anyway).
 QIN=/run/qdtest/quarantined
 CTLIN=/run/qdtest/quarantinectl
+REPORTIN=/run/qdtest/quarantined-report
+REPORTDIR=/var/lib/quarantined-report
 
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (namespaces, systemd as PID 1 of them)"
@@ -86,6 +114,39 @@ for t in ip nft unshare nsenter setpriv systemd-sysusers "$SYSTEMD"; do
 		exit 77
 	fi
 done
+# The MTA for the report's mail: exim, installed when no MTA is (another
+# one is left alone, and the mail checks are skipped).  Installing it
+# starts no daemon (policy-rc.d, made for the time of the install if
+# there is none) and it is configured for local delivery only; here it
+# delivers nothing outside the test's private /var.
+MTA=""
+if [ -x /usr/sbin/exim4 ]; then
+	MTA=exim4
+elif [ ! -e /usr/sbin/sendmail ] && command -v apt-get >/dev/null; then
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 0755 /usr/sbin/policy-rc.d
+		policy=made
+	fi
+	printf '%s\n' \
+		'exim4-config exim4/dc_eximconfig_configtype select local delivery only; not on a network' \
+		'exim4-config exim4/dc_local_interfaces string 127.0.0.1 ; ::1' \
+		'exim4-config exim4/dc_other_hostnames string localhost' \
+		'exim4-config exim4/dc_postmaster string root' | debconf-set-selections
+	if DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		exim4-daemon-light >/tmp/qd-exim-install.log 2>&1; then
+		MTA=exim4
+	else
+		tail -n 20 /tmp/qd-exim-install.log
+	fi
+	[ -n "$policy" ] && rm -f /usr/sbin/policy-rc.d
+fi
+if [ -z "$MTA" ] && [ "${CI:-}" = true ]; then
+	echo "FAIL: no exim (exim4-daemon-light) for the report's mail, and it cannot be installed"
+	exit 1
+fi
+
 CG=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 if [ -z "$CG" ]; then
 	echo "SKIP: no cgroup2 file system mounted"
@@ -182,7 +243,17 @@ if ! grep -q '^prometheus:' "$TMP/sysroot/etc/passwd"; then
 	grep -q '^prometheus:' "$TMP/sysroot/etc/group" ||
 		echo 'prometheus:x:4712:' >>"$TMP/sysroot/etc/group"
 fi
+# The mailbox the report is sent to.
+echo 'qdops:x:4713:4713:report recipient:/:/usr/sbin/nologin' >>"$TMP/sysroot/etc/passwd"
+echo 'qdops:x:4713:' >>"$TMP/sysroot/etc/group"
 cp "$UNIT" "$TMP/quarantined.service"
+# The report's units and script as they are, but for the programs they
+# run: the ones just built.
+for f in "$REPORT" "$REPORT_MAIL"; do
+	sed "s|^ExecStart=[^ ]*/quarantined-report |ExecStart=$REPORTIN |" "$f" >"$TMP/$(basename "$f")"
+done
+cp "$REPORT_TIMER" "$TMP/quarantined-report.timer"
+sed "s|^CTL=\${QUARANTINECTL:-.*|CTL=$CTLIN|" "$REPORT_SCRIPT" >"$TMP/quarantined-report"
 # The metrics unit as it is, but for the quarantinectl it runs: the one
 # just built.
 sed "s|[^ ']*/quarantinectl metrics |$CTLIN metrics |" "$METRICS" >"$TMP/quarantined-metrics.service"
@@ -195,7 +266,7 @@ cat >"$TMP/qdtest.target" <<-EOF
 	[Unit]
 	Description=quarantined unit test
 	DefaultDependencies=no
-	Wants=nftables.service quarantined.service
+	Wants=nftables.service quarantined.service systemd-journald.socket
 EOF
 # Debian's nftables.service, with a slow start: were the daemon not ordered
 # after it, it would be ready (table restored) before the flush.
@@ -233,22 +304,41 @@ cat >"$TMP/boot.sh" <<-EOF
 	mkdir -p /run/systemd/system/quarantined.service.d /run/qdtest
 	cp "$TMP/quarantined.service" "$TMP/nftables.service" "$TMP/qdtest.target" \\
 		"$TMP/quarantined-metrics.service" "$TMP/quarantined-metrics.timer" \\
-		/run/systemd/system/
+		"$TMP/quarantined-report.service" "$TMP/quarantined-report-mail.service" \\
+		"$TMP/quarantined-report.timer" /run/systemd/system/
 	cp "$TMP/test.conf" /run/systemd/system/quarantined.service.d/
-	for u in quarantined-metrics.service quarantined-metrics.timer; do
+	for u in quarantined-metrics.service quarantined-metrics.timer quarantined-report.service \\
+		quarantined-report-mail.service quarantined-report.timer; do
 		mkdir /run/systemd/system/\$u.d
 		cp "$TMP/nodeps.conf" /run/systemd/system/\$u.d/
 	done
 	cp "$TMP/quarantined.conf" "$TMP/sysroot/etc/passwd" "$TMP/sysroot/etc/group" /run/qdtest/
 	cp "$Q" "$QIN"
 	cp "$CTL" "$CTLIN"
-	chmod 0755 "$QIN" "$CTLIN"
+	cp "$TMP/quarantined-report" "$REPORTIN"
+	chmod 0755 "$QIN" "$CTLIN" "$REPORTIN"
+	# exim's configuration (Debian generates it into /var/lib/exim4),
+	# before /var/lib is made private.
+	[ -z "$MTA" ] || cp -a /var/lib/exim4 /run/qdtest/exim4-lib
+	# /etc/default for the report's configuration.
+	cp -a /etc/default /run/qdtest/etc-default
+	mount --bind /run/qdtest/etc-default /etc/default
 	mount --bind /run/qdtest/passwd /etc/passwd
 	mount --bind /run/qdtest/group /etc/group
-	for d in /tmp /var/tmp /var/lib /var/log /var/cache; do
+	for d in /tmp /var/tmp /var/lib /var/log /var/cache /var/spool /var/mail; do
 		mount -t tmpfs -o mode=0755 tmpfs "\$d"
 	done
 	chmod 1777 /tmp /var/tmp
+	chgrp mail /var/mail
+	chmod 2775 /var/mail
+	if [ -n "$MTA" ]; then
+		cp -a /run/qdtest/exim4-lib /var/lib/exim4
+		mkdir -p /var/spool/exim4/input /var/spool/exim4/msglog /var/spool/exim4/db /var/log/exim4
+		chown -R Debian-exim:Debian-exim /var/spool/exim4
+		chmod 0750 /var/spool/exim4 /var/spool/exim4/input /var/spool/exim4/msglog /var/spool/exim4/db
+		chown Debian-exim:adm /var/log/exim4
+		chmod 2750 /var/log/exim4
+	fi
 	mkdir -p $PROMDIR
 	chown prometheus:prometheus $PROMDIR
 	mount -t cgroup2 cgroup2 /sys/fs/cgroup
@@ -441,6 +531,108 @@ qd_check "the timer runs it at once: the file is replaced by a rename (a new ino
 echo "inode $before, then $(inode)"
 qd_check "systemctl stop quarantined-metrics.timer" sdctl stop quarantined-metrics.timer
 
+# ---- the scheduled report --------------------------------------------------
+
+rprop() {
+	sdctl show -P "$2" "$1"
+}
+# The lines the report's units logged (SyslogIdentifier=quarantined-report).
+rlog() {
+	in_sd journalctl --no-pager -q -o cat -t quarantined-report 2>/dev/null
+}
+reports() {
+	in_sd sh -c "ls $REPORTDIR | grep -c '^report-.*\.$1\$'" 2>/dev/null
+}
+mails() {
+	in_sd sh -c 'grep -c "^From " /var/mail/qdops' 2>/dev/null || echo 0
+}
+# The mail unit ran to its end n times (its start is queued by the report
+# unit's OnSuccess= and runs after it).
+mail_runs() {
+	[ "$(rlog | grep -c '^report period=')" -ge "$1" ] &&
+		[ "$(rprop quarantined-report-mail.service ActiveState)" = inactive ]
+}
+qd_check "systemctl start quarantined-report.service (no recipient configured)" \
+	sdctl start quarantined-report.service
+qd_check "it succeeded (Result=$(rprop quarantined-report.service Result))" \
+	test "$(rprop quarantined-report.service Result)" = success
+qd_check "$REPORTDIR is quarantined-report's, 0750 ($(in_sd stat -c '%U %a' $REPORTDIR 2>&1))" \
+	test "$(in_sd stat -c '%U %a' $REPORTDIR 2>&1)" = "quarantined-report 750"
+qd_check "one page, one text, one summary in it" \
+	test "$(reports html) $(reports txt) $(reports summary)" = "1 1 1"
+page=$(in_sd sh -c "ls $REPORTDIR/report-*.html" 2>/dev/null | tail -n 1)
+qd_check "the page is quarantined-report's, 0640 ($(in_sd stat -c '%U %a' "$page" 2>&1))" \
+	test "$(in_sd stat -c '%U %a' "$page" 2>&1)" = "quarantined-report 640"
+in_sd cat "$page" >"$TMP/report1.html"
+qd_check "the page parses strictly (html5lib)" "$PY" -c \
+	'import html5lib, sys; html5lib.HTMLParser(strict=True).parse(open(sys.argv[1], "rb").read())' \
+	"$TMP/report1.html"
+qd_check "and says one host is blocked (data-blocked=\"1\")" \
+	grep -q '^<div id="summary" data-hosts="[0-9]*" data-blocked="1" ' "$TMP/report1.html"
+qd_check "the mail unit runs after it" qd_wait 10 "quarantined-report-mail.service" mail_runs 1
+qd_check "and succeeds (Result=$(rprop quarantined-report-mail.service Result))" \
+	test "$(rprop quarantined-report-mail.service Result)" = success
+rlog | tail -n 3
+qd_check "its one line says the period's figures and why nothing was mailed" \
+	eval 'rlog | grep -q "^report period=start/[0-9T:-]*Z detected=1 blocked=[1-9][0-9]* released=1 incidents_open=[0-9]* blocked_now=1 hosts=1 file=$page mailed=no why=\"no recipient: REPORT_MAILTO is not set in /etc/default/quarantined-report\"\$"'
+qd_check "nothing was mailed" test "$(mails)" = 0
+
+if [ -n "$MTA" ]; then
+	echo "REPORT_MAILTO=qdops@localhost" | in_sd sh -c 'cat >/etc/default/quarantined-report'
+	# As an operator would change the schedule: a drop-in.
+	in_sd sh -c 'mkdir -p /run/systemd/system/quarantined-report.timer.d &&
+		printf "[Timer]\nOnCalendar=\nOnActiveSec=1s\nAccuracySec=1s\n" \
+		>/run/systemd/system/quarantined-report.timer.d/now.conf'
+	sdctl daemon-reload
+	qd_check "the timer triggers quarantined-report.service ($(rprop quarantined-report.timer Triggers))" \
+		test "$(rprop quarantined-report.timer Triggers)" = quarantined-report.service
+	qd_check "systemctl start quarantined-report.timer (a drop-in: OnActiveSec=1s)" \
+		sdctl start quarantined-report.timer
+	mailed() {
+		[ "$(mails)" = 1 ] && mail_runs 2
+	}
+	qd_check "the report is written and reaches qdops's mailbox" qd_wait 20 "the mail" mailed
+	rlog | tail -n 1
+	qd_check "the line says to whom" \
+		eval 'rlog | tail -n 1 | grep -q "^report period=[0-9T:-]*Z/[0-9T:-]*Z .* mailed=qdops@localhost\$"'
+	sdctl stop quarantined-report.timer
+	in_sd cat /var/mail/qdops >"$TMP/mbox"
+	page=$(in_sd sh -c "ls $REPORTDIR/report-*.html" 2>/dev/null | tail -n 1)
+	in_sd cat "$page" >"$TMP/report2.html"
+	in_sd cat "${page%.html}.txt" >"$TMP/report2.txt"
+	in_sd cat "${page%.html}.summary" >"$TMP/report2.summary"
+	sum() {
+		sed -n "s/^$1=//p" "$TMP/report2.summary"
+	}
+	"$PY" -c 'import mailbox, sys; m = list(mailbox.mbox(sys.argv[1])); sys.stdout.buffer.write(m[-1].as_bytes())' \
+		"$TMP/mbox" >"$TMP/mail.eml"
+	qd_check "the message: our headers, the figures, the page attached byte for byte" \
+		"$PY" "$MIMECHECK" "$TMP/mail.eml" "$TMP/report2.html" "$TMP/report2.txt" qdops@localhost \
+		"quarantined report on $(in_sd uname -n): $(sum detected) detected, $(sum blocked) blocked, $(sum incidents_open) open incidents" \
+		"" --delivered
+
+	# The trap: the same sendmail, the same user, NoNewPrivileges=yes.
+	in_sd sh -c 'cat >/run/qdtest/trap.eml' <"$TMP/mail.eml"
+	in_sd sh -c 'cat >/run/systemd/system/qdtrap.service' <<-EOF
+		[Unit]
+		DefaultDependencies=no
+		[Service]
+		Type=oneshot
+		User=quarantined-report
+		NoNewPrivileges=yes
+		StandardInput=file:/run/qdtest/trap.eml
+		ExecStart=/usr/sbin/sendmail -t -oi -odi
+	EOF
+	sdctl daemon-reload
+	sdctl start qdtrap.service 2>/dev/null
+	qd_check "sendmail under NoNewPrivileges=yes fails (Result=$(rprop qdtrap.service Result), status $(rprop qdtrap.service ExecMainStatus))" \
+		test "$(rprop qdtrap.service Result)" = exit-code
+	in_sd journalctl --no-pager -q -o cat -u qdtrap.service | grep -v '^qdtrap.service' | head -n 2
+	qd_check "and delivers nothing" test "$(mails)" = 1
+else
+	echo "SKIP: the report's mail (no exim, and another MTA is installed or apt-get is missing)"
+fi
+
 # ---- reload, restart, stop ------------------------------------------------
 
 qd_check "systemctl reload quarantined" sdctl reload quarantined.service
@@ -473,6 +665,15 @@ qd_check "with the daemon stopped, quarantined-metrics.service fails (Result=$(m
 qd_check "and the last $prom stays as it was" \
 	eval 'test "$(inode)" = "$before" && in_sd cat "$prom" | cmp -s - "$TMP/m2"'
 qd_check "no quarantined.prom.tmp is left" eval '! in_sd test -e "$prom.tmp"'
+nreports=$(reports summary)
+nmails=$(mails)
+sdctl start quarantined-report.service 2>/dev/null
+qd_check "with the daemon stopped, quarantined-report.service fails (Result=$(rprop quarantined-report.service Result))" \
+	test "$(rprop quarantined-report.service Result)" = exit-code
+qd_check "saying so" eval 'rlog | grep -q "^quarantined-report: no report: quarantinectl did not get one from the daemon: "'
+sleep 1
+qd_check "nothing is written ($(reports summary) reports) and nothing mailed ($(mails) mails)" \
+	test "$(reports summary) $(mails)" = "$nreports $nmails"
 qd_check "the table stays" quiet ip netns exec "${NS}gw" nft list table inet quarantined
 
 # No interface at all: exit status 2, and no restart (RestartPreventExitStatus).
@@ -488,6 +689,12 @@ qd_check "a usage error fails the unit (status $(prop ExecMainStatus)) without r
 if [ "$QD_FAILS" != 0 ]; then
 	echo "---- daemon output ----"
 	nsenter -t "$SDPID" -m cat /run/qdtest/daemon.log
+	echo "---- quarantined-report's journal ----"
+	rlog
+	if [ -n "$MTA" ]; then
+		echo "---- exim's logs ----"
+		in_sd sh -c 'tail -n 20 /var/log/exim4/*'
+	fi
 	echo "$QD_FAILS check(s) failed"
 	exit 1
 fi
