@@ -964,10 +964,12 @@ int engine_reconfigure(struct engine *e, const struct conf *c)
 	}
 	if (renew) {
 		usec_t now = detect_now(e->det);
+		struct sense was = e->local;
 
 		ns.decode = e->local.decode;
-		sense_fini(&e->local);
 		e->local = ns;
+		sense_moved(&e->local, &was);
+		sense_fini(&was);
 		e->det = e->local.det;
 		/* A new detector knows no block yet. */
 		for (struct hostrec *rec = hostdb_first(&e->hosts); rec;
