@@ -108,8 +108,7 @@ static double run(const struct trace *t, const struct conf *c, bool record, unsi
 		detect_set_contact(e.det, NULL, NULL);
 	c0 = bench_cpu_ns();
 	for (size_t i = 0; i < t->n; i++)
-		engine_frame(&e, t->dlt, t->f[i].data, t->f[i].caplen, t->f[i].wirelen,
-			     t->f[i].ts);
+		engine_frame(&e, t->dlt, t->f[i].data, t->f[i].caplen, t->f[i].wirelen, t->f[i].ts);
 	engine_flush(&e);
 	c1 = bench_cpu_ns();
 	for (struct hostrec *r = hostdb_first(&e.hosts); r; r = hostdb_next(&e.hosts, r))
@@ -166,8 +165,8 @@ static void micro(unsigned reps)
 		for (unsigned i = 0; i < ncontacts; i++) {
 			struct qaddr d;
 			uint64_t r = rnd(&s);
-			uint8_t mac[MAC_LEN] = {0x02, 0, 0, 0, (uint8_t)(r % 1000 >> 8),
-						(uint8_t)(r % 1000)};
+			uint8_t mac[MAC_LEN] = {
+				0x02, 0, 0, 0, (uint8_t)(r % 1000 >> 8), (uint8_t)(r % 1000)};
 
 			addr10(&d, r >> 40);
 			addr_set_mac(&e.from, mac);
