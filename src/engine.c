@@ -550,10 +550,15 @@ void engine_detection(struct engine *e, const struct detection *d)
 					   d->rule, d->rule_name, spread_port(d), d->ts_us);
 		/* Probed by a member of an incident before it spread: it
 		 * joins that one, however long ago it was opened. */
-		for (unsigned i = 0; src && !in && i < src->nhits; i++)
+		for (unsigned i = 0; src && !in && i < src->nhits; i++) {
+			bool member = false;
+
+			for (unsigned j = 0; j < rec->nhits; j++)
+				member |= rec->hits[j].incident == src->hits[i].incident;
 			in = incident_follow(&e->incidents,
 					     incident_find(&e->incidents, src->hits[i].incident),
-					     d->ts_us);
+					     member, d->ts_us);
+		}
 		hit = hostdb_add_hit(rec, d->rule, d->ts_us);
 		if (in) {
 			hit->incident = in->id;

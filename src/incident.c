@@ -104,11 +104,12 @@ struct incident *incident_stay(struct incidents *s, struct incident *in, unsigne
 	return in;
 }
 
-struct incident *incident_follow(struct incidents *s, struct incident *in, usec_t now)
+struct incident *incident_follow(struct incidents *s, struct incident *in, bool member, usec_t now)
 {
 	if (!in)
 		return NULL;
-	in->nhosts++;
+	if (!member)
+		in->nhosts++;
 	if (now > in->last_detect_us)
 		in->last_detect_us = now;
 	return in;

@@ -905,10 +905,10 @@ static void test_incident_ids_exhausted(void **state)
 	assert_int_equal(count_events(x, "\"event\":\"incident\""), 0);
 }
 
-/* SYNs on 445 from src to dst_prefix.first .. dst_prefix.(first + n - 1),
+/* SYNs on port from src to dst_prefix.first .. dst_prefix.(first + n - 1),
  * one a millisecond from t. */
-static void sweep(struct fix *x, const char *src, const char *dst_prefix, unsigned first,
-		  unsigned n, usec_t t)
+static void sweep_port(struct fix *x, const char *src, const char *dst_prefix, unsigned first,
+		       unsigned n, usec_t t, uint16_t port)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct pkt p;
@@ -922,11 +922,17 @@ static void sweep(struct fix *x, const char *src, const char *dst_prefix, unsign
 		p.proto = IPPROTO_TCP;
 		p.flags = PKT_F_L4;
 		p.sport = (uint16_t)(40000 + i);
-		p.dport = 445;
+		p.dport = port;
 		p.tcp_flags = 0x02;
 		detect_packet(x->e.det, &p, NULL, t + i * 1000);
 	}
 	engine_commit(&x->e);
+}
+
+static void sweep(struct fix *x, const char *src, const char *dst_prefix, unsigned first,
+		  unsigned n, usec_t t)
+{
+	sweep_port(x, src, dst_prefix, first, n, t, 445);
 }
 
 /* Who probed whom: a host probed by an incident's member before it
@@ -1004,6 +1010,25 @@ static void test_infected_by_not_reversed(void **state)
 	sweep(x, "10.3.0.2", "10.1.0", 20, 1, T0 + 40 * SEC);
 	sweep(x, "10.1.0.20", "10.5.0", 1, 10, T0 + 50 * SEC);
 	assert_true(addr_eq(&host(x, "10.1.0.20")->infected_by, &v->id));
+	/* U in V's incident, counted once, also when another rule flags it
+	 * after the window (rpc-propagation: 10 destinations on 135). */
+	{
+		struct hostrec *u = host(x, "10.1.0.20");
+		struct incident *in = incident_find(&x->e.incidents, u->hits[0].incident);
+		unsigned n = in->nhosts, nhits = u->nhits;
+
+		assert_int_equal(u->hits[0].incident, v->hits[0].incident);
+		/* Every probe's outcome known (the walk's detections come
+		 * now), then a quiet window. */
+		sweep(x, "10.9.9.9", "10.7.7", 1, 1, T0 + 1000 * SEC);
+		nhits = u->nhits;
+		assert_true(x->e.incidents.window_us < 900 * SEC);
+		sweep_port(x, "10.1.0.20", "10.6.1", 1, 10, T0 + 2000 * SEC, 135);
+		assert_true(u->nhits > nhits);
+		for (unsigned i = 0; i < u->nhits; i++)
+			assert_int_equal(u->hits[i].incident, in->id);
+		assert_int_equal(in->nhosts, n);
+	}
 }
 
 /* A registry of 8 full of blocked hosts: the next worm is reported, not

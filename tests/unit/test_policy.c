@@ -267,16 +267,19 @@ static void test_incident_follow(void **state)
 	(void)state;
 	assert_int_equal(incidents_init(&s, 8, 600 * USEC_PER_SEC), 0);
 	first = incident_join(&s, 0, "smb-propagation", 0, &a, T0, T0 + USEC_PER_SEC);
-	in = incident_follow(&s, first, T0 + 3600 * USEC_PER_SEC);
+	in = incident_follow(&s, first, false, T0 + 3600 * USEC_PER_SEC);
 	assert_ptr_equal(in, first);
 	assert_int_equal(in->nhosts, 2);
-	assert_true(in->last_detect_us == T0 + 3600 * USEC_PER_SEC);
+	/* The same host flagged by another rule later: counted once. */
+	in = incident_follow(&s, first, true, T0 + 3601 * USEC_PER_SEC);
+	assert_int_equal(in->nhosts, 2);
+	assert_true(in->last_detect_us == T0 + 3601 * USEC_PER_SEC);
 	assert_true(addr_eq(&in->patient_zero, &a));
 	assert_true(in->first_probe_us == T0);
-	assert_null(incident_follow(&s, NULL, T0));
+	assert_null(incident_follow(&s, NULL, false, T0));
 	/* Past the window since the follower: a new one. */
-	in = incident_join(&s, 0, "smb-propagation", 0, &c, T0 + 4300 * USEC_PER_SEC,
-			   T0 + 4300 * USEC_PER_SEC);
+	in = incident_join(&s, 0, "smb-propagation", 0, &c, T0 + 4302 * USEC_PER_SEC,
+			   T0 + 4302 * USEC_PER_SEC);
 	assert_int_not_equal(in->id, first->id);
 	incidents_fini(&s);
 }
