@@ -51,6 +51,11 @@
 #define PROBES_PER_DST 4 /* sources remembered per destination */
 #define PROBES_STICKY  2 /* the earliest this many of them are never replaced */
 #define PROBES_BY_MAX  4 /* sources a detection carries (detection.by) */
+/* A contact older than this before a detection is no evidence of who
+ * infected the host (a worm spreads within minutes or hours of its
+ * infection), and the parent takes no time older than a week
+ * (sensorproto.c): probes_by() leaves it out. */
+#define PROBES_MAX_AGE_US (24 * 3600 * USEC_PER_SEC)
 
 /* A first contact from a source, to a destination the record keys. */
 struct probe_edge {
@@ -86,9 +91,9 @@ void probes_contact(struct probes *p, const struct qaddr *dst, const struct prob
  * if any, leaves probation. */
 void probes_in_use(struct probes *p, const struct qaddr *a);
 
-/* Who probed any of dsts[0..ndst) before before_us, other than self (may
- * be NULL): one edge per source (its earliest over dsts), earliest first,
- * at most max.  Returns how many were written to ret. */
+/* Who probed any of dsts[0..ndst) before before_us (and at most
+ * PROBES_MAX_AGE_US before it), other than self (may be NULL): one edge
+ * per source (its earliest over dsts), earliest first, at most max.  Returns how many were written to ret. */
 unsigned probes_by(const struct probes *p, const struct qaddr *dsts, unsigned ndst,
 		   const struct qaddr *self, usec_t before_us, struct probe_edge *ret,
 		   unsigned max);

@@ -169,7 +169,9 @@ unsigned probes_by(const struct probes *p, const struct qaddr *dsts, unsigned nd
 			const struct probe_edge *e = &d->e[i];
 			unsigned j;
 
-			if (e->first_us >= before_us || (self && addr_eq(&e->from, self)))
+			if (e->first_us >= before_us ||
+			    e->first_us + PROBES_MAX_AGE_US < before_us ||
+			    (self && addr_eq(&e->from, self)))
 				continue;
 			for (j = 0; j < n; j++)
 				if (addr_eq(&ret[j].from, &e->from))

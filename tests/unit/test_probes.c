@@ -81,6 +81,9 @@ static void test_first_contact_kept(void **state)
 	assert_int_equal(by(p, "10.0.0.2", 12, e), 1);
 	assert_int_equal(by(p, "10.0.0.2", 10, e), 0);
 	assert_int_equal(by(p, "10.0.0.9", 100, e), 0);
+	/* Not a day before. */
+	assert_int_equal(by(p, "10.0.0.2", 10 + 24 * 3600, e), 2);
+	assert_int_equal(by(p, "10.0.0.2", 15 + 24 * 3600 + 1, e), 0);
 	probes_free(p);
 }
 
