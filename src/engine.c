@@ -558,6 +558,9 @@ void engine_detection(struct engine *e, const struct detection *d)
 			in = incident_follow(&e->incidents,
 					     incident_find(&e->incidents, src->hits[i].incident),
 					     member, d->ts_us);
+			/* A new member is announced, as one that joins by
+			 * time. */
+			p.announce = in && !member;
 		}
 		hit = hostdb_add_hit(rec, d->rule, d->ts_us);
 		if (in) {

@@ -964,6 +964,13 @@ static void test_infected_by_and_incident(void **state)
 	assert_true(b->infected_us == T0 + 3 * 1000);
 	assert_int_equal(b->hits[0].incident, 1);
 	assert_int_equal(incident_find(&x->e.incidents, 1)->nhosts, 2);
+	/* Announced as any host that joins. */
+	assert_int_equal(count_events(x, "\"event\":\"incident\",\"host\":\"10.3.0.4\""), 1);
+	assert_int_equal(count_events(x,
+				      "\"event\":\"incident\",\"host\":\"10.3.0.4\",\"id\":1,"
+				      "\"rule\":\"smb-propagation\",\"patient_zero\":\"10.1.0.5\","
+				      "\"hosts\":2"),
+			 1);
 	assert_true(addr_eq(&incident_find(&x->e.incidents, 1)->patient_zero, &a->id));
 	assert_int_equal(count_events(x, "\"infected_by\":\"10.1.0.5\",\"infected_by_port\":445"),
 			 1);
