@@ -447,6 +447,26 @@ int main(int argc, char **argv)
 	s_msg(SP_DETECTION, FZ_COMMIT, &d, sizeof(d));
 	s_end("007-detection-peer", 0, 0);
 
+	/* Who probed the host before: a machine, then an address that
+	 * cannot be tied to one, on the ports of smb-propagation. */
+	s_begin(0);
+	snap_begin("02:00:00:00:00:52");
+	snap_add("10.66.1.52", BIND_ESTABLISHED);
+	snap_send(0);
+	d = det(mac("02:00:00:00:00:52"), "10.66.1.52", 0, SEV_HIGH);
+	d.nby = 2;
+	d.by[0].from = mac("02:00:00:00:00:50");
+	d.by[0].proto = PROTO_TCP;
+	d.by[0].port = 445;
+	d.by[0].first_us = (int64_t)(WALL - 50 * USEC_PER_SEC);
+	d.by[1].from = ip("10.66.2.7");
+	d.by[1].unverified = 1;
+	d.by[1].proto = PROTO_TCP;
+	d.by[1].port = 139;
+	d.by[1].first_us = (int64_t)(WALL - 40 * USEC_PER_SEC);
+	s_msg(SP_DETECTION, FZ_COMMIT, &d, sizeof(d));
+	s_end("009-detection-probed-by", 0, 0);
+
 	s_begin(FZ_ALERT);
 	d = det(ip("fd66::7"), "fd66::7", 0, SEV_HIGH);
 	d.proto = 2; /* udp */
@@ -632,6 +652,52 @@ int main(int argc, char **argv)
 	d.peer = d.target = mac("02:00:00:00:00:20");
 	s_msg(SP_DETECTION, 0, &d, sizeof(d));
 	s_end("907-detection-bad-peer", 0, 6);
+
+	/* Probe edges the sensor's record cannot make: more than it sends,
+	 * a MAC said unverified, the host itself, a port no worm rule
+	 * watches, out of time order, after the detection, a source twice,
+	 * an unused entry not zero. */
+	s_begin(0);
+	d = det(ip("10.66.1.74"), "10.66.1.74", 0, SEV_HIGH);
+	d.nby = 1;
+	d.by[0].from = mac("02:00:00:00:00:50");
+	d.by[0].proto = PROTO_TCP;
+	d.by[0].port = 445;
+	d.by[0].first_us = (int64_t)(WALL - 50 * USEC_PER_SEC);
+	{
+		struct sp_detection b;
+
+		b = d;
+		b.nby = PROBES_BY_MAX + 1;
+		s_msg(SP_DETECTION, 0, &b, sizeof(b));
+		b = d;
+		b.by[0].unverified = 1;
+		s_msg(SP_DETECTION, 0, &b, sizeof(b));
+		b = d;
+		b.by[0].from = b.host;
+		b.by[0].unverified = 1;
+		s_msg(SP_DETECTION, 0, &b, sizeof(b));
+		b = d;
+		b.by[0].port = 5432;
+		s_msg(SP_DETECTION, 0, &b, sizeof(b));
+		b = d;
+		b.nby = 2;
+		b.by[1] = b.by[0];
+		b.by[1].from = mac("02:00:00:00:00:51");
+		b.by[1].first_us -= USEC_PER_SEC;
+		s_msg(SP_DETECTION, 0, &b, sizeof(b));
+		b = d;
+		b.by[0].first_us = b.ts_us;
+		s_msg(SP_DETECTION, 0, &b, sizeof(b));
+		b = d;
+		b.nby = 2;
+		b.by[1] = b.by[0];
+		s_msg(SP_DETECTION, 0, &b, sizeof(b));
+		b = d;
+		b.by[2].port = 445;
+		s_msg(SP_DETECTION, 0, &b, sizeof(b));
+	}
+	s_end("908-detection-bad-probe-edges", 0, 8);
 
 	s_begin(0);
 	snap_begin("02:00:00:00:00:57");

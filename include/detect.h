@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "decode.h"
 #include "identity.h"
+#include "probes.h"
 #include "siphash.h"
 #include "types.h"
 
@@ -80,6 +81,10 @@ struct detection {
 	/* Dark-space rules: the latest dark destinations, oldest first. */
 	struct qaddr dark[DETECT_DARK_MAX];
 	unsigned ndark;
+	/* Who probed the host before it was flagged (probes.h), earliest
+	 * first; filled by sense.c, not by the detector. */
+	struct probe_edge by[PROBES_BY_MAX];
+	unsigned nby;
 };
 
 typedef void (*detect_cb)(void *arg, const struct detection *d);
@@ -109,6 +114,8 @@ struct detect;
 struct detect *detect_new(const struct conf *c, const struct siphash_key *key, detect_cb cb,
 			  void *arg);
 void detect_free(struct detect *d);
+/* Detections go to cb(arg) from now on (the owner of the detector moved). */
+void detect_set_cb(struct detect *d, detect_cb cb, void *arg);
 /* Switches to configuration c (reload), keeping every table, when the
  * rules are the same ones in the same places and the limits are equal:
  * thresholds, windows, severities, ports and TRW parameters may differ.
@@ -211,6 +218,16 @@ int detect_set_surveil(struct detect *d, const struct qaddr *key, usec_t until_u
  * restored; by default the first packet's time). */
 void detect_set_known(struct detect *d, bool (*known)(void *arg, const struct qaddr *a), void *arg);
 void detect_set_watched_since(struct detect *d, usec_t since_us);
+
+/* First contacts on the ports of the worm rules (horizontal rules of
+ * severity medium or more) to protected destinations, neither dropped by
+ * our own blocks nor bare ACKs: cb(arg, id, src, dst, proto, port, ts),
+ * id the host charged, proto a PROTO_* bit.  The record of who probed
+ * whom (probes.h) is fed from it.  NULL: none. */
+typedef void (*detect_contact_cb)(void *arg, const struct qaddr *id, const struct qaddr *src,
+				  const struct qaddr *dst, unsigned proto, uint16_t port,
+				  usec_t ts);
+void detect_set_contact(struct detect *d, detect_contact_cb cb, void *arg);
 
 /* The detector's clock: the latest time seen. */
 usec_t detect_now(const struct detect *d);

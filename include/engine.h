@@ -168,6 +168,9 @@ int engine_reconfigure(struct engine *e, const struct conf *c);
  * machine's addresses are brought up to date.  NULL: none (or the
  * registry is full). */
 struct hostrec *engine_record(struct engine *e, const struct qaddr *id, bool create, usec_t now);
+/* The name of the host that infected rec (rec->infected_by, which must be
+ * set): its record's address when it has one, else its id. */
+void engine_infected_name(const struct engine *e, const struct hostrec *rec, struct qaddr *ret);
 /* A machine record's addresses from identity: its trusted ones join it
  * (a blocked machine's new addresses are blocked at the next commit);
  * while blocked it keeps the ones it holds (fail closed). */

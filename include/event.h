@@ -41,6 +41,11 @@ struct event {
 	enum why why;
 	unsigned incident_id;
 	unsigned recurrence; /* >0: flagged again after a release */
+	/* Who infected the host (hostrec.infected_by, named by its
+	 * address when it has one); family 0: none known. */
+	struct qaddr infected_by;
+	uint16_t infected_port;
+	usec_t infected_ts;
 
 	/* action / release / mark */
 	enum level level;

@@ -151,6 +151,14 @@ struct hostrec {
 	 * rules fire at lower thresholds before this; 0 none. */
 	usec_t surveil_until_us;
 	char evidence[96]; /* evidence file name (under state.dir/evidence), "" none */
+	/* Who infected it: the host (a registry id) that probed it first
+	 * among those detected before it, with that first contact's time,
+	 * port and protocol (PROTO_TCP or PROTO_UDP); family 0: none known.
+	 * The rule is engine.c's (infector()). */
+	struct qaddr infected_by;
+	uint8_t infected_proto;
+	uint16_t infected_port;
+	usec_t infected_us;
 	struct hist *hist; /* heap, grown on demand up to HOST_MAX_HIST */
 	uint16_t nhist, hist_cap;
 };

@@ -1,6 +1,11 @@
 /* Incidents: hosts flagged by the same rule close in time, with a patient
  * zero, the host whose first probe came earliest (SPEC section 4).
  *
+ * Who probed whom comes first: a host that a member of an incident
+ * probed before it began to spread (its infected_by, engine.c) joins that
+ * incident, however long after its window; a host that no member probed
+ * is grouped by time and by what spreads, as follows.
+ *
  * What spreads decides, not the rule alone: a rule that names no ports
  * (the Threshold Random Walk, horizontal-scan, dark-space) groups hosts by
  * the port they failed on too, so that a camera sweeping telnet does not
@@ -71,6 +76,13 @@ struct incident *incident_join(struct incidents *s, unsigned rule, const char *r
  * smb-propagation names).  in, or NULL when it is closed. */
 struct incident *incident_stay(struct incidents *s, struct incident *in, unsigned rule,
 			       const char *rule_name, uint16_t port, usec_t now);
+/* Host is flagged by a rule after a member of in probed it before it
+ * spread (engine.c: infected_by): it joins in, whatever the time since
+ * in's last detection, without taking patient zero's place (it was
+ * infected by a member), counted unless member (it is one already,
+ * flagged by another rule).  in (its last detection moved to now), or
+ * NULL when in is NULL. */
+struct incident *incident_follow(struct incidents *s, struct incident *in, bool member, usec_t now);
 struct incident *incident_find(struct incidents *s, unsigned id);
 /* Rebuilds which incident each rule and port may join, from the ring
  * (after the rules' indexes changed: a reload). */

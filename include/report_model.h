@@ -63,6 +63,10 @@ struct tl_entry {
 /* The hosts of every open incident, by incident and then time. */
 struct timeline {
 	struct tl_entry *v;
+	/* Who infected v[i]: its infector's index counted from the first
+	 * entry of v[i]'s incident (report_tl_run()), a host of the same
+	 * incident (report_infectors()), or -1. */
+	long *infector;
 	size_t n;
 };
 
@@ -102,6 +106,12 @@ const char *report_host_group(const struct report_model *m, const struct hostrec
 /* The name of a rule index in the current config, "(unknown)" when a
  * reload removed it. */
 const char *report_rule_name(const struct conf *c, unsigned rule);
+
+/* Who infected whom among one incident's hosts recs[0..n): ret[i] is the
+ * index j of the host recs[i]->infected_by names, or -1 when it names
+ * none of them (nobody known, or a host outside the incident): the
+ * edges of the incident's spread.  0, or -ENOMEM. */
+int report_infectors(const struct hostrec *const *recs, size_t n, long *ret);
 
 /* The renderers (report_html.c, report_csv.c); both write whole
  * documents.  The HTML one allocates what it sorts and the groupings by

@@ -26,6 +26,7 @@
 #include "detect.h"
 #include "evidence.h"
 #include "identity.h"
+#include "probes.h"
 
 struct sense_params {
 	const struct conf *c; /* borrowed; must outlive the sense */
@@ -47,6 +48,12 @@ struct sense {
 	struct identity *id;
 	bool own_id;
 	struct detect *det;
+	/* Who probed whom (probes.h): limits.max_hosts destinations.  Each
+	 * detection goes out with who probed the host before (detection.by). */
+	struct probes *probes;
+	detect_cb on_detection;
+	void *arg;
+	const struct attribution *cur; /* the frame being inspected's, or NULL */
 	struct evidence *evidence;
 	struct decode_stats decode;
 };
@@ -54,8 +61,16 @@ struct sense {
 /* 0 or -errno (nothing to free then). */
 int sense_init(struct sense *s, const struct sense_params *p);
 void sense_fini(struct sense *s);
+/* A sense was copied into s (a detector renewed at a reload takes the
+ * old one's place): the detector's callbacks are pointed at s, and s
+ * takes over old's record of who probed whom (old's own goes to old, to
+ * be freed with it). */
+void sense_moved(struct sense *s, struct sense *old);
 
-/* Decodes, attributes, keeps and inspects one captured frame. */
+/* Decodes, attributes, keeps and inspects one captured frame.  A first
+ * contact on a worm rule's port (detect_set_contact()) from a source that
+ * is its machine's own or unverified, to a protected address, is kept in
+ * the record of who probed whom. */
 void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
 		 usec_t ts);
 /* Runs the detector's timers (probe timeouts, windows) up to now. */

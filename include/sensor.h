@@ -19,7 +19,7 @@
  * Its death costs nothing that lasts: the parent keeps every block and
  * binding and starts a new sensor (sensorlink.h).  What dies with it is
  * what is short-lived by nature (detection windows, pending probes, the
- * evidence ring): see quarantined(8), PROCESS MODEL. */
+ * evidence ring, who probed whom): see quarantined(8), PROCESS MODEL. */
 #ifndef QD_SENSOR_H
 #define QD_SENSOR_H
 

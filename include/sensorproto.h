@@ -26,6 +26,7 @@
 #include "evidence.h"
 #include "identity.h"
 #include "ipc.h"
+#include "probes.h"
 
 enum sp_type {
 	/* sensor -> parent */
@@ -59,6 +60,17 @@ static inline size_t sp_machine_len(const struct ident_snap *s)
 	return SP_MACHINE_MIN + (size_t)s->nbind * sizeof(s->b[0]);
 }
 
+/* One edge of who probed whom (struct probe_edge). */
+struct sp_edge {
+	struct qaddr from; /* a MAC, or an address when unverified */
+	uint8_t proto;	   /* PROTO_TCP or PROTO_UDP */
+	uint8_t unverified;
+	uint8_t pad;
+	uint16_t port;
+	uint8_t pad2[2];
+	int64_t first_us;
+};
+
 struct sp_detection {
 	struct qaddr host, addr, target;
 	uint8_t severity; /* enum severity */
@@ -77,6 +89,11 @@ struct sp_detection {
 	uint8_t ndark;
 	struct qaddr peer; /* family 0, or the one destination to contain towards */
 	uint8_t pad[10];
+	/* Who probed the host before (detection.by, probes.h): by[0..nby),
+	 * earliest first; the rest zero. */
+	struct sp_edge by[PROBES_BY_MAX];
+	uint8_t nby;
+	uint8_t pad2[7];
 };
 
 struct sp_ident {

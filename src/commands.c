@@ -454,6 +454,20 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 				       r->hits[i].incident, ts_str(r->hits[i].first_us, t));
 		}
 		ctl_out_printf(o, "],\"recurrences\":%u", r->recurrences);
+		/* Who infected it (quarantined(8), Incidents), or null. */
+		if (r->infected_by.family) {
+			struct qaddr from;
+			char ib[ADDR_STRLEN];
+
+			engine_infected_name(&d->eng, r, &from);
+			ctl_out_printf(o,
+				       ",\"infected_by\":{\"host\":\"%s\",\"proto\":\"%s\","
+				       "\"port\":%u,\"ts\":\"%s\"}",
+				       addr_ntop(&from, ib), proto_bit_name(r->infected_proto),
+				       r->infected_port, ts_str(r->infected_us, t));
+		} else {
+			ctl_out_printf(o, ",\"infected_by\":null");
+		}
 		/* Surveillance after its last release: until when (in the
 		 * past once it has ended), or null. */
 		ctl_out_printf(o, ",\"surveillance_until\":%s%s%s", r->surveil_until_us ? "\"" : "",
@@ -1104,6 +1118,14 @@ static int cmd_show(struct cmdctx *x)
 		ctl_out_printf(x->out, "owner:       %s\n", inv->owner[0] ? inv->owner : "-");
 		if (inv->critical)
 			ctl_out_printf(x->out, "critical:    yes\n");
+	}
+	if (r->infected_by.family) {
+		struct qaddr by;
+
+		engine_infected_name(&d->eng, r, &by);
+		ctl_out_printf(x->out, "infected by: %s (%s/%u at %s)\n", addr_ntop(&by, ab),
+			       proto_bit_name(r->infected_proto), r->infected_port,
+			       ts_str(r->infected_us, t));
 	}
 	if (r->recurrences)
 		ctl_out_printf(x->out, "recurrences: %u\n", r->recurrences);

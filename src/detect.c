@@ -283,6 +283,8 @@ struct detect {
 	 * network has been watched (detect_set_known()). */
 	bool (*known)(void *arg, const struct qaddr *a);
 	void *known_arg;
+	detect_contact_cb contact; /* detect_set_contact() */
+	void *contact_arg;
 	usec_t watched_since, first_us;
 	int8_t src_protected;  /* of the packet being handled, when known; -1 else */
 	const struct pkt *pkt; /* the packet being handled (detect_packet()) */
@@ -872,6 +874,18 @@ void detect_set_known(struct detect *d, bool (*known)(void *arg, const struct qa
 	d->known_arg = arg;
 }
 
+void detect_set_cb(struct detect *d, detect_cb cb, void *arg)
+{
+	d->cb = cb;
+	d->cb_arg = arg;
+}
+
+void detect_set_contact(struct detect *d, detect_contact_cb cb, void *arg)
+{
+	d->contact = cb;
+	d->contact_arg = arg;
+}
+
 void detect_set_watched_since(struct detect *d, usec_t since_us)
 {
 	d->watched_since = since_us;
@@ -1240,6 +1254,10 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 	d->st.probes++;
 	if (dropped)
 		d->st.probes_dropped++;
+	else if (d->contact && (proto == PROTO_TCP || proto == PROTO_UDP) &&
+		 bit_test(proto == PROTO_TCP ? d->worm_tcp : d->worm_udp, port) &&
+		 is_protected(d, dst))
+		d->contact(d->contact_arg, id, src, dst, proto, port, d->now);
 	if (h->nprobes >= d->probe_quota) {
 		/* The host holds its quota of probes awaiting or holding an
 		 * outcome: this one counts as a first contact, but its

@@ -244,6 +244,13 @@ struct hostrec *engine_record(struct engine *e, const struct qaddr *id, bool cre
 	return rec;
 }
 
+void engine_infected_name(const struct engine *e, const struct hostrec *rec, struct qaddr *ret)
+{
+	const struct hostrec *src = hostdb_find((struct hostdb *)&e->hosts, &rec->infected_by);
+
+	*ret = src && src->addr.family ? src->addr : rec->infected_by;
+}
+
 /* ---- events ---- */
 
 static void emit_detect(struct engine *e, const struct pending *p, bool enforced, enum why why)
@@ -266,6 +273,11 @@ static void emit_detect(struct engine *e, const struct pending *p, bool enforced
 	ev.why = why;
 	ev.incident_id = p->incident;
 	ev.recurrence = p->recurrence;
+	if (p->rec && p->rec->infected_by.family) {
+		engine_infected_name(e, p->rec, &ev.infected_by);
+		ev.infected_port = p->rec->infected_port;
+		ev.infected_ts = p->rec->infected_us;
+	}
 	ev.by_uid = -1;
 	output_event(e->out, &ev);
 
@@ -384,6 +396,36 @@ static bool detection_unverified(const struct engine *e, const struct detection 
 	return identity_addresses(e->id, d->host.b, BIND_TENTATIVE, &own, 1) == 0;
 }
 
+/* Who infected the host of rec (detection d), from who probed it before
+ * it was flagged (d->by, earliest first): the first source that
+ *   - is a host of the registry detected before it (already flagged when
+ *     this detection is handled: a source flagged only later is not
+ *     named, as its edge is gone from the sensor's record by then), and
+ *     not the host itself;
+ *   - made its contact before the host's own first probe: a host that
+ *     its victim probed back after it began spreading is not the victim.
+ * A source named by an address that a machine's record holds is that
+ * machine.  NULL when none; *ret_edge the edge. */
+static struct hostrec *infector(struct engine *e, const struct hostrec *rec,
+				const struct detection *d, const struct probe_edge **ret_edge)
+{
+	usec_t first = d->first_probe_us;
+
+	if (rec->first_detect_us && rec->first_probe_us && rec->first_probe_us < first)
+		first = rec->first_probe_us;
+	for (unsigned i = 0; i < d->nby && i < PROBES_BY_MAX; i++) {
+		const struct probe_edge *b = &d->by[i];
+		struct hostrec *src = engine_record(e, &b->from, false, d->ts_us);
+
+		if (!src || src == rec || src->first_detect_us == 0 ||
+		    src->first_detect_us > d->ts_us || b->first_us >= first)
+			continue;
+		*ret_edge = b;
+		return src;
+	}
+	return NULL;
+}
+
 /* Every incident id was given: the detection is handled as any other,
  * in no incident.  Alerted the first time and then at every power of two,
  * so that it is heard but cannot flood. */
@@ -438,6 +480,7 @@ void engine_detection(struct engine *e, const struct detection *d)
 	struct hostrec *rec;
 	struct hit *hit;
 	struct incident *in = NULL;
+	struct hostrec *src = NULL;
 	bool new_episode, unverified = detection_unverified(e, d);
 
 	if (d->ts_us > e->now)
@@ -476,6 +519,27 @@ void engine_detection(struct engine *e, const struct detection *d)
 		e->st.detections_suppressed++;
 		return;
 	}
+	/* Who infected it, once an episode: a host flagged again after a
+	 * release is named again. */
+	if (rec->state == HOST_RELEASED || rec->state == HOST_CLEANED) {
+		memset(&rec->infected_by, 0, sizeof(rec->infected_by));
+		rec->infected_proto = 0;
+		rec->infected_port = 0;
+		rec->infected_us = 0;
+	}
+	if (!rec->infected_by.family) {
+		const struct probe_edge *b = NULL;
+
+		src = infector(e, rec, d, &b);
+		if (src) {
+			rec->infected_by = src->id;
+			rec->infected_proto = b->proto;
+			rec->infected_port = b->port;
+			rec->infected_us = b->first_us;
+		}
+	} else {
+		src = hostdb_find(&e->hosts, &rec->infected_by);
+	}
 	if (!hit) {
 		/* Flagged by another rule while its incident is open: it
 		 * stays in that one (one infected host, one incident). */
@@ -484,6 +548,20 @@ void engine_detection(struct engine *e, const struct detection *d)
 			in = incident_stay(&e->incidents,
 					   incident_find(&e->incidents, rec->hits[i].incident),
 					   d->rule, d->rule_name, spread_port(d), d->ts_us);
+		/* Probed by a member of an incident before it spread: it
+		 * joins that one, however long ago it was opened. */
+		for (unsigned i = 0; src && !in && i < src->nhits; i++) {
+			bool member = false;
+
+			for (unsigned j = 0; j < rec->nhits; j++)
+				member |= rec->hits[j].incident == src->hits[i].incident;
+			in = incident_follow(&e->incidents,
+					     incident_find(&e->incidents, src->hits[i].incident),
+					     member, d->ts_us);
+			/* A new member is announced, as one that joins by
+			 * time. */
+			p.announce = in && !member;
+		}
 		hit = hostdb_add_hit(rec, d->rule, d->ts_us);
 		if (in) {
 			hit->incident = in->id;
@@ -977,10 +1055,12 @@ int engine_reconfigure(struct engine *e, const struct conf *c)
 	}
 	if (renew) {
 		usec_t now = detect_now(e->det);
+		struct sense was = e->local;
 
 		ns.decode = e->local.decode;
-		sense_fini(&e->local);
 		e->local = ns;
+		sense_moved(&e->local, &was);
+		sense_fini(&was);
 		e->det = e->local.det;
 		/* A new detector knows no block yet. */
 		for (struct hostrec *rec = hostdb_first(&e->hosts); rec;

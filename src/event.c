@@ -230,6 +230,11 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 			sb_printf(&s, ",\"incident\":%u", e->incident_id);
 		if (e->recurrence)
 			sb_printf(&s, ",\"recurrence\":%u", e->recurrence);
+		if (e->infected_by.family) {
+			json_key_addr(&s, "infected_by", &e->infected_by);
+			sb_printf(&s, ",\"infected_by_port\":%u", e->infected_port);
+			json_key_ts(&s, "infected_by_ts", e->infected_ts);
+		}
 		json_inventory(&s, e->inv);
 		break;
 	}
@@ -407,6 +412,10 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 			sb_printf(&s, " incident=%u", e->incident_id);
 		if (e->recurrence)
 			sb_printf(&s, " recurrence=%u", e->recurrence);
+		if (e->infected_by.family) {
+			kv_addr(&s, "infected_by", &e->infected_by);
+			sb_printf(&s, " infected_by_port=%u", e->infected_port);
+		}
 		kv_inventory(&s, e->inv);
 		break;
 	}

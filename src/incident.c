@@ -104,6 +104,17 @@ struct incident *incident_stay(struct incidents *s, struct incident *in, unsigne
 	return in;
 }
 
+struct incident *incident_follow(struct incidents *s, struct incident *in, bool member, usec_t now)
+{
+	if (!in)
+		return NULL;
+	if (!member)
+		in->nhosts++;
+	if (now > in->last_detect_us)
+		in->last_detect_us = now;
+	return in;
+}
+
 struct incident *incident_join(struct incidents *s, unsigned rule, const char *rule_name,
 			       uint16_t port, const struct qaddr *host, usec_t first_probe_us,
 			       usec_t now)

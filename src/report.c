@@ -473,6 +473,33 @@ static bool first_hit_in_incident(const struct hostrec *r, unsigned i, usec_t *r
 	return true;
 }
 
+/* Who infected whom inside each incident of t (t->infector). */
+static int timeline_edges(struct timeline *t)
+{
+	const struct hostrec **recs;
+	int r = 0;
+
+	if (t->n == 0)
+		return 0;
+	t->infector = calloc(t->n, sizeof(*t->infector));
+	recs = calloc(t->n, sizeof(*recs));
+	if (!t->infector || !recs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0, k; i < t->n; i += k) {
+		k = report_tl_run(t, i);
+		for (size_t j = 0; j < k; j++)
+			recs[j] = t->v[i + j].rec;
+		r = report_infectors(recs, k, &t->infector[i]);
+		if (r < 0)
+			goto out;
+	}
+out:
+	free(recs);
+	return r;
+}
+
 /* The hosts of every open incident (each once), by incident and time. */
 static int timeline_build(struct timeline *t, const struct engine *e)
 {
@@ -517,6 +544,48 @@ static int timeline_build(struct timeline *t, const struct engine *e)
 	free(open);
 	if (t->n)
 		qsort(t->v, t->n, sizeof(*t->v), tl_cmp);
+	return timeline_edges(t);
+}
+
+struct rec_at {
+	const struct hostrec *r;
+	size_t i;
+};
+
+static int rec_at_cmp(const void *a, const void *b)
+{
+	const struct rec_at *x = a, *y = b;
+
+	return memcmp(&x->r->id, &y->r->id, sizeof(x->r->id));
+}
+
+static int id_rec_at_cmp(const void *key, const void *b)
+{
+	const struct rec_at *y = b;
+
+	return memcmp(key, &y->r->id, sizeof(y->r->id));
+}
+
+int report_infectors(const struct hostrec *const *recs, size_t n, long *ret)
+{
+	struct rec_at *by_id;
+
+	if (n == 0)
+		return 0;
+	by_id = malloc(n * sizeof(*by_id));
+	if (!by_id)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		by_id[i] = (struct rec_at){.r = recs[i], .i = i};
+	qsort(by_id, n, sizeof(*by_id), rec_at_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct rec_at *f = NULL;
+
+		if (recs[i]->infected_by.family)
+			f = bsearch(&recs[i]->infected_by, by_id, n, sizeof(*by_id), id_rec_at_cmp);
+		ret[i] = f && f->i != i ? (long)f->i : -1;
+	}
+	free(by_id);
 	return 0;
 }
 
@@ -686,7 +755,7 @@ static void json_counts(struct rout *o, bool comma, const struct group *gr)
 }
 
 static void json_incident(struct rout *o, const struct engine *e, const struct incident *in,
-			  const struct tl_entry *v, size_t n, bool offline)
+			  const struct tl_entry *v, const long *infector, size_t n, bool offline)
 {
 	const struct inventory *inv = &e->c->inventory;
 	const struct inv_entry *pz = inventory_lookup(inv, &in->patient_zero);
@@ -715,6 +784,24 @@ static void json_incident(struct rout *o, const struct engine *e, const struct i
 		ro_json_kv(o, true, "state", host_state_name(report_count_state(r, offline)));
 		if (hv && hv->name[0])
 			ro_json_kv(o, true, "name", hv->name);
+		ro_puts(o, "}");
+	}
+	/* Who probed whom (quarantined(8), Incidents): an edge to each
+	 * host from the member that infected it, in timeline order. */
+	ro_puts(o, "],\"edges\":[");
+	for (size_t i = 0, first = 1; i < n; i++) {
+		const struct hostrec *r = v[i].rec;
+		char b[ADDR_STRLEN];
+
+		if (infector[i] < 0)
+			continue;
+		ro_puts(o, first ? "{" : ",{");
+		first = 0;
+		ro_json_kv(o, false, "from", addr_ntop(report_rec_name(v[infector[i]].rec), a));
+		ro_json_kv(o, true, "to", addr_ntop(report_rec_name(r), b));
+		ro_json_kv(o, true, "proto", proto_bit_name(r->infected_proto));
+		ro_printf(o, ",\"port\":%u", r->infected_port);
+		ro_json_ts(o, true, "ts", r->infected_us);
 		ro_puts(o, "}");
 	}
 	ro_puts(o, "]}");
@@ -748,7 +835,7 @@ static void render_json(struct rout *o, const struct engine *e, enum report_by b
 		if (!first)
 			ro_puts(o, ",");
 		first = false;
-		json_incident(o, e, in, &t->v[i], k, offline);
+		json_incident(o, e, in, &t->v[i], &t->infector[i], k, offline);
 	}
 	ro_puts(o, "]}\n");
 }
@@ -799,6 +886,7 @@ int report_render(const struct engine *e, enum report_by by, enum report_format 
 out:
 	free(o);
 	free(m.t.v);
+	free(m.t.infector);
 out_groups:
 	report_grouping_fini(&m.g);
 	return r;

@@ -43,7 +43,7 @@ static void csv_ts(struct rout *o, usec_t ts)
 static const char *const columns[] = {
 	"host",	  "state",	  "level",	"since",    "expires",	    "rules",
 	"mac",	  "name",	  "department", "floor",    "owner",	    "group",
-	"reason", "first_detect", "blocked_at", "incident", "patient_zero",
+	"reason", "first_detect", "blocked_at", "incident", "patient_zero", "infected_by",
 };
 
 static void csv_row(struct rout *o, const struct report_model *m, const struct hostrec *r)
@@ -104,6 +104,14 @@ static void csv_row(struct rout *o, const struct report_model *m, const struct h
 		ro_csv_field(o, addr_ntop(&in->patient_zero, a));
 	} else {
 		ro_puts(o, ",");
+	}
+	ro_puts(o, ",");
+	/* Who infected it (quarantined(8), Incidents), by its name. */
+	if (r->infected_by.family) {
+		struct qaddr by;
+
+		engine_infected_name(m->e, r, &by);
+		ro_csv_field(o, addr_ntop(&by, a));
 	}
 	ro_puts(o, "\r\n");
 }

@@ -172,12 +172,15 @@ static const char *const series_colour[TL_SERIES] = {
 
 /* ---- what the page is computed from ---- */
 
-/* A host of an open incident, in the order the spread is drawn. */
+/* A host of an open incident, in the order the spread is drawn: a tree
+ * of who infected whom (tree_order()). */
 struct spread_key {
 	const struct tl_entry *t;
 	usec_t probe_us;
 	unsigned id;
 	bool pz;
+	long parent;	/* the key of its infector, from the incident's first; -1 */
+	unsigned depth; /* in the tree: 0 for a root */
 };
 
 struct chart {
@@ -234,6 +237,97 @@ static int action_cmp(const void *a, const void *b)
 	return memcmp(&x->id, &y->id, sizeof(x->id));
 }
 
+/* The keys of one incident k[0..n), in time order with patient zero
+ * first, put in the order of a depth-first walk of who infected whom:
+ * each host right under the one that infected it (its children in time
+ * order), patient zero and the hosts with no known infector in the
+ * incident as roots, in time order.  tl_start: the incident's first
+ * entry in m->t.  0, or -ENOMEM. */
+static int tree_order(const struct report_model *m, struct spread_key *k, size_t n, size_t tl_start)
+{
+	long *first = NULL, *next = NULL, *pos = NULL, *stack = NULL, *order = NULL;
+	struct spread_key *tmp = NULL;
+	bool *seen = NULL;
+	size_t norder = 0;
+	int r = -ENOMEM;
+
+	if (n < 2)
+		return 0;
+	first = malloc(n * sizeof(*first));
+	next = malloc(n * sizeof(*next));
+	pos = malloc(n * sizeof(*pos));
+	stack = malloc(n * sizeof(*stack));
+	order = malloc(n * sizeof(*order));
+	seen = calloc(n, sizeof(*seen));
+	tmp = malloc(n * sizeof(*tmp));
+	if (!first || !next || !pos || !stack || !order || !seen || !tmp)
+		goto out;
+	/* pos: from the incident's timeline entries to its keys. */
+	for (size_t j = 0; j < n; j++)
+		pos[(size_t)(k[j].t - m->t.v) - tl_start] = (long)j;
+	for (size_t j = 0; j < n; j++) {
+		long inf = m->t.infector[k[j].t - m->t.v];
+
+		first[j] = next[j] = -1;
+		k[j].parent = inf >= 0 && !k[j].pz ? pos[inf] : -1;
+	}
+	/* Each host's children, latest first (prepended in time order),
+	 * so that the stack pops them earliest first. */
+	for (size_t j = 0; j < n; j++) {
+		long pj = k[j].parent;
+
+		if (pj < 0)
+			continue;
+		next[j] = first[pj];
+		first[pj] = (long)j;
+	}
+	/* Roots in time order; a host whose chain of infectors loops (a host
+	 * released and infected again by its own victim) is reached from
+	 * none: the first of such is a root too.  Each host is pushed once,
+	 * when first seen. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t j = 0; j < n; j++) {
+			size_t sp = 0;
+
+			if (seen[j] || (pass == 0 && k[j].parent >= 0))
+				continue;
+			k[j].parent = -1;
+			k[j].depth = 0;
+			seen[j] = true;
+			stack[sp++] = (long)j;
+			while (sp) {
+				long x = stack[--sp];
+
+				order[norder++] = x;
+				for (long y = first[x]; y >= 0; y = next[y]) {
+					if (seen[y])
+						continue;
+					seen[y] = true;
+					k[y].depth = k[x].depth + 1;
+					stack[sp++] = y;
+				}
+			}
+		}
+	for (size_t j = 0; j < norder; j++)
+		pos[order[j]] = (long)j;
+	for (size_t j = 0; j < norder; j++) {
+		tmp[j] = k[order[j]];
+		if (tmp[j].parent >= 0)
+			tmp[j].parent = pos[tmp[j].parent];
+	}
+	memcpy(k, tmp, n * sizeof(*k));
+	r = 0;
+out:
+	free(first);
+	free(next);
+	free(pos);
+	free(stack);
+	free(order);
+	free(seen);
+	free(tmp);
+	return r;
+}
+
 static void page_fini(struct page *p)
 {
 	for (unsigned i = 0; i < 4; i++)
@@ -278,10 +372,23 @@ static int page_init(struct page *p, const struct report_model *m)
 			.id = t->id,
 			.probe_us = t->rec->first_probe_us ? t->rec->first_probe_us : t->ts,
 			.pz = in && addr_eq(&in->patient_zero, &t->rec->addr),
+			.parent = -1,
 		};
 	}
 	if (m->t.n)
 		qsort(p->spread, m->t.n, sizeof(*p->spread), spread_cmp);
+	for (size_t i = 0, k; i < m->t.n; i += k) {
+		size_t tl_start = (size_t)(p->spread[i].t - m->t.v);
+
+		/* The keys of an incident are its timeline entries, in
+		 * another order: the first of those is where the
+		 * infectors' indexes count from. */
+		for (k = 0; i + k < m->t.n && p->spread[i + k].id == p->spread[i].id; k++)
+			tl_start = MIN(tl_start, (size_t)(p->spread[i + k].t - m->t.v));
+		r = tree_order(m, &p->spread[i], k, tl_start);
+		if (r < 0)
+			goto fail;
+	}
 
 	for (const struct hostrec *h = hostdb_first(db); h; h = hostdb_next(db, h))
 		n += !h->merged && report_block_level(h, m->offline) != LEVEL_NONE;
@@ -546,6 +653,7 @@ static const char *const page_css =
 	".swatch{display:inline-block;width:.9em;height:.9em;margin-right:.3em;"
 	"vertical-align:-.1em}\n"
 	".lane{stroke:#bbb;stroke-width:2}.pz text{font-weight:bold}\n"
+	".edge{stroke:#d64545;stroke-width:1.5;fill:none;stroke-dasharray:4 2}\n"
 	"section.incident{break-inside:avoid}\n"
 	"@media print{body{max-width:none}h2{break-after:avoid}"
 	"figure,table{break-inside:avoid}}\n";
@@ -670,16 +778,23 @@ static void spread(struct rout *o, const struct page *p, const struct incident *
 	const struct inv_entry *pzv = inventory_lookup(&m->e->c->inventory, &in->patient_zero);
 	size_t shown = MIN(n, HTML_MAX_SPREAD);
 	usec_t t0 = in->first_probe_us, t1 = 0;
-	unsigned open = 0, h = (unsigned)(shown * SP_ROW + 30);
+	unsigned open = 0, nedges = 0, h = (unsigned)(shown * SP_ROW + 30);
 	char a[ADDR_STRLEN], b[32], c[32];
 	double span, w = CH_W - SP_LEFT - SP_RIGHT;
 
 	for (size_t i = 0; i < n; i++) {
 		open += k[i].t->rec->state != HOST_RELEASED && k[i].t->rec->state != HOST_CLEANED;
+		nedges += k[i].parent >= 0;
 		if (i < shown) {
 			if (!t0 || k[i].probe_us < t0)
 				t0 = k[i].probe_us;
 			t1 = MAX(t1, MAX(k[i].t->ts, k[i].probe_us));
+			/* The first contact of an edge may come before the
+			 * infector's first counted probe. */
+			if (k[i].parent >= 0) {
+				t0 = MIN(t0, k[i].t->rec->infected_us);
+				t1 = MAX(t1, k[i].t->rec->infected_us);
+			}
 		}
 	}
 	span = t1 > t0 ? (double)(t1 - t0) : 1;
@@ -687,8 +802,10 @@ static void spread(struct rout *o, const struct page *p, const struct incident *
 	ro_printf(o, "<section class=\"incident\" data-id=\"%u\"", in->id);
 	attr(o, "data-rule", in->rule_name);
 	attr(o, "data-patient-zero", addr_ntop(&in->patient_zero, a));
-	ro_printf(o, " data-hosts=\"%u\" data-open-hosts=\"%u\" data-shown=\"%zu\">\n", in->nhosts,
-		  open, shown);
+	ro_printf(o,
+		  " data-hosts=\"%u\" data-open-hosts=\"%u\" data-shown=\"%zu\" "
+		  "data-edges=\"%u\">\n",
+		  in->nhosts, open, shown, nedges);
 	ro_printf(o, "<h3>Incident %u: ", in->id);
 	ro_html(o, in->rule_name);
 	ro_printf(o, ", patient zero %s", a);
@@ -707,9 +824,33 @@ static void spread(struct rout *o, const struct page *p, const struct incident *
 	ro_printf(
 		o,
 		"<svg class=\"spread\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %u\" "
-		"width=\"%d\" height=\"%u\" role=\"img\"><title>Incident %u in order of "
-		"infection</title>\n",
+		"width=\"%d\" height=\"%u\" role=\"img\"><title>Incident %u: who infected "
+		"whom</title>\n",
 		CH_W, h, CH_W, h, in->id);
+	/* The edges first, under the hosts: from the infector's lane at the
+	 * time of its first contact down to the host's first probe.  An
+	 * infector always comes before its host (tree_order()), so a host
+	 * drawn has its infector drawn. */
+	for (size_t i = 0; i < shown; i++) {
+		const struct hostrec *r = k[i].t->rec;
+		long pi = k[i].parent;
+		double xe, xp;
+
+		if (pi < 0)
+			continue;
+		xe = SP_LEFT + w * (double)(r->infected_us - t0) / span;
+		xp = SP_LEFT + w * (double)(k[i].probe_us - t0) / span;
+		ro_puts(o, "<path class=\"edge\"");
+		attr(o, "data-from", addr_ntop(report_rec_name(k[pi].t->rec), a));
+		attr(o, "data-to", addr_ntop(report_rec_name(r), a));
+		ro_printf(o, " data-proto=\"%s\" data-port=\"%u\"",
+			  proto_bit_name(r->infected_proto), r->infected_port);
+		attr_ts(o, "data-ts", r->infected_us);
+		ro_printf(o, " d=\"M%.1f %.1fV%.1fH%.1f\"><title>%s/%u at %s</title></path>\n", xe,
+			  14 + (double)pi * SP_ROW, 14 + (double)i * SP_ROW, xp,
+			  proto_bit_name(r->infected_proto), r->infected_port,
+			  short_ts(r->infected_us, false, b));
+	}
 	for (size_t i = 0; i < shown; i++) {
 		const struct hostrec *r = k[i].t->rec;
 		double y = 14 + (double)i * SP_ROW;
@@ -722,9 +863,16 @@ static void spread(struct rout *o, const struct page *p, const struct incident *
 		attr(o, "data-host", addr_ntop(report_rec_name(r), a));
 		attr_ts(o, "data-probe", k[i].probe_us);
 		attr_ts(o, "data-detect", k[i].t->ts);
-		ro_printf(o, " data-state=\"%s\"%s>", host_state_name(st),
-			  k[i].pz ? " data-patient-zero=\"true\"" : "");
-		ro_printf(o, "<text x=\"4\" y=\"%.1f\">%zu. ", y + 4, i + 1);
+		ro_printf(o, " data-state=\"%s\"%s data-depth=\"%u\"", host_state_name(st),
+			  k[i].pz ? " data-patient-zero=\"true\"" : "", k[i].depth);
+		if (k[i].parent >= 0)
+			attr(o, "data-infected-by",
+			     addr_ntop(report_rec_name(k[k[i].parent].t->rec), a));
+		ro_puts(o, ">");
+		/* Indented by depth in the tree, a few levels at most: the
+		 * label column is 250 pixels. */
+		ro_printf(o, "<text x=\"%u\" y=\"%.1f\">%zu. ", 4 + 10 * MIN(k[i].depth, 6u), y + 4,
+			  i + 1);
 		host_label(o, m->e, r);
 		ro_puts(o, "</text>");
 		ro_printf(o,
@@ -757,10 +905,12 @@ static void incidents(struct rout *o, const struct page *p, unsigned nincidents)
 
 	ro_printf(o, "<h2>Spread from patient zero</h2>\n<div id=\"incidents\" data-open=\"%u\">\n",
 		  nincidents);
-	ro_puts(o, "<p class=\"note\">Each open incident, patient zero first, then its hosts in "
-		   "the order of infection by time (first probe: dot; detection: square, in the "
-		   "colour of the host's state). The daemon does not record who probed whom: the "
-		   "order is by time, not a chain of infection.</p>\n");
+	ro_puts(o, "<p class=\"note\">Each open incident as a tree of who infected whom: "
+		   "patient zero first, each host under the host that probed it before it began "
+		   "to spread (a line at the time of that first contact; see quarantined(8), "
+		   "Incidents), hosts with no known infector in the incident after, by time. "
+		   "First probe: dot; detection: square, in the colour of the host's "
+		   "state.</p>\n");
 	if (!nincidents)
 		ro_puts(o, "<p>No open incident.</p>\n");
 	for (size_t i = 0, k; i < t->n; i += k) {

@@ -20,6 +20,50 @@ static bool known(void *arg, const struct qaddr *a)
 	return identity_binding(s->id, a, NULL) != BIND_NONE;
 }
 
+/* A first contact on a worm port (detect_set_contact()).  Forged and
+ * contested sources are not recorded (probes.h); an unverified one is
+ * named by its address, as the registry would key it. */
+static void on_contact(void *arg, const struct qaddr *id, const struct qaddr *src,
+		       const struct qaddr *dst, unsigned proto, uint16_t port, usec_t ts)
+{
+	struct sense *s = arg;
+	struct probe_edge e;
+	enum src_kind kind = s->cur ? s->cur->kind : SRC_UNVERIFIED;
+
+	if (kind == SRC_FORGED || kind == SRC_CONTESTED)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.from = *id;
+	e.unverified = !addr_is_mac(id);
+	e.proto = (uint8_t)proto;
+	e.port = port;
+	e.first_us = ts;
+	probes_contact(s->probes, dst, &e, identity_binding(s->id, dst, NULL) != BIND_NONE);
+	probes_in_use(s->probes, src);
+}
+
+/* The addresses a detected host is probed at: a machine's, any binding
+ * (a victim need not have proved its address before it was probed), and
+ * the address the detection names. */
+#define SENSE_BY_ADDRS 8
+
+static void on_detection(void *arg, const struct detection *d)
+{
+	struct sense *s = arg;
+	struct detection x = *d;
+	struct qaddr a[SENSE_BY_ADDRS + 1];
+	unsigned n = 0;
+
+	if (addr_is_mac(&d->host))
+		n = identity_addresses(s->id, d->host.b, BIND_CLAIMED, a, SENSE_BY_ADDRS);
+	else
+		a[n++] = d->host;
+	if (d->addr.family && n < ARRAY_SIZE(a))
+		a[n++] = d->addr;
+	x.nby = probes_by(s->probes, a, n, &d->host, d->ts_us, x.by, PROBES_BY_MAX);
+	s->on_detection(s->arg, &x);
+}
+
 int sense_init(struct sense *s, const struct sense_params *p)
 {
 	struct siphash_key key;
@@ -31,9 +75,19 @@ int sense_init(struct sense *s, const struct sense_params *p)
 	r = siphash_key_random(&key);
 	if (r < 0)
 		return r;
-	s->det = detect_new(p->c, &key, p->on_detection, p->arg);
-	if (!s->det)
+	s->on_detection = p->on_detection;
+	s->arg = p->arg;
+	s->probes = probes_new(MAX(p->c->limits.max_hosts, 1u), &key);
+	if (!s->probes)
 		return -errno;
+	s->det = detect_new(p->c, &key, on_detection, s);
+	if (!s->det) {
+		r = -errno;
+		probes_free(s->probes);
+		s->probes = NULL;
+		return r;
+	}
+	detect_set_contact(s->det, on_contact, s);
 	if (p->id) {
 		s->id = p->id;
 		detect_set_known(s->det, known, s);
@@ -52,6 +106,8 @@ int sense_init(struct sense *s, const struct sense_params *p)
 		r = -errno;
 		detect_free(s->det);
 		s->det = NULL;
+		probes_free(s->probes);
+		s->probes = NULL;
 		return r;
 	}
 	s->own_id = true;
@@ -63,9 +119,22 @@ void sense_fini(struct sense *s)
 {
 	detect_free(s->det);
 	s->det = NULL;
+	probes_free(s->probes);
+	s->probes = NULL;
 	if (s->own_id)
 		identity_free(s->id);
 	s->id = NULL;
+}
+
+void sense_moved(struct sense *s, struct sense *old)
+{
+	struct probes *p = s->probes;
+
+	s->probes = old->probes;
+	old->probes = p;
+	detect_set_cb(s->det, on_detection, s);
+	detect_set_known(s->det, known, s);
+	detect_set_contact(s->det, on_contact, s);
 }
 
 void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
@@ -106,7 +175,9 @@ void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, s
 		evidence_packet(s->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen, ts,
 				&p.src, &p.dst, (p.flags & PKT_F_SMAC) ? &mac : NULL);
 	}
+	s->cur = &a;
 	detect_packet(s->det, &p, &a, ts);
+	s->cur = NULL;
 }
 
 void sense_advance(struct sense *s, usec_t now)

@@ -79,6 +79,14 @@ void sp_detection_encode(const struct detection *d, struct sp_detection *m)
 	m->first_probe_us = (int64_t)d->first_probe_us;
 	m->ts_us = (int64_t)d->ts_us;
 	m->llr = d->llr;
+	m->nby = (uint8_t)MIN(d->nby, PROBES_BY_MAX);
+	for (unsigned i = 0; i < m->nby; i++) {
+		m->by[i].from = d->by[i].from;
+		m->by[i].proto = d->by[i].proto;
+		m->by[i].unverified = d->by[i].unverified;
+		m->by[i].port = d->by[i].port;
+		m->by[i].first_us = (int64_t)d->by[i].first_us;
+	}
 }
 
 void sp_ident_encode(const struct ident_event *ev, struct sp_ident *m)
@@ -150,6 +158,61 @@ static bool time_valid(int64_t t, usec_t now)
 	return t > 0 && (usec_t)t <= now + FUTURE_MAX_US && (usec_t)t + PAST_MAX_US >= now;
 }
 
+/* A port some worm rule of c watches (detect_set_contact()). */
+static bool worm_port(const struct conf *c, unsigned proto, uint16_t port)
+{
+	for (unsigned i = 0; i < c->nrules; i++) {
+		const struct rule *r = &c->rules[i];
+
+		if (!r->enabled || r->type != RULE_HORIZONTAL || r->severity < SEV_MEDIUM ||
+		    !(r->protos & proto))
+			continue;
+		for (unsigned j = 0; j < r->nports; j++)
+			if (r->ports[j] == port)
+				return true;
+	}
+	return false;
+}
+
+/* Who probed the host (detection.by): what the sensor's record can hold
+ * (probes.h), and nothing the parent would name wrongly: a source that is
+ * a MAC exactly when it is verified, not the host itself, on a port a
+ * worm rule watches, each source once, in time order, every contact
+ * before the detection; unused entries zero. */
+static int by_check(const struct sp_detection *m, const struct conf *c, usec_t now, char *err,
+		    size_t errlen)
+{
+	static const struct sp_edge zero;
+
+	if (m->nby > PROBES_BY_MAX)
+		return bad(err, errlen, "detection: %u probe edges", m->nby);
+	for (unsigned i = 0; i < PROBES_BY_MAX; i++) {
+		const struct sp_edge *e = &m->by[i];
+
+		if (i >= m->nby) {
+			if (memcmp(e, &zero, sizeof(zero)) != 0)
+				return bad(err, errlen, "detection: an unused probe edge not zero");
+			continue;
+		}
+		if (!addr_valid(&e->from, true, false) || e->unverified > 1 ||
+		    (e->unverified != 0) == addr_is_mac(&e->from) || addr_eq(&e->from, &m->host))
+			return bad(err, errlen, "detection: a probe edge's bad source");
+		if ((e->proto != PROTO_TCP && e->proto != PROTO_UDP) || e->port == 0 ||
+		    !worm_port(c, e->proto, e->port))
+			return bad(err, errlen,
+				   "detection: a probe edge on a port no rule watches");
+		if (!time_valid(e->first_us, now) || e->first_us >= m->ts_us ||
+		    (i > 0 && e->first_us < m->by[i - 1].first_us))
+			return bad(err, errlen, "detection: a probe edge's time out of range");
+		for (unsigned j = 0; j < i; j++)
+			if (addr_eq(&m->by[j].from, &e->from))
+				return bad(err, errlen, "detection: a probe edge's source twice");
+		if (e->pad || e->pad2[0] || e->pad2[1])
+			return bad(err, errlen, "detection: a probe edge's padding");
+	}
+	return 0;
+}
+
 int sp_detection_decode(const struct sp_detection *m, const struct conf *c, usec_t now,
 			struct detection *d, char *err, size_t errlen)
 {
@@ -200,6 +263,8 @@ int sp_detection_decode(const struct sp_detection *m, const struct conf *c, usec
 				   "networks");
 	if (peer_check(m, err, errlen) < 0)
 		return -EPROTO;
+	if (by_check(m, c, now, err, errlen) < 0)
+		return -EPROTO;
 	d->host = m->host;
 	d->addr = m->addr;
 	d->target = m->target;
@@ -225,6 +290,14 @@ int sp_detection_decode(const struct sp_detection *m, const struct conf *c, usec
 	d->first_probe_us = (usec_t)m->first_probe_us;
 	d->ts_us = (usec_t)m->ts_us;
 	d->roles = m->roles & ROLE_ALL;
+	d->nby = m->nby;
+	for (unsigned i = 0; i < m->nby; i++) {
+		d->by[i].from = m->by[i].from;
+		d->by[i].proto = m->by[i].proto;
+		d->by[i].unverified = m->by[i].unverified;
+		d->by[i].port = m->by[i].port;
+		d->by[i].first_us = (usec_t)m->by[i].first_us;
+	}
 	return 0;
 }
 

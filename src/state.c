@@ -384,6 +384,18 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 	w_kv_u64(w, "want_overflow", r->want_overflow);
 	if (r->want_manual)
 		w_kv_u64(w, "want_manual", 1);
+	/* Who infected it: "ID/tcp/445/US" (the host's id, the protocol
+	 * and port of its first contact, and when), absent when none. */
+	if (r->infected_by.family) {
+		w_key(w, "infected_by");
+		w_str(w, addr_ntop(&r->infected_by, a));
+		w_raw(w, "/", 1);
+		w_str(w, proto_bit_name(r->infected_proto));
+		w_raw(w, "/", 1);
+		w_u64(w, r->infected_port);
+		w_raw(w, "/", 1);
+		w_u64(w, r->infected_us);
+	}
 	w_kv_str(w, "evidence", r->evidence, sizeof(r->evidence));
 	w_kv_str(w, "reason", r->reason, sizeof(r->reason));
 	w_end_record(w);
@@ -1240,6 +1252,50 @@ static int f_addrs(struct loader *l, struct rec *r, struct hostrec *h)
 	return 0;
 }
 
+/* infected_by=ID/PROTO/PORT/US (absent in files written before it, or
+ * when none): a host's id (a unicast MAC or address), tcp or udp, a port
+ * that is not 0, a time that is not 0. */
+static int f_infected(struct loader *l, struct rec *r, struct hostrec *h)
+{
+	const char *v = get(r, "infected_by");
+	char buf[ADDR_STRLEN + 40], sh[40], *f[4], *save = NULL;
+	unsigned long long port, us;
+	unsigned n = 0;
+	char *end;
+
+	if (!v)
+		return 0;
+	if (strlen(v) >= sizeof(buf))
+		return bad(l, "bad infected_by=%s", shown(v, sh));
+	strcpy(buf, v);
+	for (const char *c = v; *c; c++)
+		n += *c == '/';
+	if (n != 3)
+		return bad(l, "bad infected_by=%s (ID/tcp|udp/PORT/US)", shown(v, sh));
+	n = 0;
+	for (char *t = strtok_r(buf, "/", &save); t && n < 4; t = strtok_r(NULL, "/", &save))
+		f[n++] = t;
+	if (n != 4 || addr_parse_any(f[0], &h->infected_by) < 0 ||
+	    !(host_ip(&h->infected_by) || host_mac(&h->infected_by)))
+		return bad(l, "bad infected_by=%s (ID/tcp|udp/PORT/US)", shown(v, sh));
+	if (strcmp(f[1], "tcp") == 0)
+		h->infected_proto = PROTO_TCP;
+	else if (strcmp(f[1], "udp") == 0)
+		h->infected_proto = PROTO_UDP;
+	else
+		return bad(l, "bad infected_by=%s (tcp or udp)", shown(v, sh));
+	errno = 0;
+	port = strtoull(f[2], &end, 10);
+	if (errno || *end || f[2][0] < '0' || f[2][0] > '9' || port == 0 || port > 65535)
+		return bad(l, "bad infected_by=%s (a port)", shown(v, sh));
+	us = strtoull(f[3], &end, 10);
+	if (errno || *end || f[3][0] < '0' || f[3][0] > '9' || us == 0)
+		return bad(l, "bad infected_by=%s (a time)", shown(v, sh));
+	h->infected_port = (uint16_t)port;
+	h->infected_us = (usec_t)us;
+	return 0;
+}
+
 /* Every field of a host line but its id and addresses, into h. */
 static int host_fields(struct loader *l, struct rec *r, struct hostrec *h)
 {
@@ -1264,7 +1320,7 @@ static int host_fields(struct loader *l, struct rec *r, struct hostrec *h)
 	    (k = f_u8(l, r, "want_overflow", 1, &h->want_overflow)) < 0 ||
 	    (k = f_str(l, r, "evidence", h->evidence, sizeof(h->evidence))) < 0 ||
 	    (k = f_str(l, r, "reason", h->reason, sizeof(h->reason))) < 0 ||
-	    (k = f_actor(l, r, "by_", h->by_uid, &h->by)) < 0)
+	    (k = f_actor(l, r, "by_", h->by_uid, &h->by)) < 0 || (k = f_infected(l, r, h)) < 0)
 		return k;
 	/* A deadline is set when a level is put in force (changed_us), at
 	 * most the longest TTL later: anything further is not ours.  Not

@@ -308,6 +308,20 @@ def check_truth(rep, name, truth, events, nb_nets):
                   "unexpected: " + ", ".join(extra),
                   strip([d for d in detects if d["_host"] in extra]))
 
+    # Who infected whom: a victim's detections name its infector; in a
+    # trace whose truth is exclusive, no other detection names one.
+    edges = {norm_host(x["host"]): norm_host(x["by"]) for x in truth.get("infected_by", [])}
+    for h, by in sorted(edges.items()):
+        got = sorted({str(norm_host(d.get("infected_by"))) for d in detects if d["_host"] == h})
+        rep.check(got == [by], name, "%s infected by %s" % (h, by),
+                  "infected_by %s" % ", ".join(got), strip(host_events(h)))
+    if truth.get("exclusive"):
+        extra = sorted({d["_host"] for d in detects
+                        if d.get("infected_by") and d["_host"] not in edges})
+        rep.check(not extra, name, "no other infected_by",
+                  "named an infector: " + ", ".join(extra),
+                  strip([d for d in detects if d["_host"] in extra]))
+
     for inc in truth.get("incidents", []):
         rule, pz, n = inc["rule"], norm_host(inc["patient_zero"]), inc["hosts"]
         what = "incident %s patient zero %s, %d hosts" % (rule, pz, n)

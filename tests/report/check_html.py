@@ -198,8 +198,17 @@ for g in rep["groups"] + [dict(totals, group=None)]:
     check(ok, f"counts row {g['group'] or 'totals'}: as JSON {[g[k] for k in STATES]}")
 check(len(dom_groups) == len(rep["groups"]) + 1, "as many group rows as JSON groups")
 
+# Who probed whom in the trace (tracegen's outbreak: the worm's
+# infections), as the JSON report gives it from the capture.
+smb_inc = [i for i in rep["incidents"] if i["rule"] == "smb-propagation"]
+TRUTH = {("10.1.1.23", "10.1.1.31"), ("10.1.1.31", "10.1.1.5"), ("10.1.1.23", "10.1.2.14"),
+         ("10.1.2.14", "10.1.2.40")}
+check(smb_inc and {(e["from"], e["to"]) for e in smb_inc[0]["edges"]} == TRUTH and
+      all(e["proto"] == "tcp" and e["port"] == 445 for e in smb_inc[0]["edges"]),
+      f"JSON: the SMB incident's edges are the trace's infections {sorted(TRUTH)}")
+
 # Incidents: patient zero, host counts, and the spread: the same hosts,
-# patient zero first, in order of first probe.
+# as a tree of who infected whom from patient zero.
 for inc in rep["incidents"]:
     sec = find("section", cls="incident", data_id=str(inc["id"]))
     check(len(sec) == 1, f"incident {inc['id']}: one section")
@@ -220,9 +229,30 @@ for inc in rep["incidents"]:
           f"incident {inc['id']}: the spread draws the timeline's hosts")
     check(hosts and hosts[0]["data-host"] == inc["patient_zero"] and
           hosts[0].get("data-patient-zero") == "true", f"incident {inc['id']}: patient zero first")
+    order = {h["data-host"]: k for k, h in enumerate(hosts)}
+    roots = [h for h in hosts[1:] if "data-infected-by" not in h]
     check([h["data-order"] for h in hosts] == [str(k + 1) for k in range(len(hosts))] and
-          [h["data-probe"] for h in hosts[1:]] == sorted(h["data-probe"] for h in hosts[1:]),
-          f"incident {inc['id']}: the others in order of first probe")
+          all(order.get(h["data-infected-by"], len(hosts)) < order[h["data-host"]]
+              for h in hosts if "data-infected-by" in h) and
+          [h["data-probe"] for h in roots] == sorted(h["data-probe"] for h in roots),
+          f"incident {inc['id']}: each host after the one that infected it, the others "
+          f"by first probe")
+    # The edges drawn are the JSON's (no loop in this trace: every edge
+    # is drawn), and each host names its infector.
+    drawn = set()
+    for e in els[i + 1:]:
+        if e["tag"] == "section":
+            break
+        if e["tag"] == "path" and "edge" in (e["attrs"].get("class") or "").split():
+            a = e["attrs"]
+            drawn.add((a["data-from"], a["data-to"], a["data-proto"], int(a["data-port"]),
+                       a["data-ts"]))
+    want = {(e["from"], e["to"], e["proto"], e["port"], e["ts"]) for e in inc["edges"]}
+    check(drawn == want and int(sec[0]["attrs"]["data-edges"]) == len(want),
+          f"incident {inc['id']}: the {len(want)} edges drawn are the JSON's")
+    check({(h["data-infected-by"], h["data-host"]) for h in hosts if "data-infected-by" in h} ==
+          {(e["from"], e["to"]) for e in inc["edges"]},
+          f"incident {inc['id']}: each host drawn under its infector")
     tl = {t["host"]: t["state"] for t in inc["timeline"]}
     check(all(tl.get(h["data-host"]) == h["data-state"] for h in hosts),
           f"incident {inc['id']}: states as JSON")
@@ -330,6 +360,10 @@ check(cam and cam[0][col["owner"]] == "'" + HOSTILE_OWNER and cam[0][col["name"]
 smb = [i for i in rep["incidents"] if i["rule"] == "smb-propagation"]
 check(smb and all(row[col["patient_zero"]] == smb[0]["patient_zero"] for row in body
                   if row[col["incident"]] == str(smb[0]["id"])), "CSV: patient zero per incident")
+infector = {e["to"]: e["from"] for i in rep["incidents"] for e in i["edges"]}
+check("infected_by" in col and
+      all(row[col["infected_by"]] == infector.get(row[col["host"]], "") for row in body),
+      "CSV: infected_by as the JSON's edges")
 
 shutil.rmtree(profile, ignore_errors=True)
 sys.exit(1 if failures else 0)

@@ -1708,6 +1708,11 @@ struct t_incident {
 	unsigned hosts;
 };
 
+/* Who infected whom: host's detections name by (infected_by). */
+struct t_edge {
+	char host[INET6_ADDRSTRLEN], by[INET6_ADDRSTRLEN];
+};
+
 struct truth {
 	struct t_expect expect[24];
 	unsigned nexpect;
@@ -1721,6 +1726,8 @@ struct truth {
 	unsigned none_incident;
 	struct t_incident inc[8];
 	unsigned ninc;
+	struct t_edge edges[8];
+	unsigned nedges;
 	char never_block[8][INET6_ADDRSTRLEN];
 	unsigned nnever_block;
 	bool exclusive;
@@ -1819,6 +1826,15 @@ static void incident(struct truth *tr, const char *rule, const struct host *pz, 
 	tr->inc[tr->ninc].rule = rule;
 	hostcpy(tr->inc[tr->ninc].pz, pz->ip);
 	tr->inc[tr->ninc++].hosts = hosts;
+}
+
+/* victim was infected by from (infect()): its detections name from. */
+static void infected_by(struct truth *tr, const struct host *victim, const struct host *from)
+{
+	if (tr->nedges == ARRAY_SIZE(tr->edges))
+		die("too many infected_by entries");
+	hostcpy(tr->edges[tr->nedges].host, victim->ip);
+	hostcpy(tr->edges[tr->nedges++].by, from->ip);
 }
 
 static void never_block(struct truth *tr, const struct host *h)
@@ -1957,6 +1973,15 @@ static void truth_write(FILE *f, const char *name, const char *desc, const struc
 		fprintf(f, ", \"hosts\": %u}", tr->inc[i].hosts);
 	}
 	fputs(tr->ninc ? "\n  ],\n" : "],\n", f);
+	fputs("  \"infected_by\": [", f);
+	for (unsigned i = 0; i < tr->nedges; i++) {
+		fprintf(f, "%s\n    {\"host\": ", i ? "," : "");
+		json_str(f, tr->edges[i].host);
+		fputs(", \"by\": ", f);
+		json_str(f, tr->edges[i].by);
+		fputs("}", f);
+	}
+	fputs(tr->nedges ? "\n  ],\n" : "],\n", f);
 	fputs("  \"never_block\": ", f);
 	json_strlist(f, tr->never_block, tr->nnever_block);
 	fputs("\n}\n", f);
@@ -2291,6 +2316,8 @@ static void sc_smb_worm(struct trace *t, struct truth *tr)
 	expect_not_before(expect(tr, v1, "smb-propagation", "isolate"), SEC(27));
 	expect_not_before(expect(tr, v2, "smb-propagation", "isolate"), SEC(31));
 	incident(tr, "smb-propagation", pz, 3);
+	infected_by(tr, v1, pz);
+	infected_by(tr, v2, pz);
 	tr->exclusive = true;
 }
 
@@ -4232,6 +4259,10 @@ static void sc_outbreak(struct trace *t, struct truth *tr)
 	no_alert(tr, mon);
 	incident(tr, "smb-propagation", pz, 5);
 	incident(tr, "telnet-propagation", cam, 1);
+	infected_by(tr, f2, pz);
+	infected_by(tr, fs, f2);
+	infected_by(tr, s1, pz);
+	infected_by(tr, s2, s1);
 	tr->exclusive = true;
 }
 

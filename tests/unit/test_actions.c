@@ -1004,6 +1004,139 @@ static void test_incident_ids_exhausted(void **state)
 	assert_int_equal(count_events(x, "\"event\":\"incident\""), 0);
 }
 
+/* SYNs on port from src to dst_prefix.first .. dst_prefix.(first + n - 1),
+ * one a millisecond from t. */
+static void sweep_port(struct fix *x, const char *src, const char *dst_prefix, unsigned first,
+		       unsigned n, usec_t t, uint16_t port)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct pkt p;
+		char dst[32];
+
+		memset(&p, 0, sizeof(p));
+		snprintf(dst, sizeof(dst), "%s.%u", dst_prefix, first + i);
+		p.src = A(src);
+		p.dst = A(dst);
+		p.l3 = PKT_L3_IPV4;
+		p.proto = IPPROTO_TCP;
+		p.flags = PKT_F_L4;
+		p.sport = (uint16_t)(40000 + i);
+		p.dport = port;
+		p.tcp_flags = 0x02;
+		detect_packet(x->e.det, &p, NULL, t + i * 1000);
+	}
+	engine_commit(&x->e);
+}
+
+static void sweep(struct fix *x, const char *src, const char *dst_prefix, unsigned first,
+		  unsigned n, usec_t t)
+{
+	sweep_port(x, src, dst_prefix, first, n, t, 445);
+}
+
+/* Who probed whom: a host probed by an incident's member before it
+ * spread is infected by it and joins its incident, long after the
+ * window; one that nobody flagged probed opens its own; one that was
+ * probed only after it began spreading is nobody's victim. */
+static void test_infected_by_and_incident(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *a, *b, *c, *v;
+
+	x->c.enforce.max_actions_per_minute = 1000;
+	sweep(x, "10.1.0.5", "10.3.0", 1, 10, T0);
+	a = host(x, "10.1.0.5");
+	assert_non_null(a);
+	assert_int_equal(a->infected_by.family, 0);
+	assert_int_equal(a->hits[0].incident, 1);
+	/* V, one of them, begins probing slowly (three failures are not
+	 * enough for the walk): not yet flagged. */
+	sweep(x, "10.3.0.3", "10.6.0", 1, 3, T0 + 1100 * SEC);
+	/* 20 minutes later (the window is 10), B, another of them, spreads:
+	 * probing V on the way. */
+	sweep(x, "10.3.0.4", "10.6.0", 1, 10, T0 + 1200 * SEC);
+	b = host(x, "10.3.0.4");
+	assert_non_null(b);
+	assert_true(addr_eq(&b->infected_by, &a->id));
+	assert_int_equal(b->infected_port, 445);
+	assert_int_equal(b->infected_proto, PROTO_TCP);
+	assert_true(b->infected_us == T0 + 3 * 1000);
+	assert_int_equal(b->hits[0].incident, 1);
+	assert_int_equal(incident_find(&x->e.incidents, 1)->nhosts, 2);
+	/* Announced as any host that joins. */
+	assert_int_equal(count_events(x, "\"event\":\"incident\",\"host\":\"10.3.0.4\""), 1);
+	assert_int_equal(count_events(x,
+				      "\"event\":\"incident\",\"host\":\"10.3.0.4\",\"id\":1,"
+				      "\"rule\":\"smb-propagation\",\"patient_zero\":\"10.1.0.5\","
+				      "\"hosts\":2"),
+			 1);
+	assert_true(addr_eq(&incident_find(&x->e.incidents, 1)->patient_zero, &a->id));
+	assert_int_equal(count_events(x, "\"infected_by\":\"10.1.0.5\",\"infected_by_port\":445"),
+			 1);
+	/* V goes on: B probed it, but after V began: not B's victim (A
+	 * probed it before, though: A's). */
+	sweep(x, "10.3.0.3", "10.7.0", 1, 10, T0 + 1250 * SEC);
+	v = host(x, "10.3.0.3");
+	assert_non_null(v);
+	assert_true(addr_eq(&v->infected_by, &a->id));
+	/* C, probed by nobody flagged, past the window: its own incident. */
+	sweep(x, "10.1.0.9", "10.8.0", 1, 10, T0 + 3000 * SEC);
+	c = host(x, "10.1.0.9");
+	assert_non_null(c);
+	assert_int_equal(c->infected_by.family, 0);
+	assert_int_equal(c->hits[0].incident, 2);
+}
+
+/* A host that only its victim probed, after it began spreading, is not
+ * that victim's. */
+static void test_infected_by_not_reversed(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *v, *w;
+
+	/* In alert mode: no block drops what V sends (a blocked host's
+	 * probes are never edges). */
+	engine_fini(&x->e);
+	assert_int_equal(engine_init(&x->e, &x->c, MODE_ALERT, &x->out, &x->enf, NULL), 0);
+	/* W starts probing (V among others) but is flagged later. */
+	sweep(x, "10.1.0.7", "10.3.0", 1, 3, T0);
+	/* V, probed by W, spreads and is flagged first. */
+	sweep(x, "10.3.0.2", "10.4.0", 1, 10, T0 + 10 * SEC);
+	v = host(x, "10.3.0.2");
+	assert_non_null(v);
+	/* W was not flagged yet: not named. */
+	assert_int_equal(v->infected_by.family, 0);
+	/* V probes W back; W is flagged: V's contact came after W began. */
+	sweep(x, "10.3.0.2", "10.1.0", 7, 1, T0 + 20 * SEC);
+	sweep(x, "10.1.0.7", "10.3.0", 6, 7, T0 + 30 * SEC);
+	w = host(x, "10.1.0.7");
+	assert_non_null(w);
+	assert_int_equal(w->infected_by.family, 0);
+	/* U, which V probed before U began, is V's. */
+	sweep(x, "10.3.0.2", "10.1.0", 20, 1, T0 + 40 * SEC);
+	sweep(x, "10.1.0.20", "10.5.0", 1, 10, T0 + 50 * SEC);
+	assert_true(addr_eq(&host(x, "10.1.0.20")->infected_by, &v->id));
+	/* U in V's incident, counted once, also when another rule flags it
+	 * after the window (rpc-propagation: 10 destinations on 135). */
+	{
+		struct hostrec *u = host(x, "10.1.0.20");
+		struct incident *in = incident_find(&x->e.incidents, u->hits[0].incident);
+		unsigned n = in->nhosts, nhits = u->nhits;
+
+		assert_int_equal(u->hits[0].incident, v->hits[0].incident);
+		/* Every probe's outcome known (the walk's detections come
+		 * now), then a quiet window. */
+		sweep(x, "10.9.9.9", "10.7.7", 1, 1, T0 + 1000 * SEC);
+		nhits = u->nhits;
+		assert_true(x->e.incidents.window_us < 900 * SEC);
+		sweep_port(x, "10.1.0.20", "10.6.1", 1, 10, T0 + 2000 * SEC, 135);
+		assert_true(u->nhits > nhits);
+		for (unsigned i = 0; i < u->nhits; i++)
+			assert_int_equal(u->hits[i].incident, in->id);
+		assert_int_equal(in->nhosts, n);
+	}
+}
+
 /* A registry of 8 full of blocked hosts: the next worm is reported, not
  * blocked, and an error event says the limit is reached.  Once hosts are
  * released, their records make room (archived with their history) and
@@ -1104,6 +1237,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sync_applies_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incident_ids_exhausted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_infected_by_and_incident, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_infected_by_not_reversed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_registry_blocks_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_not_enforced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escalation_after_manual_ports, setup,

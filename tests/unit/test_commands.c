@@ -340,6 +340,32 @@ static void test_show_ports(void **state)
 	assert_non_null(strstr(x->body, "\"ports\":\"tcp/445,tcp/139\""));
 }
 
+/* show names who infected a host, by its address, text and JSON; null
+ * when nobody is known. */
+static void test_show_infected_by(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *a, *b;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.4.1", NULL), 0);
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.4.2", NULL), 0);
+	a = host(x, "10.1.4.1");
+	b = host(x, "10.1.4.2");
+	b->infected_by = a->id;
+	b->infected_proto = PROTO_TCP;
+	b->infected_port = 445;
+	b->infected_us = 1767000000ULL * USEC_PER_SEC;
+	assert_int_equal(command(x, "cmd=show\thost=10.1.4.2", NULL), 0);
+	assert_non_null(strstr(x->body, "\ninfected by: 10.1.4.1 (tcp/445 at "));
+	assert_int_equal(command(x, "cmd=show\thost=10.1.4.2\tjson=1", NULL), 0);
+	assert_non_null(strstr(x->body, "\"infected_by\":{\"host\":\"10.1.4.1\",\"proto\":\"tcp\","
+					"\"port\":445,\"ts\":\""));
+	assert_int_equal(command(x, "cmd=show\thost=10.1.4.1\tjson=1", NULL), 0);
+	assert_non_null(strstr(x->body, "\"infected_by\":null"));
+	assert_int_equal(command(x, "cmd=show\thost=10.1.4.1", NULL), 0);
+	assert_null(strstr(x->body, "infected by:"));
+}
+
 static unsigned in_set(const struct fake *f, enum nft_set s)
 {
 	unsigned n = 0;
@@ -1309,6 +1335,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_never_lowers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_show_infected_by, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allowlist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contain_to, setup, teardown),

@@ -188,6 +188,37 @@ static void test_trw_and_incident(void **state)
 				 "\"first_ts\":\"1970-01-01T00:00:00.000000Z\"}");
 }
 
+/* Who infected the host, in both forms; absent when nobody is known. */
+static void test_infected_by(void **state)
+{
+	struct detection d;
+	struct event e;
+	char buf[2048];
+
+	(void)state;
+	detection(&d);
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_DETECT;
+	e.has_host = true;
+	e.host = A("10.1.0.6");
+	e.det = &d;
+	e.action = LEVEL_ISOLATE;
+	e.incident_id = 2;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "infected_by"));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "infected_by"));
+	e.infected_by = A("10.1.0.5");
+	e.infected_port = 445;
+	e.infected_ts = 1767000000ULL * USEC_PER_SEC;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"incident\":2,\"infected_by\":\"10.1.0.5\","
+				    "\"infected_by_port\":445,"
+				    "\"infected_by_ts\":\"2025-12-29T09:20:00.000000Z\""));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " incident=2 infected_by=10.1.0.5 infected_by_port=445"));
+}
+
 /* A purge run: its count, its period and who asked, in both forms. */
 static void test_purge(void **state)
 {
@@ -286,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_peer_json),
 		cmocka_unit_test(test_detect_json),
 		cmocka_unit_test(test_trw_and_incident),
+		cmocka_unit_test(test_infected_by),
 		cmocka_unit_test(test_purge),
 		cmocka_unit_test(test_by_names),
 		cmocka_unit_test(test_overflow_is_reported),

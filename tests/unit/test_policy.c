@@ -255,6 +255,35 @@ static void test_incident_what_spreads(void **state)
 	incidents_fini(&s);
 }
 
+/* Who probed whom: a host a member infected joins the member's incident
+ * after the window, without taking patient zero's place, and the next
+ * host of that rule that nobody probed opens its own. */
+static void test_incident_follow(void **state)
+{
+	struct incidents s;
+	struct incident *in, *first;
+	struct qaddr a = A("10.1.0.6"), c = A("10.1.0.8");
+
+	(void)state;
+	assert_int_equal(incidents_init(&s, 8, 600 * USEC_PER_SEC), 0);
+	first = incident_join(&s, 0, "smb-propagation", 0, &a, T0, T0 + USEC_PER_SEC);
+	in = incident_follow(&s, first, false, T0 + 3600 * USEC_PER_SEC);
+	assert_ptr_equal(in, first);
+	assert_int_equal(in->nhosts, 2);
+	/* The same host flagged by another rule later: counted once. */
+	in = incident_follow(&s, first, true, T0 + 3601 * USEC_PER_SEC);
+	assert_int_equal(in->nhosts, 2);
+	assert_true(in->last_detect_us == T0 + 3601 * USEC_PER_SEC);
+	assert_true(addr_eq(&in->patient_zero, &a));
+	assert_true(in->first_probe_us == T0);
+	assert_null(incident_follow(&s, NULL, false, T0));
+	/* Past the window since the follower: a new one. */
+	in = incident_join(&s, 0, "smb-propagation", 0, &c, T0 + 4302 * USEC_PER_SEC,
+			   T0 + 4302 * USEC_PER_SEC);
+	assert_int_not_equal(in->id, first->id);
+	incidents_fini(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +294,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allow_disallow, setup, teardown),
 		cmocka_unit_test(test_incident_patient_zero),
 		cmocka_unit_test(test_incident_what_spreads),
+		cmocka_unit_test(test_incident_follow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -128,6 +128,17 @@ static unsigned flag(struct fixture *f, const char *addr, unsigned rule, usec_t 
 	return in->id;
 }
 
+/* addr was infected by by (a tcp/445 first contact at t). */
+static void infected(struct fixture *f, const char *addr, const char *by, usec_t t)
+{
+	struct hostrec *r = host(f, addr);
+
+	r->infected_by = host(f, by)->id;
+	r->infected_proto = PROTO_TCP;
+	r->infected_port = 445;
+	r->infected_us = t;
+}
+
 static void set_state(struct fixture *f, const char *addr, enum host_state s)
 {
 	host(f, addr)->state = (uint8_t)s;
@@ -139,7 +150,10 @@ static void set_state(struct fixture *f, const char *addr, enum host_state s)
  *     10.1.1.60 (t+35); records created out of time order.
  *   incident 2, scan-trw: 10.1.1.50 (t+40, its second rule), 10.1.3.4 (t+45)
  *   incident 3, vertical-scan: 10.1.2.8 released, 10.1.3.5 cleaned: closed
- *   2001:db8:1::5: isolated by an operator, no rule. */
+ *   2001:db8:1::5: isolated by an operator, no rule.
+ * Who infected whom: 10.1.1.23 -> 10.1.1.50 -> 10.1.2.7, 10.1.1.23 ->
+ * 10.1.1.60; 10.9.9.9 by nobody known; 10.1.3.4 by 10.1.2.7, of another
+ * incident (no edge in incident 2). */
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -185,6 +199,10 @@ static int setup(void **state)
 			 3);
 	flag(f, "10.1.3.5", f->vscan, T0 + 47 * SEC, T0 + 52 * SEC, LEVEL_CONTAIN);
 	host(f, "2001:db8:1::5");
+	infected(f, "10.1.1.50", "10.1.1.23", T0 + 3 * SEC);
+	infected(f, "10.1.2.7", "10.1.1.50", T0 + 11 * SEC);
+	infected(f, "10.1.1.60", "10.1.1.23", T0 + 30 * SEC);
+	infected(f, "10.1.3.4", "10.1.2.7", T0 + 40 * SEC);
 
 	set_state(f, "10.1.1.50", HOST_ISOLATED);
 	set_state(f, "10.1.2.7", HOST_CLEANING);
@@ -456,8 +474,18 @@ static void test_json(void **state)
 	for (unsigned i = 0; i < 5; i++)
 		if (!p[i] || p[i] > i2 || (i && p[i] < p[i - 1]))
 			fail_msg("timeline entry %u wrong in:\n%s", i, t);
+	/* Who infected whom, in timeline order; 10.9.9.9 by nobody known. */
+	assert_has(i1,
+		   "],\"edges\":[{\"from\":\"10.1.1.23\",\"to\":\"10.1.1.50\","
+		   "\"proto\":\"tcp\",\"port\":445,\"ts\":\"2025-12-29T09:20:03.000000Z\"},"
+		   "{\"from\":\"10.1.1.50\",\"to\":\"10.1.2.7\",\"proto\":\"tcp\",\"port\":445,"
+		   "\"ts\":\"2025-12-29T09:20:11.000000Z\"},"
+		   "{\"from\":\"10.1.1.23\",\"to\":\"10.1.1.60\",\"proto\":\"tcp\",\"port\":445,"
+		   "\"ts\":\"2025-12-29T09:20:30.000000Z\"}]}");
 	assert_has(i2, "\"rule\":\"scan-trw\",\"patient_zero\":\"10.1.1.50\","
 		       "\"patient_zero_department\":\"finance\",");
+	/* 10.1.3.4's infector is not of incident 2. */
+	assert_has(i2, "\"edges\":[]}");
 	assert_true(t[strlen(t) - 2] == '}');
 	free(t);
 
@@ -673,26 +701,40 @@ static void test_html(void **state)
 	assert_has(t, "class=\"counts\" data-by=\"owner\"");
 	assert_has(t, "<div id=\"certification\" data-cleaning=\"1\" data-cleaned=\"1\" "
 		      "data-uncleanable=\"1\" data-total=\"9\">");
-	/* Open incidents 1 and 2, not the closed 3; incident 1 drawn from
-	 * patient zero, then by first probe (not in the order flagged). */
+	/* Open incidents 1 and 2, not the closed 3; incident 1 drawn as a
+	 * tree from patient zero: each host under its infector, children
+	 * by first probe, 10.9.9.9 (no known infector) after. */
 	assert_has(t, "<div id=\"incidents\" data-open=\"2\">");
 	assert_null(strstr(t, "<section class=\"incident\" data-id=\"3\""));
 	i1 = section(t, "<section class=\"incident\" data-id=\"1\" data-rule=\"smb-propagation\" "
 			"data-patient-zero=\"10.1.1.23\" data-hosts=\"5\" "
-			"data-open-hosts=\"4\" data-shown=\"5\">");
+			"data-open-hosts=\"4\" data-shown=\"5\" data-edges=\"3\">");
 	i2 = section(t, "<section class=\"incident\" data-id=\"2\" data-rule=\"scan-trw\" "
 			"data-patient-zero=\"10.1.1.50\"");
 	p[0] = strstr(i1, "data-order=\"1\" data-host=\"10.1.1.23\" "
 			  "data-probe=\"2025-12-29T09:20:01.000000Z\" "
 			  "data-detect=\"2025-12-29T09:20:20.000000Z\" data-state=\"contained\" "
-			  "data-patient-zero=\"true\">");
+			  "data-patient-zero=\"true\" data-depth=\"0\">");
 	p[1] = strstr(i1, "data-order=\"2\" data-host=\"10.1.1.50\"");
 	p[2] = strstr(i1, "data-order=\"3\" data-host=\"10.1.2.7\"");
-	p[3] = strstr(i1, "data-order=\"4\" data-host=\"10.9.9.9\"");
-	p[4] = strstr(i1, "data-order=\"5\" data-host=\"10.1.1.60\"");
+	p[3] = strstr(i1, "data-order=\"4\" data-host=\"10.1.1.60\"");
+	p[4] = strstr(i1, "data-order=\"5\" data-host=\"10.9.9.9\"");
 	for (unsigned i = 0; i < 5; i++)
 		if (!p[i] || p[i] > i2 || (i && p[i] < p[i - 1]))
 			fail_msg("spread entry %u wrong in:\n%s", i, t);
+	assert_has(p[2], "data-state=\"cleaning\" data-depth=\"2\" "
+			 "data-infected-by=\"10.1.1.50\">");
+	assert_has(p[3], "data-depth=\"1\" data-infected-by=\"10.1.1.23\">");
+	assert_has(p[4], "data-state=\"released\" data-depth=\"0\">");
+	/* The edges, drawn from the infector's row (row 3, y 50) to the
+	 * host's (row 4, y 68) at the time of the first contact. */
+	assert_has(i1, "<path class=\"edge\" data-from=\"10.1.1.23\" data-to=\"10.1.1.50\" "
+		       "data-proto=\"tcp\" data-port=\"445\" "
+		       "data-ts=\"2025-12-29T09:20:03.000000Z\" d=\"M");
+	assert_has(i1, "<path class=\"edge\" data-from=\"10.1.1.50\" data-to=\"10.1.2.7\"");
+	assert_has(i1, "<path class=\"edge\" data-from=\"10.1.1.23\" data-to=\"10.1.1.60\"");
+	assert_null(strstr(i1, "data-to=\"10.9.9.9\""));
+	assert_has(i2, "data-edges=\"0\">");
 	/* Blocked now (live: the level in force): only the operator's
 	 * host has one in this world. */
 	assert_has(t, "<table id=\"actions\" data-blocked=\"1\" data-shown=\"1\">");
@@ -727,7 +769,7 @@ static void test_html_empty(void **state)
 	t = render_fmt(f, REPORT_BY_FLOOR, REPORT_CSV, false);
 	assert_string_equal(t, "host,state,level,since,expires,rules,mac,name,department,floor,"
 			       "owner,group,reason,first_detect,blocked_at,incident,"
-			       "patient_zero\r\n");
+			       "patient_zero,infected_by\r\n");
 	free(t);
 }
 
@@ -737,7 +779,7 @@ static void test_html_empty(void **state)
 static void test_html_bounded(void **state)
 {
 	struct fixture *f = *state;
-	char a[32], *t;
+	char a[32], prev[32] = "10.1.1.60", *t;
 	size_t len;
 
 	for (unsigned i = 0; i < 3000; i++) {
@@ -745,6 +787,9 @@ static void test_html_bounded(void **state)
 		flag(f, a, f->smb, T0 + 60 * SEC + i * SEC, T0 + 61 * SEC + i * SEC, LEVEL_ISOLATE);
 		host(f, a)->level = LEVEL_ISOLATE;
 		host(f, a)->state = HOST_ISOLATED;
+		/* A chain 3000 deep: each infected by the one before. */
+		infected(f, a, prev, T0 + 59 * SEC + i * SEC);
+		snprintf(prev, sizeof(prev), "%s", a);
 	}
 	t = render_fmt(f, REPORT_BY_DEPARTMENT, REPORT_HTML, false);
 	len = strlen(t);
@@ -755,10 +800,43 @@ static void test_html_bounded(void **state)
 	assert_has(t, "<table id=\"actions\" data-blocked=\"3001\" data-shown=\"200\">");
 	assert_has(t, "and 2801 more (quarantinectl list --wide)");
 	/* Incident 1: 3005 hosts, 60 drawn. */
-	assert_has(t, "data-hosts=\"3005\" data-open-hosts=\"3004\" data-shown=\"60\">");
+	assert_has(t, "data-hosts=\"3005\" data-open-hosts=\"3004\" data-shown=\"60\" "
+		      "data-edges=\"3003\">");
+	/* Down the chain from 10.1.1.60 (row 4): row 60 is 56 deep. */
+	assert_has(t, "data-order=\"60\" data-host=\"10.2.0.56\"");
+	assert_has(t, "data-depth=\"57\" data-infected-by=\"10.2.0.55\">");
 	assert_has(t, "and 2945 more hosts (quarantinectl incident 1)");
 	/* Timeline bars: at most 48 per chart, every host counted. */
 	assert_has(t, "data-kind=\"detections\" data-total=\"3008\"");
+	free(t);
+}
+
+/* Chains of infectors that loop (a host released and infected again by
+ * its own victim) are drawn all the same, each host once: patient zero
+ * stays the first root, and the first host of a loop becomes a root. */
+static void test_html_tree_loops(void **state)
+{
+	struct fixture *f = *state;
+	const char *i1, *i2;
+	char *t;
+
+	infected(f, "10.1.1.23", "10.1.1.60", T0 + 40 * SEC);
+	infected(f, "10.9.9.9", "10.1.1.60", T0 + 40 * SEC);
+	infected(f, "10.1.1.60", "10.9.9.9", T0 + 41 * SEC);
+	t = render_fmt(f, REPORT_BY_DEPARTMENT, REPORT_HTML, false);
+	assert_html_parses(t);
+	i1 = section(t, "<section class=\"incident\" data-id=\"1\"");
+	i2 = section(t, "<section class=\"incident\" data-id=\"2\"");
+	/* The tree's edges: not patient zero's, nor the one that closes
+	 * the loop (the JSON lists all five). */
+	assert_has(i1, "data-edges=\"3\">");
+	assert_has(i1, "data-order=\"1\" data-host=\"10.1.1.23\"");
+	assert_has(i1, "data-order=\"2\" data-host=\"10.1.1.50\"");
+	assert_has(i1, "data-order=\"3\" data-host=\"10.1.2.7\"");
+	/* 10.9.9.9 (first probe 25 s) before 10.1.1.60 (31 s): the root. */
+	assert_has(i1, "data-order=\"4\" data-host=\"10.9.9.9\"");
+	assert_has(i1, "data-order=\"5\" data-host=\"10.1.1.60\"");
+	assert_true(strstr(i1, "data-order=\"6\"") == NULL || strstr(i1, "data-order=\"6\"") > i2);
 	free(t);
 }
 
@@ -796,12 +874,16 @@ static void test_csv(void **state)
 	/* Its first incident (smb-propagation) and that one's patient zero. */
 	assert_string_equal(r, "10.1.1.50,isolated,none,,,\"smb-propagation scan-trw\",,,"
 			       "finance,3,IT Finance,finance,,2025-12-29T09:20:10.000000Z,,1,"
-			       "10.1.1.23");
+			       "10.1.1.23,10.1.1.23");
+	free(r);
+	/* Its infector named even when of another incident. */
+	r = csv_row_of(t, "10.1.3.4");
+	assert_true(strlen(r) > 9 && strcmp(r + strlen(r) - 9, ",10.1.2.7") == 0);
 	free(r);
 	r = csv_row_of(t, "2001:db8:1::5");
 	assert_string_equal(r, "2001:db8:1::5,isolated,isolate,,never,,,,\"research \"\"lab\"\"\","
 			       "2,,\"research \"\"lab\"\"\",\"'=cmd|' /C calc'!A0, "
-			       "\"\"really\"\"\",,,,");
+			       "\"\"really\"\"\",,,,,");
 	free(r);
 	free(t);
 }
@@ -845,6 +927,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_html, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_html_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_html_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_html_tree_loops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_once_per_incident, setup, teardown),
 	};

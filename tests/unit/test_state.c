@@ -274,6 +274,13 @@ static void fill_rich(struct engine *e)
 			r->last_ttl_s = s * 600ULL;
 			r->surveil_until_us = s % 2 ? T0 + 30 + s + 86400 * USEC_PER_SEC : 0;
 			r->want_manual = (uint8_t)(s % 3 == 1);
+			/* Who infected it: a machine, an address, or none. */
+			if (s % 3 != 2) {
+				r->infected_by = s % 3 ? A("02:00:00:00:00:0b") : A(v4[0]);
+				r->infected_proto = s % 2 ? PROTO_UDP : PROTO_TCP;
+				r->infected_port = (uint16_t)(s % 2 ? 1434 : 445 + s * 9000);
+				r->infected_us = T0 + s;
+			}
 			snprintf(r->evidence, sizeof(r->evidence), "%s-20260101T00000%uZ.pcap",
 				 fam ? v6[s] : v4[s], s);
 			snprintf(r->reason, sizeof(r->reason), "%s #%u", SPECIAL, s);
@@ -416,6 +423,10 @@ static void same_host(const struct hostrec *a, const struct hostrec *b)
 	assert_int_equal(a->decided, b->decided);
 	assert_int_equal(a->level, b->level);
 	assert_int_equal(a->adopted, b->adopted);
+	assert_memory_equal(&a->infected_by, &b->infected_by, sizeof(a->infected_by));
+	assert_int_equal(a->infected_proto, b->infected_proto);
+	assert_int_equal(a->infected_port, b->infected_port);
+	assert_true(a->infected_us == b->infected_us);
 	assert_int_equal(a->nhits, b->nhits);
 	for (unsigned i = 0; i < a->nhits; i++) {
 		assert_int_equal(a->hits[i].rule, b->hits[i].rule);
@@ -1242,6 +1253,16 @@ static void test_bad_records(void **state)
 		{"by_uid=-1", "by_uid=0 by_sudo_user=al%22ice by_sudo_uid=1000",
 		 ":3: bad by_sudo_user=al\"ice (a user name)"},
 		{"recurrences=0", "recurrences=256", ":3: bad recurrences=256 (0 to 255)"},
+		{"reason=x", "reason=x infected_by=10.1.0.9/tcp/445", ":3: bad infected_by="},
+		{"reason=x", "reason=x infected_by=10.1.0.9/tcp/445/5/6", ":3: bad infected_by="},
+		{"reason=x", "reason=x infected_by=224.0.0.1/tcp/445/5", ":3: bad infected_by="},
+		{"reason=x", "reason=x infected_by=10.1.0.9/icmp/445/5",
+		 ":3: bad infected_by=10.1.0.9/icmp/445/5 (tcp or udp)"},
+		{"reason=x", "reason=x infected_by=10.1.0.9/tcp/0/5", "(a port)"},
+		{"reason=x", "reason=x infected_by=10.1.0.9/tcp/65536/5", "(a port)"},
+		{"reason=x", "reason=x infected_by=10.1.0.9/tcp/-1/5", "(a port)"},
+		{"reason=x", "reason=x infected_by=10.1.0.9/tcp/445/0", "(a time)"},
+		{"reason=x", "reason=x infected_by=10.1.0.9/tcp/445/x", "(a time)"},
 		{"want=tcp/445",
 		 "want=tcp/1,tcp/2,tcp/3,tcp/4,tcp/5,tcp/6,tcp/7,tcp/8,tcp/9,tcp/10,"
 		 "tcp/11,tcp/12,tcp/13,tcp/14,tcp/15,tcp/16,tcp/17",
