@@ -1922,6 +1922,13 @@ void detect_packet(struct detect *d, const struct pkt *p, const struct attributi
 	}
 }
 
+void detect_midflow(struct detect *d, usec_t now)
+{
+	if (!d->first_us)
+		d->first_us = now;
+	detect_advance(d, now);
+}
+
 void detect_forget(struct detect *d, const struct qaddr *host)
 {
 	struct hkey k;
