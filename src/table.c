@@ -150,11 +150,6 @@ void table_list_touch(struct table *t, unsigned list, void *e)
 	table_list_append(t, list, e);
 }
 
-void *table_list_head(const struct table *t, unsigned list)
-{
-	return t->head[list] == TAB_NONE ? NULL : ent(t, t->head[list]);
-}
-
 void *table_list_next(const struct table *t, const void *e)
 {
 	const struct tab_hdr *h = e;
