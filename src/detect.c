@@ -287,6 +287,9 @@ struct detect {
 	int8_t src_protected;  /* of the packet being handled, when known; -1 else */
 	const struct pkt *pkt; /* the packet being handled (detect_packet()) */
 	uint8_t worm_tcp[65536 / 8], worm_udp[65536 / 8];
+	/* The ports some group query was ever noted on (never cleared): a
+	 * datagram from any other port answers none, without a lookup. */
+	uint8_t group_udp[65536 / 8];
 	struct table hosts, probes, peers, blocks, conns, servers;
 	struct detect_stats st;
 };
@@ -1650,6 +1653,7 @@ static void note_group_query(struct detect *d, const struct qaddr *src, uint16_t
 
 	if (!is_protected(d, src))
 		return;
+	bit_set(d->group_udp, port);
 	wildcard(&w, src->family);
 	pkey_set(&k, src, &w, PROTO_UDP, port);
 	pr = table_find(&d->probes, &k);
@@ -1671,6 +1675,8 @@ static bool answers_group_query(struct detect *d, const struct pkt *p)
 	struct qaddr w;
 	struct pkey k;
 
+	if (!bit_test(d->group_udp, p->sport))
+		return false;
 	wildcard(&w, p->dst.family);
 	pkey_set(&k, &p->dst, &w, PROTO_UDP, p->sport);
 	return table_find(&d->probes, &k) != NULL;
