@@ -6,7 +6,7 @@
  * with garbage: zero them before filling).  Entries can sit on one of
  * TAB_LISTS doubly-linked lists, which the caller keeps in time order (an
  * LRU list, a deadline FIFO), so that eviction and expiry are O(1).
- * Buckets are chosen by a keyed SipHash of the key. */
+ * Buckets are chosen by a keyed SipHash (1-3) of the key. */
 #ifndef QD_TABLE_H
 #define QD_TABLE_H
 

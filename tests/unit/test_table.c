@@ -32,6 +32,28 @@ static void test_siphash_vectors(void **state)
 	assert_true(siphash24(&key, msg, 15) == 0xa129ca6149be45e5ULL);
 }
 
+/* SipHash-1-3 against Python's: with PYTHONHASHSEED=0 its key is zero and
+ * hash(bytes(range(n))) is SipHash-1-3 of those bytes (3.11 and later;
+ * n = 0 is special-cased to 0 there):
+ *   PYTHONHASHSEED=0 python3 -c 'print(hex(hash(bytes(range(38))) % 2**64))' */
+static void test_siphash13_vectors(void **state)
+{
+	static const struct siphash_key zero = {0, 0};
+	uint8_t msg[64];
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	assert_true(siphash13(&zero, msg, 1) == 0x68a914128e01e473ULL);
+	assert_true(siphash13(&zero, msg, 7) == 0x2f098ab0c751325aULL);
+	assert_true(siphash13(&zero, msg, 8) == 0xead411e67ebe2eeaULL);
+	assert_true(siphash13(&zero, msg, 15) == 0xf30eb725bb91c9eaULL);
+	assert_true(siphash13(&zero, msg, 38) == 0xc680ae8a8c584ddfULL);
+	assert_true(siphash13(&zero, msg, 63) == 0x385d3e39e5f37359ULL);
+	/* Keyed: another key, another value. */
+	assert_true(siphash13(&key, msg, 38) != siphash13(&zero, msg, 38));
+}
+
 static void test_insert_find_remove(void **state)
 {
 	struct table t;
@@ -122,6 +144,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_siphash_vectors),
+		cmocka_unit_test(test_siphash13_vectors),
 		cmocka_unit_test(test_insert_find_remove),
 		cmocka_unit_test(test_lists_lru),
 	};
