@@ -10,7 +10,8 @@
  * touches all of them alike):
  *   (a) a bare loop over the packets in memory, touching each one: the
  *       floor any packet consumer pays;
- *   (b) decode_packet() alone;
+ *   (b) decode_packet() alone, and (b') decode_midflow() alone (the
+ *       pre-check that spares mid-flow segments the decoding);
  *   (c) the whole offline engine: engine_frame() for every packet, then
  *       engine_flush(), into an output that prints nothing; a fresh engine
  *       each repetition (its set-up is not timed).
@@ -828,6 +829,21 @@ static uint64_t run_decode(const struct trace *t, struct decode_stats *ds)
 	return sum;
 }
 
+/* b': the pre-check alone (decode_midflow()), what the offline path pays
+ * for a segment it then skips; to set against the live filter's BPF
+ * program run in userland (--filter). */
+static uint64_t run_midflow(const struct trace *t)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct rec *r = &t->r[i];
+
+		n += decode_midflow(r->dlt, t->data + r->off, r->caplen, NULL);
+	}
+	return n;
+}
+
 struct engine_result {
 	struct engine_stats st;
 	struct decode_stats decode;
@@ -1176,6 +1192,15 @@ static struct tm2 sample_decode(const struct trace *t, unsigned passes)
 	return clk_since(&c0, passes);
 }
 
+static struct tm2 sample_midflow(const struct trace *t, unsigned passes)
+{
+	struct clk c0 = clk_start();
+
+	for (unsigned i = 0; i < passes; i++)
+		sink += run_midflow(t);
+	return clk_since(&c0, passes);
+}
+
 /* A fresh engine each pass; only its packets are timed. */
 static struct tm2 sample_engine(const struct trace *t, const struct conf *c, bool warm,
 				unsigned passes, struct engine_result *er, long *rss_delta_max)
@@ -1202,11 +1227,11 @@ static double per_pkt(const struct meas *m, uint64_t n)
 static int bench_trace(const struct opts *o, const struct conf *c, struct trace *t,
 		       const struct disk *dk, struct totals *tot)
 {
-	static struct tm2 va[MAX_REPS], vb[MAX_REPS], vc[MAX_REPS], vw[MAX_REPS];
+	static struct tm2 va[MAX_REPS], vb[MAX_REPS], vm[MAX_REPS], vc[MAX_REPS], vw[MAX_REPS];
 	struct engine_result er, erw;
-	struct meas sa, sb, sc, sw;
+	struct meas sa, sb, sm, sc, sw;
 	long rss_loaded = bench_rss_kib(), rss_delta_max = 0, rss_delta_warm = 0;
-	unsigned pa, pb, pc, pw = 0;
+	unsigned pa, pb, pm, pc, pw = 0;
 	char b1[32];
 
 	if (t->n == 0) {
@@ -1219,6 +1244,7 @@ static int bench_trace(const struct opts *o, const struct conf *c, struct trace 
 	 * slower at least) are one each and need no warm-up. */
 	pa = passes_for(o, sample_bare(t, 1));
 	pb = passes_for(o, sample_decode(t, 1));
+	pm = passes_for(o, sample_midflow(t, 1));
 	pc = pw = pb == 1 ? 1 : 0;
 	if (pc == 0)
 		pc = passes_for(o, sample_engine(t, c, false, 1, &er, &rss_delta_max));
@@ -1233,12 +1259,14 @@ static int bench_trace(const struct opts *o, const struct conf *c, struct trace 
 		sink += run_bare(t);
 		va[k] = sample_bare(t, pa);
 		vb[k] = sample_decode(t, pb);
+		vm[k] = sample_midflow(t, pm);
 		vc[k] = sample_engine(t, c, false, pc, &er, &rss_delta_max);
 		if (o->warm)
 			vw[k] = sample_engine(t, c, true, pw, &erw, &rss_delta_warm);
 	}
 	summarize(va, o->reps, &sa);
 	summarize(vb, o->reps, &sb);
+	summarize(vm, o->reps, &sm);
 	summarize(vc, o->reps, &sc);
 	if (o->warm)
 		summarize(vw, o->reps, &sw);
@@ -1256,6 +1284,7 @@ static int bench_trace(const struct opts *o, const struct conf *c, struct trace 
 	       "-------:|--------------|\n");
 	print_row("(a) bare loop over the packets", &sa, t->n, NULL, NULL);
 	print_row("(b) decode_packet()", &sb, t->n, "(a)", &sa);
+	print_row("(b') decode_midflow(), the pre-check", &sm, t->n, "(a)", &sa);
 	print_row("(c) engine_frame()+engine_flush(), new", &sc, t->n, "(a)", &sa);
 	if (o->warm)
 		print_row("(c') the same, engine already warm", &sw, t->n, "(a)", &sa);

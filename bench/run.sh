@@ -47,6 +47,7 @@ if [ "$QUICK" = 1 ]; then
 	SYNTH="200000 1000000"
 	FLOOD="500000 1000000"
 	FLOOD_DETECT=1000000
+	OFFLINE_N=1000000
 	NFT_ARGS="-r 5 --spawn 20"
 else
 	K=11
@@ -55,6 +56,7 @@ else
 	SYNTH="1000000 10000000"
 	FLOOD="1000000 5000000"
 	FLOOD_DETECT=5000000
+	OFFLINE_N=5000000
 	NFT_ARGS=""
 fi
 
@@ -129,6 +131,10 @@ say "== bench_detect: a forged packet against a normal one, in one run"
 run $B/bench/bench_detect -k $K_BIG --synth $SYNTH_FILE
 run $B/bench/bench_detect -k $K_BIG --flood $SYNTH_FILE --flood-probes 10
 run $B/bench/bench_detect -k $K_BIG --flood $SYNTH_FILE --flood-probes 10 --flood-macs
+
+say ""
+say "== offline detection against the bare libpcap read loop (whole processes)"
+run bench/offline-throughput.sh -k $K_BIG -n $OFFLINE_N
 
 say ""
 say "== bench_nft: enforcement latency (private network namespace)"

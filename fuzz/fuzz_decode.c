@@ -1,4 +1,4 @@
-/* Fuzz target for decode_packet().  The first input byte picks the link
+/* Fuzz target for decode_packet() and decode_midflow().  The first input byte picks the link
  * type, the rest is the captured frame.  fuzz.h says how it is built and
  * replayed. */
 #include <errno.h>
@@ -125,6 +125,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (!identity_ok(dlt, &p))
 			abort();
+	}
+	/* The pre-check says yes only to a mid-flow TCP segment that
+	 * decode_packet() decodes, and counts it as that does. */
+	{
+		struct decode_stats mst = {0};
+
+		if (decode_midflow(dlt, data + 1, size - 1, &mst)) {
+			if (r != 0 || p.proto != IPPROTO_TCP || !(p.flags & PKT_F_L4) ||
+			    (p.flags & PKT_F_FRAGMENT) || !(p.tcp_flags & 0x10) ||
+			    (p.tcp_flags & 0x07) ||
+			    (p.tcp_flags == 0x10 && p.tcp_hlen == 20 && p.tcp_paylen == 0) ||
+			    p.tcp_paylen == PKT_PAYLEN_UNKNOWN)
+				abort();
+			if (mst.packets != 1 || mst.decoded != 1)
+				abort();
+		} else if (mst.packets != 0) {
+			abort();
+		}
 	}
 	return 0;
 }

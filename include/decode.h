@@ -157,6 +157,18 @@ struct decode_stats {
 int decode_packet(int dlt, const uint8_t *data, size_t caplen, size_t wirelen, struct pkt *ret,
 		  struct decode_stats *stats);
 
+/* The cheap decision for the bulk of a capture: true when the frame is a
+ * TCP segment of a connection under way that no detector and no identity
+ * check looks at (ACK set; no SYN, RST or FIN; options or payload, so not
+ * a bare ACK), and that decode_packet() would decode without error; it is
+ * then counted in *stats (may be NULL) as decode_packet() would count it.
+ * It reads the few bytes it needs through the same bounds checks, and
+ * answers false for whatever it cannot settle at once (other link types
+ * than Ethernet and raw IP, IP fragments, IPv6 extension headers,
+ * a length field of 0, anything truncated or malformed): decode_packet()
+ * is the judge of those.  The offline path skips full decoding with it. */
+bool decode_midflow(int dlt, const uint8_t *data, size_t caplen, struct decode_stats *stats);
+
 /* True for link types decode_packet() understands. */
 bool decode_link_supported(int dlt);
 

@@ -127,6 +127,9 @@ int detect_reconfigure(struct detect *d, const struct conf *c);
  * treated as the latest one seen. */
 void detect_packet(struct detect *d, const struct pkt *p, const struct attribution *a,
 		   usec_t now_us);
+/* A packet seen at now_us that no detector looks at (decode_midflow()):
+ * it moves the clock as detect_packet() would, and nothing else. */
+void detect_midflow(struct detect *d, usec_t now_us);
 /* Runs the timers (probe timeouts, window expiry) up to now_us. */
 void detect_advance(struct detect *d, usec_t now_us);
 /* End of input: every pending probe times out (at its own deadline) and is

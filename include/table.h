@@ -6,7 +6,7 @@
  * with garbage: zero them before filling).  Entries can sit on one of
  * TAB_LISTS doubly-linked lists, which the caller keeps in time order (an
  * LRU list, a deadline FIFO), so that eviction and expiry are O(1).
- * Buckets are chosen by a keyed SipHash of the key. */
+ * Buckets are chosen by a keyed SipHash (1-3) of the key. */
 #ifndef QD_TABLE_H
 #define QD_TABLE_H
 
@@ -58,7 +58,12 @@ void table_list_append(struct table *t, unsigned list, void *e);
 void table_list_unlink(struct table *t, void *e);
 /* Moves e to the tail of list (appending it when on no or another list). */
 void table_list_touch(struct table *t, unsigned list, void *e);
-void *table_list_head(const struct table *t, unsigned list);
+/* Inline: the timers look at the heads of their lists for every packet
+ * (detect_advance()), mostly to find nothing due. */
+static inline void *table_list_head(const struct table *t, unsigned list)
+{
+	return t->head[list] == TAB_NONE ? NULL : t->slab + (size_t)t->head[list] * t->esize;
+}
 /* The entry after e on its list, or NULL. */
 void *table_list_next(const struct table *t, const void *e);
 

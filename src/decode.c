@@ -910,6 +910,111 @@ int decode_packet(int dlt, const uint8_t *data, size_t caplen, size_t wirelen, s
 	return -EBADMSG;
 }
 
+/* ---- the pre-check for segments of connections under way ---- */
+
+#define TCP_FIN	    0x01
+#define TCP_SYN	    0x02
+#define TCP_RST	    0x04
+#define TCP_ACK	    0x10
+#define TCP_HDR_MIN 20
+
+/* The TCP header of a segment whose IP header starts at c's offset, for
+ * decode_midflow(): true when it is a mid-flow segment that decode_ip()
+ * would decode without error.  It repeats decode_ip()'s checks on the
+ * path it takes (IPv4 without fragmentation, IPv6 without extension
+ * headers, a length field that is set), and leaves every other case to
+ * decode_packet(). */
+static bool midflow_ip(struct cur *c, bool v6)
+{
+	size_t start = c->off, hlen, end, thlen;
+	uint16_t len;
+	uint8_t b[IPV4_HDR_MIN], off, flags;
+
+	if (v6) {
+		/* version(4) class/label(28) length(2) next header(1) ... */
+		if (!cur_bytes(c, b, 8) || b[0] >> 4 != 6 || b[6] != IPPROTO_TCP)
+			return false;
+		len = (uint16_t)(b[4] << 8 | b[5]);
+		hlen = 40;
+		end = start + hlen + len;
+	} else {
+		if (!cur_bytes(c, b, IPV4_HDR_MIN) || b[0] >> 4 != 4 || b[9] != IPPROTO_TCP)
+			return false;
+		len = (uint16_t)(b[2] << 8 | b[3]);
+		hlen = (size_t)(b[0] & 0x0f) * 4;
+		/* Any fragment, the first included (its TCP header may go on
+		 * in the next one): decode_ip() tells those apart. */
+		if ((b[6] << 8 | b[7]) & (IP_MF | IP_OFFMASK))
+			return false;
+		end = start + len;
+	}
+	/* A length of 0 (segmentation offload) leaves the payload's length
+	 * unknown: decode_packet() says what that means. */
+	if (len == 0 || hlen < IPV4_HDR_MIN || end < start + hlen)
+		return false;
+	/* What decode_ip() reads is bounded by the capture and the packet's
+	 * own end, whichever comes first. */
+	if (end < c->len)
+		c->len = end;
+	c->off = start;
+	if (!cur_skip(c, hlen) || !cur_skip(c, 12) || !cur_u8(c, &off) || !cur_u8(c, &flags))
+		return false;
+	thlen = (size_t)(off >> 4) * 4;
+	if (thlen < TCP_HDR_MIN || end < start + hlen + thlen)
+		return false;
+	/* Of a connection under way: ACK, and neither SYN, RST nor FIN
+	 * (which the brute-force rules follow). */
+	if (!(flags & TCP_ACK) || (flags & (TCP_SYN | TCP_RST | TCP_FIN)))
+		return false;
+	/* A bare ACK (ACK alone, no options, no payload) may be a probe. */
+	return !(flags == TCP_ACK && thlen == TCP_HDR_MIN && end == start + hlen + thlen);
+}
+
+bool decode_midflow(int dlt, const uint8_t *data, size_t caplen, struct decode_stats *stats)
+{
+	struct cur c;
+	uint16_t type;
+	bool v6;
+
+	cur_init(&c, data, caplen);
+	switch (dlt) {
+	case LINK_EN10MB:
+		if (!cur_skip(&c, 2 * MAC_LEN) || !cur_be16(&c, &type))
+			return false;
+		for (unsigned i = 0; i < MAX_VLAN_TAGS && is_vlan_tpid(type); i++)
+			if (!cur_skip(&c, 2) || !cur_be16(&c, &type))
+				return false;
+		if (type != ETHERTYPE_IPV4 && type != ETHERTYPE_IPV6)
+			return false;
+		v6 = type == ETHERTYPE_IPV6;
+		break;
+	case LINK_RAW:
+	case LINK_RAW_ALT:
+	case LINK_RAW_101: {
+		uint8_t v;
+
+		if (!cur_peek_u8(&c, &v))
+			return false;
+		v6 = v >> 4 == 6;
+		break;
+	}
+	case LINK_IPV4:
+	case LINK_IPV6:
+		v6 = dlt == LINK_IPV6;
+		break;
+	default:
+		/* Cooked and loopback captures: decode_packet(). */
+		return false;
+	}
+	if (!midflow_ip(&c, v6))
+		return false;
+	if (stats) {
+		stats->packets++;
+		stats->decoded++;
+	}
+	return true;
+}
+
 bool decode_link_supported(int dlt)
 {
 	switch (dlt) {

@@ -289,6 +289,9 @@ struct detect {
 	int8_t src_protected;  /* of the packet being handled, when known; -1 else */
 	const struct pkt *pkt; /* the packet being handled (detect_packet()) */
 	uint8_t worm_tcp[65536 / 8], worm_udp[65536 / 8];
+	/* The ports some group query was ever noted on (never cleared): a
+	 * datagram from any other port answers none, without a lookup. */
+	uint8_t group_udp[65536 / 8];
 	struct table hosts, probes, peers, blocks, conns, servers;
 	struct detect_stats st;
 };
@@ -1668,6 +1671,7 @@ static void note_group_query(struct detect *d, const struct qaddr *src, uint16_t
 
 	if (!is_protected(d, src))
 		return;
+	bit_set(d->group_udp, port);
 	wildcard(&w, src->family);
 	pkey_set(&k, src, &w, PROTO_UDP, port);
 	pr = table_find(&d->probes, &k);
@@ -1689,6 +1693,8 @@ static bool answers_group_query(struct detect *d, const struct pkt *p)
 	struct qaddr w;
 	struct pkey k;
 
+	if (!bit_test(d->group_udp, p->sport))
+		return false;
 	wildcard(&w, p->dst.family);
 	pkey_set(&k, &p->dst, &w, PROTO_UDP, p->sport);
 	return table_find(&d->probes, &k) != NULL;
@@ -1938,6 +1944,13 @@ void detect_packet(struct detect *d, const struct pkt *p, const struct attributi
 	default:
 		break;
 	}
+}
+
+void detect_midflow(struct detect *d, usec_t now)
+{
+	if (!d->first_us)
+		d->first_us = now;
+	detect_advance(d, now);
 }
 
 void detect_forget(struct detect *d, const struct qaddr *host)

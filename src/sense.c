@@ -143,6 +143,16 @@ void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, s
 	struct pkt p;
 	struct attribution a;
 
+	/* Most of a capture is segments of connections under way (not bare
+	 * ACKs), which are neither first contacts nor answers and tell
+	 * identity nothing a host's other packets do not: the live capture
+	 * filter leaves them in the kernel, and offline they are told on the
+	 * raw frame and cost the clock only.  With an evidence ring they go
+	 * the long way, which records them with their addresses. */
+	if (!s->evidence && decode_midflow(dlt, data, caplen, &s->decode)) {
+		detect_midflow(s->det, ts);
+		return;
+	}
 	if (decode_packet(dlt, data, caplen, wirelen, &p, &s->decode) < 0) {
 		/* Undecodable frames still move the clock. */
 		if (s->evidence)
@@ -153,11 +163,10 @@ void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, s
 	}
 	/* Into the evidence ring before detection, so that a host's evidence
 	 * file includes the very packet that got it flagged. */
-	/* A TCP segment of a connection under way (ACK, neither SYN nor RST)
-	 * is neither a first contact nor an answer, and tells identity
-	 * nothing a host's other packets do not: the live capture filter
-	 * leaves such segments in the kernel, and offline they are skipped
-	 * here, before any lookup. */
+	/* The other TCP segments of a connection under way (ACK, neither SYN
+	 * nor RST: bare ACKs, FINs, and all of them with an evidence ring)
+	 * skip identity, for the same reason, and go to the detector, which
+	 * looks at bare ACKs and, for the brute-force rules, FINs. */
 	if (p.proto == IPPROTO_TCP && (p.flags & PKT_F_L4) && (p.tcp_flags & TH_ACK_BIT) &&
 	    !(p.tcp_flags & (TH_SYN_BIT | TH_RST_BIT))) {
 		if (s->evidence)

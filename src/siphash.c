@@ -1,4 +1,4 @@
-/* SipHash-2-4, written from the reference description. */
+/* SipHash-2-4 and SipHash-1-3, written from the reference description. */
 #include "siphash.h"
 
 #include <errno.h>
@@ -35,7 +35,10 @@ static inline uint64_t load64le(const uint8_t *p)
 		v2 = rotl(v2, 32); \
 	} while (0)
 
-uint64_t siphash24(const struct siphash_key *key, const void *data, size_t len)
+/* SipHash-c-d: c rounds per message block, d to finalise.  Inline, so
+ * that each caller below gets its rounds unrolled. */
+static inline uint64_t siphash_cd(const struct siphash_key *key, const void *data, size_t len,
+				  int c, int d)
 {
 	const uint8_t *in = data;
 	uint64_t v0 = 0x736f6d6570736575ULL ^ key->k0;
@@ -48,22 +51,30 @@ uint64_t siphash24(const struct siphash_key *key, const void *data, size_t len)
 	for (i = 0; i + 8 <= len; i += 8) {
 		uint64_t m = load64le(in + i);
 		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
+		for (int r = 0; r < c; r++)
+			SIPROUND;
 		v0 ^= m;
 	}
 	for (size_t j = 0; j < tail; j++)
 		b |= (uint64_t)in[i + j] << (8 * j);
 	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
+	for (int r = 0; r < c; r++)
+		SIPROUND;
 	v0 ^= b;
 	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
+	for (int r = 0; r < d; r++)
+		SIPROUND;
 	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t siphash24(const struct siphash_key *key, const void *data, size_t len)
+{
+	return siphash_cd(key, data, len, 2, 4);
+}
+
+uint64_t siphash13(const struct siphash_key *key, const void *data, size_t len)
+{
+	return siphash_cd(key, data, len, 1, 3);
 }
 
 int siphash_key_random(struct siphash_key *key)

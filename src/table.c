@@ -15,9 +15,13 @@ static inline uint32_t idx(const struct table *t, const void *e)
 	return (uint32_t)(((const uint8_t *)e - t->slab) / t->esize);
 }
 
+/* SipHash-1-3 (siphash.h): a bucket is chosen for every lookup, insert
+ * and removal, and on the packet path that hash was the largest single
+ * cost after the cache misses (docs/BENCHMARKS.md, "Offline detection
+ * against the bare read loop"). */
 static inline uint32_t bucket(const struct table *t, const void *key)
 {
-	return (uint32_t)siphash24(&t->key, key, t->keylen) & t->mask;
+	return (uint32_t)siphash13(&t->key, key, t->keylen) & t->mask;
 }
 
 int table_init(struct table *t, uint32_t cap, size_t esize, size_t keylen,
@@ -148,11 +152,6 @@ void table_list_touch(struct table *t, unsigned list, void *e)
 	if (h->list == list && h->next == TAB_NONE)
 		return; /* already the tail */
 	table_list_append(t, list, e);
-}
-
-void *table_list_head(const struct table *t, unsigned list)
-{
-	return t->head[list] == TAB_NONE ? NULL : ent(t, t->head[list]);
 }
 
 void *table_list_next(const struct table *t, const void *e)

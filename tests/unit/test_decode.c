@@ -2294,10 +2294,221 @@ static void test_dhcp6_solicit(void **state)
 	assert_int_equal(p.flags & (PKT_F_DHCP6 | PKT_F_DHCP), 0);
 }
 
+/* ---- decode_midflow(): the pre-check for segments under way ---- */
+
+/* decode_midflow() on a copy of exactly caplen bytes (AddressSanitizer
+ * catches a read past the end); the stats it kept into *st. */
+static bool midflow_exact(int dlt, const uint8_t *data, size_t caplen, struct decode_stats *st)
+{
+	uint8_t *copy = malloc(caplen ? caplen : 1);
+	bool r;
+
+	assert_non_null(copy);
+	if (caplen)
+		memcpy(copy, data, caplen);
+	memset(st, 0, sizeof(*st));
+	r = decode_midflow(dlt, copy, caplen, st);
+	free(copy);
+	return r;
+}
+
+/* What a yes promises: decode_packet() decodes the frame to a TCP segment
+ * with ACK, without SYN, RST or FIN, which is not a bare ACK, and counts
+ * it as decode_midflow() did; a no counts nothing. */
+static void midflow_agrees(int dlt, const uint8_t *data, size_t caplen)
+{
+	struct decode_stats st, dst = {0};
+	struct pkt p;
+	bool yes = midflow_exact(dlt, data, caplen, &st);
+	int r = decode_exact(dlt, data, caplen, caplen, &p, &dst);
+
+	if (!yes) {
+		assert_int_equal(st.packets, 0);
+		assert_int_equal(st.decoded, 0);
+		return;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(p.proto, IPPROTO_TCP);
+	assert_true(p.flags & PKT_F_L4);
+	assert_false(p.flags & PKT_F_FRAGMENT);
+	assert_true(p.tcp_flags & TH_ACK);
+	assert_int_equal(p.tcp_flags & (TH_SYN | TH_RST | TH_FIN), 0);
+	assert_true(p.tcp_paylen != PKT_PAYLEN_UNKNOWN);
+	assert_false(p.tcp_flags == TH_ACK && p.tcp_hlen == 20 && p.tcp_paylen == 0);
+	assert_memory_equal(&st, &dst, sizeof(st));
+}
+
+/* IPv4 TCP from A to B with optlen bytes of TCP options (NOPs) and paylen
+ * of payload, behind vid's 802.1Q tag when vid > 0; the IP header's
+ * offset into *ret_ip. */
+static void build_seg4(struct frame *f, unsigned vid, unsigned flags, size_t optlen, size_t paylen,
+		       size_t *ret_ip)
+{
+	size_t ip;
+
+	f->n = 0;
+	putn(f, MAC_PEER, 6);
+	putn(f, MAC_HOST, 6);
+	if (vid) {
+		put16(f, 0x8100);
+		put16(f, vid);
+	}
+	put16(f, 0x0800);
+	ip = put_ipv4(f, IPPROTO_TCP, IP_A, IP_B, 0, 0);
+	put_tcp(f, 443, 40000, flags);
+	f->b[ip + 20 + 12] = (uint8_t)((5 + optlen / 4) << 4);
+	for (size_t i = 0; i < optlen; i++)
+		put8(f, 1);
+	zeros(f, paylen);
+	ipv4_end(f, ip);
+	if (ret_ip)
+		*ret_ip = ip;
+}
+
+static void build_seg6(struct frame *f, bool ext, unsigned flags, size_t paylen)
+{
+	size_t ip;
+
+	f->n = 0;
+	put_eth(f, MAC_PEER, 0x86dd);
+	ip = put_ipv6(f, ext ? 0 : IPPROTO_TCP, IP6_A, IP6_B);
+	if (ext)
+		put_ext6(f, IPPROTO_TCP, 0);
+	put_tcp(f, 443, 40000, flags);
+	zeros(f, paylen);
+	ipv6_end(f, ip);
+}
+
+static void test_midflow(void **state)
+{
+	struct decode_stats st;
+	struct frame f = {0};
+	size_t ip;
+
+	(void)state;
+	/* Data, and ACKs with options or flags beside ACK: yes, counted. */
+	build_seg4(&f, 0, TH_ACK, 0, 100, NULL);
+	assert_true(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	assert_int_equal(st.packets, 1);
+	assert_int_equal(st.decoded, 1);
+	build_seg4(&f, 0, TH_ACK | TH_PSH, 0, 100, NULL);
+	assert_true(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	build_seg4(&f, 0, TH_ACK, 12, 0, NULL);
+	assert_true(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	build_seg4(&f, 0, TH_ACK | TH_PSH, 0, 0, NULL);
+	assert_true(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	/* Behind a VLAN tag, and over IPv6. */
+	build_seg4(&f, 7, TH_ACK, 0, 100, NULL);
+	assert_true(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	build_seg6(&f, false, TH_ACK, 100);
+	assert_true(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	/* Raw IP links. */
+	build_seg4(&f, 0, TH_ACK, 0, 100, NULL);
+	assert_true(midflow_exact(LINK_RAW, f.b + 14, f.n - 14, &st));
+	assert_true(midflow_exact(LINK_IPV4, f.b + 14, f.n - 14, &st));
+	build_seg6(&f, false, TH_ACK, 100);
+	assert_true(midflow_exact(LINK_RAW_101, f.b + 14, f.n - 14, &st));
+	assert_true(midflow_exact(LINK_IPV6, f.b + 14, f.n - 14, &st));
+	/* The payload cut by the snap length: the header is all it needs. */
+	build_seg4(&f, 0, TH_ACK, 0, 1000, NULL);
+	assert_true(midflow_exact(LINK_EN10MB, f.b, 14 + 20 + 20, &st));
+
+	/* What a detector or identity looks at: no, nothing counted. */
+	build_seg4(&f, 0, TH_ACK, 0, 0, NULL); /* a bare ACK */
+	assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	assert_int_equal(st.packets, 0);
+	static const unsigned no[] = {
+		TH_SYN,		 TH_SYN | TH_ACK,	   TH_RST, TH_RST | TH_ACK,
+		TH_FIN | TH_ACK, TH_FIN | TH_PSH | TH_URG, 0,	   TH_PSH};
+	for (size_t i = 0; i < ARRAY_SIZE(no); i++) {
+		build_seg4(&f, 0, no[i], 0, 100, NULL);
+		assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	}
+	/* What it leaves to decode_packet(): fragments, extension headers,
+	 * a length of 0, cooked and loopback links, other protocols. */
+	build_seg4(&f, 0, TH_ACK, 0, 100, &ip);
+	set16(&f, ip + 6, 0x2000); /* more fragments */
+	assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	set16(&f, ip + 6, 0x0010); /* a later fragment */
+	assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	set16(&f, ip + 6, 0x4000); /* don't fragment: yes */
+	assert_true(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	set16(&f, ip + 2, 0);
+	assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	build_seg6(&f, true, TH_ACK, 100);
+	assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	build_seg4(&f, 0, TH_ACK, 0, 100, NULL);
+	assert_false(midflow_exact(LINK_LINUX_SLL, f.b, f.n, &st));
+	assert_false(midflow_exact(LINK_NULL, f.b, f.n, &st));
+	f.b[14 + 9] = IPPROTO_UDP;
+	assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+
+	/* Malformed or truncated: no, and decode_packet() says so. */
+	build_seg4(&f, 0, TH_ACK, 0, 100, &ip);
+	set16(&f, ip + 2, 19); /* total length below the header's */
+	assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	set16(&f, ip + 2, 30); /* ends inside the TCP header */
+	assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	build_seg4(&f, 0, TH_ACK, 0, 100, &ip);
+	f.b[ip + 20 + 12] = 4 << 4; /* data offset below 5 */
+	assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	build_seg4(&f, 0, TH_ACK, 0, 0, &ip);
+	f.b[ip + 20 + 12] = 15 << 4; /* options past the packet's end */
+	zeros(&f, 40);
+	assert_false(midflow_exact(LINK_EN10MB, f.b, f.n, &st));
+	build_seg4(&f, 0, TH_ACK, 0, 100, NULL);
+	assert_false(midflow_exact(LINK_EN10MB, f.b, 14 + 20 + 13, &st));
+}
+
+/* Every cut and many single-byte changes of the frames above: whenever
+ * the pre-check says yes, decode_packet() agrees (midflow_agrees()). */
+static void test_midflow_agrees(void **state)
+{
+	static const uint8_t vals[] = {0x00, 0x01, 0x06, 0x10, 0x11, 0x12, 0x14, 0x18, 0x20,
+				       0x40, 0x45, 0x4f, 0x50, 0x60, 0x81, 0xf0, 0xff};
+	static const int links[] = {LINK_EN10MB, LINK_RAW, LINK_IPV4, LINK_IPV6};
+	struct frame fr[6] = {0};
+	unsigned yes = 0;
+
+	(void)state;
+	build_seg4(&fr[0], 0, TH_ACK, 0, 40, NULL);
+	build_seg4(&fr[1], 3, TH_ACK | TH_PSH, 12, 40, NULL);
+	build_seg4(&fr[2], 0, TH_ACK, 0, 0, NULL);
+	build_seg4(&fr[3], 0, TH_FIN | TH_ACK, 0, 10, NULL);
+	build_seg6(&fr[4], false, TH_ACK, 40);
+	build_seg6(&fr[5], true, TH_ACK, 40);
+	for (size_t i = 0; i < ARRAY_SIZE(fr); i++) {
+		struct frame *f = &fr[i];
+
+		for (size_t n = 0; n <= f->n; n++)
+			midflow_agrees(LINK_EN10MB, f->b, n);
+		for (size_t at = 0; at < 14 + 40 + 40 && at < f->n; at++) {
+			uint8_t keep = f->b[at];
+
+			for (size_t v = 0; v < ARRAY_SIZE(vals); v++) {
+				f->b[at] = vals[v];
+				for (size_t l = 0; l < ARRAY_SIZE(links); l++) {
+					size_t skip = links[l] == LINK_EN10MB ? 0 : 14;
+					struct decode_stats st;
+
+					midflow_agrees(links[l], f->b + skip, f->n - skip);
+					yes += midflow_exact(links[l], f->b + skip, f->n - skip,
+							     &st);
+				}
+			}
+			f->b[at] = keep;
+		}
+	}
+	/* The changes left many frames mid-flow: the agreement was tested. */
+	assert_true(yes > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ether_tcp_syn),
+		cmocka_unit_test(test_midflow),
+		cmocka_unit_test(test_midflow_agrees),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_tcp_seq_payload),
 		cmocka_unit_test(test_udp),

@@ -32,6 +32,28 @@ static void test_siphash_vectors(void **state)
 	assert_true(siphash24(&key, msg, 15) == 0xa129ca6149be45e5ULL);
 }
 
+/* SipHash-1-3 against Python's: with PYTHONHASHSEED=0 its key is zero and
+ * hash(bytes(range(n))) is SipHash-1-3 of those bytes (3.11 and later;
+ * n = 0 is special-cased to 0 there):
+ *   PYTHONHASHSEED=0 python3 -c 'print(hex(hash(bytes(range(38))) % 2**64))' */
+static void test_siphash13_vectors(void **state)
+{
+	static const struct siphash_key zero = {0, 0};
+	uint8_t msg[64];
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	assert_true(siphash13(&zero, msg, 1) == 0x68a914128e01e473ULL);
+	assert_true(siphash13(&zero, msg, 7) == 0x2f098ab0c751325aULL);
+	assert_true(siphash13(&zero, msg, 8) == 0xead411e67ebe2eeaULL);
+	assert_true(siphash13(&zero, msg, 15) == 0xf30eb725bb91c9eaULL);
+	assert_true(siphash13(&zero, msg, 38) == 0xc680ae8a8c584ddfULL);
+	assert_true(siphash13(&zero, msg, 63) == 0x385d3e39e5f37359ULL);
+	/* Keyed: another key, another value. */
+	assert_true(siphash13(&key, msg, 38) != siphash13(&zero, msg, 38));
+}
+
 static void test_insert_find_remove(void **state)
 {
 	struct table t;
@@ -68,6 +90,19 @@ static void test_insert_find_remove(void **state)
 	table_fini(&t);
 }
 
+/* The head of list l, which the test expects to be there (cmocka's
+ * failures return, so an abort() tells the compiler too). */
+static struct ent *head(const struct table *t, unsigned l)
+{
+	struct ent *e = table_list_head(t, l);
+
+	if (!e) {
+		print_error("list %u is empty\n", l);
+		abort();
+	}
+	return e;
+}
+
 static void test_lists_lru(void **state)
 {
 	struct table t;
@@ -83,12 +118,12 @@ static void test_lists_lru(void **state)
 	table_list_touch(&t, 0, table_find(&t, &k));
 	k = 1;
 	table_list_touch(&t, 0, table_find(&t, &k));
-	e = table_list_head(&t, 0);
+	e = head(&t, 0);
 	assert_int_equal(e->key, 2);
 	/* Move 2 to the other list; 3 becomes the head of list 0. */
 	table_list_append(&t, 1, e);
-	assert_int_equal(((struct ent *)table_list_head(&t, 0))->key, 3);
-	assert_int_equal(((struct ent *)table_list_head(&t, 1))->key, 2);
+	assert_int_equal(head(&t, 0)->key, 3);
+	assert_int_equal(head(&t, 1)->key, 2);
 	assert_int_equal(t.count[0], 7);
 	assert_int_equal(t.count[1], 1);
 	/* Removing unlinks. */
@@ -97,8 +132,7 @@ static void test_lists_lru(void **state)
 	/* Drain list 0 in LRU order: 3..7, 0, 1. */
 	static const uint32_t order[] = {3, 4, 5, 6, 7, 0, 1};
 	for (unsigned i = 0; i < 7; i++) {
-		e = table_list_head(&t, 0);
-		assert_non_null(e);
+		e = head(&t, 0);
 		assert_int_equal(e->key, order[i]);
 		table_remove(&t, e);
 	}
@@ -110,6 +144,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_siphash_vectors),
+		cmocka_unit_test(test_siphash13_vectors),
 		cmocka_unit_test(test_insert_find_remove),
 		cmocka_unit_test(test_lists_lru),
 	};
