@@ -152,6 +152,12 @@ struct hostrec {
 	char evidence[96]; /* evidence file name (under state.dir/evidence), "" none */
 	struct hist *hist; /* heap, grown on demand up to HOST_MAX_HIST */
 	uint16_t nhist, hist_cap;
+	/* Where the record stands in the database (statedb.h): its row
+	 * (0: none yet), a fingerprint of what was last written there, and
+	 * how many of hist[] are written (the lines before db_hist). */
+	uint64_t db_id;
+	uint64_t db_fp;
+	uint16_t db_hist;
 };
 
 struct hostdb {
@@ -171,10 +177,10 @@ struct hostdb {
 	uint32_t *pend;
 	uint32_t npend;
 	bool pend_overflow;
-	/* Called with a record just before it is evicted (its history
-	 * still there), e.g. to archive it; NULL: nothing. */
-	void (*on_evict)(void *arg, const struct hostrec *r);
-	void *evict_arg;
+	/* Called with every record about to be forgotten (evicted, purged,
+	 * dropped, cleared), e.g. to delete its saved row; NULL: nothing. */
+	void (*on_remove)(void *arg, const struct hostrec *r);
+	void *remove_arg;
 };
 
 static inline bool hostrec_is_machine(const struct hostrec *r)
@@ -191,7 +197,7 @@ struct hostrec *hostdb_find(struct hostdb *db, const struct qaddr *id);
 struct hostrec *hostdb_find_addr(struct hostdb *db, const struct qaddr *a);
 /* Finds or creates the record of id.  A new address record holds its
  * address (when no other record does).  When the registry is full the
- * spare record least recently useful goes (on_evict is told first): one
+ * spare record least recently useful goes (on_remove is told first): one
  * with nothing in force and not in certification, not queued for the next
  * commit.  A blocked record is never evicted: NULL when every record is
  * kept (blocked or in certification), that is when limits.max_blocked

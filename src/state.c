@@ -140,7 +140,7 @@ static bool needs_escape(unsigned char ch)
 
 struct writer {
 	int fd;
-	char *buf; /* cap bytes: IO_BUF, or an archive's buffer */
+	char *buf; /* cap bytes: IO_BUF, or the caller's (state_want_text()) */
 	size_t cap;
 	size_t len;
 	uint32_t crc; /* of everything flushed */
@@ -322,6 +322,30 @@ static void w_incident(struct writer *w, const struct incident *in)
 	w_end_record(w);
 }
 
+static void w_want(struct writer *w, const struct hostrec *r)
+{
+	for (unsigned i = 0; i < r->nwant && i < HOST_MAX_PORTS; i++) {
+		const char *pn = proto_name(r->want[i].proto);
+
+		if (i)
+			w_raw(w, ",", 1);
+		if (pn)
+			w_str(w, pn);
+		else
+			w_u64(w, r->want[i].proto);
+		w_raw(w, "/", 1);
+		w_u64(w, r->want[i].port);
+		/* Towards one destination: "tcp/22@10.1.2.3" (older files
+		 * have none: every destination). */
+		if (hostrec_port_to(r, &r->want[i])) {
+			char ab[ADDR_STRLEN];
+
+			w_raw(w, "@", 1);
+			w_str(w, addr_ntop(hostrec_port_to(r, &r->want[i]), ab));
+		}
+	}
+}
+
 static void w_host(struct writer *w, const struct conf *c, const struct hostrec *r)
 {
 	char a[ADDR_STRLEN];
@@ -361,26 +385,7 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 	if (r->surveil_until_us)
 		w_kv_u64(w, "surveil_until_us", r->surveil_until_us);
 	w_key(w, "want");
-	for (unsigned i = 0; i < r->nwant && i < HOST_MAX_PORTS; i++) {
-		const char *pn = proto_name(r->want[i].proto);
-
-		if (i)
-			w_raw(w, ",", 1);
-		if (pn)
-			w_str(w, pn);
-		else
-			w_u64(w, r->want[i].proto);
-		w_raw(w, "/", 1);
-		w_u64(w, r->want[i].port);
-		/* Towards one destination: "tcp/22@10.1.2.3" (older files
-		 * have none: every destination). */
-		if (hostrec_port_to(r, &r->want[i])) {
-			char ab[ADDR_STRLEN];
-
-			w_raw(w, "@", 1);
-			w_str(w, addr_ntop(hostrec_port_to(r, &r->want[i]), ab));
-		}
-	}
+	w_want(w, r);
 	w_kv_u64(w, "want_overflow", r->want_overflow);
 	w_kv_str(w, "evidence", r->evidence, sizeof(r->evidence));
 	w_kv_str(w, "reason", r->reason, sizeof(r->reason));
@@ -637,9 +642,10 @@ struct polchg {
 	bool allow;
 };
 
-struct loader {
+struct state_loader {
 	struct engine *e;
 	const char *path;
+	const char *where; /* a database table's rows (state_loader_record()); NULL: path */
 	unsigned line;
 	char *err;
 	size_t errlen;
@@ -651,6 +657,8 @@ struct loader {
 	bool skip_lines;      /* the host line above was skipped: so are its lines */
 	bool meta_seen, meta_ok;
 	unsigned meta_line;
+	const char *meta_where;
+	bool finished; /* state_loader_finish() succeeded: keep what was loaded */
 	uint64_t next_incident;
 	bool paused;
 	struct polchg *pol;
@@ -661,10 +669,10 @@ struct loader {
 	unsigned nbind, bindcap;
 };
 
-static int bad(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(struct state_loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Reports a problem with the current line.  Returns -EBADMSG. */
-static int bad(struct loader *l, const char *fmt, ...)
+static int bad(struct state_loader *l, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -672,14 +680,14 @@ static int bad(struct loader *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(l->msg, sizeof(l->msg), "%s:%u: %s", l->path, l->line, msg);
+	snprintf(l->msg, sizeof(l->msg), "%s:%u: %s", l->where ? l->where : l->path, l->line, msg);
 	set_err(l->err, l->errlen, "%s", l->msg);
 	return -EBADMSG;
 }
 
 /* The record bad() just reported is skipped: tell the caller, with what
  * goes with it. */
-static void skipped(struct loader *l, const char *what)
+static void skipped(struct state_loader *l, const char *what)
 {
 	char msg[sizeof(l->msg) + 64];
 
@@ -738,7 +746,7 @@ static int decode(char *s)
 }
 
 /* Splits line (NUL-terminated, modified) into its kind and fields. */
-static int split(struct loader *l, char *line, struct rec *r)
+static int split(struct state_loader *l, char *line, struct rec *r)
 {
 	char *p = line, *tok;
 
@@ -787,7 +795,7 @@ static const char *get(struct rec *r, const char *key)
 	return NULL;
 }
 
-static int need(struct loader *l, struct rec *r, const char *key, const char **ret)
+static int need(struct state_loader *l, struct rec *r, const char *key, const char **ret)
 {
 	*ret = get(r, key);
 	if (!*ret) {
@@ -817,7 +825,8 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
-static int f_u64(struct loader *l, struct rec *r, const char *key, uint64_t max, uint64_t *ret)
+static int f_u64(struct state_loader *l, struct rec *r, const char *key, uint64_t max,
+		 uint64_t *ret)
 {
 	const char *v;
 	char b[40];
@@ -831,7 +840,8 @@ static int f_u64(struct loader *l, struct rec *r, const char *key, uint64_t max,
 }
 
 /* Unsigned fields narrower than 64 bits. */
-static int f_uint(struct loader *l, struct rec *r, const char *key, unsigned max, unsigned *ret)
+static int f_uint(struct state_loader *l, struct rec *r, const char *key, unsigned max,
+		  unsigned *ret)
 {
 	uint64_t v;
 	int k = f_u64(l, r, key, max, &v);
@@ -841,7 +851,7 @@ static int f_uint(struct loader *l, struct rec *r, const char *key, unsigned max
 	return k;
 }
 
-static int f_u8(struct loader *l, struct rec *r, const char *key, uint8_t max, uint8_t *ret)
+static int f_u8(struct state_loader *l, struct rec *r, const char *key, uint8_t max, uint8_t *ret)
 {
 	uint64_t v;
 	int k = f_u64(l, r, key, max, &v);
@@ -851,7 +861,7 @@ static int f_u8(struct loader *l, struct rec *r, const char *key, uint8_t max, u
 	return k;
 }
 
-static int f_i64(struct loader *l, struct rec *r, const char *key, int64_t min, int64_t max,
+static int f_i64(struct state_loader *l, struct rec *r, const char *key, int64_t min, int64_t max,
 		 int64_t *ret)
 {
 	const char *v;
@@ -875,7 +885,7 @@ fail:
 	return bad(l, "bad %s=%s", key, shown(v, b));
 }
 
-static int f_level(struct loader *l, struct rec *r, const char *key, uint8_t *ret)
+static int f_level(struct state_loader *l, struct rec *r, const char *key, uint8_t *ret)
 {
 	const char *v;
 	enum level lv;
@@ -890,7 +900,7 @@ static int f_level(struct loader *l, struct rec *r, const char *key, uint8_t *re
 	return 0;
 }
 
-static int f_state(struct loader *l, struct rec *r, const char *key, uint8_t *ret)
+static int f_state(struct state_loader *l, struct rec *r, const char *key, uint8_t *ret)
 {
 	const char *v;
 	enum host_state s;
@@ -905,7 +915,7 @@ static int f_state(struct loader *l, struct rec *r, const char *key, uint8_t *re
 	return 0;
 }
 
-static int f_addr(struct loader *l, struct rec *r, const char *key, struct qaddr *ret)
+static int f_addr(struct state_loader *l, struct rec *r, const char *key, struct qaddr *ret)
 {
 	const char *v;
 	char b[40];
@@ -940,7 +950,7 @@ static bool host_mac(const struct qaddr *a)
 }
 
 /* A host's address (mac: a machine's MAC instead). */
-static int f_host_addr(struct loader *l, struct rec *r, const char *key, bool mac,
+static int f_host_addr(struct state_loader *l, struct rec *r, const char *key, bool mac,
 		       struct qaddr *ret)
 {
 	char b[ADDR_STRLEN];
@@ -956,7 +966,7 @@ static int f_host_addr(struct loader *l, struct rec *r, const char *key, bool ma
 
 /* A uid as the daemon keeps it: -1 for itself, else any uid_t but
  * (uid_t)-1, which is no uid. */
-static int f_uid(struct loader *l, struct rec *r, const char *key, long *ret)
+static int f_uid(struct state_loader *l, struct rec *r, const char *key, long *ret)
 {
 	const char *v;
 	char b[40];
@@ -973,7 +983,7 @@ static int f_uid(struct loader *l, struct rec *r, const char *key, long *ret)
 }
 
 /* A string into a fixed-size field of the same size it was saved from. */
-static int f_str(struct loader *l, struct rec *r, const char *key, char *dst, size_t size)
+static int f_str(struct state_loader *l, struct rec *r, const char *key, char *dst, size_t size)
 {
 	const char *v;
 	size_t n;
@@ -991,7 +1001,8 @@ static int f_str(struct loader *l, struct rec *r, const char *key, char *dst, si
 /* The operator's names (keys prefixed with pre), each optional, as strict
  * as the rest: a valid user name, and a claimed sudo user with its uid or
  * neither; only with an operator's uid (>= 0). */
-static int f_actor(struct loader *l, struct rec *r, const char *pre, long uid, struct actor *ret)
+static int f_actor(struct state_loader *l, struct rec *r, const char *pre, long uid,
+		   struct actor *ret)
 {
 	char kn[32], ku[32], ki[32], b[40];
 	uint64_t v;
@@ -1025,7 +1036,7 @@ static int f_actor(struct loader *l, struct rec *r, const char *pre, long uid, s
 	return 0;
 }
 
-static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
+static int f_want(struct state_loader *l, struct rec *r, struct hostrec *h)
 {
 	const char *v, *p;
 	char b[40];
@@ -1113,7 +1124,7 @@ fail:
 		   shown(v, b));
 }
 
-static int f_prefix(struct loader *l, struct rec *r, struct prefix *ret)
+static int f_prefix(struct state_loader *l, struct rec *r, struct prefix *ret)
 {
 	const char *v;
 	unsigned plen;
@@ -1128,7 +1139,7 @@ static int f_prefix(struct loader *l, struct rec *r, struct prefix *ret)
 	return 0;
 }
 
-static int load_meta(struct loader *l, struct rec *r)
+static int load_meta(struct state_loader *l, struct rec *r)
 {
 	uint64_t paused, next;
 	int k;
@@ -1137,6 +1148,7 @@ static int load_meta(struct loader *l, struct rec *r)
 		return bad(l, "second meta record");
 	l->meta_seen = true;
 	l->meta_line = l->line;
+	l->meta_where = l->where;
 	/* INCIDENT_ID_MAX + 1: every id was given. */
 	if ((k = f_u64(l, r, "next_incident", (uint64_t)INCIDENT_ID_MAX + 1, &next)) < 0 ||
 	    (k = f_u64(l, r, "paused", 1, &paused)) < 0)
@@ -1149,7 +1161,7 @@ static int load_meta(struct loader *l, struct rec *r)
 	return 0;
 }
 
-static int load_prefix(struct loader *l, struct rec *r, bool allow)
+static int load_prefix(struct state_loader *l, struct rec *r, bool allow)
 {
 	struct prefix p;
 	int k = f_prefix(l, r, &p);
@@ -1171,7 +1183,7 @@ static int load_prefix(struct loader *l, struct rec *r, bool allow)
 	return 0;
 }
 
-static int load_incident(struct loader *l, struct rec *r)
+static int load_incident(struct state_loader *l, struct rec *r)
 {
 	struct incident in;
 	char b[ADDR_STRLEN];
@@ -1211,7 +1223,7 @@ static int load_incident(struct loader *l, struct rec *r)
 }
 
 /* A machine's addrs=: comma-separated addresses. */
-static int f_addrs(struct loader *l, struct rec *r, struct hostrec *h)
+static int f_addrs(struct state_loader *l, struct rec *r, struct hostrec *h)
 {
 	const char *v = get(r, "addrs");
 	char buf[ADDR_STRLEN + 1], sh[40];
@@ -1239,7 +1251,7 @@ static int f_addrs(struct loader *l, struct rec *r, struct hostrec *h)
 }
 
 /* Every field of a host line but its id and addresses, into h. */
-static int host_fields(struct loader *l, struct rec *r, struct hostrec *h)
+static int host_fields(struct state_loader *l, struct rec *r, struct hostrec *h)
 {
 	const char *v;
 	char b[40];
@@ -1295,7 +1307,7 @@ static int host_fields(struct loader *l, struct rec *r, struct hostrec *h)
 	return 0;
 }
 
-static int load_host(struct loader *l, struct rec *r)
+static int load_host(struct state_loader *l, struct rec *r)
 {
 	struct qaddr a, id;
 	struct hostrec *h;
@@ -1342,7 +1354,7 @@ static int load_host(struct loader *l, struct rec *r)
 	return 0;
 }
 
-static int load_hit(struct loader *l, struct rec *r)
+static int load_hit(struct state_loader *l, struct rec *r)
 {
 	struct hostrec *h = l->host;
 	struct hit hit;
@@ -1371,7 +1383,7 @@ static int load_hit(struct loader *l, struct rec *r)
 	return 0;
 }
 
-static int load_hist(struct loader *l, struct rec *r)
+static int load_hist(struct state_loader *l, struct rec *r)
 {
 	struct hostrec *h = l->host;
 	struct hist *x;
@@ -1410,7 +1422,7 @@ static int load_hist(struct loader *l, struct rec *r)
 	return 0;
 }
 
-static int load_binding(struct loader *l, struct rec *r)
+static int load_binding(struct state_loader *l, struct rec *r)
 {
 	struct ident_binding b;
 	struct qaddr m;
@@ -1460,11 +1472,11 @@ static int load_binding(struct loader *l, struct rec *r)
  * by hand, or by a broken writer, with a good CRC) is skipped and
  * reported, with the hit and hist lines of a skipped host: the rest of
  * the state is worth more than one bad line.  0, or -ENOMEM. */
-static int load_record(struct loader *l, char *line, size_t len)
+static int load_rec(struct state_loader *l, struct rec *rp, int k);
+
+static int load_record(struct state_loader *l, char *line, size_t len)
 {
 	struct rec r;
-	const char *what = "record";
-	bool lines_of_host;
 	int k;
 
 	memset(&r, 0, sizeof(r));
@@ -1477,6 +1489,16 @@ static int load_record(struct loader *l, char *line, size_t len)
 	} else {
 		k = split(l, line, &r);
 	}
+	return load_rec(l, &r, k);
+}
+
+/* A record split into r (k: what splitting it said), into the engine. */
+static int load_rec(struct state_loader *l, struct rec *rp, int k)
+{
+	struct rec r = *rp;
+	const char *what = "record";
+	bool lines_of_host;
+
 	lines_of_host = strcmp(r.kind, "hist") == 0 || strcmp(r.kind, "hit") == 0;
 	if (!lines_of_host) {
 		l->host = NULL;
@@ -1517,6 +1539,7 @@ skip:
 		if (!l->meta_seen) {
 			l->meta_seen = true;
 			l->meta_line = l->line;
+			l->meta_where = l->where;
 		}
 	} else if (r.kind[0] && strlen(r.kind) < 16 &&
 		   strspn(r.kind, "abcdefghijklmnopqrstuvwxyz") == strlen(r.kind)) {
@@ -1528,7 +1551,7 @@ skip:
 
 /* The first pass: header, end record, record count and CRC.  Counts the
  * lines. */
-static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab,
+static int verify(struct state_loader *l, struct reader *rd, const struct crc_tab *tab,
 		  unsigned *ret_lines)
 {
 	char endline[128] = "", header[32], header1[32];
@@ -1613,11 +1636,11 @@ static void unload(struct engine *e)
 	e->pol.paused = false;
 }
 
+static int load_finish(struct state_loader *l);
+
 /* The second pass: every record into e. */
-static int load_all(struct loader *l, struct reader *rd, unsigned lines)
+static int load_all(struct state_loader *l, struct reader *rd, unsigned lines)
 {
-	struct engine *e = l->e;
-	usec_t next_expiry = USEC_INFINITY;
 	char *s;
 	size_t n;
 	bool nl;
@@ -1639,6 +1662,18 @@ static int load_all(struct loader *l, struct reader *rd, unsigned lines)
 		if ((k = load_record(l, s, n)) < 0)
 			return k;
 	}
+	return load_finish(l);
+}
+
+/* After the last record: the meta record's values, the run-time
+ * never-block changes, the bindings and the next TTL deadline.  0 or
+ * -ENOMEM. */
+static int load_finish(struct state_loader *l)
+{
+	struct engine *e = l->e;
+	usec_t next_expiry = USEC_INFINITY;
+	int k;
+
 	/* Without a good meta record, incident ids go on after the last
 	 * saved incident, and automatic actions are not paused. */
 	if (!l->meta_seen) {
@@ -1647,6 +1682,7 @@ static int load_all(struct loader *l, struct reader *rd, unsigned lines)
 		skipped(l, "nothing");
 	}
 	l->line = l->meta_line;
+	l->where = l->meta_where;
 	if (l->meta_ok && e->incidents.n && l->next_incident < e->incidents.next_id) {
 		bad(l, "bad next_incident=%llu (incident %u exists)",
 		    (unsigned long long)l->next_incident, e->incidents.next_id - 1);
@@ -1683,7 +1719,7 @@ int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void
 {
 	struct reader rd = {.fd = -1};
 	struct crc_tab *tab = malloc(sizeof(*tab));
-	struct loader l = {
+	struct state_loader l = {
 		.e = e, .err = err, .errlen = errlen, .skipped = skipped_fn, .skipped_arg = arg};
 	char path[PATH_MAX];
 	unsigned lines = 0;
@@ -1753,120 +1789,93 @@ out:
 	return r;
 }
 
-/* ---- the archive of evicted records ---- */
+/* ---- records from elsewhere (statedb.c) ---- */
 
-/* The most one host's lines can take: its host line (~1.2 KiB), 8 hits
- * and 64 hist lines of at most ~300 bytes each (60 bytes of text, fully
- * escaped), with room to spare. */
-#define ARCHIVE_HOST_MAX (32u << 10)
-
-struct state_archive {
-	char *buf; /* STATE_ARCHIVE_BUF bytes */
-	size_t len;
-	uint64_t archived, dropped;
-};
-
-struct state_archive *state_archive_new(void)
+void state_want_text(const struct hostrec *r, char *buf, size_t size)
 {
-	struct state_archive *a = calloc(1, sizeof(*a));
+	/* The writer over buf: it never flushes (with no file) as long as
+	 * size holds the longest list, HOST_MAX_PORTS entries with an
+	 * address each (under STATE_WANT_MAX). */
+	struct writer w = {.fd = -1, .buf = buf, .cap = size - 1};
 
-	if (a && !(a->buf = malloc(STATE_ARCHIVE_BUF))) {
-		free(a);
-		a = NULL;
-	}
-	return a;
+	w_want(&w, r);
+	buf[MIN(w.len, size - 1)] = '\0';
 }
 
-void state_archive_free(struct state_archive *a)
+int state_loader_new(struct engine *e, const char *path, state_skip_fn skipped_fn, void *arg,
+		     char *err, size_t errlen, struct state_loader **ret)
 {
-	if (!a)
+	struct state_loader *l;
+
+	if (hostdb_count(&e->hosts) || e->incidents.n || e->pol.allowed.n) {
+		set_err(err, errlen, "%s: not loaded: the registry is not empty", path);
+		return -EINVAL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		set_err(err, errlen, "cannot read the state: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	l->e = e;
+	l->path = path;
+	l->err = err;
+	l->errlen = errlen;
+	l->skipped = skipped_fn;
+	l->skipped_arg = arg;
+	*ret = l;
+	return 0;
+}
+
+int state_loader_record(struct state_loader *l, const char *where, unsigned line, const char *kind,
+			const char *const *keys, const char *const *vals, unsigned n)
+{
+	struct rec r;
+	int k = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = kind;
+	l->where = where;
+	l->line = line;
+	if (n > MAX_FIELDS) {
+		k = bad(l, "'%s' record: more than %d fields", kind, MAX_FIELDS);
+		n = 0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		r.f[i].key = keys[i];
+		r.f[i].val = vals[i];
+	}
+	r.n = n;
+	return load_rec(l, &r, k);
+}
+
+void state_loader_bad(struct state_loader *l, const char *where, unsigned line, const char *what,
+		      const char *msg)
+{
+	l->where = where;
+	l->line = line;
+	bad(l, "%s", msg);
+	skipped(l, what);
+}
+
+int state_loader_finish(struct state_loader *l)
+{
+	int k = load_finish(l);
+
+	if (k < 0) {
+		set_err(l->err, l->errlen, "%s: %s: nothing loaded", l->path, strerror(-k));
+		return k;
+	}
+	l->finished = true;
+	return (int)MIN(l->nskipped, (unsigned)INT_MAX);
+}
+
+void state_loader_free(struct state_loader *l)
+{
+	if (!l)
 		return;
-	free(a->buf);
-	free(a);
-}
-
-bool state_archive_add(struct state_archive *a, const struct conf *c, const struct hostrec *r)
-{
-	return state_archive_add_as(a, c, r, "evicted");
-}
-
-bool state_archive_add_as(struct state_archive *a, const struct conf *c, const struct hostrec *r,
-			  const char *why)
-{
-	/* Rendered straight into the buffer by the state's own writer; with
-	 * ARCHIVE_HOST_MAX free it never needs to flush. */
-	struct writer w = {.fd = -1, .buf = a->buf, .len = a->len, .cap = STATE_ARCHIVE_BUF};
-
-	if (STATE_ARCHIVE_BUF - a->len < ARCHIVE_HOST_MAX) {
-		a->dropped++;
-		return false;
-	}
-	w_str(&w, why);
-	w_end_record(&w);
-	w_host(&w, c, r);
-	a->len = w.len;
-	a->archived++;
-	return true;
-}
-
-void state_archive_stats(const struct state_archive *a, uint64_t *ret_archived,
-			 uint64_t *ret_dropped, size_t *ret_pending)
-{
-	*ret_archived = a->archived;
-	*ret_dropped = a->dropped;
-	*ret_pending = a->len;
-}
-
-int state_archive_flush(struct state_archive *a, const char *dir, char *err, size_t errlen)
-{
-	struct stat st;
-	size_t off = 0;
-	int dfd, fd = -1, r = 0;
-
-	if (!a || a->len == 0)
-		return 0;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		r = -errno;
-		set_err(err, errlen, "%s: %s", dir, strerror(-r));
-		return r;
-	}
-	/* Bounded on disk: past its cap the file becomes archive.1 (the
-	 * one before is dropped) and a new one starts. */
-	if (fstatat(dfd, STATE_ARCHIVE_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (uint64_t)st.st_size + a->len > STATE_ARCHIVE_MAX &&
-	    renameat(dfd, STATE_ARCHIVE_FILE, dfd, STATE_ARCHIVE_FILE ".1") < 0) {
-		r = -errno;
-		set_err(err, errlen, "%s/%s: rename: %s", dir, STATE_ARCHIVE_FILE, strerror(-r));
-		goto out;
-	}
-	fd = openat(dfd, STATE_ARCHIVE_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-	if (fd < 0) {
-		r = -errno;
-		set_err(err, errlen, "%s/%s: %s", dir, STATE_ARCHIVE_FILE, strerror(-r));
-		goto out;
-	}
-	while (off < a->len) {
-		ssize_t n = write(fd, a->buf + off, a->len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			set_err(err, errlen, "%s/%s: write: %s", dir, STATE_ARCHIVE_FILE,
-				strerror(-r));
-			break;
-		}
-		off += (size_t)n;
-	}
-	/* What was written is not written again; a record cut short by a
-	 * full disk is finished by the next flush. */
-	memmove(a->buf, a->buf + off, a->len - off);
-	a->len -= off;
-out:
-	if (fd >= 0)
-		close(fd);
-	close(dfd);
-	return r;
+	if (!l->finished)
+		unload(l->e);
+	free(l->pol);
+	free(l->bind);
+	free(l);
 }
