@@ -153,10 +153,11 @@ struct hostrec {
 	struct hist *hist; /* heap, grown on demand up to HOST_MAX_HIST */
 	uint16_t nhist, hist_cap;
 	/* Where the record stands in the database (statedb.h): its row
-	 * (0: none yet), a fingerprint of what was last written there, and
-	 * how many of hist[] are written (the lines before db_hist). */
+	 * (0: none yet), fingerprints of what was last written there (the
+	 * row; its addresses and hits), and how many of hist[] are written
+	 * (the lines before db_hist). */
 	uint64_t db_id;
-	uint64_t db_fp;
+	uint64_t db_fp, db_fp_sub;
 	uint16_t db_hist;
 };
 

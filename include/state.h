@@ -110,6 +110,10 @@ struct state_loader;
  * with a message in err. */
 int state_loader_new(struct engine *e, const char *path, state_skip_fn skipped_fn, void *arg,
 		     char *err, size_t errlen, struct state_loader **ret);
+/* The store keeps a host's every history line: past HOST_MAX_HIST of
+ * them, memory keeps the first HOST_HIST_KEEP and the latest (as
+ * hostdb_history()), instead of skipping the record. */
+void state_loader_roll_history(struct state_loader *l);
 /* One record: kind ("meta", "host", "hit", "hist", "incident", "allow",
  * "disallow", "binding"), n fields (keys and decoded values, borrowed for
  * the call).  where and line name it in messages ("WHERE:LINE: what";

@@ -203,8 +203,8 @@ static void save_done(struct daemon *d, usec_t start)
 	}
 }
 
-/* The database, opened again when it could not be (at most once per
- * SAVE_ALERT_US).  The records do not know what its rows hold then: its
+/* The database, opened again when it could not be (at most once a
+ * second).  The records do not know what its rows hold then: its
  * first save replaces them all. */
 static bool db_ready(struct daemon *d, char *err, size_t errlen)
 {
@@ -217,7 +217,7 @@ static bool db_ready(struct daemon *d, char *err, size_t errlen)
 		set_err(err, errlen, "%s/%s: not open (retried later)", d->state_dir, STATEDB_FILE);
 		return false;
 	}
-	d->db_open_mono = now + SAVE_ALERT_US;
+	d->db_open_mono = now + USEC_PER_SEC;
 	r = statedb_open(d->state_dir, &d->db, err, errlen);
 	if (r < 0)
 		return false;
@@ -469,14 +469,16 @@ static void db_set_aside(struct daemon *d, const char *why)
 	char suffix[32], name[PATH_MAX + 96], msg[PATH_MAX + 900], err[600];
 	int r;
 
+	snprintf(suffix, sizeof(suffix), "%llu",
+		 (unsigned long long)(daemon_wall_us() / USEC_PER_SEC));
+	/* Renamed before the connection closes: closing the last one
+	 * would delete the -wal, which belongs to the post-mortem. */
+	r = statedb_set_aside(d->state_dir, suffix, name, sizeof(name));
 	if (d->db) {
 		statedb_detach(d->db, &d->eng);
 		statedb_close(d->db);
 		d->db = NULL;
 	}
-	snprintf(suffix, sizeof(suffix), "%llu",
-		 (unsigned long long)(daemon_wall_us() / USEC_PER_SEC));
-	r = statedb_set_aside(d->state_dir, suffix, name, sizeof(name));
 	snprintf(msg, sizeof(msg),
 		 "state database unusable (%s; %s %s): starting from the kernel's sets", why,
 		 r < 0 ? "could not be moved to" : "kept as", name);
@@ -552,8 +554,21 @@ static void load_state(struct daemon *d)
 				err);
 			state_alert(d, msg);
 		}
-	} else if (r < 0) {
+	} else if (r == -EBADMSG) {
 		db_set_aside(d, err);
+		return;
+	} else if (r < 0) {
+		/* Not damaged, but unreadable now (I/O, a full disk that
+		 * leaves no room for its -shm): kept where it is.  The next
+		 * save opens it again and replaces its rows by what the
+		 * registry holds then; its history stays. */
+		snprintf(msg, sizeof(msg),
+			 "cannot read the state database: %s: starting from the kernel's sets",
+			 err);
+		state_alert(d, msg);
+		statedb_detach(d->db, &d->eng);
+		statedb_close(d->db);
+		d->db = NULL;
 		return;
 	} else {
 		/* A migration whose commit was durable but whose rename was

@@ -658,7 +658,8 @@ struct state_loader {
 	bool meta_seen, meta_ok;
 	unsigned meta_line;
 	const char *meta_where;
-	bool finished; /* state_loader_finish() succeeded: keep what was loaded */
+	bool finished;	/* state_loader_finish() succeeded: keep what was loaded */
+	bool hist_roll; /* more hist records than memory holds: the oldest go */
 	uint64_t next_incident;
 	bool paused;
 	struct polchg *pol;
@@ -1394,8 +1395,15 @@ static int load_hist(struct state_loader *l, struct rec *r)
 
 	if (!h)
 		return bad(l, "hist record without its host");
-	if (h->nhist == HOST_MAX_HIST)
+	if (h->nhist == HOST_MAX_HIST && l->hist_roll) {
+		/* A store that keeps every line (statedb.h): memory keeps
+		 * the first ones and the latest, as hostdb_history() does. */
+		memmove(&h->hist[HOST_HIST_KEEP], &h->hist[HOST_HIST_KEEP + 1],
+			(HOST_MAX_HIST - HOST_HIST_KEEP - 1) * sizeof(*h->hist));
+		h->nhist--;
+	} else if (h->nhist == HOST_MAX_HIST) {
 		return bad(l, "more than %d hist records for one host", HOST_MAX_HIST);
+	}
 	if (h->nhist == h->hist_cap) {
 		/* The capacities hostdb_history() would have grown to. */
 		uint16_t cap = h->hist_cap ? (uint16_t)MIN(h->hist_cap * 2, HOST_MAX_HIST) : 8;
@@ -1824,6 +1832,11 @@ int state_loader_new(struct engine *e, const char *path, state_skip_fn skipped_f
 	l->skipped_arg = arg;
 	*ret = l;
 	return 0;
+}
+
+void state_loader_roll_history(struct state_loader *l)
+{
+	l->hist_roll = true;
 }
 
 int state_loader_record(struct state_loader *l, const char *where, unsigned line, const char *kind,

@@ -87,12 +87,12 @@ static const char schema_sql[] =
 	" first_probe_us, first_detect_us, last_detect_us FROM incidents;";
 
 /* The host columns, in the order the statements bind them (from ?1). */
-#define HOST_COLS                                                                            \
-	"key, machine, addr, merged, state, decided, level, adopted, first_probe_us,"        \
+#define HOST_COLS "key, machine, " HOST_COLS_UPD
+#define HOST_COLS_UPD                                                                        \
+	"addr, merged, state, decided, level, adopted, first_probe_us,"                      \
 	" first_detect_us, last_detect_us, changed_us, expires_us, by_uid, by_name,"         \
 	" by_sudo_user, by_sudo_uid, recurrences, last_level, last_ttl_s, surveil_until_us," \
 	" want, want_overflow, evidence, reason"
-#define HOST_NCOLS 25
 
 enum stmt {
 	ST_BEGIN,
@@ -123,9 +123,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INS_HOST] = "INSERT INTO hosts(" HOST_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
 			" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,"
 			" ?23, ?24, ?25)",
-	[ST_UPD_HOST] = "UPDATE hosts SET (" HOST_COLS ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-			" ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,"
-			" ?24, ?25) WHERE id = ?26",
+	/* key and machine (?1, ?2) never change for a row: left out, so
+	 * that the key's index is not touched. */
+	[ST_UPD_HOST] = "UPDATE hosts SET (" HOST_COLS_UPD ") = (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+			" ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24,"
+			" ?25) WHERE id = ?26",
 	[ST_DEL_HOST] = "DELETE FROM hosts WHERE id = ?1",
 	[ST_DEL_ADDRS] = "DELETE FROM host_addrs WHERE host = ?1",
 	[ST_INS_ADDR] = "INSERT INTO host_addrs(host, i, addr) VALUES(?1, ?2, ?3)",
@@ -150,7 +152,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 /* What a record's db_* fields become once the transaction commits. */
 struct staged {
 	struct hostrec *r;
-	uint64_t id, fp;
+	uint64_t id, fp, fp_sub;
 	uint16_t hist;
 };
 
@@ -171,6 +173,7 @@ struct statedb {
 	/* Fingerprints of what was last committed; have_*: there is one. */
 	uint64_t fp_meta, fp_incidents, fp_bindings;
 	bool have_meta, have_incidents, have_bindings;
+	bool complete; /* meta complete=1 is in the file */
 	/* Names for the loader's messages. */
 	char w_meta[PATH_MAX + 32], w_prefixes[PATH_MAX + 32], w_incidents[PATH_MAX + 32],
 		w_hosts[PATH_MAX + 32], w_bindings[PATH_MAX + 32];
@@ -211,9 +214,13 @@ static int sql_errno(int rc)
 /* Sets err from the connection's last error; returns -errno for rc. */
 static int sql_fail(struct statedb *s, int rc, const char *what, char *err, size_t errlen)
 {
-	set_err(err, errlen, "%s: %s: %s", s->path, what,
-		s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-	return sql_errno(rc) ? sql_errno(rc) : -EIO;
+	int k = sql_errno(rc) ? sql_errno(rc) : -EIO;
+
+	/* SQLite's words, and the system's for what the daemon alerts on
+	 * ("database or disk is full (No space left on device)"). */
+	set_err(err, errlen, "%s: %s: %s (%s)", s->path, what,
+		s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), strerror(-k));
+	return k;
 }
 
 /* ---- fingerprints ---- */
@@ -267,15 +274,14 @@ static uint64_t fp_actor(uint64_t h, const struct actor *a)
 	return fp_u64(h, a->sudo_uid);
 }
 
+/* The fields of the host's own row. */
 static uint64_t host_fp(const struct hostrec *r)
 {
 	uint64_t h = 0x243F6A8885A308D3ull;
 
 	h = fp_addr(h, &r->id);
 	h = fp_addr(h, &r->addr);
-	for (unsigned i = 0; i < r->naddrs; i++)
-		h = fp_addr(h, &r->addrs[i].a);
-	h = fp_u64(h, (uint64_t)r->naddrs | (uint64_t)r->merged << 8 | (uint64_t)r->state << 16 |
+	h = fp_u64(h, (uint64_t)r->merged << 8 | (uint64_t)r->state << 16 |
 			      (uint64_t)r->decided << 24 | (uint64_t)r->level << 32 |
 			      (uint64_t)r->adopted << 40 | (uint64_t)r->recurrences << 48 |
 			      (uint64_t)r->last_level << 56);
@@ -288,8 +294,7 @@ static uint64_t host_fp(const struct hostrec *r)
 	h = fp_actor(h, &r->by);
 	h = fp_u64(h, r->last_ttl_s);
 	h = fp_u64(h, r->surveil_until_us);
-	h = fp_u64(h,
-		   (uint64_t)r->nwant | (uint64_t)r->want_overflow << 8 | (uint64_t)r->nhits << 16);
+	h = fp_u64(h, (uint64_t)r->nwant | (uint64_t)r->want_overflow << 8);
 	for (unsigned i = 0; i < r->nwant && i < HOST_MAX_PORTS; i++) {
 		const struct qaddr *to = hostrec_port_to(r, &r->want[i]);
 
@@ -297,13 +302,23 @@ static uint64_t host_fp(const struct hostrec *r)
 		if (to)
 			h = fp_addr(h, to);
 	}
+	h = fp_str(h, r->evidence, sizeof(r->evidence));
+	return fp_str(h, r->reason, sizeof(r->reason));
+}
+
+/* Its addresses and hits (rows of their own, rewritten only when these
+ * changed: most changes leave them). */
+static uint64_t host_sub_fp(const struct hostrec *r)
+{
+	uint64_t h = fp_u64(0x452821E638D01377ull, (uint64_t)r->naddrs | (uint64_t)r->nhits << 8);
+
+	for (unsigned i = 0; i < r->naddrs; i++)
+		h = fp_addr(h, &r->addrs[i].a);
 	for (unsigned i = 0; i < r->nhits && i < HOSTDB_MAX_HITS; i++) {
 		h = fp_u64(h, (uint64_t)r->hits[i].rule | (uint64_t)r->hits[i].level << 8 |
 				      (uint64_t)r->hits[i].incident << 16);
 		h = fp_u64(h, r->hits[i].first_us);
 	}
-	h = fp_str(h, r->evidence, sizeof(r->evidence));
-	h = fp_str(h, r->reason, sizeof(r->reason));
 	return h;
 }
 
@@ -502,8 +517,9 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 		goto fail;
 	snprintf(sql, sizeof(sql),
 		 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-		 " PRAGMA wal_autocheckpoint = %d; PRAGMA journal_size_limit = %lld;",
-		 STATEDB_AUTOCHECKPOINT, (long long)STATEDB_JOURNAL_LIMIT);
+		 " PRAGMA wal_autocheckpoint = %d; PRAGMA journal_size_limit = %lld;"
+		 " PRAGMA cache_size = %d;",
+		 STATEDB_AUTOCHECKPOINT, (long long)STATEDB_JOURNAL_LIMIT, -STATEDB_CACHE_KIB);
 	if ((k = exec_sql(s, sql, "setting WAL mode", err, errlen)) < 0)
 		goto fail;
 	for (unsigned i = 0; i < ST_COUNT; i++) {
@@ -517,6 +533,13 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 	*ret = s;
 	return 0;
 fail:
+	/* A file that is not ours or is damaged is set aside by the caller
+	 * with its -wal: closing must not delete it. */
+	if (k == -EBADMSG && s->db) {
+		int keep = 1;
+
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &keep);
+	}
 	statedb_close(s);
 	return k;
 }
@@ -660,7 +683,8 @@ static void bind_host(sqlite3_stmt *q, const struct hostrec *r)
 	bind_text(q, 25, r->reason, sizeof(r->reason));
 }
 
-static int stage(struct statedb *s, struct hostrec *r, uint64_t id, uint64_t fp, uint16_t hist)
+static int stage(struct statedb *s, struct hostrec *r, uint64_t id, uint64_t fp, uint64_t fp_sub,
+		 uint16_t hist)
 {
 	if (s->nstage == s->stagecap) {
 		unsigned cap = s->stagecap ? s->stagecap * 2 : 256;
@@ -671,7 +695,8 @@ static int stage(struct statedb *s, struct hostrec *r, uint64_t id, uint64_t fp,
 		s->stage = v;
 		s->stagecap = cap;
 	}
-	s->stage[s->nstage++] = (struct staged){.r = r, .id = id, .fp = fp, .hist = hist};
+	s->stage[s->nstage++] =
+		(struct staged){.r = r, .id = id, .fp = fp, .fp_sub = fp_sub, .hist = hist};
 	return SQLITE_OK;
 }
 
@@ -679,13 +704,14 @@ static int stage(struct statedb *s, struct hostrec *r, uint64_t id, uint64_t fp,
  * new history lines.  A SQLite result code. */
 static int write_host(struct statedb *s, const struct conf *c, struct hostrec *r)
 {
-	uint64_t fp = host_fp(r), id = r->db_id;
+	uint64_t fp = host_fp(r), fp_sub = host_sub_fp(r), id = r->db_id;
 	unsigned from = MIN(r->db_hist, r->nhist);
+	bool fresh = !id;
 	char key[ADDR_STRLEN];
 	sqlite3_stmt *q;
 	int rc;
 
-	if (id && fp == r->db_fp && from == r->nhist)
+	if (id && fp == r->db_fp && fp_sub == r->db_fp_sub && from == r->nhist)
 		return SQLITE_OK;
 	if (!id || fp != r->db_fp) {
 		q = s->st[id ? ST_UPD_HOST : ST_INS_HOST];
@@ -698,9 +724,13 @@ static int write_host(struct statedb *s, const struct conf *c, struct hostrec *r
 			id = (uint64_t)sqlite3_last_insert_rowid(s->db);
 		else if (sqlite3_changes(s->db) != 1)
 			return SQLITE_CORRUPT; /* our row is gone: not ours to fix */
+	}
+	if (fresh || fp_sub != r->db_fp_sub) {
+		/* A new row has none to delete (its id was never used). */
 		sqlite3_bind_int64(s->st[ST_DEL_ADDRS], 1, (sqlite3_int64)id);
-		if ((rc = step(s, ST_DEL_ADDRS)) != SQLITE_OK)
+		if (!fresh && (rc = step(s, ST_DEL_ADDRS)) != SQLITE_OK)
 			return rc;
+		sqlite3_clear_bindings(s->st[ST_DEL_ADDRS]);
 		for (unsigned i = 0; hostrec_is_machine(r) && i < r->naddrs; i++) {
 			q = s->st[ST_INS_ADDR];
 			sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
@@ -710,8 +740,9 @@ static int write_host(struct statedb *s, const struct conf *c, struct hostrec *r
 				return rc;
 		}
 		sqlite3_bind_int64(s->st[ST_DEL_HITS], 1, (sqlite3_int64)id);
-		if ((rc = step(s, ST_DEL_HITS)) != SQLITE_OK)
+		if (!fresh && (rc = step(s, ST_DEL_HITS)) != SQLITE_OK)
 			return rc;
+		sqlite3_clear_bindings(s->st[ST_DEL_HITS]);
 		for (unsigned i = 0; i < r->nhits && i < HOSTDB_MAX_HITS; i++) {
 			const char *name = rule_name(c, r->hits[i].rule);
 
@@ -752,7 +783,7 @@ static int write_host(struct statedb *s, const struct conf *c, struct hostrec *r
 		if ((rc = step(s, ST_INS_HIST)) != SQLITE_OK)
 			return rc;
 	}
-	return stage(s, r, id, fp, r->nhist);
+	return stage(s, r, id, fp, fp_sub, r->nhist);
 }
 
 static int write_prefix(struct statedb *s, const char *kind, const struct prefix *p)
@@ -865,7 +896,7 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 				  "DELETE FROM hosts; DELETE FROM host_addrs; DELETE FROM hits",
 				  NULL, NULL, NULL);
 		for (struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r))
-			r->db_id = r->db_fp = 0;
+			r->db_id = r->db_fp = r->db_fp_sub = 0;
 		all = true;
 	}
 	for (unsigned i = 0; rc == SQLITE_OK && i < ngone; i++) {
@@ -905,7 +936,7 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 	/* The database holds a whole state from the first full save on:
 	 * before that (a migration cut short), the text file still rules. */
 	what = "marking the save complete";
-	if (rc == SQLITE_OK && all)
+	if (rc == SQLITE_OK && all && !s->complete)
 		rc = set_meta(s, "complete", 1);
 	what = "commit";
 	if (rc == SQLITE_OK)
@@ -916,6 +947,7 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 	for (unsigned i = 0; i < s->nstage; i++) {
 		s->stage[i].r->db_id = s->stage[i].id;
 		s->stage[i].r->db_fp = s->stage[i].fp;
+		s->stage[i].r->db_fp_sub = s->stage[i].fp_sub;
 		s->stage[i].r->db_hist = s->stage[i].hist;
 	}
 	s->nstage = 0;
@@ -929,6 +961,7 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 	if (all) {
 		s->fp_bindings = fb;
 		s->have_bindings = true;
+		s->complete = true;
 	}
 	return 0;
 fail : {
@@ -1136,18 +1169,16 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 	k = state_loader_new(e, s->path, skipped_fn, arg, err, errlen, &rd.l);
 	if (k < 0)
 		return k;
+	state_loader_roll_history(rd.l);
 	rc = sqlite3_prepare_v2(s->db,
 				"SELECT rule, level, incident, first_us FROM hits WHERE host = ?1"
 				" ORDER BY i",
 				-1, &rd.q_hits, NULL);
-	/* A host's first HOST_HIST_KEEP lines and its latest, as many as
-	 * its history holds in memory. */
+	/* Every line of a host's life, oldest first: the loader keeps
+	 * what memory holds (state_loader_roll_history()). */
 	snprintf(sql, sizeof(sql),
 		 "SELECT ts_us, kind, level, state, uid, name, sudo_user, sudo_uid, text"
-		 " FROM history WHERE life = ?1 AND (seq IN (SELECT seq FROM history"
-		 " WHERE life = ?1 ORDER BY seq LIMIT %d) OR seq IN (SELECT seq FROM history"
-		 " WHERE life = ?1 ORDER BY seq DESC LIMIT %d)) ORDER BY seq",
-		 HOST_HIST_KEEP, HOST_MAX_HIST - HOST_HIST_KEEP);
+		 " FROM history WHERE life = ?1 ORDER BY seq");
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, sql, -1, &rd.q_hist, NULL);
 	if (rc != SQLITE_OK) {
@@ -1183,6 +1214,7 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 	/* What was read is what the rows say. */
 	for (struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r)) {
 		r->db_fp = host_fp(r);
+		r->db_fp_sub = host_sub_fp(r);
 		r->db_hist = r->nhist;
 	}
 out:
