@@ -137,7 +137,8 @@ int main(int argc, char **argv)
 	FILE *f = fopen(path, "w");
 	if (!f)
 		die(path, strerror(errno));
-	fprintf(f, "limits: { max_blocked = %u; };\n", nhosts + 16);
+	/* At least 100,000, as the configuration requires. */
+	fprintf(f, "limits: { max_blocked = %u; };\n", nhosts + 16 > 100000 ? nhosts + 16 : 100000);
 	fclose(f);
 	if (conf_load(&c, path, &d) < 0)
 		die("config", "refused");

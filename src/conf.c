@@ -349,7 +349,8 @@ static const struct {
 	{"surveillance", {"period", "factor"}},
 	{"inventory", {"net", "mac", "name", "department", "floor", "owner", "critical", "role"}},
 	{"control", {"socket", "group"}},
-	{"state", {"dir", "evidence_max_mb", "release_cleaned", "purge_released"}},
+	{"state",
+	 {"dir", "evidence_max_mb", "release_cleaned", "purge_released", "history_retention"}},
 	{"log", {"facility", "events_file"}},
 };
 

@@ -895,8 +895,14 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 		rc = sqlite3_exec(s->db,
 				  "DELETE FROM hosts; DELETE FROM host_addrs; DELETE FROM hits",
 				  NULL, NULL, NULL);
-		for (struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r))
+		for (struct hostrec *r = hostdb_first(&e->hosts); r;
+		     r = hostdb_next(&e->hosts, r)) {
 			r->db_id = r->db_fp = r->db_fp_sub = 0;
+			/* The new rows' lives have no history yet: what memory
+			 * holds is written again under them (lines already in
+			 * the table under the old lives stay there too). */
+			r->db_hist = 0;
+		}
 		all = true;
 	}
 	for (unsigned i = 0; rc == SQLITE_OK && i < ngone; i++) {
@@ -951,8 +957,10 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 		s->stage[i].r->db_hist = s->stage[i].hist;
 	}
 	s->nstage = 0;
-	memmove(s->gone, s->gone + ngone, (s->ngone - ngone) * sizeof(*s->gone));
-	s->ngone -= ngone;
+	if (ngone) {
+		memmove(s->gone, s->gone + ngone, (s->ngone - ngone) * sizeof(*s->gone));
+		s->ngone -= ngone;
+	}
 	if (rewrite)
 		s->gone_lost = false;
 	s->fp_meta = fm;
