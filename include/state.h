@@ -1,6 +1,10 @@
-/* Persistence: the daemon's state (hosts, levels, states, histories, TTL
- * deadlines, incidents, pause and run-time never-block changes) saved to
- * STATE_DIR/state and read back at start (SPEC sections 5 and 7).
+/* The state's records and their checks, and the text state file of
+ * earlier versions: the daemon's state (hosts, levels, states, histories,
+ * TTL deadlines, incidents, pause and run-time never-block changes) as it
+ * was saved to STATE_DIR/state (SPEC sections 5 and 7).  The daemon now
+ * keeps it in SQLite (statedb.h), whose rows go through the same record
+ * loader (state_loader_*); it reads this file only to migrate it, and
+ * state_save() writes it for the tests, the benchmark and fuzzing seeds.
  *
  * The file is line-oriented text that an operator can read in an outbreak:
  *

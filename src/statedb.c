@@ -1067,36 +1067,52 @@ static int feed(struct state_loader *l, sqlite3_stmt *q, int first, const char *
 	return state_loader_record(l, where, line, kind, keys, vals, n);
 }
 
+/* A cursor over rows ordered by a host's id (hits by host, history by
+ * life), stepped along with the hosts: a merge, one query each instead
+ * of two per host. */
+struct lines {
+	sqlite3_stmt *q;
+	int rc;	    /* of the last step: SQLITE_ROW while there are rows */
+	int64_t id; /* the current row's host id */
+};
+
+static void lines_step(struct lines *c)
+{
+	c->rc = sqlite3_step(c->q);
+	c->id = c->rc == SQLITE_ROW ? sqlite3_column_int64(c->q, 0) : INT64_MAX;
+}
+
+/* Feeds the rows of host id (feed false: skips them), and those of ids
+ * before it (rows of no host) are passed over.  0, -ENOMEM, or -errno
+ * for a read error. */
+static int lines_for(struct lines *c, struct state_loader *l, int64_t id, bool fed,
+		     const char *where, const char *kind)
+{
+	int k = 0;
+
+	while (c->rc == SQLITE_ROW && c->id < id)
+		lines_step(c);
+	while (k >= 0 && c->rc == SQLITE_ROW && c->id == id) {
+		if (fed)
+			k = feed(l, c->q, 1, where, (unsigned)id, kind, kind);
+		lines_step(c);
+	}
+	if (k < 0)
+		return k;
+	if (c->rc != SQLITE_ROW && c->rc != SQLITE_DONE)
+		return sql_errno(c->rc) ? sql_errno(c->rc) : -EIO;
+	return 0;
+}
+
 struct reader {
 	struct statedb *s;
 	struct engine *e;
 	struct state_loader *l;
-	sqlite3_stmt *q_hits, *q_hist;
+	struct lines hits, hist;
 };
 
-/* A host's hit and hist records, after its own. */
-static int read_host_lines(struct reader *rd, int64_t id)
-{
-	int rc, k = 0;
-
-	sqlite3_bind_int64(rd->q_hits, 1, id);
-	while (k >= 0 && (rc = sqlite3_step(rd->q_hits)) == SQLITE_ROW)
-		k = feed(rd->l, rd->q_hits, 0, rd->s->w_hosts, (unsigned)id, "hit", "hit");
-	sqlite3_reset(rd->q_hits);
-	if (k < 0)
-		return k;
-	if (rc != SQLITE_DONE)
-		return sql_errno(rc) ? sql_errno(rc) : -EIO;
-	sqlite3_bind_int64(rd->q_hist, 1, id);
-	while (k >= 0 && (rc = sqlite3_step(rd->q_hist)) == SQLITE_ROW)
-		k = feed(rd->l, rd->q_hist, 0, rd->s->w_hosts, (unsigned)id, "hist", "hist");
-	sqlite3_reset(rd->q_hist);
-	if (k < 0)
-		return k;
-	return rc == SQLITE_DONE ? 0 : (sql_errno(rc) ? sql_errno(rc) : -EIO);
-}
-
-/* Runs sql, feeding each row as a record of kind. */
+/* Runs sql, feeding each row as a record of kind; for hosts (ordered by
+ * id), their hit and hist records after each. */
 static int read_rows(struct reader *rd, const char *sql, const char *kind, const char *where,
 		     bool host)
 {
@@ -1126,7 +1142,6 @@ static int read_rows(struct reader *rd, const char *sql, const char *kind, const
 			r = hostdb_find(&rd->e->hosts, &key);
 		if (r && !r->db_id) {
 			r->db_id = (uint64_t)id;
-			k = read_host_lines(rd, id);
 		} else {
 			/* Skipped: its row goes at the next save (its history
 			 * stays), and a record the kernel's elements make for
@@ -1134,7 +1149,11 @@ static int read_rows(struct reader *rd, const char *sql, const char *kind, const
 			struct hostrec gone = {.db_id = (uint64_t)id};
 
 			on_remove(rd->s, &gone);
+			r = NULL;
 		}
+		k = lines_for(&rd->hits, rd->l, id, r != NULL, where, "hit");
+		if (k >= 0)
+			k = lines_for(&rd->hist, rd->l, id, r != NULL, where, "hist");
 	}
 	if (k >= 0 && rc != SQLITE_DONE)
 		goto out;
@@ -1143,6 +1162,37 @@ static int read_rows(struct reader *rd, const char *sql, const char *kind, const
 out:
 	sqlite3_finalize(q);
 	return sql_errno(rc) ? sql_errno(rc) : -EIO;
+}
+
+/* The registry keeps its records least recently useful first (the
+ * spare ones are evicted in that order); the hosts were read in the
+ * order of their rows. */
+static int lru_cmp(const void *a, const void *b)
+{
+	const struct hostrec *x = *(const struct hostrec *const *)a,
+			     *y = *(const struct hostrec *const *)b;
+	usec_t tx = MAX(x->changed_us, x->last_detect_us),
+	       ty = MAX(y->changed_us, y->last_detect_us);
+
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return x->db_id < y->db_id ? -1 : x->db_id > y->db_id;
+}
+
+static int settle_lru(struct engine *e)
+{
+	unsigned n = hostdb_count(&e->hosts), i = 0;
+	struct hostrec **v = calloc(n ? n : 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (struct hostrec *r = hostdb_first(&e->hosts); r && i < n; r = hostdb_next(&e->hosts, r))
+		v[i++] = r;
+	qsort(v, i, sizeof(*v), lru_cmp);
+	for (unsigned k = 0; k < i; k++)
+		hostdb_settle(&e->hosts, v[k]);
+	free(v);
+	return 0;
 }
 
 static const char hosts_sql[] =
@@ -1154,16 +1204,13 @@ static const char hosts_sql[] =
 	" merged, state, decided, level, adopted, first_probe_us, first_detect_us,"
 	" last_detect_us, changed_us, expires_us, by_uid, by_name, by_sudo_user, by_sudo_uid,"
 	" recurrences, last_level, last_ttl_s, surveil_until_us, want, want_overflow, evidence,"
-	" reason FROM hosts h"
-	/* Least recently useful first, as the registry keeps them. */
-	" ORDER BY max(h.changed_us, h.last_detect_us), h.id";
+	" reason FROM hosts h ORDER BY h.id";
 
 int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, void *arg,
 		 char *err, size_t errlen)
 {
 	struct reader rd = {.s = s, .e = e};
 	int64_t complete = 0;
-	char sql[512];
 	int k, rc;
 
 	k = query_int(s, "SELECT count(*) FROM meta WHERE key = 'complete' AND value = 1",
@@ -1179,16 +1226,23 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 		return k;
 	state_loader_roll_history(rd.l);
 	rc = sqlite3_prepare_v2(s->db,
-				"SELECT rule, level, incident, first_us FROM hits WHERE host = ?1"
-				" ORDER BY i",
-				-1, &rd.q_hits, NULL);
-	/* Every line of a host's life, oldest first: the loader keeps
-	 * what memory holds (state_loader_roll_history()). */
-	snprintf(sql, sizeof(sql),
-		 "SELECT ts_us, kind, level, state, uid, name, sudo_user, sudo_uid, text"
-		 " FROM history WHERE life = ?1 ORDER BY seq");
+				"SELECT host, rule, level, incident, first_us FROM hits"
+				" ORDER BY host, i",
+				-1, &rd.hits.q, NULL);
+	/* Every line of each host's life, oldest first: the loader keeps
+	 * what memory holds (state_loader_roll_history()).  Lines of hosts
+	 * gone are not read. */
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, sql, -1, &rd.q_hist, NULL);
+		rc = sqlite3_prepare_v2(
+			s->db,
+			"SELECT life, ts_us, kind, level, state, uid, name, sudo_user,"
+			" sudo_uid, text FROM history"
+			" WHERE life IN (SELECT id FROM hosts) ORDER BY life, seq",
+			-1, &rd.hist.q, NULL);
+	if (rc == SQLITE_OK) {
+		lines_step(&rd.hits);
+		lines_step(&rd.hist);
+	}
 	if (rc != SQLITE_OK) {
 		k = sql_fail(s, rc, "preparing the load", err, errlen);
 		goto out;
@@ -1216,6 +1270,11 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 			set_err(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
 		goto out;
 	}
+	if (settle_lru(e) < 0) {
+		k = -ENOMEM;
+		set_err(err, errlen, "%s: %s: nothing loaded", s->path, strerror(-k));
+		goto out;
+	}
 	k = state_loader_finish(rd.l);
 	if (k < 0)
 		goto out;
@@ -1234,8 +1293,8 @@ out:
 		s->gone_lost = false;
 	}
 	state_loader_free(rd.l);
-	sqlite3_finalize(rd.q_hits);
-	sqlite3_finalize(rd.q_hist);
+	sqlite3_finalize(rd.hits.q);
+	sqlite3_finalize(rd.hist.q);
 	return k;
 }
 
