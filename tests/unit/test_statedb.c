@@ -480,6 +480,58 @@ static void test_db_disk_full(void **state)
 	engine_fini(&a);
 }
 
+/* A reader that holds a snapshot keeps the WAL from being checkpointed
+ * back: it grows while the reader stays (statedb_wal_size() sees it,
+ * the daemon alerts past STATEDB_WAL_ALERT), and stops growing once the
+ * reader is gone. */
+static void test_db_wal_reader(void **state)
+{
+	struct fx *f = *state;
+	struct statedb *db = db_open(f, f->dir);
+	struct engine a;
+	sqlite3 *rd;
+	char path[160];
+	int64_t w0, w1, w2 = 0;
+
+	eng_init(&a, &f->c, &f->out);
+	statedb_attach(db, &a);
+	many_hosts(&a, 3000, 1);
+	assert_int_equal(statedb_save(db, &a, f->err, sizeof(f->err)), 0);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, STATEDB_FILE);
+	assert_int_equal(sqlite3_open_v2(path, &rd, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(rd, "BEGIN; SELECT count(*) FROM hosts", NULL, NULL, NULL),
+			 SQLITE_OK);
+	w0 = statedb_wal_size(db);
+	for (unsigned round = 0; round < 12; round++) {
+		for (struct hostrec *r = hostdb_first(&a.hosts); r; r = hostdb_next(&a.hosts, r))
+			snprintf(r->reason, sizeof(r->reason), "round %u of a long read", round);
+		assert_int_equal(statedb_save(db, &a, f->err, sizeof(f->err)), 0);
+	}
+	w1 = statedb_wal_size(db);
+	print_message("WAL: %lld bytes, %lld with a reader holding its snapshot\n", (long long)w0,
+		      (long long)w1);
+	assert_true(w1 > w0 + STATEDB_AUTOCHECKPOINT * 4096LL);
+	sqlite3_exec(rd, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(rd);
+	/* Without it, a checkpoint completes and the WAL is written from
+	 * its start again: the file keeps its size (truncated only past
+	 * STATEDB_JOURNAL_LIMIT) but no longer grows. */
+	for (unsigned round = 0; round < 24; round++) {
+		for (struct hostrec *r = hostdb_first(&a.hosts); r; r = hostdb_next(&a.hosts, r))
+			snprintf(r->reason, sizeof(r->reason), "round %u, no reader", round);
+		assert_int_equal(statedb_save(db, &a, f->err, sizeof(f->err)), 0);
+		if (round == 11)
+			w2 = statedb_wal_size(db);
+	}
+	int64_t w3 = statedb_wal_size(db);
+	print_message("WAL: %lld, then %lld bytes once the reader is gone\n", (long long)w2,
+		      (long long)w3);
+	assert_true(w3 - w2 < (w1 - w0) / 2);
+	statedb_detach(db, &a);
+	statedb_close(db);
+	engine_fini(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +541,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_db_bad_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_migrate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_wal_reader, setup, teardown),
 	};
 
 	(void)test_state_main;
