@@ -171,8 +171,9 @@ static void error_event(struct daemon *d, const char *msg)
 }
 
 /* A failed save: the kernel's sets still hold every block (enforcement
- * goes on), the records stay to be written and are retried at every
- * tick and batch; alerted once a minute. */
+ * goes on), the records stay to be written: each batch's persist tries
+ * its own, and the tick everything (maybe_save()); alerted once a
+ * minute. */
 static void save_failed(struct daemon *d, const char *err)
 {
 	usec_t now = daemon_mono_us();
