@@ -37,6 +37,8 @@
 #define NBATCH	   3
 static const unsigned batch_sizes[NBATCH] = {1, 100, 10000};
 
+static void die(const char *what, const char *err) __attribute__((noreturn));
+
 static void die(const char *what, const char *err)
 {
 	fprintf(stderr, "bench_state: %s: %s\n", what, err);
