@@ -41,9 +41,11 @@
  * strictly as a line of the state file, and a wrong row is skipped and
  * reported, not trusted.
  *
- * One connection, opened in the privileged parent only, and never held
- * across a fork (the daemon closes it before forking the sensor and
- * opens it again after).  WAL with synchronous=FULL, wal_autocheckpoint
+ * One connection, opened in the privileged parent only, and never used
+ * across a fork: the daemon closes it before forking the sensor and
+ * opens it again after; a sensor forked again later (after one died)
+ * inherits its descriptors and closes them before anything else
+ * (sensor.c close_others()), never touching the connection.  WAL with synchronous=FULL, wal_autocheckpoint
  * and journal_size_limit bounded; statedb_wal_size() lets the daemon
  * alert when a long-open reader keeps the WAL from being checkpointed. */
 #ifndef QD_STATEDB_H
