@@ -24,7 +24,7 @@ if [ ! -f $B/build.ninja ]; then
 	# (bench/meson.build builds the trace generator itself then).
 	meson setup $B --buildtype=release -Dtests=false >/dev/null
 fi
-ninja -C $B src/quarantined bench/bench_detect bench/bench_nft bench/tracegen >/dev/null
+ninja -C $B src/quarantined bench/bench_detect bench/bench_nft bench/bench_state bench/tracegen >/dev/null
 
 mkdir -p $DATA
 out=$B/bench-results-$(date -u +%Y%m%dT%H%M%SZ).txt
@@ -140,6 +140,14 @@ say ""
 say "== bench_nft: enforcement latency (private network namespace)"
 # shellcheck disable=SC2086
 run $B/bench/bench_nft -n "$(command -v nft)" $NFT_ARGS
+
+say ""
+say "== bench_state: the state database against the text file rewritten whole"
+if [ "$QUICK" = 1 ]; then
+	run $B/bench/bench_state /var/tmp 10000 3
+else
+	run $B/bench/bench_state /var/tmp 100000 5
+fi
 
 say ""
 say "load:   $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end"

@@ -206,8 +206,13 @@ struct conf {
 		unsigned evidence_max_mb;
 		bool release_cleaned; /* mark cleaned unblocks the host (default) */
 		/* Released (or certified clean) hosts unchanged for this long
-		 * leave the registry for the archive; 0: never (default). */
+		 * leave the registry (their history stays in the state
+		 * database); 0: never (default). */
 		uint64_t purge_released_s;
+		/* History lines older than this leave the state database
+		 * (statedb.h), hosts still registered or not; 0: kept for
+		 * ever.  Default a year. */
+		uint64_t history_retention_s;
 	} state;
 
 	struct {

@@ -69,11 +69,18 @@ struct daemon {
 	char socket_path[108];
 	char state_dir[PATH_MAX];
 	struct evidence *evidence;
-	usec_t saved_mono;	       /* last successful save (monotonic) */
-	usec_t save_cost_us;	       /* how long it took */
-	struct prom_hist save_hist;    /* how long each successful save took */
-	usec_t save_alert_mono;	       /* no alert about a failed save before this */
-	unsigned long save_failures;   /* failed saves since the last good one */
+	usec_t saved_mono;	     /* last successful save (monotonic) */
+	usec_t save_cost_us;	     /* how long it took */
+	struct prom_hist save_hist;  /* how long each successful save took */
+	usec_t save_alert_mono;	     /* no alert about a failed save before this */
+	unsigned long save_failures; /* failed saves since the last good one */
+	/* The state database (statedb.h); NULL while it cannot be opened
+	 * (then opened again at the next save).  Closed over the sensor's
+	 * fork. */
+	struct statedb *db;
+	usec_t db_open_mono;	       /* no new attempt to open it before this */
+	usec_t wal_alert_mono;	       /* no alert about the WAL's size before this */
+	usec_t prune_mono;	       /* next pruning of old history lines */
 	bool evidence_capped;	       /* alerted about the evidence cap */
 	uint64_t evidence_errors_told; /* evidence write errors alerted so far */
 	uint64_t sensor_errors_seen;   /* the running sensor's count, as last reported */

@@ -21,8 +21,6 @@
 #include "policy.h"
 #include "sense.h"
 
-struct state_archive;
-
 #define ENGINE_MAX_INCIDENTS 16384
 /* Detections queued for one transaction; a fuller queue is committed at
  * once (bounds the memory and the latency of one burst). */
@@ -123,9 +121,12 @@ struct engine {
 	 * right after the batch that put them in the kernel). */
 	uint8_t dirty;
 	struct evidence *evidence; /* NULL: no evidence kept */
-	/* Where records evicted from the full registry go (state.h); NULL:
-	 * they are forgotten.  Borrowed. */
-	struct state_archive *archive;
+	/* Makes the records of a batch of kernel changes durable (statedb.h)
+	 * before the events that report them are emitted: act_apply() calls
+	 * it once per batch, with the records it changed (borrowed for the
+	 * call).  NULL: nothing is saved there (offline, tests). */
+	void (*persist)(void *arg, struct hostrec *const *recs, unsigned n);
+	void *persist_arg;
 	struct engine_stats st;
 };
 
@@ -205,8 +206,8 @@ bool engine_no_mac(const struct engine *e, const struct hostrec *rec);
  * state.purge_released (when set). */
 void engine_tick(struct engine *e, usec_t now);
 /* Purges the records hostrec_purgeable() allows with before_us = now -
- * older_than_s: each goes to the archive with a "purged" line and leaves
- * the registry.  One purge event (by by_uid, -1 automatic, with the
+ * older_than_s: each leaves the registry (its history stays in the state
+ * database, statedb.h).  One purge event (by by_uid, -1 automatic, with the
  * operator's names by, borrowed, NULL none) says how many; an automatic
  * run that purged nothing says nothing.  Not during an iteration of the
  * registry.  Returns the count. */
@@ -243,9 +244,11 @@ struct act_change {
 };
 
 /* Puts every change in force (one transaction) and updates each host's
- * state, TTL deadline, author and reason.  With no enforcer (offline,
- * alert mode) nothing changes and every change gets -EPERM.  Returns 0 or
- * the first error. */
+ * state, TTL deadline, author and reason; then, when any changed, hands
+ * the records to e->persist (one database transaction), so that the
+ * callers' act_emit() report only what is durable.  With no enforcer
+ * (offline, alert mode) nothing changes and every change gets -EPERM.
+ * Returns 0 or the first error. */
 int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now);
 /* The time left of rec's block, in whole seconds rounded up, for a change
  * that keeps it: 0 when it has no deadline (until released), at least 1

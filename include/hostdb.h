@@ -161,6 +161,13 @@ struct hostrec {
 	usec_t infected_us;
 	struct hist *hist; /* heap, grown on demand up to HOST_MAX_HIST */
 	uint16_t nhist, hist_cap;
+	/* Where the record stands in the database (statedb.h): its row
+	 * (0: none yet), fingerprints of what was last written there (the
+	 * row; its addresses and hits), and how many of hist[] are written
+	 * (the lines before db_hist). */
+	uint64_t db_id;
+	uint64_t db_fp, db_fp_sub;
+	uint16_t db_hist;
 };
 
 struct hostdb {
@@ -180,10 +187,10 @@ struct hostdb {
 	uint32_t *pend;
 	uint32_t npend;
 	bool pend_overflow;
-	/* Called with a record just before it is evicted (its history
-	 * still there), e.g. to archive it; NULL: nothing. */
-	void (*on_evict)(void *arg, const struct hostrec *r);
-	void *evict_arg;
+	/* Called with every record about to be forgotten (evicted, purged,
+	 * dropped, cleared), e.g. to delete its saved row; NULL: nothing. */
+	void (*on_remove)(void *arg, const struct hostrec *r);
+	void *remove_arg;
 };
 
 static inline bool hostrec_is_machine(const struct hostrec *r)
@@ -200,7 +207,7 @@ struct hostrec *hostdb_find(struct hostdb *db, const struct qaddr *id);
 struct hostrec *hostdb_find_addr(struct hostdb *db, const struct qaddr *a);
 /* Finds or creates the record of id.  A new address record holds its
  * address (when no other record does).  When the registry is full the
- * spare record least recently useful goes (on_evict is told first): one
+ * spare record least recently useful goes (on_remove is told first): one
  * with nothing in force and not in certification, not queued for the next
  * commit.  A blocked record is never evicted: NULL when every record is
  * kept (blocked or in certification), that is when limits.max_blocked

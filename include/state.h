@@ -1,6 +1,10 @@
-/* Persistence: the daemon's state (hosts, levels, states, histories, TTL
- * deadlines, incidents, pause and run-time never-block changes) saved to
- * STATE_DIR/state and read back at start (SPEC sections 5 and 7).
+/* The state's records and their checks, and the text state file of
+ * earlier versions: the daemon's state (hosts, levels, states, histories,
+ * TTL deadlines, incidents, pause and run-time never-block changes) as it
+ * was saved to STATE_DIR/state (SPEC sections 5 and 7).  The daemon now
+ * keeps it in SQLite (statedb.h), whose rows go through the same record
+ * loader (state_loader_*); it reads this file only to migrate it, and
+ * state_save() writes it for the tests, the benchmark and fuzzing seeds.
  *
  * The file is line-oriented text that an operator can read in an outbreak:
  *
@@ -96,37 +100,50 @@ typedef void (*state_skip_fn)(void *arg, const char *msg);
 int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void *arg, char *err,
 	       size_t errlen);
 
-/* ---- the archive of evicted records ----
+/* ---- records from elsewhere ----
  *
- * A record with nothing in force is evicted from the full registry to make
- * room (hostdb.h); its history is not thrown away but appended to
- * STATE_DIR/archive in the state's own line format, each host preceded by
- * an "evicted" line (or "purged": a released host purged after
- * state.purge_released, or by quarantinectl purge), for operators (the daemon never reads it back).
- * The records are rendered into memory when evicted (no system call on
- * the packet path) and written out with the state (state_archive_flush()).
- * Bounded: STATE_ARCHIVE_BUF bytes wait in memory (more are dropped and
- * counted), and past STATE_ARCHIVE_MAX bytes the file becomes archive.1. */
-#define STATE_ARCHIVE_FILE "archive"
-#define STATE_ARCHIVE_BUF  (1u << 20)
-#define STATE_ARCHIVE_MAX  (64u << 20)
+ * The same records, field checks and skipping rules as state_load(), for
+ * a store that holds them otherwise (statedb.h: a database row is a
+ * record, its columns the fields, named as the keys above; NULL columns
+ * are absent keys).  A host's hit and hist records follow their host's,
+ * as in the file. */
+struct state_loader;
 
-struct state_archive;
+/* e must be freshly engine_init()ed (-EINVAL otherwise); path names the
+ * store in messages (borrowed, must outlive the loader).  0 or -errno
+ * with a message in err. */
+int state_loader_new(struct engine *e, const char *path, state_skip_fn skipped_fn, void *arg,
+		     char *err, size_t errlen, struct state_loader **ret);
+/* The store keeps a host's every history line: past HOST_MAX_HIST of
+ * them, memory keeps the first HOST_HIST_KEEP and the latest (as
+ * hostdb_history()), instead of skipping the record. */
+void state_loader_roll_history(struct state_loader *l);
+/* One record: kind ("meta", "host", "hit", "hist", "incident", "allow",
+ * "disallow", "binding"), n fields (keys and decoded values, borrowed for
+ * the call).  where and line name it in messages ("WHERE:LINE: what";
+ * where borrowed until the loader is freed).  A wrong record is skipped
+ * and reported as by state_load().  0, or -ENOMEM. */
+int state_loader_record(struct state_loader *l, const char *where, unsigned line, const char *kind,
+			const char *const *keys, const char *const *vals, unsigned n);
+/* A record the store could not even turn into fields (msg says why) is
+ * skipped and reported; what: "host, with its hit and hist lines," etc. */
+void state_loader_bad(struct state_loader *l, const char *where, unsigned line, const char *what,
+		      const char *msg);
+/* After the last record, as at the end of state_load(): the number of
+ * records skipped, or -ENOMEM (err says so). */
+int state_loader_finish(struct state_loader *l);
+/* Frees l; unless state_loader_finish() succeeded, what was loaded goes
+ * again (e as it was).  NULL: nothing. */
+void state_loader_free(struct state_loader *l);
 
-/* NULL when out of memory.  state_archive_free(NULL) is a no-op. */
-struct state_archive *state_archive_new(void);
-void state_archive_free(struct state_archive *a);
-/* Renders r (borrowed), with its hits and history.  false when the
- * buffer has no room (r is counted as dropped). */
-bool state_archive_add(struct state_archive *a, const struct conf *c, const struct hostrec *r);
-/* The same, preceded by a why line ("evicted", "purged") instead. */
-bool state_archive_add_as(struct state_archive *a, const struct conf *c, const struct hostrec *r,
-			  const char *why);
-/* Appends what waits to dir/archive (mode 0600, O_NOFOLLOW), rotating it
- * first when it would pass STATE_ARCHIVE_MAX.  0, or -errno with a message
- * in err; what could not be written waits for the next call. */
-int state_archive_flush(struct state_archive *a, const char *dir, char *err, size_t errlen);
-void state_archive_stats(const struct state_archive *a, uint64_t *ret_archived,
-			 uint64_t *ret_dropped, size_t *ret_pending);
+/* r's want= field (state.h's format: "tcp/22,udp/53@10.1.2.3"), into buf
+ * of size bytes (STATE_WANT_MAX is always enough). */
+#define STATE_WANT_MAX 1024
+void state_want_text(const struct hostrec *r, char *buf, size_t size);
+
+/* r's infected_by= field ("ID/tcp/445/US"), into buf of size bytes
+ * (STATE_INFECTED_MAX is always enough); "" when nobody is known. */
+#define STATE_INFECTED_MAX (ADDR_STRLEN + 32)
+void state_infected_text(const struct hostrec *r, char *buf, size_t size);
 
 #endif

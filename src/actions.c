@@ -125,6 +125,8 @@ static const struct actor *change_names(const struct act_change *c)
 int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 {
 	struct enforce_req *reqs;
+	struct hostrec **done;
+	unsigned ndone = 0;
 	uint8_t *old;
 	int r, first = 0;
 
@@ -141,9 +143,11 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 	}
 	reqs = calloc(n, sizeof(*reqs));
 	old = calloc(n, 1);
-	if (!reqs || !old) {
+	done = calloc(n, sizeof(*done));
+	if (!reqs || !old || !done) {
 		free(reqs);
 		free(old);
+		free(done);
 		for (unsigned i = 0; i < n; i++)
 			ch[i].error = -ENOMEM;
 		return -ENOMEM;
@@ -180,6 +184,8 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		/* Blocked or released: on its list (spare or kept) before
 		 * the registry next needs room. */
 		hostdb_changed(&e->hosts, rec);
+		/* Its history takes a line whatever the outcome. */
+		done[ndone++] = rec;
 		c->error = reqs[i].error;
 		memcpy(c->msg, reqs[i].msg, sizeof(c->msg));
 		if (c->error) {
@@ -242,8 +248,13 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		if ((old[i] > LEVEL_WATCH) != (c->effective > LEVEL_WATCH))
 			after_change(e, rec, now);
 	}
+	/* The kernel answered: the records are made durable now, before
+	 * any event says what was put in force (the callers emit after). */
+	if (e->persist && ndone)
+		e->persist(e->persist_arg, done, ndone);
 	free(reqs);
 	free(old);
+	free(done);
 	return first;
 }
 

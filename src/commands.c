@@ -1960,9 +1960,10 @@ static const char *duration_text(uint64_t s, char buf[32])
 }
 
 /* purge --older-than D: released and certified-clean hosts unchanged for
- * D leave the registry for the archive (engine_purge()); what is blocked
- * or in certification stays whatever its age.  Saved at once, so that the
- * archive holds them when the answer comes. */
+ * D leave the registry (engine_purge()); what is blocked or in
+ * certification stays whatever its age.  Saved at once: their rows are
+ * gone from the state database when the answer comes, their history
+ * stays there. */
 static int cmd_purge(struct cmdctx *x)
 {
 	struct daemon *d = x->d;
@@ -2000,7 +2001,8 @@ static int cmd_purge(struct cmdctx *x)
 	if (watched)
 		snprintf(more, sizeof(more), "; %u more kept while under surveillance", watched);
 	return reply(x, 0, "purged %u released host%s unchanged for %s%s%s", n, n == 1 ? "" : "s",
-		     duration_text(s, db), n ? " (kept in the archive)" : "", more);
+		     duration_text(s, db), n ? " (their history stays in the state database)" : "",
+		     more);
 }
 
 static void incident_render(struct cmdctx *x, const struct incident *in, bool first)

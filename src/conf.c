@@ -349,7 +349,8 @@ static const struct {
 	{"surveillance", {"period", "factor"}},
 	{"inventory", {"net", "mac", "name", "department", "floor", "owner", "critical", "role"}},
 	{"control", {"socket", "group"}},
-	{"state", {"dir", "evidence_max_mb", "release_cleaned", "purge_released"}},
+	{"state",
+	 {"dir", "evidence_max_mb", "release_cleaned", "purge_released", "history_retention"}},
 	{"log", {"facility", "events_file"}},
 };
 
@@ -1728,6 +1729,8 @@ static void parse_state(struct ctx *x, const config_setting_t *g)
 			get_bool(x, s, p, &c->state.release_cleaned);
 		else if (strcmp(k, "purge_released") == 0)
 			get_duration(x, s, p, 0, QD_PURGE_MAX_S, &c->state.purge_released_s);
+		else if (strcmp(k, "history_retention") == 0)
+			get_duration(x, s, p, 0, QD_PURGE_MAX_S, &c->state.history_retention_s);
 		else
 			unknown_key(x, s, "state");
 	}
@@ -1910,6 +1913,7 @@ int conf_init_default(struct conf *c)
 	snprintf(c->state.dir, sizeof(c->state.dir), "/var/lib/quarantined");
 	c->state.evidence_max_mb = 512;
 	c->state.release_cleaned = true;
+	c->state.history_retention_s = 365 * 86400;
 	c->surveillance.period_s = 7 * 86400;
 	c->surveillance.factor = 0.5;
 	c->log.facility = LOG_DAEMON;

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "privs.h"
 #include "state.h"
+#include "statedb.h"
 
 #define TICK_MS		100
 #define DROP_REPORT_US	(60 * USEC_PER_SEC)
@@ -169,65 +170,157 @@ static void error_event(struct daemon *d, const char *msg)
 	output_error(&d->out, daemon_wall_us(), msg);
 }
 
-/* Saves the state; the kernel was changed first (SPEC section 5). */
-void daemon_save(struct daemon *d)
+/* A failed save: the kernel's sets still hold every block (enforcement
+ * goes on), the records stay to be written: each batch's persist tries
+ * its own, and the tick everything (maybe_save()); alerted once a
+ * minute. */
+static void save_failed(struct daemon *d, const char *err)
 {
-	char err[512], aerr[256] = "";
 	usec_t now = daemon_mono_us();
-	int r;
 
-	/* The records evicted since the last save first, since the state
-	 * about to be written no longer holds them; but the state is saved
-	 * whatever becomes of them (they wait in memory, bounded). */
-	if (state_archive_flush(d->eng.archive, d->state_dir, aerr, sizeof(aerr)) == 0)
-		aerr[0] = '\0';
-	r = state_save(&d->eng, d->state_dir, err, sizeof(err));
-	if (r == 0) {
-		d->eng.dirty = 0;
-		d->saved_mono = daemon_mono_us();
-		d->save_cost_us = d->saved_mono - now;
-		prom_hist_add(&d->save_hist, d->save_cost_us);
-		/* The operator was told that saving failed: say that it works
-		 * again, and alert at once if it fails anew. */
-		if (d->save_failures) {
-			log_info("state saved again in %s after %lu failed attempts", d->state_dir,
-				 (unsigned long)d->save_failures);
-			d->save_failures = 0;
-			d->save_alert_mono = 0;
-		}
-		if (!aerr[0])
-			return;
-	} else {
-		d->save_failures++;
-	}
-	/* Disk full or broken: the kernel's sets still hold every block;
-	 * retried on every tick, alerted once a minute. */
+	d->save_failures++;
 	if (now >= d->save_alert_mono) {
-		char msg[900];
-		if (r == 0)
-			snprintf(msg, sizeof(msg), "cannot save the archive of evicted records: %s",
-				 aerr);
-		else
-			snprintf(msg, sizeof(msg), "cannot save state: %s%s%s", err,
-				 aerr[0] ? "; nor the archive of evicted records: " : "", aerr);
+		char msg[700];
+
+		snprintf(msg, sizeof(msg), "cannot save state: %s", err);
 		log_warnx("%s", msg);
 		error_event(d, msg);
 		d->save_alert_mono = now + SAVE_ALERT_US;
 	}
 }
 
-/* Levels and certifications are saved right after the batch that put
- * them in the kernel; but when the registry is so large that a save takes
- * a while, saves are spaced so that saving never takes more than a fifth
- * of the loop's time: the kernel already holds every block. */
+static void save_done(struct daemon *d, usec_t start)
+{
+	d->saved_mono = daemon_mono_us();
+	d->save_cost_us = d->saved_mono - start;
+	prom_hist_add(&d->save_hist, d->save_cost_us);
+	/* The operator was told that saving failed: say that it works
+	 * again, and alert at once if it fails anew. */
+	if (d->save_failures) {
+		log_info("state saved again in %s/%s after %lu failed attempts", d->state_dir,
+			 STATEDB_FILE, (unsigned long)d->save_failures);
+		d->save_failures = 0;
+		d->save_alert_mono = 0;
+	}
+}
+
+/* The database, opened again when it could not be (at most once a
+ * second).  The records do not know what its rows hold then: its
+ * first save replaces them all. */
+static bool db_ready(struct daemon *d, char *err, size_t errlen)
+{
+	usec_t now = daemon_mono_us();
+	int r;
+
+	if (d->db)
+		return true;
+	if (now < d->db_open_mono) {
+		set_err(err, errlen, "%s/%s: not open (retried later)", d->state_dir, STATEDB_FILE);
+		return false;
+	}
+	d->db_open_mono = now + USEC_PER_SEC;
+	r = statedb_open(d->state_dir, &d->db, err, errlen);
+	if (r < 0)
+		return false;
+	statedb_forget_rows(d->db);
+	statedb_attach(d->db, &d->eng);
+	return true;
+}
+
+/* Saves the whole state (every record that changed); the kernel was
+ * changed first (SPEC section 5). */
+void daemon_save(struct daemon *d)
+{
+	char err[600];
+	usec_t start = daemon_mono_us();
+
+	if (!d->db && !db_ready(d, err, sizeof(err))) {
+		save_failed(d, err);
+		return;
+	}
+	if (statedb_save(d->db, &d->eng, err, sizeof(err)) < 0) {
+		save_failed(d, err);
+		return;
+	}
+	d->eng.dirty = 0;
+	save_done(d, start);
+}
+
+/* engine.h persist: the records of a batch of kernel changes, durable
+ * before its events say what was put in force.  What else the engine
+ * changed meanwhile is written within SAVE_SOON_US (maybe_save()). */
+static void persist(void *arg, struct hostrec *const *recs, unsigned n)
+{
+	struct daemon *d = arg;
+	char err[600];
+	usec_t start = daemon_mono_us();
+
+	if (!d->db && !db_ready(d, err, sizeof(err))) {
+		save_failed(d, err);
+		return;
+	}
+	if (statedb_save_recs(d->db, &d->eng, recs, n, err, sizeof(err)) < 0) {
+		save_failed(d, err);
+		return;
+	}
+	if (d->eng.dirty == ENGINE_DIRTY_NOW)
+		d->eng.dirty = ENGINE_DIRTY_SOON;
+	save_done(d, start);
+}
+
+/* Batches of kernel changes were saved by persist(); what is left (a
+ * reload, detections, bindings) is saved at once when the engine says
+ * so, else within SAVE_SOON_US.  A save writes only what changed, so it
+ * is never spaced out by its cost. */
 static void maybe_save(struct daemon *d, bool tick)
 {
 	usec_t now = daemon_mono_us();
 
-	if (d->eng.dirty == ENGINE_DIRTY_NOW && now >= d->saved_mono + 4 * d->save_cost_us)
+	/* Failing (disk full): retried at every tick, not at every batch. */
+	if (d->save_failures && !tick)
+		return;
+	if (d->eng.dirty == ENGINE_DIRTY_NOW)
 		daemon_save(d);
 	else if (tick && d->eng.dirty && now >= d->saved_mono + SAVE_SOON_US)
 		daemon_save(d);
+}
+
+/* A long-open reader of the database keeps its WAL from being
+ * checkpointed: alerted past STATEDB_WAL_ALERT, once a minute.  Old
+ * history lines go once an hour (state.history_retention). */
+static void db_tick(struct daemon *d, usec_t mono)
+{
+	int64_t wal;
+	char err[600];
+
+	if (!d->db)
+		return;
+	wal = statedb_wal_size(d->db);
+	if (wal > STATEDB_WAL_ALERT && mono >= d->wal_alert_mono) {
+		char msg[PATH_MAX + 200];
+
+		snprintf(msg, sizeof(msg),
+			 "state database %s/%s-wal is %lld MiB: a reader holds it open and keeps "
+			 "it from being checkpointed; close it",
+			 d->state_dir, STATEDB_FILE, (long long)(wal >> 20));
+		log_warnx("%s", msg);
+		error_event(d, msg);
+		d->wal_alert_mono = mono + SAVE_ALERT_US;
+	}
+	if (d->c->state.history_retention_s && mono >= d->prune_mono) {
+		usec_t now = daemon_wall_us(),
+		       keep = d->c->state.history_retention_s * USEC_PER_SEC;
+		int r;
+
+		d->prune_mono = mono + 3600 * USEC_PER_SEC;
+		r = statedb_prune_history(d->db, now > keep ? now - keep : 0, err, sizeof(err));
+		if (r < 0)
+			log_warnx("%s", err);
+		else if (r > 0)
+			log_info(
+				"state database: %d history lines older than the retention deleted",
+				r);
+	}
 }
 
 /* Evidence files whose host is released, cleaned or unknown may go when
@@ -362,49 +455,147 @@ static void on_skipped(void *arg, const char *msg)
 	error_event(a->d, buf);
 }
 
-static void load_state(struct daemon *d)
+static void state_alert(struct daemon *d, const char *msg)
 {
-	char err[600];
-	struct load_alerts alerts = {.d = d};
-	int r = state_load(&d->eng, d->state_dir, on_skipped, &alerts, err, sizeof(err));
-
-	if (r >= 0) {
-		log_info("state loaded from %s/%s: %u hosts", d->state_dir, STATE_FILE,
-			 hostdb_count(&d->eng.hosts));
-		if (d->eng.hosts.evicted)
-			log_warnx("saved state: %llu hosts with nothing in force moved to %s/%s to "
-				  "fit limits.max_blocked (%u)",
-				  (unsigned long long)d->eng.hosts.evicted, d->state_dir,
-				  STATE_ARCHIVE_FILE, hostdb_capacity(&d->eng.hosts));
-		if (r > 0) {
-			char msg[PATH_MAX + 200];
-			snprintf(msg, sizeof(msg),
-				 "saved state %s/%s: %d bad record%s skipped (%u alerted), the "
-				 "rest loaded; blocks of skipped hosts still in the kernel are "
-				 "adopted",
-				 d->state_dir, STATE_FILE, r, r == 1 ? "" : "s",
-				 MIN(alerts.n, LOAD_ALERTS));
-			log_warnx("%s", msg);
-			error_event(d, msg);
-		}
-		return;
-	}
-	if (r == -ENOENT) {
-		log_info("no saved state in %s: first start", d->state_dir);
-		return;
-	}
-	/* Keep the unusable file for a post-mortem; the kernel's sets are
-	 * read back next and every block found there is adopted. */
-	char bad[PATH_MAX + 64], cur[PATH_MAX + 16], msg[PATH_MAX + 800];
-	snprintf(cur, sizeof(cur), "%s/%s", d->state_dir, STATE_FILE);
-	snprintf(bad, sizeof(bad), "%s/%s.bad-%llu", d->state_dir, STATE_FILE,
-		 (unsigned long long)(daemon_wall_us() / USEC_PER_SEC));
-	rename(cur, bad);
-	snprintf(msg, sizeof(msg),
-		 "saved state unusable (%s; kept as %s): starting from the kernel's sets", err,
-		 bad);
 	log_warnx("%s", msg);
 	error_event(d, msg);
+}
+
+/* A database that is not ours or is damaged is kept aside with its -wal
+ * and -shm for a post-mortem, and a new one started: the kernel's sets
+ * are read back next and every block found there is adopted (fail
+ * closed). */
+static void db_set_aside(struct daemon *d, const char *why)
+{
+	char suffix[32], name[PATH_MAX + 96], msg[PATH_MAX + 900], err[600];
+	int r;
+
+	snprintf(suffix, sizeof(suffix), "%llu",
+		 (unsigned long long)(daemon_wall_us() / USEC_PER_SEC));
+	/* Renamed before the connection closes: closing the last one
+	 * would delete the -wal, which belongs to the post-mortem. */
+	r = statedb_set_aside(d->state_dir, suffix, name, sizeof(name));
+	if (d->db) {
+		statedb_detach(d->db, &d->eng);
+		statedb_close(d->db);
+		d->db = NULL;
+	}
+	snprintf(msg, sizeof(msg),
+		 "state database unusable (%s; %s %s): starting from the kernel's sets", why,
+		 r < 0 ? "could not be moved to" : "kept as", name);
+	state_alert(d, msg);
+	if (statedb_open(d->state_dir, &d->db, err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "cannot start a new state database: %s", err);
+		state_alert(d, msg);
+		return;
+	}
+	statedb_attach(d->db, &d->eng);
+}
+
+/* The saved state into the engine, before the kernel's sets are read
+ * back: from the database, or migrated from the text file of earlier
+ * versions when the database holds no complete save. */
+static void load_state(struct daemon *d)
+{
+	char err[600], msg[PATH_MAX + 900], path[PATH_MAX + 16];
+	struct load_alerts alerts = {.d = d};
+	const char *from = STATEDB_FILE;
+	bool done = true;
+	int r;
+
+	r = statedb_open(d->state_dir, &d->db, err, sizeof(err));
+	if (r == -EBADMSG) {
+		db_set_aside(d, err);
+		return;
+	}
+	if (r < 0) {
+		/* Not even a new one (permissions, a full disk): saves alert
+		 * and open it again; the kernel's sets hold every block. */
+		snprintf(msg, sizeof(msg),
+			 "cannot open the state database: %s: starting from the kernel's sets",
+			 err);
+		state_alert(d, msg);
+		return;
+	}
+	statedb_attach(d->db, &d->eng);
+	r = statedb_load(d->db, &d->eng, on_skipped, &alerts, err, sizeof(err));
+	if (r == -ENODATA) {
+		from = STATE_FILE;
+		r = statedb_migrate(d->db, &d->eng, d->state_dir, on_skipped, &alerts, &done, err,
+				    sizeof(err));
+		if (r == -ENOENT) {
+			log_info("no saved state in %s: first start", d->state_dir);
+			return;
+		}
+		if (r < 0) {
+			/* Keep the unusable file for a post-mortem. */
+			char bad[PATH_MAX + 64], cur[PATH_MAX + 16];
+
+			snprintf(cur, sizeof(cur), "%s/%s", d->state_dir, STATE_FILE);
+			snprintf(bad, sizeof(bad), "%s/%s.bad-%llu", d->state_dir, STATE_FILE,
+				 (unsigned long long)(daemon_wall_us() / USEC_PER_SEC));
+			rename(cur, bad);
+			snprintf(
+				msg, sizeof(msg),
+				"saved state unusable (%s; kept as %s): starting from the kernel's "
+				"sets",
+				err, bad);
+			state_alert(d, msg);
+			return;
+		}
+		if (done) {
+			log_info("state migrated from %s/%s to %s/%s (the file kept as %s)",
+				 d->state_dir, STATE_FILE, d->state_dir, STATEDB_FILE,
+				 STATEDB_MIGRATED);
+		} else {
+			snprintf(
+				msg, sizeof(msg),
+				"state file read but not migrated: %s; it stays and is migrated at "
+				"the next start",
+				err);
+			state_alert(d, msg);
+		}
+	} else if (r == -EBADMSG) {
+		db_set_aside(d, err);
+		return;
+	} else if (r < 0) {
+		/* Not damaged, but unreadable now (I/O, a full disk that
+		 * leaves no room for its -shm): kept where it is.  The next
+		 * save opens it again and replaces its rows by what the
+		 * registry holds then; its history stays. */
+		snprintf(msg, sizeof(msg),
+			 "cannot read the state database: %s: starting from the kernel's sets",
+			 err);
+		state_alert(d, msg);
+		statedb_detach(d->db, &d->eng);
+		statedb_close(d->db);
+		d->db = NULL;
+		return;
+	} else {
+		/* A migration whose commit was durable but whose rename was
+		 * not: the database is whole, the file is done with. */
+		char to[PATH_MAX + 32];
+
+		snprintf(path, sizeof(path), "%s/%s", d->state_dir, STATE_FILE);
+		snprintf(to, sizeof(to), "%s/%s", d->state_dir, STATEDB_MIGRATED);
+		if (access(path, F_OK) == 0 && rename(path, to) == 0)
+			log_info("%s was migrated already: renamed to %s", path, to);
+	}
+	log_info("state loaded from %s/%s: %u hosts", d->state_dir, from,
+		 hostdb_count(&d->eng.hosts));
+	if (d->eng.hosts.evicted)
+		log_warnx("saved state: %llu hosts with nothing in force left the registry to fit "
+			  "limits.max_blocked (%u); their history stays in %s/%s",
+			  (unsigned long long)d->eng.hosts.evicted, hostdb_capacity(&d->eng.hosts),
+			  d->state_dir, STATEDB_FILE);
+	if (r > 0) {
+		snprintf(
+			msg, sizeof(msg),
+			"saved state %s/%s: %d bad record%s skipped (%u alerted), the rest loaded; "
+			"blocks of skipped hosts still in the kernel are adopted",
+			d->state_dir, from, r, r == 1 ? "" : "s", MIN(alerts.n, LOAD_ALERTS));
+		state_alert(d, msg);
+	}
 }
 
 /* The sensor's figures (once a second) for one interface. */
@@ -710,6 +901,7 @@ static void on_tick(struct daemon *d)
 	neigh_read(d);
 	evidence_tick(d);
 	maybe_save(d, true);
+	db_tick(d, mono);
 	repair_due(d, mono);
 	if (d->eng.resync) {
 		int r = act_sync(&d->eng, daemon_wall_us());
@@ -879,13 +1071,11 @@ static int startup(struct daemon *d)
 	}
 	d->eng.is_self = is_self;
 	d->eng.self_arg = d;
-	/* Records evicted from a full registry keep their history there
-	 * (from the load on: limits.max_blocked may have been lowered);
-	 * without it they are forgotten, which costs no block. */
-	d->eng.archive = state_archive_new();
-	if (!d->eng.archive)
-		log_warnx("archive of evicted records: %s; evicted records are forgotten",
-			  strerror(ENOMEM));
+	/* Records evicted from a full registry or purged keep their
+	 * history in the database (statedb.h); the archive file of earlier
+	 * versions is no longer written. */
+	d->eng.persist = persist;
+	d->eng.persist_arg = d;
 	load_state(d);
 	evidence_setup(d);
 	r = netmon_open(&d->nm);
@@ -916,6 +1106,15 @@ static int startup(struct daemon *d)
 	}
 	/* What was adopted or restored is saved before we say ready. */
 	daemon_save(d);
+	/* No connection across the sensor's fork: closed here (which
+	 * checkpoints the WAL into the file, so that the state directory
+	 * handed to our user holds the database whole) and opened again
+	 * once the sensor runs. */
+	if (d->db) {
+		statedb_detach(d->db, &d->eng);
+		statedb_close(d->db);
+		d->db = NULL;
+	}
 	r = filter_build(d->c, d->filter, sizeof(d->filter));
 	if (r < 0) {
 		log_warnx("capture filter: %s", strerror(-r));
@@ -932,6 +1131,17 @@ static int startup(struct daemon *d)
 	if (r < 0) {
 		log_warnx("sensor: %s", err);
 		return 1;
+	}
+	/* The records' rows are those of the same file: no rewrite. */
+	r = statedb_open(d->state_dir, &d->db, err, sizeof(err));
+	if (r < 0) {
+		char msg[700];
+
+		snprintf(msg, sizeof(msg), "cannot open the state database again: %s", err);
+		state_alert(d, msg);
+		d->db = NULL;
+	} else {
+		statedb_attach(d->db, &d->eng);
 	}
 	for (unsigned i = 0; i < d->ncaps; i++)
 		if (d->link.iface_down[i] && d->link.iface_error[i] != -ENODEV &&
@@ -1111,8 +1321,11 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 	netmon_close(d->nm);
 	neighmon_close(d->neigh);
 	evidence_free(d->evidence);
-	state_archive_free(d->eng.archive);
-	d->eng.archive = NULL;
+	if (d->db) {
+		statedb_detach(d->db, &d->eng);
+		statedb_close(d->db);
+		d->db = NULL;
+	}
 	engine_fini(&d->eng);
 	nftmon_close(d->mon);
 	nft_close(d->nft);

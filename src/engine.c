@@ -443,17 +443,6 @@ static void incidents_exhausted(struct engine *e, usec_t now)
 	output_error(e->out, now, msg);
 }
 
-/* A record with nothing in force leaves the full registry: its history
- * goes to the archive (state.h), and its evidence file may go when the
- * disk cap needs room. */
-static void on_evict(void *arg, const struct hostrec *r)
-{
-	struct engine *e = arg;
-
-	if (e->archive)
-		(void)state_archive_add(e->archive, e->c, r);
-}
-
 /* The registry is full of blocked hosts: alerted the first time and then
  * at every power of two of the detections that could not be enforced. */
 static void registry_full(struct engine *e, const struct detection *d)
@@ -945,8 +934,6 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 	r = hostdb_init(&e->hosts, c->limits.max_blocked, &key);
 	if (r < 0)
 		goto fail;
-	e->hosts.on_evict = on_evict;
-	e->hosts.evict_arg = e;
 	r = incidents_init(&e->incidents, ENGINE_MAX_INCIDENTS,
 			   (usec_t)c->incident.window_s * USEC_PER_SEC);
 	if (r < 0)
@@ -1127,10 +1114,8 @@ unsigned engine_purge(struct engine *e, uint64_t older_than_s, usec_t now, long 
 		next = hostdb_next(&e->hosts, r);
 		if (!hostrec_purgeable(r, before, now))
 			continue;
-		/* As an evicted record: its history is kept for operators
-		 * (a full archive buffer drops it, counted, as there). */
-		if (e->archive)
-			(void)state_archive_add_as(e->archive, e->c, r, "purged");
+		/* Its row leaves the state database; its history stays
+		 * there (statedb.h). */
 		hostdb_remove(&e->hosts, r);
 		n++;
 	}

@@ -116,6 +116,8 @@ int hist_kind_parse(const char *s, enum hist_kind *ret)
 
 void hostdb_remove(struct hostdb *db, struct hostrec *r)
 {
+	if (db->on_remove)
+		db->on_remove(db->remove_arg, r);
 	for (unsigned i = 0; i < r->naddrs; i++) {
 		struct xent *x = ix_find(db, &r->addrs[i].a);
 
@@ -161,6 +163,12 @@ int hostdb_history_by(struct hostrec *r, usec_t ts, enum hist_kind kind, enum le
 			memmove(&r->hist[HOST_HIST_KEEP], &r->hist[HOST_HIST_KEEP + 1],
 				(HOST_MAX_HIST - HOST_HIST_KEEP - 1) * sizeof(*h));
 			r->nhist--;
+			/* The line dropped was written already: one fewer of
+			 * those left.  One not written yet (more lines than
+			 * the cap between two saves) is lost to the
+			 * database too. */
+			if (r->db_hist > HOST_HIST_KEEP)
+				r->db_hist--;
 		} else {
 			uint16_t cap =
 				r->hist_cap ? (uint16_t)MIN(r->hist_cap * 2, HOST_MAX_HIST) : 8;
@@ -314,8 +322,6 @@ static void settle_pending(struct hostdb *db)
 
 static void evict(struct hostdb *db, struct hostrec *r)
 {
-	if (db->on_evict)
-		db->on_evict(db->evict_arg, r);
 	hostdb_remove(db, r);
 	db->evicted++;
 }

@@ -140,7 +140,7 @@ static bool needs_escape(unsigned char ch)
 
 struct writer {
 	int fd;
-	char *buf; /* cap bytes: IO_BUF, or an archive's buffer */
+	char *buf; /* cap bytes: IO_BUF, or the caller's (state_want_text()) */
 	size_t cap;
 	size_t len;
 	uint32_t crc; /* of everything flushed */
@@ -322,6 +322,30 @@ static void w_incident(struct writer *w, const struct incident *in)
 	w_end_record(w);
 }
 
+static void w_want(struct writer *w, const struct hostrec *r)
+{
+	for (unsigned i = 0; i < r->nwant && i < HOST_MAX_PORTS; i++) {
+		const char *pn = proto_name(r->want[i].proto);
+
+		if (i)
+			w_raw(w, ",", 1);
+		if (pn)
+			w_str(w, pn);
+		else
+			w_u64(w, r->want[i].proto);
+		w_raw(w, "/", 1);
+		w_u64(w, r->want[i].port);
+		/* Towards one destination: "tcp/22@10.1.2.3" (older files
+		 * have none: every destination). */
+		if (hostrec_port_to(r, &r->want[i])) {
+			char ab[ADDR_STRLEN];
+
+			w_raw(w, "@", 1);
+			w_str(w, addr_ntop(hostrec_port_to(r, &r->want[i]), ab));
+		}
+	}
+}
+
 static void w_host(struct writer *w, const struct conf *c, const struct hostrec *r)
 {
 	char a[ADDR_STRLEN];
@@ -361,40 +385,18 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 	if (r->surveil_until_us)
 		w_kv_u64(w, "surveil_until_us", r->surveil_until_us);
 	w_key(w, "want");
-	for (unsigned i = 0; i < r->nwant && i < HOST_MAX_PORTS; i++) {
-		const char *pn = proto_name(r->want[i].proto);
-
-		if (i)
-			w_raw(w, ",", 1);
-		if (pn)
-			w_str(w, pn);
-		else
-			w_u64(w, r->want[i].proto);
-		w_raw(w, "/", 1);
-		w_u64(w, r->want[i].port);
-		/* Towards one destination: "tcp/22@10.1.2.3" (older files
-		 * have none: every destination). */
-		if (hostrec_port_to(r, &r->want[i])) {
-			char ab[ADDR_STRLEN];
-
-			w_raw(w, "@", 1);
-			w_str(w, addr_ntop(hostrec_port_to(r, &r->want[i]), ab));
-		}
-	}
+	w_want(w, r);
 	w_kv_u64(w, "want_overflow", r->want_overflow);
 	if (r->want_manual)
 		w_kv_u64(w, "want_manual", 1);
 	/* Who infected it: "ID/tcp/445/US" (the host's id, the protocol
 	 * and port of its first contact, and when), absent when none. */
 	if (r->infected_by.family) {
+		char v[STATE_INFECTED_MAX];
+
+		state_infected_text(r, v, sizeof(v));
 		w_key(w, "infected_by");
-		w_str(w, addr_ntop(&r->infected_by, a));
-		w_raw(w, "/", 1);
-		w_str(w, proto_bit_name(r->infected_proto));
-		w_raw(w, "/", 1);
-		w_u64(w, r->infected_port);
-		w_raw(w, "/", 1);
-		w_u64(w, r->infected_us);
+		w_str(w, v);
 	}
 	w_kv_str(w, "evidence", r->evidence, sizeof(r->evidence));
 	w_kv_str(w, "reason", r->reason, sizeof(r->reason));
@@ -651,9 +653,10 @@ struct polchg {
 	bool allow;
 };
 
-struct loader {
+struct state_loader {
 	struct engine *e;
 	const char *path;
+	const char *where; /* a database table's rows (state_loader_record()); NULL: path */
 	unsigned line;
 	char *err;
 	size_t errlen;
@@ -665,6 +668,9 @@ struct loader {
 	bool skip_lines;      /* the host line above was skipped: so are its lines */
 	bool meta_seen, meta_ok;
 	unsigned meta_line;
+	const char *meta_where;
+	bool finished;	/* state_loader_finish() succeeded: keep what was loaded */
+	bool hist_roll; /* more hist records than memory holds: the oldest go */
 	uint64_t next_incident;
 	bool paused;
 	struct polchg *pol;
@@ -675,10 +681,10 @@ struct loader {
 	unsigned nbind, bindcap;
 };
 
-static int bad(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(struct state_loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Reports a problem with the current line.  Returns -EBADMSG. */
-static int bad(struct loader *l, const char *fmt, ...)
+static int bad(struct state_loader *l, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -686,14 +692,14 @@ static int bad(struct loader *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(l->msg, sizeof(l->msg), "%s:%u: %s", l->path, l->line, msg);
+	snprintf(l->msg, sizeof(l->msg), "%s:%u: %s", l->where ? l->where : l->path, l->line, msg);
 	set_err(l->err, l->errlen, "%s", l->msg);
 	return -EBADMSG;
 }
 
 /* The record bad() just reported is skipped: tell the caller, with what
  * goes with it. */
-static void skipped(struct loader *l, const char *what)
+static void skipped(struct state_loader *l, const char *what)
 {
 	char msg[sizeof(l->msg) + 64];
 
@@ -752,7 +758,7 @@ static int decode(char *s)
 }
 
 /* Splits line (NUL-terminated, modified) into its kind and fields. */
-static int split(struct loader *l, char *line, struct rec *r)
+static int split(struct state_loader *l, char *line, struct rec *r)
 {
 	char *p = line, *tok;
 
@@ -801,7 +807,7 @@ static const char *get(struct rec *r, const char *key)
 	return NULL;
 }
 
-static int need(struct loader *l, struct rec *r, const char *key, const char **ret)
+static int need(struct state_loader *l, struct rec *r, const char *key, const char **ret)
 {
 	*ret = get(r, key);
 	if (!*ret) {
@@ -831,7 +837,8 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
-static int f_u64(struct loader *l, struct rec *r, const char *key, uint64_t max, uint64_t *ret)
+static int f_u64(struct state_loader *l, struct rec *r, const char *key, uint64_t max,
+		 uint64_t *ret)
 {
 	const char *v;
 	char b[40];
@@ -845,7 +852,8 @@ static int f_u64(struct loader *l, struct rec *r, const char *key, uint64_t max,
 }
 
 /* Unsigned fields narrower than 64 bits. */
-static int f_uint(struct loader *l, struct rec *r, const char *key, unsigned max, unsigned *ret)
+static int f_uint(struct state_loader *l, struct rec *r, const char *key, unsigned max,
+		  unsigned *ret)
 {
 	uint64_t v;
 	int k = f_u64(l, r, key, max, &v);
@@ -855,7 +863,7 @@ static int f_uint(struct loader *l, struct rec *r, const char *key, unsigned max
 	return k;
 }
 
-static int f_u8(struct loader *l, struct rec *r, const char *key, uint8_t max, uint8_t *ret)
+static int f_u8(struct state_loader *l, struct rec *r, const char *key, uint8_t max, uint8_t *ret)
 {
 	uint64_t v;
 	int k = f_u64(l, r, key, max, &v);
@@ -865,7 +873,7 @@ static int f_u8(struct loader *l, struct rec *r, const char *key, uint8_t max, u
 	return k;
 }
 
-static int f_i64(struct loader *l, struct rec *r, const char *key, int64_t min, int64_t max,
+static int f_i64(struct state_loader *l, struct rec *r, const char *key, int64_t min, int64_t max,
 		 int64_t *ret)
 {
 	const char *v;
@@ -889,7 +897,7 @@ fail:
 	return bad(l, "bad %s=%s", key, shown(v, b));
 }
 
-static int f_level(struct loader *l, struct rec *r, const char *key, uint8_t *ret)
+static int f_level(struct state_loader *l, struct rec *r, const char *key, uint8_t *ret)
 {
 	const char *v;
 	enum level lv;
@@ -904,7 +912,7 @@ static int f_level(struct loader *l, struct rec *r, const char *key, uint8_t *re
 	return 0;
 }
 
-static int f_state(struct loader *l, struct rec *r, const char *key, uint8_t *ret)
+static int f_state(struct state_loader *l, struct rec *r, const char *key, uint8_t *ret)
 {
 	const char *v;
 	enum host_state s;
@@ -919,7 +927,7 @@ static int f_state(struct loader *l, struct rec *r, const char *key, uint8_t *re
 	return 0;
 }
 
-static int f_addr(struct loader *l, struct rec *r, const char *key, struct qaddr *ret)
+static int f_addr(struct state_loader *l, struct rec *r, const char *key, struct qaddr *ret)
 {
 	const char *v;
 	char b[40];
@@ -954,7 +962,7 @@ static bool host_mac(const struct qaddr *a)
 }
 
 /* A host's address (mac: a machine's MAC instead). */
-static int f_host_addr(struct loader *l, struct rec *r, const char *key, bool mac,
+static int f_host_addr(struct state_loader *l, struct rec *r, const char *key, bool mac,
 		       struct qaddr *ret)
 {
 	char b[ADDR_STRLEN];
@@ -970,7 +978,7 @@ static int f_host_addr(struct loader *l, struct rec *r, const char *key, bool ma
 
 /* A uid as the daemon keeps it: -1 for itself, else any uid_t but
  * (uid_t)-1, which is no uid. */
-static int f_uid(struct loader *l, struct rec *r, const char *key, long *ret)
+static int f_uid(struct state_loader *l, struct rec *r, const char *key, long *ret)
 {
 	const char *v;
 	char b[40];
@@ -987,7 +995,7 @@ static int f_uid(struct loader *l, struct rec *r, const char *key, long *ret)
 }
 
 /* A string into a fixed-size field of the same size it was saved from. */
-static int f_str(struct loader *l, struct rec *r, const char *key, char *dst, size_t size)
+static int f_str(struct state_loader *l, struct rec *r, const char *key, char *dst, size_t size)
 {
 	const char *v;
 	size_t n;
@@ -1005,7 +1013,8 @@ static int f_str(struct loader *l, struct rec *r, const char *key, char *dst, si
 /* The operator's names (keys prefixed with pre), each optional, as strict
  * as the rest: a valid user name, and a claimed sudo user with its uid or
  * neither; only with an operator's uid (>= 0). */
-static int f_actor(struct loader *l, struct rec *r, const char *pre, long uid, struct actor *ret)
+static int f_actor(struct state_loader *l, struct rec *r, const char *pre, long uid,
+		   struct actor *ret)
 {
 	char kn[32], ku[32], ki[32], b[40];
 	uint64_t v;
@@ -1039,7 +1048,7 @@ static int f_actor(struct loader *l, struct rec *r, const char *pre, long uid, s
 	return 0;
 }
 
-static int f_want(struct loader *l, struct rec *r, struct hostrec *h)
+static int f_want(struct state_loader *l, struct rec *r, struct hostrec *h)
 {
 	const char *v, *p;
 	char b[40];
@@ -1127,7 +1136,7 @@ fail:
 		   shown(v, b));
 }
 
-static int f_prefix(struct loader *l, struct rec *r, struct prefix *ret)
+static int f_prefix(struct state_loader *l, struct rec *r, struct prefix *ret)
 {
 	const char *v;
 	unsigned plen;
@@ -1142,7 +1151,7 @@ static int f_prefix(struct loader *l, struct rec *r, struct prefix *ret)
 	return 0;
 }
 
-static int load_meta(struct loader *l, struct rec *r)
+static int load_meta(struct state_loader *l, struct rec *r)
 {
 	uint64_t paused, next;
 	int k;
@@ -1151,6 +1160,7 @@ static int load_meta(struct loader *l, struct rec *r)
 		return bad(l, "second meta record");
 	l->meta_seen = true;
 	l->meta_line = l->line;
+	l->meta_where = l->where;
 	/* INCIDENT_ID_MAX + 1: every id was given. */
 	if ((k = f_u64(l, r, "next_incident", (uint64_t)INCIDENT_ID_MAX + 1, &next)) < 0 ||
 	    (k = f_u64(l, r, "paused", 1, &paused)) < 0)
@@ -1163,7 +1173,7 @@ static int load_meta(struct loader *l, struct rec *r)
 	return 0;
 }
 
-static int load_prefix(struct loader *l, struct rec *r, bool allow)
+static int load_prefix(struct state_loader *l, struct rec *r, bool allow)
 {
 	struct prefix p;
 	int k = f_prefix(l, r, &p);
@@ -1185,7 +1195,7 @@ static int load_prefix(struct loader *l, struct rec *r, bool allow)
 	return 0;
 }
 
-static int load_incident(struct loader *l, struct rec *r)
+static int load_incident(struct state_loader *l, struct rec *r)
 {
 	struct incident in;
 	char b[ADDR_STRLEN];
@@ -1225,7 +1235,7 @@ static int load_incident(struct loader *l, struct rec *r)
 }
 
 /* A machine's addrs=: comma-separated addresses. */
-static int f_addrs(struct loader *l, struct rec *r, struct hostrec *h)
+static int f_addrs(struct state_loader *l, struct rec *r, struct hostrec *h)
 {
 	const char *v = get(r, "addrs");
 	char buf[ADDR_STRLEN + 1], sh[40];
@@ -1255,7 +1265,7 @@ static int f_addrs(struct loader *l, struct rec *r, struct hostrec *h)
 /* infected_by=ID/PROTO/PORT/US (absent in files written before it, or
  * when none): a host's id (a unicast MAC or address), tcp or udp, a port
  * that is not 0, a time that is not 0. */
-static int f_infected(struct loader *l, struct rec *r, struct hostrec *h)
+static int f_infected(struct state_loader *l, struct rec *r, struct hostrec *h)
 {
 	const char *v = get(r, "infected_by");
 	char buf[ADDR_STRLEN + 40], sh[40], *f[4], *save = NULL;
@@ -1297,7 +1307,7 @@ static int f_infected(struct loader *l, struct rec *r, struct hostrec *h)
 }
 
 /* Every field of a host line but its id and addresses, into h. */
-static int host_fields(struct loader *l, struct rec *r, struct hostrec *h)
+static int host_fields(struct state_loader *l, struct rec *r, struct hostrec *h)
 {
 	const char *v;
 	char b[40];
@@ -1356,7 +1366,7 @@ static int host_fields(struct loader *l, struct rec *r, struct hostrec *h)
 	return 0;
 }
 
-static int load_host(struct loader *l, struct rec *r)
+static int load_host(struct state_loader *l, struct rec *r)
 {
 	struct qaddr a, id;
 	struct hostrec *h;
@@ -1403,7 +1413,7 @@ static int load_host(struct loader *l, struct rec *r)
 	return 0;
 }
 
-static int load_hit(struct loader *l, struct rec *r)
+static int load_hit(struct state_loader *l, struct rec *r)
 {
 	struct hostrec *h = l->host;
 	struct hit hit;
@@ -1432,7 +1442,7 @@ static int load_hit(struct loader *l, struct rec *r)
 	return 0;
 }
 
-static int load_hist(struct loader *l, struct rec *r)
+static int load_hist(struct state_loader *l, struct rec *r)
 {
 	struct hostrec *h = l->host;
 	struct hist *x;
@@ -1443,8 +1453,15 @@ static int load_hist(struct loader *l, struct rec *r)
 
 	if (!h)
 		return bad(l, "hist record without its host");
-	if (h->nhist == HOST_MAX_HIST)
+	if (h->nhist == HOST_MAX_HIST && l->hist_roll) {
+		/* A store that keeps every line (statedb.h): memory keeps
+		 * the first ones and the latest, as hostdb_history() does. */
+		memmove(&h->hist[HOST_HIST_KEEP], &h->hist[HOST_HIST_KEEP + 1],
+			(HOST_MAX_HIST - HOST_HIST_KEEP - 1) * sizeof(*h->hist));
+		h->nhist--;
+	} else if (h->nhist == HOST_MAX_HIST) {
 		return bad(l, "more than %d hist records for one host", HOST_MAX_HIST);
+	}
 	if (h->nhist == h->hist_cap) {
 		/* The capacities hostdb_history() would have grown to. */
 		uint16_t cap = h->hist_cap ? (uint16_t)MIN(h->hist_cap * 2, HOST_MAX_HIST) : 8;
@@ -1471,7 +1488,7 @@ static int load_hist(struct loader *l, struct rec *r)
 	return 0;
 }
 
-static int load_binding(struct loader *l, struct rec *r)
+static int load_binding(struct state_loader *l, struct rec *r)
 {
 	struct ident_binding b;
 	struct qaddr m;
@@ -1521,11 +1538,11 @@ static int load_binding(struct loader *l, struct rec *r)
  * by hand, or by a broken writer, with a good CRC) is skipped and
  * reported, with the hit and hist lines of a skipped host: the rest of
  * the state is worth more than one bad line.  0, or -ENOMEM. */
-static int load_record(struct loader *l, char *line, size_t len)
+static int load_rec(struct state_loader *l, struct rec *rp, int k);
+
+static int load_record(struct state_loader *l, char *line, size_t len)
 {
 	struct rec r;
-	const char *what = "record";
-	bool lines_of_host;
 	int k;
 
 	memset(&r, 0, sizeof(r));
@@ -1538,6 +1555,16 @@ static int load_record(struct loader *l, char *line, size_t len)
 	} else {
 		k = split(l, line, &r);
 	}
+	return load_rec(l, &r, k);
+}
+
+/* A record split into r (k: what splitting it said), into the engine. */
+static int load_rec(struct state_loader *l, struct rec *rp, int k)
+{
+	struct rec r = *rp;
+	const char *what = "record";
+	bool lines_of_host;
+
 	lines_of_host = strcmp(r.kind, "hist") == 0 || strcmp(r.kind, "hit") == 0;
 	if (!lines_of_host) {
 		l->host = NULL;
@@ -1578,6 +1605,7 @@ skip:
 		if (!l->meta_seen) {
 			l->meta_seen = true;
 			l->meta_line = l->line;
+			l->meta_where = l->where;
 		}
 	} else if (r.kind[0] && strlen(r.kind) < 16 &&
 		   strspn(r.kind, "abcdefghijklmnopqrstuvwxyz") == strlen(r.kind)) {
@@ -1589,7 +1617,7 @@ skip:
 
 /* The first pass: header, end record, record count and CRC.  Counts the
  * lines. */
-static int verify(struct loader *l, struct reader *rd, const struct crc_tab *tab,
+static int verify(struct state_loader *l, struct reader *rd, const struct crc_tab *tab,
 		  unsigned *ret_lines)
 {
 	char endline[128] = "", header[32], header1[32];
@@ -1674,11 +1702,11 @@ static void unload(struct engine *e)
 	e->pol.paused = false;
 }
 
+static int load_finish(struct state_loader *l);
+
 /* The second pass: every record into e. */
-static int load_all(struct loader *l, struct reader *rd, unsigned lines)
+static int load_all(struct state_loader *l, struct reader *rd, unsigned lines)
 {
-	struct engine *e = l->e;
-	usec_t next_expiry = USEC_INFINITY;
 	char *s;
 	size_t n;
 	bool nl;
@@ -1700,6 +1728,18 @@ static int load_all(struct loader *l, struct reader *rd, unsigned lines)
 		if ((k = load_record(l, s, n)) < 0)
 			return k;
 	}
+	return load_finish(l);
+}
+
+/* After the last record: the meta record's values, the run-time
+ * never-block changes, the bindings and the next TTL deadline.  0 or
+ * -ENOMEM. */
+static int load_finish(struct state_loader *l)
+{
+	struct engine *e = l->e;
+	usec_t next_expiry = USEC_INFINITY;
+	int k;
+
 	/* Without a good meta record, incident ids go on after the last
 	 * saved incident, and automatic actions are not paused. */
 	if (!l->meta_seen) {
@@ -1708,6 +1748,7 @@ static int load_all(struct loader *l, struct reader *rd, unsigned lines)
 		skipped(l, "nothing");
 	}
 	l->line = l->meta_line;
+	l->where = l->meta_where;
 	if (l->meta_ok && e->incidents.n && l->next_incident < e->incidents.next_id) {
 		bad(l, "bad next_incident=%llu (incident %u exists)",
 		    (unsigned long long)l->next_incident, e->incidents.next_id - 1);
@@ -1744,7 +1785,7 @@ int state_load(struct engine *e, const char *dir, state_skip_fn skipped_fn, void
 {
 	struct reader rd = {.fd = -1};
 	struct crc_tab *tab = malloc(sizeof(*tab));
-	struct loader l = {
+	struct state_loader l = {
 		.e = e, .err = err, .errlen = errlen, .skipped = skipped_fn, .skipped_arg = arg};
 	char path[PATH_MAX];
 	unsigned lines = 0;
@@ -1814,120 +1855,112 @@ out:
 	return r;
 }
 
-/* ---- the archive of evicted records ---- */
+/* ---- records from elsewhere (statedb.c) ---- */
 
-/* The most one host's lines can take: its host line (~1.2 KiB), 8 hits
- * and 64 hist lines of at most ~300 bytes each (60 bytes of text, fully
- * escaped), with room to spare. */
-#define ARCHIVE_HOST_MAX (32u << 10)
-
-struct state_archive {
-	char *buf; /* STATE_ARCHIVE_BUF bytes */
-	size_t len;
-	uint64_t archived, dropped;
-};
-
-struct state_archive *state_archive_new(void)
+void state_want_text(const struct hostrec *r, char *buf, size_t size)
 {
-	struct state_archive *a = calloc(1, sizeof(*a));
+	/* The writer over buf: it never flushes (with no file) as long as
+	 * size holds the longest list, HOST_MAX_PORTS entries with an
+	 * address each (under STATE_WANT_MAX). */
+	struct writer w = {.fd = -1, .buf = buf, .cap = size - 1};
 
-	if (a && !(a->buf = malloc(STATE_ARCHIVE_BUF))) {
-		free(a);
-		a = NULL;
-	}
-	return a;
+	w_want(&w, r);
+	buf[MIN(w.len, size - 1)] = '\0';
 }
 
-void state_archive_free(struct state_archive *a)
+void state_infected_text(const struct hostrec *r, char *buf, size_t size)
 {
-	if (!a)
+	char a[ADDR_STRLEN];
+
+	if (!r->infected_by.family) {
+		if (size)
+			buf[0] = '\0';
 		return;
-	free(a->buf);
-	free(a);
+	}
+	snprintf(buf, size, "%s/%s/%u/%llu", addr_ntop(&r->infected_by, a),
+		 proto_bit_name(r->infected_proto), (unsigned)r->infected_port,
+		 (unsigned long long)r->infected_us);
 }
 
-bool state_archive_add(struct state_archive *a, const struct conf *c, const struct hostrec *r)
+int state_loader_new(struct engine *e, const char *path, state_skip_fn skipped_fn, void *arg,
+		     char *err, size_t errlen, struct state_loader **ret)
 {
-	return state_archive_add_as(a, c, r, "evicted");
+	struct state_loader *l;
+
+	if (hostdb_count(&e->hosts) || e->incidents.n || e->pol.allowed.n) {
+		set_err(err, errlen, "%s: not loaded: the registry is not empty", path);
+		return -EINVAL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		set_err(err, errlen, "cannot read the state: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	l->e = e;
+	l->path = path;
+	l->err = err;
+	l->errlen = errlen;
+	l->skipped = skipped_fn;
+	l->skipped_arg = arg;
+	*ret = l;
+	return 0;
 }
 
-bool state_archive_add_as(struct state_archive *a, const struct conf *c, const struct hostrec *r,
-			  const char *why)
+void state_loader_roll_history(struct state_loader *l)
 {
-	/* Rendered straight into the buffer by the state's own writer; with
-	 * ARCHIVE_HOST_MAX free it never needs to flush. */
-	struct writer w = {.fd = -1, .buf = a->buf, .len = a->len, .cap = STATE_ARCHIVE_BUF};
-
-	if (STATE_ARCHIVE_BUF - a->len < ARCHIVE_HOST_MAX) {
-		a->dropped++;
-		return false;
-	}
-	w_str(&w, why);
-	w_end_record(&w);
-	w_host(&w, c, r);
-	a->len = w.len;
-	a->archived++;
-	return true;
+	l->hist_roll = true;
 }
 
-void state_archive_stats(const struct state_archive *a, uint64_t *ret_archived,
-			 uint64_t *ret_dropped, size_t *ret_pending)
+int state_loader_record(struct state_loader *l, const char *where, unsigned line, const char *kind,
+			const char *const *keys, const char *const *vals, unsigned n)
 {
-	*ret_archived = a->archived;
-	*ret_dropped = a->dropped;
-	*ret_pending = a->len;
+	struct rec r;
+	int k = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = kind;
+	l->where = where;
+	l->line = line;
+	if (n > MAX_FIELDS) {
+		k = bad(l, "'%s' record: more than %d fields", kind, MAX_FIELDS);
+		n = 0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		r.f[i].key = keys[i];
+		r.f[i].val = vals[i];
+	}
+	r.n = n;
+	return load_rec(l, &r, k);
 }
 
-int state_archive_flush(struct state_archive *a, const char *dir, char *err, size_t errlen)
+void state_loader_bad(struct state_loader *l, const char *where, unsigned line, const char *what,
+		      const char *msg)
 {
-	struct stat st;
-	size_t off = 0;
-	int dfd, fd = -1, r = 0;
+	l->where = where;
+	l->line = line;
+	bad(l, "%s", msg);
+	skipped(l, what);
+}
 
-	if (!a || a->len == 0)
-		return 0;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		r = -errno;
-		set_err(err, errlen, "%s: %s", dir, strerror(-r));
-		return r;
-	}
-	/* Bounded on disk: past its cap the file becomes archive.1 (the
-	 * one before is dropped) and a new one starts. */
-	if (fstatat(dfd, STATE_ARCHIVE_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (uint64_t)st.st_size + a->len > STATE_ARCHIVE_MAX &&
-	    renameat(dfd, STATE_ARCHIVE_FILE, dfd, STATE_ARCHIVE_FILE ".1") < 0) {
-		r = -errno;
-		set_err(err, errlen, "%s/%s: rename: %s", dir, STATE_ARCHIVE_FILE, strerror(-r));
-		goto out;
-	}
-	fd = openat(dfd, STATE_ARCHIVE_FILE, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-	if (fd < 0) {
-		r = -errno;
-		set_err(err, errlen, "%s/%s: %s", dir, STATE_ARCHIVE_FILE, strerror(-r));
-		goto out;
-	}
-	while (off < a->len) {
-		ssize_t n = write(fd, a->buf + off, a->len - off);
+int state_loader_finish(struct state_loader *l)
+{
+	int k = load_finish(l);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			set_err(err, errlen, "%s/%s: write: %s", dir, STATE_ARCHIVE_FILE,
-				strerror(-r));
-			break;
-		}
-		off += (size_t)n;
+	if (k < 0) {
+		set_err(l->err, l->errlen, "%s: %s: nothing loaded", l->path, strerror(-k));
+		return k;
 	}
-	/* What was written is not written again; a record cut short by a
-	 * full disk is finished by the next flush. */
-	memmove(a->buf, a->buf + off, a->len - off);
-	a->len -= off;
-out:
-	if (fd >= 0)
-		close(fd);
-	close(dfd);
-	return r;
+	l->finished = true;
+	return (int)MIN(l->nskipped, (unsigned)INT_MAX);
+}
+
+void state_loader_free(struct state_loader *l)
+{
+	if (!l)
+		return;
+	if (!l->finished)
+		unload(l->e);
+	free(l->pol);
+	free(l->bind);
+	free(l);
 }

@@ -9,7 +9,11 @@ libpcap-dev libconfig-dev libnftnl-dev libmnl-dev libseccomp-dev libcmocka-dev
 nftables iproute2 tcpdump nmap mandoc python3 libcap2-bin systemd clang clang-format
 bash-completion procps util-linux
 dnsmasq-base isc-dhcp-client iputils-arping ethtool
-python3-html5lib"
+python3-html5lib
+libsqlite3-dev sqlite3"
+# libsqlite3-dev: the state and the hosts' histories live in SQLite
+# (STATE_DIR/state.db, issue 11), as fail2ban's and CrowdSec's do; sqlite3:
+# operators query it, and the tests read it, with the sqlite3 tool.
 # python3-html5lib: the HTML report test parses the page strictly.  Its
 # Chromium (the package is large) is installed by that test itself, where
 # it runs (tests/report/check_html.py).

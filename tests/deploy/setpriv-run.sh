@@ -9,7 +9,7 @@
 # "quarantinectl status"), create its table (nft list table inet
 # quarantined), enforce (quarantinectl quarantine 10.66.1.10 puts the
 # address in iso4 and the host no longer reaches the outside), save its
-# state as that user, stop cleanly on SIGTERM, and hold no capability but
+# state database as that user, stop cleanly on SIGTERM, and hold no capability but
 # those two: CapEff and CapPrm exactly 0x3000, CapInh, CapAmb and CapBnd
 # nothing beyond (/proc/PID/status).
 #
@@ -254,7 +254,7 @@ qd_check "iso4 holds $H1" in_iso4
 qd_check "quarantinectl list shows $H1" sh -c "'$CTL' -S '$SOCK' list | grep -qw -- '$H1'"
 qd_check "isolated: $H1 no longer reaches $OUT:80" qd_wait 2 "$H1 cut off" eval '! reaches'
 qd_check "the state is saved as uid $RUID" \
-	qd_wait 5 "$STATE/state owned by $RUID" sh -c "test \"\$(stat -c %u '$STATE/state' 2>/dev/null)\" = $RUID"
+	qd_wait 5 "$STATE/state.db owned by $RUID" sh -c "test \"\$(stat -c %u '$STATE/state.db' 2>/dev/null)\" = $RUID"
 qd_check "quarantinectl release $H1 succeeds" "$CTL" -S "$SOCK" release $H1
 qd_check "released: $H1 is out of iso4" eval '! in_iso4'
 qd_check "released: $H1 reaches $OUT:80 again" qd_wait 2 "$H1 back" reaches

@@ -470,6 +470,9 @@ qd_check "$sock is quarantined:quarantine 0660 ($(in_sd stat -c '%U:%G %a' $sock
 	test "$(in_sd stat -c '%U:%G %a' $sock)" = "quarantined:quarantine 660"
 qd_check "the state directory is quarantined 0750 ($(in_sd stat -c '%U %a' /var/lib/quarantined))" \
 	test "$(in_sd stat -c '%U %a' /var/lib/quarantined)" = "quarantined 750"
+db=/var/lib/quarantined/state.db
+qd_check "the state database is quarantined 0600, root only ($(in_sd stat -c '%U %a' $db))" \
+	test "$(in_sd stat -c '%U %a' $db)" = "quarantined 600"
 qd_check "an operator in group quarantine runs quarantinectl status" \
 	quiet in_sd setpriv --reuid=4711 --regid=4711 --groups="$OPGID" "$CTLIN" status
 qd_check "a user outside the group is refused" \

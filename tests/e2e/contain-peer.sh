@@ -92,7 +92,7 @@ blocked "repaired"
 
 qd_say "3. kill -9, the element deleted while the daemon is down, restart"
 qd_check "the saved state holds the destination" \
-	qd_wait 5 "state saved" grep -qF "want=tcp/22@$B" "$QD_STATE/state"
+	qd_wait 5 "state saved" eval "qd_sql \"SELECT want FROM hosts\" | grep -qF tcp/22@$B"
 qd_daemon_stop KILL
 qd_check "the daemon was killed ($QD_DRC)" test "$QD_DRC" = 137
 qd_check "down: the element is still there" in_table

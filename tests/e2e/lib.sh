@@ -416,6 +416,23 @@ qd_host_state() {
 		"next((h.get('state') for h in d if h.get('host') == '$1'), 'absent')"
 }
 
+# qd_sql SQL: what the sqlite3 tool answers from the daemon's state database
+# (STATE_DIR/state.db), one row a line, columns separated by '|'; read only,
+# as an operator would while the daemon writes.
+qd_sql() {
+	sqlite3 -readonly -batch "$QD_STATE/state.db" "$1"
+}
+
+# qd_db_host HOST: the state database has a row for HOST (an address, its
+# own or the one that names a machine, or a machine's MAC) and prints its
+# level and state ("isolate|isolated").
+qd_db_host() {
+	local out
+	out=$(qd_sql "SELECT level || '|' || state FROM hosts WHERE key = '$1' OR addr = '$1'") ||
+		return 1
+	[ -n "$out" ] && echo "$out"
+}
+
 # qd_in_set SET ELEMENT: the element is in the set of the daemon's table.
 qd_in_set() {
 	qd_in gw nft list set "${QD_FAMILY:-inet}" quarantined "$1" 2>/dev/null | grep -qwF -- "$2"

@@ -14,8 +14,8 @@
 #    (the release is recent); after 5 s, purge --older-than 2s purges the
 #    released host and keeps the isolated one (older too): it stays in the
 #    kernel's set and cut off.
-#    The purged record is in STATE_DIR/archive after a "purged" line; one
-#    purge event says how many and who asked.
+#    The purged host's row leaves the state database, its history stays
+#    there (v1_history); one purge event says how many and who asked.
 # 3. After a restart the purged host is still gone (the state was saved
 #    without it) and the isolated one still isolated.
 # Needs root; exit 77 (skipped) otherwise.
@@ -102,7 +102,7 @@ qd_check "purge --older-than 1h: nothing yet ($out)" \
 sleep 5
 out=$(qctl purge --older-than 2s)
 qd_check "purge --older-than 2s: the released host ($out)" \
-	test "$out" = "purged 1 released host unchanged for 2s (kept in the archive)"
+	test "$out" = "purged 1 released host unchanged for 2s (their history stays in the state database)"
 qd_check "purged: $QD_BEN is not listed" test "$(qd_host_state $QD_BEN)" = absent
 qd_check "purged: show has no record of it" \
 	test "$(qd_show_json $QD_BEN "d.get('flagged', True)")" = false
@@ -110,16 +110,15 @@ qd_check "kept: $QD_INF still isolated" test "$(qd_host_state $QD_INF)" = isolat
 qd_check "kept: $QD_INF still in the kernel's sets" qd_in_any_set $QD_INF
 qd_check "kept: $QD_INF still cut off" qd_not qd_connect inf $QD_WEB 80
 qd_check "$QD_BEN reaches the web as before" qd_connect ben $QD_WEB 80
-qd_check "the archive has it after a purged line" \
-	grep -qx purged "$QD_STATE/archive"
-qd_check "the archive names $QD_BEN" grep -qF "$QD_BEN" "$QD_STATE/archive"
-qd_check "the archive does not name $QD_INF" qd_not grep -qF "$QD_INF" "$QD_STATE/archive"
-qd_check "the archive has its host line (its MAC and $QD_BEN)" \
-	grep -qE "^host id=$(qd_mac ben) addr=$QD_BEN " "$QD_STATE/archive"
-qd_check "the state saved has no host line for $QD_BEN" \
-	qd_not grep -qE "^host .*[ =,]$QD_BEN( |,|\$)" "$QD_STATE/state"
-qd_check "the state saved has the host line of $QD_INF" \
-	grep -qE "^host .*[ =,]$QD_INF( |,|\$)" "$QD_STATE/state"
+qd_check "the state saved has no row for $QD_BEN" qd_not qd_db_host $QD_BEN
+qd_check "nor for its MAC" qd_not qd_db_host "$(qd_mac ben)"
+qd_check "the state saved has the row of $QD_INF" qd_db_host $QD_INF
+hist=$(qd_sql "SELECT kind || ' ' || level FROM v1_history WHERE host IN ('$QD_BEN', '$(qd_mac ben)') ORDER BY seq")
+echo "$QD_BEN's history: $hist"
+qd_check "its history stays: the block and the release" \
+	eval 'echo "$hist" | grep -q "^action " && echo "$hist" | grep -q "^release none"'
+qd_check "the history has no line of $QD_INF's for it" \
+	qd_not eval "qd_sql \"SELECT host FROM v1_history WHERE host IN ('$QD_BEN', '$(qd_mac ben)')\" | grep -qF $QD_INF"
 qd_check "one purge event, count 1, by uid 0" \
 	test "$(qd_events event=purge count=1 by=0 | wc -l)" = 1
 qd_check "the purges that found nothing have their events too" \

@@ -10,13 +10,13 @@
 #    event must say why.
 # 2. The same with networks.protected narrowed so that the benign host
 #    (10.66.1.20) falls outside it.
-# 3. A state file edited to hold a block of the gateway's own address
+# 3. A state database edited to hold a block of the gateway's own address
 #    (10.66.1.1), and an element of it and one of the never-block host
 #    (10.66.1.30) added by hand to the kernel while the daemon is down:
 #    nothing of them is restored or adopted, each has its release event,
 #    and a host that may be blocked is still restored.
-# 4. A state file with one bad field (a uid past every uid) on the blocked
-#    host's line: an error event names the line and the field, that host
+# 4. A state database with one bad field (a uid past every uid) on the
+#    blocked host's row: an error event names the row and the field, that host
 #    is skipped (and adopted back from the kernel), the rest is loaded.
 # Needs root; exit 77 (skipped) otherwise.
 set -u
@@ -81,26 +81,18 @@ restart_with "narrowed" 'protected = [ "10.66.1.0/28", "10.66.2.0/24" ];'
 dropped "narrowed" $QD_BEN ben "outside the protected networks" \
 	"a machine with no address in the protected networks"
 
-qd_say "3. a state file edited to hold the gateway's own address; elements added by hand"
+qd_say "3. a state database edited to hold the gateway's own address; elements added by hand"
 restart_with "back to the first configuration"
 qd_check "quarantine $QD_INF --level isolate succeeds" qctl quarantine $QD_INF --level isolate
 qd_daemon_stop TERM
-# A host line for the gateway's own address, isolated, with the record
-# count and CRC made right again: only policy can refuse it now.
-/usr/bin/env python3 - "$QD_STATE/state" "$GW" <<'EOF' || exit 1
-import sys, zlib
-path, gw = sys.argv[1], sys.argv[2]
-lines = open(path, "rb").read().split(b"\n")[:-1]
-body = lines[:-1]
-body.append(("host addr=%s state=isolated decided=isolate level=isolate adopted=0 "
-             "first_probe_us=0 first_detect_us=0 last_detect_us=0 changed_us=1 "
-             "expires_us=0 by_uid=0 recurrences=0 last_level=none last_ttl_s=0 want= "
-             "want_overflow=0 evidence= reason=edited" % gw).encode())
-data = b"\n".join(body) + b"\n"
-end = b"end records=%d crc32=%08x\n" % (len(body) - 1, zlib.crc32(data))
-open(path, "wb").write(data + end)
-EOF
-grep "addr=$GW " "$QD_STATE/state"
+# A host row for the gateway's own address, isolated, written with the
+# sqlite3 tool: only policy can refuse it now.
+sqlite3 "$QD_STATE/state.db" "INSERT INTO hosts(key, machine, addr, state, decided, level,
+	adopted, first_probe_us, first_detect_us, last_detect_us, changed_us, expires_us, by_uid,
+	recurrences, last_level, last_ttl_s, want, want_overflow, evidence, reason)
+	VALUES('$GW', 0, '$GW', 'isolated', 'isolate', 'isolate', 0, 0, 0, 0, 1, 0, 0, 0, 'none',
+	0, '', 0, '', 'edited')" || exit 1
+qd_db_host $GW
 qd_in gw nft add element inet quarantined iso4 "{ $GW, $QD_NB }"
 qd_mark
 qd_daemon_start || exit 1
@@ -108,39 +100,31 @@ dropped "own address (state file)" $GW "" "one of the gateway's own addresses"
 dropped "never-block (kernel element)" $QD_NB nb "on the never-block list"
 qd_check "no adoption event for $GW or $QD_NB" \
 	test -z "$(qd_events event=action host=$GW; qd_events event=action host=$QD_NB)"
-qd_check "the saved state was not refused" qd_not grep -q "saved state unusable" "$QD_TMP/daemon.log"
+qd_check "the saved state was not refused" qd_not grep -qE "saved state unusable|state database unusable" "$QD_TMP/daemon.log"
 state=$(qd_host_state $QD_INF)
 qd_check "$QD_INF, which may be blocked, is restored (state $state)" test "$state" = isolated
 qd_check "iso4 still holds $QD_INF" qd_in_set iso4 $QD_INF
 qd_check "release $QD_INF succeeds" qctl release $QD_INF
 
-qd_say "4. a state file with one bad field: that host is skipped, the rest is loaded"
+qd_say "4. a state database with one bad field: that host is skipped, the rest is loaded"
 qd_check "quarantine $QD_INF --level isolate succeeds" qctl quarantine $QD_INF --level isolate
 qd_daemon_stop TERM
-# by_uid past every uid on the infected host's line, CRC made right.
-/usr/bin/env python3 - "$QD_STATE/state" "$QD_INF" <<'EOF' || exit 1
-import re, sys, zlib
-path, inf = sys.argv[1], sys.argv[2]
-lines = open(path, "rb").read().split(b"\n")[:-1]
-body = [re.sub(rb" by_uid=-?[0-9]+", b" by_uid=4294967295", l)
-        if l.startswith(b"host ") and (b" addr=%s " % inf.encode()) in l else l
-        for l in lines[:-1]]
-data = b"\n".join(body) + b"\n"
-end = b"end records=%d crc32=%08x\n" % (len(body) - 1, zlib.crc32(data))
-open(path, "wb").write(data + end)
-EOF
-qd_check "the state file holds the bad field" grep -q "by_uid=4294967295" "$QD_STATE/state"
+# by_uid past every uid on the infected host's row.
+sqlite3 "$QD_STATE/state.db" \
+	"UPDATE hosts SET by_uid = 4294967295 WHERE key = '$QD_INF' OR addr = '$QD_INF'" || exit 1
+qd_check "the database holds the bad field" \
+	test "$(qd_sql "SELECT count(*) FROM hosts WHERE by_uid = 4294967295")" = 1
 qd_mark
 qd_daemon_start || exit 1
 ev=$(qd_wait_event 5 event=error) || ev=""
 echo "error event: $ev"
 msg=$(echo "${ev:-{\}}" | qd_field message)
 case "$msg" in
-"saved state: $QD_STATE/state:"[0-9]*": bad by_uid=4294967295"*skipped) named=1 ;;
+"saved state: $QD_STATE/state.db hosts id:"[0-9]*": bad by_uid=4294967295"*skipped) named=1 ;;
 *) named=0 ;;
 esac
-qd_check "an error event names the line and the field" test "$named" = 1
-set -- "$QD_STATE"/state.bad-*
+qd_check "an error event names the row and the field" test "$named" = 1
+set -- "$QD_STATE"/state.db.bad-*
 qd_check "the saved state was not set aside" test ! -e "$1"
 state=$(qd_host_state $QD_BEN)
 qd_check "the other hosts are loaded ($QD_BEN: $state)" test "$state" = released

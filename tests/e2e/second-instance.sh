@@ -36,7 +36,7 @@ qd_check "adm4 holds $QD_ADM" qd_in_set adm4 $QD_ADM
 # The save follows the kernel change (soon, not at once when saves are
 # spaced out): the comparisons below start from the saved block.
 qd_wait 10 "the saved state holds the block of $QD_INF" \
-	grep -q "^host .*addr=$QD_INF .*state=isolated" "$QD_STATE/state"
+	eval "qd_db_host $QD_INF | grep -q '|isolated\$'"
 # claimed NS: the table's name is held in test namespace NS.
 claimed() {
 	qd_in "$1" ss -xl | grep -q "@quarantined/inet/quarantined "
@@ -56,10 +56,12 @@ table() {
 }
 
 # records: the saved state without what the first daemon itself may change
-# meanwhile (its bindings learn from the checks' own connections, and the
-# end line's CRC follows).
+# meanwhile (its bindings learn from the checks' own connections): hosts,
+# their history, incidents and meta.
 records() {
-	grep -v -e '^binding ' -e '^end ' "$QD_STATE/state"
+	qd_sql "SELECT * FROM hosts ORDER BY id; SELECT * FROM history ORDER BY seq;
+		SELECT * FROM incidents ORDER BY id; SELECT * FROM meta ORDER BY key;
+		SELECT * FROM prefixes ORDER BY kind, net"
 }
 
 # adopted FILE: the "adopted" events in FILE.
@@ -114,7 +116,7 @@ qd_say "b. a second daemon with another -D and -S, the same table"
 mkdir -p "$QD_TMP/state2"
 second "same table" "table lock" -S "$QD_TMP/control2.sock" -D "$QD_TMP/state2"
 qd_check "same table: the second daemon left no control socket" test ! -e "$QD_TMP/control2.sock"
-qd_check "same table: and saved no state" test ! -e "$QD_TMP/state2/state"
+qd_check "same table: and saved no state" test ! -e "$QD_TMP/state2/state.db"
 
 qd_say "c. a daemon with its own table runs next to the first"
 sed 's/^state:.*/&\nenforce: { table = "qdtwo"; };/' "$QD_CONF" >"$QD_TMP/conf2"

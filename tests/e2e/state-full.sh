@@ -3,7 +3,8 @@
 #
 #   state-full.sh QUARANTINED QUARANTINECTL WORM
 #
-# The state directory is a 64 KiB tmpfs (mounted here, unmounted on exit).
+# The state directory is a 1 MiB tmpfs (mounted here, unmounted on exit;
+# the database's schema alone takes some 100 KiB).
 # An operator block is saved; then the file system is filled to the last
 # byte, and while it is full:
 #   - an SMB worm on 10.66.1.10 is detected and isolated (iso4), and an
@@ -11,8 +12,8 @@
 #   - an "error" event says the state could not be saved, once (it is
 #     retried on every tick, alerted once a minute), and another that the
 #     worm's evidence file could not be written;
-#   - the saved state is still the last good one, and no state.tmp is left
-#     taking space;
+#   - the saved state is still the last good one (the database's hosts and
+#     their levels, as before the disk filled);
 #   - the daemon answers and lists every block.
 # Space is freed: the state is saved within seconds and holds the blocks
 # made meanwhile, and the daemon says so.  Full again: the new failure is
@@ -34,24 +35,25 @@ state_cleanup() {
 	qd_cleanup
 }
 trap state_cleanup EXIT
-if ! mount -t tmpfs -o size=64k,mode=0750 qd-state "$QD_STATE"; then
+if ! mount -t tmpfs -o size=1m,mode=0750 qd-state "$QD_STATE"; then
 	echo "SKIP: cannot mount a tmpfs on $QD_STATE"
 	exit 77
 fi
 
-qd_say "topology and quarantined, state on a 64 KiB tmpfs"
+qd_say "topology and quarantined, state on a 1 MiB tmpfs"
 qd_topology || exit 1
 qd_daemon_start || exit 1
 A1=10.66.1.101
 A2=10.66.1.102
 qd_check "quarantine $A1 --level isolate succeeds" qctl quarantine $A1 --level isolate
-qd_wait 5 "the state holds $A1" grep -q "addr=$A1 " "$QD_STATE/state" || exit 1
+qd_wait 5 "the state holds $A1" qd_db_host $A1 || exit 1
 
 qd_say "fill the file system"
 dd if=/dev/zero of="$QD_STATE/fill" bs=4096 2>/dev/null
 avail=$(df --output=avail -k "$QD_STATE" | tail -n 1 | tr -d ' ')
 qd_check "the state file system is full ($avail KiB free)" test "$avail" = 0
-cp "$QD_STATE/state" "$QD_TMP/state.good"
+good=$(qd_sql "SELECT key, level FROM hosts ORDER BY key")
+echo "saved before: $good"
 qd_mark
 
 qd_say "an outbreak while it is full"
@@ -78,8 +80,8 @@ wait "$worm"
 sleep 1 # about ten more failed saves (one per 100 ms tick)
 n=$(qd_events event=error | grep -c "cannot save state")
 qd_check "one alert for the failed saves, not one per try ($n)" test "$n" = 1
-qd_check "the saved state is still the last good one" cmp -s "$QD_TMP/state.good" "$QD_STATE/state"
-qd_check "no state.tmp is left taking space" test ! -e "$QD_STATE/state.tmp"
+qd_check "the saved state is still the last good one" \
+	test "$(qd_sql "SELECT key, level FROM hosts ORDER BY key")" = "$good"
 qd_check "the daemon answers" qd_status 'd["mode"]'
 for h in $QD_INF $A1; do
 	qd_check "$h is listed isolated" test "$(qd_host_state $h)" = isolated
@@ -90,7 +92,7 @@ qd_say "space again"
 rm -f "$QD_STATE/fill"
 t0=$(date +%s%N)
 saved() {
-	grep -q "addr=$A2 " "$QD_STATE/state" && grep -q "addr=$QD_INF " "$QD_STATE/state"
+	qd_db_host $A2 >/dev/null && qd_db_host $QD_INF >/dev/null
 }
 qd_check "the state is saved again, with $QD_INF and $A2" qd_wait 5 "state saved" saved
 qd_fig "space back to state saved" "$((($(date +%s%N) - t0) / 1000000)) ms"
@@ -107,7 +109,7 @@ qd_check "a new error event says the state could not be saved" \
 	qd_wait_event 3 event=error
 rm -f "$QD_STATE/fill"
 saved3() {
-	grep -q "addr=$A3 " "$QD_STATE/state"
+	qd_db_host $A3 >/dev/null
 }
 qd_check "space again: the state is saved, with $A3" qd_wait 5 "state saved" saved3
 

@@ -4,6 +4,7 @@
  * The numbers a request carries (TTLs, incident ids) are validated whole
  * before anything changes. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +16,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "daemon.h"
 #include "state.h"
+#include "statedb.h"
 
 /* The elements put in the kernel, as a list of adds and deletes. */
 struct fake {
@@ -958,58 +961,63 @@ static void test_purge_selection(void **state)
 	assert_int_equal(hostdb_count(&x->d.eng.hosts), 7);
 }
 
+/* One integer from the state database in dir. */
+static long long db_count(const char *dir, const char *sql)
+{
+	char path[PATH_MAX + 16];
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	long long v = -1;
+
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
 static void test_purge_command(void **state)
 {
 	struct fix *x = *state;
-	char dir[] = "/tmp/qd-purge-XXXXXX", path[PATH_MAX], buf[65536];
-	FILE *f;
-	size_t n;
+	char dir[] = "/tmp/qd-purge-XXXXXX", path[PATH_MAX + 32];
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(x->d.state_dir, sizeof(x->d.state_dir), "%s", dir);
-	x->d.eng.archive = state_archive_new();
-	assert_non_null(x->d.eng.archive);
 	aged_hosts(x);
+	daemon_save(&x->d);
+	assert_non_null(x->d.db);
 	assert_int_equal(command(x, "cmd=purge", NULL), 2);
 	assert_string_equal(x->msg, "purge needs --older-than DURATION");
 	assert_int_equal(command(x, "cmd=purge\tolder_than=3651d", NULL), 2);
 	assert_int_equal(command(x, "cmd=purge\tolder_than=-1", NULL), 2);
 	assert_int_equal(hostdb_count(&x->d.eng.hosts), 11);
 	assert_int_equal(command(x, "cmd=purge\tolder_than=2592000", NULL), 0);
-	assert_string_equal(x->msg, "purged 2 released hosts unchanged for 30d (kept in the "
-				    "archive); 1 more kept while under surveillance");
+	assert_string_equal(x->msg, "purged 2 released hosts unchanged for 30d (their history "
+				    "stays in the state database); 1 more kept while under "
+				    "surveillance");
 	assert_int_equal(command(x, "cmd=purge\tolder_than=30d\tjson=1", NULL), 0);
 	assert_string_equal(x->body,
 			    "{\"purged\":0,\"under_surveillance\":1,\"older_than_s\":2592000}\n");
 	host(x, "10.5.0.7")->surveil_until_us = 0;
 	assert_int_equal(command(x, "cmd=purge\tolder_than=720h", NULL), 0);
-	assert_string_equal(x->msg,
-			    "purged 1 released host unchanged for 30d (kept in the archive)");
-	/* The archive has them, each after a "purged" line; the state saved
-	 * does not. */
-	snprintf(path, sizeof(path), "%s/archive", dir);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	assert_true(strncmp(buf, "purged\nhost addr=10.5.0.", 24) == 0);
-	assert_non_null(strstr(buf, "purged\nhost addr=10.5.0.1 "));
-	assert_non_null(strstr(buf, "purged\nhost addr=10.5.0.4 "));
-	assert_non_null(strstr(buf, "purged\nhost addr=10.5.0.7 "));
-	assert_null(strstr(buf, "10.5.0.2"));
-	assert_null(strstr(buf, "evicted"));
-	snprintf(path, sizeof(path), "%s/state", dir);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	assert_null(strstr(buf, "\nhost addr=10.5.0.1 "));
-	assert_null(strstr(buf, "\nhost addr=10.5.0.4 "));
-	assert_non_null(strstr(buf, "\nhost addr=10.5.0.2 "));
-	state_archive_free(x->d.eng.archive);
-	x->d.eng.archive = NULL;
+	assert_string_equal(x->msg, "purged 1 released host unchanged for 30d (their history "
+				    "stays in the state database)");
+	/* Saved at once: their rows are gone, the others' are there, and
+	 * their history is still there. */
+	assert_int_equal(db_count(dir, "SELECT count(*) FROM hosts WHERE key IN ('10.5.0.1',"
+				       " '10.5.0.4', '10.5.0.7')"),
+			 0);
+	assert_int_equal(db_count(dir, "SELECT count(*) FROM hosts WHERE key = '10.5.0.2'"), 1);
+	assert_int_equal(db_count(dir, "SELECT count(*) FROM hosts"), 8);
+	assert_int_equal(db_count(dir, "SELECT count(*) FROM v1_history WHERE host = '10.5.0.1'"),
+			 db_count(dir, "SELECT count(*) FROM history WHERE life NOT IN"
+				       " (SELECT id FROM hosts) AND host = '10.5.0.1'"));
+	statedb_detach(x->d.db, &x->d.eng);
+	statedb_close(x->d.db);
+	x->d.db = NULL;
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	assert_int_equal(system(path), 0);
 }

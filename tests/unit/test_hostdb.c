@@ -142,7 +142,7 @@ static struct qaddr nth(unsigned i)
 
 /* Records blocked and later released (or watched, or cleaned) make room
  * again, however many blocked records sit before them: least recently
- * useful first, their history handed to on_evict first.  A blocked record
+ * useful first, their history handed to on_remove first.  A blocked record
  * is never evicted: a registry full of them refuses, and loses nothing. */
 static void test_released_records_make_room(void **state)
 {
@@ -153,8 +153,8 @@ static void test_released_records_make_room(void **state)
 
 	(void)state;
 	assert_int_equal(hostdb_init(&db, 100, &key), 0);
-	db.on_evict = on_evict;
-	db.evict_arg = &ev;
+	db.on_remove = on_evict;
+	db.remove_arg = &ev;
 	for (unsigned i = 0; i < 100; i++) {
 		a = nth(i);
 		r = hostdb_get(&db, &a);

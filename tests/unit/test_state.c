@@ -1477,74 +1477,6 @@ static void test_incident_ids_exhausted(void **state)
 	engine_fini(&b);
 }
 
-/* Records evicted from a full registry: their lines, as in the state
- * file, appended to dir/archive; bounded in memory and on disk. */
-static void test_archive(void **state)
-{
-	struct fx *f = *state;
-	struct state_archive *a = state_archive_new();
-	struct engine e;
-	struct hostrec *r;
-	uint64_t archived, dropped;
-	size_t pending, n;
-	char path[160], *s;
-	int fd;
-
-	assert_non_null(a);
-	eng_init(&e, &f->c, &f->out);
-	r = host(&e, "10.1.0.7", HOST_RELEASED, LEVEL_NONE);
-	hostdb_add_hit(r, 0, T0)->incident = 3;
-	assert_int_equal(hostdb_history(r, T0, HIST_ACTION, LEVEL_ISOLATE, 1000, "worm"), 0);
-	assert_int_equal(hostdb_history(r, T0 + 1, HIST_RELEASE, LEVEL_NONE, -1, "ttl expired"), 0);
-	assert_true(state_archive_add(a, &f->c, r));
-	assert_int_equal(state_archive_flush(a, f->dir, f->err, sizeof(f->err)), 0);
-	snprintf(path, sizeof(path), "%s/%s", f->dir, STATE_ARCHIVE_FILE);
-	s = slurp(path, &n);
-	assert_true(strncmp(s, "evicted\nhost addr=10.1.0.7 state=released ", 42) == 0);
-	assert_non_null(strstr(s, "\nhit rule=smb-propagation level=none incident=3 "));
-	assert_non_null(
-		strstr(s, " kind=action level=isolate state=released uid=1000 text=worm\n"));
-	assert_non_null(
-		strstr(s, " kind=release level=none state=released uid=-1 text=ttl%20expired\n"));
-	free(s);
-	/* Appended, never rewritten. */
-	assert_true(state_archive_add(a, &f->c, r));
-	assert_int_equal(state_archive_flush(a, f->dir, f->err, sizeof(f->err)), 0);
-	s = slurp(path, &n);
-	assert_non_null(strstr(strstr(s, "evicted\n") + 1, "evicted\nhost addr=10.1.0.7 "));
-	free(s);
-
-	/* The buffer is bounded: past it, records are counted, not kept. */
-	while (state_archive_add(a, &f->c, r))
-		;
-	state_archive_stats(a, &archived, &dropped, &pending);
-	assert_int_equal(dropped, 1);
-	assert_true(pending <= STATE_ARCHIVE_BUF);
-	/* So is the file: past STATE_ARCHIVE_MAX it becomes archive.1. */
-	fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, STATE_ARCHIVE_MAX), 0);
-	close(fd);
-	assert_int_equal(state_archive_flush(a, f->dir, f->err, sizeof(f->err)), 0);
-	state_archive_stats(a, &archived, &dropped, &pending);
-	assert_int_equal(pending, 0);
-	snprintf(path, sizeof(path), "%s/%s.1", f->dir, STATE_ARCHIVE_FILE);
-	assert_int_equal(access(path, F_OK), 0);
-	snprintf(path, sizeof(path), "%s/%s", f->dir, STATE_ARCHIVE_FILE);
-	s = slurp(path, &n);
-	assert_true(n > 0 && n <= STATE_ARCHIVE_BUF);
-	assert_true(strncmp(s, "evicted\n", 8) == 0);
-	free(s);
-	/* Into a directory that is not there: an error, the records wait. */
-	assert_true(state_archive_add(a, &f->c, r));
-	assert_int_equal(state_archive_flush(a, "/nonexistent/qd", f->err, sizeof(f->err)),
-			 -ENOENT);
-	state_archive_stats(a, &archived, &dropped, &pending);
-	assert_true(pending > 0);
-	state_archive_free(a);
-	engine_fini(&e);
-}
-
 /* ---- saving into a file system that refuses ---- */
 
 static void mount_tmpfs(struct fx *f, const char *opts)
@@ -1800,7 +1732,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_version_missing_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incident_ids_exhausted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_archive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_bindings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
