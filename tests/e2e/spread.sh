@@ -91,6 +91,12 @@ qd_check "$QD_NB is infected by nobody known" test "$(qd_json 'd["infected_by"]'
 qd_check "$QD_NB opened an incident of its own" \
 	test "$(qd_json 'd["detections"][0]["incident"]' <"$QD_TMP/nb.json")" != "$inc1"
 
+qd_check "the state database's v1_hosts names $QD_INF as who infected $QD_BEN" \
+	test "$(qd_sql "SELECT count(*) FROM v1_hosts b WHERE b.addr = '$QD_BEN' AND
+		b.infected_by IN ('$QD_INF', (SELECT host FROM v1_hosts WHERE addr = '$QD_INF'))")" = 1
+qd_check "and nobody as who infected $QD_INF" \
+	test "$(qd_sql "SELECT count(*) FROM v1_hosts WHERE addr = '$QD_INF' AND infected_by IS NULL")" = 1
+
 qd_say "4. a restart keeps who infected whom"
 qd_daemon_stop
 qd_daemon_start -i v-inf -i v-ben -i v-nb -i v-adm || exit 1
