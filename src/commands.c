@@ -1468,14 +1468,19 @@ static bool incident_in_records(struct daemon *d, unsigned id)
 	return false;
 }
 
-/* Applies and reports a chunk of changes; counts the failures. */
-static void apply_chunk(struct cmdctx *x, struct act_change *ch, unsigned n, unsigned *ret_err)
+/* Applies a chunk of changes and counts the failures.  Each change has
+ * its event when each; else only the failures do (a list given with
+ * --from has one bulk event for the whole list, and each host its
+ * history line). */
+static void apply_chunk(struct cmdctx *x, struct act_change *ch, unsigned n, bool each,
+			unsigned *ret_err)
 {
 	usec_t now = daemon_wall_us();
 
 	act_apply(&x->d->eng, ch, n, now);
 	for (unsigned i = 0; i < n; i++) {
-		act_emit(&x->d->eng, &ch[i], now);
+		if (each || ch[i].error)
+			act_emit(&x->d->eng, &ch[i], now);
 		*ret_err += ch[i].error != 0;
 	}
 }
@@ -1507,13 +1512,40 @@ static void release_many(struct cmdctx *x, const struct selection *sel, const ch
 		ch[n].by = operator_names(x);
 		ch[n].reason = reason;
 		if (++n == CHUNK) {
-			apply_chunk(x, ch, n, ret_err);
+			apply_chunk(x, ch, n, true, ret_err);
 			*ret_n += n;
 			n = 0;
 		}
 	}
-	apply_chunk(x, ch, n, ret_err);
+	apply_chunk(x, ch, n, true, ret_err);
 	*ret_n += n;
+}
+
+/* The one event of a bulk command: what it asked and how many hosts it
+ * changed, found in place, kept higher, refused and failed.  The hosts
+ * changed have their history lines, those that failed their error
+ * events. */
+static void bulk_event(struct cmdctx *x, bool quarantine, enum level level, uint64_t ttl_s,
+		       const char *reason, unsigned applied, unsigned unchanged, unsigned higher,
+		       unsigned refused, unsigned failed)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_BULK;
+	ev.ts = daemon_wall_us();
+	ev.command = quarantine ? "quarantine" : "release";
+	ev.level = quarantine ? level : LEVEL_NONE;
+	ev.ttl_s = ttl_s;
+	ev.count = applied;
+	ev.unchanged = unchanged;
+	ev.kept_higher = higher;
+	ev.refused = refused;
+	ev.failed = failed;
+	ev.by_uid = (long)x->peer->uid;
+	ev.by = operator_names(x);
+	ev.reason = reason;
+	output_event(&x->d->out, &ev);
 }
 
 /* quarantine --from / release --from: one address per line ('#' starts a
@@ -1620,16 +1652,18 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 		ch[n].by = operator_names(x);
 		ch[n].reason = reason;
 		if (++n == CHUNK) {
-			apply_chunk(x, ch, n, &failed);
+			apply_chunk(x, ch, n, false, &failed);
 			for (unsigned i = 0; i < n; i++)
 				applied += ch[i].changed,
 					unchanged += !ch[i].error && !ch[i].changed;
 			n = 0;
 		}
 	}
-	apply_chunk(x, ch, n, &failed);
+	apply_chunk(x, ch, n, false, &failed);
 	for (unsigned i = 0; i < n; i++)
 		applied += ch[i].changed, unchanged += !ch[i].error && !ch[i].changed;
+	bulk_event(x, quarantine, level, ttl_s, reason, applied, unchanged, higher, refused,
+		   failed);
 	log_info("uid %u: %s --from: %u applied, %u already in place, %u kept at a higher level, "
 		 "%u refused, %u failed",
 		 (unsigned)x->peer->uid, x->req->cmd, applied, unchanged, higher, refused, failed);

@@ -321,6 +321,52 @@ static void test_bulk_never_lowers(void **state)
 	assert_int_equal(a->level, LEVEL_WATCH);
 }
 
+/* count_events: how many times what occurs in the events written so far. */
+static unsigned count_events(struct fix *x, const char *what)
+{
+	unsigned n = 0;
+
+	fflush(x->d.out.stdout_fp);
+	for (const char *p = x->events; p && (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+/* A list given with --from has one bulk event, with its counts; each host
+ * changed has its history line, and no event of its own. */
+static void test_bulk_one_event(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.4.1\tttl=2h", NULL), 0);
+	assert_int_equal(count_events(x, "\"event\":\"action\""), 1);
+	assert_int_equal(command(x, "cmd=quarantine\tfrom=1\tlevel=contain\tttl=1h\treason=av",
+				 "10.1.4.1\n10.1.4.2\n10.1.4.3\n8.8.8.8\n10.1.4.4\n"),
+			 1);
+	assert_int_equal(count_events(x, "\"event\":\"action\""), 1);
+	assert_int_equal(count_events(x, "\"event\":\"bulk\""), 1);
+	assert_non_null(strstr(x->events,
+			       "\"event\":\"bulk\",\"command\":\"quarantine\","
+			       "\"level\":\"contain\",\"ttl_s\":3600,\"count\":3,"
+			       "\"unchanged\":0,\"kept_higher\":1,\"refused\":1,\"failed\":0,"
+			       "\"by\":\"0\""));
+	assert_non_null(strstr(x->events, "\"reason\":\"av\"}"));
+	r = host(x, "10.1.4.3");
+	assert_non_null(r);
+	assert_int_equal(r->level, LEVEL_ISOLATE); /* no known ports */
+	assert_true(r->nhist > 0);
+	assert_int_equal(r->hist[r->nhist - 1].kind, HIST_ACTION);
+	assert_string_equal(r->hist[r->nhist - 1].text, "av");
+	/* A release from a list too: one event, no level. */
+	assert_int_equal(command(x, "cmd=release\tfrom=1", "10.1.4.2\n10.1.4.3\n10.1.4.9\n"), 0);
+	assert_int_equal(count_events(x, "\"event\":\"release\""), 0);
+	assert_int_equal(count_events(x, "\"event\":\"bulk\""), 2);
+	assert_non_null(strstr(x->events, "\"command\":\"release\",\"count\":2,\"unchanged\":1,"));
+	assert_int_equal(r->level, LEVEL_NONE);
+	assert_int_equal(r->hist[r->nhist - 1].kind, HIST_RELEASE);
+}
+
 /* show gives the ports a containment blocks, an isolated host's too. */
 static void test_show_ports(void **state)
 {
@@ -1308,6 +1354,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_level_change_keeps_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_never_lowers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_one_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allowlist, setup, teardown),
