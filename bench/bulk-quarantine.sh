@@ -4,7 +4,11 @@
 # goal).  A benchmark, not a test: it asserts nothing but that every
 # element reached the kernel.
 #
-#   bench/bulk-quarantine.sh [BUILD_DIR]     (default: build)
+#   bench/bulk-quarantine.sh [BUILD_DIR [BASE_DIR]]   (default: build)
+#
+# With BASE_DIR (another build, say of the commit before a change), its
+# daemon and client are timed too, in the same alternation: a before and
+# after measured side by side.
 #
 #   SIZES="1000 10000 100000"   addresses per file
 #   RUNS=5                      alternating runs of each tool per size
@@ -35,6 +39,7 @@
 set -u
 
 B=${1:-build}
+BASE=${2:-}
 SIZES=${SIZES:-"1000 10000 100000"}
 RUNS=${RUNS:-5}
 Q=$B/src/quarantined
@@ -44,7 +49,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "bulk-quarantine: needs root (a network namespace, nftables)" >&2
 	exit 1
 fi
-for f in "$Q" "$CTL"; do
+for f in "$Q" "$CTL" ${BASE:+"$BASE/src/quarantined" "$BASE/src/quarantinectl"}; do
 	if [ ! -x "$f" ]; then
 		echo "bulk-quarantine: $f is missing (meson setup $B && ninja -C $B)" >&2
 		exit 1
@@ -152,13 +157,14 @@ metric() {
 	"$CTL" -S "$TMP/control.sock" metrics | awk -v m="$1" '$1 == m { print $2; exit }'
 }
 
+# daemon_start BUILD_DIR
 daemon_start() {
 	rm -rf "$TMP/state" "$TMP/control.sock"
 	mkdir -p "$TMP/state"
 	in_ns nft delete table inet quarantined 2>/dev/null
 	# Not through in_ns: $! must be the daemon itself (ip netns exec
 	# execs it).
-	ip netns exec "$NS" "$Q" -f -o json -i lan0 -c "$TMP/q.conf" -S "$TMP/control.sock" \
+	ip netns exec "$NS" "$1/src/quarantined" -f -o json -i lan0 -c "$TMP/q.conf" -S "$TMP/control.sock" \
 		-D "$TMP/state" >"$TMP/events.json" 2>"$TMP/daemon.log" &
 	DPID=$!
 	if ! wait_for 15 "$CTL" -S "$TMP/control.sock" status; then
@@ -196,15 +202,16 @@ EOF
 	echo $(((t1 - t0) / 1000000))
 }
 
-# run_qd N: prints the wall ms of the command, then of the save after it.
+# run_qd N BUILD_DIR: prints the wall ms of the command, then of the save
+# after it.
 run_qd() {
 	local n=$1 t0 t1 got saves0 saves save
-	daemon_start
+	daemon_start "$2"
 	saves0=$(metric quarantined_state_save_duration_seconds_count)
 	t0=$(now_ns)
 	# ip netns exec costs a fork and a setns: the client needs no
 	# namespace (the socket is a file), so it runs as it would.
-	"$CTL" -S "$TMP/control.sock" quarantine --from "$TMP/hosts-$n.txt" --ttl 1h \
+	"$2/src/quarantinectl" -S "$TMP/control.sock" quarantine --from "$TMP/hosts-$n.txt" --ttl 1h \
 		--reason bench >"$TMP/ctl.out" 2>&1 || {
 		echo "bulk-quarantine: quarantinectl failed:" >&2
 		tail -n 5 "$TMP/ctl.out" >&2
@@ -239,10 +246,16 @@ echo "bulk-quarantine: $(nproc) CPUs, $(uname -r), $(nft --version)"
 echo "load at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 ROWS=""
 for n in $SIZES; do
-	nfts="" qds="" saves=""
+	nfts="" qds="" saves="" bqds="" bsaves=""
 	for _ in $(seq "$RUNS"); do
 		nfts="$nfts $(run_nft "$n")"
-		read -r q s < <(run_qd "$n")
+		if [ -n "$BASE" ]; then
+			read -r q s < <(run_qd "$n" "$BASE")
+			[ -n "$q" ] || exit 1
+			bqds="$bqds $q"
+			bsaves="$bsaves $s"
+		fi
+		read -r q s < <(run_qd "$n" "$B")
 		[ -n "$q" ] || exit 1
 		qds="$qds $q"
 		saves="$saves $s"
@@ -251,15 +264,24 @@ for n in $SIZES; do
 	mq=$(echo "$qds" | median)
 	ms=$(echo "$saves" | median)
 	echo "$n addresses: nft -f:$nfts ms; quarantinectl:$qds ms; save after:$saves ms"
-	ROWS="$ROWS$(printf '%8s %10s %14s %7s %12s' "$n" "$mn" "$mq" \
+	if [ -n "$BASE" ]; then
+		bq=$(echo "$bqds" | median)
+		bs=$(echo "$bsaves" | median)
+		echo "$n addresses, $BASE: quarantinectl:$bqds ms; save after:$bsaves ms"
+		ROWS="$ROWS$(printf '%8s %-22s %10s %14s %7s %12s' "$n" "$BASE" "$mn" "$bq" \
+			"$(awk -v a="$bq" -v b="$mn" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$bs")
+"
+	fi
+	ROWS="$ROWS$(printf '%8s %-22s %10s %14s %7s %12s' "$n" "$B" "$mn" "$mq" \
 		"$(awk -v a="$mq" -v b="$mn" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$ms")
 "
 done
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '%8s %10s %14s %7s %12s\n' hosts "nft -f ms" "quarantine ms" ratio "save ms"
+printf '%8s %-22s %10s %14s %7s %12s\n' hosts build "nft -f ms" "quarantine ms" ratio "save ms"
 printf '%s' "$ROWS"
 echo
 echo "medians of $RUNS alternating runs, wall ms; quarantine: quarantinectl"
 echo "quarantine --from FILE until it returns (every element is then in the"
-echo "kernel); save: the state save that follows, from the daemon's metrics."
+echo "kernel); ratio: quarantine / nft -f; save: the state save that follows,"
+echo "from the daemon's metrics."
