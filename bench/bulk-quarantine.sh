@@ -12,6 +12,10 @@
 #
 #   SIZES="1000 10000 100000"   addresses per file
 #   RUNS=5                      alternating runs of each tool per size
+#   PROBE=1                     also one run per size and build with another
+#                               client asking status every 10 ms: the
+#                               longest it waited (the daemon's loop is
+#                               busy with the list meanwhile)
 #
 # Uses BUILD_DIR/src/quarantined and BUILD_DIR/src/quarantinectl.  Needs
 # root and nft.
@@ -237,6 +241,35 @@ run_qd() {
 	echo "$(((t1 - t0) / 1000000)) $(awk -v s="$save" 'BEGIN { printf "%d", s * 1000 }')"
 }
 
+# probe_qd N BUILD_DIR: one more run of the command, with another client
+# asking `status` every 10 ms meanwhile; prints the longest a status took
+# from exec to exit (it waits while the daemon's loop applies the list).
+probe_qd() {
+	local n=$1 ppid
+	daemon_start "$2"
+	(
+		max=0
+		while [ ! -e "$TMP/probe.stop" ]; do
+			t0=$(now_ns)
+			"$CTL" -S "$TMP/control.sock" status >/dev/null 2>&1
+			t=$((($(now_ns) - t0) / 1000000))
+			[ $t -gt $max ] && max=$t
+			sleep 0.01
+		done
+		echo $max >"$TMP/probe.max"
+	) &
+	ppid=$!
+	sleep 0.2
+	"$2/src/quarantinectl" -S "$TMP/control.sock" quarantine --from "$TMP/hosts-$n.txt" \
+		--ttl 1h --reason bench >/dev/null 2>&1
+	sleep 0.2
+	touch "$TMP/probe.stop"
+	wait $ppid
+	rm -f "$TMP/probe.stop"
+	daemon_stop
+	cat "$TMP/probe.max"
+}
+
 median() {
 	tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
 		if (NR % 2) print v[(NR + 1) / 2]; else printf "%d\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -264,6 +297,10 @@ for n in $SIZES; do
 	mq=$(echo "$qds" | median)
 	ms=$(echo "$saves" | median)
 	echo "$n addresses: nft -f:$nfts ms; quarantinectl:$qds ms; save after:$saves ms"
+	if [ "${PROBE:-0}" = 1 ]; then
+		[ -n "$BASE" ] && echo "$n addresses, $BASE: longest status during the command: $(probe_qd "$n" "$BASE") ms"
+		echo "$n addresses, $B: longest status during the command: $(probe_qd "$n" "$B") ms"
+	fi
 	if [ -n "$BASE" ]; then
 		bq=$(echo "$bqds" | median)
 		bs=$(echo "$bsaves" | median)
