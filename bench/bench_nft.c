@@ -10,8 +10,10 @@
  * Measures, as medians of several runs:
  *   - nft_setup(): the table, sets and chains in one transaction;
  *   - nft_commit() of B isolation elements (and their deletion), one
- *     message per host as enforce_apply() builds it, from the call to the
- *     last ACK; for B <= 100 also one message holding all B elements;
+ *     message per host as enforce_apply() built them before issue 11 (it
+ *     now packs up to NFT_OP_MAX_ELEMS hosts' elements in a message), from
+ *     the call to the last ACK; for B <= 100 also one message holding all
+ *     B elements;
  *   - the baseline `nft -f FILE` adding (deleting) the same elements to a
  *     set of the same type (ipv4_addr, flags timeout, counter) in a table
  *     of its own, timed as a whole process;
@@ -164,7 +166,8 @@ static double us(uint64_t ns)
 
 /* ---- batches ---- */
 
-/* Elements [0, b) as enforce_apply() builds them: one message per host. */
+/* Elements [0, b), one message per host (enforce_apply() before it packed
+ * them). */
 struct batch {
 	unsigned b;
 	struct nft_elem *el;

@@ -24,7 +24,7 @@ if [ ! -f $B/build.ninja ]; then
 	# (bench/meson.build builds the trace generator itself then).
 	meson setup $B --buildtype=release -Dtests=false >/dev/null
 fi
-ninja -C $B src/quarantined bench/bench_detect bench/bench_nft bench/bench_state bench/tracegen >/dev/null
+ninja -C $B src/quarantined src/quarantinectl bench/bench_detect bench/bench_nft bench/bench_state bench/tracegen >/dev/null
 
 mkdir -p $DATA
 out=$B/bench-results-$(date -u +%Y%m%dT%H%M%SZ).txt
@@ -49,6 +49,8 @@ if [ "$QUICK" = 1 ]; then
 	FLOOD_DETECT=1000000
 	OFFLINE_N=1000000
 	NFT_ARGS="-r 5 --spawn 20"
+	BULK_SIZES="1000 10000"
+	BULK_RUNS=3
 else
 	K=11
 	K_BIG=5
@@ -58,6 +60,8 @@ else
 	FLOOD_DETECT=5000000
 	OFFLINE_N=5000000
 	NFT_ARGS=""
+	BULK_SIZES="1000 10000 100000"
+	BULK_RUNS=5
 fi
 
 say "== machine"
@@ -148,6 +152,10 @@ if [ "$QUICK" = 1 ]; then
 else
 	run $B/bench/bench_state /var/tmp 100000 5
 fi
+
+say ""
+say "== bulk-quarantine: quarantinectl quarantine --from against nft -f (a namespace of its own)"
+run env SIZES="$BULK_SIZES" RUNS=$BULK_RUNS bench/bulk-quarantine.sh $B
 
 say ""
 say "load:   $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end"

@@ -62,6 +62,14 @@ struct ctl_out {
 	 * follow_json, else as text lines. */
 	bool follow;
 	bool follow_json;
+	/* Set by a handler with more to do for this request (a long list):
+	 * it is called again, with the same request and this out, on the
+	 * next turn of the daemon's loop, so that other clients and the
+	 * daemon's own work are not kept waiting meanwhile.  resume, zero at
+	 * the first call, is the handler's own to keep its place.  The answer
+	 * goes when a call returns without more. */
+	bool more;
+	uint64_t resume[8];
 };
 
 void ctl_out_printf(struct ctl_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -69,7 +77,8 @@ void ctl_out_write(struct ctl_out *o, const char *data, size_t len);
 
 /* Handles one parsed request from a privileged peer; writes the answer's
  * body to out and the one-line message to msg; returns the status (0, 1
- * or 2).  Runs inside the daemon's loop: it must not block for long. */
+ * or 2).  Runs inside the daemon's loop: it must not block for long (a
+ * long task sets out->more and goes on at the next call). */
 typedef int (*ctl_handler)(void *arg, const struct ctl_request *req, const struct ctl_peer *peer,
 			   struct ctl_out *out, char *msg, size_t msglen);
 
@@ -92,7 +101,8 @@ void control_dispatch(struct control *c, const struct pollfd *fds, unsigned n, u
  * clients accepted from now on (default CONTROL_DEADLINE_MS; the tests
  * shorten it). */
 void control_set_deadline_ms(struct control *c, unsigned deadline_ms);
-/* Milliseconds until the next client deadline, or -1 when none. */
+/* Milliseconds until the next client deadline, or -1 when none; 0 when
+ * a handler has more to do (out->more). */
 int control_timeout_ms(const struct control *c, usec_t now);
 /* Clients with a command under way, followers excluded. */
 unsigned control_clients(const struct control *c);

@@ -14,7 +14,12 @@
  *             in iso4/iso6 (traffic to it).
  *
  * A batch of requests becomes one nftables transaction of set-element
- * changes.  The kernel applies it whole or not at all; when it refuses a
+ * changes, in which the one-element changes of many hosts share a message
+ * per set (up to NFT_OP_MAX_ELEMS elements): per-message work is most of
+ * the kernel's cost of a one-element change.  The kernel applies the
+ * transaction whole or not at all, and names the messages it refused;
+ * the hosts of a refused shared message are sent again each in messages
+ * of their own, so that every error is still a host's.  When it refuses a
  * transaction because an element to delete has gone (expired, or removed
  * by hand: kernel 6.1 fails the whole batch), that element is dropped from
  * the view and the rest is sent again; a host whose own change the kernel

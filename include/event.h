@@ -23,6 +23,7 @@ enum event_kind {
 	EVENT_ERROR,
 	EVENT_BINDING, /* machine identity: an address changed hands, a forger, a conflict */
 	EVENT_PURGE,   /* released hosts purged from the registry (count, older_than_s) */
+	EVENT_BULK,    /* quarantine or release --from: one for the whole list */
 };
 
 struct event {
@@ -75,6 +76,11 @@ struct event {
 
 	/* purge: count records; by_uid */
 	uint64_t older_than_s;
+
+	/* bulk: command (what), level and ttl_s (quarantine), count hosts
+	 * changed; by_uid, by, reason */
+	const char *command;
+	unsigned unchanged, kept_higher, refused, failed;
 };
 
 const char *event_kind_name(enum event_kind k);

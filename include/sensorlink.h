@@ -64,6 +64,10 @@ struct sensorlink {
 	bool have_stats;
 	uint64_t lost_told;
 	struct sp_own_macs own; /* as last sent */
+	/* Blocks not yet sent: the engine's set_block calls of one batch
+	 * go in messages of SP_BLOCK_MAX (sensorlink_flush()). */
+	struct sp_block pend[SP_BLOCK_MAX];
+	unsigned npend;
 	struct engine_sensor ops;
 };
 
@@ -72,6 +76,10 @@ void sensorlink_init(struct sensorlink *l, const struct sensorlink_params *p);
 /* Starts a sensor and waits (at most timeout_ms) for it to say ready,
  * feeding it the engine's state.  0, or -errno with err filled. */
 int sensorlink_start(struct sensorlink *l, int timeout_ms, char *err, size_t errlen);
+/* Sends the blocks the engine gave since the last message (set_block
+ * keeps them for one message of up to SP_BLOCK_MAX); the daemon calls it
+ * at the end of every turn of its loop. */
+void sensorlink_flush(struct sensorlink *l);
 /* Kills and reaps the sensor (shutdown, reload). */
 void sensorlink_stop(struct sensorlink *l);
 /* The configuration changed (reload): a new sensor with it, now. */

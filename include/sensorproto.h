@@ -148,6 +148,12 @@ struct sp_key {
 	struct qaddr key;
 };
 
+/* An SP_BLOCK message carries 1 to SP_BLOCK_MAX of these: the parent
+ * sends the blocks of a batch together, since one message a host cost as
+ * much as the kernel's own work in a bulk import of 100,000 hosts (about
+ * 24 KiB a message). */
+#define SP_BLOCK_MAX 128
+
 struct sp_block {
 	struct qaddr key;
 	uint8_t has; /* 0: nothing in force for key */

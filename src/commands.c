@@ -1491,14 +1491,19 @@ static bool incident_in_records(struct daemon *d, unsigned id)
 	return false;
 }
 
-/* Applies and reports a chunk of changes; counts the failures. */
-static void apply_chunk(struct cmdctx *x, struct act_change *ch, unsigned n, unsigned *ret_err)
+/* Applies a chunk of changes and counts the failures.  Each change has
+ * its event when each; else only the failures do (a list given with
+ * --from has one bulk event for the whole list, and each host its
+ * history line). */
+static void apply_chunk(struct cmdctx *x, struct act_change *ch, unsigned n, bool each,
+			unsigned *ret_err)
 {
 	usec_t now = daemon_wall_us();
 
 	act_apply(&x->d->eng, ch, n, now);
 	for (unsigned i = 0; i < n; i++) {
-		act_emit(&x->d->eng, &ch[i], now);
+		if (each || ch[i].error)
+			act_emit(&x->d->eng, &ch[i], now);
 		*ret_err += ch[i].error != 0;
 	}
 }
@@ -1530,14 +1535,58 @@ static void release_many(struct cmdctx *x, const struct selection *sel, const ch
 		ch[n].by = operator_names(x);
 		ch[n].reason = reason;
 		if (++n == CHUNK) {
-			apply_chunk(x, ch, n, ret_err);
+			apply_chunk(x, ch, n, true, ret_err);
 			*ret_n += n;
 			n = 0;
 		}
 	}
-	apply_chunk(x, ch, n, ret_err);
+	apply_chunk(x, ch, n, true, ret_err);
 	*ret_n += n;
 }
+
+/* The one event of a bulk command: what it asked and how many hosts it
+ * changed, found in place, kept higher, refused and failed.  The hosts
+ * changed have their history lines, those that failed their error
+ * events. */
+static void bulk_event(struct cmdctx *x, bool quarantine, enum level level, uint64_t ttl_s,
+		       const char *reason, unsigned applied, unsigned unchanged, unsigned higher,
+		       unsigned refused, unsigned failed)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_BULK;
+	ev.ts = daemon_wall_us();
+	ev.command = quarantine ? "quarantine" : "release";
+	ev.level = quarantine ? level : LEVEL_NONE;
+	ev.ttl_s = ttl_s;
+	ev.count = applied;
+	ev.unchanged = unchanged;
+	ev.kept_higher = higher;
+	ev.refused = refused;
+	ev.failed = failed;
+	ev.by_uid = (long)x->peer->uid;
+	ev.by = operator_names(x);
+	ev.reason = reason;
+	output_event(&x->d->out, &ev);
+}
+
+/* Where a bulk command stands between two turns of the daemon's loop,
+ * kept in ctl_out.resume (zero at the first call). */
+struct bulk_place {
+	uint64_t off; /* bytes of the list done */
+	uint32_t lineno, applied, unchanged, refused, failed, higher;
+	uint32_t started; /* the answer's beginning is written */
+};
+_Static_assert(sizeof(struct bulk_place) <= sizeof(((struct ctl_out *)0)->resume),
+	       "a bulk command's place fits in ctl_out.resume");
+
+/* A bulk command hands the loop back after this many transactions, or
+ * this many lines, whichever comes first: about 10 ms of work, so that
+ * other clients, detections and timers wait no longer than that (and
+ * the saves the daemon makes between two steps, see maybe_save()). */
+#define BULK_STEP_CHUNKS 8
+#define BULK_STEP_LINES	 16384
 
 /* quarantine --from / release --from: one address per line ('#' starts a
  * comment), applied in chunks of CHUNK per transaction; every refused line
@@ -1549,15 +1598,17 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 	const char *reason = ctl_request_get(x->req, "reason");
 	const char *p = x->req->body, *end = p + x->req->bodylen;
 	struct act_change ch[CHUNK];
-	unsigned n = 0, lineno = 0, applied = 0, unchanged = 0, refused = 0, failed = 0;
-	unsigned higher = 0;
+	struct bulk_place at;
+	unsigned n = 0, lineno, applied, unchanged, refused, failed, higher;
+	unsigned chunks = 0, lines = 0;
 	enum level level = LEVEL_ISOLATE;
 	uint64_t ttl_s;
-	bool first = true, has_ttl = ctl_request_get(x->req, "ttl") != NULL;
+	bool has_ttl = ctl_request_get(x->req, "ttl") != NULL;
 	bool force = ctl_request_flag(x->req, "force");
 	char more[80] = "";
 	int s;
 
+	/* Checked again at each step (the request is the same). */
 	if (lv && level_parse(lv, &level) < 0)
 		return reply(x, 2, "unknown level '%s'", lv);
 	s = parse_ttl(x, &ttl_s);
@@ -1565,10 +1616,37 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 		return s;
 	if (!reason)
 		reason = quarantine ? "bulk quarantine" : "bulk release";
-	if (x->json)
+	memcpy(&at, x->out->resume, sizeof(at));
+	if (!at.started && x->json)
 		ctl_out_printf(x->out, "{\"refused\":[");
+	at.started = 1;
+	p += MIN(at.off, x->req->bodylen);
+	lineno = at.lineno, applied = at.applied, unchanged = at.unchanged;
+	refused = at.refused, failed = at.failed, higher = at.higher;
 
 	while (p < end) {
+		/* The loop's turn, when this step has done its share: what is
+		 * queued goes into the kernel first. */
+		if (chunks >= BULK_STEP_CHUNKS || lines >= BULK_STEP_LINES) {
+			apply_chunk(x, ch, n, false, &failed);
+			for (unsigned i = 0; i < n; i++)
+				applied += ch[i].changed,
+					unchanged += !ch[i].error && !ch[i].changed;
+			at = (struct bulk_place){
+				.off = (uint64_t)(p - x->req->body),
+				.lineno = lineno,
+				.applied = applied,
+				.unchanged = unchanged,
+				.refused = refused,
+				.failed = failed,
+				.higher = higher,
+				.started = 1,
+			};
+			memcpy(x->out->resume, &at, sizeof(at));
+			x->out->more = true;
+			return 0;
+		}
+		lines++;
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		char line[256], *c, *t;
@@ -1607,13 +1685,13 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 		if (why) {
 			refused++;
 			if (x->json) {
-				ctl_out_printf(x->out, "%s{\"line\":%u,\"text\":", first ? "" : ",",
+				ctl_out_printf(x->out,
+					       "%s{\"line\":%u,\"text\":", refused > 1 ? "," : "",
 					       lineno);
 				json_str(x->out, t);
 				ctl_out_printf(x->out, ",\"reason\":");
 				json_str(x->out, why);
 				ctl_out_printf(x->out, "}");
-				first = false;
 			} else {
 				ctl_out_printf(x->out, "line %u: %s: refused: %s\n", lineno, t,
 					       why);
@@ -1643,16 +1721,19 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 		ch[n].by = operator_names(x);
 		ch[n].reason = reason;
 		if (++n == CHUNK) {
-			apply_chunk(x, ch, n, &failed);
+			apply_chunk(x, ch, n, false, &failed);
 			for (unsigned i = 0; i < n; i++)
 				applied += ch[i].changed,
 					unchanged += !ch[i].error && !ch[i].changed;
 			n = 0;
+			chunks++;
 		}
 	}
-	apply_chunk(x, ch, n, &failed);
+	apply_chunk(x, ch, n, false, &failed);
 	for (unsigned i = 0; i < n; i++)
 		applied += ch[i].changed, unchanged += !ch[i].error && !ch[i].changed;
+	bulk_event(x, quarantine, level, ttl_s, reason, applied, unchanged, higher, refused,
+		   failed);
 	log_info("uid %u: %s --from: %u applied, %u already in place, %u kept at a higher level, "
 		 "%u refused, %u failed",
 		 (unsigned)x->peer->uid, x->req->cmd, applied, unchanged, higher, refused, failed);

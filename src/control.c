@@ -42,6 +42,7 @@
 enum client_state {
 	CL_FREE = 0,
 	CL_READING,
+	CL_WORKING, /* the handler has more to do (ctl_out.more) */
 	CL_WRITING,
 };
 
@@ -725,11 +726,13 @@ static struct follower *follower_by_fd(struct control *c, int fd)
 
 /* ---- answering ---- */
 
-/* Answers a request that is complete in cl->in. */
-static void client_handle(struct control *c, struct client *cl)
+/* Answers a request that is complete in cl->in, or goes on with it
+ * (CL_WORKING: the request is parsed again from cl->in, which stays, and
+ * the handler finds its answer so far and its place in cl->body). */
+static void client_handle(struct control *c, struct client *cl, usec_t now)
 {
 	struct ctl_request *req = &c->req;
-	struct ctl_out out = {0};
+	struct ctl_out out;
 	char msg[CTL_VALUE_MAX];
 	int status, r;
 
@@ -749,8 +752,19 @@ static void client_handle(struct control *c, struct client *cl)
 		return;
 	}
 	msg[0] = '\0';
+	out = cl->body;
+	memset(&cl->body, 0, sizeof(cl->body));
+	out.more = false;
 	status = c->handler(c->arg, req, &cl->peer, &out, msg, sizeof(msg));
 	msg[sizeof(msg) - 1] = '\0';
+	if (out.more) {
+		/* The daemon is at work for it: the deadline runs from the
+		 * last step, not from the accept. */
+		cl->body = out;
+		cl->state = CL_WORKING;
+		cl->deadline = now + (usec_t)c->deadline_ms * 1000;
+		return;
+	}
 	if (status < 0 || status > 2)
 		status = 1;
 	if (status == 0 && out.follow) {
@@ -814,7 +828,7 @@ static void client_read(struct control *c, struct client *cl, usec_t now)
 			return;
 		}
 		if (n == 0) {
-			client_handle(c, cl);
+			client_handle(c, cl, now);
 			/* Most answers fit the socket buffer.  A follower has
 			 * left the table by now. */
 			if (cl->state == CL_WRITING)
@@ -1006,7 +1020,8 @@ unsigned control_pollfds(struct control *c, struct pollfd *fds, unsigned max)
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS && n < max; i++) {
 		struct client *cl = &c->clients[i];
 
-		if (cl->state == CL_FREE)
+		/* A client being worked for has sent all and waits. */
+		if (cl->state == CL_FREE || cl->state == CL_WORKING)
 			continue;
 		fds[n].fd = cl->fd;
 		fds[n].events = cl->state == CL_READING ? POLLIN : POLLOUT;
@@ -1040,6 +1055,18 @@ static struct client *client_by_fd(struct control *c, int fd)
 void control_dispatch(struct control *c, const struct pollfd *fds, unsigned n, usec_t now)
 {
 	bool listen_ready = false;
+
+	/* One step of each long command a turn, before the requests read in
+	 * this one (whose first step comes when they are read). */
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct client *cl = &c->clients[i];
+
+		if (cl->state != CL_WORKING)
+			continue;
+		client_handle(c, cl, now);
+		if (cl->state == CL_WRITING)
+			client_write(c, cl);
+	}
 
 	for (unsigned i = 0; i < n; i++) {
 		struct client *cl;
@@ -1088,9 +1115,12 @@ int control_timeout_ms(const struct control *c, usec_t now)
 	usec_t next = USEC_INFINITY;
 	usec_t wait_us;
 
-	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		if (c->clients[i].state == CL_WORKING)
+			return 0;
 		if (c->clients[i].state != CL_FREE)
 			next = MIN(next, c->clients[i].deadline);
+	}
 	if (c->accept_paused_until)
 		next = MIN(next, c->accept_paused_until);
 	if (next == USEC_INFINITY)

@@ -1208,6 +1208,8 @@ static void loop(struct daemon *d)
 		control_dispatch(d->ctl, fds + ctl_i, nctl, daemon_mono_us());
 		/* Commands may have queued work too. */
 		engine_commit(&d->eng);
+		/* The blocks of this turn, to the sensor in few messages. */
+		sensorlink_flush(&d->link);
 		/* Once per batch, after the kernel. */
 		maybe_save(d, false);
 	}

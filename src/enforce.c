@@ -7,10 +7,15 @@
 #include <string.h>
 #include <time.h>
 
-/* Elements one request can need: the MAC and every address isolated, and
- * every contained port, each removed and added again (reset_ttl). */
-#define ELEMS_PER_REQ (2 * (1 + HOST_MAX_ADDRS) + 2 * HOST_MAX_PORTS)
-#define OPS_PER_REQ   ELEMS_PER_REQ
+/* Elements (and operations) one request can need: the MAC and every
+ * address isolated, removed and added again (reset_ttl), every port in the
+ * kernel removed and every wanted one added.  Counted per request, so that
+ * the arrays of a transaction are as large as its hosts need, not as the
+ * largest host could (66 operations each, 2 MiB zeroed for 256 hosts). */
+static size_t req_bound(const struct hostrec *rec)
+{
+	return 2 + 2 * (size_t)rec->naddrs + rec->nk + rec->nwant;
+}
 
 /* What a delete removes from the view when the kernel says it is gone. */
 enum what {
@@ -138,8 +143,9 @@ static void build_req(struct build *b, const struct enforce_req *req, unsigned r
 	struct nft_elem *el, *first;
 	unsigned count;
 
-	/* Deletes, one element per message: when one is gone the kernel's
-	 * error names exactly that element. */
+	/* Deletes, one element per operation: when one is gone the kernel's
+	 * error names exactly that element (pack() puts several hosts' in
+	 * one message, and sends them alone again when it is refused). */
 	if (rec->kmac && (!want_mac || req->reset_ttl)) {
 		el = elem_new(b, id);
 		op_new(b, NFT_SET_ISOM, true, el, 1, ri, W_MAC, 0);
@@ -160,8 +166,8 @@ static void build_req(struct build *b, const struct enforce_req *req, unsigned r
 		port_dst(el, rec, p);
 		op_new(b, con_set(rec, p), true, el, 1, ri, W_PORT, (int)i);
 	}
-	/* Adds, one message per set (addresses: one per address, they may
-	 * be of both families). */
+	/* Adds, one operation per set (addresses: one per address, they
+	 * may be of both families). */
 	if (want_mac && (!rec->kmac || req->reset_ttl)) {
 		el = elem_new(b, id);
 		el->timeout_ms = req->ttl_ms;
@@ -176,7 +182,7 @@ static void build_req(struct build *b, const struct enforce_req *req, unsigned r
 	}
 	if (!want_con)
 		return;
-	/* One message per set the wanted ports go to, in the order of the
+	/* One operation per set the wanted ports go to, in the order of the
 	 * sets. */
 	for (unsigned s = 0; s < NFT_SET_COUNT; s++) {
 		first = &b->elems[b->nelems];
@@ -235,10 +241,109 @@ static void drop_view(struct hostrec *rec, const struct opinfo *oi)
 	}
 }
 
+/* The transaction as sent.  The operations of one element (an address
+ * isolated or released, a MAC, a port removed) of hosts that may share a
+ * message are packed into one message per set and direction, up to
+ * NFT_OP_MAX_ELEMS elements each: per-message work is most of the
+ * kernel's cost of a one-element change.  Message m carries the built
+ * operations members[first[m]] .. members[first[m] + nmemb[m] - 1]. */
+struct pack {
+	struct nft_op *ops;
+	struct nft_elem *elems;
+	unsigned *members, *first, *nmemb;
+	unsigned nops, nelems, nmembers;
+};
+
+static bool packable(const struct build *b, unsigned i, const bool *alone)
+{
+	return b->ops[i].nelems == 1 && !alone[b->info[i].req];
+}
+
+static void pack_one(struct pack *p, const struct nft_op *src, unsigned i)
+{
+	p->ops[p->nops] = *src;
+	p->first[p->nops] = p->nmembers;
+	p->nmemb[p->nops] = 1;
+	p->members[p->nmembers++] = i;
+	p->nops++;
+}
+
+/* Deletes first, then adds: a host's deletes come before its adds as
+ * built (reset_ttl deletes an element and adds it again), and across
+ * hosts a delete before an add leaves the element that the adding host's
+ * view says is there. */
+static void pack(struct pack *p, const struct build *b, const bool *alone)
+{
+	p->nops = p->nelems = p->nmembers = 0;
+	for (int del = 1; del >= 0; del--) {
+		for (unsigned s = 0; s < NFT_SET_COUNT; s++) {
+			struct nft_op *op = NULL;
+
+			for (unsigned i = 0; i < b->nops; i++) {
+				const struct nft_op *o = &b->ops[i];
+
+				if (o->set != (enum nft_set)s || o->del != (del == 1) ||
+				    !packable(b, i, alone))
+					continue;
+				if (!op || op->nelems == NFT_OP_MAX_ELEMS) {
+					op = &p->ops[p->nops];
+					memset(op, 0, sizeof(*op));
+					op->set = o->set;
+					op->del = o->del;
+					op->elems = &p->elems[p->nelems];
+					op->tag = o->tag;
+					p->first[p->nops] = p->nmembers;
+					p->nmemb[p->nops] = 0;
+					p->nops++;
+				}
+				p->elems[p->nelems++] = o->elems[0];
+				op->nelems++;
+				p->members[p->nmembers++] = i;
+				p->nmemb[p->nops - 1]++;
+			}
+		}
+		for (unsigned i = 0; i < b->nops; i++)
+			if (b->ops[i].del == (del == 1) && !packable(b, i, alone))
+				pack_one(p, &b->ops[i], i);
+	}
+}
+
+/* The kernel's answers to the messages sent, onto the operations built.
+ * A message of one operation passes its error on.  A packed message
+ * refused as a whole does not say which element the kernel refused: its
+ * hosts are marked to go alone (each operation in a message of its own)
+ * from the next round on, so that the next refusal names its host, or
+ * the element a delete found gone.  Returns whether any host was so
+ * marked. */
+static bool unpack_errors(const struct pack *p, struct build *b, bool *alone)
+{
+	bool marked = false;
+
+	for (unsigned m = 0; m < p->nops; m++) {
+		const struct nft_op *op = &p->ops[m];
+
+		if (!op->error)
+			continue;
+		if (p->nmemb[m] == 1) {
+			struct nft_op *o = &b->ops[p->members[p->first[m]]];
+
+			o->error = op->error;
+			memcpy(o->msg, op->msg, sizeof(o->msg));
+			continue;
+		}
+		for (unsigned k = 0; k < p->nmemb[m]; k++)
+			alone[b->info[p->members[p->first[m] + k]].req] = true;
+		marked = true;
+	}
+	return marked;
+}
+
 int enforce_apply(struct enforcer *e, struct enforce_req *reqs, unsigned n)
 {
 	struct build b;
-	bool *active;
+	struct pack p;
+	bool *active, *alone;
+	size_t bound = 0;
 	unsigned failed = 0;
 	usec_t t0 = time_mono_us();
 	int r = 0;
@@ -246,11 +351,22 @@ int enforce_apply(struct enforcer *e, struct enforce_req *reqs, unsigned n)
 	if (n == 0)
 		return 0;
 	memset(&b, 0, sizeof(b));
-	active = calloc(n, sizeof(*active));
-	b.ops = calloc((size_t)n * OPS_PER_REQ, sizeof(*b.ops));
-	b.info = calloc((size_t)n * OPS_PER_REQ, sizeof(*b.info));
-	b.elems = calloc((size_t)n * ELEMS_PER_REQ, sizeof(*b.elems));
-	if (!active || !b.ops || !b.info || !b.elems) {
+	memset(&p, 0, sizeof(p));
+	for (unsigned i = 0; i < n; i++)
+		bound += req_bound(reqs[i].rec);
+	/* Not zeroed: op_new() and elem_new() write what they hand out. */
+	active = malloc(n * sizeof(*active));
+	alone = malloc(n * sizeof(*alone));
+	b.ops = malloc(bound * sizeof(*b.ops));
+	b.info = malloc(bound * sizeof(*b.info));
+	b.elems = malloc(bound * sizeof(*b.elems));
+	p.ops = malloc(bound * sizeof(*p.ops));
+	p.elems = malloc(bound * sizeof(*p.elems));
+	p.members = malloc(bound * sizeof(*p.members));
+	p.first = malloc(bound * sizeof(*p.first));
+	p.nmemb = malloc(bound * sizeof(*p.nmemb));
+	if (!active || !alone || !b.ops || !b.info || !b.elems || !p.ops || !p.elems ||
+	    !p.members || !p.first || !p.nmemb) {
 		r = -ENOMEM;
 		for (unsigned i = 0; i < n; i++)
 			reqs[i].error = -ENOMEM;
@@ -262,10 +378,12 @@ int enforce_apply(struct enforcer *e, struct enforce_req *reqs, unsigned n)
 		reqs[i].msg[0] = '\0';
 		reqs[i].changed = false;
 		active[i] = true;
+		alone[i] = false;
 	}
 
-	/* Each round either commits or retires at least one operation, so
-	 * there are at most as many rounds as operations, plus one. */
+	/* Each round either commits, retires at least one operation, or
+	 * sends at least one host alone that was packed, so there are at
+	 * most as many rounds as operations and hosts, plus one. */
 	for (unsigned round = 0;; round++) {
 		b.nops = b.nelems = 0;
 		for (unsigned i = 0; i < n; i++)
@@ -277,10 +395,11 @@ int enforce_apply(struct enforcer *e, struct enforce_req *reqs, unsigned n)
 					commit_view(&reqs[i]);
 			break;
 		}
+		pack(&p, &b, alone);
 		e->st.transactions++;
 		if (round > 0)
 			e->st.resends++;
-		r = e->be.commit(e->be.arg, b.ops, b.nops);
+		r = e->be.commit(e->be.arg, p.ops, p.nops);
 		if (r == 0) {
 			e->st.elements += b.nelems;
 			for (unsigned i = 0; i < b.nops; i++)
@@ -300,7 +419,7 @@ int enforce_apply(struct enforcer *e, struct enforce_req *reqs, unsigned n)
 				}
 			goto out;
 		}
-		bool progress = false;
+		bool progress = unpack_errors(&p, &b, alone);
 		/* Walk backwards so that dropping k[] entries by index (swap
 		 * with the last) never disturbs an index still to visit. */
 		for (unsigned i = b.nops; i-- > 0;) {
@@ -338,8 +457,14 @@ out:
 		e->st.max_us = e->st.last_us;
 	prom_hist_add(&e->st.apply, e->st.last_us);
 	free(active);
+	free(alone);
 	free(b.ops);
 	free(b.info);
 	free(b.elems);
+	free(p.ops);
+	free(p.elems);
+	free(p.members);
+	free(p.first);
+	free(p.nmemb);
 	return r;
 }

@@ -11,7 +11,7 @@
 static const char *const kind_names[] = {
 	[EVENT_DETECT] = "detect",   [EVENT_ACTION] = "action",	    [EVENT_RELEASE] = "release",
 	[EVENT_MARK] = "mark",	     [EVENT_INCIDENT] = "incident", [EVENT_ERROR] = "error",
-	[EVENT_BINDING] = "binding", [EVENT_PURGE] = "purge",
+	[EVENT_BINDING] = "binding", [EVENT_PURGE] = "purge",	    [EVENT_BULK] = "bulk",
 };
 
 const char *event_kind_name(enum event_kind k)
@@ -284,6 +284,19 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 			  (unsigned long long)e->older_than_s);
 		json_by(&s, e->by_uid, e->by);
 		break;
+	case EVENT_BULK:
+		json_key_str(&s, "command", e->command ? e->command : "");
+		if (e->level != LEVEL_NONE) {
+			json_key_str(&s, "level", level_name(e->level));
+			sb_printf(&s, ",\"ttl_s\":%llu", (unsigned long long)e->ttl_s);
+		}
+		sb_printf(&s,
+			  ",\"count\":%u,\"unchanged\":%u,\"kept_higher\":%u,\"refused\":%u,"
+			  "\"failed\":%u",
+			  e->count, e->unchanged, e->kept_higher, e->refused, e->failed);
+		json_by(&s, e->by_uid, e->by);
+		json_key_str(&s, "reason", e->reason ? e->reason : "");
+		break;
 	}
 	sb_putc(&s, '}');
 	return s.overflow ? -ENOSPC : (int)s.len;
@@ -466,6 +479,18 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		sb_printf(&s, " count=%u older_than=%llus", e->count,
 			  (unsigned long long)e->older_than_s);
 		kv_by(&s, e->by_uid, e->by);
+		break;
+	case EVENT_BULK:
+		kv(&s, "command", e->command ? e->command : "");
+		if (e->level != LEVEL_NONE) {
+			kv(&s, "level", level_name(e->level));
+			sb_printf(&s, " ttl=%llus", (unsigned long long)e->ttl_s);
+		}
+		sb_printf(&s, " count=%u unchanged=%u kept_higher=%u refused=%u failed=%u",
+			  e->count, e->unchanged, e->kept_higher, e->refused, e->failed);
+		kv_by(&s, e->by_uid, e->by);
+		if (e->reason && e->reason[0])
+			kv(&s, "reason", e->reason);
 		break;
 	}
 	return s.overflow ? -ENOSPC : (int)s.len;

@@ -256,6 +256,23 @@ static void apply_block(struct sensor *s, const struct sp_block *m)
 	(void)detect_set_block(s->sense.det, &m->key, m->has ? &m->b : NULL, (usec_t)m->at_us);
 }
 
+/* An SP_BLOCK message: whole blocks only, each checked, copied out of
+ * the payload (which is not aligned for them).  0 or -EPROTO. */
+static int apply_blocks(struct sensor *s, const struct ipc_msg *m)
+{
+	struct sp_block b;
+
+	if (m->len == 0 || m->len % sizeof(b) != 0)
+		return -EPROTO;
+	for (size_t off = 0; off < m->len; off += sizeof(b)) {
+		memcpy(&b, (const uint8_t *)m->data + off, sizeof(b));
+		if (sp_block_check(&b) < 0)
+			return -EPROTO;
+		apply_block(s, &b);
+	}
+	return 0;
+}
+
 static void apply_own(struct sensor *s, const struct sp_own_macs *m)
 {
 	s->nown = m->n;
@@ -335,7 +352,6 @@ static int from_parent(struct sensor *s, const struct ipc_msg *m)
 	union {
 		max_align_t align;
 		struct sp_start start;
-		struct sp_block block;
 		struct sp_surveil surveil;
 		struct sp_key key;
 		struct sp_frozen frozen;
@@ -346,11 +362,15 @@ static int from_parent(struct sensor *s, const struct ipc_msg *m)
 	} u;
 	int r = 0;
 
-	memcpy(&u, m->data, m->len);
 	if (!s->started && m->type != SP_START) {
 		r = -EPROTO;
 		goto out;
 	}
+	if (m->type == SP_BLOCK) {
+		r = apply_blocks(s, m);
+		goto out;
+	}
+	memcpy(&u, m->data, m->len);
 	switch (m->type) {
 	case SP_START:
 		if (s->started) {
@@ -362,11 +382,6 @@ static int from_parent(struct sensor *s, const struct ipc_msg *m)
 			s->started = true;
 			send_up(s, SP_READY, NULL, 0);
 		}
-		break;
-	case SP_BLOCK:
-		r = sp_block_check(&u.block);
-		if (r == 0)
-			apply_block(s, &u.block);
 		break;
 	case SP_SURVEIL:
 		r = sp_surveil_check(&u.surveil);

@@ -45,9 +45,32 @@ static void alert(struct sensorlink *l, usec_t wall, const char *fmt, ...)
 
 /* ---- to the sensor ---- */
 
+/* A full channel means a sensor that no longer reads: it is replaced
+ * (the new one gets the whole state). */
+static void send_failed(struct sensorlink *l, int r)
+{
+	l->protocol_errors++;
+	alert(l, 0, "sensor: cannot tell it of a change (%s); starting a new one", strerror(-r));
+	sensorlink_stop(l);
+	l->restart_at = 1; /* at once */
+}
+
+void sensorlink_flush(struct sensorlink *l)
+{
+	unsigned n = l->npend;
+	int r;
+
+	l->npend = 0;
+	if (n == 0 || !l->pid || !l->ready)
+		return;
+	r = ipc_send(&l->ipc, SP_BLOCK, l->pend, n * sizeof(l->pend[0]), -1);
+	if (r < 0)
+		send_failed(l, r);
+}
+
 /* A message to the sensor, or a start-up record while one is being
- * written.  A full channel means a sensor that no longer reads: it is
- * replaced (the new one gets the whole state). */
+ * written.  The blocks waiting go first, so that the sensor sees every
+ * change in the order the engine made it. */
 static void send_down(struct sensorlink *l, uint16_t type, const void *data, size_t len)
 {
 	int r;
@@ -61,20 +84,20 @@ static void send_down(struct sensorlink *l, uint16_t type, const void *data, siz
 		l->nrec++;
 		return;
 	}
+	sensorlink_flush(l);
 	if (!l->pid || !l->ready)
 		return; /* the next sensor gets it in its start-up state */
 	r = ipc_send(&l->ipc, type, data, len, -1);
-	if (r == 0)
-		return;
-	l->protocol_errors++;
-	alert(l, 0, "sensor: cannot tell it of a change (%s); starting a new one", strerror(-r));
-	sensorlink_stop(l);
-	l->restart_at = 1; /* at once */
+	if (r < 0)
+		send_failed(l, r);
 }
 
+/* Blocks wait in l->pend until SP_BLOCK_MAX of them, another message,
+ * or sensorlink_flush() at the end of the daemon's turn. */
 static void op_set_block(void *arg, const struct qaddr *key, const struct detect_block *b,
 			 usec_t at_us)
 {
+	struct sensorlink *l = arg;
 	struct sp_block m;
 
 	memset(&m, 0, sizeof(m));
@@ -84,7 +107,14 @@ static void op_set_block(void *arg, const struct qaddr *key, const struct detect
 		m.b = *b;
 	}
 	m.at_us = (int64_t)at_us;
-	send_down(arg, SP_BLOCK, &m, sizeof(m));
+	/* Start-up records, or no sensor to tell: as any message. */
+	if (l->rec_fd >= 0 || !l->pid || !l->ready) {
+		send_down(l, SP_BLOCK, &m, sizeof(m));
+		return;
+	}
+	l->pend[l->npend++] = m;
+	if (l->npend == SP_BLOCK_MAX)
+		sensorlink_flush(l);
 }
 
 static void op_set_surveil(void *arg, const struct qaddr *key, usec_t until_us)
@@ -130,6 +160,7 @@ static int op_evidence_start(void *arg, const struct qaddr *host, const struct q
 	uint64_t max;
 	int fd, r;
 
+	sensorlink_flush(l); /* in order, as send_down() */
 	if (!l->p.evidence || !l->pid || !l->ready)
 		return -ENOTSUP;
 	r = evidence_create(l->p.evidence, host, label, now, name, len, &fd, &max);
@@ -343,6 +374,8 @@ static void reap(struct sensorlink *l, usec_t wall, bool expected)
 	l->ipc.fd = -1;
 	l->pid = 0;
 	l->ready = false;
+	/* The next sensor gets the blocks in its start-up state. */
+	l->npend = 0;
 	/* Its evidence descriptors went with it. */
 	if (l->p.evidence)
 		evidence_closed_all(l->p.evidence);

@@ -25,10 +25,16 @@ const struct ipc_type sp_parent_types[] = {
 const unsigned sp_parent_ntypes = ARRAY_SIZE(sp_parent_types);
 
 const struct ipc_type sp_sensor_types[] = {
-	FIXED(SP_START, struct sp_start, true),	       FIXED(SP_BLOCK, struct sp_block, false),
-	FIXED(SP_FORGET, struct sp_key, false),	       FIXED(SP_FROZEN, struct sp_frozen, false),
-	FIXED(SP_NEIGH, struct sp_neigh, false),       FIXED(SP_FDB, struct sp_fdb, false),
-	FIXED(SP_OWN_MACS, struct sp_own_macs, false), FIXED(SP_EVIDENCE, struct sp_evidence, true),
+	FIXED(SP_START, struct sp_start, true),
+	{.type = SP_BLOCK,
+	 .min_len = sizeof(struct sp_block),
+	 .max_len = SP_BLOCK_MAX * sizeof(struct sp_block)},
+	FIXED(SP_FORGET, struct sp_key, false),
+	FIXED(SP_FROZEN, struct sp_frozen, false),
+	FIXED(SP_NEIGH, struct sp_neigh, false),
+	FIXED(SP_FDB, struct sp_fdb, false),
+	FIXED(SP_OWN_MACS, struct sp_own_macs, false),
+	FIXED(SP_EVIDENCE, struct sp_evidence, true),
 	FIXED(SP_SURVEIL, struct sp_surveil, false),
 };
 const unsigned sp_sensor_ntypes = ARRAY_SIZE(sp_sensor_types);

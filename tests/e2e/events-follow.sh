@@ -168,19 +168,23 @@ qd_fig "first probe -> isolate action, every follower reading (ms)" "$lat_usual"
 
 # ---- 3. a slow follower ------------------------------------------------
 
-qd_say "3. the slow follower stopped (SIGSTOP); 2,000 events for it (bulk watch and release)"
+qd_say "3. the slow follower stopped (SIGSTOP); 2,000 events for it (bulk watch, release --all)"
 qd_mark
 slow_from=$(grep -n 'reason=joined' "$QD_TMP/slow.out" | head -1 | cut -d: -f1)
 ev_from=$(grep -n '"reason":"joined"' "$QD_EVENTS" | head -1 | cut -d: -f1)
 kill -STOP "$SLOW"
-for a in $(seq 0 3); do
+for a in $(seq 0 7); do
 	for b in $(seq 1 250); do
 		echo "10.80.$a.$b"
 	done
 done >"$QD_TMP/bulk.txt"
 qctl quarantine --from "$QD_TMP/bulk.txt" --level watch --ttl 1h --reason bulk >/dev/null ||
 	exit 1
-qctl release --from "$QD_TMP/bulk.txt" --reason bulk >/dev/null || exit 1
+# A list has one bulk event; release --all has one event a host (the
+# worm on $QD_BEN and the markers are released too).
+qd_check "the list: one bulk event, 2,000 hosts watched" \
+	test "$(grep -c '"event":"bulk","command":"quarantine","level":"watch","ttl_s":3600,"count":2000,' "$QD_EVENTS")" = 1
+qctl release --all --reason bulk >/dev/null || exit 1
 qd_check "the daemon dropped events for the slow follower (its log says so)" \
 	grep -q 'reads too slowly; dropping events' "$QD_TMP/daemon.log"
 t0=$(date +%s%N)

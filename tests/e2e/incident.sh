@@ -119,6 +119,14 @@ qd_check "the outside address refused as such" grep -q "8.8.8.8: refused: outsid
 n=$(qd_in gw nft list set inet quarantined iso4 | grep -oE '10\.80\.[0-9.]+' | wc -l)
 qd_fig "10.80/16 addresses in iso4 after the import" "$n"
 qd_check "10,000 addresses isolated in the kernel" test "$n" = 10000
+# One event for the list, none for each host; each host has its history.
+qd_check "one bulk event: 10,000 isolated, 4 refused, none failed" \
+	test "$(grep -c '"event":"bulk","command":"quarantine","level":"isolate",.*"count":10000,"unchanged":0,"kept_higher":0,"refused":4,"failed":0,.*"reason":"AV export"' "$QD_EVENTS")" = 1
+qd_check "no action event for each host of the list" \
+	test "$(grep -c '"event":"action","host":"10\.80\.' "$QD_EVENTS")" = 0
+qctl show 10.80.39.250 >"$QD_TMP/show-bulk.out"
+qd_check "a host of the list has the action in its history" \
+	grep -q 'isolate .*AV export' "$QD_TMP/show-bulk.out"
 t0=$(date +%s%N)
 qctl release --from "$QD_TMP/bulk.txt" >/dev/null 2>&1
 ms=$((($(date +%s%N) - t0) / 1000000))

@@ -74,6 +74,8 @@ struct fix {
 	size_t events_len;
 	char body[4096];
 	char msg[CTL_VALUE_MAX];
+	unsigned steps; /* calls the last command() took */
+	char *full;	/* the last command()'s whole answer, or NULL */
 };
 
 /* The inventory the list tests read: names longer than any column. */
@@ -135,6 +137,7 @@ static int teardown(void **state)
 	engine_fini(&x->d.eng);
 	fclose(x->d.out.stdout_fp);
 	free(x->events);
+	free(x->full);
 	conf_fini(&x->c);
 	free(x);
 	return 0;
@@ -144,20 +147,30 @@ static int teardown(void **state)
  * and leaves the message in x->msg. */
 static int command(struct fix *x, const char *header, const char *body)
 {
-	static char buf[8192];
+	size_t cap = strlen(header) + (body ? strlen(body) : 0) + 2;
+	char *buf = malloc(cap);
 	struct ctl_request req;
 	struct ctl_peer peer = {.uid = 0, .privileged = true};
 	struct ctl_out out = {0};
 	char err[256];
-	int n = snprintf(buf, sizeof(buf), "%s\n%s", header, body ? body : "");
-	int status;
+	int n, status;
 
-	assert_true(n > 0 && (size_t)n < sizeof(buf));
+	assert_non_null(buf);
+	n = snprintf(buf, cap, "%s\n%s", header, body ? body : "");
+	assert_true(n > 0 && (size_t)n < cap);
 	if (ctl_request_parse(buf, (size_t)n, &req, err, sizeof(err)) < 0)
 		fail_msg("request '%s': %s", header, err);
-	status = commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg));
+	/* A long command takes several calls, as control.c makes them. */
+	x->steps = 0;
+	do {
+		out.more = false;
+		status = commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg));
+		x->steps++;
+	} while (out.more);
 	snprintf(x->body, sizeof(x->body), "%s", out.buf ? out.buf : "");
-	free(out.buf);
+	free(x->full);
+	x->full = out.buf; /* the whole answer, x->body its beginning */
+	free(buf);
 	return status;
 }
 
@@ -322,6 +335,89 @@ static void test_bulk_never_lowers(void **state)
 	assert_int_equal(command(x, "cmd=quarantine\tfrom=1\tlevel=watch\tforce=1", "10.1.3.1\n"),
 			 0);
 	assert_int_equal(a->level, LEVEL_WATCH);
+}
+
+/* count_events: how many times what occurs in the events written so far. */
+static unsigned count_events(struct fix *x, const char *what)
+{
+	unsigned n = 0;
+
+	fflush(x->d.out.stdout_fp);
+	for (const char *p = x->events; p && (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+/* A list given with --from has one bulk event, with its counts; each host
+ * changed has its history line, and no event of its own. */
+static void test_bulk_one_event(void **state)
+{
+	struct fix *x = *state;
+	struct hostrec *r;
+
+	assert_int_equal(command(x, "cmd=quarantine\thost=10.1.4.1\tttl=2h", NULL), 0);
+	assert_int_equal(count_events(x, "\"event\":\"action\""), 1);
+	assert_int_equal(command(x, "cmd=quarantine\tfrom=1\tlevel=contain\tttl=1h\treason=av",
+				 "10.1.4.1\n10.1.4.2\n10.1.4.3\n8.8.8.8\n10.1.4.4\n"),
+			 1);
+	assert_int_equal(count_events(x, "\"event\":\"action\""), 1);
+	assert_int_equal(count_events(x, "\"event\":\"bulk\""), 1);
+	assert_non_null(strstr(x->events,
+			       "\"event\":\"bulk\",\"command\":\"quarantine\","
+			       "\"level\":\"contain\",\"ttl_s\":3600,\"count\":3,"
+			       "\"unchanged\":0,\"kept_higher\":1,\"refused\":1,\"failed\":0,"
+			       "\"by\":\"0\""));
+	assert_non_null(strstr(x->events, "\"reason\":\"av\"}"));
+	r = host(x, "10.1.4.3");
+	assert_non_null(r);
+	assert_int_equal(r->level, LEVEL_ISOLATE); /* no known ports */
+	assert_true(r->nhist > 0);
+	assert_int_equal(r->hist[r->nhist - 1].kind, HIST_ACTION);
+	assert_string_equal(r->hist[r->nhist - 1].text, "av");
+	/* A release from a list too: one event, no level. */
+	assert_int_equal(command(x, "cmd=release\tfrom=1", "10.1.4.2\n10.1.4.3\n10.1.4.9\n"), 0);
+	assert_int_equal(count_events(x, "\"event\":\"release\""), 0);
+	assert_int_equal(count_events(x, "\"event\":\"bulk\""), 2);
+	assert_non_null(strstr(x->events, "\"command\":\"release\",\"count\":2,\"unchanged\":1,"));
+	assert_int_equal(r->level, LEVEL_NONE);
+	assert_int_equal(r->hist[r->nhist - 1].kind, HIST_RELEASE);
+}
+
+/* A long list is applied in steps, between which the daemon's loop turns
+ * (control.c calls again while out.more): the answer and the counts are
+ * those of one call, JSON included. */
+static void test_bulk_in_steps(void **state)
+{
+	struct fix *x = *state;
+	enum { N = 20000 };
+	char *list = malloc(N * 9 + 32);
+	size_t len = 0;
+	unsigned lines = 0, commas = 0;
+
+	assert_non_null(list);
+	len += (size_t)sprintf(list + len, "10.1.5.1\n");
+	for (unsigned i = 0; i < N - 2; i++)
+		len += (size_t)sprintf(list + len, "8.8.8.8\n");
+	len += (size_t)sprintf(list + len, "10.1.5.2\n");
+	assert_int_equal(command(x, "cmd=quarantine\tfrom=1\tjson=1", list), 1);
+	assert_int_equal(x->steps, 2);
+	assert_int_equal(host(x, "10.1.5.1")->level, LEVEL_ISOLATE);
+	assert_int_equal(host(x, "10.1.5.2")->level, LEVEL_ISOLATE);
+	assert_non_null(x->full);
+	assert_ptr_equal(strstr(x->full, "{\"refused\":[{\"line\":2,\"text\":\"8.8.8.8\","),
+			 x->full);
+	for (const char *p = x->full; (p = strstr(p, "{\"line\":")); p++)
+		lines++;
+	for (const char *p = x->full; (p = strstr(p, "},{")); p++)
+		commas++;
+	assert_int_equal(lines, N - 2);
+	assert_int_equal(commas, N - 3);
+	assert_non_null(strstr(x->full, "}],\"applied\":2,\"unchanged\":0,\"kept_higher\":0,"
+					"\"failed\":0}\n"));
+	assert_int_equal(count_events(x, "\"event\":\"bulk\""), 1);
+	assert_non_null(strstr(x->events, "\"count\":2,\"unchanged\":0,\"kept_higher\":0,"
+					  "\"refused\":19998,\"failed\":0"));
+	free(list);
 }
 
 /* show gives the ports a containment blocks, an isolated host's too. */
@@ -1342,6 +1438,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_level_change_keeps_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_bad_ttl_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_never_lowers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_one_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_in_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_infected_by, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),

@@ -53,6 +53,19 @@ static int echo_handler(void *arg, const struct ctl_request *req, const struct c
 
 	seen.calls++;
 	seen.peer = *peer;
+	/* "steps": a long command, one line a call, in that many calls. */
+	if (ctl_request_get(req, "steps")) {
+		unsigned long long want = strtoull(ctl_request_get(req, "steps"), NULL, 10);
+
+		out->resume[0]++;
+		ctl_out_printf(out, "step %llu\n", (unsigned long long)out->resume[0]);
+		if (out->resume[0] < want) {
+			out->more = true;
+			return 0;
+		}
+		snprintf(msg, msglen, "done in %llu", (unsigned long long)out->resume[0]);
+		return 0;
+	}
 	if (big) {
 		static char chunk[65536];
 		size_t want = strtoull(big, NULL, 10);
@@ -336,6 +349,46 @@ static void test_concurrent(void **state)
 		tc_free(&t[i]);
 	}
 	assert_int_equal(control_clients(c), 0);
+	control_close(c);
+}
+
+/* A long command (out->more) goes on one step a turn of the loop, while
+ * other clients are answered, then answers with what every step wrote. */
+static void test_long_command_in_steps(void **state)
+{
+	static const char long_req[] = "cmd=long\tsteps=40\n";
+	static const char show_req[] = "cmd=show\thost=10.0.0.1\n";
+	struct control *c = open_ok(own_group());
+	struct tclient t[2];
+	char want[512];
+	size_t n = 0;
+
+	tc_start(&t[0], long_req, sizeof(long_req) - 1);
+	for (int k = 0; k < 5; k++) {
+		tc_step(&t[0]);
+		pump_once(c, 2);
+	}
+	/* At work for it: the loop must not sleep. */
+	assert_false(t[0].done);
+	assert_int_equal(control_timeout_ms(c, mono_us()), 0);
+	tc_start(&t[1], show_req, sizeof(show_req) - 1);
+	for (int k = 0; k < 5 && !t[1].done; k++) {
+		tc_step(&t[1]);
+		pump_once(c, 2);
+		tc_step(&t[1]);
+	}
+	assert_true(t[1].done);
+	assert_string_equal(t[1].resp, "status=0\tmsg=echo show\ncmd=show\nhost=10.0.0.1\n");
+	assert_false(t[0].done);
+	run(c, t, 1, 5000);
+	n += (size_t)snprintf(want + n, sizeof(want) - n, "status=0\tmsg=done in 40\n");
+	for (unsigned i = 1; i <= 40; i++)
+		n += (size_t)snprintf(want + n, sizeof(want) - n, "step %u\n", i);
+	assert_string_equal(t[0].resp, want);
+	assert_int_equal(control_clients(c), 0);
+	assert_int_equal(control_timeout_ms(c, mono_us()), -1);
+	tc_free(&t[0]);
+	tc_free(&t[1]);
 	control_close(c);
 }
 
@@ -1290,6 +1343,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_command_in_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_while_writing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_header, setup, teardown),

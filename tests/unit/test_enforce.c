@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@
 
 #include "enforce.h"
 
-#define MAXE 256
+#define MAXE 600
 
 struct fake_elem {
 	enum nft_set set;
@@ -28,6 +29,8 @@ struct fake {
 	struct fake_elem e[MAXE];
 	unsigned n;
 	unsigned commits;
+	unsigned max_nelems; /* the most elements one message carried */
+	unsigned nops_last;  /* messages in the last transaction */
 	int fail_with;	     /* transport error to return once */
 	struct qaddr refuse; /* adds for this address fail with EINVAL */
 	bool refusing;
@@ -49,6 +52,10 @@ static int fake_commit(void *arg, struct nft_op *ops, unsigned nops)
 	bool bad = false;
 
 	f->commits++;
+	f->nops_last = nops;
+	for (unsigned i = 0; i < nops; i++)
+		if (ops[i].nelems > f->max_nelems)
+			f->max_nelems = ops[i].nelems;
 	if (f->fail_with) {
 		int r = f->fail_with;
 		f->fail_with = 0;
@@ -329,9 +336,11 @@ static void test_expired_element_resend(void **state)
 	req[1].level = LEVEL_NONE;
 	unsigned before = x->f.commits;
 	assert_int_equal(enforce_apply(&x->e, req, 2), 0);
-	/* Refused once (ENOENT), then sent again without the gone element. */
-	assert_int_equal(x->f.commits, before + 2);
-	assert_int_equal(x->e.st.resends, 1);
+	/* The two deletes share a message, refused (ENOENT) as a whole; then
+	 * each alone, which names the gone element; then sent again
+	 * without it. */
+	assert_int_equal(x->f.commits, before + 3);
+	assert_int_equal(x->e.st.resends, 2);
 	assert_int_equal(x->f.n, 0);
 	assert_false(x->r[0].addrs[0].kiso);
 	assert_false(x->r[3].addrs[0].kiso);
@@ -358,6 +367,76 @@ static void test_one_host_refused(void **state)
 	assert_true(x->r[0].addrs[0].kiso);
 	assert_false(x->r[1].addrs[0].kiso);
 	assert_int_equal(x->f.n, 1);
+}
+
+/* One host's element refused inside a message shared with others: the
+ * error is that host's, the others go through, and the views match the
+ * kernel. */
+static void test_refused_in_shared_message(void **state)
+{
+	struct fix *x = *state;
+	struct enforce_req req[4];
+
+	memset(req, 0, sizeof(req));
+	x->f.refusing = true;
+	x->f.refuse = x->r[3].addr;
+	for (unsigned i = 0; i < 4; i++) {
+		req[i].rec = &x->r[i];
+		req[i].level = LEVEL_ISOLATE;
+		req[i].ttl_ms = 60000;
+	}
+	assert_int_equal(enforce_apply(&x->e, req, 4), -ECANCELED);
+	/* The three IPv4 addresses went in one message first. */
+	assert_int_equal(x->f.max_nelems, 3);
+	/* Refused whole, then each alone (.8 refused), then the rest. */
+	assert_int_equal(x->f.commits, 3);
+	assert_int_equal(x->f.nops_last, 3);
+	assert_int_equal(req[0].error, 0);
+	assert_int_equal(req[1].error, 0);
+	assert_int_equal(req[2].error, 0);
+	assert_int_equal(req[3].error, -EINVAL);
+	assert_true(req[0].changed && req[1].changed && req[2].changed);
+	assert_false(req[3].changed);
+	assert_true(x->r[0].addrs[0].kiso && x->r[1].addrs[0].kiso && x->r[2].addrs[0].kiso);
+	assert_false(x->r[3].addrs[0].kiso);
+	assert_int_equal(x->r[3].level, LEVEL_NONE);
+	assert_int_equal(count_set(&x->f, NFT_SET_ISO4), 2);
+	assert_int_equal(count_set(&x->f, NFT_SET_ISO6), 1);
+	assert_int_equal(x->e.st.errors, 1);
+}
+
+/* Many hosts: at most NFT_OP_MAX_ELEMS elements a message, every host in
+ * the kernel. */
+static void test_packed_messages(void **state)
+{
+	struct fix *x = *state;
+	enum { N = MAXE - 10 };
+	struct hostrec *r = calloc(N, sizeof(*r));
+	struct enforce_req *req = calloc(N, sizeof(*req));
+	char a[32];
+
+	assert_non_null(r);
+	assert_non_null(req);
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(a, sizeof(a), "10.9.%u.%u", i / 200, 1 + i % 200);
+		host_init(&r[i], a);
+		req[i].rec = &r[i];
+		req[i].level = LEVEL_ISOLATE;
+	}
+	assert_int_equal(enforce_apply(&x->e, req, N), 0);
+	assert_int_equal(x->f.commits, 1);
+	assert_int_equal(x->f.max_nelems, NFT_OP_MAX_ELEMS);
+	assert_int_equal(x->f.nops_last, (N + NFT_OP_MAX_ELEMS - 1) / NFT_OP_MAX_ELEMS);
+	assert_int_equal(count_set(&x->f, NFT_SET_ISO4), N);
+	/* Released: the deletes share one message too. */
+	for (unsigned i = 0; i < N; i++)
+		req[i].level = LEVEL_NONE;
+	assert_int_equal(enforce_apply(&x->e, req, N), 0);
+	assert_int_equal(x->f.commits, 2);
+	assert_int_equal(x->f.nops_last, (N + NFT_OP_MAX_ELEMS - 1) / NFT_OP_MAX_ELEMS);
+	assert_int_equal(x->f.n, 0);
+	free(r);
+	free(req);
 }
 
 static void test_transport_error(void **state)
@@ -414,6 +493,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_isolate_contain_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired_element_resend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_host_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_in_shared_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packed_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_effective_level, setup, teardown),

@@ -242,6 +242,46 @@ static void test_purge(void **state)
 	assert_string_equal(buf, "purge count=0 older_than=2592000s by=auto");
 }
 
+/* A bulk command's one event: what it asked and its counts, in both
+ * forms; a release has no level. */
+static void test_bulk(void **state)
+{
+	struct actor by = {.name = "root"};
+	struct event e;
+	char buf[512];
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_BULK;
+	e.command = "quarantine";
+	e.level = LEVEL_ISOLATE;
+	e.ttl_s = 3600;
+	e.count = 99996;
+	e.unchanged = 1;
+	e.kept_higher = 2;
+	e.refused = 3;
+	e.failed = 4;
+	e.by_uid = 0;
+	e.by = &by;
+	e.reason = "AV export";
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\",\"event\":\"bulk\","
+				 "\"command\":\"quarantine\",\"level\":\"isolate\",\"ttl_s\":3600,"
+				 "\"count\":99996,\"unchanged\":1,\"kept_higher\":2,\"refused\":3,"
+				 "\"failed\":4,\"by\":\"0\",\"by_name\":\"root\","
+				 "\"reason\":\"AV export\"}");
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "bulk command=quarantine level=isolate ttl=3600s count=99996 "
+				 "unchanged=1 kept_higher=2 refused=3 failed=4 by=0 by_name=root "
+				 "reason=\"AV export\"");
+	e.command = "release";
+	e.level = LEVEL_NONE;
+	e.reason = "";
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "bulk command=release count=99996 unchanged=1 kept_higher=2 "
+				 "refused=3 failed=4 by=0 by_name=root");
+}
+
 /* The operator by name in action, release and mark events: "by" as it
  * was (the uid), then the user name and the claimed sudo user, in both
  * forms; none for automatic ones. */
@@ -319,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_trw_and_incident),
 		cmocka_unit_test(test_infected_by),
 		cmocka_unit_test(test_purge),
+		cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_by_names),
 		cmocka_unit_test(test_overflow_is_reported),
 	};

@@ -719,6 +719,47 @@ static void test_real_sensor_restarts_with_bindings(void **state)
 	assert_int_equal(x->l.protocol_errors, 0);
 }
 
+/* The blocks of a batch go to the real sensor in messages of up to
+ * SP_BLOCK_MAX, which it takes (a message it refused would end it), in
+ * order with the other messages. */
+static void test_blocks_batched(void **state)
+{
+	struct fix *x = *state;
+	struct detect_block iso = {.level = LEVEL_ISOLATE};
+	struct qaddr sv = A("10.1.9.10");
+	char err[512], a[32];
+	uint64_t sent;
+	int r;
+
+	x->l.p.child = NULL;
+	x->l.p.sp.ncaps = 0;
+	r = sensorlink_start(&x->l, 5000, err, sizeof(err));
+	if (r < 0)
+		fail_msg("the real sensor did not start: %s", err);
+	sent = x->l.ipc.st.sent;
+	for (unsigned i = 0; i < 2 * SP_BLOCK_MAX + 10; i++) {
+		struct qaddr k;
+
+		snprintf(a, sizeof(a), "10.1.%u.%u", 1 + i / 200, 1 + i % 200);
+		addr_parse(a, &k);
+		x->l.ops.set_block(x->l.ops.arg, &k, i % 2 ? &iso : NULL, time_wall_us());
+	}
+	/* Two full messages went at once; the rest waits for the flush. */
+	assert_int_equal(x->l.ipc.st.sent - sent, 2);
+	assert_int_equal(x->l.npend, 10);
+	/* Another message sends them first. */
+	x->l.ops.set_surveil(x->l.ops.arg, &sv, time_wall_us() + 60 * SEC);
+	assert_int_equal(x->l.npend, 0);
+	assert_int_equal(x->l.ipc.st.sent - sent, 4);
+	x->l.ops.set_block(x->l.ops.arg, &sv, &iso, time_wall_us());
+	sensorlink_flush(&x->l);
+	assert_int_equal(x->l.ipc.st.sent - sent, 5);
+	run(x, 300);
+	assert_true(x->l.pid > 0);
+	assert_int_equal(x->l.protocol_errors, 0);
+	assert_int_equal(x->l.deaths, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -735,6 +776,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_starts_back_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_sensor_restarts_with_bindings, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_blocks_batched, setup, teardown),
 	};
 
 	/* A sensor that is gone must not take the test with it. */
