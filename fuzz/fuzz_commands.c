@@ -25,6 +25,7 @@
 #include "fuzz.h"
 #include "log.h"
 #include "state.h"
+#include "statedb.h"
 
 static char seed_dir[4096], save_dir[4096];
 static FILE *devnull;
@@ -92,6 +93,12 @@ static void daemon_setup(struct daemon *d, bool reloads)
 
 static void daemon_teardown(struct daemon *d)
 {
+	/* The commands may have opened the state database (daemon_save()). */
+	if (d->db) {
+		statedb_detach(d->db, &d->eng);
+		statedb_close(d->db);
+		d->db = NULL;
+	}
 	engine_fini(&d->eng);
 	conf_fini(d->c);
 	free(d->c);
@@ -143,16 +150,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = rend + 1;
 	}
 
-	/* What the commands left is saved and loads again. */
-	r = state_save(&d.eng, save_dir, err, sizeof(err));
+	/* What the commands left is saved, as the daemon saves it (the state
+	 * database), and loads again. */
+	if (!d.db)
+		FUZZ_CHECK(statedb_open(save_dir, &d.db, err, sizeof(err)) == 0);
+	statedb_forget_rows(d.db);
+	statedb_attach(d.db, &d.eng);
+	r = statedb_save(d.db, &d.eng, err, sizeof(err));
 	if (r == 0) {
+		struct statedb *db;
+
 		output_init(&out, NULL, OUTPUT_JSON, false);
 		FUZZ_CHECK(engine_init(&again, d.c, MODE_ALERT, &out, NULL, NULL) == 0);
-		r = state_load(&again, save_dir, NULL, NULL, err, sizeof(err));
+		FUZZ_CHECK(statedb_open(save_dir, &db, err, sizeof(err)) == 0);
+		r = statedb_load(db, &again, NULL, NULL, err, sizeof(err));
 		if (r != 0)
 			fprintf(stderr, "the state the commands left does not load: %s\n", err);
 		FUZZ_CHECK(r == 0);
 		FUZZ_CHECK(hostdb_count(&again.hosts) == hostdb_count(&d.eng.hosts));
+		statedb_detach(db, &again);
+		statedb_close(db);
 		engine_fini(&again);
 	}
 	FUZZ_CHECK(r == 0);
