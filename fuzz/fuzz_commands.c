@@ -120,6 +120,10 @@ static void run_request(struct daemon *d, const char *buf, size_t len)
 		out.more = false;
 		status = commands_handle(d, &req, &peer, &out, msg, sizeof(msg));
 	} while (out.more);
+	/* A streamed answer (list) whole, in small chunks. */
+	while (out.stream.next && out.stream.next(out.stream.state, &out, 512))
+		;
+	ctl_stream_free(&out.stream);
 	FUZZ_CHECK(status == 0 || status == 1 || status == 2);
 	FUZZ_CHECK(strnlen(msg, sizeof(msg)) < sizeof(msg));
 	FUZZ_CHECK(ctl_status_format(line, sizeof(line), status, msg) > 0);

@@ -23,7 +23,18 @@
  * meant to stay; and a bounded queue each (evqueue.h), so that a follower
  * that reads slowly has events dropped, and is told how many, rather than
  * slowing the daemon.  A follower that closes its end frees its slot at
- * once; one more than the budget is refused with "too many followers". */
+ * once; one more than the budget is refused with "too many followers".
+ *
+ * A reply that grows with the registry (list) is streamed: the handler
+ * writes its head and hands over a cursor (struct ctl_stream); once what
+ * is written has been sent, the server asks the cursor for the next chunk
+ * of about CONTROL_STREAM_CHUNK bytes, one chunk per client per turn of
+ * the loop, only when the client's socket has taken everything before.
+ * So a reply of any size costs one chunk of memory, and the packet path
+ * and the other clients wait for one chunk at most.  A streamed reply has
+ * no cap.  Its client's deadline moves with its reading: each time its
+ * socket takes bytes, it has CONTROL_DEADLINE_MS more; a client that stops
+ * reading for that long is dropped. */
 #ifndef QD_CONTROL_H
 #define QD_CONTROL_H
 
@@ -38,6 +49,10 @@
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_DEADLINE_MS 10000 /* a client must finish within this */
 #define CONTROL_MAX_REPLY   (64u << 20)
+/* What a streamed reply's cursor writes per turn: large enough that a
+ * send() moves a socket buffer's worth, small enough to cost well under
+ * a millisecond to render (about 600 JSON hosts). */
+#define CONTROL_STREAM_CHUNK (128u << 10)
 /* Followers: a few dashboards, chat bridges and SIEM shippers on one
  * gateway.  Their queues cost 8 x EVQUEUE_BYTES (512 KiB) at most. */
 #define CONTROL_MAX_FOLLOWERS 8
@@ -49,6 +64,20 @@ struct ctl_peer {
 	gid_t gid;
 	pid_t pid;
 	bool privileged; /* root or a member of control.group */
+};
+
+struct ctl_out;
+
+/* A cursor that writes a reply chunk by chunk (see above).  next()
+ * appends the next chunk, of about chunk bytes (possibly none when its
+ * work for the turn found nothing to write), to out and returns true
+ * while more is to come, false after the last (which it wrote, possibly
+ * nothing).  free() (may be NULL) frees state,
+ * once, when the reply is done or the client has gone. */
+struct ctl_stream {
+	bool (*next)(void *state, struct ctl_out *out, size_t chunk);
+	void (*free)(void *state);
+	void *state;
 };
 
 /* A growable reply body with a hard cap.  Handlers append to it.  A zeroed
@@ -70,7 +99,13 @@ struct ctl_out {
 	 * goes when a call returns without more. */
 	bool more;
 	uint64_t resume[8];
+	/* Set by a handler whose answer streams (status 0 only); the
+	 * server owns it from then on. */
+	struct ctl_stream stream;
 };
+
+/* Frees a stream's state, if any, and clears it.  Idempotent. */
+void ctl_stream_free(struct ctl_stream *s);
 
 void ctl_out_printf(struct ctl_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ctl_out_write(struct ctl_out *o, const char *data, size_t len);
@@ -101,6 +136,10 @@ void control_dispatch(struct control *c, const struct pollfd *fds, unsigned n, u
  * clients accepted from now on (default CONTROL_DEADLINE_MS; the tests
  * shorten it). */
 void control_set_deadline_ms(struct control *c, unsigned deadline_ms);
+/* Sets the bytes a streamed reply's cursor is asked for per turn
+ * (default CONTROL_STREAM_CHUNK; the tests make it small to see many
+ * chunks). */
+void control_set_stream_chunk(struct control *c, size_t bytes);
 /* Milliseconds until the next client deadline, or -1 when none; 0 when
  * a handler has more to do (out->more). */
 int control_timeout_ms(const struct control *c, usec_t now);

@@ -250,6 +250,18 @@ uint32_t hostdb_capacity(const struct hostdb *db);
 /* Iteration over every record: first, then next until NULL. */
 struct hostrec *hostdb_first(const struct hostdb *db);
 struct hostrec *hostdb_next(const struct hostdb *db, const struct hostrec *r);
+/* A cursor that survives changes to the registry between its steps
+ * (list streams its answer, control.h): the live record in the first slot
+ * at or after *pos, with *pos moved past it; NULL at the end.  Slots are
+ * stable for a record's life, so a walk from *pos = 0 meets every record
+ * that lives for the whole walk exactly once, whatever else is added,
+ * removed or reordered meanwhile; those added or removed meanwhile may or
+ * may not be met.  At most max_slots slots are looked at per call (*pos
+ * then moves that far and NULL is returned with *pos < capacity), so that
+ * one call costs little whatever the registry holds. */
+struct hostrec *hostdb_seek(const struct hostdb *db, uint32_t *pos, uint32_t max_slots);
+/* Whether a walk of hostdb_seek() has seen every slot. */
+bool hostdb_seek_done(const struct hostdb *db, uint32_t pos);
 
 /* Appends a line to r's history (allocates; not on the packet path).
  * 0 or -ENOMEM (the line is then lost, the host is not). */

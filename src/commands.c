@@ -956,46 +956,106 @@ static void list_row_wide(struct daemon *d, struct ctl_out *o, const struct host
 		       hostrec_is_machine(r) ? mac_ntop(r->id.b, mb) : "-", where[0] ? where : "-");
 }
 
+/* list streams its answer (control.h): a registry of 100,000 hosts or
+ * more is tens of MiB of JSON, more than one reply may hold and more than
+ * one turn of the loop should render.  The cursor is a slot of the
+ * registry (hostdb_seek()): every host in the registry for the whole
+ * stream is listed exactly once; one added or removed while the stream
+ * is under way may or may not be; a host changed meanwhile is shown as it
+ * is when its turn comes.  The filter is copied: the request it came from
+ * is gone after the first chunk. */
+struct list_stream {
+	struct daemon *d;
+	struct list_filter f;
+	char state[CTL_VALUE_MAX], level[CTL_VALUE_MAX];
+	char department[CTL_VALUE_MAX], floor[CTL_VALUE_MAX];
+	bool json, wide;
+	uint32_t pos; /* the next slot of the registry */
+	unsigned n;   /* rows written, for the JSON commas */
+};
+
+/* Slots looked at per chunk at most, so that a filter that matches few
+ * hosts still gives the loop back after a bounded amount of work. */
+#define LIST_SLOTS_PER_CHUNK 16384
+
+static bool list_next(void *state, struct ctl_out *out, size_t chunk)
+{
+	struct list_stream *ls = state;
+	struct daemon *d = ls->d;
+	uint32_t budget = LIST_SLOTS_PER_CHUNK;
+	size_t start = out->len;
+
+	while (out->len - start < chunk && budget > 0) {
+		uint32_t before = ls->pos;
+		struct hostrec *r = hostdb_seek(&d->eng.hosts, &ls->pos, budget);
+		struct qaddr rows[HOST_MAX_ADDRS + 1];
+		unsigned nrows;
+
+		budget -= MIN(budget, ls->pos - before);
+		if (!r) {
+			if (!hostdb_seek_done(&d->eng.hosts, ls->pos))
+				return true; /* the budget is spent: next turn */
+			if (ls->json)
+				ctl_out_printf(out, "]\n");
+			return false;
+		}
+		if (!list_matches(d, r, &ls->f))
+			continue;
+		nrows = host_rows(d, r, rows, ARRAY_SIZE(rows));
+		for (unsigned i = 0; i < nrows; i++, ls->n++) {
+			if (ls->json) {
+				ctl_out_printf(out, "%s", ls->n ? "," : "");
+				host_json_row(d, out, r, &rows[i], false);
+			} else if (ls->wide) {
+				list_row_wide(d, out, r, &rows[i]);
+			} else {
+				list_row_narrow(d, out, r, &rows[i]);
+			}
+		}
+	}
+	return true;
+}
+
+/* A copy of a filter's string into buf, or NULL when not given. */
+static const char *keep(char dst[CTL_VALUE_MAX], const char *src)
+{
+	if (!src)
+		return NULL;
+	snprintf(dst, CTL_VALUE_MAX, "%s", src);
+	return dst;
+}
+
 static int cmd_list(struct cmdctx *x)
 {
-	struct daemon *d = x->d;
+	struct list_stream *ls;
 	struct list_filter f;
-	bool wide = ctl_request_flag(x->req, "wide");
-	unsigned n = 0;
 	int s = parse_list_filter(x, &f);
 
 	if (s)
 		return s;
+	ls = calloc(1, sizeof(*ls));
+	if (!ls)
+		return reply(x, 1, "list: %s", strerror(ENOMEM));
+	ls->d = x->d;
+	ls->f = f;
+	ls->f.state = keep(ls->state, f.state);
+	ls->f.level = keep(ls->level, f.level);
+	ls->f.department = keep(ls->department, f.department);
+	ls->f.floor = keep(ls->floor, f.floor);
+	ls->json = x->json;
+	ls->wide = ctl_request_flag(x->req, "wide");
 	if (x->json)
 		ctl_out_printf(x->out, "[");
-	else if (wide)
+	else if (ls->wide)
 		ctl_out_printf(x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %-17s %s\n", "HOST",
 			       "STATE", "LEVEL", "SINCE", "EXPIRES", "RULES", "MAC", "WHERE");
 	else
 		ctl_out_printf(x->out, "%-*s %-*s %-*s %-*s %-*s %s\n", LIST_HOST, "HOST",
 			       LIST_STATE, "STATE", LIST_LEVEL, "LEVEL", LIST_SINCE, "SINCE (UTC)",
 			       LIST_RULE, "RULE", "WHERE");
-	for (struct hostrec *r = hostdb_first(&d->eng.hosts); r;
-	     r = hostdb_next(&d->eng.hosts, r)) {
-		struct qaddr rows[HOST_MAX_ADDRS + 1];
-		unsigned nrows;
-
-		if (!list_matches(d, r, &f))
-			continue;
-		nrows = host_rows(d, r, rows, ARRAY_SIZE(rows));
-		for (unsigned i = 0; i < nrows; i++, n++) {
-			if (x->json) {
-				ctl_out_printf(x->out, "%s", n ? "," : "");
-				host_json_row(d, x->out, r, &rows[i], false);
-			} else if (wide) {
-				list_row_wide(d, x->out, r, &rows[i]);
-			} else {
-				list_row_narrow(d, x->out, r, &rows[i]);
-			}
-		}
-	}
-	if (x->json)
-		ctl_out_printf(x->out, "]\n");
+	x->out->stream.next = list_next;
+	x->out->stream.free = free;
+	x->out->stream.state = ls;
 	return 0;
 }
 

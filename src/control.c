@@ -64,7 +64,7 @@ struct client {
 	/* Writing: status line, body, and the truncation note, in order. */
 	char status[CTL_MAX_HEADER + 1];
 	size_t statuslen;
-	struct ctl_out body;
+	struct ctl_out body; /* with its stream, when it has one */
 	const char *trailer;
 	size_t trailerlen;
 	size_t outoff; /* bytes of the concatenation already sent */
@@ -95,6 +95,7 @@ struct control {
 	ctl_handler handler;
 	void *arg;
 	unsigned deadline_ms;
+	size_t stream_chunk; /* bytes asked of a stream's cursor per turn */
 	usec_t accept_paused_until;
 	bool full_logged; /* "too many clients" logged for this episode */
 	/* A drop to make room logged for this episode, which ends when a
@@ -187,6 +188,13 @@ void ctl_out_printf(struct ctl_out *o, const char *fmt, ...)
 	vsnprintf(o->buf + o->len, room + 1, fmt, ap);
 	va_end(ap);
 	o->len += MIN((size_t)n, room);
+}
+
+void ctl_stream_free(struct ctl_stream *s)
+{
+	if (s->free && s->state)
+		s->free(s->state);
+	memset(s, 0, sizeof(*s));
 }
 
 /* ---- the listening socket ---- */
@@ -335,6 +343,7 @@ int control_open(const char *path, const char *group, ctl_handler handler, void 
 	c->handler = handler;
 	c->arg = arg;
 	c->deadline_ms = CONTROL_DEADLINE_MS;
+	c->stream_chunk = CONTROL_STREAM_CHUNK;
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	for (unsigned i = 0; i < CONTROL_MAX_FOLLOWERS; i++)
@@ -442,6 +451,7 @@ static void client_free(struct control *c, struct client *cl)
 		close(cl->fd);
 	free(cl->in);
 	free(cl->body.buf);
+	ctl_stream_free(&cl->body.stream);
 	memset(cl, 0, sizeof(*cl));
 	cl->fd = -1;
 	cl->state = CL_FREE;
@@ -488,6 +498,11 @@ void control_close(struct control *c)
 void control_set_deadline_ms(struct control *c, unsigned deadline_ms)
 {
 	c->deadline_ms = deadline_ms;
+}
+
+void control_set_stream_chunk(struct control *c, size_t bytes)
+{
+	c->stream_chunk = bytes ? bytes : 1;
 }
 
 unsigned control_clients(const struct control *c)
@@ -565,9 +580,13 @@ static void client_reply(struct client *cl, int status, const char *msg, struct 
 }
 
 /* Sends what the socket takes.  0 while more is to come, 1 when all is
- * sent, -errno when the peer is gone. */
-static int client_flush(struct client *cl)
+ * sent, -errno when the peer is gone.  A streamed reply gets its next
+ * chunk once the one before is sent, one chunk per call (per turn of the
+ * loop), and its deadline moves on with each send that the peer takes. */
+static int client_flush(struct control *c, struct client *cl, usec_t now)
 {
+	bool chunked = false;
+
 	for (;;) {
 		const char *seg[3] = {cl->status, cl->body.buf, cl->trailer};
 		size_t segl[3] = {cl->statuslen, cl->body.len, cl->trailerlen};
@@ -578,6 +597,22 @@ static int client_flush(struct client *cl)
 		while (i < 3 && off >= segl[i]) {
 			off -= segl[i];
 			i++;
+		}
+		if (i == 3 && cl->body.stream.next) {
+			bool more;
+
+			if (chunked)
+				return 0; /* the next turn writes the next chunk */
+			/* The status line was sent with the first part; the
+			 * body's buffer is reused for each chunk. */
+			cl->body.len = 0;
+			more = cl->body.stream.next(cl->body.stream.state, &cl->body,
+						    c->stream_chunk);
+			if (!more)
+				ctl_stream_free(&cl->body.stream);
+			cl->outoff = cl->statuslen;
+			chunked = true;
+			continue;
 		}
 		if (i == 3)
 			return 1;
@@ -591,10 +626,12 @@ static int client_flush(struct client *cl)
 			return -errno;
 		}
 		cl->outoff += (size_t)n;
+		if (cl->body.stream.next && n > 0)
+			cl->deadline = now + (usec_t)c->deadline_ms * 1000;
 	}
 }
 
-static void client_write(struct control *c, struct client *cl);
+static void client_write(struct control *c, struct client *cl, usec_t now);
 
 /* ---- followers ---- */
 
@@ -767,6 +804,9 @@ static void client_handle(struct control *c, struct client *cl, usec_t now)
 	}
 	if (status < 0 || status > 2)
 		status = 1;
+	/* Only an answer streams, never a refusal nor a follower's head. */
+	if (status != 0 || out.follow)
+		ctl_stream_free(&out.stream);
 	if (status == 0 && out.follow) {
 		r = client_follow(c, cl, msg, &out);
 		if (r == 0)
@@ -783,6 +823,8 @@ static void client_handle(struct control *c, struct client *cl, usec_t now)
 	}
 	/* The body borrowed from cl->in is dead once the handler returns. */
 	client_reply(cl, status, msg, &out);
+	if (cl->body.stream.next)
+		cl->deadline = now + (usec_t)c->deadline_ms * 1000;
 }
 
 /* Reads what is there.  The request ends when the client shuts down its
@@ -832,7 +874,7 @@ static void client_read(struct control *c, struct client *cl, usec_t now)
 			/* Most answers fit the socket buffer.  A follower has
 			 * left the table by now. */
 			if (cl->state == CL_WRITING)
-				client_write(c, cl);
+				client_write(c, cl, now);
 			return;
 		}
 		cl->inlen += (size_t)n;
@@ -863,13 +905,13 @@ too_large:
 	log_warnx("control: request from uid %u pid %d too large", (unsigned)cl->peer.uid,
 		  (int)cl->peer.pid);
 	client_reply(cl, 2, "request too large", NULL);
-	if (client_flush(cl) != 0)
+	if (client_flush(c, cl, now) != 0)
 		client_free(c, cl);
 }
 
-static void client_write(struct control *c, struct client *cl)
+static void client_write(struct control *c, struct client *cl, usec_t now)
 {
-	int r = client_flush(cl);
+	int r = client_flush(c, cl, now);
 
 	if (r < 0)
 		log_debug("control: client uid %u went away: %s", (unsigned)cl->peer.uid,
@@ -1065,7 +1107,7 @@ void control_dispatch(struct control *c, const struct pollfd *fds, unsigned n, u
 			continue;
 		client_handle(c, cl, now);
 		if (cl->state == CL_WRITING)
-			client_write(c, cl);
+			client_write(c, cl, now);
 	}
 
 	for (unsigned i = 0; i < n; i++) {
@@ -1091,7 +1133,7 @@ void control_dispatch(struct control *c, const struct pollfd *fds, unsigned n, u
 		if (cl->state == CL_READING)
 			client_read(c, cl, now);
 		else if (cl->state == CL_WRITING)
-			client_write(c, cl);
+			client_write(c, cl, now);
 	}
 
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {

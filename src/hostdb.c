@@ -441,6 +441,26 @@ struct hostrec *hostdb_next(const struct hostdb *db, const struct hostrec *r)
 	return table_list_head(&db->t, L_KEPT);
 }
 
+struct hostrec *hostdb_seek(const struct hostdb *db, uint32_t *pos, uint32_t max_slots)
+{
+	/* Slots at or past fresh were never used. */
+	uint32_t end = db->t.fresh;
+
+	for (uint32_t n = 0; *pos < end && n < max_slots; n++) {
+		struct hostrec *r = table_at(&db->t, (*pos)++);
+
+		/* A free slot is on no list; a live record always is. */
+		if (r->h.list != TAB_NOLIST)
+			return r;
+	}
+	return NULL;
+}
+
+bool hostdb_seek_done(const struct hostdb *db, uint32_t pos)
+{
+	return pos >= db->t.fresh;
+}
+
 /* Whether want[] or k[] names destination index i. */
 static bool dest_used(const struct hostrec *r, unsigned i)
 {

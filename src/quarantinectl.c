@@ -962,6 +962,9 @@ static int exchange(const char *path, const struct request *r, bool follow, bool
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n > 0) {
+			/* A long answer (list streams) is not cut off while
+			 * it keeps coming: the deadline is on silence. */
+			deadline = mono_ms() + ANSWER_TIMEOUT_MS;
 			if (!take(&ans, buf, (size_t)n)) {
 				complain(EXIT_UNREACHABLE,
 					 "malformed answer from quarantined at %s", path);

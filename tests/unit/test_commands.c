@@ -167,6 +167,10 @@ static int command(struct fix *x, const char *header, const char *body)
 		status = commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg));
 		x->steps++;
 	} while (out.more);
+	/* A streamed answer (list) whole, as the control socket sends it. */
+	while (out.stream.next && out.stream.next(out.stream.state, &out, CONTROL_STREAM_CHUNK))
+		;
+	ctl_stream_free(&out.stream);
 	snprintf(x->body, sizeof(x->body), "%s", out.buf ? out.buf : "");
 	free(x->full);
 	x->full = out.buf; /* the whole answer, x->body its beginning */
@@ -962,6 +966,83 @@ static void test_list_filters(void **state)
 	assert_string_equal(x->body, "[]\n");
 }
 
+/* list streams: a cursor over the registry's slots.  Between its chunks
+ * hosts are removed, added and changed (a block moves a record to another
+ * list); every host there for the whole stream is listed exactly once,
+ * the others at most once, and the JSON stays one array. */
+static void test_list_stream(void **state)
+{
+	enum { N = 600, GONE = 100, NEW = 100 };
+	struct fix *x = *state;
+	static char hdr[] = "cmd=list\tjson=1\n";
+	struct ctl_request req;
+	struct ctl_peer peer = {.uid = 0, .privileged = true};
+	struct ctl_out out = {0};
+	struct hostdb *db = &x->d.eng.hosts;
+	char err[256], a[64], cmd[128];
+	unsigned chunks = 0;
+	bool more;
+
+	for (unsigned k = 0; k < N; k++) {
+		struct qaddr q;
+
+		snprintf(a, sizeof(a), "10.5.%u.%u", k / 200, k % 200 + 1);
+		assert_int_equal(addr_parse(a, &q), 0);
+		assert_non_null(hostdb_get(db, &q));
+	}
+	assert_int_equal(ctl_request_parse(hdr, sizeof(hdr) - 1, &req, err, sizeof(err)), 0);
+	assert_int_equal(commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg)), 0);
+	assert_non_null(out.stream.next);
+	do {
+		more = out.stream.next(out.stream.state, &out, 2048);
+		if (++chunks != 2)
+			continue;
+		/* After the second chunk: the last GONE hosts go, NEW come,
+		 * and ten of the first ones are blocked. */
+		for (unsigned k = N - GONE; k < N; k++) {
+			snprintf(a, sizeof(a), "10.5.%u.%u", k / 200, k % 200 + 1);
+			hostdb_remove(db, host(x, a));
+		}
+		for (unsigned k = N; k < N + NEW; k++) {
+			struct qaddr q;
+
+			snprintf(a, sizeof(a), "10.5.%u.%u", k / 200, k % 200 + 1);
+			assert_int_equal(addr_parse(a, &q), 0);
+			assert_non_null(hostdb_get(db, &q));
+		}
+		for (unsigned k = 0; k < 10; k++) {
+			snprintf(cmd, sizeof(cmd), "cmd=quarantine\thost=10.5.0.%u", k + 1);
+			assert_int_equal(command(x, cmd, NULL), 0);
+		}
+	} while (more);
+	ctl_stream_free(&out.stream);
+	/* Many chunks, never the whole at once. */
+	assert_true(chunks > 10);
+	assert_int_equal(out.buf[0], '[');
+	assert_string_equal(out.buf + out.len - 2, "]\n");
+	assert_null(strstr(out.buf, ",,"));
+	assert_null(strstr(out.buf, "[,"));
+	assert_null(strstr(out.buf, ",]"));
+	for (unsigned k = 0; k < N + NEW; k++) {
+		/* Objects by their "host" (the address is in addresses
+		 * too). */
+		char *p = out.buf;
+		unsigned objs = 0;
+
+		snprintf(a, sizeof(a), "\"host\":\"10.5.%u.%u\"", k / 200, k % 200 + 1);
+		while ((p = strstr(p, a))) {
+			objs++;
+			p += strlen(a);
+		}
+		if (k < N - GONE && objs != 1)
+			fail_msg("10.5.%u.%u listed %u times", k / 200, k % 200 + 1, objs);
+		if (k >= N - GONE && objs > 1)
+			fail_msg("10.5.%u.%u (added or removed) listed %u times", k / 200,
+				 k % 200 + 1, objs);
+	}
+	free(out.buf);
+}
+
 static void test_list_filter_errors(void **state)
 {
 	struct fix *x = *state;
@@ -1453,6 +1534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_fits_80, setup_inventory, teardown),
 		cmocka_unit_test_setup_teardown(test_list_wide, setup_inventory, teardown),
 		cmocka_unit_test_setup_teardown(test_list_filters, setup_inventory, teardown),
+		cmocka_unit_test_setup_teardown(test_list_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_filter_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_selection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_command, setup, teardown),

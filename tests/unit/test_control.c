@@ -32,7 +32,32 @@ static char sockpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct {
 	unsigned calls;
 	struct ctl_peer peer;
+	unsigned chunks;       /* a stream's next() calls */
+	unsigned stream_freed; /* and its free() calls */
 } seen;
+
+/* A stream of lines "line K\n", K from 0 to its end: the cursor is the
+ * next K. */
+struct lines {
+	unsigned next, end;
+};
+
+static bool lines_next(void *state, struct ctl_out *out, size_t chunk)
+{
+	struct lines *l = state;
+	size_t start = out->len;
+
+	seen.chunks++;
+	while (l->next < l->end && out->len - start < chunk)
+		ctl_out_printf(out, "line %u\n", l->next++);
+	return l->next < l->end;
+}
+
+static void lines_free(void *state)
+{
+	seen.stream_freed++;
+	free(state);
+}
 
 static usec_t mono_us(void)
 {
@@ -53,6 +78,17 @@ static int echo_handler(void *arg, const struct ctl_request *req, const struct c
 
 	seen.calls++;
 	seen.peer = *peer;
+	/* "stream": that many lines, streamed. */
+	if (ctl_request_get(req, "stream")) {
+		struct lines *l = calloc(1, sizeof(*l));
+
+		assert_non_null(l);
+		l->end = (unsigned)strtoul(ctl_request_get(req, "stream"), NULL, 10);
+		ctl_out_printf(out, "head\n");
+		out->stream = (struct ctl_stream){lines_next, lines_free, l};
+		snprintf(msg, msglen, "stream");
+		return st ? atoi(st) : 0;
+	}
 	/* "steps": a long command, one line a call, in that many calls. */
 	if (ctl_request_get(req, "steps")) {
 		unsigned long long want = strtoull(ctl_request_get(req, "steps"), NULL, 10);
@@ -443,6 +479,115 @@ static void test_deadline_while_writing(void **state)
 	}
 	assert_int_equal(seen.calls, 1);
 	tc_free(&t);
+	control_close(c);
+}
+
+static void expect_status(const char *resp, const char *line);
+
+/* A streamed answer: the head, then every line in order, in many
+ * chunks, and the stream freed once. */
+static void test_stream(void **state)
+{
+	struct control *c = open_ok(own_group());
+	static const char req[] = "cmd=x\tstream=20000\n";
+	char want[32];
+	char *resp, *p;
+
+	control_set_stream_chunk(c, 100);
+	roundtrip(c, req, sizeof(req) - 1, &resp);
+	expect_status(resp, "status=0\tmsg=stream\n");
+	p = strchr(resp, '\n') + 1;
+	assert_memory_equal(p, "head\n", 5);
+	p += 5;
+	for (unsigned k = 0; k < 20000; k++) {
+		int n = snprintf(want, sizeof(want), "line %u\n", k);
+
+		if (strncmp(p, want, (size_t)n) != 0)
+			fail_msg("line %u: '%.20s'", k, p);
+		p += n;
+	}
+	assert_string_equal(p, "");
+	/* About 100 bytes a chunk: 1,000 or more, never the whole at once. */
+	assert_true(seen.chunks >= 1000);
+	assert_int_equal(seen.stream_freed, 1);
+	assert_int_equal(control_clients(c), 0);
+	free(resp);
+	control_close(c);
+}
+
+/* A refusal never streams: its cursor is freed at once. */
+static void test_stream_refused(void **state)
+{
+	struct control *c = open_ok(own_group());
+	static const char req[] = "cmd=x\tstream=10\tst=1\n";
+	char *resp;
+
+	roundtrip(c, req, sizeof(req) - 1, &resp);
+	expect_status(resp, "status=1\tmsg=stream\n");
+	assert_string_equal(strchr(resp, '\n') + 1, "head\n");
+	assert_int_equal(seen.chunks, 0);
+	assert_int_equal(seen.stream_freed, 1);
+	free(resp);
+	control_close(c);
+}
+
+/* A streaming client that keeps reading outlives its deadline, which
+ * moves with its reading; one that stops is dropped after it, and its
+ * cursor freed. */
+static void test_stream_deadline(void **state)
+{
+	struct control *c = open_ok(own_group());
+	static const char req[] = "cmd=x\tstream=400000\n"; /* 4.7 MB */
+	struct tclient t;
+	usec_t start, end;
+	char *buf = malloc(65536);
+	char tail[14] = "";
+	size_t got = 0;
+
+	assert_non_null(buf);
+	control_set_deadline_ms(c, 300);
+	control_set_stream_chunk(c, 4096);
+	/* Reading 64 KiB every 10 ms: well past 300 ms in all. */
+	tc_start(&t, req, sizeof(req) - 1);
+	assert_int_equal(send(t.fd, req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
+	shutdown(t.fd, SHUT_WR);
+	start = mono_us();
+	for (end = start + 20000 * 1000;;) {
+		ssize_t n = recv(t.fd, buf, 65536, MSG_DONTWAIT);
+
+		assert_true(mono_us() < end);
+		if (n == 0)
+			break;
+		assert_true(n > 0 || errno == EAGAIN);
+		/* The last bytes received, across reads. */
+		for (ssize_t i = 0; i < n; i++) {
+			memmove(tail, tail + 1, sizeof(tail) - 2);
+			tail[sizeof(tail) - 2] = buf[i];
+		}
+		got += n > 0 ? (size_t)n : 0;
+		pump_once(c, 0);
+		usleep(10000);
+	}
+	assert_true(mono_us() - start > 300 * 1000);
+	/* All of it, to the last line: the status line, the head, and
+	 * 400,000 lines of 6 bytes and their numbers' 2,288,890 digits. */
+	assert_int_equal(got, 20 + 5 + 400000 * 6 + 2288890);
+	assert_memory_equal(tail, "\nline 399999\n", 13);
+	assert_int_equal(seen.stream_freed, 1);
+	assert_int_equal(control_clients(c), 0);
+	tc_free(&t);
+
+	/* The same, never read: dropped within about the deadline. */
+	tc_start(&t, req, sizeof(req) - 1);
+	assert_int_equal(send(t.fd, req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
+	shutdown(t.fd, SHUT_WR);
+	for (end = mono_us() + 3000 * 1000; control_clients(c) || seen.calls < 2;) {
+		assert_true(mono_us() < end);
+		pump_once(c, 10);
+	}
+	assert_int_equal(seen.stream_freed, 2);
+	tc_free(&t);
+	free(buf);
 	control_close(c);
 }
 
@@ -1355,6 +1500,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_peers_do_not_lock_out, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_deadline, setup, teardown),
 		cmocka_unit_test(test_ctl_out),
 		cmocka_unit_test_setup_teardown(test_stale_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_live_refused, setup, teardown),
