@@ -24,7 +24,13 @@
 # and the reply's size.  Then the daemon's resident memory (parent and
 # sensor, VmRSS and VmHWM) before and after the bulk block, and what that
 # makes per blocked host; and the sensor's tables as sized for TRACKED
-# hosts (VmRSS of the sensor against a run with the default 65,536).
+# hosts (VmRSS of the sensor against a run with the default 65,536: the
+# tables' pages are touched only as hosts fill them, so this is what an
+# idle campus costs) and their bound when full (detect_memory() of
+# BUILD_DIR/bench/bench_detect, at TRACKED and at 65,536 tracked hosts).
+# For list --json and report --format csv, the answers that grow with the
+# registry, also the time to the first byte of the answer and to its end,
+# from a client of its own (python3) that reads the whole answer.
 # Each command is run RUNS times in turn with the others (alternating),
 # so that load from the rest of the machine falls on all of them alike;
 # the load average is printed with the figures.
@@ -36,6 +42,7 @@ TRACKED=${TRACKED:-1000000}
 RUNS=${RUNS:-5}
 Q=$B/src/quarantined
 CTL=$B/src/quarantinectl
+BD=$B/bench/bench_detect
 
 if [ "$(id -u)" != 0 ]; then
 	echo "ctl-scale: needs root (a network namespace, nftables)" >&2
@@ -106,7 +113,7 @@ capture: { interfaces = [ "lan0" ]; };
 networks: { protected = [ "10.0.0.0/8" ]; };
 control: { socket = "$TMP/control.sock"; };
 state: { dir = "$TMP/state"; };
-limits: { max_hosts = $1; max_blocked = $((HOSTS > 100000 ? HOSTS : 100000)); };
+limits: { max_hosts = $1; max_blocked = $((HOSTS + 1000 > 100000 ? HOSTS + 1000 : 100000)); };
 EOF
 }
 
@@ -185,6 +192,28 @@ quarantine HOST|quarantine 10.99.0.1 --reason scale
 release HOST|release 10.99.0.1 --reason scale
 EOF
 
+# first REQUEST: ms to the first byte of the answer, and to its end.
+first() {
+	/usr/bin/python3 - "$TMP/control.sock" "$1" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+t0 = time.monotonic()
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+s.shutdown(socket.SHUT_WR)
+t1 = None
+while True:
+    b = s.recv(1 << 16)
+    if not b:
+        break
+    if t1 is None:
+        t1 = time.monotonic()
+print("%.1f %.1f" % ((t1 - t0) * 1000, (time.monotonic() - t0) * 1000))
+PY
+}
+RAW1=$'cmd=list\tjson=1'
+RAW2=$'cmd=report\tformat=csv'
+
 : >"$TMP/times"
 for run in $(seq "$RUNS"); do
 	while IFS='|' read -r label args; do
@@ -196,6 +225,8 @@ for run in $(seq "$RUNS"); do
 		printf '%s|%d|%d|%d\n' "$label" $(((t1 - t0) / 1000)) "$(stat -c %s "$TMP/out")" \
 			$rc >>"$TMP/times"
 	done <"$TMP/cmds"
+	first "$RAW1" | sed 's/^/1 /' >>"$TMP/firsts"
+	first "$RAW2" | sed 's/^/2 /' >>"$TMP/firsts"
 done
 P_AFTER=$(kib "$PID" VmRSS)
 P_HWM=$(kib "$PID" VmHWM)
@@ -214,11 +245,28 @@ while IFS='|' read -r label args; do
 		      printf "%-32s %10.1f %10.1f %10.1f %12d %d\n", l, m, t[1], t[n], b, rc }'
 done <"$TMP/cmds"
 echo
+# med: the median of the numbers on stdin.
+med() { sort -n | awk '{ t[++n] = $1 } END { print n % 2 ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2 }'; }
+printf '%-32s %14s %14s\n' "own client" "first byte ms" "whole ms"
+for k in 1 2; do
+	[ $k = 1 ] && label="list --json" || label="report --format csv"
+	printf '%-32s %14.1f %14.1f\n' "$label" \
+		"$(awk -v k=$k '$1 == k { print $2 }' "$TMP/firsts" | med)" \
+		"$(awk -v k=$k '$1 == k { print $3 }' "$TMP/firsts" | med)"
+done
+echo
 printf 'parent VmRSS: %d KiB at max_hosts 65536, %d KiB empty at %d, %d KiB with %d blocked, %d KiB after the commands (peak %d KiB)\n' \
 	"$P_DEFAULT" "$P_EMPTY" "$TRACKED" "$P_FULL" "$HOSTS" "$P_AFTER" "$P_HWM"
 printf 'registry: %d bytes per blocked host (parent VmRSS with them less without)\n' \
 	$(((P_FULL - P_EMPTY) * 1024 / HOSTS))
 printf 'sensor VmRSS: %d KiB at max_hosts 65536, %d KiB at %d, %d KiB with the hosts blocked (peak %d KiB)\n' \
 	"$S_DEFAULT" "$S_EMPTY" "$TRACKED" "$S_FULL" "$S_HWM"
-printf 'sensor: %d bytes per tracked-host slot ((VmRSS at %d - at 65536) / %d)\n' \
+printf 'sensor, idle: %d bytes per tracked-host slot ((VmRSS at %d - at 65536) / %d)\n' \
 	$(((S_EMPTY - S_DEFAULT) * 1024 / (TRACKED - 65536))) "$TRACKED" $((TRACKED - 65536))
+if [ -x "$BD" ]; then
+	for m in 65536 "$TRACKED"; do
+		printf 'networks: { protected = [ "10.0.0.0/8" ]; };\nlimits: { max_hosts = %s; };\n' \
+			"$m" >"$TMP/bd.conf"
+		"$BD" -c "$TMP/bd.conf" --flood 1000 | sed -n 's/.*detect_memory() \([0-9.]*\) MiB.*/\1/p'
+	done | paste -sd' ' | awk -v t="$TRACKED" '{ printf "sensor, full: detect_memory() %.1f MiB at 65536, %.1f MiB at %d: %.0f bytes per tracked host\n", $1, $2, t, ($2 - $1) * 1048576 / (t - 65536) }'
+fi
