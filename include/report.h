@@ -73,4 +73,19 @@ struct report_sink {
 int report_render(const struct engine *e, enum report_by by, enum report_format fmt, bool offline,
 		  usec_t now, const struct report_sink *out);
 
+/* The CSV report a few rows at a time, for the control socket's streamed
+ * answers (control.h): a row per host grows with the registry (11.7 MB at
+ * 100,000 hosts), too much to render in one turn of the daemon's loop.
+ * The same rows as report_render()'s CSV, in the registry's slot order
+ * (hostdb_seek()): a host in the registry for the whole walk gets exactly
+ * one row, one added or removed meanwhile may or may not.  e is borrowed
+ * for the cursor's life; NULL when out of memory. */
+struct report_csv_cursor;
+struct report_csv_cursor *report_csv_new(const struct engine *e, bool offline, usec_t now);
+/* Writes the header first, then the rows of at most max_rows hosts (and
+ * looks at a bounded number of registry slots) to out; true while more is
+ * to come, false once the last is written. */
+bool report_csv_next(struct report_csv_cursor *c, const struct report_sink *out, unsigned max_rows);
+void report_csv_free(struct report_csv_cursor *c);
+
 #endif

@@ -2253,6 +2253,20 @@ static int cmd_metrics(struct cmdctx *x)
 	return 0;
 }
 
+/* report --format csv's cursor as a control stream: rows of about 120
+ * bytes, so chunk / 128 rows (at least one) make about a chunk. */
+static bool report_csv_chunk(void *state, struct ctl_out *out, size_t chunk)
+{
+	struct report_sink sink = {.write = sink_write, .arg = out};
+
+	return report_csv_next(state, &sink, (unsigned)MIN(chunk / 128 + 1, (size_t)UINT_MAX));
+}
+
+static void report_csv_stream_free(void *state)
+{
+	report_csv_free(state);
+}
+
 static int cmd_report(struct cmdctx *x)
 {
 	const char *by = ctl_request_get(x->req, "by");
@@ -2268,6 +2282,17 @@ static int cmd_report(struct cmdctx *x)
 		return reply(x, 2, "report --format takes text, json, html or csv");
 	if (format && x->json && rf != REPORT_JSON)
 		return reply(x, 2, "report: --json and --format %s disagree", format);
+	if (rf == REPORT_CSV) {
+		/* A row per host: streamed, like list. */
+		struct report_csv_cursor *c = report_csv_new(&x->d->eng, false, daemon_wall_us());
+
+		if (!c)
+			return reply(x, 1, "report: %s", strerror(ENOMEM));
+		x->out->stream.next = report_csv_chunk;
+		x->out->stream.free = report_csv_stream_free;
+		x->out->stream.state = c;
+		return 0;
+	}
 	r = report_render(&x->d->eng, rb, rf, false, daemon_wall_us(), &sink);
 	if (r < 0)
 		return reply(x, 1, "report: %s", strerror(-r));

@@ -5,6 +5,7 @@
  * a header row, fields quoted when they must be. */
 #include "report_model.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
@@ -116,17 +117,82 @@ static void csv_row(struct rout *o, const struct report_model *m, const struct h
 	ro_puts(o, "\r\n");
 }
 
-void report_render_csv(struct rout *o, const struct report_model *m)
+static void csv_header(struct rout *o)
 {
-	const struct hostdb *db = &m->e->hosts;
-
 	for (unsigned i = 0; i < ARRAY_SIZE(columns); i++) {
 		if (i)
 			ro_puts(o, ",");
 		ro_puts(o, columns[i]);
 	}
 	ro_puts(o, "\r\n");
-	for (const struct hostrec *r = hostdb_first(db); r; r = hostdb_next(db, r))
+}
+
+/* Slots of the registry looked at per call of report_csv_next() at most,
+ * so that few rows to write still means bounded work. */
+#define CSV_SLOTS_PER_CALL 16384
+
+/* In slot order, as the streamed form: the file is the same either way. */
+void report_render_csv(struct rout *o, const struct report_model *m)
+{
+	const struct hostdb *db = &m->e->hosts;
+	const struct hostrec *r;
+	uint32_t pos = 0;
+
+	csv_header(o);
+	while ((r = hostdb_seek(db, &pos, UINT32_MAX)))
 		if (!r->merged)
 			csv_row(o, m, r);
+}
+
+struct report_csv_cursor {
+	struct report_model m; /* e, offline and now: all a row needs */
+	bool header_done;
+	uint32_t pos; /* the next registry slot */
+	struct rout o;
+};
+
+struct report_csv_cursor *report_csv_new(const struct engine *e, bool offline, usec_t now)
+{
+	struct report_csv_cursor *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->m.e = e;
+	c->m.offline = offline;
+	c->m.now = now;
+	return c;
+}
+
+bool report_csv_next(struct report_csv_cursor *c, const struct report_sink *out, unsigned max_rows)
+{
+	const struct hostdb *db = &c->m.e->hosts;
+	uint32_t budget = CSV_SLOTS_PER_CALL;
+	bool more = true;
+
+	c->o.s = out;
+	if (!c->header_done) {
+		csv_header(&c->o);
+		c->header_done = true;
+	}
+	for (unsigned rows = 0; rows < max_rows && budget > 0;) {
+		uint32_t before = c->pos;
+		const struct hostrec *r = hostdb_seek(db, &c->pos, budget);
+
+		budget -= MIN(budget, c->pos - before);
+		if (!r) {
+			more = !hostdb_seek_done(db, c->pos);
+			break;
+		}
+		if (!r->merged) {
+			csv_row(&c->o, &c->m, r);
+			rows++;
+		}
+	}
+	ro_flush(&c->o);
+	return more;
+}
+
+void report_csv_free(struct report_csv_cursor *c)
+{
+	free(c);
 }

@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "daemon.h"
+#include "report.h"
 #include "state.h"
 #include "statedb.h"
 
@@ -141,6 +142,11 @@ static int teardown(void **state)
 	conf_fini(&x->c);
 	free(x);
 	return 0;
+}
+
+static void out_sink(void *arg, const char *data, size_t len)
+{
+	ctl_out_write(arg, data, len);
 }
 
 /* Runs one request header (without its LF) with body; returns the status
@@ -1043,6 +1049,38 @@ static void test_list_stream(void **state)
 	free(out.buf);
 }
 
+/* report --format csv streams, a row per call here: the same file as
+ * report_render() writes whole. */
+static void test_report_csv_stream(void **state)
+{
+	struct fix *x = *state;
+	static char hdr[] = "cmd=report\tformat=csv\n";
+	struct ctl_request req;
+	struct ctl_peer peer = {.uid = 0, .privileged = true};
+	struct ctl_out out = {0}, whole = {0};
+	struct report_sink sink = {.write = out_sink, .arg = &whole};
+	char err[256];
+	unsigned chunks = 0;
+
+	list_hosts(x);
+	assert_int_equal(ctl_request_parse(hdr, sizeof(hdr) - 1, &req, err, sizeof(err)), 0);
+	assert_int_equal(commands_handle(&x->d, &req, &peer, &out, x->msg, sizeof(x->msg)), 0);
+	assert_non_null(out.stream.next);
+	while (out.stream.next(out.stream.state, &out, 1))
+		chunks++;
+	ctl_stream_free(&out.stream);
+	/* Five hosts: the header with the first row, then a row a call. */
+	assert_true(chunks >= 4);
+	assert_int_equal(report_render(&x->d.eng, REPORT_BY_DEPARTMENT, REPORT_CSV, false,
+				       daemon_wall_us(), &sink),
+			 0);
+	assert_non_null(out.buf);
+	assert_non_null(whole.buf);
+	assert_string_equal(out.buf, whole.buf);
+	free(out.buf);
+	free(whole.buf);
+}
+
 static void test_list_filter_errors(void **state)
 {
 	struct fix *x = *state;
@@ -1535,6 +1573,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_wide, setup_inventory, teardown),
 		cmocka_unit_test_setup_teardown(test_list_filters, setup_inventory, teardown),
 		cmocka_unit_test_setup_teardown(test_list_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_csv_stream, setup_inventory, teardown),
 		cmocka_unit_test_setup_teardown(test_list_filter_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_selection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_command, setup, teardown),
