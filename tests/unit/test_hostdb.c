@@ -266,6 +266,59 @@ static void test_changed_overflow(void **state)
 /* Merging the ports a containment asks for: the same port towards
  * everyone subsumes it towards one destination; two destinations of a
  * port are two entries; HOST_MAX_PORTS bounds them all. */
+/* hostdb_seek(): slot order, free slots skipped, a bounded number looked
+ * at per call (NULL before the end then, and not done), a record moved to
+ * the other list in the middle of a walk met once, one removed before its
+ * turn not met, one added in a freed slot already passed not met. */
+static void test_seek(void **state)
+{
+	struct hostdb db;
+	struct hostrec *r[10], *x;
+	unsigned met[12] = {0}, calls = 0;
+	uint32_t pos = 0;
+
+	(void)state;
+	assert_int_equal(hostdb_init(&db, 16, &key), 0);
+	for (unsigned i = 0; i < 10; i++) {
+		struct qaddr a = nth(i);
+
+		r[i] = hostdb_get(&db, &a);
+		assert_non_null(r[i]);
+	}
+	hostdb_remove(&db, r[2]); /* a free slot from the start */
+	for (;;) {
+		x = hostdb_seek(&db, &pos, 2);
+		calls++;
+		if (!x) {
+			if (hostdb_seek_done(&db, pos))
+				break;
+			continue;
+		}
+		for (unsigned i = 0; i < 12; i++) {
+			struct qaddr a = nth(i);
+
+			if (addr_eq(&x->id, &a))
+				met[i]++;
+		}
+		if (x == r[4]) {
+			struct qaddr a = nth(10);
+
+			/* Moved to the other list, added in a slot already
+			 * passed (slot 2, the one freed), removed before its
+			 * turn. */
+			table_list_touch(&db.t, 1, r[5]);
+			assert_ptr_equal(hostdb_get(&db, &a), table_at(&db.t, 2));
+			hostdb_remove(&db, r[7]);
+		}
+	}
+	for (unsigned i = 0; i < 10; i++)
+		assert_int_equal(met[i], i == 2 || i == 7 ? 0 : 1);
+	assert_int_equal(met[10], 0);
+	/* Two slots a call at most: more calls than records. */
+	assert_true(calls > 8);
+	hostdb_fini(&db);
+}
+
 static void test_want_port_merge(void **state)
 {
 	static struct hostrec r;
@@ -348,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_released_records_make_room),
 		cmocka_unit_test(test_changed_overflow),
 		cmocka_unit_test(test_want_port_merge),
+		cmocka_unit_test(test_seek),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
