@@ -49,59 +49,13 @@ RUNS=${RUNS:-5}
 Q=$B/src/quarantined
 CTL=$B/src/quarantinectl
 
-if [ "$(id -u)" != 0 ]; then
-	echo "bulk-quarantine: needs root (a network namespace, nftables)" >&2
-	exit 1
-fi
-for f in "$Q" "$CTL" ${BASE:+"$BASE/src/quarantined" "$BASE/src/quarantinectl"}; do
-	if [ ! -x "$f" ]; then
-		echo "bulk-quarantine: $f is missing (meson setup $B && ninja -C $B)" >&2
-		exit 1
-	fi
-done
-for t in ip nft python3; do
-	if ! command -v $t >/dev/null; then
-		echo "bulk-quarantine: $t is not installed" >&2
-		exit 1
-	fi
-done
-
-NS=qdbulk$$
-MADE=""
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/qdbulk.XXXXXX") || exit 1
+. "$(dirname "$0")/nslib.sh"
+bench_need bulk-quarantine "$Q" "$CTL" ${BASE:+"$BASE/src/quarantined" "$BASE/src/quarantinectl"} \
+	ip nft python3
+bench_setup qdbulk
 DPID=""
 
-cleanup() {
-	local rc=$? p
-	trap - EXIT HUP INT TERM
-	trap '' PIPE
-	if [ -n "$MADE" ]; then
-		for p in $(ip netns pids "$NS" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null
-		done
-		ip netns del "$NS" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 141' PIPE
-trap 'exit 143' TERM
-
 in_ns() { ip netns exec "$NS" "$@"; }
-
-# wait_for SECONDS CMD...: poll CMD every 50 ms.
-wait_for() {
-	local n=$(($1 * 20))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		n=$((n - 1))
-		[ $n -le 0 ] && return 1
-		sleep 0.05
-	done
-}
 
 now_ns() { date +%s%N; }
 
@@ -109,7 +63,7 @@ if ! ip netns add "$NS"; then
 	echo "bulk-quarantine: cannot create a network namespace" >&2
 	exit 1
 fi
-MADE=1
+MADE=$NS
 in_ns sh -c 'echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6 &&
 	echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6 && ip link set lo up' || exit 1
 # Both ends in the namespace: the kernel here has no dummy interfaces.

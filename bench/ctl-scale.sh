@@ -44,53 +44,13 @@ Q=$B/src/quarantined
 CTL=$B/src/quarantinectl
 BD=$B/bench/bench_detect
 
-if [ "$(id -u)" != 0 ]; then
-	echo "ctl-scale: needs root (a network namespace, nftables)" >&2
-	exit 1
-fi
-for f in "$Q" "$CTL"; do
-	if [ ! -x "$f" ]; then
-		echo "ctl-scale: $f is missing (meson setup $B && ninja -C $B)" >&2
-		exit 1
-	fi
-done
-
-NS=qdscale$$
-MADE=""
+. "$(dirname "$0")/nslib.sh"
+bench_need ctl-scale "$Q" "$CTL" ip nft
+bench_setup qdscale
 PID=""
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/qdscale.XXXXXX") || exit 1
-
-cleanup() {
-	local rc=$? p
-	trap - EXIT HUP INT TERM
-	trap '' PIPE
-	if [ -n "$MADE" ]; then
-		for p in $(ip netns pids "$NS" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null
-		done
-		ip netns del "$NS" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 141' PIPE
-trap 'exit 143' TERM
 
 in_ns() { ip netns exec "$NS" "$@"; }
 qctl() { "$CTL" -S "$TMP/control.sock" "$@"; }
-
-wait_for() {
-	local n=$(($1 * 20))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		n=$((n - 1))
-		[ $n -le 0 ] && return 1
-		sleep 0.05
-	done
-}
 
 # kib PID FIELD: a /proc/PID/status field (VmRSS, VmHWM) in KiB.
 kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
@@ -99,7 +59,7 @@ ip netns add "$NS" || {
 	echo "ctl-scale: cannot create a network namespace" >&2
 	exit 1
 }
-MADE=1
+MADE=$NS
 in_ns sh -c 'echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6 &&
 	echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6 && ip link set lo up' || exit 1
 in_ns ip link add lan0 type veth peer name peer0 || exit 1

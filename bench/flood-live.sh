@@ -49,48 +49,10 @@ Q=$B/src/quarantined
 CTL=$B/src/quarantinectl
 FLOOD=$B/tests/flood
 
-if [ "$(id -u)" != 0 ]; then
-	echo "flood-live: needs root (network namespaces, AF_PACKET)" >&2
-	exit 1
-fi
-for f in "$Q" "$CTL" "$FLOOD"; do
-	if [ ! -x "$f" ]; then
-		echo "flood-live: $f is missing (meson setup $B && ninja -C $B)" >&2
-		exit 1
-	fi
-done
-for t in ip tcpdump; do
-	if ! command -v $t >/dev/null; then
-		echo "flood-live: $t is not installed" >&2
-		exit 1
-	fi
-done
-
-NS=qdbench$$
-MADE=""
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/qdbench.XXXXXX") || exit 1
+. "$(dirname "$0")/nslib.sh"
+bench_need flood-live "$Q" "$CTL" "$FLOOD" ip tcpdump
+bench_setup qdbench
 HZ=$(getconf CLK_TCK)
-
-cleanup() {
-	local rc=$? ns p
-	trap - EXIT HUP INT TERM
-	trap '' PIPE
-	for ns in $MADE; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null
-		done
-	done
-	for ns in $MADE; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 141' PIPE
-trap 'exit 143' TERM
 
 in_s() { ip netns exec "${NS}s" "$@"; }
 in_g() { ip netns exec "${NS}g" "$@"; }
@@ -98,17 +60,6 @@ in_g() { ip netns exec "${NS}g" "$@"; }
 # cpu_ticks PID: user + system clock ticks so far.
 cpu_ticks() {
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
-
-# wait_for SECONDS CMD...: poll CMD every 50 ms.
-wait_for() {
-	local n=$(($1 * 20))
-	shift
-	while ! "$@" 2>/dev/null; do
-		n=$((n - 1))
-		[ $n -le 0 ] && return 1
-		sleep 0.05
-	done
 }
 
 # ---- namespaces -------------------------------------------------------------

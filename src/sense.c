@@ -38,7 +38,7 @@ static void on_contact(void *arg, const struct qaddr *id, const struct qaddr *sr
 	e.proto = (uint8_t)proto;
 	e.port = port;
 	e.first_us = ts;
-	probes_contact(s->probes, dst, &e, identity_binding(s->id, dst, NULL) != BIND_NONE);
+	probes_contact(s->probes, dst, &e, known(s, dst));
 	probes_in_use(s->probes, src);
 }
 
