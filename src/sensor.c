@@ -380,6 +380,10 @@ static int from_parent(struct sensor *s, const struct ipc_msg *m)
 		r = apply_start(s, m->fd, u.start.records);
 		if (r == 0) {
 			s->started = true;
+			/* The figures first: the parent says READY with the
+			 * captures' state known (capture up), not a tick later. */
+			send_stats(s);
+			s->stats_at = time_wall_us() + STATS_US;
 			send_up(s, SP_READY, NULL, 0);
 		}
 		break;
