@@ -17,6 +17,7 @@
 #include "hostdb.h"
 #include "identity.h"
 #include "incident.h"
+#include "outside.h"
 #include "output.h"
 #include "policy.h"
 #include "sense.h"
@@ -145,6 +146,12 @@ void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen,
  * incidents, queued for the next commit.  d's rule_name and proto must
  * point at the engine's configuration or static text. */
 void engine_detection(struct engine *e, const struct detection *d);
+/* A detection from outside (outside.h), checked by outside_check():
+ * through the same policy, registry and incidents as engine_detection(),
+ * with its source, rule and evidence recorded, queued for the next
+ * commit.  Bounded per source (a flood of alerts is counted and told, not
+ * queued without end). */
+void engine_outside(struct engine *e, const struct outside_detection *o);
 /* An identity event of the sensing side: a binding event (rate-limited),
  * and the machine records it concerns brought up to date from e->id. */
 void engine_identity(struct engine *e, const struct ident_event *iev);
