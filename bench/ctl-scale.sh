@@ -221,6 +221,12 @@ printf 'registry: %d bytes per blocked host (parent VmRSS with them less without
 	$(((P_FULL - P_EMPTY) * 1024 / HOSTS))
 printf 'sensor VmRSS: %d KiB at max_hosts 65536, %d KiB at %d, %d KiB with the hosts blocked (peak %d KiB)\n' \
 	"$S_DEFAULT" "$S_EMPTY" "$TRACKED" "$S_FULL" "$S_HWM"
+# Per-host figures compare two sizes: at the default size itself there is
+# nothing to compare.
+if [ "$TRACKED" -le 65536 ]; then
+	echo "sensor: per-host figures need TRACKED above 65536 (the default max_hosts)"
+	exit 0
+fi
 printf 'sensor, idle: %d bytes per tracked-host slot ((VmRSS at %d - at 65536) / %d)\n' \
 	$(((S_EMPTY - S_DEFAULT) * 1024 / (TRACKED - 65536))) "$TRACKED" $((TRACKED - 65536))
 if [ -x "$BD" ]; then
