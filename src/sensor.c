@@ -480,7 +480,8 @@ static void capture_failed(struct sensor *s, unsigned i, int error, const char *
 	memset(&m, 0, sizeof(m));
 	m.iface = i;
 	m.error = error < 0 ? error : -EIO;
-	snprintf(m.text, sizeof(m.text), "%s", text);
+	/* libpcap's words, cut to fit the message. */
+	snprintf(m.text, sizeof(m.text), "%.*s", (int)sizeof(m.text) - 1, text);
 	send_up(s, SP_CAPFAIL, &m, sizeof(m));
 	capture_close(s->caps[i]);
 	s->caps[i] = NULL;
