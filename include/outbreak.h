@@ -31,8 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actor.h"
 #include "addr.h"
 #include "conf.h"
+#include "types.h"
 
 /* Group ids as the kernel map holds them: 0 is never used (a map's
  * miss), 1 is "unassigned", the inventory's groups follow. */
@@ -78,11 +80,24 @@ void ob_groups_fini(struct ob_groups *g);
 /* The group of a (0: none), by a binary search of the ranges. */
 uint32_t ob_groups_find(const struct ob_groups *g, const struct qaddr *a);
 
-/* Merges the networks of l (and of extra, may be NULL) of family into
- * disjoint ranges (group 1): the essential servers' interval set.  The
- * number of ranges (caller frees *ret) or -ENOMEM. */
-int ob_flatten_list(const struct prefix_list *l, const struct prefix_list *extra, int family,
-		    struct ob_range **ret);
+/* Merges the networks of family in the n lists (a NULL list is empty)
+ * into disjoint ranges (group 1): the essential servers' interval set.
+ * The number of ranges (caller frees *ret) or -ENOMEM. */
+int ob_flatten_lists(const struct prefix_list *const *lists, unsigned n, int family,
+		     struct ob_range **ret);
+
+/* Whether outbreak mode is on, and who switched it on, when and why: the
+ * daemon's, kept in the state database (statedb_outbreak_save()) and
+ * named in status and in every event while it is on. */
+#define OUTBREAK_REASON_MAX 256
+struct outbreak_state {
+	bool on;
+	enum outbreak_by by;
+	usec_t since_us; /* wall clock */
+	long by_uid;	 /* the operator's uid */
+	struct actor who;
+	char reason[OUTBREAK_REASON_MAX];
+};
 
 const char *outbreak_by_name(enum outbreak_by b);
 /* 0 or -EINVAL. */

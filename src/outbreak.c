@@ -205,24 +205,25 @@ out:
 	return (int)o.n;
 }
 
-int ob_flatten_list(const struct prefix_list *l, const struct prefix_list *extra, int family,
-		    struct ob_range **ret)
+int ob_flatten_lists(const struct prefix_list *const *lists, unsigned n, int family,
+		     struct ob_range **ret)
 {
-	unsigned n = (l ? l->n : 0) + (extra ? extra->n : 0), k = 0;
+	unsigned total = 0, k = 0;
 	struct ob_prefix *v;
 	int r;
 
 	*ret = NULL;
-	if (n == 0)
+	for (unsigned i = 0; i < n; i++)
+		total += lists[i] ? lists[i]->n : 0;
+	if (total == 0)
 		return 0;
-	v = calloc(n, sizeof(*v));
+	v = calloc(total, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (unsigned i = 0; l && i < l->n; i++)
-		v[k++] = (struct ob_prefix){.net = l->v[i], .group = 1};
-	for (unsigned i = 0; extra && i < extra->n; i++)
-		v[k++] = (struct ob_prefix){.net = extra->v[i], .group = 1};
-	r = ob_flatten(v, n, family, ret);
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = 0; lists[i] && j < lists[i]->n; j++)
+			v[k++] = (struct ob_prefix){.net = lists[i]->v[j], .group = 1};
+	r = ob_flatten(v, total, family, ret);
 	free(v);
 	return r;
 }

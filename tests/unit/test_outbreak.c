@@ -297,12 +297,14 @@ static void test_essential(void **state)
 	assert_int_equal(c.outbreak.services[1].port, 445);
 	assert_true(c.outbreak.factor == 0.25);
 	assert_false(c.outbreak.contain_watch);
-	n = ob_flatten_list(&c.outbreak.essential, &c.networks.never_block, AF_INET, &v);
+	const struct prefix_list *lists[] = {&c.outbreak.essential, NULL, &c.networks.never_block};
+
+	n = ob_flatten_lists(lists, 3, AF_INET, &v);
 	assert_int_equal(n, 2);
 	R(v, 0, "10.0.0.0", "10.0.0.4", 1);
 	R(v, 1, "10.0.0.53", "10.0.0.53", 1);
 	free(v);
-	n = ob_flatten_list(&c.outbreak.essential, NULL, AF_INET6, &v);
+	n = ob_flatten_lists(lists, 1, AF_INET6, &v);
 	assert_int_equal(n, 1);
 	free(v);
 	conf_fini(&c);
