@@ -132,6 +132,10 @@ void daemon_outbreak_restore(struct daemon *d);
 /* Reload: the groups of configuration c staged, to go into the kernel
  * with the next nft_set_networks() (one transaction).  0 or -errno. */
 int daemon_outbreak_stage(struct daemon *d, const struct conf *c, char *err, size_t errlen);
+/* The never-block list changed at run time (allow, disallow): in an
+ * outbreak, the essential servers again, in one transaction.  0 or
+ * -errno. */
+int daemon_outbreak_refresh(struct daemon *d, char *err, size_t errlen);
 
 usec_t daemon_wall_us(void);
 usec_t daemon_mono_us(void);

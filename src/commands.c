@@ -2071,8 +2071,16 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 	if (addr_parse_prefix(h, &p, &plen) < 0)
 		return reply(x, 2, "'%s' is not an address or network", h);
 	r = allow ? policy_allow(&d->eng.pol, &p, plen) : policy_disallow(&d->eng.pol, &p, plen);
-	if (r == 0)
+	if (r == 0) {
+		char oberr[512];
+
 		d->eng.dirty = ENGINE_DIRTY_NOW;
+		/* In an outbreak the never-block list is essential: the
+		 * kernel's copy follows. */
+		if (daemon_outbreak_refresh(d, oberr, sizeof(oberr)) < 0)
+			log_warnx("%s: outbreak mode's essential servers not updated: %s",
+				  x->req->cmd, oberr);
+	}
 	field_str(x, "host", h);
 	field_bool(x, "never_block", allow ? r == 0 || r == -EEXIST : false);
 	field_bool(x, "changed", r == 0);

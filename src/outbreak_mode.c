@@ -24,8 +24,11 @@
 static int ob_kernel(struct daemon *d, const struct conf *c, const struct outbreak_state *st,
 		     bool apply, unsigned *ret_groups, char *err, size_t errlen)
 {
-	const struct prefix_list *essential[] = {&c->outbreak.essential, &c->networks.never_block,
-						 &d->eng.pol.allowed};
+	/* The never-block list as it stands: the configured entries less
+	 * those disallowed at run time (policy.conf_removed, which follows
+	 * d->c: a reload's new list has none removed), and those allowed. */
+	struct prefix_list nb = {0};
+	const struct prefix_list *essential[] = {&c->outbreak.essential, &nb, &d->eng.pol.allowed};
 	struct nft_outbreak ob = {.on = st->on};
 	struct ob_groups g;
 	struct ob_range *e4 = NULL, *e6 = NULL;
@@ -34,6 +37,17 @@ static int ob_kernel(struct daemon *d, const struct conf *c, const struct outbre
 	memset(&g, 0, sizeof(g));
 	*ret_groups = 0;
 	if (st->on) {
+		const struct prefix_list *cnb = &c->networks.never_block;
+
+		nb.v = calloc(cnb->n ? cnb->n : 1, sizeof(*nb.v));
+		if (!nb.v) {
+			r = -ENOMEM;
+			snprintf(err, errlen, "outbreak mode: %s", strerror(-r));
+			goto out;
+		}
+		for (unsigned i = 0; i < cnb->n; i++)
+			if (c != d->c || !d->eng.pol.conf_removed || !d->eng.pol.conf_removed[i])
+				nb.v[nb.n++] = cnb->v[i];
 		r = ob_groups_build(c, st->by, &g);
 		if (r == 0 && g.ngroups > 65536)
 			r = -E2BIG;
@@ -58,6 +72,7 @@ static int ob_kernel(struct daemon *d, const struct conf *c, const struct outbre
 	if (d->nft)
 		r = nft_outbreak(d->nft, &ob, apply, err, errlen);
 out:
+	free(nb.v);
 	ob_groups_fini(&g);
 	free(e4);
 	free(e6);
@@ -192,5 +207,18 @@ int daemon_outbreak_stage(struct daemon *d, const struct conf *c, char *err, siz
 	r = ob_kernel(d, c, &d->ob, false, &groups, err, errlen);
 	if (r == 0)
 		d->ob_groups = groups;
+	return r;
+}
+
+int daemon_outbreak_refresh(struct daemon *d, char *err, size_t errlen)
+{
+	int r;
+
+	if (!d->ob.on || !d->nft)
+		return 0;
+	r = daemon_outbreak_stage(d, d->c, err, errlen);
+	if (r == 0)
+		r = nft_set_networks(d->nft, &d->c->networks.remediation, &d->c->networks.admin,
+				     err, errlen);
 	return r;
 }
