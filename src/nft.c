@@ -1521,8 +1521,11 @@ static void emit_outbreak(struct txn *t)
 
 /* Copies ob into one allocation: *ret_mem holds the arrays that *ret
  * points at.  0 or -ENOMEM. */
-static int ob_copy(const struct nft_outbreak *ob, struct nft_outbreak *ret, void **ret_mem)
+static int ob_copy(const struct nft_outbreak *in, struct nft_outbreak *ret, void **ret_mem)
 {
+	/* Off: nothing of the arrays is used, nor read. */
+	const struct nft_outbreak off = {.on = false};
+	const struct nft_outbreak *ob = in->on ? in : &off;
 	size_t ng = (size_t)ob->ng4 + ob->ng6 + ob->ne4 + ob->ne6;
 	struct ob_range *r;
 	struct outbreak_service *svc;
