@@ -16,7 +16,8 @@
 #    (tcp/53) across works; the essential server, the never-block host
 #    and the admin station of the other subnet get through; finance
 #    inside br0 and the outside are untouched; a host allowed at run time
-#    is essential at once, and no longer once disallowed.
+#    is essential at once, and no longer once disallowed; the chain or
+#    the group map flushed from outside is repaired.
 # 3. Reload with an inventory that moves l2o (a /32) to finance: one
 #    transaction regroups; finance -> l2o SMB works, finance -> dns2's
 #    SMB (engineering, essential) still does, and a new engineering host
@@ -108,6 +109,16 @@ qd_check "allow $ENG3 (never-block is essential): finance -> $ENG3:445 works" \
 qd_check "disallow $ENG3: finance -> $ENG3:445 blocked again" \
 	sh -c "'$QD_CTL' -S '$QD_SOCK' disallow $ENG3 >/dev/null && ! ip netns exec ${QD_NS}inf $QD_PY connect $ENG3 445"
 qd_check "metrics: quarantined_outbreak 1" sh -c "'$QD_CTL' -S '$QD_SOCK' metrics | grep -qx 'quarantined_outbreak 1'"
+qd_mark
+qd_in gw nft flush chain inet quarantined outbreak
+qd_check "the outbreak chain flushed from outside: repaired, an alert says so" \
+	qd_wait_event 5 event=error
+qd_check "after the repair: finance <-> engineering blocked again" cross_blocked
+qd_mark
+qd_in gw nft flush map inet quarantined obg4
+qd_check "obg4 flushed from outside: rewritten, an alert says so" \
+	qd_wait_event 5 event=error
+qd_check "after the repair: finance <-> engineering blocked again" cross_blocked
 qd_check "obg6 maps the IPv6 /64s" \
 	sh -c "ip netns exec ${QD_NS}gw nft list map inet quarantined obg6 | grep -q 'fd66:2::/64'"
 
