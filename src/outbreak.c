@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lpm.h"
 #include "types.h"
 
 /* Bytes of an address of family. */
@@ -288,8 +289,16 @@ int ob_groups_build(const struct conf *c, enum outbreak_by by, struct ob_groups 
 		const char *key;
 		uint32_t id = OUTBREAK_GROUP_INHERIT;
 
+		uint32_t pi;
+		unsigned pplen;
+
 		if (!e->has_net)
 			continue; /* a machine by MAC only: no address to group */
+		/* Outside the protected networks nothing is ours to cut off:
+		 * only networks that lie inside one of them are grouped. */
+		if (!prot->lpm || !lpm_lookup(prot->lpm, &e->net.addr, &pi, &pplen) ||
+		    pplen > e->net.plen)
+			continue;
 		key = entry_key(e, by, buf, sizeof(buf));
 		if (key[0]) {
 			for (id = 2; id < g->ngroups; id++)

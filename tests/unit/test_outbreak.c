@@ -214,6 +214,8 @@ static const char inventory_conf[] =
 	"  { net = \"10.1.0.11/32\"; name = \"lab\"; department = \"engineering\"; },\n"
 	"  { net = \"10.2.0.0/24\"; department = \"engineering\"; floor = 3; },\n"
 	"  { net = \"fd00:0:0:1::/64\"; department = \"finance\"; },\n"
+	"  { net = \"192.168.7.0/24\"; department = \"finance\"; },\n"
+	"  { net = \"0.0.0.0/0\"; department = \"world\"; },\n"
 	"  { mac = \"52:54:00:00:00:01\"; name = \"laptop\"; department = \"finance\"; }\n"
 	");\n";
 
@@ -257,6 +259,10 @@ static void test_groups(void **state)
 	assert_int_equal(group_of(&g, "10.1.0.11"), eng); /* its own */
 	assert_int_equal(group_of(&g, "10.9.9.9"), OUTBREAK_GROUP_UNASSIGNED);
 	assert_int_equal(group_of(&g, "192.168.1.1"), 0); /* not protected */
+	/* Inventory networks outside the protected ones, or wider than
+	 * them, are no group. */
+	assert_int_equal(group_of(&g, "192.168.7.1"), 0);
+	assert_int_equal(group_of(&g, "8.8.8.8"), 0);
 	assert_int_equal(group_of(&g, "fd00::1:0:0:0:99"), fin);
 	assert_int_equal(group_of(&g, "fd00::2:0:0:0:99"), OUTBREAK_GROUP_UNASSIGNED);
 	ob_groups_fini(&g);
