@@ -18,6 +18,7 @@
  *         obg4/obg6   outbreak mode: address -> group id  interval map
  *         obe4/obe6   outbreak mode: essential servers    interval
  *         obs         outbreak mode: essential proto . port
+ *         obgm        outbreak mode: MAC -> group id (the bridge family)
  *   chains forward and input (filter, priority -10, policy accept): a
  *         fixed list of rules that reference the sets; the rules never
  *         change with the number of hosts.  The MAC sets match the
@@ -39,6 +40,12 @@
  *         lookups' values.  At most 2 x 16 rules a family, whatever the
  *         number of hosts.  It comes after the isolation and containment
  *         rules, which it never overrides: it only returns or drops.
+ *         In the bridge family, between the exceptions and the address
+ *         rules, an IPv4 or IPv6 frame whose source and destination MACs
+ *         both have a group (obgm) goes to the chain ob_mac, whose
+ *         rules drop it when the groups differ (as above, by MAC), and
+ *         which otherwise ends the outbreak chain's say: the machines'
+ *         groups decide before their addresses'.
  *
  * Every change is one transaction (BEGIN ... END); every message asks for
  * an ACK, and every ACK is read and matched to its message by sequence
@@ -84,6 +91,7 @@ enum nft_set {
 	NFT_SET_OBE4,
 	NFT_SET_OBE6,
 	NFT_SET_OBS,
+	NFT_SET_OBGM,
 	NFT_SET_COUNT,
 };
 
@@ -99,6 +107,8 @@ struct nft_outbreak {
 	unsigned ne4, ne6;
 	const struct outbreak_service *svc;
 	unsigned nsvc;
+	const struct ob_mac *gm; /* the bridge family's machines by MAC */
+	unsigned ngm;
 };
 
 /* Gateway services an isolated host may still use (input hook). */

@@ -23,6 +23,12 @@
  *   - an address outside the protected networks is in no group: outbreak
  *     mode does not touch traffic to or from it (that is the firewall's).
  *
+ * In the bridge family a machine also has a group by its MAC (an
+ * inventory entry that names its MAC, or a trusted IPv4 address of it in
+ * a group): so the IPv6 addresses it makes up (SLAAC, privacy addresses)
+ * on a prefix the groups share are grouped too, for the traffic the
+ * bridge carries between machines.
+ *
  * Pure: no I/O.  Allocates the ranges and names it returns. */
 #ifndef QD_OUTBREAK_H
 #define QD_OUTBREAK_H
@@ -64,6 +70,12 @@ struct ob_range {
  * array, caller frees, in *ret; NULL for 0), or -ENOMEM. */
 int ob_flatten(const struct ob_prefix *in, unsigned n, int family, struct ob_range **ret);
 
+/* A machine and its group, by MAC (the bridge family's obgm). */
+struct ob_mac {
+	uint8_t mac[MAC_LEN];
+	uint32_t group;
+};
+
 struct ob_groups {
 	enum outbreak_by by;
 	struct ob_range *v4, *v6;
@@ -79,6 +91,12 @@ int ob_groups_build(const struct conf *c, enum outbreak_by by, struct ob_groups 
 void ob_groups_fini(struct ob_groups *g);
 /* The group of a (0: none), by a binary search of the ranges. */
 uint32_t ob_groups_find(const struct ob_groups *g, const struct qaddr *a);
+/* The machines of c's inventory named by MAC, each with its group: its
+ * own entry's value for the grouping, else the group of its entry's
+ * network; those with neither are left out.  The number (caller frees
+ * *ret, room for extra more), or -ENOMEM. */
+int ob_groups_macs(const struct conf *c, const struct ob_groups *g, unsigned extra,
+		   struct ob_mac **ret);
 
 /* Merges the networks of family in the n lists (a NULL list is empty)
  * into disjoint ranges (group 1): the essential servers' interval set.

@@ -211,6 +211,8 @@ static const struct setdef sets[NFT_SET_COUNT] = {
 	[NFT_SET_OBE4] = {"obe4", AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
 	[NFT_SET_OBE6] = {"obe6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
 	/* proto 1 + 3 padding, port 2 + 2. */
+	[NFT_SET_OBGM] =
+		{"obgm", AF_MAC, 6, TYPE_ETHERADDR, NFT_SET_MAP, false, 1, {6}, 0, TYPE_MARK, 4},
 	[NFT_SET_OBS] = {"obs",
 			 0,
 			 8,
@@ -1294,7 +1296,8 @@ static void flush_chain(struct txn *t, const char *chain)
 
 /* ---- outbreak mode ---- */
 
-#define OB_CHAIN "outbreak"
+#define OB_CHAIN     "outbreak"
+#define OB_MAC_CHAIN "ob_mac"
 
 /* A lookup of the key in sreg in set s: with dreg, a map's value goes
  * there; inv, the rule goes on when the key is not in s. */
@@ -1438,12 +1441,56 @@ static void ob_return_if(struct txn *t, bool v6, bool dst, enum nft_set s)
 	rule_emit(t);
 }
 
-/* The outbreak chain's rules while it is on (nft.h), per family: what
- * returns first, then the one rule that drops. */
+/* Two rules per bit of the group ids in use (nft.h): the group of the
+ * source and of the destination, each through a map (a miss, no group,
+ * ends the rule: the packet goes on), differ in that bit: drop.  load
+ * puts the source's (dst false) or the destination's key into a
+ * register for map. */
+static void emit_ob_bits(struct txn *t, const char *chain, int v6, enum nft_set map,
+			 void (*load)(struct txn *t, int v6, bool dst, uint32_t reg))
+{
+	for (unsigned bit = 0; bit < t->n->ob_bits; bit++) {
+		for (int srcset = 1; srcset >= 0; srcset--) {
+			uint32_t mask = htonl(1u << bit), zero = 0;
+
+			rule_new(t, chain);
+			if (v6 >= 0)
+				m_family(t, v6);
+			load(t, v6, false, NFT_REG_1);
+			e_lookup_ex(t, NFT_REG_1, map, NFT_REG_1, false);
+			e_bitwise(t, NFT_REG_1, mask);
+			e_cmp(t, NFT_REG_1, srcset ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, 4);
+			load(t, v6, true, NFT_REG_2);
+			e_lookup_ex(t, NFT_REG_2, map, NFT_REG_2, false);
+			e_bitwise(t, NFT_REG_2, mask);
+			e_cmp(t, NFT_REG_2, srcset ? NFT_CMP_EQ : NFT_CMP_NEQ, &zero, 4);
+			e_counter(t);
+			e_verdict(t, NF_DROP);
+			rule_emit(t);
+		}
+	}
+}
+
+static void load_addr(struct txn *t, int v6, bool dst, uint32_t reg)
+{
+	m_addr(t, v6 > 0, dst, reg);
+}
+
+/* The frame's source or destination MAC (a bridge port is Ethernet). */
+static void load_mac(struct txn *t, int v6, bool dst, uint32_t reg)
+{
+	(void)v6;
+	e_payload(t, NFT_PAYLOAD_LL_HEADER, dst ? 0 : 6, MAC_LEN, reg);
+}
+
+/* The outbreak chain's rules while it is on (nft.h): every exception
+ * first, then, on a bridge, the machines' groups by MAC, then the
+ * addresses'. */
 static void emit_ob_rules(struct txn *t)
 {
+	bool bridge = t->n->p.family == NFPROTO_BRIDGE;
+
 	for (int v6 = 0; v6 < 2; v6++) {
-		enum nft_set obg = v6 ? NFT_SET_OBG6 : NFT_SET_OBG4;
 		const enum nft_set ret[] = {v6 ? NFT_SET_ADM6 : NFT_SET_ADM4,
 					    v6 ? NFT_SET_REM6 : NFT_SET_REM4,
 					    v6 ? NFT_SET_OBE6 : NFT_SET_OBE4};
@@ -1462,30 +1509,58 @@ static void emit_ob_rules(struct txn *t)
 			e_verdict(t, NFT_RETURN);
 			rule_emit(t);
 		}
-		/* Different groups differ in some bit of their ids: for
-		 * each bit in use, a source whose group has it and a
-		 * destination whose group has not drop, and the other way
-		 * round.  A miss in the map (no group) ends a rule: the
-		 * packet goes on. */
-		for (unsigned bit = 0; bit < t->n->ob_bits; bit++) {
-			for (int srcset = 1; srcset >= 0; srcset--) {
-				uint32_t mask = htonl(1u << bit), zero = 0;
+	}
+	/* IPv4 and IPv6 frames between two machines with a group: their
+	 * groups decide (ARP and the rest are left alone). */
+	for (int v6 = 0; bridge && v6 < 2; v6++) {
+		rule_new(t, OB_CHAIN);
+		m_family(t, v6);
+		load_mac(t, v6, false, NFT_REG_1);
+		e_lookup(t, NFT_REG_1, NFT_SET_OBGM);
+		load_mac(t, v6, true, NFT_REG_1);
+		e_lookup(t, NFT_REG_1, NFT_SET_OBGM);
+		e_goto(t, OB_MAC_CHAIN);
+		rule_emit(t);
+	}
+	if (bridge)
+		emit_ob_bits(t, OB_MAC_CHAIN, -1, NFT_SET_OBGM, load_mac);
+	for (int v6 = 0; v6 < 2; v6++)
+		emit_ob_bits(t, OB_CHAIN, v6, v6 ? NFT_SET_OBG6 : NFT_SET_OBG4, load_addr);
+}
 
-				rule_new(t, OB_CHAIN);
-				m_family(t, v6);
-				m_addr(t, v6, false, NFT_REG_1);
-				e_lookup_ex(t, NFT_REG_1, obg, NFT_REG_1, false);
-				e_bitwise(t, NFT_REG_1, mask);
-				e_cmp(t, NFT_REG_1, srcset ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, 4);
-				m_addr(t, v6, true, NFT_REG_2);
-				e_lookup_ex(t, NFT_REG_2, obg, NFT_REG_2, false);
-				e_bitwise(t, NFT_REG_2, mask);
-				e_cmp(t, NFT_REG_2, srcset ? NFT_CMP_EQ : NFT_CMP_NEQ, &zero, 4);
-				e_counter(t);
-				e_verdict(t, NF_DROP);
-				rule_emit(t);
-			}
+/* Empties obgm and fills it with the machines' groups, in messages of
+ * NFT_OP_MAX_ELEMS. */
+static void emit_macs(struct txn *t, const struct ob_mac *v, unsigned n)
+{
+	struct nftnl_set *ns = t->err ? NULL : set_ref(t->n, NFT_SET_OBGM);
+
+	if (t->err)
+		return;
+	if (!ns) {
+		txn_fail(t, -ENOMEM);
+		return;
+	}
+	emit_set_msg(t, ns, NFT_MSG_DELSETELEM, 0);
+	for (unsigned i = 0; i < n && !t->err; i += NFT_OP_MAX_ELEMS) {
+		ns = set_ref(t->n, NFT_SET_OBGM);
+		if (!ns) {
+			txn_fail(t, -ENOMEM);
+			return;
 		}
+		for (unsigned j = i; j < n && j < i + NFT_OP_MAX_ELEMS; j++) {
+			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+			uint32_t be = htonl(v[j].group);
+
+			if (!e) {
+				nftnl_set_free(ns);
+				txn_fail(t, -ENOMEM);
+				return;
+			}
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, v[j].mac, MAC_LEN);
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &be, sizeof(be));
+			nftnl_set_elem_add(ns, e);
+		}
+		emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
 	}
 }
 
@@ -1504,6 +1579,7 @@ static void emit_outbreak(struct txn *t)
 		bits++;
 	t->n->ob_bits = bits;
 	flush_chain(t, OB_CHAIN);
+	flush_chain(t, OB_MAC_CHAIN);
 	emit_ranges(t, NFT_SET_OBG4, ob->on ? ob->g4 : NULL, ob->on ? ob->ng4 : 0);
 	emit_ranges(t, NFT_SET_OBG6, ob->on ? ob->g6 : NULL, ob->on ? ob->ng6 : 0);
 	emit_ranges(t, NFT_SET_OBE4, ob->on ? ob->e4 : NULL, ob->on ? ob->ne4 : 0);
@@ -1515,6 +1591,7 @@ static void emit_outbreak(struct txn *t)
 		memcpy(keys + 8 * i + 4, &be, 2);
 	}
 	emit_keys(t, NFT_SET_OBS, keys, ob->on ? MIN(ob->nsvc, CONF_MAX_OUTBREAK_SERVICES) : 0);
+	emit_macs(t, ob->on ? ob->gm : NULL, ob->on ? ob->ngm : 0);
 	if (ob->on)
 		emit_ob_rules(t);
 }
@@ -1529,7 +1606,10 @@ static int ob_copy(const struct nft_outbreak *in, struct nft_outbreak *ret, void
 	size_t ng = (size_t)ob->ng4 + ob->ng6 + ob->ne4 + ob->ne6;
 	struct ob_range *r;
 	struct outbreak_service *svc;
-	void *mem = malloc(ng * sizeof(*r) + ob->nsvc * sizeof(*svc) + 1);
+	/* The arrays in one block, in decreasing alignment: ranges (a
+	 * uint32_t), services, machines (a uint32_t after 6 bytes). */
+	void *mem = malloc(ng * sizeof(*r) + ob->nsvc * sizeof(*svc) +
+			   ob->ngm * sizeof(struct ob_mac) + sizeof(struct ob_mac));
 
 	if (!mem)
 		return -ENOMEM;
@@ -1551,6 +1631,13 @@ static int ob_copy(const struct nft_outbreak *in, struct nft_outbreak *ret, void
 	if (ob->nsvc)
 		memcpy(svc, ob->svc, ob->nsvc * sizeof(*svc));
 	ret->svc = svc;
+	{
+		struct ob_mac *gm = (struct ob_mac *)(svc + ob->nsvc);
+
+		if (ob->ngm)
+			memcpy(gm, ob->gm, ob->ngm * sizeof(*gm));
+		ret->gm = gm;
+	}
 	*ret_mem = mem;
 	return 0;
 }
@@ -1660,13 +1747,13 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 		nftnl_set_free(s);
 		txn_next(&t);
 	}
-	/* The outbreak chain, regular, filled as n->ob says (emptied while
-	 * outbreak mode is off). */
-	if (!t.err) {
+	/* The outbreak chains, regular, filled as n->ob says (emptied
+	 * while outbreak mode is off); ob_mac first: outbreak goes to it. */
+	for (unsigned i = 0; i < 2 && !t.err; i++) {
 		struct nftnl_chain *c = nftnl_chain_alloc();
 
 		if (!c || nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, n->p.table) < 0 ||
-		    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, OB_CHAIN) < 0) {
+		    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, i ? OB_CHAIN : OB_MAC_CHAIN) < 0) {
 			txn_fail(&t, -ENOMEM);
 		} else {
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, (uint32_t)n->p.family);
@@ -1676,9 +1763,9 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 		}
 		if (c)
 			nftnl_chain_free(c);
-		if (n->ob_known)
-			emit_outbreak(&t);
 	}
+	if (n->ob_known)
+		emit_outbreak(&t);
 	/* Chains: created (or kept), then emptied and refilled in the same
 	 * transaction, so there is never a moment without them.  Regular
 	 * chains first: the base chains' rules jump to them. */

@@ -325,6 +325,42 @@ fail:
 	return r < 0 ? r : -ENOMEM;
 }
 
+int ob_groups_macs(const struct conf *c, const struct ob_groups *g, unsigned extra,
+		   struct ob_mac **ret)
+{
+	const struct inventory *inv = &c->inventory;
+	struct ob_mac *v = calloc((size_t)inv->n + extra + 1, sizeof(*v));
+	unsigned n = 0;
+
+	*ret = NULL;
+	if (!v)
+		return -ENOMEM;
+	for (unsigned i = 0; i < inv->n; i++) {
+		const struct inv_entry *e = &inv->v[i];
+		char buf[OUTBREAK_GROUP_NAME];
+		const char *key;
+		uint32_t id = 0;
+
+		if (!e->has_mac)
+			continue;
+		key = entry_key(e, g->by, buf, sizeof(buf));
+		for (unsigned j = 2; key[0] && j < g->ngroups; j++)
+			if (strcmp(g->names[j], key) == 0)
+				id = j;
+		/* A group the address ranges do not know (an entry with a
+		 * MAC only): none, rather than an id the names lack. */
+		if (!id && e->has_net)
+			id = ob_groups_find(g, &e->net.addr);
+		if (!id)
+			continue;
+		memcpy(v[n].mac, e->mac, MAC_LEN);
+		v[n].group = id;
+		n++;
+	}
+	*ret = v;
+	return (int)n;
+}
+
 uint32_t ob_groups_find(const struct ob_groups *g, const struct qaddr *a)
 {
 	const struct ob_range *v = a->family == AF_INET6 ? g->v6 : g->v4;

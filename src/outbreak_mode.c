@@ -14,9 +14,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "identity.h"
 #include "log.h"
 #include "outbreak.h"
 #include "statedb.h"
+
+/* The machines' groups by MAC under construction (bridge family). */
+struct macs {
+	const struct ob_groups *g;
+	struct ob_mac *v;
+	unsigned n, cap;
+};
+
+/* A trusted IPv4 binding lends its group to its machine's MAC, unless
+ * the inventory named the MAC (it comes first) or another address of
+ * the machine already did (the first wins: bindings of one machine in
+ * two groups are rare, and either is a group it is in). */
+static int mac_from_binding(void *arg, const struct ident_binding *b)
+{
+	struct macs *m = arg;
+	uint32_t id;
+
+	if (b->addr.family != AF_INET || b->contested || m->n >= m->cap)
+		return 0;
+	id = ob_groups_find(m->g, &b->addr);
+	if (!id)
+		return 0;
+	for (unsigned i = 0; i < m->n; i++)
+		if (memcmp(m->v[i].mac, b->mac, MAC_LEN) == 0)
+			return 0;
+	memcpy(m->v[m->n].mac, b->mac, MAC_LEN);
+	m->v[m->n].group = id;
+	m->n++;
+	return 0;
+}
 
 /* Puts st into n's copy of outbreak mode, built from c (and, when
  * apply, into the kernel).  The number of groups in *ret_groups (the
@@ -32,6 +63,7 @@ static int ob_kernel(struct daemon *d, const struct conf *c, const struct outbre
 	struct nft_outbreak ob = {.on = st->on};
 	struct ob_groups g;
 	struct ob_range *e4 = NULL, *e6 = NULL;
+	struct macs m = {0};
 	int r = 0, n4 = 0, n6 = 0;
 
 	memset(&g, 0, sizeof(g));
@@ -66,12 +98,37 @@ static int ob_kernel(struct daemon *d, const struct conf *c, const struct outbre
 		ob.ngroups = g.ngroups;
 		ob.e4 = e4, ob.ne4 = (unsigned)n4, ob.e6 = e6, ob.ne6 = (unsigned)n6;
 		ob.svc = c->outbreak.services, ob.nsvc = c->outbreak.nservices;
+		/* On a bridge, the machines' groups by MAC: the inventory's,
+		 * then those of the trusted IPv4 bindings (identity.h). */
+		if (c->enforce.family == NFT_FAMILY_BRIDGE) {
+			struct ident_stats is = {0};
+			unsigned trusted;
+			int k;
+
+			if (d->eng.id)
+				identity_get_stats(d->eng.id, &is);
+			trusted = is.by_state[BIND_ESTABLISHED] + is.by_state[BIND_PINNED];
+			k = ob_groups_macs(c, &g, trusted, &m.v);
+
+			if (k < 0) {
+				r = k;
+				snprintf(err, errlen, "outbreak mode: %s", strerror(-r));
+				goto out;
+			}
+			m.g = &g;
+			m.n = (unsigned)k;
+			m.cap = (unsigned)k + trusted;
+			if (d->eng.id)
+				identity_foreach(d->eng.id, BIND_ESTABLISHED, mac_from_binding, &m);
+			ob.gm = m.v, ob.ngm = m.n;
+		}
 		/* Group ids 1..ngroups-1: "unassigned" and the inventory's. */
 		*ret_groups = g.ngroups - 1;
 	}
 	if (d->nft)
 		r = nft_outbreak(d->nft, &ob, apply, err, errlen);
 out:
+	free(m.v);
 	free(nb.v);
 	ob_groups_fini(&g);
 	free(e4);

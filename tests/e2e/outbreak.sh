@@ -11,6 +11,11 @@
 # on the never-block list, 10.66.1.40 (adm) an admin station.  The hosts
 # serve tcp/445 (SMB), tcp/53 and 8080.
 #
+# IPv6: inf, ben and eng2 also have addresses on fd66:1::/64, a prefix no
+# inventory entry names: by address they are all "unassigned"; their
+# machines' groups by MAC (their trusted IPv4 bindings lend theirs) keep
+# finance from engineering there too.
+#
 # 1. Before: cross-department SMB works.
 # 2. outbreak on (--by department): finance <-> engineering SMB blocked
 #    both ways, bridged inside br0; engineering <-> engineering SMB works;
@@ -39,8 +44,17 @@ qd_say "topology: br0 with finance and engineering hosts; table bridge quarantin
 qd_topology || exit 1
 qd_host_add eng2 $ENG2/24 || exit 1
 qd_host_add dns $DNS/24 || exit 1
+# IPv6 on one /64 that no inventory entry names (fd66:1::/64, protected):
+# by address inf, ben and eng2 are all "unassigned" there.
+for h in "inf fd66:1::10" "ben fd66:1::20" "eng2 fd66:1::21"; do
+	set -- $h
+	qd_ipv6_on "$1" eth0 || exit 1
+	qd_in "$1" ip addr add "$2/64" dev eth0 nodad || exit 1
+done
 for h in inf ben eng2 dns nb; do
-	qd_bg "$h" $QD_PY serve --ready "$QD_TMP/$h.smb" 0.0.0.0:445 0.0.0.0:53
+	v6=""
+	case $h in inf) v6="[fd66:1::10]:445" ;; ben) v6="[fd66:1::20]:445" ;; eng2) v6="[fd66:1::21]:445" ;; esac
+	qd_bg "$h" $QD_PY serve --ready "$QD_TMP/$h.smb" 0.0.0.0:445 0.0.0.0:53 $v6
 done
 for h in eng2 dns; do
 	qd_bg "$h" $QD_PY serve --ready "$QD_TMP/$h.web" 0.0.0.0:8080
@@ -60,7 +74,9 @@ qd_config 'enforce: { family = "bridge"; };' \
 	'rules = ( { name = "web-sweep"; proto = "tcp"; ports = [ 8081 ]; distinct_dst = 12;
 	             window = 60; severity = "low"; },
 	           { name = "login-guessing"; enabled = false; } );' \
-	'scan: { enabled = false; };'
+	'scan: { enabled = false; };' \
+	'identity: { trust_after = 0; };'
+qd_config_net 'protected = [ "10.66.1.0/24", "10.66.2.0/24", "fd66:1::/64" ];'
 qd_daemon_start -i v-inf -i v-ben -i v-nb -i v-adm -i v-eng2 -i v-dns || exit 1
 
 # cross_blocked / paths_open: the paths outbreak mode cuts, and those it
@@ -75,6 +91,15 @@ cross_open() {
 
 qd_say "1. before: cross-department SMB works"
 qd_check "finance $QD_INF reaches engineering $QD_BEN:445, and back, and from $ENG2" cross_open
+qd_wait 5 "IPv6: $QD_INF reaches [fd66:1::20]:445" qd_connect inf fd66:1::20 445
+qd_check "IPv6 on the shared /64: finance -> engineering SMB works" qd_connect inf fd66:1::20 445
+qd_check "IPv6 on the shared /64: engineering -> engineering SMB works" qd_connect ben fd66:1::21 445
+# The machines' IPv4 bindings are trusted (trust_after = 0) once seen:
+# they lend their groups to the machines' MACs at the switch.
+qd_wait 5 "$QD_INF's and $QD_BEN's bindings trusted" sh -c \
+	"'$QD_CTL' -S '$QD_SOCK' --json show $QD_INF | grep -q established &&
+	 '$QD_CTL' -S '$QD_SOCK' --json show $QD_BEN | grep -q established &&
+	 '$QD_CTL' -S '$QD_SOCK' --json show $ENG2 | grep -q established"
 qd_check "status says outbreak off" test "$(qd_status '"%s" % d["outbreak"]["on"]')" = False
 
 qd_say "1b. a slow SMB worm from $ENG2 (6 destinations in 2 s): under the normal threshold (10)"
@@ -102,6 +127,11 @@ qd_check "the kernel's outbreak chain holds the group rules" \
 	sh -c "ip netns exec ${QD_NS}gw nft list chain bridge quarantined outbreak | grep -q '@obg4'"
 qd_check "SMB finance <-> engineering is blocked both ways (bridged)" cross_blocked
 qd_check "SMB engineering -> engineering ($QD_BEN -> $ENG2:445) works" qd_connect ben $ENG2 445
+qd_check "IPv6 on the shared /64: finance -> engineering SMB blocked (the machines' groups, by MAC)" \
+	qd_not qd_connect inf fd66:1::20 445
+qd_check "IPv6 on the shared /64: engineering -> engineering SMB works" qd_connect ben fd66:1::21 445
+qd_check "obgm maps $QD_BEN's MAC to a group" \
+	sh -c "ip netns exec ${QD_NS}gw nft list map bridge quarantined obgm | grep -qF '$(qd_mac ben) :'"
 qd_check "SMB finance -> finance ($QD_INF -> $DNS:445) works" qd_connect inf $DNS 445
 qd_check "DNS (tcp/53, essential service) engineering -> finance works" qd_connect ben $QD_INF 53
 qd_check "the essential server $DNS:8080 is reached from engineering" qd_connect ben $DNS 8080
@@ -124,6 +154,8 @@ qd_check "after the restart status says on, since as before" \
 	test "$(qd_status '"%s" % d["outbreak"]["on"]')" = True
 qd_check "after the restart: SMB finance <-> engineering still blocked" cross_blocked
 qd_check "after the restart: engineering -> engineering still works" qd_connect ben $ENG2 445
+qd_check "after the restart: IPv6 finance -> engineering still blocked (the bindings were saved)" \
+	qd_not qd_connect inf fd66:1::20 445
 n=$(ip netns exec "${QD_NS}gw" nft list chain bridge quarantined outbreak | grep -c 'drop')
 qd_check "the restart did not duplicate the chain's rules ($n drop rules: 2 per bit of 3 groups' ids)" \
 	test "$n" = 8

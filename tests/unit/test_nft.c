@@ -348,7 +348,7 @@ static void test_set_kinds(void **state)
 	for (unsigned i = 0; i < NFT_SET_COUNT; i++) {
 		enum nft_set s = (enum nft_set)i;
 		bool mac = s == NFT_SET_ISOM || s == NFT_SET_CONM || s == NFT_SET_CONPM ||
-			   s == NFT_SET_CONHM4 || s == NFT_SET_CONHM6;
+			   s == NFT_SET_CONHM4 || s == NFT_SET_CONHM6 || s == NFT_SET_OBGM;
 		assert_int_equal(nft_set_is_mac(s), mac);
 		if (mac)
 			assert_false(nft_set_is_v6(s));

@@ -267,6 +267,20 @@ static void test_groups(void **state)
 	assert_int_equal(group_of(&g, "fd00::2:0:0:0:99"), OUTBREAK_GROUP_UNASSIGNED);
 	ob_groups_fini(&g);
 
+	/* Machines by MAC: the laptop (a MAC only) takes its department's
+	 * group. */
+	assert_int_equal(ob_groups_build(&c, OUTBREAK_BY_DEPARTMENT, &g), 0);
+	{
+		struct ob_mac *m;
+		int n = ob_groups_macs(&c, &g, 2, &m);
+
+		assert_int_equal(n, 1);
+		assert_int_equal(m[0].mac[5], 1);
+		assert_int_equal(m[0].group, fin);
+		free(m);
+	}
+	ob_groups_fini(&g);
+
 	/* By floor: both departments are on floor 3; the lab entry has no
 	 * floor and inherits finance's /24's. */
 	assert_int_equal(ob_groups_build(&c, OUTBREAK_BY_FLOOR, &g), 0);
