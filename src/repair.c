@@ -150,7 +150,7 @@ static void who(const struct nftmon_change *c, char *buf, size_t len)
 #define NETWORK_SETS                                                          \
 	((1u << NFT_SET_REM4) | (1u << NFT_SET_REM6) | (1u << NFT_SET_ADM4) | \
 	 (1u << NFT_SET_ADM6) | (1u << NFT_SET_OBG4) | (1u << NFT_SET_OBG6) | \
-	 (1u << NFT_SET_OBE4) | (1u << NFT_SET_OBE6) | (1u << NFT_SET_OBS))
+	 (1u << NFT_SET_OBE4) | (1u << NFT_SET_OBE6) | (1u << NFT_SET_OBS) | (1u << NFT_SET_OBGM))
 
 static bool is_network_set(int s)
 {
