@@ -26,10 +26,8 @@ struct macs {
 	unsigned n, cap;
 };
 
-/* A trusted IPv4 binding lends its group to its machine's MAC, unless
- * the inventory named the MAC (it comes first) or another address of
- * the machine already did (the first wins: bindings of one machine in
- * two groups are rare, and either is a group it is in). */
+/* A trusted IPv4 binding lends its group to its machine's MAC (the
+ * duplicates are settled once all are in: ob_macs_settle()). */
 static int mac_from_binding(void *arg, const struct ident_binding *b)
 {
 	struct macs *m = arg;
@@ -40,12 +38,49 @@ static int mac_from_binding(void *arg, const struct ident_binding *b)
 	id = ob_groups_find(m->g, &b->addr);
 	if (!id)
 		return 0;
-	for (unsigned i = 0; i < m->n; i++)
-		if (memcmp(m->v[i].mac, b->mac, MAC_LEN) == 0)
-			return 0;
 	memcpy(m->v[m->n].mac, b->mac, MAC_LEN);
 	m->v[m->n].group = id;
 	m->n++;
+	return 0;
+}
+
+struct mac_pos {
+	struct ob_mac m;
+	unsigned pos;
+};
+
+static int mac_pos_cmp(const void *pa, const void *pb)
+{
+	const struct mac_pos *a = pa, *b = pb;
+	int c = memcmp(a->m.mac, b->m.mac, MAC_LEN);
+
+	if (c)
+		return c;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* One group per MAC: the inventory's (first in m) wins, then a
+ * machine's first trusted address (bindings of one machine in two
+ * groups are rare, and either is a group it is in).  Sorted, so a
+ * million bindings cost n log n.  0 or -ENOMEM. */
+static int ob_macs_settle(struct macs *m)
+{
+	struct mac_pos *t;
+	unsigned w = 0;
+
+	if (m->n < 2)
+		return 0;
+	t = calloc(m->n, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (unsigned i = 0; i < m->n; i++)
+		t[i] = (struct mac_pos){.m = m->v[i], .pos = i};
+	qsort(t, m->n, sizeof(*t), mac_pos_cmp);
+	for (unsigned i = 0; i < m->n; i++)
+		if (i == 0 || memcmp(t[i].m.mac, t[i - 1].m.mac, MAC_LEN) != 0)
+			m->v[w++] = t[i].m;
+	m->n = w;
+	free(t);
 	return 0;
 }
 
@@ -120,6 +155,11 @@ static int ob_kernel(struct daemon *d, const struct conf *c, const struct outbre
 			m.cap = (unsigned)k + trusted;
 			if (d->eng.id)
 				identity_foreach(d->eng.id, BIND_ESTABLISHED, mac_from_binding, &m);
+			r = ob_macs_settle(&m);
+			if (r < 0) {
+				snprintf(err, errlen, "outbreak mode: %s", strerror(-r));
+				goto out;
+			}
 			ob.gm = m.v, ob.ngm = m.n;
 		}
 		/* Group ids 1..ngroups-1: "unassigned" and the inventory's. */
