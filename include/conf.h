@@ -112,6 +112,20 @@ enum nft_family_conf {
 	NFT_FAMILY_BRIDGE,
 };
 
+/* How outbreak mode groups the protected networks (outbreak.h). */
+enum outbreak_by {
+	OUTBREAK_BY_DEPARTMENT = 0,
+	OUTBREAK_BY_FLOOR,
+	OUTBREAK_BY_SUBNET,
+};
+
+/* Essential services every group may still use in outbreak mode. */
+#define CONF_MAX_OUTBREAK_SERVICES 32
+struct outbreak_service {
+	uint8_t l4proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;
+};
+
 struct conf {
 	char path[PATH_MAX]; /* the file read; "" for built-in defaults */
 
@@ -195,6 +209,21 @@ struct conf {
 	} surveillance;
 
 	struct inventory inventory;
+
+	/* Outbreak mode (outbreak.h, quarantined.conf(5) outbreak). */
+	struct {
+		enum outbreak_by by; /* the grouping when `outbreak on` names none */
+		/* Servers every group may reach, both ways (with the
+		 * never-block list and the gateway's own addresses). */
+		struct prefix_list essential;
+		struct outbreak_service services[CONF_MAX_OUTBREAK_SERVICES];
+		unsigned nservices;
+		/* Rule thresholds times this while it is on, rounded up;
+		 * (0, 1], default 0.5. */
+		double factor;
+		/* watch decisions become contain while it is on; default true. */
+		bool contain_watch;
+	} outbreak;
 
 	struct {
 		char socket[108];

@@ -20,6 +20,7 @@
 #include "netmon.h"
 #include "nft.h"
 #include "nftmon.h"
+#include "outbreak.h"
 #include "output.h"
 #include "prom.h"
 #include "repair.h"
@@ -89,6 +90,10 @@ struct daemon {
 	usec_t start_mono, start_wall;
 	bool quit;
 	bool conf_owned; /* c was allocated by a reload (else it is the caller's) */
+	/* Outbreak mode (outbreak_mode.c): the switch, and its groups
+	 * (the "unassigned" one included). */
+	struct outbreak_state ob;
+	unsigned ob_groups;
 };
 
 /* Runs the daemon until SIGTERM/SIGINT.  Takes c (its contents are
@@ -112,6 +117,25 @@ int daemon_reload(struct daemon *d, char *msg, size_t msglen, struct ctl_out *ou
 
 /* Saves the state now (a certification must not wait for the loop). */
 void daemon_save(struct daemon *d);
+
+/* Outbreak mode (outbreak_mode.c).  Switches it as want says (on: by,
+ * since_us, the operator and the reason; off), the kernel first, then
+ * the state database, an event and a syslog line.  0 (an answer in msg,
+ * also when it was already so), or -errno (refused, nothing changed).
+ * Switching on again with another grouping regroups. */
+int daemon_outbreak_set(struct daemon *d, const struct outbreak_state *want, char *msg,
+			size_t msglen);
+/* At start, once the state database is open: the saved switch back in
+ * the kernel (or the kernel's segmentation lifted when it is off), in
+ * one transaction. */
+void daemon_outbreak_restore(struct daemon *d);
+/* Reload: the groups of configuration c staged, to go into the kernel
+ * with the next nft_set_networks() (one transaction).  0 or -errno. */
+int daemon_outbreak_stage(struct daemon *d, const struct conf *c, char *err, size_t errlen);
+/* The never-block list changed at run time (allow, disallow): in an
+ * outbreak, the essential servers again, in one transaction.  0 or
+ * -errno. */
+int daemon_outbreak_refresh(struct daemon *d, char *err, size_t errlen);
 
 usec_t daemon_wall_us(void);
 usec_t daemon_mono_us(void);

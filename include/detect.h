@@ -214,6 +214,12 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
  * or -ENOSPC when the table is full. */
 int detect_set_surveil(struct detect *d, const struct qaddr *key, usec_t until_us);
 
+/* Outbreak mode (outbreak.h): while on, a rule fires for every host at
+ * its threshold times outbreak.factor, rounded up (at least 1); the
+ * windows stay, so the rate a rule needs falls by the same factor.  The
+ * Threshold Random Walk keeps its threshold, as under surveillance. */
+void detect_set_outbreak(struct detect *d, bool on);
+
 /* Dark space (rules with dark = true): known(arg, a) says whether a
  * machine is known to use address a (identity: any binding); without it
  * no probe is dark.  Darkness counts from since_us + scan.dark_warmup

@@ -57,6 +57,9 @@ struct engine_sensor {
 	 * evidence kept, the cap reached, the disk full). */
 	int (*evidence_start)(void *arg, const struct qaddr *host, const struct qaddr *label,
 			      usec_t now, char *name, size_t len);
+	/* Outbreak mode on or off: the rules' thresholds times
+	 * outbreak.factor while on (detect_set_outbreak()).  NULL: none. */
+	void (*set_outbreak)(void *arg, bool on);
 	void *arg;
 };
 

@@ -11,6 +11,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "detect.h"
+#include "outbreak.h"
 #include "policy.h"
 #include "types.h"
 
@@ -21,9 +22,11 @@ enum event_kind {
 	EVENT_MARK,
 	EVENT_INCIDENT,
 	EVENT_ERROR,
-	EVENT_BINDING, /* machine identity: an address changed hands, a forger, a conflict */
-	EVENT_PURGE,   /* released hosts purged from the registry (count, older_than_s) */
-	EVENT_BULK,    /* quarantine or release --from: one for the whole list */
+	EVENT_BINDING,	/* machine identity: an address changed hands, a forger, a conflict */
+	EVENT_PURGE,	/* released hosts purged from the registry (count, older_than_s) */
+	EVENT_BULK,	/* quarantine or release --from: one for the whole list */
+	EVENT_OUTBREAK, /* outbreak mode switched on or off (state, what: the grouping,
+			 * count: groups; by_uid, by, reason) */
 };
 
 struct event {
@@ -81,6 +84,11 @@ struct event {
 	 * changed; by_uid, by, reason */
 	const char *command;
 	unsigned unchanged, kept_higher, refused, failed;
+
+	/* Outbreak mode while it is on (output_event() fills it in from
+	 * output.outbreak): every event says so, since when and by whom.
+	 * NULL or off: nothing is said. */
+	const struct outbreak_state *outbreak;
 };
 
 const char *event_kind_name(enum event_kind k);

@@ -15,6 +15,10 @@
  *                     proto . port                        timeout, counter
  *         rem4/rem6   remediation networks            interval
  *         adm4/adm6   admin stations                  interval
+ *         obg4/obg6   outbreak mode: address -> group id  interval map
+ *         obe4/obe6   outbreak mode: essential servers    interval
+ *         obs         outbreak mode: essential proto . port
+ *         obgm        outbreak mode: MAC -> group id (the bridge family)
  *   chains forward and input (filter, priority -10, policy accept): a
  *         fixed list of rules that reference the sets; the rules never
  *         change with the number of hosts.  The MAC sets match the
@@ -24,6 +28,24 @@
  *         the same isolation chains as an isolated address's; on a bridge
  *         its other frames drop, except ARP.  Traffic to a machine is
  *         matched by its addresses.
+ *   chain  outbreak (regular): the forward chain's last rule jumps to it.
+ *         Empty while outbreak mode is off; while it is on, per family:
+ *         traffic from or to the admin, remediation and essential hosts,
+ *         and to or from an essential service (proto . port, either
+ *         end), returns; then a packet whose source and destination both
+ *         have a group (obg4/obg6) and whose group ids differ drops: two
+ *         rules per bit of the highest group id (a source whose id has
+ *         the bit and a destination whose id has not, and the other way
+ *         round), since nft(8) cannot print a rule that compares two
+ *         lookups' values.  At most 2 x 16 rules a family, whatever the
+ *         number of hosts.  It comes after the isolation and containment
+ *         rules, which it never overrides: it only returns or drops.
+ *         In the bridge family, between the exceptions and the address
+ *         rules, an IPv4 or IPv6 frame whose source and destination MACs
+ *         both have a group (obgm) goes to the chain ob_mac, whose
+ *         rules drop it when the groups differ (as above, by MAC), and
+ *         which otherwise ends the outbreak chain's say: the machines'
+ *         groups decide before their addresses'.
  *
  * Every change is one transaction (BEGIN ... END); every message asks for
  * an ACK, and every ACK is read and matched to its message by sequence
@@ -44,6 +66,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "outbreak.h"
 
 enum nft_set {
 	NFT_SET_ISO4 = 0,
@@ -63,7 +86,29 @@ enum nft_set {
 	NFT_SET_REM6,
 	NFT_SET_ADM4,
 	NFT_SET_ADM6,
+	NFT_SET_OBG4, /* outbreak mode (struct nft_outbreak) */
+	NFT_SET_OBG6,
+	NFT_SET_OBE4,
+	NFT_SET_OBE6,
+	NFT_SET_OBS,
+	NFT_SET_OBGM,
 	NFT_SET_COUNT,
+};
+
+/* Outbreak mode as the kernel is to hold it (outbreak.h): the ranges of
+ * each group, the essential servers (disjoint ranges) and services.
+ * Borrowed for the call: nft_outbreak() keeps its own copy. */
+struct nft_outbreak {
+	bool on;
+	const struct ob_range *g4, *g6; /* group ids 1..ngroups-1, ngroups <= 65536 */
+	unsigned ng4, ng6;
+	unsigned ngroups;
+	const struct ob_range *e4, *e6;
+	unsigned ne4, ne6;
+	const struct outbreak_service *svc;
+	unsigned nsvc;
+	const struct ob_mac *gm; /* the bridge family's machines by MAC */
+	unsigned ngm;
 };
 
 /* Gateway services an isolated host may still use (input hook). */
@@ -132,9 +177,18 @@ uint32_t nft_portid(const struct nft *n);
  * refilled from the lists.  0 or -errno (message in err). */
 int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct prefix_list *admin,
 	      char *err, size_t errlen);
-/* Replaces the remediation and admin sets' contents, atomically. */
+/* Replaces the remediation and admin sets' contents, and the outbreak
+ * chain and sets as nft_outbreak() last set them, atomically. */
 int nft_set_networks(struct nft *n, const struct prefix_list *remediation,
 		     const struct prefix_list *admin, char *err, size_t errlen);
+
+/* Keeps a copy of ob as what outbreak mode is to be in the kernel (on
+ * or off), then, when apply, rewrites the outbreak chain and sets in one
+ * transaction.  nft_setup() and nft_set_networks() put the copy back
+ * too (a repair, a reload).  0 or -errno (message in err): the copy kept
+ * is then the one before. */
+int nft_outbreak(struct nft *n, const struct nft_outbreak *ob, bool apply, char *err,
+		 size_t errlen);
 
 /* Sends ops as one transaction and reads every ACK.  Returns 0 when the
  * kernel committed it; -ECANCELED when it refused it (the transaction is

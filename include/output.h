@@ -28,6 +28,9 @@ struct output {
 	unsigned long errors; /* lines that could not be written */
 	output_tap_fn tap;    /* NULL: none */
 	void *tap_arg;
+	/* Outbreak mode (borrowed; NULL: none): while it is on, every event
+	 * says so (event.outbreak). */
+	const struct outbreak_state *outbreak;
 };
 
 void output_init(struct output *o, FILE *stdout_fp, enum output_format format, bool syslog);

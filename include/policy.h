@@ -50,6 +50,10 @@ struct policy {
 	const struct conf *c;
 	enum run_mode mode;
 	bool paused;
+	/* Outbreak mode is on: watch becomes contain (when
+	 * outbreak.contain_watch), before the caps that still hold:
+	 * criticality, unverified sources, never-block and the rate cap. */
+	bool outbreak;
 	/* Automatic actions in the current minute (fixed one-minute windows):
 	 * sources tied to a machine and unverified ones have a budget each,
 	 * so that a flood of unverifiable sources cannot spend what a real

@@ -48,6 +48,7 @@ enum sp_type {
 	SP_OWN_MACS, /* struct sp_own_macs: the gateway's own MACs, all of them */
 	SP_EVIDENCE, /* struct sp_evidence + the file's descriptor */
 	SP_SURVEIL,  /* struct sp_surveil */
+	SP_OUTBREAK, /* struct sp_outbreak */
 };
 
 /* The largest payload: a machine's snapshot, which goes as its header and
@@ -168,6 +169,13 @@ struct sp_surveil {
 	int64_t until_us;
 };
 
+/* Outbreak mode on (1) or off (0): the rules' thresholds
+ * (detect_set_outbreak()). */
+struct sp_outbreak {
+	uint8_t on;
+	uint8_t pad[7];
+};
+
 struct sp_frozen {
 	uint8_t mac[MAC_LEN];
 	uint8_t frozen;
@@ -202,7 +210,8 @@ struct sp_evidence {
 };
 
 /* A start-up record in the SP_START memfd: a header and one of the
- * parent->sensor payloads (SP_BLOCK, SP_SURVEIL, SP_FROZEN, SP_OWN_MACS) or a binding
+ * parent->sensor payloads (SP_BLOCK, SP_SURVEIL, SP_OUTBREAK, SP_FROZEN,
+ * SP_OWN_MACS) or a binding
  * (SP_START itself as the type: struct ident_binding). */
 struct sp_record {
 	uint16_t type;
@@ -247,6 +256,7 @@ int sp_machine_check(const struct ident_snap *s, size_t len);
  * a bug must not become memory corruption).  0 or -EPROTO. */
 int sp_block_check(const struct sp_block *m);
 int sp_surveil_check(const struct sp_surveil *m);
+int sp_outbreak_check(const struct sp_outbreak *m);
 int sp_key_check(const struct sp_key *m);
 int sp_neigh_check(const struct sp_neigh *m);
 int sp_own_macs_check(const struct sp_own_macs *m);

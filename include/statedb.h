@@ -16,6 +16,8 @@
  *     history(seq, life, host, ts_us, kind, level, state, uid, name,
  *             sudo_user, sudo_uid, text)
  *     bindings(addr, mac, state, first_us, last_us, delivered, prev)
+ *     outbreak(id, grouping, since_us, uid, name, sudo_user, sudo_uid,
+ *              reason)            one row while outbreak mode is on
  *
  * A host's row holds the fields of the state file's host line (state.h),
  * in columns of the same names (by_name... for the operator's names); its
@@ -56,6 +58,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "outbreak.h"
 #include "state.h"
 
 #define STATEDB_FILE	 "state.db"
@@ -135,6 +138,14 @@ int statedb_set_aside(const char *dir, const char *suffix, char *ret_name, size_
  * loaded). */
 int statedb_migrate(struct statedb *db, struct engine *e, const char *dir, state_skip_fn skipped_fn,
 		    void *arg, bool *ret_done, char *err, size_t errlen);
+
+/* Outbreak mode (outbreak.h): its row written (on) or deleted (off), in
+ * a transaction of its own, durable at return; read back at start (off
+ * when there is no row).  The table is created when missing: a database
+ * of an earlier version gains it.  0 or -errno with a message in err. */
+int statedb_outbreak_save(struct statedb *db, const struct outbreak_state *ob, char *err,
+			  size_t errlen);
+int statedb_outbreak_load(struct statedb *db, struct outbreak_state *ret, char *err, size_t errlen);
 
 /* Size of the WAL file in bytes (0 when none). */
 int64_t statedb_wal_size(const struct statedb *db);

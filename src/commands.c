@@ -530,6 +530,9 @@ static bool host_matches(const struct hostrec *r, const char *state, const char 
 
 /* ---- commands ---- */
 
+static void outbreak_json(struct cmdctx *x);
+static void outbreak_text(struct cmdctx *x);
+
 static int cmd_status(struct cmdctx *x)
 {
 	struct daemon *d = x->d;
@@ -560,8 +563,9 @@ static int cmd_status(struct cmdctx *x)
 		struct ctl_out *o = x->out;
 		ctl_out_printf(o, "{\"version\":\"%s\",\"uptime_s\":%llu,\"mode\":\"%s\",",
 			       QD_VERSION_STRING, (unsigned long long)up, mode);
-		ctl_out_printf(o, "\"paused\":%s,\"table\":\"%s %s\",\"interfaces\":[",
-			       d->eng.pol.paused ? "true" : "false",
+		ctl_out_printf(o, "\"paused\":%s,", d->eng.pol.paused ? "true" : "false");
+		outbreak_json(x);
+		ctl_out_printf(o, ",\"table\":\"%s %s\",\"interfaces\":[",
 			       d->c->enforce.family == NFT_FAMILY_BRIDGE ? "bridge" : "inet",
 			       d->c->enforce.table);
 		for (unsigned i = 0; i < d->ncaps; i++)
@@ -648,6 +652,7 @@ static int cmd_status(struct cmdctx *x)
 		       (unsigned long long)(up % 60));
 	ctl_out_printf(o, "mode:            %s%s\n", mode,
 		       d->eng.pol.paused ? " (automatic actions PAUSED)" : "");
+	outbreak_text(x);
 	ctl_out_printf(o, "table:           %s %s\n",
 		       d->c->enforce.family == NFT_FAMILY_BRIDGE ? "bridge" : "inet",
 		       d->c->enforce.table);
@@ -1972,6 +1977,87 @@ static int cmd_pause(struct cmdctx *x, bool pause)
 		     pause ? " (detection and alerts go on)" : "");
 }
 
+/* The outbreak member of status (and of outbreak status): on, since
+ * when, by whom, why, the grouping and its groups. */
+static void outbreak_json(struct cmdctx *x)
+{
+	const struct outbreak_state *ob = &x->d->ob;
+	struct ctl_out *o = x->out;
+	char tb[32], who[ACTOR_JSON_MAX];
+
+	ctl_out_printf(o, "\"outbreak\":{\"on\":%s", ob->on ? "true" : "false");
+	if (ob->on) {
+		ctl_out_printf(o,
+			       ",\"since\":\"%s\",\"grouping\":\"%s\",\"groups\":%u%s,\"reason\":",
+			       event_format_ts(ob->since_us, tb), outbreak_by_name(ob->by),
+			       x->d->ob_groups, actor_json(ob->by_uid, &ob->who, who, sizeof(who)));
+		json_str(o, ob->reason);
+	}
+	ctl_out_printf(o, ",\"factor\":%g,\"contain_watch\":%s}", x->d->c->outbreak.factor,
+		       x->d->c->outbreak.contain_watch ? "true" : "false");
+}
+
+static void outbreak_text(struct cmdctx *x)
+{
+	const struct outbreak_state *ob = &x->d->ob;
+	char tb[32], who[ACTOR_TEXT_MAX];
+
+	if (!ob->on) {
+		ctl_out_printf(x->out, "outbreak:        off\n");
+		return;
+	}
+	ctl_out_printf(x->out, "outbreak:        ON since %s by %s, %u groups by %s%s%s\n",
+		       event_format_ts(ob->since_us, tb),
+		       actor_text(ob->by_uid, &ob->who, who, sizeof(who)), x->d->ob_groups,
+		       outbreak_by_name(ob->by), ob->reason[0] ? ": " : "", ob->reason);
+}
+
+/* outbreak on [--by department|floor|subnet] [--reason TEXT], outbreak
+ * off [--reason TEXT], outbreak status: emergency segmentation
+ * (outbreak_mode.c). */
+static int cmd_outbreak(struct cmdctx *x)
+{
+	const char *action = ctl_request_get(x->req, "action");
+	const char *by = ctl_request_get(x->req, "by");
+	const char *reason = ctl_request_get(x->req, "reason");
+	struct outbreak_state want;
+	int r;
+
+	if (!action || strcmp(action, "status") == 0) {
+		if (x->json) {
+			ctl_out_printf(x->out, "{");
+			outbreak_json(x);
+			ctl_out_printf(x->out, "}\n");
+		} else {
+			outbreak_text(x);
+		}
+		return 0;
+	}
+	memset(&want, 0, sizeof(want));
+	if (strcmp(action, "on") == 0)
+		want.on = true;
+	else if (strcmp(action, "off") != 0)
+		return reply(x, 2, "outbreak takes on, off or status (not '%s')", action);
+	want.by = x->d->c->outbreak.by;
+	if (by && (!want.on || outbreak_by_parse(by, &want.by) < 0))
+		return reply(x, 2,
+			     "--by goes with outbreak on, and is department, floor or subnet");
+	if (reason && strlen(reason) >= sizeof(want.reason))
+		return reply(x, 2, "--reason is too long (at most %zu bytes)",
+			     sizeof(want.reason) - 1);
+	want.since_us = daemon_wall_us();
+	want.by_uid = (long)x->peer->uid;
+	want.who = *operator_names(x);
+	snprintf(want.reason, sizeof(want.reason), "%s", reason ? reason : "");
+	r = daemon_outbreak_set(x->d, &want, x->msg, x->msglen);
+	field_bool(x, "outbreak", x->d->ob.on);
+	if (x->d->ob.on) {
+		field_str(x, "grouping", outbreak_by_name(x->d->ob.by));
+		field(x, "groups", "%u", x->d->ob_groups);
+	}
+	return r < 0 ? 1 : 0;
+}
+
 static int cmd_allow(struct cmdctx *x, bool allow)
 {
 	struct daemon *d = x->d;
@@ -1985,8 +2071,16 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 	if (addr_parse_prefix(h, &p, &plen) < 0)
 		return reply(x, 2, "'%s' is not an address or network", h);
 	r = allow ? policy_allow(&d->eng.pol, &p, plen) : policy_disallow(&d->eng.pol, &p, plen);
-	if (r == 0)
+	if (r == 0) {
+		char oberr[512];
+
 		d->eng.dirty = ENGINE_DIRTY_NOW;
+		/* In an outbreak the never-block list is essential: the
+		 * kernel's copy follows. */
+		if (daemon_outbreak_refresh(d, oberr, sizeof(oberr)) < 0)
+			log_warnx("%s: outbreak mode's essential servers not updated: %s",
+				  x->req->cmd, oberr);
+	}
 	field_str(x, "host", h);
 	field_bool(x, "never_block", allow ? r == 0 || r == -EEXIST : false);
 	field_bool(x, "changed", r == 0);
@@ -2375,6 +2469,8 @@ static int dispatch(struct cmdctx *x)
 		return cmd_metrics(x);
 	if (strcmp(c, "reload") == 0)
 		return cmd_reload(x);
+	if (strcmp(c, "outbreak") == 0)
+		return cmd_outbreak(x);
 	return reply(x, 2, "unknown command '%s'", c);
 }
 

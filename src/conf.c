@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "outbreak.h"
 #include "suggest.h"
 
 /* Ranges, documented in conf/quarantined.conf and quarantined.conf(5). */
@@ -329,7 +331,7 @@ static const struct {
 } group_keys[] = {
 	{"",
 	 {"capture", "networks", "identity", "enforce", "policy", "rules", "scan", "limits",
-	  "incident", "inventory", "surveillance", "control", "state", "log"}},
+	  "incident", "inventory", "surveillance", "outbreak", "control", "state", "log"}},
 	{"capture", {"interfaces", "snaplen", "buffer_mb"}},
 	{"networks", {"protected", "never_block", "remediation", "admin", "routers"}},
 	{"identity",
@@ -347,6 +349,7 @@ static const struct {
 	 {"max_hosts", "max_blocked", "max_probes", "max_peers", "max_machines", "max_bindings"}},
 	{"incident", {"window"}},
 	{"surveillance", {"period", "factor"}},
+	{"outbreak", {"by", "essential", "services", "factor", "contain_watch"}},
 	{"inventory", {"net", "mac", "name", "department", "floor", "owner", "critical", "role"}},
 	{"control", {"socket", "group"}},
 	{"state",
@@ -1557,6 +1560,120 @@ static void parse_surveillance(struct ctx *x, const config_setting_t *g)
 	}
 }
 
+/* Outbreak mode */
+
+/* "udp/53", "tcp/445": an essential service. */
+static int parse_service(const char *v, struct outbreak_service *ret)
+{
+	char *end;
+	unsigned long port;
+	uint8_t proto;
+
+	if (strncmp(v, "tcp/", 4) == 0)
+		proto = IPPROTO_TCP;
+	else if (strncmp(v, "udp/", 4) == 0)
+		proto = IPPROTO_UDP;
+	else
+		return -EINVAL;
+	errno = 0;
+	port = strtoul(v + 4, &end, 10);
+	if (errno || end == v + 4 || *end || port < 1 || port > 65535 || v[4] == '-' ||
+	    v[4] == '+' || v[4] == ' ')
+		return -EINVAL;
+	ret->l4proto = proto;
+	ret->port = (uint16_t)port;
+	return 0;
+}
+
+static void parse_outbreak_services(struct ctx *x, const config_setting_t *s, const char *p)
+{
+	struct conf *c = x->c;
+	unsigned errors = x->errors, n;
+	struct outbreak_service v[CONF_MAX_OUTBREAK_SERVICES];
+
+	if (!is_seq(s)) {
+		err(x, s, "'%s' must be a list of services ([ \"udp/53\", ... ])", p);
+		return;
+	}
+	n = (unsigned)config_setting_length(s);
+	if (n > CONF_MAX_OUTBREAK_SERVICES) {
+		err(x, s, "'%s' has %u services: at most %u", p, n, CONF_MAX_OUTBREAK_SERVICES);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		char ep[PATHBUF];
+		const char *str = get_str(x, e, keypath(ep, p, e));
+
+		if (str && parse_service(str, &v[i]) < 0)
+			err(x, e, "bad service '%s' in '%s' (want tcp/PORT or udp/PORT)", str, p);
+	}
+	if (x->errors != errors)
+		return;
+	memcpy(c->outbreak.services, v, n * sizeof(v[0]));
+	c->outbreak.nservices = n;
+}
+
+static void parse_outbreak(struct ctx *x, const config_setting_t *g)
+{
+	struct conf *c = x->c;
+
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		char p[PATHBUF];
+		double f;
+
+		keypath(p, "outbreak", s);
+		if (strcmp(k, "by") == 0) {
+			const char *v = get_str(x, s, p);
+
+			if (v && outbreak_by_parse(v, &c->outbreak.by) < 0)
+				err(x, s, "'%s' must be \"department\", \"floor\" or \"subnet\"",
+				    p);
+		} else if (strcmp(k, "essential") == 0) {
+			parse_prefix_list(x, s, p, &c->outbreak.essential, true);
+		} else if (strcmp(k, "services") == 0) {
+			parse_outbreak_services(x, s, p);
+		} else if (strcmp(k, "factor") == 0) {
+			if (get_number(x, s, p, &f) < 0)
+				continue;
+			if (!(f > 0 && f <= 1))
+				err(x, s, "'%s' must be greater than 0 and at most 1 (not %g)", p,
+				    f);
+			else
+				c->outbreak.factor = f;
+		} else if (strcmp(k, "contain_watch") == 0) {
+			get_bool(x, s, p, &c->outbreak.contain_watch);
+		} else {
+			unknown_key(x, s, "outbreak");
+		}
+	}
+}
+
+const char *outbreak_by_name(enum outbreak_by b)
+{
+	switch (b) {
+	case OUTBREAK_BY_DEPARTMENT:
+		return "department";
+	case OUTBREAK_BY_FLOOR:
+		return "floor";
+	case OUTBREAK_BY_SUBNET:
+		return "subnet";
+	}
+	return "?";
+}
+
+int outbreak_by_parse(const char *s, enum outbreak_by *ret)
+{
+	for (int b = OUTBREAK_BY_DEPARTMENT; b <= OUTBREAK_BY_SUBNET; b++)
+		if (strcmp(s, outbreak_by_name((enum outbreak_by)b)) == 0) {
+			*ret = (enum outbreak_by)b;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 /* Inventory */
 
 /* The entry read so far that names mac, or NULL. */
@@ -1779,6 +1896,7 @@ static void parse_root(struct ctx *x, const config_setting_t *root)
 		{"incident", parse_incident, false},
 		{"inventory", parse_inventory, true},
 		{"surveillance", parse_surveillance, false},
+		{"outbreak", parse_outbreak, false},
 		{"control", parse_control, false},
 		{"state", parse_state, false},
 		{"log", parse_log, false},
@@ -1824,7 +1942,7 @@ int conf_init_default(struct conf *c)
 {
 	struct prefix_list *lists[] = {
 		&c->networks.protected_, &c->networks.never_block, &c->networks.remediation,
-		&c->networks.admin,	 &c->networks.routers,
+		&c->networks.admin,	 &c->networks.routers,	   &c->outbreak.essential,
 	};
 
 	memset(c, 0, sizeof(*c));
@@ -1865,6 +1983,21 @@ int conf_init_default(struct conf *c)
 	c->policy.level[SEV_MEDIUM] = LEVEL_CONTAIN;
 	c->policy.level[SEV_HIGH] = LEVEL_ISOLATE;
 	c->policy.critical_max = LEVEL_CONTAIN;
+
+	/* Outbreak mode: what a campus cannot work without (DNS, DHCP and
+	 * DHCPv6, NTP), half the thresholds, and no mere watching. */
+	{
+		static const struct outbreak_service svc[] = {
+			{IPPROTO_UDP, 53},  {IPPROTO_TCP, 53},	{IPPROTO_UDP, 67},
+			{IPPROTO_UDP, 68},  {IPPROTO_UDP, 123}, {IPPROTO_UDP, 546},
+			{IPPROTO_UDP, 547},
+		};
+		memcpy(c->outbreak.services, svc, sizeof(svc));
+		c->outbreak.nservices = ARRAY_SIZE(svc);
+		c->outbreak.by = OUTBREAK_BY_DEPARTMENT;
+		c->outbreak.factor = 0.5;
+		c->outbreak.contain_watch = true;
+	}
 
 	/* The table leaves out what every built-in shares. */
 	for (size_t i = 0; i < ARRAY_SIZE(builtin_rules); i++) {
@@ -2024,6 +2157,7 @@ void conf_fini(struct conf *c)
 	prefix_list_fini(&c->networks.remediation);
 	prefix_list_fini(&c->networks.admin);
 	prefix_list_fini(&c->networks.routers);
+	prefix_list_fini(&c->outbreak.essential);
 	mac_list_fini(&c->networks.router_macs);
 	free(c->inventory.v);
 	lpm_free(c->inventory.lpm);

@@ -798,18 +798,22 @@ int daemon_reload(struct daemon *d, char *msg, size_t msglen, struct ctl_out *ou
 	 * into it. */
 	if (repair_resume(&d->rep, daemon_mono_us()))
 		repair_due(d, daemon_mono_us());
-	/* The kernel first: the remediation and admin sets, atomically. */
+	/* The kernel first: the remediation and admin sets, and in an
+	 * outbreak the groups of the new inventory, atomically. */
 	if (d->nft) {
-		r = nft_set_networks(d->nft, &nc->networks.remediation, &nc->networks.admin, err,
-				     sizeof(err));
+		r = daemon_outbreak_stage(d, nc, err, sizeof(err));
+		if (r == 0)
+			r = nft_set_networks(d->nft, &nc->networks.remediation, &nc->networks.admin,
+					     err, sizeof(err));
 		if (r < 0) {
-			snprintf(msg, msglen, "reload refused: %s", err);
+			daemon_outbreak_stage(d, d->c, err + 256, sizeof(err) - 256);
+			snprintf(msg, msglen, "reload refused: %.400s", err);
 			goto refuse_loaded;
 		}
 	}
 	r = engine_reconfigure(&d->eng, nc);
 	if (r < 0) {
-		if (d->nft)
+		if (d->nft && daemon_outbreak_stage(d, d->c, err, sizeof(err)) == 0)
 			nft_set_networks(d->nft, &d->c->networks.remediation, &d->c->networks.admin,
 					 err, sizeof(err));
 		snprintf(msg, msglen, "reload refused: %s", strerror(-r));
@@ -1077,6 +1081,10 @@ static int startup(struct daemon *d)
 	d->eng.persist = persist;
 	d->eng.persist_arg = d;
 	load_state(d);
+	/* Outbreak mode as it was saved, in the kernel before we say ready
+	 * (nft_setup() left the segmentation in force meanwhile). */
+	if (d->mode == MODE_ENFORCE || d->mode == MODE_ALERT)
+		daemon_outbreak_restore(d);
 	evidence_setup(d);
 	r = netmon_open(&d->nm);
 	if (r < 0) {

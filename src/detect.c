@@ -266,8 +266,10 @@ struct detect {
 	struct trw_params trw;
 	unsigned nrules;
 	struct rinfo ri[CONF_MAX_RULES];
-	unsigned surveil_min[CONF_MAX_RULES]; /* thresholds under surveillance */
-	uint8_t order[2][CONF_MAX_RULES];     /* rule indexes by enum when */
+	unsigned surveil_min[CONF_MAX_RULES];  /* thresholds under surveillance */
+	unsigned outbreak_min[CONF_MAX_RULES]; /* thresholds in outbreak mode */
+	bool outbreak;
+	uint8_t order[2][CONF_MAX_RULES]; /* rule indexes by enum when */
 	unsigned norder[2];
 	uint8_t forge[CONF_MAX_RULES]; /* forgery rules */
 	unsigned nforge;
@@ -700,6 +702,8 @@ static bool reached(const struct detect *d, const struct dhost *h, const struct 
 {
 	if (n >= rule->threshold)
 		return true;
+	if (d->outbreak && n >= d->outbreak_min[rule - d->c->rules])
+		return true;
 	return n >= d->surveil_min[rule - d->c->rules] && surveilled(d, h, src, ts);
 }
 
@@ -887,6 +891,11 @@ void detect_set_contact(struct detect *d, detect_contact_cb cb, void *arg)
 {
 	d->contact = cb;
 	d->contact_arg = arg;
+}
+
+void detect_set_outbreak(struct detect *d, bool on)
+{
+	d->outbreak = on;
 }
 
 void detect_set_watched_since(struct detect *d, usec_t since_us)
@@ -2043,6 +2052,8 @@ static void setup_rules(struct detect *d, const struct conf *c)
 		double low = ceil(c->rules[i].threshold * c->surveillance.factor - 1e-9);
 
 		d->surveil_min[i] = low < 1 ? 1 : (unsigned)low;
+		low = ceil(c->rules[i].threshold * c->outbreak.factor - 1e-9);
+		d->outbreak_min[i] = low < 1 ? 1 : (unsigned)low;
 	}
 	for (unsigned i = 0; i < c->nrules; i++) {
 		const struct rule *rule = &c->rules[i];

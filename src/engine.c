@@ -895,6 +895,14 @@ static void local_forget(void *arg, const struct qaddr *host)
 		evidence_stop(e->evidence, host);
 }
 
+static void local_set_outbreak(void *arg, bool on)
+{
+	struct engine *e = arg;
+
+	if (e->det)
+		detect_set_outbreak(e->det, on);
+}
+
 static void local_set_frozen(void *arg, const uint8_t mac[MAC_LEN], bool frozen)
 {
 	/* The sense shares the engine's identity, frozen already. */
@@ -971,6 +979,7 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 	e->sensor = (struct engine_sensor){
 		.set_block = local_set_block,
 		.set_surveil = local_set_surveil,
+		.set_outbreak = local_set_outbreak,
 		.forget = local_forget,
 		.set_frozen = local_set_frozen,
 		.evidence_start = local_evidence_start,

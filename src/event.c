@@ -9,9 +9,10 @@
 #include <time.h>
 
 static const char *const kind_names[] = {
-	[EVENT_DETECT] = "detect",   [EVENT_ACTION] = "action",	    [EVENT_RELEASE] = "release",
-	[EVENT_MARK] = "mark",	     [EVENT_INCIDENT] = "incident", [EVENT_ERROR] = "error",
-	[EVENT_BINDING] = "binding", [EVENT_PURGE] = "purge",	    [EVENT_BULK] = "bulk",
+	[EVENT_DETECT] = "detect",     [EVENT_ACTION] = "action",     [EVENT_RELEASE] = "release",
+	[EVENT_MARK] = "mark",	       [EVENT_INCIDENT] = "incident", [EVENT_ERROR] = "error",
+	[EVENT_BINDING] = "binding",   [EVENT_PURGE] = "purge",	      [EVENT_BULK] = "bulk",
+	[EVENT_OUTBREAK] = "outbreak",
 };
 
 const char *event_kind_name(enum event_kind k)
@@ -44,6 +45,7 @@ int event_priority(const struct event *e)
 	case EVENT_ERROR:
 		return LOG_ERR;
 	case EVENT_BINDING:
+	case EVENT_OUTBREAK:
 		return LOG_WARNING;
 	default:
 		return LOG_NOTICE;
@@ -297,6 +299,23 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 		json_by(&s, e->by_uid, e->by);
 		json_key_str(&s, "reason", e->reason ? e->reason : "");
 		break;
+	case EVENT_OUTBREAK:
+		json_key_str(&s, "state", e->state ? e->state : "");
+		json_key_str(&s, "grouping", e->what ? e->what : "");
+		sb_printf(&s, ",\"groups\":%u", e->count);
+		json_by(&s, e->by_uid, e->by);
+		json_key_str(&s, "reason", e->reason ? e->reason : "");
+		break;
+	}
+	/* Last, so that every other member stays where it was. */
+	if (e->outbreak && e->outbreak->on) {
+		const struct outbreak_state *ob = e->outbreak;
+
+		sb_printf(&s, ",\"outbreak\":{\"on\":true");
+		json_key_ts(&s, "since", ob->since_us);
+		json_key_str(&s, "grouping", outbreak_by_name(ob->by));
+		json_by(&s, ob->by_uid, &ob->who);
+		sb_putc(&s, '}');
 	}
 	sb_putc(&s, '}');
 	return s.overflow ? -ENOSPC : (int)s.len;
@@ -492,6 +511,24 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		if (e->reason && e->reason[0])
 			kv(&s, "reason", e->reason);
 		break;
+	case EVENT_OUTBREAK:
+		kv(&s, "state", e->state ? e->state : "");
+		kv(&s, "grouping", e->what ? e->what : "");
+		sb_printf(&s, " groups=%u", e->count);
+		kv_by(&s, e->by_uid, e->by);
+		if (e->reason && e->reason[0])
+			kv(&s, "reason", e->reason);
+		break;
+	}
+	if (e->outbreak && e->outbreak->on) {
+		const struct outbreak_state *ob = e->outbreak;
+
+		kv(&s, "outbreak", "on");
+		kv(&s, "outbreak_since", event_format_ts(ob->since_us, tb));
+		if (ob->who.name[0])
+			kv(&s, "outbreak_by", ob->who.name);
+		else
+			sb_printf(&s, " outbreak_by=%ld", ob->by_uid);
 	}
 	return s.overflow ? -ENOSPC : (int)s.len;
 }

@@ -213,6 +213,8 @@ void metrics_render(struct daemon *d, const struct prom_sink *s)
 	gauge1(s, "quarantined_paused",
 	       "1 while automatic actions are paused (quarantinectl pause).",
 	       d->eng.pol.paused ? 1 : 0);
+	gauge1(s, "quarantined_outbreak",
+	       "1 while outbreak mode is on (quarantinectl outbreak on).", d->ob.on ? 1 : 0);
 	hosts(d, s);
 	detections(d, s);
 	capture(d, s);

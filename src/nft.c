@@ -36,6 +36,7 @@
 #define TYPE_ETHERADDR	   9
 #define TYPE_INET_PROTOCOL 12
 #define TYPE_INET_SERVICE  13
+#define TYPE_MARK	   19
 #define TYPE_BITS	   6
 
 /* 32-bit registers for concatenations (NFT_REG32_00 = 8). */
@@ -55,6 +56,15 @@ struct nft {
 	uint64_t stale; /* nft_stale() */
 	char *rbuf;
 	size_t rbuf_len;
+	/* Outbreak mode as nft_outbreak() last set it, with arrays of our
+	 * own (g4, g6, e4, e6, svc: one allocation, at g4). */
+	struct nft_outbreak ob;
+	void *ob_mem;
+	/* nft_outbreak() has been called: until then nft_setup() creates
+	 * the outbreak chain and sets but leaves what they hold, so that a
+	 * restart does not lift the segmentation while it reads its state. */
+	bool ob_known;
+	unsigned ob_bits; /* bits of the group ids in use: a pair of rules each */
 };
 
 struct setdef {
@@ -67,6 +77,8 @@ struct setdef {
 	uint8_t nfields;
 	uint8_t field_len[4];
 	uint8_t dst_family; /* conh*: of the destination in the key; 0 none */
+	uint32_t data_type; /* maps (obg*): of the value; 0 for a set */
+	unsigned data_len;
 };
 
 static const struct setdef sets[NFT_SET_COUNT] = {
@@ -173,6 +185,42 @@ static const struct setdef sets[NFT_SET_COUNT] = {
 	[NFT_SET_REM6] = {"rem6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
 	[NFT_SET_ADM4] = {"adm4", AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
 	[NFT_SET_ADM6] = {"adm6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
+	/* Outbreak mode: each address's group, as nft shows a mark. */
+	[NFT_SET_OBG4] = {"obg4",
+			  AF_INET,
+			  4,
+			  TYPE_IPADDR,
+			  NFT_SET_INTERVAL | NFT_SET_MAP,
+			  false,
+			  1,
+			  {4},
+			  0,
+			  TYPE_MARK,
+			  4},
+	[NFT_SET_OBG6] = {"obg6",
+			  AF_INET6,
+			  16,
+			  TYPE_IP6ADDR,
+			  NFT_SET_INTERVAL | NFT_SET_MAP,
+			  false,
+			  1,
+			  {16},
+			  0,
+			  TYPE_MARK,
+			  4},
+	[NFT_SET_OBE4] = {"obe4", AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
+	[NFT_SET_OBE6] = {"obe6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
+	/* proto 1 + 3 padding, port 2 + 2. */
+	[NFT_SET_OBGM] =
+		{"obgm", AF_MAC, 6, TYPE_ETHERADDR, NFT_SET_MAP, false, 1, {6}, 0, TYPE_MARK, 4},
+	[NFT_SET_OBS] = {"obs",
+			 0,
+			 8,
+			 (TYPE_INET_PROTOCOL << TYPE_BITS) | TYPE_INET_SERVICE,
+			 0,
+			 false,
+			 2,
+			 {1, 2}},
 };
 
 const char *nft_set_name(enum nft_set s)
@@ -270,6 +318,7 @@ void nft_close(struct nft *n)
 	if (n->nl)
 		mnl_socket_close(n->nl);
 	free(n->rbuf);
+	free(n->ob_mem);
 	free(n);
 }
 
@@ -803,6 +852,17 @@ static void e_goto(struct txn *t, const char *chain)
 	expr_add(t, e, nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain) < 0 ? -ENOMEM : 0);
 }
 
+static void e_jump(struct txn *t, const char *chain)
+{
+	struct nftnl_expr *e = expr_new(t, "immediate");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)NFT_JUMP);
+	expr_add(t, e, nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain) < 0 ? -ENOMEM : 0);
+}
+
 /* The regular chains isolated traffic jumps to.  Each packet of an
  * isolated host looks its address up once (so the element's counter
  * counts the packet once), then these decide. */
@@ -1234,6 +1294,354 @@ static void flush_chain(struct txn *t, const char *chain)
 	rule_send(t, NFT_MSG_DELRULE, 0);
 }
 
+/* ---- outbreak mode ---- */
+
+#define OB_CHAIN     "outbreak"
+#define OB_MAC_CHAIN "ob_mac"
+
+/* A lookup of the key in sreg in set s: with dreg, a map's value goes
+ * there; inv, the rule goes on when the key is not in s. */
+static void e_lookup_ex(struct txn *t, uint32_t sreg, enum nft_set s, uint32_t dreg, bool inv)
+{
+	struct nftnl_expr *e = expr_new(t, "lookup");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	if (dreg)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
+	if (inv)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)s + 1);
+	expr_add(t, e,
+		 nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, sets[s].name) < 0 ? -ENOMEM : 0);
+}
+
+/* Adds one range to an interval set or map: its first address (with the
+ * group as the value in a map) and, flagged as the interval's end, the
+ * address after its last, unless it runs to the top of the space. */
+static int range_add(struct nftnl_set *ns, enum nft_set s, const struct ob_range *r)
+{
+	unsigned len = sets[s].key_len;
+	uint8_t end[16];
+	bool carry = true;
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	if (!e)
+		return -ENOMEM;
+	if (nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, r->lo.b, len) < 0) {
+		nftnl_set_elem_free(e);
+		return -EINVAL;
+	}
+	/* Big-endian, as nft(8) reads a mark in a map. */
+	if (sets[s].flags & NFT_SET_MAP) {
+		uint32_t be = htonl(r->group);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &be, sizeof(be));
+	}
+	nftnl_set_elem_add(ns, e);
+	memcpy(end, r->hi.b, len);
+	for (int i = (int)len - 1; i >= 0 && carry; i--) {
+		end[i]++;
+		carry = end[i] == 0;
+	}
+	if (carry)
+		return 0;
+	return elem_add(ns, end, len, 0, NFT_SET_ELEM_INTERVAL_END);
+}
+
+/* Empties set s and fills it with the ranges v[0..n), in messages of
+ * NETWORKS_PER_MSG ranges. */
+static void emit_ranges(struct txn *t, enum nft_set s, const struct ob_range *v, unsigned n)
+{
+	struct nftnl_set *ns = NULL;
+
+	if (t->err)
+		return;
+	ns = set_ref(t->n, s);
+	if (!ns) {
+		txn_fail(t, -ENOMEM);
+		return;
+	}
+	emit_set_msg(t, ns, NFT_MSG_DELSETELEM, 0);
+	for (unsigned i = 0; i < n && !t->err; i += NETWORKS_PER_MSG) {
+		int r = 0;
+
+		ns = set_ref(t->n, s);
+		if (!ns) {
+			txn_fail(t, -ENOMEM);
+			return;
+		}
+		for (unsigned j = i; j < n && j < i + NETWORKS_PER_MSG && r == 0; j++)
+			r = range_add(ns, s, &v[j]);
+		if (r < 0) {
+			nftnl_set_free(ns);
+			txn_fail(t, r);
+			return;
+		}
+		emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+	}
+}
+
+/* Empties a hash set and fills it with n keys of len bytes each, in
+ * messages of NFT_OP_MAX_ELEMS. */
+static void emit_keys(struct txn *t, enum nft_set s, const uint8_t *keys, unsigned n)
+{
+	struct nftnl_set *ns = set_ref(t->n, s);
+
+	if (t->err || !ns) {
+		if (ns)
+			nftnl_set_free(ns);
+		else
+			txn_fail(t, -ENOMEM);
+		return;
+	}
+	emit_set_msg(t, ns, NFT_MSG_DELSETELEM, 0);
+	for (unsigned i = 0; i < n && !t->err; i += NFT_OP_MAX_ELEMS) {
+		int r = 0;
+
+		ns = set_ref(t->n, s);
+		if (!ns) {
+			txn_fail(t, -ENOMEM);
+			return;
+		}
+		for (unsigned j = i; j < n && j < i + NFT_OP_MAX_ELEMS && r == 0; j++)
+			r = elem_add(ns, keys + (size_t)j * sets[s].key_len, sets[s].key_len, 0, 0);
+		if (r < 0) {
+			nftnl_set_free(ns);
+			txn_fail(t, r);
+			return;
+		}
+		emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+	}
+}
+
+/* reg &= mask (32 bits). */
+static void e_bitwise(struct txn *t, uint32_t reg, uint32_t mask)
+{
+	struct nftnl_expr *e = expr_new(t, "bitwise");
+	uint32_t zero = 0;
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+	expr_add(t, e, nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4) < 0 ? -EINVAL : 0);
+}
+
+/* "the source or the destination is in s": return. */
+static void ob_return_if(struct txn *t, bool v6, bool dst, enum nft_set s)
+{
+	rule_new(t, OB_CHAIN);
+	m_family(t, v6);
+	m_addr(t, v6, dst, NFT_REG_1);
+	e_lookup(t, NFT_REG_1, s);
+	e_verdict(t, NFT_RETURN);
+	rule_emit(t);
+}
+
+/* Two rules per bit of the group ids in use (nft.h): the group of the
+ * source and of the destination, each through a map (a miss, no group,
+ * ends the rule: the packet goes on), differ in that bit: drop.  load
+ * puts the source's (dst false) or the destination's key into a
+ * register for map. */
+static void emit_ob_bits(struct txn *t, const char *chain, int v6, enum nft_set map,
+			 void (*load)(struct txn *t, int v6, bool dst, uint32_t reg))
+{
+	for (unsigned bit = 0; bit < t->n->ob_bits; bit++) {
+		for (int srcset = 1; srcset >= 0; srcset--) {
+			uint32_t mask = htonl(1u << bit), zero = 0;
+
+			rule_new(t, chain);
+			if (v6 >= 0)
+				m_family(t, v6);
+			load(t, v6, false, NFT_REG_1);
+			e_lookup_ex(t, NFT_REG_1, map, NFT_REG_1, false);
+			e_bitwise(t, NFT_REG_1, mask);
+			e_cmp(t, NFT_REG_1, srcset ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, 4);
+			load(t, v6, true, NFT_REG_2);
+			e_lookup_ex(t, NFT_REG_2, map, NFT_REG_2, false);
+			e_bitwise(t, NFT_REG_2, mask);
+			e_cmp(t, NFT_REG_2, srcset ? NFT_CMP_EQ : NFT_CMP_NEQ, &zero, 4);
+			e_counter(t);
+			e_verdict(t, NF_DROP);
+			rule_emit(t);
+		}
+	}
+}
+
+static void load_addr(struct txn *t, int v6, bool dst, uint32_t reg)
+{
+	m_addr(t, v6 > 0, dst, reg);
+}
+
+/* The frame's source or destination MAC (a bridge port is Ethernet). */
+static void load_mac(struct txn *t, int v6, bool dst, uint32_t reg)
+{
+	(void)v6;
+	e_payload(t, NFT_PAYLOAD_LL_HEADER, dst ? 0 : 6, MAC_LEN, reg);
+}
+
+/* The outbreak chain's rules while it is on (nft.h): every exception
+ * first, then, on a bridge, the machines' groups by MAC, then the
+ * addresses'. */
+static void emit_ob_rules(struct txn *t)
+{
+	bool bridge = t->n->p.family == NFPROTO_BRIDGE;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		const enum nft_set ret[] = {v6 ? NFT_SET_ADM6 : NFT_SET_ADM4,
+					    v6 ? NFT_SET_REM6 : NFT_SET_REM4,
+					    v6 ? NFT_SET_OBE6 : NFT_SET_OBE4};
+
+		for (unsigned i = 0; i < ARRAY_SIZE(ret); i++)
+			for (int dst = 0; dst < 2; dst++)
+				ob_return_if(t, v6, dst, ret[i]);
+		/* An essential service: its requests by the destination
+		 * port, its answers by the source port. */
+		for (int sport = 0; sport < 2; sport++) {
+			rule_new(t, OB_CHAIN);
+			m_family(t, v6);
+			e_meta(t, NFT_META_L4PROTO, R32(0));
+			e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, sport ? 0 : 2, 2, R32(1));
+			e_lookup(t, R32(0), NFT_SET_OBS);
+			e_verdict(t, NFT_RETURN);
+			rule_emit(t);
+		}
+	}
+	/* IPv4 and IPv6 frames between two machines with a group: their
+	 * groups decide (ARP and the rest are left alone). */
+	for (int v6 = 0; bridge && v6 < 2; v6++) {
+		rule_new(t, OB_CHAIN);
+		m_family(t, v6);
+		load_mac(t, v6, false, NFT_REG_1);
+		e_lookup(t, NFT_REG_1, NFT_SET_OBGM);
+		load_mac(t, v6, true, NFT_REG_1);
+		e_lookup(t, NFT_REG_1, NFT_SET_OBGM);
+		e_goto(t, OB_MAC_CHAIN);
+		rule_emit(t);
+	}
+	if (bridge)
+		emit_ob_bits(t, OB_MAC_CHAIN, -1, NFT_SET_OBGM, load_mac);
+	for (int v6 = 0; v6 < 2; v6++)
+		emit_ob_bits(t, OB_CHAIN, v6, v6 ? NFT_SET_OBG6 : NFT_SET_OBG4, load_addr);
+}
+
+/* Empties obgm and fills it with the machines' groups, in messages of
+ * NFT_OP_MAX_ELEMS. */
+static void emit_macs(struct txn *t, const struct ob_mac *v, unsigned n)
+{
+	struct nftnl_set *ns = t->err ? NULL : set_ref(t->n, NFT_SET_OBGM);
+
+	if (t->err)
+		return;
+	if (!ns) {
+		txn_fail(t, -ENOMEM);
+		return;
+	}
+	emit_set_msg(t, ns, NFT_MSG_DELSETELEM, 0);
+	for (unsigned i = 0; i < n && !t->err; i += NFT_OP_MAX_ELEMS) {
+		ns = set_ref(t->n, NFT_SET_OBGM);
+		if (!ns) {
+			txn_fail(t, -ENOMEM);
+			return;
+		}
+		for (unsigned j = i; j < n && j < i + NFT_OP_MAX_ELEMS; j++) {
+			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+			uint32_t be = htonl(v[j].group);
+
+			if (!e) {
+				nftnl_set_free(ns);
+				txn_fail(t, -ENOMEM);
+				return;
+			}
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, v[j].mac, MAC_LEN);
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &be, sizeof(be));
+			nftnl_set_elem_add(ns, e);
+		}
+		emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+	}
+}
+
+/* The outbreak chain and sets as n->ob says: emptied, then filled when
+ * it is on. */
+static void emit_outbreak(struct txn *t)
+{
+	const struct nft_outbreak *ob = &t->n->ob;
+	uint8_t keys[CONF_MAX_OUTBREAK_SERVICES * 8];
+	unsigned bits = 0;
+
+	if (t->err)
+		return;
+	/* Rules for the bits of the highest group id. */
+	while (ob->on && bits < 32 && (ob->ngroups - 1) >> bits)
+		bits++;
+	t->n->ob_bits = bits;
+	flush_chain(t, OB_CHAIN);
+	flush_chain(t, OB_MAC_CHAIN);
+	emit_ranges(t, NFT_SET_OBG4, ob->on ? ob->g4 : NULL, ob->on ? ob->ng4 : 0);
+	emit_ranges(t, NFT_SET_OBG6, ob->on ? ob->g6 : NULL, ob->on ? ob->ng6 : 0);
+	emit_ranges(t, NFT_SET_OBE4, ob->on ? ob->e4 : NULL, ob->on ? ob->ne4 : 0);
+	emit_ranges(t, NFT_SET_OBE6, ob->on ? ob->e6 : NULL, ob->on ? ob->ne6 : 0);
+	memset(keys, 0, sizeof(keys));
+	for (unsigned i = 0; ob->on && i < ob->nsvc && i < CONF_MAX_OUTBREAK_SERVICES; i++) {
+		uint16_t be = htons(ob->svc[i].port);
+		keys[8 * i] = ob->svc[i].l4proto;
+		memcpy(keys + 8 * i + 4, &be, 2);
+	}
+	emit_keys(t, NFT_SET_OBS, keys, ob->on ? MIN(ob->nsvc, CONF_MAX_OUTBREAK_SERVICES) : 0);
+	emit_macs(t, ob->on ? ob->gm : NULL, ob->on ? ob->ngm : 0);
+	if (ob->on)
+		emit_ob_rules(t);
+}
+
+/* Copies ob into one allocation: *ret_mem holds the arrays that *ret
+ * points at.  0 or -ENOMEM. */
+static int ob_copy(const struct nft_outbreak *in, struct nft_outbreak *ret, void **ret_mem)
+{
+	/* Off: nothing of the arrays is used, nor read. */
+	const struct nft_outbreak off = {.on = false};
+	const struct nft_outbreak *ob = in->on ? in : &off;
+	size_t ng = (size_t)ob->ng4 + ob->ng6 + ob->ne4 + ob->ne6;
+	struct ob_range *r;
+	struct outbreak_service *svc;
+	/* The arrays in one block, in decreasing alignment: ranges (a
+	 * uint32_t), services, machines (a uint32_t after 6 bytes). */
+	void *mem = malloc(ng * sizeof(*r) + ob->nsvc * sizeof(*svc) +
+			   ob->ngm * sizeof(struct ob_mac) + sizeof(struct ob_mac));
+
+	if (!mem)
+		return -ENOMEM;
+	*ret = *ob;
+	r = mem;
+#define TAKE(f, nf)                                            \
+	do {                                                   \
+		if (ob->nf)                                    \
+			memcpy(r, ob->f, ob->nf * sizeof(*r)); \
+		ret->f = r;                                    \
+		r += ob->nf;                                   \
+	} while (0)
+	TAKE(g4, ng4);
+	TAKE(g6, ng6);
+	TAKE(e4, ne4);
+	TAKE(e6, ne6);
+#undef TAKE
+	svc = (struct outbreak_service *)r;
+	if (ob->nsvc)
+		memcpy(svc, ob->svc, ob->nsvc * sizeof(*svc));
+	ret->svc = svc;
+	{
+		struct ob_mac *gm = (struct ob_mac *)(svc + ob->nsvc);
+
+		if (ob->ngm)
+			memcpy(gm, ob->gm, ob->ngm * sizeof(*gm));
+		ret->gm = gm;
+	}
+	*ret_mem = mem;
+	return 0;
+}
+
 /* ---- public operations ---- */
 
 struct first_error {
@@ -1328,6 +1736,10 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sets[i].key_len);
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, sets[i].key_type);
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, sets[i].flags);
+		if (sets[i].flags & NFT_SET_MAP) {
+			nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, sets[i].data_type);
+			nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, sets[i].data_len);
+		}
 		if (ctr)
 			nftnl_set_add_expr(s, ctr); /* s owns it */
 		nlh = txn_msg(&t, NFT_MSG_NEWSET, NLM_F_CREATE);
@@ -1335,6 +1747,25 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 		nftnl_set_free(s);
 		txn_next(&t);
 	}
+	/* The outbreak chains, regular, filled as n->ob says (emptied
+	 * while outbreak mode is off); ob_mac first: outbreak goes to it. */
+	for (unsigned i = 0; i < 2 && !t.err; i++) {
+		struct nftnl_chain *c = nftnl_chain_alloc();
+
+		if (!c || nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, n->p.table) < 0 ||
+		    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, i ? OB_CHAIN : OB_MAC_CHAIN) < 0) {
+			txn_fail(&t, -ENOMEM);
+		} else {
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, (uint32_t)n->p.family);
+			nlh = txn_msg(&t, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+			nftnl_chain_nlmsg_build_payload(nlh, c);
+			txn_next(&t);
+		}
+		if (c)
+			nftnl_chain_free(c);
+	}
+	if (n->ob_known)
+		emit_outbreak(&t);
 	/* Chains: created (or kept), then emptied and refilled in the same
 	 * transaction, so there is never a moment without them.  Regular
 	 * chains first: the base chains' rules jump to them. */
@@ -1370,6 +1801,13 @@ int nft_setup(struct nft *n, const struct prefix_list *remediation, const struct
 				emit_base_rules(&t, chains[i].name, chains[i].input, false);
 				emit_base_rules(&t, chains[i].name, chains[i].input, true);
 				emit_mac_rules(&t, chains[i].name, chains[i].input);
+				/* Last: outbreak mode only returns or drops
+				 * what isolation and containment let by. */
+				if (!chains[i].input) {
+					rule_new(&t, chains[i].name);
+					e_jump(&t, OB_CHAIN);
+					rule_emit(&t);
+				}
 			}
 		}
 	}
@@ -1394,7 +1832,43 @@ int nft_set_networks(struct nft *n, const struct prefix_list *remediation,
 	emit_networks(&t, NFT_SET_REM6, remediation);
 	emit_networks(&t, NFT_SET_ADM4, admin);
 	emit_networks(&t, NFT_SET_ADM6, admin);
+	if (n->ob_known)
+		emit_outbreak(&t);
 	return txn_run_simple(&t, err, errlen, "updating remediation/admin sets");
+}
+
+int nft_outbreak(struct nft *n, const struct nft_outbreak *ob, bool apply, char *err, size_t errlen)
+{
+	struct nft_outbreak old = n->ob;
+	void *old_mem = n->ob_mem, *mem;
+	struct txn t;
+	int r = ob_copy(ob, &n->ob, &mem);
+
+	if (r < 0) {
+		n->ob = old;
+		snprintf(err, errlen, "outbreak mode: %s", strerror(-r));
+		return r;
+	}
+	n->ob_mem = mem;
+	if (apply) {
+		r = txn_begin(n, &t);
+		if (r == 0) {
+			emit_outbreak(&t);
+			r = txn_run_simple(&t, err, errlen,
+					   ob->on ? "outbreak mode on" : "outbreak mode off");
+		} else {
+			snprintf(err, errlen, "%s", strerror(-r));
+		}
+	}
+	if (r < 0) {
+		free(mem);
+		n->ob = old;
+		n->ob_mem = old_mem;
+		return r;
+	}
+	free(old_mem);
+	n->ob_known = true;
+	return 0;
 }
 
 struct commit_ctx {

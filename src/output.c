@@ -62,12 +62,19 @@ int output_format_parse(const char *s, enum output_format *ret)
 	return 0;
 }
 
-void output_event(struct output *o, const struct event *e)
+void output_event(struct output *o, const struct event *ev)
 {
 	char json[LINE_MAX_LEN], kv[LINE_MAX_LEN], ts[32];
+	struct event copy;
+	const struct event *e = ev;
 	bool need_json = (o->stdout_fp && o->format == OUTPUT_JSON) || o->events_fp || o->tap;
 	bool need_kv = (o->stdout_fp && o->format == OUTPUT_TEXT) || o->syslog || o->tap;
 
+	if (!ev->outbreak && o->outbreak && o->outbreak->on) {
+		copy = *ev;
+		copy.outbreak = o->outbreak;
+		e = &copy;
+	}
 	/* A line cut short by the buffer is still written: losing the tail of
 	 * an owner name is better than losing the event. */
 	if (need_json)

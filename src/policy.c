@@ -154,6 +154,10 @@ void policy_decide(struct policy *p, enum severity sev, const struct host_facts 
 	unsigned *count;
 
 	memset(ret, 0, sizeof(*ret));
+	/* In an outbreak, what would only be watched is contained: the
+	 * exception to the watch cap (quarantined(8), OUTBREAK MODE). */
+	if (p->outbreak && c->outbreak.contain_watch && lvl == LEVEL_WATCH)
+		lvl = LEVEL_CONTAIN;
 	if (f->critical && lvl > c->policy.critical_max) {
 		lvl = c->policy.critical_max;
 		ret->capped = true;

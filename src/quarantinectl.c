@@ -107,6 +107,8 @@ static const char *const marks[] = {"cleaning", "cleaned", "uncleanable", NULL};
 static const char *const protos[] = {"tcp", "udp", NULL};
 static const char *const groupings[] = {"department", "floor", "owner", "rule", NULL};
 static const char *const formats[] = {"text", "json", "html", "csv", NULL};
+static const char *const outbreak_actions[] = {"on", "off", "status", NULL};
+static const char *const outbreak_groupings[] = {"department", "floor", "subnet", NULL};
 
 static const char usage_text[] =
 	"usage: quarantinectl [-S PATH] [--json] COMMAND [ARGS]\n"
@@ -138,6 +140,9 @@ static const char usage_text[] =
 	"  allow HOST|CIDR\n"
 	"  disallow HOST|CIDR\n"
 	"  reload\n"
+	"  outbreak on [--by department|floor|subnet] [--reason TEXT]\n"
+	"  outbreak off [--reason TEXT]\n"
+	"  outbreak status\n"
 	"\n"
 	"options:\n"
 	"  -S, --socket PATH  control socket (default $QUARANTINED_SOCKET, else\n"
@@ -637,6 +642,8 @@ static const struct command commands[] = {
 	{"disallow", 0, 1, 1, "disallow HOST|CIDR"},
 	{"reload", 0, 0, 0, "reload"},
 	{"purge", O_OLDER_THAN, 0, 0, "purge --older-than DURATION"},
+	{"outbreak", O_BY | O_REASON, 1, 1,
+	 "outbreak on|off|status [--by department|floor|subnet] [--reason TEXT]"},
 };
 
 static void check_shape(const struct command *c, const struct args *a)
@@ -687,7 +694,7 @@ static void build(const struct command *c, const struct args *a, struct request 
 		check_word("level", opt(a, O_LEVEL), levels);
 	if (a->given & O_STATE)
 		check_word("state", opt(a, O_STATE), states);
-	if (a->given & O_BY)
+	if ((a->given & O_BY) && strcmp(cmd, "outbreak") != 0)
 		check_word("grouping", opt(a, O_BY), groupings);
 	if (a->given & O_PROTO)
 		check_word("protocol", opt(a, O_PROTO), protos);
@@ -790,6 +797,16 @@ static void build(const struct command *c, const struct args *a, struct request 
 				usage_error("--json and --format %s disagree", opt(a, O_FORMAT));
 		}
 		add_opt(r, a, O_FORMAT, "format");
+	} else if (strcmp(cmd, "outbreak") == 0) {
+		check_word("outbreak action", arg1, outbreak_actions);
+		if ((a->given & O_BY) && strcmp(arg1, "on") != 0)
+			usage_error("--by goes with outbreak on (usage: %s)", c->synopsis);
+		if ((a->given & O_REASON) && strcmp(arg1, "status") == 0)
+			usage_error("outbreak status takes no --reason (usage: %s)", c->synopsis);
+		if (a->given & O_BY)
+			check_word("outbreak grouping", opt(a, O_BY), outbreak_groupings);
+		add(r, "action", arg1);
+		add_opt(r, a, O_BY, "by");
 	} else if (strcmp(cmd, "events") == 0) {
 		if (a->given & O_SINCE)
 			add(r, "since", check_since(opt(a, O_SINCE), buf, sizeof(buf)));

@@ -145,13 +145,17 @@ static void who(const struct nftmon_change *c, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
+/* The sets written from the configuration (and outbreak mode's state),
+ * not from the registry: rewritten whole by nft_set_networks(). */
+#define NETWORK_SETS                                                          \
+	((1u << NFT_SET_REM4) | (1u << NFT_SET_REM6) | (1u << NFT_SET_ADM4) | \
+	 (1u << NFT_SET_ADM6) | (1u << NFT_SET_OBG4) | (1u << NFT_SET_OBG6) | \
+	 (1u << NFT_SET_OBE4) | (1u << NFT_SET_OBE6) | (1u << NFT_SET_OBS) | (1u << NFT_SET_OBGM))
+
 static bool is_network_set(int s)
 {
-	return s == NFT_SET_REM4 || s == NFT_SET_REM6 || s == NFT_SET_ADM4 || s == NFT_SET_ADM6;
+	return (NETWORK_SETS >> s) & 1;
 }
-
-#define NETWORK_SETS \
-	((1u << NFT_SET_REM4) | (1u << NFT_SET_REM6) | (1u << NFT_SET_ADM4) | (1u << NFT_SET_ADM6))
 
 /* One repair of what c says changed.  Alerts when something was put back
  * or the repair failed. */

@@ -308,6 +308,13 @@ static int apply_start(struct sensor *s, int fd, uint32_t records)
 			(void)detect_set_surveil(s->sense.det, &m->key, (usec_t)m->until_us);
 			break;
 		}
+		case SP_OUTBREAK: {
+			const struct sp_outbreak *m = (const struct sp_outbreak *)&buf;
+			if (h.len != sizeof(*m) || sp_outbreak_check(m) < 0)
+				return -EPROTO;
+			detect_set_outbreak(s->sense.det, m->on);
+			break;
+		}
 		case SP_FROZEN: {
 			const struct sp_frozen *f = (const struct sp_frozen *)&buf;
 			if (h.len != sizeof(*f) || f->frozen > 1)
@@ -353,6 +360,7 @@ static int from_parent(struct sensor *s, const struct ipc_msg *m)
 		max_align_t align;
 		struct sp_start start;
 		struct sp_surveil surveil;
+		struct sp_outbreak outbreak;
 		struct sp_key key;
 		struct sp_frozen frozen;
 		struct sp_neigh neigh;
@@ -392,6 +400,11 @@ static int from_parent(struct sensor *s, const struct ipc_msg *m)
 		if (r == 0)
 			(void)detect_set_surveil(s->sense.det, &u.surveil.key,
 						 (usec_t)u.surveil.until_us);
+		break;
+	case SP_OUTBREAK:
+		r = sp_outbreak_check(&u.outbreak);
+		if (r == 0)
+			detect_set_outbreak(s->sense.det, u.outbreak.on);
 		break;
 	case SP_FORGET:
 		r = sp_key_check(&u.key);

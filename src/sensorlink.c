@@ -127,6 +127,15 @@ static void op_set_surveil(void *arg, const struct qaddr *key, usec_t until_us)
 	send_down(arg, SP_SURVEIL, &m, sizeof(m));
 }
 
+static void op_set_outbreak(void *arg, bool on)
+{
+	struct sp_outbreak m;
+
+	memset(&m, 0, sizeof(m));
+	m.on = on;
+	send_down(arg, SP_OUTBREAK, &m, sizeof(m));
+}
+
 static void op_forget(void *arg, const struct qaddr *host)
 {
 	struct sensorlink *l = arg;
@@ -224,6 +233,7 @@ void sensorlink_init(struct sensorlink *l, const struct sensorlink_params *p)
 	l->ops = (struct engine_sensor){
 		.set_block = op_set_block,
 		.set_surveil = op_set_surveil,
+		.set_outbreak = op_set_outbreak,
 		.forget = op_forget,
 		.set_frozen = op_set_frozen,
 		.evidence_start = op_evidence_start,
@@ -240,7 +250,7 @@ static int rec_binding(void *arg, const struct ident_binding *b)
 }
 
 /* Everything a new sensor must know, as records in a memfd: the gateway's
- * MACs, the trusted bindings, the frozen machines, the blocks in force and
+ * MACs, outbreak mode, the trusted bindings, the frozen machines, the blocks in force and
  * the hosts under surveillance.  -errno. */
 static int write_start(struct sensorlink *l, usec_t now)
 {
@@ -254,6 +264,10 @@ static int write_start(struct sensorlink *l, usec_t now)
 	memset(&l->own, 0, sizeof(l->own));
 	(void)own_macs_changed(l);
 	send_down(l, SP_OWN_MACS, &l->own, sizeof(l->own));
+	/* Outbreak mode: a sensor started (again) during one, or after a
+	 * reload, flags at the tighter thresholds from its first packet. */
+	if (e->pol.outbreak)
+		op_set_outbreak(l, true);
 	identity_foreach(e->id, BIND_TENTATIVE, rec_binding, l);
 	for (struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r)) {
 		if (hostrec_is_machine(r) && r->level > LEVEL_WATCH)

@@ -36,6 +36,7 @@ const struct ipc_type sp_sensor_types[] = {
 	FIXED(SP_OWN_MACS, struct sp_own_macs, false),
 	FIXED(SP_EVIDENCE, struct sp_evidence, true),
 	FIXED(SP_SURVEIL, struct sp_surveil, false),
+	FIXED(SP_OUTBREAK, struct sp_outbreak, false),
 };
 const unsigned sp_sensor_ntypes = ARRAY_SIZE(sp_sensor_types);
 
@@ -400,6 +401,14 @@ int sp_block_check(const struct sp_block *m)
 int sp_surveil_check(const struct sp_surveil *m)
 {
 	return addr_valid(&m->key, true, false) && m->until_us >= 0 ? 0 : -EPROTO;
+}
+
+int sp_outbreak_check(const struct sp_outbreak *m)
+{
+	for (unsigned i = 0; i < sizeof(m->pad); i++)
+		if (m->pad[i])
+			return -EPROTO;
+	return m->on <= 1 ? 0 : -EPROTO;
 }
 
 int sp_key_check(const struct sp_key *m)

@@ -88,6 +88,13 @@ static const char schema_sql[] =
 	" datetime(last_detect_us / 1000000, 'unixepoch') AS last_detect,"
 	" first_probe_us, first_detect_us, last_detect_us FROM incidents;";
 
+/* Outbreak mode's row (statedb_outbreak_save()): added to databases of
+ * an earlier version as they are opened, so no new schema version. */
+static const char outbreak_sql[] =
+	"CREATE TABLE IF NOT EXISTS outbreak(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" grouping TEXT NOT NULL, since_us INTEGER NOT NULL, uid INTEGER NOT NULL, name TEXT,"
+	" sudo_user TEXT, sudo_uid INTEGER, reason TEXT NOT NULL) STRICT;";
+
 /* The host columns, in the order the statements bind them (from ?1). */
 #define HOST_COLS "key, machine, " HOST_COLS_UPD
 #define HOST_COLS_UPD                                                                        \
@@ -527,6 +534,8 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 		 " PRAGMA cache_size = %d;",
 		 STATEDB_AUTOCHECKPOINT, (long long)STATEDB_JOURNAL_LIMIT, -STATEDB_CACHE_KIB);
 	if ((k = exec_sql(s, sql, "setting WAL mode", err, errlen)) < 0)
+		goto fail;
+	if ((k = exec_sql(s, outbreak_sql, "creating the outbreak table", err, errlen)) < 0)
 		goto fail;
 	for (unsigned i = 0; i < ST_COUNT; i++) {
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
@@ -1345,4 +1354,98 @@ int statedb_migrate(struct statedb *s, struct engine *e, const char *dir, state_
 	}
 	*ret_done = true;
 	return loaded;
+}
+
+/* ---- outbreak mode ---- */
+
+int statedb_outbreak_save(struct statedb *s, const struct outbreak_state *ob, char *err,
+			  size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE; DELETE FROM outbreak;", NULL, NULL, NULL);
+
+	if (rc == SQLITE_OK && ob->on) {
+		rc = sqlite3_prepare_v2(s->db,
+					"INSERT INTO outbreak(id, grouping, since_us, uid, name,"
+					" sudo_user, sudo_uid, reason)"
+					" VALUES(1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+					-1, &q, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(q, 1, outbreak_by_name(ob->by), -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 2, (sqlite3_int64)ob->since_us);
+			sqlite3_bind_int64(q, 3, ob->by_uid);
+			if (ob->who.name[0])
+				sqlite3_bind_text(q, 4, ob->who.name, -1, SQLITE_STATIC);
+			if (ob->who.sudo_user[0]) {
+				sqlite3_bind_text(q, 5, ob->who.sudo_user, -1, SQLITE_STATIC);
+				sqlite3_bind_int64(q, 6, ob->who.sudo_uid);
+			}
+			sqlite3_bind_text(q, 7, ob->reason, -1, SQLITE_STATIC);
+			rc = sqlite3_step(q);
+			rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		}
+		sqlite3_finalize(q);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int k = sql_fail(s, rc, "saving outbreak mode", err, errlen);
+
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return k;
+	}
+	return 0;
+}
+
+/* Copies column i (text or NULL) into buf. */
+static void col_text(sqlite3_stmt *q, int i, char *buf, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+
+	snprintf(buf, len, "%s", t ? (const char *)t : "");
+}
+
+int statedb_outbreak_load(struct statedb *s, struct outbreak_state *ret, char *err, size_t errlen)
+{
+	struct outbreak_state ob;
+	sqlite3_stmt *q = NULL;
+	char by[16];
+	int rc = sqlite3_prepare_v2(
+		s->db,
+		"SELECT grouping, since_us, uid, name, sudo_user, sudo_uid, reason"
+		" FROM outbreak WHERE id = 1",
+		-1, &q, NULL);
+
+	memset(&ob, 0, sizeof(ob));
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			ob.on = true;
+			col_text(q, 0, by, sizeof(by));
+			ob.since_us = (usec_t)sqlite3_column_int64(q, 1);
+			ob.by_uid = (long)sqlite3_column_int64(q, 2);
+			col_text(q, 3, ob.who.name, sizeof(ob.who.name));
+			col_text(q, 4, ob.who.sudo_user, sizeof(ob.who.sudo_user));
+			ob.who.sudo_uid = (uint32_t)sqlite3_column_int64(q, 5);
+			col_text(q, 6, ob.reason, sizeof(ob.reason));
+			/* Checked as strictly as any other row: names as the
+			 * actor module records them, a known grouping. */
+			if (outbreak_by_parse(by, &ob.by) < 0 ||
+			    (ob.who.name[0] && !actor_name_valid(ob.who.name)) ||
+			    (ob.who.sudo_user[0] && !actor_name_valid(ob.who.sudo_user)) ||
+			    ob.by_uid < 0) {
+				sqlite3_finalize(q);
+				set_err(err, errlen, "%s: outbreak row: not valid", s->path);
+				return -EBADMSG;
+			}
+			rc = SQLITE_OK;
+		} else if (rc == SQLITE_DONE) {
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_OK)
+		return sql_fail(s, rc, "reading outbreak mode", err, errlen);
+	*ret = ob;
+	return 0;
 }

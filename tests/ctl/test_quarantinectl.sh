@@ -314,6 +314,15 @@ for c in pause resume reload allowlist; do
 	out_is cmd=$c
 done
 
+run 0 -S "$S" outbreak on --by floor --reason "worm on campus"
+out_is cmd=outbreak action=on by=floor "reason=worm on campus"
+run 0 -S "$S" outbreak on
+out_is cmd=outbreak action=on
+run 0 -S "$S" outbreak off --reason "all clear"
+out_is cmd=outbreak action=off "reason=all clear"
+run 0 -S "$S" --json outbreak status
+out_is cmd=outbreak action=status json=1
+
 run 0 -S "$S" allow 10.1.0.0/24
 out_is cmd=allow host=10.1.0.0/24
 run 0 -S "$S" allow 10.1.0.9
@@ -457,6 +466,7 @@ while read -r cmd; do
 	quarantine) args=10.1.0.5 ;;
 	incident) args=3 ;;
 	purge) args="--older-than 30d" ;;
+	outbreak) args=status ;;
 	*) args= ;;
 	esac
 	if [ "$cmd" = metrics ]; then
@@ -646,6 +656,13 @@ usage '--follow takes no value' events --follow=yes
 usage 'status does not take --follow' status --follow
 usage 'too many arguments for events' events 10.1.0.5
 usage "invalid HOST or CIDR 'any'" disallow any
+usage "invalid outbreak action 'start'" outbreak start
+usage 'outbreak needs more arguments' outbreak
+usage "invalid outbreak grouping 'owner'" outbreak on --by owner
+usage '--by goes with outbreak on' outbreak off --by floor
+usage 'outbreak status takes no --reason' outbreak status --reason x
+usage 'outbreak does not take --level' outbreak on --level isolate
+usage 'too many arguments for outbreak' outbreak on floor
 usage 'argument of reason too long' release 10.1.0.5 \
 	--reason "$(head -c 2000 /dev/zero | tr '\0' x)"
 usage 'socket path too long' -S "/$(head -c 200 /dev/zero | tr '\0' x)" status

@@ -282,6 +282,56 @@ static void test_bulk(void **state)
 				 "refused=3 failed=4 by=0 by_name=root");
 }
 
+/* Outbreak mode: the switch's event, and the member every event ends
+ * with while it is on (the others unchanged before it). */
+static void test_outbreak(void **state)
+{
+	char buf[1024];
+	struct event e;
+	struct outbreak_state ob;
+	struct actor by = {.name = "alice"};
+
+	(void)state;
+	memset(&ob, 0, sizeof(ob));
+	ob.on = true;
+	ob.by = OUTBREAK_BY_FLOOR;
+	ob.since_us = 1767225600ULL * USEC_PER_SEC;
+	ob.by_uid = 1000;
+	ob.who = by;
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_OUTBREAK;
+	e.state = "on";
+	e.what = "floor";
+	e.count = 4;
+	e.by_uid = 1000;
+	e.by = &by;
+	e.reason = "ticket 4711";
+	e.outbreak = &ob;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf,
+			    "{\"ts\":\"1970-01-01T00:00:00.000000Z\",\"event\":\"outbreak\","
+			    "\"state\":\"on\",\"grouping\":\"floor\",\"groups\":4,"
+			    "\"by\":\"1000\",\"by_name\":\"alice\",\"reason\":\"ticket 4711\","
+			    "\"outbreak\":{\"on\":true,\"since\":\"2026-01-01T00:00:00.000000Z\","
+			    "\"grouping\":\"floor\",\"by\":\"1000\",\"by_name\":\"alice\"}}");
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "outbreak state=on grouping=floor groups=4 by=1000 by_name=alice "
+				 "reason=\"ticket 4711\" outbreak=on "
+				 "outbreak_since=2026-01-01T00:00:00.000000Z outbreak_by=alice");
+	/* Another kind: the member last; off, nothing at all. */
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_ERROR;
+	e.message = "x";
+	e.outbreak = &ob;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"message\":\"x\",\"outbreak\":{\"on\":true,"));
+	ob.on = false;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "outbreak"));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "outbreak"));
+}
+
 /* The operator by name in action, release and mark events: "by" as it
  * was (the uid), then the user name and the claimed sudo user, in both
  * forms; none for automatic ones. */
@@ -360,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_infected_by),
 		cmocka_unit_test(test_purge),
 		cmocka_unit_test(test_bulk),
+		cmocka_unit_test(test_outbreak),
 		cmocka_unit_test(test_by_names),
 		cmocka_unit_test(test_overflow_is_reported),
 	};

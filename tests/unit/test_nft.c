@@ -348,7 +348,7 @@ static void test_set_kinds(void **state)
 	for (unsigned i = 0; i < NFT_SET_COUNT; i++) {
 		enum nft_set s = (enum nft_set)i;
 		bool mac = s == NFT_SET_ISOM || s == NFT_SET_CONM || s == NFT_SET_CONPM ||
-			   s == NFT_SET_CONHM4 || s == NFT_SET_CONHM6;
+			   s == NFT_SET_CONHM4 || s == NFT_SET_CONHM6 || s == NFT_SET_OBGM;
 		assert_int_equal(nft_set_is_mac(s), mac);
 		if (mac)
 			assert_false(nft_set_is_v6(s));
@@ -1105,9 +1105,85 @@ static void test_op_too_large(void **state)
 	assert_int_equal(nft_commit(n, &op, 1), 0);
 }
 
+/* Outbreak mode: groups with adjacent and nested ranges of both
+ * families go in, the chain's rules read back as nft prints them, a
+ * setup keeps them, and off empties chain and sets in one transaction. */
+static void test_outbreak(void **state)
+{
+	static char chain[16384];
+	struct ob_prefix in[] = {
+		{.group = 1}, /* 10.0.0.0/8, unassigned */
+		{.group = 2}, /* 10.1.0.0/24 */
+		{.group = 3}, /* 10.1.1.0/24: adjacent */
+		{.group = 3}, /* 10.1.0.20/32: nested */
+		{.group = 2}, /* fd00:1::/64 */
+	};
+	static const char *const nets[] = {"10.0.0.0", "10.1.0.0", "10.1.1.0", "10.1.0.20",
+					   "fd00:1::"};
+	static const unsigned plens[] = {8, 24, 24, 32, 64};
+	struct ob_range *g4, *g6, e4 = {.group = 1};
+	struct outbreak_service svc[] = {{IPPROTO_UDP, 53}, {IPPROTO_TCP, 53}};
+	struct prefix_list none = {0};
+	struct nft_outbreak ob = {.on = true, .ngroups = 4, .svc = svc, .nsvc = 2};
+	char err[256];
+	int n4, n6;
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(in); i++) {
+		assert_int_equal(addr_parse(nets[i], &in[i].net.addr), 0);
+		in[i].net.plen = (uint8_t)plens[i];
+	}
+	n4 = ob_flatten(in, ARRAY_SIZE(in), AF_INET, &g4);
+	n6 = ob_flatten(in, ARRAY_SIZE(in), AF_INET6, &g6);
+	assert_int_equal(n4, 6);
+	assert_int_equal(n6, 1);
+	assert_int_equal(addr_parse("10.0.0.53", &e4.lo), 0);
+	e4.hi = e4.lo;
+	ob.g4 = g4, ob.ng4 = (unsigned)n4, ob.g6 = g6, ob.ng6 = (unsigned)n6;
+	ob.e4 = &e4, ob.ne4 = 1;
+	assert_int_equal(nft_setup(n, &none, &none, err, sizeof(err)), 0);
+	assert_int_equal(nft_outbreak(n, &ob, true, err, sizeof(err)), 0);
+	/* Each range a start and an end (adjacent ones too). */
+	assert_int_equal(count(NFT_SET_OBG4), 12);
+	assert_int_equal(count(NFT_SET_OBG6), 2);
+	assert_int_equal(count(NFT_SET_OBS), 2);
+	assert_int_equal(count(NFT_SET_OBE4), 2);
+	free(g4);
+	free(g6);
+	/* The copy kept is what a setup puts back. */
+	assert_int_equal(nft_setup(n, &none, &none, err, sizeof(err)), 0);
+	assert_int_equal(count(NFT_SET_OBG4), 12);
+	if (have_nft) {
+		assert_int_equal(
+			run("nft list chain inet quarantined outbreak", chain, sizeof(chain)), 0);
+		expect_has(chain, "ip saddr @obe4 return\n");
+		expect_has(chain, "ip6 daddr @adm6 return\n");
+		expect_has(chain, "meta l4proto . th dport @obs return\n");
+		expect_has(chain, "meta l4proto . th sport @obs return\n");
+		/* Two rules per bit of the highest id (3: two bits). */
+		expect_has(chain, "ip saddr map @obg4 & 0x2 ");
+		expect_has(chain, "ip6 daddr map @obg6 & 0x1 ");
+		assert_null(strstr(chain, "& 0x4 "));
+		assert_int_equal(
+			run("nft list chain inet quarantined forward", chain, sizeof(chain)), 0);
+		expect_has(chain, "jump outbreak\n");
+	}
+	/* Off reads none of the arrays (freed above). */
+	ob.on = false;
+	assert_int_equal(nft_outbreak(n, &ob, true, err, sizeof(err)), 0);
+	assert_int_equal(count(NFT_SET_OBG4), 0);
+	assert_int_equal(count(NFT_SET_OBS), 0);
+	if (have_nft) {
+		assert_int_equal(
+			run("nft list chain inet quarantined outbreak", chain, sizeof(chain)), 0);
+		assert_null(strstr(chain, "@obg4"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_outbreak),
 		cmocka_unit_test(test_setup_many_networks),
 		cmocka_unit_test(test_commit_and_list),
 		cmocka_unit_test(test_delete_missing_fails_whole_batch),

@@ -93,6 +93,50 @@ static void test_critical_cap(void **state)
 	policy_fini(&p);
 }
 
+/* Outbreak mode: watch becomes contain, and the caps still hold: a
+ * critical asset capped at watch stays there, never-block stays
+ * unblocked, unverified sources keep their cap; off, watch again. */
+static void test_outbreak(void **state)
+{
+	struct conf *c = *state;
+	struct policy p;
+	struct decision d;
+	struct qaddr h = A("10.1.0.5"), nb = A("10.1.0.6");
+	struct inv_entry inv;
+	struct host_facts unv = {.unverified = true};
+
+	memset(&inv, 0, sizeof(inv));
+	inv.critical = true;
+	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
+	assert_int_equal(policy_allow(&p, &nb, 32), 0);
+	p.outbreak = true;
+	decide(&p, &h, SEV_LOW, NULL, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_CONTAIN);
+	assert_int_equal(d.why, WHY_NONE);
+	decide(&p, &h, SEV_HIGH, NULL, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_ISOLATE);
+	decide(&p, &nb, SEV_LOW, NULL, false, T0, &d);
+	assert_int_equal(d.why, WHY_NEVER_BLOCK);
+	c->policy.critical_max = LEVEL_WATCH;
+	decide(&p, &h, SEV_LOW, &inv, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_WATCH);
+	assert_true(d.capped);
+	c->policy.critical_max = LEVEL_CONTAIN;
+	c->identity.unverified_max = LEVEL_WATCH;
+	policy_decide(&p, SEV_LOW, &unv, T0, &d);
+	assert_int_equal(d.level, LEVEL_WATCH);
+	c->identity.unverified_max = LEVEL_CONTAIN;
+	/* The configuration may keep watch a watch. */
+	c->outbreak.contain_watch = false;
+	decide(&p, &h, SEV_LOW, NULL, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_WATCH);
+	c->outbreak.contain_watch = true;
+	p.outbreak = false;
+	decide(&p, &h, SEV_LOW, NULL, false, T0, &d);
+	assert_int_equal(d.level, LEVEL_WATCH);
+	policy_fini(&p);
+}
+
 static void test_never_block_and_modes(void **state)
 {
 	struct conf *c = *state;
@@ -289,6 +333,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_levels_from_severity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_critical_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbreak, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_and_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allow_disallow, setup, teardown),

@@ -87,6 +87,51 @@ static void sql_exec(const char *dir, const char *sql)
 	sqlite3_close(db);
 }
 
+/* Outbreak mode's row: on and back, off (no row), a database of an
+ * earlier version gains the table, a row edited by hand refused. */
+static void test_db_outbreak(void **state)
+{
+	struct fx *f = *state;
+	struct statedb *db = db_open(f, f->dir);
+	struct outbreak_state ob, got;
+
+	memset(&got, 0xff, sizeof(got));
+	assert_int_equal(statedb_outbreak_load(db, &got, f->err, sizeof(f->err)), 0);
+	assert_false(got.on);
+	memset(&ob, 0, sizeof(ob));
+	ob.on = true;
+	ob.by = OUTBREAK_BY_SUBNET;
+	ob.since_us = 1767225600123456ULL;
+	ob.by_uid = 0;
+	snprintf(ob.who.name, sizeof(ob.who.name), "root");
+	snprintf(ob.who.sudo_user, sizeof(ob.who.sudo_user), "alice");
+	ob.who.sudo_uid = 1000;
+	snprintf(ob.reason, sizeof(ob.reason), "ticket \"4711\"");
+	assert_int_equal(statedb_outbreak_save(db, &ob, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM outbreak"), 1);
+	statedb_close(db);
+	db = db_open(f, f->dir);
+	assert_int_equal(statedb_outbreak_load(db, &got, f->err, sizeof(f->err)), 0);
+	assert_memory_equal(&got, &ob, sizeof(ob));
+	/* Off: no row. */
+	memset(&ob, 0, sizeof(ob));
+	assert_int_equal(statedb_outbreak_save(db, &ob, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM outbreak"), 0);
+	assert_int_equal(statedb_outbreak_load(db, &got, f->err, sizeof(f->err)), 0);
+	assert_false(got.on);
+	statedb_close(db);
+	/* An earlier version's database has no such table: opened, it has. */
+	sql_exec(f->dir, "DROP TABLE outbreak");
+	db = db_open(f, f->dir);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM outbreak"), 0);
+	/* A grouping that is none of ours, a name that is not one. */
+	sql_exec(f->dir, "INSERT INTO outbreak VALUES(1, 'building', 1, 0, NULL, NULL, NULL, '')");
+	assert_int_equal(statedb_outbreak_load(db, &got, f->err, sizeof(f->err)), -EBADMSG);
+	sql_exec(f->dir, "UPDATE outbreak SET grouping = 'floor', name = 'a b'");
+	assert_int_equal(statedb_outbreak_load(db, &got, f->err, sizeof(f->err)), -EBADMSG);
+	statedb_close(db);
+}
+
 static void print_skip(void *arg, const char *msg)
 {
 	(void)arg;
@@ -536,6 +581,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_db_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_outbreak, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_incremental, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_damaged_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_bad_rows, setup, teardown),
