@@ -75,11 +75,12 @@ def serve(args):
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
 
 
-def try_connect(addr, port, timeout, source=None):
+def try_connect(addr, port, timeout, source=None, sport=0):
     """Returns None on success, else the reason."""
     try:
+        bind = (source or "", sport) if source or sport else None
         with socket.create_connection((addr, port), timeout=timeout,
-                                      source_address=(source, 0) if source else None) as s:
+                                      source_address=bind) as s:
             data = b""
             while not data.endswith(b"\n"):
                 chunk = s.recv(16)
@@ -102,7 +103,12 @@ def connect(args):
         i = args.index("--from")
         source = args[i + 1]
         del args[i:i + 2]
-    err = try_connect(args[0], int(args[1]), timeout, source)
+    sport = 0
+    if "--sport" in args:
+        i = args.index("--sport")
+        sport = int(args[i + 1])
+        del args[i:i + 2]
+    err = try_connect(args[0], int(args[1]), timeout, source, sport)
     if err:
         print("connect %s:%s: %s" % (args[0], args[1], err), file=sys.stderr)
         return 1
