@@ -30,13 +30,14 @@ struct stats_acc {
 #define PCAP_MAGIC_NS 0xa1b23c4du /* nanosecond timestamps */
 #define PCAP_FILE_HDR 24
 #define PCAP_REC_HDR  16
-/* file_next()'s buffer.  Twice stdio's, so that every refill asks for at
- * least a whole stdio buffer in whole blocks, which glibc reads straight
- * into ours instead of through its own (one copy, not two); and more than
- * twice the largest record libpcap reads (16 + 262,144 bytes), so that
- * one always fits after the compaction. */
+/* file_next()'s buffer.  Twice stdio's, so that every refill can ask for
+ * a whole multiple of stdio's buffer, which glibc reads straight into
+ * ours (a request it would round down to such a multiple goes through its
+ * own buffer for the rest: two copies); and more than twice the largest
+ * record libpcap reads (16 + 262,144 bytes), so that one always fits
+ * after the compaction. */
 #define FILE_READ_BUFFER (2 * CAPTURE_FILE_BUFFER)
-#define FILE_READ_BLOCK	 4096
+#define FILE_READ_BLOCK	 CAPTURE_FILE_BUFFER
 
 /* The fast reader of a capture file (file_next()).  buf holds the bytes
  * of the file from offset pos, len of them, of which the records before
