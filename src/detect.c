@@ -292,6 +292,9 @@ struct detect {
 	/* The ports some group query was ever noted on (never cleared): a
 	 * datagram from any other port answers none, without a lookup. */
 	uint8_t group_udp[65536 / 8];
+	/* The ports of every UDP probe entry ever made (never cleared): a
+	 * datagram from any other port answers none, without a lookup. */
+	uint8_t probed_udp[65536 / 8];
 	struct table hosts, probes, peers, blocks, conns, servers;
 	/* The earliest deadline at the head of a timer list when
 	 * detect_advance() last looked (0: look again): see timers_idle(). */
@@ -1286,6 +1289,8 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 		pr = table_insert(&d->probes, &k);
 		if (!pr)
 			return;
+		if (proto == PROTO_UDP)
+			bit_set(d->probed_udp, port);
 		pr->state = OUT_PENDING;
 		pr->flags = dropped ? PF_DROPPED : 0;
 		pr->host = *id;
@@ -1688,6 +1693,7 @@ static void note_group_query(struct detect *d, const struct qaddr *src, uint16_t
 		pr = table_insert(&d->probes, &k);
 		if (!pr)
 			return;
+		bit_set(d->probed_udp, port);
 		pr->state = OUT_NEUTRAL;
 		pr->first_us = d->now;
 	}
@@ -1712,9 +1718,14 @@ static void on_udp(struct detect *d, const struct pkt *p, const struct qaddr *id
 	struct pkey k;
 	struct dprobe *pr;
 
-	/* A datagram coming back from a probed dst:port is its reply. */
-	pkey_set(&k, &p->dst, &p->src, PROTO_UDP, p->sport);
-	pr = table_find(&d->probes, &k);
+	/* A datagram coming back from a probed dst:port is its reply.  Most
+	 * datagrams come from ports no probe went to (a client's ephemeral
+	 * port): those need no lookup. */
+	pr = NULL;
+	if (bit_test(d->probed_udp, p->sport)) {
+		pkey_set(&k, &p->dst, &p->src, PROTO_UDP, p->sport);
+		pr = table_find(&d->probes, &k);
+	}
 	if (pr) {
 		if (pr->state == OUT_PENDING) {
 			table_list_unlink(&d->probes, pr);
