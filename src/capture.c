@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "decode.h"
 
@@ -30,20 +32,24 @@ struct stats_acc {
 #define PCAP_MAGIC_NS 0xa1b23c4du /* nanosecond timestamps */
 #define PCAP_FILE_HDR 24
 #define PCAP_REC_HDR  16
-/* file_next()'s buffer.  Twice stdio's, so that every refill can ask for
- * a whole multiple of stdio's buffer, which glibc reads straight into
- * ours (a request it would round down to such a multiple goes through its
- * own buffer for the rest: two copies); and more than twice the largest
- * record libpcap reads (16 + 262,144 bytes), so that one always fits
- * after the compaction. */
+/* file_next()'s buffer, and how much it reads at a time: whole blocks of
+ * stdio's buffer size, and room for more than twice the largest record
+ * libpcap reads (16 + 262,144 bytes), so that one always fits after the
+ * compaction. */
 #define FILE_READ_BUFFER (2 * CAPTURE_FILE_BUFFER)
 #define FILE_READ_BLOCK	 CAPTURE_FILE_BUFFER
 
 /* The fast reader of a capture file (file_next()).  buf holds the bytes
  * of the file from offset pos, len of them, of which the records before
- * off were handed out; the stream is positioned at pos + len. */
+ * off were handed out.  A regular file is read with pread() on its
+ * descriptor (fd), which leaves the stream and its position alone: stdio
+ * would copy every block through its own buffer, since libpcap's reading
+ * of the file header left that buffer full and out of step with ours.
+ * Any other stream (the fuzzers' fmemopen()) is read with fread(), and
+ * is then positioned at pos + len. */
 struct file_reader {
 	FILE *f;
+	int fd; /* -1: fread() */
 	uint8_t *buf;
 	size_t len, off;
 	off_t pos;
@@ -89,6 +95,7 @@ static void reader_start(struct capture *c, FILE *f)
 	uint32_t magic;
 	uint16_t major, minor;
 	int snap = pcap_snapshot(c->p);
+	struct stat st;
 	bool ok;
 
 	memset(rd, 0, sizeof(*rd));
@@ -107,6 +114,7 @@ static void reader_start(struct capture *c, FILE *f)
 	if (!rd->buf)
 		return; /* libpcap's way, slower */
 	rd->f = f;
+	rd->fd = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? fileno(f) : -1;
 	rd->pos = PCAP_FILE_HDR;
 	rd->snapshot = (uint32_t)snap;
 	rd->nano = magic == PCAP_MAGIC_NS;
@@ -125,7 +133,16 @@ static bool reader_fill(struct file_reader *rd)
 	rd->off = 0;
 	rd->len = left;
 	want = (FILE_READ_BUFFER - left) / FILE_READ_BLOCK * FILE_READ_BLOCK;
-	n = fread(rd->buf + left, 1, want, rd->f);
+	if (rd->fd >= 0) {
+		ssize_t r;
+
+		do
+			r = pread(rd->fd, rd->buf + left, want, rd->pos + (off_t)left);
+		while (r < 0 && errno == EINTR);
+		n = r > 0 ? (size_t)r : 0;
+	} else {
+		n = fread(rd->buf + left, 1, want, rd->f);
+	}
 	rd->len += n;
 	return n > 0;
 }
