@@ -12,13 +12,19 @@
 # scanners; see bench/bench_detect.c) to build-bench/bench-data/, then
 # runs, K times (5 by default) in turn, as whole processes over that same
 # file (page cache warm):
-#   (a) build-bench/bench/pcaploop FILE: a bare pcap_next_ex() loop;
+#   (a) build-bench/bench/pcaploop FILE: a bare pcap_next_ex() loop, the
+#       issue's baseline;
+#   (a') build-bench/bench/pcaploop -q FILE: the same loop over
+#       quarantined's own reading of capture files (capture_next()), which
+#       quarantined -r cannot go below: what it costs beyond this is
+#       detection;
 #   (b) QUARANTINED -r FILE -o json >/dev/null, for each QUARANTINED given
 #       (build-bench/src/quarantined when none is: the default
 #       configuration, as a fresh installation has it);
 #   (c) tcpdump -r FILE -w /dev/null.
 # and prints, for each, the medians of wall time and of CPU time (user +
-# system) with Mpkt/s, and its ratio to (a).  The events of every
+# system) with Mpkt/s, its ratios to (a) and the CPU ratio to (a').  The
+# events of every
 # QUARANTINED are compared: a faster build must detect the same.  Run as
 # root or not; needs what bench/run.sh needs.
 set -eu
@@ -52,8 +58,8 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 # Names and command lines of the contenders, in the order they run.
-names=(pcaploop)
-cmds=("$B/bench/pcaploop $F")
+names=(pcaploop capture-loop)
+cmds=("$B/bench/pcaploop $F" "$B/bench/pcaploop -q $F")
 i=0
 for q in "$@"; do
 	i=$((i + 1))
@@ -99,16 +105,22 @@ median() {
 	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-printf '%-14s %9s %9s %9s %9s %8s %8s\n' "" "wall ms" "CPU ms" "Mpkt/s" "(CPU)" "x wall" "x CPU"
+printf '%-14s %9s %9s %9s %9s %8s %8s %8s\n' "" "wall ms" "CPU ms" "Mpkt/s" "(CPU)" "x wall" "x CPU" "x' CPU"
 base_w=
 base_c=
+own_c=
 for n in "${names[@]}"; do
 	w=$(awk '{ print $1 * 1000 }' "$TMP/t-$n" | median)
 	c=$(awk '{ print ($2 + $3) * 1000 }' "$TMP/t-$n" | median)
 	[ -n "$base_w" ] || { base_w=$w; base_c=$c; }
-	awk -v n="$n" -v w="$w" -v c="$c" -v bw="$base_w" -v bc="$base_c" -v p="$N" 'BEGIN {
-		printf "%-14s %9.0f %9.0f %9.2f %9.2f %7.2fx %7.2fx\n", n, w, c,
-		    p / w / 1000, p / c / 1000, w / bw, c / bc }'
+	[ "$n" != capture-loop ] || own_c=$c
+	awk -v n="$n" -v w="$w" -v c="$c" -v bw="$base_w" -v bc="$base_c" -v oc="$own_c" -v p="$N" 'BEGIN {
+		printf "%-14s %9.0f %9.0f %9.2f %9.2f %7.2fx %7.2fx", n, w, c,
+		    p / w / 1000, p / c / 1000, w / bw, c / bc
+		if (oc != "")
+			printf " %7.2fx", c / oc
+		printf "\n" }'
 done
-echo "(medians of $K alternating runs; x: the ratio to pcaploop, the bare loop)"
+echo "(medians of $K alternating runs; x: the ratio to pcaploop, the bare libpcap loop;"
+echo " x': to capture-loop, the same loop over quarantined's own reading)"
 echo "machine: load $(cut -d' ' -f1-3 /proc/loadavg) at the end"

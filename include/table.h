@@ -38,6 +38,11 @@ struct table {
 	uint32_t fresh;	    /* entries [fresh, cap) were never used */
 	uint32_t head[TAB_LISTS], tail[TAB_LISTS];
 	uint32_t count[TAB_LISTS];
+	/* Set whenever a list gets a new head (an entry appended to an empty
+	 * list, or the head unlinked); only the caller clears it.  A caller
+	 * that keeps its lists in deadline order learns from it that the
+	 * earliest deadline it noted may have moved (detect_advance()). */
+	bool head_moved;
 	struct siphash_key key;
 };
 

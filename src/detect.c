@@ -294,7 +294,13 @@ struct detect {
 	/* The ports some group query was ever noted on (never cleared): a
 	 * datagram from any other port answers none, without a lookup. */
 	uint8_t group_udp[65536 / 8];
+	/* The ports of every UDP probe entry ever made (never cleared): a
+	 * datagram from any other port answers none, without a lookup. */
+	uint8_t probed_udp[65536 / 8];
 	struct table hosts, probes, peers, blocks, conns, servers;
+	/* The earliest deadline at the head of a timer list when
+	 * detect_advance() last looked (0: look again): see timers_idle(). */
+	usec_t due_us;
 	struct detect_stats st;
 };
 
@@ -616,6 +622,8 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 {
 	struct dblock *e = block_find(d, key);
 
+	d->due_us = 0; /* a block lifted may be due earlier than noted */
+
 	if (!b || b->level < LEVEL_CONTAIN) {
 		if (!e || e->until_us != USEC_INFINITY)
 			return 0;
@@ -661,6 +669,8 @@ int detect_set_block(struct detect *d, const struct qaddr *key, const struct det
 int detect_set_surveil(struct detect *d, const struct qaddr *key, usec_t until_us)
 {
 	struct dblock *e = block_find(d, key);
+
+	d->due_us = 0; /* (as in detect_set_block()) */
 
 	if (!e) {
 		if (until_us <= d->now)
@@ -1288,6 +1298,8 @@ static void on_probe(struct detect *d, const struct qaddr *id, const struct qadd
 		pr = table_insert(&d->probes, &k);
 		if (!pr)
 			return;
+		if (proto == PROTO_UDP)
+			bit_set(d->probed_udp, port);
 		pr->state = OUT_PENDING;
 		pr->flags = dropped ? PF_DROPPED : 0;
 		pr->host = *id;
@@ -1690,6 +1702,7 @@ static void note_group_query(struct detect *d, const struct qaddr *src, uint16_t
 		pr = table_insert(&d->probes, &k);
 		if (!pr)
 			return;
+		bit_set(d->probed_udp, port);
 		pr->state = OUT_NEUTRAL;
 		pr->first_us = d->now;
 	}
@@ -1714,9 +1727,14 @@ static void on_udp(struct detect *d, const struct pkt *p, const struct qaddr *id
 	struct pkey k;
 	struct dprobe *pr;
 
-	/* A datagram coming back from a probed dst:port is its reply. */
-	pkey_set(&k, &p->dst, &p->src, PROTO_UDP, p->sport);
-	pr = table_find(&d->probes, &k);
+	/* A datagram coming back from a probed dst:port is its reply.  Most
+	 * datagrams come from ports no probe went to (a client's ephemeral
+	 * port): those need no lookup. */
+	pr = NULL;
+	if (bit_test(d->probed_udp, p->sport)) {
+		pkey_set(&k, &p->dst, &p->src, PROTO_UDP, p->sport);
+		pr = table_find(&d->probes, &k);
+	}
 	if (pr) {
 		if (pr->state == OUT_PENDING) {
 			table_list_unlink(&d->probes, pr);
@@ -1802,6 +1820,58 @@ static void on_arp(struct detect *d, const struct pkt *p, const struct qaddr *id
 	}
 }
 
+/* Whether none of detect_advance()'s loops can have work at d->now: the
+ * clock is before the earliest deadline noted at the lists' heads, and
+ * no list got a new head since.  What the loops test of an entry only
+ * moves later while it stays a head (a probe's last use, a peer's), and
+ * what can move earlier (a block lifted, the timeouts of a new
+ * configuration) clears due_us; so a skipped call is one whose loops
+ * would all have stopped at once.  Nearly every packet skips them, and
+ * the seven heads they would read are cache misses once the lists are
+ * long (docs/BENCHMARKS.md, "Offline detection against the bare read
+ * loop"). */
+static bool timers_idle(const struct detect *d)
+{
+	return d->now < d->due_us && !d->conns.head_moved && !d->servers.head_moved &&
+	       !d->probes.head_moved && !d->peers.head_moved && !d->blocks.head_moved;
+}
+
+static void due_min(usec_t *due, usec_t at)
+{
+	if (at < *due)
+		*due = at;
+}
+
+/* Notes the earliest deadline at the heads, as detect_advance()'s loops
+ * test them (with the same sums, so that a wrap would be the same). */
+static void timers_note(struct detect *d)
+{
+	const struct dconn *c;
+	const struct dserver *sv;
+	const struct dprobe *pr;
+	const struct dpeer *pe;
+	const struct dblock *bl;
+	usec_t due = USEC_INFINITY;
+
+	if ((c = table_list_head(&d->conns, L_CSYN)))
+		due_min(&due, c->syn_us + d->timeout_us);
+	if ((c = table_list_head(&d->conns, L_COPEN)))
+		due_min(&due, c->open_us + d->brute_dur_us + 1); /* its test is strict */
+	if ((sv = table_list_head(&d->servers, L_LRU)))
+		due_min(&due, sv->last_us + d->brute_idle_us);
+	if ((pr = table_list_head(&d->probes, L_PENDING)))
+		due_min(&due, pr->first_us + d->timeout_us);
+	if ((pr = table_list_head(&d->probes, L_RESOLVED)))
+		due_min(&due, pr->last_us + d->idle_us);
+	if ((pe = table_list_head(&d->peers, L_LRU)))
+		due_min(&due, pe->last_us + d->idle_us);
+	if ((bl = table_list_head(&d->blocks, L_LIFTED)))
+		due_min(&due, MAX(bl->until_us, bl->surveil_until_us));
+	d->due_us = due;
+	d->conns.head_moved = d->servers.head_moved = d->probes.head_moved = false;
+	d->peers.head_moved = d->blocks.head_moved = false;
+}
+
 void detect_advance(struct detect *d, usec_t now)
 {
 	struct dprobe *pr;
@@ -1812,6 +1882,8 @@ void detect_advance(struct detect *d, usec_t now)
 
 	if (now > d->now)
 		d->now = now;
+	if (timers_idle(d))
+		return;
 	/* Connections: unanswered SYNs go; one open longer than every rule's
 	 * max_duration is a session that worked. */
 	while ((c = table_list_head(&d->conns, L_CSYN)) && c->syn_us + d->timeout_us <= d->now)
@@ -1839,6 +1911,7 @@ void detect_advance(struct detect *d, usec_t now)
 	while ((bl = table_list_head(&d->blocks, L_LIFTED)) && bl->until_us <= d->now &&
 	       bl->surveil_until_us <= d->now)
 		table_remove(&d->blocks, bl);
+	timers_note(d);
 }
 
 void detect_flush(struct detect *d)
@@ -2128,6 +2201,7 @@ int detect_reconfigure(struct detect *d, const struct conf *c)
 			return -EAGAIN;
 	}
 	setup_rules(d, c);
+	d->due_us = 0; /* new timeouts and windows */
 	return 0;
 }
 

@@ -115,10 +115,12 @@ void table_list_unlink(struct table *t, void *e)
 
 	if (l == TAB_NOLIST)
 		return;
-	if (h->prev != TAB_NONE)
+	if (h->prev != TAB_NONE) {
 		ent(t, h->prev)->next = h->next;
-	else
+	} else {
 		t->head[l] = h->next;
+		t->head_moved = true;
+	}
 	if (h->next != TAB_NONE)
 		ent(t, h->next)->prev = h->prev;
 	else
@@ -137,10 +139,12 @@ void table_list_append(struct table *t, unsigned list, void *e)
 	h->list = (uint8_t)list;
 	h->prev = t->tail[list];
 	h->next = TAB_NONE;
-	if (t->tail[list] != TAB_NONE)
+	if (t->tail[list] != TAB_NONE) {
 		ent(t, t->tail[list])->next = i;
-	else
+	} else {
 		t->head[list] = i;
+		t->head_moved = true;
+	}
 	t->tail[list] = i;
 	t->count[list]++;
 }

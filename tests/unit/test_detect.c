@@ -1872,6 +1872,120 @@ static void test_host_quota(void **state)
 	assert_int_equal(fired_count(x, "10.1.0.5", "scan-trw"), 1);
 }
 
+/* --- the timers' gate --- */
+
+static uint64_t gate_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* detect_advance() skips its loops while nothing at the heads of its
+ * timer lists can be due.  A detector made to look at them before every
+ * packet (detect_set_surveil() makes it, as a block's change may move a
+ * deadline earlier) and one left to its gate see the same random traffic
+ * among a few hosts: probes answered, refused and unanswered, bare ACKs
+ * that move a probe's last use without moving it on its list, datagrams,
+ * pings, with gaps now and then longer than the windows.  Both must
+ * detect and count the same. */
+static void test_timer_gate_is_exact(void **state)
+{
+	static const char *const hosts[] = {"10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8"};
+	static const char *const dsts[] = {"10.2.0.1",	 "10.2.0.2",   "198.18.0.1",
+					   "198.18.0.2", "198.18.0.3", "10.2.0.3"};
+	static const uint16_t ports[] = {80, 445, 22, 53};
+	struct fix *x = *state, *y = calloc(1, sizeof(*y));
+	struct qaddr none = A("192.0.2.1");
+	struct detect_stats sx, sy;
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	usec_t t = T0;
+
+	assert_non_null(y);
+	assert_int_equal(conf_init_default(&y->c), 0);
+	fix_start(x);
+	fix_start(y);
+	for (unsigned i = 0; i < 50000; i++) {
+		uint64_t r = gate_rand(&rng);
+		const char *h = hosts[(r >> 8) % 4], *dst = dsts[(r >> 12) % 6];
+		uint16_t port = ports[(r >> 16) % 4], sp = (uint16_t)(40000 + (r >> 20) % 4);
+		uint32_t ackn = (uint32_t)(r >> 24) % 3;
+		struct pkt p;
+
+		t += (r % 64 == 0) ? (r >> 32) % (400 * SEC) : (r >> 32) % (700 * MS);
+		switch ((r >> 28) % 9) {
+		case 0:
+		case 1:
+			p = ip(h, dst, IPPROTO_TCP);
+			p.sport = sp;
+			p.dport = port;
+			p.tcp_flags = SYN;
+			break;
+		case 2:
+			p = ip(dst, h, IPPROTO_TCP);
+			p.sport = port;
+			p.dport = sp;
+			p.tcp_flags = (r >> 40) % 2 ? SYN | ACK : RST | ACK;
+			p.tcp_seq = ackn;
+			break;
+		case 3:
+		case 4:
+			p = ip(h, dst, IPPROTO_TCP);
+			p.sport = sp;
+			p.dport = port;
+			p.tcp_flags = ACK;
+			p.tcp_hlen = 20;
+			p.tcp_ack = ackn;
+			break;
+		case 5:
+			p = ip(dst, h, IPPROTO_TCP);
+			p.sport = port;
+			p.dport = sp;
+			p.tcp_flags = ACK;
+			p.tcp_hlen = 20;
+			break;
+		case 6:
+			p = ip(h, dst, IPPROTO_UDP);
+			p.sport = sp;
+			p.dport = port;
+			break;
+		case 7:
+			p = ip(dst, h, IPPROTO_UDP);
+			p.sport = port;
+			p.dport = sp;
+			break;
+		default:
+			p = ip((r >> 40) % 2 ? dst : h, (r >> 40) % 2 ? h : dst, IPPROTO_ICMP);
+			p.icmp_type = (r >> 40) % 2 ? 0 : 8;
+			break;
+		}
+		assert_int_equal(detect_set_surveil(y->d, &none, 0), 0);
+		detect_packet(x->d, &p, NULL, t);
+		detect_packet(y->d, &p, NULL, t);
+		if (i % 1000 == 0) {
+			detect_get_stats(x->d, &sx);
+			detect_get_stats(y->d, &sy);
+			assert_memory_equal(&sx, &sy, sizeof(sx));
+		}
+	}
+	detect_flush(x->d);
+	detect_flush(y->d);
+	detect_get_stats(x->d, &sx);
+	detect_get_stats(y->d, &sy);
+	assert_memory_equal(&sx, &sy, sizeof(sx));
+	assert_true(sx.timeouts > 0 && sx.probes > 1000);
+	assert_int_equal(x->n, y->n);
+	for (unsigned i = 0; i < x->n; i++) {
+		assert_string_equal(x->f[i].rule, y->f[i].rule);
+		assert_string_equal(x->f[i].host, y->f[i].host);
+		assert_true(x->f[i].ts == y->f[i].ts && x->f[i].count == y->f[i].count);
+	}
+	detect_free(y->d);
+	conf_fini(&y->c);
+	free(y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1939,6 +2053,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ack_other_side_is_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_stale_and_backscatter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_idle_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timer_gate_is_exact, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -140,13 +140,46 @@ static void test_lists_lru(void **state)
 	table_fini(&t);
 }
 
+/* head_moved: set when a list gets a new head, and only then. */
+static void test_head_moved(void **state)
+{
+	struct table t;
+	struct ent *e[4];
+	uint32_t k;
+
+	(void)state;
+	assert_int_equal(table_init(&t, 8, sizeof(struct ent), sizeof(uint32_t), &key), 0);
+	for (k = 0; k < 4; k++)
+		e[k] = table_insert(&t, &k);
+	assert_false(t.head_moved); /* on no list yet */
+	table_list_append(&t, 0, e[0]);
+	assert_true(t.head_moved); /* the first of list 0 */
+	t.head_moved = false;
+	table_list_append(&t, 0, e[1]);
+	table_list_append(&t, 0, e[2]);
+	table_list_touch(&t, 0, e[2]); /* the tail already */
+	assert_false(t.head_moved);
+	table_list_touch(&t, 0, e[1]); /* from the middle to the tail */
+	table_remove(&t, e[1]);
+	assert_false(t.head_moved);
+	table_list_append(&t, 1, e[3]);
+	assert_true(t.head_moved); /* the first of list 1 */
+	t.head_moved = false;
+	table_list_touch(&t, 0, e[0]); /* the head to the tail */
+	assert_true(t.head_moved);
+	assert_int_equal(head(&t, 0)->key, 2);
+	t.head_moved = false;
+	table_remove(&t, e[2]); /* the head removed */
+	assert_true(t.head_moved);
+	table_fini(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_siphash_vectors),
-		cmocka_unit_test(test_siphash13_vectors),
-		cmocka_unit_test(test_insert_find_remove),
-		cmocka_unit_test(test_lists_lru),
+		cmocka_unit_test(test_siphash_vectors),	   cmocka_unit_test(test_siphash13_vectors),
+		cmocka_unit_test(test_insert_find_remove), cmocka_unit_test(test_lists_lru),
+		cmocka_unit_test(test_head_moved),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
