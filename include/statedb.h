@@ -139,4 +139,12 @@ int statedb_migrate(struct statedb *db, struct engine *e, const char *dir, state
 /* Size of the WAL file in bytes (0 when none). */
 int64_t statedb_wal_size(const struct statedb *db);
 
+/* Values other modules keep in the meta table (the feeds' positions,
+ * feedlink.h), under keys of their own: n of them in one transaction.
+ * 0 or -errno with err filled. */
+int statedb_meta_put(struct statedb *db, const char *const *keys, const int64_t *v, unsigned n,
+		     char *err, size_t errlen);
+/* One of them.  0; -ENOENT when absent; -EIO. */
+int statedb_meta_get(struct statedb *db, const char *key, int64_t *ret);
+
 #endif

@@ -1346,3 +1346,43 @@ int statedb_migrate(struct statedb *s, struct engine *e, const char *dir, state_
 	*ret_done = true;
 	return loaded;
 }
+
+/* ---- values of other modules in meta (the feeds' positions) ---- */
+
+int statedb_meta_put(struct statedb *s, const char *const *keys, const int64_t *v, unsigned n,
+		     char *err, size_t errlen)
+{
+	int rc = step(s, ST_BEGIN);
+
+	for (unsigned i = 0; rc == SQLITE_OK && i < n; i++)
+		rc = set_meta(s, keys[i], v[i]);
+	if (rc == SQLITE_OK)
+		rc = step(s, ST_COMMIT);
+	if (rc != SQLITE_OK) {
+		int k = sql_fail(s, rc, "writing meta", err, errlen);
+
+		(void)step(s, ST_ROLLBACK);
+		return k;
+	}
+	return 0;
+}
+
+int statedb_meta_get(struct statedb *s, const char *key, int64_t *ret)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &q, NULL);
+	int r = -EIO;
+
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			*ret = sqlite3_column_int64(q, 0);
+			r = 0;
+		} else if (rc == SQLITE_DONE) {
+			r = -ENOENT;
+		}
+	}
+	sqlite3_finalize(q);
+	return r;
+}
