@@ -363,10 +363,12 @@ static int from_parent(struct reader *r, const struct ipc_msg *m)
 		if (r->started)
 			return -EPROTO;
 		r->started = true;
+		/* Ready first: what the first reading finds (lines written
+		 * while the daemon was down) comes after it. */
+		(void)send_up(r, FP_READY, NULL, 0);
 		(void)read_feeds(r);
 		send_stats(r);
 		r->stats_at = time_mono_us() + STATS_US;
-		(void)send_up(r, FP_READY, NULL, 0);
 		return 0;
 	default:
 		return -EPROTO;
