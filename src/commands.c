@@ -231,6 +231,81 @@ static const char *sensor_state(const struct sensorlink *l)
 	return l->restart_at ? "restarting" : "down";
 }
 
+/* ---- the feeds reader in status (feedlink.h) ---- */
+
+static void feeds_status_json(struct daemon *d, struct ctl_out *o)
+{
+	const struct feedlink *l = &d->feeds;
+
+	ctl_out_printf(o,
+		       ",\"feeds\":{\"state\":\"%s\",\"pid\":%d,\"starts\":%llu,\"deaths\":%llu,"
+		       "\"protocol_errors\":%llu,\"sources\":[",
+		       feedlink_state(l), (int)l->pid, (unsigned long long)l->starts,
+		       (unsigned long long)l->deaths, (unsigned long long)l->protocol_errors);
+	for (unsigned i = 0; i < d->c->feeds.n; i++) {
+		const struct feed_conf *f = &d->c->feeds.feed[i];
+		const struct fp_feed_stats *s = &l->stats.feed[i];
+		const struct feedlink_counts *n = &l->counts[i];
+
+		ctl_out_printf(o, "%s{\"name\":", i ? "," : "");
+		json_str(o, f->name);
+		ctl_out_printf(
+			o, ",\"kind\":\"%s\",\"%s\":", f->kind == FEED_ZEEK ? "zeek" : "suricata",
+			f->path[0] ? "path" : "socket");
+		json_str(o, f->path[0] ? f->path : f->socket);
+		ctl_out_printf(
+			o,
+			",\"state\":\"%s\",\"error\":%d,\"lines\":%llu,\"bytes\":%llu,"
+			"\"alerts\":%llu,\"detections\":%llu,\"taken\":%llu,\"duplicates\":%llu,"
+			"\"refused\":%llu,\"over_budget\":%llu,\"ignored\":%llu,\"not_ours\":%llu,"
+			"\"inbound\":%llu,\"other_records\":%llu,\"errors\":%llu,\"too_long\":%llu,"
+			"\"rotations\":%llu,\"truncations\":%llu,\"clients\":%llu,\"lost\":%llu}",
+			l->have_stats ? fp_state_name((enum fp_feed_state)s->state) : "starting",
+			(int)s->error, (unsigned long long)s->lines, (unsigned long long)s->bytes,
+			(unsigned long long)s->alerts, (unsigned long long)s->sent,
+			(unsigned long long)n->taken, (unsigned long long)n->duplicate,
+			(unsigned long long)n->refused, (unsigned long long)n->over_budget,
+			(unsigned long long)s->ignored, (unsigned long long)s->not_ours,
+			(unsigned long long)s->inbound, (unsigned long long)s->other,
+			(unsigned long long)s->errors, (unsigned long long)s->too_long,
+			(unsigned long long)s->rotations, (unsigned long long)s->truncations,
+			(unsigned long long)s->clients, (unsigned long long)s->lost);
+	}
+	ctl_out_printf(o, "]}");
+}
+
+static void feeds_status_text(struct daemon *d, struct ctl_out *o)
+{
+	const struct feedlink *l = &d->feeds;
+
+	if (!feedlink_wanted(l))
+		return;
+	ctl_out_printf(o, "feeds reader:    %s", feedlink_state(l));
+	if (l->pid)
+		ctl_out_printf(o, " (pid %d)", (int)l->pid);
+	ctl_out_printf(o, ", started %llu times, %llu deaths, %llu protocol errors\n",
+		       (unsigned long long)l->starts, (unsigned long long)l->deaths,
+		       (unsigned long long)l->protocol_errors);
+	for (unsigned i = 0; i < d->c->feeds.n; i++) {
+		const struct feed_conf *f = &d->c->feeds.feed[i];
+		const struct fp_feed_stats *s = &l->stats.feed[i];
+		char err[80] = "";
+
+		if (s->state == FP_STATE_ERROR && s->error)
+			snprintf(err, sizeof(err), " (%s)", strerror(-s->error));
+		ctl_out_printf(o,
+			       "feed %-10s  %s %s, %s%s: %llu lines, %llu alerts, %llu detections, "
+			       "%llu ignored, %llu errors\n",
+			       f->name, f->kind == FEED_ZEEK ? "zeek" : "suricata",
+			       f->path[0] ? f->path : f->socket,
+			       l->have_stats ? fp_state_name((enum fp_feed_state)s->state)
+					     : "starting",
+			       err, (unsigned long long)s->lines, (unsigned long long)s->alerts,
+			       (unsigned long long)s->sent, (unsigned long long)s->ignored,
+			       (unsigned long long)s->errors);
+	}
+}
+
 /* ---- rendering a host ---- */
 
 static void host_rules(const struct daemon *d, const struct hostrec *r, char *buf, size_t len)
@@ -592,7 +667,13 @@ static int cmd_status(struct cmdctx *x)
 				       ",{\"name\":\"sensor\",\"pid\":%d,\"state\":\"%s\","
 				       "\"privileged\":false}",
 				       (int)d->link.pid, sensor_state(&d->link));
+		if (feedlink_wanted(&d->feeds))
+			ctl_out_printf(o,
+				       ",{\"name\":\"feeds\",\"pid\":%d,\"state\":\"%s\","
+				       "\"privileged\":false}",
+				       (int)d->feeds.pid, feedlink_state(&d->feeds));
 		ctl_out_printf(o, "]");
+		feeds_status_json(d, o);
 		ctl_out_printf(o,
 			       ",\"packets\":%llu,\"malformed\":%llu,\"hosts_tracked\":%u,"
 			       "\"max_hosts\":%u,\"probes_tracked\":%u,\"hosts_known\":%u,"
@@ -677,6 +758,7 @@ static int cmd_status(struct cmdctx *x)
 			(unsigned long long)d->link.protocol_errors,
 			(unsigned long long)d->link.stats.out_lost);
 	}
+	feeds_status_text(d, o);
 	ctl_out_printf(o, "packets:         %llu (%llu malformed)\n",
 		       (unsigned long long)dec->packets, (unsigned long long)bad);
 	ctl_out_printf(o, "hosts tracked:   %u of %u\n", ds.hosts, ds.max_hosts);
