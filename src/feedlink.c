@@ -52,9 +52,10 @@ void feedlink_init(struct feedlink *l, const struct feedlink_params *p)
 	names_from_conf(l);
 }
 
+/* A link never set up (the tests' daemons) is one without feeds. */
 bool feedlink_wanted(const struct feedlink *l)
 {
-	return l->p.c->feeds.n > 0;
+	return l->p.c && l->p.c->feeds.n > 0;
 }
 
 /* ---- positions in the state database ---- */
@@ -68,7 +69,7 @@ static void pos_key(char *buf, size_t size, const struct feedlink_pos *p, unsign
 
 void feedlink_load(struct feedlink *l, struct statedb *db)
 {
-	for (unsigned i = 0; db && i < l->p.c->feeds.n; i++) {
+	for (unsigned i = 0; db && feedlink_wanted(l) && i < l->p.c->feeds.n; i++) {
 		struct feedlink_pos *p = &l->pos[i];
 		int64_t v[ARRAY_SIZE(pos_fields)];
 		char key[CONF_NAME_MAX + 16];
@@ -93,7 +94,7 @@ void feedlink_load(struct feedlink *l, struct statedb *db)
 
 int feedlink_save(struct feedlink *l, struct statedb *db, char *err, size_t errlen)
 {
-	for (unsigned i = 0; i < l->p.c->feeds.n; i++) {
+	for (unsigned i = 0; feedlink_wanted(l) && i < l->p.c->feeds.n; i++) {
 		struct feedlink_pos *p = &l->pos[i];
 		char keys[ARRAY_SIZE(pos_fields)][CONF_NAME_MAX + 16];
 		const char *kp[ARRAY_SIZE(pos_fields)];
