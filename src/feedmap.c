@@ -9,7 +9,7 @@
 #include <time.h>
 
 /* The length of the UTF-8 sequence that starts with byte b (1 for
- * anything that is not a lead byte: the parsers gave valid UTF-8). */
+ * anything that is not a lead byte; feed_text() checks it is valid). */
 static size_t utf8_len(unsigned char b)
 {
 	if (b < 0xc0)
@@ -31,8 +31,14 @@ void feed_text(char *dst, size_t size, const char *s, size_t n)
 		unsigned char b = (unsigned char)s[i];
 		size_t l = utf8_len(b);
 
-		if (l > n - i || o + l >= size)
+		if (o + (l > n - i ? 1 : l) >= size)
 			break;
+		/* Whatever is not a whole, valid character: one '?' a byte. */
+		if (l > n - i || outside_utf8_valid(s + i, l, true) != l) {
+			dst[o++] = '?';
+			i++;
+			continue;
+		}
 		if (b < 0x20 || b == 0x7f) {
 			dst[o++] = b == '\t' ? ' ' : '?';
 			i++;
@@ -138,12 +144,14 @@ enum feed_verdict feed_attacker(const struct conf *c, const struct feed_alert *a
 		actor = &a->src;
 		other = &a->dst;
 	}
-	if (!actor->family)
+	/* A multicast or unspecified actor is no host (and the parent
+	 * would refuse it, ending the reader: a line must not do that). */
+	if (!actor->family || !addr_is_unicast(actor))
 		return FEED_NO_ADDRESS;
 	if (!inside(c, actor))
 		return other->family && inside(c, other) ? FEED_INBOUND : FEED_NOT_OURS;
 	*ret_host = *actor;
-	if (other->family && !addr_eq(other, actor))
+	if (other->family && addr_is_unicast(other) && !addr_eq(other, actor))
 		*ret_peer = *other;
 	else
 		memset(ret_peer, 0, sizeof(*ret_peer));

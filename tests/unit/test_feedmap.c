@@ -409,6 +409,40 @@ static void test_evidence_cut(void **state)
 	assert_int_equal(outside_check(&o, err, sizeof(err)), 0);
 }
 
+/* What the parent would refuse must not leave the reader (a refused
+ * message ends it): a multicast peer is dropped, a multicast actor is no
+ * host; text that is not valid UTF-8 becomes '?'. */
+static void test_parent_would_refuse(void **state)
+{
+	struct feed_alert a;
+	struct outside_detection o;
+	struct qaddr h, p;
+	char err[200], buf[16];
+	static const char mcast_peer[] =
+		"{\"event_type\":\"alert\",\"src_ip\":\"233.0.113.9\",\"dest_ip\":\"10.66.1.20\","
+		"\"direction\":\"to_client\",\"alert\":{\"signature\":\"ET TROJAN x\","
+		"\"category\":\"A Network Trojan was detected\",\"severity\":1}}";
+	static const char mcast_actor[] =
+		"{\"event_type\":\"alert\",\"src_ip\":\"224.0.0.5\",\"dest_ip\":\"10.66.1.20\","
+		"\"alert\":{\"signature\":\"ET SCAN x\",\"severity\":1,"
+		"\"source\":{\"ip\":\"224.0.0.5\"},\"target\":{\"ip\":\"10.66.1.20\"}}}";
+
+	(void)state;
+	parse_eve(mcast_peer, &a);
+	assert_int_equal(
+		feed_detection(&c, &c.feeds.feed[0], &a, mcast_peer, strlen(mcast_peer), &o),
+		FEED_CONTAIN);
+	assert_int_equal(o.peer.family, 0);
+	assert_int_equal(outside_check(&o, err, sizeof(err)), 0);
+	parse_eve(mcast_actor, &a);
+	assert_int_equal(feed_attacker(&c, &a, &h, &p), FEED_NO_ADDRESS);
+	feed_text(buf, sizeof(buf), "a\xc3(b\xe2\x82", 6);
+	assert_string_equal(buf, "a?(b??");
+	feed_text(buf, sizeof(buf),
+		  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 16);
+	assert_int_equal(strlen(buf), 14); /* 7 whole characters in 15 bytes */
+}
+
 static void test_iso8601(void **state)
 {
 	uint64_t t = 0;
@@ -438,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_configured_map),
 		cmocka_unit_test(test_detection),
 		cmocka_unit_test(test_evidence_cut),
+		cmocka_unit_test(test_parent_would_refuse),
 		cmocka_unit_test(test_iso8601),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
