@@ -5,10 +5,12 @@
  * what IDS logs quote of attackers' traffic, so a compromised one
  * chooses every byte of these.
  *
- * The parent is a real engine (made for every input) under the built-in
- * configuration with two feeds (a Suricata file, a Zeek file), a
- * registry small enough to fill, the gateway's own address known, and a
- * feedlink with no process behind it (pid 0, ready).
+ * The parent is a real engine (made for every input) under
+ * data/sensorproto.conf (protected networks of both families, a
+ * never-block address, a critical asset, small tables) with two feeds (a
+ * Suricata file, a Zeek socket), a registry small enough to fill, the
+ * gateway's own address known, and a feedlink with no process behind it
+ * (pid 0, ready).
  *
  * The input is a mode byte (bit 0: alert mode, no enforcer; else enforce
  * mode with a back end that accepts every transaction), then messages:
@@ -23,7 +25,8 @@
  *
  * Invariants, after each message: feedlink_handle() returns 0 or
  * -EPROTO; the registry holds no more than its capacity; no host above
- * watch is outside the protected networks or the gateway's own address;
+ * watch is outside the protected networks, never-block, or the gateway's
+ * own address;
  * positions are kept only for file feeds, with a head no longer than
  * FOLLOW_HEAD nor the offset.
  *
@@ -60,9 +63,14 @@ static struct {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	struct conf_diags diags;
+
 	(void)argc;
 	(void)argv;
-	FUZZ_CHECK(conf_init_default(&conf) == 0);
+	if (conf_load(&conf, FUZZ_DATA_DIR "/sensorproto.conf", &diags) < 0) {
+		fprintf(stderr, "fuzz: %s/sensorproto.conf does not load\n", FUZZ_DATA_DIR);
+		abort();
+	}
 	conf.limits.max_blocked = MAX_BLOCKED;
 	snprintf(conf.feeds.feed[0].name, sizeof(conf.feeds.feed[0].name), "ids1");
 	conf.feeds.feed[0].kind = FEED_SURICATA;
@@ -95,6 +103,7 @@ static void check(struct engine *e, const struct feedlink *l)
 		if (r->level <= LEVEL_WATCH || addr_is_mac(&r->id))
 			continue;
 		FUZZ_CHECK(prefix_list_contains(&conf.networks.protected_, &r->id));
+		FUZZ_CHECK(!prefix_list_contains(&conf.networks.never_block, &r->id));
 		FUZZ_CHECK(!addr_eq(&r->id, &gw_addr));
 	}
 	for (unsigned i = 0; i < conf.feeds.n; i++) {

@@ -62,6 +62,7 @@ struct feedlink {
 	uint64_t starts, deaths, protocol_errors;
 	struct fp_stats stats; /* the latest */
 	bool have_stats;
+	uint64_t lost_told[CONF_MAX_FEEDS]; /* the running reader's losses alerted */
 	struct feedlink_counts counts[CONF_MAX_FEEDS];
 	struct feedlink_pos pos[CONF_MAX_FEEDS]; /* indexed as p.c->feeds */
 	/* Error events: at most FEEDLINK_ERRORS_SEC a second. */

@@ -241,6 +241,11 @@ int feedlink_handle(struct feedlink *l, const struct ipc_msg *m, usec_t wall)
 		l->pos[u.pos.feed].pos = u.pos.pos;
 		l->pos[u.pos.feed].have = true;
 		l->pos[u.pos.feed].dirty = true;
+		/* Saved within seconds with the rest (the daemon's save),
+		 * so that a kill -9 costs at most those seconds of lines
+		 * read again, which the engine then suppresses as the same
+		 * host, rule and level. */
+		l->p.eng->dirty |= ENGINE_DIRTY_SOON;
 		return 0;
 	case FP_ERROR:
 		if (fp_error_check(&u.error, l->p.c, err, sizeof(err)) < 0)
@@ -252,6 +257,15 @@ int feedlink_handle(struct feedlink *l, const struct ipc_msg *m, usec_t wall)
 			return protocol_error(l, wall, err);
 		l->stats = u.stats;
 		l->have_stats = true;
+		for (unsigned i = 0; i < u.stats.n; i++)
+			if (u.stats.feed[i].lost > l->lost_told[i]) {
+				alert(l, wall,
+				      "feed %s: %" PRIu64 " detections lost for want of room on "
+				      "the channel to the parent (overload)",
+				      l->p.c->feeds.feed[i].name,
+				      u.stats.feed[i].lost - l->lost_told[i]);
+				l->lost_told[i] = u.stats.feed[i].lost;
+			}
 		return 0;
 	default:
 		return protocol_error(l, wall, "unknown message");
@@ -331,6 +345,7 @@ int feedlink_start(struct feedlink *l, char *err, size_t errlen)
 	l->starts++;
 	l->started_mono = time_mono_us();
 	memset(&l->stats, 0, sizeof(l->stats));
+	memset(l->lost_told, 0, sizeof(l->lost_told));
 	l->have_stats = false;
 	/* Where each file was left, then go. */
 	for (unsigned i = 0; i < l->p.c->feeds.n && r == 0; i++) {
