@@ -22,7 +22,9 @@
 # 7. the daemon restarted: old lines are not applied again (the position
 #    is kept), a line written while it was down and new ones are;
 # 8. a client writes alerts to the socket, as Suricata's unix_stream
-#    output does.
+#    output does;
+# 9. a reload with another map: a new reader, which keeps the positions
+#    (no old line again) and applies the new map.
 # Needs root; exit 77 (skipped) otherwise.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -210,5 +212,28 @@ PYEOF
 qd_wait_event 10 event=action host=10.66.1.26 level=contain >/dev/null || exit 1
 qd_check "10.66.1.26 (over the socket) is blocked" blocked 10.66.1.26
 qd_wait 5 "status counts the client" feed_above ids-sock clients 0
+
+qd_say "9. reload with another map: a new reader, the positions kept, the new map applied"
+sed -i 's|map = ( {|map = ( { note = "Scan::Port_Scan"; level = "ignore"; }, {|' "$QD_CONF"
+grep -F 'Scan::Port_Scan' "$QD_CONF" | sed 's/^/    /'
+starts=$(qctl --json status | qd_json "d['feeds']['starts']")
+qd_mark
+qd_check "reload succeeds" qctl reload
+new_reader() {
+	[ "$(qctl --json status | qd_json "(d['feeds']['starts'], d['feeds']['state'])")" = \
+		"[$((starts + 1)), \"running\"]" ]
+}
+qd_wait 10 "a new reader runs" new_reader
+zeek_notice Scan::Port_Scan 10.66.1.29 10.66.1.99 >>"$ZEEK"
+eve_alert $OUTSIDE 10.66.1.30 to_client "ET TROJAN Test After Reload" \
+	"A Network Trojan was detected" 2999012 >>"$EVE"
+qd_wait_event 10 event=detect host=10.66.1.30 >/dev/null || exit 1
+zeek_notice Scan::Address_Scan 10.66.1.31 10.66.1.99 ',"p":445,"proto":"tcp"' >>"$ZEEK"
+qd_wait_event 10 event=detect host=10.66.1.31 >/dev/null || exit 1
+qd_check "the Port_Scan notice is ignored now (the new map)" \
+	qd_not qd_wait_event 0 event=detect host=10.66.1.29
+detects=$(tail -n +$((QD_MARK + 1)) "$QD_EVENTS" | grep -c '"event":"detect"')
+qd_check "no old line applied again after the reload (detections since: $detects)" \
+	test "$detects" = 2
 
 qd_done
