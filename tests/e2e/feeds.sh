@@ -213,6 +213,22 @@ qd_wait_event 10 event=action host=10.66.1.26 level=contain >/dev/null || exit 1
 qd_check "10.66.1.26 (over the socket) is blocked" blocked 10.66.1.26
 qd_wait 5 "status counts the client" feed_above ids-sock clients 0
 
+qd_say "   metrics: the feeds' figures, in the strict format"
+PROMCHECK="$(command -v /usr/bin/python3 || command -v python3) $QD_DIR/../ctl/promcheck.py"
+qctl metrics >"$QD_TMP/metrics" || exit 1
+qd_check "quarantinectl metrics passes the strict format check" \
+	eval "$PROMCHECK --prefix quarantined_ --json $QD_TMP/metrics >$QD_TMP/metrics.json"
+# (The figures come once a second.)
+sock_detections() {
+	qctl metrics >"$QD_TMP/metrics2" &&
+		$PROMCHECK --prefix quarantined_ --json "$QD_TMP/metrics2" >"$QD_TMP/metrics2.json" &&
+		[ "$($QD_PY json "int(d.get('quarantined_feed_detections_total{feed=ids-sock}', -1))" \
+			<"$QD_TMP/metrics2.json")" = 1 ]
+}
+qd_wait 5 "metrics: the socket feed's detection" sock_detections
+qd_check "metrics: the file feed is up" test \
+	"$($QD_PY json "int(d.get('quarantined_feed_up{feed=ids1}', -1))" <"$QD_TMP/metrics.json")" = 1
+
 qd_say "9. reload with another map: a new reader, the positions kept, the new map applied"
 sed -i 's|map = ( {|map = ( { note = "Scan::Port_Scan"; level = "ignore"; }, {|' "$QD_CONF"
 grep -F 'Scan::Port_Scan' "$QD_CONF" | sed 's/^/    /'
