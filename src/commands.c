@@ -130,9 +130,9 @@ static const char *ts_short(usec_t ts, char buf[32])
 
 static const char *rule_name(const struct daemon *d, unsigned rule)
 {
-	if (rule == DETECT_RULE_TRW)
-		return DETECT_TRW_NAME;
-	return rule < d->c->nrules ? d->c->rules[rule].name : "?";
+	const char *n = engine_rule_name(&d->eng, rule);
+
+	return n ? n : "?";
 }
 
 /* What a HOST argument names: an IPv4 or IPv6 address, a MAC, or a
@@ -400,6 +400,17 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 		ctl_out_printf(o, "%s", i ? "," : "");
 		json_str(o, rule_name(d, r->hits[i].rule));
 	}
+	/* Where its detections came from (SPEC section 9), each once. */
+	ctl_out_printf(o, "],\"sources\":[");
+	for (unsigned i = 0, seen = 0; i < r->nhits; i++) {
+		unsigned bit = 1u << (r->hits[i].source % SOURCE_COUNT);
+
+		if (seen & bit)
+			continue;
+		ctl_out_printf(o, "%s\"%s\"", seen ? "," : "",
+			       det_source_name((enum det_source)r->hits[i].source));
+		seen |= bit;
+	}
 	ctl_out_printf(o, "],\"first_detect\":\"%s\"", ts_str(r->first_detect_us, t));
 	ctl_out_printf(o, ",\"last_detect\":\"%s\"", ts_str(r->last_detect_us, t));
 	ctl_out_printf(o, ",\"since\":\"%s\"", ts_str(r->changed_us, t));
@@ -449,7 +460,10 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 		for (unsigned i = 0; i < r->nhits; i++) {
 			ctl_out_printf(o, "%s{\"rule\":", i ? "," : "");
 			json_str(o, rule_name(d, r->hits[i].rule));
-			ctl_out_printf(o, ",\"level\":\"%s\",\"incident\":%u,\"first\":\"%s\"}",
+			ctl_out_printf(o,
+				       ",\"source\":\"%s\",\"level\":\"%s\",\"incident\":%u,"
+				       "\"first\":\"%s\"}",
+				       det_source_name((enum det_source)r->hits[i].source),
 				       level_name((enum level)r->hits[i].level),
 				       r->hits[i].incident, ts_str(r->hits[i].first_us, t));
 		}
@@ -488,6 +502,14 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 				       actor_json(h->uid, &h->by, by, sizeof(by)));
 			ctl_out_printf(o, ",\"text\":");
 			json_str(o, h->text);
+			if (h->kind == HIST_DETECT) {
+				ctl_out_printf(o, ",\"source\":");
+				json_str(o, hist_source(h));
+			}
+			if (hist_evidence(h)) {
+				ctl_out_printf(o, ",\"evidence\":");
+				json_str(o, hist_evidence(h));
+			}
 			ctl_out_printf(o, "}");
 		}
 		ctl_out_printf(o, "]");
@@ -1197,10 +1219,14 @@ static int cmd_show(struct cmdctx *x)
 	if (r->evidence[0])
 		ctl_out_printf(x->out, "evidence:    %s/evidence/%s\n", d->state_dir, r->evidence);
 	for (unsigned i = 0; i < r->nhits; i++)
-		ctl_out_printf(x->out, "rule:        %s (%s) first at %s, incident %u\n",
+		ctl_out_printf(x->out, "rule:        %s (%s) first at %s, incident %u%s%s\n",
 			       rule_name(d, r->hits[i].rule),
 			       level_name((enum level)r->hits[i].level),
-			       ts_str(r->hits[i].first_us, t), r->hits[i].incident);
+			       ts_str(r->hits[i].first_us, t), r->hits[i].incident,
+			       r->hits[i].source != SOURCE_SELF ? ", from " : "",
+			       r->hits[i].source != SOURCE_SELF
+				       ? det_source_name((enum det_source)r->hits[i].source)
+				       : "");
 	ctl_out_printf(x->out, "history:\n");
 	for (unsigned i = 0; i < r->nhist; i++) {
 		const struct hist *h = &r->hist[i];
@@ -1209,6 +1235,12 @@ static int cmd_show(struct cmdctx *x)
 			       level_name((enum level)h->level),
 			       host_state_name((enum host_state)h->state),
 			       actor_text(h->uid, &h->by, w, sizeof(w)), h->text);
+		/* A detection from outside: where from, and the original
+		 * alert or line as received (printable UTF-8, checked). */
+		if (h->outside)
+			ctl_out_printf(x->out, "      from %s%s%s\n", hist_source(h),
+				       hist_evidence(h) ? ": " : "",
+				       hist_evidence(h) ? hist_evidence(h) : "");
 	}
 	return 0;
 }
