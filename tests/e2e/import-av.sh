@@ -96,6 +96,11 @@ qd_check "v1_hits: the rule and its source" \
 qd_check "v1_history: the evidence" \
 	test "$(qd_sql "SELECT evidence FROM v1_history WHERE host = '$QD_INF' AND kind = 'detect'")" = "INF-PC,,Troj/Conficker-A,$now,\"C:\\Windows\\a.exe\""
 
+qd_check "report --format csv: the rule and the source of $QD_INF" \
+	sh -c "'$QD_CTL' -S '$QD_SOCK' report --format csv | grep -F '$QD_INF,' | grep -qE '\"av:Troj/Conficker-A\".*,antivirus.\$'"
+qd_check "report --json: hosts by source" \
+	test "$(qctl --json report | qd_json 'd["sources"]["antivirus"]')" = 4
+
 qd_say "4. a restart keeps them; the same file again is all duplicates"
 qd_daemon_stop
 qd_check "quarantined stopped cleanly" test "$QD_DRC" = 0
