@@ -634,6 +634,19 @@ static int cmd_status(struct cmdctx *x)
 			(unsigned long long)d->eng.st.action_errors, d->eng.pol.rate_suppressed,
 			(unsigned long long)d->enf.st.last_us,
 			(unsigned long long)d->enf.st.max_us);
+		/* Detections by source, and what the budget of each source
+		 * outside dropped (quarantined(8), DETECTIONS FROM OUTSIDE). */
+		ctl_out_printf(o, ",\"sources\":{");
+		for (unsigned i = 0; i < SOURCE_COUNT; i++)
+			ctl_out_printf(o, "%s\"%s\":{\"detections\":%llu,\"dropped\":%llu}",
+				       i ? "," : "", det_source_name((enum det_source)i),
+				       (unsigned long long)d->eng.st.by_source[i],
+				       (unsigned long long)d->eng.st.outside_dropped[i]);
+		ctl_out_printf(o,
+			       "},\"outside_invalid\":%llu,\"outside_rules\":%u,"
+			       "\"outside_rules_folded\":%llu",
+			       (unsigned long long)d->eng.st.outside_invalid, d->eng.orules.n,
+			       (unsigned long long)d->eng.orules.full);
 		ctl_out_printf(
 			o,
 			",\"repairs\":{\"checks\":%llu,\"repaired\":%llu,\"failed\":%llu,"
@@ -712,6 +725,23 @@ static int cmd_status(struct cmdctx *x)
 		       (unsigned long long)d->eng.st.detections,
 		       (unsigned long long)d->eng.st.actions,
 		       (unsigned long long)d->eng.st.action_errors, d->eng.pol.rate_suppressed);
+	{
+		uint64_t n = 0, dropped = 0;
+
+		for (unsigned i = SOURCE_SELF + 1; i < SOURCE_COUNT; i++)
+			n += d->eng.st.by_source[i], dropped += d->eng.st.outside_dropped[i];
+		if (n || dropped || d->eng.st.outside_invalid) {
+			ctl_out_printf(o, "from outside:    %llu detections (",
+				       (unsigned long long)n);
+			for (unsigned i = SOURCE_SELF + 1; i < SOURCE_COUNT; i++)
+				ctl_out_printf(o, "%s%s %llu", i > SOURCE_SELF + 1 ? ", " : "",
+					       det_source_name((enum det_source)i),
+					       (unsigned long long)d->eng.st.by_source[i]);
+			ctl_out_printf(o, "); %llu dropped over budget, %llu invalid\n",
+				       (unsigned long long)dropped,
+				       (unsigned long long)d->eng.st.outside_invalid);
+		}
+	}
 	ctl_out_printf(o, "kernel:          last transaction %.3f ms, slowest %.3f ms\n",
 		       (double)d->enf.st.last_us / 1000.0, (double)d->enf.st.max_us / 1000.0);
 	ctl_out_printf(o,

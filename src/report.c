@@ -818,9 +818,9 @@ static void json_incident(struct rout *o, const struct engine *e, const struct i
 			/* Our own are the rule; one from outside says so. */
 			if (r->hits[h].incident == in->id) {
 				if (r->hits[h].source != SOURCE_SELF)
-					ro_json_kv(
-						o, true, "source",
-						det_source_name((enum det_source)r->hits[h].source));
+					ro_json_kv(o, true, "source",
+						   det_source_name(
+							   (enum det_source)r->hits[h].source));
 				break;
 			}
 		ro_puts(o, "}");

@@ -339,8 +339,10 @@ static uint64_t host_sub_fp(const struct hostrec *r)
 	for (unsigned i = 0; i < r->naddrs; i++)
 		h = fp_addr(h, &r->addrs[i].a);
 	for (unsigned i = 0; i < r->nhits && i < HOSTDB_MAX_HITS; i++) {
-		h = fp_u64(h, (uint64_t)r->hits[i].rule | (uint64_t)r->hits[i].level << 8 |
-				      (uint64_t)r->hits[i].incident << 16);
+		/* The rule takes 16 bits (outside rules index past 255). */
+		h = fp_u64(h, (uint64_t)r->hits[i].rule | (uint64_t)r->hits[i].level << 16 |
+				      (uint64_t)r->hits[i].source << 24 |
+				      (uint64_t)r->hits[i].incident << 32);
 		h = fp_u64(h, r->hits[i].first_us);
 	}
 	return h;

@@ -114,6 +114,9 @@ qctl --json import --format csv --source-name sophos-central "$csv" >"$QD_TMP/ag
 cat "$QD_TMP/again.json"
 qd_check "the same export again: nothing new, every known row a duplicate" \
 	test "$(qd_json '"%d %s" % (d["imported"], d["duplicates"] >= 4)' <"$QD_TMP/again.json")" = "0 True"
+qd_check "status --json counts them by source" \
+	test "$(qd_status 'd["sources"]["antivirus"]["detections"] >= 5 and d["sources"]["antivirus"]["dropped"] == 0')" = true
+qd_check "status says it in text" sh -c "'$QD_CTL' -S '$QD_SOCK' status | grep -q '^from outside: .*antivirus [1-9]'"
 qctl metrics >"$QD_TMP/metrics.txt"
 qd_check "metrics count the detections from antivirus" \
 	grep -q '^quarantined_detections_by_source_total{source="antivirus"} [1-9]' "$QD_TMP/metrics.txt"
