@@ -791,6 +791,7 @@ static int parse_rule(struct cmdctx *x, const char *name, int *ret)
 	const char *names[CONF_MAX_RULES + 2];
 	const char *near;
 	unsigned n = 0;
+	int k;
 
 	if (strcmp(name, DETECT_TRW_NAME) == 0) {
 		*ret = DETECT_RULE_TRW;
@@ -802,6 +803,11 @@ static int parse_rule(struct cmdctx *x, const char *name, int *ret)
 			return 0;
 		}
 		names[n++] = c->rules[i].name;
+	}
+	/* An outside rule the daemon has seen ("av:Troj/Agent-X"). */
+	if ((k = outside_rules_find(&x->d->eng.orules, name)) >= 0) {
+		*ret = k;
+		return 0;
 	}
 	names[n++] = DETECT_TRW_NAME;
 	names[n] = NULL;

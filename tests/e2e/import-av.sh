@@ -87,6 +87,8 @@ qd_check "show --json: source antivirus" \
 	test "$(qd_show_json $QD_INF 'd["detections"][0]["source"]')" = antivirus
 qd_check "show --json: the history has the evidence" \
 	test "$(qd_show_json $QD_INF '[h.get("evidence", "") for h in d["history"] if h["kind"] == "detect"][0]')" = "INF-PC,,Troj/Conficker-A,$now,\"C:\\Windows\\a.exe\""
+qd_check "list --rule av:Troj/Conficker-A finds $QD_INF, with its sources" \
+	test "$(qctl --json list --rule av:Troj/Conficker-A | qd_json '[(h["host"], h["sources"]) for h in d]')" = "[[\"$QD_INF\", [\"antivirus\"]]]"
 qctl show $QD_INF >"$QD_TMP/show.txt"
 qd_check "show (text): from antivirus, with the line" grep -qF "from antivirus: INF-PC,,Troj/Conficker-A" "$QD_TMP/show.txt"
 qd_wait 10 "the detection is saved" \
