@@ -162,6 +162,17 @@ out_is cmd=import json=1 body: "r${T}2${T}pc-1${T}10.1.0.5${T}${T}Troj/X${T}0${T
 	"r${T}3${T}${T}10.1.0.6${T}${T}W32 \"Y\"${T}0${T};10.1.0.6;\"W32 \"\"Y\"\"\";" \
 	"b${T}4${T}not an IP address in the address column"
 
+# A line of 1 GiB (quoted, as a console would write a huge field) from a
+# pipe: refused by its number, never held, and the row after it sent.
+checks=$((checks + 1))
+{
+	printf 'host,ip,threat\npc-1,10.1.0.1,"'
+	head -c 1073741824 /dev/zero | tr '\0' x
+	printf '"\npc-2,10.1.0.2,B\n'
+} | "$ctl" -S "$S" import --format csv - >"$tmp/out" 2>"$tmp/err" || fail "import of a 1 GiB line: exit status $?"
+last="import of a 1 GiB line"
+out_is cmd=import body: "b${T}2${T}longer than 8192 bytes" "r${T}3${T}pc-2${T}10.1.0.2${T}${T}B${T}0${T}pc-2,10.1.0.2,B"
+
 run 0 -S "$S" purge --older-than 30d
 out_is cmd=purge older_than=2592000
 run 0 -S "$S" purge --older-than=0 --json
