@@ -529,6 +529,22 @@ static void test_db_outside(void **state)
 	engine_fini(&b);
 }
 
+/* The state file (state.c, which migration reads) keeps them too. */
+static void test_file_outside(void **state)
+{
+	struct fx *f = *state;
+	struct engine a, b;
+
+	eng_init(&a, &f->c, &f->out);
+	eng_init(&b, &f->c, &f->out);
+	outside_fill(&a);
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+	assert_int_equal(state_load(&b, f->dir, NULL, NULL, f->err, sizeof(f->err)), 0);
+	same_outside(&a, &b);
+	engine_fini(&a);
+	engine_fini(&b);
+}
+
 /* A database of schema 1 (before detections from outside) is brought to
  * schema 2 in place when opened: every row stays, the views gain their
  * columns (our own detections' source "self"), and it loads. */
@@ -685,6 +701,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_db_bad_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_migrate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_outside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_outside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_schema_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_wal_reader, setup, teardown),
