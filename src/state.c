@@ -1228,6 +1228,13 @@ static int load_incident(struct state_loader *l, struct rec *r)
 	}
 	/* Rule indexes follow the config, which may have changed since. */
 	idx = rule_index(l->e, in.rule_name);
+	/* An IDS's or antivirus console's rule: interned again, as the
+	 * hosts' hits that name it will be. */
+	if (idx < 0 &&
+	    (strncmp(in.rule_name, OUTSIDE_IDS_PREFIX, strlen(OUTSIDE_IDS_PREFIX)) == 0 ||
+	     strncmp(in.rule_name, OUTSIDE_AV_PREFIX, strlen(OUTSIDE_AV_PREFIX)) == 0) &&
+	    outside_check_text(in.rule_name, sizeof(in.rule_name)) == 0)
+		idx = engine_rule_index(l->e, in.rule_name, true);
 	in.rule = idx < 0 ? DETECT_NRULES : (unsigned)idx;
 	if (incident_restore(&l->e->incidents, &in) < 0)
 		return bad(l, "incident id=%u out of order (the last was %u)", in.id,
