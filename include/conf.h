@@ -21,6 +21,7 @@
 #define CONF_MAX_RULE_PORTS 16
 #define CONF_MAX_IFACES	    16
 #define CONF_NAME_MAX	    48
+#define CONF_AV_PATTERNS    16 /* threat-name patterns per level (antivirus) */
 #define CONF_MAX_DIAGS	    64
 
 enum rule_type {
@@ -245,6 +246,19 @@ struct conf {
 		double factor;	   /* rule thresholds times this, rounded up; (0, 1], 0.5 */
 	} surveillance;
 
+	/* Detections imported from antivirus consoles (quarantinectl
+	 * import): the level they ask for, by threat name.  A threat name
+	 * matching a pattern of isolate (first) or watch asks for that
+	 * level, any other for level. */
+	struct {
+		enum level level;	/* default contain */
+		enum severity severity; /* default high */
+		char watch[CONF_AV_PATTERNS][CONF_NAME_MAX];
+		unsigned nwatch;
+		char isolate[CONF_AV_PATTERNS][CONF_NAME_MAX];
+		unsigned nisolate;
+	} antivirus;
+
 	struct inventory inventory;
 
 	struct {
@@ -309,6 +323,10 @@ bool prefix_list_contains(const struct prefix_list *l, const struct qaddr *a);
 const struct inv_entry *inventory_lookup(const struct inventory *inv, const struct qaddr *a);
 /* The entry whose name is name (case-insensitive), or NULL. */
 const struct inv_entry *inventory_find_name(const struct inventory *inv, const char *name);
+/* The level an antivirus console's threat asks for (antivirus block):
+ * isolate's patterns first, then watch's (shell patterns, any case),
+ * else antivirus.level. */
+enum level conf_av_level(const struct conf *c, const char *threat);
 bool mac_list_contains(const struct mac_list *l, const uint8_t mac[MAC_LEN]);
 
 #endif

@@ -52,7 +52,8 @@ struct hit {
 	/* detect rule index (DETECT_RULE_TRW for the walk), or an outside
 	 * rule's (outside.h: OUTSIDE_RULE_BASE on) */
 	uint16_t rule;
-	uint8_t level; /* highest level reported for this rule */
+	uint8_t level;	/* highest level reported for this rule */
+	uint8_t source; /* enum det_source of its first detection (outside.h) */
 	uint32_t incident;
 	usec_t first_us; /* first detection by this rule */
 };

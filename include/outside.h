@@ -85,6 +85,9 @@ const char *det_source_label(enum det_source s, const char *origin, char *buf, s
  * forms, no surrogates), without control characters (C0, DEL, C1) unless
  * controls: n when all are. */
 size_t outside_utf8_valid(const char *s, size_t n, bool controls);
+/* Whether arr (size bytes) holds a NUL-terminated string of printable
+ * UTF-8, as outside_check() wants each text field: 0 or -EINVAL. */
+int outside_check_text(const char *arr, size_t size);
 /* The length of valid UTF-8 s (n bytes) cut to at most max bytes at a
  * character boundary. */
 size_t outside_utf8_cut(const char *s, size_t n, size_t max);

@@ -61,7 +61,7 @@
 #define STATEDB_FILE	 "state.db"
 #define STATEDB_MIGRATED "state.migrated" /* the text state file, once migrated */
 #define STATEDB_APP_ID	 0x51444231	  /* "QDB1" */
-#define STATEDB_SCHEMA	 1
+#define STATEDB_SCHEMA	 2
 /* Pages (4 KiB) of WAL after which a commit checkpoints, and the size the
  * WAL file is truncated to after a checkpoint. */
 #define STATEDB_AUTOCHECKPOINT 1000

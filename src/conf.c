@@ -8,6 +8,7 @@
 #include "conf.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <libconfig.h>
 #include <stdarg.h>
@@ -329,7 +330,8 @@ static const struct {
 } group_keys[] = {
 	{"",
 	 {"capture", "networks", "identity", "enforce", "policy", "rules", "scan", "limits",
-	  "incident", "inventory", "surveillance", "control", "state", "log", "feeds"}},
+	  "incident", "inventory", "surveillance", "control", "state", "log", "antivirus",
+	  "feeds"}},
 	{"capture", {"interfaces", "snaplen", "buffer_mb"}},
 	{"networks", {"protected", "never_block", "remediation", "admin", "routers"}},
 	{"identity",
@@ -347,6 +349,7 @@ static const struct {
 	 {"max_hosts", "max_blocked", "max_probes", "max_peers", "max_machines", "max_bindings"}},
 	{"incident", {"window"}},
 	{"surveillance", {"period", "factor"}},
+	{"antivirus", {"level", "severity", "watch", "isolate"}},
 	{"inventory", {"net", "mac", "name", "department", "floor", "owner", "critical", "role"}},
 	{"control", {"socket", "group"}},
 	{"state",
@@ -1560,6 +1563,76 @@ static void parse_surveillance(struct ctx *x, const config_setting_t *g)
 	}
 }
 
+/* antivirus: the level of imported detections, by threat name. */
+static void get_patterns(struct ctx *x, const config_setting_t *s, const char *p,
+			 char (*v)[CONF_NAME_MAX], unsigned *n)
+{
+	*n = 0;
+	if (!is_seq(s)) {
+		err(x, s, "'%s' must be a list of threat-name patterns", p);
+		return;
+	}
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		char q[PATHBUF];
+
+		keypath(q, p, e);
+		if (*n == CONF_AV_PATTERNS) {
+			err(x, e, "'%s': at most %d patterns", p, CONF_AV_PATTERNS);
+			return;
+		}
+		if (get_string(x, e, q, v[*n], CONF_NAME_MAX, false) == 0)
+			(*n)++;
+	}
+}
+
+static void parse_antivirus(struct ctx *x, const config_setting_t *g)
+{
+	struct conf *c = x->c;
+
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		char p[PATHBUF];
+		enum level l;
+
+		keypath(p, "antivirus", s);
+		if (strcmp(k, "level") == 0) {
+			if (get_level(x, s, p, &l) < 0)
+				continue;
+			if (l == LEVEL_NONE)
+				err(x, s, "'%s' must be watch, contain or isolate", p);
+			else
+				c->antivirus.level = l;
+		} else if (strcmp(k, "severity") == 0) {
+			const char *v = get_str(x, s, p);
+			enum severity sv;
+
+			if (v && (severity_parse(v, &sv) < 0 || sv == SEV_NONE))
+				err(x, s, "'%s' must be low, medium or high (not '%s')", p, v);
+			else if (v)
+				c->antivirus.severity = sv;
+		} else if (strcmp(k, "watch") == 0) {
+			get_patterns(x, s, p, c->antivirus.watch, &c->antivirus.nwatch);
+		} else if (strcmp(k, "isolate") == 0) {
+			get_patterns(x, s, p, c->antivirus.isolate, &c->antivirus.nisolate);
+		} else {
+			unknown_key(x, s, "antivirus");
+		}
+	}
+}
+
+enum level conf_av_level(const struct conf *c, const char *threat)
+{
+	for (unsigned i = 0; i < c->antivirus.nisolate; i++)
+		if (fnmatch(c->antivirus.isolate[i], threat, FNM_CASEFOLD) == 0)
+			return LEVEL_ISOLATE;
+	for (unsigned i = 0; i < c->antivirus.nwatch; i++)
+		if (fnmatch(c->antivirus.watch[i], threat, FNM_CASEFOLD) == 0)
+			return LEVEL_WATCH;
+	return c->antivirus.level;
+}
+
 /* Inventory */
 
 /* The entry read so far that names mac, or NULL. */
@@ -2044,6 +2117,7 @@ static void parse_root(struct ctx *x, const config_setting_t *root)
 		{"incident", parse_incident, false},
 		{"inventory", parse_inventory, true},
 		{"surveillance", parse_surveillance, false},
+		{"antivirus", parse_antivirus, false},
 		{"control", parse_control, false},
 		{"state", parse_state, false},
 		{"log", parse_log, false},
@@ -2182,6 +2256,20 @@ int conf_init_default(struct conf *c)
 	c->state.history_retention_s = 365 * 86400;
 	c->surveillance.period_s = 7 * 86400;
 	c->surveillance.factor = 0.5;
+	/* What an operator would choose: a console's detection contains the
+	 * machine (it is known infected; its other traffic goes on while it
+	 * is cleaned), except for test files and potentially unwanted
+	 * programs, which are watched. */
+	c->antivirus.level = LEVEL_CONTAIN;
+	c->antivirus.severity = SEV_HIGH;
+	{
+		static const char *const watch[] = {"*EICAR*",	"PUA*",	  "PUP*",
+						    "*Adware*", "*PUA.*", "*PUP.*"};
+
+		for (unsigned i = 0; i < ARRAY_SIZE(watch); i++)
+			snprintf(c->antivirus.watch[i], CONF_NAME_MAX, "%s", watch[i]);
+		c->antivirus.nwatch = ARRAY_SIZE(watch);
+	}
 	c->log.facility = LOG_DAEMON;
 	c->log.events_file[0] = '\0';
 	c->feeds.builtin_map = true;

@@ -579,6 +579,7 @@ static enum outside_fate handle(struct engine *e, const struct detection *d,
 			p.announce = in && !member;
 		}
 		hit = hostdb_add_hit(rec, d->rule, d->ts_us);
+		hit->source = o ? o->source : SOURCE_SELF;
 		if (in) {
 			hit->incident = in->id;
 		} else {
@@ -826,8 +827,10 @@ enum outside_fate engine_outside_ex(struct engine *e, const struct outside_detec
 	d.host = o->host;
 	if (!addr_is_mac(&o->host))
 		d.addr = o->host;
-	d.rule = outside_rules_intern(&e->orules, o->rule);
-	d.rule_name = outside_rules_name(&e->orules, d.rule);
+	/* Another gateway's rule of a name ours has is ours: one hit, one
+	 * counter, one incident. */
+	d.rule = (unsigned)engine_rule_index(e, o->rule, true);
+	d.rule_name = engine_rule_name(e, d.rule);
 	d.severity = (enum severity)o->severity;
 	d.proto = o->proto ? proto_names[o->proto] : "any";
 	for (unsigned i = 0; i < o->nports; i++) {

@@ -11,7 +11,7 @@
 
 static const char *rule_label(const struct daemon *d, unsigned rule)
 {
-	return rule == DETECT_RULE_TRW ? DETECT_TRW_NAME : d->c->rules[rule].name;
+	return engine_rule_name(&d->eng, rule);
 }
 
 static void gauge1(const struct prom_sink *s, const char *name, const char *help, uint64_t v)
@@ -77,6 +77,29 @@ static void detections(struct daemon *d, const struct prom_sink *s)
 			 st->by_rule[i]);
 	prom_u64(s, "quarantined_detections_total", "rule", rule_label(d, DETECT_RULE_TRW),
 		 st->by_rule[DETECT_RULE_TRW]);
+	/* Outside rules (outside.h) that detected anything: bounded by the
+	 * registry's cap. */
+	for (unsigned i = 0; i < d->eng.orules.n; i++)
+		if (d->eng.orules.v[i].detections)
+			prom_u64(s, "quarantined_detections_total", "rule", d->eng.orules.v[i].name,
+				 d->eng.orules.v[i].detections);
+	prom_family(s, "quarantined_detections_by_source_total", PROM_COUNTER,
+		    "Detections, by source: our own (self) or from outside.");
+	for (unsigned i = 0; i < SOURCE_COUNT; i++)
+		prom_u64(s, "quarantined_detections_by_source_total", "source",
+			 det_source_name((enum det_source)i), st->by_source[i]);
+	prom_family(s, "quarantined_outside_dropped_total", PROM_COUNTER,
+		    "Detections from outside dropped over their source's budget.");
+	for (unsigned i = SOURCE_SELF + 1; i < SOURCE_COUNT; i++)
+		prom_u64(s, "quarantined_outside_dropped_total", "source",
+			 det_source_name((enum det_source)i), st->outside_dropped[i]);
+	counter1(s, "quarantined_outside_invalid_total",
+		 "Detections from outside refused by the parent's check of their fields.",
+		 st->outside_invalid);
+	counter1(s, "quarantined_outside_rules_folded_total",
+		 "Detections from outside whose rule name found the registry of outside rule "
+		 "names full (counted under the catch-all rule of their kind).",
+		 d->eng.orules.full);
 	counter1(s, "quarantined_detections_suppressed_total",
 		 "Detections that repeated a host's rule and level: no new decision.",
 		 st->detections_suppressed);

@@ -129,6 +129,11 @@ static int text_ok(const char *arr, size_t size, bool nonempty, const char *what
 	return (int)n;
 }
 
+int outside_check_text(const char *arr, size_t size)
+{
+	return text_ok(arr, size, false, "", NULL, 0) < 0 ? -EINVAL : 0;
+}
+
 static bool addr_ok(const struct qaddr *a, bool mac)
 {
 	size_t used;
