@@ -21,6 +21,7 @@
 #define CONF_MAX_RULE_PORTS 16
 #define CONF_MAX_IFACES	    16
 #define CONF_NAME_MAX	    48
+#define CONF_AV_PATTERNS    16 /* threat-name patterns per level (antivirus) */
 #define CONF_MAX_DIAGS	    64
 
 enum rule_type {
@@ -126,6 +127,57 @@ struct outbreak_service {
 	uint16_t port;
 };
 
+/* IDS feeds (the feeds reader, feeds.h): Suricata's eve.json and Zeek's
+ * notice.log, and how their alerts map to levels (feedmap.h). */
+#define CONF_MAX_FEEDS	  8
+#define CONF_MAX_FEED_MAP 64
+#define CONF_FEED_TEXT	  128 /* a category, signature or note pattern */
+#define CONF_FEED_SIDS	  16
+#define FEED_LINE_MIN	  1024
+#define FEED_LINE_MAX	  (1024 * 1024)
+#define FEED_LINE_DEFAULT 65536 /* eve.json alerts with payloads stay under it */
+#define FEED_SOCKET_MAX	  108	/* sun_path with its NUL */
+
+enum feed_kind {
+	FEED_ANY = 0, /* in a map entry: any kind */
+	FEED_SURICATA,
+	FEED_ZEEK,
+};
+
+struct feed_conf {
+	char name[CONF_NAME_MAX];
+	uint8_t kind;		      /* FEED_SURICATA or FEED_ZEEK */
+	char path[PATH_MAX];	      /* the file to follow; "" with a socket */
+	char socket[FEED_SOCKET_MAX]; /* Suricata's unix_stream output, ours to listen on */
+	int line;
+};
+
+/* One entry of the map: every matcher given must match (an empty one
+ * matches anything); the first entry that matches gives the level. */
+struct feed_map_entry {
+	uint8_t kind;			/* enum feed_kind; FEED_ANY */
+	char category[CONF_FEED_TEXT];	/* Suricata's alert.category, case-insensitive */
+	char signature[CONF_FEED_TEXT]; /* a pattern (fnmatch, case-insensitive) on the
+					 * signature or the Zeek note */
+	uint32_t sids[CONF_FEED_SIDS];	/* Suricata's alert.signature_id */
+	unsigned nsids;
+	unsigned max_severity; /* alert.severity at most this (1 is the highest); 0: any */
+	enum level level;      /* LEVEL_NONE: the alert is ignored */
+	bool builtin;
+	int line;
+};
+
+struct feeds_conf {
+	struct feed_conf feed[CONF_MAX_FEEDS];
+	unsigned n;
+	/* The file's entries first, then (builtin_map) the built-in ones. */
+	struct feed_map_entry map[CONF_MAX_FEED_MAP];
+	unsigned nmap;
+	bool builtin_map;	  /* default true */
+	enum level default_level; /* what no entry matches: watch */
+	unsigned max_line;	  /* bytes; a longer line is skipped, with an error */
+};
+
 struct conf {
 	char path[PATH_MAX]; /* the file read; "" for built-in defaults */
 
@@ -208,6 +260,19 @@ struct conf {
 		double factor;	   /* rule thresholds times this, rounded up; (0, 1], 0.5 */
 	} surveillance;
 
+	/* Detections imported from antivirus consoles (quarantinectl
+	 * import): the level they ask for, by threat name.  A threat name
+	 * matching a pattern of isolate (first) or watch asks for that
+	 * level, any other for level. */
+	struct {
+		enum level level;	/* default contain */
+		enum severity severity; /* default high */
+		char watch[CONF_AV_PATTERNS][CONF_NAME_MAX];
+		unsigned nwatch;
+		char isolate[CONF_AV_PATTERNS][CONF_NAME_MAX];
+		unsigned nisolate;
+	} antivirus;
+
 	struct inventory inventory;
 
 	/* Outbreak mode (outbreak.h, quarantined.conf(5) outbreak). */
@@ -248,6 +313,8 @@ struct conf {
 		int facility; /* LOG_DAEMON etc. */
 		char events_file[PATH_MAX];
 	} log;
+
+	struct feeds_conf feeds;
 };
 
 struct conf_diag {
@@ -285,6 +352,10 @@ bool prefix_list_contains(const struct prefix_list *l, const struct qaddr *a);
 const struct inv_entry *inventory_lookup(const struct inventory *inv, const struct qaddr *a);
 /* The entry whose name is name (case-insensitive), or NULL. */
 const struct inv_entry *inventory_find_name(const struct inventory *inv, const char *name);
+/* The level an antivirus console's threat asks for (antivirus block):
+ * isolate's patterns first, then watch's (shell patterns, any case),
+ * else antivirus.level. */
+enum level conf_av_level(const struct conf *c, const char *threat);
 bool mac_list_contains(const struct mac_list *l, const uint8_t mac[MAC_LEN]);
 
 #endif

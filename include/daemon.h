@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "evring.h"
 #include "enforce.h"
+#include "feedlink.h"
 #include "instance.h"
 #include "neighmon.h"
 #include "netmon.h"
@@ -65,6 +66,7 @@ struct daemon {
 	struct capsrc caps[CONF_MAX_IFACES];
 	unsigned ncaps;
 	struct sensorlink link; /* the sensor process: captures and detection */
+	struct feedlink feeds;	/* the feeds reader process: IDS alerts (feeds.h) */
 	int sigfd, timerfd;
 	char filter[2048];
 	char socket_path[108];

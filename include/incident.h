@@ -21,6 +21,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "detect.h"
+#include "outside.h"
 #include "types.h"
 
 /* The last incident id.  Ids are never reused nor wrapped: after this one
@@ -33,8 +34,8 @@
 struct incident {
 	unsigned id; /* 1, 2, ... INCIDENT_ID_MAX; never reused */
 	unsigned rule;
-	char rule_name[CONF_NAME_MAX];
-	uint16_t port; /* what spreads, for a rule that names no ports; 0 */
+	char rule_name[OUTSIDE_RULE_MAX]; /* a rule from outside is one too (outside.h) */
+	uint16_t port;			  /* what spreads, for a rule that names no ports; 0 */
 	struct qaddr patient_zero;
 	usec_t first_probe_us; /* patient zero's first probe */
 	usec_t first_detect_us, last_detect_us;

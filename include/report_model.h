@@ -103,9 +103,12 @@ const struct incident *report_incident(const struct report_model *m, unsigned id
  * inventory entry's field; by rule, its first rule's), "(none)" when it
  * has none. */
 const char *report_host_group(const struct report_model *m, const struct hostrec *r);
-/* The name of a rule index in the current config, "(unknown)" when a
- * reload removed it. */
-const char *report_rule_name(const struct conf *c, unsigned rule);
+/* The name of a rule index: the current config's, an outside rule's
+ * (outside.h), "(unknown)" when a reload removed it. */
+const char *report_rule_name(const struct engine *e, unsigned rule);
+/* The sources of r's detections, each once, space-separated ("self
+ * antivirus"); "" when none. */
+void report_sources(const struct hostrec *r, char *buf, size_t len);
 
 /* Who infected whom among one incident's hosts recs[0..n): ret[i] is the
  * index j of the host recs[i]->infected_by names, or -1 when it names

@@ -64,7 +64,7 @@
 #define STATEDB_FILE	 "state.db"
 #define STATEDB_MIGRATED "state.migrated" /* the text state file, once migrated */
 #define STATEDB_APP_ID	 0x51444231	  /* "QDB1" */
-#define STATEDB_SCHEMA	 1
+#define STATEDB_SCHEMA	 2
 /* Pages (4 KiB) of WAL after which a commit checkpoints, and the size the
  * WAL file is truncated to after a checkpoint. */
 #define STATEDB_AUTOCHECKPOINT 1000
@@ -149,5 +149,13 @@ int statedb_outbreak_load(struct statedb *db, struct outbreak_state *ret, char *
 
 /* Size of the WAL file in bytes (0 when none). */
 int64_t statedb_wal_size(const struct statedb *db);
+
+/* Values other modules keep in the meta table (the feeds' positions,
+ * feedlink.h), under keys of their own: n of them in one transaction.
+ * 0 or -errno with err filled. */
+int statedb_meta_put(struct statedb *db, const char *const *keys, const int64_t *v, unsigned n,
+		     char *err, size_t errlen);
+/* One of them.  0; -ENOENT when absent; -EIO. */
+int statedb_meta_get(struct statedb *db, const char *key, int64_t *ret);
 
 #endif

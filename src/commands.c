@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "avcsv.h"
 #include "daemon.h"
 #include "event.h"
 #include "log.h"
@@ -130,9 +131,9 @@ static const char *ts_short(usec_t ts, char buf[32])
 
 static const char *rule_name(const struct daemon *d, unsigned rule)
 {
-	if (rule == DETECT_RULE_TRW)
-		return DETECT_TRW_NAME;
-	return rule < d->c->nrules ? d->c->rules[rule].name : "?";
+	const char *n = engine_rule_name(&d->eng, rule);
+
+	return n ? n : "?";
 }
 
 /* What a HOST argument names: an IPv4 or IPv6 address, a MAC, or a
@@ -229,6 +230,81 @@ static const char *sensor_state(const struct sensorlink *l)
 	if (l->pid)
 		return l->ready ? "running" : "starting";
 	return l->restart_at ? "restarting" : "down";
+}
+
+/* ---- the feeds reader in status (feedlink.h) ---- */
+
+static void feeds_status_json(struct daemon *d, struct ctl_out *o)
+{
+	const struct feedlink *l = &d->feeds;
+
+	ctl_out_printf(o,
+		       ",\"feeds\":{\"state\":\"%s\",\"pid\":%d,\"starts\":%llu,\"deaths\":%llu,"
+		       "\"protocol_errors\":%llu,\"sources\":[",
+		       feedlink_state(l), (int)l->pid, (unsigned long long)l->starts,
+		       (unsigned long long)l->deaths, (unsigned long long)l->protocol_errors);
+	for (unsigned i = 0; i < d->c->feeds.n; i++) {
+		const struct feed_conf *f = &d->c->feeds.feed[i];
+		const struct fp_feed_stats *s = &l->stats.feed[i];
+		const struct feedlink_counts *n = &l->counts[i];
+
+		ctl_out_printf(o, "%s{\"name\":", i ? "," : "");
+		json_str(o, f->name);
+		ctl_out_printf(
+			o, ",\"kind\":\"%s\",\"%s\":", f->kind == FEED_ZEEK ? "zeek" : "suricata",
+			f->path[0] ? "path" : "socket");
+		json_str(o, f->path[0] ? f->path : f->socket);
+		ctl_out_printf(
+			o,
+			",\"state\":\"%s\",\"error\":%d,\"lines\":%llu,\"bytes\":%llu,"
+			"\"alerts\":%llu,\"detections\":%llu,\"taken\":%llu,\"duplicates\":%llu,"
+			"\"refused\":%llu,\"over_budget\":%llu,\"ignored\":%llu,\"not_ours\":%llu,"
+			"\"inbound\":%llu,\"other_records\":%llu,\"errors\":%llu,\"too_long\":%llu,"
+			"\"rotations\":%llu,\"truncations\":%llu,\"clients\":%llu,\"lost\":%llu}",
+			l->have_stats ? fp_state_name((enum fp_feed_state)s->state) : "starting",
+			(int)s->error, (unsigned long long)s->lines, (unsigned long long)s->bytes,
+			(unsigned long long)s->alerts, (unsigned long long)s->sent,
+			(unsigned long long)n->taken, (unsigned long long)n->duplicate,
+			(unsigned long long)n->refused, (unsigned long long)n->over_budget,
+			(unsigned long long)s->ignored, (unsigned long long)s->not_ours,
+			(unsigned long long)s->inbound, (unsigned long long)s->other,
+			(unsigned long long)s->errors, (unsigned long long)s->too_long,
+			(unsigned long long)s->rotations, (unsigned long long)s->truncations,
+			(unsigned long long)s->clients, (unsigned long long)s->lost);
+	}
+	ctl_out_printf(o, "]}");
+}
+
+static void feeds_status_text(struct daemon *d, struct ctl_out *o)
+{
+	const struct feedlink *l = &d->feeds;
+
+	if (!feedlink_wanted(l))
+		return;
+	ctl_out_printf(o, "feeds reader:    %s", feedlink_state(l));
+	if (l->pid)
+		ctl_out_printf(o, " (pid %d)", (int)l->pid);
+	ctl_out_printf(o, ", started %llu times, %llu deaths, %llu protocol errors\n",
+		       (unsigned long long)l->starts, (unsigned long long)l->deaths,
+		       (unsigned long long)l->protocol_errors);
+	for (unsigned i = 0; i < d->c->feeds.n; i++) {
+		const struct feed_conf *f = &d->c->feeds.feed[i];
+		const struct fp_feed_stats *s = &l->stats.feed[i];
+		char err[80] = "";
+
+		if (s->state == FP_STATE_ERROR && s->error)
+			snprintf(err, sizeof(err), " (%s)", strerror(-s->error));
+		ctl_out_printf(o,
+			       "feed %-10s  %s %s, %s%s: %llu lines, %llu alerts, %llu detections, "
+			       "%llu ignored, %llu errors\n",
+			       f->name, f->kind == FEED_ZEEK ? "zeek" : "suricata",
+			       f->path[0] ? f->path : f->socket,
+			       l->have_stats ? fp_state_name((enum fp_feed_state)s->state)
+					     : "starting",
+			       err, (unsigned long long)s->lines, (unsigned long long)s->alerts,
+			       (unsigned long long)s->sent, (unsigned long long)s->ignored,
+			       (unsigned long long)s->errors);
+	}
 }
 
 /* ---- rendering a host ---- */
@@ -400,6 +476,17 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 		ctl_out_printf(o, "%s", i ? "," : "");
 		json_str(o, rule_name(d, r->hits[i].rule));
 	}
+	/* Where its detections came from (SPEC section 9), each once. */
+	ctl_out_printf(o, "],\"sources\":[");
+	for (unsigned i = 0, seen = 0; i < r->nhits; i++) {
+		unsigned bit = 1u << (r->hits[i].source % SOURCE_COUNT);
+
+		if (seen & bit)
+			continue;
+		ctl_out_printf(o, "%s\"%s\"", seen ? "," : "",
+			       det_source_name((enum det_source)r->hits[i].source));
+		seen |= bit;
+	}
 	ctl_out_printf(o, "],\"first_detect\":\"%s\"", ts_str(r->first_detect_us, t));
 	ctl_out_printf(o, ",\"last_detect\":\"%s\"", ts_str(r->last_detect_us, t));
 	ctl_out_printf(o, ",\"since\":\"%s\"", ts_str(r->changed_us, t));
@@ -449,7 +536,10 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 		for (unsigned i = 0; i < r->nhits; i++) {
 			ctl_out_printf(o, "%s{\"rule\":", i ? "," : "");
 			json_str(o, rule_name(d, r->hits[i].rule));
-			ctl_out_printf(o, ",\"level\":\"%s\",\"incident\":%u,\"first\":\"%s\"}",
+			ctl_out_printf(o,
+				       ",\"source\":\"%s\",\"level\":\"%s\",\"incident\":%u,"
+				       "\"first\":\"%s\"}",
+				       det_source_name((enum det_source)r->hits[i].source),
 				       level_name((enum level)r->hits[i].level),
 				       r->hits[i].incident, ts_str(r->hits[i].first_us, t));
 		}
@@ -488,6 +578,14 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 				       actor_json(h->uid, &h->by, by, sizeof(by)));
 			ctl_out_printf(o, ",\"text\":");
 			json_str(o, h->text);
+			if (h->kind == HIST_DETECT) {
+				ctl_out_printf(o, ",\"source\":");
+				json_str(o, hist_source(h));
+			}
+			if (hist_evidence(h)) {
+				ctl_out_printf(o, ",\"evidence\":");
+				json_str(o, hist_evidence(h));
+			}
 			ctl_out_printf(o, "}");
 		}
 		ctl_out_printf(o, "]");
@@ -596,7 +694,13 @@ static int cmd_status(struct cmdctx *x)
 				       ",{\"name\":\"sensor\",\"pid\":%d,\"state\":\"%s\","
 				       "\"privileged\":false}",
 				       (int)d->link.pid, sensor_state(&d->link));
+		if (feedlink_wanted(&d->feeds))
+			ctl_out_printf(o,
+				       ",{\"name\":\"feeds\",\"pid\":%d,\"state\":\"%s\","
+				       "\"privileged\":false}",
+				       (int)d->feeds.pid, feedlink_state(&d->feeds));
 		ctl_out_printf(o, "]");
+		feeds_status_json(d, o);
 		ctl_out_printf(o,
 			       ",\"packets\":%llu,\"malformed\":%llu,\"hosts_tracked\":%u,"
 			       "\"max_hosts\":%u,\"probes_tracked\":%u,\"hosts_known\":%u,"
@@ -615,6 +719,19 @@ static int cmd_status(struct cmdctx *x)
 			(unsigned long long)d->eng.st.action_errors, d->eng.pol.rate_suppressed,
 			(unsigned long long)d->enf.st.last_us,
 			(unsigned long long)d->enf.st.max_us);
+		/* Detections by source, and what the budget of each source
+		 * outside dropped (quarantined(8), DETECTIONS FROM OUTSIDE). */
+		ctl_out_printf(o, ",\"sources\":{");
+		for (unsigned i = 0; i < SOURCE_COUNT; i++)
+			ctl_out_printf(o, "%s\"%s\":{\"detections\":%llu,\"dropped\":%llu}",
+				       i ? "," : "", det_source_name((enum det_source)i),
+				       (unsigned long long)d->eng.st.by_source[i],
+				       (unsigned long long)d->eng.st.outside_dropped[i]);
+		ctl_out_printf(o,
+			       "},\"outside_invalid\":%llu,\"outside_rules\":%u,"
+			       "\"outside_rules_folded\":%llu",
+			       (unsigned long long)d->eng.st.outside_invalid, d->eng.orules.n,
+			       (unsigned long long)d->eng.orules.full);
 		ctl_out_printf(
 			o,
 			",\"repairs\":{\"checks\":%llu,\"repaired\":%llu,\"failed\":%llu,"
@@ -682,6 +799,7 @@ static int cmd_status(struct cmdctx *x)
 			(unsigned long long)d->link.protocol_errors,
 			(unsigned long long)d->link.stats.out_lost);
 	}
+	feeds_status_text(d, o);
 	ctl_out_printf(o, "packets:         %llu (%llu malformed)\n",
 		       (unsigned long long)dec->packets, (unsigned long long)bad);
 	ctl_out_printf(o, "hosts tracked:   %u of %u\n", ds.hosts, ds.max_hosts);
@@ -694,6 +812,23 @@ static int cmd_status(struct cmdctx *x)
 		       (unsigned long long)d->eng.st.detections,
 		       (unsigned long long)d->eng.st.actions,
 		       (unsigned long long)d->eng.st.action_errors, d->eng.pol.rate_suppressed);
+	{
+		uint64_t n = 0, dropped = 0;
+
+		for (unsigned i = SOURCE_SELF + 1; i < SOURCE_COUNT; i++)
+			n += d->eng.st.by_source[i], dropped += d->eng.st.outside_dropped[i];
+		if (n || dropped || d->eng.st.outside_invalid) {
+			ctl_out_printf(o, "from outside:    %llu detections (",
+				       (unsigned long long)n);
+			for (unsigned i = SOURCE_SELF + 1; i < SOURCE_COUNT; i++)
+				ctl_out_printf(o, "%s%s %llu", i > SOURCE_SELF + 1 ? ", " : "",
+					       det_source_name((enum det_source)i),
+					       (unsigned long long)d->eng.st.by_source[i]);
+			ctl_out_printf(o, "); %llu dropped over budget, %llu invalid\n",
+				       (unsigned long long)dropped,
+				       (unsigned long long)d->eng.st.outside_invalid);
+		}
+	}
 	ctl_out_printf(o, "kernel:          last transaction %.3f ms, slowest %.3f ms\n",
 		       (double)d->enf.st.last_us / 1000.0, (double)d->enf.st.max_us / 1000.0);
 	ctl_out_printf(o,
@@ -743,6 +878,7 @@ static int parse_rule(struct cmdctx *x, const char *name, int *ret)
 	const char *names[CONF_MAX_RULES + 2];
 	const char *near;
 	unsigned n = 0;
+	int k;
 
 	if (strcmp(name, DETECT_TRW_NAME) == 0) {
 		*ret = DETECT_RULE_TRW;
@@ -754,6 +890,11 @@ static int parse_rule(struct cmdctx *x, const char *name, int *ret)
 			return 0;
 		}
 		names[n++] = c->rules[i].name;
+	}
+	/* An outside rule the daemon has seen ("av:Troj/Agent-X"). */
+	if ((k = outside_rules_find(&x->d->eng.orules, name)) >= 0) {
+		*ret = k;
+		return 0;
 	}
 	names[n++] = DETECT_TRW_NAME;
 	names[n] = NULL;
@@ -1202,10 +1343,14 @@ static int cmd_show(struct cmdctx *x)
 	if (r->evidence[0])
 		ctl_out_printf(x->out, "evidence:    %s/evidence/%s\n", d->state_dir, r->evidence);
 	for (unsigned i = 0; i < r->nhits; i++)
-		ctl_out_printf(x->out, "rule:        %s (%s) first at %s, incident %u\n",
+		ctl_out_printf(x->out, "rule:        %s (%s) first at %s, incident %u%s%s\n",
 			       rule_name(d, r->hits[i].rule),
 			       level_name((enum level)r->hits[i].level),
-			       ts_str(r->hits[i].first_us, t), r->hits[i].incident);
+			       ts_str(r->hits[i].first_us, t), r->hits[i].incident,
+			       r->hits[i].source != SOURCE_SELF ? ", from " : "",
+			       r->hits[i].source != SOURCE_SELF
+				       ? det_source_name((enum det_source)r->hits[i].source)
+				       : "");
 	ctl_out_printf(x->out, "history:\n");
 	for (unsigned i = 0; i < r->nhist; i++) {
 		const struct hist *h = &r->hist[i];
@@ -1214,6 +1359,12 @@ static int cmd_show(struct cmdctx *x)
 			       level_name((enum level)h->level),
 			       host_state_name((enum host_state)h->state),
 			       actor_text(h->uid, &h->by, w, sizeof(w)), h->text);
+		/* A detection from outside: where from, and the original
+		 * alert or line as received (printable UTF-8, checked). */
+		if (h->outside)
+			ctl_out_printf(x->out, "      from %s%s%s\n", hist_source(h),
+				       hist_evidence(h) ? ": " : "",
+				       hist_evidence(h) ? hist_evidence(h) : "");
 	}
 	return 0;
 }
@@ -2427,6 +2578,270 @@ static int cmd_events(struct cmdctx *x)
 	return 0;
 }
 
+/* ---- import: detections from an antivirus console's export ---- */
+
+/* Where an import stands between two turns of the daemon's loop, kept in
+ * ctl_out.resume (zero at the first call). */
+struct import_place {
+	uint64_t off; /* bytes of the body done */
+	uint32_t imported, duplicates, refused, unknown, bad, over, failed, problems;
+	uint32_t started;
+};
+_Static_assert(sizeof(struct import_place) <= sizeof(((struct ctl_out *)0)->resume),
+	       "an import's place fits in ctl_out.resume");
+
+/* Rows an import takes per turn of the loop: each is a detection through
+ * policy, and those queued go into the kernel at the end of the turn. */
+#define IMPORT_STEP_ROWS 256
+
+/* The machine a console names: the inventory's entry of that name, any
+ * case; a fully qualified name also by its first label, and a short
+ * name also as the first label of an inventory FQDN. */
+static const struct inv_entry *import_find_name(const struct inventory *inv, const char *name)
+{
+	const struct inv_entry *e = inventory_find_name(inv, name);
+	size_t n = strcspn(name, ".");
+	char shortn[CONF_NAME_MAX];
+
+	if (e || !name[0])
+		return e;
+	if (name[n] == '.' && n < sizeof(shortn)) {
+		memcpy(shortn, name, n);
+		shortn[n] = '\0';
+		if ((e = inventory_find_name(inv, shortn)))
+			return e;
+	}
+	for (unsigned i = 0; i < inv->n; i++) {
+		const char *v = inv->v[i].name;
+
+		if (v[0] && strncasecmp(v, name, n) == 0 && v[n] == '.' && name[n] == '\0')
+			return &inv->v[i];
+	}
+	return NULL;
+}
+
+/* One problem line of the answer: text, or a member of "problems". */
+static void import_problem(struct cmdctx *x, struct import_place *at, unsigned line,
+			   const char *host, const char *kind, const char *why)
+{
+	if (x->json) {
+		ctl_out_printf(x->out, "%s{\"line\":%u,\"host\":", at->problems ? "," : "", line);
+		json_str(x->out, host);
+		ctl_out_printf(x->out, ",\"problem\":\"%s\",\"reason\":", kind);
+		json_str(x->out, why);
+		ctl_out_printf(x->out, "}");
+	} else {
+		ctl_out_printf(x->out, "line %u: %s%s%s: %s\n", line, host, host[0] ? ": " : "",
+			       kind, why);
+	}
+	at->problems++;
+}
+
+/* The next TAB-separated field of a body line, NUL-terminated in place. */
+static char *import_next(char **p)
+{
+	char *f = *p, *t;
+
+	if (!f)
+		return NULL;
+	t = strchr(f, '\t');
+	if (t) {
+		*t = '\0';
+		*p = t + 1;
+	} else {
+		*p = NULL;
+	}
+	return f;
+}
+
+/* One row: "r LINE HOST ADDR MAC THREAT TS_US EVIDENCE" (TAB between
+ * fields; avcsv.h made each printable UTF-8 without TAB), or a line the
+ * client refused: "b LINE REASON". */
+static void import_row(struct cmdctx *x, struct import_place *at, char *l, const char *origin)
+{
+	struct daemon *d = x->d;
+	char *kind = import_next(&l), *line = import_next(&l), *host, *addr, *mac, *threat, *ts,
+	     *ev, *end;
+	const struct inv_entry *inv = NULL;
+	struct outside_detection o;
+	unsigned long ln = line ? strtoul(line, &end, 10) : 0;
+	const char *why = NULL;
+	char hb[ADDR_STRLEN];
+
+	if (!kind || !line || !*line || *end || ln > UINT_MAX) {
+		at->bad++;
+		import_problem(x, at, 0, "", "bad", "a malformed row from the client");
+		return;
+	}
+	if (strcmp(kind, "b") == 0) {
+		at->bad++;
+		import_problem(x, at, (unsigned)ln, "", "bad", l ? l : "refused");
+		return;
+	}
+	host = import_next(&l), addr = import_next(&l), mac = import_next(&l);
+	threat = import_next(&l), ts = import_next(&l), ev = l;
+	if (strcmp(kind, "r") != 0 || !host || !addr || !mac || !threat || !ts || !ev ||
+	    outside_utf8_valid(host, strlen(host), false) != strlen(host) ||
+	    strlen(host) >= AVCSV_NAME_MAX) {
+		at->bad++;
+		import_problem(x, at, (unsigned)ln, "", "bad", "a malformed row from the client");
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.source = SOURCE_ANTIVIRUS;
+	o.severity = (uint8_t)d->c->antivirus.severity;
+	o.level = (uint8_t)conf_av_level(d->c, threat);
+	o.ts_us = strtoull(ts, &end, 10);
+	if (*end)
+		o.ts_us = 0;
+	snprintf(o.origin, sizeof(o.origin), "%s", origin);
+	if ((size_t)snprintf(o.rule, sizeof(o.rule), "%s%s", OUTSIDE_AV_PREFIX, threat) >=
+	    sizeof(o.rule))
+		why = "threat name too long";
+	snprintf(o.evidence, sizeof(o.evidence), "%.*s",
+		 (int)outside_utf8_cut(ev, strlen(ev), sizeof(o.evidence) - 1), ev);
+	/* The machine: by its name in the inventory (its MAC, or its one
+	 * address), else by the address or MAC the console gives. */
+	if (host[0])
+		inv = import_find_name(&d->c->inventory, host);
+	if (inv && inv->has_mac)
+		addr_set_mac(&o.host, inv->mac);
+	else if (inv && inv->has_net && inv->net.plen == addr_bits(&inv->net.addr))
+		o.host = inv->net.addr;
+	else if (addr[0] && addr_parse(addr, &o.host) == 0)
+		;
+	else if (mac[0] && addr_parse_any(mac, &o.host) == 0 && addr_is_mac(&o.host))
+		;
+	else {
+		at->unknown++;
+		import_problem(x, at, (unsigned)ln, host[0] ? host : addr, "unknown",
+			       host[0] ? "no machine of that name in the inventory, and no address"
+				       : "no machine of that address");
+		return;
+	}
+	if (!why) {
+		char err[128];
+
+		if (outside_check(&o, err, sizeof(err)) < 0) {
+			at->bad++;
+			import_problem(x, at, (unsigned)ln, host[0] ? host : addr, "bad", err);
+			return;
+		}
+	}
+	if (why) {
+		at->bad++;
+		import_problem(x, at, (unsigned)ln, host[0] ? host : addr, "bad", why);
+		return;
+	}
+	switch (engine_outside_ex(&d->eng, &o, &why)) {
+	case OUTSIDE_TAKEN:
+		at->imported++;
+		break;
+	case OUTSIDE_DUPLICATE:
+		at->duplicates++;
+		break;
+	case OUTSIDE_REFUSED:
+		at->refused++;
+		import_problem(x, at, (unsigned)ln, host[0] ? host : addr_ntop(&o.host, hb),
+			       "refused", why ? why : "refused by policy");
+		break;
+	case OUTSIDE_OVER_BUDGET:
+		at->over++;
+		import_problem(x, at, (unsigned)ln, host[0] ? host : addr_ntop(&o.host, hb),
+			       "over-budget",
+			       "over the budget of antivirus detections: import "
+			       "it again in a moment");
+		break;
+	case OUTSIDE_FULL:
+		at->failed++;
+		import_problem(x, at, (unsigned)ln, host[0] ? host : addr_ntop(&o.host, hb),
+			       "failed", "the host registry is full (limits.max_blocked)");
+		break;
+	case OUTSIDE_INVALID:
+		at->bad++;
+		import_problem(x, at, (unsigned)ln, host[0] ? host : addr_ntop(&o.host, hb), "bad",
+			       "refused by the daemon's check");
+		break;
+	}
+}
+
+/* import: the rows quarantinectl parsed from an antivirus console's
+ * export (avcsv.h), one per body line, each a detection from outside
+ * (source antivirus, rule av:THREAT, the console named as its origin)
+ * through the same policy as our own; in steps of IMPORT_STEP_ROWS rows,
+ * each step's decisions put in the kernel before the loop goes on. */
+static int cmd_import(struct cmdctx *x)
+{
+	const char *origin = ctl_request_get(x->req, "source_name");
+	const char *p = x->req->body, *end = p + x->req->bodylen;
+	struct import_place at;
+	unsigned rows = 0;
+	int status;
+
+	if (!origin || !*origin)
+		origin = "console";
+	if (strlen(origin) >= OUTSIDE_ORIGIN_MAX ||
+	    outside_utf8_valid(origin, strlen(origin), false) != strlen(origin))
+		return reply(x, 2, "source_name: printable, at most %d bytes",
+			     OUTSIDE_ORIGIN_MAX - 1);
+	memcpy(&at, x->out->resume, sizeof(at));
+	if (!at.started && x->json)
+		ctl_out_printf(x->out, "{\"source_name\":");
+	if (!at.started && x->json) {
+		json_str(x->out, origin);
+		ctl_out_printf(x->out, ",\"problems\":[");
+	}
+	at.started = 1;
+	p += MIN(at.off, x->req->bodylen);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl ? nl : end) - p);
+		char l[AVCSV_RECORD_MAX + 1024];
+
+		if (rows == IMPORT_STEP_ROWS) {
+			engine_commit(&x->d->eng);
+			at.off = (uint64_t)(p - x->req->body);
+			memcpy(x->out->resume, &at, sizeof(at));
+			x->out->more = true;
+			return 0;
+		}
+		rows++;
+		if (len >= sizeof(l)) {
+			at.bad++;
+			import_problem(x, &at, 0, "", "bad", "a row too long from the client");
+		} else if (len) {
+			memcpy(l, p, len);
+			l[len] = '\0';
+			import_row(x, &at, l, origin);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	engine_commit(&x->d->eng);
+	log_info("uid %u: import from %s: %u imported, %u duplicates, %u refused by policy, "
+		 "%u unknown, %u bad, %u over the budget, %u failed",
+		 (unsigned)x->peer->uid, origin, at.imported, at.duplicates, at.refused, at.unknown,
+		 at.bad, at.over, at.failed);
+	/* Duplicates, refusals by policy and unknown names are what an
+	 * export holds: no error.  Bad lines, rows over the budget and
+	 * failures lost something the operator asked for. */
+	status = at.bad || at.over || at.failed ? 1 : 0;
+	if (x->json)
+		ctl_out_printf(x->out,
+			       "],\"imported\":%u,\"duplicates\":%u,\"refused\":%u,\"unknown\":%u,"
+			       "\"bad\":%u,\"over_budget\":%u,\"failed\":%u}\n",
+			       at.imported, at.duplicates, at.refused, at.unknown, at.bad, at.over,
+			       at.failed);
+	reply(x, status,
+	      "imported %u detections from %s: %u duplicates, %u refused by policy, %u unknown "
+	      "names, %u bad lines, %u over the budget, %u failed",
+	      at.imported, origin, at.duplicates, at.refused, at.unknown, at.bad, at.over,
+	      at.failed);
+	/* A text answer with problem lines has its summary last. */
+	if (!x->json && at.problems && status == 0)
+		ctl_out_printf(x->out, "%s\n", x->msg);
+	return status;
+}
+
 static int dispatch(struct cmdctx *x)
 {
 	const char *c = x->req->cmd;
@@ -2471,6 +2886,8 @@ static int dispatch(struct cmdctx *x)
 		return cmd_reload(x);
 	if (strcmp(c, "outbreak") == 0)
 		return cmd_outbreak(x);
+	if (strcmp(c, "import") == 0)
+		return cmd_import(x);
 	return reply(x, 2, "unknown command '%s'", c);
 }
 

@@ -8,6 +8,7 @@
 #include "conf.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <libconfig.h>
 #include <netinet/in.h>
@@ -331,7 +332,8 @@ static const struct {
 } group_keys[] = {
 	{"",
 	 {"capture", "networks", "identity", "enforce", "policy", "rules", "scan", "limits",
-	  "incident", "inventory", "surveillance", "outbreak", "control", "state", "log"}},
+	  "incident", "inventory", "surveillance", "outbreak", "control", "state", "log",
+	  "antivirus", "feeds"}},
 	{"capture", {"interfaces", "snaplen", "buffer_mb"}},
 	{"networks", {"protected", "never_block", "remediation", "admin", "routers"}},
 	{"identity",
@@ -350,11 +352,15 @@ static const struct {
 	{"incident", {"window"}},
 	{"surveillance", {"period", "factor"}},
 	{"outbreak", {"by", "essential", "services", "factor", "contain_watch"}},
+	{"antivirus", {"level", "severity", "watch", "isolate"}},
 	{"inventory", {"net", "mac", "name", "department", "floor", "owner", "critical", "role"}},
 	{"control", {"socket", "group"}},
 	{"state",
 	 {"dir", "evidence_max_mb", "release_cleaned", "purge_released", "history_retention"}},
 	{"log", {"facility", "events_file"}},
+	{"feeds", {"sources", "map", "builtin_map", "default_level", "max_line"}},
+	{"feeds.sources", {"name", "kind", "path", "socket"}},
+	{"feeds.map", {"kind", "category", "signature", "note", "sid", "max_severity", "level"}},
 };
 
 const char *const *conf_keys(const char *group)
@@ -1674,6 +1680,76 @@ int outbreak_by_parse(const char *s, enum outbreak_by *ret)
 	return -EINVAL;
 }
 
+/* antivirus: the level of imported detections, by threat name. */
+static void get_patterns(struct ctx *x, const config_setting_t *s, const char *p,
+			 char (*v)[CONF_NAME_MAX], unsigned *n)
+{
+	*n = 0;
+	if (!is_seq(s)) {
+		err(x, s, "'%s' must be a list of threat-name patterns", p);
+		return;
+	}
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		char q[PATHBUF];
+
+		keypath(q, p, e);
+		if (*n == CONF_AV_PATTERNS) {
+			err(x, e, "'%s': at most %d patterns", p, CONF_AV_PATTERNS);
+			return;
+		}
+		if (get_string(x, e, q, v[*n], CONF_NAME_MAX, false) == 0)
+			(*n)++;
+	}
+}
+
+static void parse_antivirus(struct ctx *x, const config_setting_t *g)
+{
+	struct conf *c = x->c;
+
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		char p[PATHBUF];
+		enum level l;
+
+		keypath(p, "antivirus", s);
+		if (strcmp(k, "level") == 0) {
+			if (get_level(x, s, p, &l) < 0)
+				continue;
+			if (l == LEVEL_NONE)
+				err(x, s, "'%s' must be watch, contain or isolate", p);
+			else
+				c->antivirus.level = l;
+		} else if (strcmp(k, "severity") == 0) {
+			const char *v = get_str(x, s, p);
+			enum severity sv;
+
+			if (v && (severity_parse(v, &sv) < 0 || sv == SEV_NONE))
+				err(x, s, "'%s' must be low, medium or high (not '%s')", p, v);
+			else if (v)
+				c->antivirus.severity = sv;
+		} else if (strcmp(k, "watch") == 0) {
+			get_patterns(x, s, p, c->antivirus.watch, &c->antivirus.nwatch);
+		} else if (strcmp(k, "isolate") == 0) {
+			get_patterns(x, s, p, c->antivirus.isolate, &c->antivirus.nisolate);
+		} else {
+			unknown_key(x, s, "antivirus");
+		}
+	}
+}
+
+enum level conf_av_level(const struct conf *c, const char *threat)
+{
+	for (unsigned i = 0; i < c->antivirus.nisolate; i++)
+		if (fnmatch(c->antivirus.isolate[i], threat, FNM_CASEFOLD) == 0)
+			return LEVEL_ISOLATE;
+	for (unsigned i = 0; i < c->antivirus.nwatch; i++)
+		if (fnmatch(c->antivirus.watch[i], threat, FNM_CASEFOLD) == 0)
+			return LEVEL_WATCH;
+	return c->antivirus.level;
+}
+
 /* Inventory */
 
 /* The entry read so far that names mac, or NULL. */
@@ -1878,6 +1954,268 @@ static void parse_log(struct ctx *x, const config_setting_t *g)
 	}
 }
 
+/* ---- feeds (IDS alerts, feeds.h) ---- */
+
+/* The built-in map (quarantined.conf(5), FEEDS): the classtypes of
+ * Suricata's classification.config (and the ET rule sets' additions)
+ * that say a host is infected or taking over another, at severity 1,
+ * contain; everything else watches (default_level). */
+static const char *const builtin_contain_categories[] = {
+	"A Network Trojan was detected",
+	"Malware Command and Control Activity Detected",
+	"Domain Observed Used for C2 Detected",
+	"Exploit Kit Activity Detected",
+	"Targeted Malicious Activity was Detected",
+	"Executable code was detected",
+	"Attempted Administrator Privilege Gain",
+	"Successful Administrator Privilege Gain",
+	"Attempted User Privilege Gain",
+	"Successful User Privilege Gain",
+};
+
+static unsigned feed_builtin_map(struct feed_map_entry *v, unsigned max)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(builtin_contain_categories) && n < max; i++) {
+		struct feed_map_entry *m = &v[n++];
+
+		memset(m, 0, sizeof(*m));
+		m->kind = FEED_SURICATA;
+		snprintf(m->category, sizeof(m->category), "%s", builtin_contain_categories[i]);
+		m->max_severity = 1;
+		m->level = LEVEL_CONTAIN;
+		m->builtin = true;
+	}
+	return n;
+}
+
+/* Feed names go into events, the state database's keys and origin
+ * fields: the rule names' alphabet. */
+static bool feed_name_valid(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+		      *s == '_'))
+			return false;
+	return true;
+}
+
+static const struct choice feed_kinds[] = {
+	{"suricata", FEED_SURICATA},
+	{"zeek", FEED_ZEEK},
+};
+
+static void parse_feed_source(struct ctx *x, const config_setting_t *g)
+{
+	struct conf *c = x->c;
+	struct feed_conf f;
+	char p[PATHBUF];
+	const config_setting_t *kind_s = NULL;
+	unsigned errors = x->errors;
+	int v;
+
+	keypath(p, "feeds.sources", g);
+	if (!config_setting_is_group(g)) {
+		err(x, g, "'%s' must be a group ({ name = \"...\"; kind = \"...\"; ... })", p);
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.line = config_setting_source_line(g);
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		char kp[PATHBUF];
+
+		keypath(kp, p, s);
+		if (strcmp(k, "name") == 0) {
+			if (get_string(x, s, kp, f.name, sizeof(f.name), false) == 0 &&
+			    !feed_name_valid(f.name))
+				err(x, s, "bad feed name '%s' (a-z, 0-9, '-' and '_' only)",
+				    f.name);
+		} else if (strcmp(k, "kind") == 0) {
+			kind_s = s;
+			if (get_choice(x, s, kp, feed_kinds, ARRAY_SIZE(feed_kinds),
+				       "\"suricata\" or \"zeek\"", &v) == 0)
+				f.kind = (uint8_t)v;
+		} else if (strcmp(k, "path") == 0) {
+			if (get_string(x, s, kp, f.path, sizeof(f.path), false) == 0 &&
+			    f.path[0] != '/')
+				err(x, s, "'%s' must be an absolute path", kp);
+		} else if (strcmp(k, "socket") == 0) {
+			if (get_string(x, s, kp, f.socket, sizeof(f.socket), false) == 0 &&
+			    f.socket[0] != '/')
+				err(x, s, "'%s' must be an absolute path", kp);
+		} else {
+			unknown_key(x, s, p);
+		}
+	}
+	if (x->errors != errors)
+		return;
+	if (!f.name[0])
+		err(x, g, "'%s' needs a 'name'", p);
+	else if (!kind_s)
+		err(x, g, "'%s' needs a 'kind' (\"suricata\" or \"zeek\")", p);
+	else if (!!f.path[0] == !!f.socket[0])
+		err(x, g, "'%s' needs either a 'path' to follow or a 'socket' to listen on", p);
+	else if (f.socket[0] && f.kind != FEED_SURICATA)
+		err(x, g, "'%s': only Suricata writes to a socket (its unix_stream output)", p);
+	else if (c->feeds.n == CONF_MAX_FEEDS)
+		err(x, g, "too many feeds (at most %d)", CONF_MAX_FEEDS);
+	else {
+		for (unsigned i = 0; i < c->feeds.n; i++)
+			if (strcmp(c->feeds.feed[i].name, f.name) == 0) {
+				err(x, g, "duplicate feed name '%s' (first on line %d)", f.name,
+				    c->feeds.feed[i].line);
+				return;
+			}
+		c->feeds.feed[c->feeds.n++] = f;
+	}
+}
+
+static void parse_feed_sids(struct ctx *x, const config_setting_t *s, const char *p,
+			    struct feed_map_entry *m)
+{
+	unsigned n = is_seq(s) ? (unsigned)config_setting_length(s) : 1;
+
+	if (n == 0 || n > CONF_FEED_SIDS) {
+		err(x, s, "'%s' takes 1 to %d signature ids", p, CONF_FEED_SIDS);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const config_setting_t *e = is_seq(s) ? config_setting_get_elem(s, i) : s;
+		unsigned v;
+
+		if (get_uint(x, e, p, 1, UINT32_MAX, &v) < 0)
+			return;
+		m->sids[m->nsids++] = v;
+	}
+}
+
+static void parse_feed_map_entry(struct ctx *x, const config_setting_t *g, struct feed_map_entry *m)
+{
+	static const struct choice kinds[] = {
+		{"suricata", FEED_SURICATA},
+		{"zeek", FEED_ZEEK},
+		{"any", FEED_ANY},
+	};
+	char p[PATHBUF];
+	bool has_level = false;
+	int v;
+
+	keypath(p, "feeds.map", g);
+	memset(m, 0, sizeof(*m));
+	m->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g)) {
+		err(x, g, "'%s' must be a group ({ category = \"...\"; level = \"...\"; })", p);
+		return;
+	}
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		char kp[PATHBUF];
+
+		keypath(kp, p, s);
+		if (strcmp(k, "kind") == 0) {
+			if (get_choice(x, s, kp, kinds, ARRAY_SIZE(kinds),
+				       "\"suricata\", \"zeek\" or \"any\"", &v) == 0)
+				m->kind = (uint8_t)v;
+		} else if (strcmp(k, "category") == 0) {
+			get_string(x, s, kp, m->category, sizeof(m->category), false);
+		} else if (strcmp(k, "signature") == 0 || strcmp(k, "note") == 0) {
+			/* A Zeek note is matched as a signature is. */
+			if (m->signature[0])
+				err(x, s, "'%s': give 'signature' or 'note', not both", p);
+			get_string(x, s, kp, m->signature, sizeof(m->signature), false);
+		} else if (strcmp(k, "sid") == 0) {
+			parse_feed_sids(x, s, kp, m);
+		} else if (strcmp(k, "max_severity") == 0) {
+			get_uint(x, s, kp, 1, 255, &m->max_severity);
+		} else if (strcmp(k, "level") == 0) {
+			const char *lv = get_str(x, s, kp);
+			enum level l;
+
+			has_level = true;
+			if (!lv)
+				continue;
+			if (strcmp(lv, "ignore") == 0)
+				m->level = LEVEL_NONE;
+			else if (level_parse(lv, &l) == 0)
+				m->level = l;
+			else
+				bad_choice(x, s, kp, lv, "\"ignore\", " LEVELS);
+		} else {
+			unknown_key(x, s, p);
+		}
+	}
+	if (!has_level)
+		err(x, g, "'%s' needs a 'level' (\"ignore\", " LEVELS ")", p);
+}
+
+static void parse_feeds(struct ctx *x, const config_setting_t *g)
+{
+	struct conf *c = x->c;
+	const config_setting_t *map_s = NULL;
+
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		char p[PATHBUF];
+
+		keypath(p, "feeds", s);
+		if (strcmp(k, "sources") == 0 || strcmp(k, "map") == 0) {
+			if (!config_setting_is_list(s) &&
+			    !(config_setting_is_array(s) && config_setting_length(s) == 0)) {
+				err(x, s, "'%s' must be a list of groups: ( { ... }, { ... } )", p);
+				continue;
+			}
+			if (strcmp(k, "map") == 0) {
+				map_s = s;
+				continue;
+			}
+			for (int j = 0; j < config_setting_length(s); j++)
+				parse_feed_source(x, config_setting_get_elem(s, (unsigned)j));
+		} else if (strcmp(k, "builtin_map") == 0) {
+			get_bool(x, s, p, &c->feeds.builtin_map);
+		} else if (strcmp(k, "default_level") == 0) {
+			const char *lv = get_str(x, s, p);
+			enum level l;
+
+			if (!lv)
+				continue;
+			if (strcmp(lv, "ignore") == 0)
+				c->feeds.default_level = LEVEL_NONE;
+			else if (level_parse(lv, &l) == 0)
+				c->feeds.default_level = l;
+			else
+				bad_choice(x, s, p, lv, "\"ignore\", " LEVELS);
+		} else if (strcmp(k, "max_line") == 0) {
+			get_uint(x, s, p, FEED_LINE_MIN, FEED_LINE_MAX, &c->feeds.max_line);
+		} else {
+			unknown_key(x, s, "feeds");
+		}
+	}
+	/* The file's entries, then the built-in ones unless it said not. */
+	c->feeds.nmap = 0;
+	if (map_s) {
+		unsigned n = (unsigned)config_setting_length(map_s);
+
+		if (n > CONF_MAX_FEED_MAP - ARRAY_SIZE(builtin_contain_categories)) {
+			err(x, map_s, "'feeds.map' has too many entries (at most %zu)",
+			    CONF_MAX_FEED_MAP - ARRAY_SIZE(builtin_contain_categories));
+			n = 0;
+		}
+		for (unsigned j = 0; j < n; j++)
+			parse_feed_map_entry(x, config_setting_get_elem(map_s, j),
+					     &c->feeds.map[c->feeds.nmap++]);
+	}
+	if (c->feeds.builtin_map)
+		c->feeds.nmap += feed_builtin_map(c->feeds.map + c->feeds.nmap,
+						  CONF_MAX_FEED_MAP - c->feeds.nmap);
+}
+
 static void parse_root(struct ctx *x, const config_setting_t *root)
 {
 	static const struct {
@@ -1897,9 +2235,11 @@ static void parse_root(struct ctx *x, const config_setting_t *root)
 		{"inventory", parse_inventory, true},
 		{"surveillance", parse_surveillance, false},
 		{"outbreak", parse_outbreak, false},
+		{"antivirus", parse_antivirus, false},
 		{"control", parse_control, false},
 		{"state", parse_state, false},
 		{"log", parse_log, false},
+		{"feeds", parse_feeds, false},
 	};
 
 	for (int i = 0; i < config_setting_length(root); i++) {
@@ -2049,8 +2389,26 @@ int conf_init_default(struct conf *c)
 	c->state.history_retention_s = 365 * 86400;
 	c->surveillance.period_s = 7 * 86400;
 	c->surveillance.factor = 0.5;
+	/* What an operator would choose: a console's detection contains the
+	 * machine (it is known infected; its other traffic goes on while it
+	 * is cleaned), except for test files and potentially unwanted
+	 * programs, which are watched. */
+	c->antivirus.level = LEVEL_CONTAIN;
+	c->antivirus.severity = SEV_HIGH;
+	{
+		static const char *const watch[] = {"*EICAR*",	"PUA*",	  "PUP*",
+						    "*Adware*", "*PUA.*", "*PUP.*"};
+
+		for (unsigned i = 0; i < ARRAY_SIZE(watch); i++)
+			snprintf(c->antivirus.watch[i], CONF_NAME_MAX, "%s", watch[i]);
+		c->antivirus.nwatch = ARRAY_SIZE(watch);
+	}
 	c->log.facility = LOG_DAEMON;
 	c->log.events_file[0] = '\0';
+	c->feeds.builtin_map = true;
+	c->feeds.default_level = LEVEL_WATCH;
+	c->feeds.max_line = FEED_LINE_DEFAULT;
+	c->feeds.nmap = feed_builtin_map(c->feeds.map, CONF_MAX_FEED_MAP);
 	return 0;
 
 nomem:

@@ -50,7 +50,7 @@
  * flagged. */
 #define EVIDENCE_RING	65536
 #define EVIDENCE_FOLLOW 1000
-#define MAX_POLLFDS	(7 + CONTROL_MAX_POLLFDS)
+#define MAX_POLLFDS	(8 + CONTROL_MAX_POLLFDS)
 
 usec_t daemon_wall_us(void)
 {
@@ -239,6 +239,11 @@ void daemon_save(struct daemon *d)
 		return;
 	}
 	if (statedb_save(d->db, &d->eng, err, sizeof(err)) < 0) {
+		save_failed(d, err);
+		return;
+	}
+	/* Where the feeds are, after what their lines did (feedlink.h). */
+	if (feedlink_save(&d->feeds, d->db, err, sizeof(err)) < 0) {
 		save_failed(d, err);
 		return;
 	}
@@ -842,6 +847,17 @@ int daemon_reload(struct daemon *d, char *msg, size_t msglen, struct ctl_out *ou
 		error_event(d, m2);
 		d->link.restart_at = daemon_mono_us() + USEC_PER_SEC;
 	}
+	/* The feeds reader too (its feeds and map may have changed); the
+	 * positions of the feeds kept go to the new one. */
+	r = d->feeds.p.eng ? feedlink_restart(&d->feeds, d->c, err, sizeof(err)) : 0;
+	if (r < 0) {
+		char m2[700];
+		snprintf(m2, sizeof(m2), "reload: the new feeds reader did not start: %s; retrying",
+			 err);
+		log_warnx("%s", m2);
+		error_event(d, m2);
+		d->feeds.restart_at = daemon_mono_us() + USEC_PER_SEC;
+	}
 	snprintf(msg, msglen, "configuration reloaded from %s: %u rules, %u inventory entries%s",
 		 nc->path[0] ? nc->path : "built-in defaults", nc->nrules, nc->inventory.n,
 		 released ? "; hosts the configuration no longer lets us block released" : "");
@@ -901,6 +917,7 @@ static void on_tick(struct daemon *d)
 		;
 	engine_tick(&d->eng, daemon_wall_us());
 	sensorlink_tick(&d->link, daemon_wall_us(), mono);
+	feedlink_tick(&d->feeds, daemon_wall_us(), mono);
 	/* A re-dump of the neighbours held back under a flood is due. */
 	neigh_read(d);
 	evidence_tick(d);
@@ -1085,6 +1102,8 @@ static int startup(struct daemon *d)
 	 * (nft_setup() left the segmentation in force meanwhile). */
 	if (d->mode == MODE_ENFORCE || d->mode == MODE_ALERT)
 		daemon_outbreak_restore(d);
+	/* Where each feed was left (the reader starts after the drop). */
+	feedlink_load(&d->feeds, d->db);
 	evidence_setup(d);
 	r = netmon_open(&d->nm);
 	if (r < 0) {
@@ -1140,6 +1159,13 @@ static int startup(struct daemon *d)
 		log_warnx("sensor: %s", err);
 		return 1;
 	}
+	/* The feeds reader, as our own user, drops the rest (feeds.h).  It
+	 * says ready on its own time: the files are followed meanwhile. */
+	r = feedlink_start(&d->feeds, err, sizeof(err));
+	if (r < 0) {
+		log_warnx("feeds reader: %s", err);
+		return 1;
+	}
 	/* The records' rows are those of the same file: no rewrite. */
 	r = statedb_open(d->state_dir, &d->db, err, sizeof(err));
 	if (r < 0) {
@@ -1164,11 +1190,15 @@ static void loop(struct daemon *d)
 
 	while (!d->quit) {
 		unsigned n = 0, nctl;
-		int sen_i = -1, nm_i, nb_i, mon_i = -1, sig_i, tim_i, ctl_i, timeout;
+		int sen_i = -1, fee_i = -1, nm_i, nb_i, mon_i = -1, sig_i, tim_i, ctl_i, timeout;
 
 		if (sensorlink_fd(&d->link) >= 0) {
 			sen_i = (int)n;
 			fds[n++] = (struct pollfd){.fd = sensorlink_fd(&d->link), .events = POLLIN};
+		}
+		if (feedlink_fd(&d->feeds) >= 0) {
+			fee_i = (int)n;
+			fds[n++] = (struct pollfd){.fd = feedlink_fd(&d->feeds), .events = POLLIN};
 		}
 		nm_i = (int)n;
 		fds[n++] = (struct pollfd){.fd = netmon_fd(d->nm), .events = POLLIN};
@@ -1197,6 +1227,8 @@ static void loop(struct daemon *d)
 		 * into one transaction right after (sensorlink_read()). */
 		if (sen_i >= 0 && (fds[sen_i].revents & (POLLIN | POLLERR | POLLHUP)))
 			sensorlink_read(&d->link, daemon_wall_us(), daemon_mono_us());
+		if (fee_i >= 0 && (fds[fee_i].revents & (POLLIN | POLLERR | POLLHUP)))
+			feedlink_read(&d->feeds, daemon_wall_us(), daemon_mono_us());
 		if (fds[nm_i].revents & POLLIN) {
 			int r = netmon_read(d->nm);
 			if (r < 0)
@@ -1301,6 +1333,11 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 		}
 		sensorlink_init(&d->link, &lp);
 	}
+	{
+		struct feedlink_params fp = {.eng = &d->eng, .out = &d->out, .c = c};
+
+		feedlink_init(&d->feeds, &fp);
+	}
 
 	status = startup(d);
 	if (status == 0) {
@@ -1316,10 +1353,12 @@ int daemon_run(const struct daemon_opts *o, struct conf *c)
 		loop(d);
 		notify("STOPPING=1");
 		sensorlink_stop(&d->link);
+		feedlink_stop(&d->feeds);
 		engine_commit(&d->eng);
 		daemon_save(d);
 	}
 	sensorlink_stop(&d->link);
+	feedlink_stop(&d->feeds);
 
 	control_close(d->ctl);
 	d->ctl = NULL; /* an event from here on goes to no follower */

@@ -11,7 +11,7 @@
 
 static const char *rule_label(const struct daemon *d, unsigned rule)
 {
-	return rule == DETECT_RULE_TRW ? DETECT_TRW_NAME : d->c->rules[rule].name;
+	return engine_rule_name(&d->eng, rule);
 }
 
 static void gauge1(const struct prom_sink *s, const char *name, const char *help, uint64_t v)
@@ -77,6 +77,29 @@ static void detections(struct daemon *d, const struct prom_sink *s)
 			 st->by_rule[i]);
 	prom_u64(s, "quarantined_detections_total", "rule", rule_label(d, DETECT_RULE_TRW),
 		 st->by_rule[DETECT_RULE_TRW]);
+	/* Outside rules (outside.h) that detected anything: bounded by the
+	 * registry's cap. */
+	for (unsigned i = 0; i < d->eng.orules.n; i++)
+		if (d->eng.orules.v[i].detections)
+			prom_u64(s, "quarantined_detections_total", "rule", d->eng.orules.v[i].name,
+				 d->eng.orules.v[i].detections);
+	prom_family(s, "quarantined_detections_by_source_total", PROM_COUNTER,
+		    "Detections, by source: our own (self) or from outside.");
+	for (unsigned i = 0; i < SOURCE_COUNT; i++)
+		prom_u64(s, "quarantined_detections_by_source_total", "source",
+			 det_source_name((enum det_source)i), st->by_source[i]);
+	prom_family(s, "quarantined_outside_dropped_total", PROM_COUNTER,
+		    "Detections from outside dropped over their source's budget.");
+	for (unsigned i = SOURCE_SELF + 1; i < SOURCE_COUNT; i++)
+		prom_u64(s, "quarantined_outside_dropped_total", "source",
+			 det_source_name((enum det_source)i), st->outside_dropped[i]);
+	counter1(s, "quarantined_outside_invalid_total",
+		 "Detections from outside refused by the parent's check of their fields.",
+		 st->outside_invalid);
+	counter1(s, "quarantined_outside_rules_folded_total",
+		 "Detections from outside whose rule name found the registry of outside rule "
+		 "names full (counted under the catch-all rule of their kind).",
+		 d->eng.orules.full);
 	counter1(s, "quarantined_detections_suppressed_total",
 		 "Detections that repeated a host's rule and level: no new decision.",
 		 st->detections_suppressed);
@@ -162,6 +185,56 @@ static void sensor(struct daemon *d, const struct prom_sink *s)
 		 d->link.stats.out_lost);
 }
 
+/* The feeds reader (feedlink.h): nothing without feeds.  Per feed, the
+ * counts start again with a new reader, as the sensor's do. */
+static void feeds(struct daemon *d, const struct prom_sink *s)
+{
+	static const struct {
+		const char *name, *help;
+	} fam[] = {
+		{"quarantined_feed_lines_total", "Lines read, by feed."},
+		{"quarantined_feed_alerts_total", "Alerts and notices parsed, by feed."},
+		{"quarantined_feed_detections_total",
+		 "Detections sent to the parent (an inside host to contain or watch), by feed."},
+		{"quarantined_feed_ignored_total",
+		 "Alerts ignored: no inside host, an outside attacker, or the map says ignore."},
+		{"quarantined_feed_errors_total",
+		 "Lines refused (not JSON, not valid UTF-8, too long) and files that could not "
+		 "be read, by feed."},
+	};
+	const struct feedlink *l = &d->feeds;
+
+	if (!feedlink_wanted(l))
+		return;
+	for (unsigned f = 0; f < ARRAY_SIZE(fam); f++) {
+		prom_family(s, fam[f].name, PROM_COUNTER, fam[f].help);
+		for (unsigned i = 0; i < d->c->feeds.n; i++) {
+			const struct fp_feed_stats *st = &l->stats.feed[i];
+			uint64_t v = f == 0   ? st->lines
+				     : f == 1 ? st->alerts
+				     : f == 2 ? st->sent
+				     : f == 3 ? st->ignored
+					      : st->errors;
+
+			prom_u64(s, fam[f].name, "feed", d->c->feeds.feed[i].name, v);
+		}
+	}
+	prom_family(s, "quarantined_feed_up", PROM_GAUGE,
+		    "1 while the feed's file is followed or a client writes to its socket.");
+	for (unsigned i = 0; i < d->c->feeds.n; i++)
+		prom_u64(s, "quarantined_feed_up", "feed", d->c->feeds.feed[i].name,
+			 l->pid && l->stats.feed[i].state == FP_STATE_FOLLOWING ? 1 : 0);
+	counter1(s, "quarantined_feeds_reader_starts_total",
+		 "Feeds reader processes started (the first, then one after each death or "
+		 "reload).",
+		 l->starts);
+	counter1(s, "quarantined_feeds_reader_deaths_total",
+		 "Feeds reader processes that died or were killed for breaking the protocol.",
+		 l->deaths);
+	counter1(s, "quarantined_feeds_reader_protocol_errors_total",
+		 "Messages from the feeds reader refused.", l->protocol_errors);
+}
+
 static void kernel(struct daemon *d, const struct prom_sink *s)
 {
 	counter1(s, "quarantined_nft_transactions_total",
@@ -219,6 +292,7 @@ void metrics_render(struct daemon *d, const struct prom_sink *s)
 	detections(d, s);
 	capture(d, s);
 	sensor(d, s);
+	feeds(d, s);
 	kernel(d, s);
 	save(d, s);
 }

@@ -19,6 +19,7 @@
 
 #include "actor.h"
 #include "addr.h"
+#include "avcsv.h"
 #include "ctlproto.h"
 #include "suggest.h"
 #include "types.h"
@@ -58,6 +59,8 @@ enum opt_bit {
 	O_FOLLOW = 1u << 19,
 	O_FORMAT = 1u << 20,
 	O_OUTPUT = 1u << 21,
+	O_SOURCE_NAME = 1u << 22,
+	O_COLUMN = 1u << 23, /* may be given once per role */
 };
 
 static const struct option_def {
@@ -87,6 +90,8 @@ static const struct option_def {
 	{"follow", O_FOLLOW, false},
 	{"format", O_FORMAT, true},
 	{"output", O_OUTPUT, true},
+	{"source-name", O_SOURCE_NAME, true},
+	{"column", O_COLUMN, true},
 };
 
 #define MAX_POSITIONAL 8
@@ -98,6 +103,7 @@ struct args {
 	const char *val[ARRAY_SIZE(option_defs)];
 	const char *pos[MAX_POSITIONAL]; /* pos[0] is the command */
 	unsigned npos;
+	const char *columns[AVCSV_ROLES]; /* --column ROLE=NAME, by role */
 };
 
 static const char *const levels[] = {"watch", "contain", "isolate", NULL};
@@ -133,6 +139,7 @@ static const char usage_text[] =
 	"         [-o FILE]\n"
 	"  events [--follow] [--since TIME]\n"
 	"  purge --older-than DURATION\n"
+	"  import --format csv [--source-name CONSOLE] [--column ROLE=NAME]... FILE|-\n"
 	"  metrics\n"
 	"  pause\n"
 	"  resume\n"
@@ -283,6 +290,25 @@ static void set_option(struct args *a, const struct option_def *d, const char *v
 {
 	unsigned i = (unsigned)(d - option_defs);
 
+	if (d->bit == O_COLUMN) {
+		const char *eq = strchr(v, '=');
+		char role[16];
+		int k;
+
+		if (!eq || eq == v || !eq[1] || (size_t)(eq - v) >= sizeof(role))
+			usage_error("invalid --column '%s' (want ROLE=NAME: host, address, mac, "
+				    "threat or time, and a column of the header)",
+				    v);
+		snprintf(role, sizeof(role), "%.*s", (int)(eq - v), v);
+		if ((k = avcsv_role_parse(role)) < 0)
+			usage_error("unknown --column role '%s' (host, address, mac, threat, time)",
+				    role);
+		if (a->columns[k])
+			usage_error("--column %s given twice", role);
+		a->columns[k] = eq + 1;
+		a->given |= d->bit;
+		return;
+	}
 	if (a->given & d->bit)
 		usage_error("--%s given twice", d->name);
 	a->given |= d->bit;
@@ -587,9 +613,87 @@ static char *read_list(const char *path, size_t *ret_len)
 
 struct request {
 	char hdr[CTL_MAX_HEADER + 1];
-	char *body; /* --from contents; freed by main */
-	size_t bodylen;
+	char *body; /* --from contents, import's rows; freed by main */
+	size_t bodylen, bodycap;
 };
+
+/* Appends to the body of an import; the whole must stay within what
+ * the daemon takes in one request. */
+static void body_add(struct request *r, const char *p, size_t n)
+{
+	if (r->bodylen + n > CTL_MAX_BODY)
+		usage_error("the import's rows come to more than %u bytes: split the file",
+			    CTL_MAX_BODY);
+	if (r->bodylen + n > r->bodycap) {
+		size_t cap = r->bodycap ? r->bodycap : 65536;
+		char *b;
+
+		while (cap < r->bodylen + n)
+			cap *= 2;
+		b = realloc(r->body, cap);
+		if (!b) {
+			complain(EXIT_REFUSED, "out of memory");
+			exit(EXIT_REFUSED);
+		}
+		r->body = b;
+		r->bodycap = cap;
+	}
+	memcpy(r->body + r->bodylen, p, n);
+	r->bodylen += n;
+}
+
+/* Each row of the export as typed fields for the daemon (TAB-separated:
+ * avcsv.h makes each field printable, without TAB or line break), and
+ * each line refused here with its number and why. */
+static void import_row(void *arg, const struct avcsv_row *w, const char *error)
+{
+	struct request *r = arg;
+	char line[AVCSV_RECORD_MAX + 1024];
+	int n;
+
+	if (error)
+		n = snprintf(line, sizeof(line), "b\t%u\t%s\n", w->line, error);
+	else
+		n = snprintf(line, sizeof(line), "r\t%u\t%s\t%s\t%s\t%s\t%llu\t%s\n", w->line,
+			     w->host, w->addr, w->mac, w->threat, (unsigned long long)w->ts_us,
+			     w->evidence);
+	if (n > 0 && (size_t)n < sizeof(line))
+		body_add(r, line, (size_t)n);
+}
+
+/* Reads an antivirus console's export (FILE, or stdin for "-") through
+ * the CSV parser, in pieces: a file of any size costs the parser's
+ * bounded record, and the body its rows. */
+static void import_read(const char *path, const char *const *columns, struct request *r)
+{
+	static struct avcsv p;
+	bool use_stdin = strcmp(path, "-") == 0;
+	const char *name = use_stdin ? "standard input" : path;
+	int fd = use_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	char buf[65536];
+
+	if (fd < 0)
+		usage_error("cannot read %s: %s", path, strerror(errno));
+	avcsv_init(&p, columns);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			usage_error("cannot read %s: %s", name, strerror(errno));
+		if (n == 0)
+			break;
+		if (avcsv_feed(&p, buf, (size_t)n, import_row, r) < 0)
+			usage_error("%s: %s", name, p.fatal);
+	}
+	if (avcsv_finish(&p, import_row, r) < 0)
+		usage_error("%s: %s", name, p.fatal);
+	if (!use_stdin)
+		close(fd);
+	if (r->bodylen == 0)
+		usage_error("%s: no rows below the header", name);
+}
 
 static void add(struct request *r, const char *key, const char *value)
 {
@@ -644,6 +748,8 @@ static const struct command commands[] = {
 	{"purge", O_OLDER_THAN, 0, 0, "purge --older-than DURATION"},
 	{"outbreak", O_BY | O_REASON, 1, 1,
 	 "outbreak on|off|status [--by department|floor|subnet] [--reason TEXT]"},
+	{"import", O_FORMAT | O_SOURCE_NAME | O_COLUMN, 1, 1,
+	 "import --format csv [--source-name CONSOLE] [--column ROLE=NAME]... FILE|-"},
 };
 
 static void check_shape(const struct command *c, const struct args *a)
@@ -789,6 +895,14 @@ static void build(const struct command *c, const struct args *a, struct request 
 		if (!(a->given & O_OLDER_THAN))
 			usage_error("purge needs --older-than DURATION (usage: %s)", c->synopsis);
 		add(r, "older_than", check_older_than(opt(a, O_OLDER_THAN), buf, sizeof(buf)));
+	} else if (strcmp(cmd, "import") == 0) {
+		static const char *const import_formats[] = {"csv", NULL};
+
+		if (!(a->given & O_FORMAT))
+			usage_error("import needs --format csv (usage: %s)", c->synopsis);
+		check_word("import format", opt(a, O_FORMAT), import_formats);
+		add_opt(r, a, O_SOURCE_NAME, "source_name");
+		import_read(arg1, a->columns, r);
 	} else if (strcmp(cmd, "report") == 0) {
 		add_opt(r, a, O_BY, "by");
 		if (a->given & O_FORMAT) {

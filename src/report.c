@@ -14,6 +14,7 @@
 
 #define NONE_NAME    "(none)"
 #define UNKNOWN_NAME "(unknown)"
+#define OUTSIDE_NAME "(from outside)"
 /* Widest group name the text table pads to; longer names push the row. */
 #define MAX_NAME_COL 40
 
@@ -267,13 +268,16 @@ static const char *inv_field(const struct inv_entry *v, enum report_by by)
  * hosts that hit no rule (operator's or adopted). */
 #define RULE_SLOT_UNKNOWN DETECT_NRULES
 #define RULE_SLOT_NONE	  (DETECT_NRULES + 1)
-#define RULE_SLOTS	  (DETECT_NRULES + 2)
+#define RULE_SLOT_OUTSIDE (DETECT_NRULES + 2)
+#define RULE_SLOTS	  (DETECT_NRULES + 3)
 
 static unsigned rule_slot(const struct conf *c, unsigned rule)
 {
 	if (rule == DETECT_RULE_TRW || rule < c->nrules)
 		return rule;
-	return RULE_SLOT_UNKNOWN;
+	/* Detections from outside (outside.h) have rules of their tools'
+	 * naming, as many as the registry holds: one group for them all. */
+	return outside_rule_index(rule) ? RULE_SLOT_OUTSIDE : RULE_SLOT_UNKNOWN;
 }
 
 static const char *rule_slot_name(const struct conf *c, unsigned slot)
@@ -282,12 +286,37 @@ static const char *rule_slot_name(const struct conf *c, unsigned slot)
 		return DETECT_TRW_NAME;
 	if (slot < c->nrules)
 		return c->rules[slot].name;
+	if (slot == RULE_SLOT_OUTSIDE)
+		return OUTSIDE_NAME;
 	return slot == RULE_SLOT_NONE ? NONE_NAME : UNKNOWN_NAME;
 }
 
-const char *report_rule_name(const struct conf *c, unsigned rule)
+const char *report_rule_name(const struct engine *e, unsigned rule)
 {
-	return rule_slot_name(c, rule_slot(c, rule));
+	const char *n = engine_rule_name(e, rule);
+
+	/* A rule of the configuration or from outside by its own name; one
+	 * a reload removed, unknown. */
+	return n && (rule == DETECT_RULE_TRW || rule < e->c->nrules || outside_rule_index(rule))
+		       ? n
+		       : UNKNOWN_NAME;
+}
+
+void report_sources(const struct hostrec *r, char *buf, size_t len)
+{
+	size_t n = 0;
+	unsigned seen = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < MIN(r->nhits, HOSTDB_MAX_HITS) && n < len; i++) {
+		unsigned bit = 1u << (r->hits[i].source % SOURCE_COUNT);
+
+		if (seen & bit)
+			continue;
+		seen |= bit;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? " " : "",
+				      det_source_name((enum det_source)r->hits[i].source));
+	}
 }
 
 const char *report_host_group(const struct report_model *m, const struct hostrec *r)
@@ -295,7 +324,8 @@ const char *report_host_group(const struct report_model *m, const struct hostrec
 	const struct inv_entry *v;
 
 	if (m->by == REPORT_BY_RULE)
-		return r->nhits ? report_rule_name(m->e->c, r->hits[0].rule) : NONE_NAME;
+		return r->nhits ? rule_slot_name(m->e->c, rule_slot(m->e->c, r->hits[0].rule))
+				: NONE_NAME;
 	v = engine_inventory(m->e, r);
 	return v ? inv_field(v, m->by) : NONE_NAME;
 }
@@ -784,6 +814,15 @@ static void json_incident(struct rout *o, const struct engine *e, const struct i
 		ro_json_kv(o, true, "state", host_state_name(report_count_state(r, offline)));
 		if (hv && hv->name[0])
 			ro_json_kv(o, true, "name", hv->name);
+		for (unsigned h = 0; h < MIN(r->nhits, HOSTDB_MAX_HITS); h++)
+			/* Our own are the rule; one from outside says so. */
+			if (r->hits[h].incident == in->id) {
+				if (r->hits[h].source != SOURCE_SELF)
+					ro_json_kv(o, true, "source",
+						   det_source_name(
+							   (enum det_source)r->hits[h].source));
+				break;
+			}
 		ro_puts(o, "}");
 	}
 	/* Who probed whom (quarantined(8), Incidents): an edge to each
@@ -825,6 +864,26 @@ static void render_json(struct rout *o, const struct engine *e, enum report_by b
 	}
 	ro_puts(o, "],\"totals\":{");
 	json_counts(o, false, &g->totals);
+	/* Hosts by where their detections came from (a host flagged by two
+	 * sources counts under each). */
+	{
+		uint64_t by_source[SOURCE_COUNT] = {0};
+
+		for (const struct hostrec *r = hostdb_first(&e->hosts); r;
+		     r = hostdb_next(&e->hosts, r)) {
+			unsigned seen = 0;
+
+			for (unsigned h = 0; h < MIN(r->nhits, HOSTDB_MAX_HITS); h++)
+				seen |= 1u << (r->hits[h].source % SOURCE_COUNT);
+			for (unsigned k = 0; k < SOURCE_COUNT; k++)
+				by_source[k] += (seen >> k) & 1;
+		}
+		ro_puts(o, "},\"sources\":{");
+		for (unsigned k = 0; k < SOURCE_COUNT; k++)
+			ro_printf(o, "%s\"%s\":%llu", k ? "," : "",
+				  det_source_name((enum det_source)k),
+				  (unsigned long long)by_source[k]);
+	}
 	ro_puts(o, "},\"incidents\":[");
 	for (size_t i = 0, k; i < t->n; i += k) {
 		const struct incident *in = ring_find(&e->incidents, t->v[i].id, NULL);

@@ -42,9 +42,10 @@ static void csv_ts(struct rout *o, usec_t ts)
 }
 
 static const char *const columns[] = {
-	"host",	  "state",	  "level",	"since",    "expires",	    "rules",
-	"mac",	  "name",	  "department", "floor",    "owner",	    "group",
-	"reason", "first_detect", "blocked_at", "incident", "patient_zero", "infected_by",
+	"host",	    "state",	    "level",	   "since",	   "expires",
+	"rules",    "mac",	    "name",	   "department",   "floor",
+	"owner",    "group",	    "reason",	   "first_detect", "blocked_at",
+	"incident", "patient_zero", "infected_by", "sources",
 };
 
 static void csv_row(struct rout *o, const struct report_model *m, const struct hostrec *r)
@@ -67,17 +68,24 @@ static void csv_row(struct rout *o, const struct report_model *m, const struct h
 	if (lv != LEVEL_NONE && !m->offline)
 		ro_csv_field(o, r->expires_us ? event_format_ts(r->expires_us, b) : "never");
 	ro_puts(o, ",");
-	/* The rules, space-separated: one field that a filter can match. */
+	/* The rules, space-separated: one field that a filter can match.
+	 * An outside rule's name is its tool's ("av:W32/Worm, \"X\""):
+	 * the field is quoted as RFC 4180 says, the leading quote always
+	 * (a spreadsheet reads one field however many rules). */
 	if (r->nhits) {
-		ro_puts(o, "\"");
-		for (unsigned i = 0; i < MIN(r->nhits, HOSTDB_MAX_HITS); i++) {
-			const char *n = report_rule_name(m->e->c, r->hits[i].rule);
+		char rules[HOSTDB_MAX_HITS * (OUTSIDE_RULE_MAX + 1)];
+		size_t n = 0;
 
-			if (i)
-				ro_puts(o, " ");
-			/* Rule names are config identifiers: no quotes in them. */
-			ro_puts(o, n);
-		}
+		for (unsigned i = 0; i < MIN(r->nhits, HOSTDB_MAX_HITS) && n < sizeof(rules); i++)
+			n += (size_t)snprintf(rules + n, sizeof(rules) - n, "%s%s", i ? " " : "",
+					      report_rule_name(m->e, r->hits[i].rule));
+		ro_puts(o, "\"");
+		/* Not a formula either (ro_csv_field()): another gateway's
+		 * rule names are its own. */
+		if (strchr("=+-@", rules[0]) && rules[0])
+			ro_puts(o, "'");
+		for (const char *c = rules; *c; c++)
+			ro_write(o, *c == '"' ? "\"\"" : c, *c == '"' ? 2 : 1);
 		ro_puts(o, "\"");
 	}
 	ro_puts(o, ",");
@@ -113,6 +121,15 @@ static void csv_row(struct rout *o, const struct report_model *m, const struct h
 
 		engine_infected_name(m->e, r, &by);
 		ro_csv_field(o, addr_ntop(&by, a));
+	}
+	/* Where its detections came from (a column added last: scripts that
+	 * read the columns by position keep working). */
+	{
+		char src[96];
+
+		report_sources(r, src, sizeof(src));
+		ro_puts(o, ",");
+		ro_csv_field(o, src);
 	}
 	ro_puts(o, "\r\n");
 }

@@ -968,7 +968,7 @@ static void actions(struct rout *o, const struct page *p)
 		ro_puts(o, "</td><td>");
 		for (unsigned j = 0; j < MIN(r->nhits, HOSTDB_MAX_HITS); j++) {
 			ro_puts(o, j ? ", " : "");
-			ro_html(o, report_rule_name(m->e->c, r->hits[j].rule));
+			ro_html(o, report_rule_name(m->e, r->hits[j].rule));
 		}
 		if (!r->nhits)
 			ro_html(o, r->reason[0] ? r->reason : "manual");

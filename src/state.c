@@ -87,19 +87,11 @@ static uint32_t crc_update(const struct crc_tab *c, uint32_t crc, const void *da
 
 /* ---- names shared by both directions ---- */
 
-static const char *rule_name(const struct conf *c, unsigned rule)
+/* The rule's index in the current config (or among the outside rules
+ * known so far), or -1. */
+static int rule_index(struct engine *e, const char *name)
 {
-	if (rule == DETECT_RULE_TRW)
-		return DETECT_TRW_NAME;
-	return rule < c->nrules ? c->rules[rule].name : NULL;
-}
-
-/* The rule's index in the current config, or -1. */
-static int rule_index(const struct conf *c, const char *name)
-{
-	if (strcmp(name, DETECT_TRW_NAME) == 0)
-		return DETECT_RULE_TRW;
-	return conf_rule_find(c, name);
+	return engine_rule_index(e, name, false);
 }
 
 static const char *proto_name(uint8_t proto)
@@ -346,7 +338,7 @@ static void w_want(struct writer *w, const struct hostrec *r)
 	}
 }
 
-static void w_host(struct writer *w, const struct conf *c, const struct hostrec *r)
+static void w_host(struct writer *w, const struct engine *e, const struct hostrec *r)
 {
 	char a[ADDR_STRLEN];
 
@@ -404,12 +396,16 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 
 	for (unsigned i = 0; i < r->nhits && i < HOSTDB_MAX_HITS; i++) {
 		const struct hit *h = &r->hits[i];
-		const char *name = rule_name(c, h->rule);
+		const char *name = engine_rule_name(e, h->rule);
 
 		if (!name)
 			continue; /* no such rule: it would be dropped on load anyway */
 		w_str(w, "hit");
-		w_kv_str(w, "rule", name, CONF_NAME_MAX);
+		w_kv_str(w, "rule", name, OUTSIDE_RULE_MAX);
+		if (h->source != SOURCE_SELF) {
+			w_key(w, "source");
+			w_str(w, det_source_name((enum det_source)h->source));
+		}
 		w_kv_level(w, "level", h->level);
 		w_kv_u64(w, "incident", h->incident);
 		w_kv_u64(w, "first_us", h->first_us);
@@ -428,6 +424,11 @@ static void w_host(struct writer *w, const struct conf *c, const struct hostrec 
 		w_str(w, host_state_name((enum host_state)h->state));
 		w_kv_i64(w, "uid", h->uid);
 		w_kv_str(w, "text", h->text, sizeof(h->text));
+		if (h->outside) {
+			w_kv_str(w, "source", hist_source(h), OUTSIDE_SOURCE_MAX);
+			if (hist_evidence(h))
+				w_kv_str(w, "evidence", hist_evidence(h), OUTSIDE_EVIDENCE_MAX);
+		}
 		if (h->uid >= 0)
 			w_actor(w, "", &h->by);
 		w_end_record(w);
@@ -483,7 +484,7 @@ static void write_state(struct writer *w, const struct engine *e)
 		w_incident(w, &is->v[(is->head + i) % is->cap]);
 
 	for (const struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r))
-		w_host(w, e->c, r);
+		w_host(w, e, r);
 	if (e->id)
 		identity_foreach(e->id, BIND_TENTATIVE, w_binding, w);
 }
@@ -1226,7 +1227,14 @@ static int load_incident(struct state_loader *l, struct rec *r)
 		in.port = (uint16_t)port;
 	}
 	/* Rule indexes follow the config, which may have changed since. */
-	idx = rule_index(l->e->c, in.rule_name);
+	idx = rule_index(l->e, in.rule_name);
+	/* An IDS's or antivirus console's rule: interned again, as the
+	 * hosts' hits that name it will be. */
+	if (idx < 0 &&
+	    (strncmp(in.rule_name, OUTSIDE_IDS_PREFIX, strlen(OUTSIDE_IDS_PREFIX)) == 0 ||
+	     strncmp(in.rule_name, OUTSIDE_AV_PREFIX, strlen(OUTSIDE_AV_PREFIX)) == 0) &&
+	    outside_check_text(in.rule_name, sizeof(in.rule_name)) == 0)
+		idx = engine_rule_index(l->e, in.rule_name, true);
 	in.rule = idx < 0 ? DETECT_NRULES : (unsigned)idx;
 	if (incident_restore(&l->e->incidents, &in) < 0)
 		return bad(l, "incident id=%u out of order (the last was %u)", in.id,
@@ -1417,7 +1425,8 @@ static int load_hit(struct state_loader *l, struct rec *r)
 {
 	struct hostrec *h = l->host;
 	struct hit hit;
-	char name[CONF_NAME_MAX];
+	char name[OUTSIDE_RULE_MAX], src[OUTSIDE_SOURCE_MAX];
+	enum det_source source = SOURCE_SELF;
 	unsigned incident = 0;
 	int k, idx;
 
@@ -1429,14 +1438,31 @@ static int load_hit(struct state_loader *l, struct rec *r)
 	    (k = f_uint(l, r, "incident", INCIDENT_ID_MAX, &incident)) < 0 ||
 	    (k = f_u64(l, r, "first_us", UINT64_MAX, &hit.first_us)) < 0)
 		return k;
+	/* A detection from outside: its rule is the outside tool's name,
+	 * interned again (outside.h). */
+	if (get(r, "source")) {
+		if ((k = f_str(l, r, "source", src, sizeof(src))) < 0)
+			return k;
+		if (det_source_parse(src, &source) < 0 || source == SOURCE_SELF)
+			return bad(l, "unknown source=%s", src);
+		if (outside_check_text(name, sizeof(name)) < 0)
+			return bad(l, "rule= of an outside source not printable UTF-8");
+		hit.source = (uint8_t)source;
+		if (h->nhits == HOSTDB_MAX_HITS)
+			return bad(l, "more than %d hit records for one host", HOSTDB_MAX_HITS);
+		hit.rule = (uint16_t)engine_rule_index(l->e, name, true);
+		hit.incident = incident;
+		h->hits[h->nhits++] = hit;
+		return 0;
+	}
 	/* A rule removed from the config since: its hit goes, the host and
 	 * its history stay. */
-	idx = rule_index(l->e->c, name);
+	idx = rule_index(l->e, name);
 	if (idx < 0)
 		return 0;
 	if (h->nhits == HOSTDB_MAX_HITS)
 		return bad(l, "more than %d hit records for one host", HOSTDB_MAX_HITS);
-	hit.rule = (uint8_t)idx;
+	hit.rule = (uint16_t)idx;
 	hit.incident = incident;
 	h->hits[h->nhits++] = hit;
 	return 0;
@@ -1456,6 +1482,7 @@ static int load_hist(struct state_loader *l, struct rec *r)
 	if (h->nhist == HOST_MAX_HIST && l->hist_roll) {
 		/* A store that keeps every line (statedb.h): memory keeps
 		 * the first ones and the latest, as hostdb_history() does. */
+		hist_fini(&h->hist[HOST_HIST_KEEP]);
 		memmove(&h->hist[HOST_HIST_KEEP], &h->hist[HOST_HIST_KEEP + 1],
 			(HOST_MAX_HIST - HOST_HIST_KEEP - 1) * sizeof(*h->hist));
 		h->nhist--;
@@ -1484,6 +1511,30 @@ static int load_hist(struct state_loader *l, struct rec *r)
 	    (k = f_str(l, r, "text", x->text, sizeof(x->text))) < 0 ||
 	    (k = f_actor(l, r, "", x->uid, &x->by)) < 0)
 		return k;
+	/* A detection from outside: its source and evidence (optional,
+	 * schema 2 on); a malformed one is refused as any other field. */
+	if (get(r, "source")) {
+		char src[OUTSIDE_SOURCE_MAX], *ev = NULL;
+
+		if ((k = f_str(l, r, "source", src, sizeof(src))) < 0)
+			return k;
+		if (outside_check_text(src, sizeof(src)) < 0)
+			return bad(l, "source= not printable UTF-8");
+		if (get(r, "evidence")) {
+			ev = malloc(OUTSIDE_EVIDENCE_MAX);
+			if (!ev)
+				return -ENOMEM;
+			if ((k = f_str(l, r, "evidence", ev, OUTSIDE_EVIDENCE_MAX)) < 0 ||
+			    outside_check_text(ev, OUTSIDE_EVIDENCE_MAX) < 0) {
+				free(ev);
+				return k < 0 ? k : bad(l, "evidence= not printable UTF-8");
+			}
+		}
+		k = hostdb_hist_set_outside(x, src, ev);
+		free(ev);
+		if (k < 0)
+			return k;
+	}
 	h->nhist++;
 	return 0;
 }

@@ -24,6 +24,20 @@
 #include "incident.h"
 #include "types.h"
 
+/* The views that schema 2 changed (columns added at the end). */
+#define VIEW_HITS                                                            \
+	"CREATE VIEW v1_hits AS SELECT h.key AS host, t.rule, t.level,"      \
+	" NULLIF(t.incident, 0) AS incident,"                                \
+	" datetime(t.first_us / 1000000, 'unixepoch') AS first, t.first_us," \
+	" COALESCE(t.source, 'self') AS source"                              \
+	" FROM hits t JOIN hosts h ON h.id = t.host;"
+#define VIEW_HISTORY                                                                           \
+	"CREATE VIEW v1_history AS SELECT seq, life, host,"                                    \
+	" datetime(ts_us / 1000000, 'unixepoch') AS time, ts_us, kind, level, state,"          \
+	" CASE WHEN uid >= 0 THEN uid END AS uid, name AS by_name, sudo_user AS by_sudo_user," \
+	" text, CASE WHEN kind = 'detect' THEN COALESCE(source, 'self') END AS source,"        \
+	" evidence FROM history;"
+
 static const char schema_sql[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
 	"CREATE TABLE prefixes(kind TEXT NOT NULL, net TEXT NOT NULL,"
@@ -47,11 +61,11 @@ static const char schema_sql[] =
 	"CREATE INDEX host_addrs_addr ON host_addrs(addr);"
 	"CREATE TABLE hits(host INTEGER NOT NULL, i INTEGER NOT NULL, rule TEXT NOT NULL,"
 	" level TEXT NOT NULL, incident INTEGER NOT NULL, first_us INTEGER NOT NULL,"
-	" PRIMARY KEY(host, i)) STRICT, WITHOUT ROWID;"
+	" source TEXT, PRIMARY KEY(host, i)) STRICT, WITHOUT ROWID;"
 	"CREATE TABLE history(seq INTEGER PRIMARY KEY AUTOINCREMENT, life INTEGER NOT NULL,"
 	" host TEXT NOT NULL, ts_us INTEGER NOT NULL, kind TEXT NOT NULL, level TEXT NOT NULL,"
 	" state TEXT NOT NULL, uid INTEGER NOT NULL, name TEXT, sudo_user TEXT,"
-	" sudo_uid INTEGER, text TEXT NOT NULL) STRICT;"
+	" sudo_uid INTEGER, text TEXT NOT NULL, source TEXT, evidence TEXT) STRICT;"
 	"CREATE INDEX history_life ON history(life, seq);"
 	"CREATE INDEX history_host ON history(host, ts_us);"
 	"CREATE INDEX history_ts ON history(ts_us);"
@@ -73,15 +87,8 @@ static const char schema_sql[] =
 	" h.reason, NULLIF(h.evidence, '') AS evidence, h.recurrences,"
 	" NULLIF(h.want, '') AS ports,"
 	" substr(h.infected_by, 1, instr(h.infected_by, '/') - 1) AS infected_by,"
-	" h.first_detect_us, h.last_detect_us, h.changed_us, h.expires_us FROM hosts h;"
-	"CREATE VIEW v1_hits AS SELECT h.key AS host, t.rule, t.level,"
-	" NULLIF(t.incident, 0) AS incident,"
-	" datetime(t.first_us / 1000000, 'unixepoch') AS first, t.first_us"
-	" FROM hits t JOIN hosts h ON h.id = t.host;"
-	"CREATE VIEW v1_history AS SELECT seq, life, host,"
-	" datetime(ts_us / 1000000, 'unixepoch') AS time, ts_us, kind, level, state,"
-	" CASE WHEN uid >= 0 THEN uid END AS uid, name AS by_name, sudo_user AS by_sudo_user,"
-	" text FROM history;"
+	" h.first_detect_us, h.last_detect_us, h.changed_us, h.expires_us FROM hosts h;" VIEW_HITS
+		VIEW_HISTORY
 	"CREATE VIEW v1_incidents AS SELECT id, rule, patient_zero, NULLIF(port, 0) AS port,"
 	" hosts, datetime(first_probe_us / 1000000, 'unixepoch') AS first_probe,"
 	" datetime(first_detect_us / 1000000, 'unixepoch') AS first_detect,"
@@ -94,6 +101,17 @@ static const char outbreak_sql[] =
 	"CREATE TABLE IF NOT EXISTS outbreak(id INTEGER PRIMARY KEY CHECK (id = 1),"
 	" grouping TEXT NOT NULL, since_us INTEGER NOT NULL, uid INTEGER NOT NULL, name TEXT,"
 	" sudo_user TEXT, sudo_uid INTEGER, reason TEXT NOT NULL) STRICT;";
+
+/* Schema 2 (detections from outside, outside.h): the source of each hit
+ * and history line (NULL: our own), and a history line's evidence (the
+ * original alert); the views gain them as columns at their end.  A
+ * version-1 database is brought to it in place, in one transaction
+ * (migrate_1_2()). */
+static const char migrate_1_2_sql[] = "ALTER TABLE hits ADD COLUMN source TEXT;"
+				      "ALTER TABLE history ADD COLUMN source TEXT;"
+				      "ALTER TABLE history ADD COLUMN evidence TEXT;"
+				      "DROP VIEW v1_hits;"
+				      "DROP VIEW v1_history;" VIEW_HITS VIEW_HISTORY;
 
 /* The host columns, in the order the statements bind them (from ?1). */
 #define HOST_COLS "key, machine, " HOST_COLS_UPD
@@ -141,11 +159,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DEL_ADDRS] = "DELETE FROM host_addrs WHERE host = ?1",
 	[ST_INS_ADDR] = "INSERT INTO host_addrs(host, i, addr) VALUES(?1, ?2, ?3)",
 	[ST_DEL_HITS] = "DELETE FROM hits WHERE host = ?1",
-	[ST_INS_HIT] = "INSERT INTO hits(host, i, rule, level, incident, first_us)"
-		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_INS_HIT] = "INSERT INTO hits(host, i, rule, level, incident, first_us, source)"
+		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_INS_HIST] = "INSERT INTO history(life, host, ts_us, kind, level, state, uid, name,"
-			" sudo_user, sudo_uid, text) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-			" ?10, ?11)",
+			" sudo_user, sudo_uid, text, source, evidence) VALUES(?1, ?2, ?3, ?4, ?5,"
+			" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_SET_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
 	[ST_DEL_PREFIXES] = "DELETE FROM prefixes",
 	[ST_INS_PREFIX] = "INSERT OR IGNORE INTO prefixes(kind, net) VALUES(?1, ?2)",
@@ -328,8 +346,10 @@ static uint64_t host_sub_fp(const struct hostrec *r)
 	for (unsigned i = 0; i < r->naddrs; i++)
 		h = fp_addr(h, &r->addrs[i].a);
 	for (unsigned i = 0; i < r->nhits && i < HOSTDB_MAX_HITS; i++) {
-		h = fp_u64(h, (uint64_t)r->hits[i].rule | (uint64_t)r->hits[i].level << 8 |
-				      (uint64_t)r->hits[i].incident << 16);
+		/* The rule takes 16 bits (outside rules index past 255). */
+		h = fp_u64(h, (uint64_t)r->hits[i].rule | (uint64_t)r->hits[i].level << 16 |
+				      (uint64_t)r->hits[i].source << 24 |
+				      (uint64_t)r->hits[i].incident << 32);
 		h = fp_u64(h, r->hits[i].first_us);
 	}
 	return h;
@@ -442,6 +462,23 @@ bool statedb_exists(const char *dir)
 	return lstat(path, &st) == 0;
 }
 
+/* Schema 1 to 2, in one transaction: columns added, nothing lost. */
+static int migrate_1_2(struct statedb *s, char *err, size_t errlen)
+{
+	int k;
+
+	if ((k = exec_sql(s, "BEGIN IMMEDIATE", "begin", err, errlen)) < 0)
+		return k;
+	if ((k = exec_sql(s, migrate_1_2_sql, "migrating the schema from version 1", err, errlen)) <
+		    0 ||
+	    (k = exec_sql(s, "PRAGMA user_version = 2", "marking the schema", err, errlen)) < 0 ||
+	    (k = exec_sql(s, "COMMIT", "commit", err, errlen)) < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return k;
+	}
+	return 0;
+}
+
 /* A new database gets its schema and marks; ours is checked. */
 static int check_schema(struct statedb *s, char *err, size_t errlen)
 {
@@ -471,6 +508,10 @@ static int check_schema(struct statedb *s, char *err, size_t errlen)
 			s->path, (unsigned long long)app);
 		return -EBADMSG;
 	}
+	if (ver == 1 && (k = migrate_1_2(s, err, errlen)) < 0)
+		return k;
+	if (ver == 1)
+		ver = 2;
 	if (ver != STATEDB_SCHEMA) {
 		set_err(err, errlen, "%s: schema version %lld (this daemon knows %d)", s->path,
 			(long long)ver, STATEDB_SCHEMA);
@@ -652,13 +693,6 @@ static void bind_addr(sqlite3_stmt *q, int col, const struct qaddr *a)
 	sqlite3_bind_text(q, col, addr_ntop(a, b), -1, SQLITE_TRANSIENT);
 }
 
-static const char *rule_name(const struct conf *c, unsigned rule)
-{
-	if (rule == DETECT_RULE_TRW)
-		return DETECT_TRW_NAME;
-	return rule < c->nrules ? c->rules[rule].name : NULL;
-}
-
 static void bind_host(sqlite3_stmt *q, const struct hostrec *r)
 {
 	char want[STATE_WANT_MAX];
@@ -725,7 +759,7 @@ static int stage(struct statedb *s, struct hostrec *r, uint64_t id, uint64_t fp,
 
 /* Writes r's row (when its fingerprint changed or it has none) and its
  * new history lines.  A SQLite result code. */
-static int write_host(struct statedb *s, const struct conf *c, struct hostrec *r)
+static int write_host(struct statedb *s, const struct engine *e, struct hostrec *r)
 {
 	uint64_t fp = host_fp(r), fp_sub = host_sub_fp(r), id = r->db_id;
 	unsigned from = MIN(r->db_hist, r->nhist);
@@ -767,7 +801,7 @@ static int write_host(struct statedb *s, const struct conf *c, struct hostrec *r
 			return rc;
 		sqlite3_clear_bindings(s->st[ST_DEL_HITS]);
 		for (unsigned i = 0; i < r->nhits && i < HOSTDB_MAX_HITS; i++) {
-			const char *name = rule_name(c, r->hits[i].rule);
+			const char *name = engine_rule_name(e, r->hits[i].rule);
 
 			if (!name)
 				continue;
@@ -779,6 +813,10 @@ static int write_host(struct statedb *s, const struct conf *c, struct hostrec *r
 					  SQLITE_STATIC);
 			sqlite3_bind_int64(q, 5, r->hits[i].incident);
 			sqlite3_bind_int64(q, 6, (sqlite3_int64)r->hits[i].first_us);
+			if (r->hits[i].source != SOURCE_SELF)
+				sqlite3_bind_text(
+					q, 7, det_source_name((enum det_source)r->hits[i].source),
+					-1, SQLITE_STATIC);
 			if ((rc = step(s, ST_INS_HIT)) != SQLITE_OK)
 				return rc;
 		}
@@ -803,6 +841,11 @@ static int write_host(struct statedb *s, const struct conf *c, struct hostrec *r
 			sqlite3_bind_int64(q, 10, h->by.sudo_uid);
 		}
 		bind_text(q, 11, h->text, sizeof(h->text));
+		if (h->outside) {
+			sqlite3_bind_text(q, 12, hist_source(h), -1, SQLITE_TRANSIENT);
+			if (hist_evidence(h))
+				sqlite3_bind_text(q, 13, hist_evidence(h), -1, SQLITE_TRANSIENT);
+		}
 		if ((rc = step(s, ST_INS_HIST)) != SQLITE_OK)
 			return rc;
 	}
@@ -944,10 +987,10 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 	if (all)
 		for (struct hostrec *r = hostdb_first(&e->hosts); rc == SQLITE_OK && r;
 		     r = hostdb_next(&e->hosts, r))
-			rc = write_host(s, e->c, r);
+			rc = write_host(s, e, r);
 	else
 		for (unsigned i = 0; rc == SQLITE_OK && i < n; i++)
-			rc = write_host(s, e->c, recs[i]);
+			rc = write_host(s, e, recs[i]);
 	what = "writing meta and prefixes";
 	if (rc == SQLITE_OK && (!s->have_meta || fm != s->fp_meta))
 		rc = write_meta(s, e);
@@ -1249,7 +1292,7 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 		return k;
 	state_loader_roll_history(rd.l);
 	rc = sqlite3_prepare_v2(s->db,
-				"SELECT host, rule, level, incident, first_us FROM hits"
+				"SELECT host, rule, level, incident, first_us, source FROM hits"
 				" ORDER BY host, i",
 				-1, &rd.hits.q, NULL);
 	/* Every line of each host's life, oldest first: the loader keeps
@@ -1259,7 +1302,7 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 		rc = sqlite3_prepare_v2(
 			s->db,
 			"SELECT life, ts_us, kind, level, state, uid, name, sudo_user,"
-			" sudo_uid, text FROM history"
+			" sudo_uid, text, source, evidence FROM history"
 			" WHERE life IN (SELECT id FROM hosts) ORDER BY life, seq",
 			-1, &rd.hist.q, NULL);
 	if (rc == SQLITE_OK) {
@@ -1448,4 +1491,44 @@ int statedb_outbreak_load(struct statedb *s, struct outbreak_state *ret, char *e
 		return sql_fail(s, rc, "reading outbreak mode", err, errlen);
 	*ret = ob;
 	return 0;
+}
+
+/* ---- values of other modules in meta (the feeds' positions) ---- */
+
+int statedb_meta_put(struct statedb *s, const char *const *keys, const int64_t *v, unsigned n,
+		     char *err, size_t errlen)
+{
+	int rc = step(s, ST_BEGIN);
+
+	for (unsigned i = 0; rc == SQLITE_OK && i < n; i++)
+		rc = set_meta(s, keys[i], v[i]);
+	if (rc == SQLITE_OK)
+		rc = step(s, ST_COMMIT);
+	if (rc != SQLITE_OK) {
+		int k = sql_fail(s, rc, "writing meta", err, errlen);
+
+		(void)step(s, ST_ROLLBACK);
+		return k;
+	}
+	return 0;
+}
+
+int statedb_meta_get(struct statedb *s, const char *key, int64_t *ret)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &q, NULL);
+	int r = -EIO;
+
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			*ret = sqlite3_column_int64(q, 0);
+			r = 0;
+		} else if (rc == SQLITE_DONE) {
+			r = -ENOENT;
+		}
+	}
+	sqlite3_finalize(q);
+	return r;
 }

@@ -10,7 +10,12 @@ nftables iproute2 tcpdump nmap mandoc python3 libcap2-bin systemd clang clang-fo
 bash-completion procps util-linux
 dnsmasq-base isc-dhcp-client iputils-arping ethtool
 python3-html5lib
-libsqlite3-dev sqlite3"
+libsqlite3-dev sqlite3
+libjansson-dev"
+# libjansson-dev: the feeds reader parses Suricata's eve.json and Zeek's
+# notice.log (JSON) with jansson rather than a parser of our own: strict
+# UTF-8, a nesting limit, fuzzed in OSS-Fuzz; those lines quote what
+# attackers send.
 # libsqlite3-dev: the state and the hosts' histories live in SQLite
 # (STATE_DIR/state.db, issue 11), as fail2ban's and CrowdSec's do; sqlite3:
 # operators query it, and the tests read it, with the sqlite3 tool.

@@ -1838,10 +1838,96 @@ static void test_example_config(void **state)
 	conf_fini(&c);
 }
 
+/* feeds: sources, the map (the file's entries before the built-in
+ * ones), and what is refused. */
+static void test_feeds(void **state)
+{
+	struct conf c, def;
+	struct conf_diags d;
+
+	(void)state;
+	assert_int_equal(conf_init_default(&def), 0);
+	assert_int_equal(def.feeds.n, 0);
+	assert_true(def.feeds.nmap > 0);
+	assert_int_equal(def.feeds.default_level, LEVEL_WATCH);
+	assert_int_equal(def.feeds.max_line, FEED_LINE_DEFAULT);
+	load_ok("feeds: {\n"
+		"  sources = (\n"
+		"    { name = \"ids1\"; kind = \"suricata\"; path = "
+		"\"/var/log/suricata/eve.json\"; },\n"
+		"    { name = \"ids-sock\"; kind = \"suricata\"; socket = "
+		"\"/run/quarantined/eve.sock\"; },\n"
+		"    { name = \"zeek\"; kind = \"zeek\"; path = "
+		"\"/opt/zeek/logs/current/notice.log\"; }\n"
+		"  );\n"
+		"  map = (\n"
+		"    { sid = [ 2019401, 2019402 ]; level = \"ignore\"; },\n"
+		"    { kind = \"zeek\"; note = \"Scan::*\"; level = \"contain\"; },\n"
+		"    { category = \"Detection of a Network Scan\"; max_severity = 2; level = "
+		"\"watch\"; }\n"
+		"  );\n"
+		"  default_level = \"ignore\";\n"
+		"  max_line = 4096;\n"
+		"};\n",
+		&c);
+	assert_int_equal(c.feeds.n, 3);
+	assert_string_equal(c.feeds.feed[1].socket, "/run/quarantined/eve.sock");
+	assert_int_equal(c.feeds.feed[2].kind, FEED_ZEEK);
+	assert_int_equal(c.feeds.nmap, 3 + def.feeds.nmap);
+	assert_int_equal(c.feeds.map[0].nsids, 2);
+	assert_int_equal(c.feeds.map[0].level, LEVEL_NONE);
+	assert_string_equal(c.feeds.map[1].signature, "Scan::*");
+	assert_int_equal(c.feeds.map[2].max_severity, 2);
+	assert_true(c.feeds.map[3].builtin);
+	assert_int_equal(c.feeds.default_level, LEVEL_NONE);
+	assert_int_equal(c.feeds.max_line, 4096);
+	conf_fini(&c);
+	/* Without the built-in entries. */
+	load_ok("feeds: { builtin_map = false; map = ( { signature = \"ET WORM *\"; level = "
+		"\"isolate\"; } ); };\n",
+		&c);
+	assert_int_equal(c.feeds.nmap, 1);
+	conf_fini(&c);
+
+	load_bad("feeds: { sources = ( { name = \"a\"; kind = \"zeek\"; socket = \"/run/x\"; } ); "
+		 "};\n",
+		 &d);
+	assert_true(has_diag(&d, 1, "only Suricata writes to a socket"));
+	load_bad("feeds: { sources = ( { name = \"a\"; kind = \"suricata\"; } ); };\n", &d);
+	assert_true(has_diag(&d, 1, "needs either a 'path'"));
+	load_bad("feeds: { sources = ( { name = \"A b\"; kind = \"suricata\"; path = \"/x\"; } ); "
+		 "};\n",
+		 &d);
+	assert_true(has_diag(&d, 1, "bad feed name"));
+	load_bad("feeds: { sources = ( { name = \"a\"; kind = \"snort\"; path = \"/x\"; } ); };\n",
+		 &d);
+	assert_true(has_diag(&d, 1, "\"suricata\" or \"zeek\""));
+	load_bad(
+		"feeds: { sources = ( { name = \"a\"; kind = \"suricata\"; path = \"x\"; } ); };\n",
+		&d);
+	assert_true(has_diag(&d, 1, "absolute path"));
+	load_bad("feeds: { sources = ( { name = \"a\"; kind = \"suricata\"; path = \"/x\"; },\n"
+		 "{ name = \"a\"; kind = \"zeek\"; path = \"/y\"; } ); };\n",
+		 &d);
+	assert_true(has_diag(&d, 2, "duplicate feed name 'a'"));
+	load_bad("feeds: { map = ( { category = \"x\"; } ); };\n", &d);
+	assert_true(has_diag(&d, 1, "needs a 'level'"));
+	load_bad("feeds: { map = ( { note = \"x\"; level = \"block\"; } ); };\n", &d);
+	assert_true(has_diag(&d, 1, "\"ignore\", \"watch\""));
+	load_bad("feeds: { max_line = 10; };\n", &d);
+	assert_true(has_diag(&d, 1, "between 1024 and 1048576"));
+	load_bad(
+		"feeds: { sources = ( { name = \"a\"; kind = \"suricata\"; pth = \"/x\"; } ); };\n",
+		&d);
+	assert_true(has_diag(&d, 1, "did you mean 'path'"));
+	conf_fini(&def);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_feeds),
 		cmocka_unit_test(test_empty_file),
 		cmocka_unit_test(test_load_full),
 		cmocka_unit_test(test_rule_override_threshold),

@@ -769,7 +769,7 @@ static void test_html_empty(void **state)
 	t = render_fmt(f, REPORT_BY_FLOOR, REPORT_CSV, false);
 	assert_string_equal(t, "host,state,level,since,expires,rules,mac,name,department,floor,"
 			       "owner,group,reason,first_detect,blocked_at,incident,"
-			       "patient_zero,infected_by\r\n");
+			       "patient_zero,infected_by,sources\r\n");
 	free(t);
 }
 
@@ -874,16 +874,16 @@ static void test_csv(void **state)
 	/* Its first incident (smb-propagation) and that one's patient zero. */
 	assert_string_equal(r, "10.1.1.50,isolated,none,,,\"smb-propagation scan-trw\",,,"
 			       "finance,3,IT Finance,finance,,2025-12-29T09:20:10.000000Z,,1,"
-			       "10.1.1.23,10.1.1.23");
+			       "10.1.1.23,10.1.1.23,self");
 	free(r);
 	/* Its infector named even when of another incident. */
 	r = csv_row_of(t, "10.1.3.4");
-	assert_true(strlen(r) > 9 && strcmp(r + strlen(r) - 9, ",10.1.2.7") == 0);
+	assert_true(strlen(r) > 14 && strcmp(r + strlen(r) - 14, ",10.1.2.7,self") == 0);
 	free(r);
 	r = csv_row_of(t, "2001:db8:1::5");
 	assert_string_equal(r, "2001:db8:1::5,isolated,isolate,,never,,,,\"research \"\"lab\"\"\","
 			       "2,,\"research \"\"lab\"\"\",\"'=cmd|' /C calc'!A0, "
-			       "\"\"really\"\"\",,,,,");
+			       "\"\"really\"\"\",,,,,,");
 	free(r);
 	free(t);
 }

@@ -83,7 +83,8 @@ static void sql_exec(const char *dir, const char *sql)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, STATEDB_FILE);
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
 	sqlite3_close(db);
 }
 
@@ -491,6 +492,165 @@ static void test_db_migrate(void **state)
 	engine_fini(&c);
 }
 
+/* Detections from outside: two sources on one host, the evidence with
+ * quotes and non-ASCII text; saved, the views say the source and the
+ * evidence; loaded into another engine, the rule names (interned again),
+ * sources and evidence are the same. */
+static void outside_fill(struct engine *e)
+{
+	struct outside_detection o;
+
+	memset(&o, 0, sizeof(o));
+	o.source = SOURCE_ANTIVIRUS;
+	o.severity = SEV_HIGH;
+	o.level = LEVEL_CONTAIN;
+	o.host = A("10.1.0.77");
+	snprintf(o.origin, sizeof(o.origin), "sophos");
+	snprintf(o.rule, sizeof(o.rule), "av:Troj/Agent-Ä");
+	snprintf(o.evidence, sizeof(o.evidence), "PC-77;10.1.0.77;\"Troj/Agent-Ä\";2026-12-03");
+	/* Taken, or refused by a pause the rich registry holds: recorded
+	 * either way. */
+	assert_true(engine_outside_ex(e, &o, NULL) <= OUTSIDE_REFUSED);
+	o.source = SOURCE_SURICATA;
+	snprintf(o.rule, sizeof(o.rule), "ids:ET WORM Something");
+	snprintf(o.evidence, sizeof(o.evidence), "{\"alert\":{\"signature\":\"ET WORM\"}}");
+	/* Taken, or refused by a pause the rich registry holds: recorded
+	 * either way. */
+	assert_true(engine_outside_ex(e, &o, NULL) <= OUTSIDE_REFUSED);
+}
+
+static void same_outside(struct engine *a, struct engine *b)
+{
+	struct qaddr h = A("10.1.0.77");
+	struct hostrec *ra = hostdb_find_addr(&a->hosts, &h), *rb = hostdb_find_addr(&b->hosts, &h);
+
+	assert_non_null(ra);
+	assert_non_null(rb);
+	assert_int_equal(ra->nhits, 2);
+	assert_int_equal(rb->nhits, ra->nhits);
+	for (unsigned i = 0; i < ra->nhits; i++) {
+		assert_string_equal(engine_rule_name(a, ra->hits[i].rule),
+				    engine_rule_name(b, rb->hits[i].rule));
+		assert_int_equal(ra->hits[i].source, rb->hits[i].source);
+	}
+	assert_int_equal(rb->nhist, ra->nhist);
+	for (unsigned i = 0; i < ra->nhist; i++) {
+		assert_string_equal(hist_source(&ra->hist[i]), hist_source(&rb->hist[i]));
+		if (hist_evidence(&ra->hist[i]))
+			assert_string_equal(hist_evidence(&ra->hist[i]),
+					    hist_evidence(&rb->hist[i]));
+		else
+			assert_null(hist_evidence(&rb->hist[i]));
+	}
+}
+
+static void test_db_outside(void **state)
+{
+	struct fx *f = *state;
+	struct statedb *db = db_open(f, f->dir);
+	struct engine a, b;
+
+	eng_init(&a, &f->c, &f->out);
+	outside_fill(&a);
+	statedb_attach(db, &a);
+	assert_int_equal(statedb_save(db, &a, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM v1_hits WHERE source = 'antivirus'"
+					 " AND rule = 'av:Troj/Agent-Ä'"),
+			 1);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM v1_hits WHERE source = 'suricata'"),
+			 1);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM v1_history WHERE kind = 'detect'"
+					 " AND source = 'antivirus' AND evidence ="
+					 " 'PC-77;10.1.0.77;\"Troj/Agent-Ä\";2026-12-03'"),
+			 1);
+	statedb_detach(db, &a);
+	eng_init(&b, &f->c, &f->out);
+	statedb_attach(db, &b);
+	assert_int_equal(statedb_load(db, &b, print_skip, NULL, f->err, sizeof(f->err)), 0);
+	same_outside(&a, &b);
+	statedb_detach(db, &b);
+	statedb_close(db);
+	engine_fini(&a);
+	engine_fini(&b);
+}
+
+/* The state file (state.c, which migration reads) keeps them too. */
+static void test_file_outside(void **state)
+{
+	struct fx *f = *state;
+	struct engine a, b;
+
+	eng_init(&a, &f->c, &f->out);
+	eng_init(&b, &f->c, &f->out);
+	outside_fill(&a);
+	assert_int_equal(state_save(&a, f->dir, f->err, sizeof(f->err)), 0);
+	assert_int_equal(state_load(&b, f->dir, NULL, NULL, f->err, sizeof(f->err)), 0);
+	same_outside(&a, &b);
+	engine_fini(&a);
+	engine_fini(&b);
+}
+
+/* A database of schema 1 (before detections from outside) is brought to
+ * schema 2 in place when opened: every row stays, the views gain their
+ * columns (our own detections' source "self"), and it loads. */
+static void test_db_schema_1(void **state)
+{
+	struct fx *f = *state;
+	struct statedb *db = db_open(f, f->dir);
+	struct engine a, b;
+	int64_t hosts, hist, hits;
+
+	eng_init(&a, &f->c, &f->out);
+	fill_rich(&a);
+	statedb_attach(db, &a);
+	assert_int_equal(statedb_save(db, &a, f->err, sizeof(f->err)), 0);
+	statedb_detach(db, &a);
+	statedb_close(db);
+	hosts = sql_int(f->dir, "SELECT count(*) FROM hosts");
+	hist = sql_int(f->dir, "SELECT count(*) FROM history");
+	hits = sql_int(f->dir, "SELECT count(*) FROM hits");
+	/* Back to exactly what schema 1 was: its columns and views. */
+	sql_exec(f->dir,
+		 "BEGIN; DROP VIEW v1_hits; DROP VIEW v1_history;"
+		 "ALTER TABLE hits DROP COLUMN source; ALTER TABLE history DROP COLUMN source;"
+		 "ALTER TABLE history DROP COLUMN evidence;"
+		 "CREATE VIEW v1_hits AS SELECT h.key AS host, t.rule, t.level,"
+		 " NULLIF(t.incident, 0) AS incident,"
+		 " datetime(t.first_us / 1000000, 'unixepoch') AS first, t.first_us"
+		 " FROM hits t JOIN hosts h ON h.id = t.host;"
+		 "CREATE VIEW v1_history AS SELECT seq, life, host,"
+		 " datetime(ts_us / 1000000, 'unixepoch') AS time, ts_us, kind, level, state,"
+		 " CASE WHEN uid >= 0 THEN uid END AS uid, name AS by_name,"
+		 " sudo_user AS by_sudo_user, text FROM history;"
+		 "PRAGMA user_version = 1; COMMIT;");
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM pragma_table_info('history')"
+					 " WHERE name = 'source'"),
+			 0);
+	db = db_open(f, f->dir);
+	assert_int_equal(sql_int(f->dir, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts"), hosts);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM history"), hist);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hits"), hits);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM v1_hits WHERE source = 'self'"),
+			 hits);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM v1_history WHERE kind = 'detect'"
+					 " AND source = 'self'"),
+			 sql_int(f->dir, "SELECT count(*) FROM history WHERE kind = 'detect'"));
+	eng_init(&b, &f->c, &f->out);
+	statedb_attach(db, &b);
+	assert_int_equal(statedb_load(db, &b, print_skip, NULL, f->err, sizeof(f->err)), 0);
+	same_engine_by_key(&a, &b);
+	/* And it takes detections from outside from now on. */
+	outside_fill(&b);
+	assert_int_equal(statedb_save(db, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(
+		sql_int(f->dir, "SELECT count(*) FROM v1_history WHERE source = 'suricata'"), 1);
+	statedb_detach(db, &b);
+	statedb_close(db);
+	engine_fini(&a);
+	engine_fini(&b);
+}
+
 /* A full disk: the save fails whole, what was durable stays, the
  * records stay to be written, and the next save (room again) writes
  * them. */
@@ -586,6 +746,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_db_damaged_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_bad_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_migrate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_outside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_outside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_schema_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_wal_reader, setup, teardown),
 	};
