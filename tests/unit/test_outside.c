@@ -389,6 +389,30 @@ static void test_engine_outside(void **state)
 	assert_int_equal(engine_outside_ex(&x->e, &o, &why), OUTSIDE_TAKEN);
 	engine_commit(&x->e);
 	assert_int_equal(rec->nhits, 2);
+	/* A long name of multibyte characters: the history line and the
+	 * record's reason keep a prefix cut at a character boundary. */
+	{
+		struct qaddr h2 = A("10.1.0.24");
+		struct hostrec *r2;
+		size_t n = strlen(OUTSIDE_AV_PREFIX);
+
+		memcpy(o.rule, OUTSIDE_AV_PREFIX, n);
+		for (; n + 2 < sizeof(o.rule) - 1; n += 2)
+			memcpy(o.rule + n, "\xc3\xa9", 2);
+		o.rule[n] = '\0';
+		o.host = h2;
+		assert_int_equal(engine_outside_ex(&x->e, &o, &why), OUTSIDE_TAKEN);
+		engine_commit(&x->e);
+		r2 = hostdb_find_addr(&x->e.hosts, &h2);
+		assert_non_null(r2);
+		assert_int_equal(
+			outside_utf8_valid(r2->hist[0].text, strlen(r2->hist[0].text), false),
+			strlen(r2->hist[0].text));
+		assert_true(strlen(r2->hist[0].text) >= sizeof(r2->hist[0].text) - 3);
+		assert_int_equal(outside_utf8_valid(r2->reason, strlen(r2->reason), false),
+				 strlen(r2->reason));
+		assert_string_equal(engine_rule_name(&x->e, r2->hits[0].rule), o.rule);
+	}
 	/* A reload keeps the names. */
 	assert_int_equal(engine_reconfigure(&x->e, &x->c), 0);
 	assert_string_equal(engine_rule_name(&x->e, rec->hits[1].rule), "av:Worm.Y");
