@@ -447,6 +447,43 @@ static void test_engine_policy(void **state)
 	assert_int_equal(x->e.st.outside_invalid, 1);
 }
 
+/* Another gateway's detection: its rule named like ours is ours, its
+ * source says the gateway, and it is not capped as unverified. */
+static void test_engine_gateway(void **state)
+{
+	struct fix *x = *state;
+	struct outside_detection o;
+	struct qaddr h = A("10.1.0.31");
+	struct hostrec *rec;
+	int own = conf_rule_find(&x->c, "smb-propagation");
+
+	assert_true(own >= 0);
+	x->c.identity.unverified_max = LEVEL_WATCH;
+	good(&o);
+	o.source = SOURCE_GATEWAY;
+	o.level = LEVEL_CONTAIN;
+	o.host = h;
+	snprintf(o.origin, sizeof(o.origin), "north");
+	snprintf(o.rule, sizeof(o.rule), "smb-propagation");
+	assert_int_equal(engine_outside_ex(&x->e, &o, NULL), OUTSIDE_TAKEN);
+	engine_commit(&x->e);
+	rec = hostdb_find_addr(&x->e.hosts, &h);
+	assert_non_null(rec);
+	assert_int_equal(rec->hits[0].rule, (unsigned)own);
+	assert_int_equal(rec->hits[0].source, SOURCE_GATEWAY);
+	assert_int_equal(rec->level, LEVEL_CONTAIN);
+	assert_string_equal(hist_source(&rec->hist[0]), "gateway:north");
+	assert_non_null(strstr(events(x), "\"source\":\"gateway:north\""));
+	/* An IDS naming an address is capped (identity.unverified_max). */
+	good(&o);
+	o.host = A("10.1.0.32");
+	assert_int_equal(engine_outside_ex(&x->e, &o, NULL), OUTSIDE_TAKEN);
+	engine_commit(&x->e);
+	rec = hostdb_find_addr(&x->e.hosts, &o.host);
+	assert_non_null(rec);
+	assert_int_equal(rec->level, LEVEL_WATCH);
+}
+
 static void test_engine_budget(void **state)
 {
 	struct fix *x = *state;
@@ -485,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test_setup_teardown(test_engine_outside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_gateway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_budget, setup, teardown),
 	};
 
