@@ -230,7 +230,15 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 		else if (c->by_uid != rec->by_uid)
 			memset(&rec->by, 0, sizeof(rec->by));
 		rec->by_uid = c->by_uid;
-		snprintf(rec->reason, sizeof(rec->reason), "%s", c->reason ? c->reason : "");
+		/* At a character boundary: a rule from outside or an
+		 * operator's reason may be longer than the record keeps. */
+		{
+			const char *why = c->reason ? c->reason : "";
+			size_t k = outside_utf8_cut(why, strlen(why), sizeof(rec->reason) - 1);
+
+			memcpy(rec->reason, why, k);
+			rec->reason[k] = '\0';
+		}
 		if (c->effective == LEVEL_NONE) {
 			/* Remembered for a recurrence (escalating levels and TTLs). */
 			if (old[i] > LEVEL_WATCH)

@@ -987,9 +987,12 @@ static const char *fit(char *dst, size_t w, const char *src)
 		memcpy(dst, src, n + 1);
 		return dst;
 	}
-	memcpy(dst, src, w - 1);
-	dst[w - 1] = LIST_CUT;
-	dst[w] = '\0';
+	/* At a character boundary: names from the inventory or from
+	 * outside tools may be UTF-8. */
+	n = outside_utf8_cut(src, n, w - 1);
+	memcpy(dst, src, n);
+	dst[n] = LIST_CUT;
+	dst[n + 1] = '\0';
 	return dst;
 }
 

@@ -844,8 +844,10 @@ enum outside_fate engine_outside_ex(struct engine *e, const struct outside_detec
 	d.ts_us = now;
 	/* An IDS names an address from the packets it saw, which a forger
 	 * chooses: unverified, as our own detection by address is.  An
-	 * antivirus console saw the threat on the machine itself. */
-	unverified = o->source != SOURCE_ANTIVIRUS && detection_unverified(e, &d);
+	 * antivirus console saw the threat on the machine itself, and
+	 * another gateway verified its own detection as we do ours. */
+	unverified = (o->source == SOURCE_SURICATA || o->source == SOURCE_ZEEK) &&
+		     detection_unverified(e, &d);
 	return handle(e, &d, o, unverified, ret_why);
 }
 

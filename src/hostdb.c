@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outside.h"
+
 /* Records that may go when the registry is full (nothing in force, not
  * in certification), least recently flagged first; and those that stay. */
 #define L_SPARE 0
@@ -224,7 +226,14 @@ int hostdb_history_by(struct hostrec *r, usec_t ts, enum hist_kind kind, enum le
 	h->level = (uint8_t)level;
 	h->state = r->state;
 	h->uid = uid;
-	snprintf(h->text, sizeof(h->text), "%s", text ? text : "");
+	/* Cut at a character boundary: a rule name from outside (outside.h)
+	 * is longer than a line's text, and what is kept stays UTF-8. */
+	if (text) {
+		size_t k = outside_utf8_cut(text, strlen(text), sizeof(h->text) - 1);
+
+		memcpy(h->text, text, k);
+		h->text[k] = '\0';
+	}
 	if (by && uid >= 0)
 		h->by = *by;
 	return 0;

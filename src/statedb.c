@@ -24,7 +24,26 @@
 #include "incident.h"
 #include "types.h"
 
-/* The views that schema 2 changed (columns added at the end). */
+/* The views that schema 2 changed (columns added at the end: v1_hosts
+ * its sources, v1_hits a hit's, v1_history a line's and its evidence). */
+#define VIEW_HOSTS                                                                            \
+	"CREATE VIEW v1_hosts AS SELECT h.id AS life, h.key AS host,"                         \
+	" CASE WHEN h.machine THEN h.key END AS mac, h.addr AS addr,"                         \
+	" (SELECT group_concat(a.addr, ',') FROM host_addrs a WHERE a.host = h.id) AS addrs," \
+	" h.state, h.level, h.decided, h.adopted,"                                            \
+	" datetime(h.first_detect_us / 1000000, 'unixepoch') AS first_detect,"                \
+	" datetime(h.last_detect_us / 1000000, 'unixepoch') AS last_detect,"                  \
+	" datetime(h.changed_us / 1000000, 'unixepoch') AS changed,"                          \
+	" CASE WHEN h.expires_us THEN datetime(h.expires_us / 1000000, 'unixepoch') END"      \
+	" AS expires,"                                                                        \
+	" CASE WHEN h.by_uid >= 0 THEN h.by_uid END AS by_uid, h.by_name, h.by_sudo_user,"    \
+	" h.reason, NULLIF(h.evidence, '') AS evidence, h.recurrences,"                       \
+	" NULLIF(h.want, '') AS ports,"                                                       \
+	" substr(h.infected_by, 1, instr(h.infected_by, '/') - 1) AS infected_by,"            \
+	" h.first_detect_us, h.last_detect_us, h.changed_us, h.expires_us,"                   \
+	" (SELECT group_concat(s, ',') FROM (SELECT DISTINCT COALESCE(t.source, 'self') AS s" \
+	"  FROM hits t WHERE t.host = h.id ORDER BY s)) AS sources FROM hosts h;"
+
 #define VIEW_HITS                                                            \
 	"CREATE VIEW v1_hits AS SELECT h.key AS host, t.rule, t.level,"      \
 	" NULLIF(t.incident, 0) AS incident,"                                \
@@ -74,21 +93,7 @@ static const char schema_sql[] =
 	" prev TEXT) STRICT;"
 	/* The operators' interface: columns only ever added, never
 	 * renamed or given another meaning, within v1. */
-	"CREATE VIEW v1_hosts AS SELECT h.id AS life, h.key AS host,"
-	" CASE WHEN h.machine THEN h.key END AS mac, h.addr AS addr,"
-	" (SELECT group_concat(a.addr, ',') FROM host_addrs a WHERE a.host = h.id) AS addrs,"
-	" h.state, h.level, h.decided, h.adopted,"
-	" datetime(h.first_detect_us / 1000000, 'unixepoch') AS first_detect,"
-	" datetime(h.last_detect_us / 1000000, 'unixepoch') AS last_detect,"
-	" datetime(h.changed_us / 1000000, 'unixepoch') AS changed,"
-	" CASE WHEN h.expires_us THEN datetime(h.expires_us / 1000000, 'unixepoch') END"
-	" AS expires,"
-	" CASE WHEN h.by_uid >= 0 THEN h.by_uid END AS by_uid, h.by_name, h.by_sudo_user,"
-	" h.reason, NULLIF(h.evidence, '') AS evidence, h.recurrences,"
-	" NULLIF(h.want, '') AS ports,"
-	" substr(h.infected_by, 1, instr(h.infected_by, '/') - 1) AS infected_by,"
-	" h.first_detect_us, h.last_detect_us, h.changed_us, h.expires_us FROM hosts h;" VIEW_HITS
-		VIEW_HISTORY
+	VIEW_HOSTS VIEW_HITS VIEW_HISTORY
 	"CREATE VIEW v1_incidents AS SELECT id, rule, patient_zero, NULLIF(port, 0) AS port,"
 	" hosts, datetime(first_probe_us / 1000000, 'unixepoch') AS first_probe,"
 	" datetime(first_detect_us / 1000000, 'unixepoch') AS first_detect,"
@@ -110,8 +115,9 @@ static const char outbreak_sql[] =
 static const char migrate_1_2_sql[] = "ALTER TABLE hits ADD COLUMN source TEXT;"
 				      "ALTER TABLE history ADD COLUMN source TEXT;"
 				      "ALTER TABLE history ADD COLUMN evidence TEXT;"
+				      "DROP VIEW v1_hosts;"
 				      "DROP VIEW v1_hits;"
-				      "DROP VIEW v1_history;" VIEW_HITS VIEW_HISTORY;
+				      "DROP VIEW v1_history;" VIEW_HOSTS VIEW_HITS VIEW_HISTORY;
 
 /* The host columns, in the order the statements bind them (from ?1). */
 #define HOST_COLS "key, machine, " HOST_COLS_UPD

@@ -95,6 +95,8 @@ qd_wait 10 "the detection is saved" \
 	test -n "$(qd_sql "SELECT 1 FROM v1_history WHERE host = '$QD_INF' AND kind = 'detect' AND source = 'antivirus'")"
 qd_check "v1_hits: the rule and its source" \
 	test "$(qd_sql "SELECT rule || '|' || source FROM v1_hits WHERE host = '$QD_INF'")" = "av:Troj/Conficker-A|antivirus"
+qd_check "v1_hosts: its sources" \
+	test "$(qd_sql "SELECT sources FROM v1_hosts WHERE host = '$QD_INF'")" = antivirus
 qd_check "v1_history: the evidence" \
 	test "$(qd_sql "SELECT evidence FROM v1_history WHERE host = '$QD_INF' AND kind = 'detect'")" = "INF-PC,,Troj/Conficker-A,$now,\"C:\\Windows\\a.exe\""
 

@@ -389,6 +389,30 @@ static void test_engine_outside(void **state)
 	assert_int_equal(engine_outside_ex(&x->e, &o, &why), OUTSIDE_TAKEN);
 	engine_commit(&x->e);
 	assert_int_equal(rec->nhits, 2);
+	/* A long name of multibyte characters: the history line and the
+	 * record's reason keep a prefix cut at a character boundary. */
+	{
+		struct qaddr h2 = A("10.1.0.24");
+		struct hostrec *r2;
+		size_t n = strlen(OUTSIDE_AV_PREFIX);
+
+		memcpy(o.rule, OUTSIDE_AV_PREFIX, n);
+		for (; n + 2 < sizeof(o.rule) - 1; n += 2)
+			memcpy(o.rule + n, "\xc3\xa9", 2);
+		o.rule[n] = '\0';
+		o.host = h2;
+		assert_int_equal(engine_outside_ex(&x->e, &o, &why), OUTSIDE_TAKEN);
+		engine_commit(&x->e);
+		r2 = hostdb_find_addr(&x->e.hosts, &h2);
+		assert_non_null(r2);
+		assert_int_equal(
+			outside_utf8_valid(r2->hist[0].text, strlen(r2->hist[0].text), false),
+			strlen(r2->hist[0].text));
+		assert_true(strlen(r2->hist[0].text) >= sizeof(r2->hist[0].text) - 3);
+		assert_int_equal(outside_utf8_valid(r2->reason, strlen(r2->reason), false),
+				 strlen(r2->reason));
+		assert_string_equal(engine_rule_name(&x->e, r2->hits[0].rule), o.rule);
+	}
 	/* A reload keeps the names. */
 	assert_int_equal(engine_reconfigure(&x->e, &x->c), 0);
 	assert_string_equal(engine_rule_name(&x->e, rec->hits[1].rule), "av:Worm.Y");
@@ -421,6 +445,43 @@ static void test_engine_policy(void **state)
 	o.level = 9;
 	assert_int_equal(engine_outside_ex(&x->e, &o, &why), OUTSIDE_INVALID);
 	assert_int_equal(x->e.st.outside_invalid, 1);
+}
+
+/* Another gateway's detection: its rule named like ours is ours, its
+ * source says the gateway, and it is not capped as unverified. */
+static void test_engine_gateway(void **state)
+{
+	struct fix *x = *state;
+	struct outside_detection o;
+	struct qaddr h = A("10.1.0.31");
+	struct hostrec *rec;
+	int own = conf_rule_find(&x->c, "smb-propagation");
+
+	assert_true(own >= 0);
+	x->c.identity.unverified_max = LEVEL_WATCH;
+	good(&o);
+	o.source = SOURCE_GATEWAY;
+	o.level = LEVEL_CONTAIN;
+	o.host = h;
+	snprintf(o.origin, sizeof(o.origin), "north");
+	snprintf(o.rule, sizeof(o.rule), "smb-propagation");
+	assert_int_equal(engine_outside_ex(&x->e, &o, NULL), OUTSIDE_TAKEN);
+	engine_commit(&x->e);
+	rec = hostdb_find_addr(&x->e.hosts, &h);
+	assert_non_null(rec);
+	assert_int_equal(rec->hits[0].rule, (unsigned)own);
+	assert_int_equal(rec->hits[0].source, SOURCE_GATEWAY);
+	assert_int_equal(rec->level, LEVEL_CONTAIN);
+	assert_string_equal(hist_source(&rec->hist[0]), "gateway:north");
+	assert_non_null(strstr(events(x), "\"source\":\"gateway:north\""));
+	/* An IDS naming an address is capped (identity.unverified_max). */
+	good(&o);
+	o.host = A("10.1.0.32");
+	assert_int_equal(engine_outside_ex(&x->e, &o, NULL), OUTSIDE_TAKEN);
+	engine_commit(&x->e);
+	rec = hostdb_find_addr(&x->e.hosts, &o.host);
+	assert_non_null(rec);
+	assert_int_equal(rec->level, LEVEL_WATCH);
 }
 
 static void test_engine_budget(void **state)
@@ -461,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test_setup_teardown(test_engine_outside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_gateway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_budget, setup, teardown),
 	};
 

@@ -611,7 +611,7 @@ static void test_db_schema_1(void **state)
 	hits = sql_int(f->dir, "SELECT count(*) FROM hits");
 	/* Back to exactly what schema 1 was: its columns and views. */
 	sql_exec(f->dir,
-		 "BEGIN; DROP VIEW v1_hits; DROP VIEW v1_history;"
+		 "BEGIN; DROP VIEW v1_hosts; DROP VIEW v1_hits; DROP VIEW v1_history;"
 		 "ALTER TABLE hits DROP COLUMN source; ALTER TABLE history DROP COLUMN source;"
 		 "ALTER TABLE history DROP COLUMN evidence;"
 		 "CREATE VIEW v1_hits AS SELECT h.key AS host, t.rule, t.level,"
@@ -622,6 +622,21 @@ static void test_db_schema_1(void **state)
 		 " datetime(ts_us / 1000000, 'unixepoch') AS time, ts_us, kind, level, state,"
 		 " CASE WHEN uid >= 0 THEN uid END AS uid, name AS by_name,"
 		 " sudo_user AS by_sudo_user, text FROM history;"
+		 "CREATE VIEW v1_hosts AS SELECT h.id AS life, h.key AS host,"
+		 " CASE WHEN h.machine THEN h.key END AS mac, h.addr AS addr,"
+		 " (SELECT group_concat(a.addr, ',') FROM host_addrs a WHERE a.host = h.id) AS "
+		 "addrs,"
+		 " h.state, h.level, h.decided, h.adopted,"
+		 " datetime(h.first_detect_us / 1000000, 'unixepoch') AS first_detect,"
+		 " datetime(h.last_detect_us / 1000000, 'unixepoch') AS last_detect,"
+		 " datetime(h.changed_us / 1000000, 'unixepoch') AS changed,"
+		 " CASE WHEN h.expires_us THEN datetime(h.expires_us / 1000000, 'unixepoch') END"
+		 " AS expires,"
+		 " CASE WHEN h.by_uid >= 0 THEN h.by_uid END AS by_uid, h.by_name, h.by_sudo_user,"
+		 " h.reason, NULLIF(h.evidence, '') AS evidence, h.recurrences,"
+		 " NULLIF(h.want, '') AS ports,"
+		 " substr(h.infected_by, 1, instr(h.infected_by, '/') - 1) AS infected_by,"
+		 " h.first_detect_us, h.last_detect_us, h.changed_us, h.expires_us FROM hosts h;"
 		 "PRAGMA user_version = 1; COMMIT;");
 	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM pragma_table_info('history')"
 					 " WHERE name = 'source'"),
@@ -633,6 +648,8 @@ static void test_db_schema_1(void **state)
 	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hits"), hits);
 	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM v1_hits WHERE source = 'self'"),
 			 hits);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM v1_hosts WHERE sources = 'self'"),
+			 sql_int(f->dir, "SELECT count(DISTINCT host) FROM hits"));
 	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM v1_history WHERE kind = 'detect'"
 					 " AND source = 'self'"),
 			 sql_int(f->dir, "SELECT count(*) FROM history WHERE kind = 'detect'"));
