@@ -44,6 +44,8 @@ struct host_facts {
 	bool critical;	 /* a critical asset (inventory) */
 	bool unverified; /* the source cannot be tied to a machine, or its
 			  * machine is contested: at most identity.unverified_max */
+	bool portless;	 /* the detection names no ports (from outside): its
+			  * containment would be an isolation */
 };
 
 struct policy {

@@ -474,9 +474,12 @@ static void registry_full(struct engine *e, const struct detection *d)
 static void decide(struct engine *e, const struct detection *d, const struct outside_detection *o,
 		   const struct host_facts *facts, struct decision *ret)
 {
-	if (o)
-		policy_decide_level(&e->pol, (enum level)o->level, facts, d->ts_us, ret);
-	else
+	if (o) {
+		struct host_facts f = *facts;
+
+		f.portless = o->nports == 0;
+		policy_decide_level(&e->pol, (enum level)o->level, &f, d->ts_us, ret);
+	} else
 		policy_decide(&e->pol, d->severity, facts, d->ts_us, ret);
 }
 

@@ -173,6 +173,16 @@ void policy_decide_level(struct policy *p, enum level lvl, const struct host_fac
 		lvl = c->identity.unverified_max;
 		ret->capped = true;
 	}
+	/* A containment with no ports to block is an isolation
+	 * (enforce_effective_level()); where isolation is not allowed (a
+	 * critical asset, an unverified source held below it) it would block
+	 * nothing while the host showed as contained: it is watched, and
+	 * said to be capped. */
+	if (lvl == LEVEL_CONTAIN && f->portless &&
+	    (f->critical || (f->unverified && c->identity.unverified_max < LEVEL_ISOLATE))) {
+		lvl = LEVEL_WATCH;
+		ret->capped = true;
+	}
 	ret->level = lvl;
 	if (f->never)
 		ret->why = WHY_NEVER_BLOCK;

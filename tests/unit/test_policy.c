@@ -93,6 +93,45 @@ static void test_critical_cap(void **state)
 	policy_fini(&p);
 }
 
+/* A detection that names no ports (from outside) would be contained by
+ * isolation: where isolation is not allowed (a critical asset, an
+ * unverified source held below it) it is watched and said capped, not
+ * shown as contained with nothing in the kernel; a verified source is
+ * contained (then isolated by the enforcer). */
+static void test_portless(void **state)
+{
+	struct conf *c = *state;
+	struct policy p;
+	struct decision d;
+	struct host_facts f;
+
+	assert_int_equal(policy_init(&p, c, MODE_ENFORCE), 0);
+	memset(&f, 0, sizeof(f));
+	f.portless = true;
+	policy_decide_level(&p, LEVEL_CONTAIN, &f, T0, &d);
+	assert_int_equal(d.level, LEVEL_CONTAIN);
+	assert_false(d.capped);
+	f.unverified = true;
+	c->identity.unverified_max = LEVEL_CONTAIN;
+	policy_decide_level(&p, LEVEL_CONTAIN, &f, T0, &d);
+	assert_int_equal(d.level, LEVEL_WATCH);
+	assert_true(d.capped);
+	assert_int_equal(d.why, WHY_WATCH);
+	c->identity.unverified_max = LEVEL_ISOLATE;
+	policy_decide_level(&p, LEVEL_CONTAIN, &f, T0, &d);
+	assert_int_equal(d.level, LEVEL_CONTAIN);
+	f.unverified = false;
+	f.critical = true;
+	policy_decide_level(&p, LEVEL_CONTAIN, &f, T0, &d);
+	assert_int_equal(d.level, LEVEL_WATCH);
+	assert_true(d.capped);
+	/* With ports, a critical asset is contained on them. */
+	f.portless = false;
+	policy_decide_level(&p, LEVEL_CONTAIN, &f, T0, &d);
+	assert_int_equal(d.level, LEVEL_CONTAIN);
+	policy_fini(&p);
+}
+
 /* Outbreak mode: watch becomes contain, and the caps still hold: a
  * critical asset capped at watch stays there, never-block stays
  * unblocked, unverified sources keep their cap; off, watch again. */
@@ -333,6 +372,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_levels_from_severity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_critical_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_portless, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbreak, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_block_and_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
