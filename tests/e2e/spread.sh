@@ -76,8 +76,14 @@ qd_check "the page draws the edge" \
 qd_check "the page draws $QD_BEN under $QD_INF" \
 	grep -q "data-host=\"$QD_BEN\"[^>]* data-depth=\"1\" data-infected-by=\"$QD_INF\">" "$QD_TMP/report.html"
 qd_check "report --format csv -o succeeds" qctl report --format csv -o "$QD_TMP/report.csv"
-qd_check "the CSV's infected_by names the infector (the last column)" \
-	grep -q "^$QD_BEN,.*,$QD_INF$(printf '\r')\$" "$QD_TMP/report.csv"
+# csv_field FILE HOST COLUMN: the column (by its header) of HOST's row.
+csv_field() {
+	/usr/bin/python3 -c 'import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+print(next((r[sys.argv[3]] for r in rows if r["host"] == sys.argv[2]), ""))' "$@"
+}
+qd_check "the CSV's infected_by names the infector" \
+	test "$(csv_field "$QD_TMP/report.csv" $QD_BEN infected_by)" = "$QD_INF"
 
 qd_say "3. $QD_NB, probed by no flagged host, spreads on SMB after the window"
 sleep 4
