@@ -140,6 +140,8 @@ enum stmt {
 	ST_INS_INCIDENT,
 	ST_DEL_BINDINGS,
 	ST_INS_BINDING,
+	ST_INS_LOG,
+	ST_DEL_LOG,
 	ST_COUNT,
 };
 
@@ -174,7 +176,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DEL_BINDINGS] = "DELETE FROM bindings",
 	[ST_INS_BINDING] = "INSERT OR REPLACE INTO bindings(addr, mac, state, first_us, last_us,"
 			   " delivered, prev) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_INS_LOG] = "INSERT INTO host_log(body) VALUES(?1)",
+	[ST_DEL_LOG] = "DELETE FROM host_log",
 };
+
+/* The host log (statedb.h): made at open, so that a database of schema
+ * 1 made before it gets it too; a daemon that does not know it ignores
+ * it. */
+static const char host_log_sql[] =
+	"CREATE TABLE IF NOT EXISTS host_log(seq INTEGER PRIMARY KEY, body TEXT NOT NULL) STRICT";
 
 /* What a record's db_* fields become once the transaction commits. */
 struct staged {
@@ -201,9 +211,16 @@ struct statedb {
 	uint64_t fp_meta, fp_incidents, fp_bindings;
 	bool have_meta, have_incidents, have_bindings;
 	bool complete; /* meta complete=1 is in the file */
+	/* host_log has entries: every save of records goes there until the
+	 * next whole save replaces them by rows. */
+	bool logged;
+	/* The body of the entry being gathered: logpend bytes of logcap,
+	 * written by the next statedb_log_flush() or save. */
+	char *logbuf;
+	size_t logpend, logcap;
 	/* Names for the loader's messages. */
 	char w_meta[PATH_MAX + 32], w_prefixes[PATH_MAX + 32], w_incidents[PATH_MAX + 32],
-		w_hosts[PATH_MAX + 32], w_bindings[PATH_MAX + 32];
+		w_hosts[PATH_MAX + 32], w_bindings[PATH_MAX + 32], w_log[PATH_MAX + 32];
 };
 
 /* ---- errors ---- */
@@ -217,6 +234,8 @@ static int sql_errno(int rc)
 		return 0;
 	case SQLITE_FULL:
 		return -ENOSPC;
+	case SQLITE_TOOBIG:
+		return -EFBIG;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
 	case SQLITE_CORRUPT:
@@ -544,6 +563,7 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 	snprintf(s->w_incidents, sizeof(s->w_incidents), "%s incidents id", s->path);
 	snprintf(s->w_hosts, sizeof(s->w_hosts), "%s hosts id", s->path);
 	snprintf(s->w_bindings, sizeof(s->w_bindings), "%s bindings row", s->path);
+	snprintf(s->w_log, sizeof(s->w_log), "%s host_log line", s->path);
 	/* Made here, 0600, so that SQLite's own creation (0644 less the
 	 * umask) never applies; its -wal and -shm take the database's
 	 * mode. */
@@ -574,7 +594,8 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 		 " PRAGMA wal_autocheckpoint = %d; PRAGMA journal_size_limit = %lld;"
 		 " PRAGMA cache_size = %d;",
 		 STATEDB_AUTOCHECKPOINT, (long long)STATEDB_JOURNAL_LIMIT, -STATEDB_CACHE_KIB);
-	if ((k = exec_sql(s, sql, "setting WAL mode", err, errlen)) < 0)
+	if ((k = exec_sql(s, sql, "setting WAL mode", err, errlen)) < 0 ||
+	    (k = exec_sql(s, host_log_sql, "creating the host log", err, errlen)) < 0)
 		goto fail;
 	if ((k = exec_sql(s, outbreak_sql, "creating the outbreak table", err, errlen)) < 0)
 		goto fail;
@@ -609,6 +630,7 @@ void statedb_close(struct statedb *s)
 	sqlite3_close(s->db);
 	free(s->gone);
 	free(s->stage);
+	free(s->logbuf);
 	free(s);
 }
 
@@ -936,16 +958,63 @@ static int write_binding(void *arg, const struct ident_binding *b)
 	return 0;
 }
 
-/* The transaction: recs (all: every record) and what else changed. */
+/* Appends to the body of the entry being gathered, for each of recs, a
+ * line "life KEY ID WRITTEN" (its key, the id of its row and how many of
+ * its history lines are in the history table, when it was logged), then
+ * its records as lines of the state file.  A SQLite result code; on
+ * failure the body is as it was. */
+static int log_body(struct statedb *s, const struct conf *c, struct hostrec *const *recs,
+		    unsigned n)
+{
+	size_t len = s->logpend;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct hostrec *r = recs[i];
+		size_t need = len + ADDR_STRLEN + 64 + STATE_HOST_TEXT_MAX;
+		char key[ADDR_STRLEN];
+		int k;
+
+		if (need > s->logcap) {
+			size_t cap = MAX(need, s->logcap * 2);
+			char *b = realloc(s->logbuf, cap);
+
+			if (!b)
+				return SQLITE_NOMEM;
+			s->logbuf = b;
+			s->logcap = cap;
+		}
+		len += (size_t)snprintf(s->logbuf + len, ADDR_STRLEN + 64, "life %s %llu %u\n",
+					addr_ntop(&r->id, key), (unsigned long long)r->db_id,
+					(unsigned)MIN(r->db_hist, r->nhist));
+		k = state_host_text(c, r, s->logbuf + len, STATE_HOST_TEXT_MAX);
+		if (k < 0)
+			return SQLITE_TOOBIG;
+		len += (size_t)k;
+	}
+	if (len > INT_MAX)
+		return SQLITE_TOOBIG;
+	s->logpend = len;
+	return SQLITE_OK;
+}
+
+/* The transaction: recs (all: every record) and what else changed.
+ * log: recs go into one host_log entry instead of their rows. */
 static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs, unsigned n,
-		bool all, char *err, size_t errlen)
+		bool all, bool log, char *err, size_t errlen)
 {
 	uint64_t fm = meta_fp(e), fi = incidents_fp(&e->incidents), fb = 0;
 	bool rewrite = s->gone_lost;
 	unsigned ngone = s->ngone;
+	size_t logpend = s->logpend;
 	const char *what = "begin";
 	int rc;
 
+	/* Rows of forgotten records were not noted: every row is rewritten,
+	 * which is a whole save (and empties the log). */
+	if (rewrite && log) {
+		log = false;
+		all = true;
+	}
 	if (all)
 		fb = bindings_fp(e);
 	s->nstage = 0;
@@ -983,8 +1052,17 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 		if (rc == SQLITE_OK)
 			rc = step(s, ST_DEL_HITS);
 	}
+	what = "writing the host log";
+	if (rc == SQLITE_OK && log && n)
+		rc = log_body(s, e->c, recs, n);
+	if (rc == SQLITE_OK && log && s->logpend) {
+		sqlite3_bind_text(s->st[ST_INS_LOG], 1, s->logbuf, (int)s->logpend, SQLITE_STATIC);
+		rc = step(s, ST_INS_LOG);
+	}
 	what = "writing hosts";
-	if (all)
+	if (log)
+		; /* the rows come with the next whole save */
+	else if (all)
 		for (struct hostrec *r = hostdb_first(&e->hosts); rc == SQLITE_OK && r;
 		     r = hostdb_next(&e->hosts, r))
 			rc = write_host(s, e, r);
@@ -1005,6 +1083,12 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 			identity_foreach(e->id, BIND_TENTATIVE, write_binding, &w);
 		rc = w.rc;
 	}
+	/* Every record is in its row now (those the log holds were written
+	 * above: their rows are older than what they are): the log goes in
+	 * the same transaction. */
+	what = "emptying the host log";
+	if (rc == SQLITE_OK && all && s->logged)
+		rc = step(s, ST_DEL_LOG);
 	/* The database holds a whole state from the first full save on:
 	 * before that (a migration cut short), the text file still rules. */
 	what = "marking the save complete";
@@ -1029,6 +1113,12 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 	}
 	if (rewrite)
 		s->gone_lost = false;
+	/* What was gathered is in the log, or (a whole save) in the rows. */
+	if (log && s->logpend)
+		s->logged = true;
+	else if (all)
+		s->logged = false;
+	s->logpend = 0;
 	s->fp_meta = fm;
 	s->fp_incidents = fi;
 	s->have_meta = s->have_incidents = true;
@@ -1043,6 +1133,9 @@ fail : {
 
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	s->nstage = 0;
+	/* What was gathered before stays gathered (the records stay to be
+	 * written whatever happens: the next whole save writes them). */
+	s->logpend = logpend;
 	return k;
 }
 }
@@ -1050,12 +1143,42 @@ fail : {
 int statedb_save_recs(struct statedb *s, struct engine *e, struct hostrec *const *recs, unsigned n,
 		      char *err, size_t errlen)
 {
-	return save(s, e, recs, n, false, err, errlen);
+	/* A row written now would be older than a log entry of the same
+	 * host, which the load replays over it: while the log has entries
+	 * (or some are gathered), records go there too. */
+	return save(s, e, recs, n, false, s->logged || s->logpend, err, errlen);
+}
+
+int statedb_log_recs(struct statedb *s, struct engine *e, struct hostrec *const *recs, unsigned n,
+		     char *err, size_t errlen)
+{
+	int rc = log_body(s, e->c, recs, n);
+
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "%s: gathering the host log: %s", s->path, sqlite3_errstr(rc));
+		return sql_errno(rc) ? sql_errno(rc) : -EIO;
+	}
+	return 0;
+}
+
+int statedb_log_flush(struct statedb *s, struct engine *e, char *err, size_t errlen)
+{
+	int k;
+
+	if (!s->logpend)
+		return 0;
+	k = save(s, e, NULL, 0, false, true, err, errlen);
+	return k < 0 ? k : 1;
+}
+
+bool statedb_logged(const struct statedb *s)
+{
+	return s->logged || s->logpend;
 }
 
 int statedb_save(struct statedb *s, struct engine *e, char *err, size_t errlen)
 {
-	return save(s, e, NULL, 0, true, err, errlen);
+	return save(s, e, NULL, 0, true, false, err, errlen);
 }
 
 int statedb_prune_history(struct statedb *s, uint64_t before_us, char *err, size_t errlen)
@@ -1170,12 +1293,204 @@ static int lines_for(struct lines *c, struct state_loader *l, int64_t id, bool f
 	return 0;
 }
 
+_Static_assert(ADDR_STRLEN == 46, "read_log() scans a key of at most 45 characters");
+
+/* A host's latest entry in host_log, replayed over its row. */
+struct logged_host {
+	char key[ADDR_STRLEN];
+	unsigned order;	  /* of the entry in the log: the latest wins */
+	uint64_t life;	  /* its row's id when it was logged (0: none) */
+	unsigned written; /* of its history lines, in the history table then */
+	int64_t row;	  /* the id of its row now (0: none) */
+	char *text;	  /* its state-file lines, in one of bodies */
+	size_t len;
+};
+
 struct reader {
 	struct statedb *s;
 	struct engine *e;
 	struct state_loader *l;
 	struct lines hits, hist;
+	struct logged_host *log; /* sorted by key, one a key */
+	size_t nlog;
+	char **bodies; /* the log's entries, copied */
+	size_t nbodies;
 };
+
+static int logged_cmp(const void *a, const void *b)
+{
+	const struct logged_host *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static struct logged_host *logged_find(struct reader *rd, const char *key)
+{
+	struct logged_host k;
+
+	if (!rd->nlog || strlen(key) >= sizeof(k.key))
+		return NULL;
+	snprintf(k.key, sizeof(k.key), "%s", key);
+	k.order = 0;
+	/* One entry a key: compare on the key alone. */
+	for (size_t lo = 0, hi = rd->nlog; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(key, rd->log[mid].key);
+
+		if (!c)
+			return &rd->log[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Reads host_log into rd->log: each host's latest entry.  A body that
+ * does not start with a "life" line is reported and its lines up to the
+ * first one skipped.  0, -ENOMEM, or -errno for a read error. */
+static int read_log(struct reader *rd)
+{
+	struct statedb *s = rd->s;
+	sqlite3_stmt *q = NULL;
+	size_t cap = 0, bcap = 0;
+	unsigned order = 0;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT body FROM host_log ORDER BY seq", -1, &q, NULL);
+	int k = 0;
+
+	if (rc != SQLITE_OK)
+		goto out;
+	while (k == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+		size_t n = (size_t)sqlite3_column_bytes(q, 0);
+		char *body, *p, *end;
+
+		if (!v || rd->nbodies == bcap) {
+			char **b =
+				v ? realloc(rd->bodies, (bcap ? bcap * 2 : 16) * sizeof(*b)) : NULL;
+
+			if (!b) {
+				k = -ENOMEM;
+				break;
+			}
+			rd->bodies = b;
+			bcap = bcap ? bcap * 2 : 16;
+		}
+		/* One byte more: the loader writes over each line's LF. */
+		if (!(body = malloc(n + 1))) {
+			k = -ENOMEM;
+			break;
+		}
+		memcpy(body, v, n);
+		body[n] = '\0';
+		rd->bodies[rd->nbodies++] = body;
+		for (p = body, end = body + n; p < end;) {
+			char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+			struct logged_host h = {.order = order++};
+			unsigned long long life;
+			char key[ADDR_STRLEN + 1];
+
+			if ((size_t)(le - p) > 6 + ADDR_STRLEN + 44 ||
+			    strncmp(p, "life ", 5) != 0 ||
+			    sscanf(p, "life %45s %llu %u", key, &life, &h.written) != 3 ||
+			    strlen(key) >= sizeof(h.key)) {
+				state_loader_bad(rd->l, s->w_log, order, "log entry",
+						 "a host's lines without their life line");
+				p = le + (nl != NULL);
+				continue;
+			}
+			snprintf(h.key, sizeof(h.key), "%s", key);
+			h.life = life;
+			p = le + (nl != NULL);
+			h.text = p;
+			/* Its lines run to the next life line. */
+			while (p < end && strncmp(p, "life ", 5) != 0) {
+				nl = memchr(p, '\n', (size_t)(end - p));
+				p = nl ? nl + 1 : end;
+			}
+			h.len = (size_t)(p - h.text);
+			if (rd->nlog == cap) {
+				size_t c2 = cap ? cap * 2 : 256;
+				struct logged_host *v2 = realloc(rd->log, c2 * sizeof(*v2));
+
+				if (!v2) {
+					k = -ENOMEM;
+					break;
+				}
+				rd->log = v2;
+				cap = c2;
+			}
+			rd->log[rd->nlog++] = h;
+		}
+	}
+	if (k == 0 && rc != SQLITE_DONE)
+		goto out;
+	sqlite3_finalize(q);
+	if (k < 0)
+		return k;
+	/* The latest entry of each host. */
+	qsort(rd->log, rd->nlog, sizeof(*rd->log), logged_cmp);
+	size_t w = 0;
+	for (size_t i = 0; i < rd->nlog; i++) {
+		if (w && strcmp(rd->log[w - 1].key, rd->log[i].key) == 0)
+			w--;
+		rd->log[w++] = rd->log[i];
+	}
+	rd->nlog = w;
+	return 0;
+out:
+	sqlite3_finalize(q);
+	return sql_errno(rc) ? sql_errno(rc) : -EIO;
+}
+
+/* Feeds the logged hosts' lines to the loader, after the rows. */
+static int replay_log(struct reader *rd)
+{
+	unsigned line = 0;
+	int k = 0;
+
+	for (size_t i = 0; k >= 0 && i < rd->nlog; i++) {
+		char *p = rd->log[i].text, *end = p + rd->log[i].len;
+
+		while (k >= 0 && p < end) {
+			char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+
+			k = state_loader_line(rd->l, rd->s->w_log, ++line, p, (size_t)(le - p));
+			p = le + 1;
+		}
+	}
+	return k;
+}
+
+/* After the load: a logged host's record knows its row (to be replaced
+ * by the next whole save) and how much of its history is in the table;
+ * the row of one that was skipped goes. */
+static void settle_log(struct reader *rd)
+{
+	for (size_t i = 0; i < rd->nlog; i++) {
+		const struct logged_host *h = &rd->log[i];
+		struct hostrec *r = NULL;
+		struct qaddr key;
+
+		if (addr_parse_any(h->key, &key) == 0)
+			r = hostdb_find(&rd->e->hosts, &key);
+		if (!r) {
+			struct hostrec gone = {.db_id = (uint64_t)h->row};
+
+			on_remove(rd->s, &gone);
+			continue;
+		}
+		r->db_id = (uint64_t)h->row;
+		r->db_fp = r->db_fp_sub = 0;
+		r->db_hist = h->row && h->life == (uint64_t)h->row
+				     ? (uint16_t)MIN(h->written, r->nhist)
+				     : 0;
+	}
+}
 
 /* Runs sql, feeding each row as a record of kind; for hosts (ordered by
  * id), their hit and hist records after each. */
@@ -1197,6 +1512,20 @@ static int read_rows(struct reader *rd, const char *sql, const char *kind, const
 		if (!host) {
 			k = feed(rd->l, q, 0, where, row, kind, kind);
 			continue;
+		}
+		/* A host the log holds is read from there: its row, hits and
+		 * history lines are older. */
+		if (sqlite3_column_type(q, 1) == SQLITE_TEXT) {
+			struct logged_host *h =
+				logged_find(rd, (const char *)sqlite3_column_text(q, 1));
+
+			if (h) {
+				h->row = id;
+				k = lines_for(&rd->hits, rd->l, id, false, where, "hit");
+				if (k >= 0)
+					k = lines_for(&rd->hist, rd->l, id, false, where, "hist");
+				continue;
+			}
 		}
 		k = feed(rd->l, q, 2, where, (unsigned)id, "host",
 			 "host, with its hit and hist lines,");
@@ -1314,6 +1643,13 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 		goto out;
 	}
 	statedb_attach(s, e);
+	if ((k = read_log(&rd)) < 0) {
+		if (k != -ENOMEM)
+			set_err(err, errlen, "%s: host_log: %s", s->path, sqlite3_errmsg(s->db));
+		else
+			set_err(err, errlen, "%s: %s: nothing loaded", s->path, strerror(-k));
+		goto out;
+	}
 	if ((k = read_rows(&rd,
 			   "SELECT (SELECT value FROM meta WHERE key = 'next_incident')"
 			   " AS next_incident, (SELECT value FROM meta WHERE key = 'paused')"
@@ -1328,6 +1664,7 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 			   " last_detect_us, hosts, port FROM incidents ORDER BY id",
 			   "incident", s->w_incidents, false)) < 0 ||
 	    (k = read_rows(&rd, hosts_sql, "host", s->w_hosts, true)) < 0 ||
+	    (k = replay_log(&rd)) < 0 ||
 	    (k = read_rows(&rd,
 			   "SELECT addr, mac, state, first_us, last_us, delivered, prev"
 			   " FROM bindings ORDER BY rowid",
@@ -1350,6 +1687,8 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 		r->db_fp_sub = host_sub_fp(r);
 		r->db_hist = r->nhist;
 	}
+	settle_log(&rd);
+	s->logged = rd.nlog > 0;
 out:
 	if (k < 0) {
 		/* Undone: what was loaded goes, and with it what it noted. */
@@ -1361,6 +1700,10 @@ out:
 	state_loader_free(rd.l);
 	sqlite3_finalize(rd.hits.q);
 	sqlite3_finalize(rd.hist.q);
+	for (size_t i = 0; i < rd.nbodies; i++)
+		free(rd.bodies[i]);
+	free(rd.bodies);
+	free(rd.log);
 	return k;
 }
 
