@@ -253,7 +253,9 @@ void daemon_save(struct daemon *d)
 
 /* engine.h persist: the records of a batch of kernel changes, durable
  * before its events say what was put in force.  What else the engine
- * changed meanwhile is written within SAVE_SOON_US (maybe_save()). */
+ * changed meanwhile is written within SAVE_SOON_US (maybe_save()).  A
+ * bulk command's batches (persist_log) are gathered into the host log,
+ * made durable by daemon_persist_flush() before its events. */
 static void persist(void *arg, struct hostrec *const *recs, unsigned n)
 {
 	struct daemon *d = arg;
@@ -264,13 +266,33 @@ static void persist(void *arg, struct hostrec *const *recs, unsigned n)
 		save_failed(d, err);
 		return;
 	}
-	if (statedb_save_recs(d->db, &d->eng, recs, n, err, sizeof(err)) < 0) {
+	if ((d->persist_log ? statedb_log_recs : statedb_save_recs)(d->db, &d->eng, recs, n, err,
+								    sizeof(err)) < 0) {
 		save_failed(d, err);
 		return;
 	}
 	if (d->eng.dirty == ENGINE_DIRTY_NOW)
 		d->eng.dirty = ENGINE_DIRTY_SOON;
+	/* Logged records get their rows at the next whole save, within
+	 * SAVE_SOON_US of the last batch. */
+	if (statedb_logged(d->db) && !d->eng.dirty)
+		d->eng.dirty = ENGINE_DIRTY_SOON;
 	save_done(d, start);
+}
+
+void daemon_persist_flush(struct daemon *d)
+{
+	char err[600];
+	usec_t start = daemon_mono_us();
+	int r;
+
+	if (!d->db)
+		return; /* persist() failed and alerted: the next save writes them */
+	r = statedb_log_flush(d->db, &d->eng, err, sizeof(err));
+	if (r < 0)
+		save_failed(d, err);
+	else if (r > 0)
+		save_done(d, start);
 }
 
 /* Batches of kernel changes were saved by persist(); what is left (a
@@ -588,6 +610,9 @@ static void load_state(struct daemon *d)
 	}
 	log_info("state loaded from %s/%s: %u hosts", d->state_dir, from,
 		 hostdb_count(&d->eng.hosts));
+	/* Hosts read from the host log get their rows at the first save. */
+	if (d->db && statedb_logged(d->db) && !d->eng.dirty)
+		d->eng.dirty = ENGINE_DIRTY_SOON;
 	if (d->eng.hosts.evicted)
 		log_warnx("saved state: %llu hosts with nothing in force left the registry to fit "
 			  "limits.max_blocked (%u); their history stays in %s/%s",
