@@ -83,6 +83,7 @@ struct daemon {
 	 * an event or hands the loop back; their rows come with the next
 	 * whole save. */
 	bool persist_log;
+	usec_t logged_mono; /* the last entry of the host log was written */
 	/* The state database (statedb.h); NULL while it cannot be opened
 	 * (then opened again at the next save).  Closed over the sensor's
 	 * fork. */

@@ -138,11 +138,11 @@ void state_loader_free(struct state_loader *l);
 
 /* r's host record and its hit and hist records, as lines of the state
  * file (without its head or end), for a store that keeps whole records
- * as text (statedb.h's journal).  c: the rule names.  The length written
+ * as text (statedb.h's journal).  e: the rule names.  The length written
  * into buf (size bytes, not terminated), or -ENOBUFS when they do not
  * fit (STATE_HOST_TEXT_MAX always does). */
 #define STATE_HOST_TEXT_MAX (64u << 10)
-int state_host_text(const struct conf *c, const struct hostrec *r, char *buf, size_t size);
+int state_host_text(const struct engine *e, const struct hostrec *r, char *buf, size_t size);
 /* One such line (len bytes, without its LF; text[len], the LF, is
  * overwritten, and the line modified) as a record, as
  * state_loader_record().  0, or -ENOMEM. */

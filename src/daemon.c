@@ -273,10 +273,6 @@ static void persist(void *arg, struct hostrec *const *recs, unsigned n)
 	}
 	if (d->eng.dirty == ENGINE_DIRTY_NOW)
 		d->eng.dirty = ENGINE_DIRTY_SOON;
-	/* Logged records get their rows at the next whole save, within
-	 * SAVE_SOON_US of the last batch. */
-	if (statedb_logged(d->db) && !d->eng.dirty)
-		d->eng.dirty = ENGINE_DIRTY_SOON;
 	save_done(d, start);
 }
 
@@ -289,6 +285,31 @@ void daemon_persist_flush(struct daemon *d)
 	if (!d->db)
 		return; /* persist() failed and alerted: the next save writes them */
 	r = statedb_log_flush(d->db, &d->eng, err, sizeof(err));
+	if (r < 0) {
+		save_failed(d, err);
+	} else if (r > 0) {
+		save_done(d, start);
+		d->logged_mono = d->saved_mono;
+	}
+}
+
+/* The host log's oldest entry replaced by its hosts' rows: one entry (at
+ * most a bulk command's step, 2,048 hosts, 10-30 ms) a tick, so that the
+ * loop is never blocked for a whole list's rows; not before the log has
+ * been left alone for DRAIN_AFTER_US, so that a bulk command still
+ * running does not share its turns with the drain.  A failure is alerted
+ * as a failed save, and tried again at the next tick. */
+#define DRAIN_AFTER_US (USEC_PER_SEC / 2)
+
+static void drain_log(struct daemon *d, usec_t mono)
+{
+	char err[600];
+	usec_t start = mono;
+	int r;
+
+	if (!d->db || !statedb_logged(d->db) || mono < d->logged_mono + DRAIN_AFTER_US)
+		return;
+	r = statedb_drain(d->db, &d->eng, err, sizeof(err));
 	if (r < 0)
 		save_failed(d, err);
 	else if (r > 0)
@@ -610,9 +631,6 @@ static void load_state(struct daemon *d)
 	}
 	log_info("state loaded from %s/%s: %u hosts", d->state_dir, from,
 		 hostdb_count(&d->eng.hosts));
-	/* Hosts read from the host log get their rows at the first save. */
-	if (d->db && statedb_logged(d->db) && !d->eng.dirty)
-		d->eng.dirty = ENGINE_DIRTY_SOON;
 	if (d->eng.hosts.evicted)
 		log_warnx("saved state: %llu hosts with nothing in force left the registry to fit "
 			  "limits.max_blocked (%u); their history stays in %s/%s",
@@ -947,6 +965,7 @@ static void on_tick(struct daemon *d)
 	neigh_read(d);
 	evidence_tick(d);
 	maybe_save(d, true);
+	drain_log(d, mono);
 	db_tick(d, mono);
 	repair_due(d, mono);
 	if (d->eng.resync) {

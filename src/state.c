@@ -1912,12 +1912,12 @@ out:
 
 /* ---- records from elsewhere (statedb.c) ---- */
 
-int state_host_text(const struct conf *c, const struct hostrec *r, char *buf, size_t size)
+int state_host_text(const struct engine *e, const struct hostrec *r, char *buf, size_t size)
 {
 	/* A writer with no file: a flush (the buffer full) fails it. */
 	struct writer w = {.fd = -1, .buf = buf, .cap = size};
 
-	w_host(&w, c, r);
+	w_host(&w, e, r);
 	return w.err ? -ENOBUFS : (int)w.len;
 }
 

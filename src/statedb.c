@@ -142,6 +142,8 @@ enum stmt {
 	ST_INS_BINDING,
 	ST_INS_LOG,
 	ST_DEL_LOG,
+	ST_FIRST_LOG,
+	ST_DEL_LOG_SEQ,
 	ST_COUNT,
 };
 
@@ -176,8 +178,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DEL_BINDINGS] = "DELETE FROM bindings",
 	[ST_INS_BINDING] = "INSERT OR REPLACE INTO bindings(addr, mac, state, first_us, last_us,"
 			   " delivered, prev) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[ST_INS_LOG] = "INSERT INTO host_log(body) VALUES(?1)",
+	[ST_INS_LOG] = "INSERT INTO host_log(seq, body) VALUES(?1, ?2)",
 	[ST_DEL_LOG] = "DELETE FROM host_log",
+	[ST_FIRST_LOG] = "SELECT seq, body FROM host_log ORDER BY seq LIMIT 1",
+	[ST_DEL_LOG_SEQ] = "DELETE FROM host_log WHERE seq = ?1",
 };
 
 /* The host log (statedb.h): made at open, so that a database of schema
@@ -215,9 +219,11 @@ struct statedb {
 	 * next whole save replaces them by rows. */
 	bool logged;
 	/* The body of the entry being gathered: logpend bytes of logcap,
-	 * written by the next statedb_log_flush() or save. */
+	 * written by the next statedb_log_flush() or save, as entry logseq
+	 * (hostrec.db_log of the records gathered). */
 	char *logbuf;
 	size_t logpend, logcap;
+	uint32_t logseq;
 	/* Names for the loader's messages. */
 	char w_meta[PATH_MAX + 32], w_prefixes[PATH_MAX + 32], w_incidents[PATH_MAX + 32],
 		w_hosts[PATH_MAX + 32], w_bindings[PATH_MAX + 32], w_log[PATH_MAX + 32];
@@ -599,6 +605,23 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 		goto fail;
 	if ((k = exec_sql(s, outbreak_sql, "creating the outbreak table", err, errlen)) < 0)
 		goto fail;
+	/* Entries of the log are numbered on from the last one. */
+	{
+		int64_t last = 0, n = 0;
+
+		if ((k = query_int(s, "SELECT coalesce(max(seq), 0) FROM host_log", &last, err,
+				   errlen)) < 0 ||
+		    (k = query_int(s, "SELECT count(*) FROM host_log", &n, err, errlen)) < 0)
+			goto fail;
+		if (last < 0 || last >= UINT32_MAX) {
+			set_err(err, errlen, "%s: host_log seq %lld out of range", s->path,
+				(long long)last);
+			k = -EBADMSG;
+			goto fail;
+		}
+		s->logseq = (uint32_t)last + 1;
+		s->logged = n > 0;
+	}
 	for (unsigned i = 0; i < ST_COUNT; i++) {
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					&s->st[i], NULL);
@@ -780,8 +803,9 @@ static int stage(struct statedb *s, struct hostrec *r, uint64_t id, uint64_t fp,
 }
 
 /* Writes r's row (when its fingerprint changed or it has none) and its
- * new history lines.  A SQLite result code. */
-static int write_host(struct statedb *s, const struct engine *e, struct hostrec *r)
+ * new history lines; staged even when nothing changed with always (its
+ * db_log is cleared once this commits).  A SQLite result code. */
+static int write_host(struct statedb *s, const struct engine *e, struct hostrec *r, bool always)
 {
 	uint64_t fp = host_fp(r), fp_sub = host_sub_fp(r), id = r->db_id;
 	unsigned from = MIN(r->db_hist, r->nhist);
@@ -791,7 +815,7 @@ static int write_host(struct statedb *s, const struct engine *e, struct hostrec 
 	int rc;
 
 	if (id && fp == r->db_fp && fp_sub == r->db_fp_sub && from == r->nhist)
-		return SQLITE_OK;
+		return always ? stage(s, r, id, fp, fp_sub, r->nhist) : SQLITE_OK;
 	if (!id || fp != r->db_fp) {
 		q = s->st[id ? ST_UPD_HOST : ST_INS_HOST];
 		bind_host(q, r);
@@ -961,9 +985,9 @@ static int write_binding(void *arg, const struct ident_binding *b)
 /* Appends to the body of the entry being gathered, for each of recs, a
  * line "life KEY ID WRITTEN" (its key, the id of its row and how many of
  * its history lines are in the history table, when it was logged), then
- * its records as lines of the state file.  A SQLite result code; on
- * failure the body is as it was. */
-static int log_body(struct statedb *s, const struct conf *c, struct hostrec *const *recs,
+ * its records as lines of the state file; each record's db_log names the
+ * entry.  A SQLite result code; on failure the body is as it was. */
+static int log_body(struct statedb *s, const struct engine *e, struct hostrec *const *recs,
 		    unsigned n)
 {
 	size_t len = s->logpend;
@@ -986,7 +1010,7 @@ static int log_body(struct statedb *s, const struct conf *c, struct hostrec *con
 		len += (size_t)snprintf(s->logbuf + len, ADDR_STRLEN + 64, "life %s %llu %u\n",
 					addr_ntop(&r->id, key), (unsigned long long)r->db_id,
 					(unsigned)MIN(r->db_hist, r->nhist));
-		k = state_host_text(c, r, s->logbuf + len, STATE_HOST_TEXT_MAX);
+		k = state_host_text(e, r, s->logbuf + len, STATE_HOST_TEXT_MAX);
 		if (k < 0)
 			return SQLITE_TOOBIG;
 		len += (size_t)k;
@@ -994,24 +1018,32 @@ static int log_body(struct statedb *s, const struct conf *c, struct hostrec *con
 	if (len > INT_MAX)
 		return SQLITE_TOOBIG;
 	s->logpend = len;
+	for (unsigned i = 0; i < n; i++)
+		recs[i]->db_log = s->logseq;
 	return SQLITE_OK;
 }
 
 /* The transaction: recs (all: every record) and what else changed.
- * log: recs go into one host_log entry instead of their rows. */
+ * Once a record's state is in the log (db_log: an entry written or the
+ * one being gathered), only the drain of that entry writes its row: a
+ * row written otherwise would be newer than the entry, which the load
+ * replays over it.  So with log every one of recs, and otherwise those
+ * the log holds, go into the entry being gathered, and a whole save
+ * writes every record but those; what was gathered goes into the log in
+ * the same transaction.  A rewrite (gone_lost) empties the log and
+ * writes every row. */
 static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs, unsigned n,
 		bool all, bool log, char *err, size_t errlen)
 {
 	uint64_t fm = meta_fp(e), fi = incidents_fp(&e->incidents), fb = 0;
-	bool rewrite = s->gone_lost;
+	bool rewrite = s->gone_lost, logged = false;
 	unsigned ngone = s->ngone;
-	size_t logpend = s->logpend;
 	const char *what = "begin";
 	int rc;
 
 	/* Rows of forgotten records were not noted: every row is rewritten,
 	 * which is a whole save (and empties the log). */
-	if (rewrite && log) {
+	if (rewrite && !all) {
 		log = false;
 		all = true;
 	}
@@ -1024,11 +1056,12 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 	what = "deleting the rows of forgotten hosts";
 	if (rewrite) {
 		/* Rows of forgotten records were not noted: every row goes and
-		 * every record is written anew (their history stays).  Until
-		 * that commits, gone_lost stays set and a retry does the
-		 * same. */
+		 * every record is written anew (their history stays), and so
+		 * does the log.  Until that commits, gone_lost stays set and a
+		 * retry does the same. */
 		rc = sqlite3_exec(s->db,
-				  "DELETE FROM hosts; DELETE FROM host_addrs; DELETE FROM hits",
+				  "DELETE FROM hosts; DELETE FROM host_addrs; DELETE FROM hits;"
+				  " DELETE FROM host_log",
 				  NULL, NULL, NULL);
 		for (struct hostrec *r = hostdb_first(&e->hosts); r;
 		     r = hostdb_next(&e->hosts, r)) {
@@ -1037,8 +1070,9 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 			 * holds is written again under them (lines already in
 			 * the table under the old lives stay there too). */
 			r->db_hist = 0;
+			r->db_log = 0;
 		}
-		all = true;
+		s->logpend = 0;
 	}
 	for (unsigned i = 0; rc == SQLITE_OK && i < ngone; i++) {
 		sqlite3_int64 id = (sqlite3_int64)s->gone[i];
@@ -1052,23 +1086,26 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 		if (rc == SQLITE_OK)
 			rc = step(s, ST_DEL_HITS);
 	}
-	what = "writing the host log";
-	if (rc == SQLITE_OK && log && n)
-		rc = log_body(s, e->c, recs, n);
-	if (rc == SQLITE_OK && log && s->logpend) {
-		sqlite3_bind_text(s->st[ST_INS_LOG], 1, s->logbuf, (int)s->logpend, SQLITE_STATIC);
-		rc = step(s, ST_INS_LOG);
-	}
 	what = "writing hosts";
-	if (log)
-		; /* the rows come with the next whole save */
-	else if (all)
+	if (all) {
 		for (struct hostrec *r = hostdb_first(&e->hosts); rc == SQLITE_OK && r;
 		     r = hostdb_next(&e->hosts, r))
-			rc = write_host(s, e, r);
-	else
+			if (!r->db_log)
+				rc = write_host(s, e, r, false);
+	} else {
 		for (unsigned i = 0; rc == SQLITE_OK && i < n; i++)
-			rc = write_host(s, e, recs[i]);
+			if (log || recs[i]->db_log)
+				rc = log_body(s, e, &recs[i], 1);
+			else
+				rc = write_host(s, e, recs[i], false);
+	}
+	what = "writing the host log";
+	if (rc == SQLITE_OK && s->logpend) {
+		sqlite3_bind_int64(s->st[ST_INS_LOG], 1, s->logseq);
+		sqlite3_bind_text(s->st[ST_INS_LOG], 2, s->logbuf, (int)s->logpend, SQLITE_STATIC);
+		rc = step(s, ST_INS_LOG);
+		logged = true;
+	}
 	what = "writing meta and prefixes";
 	if (rc == SQLITE_OK && (!s->have_meta || fm != s->fp_meta))
 		rc = write_meta(s, e);
@@ -1083,12 +1120,6 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 			identity_foreach(e->id, BIND_TENTATIVE, write_binding, &w);
 		rc = w.rc;
 	}
-	/* Every record is in its row now (those the log holds were written
-	 * above: their rows are older than what they are): the log goes in
-	 * the same transaction. */
-	what = "emptying the host log";
-	if (rc == SQLITE_OK && all && s->logged)
-		rc = step(s, ST_DEL_LOG);
 	/* The database holds a whole state from the first full save on:
 	 * before that (a migration cut short), the text file still rules. */
 	what = "marking the save complete";
@@ -1105,20 +1136,23 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 		s->stage[i].r->db_fp = s->stage[i].fp;
 		s->stage[i].r->db_fp_sub = s->stage[i].fp_sub;
 		s->stage[i].r->db_hist = s->stage[i].hist;
+		s->stage[i].r->db_log = 0;
 	}
 	s->nstage = 0;
 	if (ngone) {
 		memmove(s->gone, s->gone + ngone, (s->ngone - ngone) * sizeof(*s->gone));
 		s->ngone -= ngone;
 	}
-	if (rewrite)
+	if (rewrite) {
 		s->gone_lost = false;
-	/* What was gathered is in the log, or (a whole save) in the rows. */
-	if (log && s->logpend)
-		s->logged = true;
-	else if (all)
 		s->logged = false;
-	s->logpend = 0;
+	}
+	/* What was gathered is in the log now. */
+	if (logged) {
+		s->logged = true;
+		s->logseq++;
+		s->logpend = 0;
+	}
 	s->fp_meta = fm;
 	s->fp_incidents = fi;
 	s->have_meta = s->have_incidents = true;
@@ -1133,9 +1167,8 @@ fail : {
 
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	s->nstage = 0;
-	/* What was gathered before stays gathered (the records stay to be
-	 * written whatever happens: the next whole save writes them). */
-	s->logpend = logpend;
+	/* What was gathered, this time's records too, stays gathered for
+	 * the next save (their db_log names its entry). */
 	return k;
 }
 }
@@ -1143,16 +1176,13 @@ fail : {
 int statedb_save_recs(struct statedb *s, struct engine *e, struct hostrec *const *recs, unsigned n,
 		      char *err, size_t errlen)
 {
-	/* A row written now would be older than a log entry of the same
-	 * host, which the load replays over it: while the log has entries
-	 * (or some are gathered), records go there too. */
-	return save(s, e, recs, n, false, s->logged || s->logpend, err, errlen);
+	return save(s, e, recs, n, false, false, err, errlen);
 }
 
 int statedb_log_recs(struct statedb *s, struct engine *e, struct hostrec *const *recs, unsigned n,
 		     char *err, size_t errlen)
 {
-	int rc = log_body(s, e->c, recs, n);
+	int rc = log_body(s, e, recs, n);
 
 	if (rc != SQLITE_OK) {
 		set_err(err, errlen, "%s: gathering the host log: %s", s->path, sqlite3_errstr(rc));
@@ -1174,6 +1204,85 @@ int statedb_log_flush(struct statedb *s, struct engine *e, char *err, size_t err
 bool statedb_logged(const struct statedb *s)
 {
 	return s->logged || s->logpend;
+}
+
+int statedb_drain(struct statedb *s, struct engine *e, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = s->st[ST_FIRST_LOG];
+	const char *what = "begin";
+	char *body = NULL;
+	uint32_t seq = 0;
+	int rc;
+
+	if (!s->logged)
+		return 0;
+	s->nstage = 0;
+	rc = step(s, ST_BEGIN);
+	if (rc != SQLITE_OK)
+		goto fail;
+	what = "reading the host log";
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 1);
+		size_t n = (size_t)sqlite3_column_bytes(q, 1);
+
+		seq = (uint32_t)sqlite3_column_int64(q, 0);
+		body = v ? malloc(n + 1) : NULL;
+		if (body) {
+			memcpy(body, v, n);
+			body[n] = '\0';
+		}
+		rc = body ? SQLITE_OK : SQLITE_NOMEM;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+	}
+	sqlite3_reset(q);
+	what = "writing hosts";
+	/* The hosts whose latest entry this is get their rows; a host
+	 * logged again later waits for that entry, one forgotten since has
+	 * none. */
+	for (char *p = body; rc == SQLITE_OK && p && *p;) {
+		char *nl = strchr(p, '\n'), key[ADDR_STRLEN + 1];
+		struct hostrec *r = NULL;
+		struct qaddr a;
+
+		if (strncmp(p, "life ", 5) == 0 && sscanf(p, "life %45s", key) == 1 &&
+		    addr_parse_any(key, &a) == 0)
+			r = hostdb_find(&e->hosts, &a);
+		if (r && r->db_log == seq)
+			rc = write_host(s, e, r, true);
+		p = nl ? nl + 1 : NULL;
+	}
+	what = "deleting the entry";
+	if (rc == SQLITE_OK && body) {
+		sqlite3_bind_int64(s->st[ST_DEL_LOG_SEQ], 1, seq);
+		rc = step(s, ST_DEL_LOG_SEQ);
+	}
+	what = "commit";
+	if (rc == SQLITE_OK)
+		rc = step(s, ST_COMMIT);
+	if (rc != SQLITE_OK)
+		goto fail;
+	for (unsigned i = 0; i < s->nstage; i++) {
+		s->stage[i].r->db_id = s->stage[i].id;
+		s->stage[i].r->db_fp = s->stage[i].fp;
+		s->stage[i].r->db_fp_sub = s->stage[i].fp_sub;
+		s->stage[i].r->db_hist = s->stage[i].hist;
+		s->stage[i].r->db_log = 0;
+	}
+	s->nstage = 0;
+	if (!body)
+		s->logged = false;
+	free(body);
+	return body ? 1 : 0;
+fail : {
+	int k = sql_fail(s, rc, what, err, errlen);
+
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->nstage = 0;
+	free(body);
+	return k;
+}
 }
 
 int statedb_save(struct statedb *s, struct engine *e, char *err, size_t errlen)
@@ -1298,6 +1407,7 @@ _Static_assert(ADDR_STRLEN == 46, "read_log() scans a key of at most 45 characte
 /* A host's latest entry in host_log, replayed over its row. */
 struct logged_host {
 	char key[ADDR_STRLEN];
+	uint32_t seq;	  /* of its entry */
 	unsigned order;	  /* of the entry in the log: the latest wins */
 	uint64_t life;	  /* its row's id when it was logged (0: none) */
 	unsigned written; /* of its history lines, in the history table then */
@@ -1359,7 +1469,8 @@ static int read_log(struct reader *rd)
 	sqlite3_stmt *q = NULL;
 	size_t cap = 0, bcap = 0;
 	unsigned order = 0;
-	int rc = sqlite3_prepare_v2(s->db, "SELECT body FROM host_log ORDER BY seq", -1, &q, NULL);
+	int rc = sqlite3_prepare_v2(s->db, "SELECT body, seq FROM host_log ORDER BY seq", -1, &q,
+				    NULL);
 	int k = 0;
 
 	if (rc != SQLITE_OK)
@@ -1390,7 +1501,8 @@ static int read_log(struct reader *rd)
 		rd->bodies[rd->nbodies++] = body;
 		for (p = body, end = body + n; p < end;) {
 			char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
-			struct logged_host h = {.order = order++};
+			struct logged_host h = {.order = order++,
+						.seq = (uint32_t)sqlite3_column_int64(q, 1)};
 			unsigned long long life;
 			char key[ADDR_STRLEN + 1];
 
@@ -1486,6 +1598,7 @@ static void settle_log(struct reader *rd)
 		}
 		r->db_id = (uint64_t)h->row;
 		r->db_fp = r->db_fp_sub = 0;
+		r->db_log = h->seq;
 		r->db_hist = h->row && h->life == (uint64_t)h->row
 				     ? (uint16_t)MIN(h->written, r->nhist)
 				     : 0;
@@ -1688,7 +1801,6 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 		r->db_hist = r->nhist;
 	}
 	settle_log(&rd);
-	s->logged = rd.nlog > 0;
 out:
 	if (k < 0) {
 		/* Undone: what was loaded goes, and with it what it noted. */
