@@ -80,8 +80,8 @@ struct daemon {
 	/* A bulk command is applying its batches: persist() gathers them
 	 * into the database's host log (statedb_log_recs()), which the
 	 * command makes durable with daemon_persist_flush() before it emits
-	 * an event or hands the loop back; their rows come with the next
-	 * whole save. */
+	 * an event or hands the loop back; their rows come when the tick
+	 * drains the log (statedb_drain()). */
 	bool persist_log;
 	usec_t logged_mono; /* the last entry of the host log was written */
 	/* The state database (statedb.h); NULL while it cannot be opened

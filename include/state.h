@@ -138,7 +138,7 @@ void state_loader_free(struct state_loader *l);
 
 /* r's host record and its hit and hist records, as lines of the state
  * file (without its head or end), for a store that keeps whole records
- * as text (statedb.h's journal).  e: the rule names.  The length written
+ * as text (statedb.h's host log).  e: the rule names.  The length written
  * into buf (size bytes, not terminated), or -ENOBUFS when they do not
  * fit (STATE_HOST_TEXT_MAX always does). */
 #define STATE_HOST_TEXT_MAX (64u << 10)

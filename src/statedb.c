@@ -215,8 +215,7 @@ struct statedb {
 	uint64_t fp_meta, fp_incidents, fp_bindings;
 	bool have_meta, have_incidents, have_bindings;
 	bool complete; /* meta complete=1 is in the file */
-	/* host_log has entries: every save of records goes there until the
-	 * next whole save replaces them by rows. */
+	/* host_log has entries, to be drained into rows (statedb_drain()). */
 	bool logged;
 	/* The body of the entry being gathered: logpend bytes of logcap,
 	 * written by the next statedb_log_flush() or save, as entry logseq
@@ -545,6 +544,27 @@ static int check_schema(struct statedb *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The host log as the file holds it: entries are numbered on from the
+ * last one. */
+static int log_open(struct statedb *s, char *err, size_t errlen)
+{
+	int64_t last = 0, n = 0;
+	int k;
+
+	if ((k = query_int(s, "SELECT coalesce(max(seq), 0) FROM host_log", &last, err, errlen)) <
+		    0 ||
+	    (k = query_int(s, "SELECT count(*) FROM host_log", &n, err, errlen)) < 0)
+		return k;
+	if (last < 0 || last >= UINT32_MAX) {
+		set_err(err, errlen, "%s: host_log seq %lld out of range", s->path,
+			(long long)last);
+		return -EBADMSG;
+	}
+	s->logseq = (uint32_t)last + 1;
+	s->logged = n > 0;
+	return 0;
+}
+
 int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen)
 {
 	struct statedb *s = calloc(1, sizeof(*s));
@@ -605,23 +625,6 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 		goto fail;
 	if ((k = exec_sql(s, outbreak_sql, "creating the outbreak table", err, errlen)) < 0)
 		goto fail;
-	/* Entries of the log are numbered on from the last one. */
-	{
-		int64_t last = 0, n = 0;
-
-		if ((k = query_int(s, "SELECT coalesce(max(seq), 0) FROM host_log", &last, err,
-				   errlen)) < 0 ||
-		    (k = query_int(s, "SELECT count(*) FROM host_log", &n, err, errlen)) < 0)
-			goto fail;
-		if (last < 0 || last >= UINT32_MAX) {
-			set_err(err, errlen, "%s: host_log seq %lld out of range", s->path,
-				(long long)last);
-			k = -EBADMSG;
-			goto fail;
-		}
-		s->logseq = (uint32_t)last + 1;
-		s->logged = n > 0;
-	}
 	for (unsigned i = 0; i < ST_COUNT; i++) {
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					&s->st[i], NULL);
@@ -630,6 +633,8 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 			goto fail;
 		}
 	}
+	if ((k = log_open(s, err, errlen)) < 0)
+		goto fail;
 	*ret = s;
 	return 0;
 fail:
@@ -1630,9 +1635,9 @@ static int replay_log(struct reader *rd)
 	return k;
 }
 
-/* After the load: a logged host's record knows its row (to be replaced
- * by the next whole save) and how much of its history is in the table;
- * the row of one that was skipped goes. */
+/* After the load: a logged host's record knows its entry (whose drain
+ * replaces its row), its row, and how much of its history is in the
+ * table; the row of one that was skipped goes. */
 static void settle_log(struct reader *rd)
 {
 	for (size_t i = 0; i < rd->nlog; i++) {
