@@ -14,8 +14,16 @@
  *         before the events), and statedb_save() (the tick: the
  *         fingerprint scan of every record, then the changed ones).
  * Then the load of HOSTS hosts, old and new, the sizes on disk, and a
- * PRAGMA quick_check of the database.  Medians over ROUNDS (default 5)
- * rounds, wall clock. */
+ * PRAGMA quick_check of the database.  Last, the bulk path: HOSTS new
+ * hosts quarantined in batches of 256 (what `quarantinectl quarantine
+ * --from` hands act_apply() per transaction) into a fresh database, each
+ * batch made durable by its rows or by the host log, alternating (see
+ * bulk_once()), the drain of the log and the load of a logged database.
+ * Medians over ROUNDS (default 5) rounds, wall clock.
+ *
+ *     bench_state --bulk [DIR] [HOSTS] [ROUNDS]
+ *
+ * runs the bulk path alone (to profile it). */
 #include <errno.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -91,6 +99,120 @@ static void change(struct engine *e, unsigned n, unsigned round, struct hostrec 
 	}
 }
 
+/* The bulk path once: n new hosts into a fresh database under base, in
+ * batches of BULK_BATCH: log false, each made durable by its rows as
+ * act_apply() persists a batch (statedb_save_recs(), before the host
+ * log); log true, gathered into the host log (statedb_log_recs()) and
+ * made durable every BULK_STEP batches (statedb_log_flush()), as a bulk
+ * command does now.  Then, timed apart, the load of that database as a
+ * crash would leave it (the log not yet drained), and the drain of the
+ * log into rows.  Wall and CPU ns in ret[0] and [1]: until durable;
+ * ret[2], [3]: the load; ret[4], [5]: the whole drain; ret[6]: the
+ * longest drain of one entry, wall. */
+#define BULK_BATCH 256
+#define BULK_STEP  8
+static void bulk_once(struct conf *c, struct output *out, const char *base, unsigned n, bool log,
+		      uint64_t ret[7])
+{
+	struct hostrec *recs[BULK_BATCH];
+	struct actor by = {.name = "root"};
+	char dir[PATH_MAX + 32], err[600], cmd[PATH_MAX + 48], addr[32];
+	struct statedb *db;
+	struct engine e, l;
+	uint64_t wall = 0, cpu = 0, t, tc;
+
+	unsigned batches = 0;
+
+	memset(ret, 0, 7 * sizeof(*ret));
+	snprintf(dir, sizeof(dir), "%s/qd-bench-bulk-XXXXXX", base);
+	if (!mkdtemp(dir))
+		die(dir, strerror(errno));
+	if (engine_init(&e, c, MODE_ENFORCE, out, NULL, NULL) < 0)
+		die("engine", "init");
+	if (statedb_open(dir, &db, err, sizeof(err)) < 0)
+		die("open", err);
+	statedb_attach(db, &e);
+	if (statedb_save(db, &e, err, sizeof(err)) < 0)
+		die("first save", err);
+	for (unsigned i = 0; i < n;) {
+		unsigned k = 0;
+
+		for (; k < BULK_BATCH && i < n; k++, i++) {
+			struct qaddr a;
+			struct hostrec *r;
+
+			snprintf(addr, sizeof(addr), "10.%u.%u.%u", 64 + i / 65536, (i / 256) % 256,
+				 i % 256);
+			if (addr_parse_any(addr, &a) < 0 || !(r = hostdb_get(&e.hosts, &a)))
+				die("bulk", "no room");
+			r->state = HOST_ISOLATED;
+			r->level = LEVEL_ISOLATE;
+			r->changed_us = T0 + i;
+			r->expires_us = T0 + 3600 * USEC_PER_SEC + i;
+			r->last_ttl_s = 3600;
+			r->by_uid = 0;
+			r->by = by;
+			snprintf(r->reason, sizeof(r->reason), "bulk quarantine");
+			hostdb_history_by(r, T0 + i, HIST_ACTION, LEVEL_ISOLATE, 0, &by,
+					  "bulk quarantine");
+			hostdb_changed(&e.hosts, r);
+			recs[k] = r;
+		}
+		t = bench_now_ns();
+		tc = bench_cpu_ns();
+		if ((log ? statedb_log_recs : statedb_save_recs)(db, &e, recs, k, err,
+								 sizeof(err)) < 0)
+			die("bulk save", err);
+		if (log && (++batches % BULK_STEP == 0 || i == n) &&
+		    statedb_log_flush(db, &e, err, sizeof(err)) < 0)
+			die("bulk flush", err);
+		wall += bench_now_ns() - t;
+		cpu += bench_cpu_ns() - tc;
+	}
+	ret[0] = wall;
+	ret[1] = cpu;
+	if (log) {
+		struct statedb *db2;
+
+		/* What a start after a crash here reads: the rows of before
+		 * and the log. */
+		if (engine_init(&l, c, MODE_ENFORCE, out, NULL, NULL) < 0)
+			die("engine", "init");
+		t = bench_now_ns();
+		tc = bench_cpu_ns();
+		if (statedb_open(dir, &db2, err, sizeof(err)) < 0)
+			die("open", err);
+		statedb_attach(db2, &l);
+		if (statedb_load(db2, &l, NULL, NULL, err, sizeof(err)) < 0)
+			die("load of the log", err);
+		ret[2] = bench_now_ns() - t;
+		ret[3] = bench_cpu_ns() - tc;
+		if (hostdb_count(&l.hosts) != n)
+			die("load of the log", "a host missing");
+		statedb_detach(db2, &l);
+		statedb_close(db2);
+		engine_fini(&l);
+		for (int r = 1; r == 1;) {
+			t = bench_now_ns();
+			tc = bench_cpu_ns();
+			if ((r = statedb_drain(db, &e, err, sizeof(err))) < 0)
+				die("drain", err);
+			t = bench_now_ns() - t;
+			ret[4] += t;
+			ret[5] += bench_cpu_ns() - tc;
+			ret[6] = MAX(ret[6], t);
+		}
+		if (statedb_logged(db))
+			die("drain", "the log is not empty");
+	}
+	statedb_detach(db, &e);
+	statedb_close(db);
+	engine_fini(&e);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		die("rm", dir);
+}
+
 static long long file_size(const char *path)
 {
 	struct stat st;
@@ -116,12 +238,14 @@ static void show(const char *what, uint64_t v[2][MAX_ROUNDS], unsigned n)
 
 int main(int argc, char **argv)
 {
-	const char *base = argc > 1 ? argv[1] : "/var/tmp";
-	unsigned nhosts = argc > 2 ? (unsigned)atoi(argv[2]) : 100000;
-	unsigned rounds = argc > 3 ? (unsigned)atoi(argv[3]) : 5;
+	bool bulk_only = argc > 1 && strcmp(argv[1], "--bulk") == 0;
+	const char *base;
+	unsigned nhosts, rounds;
 	uint64_t old_save[2][MAX_ROUNDS], new_recs[NBATCH][2][MAX_ROUNDS],
 		new_tick[NBATCH][2][MAX_ROUNDS], scan[2][MAX_ROUNDS], t, tc;
 	uint64_t old_load[2][MAX_ROUNDS], new_load[2][MAX_ROUNDS], qc[2][MAX_ROUNDS];
+	uint64_t bulk_rows[2][MAX_ROUNDS], bulk_log[2][MAX_ROUNDS], bulk_load[2][MAX_ROUNDS],
+		bulk_after[2][MAX_ROUNDS], bulk_step[2][MAX_ROUNDS];
 	char dir[PATH_MAX], err[600], path[PATH_MAX + 32], cmd[PATH_MAX + 16], g[32];
 	struct conf c;
 	struct conf_diags d;
@@ -130,8 +254,13 @@ int main(int argc, char **argv)
 	struct statedb *db;
 	struct hostrec **recs;
 
+	if (bulk_only)
+		argc--, argv++;
+	base = argc > 1 ? argv[1] : "/var/tmp";
+	nhosts = argc > 2 ? (unsigned)atoi(argv[2]) : 100000;
+	rounds = argc > 3 ? (unsigned)atoi(argv[3]) : 5;
 	if (rounds < 1 || rounds > MAX_ROUNDS || nhosts < 10000)
-		die("usage", "bench_state [DIR] [HOSTS >= 10000] [ROUNDS 1..31]");
+		die("usage", "bench_state [--bulk] [DIR] [HOSTS >= 10000] [ROUNDS 1..31]");
 	snprintf(dir, sizeof(dir), "%s/qd-bench-state-XXXXXX", base);
 	if (!mkdtemp(dir))
 		die(dir, strerror(errno));
@@ -145,6 +274,8 @@ int main(int argc, char **argv)
 	if (conf_load(&c, path, &d) < 0)
 		die("config", "refused");
 	output_init(&out, NULL, OUTPUT_TEXT, false);
+	if (bulk_only)
+		goto bulk;
 	if (engine_init(&e, &c, MODE_ENFORCE, &out, NULL, NULL) < 0)
 		die("engine", "init");
 	recs = calloc(nhosts, sizeof(*recs));
@@ -267,6 +398,38 @@ int main(int argc, char **argv)
 
 	engine_fini(&e);
 	free(recs);
+bulk:
+	/* Alternating: rows, then the log. */
+	for (unsigned r = 0; r < rounds; r++) {
+		uint64_t v[7];
+
+		bulk_once(&c, &out, dir, nhosts, false, v);
+		bulk_rows[0][r] = v[0];
+		bulk_rows[1][r] = v[1];
+		bulk_once(&c, &out, dir, nhosts, true, v);
+		bulk_log[0][r] = v[0];
+		bulk_log[1][r] = v[1];
+		bulk_load[0][r] = v[2];
+		bulk_load[1][r] = v[3];
+		bulk_after[0][r] = v[4];
+		bulk_after[1][r] = v[5];
+		bulk_step[0][r] = bulk_step[1][r] = v[6];
+	}
+	printf("\nbulk: %s new hosts in batches of %u (median of %u):\n",
+	       bench_group(nhosts, g, sizeof(g)), BULK_BATCH, rounds);
+	show("rows, a commit a batch (statedb_save_recs()):", bulk_rows, rounds);
+	show("host log, a commit every 8 batches:", bulk_log, rounds);
+	show("host log: the drain into rows, every entry:", bulk_after, rounds);
+	show("host log: the drain, its longest entry (wall):", bulk_step, rounds);
+	show("host log: load before the drain (after a crash):", bulk_load, rounds);
+	{
+		struct bench_summary a, b;
+
+		bench_summarize(bulk_rows[1], rounds, &a);
+		bench_summarize(bulk_log[1], rounds, &b);
+		printf("  CPU per host until durable: rows %.2f us, host log %.2f us\n",
+		       (double)a.median / 1e3 / nhosts, (double)b.median / 1e3 / nhosts);
+	}
 	conf_fini(&c);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : 1;

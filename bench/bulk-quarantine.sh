@@ -30,11 +30,13 @@
 #
 # Each run of quarantined starts a fresh daemon (no state, no table), then
 # times `quarantinectl quarantine --from FILE --ttl 1h` from exec to exit:
-# the command answers after the kernel acknowledged the last transaction,
-# so every element is in the kernel then; this is checked afterwards with
-# `nft list set ... iso4` (not timed).  Then the save of the state that
-# follows the command is waited for, and its duration read from the
-# daemon's metrics (quarantined_state_save_last_duration_seconds).  Each
+# the command answers after the kernel acknowledged the last transaction
+# and the database committed the last step of the list, so every element
+# is in the kernel and durable then; this is checked afterwards with
+# `nft list set ... iso4` (not timed).  Then, for a build with the
+# database's host log, the time from the answer until the log is drained
+# into the hosts' rows (polled every 20 ms with sqlite3; "-" for a build
+# without the log, which wrote the rows within the command).  Each
 # run of nft times `nft -f FILE` adding the same elements, each with
 # `timeout 1h`, to `set iso4 { type ipv4_addr; flags timeout; counter; }`
 # (the type of the daemon's iso4) in table inet qdbulk, created fresh
@@ -51,7 +53,7 @@ CTL=$B/src/quarantinectl
 
 . "$(dirname "$0")/nslib.sh"
 bench_need bulk-quarantine "$Q" "$CTL" ${BASE:+"$BASE/src/quarantined" "$BASE/src/quarantinectl"} \
-	ip nft python3
+	ip nft python3 sqlite3
 bench_setup qdbulk
 DPID=""
 
@@ -110,11 +112,6 @@ count_iso4() {
 	in_ns nft list set inet "$1" iso4 | grep -o '10\.[0-9.]*' | wc -l
 }
 
-# metric NAME: its value from the daemon's metrics.
-metric() {
-	"$CTL" -S "$TMP/control.sock" metrics | awk -v m="$1" '$1 == m { print $2; exit }'
-}
-
 # daemon_start BUILD_DIR
 daemon_start() {
 	rm -rf "$TMP/state" "$TMP/control.sock"
@@ -160,12 +157,17 @@ EOF
 	echo $(((t1 - t0) / 1000000))
 }
 
-# run_qd N BUILD_DIR: prints the wall ms of the command, then of the save
-# after it.
+# logged: the number of host_log entries in the daemon's database, or
+# nothing when it has no such table.
+logged() {
+	sqlite3 -readonly "$TMP/state/state.db" "SELECT count(*) FROM host_log" 2>/dev/null
+}
+
+# run_qd N BUILD_DIR: prints the wall ms of the command, then the ms from
+# its answer until the host log is drained ("-" without a host log).
 run_qd() {
-	local n=$1 t0 t1 got saves0 saves save
+	local n=$1 t0 t1 t2 got left drained
 	daemon_start "$2"
-	saves0=$(metric quarantined_state_save_duration_seconds_count)
 	t0=$(now_ns)
 	# ip netns exec costs a fork and a setns: the client needs no
 	# namespace (the socket is a file), so it runs as it would.
@@ -182,17 +184,20 @@ run_qd() {
 		tail -n 3 "$TMP/ctl.out" >&2
 		exit 1
 	fi
-	# The save runs right after the command in the daemon's loop; the
-	# metrics answer once it is done.
-	saves=$saves0
-	for _ in $(seq 600); do
-		saves=$(metric quarantined_state_save_duration_seconds_count)
-		[ "$saves" != "$saves0" ] && break
-		sleep 0.05
-	done
-	save=$(metric quarantined_state_save_last_duration_seconds)
+	drained=-
+	left=$(logged)
+	if [ -n "$left" ]; then
+		for _ in $(seq 3000); do
+			[ "$left" = 0 ] && break
+			sleep 0.02
+			left=$(logged)
+		done
+		t2=$(now_ns)
+		drained=$(((t2 - t1) / 1000000))
+		[ "$left" = 0 ] || drained="?"
+	fi
 	daemon_stop
-	echo "$(((t1 - t0) / 1000000)) $(awk -v s="$save" 'BEGIN { printf "%d", s * 1000 }')"
+	echo "$(((t1 - t0) / 1000000)) $drained"
 }
 
 # probe_qd N BUILD_DIR: one more run of the command, with another client
@@ -250,7 +255,7 @@ for n in $SIZES; do
 	mn=$(echo "$nfts" | median)
 	mq=$(echo "$qds" | median)
 	ms=$(echo "$saves" | median)
-	echo "$n addresses: nft -f:$nfts ms; quarantinectl:$qds ms; save after:$saves ms"
+	echo "$n addresses: nft -f:$nfts ms; quarantinectl:$qds ms; rows after:$saves ms"
 	if [ "${PROBE:-0}" = 1 ]; then
 		[ -n "$BASE" ] && echo "$n addresses, $BASE: longest status during the command: $(probe_qd "$n" "$BASE") ms"
 		echo "$n addresses, $B: longest status during the command: $(probe_qd "$n" "$B") ms"
@@ -258,7 +263,7 @@ for n in $SIZES; do
 	if [ -n "$BASE" ]; then
 		bq=$(echo "$bqds" | median)
 		bs=$(echo "$bsaves" | median)
-		echo "$n addresses, $BASE: quarantinectl:$bqds ms; save after:$bsaves ms"
+		echo "$n addresses, $BASE: quarantinectl:$bqds ms; rows after:$bsaves ms"
 		ROWS="$ROWS$(printf '%8s %-22s %10s %14s %7s %12s' "$n" "$BASE" "$mn" "$bq" \
 			"$(awk -v a="$bq" -v b="$mn" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" "$bs")
 "
@@ -269,10 +274,10 @@ for n in $SIZES; do
 done
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '%8s %-22s %10s %14s %7s %12s\n' hosts build "nft -f ms" "quarantine ms" ratio "save ms"
+printf '%8s %-22s %10s %14s %7s %12s\n' hosts build "nft -f ms" "quarantine ms" ratio "rows ms"
 printf '%s' "$ROWS"
 echo
 echo "medians of $RUNS alternating runs, wall ms; quarantine: quarantinectl"
 echo "quarantine --from FILE until it returns (every element is then in the"
-echo "kernel); ratio: quarantine / nft -f; save: the state save that follows,"
-echo "from the daemon's metrics."
+echo "kernel and durable); ratio: quarantine / nft -f; rows: from the answer"
+echo "until the host log is drained into the hosts' rows (-: no host log)."

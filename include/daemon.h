@@ -77,6 +77,13 @@ struct daemon {
 	struct prom_hist save_hist;  /* how long each successful save took */
 	usec_t save_alert_mono;	     /* no alert about a failed save before this */
 	unsigned long save_failures; /* failed saves since the last good one */
+	/* A bulk command is applying its batches: persist() gathers them
+	 * into the database's host log (statedb_log_recs()), which the
+	 * command makes durable with daemon_persist_flush() before it emits
+	 * an event or hands the loop back; their rows come when the tick
+	 * drains the log (statedb_drain()). */
+	bool persist_log;
+	usec_t logged_mono; /* the last entry of the host log was written */
 	/* The state database (statedb.h); NULL while it cannot be opened
 	 * (then opened again at the next save).  Closed over the sensor's
 	 * fork. */
@@ -119,6 +126,9 @@ int daemon_reload(struct daemon *d, char *msg, size_t msglen, struct ctl_out *ou
 
 /* Saves the state now (a certification must not wait for the loop). */
 void daemon_save(struct daemon *d);
+/* Makes the batches a bulk command gathered (persist_log) durable: one
+ * transaction; a failure is alerted as a failed save. */
+void daemon_persist_flush(struct daemon *d);
 
 /* Outbreak mode (outbreak_mode.c).  Switches it as want says (on: by,
  * since_us, the operator and the reason; off), the kernel first, then

@@ -176,6 +176,10 @@ struct hostrec {
 	uint64_t db_id;
 	uint64_t db_fp, db_fp_sub;
 	uint16_t db_hist;
+	/* The entry of the database's host log that holds what was last
+	 * saved of it (0: its row does); only that entry's drain writes its
+	 * row. */
+	uint32_t db_log;
 };
 
 struct hostdb {

@@ -136,6 +136,19 @@ int state_loader_finish(struct state_loader *l);
  * again (e as it was).  NULL: nothing. */
 void state_loader_free(struct state_loader *l);
 
+/* r's host record and its hit and hist records, as lines of the state
+ * file (without its head or end), for a store that keeps whole records
+ * as text (statedb.h's host log).  e: the rule names.  The length written
+ * into buf (size bytes, not terminated), or -ENOBUFS when they do not
+ * fit (STATE_HOST_TEXT_MAX always does). */
+#define STATE_HOST_TEXT_MAX (64u << 10)
+int state_host_text(const struct engine *e, const struct hostrec *r, char *buf, size_t size);
+/* One such line (len bytes, without its LF; text[len], the LF, is
+ * overwritten, and the line modified) as a record, as
+ * state_loader_record().  0, or -ENOMEM. */
+int state_loader_line(struct state_loader *l, const char *where, unsigned line, char *text,
+		      size_t len);
+
 /* r's want= field (state.h's format: "tcp/22,udp/53@10.1.2.3"), into buf
  * of size bytes (STATE_WANT_MAX is always enough). */
 #define STATE_WANT_MAX 1024

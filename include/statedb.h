@@ -39,6 +39,23 @@
  * fingerprints change.  A host's history lines are appended once
  * (hostrec.db_hist counts those written).
  *
+ * The host log, host_log(seq, body), is the write-ahead form of a bulk
+ * command's batches (issue 11: 100,000 hosts within 2x `nft -f`): one
+ * row per step of the command, whose body holds each host's records as
+ * lines of the state file (state_host_text()), after a line "life KEY ID
+ * WRITTEN".
+ * One insert per step of the command (statedb_log_flush()) instead of a
+ * row, addresses, hits and history lines per host under their indices.
+ * A logged record names its latest entry (hostrec.db_log), and only the
+ * drain of that entry writes its row (statedb_drain(), oldest entry
+ * first, one per tick): a row written otherwise would be newer than the
+ * entry, which the load replays over it.  So until then its saves go
+ * into the log too, and statedb_save() passes it over.  statedb_load()
+ * reads the log first and takes each logged host's latest entry instead
+ * of its row.  A crash before an entry is drained costs nothing but the
+ * drain again; one of its hosts forgotten meanwhile (a spare evicted,
+ * purged) comes back from it at a restart before that drain.
+ *
  * Loading goes through state.h's record loader: every row is checked as
  * strictly as a line of the state file, and a wrong row is skipped and
  * reported, not trusted.
@@ -104,6 +121,29 @@ int statedb_load(struct statedb *db, struct engine *e, state_skip_fn skipped_fn,
  * on failure nothing is written and the records stay to be written. */
 int statedb_save_recs(struct statedb *db, struct engine *e, struct hostrec *const *recs, unsigned n,
 		      char *err, size_t errlen);
+/* For a bulk command, whose rows would cost more than the kernel's
+ * changes they record: recs are gathered into the next entry of the host
+ * log (below), in memory, and made durable by statedb_log_flush(), one
+ * transaction for several batches, which the caller runs before any
+ * event says what they put in force.  0, or -ENOMEM/-EFBIG (nothing
+ * gathered) with a message in err. */
+int statedb_log_recs(struct statedb *db, struct engine *e, struct hostrec *const *recs, unsigned n,
+		     char *err, size_t errlen);
+/* Writes the gathered entry, with what else is pending (as
+ * statedb_save_recs()), in one transaction.  1 when written, 0 when
+ * nothing was gathered, or -errno as statedb_save_recs(); on failure the
+ * entry stays
+ * gathered, and its records stay to be written by the next save. */
+int statedb_log_flush(struct statedb *db, struct engine *e, char *err, size_t errlen);
+/* Whether the host log has entries, or one is gathered. */
+bool statedb_logged(const struct statedb *db);
+/* Replaces the log's oldest entry by the rows of its hosts (those whose
+ * latest entry it is), in one transaction: a bounded step (an entry
+ * holds at most a command's step, 2,048 hosts), which the daemon takes
+ * once a tick while the log has entries.  1 when an entry was drained,
+ * 0 when the log is empty, or -errno with a message in err (the entry
+ * stays). */
+int statedb_drain(struct statedb *db, struct engine *e, char *err, size_t errlen);
 /* The same for every record that changed since it was last written, and
  * the bindings: the whole state durable. */
 int statedb_save(struct statedb *db, struct engine *e, char *err, size_t errlen);

@@ -1718,8 +1718,18 @@ static void apply_chunk(struct cmdctx *x, struct act_change *ch, unsigned n, boo
 			unsigned *ret_err)
 {
 	usec_t now = daemon_wall_us();
+	bool emit = each;
 
+	/* Gathered for the database's host log: one row per step instead of
+	 * a few per host (daemon.h persist_log), durable before any event
+	 * of these hosts is emitted. */
+	x->d->persist_log = true;
 	act_apply(&x->d->eng, ch, n, now);
+	x->d->persist_log = false;
+	for (unsigned i = 0; i < n; i++)
+		emit |= ch[i].error != 0;
+	if (emit)
+		daemon_persist_flush(x->d);
 	for (unsigned i = 0; i < n; i++) {
 		if (each || ch[i].error)
 			act_emit(&x->d->eng, &ch[i], now);
@@ -1863,6 +1873,8 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 			};
 			memcpy(x->out->resume, &at, sizeof(at));
 			x->out->more = true;
+			/* Durable before the loop goes on. */
+			daemon_persist_flush(d);
 			return 0;
 		}
 		lines++;
@@ -1951,6 +1963,8 @@ static int cmd_bulk(struct cmdctx *x, bool quarantine)
 	apply_chunk(x, ch, n, false, &failed);
 	for (unsigned i = 0; i < n; i++)
 		applied += ch[i].changed, unchanged += !ch[i].error && !ch[i].changed;
+	/* Every batch durable before the event says what was done. */
+	daemon_persist_flush(d);
 	bulk_event(x, quarantine, level, ttl_s, reason, applied, unchanged, higher, refused,
 		   failed);
 	log_info("uid %u: %s --from: %u applied, %u already in place, %u kept at a higher level, "

@@ -253,7 +253,9 @@ void daemon_save(struct daemon *d)
 
 /* engine.h persist: the records of a batch of kernel changes, durable
  * before its events say what was put in force.  What else the engine
- * changed meanwhile is written within SAVE_SOON_US (maybe_save()). */
+ * changed meanwhile is written within SAVE_SOON_US (maybe_save()).  A
+ * bulk command's batches (persist_log) are gathered into the host log,
+ * made durable by daemon_persist_flush() before its events. */
 static void persist(void *arg, struct hostrec *const *recs, unsigned n)
 {
 	struct daemon *d = arg;
@@ -264,13 +266,54 @@ static void persist(void *arg, struct hostrec *const *recs, unsigned n)
 		save_failed(d, err);
 		return;
 	}
-	if (statedb_save_recs(d->db, &d->eng, recs, n, err, sizeof(err)) < 0) {
+	if ((d->persist_log ? statedb_log_recs : statedb_save_recs)(d->db, &d->eng, recs, n, err,
+								    sizeof(err)) < 0) {
 		save_failed(d, err);
 		return;
 	}
 	if (d->eng.dirty == ENGINE_DIRTY_NOW)
 		d->eng.dirty = ENGINE_DIRTY_SOON;
 	save_done(d, start);
+}
+
+void daemon_persist_flush(struct daemon *d)
+{
+	char err[600];
+	usec_t start = daemon_mono_us();
+	int r;
+
+	if (!d->db)
+		return; /* persist() failed and alerted: the next save writes them */
+	r = statedb_log_flush(d->db, &d->eng, err, sizeof(err));
+	if (r < 0) {
+		save_failed(d, err);
+	} else if (r > 0) {
+		save_done(d, start);
+		d->logged_mono = d->saved_mono;
+	}
+}
+
+/* The host log's oldest entry replaced by its hosts' rows: one entry (at
+ * most a bulk command's step, 2,048 hosts, 10-30 ms) a tick, so that the
+ * loop is never blocked for a whole list's rows; not before the log has
+ * been left alone for DRAIN_AFTER_US, so that a bulk command still
+ * running does not share its turns with the drain.  A failure is alerted
+ * as a failed save, and tried again at the next tick. */
+#define DRAIN_AFTER_US (USEC_PER_SEC / 2)
+
+static void drain_log(struct daemon *d, usec_t mono)
+{
+	char err[600];
+	usec_t start = mono;
+	int r;
+
+	if (!d->db || !statedb_logged(d->db) || mono < d->logged_mono + DRAIN_AFTER_US)
+		return;
+	r = statedb_drain(d->db, &d->eng, err, sizeof(err));
+	if (r < 0)
+		save_failed(d, err);
+	else if (r > 0)
+		save_done(d, start);
 }
 
 /* Batches of kernel changes were saved by persist(); what is left (a
@@ -922,6 +965,7 @@ static void on_tick(struct daemon *d)
 	neigh_read(d);
 	evidence_tick(d);
 	maybe_save(d, true);
+	drain_log(d, mono);
 	db_tick(d, mono);
 	repair_due(d, mono);
 	if (d->eng.resync) {

@@ -145,6 +145,10 @@ static void w_flush(struct writer *w)
 {
 	size_t off = 0;
 
+	/* A writer over a caller's buffer (fd -1) has nowhere to flush to:
+	 * what did not fit is lost, and said so. */
+	if (w->fd < 0 && !w->err)
+		w->err = -ENOBUFS;
 	if (!w->err) {
 		w->crc = crc_update(w->tab, w->crc, w->buf, w->len);
 		while (off < w->len) {
@@ -1907,6 +1911,23 @@ out:
 }
 
 /* ---- records from elsewhere (statedb.c) ---- */
+
+int state_host_text(const struct engine *e, const struct hostrec *r, char *buf, size_t size)
+{
+	/* A writer with no file: a flush (the buffer full) fails it. */
+	struct writer w = {.fd = -1, .buf = buf, .cap = size};
+
+	w_host(&w, e, r);
+	return w.err ? -ENOBUFS : (int)w.len;
+}
+
+int state_loader_line(struct state_loader *l, const char *where, unsigned line, char *text,
+		      size_t len)
+{
+	l->where = where;
+	l->line = line;
+	return load_record(l, text, len);
+}
 
 void state_want_text(const struct hostrec *r, char *buf, size_t size)
 {

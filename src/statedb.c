@@ -146,6 +146,10 @@ enum stmt {
 	ST_INS_INCIDENT,
 	ST_DEL_BINDINGS,
 	ST_INS_BINDING,
+	ST_INS_LOG,
+	ST_DEL_LOG,
+	ST_FIRST_LOG,
+	ST_DEL_LOG_SEQ,
 	ST_COUNT,
 };
 
@@ -180,7 +184,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DEL_BINDINGS] = "DELETE FROM bindings",
 	[ST_INS_BINDING] = "INSERT OR REPLACE INTO bindings(addr, mac, state, first_us, last_us,"
 			   " delivered, prev) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_INS_LOG] = "INSERT INTO host_log(seq, body) VALUES(?1, ?2)",
+	[ST_DEL_LOG] = "DELETE FROM host_log",
+	[ST_FIRST_LOG] = "SELECT seq, body FROM host_log ORDER BY seq LIMIT 1",
+	[ST_DEL_LOG_SEQ] = "DELETE FROM host_log WHERE seq = ?1",
 };
+
+/* The host log (statedb.h): made at open, so that a database of schema
+ * 1 made before it gets it too; a daemon that does not know it ignores
+ * it. */
+static const char host_log_sql[] =
+	"CREATE TABLE IF NOT EXISTS host_log(seq INTEGER PRIMARY KEY, body TEXT NOT NULL) STRICT";
 
 /* What a record's db_* fields become once the transaction commits. */
 struct staged {
@@ -207,9 +221,17 @@ struct statedb {
 	uint64_t fp_meta, fp_incidents, fp_bindings;
 	bool have_meta, have_incidents, have_bindings;
 	bool complete; /* meta complete=1 is in the file */
+	/* host_log has entries, to be drained into rows (statedb_drain()). */
+	bool logged;
+	/* The body of the entry being gathered: logpend bytes of logcap,
+	 * written by the next statedb_log_flush() or save, as entry logseq
+	 * (hostrec.db_log of the records gathered). */
+	char *logbuf;
+	size_t logpend, logcap;
+	uint32_t logseq;
 	/* Names for the loader's messages. */
 	char w_meta[PATH_MAX + 32], w_prefixes[PATH_MAX + 32], w_incidents[PATH_MAX + 32],
-		w_hosts[PATH_MAX + 32], w_bindings[PATH_MAX + 32];
+		w_hosts[PATH_MAX + 32], w_bindings[PATH_MAX + 32], w_log[PATH_MAX + 32];
 };
 
 /* ---- errors ---- */
@@ -223,6 +245,8 @@ static int sql_errno(int rc)
 		return 0;
 	case SQLITE_FULL:
 		return -ENOSPC;
+	case SQLITE_TOOBIG:
+		return -EFBIG;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
 	case SQLITE_CORRUPT:
@@ -526,6 +550,27 @@ static int check_schema(struct statedb *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The host log as the file holds it: entries are numbered on from the
+ * last one. */
+static int log_open(struct statedb *s, char *err, size_t errlen)
+{
+	int64_t last = 0, n = 0;
+	int k;
+
+	if ((k = query_int(s, "SELECT coalesce(max(seq), 0) FROM host_log", &last, err, errlen)) <
+		    0 ||
+	    (k = query_int(s, "SELECT count(*) FROM host_log", &n, err, errlen)) < 0)
+		return k;
+	if (last < 0 || last >= UINT32_MAX) {
+		set_err(err, errlen, "%s: host_log seq %lld out of range", s->path,
+			(long long)last);
+		return -EBADMSG;
+	}
+	s->logseq = (uint32_t)last + 1;
+	s->logged = n > 0;
+	return 0;
+}
+
 int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen)
 {
 	struct statedb *s = calloc(1, sizeof(*s));
@@ -550,6 +595,7 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 	snprintf(s->w_incidents, sizeof(s->w_incidents), "%s incidents id", s->path);
 	snprintf(s->w_hosts, sizeof(s->w_hosts), "%s hosts id", s->path);
 	snprintf(s->w_bindings, sizeof(s->w_bindings), "%s bindings row", s->path);
+	snprintf(s->w_log, sizeof(s->w_log), "%s host_log line", s->path);
 	/* Made here, 0600, so that SQLite's own creation (0644 less the
 	 * umask) never applies; its -wal and -shm take the database's
 	 * mode. */
@@ -580,7 +626,8 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 		 " PRAGMA wal_autocheckpoint = %d; PRAGMA journal_size_limit = %lld;"
 		 " PRAGMA cache_size = %d;",
 		 STATEDB_AUTOCHECKPOINT, (long long)STATEDB_JOURNAL_LIMIT, -STATEDB_CACHE_KIB);
-	if ((k = exec_sql(s, sql, "setting WAL mode", err, errlen)) < 0)
+	if ((k = exec_sql(s, sql, "setting WAL mode", err, errlen)) < 0 ||
+	    (k = exec_sql(s, host_log_sql, "creating the host log", err, errlen)) < 0)
 		goto fail;
 	if ((k = exec_sql(s, outbreak_sql, "creating the outbreak table", err, errlen)) < 0)
 		goto fail;
@@ -592,6 +639,8 @@ int statedb_open(const char *dir, struct statedb **ret, char *err, size_t errlen
 			goto fail;
 		}
 	}
+	if ((k = log_open(s, err, errlen)) < 0)
+		goto fail;
 	*ret = s;
 	return 0;
 fail:
@@ -615,6 +664,7 @@ void statedb_close(struct statedb *s)
 	sqlite3_close(s->db);
 	free(s->gone);
 	free(s->stage);
+	free(s->logbuf);
 	free(s);
 }
 
@@ -764,8 +814,9 @@ static int stage(struct statedb *s, struct hostrec *r, uint64_t id, uint64_t fp,
 }
 
 /* Writes r's row (when its fingerprint changed or it has none) and its
- * new history lines.  A SQLite result code. */
-static int write_host(struct statedb *s, const struct engine *e, struct hostrec *r)
+ * new history lines; staged even when nothing changed with always (its
+ * db_log is cleared once this commits).  A SQLite result code. */
+static int write_host(struct statedb *s, const struct engine *e, struct hostrec *r, bool always)
 {
 	uint64_t fp = host_fp(r), fp_sub = host_sub_fp(r), id = r->db_id;
 	unsigned from = MIN(r->db_hist, r->nhist);
@@ -775,7 +826,7 @@ static int write_host(struct statedb *s, const struct engine *e, struct hostrec 
 	int rc;
 
 	if (id && fp == r->db_fp && fp_sub == r->db_fp_sub && from == r->nhist)
-		return SQLITE_OK;
+		return always ? stage(s, r, id, fp, fp_sub, r->nhist) : SQLITE_OK;
 	if (!id || fp != r->db_fp) {
 		q = s->st[id ? ST_UPD_HOST : ST_INS_HOST];
 		bind_host(q, r);
@@ -942,16 +993,108 @@ static int write_binding(void *arg, const struct ident_binding *b)
 	return 0;
 }
 
-/* The transaction: recs (all: every record) and what else changed. */
+/* Parses a log entry's line "life KEY ID WRITTEN", of len bytes (without
+ * its LF; the body goes on after it, so nothing here may look for its
+ * end: sscanf() would, and cost the rest of the body's length per line).
+ * With ret_life NULL, the key alone.  Whether it is one. */
+static bool life_line(const char *p, size_t len, char key[ADDR_STRLEN], uint64_t *ret_life,
+		      unsigned *ret_written)
+{
+	const char *end = p + len, *k;
+	uint64_t v[2] = {0, 0};
+
+	if (len < 6 || memcmp(p, "life ", 5) != 0)
+		return false;
+	for (k = p += 5; p < end && *p != ' '; p++)
+		;
+	if (p == k || (size_t)(p - k) >= ADDR_STRLEN)
+		return false;
+	memcpy(key, k, (size_t)(p - k));
+	key[p - k] = '\0';
+	if (!ret_life)
+		return true;
+	for (unsigned i = 0; i < 2; i++) {
+		const char *d;
+
+		if (p == end || *p++ != ' ')
+			return false;
+		for (d = p; p < end && *p >= '0' && *p <= '9' && p - d < 19; p++)
+			v[i] = v[i] * 10 + (uint64_t)(*p - '0');
+		if (p == d)
+			return false;
+	}
+	if (p != end || v[1] > UINT16_MAX)
+		return false;
+	*ret_life = v[0];
+	*ret_written = (unsigned)v[1];
+	return true;
+}
+
+/* Appends to the body of the entry being gathered, for each of recs, a
+ * line "life KEY ID WRITTEN" (its key, the id of its row and how many of
+ * its history lines are in the history table, when it was logged), then
+ * its records as lines of the state file; each record's db_log names the
+ * entry.  A SQLite result code; on failure the body is as it was. */
+static int log_body(struct statedb *s, const struct engine *e, struct hostrec *const *recs,
+		    unsigned n)
+{
+	size_t len = s->logpend;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct hostrec *r = recs[i];
+		size_t need = len + ADDR_STRLEN + 64 + STATE_HOST_TEXT_MAX;
+		char key[ADDR_STRLEN];
+		int k;
+
+		if (need > s->logcap) {
+			size_t cap = MAX(need, s->logcap * 2);
+			char *b = realloc(s->logbuf, cap);
+
+			if (!b)
+				return SQLITE_NOMEM;
+			s->logbuf = b;
+			s->logcap = cap;
+		}
+		len += (size_t)snprintf(s->logbuf + len, ADDR_STRLEN + 64, "life %s %llu %u\n",
+					addr_ntop(&r->id, key), (unsigned long long)r->db_id,
+					(unsigned)MIN(r->db_hist, r->nhist));
+		k = state_host_text(e, r, s->logbuf + len, STATE_HOST_TEXT_MAX);
+		if (k < 0)
+			return SQLITE_TOOBIG;
+		len += (size_t)k;
+	}
+	if (len > INT_MAX)
+		return SQLITE_TOOBIG;
+	s->logpend = len;
+	for (unsigned i = 0; i < n; i++)
+		recs[i]->db_log = s->logseq;
+	return SQLITE_OK;
+}
+
+/* The transaction: recs (all: every record) and what else changed.
+ * Once a record's state is in the log (db_log: an entry written or the
+ * one being gathered), only the drain of that entry writes its row: a
+ * row written otherwise would be newer than the entry, which the load
+ * replays over it.  So with log every one of recs, and otherwise those
+ * the log holds, go into the entry being gathered, and a whole save
+ * writes every record but those; what was gathered goes into the log in
+ * the same transaction.  A rewrite (gone_lost) empties the log and
+ * writes every row. */
 static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs, unsigned n,
-		bool all, char *err, size_t errlen)
+		bool all, bool log, char *err, size_t errlen)
 {
 	uint64_t fm = meta_fp(e), fi = incidents_fp(&e->incidents), fb = 0;
-	bool rewrite = s->gone_lost;
+	bool rewrite = s->gone_lost, logged = false;
 	unsigned ngone = s->ngone;
 	const char *what = "begin";
 	int rc;
 
+	/* Rows of forgotten records were not noted: every row is rewritten,
+	 * which is a whole save (and empties the log). */
+	if (rewrite && !all) {
+		log = false;
+		all = true;
+	}
 	if (all)
 		fb = bindings_fp(e);
 	s->nstage = 0;
@@ -961,11 +1104,12 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 	what = "deleting the rows of forgotten hosts";
 	if (rewrite) {
 		/* Rows of forgotten records were not noted: every row goes and
-		 * every record is written anew (their history stays).  Until
-		 * that commits, gone_lost stays set and a retry does the
-		 * same. */
+		 * every record is written anew (their history stays), and so
+		 * does the log.  Until that commits, gone_lost stays set and a
+		 * retry does the same. */
 		rc = sqlite3_exec(s->db,
-				  "DELETE FROM hosts; DELETE FROM host_addrs; DELETE FROM hits",
+				  "DELETE FROM hosts; DELETE FROM host_addrs; DELETE FROM hits;"
+				  " DELETE FROM host_log",
 				  NULL, NULL, NULL);
 		for (struct hostrec *r = hostdb_first(&e->hosts); r;
 		     r = hostdb_next(&e->hosts, r)) {
@@ -974,8 +1118,9 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 			 * holds is written again under them (lines already in
 			 * the table under the old lives stay there too). */
 			r->db_hist = 0;
+			r->db_log = 0;
 		}
-		all = true;
+		s->logpend = 0;
 	}
 	for (unsigned i = 0; rc == SQLITE_OK && i < ngone; i++) {
 		sqlite3_int64 id = (sqlite3_int64)s->gone[i];
@@ -990,13 +1135,25 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 			rc = step(s, ST_DEL_HITS);
 	}
 	what = "writing hosts";
-	if (all)
+	if (all) {
 		for (struct hostrec *r = hostdb_first(&e->hosts); rc == SQLITE_OK && r;
 		     r = hostdb_next(&e->hosts, r))
-			rc = write_host(s, e, r);
-	else
+			if (!r->db_log)
+				rc = write_host(s, e, r, false);
+	} else {
 		for (unsigned i = 0; rc == SQLITE_OK && i < n; i++)
-			rc = write_host(s, e, recs[i]);
+			if (log || recs[i]->db_log)
+				rc = log_body(s, e, &recs[i], 1);
+			else
+				rc = write_host(s, e, recs[i], false);
+	}
+	what = "writing the host log";
+	if (rc == SQLITE_OK && s->logpend) {
+		sqlite3_bind_int64(s->st[ST_INS_LOG], 1, s->logseq);
+		sqlite3_bind_text(s->st[ST_INS_LOG], 2, s->logbuf, (int)s->logpend, SQLITE_STATIC);
+		rc = step(s, ST_INS_LOG);
+		logged = true;
+	}
 	what = "writing meta and prefixes";
 	if (rc == SQLITE_OK && (!s->have_meta || fm != s->fp_meta))
 		rc = write_meta(s, e);
@@ -1027,14 +1184,23 @@ static int save(struct statedb *s, struct engine *e, struct hostrec *const *recs
 		s->stage[i].r->db_fp = s->stage[i].fp;
 		s->stage[i].r->db_fp_sub = s->stage[i].fp_sub;
 		s->stage[i].r->db_hist = s->stage[i].hist;
+		s->stage[i].r->db_log = 0;
 	}
 	s->nstage = 0;
 	if (ngone) {
 		memmove(s->gone, s->gone + ngone, (s->ngone - ngone) * sizeof(*s->gone));
 		s->ngone -= ngone;
 	}
-	if (rewrite)
+	if (rewrite) {
 		s->gone_lost = false;
+		s->logged = false;
+	}
+	/* What was gathered is in the log now. */
+	if (logged) {
+		s->logged = true;
+		s->logseq++;
+		s->logpend = 0;
+	}
 	s->fp_meta = fm;
 	s->fp_incidents = fi;
 	s->have_meta = s->have_incidents = true;
@@ -1049,6 +1215,8 @@ fail : {
 
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	s->nstage = 0;
+	/* What was gathered, this time's records too, stays gathered for
+	 * the next save (their db_log names its entry). */
 	return k;
 }
 }
@@ -1056,12 +1224,118 @@ fail : {
 int statedb_save_recs(struct statedb *s, struct engine *e, struct hostrec *const *recs, unsigned n,
 		      char *err, size_t errlen)
 {
-	return save(s, e, recs, n, false, err, errlen);
+	return save(s, e, recs, n, false, false, err, errlen);
+}
+
+int statedb_log_recs(struct statedb *s, struct engine *e, struct hostrec *const *recs, unsigned n,
+		     char *err, size_t errlen)
+{
+	int rc = log_body(s, e, recs, n);
+
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "%s: gathering the host log: %s", s->path, sqlite3_errstr(rc));
+		return sql_errno(rc) ? sql_errno(rc) : -EIO;
+	}
+	return 0;
+}
+
+int statedb_log_flush(struct statedb *s, struct engine *e, char *err, size_t errlen)
+{
+	int k;
+
+	if (!s->logpend)
+		return 0;
+	k = save(s, e, NULL, 0, false, true, err, errlen);
+	return k < 0 ? k : 1;
+}
+
+bool statedb_logged(const struct statedb *s)
+{
+	return s->logged || s->logpend;
+}
+
+int statedb_drain(struct statedb *s, struct engine *e, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = s->st[ST_FIRST_LOG];
+	const char *what = "begin";
+	char *body = NULL;
+	uint32_t seq = 0;
+	int rc;
+
+	if (!s->logged)
+		return 0;
+	s->nstage = 0;
+	rc = step(s, ST_BEGIN);
+	if (rc != SQLITE_OK)
+		goto fail;
+	what = "reading the host log";
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 1);
+		size_t n = (size_t)sqlite3_column_bytes(q, 1);
+
+		seq = (uint32_t)sqlite3_column_int64(q, 0);
+		body = v ? malloc(n + 1) : NULL;
+		if (body) {
+			memcpy(body, v, n);
+			body[n] = '\0';
+		}
+		rc = body ? SQLITE_OK : SQLITE_NOMEM;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+	}
+	sqlite3_reset(q);
+	what = "writing hosts";
+	/* The hosts whose latest entry this is get their rows; a host
+	 * logged again later waits for that entry, one forgotten since has
+	 * none. */
+	for (char *p = body; rc == SQLITE_OK && p && *p;) {
+		char *nl = strchr(p, '\n'), key[ADDR_STRLEN];
+		struct hostrec *r = NULL;
+		struct qaddr a;
+
+		if (life_line(p, nl ? (size_t)(nl - p) : strlen(p), key, NULL, NULL) &&
+		    addr_parse_any(key, &a) == 0)
+			r = hostdb_find(&e->hosts, &a);
+		if (r && r->db_log == seq)
+			rc = write_host(s, e, r, true);
+		p = nl ? nl + 1 : NULL;
+	}
+	what = "deleting the entry";
+	if (rc == SQLITE_OK && body) {
+		sqlite3_bind_int64(s->st[ST_DEL_LOG_SEQ], 1, seq);
+		rc = step(s, ST_DEL_LOG_SEQ);
+	}
+	what = "commit";
+	if (rc == SQLITE_OK)
+		rc = step(s, ST_COMMIT);
+	if (rc != SQLITE_OK)
+		goto fail;
+	for (unsigned i = 0; i < s->nstage; i++) {
+		s->stage[i].r->db_id = s->stage[i].id;
+		s->stage[i].r->db_fp = s->stage[i].fp;
+		s->stage[i].r->db_fp_sub = s->stage[i].fp_sub;
+		s->stage[i].r->db_hist = s->stage[i].hist;
+		s->stage[i].r->db_log = 0;
+	}
+	s->nstage = 0;
+	if (!body)
+		s->logged = false;
+	free(body);
+	return body ? 1 : 0;
+fail : {
+	int k = sql_fail(s, rc, what, err, errlen);
+
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->nstage = 0;
+	free(body);
+	return k;
+}
 }
 
 int statedb_save(struct statedb *s, struct engine *e, char *err, size_t errlen)
 {
-	return save(s, e, NULL, 0, true, err, errlen);
+	return save(s, e, NULL, 0, true, false, err, errlen);
 }
 
 int statedb_prune_history(struct statedb *s, uint64_t before_us, char *err, size_t errlen)
@@ -1096,6 +1370,22 @@ static bool signed_col(const char *name)
 	return strcmp(name, "by_uid") == 0 || strcmp(name, "uid") == 0;
 }
 
+/* v in decimal, '-' before it with neg, at the end of buf (24 bytes);
+ * returns where it starts. */
+static const char *dec(char buf[24], uint64_t v, bool neg)
+{
+	char *p = buf + 23;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		*--p = '-';
+	return p;
+}
+
 /* Feeds the current row of q to the loader as one record: every column
  * from first on, named as the state's keys, NULL ones left out.  A text
  * with a NUL byte in it is no field of ours: the record is skipped. */
@@ -1108,17 +1398,21 @@ static int feed(struct state_loader *l, sqlite3_stmt *q, int first, const char *
 	int ncol = sqlite3_column_count(q);
 
 	for (int i = first; i < ncol && n < 48; i++) {
+		int type = sqlite3_column_type(q, i);
 		const char *v;
 
-		if (sqlite3_column_type(q, i) == SQLITE_NULL)
+		if (type == SQLITE_NULL)
 			continue;
-		if (sqlite3_column_type(q, i) == SQLITE_INTEGER && sqlite3_column_int64(q, i) < 0 &&
-		    !signed_col(sqlite3_column_name(q, i))) {
-			/* A u64 past INT64_MAX, stored as its bit pattern. */
-			snprintf(num[n], sizeof(num[n]), "%llu",
-				 (unsigned long long)sqlite3_column_int64(q, i));
+		if (type == SQLITE_INTEGER) {
+			/* Written here rather than by SQLite's conversion to
+			 * text (a third of the load's time at 100,000 hosts).
+			 * A negative value of a u64 column is one past
+			 * INT64_MAX, stored as its bit pattern. */
+			int64_t x = sqlite3_column_int64(q, i);
+			bool neg = x < 0 && signed_col(sqlite3_column_name(q, i));
+
 			keys[n] = sqlite3_column_name(q, i);
-			vals[n] = num[n];
+			vals[n] = dec(num[n], neg ? (uint64_t)0 - (uint64_t)x : (uint64_t)x, neg);
 			n++;
 			continue;
 		}
@@ -1176,12 +1470,203 @@ static int lines_for(struct lines *c, struct state_loader *l, int64_t id, bool f
 	return 0;
 }
 
+/* A host's latest entry in host_log, replayed over its row. */
+struct logged_host {
+	char key[ADDR_STRLEN];
+	uint32_t seq;	  /* of its entry */
+	unsigned order;	  /* of the entry in the log: the latest wins */
+	uint64_t life;	  /* its row's id when it was logged (0: none) */
+	unsigned written; /* of its history lines, in the history table then */
+	int64_t row;	  /* the id of its row now (0: none) */
+	char *text;	  /* its state-file lines, in one of bodies */
+	size_t len;
+};
+
 struct reader {
 	struct statedb *s;
 	struct engine *e;
 	struct state_loader *l;
 	struct lines hits, hist;
+	struct logged_host *log; /* sorted by key, one a key */
+	size_t nlog;
+	char **bodies; /* the log's entries, copied */
+	size_t nbodies;
 };
+
+static int logged_cmp(const void *a, const void *b)
+{
+	const struct logged_host *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static struct logged_host *logged_find(struct reader *rd, const char *key)
+{
+	struct logged_host k;
+
+	if (!rd->nlog || strlen(key) >= sizeof(k.key))
+		return NULL;
+	snprintf(k.key, sizeof(k.key), "%s", key);
+	k.order = 0;
+	/* One entry a key: compare on the key alone. */
+	for (size_t lo = 0, hi = rd->nlog; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(key, rd->log[mid].key);
+
+		if (!c)
+			return &rd->log[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Reads host_log into rd->log: each host's latest entry.  A body that
+ * does not start with a "life" line is reported and its lines up to the
+ * first one skipped.  0, -ENOMEM, or -errno for a read error. */
+static int read_log(struct reader *rd)
+{
+	struct statedb *s = rd->s;
+	sqlite3_stmt *q = NULL;
+	size_t cap = 0, bcap = 0;
+	unsigned order = 0;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT body, seq FROM host_log ORDER BY seq", -1, &q,
+				    NULL);
+	int k = 0;
+
+	if (rc != SQLITE_OK)
+		goto out;
+	while (k == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+		size_t n = (size_t)sqlite3_column_bytes(q, 0);
+		char *body, *p, *end;
+
+		if (!v || rd->nbodies == bcap) {
+			char **b =
+				v ? realloc(rd->bodies, (bcap ? bcap * 2 : 16) * sizeof(*b)) : NULL;
+
+			if (!b) {
+				k = -ENOMEM;
+				break;
+			}
+			rd->bodies = b;
+			bcap = bcap ? bcap * 2 : 16;
+		}
+		/* One byte more: the loader writes over each line's LF. */
+		if (!(body = malloc(n + 1))) {
+			k = -ENOMEM;
+			break;
+		}
+		memcpy(body, v, n);
+		body[n] = '\0';
+		rd->bodies[rd->nbodies++] = body;
+		for (p = body, end = body + n; p < end;) {
+			char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+			struct logged_host h = {.order = order++,
+						.seq = (uint32_t)sqlite3_column_int64(q, 1)};
+			uint64_t life;
+			char key[ADDR_STRLEN];
+
+			if (!life_line(p, (size_t)(le - p), key, &life, &h.written)) {
+				state_loader_bad(rd->l, s->w_log, order, "log entry",
+						 "a host's lines without their life line");
+				p = le + (nl != NULL);
+				continue;
+			}
+			snprintf(h.key, sizeof(h.key), "%s", key);
+			h.life = life;
+			p = le + (nl != NULL);
+			h.text = p;
+			/* Its lines run to the next life line. */
+			while (p < end && strncmp(p, "life ", 5) != 0) {
+				nl = memchr(p, '\n', (size_t)(end - p));
+				p = nl ? nl + 1 : end;
+			}
+			h.len = (size_t)(p - h.text);
+			if (rd->nlog == cap) {
+				size_t c2 = cap ? cap * 2 : 256;
+				struct logged_host *v2 = realloc(rd->log, c2 * sizeof(*v2));
+
+				if (!v2) {
+					k = -ENOMEM;
+					break;
+				}
+				rd->log = v2;
+				cap = c2;
+			}
+			rd->log[rd->nlog++] = h;
+		}
+	}
+	if (k == 0 && rc != SQLITE_DONE)
+		goto out;
+	sqlite3_finalize(q);
+	if (k < 0)
+		return k;
+	/* The latest entry of each host. */
+	qsort(rd->log, rd->nlog, sizeof(*rd->log), logged_cmp);
+	size_t w = 0;
+	for (size_t i = 0; i < rd->nlog; i++) {
+		if (w && strcmp(rd->log[w - 1].key, rd->log[i].key) == 0)
+			w--;
+		rd->log[w++] = rd->log[i];
+	}
+	rd->nlog = w;
+	return 0;
+out:
+	sqlite3_finalize(q);
+	return sql_errno(rc) ? sql_errno(rc) : -EIO;
+}
+
+/* Feeds the logged hosts' lines to the loader, after the rows. */
+static int replay_log(struct reader *rd)
+{
+	unsigned line = 0;
+	int k = 0;
+
+	for (size_t i = 0; k >= 0 && i < rd->nlog; i++) {
+		char *p = rd->log[i].text, *end = p + rd->log[i].len;
+
+		while (k >= 0 && p < end) {
+			char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+
+			k = state_loader_line(rd->l, rd->s->w_log, ++line, p, (size_t)(le - p));
+			p = le + 1;
+		}
+	}
+	return k;
+}
+
+/* After the load: a logged host's record knows its entry (whose drain
+ * replaces its row), its row, and how much of its history is in the
+ * table; the row of one that was skipped goes. */
+static void settle_log(struct reader *rd)
+{
+	for (size_t i = 0; i < rd->nlog; i++) {
+		const struct logged_host *h = &rd->log[i];
+		struct hostrec *r = NULL;
+		struct qaddr key;
+
+		if (addr_parse_any(h->key, &key) == 0)
+			r = hostdb_find(&rd->e->hosts, &key);
+		if (!r) {
+			struct hostrec gone = {.db_id = (uint64_t)h->row};
+
+			on_remove(rd->s, &gone);
+			continue;
+		}
+		r->db_id = (uint64_t)h->row;
+		r->db_fp = r->db_fp_sub = 0;
+		r->db_log = h->seq;
+		r->db_hist = h->row && h->life == (uint64_t)h->row
+				     ? (uint16_t)MIN(h->written, r->nhist)
+				     : 0;
+	}
+}
 
 /* Runs sql, feeding each row as a record of kind; for hosts (ordered by
  * id), their hit and hist records after each. */
@@ -1203,6 +1688,20 @@ static int read_rows(struct reader *rd, const char *sql, const char *kind, const
 		if (!host) {
 			k = feed(rd->l, q, 0, where, row, kind, kind);
 			continue;
+		}
+		/* A host the log holds is read from there: its row, hits and
+		 * history lines are older. */
+		if (sqlite3_column_type(q, 1) == SQLITE_TEXT) {
+			struct logged_host *h =
+				logged_find(rd, (const char *)sqlite3_column_text(q, 1));
+
+			if (h) {
+				h->row = id;
+				k = lines_for(&rd->hits, rd->l, id, false, where, "hit");
+				if (k >= 0)
+					k = lines_for(&rd->hist, rd->l, id, false, where, "hist");
+				continue;
+			}
 		}
 		k = feed(rd->l, q, 2, where, (unsigned)id, "host",
 			 "host, with its hit and hist lines,");
@@ -1320,6 +1819,13 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 		goto out;
 	}
 	statedb_attach(s, e);
+	if ((k = read_log(&rd)) < 0) {
+		if (k != -ENOMEM)
+			set_err(err, errlen, "%s: host_log: %s", s->path, sqlite3_errmsg(s->db));
+		else
+			set_err(err, errlen, "%s: %s: nothing loaded", s->path, strerror(-k));
+		goto out;
+	}
 	if ((k = read_rows(&rd,
 			   "SELECT (SELECT value FROM meta WHERE key = 'next_incident')"
 			   " AS next_incident, (SELECT value FROM meta WHERE key = 'paused')"
@@ -1334,6 +1840,7 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 			   " last_detect_us, hosts, port FROM incidents ORDER BY id",
 			   "incident", s->w_incidents, false)) < 0 ||
 	    (k = read_rows(&rd, hosts_sql, "host", s->w_hosts, true)) < 0 ||
+	    (k = replay_log(&rd)) < 0 ||
 	    (k = read_rows(&rd,
 			   "SELECT addr, mac, state, first_us, last_us, delivered, prev"
 			   " FROM bindings ORDER BY rowid",
@@ -1356,6 +1863,7 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 		r->db_fp_sub = host_sub_fp(r);
 		r->db_hist = r->nhist;
 	}
+	settle_log(&rd);
 out:
 	if (k < 0) {
 		/* Undone: what was loaded goes, and with it what it noted. */
@@ -1367,6 +1875,10 @@ out:
 	state_loader_free(rd.l);
 	sqlite3_finalize(rd.hits.q);
 	sqlite3_finalize(rd.hist.q);
+	for (size_t i = 0; i < rd.nbodies; i++)
+		free(rd.bodies[i]);
+	free(rd.bodies);
+	free(rd.log);
 	return k;
 }
 

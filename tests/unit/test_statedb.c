@@ -4,7 +4,8 @@
  * a damaged file, a foreign application_id, a newer schema, a row edited
  * by hand skipped and reported, the migration from a text state file
  * written by state_save() (and one cut short), and a full disk (needs
- * root: a tmpfs in a private mount namespace; skipped otherwise).
+ * root: a tmpfs in a private mount namespace; skipped otherwise), and
+ * the host log of bulk commands (written, replayed, replaced by rows).
  *
  * The state file's tests are included whole for their registry builder
  * and comparisons, so that a field added to the state is checked in both
@@ -754,6 +755,211 @@ static void test_db_wal_reader(void **state)
 	engine_fini(&a);
 }
 
+/* Changes every record of a (or those of 10.100/16 only, fresh ones
+ * from many_hosts()) as a bulk command would: a level, a reason and a
+ * history line each.  The records in recs (room for all); their count. */
+static unsigned bulk_change(struct engine *a, struct hostrec **recs, bool fresh_only,
+			    unsigned round)
+{
+	struct qaddr net = A("10.100.0.0");
+	unsigned n = 0;
+
+	for (struct hostrec *r = hostdb_first(&a->hosts); r; r = hostdb_next(&a->hosts, r)) {
+		bool fresh = r->id.family == AF_INET && memcmp(r->id.b, net.b, 2) == 0;
+
+		if (fresh_only && !fresh)
+			continue;
+		r->level = round % 2 ? LEVEL_ISOLATE : LEVEL_CONTAIN;
+		r->changed_us = T0 + 50000 + round;
+		snprintf(r->reason, sizeof(r->reason), "bulk %u %s", round, SPECIAL);
+		assert_int_equal(hostdb_history(r, T0 + 50000 + round, HIST_ACTION,
+						(enum level)r->level, 0, "bulk"),
+				 0);
+		recs[n++] = r;
+	}
+	return n;
+}
+
+/* Drains the whole log; the number of entries drained. */
+static unsigned drain_all(struct fx *f, struct statedb *db, struct engine *e)
+{
+	unsigned n = 0;
+	int r;
+
+	while ((r = statedb_drain(db, e, f->err, sizeof(f->err))) == 1)
+		n++;
+	assert_int_equal(r, 0);
+	assert_false(statedb_logged(db));
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM host_log"), 0);
+	return n;
+}
+
+/* The host log: a bulk command's batches gathered, then written as one
+ * entry instead of their rows; a load before the entries are drained (a
+ * crash) replays them over the rows, each host's latest entry; a whole
+ * save passes the logged hosts over; the drain writes their rows, each
+ * history line once, entry by entry; after a restart, the restarted
+ * daemon's drain does the same. */
+static void test_db_host_log(void **state)
+{
+	struct fx *f = *state;
+	struct statedb *db = db_open(f, f->dir);
+	struct engine a, b;
+	struct hostrec *recs[256], *r;
+	unsigned n, lines = 0;
+	struct qaddr k;
+
+	eng_init(&a, &f->c, &f->out);
+	fill_rich(&a);
+	statedb_attach(db, &a);
+	assert_int_equal(statedb_save(db, &a, f->err, sizeof(f->err)), 0);
+	assert_false(statedb_logged(db));
+	assert_int_equal(statedb_drain(db, &a, f->err, sizeof(f->err)), 0);
+	int64_t hosts0 = sql_int(f->dir, "SELECT count(*) FROM hosts");
+	int64_t hist0 = sql_int(f->dir, "SELECT count(*) FROM history");
+
+	/* Every host changes, 40 new ones come: two entries. */
+	many_hosts(&a, 40, 2);
+	n = bulk_change(&a, recs, false, 1);
+	assert_true(n < 256);
+	lines += n;
+	assert_int_equal(statedb_log_recs(db, &a, recs, n / 3, f->err, sizeof(f->err)), 0);
+	/* Gathered, not written. */
+	assert_true(statedb_logged(db));
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM host_log"), 0);
+	assert_int_equal(statedb_log_recs(db, &a, recs + n / 3, n / 3, f->err, sizeof(f->err)), 0);
+	assert_int_equal(statedb_log_flush(db, &a, f->err, sizeof(f->err)), 1);
+	assert_int_equal(statedb_log_flush(db, &a, f->err, sizeof(f->err)), 0);
+	assert_int_equal(statedb_log_recs(db, &a, recs + 2 * (n / 3), n - 2 * (n / 3), f->err,
+					  sizeof(f->err)),
+			 0);
+	assert_int_equal(statedb_log_flush(db, &a, f->err, sizeof(f->err)), 1);
+	assert_true(statedb_logged(db));
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM host_log"), 2);
+	/* No row written: neither the new hosts' nor a history line. */
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts"), hosts0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM history"), hist0);
+	/* One of them again, through the batch path: logged too (a third
+	 * entry, its latest), not written to its row. */
+	k = A("10.1.0.3");
+	r = hostdb_find(&a.hosts, &k);
+	r->level = LEVEL_NONE;
+	snprintf(r->reason, sizeof(r->reason), "released after the bulk");
+	assert_int_equal(hostdb_history(r, T0 + 60000, HIST_RELEASE, LEVEL_NONE, 0, "released"), 0);
+	lines++;
+	assert_int_equal(statedb_save_recs(db, &a, &r, 1, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM host_log"), 3);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts WHERE key = '10.1.0.3' AND"
+					 " reason = 'released after the bulk'"),
+			 0);
+	/* A whole save passes the logged hosts over. */
+	assert_int_equal(statedb_save(db, &a, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts"), hosts0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM history"), hist0);
+
+	/* A crash here: the rows and the log load as what memory holds. */
+	reload_same(f, &a);
+	/* And after the first entry's drain (10.1.0.3 waits for the third). */
+	assert_int_equal(statedb_drain(db, &a, f->err, sizeof(f->err)), 1);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM host_log"), 2);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts WHERE key = '10.1.0.3' AND"
+					 " reason = 'released after the bulk'"),
+			 0);
+	reload_same(f, &a);
+
+	/* Drained: rows for every logged host, each history line once. */
+	assert_int_equal(drain_all(f, db, &a), 2);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts"), hosts0 + 40);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM history"), hist0 + 40 * 2 + lines);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts WHERE key = '10.1.0.3' AND"
+					 " reason = 'released after the bulk'"),
+			 1);
+	reload_same(f, &a);
+
+	/* Logged again, then the daemon dies before the drain: the
+	 * restarted one loads the log and drains it; the lines already in
+	 * the table are not written twice. */
+	n = bulk_change(&a, recs, false, 2);
+	assert_int_equal(statedb_log_recs(db, &a, recs, n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(statedb_log_flush(db, &a, f->err, sizeof(f->err)), 1);
+	statedb_detach(db, &a);
+	statedb_close(db);
+	db = db_open(f, f->dir);
+	assert_true(statedb_logged(db));
+	eng_init(&b, &f->c, &f->out);
+	statedb_attach(db, &b);
+	assert_int_equal(statedb_load(db, &b, print_skip, NULL, f->err, sizeof(f->err)), 0);
+	same_engine_by_key(&a, &b);
+	/* Numbered on: a new entry after a restart comes after the old. */
+	k = A("10.1.0.5");
+	r = hostdb_find(&b.hosts, &k);
+	snprintf(r->reason, sizeof(r->reason), "after the restart");
+	assert_int_equal(statedb_save_recs(db, &b, &r, 1, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM host_log"), 2);
+	assert_int_equal(statedb_save(db, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(drain_all(f, db, &b), 2);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts"), hosts0 + 40);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM history"),
+			 hist0 + 40 * 2 + lines + n);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts WHERE key = '10.1.0.5' AND"
+					 " reason = 'after the restart'"),
+			 1);
+	reload_same(f, &b);
+
+	/* Gathered, then a batch of one of them saved: both in one entry,
+	 * the host's row untouched; gathered, then a whole save: written
+	 * as an entry, not as rows. */
+	n = bulk_change(&b, recs, true, 4);
+	assert_int_equal(statedb_log_recs(db, &b, recs, n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(statedb_save_recs(db, &b, recs, 1, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM host_log"), 1);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts WHERE reason LIKE 'bulk 4%'"),
+			 0);
+	reload_same(f, &b);
+	n = bulk_change(&b, recs, true, 5);
+	assert_int_equal(statedb_log_recs(db, &b, recs, n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(statedb_save(db, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(statedb_log_flush(db, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM host_log"), 2);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts WHERE reason LIKE 'bulk 5%'"),
+			 0);
+	reload_same(f, &b);
+	assert_int_equal(drain_all(f, db, &b), 2);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts WHERE reason LIKE 'bulk 5%'"),
+			 40);
+	reload_same(f, &b);
+
+	/* A logged host forgotten before the drain: the drain passes it
+	 * over, its row goes with the next save. */
+	n = bulk_change(&b, recs, true, 6);
+	assert_int_equal(n, 40);
+	assert_int_equal(statedb_log_recs(db, &b, recs, n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(statedb_log_flush(db, &b, f->err, sizeof(f->err)), 1);
+	k = A("10.100.0.7");
+	hostdb_remove(&b.hosts, hostdb_find(&b.hosts, &k));
+	assert_int_equal(drain_all(f, db, &b), 1);
+	assert_int_equal(statedb_save(db, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts"), hosts0 + 39);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts WHERE key = '10.100.0.7'"), 0);
+	reload_same(f, &b);
+
+	/* A rewrite (the rows no longer known) empties the log. */
+	n = bulk_change(&b, recs, true, 7);
+	assert_int_equal(statedb_log_recs(db, &b, recs, n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(statedb_log_flush(db, &b, f->err, sizeof(f->err)), 1);
+	statedb_forget_rows(db);
+	assert_int_equal(statedb_save(db, &b, f->err, sizeof(f->err)), 0);
+	assert_false(statedb_logged(db));
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM host_log"), 0);
+	assert_int_equal(sql_int(f->dir, "SELECT count(*) FROM hosts WHERE reason LIKE 'bulk 7%'"),
+			 39);
+	reload_same(f, &b);
+	statedb_detach(db, &b);
+	statedb_close(db);
+	engine_fini(&b);
+	engine_fini(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -768,6 +974,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_db_schema_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_wal_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_host_log, setup, teardown),
 	};
 
 	(void)test_state_main;
