@@ -33,6 +33,21 @@
 #define ENGINE_DIRTY_SOON 1
 #define ENGINE_DIRTY_NOW  2
 
+/* The budget of detections from outside, per source (a token bucket):
+ * so many a second, with a burst.  An IDS that alerts on every packet of
+ * a flood, or a hostile feed, is cut off here, counted, and told in one
+ * error event a second; an antivirus import, an operator's command, may
+ * bring a console's whole export at once. */
+#define ENGINE_OUTSIDE_RATE	50
+#define ENGINE_OUTSIDE_BURST	500
+#define ENGINE_OUTSIDE_AV_RATE	500
+#define ENGINE_OUTSIDE_AV_BURST 20000
+/* How far the outside tool's clock may be ahead of ours, and how old a
+ * detection may say it is, for its time to be taken as the host's first
+ * probe (outside_detection.ts_us); beyond, the time it reached us is. */
+#define ENGINE_OUTSIDE_SKEW_S	 60
+#define ENGINE_OUTSIDE_MAX_AGE_S 86400
+
 /* Binding events (identity alerts) a minute; more are counted and the
  * count goes with the next one. */
 #define ENGINE_BINDING_EVENTS 120
@@ -72,6 +87,30 @@ struct engine_stats {
 	/* The same by the level put in force (LEVEL_NONE: a release). */
 	uint64_t actions_by_level[LEVEL_ISOLATE + 1];
 	uint64_t action_errors;
+	/* Detections by source (enum det_source; SOURCE_SELF: our own). */
+	uint64_t by_source[SOURCE_COUNT];
+	/* Detections from outside over their source's budget, dropped. */
+	uint64_t outside_dropped[SOURCE_COUNT];
+	uint64_t outside_invalid; /* refused by outside_check() */
+};
+
+/* One source's budget (ENGINE_OUTSIDE_RATE): tokens left, when they
+ * were last counted, and the drops not told yet. */
+struct outside_budget {
+	uint32_t tokens;
+	usec_t at_us;
+	uint64_t untold;
+	uint64_t told_s; /* the second of the last error event */
+};
+
+/* What became of one detection from outside (engine_outside_ex()). */
+enum outside_fate {
+	OUTSIDE_TAKEN = 0,   /* through policy: queued, watched or alerted */
+	OUTSIDE_DUPLICATE,   /* the same host and rule as before: suppressed */
+	OUTSIDE_REFUSED,     /* policy will not act on it: why says why */
+	OUTSIDE_OVER_BUDGET, /* its source's budget is spent: dropped */
+	OUTSIDE_INVALID,     /* outside_check() refused it */
+	OUTSIDE_FULL,	     /* the registry is full of blocked hosts */
 };
 
 struct pending {
@@ -83,6 +122,9 @@ struct pending {
 	bool announce;	     /* emit the incident event after the detect */
 	unsigned recurrence; /* >0: the host was released and is back */
 	uint64_t ttl_s;	     /* TTL of the block this asks for */
+	/* A detection from outside: its fields (engine.oq's copy while
+	 * queued); NULL for our own. */
+	const struct outside_detection *o;
 };
 
 struct engine {
@@ -107,6 +149,11 @@ struct engine {
 	void *self_arg;
 	struct pending q[ENGINE_QUEUE];
 	unsigned nq;
+	/* The detections from outside of q (same index), heap. */
+	struct outside_detection *oq;
+	/* The names of outside rules (outside.h): kept over reloads. */
+	struct outside_rules orules;
+	struct outside_budget budget[SOURCE_COUNT];
 	/* Blocked machines whose addresses changed: their blocks are put in
 	 * force again at the next commit. */
 	struct hostrec *refresh[ENGINE_QUEUE];
@@ -152,6 +199,17 @@ void engine_detection(struct engine *e, const struct detection *d);
  * commit.  Bounded per source (a flood of alerts is counted and told, not
  * queued without end). */
 void engine_outside(struct engine *e, const struct outside_detection *o);
+/* engine_outside(), saying what became of it: its fate, and for
+ * OUTSIDE_REFUSED a static text (NULL: none wanted). */
+enum outside_fate engine_outside_ex(struct engine *e, const struct outside_detection *o,
+				    const char **ret_why);
+/* The name of rule index rule: a configured rule's, the walk's, an
+ * outside rule's, or NULL when none has it (gone with a reload). */
+const char *engine_rule_name(const struct engine *e, unsigned rule);
+/* The index of rule name, interning an outside rule's name ("ids:",
+ * "av:", or any name the configuration lacks, from another gateway) when
+ * intern is set; -1 when none. */
+int engine_rule_index(struct engine *e, const char *name, bool intern);
 /* An identity event of the sensing side: a binding event (rate-limited),
  * and the machine records it concerns brought up to date from e->id. */
 void engine_identity(struct engine *e, const struct ident_event *iev);

@@ -47,6 +47,11 @@ struct event {
 	struct qaddr infected_by;
 	uint16_t infected_port;
 	usec_t infected_ts;
+	/* Where the detection comes from (det_source_label()); NULL: "self".
+	 * original: the outside tool's alert or line (borrowed), of which
+	 * events carry at most EVENT_ORIGINAL_MAX bytes; NULL: none. */
+	const char *source;
+	const char *original;
 
 	/* action / release / mark */
 	enum level level;
@@ -82,6 +87,12 @@ struct event {
 	const char *command;
 	unsigned unchanged, kept_higher, refused, failed;
 };
+
+/* How much of an outside detection's original alert an event carries
+ * (the history keeps it whole): enough to recognise it, and an event
+ * line stays well within the output's line length even when every
+ * character is escaped. */
+#define EVENT_ORIGINAL_MAX 512
 
 const char *event_kind_name(enum event_kind k);
 

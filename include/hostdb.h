@@ -49,7 +49,9 @@ enum host_state {
 };
 
 struct hit {
-	uint8_t rule;  /* detect rule index (DETECT_RULE_TRW for the walk) */
+	/* detect rule index (DETECT_RULE_TRW for the walk), or an outside
+	 * rule's (outside.h: OUTSIDE_RULE_BASE on) */
+	uint16_t rule;
 	uint8_t level; /* highest level reported for this rule */
 	uint32_t incident;
 	usec_t first_us; /* first detection by this rule */
@@ -96,6 +98,11 @@ struct hist {
 	long uid;      /* -1: automatic; else a uid_t, whole (as hostrec.by_uid) */
 	char text[60];
 	struct actor by; /* the operator's names (uid >= 0), when known */
+	/* A detection from outside (outside.h): its source as events say
+	 * it, a NUL, then the original alert or line (the evidence), in one
+	 * heap block owned by the line (hostdb_hist_set_outside()); NULL for
+	 * our own detections and every other line. */
+	char *outside;
 };
 
 /* A host's history is capped: past HOST_MAX_HIST lines the oldest go, but
@@ -270,6 +277,17 @@ int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level
 /* The same, with the operator's names (by: borrowed, NULL none). */
 int hostdb_history_by(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
 		      const struct actor *by, const char *text);
+/* Gives history line h (of a detection from outside) its source label
+ * and evidence (copied; evidence NULL or "": none).  0 or -ENOMEM (the
+ * line stays, without them). */
+int hostdb_hist_set_outside(struct hist *h, const char *source, const char *evidence);
+/* The source of a history line: "self" for our own detections (and for
+ * lines that are no detection). */
+const char *hist_source(const struct hist *h);
+/* The evidence of a history line from outside, or NULL. */
+const char *hist_evidence(const struct hist *h);
+/* Frees what line h owns (hostdb_hist_set_outside()). */
+void hist_fini(struct hist *h);
 const char *hist_kind_name(enum hist_kind k);
 int hist_kind_parse(const char *s, enum hist_kind *ret);
 /* Forgets every record (frees histories). */

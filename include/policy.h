@@ -70,6 +70,10 @@ int policy_init(struct policy *p, const struct conf *c, enum run_mode mode);
  * unverified budget) when the result is to be enforced. */
 void policy_decide(struct policy *p, enum severity sev, const struct host_facts *f, usec_t now,
 		   struct decision *ret);
+/* The same for a detection that asks for level lvl (one from outside,
+ * whose source's mapping chose it): the same caps and limits. */
+void policy_decide_level(struct policy *p, enum level lvl, const struct host_facts *f, usec_t now,
+			 struct decision *ret);
 /* True when an address may never be blocked (never-block list, outside the
  * protected networks, or self). */
 bool policy_never_block(const struct policy *p, const struct qaddr *host, bool self);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
@@ -255,6 +256,7 @@ void engine_infected_name(const struct engine *e, const struct hostrec *rec, str
 
 static void emit_detect(struct engine *e, const struct pending *p, bool enforced, enum why why)
 {
+	char lb[OUTSIDE_SOURCE_MAX];
 	struct event ev;
 
 	memset(&ev, 0, sizeof(ev));
@@ -277,6 +279,11 @@ static void emit_detect(struct engine *e, const struct pending *p, bool enforced
 		engine_infected_name(e, p->rec, &ev.infected_by);
 		ev.infected_port = p->rec->infected_port;
 		ev.infected_ts = p->rec->infected_us;
+	}
+	if (p->o) {
+		ev.source = det_source_label((enum det_source)p->o->source, p->o->origin, lb,
+					     sizeof(lb));
+		ev.original = p->o->evidence[0] ? p->o->evidence : NULL;
 	}
 	ev.by_uid = -1;
 	output_event(e->out, &ev);
@@ -461,7 +468,23 @@ static void registry_full(struct engine *e, const struct detection *d)
 	output_error(e->out, d->ts_us, msg);
 }
 
-void engine_detection(struct engine *e, const struct detection *d)
+/* The level policy decides for detection d: from its severity for our
+ * own, the level its source's mapping asks for (o->level) for one from
+ * outside; then the same caps and limits. */
+static void decide(struct engine *e, const struct detection *d, const struct outside_detection *o,
+		   const struct host_facts *facts, struct decision *ret)
+{
+	if (o)
+		policy_decide_level(&e->pol, (enum level)o->level, facts, d->ts_us, ret);
+	else
+		policy_decide(&e->pol, d->severity, facts, d->ts_us, ret);
+}
+
+/* A detection, our own (o NULL) or from outside (o its fields): through
+ * policy, the registry and the incidents, queued for the next commit. */
+static enum outside_fate handle(struct engine *e, const struct detection *d,
+				const struct outside_detection *o, bool unverified,
+				const char **ret_why)
 {
 	const struct inv_entry *inv;
 	struct host_facts facts;
@@ -470,15 +493,19 @@ void engine_detection(struct engine *e, const struct detection *d)
 	struct hit *hit;
 	struct incident *in = NULL;
 	struct hostrec *src = NULL;
-	bool new_episode, unverified = detection_unverified(e, d);
+	bool new_episode;
 
 	if (d->ts_us > e->now)
 		e->now = d->ts_us;
 	e->st.detections++;
+	e->st.by_source[o ? o->source : SOURCE_SELF]++;
 	if (d->rule < e->c->nrules || d->rule == DETECT_RULE_TRW)
 		e->st.by_rule[d->rule]++;
+	else if (outside_rules_name(&e->orules, d->rule))
+		e->orules.v[d->rule - OUTSIDE_RULE_BASE].detections++;
 	memset(&p, 0, sizeof(p));
 	p.det = *d;
+	p.o = o;
 	rec = engine_record(e, &d->host, true, d->ts_us);
 	if (!rec) {
 		/* Every record holds a block or a certification (records
@@ -492,9 +519,9 @@ void engine_detection(struct engine *e, const struct detection *d)
 		memset(&facts, 0, sizeof(facts));
 		facts.never = !addr_is_mac(&d->host) &&
 			      policy_never_block(&e->pol, &d->host, self(e, &d->host));
-		policy_decide(&e->pol, d->severity, &facts, d->ts_us, &p.dec);
+		decide(e, d, o, &facts, &p.dec);
 		emit_detect(e, &p, false, WHY_ERROR);
-		return;
+		return OUTSIDE_FULL;
 	}
 	p.rec = rec;
 	hostdb_settle(&e->hosts, rec);
@@ -502,11 +529,11 @@ void engine_detection(struct engine *e, const struct detection *d)
 	p.inv = inv;
 	hit = hostdb_hit(rec, d->rule);
 	engine_host_facts(e, rec, unverified, &facts);
-	policy_decide(&e->pol, d->severity, &facts, d->ts_us, &p.dec);
+	decide(e, d, o, &facts, &p.dec);
 	if (hit && hit->level >= p.dec.level &&
 	    !(p.dec.level == LEVEL_CONTAIN && rec->level <= LEVEL_CONTAIN && wants_more(rec, d))) {
 		e->st.detections_suppressed++;
-		return;
+		return OUTSIDE_DUPLICATE;
 	}
 	/* Who infected it, once an episode: a host flagged again after a
 	 * release is named again. */
@@ -638,7 +665,14 @@ void engine_detection(struct engine *e, const struct detection *d)
 				 p.recurrence);
 		else
 			snprintf(text, sizeof(text), "%s", d->rule_name);
-		hostdb_history(rec, d->ts_us, HIST_DETECT, p.dec.level, -1, text);
+		if (hostdb_history(rec, d->ts_us, HIST_DETECT, p.dec.level, -1, text) == 0 && o) {
+			char lb[OUTSIDE_SOURCE_MAX];
+
+			(void)hostdb_hist_set_outside(&rec->hist[rec->nhist - 1],
+						      det_source_label((enum det_source)o->source,
+								       o->origin, lb, sizeof(lb)),
+						      o->evidence);
+		}
 	}
 	if (e->dirty < ENGINE_DIRTY_SOON)
 		e->dirty = ENGINE_DIRTY_SOON;
@@ -665,12 +699,178 @@ void engine_detection(struct engine *e, const struct detection *d)
 			emit_detect(e, &p, true, WHY_NONE);
 		else
 			emit_detect(e, &p, false, p.dec.why);
-		return;
+		if (p.dec.why == WHY_NEVER_BLOCK || p.dec.why == WHY_RATE_LIMIT ||
+		    p.dec.why == WHY_PAUSED) {
+			if (ret_why)
+				*ret_why = p.dec.why == WHY_NEVER_BLOCK
+						   ? engine_never_reason(e, rec)
+						   : why_name(p.dec.why);
+			return OUTSIDE_REFUSED;
+		}
+		return OUTSIDE_TAKEN;
 	}
 	if (e->nq == ENGINE_QUEUE)
 		engine_commit(e);
 	rec->busy = 1;
+	if (o) {
+		/* The caller's copy is gone by the commit. */
+		e->oq[e->nq] = *o;
+		p.o = &e->oq[e->nq];
+	}
 	e->q[e->nq++] = p;
+	return OUTSIDE_TAKEN;
+}
+
+void engine_detection(struct engine *e, const struct detection *d)
+{
+	(void)handle(e, d, NULL, detection_unverified(e, d), NULL);
+}
+
+/* ---- detections from outside ---- */
+
+static const struct {
+	uint32_t rate, burst;
+} budgets[SOURCE_COUNT] = {
+	[SOURCE_SURICATA] = {ENGINE_OUTSIDE_RATE, ENGINE_OUTSIDE_BURST},
+	[SOURCE_ZEEK] = {ENGINE_OUTSIDE_RATE, ENGINE_OUTSIDE_BURST},
+	[SOURCE_ANTIVIRUS] = {ENGINE_OUTSIDE_AV_RATE, ENGINE_OUTSIDE_AV_BURST},
+	[SOURCE_GATEWAY] = {ENGINE_OUTSIDE_RATE, ENGINE_OUTSIDE_BURST},
+};
+
+/* Takes one token of source s's budget at now: false when it is spent. */
+static bool budget_take(struct engine *e, enum det_source s, usec_t now)
+{
+	struct outside_budget *b = &e->budget[s];
+	uint32_t rate = budgets[s].rate, burst = budgets[s].burst;
+
+	if (b->at_us == 0 || now < b->at_us) {
+		/* The first, or the clock stepped back: a full budget. */
+		b->tokens = burst;
+		b->at_us = now;
+	} else {
+		uint64_t add = (now - b->at_us) * rate / USEC_PER_SEC;
+
+		if (add) {
+			/* Time is counted in whole tokens, so that none is
+			 * lost to rounding at a steady trickle. */
+			b->at_us += add * USEC_PER_SEC / rate;
+			b->tokens = (uint32_t)MIN((uint64_t)burst, b->tokens + add);
+			if (b->tokens == burst)
+				b->at_us = now;
+		}
+	}
+	if (b->tokens == 0)
+		return false;
+	b->tokens--;
+	return true;
+}
+
+/* Drops over a source's budget, told at most once a second. */
+static void budget_tell(struct engine *e, usec_t now)
+{
+	for (unsigned s = 0; s < SOURCE_COUNT; s++) {
+		struct outside_budget *b = &e->budget[s];
+		char msg[200];
+
+		if (!b->untold || now / USEC_PER_SEC == b->told_s)
+			continue;
+		snprintf(msg, sizeof(msg),
+			 "detections from %s over their budget (%u a second, %u at once): %llu "
+			 "dropped, %llu in all",
+			 det_source_name((enum det_source)s), budgets[s].rate, budgets[s].burst,
+			 (unsigned long long)b->untold,
+			 (unsigned long long)e->st.outside_dropped[s]);
+		log_warnx("%s", msg);
+		output_error(e->out, now, msg);
+		b->untold = 0;
+		b->told_s = now / USEC_PER_SEC;
+	}
+}
+
+/* The time an outside detection's host began, when the tool's clock can
+ * be believed: not ahead of ours by more than a small skew, not older
+ * than a day (a replayed or stale export says nothing of first probes). */
+static usec_t outside_first(const struct outside_detection *o, usec_t now)
+{
+	if (o->ts_us == 0 || o->ts_us > now + ENGINE_OUTSIDE_SKEW_S * USEC_PER_SEC ||
+	    o->ts_us + ENGINE_OUTSIDE_MAX_AGE_S * USEC_PER_SEC < now)
+		return now;
+	return MIN(o->ts_us, now);
+}
+
+enum outside_fate engine_outside_ex(struct engine *e, const struct outside_detection *o,
+				    const char **ret_why)
+{
+	static const char *const proto_names[] = {[PROTO_TCP] = "tcp", [PROTO_UDP] = "udp"};
+	struct detection d;
+	usec_t now = e->mode == MODE_OFFLINE ? engine_now(e) : time_wall_us();
+	char err[128];
+	bool unverified;
+
+	if (ret_why)
+		*ret_why = NULL;
+	/* The caller checked it; a second look costs nothing against a
+	 * message from a process that parses hostile input. */
+	if (outside_check(o, err, sizeof(err)) < 0) {
+		e->st.outside_invalid++;
+		log_warnx("detection from outside refused: %s", err);
+		return OUTSIDE_INVALID;
+	}
+	if (!budget_take(e, (enum det_source)o->source, now)) {
+		e->st.outside_dropped[o->source]++;
+		e->budget[o->source].untold++;
+		budget_tell(e, now);
+		return OUTSIDE_OVER_BUDGET;
+	}
+	memset(&d, 0, sizeof(d));
+	d.host = o->host;
+	if (!addr_is_mac(&o->host))
+		d.addr = o->host;
+	d.rule = outside_rules_intern(&e->orules, o->rule);
+	d.rule_name = outside_rules_name(&e->orules, d.rule);
+	d.severity = (enum severity)o->severity;
+	d.proto = o->proto ? proto_names[o->proto] : "any";
+	for (unsigned i = 0; i < o->nports; i++) {
+		d.ports[i] = o->ports[i];
+		d.port_protos[i] = o->proto;
+	}
+	d.nports = o->nports;
+	d.fixed_ports = true;
+	d.kind = EVIDENCE_DISTINCT_DST;
+	d.first_probe_us = outside_first(o, now);
+	d.ts_us = now;
+	/* An IDS names an address from the packets it saw, which a forger
+	 * chooses: unverified, as our own detection by address is.  An
+	 * antivirus console saw the threat on the machine itself. */
+	unverified = o->source != SOURCE_ANTIVIRUS && detection_unverified(e, &d);
+	return handle(e, &d, o, unverified, ret_why);
+}
+
+void engine_outside(struct engine *e, const struct outside_detection *o)
+{
+	(void)engine_outside_ex(e, o, NULL);
+}
+
+const char *engine_rule_name(const struct engine *e, unsigned rule)
+{
+	if (rule == DETECT_RULE_TRW)
+		return DETECT_TRW_NAME;
+	if (rule < e->c->nrules)
+		return e->c->rules[rule].name;
+	return outside_rules_name(&e->orules, rule);
+}
+
+int engine_rule_index(struct engine *e, const char *name, bool intern)
+{
+	int i;
+
+	if (strcmp(name, DETECT_TRW_NAME) == 0)
+		return DETECT_RULE_TRW;
+	if ((i = conf_rule_find(e->c, name)) >= 0)
+		return i;
+	if (!intern || !*name)
+		return outside_rules_find(&e->orules, name);
+	return (int)outside_rules_intern(&e->orules, name);
 }
 
 void engine_commit(struct engine *e)
@@ -928,6 +1128,14 @@ int engine_init(struct engine *e, const struct conf *c, enum run_mode mode, stru
 	r = siphash_key_random(&key);
 	if (r < 0)
 		return r;
+	r = outside_rules_init(&e->orules);
+	if (r < 0)
+		return r;
+	e->oq = calloc(ENGINE_QUEUE, sizeof(*e->oq));
+	if (!e->oq) {
+		outside_rules_fini(&e->orules);
+		return -ENOMEM;
+	}
 	r = policy_init(&e->pol, c, mode);
 	if (r < 0)
 		return r;
@@ -1056,12 +1264,16 @@ int engine_reconfigure(struct engine *e, const struct conf *c)
 	}
 	for (struct hostrec *rec = hostdb_first(&e->hosts); rec; rec = hostdb_next(&e->hosts, rec))
 		for (unsigned i = 0; i < rec->nhits; i++)
-			rec->hits[i].rule = (uint8_t)remap_rule(old, c, rec->hits[i].rule);
+			rec->hits[i].rule = (uint16_t)remap_rule(old, c, rec->hits[i].rule);
 	for (unsigned i = 0; i < e->incidents.n; i++) {
 		struct incident *in = &e->incidents.v[(e->incidents.head + i) % e->incidents.cap];
 		int k = strcmp(in->rule_name, DETECT_TRW_NAME) == 0
 				? DETECT_RULE_TRW
 				: conf_rule_find(c, in->rule_name);
+
+		/* Outside rules are no configuration's: they stay. */
+		if (outside_rule_index(in->rule))
+			continue;
 		in->rule = k < 0 ? ENGINE_RULE_GONE : (unsigned)k;
 	}
 	incidents_reopen(&e->incidents);
@@ -1083,6 +1295,9 @@ void engine_fini(struct engine *e)
 	incidents_fini(&e->incidents);
 	hostdb_fini(&e->hosts);
 	policy_fini(&e->pol);
+	outside_rules_fini(&e->orules);
+	free(e->oq);
+	e->oq = NULL;
 }
 
 void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
@@ -1141,6 +1356,7 @@ void engine_tick(struct engine *e, usec_t now)
 	if (e->det)
 		detect_advance(e->det, now);
 	engine_commit(e);
+	budget_tell(e, now);
 	if (now >= e->next_expiry_us)
 		act_expire(e, now);
 	/* Once a minute is precise enough for a period counted in days,

@@ -8,6 +8,8 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "outside.h"
+
 static const char *const kind_names[] = {
 	[EVENT_DETECT] = "detect",   [EVENT_ACTION] = "action",	    [EVENT_RELEASE] = "release",
 	[EVENT_MARK] = "mark",	     [EVENT_INCIDENT] = "incident", [EVENT_ERROR] = "error",
@@ -188,6 +190,22 @@ static void json_evidence(struct sbuf *s, const struct detection *d)
 	sb_putc(s, '}');
 }
 
+/* An outside detection's evidence: the start of the original alert,
+ * cut at a character boundary, and whether it was cut. */
+static void json_original(struct sbuf *s, const char *v)
+{
+	char b[EVENT_ORIGINAL_MAX + 1];
+	size_t n = strlen(v), k = outside_utf8_cut(v, n, EVENT_ORIGINAL_MAX);
+
+	memcpy(b, v, k);
+	b[k] = '\0';
+	sb_printf(s, ",\"evidence\":{\"original\":");
+	json_str(s, b);
+	if (k < n)
+		sb_printf(s, ",\"truncated\":true");
+	sb_putc(s, '}');
+}
+
 /* "by", "by_name" and "by_claimed" (actor_json()). */
 static void json_by(struct sbuf *s, long uid, const struct actor *by)
 {
@@ -214,6 +232,7 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 	case EVENT_DETECT: {
 		const struct detection *d = e->det;
 		json_key_str(&s, "rule", d->rule_name);
+		json_key_str(&s, "source", e->source ? e->source : "self");
 		json_key_str(&s, "severity", severity_name(d->severity));
 		json_key_str(&s, "action", level_name(e->action));
 		sb_printf(&s, ",\"enforced\":%s", e->enforced ? "true" : "false");
@@ -224,7 +243,10 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 		/* Contained towards this one destination only. */
 		if (d->peer.family)
 			json_key_addr(&s, "to", &d->peer);
-		json_evidence(&s, d);
+		if (e->original)
+			json_original(&s, e->original);
+		else
+			json_evidence(&s, d);
 		json_key_ts(&s, "first_probe_ts", d->first_probe_us);
 		if (e->incident_id)
 			sb_printf(&s, ",\"incident\":%u", e->incident_id);
@@ -380,6 +402,7 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 	case EVENT_DETECT: {
 		const struct detection *d = e->det;
 		kv(&s, "rule", d->rule_name);
+		kv(&s, "source", e->source ? e->source : "self");
 		kv(&s, "severity", severity_name(d->severity));
 		kv(&s, "action", level_name(e->action));
 		kv(&s, "enforced", e->enforced ? "yes" : "no");

@@ -124,6 +124,8 @@ void hostdb_remove(struct hostdb *db, struct hostrec *r)
 		if (x && x->rec == table_index(&db->t, r))
 			table_remove(&db->ix, x);
 	}
+	for (unsigned i = 0; i < r->nhist; i++)
+		hist_fini(&r->hist[i]);
 	free(r->hist);
 	table_remove(&db->t, r);
 }
@@ -146,6 +148,41 @@ void hostdb_fini(struct hostdb *db)
 	db->pend = NULL;
 }
 
+int hostdb_hist_set_outside(struct hist *h, const char *source, const char *evidence)
+{
+	size_t ls = strlen(source), le = evidence ? strlen(evidence) : 0;
+	char *p = malloc(ls + le + 2);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, source, ls + 1);
+	memcpy(p + ls + 1, le ? evidence : "", le + 1);
+	free(h->outside);
+	h->outside = p;
+	return 0;
+}
+
+const char *hist_source(const struct hist *h)
+{
+	return h->outside ? h->outside : "self";
+}
+
+const char *hist_evidence(const struct hist *h)
+{
+	const char *e;
+
+	if (!h->outside)
+		return NULL;
+	e = h->outside + strlen(h->outside) + 1;
+	return *e ? e : NULL;
+}
+
+void hist_fini(struct hist *h)
+{
+	free(h->outside);
+	h->outside = NULL;
+}
+
 int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
 		   const char *text)
 {
@@ -160,6 +197,7 @@ int hostdb_history_by(struct hostrec *r, usec_t ts, enum hist_kind kind, enum le
 	if (r->nhist == r->hist_cap) {
 		if (r->hist_cap == HOST_MAX_HIST) {
 			/* Keep the first lines; drop the oldest of the rest. */
+			hist_fini(&r->hist[HOST_HIST_KEEP]);
 			memmove(&r->hist[HOST_HIST_KEEP], &r->hist[HOST_HIST_KEEP + 1],
 				(HOST_MAX_HIST - HOST_HIST_KEEP - 1) * sizeof(*h));
 			r->nhist--;
@@ -410,7 +448,7 @@ struct hit *hostdb_add_hit(struct hostrec *r, unsigned rule, usec_t now)
 	else
 		h = &r->hits[HOSTDB_MAX_HITS - 1];
 	memset(h, 0, sizeof(*h));
-	h->rule = (uint8_t)rule;
+	h->rule = (uint16_t)rule;
 	h->first_us = now;
 	return h;
 }

@@ -149,8 +149,14 @@ int policy_disallow(struct policy *p, const struct qaddr *prefix, unsigned plen)
 void policy_decide(struct policy *p, enum severity sev, const struct host_facts *f, usec_t now,
 		   struct decision *ret)
 {
+	policy_decide_level(p, sev <= SEV_HIGH ? p->c->policy.level[sev] : LEVEL_ISOLATE, f, now,
+			    ret);
+}
+
+void policy_decide_level(struct policy *p, enum level lvl, const struct host_facts *f, usec_t now,
+			 struct decision *ret)
+{
 	const struct conf *c = p->c;
-	enum level lvl = sev <= SEV_HIGH ? c->policy.level[sev] : LEVEL_ISOLATE;
 	unsigned *count;
 
 	memset(ret, 0, sizeof(*ret));

@@ -1436,7 +1436,7 @@ static int load_hit(struct state_loader *l, struct rec *r)
 		return 0;
 	if (h->nhits == HOSTDB_MAX_HITS)
 		return bad(l, "more than %d hit records for one host", HOSTDB_MAX_HITS);
-	hit.rule = (uint8_t)idx;
+	hit.rule = (uint16_t)idx;
 	hit.incident = incident;
 	h->hits[h->nhits++] = hit;
 	return 0;
@@ -1456,6 +1456,7 @@ static int load_hist(struct state_loader *l, struct rec *r)
 	if (h->nhist == HOST_MAX_HIST && l->hist_roll) {
 		/* A store that keeps every line (statedb.h): memory keeps
 		 * the first ones and the latest, as hostdb_history() does. */
+		hist_fini(&h->hist[HOST_HIST_KEEP]);
 		memmove(&h->hist[HOST_HIST_KEEP], &h->hist[HOST_HIST_KEEP + 1],
 			(HOST_MAX_HIST - HOST_HIST_KEEP - 1) * sizeof(*h->hist));
 		h->nhist--;

@@ -75,18 +75,56 @@ static void test_detect_json(void **state)
 	assert_string_equal(
 		buf,
 		"{\"ts\":\"2025-12-29T09:20:03.250000Z\",\"event\":\"detect\","
-		"\"host\":\"10.1.0.23\",\"rule\":\"smb-propagation\",\"severity\":\"high\","
+		"\"host\":\"10.1.0.23\",\"rule\":\"smb-propagation\",\"source\":\"self\","
+		"\"severity\":\"high\","
 		"\"action\":\"isolate\",\"enforced\":false,\"why\":\"offline\","
 		"\"proto\":\"tcp\",\"ports\":[445,139],"
 		"\"evidence\":{\"distinct_dst\":21,\"window_s\":60,\"probes\":25},"
 		"\"first_probe_ts\":\"2025-12-29T09:20:00.000005Z\",\"incident\":3,"
 		"\"department\":\"finance\",\"floor\":\"3\",\"owner\":\"IT \\\"Finance\\\"\"}");
 	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
-	assert_string_equal(buf, "detect host=10.1.0.23 rule=smb-propagation severity=high "
+	assert_string_equal(buf, "detect host=10.1.0.23 rule=smb-propagation source=self "
+				 "severity=high "
 				 "action=isolate enforced=no why=offline proto=tcp ports=445,139 "
 				 "distinct_dst=21 window=60s probes=25 "
 				 "first_probe=2025-12-29T09:20:00.000005Z incident=3 "
 				 "department=finance floor=3 owner=\"IT \\\"Finance\\\"\"");
+}
+
+/* A detection from outside says its source, and carries the start of
+ * the original alert, escaped, cut at a character boundary. */
+static void test_outside_json(void **state)
+{
+	struct detection d;
+	struct event e;
+	char buf[4096], orig[EVENT_ORIGINAL_MAX + 8];
+
+	(void)state;
+	detection(&d);
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_DETECT;
+	e.ts = d.ts_us;
+	e.has_host = true;
+	e.host = d.host;
+	e.det = &d;
+	e.action = LEVEL_CONTAIN;
+	e.enforced = true;
+	e.source = "gateway:north";
+	e.original = "{\"alert\":{\"signature\":\"ET WORM\"}}";
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"source\":\"gateway:north\","));
+	assert_non_null(strstr(buf, ",\"evidence\":{\"original\":"
+				    "\"{\\\"alert\\\":{\\\"signature\\\":\\\"ET WORM\\\"}}\"},"));
+	assert_null(strstr(buf, "truncated"));
+	/* Two bytes short of the bound, then a two-byte character that
+	 * straddles it: cut before it. */
+	memset(orig, 'a', EVENT_ORIGINAL_MAX - 1);
+	memcpy(orig + EVENT_ORIGINAL_MAX - 1, "\xc3\xa9zz", 5);
+	e.original = orig;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "aaa\",\"truncated\":true}"));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " source=gateway:north "));
 }
 
 /* A dark-space detection names the dark addresses it hit. */
@@ -354,6 +392,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ts),
 		cmocka_unit_test(test_dark_json),
+		cmocka_unit_test(test_outside_json),
 		cmocka_unit_test(test_peer_json),
 		cmocka_unit_test(test_detect_json),
 		cmocka_unit_test(test_trw_and_incident),
