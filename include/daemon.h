@@ -9,6 +9,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 
+#include "cmdsync.h"
 #include "capture.h"
 #include "conf.h"
 #include "control.h"
@@ -88,7 +89,8 @@ struct daemon {
 	usec_t evidence_alert_mono;    /* no alert about them before this */
 	usec_t start_mono, start_wall;
 	bool quit;
-	bool conf_owned; /* c was allocated by a reload (else it is the caller's) */
+	bool conf_owned;	 /* c was allocated by a reload (else it is the caller's) */
+	struct sync_report sync; /* what the sync program last said (cmdsync.h) */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT.  Takes c (its contents are
