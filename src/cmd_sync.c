@@ -75,6 +75,7 @@ static int apply_block(struct daemon *d, const struct syncmsg *m, const char *va
 	enum outside_fate f;
 	const char *why = NULL;
 	usec_t now = daemon_wall_us();
+	char err[160];
 
 	if (m->expires_us && m->expires_us <= now)
 		return refuse(d, msg, msglen, m->origin, hb, "expired");
@@ -91,8 +92,13 @@ static int apply_block(struct daemon *d, const struct syncmsg *m, const char *va
 	o.ts_us = m->first_us;
 	snprintf(o.origin, sizeof(o.origin), "%s", m->origin);
 	snprintf(o.rule, sizeof(o.rule), "%s", m->rule);
+	/* The record as received is the evidence: its fields' TABs become
+	 * spaces (evidence holds no control character). */
 	len = outside_utf8_cut(value, len, sizeof(o.evidence) - 1);
-	memcpy(o.evidence, value, len);
+	for (size_t i = 0; i < len; i++)
+		o.evidence[i] = value[i] == '\t' ? ' ' : value[i];
+	if (outside_check(&o, err, sizeof(err)) < 0)
+		return refuse(d, msg, msglen, m->origin, hb, err);
 	f = engine_outside_ex(&d->eng, &o, &why);
 	if (f == OUTSIDE_TAKEN || f == OUTSIDE_DUPLICATE) {
 		d->sync.applied++;

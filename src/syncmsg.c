@@ -536,6 +536,16 @@ static int json_member(const char *j, const char *key, char *out, size_t len)
 				}
 				if (!*p)
 					return -EINVAL;
+			} else if (*p == '[') {
+				/* An array of numbers (ports): its text between the
+				 * brackets. */
+				for (p++; *p && *p != ']'; p++) {
+					if (*p == '[' || *p == '{' || *p == '"' || n + 1 >= len)
+						return -EINVAL;
+					out[n++] = *p;
+				}
+				if (!*p)
+					return -EINVAL;
 			} else {
 				while (*p && *p != ',' && *p != '}') {
 					if (n + 1 >= len)
@@ -618,6 +628,21 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 		m.severity = s;
 		if (json_member(json, "rule", m.rule, sizeof(m.rule)) < 0)
 			return -EINVAL;
+		/* The ports the block was about (contain blocks them). */
+		if (json_member(json, "proto", v, sizeof(v)) == 0 &&
+		    (strcmp(v, "tcp") == 0 || strcmp(v, "udp") == 0)) {
+			uint8_t proto = strcmp(v, "tcp") == 0 ? PROTO_TCP : PROTO_UDP;
+			char *save = NULL;
+
+			if (json_member(json, "ports", v, sizeof(v)) == 0)
+				for (char *t = strtok_r(v, ",", &save);
+				     t && m.nports < OUTSIDE_MAX_PORTS;
+				     t = strtok_r(NULL, ",", &save))
+					if (u64_parse(t, 65535, &u) == 0 && u)
+						m.ports[m.nports++] = (uint16_t)u;
+			if (m.nports)
+				m.proto = proto;
+		}
 		if (json_member(json, "first_probe_ts", v, sizeof(v)) == 0)
 			(void)ts_parse(v, &m.first_us);
 		if (json_member(json, "incident", v, sizeof(v)) == 0 &&
@@ -627,6 +652,11 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 	} else if (strcmp(ev, "action") == 0) {
 		enum level l;
 
+		/* An automatic action follows a detection, which said it
+		 * (and one that came from the bus must not come back as
+		 * ours): only an operator's changes are published here. */
+		if (json_member(json, "by", v, sizeof(v)) < 0 || strcmp(v, "auto") == 0)
+			return 0;
 		if (json_member(json, "enforced", v, sizeof(v)) < 0 || strcmp(v, "true") != 0)
 			return 0;
 		if (json_member(json, "level", v, sizeof(v)) < 0 || level_parse(v, &l) < 0)
