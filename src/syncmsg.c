@@ -560,6 +560,36 @@ static int json_member(const char *j, const char *key, char *out, size_t len)
 	return -ENOENT;
 }
 
+/* One object, its strings terminated and its brackets balanced: a line
+ * cut short is refused whole rather than read in part. */
+static bool json_whole(const char *j)
+{
+	int depth = 0;
+	bool str = false;
+	const char *p = j;
+
+	if (*p != '{')
+		return false;
+	for (; *p; p++) {
+		if (str) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '"')
+				str = false;
+			continue;
+		}
+		if (*p == '"')
+			str = true;
+		else if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0 && p[1])
+			return false;
+		if (depth < 0)
+			return false;
+	}
+	return !str && depth == 0;
+}
+
 /* "2026-01-15T09:00:05.123456Z" (event_format_ts()) to microseconds. */
 static int ts_parse(const char *s, uint64_t *ret)
 {
@@ -589,7 +619,7 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 	uint64_t u;
 
 	memset(&m, 0, sizeof(m));
-	if (json_member(json, "event", ev, sizeof(ev)) < 0)
+	if (!json_whole(json) || json_member(json, "event", ev, sizeof(ev)) < 0)
 		return -EINVAL;
 	if (strcmp(ev, "detect") != 0 && strcmp(ev, "action") != 0 && strcmp(ev, "release") != 0 &&
 	    strcmp(ev, "mark") != 0)
