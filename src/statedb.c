@@ -1299,12 +1299,14 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 	 * the sync program first applied one. */
 	{
 		int64_t rev = 0;
+		int q = query_int(
+			s, "SELECT coalesce((SELECT value FROM meta WHERE key = 'sync_rev'), 0)",
+			&rev, err, errlen);
 
-		k = query_int(s,
-			      "SELECT coalesce((SELECT value FROM meta WHERE key = 'sync_rev'), 0)",
-			      &rev, err, errlen);
-		if (k < 0)
+		if (q < 0) {
+			k = q;
 			goto out;
+		}
 		e->sync_rev = rev > 0 ? (uint64_t)rev : 0;
 	}
 	/* What was read is what the rows say. */
