@@ -86,9 +86,11 @@ struct syncd {
 	natsSubscription *sub;
 	bool connected;
 	bool rev_known;
-	uint64_t rev;	   /* the last revision the daemon applied, or seen */
-	int evfd;	   /* events --follow, -1: none */
-	char evbuf[65536]; /* a partial line */
+	uint64_t rev;	     /* the last revision the daemon applied, or seen */
+	uint64_t handed_rev; /* the last one the daemon took (applied or refused) */
+	bool resync;	     /* the daemon lost records: consume again from its own */
+	int evfd;	     /* events --follow, -1: none */
+	char evbuf[65536];   /* a partial line */
 	size_t evlen;
 	bool ev_status; /* its status line was read */
 	struct syncmsg pending[PENDING_MAX];
@@ -353,6 +355,15 @@ static int report(struct syncd *s)
 		log_warnx("the daemon refused the report: %s", msg);
 		return -EPROTO;
 	}
+	/* Behind what it took: the daemon restarted before it saved them
+	 * (kill -9): they are handed to it again. */
+	if (s->rev_known && rev < s->handed_rev) {
+		log_warnx("the daemon is at revision %" PRIu64 ", behind %" PRIu64
+			  ": consuming again from there",
+			  rev, s->handed_rev);
+		s->resync = true;
+		s->rev_known = false;
+	}
 	if (!s->rev_known) {
 		s->rev = rev;
 		s->rev_known = true;
@@ -382,16 +393,19 @@ static void hand_over(struct syncd *s, uint64_t rev, const char *value, size_t l
 	k = ctl_call(s->c.socket, hdr, refused ? NULL : value, refused ? 0 : len, &status, msg,
 		     sizeof(msg));
 	if (k < 0) {
-		/* The daemon is away: it resumes from its own revision at
-		 * the next start, so nothing is lost but time. */
+		/* The daemon is away: consume again from its own revision
+		 * once it answers, so that nothing is lost but time. */
 		log_warnx("revision %" PRIu64 ": the daemon did not answer: %s", rev, strerror(-k));
+		s->resync = true;
+		s->rev_known = false;
 		return;
 	}
+	s->handed_rev = rev;
 	if (status == 0 && !refused)
 		s->applied++;
 	else
 		s->refused++;
-	log_info("revision %" PRIu64 ": %s", rev, msg);
+	log_debug("revision %" PRIu64 ": %s", rev, msg);
 }
 
 /* ---- the daemon's events: this gateway's decisions, published ---- */
@@ -548,6 +562,19 @@ static void on_conn(natsConnection *nc, void *arg)
 	in->conn_changed = true;
 	pthread_mutex_unlock(&in->lock);
 	wake(in);
+}
+
+/* Drops what waits: the subscription is gone, so no callback adds to it. */
+static void inbox_clear(struct inbox *in)
+{
+	pthread_mutex_lock(&in->lock);
+	while (in->n) {
+		natsMsg_Destroy(in->v[in->head]);
+		in->head = (in->head + 1) % INBOX_MAX;
+		in->n--;
+	}
+	in->overflow = false;
+	pthread_mutex_unlock(&in->lock);
 }
 
 static void note_peer(struct syncd *s, const char *gw)
@@ -750,6 +777,14 @@ static void bus_tick(struct syncd *s)
 		log_info("the bus is %s", conn ? "connected" : "DISCONNECTED");
 		s->next_report = 0;
 	}
+	/* Consuming again from the daemon's revision: what waits in the
+	 * inbox comes again, in order. */
+	if (s->resync && s->kv) {
+		bus_close(s);
+		inbox_clear(&s->in);
+	}
+	if (s->resync && s->rev_known)
+		s->resync = false;
 	if (conn && s->rev_known && !s->kv)
 		(void)bus_open(s);
 	if (conn && s->kv && s->npending)

@@ -205,8 +205,9 @@ int syncmsg_check(const struct syncmsg *m, char *err, size_t errlen)
 			set_err(err, errlen, "invalid severity");
 			return -EINVAL;
 		}
-	} else if (m->level != LEVEL_NONE) {
-		set_err(err, errlen, "a release has no level");
+	} else if (m->level != LEVEL_NONE || m->severity != SEV_NONE || m->rule[0] ||
+		   m->expires_us) {
+		set_err(err, errlen, "a release has no level, severity, rule or expiry");
 		return -EINVAL;
 	}
 	if (m->op == SYNC_CERTIFY && strcmp(m->state, "cleaned") != 0) {

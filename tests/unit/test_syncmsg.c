@@ -164,6 +164,8 @@ static void test_refused(void **state)
 	refused(OK_HEAD "level=isolate\tseverity=high\trule=%ff%fe", "printable");
 	refused("cmd=release\tv=1\torigin=gw-a\thost=10.66.1.10\tts=1\tlevel=isolate", "no level");
 	refused("cmd=certify\tv=1\torigin=gw-a\thost=10.66.1.10\tts=1", "certification");
+	/* Found by the fuzzer: a rule on a release would not encode again. */
+	refused("cmd=release\tv=1\torigin=gw-b\thost=2001:db8::1\tts=1\trule=smr", "rule");
 	refused("cmd=release\tv=1\torigin=gw.a\thost=10.66.1.10\tts=1", "origin");
 	refused("cmd=release\tv=1\torigin=gw-a\thost=224.0.0.1\tts=1", "unicast");
 	refused("cmd=release\tv=1\torigin=gw-a\thost=10.66.1.10\tts=0", "no time");
