@@ -10,7 +10,7 @@
 # build-fuzz/run/TARGET/crash-* (libFuzzer's artifact); add it to
 # fuzz/corpus/TARGET with the fix, so that it replays as a test.
 #
-# TARGETS: decode ctlproto commands state conf pcap identsnap sensorproto.
+# TARGETS: decode ctlproto commands state conf pcap identsnap sensorproto syncmsg.
 set -eu
 cd "$(dirname "$0")/.."
 

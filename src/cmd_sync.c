@@ -193,12 +193,21 @@ static int op_apply(struct daemon *d, const struct ctl_request *req, const struc
 		const char *why = ctl_request_get(req, "why");
 		size_t n;
 
+		const char *origin = ctl_request_get(req, "origin");
+		const char *host = ctl_request_get(req, "host");
+		struct qaddr a;
+
 		/* The sync program refused it (a key of another gateway, a
-		 * value it cannot read): told here, where events are. */
+		 * value it cannot read): told here, where events are, with
+		 * the key's gateway and machine when they are valid. */
 		snprintf(err, sizeof(err), "%s", why ? why : "refused by the sync program");
 		n = outside_utf8_cut(err, strlen(err), sizeof(err) - 1);
 		err[outside_utf8_valid(err, n, false)] = '\0';
-		s = refuse(d, msg, msglen, "", "", err);
+		if (!origin || !sync_gateway_valid(origin))
+			origin = "";
+		if (host && addr_parse_any(host, &a) == 0)
+			snprintf(hb, sizeof(hb), "%s", host);
+		s = refuse(d, msg, msglen, origin, hb, err);
 	} else if (syncmsg_decode(req->body, req->bodylen, &m, err, sizeof(err)) < 0)
 		s = refuse(d, msg, msglen, "", "", err);
 	else {

@@ -376,8 +376,10 @@ static int report(struct syncd *s)
  * the body) or refused here (op=refuse: the daemon tells it as an error
  * event and resumes after it). */
 static void hand_over(struct syncd *s, uint64_t rev, const char *value, size_t len,
-		      const char *refused)
+		      const char *refused, const char *gw, const struct qaddr *host)
 {
+	char hb[ADDR_STRLEN] = "";
+
 	char hdr[CTL_MAX_HEADER] = "", msg[CTL_VALUE_MAX], r[24];
 	int status = 0, k;
 
@@ -386,6 +388,9 @@ static void hand_over(struct syncd *s, uint64_t rev, const char *value, size_t l
 	    (k = ctl_header_add(hdr, sizeof(hdr), "op", refused ? "refuse" : "apply")) < 0 ||
 	    (k = ctl_header_add(hdr, sizeof(hdr), "rev", r)) < 0 ||
 	    (refused && (k = ctl_header_add(hdr, sizeof(hdr), "why", refused)) < 0) ||
+	    (refused && gw && (k = ctl_header_add(hdr, sizeof(hdr), "origin", gw)) < 0) ||
+	    (refused && host && host->family &&
+	     (k = ctl_header_add(hdr, sizeof(hdr), "host", addr_ntop(host, hb))) < 0) ||
 	    (k = ctl_header_end(hdr, sizeof(hdr))) < 0) {
 		log_warnx("revision %" PRIu64 ": cannot ask the daemon: %s", rev, strerror(-k));
 		return;
@@ -597,6 +602,7 @@ static void on_record(struct syncd *s, natsMsg *msg)
 	struct syncmsg m;
 	uint64_t rev, stored;
 	enum sync_verdict v;
+	bool keyed = false;
 
 	if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
 		log_warnx("a record without JetStream metadata: ignored");
@@ -614,6 +620,7 @@ static void on_record(struct syncd *s, natsMsg *msg)
 		snprintf(why, sizeof(why), "invalid key %.100s", subj);
 		goto refuse;
 	}
+	keyed = true;
 	/* A key deleted or purged says nothing: decisions are ended by a
 	 * release, never by a key going away. */
 	if (natsMsgHeader_Get(msg, "KV-Operation", &op) == NATS_OK && op) {
@@ -642,11 +649,11 @@ static void on_record(struct syncd *s, natsMsg *msg)
 		log_debug("revision %" PRIu64 " (%s): %s", rev, subj, sync_verdict_name(v));
 		return;
 	}
-	hand_over(s, rev, data, (size_t)len, NULL);
+	hand_over(s, rev, data, (size_t)len, NULL, NULL, NULL);
 	return;
 refuse:
 	log_warnx("revision %" PRIu64 " refused: %s", rev, why);
-	hand_over(s, rev, NULL, 0, why);
+	hand_over(s, rev, NULL, 0, why, keyed ? gw : NULL, keyed ? &host : NULL);
 }
 
 static void bus_close(struct syncd *s)
