@@ -1,5 +1,5 @@
 #!/bin/bash
-# e2e: two gateways share their decisions through a three-node NATS
+# e2e: three gateways share their decisions through a three-node NATS
 # cluster with JetStream (the bucket replicated on all three, R3), each
 # with its own LAN, daemon and quarantine-sync (quarantine-sync(8)).
 #
@@ -8,17 +8,18 @@
 #
 # Gateway A is lib.sh's topology (namespace gw, LAN 10.66.1.0/24 on br0,
 # the worm on 10.66.1.10).  Gateway B is a second gateway namespace (gwb)
-# with its own LAN 10.66.3.0/24 and daemon; both protect both LANs (one
-# organisation: a machine may walk from one floor to the other).  The
+# with its own LAN 10.66.3.0/24 and daemon, gateway C a third (gwc, LAN
+# 10.66.4.0/24); all protect every LAN (one organisation: a machine may
+# walk from one floor to another).  The
 # three nats-server nodes listen on 127.0.0.1-3 of a namespace of their
 # own (bus), with contrib/nats/quarantine-cluster.conf; the sync programs
 # run there too: the only link between a sync program and its daemon is
 # the control socket, a path.  Nothing is linked to the root namespace;
 # lib.sh's traps stop every process by pid and delete every namespace.
 #
-#  - the worm on LAN A is isolated at A and blocked at B, as a detection of
-#    source gateway:gw-a;
-#  - an operator's release at B releases it at A;
+#  - the worm on LAN A is isolated at A and blocked at B and C, as a
+#    detection of source gateway:gw-a;
+#  - an operator's release at B releases it at A and C;
 #  - hostile records written straight into the bucket (garbage, huge, a
 #    never-block address, B's own address, an address outside B's
 #    protected networks, a key of another gateway with a mismatching
@@ -59,7 +60,7 @@ mkdir -p "$B_STATE"
 # cleanup removes them.
 sync_logs() {
 	local f
-	for f in sync-a.log sync-b.log b.log b.events; do
+	for f in sync-a.log sync-b.log sync-c.log b.log b.events c.events; do
 		echo "---- $f (tail) ----"
 		grep -v 'published gw-a.ip4-10-66-1-1[0-3]' "$QD_TMP/$f" 2>/dev/null | tail -n 25 | cut -c1-300
 	done
@@ -91,7 +92,7 @@ sync_up() { # sync_up SOCKET: the daemon says its sync program is connected
 qd_say "gateway A: lib.sh's topology and daemon"
 QD_HOSTS="inf ben" qd_topology || exit 1
 qd_config
-qd_config_net 'protected = [ "10.66.1.0/24", "10.66.3.0/24" ];'
+qd_config_net 'protected = [ "10.66.1.0/24", "10.66.3.0/24", "10.66.4.0/24" ];'
 qd_daemon_start || exit 1
 
 qd_say "gateway B: its own namespace, LAN 10.66.3.0/24 and daemon"
@@ -108,7 +109,7 @@ qd_in bh ip link set eth0 up
 cat >"$QD_TMP/b.conf" <<EOF
 capture: { interfaces = [ "br0" ]; };
 networks: {
-  protected = [ "10.66.1.0/24", "10.66.3.0/24" ];
+  protected = [ "10.66.1.0/24", "10.66.3.0/24", "10.66.4.0/24" ];
   never_block = [ "$B_NB" ];
 };
 control: { socket = "$B_SOCK"; };
@@ -119,6 +120,30 @@ ip netns exec "${QD_NS}gwb" "$QD_Q" -f -o json -i br0 -c "$QD_TMP/b.conf" -S "$B
 B_DPID=$!
 QD_PIDS="$QD_PIDS $B_DPID"
 qd_wait 15 "B's daemon answers" qctlb status >/dev/null || exit 1
+
+qd_say "gateway C: a third namespace, LAN 10.66.4.0/24 and daemon"
+C_SOCK=$QD_TMP/c.sock
+C_EVENTS=$QD_TMP/c.events
+mkdir -p "$QD_TMP/cstate"
+: >"$C_EVENTS"
+_qd_ns gwc || exit 1
+qd_in gwc ip link add br0 type bridge
+qd_in gwc ip addr add 10.66.4.1/24 dev br0
+qd_in gwc ip link set br0 up
+sed -e "s|$B_SOCK|$C_SOCK|" -e "s|$B_STATE|$QD_TMP/cstate|" -e "s|$B_NB|10.66.4.30|" \
+	"$QD_TMP/b.conf" >"$QD_TMP/c.conf"
+ip netns exec "${QD_NS}gwc" "$QD_Q" -f -o json -i br0 -c "$QD_TMP/c.conf" -S "$C_SOCK" \
+	-D "$QD_TMP/cstate" >>"$C_EVENTS" 2>>"$QD_TMP/c.log" &
+QD_PIDS="$QD_PIDS $!"
+qd_wait 15 "C's daemon answers" "$QD_CTL" -S "$C_SOCK" status >/dev/null || exit 1
+in_any_set_c() {
+	qd_in gwc nft list table inet quarantined 2>/dev/null | grep -qwF -- "$1"
+}
+wait_c() {
+	local timeout=$1
+	shift
+	$QD_PY wait-event "$C_EVENTS" "$timeout" --from "${C_MARK:-0}" "$@"
+}
 
 qd_say "the bus: three nats-server nodes with JetStream, one bucket R3"
 _qd_ns bus || exit 1
@@ -139,10 +164,11 @@ qd_wait 60 "the bucket is created with 3 replicas" kv create quarantine 3 2>/dev
 	exit 1
 }
 
-for g in a b; do
+for g in a b c; do
 	echo "pw-$g-$$" >"$QD_TMP/gw-$g.pass"
 	sock=$QD_SOCK
 	[ $g = b ] && sock=$B_SOCK
+	[ $g = c ] && sock=$C_SOCK
 	cat >"$QD_TMP/sync-$g.conf" <<-EOF
 		sync: {
 		  gateway = "gw-$g";
@@ -165,12 +191,17 @@ start_sync a
 SYNC_A=$QD_LAST
 start_sync b
 SYNC_B=$QD_LAST
+start_sync c
 qd_wait 30 "A's daemon says the bus is connected" sync_up "$QD_SOCK" || {
 	tail -20 "$QD_TMP/sync-a.log"
 	exit 1
 }
 qd_wait 30 "B's daemon says the bus is connected" sync_up "$B_SOCK" || {
 	tail -20 "$QD_TMP/sync-b.log"
+	exit 1
+}
+qd_wait 30 "C's daemon says the bus is connected" sync_up "$C_SOCK" || {
+	tail -20 "$QD_TMP/sync-c.log"
 	exit 1
 }
 qctlb status | grep '^bus:'
@@ -195,13 +226,19 @@ qd_wait 5 "B's table holds $QD_INF" in_any_set_b $QD_INF
 qd_check "B's table holds $QD_INF ($(echo "$det_b" | qd_field action))" in_any_set_b $QD_INF
 qd_check "B contains it on the worm's ports (tcp 445, 139)" \
 	test "$(echo "$det_b" | qd_json '"%s %s" % (d["proto"], d["ports"])')" = "tcp [445, 139]"
+det_c=$(wait_c 15 event=detect host=$QD_INF rule=smb-propagation) || exit 1
+qd_check "C's detection says source gateway:gw-a" \
+	test "$(echo "$det_c" | qd_field source)" = gateway:gw-a
+qd_wait 5 "C's table holds $QD_INF" in_any_set_c $QD_INF
+qd_check "C's table holds $QD_INF ($(echo "$det_c" | qd_field action))" in_any_set_c $QD_INF
 qd_fig "worm isolated at A -> detection at B (event ts)" \
 	"$(qd_tsdiff "$(echo "$act" | qd_field ts)" "$(echo "$det_b" | qd_field ts)") ms"
 qd_stop "$worm"
 
-qd_say "an operator releases it at B: released at A"
+qd_say "an operator releases it at B: released at A and C"
 qd_mark
 B_MARK=$(wc -l <"$B_EVENTS")
+C_MARK=$(wc -l <"$C_EVENTS")
 qd_check "quarantinectl release at B succeeds" qctlb release $QD_INF
 rel=$(qd_wait_event 15 event=release host=$QD_INF) || {
 	tail -20 "$QD_TMP/sync-a.log"
@@ -212,6 +249,10 @@ qd_check "A's release names gateway:gw-b" \
 	sh -c "echo '$rel' | grep -q 'gateway:gw-b'"
 qd_check "A's table no longer holds $QD_INF" qd_not qd_in_any_set $QD_INF
 qd_check "B's table no longer holds $QD_INF" qd_not in_any_set_b $QD_INF
+rel_c=$(wait_c 15 event=release host=$QD_INF) || exit 1
+qd_check "C's release names gateway:gw-b (a release anywhere, against A's block)" \
+	sh -c "echo '$rel_c' | grep -q 'gateway:gw-b'"
+qd_check "C's table no longer holds $QD_INF" qd_not in_any_set_c $QD_INF
 qd_check "A's history of $QD_INF says who released it" \
 	sh -c "'$QD_CTL' -S '$QD_SOCK' show $QD_INF | grep -q 'gateway:gw-b'"
 sleep 1 # no echo: B does not get its own release back as A's
@@ -225,13 +266,13 @@ blk() { # blk ORIGIN HOST: a well-formed block value (SMB's ports)
 	printf 'cmd=block\tv=1\torigin=%s\thost=%s\tts=%s\tlevel=isolate\tseverity=high\trule=smb-propagation\texpires=0\tproto=tcp\tports=445,139\n' \
 		"$1" "$2" "$now"
 }
-printf 'garbage \001\002 not a record\n' | kv put quarantine gw-c.ip4-10-66-3-41 >/dev/null
-head -c 100000 /dev/zero | tr '\0' x | kv put quarantine gw-c.ip4-10-66-3-42 >/dev/null
-blk gw-c $B_NB | kv put quarantine gw-c.ip4-10-66-3-30 >/dev/null
-blk gw-c $GWB | kv put quarantine gw-c.ip4-10-66-3-1 >/dev/null
-blk gw-c 10.99.0.5 | kv put quarantine gw-c.ip4-10-99-0-5 >/dev/null
-blk gw-a 10.66.3.43 | kv put quarantine gw-c.ip4-10-66-3-43 >/dev/null
-blk gw-c 10.66.3.44 | kv put quarantine gw-c.ip4-10-66-3-44 >/dev/null
+printf 'garbage \001\002 not a record\n' | kv put quarantine gw-x.ip4-10-66-3-41 >/dev/null
+head -c 100000 /dev/zero | tr '\0' x | kv put quarantine gw-x.ip4-10-66-3-42 >/dev/null
+blk gw-x $B_NB | kv put quarantine gw-x.ip4-10-66-3-30 >/dev/null
+blk gw-x $GWB | kv put quarantine gw-x.ip4-10-66-3-1 >/dev/null
+blk gw-x 10.99.0.5 | kv put quarantine gw-x.ip4-10-99-0-5 >/dev/null
+blk gw-a 10.66.3.43 | kv put quarantine gw-x.ip4-10-66-3-43 >/dev/null
+blk gw-x 10.66.3.44 | kv put quarantine gw-x.ip4-10-66-3-44 >/dev/null
 qd_wait 15 "B applies the valid record after them" in_any_set_b 10.66.3.44
 qd_check "B blocked 10.66.3.44 (the valid record after the hostile ones)" in_any_set_b 10.66.3.44
 for h in 10.66.3.41 10.66.3.42 $B_NB $GWB 10.99.0.5 10.66.3.43; do
