@@ -59,6 +59,7 @@ struct sync_conf {
 	int nservers;
 	char bucket[64];
 	char socket[108];
+	char state_dir[PATHLEN];
 	char user[64];
 	char password_file[PATHLEN];
 	char ca_file[PATHLEN], cert_file[PATHLEN], key_file[PATHLEN];
@@ -131,6 +132,7 @@ static int conf_load(const char *path, struct sync_conf *c, char *err, size_t er
 	memset(c, 0, sizeof(*c));
 	snprintf(c->bucket, sizeof(c->bucket), "quarantine");
 	snprintf(c->socket, sizeof(c->socket), "/run/quarantined/control.sock");
+	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/quarantine-sync");
 	c->replicas = 3;
 	c->view_size = 65536;
 	config_init(&cfg);
@@ -146,9 +148,10 @@ static int conf_load(const char *path, struct sync_conf *c, char *err, size_t er
 		goto out;
 	}
 	for (unsigned i = 0; i < (unsigned)config_setting_length(s); i++) {
-		static const char *const known[] = {
-			"gateway",	 "servers", "bucket",	     "socket",	 "user",
-			"password_file", "tls",	    "create_bucket", "replicas", "view_size"};
+		static const char *const known[] = {"gateway",	 "servers",	  "bucket",
+						    "socket",	 "user",	  "password_file",
+						    "tls",	 "create_bucket", "replicas",
+						    "view_size", "state_dir"};
 		const char *n = config_setting_name(config_setting_get_elem(s, i));
 		bool ok = false;
 
@@ -167,6 +170,7 @@ static int conf_load(const char *path, struct sync_conf *c, char *err, size_t er
 	if (conf_str(s, "bucket", c->bucket, sizeof(c->bucket), err, errlen) < 0 ||
 	    !sync_gateway_valid(c->bucket) ||
 	    conf_str(s, "socket", c->socket, sizeof(c->socket), err, errlen) < 0 ||
+	    conf_str(s, "state_dir", c->state_dir, sizeof(c->state_dir), err, errlen) < 0 ||
 	    conf_str(s, "user", c->user, sizeof(c->user), err, errlen) < 0 ||
 	    conf_str(s, "password_file", c->password_file, sizeof(c->password_file), err, errlen) <
 		    0) {
@@ -435,24 +439,181 @@ static int publish(struct syncd *s, const struct syncmsg *m)
 	return 0;
 }
 
+/* ---- the outbox: decisions waiting for the bus, on disk ----
+ *
+ * STATE_DIR/outbox holds them, one value a line, so that a sync program
+ * stopped while the bus is away (a partition, a reboot) publishes them
+ * when it is back.  Appended and synced as each waits; written anew
+ * (a temporary file, fsync, rename, fsync of the directory) when some
+ * have been published or dropped. */
+
+static int outbox_dir(struct syncd *s)
+{
+	return open(s->c.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int outbox_append(struct syncd *s, const struct syncmsg *m)
+{
+	char val[SYNC_VALUE_MAX + 1];
+	int dfd, fd, n, k = 0;
+
+	if ((n = syncmsg_encode(m, val, sizeof(val) - 1)) < 0)
+		return n;
+	val[n++] = '\n';
+	if ((dfd = outbox_dir(s)) < 0)
+		return -errno;
+	fd = openat(dfd, "outbox", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, val, (size_t)n) < 0 || fdatasync(fd) < 0)
+		k = -errno;
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+	return k;
+}
+
+/* The pending decisions, all, as the outbox. */
+static int outbox_rewrite(struct syncd *s)
+{
+	char val[SYNC_VALUE_MAX + 1];
+	int dfd, fd, n, k = 0;
+
+	if ((dfd = outbox_dir(s)) < 0)
+		return -errno;
+	if (s->npending == 0) {
+		if (unlinkat(dfd, "outbox", 0) < 0 && errno != ENOENT)
+			k = -errno;
+		goto out;
+	}
+	fd = openat(dfd, "outbox.new", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		k = -errno;
+		goto out;
+	}
+	for (unsigned i = 0; i < s->npending && k == 0; i++) {
+		if ((n = syncmsg_encode(&s->pending[i], val, sizeof(val) - 1)) < 0)
+			continue;
+		val[n++] = '\n';
+		k = write_all(fd, val, (size_t)n);
+	}
+	if (k == 0 && fsync(fd) < 0)
+		k = -errno;
+	close(fd);
+	if (k == 0 && renameat(dfd, "outbox.new", dfd, "outbox") < 0)
+		k = -errno;
+out:
+	if (k == 0 && fsync(dfd) < 0)
+		k = -errno;
+	close(dfd);
+	return k;
+}
+
+/* At start: what the outbox holds, this gateway's own decisions only. */
+static void outbox_load(struct syncd *s)
+{
+	char line[SYNC_VALUE_MAX + 2], err[160];
+	int dfd = outbox_dir(s), fd;
+	unsigned bad = 0;
+	FILE *f;
+
+	if (dfd < 0) {
+		log_warn("%s: no outbox: decisions made while the bus is away are lost if "
+			 "this program stops",
+			 s->c.state_dir);
+		return;
+	}
+	fd = openat(dfd, "outbox", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct syncmsg m;
+		size_t n = strcspn(line, "\n");
+
+		if (syncmsg_decode(line, n, &m, err, sizeof(err)) < 0 ||
+		    strcmp(m.origin, s->c.gateway) != 0 || s->npending == PENDING_MAX) {
+			bad++;
+			continue;
+		}
+		s->pending[s->npending++] = m;
+	}
+	fclose(f);
+	if (s->npending || bad)
+		log_info("outbox: %u decisions to publish, %u lines not read", s->npending, bad);
+}
+
 static void queue_pending(struct syncd *s, const struct syncmsg *m)
 {
+	bool dropped = false;
+
 	if (s->npending == PENDING_MAX) {
 		memmove(s->pending, s->pending + 1, (PENDING_MAX - 1) * sizeof(*s->pending));
 		s->npending--;
 		s->pending_dropped++;
+		dropped = true;
 	}
 	s->pending[s->npending++] = *m;
+	if ((dropped ? outbox_rewrite(s) : outbox_append(s, m)) < 0)
+		log_warn("%s/outbox", s->c.state_dir);
+}
+
+/* A decision that waited, published with compare-and-set against what
+ * the bucket holds of its key: a decision of this gateway stored after
+ * it (by another instance of this gateway, or before a restart) is newer
+ * and stays.  0, 1 when it was stale and dropped, or -EAGAIN. */
+static int publish_cas(struct syncd *s, const struct syncmsg *m)
+{
+	char key[SYNC_KEY_MAX], val[SYNC_VALUE_MAX], err[160];
+	kvEntry *e = NULL;
+	uint64_t rev = 0;
+	natsStatus st;
+	int n;
+
+	if (syncmsg_key(s->c.gateway, &m->host, key, sizeof(key)) < 0 ||
+	    (n = syncmsg_encode(m, val, sizeof(val))) < 0)
+		return 1;
+	st = kvStore_Get(&e, s->kv, key);
+	if (st == NATS_NOT_FOUND) {
+		st = kvStore_Create(&rev, s->kv, key, val, n);
+	} else if (st == NATS_OK) {
+		struct syncmsg cur;
+		const char *v = kvEntry_Value(e);
+		int len = kvEntry_ValueLen(e);
+
+		if (v && len > 0 && syncmsg_decode(v, (size_t)len, &cur, err, sizeof(err)) == 0 &&
+		    cur.ts_us > m->ts_us) {
+			kvEntry_Destroy(e);
+			log_info("outbox: %s %s of %s is older than the bucket's: dropped", key,
+				 sync_op_name(m->op), sync_op_name(cur.op));
+			return 1;
+		}
+		st = kvStore_Update(&rev, s->kv, key, val, n, kvEntry_Revision(e));
+		kvEntry_Destroy(e);
+	}
+	if (st != NATS_OK) {
+		log_warnx("outbox: publishing %s: %s", key, natsStatus_GetText(st));
+		return -EAGAIN;
+	}
+	s->published++;
+	log_debug("outbox: published %s %s at revision %" PRIu64, key, sync_op_name(m->op), rev);
+	return 0;
 }
 
 static void flush_pending(struct syncd *s)
 {
 	unsigned i = 0;
 
-	while (i < s->npending && s->kv && s->connected && publish(s, &s->pending[i]) == 0)
+	while (i < s->npending && s->kv && s->connected && publish_cas(s, &s->pending[i]) >= 0)
 		i++;
+	if (!i)
+		return;
 	memmove(s->pending, s->pending + i, (s->npending - i) * sizeof(*s->pending));
 	s->npending -= i;
+	if (outbox_rewrite(s) < 0)
+		log_warn("%s/outbox", s->c.state_dir);
+	log_info("outbox: %u published, %u waiting", i, s->npending);
 }
 
 static void on_event_line(struct syncd *s, const char *line)
@@ -888,6 +1049,7 @@ int main(int argc, char **argv)
 	}
 	if (sync_view_init(&s->view, (unsigned)s->c.view_size) < 0)
 		fatal("out of memory");
+	outbox_load(s);
 	s->evfd = -1;
 	/* Before the library starts a thread: they inherit this mask, so
 	 * the signals reach the signalfd and nothing else. */

@@ -28,6 +28,9 @@
 #  - the revision applied is in B's state database, and a restarted sync
 #    program resumes after it;
 #  - a decision made while B's daemon is down is applied when it is back;
+#  - with every node stopped, a decision at A waits in A's outbox (a file),
+#    also over a restart of A's sync program, and reaches B once the
+#    cluster is back;
 #  - propagation latency (an operator's quarantine at A to the detection
 #    at B), p50 and p99, as figures.
 set -u
@@ -147,13 +150,17 @@ wait_c() {
 
 qd_say "the bus: three nats-server nodes with JetStream, one bucket R3"
 _qd_ns bus || exit 1
-for i in 1 2 3; do
-	mkdir -p "$QD_TMP/n$i"
-	QS_NAME=n$i QS_HOST=127.0.0.$i QS_STORE=$QD_TMP/n$i \
+start_node() { # start_node I: node nI on 127.0.0.I, its pid in NODE_I
+	mkdir -p "$QD_TMP/n$1"
+	QS_NAME=n$1 QS_HOST=127.0.0.$1 QS_STORE=$QD_TMP/n$1 \
 		QS_ROUTE1=nats-route://127.0.0.1:6222 QS_ROUTE2=nats-route://127.0.0.2:6222 \
 		QS_ROUTE3=nats-route://127.0.0.3:6222 QS_ADMIN_PASSWORD=$ADMIN_PW \
 		QS_GW_A_PASSWORD=pw-a-$$ QS_GW_B_PASSWORD=pw-b-$$ QS_GW_C_PASSWORD=pw-c-$$ \
-		qd_bg bus nats-server -c "$CONTRIB/quarantine-cluster.conf" -l "$QD_TMP/n$i.log"
+		qd_bg bus nats-server -c "$CONTRIB/quarantine-cluster.conf" -l "$QD_TMP/n$1.log"
+	eval "NODE_$1=\$QD_LAST"
+}
+for i in 1 2 3; do
+	start_node $i
 done
 kv() { # kv ARGS...: kvtool as the cluster's administrator
 	qd_in bus "$QD_KVTOOL" nats://127.0.0.1:4222 admin "$ADMIN_PW" "$@"
@@ -169,6 +176,7 @@ for g in a b c; do
 	sock=$QD_SOCK
 	[ $g = b ] && sock=$B_SOCK
 	[ $g = c ] && sock=$C_SOCK
+	mkdir -p "$QD_TMP/sync-$g.state"
 	cat >"$QD_TMP/sync-$g.conf" <<-EOF
 		sync: {
 		  gateway = "gw-$g";
@@ -176,6 +184,7 @@ for g in a b c; do
 		  user = "gw-$g";
 		  password_file = "$QD_TMP/gw-$g.pass";
 		  socket = "$sock";
+		  state_dir = "$QD_TMP/sync-$g.state";
 		};
 	EOF
 	qd_check "quarantine-sync -n accepts gw-$g's configuration" \
@@ -367,5 +376,29 @@ read -r n p50 p99 <"$QD_TMP/lat"
 qd_check "B saw the 40 quarantines of A ($n)" test "$n" = 40
 qd_fig "propagation A action -> B detect, $n decisions: p50" "$p50 ms"
 qd_fig "propagation A action -> B detect, $n decisions: p99" "$p99 ms"
+
+qd_say "the bus is away: A's decision waits in its outbox, also over a restart of A's sync program"
+for i in 1 2 3; do
+	eval "qd_stop \$NODE_$i"
+done
+qd_wait 20 "A's daemon says the bus is not connected" qd_not sync_up "$QD_SOCK"
+B_MARK=$(wc -l <"$B_EVENTS")
+qd_check "quarantine at A while the bus is away" \
+	qctl quarantine 10.66.1.210 --level isolate --proto tcp --ports 445 --reason "bus away"
+qd_wait 10 "A's outbox holds it" grep -q 'host=10.66.1.210' "$QD_TMP/sync-a.state/outbox"
+qd_check "A's outbox holds the decision" grep -q 'host=10.66.1.210' "$QD_TMP/sync-a.state/outbox"
+qd_stop "$SYNC_A"
+start_sync a
+SYNC_A=$QD_LAST
+t_back=$(date +%s%N)
+for i in 1 2 3; do
+	start_node $i
+done
+qd_check "B applied it once the bus was back" \
+	wait_b 90 event=detect host=10.66.1.210 source=gateway:gw-a
+qd_fig "catch-up: three nodes started again -> the outbox's decision seen at B" \
+	"$((($(date +%s%N) - t_back) / 1000000)) ms (at most)"
+qd_check "A's outbox is empty again" test ! -e "$QD_TMP/sync-a.state/outbox"
+grep 'outbox' "$QD_TMP/sync-a.log" | tail -3
 qd_fig "machine load (1-minute average, 2 cores shared)" "$(cut -d' ' -f1 /proc/loadavg)"
 qd_done
