@@ -11,7 +11,7 @@
 # fuzz/corpus/TARGET with the fix, so that it replays as a test.
 #
 # TARGETS: decode ctlproto commands state conf pcap identsnap sensorproto eve
-# zeek feedproto.
+# zeek feedproto avcsv syncmsg.
 set -eu
 cd "$(dirname "$0")/.."
 

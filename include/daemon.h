@@ -9,6 +9,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 
+#include "cmdsync.h"
 #include "capture.h"
 #include "conf.h"
 #include "control.h"
@@ -103,6 +104,7 @@ struct daemon {
 	 * (the "unassigned" one included). */
 	struct outbreak_state ob;
 	unsigned ob_groups;
+	struct sync_report sync; /* what the sync program last said (cmdsync.h) */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT.  Takes c (its contents are

@@ -179,6 +179,10 @@ struct engine {
 	void (*persist)(void *arg, struct hostrec *const *recs, unsigned n);
 	void *persist_arg;
 	struct engine_stats st;
+	/* The revision of the bus (quarantine-sync(8)) whose decision was
+	 * applied last: saved in the meta table in the same transaction as
+	 * the change it caused, read back by the sync program at start. */
+	uint64_t sync_rev;
 };
 
 /* c and out (and enf when not NULL) are borrowed and must outlive the

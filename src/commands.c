@@ -761,6 +761,13 @@ static int cmd_status(struct cmdctx *x)
 			(unsigned long long)is.contested, (unsigned long long)is.conflicts,
 			(unsigned long long)is.moves, (unsigned long long)is.evicted_machines,
 			(unsigned long long)is.evicted_bindings, (unsigned long long)d->neigh_lost);
+		/* The bus of the sync program, when it reports (cmd_sync.c). */
+		if (d->sync.at_us && !o->truncated && o->len >= 2 &&
+		    memcmp(o->buf + o->len - 2, "}\n", 2) == 0) {
+			o->len -= 2; /* the closing brace and LF go after it */
+			cmd_sync_status(d, o, true);
+			ctl_out_printf(o, "}\n");
+		}
 		return 0;
 	}
 	struct ctl_out *o = x->out;
@@ -857,6 +864,7 @@ static int cmd_status(struct cmdctx *x)
 		       (unsigned long long)is.forged, (unsigned long long)is.contested,
 		       (unsigned long long)is.unverified, (unsigned long long)is.conflicts,
 		       (unsigned long long)is.moves);
+	cmd_sync_status(d, o, false);
 	return 0;
 }
 
@@ -2905,6 +2913,8 @@ static int dispatch(struct cmdctx *x)
 		return cmd_outbreak(x);
 	if (strcmp(c, "import") == 0)
 		return cmd_import(x);
+	if (strcmp(c, "sync") == 0)
+		return cmd_sync(x->d, x->req, x->peer, x->msg, x->msglen);
 	return reply(x, 2, "unknown command '%s'", c);
 }
 

@@ -409,6 +409,8 @@ static uint64_t meta_fp(const struct engine *e)
 	uint64_t h =
 		fp_u64(0xA4093822299F31D0ull, (uint64_t)e->incidents.next_id << 1 | e->pol.paused);
 
+	h = fp_u64(h, e->sync_rev);
+
 	for (unsigned i = 0; i < e->pol.allowed.n; i++) {
 		h = fp_addr(h, &e->pol.allowed.v[i].addr);
 		h = fp_u64(h, e->pol.allowed.v[i].plen);
@@ -933,6 +935,7 @@ static int write_meta(struct statedb *s, const struct engine *e)
 
 	if ((rc = set_meta(s, "next_incident", e->incidents.next_id)) != SQLITE_OK ||
 	    (rc = set_meta(s, "paused", e->pol.paused)) != SQLITE_OK ||
+	    (rc = set_meta(s, "sync_rev", (int64_t)e->sync_rev)) != SQLITE_OK ||
 	    (rc = step(s, ST_DEL_PREFIXES)) != SQLITE_OK)
 		return rc;
 	for (unsigned i = 0; i < e->pol.allowed.n; i++)
@@ -1857,6 +1860,20 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 	k = state_loader_finish(rd.l);
 	if (k < 0)
 		goto out;
+	/* The bus revision last applied (quarantine-sync(8)); none before
+	 * the sync program first applied one. */
+	{
+		int64_t rev = 0;
+		int q = query_int(
+			s, "SELECT coalesce((SELECT value FROM meta WHERE key = 'sync_rev'), 0)",
+			&rev, err, errlen);
+
+		if (q < 0) {
+			k = q;
+			goto out;
+		}
+		e->sync_rev = rev > 0 ? (uint64_t)rev : 0;
+	}
 	/* What was read is what the rows say. */
 	for (struct hostrec *r = hostdb_first(&e->hosts); r; r = hostdb_next(&e->hosts, r)) {
 		r->db_fp = host_fp(r);

@@ -11,7 +11,7 @@ bash-completion procps util-linux
 dnsmasq-base isc-dhcp-client iputils-arping ethtool
 python3-html5lib
 libsqlite3-dev sqlite3
-libjansson-dev"
+libjansson-dev nats-server libnats-dev"
 # libjansson-dev: the feeds reader parses Suricata's eve.json and Zeek's
 # notice.log (JSON) with jansson rather than a parser of our own: strict
 # UTF-8, a nesting limit, fuzzed in OSS-Fuzz; those lines quote what
@@ -19,6 +19,13 @@ libjansson-dev"
 # libsqlite3-dev: the state and the hosts' histories live in SQLite
 # (STATE_DIR/state.db, issue 11), as fail2ban's and CrowdSec's do; sqlite3:
 # operators query it, and the tests read it, with the sqlite3 tool.
+# nats-server and libnats-dev: gateways share their decisions over NATS
+# JetStream (issue 13): quarantine-sync links the official C client
+# (3.4.1), and its tests run a three-node cluster of Debian's nats-server
+# (2.9.10) in their namespaces.  Debian's package enables a nats-server
+# service, which would listen on the machine's own network: it is
+# disabled and stopped below (quiet_system_nats); the tests start their
+# own servers, with their own configuration, inside their namespaces.
 # python3-html5lib: the HTML report test parses the page strictly.  Its
 # Chromium (the package is large) is installed by that test itself, where
 # it runs (tests/report/check_html.py).
@@ -36,6 +43,16 @@ libjansson-dev"
 # unit's links); the stop goes through systemd or the init script,
 # whichever runs; their failing (no service manager: a container, some
 # CI) is tolerated.
+# The same for nats-server's service: the tests run their own servers in
+# their namespaces, and a gateway's bus is the operator's to set up.
+quiet_system_nats() {
+	dpkg-query -W -f='${Status}' nats-server 2>/dev/null | grep -q "install ok installed" ||
+		return 0
+	[ "$(id -u)" = 0 ] || return 0
+	systemctl disable nats-server >/dev/null 2>&1 || true
+	systemctl stop nats-server >/dev/null 2>&1 || service nats-server stop >/dev/null 2>&1 || true
+}
+
 quiet_system_dnsmasq() {
 	dpkg-query -W -f='${Status}' dnsmasq 2>/dev/null | grep -q "install ok installed" ||
 		return 0
@@ -52,6 +69,7 @@ done
 
 if [ -z "$missing" ] && [ "${QD_DEPS_FORCE_UPDATE:-0}" != 1 ]; then
 	quiet_system_dnsmasq
+	quiet_system_nats
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -64,3 +82,4 @@ apt-get update
 apt-get install -y --no-install-recommends $PKGS
 
 quiet_system_dnsmasq
+quiet_system_nats

@@ -87,6 +87,16 @@ cat >"$tmp/expected" <<-EOF
 	$man/man8/quarantinectl.8 644
 	$man/man5/quarantined.conf.5 644
 EOF
+# The sync program, where it is built (meson -Dsync).
+if [ "${QD_SYNC_BUILT:-0}" = 1 ]; then
+	cat >>"$tmp/expected" <<-EOF
+		$sbin/quarantine-sync 755
+		$unitdir/quarantine-sync.service 644
+		$data/doc/quarantined/sync.conf.example 644
+		$data/doc/quarantined/quarantine-cluster.conf 644
+		$man/man8/quarantine-sync.8 644
+	EOF
+fi
 while read -r path mode; do
 	f=$dest$path
 	if [ ! -f "$f" ]; then

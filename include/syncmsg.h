@@ -1,0 +1,158 @@
+/* The decisions gateways share on the bus (quarantine-sync(8)): the key
+ * and value of a record in the JetStream key-value bucket, the decision a
+ * daemon's event is, and the rule by which a gateway merges the others'
+ * decisions.  What is read from the bus is hostile input: every record is
+ * decoded whole and checked field by field, and refused rather than
+ * cleaned up.
+ *
+ * Keys: "<gateway>.<machine>", where a gateway writes only keys under its
+ * own name (the server's permissions enforce it) and the machine is an
+ * address or a MAC in a form KV keys can hold (they refuse ':' and '.'
+ * splits subject tokens):
+ *     ip4-10-1-0-5                     an IPv4 address
+ *     ip6-20010db8000000000000000000000001   an IPv6 address, 32 hex digits
+ *     mac-0200aabbccdd                 a MAC, 12 hex digits
+ * (lower case; one spelling per machine, so that a key names it once).
+ *
+ * Values: one line in the control protocol's encoding (ctlproto.h):
+ *     cmd=block<TAB>v=1<TAB>origin=A<TAB>host=10.1.0.5<TAB>level=isolate...
+ * cmd is the decision: block (a block or a level change), release, or
+ * certify (certified cleaned, and released).
+ *
+ * Pure: no I/O. */
+#ifndef QD_SYNCMSG_H
+#define QD_SYNCMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "outside.h"
+#include "types.h"
+
+/* A gateway's name: 1 to 32 of letters, digits, '_' and '-' (it is a
+ * subject token and part of "gateway:NAME" in events). */
+#define SYNC_GATEWAY_MAX 33
+/* The longest key: a gateway, '.', "ip6-" and 32 hex digits. */
+#define SYNC_KEY_MAX (SYNC_GATEWAY_MAX + 4 + 32 + 2)
+/* The longest value a gateway writes or accepts: a header line of the
+ * control protocol is at most this long, so anything bigger is refused
+ * before it is parsed. */
+#define SYNC_VALUE_MAX	2048
+#define SYNC_REASON_MAX 256
+#define SYNC_BY_MAX	64
+#define SYNC_VERSION	1
+
+enum sync_op {
+	SYNC_NONE = 0,
+	SYNC_BLOCK,   /* blocked, or its level changed (level > none) */
+	SYNC_RELEASE, /* released by an operator */
+	SYNC_CERTIFY, /* certified cleaned (state: cleaned), and released */
+};
+
+struct syncmsg {
+	enum sync_op op;
+	char origin[SYNC_GATEWAY_MAX]; /* the gateway that decided */
+	struct qaddr host;	       /* an address or a MAC */
+	enum level level;	       /* SYNC_BLOCK: watch..isolate */
+	enum severity severity;	       /* SYNC_BLOCK: low..high */
+	uint8_t proto;		       /* PROTO_TCP, PROTO_UDP or 0 */
+	uint8_t nports;
+	uint16_t ports[OUTSIDE_MAX_PORTS];
+	uint64_t ts_us;	     /* when the origin decided (its clock) */
+	uint64_t expires_us; /* SYNC_BLOCK: when the block ends; 0: until released */
+	uint64_t first_us;   /* the first probe (patient zero's time); 0: unknown */
+	unsigned incident;   /* the origin's incident id; 0: none */
+	char rule[OUTSIDE_RULE_MAX];
+	char reason[SYNC_REASON_MAX];
+	char by[SYNC_BY_MAX]; /* the operator, as the origin's events say; "" automatic */
+	char state[16];	      /* SYNC_CERTIFY: cleaned */
+};
+
+const char *sync_op_name(enum sync_op op);
+bool sync_gateway_valid(const char *s);
+
+/* The key of host's record of gateway gw into buf (SYNC_KEY_MAX).  0 or
+ * -EINVAL (gw invalid, host of no family). */
+int syncmsg_key(const char *gw, const struct qaddr *host, char *buf, size_t len);
+/* Splits a key (without the "$KV.<bucket>." prefix): its gateway into gw
+ * (SYNC_GATEWAY_MAX) and its machine.  0 or -EINVAL. */
+int syncmsg_key_parse(const char *key, char gw[SYNC_GATEWAY_MAX], struct qaddr *ret);
+
+/* m as a value (NUL-terminated, no LF).  Its length, or -EINVAL (m does
+ * not pass syncmsg_check()) or -ENOSPC. */
+int syncmsg_encode(const struct syncmsg *m, char *buf, size_t len);
+/* Decodes and checks a value of len bytes (not NUL-terminated).  0, or
+ * -EINVAL / -E2BIG with a message in err. */
+int syncmsg_decode(const char *buf, size_t len, struct syncmsg *ret, char *err, size_t errlen);
+/* Every field in range and its strings valid printable UTF-8.  0, or
+ * -EINVAL with a message in err. */
+int syncmsg_check(const struct syncmsg *m, char *err, size_t errlen);
+
+/* The decision a daemon's event (one JSON line of `events --follow
+ * --json`) is, for gateway self to publish: 1 with ret filled, 0 when the
+ * event is no decision of this gateway's (a detection that was not put
+ * in force, any other event, or a decision that came from the bus: its
+ * source or reason names "gateway:", so that nothing is echoed), or
+ * -EINVAL when it cannot be read. */
+int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret);
+
+/* ---- merging ----
+ *
+ * Every gateway keeps the latest record of each gateway for each machine
+ * (its view), with the time the bus stored it (server time, so that one
+ * clock orders them).  A record of another gateway is applied when the
+ * view holds nothing that overrides it:
+ *   - a block is overridden when it has expired, or when a release or a
+ *     certification of the same machine, at any gateway, is stored later
+ *     than it (a release anywhere applies everywhere, and a block that
+ *     came before it is the one released);
+ *   - a release is overridden by a block of the same machine, at another
+ *     gateway, stored at the same time or later, and not expired (a
+ *     machine flagged again after, or in a race with, its release stays
+ *     contained: containment wins a tie);
+ *   - levels: a block asks for its own level; the daemon's policy caps it
+ *     and never lowers a block it holds already.
+ * A record older than the one the view holds of the same gateway and
+ * machine is stale (a replay) and ignored. */
+#define SYNC_VIEW_PEERS 16 /* gateways remembered per machine */
+
+struct sync_slot {
+	char gw[SYNC_GATEWAY_MAX];
+	enum sync_op op;
+	enum level level;
+	uint64_t stored_us;  /* the bus's time */
+	uint64_t expires_us; /* 0: none */
+};
+
+struct sync_entry {
+	struct qaddr host; /* family 0: free */
+	unsigned n;
+	struct sync_slot s[SYNC_VIEW_PEERS];
+};
+
+struct sync_view {
+	struct sync_entry *v; /* cap entries, heap */
+	unsigned cap, n;
+	uint64_t full; /* records not kept: the view was full */
+};
+
+enum sync_verdict {
+	SYNC_APPLY = 0,	 /* apply it */
+	SYNC_OWN,	 /* this gateway's own record: already in force here */
+	SYNC_STALE,	 /* older than what the view holds of its gateway */
+	SYNC_EXPIRED,	 /* a block past its expiry */
+	SYNC_SUPERSEDED, /* another record of the machine overrides it */
+};
+
+const char *sync_verdict_name(enum sync_verdict v);
+/* cap entries (machines).  0 or -ENOMEM. */
+int sync_view_init(struct sync_view *w, unsigned cap);
+void sync_view_fini(struct sync_view *w);
+/* Records m, stored by the bus at stored_us, in the view and says what
+ * gateway self is to do with it at time now (server time too). */
+enum sync_verdict sync_view_merge(struct sync_view *w, const char *self, const struct syncmsg *m,
+				  uint64_t stored_us, uint64_t now_us);
+
+#endif

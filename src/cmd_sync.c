@@ -1,0 +1,321 @@
+/* cmd=sync: the sync program (quarantine-sync(8)) hands this daemon the
+ * decisions of other gateways and says how the bus is.  A record of the
+ * bus is decoded and checked here again (the sync program checked it, but
+ * the daemon trusts no process with what it puts in the kernel): a block
+ * becomes a detection from outside of source gateway:NAME, which goes
+ * through this gateway's own policy like any other; a release or a
+ * certification is applied as an operator's change, its reason saying
+ * which gateway decided it.  A refusal is an error event.  The revision of
+ * the record is kept with the change it caused (engine.sync_rev, in the
+ * state database's meta table). */
+#include "cmdsync.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor.h"
+#include "daemon.h"
+#include "engine.h"
+#include "log.h"
+#include "output.h"
+#include "outside.h"
+#include "syncmsg.h"
+
+static const char *fate_name(enum outside_fate f)
+{
+	switch (f) {
+	case OUTSIDE_TAKEN:
+		return "taken";
+	case OUTSIDE_DUPLICATE:
+		return "duplicate";
+	case OUTSIDE_REFUSED:
+		return "refused";
+	case OUTSIDE_OVER_BUDGET:
+		return "over budget";
+	case OUTSIDE_INVALID:
+		return "invalid";
+	default:
+		return "registry full";
+	}
+}
+
+/* A refusal, told as an error event and counted. */
+static int refuse(struct daemon *d, char *msg, size_t msglen, const char *origin, const char *host,
+		  const char *why)
+{
+	char ev[400];
+
+	snprintf(ev, sizeof(ev), "sync: decision of gateway:%s for %s refused: %s",
+		 origin[0] ? origin : "?", host[0] ? host : "?", why);
+	log_warnx("%s", ev);
+	output_error(&d->out, daemon_wall_us(), ev);
+	d->sync.refused++;
+	snprintf(msg, msglen, "refused: %s", why);
+	return 1;
+}
+
+static struct hostrec *find_record(struct engine *e, const struct qaddr *a, usec_t now)
+{
+	struct hostrec *r = NULL;
+
+	if (!addr_is_mac(a))
+		r = hostdb_find_addr(&e->hosts, a);
+	if (r && !r->merged)
+		return r;
+	return engine_record(e, a, false, now);
+}
+
+static int apply_block(struct daemon *d, const struct syncmsg *m, const char *value, size_t len,
+		       char *msg, size_t msglen, const char *hb)
+{
+	struct outside_detection o;
+	enum outside_fate f;
+	const char *why = NULL;
+	usec_t now = daemon_wall_us();
+	char err[160];
+
+	if (m->expires_us && m->expires_us <= now)
+		return refuse(d, msg, msglen, m->origin, hb, "expired");
+	memset(&o, 0, sizeof(o));
+	o.source = SOURCE_GATEWAY;
+	o.severity = (uint8_t)m->severity;
+	o.level = (uint8_t)m->level;
+	o.proto = m->proto;
+	o.nports = m->nports;
+	memcpy(o.ports, m->ports, sizeof(o.ports));
+	o.host = m->host;
+	/* The first probe at the origin: patient zero's time across
+	 * gateways (engine_outside() believes it only when it is sane). */
+	o.ts_us = m->first_us;
+	snprintf(o.origin, sizeof(o.origin), "%s", m->origin);
+	snprintf(o.rule, sizeof(o.rule), "%s", m->rule);
+	/* The record as received is the evidence: its fields' TABs become
+	 * spaces (evidence holds no control character). */
+	len = outside_utf8_cut(value, len, sizeof(o.evidence) - 1);
+	for (size_t i = 0; i < len; i++)
+		o.evidence[i] = value[i] == '\t' ? ' ' : value[i];
+	if (outside_check(&o, err, sizeof(err)) < 0)
+		return refuse(d, msg, msglen, m->origin, hb, err);
+	f = engine_outside_ex(&d->eng, &o, &why);
+	if (f == OUTSIDE_TAKEN || f == OUTSIDE_DUPLICATE) {
+		d->sync.applied++;
+		snprintf(msg, msglen, "%s %s from gateway:%s: %s", level_name(m->level), hb,
+			 m->origin, fate_name(f));
+		return 0;
+	}
+	return refuse(d, msg, msglen, m->origin, hb, why ? why : fate_name(f));
+}
+
+static int apply_release(struct daemon *d, const struct syncmsg *m, const struct ctl_peer *peer,
+			 char *msg, size_t msglen, const char *hb)
+{
+	struct engine *e = &d->eng;
+	usec_t now = daemon_wall_us();
+	struct hostrec *r = find_record(e, &m->host, now);
+	struct act_change c;
+	struct actor by;
+	char reason[SYNC_REASON_MAX + 48];
+
+	if (!r || r->level == LEVEL_NONE) {
+		snprintf(msg, msglen, "%s is not blocked (already released)", hb);
+		return 0;
+	}
+	if (!e->enf)
+		return refuse(d, msg, msglen, m->origin, hb, "alert mode: nothing to release");
+	/* The reason names the gateway: the history says who decided, and
+	 * the sync program does not publish it again. */
+	snprintf(reason, sizeof(reason), "gateway:%s: %s", m->origin,
+		 m->reason[0] ? m->reason : sync_op_name(m->op));
+	memset(&by, 0, sizeof(by));
+	actor_resolve(&by, peer->uid);
+	memset(&c, 0, sizeof(c));
+	c.rec = r;
+	c.level = LEVEL_NONE;
+	c.reason = reason;
+	c.by_uid = (long)peer->uid;
+	c.by = &by;
+	if (m->op == SYNC_CERTIFY) {
+		c.set_state = true;
+		c.state = HOST_CLEANED;
+	}
+	act_apply(e, &c, 1, now);
+	if (c.error) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "cannot put the release in force: %s",
+			 strerror(-c.error));
+		return refuse(d, msg, msglen, m->origin, hb, why);
+	}
+	act_emit(e, &c, now);
+	d->sync.applied++;
+	snprintf(msg, msglen, "released %s (gateway:%s)", hb, m->origin);
+	return 0;
+}
+
+static int parse_rev(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int op_apply(struct daemon *d, const struct ctl_request *req, const struct ctl_peer *peer,
+		    char *msg, size_t msglen)
+{
+	struct syncmsg m;
+	char err[160], hb[ADDR_STRLEN] = "";
+	uint64_t rev;
+	int s;
+
+	if (parse_rev(ctl_request_get(req, "rev"), &rev) < 0) {
+		snprintf(msg, msglen, "sync apply needs rev=N (the bus revision, 1 or more)");
+		return 2;
+	}
+	/* Applied already (the sync program replays from the revision it
+	 * read back, which a save may have overtaken). */
+	if (rev <= d->eng.sync_rev) {
+		snprintf(msg, msglen, "revision %" PRIu64 " applied already (at %" PRIu64 ")", rev,
+			 d->eng.sync_rev);
+		return 0;
+	}
+	if (strcmp(ctl_request_get(req, "op"), "refuse") == 0) {
+		const char *why = ctl_request_get(req, "why");
+		size_t n;
+
+		const char *origin = ctl_request_get(req, "origin");
+		const char *host = ctl_request_get(req, "host");
+		struct qaddr a;
+
+		/* The sync program refused it (a key of another gateway, a
+		 * value it cannot read): told here, where events are, with
+		 * the key's gateway and machine when they are valid. */
+		snprintf(err, sizeof(err), "%s", why ? why : "refused by the sync program");
+		n = outside_utf8_cut(err, strlen(err), sizeof(err) - 1);
+		err[outside_utf8_valid(err, n, false)] = '\0';
+		if (!origin || !sync_gateway_valid(origin))
+			origin = "";
+		if (host && addr_parse_any(host, &a) == 0)
+			snprintf(hb, sizeof(hb), "%s", host);
+		s = refuse(d, msg, msglen, origin, hb, err);
+	} else if (syncmsg_decode(req->body, req->bodylen, &m, err, sizeof(err)) < 0)
+		s = refuse(d, msg, msglen, "", "", err);
+	else {
+		if (m.host.family == AF_MAC) {
+			char mb[MAC_STRLEN];
+
+			snprintf(hb, sizeof(hb), "%s", mac_ntop(m.host.b, mb));
+		} else
+			addr_ntop(&m.host, hb);
+		if (m.op == SYNC_BLOCK)
+			s = apply_block(d, &m, req->body, req->bodylen, msg, msglen, hb);
+		else
+			s = apply_release(d, &m, peer, msg, msglen, hb);
+	}
+	/* Applied or refused, the record is done with: the next start
+	 * resumes after it.  Saved with the change it caused (the commit of
+	 * a block, the release's batch), or within seconds. */
+	d->eng.sync_rev = rev;
+	if (d->eng.dirty < ENGINE_DIRTY_SOON)
+		d->eng.dirty = ENGINE_DIRTY_SOON;
+	return s;
+}
+
+static int op_report(struct daemon *d, const struct ctl_request *req, char *msg, size_t msglen)
+{
+	const char *c = ctl_request_get(req, "connected");
+	const char *gw = ctl_request_get(req, "gateway");
+	const char *peers = ctl_request_get(req, "peers");
+
+	if (!c || (strcmp(c, "0") != 0 && strcmp(c, "1") != 0) || !gw || !sync_gateway_valid(gw)) {
+		snprintf(msg, msglen, "sync report needs connected=0|1 and gateway=NAME");
+		return 2;
+	}
+	if (peers) {
+		/* Names joined by commas, each a gateway's. */
+		char b[SYNC_REPORT_PEERS_LEN], *save = NULL;
+
+		if (strlen(peers) >= sizeof(b)) {
+			snprintf(msg, msglen, "too many peers");
+			return 2;
+		}
+		memcpy(b, peers, strlen(peers) + 1);
+		for (char *t = strtok_r(b, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			if (!sync_gateway_valid(t)) {
+				snprintf(msg, msglen, "invalid peer name");
+				return 2;
+			}
+	}
+	d->sync.at_us = daemon_wall_us();
+	d->sync.connected = c[0] == '1';
+	snprintf(d->sync.gateway, sizeof(d->sync.gateway), "%s", gw);
+	snprintf(d->sync.peers, sizeof(d->sync.peers), "%s", peers ? peers : "");
+	return 0;
+}
+
+int cmd_sync(struct daemon *d, const struct ctl_request *req, const struct ctl_peer *peer,
+	     char *msg, size_t msglen)
+{
+	const char *op = ctl_request_get(req, "op");
+	int s;
+
+	if (op && (strcmp(op, "apply") == 0 || strcmp(op, "refuse") == 0))
+		return op_apply(d, req, peer, msg, msglen);
+	if (op && strcmp(op, "report") == 0) {
+		s = op_report(d, req, msg, msglen);
+		if (s == 0)
+			snprintf(msg, msglen, "rev=%" PRIu64, d->eng.sync_rev);
+		return s;
+	}
+	if (op && strcmp(op, "rev") == 0) {
+		snprintf(msg, msglen, "rev=%" PRIu64, d->eng.sync_rev);
+		return 0;
+	}
+	snprintf(msg, msglen, "sync takes op=apply, op=refuse, op=report or op=rev");
+	return 2;
+}
+
+void cmd_sync_status(struct daemon *d, struct ctl_out *o, bool json)
+{
+	const struct sync_report *s = &d->sync;
+	usec_t now = daemon_wall_us();
+	uint64_t age = s->at_us && now > s->at_us ? (now - s->at_us) / USEC_PER_SEC : 0;
+
+	if (!s->at_us)
+		return;
+	if (json) {
+		ctl_out_printf(
+			o,
+			",\"bus\":{\"gateway\":\"%s\",\"connected\":%s,\"reported_s_ago\":%" PRIu64
+			",\"revision\":%" PRIu64 ",\"applied\":%" PRIu64 ",\"refused\":%" PRIu64
+			",\"peers\":[",
+			s->gateway, s->connected ? "true" : "false", age, d->eng.sync_rev,
+			s->applied, s->refused);
+		char b[SYNC_REPORT_PEERS_LEN], *save = NULL;
+		bool first = true;
+
+		snprintf(b, sizeof(b), "%s", s->peers);
+		for (char *t = strtok_r(b, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			ctl_out_printf(o, "%s\"%s\"", first ? "" : ",", t);
+			first = false;
+		}
+		ctl_out_printf(o, "]}");
+		return;
+	}
+	ctl_out_printf(
+		o,
+		"bus:             gateway %s, %s (reported %" PRIu64 " s ago), revision %" PRIu64
+		", %" PRIu64 " applied, %" PRIu64 " refused, peers %s\n",
+		s->gateway, s->connected ? "connected" : "NOT CONNECTED", age, d->eng.sync_rev,
+		s->applied, s->refused, s->peers[0] ? s->peers : "none seen");
+}

@@ -1,0 +1,831 @@
+/* The records gateways share on the bus, the decisions a daemon's events
+ * are, and the merge rule (syncmsg.h). */
+#include "syncmsg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctlproto.h"
+
+const char *sync_op_name(enum sync_op op)
+{
+	switch (op) {
+	case SYNC_BLOCK:
+		return "block";
+	case SYNC_RELEASE:
+		return "release";
+	case SYNC_CERTIFY:
+		return "certify";
+	default:
+		return "none";
+	}
+}
+
+static enum sync_op op_parse(const char *s)
+{
+	for (enum sync_op op = SYNC_BLOCK; op <= SYNC_CERTIFY; op++)
+		if (strcmp(s, sync_op_name(op)) == 0)
+			return op;
+	return SYNC_NONE;
+}
+
+const char *sync_verdict_name(enum sync_verdict v)
+{
+	static const char *const names[] = {[SYNC_APPLY] = "apply",
+					    [SYNC_OWN] = "own",
+					    [SYNC_STALE] = "stale",
+					    [SYNC_EXPIRED] = "expired",
+					    [SYNC_SUPERSEDED] = "superseded"};
+
+	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+}
+
+bool sync_gateway_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++) {
+		char c = s[n];
+
+		if (n >= SYNC_GATEWAY_MAX - 1)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return n > 0;
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hexd[b[i] >> 4];
+		out[2 * i + 1] = hexd[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Exactly 2n lower-case hex digits. */
+static int unhex(const char *s, uint8_t *b, size_t n)
+{
+	if (strlen(s) != 2 * n)
+		return -EINVAL;
+	for (size_t i = 0; i < 2 * n; i++) {
+		const char *p = strchr(hexd, s[i]);
+
+		if (!s[i] || !p)
+			return -EINVAL;
+		if (i % 2 == 0)
+			b[i / 2] = (uint8_t)((p - hexd) << 4);
+		else
+			b[i / 2] |= (uint8_t)(p - hexd);
+	}
+	return 0;
+}
+
+int syncmsg_key(const char *gw, const struct qaddr *host, char *buf, size_t len)
+{
+	char h[33];
+	int n;
+
+	if (!sync_gateway_valid(gw))
+		return -EINVAL;
+	if (host->family == AF_INET)
+		n = snprintf(buf, len, "%s.ip4-%u-%u-%u-%u", gw, host->b[0], host->b[1], host->b[2],
+			     host->b[3]);
+	else if (host->family == AF_INET6) {
+		hex(h, host->b, 16);
+		n = snprintf(buf, len, "%s.ip6-%s", gw, h);
+	} else if (host->family == AF_MAC) {
+		hex(h, host->b, MAC_LEN);
+		n = snprintf(buf, len, "%s.mac-%s", gw, h);
+	} else
+		return -EINVAL;
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+/* A decimal 0..255 without leading zeros, as syncmsg_key() writes it. */
+static int octet(const char *s, size_t n, uint8_t *ret)
+{
+	unsigned v = 0;
+
+	if (n == 0 || n > 3 || (n > 1 && s[0] == '0'))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v > 255)
+		return -EINVAL;
+	*ret = (uint8_t)v;
+	return 0;
+}
+
+int syncmsg_key_parse(const char *key, char gw[SYNC_GATEWAY_MAX], struct qaddr *ret)
+{
+	const char *dot = strchr(key, '.');
+	char g[SYNC_GATEWAY_MAX];
+	const char *m;
+	uint8_t b[16] = {0};
+	struct qaddr a;
+
+	if (!dot || (size_t)(dot - key) >= sizeof(g))
+		return -EINVAL;
+	memcpy(g, key, (size_t)(dot - key));
+	g[dot - key] = '\0';
+	if (!sync_gateway_valid(g))
+		return -EINVAL;
+	m = dot + 1;
+	if (strncmp(m, "ip4-", 4) == 0) {
+		const char *p = m + 4;
+
+		for (unsigned i = 0; i < 4; i++) {
+			const char *e = strchr(p, i < 3 ? '-' : '\0');
+
+			if (!e || octet(p, (size_t)(e - p), &b[i]) < 0)
+				return -EINVAL;
+			p = e + 1;
+		}
+		addr_set_v4(&a, b);
+	} else if (strncmp(m, "ip6-", 4) == 0) {
+		if (unhex(m + 4, b, 16) < 0)
+			return -EINVAL;
+		addr_set_v6(&a, b);
+	} else if (strncmp(m, "mac-", 4) == 0) {
+		if (unhex(m + 4, b, MAC_LEN) < 0)
+			return -EINVAL;
+		addr_set_mac(&a, b);
+	} else
+		return -EINVAL;
+	memcpy(gw, g, sizeof(g));
+	*ret = a;
+	return 0;
+}
+
+/* Printable UTF-8 without control characters, NUL-terminated within n. */
+static bool text_ok(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+
+	return len < n && outside_utf8_valid(s, len, false) == len;
+}
+
+int syncmsg_check(const struct syncmsg *m, char *err, size_t errlen)
+{
+	if (m->op < SYNC_BLOCK || m->op > SYNC_CERTIFY) {
+		set_err(err, errlen, "unknown decision");
+		return -EINVAL;
+	}
+	if (!text_ok(m->origin, sizeof(m->origin)) || !sync_gateway_valid(m->origin)) {
+		set_err(err, errlen, "invalid origin (want 1 to 32 of [A-Za-z0-9_-])");
+		return -EINVAL;
+	}
+	if (m->host.family != AF_INET && m->host.family != AF_INET6 && m->host.family != AF_MAC) {
+		set_err(err, errlen, "no host");
+		return -EINVAL;
+	}
+	if (m->host.family != AF_MAC && !addr_is_unicast(&m->host)) {
+		set_err(err, errlen, "host is not a unicast address");
+		return -EINVAL;
+	}
+	if (m->op == SYNC_BLOCK) {
+		if (m->level < LEVEL_WATCH || m->level > LEVEL_ISOLATE) {
+			set_err(err, errlen, "invalid level");
+			return -EINVAL;
+		}
+		if (m->severity < SEV_LOW || m->severity > SEV_HIGH) {
+			set_err(err, errlen, "invalid severity");
+			return -EINVAL;
+		}
+	} else if (m->level != LEVEL_NONE || m->severity != SEV_NONE || m->rule[0] ||
+		   m->expires_us) {
+		set_err(err, errlen, "a release has no level, severity, rule or expiry");
+		return -EINVAL;
+	}
+	if (m->op == SYNC_CERTIFY && strcmp(m->state, "cleaned") != 0) {
+		set_err(err, errlen, "invalid certification (want cleaned)");
+		return -EINVAL;
+	}
+	if (m->op != SYNC_CERTIFY && m->state[0]) {
+		set_err(err, errlen, "a state without a certification");
+		return -EINVAL;
+	}
+	if (m->proto != 0 && m->proto != PROTO_TCP && m->proto != PROTO_UDP) {
+		set_err(err, errlen, "invalid proto");
+		return -EINVAL;
+	}
+	if (m->nports > OUTSIDE_MAX_PORTS || (m->nports && !m->proto) || (m->proto && !m->nports)) {
+		set_err(err, errlen, "invalid ports");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < m->nports; i++)
+		if (!m->ports[i]) {
+			set_err(err, errlen, "port 0");
+			return -EINVAL;
+		}
+	if (!m->ts_us) {
+		set_err(err, errlen, "no time");
+		return -EINVAL;
+	}
+	if (m->expires_us && m->expires_us <= m->ts_us) {
+		set_err(err, errlen, "expires before it was decided");
+		return -EINVAL;
+	}
+	if (!text_ok(m->rule, sizeof(m->rule)) || !text_ok(m->reason, sizeof(m->reason)) ||
+	    !text_ok(m->by, sizeof(m->by)) || !text_ok(m->state, sizeof(m->state))) {
+		set_err(err, errlen, "text not valid printable UTF-8");
+		return -EINVAL;
+	}
+	if (m->op == SYNC_BLOCK && !m->rule[0]) {
+		set_err(err, errlen, "a block without a rule");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int add(char *buf, size_t len, const char *k, const char *v)
+{
+	return ctl_header_add(buf, len, k, v);
+}
+
+static int add_u64(char *buf, size_t len, const char *k, uint64_t v)
+{
+	char b[24];
+
+	snprintf(b, sizeof(b), "%" PRIu64, v);
+	return add(buf, len, k, b);
+}
+
+int syncmsg_encode(const struct syncmsg *m, char *buf, size_t len)
+{
+	char b[ADDR_STRLEN], ports[OUTSIDE_MAX_PORTS * 6 + 1] = "";
+	size_t n;
+	int k;
+
+	if (syncmsg_check(m, NULL, 0) < 0)
+		return -EINVAL;
+	if (len == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+	if (m->host.family == AF_MAC) {
+		char mb[MAC_STRLEN];
+
+		snprintf(b, sizeof(b), "%s", mac_ntop(m->host.b, mb));
+	} else
+		addr_ntop(&m->host, b);
+	for (unsigned i = 0; i < m->nports; i++)
+		snprintf(ports + strlen(ports), sizeof(ports) - strlen(ports), "%s%u", i ? "," : "",
+			 m->ports[i]);
+	if ((k = add(buf, len, "cmd", sync_op_name(m->op))) < 0 ||
+	    (k = add_u64(buf, len, "v", SYNC_VERSION)) < 0 ||
+	    (k = add(buf, len, "origin", m->origin)) < 0 || (k = add(buf, len, "host", b)) < 0 ||
+	    (k = add_u64(buf, len, "ts", m->ts_us)) < 0)
+		return k;
+	if (m->op == SYNC_BLOCK &&
+	    ((k = add(buf, len, "level", level_name(m->level))) < 0 ||
+	     (k = add(buf, len, "severity", severity_name(m->severity))) < 0 ||
+	     (k = add(buf, len, "rule", m->rule)) < 0 ||
+	     (k = add_u64(buf, len, "expires", m->expires_us)) < 0))
+		return k;
+	if (m->proto && ((k = add(buf, len, "proto", m->proto == PROTO_TCP ? "tcp" : "udp")) < 0 ||
+			 (k = add(buf, len, "ports", ports)) < 0))
+		return k;
+	if (m->first_us && (k = add_u64(buf, len, "first", m->first_us)) < 0)
+		return k;
+	if (m->incident && (k = add_u64(buf, len, "incident", m->incident)) < 0)
+		return k;
+	if (m->reason[0] && (k = add(buf, len, "reason", m->reason)) < 0)
+		return k;
+	if (m->by[0] && (k = add(buf, len, "by", m->by)) < 0)
+		return k;
+	if (m->state[0] && (k = add(buf, len, "state", m->state)) < 0)
+		return k;
+	n = strlen(buf);
+	return n >= SYNC_VALUE_MAX ? -ENOSPC : (int)n;
+}
+
+/* A decimal uint64_t, nothing else. */
+static int u64_parse(const char *s, uint64_t max, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!*s || strlen(s) > 20)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int str_copy(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= len)
+		return -E2BIG;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int syncmsg_decode(const char *buf, size_t len, struct syncmsg *ret, char *err, size_t errlen)
+{
+	static const char *const known[] = {"v",	"origin",   "host",    "ts",	"level",
+					    "severity", "rule",	    "expires", "proto", "ports",
+					    "first",	"incident", "reason",  "by",	"state"};
+	struct ctl_request *req;
+	struct syncmsg m;
+	const char *v;
+	uint64_t u;
+	char line[SYNC_VALUE_MAX + 1];
+	int k = -EINVAL;
+
+	if (len >= SYNC_VALUE_MAX) {
+		set_err(err, errlen, "value too long (%zu bytes, max %d)", len, SYNC_VALUE_MAX - 1);
+		return -E2BIG;
+	}
+	if (memchr(buf, '\n', len) || memchr(buf, '\0', len)) {
+		set_err(err, errlen, "value holds a line feed or a NUL");
+		return -EINVAL;
+	}
+	memcpy(line, buf, len);
+	line[len] = '\n';
+	req = calloc(1, sizeof(*req));
+	if (!req) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memset(&m, 0, sizeof(m));
+	if ((k = ctl_request_parse(line, len + 1, req, err, errlen)) < 0)
+		goto out;
+	k = -EINVAL;
+	for (unsigned i = 0; i < req->nargs; i++) {
+		bool ok = false;
+
+		for (size_t j = 0; j < sizeof(known) / sizeof(known[0]); j++)
+			ok |= strcmp(req->args[i].key, known[j]) == 0;
+		if (!ok) {
+			set_err(err, errlen, "unknown field %s", req->args[i].key);
+			goto out;
+		}
+	}
+	m.op = op_parse(req->cmd);
+	if (m.op == SYNC_NONE) {
+		set_err(err, errlen, "unknown decision %s", req->cmd);
+		goto out;
+	}
+	if (!(v = ctl_request_get(req, "v")) || strcmp(v, "1") != 0) {
+		set_err(err, errlen, "unknown version (want v=1)");
+		goto out;
+	}
+	if (!(v = ctl_request_get(req, "origin")) || str_copy(m.origin, sizeof(m.origin), v) < 0) {
+		set_err(err, errlen, "invalid origin");
+		goto out;
+	}
+	if (!(v = ctl_request_get(req, "host")) || (addr_parse_any(v, &m.host) < 0)) {
+		set_err(err, errlen, "invalid host");
+		goto out;
+	}
+	if (!(v = ctl_request_get(req, "ts")) || u64_parse(v, UINT64_MAX, &m.ts_us) < 0) {
+		set_err(err, errlen, "invalid ts");
+		goto out;
+	}
+	if ((v = ctl_request_get(req, "level"))) {
+		enum level l;
+
+		if (level_parse(v, &l) < 0) {
+			set_err(err, errlen, "invalid level");
+			goto out;
+		}
+		m.level = l;
+	}
+	if ((v = ctl_request_get(req, "severity"))) {
+		enum severity s;
+
+		if (severity_parse(v, &s) < 0) {
+			set_err(err, errlen, "invalid severity");
+			goto out;
+		}
+		m.severity = s;
+	}
+	if ((v = ctl_request_get(req, "expires")) && u64_parse(v, UINT64_MAX, &m.expires_us) < 0) {
+		set_err(err, errlen, "invalid expires");
+		goto out;
+	}
+	if ((v = ctl_request_get(req, "first")) && u64_parse(v, UINT64_MAX, &m.first_us) < 0) {
+		set_err(err, errlen, "invalid first");
+		goto out;
+	}
+	if ((v = ctl_request_get(req, "incident"))) {
+		if (u64_parse(v, UINT32_MAX, &u) < 0) {
+			set_err(err, errlen, "invalid incident");
+			goto out;
+		}
+		m.incident = (unsigned)u;
+	}
+	if ((v = ctl_request_get(req, "proto"))) {
+		if (strcmp(v, "tcp") == 0)
+			m.proto = PROTO_TCP;
+		else if (strcmp(v, "udp") == 0)
+			m.proto = PROTO_UDP;
+		else {
+			set_err(err, errlen, "invalid proto");
+			goto out;
+		}
+	}
+	if ((v = ctl_request_get(req, "ports"))) {
+		char pb[CTL_VALUE_MAX], *save = NULL;
+
+		snprintf(pb, sizeof(pb), "%s", v);
+		for (char *t = strtok_r(pb, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (m.nports >= OUTSIDE_MAX_PORTS || u64_parse(t, 65535, &u) < 0) {
+				set_err(err, errlen, "invalid ports");
+				goto out;
+			}
+			m.ports[m.nports++] = (uint16_t)u;
+		}
+	}
+	if (((v = ctl_request_get(req, "rule")) && str_copy(m.rule, sizeof(m.rule), v) < 0) ||
+	    ((v = ctl_request_get(req, "reason")) && str_copy(m.reason, sizeof(m.reason), v) < 0) ||
+	    ((v = ctl_request_get(req, "by")) && str_copy(m.by, sizeof(m.by), v) < 0) ||
+	    ((v = ctl_request_get(req, "state")) && str_copy(m.state, sizeof(m.state), v) < 0)) {
+		set_err(err, errlen, "text field too long");
+		goto out;
+	}
+	if ((k = syncmsg_check(&m, err, errlen)) < 0)
+		goto out;
+	*ret = m;
+	k = 0;
+out:
+	free(req);
+	return k;
+}
+
+/* ---- the daemon's events ---- */
+
+/* The value of the top-level member key of a JSON object, unescaped
+ * (strings: \" \\ \/ and \uXXXX below 0x80; anything else refused), or
+ * the text of a number or a literal.  0, or -ENOENT / -EINVAL.  Our own
+ * daemon wrote it, but it is read as strictly as anything else. */
+static int json_member(const char *j, const char *key, char *out, size_t len)
+{
+	size_t klen = strlen(key);
+	int depth = 0;
+
+	for (const char *p = j; *p; p++) {
+		if (*p == '{' || *p == '[') {
+			depth++;
+			continue;
+		}
+		if (*p == '}' || *p == ']') {
+			depth--;
+			continue;
+		}
+		if (*p != '"')
+			continue;
+		/* A string: a key at depth 1 when a ':' follows. */
+		const char *s = ++p;
+
+		while (*p && *p != '"')
+			p += (*p == '\\' && p[1]) ? 2 : 1;
+		if (!*p)
+			return -EINVAL;
+		if (depth == 1 && p[1] == ':' && (size_t)(p - s) == klen &&
+		    memcmp(s, key, klen) == 0) {
+			size_t n = 0;
+
+			p += 2;
+			if (*p == '"') {
+				for (p++; *p && *p != '"'; p++) {
+					char c = *p;
+
+					if (c == '\\') {
+						p++;
+						if (*p == '"' || *p == '\\' || *p == '/')
+							c = *p;
+						else if (*p == 'u' &&
+							 strncmp(p + 1, "00", 2) == 0) {
+							char h[3] = {p[3], p[4], 0};
+							unsigned long x;
+							char *end;
+
+							if (!h[0] || !h[1])
+								return -EINVAL;
+							x = strtoul(h, &end, 16);
+							if (*end)
+								return -EINVAL;
+							c = (char)x;
+							p += 4;
+						} else
+							return -EINVAL;
+					}
+					if (n + 1 >= len)
+						return -EINVAL;
+					out[n++] = c;
+				}
+				if (!*p)
+					return -EINVAL;
+			} else if (*p == '[') {
+				/* An array of numbers (ports): its text between the
+				 * brackets. */
+				for (p++; *p && *p != ']'; p++) {
+					if (*p == '[' || *p == '{' || *p == '"' || n + 1 >= len)
+						return -EINVAL;
+					out[n++] = *p;
+				}
+				if (!*p)
+					return -EINVAL;
+			} else {
+				while (*p && *p != ',' && *p != '}') {
+					if (n + 1 >= len)
+						return -EINVAL;
+					out[n++] = *p++;
+				}
+			}
+			out[n] = '\0';
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* One object, its strings terminated and its brackets balanced: a line
+ * cut short is refused whole rather than read in part. */
+static bool json_whole(const char *j)
+{
+	int depth = 0;
+	bool str = false;
+	const char *p = j;
+
+	if (*p != '{')
+		return false;
+	for (; *p; p++) {
+		if (str) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '"')
+				str = false;
+			continue;
+		}
+		if (*p == '"')
+			str = true;
+		else if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0 && p[1])
+			return false;
+		if (depth < 0)
+			return false;
+	}
+	return !str && depth == 0;
+}
+
+/* "2026-01-15T09:00:05.123456Z" (event_format_ts()) to microseconds. */
+static int ts_parse(const char *s, uint64_t *ret)
+{
+	struct tm tm;
+	unsigned us = 0;
+	char z = 0;
+	int n = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6u%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us, &z, &n) != 8 ||
+	    z != 'Z' || s[n])
+		return -EINVAL;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	if (t <= 0)
+		return -EINVAL;
+	*ret = (uint64_t)t * 1000000u + us;
+	return 0;
+}
+
+int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
+{
+	char ev[16], v[OUTSIDE_RULE_MAX], host[ADDR_STRLEN];
+	struct syncmsg m;
+	uint64_t u;
+
+	memset(&m, 0, sizeof(m));
+	if (!json_whole(json) || json_member(json, "event", ev, sizeof(ev)) < 0)
+		return -EINVAL;
+	if (strcmp(ev, "detect") != 0 && strcmp(ev, "action") != 0 && strcmp(ev, "release") != 0 &&
+	    strcmp(ev, "mark") != 0)
+		return 0;
+	if (json_member(json, "ts", v, sizeof(v)) < 0 || ts_parse(v, &m.ts_us) < 0)
+		return -EINVAL;
+	/* A machine with no address is named by its MAC. */
+	if (json_member(json, "host", host, sizeof(host)) < 0)
+		return 0;
+	if (addr_parse_any(host, &m.host) < 0)
+		return -EINVAL;
+	if (snprintf(m.origin, sizeof(m.origin), "%s", self) >= (int)sizeof(m.origin))
+		return -EINVAL;
+	/* What came from the bus is not published again. */
+	if (json_member(json, "source", v, sizeof(v)) == 0 && strncmp(v, "gateway:", 8) == 0)
+		return 0;
+	if (json_member(json, "reason", m.reason, sizeof(m.reason)) == 0 &&
+	    strncmp(m.reason, "gateway:", 8) == 0)
+		return 0;
+	if (json_member(json, "by_name", m.by, sizeof(m.by)) < 0)
+		m.by[0] = '\0';
+	if (strcmp(ev, "detect") == 0) {
+		enum level l;
+		enum severity s;
+
+		if (json_member(json, "enforced", v, sizeof(v)) < 0 || strcmp(v, "true") != 0)
+			return 0;
+		if (json_member(json, "action", v, sizeof(v)) < 0 || level_parse(v, &l) < 0)
+			return -EINVAL;
+		if (l == LEVEL_NONE)
+			return 0;
+		m.op = SYNC_BLOCK;
+		m.level = l;
+		if (json_member(json, "severity", v, sizeof(v)) < 0 || severity_parse(v, &s) < 0)
+			return -EINVAL;
+		m.severity = s;
+		if (json_member(json, "rule", m.rule, sizeof(m.rule)) < 0)
+			return -EINVAL;
+		/* The ports the block was about (contain blocks them). */
+		if (json_member(json, "proto", v, sizeof(v)) == 0 &&
+		    (strcmp(v, "tcp") == 0 || strcmp(v, "udp") == 0)) {
+			uint8_t proto = strcmp(v, "tcp") == 0 ? PROTO_TCP : PROTO_UDP;
+			char *save = NULL;
+
+			if (json_member(json, "ports", v, sizeof(v)) == 0)
+				for (char *t = strtok_r(v, ",", &save);
+				     t && m.nports < OUTSIDE_MAX_PORTS;
+				     t = strtok_r(NULL, ",", &save))
+					if (u64_parse(t, 65535, &u) == 0 && u)
+						m.ports[m.nports++] = (uint16_t)u;
+			if (m.nports)
+				m.proto = proto;
+		}
+		if (json_member(json, "first_probe_ts", v, sizeof(v)) == 0)
+			(void)ts_parse(v, &m.first_us);
+		if (json_member(json, "incident", v, sizeof(v)) == 0 &&
+		    u64_parse(v, UINT32_MAX, &u) == 0)
+			m.incident = (unsigned)u;
+		snprintf(m.reason, sizeof(m.reason), "detected by %s", self);
+	} else if (strcmp(ev, "action") == 0) {
+		enum level l;
+
+		/* An automatic action follows a detection, which said it
+		 * (and one that came from the bus must not come back as
+		 * ours): only an operator's changes are published here. */
+		if (json_member(json, "by", v, sizeof(v)) < 0 || strcmp(v, "auto") == 0)
+			return 0;
+		if (json_member(json, "enforced", v, sizeof(v)) < 0 || strcmp(v, "true") != 0)
+			return 0;
+		if (json_member(json, "level", v, sizeof(v)) < 0 || level_parse(v, &l) < 0)
+			return -EINVAL;
+		if (l == LEVEL_NONE) {
+			m.op = SYNC_RELEASE;
+		} else {
+			m.op = SYNC_BLOCK;
+			m.level = l;
+			m.severity = SEV_HIGH;
+			snprintf(m.rule, sizeof(m.rule), "operator");
+			if (json_member(json, "ttl_s", v, sizeof(v)) == 0 &&
+			    u64_parse(v, UINT32_MAX, &u) == 0 && u)
+				m.expires_us = m.ts_us + u * 1000000u;
+		}
+	} else {
+		/* release, or a mark: a certification (cleaned) releases too;
+		 * other marks (cleaning, uncleanable) are this gateway's own. */
+		if (json_member(json, "state", v, sizeof(v)) == 0 && strcmp(v, "cleaned") == 0) {
+			m.op = SYNC_CERTIFY;
+			strcpy(m.state, "cleaned");
+		} else if (strcmp(ev, "release") == 0)
+			m.op = SYNC_RELEASE;
+		else
+			return 0;
+	}
+	if (syncmsg_check(&m, NULL, 0) < 0)
+		return -EINVAL;
+	*ret = m;
+	return 1;
+}
+
+/* ---- the view ---- */
+
+int sync_view_init(struct sync_view *w, unsigned cap)
+{
+	memset(w, 0, sizeof(*w));
+	if (cap == 0)
+		return -EINVAL;
+	w->v = calloc(cap, sizeof(*w->v));
+	if (!w->v)
+		return -ENOMEM;
+	w->cap = cap;
+	return 0;
+}
+
+void sync_view_fini(struct sync_view *w)
+{
+	free(w->v);
+	memset(w, 0, sizeof(*w));
+}
+
+/* FNV-1a of the machine: the view is bounded and probed linearly, so a
+ * flood of keys chosen to collide costs probing, never memory. */
+static unsigned slot_of(const struct sync_view *w, const struct qaddr *a)
+{
+	uint32_t h = 2166136261u;
+
+	h = (h ^ a->family) * 16777619u;
+	for (unsigned i = 0; i < 16; i++)
+		h = (h ^ a->b[i]) * 16777619u;
+	return h % w->cap;
+}
+
+static struct sync_entry *entry(struct sync_view *w, const struct qaddr *a, bool create)
+{
+	unsigned i = slot_of(w, a);
+
+	for (unsigned k = 0; k < w->cap; k++, i = (i + 1) % w->cap) {
+		struct sync_entry *e = &w->v[i];
+
+		if (e->host.family == 0) {
+			if (!create || w->n >= w->cap)
+				return NULL;
+			e->host = *a;
+			w->n++;
+			return e;
+		}
+		if (addr_eq(&e->host, a) && e->host.family == a->family)
+			return e;
+	}
+	return NULL;
+}
+
+static bool releases(enum sync_op op)
+{
+	return op == SYNC_RELEASE || op == SYNC_CERTIFY;
+}
+
+static bool expired(const struct sync_slot *s, uint64_t now)
+{
+	return s->op == SYNC_BLOCK && s->expires_us && s->expires_us <= now;
+}
+
+enum sync_verdict sync_view_merge(struct sync_view *w, const char *self, const struct syncmsg *m,
+				  uint64_t stored_us, uint64_t now_us)
+{
+	struct sync_entry *e = entry(w, &m->host, true);
+	struct sync_slot *mine = NULL;
+	struct sync_slot rec;
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.gw, sizeof(rec.gw), "%s", m->origin);
+	rec.op = m->op;
+	rec.level = m->level;
+	rec.stored_us = stored_us;
+	/* The expiry is the origin's clock; the bus's time orders records.
+	 * Both are wall clocks that NTP keeps together. */
+	rec.expires_us = m->expires_us;
+	if (!e)
+		w->full++;
+	for (unsigned i = 0; e && i < e->n; i++)
+		if (strcmp(e->s[i].gw, rec.gw) == 0)
+			mine = &e->s[i];
+	if (mine && mine->stored_us > stored_us)
+		return SYNC_STALE;
+	if (e && !mine) {
+		if (e->n < SYNC_VIEW_PEERS)
+			mine = &e->s[e->n++];
+		else
+			w->full++;
+	}
+	if (mine)
+		*mine = rec;
+	if (strcmp(m->origin, self) == 0)
+		return SYNC_OWN;
+	if (expired(&rec, now_us))
+		return SYNC_EXPIRED;
+	for (unsigned i = 0; e && i < e->n; i++) {
+		const struct sync_slot *o = &e->s[i];
+
+		if (o == mine)
+			continue;
+		if (rec.op == SYNC_BLOCK && releases(o->op) && o->stored_us > stored_us)
+			return SYNC_SUPERSEDED;
+		if (releases(rec.op) && o->op == SYNC_BLOCK && !expired(o, now_us) &&
+		    o->stored_us >= stored_us && strcmp(o->gw, rec.gw) != 0)
+			return SYNC_SUPERSEDED;
+	}
+	return SYNC_APPLY;
+}
