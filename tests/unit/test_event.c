@@ -440,18 +440,12 @@ static void test_overflow_is_reported(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ts),
-		cmocka_unit_test(test_dark_json),
-		cmocka_unit_test(test_outside_json),
-		cmocka_unit_test(test_peer_json),
-		cmocka_unit_test(test_detect_json),
-		cmocka_unit_test(test_trw_and_incident),
-		cmocka_unit_test(test_infected_by),
-		cmocka_unit_test(test_purge),
-		cmocka_unit_test(test_bulk),
-		cmocka_unit_test(test_outbreak),
-		cmocka_unit_test(test_by_names),
-		cmocka_unit_test(test_overflow_is_reported),
+		cmocka_unit_test(test_ts),	     cmocka_unit_test(test_dark_json),
+		cmocka_unit_test(test_outside_json), cmocka_unit_test(test_peer_json),
+		cmocka_unit_test(test_detect_json),  cmocka_unit_test(test_trw_and_incident),
+		cmocka_unit_test(test_infected_by),  cmocka_unit_test(test_purge),
+		cmocka_unit_test(test_bulk),	     cmocka_unit_test(test_outbreak),
+		cmocka_unit_test(test_by_names),     cmocka_unit_test(test_overflow_is_reported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
