@@ -702,15 +702,14 @@ static void e_meta(struct txn *t, uint32_t key, uint32_t dreg)
 	expr_add(t, e, 0);
 }
 
-/* A conntrack key of one direction of the packet's flow into dreg. */
-static void e_ct_dir(struct txn *t, uint32_t key, uint8_t dir, uint32_t dreg)
+/* A conntrack key of the packet's flow (not of one direction) into dreg. */
+static void e_ct(struct txn *t, uint32_t key, uint32_t dreg)
 {
 	struct nftnl_expr *e = expr_new(t, "ct");
 
 	if (!e)
 		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-	nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, dir);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
 	expr_add(t, e, 0);
 }
@@ -1513,24 +1512,29 @@ static void emit_ob_rules(struct txn *t)
 			for (int dst = 0; dst < 2; dst++)
 				ob_return_if(t, v6, dst, ret[i]);
 		/* An essential service: its requests by the destination
-		 * port; its answers, where the table routes, by the
-		 * destination port of the flow they answer (conntrack's
-		 * original direction), not by their own source port, which
-		 * any host may choose (a worm sending from port 53 would
-		 * pass); a packet conntrack does not track matches no answer
-		 * rule.  A bridge has conntrack only with nf_conntrack_bridge
-		 * (the kernel refuses the rule without it, EPROTO): there the
-		 * answers go by their source port (quarantined(8)). */
+		 * port; its answers, where the table routes, by their source
+		 * port only when conntrack says the packet goes in the reply
+		 * direction of its flow (`ct direction reply`): the flow was
+		 * opened towards that port, and a host merely sending from
+		 * port 53 (a worm) opens a flow of its own, in the original
+		 * direction, and does not pass; a packet conntrack does not
+		 * track matches no answer rule.  (Not `ct original proto-dst`
+		 * in the concatenation: nft 1.0.6 prints that but cannot read
+		 * it back, and a saved ruleset would not restore.)  A bridge
+		 * has conntrack only with nf_conntrack_bridge (the kernel
+		 * refuses the rule without it, EPROTO): there the answers go
+		 * by their source port alone (quarantined(8)). */
 		for (int answer = 0; answer < 2; answer++) {
+			const uint8_t reply = IP_CT_DIR_REPLY;
+
 			rule_new(t, OB_CHAIN);
 			m_family(t, v6);
+			if (answer && !bridge) {
+				e_ct(t, NFT_CT_DIRECTION, NFT_REG_1);
+				e_cmp(t, NFT_REG_1, NFT_CMP_EQ, &reply, 1);
+			}
 			e_meta(t, NFT_META_L4PROTO, R32(0));
-			if (answer && !bridge)
-				e_ct_dir(t, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL, R32(1));
-			else if (answer)
-				e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, R32(1));
-			else
-				e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R32(1));
+			e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, answer ? 0 : 2, 2, R32(1));
 			e_lookup(t, R32(0), NFT_SET_OBS);
 			e_verdict(t, NFT_RETURN);
 			rule_emit(t);

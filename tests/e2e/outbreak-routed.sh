@@ -98,8 +98,8 @@ qd_check "outbreak on succeeds" qctl outbreak on --reason "worm on campus"
 qd_check "an event says on, by department" qd_wait_event 5 event=outbreak state=on grouping=department
 qd_check "routed SMB finance <-> engineering blocked both ways, IPv4 and IPv6" cross_blocked
 qd_check "DNS (tcp/53) engineering -> finance works" qd_connect l2o $QD_INF 53
-# The DNS answer above passed by its flow's original destination port
-# (conntrack); a packet merely sent from port 53 does not.
+# The DNS answer above passed by its source port in the reply direction
+# of its flow (conntrack); a packet merely sent from port 53 does not.
 qd_check "SMB engineering -> finance from source port 53 is blocked" \
 	qd_not qd_in l2o $QD_PY connect $QD_INF 445 --sport 53 --timeout 1
 qd_check "finance -> essential $DNS2:445" qd_connect inf $DNS2 445

@@ -1159,8 +1159,10 @@ static void test_outbreak(void **state)
 		expect_has(chain, "ip saddr @obe4 return\n");
 		expect_has(chain, "ip6 daddr @adm6 return\n");
 		expect_has(chain, "meta l4proto . th dport @obs return\n");
-		/* Answers by their connection's original destination port. */
-		expect_has(chain, "meta l4proto . ct original proto-dst @obs return\n");
+		/* Answers by their source port, in the reply direction of
+		 * their flow only. */
+		expect_has(chain, "ct direction reply meta l4proto . th sport @obs return\n");
+		assert_null(strstr(chain, "proto-dst"));
 		/* Two rules per bit of the highest id (3: two bits). */
 		expect_has(chain, "ip saddr map @obg4 & 0x2 ");
 		expect_has(chain, "ip6 daddr map @obg6 & 0x1 ");
