@@ -119,12 +119,22 @@ qd_check "the outbreak chain flushed from outside: repaired, an alert says so" \
 	qd_wait_event 5 event=error
 qd_check "after the repair: finance <-> engineering blocked again" cross_blocked
 qd_mark
-qd_in gw nft flush map inet quarantined obg4
+qd_in gw nft flush set inet quarantined obg4
 qd_check "obg4 flushed from outside: rewritten, an alert says so" \
 	qd_wait_event 5 event=error
 qd_check "after the repair: finance <-> engineering blocked again" cross_blocked
-qd_check "obg6 maps the IPv6 /64s" \
-	sh -c "ip netns exec ${QD_NS}gw nft list map inet quarantined obg6 | grep -q 'fd66:2::/64'"
+qd_check "obg6 holds the IPv6 /64s" \
+	sh -c "ip netns exec ${QD_NS}gw nft list set inet quarantined obg6 | grep -q 'fd66:2::/64'"
+qd_mark
+qd_in gw nft flush set inet quarantined obb4_0
+qd_check "obb4_0 flushed from outside: rewritten, an alert says so" \
+	qd_wait_event 5 event=error
+qd_check "after the repair: finance <-> engineering blocked again" cross_blocked
+# What `nft list ruleset` saves must restore (nftables.service at boot):
+# the table as nft prints it, read back by nft -f in a scratch namespace.
+qd_check "the table with outbreak mode on reads back with nft -f" \
+	sh -c "ip netns exec ${QD_NS}gw nft list table inet quarantined > '$QD_TMP/ob-table.nft' &&
+		unshare -n nft -f '$QD_TMP/ob-table.nft'"
 
 qd_say "3. reload: $L2O moves to finance"
 write_config ",
