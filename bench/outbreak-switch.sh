@@ -91,7 +91,7 @@ timed() {
 }
 
 echo "outbreak-switch: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at start"
-printf '%8s %10s %8s %8s %8s %8s %8s\n' entries obg4_elems rules on_ms off_ms status_ms regroup_ms
+printf '%8s %10s %8s %8s %8s %8s %8s\n' entries ob4_ranges rules on_ms off_ms status_ms regroup_ms
 for n in $SIZES; do
 	conf "$n"
 	rm -rf "$TMP/state" "$TMP/control.sock"
@@ -110,14 +110,19 @@ for n in $SIZES; do
 		timed ctl outbreak on >>"$TMP/on"
 		timed ctl outbreak on --by floor >>"$TMP/re"
 		timed ctl outbreak on --by department >>"$TMP/re"
-		# Ranges: nft prints each as one element (a prefix or a-b).
-		elems=$(in_ns nft list map inet quarantined obg4 | grep -o '10\.[0-9./-]* :' | wc -l)
+		# Ranges in obg4 and the per-bit sets obb4_0..9: nft prints
+		# each as one element (a prefix or a-b).
+		elems=0
+		for s in obg4 obb4_0 obb4_1 obb4_2 obb4_3 obb4_4 obb4_5 obb4_6 obb4_7 obb4_8 obb4_9; do
+			k=$(in_ns nft list set inet quarantined $s | grep -o '10\.[0-9./-]*' | wc -l)
+			elems=$((elems + k))
+		done
 		rules=$(in_ns nft list chain inet quarantined outbreak | grep -cE 'return|drop')
 		timed ctl outbreak off >>"$TMP/off"
 		timed ctl status >>"$TMP/st"
 	done
 	if [ "$elems" -lt 100 ]; then
-		echo "outbreak-switch: obg4 holds $elems ranges" >&2
+		echo "outbreak-switch: obg4 and obb4_* hold $elems ranges" >&2
 		exit 1
 	fi
 	printf '%8s %10s %8s %8s %8s %8s %8s\n' "$n" "$elems" "$rules" "$(median <"$TMP/on")" \

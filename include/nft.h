@@ -15,10 +15,13 @@
  *                     proto . port                        timeout, counter
  *         rem4/rem6   remediation networks            interval
  *         adm4/adm6   admin stations                  interval
- *         obg4/obg6   outbreak mode: address -> group id  interval map
+ *         obg4/obg6   outbreak mode: every grouped address  interval
+ *         obb4_B/obb6_B  outbreak mode: the addresses whose group id
+ *                     has bit B (B < NFT_OB_BITS)         interval
  *         obe4/obe6   outbreak mode: essential servers    interval
  *         obs         outbreak mode: essential proto . port
- *         obgm        outbreak mode: MAC -> group id (the bridge family)
+ *         obgm        outbreak mode: every grouped MAC (the bridge family)
+ *         obbm_B      outbreak mode: the MACs whose group id has bit B
  *   chains forward and input (filter, priority -10, policy accept): a
  *         fixed list of rules that reference the sets; the rules never
  *         change with the number of hosts.  The MAC sets match the
@@ -34,16 +37,20 @@
  *         and to or from an essential service (proto . port, either
  *         end), returns; then a packet whose source and destination both
  *         have a group (obg4/obg6) and whose group ids differ drops: two
- *         rules per bit of the highest group id (a source whose id has
- *         the bit and a destination whose id has not, and the other way
- *         round), since nft(8) cannot print a rule that compares two
- *         lookups' values.  At most 2 x 16 rules a family, whatever the
- *         number of hosts.  It comes after the isolation and containment
+ *         rules per bit B of the highest group id, `ip saddr @obb4_B ip
+ *         daddr != @obb4_B ip daddr @obg4 drop` and `ip saddr != @obb4_B
+ *         ip saddr @obg4 ip daddr @obb4_B drop`: plain set lookups, which
+ *         nft(8) prints and reads back (a map's value under a bitmask it
+ *         cannot), so that a ruleset saved with `nft list ruleset`
+ *         restores.  At most 2 x NFT_OB_BITS rules a family, whatever
+ *         the number of hosts.  It comes after the isolation and containment
  *         rules, which it never overrides: it only returns or drops.
  *         In the bridge family, between the exceptions and the address
  *         rules, an IPv4 or IPv6 frame whose source and destination MACs
  *         both have a group (obgm) goes to the chain ob_mac, whose
- *         rules drop it when the groups differ (as above, by MAC), and
+ *         rules drop it when the groups differ (as above, by MAC, with
+ *         obbm_B: `ether saddr @obbm_B ether daddr != @obbm_B drop` and
+ *         the other way round), and
  *         which otherwise ends the outbreak chain's say: the machines'
  *         groups decide before their addresses'.
  *
@@ -67,6 +74,13 @@
 #include "addr.h"
 #include "conf.h"
 #include "outbreak.h"
+
+/* Bits of an outbreak group id: one set per bit and family (below).
+ * Group ids run 1..NFT_OB_GROUP_MAX: 1023 groups at most (nft_outbreak()
+ * refuses more, E2BIG).  The sets number NFT_SET_COUNT, at most 64: a
+ * set's bit in a uint64_t (nftmon.h, repair.c). */
+#define NFT_OB_BITS	 10
+#define NFT_OB_GROUP_MAX ((1u << NFT_OB_BITS) - 1)
 
 enum nft_set {
 	NFT_SET_ISO4 = 0,
@@ -92,15 +106,23 @@ enum nft_set {
 	NFT_SET_OBE6,
 	NFT_SET_OBS,
 	NFT_SET_OBGM,
-	NFT_SET_COUNT,
+	/* One set per bit of the group ids (NFT_OB_BITS each): obb4_0..,
+	 * obb6_0.., obbm_0.. */
+	NFT_SET_OBB4,
+	NFT_SET_OBB6 = NFT_SET_OBB4 + NFT_OB_BITS,
+	NFT_SET_OBBM = NFT_SET_OBB6 + NFT_OB_BITS,
+	NFT_SET_COUNT = NFT_SET_OBBM + NFT_OB_BITS,
 };
+
+_Static_assert(NFT_SET_COUNT <= 64, "a set's bit in a uint64_t");
 
 /* Outbreak mode as the kernel is to hold it (outbreak.h): the ranges of
  * each group, the essential servers (disjoint ranges) and services.
  * Borrowed for the call: nft_outbreak() keeps its own copy. */
 struct nft_outbreak {
 	bool on;
-	const struct ob_range *g4, *g6; /* group ids 1..ngroups-1, ngroups <= 65536 */
+	/* group ids 1..ngroups-1, ngroups - 1 <= NFT_OB_GROUP_MAX */
+	const struct ob_range *g4, *g6;
 	unsigned ng4, ng6;
 	unsigned ngroups;
 	const struct ob_range *e4, *e6;

@@ -38,7 +38,7 @@
 
 struct nftmon_change {
 	unsigned what;	   /* NFTMON_* */
-	uint32_t sets;	   /* bit (1 << enum nft_set) for each set whose elements changed */
+	uint64_t sets;	   /* bit (1 << enum nft_set) for each set whose elements changed */
 	unsigned messages; /* outside notifications about our table */
 	bool table_deleted;
 	/* The last outside transaction that touched the table: its socket's

@@ -3,8 +3,8 @@
  * floors or subnets), each of which may then reach only itself, the
  * essential services and the remediation and admin hosts.
  *
- * The kernel matches an address to its group through an interval map
- * (nft.h: obg4/obg6), and kernel interval sets refuse overlapping
+ * The kernel matches an address to its group through interval sets (nft.h:
+ * obg4/obg6 and one per bit of the group id), and they refuse overlapping
  * elements, where the inventory overlaps by design (a named /32 inside
  * its department's /24).  So the inventory is flattened here into
  * disjoint ranges, the longest prefix winning, as the inventory's own
@@ -70,7 +70,7 @@ struct ob_range {
  * array, caller frees, in *ret; NULL for 0), or -ENOMEM. */
 int ob_flatten(const struct ob_prefix *in, unsigned n, int family, struct ob_range **ret);
 
-/* A machine and its group, by MAC (the bridge family's obgm). */
+/* A machine and its group, by MAC (the bridge family's obgm, obbm_B). */
 struct ob_mac {
 	uint8_t mac[MAC_LEN];
 	uint32_t group;

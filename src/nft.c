@@ -78,9 +78,11 @@ struct setdef {
 	uint8_t nfields;
 	uint8_t field_len[4];
 	uint8_t dst_family; /* conh*: of the destination in the key; 0 none */
-	uint32_t data_type; /* maps (obg*): of the value; 0 for a set */
+	uint32_t data_type; /* a map's value (none of ours now); 0 for a set */
 	unsigned data_len;
 };
+
+_Static_assert(NFT_OB_BITS == 10, "sets[] names obb*_0..obb*_9");
 
 static const struct setdef sets[NFT_SET_COUNT] = {
 	[NFT_SET_ISO4] = {"iso4", AF_INET, 4, TYPE_IPADDR, NFT_SET_TIMEOUT, true, 1, {4}},
@@ -186,34 +188,14 @@ static const struct setdef sets[NFT_SET_COUNT] = {
 	[NFT_SET_REM6] = {"rem6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
 	[NFT_SET_ADM4] = {"adm4", AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
 	[NFT_SET_ADM6] = {"adm6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
-	/* Outbreak mode: each address's group, as nft shows a mark. */
-	[NFT_SET_OBG4] = {"obg4",
-			  AF_INET,
-			  4,
-			  TYPE_IPADDR,
-			  NFT_SET_INTERVAL | NFT_SET_MAP,
-			  false,
-			  1,
-			  {4},
-			  0,
-			  TYPE_MARK,
-			  4},
-	[NFT_SET_OBG6] = {"obg6",
-			  AF_INET6,
-			  16,
-			  TYPE_IP6ADDR,
-			  NFT_SET_INTERVAL | NFT_SET_MAP,
-			  false,
-			  1,
-			  {16},
-			  0,
-			  TYPE_MARK,
-			  4},
+	/* Outbreak mode: every grouped address (obg*), and per bit B of the
+	 * group ids the addresses whose id has it (obb*_B, OB_BIT_SETS). */
+	[NFT_SET_OBG4] = {"obg4", AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
+	[NFT_SET_OBG6] = {"obg6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
 	[NFT_SET_OBE4] = {"obe4", AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL, false, 1, {4}},
 	[NFT_SET_OBE6] = {"obe6", AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL, false, 1, {16}},
+	[NFT_SET_OBGM] = {"obgm", AF_MAC, 6, TYPE_ETHERADDR, 0, false, 1, {6}},
 	/* proto 1 + 3 padding, port 2 + 2. */
-	[NFT_SET_OBGM] =
-		{"obgm", AF_MAC, 6, TYPE_ETHERADDR, NFT_SET_MAP, false, 1, {6}, 0, TYPE_MARK, 4},
 	[NFT_SET_OBS] = {"obs",
 			 0,
 			 8,
@@ -222,6 +204,25 @@ static const struct setdef sets[NFT_SET_COUNT] = {
 			 false,
 			 2,
 			 {1, 2}},
+/* clang-format off */
+#define OBB(s, name, fam, len, type, flags) [s] = {name, fam, len, type, flags, false, 1, {len}}
+#define OB_BIT_SETS(b)                                                                  \
+	OBB(NFT_SET_OBB4 + b, "obb4_" #b, AF_INET, 4, TYPE_IPADDR, NFT_SET_INTERVAL),   \
+	OBB(NFT_SET_OBB6 + b, "obb6_" #b, AF_INET6, 16, TYPE_IP6ADDR, NFT_SET_INTERVAL), \
+	OBB(NFT_SET_OBBM + b, "obbm_" #b, AF_MAC, 6, TYPE_ETHERADDR, 0)
+	/* clang-format on */
+	OB_BIT_SETS(0),
+	OB_BIT_SETS(1),
+	OB_BIT_SETS(2),
+	OB_BIT_SETS(3),
+	OB_BIT_SETS(4),
+	OB_BIT_SETS(5),
+	OB_BIT_SETS(6),
+	OB_BIT_SETS(7),
+	OB_BIT_SETS(8),
+	OB_BIT_SETS(9),
+#undef OB_BIT_SETS
+#undef OBB
 };
 
 const char *nft_set_name(enum nft_set s)
@@ -702,15 +703,14 @@ static void e_meta(struct txn *t, uint32_t key, uint32_t dreg)
 	expr_add(t, e, 0);
 }
 
-/* A conntrack key of one direction of the packet's flow into dreg. */
-static void e_ct_dir(struct txn *t, uint32_t key, uint8_t dir, uint32_t dreg)
+/* A conntrack key of the packet's flow (not of one direction) into dreg. */
+static void e_ct(struct txn *t, uint32_t key, uint32_t dreg)
 {
 	struct nftnl_expr *e = expr_new(t, "ct");
 
 	if (!e)
 		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-	nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, dir);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
 	expr_add(t, e, 0);
 }
@@ -1331,29 +1331,20 @@ static void e_lookup_ex(struct txn *t, uint32_t sreg, enum nft_set s, uint32_t d
 		 nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, sets[s].name) < 0 ? -ENOMEM : 0);
 }
 
-/* Adds one range to an interval set or map: its first address (with the
- * group as the value in a map) and, flagged as the interval's end, the
- * address after its last, unless it runs to the top of the space. */
-static int range_add(struct nftnl_set *ns, enum nft_set s, const struct ob_range *r)
+/* Adds one range to an interval set: its first address and, flagged as
+ * the interval's end, the address after its last, unless it runs to the
+ * top of the space. */
+static int range_add(struct nftnl_set *ns, enum nft_set s, const struct qaddr *lo,
+		     const struct qaddr *hi)
 {
 	unsigned len = sets[s].key_len;
 	uint8_t end[16];
 	bool carry = true;
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	int r = elem_add(ns, lo->b, len, 0, 0);
 
-	if (!e)
-		return -ENOMEM;
-	if (nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, r->lo.b, len) < 0) {
-		nftnl_set_elem_free(e);
-		return -EINVAL;
-	}
-	/* Big-endian, as nft(8) reads a mark in a map. */
-	if (sets[s].flags & NFT_SET_MAP) {
-		uint32_t be = htonl(r->group);
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &be, sizeof(be));
-	}
-	nftnl_set_elem_add(ns, e);
-	memcpy(end, r->hi.b, len);
+	if (r < 0)
+		return r;
+	memcpy(end, hi->b, len);
 	for (int i = (int)len - 1; i >= 0 && carry; i--) {
 		end[i]++;
 		carry = end[i] == 0;
@@ -1363,11 +1354,39 @@ static int range_add(struct nftnl_set *ns, enum nft_set s, const struct ob_range
 	return elem_add(ns, end, len, 0, NFT_SET_ELEM_INTERVAL_END);
 }
 
-/* Empties set s and fills it with the ranges v[0..n), in messages of
- * NETWORKS_PER_MSG ranges. */
-static void emit_ranges(struct txn *t, enum nft_set s, const struct ob_range *v, unsigned n)
+/* Whether b starts right after a ends (len bytes; false when a ends at
+ * the top of the space). */
+static bool range_follows(const struct qaddr *a_hi, const struct qaddr *b_lo, unsigned len)
+{
+	uint8_t next[16];
+	bool carry = true;
+
+	memcpy(next, a_hi->b, len);
+	for (int i = (int)len - 1; i >= 0 && carry; i--) {
+		next[i]++;
+		carry = next[i] == 0;
+	}
+	return !carry && memcmp(next, b_lo->b, len) == 0;
+}
+
+/* Which ranges or machines a set holds: all (OB_ALL, for obg*, obgm and
+ * the essential servers), or those whose group id has bit mask. */
+#define OB_ALL 0u
+
+static bool ob_sel(uint32_t group, uint32_t mask)
+{
+	return mask == OB_ALL || (group & mask);
+}
+
+/* Empties set s and fills it with the ranges of v[0..n) that mask
+ * selects, in messages of NETWORKS_PER_MSG ranges.  Ranges that follow
+ * each other (v is sorted and disjoint, outbreak.h) are merged into one
+ * interval: fewer elements, and none that start where another ends. */
+static void emit_ranges(struct txn *t, enum nft_set s, const struct ob_range *v, unsigned n,
+			uint32_t mask)
 {
 	struct nftnl_set *ns = NULL;
+	unsigned len = sets[s].key_len, count = 0;
 
 	if (t->err)
 		return;
@@ -1377,23 +1396,37 @@ static void emit_ranges(struct txn *t, enum nft_set s, const struct ob_range *v,
 		return;
 	}
 	emit_set_msg(t, ns, NFT_MSG_DELSETELEM, 0);
-	for (unsigned i = 0; i < n && !t->err; i += NETWORKS_PER_MSG) {
-		int r = 0;
+	ns = NULL;
+	for (unsigned i = 0; i < n && !t->err; i++) {
+		struct qaddr lo, hi;
+		int r;
 
-		ns = set_ref(t->n, s);
-		if (!ns) {
+		if (!ob_sel(v[i].group, mask))
+			continue;
+		lo = v[i].lo;
+		hi = v[i].hi;
+		while (i + 1 < n && ob_sel(v[i + 1].group, mask) &&
+		       range_follows(&hi, &v[i + 1].lo, len))
+			hi = v[++i].hi;
+		if (ns && count == NETWORKS_PER_MSG) {
+			emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+			ns = NULL;
+			count = 0;
+		}
+		if (!ns && !(ns = set_ref(t->n, s))) {
 			txn_fail(t, -ENOMEM);
 			return;
 		}
-		for (unsigned j = i; j < n && j < i + NETWORKS_PER_MSG && r == 0; j++)
-			r = range_add(ns, s, &v[j]);
+		r = range_add(ns, s, &lo, &hi);
 		if (r < 0) {
 			nftnl_set_free(ns);
 			txn_fail(t, r);
 			return;
 		}
-		emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+		count++;
 	}
+	if (ns)
+		emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
 }
 
 /* Empties a hash set and fills it with n keys of len bytes each, in
@@ -1429,21 +1462,6 @@ static void emit_keys(struct txn *t, enum nft_set s, const uint8_t *keys, unsign
 	}
 }
 
-/* reg &= mask (32 bits). */
-static void e_bitwise(struct txn *t, uint32_t reg, uint32_t mask)
-{
-	struct nftnl_expr *e = expr_new(t, "bitwise");
-	uint32_t zero = 0;
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
-	expr_add(t, e, nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4) < 0 ? -EINVAL : 0);
-}
-
 /* "the source or the destination is in s": return. */
 static void ob_return_if(struct txn *t, bool v6, bool dst, enum nft_set s)
 {
@@ -1455,29 +1473,34 @@ static void ob_return_if(struct txn *t, bool v6, bool dst, enum nft_set s)
 	rule_emit(t);
 }
 
-/* Two rules per bit of the group ids in use (nft.h): the group of the
- * source and of the destination, each through a map (a miss, no group,
- * ends the rule: the packet goes on), differ in that bit: drop.  load
- * puts the source's (dst false) or the destination's key into a
- * register for map. */
-static void emit_ob_bits(struct txn *t, const char *chain, int v6, enum nft_set map,
+/* Two rules per bit B of the group ids in use (nft.h): the source's
+ * group has the bit and the destination's, which has a group (all),
+ * has not; or the other way round: drop.  bits[B] is the set of those
+ * whose id has bit B; load puts the source's (dst false) or the
+ * destination's key into a register.  all < 0: in ob_mac, where both
+ * ends are known to have a group. */
+static void emit_ob_bits(struct txn *t, const char *chain, int v6, enum nft_set bits, int all,
 			 void (*load)(struct txn *t, int v6, bool dst, uint32_t reg))
 {
 	for (unsigned bit = 0; bit < t->n->ob_bits; bit++) {
-		for (int srcset = 1; srcset >= 0; srcset--) {
-			uint32_t mask = htonl(1u << bit), zero = 0;
+		enum nft_set s = (enum nft_set)(bits + bit);
 
+		for (int srcset = 1; srcset >= 0; srcset--) {
 			rule_new(t, chain);
 			if (v6 >= 0)
 				m_family(t, v6);
 			load(t, v6, false, NFT_REG_1);
-			e_lookup_ex(t, NFT_REG_1, map, NFT_REG_1, false);
-			e_bitwise(t, NFT_REG_1, mask);
-			e_cmp(t, NFT_REG_1, srcset ? NFT_CMP_NEQ : NFT_CMP_EQ, &zero, 4);
-			load(t, v6, true, NFT_REG_2);
-			e_lookup_ex(t, NFT_REG_2, map, NFT_REG_2, false);
-			e_bitwise(t, NFT_REG_2, mask);
-			e_cmp(t, NFT_REG_2, srcset ? NFT_CMP_EQ : NFT_CMP_NEQ, &zero, 4);
+			e_lookup_ex(t, NFT_REG_1, s, 0, !srcset);
+			if (!srcset && all >= 0) {
+				load(t, v6, false, NFT_REG_1);
+				e_lookup(t, NFT_REG_1, (enum nft_set)all);
+			}
+			load(t, v6, true, NFT_REG_1);
+			e_lookup_ex(t, NFT_REG_1, s, 0, srcset);
+			if (srcset && all >= 0) {
+				load(t, v6, true, NFT_REG_1);
+				e_lookup(t, NFT_REG_1, (enum nft_set)all);
+			}
 			e_counter(t);
 			e_verdict(t, NF_DROP);
 			rule_emit(t);
@@ -1513,24 +1536,29 @@ static void emit_ob_rules(struct txn *t)
 			for (int dst = 0; dst < 2; dst++)
 				ob_return_if(t, v6, dst, ret[i]);
 		/* An essential service: its requests by the destination
-		 * port; its answers, where the table routes, by the
-		 * destination port of the flow they answer (conntrack's
-		 * original direction), not by their own source port, which
-		 * any host may choose (a worm sending from port 53 would
-		 * pass); a packet conntrack does not track matches no answer
-		 * rule.  A bridge has conntrack only with nf_conntrack_bridge
-		 * (the kernel refuses the rule without it, EPROTO): there the
-		 * answers go by their source port (quarantined(8)). */
+		 * port; its answers, where the table routes, by their source
+		 * port only when conntrack says the packet goes in the reply
+		 * direction of its flow (`ct direction reply`): the flow was
+		 * opened towards that port, and a host merely sending from
+		 * port 53 (a worm) opens a flow of its own, in the original
+		 * direction, and does not pass; a packet conntrack does not
+		 * track matches no answer rule.  (Not `ct original proto-dst`
+		 * in the concatenation: nft 1.0.6 prints that but cannot read
+		 * it back, and a saved ruleset would not restore.)  A bridge
+		 * has conntrack only with nf_conntrack_bridge (the kernel
+		 * refuses the rule without it, EPROTO): there the answers go
+		 * by their source port alone (quarantined(8)). */
 		for (int answer = 0; answer < 2; answer++) {
+			const uint8_t reply = IP_CT_DIR_REPLY;
+
 			rule_new(t, OB_CHAIN);
 			m_family(t, v6);
+			if (answer && !bridge) {
+				e_ct(t, NFT_CT_DIRECTION, NFT_REG_1);
+				e_cmp(t, NFT_REG_1, NFT_CMP_EQ, &reply, 1);
+			}
 			e_meta(t, NFT_META_L4PROTO, R32(0));
-			if (answer && !bridge)
-				e_ct_dir(t, NFT_CT_PROTO_DST, IP_CT_DIR_ORIGINAL, R32(1));
-			else if (answer)
-				e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, R32(1));
-			else
-				e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R32(1));
+			e_payload(t, NFT_PAYLOAD_TRANSPORT_HEADER, answer ? 0 : 2, 2, R32(1));
 			e_lookup(t, R32(0), NFT_SET_OBS);
 			e_verdict(t, NFT_RETURN);
 			rule_emit(t);
@@ -1549,16 +1577,19 @@ static void emit_ob_rules(struct txn *t)
 		rule_emit(t);
 	}
 	if (bridge)
-		emit_ob_bits(t, OB_MAC_CHAIN, -1, NFT_SET_OBGM, load_mac);
+		emit_ob_bits(t, OB_MAC_CHAIN, -1, NFT_SET_OBBM, -1, load_mac);
 	for (int v6 = 0; v6 < 2; v6++)
-		emit_ob_bits(t, OB_CHAIN, v6, v6 ? NFT_SET_OBG6 : NFT_SET_OBG4, load_addr);
+		emit_ob_bits(t, OB_CHAIN, v6, v6 ? NFT_SET_OBB6 : NFT_SET_OBB4,
+			     v6 ? NFT_SET_OBG6 : NFT_SET_OBG4, load_addr);
 }
 
-/* Empties obgm and fills it with the machines' groups, in messages of
- * NFT_OP_MAX_ELEMS. */
-static void emit_macs(struct txn *t, const struct ob_mac *v, unsigned n)
+/* Empties MAC set s and fills it with the machines of v[0..n) that mask
+ * selects, in messages of NFT_OP_MAX_ELEMS. */
+static void emit_macs(struct txn *t, enum nft_set s, const struct ob_mac *v, unsigned n,
+		      uint32_t mask)
 {
-	struct nftnl_set *ns = t->err ? NULL : set_ref(t->n, NFT_SET_OBGM);
+	struct nftnl_set *ns = t->err ? NULL : set_ref(t->n, s);
+	unsigned count = 0;
 
 	if (t->err)
 		return;
@@ -1567,31 +1598,35 @@ static void emit_macs(struct txn *t, const struct ob_mac *v, unsigned n)
 		return;
 	}
 	emit_set_msg(t, ns, NFT_MSG_DELSETELEM, 0);
-	for (unsigned i = 0; i < n && !t->err; i += NFT_OP_MAX_ELEMS) {
-		ns = set_ref(t->n, NFT_SET_OBGM);
-		if (!ns) {
+	ns = NULL;
+	for (unsigned i = 0; i < n && !t->err; i++) {
+		int r;
+
+		if (!ob_sel(v[i].group, mask))
+			continue;
+		if (ns && count == NFT_OP_MAX_ELEMS) {
+			emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+			ns = NULL;
+			count = 0;
+		}
+		if (!ns && !(ns = set_ref(t->n, s))) {
 			txn_fail(t, -ENOMEM);
 			return;
 		}
-		for (unsigned j = i; j < n && j < i + NFT_OP_MAX_ELEMS; j++) {
-			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-			uint32_t be = htonl(v[j].group);
-
-			if (!e) {
-				nftnl_set_free(ns);
-				txn_fail(t, -ENOMEM);
-				return;
-			}
-			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, v[j].mac, MAC_LEN);
-			nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &be, sizeof(be));
-			nftnl_set_elem_add(ns, e);
+		r = elem_add(ns, v[i].mac, MAC_LEN, 0, 0);
+		if (r < 0) {
+			nftnl_set_free(ns);
+			txn_fail(t, r);
+			return;
 		}
-		emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+		count++;
 	}
+	if (ns)
+		emit_set_msg(t, ns, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
 }
 
 /* The outbreak chain and sets as n->ob says: emptied, then filled when
- * it is on. */
+ * it is on.  Every per-bit set is emptied, the unused ones too. */
 static void emit_outbreak(struct txn *t)
 {
 	const struct nft_outbreak *ob = &t->n->ob;
@@ -1600,16 +1635,27 @@ static void emit_outbreak(struct txn *t)
 
 	if (t->err)
 		return;
-	/* Rules for the bits of the highest group id. */
-	while (ob->on && bits < 32 && (ob->ngroups - 1) >> bits)
+	/* Rules for the bits of the highest group id (nft_outbreak()
+	 * refuses ids past NFT_OB_GROUP_MAX). */
+	while (ob->on && bits < NFT_OB_BITS && (ob->ngroups - 1) >> bits)
 		bits++;
 	t->n->ob_bits = bits;
 	flush_chain(t, OB_CHAIN);
 	flush_chain(t, OB_MAC_CHAIN);
-	emit_ranges(t, NFT_SET_OBG4, ob->on ? ob->g4 : NULL, ob->on ? ob->ng4 : 0);
-	emit_ranges(t, NFT_SET_OBG6, ob->on ? ob->g6 : NULL, ob->on ? ob->ng6 : 0);
-	emit_ranges(t, NFT_SET_OBE4, ob->on ? ob->e4 : NULL, ob->on ? ob->ne4 : 0);
-	emit_ranges(t, NFT_SET_OBE6, ob->on ? ob->e6 : NULL, ob->on ? ob->ne6 : 0);
+	emit_ranges(t, NFT_SET_OBG4, ob->on ? ob->g4 : NULL, ob->on ? ob->ng4 : 0, OB_ALL);
+	emit_ranges(t, NFT_SET_OBG6, ob->on ? ob->g6 : NULL, ob->on ? ob->ng6 : 0, OB_ALL);
+	for (unsigned b = 0; b < NFT_OB_BITS; b++) {
+		bool used = ob->on && b < bits;
+
+		emit_ranges(t, (enum nft_set)(NFT_SET_OBB4 + b), used ? ob->g4 : NULL,
+			    used ? ob->ng4 : 0, 1u << b);
+		emit_ranges(t, (enum nft_set)(NFT_SET_OBB6 + b), used ? ob->g6 : NULL,
+			    used ? ob->ng6 : 0, 1u << b);
+		emit_macs(t, (enum nft_set)(NFT_SET_OBBM + b), used ? ob->gm : NULL,
+			  used ? ob->ngm : 0, 1u << b);
+	}
+	emit_ranges(t, NFT_SET_OBE4, ob->on ? ob->e4 : NULL, ob->on ? ob->ne4 : 0, OB_ALL);
+	emit_ranges(t, NFT_SET_OBE6, ob->on ? ob->e6 : NULL, ob->on ? ob->ne6 : 0, OB_ALL);
 	memset(keys, 0, sizeof(keys));
 	for (unsigned i = 0; ob->on && i < ob->nsvc && i < CONF_MAX_OUTBREAK_SERVICES; i++) {
 		uint16_t be = htons(ob->svc[i].port);
@@ -1617,7 +1663,7 @@ static void emit_outbreak(struct txn *t)
 		memcpy(keys + 8 * i + 4, &be, 2);
 	}
 	emit_keys(t, NFT_SET_OBS, keys, ob->on ? MIN(ob->nsvc, CONF_MAX_OUTBREAK_SERVICES) : 0);
-	emit_macs(t, ob->on ? ob->gm : NULL, ob->on ? ob->ngm : 0);
+	emit_macs(t, NFT_SET_OBGM, ob->on ? ob->gm : NULL, ob->on ? ob->ngm : 0, OB_ALL);
 	if (ob->on)
 		emit_ob_rules(t);
 }
@@ -1868,8 +1914,15 @@ int nft_outbreak(struct nft *n, const struct nft_outbreak *ob, bool apply, char 
 	struct nft_outbreak old = n->ob;
 	void *old_mem = n->ob_mem, *mem;
 	struct txn t;
-	int r = ob_copy(ob, &n->ob, &mem);
+	int r;
 
+	/* One set per bit of the ids, NFT_OB_BITS of them (nft.h). */
+	if (ob->on && ob->ngroups > NFT_OB_GROUP_MAX + 1) {
+		snprintf(err, errlen, "outbreak mode: %u groups: more than %u", ob->ngroups - 1,
+			 NFT_OB_GROUP_MAX);
+		return -E2BIG;
+	}
+	r = ob_copy(ob, &n->ob, &mem);
 	if (r < 0) {
 		n->ob = old;
 		snprintf(err, errlen, "outbreak mode: %s", strerror(-r));

@@ -151,7 +151,7 @@ int nftmon_classify(const struct nftmon_filter *f, const struct rtnl_msg *msg,
 		if (s < 0)
 			return 0;
 		acc->what |= NFTMON_ELEMS;
-		acc->sets |= 1u << s;
+		acc->sets |= UINT64_C(1) << s;
 		break;
 	default:
 		/* Objects and flowtables: we use none. */
@@ -192,7 +192,7 @@ void nftmon_describe(const struct nftmon_change *c, char *buf, size_t len)
 		bool first = true;
 		PUT("%selements of", n ? ", " : "");
 		for (int s = 0; s < NFT_SET_COUNT; s++)
-			if (c->sets & (1u << s)) {
+			if (c->sets & (UINT64_C(1) << s)) {
 				PUT("%s%s", first ? " " : "/", nft_set_name((enum nft_set)s));
 				first = false;
 			}

@@ -116,8 +116,15 @@ static int ob_kernel(struct daemon *d, const struct conf *c, const struct outbre
 			if (c != d->c || !d->eng.pol.conf_removed || !d->eng.pol.conf_removed[i])
 				nb.v[nb.n++] = cnb->v[i];
 		r = ob_groups_build(c, st->by, &g);
-		if (r == 0 && g.ngroups > 65536)
+		/* Group ids take NFT_OB_BITS bits in the kernel (nft.h). */
+		if (r == 0 && g.ngroups > NFT_OB_GROUP_MAX + 1) {
 			r = -E2BIG;
+			snprintf(err, errlen,
+				 "outbreak mode: %u groups by %s: more than the %u the kernel's "
+				 "sets can tell apart",
+				 g.ngroups - 1, outbreak_by_name(st->by), NFT_OB_GROUP_MAX);
+			goto out;
+		}
 		if (r == 0 &&
 		    (n4 = ob_flatten_lists(essential, ARRAY_SIZE(essential), AF_INET, &e4)) < 0)
 			r = n4;

@@ -146,11 +146,20 @@ static void who(const struct nftmon_change *c, char *buf, size_t len)
 }
 
 /* The sets written from the configuration (and outbreak mode's state),
- * not from the registry: rewritten whole by nft_set_networks(). */
-#define NETWORK_SETS                                                          \
-	((1u << NFT_SET_REM4) | (1u << NFT_SET_REM6) | (1u << NFT_SET_ADM4) | \
-	 (1u << NFT_SET_ADM6) | (1u << NFT_SET_OBG4) | (1u << NFT_SET_OBG6) | \
-	 (1u << NFT_SET_OBE4) | (1u << NFT_SET_OBE6) | (1u << NFT_SET_OBS) | (1u << NFT_SET_OBGM))
+ * not from the registry: rewritten whole by nft_set_networks().  Bits of
+ * a uint64_t (nft.h: NFT_SET_COUNT <= 64). */
+#define SET_BIT(s)  (UINT64_C(1) << (s))
+#define OB_BIT_SETS ((SET_BIT(NFT_OB_BITS) - 1) << NFT_SET_OBB4)
+#define NETWORK_SETS                                                             \
+	(SET_BIT(NFT_SET_REM4) | SET_BIT(NFT_SET_REM6) | SET_BIT(NFT_SET_ADM4) | \
+	 SET_BIT(NFT_SET_ADM6) | SET_BIT(NFT_SET_OBG4) | SET_BIT(NFT_SET_OBG6) | \
+	 SET_BIT(NFT_SET_OBE4) | SET_BIT(NFT_SET_OBE6) | SET_BIT(NFT_SET_OBS) |  \
+	 SET_BIT(NFT_SET_OBGM) | OB_BIT_SETS | (OB_BIT_SETS << NFT_OB_BITS) |    \
+	 (OB_BIT_SETS << (2 * NFT_OB_BITS)))
+
+_Static_assert(NFT_SET_OBB6 == NFT_SET_OBB4 + NFT_OB_BITS &&
+		       NFT_SET_OBBM == NFT_SET_OBB6 + NFT_OB_BITS,
+	       "the per-bit sets follow each other");
 
 static bool is_network_set(int s)
 {

@@ -98,8 +98,8 @@ qd_check "outbreak on succeeds" qctl outbreak on --reason "worm on campus"
 qd_check "an event says on, by department" qd_wait_event 5 event=outbreak state=on grouping=department
 qd_check "routed SMB finance <-> engineering blocked both ways, IPv4 and IPv6" cross_blocked
 qd_check "DNS (tcp/53) engineering -> finance works" qd_connect l2o $QD_INF 53
-# The DNS answer above passed by its flow's original destination port
-# (conntrack); a packet merely sent from port 53 does not.
+# The DNS answer above passed by its source port in the reply direction
+# of its flow (conntrack); a packet merely sent from port 53 does not.
 qd_check "SMB engineering -> finance from source port 53 is blocked" \
 	qd_not qd_in l2o $QD_PY connect $QD_INF 445 --sport 53 --timeout 1
 qd_check "finance -> essential $DNS2:445" qd_connect inf $DNS2 445
@@ -119,12 +119,22 @@ qd_check "the outbreak chain flushed from outside: repaired, an alert says so" \
 	qd_wait_event 5 event=error
 qd_check "after the repair: finance <-> engineering blocked again" cross_blocked
 qd_mark
-qd_in gw nft flush map inet quarantined obg4
+qd_in gw nft flush set inet quarantined obg4
 qd_check "obg4 flushed from outside: rewritten, an alert says so" \
 	qd_wait_event 5 event=error
 qd_check "after the repair: finance <-> engineering blocked again" cross_blocked
-qd_check "obg6 maps the IPv6 /64s" \
-	sh -c "ip netns exec ${QD_NS}gw nft list map inet quarantined obg6 | grep -q 'fd66:2::/64'"
+qd_check "obg6 holds the IPv6 /64s" \
+	sh -c "ip netns exec ${QD_NS}gw nft list set inet quarantined obg6 | grep -q 'fd66:2::/64'"
+qd_mark
+qd_in gw nft flush set inet quarantined obb4_0
+qd_check "obb4_0 flushed from outside: rewritten, an alert says so" \
+	qd_wait_event 5 event=error
+qd_check "after the repair: finance <-> engineering blocked again" cross_blocked
+# What `nft list ruleset` saves must restore (nftables.service at boot):
+# the table as nft prints it, read back by nft -f in a scratch namespace.
+qd_check "the table with outbreak mode on reads back with nft -f" \
+	sh -c "ip netns exec ${QD_NS}gw nft list table inet quarantined > '$QD_TMP/ob-table.nft' &&
+		unshare -n nft -f '$QD_TMP/ob-table.nft'"
 
 qd_say "3. reload: $L2O moves to finance"
 write_config ",

@@ -130,8 +130,15 @@ qd_check "SMB engineering -> engineering ($QD_BEN -> $ENG2:445) works" qd_connec
 qd_check "IPv6 on the shared /64: finance -> engineering SMB blocked (the machines' groups, by MAC)" \
 	qd_not qd_connect inf fd66:1::20 445
 qd_check "IPv6 on the shared /64: engineering -> engineering SMB works" qd_connect ben fd66:1::21 445
-qd_check "obgm maps $QD_BEN's MAC to a group" \
-	sh -c "ip netns exec ${QD_NS}gw nft list map bridge quarantined obgm | grep -qF '$(qd_mac ben) :'"
+qd_check "obgm holds $QD_BEN's MAC" \
+	sh -c "ip netns exec ${QD_NS}gw nft list set bridge quarantined obgm | grep -qF '$(qd_mac ben)'"
+qd_check "the ob_mac chain compares the machines' groups bit by bit (obbm_0)" \
+	sh -c "ip netns exec ${QD_NS}gw nft list chain bridge quarantined ob_mac | grep -q 'ether saddr @obbm_0 ether daddr != @obbm_0'"
+# What `nft list ruleset` saves must restore (nftables.service at boot):
+# the table as nft prints it, read back by nft -f in a scratch namespace.
+qd_check "the table with outbreak mode on reads back with nft -f" \
+	sh -c "ip netns exec ${QD_NS}gw nft list table bridge quarantined > '$QD_TMP/ob-table.nft' &&
+		unshare -n nft -f '$QD_TMP/ob-table.nft'"
 qd_check "SMB finance -> finance ($QD_INF -> $DNS:445) works" qd_connect inf $DNS 445
 qd_check "DNS (tcp/53, essential service) engineering -> finance works" qd_connect ben $QD_INF 53
 qd_check "the essential server $DNS:8080 is reached from engineering" qd_connect ben $DNS 8080
