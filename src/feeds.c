@@ -21,6 +21,7 @@
 #include "feedproto.h"
 #include "follow.h"
 #include "ipc.h"
+#include "outbox.h"
 #include "sandbox.h"
 #include "zeek.h"
 
@@ -75,12 +76,6 @@ struct feed {
 	unsigned err_n;
 };
 
-struct outhdr {
-	uint16_t type;
-	uint16_t pad;
-	uint32_t len;
-};
-
 struct reader {
 	const struct feeds_params *p;
 	struct ipc ipc;
@@ -89,71 +84,24 @@ struct reader {
 	int timerfd;
 	bool started, quit;
 	char *chunk;
+	struct outbox out;
 	union {
 		max_align_t align;
 		uint8_t b[OUTBOX];
-	} out;
-	size_t out_head, out_tail;
-	unsigned out_n;
+	} outbuf;
 	usec_t stats_at;
 };
 
 /* ---- to the parent ---- */
 
-static size_t out_size(size_t len)
-{
-	return (sizeof(struct outhdr) + len + 7) & ~(size_t)7;
-}
-
-static int flush_out(struct reader *r)
-{
-	while (r->out_n) {
-		struct outhdr *h = (struct outhdr *)(r->out.b + r->out_head);
-		int k = ipc_send(&r->ipc, h->type, h + 1, h->len, -1);
-
-		if (k == -EAGAIN)
-			return 0;
-		if (k < 0)
-			return k;
-		r->out_head += out_size(h->len);
-		r->out_n--;
-	}
-	r->out_head = r->out_tail = 0;
-	return 0;
-}
-
 /* In order; false when the message was lost (the outbox full). */
 static bool send_up(struct reader *r, uint16_t type, const void *data, size_t len)
 {
-	struct outhdr *h;
-	size_t need = out_size(len);
+	int k = outbox_send(&r->out, &r->ipc, type, data, len);
 
-	if (r->out_n == 0) {
-		int k = ipc_send(&r->ipc, type, data, len, -1);
-
-		if (k == 0)
-			return true;
-		if (k != -EAGAIN) {
-			r->quit = true; /* the parent has gone */
-			return false;
-		}
-	}
-	if (r->out_tail + need > OUTBOX && r->out_head) {
-		memmove(r->out.b, r->out.b + r->out_head, r->out_tail - r->out_head);
-		r->out_tail -= r->out_head;
-		r->out_head = 0;
-	}
-	if (r->out_tail + need > OUTBOX)
-		return false;
-	h = (struct outhdr *)(r->out.b + r->out_tail);
-	h->type = type;
-	h->pad = 0;
-	h->len = (uint32_t)len;
-	if (len)
-		memcpy(h + 1, data, len);
-	r->out_tail += need;
-	r->out_n++;
-	return true;
+	if (k < 0 && k != -ENOBUFS)
+		r->quit = true; /* the parent has gone */
+	return k == 0;
 }
 
 /* Errors of a feed: counted always, told at most FEEDS_ERRORS_SEC a
@@ -294,7 +242,7 @@ static bool read_feeds(struct reader *r)
 	usec_t now = time_mono_us();
 	bool more = false;
 
-	for (unsigned i = 0; i < r->n && !r->out_n; i++) {
+	for (unsigned i = 0; i < r->n && !r->out.n; i++) {
 		struct feed *f = &r->feed[i];
 
 		if (!f->fc->path[0])
@@ -412,9 +360,9 @@ static int loop(struct reader *r)
 		unsigned n = 0;
 
 		fds[n++] = (struct pollfd){.fd = r->ipc.fd,
-					   .events = (short)(POLLIN | (r->out_n ? POLLOUT : 0))};
+					   .events = (short)(POLLIN | (r->out.n ? POLLOUT : 0))};
 		fds[n++] = (struct pollfd){.fd = r->timerfd, .events = POLLIN};
-		for (unsigned i = 0; r->started && !r->out_n && i < r->n; i++) {
+		for (unsigned i = 0; r->started && !r->out.n && i < r->n; i++) {
 			struct feed *f = &r->feed[i];
 
 			if (f->lfd < 0)
@@ -430,7 +378,7 @@ static int loop(struct reader *r)
 				fds[n++] = (struct pollfd){.fd = f->cl[j].fd, .events = POLLIN};
 			}
 		}
-		if (poll(fds, n, more && !r->out_n ? 0 : -1) < 0) {
+		if (poll(fds, n, more && !r->out.n ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
@@ -439,7 +387,7 @@ static int loop(struct reader *r)
 			if (read_parent(r) < 0)
 				return 0;
 		}
-		if (r->out_n && flush_out(r) < 0)
+		if (r->out.n && outbox_flush(&r->out, &r->ipc) < 0)
 			return 0;
 		for (unsigned i = 2; i < n; i++) {
 			if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -534,6 +482,7 @@ int feeds_main(const struct feeds_params *p)
 	memset(&r, 0, sizeof(r));
 	r.p = p;
 	r.timerfd = -1;
+	outbox_init(&r.out, r.outbuf.b, sizeof(r.outbuf.b));
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGTERM, SIG_DFL);

@@ -16,6 +16,7 @@
 
 #include "evidence.h"
 #include "ipc.h"
+#include "outbox.h"
 #include "sandbox.h"
 #include "sense.h"
 #include "sensorproto.h"
@@ -81,12 +82,6 @@ const char *const *sensor_syscalls(unsigned *ret_n)
 	return allowed;
 }
 
-/* A message waiting in the outbox: its header, then its payload. */
-struct outhdr {
-	uint16_t type;
-	uint16_t pad;
-	uint32_t len;
-};
 struct sensor {
 	const struct sensor_params *p;
 	struct capture *caps[CONF_MAX_IFACES];
@@ -97,78 +92,25 @@ struct sensor {
 	bool started, quit;
 	uint8_t own[SP_OWN_MACS_MAX][MAC_LEN];
 	unsigned nown;
-	/* Messages from out_head to out_tail; out_n of them. */
+	struct outbox out;
 	union {
 		max_align_t align;
 		uint8_t b[OUTBOX];
-	} out;
-	size_t out_head, out_tail;
-	unsigned out_n;
-	uint64_t out_full, out_lost;
+	} outbuf;
 	usec_t stats_at;
 	uint32_t sweep;
 };
 
 /* ---- to the parent ---- */
 
-static size_t out_size(size_t len)
-{
-	return (sizeof(struct outhdr) + len + 7) & ~(size_t)7;
-}
-
-static int flush_out(struct sensor *s)
-{
-	while (s->out_n) {
-		struct outhdr *h = (struct outhdr *)(s->out.b + s->out_head);
-		int r = ipc_send(&s->ipc, h->type, h + 1, h->len, -1);
-
-		if (r == -EAGAIN)
-			return 0;
-		if (r < 0)
-			return r;
-		s->out_head += out_size(h->len);
-		s->out_n--;
-	}
-	s->out_head = s->out_tail = 0;
-	return 0;
-}
-
 /* In order: what waits goes first.  A full outbox loses the message
  * (counted and reported): the sensor never blocks on its parent. */
 static void send_up(struct sensor *s, uint16_t type, const void *data, size_t len)
 {
-	struct outhdr *h;
-	size_t need = out_size(len);
+	int r = outbox_send(&s->out, &s->ipc, type, data, len);
 
-	if (s->out_n == 0) {
-		int r = ipc_send(&s->ipc, type, data, len, -1);
-
-		if (r == 0)
-			return;
-		if (r != -EAGAIN) {
-			s->quit = true; /* the parent has gone */
-			return;
-		}
-		s->out_full++;
-	}
-	if (s->out_tail + need > OUTBOX && s->out_head) {
-		/* Room at the front: move what waits there. */
-		memmove(s->out.b, s->out.b + s->out_head, s->out_tail - s->out_head);
-		s->out_tail -= s->out_head;
-		s->out_head = 0;
-	}
-	if (s->out_tail + need > OUTBOX) {
-		s->out_lost++;
-		return;
-	}
-	h = (struct outhdr *)(s->out.b + s->out_tail);
-	h->type = type;
-	h->pad = 0;
-	h->len = (uint32_t)len;
-	if (len)
-		memcpy(h + 1, data, len);
-	s->out_tail += need;
-	s->out_n++;
+	if (r < 0 && r != -ENOBUFS)
+		s->quit = true; /* the parent has gone */
 }
 
 static void send_machine(struct sensor *s, const uint8_t mac[MAC_LEN])
@@ -238,8 +180,8 @@ static void send_stats(struct sensor *s)
 	identity_get_stats(s->sense.id, &m.ident);
 	if (s->evidence)
 		evidence_stats(s->evidence, &m.evidence);
-	m.out_full = s->out_full;
-	m.out_lost = s->out_lost;
+	m.out_full = s->out.full;
+	m.out_lost = s->out.lost;
 	m.nifaces = s->p->ncaps;
 	for (unsigned i = 0; i < s->p->ncaps; i++) {
 		m.iface[i].up = s->caps[i] != NULL;
@@ -512,7 +454,7 @@ static void on_tick(struct sensor *s)
 	sense_advance(&s->sense, now);
 	if (s->evidence)
 		evidence_flush(s->evidence);
-	for (unsigned i = 0; i < SWEEP && !s->out_n; i++) {
+	for (unsigned i = 0; i < SWEEP && !s->out.n; i++) {
 		static struct ident_snap snap;
 		uint8_t mac[MAC_LEN];
 
@@ -540,14 +482,14 @@ static int loop(struct sensor *s)
 		 * up (see OUTBOX). */
 		for (unsigned i = 0; i < s->p->ncaps; i++) {
 			capidx[i] = -1;
-			if (!s->caps[i] || !s->started || s->out_n)
+			if (!s->caps[i] || !s->started || s->out.n)
 				continue;
 			capidx[i] = (int)n;
 			fds[n++] = (struct pollfd){.fd = capture_fd(s->caps[i]), .events = POLLIN};
 		}
 		ipc_i = (int)n;
 		fds[n++] = (struct pollfd){.fd = s->ipc.fd,
-					   .events = (short)(POLLIN | (s->out_n ? POLLOUT : 0))};
+					   .events = (short)(POLLIN | (s->out.n ? POLLOUT : 0))};
 		tim_i = (int)n;
 		fds[n++] = (struct pollfd){.fd = s->timerfd, .events = POLLIN};
 		if (poll(fds, n, -1) < 0) {
@@ -570,7 +512,7 @@ static int loop(struct sensor *s)
 			if (read_parent(s) < 0)
 				return 0; /* the parent has gone, or said nonsense */
 		}
-		if (s->out_n && flush_out(s) < 0)
+		if (s->out.n && outbox_flush(&s->out, &s->ipc) < 0)
 			return 0;
 		if (fds[tim_i].revents & POLLIN)
 			on_tick(s);
@@ -625,6 +567,7 @@ int sensor_main(const struct sensor_params *p)
 	memset(&s, 0, sizeof(s));
 	s.p = p;
 	s.timerfd = -1;
+	outbox_init(&s.out, s.outbuf.b, sizeof(s.outbuf.b));
 	/* The parent's blocked signals and its death: ours too. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
