@@ -3,22 +3,18 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "feeds.h"
 #include "log.h"
 #include "statedb.h"
 
-#define BACKOFF_MIN_US USEC_PER_SEC
-#define BACKOFF_MAX_US (60 * USEC_PER_SEC)
-#define STABLE_US      (10 * USEC_PER_SEC)
-#define READ_PER_CALL  256
+#define READ_PER_CALL 256
 
 static void alert(struct feedlink *l, usec_t wall, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -48,7 +44,7 @@ void feedlink_init(struct feedlink *l, const struct feedlink_params *p)
 	memset(l, 0, sizeof(*l));
 	l->p = *p;
 	l->ipc.fd = -1;
-	l->backoff_us = BACKOFF_MIN_US;
+	l->backoff_us = CHILD_BACKOFF_MIN_US;
 	names_from_conf(l);
 }
 
@@ -122,35 +118,20 @@ int feedlink_save(struct feedlink *l, struct statedb *db, char *err, size_t errl
 
 static void reap(struct feedlink *l, usec_t wall, bool expected)
 {
-	int status = 0;
 	pid_t pid = l->pid;
-	unsigned long long delay;
+	char msg[600];
+	int status;
 
 	if (!pid)
 		return;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	ipc_close(&l->ipc);
-	l->ipc.fd = -1;
-	l->pid = 0;
+	status = child_kill(&l->pid, &l->ipc);
 	l->ready = false;
 	if (expected)
 		return;
 	l->deaths++;
-	delay = l->restart_at > time_mono_us()
-			? (l->restart_at - time_mono_us() + USEC_PER_SEC / 2) / USEC_PER_SEC
-			: 0;
-	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
-		alert(l, wall,
-		      "feeds reader (pid %d) died of signal %d (%s)%s; a new one starts in %llu s",
-		      (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
-		      WTERMSIG(status) == SIGSYS ? ": a system call its filter forbids" : "",
-		      delay);
-	else
-		alert(l, wall, "feeds reader (pid %d) ended (%s %d); a new one starts in %llu s",
-		      (int)pid, WIFSIGNALED(status) ? "signal" : "status",
-		      WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), delay);
+	child_ended_text(msg, sizeof(msg), "feeds reader", pid, status, "",
+			 child_delay_s(l->restart_at, time_mono_us()));
+	alert(l, wall, "%s", msg);
 }
 
 void feedlink_stop(struct feedlink *l)
@@ -279,68 +260,50 @@ int feedlink_fd(const struct feedlink *l)
 
 static void schedule_restart(struct feedlink *l, usec_t mono)
 {
-	if (mono >= l->started_mono + STABLE_US)
-		l->backoff_us = BACKOFF_MIN_US;
-	l->restart_at = mono + l->backoff_us;
-	l->backoff_us = MIN(l->backoff_us * 2, BACKOFF_MAX_US);
+	l->restart_at = child_restart_at(&l->backoff_us, l->started_mono, mono);
+}
+
+static int handle(void *arg, const struct ipc_msg *m, usec_t wall)
+{
+	return feedlink_handle(arg, m, wall);
 }
 
 void feedlink_read(struct feedlink *l, usec_t wall, usec_t mono)
 {
-	struct ipc_msg m;
+	enum child_read r = child_read(&l->ipc, READ_PER_CALL, handle, l, wall);
 
-	for (unsigned i = 0; l->pid && i < READ_PER_CALL; i++) {
-		int r = ipc_recv(&l->ipc, &m);
-
-		if (r == -EAGAIN)
-			break;
-		if (r == 1 && m.fd >= 0)
-			close(m.fd); /* never declared: ipc refuses it first */
-		if (r == 1 && feedlink_handle(l, &m, wall) == 0)
-			continue;
-		if (r == -EPROTO)
+	if (r != CHILD_READ_OK) {
+		if (r == CHILD_READ_MALFORMED)
 			(void)protocol_error(l, wall, "a malformed message");
 		schedule_restart(l, mono);
 		if (l->pid)
 			reap(l, wall, false);
-		break;
 	}
 	engine_commit(l->p.eng);
 }
 
 /* ---- starting ---- */
 
+/* In the child: the reader, or what the tests run in its place. */
+static int run_reader(void *arg, int fd, pid_t parent)
+{
+	struct feedlink *l = arg;
+	struct feeds_params fp = {.c = l->p.c, .fd = fd, .parent = parent};
+
+	return l->p.child ? l->p.child(l->p.child_arg, fd) : feeds_main(&fp);
+}
+
 int feedlink_start(struct feedlink *l, char *err, size_t errlen)
 {
-	int fds[2], r;
-	pid_t pid, self = getpid();
+	int r;
 
 	l->restart_at = 0;
 	if (!feedlink_wanted(l))
 		return 0;
-	r = ipc_pair(fds);
-	if (r < 0) {
-		snprintf(err, errlen, "feeds reader channel: %s", strerror(-r));
+	r = child_spawn(&l->ipc, fp_parent_types, fp_parent_ntypes, 0, run_reader, l,
+			"feeds reader", &l->pid, err, errlen);
+	if (r < 0)
 		return r;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(fds[0]);
-		close(fds[1]);
-		snprintf(err, errlen, "fork: %s", strerror(-r));
-		return r;
-	}
-	if (pid == 0) {
-		struct feeds_params fp = {.c = l->p.c, .fd = fds[1], .parent = self};
-
-		close(fds[0]);
-		_exit(l->p.child ? l->p.child(l->p.child_arg, fds[1]) : feeds_main(&fp));
-	}
-	close(fds[1]);
-	ipc_init(&l->ipc, fds[0], fp_parent_types, fp_parent_ntypes);
-	l->pid = pid;
 	l->ready = false;
 	l->starts++;
 	l->started_mono = time_mono_us();
@@ -383,7 +346,7 @@ int feedlink_restart(struct feedlink *l, const struct conf *c, char *err, size_t
 			if (old[j].have && strcmp(old[j].name, l->pos[i].name) == 0 &&
 			    strcmp(old[j].path, l->pos[i].path) == 0)
 				l->pos[i] = old[j];
-	l->backoff_us = BACKOFF_MIN_US;
+	l->backoff_us = CHILD_BACKOFF_MIN_US;
 	return feedlink_start(l, err, errlen);
 }
 

@@ -7,21 +7,17 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <time.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "log.h"
 
-#define BACKOFF_MIN_US USEC_PER_SEC
-#define BACKOFF_MAX_US (60 * USEC_PER_SEC)
-#define STABLE_US      (10 * USEC_PER_SEC) /* running this long resets the backoff */
 #define IFACE_CHECK_US (2 * USEC_PER_SEC)
 #define READ_PER_CALL  512
 /* The channel's buffers: bursts of detections and snapshots, and the
@@ -228,7 +224,7 @@ void sensorlink_init(struct sensorlink *l, const struct sensorlink_params *p)
 	l->p = *p;
 	l->ipc.fd = -1;
 	l->rec_fd = -1;
-	l->backoff_us = BACKOFF_MIN_US;
+	l->backoff_us = CHILD_BACKOFF_MIN_US;
 	l->iface_wait_us = IFACE_CHECK_US;
 	l->ops = (struct engine_sensor){
 		.set_block = op_set_block,
@@ -375,18 +371,13 @@ int sensorlink_handle(struct sensorlink *l, const struct ipc_msg *m, usec_t wall
 
 static void reap(struct sensorlink *l, usec_t wall, bool expected)
 {
-	int status = 0;
 	pid_t pid = l->pid;
-	unsigned long long delay;
+	char msg[600];
+	int status;
 
 	if (!pid)
 		return;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	ipc_close(&l->ipc);
-	l->ipc.fd = -1;
-	l->pid = 0;
+	status = child_kill(&l->pid, &l->ipc);
 	l->ready = false;
 	/* The next sensor gets the blocks in its start-up state. */
 	l->npend = 0;
@@ -396,22 +387,9 @@ static void reap(struct sensorlink *l, usec_t wall, bool expected)
 	if (expected)
 		return;
 	l->deaths++;
-	delay = l->restart_at > time_mono_us()
-			? (l->restart_at - time_mono_us() + USEC_PER_SEC / 2) / USEC_PER_SEC
-			: 0;
-	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
-		alert(l, wall,
-		      "sensor (pid %d) died of signal %d (%s)%s; blocks stay in force, a new one "
-		      "starts in %llu s",
-		      (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
-		      WTERMSIG(status) == SIGSYS ? ": a system call its filter forbids" : "",
-		      delay);
-	else
-		alert(l, wall,
-		      "sensor (pid %d) ended (%s %d); blocks stay in force, a new one starts in "
-		      "%llu s",
-		      (int)pid, WIFSIGNALED(status) ? "signal" : "status",
-		      WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), delay);
+	child_ended_text(msg, sizeof(msg), "sensor", pid, status, "blocks stay in force, ",
+			 child_delay_s(l->restart_at, time_mono_us()));
+	alert(l, wall, "%s", msg);
 }
 
 void sensorlink_stop(struct sensorlink *l)
@@ -426,76 +404,51 @@ int sensorlink_fd(const struct sensorlink *l)
 
 static void schedule_restart(struct sensorlink *l, usec_t mono)
 {
-	if (mono >= l->started_mono + STABLE_US)
-		l->backoff_us = BACKOFF_MIN_US;
-	l->restart_at = mono + l->backoff_us;
-	l->backoff_us = MIN(l->backoff_us * 2, BACKOFF_MAX_US);
+	l->restart_at = child_restart_at(&l->backoff_us, l->started_mono, mono);
+}
+
+static int handle(void *arg, const struct ipc_msg *m, usec_t wall)
+{
+	return sensorlink_handle(arg, m, wall);
 }
 
 void sensorlink_read(struct sensorlink *l, usec_t wall, usec_t mono)
 {
-	struct ipc_msg m;
+	enum child_read r = child_read(&l->ipc, READ_PER_CALL, handle, l, wall);
 
-	for (unsigned i = 0; l->pid && i < READ_PER_CALL; i++) {
-		int r = ipc_recv(&l->ipc, &m);
-
-		if (r == -EAGAIN)
-			break;
-		if (r == 1 && m.fd >= 0)
-			close(m.fd); /* never declared: ipc refuses it first */
-		if (r == 1 && sensorlink_handle(l, &m, wall) == 0)
-			continue;
-		if (r == -EPROTO)
-			(void)protocol_error(l, wall, "a malformed message");
-		/* Before reap(): its alert says when the next one starts. */
-		schedule_restart(l, mono);
-		if (l->pid)
-			reap(l, wall, false);
+	if (r == CHILD_READ_OK) {
+		/* Commands and timers may have queued work; detections too. */
+		engine_commit(l->p.eng);
 		return;
 	}
-	/* Commands and timers may have queued work; detections too. */
-	engine_commit(l->p.eng);
+	if (r == CHILD_READ_MALFORMED)
+		(void)protocol_error(l, wall, "a malformed message");
+	/* Before reap(): its alert says when the next one starts. */
+	schedule_restart(l, mono);
+	if (l->pid)
+		reap(l, wall, false);
 }
 
 /* ---- starting ---- */
 
+/* In the child: the sensor, or what the tests run in its place. */
+static int run_sensor(void *arg, int fd, pid_t parent)
+{
+	struct sensorlink *l = arg;
+	struct sensor_params sp = l->p.sp;
+
+	sp.fd = fd;
+	sp.parent = parent;
+	return l->p.child ? l->p.child(l->p.child_arg, fd) : sensor_main(&sp);
+}
+
 static int spawn(struct sensorlink *l, char *err, size_t errlen)
 {
-	int fds[2], r, size = CHANNEL_BUF;
-	pid_t pid, self = getpid();
+	int r = child_spawn(&l->ipc, sp_parent_types, sp_parent_ntypes, CHANNEL_BUF, run_sensor, l,
+			    "sensor", &l->pid, err, errlen);
 
-	r = ipc_pair(fds);
-	if (r < 0) {
-		snprintf(err, errlen, "sensor channel: %s", strerror(-r));
+	if (r < 0)
 		return r;
-	}
-	/* Past the unprivileged limit (net.core.wmem_max): CAP_NET_ADMIN. */
-	for (int i = 0; i < 2; i++) {
-		if (setsockopt(fds[i], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
-			(void)setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-		if (setsockopt(fds[i], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-			(void)setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(fds[0]);
-		close(fds[1]);
-		snprintf(err, errlen, "fork: %s", strerror(-r));
-		return r;
-	}
-	if (pid == 0) {
-		struct sensor_params sp = l->p.sp;
-
-		close(fds[0]);
-		sp.fd = fds[1];
-		sp.parent = self;
-		_exit(l->p.child ? l->p.child(l->p.child_arg, fds[1]) : sensor_main(&sp));
-	}
-	close(fds[1]);
-	ipc_init(&l->ipc, fds[0], sp_parent_types, sp_parent_ntypes);
-	l->pid = pid;
 	l->ready = false;
 	l->starts++;
 	l->started_mono = time_mono_us();
@@ -547,14 +500,7 @@ int sensorlink_start(struct sensorlink *l, int timeout_ms, char *err, size_t err
 		if (r == -EAGAIN)
 			continue;
 		if (r <= 0 || sensorlink_handle(l, &m, wall) < 0) {
-			int status = 0;
-
-			if (l->pid) {
-				kill(l->pid, SIGKILL);
-				waitpid(l->pid, &status, 0);
-				ipc_close(&l->ipc);
-				l->pid = 0;
-			}
+			(void)child_kill(&l->pid, &l->ipc);
 			snprintf(err, errlen, "the sensor failed to start (see its message above)");
 			return -EIO;
 		}
@@ -620,7 +566,7 @@ void sensorlink_tick(struct sensorlink *l, usec_t wall, usec_t mono)
 		l->iface_check_at = mono + l->iface_wait_us;
 		if (down && iface_back(l)) {
 			log_info("a capture interface is back: starting a new sensor");
-			l->iface_wait_us = MIN(l->iface_wait_us * 2, BACKOFF_MAX_US);
+			l->iface_wait_us = MIN(l->iface_wait_us * 2, CHILD_BACKOFF_MAX_US);
 			sensorlink_stop(l);
 			l->restart_at = 1;
 		}
