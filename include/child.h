@@ -1,7 +1,10 @@
-/* The parent's side of a supervised child process (the sensor,
- * sensorlink.c; the feeds reader, feedlink.c): starting it on a channel,
- * reading its messages a bounded number at a time, killing and reaping
- * it, telling how it ended, and when the next one starts.
+/* A supervised child process (the sensor, sensor.c and sensorlink.c;
+ * the feeds reader, feeds.c and feedlink.c).  The parent's side:
+ * starting it on a channel, reading its messages a bounded number at a
+ * time, killing and reaping it, telling how it ended, and when the next
+ * one starts.  The child's side: what every child does first, before
+ * anything of its own (signals, descriptors, its tie to the parent), and
+ * last (its sandbox).
  *
  * A child that dies soon after its start is started again after a
  * backoff: CHILD_BACKOFF_MIN_US, doubling up to CHILD_BACKOFF_MAX_US for
@@ -68,5 +71,33 @@ enum child_read {
 enum child_read child_read(struct ipc *c, unsigned max,
 			   int (*handle)(void *arg, const struct ipc_msg *m, usec_t wall),
 			   void *arg, usec_t wall);
+
+/* ---- in the child ---- */
+
+/* The parent's signal mask and dispositions are not the child's: none
+ * blocked, SIGTERM's default.  A terminal's ^C and hangup go to the
+ * whole process group: the parent handles them (and ends the child), and
+ * the child's own death by them would be alerted as one; they are
+ * ignored, and so is SIGPIPE (a parent gone is an error of the send). */
+void child_signals(void);
+
+/* Closes every descriptor from 3 up but those in keep (n of them, sorted
+ * here): the parent's netlink sockets, control socket, state lock and
+ * files are none of the child's business, and must not outlive the
+ * parent in it. */
+void child_close_others(int *keep, unsigned n);
+
+/* The parent's death ends the child (SIGKILL).  false when the parent
+ * has gone already, before the tie: the child ends. */
+bool child_tie(pid_t parent);
+
+/* A non-blocking, close-on-exec timer that fires every ms.  Its
+ * descriptor, or -errno. */
+int child_timer(unsigned ms);
+
+/* Enters the sandbox (sandbox.h) with the system calls in allow and
+ * those the sanitizers of this build need.  0, or -errno with err
+ * filled. */
+int child_sandbox(const char *const *allow, unsigned n, char *err, size_t errlen);
 
 #endif

@@ -4,10 +4,20 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "sandbox.h"
+
+/* The most system calls a child's sandbox names, its own and the
+ * sanitizers' together. */
+#define SYSCALLS_MAX 128
 
 usec_t child_restart_at(usec_t *backoff_us, usec_t started_mono, usec_t mono)
 {
@@ -114,4 +124,81 @@ enum child_read child_read(struct ipc *c, unsigned max,
 			return CHILD_READ_GONE;
 	}
 	return CHILD_READ_OK;
+}
+
+/* ---- in the child ---- */
+
+void child_signals(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+void child_close_others(int *keep, unsigned n)
+{
+	int from = 3;
+
+	qsort(keep, n, sizeof(keep[0]), cmp_int);
+	for (unsigned i = 0; i < n; i++) {
+		if (keep[i] > from)
+			syscall(SYS_close_range, (unsigned)from, (unsigned)keep[i] - 1, 0u);
+		if (keep[i] + 1 > from)
+			from = keep[i] + 1;
+	}
+	syscall(SYS_close_range, (unsigned)from, ~0u, 0u);
+}
+
+bool child_tie(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* It may have died before the prctl(). */
+	return getppid() == parent;
+}
+
+int child_timer(unsigned ms)
+{
+	struct itimerspec its = {
+		.it_interval = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L},
+		.it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L},
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int child_sandbox(const char *const *allow, unsigned n, char *err, size_t errlen)
+{
+	const char *list[SYSCALLS_MAX];
+	const char *const *extra;
+	unsigned nlist = 0, nextra;
+
+	if (n > SYSCALLS_MAX) {
+		snprintf(err, errlen, "%u system calls, more than %d", n, SYSCALLS_MAX);
+		return -E2BIG;
+	}
+	for (unsigned i = 0; i < n; i++)
+		list[nlist++] = allow[i];
+	extra = sandbox_sanitizer_extra(&nextra);
+	for (unsigned i = 0; i < nextra && nlist < SYSCALLS_MAX; i++)
+		list[nlist++] = extra[i];
+	return sandbox_enter(list, nlist, err, errlen);
 }

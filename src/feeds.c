@@ -4,25 +4,21 @@
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "eve.h"
 #include "feedmap.h"
 #include "feedproto.h"
 #include "follow.h"
 #include "ipc.h"
 #include "outbox.h"
-#include "sandbox.h"
 #include "zeek.h"
 
 #define STATS_US    USEC_PER_SEC
@@ -458,43 +454,23 @@ static int listen_on(struct feed *f)
 	return 0;
 }
 
-static void close_others(int keep)
-{
-	if (keep > 3)
-		syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
-	syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u);
-}
-
 int feeds_main(const struct feeds_params *p)
 {
 	static struct reader r; /* the outbox is large; the child has one */
-	struct itimerspec its = {
-		.it_interval = {.tv_nsec = FEEDS_TICK_MS * 1000000L},
-		.it_value = {.tv_nsec = FEEDS_TICK_MS * 1000000L},
-	};
-	const char *const *extra;
-	const char *list[ARRAY_SIZE(allowed) + 64];
-	unsigned nlist = 0, nextra;
-	sigset_t none;
 	char err[512];
-	int k;
+	int keep, k;
 
 	memset(&r, 0, sizeof(r));
 	r.p = p;
 	r.timerfd = -1;
 	outbox_init(&r.out, r.outbuf.b, sizeof(r.outbuf.b));
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	child_signals();
 	ipc_init(&r.ipc, p->fd, fp_reader_types, fp_reader_ntypes);
 	/* The parent's descriptors (its state lock, control socket,
 	 * netlink sockets) are none of ours, and must not outlive it. */
-	close_others(r.ipc.fd);
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() != p->parent)
+	keep = r.ipc.fd;
+	child_close_others(&keep, 1);
+	if (!child_tie(p->parent))
 		return 0;
 	r.chunk = malloc(FOLLOW_CHUNK);
 	if (!r.chunk) {
@@ -521,20 +497,15 @@ int feeds_main(const struct feeds_params *p)
 		if (f->fc->socket[0])
 			(void)listen_on(f);
 	}
-	r.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (r.timerfd < 0 || timerfd_settime(r.timerfd, 0, &its, NULL) < 0) {
-		fprintf(stderr, "quarantined feeds: timer: %s\n", strerror(errno));
+	r.timerfd = child_timer(FEEDS_TICK_MS);
+	if (r.timerfd < 0) {
+		fprintf(stderr, "quarantined feeds: timer: %s\n", strerror(-r.timerfd));
 		return 1;
 	}
 	/* jansson seeds its hash tables from /dev/urandom on first use:
 	 * now, while files may still be opened for it. */
 	json_object_seed(0);
-	for (unsigned i = 0; i < ARRAY_SIZE(allowed); i++)
-		list[nlist++] = allowed[i];
-	extra = sandbox_sanitizer_extra(&nextra);
-	for (unsigned i = 0; i < nextra && nlist < ARRAY_SIZE(list); i++)
-		list[nlist++] = extra[i];
-	k = sandbox_enter(list, nlist, err, sizeof(err));
+	k = child_sandbox(allowed, ARRAY_SIZE(allowed), err, sizeof(err));
 	if (k < 0) {
 		fprintf(stderr, "quarantined feeds: sandbox: %s\n", err);
 		return 1;

@@ -3,21 +3,16 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "evidence.h"
 #include "ipc.h"
 #include "outbox.h"
-#include "sandbox.h"
 #include "sense.h"
 #include "sensorproto.h"
 
@@ -522,45 +517,22 @@ static int loop(struct sensor *s)
 
 /* ---- setting up ---- */
 
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* Every descriptor but the captures', the channel and stderr goes: the
- * parent's netlink sockets, control socket, state lock and files are
- * none of the sensor's business. */
+/* Every descriptor but the captures', the channel and stderr goes. */
 static void close_others(const struct sensor *s)
 {
-	int keep[CONF_MAX_IFACES + 2];
+	int keep[CONF_MAX_IFACES + 1];
 	unsigned n = 0;
-	int from = 3;
 
 	for (unsigned i = 0; i < s->p->ncaps; i++)
 		if (s->caps[i])
 			keep[n++] = capture_fd(s->caps[i]);
 	keep[n++] = s->ipc.fd;
-	qsort(keep, n, sizeof(keep[0]), cmp_int);
-	for (unsigned i = 0; i < n; i++) {
-		if (keep[i] > from)
-			syscall(SYS_close_range, (unsigned)from, (unsigned)keep[i] - 1, 0u);
-		if (keep[i] + 1 > from)
-			from = keep[i] + 1;
-	}
-	syscall(SYS_close_range, (unsigned)from, ~0u, 0u);
+	child_close_others(keep, n);
 }
 
 int sensor_main(const struct sensor_params *p)
 {
 	static struct sensor s; /* large (the outbox); the child has one */
-	struct itimerspec its = {
-		.it_interval = {.tv_nsec = TICK_MS * 1000000L},
-		.it_value = {.tv_nsec = TICK_MS * 1000000L},
-	};
-	const char *const *extra;
-	const char *list[ARRAY_SIZE(allowed) + 64];
-	unsigned nlist = 0, nextra;
-	sigset_t none;
 	char err[512];
 	int r;
 
@@ -568,25 +540,14 @@ int sensor_main(const struct sensor_params *p)
 	s.p = p;
 	s.timerfd = -1;
 	outbox_init(&s.out, s.outbuf.b, sizeof(s.outbuf.b));
-	/* The parent's blocked signals and its death: ours too. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGTERM, SIG_DFL);
-	/* A terminal's ^C and hangup go to the whole process group: the
-	 * parent handles them (and ends the sensor); the sensor's own
-	 * death by them would be alerted as one. */
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	child_signals();
 	ipc_init(&s.ipc, p->fd, sp_sensor_types, sp_sensor_ntypes);
 	/* The parent's descriptors go first, before anything slow: its
 	 * state-directory lock and instance socket must not outlive it in
 	 * us, or a daemon started right after its death (systemd's restart,
 	 * an operator) would find them held. */
 	close_others(&s);
-	/* Its death ends us; it may have died before the prctl(). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() != p->parent)
+	if (!child_tie(p->parent))
 		return 0;
 	/* The captures, with the CAP_NET_RAW inherited; one that cannot be
 	 * opened is the parent's to retry (with a new sensor). */
@@ -598,9 +559,9 @@ int sensor_main(const struct sensor_params *p)
 		}
 	}
 	close_others(&s);
-	s.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (s.timerfd < 0 || timerfd_settime(s.timerfd, 0, &its, NULL) < 0) {
-		fprintf(stderr, "quarantined sensor: timer: %s\n", strerror(errno));
+	s.timerfd = child_timer(TICK_MS);
+	if (s.timerfd < 0) {
+		fprintf(stderr, "quarantined sensor: timer: %s\n", strerror(-s.timerfd));
 		return 1;
 	}
 	if (p->ring_packets) {
@@ -634,12 +595,7 @@ int sensor_main(const struct sensor_params *p)
 		return 1;
 	}
 	/* Nothing hostile has been read yet. */
-	for (unsigned i = 0; i < ARRAY_SIZE(allowed); i++)
-		list[nlist++] = allowed[i];
-	extra = sandbox_sanitizer_extra(&nextra);
-	for (unsigned i = 0; i < nextra && nlist < ARRAY_SIZE(list); i++)
-		list[nlist++] = extra[i];
-	r = sandbox_enter(list, nlist, err, sizeof(err));
+	r = child_sandbox(allowed, ARRAY_SIZE(allowed), err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "quarantined sensor: sandbox: %s\n", err);
 		return 1;

@@ -1,7 +1,8 @@
 /* Unit tests of the parent's supervision of a child: the backoff (1 s,
  * doubling up to 60 s for children that die within 10 s of their start,
  * back to 1 s after one that ran longer), the seconds an alert gives,
- * and the wording of the alert for a child that ended. */
+ * the wording of the alert for a child that ended; in the child, the
+ * descriptors kept and the timer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,9 +10,13 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "child.h"
 
@@ -88,6 +93,56 @@ static void test_ended_text(void **state)
 		"sensor (pid 9) ended (status 3); blocks stay in force, a new one starts in 0 s");
 }
 
+/* In a child of the test (the descriptors are the process's): those
+ * kept stay open, the others from 3 up are closed. */
+static void test_close_others(void **state)
+{
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fds[6], keep[2];
+		bool ok = true;
+
+		for (unsigned i = 0; i < 6; i++)
+			fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		keep[0] = fds[4];
+		keep[1] = fds[1];
+		child_close_others(keep, 2);
+		for (unsigned i = 0; i < 6; i++) {
+			bool is_open = fcntl(fds[i], F_GETFD) >= 0;
+
+			ok &= is_open == (i == 1 || i == 4);
+		}
+		ok &= fcntl(2, F_GETFD) >= 0;
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_timer(void **state)
+{
+	struct pollfd pfd;
+	uint64_t n = 0;
+	int fd = child_timer(20);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	/* Not yet: non-blocking. */
+	assert_true(read(fd, &n, sizeof(n)) < 0);
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(read(fd, &n, sizeof(n)), sizeof(n));
+	assert_true(n >= 1);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,6 +150,8 @@ int main(void)
 		cmocka_unit_test(test_backoff_resets_when_stable),
 		cmocka_unit_test(test_delay),
 		cmocka_unit_test(test_ended_text),
+		cmocka_unit_test(test_close_others),
+		cmocka_unit_test(test_timer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
