@@ -23,7 +23,9 @@
 #    SMB (engineering, essential) still does, and a new engineering host
 #    is still cut off.
 # 4. outbreak on --by floor: one floor, one group: routed SMB works;
-#    --by subnet: the two /24s are groups again: blocked.
+#    --by subnet: the two /24s are groups again: blocked.  Then kill -9:
+#    the kernel keeps the segmentation while the daemon is gone, and the
+#    next start has it on, by subnet, as it was.
 # 5. outbreak off: all back.
 # The thresholds stay as they are (outbreak.factor = 1): the checks' own
 # connections from one host to five SMB servers would otherwise flag it
@@ -155,6 +157,16 @@ qd_check "two subnets: finance -> $ENG3:445 blocked" qd_not qd_connect inf $ENG3
 qd_check "$L2O (a /32, no subnet of its own) is in lan2's group: -> $ENG3:445 works" \
 	qd_connect l2o $ENG3 445
 qd_check "status says by subnet" test "$(qd_status 'd["outbreak"]["grouping"]')" = subnet
+
+qd_say "4b. kill -9 with outbreak mode on (by subnet), then a start"
+qd_daemon_stop KILL
+qd_check "killed: the segmentation stays in the kernel (finance -> $ENG3:445 blocked)" \
+	qd_not qd_connect inf $ENG3 445
+qd_daemon_start || exit 1
+qd_check "after the start status says on, by subnet" \
+	test "$(qd_status '"%s %s" % (d["outbreak"]["on"], d["outbreak"]["grouping"])')" = "True subnet"
+qd_check "after the start: finance -> $ENG3:445 still blocked" qd_not qd_connect inf $ENG3 445
+qd_check "after the start: $L2O -> $ENG3:445 still works" qd_connect l2o $ENG3 445
 
 qd_say "5. outbreak off"
 qd_check "outbreak off succeeds" qctl outbreak off
