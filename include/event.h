@@ -29,6 +29,8 @@ enum event_kind {
 			 * count: groups; by_uid, by, reason) */
 };
 
+#define EVENT_PORTS_MAX 16 /* HOST_MAX_PORTS */
+
 struct event {
 	enum event_kind kind;
 	usec_t ts;
@@ -56,9 +58,21 @@ struct event {
 	const char *source;
 	const char *original;
 
+	/* The policy held the action below what the detection asked for (a
+	 * critical asset, an unverified source, a containment without ports
+	 * where isolation is not allowed): "capped" in the event. */
+	bool capped;
+
 	/* action / release / mark */
 	enum level level;
 	uint64_t ttl_s;
+	/* action: the ports a containment of the host blocks (the
+	 * operator's --proto/--ports, or its detections'), said when they
+	 * are of one protocol (IPPROTO_TCP or IPPROTO_UDP) towards every
+	 * destination; nports 0: none said. */
+	uint8_t proto;
+	unsigned nports;
+	uint16_t ports[EVENT_PORTS_MAX];
 	long by_uid;		/* -1: automatic */
 	const struct actor *by; /* by_uid's names (borrowed); NULL: none known */
 	const char *reason;

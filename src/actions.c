@@ -1,6 +1,7 @@
 /* Host actions: levels put in force for detections, operators and timers,
  * the host's life-cycle state, TTL expiry, and reading the kernel back. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,23 @@ int act_apply(struct engine *e, struct act_change *ch, unsigned n, usec_t now)
 	return first;
 }
 
+/* The ports a containment of rec blocks, for its action event: said when
+ * they are all of one protocol, tcp or udp, towards every destination
+ * (quarantine-sync(8) publishes them with an operator's block). */
+static void event_ports(struct event *ev, const struct hostrec *rec)
+{
+	if (rec->want_overflow || rec->nwant == 0 || rec->nwant > EVENT_PORTS_MAX)
+		return;
+	for (unsigned i = 0; i < rec->nwant; i++)
+		if (rec->want[i].to || rec->want[i].proto != rec->want[0].proto ||
+		    (rec->want[0].proto != IPPROTO_TCP && rec->want[0].proto != IPPROTO_UDP))
+			return;
+	ev->proto = rec->want[0].proto;
+	for (unsigned i = 0; i < rec->nwant; i++)
+		ev->ports[i] = rec->want[i].port;
+	ev->nports = rec->nwant;
+}
+
 void act_emit(struct engine *e, const struct act_change *c, usec_t now)
 {
 	char buf[256];
@@ -293,6 +311,7 @@ void act_emit(struct engine *e, const struct act_change *c, usec_t now)
 		ev.level = c->effective;
 		ev.ttl_s = c->ttl_s;
 		ev.enforced = true;
+		event_ports(&ev, c->rec);
 	}
 	output_event(e->out, &ev);
 }

@@ -271,6 +271,7 @@ static void emit_detect(struct engine *e, const struct pending *p, bool enforced
 	ev.inv = p->inv;
 	ev.det = &p->det;
 	ev.action = p->dec.level;
+	ev.capped = p->dec.capped;
 	ev.enforced = enforced;
 	ev.why = why;
 	ev.incident_id = p->incident;

@@ -2,6 +2,7 @@
 #include "event.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -240,6 +241,8 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 		sb_printf(&s, ",\"enforced\":%s", e->enforced ? "true" : "false");
 		if (!e->enforced)
 			json_key_str(&s, "why", why_name(e->why));
+		if (e->capped)
+			sb_printf(&s, ",\"capped\":true");
 		json_key_str(&s, "proto", d->proto);
 		json_ports(&s, d);
 		/* Contained towards this one destination only. */
@@ -270,6 +273,13 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 		sb_printf(&s, ",\"enforced\":%s", e->enforced ? "true" : "false");
 		if (!e->enforced)
 			json_key_str(&s, "why", why_name(e->why));
+		if (e->nports) {
+			json_key_str(&s, "proto", e->proto == IPPROTO_UDP ? "udp" : "tcp");
+			sb_printf(&s, ",\"ports\":[");
+			for (unsigned i = 0; i < e->nports && i < EVENT_PORTS_MAX; i++)
+				sb_printf(&s, "%s%u", i ? "," : "", e->ports[i]);
+			sb_putc(&s, ']');
+		}
 		json_inventory(&s, e->inv);
 		break;
 	case EVENT_RELEASE:
@@ -427,6 +437,8 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		kv(&s, "enforced", e->enforced ? "yes" : "no");
 		if (!e->enforced)
 			kv(&s, "why", why_name(e->why));
+		if (e->capped)
+			kv(&s, "capped", "yes");
 		kv(&s, "proto", d->proto);
 		if (d->nports) {
 			sb_printf(&s, " ports=");
@@ -483,6 +495,12 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 			kv(&s, "why", why_name(e->why));
 		if (e->reason && e->reason[0])
 			kv(&s, "reason", e->reason);
+		if (e->nports) {
+			kv(&s, "proto", e->proto == IPPROTO_UDP ? "udp" : "tcp");
+			sb_printf(&s, " ports=");
+			for (unsigned i = 0; i < e->nports && i < EVENT_PORTS_MAX; i++)
+				sb_printf(&s, "%s%u", i ? "," : "", e->ports[i]);
+		}
 		kv_inventory(&s, e->inv);
 		break;
 	case EVENT_RELEASE:
