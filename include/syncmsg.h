@@ -55,9 +55,15 @@ struct syncmsg {
 	enum sync_op op;
 	char origin[SYNC_GATEWAY_MAX]; /* the gateway that decided */
 	struct qaddr host;	       /* an address or a MAC */
-	enum level level;	       /* SYNC_BLOCK: watch..isolate */
-	enum severity severity;	       /* SYNC_BLOCK: low..high */
-	uint8_t proto;		       /* PROTO_TCP, PROTO_UDP or 0 */
+	/* The same machine named the other way, when the origin knew it: on
+	 * a record keyed by address, the machine's MAC (family AF_MAC); on
+	 * one keyed by MAC, the address it had at the origin (an IPv4 or
+	 * IPv6 address).  Family 0: unknown. */
+	struct qaddr mac;	/* keyed by address: its MAC */
+	struct qaddr addr;	/* keyed by MAC: the address it had */
+	enum level level;	/* SYNC_BLOCK: watch..isolate */
+	enum severity severity; /* SYNC_BLOCK: low..high */
+	uint8_t proto;		/* PROTO_TCP, PROTO_UDP or 0 */
 	uint8_t nports;
 	uint16_t ports[OUTSIDE_MAX_PORTS];
 	uint64_t ts_us;	     /* when the origin decided (its clock) */
@@ -95,8 +101,22 @@ int syncmsg_check(const struct syncmsg *m, char *err, size_t errlen);
  * event is no decision of this gateway's (a detection that was not put
  * in force, any other event, or a decision that came from the bus: its
  * source or reason names "gateway:", so that nothing is echoed), or
- * -EINVAL when it cannot be read. */
+ * -EINVAL when it cannot be read.
+ *
+ * A decision about a machine this gateway knows by its MAC (the event's
+ * "mac") is keyed by its address with ret->mac set: syncmsg_machine()
+ * makes the second record, keyed by the MAC, that lets another gateway
+ * know the machine when it shows up there with another address.  One
+ * exception to "nothing is echoed": another gateway's release or
+ * certification of an address, applied here to a machine this gateway
+ * knows by its MAC, is published as this gateway's release of that MAC
+ * alone (ret->host the MAC, ret->addr the address), so that the machine
+ * is released wherever its MAC is blocked; a release that came by MAC
+ * (its reason names two gateways) is not published again. */
 int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret);
+/* The record of m's machine by its MAC: m with host its MAC and addr its
+ * address.  1 with ret filled, or 0 when m names no MAC. */
+int syncmsg_machine(const struct syncmsg *m, struct syncmsg *ret);
 
 /* ---- merging ----
  *

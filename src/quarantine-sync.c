@@ -635,8 +635,17 @@ static void on_event_line(struct syncd *s, const char *line)
 		log_warnx("an event of the daemon could not be read: %.200s", line);
 	if (k <= 0)
 		return;
-	if (s->npending || !s->connected || !s->kv || publish(s, &m) < 0)
-		queue_pending(s, &m);
+	/* A machine known by its MAC: its address's record, then its MAC's,
+	 * which another gateway applies where the machine shows up with
+	 * another address (quarantine-sync(8), THE MACHINE). */
+	for (int i = 0; i < 2; i++) {
+		struct syncmsg mm;
+
+		if (i == 1 && !syncmsg_machine(&m, &mm))
+			break;
+		if (s->npending || !s->connected || !s->kv || publish(s, i ? &mm : &m) < 0)
+			queue_pending(s, i ? &mm : &m);
+	}
 }
 
 static void events_open(struct syncd *s)

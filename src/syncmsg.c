@@ -196,6 +196,22 @@ int syncmsg_check(const struct syncmsg *m, char *err, size_t errlen)
 		set_err(err, errlen, "host is not a unicast address");
 		return -EINVAL;
 	}
+	if (m->host.family == AF_MAC && !mac_is_unicast(m->host.b)) {
+		set_err(err, errlen, "host is not a unicast MAC");
+		return -EINVAL;
+	}
+	/* The machine named the other way: a MAC beside an address, an
+	 * address beside a MAC, never both nor the same kind twice. */
+	if (m->mac.family &&
+	    (m->host.family == AF_MAC || m->mac.family != AF_MAC || !mac_is_unicast(m->mac.b))) {
+		set_err(err, errlen, "mac: not a unicast MAC beside an address");
+		return -EINVAL;
+	}
+	if (m->addr.family &&
+	    (m->host.family != AF_MAC || m->addr.family == AF_MAC || !addr_is_unicast(&m->addr))) {
+		set_err(err, errlen, "addr: not a unicast address beside a MAC");
+		return -EINVAL;
+	}
 	if (m->op == SYNC_BLOCK) {
 		if (m->level < LEVEL_WATCH || m->level > LEVEL_ISOLATE) {
 			set_err(err, errlen, "invalid level");
@@ -275,11 +291,11 @@ int syncmsg_encode(const struct syncmsg *m, char *buf, size_t len)
 	if (len == 0)
 		return -ENOSPC;
 	buf[0] = '\0';
-	if (m->host.family == AF_MAC) {
-		char mb[MAC_STRLEN];
+	char mb[MAC_STRLEN], ab[ADDR_STRLEN];
 
+	if (m->host.family == AF_MAC)
 		snprintf(b, sizeof(b), "%s", mac_ntop(m->host.b, mb));
-	} else
+	else
 		addr_ntop(&m->host, b);
 	for (unsigned i = 0; i < m->nports; i++)
 		snprintf(ports + strlen(ports), sizeof(ports) - strlen(ports), "%s%u", i ? "," : "",
@@ -297,6 +313,10 @@ int syncmsg_encode(const struct syncmsg *m, char *buf, size_t len)
 		return k;
 	if (m->proto && ((k = add(buf, len, "proto", m->proto == PROTO_TCP ? "tcp" : "udp")) < 0 ||
 			 (k = add(buf, len, "ports", ports)) < 0))
+		return k;
+	if (m->mac.family && (k = add(buf, len, "mac", mac_ntop(m->mac.b, mb))) < 0)
+		return k;
+	if (m->addr.family && (k = add(buf, len, "addr", addr_ntop(&m->addr, ab))) < 0)
 		return k;
 	if (m->first_us && (k = add_u64(buf, len, "first", m->first_us)) < 0)
 		return k;
@@ -344,7 +364,8 @@ int syncmsg_decode(const char *buf, size_t len, struct syncmsg *ret, char *err, 
 {
 	static const char *const known[] = {"v",	"origin",   "host",    "ts",	"level",
 					    "severity", "rule",	    "expires", "proto", "ports",
-					    "first",	"incident", "reason",  "by",	"state"};
+					    "first",	"incident", "reason",  "by",	"state",
+					    "mac",	"addr"};
 	struct ctl_request *req;
 	struct syncmsg m;
 	const char *v;
@@ -396,6 +417,16 @@ int syncmsg_decode(const char *buf, size_t len, struct syncmsg *ret, char *err, 
 	}
 	if (!(v = ctl_request_get(req, "host")) || (addr_parse_any(v, &m.host) < 0)) {
 		set_err(err, errlen, "invalid host");
+		goto out;
+	}
+	if ((v = ctl_request_get(req, "mac")) &&
+	    (addr_parse_any(v, &m.mac) < 0 || m.mac.family != AF_MAC)) {
+		set_err(err, errlen, "invalid mac");
+		goto out;
+	}
+	if ((v = ctl_request_get(req, "addr")) &&
+	    (addr_parse_any(v, &m.addr) < 0 || m.addr.family == AF_MAC)) {
+		set_err(err, errlen, "invalid addr");
 		goto out;
 	}
 	if (!(v = ctl_request_get(req, "ts")) || u64_parse(v, UINT64_MAX, &m.ts_us) < 0) {
@@ -613,11 +644,49 @@ static int ts_parse(const char *s, uint64_t *ret)
 	return 0;
 }
 
+/* The ports the event names ("proto" tcp or udp and "ports"), the ones a
+ * containment blocks; none when it names none, another protocol, or more
+ * than a record holds (OUTSIDE_MAX_PORTS): a record never carries part of
+ * a containment, and one without ports is, where the receiving gateway
+ * allows it, an isolation (quarantine-sync(8), APPLYING). */
+static void event_ports(const char *json, struct syncmsg *m)
+{
+	char v[OUTSIDE_RULE_MAX], *save = NULL;
+	uint8_t proto;
+	uint64_t u;
+
+	if (json_member(json, "proto", v, sizeof(v)) < 0 ||
+	    (strcmp(v, "tcp") != 0 && strcmp(v, "udp") != 0))
+		return;
+	proto = strcmp(v, "tcp") == 0 ? PROTO_TCP : PROTO_UDP;
+	if (json_member(json, "ports", v, sizeof(v)) < 0)
+		return;
+	for (char *t = strtok_r(v, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (u64_parse(t, 65535, &u) < 0 || !u || m->nports == OUTSIDE_MAX_PORTS) {
+			m->nports = 0;
+			return;
+		}
+		m->ports[m->nports++] = (uint16_t)u;
+	}
+	if (m->nports)
+		m->proto = proto;
+}
+
+/* A reason "gateway:NAME: ..." whose rest names no gateway: a decision of
+ * one other gateway applied here, not one that came by two. */
+static bool one_gateway(const char *reason)
+{
+	const char *p = strstr(reason, ": ");
+
+	return p && strncmp(p + 2, "gateway:", 8) != 0;
+}
+
 int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 {
 	char ev[16], v[OUTSIDE_RULE_MAX], host[ADDR_STRLEN];
 	struct syncmsg m;
 	uint64_t u;
+	int k;
 
 	memset(&m, 0, sizeof(m));
 	if (!json_whole(json) || json_member(json, "event", ev, sizeof(ev)) < 0)
@@ -632,16 +701,51 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 		return 0;
 	if (addr_parse_any(host, &m.host) < 0)
 		return -EINVAL;
+	/* The machine's MAC, when this gateway knows the address's machine:
+	 * the record by MAC that syncmsg_machine() makes. */
+	if (m.host.family != AF_MAC && json_member(json, "mac", v, sizeof(v)) == 0) {
+		if (addr_parse_any(v, &m.mac) < 0 || m.mac.family != AF_MAC)
+			return -EINVAL;
+		if (!mac_is_unicast(m.mac.b))
+			memset(&m.mac, 0, sizeof(m.mac));
+	}
 	if (snprintf(m.origin, sizeof(m.origin), "%s", self) >= (int)sizeof(m.origin))
 		return -EINVAL;
 	/* What came from the bus is not published again. */
 	if (json_member(json, "source", v, sizeof(v)) == 0 && strncmp(v, "gateway:", 8) == 0)
 		return 0;
-	if (json_member(json, "reason", m.reason, sizeof(m.reason)) == 0 &&
-	    strncmp(m.reason, "gateway:", 8) == 0)
-		return 0;
+	/* A reason too long for a record is cut (at a character). */
+	k = json_member(json, "reason", m.reason, sizeof(m.reason));
+	if (k < 0)
+		m.reason[k == -EINVAL ? outside_utf8_valid(m.reason, strlen(m.reason), false) : 0] =
+			'\0';
 	if (json_member(json, "by_name", m.by, sizeof(m.by)) < 0)
 		m.by[0] = '\0';
+	if (strncmp(m.reason, "gateway:", 8) == 0) {
+		/* Another gateway's release of an address applied here to a
+		 * machine known by its MAC: that MAC's release, as ours (the
+		 * gateways that blocked the machine by MAC know it by nothing
+		 * else).  Only releases, only from one gateway: a release
+		 * that came by MAC is not relayed again. */
+		bool cleaned =
+			json_member(json, "state", v, sizeof(v)) == 0 && strcmp(v, "cleaned") == 0;
+
+		if (!m.mac.family || !one_gateway(m.reason) ||
+		    (strcmp(ev, "release") != 0 && !cleaned))
+			return 0;
+		m.op = cleaned ? SYNC_CERTIFY : SYNC_RELEASE;
+		if (cleaned)
+			strcpy(m.state, "cleaned");
+		m.addr = m.host;
+		m.host = m.mac;
+		memset(&m.mac, 0, sizeof(m.mac));
+		m.proto = 0;
+		m.nports = 0;
+		if (syncmsg_check(&m, NULL, 0) < 0)
+			return -EINVAL;
+		*ret = m;
+		return 1;
+	}
 	if (strcmp(ev, "detect") == 0) {
 		enum level l;
 		enum severity s;
@@ -660,20 +764,7 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 		if (json_member(json, "rule", m.rule, sizeof(m.rule)) < 0)
 			return -EINVAL;
 		/* The ports the block was about (contain blocks them). */
-		if (json_member(json, "proto", v, sizeof(v)) == 0 &&
-		    (strcmp(v, "tcp") == 0 || strcmp(v, "udp") == 0)) {
-			uint8_t proto = strcmp(v, "tcp") == 0 ? PROTO_TCP : PROTO_UDP;
-			char *save = NULL;
-
-			if (json_member(json, "ports", v, sizeof(v)) == 0)
-				for (char *t = strtok_r(v, ",", &save);
-				     t && m.nports < OUTSIDE_MAX_PORTS;
-				     t = strtok_r(NULL, ",", &save))
-					if (u64_parse(t, 65535, &u) == 0 && u)
-						m.ports[m.nports++] = (uint16_t)u;
-			if (m.nports)
-				m.proto = proto;
-		}
+		event_ports(json, &m);
 		if (json_member(json, "first_probe_ts", v, sizeof(v)) == 0)
 			(void)ts_parse(v, &m.first_us);
 		if (json_member(json, "incident", v, sizeof(v)) == 0 &&
@@ -699,6 +790,10 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 			m.level = l;
 			m.severity = SEV_HIGH;
 			snprintf(m.rule, sizeof(m.rule), "operator");
+			/* The ports the operator gave (or the detections'):
+			 * what a gateway that caps the block at contain
+			 * blocks. */
+			event_ports(json, &m);
 			if (json_member(json, "ttl_s", v, sizeof(v)) == 0 &&
 			    u64_parse(v, UINT32_MAX, &u) == 0 && u)
 				m.expires_us = m.ts_us + u * 1000000u;
@@ -717,6 +812,17 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 	if (syncmsg_check(&m, NULL, 0) < 0)
 		return -EINVAL;
 	*ret = m;
+	return 1;
+}
+
+int syncmsg_machine(const struct syncmsg *m, struct syncmsg *ret)
+{
+	if (m->host.family == AF_MAC || m->mac.family != AF_MAC)
+		return 0;
+	*ret = *m;
+	ret->addr = m->host;
+	ret->host = m->mac;
+	memset(&ret->mac, 0, sizeof(ret->mac));
 	return 1;
 }
 

@@ -278,6 +278,171 @@ static void test_events(void **state)
 			 -EINVAL);
 }
 
+/* A machine known by its MAC: its address's record carries the MAC, and
+ * the second record, keyed by the MAC, the address; a release of it from
+ * another gateway is relayed by MAC, once. */
+static void test_machine(void **state)
+{
+	struct syncmsg m, mm, r;
+	char buf[SYNC_VALUE_MAX], err[160], key[SYNC_KEY_MAX];
+	int n;
+
+	(void)state;
+	assert_int_equal(
+		event("{\"ts\":\"2026-12-03T14:53:43.913801Z\",\"event\":\"detect\",\"host\":"
+		      "\"10.66.1.10\",\"mac\":\"9e:82:41:8c:8b:74\",\"rule\":\"smb-propagation\","
+		      "\"source\":\"self\",\"severity\":\"high\",\"action\":\"isolate\","
+		      "\"enforced\":true,\"proto\":\"tcp\",\"ports\":[445,139]}",
+		      &m),
+		1);
+	assert_int_equal(m.host.family, AF_INET);
+	assert_int_equal(m.mac.family, AF_MAC);
+	assert_int_equal(syncmsg_machine(&m, &mm), 1);
+	assert_int_equal(mm.host.family, AF_MAC);
+	assert_true(addr_eq(&mm.host, &m.mac));
+	assert_true(addr_eq(&mm.addr, &m.host) && mm.addr.family == AF_INET);
+	assert_int_equal(mm.mac.family, 0);
+	assert_int_equal(mm.op, SYNC_BLOCK);
+	assert_int_equal(mm.nports, 2);
+	assert_int_equal(syncmsg_key("gw-a", &mm.host, key, sizeof(key)), 0);
+	assert_string_equal(key, "gw-a.mac-9e82418c8b74");
+	/* Both records go over the bus and come back whole. */
+	n = syncmsg_encode(&mm, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "\taddr=10.66.1.10"));
+	assert_int_equal(syncmsg_decode(buf, (size_t)n, &r, err, sizeof(err)), 0);
+	assert_memory_equal(&mm, &r, sizeof(mm));
+	n = syncmsg_encode(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "\tmac=9e:82:41:8c:8b:74"));
+	assert_int_equal(syncmsg_decode(buf, (size_t)n, &r, err, sizeof(err)), 0);
+	assert_memory_equal(&m, &r, sizeof(m));
+	/* The MAC's record names no second MAC; an address's names none
+	 * without one. */
+	assert_int_equal(syncmsg_machine(&mm, &r), 0);
+	assert_int_equal(syncmsg_machine(&(struct syncmsg){.host = m.host}, &r), 0);
+
+	/* A machine this gateway knows by address only: no MAC anywhere. */
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"release\","
+			       "\"host\":\"10.66.1.10\",\"state\":\"released\",\"by\":\"0\","
+			       "\"reason\":\"done\"}",
+			       &m),
+			 1);
+	assert_int_equal(m.mac.family, 0);
+	assert_int_equal(syncmsg_machine(&m, &r), 0);
+
+	/* Another gateway's release of an address, applied here to a
+	 * machine known by its MAC: relayed as this gateway's release of
+	 * the MAC alone. */
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"release\","
+			       "\"host\":\"10.66.1.10\",\"mac\":\"9e:82:41:8c:8b:74\","
+			       "\"state\":\"released\",\"by\":\"0\","
+			       "\"reason\":\"gateway:gw-b: release\"}",
+			       &m),
+			 1);
+	assert_int_equal(m.op, SYNC_RELEASE);
+	assert_string_equal(m.origin, "gw-a");
+	assert_int_equal(m.host.family, AF_MAC);
+	assert_true(m.addr.family == AF_INET && m.mac.family == 0);
+	assert_string_equal(m.reason, "gateway:gw-b: release");
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"release\","
+			       "\"host\":\"10.66.1.10\",\"mac\":\"9e:82:41:8c:8b:74\","
+			       "\"state\":\"cleaned\",\"by\":\"0\","
+			       "\"reason\":\"gateway:gw-b: reimaged\"}",
+			       &m),
+			 1);
+	assert_int_equal(m.op, SYNC_CERTIFY);
+	assert_int_equal(m.host.family, AF_MAC);
+	/* Not relayed: one that came by MAC already (two gateways), one of
+	 * a machine known by address only, a block from the bus. */
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"release\","
+			       "\"host\":\"10.66.3.20\",\"mac\":\"9e:82:41:8c:8b:74\","
+			       "\"state\":\"released\",\"by\":\"0\","
+			       "\"reason\":\"gateway:gw-a: gateway:gw-b: release\"}",
+			       &m),
+			 0);
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"release\","
+			       "\"host\":\"10.66.1.10\",\"state\":\"released\",\"by\":\"0\","
+			       "\"reason\":\"gateway:gw-b: release\"}",
+			       &m),
+			 0);
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"action\","
+			       "\"host\":\"10.66.1.10\",\"mac\":\"9e:82:41:8c:8b:74\","
+			       "\"level\":\"isolate\",\"ttl_s\":0,\"by\":\"0\","
+			       "\"reason\":\"gateway:gw-b: x\",\"enforced\":true}",
+			       &m),
+			 0);
+	/* A multicast MAC in an event is no machine's. */
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"release\","
+			       "\"host\":\"10.66.1.10\",\"mac\":\"01:00:5e:00:00:01\","
+			       "\"state\":\"released\",\"by\":\"0\",\"reason\":\"x\"}",
+			       &m),
+			 1);
+	assert_int_equal(m.mac.family, 0);
+
+	/* Values that name the machine twice, or wrongly. */
+	refused(OK_HEAD "level=isolate\tseverity=high\trule=x\taddr=10.66.1.11", "addr:");
+	refused(OK_HEAD "level=isolate\tseverity=high\trule=x\tmac=01:00:5e:00:00:01", "mac:");
+	refused(OK_HEAD "level=isolate\tseverity=high\trule=x\tmac=10.66.1.11", "invalid mac");
+	refused("cmd=release\tv=1\torigin=gw-a\thost=02:00:aa:bb:cc:dd\tts=1\t"
+		"mac=02:00:aa:bb:cc:de",
+		"mac:");
+	refused("cmd=release\tv=1\torigin=gw-a\thost=02:00:aa:bb:cc:dd\tts=1\taddr=224.0.0.1",
+		"addr:");
+	refused("cmd=release\tv=1\torigin=gw-a\thost=02:00:aa:bb:cc:dd\tts=1\t"
+		"addr=02:00:aa:bb:cc:de",
+		"invalid addr");
+	refused("cmd=release\tv=1\torigin=gw-a\thost=01:00:5e:00:00:01\tts=1", "unicast MAC");
+	refused("cmd=release\tv=1\torigin=gw-a\thost=00:00:00:00:00:00\tts=1", "unicast MAC");
+}
+
+/* An operator's block carries the ports it gave (or none when there are
+ * more than a record holds: a record never carries part of a
+ * containment); a reason too long for a record is cut, not refused. */
+static void test_operator_ports(void **state)
+{
+	struct syncmsg m;
+	char json[1024], longr[400];
+
+	(void)state;
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"action\","
+			       "\"host\":\"10.66.1.200\",\"level\":\"isolate\",\"ttl_s\":0,"
+			       "\"by\":\"0\",\"by_name\":\"root\",\"reason\":\"r\","
+			       "\"enforced\":true,\"proto\":\"tcp\",\"ports\":[445]}",
+			       &m),
+			 1);
+	assert_int_equal(m.op, SYNC_BLOCK);
+	assert_int_equal(m.level, LEVEL_ISOLATE);
+	assert_int_equal(m.proto, PROTO_TCP);
+	assert_int_equal(m.nports, 1);
+	assert_int_equal(m.ports[0], 445);
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"action\","
+			       "\"host\":\"10.66.1.200\",\"level\":\"contain\",\"ttl_s\":0,"
+			       "\"by\":\"0\",\"reason\":\"r\",\"enforced\":true,"
+			       "\"proto\":\"udp\",\"ports\":[53,123,137,138,161]}",
+			       &m),
+			 1);
+	assert_int_equal(m.level, LEVEL_CONTAIN);
+	assert_int_equal(m.nports, 0);
+	assert_int_equal(m.proto, 0);
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"action\","
+			       "\"host\":\"10.66.1.200\",\"level\":\"contain\",\"ttl_s\":0,"
+			       "\"by\":\"0\",\"reason\":\"r\",\"enforced\":true}",
+			       &m),
+			 1);
+	assert_int_equal(m.nports, 0);
+	memset(longr, 0, sizeof(longr));
+	for (size_t i = 0; i + 2 < 380; i += 2)
+		memcpy(longr + i, "\xc3\xa9", 2); /* é, so that a cut could split one */
+	snprintf(json, sizeof(json),
+		 "{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"release\","
+		 "\"host\":\"10.66.1.10\",\"state\":\"released\",\"by\":\"0\",\"reason\":\"%s\"}",
+		 longr);
+	assert_int_equal(event(json, &m), 1);
+	assert_true(strlen(m.reason) > 200 && strlen(m.reason) < SYNC_REASON_MAX);
+	assert_int_equal(strlen(m.reason) % 2, 0);
+}
+
 static struct syncmsg rel(const char *origin, const char *host)
 {
 	struct syncmsg m;
@@ -365,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_keys),	cmocka_unit_test(test_values),
 		cmocka_unit_test(test_refused), cmocka_unit_test(test_events),
 		cmocka_unit_test(test_merge),	cmocka_unit_test(test_view_bounded),
+		cmocka_unit_test(test_machine), cmocka_unit_test(test_operator_ports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
