@@ -5,7 +5,8 @@
  * value that decodes passes syncmsg_check(), encodes again and decodes to
  * the same record, and its encoding is stable; a key that parses is
  * written back the same way; an event read as a decision passes
- * syncmsg_check(); the merge of whatever decodes says one of its
+ * syncmsg_check(), and so does its machine's record by MAC
+ * (syncmsg_machine()); the merge of whatever decodes says one of its
  * verdicts. */
 #include <errno.h>
 #include <string.h>
@@ -70,8 +71,15 @@ static void event(const char *data, size_t size)
 	r = syncmsg_from_event(line, "gw-self", &m);
 	FUZZ_CHECK(r == 0 || r == 1 || r == -EINVAL);
 	if (r == 1) {
+		struct syncmsg mm;
+
 		FUZZ_CHECK(syncmsg_check(&m, NULL, 0) == 0);
 		FUZZ_CHECK(strcmp(m.origin, "gw-self") == 0);
+		/* The machine's record by MAC is as valid as its address's. */
+		if (syncmsg_machine(&m, &mm)) {
+			FUZZ_CHECK(syncmsg_check(&mm, NULL, 0) == 0);
+			FUZZ_CHECK(mm.host.family == AF_MAC && mm.addr.family != 0);
+		}
 	}
 }
 
