@@ -27,6 +27,9 @@ enum event_kind {
 	EVENT_BULK,	/* quarantine or release --from: one for the whole list */
 	EVENT_OUTBREAK, /* outbreak mode switched on or off (state, what: the grouping,
 			 * count: groups; by_uid, by, reason) */
+	EVENT_ALLOW,	/* prefix/plen put on the never-block list (count: blocked hosts
+			 * released; by_uid, by, reason) */
+	EVENT_DISALLOW, /* prefix/plen taken off it (by_uid, by, reason) */
 };
 
 #define EVENT_PORTS_MAX 16 /* HOST_MAX_PORTS */
@@ -66,6 +69,10 @@ struct event {
 	/* action / release / mark */
 	enum level level;
 	uint64_t ttl_s;
+	/* allow, disallow: the never-block list's entry */
+	struct qaddr prefix;
+	unsigned plen;
+
 	/* action: the ports a containment of the host blocks (the
 	 * operator's --proto/--ports, or its detections'), said when they
 	 * are of one protocol (IPPROTO_TCP or IPPROTO_UDP) towards every

@@ -2234,6 +2234,24 @@ static int cmd_outbreak(struct cmdctx *x)
 	return r < 0 ? 1 : 0;
 }
 
+/* The allow or disallow event (quarantine-sync(8) publishes it). */
+static void allow_event(struct cmdctx *x, const struct qaddr *p, unsigned plen, bool allow,
+			unsigned released)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = allow ? EVENT_ALLOW : EVENT_DISALLOW;
+	ev.ts = daemon_wall_us();
+	ev.prefix = *p;
+	ev.plen = plen;
+	ev.count = released;
+	ev.by_uid = (long)x->peer->uid;
+	ev.by = operator_names(x);
+	ev.reason = ctl_request_get(x->req, "reason");
+	output_event(&x->d->out, &ev);
+}
+
 static int cmd_allow(struct cmdctx *x, bool allow)
 {
 	struct daemon *d = x->d;
@@ -2268,13 +2286,16 @@ static int cmd_allow(struct cmdctx *x, bool allow)
 		return reply(x, 1, "%s is not on the never-block list", h);
 	if (r < 0)
 		return reply(x, 1, "%s: %s", h, strerror(-r));
-	if (!allow)
+	if (!allow) {
+		allow_event(x, &p, plen, false, 0);
 		return reply(x, 0, "%s removed from the never-block list", h);
+	}
 	/* SPEC section 2: a blocked host that becomes allowed is released,
 	 * an uncleanable one too (never blocked means never). */
 	struct selection sel = {.prefix = &p, .plen = plen, .uncleanable = true};
 	release_many(x, &sel, "allowed: on the never-block list", &n, &err, &kept);
 	field(x, "released", "%u", n - err);
+	allow_event(x, &p, plen, true, n - err);
 	if (err)
 		return reply(x, 1,
 			     "%s added to the never-block list; %u of %u blocked hosts could "

@@ -15,7 +15,7 @@ static const char *const kind_names[] = {
 	[EVENT_DETECT] = "detect",     [EVENT_ACTION] = "action",     [EVENT_RELEASE] = "release",
 	[EVENT_MARK] = "mark",	       [EVENT_INCIDENT] = "incident", [EVENT_ERROR] = "error",
 	[EVENT_BINDING] = "binding",   [EVENT_PURGE] = "purge",	      [EVENT_BULK] = "bulk",
-	[EVENT_OUTBREAK] = "outbreak",
+	[EVENT_OUTBREAK] = "outbreak", [EVENT_ALLOW] = "allow",	      [EVENT_DISALLOW] = "disallow",
 };
 
 const char *event_kind_name(enum event_kind k)
@@ -318,6 +318,18 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 			  (unsigned long long)e->older_than_s);
 		json_by(&s, e->by_uid, e->by);
 		break;
+	case EVENT_ALLOW:
+	case EVENT_DISALLOW: {
+		char pb[ADDR_STRLEN + 8], ab[ADDR_STRLEN];
+
+		snprintf(pb, sizeof(pb), "%s/%u", addr_ntop(&e->prefix, ab), e->plen);
+		json_key_str(&s, "prefix", pb);
+		if (e->kind == EVENT_ALLOW)
+			sb_printf(&s, ",\"released\":%u", e->count);
+		json_by(&s, e->by_uid, e->by);
+		json_key_str(&s, "reason", e->reason ? e->reason : "");
+		break;
+	}
 	case EVENT_BULK:
 		json_key_str(&s, "command", e->command ? e->command : "");
 		if (e->level != LEVEL_NONE) {
@@ -540,6 +552,19 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 			  (unsigned long long)e->older_than_s);
 		kv_by(&s, e->by_uid, e->by);
 		break;
+	case EVENT_ALLOW:
+	case EVENT_DISALLOW: {
+		char pb[ADDR_STRLEN + 8], ab[ADDR_STRLEN];
+
+		snprintf(pb, sizeof(pb), "%s/%u", addr_ntop(&e->prefix, ab), e->plen);
+		kv(&s, "prefix", pb);
+		if (e->kind == EVENT_ALLOW)
+			sb_printf(&s, " released=%u", e->count);
+		kv_by(&s, e->by_uid, e->by);
+		if (e->reason && e->reason[0])
+			kv(&s, "reason", e->reason);
+		break;
+	}
 	case EVENT_BULK:
 		kv(&s, "command", e->command ? e->command : "");
 		if (e->level != LEVEL_NONE) {
