@@ -198,6 +198,9 @@ struct conf {
 		struct prefix_list routers;
 		/* ... or by MAC. */
 		struct mac_list router_macs;
+		/* Apply the allows and disallows other gateways share over the
+		 * bus (quarantine-sync(8)); default false. */
+		bool allow_from_gateways;
 	} networks;
 
 	/* Machine identity (identity.h): who sent a packet, and which

@@ -335,7 +335,8 @@ static const struct {
 	  "incident", "inventory", "surveillance", "outbreak", "control", "state", "log",
 	  "antivirus", "feeds"}},
 	{"capture", {"interfaces", "snaplen", "buffer_mb"}},
-	{"networks", {"protected", "never_block", "remediation", "admin", "routers"}},
+	{"networks",
+	 {"protected", "never_block", "remediation", "admin", "routers", "allow_from_gateways"}},
 	{"identity",
 	 {"max_addresses", "trust_after", "move_after", "unverified_max", "auto_relay"}},
 	{"enforce", {"mode", "family", "table", "max_actions_per_minute", "default_ttl"}},
@@ -971,6 +972,8 @@ static void parse_networks(struct ctx *x, const config_setting_t *g)
 			parse_prefix_list(x, s, p, &c->networks.admin, true);
 		else if (strcmp(k, "routers") == 0)
 			parse_routers(x, s, p, &c->networks.routers, &c->networks.router_macs);
+		else if (strcmp(k, "allow_from_gateways") == 0)
+			get_bool(x, s, p, &c->networks.allow_from_gateways);
 		else
 			unknown_key(x, s, "networks");
 	}
