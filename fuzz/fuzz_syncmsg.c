@@ -46,6 +46,7 @@ static void key(const char *data, size_t size)
 {
 	char k[SYNC_KEY_MAX + 8], g[SYNC_GATEWAY_MAX], back[SYNC_KEY_MAX];
 	struct qaddr a;
+	int plen;
 
 	if (size >= sizeof(k))
 		return;
@@ -54,7 +55,10 @@ static void key(const char *data, size_t size)
 	if (syncmsg_key_parse(k, g, &a) < 0)
 		return;
 	FUZZ_CHECK(sync_gateway_valid(g));
-	FUZZ_CHECK(syncmsg_key(g, &a, back, sizeof(back)) == 0);
+	plen = syncmsg_key_plen(k);
+	FUZZ_CHECK(plen >= 0);
+	FUZZ_CHECK((plen ? syncmsg_key_prefix(g, &a, (unsigned)plen, back, sizeof(back))
+			 : syncmsg_key(g, &a, back, sizeof(back))) == 0);
 	FUZZ_CHECK(strcmp(back, k) == 0);
 }
 

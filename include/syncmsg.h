@@ -12,7 +12,10 @@
  *     ip4-10-1-0-5                     an IPv4 address
  *     ip6-20010db8000000000000000000000001   an IPv6 address, 32 hex digits
  *     mac-0200aabbccdd                 a MAC, 12 hex digits
- * (lower case; one spelling per machine, so that a key names it once).
+ * (lower case; one spelling per machine, so that a key names it once),
+ * and an entry of the never-block list (allow, disallow) by its prefix:
+ *     net4-10-66-3-0-24                10.66.3.0/24
+ *     net6-20010db8000000000000000000000000-32   2001:db8::/32
  *
  * Values: one line in the control protocol's encoding (ctlproto.h):
  *     cmd=block<TAB>v=1<TAB>origin=A<TAB>host=10.1.0.5<TAB>level=isolate...
@@ -34,8 +37,9 @@
 /* A gateway's name: 1 to 32 of letters, digits, '_' and '-' (it is a
  * subject token and part of "gateway:NAME" in events). */
 #define SYNC_GATEWAY_MAX 33
-/* The longest key: a gateway, '.', "ip6-" and 32 hex digits. */
-#define SYNC_KEY_MAX (SYNC_GATEWAY_MAX + 4 + 32 + 2)
+/* The longest key: a gateway, '.', "net6-", 32 hex digits, '-' and a
+ * prefix length. */
+#define SYNC_KEY_MAX (SYNC_GATEWAY_MAX + 5 + 32 + 4 + 2)
 /* The longest value a gateway writes or accepts: a header line of the
  * control protocol is at most this long, so anything bigger is refused
  * before it is parsed. */
@@ -46,10 +50,15 @@
 
 enum sync_op {
 	SYNC_NONE = 0,
-	SYNC_BLOCK,   /* blocked, or its level changed (level > none) */
-	SYNC_RELEASE, /* released by an operator */
-	SYNC_CERTIFY, /* certified cleaned (state: cleaned), and released */
+	SYNC_BLOCK,    /* blocked, or its level changed (level > none) */
+	SYNC_RELEASE,  /* released by an operator */
+	SYNC_CERTIFY,  /* certified cleaned (state: cleaned), and released */
+	SYNC_ALLOW,    /* host/plen put on the never-block list */
+	SYNC_DISALLOW, /* host/plen taken off it */
 };
+/* The shortest prefix an allow or a disallow on the bus may name: no
+ * record opens a gateway's whole address space. */
+#define SYNC_PLEN_MIN 8
 
 struct syncmsg {
 	enum sync_op op;
@@ -59,8 +68,11 @@ struct syncmsg {
 	 * a record keyed by address, the machine's MAC (family AF_MAC); on
 	 * one keyed by MAC, the address it had at the origin (an IPv4 or
 	 * IPv6 address).  Family 0: unknown. */
-	struct qaddr mac;	/* keyed by address: its MAC */
-	struct qaddr addr;	/* keyed by MAC: the address it had */
+	struct qaddr mac;  /* keyed by address: its MAC */
+	struct qaddr addr; /* keyed by MAC: the address it had */
+	/* SYNC_ALLOW, SYNC_DISALLOW: host is a prefix of plen bits (its
+	 * host bits zero, SYNC_PLEN_MIN to 32 or 128); 0 for the others. */
+	uint8_t plen;
 	enum level level;	/* SYNC_BLOCK: watch..isolate */
 	enum severity severity; /* SYNC_BLOCK: low..high */
 	uint8_t proto;		/* PROTO_TCP, PROTO_UDP or 0 */
@@ -82,9 +94,18 @@ bool sync_gateway_valid(const char *s);
 /* The key of host's record of gateway gw into buf (SYNC_KEY_MAX).  0 or
  * -EINVAL (gw invalid, host of no family). */
 int syncmsg_key(const char *gw, const struct qaddr *host, char *buf, size_t len);
+/* The key of prefix p/plen (an allow or a disallow) of gateway gw.  0,
+ * -EINVAL or -ENOSPC. */
+int syncmsg_key_prefix(const char *gw, const struct qaddr *p, unsigned plen, char *buf, size_t len);
+/* The key of record m of gateway gw: its machine's or its prefix's. */
+int syncmsg_key_of(const char *gw, const struct syncmsg *m, char *buf, size_t len);
 /* Splits a key (without the "$KV.<bucket>." prefix): its gateway into gw
- * (SYNC_GATEWAY_MAX) and its machine.  0 or -EINVAL. */
+ * (SYNC_GATEWAY_MAX) and its machine, or the address of its prefix (whose
+ * length syncmsg_key_plen() says).  0 or -EINVAL. */
 int syncmsg_key_parse(const char *key, char gw[SYNC_GATEWAY_MAX], struct qaddr *ret);
+/* The prefix length of a key: 0 for a machine's, 8 to 128 for a
+ * prefix's, -EINVAL for no valid key. */
+int syncmsg_key_plen(const char *key);
 
 /* m as a value (NUL-terminated, no LF).  Its length, or -EINVAL (m does
  * not pass syncmsg_check()) or -ENOSPC. */
@@ -135,7 +156,15 @@ int syncmsg_machine(const struct syncmsg *m, struct syncmsg *ret);
  *   - levels: a block asks for its own level; the daemon's policy caps it
  *     and never lowers a block it holds already.
  * A record older than the one the view holds of the same gateway and
- * machine is stale (a replay) and ignored. */
+ * machine is stale (a replay) and ignored.
+ *
+ * Allows and disallows are kept per prefix (address and length), apart
+ * from the machines: the latest stored at any gateway wins, and a
+ * disallow wins a tie (protection first):
+ *   - an allow is overridden by a disallow of the same prefix, at another
+ *     gateway, stored at the same time or later;
+ *   - a disallow is overridden by an allow of the same prefix, at another
+ *     gateway, stored later. */
 #define SYNC_VIEW_PEERS 16 /* gateways remembered per machine */
 
 struct sync_slot {
@@ -148,6 +177,7 @@ struct sync_slot {
 
 struct sync_entry {
 	struct qaddr host; /* family 0: free */
+	uint8_t plen;	   /* 0: a machine; else a prefix of the never-block list */
 	unsigned n;
 	struct sync_slot s[SYNC_VIEW_PEERS];
 };

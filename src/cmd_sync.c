@@ -19,6 +19,8 @@
 #include "actor.h"
 #include "daemon.h"
 #include "engine.h"
+#include "event.h"
+#include "policy.h"
 #include "log.h"
 #include "output.h"
 #include "outside.h"
@@ -155,6 +157,127 @@ static int apply_release(struct daemon *d, const struct syncmsg *m, const struct
 	return 0;
 }
 
+/* Run-time never-block entries the bus may have added, at most: a flood
+ * of allows costs a refusal each, never memory. */
+#define SYNC_ALLOWED_MAX 256
+#define RELEASE_CHUNK	 64
+
+/* Releases the blocked hosts inside prefix p/plen, as cmd_allow() does
+ * (SPEC section 2: never blocked means never, uncleanable ones too).
+ * Returns how many were released; *ret_failed those that could not be. */
+static unsigned release_inside(struct daemon *d, const struct qaddr *p, unsigned plen,
+			       const struct actor *by, long uid, const char *reason,
+			       unsigned *ret_failed)
+{
+	struct engine *e = &d->eng;
+	struct act_change ch[RELEASE_CHUNK];
+	usec_t now = daemon_wall_us();
+	unsigned n = 0, done = 0;
+
+	*ret_failed = 0;
+	for (struct hostrec *r = hostdb_first(&e->hosts);; r = hostdb_next(&e->hosts, r)) {
+		bool in = false;
+
+		if (r && r->level != LEVEL_NONE && !r->merged) {
+			in = addr_in_prefix(&r->addr, p, plen);
+			for (unsigned i = 0; i < r->naddrs && !in; i++)
+				in = addr_in_prefix(&r->addrs[i].a, p, plen);
+		}
+		if (in) {
+			memset(&ch[n], 0, sizeof(ch[n]));
+			ch[n].rec = r;
+			ch[n].level = LEVEL_NONE;
+			ch[n].by_uid = uid;
+			ch[n].by = by;
+			ch[n].reason = reason;
+			n++;
+		}
+		if (n && (n == RELEASE_CHUNK || !r)) {
+			act_apply(e, ch, n, now);
+			for (unsigned i = 0; i < n; i++) {
+				act_emit(e, &ch[i], now);
+				if (ch[i].error)
+					(*ret_failed)++;
+				else
+					done++;
+			}
+			n = 0;
+		}
+		if (!r)
+			break;
+	}
+	return done;
+}
+
+/* Another gateway's allow or disallow: applied only where the
+ * configuration says so (networks.allow_from_gateways: an allow loosens
+ * protection), never past SYNC_ALLOWED_MAX run-time entries, and never
+ * undoing this gateway's configured never-block list. */
+static int apply_allow(struct daemon *d, const struct syncmsg *m, const struct ctl_peer *peer,
+		       char *msg, size_t msglen, const char *hb)
+{
+	struct policy *pol = &d->eng.pol;
+	const struct prefix_list *conf = &d->c->networks.never_block;
+	char reason[SYNC_REASON_MAX + 48], oberr[512];
+	unsigned released = 0, failed = 0;
+	struct event ev;
+	struct actor by;
+	int r;
+
+	if (!d->c->networks.allow_from_gateways)
+		return refuse(d, msg, msglen, m->origin, hb,
+			      "allows and disallows of other gateways are not applied here "
+			      "(networks.allow_from_gateways is false)");
+	snprintf(reason, sizeof(reason), "gateway:%s: %s", m->origin,
+		 m->reason[0] ? m->reason : sync_op_name(m->op));
+	if (m->op == SYNC_ALLOW) {
+		if (pol->allowed.n >= SYNC_ALLOWED_MAX)
+			return refuse(d, msg, msglen, m->origin, hb,
+				      "the run-time never-block list is full (256 entries)");
+		r = policy_allow(pol, &m->host, m->plen);
+	} else {
+		for (unsigned i = 0; i < conf->n; i++)
+			if (conf->v[i].plen == m->plen && addr_eq(&conf->v[i].addr, &m->host))
+				return refuse(d, msg, msglen, m->origin, hb,
+					      "on this gateway's configured never-block list");
+		r = policy_disallow(pol, &m->host, m->plen);
+	}
+	if (r == -EEXIST || r == -ENOENT) {
+		d->sync.applied++;
+		snprintf(msg, msglen, "%s %s (gateway:%s): %s", sync_op_name(m->op), hb, m->origin,
+			 r == -EEXIST ? "on the never-block list already"
+				      : "not on the never-block list");
+		return 0;
+	}
+	if (r < 0)
+		return refuse(d, msg, msglen, m->origin, hb, strerror(-r));
+	d->eng.dirty = ENGINE_DIRTY_NOW;
+	if (daemon_outbreak_refresh(d, oberr, sizeof(oberr)) < 0)
+		log_warnx("sync %s: outbreak mode's essential servers not updated: %s",
+			  sync_op_name(m->op), oberr);
+	memset(&by, 0, sizeof(by));
+	actor_resolve(&by, peer->uid);
+	if (m->op == SYNC_ALLOW)
+		released =
+			release_inside(d, &m->host, m->plen, &by, (long)peer->uid, reason, &failed);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = m->op == SYNC_ALLOW ? EVENT_ALLOW : EVENT_DISALLOW;
+	ev.ts = daemon_wall_us();
+	ev.prefix = m->host;
+	ev.plen = m->plen;
+	ev.count = released;
+	ev.by_uid = (long)peer->uid;
+	ev.by = &by;
+	ev.reason = reason;
+	output_event(&d->out, &ev);
+	log_info("%s %s from gateway:%s: %u released, %u could not be", sync_op_name(m->op), hb,
+		 m->origin, released, failed);
+	d->sync.applied++;
+	snprintf(msg, msglen, "%s %s (gateway:%s)%s", sync_op_name(m->op), hb, m->origin,
+		 released ? ": blocked hosts inside it released" : "");
+	return 0;
+}
+
 static int parse_rev(const char *s, uint64_t *ret)
 {
 	char *end;
@@ -174,7 +297,7 @@ static int op_apply(struct daemon *d, const struct ctl_request *req, const struc
 		    char *msg, size_t msglen)
 {
 	struct syncmsg m;
-	char err[160], hb[ADDR_STRLEN] = "";
+	char err[160], hb[ADDR_STRLEN + 8] = "";
 	uint64_t rev;
 	int s;
 
@@ -217,8 +340,12 @@ static int op_apply(struct daemon *d, const struct ctl_request *req, const struc
 			snprintf(hb, sizeof(hb), "%s", mac_ntop(m.host.b, mb));
 		} else
 			addr_ntop(&m.host, hb);
+		if (m.plen)
+			snprintf(hb + strlen(hb), sizeof(hb) - strlen(hb), "/%u", m.plen);
 		if (m.op == SYNC_BLOCK)
 			s = apply_block(d, &m, req->body, req->bodylen, msg, msglen, hb);
+		else if (m.op == SYNC_ALLOW || m.op == SYNC_DISALLOW)
+			s = apply_allow(d, &m, peer, msg, msglen, hb);
 		else
 			s = apply_release(d, &m, peer, msg, msglen, hb);
 	}

@@ -426,7 +426,7 @@ static int publish(struct syncd *s, const struct syncmsg *m)
 	natsStatus st;
 	int n;
 
-	if (syncmsg_key(s->c.gateway, &m->host, key, sizeof(key)) < 0 ||
+	if (syncmsg_key_of(s->c.gateway, m, key, sizeof(key)) < 0 ||
 	    (n = syncmsg_encode(m, val, sizeof(val))) < 0)
 		return -EINVAL;
 	st = kvStore_Put(&rev, s->kv, key, val, n);
@@ -571,7 +571,7 @@ static int publish_cas(struct syncd *s, const struct syncmsg *m)
 	natsStatus st;
 	int n;
 
-	if (syncmsg_key(s->c.gateway, &m->host, key, sizeof(key)) < 0 ||
+	if (syncmsg_key_of(s->c.gateway, m, key, sizeof(key)) < 0 ||
 	    (n = syncmsg_encode(m, val, sizeof(val))) < 0)
 		return 1;
 	st = kvStore_Get(&e, s->kv, key);
@@ -807,7 +807,8 @@ static void on_record(struct syncd *s, natsMsg *msg)
 	}
 	/* A gateway writes only its own keys, about the machine the key
 	 * names: anything else is forged or broken. */
-	if (strcmp(m.origin, gw) != 0 || !addr_eq(&m.host, &host) || m.host.family != host.family) {
+	if (strcmp(m.origin, gw) != 0 || !addr_eq(&m.host, &host) || m.host.family != host.family ||
+	    syncmsg_key_plen(subj + strlen(prefix)) != m.plen) {
 		snprintf(why, sizeof(why), "key %s: origin %s or host does not match the key",
 			 subj + strlen(prefix), m.origin);
 		goto refuse;

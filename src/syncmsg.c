@@ -21,6 +21,10 @@ const char *sync_op_name(enum sync_op op)
 		return "release";
 	case SYNC_CERTIFY:
 		return "certify";
+	case SYNC_ALLOW:
+		return "allow";
+	case SYNC_DISALLOW:
+		return "disallow";
 	default:
 		return "none";
 	}
@@ -28,7 +32,7 @@ const char *sync_op_name(enum sync_op op)
 
 static enum sync_op op_parse(const char *s)
 {
-	for (enum sync_op op = SYNC_BLOCK; op <= SYNC_CERTIFY; op++)
+	for (enum sync_op op = SYNC_BLOCK; op <= SYNC_DISALLOW; op++)
 		if (strcmp(s, sync_op_name(op)) == 0)
 			return op;
 	return SYNC_NONE;
@@ -111,6 +115,31 @@ int syncmsg_key(const char *gw, const struct qaddr *host, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
 
+int syncmsg_key_prefix(const char *gw, const struct qaddr *p, unsigned plen, char *buf, size_t len)
+{
+	char h[33];
+	int n;
+
+	if (!sync_gateway_valid(gw) || plen < SYNC_PLEN_MIN ||
+	    (p->family != AF_INET && p->family != AF_INET6) || plen > addr_bits(p))
+		return -EINVAL;
+	if (p->family == AF_INET)
+		n = snprintf(buf, len, "%s.net4-%u-%u-%u-%u-%u", gw, p->b[0], p->b[1], p->b[2],
+			     p->b[3], plen);
+	else {
+		hex(h, p->b, 16);
+		n = snprintf(buf, len, "%s.net6-%s-%u", gw, h, plen);
+	}
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+int syncmsg_key_of(const char *gw, const struct syncmsg *m, char *buf, size_t len)
+{
+	if (m->op == SYNC_ALLOW || m->op == SYNC_DISALLOW)
+		return syncmsg_key_prefix(gw, &m->host, m->plen, buf, len);
+	return syncmsg_key(gw, &m->host, buf, len);
+}
+
 /* A decimal 0..255 without leading zeros, as syncmsg_key() writes it. */
 static int octet(const char *s, size_t n, uint8_t *ret)
 {
@@ -129,13 +158,89 @@ static int octet(const char *s, size_t n, uint8_t *ret)
 	return 0;
 }
 
+/* The machine or prefix part of a key (after its gateway): the address
+ * into ret, and the prefix length (0 for a machine).  0 or -EINVAL. */
+static int key_machine(const char *m, struct qaddr *ret, unsigned *ret_plen)
+{
+	uint8_t b[16] = {0};
+	struct qaddr a;
+	unsigned plen = 0;
+
+	if (strncmp(m, "ip4-", 4) == 0 || strncmp(m, "net4-", 5) == 0) {
+		bool net = m[0] == 'n';
+		const char *p = m + (net ? 5 : 4);
+
+		for (unsigned i = 0; i < (net ? 5u : 4u); i++) {
+			const char *e = strchr(p, i < (net ? 4u : 3u) ? '-' : '\0');
+			uint8_t o;
+
+			if (!e || octet(p, (size_t)(e - p), &o) < 0)
+				return -EINVAL;
+			if (i < 4)
+				b[i] = o;
+			else
+				plen = o;
+			p = e + 1;
+		}
+		addr_set_v4(&a, b);
+		if (net && (plen < SYNC_PLEN_MIN || plen > 32))
+			return -EINVAL;
+	} else if (strncmp(m, "ip6-", 4) == 0) {
+		if (unhex(m + 4, b, 16) < 0)
+			return -EINVAL;
+		addr_set_v6(&a, b);
+	} else if (strncmp(m, "net6-", 5) == 0) {
+		char h[33];
+		const char *d = strchr(m + 5, '-');
+		uint8_t o;
+
+		if (!d || d - (m + 5) != 32 || octet(d + 1, strlen(d + 1), &o) < 0 ||
+		    o < SYNC_PLEN_MIN || o > 128)
+			return -EINVAL;
+		memcpy(h, m + 5, 32);
+		h[32] = '\0';
+		if (unhex(h, b, 16) < 0)
+			return -EINVAL;
+		addr_set_v6(&a, b);
+		plen = o;
+	} else if (strncmp(m, "mac-", 4) == 0) {
+		if (unhex(m + 4, b, MAC_LEN) < 0)
+			return -EINVAL;
+		addr_set_mac(&a, b);
+	} else
+		return -EINVAL;
+	if (plen) {
+		/* One spelling per prefix: its host bits zero. */
+		struct qaddr masked = a;
+
+		addr_mask(&masked, plen);
+		if (!addr_eq(&masked, &a))
+			return -EINVAL;
+	}
+	*ret = a;
+	*ret_plen = plen;
+	return 0;
+}
+
+int syncmsg_key_plen(const char *key)
+{
+	const char *dot = strchr(key, '.');
+	char g[SYNC_GATEWAY_MAX];
+	struct qaddr a;
+	unsigned plen;
+
+	if (syncmsg_key_parse(key, g, &a) < 0 || key_machine(dot + 1, &a, &plen) < 0)
+		return -EINVAL;
+	return (int)plen;
+}
+
 int syncmsg_key_parse(const char *key, char gw[SYNC_GATEWAY_MAX], struct qaddr *ret)
 {
 	const char *dot = strchr(key, '.');
 	char g[SYNC_GATEWAY_MAX];
 	const char *m;
-	uint8_t b[16] = {0};
 	struct qaddr a;
+	unsigned plen;
 
 	if (!dot || (size_t)(dot - key) >= sizeof(g))
 		return -EINVAL;
@@ -144,26 +249,7 @@ int syncmsg_key_parse(const char *key, char gw[SYNC_GATEWAY_MAX], struct qaddr *
 	if (!sync_gateway_valid(g))
 		return -EINVAL;
 	m = dot + 1;
-	if (strncmp(m, "ip4-", 4) == 0) {
-		const char *p = m + 4;
-
-		for (unsigned i = 0; i < 4; i++) {
-			const char *e = strchr(p, i < 3 ? '-' : '\0');
-
-			if (!e || octet(p, (size_t)(e - p), &b[i]) < 0)
-				return -EINVAL;
-			p = e + 1;
-		}
-		addr_set_v4(&a, b);
-	} else if (strncmp(m, "ip6-", 4) == 0) {
-		if (unhex(m + 4, b, 16) < 0)
-			return -EINVAL;
-		addr_set_v6(&a, b);
-	} else if (strncmp(m, "mac-", 4) == 0) {
-		if (unhex(m + 4, b, MAC_LEN) < 0)
-			return -EINVAL;
-		addr_set_mac(&a, b);
-	} else
+	if (key_machine(m, &a, &plen) < 0)
 		return -EINVAL;
 	memcpy(gw, g, sizeof(g));
 	*ret = a;
@@ -180,7 +266,7 @@ static bool text_ok(const char *s, size_t n)
 
 int syncmsg_check(const struct syncmsg *m, char *err, size_t errlen)
 {
-	if (m->op < SYNC_BLOCK || m->op > SYNC_CERTIFY) {
+	if (m->op < SYNC_BLOCK || m->op > SYNC_DISALLOW) {
 		set_err(err, errlen, "unknown decision");
 		return -EINVAL;
 	}
@@ -210,6 +296,28 @@ int syncmsg_check(const struct syncmsg *m, char *err, size_t errlen)
 	if (m->addr.family &&
 	    (m->host.family != AF_MAC || m->addr.family == AF_MAC || !addr_is_unicast(&m->addr))) {
 		set_err(err, errlen, "addr: not a unicast address beside a MAC");
+		return -EINVAL;
+	}
+	if (m->op == SYNC_ALLOW || m->op == SYNC_DISALLOW) {
+		struct qaddr masked = m->host;
+
+		if (m->host.family == AF_MAC || m->plen < SYNC_PLEN_MIN ||
+		    m->plen > addr_bits(&m->host)) {
+			set_err(err, errlen, "an allow names a prefix of %d to 32 or 128 bits",
+				SYNC_PLEN_MIN);
+			return -EINVAL;
+		}
+		addr_mask(&masked, m->plen);
+		if (!addr_eq(&masked, &m->host)) {
+			set_err(err, errlen, "prefix with host bits set");
+			return -EINVAL;
+		}
+		if (m->mac.family || m->addr.family || m->proto || m->first_us || m->incident) {
+			set_err(err, errlen, "an allow names a prefix and nothing else");
+			return -EINVAL;
+		}
+	} else if (m->plen) {
+		set_err(err, errlen, "a prefix length on a machine's record");
 		return -EINVAL;
 	}
 	if (m->op == SYNC_BLOCK) {
@@ -314,6 +422,8 @@ int syncmsg_encode(const struct syncmsg *m, char *buf, size_t len)
 	if (m->proto && ((k = add(buf, len, "proto", m->proto == PROTO_TCP ? "tcp" : "udp")) < 0 ||
 			 (k = add(buf, len, "ports", ports)) < 0))
 		return k;
+	if (m->plen && (k = add_u64(buf, len, "plen", m->plen)) < 0)
+		return k;
 	if (m->mac.family && (k = add(buf, len, "mac", mac_ntop(m->mac.b, mb))) < 0)
 		return k;
 	if (m->addr.family && (k = add(buf, len, "addr", addr_ntop(&m->addr, ab))) < 0)
@@ -365,7 +475,7 @@ int syncmsg_decode(const char *buf, size_t len, struct syncmsg *ret, char *err, 
 	static const char *const known[] = {"v",	"origin",   "host",    "ts",	"level",
 					    "severity", "rule",	    "expires", "proto", "ports",
 					    "first",	"incident", "reason",  "by",	"state",
-					    "mac",	"addr"};
+					    "mac",	"addr",	    "plen"};
 	struct ctl_request *req;
 	struct syncmsg m;
 	const char *v;
@@ -418,6 +528,13 @@ int syncmsg_decode(const char *buf, size_t len, struct syncmsg *ret, char *err, 
 	if (!(v = ctl_request_get(req, "host")) || (addr_parse_any(v, &m.host) < 0)) {
 		set_err(err, errlen, "invalid host");
 		goto out;
+	}
+	if ((v = ctl_request_get(req, "plen"))) {
+		if (u64_parse(v, 128, &u) < 0 || u == 0) {
+			set_err(err, errlen, "invalid plen");
+			goto out;
+		}
+		m.plen = (uint8_t)u;
 	}
 	if ((v = ctl_request_get(req, "mac")) &&
 	    (addr_parse_any(v, &m.mac) < 0 || m.mac.family != AF_MAC)) {
@@ -681,6 +798,42 @@ static bool one_gateway(const char *reason)
 	return p && strncmp(p + 2, "gateway:", 8) != 0;
 }
 
+/* An operator's allow or disallow (event "allow" or "disallow", its
+ * "prefix"): 1, or 0 for one that came from the bus (its reason names
+ * "gateway:") or whose prefix is shorter than SYNC_PLEN_MIN (it stays
+ * this gateway's). */
+static int from_allow(const char *json, const char *self, const char *ev, struct syncmsg *ret)
+{
+	char v[OUTSIDE_RULE_MAX];
+	struct syncmsg m;
+	unsigned plen;
+	int k;
+
+	memset(&m, 0, sizeof(m));
+	m.op = strcmp(ev, "allow") == 0 ? SYNC_ALLOW : SYNC_DISALLOW;
+	if (json_member(json, "ts", v, sizeof(v)) < 0 || ts_parse(v, &m.ts_us) < 0 ||
+	    json_member(json, "prefix", v, sizeof(v)) < 0 ||
+	    addr_parse_prefix(v, &m.host, &plen) < 0)
+		return -EINVAL;
+	if (plen < SYNC_PLEN_MIN)
+		return 0;
+	m.plen = (uint8_t)plen;
+	if (snprintf(m.origin, sizeof(m.origin), "%s", self) >= (int)sizeof(m.origin))
+		return -EINVAL;
+	k = json_member(json, "reason", m.reason, sizeof(m.reason));
+	if (k < 0)
+		m.reason[k == -EINVAL ? outside_utf8_valid(m.reason, strlen(m.reason), false) : 0] =
+			'\0';
+	if (strncmp(m.reason, "gateway:", 8) == 0)
+		return 0;
+	if (json_member(json, "by_name", m.by, sizeof(m.by)) < 0)
+		m.by[0] = '\0';
+	if (syncmsg_check(&m, NULL, 0) < 0)
+		return -EINVAL;
+	*ret = m;
+	return 1;
+}
+
 int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 {
 	char ev[16], v[OUTSIDE_RULE_MAX], host[ADDR_STRLEN];
@@ -691,6 +844,8 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 	memset(&m, 0, sizeof(m));
 	if (!json_whole(json) || json_member(json, "event", ev, sizeof(ev)) < 0)
 		return -EINVAL;
+	if (strcmp(ev, "allow") == 0 || strcmp(ev, "disallow") == 0)
+		return from_allow(json, self, ev, ret);
 	if (strcmp(ev, "detect") != 0 && strcmp(ev, "action") != 0 && strcmp(ev, "release") != 0 &&
 	    strcmp(ev, "mark") != 0)
 		return 0;
@@ -848,19 +1003,21 @@ void sync_view_fini(struct sync_view *w)
 
 /* FNV-1a of the machine: the view is bounded and probed linearly, so a
  * flood of keys chosen to collide costs probing, never memory. */
-static unsigned slot_of(const struct sync_view *w, const struct qaddr *a)
+static unsigned slot_of(const struct sync_view *w, const struct qaddr *a, uint8_t plen)
 {
 	uint32_t h = 2166136261u;
 
 	h = (h ^ a->family) * 16777619u;
+	h = (h ^ plen) * 16777619u;
 	for (unsigned i = 0; i < 16; i++)
 		h = (h ^ a->b[i]) * 16777619u;
 	return h % w->cap;
 }
 
-static struct sync_entry *entry(struct sync_view *w, const struct qaddr *a, bool create)
+static struct sync_entry *entry(struct sync_view *w, const struct qaddr *a, uint8_t plen,
+				bool create)
 {
-	unsigned i = slot_of(w, a);
+	unsigned i = slot_of(w, a, plen);
 
 	for (unsigned k = 0; k < w->cap; k++, i = (i + 1) % w->cap) {
 		struct sync_entry *e = &w->v[i];
@@ -869,10 +1026,11 @@ static struct sync_entry *entry(struct sync_view *w, const struct qaddr *a, bool
 			if (!create || w->n >= w->cap)
 				return NULL;
 			e->host = *a;
+			e->plen = plen;
 			w->n++;
 			return e;
 		}
-		if (addr_eq(&e->host, a) && e->host.family == a->family)
+		if (addr_eq(&e->host, a) && e->host.family == a->family && e->plen == plen)
 			return e;
 	}
 	return NULL;
@@ -891,7 +1049,7 @@ static bool expired(const struct sync_slot *s, uint64_t now)
 enum sync_verdict sync_view_merge(struct sync_view *w, const char *self, const struct syncmsg *m,
 				  uint64_t stored_us, uint64_t now_us)
 {
-	struct sync_entry *e = entry(w, &m->host, true);
+	struct sync_entry *e = entry(w, &m->host, m->plen, true);
 	struct sync_slot *mine = NULL;
 	struct sync_slot rec;
 
@@ -927,6 +1085,12 @@ enum sync_verdict sync_view_merge(struct sync_view *w, const char *self, const s
 
 		if (o == mine)
 			continue;
+		/* The never-block list: the latest wins, a disallow a tie. */
+		if (rec.op == SYNC_ALLOW && o->op == SYNC_DISALLOW && o->stored_us >= stored_us &&
+		    strcmp(o->gw, rec.gw) != 0)
+			return SYNC_SUPERSEDED;
+		if (rec.op == SYNC_DISALLOW && o->op == SYNC_ALLOW && o->stored_us > stored_us)
+			return SYNC_SUPERSEDED;
 		if (rec.op == SYNC_BLOCK && releases(o->op) && o->stored_us > stored_us)
 			return SYNC_SUPERSEDED;
 		if (releases(rec.op) && o->op == SYNC_BLOCK && !expired(o, now_us) &&

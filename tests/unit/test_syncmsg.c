@@ -455,6 +455,140 @@ static struct syncmsg rel(const char *origin, const char *host)
 	return m;
 }
 
+static struct syncmsg allow(const char *origin, const char *prefix, bool yes)
+{
+	struct syncmsg m;
+	unsigned plen;
+
+	memset(&m, 0, sizeof(m));
+	m.op = yes ? SYNC_ALLOW : SYNC_DISALLOW;
+	snprintf(m.origin, sizeof(m.origin), "%s", origin);
+	assert_int_equal(addr_parse_prefix(prefix, &m.host, &plen), 0);
+	m.plen = (uint8_t)plen;
+	m.ts_us = T0;
+	return m;
+}
+
+/* Allow and disallow: keyed by prefix, encoded and refused, read from the
+ * daemon's events (and not from the bus's), merged apart from the
+ * machines with the latest winning and a disallow winning a tie. */
+static void test_allow(void **state)
+{
+	struct syncmsg m = allow("gw-a", "10.66.3.0/24", true), r;
+	struct sync_view w;
+	char buf[SYNC_VALUE_MAX], err[160], key[SYNC_KEY_MAX], g[SYNC_GATEWAY_MAX];
+	struct qaddr a;
+	int n;
+	static const char *const bad[] = {
+		"gw-a.net4-10-66-3-0",
+		"gw-a.net4-10-66-3-0-33",
+		"gw-a.net4-10-66-3-0-7",
+		"gw-a.net4-10-66-3-1-24", /* host bits */
+		"gw-a.net4-10-66-3-0-024",
+		"gw-a.net6-20010db8-32",
+		"gw-a.net6-20010db8000000000000000000000000-129",
+		"gw-a.net6-20010db8000000000000000000000001-64",
+	};
+
+	(void)state;
+	assert_int_equal(syncmsg_key_of("gw-a", &m, key, sizeof(key)), 0);
+	assert_string_equal(key, "gw-a.net4-10-66-3-0-24");
+	assert_int_equal(syncmsg_key_parse(key, g, &a), 0);
+	assert_true(addr_eq(&a, &m.host));
+	assert_int_equal(syncmsg_key_plen(key), 24);
+	assert_int_equal(syncmsg_key_plen("gw-a.ip4-10-66-3-0"), 0);
+	assert_int_equal(syncmsg_key_plen("gw-a.nothing"), -EINVAL);
+	r = allow("gw-b", "2001:db8::/32", false);
+	assert_int_equal(syncmsg_key_of("gw-b", &r, key, sizeof(key)), 0);
+	assert_string_equal(key, "gw-b.net6-20010db8000000000000000000000000-32");
+	assert_int_equal(syncmsg_key_plen(key), 32);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (syncmsg_key_parse(bad[i], g, &a) == 0)
+			fail_msg("key '%s' accepted", bad[i]);
+
+	n = syncmsg_encode(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "cmd=allow\t"));
+	assert_non_null(strstr(buf, "\tplen=24"));
+	assert_int_equal(syncmsg_decode(buf, (size_t)n, &r, err, sizeof(err)), 0);
+	assert_memory_equal(&m, &r, sizeof(m));
+	refused("cmd=allow\tv=1\torigin=gw-a\thost=10.66.3.0\tts=1", "prefix of");
+	refused("cmd=allow\tv=1\torigin=gw-a\thost=10.0.0.0\tts=1\tplen=4", "prefix of");
+	refused("cmd=allow\tv=1\torigin=gw-a\thost=10.66.3.1\tts=1\tplen=24", "host bits");
+	refused("cmd=allow\tv=1\torigin=gw-a\thost=02:00:aa:bb:cc:dd\tts=1\tplen=24", "prefix of");
+	refused("cmd=disallow\tv=1\torigin=gw-a\thost=10.66.3.0\tts=1\tplen=24\tlevel=isolate",
+		"no level");
+	refused("cmd=disallow\tv=1\torigin=gw-a\thost=10.66.3.0\tts=1\tplen=24\tproto=tcp\t"
+		"ports=22",
+		"nothing else");
+	refused("cmd=release\tv=1\torigin=gw-a\thost=10.66.3.0\tts=1\tplen=24", "prefix length");
+	refused("cmd=allow\tv=1\torigin=gw-a\thost=10.66.3.0\tts=1\tplen=0", "invalid plen");
+
+	/* The daemon's events. */
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"allow\","
+			       "\"prefix\":\"10.66.3.0/24\",\"released\":1,\"by\":\"0\","
+			       "\"by_name\":\"root\",\"reason\":\"printers\"}",
+			       &r),
+			 1);
+	assert_int_equal(r.op, SYNC_ALLOW);
+	assert_int_equal(r.plen, 24);
+	assert_string_equal(r.by, "root");
+	assert_string_equal(r.reason, "printers");
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"disallow\","
+			       "\"prefix\":\"10.66.3.30/32\",\"by\":\"0\",\"reason\":\"\"}",
+			       &r),
+			 1);
+	assert_int_equal(r.op, SYNC_DISALLOW);
+	assert_int_equal(r.plen, 32);
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"allow\","
+			       "\"prefix\":\"10.66.3.0/24\",\"by\":\"0\","
+			       "\"reason\":\"gateway:gw-b: allow\"}",
+			       &r),
+			 0);
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"allow\","
+			       "\"prefix\":\"0.0.0.0/0\",\"by\":\"0\",\"reason\":\"\"}",
+			       &r),
+			 0);
+	assert_int_equal(event("{\"ts\":\"2026-12-03T14:53:43.000000Z\",\"event\":\"allow\","
+			       "\"prefix\":\"10.66.3.1/24\",\"by\":\"0\",\"reason\":\"\"}",
+			       &r),
+			 -EINVAL);
+
+	/* The merge: the latest wins, a disallow wins a tie; a prefix is
+	 * apart from the machine of the same address. */
+	assert_int_equal(sync_view_init(&w, 64), 0);
+	m = allow("gw-a", "10.66.3.30/32", true);
+	r = allow("gw-c", "10.66.3.30/32", false);
+	assert_int_equal(sync_view_merge(&w, "gw-b", &m, 10, T0), SYNC_APPLY);
+	assert_int_equal(sync_view_merge(&w, "gw-b", &r, 20, T0), SYNC_APPLY);
+	/* The allow again, older than the disallow: superseded. */
+	assert_int_equal(sync_view_merge(&w, "gw-b", &m, 15, T0), SYNC_SUPERSEDED);
+	/* Allowed again later: applied. */
+	assert_int_equal(sync_view_merge(&w, "gw-b", &m, 30, T0), SYNC_APPLY);
+	/* A disallow older than it: superseded; older than its own
+	 * gateway's last: stale; at the same time as the allow: applied. */
+	assert_int_equal(sync_view_merge(&w, "gw-b", &r, 25, T0), SYNC_SUPERSEDED);
+	assert_int_equal(sync_view_merge(&w, "gw-b", &r, 22, T0), SYNC_STALE);
+	r = allow("gw-d", "10.66.3.30/32", false);
+	assert_int_equal(sync_view_merge(&w, "gw-b", &r, 29, T0), SYNC_SUPERSEDED);
+	r = allow("gw-e", "10.66.3.30/32", false);
+	assert_int_equal(sync_view_merge(&w, "gw-b", &r, 30, T0), SYNC_APPLY);
+	/* ... and an allow stored at that same time loses to it. */
+	m = allow("gw-f", "10.66.3.30/32", true);
+	assert_int_equal(sync_view_merge(&w, "gw-b", &m, 30, T0), SYNC_SUPERSEDED);
+	/* The machine 10.66.3.30 is not the prefix 10.66.3.30/32: a
+	 * release of it does not hold back a block, nor the reverse. */
+	r = rel("gw-a", "10.66.3.30");
+	assert_int_equal(sync_view_merge(&w, "gw-b", &r, 40, T0), SYNC_APPLY);
+	m = block("gw-c", "10.66.3.30");
+	assert_int_equal(sync_view_merge(&w, "gw-b", &m, 50, T0), SYNC_APPLY);
+	/* Another length of the same address is another prefix. */
+	m = allow("gw-a", "10.66.3.0/24", true);
+	assert_int_equal(sync_view_merge(&w, "gw-b", &m, 10, T0), SYNC_APPLY);
+	assert_int_equal(w.n, 3);
+	sync_view_fini(&w);
+}
+
 static void test_merge(void **state)
 {
 	struct sync_view w;
@@ -531,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_refused), cmocka_unit_test(test_events),
 		cmocka_unit_test(test_merge),	cmocka_unit_test(test_view_bounded),
 		cmocka_unit_test(test_machine), cmocka_unit_test(test_operator_ports),
+		cmocka_unit_test(test_allow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
