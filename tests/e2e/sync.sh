@@ -16,6 +16,9 @@
 #    there by its MAC, without any detection at B;
 #  - an operator's release at B releases it at A and C, and A relays it by
 #    MAC: the moved machine is released at B and C too;
+#  - an operator's allow and disallow at A reach B, which applies them
+#    (networks.allow_from_gateways), and not C, which refuses them with an
+#    error event (the default);
 #  - hostile records written straight into the bucket (garbage, huge, a
 #    never-block address, B's own address, an address outside B's
 #    protected networks, a key of another gateway with a mismatching
@@ -146,6 +149,43 @@ qd_check "the moved machine reaches B's service again" qd_connect mv $GWB 8080
 sleep 1 # no echo: B does not get its own release back as A's
 qd_check "A published no release of its own (no echo)" \
 	qd_not sh -c "grep -q 'revision.*released $QD_INF' '$QD_TMP/sync-b.log'"
+
+qd_say "allow and disallow shared: applied where the configuration says so (B), refused elsewhere (C)"
+# B applies the allows of other gateways (networks.allow_from_gateways);
+# C keeps the default, false.
+sed -i 's/^networks: {$/networks: {\n  allow_from_gateways = true;/' "$QD_TMP/b.conf"
+qd_check "B's configuration applies other gateways' allows" \
+	grep -q 'allow_from_gateways = true' "$QD_TMP/b.conf"
+qd_check "B reloads its configuration" qctlb reload
+B_MARK=$(wc -l <"$B_EVENTS")
+C_MARK=$(wc -l <"$C_EVENTS")
+qd_check "quarantinectl allow 10.66.3.48/29 at A" qctl allow 10.66.3.48/29
+allow_b=$(wait_b 15 event=allow prefix=10.66.3.48/29) || exit 1
+qd_check "B applied A's allow (an allow event naming gateway:gw-a)" \
+	test "$(echo "$allow_b" | qd_field reason)" = "gateway:gw-a: allow"
+qd_check "B's allowlist holds 10.66.3.48/29" sh -c "'$QD_CTL' -S '$B_SOCK' allowlist | grep -qF 10.66.3.48/29"
+qd_wait 15 "C tells its refusal of A's allow" \
+	sh -c "$QD_PY events '$C_EVENTS' event=error | grep -qF allow_from_gateways"
+allow_c=$($QD_PY events "$C_EVENTS" event=error | grep -F 'allow_from_gateways' | tail -1)
+qd_check "C refused A's allow with an error event naming the switch" test -n "$allow_c"
+echo "C: $allow_c"
+qd_check "C's allowlist does not hold 10.66.3.48/29" \
+	qd_not sh -c "'$QD_CTL' -S '$C_SOCK' allowlist | grep -qF 10.66.3.48/29"
+# A block of an address inside it, from another gateway: B never blocks
+# it now, C does.
+now=$(date +%s%6N)
+printf 'cmd=block\tv=1\torigin=gw-x\thost=10.66.3.52\tts=%s\tlevel=isolate\tseverity=high\trule=smb-propagation\texpires=0\n' \
+	"$now" | kv put quarantine gw-x.ip4-10-66-3-52 >/dev/null
+qd_wait 15 "C blocks 10.66.3.52" in_any_set_c 10.66.3.52
+qd_check "C blocked 10.66.3.52 (its never-block list is its own)" in_any_set_c 10.66.3.52
+qd_check "B refused the block of 10.66.3.52 (on its never-block list now)" \
+	wait_b 15 event=detect host=10.66.3.52 enforced=false why=never-block
+qd_check "B blocked nothing of 10.66.3.52" qd_not in_any_set_b 10.66.3.52
+B_MARK=$(wc -l <"$B_EVENTS")
+qd_check "quarantinectl disallow 10.66.3.48/29 at A" qctl disallow 10.66.3.48/29
+qd_check "B applied A's disallow" wait_b 15 event=disallow prefix=10.66.3.48/29
+qd_check "B's allowlist no longer holds 10.66.3.48/29" \
+	qd_not sh -c "'$QD_CTL' -S '$B_SOCK' allowlist | grep -qF 10.66.3.48/29"
 
 qd_say "hostile records written straight into the bucket"
 B_MARK=$(wc -l <"$B_EVENTS")
