@@ -13,7 +13,8 @@
 #  - the worm on LAN A is isolated at A and blocked at B and C, as a
 #    detection of source gateway:gw-a;
 #  - its machine (its MAC) moves to LAN B with a LAN B address: blocked
-#    there by its MAC, without any detection at B;
+#    there by its MAC, without any detection at B; a record naming B's own
+#    MAC or a multicast MAC is refused;
 #  - an operator's release at B releases it at A and C, and A relays it by
 #    MAC: the moved machine is released at B and C too;
 #  - an operator's allow and disallow at A reach B, which applies them
@@ -116,6 +117,22 @@ qd_check "the moved machine still does not reach B's service" qd_not qd_connect 
 tail -n +$((B_MARK + 1)) "$B_EVENTS" >"$QD_TMP/b.moved"
 qd_check "no detection at B of its own since the machine moved" \
 	test -z "$($QD_PY events "$QD_TMP/b.moved" event=detect source=self)"
+# A MAC is as easy to forge as an address: a record naming B's own MAC,
+# or a multicast MAC, is refused with an error event.
+BRMAC=$(qd_in gwb cat /sys/class/net/br0/address)
+now=$(date +%s%6N)
+for m in "$BRMAC" 01:00:5e:00:00:01; do
+	printf 'cmd=block\tv=1\torigin=gw-x\thost=%s\tts=%s\tlevel=isolate\tseverity=high\trule=smb-propagation\texpires=0\n' \
+		"$m" "$now" | kv put quarantine "gw-x.mac-$(echo "$m" | tr -d :)" >/dev/null
+done
+for m in "$BRMAC" 01:00:5e:00:00:01; do
+	qd_wait 15 "B refuses the record of the MAC $m" sh -c \
+		"$QD_PY events '$B_EVENTS' event=error | grep -qF 'gateway:gw-x for $m refused'"
+	qd_check "B told the record of the MAC $m as refused" sh -c \
+		"$QD_PY events '$B_EVENTS' event=error | grep -qF 'gateway:gw-x for $m refused'"
+	qd_check "B's table holds nothing of the MAC $m" qd_not in_any_set_b "$m"
+done
+$QD_PY events "$B_EVENTS" event=error | grep -F 'gateway:gw-x for' | tail -2
 
 qd_say "an operator releases it at B: released at A and C"
 qd_mark
@@ -206,7 +223,9 @@ qd_check "B blocked 10.66.3.44 (the valid record after the hostile ones)" in_any
 for h in 10.66.3.41 10.66.3.42 $B_NB $GWB 10.99.0.5 10.66.3.43; do
 	qd_check "B blocked nothing of $h" qd_not in_any_set_b $h
 done
-nerr=$($QD_PY events "$B_EVENTS" event=error | grep -c 'sync: decision of gateway')
+# Counted from the section's start (the sections before have their own).
+tail -n +$((B_MARK + 1)) "$B_EVENTS" >"$QD_TMP/b.hostile"
+nerr=$($QD_PY events "$QD_TMP/b.hostile" event=error | grep -c 'sync: decision of gateway')
 qd_check "B told each of the 6 hostile records as an error event ($nerr)" test "$nerr" -ge 6
 $QD_PY events "$B_EVENTS" event=error | grep 'sync: decision' | tail -6
 qd_check "B's daemon is still running" kill -0 "$B_DPID"
