@@ -1022,10 +1022,13 @@ unsigned identity_machine(const struct identity *id, const uint8_t mac[MAC_LEN])
 {
 	const struct imach *m = machine_find(id, mac);
 
+	/* A MAC never seen (one another gateway names, say) is still the
+	 * gateway's own, or a router's. */
 	if (!m)
-		return (mac_is_vrrp(mac) || mac_list_contains(&id->c->networks.router_macs, mac))
-			       ? IDM_ROUTER
-			       : 0;
+		return (is_own(id, mac) ? IDM_SELF : 0) |
+		       ((mac_is_vrrp(mac) || mac_list_contains(&id->c->networks.router_macs, mac))
+				? IDM_ROUTER
+				: 0);
 	return m->flags;
 }
 
