@@ -1,5 +1,6 @@
 /* Unit tests of event rendering (JSON and syslog key=value). */
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -437,15 +438,91 @@ static void test_overflow_is_reported(void **state)
 	assert_true(strlen(buf) < sizeof(buf));
 }
 
+/* An action names the ports a containment blocks, when it has them; a
+ * detection the policy capped says so; allow and disallow name their
+ * network (quarantine-sync(8) reads all three). */
+static void test_ports_capped_allow(void **state)
+{
+	struct actor by = {.name = "root"};
+	struct detection d;
+	struct event e;
+	char buf[1024];
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_ACTION;
+	e.has_host = true;
+	e.host = A("10.1.0.5");
+	e.level = LEVEL_ISOLATE;
+	e.enforced = true;
+	e.by_uid = 0;
+	e.reason = "manual quarantine";
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "\"ports\""));
+	e.proto = IPPROTO_UDP;
+	e.nports = 2;
+	e.ports[0] = 137;
+	e.ports[1] = 138;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"enforced\":true,\"proto\":\"udp\",\"ports\":[137,138]"));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " proto=udp ports=137,138"));
+
+	detection(&d);
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_DETECT;
+	e.det = &d;
+	e.action = LEVEL_WATCH;
+	e.enforced = true;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "capped"));
+	e.capped = true;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"enforced\":true,\"capped\":true,\"proto\":\"tcp\""));
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " capped=yes proto=tcp"));
+
+	memset(&e, 0, sizeof(e));
+	e.kind = EVENT_ALLOW;
+	e.prefix = A("10.66.3.0");
+	e.plen = 24;
+	e.count = 2;
+	e.by_uid = 0;
+	e.by = &by;
+	e.reason = "printers";
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\",\"event\":\"allow\","
+				 "\"prefix\":\"10.66.3.0/24\",\"released\":2,\"by\":\"0\","
+				 "\"by_name\":\"root\",\"reason\":\"printers\"}");
+	assert_true(event_format_kv(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "allow prefix=10.66.3.0/24 released=2 by=0 by_name=root "
+				 "reason=printers");
+	e.kind = EVENT_DISALLOW;
+	e.prefix = A("2001:db8::");
+	e.plen = 32;
+	e.reason = NULL;
+	assert_true(event_format_json(&e, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "{\"ts\":\"1970-01-01T00:00:00.000000Z\",\"event\":\"disallow\","
+				 "\"prefix\":\"2001:db8::/32\",\"by\":\"0\",\"by_name\":\"root\","
+				 "\"reason\":\"\"}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ts),	     cmocka_unit_test(test_dark_json),
-		cmocka_unit_test(test_outside_json), cmocka_unit_test(test_peer_json),
-		cmocka_unit_test(test_detect_json),  cmocka_unit_test(test_trw_and_incident),
-		cmocka_unit_test(test_infected_by),  cmocka_unit_test(test_purge),
-		cmocka_unit_test(test_bulk),	     cmocka_unit_test(test_outbreak),
-		cmocka_unit_test(test_by_names),     cmocka_unit_test(test_overflow_is_reported),
+		cmocka_unit_test(test_ts),
+		cmocka_unit_test(test_dark_json),
+		cmocka_unit_test(test_outside_json),
+		cmocka_unit_test(test_peer_json),
+		cmocka_unit_test(test_detect_json),
+		cmocka_unit_test(test_trw_and_incident),
+		cmocka_unit_test(test_infected_by),
+		cmocka_unit_test(test_purge),
+		cmocka_unit_test(test_bulk),
+		cmocka_unit_test(test_outbreak),
+		cmocka_unit_test(test_by_names),
+		cmocka_unit_test(test_overflow_is_reported),
+		cmocka_unit_test(test_ports_capped_allow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
