@@ -858,7 +858,13 @@ enum outside_fate engine_outside_ex(struct engine *e, const struct outside_detec
 		d.port_protos[i] = o->proto;
 	}
 	d.nports = o->nports;
-	d.fixed_ports = true;
+	/* Ports name what spreads (spread_port()) unless the rule names
+	 * none: another gateway's walk, horizontal scan or dark space
+	 * groups by the port its failures were on, as ours does, so that
+	 * one worm at two gateways is one incident. */
+	d.fixed_ports = !(o->source == SOURCE_GATEWAY &&
+			  (d.rule == DETECT_RULE_TRW ||
+			   (d.rule < e->c->nrules && e->c->rules[d.rule].nports == 0)));
 	d.kind = EVIDENCE_DISTINCT_DST;
 	d.first_probe_us = outside_first(o, now);
 	d.ts_us = now;

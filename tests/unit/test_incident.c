@@ -232,8 +232,8 @@ static const char *last_event(struct fix *x, const char *s, char *buf, size_t le
 	return found ? buf : NULL;
 }
 
-static void remote(struct fix *x, const char *gw, const char *host, usec_t first_us,
-		   unsigned incident)
+static void remote_rule(struct fix *x, const char *gw, const char *rule, const char *host,
+			usec_t first_us, unsigned incident)
 {
 	struct outside_detection o;
 
@@ -249,10 +249,16 @@ static void remote(struct fix *x, const char *gw, const char *host, usec_t first
 	o.ts_us = first_us;
 	o.incident = incident;
 	snprintf(o.origin, sizeof(o.origin), "%s", gw);
-	snprintf(o.rule, sizeof(o.rule), "smb-propagation");
+	snprintf(o.rule, sizeof(o.rule), "%s", rule);
 	snprintf(o.evidence, sizeof(o.evidence), "cmd=block origin=%s", gw);
 	assert_int_equal(engine_outside_ex(&x->e, &o, NULL), OUTSIDE_TAKEN);
 	engine_commit(&x->e);
+}
+
+static void remote(struct fix *x, const char *gw, const char *host, usec_t first_us,
+		   unsigned incident)
+{
+	remote_rule(x, gw, "smb-propagation", host, first_us, incident);
 }
 
 static void local(struct fix *x, const char *host, usec_t first_us)
@@ -345,6 +351,46 @@ static void test_across_gateways(void **state)
 	assert_int_equal(in->nlinks, 3);
 }
 
+/* The walk names no ports: another gateway's walk on port 445 and ours
+ * on port 445 are one incident, ours on port 23 another. */
+static void test_walk_across_gateways(void **state)
+{
+	struct fix *x = *state;
+	usec_t now = time_wall_us();
+	struct qaddr ha = A("10.1.0.31"), hc = A("10.1.0.40"), ht = A("10.1.0.41");
+	struct hostrec *ra, *rc, *rt;
+	struct detection d;
+
+	remote_rule(x, "gw-a", DETECT_TRW_NAME, "10.1.0.31", now - 60 * USEC_PER_SEC, 3);
+	ra = hostdb_find_addr(&x->e.hosts, &ha);
+	assert_non_null(ra);
+	assert_int_equal(ra->hits[0].rule, DETECT_RULE_TRW);
+	memset(&d, 0, sizeof(d));
+	d.host = d.addr = hc;
+	d.rule = DETECT_RULE_TRW;
+	d.rule_name = DETECT_TRW_NAME;
+	d.severity = SEV_HIGH;
+	d.proto = "tcp";
+	d.ports[0] = 445;
+	d.port_protos[0] = PROTO_TCP;
+	d.nports = 1;
+	d.kind = EVIDENCE_TRW;
+	d.first_probe_us = now - 10 * USEC_PER_SEC;
+	d.ts_us = time_wall_us();
+	engine_detection(&x->e, &d);
+	engine_commit(&x->e);
+	rc = hostdb_find_addr(&x->e.hosts, &hc);
+	assert_non_null(rc);
+	assert_int_equal(rc->hits[0].incident, ra->hits[0].incident);
+	d.host = d.addr = ht;
+	d.ports[0] = 23;
+	engine_detection(&x->e, &d);
+	engine_commit(&x->e);
+	rt = hostdb_find_addr(&x->e.hosts, &ht);
+	assert_non_null(rt);
+	assert_int_not_equal(rt->hits[0].incident, ra->hits[0].incident);
+}
+
 /* A detection of our own carries no links, and a gateway's detection
  * without an incident id links nothing. */
 static void test_no_links(void **state)
@@ -376,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_links),
 		cmocka_unit_test(test_member_source),
 		cmocka_unit_test_setup_teardown(test_across_gateways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walk_across_gateways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_links, setup, teardown),
 	};
 
