@@ -4,13 +4,15 @@
  *
  *   kvtool URL USER PASSWORD create BUCKET REPLICAS
  *   kvtool URL USER PASSWORD put BUCKET KEY     (the value on stdin)
- *   kvtool URL USER PASSWORD stream-create STREAM SUBJECTS REPLICAS
+ *   kvtool URL USER PASSWORD stream-create STREAM SUBJECTS REPLICAS MAX_MB
  *   kvtool URL USER PASSWORD stream-read STREAM
  *
  * stream-create makes the events stream of quarantine-sync(8) as its page
  * says an administrator does (limits by age and bytes, a duplicate
  * window); stream-read prints every message of a stream as a control
- * center reads them: "SEQ<TAB>SUBJECT<TAB>NATS-MSG-ID<TAB>DATA" a line.
+ * center reads them: "SEQ<TAB>SUBJECT<TAB>NATS-MSG-ID<TAB>STORED<TAB>DATA" a
+ * line, STORED the time the server stored it (nanoseconds since the
+ * epoch).
  *
  * Exit 0, or 1 with the library's words on stderr. */
 #include <nats/nats.h>
@@ -32,12 +34,13 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	if (!(argc == 7 && (strcmp(argv[4], "create") == 0 || strcmp(argv[4], "put") == 0)) &&
-	    !(argc == 8 && strcmp(argv[4], "stream-create") == 0) &&
+	    !(argc == 9 && strcmp(argv[4], "stream-create") == 0) &&
 	    !(argc == 6 && strcmp(argv[4], "stream-read") == 0)) {
 		fprintf(stderr,
 			"usage: kvtool URL USER PASSWORD create BUCKET REPLICAS\n"
 			"       kvtool URL USER PASSWORD put BUCKET KEY <VALUE\n"
-			"       kvtool URL USER PASSWORD stream-create STREAM SUBJECTS REPLICAS\n"
+			"       kvtool URL USER PASSWORD stream-create STREAM SUBJECTS REPLICAS "
+			"MAX_MB\n"
 			"       kvtool URL USER PASSWORD stream-read STREAM\n");
 		return 2;
 	}
@@ -111,10 +114,11 @@ static natsStatus stream_cmd(jsCtx *js, int argc, char **argv)
 		sc.Discard = js_DiscardOld;
 		sc.Storage = js_FileStorage;
 		sc.Replicas = atoi(argv[7]);
-		/* The page's limits: 30 days, 1 GiB, the oldest goes first;
-		 * a message published again within 10 minutes is dropped. */
+		/* The page's limits: 30 days, MAX_MB (the page says 1 GiB;
+		 * the test's servers have less), the oldest goes first; a
+		 * message published again within 10 minutes is dropped. */
 		sc.MaxAge = 30LL * 86400 * 1000000000LL;
-		sc.MaxBytes = 1LL << 30;
+		sc.MaxBytes = atoll(argv[8]) * 1024 * 1024;
 		sc.Duplicates = 600LL * 1000000000LL;
 		st = js_AddStream(&si, js, &sc, NULL, &jerr);
 		jsStreamInfo_Destroy(si);
@@ -134,8 +138,9 @@ static natsStatus stream_cmd(jsCtx *js, int argc, char **argv)
 			break;
 		if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) != NATS_OK)
 			id = "-";
-		printf("%llu\t%s\t%s\t%.*s\n", (unsigned long long)seq, natsMsg_GetSubject(m), id,
-		       natsMsg_GetDataLength(m), natsMsg_GetData(m));
+		printf("%llu\t%s\t%s\t%lld\t%.*s\n", (unsigned long long)seq, natsMsg_GetSubject(m),
+		       id, (long long)natsMsg_GetTime(m), natsMsg_GetDataLength(m),
+		       natsMsg_GetData(m));
 		natsMsg_Destroy(m);
 	}
 	jsStreamInfo_Destroy(si);
