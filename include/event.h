@@ -11,6 +11,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "detect.h"
+#include "incident.h"
 #include "outbreak.h"
 #include "policy.h"
 #include "types.h"
@@ -91,6 +92,11 @@ struct event {
 	struct qaddr patient_zero;
 	unsigned hosts;
 	usec_t first_ts;
+	/* Where patient zero was seen (incident_member_source()); NULL:
+	 * "self".  links: nlinks incidents of other gateways (borrowed). */
+	const char *pz_source;
+	const struct incident_link *links;
+	unsigned nlinks;
 
 	/* error */
 	const char *message;

@@ -31,6 +31,25 @@
 #define INCIDENT_ID_MAX (UINT32_MAX - 1)
 #define INCIDENT_OPEN	256
 
+/* Across gateways (quarantine-sync(8)): a block of another gateway
+ * arrives as a detection of source gateway:NAME with that gateway's rule,
+ * first probe and incident id.  It joins this gateway's incidents like
+ * any detection (patient zero is the earliest first probe, whichever
+ * gateway saw it), and the incident keeps which incidents of which
+ * gateways its hosts came from: its links, by which a control center
+ * joins the incidents of every gateway into one.  A few are kept (an
+ * incident spans a few sites); past them, more are counted in
+ * links_full.  Links live in memory: they are not in the state
+ * database, and after a restart an incident has the links of the
+ * detections since. */
+#define INCIDENT_LINKS	4
+#define INCIDENT_GW_MAX 33 /* a gateway's name and its NUL (syncmsg.h) */
+
+struct incident_link {
+	char gateway[INCIDENT_GW_MAX];
+	uint32_t id; /* that gateway's incident */
+};
+
 struct incident {
 	unsigned id; /* 1, 2, ... INCIDENT_ID_MAX; never reused */
 	unsigned rule;
@@ -40,14 +59,17 @@ struct incident {
 	usec_t first_probe_us; /* patient zero's first probe */
 	usec_t first_detect_us, last_detect_us;
 	unsigned nhosts;
+	uint8_t nlinks;
+	struct incident_link links[INCIDENT_LINKS];
 };
 
 /* A ring of the most recent incidents; the oldest is forgotten when full. */
 struct incidents {
 	struct incident *v;
-	unsigned cap, n, head;	 /* v[head] is the oldest */
-	unsigned next_id;	 /* at most INCIDENT_ID_MAX + 1 */
-	unsigned long exhausted; /* incidents not opened: no id left */
+	unsigned cap, n, head;	  /* v[head] is the oldest */
+	unsigned next_id;	  /* at most INCIDENT_ID_MAX + 1 */
+	unsigned long exhausted;  /* incidents not opened: no id left */
+	unsigned long links_full; /* links not kept: INCIDENT_LINKS were */
 	usec_t window_us;
 	/* The latest incident of each (rule, port), 0 = none: the one a
 	 * detection may join.  More keys than this: the least recent goes. */
@@ -91,6 +113,21 @@ void incidents_reopen(struct incidents *s);
 /* incident_find() for a const ring; *ret_off (may be NULL) is the
  * incident's position from the oldest. */
 const struct incident *incident_lookup(const struct incidents *s, unsigned id, unsigned *ret_off);
+
+/* Incident in (may be NULL) holds a host that gateway's incident id
+ * holds (a detection of source gateway:GATEWAY that carried it): 1 when
+ * the link is new, 0 when it was known, -EINVAL (no incident, an invalid
+ * name, id 0), or -ENOSPC when INCIDENT_LINKS are kept already (counted
+ * in s->links_full). */
+int incident_link(struct incidents *s, struct incident *in, const char *gateway, unsigned id);
+
+struct hostrec;
+/* Where member r of incident id was seen: the source of its detection
+ * that joined it, as events say it ("self", "suricata", ...,
+ * "gateway:NAME" with the gateway's name from its history), into buf
+ * (OUTSIDE_SOURCE_MAX is enough).  "self" when r is NULL or holds no hit
+ * of incident id.  Returns buf. */
+const char *incident_member_source(const struct hostrec *r, unsigned id, char *buf, size_t len);
 
 /* ---- restoring saved incidents (state.c, at start) ---- */
 

@@ -53,6 +53,9 @@ struct outside_detection {
 	struct qaddr host;
 	struct qaddr peer; /* the other end of the flow; family 0: none */
 	uint64_t ts_us;	   /* when the outside tool saw it (its clock), 0: unknown */
+	/* SOURCE_GATEWAY: the origin gateway's incident id (incident.h:
+	 * links), 0: none; 0 for every other source. */
+	uint32_t incident;
 	/* NUL-terminated, printable UTF-8 (no control characters). */
 	char origin[OUTSIDE_ORIGIN_MAX];
 	char rule[OUTSIDE_RULE_MAX];

@@ -92,6 +92,9 @@ static int apply_block(struct daemon *d, const struct syncmsg *m, const char *va
 	/* The first probe at the origin: patient zero's time across
 	 * gateways (engine_outside() believes it only when it is sane). */
 	o.ts_us = m->first_us;
+	/* The origin's incident: the incident this host joins here links
+	 * to it (incident.h). */
+	o.incident = m->incident;
 	snprintf(o.origin, sizeof(o.origin), "%s", m->origin);
 	snprintf(o.rule, sizeof(o.rule), "%s", m->rule);
 	/* The record as received is the evidence: its fields' TABs become

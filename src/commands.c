@@ -2437,19 +2437,169 @@ static int cmd_purge(struct cmdctx *x)
 		     more);
 }
 
-static void incident_render(struct cmdctx *x, const struct incident *in, bool first)
+/* The record of an incident's patient zero (an address, or a machine's
+ * MAC), or NULL. */
+static struct hostrec *incident_pz(struct daemon *d, const struct incident *in)
 {
-	char a[ADDR_STRLEN], t1[32], t2[32], t3[32];
+	const struct qaddr *pz = &in->patient_zero;
+
+	return addr_is_mac(pz) ? hostdb_find(&d->eng.hosts, pz)
+			       : hostdb_find_addr(&d->eng.hosts, pz);
+}
+
+/* An incident's members, for its timeline: each record holding a hit of
+ * it once, by first probe. */
+struct inc_member {
+	const struct hostrec *r;
+	usec_t first_us, detect_us;
+};
+
+static int member_cmp(const void *a, const void *b)
+{
+	const struct inc_member *x = a, *y = b;
+
+	if (x->first_us != y->first_us)
+		return x->first_us < y->first_us ? -1 : 1;
+	return x->detect_us < y->detect_us ? -1 : x->detect_us > y->detect_us;
+}
+
+/* The members of incident id (heap, caller frees) in *ret, their count,
+ * or -ENOMEM. */
+static int incident_members(struct daemon *d, unsigned id, struct inc_member **ret)
+{
+	struct hostdb *db = &d->eng.hosts;
+	struct inc_member *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (struct hostrec *r = hostdb_first(db); r; r = hostdb_next(db, r)) {
+		const struct hit *h = NULL;
+
+		if (r->merged)
+			continue;
+		for (unsigned i = 0; i < r->nhits && !h; i++)
+			if (r->hits[i].incident == id)
+				h = &r->hits[i];
+		if (!h)
+			continue;
+		if (n == cap) {
+			struct inc_member *w;
+
+			cap = cap ? cap * 2 : 64;
+			w = realloc(v, cap * sizeof(*v));
+			if (!w) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = w;
+		}
+		v[n].r = r;
+		v[n].first_us = r->first_probe_us ? r->first_probe_us : h->first_us;
+		v[n].detect_us = h->first_us;
+		n++;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), member_cmp);
+	*ret = v;
+	return (int)n;
+}
+
+/* How the daemon names a member's gateway: its source, and for "self" the
+ * gateway's own name when its sync program told it. */
+static const char *member_gateway(struct cmdctx *x, const char *src, char *buf, size_t len)
+{
+	if (strcmp(src, "self") == 0 && x->d->sync.at_us)
+		snprintf(buf, len, "self (%s)", x->d->sync.gateway);
+	else
+		snprintf(buf, len, "%s", src);
+	return buf;
+}
+
+static void incident_links_json(struct cmdctx *x, const struct incident *in)
+{
+	ctl_out_printf(x->out, ",\"links\":[");
+	for (unsigned i = 0; i < in->nlinks; i++)
+		ctl_out_printf(x->out, "%s{\"gateway\":\"%s\",\"incident\":%u}", i ? "," : "",
+			       in->links[i].gateway, in->links[i].id);
+	ctl_out_printf(x->out, "]");
+}
+
+/* incident ID: its links and its timeline, after its row. */
+static int incident_timeline(struct cmdctx *x, const struct incident *in)
+{
+	struct inc_member *v = NULL;
+	char a[ADDR_STRLEN], src[OUTSIDE_SOURCE_MAX], gw[OUTSIDE_SOURCE_MAX + 40], t1[32], t2[32];
+	int n = incident_members(x->d, in->id, &v);
+
+	if (n < 0)
+		return n;
+	if (x->json) {
+		if (x->d->sync.at_us)
+			ctl_out_printf(x->out, ",\"gateway\":\"%s\"", x->d->sync.gateway);
+		ctl_out_printf(x->out, ",\"members\":[");
+		for (int i = 0; i < n; i++) {
+			const struct hostrec *r = v[i].r;
+
+			addr_ntop(r->addr.family ? &r->addr : &r->id, a);
+			ctl_out_printf(
+				x->out,
+				"%s{\"host\":\"%s\",\"source\":\"%s\",\"first_probe_ts\":\"%s\","
+				"\"detected\":\"%s\",\"state\":\"%s\"}",
+				i ? "," : "", a,
+				incident_member_source(r, in->id, src, sizeof(src)),
+				ts_str(v[i].first_us, t1), ts_str(v[i].detect_us, t2),
+				host_state_name((enum host_state)r->state));
+		}
+		ctl_out_printf(x->out, "]");
+		free(v);
+		return 0;
+	}
+	addr_ntop(&in->patient_zero, a);
+	ctl_out_printf(x->out, "\npatient zero: %s, seen by %s\n", a,
+		       member_gateway(x,
+				      incident_member_source(incident_pz(x->d, in), in->id, src,
+							     sizeof(src)),
+				      gw, sizeof(gw)));
+	for (unsigned i = 0; i < in->nlinks; i++)
+		ctl_out_printf(x->out, "%s gateway:%s incident %u",
+			       i ? "," : "links:", in->links[i].gateway, in->links[i].id);
+	ctl_out_printf(x->out, "%stimeline (by first probe):\n", in->nlinks ? "\n" : "");
+	ctl_out_printf(x->out, "  %-27s %-39s %-24s %-27s %s\n", "FIRST PROBE", "HOST", "SEEN BY",
+		       "DETECTED HERE", "STATE");
+	for (int i = 0; i < n; i++) {
+		const struct hostrec *r = v[i].r;
+
+		addr_ntop(r->addr.family ? &r->addr : &r->id, a);
+		ctl_out_printf(
+			x->out, "  %-27s %-39s %-24s %-27s %s\n", ts_str(v[i].first_us, t1), a,
+			member_gateway(x, incident_member_source(r, in->id, src, sizeof(src)), gw,
+				       sizeof(gw)),
+			ts_str(v[i].detect_us, t2), host_state_name((enum host_state)r->state));
+	}
+	if (n == 0)
+		ctl_out_printf(x->out, "  (no host holds it any more: purged)\n");
+	free(v);
+	return 0;
+}
+
+static void incident_render(struct cmdctx *x, const struct incident *in, bool first, bool whole)
+{
+	char a[ADDR_STRLEN], t1[32], t2[32], t3[32], src[OUTSIDE_SOURCE_MAX];
 
 	addr_ntop(&in->patient_zero, a);
 	if (x->json) {
 		ctl_out_printf(
 			x->out,
 			"%s{\"id\":%u,\"rule\":\"%s\",\"patient_zero\":\"%s\",\"hosts\":%u,"
-			"\"first_ts\":\"%s\",\"first_detect\":\"%s\",\"last_detect\":\"%s\"}",
+			"\"first_ts\":\"%s\",\"first_detect\":\"%s\",\"last_detect\":\"%s\","
+			"\"patient_zero_source\":\"%s\"",
 			first ? "" : ",", in->id, in->rule_name, a, in->nhosts,
 			ts_str(in->first_probe_us, t1), ts_str(in->first_detect_us, t2),
-			ts_str(in->last_detect_us, t3));
+			ts_str(in->last_detect_us, t3),
+			incident_member_source(incident_pz(x->d, in), in->id, src, sizeof(src)));
+		incident_links_json(x, in);
+		if (whole)
+			(void)incident_timeline(x, in);
+		ctl_out_printf(x->out, "}");
 		return;
 	}
 	ctl_out_printf(x->out, "%-5u %-20s %-39s %5u  %-27s %s\n", in->id, in->rule_name, a,
@@ -2470,9 +2620,11 @@ static int cmd_incidents(struct cmdctx *x)
 		if (!x->json)
 			ctl_out_printf(x->out, "%-5s %-20s %-39s %5s  %-27s %s\n", "ID", "RULE",
 				       "PATIENT ZERO", "HOSTS", "FIRST PROBE", "LATEST DETECTION");
-		incident_render(x, in, true);
+		incident_render(x, in, true, true);
 		if (x->json)
 			ctl_out_printf(x->out, "\n");
+		else if (incident_timeline(x, in) < 0)
+			ctl_out_printf(x->out, "timeline: out of memory\n");
 		return 0;
 	}
 	if (x->json)
@@ -2481,7 +2633,7 @@ static int cmd_incidents(struct cmdctx *x)
 		ctl_out_printf(x->out, "%-5s %-20s %-39s %5s  %-27s %s\n", "ID", "RULE",
 			       "PATIENT ZERO", "HOSTS", "FIRST PROBE", "LATEST DETECTION");
 	for (unsigned i = 0; i < s->n; i++)
-		incident_render(x, &s->v[(s->head + i) % s->cap], i == 0);
+		incident_render(x, &s->v[(s->head + i) % s->cap], i == 0, false);
 	if (x->json)
 		ctl_out_printf(x->out, "]\n");
 	return 0;

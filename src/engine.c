@@ -256,7 +256,7 @@ void engine_infected_name(const struct engine *e, const struct hostrec *rec, str
 
 static void emit_detect(struct engine *e, const struct pending *p, bool enforced, enum why why)
 {
-	char lb[OUTSIDE_SOURCE_MAX];
+	char lb[OUTSIDE_SOURCE_MAX], pzs[OUTSIDE_SOURCE_MAX];
 	struct event ev;
 
 	memset(&ev, 0, sizeof(ev));
@@ -302,6 +302,17 @@ static void emit_detect(struct engine *e, const struct pending *p, bool enforced
 	ev.patient_zero = in->patient_zero;
 	ev.hosts = in->nhosts;
 	ev.first_ts = in->first_probe_us;
+	/* Which gateway saw patient zero, and the other gateways'
+	 * incidents this one holds hosts of. */
+	{
+		const struct qaddr *pz = &in->patient_zero;
+		struct hostrec *r = addr_is_mac(pz) ? hostdb_find(&e->hosts, pz)
+						    : hostdb_find_addr(&e->hosts, pz);
+
+		ev.pz_source = incident_member_source(r, in->id, pzs, sizeof(pzs));
+	}
+	ev.links = in->links;
+	ev.nlinks = in->nlinks;
 	ev.by_uid = -1;
 	output_event(e->out, &ev);
 }
@@ -634,6 +645,12 @@ static enum outside_fate handle(struct engine *e, const struct detection *d,
 		rec->state = HOST_DETECTED;
 		rec->changed_us = d->ts_us;
 	}
+	/* Another gateway's incident holds this host: the incident it is
+	 * in here links to that one (incident.h). */
+	if (o && o->source == SOURCE_GATEWAY && o->incident && hit->incident &&
+	    incident_link(&e->incidents, incident_find(&e->incidents, hit->incident), o->origin,
+			  o->incident) == 1)
+		p.announce = true;
 	hit->level = (uint8_t)p.dec.level;
 	p.incident = hit->incident;
 	if (rec->first_detect_us == 0 || d->first_probe_us < rec->first_probe_us)
@@ -842,7 +859,13 @@ enum outside_fate engine_outside_ex(struct engine *e, const struct outside_detec
 		d.port_protos[i] = o->proto;
 	}
 	d.nports = o->nports;
-	d.fixed_ports = true;
+	/* Ports name what spreads (spread_port()) unless the rule names
+	 * none: another gateway's walk, horizontal scan or dark space
+	 * groups by the port its failures were on, as ours does, so that
+	 * one worm at two gateways is one incident. */
+	d.fixed_ports = !(o->source == SOURCE_GATEWAY &&
+			  (d.rule == DETECT_RULE_TRW ||
+			   (d.rule < e->c->nrules && e->c->rules[d.rule].nports == 0)));
 	d.kind = EVIDENCE_DISTINCT_DST;
 	d.first_probe_us = outside_first(o, now);
 	d.ts_us = now;

@@ -296,6 +296,15 @@ int event_format_json(const struct event *e, char *buf, size_t len)
 		json_key_addr(&s, "patient_zero", &e->patient_zero);
 		sb_printf(&s, ",\"hosts\":%u", e->hosts);
 		json_key_ts(&s, "first_ts", e->first_ts);
+		if (e->pz_source)
+			json_key_str(&s, "patient_zero_source", e->pz_source);
+		if (e->nlinks) {
+			sb_printf(&s, ",\"links\":[");
+			for (unsigned i = 0; i < e->nlinks; i++)
+				sb_printf(&s, "%s{\"gateway\":\"%s\",\"incident\":%u}",
+					  i ? "," : "", e->links[i].gateway, e->links[i].id);
+			sb_printf(&s, "]");
+		}
 		break;
 	case EVENT_ERROR:
 		json_key_str(&s, "message", e->message ? e->message : "");
@@ -530,6 +539,11 @@ int event_format_kv(const struct event *e, char *buf, size_t len)
 		kv_addr(&s, "patient_zero", &e->patient_zero);
 		sb_printf(&s, " hosts=%u", e->hosts);
 		kv(&s, "first", event_format_ts(e->first_ts, tb));
+		if (e->pz_source && strcmp(e->pz_source, "self") != 0)
+			kv(&s, "patient_zero_source", e->pz_source);
+		for (unsigned i = 0; i < e->nlinks; i++)
+			sb_printf(&s, "%s%s:%u", i ? "," : " links=", e->links[i].gateway,
+				  e->links[i].id);
 		break;
 	case EVENT_ERROR:
 		kv(&s, "message", e->message ? e->message : "");

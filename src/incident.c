@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hostdb.h"
 
 int incidents_init(struct incidents *s, unsigned cap, usec_t window_us)
 {
@@ -206,4 +209,67 @@ int incident_restore(struct incidents *s, const struct incident *in)
 			*open = in->id;
 	}
 	return 0;
+}
+
+int incident_link(struct incidents *s, struct incident *in, const char *gateway, unsigned id)
+{
+	size_t n = gateway ? strlen(gateway) : 0;
+
+	if (!in || id == 0 || n == 0 || n >= INCIDENT_GW_MAX)
+		return -EINVAL;
+	/* A name is a subject token (syncmsg.h): events print it as it is. */
+	for (size_t i = 0; i < n; i++) {
+		char c = gateway[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return -EINVAL;
+	}
+	for (unsigned i = 0; i < in->nlinks; i++)
+		if (in->links[i].id == id && strcmp(in->links[i].gateway, gateway) == 0)
+			return 0;
+	if (in->nlinks == INCIDENT_LINKS) {
+		s->links_full++;
+		return -ENOSPC;
+	}
+	memcpy(in->links[in->nlinks].gateway, gateway, n + 1);
+	in->links[in->nlinks].id = id;
+	in->nlinks++;
+	return 1;
+}
+
+const char *incident_member_source(const struct hostrec *r, unsigned id, char *buf, size_t len)
+{
+	const struct hit *h = NULL;
+	const char *any = NULL;
+
+	snprintf(buf, len, "self");
+	for (unsigned i = 0; r && i < r->nhits && !h; i++)
+		if (r->hits[i].incident == id)
+			h = &r->hits[i];
+	if (!h)
+		return buf;
+	if (h->source != SOURCE_GATEWAY) {
+		snprintf(buf, len, "%s", det_source_name((enum det_source)h->source));
+		return buf;
+	}
+	/* The gateway's name is in the history line of the detection (its
+	 * source, then a NUL and the record): the one of the hit's time, or
+	 * else the first of a gateway (the line of the hit may have gone,
+	 * past HOST_MAX_HIST). */
+	for (unsigned i = 0; i < r->nhist; i++) {
+		const struct hist *l = &r->hist[i];
+
+		if (l->kind != HIST_DETECT || !l->outside ||
+		    strncmp(l->outside, "gateway:", 8) != 0)
+			continue;
+		if (l->ts == h->first_us) {
+			any = l->outside;
+			break;
+		}
+		if (!any)
+			any = l->outside;
+	}
+	snprintf(buf, len, "%s", any ? any : "gateway:?");
+	return buf;
 }

@@ -38,6 +38,7 @@
 
 #include "ctlproto.h"
 #include "log.h"
+#include "syncevents.h"
 #include "syncmsg.h"
 #include "types.h"
 
@@ -52,6 +53,14 @@
 #define INBOX_MAX      65536
 #define REPORT_S       5
 #define CTL_TIMEOUT_MS 5000
+/* The events stream (syncevents.h): messages published in one turn of
+ * the loop (the bucket's records wait for none longer), how long one
+ * publish waits for the server's acknowledgement, how long after a
+ * refused publish the next try is, and how often drops are told. */
+#define EVENTS_TURN    256
+#define EVENTS_ACK_MS  2000
+#define EVENTS_RETRY_S 5
+#define EVENTS_TELL_S  10
 
 struct sync_conf {
 	char gateway[SYNC_GATEWAY_MAX];
@@ -66,6 +75,8 @@ struct sync_conf {
 	bool create_bucket;
 	int replicas;
 	int view_size;
+	char events_stream[64];		    /* "": no events stream */
+	char events_prefix[SEV_PREFIX_MAX]; /* subjects PREFIX.GATEWAY.EVENT */
 };
 
 /* What the library's threads hand the loop (under lock). */
@@ -102,6 +113,11 @@ struct syncd {
 	unsigned npeers;
 	usec_t next_report, next_try;
 	uint64_t published, applied, refused, skipped;
+	/* The events stream: what waits for the bus, and how it went. */
+	struct syncevents evq;
+	bool ev_failing;
+	usec_t ev_retry, ev_told;
+	uint64_t ev_published, ev_duplicates;
 };
 
 static volatile sig_atomic_t quit;
@@ -133,6 +149,8 @@ static int conf_load(const char *path, struct sync_conf *c, char *err, size_t er
 	snprintf(c->bucket, sizeof(c->bucket), "quarantine");
 	snprintf(c->socket, sizeof(c->socket), "/run/quarantined/control.sock");
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/quarantine-sync");
+	snprintf(c->events_stream, sizeof(c->events_stream), "QD_EVENTS");
+	snprintf(c->events_prefix, sizeof(c->events_prefix), "qd.events");
 	c->replicas = 3;
 	c->view_size = 65536;
 	config_init(&cfg);
@@ -148,10 +166,10 @@ static int conf_load(const char *path, struct sync_conf *c, char *err, size_t er
 		goto out;
 	}
 	for (unsigned i = 0; i < (unsigned)config_setting_length(s); i++) {
-		static const char *const known[] = {"gateway",	 "servers",	  "bucket",
-						    "socket",	 "user",	  "password_file",
-						    "tls",	 "create_bucket", "replicas",
-						    "view_size", "state_dir"};
+		static const char *const known[] = {
+			"gateway",	 "servers",	  "bucket",	   "socket",   "user",
+			"password_file", "tls",		  "create_bucket", "replicas", "view_size",
+			"state_dir",	 "events_stream", "events_prefix"};
 		const char *n = config_setting_name(config_setting_get_elem(s, i));
 		bool ok = false;
 
@@ -187,6 +205,19 @@ static int conf_load(const char *path, struct sync_conf *c, char *err, size_t er
 		snprintf(err, errlen,
 			 "%s: sync.tls: ca, cert and key are file names (cert and key together)",
 			 path);
+		goto out;
+	}
+	/* A stream name is a subject token too ("" turns the stream off). */
+	if (conf_str(s, "events_stream", c->events_stream, sizeof(c->events_stream), err, errlen) <
+		    0 ||
+	    (c->events_stream[0] && !sync_gateway_valid(c->events_stream)) ||
+	    conf_str(s, "events_prefix", c->events_prefix, sizeof(c->events_prefix), err, errlen) <
+		    0 ||
+	    !syncevents_prefix_valid(c->events_prefix)) {
+		snprintf(err, errlen,
+			 "%s: sync.events_stream: \"\" or 1 to 32 of [A-Za-z0-9_-]; "
+			 "sync.events_prefix: tokens of [A-Za-z0-9_-] joined by dots (at most %d)",
+			 path, SEV_PREFIX_MAX - 1);
 		goto out;
 	}
 	if (config_setting_lookup_bool(s, "create_bucket", &v))
@@ -616,6 +647,75 @@ static void flush_pending(struct syncd *s)
 	log_info("outbox: %u published, %u waiting", i, s->npending);
 }
 
+/* ---- the events stream (syncevents.h) ---- */
+
+/* An event of the daemon, queued for the stream when it is one for it. */
+static void events_push(struct syncd *s, const char *line)
+{
+	struct syncevents *q = &s->evq;
+	usec_t now = time_mono_us();
+	int k;
+
+	if (!s->c.events_stream[0])
+		return;
+	k = syncevents_push(q, s->c.events_prefix, s->c.gateway, line);
+	if (k == -ENOMEM)
+		log_warnx("events stream: out of memory: an event was not queued");
+	else if (k < 0)
+		log_debug("events stream: an event not queued (%s): %.120s", strerror(-k), line);
+	if (q->untold && now >= s->ev_told + EVENTS_TELL_S * USEC_PER_SEC) {
+		log_warnx("events stream: %" PRIu64 " events dropped, the queue being full (%u "
+			  "events or %zu bytes, detections first): %" PRIu64 " in all, %" PRIu64
+			  " of them detections",
+			  q->untold, q->cap, q->max_bytes, q->dropped, q->dropped_detect);
+		q->untold = 0;
+		s->ev_told = now;
+	}
+}
+
+/* What waits, published in order while the bus takes it.  Each message
+ * carries its Nats-Msg-Id: one published again after an acknowledgement
+ * was lost is dropped by the server (the stream's duplicate window). */
+static void events_publish(struct syncd *s)
+{
+	const struct sev_item *it;
+	usec_t now = time_mono_us();
+	unsigned n = 0;
+
+	if (!s->c.events_stream[0] || !s->connected || !s->js || now < s->ev_retry)
+		return;
+	while (n < EVENTS_TURN && (it = syncevents_peek(&s->evq))) {
+		jsPubOptions po;
+		jsPubAck *pa = NULL;
+		jsErrCode je = 0;
+		natsStatus st;
+
+		jsPubOptions_Init(&po);
+		po.MsgId = it->msgid;
+		po.ExpectStream = s->c.events_stream;
+		po.MaxWait = EVENTS_ACK_MS;
+		st = js_Publish(&pa, s->js, it->subject, it->data, (int)it->len, &po, &je);
+		if (st != NATS_OK) {
+			if (!s->ev_failing)
+				log_warnx(
+					"events stream %s: publishing %s: %s (%d): %u events wait",
+					s->c.events_stream, it->subject, natsStatus_GetText(st),
+					(int)je, s->evq.n);
+			s->ev_failing = true;
+			s->ev_retry = now + EVENTS_RETRY_S * USEC_PER_SEC;
+			return;
+		}
+		if (s->ev_failing)
+			log_info("events stream %s: publishing again", s->c.events_stream);
+		s->ev_failing = false;
+		s->ev_duplicates += pa && pa->Duplicate;
+		jsPubAck_Destroy(pa);
+		syncevents_pop(&s->evq);
+		s->ev_published++;
+		n++;
+	}
+}
+
 static void on_event_line(struct syncd *s, const char *line)
 {
 	struct syncmsg m;
@@ -630,6 +730,7 @@ static void on_event_line(struct syncd *s, const char *line)
 			log_warnx("events --follow refused: %s", line);
 		return;
 	}
+	events_push(s, line);
 	k = syncmsg_from_event(line, s->c.gateway, &m);
 	if (k < 0)
 		log_warnx("an event of the daemon could not be read: %.200s", line);
@@ -967,6 +1068,7 @@ static void bus_tick(struct syncd *s)
 		(void)bus_open(s);
 	if (conn && s->kv && s->npending)
 		flush_pending(s);
+	events_publish(s);
 }
 
 static void drain_inbox(struct syncd *s)
@@ -1057,7 +1159,8 @@ int main(int argc, char **argv)
 		printf("%s: OK\n", conf);
 		return 0;
 	}
-	if (sync_view_init(&s->view, (unsigned)s->c.view_size) < 0)
+	if (sync_view_init(&s->view, (unsigned)s->c.view_size) < 0 ||
+	    syncevents_init(&s->evq, 0, 0) < 0)
 		fatal("out of memory");
 	outbox_load(s);
 	s->evfd = -1;
@@ -1080,7 +1183,8 @@ int main(int argc, char **argv)
 		fatal("nats_Open");
 	if (nats_connect(s) < 0)
 		return 1;
-	log_info("gateway %s, bucket %s, %d servers", s->c.gateway, s->c.bucket, s->c.nservers);
+	log_info("gateway %s, bucket %s, %d servers, events stream %s", s->c.gateway, s->c.bucket,
+		 s->c.nservers, s->c.events_stream[0] ? s->c.events_stream : "(none)");
 	while (!quit) {
 		struct pollfd p[3] = {{.fd = sfd, .events = POLLIN},
 				      {.fd = s->in.efd, .events = POLLIN},
@@ -1098,7 +1202,9 @@ int main(int argc, char **argv)
 			s->next_try = now + USEC_PER_SEC;
 		}
 		bus_tick(s);
-		if (poll(p, 3, 500) < 0 && errno != EINTR)
+		/* More events than a turn publishes: the next turn at once. */
+		if (poll(p, 3, s->evq.n && !s->ev_failing && s->connected && s->js ? 0 : 500) < 0 &&
+		    errno != EINTR)
 			fatal("poll");
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -1119,6 +1225,11 @@ int main(int argc, char **argv)
 	log_info("stopping: %" PRIu64 " published, %" PRIu64 " applied, %" PRIu64
 		 " refused, %u waiting for the bus",
 		 s->published, s->applied, s->refused, s->npending);
+	if (s->c.events_stream[0])
+		log_info("events stream %s: %" PRIu64 " published (%" PRIu64
+			 " duplicates the server dropped), %" PRIu64 " dropped, %u not published",
+			 s->c.events_stream, s->ev_published, s->ev_duplicates, s->evq.dropped,
+			 s->evq.n);
 	s->connected = false;
 	(void)report(s);
 	bus_close(s);
@@ -1126,5 +1237,6 @@ int main(int argc, char **argv)
 	natsConnection_Destroy(s->nc);
 	nats_CloseAndWait(2000);
 	sync_view_fini(&s->view);
+	syncevents_fini(&s->evq);
 	return 0;
 }

@@ -339,5 +339,115 @@ qd_fig "catch-up: three nodes started again -> the outbox's decision seen at B" 
 	"$((($(date +%s%N) - t_back) / 1000000)) ms (at most)"
 qd_check "A's outbox is empty again" test ! -e "$QD_TMP/sync-a.state/outbox"
 grep 'outbox' "$QD_TMP/sync-a.log" | tail -3
+
+qd_say "one worm at two sites: C's incident names patient zero at A; the events stream holds both"
+# The events stream, made by the administrator as quarantine-sync(8) says
+# (R3, 30 days, 1 GiB, a 10-minute duplicate window).  The sync programs
+# have queued their events since they started; they publish them now.
+qd_wait 60 "the events stream QD_EVENTS is created with 3 replicas" \
+	kv stream-create QD_EVENTS 'qd.events.>' 3 64 2>/dev/null || exit 1
+qctlc() {
+	"$QD_CTL" -S "$C_SOCK" "$@"
+}
+qd_wait 30 "C's sync program is connected again" sync_up "$C_SOCK"
+qd_host_add wa 10.66.1.50/24 || exit 1
+_qd_ns ch || exit 1
+qd_in gwc ip link add v-ch type veth peer name eth0 netns "${QD_NS}ch"
+qd_in gwc ip link set v-ch master br0
+qd_in gwc ip link set v-ch up
+qd_in ch ip addr add 10.66.4.10/24 dev eth0
+qd_in ch ip link set eth0 up
+qd_in ch ip route add default via 10.66.4.1
+qd_mark
+C_MARK=$(wc -l <"$C_EVENTS")
+qd_worm wa "$QD_TMP/worm-a2.json" -n $QD_NET_WORM -p 445 -r 50 -d 8
+worm_a=$QD_LAST
+det_a=$(qd_wait_event 15 event=detect host=10.66.1.50 rule=smb-propagation) || exit 1
+wait_c 15 event=detect host=10.66.1.50 source=gateway:gw-a >/dev/null || exit 1
+# The same malware on C's LAN, seconds later: its first probe is later.
+qd_worm ch "$QD_TMP/worm-c.json" -n $QD_NET_WORM -p 445 -r 50 -d 8
+worm_c=$QD_LAST
+det_c2=$(wait_c 20 event=detect host=10.66.4.10 rule=smb-propagation source=self) || exit 1
+inc_c=$(wait_c 10 event=incident host=10.66.4.10) || exit 1
+qd_stop "$worm_a"
+qd_stop "$worm_c"
+echo "C: $inc_c"
+pz=$(echo "$inc_c" | qd_field patient_zero)
+inc_id=$(echo "$inc_c" | qd_field id)
+qd_check "C's host joined incident $inc_id at C" \
+	test "$(echo "$det_c2" | qd_field incident)" = "$inc_id"
+qd_check "C's incident's patient zero ($pz) is a host of A's LAN" \
+	sh -c "echo '$pz' | grep -q '^10\.66\.1\.'"
+qd_check "C's incident says patient zero was seen by gateway:gw-a" \
+	test "$(echo "$inc_c" | qd_field patient_zero_source)" = gateway:gw-a
+# Patient zero's first probe is one A saw (passed on with its block),
+# earlier than C's own host's.
+first_c=$(echo "$inc_c" | qd_field first_ts)
+qd_check "C's incident's first probe ($first_c) is A's first probe of $pz" \
+	sh -c "$QD_PY events '$QD_EVENTS' event=detect host='$pz' source=self | grep -qF '\"first_probe_ts\":\"$first_c\"'"
+qd_check "it is earlier than C's host's own first probe" \
+	test "$(qd_tsdiff "$(echo "$inc_c" | qd_field first_ts)" "$(echo "$det_c2" | qd_field first_probe_ts)" | cut -d. -f1)" -gt 0
+a_inc=$(echo "$det_a" | qd_field incident)
+qd_check "C's incident links to A's incident $a_inc of 10.66.1.50" \
+	test "$(echo "$inc_c" | qd_json "any(l['gateway'] == 'gw-a' and l['incident'] == $a_inc for l in d.get('links', []))")" = true
+qctlc --json incident "$inc_id" >"$QD_TMP/inc-c.json"
+qctlc incident "$inc_id" | tee "$QD_TMP/inc-c.txt"
+member() { # member HOST EXPR: EXPR of HOST's entry in C's timeline (JSON)
+	$QD_PY json "next((str($2) for m in d['members'] if m['host'] == '$1'), 'absent')" <"$QD_TMP/inc-c.json"
+}
+qd_check "C's timeline names 10.66.1.50 as seen by gateway:gw-a" \
+	test "$(member 10.66.1.50 "m['source']")" = gateway:gw-a
+qd_check "C's timeline names 10.66.4.10 as seen by C itself" \
+	test "$(member 10.66.4.10 "m['source']")" = self
+qd_check "C's timeline starts with patient zero $pz" \
+	test "$($QD_PY json "d['members'][0]['host']" <"$QD_TMP/inc-c.json")" = "$pz"
+qd_check "C's timeline is in order of first probe" \
+	test "$($QD_PY json "[m['first_probe_ts'] for m in d['members']] == sorted(m['first_probe_ts'] for m in d['members'])" <"$QD_TMP/inc-c.json")" = true
+qd_check "C's text timeline says patient zero was seen by gateway:gw-a" \
+	grep -q "^patient zero: $pz, seen by gateway:gw-a" "$QD_TMP/inc-c.txt"
+qd_check "C's text timeline names itself for its own host" \
+	grep -q "10\.66\.4\.10 .*self (gw-c)" "$QD_TMP/inc-c.txt"
+
+# The control center's view: the stream, read as a consumer would.
+stream_has() { # stream_has SUBJECT PYTHON-PREDICATE-ON-d
+	kv stream-read QD_EVENTS 2>/dev/null | awk -F'\t' -v s="$1" '$2 == s { print $5 }' |
+		while read -r l; do
+			echo "$l" | $QD_PY json "$2" 2>/dev/null
+		done | grep -qx true
+}
+qd_wait 30 "the stream holds A's detection of 10.66.1.50" \
+	stream_has qd.events.gw-a.detect "d['gateway'] == 'gw-a' and d['host'] == '10.66.1.50'"
+qd_check "the stream holds A's detection of 10.66.1.50, gateway gw-a" \
+	stream_has qd.events.gw-a.detect "d['gateway'] == 'gw-a' and d['host'] == '10.66.1.50'"
+qd_wait 30 "the stream holds C's detection of 10.66.4.10" \
+	stream_has qd.events.gw-c.detect "d['gateway'] == 'gw-c' and d['host'] == '10.66.4.10'"
+qd_check "the stream holds C's detection of 10.66.4.10, gateway gw-c" \
+	stream_has qd.events.gw-c.detect "d['gateway'] == 'gw-c' and d['host'] == '10.66.4.10'"
+qd_check "the stream holds A's incident of 10.66.1.50" \
+	stream_has qd.events.gw-a.incident "d['gateway'] == 'gw-a' and d['id'] == $a_inc"
+qd_check "the stream holds C's incident $inc_id, patient zero $pz at gw-a, linked to A's $a_inc" \
+	stream_has qd.events.gw-c.incident "d['gateway'] == 'gw-c' and d['id'] == $inc_id and d['patient_zero'] == '$pz' and d['patient_zero_source'] == 'gateway:gw-a' and {'gateway': 'gw-a', 'incident': $a_inc} in d['links']"
+kv stream-read QD_EVENTS >"$QD_TMP/stream" 2>&1
+qd_check "C did not publish A's block as its own detection (no echo)" \
+	qd_not stream_has qd.events.gw-c.detect "d['host'] == '10.66.1.50'"
+bad=$(awk -F'\t' '{ split($2, s, "."); if (index($3, s[3] "-") != 1) n++ } END { print n + 0 }' "$QD_TMP/stream")
+dup=$(cut -f3 "$QD_TMP/stream" | sort | uniq -d | wc -l)
+qd_check "every Nats-Msg-Id names the subject's gateway ($bad do not)" test "$bad" = 0
+qd_check "no Nats-Msg-Id twice in the stream ($dup)" test "$dup" = 0
+# How long an event takes to be in the stream: from the detection's time
+# in C's event to the time the servers stored it (one machine's clock).
+lat=$(awk -F'\t' '$2 == "qd.events.gw-c.detect" { print $4 "\t" $5 }' "$QD_TMP/stream" |
+	python3 -c '
+import datetime, json, sys
+for l in sys.stdin:
+    ns, data = l.rstrip("\n").split("\t", 1)
+    d = json.loads(data)
+    if d.get("host") == "10.66.4.10":
+        t = datetime.datetime.strptime(d["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+        print("%.1f" % (int(ns) / 1e6 - t.timestamp() * 1e3))
+        break')
+qd_fig "events stream: C's detection of 10.66.4.10 (event ts) -> stored in QD_EVENTS" "${lat:-none} ms"
+qd_fig "events stream: messages from A, B and C" \
+	"$(wc -l <"$QD_TMP/stream") ($(cut -f2 "$QD_TMP/stream" | cut -d. -f3 | sort | uniq -c | tr -s ' ' | tr '\n' ' '))"
 qd_fig "machine load (1-minute average, 2 cores shared)" "$(cut -d' ' -f1 /proc/loadavg)"
 qd_done
