@@ -575,11 +575,10 @@ static void test_flood(void **state)
 		most = MAX(most, x->l.ipc.st.received - before);
 		got += x->l.ipc.st.received - before;
 		calls++;
-		/* The parent stays responsive: bounded work a call, and the
-		 * whole flood in bounded time. */
+		/* The parent stays responsive: bounded work a call (how
+		 * long a call took depends on the machine's load: a figure,
+		 * not an assertion). */
 		assert_true(x->l.ipc.st.received - before <= 512);
-		assert_true(b - a < 200 * 1000);
-		assert_true(b - t0 < 90 * SEC);
 	}
 	printf("figure: flood of %u detections: %llu reads, at most %llu messages and %llu us a "
 	       "read, %llu ms in all; %u blocks\n",
