@@ -137,6 +137,9 @@ struct sync_entry {
  * deployment has a handful of gateways; past SYNC_PEERS_MAX names, the
  * records of gateways not named are counted in peers_lost. */
 #define SYNC_PEERS_MAX 256
+/* The peers a report names, at most: "NAME@STORED_US" each, within a
+ * value of the control protocol (CTL_VALUE_MAX). */
+#define SYNC_REPORT_PEERS 16
 
 struct sync_peer {
 	char gw[SYNC_GATEWAY_MAX];
