@@ -888,85 +888,121 @@ refuse:
 
 /* ---- the view, rebuilt at start ----
  *
- * The latest record of every key of the bucket (the library's watcher: an
- * ordered consumer that delivers the last message of each subject, then
- * says the initial values are done), merged into the view and handed to
+ * The latest record of every key of the bucket (an ordered consumer of
+ * its stream that delivers the last message of each subject, read until
+ * the server says none is pending), merged into the view and handed to
  * nobody: what was applied before this program started is applied
  * already.  Without it, the view after a restart holds only what is read
- * since, and a record read again from the daemon's revision (the daemon
- * saved after the sync program read further; a daemon started from
- * empty; a gateway that joins) is merged against nothing: another
- * gateway's block is applied and then released when the release stored
- * after it comes, and a release older than this gateway's own newer block
- * undoes it.  With it, the peers are named from the start too.
+ * since, and a record read again from the daemon's revision (records this
+ * program skipped are not the daemon's: it resumes before them; a daemon
+ * started from empty; a gateway that joins) is merged against nothing:
+ * another gateway's block is applied and then released when the release
+ * stored after it comes, and a release older than this gateway's own
+ * newer block undoes it.  With it, the peers are named from the start.
+ *
+ * The library's watcher (kvStore_WatchAll) would do it, but it looks the
+ * stream up by subject, which a gateway's permissions need not allow: the
+ * consumer here names its stream, as the one that consumes after it.
  *
  * Bounded: at most view_size * SYNC_VIEW_PEERS records (the most the view
  * can hold), stopping when the view is full, and REBUILD_WAIT_MS for each
  * record.  The loop waits meanwhile (10,000 keys: docs/BENCHMARKS.md). */
 #define REBUILD_WAIT_MS 2000
 
-static bool rebuild_one(struct syncd *s, kvEntry *e)
+static bool rebuild_one(struct syncd *s, natsMsg *msg, const char *prefix, uint64_t stored)
 {
 	char gw[SYNC_GATEWAY_MAX], err[160];
-	const char *key = kvEntry_Key(e), *v = kvEntry_Value(e);
-	int len = kvEntry_ValueLen(e);
-	int64_t created = kvEntry_Created(e);
+	const char *subj = natsMsg_GetSubject(msg), *v = natsMsg_GetData(msg), *op = NULL;
+	int len = natsMsg_GetDataLength(msg);
 	struct qaddr host;
 	struct syncmsg m;
 
 	/* A key deleted or purged says nothing (on_record()). */
-	if (kvEntry_Operation(e) != kvOp_Put)
+	if (natsMsgHeader_Get(msg, "KV-Operation", &op) == NATS_OK && op)
 		return true;
-	if (!key || syncmsg_key_parse(key, gw, &host) < 0 || !v || len <= 0 ||
+	if (!subj || strncmp(subj, prefix, strlen(prefix)) != 0 ||
+	    syncmsg_key_parse(subj + strlen(prefix), gw, &host) < 0 || !v || len <= 0 ||
 	    syncmsg_decode(v, (size_t)len, &m, err, sizeof(err)) < 0 || strcmp(m.origin, gw) != 0 ||
-	    !addr_eq(&m.host, &host) || m.host.family != host.family || created <= 0)
+	    !addr_eq(&m.host, &host) || m.host.family != host.family || !stored)
 		return false;
-	(void)sync_view_merge(&s->view, s->c.gateway, &m, (uint64_t)created / 1000u,
-			      time_wall_us());
+	(void)sync_view_merge(&s->view, s->c.gateway, &m, stored, time_wall_us());
 	return true;
 }
 
 static void view_rebuild(struct syncd *s)
 {
 	uint64_t max = (uint64_t)s->c.view_size * SYNC_VIEW_PEERS, n = 0, bad = 0;
+	char subj[96], stream[80], prefix[80];
 	usec_t t0 = time_mono_us();
-	kvWatchOptions wo;
-	kvWatcher *w = NULL;
+	natsSubscription *sub = NULL;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	jsSubOptions so;
+	jsOptions jo;
 	natsStatus st;
+	bool done = false;
 
-	kvWatchOptions_Init(&wo);
-	st = kvStore_WatchAll(&w, s->kv, &wo);
-	while (st == NATS_OK) {
-		kvEntry *e = NULL;
+	snprintf(subj, sizeof(subj), "$KV.%s.>", s->c.bucket);
+	snprintf(prefix, sizeof(prefix), "$KV.%s.", s->c.bucket);
+	snprintf(stream, sizeof(stream), "KV_%s", s->c.bucket);
+	jsOptions_Init(&jo);
+	jo.Wait = REBUILD_WAIT_MS;
+	/* An empty bucket: nothing to wait for. */
+	st = js_GetStreamInfo(&si, s->js, stream, &jo, &jerr);
+	if (st == NATS_OK && si) {
+		done = si->State.Msgs == 0;
+		jsStreamInfo_Destroy(si);
+	}
+	jsSubOptions_Init(&so);
+	so.Stream = stream;
+	so.Ordered = true;
+	so.Config.DeliverPolicy = js_DeliverLastPerSubject;
+	if (st == NATS_OK && !done)
+		st = js_SubscribeSync(&sub, s->js, subj, &jo, &so, &jerr);
+	if (st == NATS_OK && sub)
+		natsSubscription_SetPendingLimits(sub, -1, -1);
+	while (st == NATS_OK && !done) {
+		jsMsgMetaData *meta = NULL;
+		natsMsg *msg = NULL;
+		uint64_t stored = 0;
 
-		st = kvWatcher_Next(&e, w, REBUILD_WAIT_MS);
-		if (st != NATS_OK || !e)
-			break; /* no entry: the initial values are done */
+		st = natsSubscription_NextMsg(&msg, sub, REBUILD_WAIT_MS);
+		if (st != NATS_OK)
+			break;
+		if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+			stored = meta->Timestamp > 0 ? (uint64_t)meta->Timestamp / 1000u : 0;
+			/* The server's count of what follows: 0 after the last. */
+			done = meta->NumPending == 0;
+			jsMsgMetaData_Destroy(meta);
+		}
 		n++;
-		if (!rebuild_one(s, e))
+		if (!rebuild_one(s, msg, prefix, stored))
 			bad++;
-		kvEntry_Destroy(e);
-		if (n >= max || s->view.full) {
+		natsMsg_Destroy(msg);
+		if (!done && (n >= max || s->view.full)) {
 			log_warnx("view: full after %" PRIu64 " records of the bucket "
 				  "(sync.view_size %d): rebuilt in part",
 				  n, s->c.view_size);
-			break;
+			done = true;
 		}
 	}
-	kvWatcher_Destroy(w);
+	if (sub) {
+		natsSubscription_Unsubscribe(sub);
+		natsSubscription_Destroy(sub);
+	}
 	if (st != NATS_OK) {
 		/* Consuming goes on all the same: the view fills as it did
 		 * before this program rebuilt it; tried again at the next
 		 * consumer's start. */
-		log_warnx("view: reading the bucket: %s after %" PRIu64 " records",
-			  natsStatus_GetText(st), n);
+		log_warnx("view: reading the bucket: %s (%d) after %" PRIu64 " records",
+			  natsStatus_GetText(st), (int)jerr, n);
 		return;
 	}
 	s->rebuilt = true;
 	s->rebuilt_records = n;
 	s->rebuilt_us = time_mono_us() - t0;
 	log_info("view: rebuilt from %" PRIu64 " records of the bucket (%" PRIu64
-		 " not read) in %" PRIu64 " ms: %u machines, %u peers",
+		 " invalid) in %" PRIu64 " ms: %u machines, %u peers",
 		 n, bad, (uint64_t)(s->rebuilt_us / 1000u), s->view.n, s->view.npeers);
 }
 
