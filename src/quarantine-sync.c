@@ -905,7 +905,8 @@ refuse:
  * consumer here names its stream, as the one that consumes after it.
  *
  * Bounded: at most view_size * SYNC_VIEW_PEERS records (the most the view
- * can hold), stopping when the view is full, and REBUILD_WAIT_MS for each
+ * can hold), stopping when the view is full (every machine taken and a
+ * record of another not kept), and REBUILD_WAIT_MS for each
  * record.  The loop waits meanwhile (10,000 keys: docs/BENCHMARKS.md). */
 #define REBUILD_WAIT_MS 2000
 
@@ -932,6 +933,7 @@ static bool rebuild_one(struct syncd *s, natsMsg *msg, const char *prefix, uint6
 static void view_rebuild(struct syncd *s)
 {
 	uint64_t max = (uint64_t)s->c.view_size * SYNC_VIEW_PEERS, n = 0, bad = 0;
+	uint64_t full0 = s->view.full;
 	char subj[96], stream[80], prefix[80];
 	usec_t t0 = time_mono_us();
 	natsSubscription *sub = NULL;
@@ -979,7 +981,9 @@ static void view_rebuild(struct syncd *s)
 		if (!rebuild_one(s, msg, prefix, stored))
 			bad++;
 		natsMsg_Destroy(msg);
-		if (!done && (n >= max || s->view.full)) {
+		/* Full: every machine taken, and a record of another one was
+		 * not kept (a machine's 16 gateways full is not the view's). */
+		if (!done && (n >= max || (s->view.n >= s->view.cap && s->view.full > full0))) {
 			log_warnx("view: full after %" PRIu64 " records of the bucket "
 				  "(sync.view_size %d): rebuilt in part",
 				  n, s->c.view_size);
