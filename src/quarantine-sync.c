@@ -346,7 +346,7 @@ out:
  * replaces its record).  Two requests to the cluster, each bounded by
  * REPORT_WAIT_MS, at each report: only while the consumer is open.
  * 0 or -EAGAIN. */
-#define REPORT_WAIT_MS 1000
+#define REPORT_WAIT_MS 500
 
 static int stream_ahead(struct syncd *s, uint64_t *ret_last, uint64_t *ret_oldest_us)
 {
@@ -407,6 +407,13 @@ static int report(struct syncd *s)
 	more = sync_view_peers_format(&s->view, SYNC_REPORT_PEERS, peers, sizeof(peers));
 	if (s->connected && natsConnection_GetConnectedUrl(s->nc, url, sizeof(url)) != NATS_OK)
 		url[0] = '\0';
+	/* A user and password in a server's URL stay here. */
+	{
+		char *sep = strstr(url, "://"), *at = sep ? strchr(sep + 3, '@') : NULL;
+
+		if (at)
+			memmove(sep + 3, at + 1, strlen(at + 1) + 1);
+	}
 	if (s->connected && s->rev_known)
 		ahead = stream_ahead(s, &last, &oldest) == 0;
 	snprintf(rebuilt, sizeof(rebuilt), "%" PRIu64 "/%" PRIu64, s->rebuilt_records,
