@@ -62,10 +62,14 @@ qd_check "B's bus: the view was rebuilt from the bucket at start" \
 qd_check "status says the lag and the view in words" \
 	sh -c "'$QD_CTL' -S '$B_SOCK' status | grep -q '^bus records: .*lag [0-9]' &&
 		'$QD_CTL' -S '$B_SOCK' status | grep -q '^bus view: .*rebuilt from [0-9]* records'"
-qctlb metrics | grep '^quarantined_bus_' || true
+qctlb metrics >"$QD_TMP/metrics-b"
+grep '^quarantined_bus_' "$QD_TMP/metrics-b"
 qd_check "metrics: quarantined_bus_connected 1 and the lag" \
-	sh -c "'$QD_CTL' -S '$B_SOCK' metrics | grep -qx 'quarantined_bus_connected 1' &&
-		'$QD_CTL' -S '$B_SOCK' metrics | grep -q '^quarantined_bus_lag_records [0-9]'"
+	sh -c "grep -qx 'quarantined_bus_connected 1' '$QD_TMP/metrics-b' &&
+		grep -q '^quarantined_bus_lag_records [0-9]' '$QD_TMP/metrics-b'"
+PROMCHECK="$(command -v /usr/bin/python3 || command -v python3) $QD_DIR/../ctl/promcheck.py"
+qd_check "metrics with the bus pass the strict format check" \
+	eval "$PROMCHECK --prefix quarantined_ --json $QD_TMP/metrics-b >/dev/null"
 
 qd_say "a worm on LAN A: isolated at A, blocked at B as gateway:gw-a"
 qd_mark
