@@ -182,10 +182,27 @@ struct sync_entry {
 	struct sync_slot s[SYNC_VIEW_PEERS];
 };
 
+/* The gateways whose records the view took (this gateway's own left
+ * out), each with the bus's time of its latest record: for status.  A
+ * deployment has a handful of gateways; past SYNC_PEERS_MAX names, the
+ * records of gateways not named are counted in peers_lost. */
+#define SYNC_PEERS_MAX 256
+/* The peers a report names, at most: "NAME@STORED_US" each, within a
+ * value of the control protocol (CTL_VALUE_MAX). */
+#define SYNC_REPORT_PEERS 16
+
+struct sync_peer {
+	char gw[SYNC_GATEWAY_MAX];
+	uint64_t stored_us; /* the bus's time of its latest record */
+};
+
 struct sync_view {
 	struct sync_entry *v; /* cap entries, heap */
 	unsigned cap, n;
 	uint64_t full; /* records not kept: the view was full */
+	struct sync_peer peers[SYNC_PEERS_MAX];
+	unsigned npeers;
+	uint64_t peers_lost; /* records of gateways past SYNC_PEERS_MAX */
 };
 
 enum sync_verdict {
@@ -204,5 +221,17 @@ void sync_view_fini(struct sync_view *w);
  * gateway self is to do with it at time now (server time too). */
 enum sync_verdict sync_view_merge(struct sync_view *w, const char *self, const struct syncmsg *m,
 				  uint64_t stored_us, uint64_t now_us);
+
+/* The peers as a report names them (quarantine-sync's op=report):
+ * "NAME@STORED_US" joined by commas, the max most recently stored first
+ * (ties by name).  Writes at most len bytes (NUL included; a name that
+ * does not fit whole is left out) and returns how many peers it left out
+ * (the others, and those that did not fit). */
+unsigned sync_view_peers_format(const struct sync_view *w, unsigned max, char *buf, size_t len);
+/* Reads such a list (hostile until checked: the daemon reads what a local
+ * process sent): each name valid, each time a number, at most max
+ * entries, no name twice.  Fills ret (max entries) and returns how many,
+ * or -EINVAL. */
+int sync_peers_parse(const char *s, struct sync_peer *ret, unsigned max);
 
 #endif

@@ -361,35 +361,107 @@ static int op_apply(struct daemon *d, const struct ctl_request *req, const struc
 	return s;
 }
 
+/* An optional number of a report: 0 when absent (*known false) or read,
+ * -EINVAL when it is not one. */
+static int report_u64(const struct ctl_request *req, const char *key, uint64_t *ret, bool *known)
+{
+	const char *v = ctl_request_get(req, key);
+	uint64_t n = 0;
+
+	*known = false;
+	*ret = 0;
+	if (!v)
+		return 0;
+	if (!*v || strlen(v) > 20)
+		return -EINVAL;
+	for (const char *c = v; *c; c++) {
+		if (*c < '0' || *c > '9' || n > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		n = n * 10 + (uint64_t)(*c - '0');
+	}
+	*ret = n;
+	*known = true;
+	return 0;
+}
+
+/* A server's URL as the sync program says it: printed in status and in
+ * JSON as it is, so printable ASCII without quote or backslash. */
+static bool url_ok(const char *u)
+{
+	for (; *u; u++)
+		if (*u < 0x21 || *u > 0x7e || *u == '"' || *u == '\\')
+			return false;
+	return true;
+}
+
 static int op_report(struct daemon *d, const struct ctl_request *req, char *msg, size_t msglen)
 {
 	const char *c = ctl_request_get(req, "connected");
 	const char *gw = ctl_request_get(req, "gateway");
 	const char *peers = ctl_request_get(req, "peers");
+	const char *server = ctl_request_get(req, "server");
+	const char *rebuilt = ctl_request_get(req, "rebuilt");
+	struct sync_report r = {0};
+	bool known;
+	int n;
 
 	if (!c || (strcmp(c, "0") != 0 && strcmp(c, "1") != 0) || !gw || !sync_gateway_valid(gw)) {
 		snprintf(msg, msglen, "sync report needs connected=0|1 and gateway=NAME");
 		return 2;
 	}
 	if (peers) {
-		/* Names joined by commas, each a gateway's. */
-		char b[SYNC_REPORT_PEERS_LEN], *save = NULL;
-
-		if (strlen(peers) >= sizeof(b)) {
-			snprintf(msg, msglen, "too many peers");
+		n = sync_peers_parse(peers, r.peers, SYNC_REPORT_PEERS);
+		if (n < 0) {
+			snprintf(msg, msglen,
+				 "sync report: peers=NAME@US,... (at most %d, valid names)",
+				 SYNC_REPORT_PEERS);
 			return 2;
 		}
-		memcpy(b, peers, strlen(peers) + 1);
-		for (char *t = strtok_r(b, ",", &save); t; t = strtok_r(NULL, ",", &save))
-			if (!sync_gateway_valid(t)) {
-				snprintf(msg, msglen, "invalid peer name");
-				return 2;
-			}
+		r.npeers = (unsigned)n;
 	}
-	d->sync.at_us = daemon_wall_us();
-	d->sync.connected = c[0] == '1';
-	snprintf(d->sync.gateway, sizeof(d->sync.gateway), "%s", gw);
-	snprintf(d->sync.peers, sizeof(d->sync.peers), "%s", peers ? peers : "");
+	if (server && (strlen(server) >= sizeof(r.server) || !url_ok(server))) {
+		snprintf(msg, msglen, "sync report: server=URL (printable, no quote)");
+		return 2;
+	}
+	if (report_u64(req, "since", &r.since_us, &known) < 0 ||
+	    report_u64(req, "peers_more", &r.peers_more, &known) < 0 ||
+	    report_u64(req, "seen", &r.seen, &r.seen_known) < 0 ||
+	    report_u64(req, "last", &r.last, &r.last_known) < 0 ||
+	    report_u64(req, "oldest", &r.oldest_us, &known) < 0 ||
+	    report_u64(req, "outbox", &r.outbox, &known) < 0 ||
+	    report_u64(req, "view", &r.view, &known) < 0) {
+		snprintf(msg, msglen,
+			 "sync report: since, peers_more, seen, last, oldest, outbox "
+			 "and view are numbers");
+		return 2;
+	}
+	if (rebuilt) {
+		char *end;
+		unsigned long long a, b;
+
+		errno = 0;
+		a = strtoull(rebuilt, &end, 10);
+		if (errno || end == rebuilt || *end != '/' || !(end[1] >= '0' && end[1] <= '9')) {
+			snprintf(msg, msglen, "sync report: rebuilt=RECORDS/MS");
+			return 2;
+		}
+		b = strtoull(end + 1, &end, 10);
+		if (errno || *end) {
+			snprintf(msg, msglen, "sync report: rebuilt=RECORDS/MS");
+			return 2;
+		}
+		r.rebuilt = true;
+		r.rebuilt_records = a;
+		r.rebuilt_ms = b;
+	}
+	r.at_us = daemon_wall_us();
+	r.connected = c[0] == '1';
+	snprintf(r.gateway, sizeof(r.gateway), "%s", gw);
+	snprintf(r.server, sizeof(r.server), "%s", server && r.connected ? server : "");
+	/* The counts are the daemon's own. */
+	r.applied = d->sync.applied;
+	r.refused = d->sync.refused;
+	d->sync = r;
 	return 0;
 }
 
@@ -415,37 +487,111 @@ int cmd_sync(struct daemon *d, const struct ctl_request *req, const struct ctl_p
 	return 2;
 }
 
+/* Records of the stream past the last one the sync program handled. */
+static uint64_t lag(const struct sync_report *s)
+{
+	return s->last_known && s->seen_known && s->last > s->seen ? s->last - s->seen : 0;
+}
+
+static uint64_t ago_s(usec_t now, usec_t t)
+{
+	return t && now > t ? (now - t) / USEC_PER_SEC : 0;
+}
+
+static void status_json(struct daemon *d, struct ctl_out *o, usec_t now)
+{
+	const struct sync_report *s = &d->sync;
+	char t[32];
+
+	ctl_out_printf(o,
+		       ",\"bus\":{\"gateway\":\"%s\",\"connected\":%s,\"reported_s_ago\":%" PRIu64
+		       ",\"revision\":%" PRIu64 ",\"applied\":%" PRIu64 ",\"refused\":%" PRIu64
+		       ",\"peers\":[",
+		       s->gateway, s->connected ? "true" : "false", ago_s(now, s->at_us),
+		       d->eng.sync_rev, s->applied, s->refused);
+	for (unsigned i = 0; i < s->npeers; i++)
+		ctl_out_printf(o, "%s\"%s\"", i ? "," : "", s->peers[i].gw);
+	ctl_out_printf(o, "],\"peers_seen\":[");
+	for (unsigned i = 0; i < s->npeers; i++)
+		ctl_out_printf(o, "%s{\"gateway\":\"%s\",\"last_record\":\"%s\"}", i ? "," : "",
+			       s->peers[i].gw, event_format_ts(s->peers[i].stored_us, t));
+	ctl_out_printf(o, "],\"peers_more\":%" PRIu64, s->peers_more);
+	if (s->since_us)
+		ctl_out_printf(o, ",\"since\":\"%s\"", event_format_ts(s->since_us, t));
+	else
+		ctl_out_printf(o, ",\"since\":null");
+	if (s->server[0])
+		ctl_out_printf(o, ",\"server\":\"%s\"", s->server);
+	else
+		ctl_out_printf(o, ",\"server\":null");
+	if (s->seen_known)
+		ctl_out_printf(o, ",\"handled\":%" PRIu64, s->seen);
+	else
+		ctl_out_printf(o, ",\"handled\":null");
+	if (s->last_known && s->seen_known)
+		ctl_out_printf(o, ",\"stream_last\":%" PRIu64 ",\"lag\":%" PRIu64, s->last, lag(s));
+	else
+		ctl_out_printf(o, ",\"stream_last\":null,\"lag\":null");
+	if (lag(s) && s->oldest_us)
+		ctl_out_printf(o, ",\"lag_oldest_s\":%" PRIu64, ago_s(s->at_us, s->oldest_us));
+	else
+		ctl_out_printf(o, ",\"lag_oldest_s\":null");
+	ctl_out_printf(o, ",\"outbox\":%" PRIu64 ",\"view_machines\":%" PRIu64, s->outbox, s->view);
+	if (s->rebuilt)
+		ctl_out_printf(o, ",\"view_rebuilt\":{\"records\":%" PRIu64 ",\"ms\":%" PRIu64 "}}",
+			       s->rebuilt_records, s->rebuilt_ms);
+	else
+		ctl_out_printf(o, ",\"view_rebuilt\":null}");
+}
+
 void cmd_sync_status(struct daemon *d, struct ctl_out *o, bool json)
 {
 	const struct sync_report *s = &d->sync;
 	usec_t now = daemon_wall_us();
-	uint64_t age = s->at_us && now > s->at_us ? (now - s->at_us) / USEC_PER_SEC : 0;
+	char t[32];
 
 	if (!s->at_us)
 		return;
 	if (json) {
-		ctl_out_printf(
-			o,
-			",\"bus\":{\"gateway\":\"%s\",\"connected\":%s,\"reported_s_ago\":%" PRIu64
-			",\"revision\":%" PRIu64 ",\"applied\":%" PRIu64 ",\"refused\":%" PRIu64
-			",\"peers\":[",
-			s->gateway, s->connected ? "true" : "false", age, d->eng.sync_rev,
-			s->applied, s->refused);
-		char b[SYNC_REPORT_PEERS_LEN], *save = NULL;
-		bool first = true;
-
-		snprintf(b, sizeof(b), "%s", s->peers);
-		for (char *t = strtok_r(b, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			ctl_out_printf(o, "%s\"%s\"", first ? "" : ",", t);
-			first = false;
-		}
-		ctl_out_printf(o, "]}");
+		status_json(d, o, now);
 		return;
 	}
-	ctl_out_printf(
-		o,
-		"bus:             gateway %s, %s (reported %" PRIu64 " s ago), revision %" PRIu64
-		", %" PRIu64 " applied, %" PRIu64 " refused, peers %s\n",
-		s->gateway, s->connected ? "connected" : "NOT CONNECTED", age, d->eng.sync_rev,
-		s->applied, s->refused, s->peers[0] ? s->peers : "none seen");
+	ctl_out_printf(o, "bus:             gateway %s, ", s->gateway);
+	if (s->connected && s->server[0])
+		ctl_out_printf(o, "connected to %s", s->server);
+	else
+		ctl_out_printf(o, "%s", s->connected ? "connected" : "NOT CONNECTED");
+	if (s->since_us)
+		ctl_out_printf(o, " since %s", event_format_ts(s->since_us, t));
+	ctl_out_printf(o, " (reported %" PRIu64 " s ago)\n", ago_s(now, s->at_us));
+	ctl_out_printf(o, "bus records:     revision %" PRIu64 " applied here", d->eng.sync_rev);
+	if (s->seen_known)
+		ctl_out_printf(o, ", %" PRIu64 " handled", s->seen);
+	if (s->last_known && s->seen_known) {
+		ctl_out_printf(o, ", the stream at %" PRIu64 ": lag %" PRIu64, s->last, lag(s));
+		if (lag(s) && s->oldest_us)
+			ctl_out_printf(o, " (the oldest stored %" PRIu64 " s ago)",
+				       ago_s(s->at_us, s->oldest_us));
+	} else {
+		ctl_out_printf(o, ", lag unknown");
+	}
+	ctl_out_printf(o, "; %" PRIu64 " applied, %" PRIu64 " refused; outbox %" PRIu64 "\n",
+		       s->applied, s->refused, s->outbox);
+	ctl_out_printf(o, "bus peers:       ");
+	for (unsigned i = 0; i < s->npeers; i++)
+		ctl_out_printf(o, "%s%s (last record %s)", i ? ", " : "", s->peers[i].gw,
+			       event_format_ts(s->peers[i].stored_us, t));
+	if (!s->npeers)
+		ctl_out_printf(o, "none seen");
+	if (s->peers_more)
+		ctl_out_printf(o, " and %" PRIu64 " more", s->peers_more);
+	ctl_out_printf(o, "\nbus view:        %" PRIu64 " machines", s->view);
+	if (s->rebuilt)
+		ctl_out_printf(o,
+			       ", rebuilt from %" PRIu64 " records of the bucket in %" PRIu64
+			       " ms at start",
+			       s->rebuilt_records, s->rebuilt_ms);
+	else
+		ctl_out_printf(o, ", not rebuilt from the bucket (yet)");
+	ctl_out_printf(o, "\n");
 }

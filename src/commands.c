@@ -461,9 +461,108 @@ static void host_json_identity(struct daemon *d, struct ctl_out *o, const struct
 	ctl_out_printf(o, "]");
 }
 
+/* Where a host's block came from: the origins of the detections of its
+ * last episode (the history's detection lines after the release before
+ * them; a released host's, those of the block it was released from), each
+ * once, as events say them: "self" for this gateway's detectors, an
+ * outside tool's name, "gateway:NAME" for another gateway's decision
+ * (hostdb_hist_set_outside()).  An operator's block here is "operator".
+ * The history keeps its first and last lines (HOST_MAX_HIST): a long
+ * episode may have lost its middle, never its latest detections. */
+#define HOST_ORIGINS_MAX 8
+
+struct host_origins {
+	const char *v[HOST_ORIGINS_MAX]; /* borrowed from the record's history */
+	unsigned n, more;
+	unsigned gateways; /* of v, those that are "gateway:NAME" */
+};
+
+static void origins_add(struct host_origins *o, const char *label)
+{
+	for (unsigned i = 0; i < o->n; i++)
+		if (strcmp(o->v[i], label) == 0)
+			return;
+	if (o->n == HOST_ORIGINS_MAX) {
+		o->more++;
+		return;
+	}
+	o->v[o->n++] = label;
+	if (strncmp(label, "gateway:", 8) == 0)
+		o->gateways++;
+}
+
+static void host_origins(const struct hostrec *r, struct host_origins *ret)
+{
+	bool in = false;
+
+	memset(ret, 0, sizeof(*ret));
+	for (unsigned i = r->nhist; i-- > 0;) {
+		const struct hist *h = &r->hist[i];
+
+		if (h->kind == HIST_DETECT) {
+			in = true;
+			origins_add(ret, hist_source(h));
+		} else if (h->kind == HIST_ACTION && h->uid >= 0 && h->level != LEVEL_NONE) {
+			in = true;
+			origins_add(ret, "operator");
+		} else if (in && (h->kind == HIST_RELEASE || h->kind == HIST_MARK)) {
+			break;
+		}
+	}
+}
+
+/* The origin of the latest detection of rule name in r's history (the
+ * label, as host_origins()), or NULL. */
+static const char *rule_origin(const struct hostrec *r, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (unsigned i = r->nhist; i-- > 0;) {
+		const struct hist *h = &r->hist[i];
+
+		if (h->kind == HIST_DETECT && strncmp(h->text, name, n) == 0 &&
+		    (h->text[n] == '\0' || h->text[n] == ' '))
+			return hist_source(h);
+	}
+	return NULL;
+}
+
+static void json_origins(struct ctl_out *o, const struct host_origins *g)
+{
+	ctl_out_printf(o, ",\"origins\":[");
+	for (unsigned i = 0; i < g->n; i++) {
+		ctl_out_printf(o, "%s", i ? "," : "");
+		json_str(o, g->v[i]);
+	}
+	ctl_out_printf(o, "],\"gateways\":[");
+	for (unsigned i = 0, k = 0; i < g->n; i++)
+		if (strncmp(g->v[i], "gateway:", 8) == 0) {
+			ctl_out_printf(o, "%s", k++ ? "," : "");
+			json_str(o, g->v[i] + 8);
+		}
+	ctl_out_printf(o, "]");
+}
+
+/* The origins joined by commas ("-": none), for --wide and show. */
+static const char *origins_text(const struct host_origins *g, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < g->n && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "", g->v[i]);
+	if (g->more && n < len)
+		snprintf(buf + n, len - n, ",+%u", g->more);
+	if (!buf[0])
+		snprintf(buf, len, "-");
+	return buf;
+}
+
 static void host_json_row(struct daemon *d, struct ctl_out *o, const struct hostrec *r,
 			  const struct qaddr *row, bool full)
 {
+	struct host_origins g;
+
 	const struct inv_entry *inv = engine_inventory(&d->eng, r);
 	char a[ADDR_STRLEN], t[32], buf[512], by[ACTOR_JSON_MAX];
 
@@ -487,7 +586,10 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 			       det_source_name((enum det_source)r->hits[i].source));
 		seen |= bit;
 	}
-	ctl_out_printf(o, "],\"first_detect\":\"%s\"", ts_str(r->first_detect_us, t));
+	ctl_out_printf(o, "]");
+	host_origins(r, &g);
+	json_origins(o, &g);
+	ctl_out_printf(o, ",\"first_detect\":\"%s\"", ts_str(r->first_detect_us, t));
 	ctl_out_printf(o, ",\"last_detect\":\"%s\"", ts_str(r->last_detect_us, t));
 	ctl_out_printf(o, ",\"since\":\"%s\"", ts_str(r->changed_us, t));
 	ctl_out_printf(o, ",\"expires\":%s%s%s", r->expires_us ? "\"" : "",
@@ -536,12 +638,20 @@ static void host_json_row(struct daemon *d, struct ctl_out *o, const struct host
 		for (unsigned i = 0; i < r->nhits; i++) {
 			ctl_out_printf(o, "%s{\"rule\":", i ? "," : "");
 			json_str(o, rule_name(d, r->hits[i].rule));
+			const char *from = rule_origin(r, rule_name(d, r->hits[i].rule));
+
 			ctl_out_printf(o,
 				       ",\"source\":\"%s\",\"level\":\"%s\",\"incident\":%u,"
-				       "\"first\":\"%s\"}",
+				       "\"first\":\"%s\"",
 				       det_source_name((enum det_source)r->hits[i].source),
 				       level_name((enum level)r->hits[i].level),
 				       r->hits[i].incident, ts_str(r->hits[i].first_us, t));
+			/* Its latest detection's origin (gateway:NAME). */
+			if (from) {
+				ctl_out_printf(o, ",\"from\":");
+				json_str(o, from);
+			}
+			ctl_out_printf(o, "}");
 		}
 		ctl_out_printf(o, "],\"recurrences\":%u", r->recurrences);
 		/* Who infected it (quarantined(8), Incidents), or null. */
@@ -1022,9 +1132,28 @@ static const char *since_short(usec_t ts, char buf[32])
 static const char *rule_short(const struct daemon *d, const struct hostrec *r,
 			      char buf[LIST_RULE + 1])
 {
-	char more[8] = "";
+	char more[12] = "";
+	struct host_origins g;
 	size_t ml;
 
+	/* Flagged by another gateway: that is what an operator here wants
+	 * first ("gateway:gw-a", "+N" for the other origins: this
+	 * gateway's own detections, other gateways); --wide and show give
+	 * the rules. */
+	host_origins(r, &g);
+	if (g.gateways) {
+		const char *first = NULL;
+
+		for (unsigned i = 0; i < g.n && !first; i++)
+			if (strncmp(g.v[i], "gateway:", 8) == 0)
+				first = g.v[i];
+		if (g.n + g.more > 1)
+			snprintf(more, sizeof(more), "+%u", g.n + g.more - 1u);
+		ml = strlen(more);
+		fit(buf, LIST_RULE - ml, first);
+		memcpy(buf + strlen(buf), more, ml + 1);
+		return buf;
+	}
 	if (!r->nhits)
 		return fit(buf, LIST_RULE, "");
 	if (r->nhits > 1)
@@ -1083,8 +1212,9 @@ static void list_row_wide(struct daemon *d, struct ctl_out *o, const struct host
 {
 	const struct inv_entry *inv = engine_inventory(&d->eng, r);
 	char a[ADDR_STRLEN], t1[32], t2[32], rules[HOSTDB_MAX_HITS * (CONF_NAME_MAX) + 1];
-	char where[320], mb[MAC_STRLEN];
+	char where[320], mb[MAC_STRLEN], from[HOST_ORIGINS_MAX * (OUTSIDE_SOURCE_MAX + 1) + 8];
 	const char *expires = "-";
+	struct host_origins g;
 
 	host_rules(d, r, rules, sizeof(rules));
 	where[0] = '\0';
@@ -1107,9 +1237,11 @@ static void list_row_wide(struct daemon *d, struct ctl_out *o, const struct host
 	/* No block: nothing expires.  A block without a TTL never does. */
 	if (r->level != LEVEL_NONE)
 		expires = r->expires_us ? ts_short(r->expires_us, t2) : "never";
-	ctl_out_printf(o, "%-25s %-11s %-8s %-20s %-20s %-32s %-17s %s\n", addr_ntop(row, a),
+	host_origins(r, &g);
+	ctl_out_printf(o, "%-25s %-11s %-8s %-20s %-20s %-32s %-24s %-17s %s\n", addr_ntop(row, a),
 		       host_state_name((enum host_state)r->state), level_name((enum level)r->level),
 		       ts_short(r->changed_us, t1), expires, rules,
+		       origins_text(&g, from, sizeof(from)),
 		       hostrec_is_machine(r) ? mac_ntop(r->id.b, mb) : "-", where[0] ? where : "-");
 }
 
@@ -1204,8 +1336,9 @@ static int cmd_list(struct cmdctx *x)
 	if (x->json)
 		ctl_out_printf(x->out, "[");
 	else if (ls->wide)
-		ctl_out_printf(x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %-17s %s\n", "HOST",
-			       "STATE", "LEVEL", "SINCE", "EXPIRES", "RULES", "MAC", "WHERE");
+		ctl_out_printf(x->out, "%-25s %-11s %-8s %-20s %-20s %-32s %-24s %-17s %s\n",
+			       "HOST", "STATE", "LEVEL", "SINCE", "EXPIRES", "RULES", "FROM", "MAC",
+			       "WHERE");
 	else
 		ctl_out_printf(x->out, "%-*s %-*s %-*s %-*s %-*s %s\n", LIST_HOST, "HOST",
 			       LIST_STATE, "STATE", LIST_LEVEL, "LEVEL", LIST_SINCE, "SINCE (UTC)",
@@ -1327,6 +1460,15 @@ static int cmd_show(struct cmdctx *x)
 	ctl_out_printf(x->out, "first probe: %s\n", ts_str(r->first_probe_us, t));
 	ctl_out_printf(x->out, "detected:    %s", ts_str(r->first_detect_us, t));
 	ctl_out_printf(x->out, " .. %s\n", ts_str(r->last_detect_us, t));
+	{
+		struct host_origins g;
+		char from[HOST_ORIGINS_MAX * (OUTSIDE_SOURCE_MAX + 1) + 8];
+
+		host_origins(r, &g);
+		if (g.n)
+			ctl_out_printf(x->out, "from:        %s\n",
+				       origins_text(&g, from, sizeof(from)));
+	}
 	if (inv) {
 		ctl_out_printf(x->out, "name:        %s\n", inv->name[0] ? inv->name : "-");
 		ctl_out_printf(x->out, "department:  %s\n",
@@ -1353,15 +1495,19 @@ static int cmd_show(struct cmdctx *x)
 		ctl_out_printf(x->out, "surveillance: ended %s\n", ts_str(r->surveil_until_us, t));
 	if (r->evidence[0])
 		ctl_out_printf(x->out, "evidence:    %s/evidence/%s\n", d->state_dir, r->evidence);
-	for (unsigned i = 0; i < r->nhits; i++)
+	for (unsigned i = 0; i < r->nhits; i++) {
+		/* From where its latest detection came: a gateway by name. */
+		const char *from = rule_origin(r, rule_name(d, r->hits[i].rule));
+
+		if (!from && r->hits[i].source != SOURCE_SELF)
+			from = det_source_name((enum det_source)r->hits[i].source);
 		ctl_out_printf(x->out, "rule:        %s (%s) first at %s, incident %u%s%s\n",
 			       rule_name(d, r->hits[i].rule),
 			       level_name((enum level)r->hits[i].level),
 			       ts_str(r->hits[i].first_us, t), r->hits[i].incident,
-			       r->hits[i].source != SOURCE_SELF ? ", from " : "",
-			       r->hits[i].source != SOURCE_SELF
-				       ? det_source_name((enum det_source)r->hits[i].source)
-				       : "");
+			       from && strcmp(from, "self") != 0 ? ", from " : "",
+			       from && strcmp(from, "self") != 0 ? from : "");
+	}
 	ctl_out_printf(x->out, "history:\n");
 	for (unsigned i = 0; i < r->nhist; i++) {
 		const struct hist *h = &r->hist[i];

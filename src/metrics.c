@@ -268,6 +268,56 @@ static void save(struct daemon *d, const struct prom_sink *s)
 	       d->save_failures);
 }
 
+/* The bus, as the sync program last reported it (quarantine-sync(8),
+ * STATUS): written once it has reported, like the feeds' once they are
+ * configured.  The lag only while it is known (connected, consuming). */
+static void bus(struct daemon *d, const struct prom_sink *s)
+{
+	const struct sync_report *r = &d->sync;
+	usec_t now = daemon_wall_us();
+
+	if (!r->at_us)
+		return;
+	gauge1(s, "quarantined_bus_connected",
+	       "1 while the sync program is connected to the bus (its last report).",
+	       r->connected ? 1 : 0);
+	prom_family(s, "quarantined_bus_report_age_seconds", PROM_GAUGE,
+		    "Time since the sync program last reported (every 5 s while it runs).");
+	prom_seconds(s, "quarantined_bus_report_age_seconds", NULL, NULL,
+		     now > r->at_us ? now - r->at_us : 0);
+	gauge1(s, "quarantined_bus_revision",
+	       "The last revision of the bucket's stream this daemon applied.", d->eng.sync_rev);
+	if (r->last_known && r->seen_known) {
+		gauge1(s, "quarantined_bus_lag_records",
+		       "Records of the bucket's stream past the last one the sync program "
+		       "handled.",
+		       r->last > r->seen ? r->last - r->seen : 0);
+		prom_family(s, "quarantined_bus_lag_oldest_seconds", PROM_GAUGE,
+			    "Age of the oldest record not handled yet (0: none, or not known).");
+		prom_seconds(s, "quarantined_bus_lag_oldest_seconds", NULL, NULL,
+			     r->last > r->seen && r->oldest_us && r->at_us > r->oldest_us
+				     ? r->at_us - r->oldest_us
+				     : 0);
+	}
+	gauge1(s, "quarantined_bus_peers",
+	       "Other gateways whose records the sync program has read.",
+	       r->npeers + r->peers_more);
+	prom_family(s, "quarantined_bus_peer_last_record_timestamp_seconds", PROM_GAUGE,
+		    "The bus's time of a gateway's latest record (the 16 most recent gateways).");
+	for (unsigned i = 0; i < r->npeers; i++)
+		prom_seconds(s, "quarantined_bus_peer_last_record_timestamp_seconds", "gateway",
+			     r->peers[i].gw, r->peers[i].stored_us);
+	gauge1(s, "quarantined_bus_outbox",
+	       "Decisions of this gateway waiting for the bus in the sync program's outbox.",
+	       r->outbox);
+	gauge1(s, "quarantined_bus_view_machines", "Machines in the sync program's merge view.",
+	       r->view);
+	counter1(s, "quarantined_bus_applied_total",
+		 "Decisions of other gateways this daemon applied since it started.", r->applied);
+	counter1(s, "quarantined_bus_refused_total",
+		 "Decisions of other gateways refused since the daemon started.", r->refused);
+}
+
 void metrics_render(struct daemon *d, const struct prom_sink *s)
 {
 	usec_t up = daemon_mono_us() - d->start_mono;
@@ -295,4 +345,5 @@ void metrics_render(struct daemon *d, const struct prom_sink *s)
 	feeds(d, s);
 	kernel(d, s);
 	save(d, s);
+	bus(d, s);
 }

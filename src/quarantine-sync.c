@@ -109,8 +109,14 @@ struct syncd {
 	unsigned npending;
 	uint64_t pending_dropped;
 	struct sync_view view;
-	char peers[SYNC_VIEW_PEERS][SYNC_GATEWAY_MAX];
-	unsigned npeers;
+	/* The view rebuilt at start (view_rebuild()): done, records read,
+	 * how long it took. */
+	bool rebuilt;
+	uint64_t rebuilt_records;
+	usec_t rebuilt_us;
+	/* What the last report said of the connection: since when (wall). */
+	bool was_connected;
+	usec_t conn_since_us;
 	usec_t next_report, next_try;
 	uint64_t published, applied, refused, skipped;
 	/* The events stream: what waits for the bus, and how it went. */
@@ -365,23 +371,98 @@ out:
 	return k;
 }
 
+/* How far the bucket's stream is ahead of the last record this program
+ * handled: its last sequence, and the bus's time of the first record
+ * after s->rev (0 when there is none or it is gone: a key written again
+ * replaces its record).  Two requests to the cluster, each bounded by
+ * REPORT_WAIT_MS, at each report: only while the consumer is open.
+ * 0 or -EAGAIN. */
+#define REPORT_WAIT_MS 500
+
+static int stream_ahead(struct syncd *s, uint64_t *ret_last, uint64_t *ret_oldest_us)
+{
+	char stream[80];
+	jsStreamInfo *si = NULL;
+	natsMsg *m = NULL;
+	jsOptions jo;
+	jsErrCode jerr = 0;
+	uint64_t last;
+
+	if (!s->js || !s->kv || !s->connected)
+		return -EAGAIN;
+	snprintf(stream, sizeof(stream), "KV_%s", s->c.bucket);
+	jsOptions_Init(&jo);
+	jo.Wait = REPORT_WAIT_MS;
+	if (js_GetStreamInfo(&si, s->js, stream, &jo, &jerr) != NATS_OK || !si)
+		return -EAGAIN;
+	last = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	*ret_last = last;
+	*ret_oldest_us = 0;
+	if (last > s->rev && js_GetMsg(&m, s->js, stream, s->rev + 1, &jo, &jerr) == NATS_OK) {
+		int64_t t = natsMsg_GetTime(m);
+
+		*ret_oldest_us = t > 0 ? (uint64_t)t / 1000u : 0;
+		natsMsg_Destroy(m);
+	}
+	return 0;
+}
+
+static int add_u64(char *hdr, size_t len, const char *key, uint64_t v)
+{
+	char b[24];
+
+	snprintf(b, sizeof(b), "%" PRIu64, v);
+	return ctl_header_add(hdr, len, key, b);
+}
+
 /* The revision the daemon last applied (cmd=sync op=report), with what
- * this program says of the bus. */
+ * this program says of the bus (quarantine-sync(8), STATUS): the
+ * connection and since when, the server, the peers (SYNC_REPORT_PEERS
+ * named, the most recent first, and how many more), the last revision
+ * handled and the stream's last, the outbox, the view. */
 static int report(struct syncd *s)
 {
-	char hdr[CTL_MAX_HEADER] = "", msg[CTL_VALUE_MAX],
-	     peers[SYNC_VIEW_PEERS * SYNC_GATEWAY_MAX] = "";
+	char hdr[CTL_MAX_HEADER] = "", msg[CTL_VALUE_MAX], peers[CTL_VALUE_MAX] = "",
+	     url[PATHLEN] = "", rebuilt[48];
+	uint64_t last = 0, oldest = 0;
+	bool ahead = false;
+	unsigned more;
 	int status, k;
 	uint64_t rev;
 
-	for (unsigned i = 0; i < s->npeers; i++)
-		snprintf(peers + strlen(peers), sizeof(peers) - strlen(peers), "%s%s", i ? "," : "",
-			 s->peers[i]);
+	if (s->connected != s->was_connected || !s->conn_since_us) {
+		s->was_connected = s->connected;
+		s->conn_since_us = time_wall_us();
+	}
+	more = sync_view_peers_format(&s->view, SYNC_REPORT_PEERS, peers, sizeof(peers));
+	if (s->connected && natsConnection_GetConnectedUrl(s->nc, url, sizeof(url)) != NATS_OK)
+		url[0] = '\0';
+	/* A user and password in a server's URL stay here. */
+	{
+		char *sep = strstr(url, "://"), *at = sep ? strchr(sep + 3, '@') : NULL;
+
+		if (at)
+			memmove(sep + 3, at + 1, strlen(at + 1) + 1);
+	}
+	if (s->connected && s->rev_known)
+		ahead = stream_ahead(s, &last, &oldest) == 0;
+	snprintf(rebuilt, sizeof(rebuilt), "%" PRIu64 "/%" PRIu64, s->rebuilt_records,
+		 s->rebuilt_us / 1000u);
 	if ((k = ctl_header_add(hdr, sizeof(hdr), "cmd", "sync")) < 0 ||
 	    (k = ctl_header_add(hdr, sizeof(hdr), "op", "report")) < 0 ||
 	    (k = ctl_header_add(hdr, sizeof(hdr), "connected", s->connected ? "1" : "0")) < 0 ||
 	    (k = ctl_header_add(hdr, sizeof(hdr), "gateway", s->c.gateway)) < 0 ||
+	    (k = add_u64(hdr, sizeof(hdr), "since", s->conn_since_us)) < 0 ||
+	    (url[0] && (k = ctl_header_add(hdr, sizeof(hdr), "server", url)) < 0) ||
 	    (peers[0] && (k = ctl_header_add(hdr, sizeof(hdr), "peers", peers)) < 0) ||
+	    (more && (k = add_u64(hdr, sizeof(hdr), "peers_more", more)) < 0) ||
+	    (s->rev_known && (k = add_u64(hdr, sizeof(hdr), "seen", s->rev)) < 0) ||
+	    (ahead && (k = add_u64(hdr, sizeof(hdr), "last", last)) < 0) ||
+	    (ahead && oldest && (k = add_u64(hdr, sizeof(hdr), "oldest", oldest)) < 0) ||
+	    (k = add_u64(hdr, sizeof(hdr), "outbox", s->npending)) < 0 ||
+	    (k = add_u64(hdr, sizeof(hdr), "view", s->view.n)) < 0 ||
+	    (s->rebuilt && (k = ctl_header_add(hdr, sizeof(hdr), "rebuilt", rebuilt)) < 0) ||
 	    (k = ctl_header_end(hdr, sizeof(hdr))) < 0)
 		return k;
 	if ((k = ctl_call(s->c.socket, hdr, NULL, 0, &status, msg, sizeof(msg))) < 0)
@@ -853,15 +934,6 @@ static void inbox_clear(struct inbox *in)
 	pthread_mutex_unlock(&in->lock);
 }
 
-static void note_peer(struct syncd *s, const char *gw)
-{
-	for (unsigned i = 0; i < s->npeers; i++)
-		if (strcmp(s->peers[i], gw) == 0)
-			return;
-	if (s->npeers < SYNC_VIEW_PEERS)
-		snprintf(s->peers[s->npeers++], SYNC_GATEWAY_MAX, "%s", gw);
-}
-
 static void on_record(struct syncd *s, natsMsg *msg)
 {
 	const char *subj = natsMsg_GetSubject(msg), *op = NULL;
@@ -899,6 +971,11 @@ static void on_record(struct syncd *s, natsMsg *msg)
 		return;
 	}
 	if (strcmp(gw, s->c.gateway) == 0) {
+		/* In force here already; in the view, so that another
+		 * gateway's older release does not undo this newer block. */
+		if (len > 0 && syncmsg_decode(data, (size_t)len, &m, err, sizeof(err)) == 0 &&
+		    strcmp(m.origin, gw) == 0 && addr_eq(&m.host, &host))
+			(void)sync_view_merge(&s->view, s->c.gateway, &m, stored, time_wall_us());
 		s->skipped++;
 		return;
 	}
@@ -914,7 +991,6 @@ static void on_record(struct syncd *s, natsMsg *msg)
 			 subj + strlen(prefix), m.origin);
 		goto refuse;
 	}
-	note_peer(s, gw);
 	v = sync_view_merge(&s->view, s->c.gateway, &m, stored, time_wall_us());
 	if (v != SYNC_APPLY) {
 		s->skipped++;
@@ -926,6 +1002,130 @@ static void on_record(struct syncd *s, natsMsg *msg)
 refuse:
 	log_warnx("revision %" PRIu64 " refused: %s", rev, why);
 	hand_over(s, rev, NULL, 0, why, keyed ? gw : NULL, keyed ? &host : NULL);
+}
+
+/* ---- the view, rebuilt at start ----
+ *
+ * The latest record of every key of the bucket (an ordered consumer of
+ * its stream that delivers the last message of each subject, read until
+ * the server says none is pending), merged into the view and handed to
+ * nobody: what was applied before this program started is applied
+ * already.  Without it, the view after a restart holds only what is read
+ * since, and a record read again from the daemon's revision (records this
+ * program skipped are not the daemon's: it resumes before them; a daemon
+ * started from empty; a gateway that joins) is merged against nothing:
+ * another gateway's block is applied and then released when the release
+ * stored after it comes, and a release older than this gateway's own
+ * newer block undoes it.  With it, the peers are named from the start.
+ *
+ * The library's watcher (kvStore_WatchAll) would do it, but it looks the
+ * stream up by subject, which a gateway's permissions need not allow: the
+ * consumer here names its stream, as the one that consumes after it.
+ *
+ * Bounded: at most view_size * SYNC_VIEW_PEERS records (the most the view
+ * can hold), stopping when the view is full (every machine taken and a
+ * record of another not kept), and REBUILD_WAIT_MS for each
+ * record.  The loop waits meanwhile (10,000 keys: docs/BENCHMARKS.md). */
+#define REBUILD_WAIT_MS 2000
+
+static bool rebuild_one(struct syncd *s, natsMsg *msg, const char *prefix, uint64_t stored)
+{
+	char gw[SYNC_GATEWAY_MAX], err[160];
+	const char *subj = natsMsg_GetSubject(msg), *v = natsMsg_GetData(msg), *op = NULL;
+	int len = natsMsg_GetDataLength(msg);
+	struct qaddr host;
+	struct syncmsg m;
+
+	/* A key deleted or purged says nothing (on_record()). */
+	if (natsMsgHeader_Get(msg, "KV-Operation", &op) == NATS_OK && op)
+		return true;
+	if (!subj || strncmp(subj, prefix, strlen(prefix)) != 0 ||
+	    syncmsg_key_parse(subj + strlen(prefix), gw, &host) < 0 || !v || len <= 0 ||
+	    syncmsg_decode(v, (size_t)len, &m, err, sizeof(err)) < 0 || strcmp(m.origin, gw) != 0 ||
+	    !addr_eq(&m.host, &host) || m.host.family != host.family || !stored)
+		return false;
+	(void)sync_view_merge(&s->view, s->c.gateway, &m, stored, time_wall_us());
+	return true;
+}
+
+static void view_rebuild(struct syncd *s)
+{
+	uint64_t max = (uint64_t)s->c.view_size * SYNC_VIEW_PEERS, n = 0, bad = 0;
+	uint64_t full0 = s->view.full;
+	char subj[96], stream[80], prefix[80];
+	usec_t t0 = time_mono_us();
+	natsSubscription *sub = NULL;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	jsSubOptions so;
+	jsOptions jo;
+	natsStatus st;
+	bool done = false;
+
+	snprintf(subj, sizeof(subj), "$KV.%s.>", s->c.bucket);
+	snprintf(prefix, sizeof(prefix), "$KV.%s.", s->c.bucket);
+	snprintf(stream, sizeof(stream), "KV_%s", s->c.bucket);
+	jsOptions_Init(&jo);
+	jo.Wait = REBUILD_WAIT_MS;
+	/* An empty bucket: nothing to wait for. */
+	st = js_GetStreamInfo(&si, s->js, stream, &jo, &jerr);
+	if (st == NATS_OK && si) {
+		done = si->State.Msgs == 0;
+		jsStreamInfo_Destroy(si);
+	}
+	jsSubOptions_Init(&so);
+	so.Stream = stream;
+	so.Ordered = true;
+	so.Config.DeliverPolicy = js_DeliverLastPerSubject;
+	if (st == NATS_OK && !done)
+		st = js_SubscribeSync(&sub, s->js, subj, &jo, &so, &jerr);
+	if (st == NATS_OK && sub)
+		natsSubscription_SetPendingLimits(sub, -1, -1);
+	while (st == NATS_OK && !done) {
+		jsMsgMetaData *meta = NULL;
+		natsMsg *msg = NULL;
+		uint64_t stored = 0;
+
+		st = natsSubscription_NextMsg(&msg, sub, REBUILD_WAIT_MS);
+		if (st != NATS_OK)
+			break;
+		if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+			stored = meta->Timestamp > 0 ? (uint64_t)meta->Timestamp / 1000u : 0;
+			/* The server's count of what follows: 0 after the last. */
+			done = meta->NumPending == 0;
+			jsMsgMetaData_Destroy(meta);
+		}
+		n++;
+		if (!rebuild_one(s, msg, prefix, stored))
+			bad++;
+		natsMsg_Destroy(msg);
+		/* Full: every machine taken, and a record of another one was
+		 * not kept (a machine's 16 gateways full is not the view's). */
+		if (!done && (n >= max || (s->view.n >= s->view.cap && s->view.full > full0))) {
+			log_warnx("view: full after %" PRIu64 " records of the bucket "
+				  "(sync.view_size %d): rebuilt in part",
+				  n, s->c.view_size);
+			done = true;
+		}
+	}
+	if (sub) {
+		natsSubscription_Unsubscribe(sub);
+		natsSubscription_Destroy(sub);
+	}
+	if (st != NATS_OK) {
+		/* Consuming goes on all the same: the view fills as it did
+		 * before this program rebuilt it; tried again at the next
+		 * consumer's start. */
+		log_warnx("view: reading the bucket: %s (%d) after %" PRIu64 " records",
+			  natsStatus_GetText(st), (int)jerr, n);
+		return;
+	}
+	s->rebuilt = true;
+	s->rebuilt_records = n;
+	s->rebuilt_us = time_mono_us() - t0;
+	log_info("view: rebuilt from %" PRIu64 " records of the bucket (%" PRIu64
+		 " invalid) in %" PRIu64 " ms: %u machines, %u peers",
+		 n, bad, (uint64_t)(s->rebuilt_us / 1000u), s->view.n, s->view.npeers);
 }
 
 static void bus_close(struct syncd *s)
@@ -971,6 +1171,8 @@ static int bus_open(struct syncd *s)
 		bus_close(s);
 		return -EAGAIN;
 	}
+	if (!s->rebuilt)
+		view_rebuild(s);
 	snprintf(subj, sizeof(subj), "$KV.%s.>", s->c.bucket);
 	snprintf(stream, sizeof(stream), "KV_%s", s->c.bucket);
 	jsSubOptions_Init(&so);

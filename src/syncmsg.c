@@ -1046,6 +1046,27 @@ static bool expired(const struct sync_slot *s, uint64_t now)
 	return s->op == SYNC_BLOCK && s->expires_us && s->expires_us <= now;
 }
 
+/* A gateway's record stored at stored_us: its peer's time goes forward
+ * only (a replay read again does not make a gateway look older). */
+static void note_peer(struct sync_view *w, const char *gw, uint64_t stored_us)
+{
+	struct sync_peer *p = NULL;
+
+	for (unsigned i = 0; i < w->npeers && !p; i++)
+		if (strcmp(w->peers[i].gw, gw) == 0)
+			p = &w->peers[i];
+	if (!p && w->npeers == SYNC_PEERS_MAX) {
+		w->peers_lost++;
+		return;
+	}
+	if (!p) {
+		p = &w->peers[w->npeers++];
+		snprintf(p->gw, sizeof(p->gw), "%s", gw);
+	}
+	if (stored_us > p->stored_us)
+		p->stored_us = stored_us;
+}
+
 enum sync_verdict sync_view_merge(struct sync_view *w, const char *self, const struct syncmsg *m,
 				  uint64_t stored_us, uint64_t now_us)
 {
@@ -1078,6 +1099,7 @@ enum sync_verdict sync_view_merge(struct sync_view *w, const char *self, const s
 		*mine = rec;
 	if (strcmp(m->origin, self) == 0)
 		return SYNC_OWN;
+	note_peer(w, m->origin, stored_us);
 	if (expired(&rec, now_us))
 		return SYNC_EXPIRED;
 	for (unsigned i = 0; e && i < e->n; i++) {
@@ -1098,4 +1120,85 @@ enum sync_verdict sync_view_merge(struct sync_view *w, const char *self, const s
 			return SYNC_SUPERSEDED;
 	}
 	return SYNC_APPLY;
+}
+
+/* Before b in a report: stored later, or at the same time and first by
+ * name. */
+static bool peer_before(const struct sync_peer *a, const struct sync_peer *b)
+{
+	if (a->stored_us != b->stored_us)
+		return a->stored_us > b->stored_us;
+	return strcmp(a->gw, b->gw) < 0;
+}
+
+unsigned sync_view_peers_format(const struct sync_view *w, unsigned max, char *buf, size_t len)
+{
+	/* Picked one at a time (max is small: SYNC_REPORT_PEERS), each the
+	 * first of those after the last one written. */
+	const struct sync_peer *last = NULL;
+	unsigned named = 0;
+	size_t used = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (unsigned k = 0; k < max && k < w->npeers; k++) {
+		const struct sync_peer *best = NULL;
+		char item[SYNC_GATEWAY_MAX + 24];
+		int n;
+
+		for (unsigned i = 0; i < w->npeers; i++) {
+			const struct sync_peer *p = &w->peers[i];
+
+			if ((!last || peer_before(last, p)) && (!best || peer_before(p, best)))
+				best = p;
+		}
+		if (!best)
+			break;
+		last = best;
+		n = snprintf(item, sizeof(item), "%s%s@%" PRIu64, named ? "," : "", best->gw,
+			     best->stored_us);
+		if (n < 0 || used + (size_t)n + 1 > len)
+			continue;
+		memcpy(buf + used, item, (size_t)n + 1);
+		used += (size_t)n;
+		named++;
+	}
+	return w->npeers - named;
+}
+
+int sync_peers_parse(const char *s, struct sync_peer *ret, unsigned max)
+{
+	unsigned n = 0;
+
+	if (!s)
+		return -EINVAL;
+	while (*s) {
+		const char *at = strchr(s, '@'), *end;
+		struct sync_peer p;
+		size_t gl;
+		uint64_t v;
+
+		if (n == max || !at || (gl = (size_t)(at - s)) == 0 || gl >= sizeof(p.gw))
+			return -EINVAL;
+		memset(&p, 0, sizeof(p));
+		memcpy(p.gw, s, gl);
+		end = at + 1 + strcspn(at + 1, ",");
+		if (!sync_gateway_valid(p.gw) || end == at + 1 || end - at - 1 > 20)
+			return -EINVAL;
+		v = 0;
+		for (const char *c = at + 1; c < end; c++) {
+			if (*c < '0' || *c > '9' || v > (UINT64_MAX - 9) / 10)
+				return -EINVAL;
+			v = v * 10 + (uint64_t)(*c - '0');
+		}
+		p.stored_us = v;
+		for (unsigned i = 0; i < n; i++)
+			if (strcmp(ret[i].gw, p.gw) == 0)
+				return -EINVAL;
+		ret[n++] = p;
+		s = end;
+		if (*s == ',' && !*++s)
+			return -EINVAL;
+	}
+	return (int)n;
 }

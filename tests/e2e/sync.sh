@@ -33,12 +33,51 @@
 #    also over a restart of A's sync program, and reaches B once the
 #    cluster is back;
 #  - propagation latency (an operator's quarantine at A to the detection
-#    at B), p50 and p99, as figures.
+#    at B), p50 and p99, as figures;
+#  - status shows the bus (the server, since when, the lag, the peers with
+#    their latest record, the outbox, the merge view rebuilt at start);
+#    list and show name the gateway a block came from;
+#  - a restarted sync program rebuilds its merge view from the bucket: a
+#    block and the release stored after it, written while it was stopped,
+#    do not block and release the machine.
 set -u
 . "$(dirname "$0")/lib.sh"
 qd_init "$@"
 . "$(dirname "$0")/synclib.sh"
 sync_setup
+
+# bus_of SOCKET EXPR: EXPR of status --json's bus object (b).
+bus_of() {
+	"$QD_CTL" -S "$1" --json status | $QD_PY json "(lambda b: $2)(d.get('bus') or {})"
+}
+# caught_up SOCKET: the sync program handled every record of the stream.
+caught_up() {
+	test "$(bus_of "$1" "b.get('lag')")" = 0
+}
+qd_say "status shows the bus: the server, since when, the lag, the outbox, the view"
+qctlb status | grep '^bus'
+qd_check "B's bus: connected to one of the cluster's servers ($(bus_of "$B_SOCK" "b.get('server')"))" \
+	sh -c "'$QD_CTL' -S '$B_SOCK' --json status | $QD_PY json \"d['bus']['server']\" | grep -Eq '^nats://127\.0\.0\.[123]:4222\$'"
+qd_check "B's bus: connected since a time" \
+	test "$(bus_of "$B_SOCK" "b.get('since') is not None and b.get('connected')")" = true
+qd_wait 15 "B's sync program reports the stream's last sequence" \
+	test "$(bus_of "$B_SOCK" "b.get('stream_last') is not None")" = true
+qd_check "B's bus: the lag is a count ($(bus_of "$B_SOCK" "b.get('lag')"))" \
+	test "$(bus_of "$B_SOCK" "isinstance(b.get('lag'), int)")" = true
+qd_check "B's bus: the outbox is empty" test "$(bus_of "$B_SOCK" "b.get('outbox')")" = 0
+qd_check "B's bus: the view was rebuilt from the bucket at start" \
+	test "$(bus_of "$B_SOCK" "b.get('view_rebuilt') is not None")" = true
+qd_check "status says the lag and the view in words" \
+	sh -c "'$QD_CTL' -S '$B_SOCK' status | grep -q '^bus records: .*lag [0-9]' &&
+		'$QD_CTL' -S '$B_SOCK' status | grep -q '^bus view: .*rebuilt from [0-9]* records'"
+qctlb metrics >"$QD_TMP/metrics-b"
+grep '^quarantined_bus_' "$QD_TMP/metrics-b"
+qd_check "metrics: quarantined_bus_connected 1 and the lag" \
+	sh -c "grep -qx 'quarantined_bus_connected 1' '$QD_TMP/metrics-b' &&
+		grep -q '^quarantined_bus_lag_records [0-9]' '$QD_TMP/metrics-b'"
+PROMCHECK="$(command -v /usr/bin/python3 || command -v python3) $QD_DIR/../ctl/promcheck.py"
+qd_check "metrics with the bus pass the strict format check" \
+	eval "$PROMCHECK --prefix quarantined_ --json $QD_TMP/metrics-b >/dev/null"
 
 qd_say "a worm on LAN A: isolated at A, blocked at B as gateway:gw-a"
 qd_mark
@@ -68,6 +107,55 @@ qd_check "C's table holds $QD_INF ($(echo "$det_c" | qd_field action))" in_any_s
 qd_fig "worm isolated at A -> detection at B (event ts)" \
 	"$(qd_tsdiff "$(echo "$act" | qd_field ts)" "$(echo "$det_b" | qd_field ts)") ms"
 qd_stop "$worm"
+
+qd_say "B and C name the gateway the block came from: status, list and show"
+qd_wait 15 "B's status names peer gw-a with its latest record" \
+	test "$(bus_of "$B_SOCK" "[p['gateway'] for p in b.get('peers_seen', []) if p.get('last_record')]")" = '["gw-a"]'
+qd_wait 15 "B's sync program caught up (lag 0)" caught_up "$B_SOCK"
+qd_check "B's status: lag 0, every record handled" caught_up "$B_SOCK"
+qctlb status | grep '^bus'
+qd_check "B's status names gw-a in words" \
+	sh -c "'$QD_CTL' -S '$B_SOCK' status | grep -q '^bus peers: *gw-a (last record 20'"
+list_json() { # list_json SOCKET HOST FIELD
+	"$QD_CTL" -S "$1" --json list | $QD_PY json \
+		"next((h.get('$3') for h in d if h.get('host') == '$2'), 'absent')"
+}
+for g in b c; do
+	sock=$B_SOCK
+	[ $g = c ] && sock=$C_SOCK
+	qd_check "$g: list --json gives gateways [gw-a] for $QD_INF" \
+		test "$(list_json "$sock" $QD_INF gateways)" = '["gw-a"]'
+	qd_check "$g: list --json gives origins [gateway:gw-a]" \
+		test "$(list_json "$sock" $QD_INF origins)" = '["gateway:gw-a"]'
+	qd_check "$g: list --json still gives sources [gateway] (SPEC section 9)" \
+		test "$(list_json "$sock" $QD_INF sources)" = '["gateway"]'
+	line=$("$QD_CTL" -S "$sock" list | grep "^$QD_INF ")
+	qd_check "$g: list says gateway:gw-a ($line)" \
+		test "$(echo "$line" | awk '{ print $6 }')" = gateway:gw-a
+	qd_check "$g: list --wide says where from" \
+		sh -c "'$QD_CTL' -S '$sock' list --wide | grep '^$QD_INF ' | grep -qw 'gateway:gw-a'"
+	"$QD_CTL" -S "$sock" show $QD_INF | grep -E '^(from|rule):|from gateway'
+	qd_check "$g: show's header says from gateway:gw-a" \
+		sh -c "'$QD_CTL' -S '$sock' show $QD_INF | grep -qx 'from: *gateway:gw-a'"
+	qd_check "$g: show's rule line names gateway:gw-a" \
+		sh -c "'$QD_CTL' -S '$sock' show $QD_INF | grep -q '^rule: *smb-propagation .*, from gateway:gw-a\$'"
+	qd_check "$g: show's history names gateway:gw-a" \
+		sh -c "'$QD_CTL' -S '$sock' show $QD_INF | grep -q '^ *from gateway:gw-a: '"
+	qd_check "$g: show --json: the detection from gateway:gw-a" \
+		test "$("$QD_CTL" -S "$sock" --json show $QD_INF | $QD_PY json "sorted(set(x.get('from') for x in d['detections']))")" = '["gateway:gw-a"]'
+done
+qd_check "A (where the worm is): origins [self], no gateway" \
+	test "$(list_json "$QD_SOCK" $QD_INF origins) $(list_json "$QD_SOCK" $QD_INF gateways)" = '["self"] []'
+# An operator at B blocks it too: B names both.
+qd_check "an operator at B quarantines it too" \
+	qctlb quarantine $QD_INF --level isolate --reason "seen here too"
+qd_check "B's list --json names both origins" \
+	test "$(list_json "$B_SOCK" $QD_INF origins)" = '["operator", "gateway:gw-a"]'
+line=$(qctlb list | grep "^$QD_INF ")
+qd_check "B's list says gateway:gw-a+1 ($line)" \
+	test "$(echo "$line" | awk '{ print $6 }')" = gateway:gw-a+1
+qd_check "B's show says from operator,gateway:gw-a" \
+	sh -c "'$QD_CTL' -S '$B_SOCK' show $QD_INF | grep -qx 'from: *operator,gateway:gw-a'"
 
 qd_say "its machine moves to LAN B: blocked there by its MAC, without a detection at B"
 # A knows the worm's machine by its MAC, and publishes it keyed by the MAC
@@ -231,7 +319,7 @@ $QD_PY events "$B_EVENTS" event=error | grep 'sync: decision' | tail -6
 qd_check "B's daemon is still running" kill -0 "$B_DPID"
 qd_check "A's daemon is still running" kill -0 "$QD_DPID"
 
-qd_say "the revision applied is in B's state database; a restarted sync program resumes after it"
+qd_say "the revision applied is in B's state database; a restarted sync program resumes after it, its view rebuilt"
 rev_db() {
 	sqlite3 -readonly -batch "$B_STATE/state.db" \
 		"SELECT value FROM meta WHERE key = 'sync_rev'" 2>/dev/null
@@ -240,6 +328,15 @@ qd_wait 10 "B's state database holds a revision" sh -c "test \"\$(sqlite3 -reado
 rev=$(rev_db)
 qd_check "B's meta table holds sync_rev ($rev)" test "${rev:-0}" -gt 0
 qd_stop "$SYNC_B"
+# While it is stopped: gw-x blocks 10.66.3.45, and gw-y releases it after.
+# The restarted program reads both; its view, rebuilt from the bucket
+# first, holds the release, so the block is not applied (no block and
+# release of a machine whose release was already stored).
+B_MARK=$(wc -l <"$B_EVENTS")
+now=$(date +%s%6N)
+blk gw-x 10.66.3.45 | kv put quarantine gw-x.ip4-10-66-3-45 >/dev/null
+printf 'cmd=release\tv=1\torigin=gw-y\thost=10.66.3.45\tts=%s\treason=cleaned\n' "$now" |
+	kv put quarantine gw-y.ip4-10-66-3-45 >/dev/null
 consuming() {
 	grep -c "consuming KV_quarantine from revision" "$QD_TMP/sync-b.log"
 }
@@ -250,6 +347,19 @@ qd_wait 20 "the restarted sync program consumes again" sh -c "[ \$(grep -c 'cons
 from=$(grep -o 'consuming KV_quarantine from revision [0-9]*' "$QD_TMP/sync-b.log" | tail -1 |
 	awk '{print $NF}')
 qd_check "it resumed after the daemon's revision ($from > $rev - 1)" test "$from" -gt "$rev"
+grep 'view: rebuilt' "$QD_TMP/sync-b.log" | tail -1
+qd_wait 15 "B's status says the view was rebuilt from the bucket" \
+	test "$(bus_of "$B_SOCK" "(b.get('view_rebuilt') or {}).get('records', 0) >= 8")" = true
+qd_check "B's view holds the machines of the bucket ($(bus_of "$B_SOCK" "b.get('view_machines')"))" \
+	test "$(bus_of "$B_SOCK" "b.get('view_machines', 0) >= 5")" = true
+qd_check "B names its peers at once, gw-a among them" \
+	test "$(bus_of "$B_SOCK" "'gw-a' in b.get('peers', [])")" = true
+qd_wait 15 "B's sync program caught up again" caught_up "$B_SOCK"
+qd_check "B did not apply gw-x's block of 10.66.3.45, released after it by gw-y" \
+	qd_not wait_b 1 event=detect host=10.66.3.45
+qd_check "B's table does not hold 10.66.3.45" qd_not in_any_set_b 10.66.3.45
+qd_check "B's sync program said why (superseded)" \
+	grep -q 'gw-x.ip4-10-66-3-45): superseded' "$QD_TMP/sync-b.log"
 
 qd_say "B's daemon is down while A decides: B catches up when it is back"
 kill -TERM "$B_DPID"

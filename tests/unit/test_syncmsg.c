@@ -658,6 +658,106 @@ static void test_view_bounded(void **state)
 	sync_view_fini(&w);
 }
 
+/* The view rebuilt at start from the latest record of every key (the
+ * sync program's view_rebuild()): what was read before a restart orders
+ * what is read after it. */
+static void test_view_rebuilt(void **state)
+{
+	struct sync_view w;
+	struct syncmsg b = block("gw-a", "10.66.1.10"), r = rel("gw-c", "10.66.1.10");
+	struct syncmsg own = block("gw-b", "10.66.1.11"), r2 = rel("gw-c", "10.66.1.11");
+	const uint64_t now = T0 + 100;
+
+	(void)state;
+	assert_int_equal(sync_view_init(&w, 64), 0);
+	/* The bucket's latest records, as the rebuild reads them: A's block,
+	 * C's release stored after it, and B's own block. */
+	(void)sync_view_merge(&w, "gw-b", &b, 10, now);
+	(void)sync_view_merge(&w, "gw-b", &r, 20, now);
+	assert_int_equal(sync_view_merge(&w, "gw-b", &own, 30, now), SYNC_OWN);
+	/* Consuming from the daemon's revision reads A's block again: the
+	 * release after it holds it back (no block then release). */
+	assert_int_equal(sync_view_merge(&w, "gw-b", &b, 10, now), SYNC_SUPERSEDED);
+	/* The release itself: applied (the daemon says not blocked). */
+	assert_int_equal(sync_view_merge(&w, "gw-b", &r, 20, now), SYNC_APPLY);
+	/* C's release of a machine B blocked after it (B's own record is in
+	 * the view): B's newer block stays. */
+	assert_int_equal(sync_view_merge(&w, "gw-b", &r2, 25, now), SYNC_SUPERSEDED);
+	/* The peers: A and C, not B itself, each at its latest record. */
+	assert_int_equal(w.npeers, 2);
+	sync_view_fini(&w);
+}
+
+static void test_peers(void **state)
+{
+	struct sync_view w;
+	struct sync_peer p[SYNC_PEERS_MAX];
+	char buf[1024], h[32];
+	unsigned more;
+
+	(void)state;
+	assert_int_equal(sync_view_init(&w, 64), 0);
+	more = sync_view_peers_format(&w, 16, buf, sizeof(buf));
+	assert_int_equal(more, 0);
+	assert_string_equal(buf, "");
+	for (unsigned i = 0; i < 20; i++) {
+		struct syncmsg b;
+
+		snprintf(h, sizeof(h), "gw%02u", i);
+		b = block(h, "10.66.2.1");
+		(void)sync_view_merge(&w, "gw-b", &b, T0 + i, T0);
+	}
+	/* A replay read again does not make a gateway look older. */
+	{
+		struct syncmsg b = block("gw19", "10.66.2.2");
+
+		(void)sync_view_merge(&w, "gw-b", &b, T0 + 1, T0);
+	}
+	/* This gateway's own records name no peer. */
+	{
+		struct syncmsg b = block("gw-b", "10.66.2.3");
+
+		(void)sync_view_merge(&w, "gw-b", &b, T0 + 50, T0);
+	}
+	assert_int_equal(w.npeers, 20);
+	more = sync_view_peers_format(&w, 3, buf, sizeof(buf));
+	assert_int_equal(more, 17);
+	assert_string_equal(buf, "gw19@1796309491000019,gw18@1796309491000018,"
+				 "gw17@1796309491000017");
+	assert_int_equal(sync_peers_parse(buf, p, 16), 3);
+	assert_string_equal(p[0].gw, "gw19");
+	assert_true(p[2].stored_us == T0 + 17);
+	/* The 16 most recent fit a report's value (CTL_VALUE_MAX). */
+	more = sync_view_peers_format(&w, 16, buf, sizeof(buf));
+	assert_int_equal(more, 4);
+	assert_int_equal(sync_peers_parse(buf, p, 16), 16);
+	assert_int_equal(sync_peers_parse(buf, p, 15), -EINVAL);
+	/* A buffer too small: whole names only, the rest counted. */
+	more = sync_view_peers_format(&w, 16, buf, 30);
+	assert_string_equal(buf, "gw19@1796309491000019");
+	assert_int_equal(more, 19);
+	/* Hostile lists. */
+	static const char *const bad[] = {
+		"gw-a",	   "gw-a@",   "@12",	 "gw-a@12,",	    "gw-a@12,,gw-c@1",
+		"gw a@12", "gw-a@1x", "gw-a@-1", "gw-a@12,gw-a@13", "gw-a@99999999999999999999999",
+		"gw.a@12",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sync_peers_parse(bad[i], p, 16), -EINVAL);
+	assert_int_equal(sync_peers_parse("", p, 16), 0);
+	/* Past SYNC_PEERS_MAX gateways: counted, not named. */
+	for (unsigned i = 0; i < SYNC_PEERS_MAX + 5; i++) {
+		struct syncmsg b;
+
+		snprintf(h, sizeof(h), "peer%u", i);
+		b = block(h, "10.66.2.4");
+		(void)sync_view_merge(&w, "gw-b", &b, T0 + 100, T0);
+	}
+	assert_int_equal(w.npeers, SYNC_PEERS_MAX);
+	assert_true(w.peers_lost > 0);
+	sync_view_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -665,7 +765,8 @@ int main(void)
 		cmocka_unit_test(test_refused), cmocka_unit_test(test_events),
 		cmocka_unit_test(test_merge),	cmocka_unit_test(test_view_bounded),
 		cmocka_unit_test(test_machine), cmocka_unit_test(test_operator_ports),
-		cmocka_unit_test(test_allow),
+		cmocka_unit_test(test_allow),	cmocka_unit_test(test_view_rebuilt),
+		cmocka_unit_test(test_peers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
