@@ -55,7 +55,7 @@ RANDOM=$SEED
 echo "seed $SEED (QD_SEED=$SEED repeats it)"
 
 NB=5000    # blocked hosts of the old file: 10.90.0-19.1-250, in the kernel
-NREL=20000 # released hosts of the old file: 10.91.0-79.1-250, nowhere
+NREL=15000 # released hosts of the old file: 10.91.0-59.1-250, nowhere
 A1=10.66.1.101
 F=$QD_STATE/state
 M=$QD_STATE/state.migrated
@@ -254,7 +254,7 @@ qd_daemon_stop TERM
 
 qd_say "2. kill -9 during the migration"
 declare -A landed
-N=6
+N=4
 for i in $(seq 1 $N); do
 	d=$((T * i / (N + 1)))
 	reset
