@@ -108,7 +108,9 @@ bool statedb_exists(const char *dir);
 
 /* Reads the saved state into e (freshly engine_init()ed), as
  * state_load() does.  The number of records skipped, or: -ENODATA when
- * the database holds no complete save (new, or a migration cut short);
+ * the database holds no complete save (new, or a migration cut short;
+ * rows there, of batches saved before a whole save, are replaced by the
+ * first save);
  * -EBADMSG when it is damaged (nothing loaded; set it aside); -EINVAL, -ENOMEM.
  * On failure e is as it was. */
 int statedb_load(struct statedb *db, struct engine *e, state_skip_fn skipped_fn, void *arg,

@@ -1412,7 +1412,10 @@ static int show_unflagged(struct cmdctx *x, const struct qaddr *a)
 		ctl_out_printf(x->out, "}\n");
 		return 0;
 	}
-	ctl_out_printf(x->out, "host:        %s (never flagged or acted upon)\n",
+	/* No record: never flagged nor acted upon, or purged since (its
+	 * history stays in the state database). */
+	ctl_out_printf(x->out,
+		       "host:        %s (no record: never flagged or acted upon, or purged)\n",
 		       addr_ntop(host_name(&tmp), ab));
 	show_identity(d, x->out, &tmp);
 	return 0;

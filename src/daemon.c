@@ -548,15 +548,19 @@ static void load_state(struct daemon *d)
 	char err[600], msg[PATH_MAX + 900], path[PATH_MAX + 16];
 	struct load_alerts alerts = {.d = d};
 	const char *from = STATEDB_FILE;
-	bool done = true;
+	int64_t complete = 0;
+	bool done = true, aside = false;
 	int r;
 
+	/* A database set aside leaves a new, empty one: a text state file
+	 * still there (its migration never committed) is migrated into it,
+	 * never taken for migrated already at the next start. */
 	r = statedb_open(d->state_dir, &d->db, err, sizeof(err));
 	if (r == -EBADMSG) {
 		db_set_aside(d, err);
-		return;
-	}
-	if (r < 0) {
+		aside = true;
+		r = -ENODATA;
+	} else if (r < 0) {
 		/* Not even a new one (permissions, a full disk): saves alert
 		 * and open it again; the kernel's sets hold every block. */
 		snprintf(msg, sizeof(msg),
@@ -564,15 +568,25 @@ static void load_state(struct daemon *d)
 			 err);
 		state_alert(d, msg);
 		return;
+	} else {
+		statedb_attach(d->db, &d->eng);
+		r = statedb_load(d->db, &d->eng, on_skipped, &alerts, err, sizeof(err));
+		if (r == -EBADMSG) {
+			db_set_aside(d, err);
+			aside = true;
+			r = -ENODATA;
+		}
 	}
-	statedb_attach(d->db, &d->eng);
-	r = statedb_load(d->db, &d->eng, on_skipped, &alerts, err, sizeof(err));
 	if (r == -ENODATA) {
+		/* Set aside, and no new one could be made: alerted. */
+		if (!d->db)
+			return;
 		from = STATE_FILE;
 		r = statedb_migrate(d->db, &d->eng, d->state_dir, on_skipped, &alerts, &done, err,
 				    sizeof(err));
 		if (r == -ENOENT) {
-			log_info("no saved state in %s: first start", d->state_dir);
+			if (!aside)
+				log_info("no saved state in %s: first start", d->state_dir);
 			return;
 		}
 		if (r < 0) {
@@ -595,6 +609,14 @@ static void load_state(struct daemon *d)
 			log_info("state migrated from %s/%s to %s/%s (the file kept as %s)",
 				 d->state_dir, STATE_FILE, d->state_dir, STATEDB_FILE,
 				 STATEDB_MIGRATED);
+		} else if (statedb_meta_get(d->db, "complete", &complete) == 0 && complete == 1) {
+			/* Committed, but the file could not be renamed: the
+			 * database rules, the next start renames the file. */
+			snprintf(msg, sizeof(msg),
+				 "state migrated into %s/%s, but the text file stays (%s); it is "
+				 "renamed at the next start",
+				 d->state_dir, STATEDB_FILE, err);
+			state_alert(d, msg);
 		} else {
 			snprintf(
 				msg, sizeof(msg),
@@ -603,9 +625,6 @@ static void load_state(struct daemon *d)
 				err);
 			state_alert(d, msg);
 		}
-	} else if (r == -EBADMSG) {
-		db_set_aside(d, err);
-		return;
 	} else if (r < 0) {
 		/* Not damaged, but unreadable now (I/O, a full disk that
 		 * leaves no room for its -shm): kept where it is.  The next
@@ -626,8 +645,14 @@ static void load_state(struct daemon *d)
 
 		snprintf(path, sizeof(path), "%s/%s", d->state_dir, STATE_FILE);
 		snprintf(to, sizeof(to), "%s/%s", d->state_dir, STATEDB_MIGRATED);
-		if (access(path, F_OK) == 0 && rename(path, to) == 0)
-			log_info("%s was migrated already: renamed to %s", path, to);
+		if (access(path, F_OK) == 0) {
+			if (rename(path, to) == 0)
+				log_info("%s was migrated already: renamed to %s", path, to);
+			else
+				log_warnx("%s was migrated already, but cannot be renamed to %s: "
+					  "%s (the database rules; the file is not read)",
+					  path, to, strerror(errno));
+		}
 	}
 	log_info("state loaded from %s/%s: %u hosts", d->state_dir, from,
 		 hostdb_count(&d->eng.hosts));

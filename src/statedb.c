@@ -1792,6 +1792,11 @@ int statedb_load(struct statedb *s, struct engine *e, state_skip_fn skipped_fn, 
 	if (k < 0)
 		return k;
 	if (!complete) {
+		/* Rows there (batches written while the first whole save kept
+		 * failing, then a crash) are not the state, and their keys
+		 * would refuse the records of the migration or of the kernel:
+		 * the first save replaces them all (their history stays). */
+		s->gone_lost = true;
 		set_err(err, errlen, "%s: no complete save", s->path);
 		return -ENODATA;
 	}

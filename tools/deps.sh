@@ -77,6 +77,24 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# No service starts while the packages are installed: nats-server's
+# postinst would otherwise start it on the machine's own network before
+# quiet_system_nats stops it.  invoke-rc.d and deb-systemd-invoke ask
+# /usr/sbin/policy-rc.d, and 101 means "action forbidden".  One that is
+# there already (a container's, an administrator's) is left alone; ours
+# carries a marker, goes when this script ends however it ends (but
+# SIGKILL), and one left by a run that was killed is taken as ours.
+POLICY=/usr/sbin/policy-rc.d
+POLICY_MARK="# quarantined tools/deps.sh: no service starts during its install"
+if [ ! -e "$POLICY" ] || grep -qxF "$POLICY_MARK" "$POLICY" 2>/dev/null; then
+	trap 'rm -f "$POLICY"' EXIT
+	trap 'exit 129' HUP
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	printf '#!/bin/sh\n%s\nexit 101\n' "$POLICY_MARK" >"$POLICY.new"
+	chmod 755 "$POLICY.new"
+	mv -f "$POLICY.new" "$POLICY"
+fi
 apt-get update
 # shellcheck disable=SC2086
 apt-get install -y --no-install-recommends $PKGS
