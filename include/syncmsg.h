@@ -117,6 +117,16 @@ int syncmsg_decode(const char *buf, size_t len, struct syncmsg *ret, char *err, 
  * -EINVAL with a message in err. */
 int syncmsg_check(const struct syncmsg *m, char *err, size_t errlen);
 
+/* The value of the top-level member key of the JSON object j (one of the
+ * daemon's event lines) into out (len bytes, always terminated):
+ * strings unescaped (\" \\ \/ and \uXXXX below 0x80; any other escape
+ * refused), an array of numbers as the text between its brackets, a
+ * number or a literal as its text.  0; -E2BIG when the value is longer
+ * than len - 1 bytes (out holds its first len - 1); -ENOENT; -EINVAL
+ * (a string that does not end, an escape refused: out holds what came
+ * before it). */
+int sync_json_member(const char *j, const char *key, char *out, size_t len);
+
 /* The decision a daemon's event (one JSON line of `events --follow
  * --json`) is, for gateway self to publish: 1 with ret filled, 0 when the
  * event is no decision of this gateway's (a detection that was not put

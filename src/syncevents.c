@@ -41,51 +41,13 @@ bool syncevents_prefix_valid(const char *s)
 	return tok;
 }
 
-/* The raw (still escaped) text of top-level string member key of object
- * j into out (len bytes, cut to fit): 0, -ENOENT, or -EINVAL when j is
- * no object or a string does not end.  Only prefixes of plain ASCII are
- * compared with it, which escaping does not change. */
-static int top_str(const char *j, const char *key, char *out, size_t len)
+/* A member's value, or its beginning when it is longer than len - 1
+ * bytes: enough to compare with a short word or prefix. */
+static int member(const char *j, const char *key, char *out, size_t len)
 {
-	size_t klen = strlen(key);
-	int depth = 0;
+	int k = sync_json_member(j, key, out, len);
 
-	if (*j != '{')
-		return -EINVAL;
-	for (const char *p = j; *p; p++) {
-		const char *s;
-
-		if (*p == '{' || *p == '[') {
-			depth++;
-			continue;
-		}
-		if (*p == '}' || *p == ']') {
-			depth--;
-			continue;
-		}
-		if (*p != '"')
-			continue;
-		s = ++p;
-		while (*p && *p != '"')
-			p += (*p == '\\' && p[1]) ? 2 : 1;
-		if (!*p)
-			return -EINVAL;
-		if (depth == 1 && p[1] == ':' && (size_t)(p - s) == klen &&
-		    memcmp(s, key, klen) == 0) {
-			size_t n = 0;
-
-			if (p[2] != '"')
-				return -ENOENT;
-			for (p += 3; *p && *p != '"'; p += (*p == '\\' && p[1]) ? 2 : 1)
-				if (n + 1 < len)
-					out[n++] = *p;
-			if (!*p)
-				return -EINVAL;
-			out[n] = '\0';
-			return 0;
-		}
-	}
-	return -ENOENT;
+	return k == -E2BIG ? 0 : k;
 }
 
 int syncevents_select(const char *json, char kind[16])
@@ -93,15 +55,19 @@ int syncevents_select(const char *json, char kind[16])
 	char ev[16], v[16];
 	int k;
 
-	if ((k = top_str(json, "event", ev, sizeof(ev))) < 0)
+	if (*json != '{' || (k = member(json, "event", ev, sizeof(ev))) < 0 || !ev[0])
 		return -EINVAL;
+	/* An event's name is a word (not a number, not a literal). */
+	for (const char *c = ev; *c; c++)
+		if (*c < 'a' || *c > 'z')
+			return -EINVAL;
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (strcmp(ev, kinds[i]) != 0)
 			continue;
 		/* What another gateway decided is in the stream by it. */
-		if (top_str(json, "source", v, sizeof(v)) == 0 && strncmp(v, "gateway:", 8) == 0)
+		if (member(json, "source", v, sizeof(v)) == 0 && strncmp(v, "gateway:", 8) == 0)
 			return 0;
-		if (strcmp(ev, "incident") != 0 && top_str(json, "reason", v, sizeof(v)) == 0 &&
+		if (strcmp(ev, "incident") != 0 && member(json, "reason", v, sizeof(v)) == 0 &&
 		    strncmp(v, "gateway:", 8) == 0)
 			return 0;
 		memcpy(kind, ev, strlen(ev) + 1);

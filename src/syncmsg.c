@@ -623,11 +623,9 @@ out:
 
 /* ---- the daemon's events ---- */
 
-/* The value of the top-level member key of a JSON object, unescaped
- * (strings: \" \\ \/ and \uXXXX below 0x80; anything else refused), or
- * the text of a number or a literal.  0, or -ENOENT / -EINVAL.  Our own
- * daemon wrote it, but it is read as strictly as anything else. */
-static int json_member(const char *j, const char *key, char *out, size_t len)
+/* Our own daemon wrote the events, but they are read as strictly as
+ * anything else (syncmsg.h). */
+int sync_json_member(const char *j, const char *key, char *out, size_t len)
 {
 	size_t klen = strlen(key);
 	int depth = 0;
@@ -670,40 +668,48 @@ static int json_member(const char *j, const char *key, char *out, size_t len)
 							char *end;
 
 							if (!h[0] || !h[1])
-								return -EINVAL;
+								goto bad;
 							x = strtoul(h, &end, 16);
 							if (*end)
-								return -EINVAL;
+								goto bad;
 							c = (char)x;
 							p += 4;
 						} else
-							return -EINVAL;
+							goto bad;
 					}
 					if (n + 1 >= len)
-						return -EINVAL;
+						goto cut;
 					out[n++] = c;
 				}
 				if (!*p)
-					return -EINVAL;
+					goto bad;
 			} else if (*p == '[') {
 				/* An array of numbers (ports): its text between the
 				 * brackets. */
 				for (p++; *p && *p != ']'; p++) {
-					if (*p == '[' || *p == '{' || *p == '"' || n + 1 >= len)
-						return -EINVAL;
+					if (*p == '[' || *p == '{' || *p == '"')
+						goto bad;
+					if (n + 1 >= len)
+						goto cut;
 					out[n++] = *p;
 				}
 				if (!*p)
-					return -EINVAL;
+					goto bad;
 			} else {
 				while (*p && *p != ',' && *p != '}') {
 					if (n + 1 >= len)
-						return -EINVAL;
+						goto cut;
 					out[n++] = *p++;
 				}
 			}
 			out[n] = '\0';
 			return 0;
+		cut:
+			out[n] = '\0';
+			return -E2BIG;
+		bad:
+			out[n] = '\0';
+			return -EINVAL;
 		}
 	}
 	return -ENOENT;
@@ -772,11 +778,11 @@ static void event_ports(const char *json, struct syncmsg *m)
 	uint8_t proto;
 	uint64_t u;
 
-	if (json_member(json, "proto", v, sizeof(v)) < 0 ||
+	if (sync_json_member(json, "proto", v, sizeof(v)) < 0 ||
 	    (strcmp(v, "tcp") != 0 && strcmp(v, "udp") != 0))
 		return;
 	proto = strcmp(v, "tcp") == 0 ? PROTO_TCP : PROTO_UDP;
-	if (json_member(json, "ports", v, sizeof(v)) < 0)
+	if (sync_json_member(json, "ports", v, sizeof(v)) < 0)
 		return;
 	for (char *t = strtok_r(v, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		if (u64_parse(t, 65535, &u) < 0 || !u || m->nports == OUTSIDE_MAX_PORTS) {
@@ -811,8 +817,8 @@ static int from_allow(const char *json, const char *self, const char *ev, struct
 
 	memset(&m, 0, sizeof(m));
 	m.op = strcmp(ev, "allow") == 0 ? SYNC_ALLOW : SYNC_DISALLOW;
-	if (json_member(json, "ts", v, sizeof(v)) < 0 || ts_parse(v, &m.ts_us) < 0 ||
-	    json_member(json, "prefix", v, sizeof(v)) < 0 ||
+	if (sync_json_member(json, "ts", v, sizeof(v)) < 0 || ts_parse(v, &m.ts_us) < 0 ||
+	    sync_json_member(json, "prefix", v, sizeof(v)) < 0 ||
 	    addr_parse_prefix(v, &m.host, &plen) < 0)
 		return -EINVAL;
 	if (plen < SYNC_PLEN_MIN)
@@ -820,13 +826,13 @@ static int from_allow(const char *json, const char *self, const char *ev, struct
 	m.plen = (uint8_t)plen;
 	if (snprintf(m.origin, sizeof(m.origin), "%s", self) >= (int)sizeof(m.origin))
 		return -EINVAL;
-	k = json_member(json, "reason", m.reason, sizeof(m.reason));
+	k = sync_json_member(json, "reason", m.reason, sizeof(m.reason));
 	if (k < 0)
-		m.reason[k == -EINVAL ? outside_utf8_valid(m.reason, strlen(m.reason), false) : 0] =
+		m.reason[k == -ENOENT ? 0 : outside_utf8_valid(m.reason, strlen(m.reason), false)] =
 			'\0';
 	if (strncmp(m.reason, "gateway:", 8) == 0)
 		return 0;
-	if (json_member(json, "by_name", m.by, sizeof(m.by)) < 0)
+	if (sync_json_member(json, "by_name", m.by, sizeof(m.by)) < 0)
 		m.by[0] = '\0';
 	if (syncmsg_check(&m, NULL, 0) < 0)
 		return -EINVAL;
@@ -842,23 +848,23 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 	int k;
 
 	memset(&m, 0, sizeof(m));
-	if (!json_whole(json) || json_member(json, "event", ev, sizeof(ev)) < 0)
+	if (!json_whole(json) || sync_json_member(json, "event", ev, sizeof(ev)) < 0)
 		return -EINVAL;
 	if (strcmp(ev, "allow") == 0 || strcmp(ev, "disallow") == 0)
 		return from_allow(json, self, ev, ret);
 	if (strcmp(ev, "detect") != 0 && strcmp(ev, "action") != 0 && strcmp(ev, "release") != 0 &&
 	    strcmp(ev, "mark") != 0)
 		return 0;
-	if (json_member(json, "ts", v, sizeof(v)) < 0 || ts_parse(v, &m.ts_us) < 0)
+	if (sync_json_member(json, "ts", v, sizeof(v)) < 0 || ts_parse(v, &m.ts_us) < 0)
 		return -EINVAL;
 	/* A machine with no address is named by its MAC. */
-	if (json_member(json, "host", host, sizeof(host)) < 0)
+	if (sync_json_member(json, "host", host, sizeof(host)) < 0)
 		return 0;
 	if (addr_parse_any(host, &m.host) < 0)
 		return -EINVAL;
 	/* The machine's MAC, when this gateway knows the address's machine:
 	 * the record by MAC that syncmsg_machine() makes. */
-	if (m.host.family != AF_MAC && json_member(json, "mac", v, sizeof(v)) == 0) {
+	if (m.host.family != AF_MAC && sync_json_member(json, "mac", v, sizeof(v)) == 0) {
 		if (addr_parse_any(v, &m.mac) < 0 || m.mac.family != AF_MAC)
 			return -EINVAL;
 		if (!mac_is_unicast(m.mac.b))
@@ -867,14 +873,14 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 	if (snprintf(m.origin, sizeof(m.origin), "%s", self) >= (int)sizeof(m.origin))
 		return -EINVAL;
 	/* What came from the bus is not published again. */
-	if (json_member(json, "source", v, sizeof(v)) == 0 && strncmp(v, "gateway:", 8) == 0)
+	if (sync_json_member(json, "source", v, sizeof(v)) == 0 && strncmp(v, "gateway:", 8) == 0)
 		return 0;
 	/* A reason too long for a record is cut (at a character). */
-	k = json_member(json, "reason", m.reason, sizeof(m.reason));
+	k = sync_json_member(json, "reason", m.reason, sizeof(m.reason));
 	if (k < 0)
-		m.reason[k == -EINVAL ? outside_utf8_valid(m.reason, strlen(m.reason), false) : 0] =
+		m.reason[k == -ENOENT ? 0 : outside_utf8_valid(m.reason, strlen(m.reason), false)] =
 			'\0';
-	if (json_member(json, "by_name", m.by, sizeof(m.by)) < 0)
+	if (sync_json_member(json, "by_name", m.by, sizeof(m.by)) < 0)
 		m.by[0] = '\0';
 	if (strncmp(m.reason, "gateway:", 8) == 0) {
 		/* Another gateway's release of an address applied here to a
@@ -882,8 +888,8 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 		 * gateways that blocked the machine by MAC know it by nothing
 		 * else).  Only releases, only from one gateway: a release
 		 * that came by MAC is not relayed again. */
-		bool cleaned =
-			json_member(json, "state", v, sizeof(v)) == 0 && strcmp(v, "cleaned") == 0;
+		bool cleaned = sync_json_member(json, "state", v, sizeof(v)) == 0 &&
+			       strcmp(v, "cleaned") == 0;
 
 		if (!m.mac.family || !one_gateway(m.reason) ||
 		    (strcmp(ev, "release") != 0 && !cleaned))
@@ -905,24 +911,25 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 		enum level l;
 		enum severity s;
 
-		if (json_member(json, "enforced", v, sizeof(v)) < 0 || strcmp(v, "true") != 0)
+		if (sync_json_member(json, "enforced", v, sizeof(v)) < 0 || strcmp(v, "true") != 0)
 			return 0;
-		if (json_member(json, "action", v, sizeof(v)) < 0 || level_parse(v, &l) < 0)
+		if (sync_json_member(json, "action", v, sizeof(v)) < 0 || level_parse(v, &l) < 0)
 			return -EINVAL;
 		if (l == LEVEL_NONE)
 			return 0;
 		m.op = SYNC_BLOCK;
 		m.level = l;
-		if (json_member(json, "severity", v, sizeof(v)) < 0 || severity_parse(v, &s) < 0)
+		if (sync_json_member(json, "severity", v, sizeof(v)) < 0 ||
+		    severity_parse(v, &s) < 0)
 			return -EINVAL;
 		m.severity = s;
-		if (json_member(json, "rule", m.rule, sizeof(m.rule)) < 0)
+		if (sync_json_member(json, "rule", m.rule, sizeof(m.rule)) < 0)
 			return -EINVAL;
 		/* The ports the block was about (contain blocks them). */
 		event_ports(json, &m);
-		if (json_member(json, "first_probe_ts", v, sizeof(v)) == 0)
+		if (sync_json_member(json, "first_probe_ts", v, sizeof(v)) == 0)
 			(void)ts_parse(v, &m.first_us);
-		if (json_member(json, "incident", v, sizeof(v)) == 0 &&
+		if (sync_json_member(json, "incident", v, sizeof(v)) == 0 &&
 		    u64_parse(v, UINT32_MAX, &u) == 0)
 			m.incident = (unsigned)u;
 		snprintf(m.reason, sizeof(m.reason), "detected by %s", self);
@@ -932,11 +939,11 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 		/* An automatic action follows a detection, which said it
 		 * (and one that came from the bus must not come back as
 		 * ours): only an operator's changes are published here. */
-		if (json_member(json, "by", v, sizeof(v)) < 0 || strcmp(v, "auto") == 0)
+		if (sync_json_member(json, "by", v, sizeof(v)) < 0 || strcmp(v, "auto") == 0)
 			return 0;
-		if (json_member(json, "enforced", v, sizeof(v)) < 0 || strcmp(v, "true") != 0)
+		if (sync_json_member(json, "enforced", v, sizeof(v)) < 0 || strcmp(v, "true") != 0)
 			return 0;
-		if (json_member(json, "level", v, sizeof(v)) < 0 || level_parse(v, &l) < 0)
+		if (sync_json_member(json, "level", v, sizeof(v)) < 0 || level_parse(v, &l) < 0)
 			return -EINVAL;
 		if (l == LEVEL_NONE) {
 			m.op = SYNC_RELEASE;
@@ -949,14 +956,15 @@ int syncmsg_from_event(const char *json, const char *self, struct syncmsg *ret)
 			 * what a gateway that caps the block at contain
 			 * blocks. */
 			event_ports(json, &m);
-			if (json_member(json, "ttl_s", v, sizeof(v)) == 0 &&
+			if (sync_json_member(json, "ttl_s", v, sizeof(v)) == 0 &&
 			    u64_parse(v, UINT32_MAX, &u) == 0 && u)
 				m.expires_us = m.ts_us + u * 1000000u;
 		}
 	} else {
 		/* release, or a mark: a certification (cleaned) releases too;
 		 * other marks (cleaning, uncleanable) are this gateway's own. */
-		if (json_member(json, "state", v, sizeof(v)) == 0 && strcmp(v, "cleaned") == 0) {
+		if (sync_json_member(json, "state", v, sizeof(v)) == 0 &&
+		    strcmp(v, "cleaned") == 0) {
 			m.op = SYNC_CERTIFY;
 			strcpy(m.state, "cleaned");
 		} else if (strcmp(ev, "release") == 0)
