@@ -582,11 +582,17 @@ static int publish_cas(struct syncd *s, const struct syncmsg *m)
 		const char *v = kvEntry_Value(e);
 		int len = kvEntry_ValueLen(e);
 
+		/* The same time is the same decision: a publish whose
+		 * answer was lost (a timeout while the link went down)
+		 * had landed; writing it again would hand it to every
+		 * gateway a second time. */
 		if (v && len > 0 && syncmsg_decode(v, (size_t)len, &cur, err, sizeof(err)) == 0 &&
-		    cur.ts_us > m->ts_us) {
+		    cur.ts_us >= m->ts_us) {
 			kvEntry_Destroy(e);
-			log_info("outbox: %s %s of %s is older than the bucket's: dropped", key,
-				 sync_op_name(m->op), sync_op_name(cur.op));
+			log_info("outbox: %s %s %s the bucket's %s: dropped", key,
+				 sync_op_name(m->op),
+				 cur.ts_us == m->ts_us ? "is already" : "is older than",
+				 sync_op_name(cur.op));
 			return 1;
 		}
 		st = kvStore_Update(&rev, s->kv, key, val, n, kvEntry_Revision(e));
