@@ -52,6 +52,15 @@
 #define INBOX_MAX      65536
 #define REPORT_S       5
 #define CTL_TIMEOUT_MS 5000
+/* A connection that stops answering (a link cut somewhere, no reset) is
+ * seen when MAX_PINGS_OUT pings in a row get no answer: a ping every
+ * PING_MS, so within 3 PING_MS (4 to 6 s).  The library's default, one
+ * every 2 minutes, would take 4 to 6 minutes. */
+#define PING_MS	      2000
+#define MAX_PINGS_OUT 2
+/* The library closes the connection for good when a node refuses the
+ * credentials twice; a new one is made this long after. */
+#define RECONNECT_CLOSED_S 10
 
 struct sync_conf {
 	char gateway[SYNC_GATEWAY_MAX];
@@ -100,7 +109,8 @@ struct syncd {
 	struct sync_view view;
 	char peers[SYNC_VIEW_PEERS][SYNC_GATEWAY_MAX];
 	unsigned npeers;
-	usec_t next_report, next_try;
+	usec_t next_report, next_try, next_connect;
+	char bus_why[128]; /* why the bus is not connected, as last logged */
 	uint64_t published, applied, refused, skipped;
 };
 
@@ -905,6 +915,10 @@ static int nats_connect(struct syncd *s)
 		st = natsOptions_SetMaxReconnect(o, -1);
 	if (st == NATS_OK)
 		st = natsOptions_SetReconnectWait(o, 1000);
+	if (st == NATS_OK)
+		st = natsOptions_SetPingInterval(o, PING_MS);
+	if (st == NATS_OK)
+		st = natsOptions_SetMaxPingsOut(o, MAX_PINGS_OUT);
 	/* The first connect too: the unit starts before the network is. */
 	if (st == NATS_OK)
 		st = natsOptions_SetRetryOnFailedConnect(o, true, on_conn, &s->in);
@@ -912,6 +926,8 @@ static int nats_connect(struct syncd *s)
 		st = natsOptions_SetDisconnectedCB(o, on_conn, &s->in);
 	if (st == NATS_OK)
 		st = natsOptions_SetReconnectedCB(o, on_conn, &s->in);
+	if (st == NATS_OK)
+		st = natsOptions_SetClosedCB(o, on_conn, &s->in);
 	if (st == NATS_OK)
 		st = natsOptions_SetMaxPendingMsgs(o, INBOX_MAX);
 	if (st == NATS_OK && s->c.user[0]) {
@@ -944,13 +960,45 @@ static int nats_connect(struct syncd *s)
 
 static void bus_tick(struct syncd *s)
 {
-	bool conn = natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
+	natsConnStatus cs = s->nc ? natsConnection_Status(s->nc) : NATS_CONN_STATUS_CLOSED;
+	bool conn = cs == NATS_CONN_STATUS_CONNECTED;
 
 	if (conn != s->connected) {
 		s->connected = conn;
 		log_info("the bus is %s", conn ? "connected" : "DISCONNECTED");
 		s->next_report = 0;
 	}
+	/* Not connected: why, each time it changes (a refused password, a
+	 * failed TLS handshake, a node that does not answer), once. */
+	if (!conn && s->nc) {
+		const char *why = NULL;
+
+		if (natsConnection_GetLastError(s->nc, &why) != NATS_OK && why && why[0] &&
+		    strncmp(why, s->bus_why, sizeof(s->bus_why) - 1) != 0) {
+			snprintf(s->bus_why, sizeof(s->bus_why), "%s", why);
+			log_warnx("the bus is not connected: %s", s->bus_why);
+		}
+	} else if (conn) {
+		s->bus_why[0] = '\0';
+	}
+	/* Closed for good (the credentials refused twice in a row): the
+	 * library will not try again, this program does, with a new
+	 * connection, so that credentials fixed at the nodes (or a node
+	 * that refused them by mistake) are taken without a restart. */
+	if (cs == NATS_CONN_STATUS_CLOSED && s->nc) {
+		const char *why = NULL;
+
+		(void)natsConnection_GetLastError(s->nc, &why);
+		log_warnx("the bus closed the connection%s%s: connecting again in %d s",
+			  why && why[0] ? ": " : "", why && why[0] ? why : "", RECONNECT_CLOSED_S);
+		bus_close(s);
+		inbox_clear(&s->in);
+		natsConnection_Destroy(s->nc);
+		s->nc = NULL;
+		s->next_connect = time_mono_us() + RECONNECT_CLOSED_S * USEC_PER_SEC;
+	}
+	if (!s->nc && time_mono_us() >= s->next_connect && nats_connect(s) < 0)
+		s->next_connect = time_mono_us() + RECONNECT_CLOSED_S * USEC_PER_SEC;
 	/* Consuming again from the daemon's revision: what waits in the
 	 * inbox comes again, in order. */
 	if (s->resync && s->kv) {
