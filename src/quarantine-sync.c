@@ -61,6 +61,11 @@
 /* The library closes the connection for good when a node refuses the
  * credentials twice; a new one is made this long after. */
 #define RECONNECT_CLOSED_S 10
+/* The ordered consumer's heartbeat: two missed and the library makes
+ * the consumer again from the next revision.  Its server side dies with
+ * the node that held it; the library's default (5 s) left the records
+ * waiting 10 s after that. */
+#define ORDERED_HB_MS 2000
 
 struct sync_conf {
 	char gateway[SYNC_GATEWAY_MAX];
@@ -883,6 +888,7 @@ static int bus_open(struct syncd *s)
 	so.Ordered = true;
 	so.Config.DeliverPolicy = js_DeliverByStartSequence;
 	so.Config.OptStartSeq = s->rev + 1;
+	so.Config.Heartbeat = (int64_t)ORDERED_HB_MS * 1000000;
 	st = js_Subscribe(&s->sub, s->js, subj, on_msg, &s->in, &jo, &so, &jerr);
 	if (st != NATS_OK) {
 		log_warnx("consuming %s from revision %" PRIu64 ": %s (%d)", stream, s->rev + 1,
