@@ -198,7 +198,8 @@ sync_setup() {
 	}
 	# The cluster forms and elects its JetStream leader first: poll.
 	qd_wait 60 "the bucket is created with 3 replicas" kv create quarantine 3 2>/dev/null || {
-		tail -n 5 "$QD_TMP"/n*.log; kv create quarantine 3
+		tail -n 5 "$QD_TMP"/n*.log
+		kv create quarantine 3
 		exit 1
 	}
 
