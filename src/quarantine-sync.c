@@ -61,6 +61,20 @@
 #define EVENTS_ACK_MS  2000
 #define EVENTS_RETRY_S 5
 #define EVENTS_TELL_S  10
+/* A connection that stops answering (a link cut somewhere, no reset) is
+ * seen when MAX_PINGS_OUT pings in a row get no answer: a ping every
+ * PING_MS, so within 3 PING_MS (4 to 6 s).  The library's default, one
+ * every 2 minutes, would take 4 to 6 minutes. */
+#define PING_MS	      2000
+#define MAX_PINGS_OUT 2
+/* The library closes the connection for good when a node refuses the
+ * credentials twice; a new one is made this long after. */
+#define RECONNECT_CLOSED_S 10
+/* The ordered consumer's heartbeat: two missed and the library makes
+ * the consumer again from the next revision.  Its server side dies with
+ * the node that held it; the library's default (5 s) left the records
+ * waiting 10 s after that. */
+#define ORDERED_HB_MS 2000
 
 struct sync_conf {
 	char gateway[SYNC_GATEWAY_MAX];
@@ -117,7 +131,8 @@ struct syncd {
 	/* What the last report said of the connection: since when (wall). */
 	bool was_connected;
 	usec_t conn_since_us;
-	usec_t next_report, next_try;
+	usec_t next_report, next_try, next_connect;
+	char bus_why[128]; /* why the bus is not connected, as last logged */
 	uint64_t published, applied, refused, skipped;
 	/* The events stream: what waits for the bus, and how it went. */
 	struct syncevents evq;
@@ -694,11 +709,17 @@ static int publish_cas(struct syncd *s, const struct syncmsg *m)
 		const char *v = kvEntry_Value(e);
 		int len = kvEntry_ValueLen(e);
 
+		/* The same time is the same decision: a publish whose
+		 * answer was lost (a timeout while the link went down)
+		 * had landed; writing it again would hand it to every
+		 * gateway a second time. */
 		if (v && len > 0 && syncmsg_decode(v, (size_t)len, &cur, err, sizeof(err)) == 0 &&
-		    cur.ts_us > m->ts_us) {
+		    cur.ts_us >= m->ts_us) {
 			kvEntry_Destroy(e);
-			log_info("outbox: %s %s of %s is older than the bucket's: dropped", key,
-				 sync_op_name(m->op), sync_op_name(cur.op));
+			log_info("outbox: %s %s %s the bucket's %s: dropped", key,
+				 sync_op_name(m->op),
+				 cur.ts_us == m->ts_us ? "is already" : "is older than",
+				 sync_op_name(cur.op));
 			return 1;
 		}
 		st = kvStore_Update(&rev, s->kv, key, val, n, kvEntry_Revision(e));
@@ -1180,6 +1201,7 @@ static int bus_open(struct syncd *s)
 	so.Ordered = true;
 	so.Config.DeliverPolicy = js_DeliverByStartSequence;
 	so.Config.OptStartSeq = s->rev + 1;
+	so.Config.Heartbeat = (int64_t)ORDERED_HB_MS * 1000000;
 	st = js_Subscribe(&s->sub, s->js, subj, on_msg, &s->in, &jo, &so, &jerr);
 	if (st != NATS_OK) {
 		log_warnx("consuming %s from revision %" PRIu64 ": %s (%d)", stream, s->rev + 1,
@@ -1212,6 +1234,10 @@ static int nats_connect(struct syncd *s)
 		st = natsOptions_SetMaxReconnect(o, -1);
 	if (st == NATS_OK)
 		st = natsOptions_SetReconnectWait(o, 1000);
+	if (st == NATS_OK)
+		st = natsOptions_SetPingInterval(o, PING_MS);
+	if (st == NATS_OK)
+		st = natsOptions_SetMaxPingsOut(o, MAX_PINGS_OUT);
 	/* The first connect too: the unit starts before the network is. */
 	if (st == NATS_OK)
 		st = natsOptions_SetRetryOnFailedConnect(o, true, on_conn, &s->in);
@@ -1219,6 +1245,8 @@ static int nats_connect(struct syncd *s)
 		st = natsOptions_SetDisconnectedCB(o, on_conn, &s->in);
 	if (st == NATS_OK)
 		st = natsOptions_SetReconnectedCB(o, on_conn, &s->in);
+	if (st == NATS_OK)
+		st = natsOptions_SetClosedCB(o, on_conn, &s->in);
 	if (st == NATS_OK)
 		st = natsOptions_SetMaxPendingMsgs(o, INBOX_MAX);
 	if (st == NATS_OK && s->c.user[0]) {
@@ -1251,13 +1279,45 @@ static int nats_connect(struct syncd *s)
 
 static void bus_tick(struct syncd *s)
 {
-	bool conn = natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
+	natsConnStatus cs = s->nc ? natsConnection_Status(s->nc) : NATS_CONN_STATUS_CLOSED;
+	bool conn = cs == NATS_CONN_STATUS_CONNECTED;
 
 	if (conn != s->connected) {
 		s->connected = conn;
 		log_info("the bus is %s", conn ? "connected" : "DISCONNECTED");
 		s->next_report = 0;
 	}
+	/* Not connected: why, each time it changes (a refused password, a
+	 * failed TLS handshake, a node that does not answer), once. */
+	if (!conn && s->nc) {
+		const char *why = NULL;
+
+		if (natsConnection_GetLastError(s->nc, &why) != NATS_OK && why && why[0] &&
+		    strncmp(why, s->bus_why, sizeof(s->bus_why) - 1) != 0) {
+			snprintf(s->bus_why, sizeof(s->bus_why), "%s", why);
+			log_warnx("the bus is not connected: %s", s->bus_why);
+		}
+	} else if (conn) {
+		s->bus_why[0] = '\0';
+	}
+	/* Closed for good (the credentials refused twice in a row): the
+	 * library will not try again, this program does, with a new
+	 * connection, so that credentials fixed at the nodes (or a node
+	 * that refused them by mistake) are taken without a restart. */
+	if (cs == NATS_CONN_STATUS_CLOSED && s->nc) {
+		const char *why = NULL;
+
+		(void)natsConnection_GetLastError(s->nc, &why);
+		log_warnx("the bus closed the connection%s%s: connecting again in %d s",
+			  why && why[0] ? ": " : "", why && why[0] ? why : "", RECONNECT_CLOSED_S);
+		bus_close(s);
+		inbox_clear(&s->in);
+		natsConnection_Destroy(s->nc);
+		s->nc = NULL;
+		s->next_connect = time_mono_us() + RECONNECT_CLOSED_S * USEC_PER_SEC;
+	}
+	if (!s->nc && time_mono_us() >= s->next_connect && nats_connect(s) < 0)
+		s->next_connect = time_mono_us() + RECONNECT_CLOSED_S * USEC_PER_SEC;
 	/* Consuming again from the daemon's revision: what waits in the
 	 * inbox comes again, in order. */
 	if (s->resync && s->kv) {

@@ -14,6 +14,11 @@
  * line, STORED the time the server stored it (nanoseconds since the
  * epoch).
  *
+ * URL may name several servers, separated by commas (any one that
+ * answers).  With TLS (tls:// URLs), the CA certificate and the client's
+ * certificate and key come from the environment: KVTOOL_CA, KVTOOL_CERT,
+ * KVTOOL_KEY.
+ *
  * Exit 0, or 1 with the library's words on stderr. */
 #include <nats/nats.h>
 #include <stdio.h>
@@ -45,10 +50,23 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	st = natsOptions_Create(&o);
-	if (st == NATS_OK)
-		st = natsOptions_SetURL(o, argv[1]);
+	if (st == NATS_OK) {
+		const char *urls[8];
+		int n = 0;
+
+		for (char *u = strtok(argv[1], ","); u && n < 8; u = strtok(NULL, ","))
+			urls[n++] = u;
+		st = natsOptions_SetServers(o, urls, n);
+	}
 	if (st == NATS_OK)
 		st = natsOptions_SetUserInfo(o, argv[2], argv[3]);
+	if (st == NATS_OK && getenv("KVTOOL_CA"))
+		st = natsOptions_SetSecure(o, true);
+	if (st == NATS_OK && getenv("KVTOOL_CA"))
+		st = natsOptions_LoadCATrustedCertificates(o, getenv("KVTOOL_CA"));
+	if (st == NATS_OK && getenv("KVTOOL_CERT") && getenv("KVTOOL_KEY"))
+		st = natsOptions_LoadCertificatesChain(o, getenv("KVTOOL_CERT"),
+						       getenv("KVTOOL_KEY"));
 	if (st == NATS_OK)
 		st = natsConnection_Connect(&nc, o);
 	if (st == NATS_OK)

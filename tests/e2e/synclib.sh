@@ -16,10 +16,26 @@
 # socket, a path.  Nothing is linked to the root namespace; lib.sh's traps
 # stop every process by pid and delete every namespace.
 #
+# Two options, set before sync_setup (sync-cluster.sh sets both):
+#  SYNC_NETNS=1  every sync program in a namespace of its own (sa, sb, sc),
+#                linked by a veth to a bridge bus0 of the namespace bus;
+#                the nodes listen on 10.66.9.1-3 there, the sync programs
+#                are 10.66.9.11-13: sync_cut G and sync_heal G cut gateway
+#                G's sync program off from every node and link it again.
+#  SYNC_TLS=1    the cluster with TLS and client certificates
+#                (contrib/nats/quarantine-cluster-tls.conf): a CA, one
+#                certificate per node (its address in its subjectAltName)
+#                and one per gateway and for the administrator, made here
+#                with openssl in $QD_TMP/pki; tls:// URLs, and sync.tls in
+#                every gateway's configuration.
+#
 # Needs QD_SYNC (quarantine-sync) and QD_KVTOOL (tests/e2e/kvtool), and
-# nats-server and sqlite3 in PATH: skips (77) without them.
+# nats-server and sqlite3 in PATH (and openssl with SYNC_TLS=1): skips (77)
+# without them.
 
-for t in nats-server sqlite3; do
+SYNC_NETNS=${SYNC_NETNS:-0}
+SYNC_TLS=${SYNC_TLS:-0}
+for t in nats-server sqlite3 $([ "$SYNC_TLS" = 1 ] && echo openssl); do
 	if ! command -v $t >/dev/null; then
 		echo "SKIP: $t is not installed (tools/deps.sh installs it)"
 		exit 77
@@ -45,7 +61,7 @@ mkdir -p "$B_STATE"
 # cleanup removes them.
 sync_logs() {
 	local f
-	for f in sync-a.log sync-b.log sync-c.log b.log b.events c.events; do
+	for f in sync-a.log sync-b.log sync-c.log b.log c.log b.events c.events; do
 		echo "---- $f (tail) ----"
 		grep -v 'published gw-a.ip4-10-66-1-1[0-3]' "$QD_TMP/$f" 2>/dev/null | tail -n 25 | cut -c1-300
 	done
@@ -123,7 +139,8 @@ sync_setup() {
 		"$QD_TMP/b.conf" >"$QD_TMP/c.conf"
 	ip netns exec "${QD_NS}gwc" "$QD_Q" -f -o json -i br0 -c "$QD_TMP/c.conf" -S "$C_SOCK" \
 		-D "$QD_TMP/cstate" >>"$C_EVENTS" 2>>"$QD_TMP/c.log" &
-	QD_PIDS="$QD_PIDS $!"
+	C_DPID=$!
+	QD_PIDS="$QD_PIDS $C_DPID"
 	qd_wait 15 "C's daemon answers" "$QD_CTL" -S "$C_SOCK" status >/dev/null || exit 1
 	in_any_set_c() {
 		qd_in gwc nft list table inet quarantined 2>/dev/null | grep -qwF -- "$1"
@@ -136,24 +153,53 @@ sync_setup() {
 
 	qd_say "the bus: three nats-server nodes with JetStream, one bucket R3"
 	_qd_ns bus || exit 1
-	start_node() { # start_node I: node nI on 127.0.0.I, its pid in NODE_I
+	NODE_NET=127.0.0
+	NODE_CONF=$CONTRIB/quarantine-cluster.conf
+	NODE_SCHEME=nats
+	if [ "$SYNC_NETNS" = 1 ]; then
+		NODE_NET=10.66.9
+		qd_in bus ip link add bus0 type bridge
+		for i in 1 2 3; do
+			qd_in bus ip addr add $NODE_NET.$i/24 dev bus0
+		done
+		qd_in bus ip link set bus0 up
+		for g in a b c; do
+			_qd_ns s$g || exit 1
+			qd_in bus ip link add v-s$g type veth peer name eth0 netns "${QD_NS}s$g"
+			qd_in bus ip link set v-s$g master bus0
+			qd_in bus ip link set v-s$g up
+			qd_in s$g ip addr add "$NODE_NET.$(sync_gw_index $g)/24" dev eth0
+			qd_in s$g ip link set eth0 up
+		done
+	fi
+	if [ "$SYNC_TLS" = 1 ]; then
+		NODE_CONF=$CONTRIB/quarantine-cluster-tls.conf
+		NODE_SCHEME=tls
+		sync_pki || exit 1
+		export KVTOOL_CA=$QD_TMP/pki/ca.pem KVTOOL_CERT=$QD_TMP/pki/admin.pem \
+			KVTOOL_KEY=$QD_TMP/pki/admin.key
+	fi
+	SYNC_URLS="$NODE_SCHEME://$NODE_NET.1:4222,$NODE_SCHEME://$NODE_NET.2:4222,$NODE_SCHEME://$NODE_NET.3:4222"
+	start_node() { # start_node I: node nI on NODE_NET.I, its pid in NODE_I
 		mkdir -p "$QD_TMP/n$1"
-		QS_NAME=n$1 QS_HOST=127.0.0.$1 QS_STORE=$QD_TMP/n$1 \
-			QS_ROUTE1=nats-route://127.0.0.1:6222 QS_ROUTE2=nats-route://127.0.0.2:6222 \
-			QS_ROUTE3=nats-route://127.0.0.3:6222 QS_ADMIN_PASSWORD=$ADMIN_PW \
+		QS_NAME=n$1 QS_HOST=$NODE_NET.$1 QS_STORE=$QD_TMP/n$1 \
+			QS_ROUTE1=nats-route://$NODE_NET.1:6222 QS_ROUTE2=nats-route://$NODE_NET.2:6222 \
+			QS_ROUTE3=nats-route://$NODE_NET.3:6222 QS_ADMIN_PASSWORD=$ADMIN_PW \
 			QS_GW_A_PASSWORD=pw-a-$$ QS_GW_B_PASSWORD=pw-b-$$ QS_GW_C_PASSWORD=pw-c-$$ \
-			qd_bg bus nats-server -c "$CONTRIB/quarantine-cluster.conf" -l "$QD_TMP/n$1.log"
+			QS_CA=$QD_TMP/pki/ca.pem QS_CERT=$QD_TMP/pki/n$1.pem QS_KEY=$QD_TMP/pki/n$1.key \
+			qd_bg bus nats-server -c "$NODE_CONF" -l "$QD_TMP/n$1.log"
 		eval "NODE_$1=\$QD_LAST"
 	}
 	for i in 1 2 3; do
 		start_node $i
 	done
 	kv() { # kv ARGS...: kvtool as the cluster's administrator
-		qd_in bus "$QD_KVTOOL" nats://127.0.0.1:4222 admin "$ADMIN_PW" "$@"
+		qd_in bus "$QD_KVTOOL" "$SYNC_URLS" admin "$ADMIN_PW" "$@"
 	}
 	# The cluster forms and elects its JetStream leader first: poll.
 	qd_wait 60 "the bucket is created with 3 replicas" kv create quarantine 3 2>/dev/null || {
-		tail -5 "$QD_TMP"/n*.log
+		tail -n 5 "$QD_TMP"/n*.log
+		kv create quarantine 3
 		exit 1
 	}
 
@@ -163,12 +209,16 @@ sync_setup() {
 		[ $g = b ] && sock=$B_SOCK
 		[ $g = c ] && sock=$C_SOCK
 		mkdir -p "$QD_TMP/sync-$g.state"
+		tls=""
+		[ "$SYNC_TLS" = 1 ] &&
+			tls="tls = { ca = \"$QD_TMP/pki/ca.pem\"; cert = \"$QD_TMP/pki/gw-$g.pem\"; key = \"$QD_TMP/pki/gw-$g.key\"; };"
 		cat >"$QD_TMP/sync-$g.conf" <<-EOF
 			sync: {
 			  gateway = "gw-$g";
-			  servers = [ "nats://127.0.0.1:4222", "nats://127.0.0.2:4222", "nats://127.0.0.3:4222" ];
+			  servers = [ "$NODE_SCHEME://$NODE_NET.1:4222", "$NODE_SCHEME://$NODE_NET.2:4222", "$NODE_SCHEME://$NODE_NET.3:4222" ];
 			  user = "gw-$g";
 			  password_file = "$QD_TMP/gw-$g.pass";
+			  $tls
 			  socket = "$sock";
 			  state_dir = "$QD_TMP/sync-$g.state";
 			};
@@ -176,8 +226,10 @@ sync_setup() {
 		qd_check "quarantine-sync -n accepts gw-$g's configuration" \
 			"$QD_SYNC" -n -c "$QD_TMP/sync-$g.conf"
 	done
-	start_sync() { # start_sync a|b
-		ip netns exec "${QD_NS}bus" "$QD_SYNC" -d -c "$QD_TMP/sync-$1.conf" \
+	start_sync() { # start_sync a|b|c [CONF]: its pid in QD_LAST
+		local ns=bus
+		[ "$SYNC_NETNS" = 1 ] && ns=s$1
+		ip netns exec "$QD_NS$ns" "$QD_SYNC" -d -c "${2:-$QD_TMP/sync-$1.conf}" \
 			>>"$QD_TMP/sync-$1.log" 2>&1 &
 		QD_LAST=$!
 		QD_PIDS="$QD_PIDS $QD_LAST"
@@ -201,4 +253,56 @@ sync_setup() {
 		exit 1
 	}
 	qctlb status | grep '^bus:'
+}
+
+sync_gw_index() { # a -> 11, b -> 12, c -> 13: the sync program's address
+	case $1 in
+	a) echo 11 ;;
+	b) echo 12 ;;
+	c) echo 13 ;;
+	esac
+}
+
+# sync_pki: a CA, a certificate for each node (its address as an IP
+# subjectAltName, which the clients check: nats.c says "IP address
+# mismatch" otherwise; serverAuth and clientAuth, for the routes too), one
+# for each gateway and one for the administrator (clientAuth), in
+# $QD_TMP/pki.
+sync_pki() {
+	local d=$QD_TMP/pki n
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj "/CN=quarantine test CA" \
+		2>>"$d/openssl.log" || return 1
+	_sync_cert() { # NAME EXTENSIONS
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout "$d/$1.key" -out "$d/$1.csr" -subj "/CN=$1" 2>>"$d/openssl.log" &&
+			printf '%b' "$2" >"$d/$1.ext" &&
+			openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+				-CAcreateserial -days 2 -extfile "$d/$1.ext" -out "$d/$1.pem" \
+				2>>"$d/openssl.log"
+	}
+	for n in 1 2 3; do
+		_sync_cert n$n "subjectAltName=IP:$NODE_NET.$n\nextendedKeyUsage=serverAuth,clientAuth\n" || return 1
+	done
+	for n in gw-a gw-b gw-c admin; do
+		_sync_cert $n "extendedKeyUsage=clientAuth\n" || return 1
+	done
+}
+
+# sync_cut G: gateway G's sync program (SYNC_NETNS=1) cut off from every
+# node: its namespace drops whatever it sends or receives on the bus, as
+# a cable cut further away would (no reset, no unreachable: silence).
+sync_cut() {
+	qd_in s$1 nft -f - <<-EOF
+		table inet synccut {
+			chain in { type filter hook input priority -10; policy accept; ip saddr $NODE_NET.0/24 drop; }
+			chain out { type filter hook output priority -10; policy accept; ip daddr $NODE_NET.0/24 drop; }
+		}
+	EOF
+}
+
+# sync_heal G: the link again.
+sync_heal() {
+	qd_in s$1 nft delete table inet synccut
 }
