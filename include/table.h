@@ -36,6 +36,7 @@ struct table {
 	uint32_t mask;
 	uint32_t free_head; /* entries freed by table_remove() */
 	uint32_t fresh;	    /* entries [fresh, cap) were never used */
+	size_t populated;   /* slab bytes made resident ahead (table_insert()) */
 	uint32_t head[TAB_LISTS], tail[TAB_LISTS];
 	uint32_t count[TAB_LISTS];
 	/* Set whenever a list gets a new head (an entry appended to an empty
@@ -52,6 +53,43 @@ int table_init(struct table *t, uint32_t cap, size_t esize, size_t keylen,
 void table_fini(struct table *t);
 
 void *table_find(const struct table *t, const void *key);
+
+/* ---- looking up a few packets ahead ----
+ *
+ * A lookup waits twice on memory: for the bucket, then for the entry it
+ * names.  A caller that knows the keys of lookups to come (the offline
+ * reader has the next frames in its buffer) notes them as hints, asks
+ * for every hint's bucket, then for every bucket's first entry, and
+ * then does the lookups, whose loads have overlapped meanwhile.  Hints
+ * only move memory into the cache: a wrong or stale one costs time,
+ * never a result. */
+struct tab_hint {
+	const struct table *t;
+	uint32_t b; /* the key's bucket */
+};
+
+/* The bucket of key, for a hint. */
+uint32_t table_bucket(const struct table *t, const void *key);
+/* First step: the bucket's word into the cache. */
+static inline void table_prefetch_bucket(const struct tab_hint *h)
+{
+	__builtin_prefetch(&h->t->buckets[h->b]);
+}
+/* Second step, once the bucket is (probably) in: the first entry of its
+ * chain, from its header to its key's end and the bytes after it (a
+ * lookup's memcmp, then the fields the caller reads first). */
+static inline void table_prefetch_entry(const struct tab_hint *h)
+{
+	const struct table *t = h->t;
+	uint32_t i = t->buckets[h->b];
+	const uint8_t *e;
+
+	if (i == TAB_NONE)
+		return;
+	e = t->slab + (size_t)i * t->esize;
+	__builtin_prefetch(e);
+	__builtin_prefetch(e + sizeof(struct tab_hdr) + t->keylen + 8);
+}
 /* Inserts an entry with key (must not be present): zeroes the entry, copies
  * the key, puts it on no list.  NULL when the table is full. */
 void *table_insert(struct table *t, const void *key);

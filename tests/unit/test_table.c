@@ -1,6 +1,7 @@
 /* Unit tests of the bounded hash table and SipHash. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -174,12 +175,93 @@ static void test_head_moved(void **state)
 	table_fini(&t);
 }
 
+/* A hint names the bucket whose chain holds its key: the entry that the
+ * second step fetches is the one table_find() reads first.  Hints for
+ * empty buckets and keys not present are harmless. */
+static void test_hints(void **state)
+{
+	struct table t;
+	struct tab_hint h;
+	uint32_t k;
+
+	(void)state;
+	assert_int_equal(table_init(&t, 1000, sizeof(struct ent), sizeof(uint32_t), &key), 0);
+	for (k = 0; k < 1000; k += 2) {
+		h = (struct tab_hint){.t = &t, .b = table_bucket(&t, &k)};
+		table_prefetch_bucket(&h);
+		table_prefetch_entry(&h); /* the bucket may be empty */
+		assert_non_null(table_insert(&t, &k));
+	}
+	for (k = 0; k < 1000; k++) {
+		struct ent *e = table_find(&t, &k);
+		bool chained = false;
+
+		h = (struct tab_hint){.t = &t, .b = table_bucket(&t, &k)};
+		assert_true(h.b <= t.mask);
+		table_prefetch_bucket(&h);
+		table_prefetch_entry(&h);
+		for (uint32_t i = t.buckets[h.b]; i != TAB_NONE;
+		     i = ((struct tab_hdr *)table_at(&t, i))->hnext)
+			chained |= table_at(&t, i) == (void *)e;
+		assert_true(k % 2 ? e == NULL : e != NULL && chained);
+	}
+	table_fini(&t);
+}
+
+/* Entries come out zeroed but for their key, whether never used (the
+ * slab as allocated, made resident ahead a step at a time) or freed and
+ * reused; a table of several steps' worth fills to its cap. */
+struct big {
+	struct tab_hdr h;
+	uint32_t key;
+	uint8_t body[700];
+};
+
+static void test_fresh_entries_zero(void **state)
+{
+	static const uint8_t zero[700];
+	const uint32_t cap = 5000; /* 3.5 MB: more than ten steps */
+	struct table t;
+	struct big *e;
+	uint32_t k;
+
+	(void)state;
+	assert_int_equal(table_init(&t, cap, sizeof(struct big), sizeof(uint32_t), &key), 0);
+	for (k = 0; k < cap; k++) {
+		e = table_insert(&t, &k);
+		assert_non_null(e);
+		assert_int_equal(e->key, k);
+		assert_int_equal(e->h.list, TAB_NOLIST);
+		assert_memory_equal(e->body, zero, sizeof(zero));
+		memset(e->body, 0xa5, sizeof(e->body));
+	}
+	assert_true(table_full(&t));
+	k = cap;
+	assert_null(table_insert(&t, &k));
+	for (k = 0; k < cap; k += 3)
+		table_remove(&t, table_find(&t, &k));
+	for (k = cap; k < cap + cap / 3; k++) {
+		e = table_insert(&t, &k);
+		assert_non_null(e);
+		assert_memory_equal(e->body, zero, sizeof(zero));
+	}
+	for (k = 0; k < cap + cap / 3; k++) {
+		e = table_find(&t, &k);
+		if (k < cap && k % 3 == 0)
+			assert_null(e);
+		else
+			assert_true(e != NULL && e->key == k);
+	}
+	table_fini(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_siphash_vectors),	   cmocka_unit_test(test_siphash13_vectors),
 		cmocka_unit_test(test_insert_find_remove), cmocka_unit_test(test_lists_lru),
-		cmocka_unit_test(test_head_moved),
+		cmocka_unit_test(test_head_moved),	   cmocka_unit_test(test_hints),
+		cmocka_unit_test(test_fresh_entries_zero),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
