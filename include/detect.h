@@ -31,6 +31,7 @@
 #include "identity.h"
 #include "probes.h"
 #include "siphash.h"
+#include "table.h"
 #include "types.h"
 
 /* Pseudo rule index of the Threshold Random Walk. */
@@ -127,6 +128,10 @@ int detect_reconfigure(struct detect *d, const struct conf *c);
  * treated as the latest one seen. */
 void detect_packet(struct detect *d, const struct pkt *p, const struct attribution *a,
 		   usec_t now_us);
+/* The probe table lookup detect_packet() will most likely make first for
+ * p, as a hint (table.h) in *ret: 1, or 0 when it makes none.  Read
+ * only; a guess that misses costs time, not a result. */
+unsigned detect_hint(const struct detect *d, const struct pkt *p, struct tab_hint *ret);
 /* A packet seen at now_us that no detector looks at (decode_midflow()):
  * it moves the clock as detect_packet() would, and nothing else. */
 void detect_midflow(struct detect *d, usec_t now_us);

@@ -71,6 +71,7 @@
 #include "conf.h"
 #include "decode.h"
 #include "siphash.h"
+#include "table.h"
 #include "types.h"
 
 enum bind_state {
@@ -165,6 +166,10 @@ void identity_reconfigure(struct identity *id, const struct conf *c);
 /* Learns from a decoded packet seen at now and says whom to charge for
  * it.  Never allocates. */
 void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struct attribution *ret);
+/* The machine lookup identity_packet() will make for p (by its source
+ * MAC), as a hint (table.h) in *ret: 1, or 0 when p has no source MAC.
+ * Read only. */
+unsigned identity_hint(const struct identity *id, const struct pkt *p, struct tab_hint *ret);
 /* A kernel neighbour entry: addr is at mac. */
 void identity_neigh(struct identity *id, const struct qaddr *addr, const uint8_t mac[MAC_LEN],
 		    enum ident_neigh state, usec_t now);

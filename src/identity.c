@@ -926,6 +926,18 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 		id->st.contested++;
 }
 
+unsigned identity_hint(const struct identity *id, const struct pkt *p, struct tab_hint *ret)
+{
+	struct mkey k;
+
+	if (!(p->flags & PKT_F_SMAC))
+		return 0;
+	mkey_set(&k, p->src_mac);
+	ret->t = &id->machines;
+	ret->b = table_bucket(&id->machines, &k);
+	return 1;
+}
+
 void identity_neigh(struct identity *id, const struct qaddr *addr, const uint8_t mac[MAC_LEN],
 		    enum ident_neigh state, usec_t now)
 {
