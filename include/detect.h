@@ -128,10 +128,14 @@ int detect_reconfigure(struct detect *d, const struct conf *c);
  * treated as the latest one seen. */
 void detect_packet(struct detect *d, const struct pkt *p, const struct attribution *a,
 		   usec_t now_us);
-/* The probe table lookup detect_packet() will most likely make first for
- * p, as a hint (table.h) in *ret: 1, or 0 when it makes none.  Read
- * only; a guess that misses costs time, not a result. */
-unsigned detect_hint(const struct detect *d, const struct pkt *p, struct tab_hint *ret);
+/* The lookups detect_packet() will most likely make for p, charged to id,
+ * as hints (table.h) in ret[]: the probe it looks up first, and its
+ * host's entry (which a new probe, or an outcome, looks up); how many,
+ * at most DETECT_HINTS.  Read only; a guess that misses costs time, not
+ * a result. */
+#define DETECT_HINTS 2
+unsigned detect_hints(const struct detect *d, const struct pkt *p, const struct qaddr *id,
+		      struct tab_hint ret[DETECT_HINTS]);
 /* A packet seen at now_us that no detector looks at (decode_midflow()):
  * it moves the clock as detect_packet() would, and nothing else. */
 void detect_midflow(struct detect *d, usec_t now_us);

@@ -90,6 +90,25 @@ static inline void table_prefetch_entry(const struct tab_hint *h)
 	__builtin_prefetch(e);
 	__builtin_prefetch(e + sizeof(struct tab_hdr) + t->keylen + 8);
 }
+/* Third step, once the entry is (probably) in: the headers of its
+ * neighbours on its list, which moving it to the list's tail rewrites
+ * (table_list_touch()). */
+static inline void table_prefetch_links(const struct tab_hint *h)
+{
+	const struct table *t = h->t;
+	uint32_t i = t->buckets[h->b];
+	const struct tab_hdr *e;
+
+	if (i == TAB_NONE)
+		return;
+	e = (const struct tab_hdr *)(t->slab + (size_t)i * t->esize);
+	if (e->list == TAB_NOLIST)
+		return;
+	if (e->prev != TAB_NONE)
+		__builtin_prefetch(t->slab + (size_t)e->prev * t->esize, 1);
+	if (e->next != TAB_NONE)
+		__builtin_prefetch(t->slab + (size_t)e->next * t->esize, 1);
+}
 /* Inserts an entry with key (must not be present): zeroes the entry, copies
  * the key, puts it on no list.  NULL when the table is full. */
 void *table_insert(struct table *t, const void *key);

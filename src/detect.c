@@ -2034,14 +2034,18 @@ void detect_packet(struct detect *d, const struct pkt *p, const struct attributi
  * ACK, reset, a bare ACK from the lower port, a datagram from a probed
  * port, an echo reply).  The conditions that need more than the packet
  * (is the source protected, is the destination excluded) are left to
- * the lookup: a hint for a lookup not made only warms the cache. */
-unsigned detect_hint(const struct detect *d, const struct pkt *p, struct tab_hint *ret)
+ * the lookup: a hint for a lookup not made only warms the cache.  A
+ * probe from p's source is followed by a lookup of its host when it is
+ * new (a first contact, a bare ACK not seen before). */
+unsigned detect_hints(const struct detect *d, const struct pkt *p, const struct qaddr *id,
+		      struct tab_hint ret[DETECT_HINTS])
 {
 	const struct qaddr *from = &p->src, *to = &p->dst;
 	uint8_t f = p->tcp_flags;
 	unsigned proto;
 	uint16_t port;
 	struct pkey k;
+	struct hkey hk;
 
 	if (p->l3 == PKT_L3_ARP || (p->flags & PKT_F_FRAGMENT) || !(p->flags & PKT_F_L4))
 		return 0;
@@ -2083,9 +2087,15 @@ unsigned detect_hint(const struct detect *d, const struct pkt *p, struct tab_hin
 		return 0;
 	}
 	pkey_set(&k, from, to, proto, port);
-	ret->t = &d->probes;
-	ret->b = table_bucket(&d->probes, &k);
-	return 1;
+	ret[0].t = &d->probes;
+	ret[0].b = table_bucket(&d->probes, &k);
+	if (from != &p->src)
+		return 1; /* an answer: its probe names the host */
+	memset(&hk, 0, sizeof(hk));
+	hk.addr = *id;
+	ret[1].t = &d->hosts;
+	ret[1].b = table_bucket(&d->hosts, &hk);
+	return 2;
 }
 
 void detect_midflow(struct detect *d, usec_t now)

@@ -220,7 +220,8 @@ void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
 {
 	struct pkt p[SENSE_BATCH];
 	uint8_t how[SENSE_BATCH];
-	struct tab_hint h[2 * SENSE_BATCH];
+	struct tab_hint h[(1 + DETECT_HINTS) * SENSE_BATCH];
+	struct qaddr id;
 	unsigned i, nh = 0;
 
 	if (s->evidence) {
@@ -247,9 +248,16 @@ void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
 			continue;
 		}
 		how[i] = FR_DECODED;
-		if (!skips_identity(&p[i]))
+		/* Charged to its source's machine (a guess: identity may
+		 * name the address instead), or to its address when identity
+		 * does not look at it. */
+		if (!skips_identity(&p[i]) && (p[i].flags & PKT_F_SMAC)) {
 			nh += identity_hint(s->id, &p[i], &h[nh]);
-		nh += detect_hint(s->det, &p[i], &h[nh]);
+			addr_set_mac(&id, p[i].src_mac);
+			nh += detect_hints(s->det, &p[i], &id, &h[nh]);
+		} else {
+			nh += detect_hints(s->det, &p[i], &p[i].src, &h[nh]);
+		}
 	}
 	/* Each lookup would wait for its bucket, then for its entry, one
 	 * after the other: asked for all at once, the waits overlap. */
@@ -257,6 +265,8 @@ void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
 		table_prefetch_bucket(&h[i]);
 	for (i = 0; i < nh; i++)
 		table_prefetch_entry(&h[i]);
+	for (i = 0; i < nh; i++)
+		table_prefetch_links(&h[i]);
 	for (i = 0; i < n; i++) {
 		switch (how[i]) {
 		case FR_MIDFLOW:
