@@ -129,11 +129,11 @@ int detect_reconfigure(struct detect *d, const struct conf *c);
 void detect_packet(struct detect *d, const struct pkt *p, const struct attribution *a,
 		   usec_t now_us);
 /* The lookups detect_packet() will most likely make for p, charged to id,
- * as hints (table.h) in ret[]: the probe it looks up first, and its
- * host's entry (which a new probe, or an outcome, looks up); how many,
- * at most DETECT_HINTS.  Read only; a guess that misses costs time, not
- * a result. */
-#define DETECT_HINTS 2
+ * as hints (table.h) in ret[]: the probe it looks up first, its host's
+ * entry and the host's peer entry for p's destination (which a new
+ * probe looks up); how many, at most DETECT_HINTS.  Read only; a guess
+ * that misses costs time, not a result. */
+#define DETECT_HINTS 3
 unsigned detect_hints(const struct detect *d, const struct pkt *p, const struct qaddr *id,
 		      struct tab_hint ret[DETECT_HINTS]);
 /* A packet seen at now_us that no detector looks at (decode_midflow()):

@@ -2036,7 +2036,8 @@ void detect_packet(struct detect *d, const struct pkt *p, const struct attributi
  * (is the source protected, is the destination excluded) are left to
  * the lookup: a hint for a lookup not made only warms the cache.  A
  * probe from p's source is followed by a lookup of its host when it is
- * new (a first contact, a bare ACK not seen before). */
+ * new (a first contact, a bare ACK not seen before), and a first contact
+ * by the lookup of its destination among the host's peers. */
 unsigned detect_hints(const struct detect *d, const struct pkt *p, const struct qaddr *id,
 		      struct tab_hint ret[DETECT_HINTS])
 {
@@ -2046,6 +2047,7 @@ unsigned detect_hints(const struct detect *d, const struct pkt *p, const struct 
 	uint16_t port;
 	struct pkey k;
 	struct hkey hk;
+	struct peerkey pk;
 
 	if (p->l3 == PKT_L3_ARP || (p->flags & PKT_F_FRAGMENT) || !(p->flags & PKT_F_L4))
 		return 0;
@@ -2095,7 +2097,14 @@ unsigned detect_hints(const struct detect *d, const struct pkt *p, const struct 
 	hk.addr = *id;
 	ret[1].t = &d->hosts;
 	ret[1].b = table_bucket(&d->hosts, &hk);
-	return 2;
+	if (p->proto == IPPROTO_TCP && (f & TH_ACK))
+		return 2; /* a bare ACK: a new one makes no peer */
+	memset(&pk, 0, sizeof(pk));
+	pk.src = *id;
+	pk.dst = *to;
+	ret[2].t = &d->peers;
+	ret[2].b = table_bucket(&d->peers, &pk);
+	return 3;
 }
 
 void detect_midflow(struct detect *d, usec_t now)

@@ -926,16 +926,24 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 		id->st.contested++;
 }
 
-unsigned identity_hint(const struct identity *id, const struct pkt *p, struct tab_hint *ret)
+unsigned identity_hints(const struct identity *id, const struct pkt *p,
+			struct tab_hint ret[IDENTITY_HINTS])
 {
 	struct mkey k;
+	struct bkey b;
 
 	if (!(p->flags & PKT_F_SMAC))
 		return 0;
 	mkey_set(&k, p->src_mac);
-	ret->t = &id->machines;
-	ret->b = table_bucket(&id->machines, &k);
-	return 1;
+	ret[0].t = &id->machines;
+	ret[0].b = table_bucket(&id->machines, &k);
+	if (p->src.family != AF_INET && p->src.family != AF_INET6)
+		return 1;
+	memset(&b, 0, sizeof(b));
+	b.a = p->src;
+	ret[1].t = &id->bindings;
+	ret[1].b = table_bucket(&id->bindings, &b);
+	return 2;
 }
 
 void identity_neigh(struct identity *id, const struct qaddr *addr, const uint8_t mac[MAC_LEN],

@@ -211,6 +211,13 @@ void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, s
 	inspect(s, &p, dlt, data, caplen, wirelen, ts);
 }
 
+/* How many hints ahead of the frame being inspected sense_frames() asks
+ * for buckets, entries and their neighbours (a frame of the long way
+ * makes one to five lookups). */
+#define AHEAD_BUCKET 30u
+#define AHEAD_ENTRY  15u
+#define AHEAD_LINKS  5u
+
 /* What sense_frames() made of a frame before inspecting it. */
 #define FR_MIDFLOW 0
 #define FR_DECODED 1
@@ -220,9 +227,10 @@ void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
 {
 	struct pkt p[SENSE_BATCH];
 	uint8_t how[SENSE_BATCH];
-	struct tab_hint h[(1 + DETECT_HINTS) * SENSE_BATCH];
+	struct tab_hint h[(IDENTITY_HINTS + DETECT_HINTS) * SENSE_BATCH];
+	uint16_t hend[SENSE_BATCH]; /* the hints of frames [0, i] are h[0, hend[i]) */
 	struct qaddr id;
-	unsigned i, nh = 0;
+	unsigned i, nh = 0, s1 = 0, s2 = 0, s3 = 0;
 
 	if (s->evidence) {
 		/* Every frame goes the long way (sense_frame()), and most
@@ -252,22 +260,28 @@ void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
 		 * name the address instead), or to its address when identity
 		 * does not look at it. */
 		if (!skips_identity(&p[i]) && (p[i].flags & PKT_F_SMAC)) {
-			nh += identity_hint(s->id, &p[i], &h[nh]);
+			nh += identity_hints(s->id, &p[i], &h[nh]);
 			addr_set_mac(&id, p[i].src_mac);
 			nh += detect_hints(s->det, &p[i], &id, &h[nh]);
 		} else {
 			nh += detect_hints(s->det, &p[i], &p[i].src, &h[nh]);
 		}
+		hend[i] = (uint16_t)nh;
 	}
-	/* Each lookup would wait for its bucket, then for its entry, one
-	 * after the other: asked for all at once, the waits overlap. */
-	for (i = 0; i < nh; i++)
-		table_prefetch_bucket(&h[i]);
-	for (i = 0; i < nh; i++)
-		table_prefetch_entry(&h[i]);
-	for (i = 0; i < nh; i++)
-		table_prefetch_links(&h[i]);
+	/* Each lookup would wait for its bucket, then for its entry, then
+	 * for its neighbours on its list, one after the other.  Asked for
+	 * the lookups of the packets ahead, each step some lookups after
+	 * the one before, the waits overlap with one another and with the
+	 * work on the packets in between. */
 	for (i = 0; i < n; i++) {
+		if (how[i] == FR_DECODED) {
+			for (; s1 < MIN(nh, hend[i] + AHEAD_BUCKET); s1++)
+				table_prefetch_bucket(&h[s1]);
+			for (; s2 < MIN(nh, hend[i] + AHEAD_ENTRY); s2++)
+				table_prefetch_entry(&h[s2]);
+			for (; s3 < MIN(nh, hend[i] + AHEAD_LINKS); s3++)
+				table_prefetch_links(&h[s3]);
+		}
 		switch (how[i]) {
 		case FR_MIDFLOW:
 			detect_midflow(s->det, f[i].ts);
