@@ -169,9 +169,9 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 /* The lookups identity_packet() will make for p, as hints (table.h) in
  * ret[]: its source MAC's machine, and the binding of its source
  * address (found through the machine's last one, most often the same
- * entry); how many, none when p has no source MAC.  Read only. */
+ * entry); how many, none when p has no source MAC.  Changes nothing. */
 #define IDENTITY_HINTS 2
-unsigned identity_hints(const struct identity *id, const struct pkt *p,
+unsigned identity_hints(struct identity *id, const struct pkt *p,
 			struct tab_hint ret[IDENTITY_HINTS]);
 /* A kernel neighbour entry: addr is at mac. */
 void identity_neigh(struct identity *id, const struct qaddr *addr, const uint8_t mac[MAC_LEN],

@@ -16,7 +16,9 @@
 
 #include "siphash.h"
 
-#define TAB_NONE  UINT32_MAX
+#define TAB_NONE UINT32_MAX
+
+struct tab_hint;
 #define TAB_LISTS 2
 
 struct tab_hdr {
@@ -45,6 +47,7 @@ struct table {
 	 * earliest deadline it noted may have moved (detect_advance()). */
 	bool head_moved;
 	struct siphash_key key;
+	const struct tab_hint *expect; /* table_expect() */
 };
 
 /* esize includes the header; the key starts right after it. 0 or -ENOMEM. */
@@ -63,13 +66,23 @@ void *table_find(const struct table *t, const void *key);
  * then does the lookups, whose loads have overlapped meanwhile.  Hints
  * only move memory into the cache: a wrong or stale one costs time,
  * never a result. */
+#define TAB_HINT_KEY 40 /* the longest key a hint keeps (a probe's is 38 bytes) */
 struct tab_hint {
-	const struct table *t;
-	uint32_t b; /* the key's bucket */
+	struct table *t;
+	uint32_t b;		   /* the key's bucket */
+	uint8_t key[TAB_HINT_KEY]; /* its first t->keylen bytes, when that fits */
 };
 
-/* The bucket of key, for a hint. */
-uint32_t table_bucket(const struct table *t, const void *key);
+/* A hint for a lookup of key in t to come. */
+void table_hint(struct table *t, const void *key, struct tab_hint *ret);
+/* While h is t's expected lookup (NULL: none), a lookup, insertion or
+ * removal of h's key takes h's bucket instead of hashing the key again:
+ * the same bucket, the hash done once.  h must stay readable until the
+ * expectation is ended. */
+static inline void table_expect(struct table *t, const struct tab_hint *h)
+{
+	t->expect = h;
+}
 /* First step: the bucket's word into the cache. */
 static inline void table_prefetch_bucket(const struct tab_hint *h)
 {

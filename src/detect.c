@@ -2038,7 +2038,7 @@ void detect_packet(struct detect *d, const struct pkt *p, const struct attributi
  * probe from p's source is followed by a lookup of its host when it is
  * new (a first contact, a bare ACK not seen before), and a first contact
  * by the lookup of its destination among the host's peers. */
-unsigned detect_hints(const struct detect *d, const struct pkt *p, const struct qaddr *id,
+unsigned detect_hints(struct detect *d, const struct pkt *p, const struct qaddr *id,
 		      struct tab_hint ret[DETECT_HINTS])
 {
 	const struct qaddr *from = &p->src, *to = &p->dst;
@@ -2089,21 +2089,18 @@ unsigned detect_hints(const struct detect *d, const struct pkt *p, const struct 
 		return 0;
 	}
 	pkey_set(&k, from, to, proto, port);
-	ret[0].t = &d->probes;
-	ret[0].b = table_bucket(&d->probes, &k);
+	table_hint(&d->probes, &k, &ret[0]);
 	if (from != &p->src)
 		return 1; /* an answer: its probe names the host */
 	memset(&hk, 0, sizeof(hk));
 	hk.addr = *id;
-	ret[1].t = &d->hosts;
-	ret[1].b = table_bucket(&d->hosts, &hk);
+	table_hint(&d->hosts, &hk, &ret[1]);
 	if (p->proto == IPPROTO_TCP && (f & TH_ACK))
 		return 2; /* a bare ACK: a new one makes no peer */
 	memset(&pk, 0, sizeof(pk));
 	pk.src = *id;
 	pk.dst = *to;
-	ret[2].t = &d->peers;
-	ret[2].b = table_bucket(&d->peers, &pk);
+	table_hint(&d->peers, &pk, &ret[2]);
 	return 3;
 }
 

@@ -926,7 +926,7 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 		id->st.contested++;
 }
 
-unsigned identity_hints(const struct identity *id, const struct pkt *p,
+unsigned identity_hints(struct identity *id, const struct pkt *p,
 			struct tab_hint ret[IDENTITY_HINTS])
 {
 	struct mkey k;
@@ -935,14 +935,12 @@ unsigned identity_hints(const struct identity *id, const struct pkt *p,
 	if (!(p->flags & PKT_F_SMAC))
 		return 0;
 	mkey_set(&k, p->src_mac);
-	ret[0].t = &id->machines;
-	ret[0].b = table_bucket(&id->machines, &k);
+	table_hint(&id->machines, &k, &ret[0]);
 	if (p->src.family != AF_INET && p->src.family != AF_INET6)
 		return 1;
 	memset(&b, 0, sizeof(b));
 	b.a = p->src;
-	ret[1].t = &id->bindings;
-	ret[1].b = table_bucket(&id->bindings, &b);
+	table_hint(&id->bindings, &b, &ret[1]);
 	return 2;
 }
 

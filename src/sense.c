@@ -228,9 +228,9 @@ void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
 	struct pkt p[SENSE_BATCH];
 	uint8_t how[SENSE_BATCH];
 	struct tab_hint h[(IDENTITY_HINTS + DETECT_HINTS) * SENSE_BATCH];
-	uint16_t hend[SENSE_BATCH]; /* the hints of frames [0, i] are h[0, hend[i]) */
+	uint16_t hbeg[SENSE_BATCH], hend[SENSE_BATCH]; /* frame i's hints: h[hbeg[i], hend[i]) */
 	struct qaddr id;
-	unsigned i, nh = 0, s1 = 0, s2 = 0, s3 = 0;
+	unsigned i, j, nh = 0, s1 = 0, s2 = 0, s3 = 0;
 
 	if (s->evidence) {
 		/* Every frame goes the long way (sense_frame()), and most
@@ -256,6 +256,7 @@ void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
 			continue;
 		}
 		how[i] = FR_DECODED;
+		hbeg[i] = (uint16_t)nh;
 		/* Charged to its source's machine (a guess: identity may
 		 * name the address instead), or to its address when identity
 		 * does not look at it. */
@@ -290,7 +291,13 @@ void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
 			undecodable(s, f[i].dlt, f[i].data, f[i].caplen, f[i].wirelen, f[i].ts);
 			break;
 		default:
+			/* The frame's own lookups take the buckets its hints
+			 * hashed (table_expect()). */
+			for (j = hbeg[i]; j < hend[i]; j++)
+				table_expect(h[j].t, &h[j]);
 			inspect(s, &p[i], f[i].dlt, f[i].data, f[i].caplen, f[i].wirelen, f[i].ts);
+			for (j = hbeg[i]; j < hend[i]; j++)
+				table_expect(h[j].t, NULL);
 			break;
 		}
 	}

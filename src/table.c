@@ -23,6 +23,10 @@ static inline uint32_t idx(const struct table *t, const void *e)
  * against the bare read loop"). */
 static inline uint32_t bucket(const struct table *t, const void *key)
 {
+	const struct tab_hint *h = t->expect;
+
+	if (h && t->keylen <= TAB_HINT_KEY && memcmp(h->key, key, t->keylen) == 0)
+		return h->b;
 	return (uint32_t)siphash13(&t->key, key, t->keylen) & t->mask;
 }
 
@@ -80,9 +84,12 @@ void *table_find(const struct table *t, const void *key)
 	return NULL;
 }
 
-uint32_t table_bucket(const struct table *t, const void *key)
+void table_hint(struct table *t, const void *key, struct tab_hint *ret)
 {
-	return bucket(t, key);
+	ret->t = t;
+	ret->b = (uint32_t)siphash13(&t->key, key, t->keylen) & t->mask;
+	if (t->keylen <= TAB_HINT_KEY)
+		memcpy(ret->key, key, t->keylen);
 }
 
 /* How far ahead of the entries in use the slab is made resident. */

@@ -187,24 +187,73 @@ static void test_hints(void **state)
 	(void)state;
 	assert_int_equal(table_init(&t, 1000, sizeof(struct ent), sizeof(uint32_t), &key), 0);
 	for (k = 0; k < 1000; k += 2) {
-		h = (struct tab_hint){.t = &t, .b = table_bucket(&t, &k)};
+		table_hint(&t, &k, &h);
 		table_prefetch_bucket(&h);
 		table_prefetch_entry(&h); /* the bucket may be empty */
+		table_prefetch_links(&h);
 		assert_non_null(table_insert(&t, &k));
 	}
 	for (k = 0; k < 1000; k++) {
 		struct ent *e = table_find(&t, &k);
 		bool chained = false;
 
-		h = (struct tab_hint){.t = &t, .b = table_bucket(&t, &k)};
+		table_hint(&t, &k, &h);
 		assert_true(h.b <= t.mask);
 		table_prefetch_bucket(&h);
 		table_prefetch_entry(&h);
+		table_prefetch_links(&h);
 		for (uint32_t i = t.buckets[h.b]; i != TAB_NONE;
 		     i = ((struct tab_hdr *)table_at(&t, i))->hnext)
 			chained |= table_at(&t, i) == (void *)e;
 		assert_true(k % 2 ? e == NULL : e != NULL && chained);
 	}
+	table_fini(&t);
+}
+
+/* While a hint is expected, the table answers for every key as without
+ * it: the hinted key through the hint's bucket, any other by its hash;
+ * an insertion and a removal of the hinted key land in the same chain
+ * as without. */
+static void test_expect(void **state)
+{
+	struct table t;
+	struct tab_hint h;
+	struct ent *e;
+	uint32_t k, other;
+
+	(void)state;
+	assert_int_equal(table_init(&t, 256, sizeof(struct ent), sizeof(uint32_t), &key), 0);
+	for (k = 0; k < 200; k += 2)
+		assert_non_null(table_insert(&t, &k));
+	for (k = 0; k < 256; k++) {
+		table_hint(&t, &k, &h);
+		table_expect(&t, &h);
+		e = table_find(&t, &k);
+		assert_true(k % 2 || k >= 200 ? e == NULL : e != NULL && e->key == k);
+		other = k ^ 2;
+		e = table_find(&t, &other);
+		assert_true(other % 2 || other >= 200 ? e == NULL : e != NULL && e->key == other);
+		if (k % 2 == 1 && k < 200) {
+			/* Inserted and removed while expected, found after. */
+			assert_non_null(table_insert(&t, &k));
+			table_expect(&t, NULL);
+			assert_non_null(table_find(&t, &k));
+			table_expect(&t, &h);
+			table_remove(&t, table_find(&t, &k));
+			table_expect(&t, NULL);
+			assert_null(table_find(&t, &k));
+		}
+		table_expect(&t, NULL);
+	}
+	/* A forged hint, another key's, is not taken for this one. */
+	k = 4;
+	other = 6;
+	table_hint(&t, &other, &h);
+	table_expect(&t, &h);
+	e = table_find(&t, &k);
+	assert_true(e != NULL && e->key == 4);
+	table_expect(&t, NULL);
+	assert_int_equal(t.used, 100);
 	table_fini(&t);
 }
 
@@ -261,7 +310,7 @@ int main(void)
 		cmocka_unit_test(test_siphash_vectors),	   cmocka_unit_test(test_siphash13_vectors),
 		cmocka_unit_test(test_insert_find_remove), cmocka_unit_test(test_lists_lru),
 		cmocka_unit_test(test_head_moved),	   cmocka_unit_test(test_hints),
-		cmocka_unit_test(test_fresh_entries_zero),
+		cmocka_unit_test(test_fresh_entries_zero), cmocka_unit_test(test_expect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
