@@ -26,6 +26,12 @@ int capture_open_file(const char *path, struct capture **ret, char *err, size_t 
 int capture_open_stream(FILE *f, struct capture **ret, char *err, size_t errlen);
 /* 1: a packet in *ret; 0: end of file; -EIO: read error (message in err). */
 int capture_next(struct capture *c, struct capture_packet *ret, char *err, size_t errlen);
+/* Up to max packets in ret[], all readable until the next call (a
+ * file's records where they lie in the reader's buffer): how many, at
+ * least 1; 0 at the end of the file; -EIO as capture_next().  The same
+ * packets, in the same order, as capture_next() would hand out. */
+int capture_next_batch(struct capture *c, struct capture_packet *ret, unsigned max, char *err,
+		       size_t errlen);
 int capture_datalink(const struct capture *c);
 
 /* ---- live capture ---- */

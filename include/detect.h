@@ -31,6 +31,7 @@
 #include "identity.h"
 #include "probes.h"
 #include "siphash.h"
+#include "table.h"
 #include "types.h"
 
 /* Pseudo rule index of the Threshold Random Walk. */
@@ -127,6 +128,15 @@ int detect_reconfigure(struct detect *d, const struct conf *c);
  * treated as the latest one seen. */
 void detect_packet(struct detect *d, const struct pkt *p, const struct attribution *a,
 		   usec_t now_us);
+/* The lookups detect_packet() will most likely make for p, charged to id,
+ * as hints (table.h) in ret[]: the probe it looks up first, its host's
+ * entry and the host's peer entry for p's destination (which a new
+ * probe looks up); how many, at most DETECT_HINTS.  Changes nothing (the
+ * hints point at the tables for table_expect()); a guess that misses
+ * costs time, not a result. */
+#define DETECT_HINTS 3
+unsigned detect_hints(struct detect *d, const struct pkt *p, const struct qaddr *id,
+		      struct tab_hint ret[DETECT_HINTS]);
 /* A packet seen at now_us that no detector looks at (decode_midflow()):
  * it moves the clock as detect_packet() would, and nothing else. */
 void detect_midflow(struct detect *d, usec_t now_us);

@@ -196,6 +196,9 @@ void engine_fini(struct engine *e);
 /* Decodes and processes one captured frame (in-process sensing only). */
 void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
 		  usec_t ts);
+/* n frames in a row, to the same effect as engine_frame() for each
+ * (sense_frames()). */
+void engine_frames(struct engine *e, const struct capture_packet *f, unsigned n);
 /* A detection of the sensing side: through policy, the registry and the
  * incidents, queued for the next commit.  d's rule_name and proto must
  * point at the engine's configuration or static text. */

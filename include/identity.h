@@ -71,6 +71,7 @@
 #include "conf.h"
 #include "decode.h"
 #include "siphash.h"
+#include "table.h"
 #include "types.h"
 
 enum bind_state {
@@ -165,6 +166,13 @@ void identity_reconfigure(struct identity *id, const struct conf *c);
 /* Learns from a decoded packet seen at now and says whom to charge for
  * it.  Never allocates. */
 void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struct attribution *ret);
+/* The lookups identity_packet() will make for p, as hints (table.h) in
+ * ret[]: its source MAC's machine, and the binding of its source
+ * address (found through the machine's last one, most often the same
+ * entry); how many, none when p has no source MAC.  Changes nothing. */
+#define IDENTITY_HINTS 2
+unsigned identity_hints(struct identity *id, const struct pkt *p,
+			struct tab_hint ret[IDENTITY_HINTS]);
 /* A kernel neighbour entry: addr is at mac. */
 void identity_neigh(struct identity *id, const struct qaddr *addr, const uint8_t mac[MAC_LEN],
 		    enum ident_neigh state, usec_t now);

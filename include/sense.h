@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture.h"
 #include "conf.h"
 #include "decode.h"
 #include "detect.h"
@@ -73,6 +74,13 @@ void sense_moved(struct sense *s, struct sense *old);
  * the record of who probed whom. */
 void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
 		 usec_t ts);
+/* The same for n frames in a row, each as sense_frame() would, in order
+ * (and to the same effect): all of them are decoded first, and the table
+ * lookups they will make asked for from memory together, so that their
+ * waits overlap (table.h).  The frames must all stay readable meanwhile
+ * (capture_next_batch()).  At most SENSE_BATCH are decoded at a time. */
+#define SENSE_BATCH 32
+void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n);
 /* Runs the detector's timers (probe timeouts, windows) up to now. */
 void sense_advance(struct sense *s, usec_t now);
 /* End of an offline capture: what is still pending is judged now. */

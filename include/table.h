@@ -16,7 +16,9 @@
 
 #include "siphash.h"
 
-#define TAB_NONE  UINT32_MAX
+#define TAB_NONE UINT32_MAX
+
+struct tab_hint;
 #define TAB_LISTS 2
 
 struct tab_hdr {
@@ -36,6 +38,7 @@ struct table {
 	uint32_t mask;
 	uint32_t free_head; /* entries freed by table_remove() */
 	uint32_t fresh;	    /* entries [fresh, cap) were never used */
+	size_t populated;   /* slab bytes made resident ahead (table_insert()) */
 	uint32_t head[TAB_LISTS], tail[TAB_LISTS];
 	uint32_t count[TAB_LISTS];
 	/* Set whenever a list gets a new head (an entry appended to an empty
@@ -44,6 +47,7 @@ struct table {
 	 * earliest deadline it noted may have moved (detect_advance()). */
 	bool head_moved;
 	struct siphash_key key;
+	const struct tab_hint *expect; /* table_expect() */
 };
 
 /* esize includes the header; the key starts right after it. 0 or -ENOMEM. */
@@ -52,6 +56,72 @@ int table_init(struct table *t, uint32_t cap, size_t esize, size_t keylen,
 void table_fini(struct table *t);
 
 void *table_find(const struct table *t, const void *key);
+
+/* ---- looking up a few packets ahead ----
+ *
+ * A lookup waits twice on memory: for the bucket, then for the entry it
+ * names.  A caller that knows the keys of lookups to come (the offline
+ * reader has the next frames in its buffer) notes them as hints, asks
+ * for every hint's bucket, then for every bucket's first entry, and
+ * then does the lookups, whose loads have overlapped meanwhile.  Hints
+ * only move memory into the cache: a wrong or stale one costs time,
+ * never a result. */
+#define TAB_HINT_KEY 40 /* the longest key a hint keeps (a probe's is 38 bytes) */
+struct tab_hint {
+	struct table *t;
+	uint32_t b;		   /* the key's bucket */
+	uint8_t key[TAB_HINT_KEY]; /* its first t->keylen bytes, when that fits */
+};
+
+/* A hint for a lookup of key in t to come. */
+void table_hint(struct table *t, const void *key, struct tab_hint *ret);
+/* While h is t's expected lookup (NULL: none), a lookup, insertion or
+ * removal of h's key takes h's bucket instead of hashing the key again:
+ * the same bucket, the hash done once.  h must stay readable until the
+ * expectation is ended. */
+static inline void table_expect(struct table *t, const struct tab_hint *h)
+{
+	t->expect = h;
+}
+/* First step: the bucket's word into the cache. */
+static inline void table_prefetch_bucket(const struct tab_hint *h)
+{
+	__builtin_prefetch(&h->t->buckets[h->b]);
+}
+/* Second step, once the bucket is (probably) in: the first entry of its
+ * chain, from its header to its key's end and the bytes after it (a
+ * lookup's memcmp, then the fields the caller reads first). */
+static inline void table_prefetch_entry(const struct tab_hint *h)
+{
+	const struct table *t = h->t;
+	uint32_t i = t->buckets[h->b];
+	const uint8_t *e;
+
+	if (i == TAB_NONE)
+		return;
+	e = t->slab + (size_t)i * t->esize;
+	__builtin_prefetch(e);
+	__builtin_prefetch(e + sizeof(struct tab_hdr) + t->keylen + 8);
+}
+/* Third step, once the entry is (probably) in: the headers of its
+ * neighbours on its list, which moving it to the list's tail rewrites
+ * (table_list_touch()). */
+static inline void table_prefetch_links(const struct tab_hint *h)
+{
+	const struct table *t = h->t;
+	uint32_t i = t->buckets[h->b];
+	const struct tab_hdr *e;
+
+	if (i == TAB_NONE)
+		return;
+	e = (const struct tab_hdr *)(t->slab + (size_t)i * t->esize);
+	if (e->list == TAB_NOLIST)
+		return;
+	if (e->prev != TAB_NONE)
+		__builtin_prefetch(t->slab + (size_t)e->prev * t->esize, 1);
+	if (e->next != TAB_NONE)
+		__builtin_prefetch(t->slab + (size_t)e->next * t->esize, 1);
+}
 /* Inserts an entry with key (must not be present): zeroes the entry, copies
  * the key, puts it on no list.  NULL when the table is full. */
 void *table_insert(struct table *t, const void *key);

@@ -171,44 +171,71 @@ static int reader_handoff(struct capture *c, struct capture_packet *ret, char *e
 	return r;
 }
 
+/* The record at the reader's cursor, when it lies whole in the buffer:
+ * 1, it is in *ret and the cursor after it; 0, the buffer must be
+ * filled first; -1, it is libpcap's to read (reader_handoff()). */
+static int reader_take(const struct capture *c, struct file_reader *rd, struct capture_packet *ret)
+{
+	size_t avail = rd->len - rd->off;
+	const uint8_t *h = rd->buf + rd->off;
+	uint32_t caplen, wirelen;
+	int32_t sec, frac;
+
+	if (avail < PCAP_REC_HDR)
+		return 0;
+	memcpy(&sec, h, 4);
+	memcpy(&frac, h + 4, 4);
+	memcpy(&caplen, h + 8, 4);
+	memcpy(&wirelen, h + 12, 4);
+	if (caplen > rd->snapshot || sec < 0 || frac < 0 ||
+	    frac >= (rd->nano ? 1000000000 : 1000000))
+		return -1;
+	if (avail - PCAP_REC_HDR < caplen)
+		return 0;
+	ret->data = h + PCAP_REC_HDR;
+	ret->caplen = caplen;
+	ret->wirelen = wirelen;
+	ret->ts = (usec_t)sec * USEC_PER_SEC + (usec_t)(rd->nano ? frac / 1000 : frac);
+	ret->dlt = c->dlt;
+	rd->off += PCAP_REC_HDR + caplen;
+	return 1;
+}
+
 static int file_next(struct capture *c, struct capture_packet *ret, char *err, size_t errlen)
 {
 	struct file_reader *rd = &c->rd;
+	int r;
 
-	for (;;) {
-		size_t avail = rd->len - rd->off;
-		const uint8_t *h = rd->buf + rd->off;
-		uint32_t caplen, wirelen;
-		int32_t sec, frac;
-
-		if (avail >= PCAP_REC_HDR) {
-			memcpy(&sec, h, 4);
-			memcpy(&frac, h + 4, 4);
-			memcpy(&caplen, h + 8, 4);
-			memcpy(&wirelen, h + 12, 4);
-			if (caplen > rd->snapshot || sec < 0 || frac < 0 ||
-			    frac >= (rd->nano ? 1000000000 : 1000000))
-				break;
-			if (avail - PCAP_REC_HDR >= caplen) {
-				ret->data = h + PCAP_REC_HDR;
-				ret->caplen = caplen;
-				ret->wirelen = wirelen;
-				ret->ts = (usec_t)sec * USEC_PER_SEC +
-					  (usec_t)(rd->nano ? frac / 1000 : frac);
-				ret->dlt = c->dlt;
-				rd->off += PCAP_REC_HDR + caplen;
-				return 1;
-			}
-		}
+	while ((r = reader_take(c, rd, ret)) == 0)
 		if (!reader_fill(rd))
 			break;
-	}
+	if (r == 1)
+		return 1;
 	return reader_handoff(c, ret, err, errlen);
 }
 
 int capture_next(struct capture *c, struct capture_packet *ret, char *err, size_t errlen)
 {
 	return c->rd.on ? file_next(c, ret, err, errlen) : libpcap_next(c, ret, err, errlen);
+}
+
+int capture_next_batch(struct capture *c, struct capture_packet *ret, unsigned max, char *err,
+		       size_t errlen)
+{
+	unsigned n = 1;
+	int r;
+
+	if (max == 0)
+		return 0;
+	r = capture_next(c, &ret[0], err, errlen);
+	if (r != 1)
+		return r;
+	/* Then the records that lie whole in the buffer as it is: filling
+	 * it would move the ones already handed out, and libpcap keeps
+	 * only its last. */
+	while (n < max && c->rd.on && reader_take(c, &c->rd, &ret[n]) == 1)
+		n++;
+	return (int)n;
 }
 
 int capture_open_file(const char *path, struct capture **ret, char *err, size_t errlen)

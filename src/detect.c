@@ -2028,6 +2028,82 @@ void detect_packet(struct detect *d, const struct pkt *p, const struct attributi
 	}
 }
 
+/* The keys on_tcp(), on_udp() and on_icmp() look up first: a probe from
+ * p's source (SYN, FIN, a bare ACK from the side with the higher port,
+ * a datagram to a port, an echo request), or the probe p answers (SYN
+ * ACK, reset, a bare ACK from the lower port, a datagram from a probed
+ * port, an echo reply).  The conditions that need more than the packet
+ * (is the source protected, is the destination excluded) are left to
+ * the lookup: a hint for a lookup not made only warms the cache.  A
+ * probe from p's source is followed by a lookup of its host when it is
+ * new (a first contact, a bare ACK not seen before), and a first contact
+ * by the lookup of its destination among the host's peers. */
+unsigned detect_hints(struct detect *d, const struct pkt *p, const struct qaddr *id,
+		      struct tab_hint ret[DETECT_HINTS])
+{
+	const struct qaddr *from = &p->src, *to = &p->dst;
+	uint8_t f = p->tcp_flags;
+	unsigned proto;
+	uint16_t port;
+	struct pkey k;
+	struct hkey hk;
+	struct peerkey pk;
+
+	if (p->l3 == PKT_L3_ARP || (p->flags & PKT_F_FRAGMENT) || !(p->flags & PKT_F_L4))
+		return 0;
+	switch (p->proto) {
+	case IPPROTO_TCP:
+		proto = PROTO_TCP;
+		port = p->dport;
+		if (((f & TH_SYN) && (f & TH_ACK)) || (f & TH_RST) ||
+		    (f == TH_ACK && p->sport <= p->dport)) {
+			from = &p->dst;
+			to = &p->src;
+			port = p->sport;
+		} else if ((f & TH_ACK) && !(f & TH_SYN) &&
+			   (f != TH_ACK || p->tcp_hlen != 20 || p->tcp_paylen != 0)) {
+			return 0; /* FIN, or a segment with data: on_ack() looks up nothing */
+		}
+		break;
+	case IPPROTO_UDP:
+		proto = PROTO_UDP;
+		port = p->dport;
+		if (bit_test(d->probed_udp, p->sport)) {
+			from = &p->dst;
+			to = &p->src;
+			port = p->sport;
+		}
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		proto = PROTO_ICMP;
+		port = 0;
+		if (p->icmp_type == (p->proto == IPPROTO_ICMPV6 ? 129 : 0)) {
+			from = &p->dst;
+			to = &p->src;
+		} else if (p->icmp_type != (p->proto == IPPROTO_ICMPV6 ? 128 : 8)) {
+			return 0;
+		}
+		break;
+	default:
+		return 0;
+	}
+	pkey_set(&k, from, to, proto, port);
+	table_hint(&d->probes, &k, &ret[0]);
+	if (from != &p->src)
+		return 1; /* an answer: its probe names the host */
+	memset(&hk, 0, sizeof(hk));
+	hk.addr = *id;
+	table_hint(&d->hosts, &hk, &ret[1]);
+	if (p->proto == IPPROTO_TCP && (f & TH_ACK))
+		return 2; /* a bare ACK: a new one makes no peer */
+	memset(&pk, 0, sizeof(pk));
+	pk.src = *id;
+	pk.dst = *to;
+	table_hint(&d->peers, &pk, &ret[2]);
+	return 3;
+}
+
 void detect_midflow(struct detect *d, usec_t now)
 {
 	if (!d->first_us)

@@ -1348,6 +1348,12 @@ void engine_frame(struct engine *e, int dlt, const uint8_t *data, size_t caplen,
 	sense_frame(&e->local, dlt, data, caplen, wirelen, ts);
 }
 
+void engine_frames(struct engine *e, const struct capture_packet *f, unsigned n)
+{
+	e->local.evidence = e->evidence;
+	sense_frames(&e->local, f, n);
+}
+
 const struct decode_stats *engine_decode_stats(const struct engine *e)
 {
 	return &e->local.decode;

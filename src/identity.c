@@ -926,6 +926,24 @@ void identity_packet(struct identity *id, const struct pkt *p, usec_t now, struc
 		id->st.contested++;
 }
 
+unsigned identity_hints(struct identity *id, const struct pkt *p,
+			struct tab_hint ret[IDENTITY_HINTS])
+{
+	struct mkey k;
+	struct bkey b;
+
+	if (!(p->flags & PKT_F_SMAC))
+		return 0;
+	mkey_set(&k, p->src_mac);
+	table_hint(&id->machines, &k, &ret[0]);
+	if (p->src.family != AF_INET && p->src.family != AF_INET6)
+		return 1;
+	memset(&b, 0, sizeof(b));
+	b.a = p->src;
+	table_hint(&id->bindings, &b, &ret[1]);
+	return 2;
+}
+
 void identity_neigh(struct identity *id, const struct qaddr *addr, const uint8_t mac[MAC_LEN],
 		    enum ident_neigh state, usec_t now)
 {

@@ -137,11 +137,62 @@ void sense_moved(struct sense *s, struct sense *old)
 	detect_set_contact(s->det, on_contact, s);
 }
 
+/* Whether a decoded packet skips identity: the TCP segments of a
+ * connection under way (ACK, neither SYN nor RST: bare ACKs, FINs, and
+ * all of them with an evidence ring), which tell identity nothing a
+ * host's other packets do not.  The detector still looks at bare ACKs
+ * and, for the brute-force rules, FINs. */
+static bool skips_identity(const struct pkt *p)
+{
+	return p->proto == IPPROTO_TCP && (p->flags & PKT_F_L4) && (p->tcp_flags & TH_ACK_BIT) &&
+	       !(p->tcp_flags & (TH_SYN_BIT | TH_RST_BIT));
+}
+
+/* A frame decode_packet() could not decode. */
+static void undecodable(struct sense *s, int dlt, const uint8_t *data, size_t caplen,
+			size_t wirelen, usec_t ts)
+{
+	/* Undecodable frames still move the clock. */
+	if (s->evidence)
+		evidence_packet(s->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen, ts,
+				NULL, NULL, NULL);
+	detect_advance(s->det, ts);
+}
+
+/* The rest of a decoded frame's way: identity, the evidence ring, the
+ * detector. */
+static void inspect(struct sense *s, const struct pkt *p, int dlt, const uint8_t *data,
+		    size_t caplen, size_t wirelen, usec_t ts)
+{
+	struct attribution a;
+
+	/* Into the evidence ring before detection, so that a host's evidence
+	 * file includes the very packet that got it flagged. */
+	if (skips_identity(p)) {
+		if (s->evidence)
+			evidence_packet(s->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen,
+					ts, &p->src, &p->dst, NULL);
+		detect_packet(s->det, p, NULL, ts);
+		return;
+	}
+	identity_packet(s->id, p, ts, &a);
+	if (s->evidence) {
+		struct qaddr mac;
+
+		if (p->flags & PKT_F_SMAC)
+			addr_set_mac(&mac, p->src_mac);
+		evidence_packet(s->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen, ts,
+				&p->src, &p->dst, (p->flags & PKT_F_SMAC) ? &mac : NULL);
+	}
+	s->cur = &a;
+	detect_packet(s->det, p, &a, ts);
+	s->cur = NULL;
+}
+
 void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, size_t wirelen,
 		 usec_t ts)
 {
 	struct pkt p;
-	struct attribution a;
 
 	/* Most of a capture is segments of connections under way (not bare
 	 * ACKs), which are neither first contacts nor answers and tell
@@ -154,39 +205,102 @@ void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, s
 		return;
 	}
 	if (decode_packet(dlt, data, caplen, wirelen, &p, &s->decode) < 0) {
-		/* Undecodable frames still move the clock. */
-		if (s->evidence)
-			evidence_packet(s->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen,
-					ts, NULL, NULL, NULL);
-		detect_advance(s->det, ts);
+		undecodable(s, dlt, data, caplen, wirelen, ts);
 		return;
 	}
-	/* Into the evidence ring before detection, so that a host's evidence
-	 * file includes the very packet that got it flagged. */
-	/* The other TCP segments of a connection under way (ACK, neither SYN
-	 * nor RST: bare ACKs, FINs, and all of them with an evidence ring)
-	 * skip identity, for the same reason, and go to the detector, which
-	 * looks at bare ACKs and, for the brute-force rules, FINs. */
-	if (p.proto == IPPROTO_TCP && (p.flags & PKT_F_L4) && (p.tcp_flags & TH_ACK_BIT) &&
-	    !(p.tcp_flags & (TH_SYN_BIT | TH_RST_BIT))) {
-		if (s->evidence)
-			evidence_packet(s->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen,
-					ts, &p.src, &p.dst, NULL);
-		detect_packet(s->det, &p, NULL, ts);
-		return;
-	}
-	identity_packet(s->id, &p, ts, &a);
-	if (s->evidence) {
-		struct qaddr mac;
+	inspect(s, &p, dlt, data, caplen, wirelen, ts);
+}
 
-		if (p.flags & PKT_F_SMAC)
-			addr_set_mac(&mac, p.src_mac);
-		evidence_packet(s->evidence, dlt, data, (uint32_t)caplen, (uint32_t)wirelen, ts,
-				&p.src, &p.dst, (p.flags & PKT_F_SMAC) ? &mac : NULL);
+/* How many hints ahead of the frame being inspected sense_frames() asks
+ * for buckets, entries and their neighbours (a frame of the long way
+ * makes one to five lookups). */
+#define AHEAD_BUCKET 30u
+#define AHEAD_ENTRY  15u
+#define AHEAD_LINKS  5u
+
+/* What sense_frames() made of a frame before inspecting it. */
+#define FR_MIDFLOW 0
+#define FR_DECODED 1
+#define FR_BAD	   2
+
+void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
+{
+	struct pkt p[SENSE_BATCH];
+	uint8_t how[SENSE_BATCH];
+	struct tab_hint h[(IDENTITY_HINTS + DETECT_HINTS) * SENSE_BATCH];
+	uint16_t hbeg[SENSE_BATCH], hend[SENSE_BATCH]; /* frame i's hints: h[hbeg[i], hend[i]) */
+	struct qaddr id;
+	unsigned i, j, nh = 0, s1 = 0, s2 = 0, s3 = 0;
+
+	if (s->evidence) {
+		/* Every frame goes the long way (sense_frame()), and most
+		 * of them to the detector's clock only. */
+		for (i = 0; i < n; i++)
+			sense_frame(s, f[i].dlt, f[i].data, f[i].caplen, f[i].wirelen, f[i].ts);
+		return;
 	}
-	s->cur = &a;
-	detect_packet(s->det, &p, &a, ts);
-	s->cur = NULL;
+	for (; n > SENSE_BATCH; f += SENSE_BATCH, n -= SENSE_BATCH)
+		sense_frames(s, f, SENSE_BATCH);
+	/* Decoding depends on nothing that the frames before change, so
+	 * every frame is decoded first (the statistics count the same), and
+	 * the table lookups that those to be inspected will make are known
+	 * before the first of them is. */
+	for (i = 0; i < n; i++) {
+		if (decode_midflow(f[i].dlt, f[i].data, f[i].caplen, &s->decode)) {
+			how[i] = FR_MIDFLOW;
+			continue;
+		}
+		if (decode_packet(f[i].dlt, f[i].data, f[i].caplen, f[i].wirelen, &p[i],
+				  &s->decode) < 0) {
+			how[i] = FR_BAD;
+			continue;
+		}
+		how[i] = FR_DECODED;
+		hbeg[i] = (uint16_t)nh;
+		/* Charged to its source's machine (a guess: identity may
+		 * name the address instead), or to its address when identity
+		 * does not look at it. */
+		if (!skips_identity(&p[i]) && (p[i].flags & PKT_F_SMAC)) {
+			nh += identity_hints(s->id, &p[i], &h[nh]);
+			addr_set_mac(&id, p[i].src_mac);
+			nh += detect_hints(s->det, &p[i], &id, &h[nh]);
+		} else {
+			nh += detect_hints(s->det, &p[i], &p[i].src, &h[nh]);
+		}
+		hend[i] = (uint16_t)nh;
+	}
+	/* Each lookup would wait for its bucket, then for its entry, then
+	 * for its neighbours on its list, one after the other.  Asked for
+	 * the lookups of the packets ahead, each step some lookups after
+	 * the one before, the waits overlap with one another and with the
+	 * work on the packets in between. */
+	for (i = 0; i < n; i++) {
+		if (how[i] == FR_DECODED) {
+			for (; s1 < MIN(nh, hend[i] + AHEAD_BUCKET); s1++)
+				table_prefetch_bucket(&h[s1]);
+			for (; s2 < MIN(nh, hend[i] + AHEAD_ENTRY); s2++)
+				table_prefetch_entry(&h[s2]);
+			for (; s3 < MIN(nh, hend[i] + AHEAD_LINKS); s3++)
+				table_prefetch_links(&h[s3]);
+		}
+		switch (how[i]) {
+		case FR_MIDFLOW:
+			detect_midflow(s->det, f[i].ts);
+			break;
+		case FR_BAD:
+			undecodable(s, f[i].dlt, f[i].data, f[i].caplen, f[i].wirelen, f[i].ts);
+			break;
+		default:
+			/* The frame's own lookups take the buckets its hints
+			 * hashed (table_expect()). */
+			for (j = hbeg[i]; j < hend[i]; j++)
+				table_expect(h[j].t, &h[j]);
+			inspect(s, &p[i], f[i].dlt, f[i].data, f[i].caplen, f[i].wirelen, f[i].ts);
+			for (j = hbeg[i]; j < hend[i]; j++)
+				table_expect(h[j].t, NULL);
+			break;
+		}
+	}
 }
 
 void sense_advance(struct sense *s, usec_t now)

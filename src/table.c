@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static inline struct tab_hdr *ent(const struct table *t, uint32_t i)
 {
@@ -21,6 +23,10 @@ static inline uint32_t idx(const struct table *t, const void *e)
  * against the bare read loop"). */
 static inline uint32_t bucket(const struct table *t, const void *key)
 {
+	const struct tab_hint *h = t->expect;
+
+	if (h && t->keylen <= TAB_HINT_KEY && memcmp(h->key, key, t->keylen) == 0)
+		return h->b;
 	return (uint32_t)siphash13(&t->key, key, t->keylen) & t->mask;
 }
 
@@ -78,6 +84,47 @@ void *table_find(const struct table *t, const void *key)
 	return NULL;
 }
 
+void table_hint(struct table *t, const void *key, struct tab_hint *ret)
+{
+	ret->t = t;
+	ret->b = (uint32_t)siphash13(&t->key, key, t->keylen) & t->mask;
+	if (t->keylen <= TAB_HINT_KEY)
+		memcpy(ret->key, key, t->keylen);
+}
+
+/* How far ahead of the entries in use the slab is made resident. */
+#define TAB_POPULATE (256 * 1024)
+
+/* The slab's pages are touched for the first time as entries are first
+ * handed out, one page fault each; on a virtual machine a fault costs
+ * microseconds, and a full table has thousands of pages (a host entry
+ * is some 700 bytes).  So the next TAB_POPULATE bytes after byte `at`
+ * are made resident by one madvise() (Linux 5.14), which the kernel
+ * does without a fault per page.  The slab still grows in memory only
+ * as the table fills, a step at a time.  Only a hint: where it fails
+ * (an older kernel, no memory now), the faults do it. */
+static void populate(struct table *t, size_t at)
+{
+#ifdef MADV_POPULATE_WRITE
+	size_t size = (size_t)t->cap * t->esize, page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t from, to;
+
+	if (at < t->populated)
+		return;
+	to = (uintptr_t)t->slab + (size - at > TAB_POPULATE ? at + TAB_POPULATE : size);
+	from = ((uintptr_t)t->slab + at) & ~(uintptr_t)(page - 1);
+	/* Whole pages (the first, partly the previous entry's, at most
+	 * made resident: the call writes nothing). */
+	to &= ~(uintptr_t)(page - 1);
+	if (to > from)
+		(void)madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+	t->populated = to > (uintptr_t)t->slab + at ? to - (uintptr_t)t->slab : size;
+#else
+	(void)t;
+	(void)at;
+#endif
+}
+
 bool table_full(const struct table *t)
 {
 	return t->free_head == TAB_NONE && t->fresh == t->cap;
@@ -91,13 +138,18 @@ void *table_insert(struct table *t, const void *key)
 	if (t->free_head != TAB_NONE) {
 		i = t->free_head;
 		t->free_head = ent(t, i)->hnext;
+		h = ent(t, i);
+		memset(h, 0, t->esize);
 	} else if (t->fresh < t->cap) {
+		/* Never used: still as calloc() left it, all zero.  Not
+		 * writing it over saves the first touch of each line of it
+		 * (a host's entry is some 700 bytes). */
 		i = t->fresh++;
+		h = ent(t, i);
+		populate(t, ((size_t)i + 1) * t->esize);
 	} else {
 		return NULL;
 	}
-	h = ent(t, i);
-	memset(h, 0, t->esize);
 	memcpy(h + 1, key, t->keylen);
 	h->list = TAB_NOLIST;
 	h->prev = h->next = TAB_NONE;

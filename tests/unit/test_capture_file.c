@@ -119,14 +119,18 @@ struct outcome {
 	char err[256]; /* its message */
 };
 
+/* The largest batch compare() asks capture_next_batch() for. */
+#define BATCH_MAX 7
+
 /* Reads path through capture.c (from the file, or from a stream over its
  * bytes as the fuzzers do) and through libpcap, and checks that both give
  * the same packets and end the same way. */
-static struct outcome compare(const char *path, const struct file *f, bool stream)
+static struct outcome compare(const char *path, const struct file *f, bool stream, unsigned batch)
 {
 	char ebuf[PCAP_ERRBUF_SIZE], err[256] = "";
 	struct capture *c = NULL;
-	struct capture_packet pkt;
+	struct capture_packet pkt, pk[BATCH_MAX];
+	unsigned bi = 0, bn = 0;
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	struct outcome o;
@@ -145,7 +149,24 @@ static struct outcome compare(const char *path, const struct file *f, bool strea
 		assert_int_equal(capture_open_file(path, &c, err, sizeof(err)), 0);
 	}
 	for (;;) {
-		r = capture_next(c, &pkt, err, sizeof(err));
+		/* In batches (capture_next_batch()), each packet is checked
+		 * after libpcap read the ones before it: the batch's data
+		 * must stay where it was handed out. */
+		if (!batch) {
+			r = capture_next(c, &pkt, err, sizeof(err));
+		} else if (bi < bn) {
+			pkt = pk[bi++];
+			r = 1;
+		} else {
+			r = capture_next_batch(c, pk, batch, err, sizeof(err));
+			assert_true(r <= (int)batch);
+			if (r > 0) {
+				bn = (unsigned)r;
+				bi = 0;
+				pkt = pk[bi++];
+				r = 1;
+			}
+		}
 		rr = __real_pcap_next_ex(p, &h, &data);
 		if (rr != 1) {
 			assert_int_equal(r, rr == PCAP_ERROR_BREAK ? 0 : -EIO);
@@ -174,12 +195,22 @@ static struct outcome check(struct file *f, unsigned *ret_calls)
 	struct outcome o, s;
 
 	wrapped_calls = 0;
-	o = compare(path, f, false);
+	o = compare(path, f, false, 0);
 	if (ret_calls)
 		*ret_calls = wrapped_calls;
-	s = compare(path, f, true);
+	s = compare(path, f, true, 0);
 	assert_int_equal(s.packets, o.packets);
 	assert_int_equal(s.end, o.end);
+	/* The same, a batch at a time, as quarantined -r reads. */
+	for (unsigned b = 1; b <= BATCH_MAX; b += BATCH_MAX - 1) {
+		s = compare(path, f, false, b);
+		assert_int_equal(s.packets, o.packets);
+		assert_int_equal(s.end, o.end);
+		assert_string_equal(s.err, o.err);
+		s = compare(path, f, true, b);
+		assert_int_equal(s.packets, o.packets);
+		assert_int_equal(s.end, o.end);
+	}
 	unlink(path);
 	free(path);
 	free(f->b);

@@ -26,7 +26,16 @@ struct fix {
 	unsigned ndet;
 	usec_t last_ts; /* of the latest detection */
 	char last_rule[32];
+	uint64_t trail; /* FNV-1a over every detection's rule, time and host */
 };
+
+static void trail_add(uint64_t *h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		*h = (*h ^ b[i]) * 0x100000001b3ULL;
+}
 
 static void on_detection(void *arg, const struct detection *d)
 {
@@ -35,6 +44,9 @@ static void on_detection(void *arg, const struct detection *d)
 	x->ndet++;
 	x->last_ts = d->ts_us;
 	snprintf(x->last_rule, sizeof(x->last_rule), "%s", d->rule_name);
+	trail_add(&x->trail, d->rule_name, strlen(d->rule_name));
+	trail_add(&x->trail, &d->ts_us, sizeof(d->ts_us));
+	trail_add(&x->trail, &d->host, sizeof(d->host));
 }
 
 static void on_identity(void *arg, const struct ident_event *ev)
@@ -163,11 +175,147 @@ static void test_midflow_skipped(void **state)
 	assert_int_equal(x->ndet, 0);
 }
 
+/* ---- sense_frames(): a batch at a time, to the same effect ---- */
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
+
+static unsigned rnd_below(unsigned n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return (unsigned)(rnd_state % n);
+}
+
+/* A frame from src to dst whose source MAC is src's own (02:66:...:src),
+ * so that identity sees one machine per address. */
+static size_t frame_ip(struct frame *f, unsigned proto, const uint8_t src[4], const uint8_t dst[4])
+{
+	fr_eth(f, FR_MAC_B, 0, FR_ETH_IPV4);
+	memcpy(f->b + 6 + 2, src, 4);
+	return fr_ipv4(f, proto, src, dst, 0);
+}
+
+/* One of the packets the batched path treats apart: scans and their
+ * answers, bare ACKs either way, segments under way, FINs, DNS and its
+ * answers, echo requests and replies, and frames cut short. */
+static void random_frame(struct frame *f)
+{
+	uint8_t in[4] = {10, 66, 0, (uint8_t)(10 + rnd_below(6))};
+	uint8_t in2[4] = {10, 66, 1, (uint8_t)rnd_below(40)};
+	uint8_t out[4] = {198, 51, 100, (uint8_t)rnd_below(4)};
+	static const uint8_t dns[4] = {10, 66, 0, 53};
+	unsigned port = rnd_below(2) ? 445 : 22, eph = 40000 + rnd_below(8);
+	size_t ip;
+
+	switch (rnd_below(12)) {
+	case 0:
+	case 1:
+		ip = frame_ip(f, 6, in, in2);
+		fr_tcp(f, eph, port, FR_TH_SYN);
+		break;
+	case 2:
+		ip = frame_ip(f, 6, in2, in);
+		fr_tcp(f, port, eph, rnd_below(2) ? FR_TH_RST | FR_TH_ACK : FR_TH_SYN | FR_TH_ACK);
+		break;
+	case 3:
+		ip = frame_ip(f, 6, in, out);
+		fr_tcp(f, eph, 443, FR_TH_ACK);
+		break;
+	case 4:
+		ip = frame_ip(f, 6, out, in);
+		fr_tcp(f, 443, eph, rnd_below(3) ? FR_TH_ACK : FR_TH_RST);
+		break;
+	case 5:
+		ip = frame_ip(f, 6, out, in);
+		fr_tcp(f, 443, eph, FR_TH_ACK | FR_TH_PSH);
+		fr_put32(f, 0x64617461);
+		break;
+	case 6:
+		ip = frame_ip(f, 6, in, out);
+		fr_tcp(f, eph, 443, FR_TH_ACK | FR_TH_FIN);
+		break;
+	case 7:
+		ip = frame_ip(f, 17, in, dns);
+		fr_udp(f, eph, 53);
+		break;
+	case 8:
+		ip = frame_ip(f, 17, dns, in);
+		fr_udp(f, 53, eph);
+		break;
+	case 9:
+	case 10:
+		ip = rnd_below(2) ? frame_ip(f, 1, in, in2) : frame_ip(f, 1, in2, in);
+		fr_put8(f, rnd_below(2) ? 8 : 0);
+		fr_put8(f, 0);
+		fr_put16(f, 0);
+		fr_put16(f, 0x6666);
+		fr_put16(f, 1);
+		break;
+	default:
+		ip = frame_ip(f, 6, in, in2);
+		fr_tcp(f, eph, port, FR_TH_SYN);
+		fr_ipv4_end(f, ip);
+		f->n = 14 + 20 + 7; /* cut in the TCP header */
+		return;
+	}
+	fr_ipv4_end(f, ip);
+}
+
+/* Fed one frame at a time (sense_frame()) and in batches of every size
+ * (sense_frames(), beyond SENSE_BATCH too), the same frames give the
+ * same detections at the same times, the same counts in the detector
+ * and the decoder, and the same clock. */
+static void test_frames_as_frame(void **state)
+{
+	struct fix *x = *state, *y;
+	enum { MAXB = 2 * SENSE_BATCH + 5 };
+	struct frame *f = calloc(MAXB, sizeof(*f));
+	struct capture_packet cp[MAXB];
+	struct detect_stats dx, dy;
+	usec_t t = T0;
+
+	assert_non_null(f);
+	setup((void **)&y);
+	for (unsigned round = 0; round < 3000; round++) {
+		unsigned n = 1 + rnd_below(MAXB);
+
+		for (unsigned i = 0; i < n; i++) {
+			random_frame(&f[i]);
+			t += rnd_below(4) == 0 ? 2 * USEC_PER_SEC : 1000;
+			cp[i] = (struct capture_packet){
+				.data = f[i].b,
+				.caplen = (uint32_t)f[i].n,
+				.wirelen = (uint32_t)f[i].n,
+				.ts = t,
+				.dlt = 1 /* LINK_EN10MB */,
+			};
+			feed(x, &f[i], t);
+		}
+		sense_frames(&y->s, cp, n);
+	}
+	sense_flush(&x->s);
+	sense_flush(&y->s);
+	assert_true(x->ndet > 0);
+	assert_int_equal(y->ndet, x->ndet);
+	assert_true(y->trail == x->trail);
+	detect_get_stats(x->s.det, &dx);
+	detect_get_stats(y->s.det, &dy);
+	assert_true(dx.probes > 0 && dx.successes > 0 && dx.failures > 0);
+	assert_memory_equal(&dy, &dx, sizeof(dx));
+	assert_memory_equal(&y->s.decode, &x->s.decode, sizeof(x->s.decode));
+	assert_true(x->s.decode.err[DECODE_E_TRUNCATED] > 0);
+	assert_true(sense_now(&y->s) == sense_now(&x->s));
+	teardown((void **)&y);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_midflow_moves_clock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_midflow_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frames_as_frame, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

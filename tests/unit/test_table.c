@@ -1,6 +1,7 @@
 /* Unit tests of the bounded hash table and SipHash. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -174,12 +175,142 @@ static void test_head_moved(void **state)
 	table_fini(&t);
 }
 
+/* A hint names the bucket whose chain holds its key: the entry that the
+ * second step fetches is the one table_find() reads first.  Hints for
+ * empty buckets and keys not present are harmless. */
+static void test_hints(void **state)
+{
+	struct table t;
+	struct tab_hint h;
+	uint32_t k;
+
+	(void)state;
+	assert_int_equal(table_init(&t, 1000, sizeof(struct ent), sizeof(uint32_t), &key), 0);
+	for (k = 0; k < 1000; k += 2) {
+		table_hint(&t, &k, &h);
+		table_prefetch_bucket(&h);
+		table_prefetch_entry(&h); /* the bucket may be empty */
+		table_prefetch_links(&h);
+		assert_non_null(table_insert(&t, &k));
+	}
+	for (k = 0; k < 1000; k++) {
+		struct ent *e = table_find(&t, &k);
+		bool chained = false;
+
+		table_hint(&t, &k, &h);
+		assert_true(h.b <= t.mask);
+		table_prefetch_bucket(&h);
+		table_prefetch_entry(&h);
+		table_prefetch_links(&h);
+		for (uint32_t i = t.buckets[h.b]; i != TAB_NONE;
+		     i = ((struct tab_hdr *)table_at(&t, i))->hnext)
+			chained |= table_at(&t, i) == (void *)e;
+		assert_true(k % 2 ? e == NULL : e != NULL && chained);
+	}
+	table_fini(&t);
+}
+
+/* While a hint is expected, the table answers for every key as without
+ * it: the hinted key through the hint's bucket, any other by its hash;
+ * an insertion and a removal of the hinted key land in the same chain
+ * as without. */
+static void test_expect(void **state)
+{
+	struct table t;
+	struct tab_hint h;
+	struct ent *e;
+	uint32_t k, other;
+
+	(void)state;
+	assert_int_equal(table_init(&t, 256, sizeof(struct ent), sizeof(uint32_t), &key), 0);
+	for (k = 0; k < 200; k += 2)
+		assert_non_null(table_insert(&t, &k));
+	for (k = 0; k < 256; k++) {
+		table_hint(&t, &k, &h);
+		table_expect(&t, &h);
+		e = table_find(&t, &k);
+		assert_true(k % 2 || k >= 200 ? e == NULL : e != NULL && e->key == k);
+		other = k ^ 2;
+		e = table_find(&t, &other);
+		assert_true(other % 2 || other >= 200 ? e == NULL : e != NULL && e->key == other);
+		if (k % 2 == 1 && k < 200) {
+			/* Inserted and removed while expected, found after. */
+			assert_non_null(table_insert(&t, &k));
+			table_expect(&t, NULL);
+			assert_non_null(table_find(&t, &k));
+			table_expect(&t, &h);
+			table_remove(&t, table_find(&t, &k));
+			table_expect(&t, NULL);
+			assert_null(table_find(&t, &k));
+		}
+		table_expect(&t, NULL);
+	}
+	/* A forged hint, another key's, is not taken for this one. */
+	k = 4;
+	other = 6;
+	table_hint(&t, &other, &h);
+	table_expect(&t, &h);
+	e = table_find(&t, &k);
+	assert_true(e != NULL && e->key == 4);
+	table_expect(&t, NULL);
+	assert_int_equal(t.used, 100);
+	table_fini(&t);
+}
+
+/* Entries come out zeroed but for their key, whether never used (the
+ * slab as allocated, made resident ahead a step at a time) or freed and
+ * reused; a table of several steps' worth fills to its cap. */
+struct big {
+	struct tab_hdr h;
+	uint32_t key;
+	uint8_t body[700];
+};
+
+static void test_fresh_entries_zero(void **state)
+{
+	static const uint8_t zero[700];
+	const uint32_t cap = 5000; /* 3.5 MB: more than ten steps */
+	struct table t;
+	struct big *e;
+	uint32_t k;
+
+	(void)state;
+	assert_int_equal(table_init(&t, cap, sizeof(struct big), sizeof(uint32_t), &key), 0);
+	for (k = 0; k < cap; k++) {
+		e = table_insert(&t, &k);
+		assert_non_null(e);
+		assert_int_equal(e->key, k);
+		assert_int_equal(e->h.list, TAB_NOLIST);
+		assert_memory_equal(e->body, zero, sizeof(zero));
+		memset(e->body, 0xa5, sizeof(e->body));
+	}
+	assert_true(table_full(&t));
+	k = cap;
+	assert_null(table_insert(&t, &k));
+	for (k = 0; k < cap; k += 3)
+		table_remove(&t, table_find(&t, &k));
+	for (k = cap; k < cap + cap / 3; k++) {
+		e = table_insert(&t, &k);
+		assert_non_null(e);
+		assert_memory_equal(e->body, zero, sizeof(zero));
+	}
+	for (k = 0; k < cap + cap / 3; k++) {
+		e = table_find(&t, &k);
+		if (k < cap && k % 3 == 0)
+			assert_null(e);
+		else
+			assert_true(e != NULL && e->key == k);
+	}
+	table_fini(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_siphash_vectors),	   cmocka_unit_test(test_siphash13_vectors),
 		cmocka_unit_test(test_insert_find_remove), cmocka_unit_test(test_lists_lru),
-		cmocka_unit_test(test_head_moved),
+		cmocka_unit_test(test_head_moved),	   cmocka_unit_test(test_hints),
+		cmocka_unit_test(test_fresh_entries_zero), cmocka_unit_test(test_expect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
