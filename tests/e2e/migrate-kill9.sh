@@ -78,30 +78,8 @@ qd_daemon_stop TERM
 
 # The text state file an earlier version would have saved, kept aside as
 # old.state and put in place by reset.
-/usr/bin/env python3 - "$QD_TMP/old.state" "$QD_TMP/blocked.txt" "$NREL" <<'EOF'
-import sys, time, zlib
-path, blocked, nrel = sys.argv[1], sys.argv[2], int(sys.argv[3])
-now = int(time.time() * 1e6)
-lines = ["quarantined-state 2", "meta next_incident=1 paused=0"]
-def host(addr, state, level, reason, hist):
-    lines.append("host addr=%s state=%s decided=%s level=%s adopted=0 first_probe_us=0 "
-                 "first_detect_us=0 last_detect_us=0 changed_us=%d expires_us=0 by_uid=0 "
-                 "recurrences=0 last_level=none last_ttl_s=0 want= want_overflow=0 evidence= "
-                 "reason=%s" % (addr, state, level, level, now, reason))
-    for i, (kind, lv, st, text) in enumerate(hist):
-        lines.append("hist ts_us=%d kind=%s level=%s state=%s uid=0 text=%s"
-                     % (now - 1000 + i, kind, lv, st, text))
-for a in open(blocked).read().split():
-    host(a, "isolated", "isolate", "from%20the%20text%20file",
-         [("detect", "isolate", "detected", "old%20line%201"),
-          ("action", "isolate", "isolated", "old%20line%202")])
-for i in range(nrel):
-    host("10.91.%d.%d" % (i // 250, i % 250 + 1), "released", "none", "old",
-         [("release", "none", "released", "released%20long%20ago")])
-body = "".join(l + "\n" for l in lines).encode()
-end = b"end records=%d crc32=%08x\n" % (len(lines) - 1, zlib.crc32(body))
-open(path, "wb").write(body + end)
-EOF
+# shellcheck disable=SC2046 # one address a word
+$QD_PY legacy-state "$QD_TMP/old.state" 10.91 "$NREL" $(cat "$QD_TMP/blocked.txt")
 [ -s "$QD_TMP/old.state" ] || exit 1
 
 # reset: an installation of the earlier version again (no database).

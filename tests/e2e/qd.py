@@ -23,12 +23,18 @@
       expression; strings as they are, anything else as JSON).
   qd.py tsdiff TS1 TS2
       Prints TS2 - TS1 in milliseconds (RFC 3339 timestamps).
+  qd.py legacy-state PATH NET NREL ADDR...
+      Writes the text state file an earlier version saved (format 2,
+      with its end line and CRC): each ADDR isolated, with a reason and
+      two history lines, and NREL released hosts NET.x.y (NET: two
+      octets, e.g. 10.67) with one line each.
 
 Only the standard library; nothing here decides where traffic goes: the
 addresses come from the tests, which keep them inside their namespaces.
 """
 import datetime
 import json
+import zlib
 import signal
 import socket
 import sys
@@ -243,8 +249,37 @@ def tsdiff(args):
     return 0
 
 
+def legacy_state(args):
+    path, net, nrel, blocked = args[0], args[1], int(args[2]), args[3:]
+    now = int(time.time() * 1e6)
+    lines = ["quarantined-state 2", "meta next_incident=1 paused=0"]
+
+    def host(addr, state, level, reason, hist):
+        lines.append("host addr=%s state=%s decided=%s level=%s adopted=0 first_probe_us=0 "
+                     "first_detect_us=0 last_detect_us=0 changed_us=%d expires_us=0 by_uid=0 "
+                     "recurrences=0 last_level=none last_ttl_s=0 want= want_overflow=0 "
+                     "evidence= reason=%s" % (addr, state, level, level, now, reason))
+        for i, (kind, lv, st, text) in enumerate(hist):
+            lines.append("hist ts_us=%d kind=%s level=%s state=%s uid=0 text=%s"
+                         % (now - 1000 + i, kind, lv, st, text))
+
+    for a in blocked:
+        host(a, "isolated", "isolate", "from%20the%20text%20file",
+             [("detect", "isolate", "detected", "old%20line%201"),
+              ("action", "isolate", "isolated", "old%20line%202")])
+    for i in range(nrel):
+        host("%s.%d.%d" % (net, i // 250, i % 250 + 1), "released", "none", "old",
+             [("release", "none", "released", "released%20long%20ago")])
+    body = "".join(l + "\n" for l in lines).encode()
+    end = b"end records=%d crc32=%08x\n" % (len(lines) - 1, zlib.crc32(body))
+    with open(path, "wb") as f:
+        f.write(body + end)
+    return 0
+
+
 COMMANDS = {"serve": serve, "connect": connect, "loop": loop, "wait-event": wait_event,
-            "events": events, "json": json_expr, "tsdiff": tsdiff}
+            "events": events, "json": json_expr, "tsdiff": tsdiff,
+            "legacy-state": legacy_state}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
