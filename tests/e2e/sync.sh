@@ -460,6 +460,13 @@ qctlc() {
 	"$QD_CTL" -S "$C_SOCK" "$@"
 }
 qd_wait 30 "C's sync program is connected again" sync_up "$C_SOCK"
+# What C queued before the stream existed waits for its next try (at most
+# 5 s after a refused publish): once it is in, C publishes as it goes,
+# and the figure below is that path, not the retry.
+stream_has_c() {
+	kv stream-read QD_EVENTS 2>/dev/null | awk -F'\t' '$2 ~ /^qd\.events\.gw-c\./ { n++ } END { exit !n }'
+}
+qd_wait 30 "C's queued events are in the stream" stream_has_c || exit 1
 qd_host_add wa 10.66.1.50/24 || exit 1
 _qd_ns ch || exit 1
 qd_in gwc ip link add v-ch type veth peer name eth0 netns "${QD_NS}ch"
