@@ -187,7 +187,7 @@ refused_run() { # refused_run CONF WHAT HOST: B's sync program with CONF is refu
 	ctl b status | grep '^bus:'
 	qd_check "quarantine at B while refused" \
 		ctl b quarantine "$host" --level isolate --reason "refused bus"
-	qd_wait 10 "B's outbox holds it" grep -q "host=$host" "$QD_TMP/sync-b.state/outbox"
+	qd_wait 10 "B's outbox holds it" outbox_has "$QD_TMP/sync-b.state/outbox" "host=$host"
 	qd_check "B's outbox keeps the decision ($host)" \
 		grep -q "host=$host" "$QD_TMP/sync-b.state/outbox"
 }
@@ -325,7 +325,8 @@ qd_check "C's daemon says the bus is not connected" qd_not sync_up "$C_SOCK"
 grep 'the bus is DISCONNECTED' "$QD_TMP/sync-c.log" | tail -n 1
 qd_fig "C cut off -> its daemon says the bus is not connected" "$(ms_since "$t_cut") ms (at most)"
 qd_stop "$worm"
-qd_wait 10 "C's outbox holds its two decisions" sh -c "grep -q 'host=$Y' '$QD_TMP/sync-c.state/outbox' && grep -q 'cmd=release.*host=$R' '$QD_TMP/sync-c.state/outbox'"
+qd_wait 10 "C's outbox holds its two decisions" \
+	outbox_has "$QD_TMP/sync-c.state/outbox" "host=$Y" "cmd=release.*host=$R"
 qd_check "C's outbox holds its block of $Y and its release of $R" \
 	sh -c "grep -q 'host=$Y' '$QD_TMP/sync-c.state/outbox' && grep -q 'cmd=release.*host=$R' '$QD_TMP/sync-c.state/outbox'"
 qd_check "C keeps enforcing its own block of $Y (kernel)" kernel c $Y

@@ -50,6 +50,11 @@ sync_setup
 bus_of() {
 	"$QD_CTL" -S "$1" --json status | $QD_PY json "(lambda b: $2)(d.get('bus') or {})"
 }
+# bus_is SOCKET EXPR VALUE: bus_of says VALUE (asked again at each call:
+# for qd_wait).
+bus_is() {
+	test "$(bus_of "$1" "$2")" = "$3"
+}
 # caught_up SOCKET: the sync program handled every record of the stream.
 caught_up() {
 	test "$(bus_of "$1" "b.get('lag')")" = 0
@@ -61,7 +66,7 @@ qd_check "B's bus: connected to one of the cluster's servers ($(bus_of "$B_SOCK"
 qd_check "B's bus: connected since a time" \
 	test "$(bus_of "$B_SOCK" "b.get('since') is not None and b.get('connected')")" = true
 qd_wait 15 "B's sync program reports the stream's last sequence" \
-	test "$(bus_of "$B_SOCK" "b.get('stream_last') is not None")" = true
+	bus_is "$B_SOCK" "b.get('stream_last') is not None" true
 qd_check "B's bus: the lag is a count ($(bus_of "$B_SOCK" "b.get('lag')"))" \
 	test "$(bus_of "$B_SOCK" "isinstance(b.get('lag'), int)")" = true
 qd_check "B's bus: the outbox is empty" test "$(bus_of "$B_SOCK" "b.get('outbox')")" = 0
@@ -110,7 +115,7 @@ qd_stop "$worm"
 
 qd_say "B and C name the gateway the block came from: status, list and show"
 qd_wait 15 "B's status names peer gw-a with its latest record" \
-	test "$(bus_of "$B_SOCK" "[p['gateway'] for p in b.get('peers_seen', []) if p.get('last_record')]")" = '["gw-a"]'
+	bus_is "$B_SOCK" "[p['gateway'] for p in b.get('peers_seen', []) if p.get('last_record')]" '["gw-a"]'
 qd_wait 15 "B's sync program caught up (lag 0)" caught_up "$B_SOCK"
 qd_check "B's status: lag 0, every record handled" caught_up "$B_SOCK"
 qctlb status | grep '^bus'
@@ -349,7 +354,7 @@ from=$(grep -o 'consuming KV_quarantine from revision [0-9]*' "$QD_TMP/sync-b.lo
 qd_check "it resumed after the daemon's revision ($from > $rev - 1)" test "$from" -gt "$rev"
 grep 'view: rebuilt' "$QD_TMP/sync-b.log" | tail -1
 qd_wait 15 "B's status says the view was rebuilt from the bucket" \
-	test "$(bus_of "$B_SOCK" "(b.get('view_rebuilt') or {}).get('records', 0) >= 8")" = true
+	bus_is "$B_SOCK" "(b.get('view_rebuilt') or {}).get('records', 0) >= 8" true
 qd_check "B's view holds the machines of the bucket ($(bus_of "$B_SOCK" "b.get('view_machines')"))" \
 	test "$(bus_of "$B_SOCK" "b.get('view_machines', 0) >= 5")" = true
 qd_check "B names its peers at once, gw-a among them" \
@@ -434,7 +439,7 @@ qd_wait 20 "A's daemon says the bus is not connected" qd_not sync_up "$QD_SOCK"
 B_MARK=$(wc -l <"$B_EVENTS")
 qd_check "quarantine at A while the bus is away" \
 	qctl quarantine 10.66.1.210 --level isolate --proto tcp --ports 445 --reason "bus away"
-qd_wait 10 "A's outbox holds it" grep -q 'host=10.66.1.210' "$QD_TMP/sync-a.state/outbox"
+qd_wait 10 "A's outbox holds it" outbox_has "$QD_TMP/sync-a.state/outbox" 'host=10\.66\.1\.210'
 qd_check "A's outbox holds the decision" grep -q 'host=10.66.1.210' "$QD_TMP/sync-a.state/outbox"
 qd_stop "$SYNC_A"
 start_sync a

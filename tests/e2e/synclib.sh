@@ -85,6 +85,17 @@ wait_b() {
 	shift
 	$QD_PY wait-event "$B_EVENTS" "$timeout" --from "${B_MARK:-0}" "$@"
 }
+# outbox_has FILE PATTERN...: the outbox FILE holds a line matching each
+# PATTERN (grep -E); 1 while it does not exist yet (grep's 2 would end a
+# qd_wait at once).
+outbox_has() {
+	local f=$1 pat
+	shift
+	[ -e "$f" ] || return 1
+	for pat in "$@"; do
+		grep -Eq -- "$pat" "$f" || return 1
+	done
+}
 sync_up() { # sync_up SOCKET: the daemon says its sync program is connected
 	"$QD_CTL" -S "$1" --json status 2>/dev/null |
 		$QD_PY json "d.get('bus', {}).get('connected', False)" | grep -qx true
