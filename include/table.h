@@ -30,6 +30,8 @@ struct tab_hdr {
 #define TAB_NOLIST 0xff
 
 struct table {
+	uint8_t *mem;  /* the buckets, then the slab */
+	size_t mapped; /* mem's own mapping (huge pages), 0: calloc() */
 	uint8_t *slab;
 	size_t esize;
 	size_t keylen;

@@ -30,10 +30,62 @@ static inline uint32_t bucket(const struct table *t, const void *key)
 	return (uint32_t)siphash13(&t->key, key, t->keylen) & t->mask;
 }
 
+/* Tables of at least this size are mapped on their own, aligned to 2 MiB
+ * and offered to transparent huge pages (MADV_HUGEPAGE: the system's
+ * default is "madvise", which leaves other memory alone).  A lookup in
+ * a table of tens of MiB misses the TLB as often as the cache, and on a
+ * virtual machine each miss walks two levels of page tables: the
+ * offline detector spent some 15 % of its time there
+ * (docs/BENCHMARKS.md, "Huge pages for the tables").  The price is
+ * resident memory in 2 MiB steps as a table fills, so small tables
+ * (a unit test's, a small installation's) keep 4 KiB pages. */
+#define TAB_HUGE     (2u << 20)
+#define TAB_HUGE_MIN (8u << 20)
+
+/* size bytes of zeroed memory for a table: huge pages asked for when
+ * it is large, calloc() otherwise.  *mapped is the length to munmap(), 0
+ * for free(). */
+static uint8_t *mem_alloc(size_t size, size_t *mapped)
+{
+	size_t len, lead;
+	uint8_t *m, *at;
+
+	*mapped = 0;
+	if (size < TAB_HUGE_MIN)
+		return calloc(1, size);
+	/* Rounded up to whole huge pages, mapped with one more to align. */
+	len = (size + TAB_HUGE - 1) / TAB_HUGE * TAB_HUGE;
+	m = mmap(NULL, len + TAB_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	at = (uint8_t *)(((uintptr_t)m + TAB_HUGE - 1) & ~(uintptr_t)(TAB_HUGE - 1));
+	lead = (size_t)(at - m);
+	if (lead)
+		(void)munmap(m, lead);
+	if (TAB_HUGE - lead)
+		(void)munmap(at + len, TAB_HUGE - lead);
+#ifdef MADV_HUGEPAGE
+	/* Only advice: where the kernel has no huge pages (disabled, none
+	 * free), 4 KiB pages do. */
+	(void)madvise(at, len, MADV_HUGEPAGE);
+#endif
+	*mapped = len;
+	return at;
+}
+
+static void mem_free(uint8_t *mem, size_t mapped)
+{
+	if (mapped)
+		(void)munmap(mem, mapped);
+	else
+		free(mem);
+}
+
 int table_init(struct table *t, uint32_t cap, size_t esize, size_t keylen,
 	       const struct siphash_key *key)
 {
 	uint32_t nb = 1;
+	size_t bsize;
 
 	memset(t, 0, sizeof(*t));
 	if (cap == 0 || cap >= TAB_NONE || esize < sizeof(struct tab_hdr) + keylen)
@@ -43,14 +95,16 @@ int table_init(struct table *t, uint32_t cap, size_t esize, size_t keylen,
 	/* About one bucket per entry keeps chains short; power of two for masking. */
 	while (nb < cap && nb < (1u << 31))
 		nb <<= 1;
-	t->slab = calloc(cap, esize);
-	t->buckets = malloc((size_t)nb * sizeof(uint32_t));
-	if (!t->slab || !t->buckets) {
-		free(t->slab);
-		free(t->buckets);
-		memset(t, 0, sizeof(*t));
+	/* The buckets, then the slab, in one block: a lookup's bucket and
+	 * entry both lie in its huge pages. */
+	bsize = ((size_t)nb * sizeof(uint32_t) + 63) & ~(size_t)63;
+	if ((size_t)cap > (SIZE_MAX - bsize) / esize)
+		return -EINVAL;
+	t->mem = mem_alloc(bsize + (size_t)cap * esize, &t->mapped);
+	if (!t->mem)
 		return -ENOMEM;
-	}
+	t->buckets = (uint32_t *)t->mem;
+	t->slab = t->mem + bsize;
 	memset(t->buckets, 0xff, (size_t)nb * sizeof(uint32_t));
 	t->esize = esize;
 	t->keylen = keylen;
@@ -69,8 +123,8 @@ int table_init(struct table *t, uint32_t cap, size_t esize, size_t keylen,
 
 void table_fini(struct table *t)
 {
-	free(t->slab);
-	free(t->buckets);
+	if (t->mem)
+		mem_free(t->mem, t->mapped);
 	memset(t, 0, sizeof(*t));
 }
 

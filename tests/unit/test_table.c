@@ -4,8 +4,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -266,15 +268,13 @@ struct big {
 	uint8_t body[700];
 };
 
-static void test_fresh_entries_zero(void **state)
+static void fill_drain_refill(uint32_t cap)
 {
 	static const uint8_t zero[700];
-	const uint32_t cap = 5000; /* 3.5 MB: more than ten steps */
 	struct table t;
 	struct big *e;
 	uint32_t k;
 
-	(void)state;
 	assert_int_equal(table_init(&t, cap, sizeof(struct big), sizeof(uint32_t), &key), 0);
 	for (k = 0; k < cap; k++) {
 		e = table_insert(&t, &k);
@@ -304,6 +304,67 @@ static void test_fresh_entries_zero(void **state)
 	table_fini(&t);
 }
 
+static void test_fresh_entries_zero(void **state)
+{
+	(void)state;
+	fill_drain_refill(5000); /* 3.5 MB: more than ten steps, 4 KiB pages */
+}
+
+/* The VmFlags line of the mapping of /proc/self/smaps that holds p. */
+static bool vm_flags(const void *p, char *ret, size_t len)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	bool in = false, found = false;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(ret, len, "%s", line + 8);
+			found = true;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* A large table lies in a mapping of its own, aligned to 2 MiB and
+ * offered to transparent huge pages where the kernel has them ("hg" in
+ * its VmFlags: MADV_HUGEPAGE), the buckets at its start; a small one is
+ * allocated as before.  Both hand out zeroed entries and fill to their
+ * cap. */
+static void test_huge_tables(void **state)
+{
+	struct table t;
+	char flags[256];
+	bool thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+
+	(void)state;
+	assert_int_equal(table_init(&t, 20000, sizeof(struct big), sizeof(uint32_t), &key), 0);
+	assert_int_equal((uintptr_t)t.mem % (2u << 20), 0);
+	assert_ptr_equal(t.buckets, t.mem);
+	assert_true(t.slab >= t.mem + (size_t)(t.mask + 1) * sizeof(uint32_t));
+	assert_true(t.mapped >= (size_t)(t.slab - t.mem) + (size_t)t.cap * t.esize);
+	assert_true(vm_flags(t.slab + (size_t)(t.cap - 1) * t.esize, flags, sizeof(flags)));
+	if (thp)
+		assert_non_null(strstr(flags, " hg"));
+	table_fini(&t);
+
+	assert_int_equal(table_init(&t, 100, sizeof(struct big), sizeof(uint32_t), &key), 0);
+	assert_int_equal(t.mapped, 0);
+	table_fini(&t);
+
+	fill_drain_refill(20000); /* 14 MB, huge pages */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_insert_find_remove), cmocka_unit_test(test_lists_lru),
 		cmocka_unit_test(test_head_moved),	   cmocka_unit_test(test_hints),
 		cmocka_unit_test(test_fresh_entries_zero), cmocka_unit_test(test_expect),
+		cmocka_unit_test(test_huge_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
