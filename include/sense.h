@@ -29,6 +29,8 @@
 #include "identity.h"
 #include "probes.h"
 
+struct sense_batch;
+
 struct sense_params {
 	const struct conf *c; /* borrowed; must outlive the sense */
 	bool offline;	      /* identity judges routed packets by their TTL */
@@ -57,6 +59,7 @@ struct sense {
 	const struct attribution *cur; /* the frame being inspected's, or NULL */
 	struct evidence *evidence;
 	struct decode_stats decode;
+	struct sense_batch *batch; /* sense_frames()'s room */
 };
 
 /* 0 or -errno (nothing to free then). */
@@ -79,7 +82,7 @@ void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, s
  * lookups they will make asked for from memory together, so that their
  * waits overlap (table.h).  The frames must all stay readable meanwhile
  * (capture_next_batch()).  At most SENSE_BATCH are decoded at a time. */
-#define SENSE_BATCH 32
+#define SENSE_BATCH 256
 void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n);
 /* Runs the detector's timers (probe timeouts, windows) up to now. */
 void sense_advance(struct sense *s, usec_t now);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "siphash.h"
@@ -64,6 +65,19 @@ static void on_detection(void *arg, const struct detection *d)
 	s->on_detection(s->arg, &x);
 }
 
+/* What sense_frames() made of the frames of a batch before inspecting
+ * them: its decoded packets and the lookups they will make (frame i's
+ * hints are h[hbeg[i], hend[i])).  Some 130 KiB, allocated with the
+ * sense: a batch of SENSE_BATCH frames (not 32) keeps the hints' loads
+ * far enough ahead of their lookups that few of them wait
+ * (docs/BENCHMARKS.md, "Fourth step"). */
+struct sense_batch {
+	struct pkt p[SENSE_BATCH];
+	uint8_t how[SENSE_BATCH];
+	uint16_t hbeg[SENSE_BATCH], hend[SENSE_BATCH];
+	struct tab_hint h[(IDENTITY_HINTS + DETECT_HINTS) * SENSE_BATCH];
+};
+
 int sense_init(struct sense *s, const struct sense_params *p)
 {
 	struct siphash_key key;
@@ -77,15 +91,18 @@ int sense_init(struct sense *s, const struct sense_params *p)
 		return r;
 	s->on_detection = p->on_detection;
 	s->arg = p->arg;
+	s->batch = malloc(sizeof(*s->batch));
+	if (!s->batch)
+		return -ENOMEM;
 	s->probes = probes_new(MAX(p->c->limits.max_hosts, 1u), &key);
-	if (!s->probes)
-		return -errno;
+	if (!s->probes) {
+		r = -errno;
+		goto fail;
+	}
 	s->det = detect_new(p->c, &key, on_detection, s);
 	if (!s->det) {
 		r = -errno;
-		probes_free(s->probes);
-		s->probes = NULL;
-		return r;
+		goto fail;
 	}
 	detect_set_contact(s->det, on_contact, s);
 	if (p->id) {
@@ -104,15 +121,15 @@ int sense_init(struct sense *s, const struct sense_params *p)
 	s->id = identity_new(&ip, &key);
 	if (!s->id) {
 		r = -errno;
-		detect_free(s->det);
-		s->det = NULL;
-		probes_free(s->probes);
-		s->probes = NULL;
-		return r;
+		goto fail;
 	}
 	s->own_id = true;
 	detect_set_known(s->det, known, s);
 	return 0;
+fail:
+	s->id = NULL;
+	sense_fini(s);
+	return r;
 }
 
 void sense_fini(struct sense *s)
@@ -124,6 +141,8 @@ void sense_fini(struct sense *s)
 	if (s->own_id)
 		identity_free(s->id);
 	s->id = NULL;
+	free(s->batch);
+	s->batch = NULL;
 }
 
 void sense_moved(struct sense *s, struct sense *old)
@@ -225,10 +244,11 @@ void sense_frame(struct sense *s, int dlt, const uint8_t *data, size_t caplen, s
 
 void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
 {
-	struct pkt p[SENSE_BATCH];
-	uint8_t how[SENSE_BATCH];
-	struct tab_hint h[(IDENTITY_HINTS + DETECT_HINTS) * SENSE_BATCH];
-	uint16_t hbeg[SENSE_BATCH], hend[SENSE_BATCH]; /* frame i's hints: h[hbeg[i], hend[i]) */
+	struct sense_batch *b = s->batch;
+	struct pkt *p;
+	uint8_t *how;
+	struct tab_hint *h;
+	uint16_t *hbeg, *hend;
 	struct qaddr id;
 	unsigned i, j, nh = 0, s1 = 0, s2 = 0, s3 = 0;
 
@@ -241,6 +261,11 @@ void sense_frames(struct sense *s, const struct capture_packet *f, unsigned n)
 	}
 	for (; n > SENSE_BATCH; f += SENSE_BATCH, n -= SENSE_BATCH)
 		sense_frames(s, f, SENSE_BATCH);
+	p = b->p;
+	how = b->how;
+	h = b->h;
+	hbeg = b->hbeg;
+	hend = b->hend;
 	/* Decoding depends on nothing that the frames before change, so
 	 * every frame is decoded first (the statistics count the same), and
 	 * the table lookups that those to be inspected will make are known

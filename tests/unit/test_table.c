@@ -344,7 +344,7 @@ static bool vm_flags(const void *p, char *ret, size_t len)
 static void test_huge_tables(void **state)
 {
 	struct table t;
-	char flags[256];
+	char flags[512];
 	bool thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
 
 	(void)state;
