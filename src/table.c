@@ -17,6 +17,26 @@ static inline uint32_t idx(const struct table *t, const void *e)
 	return (uint32_t)(((const uint8_t *)e - t->slab) / t->esize);
 }
 
+/* Whether two keys of len bytes are equal: eight bytes at a time, then
+ * what is left.  memcmp() is a call through a resolver and a loop built
+ * for long buffers; a lookup compares 8 to 38 bytes (docs/BENCHMARKS.md,
+ * "Fourth step"). */
+static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	uint64_t x, y;
+
+	for (; len >= 8; a += 8, b += 8, len -= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return false;
+	}
+	for (; len; a++, b++, len--)
+		if (*a != *b)
+			return false;
+	return true;
+}
+
 /* SipHash-1-3 (siphash.h): a bucket is chosen for every lookup, insert
  * and removal, and on the packet path that hash was the largest single
  * cost after the cache misses (docs/BENCHMARKS.md, "Offline detection
@@ -25,7 +45,7 @@ static inline uint32_t bucket(const struct table *t, const void *key)
 {
 	const struct tab_hint *h = t->expect;
 
-	if (h && t->keylen <= TAB_HINT_KEY && memcmp(h->key, key, t->keylen) == 0)
+	if (h && t->keylen <= TAB_HINT_KEY && key_eq(h->key, key, t->keylen))
 		return h->b;
 	return (uint32_t)siphash13(&t->key, key, t->keylen) & t->mask;
 }
@@ -132,7 +152,7 @@ void *table_find(const struct table *t, const void *key)
 {
 	for (uint32_t i = t->buckets[bucket(t, key)]; i != TAB_NONE; i = ent(t, i)->hnext) {
 		struct tab_hdr *h = ent(t, i);
-		if (memcmp(h + 1, key, t->keylen) == 0)
+		if (key_eq((const uint8_t *)(h + 1), key, t->keylen))
 			return h;
 	}
 	return NULL;

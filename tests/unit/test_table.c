@@ -310,6 +310,58 @@ static void test_fresh_entries_zero(void **state)
 	fill_drain_refill(5000); /* 3.5 MB: more than ten steps, 4 KiB pages */
 }
 
+/* Keys of every length up to a probe's that differ in one byte only,
+ * at each position: each is found as itself and no other. */
+static void test_key_bytes(void **state)
+{
+	static const size_t lens[] = {1, 7, 8, 9, 17, 34, 38};
+
+	(void)state;
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		size_t len = lens[l];
+		struct table t;
+		struct tab_hint h;
+		uint8_t k[40];
+
+		assert_int_equal(
+			table_init(&t, 2 * 40 + 1, sizeof(struct tab_hdr) + len, len, &key), 0);
+		memset(k, 0x5a, sizeof(k));
+		assert_non_null(table_insert(&t, k));
+		/* Expected (the same comparison picks the hint's bucket),
+		 * then not: a near miss is found neither way. */
+		table_hint(&t, k, &h);
+		table_expect(&t, &h);
+		for (size_t i = 0; i < len; i++) {
+			k[i] ^= 0x01;
+			assert_null(table_find(&t, k));
+			k[i] ^= 0x01;
+		}
+		assert_non_null(table_find(&t, k));
+		table_expect(&t, NULL);
+		for (size_t i = 0; i < len; i++) {
+			k[i] ^= 0x01;
+			assert_null(table_find(&t, k));
+			assert_non_null(table_insert(&t, k));
+			k[i] ^= 0x81;
+			assert_null(table_find(&t, k));
+			assert_non_null(table_insert(&t, k));
+			k[i] ^= 0x80;
+		}
+		for (size_t i = 0; i < len; i++) {
+			uint8_t *e;
+
+			k[i] ^= 0x01;
+			e = table_find(&t, k);
+			assert_non_null(e);
+			assert_memory_equal(table_key(e), k, len);
+			k[i] ^= 0x01;
+		}
+		assert_memory_equal(table_key(table_find(&t, k)), k, len);
+		assert_int_equal(t.used, 2 * len + 1);
+		table_fini(&t);
+	}
+}
+
 /* The VmFlags line of the mapping of /proc/self/smaps that holds p. */
 static bool vm_flags(const void *p, char *ret, size_t len)
 {
@@ -372,7 +424,7 @@ int main(void)
 		cmocka_unit_test(test_insert_find_remove), cmocka_unit_test(test_lists_lru),
 		cmocka_unit_test(test_head_moved),	   cmocka_unit_test(test_hints),
 		cmocka_unit_test(test_fresh_entries_zero), cmocka_unit_test(test_expect),
-		cmocka_unit_test(test_huge_tables),
+		cmocka_unit_test(test_huge_tables),	   cmocka_unit_test(test_key_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
