@@ -362,6 +362,42 @@ static void test_key_bytes(void **state)
 	}
 }
 
+/* Random insertions and removals in a small table (chains of several
+ * entries: removals from their heads, middles and ends), against a
+ * model of which keys are in. */
+static void test_random_ops(void **state)
+{
+	enum { CAP = 16, KEYS = 40 };
+	struct table t;
+	bool in[KEYS] = {false};
+	uint32_t used = 0, x = 12345;
+
+	(void)state;
+	assert_int_equal(table_init(&t, CAP, sizeof(struct ent), sizeof(uint32_t), &key), 0);
+	for (int n = 0; n < 200000; n++) {
+		uint32_t k;
+		struct ent *e;
+
+		x = x * 1103515245u + 12345u;
+		k = (x >> 16) % KEYS;
+		e = table_find(&t, &k);
+		assert_true(in[k] ? e != NULL && e->key == k : e == NULL);
+		if (in[k]) {
+			table_remove(&t, e);
+			in[k] = false;
+			used--;
+		} else if (used < CAP) {
+			assert_non_null(table_insert(&t, &k));
+			in[k] = true;
+			used++;
+		}
+		assert_int_equal(t.used, used);
+	}
+	for (uint32_t k = 0; k < KEYS; k++)
+		assert_true(in[k] == (table_find(&t, &k) != NULL));
+	table_fini(&t);
+}
+
 /* The VmFlags line of the mapping of /proc/self/smaps that holds p. */
 static bool vm_flags(const void *p, char *ret, size_t len)
 {
@@ -425,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_head_moved),	   cmocka_unit_test(test_hints),
 		cmocka_unit_test(test_fresh_entries_zero), cmocka_unit_test(test_expect),
 		cmocka_unit_test(test_huge_tables),	   cmocka_unit_test(test_key_bytes),
+		cmocka_unit_test(test_random_ops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
