@@ -105,22 +105,27 @@ median() {
 	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-printf '%-14s %9s %9s %9s %9s %8s %8s %8s\n' "" "wall ms" "CPU ms" "Mpkt/s" "(CPU)" "x wall" "x CPU" "x' CPU"
+printf '%-14s %9s %9s %7s %7s %9s %9s %8s %8s %8s\n' "" "wall ms" "CPU ms" "user" "sys" "Mpkt/s" "(CPU)" \
+	"x wall" "x CPU" "x' CPU"
 base_w=
 base_c=
 own_c=
 for n in "${names[@]}"; do
 	w=$(awk '{ print $1 * 1000 }' "$TMP/t-$n" | median)
 	c=$(awk '{ print ($2 + $3) * 1000 }' "$TMP/t-$n" | median)
+	u=$(awk '{ print $2 * 1000 }' "$TMP/t-$n" | median)
+	s=$(awk '{ print $3 * 1000 }' "$TMP/t-$n" | median)
 	[ -n "$base_w" ] || { base_w=$w; base_c=$c; }
 	[ "$n" != capture-loop ] || own_c=$c
-	awk -v n="$n" -v w="$w" -v c="$c" -v bw="$base_w" -v bc="$base_c" -v oc="$own_c" -v p="$N" 'BEGIN {
-		printf "%-14s %9.0f %9.0f %9.2f %9.2f %7.2fx %7.2fx", n, w, c,
+	awk -v n="$n" -v w="$w" -v c="$c" -v u="$u" -v s="$s" -v bw="$base_w" -v bc="$base_c" \
+		-v oc="$own_c" -v p="$N" 'BEGIN {
+		printf "%-14s %9.0f %9.0f %7.0f %7.0f %9.2f %9.2f %7.2fx %7.2fx", n, w, c, u, s,
 		    p / w / 1000, p / c / 1000, w / bw, c / bc
 		if (oc != "")
 			printf " %7.2fx", c / oc
 		printf "\n" }'
 done
-echo "(medians of $K alternating runs; x: the ratio to pcaploop, the bare libpcap loop;"
+echo "(medians of $K alternating runs, CPU = user + sys ms, each column its own median;"
+echo " x: the ratio to pcaploop, the bare libpcap loop;"
 echo " x': to capture-loop, the same loop over quarantined's own reading)"
 echo "machine: load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
