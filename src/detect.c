@@ -552,8 +552,12 @@ static struct dpeer *peer_get(struct detect *d, struct dhost *h, const struct qa
 		if (h->npeers >= d->peer_quota)
 			return NULL;
 		if (table_full(&d->peers)) {
-			peer_free(d, table_list_head(&d->peers, L_LRU));
-			d->st.peers_evicted++;
+			struct dpeer *lru = table_list_head(&d->peers, L_LRU);
+
+			if (lru) {
+				peer_free(d, lru);
+				d->st.peers_evicted++;
+			}
 		}
 		p = table_insert(&d->peers, &k);
 		if (!p)

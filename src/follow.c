@@ -107,7 +107,7 @@ static int head_hash(int fd, uint32_t hlen, uint64_t *ret)
 		return -EINVAL;
 	r = pread(fd, b, hlen, 0);
 	if (r < 0)
-		return -errno;
+		return errno > 0 ? -errno : -EIO;
 	if ((uint32_t)r != hlen)
 		return -ENODATA; /* shorter than the head we hashed: another file */
 	*ret = fnv(b, hlen);

@@ -1234,8 +1234,11 @@ static void heap_sort(uint32_t *v, unsigned n, index_cmp cmp, const void *ctx)
 static int bind_rank_cmp(const void *ctx, uint32_t a, uint32_t b)
 {
 	const struct identity *id = ctx;
+	const struct ibind *x = bind_at(id, a), *y = bind_at(id, b);
 
-	return rank_cmp(bind_at(id, a), bind_at(id, b));
+	if (!x || !y) /* never: the heaps hold bindings' indexes */
+		return (x != NULL) - (y != NULL);
+	return rank_cmp(x, y);
 }
 
 bool identity_export(const struct identity *id, const uint8_t mac[MAC_LEN], struct ident_snap *ret)

@@ -37,7 +37,13 @@ status_field() { # FIELD PID: the field of /proc/PID/status
 	awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"
 }
 
-qd_wait 10 "the sensor runs" test -n "$(sensor_pid)" || exit 1
+# A function, so that each try looks again ("$(sensor_pid)" as an
+# argument would be read once, before the first).
+sensor_runs() {
+	test -n "$(sensor_pid)"
+}
+
+qd_wait 10 "the sensor runs" sensor_runs || exit 1
 S=$(sensor_pid)
 qd_say "the sensor is pid $S (daemon $QD_DPID)"
 grep -E '^(Cap|NoNewPrivs|Seccomp)' "/proc/$S/status" | sed 's/^/    /'

@@ -436,7 +436,10 @@ static void test_mac_commit_and_list(void **state)
 		assert_int_equal(c.n, 2);
 		for (unsigned j = 0; j < 2; j++) {
 			const struct nft_elem *w = &sets[i].want[j], *e = find(&c, w);
-			assert_non_null(e);
+			if (!e) {
+				fail_msg("set %u: element %u not listed", i, j);
+				return;
+			}
 			assert_int_equal(e->addr.family, AF_MAC);
 			assert_int_equal(e->timeout_ms, w->timeout_ms);
 			if (w->timeout_ms) {
