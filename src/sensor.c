@@ -77,6 +77,19 @@ const char *const *sensor_syscalls(unsigned *ret_n)
 	return allowed;
 }
 
+/* The frames of one dispatch, sensed together (sense_frames(): their
+ * lookups asked for ahead).  The ring's frame goes back to the kernel
+ * when the callback returns, so each is copied into a slot; a frame
+ * longer than a slot (a snaplen above the default 160) is sensed alone,
+ * after those before it. */
+#define SLOT 256
+
+struct pending {
+	unsigned n;
+	struct capture_packet f[SENSE_BATCH];
+	uint8_t data[SENSE_BATCH][SLOT];
+};
+
 struct sensor {
 	const struct sensor_params *p;
 	struct capture *caps[CONF_MAX_IFACES];
@@ -94,6 +107,7 @@ struct sensor {
 	} outbuf;
 	usec_t stats_at;
 	uint32_t sweep;
+	struct pending pend;
 };
 
 /* ---- to the parent ---- */
@@ -416,11 +430,29 @@ static int read_parent(struct sensor *s)
 
 /* ---- packets ---- */
 
+/* Senses the frames waiting, in order. */
+static void flush_frames(struct sensor *s)
+{
+	if (s->pend.n)
+		sense_frames(&s->sense, s->pend.f, s->pend.n);
+	s->pend.n = 0;
+}
+
 static void on_packet(void *arg, const struct capture_packet *p)
 {
 	struct sensor *s = arg;
+	struct pending *q = &s->pend;
 
-	sense_frame(&s->sense, p->dlt, p->data, p->caplen, p->wirelen, p->ts);
+	if (p->caplen > SLOT) {
+		flush_frames(s);
+		sense_frame(&s->sense, p->dlt, p->data, p->caplen, p->wirelen, p->ts);
+		return;
+	}
+	memcpy(q->data[q->n], p->data, p->caplen);
+	q->f[q->n] = *p;
+	q->f[q->n].data = q->data[q->n];
+	if (++q->n == SENSE_BATCH)
+		flush_frames(s);
 }
 
 static void capture_failed(struct sensor *s, unsigned i, int error, const char *text)
@@ -500,6 +532,7 @@ static int loop(struct sensor *s)
 			    !(fds[capidx[i]].revents & (POLLIN | POLLERR | POLLHUP)))
 				continue;
 			r = capture_dispatch(s->caps[i], BURST, on_packet, s, err, sizeof(err));
+			flush_frames(s);
 			if (r < 0)
 				capture_failed(s, i, r, err);
 		}
