@@ -56,7 +56,7 @@ static inline uint32_t bucket(const struct table *t, const void *key)
  * a table of tens of MiB misses the TLB as often as the cache, and on a
  * virtual machine each miss walks two levels of page tables: the
  * offline detector spent some 15 % of its time there
- * (docs/BENCHMARKS.md, "Huge pages for the tables").  The price is
+ * (docs/BENCHMARKS.md, "Fourth step").  The price is
  * resident memory in 2 MiB steps as a table fills, so small tables
  * (a unit test's, a small installation's) keep 4 KiB pages. */
 #define TAB_HUGE     (2u << 20)
