@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "ipc.h"
+#include "sandbox.h"
 #include "types.h"
 
 #define CHILD_BACKOFF_MIN_US USEC_PER_SEC
@@ -95,9 +96,10 @@ bool child_tie(pid_t parent);
  * descriptor, or -errno. */
 int child_timer(unsigned ms);
 
-/* Enters the sandbox (sandbox.h) with the system calls in allow and
- * those the sanitizers of this build need.  0, or -errno with err
- * filled. */
-int child_sandbox(const char *const *allow, unsigned n, char *err, size_t errlen);
+/* Enters the sandbox (sandbox.h) with the system calls in allow, those
+ * of cond under their conditions, and those the sanitizers of this build
+ * need.  0, or -errno with err filled. */
+int child_sandbox(const char *const *allow, unsigned n, const struct sandbox_cond *cond,
+		  unsigned ncond, char *err, size_t errlen);
 
 #endif

@@ -1,4 +1,5 @@
-/* The sandbox of a process that parses hostile input (the sensor): no
+/* The sandbox of a process that parses hostile input (the sensor, the
+ * feeds reader, quarantined -r once its capture is open): no
  * capability at all (effective, permitted, inheritable, ambient), no new
  * privileges through exec, and a seccomp filter that allows only the
  * system calls named and kills the whole process on any other.  Killing
@@ -10,11 +11,22 @@
 #define QD_SANDBOX_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* A system call allowed only when its argument arg (0 to 5), masked
+ * with mask, equals value: e.g. socket() for AF_UNIX datagrams only. */
+struct sandbox_cond {
+	const char *name;
+	unsigned arg;
+	uint64_t mask, value;
+};
 
 /* Enters the sandbox with the system calls in allow (names as in
- * syscalls(2); every name must be known to this architecture).  0, or
- * -errno with a message in err. */
-int sandbox_enter(const char *const *allow, unsigned n, char *err, size_t errlen);
+ * syscalls(2); every name must be known to this architecture) and those
+ * of cond under their conditions (all of a name's conditions must hold).
+ * 0, or -errno with a message in err. */
+int sandbox_enter(const char *const *allow, unsigned n, const struct sandbox_cond *cond,
+		  unsigned ncond, char *err, size_t errlen);
 
 /* What the sanitizer runtimes (AddressSanitizer, UndefinedBehaviorSanitizer)
  * call on their own, beyond what the program does, when this build has

@@ -185,7 +185,8 @@ int child_timer(unsigned ms)
 	return fd;
 }
 
-int child_sandbox(const char *const *allow, unsigned n, char *err, size_t errlen)
+int child_sandbox(const char *const *allow, unsigned n, const struct sandbox_cond *cond,
+		  unsigned ncond, char *err, size_t errlen)
 {
 	const char *list[SYSCALLS_MAX];
 	const char *const *extra;
@@ -200,5 +201,5 @@ int child_sandbox(const char *const *allow, unsigned n, char *err, size_t errlen
 	extra = sandbox_sanitizer_extra(&nextra);
 	for (unsigned i = 0; i < nextra && nlist < SYSCALLS_MAX; i++)
 		list[nlist++] = extra[i];
-	return sandbox_enter(list, nlist, err, errlen);
+	return sandbox_enter(list, nlist, cond, ncond, err, errlen);
 }

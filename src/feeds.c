@@ -505,7 +505,7 @@ int feeds_main(const struct feeds_params *p)
 	/* jansson seeds its hash tables from /dev/urandom on first use:
 	 * now, while files may still be opened for it. */
 	json_object_seed(0);
-	k = child_sandbox(allowed, ARRAY_SIZE(allowed), err, sizeof(err));
+	k = child_sandbox(allowed, ARRAY_SIZE(allowed), NULL, 0, err, sizeof(err));
 	if (k < 0) {
 		fprintf(stderr, "quarantined feeds: sandbox: %s\n", err);
 		return 1;

@@ -8,16 +8,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capture.h"
+#include "child.h"
 #include "conf.h"
 #include "daemon.h"
 #include "engine.h"
 #include "log.h"
 #include "output.h"
 #include "report.h"
+#include "sandbox.h"
 #include "types.h"
 
 #define EXIT_RUNTIME 1
@@ -258,6 +263,53 @@ static void write_stdout(void *arg, const char *data, size_t len)
 	fwrite(data, 1, len, arg);
 }
 
+/* What quarantined -r does once the capture file is open and detection
+ * is set up, measured with strace -f over every capture of
+ * ../shared/data and tests/data in each output and report format
+ * (tests/e2e/offline-sandbox.sh): the capture's reads (read, pread64,
+ * lseek, fstat), stdout and stderr (write; stdio's look at stdout, an
+ * fstat and the TCGETS of isatty()), glibc's allocator (brk, mmap,
+ * munmap, mremap, madvise: the tables' huge pages and populate steps),
+ * and the way out.  clock_gettime is what a vDSO-less kernel uses. */
+static const char *const offline_allowed[] = {
+	"read",	      "pread64",       "lseek",	       "fstat",
+	"newfstatat", "write",	       "writev",       "close",
+	"brk",	      "mmap",	       "munmap",       "mremap",
+	"madvise",    "clock_gettime", "rt_sigreturn", "restart_syscall",
+	"exit",	      "exit_group",
+};
+
+/* With --syslog: glibc's syslog() sends each message on the socket that
+ * openlog() connected (LOG_PID: getpid), and when /dev/log was not there
+ * or went away, makes a new one each time: an AF_UNIX datagram socket
+ * only, so that no stream socket (the control socket, a TCP connection)
+ * can be had from here. */
+static const char *const offline_syslog[] = {"sendto", "getpid", "connect"};
+
+/* Offline mode reads a file that may come from anywhere, an infected
+ * network's capture among others: once it is open and the tables are
+ * made, the process enters the sensor's kind of sandbox (sandbox.h), so
+ * that a forged packet that took the decoder over can only read the
+ * capture and write to stdout. */
+static int offline_sandbox(bool syslog_too, char *err, size_t errlen)
+{
+	const char *list[ARRAY_SIZE(offline_allowed) + ARRAY_SIZE(offline_syslog)];
+	struct sandbox_cond cond[] = {
+		{"ioctl", 1, 0xffffffffu, TCGETS},
+		{"socket", 0, 0xffffffffu, AF_UNIX},
+		{"socket", 1, 0xfu, SOCK_DGRAM},
+	};
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(offline_allowed); i++)
+		list[n++] = offline_allowed[i];
+	for (unsigned i = 0; syslog_too && i < ARRAY_SIZE(offline_syslog); i++)
+		list[n++] = offline_syslog[i];
+	/* glibc reads the time zone once, for syslog()'s time stamps. */
+	tzset();
+	return child_sandbox(list, n, cond, syslog_too ? ARRAY_SIZE(cond) : 1, err, errlen);
+}
+
 /* Offline mode: the packets' timestamps are the clock. */
 static int run_offline(const struct options *o, const struct conf *c)
 {
@@ -280,6 +332,13 @@ static int run_offline(const struct options *o, const struct conf *c)
 	r = engine_init(&eng, c, MODE_OFFLINE, &out, NULL, NULL);
 	if (r < 0) {
 		fprintf(stderr, "quarantined: cannot set up detection: %s\n", strerror(-r));
+		capture_close(cap);
+		return EXIT_RUNTIME;
+	}
+	r = offline_sandbox(o->syslog, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "quarantined: sandbox: %s\n", err);
+		engine_fini(&eng);
 		capture_close(cap);
 		return EXIT_RUNTIME;
 	}

@@ -628,7 +628,7 @@ int sensor_main(const struct sensor_params *p)
 		return 1;
 	}
 	/* Nothing hostile has been read yet. */
-	r = child_sandbox(allowed, ARRAY_SIZE(allowed), err, sizeof(err));
+	r = child_sandbox(allowed, ARRAY_SIZE(allowed), NULL, 0, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "quarantined sensor: sandbox: %s\n", err);
 		return 1;

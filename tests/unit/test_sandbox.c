@@ -61,6 +61,10 @@ static void status_field(pid_t pid, const char *field, char *out, size_t outlen)
 	fclose(f);
 }
 
+/* The conditional rules the next run_child() enters with. */
+static const struct sandbox_cond *child_cond;
+static unsigned child_ncond;
+
 /* Forks a child that enters the sandbox, says "ready" on a pipe, waits
  * for a byte, then runs forbidden(); returns its wait status.  The parent
  * checks /proc/CHILD/status while the child waits. */
@@ -79,7 +83,7 @@ static int run_child(void (*forbidden)(void), bool check_status)
 		unsigned n = allow_list(allow, ARRAY_SIZE(allow));
 		char err[256];
 
-		if (sandbox_enter(allow, n, err, sizeof(err)) < 0) {
+		if (sandbox_enter(allow, n, child_cond, child_ncond, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sandbox_enter: %s\n", err);
 			_exit(3);
 		}
@@ -129,9 +133,23 @@ static void make_socket(void)
 	(void)socket(AF_INET, SOCK_DGRAM, 0);
 }
 
-static void call_getppid(void)
+/* getuid: on no list, the sanitizers' included. */
+static void call_getuid(void)
 {
-	(void)syscall(SYS_getppid);
+	(void)syscall(SYS_getuid);
+}
+
+/* Exits 5 when an AF_UNIX datagram socket could not be had (the rule
+ * allowed the call but something refused it). */
+static void unix_dgram(void)
+{
+	if (socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) < 0)
+		_exit(5);
+}
+
+static void unix_stream(void)
+{
+	(void)socket(AF_UNIX, SOCK_STREAM, 0);
 }
 
 static void test_allowed(void **state)
@@ -153,9 +171,35 @@ static void test_forbidden_kills(void **state)
 	st = run_child(make_socket, false);
 	assert_true(WIFSIGNALED(st));
 	assert_int_equal(WTERMSIG(st), SIGSYS);
-	st = run_child(call_getppid, false);
+	st = run_child(call_getuid, false);
 	assert_true(WIFSIGNALED(st));
 	assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
+/* socket() allowed for AF_UNIX datagrams only (quarantined -r --syslog):
+ * such a socket is made, a stream one or an AF_INET one kills. */
+static void test_conditions(void **state)
+{
+	const struct sandbox_cond cond[] = {
+		{"socket", 0, 0xffffffffu, AF_UNIX},
+		{"socket", 1, 0xfu, SOCK_DGRAM},
+	};
+	int st;
+
+	(void)state;
+	child_cond = cond;
+	child_ncond = ARRAY_SIZE(cond);
+	st = run_child(unix_dgram, true);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	st = run_child(unix_stream, false);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+	st = run_child(make_socket, false);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+	child_cond = NULL;
+	child_ncond = 0;
 }
 
 static void test_unknown_name(void **state)
@@ -170,7 +214,7 @@ static void test_unknown_name(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		char err[256];
-		int r = sandbox_enter(bad, 2, err, sizeof(err));
+		int r = sandbox_enter(bad, 2, NULL, 0, err, sizeof(err));
 
 		/* Refused before anything is loaded: the child is free to
 		 * report it. */
@@ -190,6 +234,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allowed),
 		cmocka_unit_test(test_forbidden_kills),
+		cmocka_unit_test(test_conditions),
 		cmocka_unit_test(test_unknown_name),
 	};
 
