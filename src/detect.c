@@ -1199,11 +1199,18 @@ static void resolve(struct detect *d, struct dprobe *pr, enum outcome out, usec_
 		d->st.neutral++;
 		break;
 	}
-	/* The host may have been evicted since the probe; its state restarts.
-	 * A bare ACK of a live connection has nothing more to tell. */
+	/* A bare ACK of a live connection has nothing more to tell. */
 	if (!is_protected(d, &pr->k.src) || (out == OUT_NEUTRAL && (pr->flags & PF_ACK)))
 		return;
-	h = host_get(d, &pr->host, &pr->k.src, ts);
+	/* The outcome goes to the host as it is now (another incarnation
+	 * of it too), and neither brings back a host that was evicted nor
+	 * promotes one off probation: only a host's own packets do that.
+	 * Under a flood of one-shot forged sources the probe of each comes
+	 * back as a failure, by eviction or timeout; bringing its source
+	 * back evicted another host for each, and promoting it a second
+	 * after its first packet pushed the main list's real hosts onto
+	 * probation, where the flood churned their state away. */
+	h = host_find(d, &pr->host);
 	if (!h || pr->first_us < h->forget_us)
 		return;
 	if (out == OUT_FAILURE && (pr->flags & PF_ACK)) {

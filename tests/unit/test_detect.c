@@ -1536,10 +1536,48 @@ static void test_tables_bounded(void **state)
 	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 1);
 }
 
-/* A flood of one-shot sources (spoofed addresses or random MACs) churns
- * the hosts' probation list; a worm that starts during it keeps its place
- * (every packet moves a host on probation to the tail), is promoted after
- * a second, and is caught. */
+/* The probe of a one-shot forged source comes back as a failure, by
+ * eviction from a full probe table or by timeout, when its source is long
+ * evicted: the outcome is dropped rather than bringing the source back,
+ * which evicted another host for each forged packet (and a peer for the
+ * failure-counted rules).  So a flood costs one host eviction a packet,
+ * and a real host seen before it keeps its entry and its count. */
+static void test_flood_outcomes_bring_nobody_back(void **state)
+{
+	struct fix *x = *state;
+	struct detect_stats st;
+	char dst[32];
+
+	x->c.limits.max_hosts = 64;
+	x->c.limits.max_probes = 1024;
+	fix_start(x);
+	/* A worm's first five probes, then one new destination each
+	 * second of the flood. */
+	for (unsigned i = 0; i < 5; i++) {
+		dst_name(dst, sizeof(dst), i);
+		tcp(x, T0 + i * MS, "10.1.0.5", 40000, dst, 445, SYN);
+	}
+	for (unsigned i = 0; i < 5000; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "10.%u.%u.%u", 100 + i / 65536, (i / 256) % 256,
+			 i % 256);
+		/* 1,000 a second: some probes are evicted, the rest time out. */
+		tcp(x, T0 + SEC + i * MS, src, 40000, "198.51.100.1", 80, SYN);
+		if (i % 1000 == 0) {
+			dst_name(dst, sizeof(dst), 5 + i / 1000);
+			tcp(x, T0 + SEC + i * MS, "10.1.0.5", 40000, dst, 445, SYN);
+		}
+	}
+	detect_get_stats(x->d, &st);
+	assert_true(st.probes_evicted > 0);
+	/* Each forged source once, and never again: the worm and 63 of them
+	 * fill the table, every other one evicts one host. */
+	assert_int_equal(st.hosts_evicted, 5000 - 63);
+	/* Its tenth destination, during the flood, is caught. */
+	assert_int_equal(fired_count(x, "10.1.0.5", "smb-propagation"), 1);
+}
+
 /* --- brute force against one server --- */
 
 /* One TCP connection from cli:sp to srv:dp, opened at t, whose client ends
@@ -2036,6 +2074,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forget_restarts_vertical_counts, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tables_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood_outcomes_bring_nobody_back, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_worm_during_oneshot_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_brute_force, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_brute_force_look_alikes, setup, teardown),
