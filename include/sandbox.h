@@ -23,7 +23,8 @@ struct sandbox_cond {
 
 /* Enters the sandbox with the system calls in allow (names as in
  * syscalls(2); every name must be known to this architecture) and those
- * of cond under their conditions (all of a name's conditions must hold).
+ * of cond under their conditions (consecutive entries of one name make
+ * one rule: all must hold; a name should not be in both lists).
  * 0, or -errno with a message in err. */
 int sandbox_enter(const char *const *allow, unsigned n, const struct sandbox_cond *cond,
 		  unsigned ncond, char *err, size_t errlen);

@@ -265,9 +265,10 @@ static void write_stdout(void *arg, const char *data, size_t len)
 
 /* What quarantined -r does once the capture file is open and detection
  * is set up, measured with strace -f over every capture of
- * ../shared/data and tests/data in each output and report format
- * (tests/e2e/offline-sandbox.sh): the capture's reads (read, pread64,
- * lseek, fstat), stdout and stderr (write; stdio's look at stdout, an
+ * ../shared/data/pcaps in each output and report format, and over broken
+ * ones (tests/pcap/offline-sandbox.sh checks it): the capture's reads
+ * (read, pread64, lseek, fstat), stdout and stderr (write; stdio's look
+ * at stdout, an
  * fstat and the TCGETS of isatty()), glibc's allocator (brk, mmap,
  * munmap, mremap, madvise: the tables' huge pages and populate steps),
  * and the way out.  clock_gettime is what a vDSO-less kernel uses. */
@@ -283,7 +284,8 @@ static const char *const offline_allowed[] = {
  * openlog() connected (LOG_PID: getpid), and when /dev/log was not there
  * or went away, makes a new one each time: an AF_UNIX datagram socket
  * only, so that no stream socket (the control socket, a TCP connection)
- * can be had from here. */
+ * can be had from here.  (A syslog daemon listening on a stream socket
+ * that restarts during the run would have it killed.) */
 static const char *const offline_syslog[] = {"sendto", "getpid", "connect"};
 
 /* Offline mode reads a file that may come from anywhere, an infected
