@@ -275,6 +275,12 @@ struct hostrec *hostdb_seek(const struct hostdb *db, uint32_t *pos, uint32_t max
 /* Whether a walk of hostdb_seek() has seen every slot. */
 bool hostdb_seek_done(const struct hostdb *db, uint32_t pos);
 
+/* Makes room for one more line in r's history, whose lines fill its
+ * capacity (below HOST_MAX_HIST): 2 lines at first, then twice as many
+ * each time.  Most hosts keep one to three lines (an operator's list of
+ * 100,000 hosts gives each one), so a first block of 2 costs a blocked
+ * host 340 bytes of heap where one of 8 cost 1,360.  0 or -ENOMEM. */
+int hostdb_hist_grow(struct hostrec *r);
 /* Appends a line to r's history (allocates; not on the packet path).
  * 0 or -ENOMEM (the line is then lost, the host is not). */
 int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,

@@ -191,6 +191,18 @@ int hostdb_history(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level
 	return hostdb_history_by(r, ts, kind, level, uid, NULL, text);
 }
 
+int hostdb_hist_grow(struct hostrec *r)
+{
+	uint16_t cap = r->hist_cap ? (uint16_t)MIN(r->hist_cap * 2, HOST_MAX_HIST) : 2;
+	struct hist *h = realloc(r->hist, cap * sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	r->hist = h;
+	r->hist_cap = cap;
+	return 0;
+}
+
 int hostdb_history_by(struct hostrec *r, usec_t ts, enum hist_kind kind, enum level level, long uid,
 		      const struct actor *by, const char *text)
 {
@@ -209,14 +221,8 @@ int hostdb_history_by(struct hostrec *r, usec_t ts, enum hist_kind kind, enum le
 			 * database too. */
 			if (r->db_hist > HOST_HIST_KEEP)
 				r->db_hist--;
-		} else {
-			uint16_t cap =
-				r->hist_cap ? (uint16_t)MIN(r->hist_cap * 2, HOST_MAX_HIST) : 8;
-			h = realloc(r->hist, cap * sizeof(*h));
-			if (!h)
-				return -ENOMEM;
-			r->hist = h;
-			r->hist_cap = cap;
+		} else if (hostdb_hist_grow(r) < 0) {
+			return -ENOMEM;
 		}
 	}
 	h = &r->hist[r->nhist++];

@@ -1493,16 +1493,9 @@ static int load_hist(struct state_loader *l, struct rec *r)
 	} else if (h->nhist == HOST_MAX_HIST) {
 		return bad(l, "more than %d hist records for one host", HOST_MAX_HIST);
 	}
-	if (h->nhist == h->hist_cap) {
-		/* The capacities hostdb_history() would have grown to. */
-		uint16_t cap = h->hist_cap ? (uint16_t)MIN(h->hist_cap * 2, HOST_MAX_HIST) : 8;
-
-		x = realloc(h->hist, cap * sizeof(*x));
-		if (!x)
-			return -ENOMEM;
-		h->hist = x;
-		h->hist_cap = cap;
-	}
+	/* The capacities hostdb_history() would have grown to. */
+	if (h->nhist == h->hist_cap && hostdb_hist_grow(h) < 0)
+		return -ENOMEM;
 	x = &h->hist[h->nhist];
 	memset(x, 0, sizeof(*x));
 	if ((k = f_u64(l, r, "ts_us", UINT64_MAX, &x->ts)) < 0 || (k = need(l, r, "kind", &v)) < 0)

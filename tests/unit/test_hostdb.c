@@ -393,6 +393,51 @@ static void test_want_port_merge(void **state)
 	assert_int_equal(p.nwant, HOST_MAX_PORTS);
 }
 
+/* A host's history takes room as it grows: a block of two lines first
+ * (what most hosts ever have, an operator's list gives each host one),
+ * then twice as many, up to HOST_MAX_HIST; past that the first
+ * HOST_HIST_KEEP lines stay and the oldest of the others go.  No line
+ * is lost or changed by a growth. */
+static void test_history_grows(void **state)
+{
+	static struct hostrec r;
+	char t[16];
+
+	(void)state;
+	r.by_uid = -1;
+	assert_int_equal(hostdb_history(&r, 1, HIST_ACTION, LEVEL_ISOLATE, -1, "l0"), 0);
+	assert_int_equal(r.nhist, 1);
+	assert_int_equal(r.hist_cap, 2);
+	assert_int_equal(hostdb_history(&r, 2, HIST_ACTION, LEVEL_ISOLATE, -1, "l1"), 0);
+	assert_int_equal(r.hist_cap, 2);
+	for (unsigned i = 2; i < HOST_MAX_HIST; i++) {
+		snprintf(t, sizeof(t), "l%u", i);
+		assert_int_equal(hostdb_history(&r, i + 1, HIST_MARK, LEVEL_NONE, 1000, t), 0);
+		/* The smallest power of two that holds them. */
+		unsigned cap = 2;
+		while (cap < r.nhist)
+			cap *= 2;
+		assert_int_equal(r.hist_cap, cap);
+	}
+	assert_int_equal(r.nhist, HOST_MAX_HIST);
+	for (unsigned i = 0; i < HOST_MAX_HIST; i++) {
+		snprintf(t, sizeof(t), "l%u", i);
+		assert_string_equal(r.hist[i].text, t);
+		assert_true(r.hist[i].ts == i + 1);
+	}
+	/* Full: the first lines stay, the oldest of the rest goes. */
+	assert_int_equal(hostdb_history(&r, 100, HIST_RELEASE, LEVEL_NONE, -1, "new"), 0);
+	assert_int_equal(r.nhist, HOST_MAX_HIST);
+	assert_int_equal(r.hist_cap, HOST_MAX_HIST);
+	assert_string_equal(r.hist[HOST_HIST_KEEP - 1].text, "l3");
+	snprintf(t, sizeof(t), "l%u", HOST_HIST_KEEP + 1);
+	assert_string_equal(r.hist[HOST_HIST_KEEP].text, t);
+	assert_string_equal(r.hist[HOST_MAX_HIST - 1].text, "new");
+	for (unsigned i = 0; i < r.nhist; i++)
+		hist_fini(&r.hist[i]);
+	free(r.hist);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_changed_overflow),
 		cmocka_unit_test(test_want_port_merge),
 		cmocka_unit_test(test_seek),
+		cmocka_unit_test(test_history_grows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
