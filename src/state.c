@@ -362,27 +362,42 @@ static void w_host(struct writer *w, const struct engine *e, const struct hostre
 		if (r->merged)
 			w_kv_u64(w, "merged", 1);
 	}
+	/* The fields a host of an operator's list (a bulk command, whose
+	 * hosts go into the database's log in this format, 100,000 at a
+	 * time) has at their defaults are left out: the loader takes an
+	 * absent one as its default (host_fields()).  The others are always
+	 * written, so that a line cut short is seen as such. */
 	w_key(w, "state");
 	w_str(w, host_state_name((enum host_state)r->state));
-	w_kv_level(w, "decided", r->decided);
+	if (r->decided != LEVEL_NONE)
+		w_kv_level(w, "decided", r->decided);
 	w_kv_level(w, "level", r->level);
-	w_kv_u64(w, "adopted", r->adopted);
-	w_kv_u64(w, "first_probe_us", r->first_probe_us);
-	w_kv_u64(w, "first_detect_us", r->first_detect_us);
-	w_kv_u64(w, "last_detect_us", r->last_detect_us);
+	if (r->adopted)
+		w_kv_u64(w, "adopted", r->adopted);
+	if (r->first_probe_us)
+		w_kv_u64(w, "first_probe_us", r->first_probe_us);
+	if (r->first_detect_us)
+		w_kv_u64(w, "first_detect_us", r->first_detect_us);
+	if (r->last_detect_us)
+		w_kv_u64(w, "last_detect_us", r->last_detect_us);
 	w_kv_u64(w, "changed_us", r->changed_us);
 	w_kv_u64(w, "expires_us", r->expires_us);
 	w_kv_i64(w, "by_uid", r->by_uid);
 	if (r->by_uid >= 0)
 		w_actor(w, "by_", &r->by);
-	w_kv_u64(w, "recurrences", r->recurrences);
-	w_kv_level(w, "last_level", r->last_level);
+	if (r->recurrences)
+		w_kv_u64(w, "recurrences", r->recurrences);
+	if (r->last_level != LEVEL_NONE)
+		w_kv_level(w, "last_level", r->last_level);
 	w_kv_u64(w, "last_ttl_s", r->last_ttl_s);
 	if (r->surveil_until_us)
 		w_kv_u64(w, "surveil_until_us", r->surveil_until_us);
-	w_key(w, "want");
-	w_want(w, r);
-	w_kv_u64(w, "want_overflow", r->want_overflow);
+	if (r->nwant) {
+		w_key(w, "want");
+		w_want(w, r);
+	}
+	if (r->want_overflow)
+		w_kv_u64(w, "want_overflow", r->want_overflow);
 	if (r->want_manual)
 		w_kv_u64(w, "want_manual", 1);
 	/* Who infected it: "ID/tcp/445/US" (the host's id, the protocol
@@ -394,7 +409,8 @@ static void w_host(struct writer *w, const struct engine *e, const struct hostre
 		w_key(w, "infected_by");
 		w_str(w, v);
 	}
-	w_kv_str(w, "evidence", r->evidence, sizeof(r->evidence));
+	if (r->evidence[0])
+		w_kv_str(w, "evidence", r->evidence, sizeof(r->evidence));
 	w_kv_str(w, "reason", r->reason, sizeof(r->reason));
 	w_end_record(w);
 
@@ -1318,7 +1334,10 @@ static int f_infected(struct state_loader *l, struct rec *r, struct hostrec *h)
 	return 0;
 }
 
-/* Every field of a host line but its id and addresses, into h. */
+/* Every field of a host line but its id and addresses, into h (a new
+ * record: zero, no level).  The fields w_host() leaves out at their
+ * defaults may be absent (files of before wrote them all); the others
+ * must be there. */
 static int host_fields(struct state_loader *l, struct rec *r, struct hostrec *h)
 {
 	const char *v;
@@ -1326,21 +1345,27 @@ static int host_fields(struct state_loader *l, struct rec *r, struct hostrec *h)
 	int k;
 
 	if ((k = f_state(l, r, "state", &h->state)) < 0 ||
-	    (k = f_level(l, r, "decided", &h->decided)) < 0 ||
+	    (get(r, "decided") && (k = f_level(l, r, "decided", &h->decided)) < 0) ||
 	    (k = f_level(l, r, "level", &h->level)) < 0 ||
-	    (k = f_u8(l, r, "adopted", 1, &h->adopted)) < 0 ||
-	    (k = f_u64(l, r, "first_probe_us", UINT64_MAX, &h->first_probe_us)) < 0 ||
-	    (k = f_u64(l, r, "first_detect_us", UINT64_MAX, &h->first_detect_us)) < 0 ||
-	    (k = f_u64(l, r, "last_detect_us", UINT64_MAX, &h->last_detect_us)) < 0 ||
+	    (get(r, "adopted") && (k = f_u8(l, r, "adopted", 1, &h->adopted)) < 0) ||
+	    (get(r, "first_probe_us") &&
+	     (k = f_u64(l, r, "first_probe_us", UINT64_MAX, &h->first_probe_us)) < 0) ||
+	    (get(r, "first_detect_us") &&
+	     (k = f_u64(l, r, "first_detect_us", UINT64_MAX, &h->first_detect_us)) < 0) ||
+	    (get(r, "last_detect_us") &&
+	     (k = f_u64(l, r, "last_detect_us", UINT64_MAX, &h->last_detect_us)) < 0) ||
 	    (k = f_u64(l, r, "changed_us", UINT64_MAX, &h->changed_us)) < 0 ||
 	    (k = f_u64(l, r, "expires_us", UINT64_MAX, &h->expires_us)) < 0 ||
 	    (k = f_uid(l, r, "by_uid", &h->by_uid)) < 0 ||
-	    (k = f_u8(l, r, "recurrences", UINT8_MAX, &h->recurrences)) < 0 ||
-	    (k = f_level(l, r, "last_level", &h->last_level)) < 0 ||
+	    (get(r, "recurrences") &&
+	     (k = f_u8(l, r, "recurrences", UINT8_MAX, &h->recurrences)) < 0) ||
+	    (get(r, "last_level") && (k = f_level(l, r, "last_level", &h->last_level)) < 0) ||
 	    (k = f_u64(l, r, "last_ttl_s", QD_TTL_MAX_S, &h->last_ttl_s)) < 0 ||
-	    (k = f_want(l, r, h)) < 0 ||
-	    (k = f_u8(l, r, "want_overflow", 1, &h->want_overflow)) < 0 ||
-	    (k = f_str(l, r, "evidence", h->evidence, sizeof(h->evidence))) < 0 ||
+	    (get(r, "want") && (k = f_want(l, r, h)) < 0) ||
+	    (get(r, "want_overflow") &&
+	     (k = f_u8(l, r, "want_overflow", 1, &h->want_overflow)) < 0) ||
+	    (get(r, "evidence") &&
+	     (k = f_str(l, r, "evidence", h->evidence, sizeof(h->evidence))) < 0) ||
 	    (k = f_str(l, r, "reason", h->reason, sizeof(h->reason))) < 0 ||
 	    (k = f_actor(l, r, "by_", h->by_uid, &h->by)) < 0 || (k = f_infected(l, r, h)) < 0)
 		return k;
