@@ -1610,8 +1610,10 @@ static int read_log(struct reader *rd)
 	sqlite3_finalize(q);
 	if (k < 0)
 		return k;
-	/* The latest entry of each host. */
-	qsort(rd->log, rd->nlog, sizeof(*rd->log), logged_cmp);
+	/* The latest entry of each host.  With none, rd->log is NULL, which
+	 * qsort() may not be given, even for no elements. */
+	if (rd->nlog > 1)
+		qsort(rd->log, rd->nlog, sizeof(*rd->log), logged_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < rd->nlog; i++) {
 		if (w && strcmp(rd->log[w - 1].key, rd->log[i].key) == 0)
